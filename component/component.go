@@ -1,0 +1,146 @@
+// Package component defines the contracts between the engine and the
+// sources, processors and sinks that plug into it, and the Registry that
+// names them. It is sluice's database/sql/driver: small interfaces with
+// documented rules, nothing else.
+//
+// Acknowledgement travels with the data. A source hands the engine a batch of
+// events together with an opaque checkpoint; the engine delivers the batch to
+// every sink whose inputs match, and once every sink has durably written it
+// and everything emitted before it, the engine persists the checkpoint and
+// then calls Source.Committed with it. Only then may the source release
+// upstream resources (confirm an LSN, commit offsets). The number of batches
+// in flight per source is capped; Emit blocks at the cap, which is the
+// back-pressure that keeps memory bounded by configuration.
+package component
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Emitter receives a source's batches.
+type Emitter interface {
+	// Emit hands events to the pipeline. The engine owns events and the
+	// slice from then on; the source must not reuse them. checkpoint is the
+	// source's position after these events (and everything before them);
+	// nil means the batch does not advance the checkpoint (for example rows
+	// in the middle of a transaction). Emit blocks while the source's
+	// in-flight window is full and returns ctx.Err() if ctx is cancelled
+	// while waiting, or ErrStopped once the pipeline is stopping.
+	Emit(ctx context.Context, events []event.Event, checkpoint []byte) error
+}
+
+// Source produces events.
+type Source interface {
+	// Run reads from the upstream system, starting after checkpoint (nil on
+	// the first run), and emits batches until ctx is cancelled, then returns
+	// nil (or ctx.Err()). Any other return is fatal to the pipeline, which
+	// stops with its last checkpoint intact. Run is called once.
+	Run(ctx context.Context, checkpoint []byte, out Emitter) error
+	// Committed reports that checkpoint is durable: every event emitted up
+	// to and including the batch that carried it is written by every sink.
+	// It is called from one goroutine, in emission order, possibly skipping
+	// checkpoints (only the newest matters), concurrently with Run.
+	Committed(ctx context.Context, checkpoint []byte) error
+	// Close releases resources; Run has returned. It should not block for
+	// more than a few seconds.
+	Close() error
+}
+
+// Sink writes events somewhere durable.
+type Sink interface {
+	// Write durably writes events, in order, and returns only when they
+	// would survive a crash of this process (fsync, a committed transaction,
+	// a broker's acks=all). It is called from one goroutine. An error wrapped
+	// with Permanent stops the pipeline; other errors are retried by the
+	// engine with backoff, with the same events.
+	Write(ctx context.Context, events []event.Event) error
+	// Close flushes and releases resources; no Write is in progress.
+	Close(ctx context.Context) error
+}
+
+// ErrStopped is returned by Emit once the pipeline is shutting down.
+var ErrStopped = errors.New("pipeline is stopping")
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so that the engine stops instead of retrying.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was wrapped with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// Env is what a factory receives besides its own configuration.
+type Env struct {
+	// Name is the component's name in the pipeline file.
+	Name string
+	// Pipeline is the pipeline's name (the file's base name without extension
+	// unless set), used to name upstream resources.
+	Pipeline string
+	// StateDir is the pipeline's state directory; a component may keep
+	// files under StateDir/<kind>/<Name>.
+	StateDir string
+	Logger   *slog.Logger
+}
+
+// Validator is implemented by configuration structs that check themselves
+// after defaults and the file's values are applied. Each returned error
+// should be a *FieldError so the user sees the line and a hint.
+type Validator interface {
+	Validate() []error
+}
+
+// FieldError is a configuration problem in one field.
+type FieldError struct {
+	Field string // yaml key, e.g. "slot"
+	Msg   string // what is wrong
+	Hint  string // how to fix it
+}
+
+func (e *FieldError) Error() string {
+	if e.Hint == "" {
+		return e.Field + ": " + e.Msg
+	}
+	return e.Field + ": " + e.Msg + " (hint: " + e.Hint + ")"
+}
+
+// SourceFactory builds a source of one type.
+type SourceFactory struct {
+	// Doc is one line for `sluice --help` and the reference docs.
+	Doc string
+	// Config returns a new configuration struct (a pointer) with defaults
+	// set; the loader decodes the file's keys into it (yaml tags name them)
+	// and rejects unknown keys.
+	Config func() any
+	// New builds the source from its decoded, validated configuration.
+	New func(cfg any, env Env) (Source, error)
+}
+
+// SinkFactory builds a sink of one type.
+type SinkFactory struct {
+	Doc    string
+	Config func() any
+	New    func(cfg any, env Env) (Sink, error)
+}
+
+// Registry names the component types a pipeline may use. It is a plain
+// value, built explicitly (see package registry), so tests build their own.
+type Registry struct {
+	Sources map[string]SourceFactory
+	Sinks   map[string]SinkFactory
+}

@@ -1,0 +1,115 @@
+// Package event is sluice's change-event model: one Event per row change,
+// typed Values aligned with a shared, versioned Schema, and the source
+// metadata every encoder needs.
+//
+// Invariants:
+//   - A Schema is immutable once an Event points to it; a changed table gets
+//     a new Schema with a higher Version. Encoders may cache per *Schema.
+//   - Before and After are either nil (absent image) or exactly
+//     len(Schema.Columns) long, in column order.
+//   - Values hold no pointers into buffers that the source reuses: a source
+//     hands Events over and never touches them again.
+//
+// The model deliberately uses no maps and no interface values per row, so
+// the decode → encode hot path allocates one slice per image.
+package event
+
+import "fmt"
+
+// Op is the kind of change, spelled as Debezium spells it.
+type Op byte
+
+// Operations.
+const (
+	OpRead     Op = 'r' // a row read by a snapshot
+	OpCreate   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpTruncate Op = 't'
+)
+
+// String returns the one-letter Debezium code.
+func (o Op) String() string { return string(rune(o)) }
+
+// SnapshotMark says whether an event came from a snapshot, with Debezium's
+// three-valued source.snapshot field ("true", "last", "false").
+type SnapshotMark uint8
+
+// Snapshot marks.
+const (
+	SnapshotFalse SnapshotMark = iota
+	SnapshotTrue
+	SnapshotLast
+	SnapshotFirst
+	SnapshotIncremental
+)
+
+// String returns Debezium's spelling.
+func (s SnapshotMark) String() string {
+	switch s {
+	case SnapshotTrue:
+		return "true"
+	case SnapshotLast:
+		return "last"
+	case SnapshotFirst:
+		return "first"
+	case SnapshotIncremental:
+		return "incremental"
+	}
+	return "false"
+}
+
+// Source is the per-event source metadata. Fields that a connector kind does
+// not have stay zero; Has* flags distinguish "zero" from "absent" where
+// Debezium writes null.
+type Source struct {
+	TsMs     int64        // commit time of the change in the source, ms since epoch
+	Snapshot SnapshotMark // snapshot flag
+	TxID     int64        // transaction id
+	HasTxID  bool
+	// PostgreSQL.
+	LSN           uint64 // LSN of the change (0 for snapshot rows before streaming)
+	LastCommitLSN uint64 // commit LSN of the previous transaction (Debezium "sequence"[0])
+	HasLSN        bool
+	Xmin          int64 // always absent today (Debezium writes null unless xmin.fetch.interval.ms)
+	HasXmin       bool
+}
+
+// Event is one change.
+type Event struct {
+	Op     Op
+	Schema *Schema // table identity and columns; shared, versioned
+	Before []Value // nil when absent
+	After  []Value // nil when absent
+	Source Source
+	// TsMs is the time sluice processed the event (Debezium's payload ts_ms).
+	TsMs int64
+	// Position is the source's ordering position for this event, opaque to the
+	// engine, printed in dead-letter records and logs.
+	Position string
+}
+
+// Key returns the key values of the event's row: from After, or Before for
+// deletes. It returns nil when the table has no key.
+func (e *Event) Key() []Value {
+	if len(e.Schema.KeyIdx) == 0 {
+		return nil
+	}
+	img := e.After
+	if img == nil {
+		img = e.Before
+	}
+	if img == nil {
+		return nil
+	}
+	k := make([]Value, len(e.Schema.KeyIdx))
+	for i, c := range e.Schema.KeyIdx {
+		k[i] = img[c]
+	}
+	return k
+}
+
+// String is a short description for logs and errors (never row contents).
+func (e *Event) String() string {
+	return fmt.Sprintf("%s %s at %s", e.Op, e.Schema.Stream, e.Position)
+}
