@@ -1,0 +1,288 @@
+// Package engine runs a pipeline: sources emit batches, the engine routes
+// each batch to every sink whose inputs match its streams, sinks write them
+// durably, and a per-source checkpointer persists the newest checkpoint below
+// which every batch is acknowledged by every sink — then, and only then,
+// tells the source (architecture invariant 1).
+//
+// Concurrency: each source's Run has its own goroutine and calls Emit; each
+// sink has one runner goroutine that owns the sink (Write and Close are only
+// called there); each source has one committer goroutine that owns the
+// store writes and Committed calls for that source. Back-pressure: a source
+// may have at most Options.MaxInflight batches not yet acknowledged; Emit
+// blocks at the cap. Memory is therefore bounded by MaxInflight × batch size
+// per source, whatever the table or transaction size (invariant 3).
+//
+// Order: a sink receives a source's batches in emission order, so order per
+// key (and per source) is kept (invariant 2).
+//
+// Shutdown is two-staged: when the run context is cancelled the sources stop,
+// the sinks drain what is in flight within Options.DrainTimeout, the final
+// checkpoint is persisted and committed; past the deadline the sinks are
+// cancelled and the checkpoint stays at the last durable position.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Checkpoints is where checkpoints are persisted (package state's Store).
+type Checkpoints interface {
+	Checkpoint(source string) ([]byte, error)
+	SetCheckpoint(source string, cp []byte) error
+}
+
+// SourceNode is a named source in the graph.
+type SourceNode struct {
+	Name   string
+	Source component.Source
+}
+
+// SinkNode is a named sink with its input patterns.
+type SinkNode struct {
+	Name string
+	Sink component.Sink
+	// Inputs are patterns: a source name ("shop") selects all its streams; a
+	// stream name ("shop.public.product") or a glob ("shop.public.*", "*")
+	// selects streams.
+	Inputs []string
+}
+
+// Options tune the engine.
+type Options struct {
+	// MaxInflight is the number of batches per source emitted but not yet
+	// acknowledged by every sink. Default 16.
+	MaxInflight int
+	// MaxWriteEvents caps how many events a sink runner coalesces into one
+	// Write. Default 16384.
+	MaxWriteEvents int
+	// DrainTimeout bounds the graceful drain at shutdown. Default 30s.
+	DrainTimeout time.Duration
+	// RetryMin and RetryMax bound the backoff between retries of a failed
+	// Write. Defaults 100ms and 30s.
+	RetryMin, RetryMax time.Duration
+	Logger             *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 16
+	}
+	if o.MaxWriteEvents <= 0 {
+		o.MaxWriteEvents = 16384
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// MatchInput reports whether input pattern p selects stream (of source src).
+func MatchInput(p, src, stream string) bool {
+	if p == src {
+		return true
+	}
+	if ok, _ := path.Match(p, stream); ok {
+		return true
+	}
+	// "shop*" style globs on the source name select all its streams.
+	if !strings.Contains(p, ".") {
+		if ok, _ := path.Match(p, src); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateInputs checks that every input pattern can select something from
+// the named sources: its first dot-separated part must match a source name.
+func ValidateInputs(inputs []string, sources []string) error {
+	for _, p := range inputs {
+		head, _, _ := strings.Cut(p, ".")
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("input %q is not a valid glob: %v", p, err)
+		}
+		found := false
+		for _, s := range sources {
+			if ok, _ := path.Match(head, s); ok || p == "*" {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("input %q matches no source (sources: %s)", p, strings.Join(sources, ", "))
+		}
+	}
+	return nil
+}
+
+// Pipeline is a graph ready to run.
+type Pipeline struct {
+	Sources []SourceNode
+	Sinks   []SinkNode
+	Store   Checkpoints
+	Options Options
+}
+
+// Run runs p until ctx is cancelled (then drains and returns nil) or a
+// component fails (then stops everything, keeps the checkpoint of what is
+// durable, and returns the error).
+func Run(ctx context.Context, p *Pipeline) error {
+	p.Options.defaults()
+	r := &run{p: p, log: p.Options.Logger}
+	return r.run(ctx)
+}
+
+type run struct {
+	p   *Pipeline
+	log *slog.Logger
+
+	sinks   []*sinkRunner
+	sources []*sourceRun
+
+	failOnce sync.Once
+	failErr  error
+	fail     chan struct{} // closed on the first fatal error
+}
+
+func (r *run) fatal(err error) {
+	r.failOnce.Do(func() {
+		r.failErr = err
+		close(r.fail)
+	})
+}
+
+func (r *run) run(ctx context.Context) error {
+	r.fail = make(chan struct{})
+	opt := r.p.Options
+
+	// Sinks get their own context: they keep draining after the sources stop.
+	sinkCtx, cancelSinks := context.WithCancel(context.Background())
+	defer cancelSinks()
+	chanCap := opt.MaxInflight * len(r.p.Sources)
+	var sinkWG sync.WaitGroup
+	for _, n := range r.p.Sinks {
+		s := &sinkRunner{node: n, in: make(chan *delivery, chanCap), r: r}
+		r.sinks = append(r.sinks, s)
+	}
+	for _, s := range r.sinks {
+		sinkWG.Add(1)
+		go func() { defer sinkWG.Done(); s.loop(sinkCtx) }()
+	}
+
+	srcCtx, cancelSources := context.WithCancel(ctx)
+	defer cancelSources()
+	var srcWG, commitWG sync.WaitGroup
+	for _, n := range r.p.Sources {
+		cp, err := r.p.Store.Checkpoint(n.Name)
+		if err != nil {
+			cancelSources()
+			return err
+		}
+		s := newSourceRun(r, n, cp)
+		r.sources = append(r.sources, s)
+		commitWG.Add(1)
+		go func() { defer commitWG.Done(); s.commitLoop(sinkCtx) }()
+		srcWG.Add(1)
+		go func() {
+			defer srcWG.Done()
+			err := n.Source.Run(srcCtx, cp, s)
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, component.ErrStopped) {
+				r.fatal(fmt.Errorf("source %s: %w", n.Name, err))
+			}
+		}()
+	}
+
+	select {
+	case <-ctx.Done():
+		r.log.Info("stopping: draining in-flight batches", "timeout", opt.DrainTimeout)
+	case <-r.fail:
+		r.log.Error("stopping after error", "err", r.failErr)
+	}
+	cancelSources()
+	for _, s := range r.sources {
+		s.stop()
+	}
+	srcWG.Wait()
+
+	// Drain: wait until every source's window is empty, or the deadline.
+	drained := make(chan struct{})
+	go func() {
+		for _, s := range r.sources {
+			s.waitEmpty()
+		}
+		close(drained)
+	}()
+	timer := time.NewTimer(opt.DrainTimeout)
+	defer timer.Stop()
+	var drainErr error
+	select {
+	case <-drained:
+	case <-timer.C:
+		drainErr = fmt.Errorf("drain did not finish within %s; the checkpoint stays at the last durable position", opt.DrainTimeout)
+	case <-r.fail:
+		// A sink failed while draining; stop waiting.
+	}
+	// Final commit of whatever is durable, then stop the committers.
+	for _, s := range r.sources {
+		s.finish()
+	}
+	commitWG.Wait()
+	cancelSinks()
+	for _, s := range r.sinks {
+		close(s.in)
+	}
+	sinkWG.Wait()
+
+	var errs []error
+	if r.failErr != nil {
+		errs = append(errs, r.failErr)
+	}
+	if drainErr != nil {
+		errs = append(errs, drainErr)
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range r.sinks {
+		if err := s.node.Sink.Close(closeCtx); err != nil {
+			errs = append(errs, fmt.Errorf("sink %s: close: %w", s.node.Name, err))
+		}
+	}
+	for _, s := range r.sources {
+		if err := s.node.Source.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("source %s: close: %w", s.node.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// route returns, per sink, whether the sink takes events of schema sc.
+func (r *run) route(src string, sc *event.Schema) []bool {
+	out := make([]bool, len(r.sinks))
+	for i, s := range r.sinks {
+		for _, p := range s.node.Inputs {
+			if MatchInput(p, src, sc.Stream) {
+				out[i] = true
+				break
+			}
+		}
+	}
+	return out
+}
