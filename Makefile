@@ -1,0 +1,24 @@
+# sluice — common tasks. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: build test bench fuzz demo clean
+
+build:
+	$(GO) build -o sluice ./cmd/sluice
+
+test:
+	scripts/test.sh
+
+bench: build
+	scripts/bench.sh
+
+# Short fuzzing pass over every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 30s
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+demo: build
+	./sluice run examples/generator-to-file.yaml
+
+clean:
+	rm -rf sluice .sluice out
