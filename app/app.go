@@ -1,0 +1,70 @@
+// Package app wires a loaded pipeline file to the engine: it opens the state
+// store, builds every component from the registry, runs the engine and
+// closes what it opened. cmd/sluice stays a thin shell around it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/engine"
+	"github.com/sluice-dev/sluice/state"
+)
+
+// Run builds and runs the pipeline until ctx is cancelled (graceful drain,
+// returns nil) or a component fails.
+func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *slog.Logger) error {
+	store, err := state.Open(p.StateDir, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ep := &engine.Pipeline{Store: store, Options: p.Engine.Options()}
+	ep.Options.Logger = log
+	var built []interface{ close() error }
+	cleanup := func() {
+		for _, b := range built {
+			b.close()
+		}
+	}
+	for _, c := range p.Sources {
+		f := reg.Sources[c.Type]
+		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sources", c.Name), Logger: log.With("source", c.Name)}
+		s, err := f.New(c.Config, env)
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("source %s: %w", c.Name, err)
+		}
+		built = append(built, closer(func() error { return s.Close() }))
+		ep.Sources = append(ep.Sources, engine.SourceNode{Name: c.Name, Source: s})
+	}
+	for _, c := range p.Sinks {
+		f := reg.Sinks[c.Type]
+		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", c.Name), Logger: log.With("sink", c.Name)}
+		s, err := f.New(c.Config, env)
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("sink %s: %w", c.Name, err)
+		}
+		built = append(built, closer(func() error { return s.Close(context.Background()) }))
+		ep.Sinks = append(ep.Sinks, engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs})
+	}
+	log.Info("pipeline starting", "name", p.Name, "sources", len(ep.Sources), "sinks", len(ep.Sinks), "state_dir", p.StateDir)
+	err = engine.Run(ctx, ep)
+	if err == nil || errors.Is(err, context.Canceled) {
+		log.Info("pipeline stopped; checkpoint saved")
+		return nil
+	}
+	return err
+}
+
+type closer func() error
+
+func (c closer) close() error { return c() }

@@ -1,0 +1,215 @@
+// Command sluice snapshots databases, streams every change after that, and
+// lands it in files, indexes, tables and topics. This file only parses
+// flags, loads the pipeline, wires logging and signals, and maps errors to
+// exit codes; the work happens in package app and below.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/sluice-dev/sluice/app"
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/registry"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the pipeline failed while running
+	exitUsage   = 2 // bad command line or invalid pipeline file
+	exitAborted = 130
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = ""
+
+const usage = `sluice — snapshot databases, stream every change, land it anywhere.
+
+Usage:
+  sluice run [flags] PIPELINE.yaml     run a pipeline until interrupted
+  sluice validate PIPELINE.yaml        check a pipeline file; print every problem
+  sluice version                       print the version
+  sluice help [TYPE]                   this help, or the components' types
+
+A pipeline file names sources, and sinks that take their streams as inputs:
+
+  state_dir: .sluice               # checkpoints live here (default .sluice)
+  sources:
+    shop:
+      type: postgres
+      dsn: ${SHOP_DSN}             # ${VAR} and ${VAR:-default} come from the environment
+      tables: [public.product]     # globs allowed: public.*
+      snapshot: initial            # initial | never
+  sinks:
+    products_file:
+      type: file
+      inputs: [shop]               # a source, a stream (shop.public.product) or a glob
+      path: out/products.jsonl
+      format: debezium             # debezium | debezium+schema | row
+
+Try it with no database at all (fake products, 100 a second):
+
+  sources:
+    gen: {type: generator, tables: [product], rate: 100}
+  sinks:
+    out: {type: stdout, inputs: [gen], format: row}
+
+Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight batches are written, the
+checkpoint is saved, and the next run resumes from it. A second signal
+aborts at once; the checkpoint is still safe (at most the unacknowledged
+window is delivered again).
+
+Exit codes: 0 stopped cleanly, 1 the pipeline failed, 2 bad usage or an
+invalid pipeline file, 130 aborted by a second signal.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	reg := registry.Default()
+	switch args[0] {
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			return helpTypes(stdout, reg)
+		}
+		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout)
+		helpTypes(stdout, reg)
+		return exitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "sluice", buildVersion())
+		return exitOK
+	case "validate":
+		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: sluice validate PIPELINE.yaml\n\nChecks the file and prints every problem with file:line and a hint; exit 2 if any.")
+		}
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
+			fs.Usage()
+			return exitUsage
+		}
+		p, err := config.LoadFile(fs.Arg(0), reg, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Sinks))
+		return exitOK
+	case "run":
+		return cmdRun(args[1:], reg, stderr)
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir")
+	level := fs.String("log-level", "info", "debug | info | warn | error")
+	logFormat := fs.String("log-format", "text", "text | json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "sluice: --log-level %q: use debug, info, warn or error\n", *level)
+		return exitUsage
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if *logFormat == "json" {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	log := slog.New(h)
+
+	p, err := config.LoadFile(fs.Arg(0), reg, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if *stateDir != "" {
+		p.StateDir = *stateDir
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		log.Info("signal received; draining (send again to abort)", "signal", s.String())
+		cancel()
+		<-sigs
+		log.Warn("second signal: aborting without drain")
+		os.Exit(exitAborted)
+	}()
+	if err := app.Run(ctx, p, reg, log); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("pipeline failed", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func helpTypes(w io.Writer, reg component.Registry) int {
+	fmt.Fprintln(w, "Source types:")
+	for _, n := range sortedKeys(reg.Sources) {
+		fmt.Fprintf(w, "  %-12s %s\n", n, reg.Sources[n].Doc)
+	}
+	fmt.Fprintln(w, "Sink types:")
+	for _, n := range sortedKeys(reg.Sinks) {
+		fmt.Fprintf(w, "  %-12s %s\n", n, reg.Sinks[n].Doc)
+	}
+	return exitOK
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return strings.TrimPrefix(v+" ", "(devel) ") + s.Value[:12]
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "dev"
+}

@@ -1,0 +1,146 @@
+package file
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
+)
+
+var testSchema = &event.Schema{
+	Stream: "s.public.t", Source: "s", Connector: "postgresql", Database: "db", Namespace: "public", Table: "t",
+	Columns: []event.Column{{Name: "id", Type: event.TypeInt32, Key: true}, {Name: "name", Type: event.TypeString, Optional: true}},
+	KeyIdx:  []int{0},
+}
+
+func ev(op event.Op, id int64, name string) event.Event {
+	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsMs: 1}, TsMs: 2}
+	img := []event.Value{event.Int(id), event.String(name)}
+	if op == event.OpDelete {
+		e.Before = img
+	} else {
+		e.After = img
+	}
+	return e
+}
+
+func rowConfig(path string) Config {
+	return Config{Path: path, Fsync: true, Options: format.Options{Format: format.Row, Unwrap: format.UnwrapOptions{DeleteHandling: "drop"}}}
+}
+
+func TestWriteLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "out.jsonl")
+	s, err := New(rowConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(context.Background(), []event.Event{ev(event.OpCreate, 1, "a"), ev(event.OpDelete, 1, "a"), ev(event.OpCreate, 2, "b\"\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := `{"id":1,"name":"a"}` + "\n" + `{"id":2,"name":"b\"\n"}` + "\n"
+	if string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestReopenCutsPartialLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	if err := os.WriteFile(path, []byte("{\"id\":1}\n{\"id\":2,\"na"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(rowConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), []event.Event{ev(event.OpCreate, 2, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	got, _ := os.ReadFile(path)
+	if want := "{\"id\":1}\n{\"id\":2,\"name\":\"x\"}\n"; string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestRotateBySize(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.RotateBytes = 30
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	for i := int64(1); i <= 4; i++ {
+		if err := s.Write(context.Background(), []event.Event{ev(event.OpCreate, i, "abcdef")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close(context.Background())
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	var all strings.Builder
+	for _, e := range entries {
+		names = append(names, e.Name())
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		all.Write(b)
+	}
+	want := []string{"out-20260102T030405Z-1.jsonl", "out-20260102T030405Z-2.jsonl", "out.jsonl"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("files %v want %v", names, want)
+	}
+	for i := 1; i <= 4; i++ {
+		if !strings.Contains(all.String(), `{"id":`+string(rune('0'+i))+`,`) {
+			t.Fatalf("row %d missing from rotated files", i)
+		}
+	}
+}
+
+func TestRotateByAge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.RotateInterval = time.Minute
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	s.opened = clock
+	s.Write(context.Background(), []event.Event{ev(event.OpCreate, 1, "a")})
+	clock = clock.Add(30 * time.Second)
+	s.Write(context.Background(), []event.Event{ev(event.OpCreate, 2, "a")})
+	clock = clock.Add(31 * time.Second)
+	s.Write(context.Background(), []event.Event{ev(event.OpCreate, 3, "a")})
+	s.Close(context.Background())
+	rot, _ := os.ReadFile(filepath.Join(dir, "out-20260102T030506Z-1.jsonl"))
+	act, _ := os.ReadFile(path)
+	if string(rot) != "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"a\"}\n" || string(act) != "{\"id\":3,\"name\":\"a\"}\n" {
+		t.Fatalf("rotated %q active %q", rot, act)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := &Config{Options: format.Options{Format: "avro"}, RotateBytes: -1}
+	var msgs []string
+	for _, e := range c.Validate() {
+		msgs = append(msgs, e.Error())
+	}
+	want := "path: is required (hint: path: out/events.jsonl)|rotate_bytes: must not be negative (hint: 0 disables size rotation)|format: unknown format \"avro\" (use debezium, debezium+schema or row)"
+	if strings.Join(msgs, "|") != want {
+		t.Fatalf("got %q", strings.Join(msgs, "|"))
+	}
+}
