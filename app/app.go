@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -19,7 +20,10 @@ import (
 
 // Run builds and runs the pipeline until ctx is cancelled (graceful drain,
 // returns nil) or a component fails.
-func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *slog.Logger) error {
+//
+// When progressTo is not nil, sources that report progress get a live line
+// there (the CLI passes stderr when it is a terminal).
+func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
 	store, err := state.Open(p.StateDir, 5*time.Second)
 	if err != nil {
 		return err
@@ -55,6 +59,19 @@ func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *s
 		}
 		built = append(built, closer(func() error { return s.Close(context.Background()) }))
 		ep.Sinks = append(ep.Sinks, engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs})
+	}
+	if progressTo != nil {
+		var names []string
+		var reps []component.ProgressReporter
+		for _, n := range ep.Sources {
+			if r, ok := n.Source.(component.ProgressReporter); ok {
+				names = append(names, n.Name)
+				reps = append(reps, r)
+			}
+		}
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go progress(pctx, progressTo, names, reps, 500*time.Millisecond)
 	}
 	log.Info("pipeline starting", "name", p.Name, "sources", len(ep.Sources), "sinks", len(ep.Sinks), "state_dir", p.StateDir)
 	err = engine.Run(ctx, ep)

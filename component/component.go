@@ -144,3 +144,17 @@ type Registry struct {
 	Sources map[string]SourceFactory
 	Sinks   map[string]SinkFactory
 }
+
+// Progress is a source's report on long work such as a snapshot.
+type Progress struct {
+	Phase string // "snapshot", "streaming", ...
+	Done  int64  // units done (rows)
+	Total int64  // units expected; 0 when unknown (an estimate is fine)
+}
+
+// ProgressReporter is implemented by sources that can tell how far their
+// long work has come; the CLI draws a progress bar from it. Progress is
+// called from another goroutine than Run and must be cheap.
+type ProgressReporter interface {
+	Progress() Progress
+}

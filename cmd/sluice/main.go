@@ -127,6 +127,7 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	logFormat := fs.String("log-format", "text", "text | json")
+	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
 		fs.PrintDefaults()
@@ -168,7 +169,11 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		log.Warn("second signal: aborting without drain")
 		os.Exit(exitAborted)
 	}()
-	if err := app.Run(ctx, p, reg, log); err != nil && !errors.Is(err, context.Canceled) {
+	var progressTo io.Writer
+	if *showProgress == "always" || (*showProgress == "auto" && isTerminal(os.Stderr)) {
+		progressTo = stderr
+	}
+	if err := app.Run(ctx, p, reg, log, progressTo); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("pipeline failed", "err", err)
 		return exitFailed
 	}
@@ -212,4 +217,10 @@ func buildVersion() string {
 		}
 	}
 	return "dev"
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
