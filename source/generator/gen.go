@@ -72,8 +72,8 @@ type table struct {
 	mutKey   uint64 // seeds the versioned columns' stream
 	nextID   int64  // id of the next insert; ids start at 1
 
-	// Tracked only when the mix has updates or deletes: about 8 bytes per
-	// id ever inserted.
+	// Tracked only when the mix has updates or deletes: 8 bytes per id ever
+	// inserted and 4 per live row.
 	live []int32  // ids of the live rows, in no meaningful order
 	pos  []int32  // pos[id-1]: index of id in live, -1 once deleted
 	ver  []uint32 // ver[id-1]: number of updates the row has had
@@ -168,8 +168,8 @@ func (g *state) advance() (step, error) {
 
 // resume moves a fresh state to just after the checkpoint's last event:
 // O(tables) for an insert-only mix, whose state is only the next ids; a
-// replay of the control streams (no rows are generated, tens of millions of
-// events per second) when updates or deletes need the live rows.
+// replay of the control streams (no rows are generated) when updates or
+// deletes need the live rows.
 func (g *state) resume(ctx context.Context, cp checkpoint) error {
 	if g.mixed {
 		for g.n < cp.Events {

@@ -1,13 +1,17 @@
 package generator
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -468,5 +472,59 @@ func TestEmitStopped(t *testing.T) {
 		if err := s.Run(context.Background(), nil, stoppingEmitter{}); err != nil {
 			t.Errorf("rate %v: Run returned %v on ErrStopped, want nil", rate, err)
 		}
+	}
+}
+
+// TestDocExample loads the pipeline snippet of the package documentation.
+func TestDocExample(t *testing.T) {
+	src, err := os.ReadFile("source.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(src), "// A pipeline file:\n//\n")
+	snippet, _, ok2 := strings.Cut(after, "\n//\n")
+	if !ok || !ok2 {
+		t.Fatal("no pipeline snippet in the package doc")
+	}
+	snippet = strings.ReplaceAll(snippet, "//\t", "")
+	var file struct {
+		Sources map[string]yaml.Node `yaml:"sources"`
+	}
+	if err := yaml.Unmarshal([]byte(snippet), &file); err != nil {
+		t.Fatalf("%v in\n%s", err, snippet)
+	}
+	node := file.Sources["shop"]
+	if node.Kind != yaml.MappingNode {
+		t.Fatalf("no source shop in\n%s", snippet)
+	}
+	// Drop type:, which the pipeline loader consumes.
+	for i := 0; i < len(node.Content); i += 2 {
+		if node.Content[i].Value == "type" {
+			if node.Content[i+1].Value != "generator" {
+				t.Fatalf("type %s", node.Content[i+1].Value)
+			}
+			node.Content = append(node.Content[:i], node.Content[i+2:]...)
+			break
+		}
+	}
+	out, err := yaml.Marshal(&node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := &Config{
+		Tables: []string{"product", "users"}, Rate: 100, Seed: 7, BatchSize: 1000,
+		Operations: Operations{Insert: 6, Update: 3, Delete: 1},
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("doc example decodes to %+v", cfg)
 	}
 }
