@@ -35,6 +35,10 @@ type Options struct {
 	Format string `yaml:"format"`
 	// Unwrap configures the row format.
 	Unwrap UnwrapOptions `yaml:"unwrap"`
+	// ReplaceNullWithDefault mirrors JsonConverter's replace.null.with.default
+	// (default true): a NULL in a column that has a default is written as
+	// that default, as Kafka Connect does. Set it to false to write null.
+	ReplaceNullWithDefault *bool `yaml:"replace_null_with_default"`
 }
 
 // UnwrapOptions mirror ExtractNewRecordState's options.
@@ -62,13 +66,22 @@ func DefaultOptions() Options {
 
 // New returns an encoder for opts, or an error naming the bad option.
 func New(opts Options) (Encoder, error) {
+	var enc Encoder
 	switch opts.Format {
 	case Debezium:
-		return newDebezium(false), nil
+		enc = newDebezium(false)
 	case DebeziumSchema:
-		return newDebezium(true), nil
+		enc = newDebezium(true)
 	case Row:
-		return newRow(opts.Unwrap)
+		var err error
+		if enc, err = newRow(opts.Unwrap); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown format %q (use debezium, debezium+schema or row)", opts.Format)
 	}
-	return nil, fmt.Errorf("unknown format %q (use debezium, debezium+schema or row)", opts.Format)
+	if opts.ReplaceNullWithDefault != nil {
+		enc.(interface{ setReplaceNullWithDefault(bool) }).setReplaceNullWithDefault(*opts.ReplaceNullWithDefault)
+	}
+	return enc, nil
 }

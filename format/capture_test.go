@@ -1,0 +1,84 @@
+package format
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// capture273 is a message Debezium 2.7.3.Final wrote through JsonConverter
+// with schemas enabled (kafka-console-consumer output of a PostgreSQL
+// connector, table "id serial primary key, name text"). sluice carries
+// commit and processing times in milliseconds, so the sub-millisecond digits
+// of ts_us/ts_ns are zeroed here; everything else is byte for byte.
+const capture273 = `{"schema":{"type":"struct","fields":[{"type":"struct","fields":[{"type":"int32","optional":false,"default":0,"field":"id"},{"type":"string","optional":true,"field":"name"}],"optional":true,"name":"postgres_server.connect_test_db.public.source_table.Value","field":"before"},{"type":"struct","fields":[{"type":"int32","optional":false,"default":0,"field":"id"},{"type":"string","optional":true,"field":"name"}],"optional":true,"name":"postgres_server.connect_test_db.public.source_table.Value","field":"after"},{"type":"struct","fields":[{"type":"string","optional":false,"field":"version"},{"type":"string","optional":false,"field":"connector"},{"type":"string","optional":false,"field":"name"},{"type":"int64","optional":false,"field":"ts_ms"},{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,last,false,incremental"},"default":"false","field":"snapshot"},{"type":"string","optional":false,"field":"db"},{"type":"string","optional":true,"field":"sequence"},{"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"},{"type":"string","optional":false,"field":"schema"},{"type":"string","optional":false,"field":"table"},{"type":"int64","optional":true,"field":"txId"},{"type":"int64","optional":true,"field":"lsn"},{"type":"int64","optional":true,"field":"xmin"}],"optional":false,"name":"io.debezium.connector.postgresql.Source","field":"source"},{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},{"type":"int64","optional":false,"field":"total_order"},{"type":"int64","optional":false,"field":"data_collection_order"}],"optional":true,"name":"event.block","version":1,"field":"transaction"},{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},{"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}],"optional":false,"name":"postgres_server.connect_test_db.public.source_table.Envelope","version":2},"payload":{"before":null,"after":{"id":8,"name":"test1"},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"postgres_server.connect_test_db","ts_ms":1756284839282,"snapshot":"false","db":"connect_test_db","sequence":"[\"26863880\",\"26863936\"]","ts_us":1756284839282000,"ts_ns":1756284839282000000,"schema":"public","table":"source_table","txId":780,"lsn":26863936,"xmin":null},"transaction":null,"op":"c","ts_ms":1756284839610,"ts_us":1756284839610000,"ts_ns":1756284839610000000}}`
+
+// capture271Key is the key Debezium 2.7.1.Final wrote with schemas enabled
+// for a table "id int primary key, name text, age int".
+const capture271Key = `{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"pg.public.persons.Key"},"payload":{"id":1}}`
+
+// capture271Snapshot is the snapshot row of that table (2.7.1.Final, with
+// the version and sub-millisecond digits adjusted as above).
+const capture271Snapshot = `{"before":null,"after":{"id":1,"name":"John","age":30},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"pg","ts_ms":1764099880079,"snapshot":"last","db":"testdb","sequence":"[null,\"23043592\"]","ts_us":1764099880079000,"ts_ns":1764099880079000000,"schema":"public","table":"persons","txId":490,"lsn":23043592,"xmin":null},"transaction":null,"op":"r","ts_ms":1764099880139,"ts_us":1764099880139000,"ts_ns":1764099880139000000}`
+
+func TestCapture273(t *testing.T) {
+	s := &event.Schema{
+		Stream: "postgres_server.connect_test_db.public.source_table", Source: "postgres_server.connect_test_db",
+		Connector: "postgresql", Database: "connect_test_db", Namespace: "public", Table: "source_table",
+		Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt32, TypeName: "int4", Key: true, Default: event.Int(0), HasDefault: true},
+			{Name: "name", Type: event.TypeString, TypeName: "text", Optional: true},
+		},
+		KeyIdx: []int{0},
+	}
+	e := &event.Event{Op: event.OpCreate, Schema: s, After: []event.Value{event.Int(8), event.String("test1")},
+		Source: event.Source{TsMs: 1756284839282, TxID: 780, HasTxID: true, LSN: 26863936, LastCommitLSN: 26863880, HasLSN: true},
+		TsMs:   1756284839610}
+	got, ok, err := newDebezium(true).AppendValue(nil, e)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if string(got) != capture273 {
+		t.Errorf("got\n%s\nwant\n%s\nfirst difference at %d", got, capture273, firstDiff(string(got), capture273))
+	}
+}
+
+func TestCapture271(t *testing.T) {
+	s := &event.Schema{
+		Stream: "pg.public.persons", Source: "pg", Connector: "postgresql", Database: "testdb", Namespace: "public", Table: "persons",
+		Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt32, Key: true},
+			{Name: "name", Type: event.TypeString, Optional: true},
+			{Name: "age", Type: event.TypeInt32, Optional: true},
+		},
+		KeyIdx: []int{0},
+	}
+	e := &event.Event{Op: event.OpRead, Schema: s, After: []event.Value{event.Int(1), event.String("John"), event.Int(30)},
+		Source: event.Source{TsMs: 1764099880079, Snapshot: event.SnapshotLast, TxID: 490, HasTxID: true, LSN: 23043592, HasLSN: true},
+		TsMs:   1764099880139}
+	got, _, err := newDebezium(false).AppendValue(nil, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != capture271Snapshot {
+		t.Errorf("got\n%s\nwant\n%s\nfirst difference at %d", got, capture271Snapshot, firstDiff(string(got), capture271Snapshot))
+	}
+	if k := string(newDebezium(true).AppendKey(nil, e)); k != capture271Key {
+		t.Errorf("key got\n%s\nwant\n%s", k, capture271Key)
+	}
+	if k := string(newDebezium(false).AppendKey(nil, e)); k != `{"id":1}` {
+		t.Errorf("schemaless key = %s", k)
+	}
+}
+
+func firstDiff(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+var _ = strings.Contains

@@ -1,0 +1,266 @@
+package format
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// tableCodec is everything precomputed for one *event.Schema.
+type tableCodec struct {
+	schema *event.Schema
+	cols   []*colCodec
+	keys   []*colCodec // key columns, in key order
+	src    sourceBlock
+	// envelope is `{"schema":<Envelope schema>,"payload":`, built only for
+	// debezium+schema.
+	envelope []byte
+	// keyEnvelope is `{"schema":<Key schema>,"payload":`, likewise.
+	keyEnvelope []byte
+}
+
+func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
+	t := &tableCodec{schema: s, src: newSourceBlock(s)}
+	t.cols = make([]*colCodec, len(s.Columns))
+	for i := range s.Columns {
+		t.cols[i] = newColCodec(&s.Columns[i], false, nil)
+	}
+	for _, k := range s.KeyIdx {
+		if k < 0 || k >= len(t.cols) {
+			return nil, fmt.Errorf("format: schema of %s: key index %d out of range", s.Stream, k)
+		}
+		t.keys = append(t.keys, t.cols[k])
+	}
+	if withSchema {
+		t.envelope = t.appendEnvelopeSchema([]byte(`{"schema":`))
+		t.envelope = append(t.envelope, `,"payload":`...)
+		if len(t.keys) > 0 {
+			k := []byte(`{"schema":{"type":"struct","fields":[`)
+			for i, c := range t.keys {
+				if i > 0 {
+					k = append(k, ',')
+				}
+				k = c.appendFieldSchema(k)
+			}
+			k = append(k, `],"optional":false,"name":`...)
+			k = appendString(k, s.Stream+".Key")
+			t.keyEnvelope = append(k, `},"payload":`...)
+		}
+	}
+	return t, nil
+}
+
+// appendEnvelopeSchema writes the Envelope struct schema in the field order
+// of Debezium 2.7 (before, after, source, transaction, op, ts_ms, ts_us,
+// ts_ns; Envelope schema version 2).
+func (t *tableCodec) appendEnvelopeSchema(dst []byte) []byte {
+	dst = append(dst, `{"type":"struct","fields":[`...)
+	for _, f := range [...]string{"before", "after"} {
+		dst = append(dst, `{"type":"struct","fields":[`...)
+		for i, c := range t.cols {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = c.appendFieldSchema(dst)
+		}
+		dst = append(dst, `],"optional":true,"name":`...)
+		dst = appendString(dst, t.schema.Stream+".Value")
+		dst = append(dst, `,"field":"`...)
+		dst = append(dst, f...)
+		dst = append(dst, `"},`...)
+	}
+	dst = append(dst, t.src.schema()...)
+	dst = append(dst, `,{"type":"struct","fields":[{"type":"string","optional":false,"field":"id"},{"type":"int64","optional":false,"field":"total_order"},{"type":"int64","optional":false,"field":"data_collection_order"}],"optional":true,"name":"event.block","version":1,"field":"transaction"}`...)
+	dst = append(dst, `,{"type":"string","optional":false,"field":"op"},{"type":"int64","optional":true,"field":"ts_ms"},{"type":"int64","optional":true,"field":"ts_us"},{"type":"int64","optional":true,"field":"ts_ns"}],"optional":false,"name":`...)
+	dst = appendString(dst, t.schema.Stream+".Envelope")
+	return append(dst, `,"version":2}`...)
+}
+
+// appendRow writes an image as a JSON object of the columns, or null when
+// the image is absent. With replaceNull, a NULL in a column with a default
+// is written as the default, as JsonConverter does (replace.null.with.default).
+func (t *tableCodec) appendRow(dst []byte, img []event.Value, replaceNull bool) ([]byte, error) {
+	if img == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '{')
+	dst, err := t.appendMembers(dst, t.cols, img, nil, replaceNull)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+// appendMembers writes `"name":value` pairs, comma-separated. Values come
+// from img[idx[i]] when idx is given, else img[i].
+func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Value, idx []int, replaceNull bool) ([]byte, error) {
+	if len(img) != len(t.cols) {
+		return dst, fmt.Errorf("format: %s: image has %d values for %d columns", t.schema.Stream, len(img), len(t.cols))
+	}
+	var err error
+	for i, c := range cols {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, c.key...)
+		j := i
+		if idx != nil {
+			j = idx[i]
+		}
+		v := img[j]
+		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
+			dst = append(dst, c.dflt...)
+			continue
+		}
+		if dst, err = c.appendValue(dst, v); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// appendKey writes the key columns of the event's row as an object (no
+// schema), or null for a keyless table or an event without images. A key
+// value that cannot be encoded is written as null (AppendKey has no error;
+// AppendValue reports the same problem).
+func (t *tableCodec) appendKeyPayload(dst []byte, e *event.Event, replaceNull bool) []byte {
+	img := e.After
+	if img == nil {
+		img = e.Before
+	}
+	if len(t.keys) == 0 || img == nil || len(img) != len(t.cols) {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	for i, c := range t.keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, c.key...)
+		v := img[t.schema.KeyIdx[i]]
+		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
+			dst = append(dst, c.dflt...)
+			continue
+		}
+		mark := len(dst)
+		out, err := c.appendValue(dst, v)
+		if err != nil {
+			out = append(dst[:mark], "null"...)
+		}
+		dst = out
+	}
+	return append(dst, '}')
+}
+
+// codecs caches table codecs per *event.Schema (schemas are immutable once
+// published). It is owned by one encoder, which one goroutine uses.
+type codecs struct {
+	withSchema bool
+	last       *event.Schema
+	lastCodec  *tableCodec
+	tables     map[*event.Schema]*tableCodec
+}
+
+// maxCachedSchemas bounds the cache; past it the cache starts over (schema
+// versions of a long-running pipeline accumulate, live ones rebuild cheaply).
+const maxCachedSchemas = 4096
+
+var errNoSchema = errors.New("format: event has no schema")
+
+func (cs *codecs) get(s *event.Schema) (*tableCodec, error) {
+	if s == nil {
+		return nil, errNoSchema
+	}
+	if s == cs.last {
+		return cs.lastCodec, nil
+	}
+	t, ok := cs.tables[s]
+	if !ok {
+		var err error
+		if t, err = newTableCodec(s, cs.withSchema); err != nil {
+			return nil, err
+		}
+		if cs.tables == nil || len(cs.tables) >= maxCachedSchemas {
+			cs.tables = make(map[*event.Schema]*tableCodec)
+		}
+		cs.tables[s] = t
+	}
+	cs.last, cs.lastCodec = s, t
+	return t, nil
+}
+
+// debeziumEncoder writes Debezium's change-event envelope, optionally
+// wrapped with its schema as JsonConverter does with schemas.enable=true.
+type debeziumEncoder struct {
+	codecs
+	replaceNull bool
+}
+
+var _ Encoder = (*debeziumEncoder)(nil)
+
+func newDebezium(withSchema bool) Encoder {
+	return &debeziumEncoder{codecs: codecs{withSchema: withSchema}, replaceNull: true}
+}
+
+func (d *debeziumEncoder) setReplaceNullWithDefault(b bool) { d.replaceNull = b }
+
+func validOp(op event.Op) bool {
+	switch op {
+	case event.OpRead, event.OpCreate, event.OpUpdate, event.OpDelete, event.OpTruncate:
+		return true
+	}
+	return false
+}
+
+// AppendValue implements Encoder.
+func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, error) {
+	t, err := d.get(e.Schema)
+	if err != nil {
+		return dst, false, err
+	}
+	if !validOp(e.Op) {
+		return dst, false, fmt.Errorf("format: %s: unknown operation %q", e.Schema.Stream, byte(e.Op))
+	}
+	start := len(dst)
+	dst = append(dst, t.envelope...)
+	before, after := e.Before, e.After
+	if e.Op == event.OpTruncate {
+		before, after = nil, nil // Debezium's truncate events carry no images
+	}
+	dst = append(dst, `{"before":`...)
+	if dst, err = t.appendRow(dst, before, d.replaceNull); err != nil {
+		return dst[:start], false, fmt.Errorf("format: %s before image: %w", e, err)
+	}
+	dst = append(dst, `,"after":`...)
+	if dst, err = t.appendRow(dst, after, d.replaceNull); err != nil {
+		return dst[:start], false, fmt.Errorf("format: %s after image: %w", e, err)
+	}
+	dst = append(dst, `,"source":`...)
+	dst = t.src.appendPayload(dst, e)
+	dst = append(dst, `,"transaction":null,"op":"`...)
+	dst = append(dst, byte(e.Op))
+	dst = append(dst, `","ts_ms":`...)
+	dst = strconv.AppendInt(dst, e.TsMs, 10)
+	dst = appendTs(dst, e.TsMs)
+	dst = append(dst, '}')
+	if d.withSchema {
+		dst = append(dst, '}')
+	}
+	return dst, true, nil
+}
+
+// AppendKey implements Encoder.
+func (d *debeziumEncoder) AppendKey(dst []byte, e *event.Event) []byte {
+	t, err := d.get(e.Schema)
+	if err != nil || len(t.keys) == 0 || (e.After == nil && e.Before == nil) || e.Op == event.OpTruncate {
+		return append(dst, "null"...)
+	}
+	if !d.withSchema {
+		return t.appendKeyPayload(dst, e, d.replaceNull)
+	}
+	dst = append(dst, t.keyEnvelope...)
+	dst = t.appendKeyPayload(dst, e, d.replaceNull)
+	return append(dst, '}')
+}

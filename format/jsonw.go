@@ -1,0 +1,183 @@
+package format
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file holds the JSON primitives, written the way Kafka Connect's
+// JsonConverter (Jackson underneath) writes them, so that the bytes match.
+
+// needsEscape marks the bytes that leave the fast path of appendString:
+// quote, backslash, control characters, and every non-ASCII byte (which is
+// checked for valid UTF-8).
+var needsEscape = func() (t [256]bool) {
+	for i := 0; i < 0x20; i++ {
+		t[i] = true
+	}
+	t['"'] = true
+	t['\\'] = true
+	for i := 0x80; i < 0x100; i++ {
+		t[i] = true
+	}
+	return t
+}()
+
+const hexUpper = "0123456789ABCDEF"
+
+// appendString appends s as a JSON string the way Jackson escapes it: the
+// two-character escapes \" \\ \b \t \n \f \r, \u00XX with upper-case hex for
+// the other control characters, '/' and DEL left alone, non-ASCII written as
+// raw UTF-8. Invalid UTF-8 (which Java cannot hold in a String) is replaced by
+// U+FFFD, one per invalid byte, as encoding/json does.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendStringBody(dst, s)
+	return append(dst, '"')
+}
+
+// appendStringBody is appendString without the quotes.
+func appendStringBody(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if !needsEscape[c] {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexUpper[c>>4], hexUpper[c&0xF])
+		}
+		i++
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// appendBase64 appends b as a JSON string holding its standard, padded base64
+// encoding (Jackson's default Base64 variant, without line feeds). It is
+// written out here rather than with encoding/base64 so that a string operand
+// needs no conversion (and no allocation).
+func appendBase64[T ~string | ~[]byte](dst []byte, b T) []byte {
+	dst = append(dst, '"')
+	n := len(b) / 3 * 3
+	for i := 0; i < n; i += 3 {
+		v := uint(b[i])<<16 | uint(b[i+1])<<8 | uint(b[i+2])
+		dst = append(dst, b64[v>>18&0x3F], b64[v>>12&0x3F], b64[v>>6&0x3F], b64[v&0x3F])
+	}
+	switch len(b) - n {
+	case 1:
+		v := uint(b[n]) << 16
+		dst = append(dst, b64[v>>18&0x3F], b64[v>>12&0x3F], '=', '=')
+	case 2:
+		v := uint(b[n])<<16 | uint(b[n+1])<<8
+		dst = append(dst, b64[v>>18&0x3F], b64[v>>12&0x3F], b64[v>>6&0x3F], '=')
+	}
+	return append(dst, '"')
+}
+
+// appendJavaFloat appends f as Jackson writes a Java double (bits 64) or
+// float (bits 32): the text of Double.toString / Float.toString — plain
+// notation with at least one fraction digit for magnitudes in [1e-3, 1e7),
+// computerized scientific notation ("1.0E10", "1.5E-5") otherwise — and
+// NaN/Infinity as the quoted strings "NaN", "Infinity", "-Infinity"
+// (Jackson's QUOTE_NON_NUMERIC_NUMBERS, on by default).
+//
+// The digits are the shortest that round-trip, which is what Java 19 and
+// later print; older JDKs occasionally print one more digit.
+func appendJavaFloat(dst []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(dst, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(dst, `"-Infinity"`...)
+	case f == 0:
+		if math.Signbit(f) {
+			return append(dst, "-0.0"...)
+		}
+		return append(dst, "0.0"...)
+	}
+	var buf [40]byte
+	b := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // [-]d[.ddd]e±XX
+	if b[0] == '-' {
+		dst = append(dst, '-')
+		b = b[1:]
+	}
+	// Split mantissa digits and exponent.
+	var digits [24]byte
+	nd := 0
+	i := 0
+	for ; i < len(b) && b[i] != 'e'; i++ {
+		if b[i] != '.' {
+			digits[nd] = b[i]
+			nd++
+		}
+	}
+	exp := 0
+	neg := b[i+1] == '-'
+	for _, c := range b[i+2:] {
+		exp = exp*10 + int(c-'0')
+	}
+	if neg {
+		exp = -exp
+	}
+	d := digits[:nd]
+	if exp >= -3 && exp < 7 {
+		if exp < 0 {
+			dst = append(dst, '0', '.')
+			for k := -1; k > exp; k-- {
+				dst = append(dst, '0')
+			}
+			return append(dst, d...)
+		}
+		if nd > exp+1 {
+			dst = append(dst, d[:exp+1]...)
+			dst = append(dst, '.')
+			return append(dst, d[exp+1:]...)
+		}
+		dst = append(dst, d...)
+		for k := nd; k < exp+1; k++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, '.', '0')
+	}
+	dst = append(dst, d[0], '.')
+	if nd > 1 {
+		dst = append(dst, d[1:]...)
+	} else {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, 'E')
+	return strconv.AppendInt(dst, int64(exp), 10)
+}

@@ -1,0 +1,274 @@
+package format
+
+import (
+	"strconv"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// DebeziumVersion is the Debezium release whose output the encoders
+// reproduce; it is written in source.version.
+const DebeziumVersion = "2.7.3.Final"
+
+// A sourceBlock writes the envelope's "source" struct, whose fields depend on
+// the connector. One is built per table schema, so constant parts (names,
+// database, table) are encoded once.
+type sourceBlock interface {
+	// schema returns the struct's JsonConverter schema as the envelope's
+	// "source" field.
+	schema() []byte
+	// appendPayload appends the struct's value for e.
+	appendPayload(dst []byte, e *event.Event) []byte
+	// appendField appends the value of one source field by name, for the
+	// row format's add_fields; ok is false when the connector has no such
+	// field (ExtractNewRecordState then adds nothing).
+	appendField(dst []byte, field string, e *event.Event) (out []byte, ok bool)
+}
+
+// sourceBlocks maps event.Schema.Connector to the connector's source block.
+// A MySQL or MongoDB block plugs in here; connectors without an entry get
+// genericSource.
+var sourceBlocks = map[string]func(*event.Schema) sourceBlock{
+	"postgresql": newPostgresSource,
+}
+
+func newSourceBlock(s *event.Schema) sourceBlock {
+	if f, ok := sourceBlocks[s.Connector]; ok {
+		return f(s)
+	}
+	return newGenericSource(s)
+}
+
+// snapshotSchema is source.snapshot in Debezium 2.7: an io.debezium.data.Enum
+// with the allowed values Debezium 2.7 declares (it also writes "first",
+// "first_in_data_collection" and "last_in_data_collection" without listing
+// them).
+const snapshotSchema = `{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"true,last,false,incremental"},"default":"false","field":"snapshot"}`
+
+// commonSchema is the fields every Debezium 2.7 connector's source struct
+// starts with (AbstractSourceInfoStructMaker.commonSchemaBuilder).
+const commonSchema = `{"type":"string","optional":false,"field":"version"},` +
+	`{"type":"string","optional":false,"field":"connector"},` +
+	`{"type":"string","optional":false,"field":"name"},` +
+	`{"type":"int64","optional":false,"field":"ts_ms"},` +
+	snapshotSchema + `,` +
+	`{"type":"string","optional":false,"field":"db"},` +
+	`{"type":"string","optional":true,"field":"sequence"},` +
+	`{"type":"int64","optional":true,"field":"ts_us"},` +
+	`{"type":"int64","optional":true,"field":"ts_ns"}`
+
+// common holds the encoded constant parts of the common fields.
+type common struct {
+	head []byte // {"version":"…","connector":"…","name":"…","ts_ms":
+	db   []byte // ,"db":"…"
+	name string
+	conn string
+	dbs  string
+}
+
+func newCommon(s *event.Schema) common {
+	var c common
+	c.name, c.conn, c.dbs = s.Source, s.Connector, s.Database
+	c.head = append(c.head, `{"version":"`+DebeziumVersion+`","connector":`...)
+	c.head = appendString(c.head, s.Connector)
+	c.head = append(c.head, `,"name":`...)
+	c.head = appendString(c.head, s.Source)
+	c.head = append(c.head, `,"ts_ms":`...)
+	c.db = append(c.db, `,"db":`...)
+	c.db = appendString(c.db, s.Database)
+	return c
+}
+
+// appendHead appends the common fields up to and including "db".
+func (c *common) appendHead(dst []byte, e *event.Event) []byte {
+	dst = append(dst, c.head...)
+	dst = strconv.AppendInt(dst, e.Source.TsMs, 10)
+	dst = append(dst, `,"snapshot":"`...)
+	dst = append(dst, e.Source.Snapshot.String()...)
+	dst = append(dst, '"')
+	return append(dst, c.db...)
+}
+
+// appendTs appends ts_us and ts_ns. sluice carries the source commit time in
+// milliseconds, so these are ts_ms scaled (Debezium has the microseconds of
+// PostgreSQL's commit timestamp).
+func appendTs(dst []byte, ms int64) []byte {
+	dst = append(dst, `,"ts_us":`...)
+	dst = strconv.AppendInt(dst, ms*1000, 10)
+	dst = append(dst, `,"ts_ns":`...)
+	return strconv.AppendInt(dst, ms*1000_000, 10)
+}
+
+func (c *common) appendField(dst []byte, field string, e *event.Event) ([]byte, bool) {
+	switch field {
+	case "version":
+		return append(dst, `"`+DebeziumVersion+`"`...), true
+	case "connector":
+		return appendString(dst, c.conn), true
+	case "name":
+		return appendString(dst, c.name), true
+	case "ts_ms":
+		return strconv.AppendInt(dst, e.Source.TsMs, 10), true
+	case "ts_us":
+		return strconv.AppendInt(dst, e.Source.TsMs*1000, 10), true
+	case "ts_ns":
+		return strconv.AppendInt(dst, e.Source.TsMs*1000_000, 10), true
+	case "snapshot":
+		dst = append(dst, '"')
+		dst = append(dst, e.Source.Snapshot.String()...)
+		return append(dst, '"'), true
+	case "db":
+		return appendString(dst, c.dbs), true
+	}
+	return dst, false
+}
+
+// postgresSource is io.debezium.connector.postgresql.Source of Debezium 2.7.
+type postgresSource struct {
+	common
+	tail []byte // ,"schema":"…","table":"…","txId":
+	ns   string
+	tbl  string
+}
+
+func newPostgresSource(s *event.Schema) sourceBlock {
+	p := &postgresSource{common: newCommon(s), ns: s.Namespace, tbl: s.Table}
+	p.tail = append(p.tail, `,"schema":`...)
+	p.tail = appendString(p.tail, s.Namespace)
+	p.tail = append(p.tail, `,"table":`...)
+	p.tail = appendString(p.tail, s.Table)
+	p.tail = append(p.tail, `,"txId":`...)
+	return p
+}
+
+func (p *postgresSource) schema() []byte {
+	return []byte(`{"type":"struct","fields":[` + commonSchema + `,` +
+		`{"type":"string","optional":false,"field":"schema"},` +
+		`{"type":"string","optional":false,"field":"table"},` +
+		`{"type":"int64","optional":true,"field":"txId"},` +
+		`{"type":"int64","optional":true,"field":"lsn"},` +
+		`{"type":"int64","optional":true,"field":"xmin"}` +
+		`],"optional":false,"name":"io.debezium.connector.postgresql.Source","field":"source"}`)
+}
+
+// appendSequence writes source.sequence: a JSON string holding the JSON
+// array [lastCommitLsn, lsn] of decimal strings, null where unknown — Debezium
+// writes it for every event, snapshot rows included ("[null,\"23043592\"]").
+// LSNs are written as Java's signed long, as Debezium's Lsn.asLong does.
+func appendSequence(dst []byte, s *event.Source) []byte {
+	dst = append(dst, `"[`...)
+	if s.LastCommitLSN != 0 {
+		dst = append(dst, `\"`...)
+		dst = strconv.AppendInt(dst, int64(s.LastCommitLSN), 10)
+		dst = append(dst, `\"`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, ',')
+	if s.HasLSN {
+		dst = append(dst, `\"`...)
+		dst = strconv.AppendInt(dst, int64(s.LSN), 10)
+		dst = append(dst, `\"`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, `]"`...)
+}
+
+func appendOptInt(dst []byte, v int64, has bool) []byte {
+	if !has {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendInt(dst, v, 10)
+}
+
+func (p *postgresSource) appendPayload(dst []byte, e *event.Event) []byte {
+	s := &e.Source
+	dst = p.appendHead(dst, e)
+	dst = append(dst, `,"sequence":`...)
+	dst = appendSequence(dst, s)
+	dst = appendTs(dst, s.TsMs)
+	dst = append(dst, p.tail...)
+	dst = appendOptInt(dst, s.TxID, s.HasTxID)
+	dst = append(dst, `,"lsn":`...)
+	dst = appendOptInt(dst, int64(s.LSN), s.HasLSN)
+	dst = append(dst, `,"xmin":`...)
+	dst = appendOptInt(dst, s.Xmin, s.HasXmin)
+	return append(dst, '}')
+}
+
+func (p *postgresSource) appendField(dst []byte, field string, e *event.Event) ([]byte, bool) {
+	s := &e.Source
+	switch field {
+	case "sequence":
+		return appendSequence(dst, s), true
+	case "schema":
+		return appendString(dst, p.ns), true
+	case "table":
+		return appendString(dst, p.tbl), true
+	case "txId":
+		return appendOptInt(dst, s.TxID, s.HasTxID), true
+	case "lsn":
+		return appendOptInt(dst, int64(s.LSN), s.HasLSN), true
+	case "xmin":
+		return appendOptInt(dst, s.Xmin, s.HasXmin), true
+	}
+	return p.common.appendField(dst, field, e)
+}
+
+// genericSource serves connectors Debezium has no counterpart for (such as
+// sluice's generator): the common fields plus optional schema and table,
+// named io.debezium.connector.<connector>.Source. It is sluice's own shape.
+type genericSource struct {
+	common
+	tail   []byte
+	schemN string
+	ns     string
+	tbl    string
+}
+
+func newGenericSource(s *event.Schema) sourceBlock {
+	g := &genericSource{common: newCommon(s), ns: s.Namespace, tbl: s.Table}
+	g.schemN = "io.debezium.connector." + s.Connector + ".Source"
+	g.tail = append(g.tail, `,"sequence":null`...)
+	return g
+}
+
+func (g *genericSource) schema() []byte {
+	b := []byte(`{"type":"struct","fields":[` + commonSchema + `,` +
+		`{"type":"string","optional":true,"field":"schema"},` +
+		`{"type":"string","optional":true,"field":"table"}` +
+		`],"optional":false,"name":`)
+	b = appendString(b, g.schemN)
+	return append(b, `,"field":"source"}`...)
+}
+
+func (g *genericSource) appendPayload(dst []byte, e *event.Event) []byte {
+	dst = g.appendHead(dst, e)
+	dst = append(dst, g.tail...)
+	dst = appendTs(dst, e.Source.TsMs)
+	dst = append(dst, `,"schema":`...)
+	dst = appendOptString(dst, g.ns)
+	dst = append(dst, `,"table":`...)
+	dst = appendOptString(dst, g.tbl)
+	return append(dst, '}')
+}
+
+func appendOptString(dst []byte, s string) []byte {
+	if s == "" {
+		return append(dst, "null"...)
+	}
+	return appendString(dst, s)
+}
+
+func (g *genericSource) appendField(dst []byte, field string, e *event.Event) ([]byte, bool) {
+	switch field {
+	case "sequence":
+		return append(dst, "null"...), true
+	case "schema":
+		return appendOptString(dst, g.ns), true
+	case "table":
+		return appendOptString(dst, g.tbl), true
+	}
+	return g.common.appendField(dst, field, e)
+}
