@@ -88,8 +88,6 @@ type state struct {
 	ctl    rand.PCG
 	n      uint64 // events generated so far; event n has TxID n
 	tables []table
-	// Upper bounds for sizing one batch's value slab.
-	maxCols, images int
 }
 
 func newState(cfg *Config, source string) *state {
@@ -99,10 +97,6 @@ func newState(cfg *Config, source string) *state {
 		mixed:  cfg.Operations.mixed(),
 		total:  uint64(cfg.Operations.Insert + cfg.Operations.Update + cfg.Operations.Delete),
 		ctlKey: mix64(seed ^ controlSalt),
-		images: 1,
-	}
-	if cfg.Operations.Update > 0 {
-		g.images = 2
 	}
 	for _, name := range cfg.Tables {
 		s := lookupShape(name)
@@ -114,7 +108,6 @@ func newState(cfg *Config, source string) *state {
 			mutKey:   mix64(seed ^ salt ^ mutSalt),
 			nextID:   1,
 		})
-		g.maxCols = max(g.maxCols, len(s.columns))
 	}
 	return g
 }
@@ -216,6 +209,7 @@ type builder struct {
 	text  []byte        // reused across batches
 	spans []span        // text values awaiting the batch's string
 	posns []span        // event positions awaiting the batch's string
+	steps []step        // this batch's plan; reused
 	fixed rand.PCG
 	mut   rand.PCG
 }
@@ -239,16 +233,29 @@ func (b *builder) row(t *table, id int32, ver uint32) []event.Value {
 	return b.vals[at : at+n : at+n]
 }
 
-// batch generates the next k events, stamped with the wall clock nowMs.
+// batch generates the next k events, stamped with the wall clock nowMs. It
+// plans all k steps first, so that the value slab is allocated at its exact
+// size.
 func (g *state) batch(b *builder, k int, nowMs int64) ([]event.Event, error) {
-	evs := make([]event.Event, k)
-	b.vals = make([]event.Value, 0, k*g.maxCols*g.images)
-	b.text, b.spans, b.posns = b.text[:0], b.spans[:0], b.posns[:0]
-	for i := range evs {
+	b.steps = b.steps[:0]
+	nvals := 0
+	for range k {
 		s, err := g.advance()
 		if err != nil {
 			return nil, err
 		}
+		b.steps = append(b.steps, s)
+		n := len(g.tables[s.table].shape.columns)
+		if s.op == event.OpUpdate {
+			n *= 2
+		}
+		nvals += n
+	}
+	first := g.n - uint64(k) + 1
+	evs := make([]event.Event, k)
+	b.vals = make([]event.Value, 0, nvals)
+	b.text, b.spans, b.posns = b.text[:0], b.spans[:0], b.posns[:0]
+	for i, s := range b.steps {
 		t := &g.tables[s.table]
 		e := &evs[i]
 		e.Op = s.op
@@ -262,11 +269,12 @@ func (g *state) batch(b *builder, k int, nowMs int64) ([]event.Event, error) {
 		case event.OpDelete:
 			e.Before = b.row(t, s.id, s.ver)
 		}
-		e.Source = event.Source{TsMs: nowMs, TxID: int64(g.n), HasTxID: true}
+		seq := first + uint64(i)
+		e.Source = event.Source{TsMs: nowMs, TxID: int64(seq), HasTxID: true}
 		e.TsMs = nowMs
 		start := len(b.text)
 		b.text = append(b.text, "gen "...)
-		b.text = strconv.AppendUint(b.text, g.n, 10)
+		b.text = strconv.AppendUint(b.text, seq, 10)
 		b.posns = append(b.posns, span{int32(i), int32(start), int32(len(b.text))})
 	}
 	text := string(b.text)
