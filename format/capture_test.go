@@ -1,7 +1,6 @@
 package format
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
@@ -80,5 +79,3 @@ func firstDiff(a, b string) int {
 	}
 	return min(len(a), len(b))
 }
-
-var _ = strings.Contains

@@ -130,6 +130,12 @@ func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 	}
 	var buf [40]byte
 	b := strconv.AppendFloat(buf[:0], f, 'e', -1, bits) // [-]d[.ddd]e±XX
+	if b[1] == 'e' || (b[0] == '-' && b[2] == 'e') {
+		// Java always prints a second significant digit and picks the
+		// closest two-digit decimal: d.0 for normal numbers, but 4.9E-324
+		// (not 5.0E-324) for Double.MIN_VALUE.
+		b = strconv.AppendFloat(buf[:0], f, 'e', 1, bits)
+	}
 	if b[0] == '-' {
 		dst = append(dst, '-')
 		b = b[1:]
@@ -151,6 +157,9 @@ func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 	}
 	if neg {
 		exp = -exp
+	}
+	for nd > 1 && digits[nd-1] == '0' {
+		nd--
 	}
 	d := digits[:nd]
 	if exp >= -3 && exp < 7 {
