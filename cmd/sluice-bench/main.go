@@ -1,0 +1,233 @@
+// Command sluice-bench measures sluice's PostgreSQL path against the
+// PostgreSQL tools that do the same transport without sluice's work, on a
+// dedicated throw-away server, and prints a report. It is a report, not a
+// test: a missed target is printed as MISS and does not fail the run.
+//
+// What it measures, in one run:
+//
+//  1. Setup: a PostgreSQL started by scripts/postgres.sh with fsync on, a
+//     table shaped like seed 001's product with -rows rows of ~180 bytes
+//     (generate_series), VACUUM ANALYZE.
+//  2. Snapshot: psql "COPY product TO STDOUT" to /dev/null (the baseline)
+//     against sluice with snapshot: initial into a file sink, timed from
+//     process start until the file holds every row (newlines counted
+//     incrementally, polled every 5 ms). MB are COPY text bytes for both.
+//  3. Change drain: two pgoutput slots created back to back, then -updates
+//     row updates in transactions of -tx-rows; pg_recvlogical drains one
+//     slot up to the LSN after the updates, sluice (snapshot: never) drains
+//     the other until the file holds one line per update.
+//  4. Latency: sluice streams while a loader commits -latency-rate
+//     single-row updates a second for -latency-seconds, each setting a
+//     unique marker; a tailer follows the output file. Latency is the time
+//     the marker's line was read minus the time the commit returned.
+//
+// Peak RSS is each child's rusage maxrss. Every wait has a deadline, every
+// child runs in its own process group and is killed at exit, and the server
+// and work directory are removed at exit. The report goes to stdout and to
+// bench/last.md and bench/last.json; figures are compared with the previous
+// bench/last.json when there is one.
+//
+// Run it with `make bench` or `scripts/bench.sh [flags]`; a quick try:
+//
+//	scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// bench holds what the phases share.
+type bench struct {
+	ctx         context.Context
+	repo        string
+	work        string // temporary; holds the server, binaries and outputs
+	dsn         string
+	conn        *pgx.Conn
+	procs       *procs
+	sluiceBin   string // empty when sluice does not build
+	psql        string
+	recvlogical string
+	publication string
+	rep         *report
+	p           params
+	latencyConn int
+	table       tableInfo
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		p           params
+		dsn         = flag.String("dsn", "", "use this PostgreSQL instead of starting one (its table product is replaced)")
+		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
+		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
+		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
+		phases      = flag.String("phases", "snapshot,drain,latency", "phases to run, comma-separated")
+		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
+		latencyConn = flag.Int("latency-conns", 4, "connections the latency loader commits from")
+	)
+	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
+	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
+	flag.IntVar(&p.TxRows, "tx-rows", 10_000, "updates per transaction in the change drain")
+	flag.Float64Var(&p.LatencySeconds, "latency-seconds", 20, "length of the latency run")
+	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
+	flag.Parse()
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once; children die by Pdeathsig
+	}()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	repo, err := findRepo()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+		return 1
+	}
+	if *outDir == "" {
+		*outDir = filepath.Join(repo, "bench")
+	}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn}
+	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
+	b.work = *workdir
+	if b.work == "" {
+		if b.work, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			return 1
+		}
+		defer os.RemoveAll(b.work)
+	}
+	// Runs first at exit: children, then the connection, then the server.
+	defer func() {
+		b.procs.killAll()
+		if b.conn != nil {
+			b.conn.Close(context.Background())
+		}
+		if *dsn == "" {
+			stopPostgres(repo, filepath.Join(b.work, "pg"))
+		}
+	}()
+	// The server runs as user postgres when we are root; it must reach its
+	// directory inside ours.
+	if err := os.Chmod(b.work, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+		return 1
+	}
+
+	if err := b.setup(*dsn, *sluiceBin); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench: setup:", err)
+		return 1
+	}
+
+	want := map[string]bool{}
+	for ph := range strings.SplitSeq(*phases, ",") {
+		want[strings.TrimSpace(ph)] = true
+	}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"snapshot", b.snapshot},
+		{"drain", b.drain},
+		{"latency", b.latency},
+	}
+	for _, s := range steps {
+		if !want[s.name] {
+			continue
+		}
+		if ctx.Err() != nil {
+			b.rep.problem("%s: not run: %v", s.name, ctx.Err())
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "sluice-bench: %s …\n", s.name)
+		if err := s.fn(); err != nil {
+			b.rep.problem("%s: %v", s.name, err)
+		}
+		b.procs.killAll() // nothing outlives its phase
+	}
+
+	b.rep.compare(filepath.Join(*outDir, "last.json"))
+	var md strings.Builder
+	b.rep.markdown(&md)
+	fmt.Print(md.String())
+	if err := b.rep.write(*outDir); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench: writing report:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "sluice-bench: report written to %s/last.md and last.json\n", *outDir)
+	if len(b.rep.Problems) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// setup builds sluice, starts PostgreSQL and creates the table.
+func (b *bench) setup(dsn, sluiceBin string) error {
+	var err error
+	if b.psql, err = pgTool("psql"); err != nil {
+		return err
+	}
+	if b.recvlogical, err = pgTool("pg_recvlogical"); err != nil {
+		return err
+	}
+	b.sluiceBin = sluiceBin
+	if b.sluiceBin == "" {
+		fmt.Fprintln(os.Stderr, "sluice-bench: building sluice …")
+		if b.sluiceBin, err = buildSluice(b.ctx, b.repo, b.work); err != nil {
+			// The baselines are still worth running.
+			b.rep.problem("sluice not measured: %v", err)
+		}
+	}
+	b.dsn = dsn
+	if b.dsn == "" {
+		fmt.Fprintln(os.Stderr, "sluice-bench: starting PostgreSQL (fsync on) …")
+		if b.dsn, err = startPostgres(b.ctx, b.repo, filepath.Join(b.work, "pg")); err != nil {
+			return err
+		}
+	}
+	if b.conn, err = connect(b.ctx, b.dsn); err != nil {
+		return err
+	}
+	b.rep.Machine = describeMachine(b.ctx, b.conn)
+	fmt.Fprintf(os.Stderr, "sluice-bench: filling product with %d rows …\n", b.p.Rows)
+	t0 := time.Now()
+	if b.table, err = setupTable(b.ctx, b.conn, b.p.Rows, b.publication); err != nil {
+		return err
+	}
+	b.rep.Table = b.table
+	fmt.Fprintf(os.Stderr, "sluice-bench: product: %d rows, heap %.1f MB, total %.1f MB (filled in %s)\n",
+		b.table.Rows, mb(b.table.TableBytes), mb(b.table.TotalBytes), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// commandLine is how to repeat this run: the flags given, without the work
+// directory that scripts/bench.sh makes up.
+func commandLine() string {
+	args := []string{"scripts/bench.sh"}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "workdir" {
+			args = append(args, "-"+f.Name, f.Value.String())
+		}
+	})
+	return strings.Join(args, " ")
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// procs owns every child process the benchmark starts, so that all of them
+// can be killed on any exit path (normal end, error, signal).
+type procs struct {
+	mu struct {
+		sync.Mutex
+		live map[*child]struct{} // children not yet reaped
+	}
+}
+
+func newProcs() *procs {
+	p := &procs{}
+	p.mu.live = make(map[*child]struct{})
+	return p
+}
+
+// child is one started process. Its waiter goroutine reaps it and closes
+// done; err and state are valid once done is closed.
+type child struct {
+	name    string
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan struct{}
+	err     error
+	exited  time.Time
+}
+
+// start runs name with args; stdout goes to stdout (nil: the log file too),
+// stderr to logPath (nil path: discarded). The child gets its own process
+// group so that stop and killAll reach its descendants too, and dies with
+// the benchmark if the benchmark is killed (Pdeathsig).
+func (p *procs) start(name string, stdout io.Writer, logPath string, env []string, args ...string) (*child, error) {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var logf *os.File
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, err
+		}
+		logf = f
+		cmd.Stderr = f
+		if stdout == nil {
+			cmd.Stdout = f
+		}
+	}
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	c.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		if logf != nil {
+			logf.Close()
+		}
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p.mu.Lock()
+	p.mu.live[c] = struct{}{}
+	p.mu.Unlock()
+	go func() {
+		c.err = cmd.Wait()
+		c.exited = time.Now()
+		if logf != nil {
+			logf.Close()
+		}
+		p.mu.Lock()
+		delete(p.mu.live, c)
+		p.mu.Unlock()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// wait waits up to d for the child to exit on its own; on timeout it kills
+// the child and returns an error.
+func (c *child) wait(ctx context.Context, d time.Duration) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		c.kill()
+		return ctx.Err()
+	case <-time.After(d):
+		c.kill()
+		return fmt.Errorf("%s did not finish within %s; killed", c.name, d)
+	}
+}
+
+// stop sends SIGTERM and waits up to grace for a clean exit, then kills the
+// whole process group. It returns the exit error of a clean stop.
+func (c *child) stop(grace time.Duration) error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+		// Anything the child left in its group goes too.
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		return c.err
+	case <-time.After(grace):
+		c.kill()
+		return fmt.Errorf("%s did not stop within %s after SIGTERM; killed", c.name, grace)
+	}
+}
+
+// kill kills the child's process group and waits for the child to be reaped.
+func (c *child) kill() {
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// exitedEarly reports whether the child has already exited.
+func (c *child) exitedEarly() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// maxRSS is the child's peak resident set size in bytes (0 before exit).
+func (c *child) maxRSS() int64 {
+	select {
+	case <-c.done:
+	default:
+		return 0
+	}
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return ru.Maxrss * 1024 // Linux reports KiB
+}
+
+// killAll kills every child still running and waits briefly for each.
+func (p *procs) killAll() {
+	p.mu.Lock()
+	live := make([]*child, 0, len(p.mu.live))
+	for c := range p.mu.live {
+		live = append(live, c)
+	}
+	p.mu.Unlock()
+	for _, c := range live {
+		c.kill()
+	}
+}
+
+// errExited says a child exited while the benchmark still waited for it.
+var errExited = errors.New("exited early")
+
+// tailFile returns the last n bytes of a log file, for error messages.
+func tailFile(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-n, 0)
+	b := make([]byte, st.Size()-off)
+	_, _ = f.ReadAt(b, off)
+	return string(b)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	snapSlot   = "bench_snap"
+	memTarget  = 100e6 // peak RSS target, bytes
+	pollPeriod = 5 * time.Millisecond
+)
+
+// countingWriter counts what psql writes and throws it away.
+type countingWriter struct{ n atomic.Int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// copyOut runs psql's COPY product TO STDOUT into out and returns how long
+// the process took from start to exit. An *os.File out is handed to psql
+// directly; any other writer is fed through a pipe.
+func (b *bench) copyOut(out io.Writer, name string) (time.Duration, error) {
+	logPath := filepath.Join(b.work, "psql.log")
+	c, err := b.procs.start(b.psql, out, logPath, nil, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.dsn, "-c", "COPY product TO STDOUT")
+	if err != nil {
+		return 0, err
+	}
+	c.name = name
+	if err := c.wait(b.ctx, b.deadline(b.p.Rows, 20_000)); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", name, err, tailFile(logPath, 1000))
+	}
+	return c.exited.Sub(c.started), nil
+}
+
+// deadline is a generous limit for work on n items at a pessimistic rate.
+func (b *bench) deadline(n, perSecond int) time.Duration {
+	return time.Minute + time.Duration(n/perSecond)*time.Second
+}
+
+// snapshot compares psql COPY with sluice's initial snapshot.
+func (b *bench) snapshot() error {
+	const sec = "Snapshot"
+	// The first COPY measures the bytes and warms the caches for both.
+	var cw countingWriter
+	if _, err := b.copyOut(&cw, "psql COPY (counting)"); err != nil {
+		return err
+	}
+	b.table.CopyBytes = cw.n.Load()
+	b.rep.Table.CopyBytes = b.table.CopyBytes
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	d, err := b.copyOut(devnull, "psql COPY")
+	if err != nil {
+		return err
+	}
+	rows, copyMB := float64(b.p.Rows), mb(b.table.CopyBytes)
+	copyRate := rows / d.Seconds()
+	b.rep.add(sec, "snapshot.copy.rows_per_s", "psql COPY rows/s", copyRate, "rows/s")
+	b.rep.add(sec, "snapshot.copy.mb_per_s", "psql COPY MB/s", copyMB/d.Seconds(), "MB/s")
+	b.rep.add(sec, "snapshot.copy.seconds", "psql COPY time", d.Seconds(), "s")
+	fmt.Fprintf(os.Stderr, "sluice-bench: psql COPY: %.0f rows/s (%s)\n", copyRate, d.Round(time.Millisecond))
+
+	if b.sluiceBin == "" {
+		return nil
+	}
+	if err := dropSlot(b.ctx, b.conn, snapSlot); err != nil {
+		return err
+	}
+	defer dropSlot(b.ctx, b.conn, snapSlot)
+	r, err := b.startSluice("snapshot", "initial", snapSlot)
+	if err != nil {
+		return err
+	}
+	defer r.remove()
+	seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 2_000), r.c)
+	if err != nil {
+		r.c.kill()
+		return r.failed(err)
+	}
+	d = seen.Sub(r.c.started)
+	if err := r.stop(); err != nil {
+		return err
+	}
+	rate := rows / d.Seconds()
+	ratio := rate / copyRate
+	rss := float64(r.c.maxRSS())
+	b.rep.add(sec, "snapshot.sluice.rows_per_s", "sluice rows/s", rate, "rows/s")
+	b.rep.add(sec, "snapshot.sluice.mb_per_s", "sluice MB/s", copyMB/d.Seconds(), "MB/s")
+	b.rep.add(sec, "snapshot.sluice.seconds", "sluice time (start to last line)", d.Seconds(), "s")
+	b.rep.addTarget(sec, "snapshot.ratio", "sluice / psql COPY", ratio, "×", "≥ 0.80×", ratio >= 0.8)
+	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot: %.0f rows/s (%s), %.2f× COPY\n", rate, d.Round(time.Millisecond), ratio)
+	return nil
+}
