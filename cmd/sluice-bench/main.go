@@ -170,6 +170,11 @@ func run() int {
 	var md strings.Builder
 	b.rep.markdown(&md)
 	fmt.Print(md.String())
+	if ctx.Err() != nil {
+		// An interrupted run must not replace the last complete report.
+		fmt.Fprintf(os.Stderr, "sluice-bench: %v; %s/last.* left as they were\n", context.Cause(ctx), *outDir)
+		return 1
+	}
 	if err := b.rep.write(*outDir); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice-bench: writing report:", err)
 		return 1

@@ -101,7 +101,7 @@ SELECT
 	(random() * 500)::int,
 	'The ' || (ARRAY['slim','sturdy','classic','modern','compact','deluxe'])[1 + (g / 3) % 6]
 	|| ' design for everyday use, batch ' || (g % 977) || '; ref ' || md5(g::text)
-	|| ', checked in hall ' || (g % 31) || ' and packed with care',
+	|| ', checked in hall ' || (g % 31) || ' and packed',
 	'INT-' || lpad(g::text, 9, '0')
 FROM generate_series(1, $1::int) AS g`
 
