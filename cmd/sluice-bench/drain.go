@@ -88,7 +88,7 @@ func (b *bench) drain() error {
 	if err != nil {
 		return err
 	}
-	defer r.remove()
+	defer b.remove(r)
 	seen, err := waitLines(b.ctx, r.out, int64(b.p.Updates), pollPeriod, b.deadline(b.p.Updates, 1_000), r.c)
 	if err != nil {
 		r.c.kill()
@@ -98,6 +98,7 @@ func (b *bench) drain() error {
 	if err := r.stop(); err != nil {
 		return err
 	}
+	b.checkLines(r.out, int64(b.p.Updates))
 	rate := float64(b.p.Updates) / sd.Seconds()
 	ratio := rate / recvRate
 	rss := float64(r.c.maxRSS())

@@ -116,3 +116,22 @@ func waitLines(ctx context.Context, path string, n int64, interval, deadline tim
 		}
 	}
 }
+
+// countLines counts the newlines in a finished file.
+func countLines(path string) (int64, error) {
+	fl := newFollower(path, nil)
+	defer fl.close()
+	err := fl.poll()
+	return fl.lines, err
+}
+
+// checkLines reports a file that does not hold exactly want lines after
+// the writer stopped: more means duplicates, and the rate would be off.
+func (b *bench) checkLines(path string, want int64) {
+	n, err := countLines(path)
+	if err != nil {
+		b.rep.problem("counting lines of %s: %v", path, err)
+	} else if n != want {
+		b.rep.problem("%s holds %d lines after sluice stopped, want exactly %d", path, n, want)
+	}
+}

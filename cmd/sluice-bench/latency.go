@@ -77,7 +77,7 @@ func (b *bench) latency() error {
 	if err != nil {
 		return err
 	}
-	defer r.remove()
+	defer b.remove(r)
 	defer r.c.kill()
 
 	// The tailer follows the output file until stopTail is closed.

@@ -61,6 +61,7 @@ type bench struct {
 	rep         *report
 	p           params
 	latencyConn int
+	keep        bool // keep sluice outputs for inspection
 	table       tableInfo
 }
 
@@ -78,6 +79,7 @@ func run() int {
 		phases      = flag.String("phases", "snapshot,drain,latency", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 4, "connections the latency loader commits from")
+		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
 	)
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
@@ -107,7 +109,7 @@ func run() int {
 	if *outDir == "" {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if b.work == "" {

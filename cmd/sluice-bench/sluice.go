@@ -101,5 +101,10 @@ func (r *sluiceRun) failed(err error) error {
 	return fmt.Errorf("%w; sluice log tail:\n%s", err, tailFile(r.log, 2000))
 }
 
-// remove deletes the run's directory (the output file can be large).
-func (r *sluiceRun) remove() { _ = os.RemoveAll(r.dir) }
+// remove deletes the run's directory (the output file can be large)
+// unless -keep was given.
+func (b *bench) remove(r *sluiceRun) {
+	if !b.keep {
+		_ = os.RemoveAll(r.dir)
+	}
+}

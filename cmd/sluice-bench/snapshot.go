@@ -81,7 +81,7 @@ func (b *bench) snapshot() error {
 	if err != nil {
 		return err
 	}
-	defer r.remove()
+	defer b.remove(r)
 	seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 2_000), r.c)
 	if err != nil {
 		r.c.kill()
@@ -91,6 +91,7 @@ func (b *bench) snapshot() error {
 	if err := r.stop(); err != nil {
 		return err
 	}
+	b.checkLines(r.out, int64(b.p.Rows))
 	rate := rows / d.Seconds()
 	ratio := rate / copyRate
 	rss := float64(r.c.maxRSS())
