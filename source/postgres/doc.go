@@ -1,0 +1,105 @@
+// Package postgres is sluice's PostgreSQL change-data-capture source: a
+// consistent snapshot of the configured tables, then every change after it
+// from a logical replication slot (pgoutput), as event.Events in batches.
+//
+// # Flow
+//
+// Run resolves the configured tables (globs allowed) against the catalog,
+// creates or extends the publication, and then:
+//
+//   - First run with snapshot: initial: CREATE_REPLICATION_SLOT ...
+//     EXPORT_SNAPSHOT on the replication connection, which then stays idle
+//     while snapshot_workers regular connections import that snapshot
+//     (REPEATABLE READ, SET TRANSACTION SNAPSHOT) and read every table in
+//     primary-key order, in chunks of snapshot_chunk_rows:
+//     COPY (SELECT cols FROM t WHERE (pk) > (last) ORDER BY pk LIMIT n) TO STDOUT.
+//     Streaming then starts at the slot's consistent point: the snapshot
+//     and the stream neither overlap nor leave a gap.
+//   - Tables without a primary key (or replica identity index) are read by
+//     heap block ranges (ctid >= '(b,0)' AND ctid < '(b2,0)'; one query on
+//     PostgreSQL 12 and 13, which lack TID range scans); their events have
+//     no key, and updates and deletes need REPLICA IDENTITY FULL (a warning
+//     is logged).
+//   - Otherwise: START_REPLICATION from the checkpoint (or, with snapshot:
+//     never, from the slot's position).
+//
+// # Checkpoints
+//
+// The checkpoint is this package's JSON (see checkpoint): slot, phase, the
+// consistent point, per-table snapshot progress (done, or the key of the
+// last row of the last emitted chunk) and the stream LSN — the end LSN of
+// the last fully emitted commit or heartbeat. A checkpoint handed to Emit
+// always describes a prefix of what was emitted: snapshot checkpoints are
+// built under the emit lock from emitted chunks only, and stream
+// checkpoints only ever sit on the batch holding a commit.
+//
+// A crash mid-snapshot resumes each table after its last emitted chunk
+// (tables without a key start over). The exported snapshot is gone by then,
+// so the remaining chunks are read at a new snapshot: rows changed after
+// the consistent point may be read in their newer state and then the
+// stream, which replays from the consistent point, delivers those changes
+// again. Every event is still delivered at least once and the last image
+// per key is correct; consumers see some changes twice.
+//
+// Restarted while streaming, the source asks for the stream after the
+// checkpointed LSN; the server re-sends every transaction that commits after
+// it. The slot's confirmed position (confirmed_flush_lsn) only moves when
+// the engine calls Committed: the source reports exactly the durable
+// checkpoint's LSN, never a received position or a keepalive's WAL end.
+//
+// # Streaming
+//
+// pgoutput protocol version 1 sends a transaction after its commit, row by
+// row. Rows are pushed as they arrive in batches of batch_size (mid-
+// transaction batches carry no checkpoint; the batch with the commit does),
+// so a transaction of any size needs memory for a few batches only. Small
+// transactions share a batch: complete transactions wait up to 5 ms for
+// more before they are emitted.
+//
+// Schemas come from Relation messages plus a catalog lookup (nullability,
+// declared length / precision / scale, enum labels, array element types,
+// constant defaults). A changed Relation message (ADD/DROP COLUMN, type
+// change) makes a new event.Schema with a higher Version; later events use
+// it. The key is the table's primary key (not the all-columns identity of
+// REPLICA IDENTITY FULL). Unchanged TOAST values arrive as event.Unchanged.
+//
+// A lost replication connection is re-established with exponential backoff
+// (0.5 s doubling up to 1 min, each attempt logged), restarting after the
+// last checkpoint handed to Emit: everything emitted is already in the
+// engine, and rows of a transaction that was emitted only in part are
+// delivered again. Decoding errors, a missing slot and similar permanent
+// problems stop Run with the checkpoint intact.
+//
+// # Heartbeats
+//
+// A slot whose tables are idle never advances while the rest of the
+// database writes WAL, so the server keeps that WAL. Every
+// heartbeat_interval without emitted transactions the source runs
+// SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '') and asks
+// pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
+// disabled with a warning on older servers). The message comes back through
+// the stream and is emitted as an empty batch whose checkpoint is its LSN,
+// so confirmed_flush_lsn advances through the normal durable-checkpoint path.
+//
+// # Values
+//
+// Every connection, the replication one included, runs with TimeZone=UTC,
+// DateStyle=ISO, IntervalStyle=iso_8601, extra_float_digits=3,
+// bytea_output=hex and lc_monetary=C, so each type has one text form;
+// value.go maps them (see the table there and decoder). Dates are days and
+// timestamps microseconds since the epoch; 'infinity' maps to the extreme
+// values (DateInfinity, TimestampInfinity and their negatives). Intervals
+// carry Debezium's MicroDuration (a month is 365.25/12 days) and its ISO
+// string. Multi-dimensional arrays are flattened in row-major order.
+// Domains resolve to their base type; unknown types are passed as text
+// with Column.TypeName naming them.
+//
+// # Why a hand-written pgoutput reader
+//
+// pglogrepl provides the replication protocol (slot creation, START_-
+// REPLICATION, keepalives, standby status) and is used for it. Its message
+// parser is not: it indexes its input without bounds checks, so a
+// truncated or corrupt message panics, and it allocates a struct and a copy
+// per column. pgoutput.go reads a string made once per WAL message and
+// hands out substrings; malformed input is an error (see FuzzPgoutput).
+package postgres

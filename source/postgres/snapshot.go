@@ -1,0 +1,336 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// snapBatch is a batch of snapshot rows. Batches never span chunks; the last
+// batch of a chunk carries the chunk's last key.
+type snapBatch struct {
+	events   []event.Event
+	chunkEnd bool
+	lastKey  []string
+}
+
+// snapshotter reads the captured tables on snapshot_workers connections.
+//
+// Emission: every Emit happens under emitMu, and the checkpoint attached to
+// a batch is built there from the progress of batches already emitted, so
+// it always describes a prefix of what was emitted. Each worker holds back
+// the newest batch of its table until the next one exists (so it knows the
+// table's final batch), and the final batch of the most recently finished
+// table is held globally until another table finishes or the snapshot ends:
+// that is how the very last row gets source.snapshot = "last".
+type snapshotter struct {
+	s       *Source
+	si      serverInfo
+	out     component.Emitter
+	lsn     uint64
+	lsnText string
+
+	emitMu sync.Mutex
+	cp     *checkpoint // guarded by emitMu
+	held   *heldBatch  // guarded by emitMu
+}
+
+type heldBatch struct {
+	table string
+	b     *snapBatch
+}
+
+// snapshot reads every table not yet done in cp and emits a final batch
+// whose checkpoint switches to the stream phase at the consistent point.
+// snapName is the exported snapshot, or "" when resuming.
+func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*capturedTable, cp *checkpoint,
+	lsn uint64, snapName string, out component.Emitter) error {
+	sn := &snapshotter{s: s, si: si, out: out, lsn: lsn, lsnText: "lsn " + pglogrepl.LSN(lsn).String(), cp: cp}
+	if cp.Tables == nil {
+		cp.Tables = map[string]*tableProgress{}
+	}
+	var todo []*capturedTable
+	for _, t := range tables {
+		p := cp.Tables[t.info.ref.String()]
+		if p == nil {
+			// A table added to the configuration after the snapshot
+			// started is read too.
+			p = &tableProgress{}
+			cp.Tables[t.info.ref.String()] = p
+		}
+		if !p.Done {
+			todo = append(todo, t)
+		}
+	}
+	start := time.Now()
+	s.log.Info("snapshot started", "tables", len(todo), "workers", min(s.cfg.SnapshotWorkers, len(todo)))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *capturedTable, len(todo))
+	for _, t := range todo {
+		queue <- t
+	}
+	close(queue)
+	workers := min(s.cfg.SnapshotWorkers, len(todo))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		// Open (and import the snapshot on) every connection before any
+		// reading, so the exporting connection may be released after.
+		conn, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		if err := beginSnapshot(ctx, conn, snapName); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer conn.Close(context.Background())
+			for t := range queue {
+				if err := sn.readTable(ctx, conn, t); err != nil {
+					errs[w] = err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Switch to streaming: the last batch carries snapshot "last" and a
+	// stream-phase checkpoint at the consistent point.
+	sn.emitMu.Lock()
+	defer sn.emitMu.Unlock()
+	var evs []event.Event
+	if sn.held != nil {
+		evs = sn.held.b.events
+		evs[len(evs)-1].Source.Snapshot = event.SnapshotLast
+	}
+	sn.cp.Phase = phaseStream
+	sn.cp.Tables = nil
+	sn.cp.LSN = pglogrepl.LSN(lsn).String()
+	if err := out.Emit(ctx, evs, sn.cp.marshal()); err != nil {
+		return err
+	}
+	sn.held = nil
+	s.log.Info("snapshot done", "tables", len(todo), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// beginSnapshot starts the worker's REPEATABLE READ transaction, importing
+// the exported snapshot when there is one.
+func beginSnapshot(ctx context.Context, conn *pgx.Conn, snapName string) error {
+	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return fmt.Errorf("snapshot: begin: %w", err)
+	}
+	if snapName != "" {
+		if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(snapName)); err != nil {
+			return fmt.Errorf("snapshot: import exported snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+// quoteLiteral quotes s as a SQL string literal (standard_conforming_strings
+// is on for every connection).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// emit emits one batch of table under emitMu; chunk-end batches advance the
+// table's progress and carry a checkpoint.
+func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) error {
+	sn.emitMu.Lock()
+	defer sn.emitMu.Unlock()
+	var cp []byte
+	if b.chunkEnd {
+		sn.cp.Tables[table].LastKey = b.lastKey
+		cp = sn.cp.marshal()
+	}
+	return sn.out.Emit(ctx, b.events, cp)
+}
+
+// finishTable hands the table's final batch (nil when the table was empty)
+// to the global hold, emitting the previously held one.
+func (sn *snapshotter) finishTable(ctx context.Context, table string, final *snapBatch) error {
+	sn.emitMu.Lock()
+	defer sn.emitMu.Unlock()
+	if final == nil {
+		sn.cp.Tables[table].Done = true
+		sn.cp.Tables[table].LastKey = nil
+		return nil
+	}
+	prev := sn.held
+	sn.held = &heldBatch{table: table, b: final}
+	if prev != nil {
+		p := sn.cp.Tables[prev.table]
+		p.Done, p.LastKey = true, nil
+		return sn.out.Emit(ctx, prev.b.events, sn.cp.marshal())
+	}
+	return nil
+}
+
+// readTable reads one table in chunks.
+func (sn *snapshotter) readTable(ctx context.Context, conn *pgx.Conn, t *capturedTable) error {
+	name := t.info.ref.String()
+	sn.emitMu.Lock()
+	lastKey := sn.cp.Tables[name].LastKey
+	sn.emitMu.Unlock()
+
+	r := &tableReader{sn: sn, t: t, name: name, conn: conn}
+	var err error
+	if len(t.sch.KeyIdx) > 0 {
+		err = r.readByKey(ctx, lastKey)
+	} else {
+		err = r.readByCtid(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	return sn.finishTable(ctx, name, r.pending)
+}
+
+// tableReader reads one table, holding back its newest batch.
+type tableReader struct {
+	sn      *snapshotter
+	t       *capturedTable
+	name    string
+	conn    *pgx.Conn
+	pending *snapBatch
+}
+
+// push emits the held-back batch and holds b.
+func (r *tableReader) push(ctx context.Context, b *snapBatch) error {
+	if r.pending != nil {
+		if err := r.sn.emit(ctx, r.name, r.pending); err != nil {
+			return err
+		}
+	}
+	r.pending = b
+	return nil
+}
+
+func (r *tableReader) columnList() string {
+	cols := make([]string, len(r.t.sch.Columns))
+	for i, c := range r.t.sch.Columns {
+		cols[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	return strings.Join(cols, ", ")
+}
+
+// readByKey reads primary-key ordered chunks after lastKey.
+func (r *tableReader) readByKey(ctx context.Context, lastKey []string) error {
+	keyCols := make([]string, len(r.t.sch.KeyIdx))
+	for i, k := range r.t.sch.KeyIdx {
+		keyCols[i] = pgx.Identifier{r.t.sch.Columns[k].Name}.Sanitize()
+	}
+	keyList := strings.Join(keyCols, ", ")
+	cols := r.columnList()
+	n := r.sn.s.cfg.SnapshotChunkRows
+	for {
+		where := ""
+		if lastKey != nil {
+			if len(lastKey) != len(keyCols) {
+				return fmt.Errorf("snapshot of %s: checkpoint key has %d columns, the primary key %d", r.name, len(lastKey), len(keyCols))
+			}
+			lits := make([]string, len(lastKey))
+			for i, v := range lastKey {
+				lits[i] = quoteLiteral(v) // untyped: takes the key column's type
+			}
+			where = "WHERE (" + keyList + ") > (" + strings.Join(lits, ", ") + ")"
+			if len(keyCols) == 1 {
+				where = "WHERE " + keyList + " > " + lits[0]
+			}
+		}
+		sql := fmt.Sprintf("COPY (SELECT %s FROM %s %s ORDER BY %s LIMIT %d) TO STDOUT", cols, r.t.info.ref.quoted(), where, keyList, n)
+		rows, key, err := r.copyChunk(ctx, sql)
+		if err != nil {
+			return err
+		}
+		if rows == 0 {
+			return nil
+		}
+		lastKey = key
+		if rows < n {
+			return nil
+		}
+	}
+}
+
+// readByCtid reads a table without a key by ranges of heap blocks. On
+// PostgreSQL 12 and 13 (no TID range scans) the table is read in one query.
+func (r *tableReader) readByCtid(ctx context.Context) error {
+	cols := r.columnList()
+	table := r.t.info.ref.quoted()
+	if r.sn.si.version < 140000 {
+		_, _, err := r.copyChunk(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", cols, table))
+		return err
+	}
+	var blocks, relpages int64
+	var reltuples float64
+	err := r.conn.QueryRow(ctx, `SELECT pg_relation_size(c.oid) / current_setting('block_size')::int, c.relpages::int8, c.reltuples::float8
+		FROM pg_class c WHERE c.oid = $1`, r.t.info.ref.oid).Scan(&blocks, &relpages, &reltuples)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: table size: %w", r.name, err)
+	}
+	perBlock := 50.0
+	if relpages > 0 && reltuples > 0 {
+		perBlock = reltuples / float64(relpages)
+	}
+	step := max(int64(float64(r.sn.s.cfg.SnapshotChunkRows)/perBlock), 1)
+	for b := int64(0); ; b += step {
+		where := fmt.Sprintf("WHERE ctid >= '(%d,0)'::tid", b)
+		last := b+step >= blocks
+		if !last {
+			where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", b+step)
+		}
+		if _, _, err := r.copyChunk(ctx, fmt.Sprintf("COPY (SELECT %s FROM %s %s) TO STDOUT", cols, table, where)); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// copyChunk runs one COPY and pushes its rows in batches; it returns the
+// number of rows and the key of the last row.
+func (r *tableReader) copyChunk(ctx context.Context, sql string) (int, []string, error) {
+	w := newCopyBatcher(r, ctx)
+	if _, err := r.conn.PgConn().CopyTo(ctx, w, sql); err != nil {
+		if w.err != nil {
+			return 0, nil, w.err
+		}
+		return 0, nil, fmt.Errorf("snapshot of %s: %w", r.name, err)
+	}
+	if w.err != nil {
+		return 0, nil, w.err
+	}
+	if err := w.flush(true); err != nil {
+		return 0, nil, err
+	}
+	if w.rows > 0 && w.emittedEnd == false && r.pending != nil {
+		// The chunk's final batch was empty: its last rows are in the
+		// held-back batch, which now ends the chunk.
+		r.pending.chunkEnd = true
+		r.pending.lastKey = w.lastKey
+	}
+	return w.rows, w.lastKey, nil
+}

@@ -1,0 +1,524 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+var _ component.Source = (*Source)(nil)
+
+// heartbeatPrefix is the logical decoding message prefix of heartbeats.
+const heartbeatPrefix = "sluice_heartbeat"
+
+// sessionParams make every value's text form unambiguous (see value.go). They
+// are sent in the startup packet of every connection, the replication one
+// included: pgoutput formats values with the walsender's settings.
+var sessionParams = map[string]string{
+	"TimeZone":                    "UTC",
+	"DateStyle":                   "ISO",
+	"IntervalStyle":               "iso_8601",
+	"extra_float_digits":          "3",
+	"bytea_output":                "hex",
+	"lc_monetary":                 "C",
+	"standard_conforming_strings": "on",
+	"application_name":            "sluice",
+}
+
+// Source is a PostgreSQL CDC source. Create it with New (or Factory).
+type Source struct {
+	cfg         Config
+	env         component.Env
+	log         *slog.Logger
+	slot        string
+	publication string
+
+	// durable is the newest stream LSN the engine reported durable
+	// (Committed); the only position ever confirmed to the server.
+	durable atomic.Uint64
+	// kick wakes the status sender (buffer 1).
+	kick chan struct{}
+
+	mu struct {
+		sync.Mutex
+		pubCreated bool
+		conns      []io.Closer // open connections, closed by Close
+	}
+}
+
+// New builds a source from a validated configuration.
+func New(cfg *Config, env component.Env) (*Source, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("postgres source %q: %w", env.Name, errors.Join(errs...))
+	}
+	s := &Source{cfg: *cfg, env: env, log: env.Logger, kick: make(chan struct{}, 1)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("source", env.Name)
+	s.slot = cfg.Slot
+	if s.slot == "" {
+		s.slot = defaultName(env.Pipeline, env.Name)
+	}
+	s.publication = cfg.Publication
+	if s.publication == "" {
+		s.publication = defaultName(env.Pipeline, env.Name)
+	}
+	return s, nil
+}
+
+// connConfig parses the DSN for a regular connection with the session
+// parameters. Parse errors never quote the DSN (it holds the password).
+func (s *Source) connConfig() (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(s.cfg.DSN)
+	if err != nil {
+		return nil, component.Permanent(errors.New("dsn is not a valid PostgreSQL connection string"))
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	return cfg, nil
+}
+
+func (s *Source) track(c io.Closer) {
+	s.mu.Lock()
+	s.mu.conns = append(s.mu.conns, c)
+	s.mu.Unlock()
+}
+
+type pgxCloser struct{ c *pgx.Conn }
+
+func (p pgxCloser) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return p.c.Close(ctx)
+}
+
+type pgconnCloser struct{ c *pgconn.PgConn }
+
+func (p pgconnCloser) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return p.c.Close(ctx)
+}
+
+// connect opens a regular connection.
+func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := s.connConfig()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s.track(pgxCloser{conn})
+	return conn, nil
+}
+
+// connectRepl opens a replication=database connection.
+func (s *Source) connectRepl(ctx context.Context) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(s.cfg.DSN)
+	if err != nil {
+		return nil, component.Permanent(errors.New("dsn is not a valid PostgreSQL connection string"))
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication connection: %w", err)
+	}
+	s.track(pgconnCloser{conn})
+	return conn, nil
+}
+
+// serverInfo is what Run learns about the server once.
+type serverInfo struct {
+	version  int // server_version_num
+	database string
+}
+
+func querySeverInfo(ctx context.Context, conn *pgx.Conn) (serverInfo, error) {
+	var si serverInfo
+	var v string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num'), current_database()`).Scan(&v, &si.database); err != nil {
+		return si, fmt.Errorf("query server version: %w", err)
+	}
+	si.version, _ = strconv.Atoi(v)
+	if si.version < 120000 {
+		return si, component.Permanent(fmt.Errorf("PostgreSQL %s is not supported: version 12 or later is required", v))
+	}
+	return si, nil
+}
+
+// Run snapshots (unless the checkpoint says it is done or snapshot: never)
+// and then streams changes until ctx is cancelled.
+func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
+	err := s.run(ctx, cpBytes, out)
+	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
+	}
+	return nil
+}
+
+func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
+	cp, err := parseCheckpoint(cpBytes)
+	if err != nil {
+		return component.Permanent(err)
+	}
+	if cp != nil && cp.Slot != s.slot {
+		return component.Permanent(fmt.Errorf("checkpoint belongs to replication slot %q but the source uses slot %q; "+
+			"set slot: %s or remove the pipeline's state to start over", cp.Slot, s.slot, cp.Slot))
+	}
+	meta, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	si, err := querySeverInfo(ctx, meta)
+	if err != nil {
+		return err
+	}
+	refs, err := resolveTables(ctx, meta, s.cfg.Tables)
+	if err != nil {
+		return component.Permanent(err)
+	}
+	created, err := s.ensurePublication(ctx, meta, refs, si.version)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.mu.pubCreated = created || (cp != nil && cp.PublicationCreated)
+	pubCreated := s.mu.pubCreated
+	s.mu.Unlock()
+
+	cat := newCatalog(meta)
+	tables := make([]*capturedTable, 0, len(refs))
+	for _, ref := range refs {
+		ct, err := s.loadCaptured(ctx, cat, si, ref)
+		if err != nil {
+			return err
+		}
+		tables = append(tables, ct)
+	}
+
+	slotLSN, slotExists, err := s.slotState(ctx, meta)
+	if err != nil {
+		return err
+	}
+	repl, err := s.connectRepl(ctx)
+	if err != nil {
+		return err
+	}
+
+	switch {
+	case cp == nil && s.cfg.Snapshot == SnapshotInitial:
+		if slotExists {
+			// Nothing of this slot was ever checkpointed, so nothing is
+			// lost by recreating it; an old slot cannot export a snapshot.
+			s.log.Warn("replication slot exists but there is no checkpoint; recreating it for a consistent snapshot", "slot", s.slot)
+			if _, err := meta.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot); err != nil {
+				return fmt.Errorf("drop stale replication slot %q: %w", s.slot, err)
+			}
+		}
+		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+		if err != nil {
+			return fmt.Errorf("create replication slot %q: %w", s.slot, err)
+		}
+		cpLSN, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+		if err != nil {
+			return fmt.Errorf("create replication slot %q: consistent point: %w", s.slot, err)
+		}
+		s.log.Info("created replication slot", "slot", s.slot, "consistent_point", res.ConsistentPoint)
+		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, ConsistentPoint: res.ConsistentPoint,
+			Tables: map[string]*tableProgress{}, PublicationCreated: pubCreated}
+		for _, t := range tables {
+			cp.Tables[t.info.ref.String()] = &tableProgress{}
+		}
+		// The exporting connection stays idle until every worker has
+		// imported the snapshot (and, simply, until the snapshot is read).
+		if err := s.snapshot(ctx, si, tables, cp, uint64(cpLSN), res.SnapshotName, out); err != nil {
+			return err
+		}
+	case cp == nil:
+		if !slotExists {
+			res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
+				pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+			if err != nil {
+				return fmt.Errorf("create replication slot %q: %w", s.slot, err)
+			}
+			l, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+			if err != nil {
+				return fmt.Errorf("create replication slot %q: consistent point: %w", s.slot, err)
+			}
+			slotLSN = uint64(l)
+			s.log.Info("created replication slot", "slot", s.slot, "consistent_point", res.ConsistentPoint)
+		}
+		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseStream, ConsistentPoint: pglogrepl.LSN(slotLSN).String(),
+			LSN: pglogrepl.LSN(slotLSN).String(), PublicationCreated: pubCreated}
+	default:
+		if !slotExists {
+			return component.Permanent(fmt.Errorf("replication slot %q no longer exists, so changes since the checkpoint are lost; "+
+				"remove the pipeline's state to start over with a new snapshot", s.slot))
+		}
+		cp.PublicationCreated = pubCreated
+		if cp.Phase == phaseSnapshot {
+			l, _ := cp.consistentLSN()
+			s.log.Info("resuming the snapshot at a new snapshot; changes after the consistent point are replayed by the stream",
+				"consistent_point", cp.ConsistentPoint)
+			if err := s.snapshot(ctx, si, tables, cp, uint64(l), "", out); err != nil {
+				return err
+			}
+		}
+	}
+	return s.stream(ctx, si, meta, repl, tables, cp, out)
+}
+
+// slotState reports whether the slot exists and its confirmed position.
+func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (uint64, bool, error) {
+	var lsn *string
+	var plugin, db string
+	err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text, COALESCE(plugin, ''), COALESCE(database, '')
+		FROM pg_replication_slots WHERE slot_name = $1`, s.slot).Scan(&lsn, &plugin, &db)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("look up replication slot %q: %w", s.slot, err)
+	}
+	if plugin != "pgoutput" {
+		return 0, false, component.Permanent(fmt.Errorf("replication slot %q exists but uses plugin %q, not pgoutput; choose another slot name", s.slot, plugin))
+	}
+	var l pglogrepl.LSN
+	if lsn != nil {
+		if l, err = pglogrepl.ParseLSN(*lsn); err != nil {
+			return 0, false, fmt.Errorf("replication slot %q: %w", s.slot, err)
+		}
+	}
+	return uint64(l), true, nil
+}
+
+// ensurePublication creates the publication or adds missing tables to it.
+func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, refs []tableRef, version int) (created bool, err error) {
+	var allTables bool
+	err = conn.QueryRow(ctx, `SELECT puballtables FROM pg_publication WHERE pubname = $1`, s.publication).Scan(&allTables)
+	exists := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
+	}
+	quoted := func(rs []tableRef) string {
+		names := make([]string, len(rs))
+		for i, r := range rs {
+			names[i] = r.quoted()
+		}
+		return strings.Join(names, ", ")
+	}
+	pub := pgx.Identifier{s.publication}.Sanitize()
+	if !exists {
+		if !s.cfg.CreatePublication {
+			return false, component.Permanent(fmt.Errorf("publication %q does not exist and create_publication is false; "+
+				"create it (CREATE PUBLICATION %s FOR TABLE ...) or set create_publication: true", s.publication, pub))
+		}
+		sql := "CREATE PUBLICATION " + pub + " FOR TABLE " + quoted(refs)
+		if version >= 130000 {
+			sql += " WITH (publish_via_partition_root = true)"
+		}
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return false, fmt.Errorf("create publication %q: %w", s.publication, err)
+		}
+		s.log.Info("created publication", "publication", s.publication, "tables", len(refs))
+		return true, nil
+	}
+	if allTables {
+		return false, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1`, s.publication)
+	if err != nil {
+		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var sch, tbl string
+		if err := rows.Scan(&sch, &tbl); err != nil {
+			return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
+		}
+		have[sch+"."+tbl] = true
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
+	}
+	var missing []tableRef
+	for _, r := range refs {
+		if !have[r.String()] {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) == 0 {
+		return false, nil
+	}
+	if !s.cfg.CreatePublication {
+		return false, component.Permanent(fmt.Errorf("publication %q lacks tables %s and create_publication is false; add them (ALTER PUBLICATION %s ADD TABLE ...)",
+			s.publication, strings.Join(sortedNames(missing), ", "), pub))
+	}
+	if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pub+" ADD TABLE "+quoted(missing)); err != nil {
+		return false, fmt.Errorf("add tables to publication %q: %w", s.publication, err)
+	}
+	s.log.Info("added tables to publication", "publication", s.publication, "tables", sortedNames(missing))
+	return false, nil
+}
+
+// capturedTable is a table with its current schema.
+type capturedTable struct {
+	info  *tableInfo
+	sch   *event.Schema
+	types []*colType
+}
+
+func (s *Source) baseSchema(si serverInfo, ref tableRef) event.Schema {
+	return event.Schema{
+		Stream:    s.env.Name + "." + ref.schema + "." + ref.name,
+		Source:    s.env.Name,
+		Connector: "postgresql",
+		Database:  si.database,
+		Namespace: ref.schema,
+		Table:     ref.name,
+		Version:   1,
+	}
+}
+
+func (s *Source) loadCaptured(ctx context.Context, cat *catalog, si serverInfo, ref tableRef) (*capturedTable, error) {
+	info, err := cat.loadTable(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	sch, types, err := cat.buildSchema(ctx, s.baseSchema(si, ref), info, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(info.key) == 0 {
+		if info.replIdent != 'f' {
+			s.log.Warn("table has no primary key: the snapshot reads it by ctid, and updates and deletes are only captured with REPLICA IDENTITY FULL",
+				"table", ref.String(), "fix", "ALTER TABLE "+ref.quoted()+" REPLICA IDENTITY FULL")
+		}
+	}
+	return &capturedTable{info: info, sch: sch, types: types}, nil
+}
+
+// Committed confirms the checkpoint's stream position to the server, so the
+// slot may release WAL before it.
+func (s *Source) Committed(ctx context.Context, cpBytes []byte) error {
+	cp, err := parseCheckpoint(cpBytes)
+	if err != nil || cp == nil {
+		return err
+	}
+	if cp.Phase != phaseStream {
+		return nil // the slot stays at the consistent point until the snapshot is done
+	}
+	l, _ := cp.streamLSN()
+	for {
+		old := s.durable.Load()
+		if uint64(l) <= old || s.durable.CompareAndSwap(old, uint64(l)) {
+			break
+		}
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Close closes every connection and, with drop_slot_on_stop, drops the slot
+// and the publication if this source created it.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	conns := s.mu.conns
+	s.mu.conns = nil
+	pubCreated := s.mu.pubCreated
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	if !s.cfg.DropSlotOnStop {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg, err := s.connConfig()
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("postgres source %q: drop slot: %w", s.env.Name, err)
+	}
+	defer conn.Close(context.Background())
+	// The walsender may take a moment to release the slot after its
+	// connection closed.
+	for {
+		var active bool
+		err := conn.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, s.slot).Scan(&active)
+		if errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+		if err == nil && !active {
+			if _, err = conn.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot); err == nil {
+				s.log.Info("dropped replication slot", "slot", s.slot)
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres source %q: drop replication slot %q: %w", s.env.Name, s.slot, errors.Join(ctx.Err(), err))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if pubCreated {
+		if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{s.publication}.Sanitize()); err != nil {
+			return fmt.Errorf("postgres source %q: drop publication %q: %w", s.env.Name, s.publication, err)
+		}
+	}
+	return nil
+}
+
+// retryable reports whether a streaming error is a lost connection (or a
+// server going away) that a reconnect can fix.
+func retryable(err error) bool {
+	if err == nil || component.IsPermanent(err) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), strings.HasPrefix(pgErr.Code, "57"), strings.HasPrefix(pgErr.Code, "53"):
+			return true
+		case pgErr.Code == "55006": // slot still active: the old walsender has not exited yet
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || pgconn.SafeToRetry(err) || errors.Is(err, net.ErrClosed)
+}

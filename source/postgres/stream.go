@@ -1,0 +1,648 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// linger is how long a batch of complete transactions waits for more before
+// it is emitted: small transactions share batches, idle streams flush fast.
+const linger = 5 * time.Millisecond
+
+// relState is the current schema of one relation id in the stream.
+type relState struct {
+	name  string // schema.table
+	sch   *event.Schema
+	types []*colType
+}
+
+// decoder turns pgoutput messages into batches. It is owned by the
+// goroutine that reads the replication connection.
+type streamDecoder struct {
+	src *Source
+	out component.Emitter
+	si  serverInfo
+	// cat looks up catalog details for Relation messages; nil in fuzz
+	// tests, where schemas come from the Relation message alone.
+	cat *catalog
+	// known holds the newest schema per table name, so versions continue
+	// from the snapshot's and survive reconnects.
+	known map[string]*relState
+	rels  map[uint32]*relState
+
+	inTx       bool
+	xid        uint32
+	commitMs   int64
+	lastCommit uint64 // end LSN of the previous transaction's commit
+	emitted    uint64 // LSN of the last checkpoint handed to Emit
+	pending    uint64 // LSN of complete, not yet emitted transactions (0: none)
+	batch      []event.Event
+	cp         checkpoint
+	scratch    []tupleCol
+	scratch2   []tupleCol
+
+	// activity is the unix-nano time of the last emitted commit (read by
+	// the heartbeat goroutine).
+	activity atomic.Int64
+}
+
+func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *catalog, tables []*capturedTable, cp *checkpoint, start uint64) *streamDecoder {
+	d := &streamDecoder{src: s, out: out, si: si, cat: cat, known: map[string]*relState{}, rels: map[uint32]*relState{},
+		lastCommit: start, emitted: start, cp: *cp}
+	d.cp.Tables = nil
+	d.cp.Phase = phaseStream
+	for _, t := range tables {
+		d.known[t.info.ref.String()] = &relState{name: t.info.ref.String(), sch: t.sch, types: t.types}
+	}
+	return d
+}
+
+// reset forgets the partial state of a broken session: the server re-sends
+// everything after the last emitted checkpoint.
+func (d *streamDecoder) reset() {
+	d.inTx = false
+	d.pending = 0
+	d.batch = nil
+	d.lastCommit = d.emitted
+}
+
+func (d *streamDecoder) position(lsn uint64) string { return "lsn " + pglogrepl.LSN(lsn).String() }
+
+// flush emits the batch; with a pending commit it carries the checkpoint.
+func (d *streamDecoder) flush(ctx context.Context) error {
+	var cp []byte
+	if d.pending != 0 {
+		if d.pending > d.emitted {
+			d.cp.LSN = pglogrepl.LSN(d.pending).String()
+			cp = d.cp.marshal()
+		}
+	}
+	if len(d.batch) == 0 && cp == nil {
+		d.pending = 0
+		return nil
+	}
+	if err := d.out.Emit(ctx, d.batch, cp); err != nil {
+		return err
+	}
+	if cp != nil {
+		d.emitted = d.pending
+	}
+	d.pending = 0
+	d.batch = nil
+	return nil
+}
+
+func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
+	if d.batch == nil {
+		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
+	}
+	d.batch = append(d.batch, e)
+	if len(d.batch) >= d.src.cfg.BatchSize {
+		if d.inTx {
+			// Mid-transaction: emit without a checkpoint, but first emit
+			// any complete transactions with theirs.
+			if d.pending != 0 {
+				tail := d.batch
+				return d.flushSplit(ctx, tail)
+			}
+			err := d.out.Emit(ctx, d.batch, nil)
+			d.batch = nil
+			return err
+		}
+		return d.flush(ctx)
+	}
+	return nil
+}
+
+// flushSplit is add's slow path: the batch holds complete transactions
+// (up to the pending commit) followed by part of the current one. It is
+// emitted whole with no checkpoint; the pending commit's checkpoint rides on
+// a later batch (checkpoints only grow, so nothing is lost).
+func (d *streamDecoder) flushSplit(ctx context.Context, batch []event.Event) error {
+	err := d.out.Emit(ctx, batch, nil)
+	d.batch = nil
+	return err
+}
+
+// handle processes one pgoutput message that started at WAL position lsn.
+func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) error {
+	if len(msg) == 0 {
+		return component.Permanent(errors.New("empty pgoutput message"))
+	}
+	w := &wire{s: msg, off: 1}
+	switch msg[0] {
+	case 'B':
+		w.u64() // final LSN
+		ts := int64(w.u64())
+		d.xid = w.u32()
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("begin message: %w", w.err))
+		}
+		d.inTx = true
+		d.commitMs = pgMicrosToUnixMs(ts)
+	case 'C':
+		w.u8()
+		w.u64() // commit LSN
+		end := w.u64()
+		w.u64()
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("commit message: %w", w.err))
+		}
+		d.inTx = false
+		d.lastCommit = end
+		if end > d.pending {
+			d.pending = end
+		}
+		if len(d.batch) > 0 {
+			d.activity.Store(time.Now().UnixNano())
+		}
+		if len(d.batch) >= d.src.cfg.BatchSize {
+			return d.flush(ctx)
+		}
+	case 'R':
+		rel, err := parseRelation(w)
+		if err != nil {
+			return component.Permanent(fmt.Errorf("relation message: %w", err))
+		}
+		return d.relation(ctx, &rel)
+	case 'I':
+		rs, err := d.rel(w.u32(), w)
+		if err != nil {
+			return err
+		}
+		if k := w.u8(); k != 'N' && w.err == nil {
+			return component.Permanent(fmt.Errorf("insert into %s: unexpected tuple kind %q", rs.name, k))
+		}
+		d.scratch = w.tuple(d.scratch)
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("insert into %s: %w", rs.name, w.err))
+		}
+		after, err := d.values(rs, d.scratch)
+		if err != nil {
+			return err
+		}
+		return d.add(ctx, d.event(event.OpCreate, rs, nil, after, lsn))
+	case 'U':
+		rs, err := d.rel(w.u32(), w)
+		if err != nil {
+			return err
+		}
+		var before []event.Value
+		k := w.u8()
+		if k == 'K' || k == 'O' {
+			d.scratch2 = w.tuple(d.scratch2)
+			if w.err == nil {
+				if before, err = d.values(rs, d.scratch2); err != nil {
+					return err
+				}
+			}
+			k = w.u8()
+		}
+		if k != 'N' && w.err == nil {
+			return component.Permanent(fmt.Errorf("update of %s: unexpected tuple kind %q", rs.name, k))
+		}
+		d.scratch = w.tuple(d.scratch)
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("update of %s: %w", rs.name, w.err))
+		}
+		after, err := d.values(rs, d.scratch)
+		if err != nil {
+			return err
+		}
+		return d.add(ctx, d.event(event.OpUpdate, rs, before, after, lsn))
+	case 'D':
+		rs, err := d.rel(w.u32(), w)
+		if err != nil {
+			return err
+		}
+		if k := w.u8(); k != 'K' && k != 'O' && w.err == nil {
+			return component.Permanent(fmt.Errorf("delete from %s: unexpected tuple kind %q", rs.name, k))
+		}
+		d.scratch = w.tuple(d.scratch)
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("delete from %s: %w", rs.name, w.err))
+		}
+		before, err := d.values(rs, d.scratch)
+		if err != nil {
+			return err
+		}
+		return d.add(ctx, d.event(event.OpDelete, rs, before, nil, lsn))
+	case 'T':
+		n := w.u32()
+		w.u8() // options
+		if w.err != nil || int(n) > len(msg) {
+			return component.Permanent(fmt.Errorf("truncate message: %w", errShort))
+		}
+		for i := uint32(0); i < n; i++ {
+			rs, err := d.rel(w.u32(), w)
+			if err != nil {
+				return err
+			}
+			if err := d.add(ctx, d.event(event.OpTruncate, rs, nil, nil, lsn)); err != nil {
+				return err
+			}
+		}
+	case 'M':
+		flags := w.u8()
+		mlsn := w.u64()
+		prefix := w.cstr()
+		l := w.u32()
+		w.bytes(int(l & 0x7fffffff))
+		if w.err != nil {
+			return component.Permanent(fmt.Errorf("logical decoding message: %w", w.err))
+		}
+		if prefix == heartbeatPrefix && flags&1 == 0 && !d.inTx {
+			// A heartbeat: every transaction committed before it was
+			// already received, so its LSN is a valid restart point.
+			if mlsn > d.pending {
+				d.pending = mlsn
+			}
+			return d.flush(ctx)
+		}
+	case 'Y', 'O':
+		// Type and origin messages: types are looked up in the catalog.
+	default:
+		return component.Permanent(fmt.Errorf("unknown pgoutput message type %q", msg[0]))
+	}
+	return nil
+}
+
+// rel returns the state of a relation id (after its Relation message).
+func (d *streamDecoder) rel(id uint32, w *wire) (*relState, error) {
+	if w.err != nil {
+		return nil, component.Permanent(fmt.Errorf("change message: %w", w.err))
+	}
+	rs := d.rels[id]
+	if rs == nil {
+		return nil, component.Permanent(fmt.Errorf("change for relation %d before its Relation message", id))
+	}
+	return rs, nil
+}
+
+func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.Value, lsn uint64) event.Event {
+	return event.Event{
+		Op:     op,
+		Schema: rs.sch,
+		Before: before,
+		After:  after,
+		Source: event.Source{
+			TsMs: d.commitMs, TxID: int64(d.xid), HasTxID: true,
+			LSN: lsn, LastCommitLSN: d.lastCommit, HasLSN: true,
+		},
+		TsMs:     time.Now().UnixMilli(),
+		Position: d.position(lsn),
+	}
+}
+
+// values decodes a tuple against the relation's schema.
+func (d *streamDecoder) values(rs *relState, cols []tupleCol) ([]event.Value, error) {
+	if len(cols) != len(rs.sch.Columns) {
+		return nil, component.Permanent(fmt.Errorf("%s: tuple has %d columns, its Relation message %d", rs.name, len(cols), len(rs.sch.Columns)))
+	}
+	vals := make([]event.Value, len(cols))
+	for i := range cols {
+		switch cols[i].kind {
+		case 'n':
+		case 'u':
+			vals[i] = event.Unchanged
+		case 't':
+			v, err := decodeText(rs.types[i], cols[i].data)
+			if err != nil {
+				c := &rs.sch.Columns[i]
+				return nil, component.Permanent(fmt.Errorf("%s: column %s (%s): %w", rs.name, c.Name, c.TypeName, err))
+			}
+			vals[i] = v
+		default:
+			return nil, component.Permanent(fmt.Errorf("%s: column %s: binary tuple data was not requested", rs.name, rs.sch.Columns[i].Name))
+		}
+	}
+	return vals, nil
+}
+
+// relation builds (or reuses) the schema a Relation message describes.
+func (d *streamDecoder) relation(ctx context.Context, rel *relationMsg) error {
+	name := rel.namespace + "." + rel.name
+	prev := d.known[name]
+	base := d.src.baseSchema(d.si, tableRef{oid: rel.id, schema: rel.namespace, name: rel.name})
+	if prev != nil {
+		base.Version = prev.sch.Version
+	}
+	var sch *event.Schema
+	var types []*colType
+	var err error
+	if d.cat != nil {
+		info, lerr := d.cat.loadTable(ctx, tableRef{oid: rel.id, schema: rel.namespace, name: rel.name})
+		if lerr != nil {
+			// The table may be gone already (dropped after this change);
+			// the Relation message alone still describes its rows.
+			d.src.log.Warn("catalog lookup for a relation failed; using the Relation message alone", "table", name, "err", lerr)
+			info = nil
+		}
+		sch, types, err = d.cat.buildSchema(ctx, base, info, rel)
+	} else {
+		sch, types, err = schemaFromRelation(base, rel)
+	}
+	if err != nil {
+		return err
+	}
+	if prev != nil && sameShape(prev.sch, sch) {
+		d.rels[rel.id] = prev
+		return nil
+	}
+	if prev != nil {
+		sch.Version = prev.sch.Version + 1
+		d.src.log.Info("table schema changed", "table", name, "version", sch.Version)
+	}
+	rs := &relState{name: name, sch: sch, types: types}
+	d.known[name] = rs
+	d.rels[rel.id] = rs
+	return nil
+}
+
+// schemaFromRelation builds a schema from a Relation message and built-in
+// type knowledge only (no catalog).
+func schemaFromRelation(base event.Schema, rel *relationMsg) (*event.Schema, []*colType, error) {
+	sch := base
+	types := make([]*colType, len(rel.cols))
+	for i, c := range rel.cols {
+		col := event.Column{Name: c.name, TypeOID: c.typeOID, Optional: true, Type: event.TypeUnknown}
+		ct := &colType{dec: decString}
+		if b, ok := builtinTypes[c.typeOID]; ok {
+			col.Type, ct = b.t, &colType{dec: b.dec}
+		}
+		if c.key {
+			col.Key = true
+			sch.KeyIdx = append(sch.KeyIdx, i)
+		}
+		sch.Columns = append(sch.Columns, col)
+		types[i] = ct
+	}
+	return &sch, types, nil
+}
+
+// pgMicrosToUnixMs converts microseconds since 2000-01-01 to ms since 1970.
+func pgMicrosToUnixMs(us int64) int64 {
+	const epochDiffMs = 946_684_800_000
+	return us/1000 + epochDiffMs
+}
+
+// stream runs START_REPLICATION and reconnects with backoff after lost
+// connections, always restarting after the last emitted checkpoint.
+func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl *pgconn.PgConn,
+	tables []*capturedTable, cp *checkpoint, out component.Emitter) error {
+	start, _ := cp.streamLSN()
+	if start == 0 {
+		start, _ = cp.consistentLSN()
+	}
+	if s.durable.Load() == 0 {
+		// The checkpoint handed to Run is durable by definition.
+		s.durable.Store(uint64(start))
+	}
+	heartbeats := s.cfg.HeartbeatInterval > 0
+	if heartbeats && si.version < 140000 {
+		s.log.Warn("heartbeats need PostgreSQL 14 or later (pgoutput messages); disabled: an idle slot's position only advances with changes to captured tables")
+		heartbeats = false
+	}
+	d := newStreamDecoder(s, out, si, newCatalog(meta), tables, cp, uint64(start))
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		began := time.Now()
+		err := s.streamSession(ctx, repl, d, heartbeats)
+		if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
+			return err
+		}
+		if !retryable(err) {
+			return err
+		}
+		if time.Since(began) > time.Minute {
+			backoff, attempt = 500*time.Millisecond, 1
+		}
+		s.log.Warn("replication connection lost; reconnecting", "attempt", attempt, "in", backoff,
+			"resume_lsn", pglogrepl.LSN(d.emitted).String(), "err", err)
+		_ = repl.Close(context.Background())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+		d.reset()
+		if meta.IsClosed() || meta.Ping(ctx) != nil {
+			if m, err := s.connect(ctx); err == nil {
+				meta = m
+				d.cat = newCatalog(meta)
+			}
+		}
+		var cerr error
+		repl, cerr = s.connectRepl(ctx)
+		if cerr != nil {
+			if !retryable(cerr) {
+				return cerr
+			}
+			repl = closedConn(repl)
+			s.log.Warn("reconnect failed", "attempt", attempt, "err", cerr)
+			continue
+		}
+	}
+}
+
+// closedConn keeps the variable non-nil for the next loop round's Close.
+func closedConn(c *pgconn.PgConn) *pgconn.PgConn { return c }
+
+// streamSession runs one replication session until an error or ctx ends.
+func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, heartbeats bool) error {
+	if repl == nil || repl.IsClosed() {
+		return &net.OpError{Op: "dial", Err: errors.New("no replication connection")}
+	}
+	args := []string{
+		"proto_version '1'",
+		"publication_names " + quoteLiteral(pgx.Identifier{s.publication}.Sanitize()),
+	}
+	if heartbeats {
+		args = append(args, "messages 'true'")
+	}
+	startLSN := pglogrepl.LSN(d.emitted)
+	if err := pglogrepl.StartReplication(ctx, repl, s.slot, startLSN,
+		pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args}); err != nil {
+		return fmt.Errorf("start replication from slot %q at %s: %w", s.slot, startLSN, err)
+	}
+	s.log.Info("streaming", "slot", s.slot, "from", startLSN.String())
+
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.statusLoop(sctx, repl)
+	}()
+	if heartbeats {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.heartbeatLoop(sctx, d)
+		}()
+	}
+
+	// Reads never take a context (pgx would start a goroutine per call);
+	// cancellation and the linger timer work through the read deadline.
+	nc := repl.Conn()
+	var dlMu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		dlMu.Lock()
+		_ = nc.SetReadDeadline(time.Unix(1, 0))
+		dlMu.Unlock()
+	})
+	defer stop()
+	lingering := false
+	for {
+		if d.pending != 0 && !lingering && !d.inTx {
+			dlMu.Lock()
+			_ = nc.SetReadDeadline(time.Now().Add(linger))
+			dlMu.Unlock()
+			lingering = true
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		msg, err := repl.ReceiveMessage(context.Background())
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if lingering && pgconn.Timeout(err) || isTimeout(err) && lingering {
+				lingering = false
+				dlMu.Lock()
+				_ = nc.SetReadDeadline(time.Time{})
+				dlMu.Unlock()
+				if err := d.flush(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return component.Permanent(fmt.Errorf("keepalive: %w", err))
+				}
+				if ka.ReplyRequested {
+					select {
+					case s.kick <- struct{}{}:
+					default:
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return component.Permanent(fmt.Errorf("XLogData: %w", err))
+				}
+				// One allocation per message: every value is a substring.
+				if err := d.handle(ctx, uint64(xld.WALStart), string(xld.WALData)); err != nil {
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.CopyDone:
+			return &net.OpError{Op: "read", Err: errors.New("server ended the replication stream")}
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// statusLoop reports the durable position every status_interval and when
+// kicked (Committed, or a keepalive asking for a reply). It is the only
+// writer on the replication connection while streaming; it never reports a
+// received-but-not-durable position.
+func (s *Source) statusLoop(ctx context.Context, conn *pgconn.PgConn) {
+	t := time.NewTicker(s.cfg.StatusInterval)
+	defer t.Stop()
+	var sent uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		lsn := pglogrepl.LSN(s.durable.Load())
+		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+			WALWritePosition: lsn, WALFlushPosition: lsn, WALApplyPosition: lsn})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Debug("standby status update failed", "err", err)
+			}
+			return
+		}
+		if uint64(lsn) != sent {
+			sent = uint64(lsn)
+			s.log.Debug("confirmed position", "lsn", lsn.String())
+		}
+	}
+}
+
+// heartbeatLoop writes a heartbeat message whenever no transaction was
+// emitted for a heartbeat interval. Its LSN comes back through the stream
+// and is checkpointed like a commit, so an idle slot still advances.
+func (s *Source) heartbeatLoop(ctx context.Context, d *streamDecoder) {
+	t := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer t.Stop()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, d.activity.Load())) < s.cfg.HeartbeatInterval {
+			continue
+		}
+		if conn == nil || conn.IsClosed() {
+			cfg, err := s.connConfig()
+			if err != nil {
+				return
+			}
+			if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+				conn = nil
+				s.log.Warn("heartbeat: connect failed", "err", err)
+				continue
+			}
+		}
+		if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
+			s.log.Warn("heartbeat failed", "err", err)
+		}
+	}
+}
