@@ -79,13 +79,15 @@ func parseDecimal(s string, buf []byte) (neg bool, digits []byte, scale int, err
 	return neg, digits, scale, nil
 }
 
+// parseExponent parses an exponent's digits; one too large to matter is
+// clamped so that the scale check reports it (unless the number is zero).
 func parseExponent(s string) (int, bool) {
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	if s == "" || len(s) > 7 {
+	if s == "" {
 		return 0, false
 	}
 	n := 0
@@ -93,7 +95,9 @@ func parseExponent(s string) (int, bool) {
 		if s[i] < '0' || s[i] > '9' {
 			return 0, false
 		}
-		n = n*10 + int(s[i]-'0')
+		if n < 1e8 {
+			n = n*10 + int(s[i]-'0')
+		}
 	}
 	if neg {
 		n = -n

@@ -115,6 +115,9 @@ func appendBase64[T ~string | ~[]byte](dst []byte, b T) []byte {
 // The digits are the shortest that round-trip, which is what Java 19 and
 // later print; older JDKs occasionally print one more digit.
 func appendJavaFloat(dst []byte, f float64, bits int) []byte {
+	if bits == 32 {
+		f = float64(float32(f)) // Connect's float32 is Java's float: may round to ±Infinity
+	}
 	switch {
 	case math.IsNaN(f):
 		return append(dst, `"NaN"`...)
