@@ -23,10 +23,10 @@ const (
 //
 //	{"v":1,"slot":"sluice_p_pg","phase":"stream","consistent_point":"0/16B3748","lsn":"0/1A2B3C0"}
 type checkpoint struct {
-	Version         int                        `json:"v"`
-	Slot            string                     `json:"slot"`
-	Phase           string                     `json:"phase"`
-	ConsistentPoint string                     `json:"consistent_point,omitempty"`
+	Version         int                       `json:"v"`
+	Slot            string                    `json:"slot"`
+	Phase           string                    `json:"phase"`
+	ConsistentPoint string                    `json:"consistent_point,omitempty"`
 	Tables          map[string]*tableProgress `json:"tables,omitempty"`
 	// LSN is the end LSN of the last fully emitted commit (or heartbeat
 	// message): streaming resumes after it.

@@ -75,8 +75,10 @@
 // A slot whose tables are idle never advances while the rest of the
 // database writes WAL, so the server keeps that WAL. Every
 // heartbeat_interval without emitted transactions the source runs
-// SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '') and asks
-// pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
+//
+//	SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '')
+//
+// on a regular connection and asks pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
 // disabled with a warning on older servers). The message comes back through
 // the stream and is emitted as an empty batch whose checkpoint is its LSN,
 // so confirmed_flush_lsn advances through the normal durable-checkpoint path.

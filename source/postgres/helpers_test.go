@@ -151,6 +151,10 @@ func (te *testEnv) exec(sql string, args ...any) {
 	}
 }
 
+func (te *testEnv) database() string {
+	return te.conn.Config().Database
+}
+
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -165,6 +169,11 @@ func (te *testEnv) config(tables ...string) *Config {
 	c.Tables = tables
 	c.HeartbeatInterval = 0
 	c.StatusInterval = 50 * time.Millisecond
+	// Slots are cluster-wide: name them after the test's own database.
+	c.Slot = "s_" + te.database()
+	if len(c.Slot) > 63 {
+		c.Slot = c.Slot[:63]
+	}
 	return c
 }
 
