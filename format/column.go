@@ -225,12 +225,22 @@ func (c *colCodec) appendFieldSchema(dst []byte) []byte {
 
 // valueError names the column and what was wrong with its value; it never
 // includes the value itself, which may be sensitive.
-func (c *colCodec) valueError(v event.Value, what string) error {
+func (c *colCodec) valueError(what string) error {
 	return fmt.Errorf("column %q: %s", c.name, what)
 }
 
 func (c *colCodec) kindError(v event.Value) error {
-	return c.valueError(v, fmt.Sprintf("value of kind %d does not fit the column's %s encoding", v.Kind, c.kindName()))
+	k := "unknown"
+	if int(v.Kind) < len(valueKindNames) {
+		k = valueKindNames[v.Kind]
+	}
+	return c.valueError(fmt.Sprintf("%s value does not fit the column's %s encoding", k, c.kindName()))
+}
+
+var valueKindNames = [...]string{
+	event.KindNull: "null", event.KindUnchanged: "unchanged", event.KindBool: "bool", event.KindInt: "int",
+	event.KindFloat: "float", event.KindDecimal: "decimal", event.KindString: "string", event.KindBytes: "bytes",
+	event.KindInterval: "interval", event.KindArray: "array",
 }
 
 func (c *colCodec) kindName() string {
@@ -352,7 +362,7 @@ const maxArrayDepth = 32
 // arrays themselves (multi-dimensional PostgreSQL arrays) nest.
 func (c *colCodec) appendArray(dst []byte, elems []event.Value, depth int) ([]byte, error) {
 	if depth > maxArrayDepth {
-		return dst, c.valueError(event.Value{}, "array nests too deep")
+		return dst, c.valueError("array nests too deep")
 	}
 	dst = append(dst, '[')
 	for i, e := range elems {
@@ -390,7 +400,7 @@ func (c *colCodec) appendDecimalText(dst []byte, v event.Value, text string) ([]
 		digits, err = rescale(digits, scale, c.scale)
 	}
 	if err != nil {
-		return dst, c.valueError(v, "decimal "+err.Error())
+		return dst, c.valueError("decimal " + err.Error())
 	}
 	return appendUnscaled(dst, neg, digits), nil
 }
@@ -405,7 +415,7 @@ func (c *colCodec) appendVarDecimal(dst []byte, v event.Value) ([]byte, error) {
 		digits, scale, err = stripScale(digits, scale)
 	}
 	if err != nil {
-		return dst, c.valueError(v, "decimal "+err.Error())
+		return dst, c.valueError("decimal " + err.Error())
 	}
 	dst = append(dst, `{"scale":`...)
 	dst = strconv.AppendInt(dst, int64(scale), 10)
@@ -441,5 +451,5 @@ func (c *colCodec) appendUnavailable(dst []byte, v event.Value) ([]byte, error) 
 		dst = appendString(dst, UnavailableValuePlaceholder)
 		return append(dst, ']'), nil
 	}
-	return dst, c.valueError(v, "an unchanged TOAST value has no Debezium representation for this type")
+	return dst, c.valueError("an unchanged TOAST value has no Debezium representation for this type")
 }

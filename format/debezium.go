@@ -86,30 +86,25 @@ func (t *tableCodec) appendRow(dst []byte, img []event.Value, replaceNull bool) 
 		return append(dst, "null"...), nil
 	}
 	dst = append(dst, '{')
-	dst, err := t.appendMembers(dst, t.cols, img, nil, replaceNull)
+	dst, err := t.appendMembers(dst, img, replaceNull)
 	if err != nil {
 		return dst, err
 	}
 	return append(dst, '}'), nil
 }
 
-// appendMembers writes `"name":value` pairs, comma-separated. Values come
-// from img[idx[i]] when idx is given, else img[i].
-func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Value, idx []int, replaceNull bool) ([]byte, error) {
+// appendMembers writes the image's `"column":value` pairs, comma-separated.
+func (t *tableCodec) appendMembers(dst []byte, img []event.Value, replaceNull bool) ([]byte, error) {
 	if len(img) != len(t.cols) {
-		return dst, fmt.Errorf("format: %s: image has %d values for %d columns", t.schema.Stream, len(img), len(t.cols))
+		return dst, fmt.Errorf("image has %d values for %d columns", len(img), len(t.cols))
 	}
 	var err error
-	for i, c := range cols {
+	for i, c := range t.cols {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, c.key...)
-		j := i
-		if idx != nil {
-			j = idx[i]
-		}
-		v := img[j]
+		v := img[i]
 		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
 			dst = append(dst, c.dflt...)
 			continue
@@ -121,7 +116,7 @@ func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Val
 	return dst, nil
 }
 
-// appendKey writes the key columns of the event's row as an object (no
+// appendKeyPayload writes the key columns of the event's row as an object (no
 // schema), or null for a keyless table or an event without images. A key
 // value that cannot be encoded is written as null (AppendKey has no error;
 // AppendValue reports the same problem).
@@ -242,8 +237,10 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	dst = append(dst, `,"transaction":null,"op":"`...)
 	dst = append(dst, byte(e.Op))
 	dst = append(dst, `","ts_ms":`...)
-	dst = strconv.AppendInt(dst, e.TsMs, 10)
-	dst = appendTs(dst, e.TsMs)
+	var buf [24]byte
+	msb := strconv.AppendInt(buf[:0], e.TsMs, 10)
+	dst = append(dst, msb...)
+	dst = appendTs(dst, e.TsMs, msb)
 	dst = append(dst, '}')
 	if d.withSchema {
 		dst = append(dst, '}')

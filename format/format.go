@@ -1,11 +1,91 @@
 // Package format turns events into bytes: the Debezium JSON change-event
 // envelope (with or without its schema part), byte-compatible with what
-// Debezium's JsonConverter writes, and the flat "row" of Debezium's
-// ExtractNewRecordState ("unwrap").
+// Debezium's PostgreSQL connector writes through Kafka Connect's
+// JsonConverter, and the flat "row" of Debezium's ExtractNewRecordState
+// ("unwrap").
 //
 // Encoders are hand-written appenders rather than encoding/json over maps:
 // the envelope's field order and value encodings are fixed by Debezium, and
-// the encode step is on the hot path (no reflection, no per-row maps).
+// the encode step is on the hot path (no reflection, no per-row maps; the
+// product row of the benchmarks encodes without allocating). Per table
+// schema, an encoder precomputes the column encodings, the constant parts of
+// the source block and, for debezium+schema, the whole schema JSON.
+//
+// # Compatibility target
+//
+// The output is that of Debezium 2.7.3.Final ([DebeziumVersion]) on Kafka
+// Connect 3.7, checked byte for byte against messages those versions wrote
+// (see capture_test.go). 2.7 is the last 2.x line, still widely deployed, and
+// the one seed 001's 1.7 shape evolved into; relative to 1.7 it adds ts_us and
+// ts_ns to source and envelope, declares "incremental" among source.snapshot's
+// values, names the transaction block "event.block" and places it before
+// "op", and gives the Envelope schema version 2. The payload order is:
+//
+//	{"before":…,"after":…,"source":{"version","connector","name","ts_ms",
+//	"snapshot","db","sequence","ts_us","ts_ns","schema","table","txId","lsn",
+//	"xmin"},"transaction":null,"op":…,"ts_ms":…,"ts_us":…,"ts_ns":…}
+//
+// source.sequence is always the string "[lastCommitLsn,lsn]" (entries null
+// where unknown, as for snapshot rows: "[null,\"23043592\"]"); txId, lsn and
+// xmin are null when absent. sluice carries times in milliseconds, so ts_us
+// and ts_ns are ts_ms scaled where Debezium has microsecond digits.
+// Truncate events have null before and after and a null key. The source
+// block is chosen by event.Schema.Connector; connectors without a Debezium
+// counterpart get a generic block (common fields, schema, table).
+//
+// # Values
+//
+// Debezium's defaults: decimal.handling.mode=precise (Connect Decimal, base64
+// of the two's-complement unscaled value at the column scale;
+// io.debezium.data.VariableScaleDecimal {"scale","value"} for unconstrained
+// numeric), time.precision.mode=adaptive (Date int32 days, Time int32 ms or
+// MicroTime int64 µs, Timestamp int64 ms or MicroTimestamp int64 µs by
+// fractional precision; ZonedTime and ZonedTimestamp as ISO strings in UTC,
+// the latter with exactly as many fraction digits as the column's precision,
+// as Debezium's PostgreSQL connector does since 2.2),
+// binary.handling.mode=bytes (base64), interval.handling.mode=numeric
+// (MicroDuration), money as
+// Decimal scale 2, JSON, UUID, XML and enums as strings with their semantic
+// names. Numbers and strings are written as Jackson writes them: doubles and
+// floats as Java's Double.toString/Float.toString (shortest round-trip digits,
+// as Java 19+ prints them; JDK 17 occasionally prints one more digit),
+// NaN/Infinity as the strings "NaN"/"Infinity"/"-Infinity", strings with
+// Jackson's escapes (\u00XX upper-case for control characters, '/' and
+// non-ASCII unescaped); invalid UTF-8, which a Java String cannot hold,
+// becomes U+FFFD.
+//
+// Like JsonConverter (replace.null.with.default, on by default), a NULL in a
+// column with a default is written as the default;
+// Options.ReplaceNullWithDefault turns that off.
+//
+// Deviations that keep data safe rather than silently different: a numeric
+// NaN or Infinity, or a decimal with more fraction digits than its column's
+// scale, is an error (Debezium stops the connector on both in precise mode),
+// as is a value whose kind does not fit its column. Temporal columns use
+// Column.Precision as their fractional precision and treat 0 as PostgreSQL's
+// default 6, so time(0)/timestamp(0) encode as the 6-digit types.
+//
+// # Unchanged TOAST values
+//
+// An event.KindUnchanged value (PostgreSQL did not send an unchanged TOASTed
+// column) is written as Debezium's default placeholder,
+// "__debezium_unavailable_value" ([UnavailableValuePlaceholder]): as the
+// string for string-typed columns, base64 of its bytes for bytea, and for
+// arrays as Debezium does (its bytes as numbers for integer and date arrays,
+// a one-element string array otherwise), so that consumers that know it keep
+// working. sluice's own sinks see event.KindUnchanged and keep the stored
+// value instead.
+//
+// # Row format
+//
+// The row format is ExtractNewRecordState then JsonConverter without schemas:
+// the after image as a flat object, then the add_fields in the configured
+// order ("op" → "__op", "source.ts_ms" → "__source_ts_ms", "ts_ms" → the
+// envelope's "__ts_ms", other names from source), then "__deleted" under
+// delete_handling rewrite. Deletes are dropped (drop), written as null
+// (tombstone) or as the before image with "__deleted":"true" (rewrite).
+// Truncate events produce nothing, as ExtractNewRecordState drops records
+// with neither image.
 package format
 
 import (
@@ -45,10 +125,13 @@ type Options struct {
 type UnwrapOptions struct {
 	// DeleteHandling is drop | rewrite | tombstone: drop writes nothing for a
 	// delete; rewrite writes the before image with "__deleted": "true" (and
-	// "__deleted": "false" on every other row); tombstone writes null.
+	// "__deleted": "false" on every other row); tombstone writes null
+	// ("none", Debezium's name for it, is accepted too). Empty means drop.
 	DeleteHandling string `yaml:"delete_handling"`
 	// AddFields adds metadata fields, each prefixed with "__": op, table,
-	// schema, db, lsn, txId, ts_ms, source.ts_ms (written as __source_ts_ms).
+	// schema, db, lsn, txId, ts_ms, source.ts_ms (written as __source_ts_ms),
+	// and Debezium's other names (ts_us, ts_ns, name, snapshot, sequence,
+	// xmin, version, connector, source.<field>, "field:newname").
 	AddFields []string `yaml:"add_fields"`
 }
 

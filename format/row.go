@@ -17,9 +17,9 @@ const (
 
 // addField is one resolved add_fields entry.
 type addField struct {
-	key     []byte // `"__name":`
-	struct_ string // "" (envelope), "source" or "transaction"
-	field   string
+	key    []byte // `"__name":`
+	parent string // "" (envelope), "source" or "transaction"
+	field  string
 }
 
 // rowEncoder is ExtractNewRecordState followed by JsonConverter without
@@ -76,7 +76,7 @@ func newRow(o UnwrapOptions) (Encoder, error) {
 // does: "op", "ts_ms" (and ts_us, ts_ns) come from the envelope, "id",
 // "total_order", "data_collection_order" from the transaction block, any
 // other name from source; "struct.field" names the struct explicitly; the
-// new field is "__" + field, or "__struct_field" when qualified, or the name
+// new field is "__" + field, or "__parentfield" when qualified, or the name
 // after a ':' ("source.ts_ms:commit_ms" → "__commit_ms").
 func parseAddField(spec string) (addField, error) {
 	var f addField
@@ -123,7 +123,7 @@ func parseAddField(spec string) (addField, error) {
 	if hasRename {
 		out = "__" + rename
 	}
-	f.struct_, f.field = st, fld
+	f.parent, f.field = st, fld
 	f.key = appendString(nil, out)
 	f.key = append(f.key, ':')
 	return f, nil
@@ -165,7 +165,7 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 	}
 	start := len(dst)
 	dst = append(dst, '{')
-	if dst, err = t.appendMembers(dst, t.cols, img, nil, r.replaceNull); err != nil {
+	if dst, err = t.appendMembers(dst, img, r.replaceNull); err != nil {
 		return dst[:start], false, fmt.Errorf("format: %s: %w", e, err)
 	}
 	comma := len(t.cols) > 0
@@ -195,7 +195,7 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 }
 
 func (r *rowEncoder) appendAddField(dst []byte, t *tableCodec, f *addField, e *event.Event) ([]byte, bool) {
-	switch f.struct_ {
+	switch f.parent {
 	case "":
 		switch f.field {
 		case "op":

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/event"
@@ -79,24 +80,37 @@ func newCommon(s *event.Schema) common {
 	return c
 }
 
-// appendHead appends the common fields up to and including "db".
-func (c *common) appendHead(dst []byte, e *event.Event) []byte {
+// appendHead appends the common fields up to and including "db"; msb is
+// e.Source.TsMs formatted.
+func (c *common) appendHead(dst []byte, e *event.Event, msb []byte) []byte {
 	dst = append(dst, c.head...)
-	dst = strconv.AppendInt(dst, e.Source.TsMs, 10)
+	dst = append(dst, msb...)
 	dst = append(dst, `,"snapshot":"`...)
 	dst = append(dst, e.Source.Snapshot.String()...)
 	dst = append(dst, '"')
 	return append(dst, c.db...)
 }
 
-// appendTs appends ts_us and ts_ns. sluice carries the source commit time in
-// milliseconds, so these are ts_ms scaled (Debezium has the microseconds of
-// PostgreSQL's commit timestamp).
-func appendTs(dst []byte, ms int64) []byte {
+// maxScalableMs is the largest millisecond count whose nanoseconds fit in
+// an int64 (year 2262).
+const maxScalableMs = math.MaxInt64 / 1000_000
+
+// appendTs appends ts_us and ts_ns from milliseconds and their text msb.
+// sluice carries times in milliseconds, so these are ts_ms scaled (Debezium
+// has the microseconds of PostgreSQL's commit timestamp). Appending zeros to
+// the text saves formatting the same number three times; out of range, the
+// products wrap as Java's long arithmetic does.
+func appendTs(dst []byte, ms int64, msb []byte) []byte {
 	dst = append(dst, `,"ts_us":`...)
-	dst = strconv.AppendInt(dst, ms*1000, 10)
-	dst = append(dst, `,"ts_ns":`...)
-	return strconv.AppendInt(dst, ms*1000_000, 10)
+	if ms == 0 || ms > maxScalableMs || ms < -maxScalableMs {
+		dst = strconv.AppendInt(dst, ms*1000, 10)
+		dst = append(dst, `,"ts_ns":`...)
+		return strconv.AppendInt(dst, ms*1000_000, 10)
+	}
+	dst = append(dst, msb...)
+	dst = append(dst, `000,"ts_ns":`...)
+	dst = append(dst, msb...)
+	return append(dst, "000000"...)
 }
 
 func (c *common) appendField(dst []byte, field string, e *event.Event) ([]byte, bool) {
@@ -184,10 +198,12 @@ func appendOptInt(dst []byte, v int64, has bool) []byte {
 
 func (p *postgresSource) appendPayload(dst []byte, e *event.Event) []byte {
 	s := &e.Source
-	dst = p.appendHead(dst, e)
+	var buf [24]byte
+	msb := strconv.AppendInt(buf[:0], s.TsMs, 10)
+	dst = p.appendHead(dst, e, msb)
 	dst = append(dst, `,"sequence":`...)
 	dst = appendSequence(dst, s)
-	dst = appendTs(dst, s.TsMs)
+	dst = appendTs(dst, s.TsMs, msb)
 	dst = append(dst, p.tail...)
 	dst = appendOptInt(dst, s.TxID, s.HasTxID)
 	dst = append(dst, `,"lsn":`...)
@@ -244,9 +260,11 @@ func (g *genericSource) schema() []byte {
 }
 
 func (g *genericSource) appendPayload(dst []byte, e *event.Event) []byte {
-	dst = g.appendHead(dst, e)
+	var buf [24]byte
+	msb := strconv.AppendInt(buf[:0], e.Source.TsMs, 10)
+	dst = g.appendHead(dst, e, msb)
 	dst = append(dst, g.tail...)
-	dst = appendTs(dst, e.Source.TsMs)
+	dst = appendTs(dst, e.Source.TsMs, msb)
 	dst = append(dst, `,"schema":`...)
 	dst = appendOptString(dst, g.ns)
 	dst = append(dst, `,"table":`...)
