@@ -62,6 +62,9 @@ func (b *bench) drain() error {
 	fmt.Fprintf(os.Stderr, "sluice-bench: slots at %s / %s, end %s (%s bytes of WAL)\n", lsn1, lsn2, endpos, walBytes)
 
 	// pg_recvlogical: from process start until it exits at endpos.
+	if err := b.checkpoint(); err != nil {
+		return err
+	}
 	logPath := filepath.Join(b.work, "pg_recvlogical.log")
 	c, err := b.procs.start(b.recvlogical, nil, logPath, nil,
 		"-d", b.dsn, "--slot", drainRecvSlot, "--start",
@@ -83,6 +86,9 @@ func (b *bench) drain() error {
 
 	if b.sluiceBin == "" {
 		return nil
+	}
+	if err := b.checkpoint(); err != nil {
+		return err
 	}
 	r, err := b.startSluice("drain", "never", drainSluiceSlot)
 	if err != nil {

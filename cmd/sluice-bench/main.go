@@ -8,10 +8,11 @@
 //  1. Setup: a PostgreSQL started by scripts/postgres.sh with fsync on, a
 //     table shaped like seed 001's product with -rows rows of ~180 bytes
 //     (generate_series), VACUUM ANALYZE.
-//  2. Snapshot: psql "COPY product TO STDOUT" to /dev/null (the baseline)
-//     against sluice with snapshot: initial into a file sink, timed from
-//     process start until the file holds every row (newlines counted
-//     incrementally, polled every 5 ms). MB are COPY text bytes for both.
+//  2. Snapshot: psql "COPY product TO STDOUT" to /dev/null (the baseline:
+//     the faster of a run before and a run after sluice) against sluice
+//     with snapshot: initial into a file sink, timed from process start
+//     until the file holds every row (newlines counted incrementally,
+//     polled every 5 ms). MB are COPY text bytes for both.
 //  3. Change drain: two pgoutput slots created back to back, then -updates
 //     row updates in transactions of -tx-rows; pg_recvlogical drains one
 //     slot up to the LSN after the updates, sluice (snapshot: never) drains
@@ -21,7 +22,10 @@
 //     unique marker; a tailer follows the output file. Latency is the time
 //     the marker's line was read minus the time the commit returned.
 //
-// Peak RSS is each child's rusage maxrss. Every wait has a deadline, every
+// Each timed step starts after a CHECKPOINT, so that WAL written by an
+// earlier step does not trigger one in the middle of it; the load average
+// at each phase is recorded because other work on the machine is the
+// largest source of noise. Peak RSS is each child's rusage maxrss. Every wait has a deadline, every
 // child runs in its own process group and is killed at exit, and the server
 // and work directory are removed at exit. The report goes to stdout and to
 // bench/last.md and bench/last.json; figures are compared with the previous
@@ -78,7 +82,7 @@ func run() int {
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
 		phases      = flag.String("phases", "snapshot,drain,latency", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
-		latencyConn = flag.Int("latency-conns", 4, "connections the latency loader commits from")
+		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
 	)
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
@@ -136,6 +140,7 @@ func run() int {
 		return 1
 	}
 
+	b.rep.Load = append(b.rep.Load, "setup "+loadAvg())
 	if err := b.setup(*dsn, *sluiceBin); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice-bench: setup:", err)
 		return 1
@@ -161,13 +166,15 @@ func run() int {
 			b.rep.problem("%s: not run: %v", s.name, ctx.Err())
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "sluice-bench: %s …\n", s.name)
+		b.rep.Load = append(b.rep.Load, s.name+" "+loadAvg())
+		fmt.Fprintf(os.Stderr, "sluice-bench: %s (load %s) …\n", s.name, loadAvg())
 		if err := s.fn(); err != nil {
 			b.rep.problem("%s: %v", s.name, err)
 		}
 		b.procs.killAll() // nothing outlives its phase
 	}
 
+	b.rep.Load = append(b.rep.Load, "end "+loadAvg())
 	b.rep.compare(filepath.Join(*outDir, "last.json"))
 	var md strings.Builder
 	b.rep.markdown(&md)

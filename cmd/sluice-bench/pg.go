@@ -248,3 +248,23 @@ func pgTool(name string) (string, error) {
 	}
 	return "", fmt.Errorf("%s not found; install postgresql-client", name)
 }
+
+// checkpoint flushes dirty buffers so that a checkpoint owed to an earlier
+// phase's WAL does not land inside the next measurement.
+func (b *bench) checkpoint() error {
+	return execAll(b.ctx, b.conn, 5*time.Minute, "CHECKPOINT")
+}
+
+// loadAvg is the first three fields of /proc/loadavg: other work on the
+// machine is the largest source of noise in these figures.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -45,6 +45,7 @@ type report struct {
 	Machine  machine   `json:"machine"`
 	Table    tableInfo `json:"table"`
 	Figures  []figure  `json:"figures"`
+	Load     []string  `json:"load,omitempty"` // "phase: 1 5 15 min load average" at each phase's start
 	Problems []string  `json:"problems,omitempty"`
 	PrevWhen string    `json:"previous_when,omitempty"`
 }
@@ -121,7 +122,10 @@ func (r *report) markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Machine: %d cores, %s, Linux %s, %s\n", m.NProc, m.CPU, m.Kernel, m.GoVersion)
 	fmt.Fprintf(w, "- PostgreSQL: %s (fsync on, synchronous_commit on)\n", m.Postgres)
-	fmt.Fprintf(w, "- Note: %s; figures are noisy to about ±10%%.\n", m.Note)
+	fmt.Fprintf(w, "- Note: %s; figures are noisy to about ±10%% on a quiet machine, more under load.\n", m.Note)
+	if len(r.Load) > 0 {
+		fmt.Fprintf(w, "- Load average (1, 5, 15 min) when each phase started: %s\n", strings.Join(r.Load, "; "))
+	}
 	p := r.Params
 	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s\n",
 		p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)

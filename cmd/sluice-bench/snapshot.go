@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -44,7 +45,9 @@ func (b *bench) deadline(n, perSecond int) time.Duration {
 	return time.Minute + time.Duration(n/perSecond)*time.Second
 }
 
-// snapshot compares psql COPY with sluice's initial snapshot.
+// snapshot compares psql COPY with sluice's initial snapshot. COPY runs
+// before and after sluice and the faster run is the baseline, so that a
+// burst of load from other work on the machine does not flatter sluice.
 func (b *bench) snapshot() error {
 	const sec = "Snapshot"
 	// The first COPY measures the bytes and warms the caches for both.
@@ -59,24 +62,41 @@ func (b *bench) snapshot() error {
 		return err
 	}
 	defer devnull.Close()
-	d, err := b.copyOut(devnull, "psql COPY")
-	if err != nil {
-		return err
-	}
 	rows, copyMB := float64(b.p.Rows), mb(b.table.CopyBytes)
-	copyRate := rows / d.Seconds()
-	b.rep.add(sec, "snapshot.copy.rows_per_s", "psql COPY rows/s", copyRate, "rows/s")
-	b.rep.add(sec, "snapshot.copy.mb_per_s", "psql COPY MB/s", copyMB/d.Seconds(), "MB/s")
-	b.rep.add(sec, "snapshot.copy.seconds", "psql COPY time", d.Seconds(), "s")
-	fmt.Fprintf(os.Stderr, "sluice-bench: psql COPY: %.0f rows/s (%s)\n", copyRate, d.Round(time.Millisecond))
-
-	if b.sluiceBin == "" {
+	var copyTimes []time.Duration
+	timeCopy := func() error {
+		if err := b.checkpoint(); err != nil {
+			return err
+		}
+		d, err := b.copyOut(devnull, "psql COPY")
+		if err != nil {
+			return err
+		}
+		copyTimes = append(copyTimes, d)
+		fmt.Fprintf(os.Stderr, "sluice-bench: psql COPY: %.0f rows/s (%s)\n", rows/d.Seconds(), d.Round(time.Millisecond))
 		return nil
 	}
+	addCopy := func() {
+		d := slices.Min(copyTimes)
+		b.rep.add(sec, "snapshot.copy.rows_per_s", fmt.Sprintf("psql COPY rows/s (best of %d)", len(copyTimes)), rows/d.Seconds(), "rows/s")
+		b.rep.add(sec, "snapshot.copy.mb_per_s", "psql COPY MB/s", copyMB/d.Seconds(), "MB/s")
+		b.rep.add(sec, "snapshot.copy.seconds", "psql COPY time", d.Seconds(), "s")
+	}
+	if err := timeCopy(); err != nil {
+		return err
+	}
+	if b.sluiceBin == "" {
+		addCopy()
+		return nil
+	}
+
 	if err := dropSlot(b.ctx, b.conn, snapSlot); err != nil {
 		return err
 	}
 	defer dropSlot(b.ctx, b.conn, snapSlot)
+	if err := b.checkpoint(); err != nil {
+		return err
+	}
 	r, err := b.startSluice("snapshot", "initial", snapSlot)
 	if err != nil {
 		return err
@@ -87,19 +107,24 @@ func (b *bench) snapshot() error {
 		r.c.kill()
 		return r.failed(err)
 	}
-	d = seen.Sub(r.c.started)
+	d := seen.Sub(r.c.started)
 	if err := r.stop(); err != nil {
 		return err
 	}
 	b.checkLines(r.out, int64(b.p.Rows))
 	rate := rows / d.Seconds()
-	ratio := rate / copyRate
 	rss := float64(r.c.maxRSS())
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot: %.0f rows/s (%s)\n", rate, d.Round(time.Millisecond))
+	b.remove(r) // free the disk before the second COPY
+	if err := timeCopy(); err != nil {
+		return err
+	}
+	addCopy()
+	ratio := rate / (rows / slices.Min(copyTimes).Seconds())
 	b.rep.add(sec, "snapshot.sluice.rows_per_s", "sluice rows/s", rate, "rows/s")
 	b.rep.add(sec, "snapshot.sluice.mb_per_s", "sluice MB/s", copyMB/d.Seconds(), "MB/s")
 	b.rep.add(sec, "snapshot.sluice.seconds", "sluice time (start to last line)", d.Seconds(), "s")
 	b.rep.addTarget(sec, "snapshot.ratio", "sluice / psql COPY", ratio, "×", "≥ 0.80×", ratio >= 0.8)
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
-	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot: %.0f rows/s (%s), %.2f× COPY\n", rate, d.Round(time.Millisecond), ratio)
 	return nil
 }
