@@ -50,11 +50,11 @@ func (fl *follower) poll() error {
 				fl.split(chunk, time.Now())
 			}
 		}
-		if err == io.EOF || n < len(fl.buf) {
-			return nil
-		}
-		if err != nil {
+		if err != nil && err != io.EOF {
 			return err
+		}
+		if n < len(fl.buf) {
+			return nil
 		}
 	}
 }

@@ -116,7 +116,10 @@ func (b *bench) latency() error {
 		return r.failed(err)
 	}
 	// Warm-up: one marker through the whole path before measuring.
-	if _, err := b.conn.Exec(b.ctx, `UPDATE product SET description = 'lat:0' WHERE id = 1`); err != nil {
+	wctx, wcancel := context.WithTimeout(b.ctx, 30*time.Second)
+	_, err = b.conn.Exec(wctx, `UPDATE product SET description = 'lat:0' WHERE id = 1`)
+	wcancel()
+	if err != nil {
 		return err
 	}
 	end := time.Now().Add(time.Minute)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -93,7 +94,7 @@ func (b *bench) snapshot() error {
 	if err := dropSlot(b.ctx, b.conn, snapSlot); err != nil {
 		return err
 	}
-	defer dropSlot(b.ctx, b.conn, snapSlot)
+	defer dropSlot(context.Background(), b.conn, snapSlot)
 	if err := b.checkpoint(); err != nil {
 		return err
 	}
