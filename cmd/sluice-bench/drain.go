@@ -81,6 +81,7 @@ func (b *bench) drain() error {
 	recvRate := float64(b.p.Updates) / rd.Seconds()
 	b.rep.add(sec, "drain.recvlogical.changes_per_s", "pg_recvlogical changes/s", recvRate, "changes/s")
 	b.rep.add(sec, "drain.recvlogical.seconds", "pg_recvlogical time", rd.Seconds(), "s")
+	b.rep.add(sec, "drain.recvlogical.cpu_s", "pg_recvlogical CPU time (user+sys)", c.cpu().Seconds(), "s")
 	b.rep.add(sec, "drain.recvlogical.rss_mb", "pg_recvlogical peak RSS", float64(c.maxRSS())/1e6, "MB")
 	fmt.Fprintf(os.Stderr, "sluice-bench: pg_recvlogical: %.0f changes/s (%s)\n", recvRate, rd.Round(time.Millisecond))
 
@@ -111,6 +112,7 @@ func (b *bench) drain() error {
 	b.rep.add(sec, "drain.sluice.changes_per_s", "sluice changes/s", rate, "changes/s")
 	b.rep.add(sec, "drain.sluice.seconds", "sluice time (start to last line)", sd.Seconds(), "s")
 	b.rep.addTarget(sec, "drain.ratio", "sluice / pg_recvlogical", ratio, "×", "≥ 1.20×", ratio >= 1.2)
+	b.rep.add(sec, "drain.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.addTarget(sec, "drain.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice drain: %.0f changes/s (%s), %.2f× pg_recvlogical\n", rate, sd.Round(time.Millisecond), ratio)
 	return nil

@@ -182,6 +182,7 @@ func (b *bench) latency() error {
 	b.rep.add(sec, "latency.p90_ms", "commit → line in file p90", ms(pct(lat, 0.9)), "ms")
 	b.rep.addTarget(sec, "latency.p99_ms", "commit → line in file p99", ms(p99), "ms", "≤ 10 ms", p99 <= latencyTarget)
 	b.rep.add(sec, "latency.max_ms", "commit → line in file max", ms(lat[len(lat)-1]), "ms")
+	b.rep.add(sec, "latency.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.addTarget(sec, "latency.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
 	fmt.Fprintf(os.Stderr, "sluice-bench: latency p50 %.2f ms, p99 %.2f ms over %d samples\n", ms(pct(lat, 0.5)), ms(p99), len(lat))
 	return nil

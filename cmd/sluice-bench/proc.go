@@ -159,6 +159,20 @@ func (c *child) maxRSS() int64 {
 	return ru.Maxrss * 1024 // Linux reports KiB
 }
 
+// cpu is the child's user plus system CPU time (0 before exit). Unlike
+// wall time it hardly changes when other work competes for the cores.
+func (c *child) cpu() time.Duration {
+	select {
+	case <-c.done:
+	default:
+		return 0
+	}
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	return c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+}
+
 // killAll kills every child still running and waits briefly for each.
 func (p *procs) killAll() {
 	p.mu.Lock()

@@ -126,6 +126,7 @@ func (b *bench) snapshot() error {
 	b.rep.add(sec, "snapshot.sluice.mb_per_s", "sluice MB/s", copyMB/d.Seconds(), "MB/s")
 	b.rep.add(sec, "snapshot.sluice.seconds", "sluice time (start to last line)", d.Seconds(), "s")
 	b.rep.addTarget(sec, "snapshot.ratio", "sluice / psql COPY", ratio, "×", "≥ 0.80×", ratio >= 0.8)
+	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
 	return nil
 }
