@@ -37,6 +37,20 @@ func (m *markers) seenAt(seq int) time.Time {
 	return m.mu.seen[seq]
 }
 
+// unseen counts committed markers that the tailer has not read yet; call
+// it after the loader has finished.
+func (m *markers) unseen() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for seq := 1; seq < len(m.committed); seq++ {
+		if !m.committed[seq].IsZero() && m.mu.seen[seq].IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
 // onLine is the tailer's line handler: it finds the marker lat:<seq> that
 // the loader wrote into description.
 func (m *markers) onLine(line []byte, seen time.Time) {
@@ -138,10 +152,9 @@ func (b *bench) latency() error {
 	loadTime := time.Since(t0)
 	// Give the last markers time to arrive.
 	end = time.Now().Add(10 * time.Second)
-	for m.seenAt(total).IsZero() && time.Now().Before(end) && !r.c.exitedEarly() {
+	for m.unseen() > 0 && time.Now().Before(end) && !r.c.exitedEarly() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
 	close(stopTail)
 	if err := <-tailDone; err != nil {
 		return err
