@@ -199,6 +199,12 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
 		}
 	}
+	if s.due() {
+		// Rotate now so a full file is handed over promptly. The events
+		// are already durable: a failed rotation is retried (and reported)
+		// by the next Write instead of failing this one.
+		_ = s.rotate()
+	}
 	if cap(s.buf) > 8<<20 {
 		s.buf = nil // do not keep a huge buffer after a large batch
 	}
