@@ -141,8 +141,8 @@ type Pipeline struct {
 	Options Options
 }
 
-// Run runs p until ctx is cancelled (then drains and returns nil) or a
-// component fails (then stops everything, keeps the checkpoint of what is
+// Run runs p until ctx is cancelled or every source has finished (its Run
+// returned nil by itself) — then drains and returns nil — or a component fails (then stops everything, keeps the checkpoint of what is
 // durable, and returns the error).
 func Run(ctx context.Context, p *Pipeline) error {
 	p.Options.defaults()
@@ -210,9 +210,13 @@ func (r *run) run(ctx context.Context) error {
 		}()
 	}
 
+	allFinished := make(chan struct{})
+	go func() { srcWG.Wait(); close(allFinished) }()
 	select {
 	case <-ctx.Done():
 		r.log.Info("stopping: draining in-flight batches", "timeout", opt.DrainTimeout)
+	case <-allFinished:
+		r.log.Info("every source has finished; draining")
 	case <-r.fail:
 		r.log.Error("stopping after error", "err", r.failErr)
 	}

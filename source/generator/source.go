@@ -112,8 +112,9 @@ func (g *state) appendCheckpoint(dst []byte, seed int64) []byte {
 }
 
 // Run generates events until ctx is cancelled, continuing after checkpoint.
-// Once count events exist it stops producing and waits for ctx, then returns
-// nil. It returns nil too when Emit reports that the pipeline is stopping.
+// Once count events exist the source is finished and Run returns nil (the
+// engine stops a pipeline whose sources have all finished). It returns nil
+// too when Emit reports that the pipeline is stopping.
 func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) error {
 	g := newState(&s.cfg, s.name)
 	if cp != nil {
@@ -150,8 +151,7 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		}
 		return err
 	}
-	<-ctx.Done() // count reached: idle until the pipeline stops
-	return nil
+	return nil // count reached: finished
 }
 
 // Committed does nothing: the generator has no upstream to release.
