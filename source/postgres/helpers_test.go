@@ -111,7 +111,7 @@ func (e *fakeEmitter) checkpoint() []byte {
 	return e.lastCP
 }
 
-// waitFor waits until cond holds for the emitter's state or fails the test.
+// waitFor waits until cond (called with e.mu held) holds for the emitter's state or fails the test.
 func (e *fakeEmitter) waitFor(t testing.TB, what string, timeout time.Duration, cond func(evs []event.Event) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -127,6 +127,12 @@ func (e *fakeEmitter) waitFor(t testing.TB, what string, timeout time.Duration, 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitCP waits for the first checkpoint (the end of the snapshot).
+func (e *fakeEmitter) waitCP(t testing.TB) {
+	t.Helper()
+	e.waitFor(t, "a checkpoint", 15*time.Second, func([]event.Event) bool { return e.lastCP != nil })
 }
 
 // testEnv sets up a database with tables and a source config.
