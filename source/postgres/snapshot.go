@@ -88,10 +88,12 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		// Open (and import the snapshot on) every connection before any
 		// reading, so the exporting connection may be released after.
 		conn, err := s.connect(ctx)
-		if err != nil {
-			return err
+		if err == nil {
+			err = beginSnapshot(ctx, conn, snapName)
 		}
-		if err := beginSnapshot(ctx, conn, snapName); err != nil {
+		if err != nil {
+			cancel()
+			wg.Wait()
 			return err
 		}
 		wg.Add(1)

@@ -29,7 +29,7 @@ type relState struct {
 	types []*colType
 }
 
-// decoder turns pgoutput messages into batches. It is owned by the
+// streamDecoder turns pgoutput messages into batches. It is owned by the
 // goroutine that reads the replication connection.
 type streamDecoder struct {
 	src *Source
@@ -50,6 +50,7 @@ type streamDecoder struct {
 	emitted    uint64 // LSN of the last checkpoint handed to Emit
 	pending    uint64 // LSN of complete, not yet emitted transactions (0: none)
 	batch      []event.Event
+	lastEmit   time.Time
 	cp         checkpoint
 	scratch    []tupleCol
 	scratch2   []tupleCol
@@ -97,6 +98,7 @@ func (d *streamDecoder) flush(ctx context.Context) error {
 	if err := d.out.Emit(ctx, d.batch, cp); err != nil {
 		return err
 	}
+	d.lastEmit = time.Now()
 	if cp != nil {
 		d.emitted = d.pending
 	}
@@ -110,29 +112,16 @@ func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
 	}
 	d.batch = append(d.batch, e)
-	if len(d.batch) >= d.src.cfg.BatchSize {
-		if d.inTx {
-			// Mid-transaction: emit without a checkpoint, but first emit
-			// any complete transactions with theirs.
-			if d.pending != 0 {
-				tail := d.batch
-				return d.flushSplit(ctx, tail)
-			}
-			err := d.out.Emit(ctx, d.batch, nil)
-			d.batch = nil
-			return err
-		}
-		return d.flush(ctx)
+	if len(d.batch) < d.src.cfg.BatchSize {
+		return nil
 	}
-	return nil
-}
-
-// flushSplit is add's slow path: the batch holds complete transactions
-// (up to the pending commit) followed by part of the current one. It is
-// emitted whole with no checkpoint; the pending commit's checkpoint rides on
-// a later batch (checkpoints only grow, so nothing is lost).
-func (d *streamDecoder) flushSplit(ctx context.Context, batch []event.Event) error {
-	err := d.out.Emit(ctx, batch, nil)
+	if !d.inTx {
+		return d.flush(ctx) // truncate outside a transaction cannot happen, but be safe
+	}
+	// Mid-transaction: emit without a checkpoint. Complete transactions
+	// at the start of the batch lose nothing: their commit's checkpoint
+	// rides on a later batch (checkpoints only grow).
+	err := d.out.Emit(ctx, d.batch, nil)
 	d.batch = nil
 	return err
 }
@@ -446,21 +435,19 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 				d.cat = newCatalog(meta)
 			}
 		}
-		var cerr error
-		repl, cerr = s.connectRepl(ctx)
+		next, cerr := s.connectRepl(ctx)
 		if cerr != nil {
 			if !retryable(cerr) {
 				return cerr
 			}
-			repl = closedConn(repl)
+			// repl stays the old, closed connection: the next session
+			// fails at once and the loop backs off again.
 			s.log.Warn("reconnect failed", "attempt", attempt, "err", cerr)
 			continue
 		}
+		repl = next
 	}
 }
-
-// closedConn keeps the variable non-nil for the next loop round's Close.
-func closedConn(c *pgconn.PgConn) *pgconn.PgConn { return c }
 
 // streamSession runs one replication session until an error or ctx ends.
 func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, heartbeats bool) error {
@@ -512,7 +499,14 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 	defer stop()
 	lingering := false
 	for {
-		if d.pending != 0 && !lingering && !d.inTx {
+		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
+			// Only transactions without captured changes (PostgreSQL
+			// before 15 sends them): checkpoint them now and then.
+			if err := d.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if d.pending != 0 && len(d.batch) > 0 && !lingering && !d.inTx {
 			dlMu.Lock()
 			_ = nc.SetReadDeadline(time.Now().Add(linger))
 			dlMu.Unlock()
@@ -526,7 +520,7 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if lingering && pgconn.Timeout(err) || isTimeout(err) && lingering {
+			if lingering && (pgconn.Timeout(err) || isTimeout(err)) {
 				lingering = false
 				dlMu.Lock()
 				_ = nc.SetReadDeadline(time.Time{})
