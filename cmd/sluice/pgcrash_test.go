@@ -43,7 +43,7 @@ func TestPostgresCrashRecovery(t *testing.T) {
 
 	snapKills, streamKills, seedRows := 5, 12, 90000
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
-		snapKills, streamKills, seedRows = 20, 50, 200000
+		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
 	for _, q := range []string{
 		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
