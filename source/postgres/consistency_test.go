@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -103,29 +104,29 @@ func TestSnapshotResume(t *testing.T) {
 	cfg.SnapshotChunkRows = 500
 	cfg.BatchSize = 200
 
+	// The first run "crashes": from the 6th checkpointed batch on, Emit
+	// fails (the engine rejects it), and Run ends with that error.
 	out1 := newEmitter()
-	var stop context.CancelFunc
 	cps := 0
 	out1.onEmit = func(_ *fakeEmitter, _ []event.Event, cp []byte) error {
+		if cps >= 5 {
+			return errCrash
+		}
 		if cp != nil {
 			cps++
-			if cps == 6 {
-				stop()
-				return context.Canceled
-			}
 		}
 		return nil
 	}
 	r1 := te.start(cfg, nil, out1)
-	stop = r1.cancel
 	select {
 	case err := <-r1.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("Run: %v, want the crash", err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not stop")
 	}
+	r1.cancel()
 	r1.cancel = nil
 	if err := r1.src.Close(); err != nil {
 		t.Fatal(err)
@@ -179,6 +180,8 @@ func TestSnapshotResume(t *testing.T) {
 	}
 	t.Logf("first run %d events, resumed snapshot %d rows", len(first), resnap)
 }
+
+var errCrash = errors.New("crash")
 
 // slotLSN reads the slot's confirmed_flush_lsn.
 func slotLSN(t *testing.T, conn *pgx.Conn, slot string) uint64 {

@@ -42,6 +42,7 @@ type snapshotter struct {
 	emitMu sync.Mutex
 	cp     *checkpoint // guarded by emitMu
 	held   *heldBatch  // guarded by emitMu
+	failed error       // guarded by emitMu: the first failed Emit
 }
 
 type heldBatch struct {
@@ -125,12 +126,14 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		evs = sn.held.b.events
 		evs[len(evs)-1].Source.Snapshot = event.SnapshotLast
 	}
-	sn.cp.Phase = phaseStream
-	sn.cp.Tables = nil
-	sn.cp.LSN = pglogrepl.LSN(lsn).String()
-	if err := out.Emit(ctx, evs, sn.cp.marshal()); err != nil {
+	final := sn.cp.clone()
+	final.Phase = phaseStream
+	final.Tables = nil
+	final.LSN = pglogrepl.LSN(lsn).String()
+	if err := sn.emitLocked(ctx, evs, final.marshal()); err != nil {
 		return err
 	}
+	*cp = *final
 	sn.held = nil
 	s.log.Info("snapshot done", "tables", len(todo), "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -161,12 +164,30 @@ func quoteLiteral(s string) string {
 func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) error {
 	sn.emitMu.Lock()
 	defer sn.emitMu.Unlock()
-	var cp []byte
-	if b.chunkEnd {
-		sn.cp.Tables[table].LastKey = b.lastKey
-		cp = sn.cp.marshal()
+	if !b.chunkEnd {
+		return sn.emitLocked(ctx, b.events, nil)
 	}
-	return sn.out.Emit(ctx, b.events, cp)
+	p := sn.cp.Tables[table]
+	prev := p.LastKey
+	p.LastKey = b.lastKey
+	if err := sn.emitLocked(ctx, b.events, sn.cp.marshal()); err != nil {
+		p.LastKey = prev
+		return err
+	}
+	return nil
+}
+
+// emitLocked emits under emitMu. After one failed Emit nothing more is
+// emitted: a later checkpoint could otherwise claim the rejected rows.
+func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, cp []byte) error {
+	if sn.failed != nil {
+		return sn.failed
+	}
+	if err := sn.out.Emit(ctx, evs, cp); err != nil {
+		sn.failed = err
+		return err
+	}
+	return nil
 }
 
 // finishTable hands the table's final batch (nil when the table was empty)
@@ -174,18 +195,28 @@ func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) err
 func (sn *snapshotter) finishTable(ctx context.Context, table string, final *snapBatch) error {
 	sn.emitMu.Lock()
 	defer sn.emitMu.Unlock()
+	if sn.failed != nil {
+		return sn.failed
+	}
 	if final == nil {
+		// An empty table, or one whose rows were all emitted by a
+		// previous run: nothing more to emit for it.
 		sn.cp.Tables[table].Done = true
 		sn.cp.Tables[table].LastKey = nil
 		return nil
 	}
 	prev := sn.held
 	sn.held = &heldBatch{table: table, b: final}
-	if prev != nil {
-		p := sn.cp.Tables[prev.table]
-		p.Done, p.LastKey = true, nil
-		return sn.out.Emit(ctx, prev.b.events, sn.cp.marshal())
+	if prev == nil {
+		return nil
 	}
+	p := sn.cp.Tables[prev.table]
+	p.Done = true
+	if err := sn.emitLocked(ctx, prev.b.events, sn.cp.marshal()); err != nil {
+		p.Done = false
+		return err
+	}
+	p.LastKey = nil
 	return nil
 }
 
