@@ -28,7 +28,7 @@ func TestSnapshotThroughput(t *testing.T) {
 		created timestamptz, active bool, qty int, note text)`)
 	te.exec(`INSERT INTO bench SELECT g, 'customer name number ' || g, 'user' || g || '@example.com',
 		(g % 100000) / 100.0, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 second', g % 2 = 0, g % 1000,
-		repeat('n', 60) || g FROM generate_series(1, $1) g`, rows)
+		repeat('n', 74) || g FROM generate_series(1, $1) g`, rows)
 	te.exec(`VACUUM ANALYZE bench`)
 
 	psql := func() time.Duration {
