@@ -5,69 +5,145 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sluice-dev/sluice/event"
 )
 
+const (
+	slabBytes = 32 << 10
+	valueSize = int(unsafe.Sizeof(event.Value{}))
+)
+
 // copyBatcher receives COPY text output (one row per CopyData message, in
-// practice) and turns every batch_size rows into events. The raw rows of a
-// batch are converted to one string at once; every field is a substring of
-// it, and the Values of the whole batch live in one slab: the hot path makes
-// a handful of allocations per batch, plus one per escaped or bytea field.
+// practice) and turns every batch_size rows into events.
+//
+// Reading and decoding overlap: Write (on the goroutine reading the socket)
+// only cuts the byte stream into batches of whole rows and queues them; a
+// decoder goroutine converts each batch to one string, decodes every field
+// as a substring of it (only escaped and bytea fields allocate) and pushes
+// the events. Batches keep their order: there is one decoder per chunk.
 type copyBatcher struct {
 	r      *tableReader
 	ctx    context.Context
 	buf    []byte
 	nlines int
-	fields []copyField
 
-	rows       int      // rows in this chunk so far
-	lastKey    []string // key of the chunk's last row so far
-	emittedEnd bool     // the final flush pushed a non-empty chunk-end batch
-	err        error
+	work chan []byte // whole-row batches for the decoder
+	free chan []byte // the decoder's used buffers, for reuse
+	done chan struct{}
+
+	mu     sync.Mutex
+	decErr error // guarded by mu: the decoder's first error
+
+	// Owned by the decoder goroutine until done is closed.
+	fields  []copyField
+	rows    int      // rows of this chunk
+	lastKey []string // key of the chunk's last row
 }
 
-func newCopyBatcher(r *tableReader, ctx context.Context) *copyBatcher {
-	return &copyBatcher{r: r, ctx: ctx, fields: make([]copyField, len(r.t.sch.Columns))}
+func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
+	w := &copyBatcher{r: r, ctx: ctx, fields: make([]copyField, len(r.t.sch.Columns)),
+		work: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan struct{})}
+	go w.decodeLoop()
+	return w
+}
+
+func (w *copyBatcher) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.decErr
 }
 
 // Write implements io.Writer for pgconn's CopyTo.
 func (w *copyBatcher) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
+	if err := w.err(); err != nil {
+		return 0, err
 	}
 	w.buf = append(w.buf, p...)
 	w.nlines += bytes.Count(p, []byte{'\n'})
 	if w.nlines >= w.r.sn.s.cfg.BatchSize {
-		if err := w.flush(false); err != nil {
-			w.err = err
+		if err := w.send(); err != nil {
 			return 0, err
 		}
 	}
 	return len(p), nil
 }
 
-// flush decodes the complete rows buffered so far and pushes them as a
-// batch; final marks the end of the chunk.
-func (w *copyBatcher) flush(final bool) error {
+// send queues the buffered whole rows.
+func (w *copyBatcher) send() error {
 	end := bytes.LastIndexByte(w.buf, '\n') + 1
-	if final && end != len(w.buf) {
-		return fmt.Errorf("snapshot of %s: COPY output ends inside a row", w.r.name)
-	}
 	if end == 0 {
 		return nil
 	}
-	s := string(w.buf[:end])
-	n := copy(w.buf, w.buf[end:])
-	w.buf = w.buf[:n]
+	var next []byte
+	select {
+	case next = <-w.free:
+	default:
+		next = make([]byte, 0, cap(w.buf))
+	}
+	next = append(next[:0], w.buf[end:]...)
+	select {
+	case w.work <- w.buf[:end]:
+	case <-w.done:
+		return w.err()
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+	w.buf = next
 	w.nlines = 0
+	return nil
+}
 
+// finish queues the rest, waits for the decoder and returns its error.
+func (w *copyBatcher) finish(copyErr error) error {
+	if copyErr == nil && len(w.buf) > 0 {
+		if w.buf[len(w.buf)-1] != '\n' {
+			copyErr = fmt.Errorf("snapshot of %s: COPY output ends inside a row", w.r.name)
+		} else {
+			copyErr = w.send()
+		}
+	}
+	close(w.work)
+	<-w.done
+	if err := w.err(); err != nil {
+		return err
+	}
+	return copyErr
+}
+
+func (w *copyBatcher) decodeLoop() {
+	defer close(w.done)
+	for raw := range w.work {
+		if w.err() != nil {
+			continue // drain
+		}
+		s := string(raw)
+		select {
+		case w.free <- raw[:0]:
+		default:
+		}
+		if err := w.decode(s); err != nil {
+			w.mu.Lock()
+			w.decErr = err
+			w.mu.Unlock()
+		}
+	}
+}
+
+// decode turns the rows of s into one batch and pushes it.
+func (w *copyBatcher) decode(s string) error {
 	t := w.r.t
 	sch := t.sch
 	ncols := len(sch.Columns)
 	rows := strings.Count(s, "\n")
-	slab := make([]event.Value, rows*ncols)
+	// Values come in slabs of under 32 KB: small-object spans are reused
+	// from the allocator's caches, while one large slab per batch would be
+	// fresh memory (page faults and zeroing) every time.
+	slabRows := max(1, slabBytes/(ncols*valueSize))
+	var slab []event.Value
 	evs := make([]event.Event, rows)
 	now := time.Now().UnixMilli()
 	src := event.Source{TsMs: now, Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true}
@@ -78,7 +154,11 @@ func (w *copyBatcher) flush(final bool) error {
 		if err := splitCopyLine(line, w.fields); err != nil {
 			return fmt.Errorf("snapshot of %s: row %d of a chunk: %w", w.r.name, w.rows+i+1, err)
 		}
-		vals := slab[i*ncols : (i+1)*ncols : (i+1)*ncols]
+		if len(slab) < ncols {
+			slab = make([]event.Value, min(slabRows, rows-i)*ncols)
+		}
+		vals := slab[:ncols:ncols]
+		slab = slab[ncols:]
 		for c := range w.fields {
 			f := &w.fields[c]
 			if f.null {
@@ -91,9 +171,15 @@ func (w *copyBatcher) flush(final bool) error {
 			}
 			vals[c] = v
 		}
-		evs[i] = event.Event{Op: event.OpRead, Schema: sch, After: vals, Source: src, TsMs: now, Position: w.r.sn.lsnText}
+		// Field by field: a whole-struct copy into the heap slice takes the
+		// slower bulk write barrier while the GC runs.
+		e := &evs[i]
+		e.Op, e.Schema, e.After, e.Source, e.TsMs, e.Position = event.OpRead, sch, vals, src, now, w.r.sn.lsnText
 	}
-	if rows > 0 && len(sch.KeyIdx) > 0 {
+	if rows == 0 {
+		return nil
+	}
+	if len(sch.KeyIdx) > 0 {
 		key := make([]string, len(sch.KeyIdx))
 		for i, k := range sch.KeyIdx {
 			key[i] = w.fields[k].s
@@ -101,13 +187,5 @@ func (w *copyBatcher) flush(final bool) error {
 		w.lastKey = key
 	}
 	w.rows += rows
-	if rows == 0 {
-		return nil
-	}
-	b := &snapBatch{events: evs, chunkEnd: final}
-	if final {
-		b.lastKey = w.lastKey
-		w.emittedEnd = true
-	}
-	return w.r.push(w.ctx, b)
+	return w.r.push(w.ctx, &snapBatch{events: evs})
 }

@@ -72,11 +72,7 @@ func TestSnapshotNeverAndDropSlot(t *testing.T) {
 	cfg.DropSlotOnStop = true
 	out := newEmitter()
 	r := te.start(cfg, nil, out)
-	waitCond(t, "the slot", 10*time.Second, func() bool {
-		var n int
-		_ = te.conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active`, cfg.Slot).Scan(&n)
-		return n == 1
-	})
+	waitStreaming(t, te, cfg.Slot)
 	te.exec(`INSERT INTO sn VALUES (2)`)
 	evs := waitN(t, out, 1)
 	if got := describe(evs); got[0] != "c sn id=2" {
@@ -89,6 +85,18 @@ func TestSnapshotNeverAndDropSlot(t *testing.T) {
 	if slots != 0 || pubs != 0 {
 		t.Fatalf("after Close with drop_slot_on_stop: %d slots, %d publications", slots, pubs)
 	}
+}
+
+// waitStreaming waits until the slot's walsender streams: changes committed
+// after that are after the stream's start.
+func waitStreaming(t *testing.T, te *testEnv, slot string) {
+	t.Helper()
+	waitCond(t, "the walsender to stream", 10*time.Second, func() bool {
+		var n int
+		_ = te.conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots s
+			JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1 AND r.state = 'streaming'`, slot).Scan(&n)
+		return n == 1
+	})
 }
 
 func runErr(t *testing.T, te *testEnv, cfg *Config) error {

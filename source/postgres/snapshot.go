@@ -95,7 +95,9 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		if err != nil {
 			cancel()
 			wg.Wait()
-			return err
+			// A worker's failure is the cause; this error may only be
+			// its consequence (a cancelled connect).
+			return errors.Join(errors.Join(errs...), err)
 		}
 		wg.Add(1)
 		go func() {
@@ -344,24 +346,18 @@ func (r *tableReader) readByCtid(ctx context.Context) error {
 }
 
 // copyChunk runs one COPY and pushes its rows in batches; it returns the
-// number of rows and the key of the last row.
+// number of rows and the key of the last row. The chunk's last batch is
+// the held-back one when it returns: it is marked as the chunk's end.
 func (r *tableReader) copyChunk(ctx context.Context, sql string) (int, []string, error) {
-	w := newCopyBatcher(r, ctx)
-	if _, err := r.conn.PgConn().CopyTo(ctx, w, sql); err != nil {
-		if w.err != nil {
-			return 0, nil, w.err
-		}
-		return 0, nil, fmt.Errorf("snapshot of %s: %w", r.name, err)
+	w := newCopyBatcher(ctx, r)
+	_, copyErr := r.conn.PgConn().CopyTo(ctx, w, sql)
+	if copyErr != nil {
+		copyErr = fmt.Errorf("snapshot of %s: %w", r.name, copyErr)
 	}
-	if w.err != nil {
-		return 0, nil, w.err
-	}
-	if err := w.flush(true); err != nil {
+	if err := w.finish(copyErr); err != nil {
 		return 0, nil, err
 	}
-	if w.rows > 0 && w.emittedEnd == false && r.pending != nil {
-		// The chunk's final batch was empty: its last rows are in the
-		// held-back batch, which now ends the chunk.
+	if w.rows > 0 {
 		r.pending.chunkEnd = true
 		r.pending.lastKey = w.lastKey
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +35,10 @@ func TestSnapshotThroughput(t *testing.T) {
 	psql := func() time.Duration {
 		start := time.Now()
 		cmd := exec.Command("psql", te.dsn, "-qc", "COPY bench TO STDOUT")
-		cmd.Stdout = nil // /dev/null
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("psql: %v %s", err, out)
+		var stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = nil, &stderr // stdout: /dev/null
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("psql: %v %s", err, stderr.String())
 		}
 		return time.Since(start)
 	}
@@ -49,6 +51,9 @@ func TestSnapshotThroughput(t *testing.T) {
 		cfg := te.config("public.bench")
 		cfg.Slot = cfg.Slot[:min(len(cfg.Slot), 55)] + "_" + strconv.Itoa(int(time.Now().UnixNano()%1e6))
 		cfg.DropSlotOnStop = true
+		if n, err := strconv.Atoi(os.Getenv("SLUICE_PG_BENCH_CHUNK")); err == nil {
+			cfg.SnapshotChunkRows = n
+		}
 		start := time.Now()
 		var took time.Duration
 		out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
