@@ -361,10 +361,19 @@ func (c *catalog) buildSchema(ctx context.Context, base event.Schema, ti *tableI
 
 // parseDefault turns a constant default expression into a Value: a bare
 // number or boolean, or a quoted literal with a cast ('abc'::text). Anything
-// else (nextval(), now(), expressions) is not a constant: ok is false.
+// else (now(), expressions) is not a constant: ok is false. A sequence
+// default (serial, nextval()) on an integer column is reported as 0,
+// because that is what Debezium's schema says for it ("default": 0 in seed
+// 001 and in Debezium 2.7 output), and consumers may rely on it.
 func parseDefault(ct *colType, expr string) (event.Value, bool) {
 	expr = strings.TrimSpace(expr)
 	if expr == "" {
+		return event.Null, false
+	}
+	if strings.HasPrefix(expr, "nextval(") {
+		if v, err := decodeText(ct, "0"); err == nil && v.Kind == event.KindInt {
+			return v, true
+		}
 		return event.Null, false
 	}
 	lit := expr

@@ -172,7 +172,7 @@ func TestDefaults(t *testing.T) {
 	out.waitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
 	sch := out.snapshotEvents()[0].Schema
 	want := map[string]event.Value{
-		"i": event.Int(42), "neg": event.Int(-1), "n": event.Decimal("1.5"), "s": event.String("it's"),
+		"id": event.Int(0), "i": event.Int(42), "neg": event.Int(-1), "n": event.Decimal("1.5"), "s": event.String("it's"),
 		"v": event.String("x"), "b": event.Bool(true), "dt": event.Int(days(2020, 1, 2)),
 	}
 	for _, c := range sch.Columns {
