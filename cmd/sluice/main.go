@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -127,6 +128,7 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	logFormat := fs.String("log-format", "text", "text | json")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
@@ -155,6 +157,16 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	}
 	if *stateDir != "" {
 		p.StateDir = *stateDir
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -72,12 +73,11 @@ var Factory = component.SinkFactory{
 // Sink writes to a file.
 type Sink struct {
 	cfg    Config
-	enc    format.Encoder
+	lines  *format.LineEncoder
 	f      *os.File
 	size   int64
 	opened time.Time
 	seq    int
-	buf    []byte
 	now    func() time.Time
 }
 
@@ -85,11 +85,11 @@ var _ component.Sink = (*Sink)(nil)
 
 // New opens (or creates) the active file.
 func New(cfg Config) (*Sink, error) {
-	enc, err := format.New(cfg.Options)
+	lines, err := format.NewLineEncoder(cfg.Options, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, enc: enc, now: time.Now}
+	s := &Sink{cfg: cfg, lines: lines, now: time.Now}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -165,33 +165,12 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 			return err
 		}
 	}
-	buf := s.buf[:0]
-	for i := range events {
-		var ok bool
-		var err error
-		mark := len(buf)
-		buf, ok, err = s.enc.AppendValue(buf, &events[i])
-		if err != nil {
-			return component.Permanent(fmt.Errorf("encode %s: %w", events[i].String(), err))
+	if err := s.lines.Encode(events, s.writeOut); err != nil {
+		if s.f == nil {
+			return err // a failed write: retry
 		}
-		if !ok {
-			buf = buf[:mark]
-			continue
-		}
-		buf = append(buf, '\n')
+		return component.Permanent(err)
 	}
-	s.buf = buf
-	if len(buf) == 0 {
-		return nil
-	}
-	if _, err := s.f.Write(buf); err != nil {
-		// Unknown how much reached the file: reopen (which cuts a partial
-		// line) before the engine retries the same events.
-		s.f.Close()
-		s.f = nil
-		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
-	}
-	s.size += int64(len(buf))
 	if s.cfg.Fsync {
 		if err := s.f.Sync(); err != nil {
 			s.f.Close()
@@ -205,9 +184,19 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		// by the next Write instead of failing this one.
 		_ = s.rotate()
 	}
-	if cap(s.buf) > 8<<20 {
-		s.buf = nil // do not keep a huge buffer after a large batch
+	return nil
+}
+
+// writeOut writes b to the active file.
+func (s *Sink) writeOut(b []byte) error {
+	if _, err := s.f.Write(b); err != nil {
+		// Unknown how much reached the file: reopen (which cuts a partial
+		// line) before the engine retries the same events.
+		s.f.Close()
+		s.f = nil
+		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
+	s.size += int64(len(b))
 	return nil
 }
 

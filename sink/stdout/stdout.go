@@ -39,42 +39,33 @@ var Factory = component.SinkFactory{
 
 // Sink writes lines to an io.Writer.
 type Sink struct {
-	enc format.Encoder
-	w   io.Writer
-	buf []byte
+	lines *format.LineEncoder
+	w     io.Writer
 }
 
 var _ component.Sink = (*Sink)(nil)
 
 // New returns a sink writing to w.
 func New(cfg Config, w io.Writer) (*Sink, error) {
-	enc, err := format.New(cfg.Options)
+	lines, err := format.NewLineEncoder(cfg.Options, 1)
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{enc: enc, w: w}, nil
+	return &Sink{lines: lines, w: w}, nil
 }
 
 // Write implements component.Sink.
 func (s *Sink) Write(_ context.Context, events []event.Event) error {
-	buf := s.buf[:0]
-	for i := range events {
-		mark := len(buf)
-		var ok bool
-		var err error
-		buf, ok, err = s.enc.AppendValue(buf, &events[i])
-		if err != nil {
-			return component.Permanent(fmt.Errorf("encode %s: %w", events[i].String(), err))
-		}
-		if !ok {
-			buf = buf[:mark]
-			continue
-		}
-		buf = append(buf, '\n')
+	var werr error
+	err := s.lines.Encode(events, func(b []byte) error {
+		_, werr = s.w.Write(b)
+		return werr
+	})
+	if werr != nil {
+		return component.Permanent(fmt.Errorf("stdout: %w", werr))
 	}
-	s.buf = buf
-	if _, err := s.w.Write(buf); err != nil {
-		return component.Permanent(fmt.Errorf("stdout: %w", err))
+	if err != nil {
+		return component.Permanent(err)
 	}
 	return nil
 }
