@@ -95,7 +95,8 @@ type Env struct {
 	// StateDir is the pipeline's state directory; a component may keep
 	// files under StateDir/<kind>/<Name>.
 	StateDir string
-	Logger   *slog.Logger
+	// Logger is already labelled with the component ("source"/"sink" = Name).
+	Logger *slog.Logger
 }
 
 // Validator is implemented by configuration structs that check themselves

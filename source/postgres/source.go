@@ -70,7 +70,6 @@ func New(cfg *Config, env component.Env) (*Source, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.log = s.log.With("source", env.Name)
 	s.slot = cfg.Slot
 	if s.slot == "" {
 		s.slot = defaultName(env.Pipeline, env.Name)
