@@ -24,7 +24,7 @@ var volatile = regexp.MustCompile(`"(ts_ms|ts_us|ts_ns|lsn|txId)":\d+|"(sequence
 
 func normalize(b []byte) []byte {
 	return volatile.ReplaceAllFunc(b, func(m []byte) []byte {
-		name := m[1:bytes.IndexByte(m[1:], '"')+1]
+		name := m[1 : bytes.IndexByte(m[1:], '"')+1]
 		return []byte(fmt.Sprintf(`"%s":"<%s>"`, name, name))
 	})
 }
