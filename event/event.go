@@ -84,8 +84,9 @@ type Event struct {
 	Source Source
 	// TsMs is the time sluice processed the event (Debezium's payload ts_ms).
 	TsMs int64
-	// Position is the source's ordering position for this event, opaque to the
-	// engine, printed in dead-letter records and logs.
+	// Position is the source's position for this event, opaque to the
+	// engine, printed in dead-letter records and logs. A source may leave it
+	// empty on its hot path; Where then derives it from Source.
 	Position string
 }
 
@@ -109,7 +110,21 @@ func (e *Event) Key() []Value {
 	return k
 }
 
+// Where returns the event's source position for messages: Position when
+// the source set it, else one derived from Source ("lsn 0/16B3748", "tx 42").
+func (e *Event) Where() string {
+	switch {
+	case e.Position != "":
+		return e.Position
+	case e.Source.HasLSN:
+		return fmt.Sprintf("lsn %X/%X", e.Source.LSN>>32, uint32(e.Source.LSN))
+	case e.Source.HasTxID:
+		return fmt.Sprintf("tx %d", e.Source.TxID)
+	}
+	return "unknown position"
+}
+
 // String is a short description for logs and errors (never row contents).
 func (e *Event) String() string {
-	return fmt.Sprintf("%s %s at %s", e.Op, e.Schema.Stream, e.Position)
+	return fmt.Sprintf("%s %s at %s", e.Op, e.Schema.Stream, e.Where())
 }

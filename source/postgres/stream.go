@@ -80,7 +80,6 @@ func (d *streamDecoder) reset() {
 	d.lastCommit = d.emitted
 }
 
-func (d *streamDecoder) position(lsn uint64) string { return "lsn " + pglogrepl.LSN(lsn).String() }
 
 // flush emits the batch; with a pending commit it carries the checkpoint.
 func (d *streamDecoder) flush(ctx context.Context) error {
@@ -291,8 +290,9 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 			TsMs: d.commitMs, TxID: int64(d.xid), HasTxID: true,
 			LSN: lsn, LastCommitLSN: d.lastCommit, HasLSN: true,
 		},
-		TsMs:     time.Now().UnixMilli(),
-		Position: d.position(lsn),
+		TsMs: time.Now().UnixMilli(),
+		// Position stays empty: Event.Where derives it from Source.LSN
+		// when needed, so no string is built per change.
 	}
 }
 

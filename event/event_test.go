@@ -1,0 +1,33 @@
+package event
+
+import "testing"
+
+func TestWhere(t *testing.T) {
+	sch := &Schema{Stream: "pg.public.t"}
+	cases := []struct {
+		e    Event
+		want string
+	}{
+		{Event{Op: OpCreate, Schema: sch, Source: Source{LSN: 0x16B3748, HasLSN: true}}, "c pg.public.t at lsn 0/16B3748"},
+		{Event{Op: OpUpdate, Schema: sch, Source: Source{LSN: 0x1_0000_00FF, HasLSN: true}}, "u pg.public.t at lsn 1/FF"},
+		{Event{Op: OpDelete, Schema: sch, Source: Source{TxID: 42, HasTxID: true}}, "d pg.public.t at tx 42"},
+		{Event{Op: OpRead, Schema: sch, Position: "gen 7", Source: Source{LSN: 1, HasLSN: true}}, "r pg.public.t at gen 7"},
+		{Event{Op: OpRead, Schema: sch}, "r pg.public.t at unknown position"},
+	}
+	for _, c := range cases {
+		if got := c.e.String(); got != c.want {
+			t.Errorf("got %q want %q", got, c.want)
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	sch := &Schema{Columns: []Column{{Name: "a"}, {Name: "b"}}, KeyIdx: []int{1}}
+	e := Event{Schema: sch, Before: []Value{Int(1), String("k")}}
+	if k := e.Key(); len(k) != 1 || !k[0].Equal(String("k")) {
+		t.Fatalf("key %v", k)
+	}
+	if (&Event{Schema: &Schema{}}).Key() != nil {
+		t.Fatal("keyless table has a key")
+	}
+}
