@@ -80,7 +80,6 @@ func (d *streamDecoder) reset() {
 	d.lastCommit = d.emitted
 }
 
-
 // flush emits the batch; with a pending commit it carries the checkpoint.
 func (d *streamDecoder) flush(ctx context.Context) error {
 	var cp []byte
