@@ -191,6 +191,14 @@ func (cs *codecs) get(s *event.Schema) (*tableCodec, error) {
 type debeziumEncoder struct {
 	codecs
 	replaceNull bool
+	// The last source block written, by table and source metadata: a
+	// snapshot batch (and often a stream batch) repeats it event after
+	// event, and formatting its numbers is a good part of the encode.
+	last struct {
+		t   *tableCodec
+		src event.Source
+		b   []byte
+	}
 }
 
 var _ Encoder = (*debeziumEncoder)(nil)
@@ -233,7 +241,14 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 		return dst[:start], false, fmt.Errorf("format: %s after image: %w", e, err)
 	}
 	dst = append(dst, `,"source":`...)
-	dst = t.src.appendPayload(dst, e)
+	if d.last.t == t && d.last.src == e.Source {
+		dst = append(dst, d.last.b...)
+	} else {
+		m := len(dst)
+		dst = t.src.appendPayload(dst, e)
+		d.last.t, d.last.src = t, e.Source
+		d.last.b = append(d.last.b[:0], dst[m:]...)
+	}
 	dst = append(dst, `,"transaction":null,"op":"`...)
 	dst = append(dst, byte(e.Op))
 	dst = append(dst, `","ts_ms":`...)

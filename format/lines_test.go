@@ -61,3 +61,24 @@ func typicalProduct(id int64) []event.Value {
 	v[0] = event.Int(id)
 	return v
 }
+
+// The source-block cache must never serve one event's metadata to another.
+func TestSourceBlockCache(t *testing.T) {
+	a := *productEvent()
+	b := a
+	b.Source.LSN++
+	c := b
+	c.Source.Snapshot = event.SnapshotLast
+	enc, _ := New(DefaultOptions())
+	for _, e := range []*event.Event{&a, &b, &b, &c, &a} {
+		got, _, err := enc.AppendValue(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := New(DefaultOptions())
+		want, _, _ := fresh.AppendValue(nil, e)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("cached encoder wrote\n%s\nfresh encoder wrote\n%s", got, want)
+		}
+	}
+}
