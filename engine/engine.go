@@ -218,7 +218,8 @@ func (r *run) run(ctx context.Context) error {
 	case <-allFinished:
 		r.log.Info("every source has finished; draining")
 	case <-r.fail:
-		r.log.Error("stopping after error", "err", r.failErr)
+		// The error itself is returned to the caller, who reports it.
+		r.log.Warn("a component failed; stopping and draining what is in flight")
 	}
 	cancelSources()
 	for _, s := range r.sources {
