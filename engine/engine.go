@@ -229,9 +229,11 @@ func (r *run) run(ctx context.Context) error {
 
 	// Drain: wait until every source's window is empty, or the deadline.
 	drained := make(chan struct{})
+	stopWaiting := make(chan struct{})
+	defer close(stopWaiting)
 	go func() {
 		for _, s := range r.sources {
-			s.waitEmpty()
+			s.waitEmpty(stopWaiting)
 		}
 		close(drained)
 	}()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,15 +67,22 @@ func (c *countSource) Committed(_ context.Context, cp []byte) error {
 func (c *countSource) Close() error { return nil }
 
 type memSink struct {
-	mu     sync.Mutex
-	got    []int64
-	fail   int   // fail this many writes with a transient error first
-	perm   error // fail every write with this
-	writes int
-	gate   chan struct{} // if set, each Write waits for a token
+	mu      sync.Mutex
+	got     []int64
+	fail    int   // fail this many writes with a transient error first
+	perm    error // fail every write with this
+	writes  int
+	gate    chan struct{} // if set, each Write waits for a token
+	entered chan struct{} // if set, signalled when a Write starts
 }
 
 func (m *memSink) Write(ctx context.Context, evs []event.Event) error {
+	if m.entered != nil {
+		select {
+		case m.entered <- struct{}{}:
+		default:
+		}
+	}
 	if m.gate != nil {
 		select {
 		case <-m.gate:
@@ -247,5 +255,30 @@ func TestMatchInput(t *testing.T) {
 	err := ValidateInputs([]string{"shpo"}, []string{"shop", "gen"})
 	if err == nil || err.Error() != `input "shpo" matches no source (sources: shop, gen)` {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestDrainDeadline(t *testing.T) {
+	src := &countSource{schema: schema("a.public.t"), n: 3, committed: make(chan string, 10)}
+	stuck := &memSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)} // never opens
+	st := &memStore{}
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: src}},
+		Sinks:   []SinkNode{{Name: "stuck", Sink: stuck, Inputs: []string{"a"}}},
+		Store:   st,
+		Options: Options{DrainTimeout: 50 * time.Millisecond},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- Run(ctx, p) }()
+	<-stuck.entered // a batch is in flight
+	cancel()
+	err := <-done
+	want := "drain did not finish within 50ms; the checkpoint stays at the last durable position"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v", err)
+	}
+	if cp, _ := st.Checkpoint("a"); cp != nil {
+		t.Fatalf("checkpoint %q persisted though nothing was written", cp)
 	}
 }

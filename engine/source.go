@@ -211,10 +211,14 @@ func (s *sourceRun) stop() {
 	s.stopped.Store(true)
 }
 
-// waitEmpty blocks until every emitted batch is acknowledged or the run failed.
-func (s *sourceRun) waitEmpty() {
+// waitEmpty blocks until every emitted batch is acknowledged, the run
+// failed, or stop is closed.
+func (s *sourceRun) waitEmpty(stop <-chan struct{}) {
 	go func() {
-		<-s.r.fail
+		select {
+		case <-s.r.fail:
+		case <-stop:
+		}
 		s.mu.Lock()
 		s.mu.empty.Broadcast()
 		s.mu.Unlock()
@@ -224,6 +228,8 @@ func (s *sourceRun) waitEmpty() {
 	for len(s.mu.window) > 0 {
 		select {
 		case <-s.r.fail:
+			return
+		case <-stop:
 			return
 		default:
 		}
