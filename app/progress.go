@@ -35,7 +35,7 @@ func progress(ctx context.Context, w io.Writer, names []string, reps []component
 			lastT = now
 			for i, r := range reps {
 				p := r.Progress()
-				rate := float64(p.Done-last[i]) / dt
+				rate := float64(max(p.Done-last[i], 0)) / dt // Done restarts with each phase
 				last[i] = p.Done
 				if i > 0 {
 					b.WriteString("  ")

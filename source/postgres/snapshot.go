@@ -73,6 +73,7 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		}
 	}
 	start := time.Now()
+	s.prog.enter(&progSnapshot, s.estimateRows(ctx, todo))
 	s.log.Info("snapshot started", "tables", len(todo), "workers", min(s.cfg.SnapshotWorkers, len(todo)))
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -53,6 +53,7 @@ type Source struct {
 	durable atomic.Uint64
 	// kick wakes the status sender (buffer 1).
 	kick chan struct{}
+	prog progress
 
 	mu struct {
 		sync.Mutex
@@ -170,7 +171,7 @@ func querySeverInfo(ctx context.Context, conn *pgx.Conn) (serverInfo, error) {
 // Run snapshots (unless the checkpoint says it is done or snapshot: never)
 // and then streams changes until ctx is cancelled.
 func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
-	err := s.run(ctx, cpBytes, out)
+	err := s.run(ctx, cpBytes, countingEmitter{Emitter: out, p: &s.prog})
 	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 		return nil
 	}

@@ -391,6 +391,7 @@ func pgMicrosToUnixMs(us int64) int64 {
 // connections, always restarting after the last emitted checkpoint.
 func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl *pgconn.PgConn,
 	tables []*capturedTable, cp *checkpoint, out component.Emitter) error {
+	s.prog.enter(&progStreaming, 0)
 	start, _ := cp.streamLSN()
 	if start == 0 {
 		start, _ = cp.consistentLSN()
