@@ -60,7 +60,7 @@ type SinkNode struct {
 // Options tune the engine.
 type Options struct {
 	// MaxInflight is the number of batches per source emitted but not yet
-	// acknowledged by every sink. Default 16.
+	// acknowledged by every sink. Default 8.
 	MaxInflight int
 	// MaxWriteEvents caps how many events a sink runner coalesces into one
 	// Write. Default 16384.
@@ -75,7 +75,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.MaxInflight <= 0 {
-		o.MaxInflight = 16
+		o.MaxInflight = 8
 	}
 	if o.MaxWriteEvents <= 0 {
 		o.MaxWriteEvents = 16384
