@@ -1,6 +1,9 @@
 package event
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestWhere(t *testing.T) {
 	sch := &Schema{Stream: "pg.public.t"}
@@ -29,5 +32,15 @@ func TestKey(t *testing.T) {
 	}
 	if (&Event{Schema: &Schema{}}).Key() != nil {
 		t.Fatal("keyless table has a key")
+	}
+}
+
+func TestValueSize(t *testing.T) {
+	if n := unsafe.Sizeof(Value{}); n != 40 {
+		t.Fatalf("event.Value is %d bytes; rows are slices of it, keep it at 40", n)
+	}
+	a := Array([]Value{Int(1), Null})
+	if len(a.Elems()) != 2 || !a.Equal(Array([]Value{Int(1), Null})) || a.Equal(Array([]Value{Int(1)})) || Int(1).Elems() != nil {
+		t.Fatal("array accessors")
 	}
 }

@@ -26,14 +26,16 @@ const (
 	KindArray    // Elems
 )
 
-// Value is one typed datum. It is a small struct (no interface, no
-// per-value allocation for scalars); strings and bytes share the source's
-// row buffer where possible.
+// Value is one typed datum. It is a small struct (40 bytes: no interface,
+// no per-value allocation for scalars); strings and bytes share the source's
+// row buffer where possible. Arrays, which are rare, hold their elements
+// behind a pointer so that every other value stays small: rows are slices
+// of Values, and their size is what the garbage collector scans.
 type Value struct {
-	Kind  Kind
-	Num   uint64
-	Str   string
-	Elems []Value
+	Kind Kind
+	Num  uint64
+	Str  string
+	arr  *[]Value
 }
 
 // Null is the SQL NULL.
@@ -71,7 +73,15 @@ func Interval(micros int64, iso string) Value {
 }
 
 // Array returns an array Value.
-func Array(elems []Value) Value { return Value{Kind: KindArray, Elems: elems} }
+func Array(elems []Value) Value { return Value{Kind: KindArray, arr: &elems} }
+
+// Elems returns an array's elements (nil for other kinds).
+func (v Value) Elems() []Value {
+	if v.arr == nil {
+		return nil
+	}
+	return *v.arr
+}
 
 // IsNull reports whether v is NULL.
 func (v Value) IsNull() bool { return v.Kind == KindNull }
@@ -100,7 +110,7 @@ func (v Value) Text() string {
 		return strconv.FormatFloat(v.AsFloat(), 'g', -1, 64)
 	case KindArray:
 		s := "{"
-		for i, e := range v.Elems {
+		for i, e := range v.Elems() {
 			if i > 0 {
 				s += ","
 			}
@@ -113,11 +123,12 @@ func (v Value) Text() string {
 
 // Equal reports whether two values are identical.
 func (v Value) Equal(o Value) bool {
-	if v.Kind != o.Kind || v.Num != o.Num || v.Str != o.Str || len(v.Elems) != len(o.Elems) {
+	ve, oe := v.Elems(), o.Elems()
+	if v.Kind != o.Kind || v.Num != o.Num || v.Str != o.Str || len(ve) != len(oe) {
 		return false
 	}
-	for i := range v.Elems {
-		if !v.Elems[i].Equal(o.Elems[i]) {
+	for i := range ve {
+		if !ve[i].Equal(oe[i]) {
 			return false
 		}
 	}

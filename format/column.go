@@ -350,7 +350,7 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		if v.Kind != event.KindArray {
 			return dst, c.kindError(v)
 		}
-		return c.appendArray(dst, v.Elems, 0)
+		return c.appendArray(dst, v.Elems(), 0)
 	}
 	return dst, c.kindError(v)
 }
@@ -371,7 +371,7 @@ func (c *colCodec) appendArray(dst []byte, elems []event.Value, depth int) ([]by
 		}
 		var err error
 		if e.Kind == event.KindArray && c.elem.kind != kArray {
-			dst, err = c.appendArray(dst, e.Elems, depth+1)
+			dst, err = c.appendArray(dst, e.Elems(), depth+1)
 		} else {
 			dst, err = c.elem.appendValue(dst, e)
 		}
