@@ -63,21 +63,21 @@ func (s SnapshotMark) String() string {
 // not have stay zero; Has* flags distinguish "zero" from "absent" where
 // Debezium writes null.
 type Source struct {
-	TsMs     int64        // commit time of the change in the source, ms since epoch
-	Snapshot SnapshotMark // snapshot flag
-	TxID     int64        // transaction id
-	HasTxID  bool
+	TsMs int64 // commit time of the change in the source, ms since epoch
+	TxID int64 // transaction id
 	// PostgreSQL.
 	LSN           uint64 // LSN of the change (0 for snapshot rows before streaming)
 	LastCommitLSN uint64 // commit LSN of the previous transaction (Debezium "sequence"[0])
-	HasLSN        bool
-	Xmin          int64 // always absent today (Debezium writes null unless xmin.fetch.interval.ms)
-	HasXmin       bool
+	Xmin          int64  // always absent today (Debezium writes null unless xmin.fetch.interval.ms)
+	// Flags last, so the struct packs into 48 bytes.
+	Snapshot SnapshotMark // snapshot flag
+	HasTxID  bool
+	HasLSN   bool
+	HasXmin  bool
 }
 
 // Event is one change.
 type Event struct {
-	Op     Op
 	Schema *Schema // table identity and columns; shared, versioned
 	Before []Value // nil when absent
 	After  []Value // nil when absent
@@ -88,6 +88,7 @@ type Event struct {
 	// engine, printed in dead-letter records and logs. A source may leave it
 	// empty on its hot path; Where then derives it from Source.
 	Position string
+	Op       Op // last, so the struct packs into 136 bytes
 }
 
 // Key returns the key values of the event's row: from After, or Before for

@@ -44,3 +44,9 @@ func TestValueSize(t *testing.T) {
 		t.Fatal("array accessors")
 	}
 }
+
+func TestEventSize(t *testing.T) {
+	if n := unsafe.Sizeof(Event{}); n != 136 {
+		t.Fatalf("event.Event is %d bytes; keep the flags packed (136)", n)
+	}
+}
