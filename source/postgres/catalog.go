@@ -281,6 +281,15 @@ func applyTypmod(col *event.Column, ti *typeInfo, typmod int32) {
 		}
 	case ti.evType == event.TypeMoney:
 		col.Scale = 2
+	case ti.evType == event.TypeTime || ti.evType == event.TypeTimeTZ ||
+		ti.evType == event.TypeTimestamp || ti.evType == event.TypeTimestampTZ:
+		// Declared fractional-second digits pick Debezium's adaptive
+		// encoding (≤ 3: milliseconds). Undeclared stays 0, which encoders
+		// read as PostgreSQL's default of 6; an explicit (0) is read the
+		// same way, a known difference from Debezium's millisecond type.
+		if typmod >= 1 && typmod <= 6 {
+			col.Precision = int(typmod)
+		}
 	case ti.name == "varchar" || ti.name == "bpchar":
 		if typmod >= 4 {
 			col.Length = int(typmod - 4)

@@ -186,3 +186,23 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestTemporalPrecision(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE tp (id int PRIMARY KEY, a timestamp(3), b time(2), c timestamptz(6), d timestamp, e timetz(4))`)
+	out := newEmitter()
+	te.start(te.config("public.tp"), nil, out)
+	te.exec(`INSERT INTO tp (id) VALUES (1)`)
+	out.waitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
+	got := map[string]int{}
+	for _, c := range out.snapshotEvents()[0].Schema.Columns {
+		got[c.Name] = c.Precision
+	}
+	want := map[string]int{"id": 0, "a": 3, "b": 2, "c": 6, "d": 0, "e": 4}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("column %s precision %d, want %d", k, got[k], v)
+		}
+	}
+}
