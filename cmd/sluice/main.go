@@ -143,10 +143,16 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: --log-level %q: use debug, info, warn or error\n", *level)
 		return exitUsage
 	}
+	var progressTo io.Writer
+	logTo := stderr
+	if *showProgress == "always" || (*showProgress == "auto" && isTerminal(os.Stderr)) {
+		progressTo = stderr
+		logTo = clearLine{stderr} // a log line replaces the progress line; the bar redraws below it
+	}
 	hopts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	var h slog.Handler = slog.NewTextHandler(logTo, hopts)
 	if *logFormat == "json" {
-		h = slog.NewJSONHandler(stderr, hopts)
+		h = slog.NewJSONHandler(logTo, hopts)
 	}
 	log := slog.New(h)
 
@@ -181,10 +187,6 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		log.Warn("second signal: aborting without drain")
 		os.Exit(exitAborted)
 	}()
-	var progressTo io.Writer
-	if *showProgress == "always" || (*showProgress == "auto" && isTerminal(os.Stderr)) {
-		progressTo = stderr
-	}
 	if err := app.Run(ctx, p, reg, log, progressTo); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("pipeline failed", "err", err)
 		return exitFailed
@@ -235,4 +237,14 @@ func buildVersion() string {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// clearLine erases the terminal line (the progress bar) before each write.
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\x1b[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
