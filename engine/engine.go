@@ -190,12 +190,23 @@ func (r *run) run(ctx context.Context) error {
 	srcCtx, cancelSources := context.WithCancel(ctx)
 	defer cancelSources()
 	var srcWG, commitWG sync.WaitGroup
-	for _, n := range r.p.Sources {
+	// Read every checkpoint before starting anything, so a failure here
+	// leaves nothing running.
+	cps := make([][]byte, len(r.p.Sources))
+	for i, n := range r.p.Sources {
 		cp, err := r.p.Store.Checkpoint(n.Name)
 		if err != nil {
-			cancelSources()
-			return err
+			cancelSinks()
+			for _, s := range r.sinks {
+				close(s.in)
+			}
+			sinkWG.Wait()
+			return errors.Join(append([]error{err}, r.closeAll()...)...)
 		}
+		cps[i] = cp
+	}
+	for i, n := range r.p.Sources {
+		cp := cps[i]
 		s := newSourceRun(r, n, cp)
 		r.sources = append(r.sources, s)
 		commitWG.Add(1)
@@ -265,19 +276,26 @@ func (r *run) run(ctx context.Context) error {
 	if drainErr != nil {
 		errs = append(errs, drainErr)
 	}
+	errs = append(errs, r.closeAll()...)
+	return errors.Join(errs...)
+}
+
+// closeAll closes every sink and source of the pipeline; nothing runs.
+func (r *run) closeAll() []error {
+	var errs []error
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, s := range r.sinks {
-		if err := s.node.Sink.Close(closeCtx); err != nil {
-			errs = append(errs, fmt.Errorf("sink %s: close: %w", s.node.Name, err))
+	for _, n := range r.p.Sinks {
+		if err := n.Sink.Close(closeCtx); err != nil {
+			errs = append(errs, fmt.Errorf("sink %s: close: %w", n.Name, err))
 		}
 	}
-	for _, s := range r.sources {
-		if err := s.node.Source.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("source %s: close: %w", s.node.Name, err))
+	for _, n := range r.p.Sources {
+		if err := n.Source.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("source %s: close: %w", n.Name, err))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // route returns, per sink, whether the sink takes events of schema sc.

@@ -43,10 +43,11 @@ type countSource struct {
 	n         int
 	committed chan string
 	started   []byte
+	ran       bool
 }
 
 func (c *countSource) Run(ctx context.Context, cp []byte, out component.Emitter) error {
-	c.started = cp
+	c.started, c.ran = cp, true
 	for i := 1; i <= c.n; i++ {
 		ev := []event.Event{{Op: event.OpCreate, Schema: c.schema, After: []event.Value{event.Int(int64(i))}}}
 		if err := out.Emit(ctx, ev, []byte(strconv.Itoa(i))); err != nil {
@@ -280,5 +281,35 @@ func TestDrainDeadline(t *testing.T) {
 	}
 	if cp, _ := st.Checkpoint("a"); cp != nil {
 		t.Fatalf("checkpoint %q persisted though nothing was written", cp)
+	}
+}
+
+type brokenStore struct{ memStore }
+
+func (b *brokenStore) Checkpoint(string) ([]byte, error) {
+	return nil, errors.New("state: read checkpoint of a: disk I/O error")
+}
+
+type closeCounter struct {
+	memSink
+	closed int
+}
+
+func (c *closeCounter) Close(context.Context) error { c.closed++; return nil }
+
+func TestStoreFailureAtStartClosesEverything(t *testing.T) {
+	src := &countSource{schema: schema("a.public.t"), n: 1}
+	sink := &closeCounter{}
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: src}},
+		Sinks:   []SinkNode{{Name: "s", Sink: sink, Inputs: []string{"a"}}},
+		Store:   &brokenStore{},
+	}
+	err := Run(context.Background(), p)
+	if err == nil || err.Error() != "state: read checkpoint of a: disk I/O error" {
+		t.Fatalf("err = %v", err)
+	}
+	if sink.closed != 1 || src.ran {
+		t.Fatalf("sink closed %d times; source ran: %v", sink.closed, src.ran)
 	}
 }
