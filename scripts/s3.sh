@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# scripts/s3.sh — a throw-away S3-compatible server for sluice's tests.
+#
+#   eval "$(scripts/s3.sh start)"   # build once + start, prints the export line
+#   scripts/s3.sh env               # prints the export line again
+#   scripts/s3.sh stop              # stops the server and removes its directory
+#
+# The server is the Versity S3 Gateway (versitygw) with its posix backend:
+# buckets are directories and objects are files under the data directory. It
+# is chosen over MinIO because it is one small Go module built in about a
+# minute from the Go module proxy (no prebuilt binary can be downloaded here),
+# starts in well under a second, needs no cluster setup or erasure-coding
+# layout, and speaks SigV4 path-style S3 (buckets, put/get/list/delete,
+# multipart) the way AWS SDKs expect.
+#
+# Options (environment):
+#   SLUICE_TMP             base directory; the server lives in $SLUICE_TMP/s3
+#                          (default /tmp/sluice-s3)
+#   SLUICE_CACHE           build cache (default ~/.cache/sluice); the binary goes
+#                          to $SLUICE_CACHE/s3/versitygw-<version>/versitygw
+#   SLUICE_S3_VERSITYGW    versitygw version (default v1.8.0; the module proxy
+#                          wants an explicit version, see
+#                          `go list -m -versions github.com/versity/versitygw`)
+#   SLUICE_S3_PORT         port to use (default: a free port on 127.0.0.1)
+#
+# Listens on 127.0.0.1 only, path-style addressing, plain HTTP, root
+# credentials sluice / sluice-secret-key, region us-east-1. Object metadata goes
+# to extended attributes where the data directory supports them, else to a
+# sidecar directory. Idempotent: start on a running server only prints the env
+# line.
+set -euo pipefail
+
+if [ -n "${SLUICE_TMP:-}" ]; then BASE="$SLUICE_TMP/s3"; else BASE=/tmp/sluice-s3; fi
+VERSION="${SLUICE_S3_VERSITYGW:-v1.8.0}"
+BINDIR="${SLUICE_CACHE:-$HOME/.cache/sluice}/s3/versitygw-$VERSION"
+BIN="$BINDIR/versitygw"
+DATA="$BASE/data"
+ENVFILE="$BASE/env.sh"
+LOG="$BASE/versitygw.log"
+PIDFILE="$BASE/versitygw.pid"
+ACCESS_KEY=sluice
+SECRET_KEY=sluice-secret-key
+REGION=us-east-1
+
+build() {
+	if [ -x "$BIN" ]; then return; fi
+	local go
+	go="$(command -v go 2>/dev/null || true)"
+	if [ -z "$go" ] && [ -x /usr/local/go/bin/go ]; then go=/usr/local/go/bin/go; fi
+	if [ -z "$go" ]; then
+		echo "s3.sh: go is needed to build versitygw $VERSION" >&2
+		exit 1
+	fi
+	echo "s3.sh: building versitygw $VERSION into $BINDIR (once)" >&2
+	mkdir -p "$BINDIR"
+	# Outside the work tree, so sluice's go.mod is neither read nor touched.
+	(cd "$BINDIR" && GOBIN="$BINDIR" GOFLAGS=-buildvcs=false GO111MODULE=on \
+		"$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSION") >"$BINDIR/build.log" 2>&1 || {
+		cat "$BINDIR/build.log" >&2
+		exit 1
+	}
+}
+
+free_port() {
+	if [ -n "${SLUICE_S3_PORT:-}" ]; then echo "$SLUICE_S3_PORT"; return; fi
+	python3 - <<'PY' 2>/dev/null && return
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+	# Fallback without python: probe a range.
+	local p
+	for p in $(seq 27070 27170); do
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+	done
+	echo "s3.sh: no free port found" >&2
+	exit 1
+}
+
+# xattrs_work tells whether the data directory takes user extended attributes.
+xattrs_work() {
+	python3 - "$DATA" <<'PY' 2>/dev/null
+import os, sys
+p = os.path.join(sys.argv[1], ".xattr-probe")
+open(p, "w").close()
+try:
+    os.setxattr(p, "user.sluice", b"1")
+finally:
+    os.remove(p)
+PY
+}
+
+print_env() {
+	if [ ! -f "$ENVFILE" ]; then
+		echo "s3.sh: not started (no $ENVFILE); run: eval \"\$(scripts/s3.sh start)\"" >&2
+		exit 1
+	fi
+	cat "$ENVFILE"
+}
+
+running() {
+	local pid
+	[ -f "$PIDFILE" ] && pid="$(cat "$PIDFILE")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+start() {
+	build
+	mkdir -p "$BASE"
+	if running && [ -f "$ENVFILE" ]; then
+		print_env
+		return
+	fi
+	local port pid deadline meta=()
+	port="$(free_port)"
+	rm -rf "$DATA" "$BASE/meta" "$ENVFILE"
+	mkdir -p "$DATA"
+	if ! xattrs_work; then
+		mkdir -p "$BASE/meta"
+		meta=(--sidecar "$BASE/meta")
+	fi
+	# Detached from our stdout: start is run inside $(...), which waits for it.
+	nohup "$BIN" --port "127.0.0.1:$port" \
+		--access "$ACCESS_KEY" --secret "$SECRET_KEY" --region "$REGION" \
+		--health /health --quiet \
+		posix "${meta[@]}" "$DATA" </dev/null >>"$LOG" 2>&1 &
+	pid=$!
+	echo "$pid" >"$PIDFILE"
+	deadline=$((SECONDS + 30))
+	until curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "s3.sh: versitygw exited during startup" >&2
+			cat "$LOG" >&2
+			exit 1
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "s3.sh: versitygw not ready after 30s" >&2
+			cat "$LOG" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "export SLUICE_S3_ENDPOINT=http://127.0.0.1:$port SLUICE_S3_ACCESS_KEY=$ACCESS_KEY SLUICE_S3_SECRET_KEY=$SECRET_KEY SLUICE_S3_REGION=$REGION" >"$ENVFILE"
+	print_env
+}
+
+stop() {
+	local pid i
+	if running; then
+		pid="$(cat "$PIDFILE")"
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$BASE"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+env) print_env ;;
+*)
+	echo "usage: $0 start|stop|env" >&2
+	exit 2
+	;;
+esac
