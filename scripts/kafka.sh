@@ -27,6 +27,7 @@
 # Maven from Debian if java or mvn is missing. Idempotent: start on a running
 # broker only prints the env line.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ -n "${SLUICE_TMP:-}" ]; then BASE="$SLUICE_TMP/kafka"; else BASE=/tmp/sluice-kafka; fi
 VERSION="${SLUICE_KAFKA_VERSION:-3.9.2}"
@@ -115,31 +116,6 @@ main_class() {
 	exit 1
 }
 
-free_port() {
-	python3 - <<'PY' 2>/dev/null && return
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
-	# Fallback without python: probe a range.
-	local p
-	for p in $(seq "$1" $(($1 + 100))); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "kafka.sh: no free port found" >&2
-	exit 1
-}
-
-print_env() {
-	if [ ! -f "$ENVFILE" ]; then
-		echo "kafka.sh: not started (no $ENVFILE); run: eval \"\$(scripts/kafka.sh start)\"" >&2
-		exit 1
-	fi
-	cat "$ENVFILE"
-}
-
 running() {
 	local pid
 	[ -f "$PIDFILE" ] && pid="$(cat "$PIDFILE")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
@@ -157,13 +133,13 @@ start() {
 	fetch
 	mkdir -p "$BASE"
 	if running && [ -f "$ENVFILE" ]; then
-		print_env
+		print_env "$ENVFILE"
 		return
 	fi
 	local port cport cluster pid deadline
-	port="${SLUICE_KAFKA_PORT:-$(free_port 29092)}"
-	cport="$(free_port 29192)"
-	while [ "$cport" = "$port" ]; do cport="$(free_port 29192)"; done
+	port="$(free_port "${SLUICE_KAFKA_PORT:-}")"
+	cport="$(free_port)"
+	while [ "$cport" = "$port" ]; do cport="$(free_port)"; done
 	rm -rf "$DATA" "$ENVFILE"
 	# Logging: INFO to $LOG for the broker, WARN to stderr for the tools.
 	cat >"$BASE/log4j.properties" <<L4J
@@ -246,19 +222,12 @@ PROPS
 		sleep 0.5
 	done
 	echo "export SLUICE_KAFKA_BROKERS=127.0.0.1:$port" >"$ENVFILE"
-	print_env
+	print_env "$ENVFILE"
 }
 
 stop() {
-	local pid i
 	if running; then
-		pid="$(cat "$PIDFILE")"
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 150); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
+		stop_pid "$(cat "$PIDFILE")"
 	fi
 	rm -rf "$BASE"
 }
@@ -266,7 +235,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-env) print_env ;;
+env) print_env "$ENVFILE" ;;
 *)
 	echo "usage: $0 start|stop|env" >&2
 	exit 2

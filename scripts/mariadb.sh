@@ -22,6 +22,7 @@
 # server binary is found. Idempotent: start on a running server only prints
 # the env line.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ -n "${SLUICE_TMP:-}" ]; then BASE="$SLUICE_TMP/mariadb"; else BASE=/tmp/sluice-mariadb; fi
 DATA="$BASE/data"
@@ -75,32 +76,6 @@ install_db() {
 	exit 1
 }
 
-free_port() {
-	if [ -n "${SLUICE_MARIADB_PORT:-}" ]; then echo "$SLUICE_MARIADB_PORT"; return; fi
-	python3 - <<'PY' 2>/dev/null && return
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
-	# Fallback without python: probe a range.
-	local p
-	for p in $(seq 23306 23406); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "mariadb.sh: no free port found" >&2
-	exit 1
-}
-
-print_env() {
-	if [ ! -f "$ENVFILE" ]; then
-		echo "mariadb.sh: not started (no $ENVFILE); run: eval \"\$(scripts/mariadb.sh start)\"" >&2
-		exit 1
-	fi
-	cat "$ENVFILE"
-}
-
 server_pid() {
 	[ -f "$PIDFILE" ] && cat "$PIDFILE" 2>/dev/null
 }
@@ -127,11 +102,11 @@ start() {
 	mkdir -p "$BASE"
 	if [ "$(id -u)" = 0 ]; then chown mysql "$BASE"; fi
 	if running && [ -f "$ENVFILE" ]; then
-		print_env
+		print_env "$ENVFILE"
 		return
 	fi
 	local port fsync userarg=()
-	port="$(free_port)"
+	port="$(free_port "${SLUICE_MARIADB_PORT:-}")"
 	fsync="${SLUICE_MARIADB_FSYNC:-off}"
 	if [ "$(id -u)" = 0 ]; then userarg=(--user=mysql); fi
 	if [ ! -d "$DATA/mysql" ]; then
@@ -197,18 +172,13 @@ CREATE DATABASE IF NOT EXISTS sluice_test;"
 		exit 1
 	}
 	echo "export SLUICE_MYSQL_DSN='root@tcp(127.0.0.1:$port)/sluice_test'" >"$ENVFILE"
-	print_env
+	print_env "$ENVFILE"
 }
 
 stop() {
-	local pid i
-	if pid="$(server_pid)" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 150); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
+	local pid
+	if pid="$(server_pid)" && [ -n "$pid" ]; then
+		stop_pid "$pid"
 	fi
 	rm -rf "$BASE"
 }
@@ -216,7 +186,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-env) print_env ;;
+env) print_env "$ENVFILE" ;;
 *)
 	echo "usage: $0 start|stop|env" >&2
 	exit 2

@@ -17,6 +17,7 @@
 # "postgres" (created if missing). Idempotent: start on a running server only
 # prints the env line.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 BASE="${SLUICE_TMP:-/tmp/sluice-pg}"
 DATA="$BASE/data"
@@ -50,32 +51,6 @@ as_pg() {
 	fi
 }
 
-free_port() {
-	if [ -n "${SLUICE_PG_PORT:-}" ]; then echo "$SLUICE_PG_PORT"; return; fi
-	python3 - <<'PY' 2>/dev/null && return
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
-	# Fallback without python: probe a range.
-	local p
-	for p in $(seq 25432 25532); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "postgres.sh: no free port found" >&2
-	exit 1
-}
-
-print_env() {
-	if [ ! -f "$ENVFILE" ]; then
-		echo "postgres.sh: not started (no $ENVFILE); run: eval \"\$(scripts/postgres.sh start)\"" >&2
-		exit 1
-	fi
-	cat "$ENVFILE"
-}
-
 running() {
 	[ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
 }
@@ -89,11 +64,11 @@ start() {
 	mkdir -p "$BASE"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$BASE"; fi
 	if running; then
-		print_env
+		print_env "$ENVFILE"
 		return
 	fi
 	local port fsync
-	port="$(free_port)"
+	port="$(free_port "${SLUICE_PG_PORT:-}")"
 	fsync="${SLUICE_PG_FSYNC:-off}"
 	if [ ! -f "$DATA/PG_VERSION" ]; then
 		rm -rf "$DATA"
@@ -132,7 +107,7 @@ CONF
 		"SELECT 1 FROM pg_database WHERE datname='sluice_test'" | grep -q 1 ||
 		"$BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE sluice_test" >/dev/null
 	echo "export SLUICE_PG_DSN=postgres://postgres@127.0.0.1:$port/sluice_test?sslmode=disable" >"$ENVFILE"
-	print_env
+	print_env "$ENVFILE"
 }
 
 stop() {
@@ -146,7 +121,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-env) print_env ;;
+env) print_env "$ENVFILE" ;;
 *)
 	echo "usage: $0 start|stop|env" >&2
 	exit 2

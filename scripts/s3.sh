@@ -29,6 +29,7 @@
 # sidecar directory. Idempotent: start on a running server only prints the env
 # line.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ -n "${SLUICE_TMP:-}" ]; then BASE="$SLUICE_TMP/s3"; else BASE=/tmp/sluice-s3; fi
 VERSION="${SLUICE_S3_VERSITYGW:-v1.8.0}"
@@ -61,24 +62,6 @@ build() {
 	}
 }
 
-free_port() {
-	if [ -n "${SLUICE_S3_PORT:-}" ]; then echo "$SLUICE_S3_PORT"; return; fi
-	python3 - <<'PY' 2>/dev/null && return
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
-	# Fallback without python: probe a range.
-	local p
-	for p in $(seq 27070 27170); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo "s3.sh: no free port found" >&2
-	exit 1
-}
-
 # xattrs_work tells whether the data directory takes user extended attributes.
 xattrs_work() {
 	python3 - "$DATA" <<'PY' 2>/dev/null
@@ -92,14 +75,6 @@ finally:
 PY
 }
 
-print_env() {
-	if [ ! -f "$ENVFILE" ]; then
-		echo "s3.sh: not started (no $ENVFILE); run: eval \"\$(scripts/s3.sh start)\"" >&2
-		exit 1
-	fi
-	cat "$ENVFILE"
-}
-
 running() {
 	local pid
 	[ -f "$PIDFILE" ] && pid="$(cat "$PIDFILE")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
@@ -109,11 +84,11 @@ start() {
 	build
 	mkdir -p "$BASE"
 	if running && [ -f "$ENVFILE" ]; then
-		print_env
+		print_env "$ENVFILE"
 		return
 	fi
 	local port pid deadline meta=()
-	port="$(free_port)"
+	port="$(free_port "${SLUICE_S3_PORT:-}")"
 	rm -rf "$DATA" "$BASE/meta" "$ENVFILE"
 	mkdir -p "$DATA"
 	if ! xattrs_work; then
@@ -142,19 +117,12 @@ start() {
 		sleep 0.1
 	done
 	echo "export SLUICE_S3_ENDPOINT=http://127.0.0.1:$port SLUICE_S3_ACCESS_KEY=$ACCESS_KEY SLUICE_S3_SECRET_KEY=$SECRET_KEY SLUICE_S3_REGION=$REGION" >"$ENVFILE"
-	print_env
+	print_env "$ENVFILE"
 }
 
 stop() {
-	local pid i
 	if running; then
-		pid="$(cat "$PIDFILE")"
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
+		stop_pid "$(cat "$PIDFILE")"
 	fi
 	rm -rf "$BASE"
 }
@@ -162,7 +130,7 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
-env) print_env ;;
+env) print_env "$ENVFILE" ;;
 *)
 	echo "usage: $0 start|stop|env" >&2
 	exit 2
