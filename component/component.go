@@ -16,6 +16,7 @@ package component
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/sluice-dev/sluice/event"
@@ -158,4 +159,32 @@ type Progress struct {
 // called from another goroutine than Run and must be cheap.
 type ProgressReporter interface {
 	Progress() Progress
+}
+
+// RecordError is one event of a Write that can never be written as it is: a
+// mapping conflict, a constraint violation, an oversize document, a value
+// the destination rejects. Retrying the same event cannot help.
+type RecordError struct {
+	Index int   // index of the event in the slice passed to Write
+	Err   error // the destination's reason, naming the field where it can
+}
+
+// RecordErrors is what Write returns when some events failed one by one
+// (each a RecordError, in index order) and every other event of the call is
+// durably written. The engine sends the failed events, with their errors and
+// source positions, to the sink's dead-letter destination, or, when the sink
+// has none, stops the pipeline with the checkpoint intact. A sink must not
+// return RecordErrors for failures that may pass on retry (timeouts,
+// unavailable shards, lost connections): those fail the whole Write with a
+// plain error, which the engine retries.
+type RecordErrors []RecordError
+
+func (e RecordErrors) Error() string {
+	switch len(e) {
+	case 0:
+		return "no record errors"
+	case 1:
+		return fmt.Sprintf("1 event rejected: event %d: %v", e[0].Index, e[0].Err)
+	}
+	return fmt.Sprintf("%d events rejected; first: event %d: %v", len(e), e[0].Index, e[0].Err)
 }

@@ -68,8 +68,9 @@ type Source struct {
 	// PostgreSQL.
 	LSN           uint64 // LSN of the change (0 for snapshot rows before streaming)
 	LastCommitLSN uint64 // commit LSN of the previous transaction (Debezium "sequence"[0])
+	CommitLSN     uint64 // LSN of this transaction's commit record; grows in commit order
 	Xmin          int64  // always absent today (Debezium writes null unless xmin.fetch.interval.ms)
-	// Flags last, so the struct packs into 48 bytes.
+	// Flags last, so the struct packs into 56 bytes.
 	Snapshot SnapshotMark // snapshot flag
 	HasTxID  bool
 	HasLSN   bool
@@ -88,7 +89,7 @@ type Event struct {
 	// engine, printed in dead-letter records and logs. A source may leave it
 	// empty on its hot path; Where then derives it from Source.
 	Position string
-	Op       Op // last, so the struct packs into 136 bytes
+	Op       Op // last, so the struct packs into 144 bytes
 }
 
 // Key returns the key values of the event's row: from After, or Before for
@@ -128,4 +129,63 @@ func (e *Event) Where() string {
 // String is a short description for logs and errors (never row contents).
 func (e *Event) String() string {
 	return fmt.Sprintf("%s %s at %s", e.Op, e.Schema.Stream, e.Where())
+}
+
+// Version returns a number that only grows for the same row key over the
+// life of a source, for destinations that version documents externally
+// (OpenSearch's version_type=external): a stale replay carries a smaller or
+// equal version and is rejected by the destination. Snapshot rows get 1,
+// below any change, because a change committed after the snapshot may have
+// been written to the log before the snapshot's position. ok is false when
+// the source gives no such order.
+//
+// PostgreSQL: the LSN of the change's WAL record. Row locks make it grow per
+// key: a second change to a row waits for the first one's commit.
+func (e *Event) Version() (v int64, ok bool) {
+	if e.Source.Snapshot != SnapshotFalse {
+		return 1, true
+	}
+	if e.Source.HasLSN && e.Source.LSN > 1 && e.Source.LSN <= 1<<63-1 {
+		return int64(e.Source.LSN), true
+	}
+	return 0, false
+}
+
+// Seq is an event's place in its source's total order of changes. Sinks that
+// store their position next to the data (SQL tables) compare Seqs to
+// recognise a replay: an event whose Seq is not after the stored one is
+// already written. The zero Seq means "no order" (snapshot rows, sources
+// without one); such events are never skipped and must be written
+// idempotently.
+type Seq struct{ Hi, Lo uint64 }
+
+// IsZero reports whether s is the zero Seq.
+func (s Seq) IsZero() bool { return s == Seq{} }
+
+// Compare returns -1, 0 or +1 as s is before, equal to or after o.
+func (s Seq) Compare(o Seq) int {
+	switch {
+	case s.Hi < o.Hi:
+		return -1
+	case s.Hi > o.Hi:
+		return 1
+	case s.Lo < o.Lo:
+		return -1
+	case s.Lo > o.Lo:
+		return 1
+	}
+	return 0
+}
+
+// Seq returns the event's Seq, zero for snapshot rows.
+//
+// PostgreSQL: (LSN of the transaction's commit record, LSN of the change):
+// the first grows with every transaction in commit order, the second with
+// every change inside one, and both are the same when a transaction is
+// streamed again after a restart.
+func (e *Event) Seq() Seq {
+	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
+		return Seq{}
+	}
+	return Seq{Hi: e.Source.CommitLSN, Lo: e.Source.LSN}
 }

@@ -46,6 +46,7 @@ type streamDecoder struct {
 	inTx       bool
 	xid        uint32
 	commitMs   int64
+	commitLSN  uint64
 	lastCommit uint64 // end LSN of the previous transaction's commit
 	emitted    uint64 // LSN of the last checkpoint handed to Emit
 	pending    uint64 // LSN of complete, not yet emitted transactions (0: none)
@@ -132,7 +133,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 	w := &wire{s: msg, off: 1}
 	switch msg[0] {
 	case 'B':
-		w.u64() // final LSN
+		d.commitLSN = w.u64() // final LSN: the commit record's
 		ts := int64(w.u64())
 		d.xid = w.u32()
 		if w.err != nil {
@@ -287,7 +288,7 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 		After:  after,
 		Source: event.Source{
 			TsMs: d.commitMs, TxID: int64(d.xid), HasTxID: true,
-			LSN: lsn, LastCommitLSN: d.lastCommit, HasLSN: true,
+			LSN: lsn, LastCommitLSN: d.lastCommit, CommitLSN: d.commitLSN, HasLSN: true,
 		},
 		TsMs: time.Now().UnixMilli(),
 		// Position stays empty: Event.Where derives it from Source.LSN
