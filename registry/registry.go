@@ -13,7 +13,7 @@ import (
 
 // Default returns the registry of every built-in component type.
 func Default() component.Registry {
-	return component.Registry{
+	r := component.Registry{
 		Sources: map[string]component.SourceFactory{
 			"postgres":  postgres.Factory,
 			"generator": generator.Factory,
@@ -23,4 +23,7 @@ func Default() component.Registry {
 			"stdout": stdout.Factory,
 		},
 	}
+	addSearchSinks(r.Sinks)
+	addSQLSinks(r.Sinks)
+	return r
 }

@@ -6,7 +6,8 @@
 #   scripts/postgres.sh stop              # stops the server and removes its directory
 #
 # Options (environment):
-#   SLUICE_TMP      base directory (default /tmp/sluice-pg)
+#   SLUICE_TMP      base directory; the server lives in $SLUICE_TMP/postgres
+#                   (default /tmp/sluice-pg)
 #   SLUICE_PG_FSYNC on|off (default off: fast for tests; use "on" for benchmarks
 #                   and crash tests that must be honest about durability)
 #   SLUICE_PG_PORT  port to use (default: a free port on 127.0.0.1)
@@ -19,7 +20,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BASE="${SLUICE_TMP:-/tmp/sluice-pg}"
+if [ -n "${SLUICE_TMP:-}" ]; then BASE="$SLUICE_TMP/postgres"; else BASE=/tmp/sluice-pg; fi
 DATA="$BASE/data"
 ENVFILE="$BASE/env.sh"
 LOG="$BASE/postgres.log"
