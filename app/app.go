@@ -58,7 +58,18 @@ func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *s
 			return fmt.Errorf("sink %s: %w", c.Name, err)
 		}
 		built = append(built, closer(func() error { return s.Close(context.Background()) }))
-		ep.Sinks = append(ep.Sinks, engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs})
+		node := engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs, Batch: c.Batch, Retry: c.Retry}
+		if dc := c.DeadLetter; dc != nil {
+			env := component.Env{Name: dc.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", dc.Name), Logger: log.With("sink", dc.Name)}
+			dl, err := reg.Sinks[dc.Type].New(dc.Config, env)
+			if err != nil {
+				cleanup()
+				return fmt.Errorf("sink %s: dead_letter: %w", c.Name, err)
+			}
+			built = append(built, closer(func() error { return dl.Close(context.Background()) }))
+			node.DeadLetter = dl
+		}
+		ep.Sinks = append(ep.Sinks, node)
 	}
 	if progressTo != nil {
 		var names []string

@@ -55,6 +55,11 @@ type Component struct {
 	Line   int
 	// InputsLine is the line of inputs: (or of the name when absent).
 	InputsLine int
+	// Sinks only: batching, retry backoff and the dead-letter sink
+	// (`batch:`, `retry:`, `dead_letter:`), which every sink type takes.
+	Batch      engine.Batch
+	Retry      engine.Retry
+	DeadLetter *Component // nil: a rejected event stops the pipeline
 }
 
 // Error is one problem in a pipeline file.
@@ -232,82 +237,105 @@ func (l *loader) components(n *yaml.Node, kind string, isSink bool, reg componen
 			l.add(k, path, fmt.Sprintf("component name %q is not valid", k.Value), "use letters, digits, _ and -, starting with a letter")
 			continue
 		}
-		if v.Kind != yaml.MappingNode {
-			l.add(v, path, "must be a mapping with at least type:", "")
-			continue
+		if c, ok := l.component(k, v, k.Value, path, isSink, false, reg); ok {
+			out = append(out, c)
 		}
-		c := Component{Name: k.Value, Line: k.Line, InputsLine: k.Line}
-		rest := &yaml.Node{Kind: yaml.MappingNode, Line: v.Line, Column: v.Column}
-		var typeNode *yaml.Node
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			kk, vv := v.Content[j], v.Content[j+1]
-			switch {
-			case kk.Value == "type":
-				typeNode = vv
-				l.decode(vv, &c.Type, path+".type")
-			case kk.Value == "inputs" && isSink:
-				c.InputsLine = kk.Line
-				if vv.Kind == yaml.ScalarNode {
-					c.Inputs = []string{vv.Value}
-				} else {
-					l.decode(vv, &c.Inputs, path+".inputs")
-				}
-			default:
-				rest.Content = append(rest.Content, kk, vv)
-			}
-		}
-		if isSink && len(c.Inputs) == 0 {
-			l.add(k, path+".inputs", "a sink needs inputs", "e.g. inputs: [shop] or inputs: [shop.public.*]")
-		}
-		var cfg any
-		var known []string
-		if isSink {
-			f, ok := reg.Sinks[c.Type]
-			known = keys(reg.Sinks)
-			if ok {
-				cfg = f.Config()
-			}
-		} else {
-			f, ok := reg.Sources[c.Type]
-			known = keys(reg.Sources)
-			if ok {
-				cfg = f.Config()
-			}
-		}
-		if cfg == nil {
-			at := typeNode
-			if at == nil {
-				at = k
-			}
-			msg := fmt.Sprintf("unknown type %q", c.Type)
-			if c.Type == "" {
-				msg = "type is missing"
-			}
-			l.add(at, path+".type", msg, "valid types: "+strings.Join(known, ", ")+suggest(c.Type, known))
-			continue
-		}
-		before := len(l.errs)
-		l.decodeStruct(rest, cfg, path)
-		if len(l.errs) == before {
-			if v, ok := cfg.(component.Validator); ok {
-				for _, err := range v.Validate() {
-					var fe *component.FieldError
-					if errors.As(err, &fe) {
-						line := keyLine(rest, fe.Field)
-						if line == 0 {
-							line = k.Line
-						}
-						l.addLine(line, path+"."+fe.Field, fe.Msg, fe.Hint)
-					} else {
-						l.add(k, path, err.Error(), "")
-					}
-				}
-			}
-		}
-		c.Config = cfg
-		out = append(out, c)
 	}
 	return out
+}
+
+// component decodes one source or sink (v) named name, whose key node is k.
+// nested is set for a sink's dead_letter sink, which has no inputs and no
+// dead letter of its own.
+func (l *loader) component(k, v *yaml.Node, name, path string, isSink, nested bool, reg component.Registry) (Component, bool) {
+	if v.Kind != yaml.MappingNode {
+		l.add(v, path, "must be a mapping with at least type:", "")
+		return Component{}, false
+	}
+	c := Component{Name: name, Line: k.Line, InputsLine: k.Line}
+	rest := &yaml.Node{Kind: yaml.MappingNode, Line: v.Line, Column: v.Column}
+	var typeNode *yaml.Node
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		kk, vv := v.Content[j], v.Content[j+1]
+		switch {
+		case kk.Value == "type":
+			typeNode = vv
+			l.decode(vv, &c.Type, path+".type")
+		case kk.Value == "inputs" && isSink && !nested:
+			c.InputsLine = kk.Line
+			if vv.Kind == yaml.ScalarNode {
+				c.Inputs = []string{vv.Value}
+			} else {
+				l.decode(vv, &c.Inputs, path+".inputs")
+			}
+		case kk.Value == "batch" && isSink && !nested:
+			l.decodeStruct(vv, &c.Batch, path+".batch")
+			if c.Batch.MaxEvents < 0 || c.Batch.MaxBytes < 0 || c.Batch.Linger < 0 {
+				l.add(vv, path+".batch", "max_events, max_bytes and linger must not be negative", "leave a key out for its default")
+			}
+		case kk.Value == "retry" && isSink && !nested:
+			l.decodeStruct(vv, &c.Retry, path+".retry")
+			if c.Retry.Initial < 0 || c.Retry.Max < 0 || (c.Retry.Max > 0 && c.Retry.Max < c.Retry.Initial) {
+				l.add(vv, path+".retry", "initial and max must be positive, with max ≥ initial", "e.g. retry: {initial: 100ms, max: 30s}")
+			}
+		case kk.Value == "dead_letter" && isSink && !nested:
+			if dl, ok := l.component(kk, vv, name+"-dead-letter", path+".dead_letter", true, true, reg); ok {
+				c.DeadLetter = &dl
+			}
+		default:
+			rest.Content = append(rest.Content, kk, vv)
+		}
+	}
+	if isSink && !nested && len(c.Inputs) == 0 {
+		l.add(k, path+".inputs", "a sink needs inputs", "e.g. inputs: [shop] or inputs: [shop.public.*]")
+	}
+	var cfg any
+	var known []string
+	if isSink {
+		f, ok := reg.Sinks[c.Type]
+		known = keys(reg.Sinks)
+		if ok {
+			cfg = f.Config()
+		}
+	} else {
+		f, ok := reg.Sources[c.Type]
+		known = keys(reg.Sources)
+		if ok {
+			cfg = f.Config()
+		}
+	}
+	if cfg == nil {
+		at := typeNode
+		if at == nil {
+			at = k
+		}
+		msg := fmt.Sprintf("unknown type %q", c.Type)
+		if c.Type == "" {
+			msg = "type is missing"
+		}
+		l.add(at, path+".type", msg, "valid types: "+strings.Join(known, ", ")+suggest(c.Type, known))
+		return Component{}, false
+	}
+	before := len(l.errs)
+	l.decodeStruct(rest, cfg, path)
+	if len(l.errs) == before {
+		if v, ok := cfg.(component.Validator); ok {
+			for _, err := range v.Validate() {
+				var fe *component.FieldError
+				if errors.As(err, &fe) {
+					line := keyLine(rest, fe.Field)
+					if line == 0 {
+						line = k.Line
+					}
+					l.addLine(line, path+"."+fe.Field, fe.Msg, fe.Hint)
+				} else {
+					l.add(k, path, err.Error(), "")
+				}
+			}
+		}
+	}
+	c.Config = cfg
+	return c, true
 }
 
 // keyLine finds the line of a (possibly dotted) key in a mapping.

@@ -176,3 +176,63 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestSinkBatchRetryDeadLetter(t *testing.T) {
+	src := `sources:
+  shop: {type: postgres, dsn: x}
+sinks:
+  out:
+    type: file
+    inputs: [shop]
+    path: out.jsonl
+    batch: {max_events: 500, max_bytes: 1048576, linger: 20ms}
+    retry: {initial: 50ms, max: 10s}
+    dead_letter:
+      type: file
+      path: dlq.jsonl
+      format: row
+`
+	p, err := Load("p.yaml", []byte(src), testRegistry(), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Sinks[0]
+	if s.Batch.MaxEvents != 500 || s.Batch.MaxBytes != 1<<20 || s.Batch.Linger != 20*time.Millisecond || s.Retry.Initial != 50*time.Millisecond || s.Retry.Max != 10*time.Second {
+		t.Fatalf("batch %+v retry %+v", s.Batch, s.Retry)
+	}
+	dl := s.DeadLetter
+	if dl == nil || dl.Name != "out-dead-letter" || dl.Type != "file" || dl.Config.(*sinkCfg).Path != "dlq.jsonl" || dl.Config.(*sinkCfg).Format != "row" {
+		t.Fatalf("dead letter %+v", dl)
+	}
+
+	bad := `sources:
+  shop: {type: postgres, dsn: x}
+sinks:
+  out:
+    type: file
+    inputs: [shop]
+    path: out.jsonl
+    batch: {max_events: -1, lingr: 1s}
+    retry: {initial: 10s, max: 1s}
+    dead_letter:
+      type: fiel
+  out2:
+    type: file
+    inputs: [shop]
+    path: x
+    dead_letter:
+      type: file
+      formt: row
+      inputs: [shop]
+`
+	_, err = Load("p.yaml", []byte(bad), testRegistry(), env(nil))
+	want := `p.yaml:8: sinks.out.batch.lingr: unknown key (hint: valid keys: linger, max_bytes, max_events; did you mean linger?)
+p.yaml:8: sinks.out.batch: max_events, max_bytes and linger must not be negative (hint: leave a key out for its default)
+p.yaml:9: sinks.out.retry: initial and max must be positive, with max ≥ initial (hint: e.g. retry: {initial: 100ms, max: 30s})
+p.yaml:11: sinks.out.dead_letter.type: unknown type "fiel" (hint: valid types: file; did you mean file?)
+p.yaml:18: sinks.out2.dead_letter.formt: unknown key (hint: valid keys: format, path, unwrap; did you mean format?)
+p.yaml:19: sinks.out2.dead_letter.inputs: unknown key (hint: valid keys: format, path, unwrap)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

@@ -55,6 +55,36 @@ type SinkNode struct {
 	// stream name ("shop.public.product") or a glob ("shop.public.*", "*")
 	// selects streams.
 	Inputs []string
+	// Batch tunes how deliveries are coalesced into writes; zero fields
+	// take the engine's defaults.
+	Batch Batch
+	// Retry bounds the backoff between retries of a failed Write; zero
+	// fields take the engine's RetryMin and RetryMax.
+	Retry Retry
+	// DeadLetter receives the events the sink rejects one by one
+	// (component.RecordErrors), each wrapped as a dead-letter record with
+	// the error and the source position (see DeadLetterSchema). When nil, a
+	// rejected event stops the pipeline with the checkpoint intact. The
+	// engine owns it like the sink: Write and Close are called from the
+	// sink's runner only.
+	DeadLetter component.Sink
+}
+
+// Batch tunes a sink's writes. A write holds at most MaxEvents events and
+// about MaxBytes bytes of events in memory (event.Event.Size); a delivery
+// larger than that is split. After the first delivery arrives the runner
+// waits up to Linger for more before writing, trading latency for larger
+// writes (bulk APIs and multi-row statements gain from it).
+type Batch struct {
+	MaxEvents int           `yaml:"max_events"` // default Options.MaxWriteEvents
+	MaxBytes  int64         `yaml:"max_bytes"`  // default 64 MiB
+	Linger    time.Duration `yaml:"linger"`     // default 0: write what is there
+}
+
+// Retry bounds a sink's retry backoff.
+type Retry struct {
+	Initial time.Duration `yaml:"initial"` // default Options.RetryMin
+	Max     time.Duration `yaml:"max"`     // default Options.RetryMax
 }
 
 // Options tune the engine.
@@ -160,6 +190,7 @@ type run struct {
 	failOnce sync.Once
 	failErr  error
 	fail     chan struct{} // closed on the first fatal error
+	draining chan struct{} // closed once the sources are stopped: no lingering
 }
 
 func (r *run) fatal(err error) {
@@ -171,6 +202,7 @@ func (r *run) fatal(err error) {
 
 func (r *run) run(ctx context.Context) error {
 	r.fail = make(chan struct{})
+	r.draining = make(chan struct{})
 	opt := r.p.Options
 
 	// Sinks get their own context: they keep draining after the sources stop.
@@ -237,6 +269,7 @@ func (r *run) run(ctx context.Context) error {
 		s.stop()
 	}
 	srcWG.Wait()
+	close(r.draining)
 
 	// Drain: wait until every source's window is empty, or the deadline.
 	drained := make(chan struct{})
@@ -288,6 +321,11 @@ func (r *run) closeAll() []error {
 	for _, n := range r.p.Sinks {
 		if err := n.Sink.Close(closeCtx); err != nil {
 			errs = append(errs, fmt.Errorf("sink %s: close: %w", n.Name, err))
+		}
+		if n.DeadLetter != nil {
+			if err := n.DeadLetter.Close(closeCtx); err != nil {
+				errs = append(errs, fmt.Errorf("sink %s: dead_letter: close: %w", n.Name, err))
+			}
 		}
 	}
 	for _, n := range r.p.Sources {

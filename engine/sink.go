@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -10,43 +11,105 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
-// sinkRunner owns one sink: it coalesces deliveries into writes, retries
-// transient failures with backoff, and acknowledges after durable writes.
+// DefaultMaxBytes is a sink's default Batch.MaxBytes.
+const DefaultMaxBytes = 64 << 20
+
+// sinkRunner owns one sink (and its dead-letter sink): it coalesces
+// deliveries into writes, retries transient failures with backoff, routes
+// rejected events to the dead-letter sink, and acknowledges after durable
+// writes.
 type sinkRunner struct {
 	r    *run
 	node SinkNode
 	in   chan *delivery
 	buf  []event.Event
+
+	batch Batch
+	retry Retry
+	dl    *deadLetters // when node.DeadLetter is set
+}
+
+func (s *sinkRunner) init() {
+	o := s.r.p.Options
+	s.batch, s.retry = s.node.Batch, s.node.Retry
+	if s.batch.MaxEvents <= 0 {
+		s.batch.MaxEvents = o.MaxWriteEvents
+	}
+	if s.batch.MaxBytes <= 0 {
+		s.batch.MaxBytes = DefaultMaxBytes
+	}
+	if s.retry.Initial <= 0 {
+		s.retry.Initial = o.RetryMin
+	}
+	if s.retry.Max <= 0 {
+		s.retry.Max = o.RetryMax
+	}
+	if s.node.DeadLetter != nil {
+		s.dl = newDeadLetters()
+	}
+	if s.retry.Max < s.retry.Initial {
+		s.retry.Max = s.retry.Initial
+	}
+}
+
+func deliverySize(d *delivery) int64 {
+	if d.size == 0 {
+		for i := range d.events {
+			d.size += int64(d.events[i].Size())
+		}
+		d.size++ // never 0 again, even for an empty delivery
+	}
+	return d.size
+}
+
+// gather collects deliveries after first until the batch limits are reached,
+// the linger time has passed, or (without linger) nothing more is waiting.
+// ok is false when the input channel closed.
+func (s *sinkRunner) gather(batch []*delivery, first *delivery) (_ []*delivery, ok bool) {
+	batch = append(batch[:0], first)
+	n, size := len(first.events), deliverySize(first)
+	var linger <-chan time.Time
+	if s.batch.Linger > 0 {
+		t := time.NewTimer(s.batch.Linger)
+		defer t.Stop()
+		linger = t.C
+	}
+	for n < s.batch.MaxEvents && size < s.batch.MaxBytes {
+		var d *delivery
+		if linger == nil {
+			select {
+			case d, ok = <-s.in:
+			default:
+				return batch, true
+			}
+		} else {
+			select {
+			case d, ok = <-s.in:
+			case <-linger:
+				return batch, true
+			case <-s.r.draining:
+				linger = nil // write what is there, as without linger
+				continue
+			}
+		}
+		if !ok {
+			return batch, false
+		}
+		batch = append(batch, d)
+		n += len(d.events)
+		size += deliverySize(d)
+	}
+	return batch, true
 }
 
 func (s *sinkRunner) loop(ctx context.Context) {
-	max := s.r.p.Options.MaxWriteEvents
+	s.init()
 	var batch []*delivery
 	for d := range s.in {
-		batch = append(batch[:0], d)
-		n := len(d.events)
-	more:
-		for n < max {
-			select {
-			case d2, ok := <-s.in:
-				if !ok {
-					break more
-				}
-				batch = append(batch, d2)
-				n += len(d2.events)
-			default:
-				break more
-			}
-		}
-		events := batch[0].events
-		if len(batch) > 1 {
-			s.buf = s.buf[:0]
-			for _, d := range batch {
-				s.buf = append(s.buf, d.events...)
-			}
-			events = s.buf
-		}
-		if err := s.write(ctx, events); err != nil {
+		batch, _ = s.gather(batch, d)
+		// A closed channel ends the range loop after this batch is written.
+		err := s.writeAll(ctx, batch)
+		if err != nil {
 			s.r.fatal(err)
 			// Keep consuming so that Emit never blocks on a dead sink; the
 			// failed batches are never acknowledged, so the checkpoint stays.
@@ -58,32 +121,113 @@ func (s *sinkRunner) loop(ctx context.Context) {
 			d.t.ack()
 			batch[i] = nil
 		}
-		clear(s.buf) // drop references so written events can be collected
 	}
 }
 
-// write calls Write until it succeeds, fails permanently, or ctx ends.
-func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
-	opt := s.r.p.Options
-	backoff := opt.RetryMin
-	for attempt := 1; ; attempt++ {
-		err := s.node.Sink.Write(ctx, events)
-		if err == nil {
+// writeAll writes the deliveries' events in order, in writes within the
+// batch limits.
+func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery) error {
+	s.buf = s.buf[:0]
+	var size int64
+	flush := func() error {
+		if len(s.buf) == 0 {
 			return nil
 		}
-		if component.IsPermanent(err) || ctx.Err() != nil {
+		err := s.write(ctx, s.buf)
+		clear(s.buf) // drop references so written events can be collected
+		s.buf, size = s.buf[:0], 0
+		return err
+	}
+	if d := batch[0]; len(batch) == 1 && len(d.events) <= s.batch.MaxEvents && deliverySize(d) <= s.batch.MaxBytes {
+		// The common case: one delivery makes the write, without copying.
+		return s.write(ctx, d.events)
+	}
+	for _, d := range batch {
+		for i := range d.events {
+			es := int64(d.events[i].Size())
+			if len(s.buf) > 0 && (len(s.buf) >= s.batch.MaxEvents || size+es > s.batch.MaxBytes) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			s.buf = append(s.buf, d.events[i])
+			size += es
+		}
+	}
+	return flush()
+}
+
+// write calls Write until it succeeds, fails permanently, or ctx ends. Events
+// the sink rejects one by one go to the dead-letter sink, or fail the
+// pipeline when there is none.
+func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
+	err := s.retryLoop(ctx, s.node.Name, func() error { return s.node.Sink.Write(ctx, events) })
+	var rejected component.RecordErrors
+	if err == nil || !errors.As(err, &rejected) {
+		if err != nil {
 			return fmt.Errorf("sink %s: %w", s.node.Name, err)
+		}
+		return nil
+	}
+	for _, re := range rejected {
+		if re.Index < 0 || re.Index >= len(events) {
+			return fmt.Errorf("sink %s: rejected event index %d out of range (a bug in the sink): %w", s.node.Name, re.Index, err)
+		}
+	}
+	if s.node.DeadLetter == nil {
+		re := rejected[0]
+		e := &events[re.Index]
+		return fmt.Errorf("sink %s rejected %s (key %s): %v; %d event(s) rejected in this write; stopping with the checkpoint before it (hint: fix the cause and restart, or set dead_letter: on the sink to set rejected events aside and go on)",
+			s.node.Name, e.String(), keyText(e), re.Err, len(rejected))
+	}
+	dl := make([]event.Event, len(rejected))
+	for i, re := range rejected {
+		dl[i] = s.dl.wrap(s.node.Name, &events[re.Index], re.Err)
+	}
+	name := s.node.Name + " dead_letter"
+	if err := s.retryLoop(ctx, name, func() error { return s.node.DeadLetter.Write(ctx, dl) }); err != nil {
+		return fmt.Errorf("sink %s: %w", name, err)
+	}
+	s.r.log.Warn("events rejected by the sink were written to its dead letter", "sink", s.node.Name, "count", len(rejected), "first", events[rejected[0].Index].String(), "err", rejected[0].Err)
+	return nil
+}
+
+// retryLoop calls f until it returns nil, a permanent error or
+// RecordErrors, or ctx ends, sleeping with exponential backoff and full
+// jitter between attempts.
+func (s *sinkRunner) retryLoop(ctx context.Context, name string, f func() error) error {
+	backoff := s.retry.Initial
+	for attempt := 1; ; attempt++ {
+		err := f()
+		var rejected component.RecordErrors
+		if err == nil || errors.As(err, &rejected) || component.IsPermanent(err) || ctx.Err() != nil {
+			return err
 		}
 		// Full jitter between backoff/2 and backoff.
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		s.r.log.Warn("sink write failed; retrying", "sink", s.node.Name, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
+		s.r.log.Warn("sink write failed; retrying", "sink", name, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("sink %s: gave up after %d attempts at shutdown: %w", s.node.Name, attempt, err)
+			return fmt.Errorf("gave up after %d attempts at shutdown: %w", attempt, err)
 		}
-		backoff = min(backoff*2, opt.RetryMax)
+		backoff = min(backoff*2, s.retry.Max)
 	}
+}
+
+func keyText(e *event.Event) string {
+	k := e.Key()
+	if k == nil {
+		return "none"
+	}
+	s := ""
+	for i, v := range k {
+		if i > 0 {
+			s += ","
+		}
+		s += v.Text()
+	}
+	return s
 }

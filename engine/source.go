@@ -28,6 +28,7 @@ func (t *ticket) ack() {
 type delivery struct {
 	events []event.Event
 	t      *ticket
+	size   int64 // event.Size summed, +1; 0 until the sink runner computes it
 }
 
 // sourceRun is the engine's side of one source: its Emitter and its

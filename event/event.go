@@ -189,3 +189,29 @@ func (e *Event) Seq() Seq {
 	}
 	return Seq{Hi: e.Source.CommitLSN, Lo: e.Source.LSN}
 }
+
+// Size estimates the memory an event holds, in bytes: the struct, its
+// images and the strings they point to. Sinks batch by it.
+func (e *Event) Size() int {
+	return int(unsafeEventSize) + imageSize(e.Before) + imageSize(e.After) + len(e.Position)
+}
+
+const unsafeEventSize = 144
+
+func imageSize(img []Value) int {
+	n := 0
+	for i := range img {
+		n += valueSize(img[i])
+	}
+	return n
+}
+
+func valueSize(v Value) int {
+	n := 40 + len(v.Str)
+	if v.Kind == KindArray {
+		for _, e := range v.Elems() {
+			n += valueSize(e)
+		}
+	}
+	return n
+}
