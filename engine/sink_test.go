@@ -277,4 +277,4 @@ func TestDeadLetterOutOfRangeIndexIsABug(t *testing.T) {
 type sinkFunc func([]event.Event) error
 
 func (f sinkFunc) Write(_ context.Context, evs []event.Event) error { return f(evs) }
-func (f sinkFunc) Close(context.Context) error                     { return nil }
+func (f sinkFunc) Close(context.Context) error                      { return nil }
