@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite: vet, then every package with the
-# race detector against a throw-away PostgreSQL that this script starts (and
-# stops at exit). Installs PostgreSQL from Debian's packages when missing.
+# race detector against throw-away services that this script starts (and
+# stops at exit): PostgreSQL, MariaDB, OpenSearch, Elasticsearch 8 and 7.
+# Installs PostgreSQL from Debian's packages when missing (the other scripts
+# install or fetch what they need).
 #
 #   scripts/test.sh            # what `make test` and CI run
 #   scripts/test.sh -run Snap ./source/postgres/   # extra args go to go test
@@ -16,9 +18,48 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 # pg_recvlogical is used by benchmarks only; psql by some tests.
 
-export SLUICE_TMP="${SLUICE_TMP:-$(mktemp -d /tmp/sluice-test.XXXXXX)}"
-eval "$(scripts/postgres.sh start)"
-trap 'scripts/postgres.sh stop' EXIT
+OWN_TMP=""
+if [ -z "${SLUICE_TMP:-}" ]; then
+	SLUICE_TMP="$(mktemp -d /tmp/sluice-test.XXXXXX)"
+	OWN_TMP="$SLUICE_TMP"
+fi
+export SLUICE_TMP
+# Every service the integration tests use; each script prints its export
+# line. The JVM ones take 10-30 s each: they start one after the other (their
+# first start downloads with mvn, which must not run twice at once) while
+# the databases start beside them.
+SERVICES=(postgres mariadb search)
+stop_services() {
+	scripts/elasticsearch.sh stop 7 >/dev/null 2>&1 || true
+	scripts/elasticsearch.sh stop >/dev/null 2>&1 || true
+	scripts/opensearch.sh stop >/dev/null 2>&1 || true
+	scripts/mariadb.sh stop >/dev/null 2>&1 || true
+	scripts/postgres.sh stop >/dev/null 2>&1 || true
+	if [ -n "$OWN_TMP" ]; then rm -rf "$OWN_TMP"; fi
+}
+trap stop_services EXIT
+chmod 755 "$SLUICE_TMP" # the servers run as their own users
+mkdir -p "$SLUICE_TMP/env"
+start_service() {
+	case "$1" in
+	search) scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
+	*) "scripts/$1.sh" start ;;
+	esac >"$SLUICE_TMP/env/$1" 2>"$SLUICE_TMP/env/$1.log"
+}
+pids=()
+for s in "${SERVICES[@]}"; do
+	start_service "$s" &
+	pids+=($!)
+done
+for i in "${!SERVICES[@]}"; do
+	if ! wait "${pids[$i]}"; then
+		echo "test.sh: starting ${SERVICES[$i]} failed:" >&2
+		cat "$SLUICE_TMP/env/${SERVICES[$i]}.log" >&2
+		exit 1
+	fi
+	cat "$SLUICE_TMP/env/${SERVICES[$i]}.log" >&2
+	eval "$(cat "$SLUICE_TMP/env/${SERVICES[$i]}")"
+done
 
 echo "test.sh: PostgreSQL at ${SLUICE_PG_DSN}" >&2
 go vet ./...
