@@ -21,6 +21,9 @@
 //     single-row updates a second for -latency-seconds, each setting a
 //     unique marker; a tailer follows the output file. Latency is the time
 //     the marker's line was read minus the time the commit returned.
+//  5. Sinks (opensearch, pgtable, mariadb; see sinks.go): the snapshot into
+//     an OpenSearch index, a PostgreSQL table and a MariaDB table against a
+//     plain bulk loader, COPY FROM and LOAD DATA of the same rows.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
@@ -80,7 +83,7 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
@@ -90,8 +93,9 @@ func run() int {
 	flag.IntVar(&p.TxRows, "tx-rows", 10_000, "updates per transaction in the change drain")
 	flag.Float64Var(&p.LatencySeconds, "latency-seconds", 20, "length of the latency run")
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
+	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -157,6 +161,9 @@ func run() int {
 		{"snapshot", b.snapshot},
 		{"drain", b.drain},
 		{"latency", b.latency},
+		{"opensearch", b.sinkOpenSearch},
+		{"pgtable", b.sinkPGTable},
+		{"mariadb", b.sinkMariaDB},
 	}
 	for _, s := range steps {
 		if !want[s.name] {

@@ -34,6 +34,7 @@ type params struct {
 	TxRows         int     `json:"tx_rows"`
 	LatencySeconds float64 `json:"latency_seconds"`
 	LatencyRate    int     `json:"latency_rate"`
+	BulkDocs       int     `json:"bulk_docs,omitempty"`
 }
 
 // report is what one run produces: bench/last.md and bench/last.json.

@@ -47,8 +47,20 @@ type sluiceRun struct {
 
 // startSluice writes a pipeline into a fresh dir and starts sluice on it.
 // snapshot is "initial" or "never"; slot and publication are reused when
-// they exist.
+// they exist. The sink is a file in Debezium's envelope.
 func (b *bench) startSluice(name, snapshot, slot string) (*sluiceRun, error) {
+	return b.startSluiceInto(name, snapshot, slot, func(r *sluiceRun) string {
+		return fmt.Sprintf(`  out:
+    type: file
+    inputs: [src]
+    path: %s
+    format: debezium
+`, strconv.Quote(r.out))
+	})
+}
+
+// startSluiceInto is startSluice with the sinks: block written by sinks.
+func (b *bench) startSluiceInto(name, snapshot, slot string, sinks func(r *sluiceRun) string) (*sluiceRun, error) {
 	dir := filepath.Join(b.work, name)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -68,12 +80,7 @@ sources:
     slot: %s
     publication: %s
 sinks:
-  out:
-    type: file
-    inputs: [src]
-    path: %s
-    format: debezium
-`, strconv.Quote(filepath.Join(dir, "state")), strconv.Quote(b.dsn), snapshot, slot, b.publication, strconv.Quote(r.out))
+%s`, strconv.Quote(filepath.Join(dir, "state")), strconv.Quote(b.dsn), snapshot, slot, b.publication, sinks(r))
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(cfg, []byte(pipeline), 0o644); err != nil {
 		return nil, err
