@@ -25,5 +25,7 @@ func Default() component.Registry {
 	}
 	addSearchSinks(r.Sinks)
 	addSQLSinks(r.Sinks)
+	addKafka(r)
+	addS3Sinks(r.Sinks)
 	return r
 }
