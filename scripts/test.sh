@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite: vet, then every package with the
 # race detector against throw-away services that this script starts (and
-# stops at exit): PostgreSQL, MariaDB, OpenSearch, Elasticsearch 8 and 7.
+# stops at exit): PostgreSQL, MariaDB, an S3 server, Kafka, OpenSearch,
+# Elasticsearch 8 and 7.
 # Installs PostgreSQL from Debian's packages when missing (the other scripts
 # install or fetch what they need).
 #
@@ -27,12 +28,14 @@ export SLUICE_TMP
 # Every service the integration tests use; each script prints its export
 # line. The JVM ones take 10-30 s each: they start one after the other (their
 # first start downloads with mvn, which must not run twice at once) while
-# the databases start beside them.
-SERVICES=(postgres mariadb search)
+# the databases and the S3 server start beside them.
+SERVICES=(postgres mariadb s3 jvm)
 stop_services() {
 	scripts/elasticsearch.sh stop 7 >/dev/null 2>&1 || true
 	scripts/elasticsearch.sh stop >/dev/null 2>&1 || true
 	scripts/opensearch.sh stop >/dev/null 2>&1 || true
+	scripts/kafka.sh stop >/dev/null 2>&1 || true
+	scripts/s3.sh stop >/dev/null 2>&1 || true
 	scripts/mariadb.sh stop >/dev/null 2>&1 || true
 	scripts/postgres.sh stop >/dev/null 2>&1 || true
 	if [ -n "$OWN_TMP" ]; then rm -rf "$OWN_TMP"; fi
@@ -42,7 +45,7 @@ chmod 755 "$SLUICE_TMP" # the servers run as their own users
 mkdir -p "$SLUICE_TMP/env"
 start_service() {
 	case "$1" in
-	search) scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
+	jvm) scripts/kafka.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
 	*) "scripts/$1.sh" start ;;
 	esac >"$SLUICE_TMP/env/$1" 2>"$SLUICE_TMP/env/$1.log"
 }
