@@ -1,0 +1,345 @@
+package sqlsink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+const savepoint = "sluice_rows"
+
+// apply runs one step in tx. Rows the server rejects for their data are
+// isolated (savepoints, then one row at a time) and returned; everything
+// else of the step is applied. A non-nil error fails the whole Write.
+func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErrors, error) {
+	a := applier{ctx: ctx, w: w, tx: tx, st: st, table: w.d.Table(st.Table)}
+	if st.Action == ActTruncate {
+		err := a.guard(ctx, st.Rows, func(rows []Row) error {
+			return tx.Exec(ctx, w.d.Truncate(a.table))
+		})
+		return a.rec, err
+	}
+	// Convert arguments first: a value the server cannot take at all is
+	// the row's fault.
+	rows := make([]Row, 0, len(st.Rows))
+	for _, r := range st.Rows {
+		if err := a.check(r); err != nil {
+			a.reject(r, err)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	chunk := w.maxRows
+	if st.Action == ActInsert || st.Action == ActUpsert || st.Action == ActDelete {
+		if n := len(a.columns(rows)); n > 0 {
+			chunk = max(1, min(chunk, w.d.MaxParams()/n))
+		}
+	}
+	for len(rows) > 0 {
+		n := min(chunk, len(rows))
+		if _, ok := tx.(Copier); ok && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
+			n = len(rows) // COPY has no parameter limit
+		} else {
+			size := 0
+			for j := 0; j < n; j++ {
+				size += rowBytes(rows[j])
+				if size > w.maxBytes && j > 0 {
+					n = j
+					break
+				}
+			}
+		}
+		if err := a.guard(ctx, rows[:n], a.run); err != nil {
+			return nil, err
+		}
+		rows = rows[n:]
+	}
+	return a.rec, nil
+}
+
+type applier struct {
+	ctx   context.Context
+	w     *Writer
+	tx    Tx
+	st    Step
+	table string
+	rec   component.RecordErrors
+}
+
+func (a *applier) reject(r Row, err error) {
+	key := ""
+	if r.Schema != nil && r.Vals != nil {
+		key = keyText(r.Schema, r.Vals, a.w.keys(r.Schema))
+	}
+	what := "table " + a.st.Table
+	if key != "" {
+		what += " key " + key
+	}
+	for _, i := range r.Events {
+		a.rec = append(a.rec, component.RecordError{Index: i, Err: fmt.Errorf("%s (%s): %w", what, a.st.Action, err)})
+	}
+}
+
+func keyText(s *event.Schema, img []event.Value, keys []int) string {
+	parts := make([]string, len(keys))
+	for n, k := range keys {
+		parts[n] = s.Columns[k].Name + "=" + img[k].Text()
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// check converts the row's values once to catch what the dialect refuses.
+func (a *applier) check(r Row) error {
+	for c := range r.Vals {
+		if r.Vals[c].Kind == event.KindUnchanged {
+			continue
+		}
+		if _, err := a.w.d.Arg(&r.Schema.Columns[c], r.Vals[c]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// guard runs fn on rows inside a savepoint. When the server rejects the
+// data, it rolls back to the savepoint and retries the rows one by one,
+// rejecting the ones that fail alone.
+func (a *applier) guard(ctx context.Context, rows []Row, fn func([]Row) error) error {
+	if err := a.tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return a.w.fail("savepoint", err)
+	}
+	err := fn(rows)
+	if err == nil {
+		if err := a.tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
+			return a.w.fail("release savepoint", err)
+		}
+		return nil
+	}
+	switch a.w.d.Classify(err) {
+	case ClassRecord:
+	case ClassConfig:
+		return component.Permanent(fmt.Errorf("%s sink: %s %s: %w", a.w.d.Server(), a.st.Action, a.st.Table, err))
+	default:
+		return fmt.Errorf("%s sink: %s %s: %w", a.w.d.Server(), a.st.Action, a.st.Table, err)
+	}
+	if err := a.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
+		return a.w.fail("rollback to savepoint", err)
+	}
+	if len(rows) == 1 {
+		a.reject(rows[0], err)
+		return nil
+	}
+	// Bisect: a bad row among many costs O(log n) statements per bad row.
+	half := len(rows) / 2
+	if err := a.guard(ctx, rows[:half], fn); err != nil {
+		return err
+	}
+	return a.guard(ctx, rows[half:], fn)
+}
+
+// columns returns the schema columns written for insert-like steps.
+func (a *applier) columns(rows []Row) []int {
+	if len(rows) == 0 {
+		return nil
+	}
+	if a.st.Action == ActDelete || a.st.Action == ActSoftDelete {
+		return a.w.keys(rows[0].Schema)
+	}
+	cols := make([]int, len(rows[0].Schema.Columns))
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
+func (a *applier) arg(s *event.Schema, c int, v event.Value) any {
+	x, _ := a.w.d.Arg(&s.Columns[c], v) // checked before
+	return x
+}
+
+// run executes rows of the step (all, a chunk, or one).
+func (a *applier) run(rows []Row) error {
+	ctx := a.ctx
+	d := a.w.d
+	switch a.st.Action {
+	case ActInsert, ActUpsert:
+		return a.insert(ctx, rows)
+	case ActDelete:
+		s := rows[0].Schema
+		keys := a.w.keys(s)
+		var b strings.Builder
+		args := make([]any, 0, len(rows)*len(keys))
+		b.WriteString("DELETE FROM " + a.table + " WHERE ")
+		for n, r := range rows {
+			if n > 0 {
+				b.WriteString(" OR ")
+			}
+			rs := r.Schema
+			rk := a.w.keys(rs)
+			b.WriteString("(")
+			for m, k := range rk {
+				if m > 0 {
+					b.WriteString(" AND ")
+				}
+				args = append(args, a.arg(rs, k, r.Vals[k]))
+				b.WriteString(d.Quote(rs.Columns[k].Name) + " = " + d.Placeholder(len(args)))
+			}
+			b.WriteString(")")
+		}
+		return a.tx.Exec(ctx, b.String(), args...)
+	case ActUpdate, ActSoftDelete:
+		stmts := make([]Stmt, 0, len(rows))
+		for _, r := range rows {
+			if st, ok := a.update(r); ok {
+				stmts = append(stmts, st)
+			}
+		}
+		if len(stmts) == 0 {
+			return nil
+		}
+		return a.tx.ExecMany(ctx, stmts)
+	}
+	return fmt.Errorf("unknown action %v", a.st.Action)
+}
+
+// update builds the UPDATE of one row: the sent non-key columns (and the
+// key columns when the key changes), by the row's (or Where's) key.
+func (a *applier) update(r Row) (Stmt, bool) {
+	d := a.w.d
+	s := r.Schema
+	keys := a.w.keys(s)
+	isKey := make([]bool, len(s.Columns))
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	var b strings.Builder
+	var args []any
+	b.WriteString("UPDATE " + a.table + " SET ")
+	set := 0
+	sep := func() {
+		if set > 0 {
+			b.WriteString(", ")
+		}
+		set++
+	}
+	if a.st.Action == ActSoftDelete {
+		sep()
+		args = append(args, d.Bool(true))
+		b.WriteString(d.Quote(a.w.cfg.SoftDeleteColumn) + " = " + d.Placeholder(len(args)))
+	} else {
+		for c := range s.Columns {
+			v := r.Vals[c]
+			if v.Kind == event.KindUnchanged || (isKey[c] && r.Where == nil) {
+				continue
+			}
+			sep()
+			args = append(args, a.arg(s, c, v))
+			b.WriteString(d.Quote(s.Columns[c].Name) + " = " + d.Placeholder(len(args)))
+		}
+		if a.w.cfg.DeleteMode == DeleteSoft {
+			sep()
+			args = append(args, d.Bool(r.Deleted))
+			b.WriteString(d.Quote(a.w.cfg.SoftDeleteColumn) + " = " + d.Placeholder(len(args)))
+		}
+	}
+	if set == 0 {
+		return Stmt{}, false
+	}
+	where := r.Vals
+	if r.Where != nil {
+		where = r.Where
+	}
+	b.WriteString(" WHERE ")
+	for m, k := range keys {
+		if m > 0 {
+			b.WriteString(" AND ")
+		}
+		args = append(args, a.arg(s, k, where[k]))
+		b.WriteString(d.Quote(s.Columns[k].Name) + " = " + d.Placeholder(len(args)))
+	}
+	return Stmt{SQL: b.String(), Args: args}, true
+}
+
+// insert writes full rows with one multi-row INSERT (or COPY), with the
+// upsert clause for ActUpsert.
+func (a *applier) insert(ctx context.Context, rows []Row) error {
+	d := a.w.d
+	s := rows[0].Schema
+	keys := a.w.keys(s)
+	isKey := make([]bool, len(s.Columns))
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	soft := a.w.cfg.DeleteMode == DeleteSoft
+	cols := make([]string, 0, len(s.Columns)+1)
+	var set, keyNames []string
+	for c := range s.Columns {
+		q := d.Quote(s.Columns[c].Name)
+		cols = append(cols, q)
+		if isKey[c] {
+			keyNames = append(keyNames, q)
+		} else {
+			set = append(set, q)
+		}
+	}
+	if soft {
+		q := d.Quote(a.w.cfg.SoftDeleteColumn)
+		cols = append(cols, q)
+		set = append(set, q)
+	}
+	tail := ""
+	if a.st.Action == ActUpsert && len(keys) > 0 {
+		tail = d.Upsert(keyNames, set)
+	}
+	vals := make([][]any, len(rows))
+	for n, r := range rows {
+		row := make([]any, 0, len(cols))
+		for c := range s.Columns {
+			row = append(row, a.arg(s, c, r.Vals[c]))
+		}
+		if soft {
+			row = append(row, d.Bool(r.Deleted))
+		}
+		vals[n] = row
+	}
+	colList := strings.Join(cols, ", ")
+	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
+		return cp.CopyInsert(ctx, a.table, cols, vals, func(stage string) string {
+			return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
+		})
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + a.table + " (" + colList + ") VALUES ")
+	args := make([]any, 0, len(rows)*len(cols))
+	for n, row := range vals {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for m, v := range row {
+			if m > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, v)
+			b.WriteString(d.Placeholder(len(args)))
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(tail)
+	return a.tx.Exec(ctx, b.String(), args...)
+}
+
+// rowBytes approximates a row's size on the wire.
+func rowBytes(r Row) int {
+	n := 0
+	for _, v := range r.Vals {
+		n += 8 + len(v.Str)
+		for _, e := range v.Elems() {
+			n += 8 + len(e.Str)
+		}
+	}
+	return n
+}

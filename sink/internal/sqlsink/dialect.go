@@ -1,0 +1,101 @@
+package sqlsink
+
+import (
+	"context"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Class sorts a server error by what the sink does about it.
+type Class uint8
+
+// Error classes.
+const (
+	// Transient errors (lost connection, deadlock, server shutting down)
+	// fail the Write; the engine retries it.
+	ClassTransient Class = iota
+	// Record errors (constraint violation, bad or out-of-range value) are
+	// the rows' fault: the sink isolates the rows and reports them.
+	ClassRecord
+	// Config errors (authentication, missing table or column, privileges)
+	// stop the pipeline with a message naming the fix.
+	ClassConfig
+)
+
+// Dialect is what differs between PostgreSQL and MySQL/MariaDB. A Dialect
+// owns its connection pool, which reconnects by itself.
+type Dialect interface {
+	// Server is "postgres" or "mysql", for messages and CheckIdent.
+	Server() string
+	// MaxIdent is the identifier length limit.
+	MaxIdent() int
+	// Quote quotes an identifier.
+	Quote(name string) string
+	// Table returns the quoted, qualified name of a target table.
+	Table(name string) string
+	// FoldCase reports whether column names compare case-insensitively.
+	FoldCase() bool
+	// ColumnType is the DDL type of c (key: part of the primary key).
+	ColumnType(c *event.Column, key bool) string
+	// BoolType is the DDL type of the soft-delete column.
+	BoolType() string
+	// CreateSuffix follows CREATE TABLE's column list (engine, charset).
+	CreateSuffix() string
+	// Arg converts a value of column c into a statement argument.
+	Arg(c *event.Column, v event.Value) (any, error)
+	// Bool is a boolean argument.
+	Bool(b bool) any
+	// Placeholder is the n-th (1-based) parameter marker.
+	Placeholder(n int) string
+	// Upsert is the clause after INSERT ... VALUES that overwrites an
+	// existing row: quoted key and non-key column names.
+	Upsert(keys, set []string) string
+	// Truncate is the statement that empties a table inside a transaction.
+	Truncate(table string) string
+	// MaxParams bounds the parameters of one statement.
+	MaxParams() int
+	// Positions returns the statements of the positions table (quoted
+	// name pos): create it, insert a zero row if missing (args sink,
+	// source), read a row locked (sink, source → hi, lo as text), and
+	// update it (hi, lo, sink, source; hi and lo as decimal text).
+	Positions(pos string) (create, ensure, lock, update string)
+
+	// Columns lists an existing table's column names; ok is false when
+	// the table does not exist.
+	Columns(ctx context.Context, table string) (cols []string, ok bool, err error)
+	// Exec runs a statement outside any transaction (DDL).
+	Exec(ctx context.Context, sql string) error
+	// Begin starts a transaction.
+	Begin(ctx context.Context) (Tx, error)
+	// Classify sorts an error returned by this dialect.
+	Classify(err error) Class
+	// Close closes the pool.
+	Close() error
+}
+
+// Stmt is one statement with its arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Tx is a transaction.
+type Tx interface {
+	// Exec runs one statement.
+	Exec(ctx context.Context, sql string, args ...any) error
+	// ExecMany runs statements in order (pipelined where the protocol
+	// allows) and returns the first error.
+	ExecMany(ctx context.Context, stmts []Stmt) error
+	// QueryTexts runs a query returning one row of two text columns.
+	QueryTexts(ctx context.Context, sql string, args ...any) (string, string, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Copier is implemented by transactions with a bulk-load fast path
+// (PostgreSQL COPY): write rows, each already converted with Dialect.Arg, to
+// table's columns (quoted names), then run tail, an INSERT ... SELECT from
+// the staging table whose name replaces %s.
+type Copier interface {
+	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, insertSelect func(stage string) string) error
+}

@@ -1,0 +1,399 @@
+package sqlsink
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Action is what a Step does to its rows.
+type Action uint8
+
+// Actions, in the order a segment applies them.
+const (
+	ActTruncate   Action = iota + 1 // empty the table
+	ActDelete                       // DELETE by key
+	ActInsert                       // INSERT the full row; an existing key is an error
+	ActUpsert                       // INSERT the full row or overwrite the existing one
+	ActUpdate                       // UPDATE the row's sent columns by key; a missing row is left missing
+	ActSoftDelete                   // UPDATE the soft-delete column to true by key
+)
+
+var actionNames = [...]string{ActTruncate: "truncate", ActDelete: "delete", ActInsert: "insert",
+	ActUpsert: "upsert", ActUpdate: "update", ActSoftDelete: "soft-delete"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) && actionNames[a] != "" {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("action(%d)", a)
+}
+
+// Row is one row of a Step.
+type Row struct {
+	Schema *event.Schema
+	// Vals is the row image in Schema's column order. It may hold
+	// event.Unchanged (ActUpdate only): those columns are not written.
+	Vals []event.Value
+	// Where, when set, is the image whose key selects the row to update
+	// (a key-changing update that must keep unchanged columns).
+	Where []event.Value
+	// Deleted is the soft-delete column's value for written rows.
+	Deleted bool
+	// Events are the indexes of the events this row stands for: if the
+	// row is rejected, they are the ones reported.
+	Events []int
+}
+
+// Step is one statement kind on one table. Rows of an insert or upsert
+// step share one Schema.
+type Step struct {
+	Action Action
+	Table  string
+	Rows   []Row
+}
+
+// PlanOptions steer Plan.
+type PlanOptions struct {
+	Mode       string
+	DeleteMode string
+	Truncate   bool
+	// Keys returns the key column indexes of a schema (the source's key or
+	// the key_columns override); empty for a keyless table.
+	Keys func(*event.Schema) []int
+}
+
+// Plan turns a Write's events into steps. Events whose skip flag is set are
+// left out (already written); tables[i] is event i's target table.
+//
+// Changes to the same key are collapsed, later wins: a key's final state in
+// the batch is at most one delete followed by one write, so rows of
+// different keys can be written together in multi-row statements without
+// breaking per-key order. A truncate (when applied) and a key-changing
+// update that must keep unchanged TOAST columns end a segment: what came
+// before is planned, then they are, then the rest. In a segment, deletes
+// come first, then inserts and upserts, then updates, then soft deletes.
+//
+// Columns marked unchanged are filled from an earlier image of the same key
+// in the batch; those still unchanged make the row an ActUpdate that leaves
+// them alone.
+func Plan(events []event.Event, tables []string, skip []bool, opt PlanOptions) ([]Step, component.RecordErrors) {
+	p := planner{opt: opt, states: map[string]*keyState{}}
+	for i := range events {
+		if skip != nil && skip[i] {
+			continue
+		}
+		p.add(i, &events[i], tables[i])
+	}
+	p.flush()
+	return p.steps, p.errs
+}
+
+type keyState struct {
+	table     string
+	del       bool // delete the stored row first
+	delRow    Row  // a row holding the key, for the delete
+	row       *Row // the row to write, or nil
+	act       Action
+	soft      *Row // soft-delete by key (no row known in the batch)
+	lastWrite event.Op
+}
+
+type planner struct {
+	opt    PlanOptions
+	states map[string]*keyState
+	order  []*keyState
+	steps  []Step
+	errs   component.RecordErrors
+	nextID int
+}
+
+func (p *planner) reject(i int, format string, args ...any) {
+	p.errs = append(p.errs, component.RecordError{Index: i, Err: fmt.Errorf(format, args...)})
+}
+
+func (p *planner) state(table string, key string) *keyState {
+	k := table + "\x00" + key
+	st := p.states[k]
+	if st == nil {
+		st = &keyState{table: table}
+		p.states[k] = st
+		p.order = append(p.order, st)
+	}
+	return st
+}
+
+func (p *planner) add(i int, e *event.Event, table string) {
+	s := e.Schema
+	if e.Op == event.OpTruncate {
+		if p.opt.Truncate {
+			p.flush()
+			p.steps = append(p.steps, Step{Action: ActTruncate, Table: table, Rows: []Row{{Schema: s, Events: []int{i}}}})
+		}
+		return
+	}
+	keys := p.opt.Keys(s)
+	if len(keys) == 0 {
+		switch e.Op {
+		case event.OpRead, event.OpCreate:
+			if e.After == nil {
+				p.reject(i, "%s %s event has no row image", s.Stream, e.Op)
+				return
+			}
+			p.nextID++
+			st := p.state(table, fmt.Sprintf("#%d", p.nextID))
+			st.row, st.act = &Row{Schema: s, Vals: e.After, Events: []int{i}}, ActInsert
+		default:
+			p.reject(i, "table %s has no key, so its %s events cannot find their row; set key_columns or add a primary key (or replica identity) in the source", table, opName(e.Op))
+		}
+		return
+	}
+	switch e.Op {
+	case event.OpDelete:
+		img := e.Before
+		if img == nil {
+			p.reject(i, "%s delete event has no before image", s.Stream)
+			return
+		}
+		k, err := keyOf(s, img, keys)
+		if err != nil {
+			p.reject(i, "%s: %v", table, err)
+			return
+		}
+		p.delete(p.state(table, k), i, s, img)
+	case event.OpRead, event.OpCreate, event.OpUpdate:
+		if e.After == nil {
+			p.reject(i, "%s %s event has no after image", s.Stream, e.Op)
+			return
+		}
+		k, err := keyOf(s, e.After, keys)
+		if err != nil {
+			p.reject(i, "%s: %v", table, err)
+			return
+		}
+		if e.Op == event.OpUpdate && e.Before != nil {
+			if old, err := keyOf(s, e.Before, keys); err == nil && old != k {
+				p.keyChange(i, e, table, old, k)
+				return
+			}
+		}
+		p.write(p.state(table, k), i, e)
+	default:
+		p.reject(i, "%s: unknown operation %q", s.Stream, e.Op)
+	}
+}
+
+func opName(op event.Op) string {
+	switch op {
+	case event.OpUpdate:
+		return "update"
+	case event.OpDelete:
+		return "delete"
+	}
+	return op.String()
+}
+
+// keyChange handles an update that moves a row to another key: a delete of
+// the old key and a write of the new one, unless unchanged columns must be
+// carried over, which only an UPDATE of the old row can do.
+func (p *planner) keyChange(i int, e *event.Event, table, oldKey, newKey string) {
+	old := p.state(table, oldKey)
+	img := merge(e.Schema, e.After, old.row)
+	if hasUnchanged(img) {
+		p.flush()
+		p.steps = append(p.steps, Step{Action: ActUpdate, Table: table, Rows: []Row{{Schema: e.Schema, Vals: img, Where: e.Before, Events: []int{i}}}})
+		return
+	}
+	// The old key goes away whatever delete_mode says about deletes: the
+	// row moved, it was not deleted.
+	evs := append(rowEvents(old.row), i)
+	if old.del {
+		evs = append(old.delRow.Events, evs...)
+	}
+	old.del, old.delRow = true, Row{Schema: e.Schema, Vals: e.Before, Events: evs}
+	old.row, old.soft = nil, nil
+	ev := *e
+	ev.After = img
+	st := p.state(table, newKey)
+	st.lastWrite = event.OpCreate // the new key's row is new
+	p.write(st, i, &ev)
+}
+
+func rowEvents(r *Row) []int {
+	if r == nil {
+		return nil
+	}
+	return r.Events
+}
+
+func (p *planner) delete(st *keyState, i int, s *event.Schema, img []event.Value) {
+	switch p.opt.DeleteMode {
+	case DeleteNone:
+		return
+	case DeleteSoft:
+		if st.row != nil {
+			st.row.Deleted = true
+			st.row.Events = append(st.row.Events, i)
+			return
+		}
+		st.soft = &Row{Schema: s, Vals: img, Deleted: true, Events: []int{i}}
+		return
+	}
+	evs := append(rowEvents(st.row), i)
+	if st.del {
+		evs = append(st.delRow.Events, evs...)
+	}
+	st.del, st.delRow = true, Row{Schema: s, Vals: img, Events: evs}
+	st.row, st.soft = nil, nil
+}
+
+func (p *planner) write(st *keyState, i int, e *event.Event) {
+	img := merge(e.Schema, e.After, st.row)
+	var act Action
+	switch {
+	case hasUnchanged(img):
+		act = ActUpdate
+	case p.opt.Mode == ModeUpdate:
+		act = ActUpdate
+	case p.opt.Mode == ModeUpsert:
+		act = ActUpsert
+	default: // insert
+		switch {
+		case e.Op == event.OpCreate:
+			act = ActInsert
+		case e.Op == event.OpRead:
+			act = ActUpsert // snapshot rows are replayed after a crash: idempotent
+		case st.row != nil && (st.act == ActInsert || st.act == ActUpsert):
+			act = st.act // updated after being written in this batch
+		case st.lastWrite == event.OpCreate:
+			act = ActInsert // moved here by a key change
+		default:
+			act = ActUpdate
+		}
+	}
+	evs := append(rowEvents(st.row), i)
+	if st.soft != nil {
+		evs = append(st.soft.Events, evs...)
+	}
+	st.row = &Row{Schema: e.Schema, Vals: img, Events: evs}
+	st.act, st.soft = act, nil
+	st.lastWrite = e.Op
+}
+
+// merge fills unchanged columns of img from prev (by column name when the
+// schema changed in between). It copies img only when it changes something.
+func merge(s *event.Schema, img []event.Value, prev *Row) []event.Value {
+	if prev == nil || !hasUnchanged(img) {
+		return img
+	}
+	out := append([]event.Value(nil), img...)
+	for c := range out {
+		if out[c].Kind != event.KindUnchanged {
+			continue
+		}
+		j := c
+		if prev.Schema != s {
+			j = prev.Schema.ColumnIndex(s.Columns[c].Name)
+		}
+		if j >= 0 && j < len(prev.Vals) {
+			out[c] = prev.Vals[j]
+		}
+	}
+	return out
+}
+
+func hasUnchanged(img []event.Value) bool {
+	for i := range img {
+		if img[i].Kind == event.KindUnchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// keyOf encodes the key columns of img so equal keys give equal strings.
+func keyOf(s *event.Schema, img []event.Value, keys []int) (string, error) {
+	var b []byte
+	for _, c := range keys {
+		v := img[c]
+		if v.Kind == event.KindNull || v.Kind == event.KindUnchanged {
+			return "", fmt.Errorf("key column %q has no value", s.Columns[c].Name)
+		}
+		b = append(b, byte(v.Kind))
+		b = binary.LittleEndian.AppendUint64(b, v.Num)
+		b = binary.AppendUvarint(b, uint64(len(v.Str)))
+		b = append(b, v.Str...)
+		if v.Kind == event.KindArray {
+			b = append(b, v.Text()...)
+		}
+	}
+	return string(b), nil
+}
+
+// flush turns the collected key states into steps.
+func (p *planner) flush() {
+	if len(p.order) == 0 {
+		return
+	}
+	type groupKey struct {
+		act    Action
+		table  string
+		schema *event.Schema
+	}
+	idx := map[groupKey]int{}
+	var groups []Step
+	add := func(act Action, table string, r Row) {
+		gk := groupKey{act, table, nil}
+		if act == ActInsert || act == ActUpsert {
+			gk.schema = r.Schema
+		}
+		g, ok := idx[gk]
+		if !ok {
+			g = len(groups)
+			idx[gk] = g
+			groups = append(groups, Step{Action: act, Table: table})
+		}
+		groups[g].Rows = append(groups[g].Rows, r)
+	}
+	for _, pass := range []Action{ActDelete, ActInsert, ActSoftDelete} {
+		for _, st := range p.order {
+			switch pass {
+			case ActDelete:
+				if st.del {
+					add(ActDelete, st.table, st.delRow)
+				}
+			case ActInsert:
+				if st.row != nil {
+					add(st.act, st.table, *st.row)
+				}
+			case ActSoftDelete:
+				if st.soft != nil {
+					add(ActSoftDelete, st.table, *st.soft)
+				}
+			}
+		}
+	}
+	// Groups were created pass by pass; order inserts/upserts before
+	// updates (both come from the second pass).
+	var late []Step
+	for _, g := range groups {
+		if g.Action == ActUpdate {
+			late = append(late, g)
+			continue
+		}
+		if g.Action == ActSoftDelete {
+			continue
+		}
+		p.steps = append(p.steps, g)
+	}
+	p.steps = append(p.steps, late...)
+	for _, g := range groups {
+		if g.Action == ActSoftDelete {
+			p.steps = append(p.steps, g)
+		}
+	}
+	clear(p.states)
+	p.order = p.order[:0]
+}

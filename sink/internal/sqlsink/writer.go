@@ -1,0 +1,354 @@
+package sqlsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Writer is the SQL sink shared by PostgreSQL and MySQL: it implements
+// component.Sink on top of a Dialect.
+type Writer struct {
+	cfg  Config
+	d    Dialect
+	name string // sink name: the positions row's key
+	log  *slog.Logger
+
+	// Owned by the goroutine calling Write (one at a time).
+	posReady bool
+	tables   map[string]*tableInfo // by target table name
+	keyCache map[*event.Schema][]int
+	// maxRows bounds rows per multi-row statement.
+	maxRows int
+	// copyMin is the row count from which a Copier is used.
+	copyMin int
+	// maxBytes bounds the text and binary values of one statement
+	// (MySQL's max_allowed_packet is 16 MiB by default on MariaDB).
+	maxBytes int
+}
+
+type tableInfo struct {
+	cols    map[string]bool // existing columns (folded when FoldCase)
+	checked map[*event.Schema]error
+}
+
+var _ component.Sink = (*Writer)(nil)
+
+// NewWriter returns a Writer for the sink named name. cfg must be validated.
+func NewWriter(cfg Config, d Dialect, name string, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Writer{cfg: cfg, d: d, name: name, log: log, tables: map[string]*tableInfo{},
+		keyCache: map[*event.Schema][]int{}, maxRows: 1000, copyMin: 200, maxBytes: 4 << 20}
+}
+
+// SetLimits overrides the rows per statement and the COPY threshold (tests).
+func (w *Writer) SetLimits(maxRows, copyMin int) { w.maxRows, w.copyMin = maxRows, copyMin }
+
+// Close implements component.Sink.
+func (w *Writer) Close(context.Context) error { return w.d.Close() }
+
+// keys returns the key column indexes of s (key_columns override).
+func (w *Writer) keys(s *event.Schema) []int {
+	if k, ok := w.keyCache[s]; ok {
+		return k
+	}
+	k := s.KeyIdx
+	if len(w.cfg.KeyColumns) > 0 {
+		k = make([]int, 0, len(w.cfg.KeyColumns))
+		for _, name := range w.cfg.KeyColumns {
+			if i := s.ColumnIndex(name); i >= 0 {
+				k = append(k, i)
+			}
+		}
+		if len(k) != len(w.cfg.KeyColumns) {
+			k = nil // reported by ensure
+		}
+	}
+	w.keyCache[s] = k
+	return k
+}
+
+// fail classifies err from the server: config errors stop the pipeline.
+func (w *Writer) fail(what string, err error) error {
+	err = fmt.Errorf("%s sink: %s: %w", w.d.Server(), what, err)
+	if w.d.Classify(errors.Unwrap(err)) == ClassConfig {
+		return component.Permanent(err)
+	}
+	return err
+}
+
+// Write implements component.Sink: one transaction per call holding the
+// rows and the positions row.
+func (w *Writer) Write(ctx context.Context, events []event.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var rec component.RecordErrors
+	skip := make([]bool, len(events))
+	tables := make([]string, len(events))
+	tt := w.cfg.TableTemplate()
+	for i := range events {
+		name, err := tt.RenderString(&events[i])
+		if err == nil {
+			err = CheckIdent(name, w.d.MaxIdent(), w.d.Server())
+		}
+		if err != nil {
+			rec = append(rec, component.RecordError{Index: i, Err: fmt.Errorf("table name: %w", err)})
+			skip[i] = true
+			continue
+		}
+		tables[i] = name
+		if err := w.ensure(ctx, name, events[i].Schema); err != nil {
+			return err
+		}
+	}
+	if err := w.ensurePositions(ctx); err != nil {
+		return err
+	}
+
+	tx, err := w.d.Begin(ctx)
+	if err != nil {
+		return w.fail("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+
+	// Lock and read the stored positions; skip what they cover.
+	_, ensure, lock, update := w.d.Positions(w.positionsTable())
+	stored := map[string]event.Seq{}
+	for i := range events {
+		src := events[i].Schema.Source
+		if _, ok := stored[src]; ok {
+			continue
+		}
+		if err := tx.Exec(ctx, ensure, w.name, src); err != nil {
+			return w.fail("positions table", err)
+		}
+		hi, lo, err := tx.QueryTexts(ctx, lock, w.name, src)
+		if err != nil {
+			return w.fail("positions table", err)
+		}
+		seq, err := parseSeq(hi, lo)
+		if err != nil {
+			return component.Permanent(fmt.Errorf("%s sink: positions table %s, row (%s, %s): %w", w.d.Server(), w.cfg.PositionsTable, w.name, src, err))
+		}
+		stored[src] = seq
+	}
+	skipped := 0
+	for i := range events {
+		if seq := events[i].Seq(); !seq.IsZero() && seq.Compare(stored[events[i].Schema.Source]) <= 0 {
+			skip[i] = true
+			skipped++
+		}
+	}
+	if skipped > 0 {
+		w.log.Debug("skipping events already written", "events", skipped)
+	}
+
+	steps, perrs := Plan(events, tables, skip, PlanOptions{
+		Mode: w.cfg.Mode, DeleteMode: w.cfg.DeleteMode, Truncate: w.cfg.Truncate, Keys: w.keys,
+	})
+	rec = append(rec, perrs...)
+	for _, st := range steps {
+		errs, err := w.apply(ctx, tx, st)
+		if err != nil {
+			return err
+		}
+		rec = append(rec, errs...)
+	}
+	sort.Slice(rec, func(a, b int) bool { return rec[a].Index < rec[b].Index })
+
+	// Advance each source's position to its last event before the first
+	// rejected one: a replay of this Write after a crash (before the
+	// engine has handed the rejected events to the dead-letter
+	// destination) rejects them again instead of skipping them.
+	firstBad := map[string]int{}
+	for _, r := range rec {
+		src := events[r.Index].Schema.Source
+		if _, ok := firstBad[src]; !ok {
+			firstBad[src] = r.Index
+		}
+	}
+	next := map[string]event.Seq{}
+	for i := range events {
+		src := events[i].Schema.Source
+		if fb, ok := firstBad[src]; ok && i >= fb {
+			continue
+		}
+		if seq := events[i].Seq(); seq.Compare(stored[src]) > 0 && seq.Compare(next[src]) > 0 {
+			next[src] = seq
+		}
+	}
+	for src, seq := range next {
+		if err := tx.Exec(ctx, update, strconv.FormatUint(seq.Hi, 10), strconv.FormatUint(seq.Lo, 10), w.name, src); err != nil {
+			return w.fail("positions table", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return w.fail("commit", err)
+	}
+	done = true
+	if len(rec) > 0 {
+		return rec
+	}
+	return nil
+}
+
+func parseSeq(hi, lo string) (event.Seq, error) {
+	h, err := strconv.ParseUint(hi, 10, 64)
+	if err != nil {
+		return event.Seq{}, fmt.Errorf("bad hi %q", hi)
+	}
+	l, err := strconv.ParseUint(lo, 10, 64)
+	if err != nil {
+		return event.Seq{}, fmt.Errorf("bad lo %q", lo)
+	}
+	return event.Seq{Hi: h, Lo: l}, nil
+}
+
+func (w *Writer) positionsTable() string { return w.d.Table(w.cfg.PositionsTable) }
+
+func (w *Writer) ensurePositions(ctx context.Context) error {
+	if w.posReady {
+		return nil
+	}
+	create, _, _, _ := w.d.Positions(w.positionsTable())
+	if err := w.d.Exec(ctx, create); err != nil {
+		return w.fail("create positions table "+w.cfg.PositionsTable, err)
+	}
+	w.posReady = true
+	return nil
+}
+
+func (w *Writer) fold(name string) string {
+	if w.d.FoldCase() {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+// ensure makes sure table exists with every column of s (creating or
+// evolving it when configured) and caches the answer per schema.
+func (w *Writer) ensure(ctx context.Context, table string, s *event.Schema) error {
+	ti := w.tables[table]
+	if ti != nil {
+		if err, ok := ti.checked[s]; ok {
+			return err
+		}
+	}
+	if len(w.cfg.KeyColumns) > 0 && len(w.keys(s)) == 0 {
+		err := component.Permanent(fmt.Errorf("%s sink: key_columns %v: %s has no such column", w.d.Server(), w.cfg.KeyColumns, s.Stream))
+		return err
+	}
+	if ti == nil {
+		cols, ok, err := w.d.Columns(ctx, table)
+		if err != nil {
+			return w.fail("read columns of "+table, err)
+		}
+		if !ok {
+			if !w.cfg.AutoCreate {
+				return component.Permanent(fmt.Errorf("%s sink: table %s does not exist; create it or set auto_create: true", w.d.Server(), table))
+			}
+			if err := w.d.Exec(ctx, w.createSQL(table, s)); err != nil {
+				return w.fail("create table "+table, err)
+			}
+			w.log.Info("created table", "table", table, "from", s.Stream)
+			if cols, _, err = w.d.Columns(ctx, table); err != nil {
+				return w.fail("read columns of "+table, err)
+			}
+		}
+		ti = &tableInfo{cols: map[string]bool{}, checked: map[*event.Schema]error{}}
+		for _, c := range cols {
+			ti.cols[w.fold(c)] = true
+		}
+		w.tables[table] = ti
+	}
+	var missing []*event.Column
+	for i := range s.Columns {
+		if !ti.cols[w.fold(s.Columns[i].Name)] {
+			missing = append(missing, &s.Columns[i])
+		}
+	}
+	soft := w.cfg.DeleteMode == DeleteSoft && !ti.cols[w.fold(w.cfg.SoftDeleteColumn)]
+	if len(missing) > 0 || soft {
+		if !w.cfg.AutoEvolve {
+			names := make([]string, len(missing))
+			for i, c := range missing {
+				names[i] = c.Name
+			}
+			if soft {
+				names = append(names, w.cfg.SoftDeleteColumn)
+			}
+			return component.Permanent(fmt.Errorf("%s sink: table %s lacks column(s) %s of %s; add them or set auto_evolve: true", w.d.Server(), table, strings.Join(names, ", "), s.Stream))
+		}
+		for _, c := range missing {
+			q := "ALTER TABLE " + w.d.Table(table) + " ADD COLUMN " + w.d.Quote(c.Name) + " " + w.d.ColumnType(c, false)
+			if err := w.d.Exec(ctx, q); err != nil {
+				return w.fail("add column "+c.Name+" to "+table, err)
+			}
+			ti.cols[w.fold(c.Name)] = true
+			w.log.Info("added column", "table", table, "column", c.Name)
+		}
+		if soft {
+			q := "ALTER TABLE " + w.d.Table(table) + " ADD COLUMN " + w.d.Quote(w.cfg.SoftDeleteColumn) + " " + w.d.BoolType() + " NOT NULL DEFAULT " + falseLit
+			if err := w.d.Exec(ctx, q); err != nil {
+				return w.fail("add column "+w.cfg.SoftDeleteColumn+" to "+table, err)
+			}
+			ti.cols[w.fold(w.cfg.SoftDeleteColumn)] = true
+		}
+	}
+	ti.checked[s] = nil
+	return nil
+}
+
+// falseLit is FALSE in both dialects (MySQL's TINYINT(1) takes it too).
+const falseLit = "FALSE"
+
+// CreateSQL is the CREATE TABLE statement auto_create runs for s.
+func (w *Writer) createSQL(table string, s *event.Schema) string {
+	keys := w.keys(s)
+	isKey := make([]bool, len(s.Columns))
+	for _, k := range keys {
+		isKey[k] = true
+	}
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + w.d.Table(table) + " (")
+	for i := range s.Columns {
+		c := &s.Columns[i]
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(w.d.Quote(c.Name) + " " + w.d.ColumnType(c, isKey[i]))
+		if isKey[i] || !c.Optional {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	if w.cfg.DeleteMode == DeleteSoft {
+		b.WriteString(", " + w.d.Quote(w.cfg.SoftDeleteColumn) + " " + w.d.BoolType() + " NOT NULL DEFAULT " + falseLit)
+	}
+	if len(keys) > 0 {
+		b.WriteString(", PRIMARY KEY (")
+		for n, k := range keys {
+			if n > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(w.d.Quote(s.Columns[k].Name))
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(")" + w.d.CreateSuffix())
+	return b.String()
+}

@@ -1,0 +1,126 @@
+package mysql
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/svctest"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
+)
+
+var unsafe = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// newDatabase creates a database for t on the MariaDB of
+// $SLUICE_MYSQL_DSN, dropped at cleanup, and returns its DSN.
+func newDatabase(t testing.TB) string {
+	t.Helper()
+	base := svctest.Need(t, svctest.MariaDB)
+	mc, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatalf("SLUICE_MYSQL_DSN cannot be parsed")
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	name := unsafe.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	name = "t_" + name + "_" + hex.EncodeToString(rnd[:])
+	admin, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE DATABASE " + sqlsink.QuoteMySQL(name)); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("mysql", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE " + sqlsink.QuoteMySQL(name)); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	mc.DBName = name
+	return mc.FormatDSN()
+}
+
+func openDB(t *testing.T) *sqltest.DB {
+	dsn := newDatabase(t)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &sqltest.DB{
+		Sink: func(t *testing.T, cfg sqlsink.Config) component.Sink {
+			return newSink(t, dsn, cfg)
+		},
+		Rows: func(t *testing.T, table string, cols ...string) []string {
+			return rows(t, db, table, cols...)
+		},
+		Exec: func(t *testing.T, q string) {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		},
+	}
+}
+
+func newSink(t *testing.T, dsn string, cfg sqlsink.Config) *sqlsink.Writer {
+	cfg.DSN = dsn
+	c := Config{Config: cfg}
+	if errs := c.Validate(); len(errs) > 0 {
+		t.Fatalf("config: %v", errs)
+	}
+	s, err := New(c, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func rows(t testing.TB, db *sql.DB, table string, cols ...string) []string {
+	sel := make([]string, len(cols))
+	ord := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = "COALESCE(CAST(" + sqlsink.QuoteMySQL(c) + " AS CHAR), 'NULL')"
+		ord[i] = sqlsink.QuoteMySQL(c)
+	}
+	q := "SELECT CONCAT_WS('|', " + strings.Join(sel, ", ") + ") FROM " + sqlsink.QuoteMySQL(table) + " ORDER BY " + strings.Join(ord, ", ")
+	r, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	var out []string
+	for r.Next() {
+		var s string
+		if err := r.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestSuite(t *testing.T) {
+	sqltest.Run(t, sqltest.Harness{Server: "mysql", Open: openDB})
+}

@@ -1,0 +1,299 @@
+// Package postgres is the PostgreSQL table sink (`type: postgres`): it
+// applies change events to tables of a PostgreSQL database, in one
+// transaction per Write together with the sink's position row, so that a
+// replay after a crash is recognised and skipped (effectively exactly-once).
+//
+// The modes, delete handling, batching, type mapping and position table are
+// shared with the MySQL sink and documented in package
+// sink/internal/sqlsink. What is particular to PostgreSQL:
+//
+//   - Every value is sent as a text-format parameter with no declared type
+//     (pgx's QueryExecModeExec): the server parses it with the target
+//     column's own input function, so numerics stay exact, timestamps keep
+//     their microseconds and a user-created table with other (compatible)
+//     types works too. No value is ever spliced into SQL text.
+//   - Inserts and upserts of at least 200 rows go through COPY (text
+//     format) into a temporary staging table created in the transaction
+//     (CREATE TEMP TABLE ... ON COMMIT DROP AS SELECT the columns FROM the
+//     target WITH NO DATA), then one INSERT ... SELECT ... ON CONFLICT (key)
+//     DO UPDATE. Smaller groups use multi-row INSERT ... VALUES; updates
+//     and deletes are pipelined.
+//   - Rows the server rejects (SQLSTATE classes 21, 22, 23, 44 and 54:
+//     constraint violations, bad or out-of-range values) are isolated with
+//     savepoints and bisection and reported as component.RecordErrors; the
+//     rest of the Write commits. Classes 28, 3D, 3F, 42 and 0A
+//     (authentication, missing database or schema, undefined table or
+//     column, no unique index for ON CONFLICT, privileges) stop the
+//     pipeline; everything else (lost connection, deadlock, shutdown) fails
+//     the Write, which the engine retries while pgxpool reconnects.
+//   - Tables live in `schema` (default public); the positions table too.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
+)
+
+// maxIdent is PostgreSQL's identifier limit (NAMEDATALEN-1 bytes).
+const maxIdent = 63
+
+// Config is the PostgreSQL sink's configuration.
+type Config struct {
+	sqlsink.Config `yaml:",inline"`
+	// Schema is the target schema of every table (default public).
+	Schema string `yaml:"schema"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() *Config {
+	return &Config{Config: sqlsink.Defaults(), Schema: "public"}
+}
+
+// Validate implements component.Validator.
+func (c *Config) Validate() []error {
+	errs := c.Config.Validate("postgres", maxIdent)
+	if err := sqlsink.CheckIdent(c.Schema, maxIdent, "postgres"); err != nil {
+		errs = append(errs, &component.FieldError{Field: "schema", Msg: err.Error(), Hint: "default: public"})
+	}
+	if c.DSN != "" {
+		if _, err := pgxpool.ParseConfig(c.DSN); err != nil {
+			errs = append(errs, &component.FieldError{Field: "dsn", Msg: "cannot be parsed: " + sqlsink.Redact(err.Error(), c.DSN),
+				Hint: "postgres://user:${PGPASSWORD}@host:5432/db?sslmode=disable"})
+		}
+	}
+	return errs
+}
+
+// Factory is the registry entry for type: postgres.
+var Factory = component.SinkFactory{
+	Doc:    "rows into PostgreSQL tables (insert/upsert/update, deletes, auto-create), exactly once via a positions table",
+	Config: func() any { return DefaultConfig() },
+	New: func(cfg any, env component.Env) (component.Sink, error) {
+		return New(*cfg.(*Config), env)
+	},
+}
+
+// New returns the sink. It does not connect: the first Write does, and
+// reconnects are the pool's.
+func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, component.Permanent(fmt.Errorf("postgres sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+	}
+	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if pc.ConnConfig.RuntimeParams["application_name"] == "" {
+		pc.ConnConfig.RuntimeParams["application_name"] = "sluice"
+	}
+	pc.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, component.Permanent(fmt.Errorf("postgres sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+	}
+	return sqlsink.NewWriter(cfg.Config, &dialect{pool: pool, schema: cfg.Schema}, env.Name, env.Logger), nil
+}
+
+type dialect struct {
+	pool   *pgxpool.Pool
+	schema string
+}
+
+var _ sqlsink.Dialect = (*dialect)(nil)
+
+func (d *dialect) Server() string           { return "postgres" }
+func (d *dialect) MaxIdent() int            { return maxIdent }
+func (d *dialect) Quote(name string) string { return sqlsink.QuotePG(name) }
+func (d *dialect) Table(name string) string {
+	return sqlsink.QuotePG(d.schema) + "." + sqlsink.QuotePG(name)
+}
+func (d *dialect) FoldCase() bool                              { return false }
+func (d *dialect) ColumnType(c *event.Column, key bool) string { return sqlsink.PGType(c) }
+func (d *dialect) BoolType() string                            { return "boolean" }
+func (d *dialect) CreateSuffix() string                        { return "" }
+func (d *dialect) Placeholder(n int) string                    { return "$" + strconv.Itoa(n) }
+func (d *dialect) MaxParams() int                              { return 65535 }
+func (d *dialect) Truncate(table string) string                { return "TRUNCATE TABLE " + table }
+
+func (d *dialect) Arg(c *event.Column, v event.Value) (any, error) {
+	s, null, err := sqlsink.PGText(c, v)
+	if err != nil || null {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d *dialect) Bool(b bool) any {
+	if b {
+		return "t"
+	}
+	return "f"
+}
+
+func (d *dialect) Upsert(keys, set []string) string {
+	if len(set) == 0 {
+		return " ON CONFLICT (" + strings.Join(keys, ", ") + ") DO NOTHING"
+	}
+	var b strings.Builder
+	b.WriteString(" ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET ")
+	for i, c := range set {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " = EXCLUDED." + c)
+	}
+	return b.String()
+}
+
+func (d *dialect) Positions(pos string) (create, ensure, lock, update string) {
+	create = "CREATE TABLE IF NOT EXISTS " + pos + ` (sink text NOT NULL, source text NOT NULL,
+		hi numeric(20,0) NOT NULL, lo numeric(20,0) NOT NULL,
+		updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sink, source))`
+	ensure = "INSERT INTO " + pos + " (sink, source, hi, lo) VALUES ($1, $2, 0, 0) ON CONFLICT (sink, source) DO NOTHING"
+	lock = "SELECT hi::text, lo::text FROM " + pos + " WHERE sink = $1 AND source = $2 FOR UPDATE"
+	update = "UPDATE " + pos + " SET hi = $1, lo = $2, updated_at = now() WHERE sink = $3 AND source = $4"
+	return
+}
+
+func (d *dialect) Columns(ctx context.Context, table string) ([]string, bool, error) {
+	var oid uint32
+	err := d.pool.QueryRow(ctx, `SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, d.schema, table).Scan(&oid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := d.pool.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, oid)
+	if err != nil {
+		return nil, false, err
+	}
+	cols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return cols, true, err
+}
+
+func (d *dialect) Exec(ctx context.Context, sql string) error {
+	_, err := d.pool.Exec(ctx, sql)
+	return err
+}
+
+func (d *dialect) Begin(ctx context.Context) (sqlsink.Tx, error) {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pgTx{tx: tx}, nil
+}
+
+func (d *dialect) Close() error {
+	d.pool.Close()
+	return nil
+}
+
+// Classify implements sqlsink.Dialect by SQLSTATE class.
+func (d *dialect) Classify(err error) sqlsink.Class {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return sqlsink.ClassTransient
+	}
+	switch pe.Code[:2] {
+	case "21", "22", "23", "44", "54":
+		return sqlsink.ClassRecord
+	case "28", "3D", "3F", "42", "0A":
+		return sqlsink.ClassConfig
+	}
+	return sqlsink.ClassTransient
+}
+
+type pgTx struct {
+	tx     pgx.Tx
+	stages int
+}
+
+func (t *pgTx) Exec(ctx context.Context, sql string, args ...any) error {
+	_, err := t.tx.Exec(ctx, sql, args...)
+	return err
+}
+
+func (t *pgTx) ExecMany(ctx context.Context, stmts []sqlsink.Stmt) error {
+	if len(stmts) == 1 {
+		return t.Exec(ctx, stmts[0].SQL, stmts[0].Args...)
+	}
+	var b pgx.Batch
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	return t.tx.SendBatch(ctx, &b).Close()
+}
+
+func (t *pgTx) QueryTexts(ctx context.Context, sql string, args ...any) (string, string, error) {
+	var a, b string
+	err := t.tx.QueryRow(ctx, sql, args...).Scan(&a, &b)
+	return a, b, err
+}
+
+func (t *pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
+func (t *pgTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
+
+// CopyInsert implements sqlsink.Copier: COPY (text format) into a staging
+// table shaped like the target's columns, then one INSERT ... SELECT.
+func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, insertSelect func(string) string) error {
+	t.stages++
+	stage := "pg_temp.sluice_stage_" + strconv.Itoa(t.stages)
+	colList := strings.Join(cols, ", ")
+	if _, err := t.tx.Exec(ctx, "CREATE TEMP TABLE "+stage[len("pg_temp."):]+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, row := range rows {
+		for i, v := range row {
+			if i > 0 {
+				buf.WriteByte('\t')
+			}
+			s, ok := v.(string)
+			if !ok {
+				buf.WriteString(`\N`)
+				continue
+			}
+			copyEscape(&buf, s)
+		}
+		buf.WriteByte('\n')
+	}
+	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, &buf, "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(ctx, insertSelect(stage)); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, "DROP TABLE "+stage)
+	return err
+}
+
+// copyEscape writes s as a field of COPY's text format.
+func copyEscape(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+}

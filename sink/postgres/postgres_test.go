@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
+)
+
+func harness() sqltest.Harness {
+	return sqltest.Harness{Server: "postgres", Open: openDB}
+}
+
+func openDB(t *testing.T) *sqltest.DB {
+	dsn := pgtest.NewDatabase(t)
+	conn := pgtest.Connect(t, dsn)
+	return &sqltest.DB{
+		Sink: func(t *testing.T, cfg sqlsink.Config) component.Sink {
+			cfg.DSN = dsn
+			c := Config{Config: cfg, Schema: "public"}
+			if errs := c.Validate(); len(errs) > 0 {
+				t.Fatalf("config: %v", errs)
+			}
+			s, err := New(c, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close(context.Background()) })
+			return s
+		},
+		Rows: func(t *testing.T, table string, cols ...string) []string {
+			sel := make([]string, len(cols))
+			ord := make([]string, len(cols))
+			for i, c := range cols {
+				sel[i] = "coalesce(" + sqlsink.QuotePG(c) + "::text, 'NULL')"
+				ord[i] = sqlsink.QuotePG(c)
+			}
+			q := "SELECT concat_ws('|', " + strings.Join(sel, ", ") + ") FROM public." + sqlsink.QuotePG(table) + " ORDER BY " + strings.Join(ord, ", ")
+			rows, err := conn.Query(context.Background(), q)
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
+		Exec: func(t *testing.T, q string) {
+			if _, err := conn.Exec(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		},
+	}
+}
+
+func TestSuite(t *testing.T) { sqltest.Run(t, harness()) }
