@@ -96,12 +96,10 @@ func newSink(t *testing.T, dsn string, cfg sqlsink.Config) *sqlsink.Writer {
 
 func rows(t testing.TB, db *sql.DB, table string, cols ...string) []string {
 	sel := make([]string, len(cols))
-	ord := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = "COALESCE(CAST(" + sqlsink.QuoteMySQL(c) + " AS CHAR), 'NULL')"
-		ord[i] = sqlsink.QuoteMySQL(c)
 	}
-	q := "SELECT CONCAT_WS('|', " + strings.Join(sel, ", ") + ") FROM " + sqlsink.QuoteMySQL(table) + " ORDER BY " + strings.Join(ord, ", ")
+	q := "SELECT CONCAT_WS('|', " + strings.Join(sel, ", ") + ") FROM " + sqlsink.QuoteMySQL(table) + " ORDER BY " + sqlsink.QuoteMySQL(cols[0]) + ", 1"
 	r, err := db.Query(q)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
