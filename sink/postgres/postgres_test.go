@@ -37,9 +37,9 @@ func openDB(t *testing.T) *sqltest.DB {
 		},
 		Rows: func(t *testing.T, table string, cols ...string) []string {
 			sel := make([]string, len(cols))
-					for i, c := range cols {
+			for i, c := range cols {
 				sel[i] = "coalesce(" + sqlsink.QuotePG(c) + "::text, 'NULL')"
-					}
+			}
 			q := "SELECT concat_ws('|', " + strings.Join(sel, ", ") + ") FROM public." + sqlsink.QuotePG(table) + " ORDER BY " + sqlsink.QuotePG(cols[0]) + ", 1"
 			rows, err := conn.Query(context.Background(), q)
 			if err != nil {
