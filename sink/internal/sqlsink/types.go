@@ -39,7 +39,7 @@ func PGType(c *event.Column) string {
 	case event.TypeFloat64:
 		return "double precision"
 	case event.TypeDecimal:
-		if c.Scale < 0 || c.Precision <= 0 {
+		if c.Precision <= 0 { // unconstrained (a negative scale with a precision is PostgreSQL 15's rounding)
 			return "numeric"
 		}
 		return "numeric(" + strconv.Itoa(c.Precision) + "," + strconv.Itoa(c.Scale) + ")"
