@@ -108,6 +108,9 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	mc.InterpolateParams = false
 	mc.MultiStatements = false
 	mc.MaxAllowedPacket = 0 // ask the server
+	if mc.Timeout == 0 {
+		mc.Timeout = 10 * time.Second // dial; a lost server fails fast and the engine retries
+	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, component.Permanent(fmt.Errorf("mysql sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -93,6 +94,9 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
 	if pc.ConnConfig.RuntimeParams["application_name"] == "" {
 		pc.ConnConfig.RuntimeParams["application_name"] = "sluice"
 	}
