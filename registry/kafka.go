@@ -1,6 +1,11 @@
 package registry
 
-import "github.com/sluice-dev/sluice/component"
+import (
+	"github.com/sluice-dev/sluice/component"
+	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
+)
 
 // addKafka registers the Kafka source and sink.
-func addKafka(r component.Registry) {}
+func addKafka(r component.Registry) {
+	r.Sinks["kafka"] = kafkasink.Factory
+}

@@ -1,0 +1,100 @@
+// Package kafkautil holds what the Kafka sink and source share: the
+// connection settings (brokers, client id, SASL, TLS) as one configuration
+// struct embedded inline in both, turned into franz-go client options.
+//
+// Secrets: Password is never printed; errors name the mechanism and the
+// user, not the password.
+package kafkautil
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice-dev/sluice/component"
+)
+
+// Conn is the connection part of a Kafka component's configuration.
+type Conn struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string `yaml:"brokers"`
+	// ClientID is sent to the brokers (default "sluice").
+	ClientID string `yaml:"client_id"`
+	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none.
+	SASLMechanism string `yaml:"sasl_mechanism"`
+	Username      string `yaml:"username"`
+	Password      string `yaml:"password"`
+	// TLS connects with TLS (system roots unless TLSCAFile is set).
+	TLS bool `yaml:"tls"`
+	// TLSCAFile is a PEM file of CA certificates to trust.
+	TLSCAFile string `yaml:"tls_ca_file"`
+	// TLSInsecureSkipVerify turns off certificate verification (tests only).
+	TLSInsecureSkipVerify bool `yaml:"tls_insecure_skip_verify"`
+}
+
+// DefaultConn returns the defaults.
+func DefaultConn() Conn { return Conn{ClientID: "sluice"} }
+
+// Validate reports problems as *component.FieldError.
+func (c *Conn) Validate() []error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, &component.FieldError{Field: "brokers", Msg: "is required", Hint: "brokers: [127.0.0.1:9092]"})
+	}
+	for _, b := range c.Brokers {
+		if b == "" || !strings.Contains(b, ":") {
+			errs = append(errs, &component.FieldError{Field: "brokers", Msg: fmt.Sprintf("%q is not host:port", b), Hint: "brokers: [kafka-1:9092, kafka-2:9092]"})
+		}
+	}
+	switch strings.ToUpper(c.SASLMechanism) {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.Username == "" {
+			errs = append(errs, &component.FieldError{Field: "username", Msg: "is required with sasl_mechanism"})
+		}
+	default:
+		errs = append(errs, &component.FieldError{Field: "sasl_mechanism", Msg: fmt.Sprintf("unknown mechanism %q", c.SASLMechanism), Hint: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"})
+	}
+	if (c.TLSCAFile != "" || c.TLSInsecureSkipVerify) && !c.TLS {
+		errs = append(errs, &component.FieldError{Field: "tls", Msg: "tls_ca_file / tls_insecure_skip_verify need tls: true"})
+	}
+	return errs
+}
+
+// Options returns the franz-go options for the connection.
+func (c *Conn) Options() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.ClientID != "" {
+		opts = append(opts, kgo.ClientID(c.ClientID))
+	}
+	switch strings.ToUpper(c.SASLMechanism) {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: c.Username, Pass: c.Password}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.Username, Pass: c.Password}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: c.Username, Pass: c.Password}.AsSha512Mechanism()))
+	}
+	if c.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // opt-in, documented
+		if c.TLSCAFile != "" {
+			pem, err := os.ReadFile(c.TLSCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls_ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("tls_ca_file %s: no PEM certificates", c.TLSCAFile)
+			}
+			tc.RootCAs = pool
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	return opts, nil
+}

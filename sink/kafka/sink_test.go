@@ -1,0 +1,274 @@
+package kafka
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/svctest"
+)
+
+func uniq(t *testing.T) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "t" + hex.EncodeToString(b[:])
+}
+
+func testSchema(src string) *event.Schema {
+	return &event.Schema{
+		Stream: src + ".public.items", Source: src, Connector: "postgresql", Database: "shop",
+		Namespace: "public", Table: "items",
+		Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt32, Key: true},
+			{Name: "name", Type: event.TypeString, Optional: true},
+		},
+		KeyIdx: []int{0},
+	}
+}
+
+func ev(s *event.Schema, op event.Op, id int64, name string) event.Event {
+	row := []event.Value{event.Int(id), event.String(name)}
+	e := event.Event{Schema: s, Op: op, TsMs: 1700000000500,
+		Source: event.Source{TsMs: 1700000000000, LSN: 0x16B3748 + uint64(id), HasLSN: true, TxID: 42, HasTxID: true}}
+	if op == event.OpDelete {
+		e.Before = row
+	} else {
+		e.After = row
+	}
+	return e
+}
+
+func newSink(t *testing.T, mod func(*Config)) *Sink {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Brokers = strings.Split(svctest.Need(t, svctest.Kafka), ",")
+	if mod != nil {
+		mod(cfg)
+	}
+	s, err := New(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+// consume reads n records from topic, from the start, with a deadline.
+func consume(t *testing.T, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(svctest.Need(t, svctest.Kafka), ",")...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: got %d records, want %d", topic, len(out), n)
+		}
+		f.EachError(func(_ string, _ int32, err error) { t.Logf("fetch: %v", err) })
+		out = append(out, f.Records()...)
+	}
+	return out
+}
+
+// murmur2 is Kafka's Utils.murmur2, written from the Java source as an
+// independent check of the partitioner.
+func murmur2(data []byte) int32 {
+	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
+	n := len(data)
+	h := seed ^ uint32(n)
+	for i := 0; i+4 <= n; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := data[n&^3:]
+	switch len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return int32(h)
+}
+
+func TestSinkRecords(t *testing.T) {
+	src := uniq(t)
+	s := newSink(t, func(c *Config) { c.Partitions = 3 })
+	sc := testSchema(src)
+	events := []event.Event{
+		ev(sc, event.OpCreate, 1, "a"),
+		ev(sc, event.OpUpdate, 2, "b"),
+		ev(sc, event.OpDelete, 1, "a"),
+	}
+	ctx := context.Background()
+	if err := s.Write(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	topic := src + ".public.items"
+
+	// Durable when Write returns: the high watermark (records replicated to
+	// every in-sync replica) already counts all four records.
+	adm := kadm.NewClient(s.cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 4 {
+		t.Fatalf("end offsets sum to %d right after Write, want 4", total)
+	}
+	details, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(details[topic].Partitions); n != 3 {
+		t.Errorf("auto-created topic has %d partitions, want 3", n)
+	}
+
+	recs := consume(t, topic, 4)
+	byKey := map[string][]*kgo.Record{}
+	for _, r := range recs {
+		byKey[string(r.Key)] = append(byKey[string(r.Key)], r)
+		want := (murmur2(r.Key) & 0x7fffffff) % 3
+		if r.Partition != want {
+			t.Errorf("key %s on partition %d, Kafka's partitioner says %d", r.Key, r.Partition, want)
+		}
+	}
+	k1 := byKey[`{"id":1}`]
+	k2 := byKey[`{"id":2}`]
+	if len(k1) != 3 || len(k2) != 1 {
+		t.Fatalf("records per key: id 1: %d, id 2: %d; want 3 and 1", len(k1), len(k2))
+	}
+	wantCreate := `{"before":null,"after":{"id":1,"name":"a"},"source":{"version":"2.7.3.Final","connector":"postgresql","name":"` + src + `","ts_ms":1700000000000,"snapshot":"false","db":"shop","sequence":"[null,\"23803721\"]","ts_us":1700000000000000,"ts_ns":1700000000000000000,"schema":"public","table":"items","txId":42,"lsn":23803721,"xmin":null},"transaction":null,"op":"c","ts_ms":1700000000500,"ts_us":1700000000500000,"ts_ns":1700000000500000000}`
+	if string(k1[0].Value) != wantCreate {
+		t.Errorf("create value\n got %s\nwant %s", k1[0].Value, wantCreate)
+	}
+	if !strings.Contains(string(k1[1].Value), `"before":{"id":1,"name":"a"},"after":null,`) || !strings.Contains(string(k1[1].Value), `"op":"d"`) {
+		t.Errorf("delete value: %s", k1[1].Value)
+	}
+	if k1[2].Value != nil {
+		t.Errorf("tombstone value %q, want null", k1[2].Value)
+	}
+	wantHeaders := []string{"sluice.stream=" + topic, "sluice.source=" + src, "sluice.op=d", "sluice.position=lsn 0/16B3749", "sluice.ts_ms=1700000000000"}
+	for _, r := range []*kgo.Record{k1[1], k1[2]} {
+		var got []string
+		for _, h := range r.Headers {
+			got = append(got, h.Key+"="+string(h.Value))
+		}
+		if strings.Join(got, "|") != strings.Join(wantHeaders, "|") {
+			t.Errorf("headers %q, want %q", got, wantHeaders)
+		}
+	}
+	if string(k2[0].Value[:40]) != `{"before":null,"after":{"id":2,"name":"b` {
+		t.Errorf("update value: %s", k2[0].Value)
+	}
+}
+
+func TestSinkTopicTemplateAndSchemaFormat(t *testing.T) {
+	src := uniq(t)
+	s := newSink(t, func(c *Config) {
+		c.Topic = "cdc-${table}-" + src
+		c.Format = "debezium+schema"
+		c.TombstonesOnDelete = false
+		c.Headers = false
+		c.Compression = "zstd"
+	})
+	sc := testSchema(src)
+	if err := s.Write(context.Background(), []event.Event{ev(sc, event.OpDelete, 7, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	recs := consume(t, "cdc-items-"+src, 1)
+	wantKey := `{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"` + src + `.public.items.Key"},"payload":{"id":7}}`
+	if string(recs[0].Key) != wantKey {
+		t.Errorf("key %s\nwant %s", recs[0].Key, wantKey)
+	}
+	if !strings.HasPrefix(string(recs[0].Value), `{"schema":{"type":"struct","fields":[{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}`) {
+		t.Errorf("value %s", recs[0].Value)
+	}
+	if len(recs[0].Headers) != 0 {
+		t.Errorf("headers %v, want none", recs[0].Headers)
+	}
+}
+
+func TestSinkTooLargeIsARecordError(t *testing.T) {
+	src := uniq(t)
+	s := newSink(t, func(c *Config) { c.MaxMessageBytes = 4096; c.Partitions = 1 })
+	sc := testSchema(src)
+	events := []event.Event{
+		ev(sc, event.OpCreate, 1, "small"),
+		ev(sc, event.OpCreate, 2, strings.Repeat("x", 10000)),
+		ev(sc, event.OpCreate, 3, "small too"),
+	}
+	err := s.Write(context.Background(), events)
+	var re component.RecordErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("Write: %v, want RecordErrors", err)
+	}
+	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("record errors %v, want event 1 MESSAGE_TOO_LARGE", re)
+	}
+	recs := consume(t, src+".public.items", 2)
+	if string(recs[0].Key) != `{"id":1}` || string(recs[1].Key) != `{"id":3}` {
+		t.Errorf("landed keys %s, %s; want ids 1 and 3 in order", recs[0].Key, recs[1].Key)
+	}
+}
+
+func TestSinkInvalidTopicIsARecordError(t *testing.T) {
+	src := uniq(t)
+	s := newSink(t, func(c *Config) { c.Topic = "${table}" })
+	good := testSchema(src)
+	good.Table = "ok_" + src
+	bad := testSchema(src)
+	bad.Table = "bad topic/" + src
+	err := s.Write(context.Background(), []event.Event{ev(bad, event.OpCreate, 1, "a"), ev(good, event.OpCreate, 2, "b")})
+	var re component.RecordErrors
+	if !errors.As(err, &re) || len(re) != 1 || re[0].Index != 0 {
+		t.Fatalf("Write: %v, want a record error for event 0", err)
+	}
+	if recs := consume(t, "ok_"+src, 1); string(recs[0].Key) != `{"id":2}` {
+		t.Errorf("key %s", recs[0].Key)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := DefaultConfig()
+	c.Compression = "brotli"
+	c.Partitions = 0
+	c.SASLMechanism = "GSSAPI"
+	errs := c.Validate()
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.(*component.FieldError).Field)
+	}
+	if got := strings.Join(fields, ","); got != "brokers,sasl_mechanism,partitions,compression" {
+		t.Errorf("fields %s", got)
+	}
+}
