@@ -382,3 +382,7 @@ func appendCompactJSON(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// AppendJSONString appends s as a JSON string (invalid UTF-8 replaced by
+// U+FFFD), for sinks that write JSON around documents (bulk action lines).
+func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }

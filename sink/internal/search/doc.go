@@ -1,0 +1,92 @@
+// Package search is the sink logic that the OpenSearch and Elasticsearch
+// sinks share: it turns events into bulk NDJSON, sends it through a Client
+// (each engine's official Go client, see sink/opensearch and
+// sink/elasticsearch), and reads the per-item results.
+//
+// # Mapping events to bulk operations
+//
+//   - Snapshot rows, inserts and updates → `index` of the whole row image
+//     (format.AppendDocument: natural JSON, exact decimals, ISO dates).
+//   - Deletes → `delete`; a document already gone is not an error.
+//   - An update that changes the row's key also deletes the old key's
+//     document (same version), so that no orphan is left.
+//   - Truncates → on_truncate: delete_index (default), ignore, or fail. The
+//     integ-test distributions, and clusters without the reindex module,
+//     have no _delete_by_query, so dropping the index is the one way to
+//     empty it everywhere; the index is created again (with its mapping) on
+//     the next write. Do not use it when several tables share one index.
+//
+// # Versions and replays
+//
+// With document_version_type external (the default, as in seed 000) every
+// operation carries the event's version (event.Version: 1 for snapshot rows,
+// the change's LSN for changes), so the cluster itself rejects anything
+// older than what it stores: a replay after a crash, or a retried Write,
+// cannot regress a document, and a delete leaves a versioned tombstone that
+// stale re-inserts bounce off (for index.gc_deletes, 60 s by default; a
+// replay is in order, so a stale re-insert is always followed by its
+// delete). Those rejections (409 version_conflict_engine_exception) are
+// expected and only counted (debug log). With none, the last write wins.
+//
+// # Unchanged TOAST columns
+//
+// PostgreSQL does not send unchanged TOASTed values (event.KindUnchanged);
+// they must not overwrite what is stored. Partial `update`s cannot carry
+// external versions, so under external versioning the sink fetches the
+// stored document (realtime _mget, or the document built for an earlier
+// event of the same Write), takes the unchanged columns from it, and
+// indexes the whole document with the event's version. A document that is
+// not stored gets the other columns only. With versioning none the sink
+// sends a partial `update` with doc_as_upsert instead (the server then
+// re-serialises the source, so number text such as 2.00 may read 2.0).
+//
+// # Errors
+//
+//   - No response (connection refused, reset, timeout), 5xx or 429 for the
+//     whole request: a plain error; the engine retries the Write.
+//   - Items pushed back (429, es_rejected_execution_exception, 5xx,
+//     cluster_block_exception): sent again inside the Write a few times
+//     with backoff, then a plain error. With versions only the failed items
+//     are re-sent (versions keep the order); without, everything after the
+//     first failed item is re-sent in order.
+//   - Items the cluster rejects for good (mapping conflicts, strict
+//     mappings, bad values, 413 for one oversize operation):
+//     component.RecordErrors naming index, document id and the reason; the
+//     rest of the Write is written. Value excerpts that servers put in
+//     their reasons are cut, as row values stay out of messages.
+//   - Configuration that can never work (authentication, a rejected
+//     mapping, a missing index the cluster will not create):
+//     component.Permanent.
+//
+// # Why the hand-written parts
+//
+// The bulk body is built by appending bytes (no reflection, no per-item
+// allocation beyond the id) and responses are decoded into small structs
+// with filter_path keeping them to status and error, because the official
+// clients' typed bulk helpers marshal per item with encoding/json and
+// decode every item's full metadata into maps. The clients still do the
+// HTTP: connection pooling, node selection, authentication, TLS.
+//
+// # Ordering and concurrency
+//
+// Write is called from one goroutine and sends its bulk requests one after
+// another, each at most max_request_bytes, so operations on one document
+// reach the cluster in event order (a bulk request applies the items of
+// one shard in order). Parallel requests would need disjoint key sets per
+// request; the engine's in-flight window already overlaps sources and
+// sinks, so the sink does not parallelise.
+//
+// # Index creation
+//
+// When mapping or index_settings is set, each index the sink writes to is
+// created on first use (PUT with settings and mappings; an index that
+// already exists — another writer won the race — is fine) and remembered;
+// an index deleted behind the sink's back is created again when a bulk item
+// reports index_not_found_exception. Without them the cluster's automatic
+// index creation and dynamic mapping apply.
+//
+// The default index is ${table}: most pipelines capture one schema, and
+// the names match what users query; ${schema}_${table} or any other
+// template can be set. Rendered names are lower-cased, as index names must
+// be.
+package search

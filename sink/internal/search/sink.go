@@ -1,0 +1,672 @@
+package search
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+)
+
+// Response is an HTTP response of the cluster: status and whole body.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Client is one engine's official Go client reduced to the four calls the
+// sink makes. An error means no response arrived (connection refused or
+// reset, timeout): the sink fails the Write and the engine retries it.
+type Client interface {
+	// Bulk POSTs an NDJSON body to /_bulk with filter_path.
+	Bulk(ctx context.Context, body []byte, filterPath string) (Response, error)
+	// MGet POSTs {"docs":[...]} to /_mget (realtime).
+	MGet(ctx context.Context, body []byte) (Response, error)
+	// CreateIndex PUTs /<index> with body.
+	CreateIndex(ctx context.Context, index string, body []byte) (Response, error)
+	// DeleteIndex DELETEs /<index>.
+	DeleteIndex(ctx context.Context, index string) (Response, error)
+	// Close releases idle connections.
+	Close() error
+}
+
+// Options are what the engine packages pass besides the Config.
+type Options struct {
+	Product string // "opensearch", "elasticsearch": names the sink in messages
+	Logger  *slog.Logger
+	// ItemAttempts is how often a Write sends operations rejected with
+	// back-pressure (429, es_rejected_execution, 5xx) before it gives up
+	// with a plain error (default 5); RetryBase is the first pause
+	// (default 100ms), doubled each time.
+	ItemAttempts int
+	RetryBase    time.Duration
+}
+
+// Sink writes events to a search cluster through a Client. Write is called
+// from one goroutine; nothing in Sink is shared with another.
+type Sink struct {
+	cfg     *compiled
+	client  Client
+	log     *slog.Logger
+	product string
+	opt     Options
+
+	defaultID, defaultVersion bool
+	constIndex                string
+
+	known map[string]bool   // indices known to exist (created, or found existing)
+	names map[string]string // interned rendered index names
+
+	buf     []byte // encoded items of the current range
+	body    []byte // one request body
+	items   []item
+	scratch []byte
+
+	conflicts int // version conflicts in the current Write
+}
+
+var _ component.Sink = (*Sink)(nil)
+
+// New builds a sink. cfg must have passed Validate.
+func New(cfg Config, client Client, opt Options) (*Sink, error) {
+	c, errs := cfg.compile()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.ItemAttempts <= 0 {
+		opt.ItemAttempts = 5
+	}
+	if opt.RetryBase <= 0 {
+		opt.RetryBase = 100 * time.Millisecond
+	}
+	s := &Sink{
+		cfg: c, client: client, log: opt.Logger, product: opt.Product, opt: opt,
+		defaultID:      c.id.String() == "${key}",
+		defaultVersion: c.version != nil && c.version.String() == "${version}",
+		known:          map[string]bool{},
+		names:          map[string]string{},
+	}
+	if c.index.Constant() {
+		s.constIndex, _ = c.index.RenderString(nil)
+		s.constIndex = strings.ToLower(s.constIndex)
+	}
+	return s, nil
+}
+
+// Write implements component.Sink: events are written in order, in bulk
+// requests of at most max_request_bytes, each sent after the previous one
+// succeeded. A truncate is applied after everything before it is written.
+func (s *Sink) Write(ctx context.Context, events []event.Event) error {
+	var rec component.RecordErrors
+	s.conflicts = 0
+	start := 0
+	for i := range events {
+		if events[i].Op != event.OpTruncate {
+			continue
+		}
+		if err := s.writeRange(ctx, events, start, i, &rec); err != nil {
+			return err
+		}
+		if err := s.truncate(ctx, &events[i]); err != nil {
+			return err
+		}
+		start = i + 1
+	}
+	if err := s.writeRange(ctx, events, start, len(events), &rec); err != nil {
+		return err
+	}
+	if s.conflicts > 0 {
+		s.log.Debug("version conflicts ignored: a newer version is stored (replayed events)", "count", s.conflicts)
+	}
+	if len(rec) > 0 {
+		sort.SliceStable(rec, func(a, b int) bool { return rec[a].Index < rec[b].Index })
+		return rec
+	}
+	return nil
+}
+
+// Close implements component.Sink.
+func (s *Sink) Close(context.Context) error { return s.client.Close() }
+
+// writeRange writes events[lo:hi], none of them a truncate.
+func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int, rec *component.RecordErrors) error {
+	if lo >= hi {
+		return nil
+	}
+	s.buf, s.items = s.buf[:0], s.items[:0]
+	merges := 0
+	for i := lo; i < hi; i++ {
+		n, err := s.plan(i, &events[i])
+		if err != nil {
+			*rec = append(*rec, component.RecordError{Index: i, Err: err})
+			continue
+		}
+		merges += n
+	}
+	if len(s.items) == 0 {
+		return nil
+	}
+	if err := s.ensureIndices(ctx); err != nil {
+		return err
+	}
+	if merges > 0 {
+		if err := s.encodeMerges(ctx, events, rec); err != nil {
+			return err
+		}
+	}
+	// Send in requests of at most maxBytes, in order.
+	var chunk []int
+	size := 0
+	for k := range s.items {
+		it := &s.items[k]
+		if it.start < 0 {
+			continue // a merge that failed to encode (a record error)
+		}
+		n := it.end - it.start
+		if len(chunk) > 0 && size+n > s.cfg.maxBytes {
+			if err := s.send(ctx, chunk, events, rec); err != nil {
+				return err
+			}
+			chunk, size = chunk[:0], 0
+		}
+		chunk = append(chunk, k)
+		size += n
+	}
+	return s.send(ctx, chunk, events, rec)
+}
+
+// plan renders one event's bulk items into s.buf. It returns 1 when the
+// event's index item must be completed by encodeMerges (unchanged TOAST
+// columns under external versioning). On error nothing is added.
+func (s *Sink) plan(i int, e *event.Event) (int, error) {
+	mark, bufMark := len(s.items), len(s.buf)
+	fail := func(err error) (int, error) {
+		s.items, s.buf = s.items[:mark], s.buf[:bufMark]
+		return 0, fmt.Errorf("%s: %w", e, err)
+	}
+	var img []event.Value
+	switch e.Op {
+	case event.OpRead, event.OpCreate, event.OpUpdate:
+		if img = e.After; img == nil {
+			return fail(errors.New("event has no after image"))
+		}
+	case event.OpDelete:
+		if e.Before == nil {
+			return fail(errors.New("delete has no before image to find the document by"))
+		}
+	default:
+		return fail(fmt.Errorf("unknown operation %q", byte(e.Op)))
+	}
+	index, id, routing, err := s.target(e)
+	if err != nil {
+		return fail(err)
+	}
+	version, err := s.version(e)
+	if err != nil {
+		return fail(err)
+	}
+	if e.Op == event.OpDelete {
+		s.addItem(i, actDelete, index, id, routing, version)
+		return 0, nil
+	}
+	if e.Op == event.OpUpdate && e.Before != nil && keyChanged(e) {
+		old := *e
+		old.After = nil
+		oi, oid, or, err := s.target(&old)
+		if err != nil {
+			return fail(fmt.Errorf("old key: %w", err))
+		}
+		if oi != index || oid != id {
+			s.addItem(i, actDelete, oi, oid, or, version)
+		}
+	}
+	switch {
+	case !format.HasUnchanged(img):
+		it := s.addItem(i, actIndex, index, id, routing, version)
+		if s.buf, err = format.AppendDocument(s.buf, e.Schema, img, nil); err != nil {
+			return fail(err)
+		}
+		s.buf = append(s.buf, '\n')
+		it.end = len(s.buf)
+	case s.cfg.versionType == "":
+		// No versions: a partial update leaves the stored columns alone.
+		it := s.addItem(i, actUpdate, index, id, routing, 0)
+		s.buf = append(s.buf, `{"doc":`...)
+		if s.buf, err = format.AppendDocument(s.buf, e.Schema, img, nil); err != nil {
+			return fail(err)
+		}
+		s.buf = append(s.buf, ",\"doc_as_upsert\":true}\n"...)
+		it.end = len(s.buf)
+	default:
+		// External versions cannot go with partial updates: the stored
+		// document is merged in encodeMerges and indexed whole.
+		s.items = append(s.items, item{ev: i, act: actIndex, start: -1, index: index, id: id, routing: routing, version: version})
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// addItem appends an item and its action line; for index and update items
+// the caller appends the document line and sets end.
+func (s *Sink) addItem(ev int, act byte, index, id, routing string, version int64) *item {
+	start := len(s.buf)
+	s.buf = appendAction(s.buf, act, index, id, routing, version, s.cfg.versionType)
+	s.items = append(s.items, item{ev: ev, act: act, start: start, docStart: len(s.buf), end: len(s.buf),
+		index: index, id: id, routing: routing, version: version})
+	return &s.items[len(s.items)-1]
+}
+
+// keyChanged reports whether an update moved the row to another key.
+func keyChanged(e *event.Event) bool {
+	for _, c := range e.Schema.KeyIdx {
+		b, a := e.Before[c], e.After[c]
+		if b.Kind == event.KindNull || b.Kind == event.KindUnchanged {
+			continue // the before image does not carry the key
+		}
+		if !b.Equal(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxIDBytes is the servers' limit on a document id.
+const maxIDBytes = 512
+
+// target renders an event's index, document id and routing.
+func (s *Sink) target(e *event.Event) (index, id, routing string, err error) {
+	if index, err = s.indexName(e); err != nil {
+		return
+	}
+	if s.defaultID {
+		s.scratch, err = tmpl.AppendKey(s.scratch[:0], e)
+	} else {
+		s.scratch, err = s.cfg.id.Render(s.scratch[:0], e)
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("document_id: %w", err)
+	}
+	if len(s.scratch) == 0 || len(s.scratch) > maxIDBytes {
+		return "", "", "", fmt.Errorf("document_id: rendered id is %d bytes; ids must be 1 to %d bytes", len(s.scratch), maxIDBytes)
+	}
+	id = string(s.scratch)
+	if s.cfg.routing != nil {
+		if routing, err = s.cfg.routing.RenderString(e); err != nil {
+			return "", "", "", fmt.Errorf("routing: %w", err)
+		}
+	}
+	return index, id, routing, nil
+}
+
+// indexName renders, lower-cases, checks and interns an index name.
+func (s *Sink) indexName(e *event.Event) (string, error) {
+	if s.constIndex != "" {
+		return s.constIndex, nil
+	}
+	b, err := s.cfg.index.Render(s.scratch[:0], e)
+	s.scratch = b
+	if err != nil {
+		return "", fmt.Errorf("index: %w", err)
+	}
+	if n, ok := s.names[string(b)]; ok {
+		return n, nil
+	}
+	name := strings.ToLower(string(b))
+	if err := checkIndexName(name); err != nil {
+		return "", fmt.Errorf("index: %w", err)
+	}
+	if len(s.names) > 10000 {
+		clear(s.names) // bound memory for templates over columns
+	}
+	s.names[string(b)] = name
+	return name, nil
+}
+
+// version returns the event's external version (0 when versioning is off).
+func (s *Sink) version(e *event.Event) (int64, error) {
+	if s.cfg.versionType == "" {
+		return 0, nil
+	}
+	if s.defaultVersion {
+		v, ok := e.Version()
+		if !ok {
+			return 0, fmt.Errorf("document_version: %s has no version (its source gives no order per key); set document_version_type: none", e.Schema.Stream)
+		}
+		return v, nil
+	}
+	b, err := s.cfg.version.Render(s.scratch[:0], e)
+	s.scratch = b
+	if err != nil {
+		return 0, fmt.Errorf("document_version: %w", err)
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("document_version: %q is not a non-negative 64-bit integer", b)
+	}
+	return v, nil
+}
+
+// ensureIndices creates the indices of the current items that are not
+// known to exist, when a mapping or settings are configured.
+func (s *Sink) ensureIndices(ctx context.Context) error {
+	if s.cfg.createBody == nil {
+		return nil
+	}
+	for k := range s.items {
+		if err := s.ensureIndex(ctx, s.items[k].index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) ensureIndex(ctx context.Context, index string) error {
+	if s.cfg.createBody == nil || s.known[index] {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	resp, err := s.client.CreateIndex(ctx, index, s.cfg.createBody)
+	if err != nil {
+		return fmt.Errorf("%s: create index %q: %w", s.product, index, err)
+	}
+	switch {
+	case resp.Status == 200:
+		s.log.Info("created index", "index", index)
+	case resp.Status == 400 && strings.Contains(string(resp.Body), "resource_already_exists_exception"):
+	case resp.Status == 429 || resp.Status >= 500:
+		return fmt.Errorf("%s: create index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
+	default:
+		return component.Permanent(fmt.Errorf("%s: create index %q: status %d: %s (check mapping and index_settings)",
+			s.product, index, resp.Status, responseError(resp.Body)))
+	}
+	s.known[index] = true
+	return nil
+}
+
+// send writes the items s.items[k] for k in idx in one bulk request,
+// sending again those the cluster pushed back on, a few times.
+func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *component.RecordErrors) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	pending := append([]int(nil), idx...)
+	pause := s.opt.RetryBase
+	for attempt := 1; ; attempt++ {
+		s.body = s.body[:0]
+		for _, k := range pending {
+			it := &s.items[k]
+			s.body = append(s.body, s.buf[it.start:it.end]...)
+		}
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+		resp, err := s.client.Bulk(rctx, s.body, bulkFilterPath)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: bulk request: %w", s.product, err)
+		}
+		var retry []int
+		switch {
+		case resp.Status == 200:
+		case resp.Status == 413:
+			if len(pending) > 1 {
+				h := len(pending) / 2
+				if err := s.send(ctx, pending[:h], events, rec); err != nil {
+					return err
+				}
+				return s.send(ctx, pending[h:], events, rec)
+			}
+			it := &s.items[pending[0]]
+			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %d-byte operation is larger than the server accepts (http.max_content_length)",
+				it.index, it.id, it.end-it.start)})
+			return nil
+		case resp.Status == 429 || resp.Status >= 500:
+			retry = pending
+		case resp.Status == 401:
+			return component.Permanent(fmt.Errorf("%s: bulk request: authentication failed (status 401): %s", s.product, responseError(resp.Body)))
+		case resp.Status == 400:
+			return component.Permanent(fmt.Errorf("%s: bulk request rejected (status 400): %s", s.product, responseError(resp.Body)))
+		default:
+			return fmt.Errorf("%s: bulk request: status %d: %s", s.product, resp.Status, responseError(resp.Body))
+		}
+		firstRetry := -1
+		var why string
+		if retry == nil {
+			r, err := parseBulk(resp.Body, len(pending))
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.product, err)
+			}
+			for n, w := range r.Items {
+				k := pending[n]
+				it := &s.items[k]
+				bi := w.item()
+				if bi == nil {
+					return fmt.Errorf("%s: bulk response item %d has no action", s.product, n)
+				}
+				switch classify(it.act, bi) {
+				case itemConflict:
+					s.conflicts++
+				case itemRetry:
+					retry = append(retry, k)
+					if firstRetry < 0 {
+						firstRetry, why = n, fmt.Sprintf("status %d: %s", bi.Status, bi.Error)
+					}
+				case itemNoIndex:
+					if s.cfg.createBody == nil {
+						return component.Permanent(fmt.Errorf("%s: index %q does not exist and the cluster does not create it (set mapping or index_settings so that sluice creates it, or allow action.auto_create_index)", s.product, it.index))
+					}
+					delete(s.known, it.index)
+					if err := s.ensureIndex(ctx, it.index); err != nil {
+						return err
+					}
+					retry = append(retry, k)
+					if firstRetry < 0 {
+						firstRetry, why = n, "index was missing"
+					}
+				case itemRejected:
+					*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %s", it.index, it.id, bi.Error)})
+					it.start = -1 // never send again
+				}
+			}
+			if s.cfg.versionType == "" && firstRetry >= 0 {
+				// Without versions, order per document is kept by sending
+				// everything after the first pushed-back operation again.
+				retry = retry[:0]
+				for _, k := range pending[firstRetry:] {
+					if s.items[k].start >= 0 {
+						retry = append(retry, k)
+					}
+				}
+			}
+		} else {
+			why = fmt.Sprintf("status %d: %s", resp.Status, responseError(resp.Body))
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		if attempt >= s.opt.ItemAttempts {
+			return fmt.Errorf("%s: %d of %d bulk operations still pushed back after %d attempts (%s)", s.product, len(retry), len(pending), attempt, why)
+		}
+		s.log.Debug("bulk operations pushed back; sending them again", "count", len(retry), "reason", why)
+		d := pause/2 + time.Duration(rand.Int64N(int64(pause/2)+1))
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		pause = min(pause*2, 5*time.Second)
+		pending = retry
+	}
+}
+
+// truncate applies on_truncate to a truncate event; everything before it
+// is written.
+func (s *Sink) truncate(ctx context.Context, e *event.Event) error {
+	switch s.cfg.onTruncate {
+	case TruncateIgnore:
+		s.log.Warn("table truncated; its documents are kept (on_truncate: ignore)", "stream", e.Schema.Stream, "position", e.Where())
+		return nil
+	case TruncateFail:
+		return component.Permanent(fmt.Errorf("%s: %s: table truncated (on_truncate: fail)", s.product, e))
+	}
+	index, err := s.indexName(e)
+	if err != nil {
+		return component.Permanent(fmt.Errorf("%s: %s: on_truncate delete_index: %w (the index template needs row values; set on_truncate: ignore or fail)", s.product, e, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	resp, err := s.client.DeleteIndex(ctx, index)
+	if err != nil {
+		return fmt.Errorf("%s: delete index %q: %w", s.product, index, err)
+	}
+	switch {
+	case resp.Status == 200 || resp.Status == 404:
+		delete(s.known, index)
+		s.log.Info("table truncated; deleted its index", "stream", e.Schema.Stream, "index", index)
+		return nil
+	case resp.Status == 429 || resp.Status >= 500:
+		return fmt.Errorf("%s: delete index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
+	}
+	return component.Permanent(fmt.Errorf("%s: delete index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body)))
+}
+
+// encodeMerges completes the index items of events with unchanged TOAST
+// columns: each unchanged column takes the value the document holds before
+// the event — from an earlier event of the same Write, or else from the
+// cluster (a realtime multi-get) — and the whole document is indexed with
+// the event's version. A document that is not stored (deleted later, in a
+// replay) is indexed without those columns; the replay's later events
+// decide its fate.
+func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *component.RecordErrors) error {
+	docKey := func(it *item) string { return it.index + "\x00" + it.routing + "\x00" + it.id }
+	// Which merges need the stored document?
+	prior := map[string]int{}
+	var fetch []int
+	for k := range s.items {
+		it := &s.items[k]
+		key := docKey(it)
+		if it.start < 0 {
+			if _, ok := prior[key]; !ok {
+				fetch = append(fetch, k)
+			}
+		}
+		prior[key] = k
+	}
+	stored, err := s.mget(ctx, fetch)
+	if err != nil {
+		return err
+	}
+	clear(prior)
+	for k := range s.items {
+		it := &s.items[k]
+		key := docKey(it)
+		if it.start >= 0 || it.act != actIndex {
+			prior[key] = k
+			continue
+		}
+		var base map[string]json.RawMessage
+		if p, ok := prior[key]; ok {
+			if pi := &s.items[p]; pi.act == actIndex && pi.start >= 0 {
+				if err := json.Unmarshal(s.buf[pi.docStart:pi.end-1], &base); err != nil {
+					return fmt.Errorf("%s: re-reading a document of this batch: %w", s.product, err)
+				}
+			}
+		} else {
+			base = stored[k]
+		}
+		e := &events[it.ev]
+		start := len(s.buf)
+		s.buf = appendAction(s.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
+		docStart := len(s.buf)
+		cols := e.Schema.Columns
+		s.buf, err = format.AppendDocument(s.buf, e.Schema, e.After, func(c int) []byte {
+			if v, ok := base[cols[c].Name]; ok {
+				return v
+			}
+			return nil
+		})
+		if err != nil {
+			s.buf = s.buf[:start]
+			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("%s: %w", e, err)})
+			continue
+		}
+		s.buf = append(s.buf, '\n')
+		it.start, it.docStart, it.end = start, docStart, len(s.buf)
+		prior[key] = k
+	}
+	return nil
+}
+
+// mget fetches the stored sources of the items s.items[k], k in idx; a
+// document that does not exist has no entry.
+func (s *Sink) mget(ctx context.Context, idx []int) (map[int]map[string]json.RawMessage, error) {
+	out := map[int]map[string]json.RawMessage{}
+	if len(idx) == 0 {
+		return out, nil
+	}
+	body := append(s.body[:0], `{"docs":[`...)
+	for n, k := range idx {
+		it := &s.items[k]
+		if n > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"_index":`...)
+		body = format.AppendJSONString(body, it.index)
+		body = append(body, `,"_id":`...)
+		body = format.AppendJSONString(body, it.id)
+		if it.routing != "" {
+			body = append(body, `,"routing":`...)
+			body = format.AppendJSONString(body, it.routing)
+		}
+		body = append(body, '}')
+	}
+	body = append(body, "]}"...)
+	s.body = body
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	resp, err := s.client.MGet(rctx, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: %w", s.product, err)
+	}
+	if resp.Status != 200 {
+		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: status %d: %s", s.product, resp.Status, responseError(resp.Body))
+	}
+	var r struct {
+		Docs []struct {
+			Found  bool            `json:"found"`
+			Source json.RawMessage `json:"_source"`
+			Error  *itemError      `json:"error"`
+		} `json:"docs"`
+	}
+	if err := json.Unmarshal(resp.Body, &r); err != nil || len(r.Docs) != len(idx) {
+		return nil, fmt.Errorf("%s: bad multi-get response (%d docs for %d ids): %v", s.product, len(r.Docs), len(idx), err)
+	}
+	for n, d := range r.Docs {
+		if d.Error != nil && d.Error.Type != "index_not_found_exception" {
+			return nil, fmt.Errorf("%s: fetching stored document %q: %s", s.product, s.items[idx[n]].id, d.Error)
+		}
+		if !d.Found || len(d.Source) == 0 {
+			continue
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(d.Source, &m); err != nil {
+			return nil, fmt.Errorf("%s: stored document %q: %w", s.product, s.items[idx[n]].id, err)
+		}
+		out[idx[n]] = m
+	}
+	return out, nil
+}
