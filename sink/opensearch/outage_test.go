@@ -55,7 +55,7 @@ const (
 // updates, deletes) with growing LSNs; checkpoint = batch number. It keeps
 // emitting while the sink is cut off (Emit blocks at the in-flight cap).
 type genSource struct {
-	emitted chan int
+	emitted  chan int
 	onCommit func(b int)
 }
 
