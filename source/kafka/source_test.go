@@ -1,0 +1,314 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/svctest"
+	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
+)
+
+func brokers(t *testing.T) []string {
+	return strings.Split(svctest.Need(t, svctest.Kafka), ",")
+}
+
+func uniq() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "t" + hex.EncodeToString(b[:])
+}
+
+// collector is an Emitter that keeps what it is given.
+type collector struct {
+	mu     sync.Mutex
+	events []event.Event
+	cps    [][]byte
+}
+
+func (c *collector) Emit(_ context.Context, events []event.Event, cp []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, events...)
+	c.cps = append(c.cps, cp)
+	return nil
+}
+
+// wait polls until n events arrived, then returns them and the last checkpoint.
+func (c *collector) wait(t *testing.T, n int) ([]event.Event, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c.mu.Lock()
+		if len(c.events) >= n {
+			ev, cp := append([]event.Event(nil), c.events...), c.cps[len(c.cps)-1]
+			c.mu.Unlock()
+			return ev, cp
+		}
+		have := len(c.events)
+		c.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d events, want %d", have, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type running struct {
+	src  *Source
+	out  *collector
+	done chan error
+	stop context.CancelFunc
+}
+
+func start(t *testing.T, cfg Config, cp []byte) *running {
+	t.Helper()
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{src: s, out: &collector{}, done: make(chan error, 1), stop: cancel}
+	go func() { r.done <- s.Run(ctx, cp, r.out) }()
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *running) close() {
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	<-r.done
+	r.src.Close()
+	r.stop = nil
+}
+
+func schema(src string) *event.Schema {
+	return &event.Schema{
+		Stream: src + ".public.items", Source: src, Connector: "postgresql", Database: "shop", Namespace: "public", Table: "items",
+		Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt32, Key: true},
+			{Name: "price", Type: event.TypeDecimal, Precision: 10, Scale: 2, Optional: true},
+			{Name: "at", Type: event.TypeTimestampTZ, Optional: true},
+		},
+		KeyIdx: []int{0},
+	}
+}
+
+func row(s *event.Schema, op event.Op, id int64, lsn uint64) event.Event {
+	r := []event.Value{event.Int(id), event.Decimal("12.50"), event.Int(1704067200123456)}
+	e := event.Event{Schema: s, Op: op, TsMs: 1700000000999,
+		Source: event.Source{TsMs: 1700000000000, LSN: lsn, HasLSN: true, TxID: 7, HasTxID: true, LastCommitLSN: lsn - 1}}
+	if op == event.OpDelete {
+		e.Before = r
+	} else {
+		e.After = r
+	}
+	return e
+}
+
+// writeSluice writes events with sluice's Kafka sink (debezium+schema).
+func writeSluice(t *testing.T, events []event.Event) {
+	t.Helper()
+	cfg := kafkasink.DefaultConfig()
+	cfg.Brokers = brokers(t)
+	cfg.Format = format.DebeziumSchema
+	sk, err := kafkasink.New(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.Close(context.Background())
+	if err := sk.Write(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func produceRaw(t *testing.T, topic string, kvs ...[]byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers(t)...), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := 0; i < len(kvs); i += 2 {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Key: kvs[i], Value: kvs[i+1]}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func srcConfig(t *testing.T, topics ...string) Config {
+	c := *DefaultConfig()
+	c.Brokers = brokers(t)
+	c.Topics = topics
+	c.GroupID = "g-" + uniq()
+	return c
+}
+
+func groupOffsets(t *testing.T, group string) map[string]map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers(t)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[int32]int64{}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out
+}
+
+// Sluice-written events (with a delete and its tombstone) come back equal:
+// the re-encoded value is byte for byte the one written.
+func TestSourceSluiceWritten(t *testing.T) {
+	name := uniq()
+	sc := schema(name)
+	in := []event.Event{row(sc, event.OpRead, 1, 100), row(sc, event.OpCreate, 2, 200), row(sc, event.OpUpdate, 1, 300), row(sc, event.OpDelete, 2, 400)}
+	writeSluice(t, in)
+	topic := name + ".public.items"
+	cfg := srcConfig(t, topic)
+	r := start(t, cfg, nil)
+	got, cp := r.out.wait(t, 4)
+	enc := encoder(t, format.DebeziumSchema)
+	for i := range in {
+		want, _, _ := enc.AppendValue(nil, &in[i])
+		g, _, err := enc.AppendValue(nil, &got[i])
+		if err != nil || !bytes.Equal(g, want) {
+			t.Errorf("event %d: %v\n got %s\nwant %s", i, err, g, want)
+		}
+		if got[i].Schema.Stream != topic || !reflect2(got[i].Schema.KeyIdx, []int{0}) {
+			t.Errorf("event %d: stream %q key %v", i, got[i].Schema.Stream, got[i].Schema.KeyIdx)
+		}
+		if wantPos := topic + "/0@" + string(rune('0'+i)); got[i].Position != wantPos {
+			t.Errorf("event %d: position %q, want %q", i, got[i].Position, wantPos)
+		}
+	}
+	if string(cp) != `{"`+topic+`":{"0":4}}` && string(cp) != `{"`+topic+`":{"0":5}}` {
+		t.Errorf("checkpoint %s", cp)
+	}
+	// Nothing is committed before Committed.
+	if o := groupOffsets(t, cfg.GroupID); len(o) != 0 {
+		t.Errorf("group offsets before Committed: %v", o)
+	}
+	if err := r.src.Committed(context.Background(), []byte(`{"`+topic+`":{"0":3}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if o := groupOffsets(t, cfg.GroupID); o[topic][0] != 3 {
+		t.Errorf("group offsets after Committed: %v, want 3", o)
+	}
+	// No fifth event: the tombstone after the delete (offset 4) is skipped.
+	r.close()
+	if n := len(r.out.events); n != 4 {
+		t.Errorf("%d events, want 4", n)
+	}
+}
+
+func reflect2(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Debezium 2.7's own messages (captured), with and without schemas.
+func TestSourceDebeziumWritten(t *testing.T) {
+	topic := uniq()
+	produceRaw(t, topic,
+		nil, readFile(t, "debezium273-schema-value.json"),
+		readFile(t, "debezium271-schema-key.json"), readFile(t, "debezium271-value.json"),
+		[]byte(`{"id":1}`), nil, // a tombstone
+	)
+	r := start(t, srcConfig(t, topic), nil)
+	got, _ := r.out.wait(t, 2)
+	if got[0].Schema.Stream != "postgres_server.connect_test_db.public.source_table" || got[0].After[1].Str != "test1" || got[0].Source.TxID != 780 {
+		t.Errorf("event 0: %s %+v", got[0].Schema.Stream, got[0])
+	}
+	if got[1].Schema.Stream != "pg.public.persons" || got[1].Op != event.OpRead || got[1].After[1].Str != "John" || !reflect2(got[1].Schema.KeyIdx, []int{0}) {
+		t.Errorf("event 1: %s %+v", got[1].Schema.Stream, got[1])
+	}
+}
+
+// A restart resumes from the checkpoint even when the group has committed
+// nothing; without a checkpoint it resumes from the group's offset.
+func TestSourceResumes(t *testing.T) {
+	name := uniq()
+	sc := schema(name)
+	topic := name + ".public.items"
+	cfg := srcConfig(t, topic)
+	cfg.TopicRegex, cfg.Topics = strings.ReplaceAll(topic, ".", `\.`), nil
+	writeSluice(t, []event.Event{row(sc, event.OpCreate, 1, 10), row(sc, event.OpCreate, 2, 20), row(sc, event.OpCreate, 3, 30)})
+	r := start(t, cfg, nil)
+	_, cp := r.out.wait(t, 3)
+	r.close()
+
+	writeSluice(t, []event.Event{row(sc, event.OpCreate, 4, 40)})
+	r = start(t, cfg, cp)
+	got, _ := r.out.wait(t, 1)
+	if got[0].After[0].AsInt() != 4 {
+		t.Errorf("resumed at id %d, want 4", got[0].After[0].AsInt())
+	}
+	if err := r.src.Committed(context.Background(), []byte(`{"`+topic+`":{"0":2}}`)); err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+
+	r = start(t, cfg, nil) // no checkpoint: the group's offset 2
+	got, _ = r.out.wait(t, 2)
+	if got[0].After[0].AsInt() != 3 || got[1].After[0].AsInt() != 4 {
+		t.Errorf("resumed at ids %d, %d; want 3, 4", got[0].After[0].AsInt(), got[1].After[0].AsInt())
+	}
+}
+
+// A malformed message stops the source with its coordinates, after
+// emitting what came before it.
+func TestSourceMalformedStops(t *testing.T) {
+	topic := uniq()
+	produceRaw(t, topic, nil, readFile(t, "debezium271-value.json"), nil, []byte(`{"id":1,"unwrapped":true}`))
+	r := start(t, srcConfig(t, topic), nil)
+	select {
+	case err := <-r.done:
+		r.stop = nil
+		want := "malformed message at topic " + topic + " partition 0 offset 1"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Run: %v, want %q", err, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if len(r.out.events) != 1 || string(r.out.cps[0]) != `{"`+topic+`":{"0":1}}` {
+		t.Errorf("emitted %d events, checkpoints %q", len(r.out.events), r.out.cps)
+	}
+	r.src.Close()
+
+	cfg := srcConfig(t, topic)
+	cfg.OnMalformed = "skip"
+	produceRaw(t, topic, nil, readFile(t, "debezium271-value.json"))
+	r = start(t, cfg, nil)
+	if got, cp := r.out.wait(t, 2); len(got) != 2 || !strings.Contains(string(cp), `"0":3`) {
+		t.Errorf("skip: %d events, checkpoint %s", len(got), cp)
+	}
+}
