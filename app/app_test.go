@@ -1,0 +1,139 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/registry"
+)
+
+// pickySink rejects every event whose id is even, as a search engine rejects
+// documents that do not fit its mapping, and keeps the others.
+type pickySink struct{ kept *[]int64 }
+
+func (p pickySink) Write(_ context.Context, evs []event.Event) error {
+	var rejected component.RecordErrors
+	for i, e := range evs {
+		id := e.Key()[0].AsInt()
+		if id%2 == 0 {
+			rejected = append(rejected, component.RecordError{Index: i, Err: fmt.Errorf("id %d: even ids are not welcome", id)})
+			continue
+		}
+		*p.kept = append(*p.kept, id)
+	}
+	if rejected != nil {
+		return rejected
+	}
+	return nil
+}
+func (pickySink) Close(context.Context) error { return nil }
+
+// A sink's dead_letter is any sink type, built from the registry and wired
+// by Run: the rejected events land in it as dead-letter records and the
+// pipeline goes on.
+func TestDeadLetterIntoFileSink(t *testing.T) {
+	dir := t.TempDir()
+	var kept []int64
+	reg := registry.Default()
+	reg.Sinks["picky"] = component.SinkFactory{
+		Config: func() any { return &struct{}{} },
+		New:    func(any, component.Env) (component.Sink, error) { return pickySink{&kept}, nil },
+	}
+	src := fmt.Sprintf(`state_dir: %s
+sources:
+  gen:
+    type: generator
+    tables: [product]
+    count: 10
+    seed: 7
+    operations: {insert: 1, update: 0, delete: 0}
+sinks:
+  picky:
+    type: picky
+    inputs: [gen]
+    dead_letter:
+      type: file
+      path: %s
+      format: row
+`, filepath.Join(dir, "state"), filepath.Join(dir, "dlq.jsonl"))
+	p, err := config.Load("p.yaml", []byte(src), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- Run(ctx, p, reg, log, nil) }()
+	deadline := time.Now().Add(20 * time.Second)
+	var recs []map[string]any
+	for len(recs) < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out with %d dead-letter records", len(recs))
+		}
+		recs = readJSONLines(t, filepath.Join(dir, "dlq.jsonl"))
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(kept) != "[1 3 5 7 9]" {
+		t.Fatalf("sink kept %v", kept)
+	}
+	if len(recs) != 5 {
+		t.Fatalf("%d dead-letter records, want 5", len(recs))
+	}
+	for i, r := range recs {
+		id := 2 * (i + 1)
+		want := map[string]any{
+			"sink": "picky", "error": fmt.Sprintf("id %d: even ids are not welcome", id),
+			"stream": "gen.public.product", "op": "c", "key": fmt.Sprintf(`{"id":%d}`, id),
+		}
+		for k, v := range want {
+			if r[k] != v {
+				t.Errorf("record %d: %s = %v, want %v", i, k, r[k], v)
+			}
+		}
+		var ev struct {
+			After struct{ ID int64 } `json:"after"`
+			Op    string
+		}
+		if err := json.Unmarshal([]byte(r["event"].(string)), &ev); err != nil || ev.After.ID != int64(id) || ev.Op != "c" {
+			t.Errorf("record %d: event %v (%v)", i, r["event"], err)
+		}
+		if r["position"] == "" {
+			t.Errorf("record %d has no position", i)
+		}
+	}
+}
+
+func readJSONLines(t *testing.T, path string) []map[string]any {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, sc.Bytes())
+		}
+		out = append(out, m)
+	}
+	return out
+}
