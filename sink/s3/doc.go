@@ -1,0 +1,125 @@
+// Package s3 is sluice's object-storage sink (`type: s3`): events become
+// objects in an S3 bucket, as JSON lines in any sluice format or as Parquet
+// with typed columns, partitioned by stream and commit time, cut by record
+// count, size and time, and named after the source positions they hold — so
+// that the bucket holds every change exactly once, through crashes and
+// replays. It works with AWS and any S3-compatible server (endpoint,
+// path-style addressing, static keys or the AWS credential chain) and is
+// tested against versitygw (see scripts/s3.sh).
+//
+// # Durability: a local spool
+//
+// An object cannot be appended to, and holding a whole object in memory
+// until it is complete would make the engine wait for count or time
+// rotation before any event is acknowledged. So every open object has a
+// spool file under <state_dir>/sink/<name>/spool: Write appends each
+// event's encoded record to its object's spool and fsyncs before returning.
+// An acknowledged event is therefore always in an uploaded object or in a
+// spool file from which it will be uploaded. When an object is complete its
+// spool file is sealed (renamed <n>.sealed, directory fsynced); sealed
+// objects are built (JSON lines: the records concatenated; Parquet: written
+// from the spooled rows) and uploaded, oldest first, then the stream
+// high-water marks are saved and the spool file removed. The first step of
+// every Write uploads what is sealed and fails (to be retried with backoff
+// by the engine) while S3 is unreachable, so an outage stops the pipeline
+// instead of filling the disk; Close seals and uploads every open object.
+// On start the sink reloads the spool: sealed files are uploaded first,
+// open files (their torn last record cut) keep receiving records.
+//
+// # Exactly once: names from positions, replays skipped
+//
+// An object is named
+//
+//	<prefix>/<partition>/<stream>+<first>+<last>.<jsonl|parquet>
+//
+// with first and last the positions of its first and last record: the
+// event's Seq as "<hi>-<lo>" in 16 hex digits each (PostgreSQL: commit LSN
+// and change LSN), or "s<ordinal>" for events without a Seq (snapshot rows,
+// numbered per stream by the sink). Per stream the sink keeps the highest
+// Seq it has taken (spooled or uploaded; a replayed event at or below it is
+// skipped) in the spool files themselves and, for uploaded objects, in
+// s3-state.json. The argument, case by case:
+//
+//   - Crash before an upload: the spool survives; the engine replays from
+//     its checkpoint; every replayed event that is in the spool is at or
+//     below the high-water mark and skipped, later ones extend the same
+//     spool. The objects are the ones an uninterrupted run cuts, since
+//     count, size and event-time rotation depend only on the events.
+//   - Crash after an upload, before the spool file is removed: the next run
+//     builds the same bytes from the same spool and puts them under the same
+//     name (derived from the records, not from a counter or a clock), which
+//     replaces the object: still one copy.
+//   - Crash after the state file is saved: the uploaded events are below
+//     the saved mark and skipped when replayed.
+//   - A failed Write that the engine retries with the same events: the
+//     sink reloads its spool, and the retried events that reached the disk
+//     are skipped — snapshot rows too, as the retry numbers them the same.
+//
+// The wall-clock rotate_schedule_interval makes boundaries depend on
+// timing, but never duplicates: a replay is skipped by position, not by
+// object. Two limits come from the source, not the sink: snapshot rows
+// re-read after a crash mid-snapshot (the PostgreSQL source resumes after
+// its last checkpointed chunk, see source/postgres) have no Seq and are
+// written again, in new objects; and the high-water mark assumes each
+// stream's Seqs grow, as the PostgreSQL source's do in commit order.
+//
+// # Rotation
+//
+// An open object is sealed when it reaches flush_size records or
+// rotate_bytes bytes of records (both checked after a record is added), when
+// a record of its stream arrives whose commit time is rotate_interval or
+// more after the object's first record (event time, Kafka Connect's
+// rotate.interval.ms: deterministic), when rotate_schedule_interval of wall
+// time has passed since it was opened (Kafka Connect's
+// rotate.schedule.interval.ms, checked by Write and a background ticker, so
+// idle streams are flushed too), for Parquet when its stream's schema
+// version changes, and at Close.
+//
+// # Partitions
+//
+// The partition template (default ${stream}/dt=${date}/hour=${hour})
+// renders ${stream}, ${source}, ${database}, ${schema}, ${table} (a '/' in a
+// name becomes '_') and ${date}, ${year}, ${month}, ${day}, ${hour},
+// ${minute} of the event's source commit time in UTC (source.ts_ms; sluice's
+// processing time only for sources without one), so a replay lands in the
+// same partition.
+//
+// # Parquet
+//
+// One object per table schema version, with the table's columns in table
+// order, all optional, then the envelope columns __op (string: c, u, d, r),
+// __source_ts_ms (int64), __lsn (optional int64) and __deleted (bool). The
+// image is the after image, or the before image for deletes (as the row
+// format's delete_handling: rewrite); truncates have no row. Types:
+//
+//	sluice type            Parquet
+//	bool                   BOOLEAN
+//	int16 / int32 / int64  INT32 INT(16) / INT32 INT(32) / INT64 INT(64)
+//	float32 / float64      FLOAT / DOUBLE
+//	decimal(p,s)           DECIMAL(p,s): INT32 if p<=9, INT64 if p<=18, else FIXED_LEN_BYTE_ARRAY
+//	decimal unconstrained  STRING (exact text)
+//	money                  DECIMAL(18,2) INT64
+//	string, enum, uuid,    STRING (uuid canonical text, interval ISO 8601,
+//	  timetz, interval,      timetz "HH:MM:SS[.ffffff]Z"; readers know
+//	  xml, inet, unknown     strings better than ENUM or UUID(16 bytes))
+//	bytes                  BYTE_ARRAY
+//	json                   BYTE_ARRAY JSON
+//	date                   INT32 DATE
+//	time                   INT64 TIME(MICROS, isAdjustedToUTC=false)
+//	timestamp              INT64 TIMESTAMP(MICROS, isAdjustedToUTC=false)
+//	timestamptz            INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true)
+//	array                  LIST of the element type (elements optional)
+//
+// An unchanged TOAST value is Debezium's placeholder
+// "__debezium_unavailable_value" in string and bytes columns and null
+// elsewhere. A value that has no Parquet form (a numeric NaN in a DECIMAL
+// column, a decimal wider than its column) is rejected as a
+// component.RecordError naming the column, for the dead-letter path.
+//
+// # Errors
+//
+// Spool I/O errors and S3 errors are plain (the engine retries); a missing
+// bucket or rejected credentials are component.Permanent (stop with the
+// checkpoint intact and the spool kept); configuration problems are
+// reported by Validate.
+package s3

@@ -1,0 +1,612 @@
+package s3
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
+)
+
+// Parquet column kinds (colSpec.Kind): the physical and logical type of a
+// column, chosen from the event.Type of the source column.
+const (
+	pqBool        = "bool"        // BOOLEAN
+	pqInt16       = "int16"       // INT32, INT(16, signed)
+	pqInt32       = "int32"       // INT32, INT(32, signed)
+	pqInt64       = "int64"       // INT64, INT(64, signed)
+	pqFloat       = "float"       // FLOAT
+	pqDouble      = "double"      // DOUBLE
+	pqDecimal     = "decimal"     // DECIMAL(p,s): INT32 p<=9, INT64 p<=18, else FIXED_LEN_BYTE_ARRAY
+	pqString      = "string"      // BYTE_ARRAY, STRING
+	pqBytes       = "bytes"       // BYTE_ARRAY
+	pqJSON        = "json"        // BYTE_ARRAY, JSON
+	pqDate        = "date"        // INT32, DATE
+	pqTime        = "time"        // INT64, TIME(MICROS, isAdjustedToUTC=false)
+	pqTimestamp   = "timestamp"   // INT64, TIMESTAMP(MICROS, isAdjustedToUTC=false)
+	pqTimestampTZ = "timestamptz" // INT64, TIMESTAMP(MICROS, isAdjustedToUTC=true)
+	pqList        = "list"        // LIST of Elem
+)
+
+// colSpec describes one Parquet column. A spool file of a Parquet object
+// stores its colSpecs in its header, so the object can be built from the
+// spool alone after a restart.
+type colSpec struct {
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"`
+	Precision int      `json:"precision,omitempty"`
+	Scale     int      `json:"scale,omitempty"`
+	Optional  bool     `json:"optional,omitempty"`
+	Elem      *colSpec `json:"elem,omitempty"`
+}
+
+// Envelope columns, after the table's columns, as the row format names them.
+const (
+	colOp       = "__op"
+	colSourceTs = "__source_ts_ms"
+	colLSN      = "__lsn"
+	colDeleted  = "__deleted"
+)
+
+// specsFor maps a table schema to Parquet columns (see the package doc's
+// table). Table columns are all optional: a delete's image, a NULL, and an
+// unchanged TOAST value of a non-text column are nulls.
+func specsFor(s *event.Schema) []colSpec {
+	specs := make([]colSpec, 0, len(s.Columns)+4)
+	for i := range s.Columns {
+		c := columnSpec(&s.Columns[i])
+		c.Name = s.Columns[i].Name
+		specs = append(specs, c)
+	}
+	return append(specs,
+		colSpec{Name: colOp, Kind: pqString},
+		colSpec{Name: colSourceTs, Kind: pqInt64},
+		colSpec{Name: colLSN, Kind: pqInt64, Optional: true},
+		colSpec{Name: colDeleted, Kind: pqBool},
+	)
+}
+
+func columnSpec(c *event.Column) colSpec {
+	s := colSpec{Optional: true}
+	switch c.Type {
+	case event.TypeBool:
+		s.Kind = pqBool
+	case event.TypeInt16:
+		s.Kind = pqInt16
+	case event.TypeInt32:
+		s.Kind = pqInt32
+	case event.TypeInt64:
+		s.Kind = pqInt64
+	case event.TypeFloat32:
+		s.Kind = pqFloat
+	case event.TypeFloat64:
+		s.Kind = pqDouble
+	case event.TypeDecimal:
+		if c.Precision > 0 && c.Scale >= 0 && c.Scale <= c.Precision {
+			s.Kind, s.Precision, s.Scale = pqDecimal, c.Precision, c.Scale
+		} else {
+			s.Kind = pqString // unconstrained numeric: exact text
+		}
+	case event.TypeMoney:
+		s.Kind, s.Precision, s.Scale = pqDecimal, 18, 2
+	case event.TypeBytes:
+		s.Kind = pqBytes
+	case event.TypeJSON:
+		s.Kind = pqJSON
+	case event.TypeDate:
+		s.Kind = pqDate
+	case event.TypeTime:
+		s.Kind = pqTime
+	case event.TypeTimestamp:
+		s.Kind = pqTimestamp
+	case event.TypeTimestampTZ:
+		s.Kind = pqTimestampTZ
+	case event.TypeArray:
+		s.Kind = pqList
+		elem := event.Column{Type: event.TypeString}
+		if c.Elem != nil {
+			elem = *c.Elem
+		}
+		if elem.Type == event.TypeArray { // flattened by the source; keep text
+			elem.Type = event.TypeString
+		}
+		if elem.Type == event.TypeDecimal && elem.Precision == 0 && c.Precision > 0 {
+			// numeric(p,s)[]: the modifier sits on the array column.
+			elem.Precision, elem.Scale = c.Precision, c.Scale
+		}
+		e := columnSpec(&elem)
+		s.Elem = &e
+	default:
+		// String, UUID (canonical text), enum labels, timetz, interval
+		// (ISO 8601), XML, inet and unknown types (text).
+		s.Kind = pqString
+	}
+	return s
+}
+
+// orderedGroup is a group whose fields keep the table's column order
+// (parquet.Group sorts its fields by name).
+type orderedGroup struct {
+	parquet.Group
+	order []string
+}
+
+func (g orderedGroup) Fields() []parquet.Field {
+	fields := g.Group.Fields()
+	rank := make(map[string]int, len(g.order))
+	for i, n := range g.order {
+		rank[n] = i
+	}
+	slices.SortStableFunc(fields, func(a, b parquet.Field) int { return rank[a.Name()] - rank[b.Name()] })
+	return fields
+}
+
+// parquetSchema builds the Parquet schema of specs, with fields in order.
+func parquetSchema(name string, specs []colSpec) (*parquet.Schema, error) {
+	g := parquet.Group{}
+	order := make([]string, len(specs))
+	for i, s := range specs {
+		if _, dup := g[s.Name]; dup {
+			return nil, fmt.Errorf("column %q appears twice", s.Name)
+		}
+		n, err := node(s)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", s.Name, err)
+		}
+		g[s.Name] = n
+		order[i] = s.Name
+	}
+	return parquet.NewSchema(name, orderedGroup{Group: g, order: order}), nil
+}
+
+func node(s colSpec) (parquet.Node, error) {
+	var n parquet.Node
+	switch s.Kind {
+	case pqBool:
+		n = parquet.Leaf(parquet.BooleanType)
+	case pqInt16:
+		n = parquet.Int(16)
+	case pqInt32:
+		n = parquet.Int(32)
+	case pqInt64:
+		n = parquet.Int(64)
+	case pqFloat:
+		n = parquet.Leaf(parquet.FloatType)
+	case pqDouble:
+		n = parquet.Leaf(parquet.DoubleType)
+	case pqDecimal:
+		switch {
+		case s.Precision < 1 || s.Scale < 0 || s.Scale > s.Precision:
+			return nil, fmt.Errorf("decimal(%d,%d) is not valid", s.Precision, s.Scale)
+		case s.Precision <= 9:
+			n = parquet.Decimal(s.Scale, s.Precision, parquet.Int32Type)
+		case s.Precision <= 18:
+			n = parquet.Decimal(s.Scale, s.Precision, parquet.Int64Type)
+		default:
+			n = parquet.Decimal(s.Scale, s.Precision, parquet.FixedLenByteArrayType(decimalBytes(s.Precision)))
+		}
+	case pqString:
+		n = parquet.String()
+	case pqBytes:
+		n = parquet.Leaf(parquet.ByteArrayType)
+	case pqJSON:
+		n = parquet.JSON()
+	case pqDate:
+		n = parquet.Date()
+	case pqTime:
+		n = parquet.TimeAdjusted(parquet.Microsecond, false)
+	case pqTimestamp:
+		n = parquet.TimestampAdjusted(parquet.Microsecond, false)
+	case pqTimestampTZ:
+		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
+	case pqList:
+		if s.Elem == nil || s.Elem.Kind == pqList {
+			return nil, errors.New("a list needs a scalar element type")
+		}
+		e, err := node(*s.Elem)
+		if err != nil {
+			return nil, err
+		}
+		n = parquet.List(e)
+	default:
+		return nil, fmt.Errorf("unknown column kind %q", s.Kind)
+	}
+	if s.Optional {
+		n = parquet.Optional(n)
+	}
+	return n, nil
+}
+
+// decimalBytes is the smallest two's-complement width holding precision
+// decimal digits.
+func decimalBytes(precision int) int {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(precision)), nil)
+	for n := 1; ; n++ {
+		if new(big.Int).Lsh(big.NewInt(1), uint(8*n-1)).Cmp(limit) >= 0 {
+			return n
+		}
+	}
+}
+
+// parquetRow builds the Parquet row of e: its after image (the before image
+// for deletes, with __deleted true) and the envelope columns. ok is false for
+// events without an image (truncate), which have no row, as in the row
+// format.
+func parquetRow(row parquet.Row, specs []colSpec, e *event.Event) (_ parquet.Row, ok bool, err error) {
+	img := e.After
+	if img == nil {
+		img = e.Before
+	}
+	if img == nil {
+		return row, false, nil
+	}
+	cols := len(specs) - 4
+	if len(img) != cols {
+		return row, false, fmt.Errorf("image has %d values, schema %d columns", len(img), cols)
+	}
+	for i := 0; i < cols; i++ {
+		if row, err = appendValue(row, i, &specs[i], img[i]); err != nil {
+			return row, false, fmt.Errorf("column %q: %w", specs[i].Name, err)
+		}
+	}
+	row = append(row,
+		parquet.ByteArrayValue([]byte(e.Op.String())).Level(0, 0, cols),
+		parquet.Int64Value(e.Source.TsMs).Level(0, 0, cols+1))
+	if e.Source.HasLSN {
+		row = append(row, parquet.Int64Value(int64(e.Source.LSN)).Level(0, 1, cols+2))
+	} else {
+		row = append(row, parquet.NullValue().Level(0, 0, cols+2))
+	}
+	row = append(row, parquet.BooleanValue(e.Op == event.OpDelete).Level(0, 0, cols+3))
+	return row, true, nil
+}
+
+// appendValue appends the values of one top-level column (optional).
+func appendValue(row parquet.Row, col int, s *colSpec, v event.Value) (parquet.Row, error) {
+	if s.Kind != pqList {
+		pv, null, err := scalar(s, v)
+		if err != nil {
+			return row, err
+		}
+		if null {
+			return append(row, parquet.NullValue().Level(0, 0, col)), nil
+		}
+		return append(row, pv.Level(0, 1, col)), nil
+	}
+	// optional group (def 1) > repeated list (def 2) > optional element (def 3).
+	switch v.Kind {
+	case event.KindNull, event.KindUnchanged:
+		return append(row, parquet.NullValue().Level(0, 0, col)), nil
+	case event.KindArray:
+	default:
+		return row, fmt.Errorf("value of kind %d is not an array", v.Kind)
+	}
+	elems := v.Elems()
+	if len(elems) == 0 {
+		return append(row, parquet.NullValue().Level(0, 1, col)), nil
+	}
+	for i, e := range elems {
+		rep := 0
+		if i > 0 {
+			rep = 1
+		}
+		pv, null, err := scalar(s.Elem, e)
+		if err != nil {
+			return row, fmt.Errorf("element %d: %w", i, err)
+		}
+		if null {
+			row = append(row, parquet.NullValue().Level(rep, 2, col))
+		} else {
+			row = append(row, pv.Level(rep, 3, col))
+		}
+	}
+	return row, nil
+}
+
+// scalar converts a value to its Parquet value; null reports a NULL.
+func scalar(s *colSpec, v event.Value) (pv parquet.Value, null bool, err error) {
+	switch v.Kind {
+	case event.KindNull:
+		return pv, true, nil
+	case event.KindUnchanged:
+		// The source did not send the value. Text columns get Debezium's
+		// placeholder, so readers can tell "unknown" from NULL.
+		switch s.Kind {
+		case pqString, pqBytes:
+			return parquet.ByteArrayValue([]byte(format.UnavailableValuePlaceholder)), false, nil
+		}
+		return pv, true, nil
+	}
+	mismatch := func() (parquet.Value, bool, error) {
+		return pv, false, fmt.Errorf("a value of kind %d does not fit a %s column", v.Kind, s.Kind)
+	}
+	switch s.Kind {
+	case pqBool:
+		if v.Kind != event.KindBool {
+			return mismatch()
+		}
+		return parquet.BooleanValue(v.AsBool()), false, nil
+	case pqInt16, pqInt32, pqDate:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		i := v.AsInt()
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			return pv, false, fmt.Errorf("%d is out of range for %s", i, s.Kind)
+		}
+		return parquet.Int32Value(int32(i)), false, nil
+	case pqInt64, pqTime, pqTimestamp, pqTimestampTZ:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		return parquet.Int64Value(v.AsInt()), false, nil
+	case pqFloat:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return parquet.FloatValue(float32(v.AsFloat())), false, nil
+	case pqDouble:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return parquet.DoubleValue(v.AsFloat()), false, nil
+	case pqDecimal:
+		if v.Kind != event.KindDecimal {
+			return mismatch()
+		}
+		u, err := unscaled(v.Str, s.Precision, s.Scale)
+		if err != nil {
+			return pv, false, err
+		}
+		switch {
+		case s.Precision <= 9:
+			return parquet.Int32Value(int32(u.Int64())), false, nil
+		case s.Precision <= 18:
+			return parquet.Int64Value(u.Int64()), false, nil
+		}
+		return parquet.FixedLenByteArrayValue(twosComplement(u, decimalBytes(s.Precision))), false, nil
+	case pqString, pqJSON, pqBytes:
+		switch v.Kind {
+		case event.KindString, event.KindBytes, event.KindDecimal, event.KindInterval:
+			return parquet.ByteArrayValue([]byte(v.Str)), false, nil
+		case event.KindInt, event.KindFloat, event.KindBool:
+			return parquet.ByteArrayValue([]byte(v.Text())), false, nil
+		}
+		return mismatch()
+	}
+	return pv, false, fmt.Errorf("unknown column kind %q", s.Kind)
+}
+
+// unscaled parses exact decimal text as an integer at scale, checking the
+// precision. NaN and infinities have no DECIMAL form.
+func unscaled(text string, precision, scale int) (*big.Int, error) {
+	t := text
+	neg := false
+	if strings.HasPrefix(t, "-") || strings.HasPrefix(t, "+") {
+		neg = t[0] == '-'
+		t = t[1:]
+	}
+	intPart, frac, _ := strings.Cut(t, ".")
+	frac = strings.TrimRight(frac, "0")
+	if len(frac) > scale {
+		return nil, fmt.Errorf("decimal %s has more than %d fraction digits", text, scale)
+	}
+	digits := strings.TrimLeft(intPart, "0") + frac + strings.Repeat("0", scale-len(frac))
+	if intPart == "" && frac == "" {
+		return nil, fmt.Errorf("%q is not a decimal number", text)
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return nil, fmt.Errorf("%q has no DECIMAL(%d,%d) form", text, precision, scale)
+		}
+	}
+	if len(strings.TrimLeft(digits, "0")) > precision {
+		return nil, fmt.Errorf("decimal %s does not fit DECIMAL(%d,%d)", text, precision, scale)
+	}
+	u, ok := new(big.Int).SetString("0"+digits, 10)
+	if !ok {
+		return nil, fmt.Errorf("%q is not a decimal number", text)
+	}
+	if neg {
+		u.Neg(u)
+	}
+	return u, nil
+}
+
+// twosComplement renders u big-endian in n bytes.
+func twosComplement(u *big.Int, n int) []byte {
+	b := make([]byte, n)
+	if u.Sign() >= 0 {
+		u.FillBytes(b)
+		return b
+	}
+	m := new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), uint(8*n)), u)
+	m.FillBytes(b)
+	return b
+}
+
+// Spooled Parquet rows are stored as their values: column, levels, a kind
+// byte and the datum, so that building the object needs no event.Schema.
+const (
+	rvNull byte = iota
+	rvBool
+	rvInt32
+	rvInt64
+	rvFloat
+	rvDouble
+	rvBytes
+	rvFixed
+)
+
+func appendRow(dst []byte, row parquet.Row) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(row)))
+	for _, v := range row {
+		dst = binary.AppendUvarint(dst, uint64(v.Column()))
+		dst = append(dst, byte(v.RepetitionLevel()), byte(v.DefinitionLevel()))
+		if v.IsNull() {
+			dst = append(dst, rvNull)
+			continue
+		}
+		switch v.Kind() {
+		case parquet.Boolean:
+			b := byte(0)
+			if v.Boolean() {
+				b = 1
+			}
+			dst = append(dst, rvBool, b)
+		case parquet.Int32:
+			dst = binary.LittleEndian.AppendUint32(append(dst, rvInt32), uint32(v.Int32()))
+		case parquet.Int64:
+			dst = binary.LittleEndian.AppendUint64(append(dst, rvInt64), uint64(v.Int64()))
+		case parquet.Float:
+			dst = binary.LittleEndian.AppendUint32(append(dst, rvFloat), math.Float32bits(v.Float()))
+		case parquet.Double:
+			dst = binary.LittleEndian.AppendUint64(append(dst, rvDouble), math.Float64bits(v.Double()))
+		case parquet.FixedLenByteArray:
+			dst = binary.AppendUvarint(append(dst, rvFixed), uint64(len(v.ByteArray())))
+			dst = append(dst, v.ByteArray()...)
+		default:
+			dst = binary.AppendUvarint(append(dst, rvBytes), uint64(len(v.ByteArray())))
+			dst = append(dst, v.ByteArray()...)
+		}
+	}
+	return dst
+}
+
+var errCorruptRow = errors.New("corrupt spooled parquet row")
+
+func decodeRow(row parquet.Row, b []byte) (parquet.Row, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return row, errCorruptRow
+	}
+	b = b[k:]
+	for range n {
+		col, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+3 {
+			return row, errCorruptRow
+		}
+		rep, def, kind := int(b[k]), int(b[k+1]), b[k+2]
+		b = b[k+3:]
+		var v parquet.Value
+		switch kind {
+		case rvNull:
+			v = parquet.NullValue()
+		case rvBool:
+			if len(b) < 1 {
+				return row, errCorruptRow
+			}
+			v, b = parquet.BooleanValue(b[0] == 1), b[1:]
+		case rvInt32, rvFloat:
+			if len(b) < 4 {
+				return row, errCorruptRow
+			}
+			u := binary.LittleEndian.Uint32(b)
+			if kind == rvInt32 {
+				v = parquet.Int32Value(int32(u))
+			} else {
+				v = parquet.FloatValue(math.Float32frombits(u))
+			}
+			b = b[4:]
+		case rvInt64, rvDouble:
+			if len(b) < 8 {
+				return row, errCorruptRow
+			}
+			u := binary.LittleEndian.Uint64(b)
+			if kind == rvInt64 {
+				v = parquet.Int64Value(int64(u))
+			} else {
+				v = parquet.DoubleValue(math.Float64frombits(u))
+			}
+			b = b[8:]
+		case rvBytes, rvFixed:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < l {
+				return row, errCorruptRow
+			}
+			data := b[k : k+int(l)]
+			if kind == rvFixed {
+				v = parquet.FixedLenByteArrayValue(data)
+			} else {
+				v = parquet.ByteArrayValue(data)
+			}
+			b = b[k+int(l):]
+		default:
+			return row, errCorruptRow
+		}
+		row = append(row, v.Level(rep, def, int(col)))
+	}
+	return row, nil
+}
+
+func codec(name string) compress.Codec {
+	switch name {
+	case "zstd":
+		return &parquet.Zstd
+	case "gzip":
+		return &parquet.Gzip
+	case "none":
+		return &parquet.Uncompressed
+	}
+	return &parquet.Snappy
+}
+
+// writeParquet writes rows (each as appendRow stored it) as one Parquet file.
+func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
+	sch, err := parquetSchema(name, specs)
+	if err != nil {
+		return err
+	}
+	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(128<<10))
+	rows := make([]parquet.Row, 0, 256)
+	flush := func() error {
+		if _, err := pw.WriteRows(rows); err != nil {
+			return err
+		}
+		rows = rows[:0]
+		return nil
+	}
+	for {
+		b, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		var r parquet.Row
+		if len(rows) < cap(rows) {
+			r = rows[:len(rows)+1][len(rows)][:0]
+		}
+		r, err = decodeRow(r, b)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		if len(rows) == cap(rows) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pw.Close()
+}
+
+// schemaName names a Parquet schema after its stream.
+func schemaName(stream string, version int) string {
+	return strings.NewReplacer(".", "_", "-", "_").Replace(stream) + "_v" + strconv.Itoa(version)
+}

@@ -1,0 +1,648 @@
+package s3
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
+)
+
+// Sink writes events to S3 objects through a local spool.
+type Sink struct {
+	cfg   Config
+	log   *slog.Logger
+	part  *partition
+	ext   string
+	spool string // spool directory
+	state string // state file
+	store objectStore
+	now   func() time.Time
+
+	bgCancel context.CancelFunc
+	bgDone   chan struct{}
+
+	// mu guards everything below. Write, Close and the schedule goroutine
+	// (rotate_schedule_interval) take it; uploads happen under it.
+	mu      sync.Mutex
+	enc     format.Encoder
+	open    map[string]*spool // open spools by spoolKey
+	sealed  []*spool          // sealed spools waiting for upload, oldest first
+	streams map[string]*streamState
+	nextN   int
+	specs   map[*event.Schema][]colSpec
+	// broken is set when a Write failed after touching spool files; the
+	// next Write or Close reloads the spool from disk first. retryAssign
+	// holds each stream's snapshot ordinal at the start of that Write, so
+	// the engine's retry of the same events numbers them as before and
+	// skips the ones that reached the disk.
+	broken      bool
+	retryAssign map[string]int64
+	buf         []byte
+	row         parquet.Row
+}
+
+// streamState is what the sink knows of a stream's events.
+type streamState struct {
+	// hwm is the highest Seq durably taken (spooled or uploaded): a
+	// replayed event at or below it is skipped.
+	hwm event.Seq
+	// snap is the highest snapshot ordinal durably taken; assign is the
+	// last ordinal handed out (equal to snap except while a failed Write is
+	// retried).
+	snap, assign int64
+	open         []*spool // the stream's open spools
+}
+
+var _ component.Sink = (*Sink)(nil)
+
+// New opens the sink's spool under env.StateDir/sink/<name>, loading what an
+// earlier run left there. It does not contact S3: leftover sealed objects
+// are uploaded by the first Write (or Close).
+func New(cfg Config, env component.Env) (*Sink, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, component.Permanent(fmt.Errorf("s3 sink: %w", errors.Join(errs...)))
+	}
+	if env.StateDir == "" {
+		return nil, component.Permanent(errors.New("s3 sink: a state directory is required for the spool (hint: set state_dir)"))
+	}
+	part, err := parsePartition(cfg.Partition)
+	if err != nil {
+		return nil, component.Permanent(err)
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := env.Name
+	if name == "" {
+		name = "s3"
+	}
+	base := filepath.Join(env.StateDir, "sink", name)
+	s := &Sink{
+		cfg: cfg, log: log, part: part, ext: "jsonl",
+		spool: filepath.Join(base, "spool"), state: filepath.Join(base, "s3-state.json"),
+		now: time.Now, specs: map[*event.Schema][]colSpec{},
+	}
+	if cfg.Format == Parquet {
+		s.ext = "parquet"
+	} else if s.enc, err = format.New(cfg.Options); err != nil {
+		return nil, component.Permanent(err)
+	}
+	if s.store, err = newClient(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.spool, 0o755); err != nil {
+		return nil, fmt.Errorf("s3 sink: create spool directory: %w", err)
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if cfg.RotateScheduleInterval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.bgCancel, s.bgDone = cancel, make(chan struct{})
+		go s.schedule(ctx)
+	}
+	return s, nil
+}
+
+// persisted is the state file: per stream, the high-water marks of what was
+// uploaded (spooled events are counted from the spool files).
+type persisted struct {
+	Streams map[string]persistedStream `json:"streams"`
+}
+
+type persistedStream struct {
+	Hi   uint64 `json:"hi"`
+	Lo   uint64 `json:"lo"`
+	Snap int64  `json:"snap"`
+}
+
+// load (re)builds the in-memory state from the state file and the spool
+// files.
+func (s *Sink) load() error {
+	for _, sp := range s.open {
+		sp.close()
+	}
+	s.open, s.sealed, s.streams, s.nextN = map[string]*spool{}, nil, map[string]*streamState{}, 1
+	b, err := os.ReadFile(s.state)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("s3 sink: read state: %w", err)
+	default:
+		var p persisted
+		if err := json.Unmarshal(b, &p); err != nil {
+			return component.Permanent(fmt.Errorf("s3 sink: state file %s is corrupt: %w", s.state, err))
+		}
+		for name, ps := range p.Streams {
+			s.streams[name] = &streamState{hwm: event.Seq{Hi: ps.Hi, Lo: ps.Lo}, snap: ps.Snap, assign: ps.Snap}
+		}
+	}
+	entries, err := os.ReadDir(s.spool)
+	if err != nil {
+		return fmt.Errorf("s3 sink: read spool directory: %w", err)
+	}
+	var spools []*spool
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".open") && !strings.HasSuffix(name, ".sealed") {
+			continue // a half-built object file: rebuilt from its spool
+		}
+		sp, err := openSpool(filepath.Join(s.spool, name), s.now())
+		if err != nil {
+			return err
+		}
+		if sp == nil || sp.count == 0 {
+			if sp != nil {
+				sp.close()
+			}
+			os.Remove(filepath.Join(s.spool, name))
+			continue
+		}
+		spools = append(spools, sp)
+	}
+	slices.SortFunc(spools, func(a, b *spool) int { return cmp.Compare(a.n, b.n) })
+	for _, sp := range spools {
+		s.nextN = max(s.nextN, sp.n+1)
+		st := s.stream(sp.hdr.Stream)
+		if sp.maxSeq.Compare(st.hwm) > 0 {
+			st.hwm = sp.maxSeq
+		}
+		st.snap = max(st.snap, sp.maxSnap)
+		st.assign = st.snap
+		if sp.f == nil {
+			s.sealed = append(s.sealed, sp)
+			continue
+		}
+		key := spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version)
+		if old := s.open[key]; old != nil {
+			// Two open spools for one object (cannot happen, but keep both):
+			// seal the older.
+			if err := s.seal(old); err != nil {
+				return err
+			}
+		}
+		s.open[key] = sp
+		st.open = append(st.open, sp)
+	}
+	if len(s.sealed) > 0 || len(s.open) > 0 {
+		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
+	}
+	return syncDir(s.spool)
+}
+
+func (s *Sink) stream(name string) *streamState {
+	st := s.streams[name]
+	if st == nil {
+		st = &streamState{}
+		s.streams[name] = st
+	}
+	return st
+}
+
+func spoolKey(dir, stream string, version int) string {
+	return dir + "\x00" + stream + "\x00" + strconv.Itoa(version)
+}
+
+// Write implements component.Sink. Events are durable in the spool when it
+// returns; complete objects are uploaded before it returns when S3 is
+// reachable, else by the next Write (which fails, to be retried by the
+// engine, until they are).
+func (s *Sink) Write(ctx context.Context, events []event.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken {
+		if err := s.reload(); err != nil {
+			return err
+		}
+	}
+	// Objects completed earlier go first, so a dead S3 stops the pipeline
+	// from spooling without bound.
+	if err := s.sealDue(); err != nil {
+		return s.fail(err, nil)
+	}
+	if err := s.uploadSealed(ctx); err != nil {
+		return err
+	}
+	saved := map[string]int64{}
+	rejected, err := s.spoolEvents(events, saved)
+	if err != nil {
+		return s.fail(err, saved)
+	}
+	if err := s.uploadSealed(ctx); err != nil {
+		// The events are durable in the spool; the upload is retried by
+		// the next Write or Close.
+		s.log.Warn("s3 sink: upload failed; the object stays in the spool and is retried", "err", err)
+	}
+	if len(rejected) > 0 {
+		return rejected
+	}
+	return nil
+}
+
+// fail marks the in-memory state stale after a failed spool write.
+func (s *Sink) fail(err error, saved map[string]int64) error {
+	s.broken = true
+	s.retryAssign = map[string]int64{}
+	for name, st := range s.streams {
+		s.retryAssign[name] = st.assign
+	}
+	for name, a := range saved {
+		s.retryAssign[name] = a
+	}
+	return err
+}
+
+func (s *Sink) reload() error {
+	if err := s.load(); err != nil {
+		return err
+	}
+	for name, a := range s.retryAssign {
+		s.stream(name).assign = a
+	}
+	s.broken, s.retryAssign = false, nil
+	return nil
+}
+
+// spoolEvents appends events to their spools, seals spools that are due and
+// syncs. saved receives the snapshot ordinal of every stream it numbers,
+// as it was before.
+func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (component.RecordErrors, error) {
+	var rejected component.RecordErrors
+	sealedAny := false
+	for i := range events {
+		e := &events[i]
+		st := s.stream(e.Schema.Stream)
+		var p pos
+		if seq := e.Seq(); !seq.IsZero() {
+			if seq.Compare(st.hwm) <= 0 {
+				continue // a replay of an event already spooled or uploaded
+			}
+			p = pos{hi: seq.Hi, lo: seq.Lo}
+		} else {
+			if _, ok := saved[e.Schema.Stream]; !ok {
+				saved[e.Schema.Stream] = st.assign
+			}
+			st.assign++
+			if st.assign <= st.snap {
+				continue // the retry of a failed Write: this one reached the spool
+			}
+			p = pos{snap: true, lo: uint64(st.assign)}
+		}
+		payload, ok, err := s.encode(e)
+		if err != nil {
+			rejected = append(rejected, component.RecordError{Index: i, Err: err})
+			continue
+		}
+		if !ok {
+			continue
+		}
+		t := eventTime(e)
+		version := 0
+		if s.cfg.Format == Parquet {
+			version = e.Schema.Version
+		}
+		// Close the stream's objects that this event ends: event-time
+		// rotation, and for Parquet a new schema version.
+		for _, sp := range slices.Clone(st.open) {
+			if (s.cfg.RotateInterval > 0 && t-sp.t0 >= s.cfg.RotateInterval.Milliseconds()) || sp.hdr.Version != version {
+				if err := s.seal(sp); err != nil {
+					return rejected, err
+				}
+				sealedAny = true
+			}
+		}
+		dir := string(s.part.render(nil, e))
+		key := spoolKey(dir, e.Schema.Stream, version)
+		sp := s.open[key]
+		if sp == nil {
+			hdr := spoolHeader{Stream: e.Schema.Stream, Dir: dir, Format: s.cfg.Format, Version: version}
+			if s.cfg.Format == Parquet {
+				hdr.Cols = s.specsFor(e.Schema)
+			}
+			if sp, err = createSpool(s.spool, s.nextN, hdr, s.now()); err != nil {
+				return rejected, err
+			}
+			s.nextN++
+			s.open[key] = sp
+			st.open = append(st.open, sp)
+		}
+		sp.add(p, t, payload)
+		if p.snap {
+			st.snap = int64(p.lo)
+		} else {
+			st.hwm = event.Seq{Hi: p.hi, Lo: p.lo}
+		}
+		if (s.cfg.FlushSize > 0 && sp.count >= s.cfg.FlushSize) || (s.cfg.RotateBytes > 0 && sp.bytes >= s.cfg.RotateBytes) {
+			if err := s.seal(sp); err != nil {
+				return rejected, err
+			}
+			sealedAny = true
+		}
+	}
+	for _, sp := range s.open {
+		if len(sp.buf) > 0 {
+			if err := sp.sync(); err != nil {
+				return rejected, err
+			}
+		}
+	}
+	if sealedAny {
+		if err := syncDir(s.spool); err != nil {
+			return rejected, err
+		}
+	}
+	return rejected, nil
+}
+
+func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
+	if s.cfg.Format != Parquet {
+		b, ok, err := s.enc.AppendValue(s.buf[:0], e)
+		s.buf = b
+		if ok {
+			s.buf = append(s.buf, '\n')
+		}
+		return s.buf, ok, err
+	}
+	row, ok, err := parquetRow(s.row[:0], s.specsFor(e.Schema), e)
+	s.row = row
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	s.buf = appendRow(s.buf[:0], row)
+	return s.buf, true, nil
+}
+
+func (s *Sink) specsFor(sch *event.Schema) []colSpec {
+	sp, ok := s.specs[sch]
+	if !ok {
+		sp = specsFor(sch)
+		s.specs[sch] = sp
+	}
+	return sp
+}
+
+// seal completes an open spool's object and queues it for upload.
+func (s *Sink) seal(sp *spool) error {
+	if err := sp.seal(); err != nil {
+		return err
+	}
+	delete(s.open, spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version))
+	st := s.stream(sp.hdr.Stream)
+	st.open = slices.DeleteFunc(st.open, func(o *spool) bool { return o == sp })
+	s.sealed = append(s.sealed, sp)
+	return nil
+}
+
+// sealDue seals the spools open longer than rotate_schedule_interval.
+func (s *Sink) sealDue() error {
+	if s.cfg.RotateScheduleInterval <= 0 {
+		return nil
+	}
+	var due []*spool
+	for _, sp := range s.open {
+		if s.now().Sub(sp.opened) >= s.cfg.RotateScheduleInterval {
+			due = append(due, sp)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	slices.SortFunc(due, func(a, b *spool) int { return cmp.Compare(a.n, b.n) })
+	for _, sp := range due {
+		if err := s.seal(sp); err != nil {
+			return err
+		}
+	}
+	return syncDir(s.spool)
+}
+
+// uploadSealed builds and uploads the sealed spools, oldest first.
+func (s *Sink) uploadSealed(ctx context.Context) error {
+	for len(s.sealed) > 0 {
+		sp := s.sealed[0]
+		if err := s.upload(ctx, sp); err != nil {
+			return err
+		}
+		s.sealed = s.sealed[1:]
+	}
+	return nil
+}
+
+// upload builds sp's object in a file beside the spool, puts it, records
+// the high-water marks and removes the spool file. A crash anywhere in
+// between leaves the sealed spool, which the next run uploads again under
+// the same name with the same content.
+func (s *Sink) upload(ctx context.Context, sp *spool) error {
+	obj := strings.TrimSuffix(sp.path, ".sealed") + ".obj"
+	if err := s.build(sp, obj); err != nil {
+		return err
+	}
+	defer os.Remove(obj)
+	key := objectKey(s.cfg.Prefix, sp.hdr.Dir, sp.hdr.Stream, sp.first, sp.last, s.ext)
+	ct := "application/x-ndjson"
+	if s.cfg.Format == Parquet {
+		ct = "application/vnd.apache.parquet"
+	}
+	if err := s.store.put(ctx, key, obj, ct); err != nil {
+		return err
+	}
+	if err := s.saveState(); err != nil {
+		return err
+	}
+	if err := os.Remove(sp.path); err != nil {
+		return fmt.Errorf("s3 sink: remove uploaded spool: %w", err)
+	}
+	s.log.Debug("s3 sink: uploaded", "key", key, "records", sp.count)
+	return nil
+}
+
+// build writes the object of a sealed spool to path.
+func (s *Sink) build(sp *spool, path string) error {
+	in, err := os.Open(sp.path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: open spool: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: create object file: %w", err)
+	}
+	defer out.Close()
+	r := bufio.NewReaderSize(in, 1<<20)
+	if sp.hdr.Format == Parquet {
+		recs := make(chan []byte, 64)
+		errc := make(chan error, 1)
+		stop := make(chan struct{})
+		go func() {
+			defer close(recs)
+			_, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+				if flags&recHeader != 0 {
+					return nil
+				}
+				select {
+				case recs <- payload:
+					return nil
+				case <-stop:
+					return errors.New("stopped")
+				}
+			})
+			errc <- err
+		}()
+		w := bufio.NewWriterSize(out, 1<<20)
+		err := writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
+			b, ok := <-recs
+			return b, ok, nil
+		})
+		close(stop)
+		for range recs {
+		}
+		if rerr := <-errc; err == nil && rerr != nil {
+			err = rerr
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
+		}
+	} else {
+		w := bufio.NewWriterSize(out, 1<<20)
+		if _, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+			if flags&recHeader != 0 {
+				return nil
+			}
+			_, err := w.Write(payload)
+			return err
+		}); err != nil {
+			return fmt.Errorf("s3 sink: build object from %s: %w", sp.path, err)
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("s3 sink: build object: %w", err)
+		}
+	}
+	return out.Close()
+}
+
+// saveState writes the high-water marks atomically. Writing the in-memory
+// marks is safe: everything they cover is uploaded or in a spool file.
+func (s *Sink) saveState() error {
+	p := persisted{Streams: map[string]persistedStream{}}
+	for name, st := range s.streams {
+		p.Streams[name] = persistedStream{Hi: st.hwm.Hi, Lo: st.hwm.Lo, Snap: st.snap}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tmp := s.state + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("s3 sink: write state: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.state)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(s.state))
+	}
+	if err != nil {
+		return fmt.Errorf("s3 sink: write state: %w", err)
+	}
+	return nil
+}
+
+// schedule seals and uploads objects older than rotate_schedule_interval
+// while the sink is idle.
+func (s *Sink) schedule(ctx context.Context) {
+	defer close(s.bgDone)
+	tick := min(max(s.cfg.RotateScheduleInterval/4, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if !s.broken {
+			err := s.sealDue()
+			if err != nil {
+				s.fail(err, nil)
+			} else {
+				err = s.uploadSealed(ctx)
+			}
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("s3 sink: scheduled rotation failed; retrying", "err", err)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close implements component.Sink: it completes every open object and
+// uploads it. What cannot be uploaded stays in the spool for the next run.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.bgCancel != nil {
+		s.bgCancel()
+		<-s.bgDone
+		s.bgCancel = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken {
+		if err := s.reload(); err != nil {
+			return err
+		}
+	}
+	open := make([]*spool, 0, len(s.open))
+	for _, sp := range s.open {
+		open = append(open, sp)
+	}
+	slices.SortFunc(open, func(a, b *spool) int { return cmp.Compare(a.n, b.n) })
+	for _, sp := range open {
+		if err := s.seal(sp); err != nil {
+			return err
+		}
+	}
+	if err := syncDir(s.spool); err != nil {
+		return err
+	}
+	return s.uploadSealed(ctx)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("s3 sink: open directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("s3 sink: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

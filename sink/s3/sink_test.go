@@ -1,0 +1,418 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+func TestPartitionRender(t *testing.T) {
+	e := change(1, event.OpCreate)
+	e.Source.TsMs = time.Date(2024, 3, 7, 5, 9, 59, 999e6, time.UTC).UnixMilli()
+	for _, tc := range []struct{ tmpl, want string }{
+		{DefaultPartition, "pg.public.users/dt=2024-03-07/hour=05"},
+		{"table=${table}/dt=${date}/hour=${hour}", "table=users/dt=2024-03-07/hour=05"},
+		{"${source}/${database}/${schema}/${table}/${year}/${month}/${day}/${hour}/${minute}", "pg/shop/public/users/2024/03/07/05/09"},
+		{"cost$$/${ table }", "cost$/users"},
+		{"flat", "flat"},
+	} {
+		p, err := parsePartition(tc.tmpl)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.tmpl, err)
+		}
+		if got := string(p.render(nil, &e)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.tmpl, got, tc.want)
+		}
+	}
+	// Without a source commit time, sluice's processing time places it.
+	e.Source.TsMs = 0
+	e.TsMs = time.Date(2023, 12, 31, 23, 0, 0, 0, time.UTC).UnixMilli()
+	p, _ := parsePartition(DefaultPartition)
+	if got := string(p.render(nil, &e)); got != "pg.public.users/dt=2023-12-31/hour=23" {
+		t.Errorf("processing time: got %q", got)
+	}
+	// A '/' inside a name never adds a level.
+	odd := *usersSchema
+	odd.Table, odd.Stream = "a/b", "pg.public.a/b"
+	e.Schema = &odd
+	p, _ = parsePartition("${table}")
+	if got := string(p.render(nil, &e)); got != "a_b" {
+		t.Errorf("slash in a name: got %q", got)
+	}
+}
+
+func TestParsePartitionErrors(t *testing.T) {
+	for _, tmpl := range []string{"${nope}", "${stream", "/abs/${stream}", "../${stream}"} {
+		if _, err := parsePartition(tmpl); err == nil {
+			t.Errorf("%q: no error", tmpl)
+		}
+	}
+}
+
+func TestObjectKey(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, dir string
+		first, last pos
+		ext, want   string
+	}{
+		{"cdc", "pg.public.users/dt=2024-01-01/hour=10", pos{hi: 0x1000, lo: 0xff8}, pos{hi: 0x3000, lo: 0x2ff8}, "jsonl",
+			"cdc/pg.public.users/dt=2024-01-01/hour=10/pg.public.users+0000000000001000-0000000000000ff8+0000000000003000-0000000000002ff8.jsonl"},
+		{"/lake/", "", pos{snap: true, lo: 1}, pos{snap: true, lo: 250}, "parquet",
+			"lake/pg.public.users+s000000000001+s000000000250.parquet"},
+		{"", "x", pos{snap: true, lo: 7}, pos{hi: 1, lo: 2}, "jsonl",
+			"x/pg.public.users+s000000000007+0000000000000001-0000000000000002.jsonl"},
+	} {
+		if got := objectKey(tc.prefix, tc.dir, "pg.public.users", tc.first, tc.last, tc.ext); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+}
+
+// key is the object name of users changes from..to under cdc/ in hour 10.
+func key(from, to int) string {
+	return fmt.Sprintf("cdc/pg.public.users/dt=2024-01-01/hour=10/pg.public.users+%016x-%016x+%016x-%016x.jsonl",
+		0x1000*from, 0x1000*from-8, 0x1000*to, 0x1000*to-8)
+}
+
+// rows is the row-format JSON lines of users changes from..to.
+func rows(from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"user %d\",\"__op\":\"c\",\"__lsn\":%d}\n", i, i, 0x1000*i-8)
+	}
+	return b.String()
+}
+
+func TestRotateByCount(t *testing.T) {
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), store)
+	write(t, s, changes(1, 7))
+	if got, want := store.keys(), []string{key(1, 3), key(4, 6)}; !slices.Equal(got, want) {
+		t.Fatalf("after Write: objects\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	write(t, s, changes(8, 8))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6), key(7, 8): rows(7, 8)}
+	checkObjects(t, store, want)
+}
+
+func checkObjects(t *testing.T, store *memStore, want map[string]string) {
+	t.Helper()
+	got := store.keys()
+	wantKeys := make([]string, 0, len(want))
+	for k := range want {
+		wantKeys = append(wantKeys, k)
+	}
+	slices.Sort(wantKeys)
+	if !slices.Equal(got, wantKeys) {
+		t.Fatalf("objects\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantKeys, "\n"))
+	}
+	for k, w := range want {
+		if g := string(store.get(k)); g != w {
+			t.Errorf("%s:\n%s\nwant\n%s", k, g, w)
+		}
+	}
+}
+
+func TestRotateByBytes(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateBytes = int64(len(rows(1, 2))) // two records
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	write(t, s, changes(1, 5))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2), key(3, 4): rows(3, 4), key(5, 5): rows(5, 5)})
+}
+
+func TestRotateByEventTime(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateInterval = 2500 * time.Millisecond // changes commit 1 s apart
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	// One event at a time: event time, not batch boundaries, cuts objects.
+	for i := 1; i <= 7; i++ {
+		write(t, s, changes(i, i))
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6), key(7, 7): rows(7, 7)})
+}
+
+func TestRotateBySchedule(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateScheduleInterval = time.Hour // the ticker never fires in this test
+	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	s.now = clk.now
+	write(t, s, changes(1, 2))
+	clk.add(59 * time.Minute)
+	write(t, s, changes(3, 3))
+	if got := store.keys(); len(got) != 0 {
+		t.Fatalf("objects before the interval: %v", got)
+	}
+	clk.add(time.Minute)
+	write(t, s, changes(4, 4)) // seals 1..3 before taking 4
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 4): rows(4, 4)})
+}
+
+// TestScheduleFlushesIdle: the background ticker uploads an idle object.
+func TestScheduleFlushesIdle(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateScheduleInterval = 50 * time.Millisecond
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	defer s.Close(context.Background())
+	write(t, s, changes(1, 2))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(store.keys()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle object not uploaded by the schedule")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2)})
+}
+
+func TestPartitionsByCommitHour(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 100
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	evs := changes(1, 3)
+	evs[2].Source.TsMs = baseMs + time.Hour.Milliseconds() // next hour
+	write(t, s, evs)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next := strings.Replace(key(3, 3), "hour=10", "hour=11", 1)
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2), next: rows(3, 3)})
+}
+
+func TestSnapshotOrdinals(t *testing.T) {
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), store)
+	evs := []event.Event{snapshotRow(1), snapshotRow(2), snapshotRow(3), snapshotRow(4)}
+	evs = append(evs, changes(5, 5)...)
+	write(t, s, evs)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := "cdc/pg.public.users/dt=2024-01-01/hour=10/"
+	want := []string{
+		dir + "pg.public.users+s000000000001+s000000000003.jsonl",
+		dir + fmt.Sprintf("pg.public.users+s000000000004+%016x-%016x.jsonl", 0x5000, 0x5000-8),
+	}
+	if got := store.keys(); !slices.Equal(got, want) {
+		t.Fatalf("objects\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := string(store.get(want[0])); got != "{\"id\":1,\"name\":\"user 1\",\"__op\":\"r\",\"__lsn\":1280}\n{\"id\":2,\"name\":\"user 2\",\"__op\":\"r\",\"__lsn\":1280}\n{\"id\":3,\"name\":\"user 3\",\"__op\":\"r\",\"__lsn\":1280}\n" {
+		t.Errorf("snapshot object:\n%s", got)
+	}
+}
+
+// TestReplayAfterCrash: a crash at any Write, followed by the engine's
+// replay of everything after an older checkpoint, gives exactly the objects
+// of an uninterrupted run.
+func TestReplayAfterCrash(t *testing.T) {
+	ref := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), ref)
+	for i := 1; i <= 20; i += 2 {
+		write(t, s, changes(i, i+1))
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for crashAt := 1; crashAt <= 19; crashAt += 2 {
+		for _, replayFrom := range []int{1, max(1, crashAt-4), crashAt} {
+			t.Run(fmt.Sprintf("crash%d_replay%d", crashAt, replayFrom), func(t *testing.T) {
+				dir := t.TempDir()
+				store := newMemStore()
+				s := newTestSink(t, rowConfig(), dir, store)
+				for i := 1; i <= crashAt; i += 2 {
+					write(t, s, changes(i, i+1))
+				}
+				crash(s)
+				s = newTestSink(t, rowConfig(), dir, store)
+				for i := replayFrom; i <= 20; i += 2 {
+					write(t, s, changes(i, i+1))
+				}
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]string{}
+				for _, k := range ref.keys() {
+					want[k] = string(ref.get(k))
+				}
+				checkObjects(t, store, want)
+			})
+		}
+	}
+}
+
+// TestCrashBetweenUploadAndCleanup: an object uploaded whose spool file was
+// not yet removed (and whose state was not saved) is uploaded again under
+// the same name, with the same bytes, and its events are not written twice.
+func TestCrashBetweenUploadAndCleanup(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "sink", "lake", "spool")
+	backup := t.TempDir()
+	store := newMemStore()
+	store.beforePut = func(obj string) {
+		// Keep the sealed spool as the crash would leave it.
+		sealed := strings.TrimSuffix(obj, ".obj") + ".sealed"
+		b, err := os.ReadFile(sealed)
+		if err != nil {
+			t.Error(err)
+		}
+		os.WriteFile(filepath.Join(backup, filepath.Base(sealed)), b, 0o644)
+	}
+	s := newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 3))
+	crash(s)
+	store.beforePut = nil
+	// The crash window: the spool file is back, the state file never written.
+	entries, _ := os.ReadDir(backup)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(backup, e.Name()))
+		if err := os.WriteFile(filepath.Join(spoolDir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Remove(filepath.Join(dir, "sink", "lake", "s3-state.json"))
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 4)) // the replay
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 4): rows(4, 4)})
+	if n := strings.Count(strings.Join(store.puts, "\n"), key(1, 3)); n != 2 {
+		t.Errorf("object 1..3 put %d times, want 2 (once, then again from the leftover spool)", n)
+	}
+}
+
+// TestUploadFailureKeepsSpool: events are acknowledged into the spool while
+// S3 fails; the next Write fails until the sealed object is uploaded, and
+// nothing is lost or duplicated.
+func TestUploadFailureKeepsSpool(t *testing.T) {
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), store)
+	store.fail = errors.New("connection refused")
+	write(t, s, changes(1, 4)) // durable in the spool; 1..3 sealed, upload failed
+	if err := s.Write(context.Background(), changes(5, 5)); err == nil {
+		t.Fatal("Write succeeded with a sealed object not uploadable")
+	}
+	store.mu.Lock()
+	store.fail = nil
+	store.mu.Unlock()
+	write(t, s, changes(5, 6)) // the engine's retry, plus one
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6)})
+}
+
+// TestRestartUploadsLeftoverSpool: sealed spools from a crashed run go up
+// before anything else, open ones keep filling.
+func TestRestartUploadsLeftoverSpool(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	store.fail = errors.New("unreachable")
+	write(t, s, changes(1, 5))
+	crash(s)
+	store.fail = nil
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, nil)
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
+	write(t, s, changes(6, 6))
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6)})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTornSpoolTail: a record cut by a crash mid-write is dropped on open;
+// it was never acknowledged, so the replay brings it back.
+func TestTornSpoolTail(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 2))
+	crash(s)
+	f := filepath.Join(dir, "sink", "lake", "spool", "0000000001.open")
+	st, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(f, st.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 3))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
+}
+
+func TestRetriedWriteSkipsSpooledSnapshotRows(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	evs := []event.Event{snapshotRow(1), snapshotRow(2)}
+	write(t, s, evs)
+	// Make the Write fail after spooling: the engine retries it.
+	s.fail(errors.New("disk full"), map[string]int64{usersSchema.Stream: 0})
+	write(t, s, evs)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := store.keys()
+	if len(got) != 1 || !strings.HasSuffix(got[0], "pg.public.users+s000000000001+s000000000002.jsonl") {
+		t.Fatalf("objects %v", got)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cfg := DefaultConfig()
+	errs := cfg.Validate()
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "bucket") {
+		t.Errorf("defaults: %v", errs)
+	}
+	cfg = DefaultConfig()
+	cfg.Bucket, cfg.Format, cfg.Compression, cfg.Partition, cfg.PartSize = "b", Parquet, "lz9", "${x}", 1
+	cfg.AccessKeyID = "k"
+	var fields []string
+	for _, err := range cfg.Validate() {
+		fields = append(fields, strings.SplitN(err.Error(), ":", 2)[0])
+	}
+	if want := []string{"access_key_id", "compression", "partition", "part_size"}; !slices.Equal(fields, want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	if _, err := New(*cfg, component.Env{Name: "x", StateDir: t.TempDir()}); err == nil {
+		t.Error("New accepted an invalid config")
+	}
+}

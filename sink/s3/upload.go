@@ -1,0 +1,112 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/sluice-dev/sluice/component"
+)
+
+// objectStore puts files as objects; *client is the S3 one (tests of the
+// spool logic without a server use another).
+type objectStore interface {
+	put(ctx context.Context, key, path, contentType string) error
+}
+
+// client is the S3 side: one bucket, PutObject for small objects and the
+// SDK's multipart uploader for large ones.
+type client struct {
+	bucket    string
+	api       *s3.Client
+	up        *manager.Uploader
+	threshold int64
+}
+
+func newClient(cfg Config) (*client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, "")))
+	}
+	// Loading reads the environment and shared config files; it does not
+	// touch the network.
+	ac, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return nil, component.Permanent(fmt.Errorf("s3 sink: AWS configuration: %w", err))
+	}
+	if ac.Region == "" {
+		ac.Region = "us-east-1"
+	}
+	api := s3.NewFromConfig(ac, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		// Checksums only where S3 requires them: S3-compatible servers
+		// differ in their support of the newer flexible checksums.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	up := manager.NewUploader(api, func(u *manager.Uploader) {
+		u.PartSize = cfg.PartSize
+		u.Concurrency = cfg.UploadConcurrency
+		u.LeavePartsOnError = false
+	})
+	threshold := cfg.MultipartThreshold
+	if threshold <= 0 {
+		threshold = cfg.PartSize
+	}
+	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold}, nil
+}
+
+// put uploads the file at path as key, in parts when it is large. Putting
+// the same key again replaces the object, which is what makes re-uploads
+// after a crash harmless.
+func (c *client) put(ctx context.Context, key, path, contentType string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < c.threshold {
+		_, err = c.api.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &c.bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()), ContentType: &contentType,
+		})
+	} else {
+		_, err = c.up.Upload(ctx, &s3.PutObjectInput{Bucket: &c.bucket, Key: &key, Body: f, ContentType: &contentType})
+	}
+	if err != nil {
+		return classify(fmt.Errorf("s3 sink: upload s3://%s/%s: %w", c.bucket, key, err))
+	}
+	return nil
+}
+
+// classify marks errors that retrying cannot fix (a missing bucket, bad
+// credentials) as permanent, so the pipeline stops with its checkpoint
+// intact and the spool kept, instead of retrying forever.
+func classify(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchBucket", "InvalidBucketName", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "AllAccessDisabled":
+			return component.Permanent(fmt.Errorf("%w (hint: check bucket, region, endpoint and credentials; the spool is kept and uploaded on the next start)", err))
+		}
+	}
+	return err
+}
