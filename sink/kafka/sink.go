@@ -16,6 +16,10 @@
 //     delete_handling: drop the delete itself writes nothing but the
 //     tombstone still follows (set tombstones_on_delete: false to match
 //     Debezium's drop.tombstones).
+//   - An update that changes the key becomes, as in Debezium, a delete of
+//     the old key (plus its tombstone) and a create of the new key, with the
+//     __debezium.newkey / __debezium.oldkey headers: per-key order then
+//     holds on every partition and compaction forgets the old key.
 //   - Headers (headers: true): sluice.stream, sluice.source (the source's
 //     name), sluice.op (c, u, d, r, t), sluice.position (the source position,
 //     e.g. "lsn 0/16B3748") and sluice.ts_ms (the source's commit time,
@@ -47,6 +51,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -200,8 +205,30 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	return out
 }
 
-// build appends the records of event i.
+// build appends the records of event i. An update that changes the key is
+// written as Debezium writes it: a delete of the old key (with its
+// tombstone) then a create of the new key, with the __debezium.newkey and
+// __debezium.oldkey headers, so that compacted topics and consumers that
+// partition by key never keep the old row.
 func (s *Sink) build(i int, e *event.Event) error {
+	if e.Op == event.OpUpdate && e.Before != nil && e.After != nil && len(e.Schema.KeyIdx) > 0 {
+		del := *e
+		del.Op, del.After = event.OpDelete, nil
+		oldKey := s.enc.AppendKey(nil, &del)
+		newKey := s.enc.AppendKey(nil, e)
+		if !bytes.Equal(oldKey, newKey) {
+			cre := *e
+			cre.Op, cre.Before = event.OpCreate, nil
+			if err := s.build1(i, &del, kgo.RecordHeader{Key: "__debezium.newkey", Value: newKey}); err != nil {
+				return err
+			}
+			return s.build1(i, &cre, kgo.RecordHeader{Key: "__debezium.oldkey", Value: oldKey})
+		}
+	}
+	return s.build1(i, e)
+}
+
+func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 	topic, err := s.topic.RenderString(e)
 	if err != nil {
 		return fmt.Errorf("topic: %w", err)
@@ -226,6 +253,7 @@ func (s *Sink) build(i int, e *event.Event) error {
 			{Key: HeaderPosition, Value: []byte(e.Where())},
 			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs, 10)},
 		}
+		headers = append(headers, extra...)
 	}
 	null := ok && string(val) == "null"
 	if ok {

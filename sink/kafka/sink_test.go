@@ -272,3 +272,38 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("fields %s", got)
 	}
 }
+
+// An update that changes the key is a delete of the old key, its tombstone,
+// and a create of the new key, as Debezium writes it.
+func TestSinkKeyChangeSplits(t *testing.T) {
+	src := uniq(t)
+	s := newSink(t, nil)
+	sc := testSchema(src)
+	e := ev(sc, event.OpUpdate, 5, "moved")
+	e.Before = []event.Value{event.Int(1), event.String("moved")}
+	if err := s.Write(context.Background(), []event.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	recs := consume(t, src+".public.items", 3)
+	type rec struct{ key, op, hdr string }
+	var got []rec
+	for _, r := range recs {
+		op := "tombstone"
+		if r.Value != nil {
+			op = string(r.Value[strings.Index(string(r.Value), `"op":"`)+6])
+		}
+		h := r.Headers[len(r.Headers)-1]
+		got = append(got, rec{string(r.Key), op, h.Key + "=" + string(h.Value)})
+	}
+	want := []rec{
+		{`{"id":1}`, "d", `__debezium.newkey={"id":5}`},
+		{`{"id":1}`, "tombstone", `__debezium.newkey={"id":5}`},
+		{`{"id":5}`, "c", `__debezium.oldkey={"id":1}`},
+	}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("records %v\nwant %v", got, want)
+	}
+	if !strings.HasPrefix(string(recs[2].Value), `{"before":null,"after":{"id":5,"name":"moved"}`) {
+		t.Errorf("create value %s", recs[2].Value)
+	}
+}
