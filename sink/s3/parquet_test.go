@@ -1,0 +1,399 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// typesSchema has a column of every logical type.
+var typesSchema = &event.Schema{
+	Stream: "pg.public.types", Source: "pg", Connector: "postgresql", Database: "shop",
+	Namespace: "public", Table: "types", Version: 1,
+	Columns: []event.Column{
+		{Name: "id", Type: event.TypeInt64, TypeName: "int8", Key: true},
+		{Name: "b", Type: event.TypeBool, TypeName: "bool", Optional: true},
+		{Name: "i2", Type: event.TypeInt16, TypeName: "int2", Optional: true},
+		{Name: "i4", Type: event.TypeInt32, TypeName: "int4", Optional: true},
+		{Name: "f4", Type: event.TypeFloat32, TypeName: "float4", Optional: true},
+		{Name: "f8", Type: event.TypeFloat64, TypeName: "float8", Optional: true},
+		{Name: "num", Type: event.TypeDecimal, TypeName: "numeric", Optional: true, Precision: 10, Scale: 2},
+		{Name: "small", Type: event.TypeDecimal, TypeName: "numeric", Optional: true, Precision: 5, Scale: 3},
+		{Name: "big", Type: event.TypeDecimal, TypeName: "numeric", Optional: true, Precision: 30, Scale: 4},
+		{Name: "numv", Type: event.TypeDecimal, TypeName: "numeric", Optional: true, Scale: -1},
+		{Name: "cash", Type: event.TypeMoney, TypeName: "money", Optional: true},
+		{Name: "txt", Type: event.TypeString, TypeName: "text", Optional: true},
+		{Name: "bin", Type: event.TypeBytes, TypeName: "bytea", Optional: true},
+		{Name: "uid", Type: event.TypeUUID, TypeName: "uuid", Optional: true},
+		{Name: "doc", Type: event.TypeJSON, TypeName: "jsonb", Optional: true},
+		{Name: "day", Type: event.TypeDate, TypeName: "date", Optional: true},
+		{Name: "tm", Type: event.TypeTime, TypeName: "time", Optional: true},
+		{Name: "tmtz", Type: event.TypeTimeTZ, TypeName: "timetz", Optional: true},
+		{Name: "ts", Type: event.TypeTimestamp, TypeName: "timestamp", Optional: true},
+		{Name: "tstz", Type: event.TypeTimestampTZ, TypeName: "timestamptz", Optional: true},
+		{Name: "span", Type: event.TypeInterval, TypeName: "interval", Optional: true},
+		{Name: "mood", Type: event.TypeEnum, TypeName: "mood", Optional: true, EnumValues: []string{"sad", "ok", "happy"}},
+		{Name: "ints", Type: event.TypeArray, TypeName: "_int4", Optional: true, Elem: &event.Column{Type: event.TypeInt32, TypeName: "int4"}},
+		{Name: "tags", Type: event.TypeArray, TypeName: "_text", Optional: true, Elem: &event.Column{Type: event.TypeString, TypeName: "text"}},
+		{Name: "nums", Type: event.TypeArray, TypeName: "_numeric", Optional: true, Precision: 6, Scale: 3, Elem: &event.Column{Type: event.TypeDecimal, TypeName: "numeric"}},
+		{Name: "addr", Type: event.TypeInet, TypeName: "inet", Optional: true},
+	},
+	KeyIdx: []int{0},
+}
+
+func typesRow(id int64) []event.Value {
+	return []event.Value{
+		event.Int(id),
+		event.Bool(true),
+		event.Int(-32768),
+		event.Int(2147483647),
+		event.Float(float64(float32(3.14))),
+		event.Float(0.1),
+		event.Decimal("12345678.9"),
+		event.Decimal("-0.5"),
+		event.Decimal("-12345678901234567890123456.7890"),
+		event.Decimal("3.14159265358979323846264338327950288419716939937510"),
+		event.Decimal("-12.34"),
+		event.String("hello, world"),
+		event.Bytes([]byte{0xde, 0xad, 0xbe, 0xef}),
+		event.String("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+		event.String(`{"a": [1, 2]}`),
+		event.Int(19723),
+		event.Int(45296789123),
+		event.String("10:15:30.500000Z"),
+		event.Int(1704067200123456),
+		event.Int(-1),
+		event.Interval(93784000005, "P1DT2H3M4.000005S"),
+		event.String("happy"),
+		event.Array([]event.Value{event.Int(1), event.Int(2), event.Int(3)}),
+		event.Array([]event.Value{event.String("red"), event.Null, event.String("green")}),
+		event.Array([]event.Value{event.Decimal("1.5"), event.Decimal("-0.001")}),
+		event.String("192.168.0.1/32"),
+	}
+}
+
+// typesRowText is typesRow as the Parquet file stores it, column by column.
+var typesRowText = []string{
+	"true", "-32768", "2147483647", "3.14", "0.1",
+	"1234567890",                 // DECIMAL(10,2) INT64 unscaled
+	"-500",                       // DECIMAL(5,3) INT32 unscaled
+	"fe7116f0093c8c1f11b1c0f52e", // DECIMAL(30,4) FIXED_LEN_BYTE_ARRAY(13), two's complement
+	"3.14159265358979323846264338327950288419716939937510",
+	"-1234", "hello, world", "deadbeef", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", `{"a": [1, 2]}`,
+	"19723", "45296789123", "10:15:30.500000Z", "1704067200123456", "-1", "P1DT2H3M4.000005S", "happy",
+	"[1 2 3]", "[red <null> green]", "[1500 -1]", "192.168.0.1/32",
+}
+
+func nullRow(id int64) []event.Value {
+	row := make([]event.Value, len(typesSchema.Columns))
+	row[0] = event.Int(id)
+	return row
+}
+
+// readParquet reads every row of a Parquet file as text, one string per
+// top-level column: leaf values as their physical value (byte arrays of
+// DECIMAL columns in hex), lists as [a b], nulls as <null>.
+func readParquet(t *testing.T, b []byte) (*parquet.Schema, [][]string) {
+	t.Helper()
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := f.Schema()
+	fields := sch.Fields()
+	r := parquet.NewReader(f)
+	defer r.Close()
+	var out [][]string
+	buf := make([]parquet.Row, 10)
+	for {
+		n, err := r.ReadRows(buf)
+		for _, row := range buf[:n] {
+			var cols []string
+			for i, fld := range fields {
+				var vals []parquet.Value
+				for _, v := range row {
+					if v.Column() == i {
+						vals = append(vals, v)
+					}
+				}
+				cols = append(cols, columnText(fld, vals))
+			}
+			out = append(out, cols)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sch, out
+}
+
+func columnText(f parquet.Field, vals []parquet.Value) string {
+	if f.Leaf() {
+		if len(vals) != 1 {
+			return fmt.Sprintf("<%d values>", len(vals))
+		}
+		if vals[0].IsNull() {
+			return "<null>"
+		}
+		return valueText(f, vals[0])
+	}
+	// LIST: optional group (1) > repeated (2) > optional element (3).
+	if len(vals) == 1 && vals[0].DefinitionLevel() == 0 {
+		return "<null>"
+	}
+	if len(vals) == 1 && vals[0].DefinitionLevel() == 1 {
+		return "[]"
+	}
+	elem := f.Fields()[0].Fields()[0]
+	var parts []string
+	for _, v := range vals {
+		if v.DefinitionLevel() < 3 {
+			parts = append(parts, "<null>")
+		} else {
+			parts = append(parts, valueText(elem, v))
+		}
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func valueText(f parquet.Node, v parquet.Value) string {
+	switch v.Kind() {
+	case parquet.Boolean:
+		return fmt.Sprint(v.Boolean())
+	case parquet.Int32:
+		return fmt.Sprint(v.Int32())
+	case parquet.Int64:
+		return fmt.Sprint(v.Int64())
+	case parquet.Float:
+		return fmt.Sprint(v.Float())
+	case parquet.Double:
+		return fmt.Sprint(v.Double())
+	case parquet.FixedLenByteArray:
+		return hex.EncodeToString(v.ByteArray())
+	}
+	if lt := f.Type().LogicalType(); lt == nil || (lt.String() != "STRING" && lt.String() != "JSON") {
+		return hex.EncodeToString(v.ByteArray())
+	}
+	return string(v.ByteArray())
+}
+
+func parquetConfig() Config {
+	cfg := *DefaultConfig()
+	cfg.Bucket, cfg.Format, cfg.Partition, cfg.FlushSize = "lake", Parquet, "${table}", 100
+	return cfg
+}
+
+// TestParquetTypes writes every type and every operation, reads the object
+// back with parquet-go and compares the stored values exactly.
+func TestParquetTypes(t *testing.T) {
+	src := event.Source{TsMs: baseMs, LSN: 0x2000, CommitLSN: 0x2100, HasLSN: true}
+	unchanged := nullRow(4)
+	unchanged[11], unchanged[12], unchanged[6], unchanged[22] = event.Unchanged, event.Unchanged, event.Unchanged, event.Unchanged
+	emptyLists := nullRow(5)
+	emptyLists[22], emptyLists[23] = event.Array(nil), event.Array([]event.Value{event.Null})
+	snap := event.Source{TsMs: baseMs - 5, Snapshot: event.SnapshotTrue, LSN: 0x100, HasLSN: true}
+	at := func(i uint64) event.Source { s := src; s.LSN += i; s.CommitLSN += i; return s }
+	evs := []event.Event{
+		{Schema: typesSchema, Op: event.OpRead, After: typesRow(1), Source: snap},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(2), Source: at(1)},
+		{Schema: typesSchema, Op: event.OpUpdate, Before: typesRow(2), After: nullRow(2), Source: at(2)},
+		{Schema: typesSchema, Op: event.OpDelete, Before: typesRow(2), Source: at(3)},
+		{Schema: typesSchema, Op: event.OpTruncate, Source: at(4)},
+		{Schema: typesSchema, Op: event.OpUpdate, After: unchanged, Source: at(5)},
+		{Schema: typesSchema, Op: event.OpCreate, After: emptyLists, Source: at(6)},
+	}
+	store := newMemStore()
+	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
+	write(t, s, evs)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantKey := fmt.Sprintf("types/pg.public.types+s000000000001+%016x-%016x.parquet", 0x2106, 0x2006)
+	keys := store.keys()
+	if len(keys) != 1 || keys[0] != wantKey {
+		t.Fatalf("objects %v, want %s", keys, wantKey)
+	}
+	sch, rows := readParquet(t, store.get(wantKey))
+	if got := sch.String(); got != wantSchema {
+		t.Errorf("schema:\n%s\nwant\n%s", got, wantSchema)
+	}
+	nulls := func(id string) []string {
+		r := []string{id}
+		for range len(typesSchema.Columns) - 1 {
+			r = append(r, "<null>")
+		}
+		return r
+	}
+	row := func(cols []string, op string, ts int64, lsn, deleted string) string {
+		return strings.Join(append(cols, op, fmt.Sprint(ts), lsn, deleted), " | ")
+	}
+	full := func(id string) []string { return append([]string{id}, typesRowText...) }
+	unch := nulls("4")
+	unch[11], unch[12] = "__debezium_unavailable_value", hex.EncodeToString([]byte("__debezium_unavailable_value"))
+	empty := nulls("5")
+	empty[22], empty[23] = "[]", "[<null>]"
+	want := []string{
+		row(full("1"), "r", baseMs-5, "256", "false"),
+		row(full("2"), "c", baseMs, "8193", "false"),
+		row(nulls("2"), "u", baseMs, "8194", "false"),
+		row(full("2"), "d", baseMs, "8195", "true"),
+		row(unch, "u", baseMs, "8197", "false"),
+		row(empty, "c", baseMs, "8198", "false"),
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i := range want {
+		if got := strings.Join(rows[i], " | "); got != want[i] {
+			t.Errorf("row %d:\n got %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
+// wantSchema is the documented type mapping, in the table's column order.
+const wantSchema = `message pg_public_types_v1 {
+	optional int64 id (INT(64,true));
+	optional boolean b;
+	optional int32 i2 (INT(16,true));
+	optional int32 i4 (INT(32,true));
+	optional float f4;
+	optional double f8;
+	optional int64 num (DECIMAL(10,2));
+	optional int32 small (DECIMAL(5,3));
+	optional fixed_len_byte_array(13) big (DECIMAL(30,4));
+	optional binary numv (STRING);
+	optional int64 cash (DECIMAL(18,2));
+	optional binary txt (STRING);
+	optional binary bin;
+	optional binary uid (STRING);
+	optional binary doc (JSON);
+	optional int32 day (DATE);
+	optional int64 tm (TIME(isAdjustedToUTC=false,unit=MICROS));
+	optional binary tmtz (STRING);
+	optional int64 ts (TIMESTAMP(isAdjustedToUTC=false,unit=MICROS));
+	optional int64 tstz (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	optional binary span (STRING);
+	optional binary mood (STRING);
+	optional group ints (LIST) {
+		repeated group list {
+			optional int32 element (INT(32,true));
+		}
+	}
+	optional group tags (LIST) {
+		repeated group list {
+			optional binary element (STRING);
+		}
+	}
+	optional group nums (LIST) {
+		repeated group list {
+			optional int32 element (DECIMAL(6,3));
+		}
+	}
+	optional binary addr (STRING);
+	required binary __op (STRING);
+	required int64 __source_ts_ms (INT(64,true));
+	optional int64 __lsn (INT(64,true));
+	required boolean __deleted;
+}`
+
+func TestDecimalEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		text       string
+		prec, scal int
+		want       string // unscaled, or an error fragment
+	}{
+		{"12.5", 4, 2, "1250"},
+		{"-0.01", 3, 2, "-1"},
+		{"+7", 1, 0, "7"},
+		{"0.000", 5, 3, "0"},
+		{"99.99", 4, 2, "9999"},
+		{"100.00", 4, 2, "does not fit"},
+		{"1.005", 4, 2, "fraction digits"},
+		{"NaN", 4, 2, "no DECIMAL"},
+		{"Infinity", 4, 2, "no DECIMAL"},
+		{".", 4, 2, "not a decimal"},
+	} {
+		u, err := unscaled(tc.text, tc.prec, tc.scal)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = u.String()
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s as DECIMAL(%d,%d): got %s, want %s", tc.text, tc.prec, tc.scal, got, tc.want)
+		}
+	}
+	if n := decimalBytes(30); n != 13 {
+		t.Errorf("decimalBytes(30) = %d, want 13", n)
+	}
+	if n := decimalBytes(38); n != 16 {
+		t.Errorf("decimalBytes(38) = %d, want 16", n)
+	}
+}
+
+// TestParquetRejects: values without a Parquet form are RecordErrors, the
+// rest of the Write is stored.
+func TestParquetRejects(t *testing.T) {
+	bad := typesRow(2)
+	bad[6] = event.Decimal("NaN")
+	evs := []event.Event{
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: event.Source{TsMs: baseMs, LSN: 1, CommitLSN: 1}},
+		{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: event.Source{TsMs: baseMs, LSN: 2, CommitLSN: 2}},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(3), Source: event.Source{TsMs: baseMs, LSN: 3, CommitLSN: 3}},
+	}
+	store := newMemStore()
+	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
+	err := s.Write(context.Background(), evs)
+	if err == nil || !strings.Contains(err.Error(), `event 1: column "num"`) {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readParquet(t, store.get(store.keys()[0]))
+	if len(rows) != 2 || rows[0][0] != "1" || rows[1][0] != "3" {
+		t.Errorf("rows %v", rows)
+	}
+}
+
+// TestParquetSchemaVersion: a new schema version starts a new object.
+func TestParquetSchemaVersion(t *testing.T) {
+	v2 := *usersSchema
+	v2.Version = 2
+	v2.Columns = append(slicesClone(usersSchema.Columns), event.Column{Name: "age", Type: event.TypeInt16, Optional: true})
+	e1 := change(1, event.OpCreate)
+	e2 := change(2, event.OpCreate)
+	e2.Schema = &v2
+	e2.After = append(e2.After, event.Int(42))
+	store := newMemStore()
+	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
+	write(t, s, []event.Event{e1, e2})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys := store.keys()
+	if len(keys) != 2 {
+		t.Fatalf("objects %v", keys)
+	}
+	_, r1 := readParquet(t, store.get(keys[0]))
+	_, r2 := readParquet(t, store.get(keys[1]))
+	if got := fmt.Sprint(r1, r2); got != fmt.Sprintf("[[1 user 1 c %d 4088 false]] [[2 user 2 42 c %d 8184 false]]", baseMs+1000, baseMs+2000) {
+		t.Errorf("rows %s", got)
+	}
+}
+
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+
