@@ -235,4 +235,3 @@ func waitUntil(t *testing.T, d time.Duration, what string, done chan error, cond
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

@@ -13,11 +13,14 @@
 //     their microseconds and a user-created table with other (compatible)
 //     types works too. No value is ever spliced into SQL text.
 //   - Inserts and upserts of at least 200 rows go through COPY (text
-//     format) into a temporary staging table created in the transaction
+//     format). Upserts first COPY straight into the table under a
+//     savepoint, which is as fast as a bare COPY when no key exists yet
+//     (a first snapshot); after the first unique violation on a table they
+//     COPY into a temporary staging table created in the transaction
 //     (CREATE TEMP TABLE ... ON COMMIT DROP AS SELECT the columns FROM the
-//     target WITH NO DATA), then one INSERT ... SELECT ... ON CONFLICT (key)
-//     DO UPDATE. Smaller groups use multi-row INSERT ... VALUES; updates
-//     and deletes are pipelined.
+//     target WITH NO DATA), then run one INSERT ... SELECT ... ON CONFLICT
+//     (key) DO UPDATE. Smaller groups use multi-row INSERT ... VALUES;
+//     updates and deletes are pipelined.
 //   - Rows the server rejects (SQLSTATE classes 21, 22, 23, 44 and 54:
 //     constraint violations, bad or out-of-range values) are isolated with
 //     savepoints and bisection and reported as component.RecordErrors; the
@@ -36,6 +39,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,6 +115,26 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 type dialect struct {
 	pool   *pgxpool.Pool
 	schema string
+
+	mu struct {
+		sync.Mutex
+		conflicted map[string]bool // tables where an optimistic COPY met an existing key
+	}
+}
+
+func (d *dialect) conflicted(table string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.conflicted[table]
+}
+
+func (d *dialect) setConflicted(table string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mu.conflicted == nil {
+		d.mu.conflicted = map[string]bool{}
+	}
+	d.mu.conflicted[table] = true
 }
 
 var _ sqlsink.Dialect = (*dialect)(nil)
@@ -197,7 +221,7 @@ func (d *dialect) Begin(ctx context.Context) (sqlsink.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pgTx{tx: tx}, nil
+	return &pgTx{d: d, tx: tx}, nil
 }
 
 func (d *dialect) Close() error {
@@ -221,6 +245,7 @@ func (d *dialect) Classify(err error) sqlsink.Class {
 }
 
 type pgTx struct {
+	d      *dialect
 	tx     pgx.Tx
 	stages int
 }
@@ -250,15 +275,57 @@ func (t *pgTx) QueryTexts(ctx context.Context, sql string, args ...any) (string,
 func (t *pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
 func (t *pgTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
 
-// CopyInsert implements sqlsink.Copier: COPY (text format) into a staging
-// table shaped like the target's columns, then one INSERT ... SELECT.
-func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, insertSelect func(string) string) error {
-	t.stages++
-	stage := "pg_temp.sluice_stage_" + strconv.Itoa(t.stages)
+// CopyInsert implements sqlsink.Copier. Plain inserts are one COPY into
+// the table. Upserts first try the same, optimistically, under a savepoint:
+// a first snapshot meets no existing keys and then costs what a bare COPY
+// costs. On a unique violation (rows already there: a resumed snapshot, a
+// replay) it rolls back to the savepoint, stops being optimistic for that
+// table, and takes the general path: COPY into a staging table shaped like
+// the target's columns, then one INSERT ... SELECT ... ON CONFLICT.
+func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(string) string) error {
 	colList := strings.Join(cols, ", ")
-	if _, err := t.tx.Exec(ctx, "CREATE TEMP TABLE "+stage[len("pg_temp."):]+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
+	data := copyText(rows)
+	if !upsert {
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
 		return err
 	}
+	if !t.d.conflicted(table) {
+		if _, err := t.tx.Exec(ctx, "SAVEPOINT sluice_copy"); err != nil {
+			return err
+		}
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
+		if err == nil {
+			_, err = t.tx.Exec(ctx, "RELEASE SAVEPOINT sluice_copy")
+			return err
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			return err // the caller's savepoint handles it
+		}
+		t.d.setConflicted(table)
+		if _, err := t.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_copy"); err != nil {
+			return err
+		}
+	}
+	t.stages++
+	stage := "sluice_stage_" + strconv.Itoa(t.stages)
+	if _, err := t.tx.Exec(ctx, "CREATE TEMP TABLE "+stage+" ON COMMIT DROP AS SELECT "+colList+" FROM "+table+" WITH NO DATA"); err != nil {
+		return err
+	}
+	stage = "pg_temp." + stage
+	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(ctx, insertSelect(stage)); err != nil {
+		return err
+	}
+	_, err := t.tx.Exec(ctx, "DROP TABLE "+stage)
+	return err
+}
+
+// copyText renders rows in COPY's text format (every value is a string or
+// nil, as Dialect.Arg gives them).
+func copyText(rows [][]any) []byte {
 	var buf bytes.Buffer
 	for _, row := range rows {
 		for i, v := range row {
@@ -274,18 +341,15 @@ func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 		}
 		buf.WriteByte('\n')
 	}
-	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, &buf, "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
-		return err
-	}
-	if _, err := t.tx.Exec(ctx, insertSelect(stage)); err != nil {
-		return err
-	}
-	_, err := t.tx.Exec(ctx, "DROP TABLE "+stage)
-	return err
+	return buf.Bytes()
 }
 
 // copyEscape writes s as a field of COPY's text format.
 func copyEscape(b *bytes.Buffer, s string) {
+	if strings.IndexAny(s, "\\\n\r\t") < 0 {
+		b.WriteString(s)
+		return
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case '\\':

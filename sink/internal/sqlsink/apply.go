@@ -26,7 +26,7 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 	// the row's fault.
 	rows := make([]Row, 0, len(st.Rows))
 	for _, r := range st.Rows {
-		if err := a.check(r); err != nil {
+		if err := a.convert(&r); err != nil {
 			a.reject(r, err)
 			continue
 		}
@@ -91,15 +91,19 @@ func keyText(s *event.Schema, img []event.Value, keys []int) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-// check converts the row's values once to catch what the dialect refuses.
-func (a *applier) check(r Row) error {
+// convert converts the row's values once; a value the dialect refuses is
+// the row's fault.
+func (a *applier) convert(r *Row) error {
+	r.args = make([]any, len(r.Vals))
 	for c := range r.Vals {
 		if r.Vals[c].Kind == event.KindUnchanged {
 			continue
 		}
-		if _, err := a.w.d.Arg(&r.Schema.Columns[c], r.Vals[c]); err != nil {
+		x, err := a.w.d.Arg(&r.Schema.Columns[c], r.Vals[c])
+		if err != nil {
 			return err
 		}
+		r.args[c] = x
 	}
 	return nil
 }
@@ -155,11 +159,6 @@ func (a *applier) columns(rows []Row) []int {
 	return cols
 }
 
-func (a *applier) arg(s *event.Schema, c int, v event.Value) any {
-	x, _ := a.w.d.Arg(&s.Columns[c], v) // checked before
-	return x
-}
-
 // run executes rows of the step (all, a chunk, or one).
 func (a *applier) run(rows []Row) error {
 	ctx := a.ctx
@@ -184,7 +183,7 @@ func (a *applier) run(rows []Row) error {
 				if m > 0 {
 					b.WriteString(" AND ")
 				}
-				args = append(args, a.arg(rs, k, r.Vals[k]))
+				args = append(args, r.args[k])
 				b.WriteString(d.Quote(rs.Columns[k].Name) + " = " + d.Placeholder(len(args)))
 			}
 			b.WriteString(")")
@@ -236,7 +235,7 @@ func (a *applier) update(r Row) (Stmt, bool) {
 				continue
 			}
 			sep()
-			args = append(args, a.arg(s, c, v))
+			args = append(args, r.args[c])
 			b.WriteString(d.Quote(s.Columns[c].Name) + " = " + d.Placeholder(len(args)))
 		}
 		if a.w.cfg.DeleteMode == DeleteSoft {
@@ -248,16 +247,23 @@ func (a *applier) update(r Row) (Stmt, bool) {
 	if set == 0 {
 		return Stmt{}, false
 	}
-	where := r.Vals
+	where := r.args
 	if r.Where != nil {
-		where = r.Where
+		where = make([]any, len(r.Where))
+		for _, k := range keys {
+			x, err := d.Arg(&s.Columns[k], r.Where[k])
+			if err != nil {
+				return Stmt{}, false
+			}
+			where[k] = x
+		}
 	}
 	b.WriteString(" WHERE ")
 	for m, k := range keys {
 		if m > 0 {
 			b.WriteString(" AND ")
 		}
-		args = append(args, a.arg(s, k, where[k]))
+		args = append(args, where[k])
 		b.WriteString(d.Quote(s.Columns[k].Name) + " = " + d.Placeholder(len(args)))
 	}
 	return Stmt{SQL: b.String(), Args: args}, true
@@ -296,18 +302,15 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 	}
 	vals := make([][]any, len(rows))
 	for n, r := range rows {
-		row := make([]any, 0, len(cols))
-		for c := range s.Columns {
-			row = append(row, a.arg(s, c, r.Vals[c]))
-		}
+		row := r.args
 		if soft {
-			row = append(row, d.Bool(r.Deleted))
+			row = append(row[:len(row):len(row)], d.Bool(r.Deleted))
 		}
 		vals[n] = row
 	}
 	colList := strings.Join(cols, ", ")
 	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
-		return cp.CopyInsert(ctx, a.table, cols, vals, func(stage string) string {
+		return cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, func(stage string) string {
 			return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
 		})
 	}

@@ -93,9 +93,11 @@ type Tx interface {
 }
 
 // Copier is implemented by transactions with a bulk-load fast path
-// (PostgreSQL COPY): write rows, each already converted with Dialect.Arg, to
-// table's columns (quoted names), then run tail, an INSERT ... SELECT from
-// the staging table whose name replaces %s.
+// (PostgreSQL COPY). rows are already converted with Dialect.Arg; cols are
+// quoted names. With upsert false the rows are plain inserts (an existing
+// key is an error). With upsert true, insertSelect(stage) is the INSERT ...
+// SELECT ... ON CONFLICT statement that moves rows from a staging table
+// named stage into table.
 type Copier interface {
-	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, insertSelect func(stage string) string) error
+	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(stage string) string) error
 }

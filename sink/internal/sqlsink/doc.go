@@ -67,7 +67,8 @@
 // on PostgreSQL, DELETE FROM on MySQL, both inside the transaction); false
 // (default) ignores them. Tables without a key (and no key_columns) take
 // inserts only; their updates and deletes are record errors that say to set
-// key_columns.
+// key_columns. Nothing recognises a keyless row twice, so snapshot rows of a
+// keyless table that a crash makes the source read again are inserted again.
 //
 // # Type mapping (auto_create, auto_evolve)
 //

@@ -45,6 +45,8 @@ type Row struct {
 	// Events are the indexes of the events this row stands for: if the
 	// row is rejected, they are the ones reported.
 	Events []int
+
+	args []any // Vals converted by Dialect.Arg (set by the applier)
 }
 
 // Step is one statement kind on one table. Rows of an insert or upsert
