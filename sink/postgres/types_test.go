@@ -101,3 +101,36 @@ func TestSpecialValues(t *testing.T) {
 		t.Fatalf("Write = %v, want one record error", err)
 	}
 }
+
+// TestCopyOverExistingRows: a COPY-sized upsert group over rows that
+// already exist (a resumed snapshot) falls back from the optimistic COPY to
+// the staging table and overwrites them.
+func TestCopyOverExistingRows(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	cfg := sqlsink.Defaults()
+	cfg.AutoCreate = true
+	s := db.Sink(t, cfg)
+	sc := sqltest.Schema("big", 1,
+		event.Column{Name: "id", Type: event.TypeInt64, Key: true},
+		event.Column{Name: "v", Type: event.TypeString, Optional: true})
+	batch := func(from, to int, v string) []event.Event {
+		var evs []event.Event
+		for i := from; i < to; i++ {
+			evs = append(evs, sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(int64(i)), sqltest.S(v)), 0))
+		}
+		return evs
+	}
+	sqltest.Write(t, s, batch(0, 300, "a")...)   // optimistic COPY
+	sqltest.Write(t, s, batch(250, 600, "b")...) // conflicts on 250..299
+	sqltest.Write(t, s, batch(0, 700, "c")...)   // staging from now on
+	got := db.Rows(t, "big", "id", "v")
+	if len(got) != 700 || got[0] != "0|c" || got[699] != "699|c" {
+		t.Fatalf("%d rows, first %q last %q", len(got), got[0], got[len(got)-1])
+	}
+	for _, r := range got {
+		if !strings.HasSuffix(r, "|c") {
+			t.Fatalf("row %q not overwritten", r)
+		}
+	}
+}
