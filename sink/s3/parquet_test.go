@@ -395,5 +395,3 @@ func TestParquetSchemaVersion(t *testing.T) {
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
-
-

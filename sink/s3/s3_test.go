@@ -138,7 +138,9 @@ func TestS3Objects(t *testing.T) {
 
 func TestS3Parquet(t *testing.T) {
 	srv := newServer(t)
-	s := srv.sink(t, t.TempDir(), func(c *Config) { c.Format, c.Partition, c.Prefix, c.Compression = Parquet, "${table}/${date}", "", "zstd" })
+	s := srv.sink(t, t.TempDir(), func(c *Config) {
+		c.Format, c.Partition, c.Prefix, c.Compression = Parquet, "${table}/${date}", "", "zstd"
+	})
 	src := event.Source{TsMs: baseMs, LSN: 0x10, CommitLSN: 0x20, HasLSN: true}
 	write(t, s, []event.Event{{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: src}})
 	if err := s.Close(context.Background()); err != nil {
