@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/svctest"
+)
+
+// The Kafka end-to-end tests drive the binary: PostgreSQL → Kafka → sluice's
+// Kafka source → files, and SIGKILLs while streaming into Kafka.
+
+func kafkaName(prefix string) string {
+	var b [4]byte
+	_, _ = crand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func runSluice(t *testing.T, dir, pipeline string, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", pipeline)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, &stderr
+}
+
+func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice: %v\n%s", err, stderr)
+	}
+}
+
+// TestKafkaRoundTrip: PostgreSQL → sluice → Kafka (debezium+schema) →
+// sluice's Kafka source → files gives, byte for byte, the files that
+// PostgreSQL → sluice → file gives directly, with and without the schema
+// part: every field survives, ts_ms included (it travels in the message).
+func TestKafkaRoundTrip(t *testing.T) {
+	brokers := svctest.Need(t, svctest.Kafka)
+	dsn := pgtest.NewDatabase(t)
+	db := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
+		`CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2), qty int NOT NULL DEFAULT 0,
+			ratio double precision, small real, flag boolean, at timestamptz, at3 timestamptz(3), ts timestamp, ts3 timestamp(3),
+			day date, tm time, doc jsonb, tags text[], nums int[], raw bytea, uid uuid, amount numeric, m mood, span interval,
+			note varchar(20) DEFAULT 'n/a')`,
+		`INSERT INTO items (name, price, qty, ratio, small, flag, at, at3, ts, ts3, day, tm, doc, tags, nums, raw, uid, amount, m, span)
+			VALUES ('a', 12.50, 3, 0.61987811851418, 3.14, true, '2024-01-01 10:00:00.123456+02', '2024-01-01 10:00:00.123+00',
+			'2024-02-29 23:59:59.999999', '1999-12-31 23:59:59.5', '2024-01-01', '10:15:30.5', '{"a": [1, 2]}', '{x,"y z"}', '{1,NULL,3}',
+			'\xdeadbeef', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 3.14159265358979, 'happy', '1 day 02:03:04.5')`,
+		`INSERT INTO items (name) VALUES ('nulls')`,
+		`INSERT INTO items (name, price, amount) VALUES ('neg', -0.01, -1e-10)`,
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	name := kafkaName("rt")
+	topic := name + ".public.items"
+	dir := t.TempDir()
+	direct := writePipelineAs(t, dir, "direct.yaml", fmt.Sprintf(`state_dir: %[1]s/state-direct
+sources:
+  %[2]s:
+    type: postgres
+    dsn: ${RT_DSN}
+    tables: [public.items]
+sinks:
+  schema_file:
+    type: file
+    inputs: [%[2]s]
+    path: %[1]s/direct-schema.jsonl
+    format: debezium+schema
+  plain_file:
+    type: file
+    inputs: [%[2]s]
+    path: %[1]s/direct.jsonl
+    format: debezium
+  topics:
+    type: kafka
+    inputs: [%[2]s]
+    brokers: [%[3]s]
+    format: debezium+schema
+    partitions: 1
+`, dir, name, brokers))
+	cmd, stderr := runSluice(t, dir, direct, "RT_DSN="+dsn)
+	waitLines(t, filepath.Join(dir, "direct.jsonl"), 3, 60*time.Second)
+	for _, q := range []string{
+		`UPDATE items SET qty = qty + 1, at = now(), tags = '{}' WHERE id = 1`,
+		`INSERT INTO items (name, span, m) VALUES ('later', '-3 hours', 'sad')`,
+		`DELETE FROM items WHERE id = 2`,
+		`UPDATE items SET price = NULL, note = NULL WHERE id = 3`,
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitLines(t, filepath.Join(dir, "direct.jsonl"), 7, 60*time.Second)
+	stop(t, cmd, stderr)
+
+	back := writePipelineAs(t, dir, "back.yaml", fmt.Sprintf(`state_dir: %[1]s/state-back
+sources:
+  kin:
+    type: kafka
+    brokers: [%[2]s]
+    topics: [%[3]s]
+    group_id: %[4]s
+sinks:
+  schema_file:
+    type: file
+    inputs: [kin]
+    path: %[1]s/back-schema.jsonl
+    format: debezium+schema
+  plain_file:
+    type: file
+    inputs: [kin]
+    path: %[1]s/back.jsonl
+    format: debezium
+`, dir, brokers, topic, name))
+	cmd, stderr = runSluice(t, dir, back)
+	waitLines(t, filepath.Join(dir, "back.jsonl"), 7, 60*time.Second)
+	waitLines(t, filepath.Join(dir, "back-schema.jsonl"), 7, 60*time.Second)
+	stop(t, cmd, stderr)
+	for _, pair := range [][2]string{{"direct.jsonl", "back.jsonl"}, {"direct-schema.jsonl", "back-schema.jsonl"}} {
+		want, _ := os.ReadFile(filepath.Join(dir, pair[0]))
+		got, _ := os.ReadFile(filepath.Join(dir, pair[1]))
+		if !bytes.Equal(got, want) {
+			wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+			for i := range min(len(wl), len(gl)) {
+				if wl[i] != gl[i] {
+					t.Errorf("%s line %d after the round trip:\n got %s\nwant %s", pair[1], i+1, gl[i], wl[i])
+					break
+				}
+			}
+			if len(wl) != len(gl) {
+				t.Errorf("%s has %d lines, %s %d", pair[1], len(gl), pair[0], len(wl))
+			}
+		}
+	}
+}
+
+func writePipelineAs(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func kafkaAdmin(t *testing.T, brokers string) (*kgo.Client, *kadm.Client) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, kadm.NewClient(cl)
+}
+
+// endTotal sums the end offsets of topic's partitions (0 when it does not
+// exist yet).
+func endTotal(adm *kadm.Client, topic string) int64 {
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			n += o.Offset
+		}
+	})
+	return n
+}
+
+func waitEnd(t *testing.T, adm *kadm.Client, topic string, n int64, d time.Duration, stderr func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for endTotal(adm, topic) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d records, want %d\n%s", topic, endTotal(adm, topic), n, stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKafkaCrashRecovery: the randomized workload of the PostgreSQL crash
+// test streams into Kafka (three partitions per topic) while sluice is
+// SIGKILLed during streaming. Afterwards each topic, read in partition
+// order, must end with the table: the last value per key equals the row
+// (tombstones and deletes remove it). Duplicates from replays are allowed.
+func TestKafkaCrashRecovery(t *testing.T) {
+	brokers := svctest.Need(t, svctest.Kafka)
+	dsn := pgtest.NewDatabase(t)
+	db := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	kills, seedRows := 3, 10000
+	if os.Getenv("SLUICE_CRASH_FULL") != "" {
+		kills, seedRows = 20, 200000
+	}
+	for _, q := range []string{
+		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
+		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
+		`ALTER TABLE item ALTER COLUMN big SET STORAGE EXTERNAL`,
+		`CREATE TABLE link (a int, b int, val text, PRIMARY KEY (a, b))`,
+		`CREATE TABLE marker (id int PRIMARY KEY)`,
+		fmt.Sprintf(`INSERT INTO acct SELECT g, g*10, 'n'||g FROM generate_series(1,%d) g`, seedRows),
+		fmt.Sprintf(`INSERT INTO item SELECT g, 'item '||g, CASE WHEN g %% 50 = 0 THEN repeat(md5(g::text), 200) END FROM generate_series(1,%d) g`, seedRows/3),
+		fmt.Sprintf(`INSERT INTO link SELECT g %% 100, g, 'v'||g FROM generate_series(1,%d) g`, seedRows/3),
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	name := kafkaName("kc")
+	dir := t.TempDir()
+	p := writePipelineAs(t, dir, "p.yaml", fmt.Sprintf(`state_dir: %[1]s/state
+sources:
+  %[2]s:
+    type: postgres
+    dsn: ${CRASH_DSN}
+    tables: [public.*]
+    snapshot_chunk_rows: 500
+    batch_size: 256
+    heartbeat_interval: 1s
+sinks:
+  topics:
+    type: kafka
+    inputs: [%[2]s]
+    brokers: [%[3]s]
+    format: debezium
+    partitions: 3
+engine:
+  max_inflight: 8
+`, dir, name, brokers))
+	logf, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "stderr.log")); return string(b) }
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", p)
+		cmd.Env = append(os.Environ(), "CRASH_DSN="+dsn)
+		cmd.Stderr = logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	_, adm := kafkaAdmin(t, brokers)
+
+	// The snapshot lands, then the workload runs while sluice is killed.
+	cmd := start()
+	waitEnd(t, adm, name+".public.acct", int64(seedRows), 2*time.Minute, logs)
+	wctx, stopWork := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var txs atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		workload(wctx, t, dsn, seedRows, &txs)
+	}()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for i := 0; i < kills; i++ {
+		if i > 0 {
+			cmd = start()
+		}
+		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond) // a random kill moment
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	stopWork()
+	wg.Wait()
+	t.Logf("workload committed %d transactions; %d kills while streaming", txs.Load(), kills)
+
+	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	cmd = start()
+	waitEnd(t, adm, name+".public.marker", 1, 3*time.Minute, logs)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("final run exit: %v\n%s", err, logs())
+	}
+
+	// Read every topic to its end, in partition order, into a file of
+	// envelopes, and replay it.
+	topics := []string{name + ".public.acct", name + ".public.item", name + ".public.link"}
+	out := filepath.Join(dir, "topics.jsonl")
+	records := dumpTopics(t, brokers, adm, topics, out)
+	got, lines := replay(t, out)
+	for _, tc := range []struct {
+		table string
+		q     string
+	}{
+		{"acct", `SELECT id, balance, note FROM acct`},
+		{"item", `SELECT id, name, big FROM item`},
+		{"link", `SELECT a, b, val FROM link`},
+	} {
+		want := tableRows(t, db, tc.q)
+		g := got[tc.table]
+		if len(g) != len(want) {
+			t.Errorf("%s: topic has %d keys, table has %d", tc.table, len(g), len(want))
+		}
+		n := 0
+		for k, w := range want {
+			if gv, ok := g[k]; !ok || gv != w {
+				if n++; n <= 5 {
+					t.Errorf("%s key %s: topic %.200q, table %.200q", tc.table, k, gv, w)
+				}
+			}
+		}
+	}
+	t.Logf("%d records (%d change events) verified", records, lines)
+}
+
+// dumpTopics reads topics from the start to their current end and writes
+// every non-null value as a line; it returns the number of records read.
+func dumpTopics(t *testing.T, brokers string, adm *kadm.Client, topics []string, path string) int {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[fmt.Sprintf("%s/%d", o.Topic, o.Partition)] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n := 0
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading topics: %d partitions not read to the end", len(left))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			if r.Value != nil {
+				f.Write(r.Value)
+				f.Write([]byte{'\n'})
+			}
+			k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
+			if end, ok := left[k]; ok && r.Offset+1 >= end {
+				delete(left, k)
+			}
+		})
+	}
+	return n
+}
