@@ -286,6 +286,10 @@ func (s *Sink) ensureTopics(ctx context.Context) error {
 	if len(missing) == 0 {
 		return nil
 	}
+	// Bounded like a produce, so an unreachable cluster fails the Write
+	// (which the engine retries) instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryTimeout)
+	defer cancel()
 	resp, err := s.adm.CreateTopics(ctx, s.cfg.Partitions, s.cfg.ReplicationFactor, nil, missing...)
 	if err != nil {
 		return classified(fmt.Errorf("kafka sink: create topics: %w", err))

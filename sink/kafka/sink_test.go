@@ -17,7 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
-func uniq(t *testing.T) string {
+func uniq(t testing.TB) string {
 	t.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -48,7 +48,7 @@ func ev(s *event.Schema, op event.Op, id int64, name string) event.Event {
 	return e
 }
 
-func newSink(t *testing.T, mod func(*Config)) *Sink {
+func newSink(t testing.TB, mod func(*Config)) *Sink {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Brokers = strings.Split(svctest.Need(t, svctest.Kafka), ",")
@@ -305,5 +305,35 @@ func TestSinkKeyChangeSplits(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(recs[2].Value), `{"before":null,"after":{"id":5,"name":"moved"}`) {
 		t.Errorf("create value %s", recs[2].Value)
+	}
+}
+
+// With no broker reachable, Write fails within the delivery timeout with a
+// plain error, which the engine retries; it is neither permanent nor a
+// record error.
+func TestSinkUnreachableIsTransient(t *testing.T) {
+	svctest.Need(t, svctest.Kafka)
+	for _, auto := range []bool{true, false} {
+		cfg := DefaultConfig()
+		cfg.Brokers = []string{"127.0.0.1:1"}
+		cfg.DeliveryTimeout = time.Second
+		cfg.AutoCreateTopics = auto
+		s, err := New(*cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		err = s.Write(context.Background(), []event.Event{ev(testSchema(uniq(t)), event.OpCreate, 1, "a")})
+		var re component.RecordErrors
+		if err == nil || component.IsPermanent(err) || errors.As(err, &re) {
+			t.Errorf("auto_create %v: Write: %v, want a plain error", auto, err)
+		}
+		t.Logf("auto_create %v: %v after %v", auto, err, time.Since(began).Round(time.Millisecond))
+		if d := time.Since(began); d > 15*time.Second {
+			t.Errorf("auto_create %v: Write took %v", auto, d)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.Close(ctx)
+		cancel()
 	}
 }
