@@ -329,10 +329,10 @@ engine:
 	count := func() int {
 		n := 0
 		for _, tb := range []string{"acct", "item", "link"} {
-			r := target.rows(t, "SELECT CAST(COUNT(*) AS CHAR) FROM "+tb)
+			r := target.rows(t, "SELECT CAST(COUNT(*) AS CHAR(20)) FROM "+tb)
 			if len(r) == 1 {
 				var c int
-				fmt.Sscan(r[0], &c)
+				fmt.Sscan(strings.TrimSpace(r[0]), &c)
 				n += c
 			}
 		}
@@ -341,8 +341,14 @@ engine:
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	during := 0
 	for i := 0; i < snapKills*4 && during < snapKills && count() < total; i++ {
+		// Kill at a random moment once this run has written something.
+		prev := count()
 		cmd := startSluice(t, dir, p, env...)
-		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond) // a random kill moment
+		deadline := time.Now().Add(30 * time.Second)
+		for count() <= prev && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 		if count() < total {
 			during++
 		}
