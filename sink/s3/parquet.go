@@ -561,6 +561,11 @@ func codec(name string) compress.Codec {
 	return &parquet.Snappy
 }
 
+// rowGroupBytes bounds a row group by the spooled size of its rows, so the
+// memory that parquet-go buffers for a row group stays bounded whatever the
+// row width.
+var rowGroupBytes = 64 << 20
+
 // writeParquet writes rows (each as appendRow stored it) as one Parquet file.
 func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
 	sch, err := parquetSchema(name, specs)
@@ -570,6 +575,7 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
 		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(128<<10))
 	rows := make([]parquet.Row, 0, 256)
+	var groupBytes int
 	flush := func() error {
 		if _, err := pw.WriteRows(rows); err != nil {
 			return err
@@ -594,10 +600,17 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 			return err
 		}
 		rows = append(rows, r)
-		if len(rows) == cap(rows) {
+		groupBytes += len(b)
+		if len(rows) == cap(rows) || groupBytes >= rowGroupBytes {
 			if err := flush(); err != nil {
 				return err
 			}
+		}
+		if groupBytes >= rowGroupBytes {
+			if err := pw.Flush(); err != nil {
+				return err
+			}
+			groupBytes = 0
 		}
 	}
 	if err := flush(); err != nil {

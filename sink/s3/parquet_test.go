@@ -395,3 +395,36 @@ func TestParquetSchemaVersion(t *testing.T) {
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+// TestParquetRowGroups: a large object is written in row groups bounded by
+// size, and every row reads back in order.
+func TestParquetRowGroups(t *testing.T) {
+	old := rowGroupBytes
+	rowGroupBytes = 4 << 10
+	defer func() { rowGroupBytes = old }()
+	store := newMemStore()
+	cfg := parquetConfig()
+	cfg.FlushSize = 0
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	write(t, s, changes(1, 1000))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := store.get(store.keys()[0])
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.RowGroups()); n < 5 {
+		t.Errorf("%d row groups, want several", n)
+	}
+	_, rows := readParquet(t, b)
+	if len(rows) != 1000 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, r := range rows {
+		if r[0] != fmt.Sprint(i+1) || r[1] != fmt.Sprintf("user %d", i+1) {
+			t.Fatalf("row %d: %v", i, r)
+		}
+	}
+}

@@ -25,14 +25,14 @@ import (
 
 // Sink writes events to S3 objects through a local spool.
 type Sink struct {
-	cfg   Config
-	log   *slog.Logger
-	part  *partition
-	ext   string
-	spool string // spool directory
-	state string // state file
-	store objectStore
-	now   func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	part    *partition
+	spool   string // spool directory
+	options string // the JSON-lines format options, as spool headers record them
+	state   string // state file
+	store   objectStore
+	now     func() time.Time
 
 	bgCancel context.CancelFunc
 	bgDone   chan struct{}
@@ -95,14 +95,16 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	}
 	base := filepath.Join(env.StateDir, "sink", name)
 	s := &Sink{
-		cfg: cfg, log: log, part: part, ext: "jsonl",
+		cfg: cfg, log: log, part: part,
 		spool: filepath.Join(base, "spool"), state: filepath.Join(base, "s3-state.json"),
 		now: time.Now, specs: map[*event.Schema][]colSpec{},
 	}
-	if cfg.Format == Parquet {
-		s.ext = "parquet"
-	} else if s.enc, err = format.New(cfg.Options); err != nil {
-		return nil, component.Permanent(err)
+	if cfg.Format != Parquet {
+		if s.enc, err = format.New(cfg.Options); err != nil {
+			return nil, component.Permanent(err)
+		}
+		o, _ := json.Marshal(cfg.Options)
+		s.options = string(o)
 	}
 	if s.store, err = newClient(cfg); err != nil {
 		return nil, err
@@ -191,6 +193,14 @@ func (s *Sink) load() error {
 			continue
 		}
 		key := spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version)
+		if sp.hdr.Format != s.cfg.Format || sp.hdr.Options != s.options {
+			// Written under another format: complete it as it is.
+			if err := sp.seal(); err != nil {
+				return err
+			}
+			s.sealed = append(s.sealed, sp)
+			continue
+		}
 		if old := s.open[key]; old != nil {
 			// Two open spools for one object (cannot happen, but keep both):
 			// seal the older.
@@ -332,7 +342,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		key := spoolKey(dir, e.Schema.Stream, version)
 		sp := s.open[key]
 		if sp == nil {
-			hdr := spoolHeader{Stream: e.Schema.Stream, Dir: dir, Format: s.cfg.Format, Version: version}
+			hdr := spoolHeader{Stream: e.Schema.Stream, Dir: dir, Format: s.cfg.Format, Options: s.options, Version: version}
 			if s.cfg.Format == Parquet {
 				hdr.Cols = s.specsFor(e.Schema)
 			}
@@ -455,11 +465,13 @@ func (s *Sink) upload(ctx context.Context, sp *spool) error {
 		return err
 	}
 	defer os.Remove(obj)
-	key := objectKey(s.cfg.Prefix, sp.hdr.Dir, sp.hdr.Stream, sp.first, sp.last, s.ext)
-	ct := "application/x-ndjson"
-	if s.cfg.Format == Parquet {
-		ct = "application/vnd.apache.parquet"
+	// The spool's own format names the object: the configuration may have
+	// changed since it was written.
+	ext, ct := "jsonl", "application/x-ndjson"
+	if sp.hdr.Format == Parquet {
+		ext, ct = "parquet", "application/vnd.apache.parquet"
 	}
+	key := objectKey(s.cfg.Prefix, sp.hdr.Dir, sp.hdr.Stream, sp.first, sp.last, ext)
 	if err := s.store.put(ctx, key, obj, ct); err != nil {
 		return err
 	}

@@ -416,3 +416,30 @@ func TestValidate(t *testing.T) {
 		t.Error("New accepted an invalid config")
 	}
 }
+
+// TestFormatChangeBetweenRuns: an object left open under another format is
+// completed in that format; new events start a new object.
+func TestFormatChangeBetweenRuns(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 2))
+	crash(s)
+	cfg := rowConfig()
+	cfg.Format = "debezium"
+	s = newTestSink(t, cfg, dir, store)
+	write(t, s, changes(1, 3)) // the replay: 1 and 2 are in the old object
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys := store.keys()
+	if len(keys) != 2 || keys[0] != key(1, 2) || keys[1] != key(3, 3) {
+		t.Fatalf("objects %v", keys)
+	}
+	if got := string(store.get(key(1, 2))); got != rows(1, 2) {
+		t.Errorf("old object:\n%s", got)
+	}
+	if got := string(store.get(key(3, 3))); !strings.HasPrefix(got, `{"before":null,"after":{"id":3,`) {
+		t.Errorf("new object:\n%s", got)
+	}
+}

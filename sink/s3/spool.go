@@ -40,8 +40,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // spoolHeader describes the object a spool file builds.
 type spoolHeader struct {
 	Stream  string    `json:"stream"`
-	Dir     string    `json:"dir"`    // rendered partition
-	Format  string    `json:"format"` // parquet or a JSON-lines format
+	Dir     string    `json:"dir"`               // rendered partition
+	Format  string    `json:"format"`            // parquet or a JSON-lines format
+	Options string    `json:"options,omitempty"` // the JSON-lines format's options
 	Version int       `json:"version,omitempty"`
 	Cols    []colSpec `json:"cols,omitempty"` // parquet only
 }
