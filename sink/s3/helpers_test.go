@@ -14,6 +14,11 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
+func TestMain(m *testing.M) {
+	sdkAttempts = 1 // outages show at once; the tests retry like the engine
+	os.Exit(m.Run())
+}
+
 // memStore keeps objects in memory: it tests the spool and rotation logic
 // without a server (the S3 client is tested against one in s3_test.go).
 type memStore struct {

@@ -245,7 +245,7 @@ func TestReplayAfterCrash(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for crashAt := 1; crashAt <= 19; crashAt += 2 {
+	for crashAt := 1; crashAt <= 19; crashAt += 4 {
 		for _, replayFrom := range []int{1, max(1, crashAt-4), crashAt} {
 			t.Run(fmt.Sprintf("crash%d_replay%d", crashAt, replayFrom), func(t *testing.T) {
 				dir := t.TempDir()

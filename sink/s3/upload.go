@@ -22,6 +22,10 @@ type objectStore interface {
 	put(ctx context.Context, key, path, contentType string) error
 }
 
+// sdkAttempts, when positive, caps the SDK's own attempts per request (the
+// engine retries failed Writes anyway); tests lower it to see outages fast.
+var sdkAttempts = 0
+
 // client is the S3 side: one bucket, PutObject for small objects and the
 // SDK's multipart uploader for large ones.
 type client struct {
@@ -54,6 +58,9 @@ func newClient(cfg Config) (*client, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		if sdkAttempts > 0 {
+			o.RetryMaxAttempts = sdkAttempts
+		}
 		// Checksums only where S3 requires them: S3-compatible servers
 		// differ in their support of the newer flexible checksums.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
