@@ -58,46 +58,14 @@ type envSchema struct {
 	stream string // from the envelope's (or row struct's) name
 	cols   []event.Column
 	tz     []int // indexes of ZonedTimestamp columns
+	// shapes are the schemas built from this envelope schema, by key
+	// columns, timestamp widths and source identity.
+	shapes map[string]*event.Schema
 }
 
 type member struct {
 	name string
 	raw  json.RawMessage
-}
-
-// members returns an object's members in document order.
-func members(raw []byte) ([]member, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("want a JSON object, got %.20s", raw)
-	}
-	var out []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		for _, m := range out {
-			if m.name == name {
-				return nil, fmt.Errorf("duplicate member %q", name)
-			}
-		}
-		out = append(out, member{name, v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func isNull(raw []byte) bool {
@@ -133,24 +101,46 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 	if isNull(value) {
 		return e, errTombstone
 	}
-	var top struct {
-		Schema  json.RawMessage `json:"schema"`
-		Payload json.RawMessage `json:"payload"`
-	}
-	if err := json.Unmarshal(value, &top); err != nil {
+	// The scanner checks structure; every value is then parsed strictly
+	// (the schema by encoding/json when first seen), and JSON text kept as
+	// a value is validated, so the whole message need not be validated
+	// up front (that was a third of the decode).
+	top, err := members(value)
+	if err != nil {
 		return e, fmt.Errorf("value is not a JSON object: %w", err)
 	}
-	withSchema := top.Payload != nil && top.Schema != nil
-	body := value
-	if withSchema {
-		if isNull(top.Payload) {
+	var schemaRaw, body []byte
+	if len(top) == 2 && top[0].name == "schema" && top[1].name == "payload" {
+		if isNull(top[1].raw) {
 			return e, errTombstone
 		}
-		body = top.Payload
+		schemaRaw, body = top[0].raw, top[1].raw
+		if top, err = members(body); err != nil {
+			return e, fmt.Errorf("payload: %w", err)
+		}
 	}
+	withSchema := schemaRaw != nil
 	var p payload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return e, fmt.Errorf("payload: %w", err)
+	for _, m := range top {
+		switch m.name {
+		case "before":
+			p.Before = m.raw
+		case "after":
+			p.After = m.raw
+		case "source":
+			p.Source = m.raw
+		case "op":
+			if !isNull(m.raw) {
+				if p.Op, err = jsonString(m.raw); err != nil {
+					return e, fmt.Errorf("op: %w", err)
+				}
+			}
+		case "ts_ms":
+			if !isNull(m.raw) {
+				n := json.Number(m.raw)
+				p.TsMs = &n
+			}
+		}
 	}
 	switch event.Op(firstByte(p.Op)) {
 	case event.OpRead, event.OpCreate, event.OpUpdate, event.OpDelete, event.OpTruncate:
@@ -177,7 +167,6 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 			return e, fmt.Errorf("source: %w", err)
 		}
 	}
-	var err error
 	if e.Source, err = eventSource(&src); err != nil {
 		return e, err
 	}
@@ -197,7 +186,7 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 		return e, fmt.Errorf("key: %w", err)
 	}
 	if withSchema {
-		e.Schema, err = d.schemaFromConnect(top.Schema, &src, topic, keyNames, before, after)
+		e.Schema, err = d.schemaFromConnect(schemaRaw, &src, topic, keyNames, before, after)
 	} else {
 		e.Schema, err = d.schemaInferred(&src, topic, keyNames, before, after)
 	}
@@ -374,7 +363,7 @@ func sourceKey(src *sourceInfo, topic string) string {
 
 // schemaFromConnect builds the schema from the envelope's Connect schema.
 func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic string, keyNames []string, before, after []member) (*event.Schema, error) {
-	env, ok := d.parsed[string(raw)]
+	env, ok := d.parsed[string(raw)] // no copy: the compiler looks up []byte keys in place
 	if !ok {
 		var err error
 		if env, err = parseEnvelope(raw); err != nil {
@@ -391,8 +380,8 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 	for i, c := range env.tz {
 		widths[i] = byte(zonedWidth(env.cols[c].Name, after, before))
 	}
-	ck := string(raw) + "\x00" + strings.Join(keyNames, "\x00") + "\x00" + string(widths) + "\x00" + sourceKey(src, topic)
-	if s, ok := d.schemas[ck]; ok {
+	ck := strings.Join(keyNames, "\x00") + "\x00" + string(widths) + "\x00" + sourceKey(src, topic)
+	if s, ok := env.shapes[ck]; ok {
 		return s, nil
 	}
 	s := &event.Schema{Columns: append([]event.Column(nil), env.cols...)}
@@ -400,7 +389,12 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 		s.Columns[c].Precision = int(widths[i])
 	}
 	identity(s, src, topic, env.stream)
-	return d.intern(ck, s, keyNames), nil
+	s = d.intern(string(raw)+"\x01"+ck, s, keyNames)
+	if len(env.shapes) >= maxCached {
+		env.shapes = map[string]*event.Schema{}
+	}
+	env.shapes[ck] = s
+	return s, nil
 }
 
 // zonedWidth returns the number of fraction digits of the named column's
@@ -440,7 +434,7 @@ func parseEnvelope(raw json.RawMessage) (*envSchema, error) {
 	if root.Type != "struct" {
 		return nil, fmt.Errorf("envelope schema has type %q, want struct", root.Type)
 	}
-	env := &envSchema{stream: strings.TrimSuffix(root.Name, ".Envelope")}
+	env := &envSchema{stream: strings.TrimSuffix(root.Name, ".Envelope"), shapes: map[string]*event.Schema{}}
 	if env.stream == root.Name {
 		env.stream = ""
 	}
@@ -581,13 +575,17 @@ func (d *Decoder) schemaInferred(src *sourceInfo, topic string, keyNames []strin
 	cols := make([]event.Column, len(img))
 	var sig strings.Builder
 	sig.WriteString(sourceKey(src, topic))
+	var beforeIdx map[string]int
+	if before != nil && after != nil {
+		beforeIdx = make(map[string]int, len(before))
+		for i, o := range before {
+			beforeIdx[o.name] = i
+		}
+	}
 	for i, m := range img {
 		t := inferType(m.raw)
-		if before != nil && after != nil {
-			for _, o := range before {
-				if o.name != m.name || isNull(o.raw) {
-					continue
-				}
+		if j, ok := beforeIdx[m.name]; ok {
+			if o := before[j]; !isNull(o.raw) {
 				ot := inferType(o.raw)
 				switch {
 				case isNull(m.raw):
@@ -642,9 +640,8 @@ func inferType(raw json.RawMessage) event.Column {
 	case '"', 'n':
 		return event.Column{Type: event.TypeString}
 	case '[':
-		var elems []json.RawMessage
 		elem := event.Column{Type: event.TypeString}
-		if json.Unmarshal(raw, &elems) == nil {
+		if elems, err := elements(raw); err == nil {
 			for _, e := range elems {
 				if !isNull(e) {
 					if e = bytes.TrimSpace(e); e[0] != '[' && e[0] != '{' {
@@ -671,8 +668,25 @@ func inferType(raw json.RawMessage) event.Column {
 // NULL, a member the schema lacks is an error.
 func decodeRow(s *event.Schema, img []member) ([]event.Value, error) {
 	row := make([]event.Value, len(s.Columns))
-	for _, m := range img {
-		i := s.ColumnIndex(m.name)
+	var index map[string]int // for wide rows, so that time stays linear
+	if len(img) > 32 {
+		index = make(map[string]int, len(s.Columns))
+		for i := range s.Columns {
+			index[s.Columns[i].Name] = i
+		}
+	}
+	for k, m := range img {
+		i := -1
+		switch {
+		case k < len(s.Columns) && s.Columns[k].Name == m.name: // the usual case: same order
+			i = k
+		case index != nil:
+			if j, ok := index[m.name]; ok {
+				i = j
+			}
+		default:
+			i = s.ColumnIndex(m.name)
+		}
 		if i < 0 {
 			return nil, fmt.Errorf("member %q is not in the schema", m.name)
 		}
@@ -684,14 +698,6 @@ func decodeRow(s *event.Schema, img []member) ([]event.Value, error) {
 		row[i] = v
 	}
 	return row, nil
-}
-
-func jsonString(raw []byte) (string, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("want a string, got %.30s", raw)
-	}
-	return s, nil
 }
 
 func jsonInt(raw []byte) (int64, error) {
@@ -709,11 +715,13 @@ func decodeValue(c *event.Column, raw []byte, depth int) (event.Value, error) {
 	}
 	switch c.Type {
 	case event.TypeBool:
-		var b bool
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return event.Null, fmt.Errorf("want a boolean, got %.30s", raw)
+		switch string(bytes.TrimSpace(raw)) {
+		case "true":
+			return event.Bool(true), nil
+		case "false":
+			return event.Bool(false), nil
 		}
-		return event.Bool(b), nil
+		return event.Null, fmt.Errorf("want a boolean, got %.30s", raw)
 	case event.TypeInt16, event.TypeInt32, event.TypeInt64, event.TypeDate:
 		n, err := jsonInt(raw)
 		return event.Int(n), err
@@ -804,6 +812,9 @@ func decodeValue(c *event.Column, raw []byte, depth int) (event.Value, error) {
 		return decodeArray(c, raw, depth)
 	case event.TypeJSON:
 		if t := bytes.TrimSpace(raw); t[0] == '{' || t[0] == '[' {
+			if !json.Valid(t) {
+				return event.Null, errors.New("invalid JSON")
+			}
 			return event.String(string(t)), nil // a struct kept as JSON text
 		}
 	}
@@ -822,9 +833,9 @@ func decodeArray(c *event.Column, raw []byte, depth int) (event.Value, error) {
 	if depth > 32 {
 		return event.Null, errors.New("arrays nest too deep")
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return event.Null, fmt.Errorf("want an array, got %.30s", raw)
+	elems, err := elements(raw)
+	if err != nil {
+		return event.Null, err
 	}
 	elem := c.Elem
 	if elem == nil {
