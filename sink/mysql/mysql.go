@@ -16,6 +16,10 @@
 //   - Values are server-side prepared-statement parameters (int64,
 //     float64, []byte, or text the server converts: exact decimals,
 //     "YYYY-MM-DD hh:mm:ss.ffffff"); nothing is interpolated into SQL.
+//     Prepared statements are kept (up to 64, by text) and reused: a
+//     multi-row statement of a full chunk has the same text every time, and
+//     preparing one with thousands of placeholders costs MariaDB more than
+//     executing it (12 times slower without the cache).
 //   - Inserts and upserts are multi-row INSERT ... ON DUPLICATE KEY UPDATE
 //     c = VALUES(c), chunked to at most 1,000 rows, 65,535 placeholders and
 //     about 4 MiB of values per statement; deletes are multi-row too.
@@ -126,7 +130,38 @@ type dialect struct {
 	db *sql.DB
 
 	mu        sync.Mutex
-	collation string // for CREATE TABLE, from the server's flavour
+	collation string               // for CREATE TABLE, from the server's flavour
+	stmts     map[string]*sql.Stmt // prepared statements by text
+}
+
+// maxStmts bounds the prepared statements kept (the server's
+// max_prepared_stmt_count is shared by every client).
+const maxStmts = 64
+
+// stmt returns the prepared statement for q, preparing it once: database/sql
+// re-prepares it on each pooled connection as needed. Multi-row statements
+// of a full chunk have the same text every time.
+func (d *dialect) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	d.mu.Lock()
+	st := d.stmts[q]
+	d.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := d.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stmts == nil || len(d.stmts) >= maxStmts {
+		for _, old := range d.stmts {
+			old.Close()
+		}
+		d.stmts = map[string]*sql.Stmt{}
+	}
+	d.stmts[q] = st
+	return st, nil
 }
 
 var _ sqlsink.Dialect = (*dialect)(nil)
@@ -252,7 +287,7 @@ func (d *dialect) Begin(ctx context.Context) (sqlsink.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &myTx{tx: tx}, nil
+	return &myTx{d: d, tx: tx}, nil
 }
 
 func (d *dialect) Close() error { return d.db.Close() }
@@ -277,34 +312,28 @@ func (d *dialect) Classify(err error) sqlsink.Class {
 	return sqlsink.ClassTransient
 }
 
-type myTx struct{ tx *sql.Tx }
+type myTx struct {
+	d  *dialect
+	tx *sql.Tx
+}
 
 func (t *myTx) Exec(ctx context.Context, q string, args ...any) error {
-	_, err := t.tx.ExecContext(ctx, q, args...)
+	if len(args) == 0 {
+		_, err := t.tx.ExecContext(ctx, q, args...)
+		return err
+	}
+	st, err := t.d.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	return err
 }
 
-// ExecMany prepares each distinct statement once for the call.
+// ExecMany runs the statements one by one, each prepared once (stmt).
 func (t *myTx) ExecMany(ctx context.Context, stmts []sqlsink.Stmt) error {
-	if len(stmts) == 1 {
-		return t.Exec(ctx, stmts[0].SQL, stmts[0].Args...)
-	}
-	prepared := map[string]*sql.Stmt{}
-	defer func() {
-		for _, p := range prepared {
-			p.Close()
-		}
-	}()
 	for _, s := range stmts {
-		p := prepared[s.SQL]
-		if p == nil {
-			var err error
-			if p, err = t.tx.PrepareContext(ctx, s.SQL); err != nil {
-				return err
-			}
-			prepared[s.SQL] = p
-		}
-		if _, err := p.ExecContext(ctx, s.Args...); err != nil {
+		if err := t.Exec(ctx, s.SQL, s.Args...); err != nil {
 			return err
 		}
 	}

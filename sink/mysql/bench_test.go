@@ -1,0 +1,79 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
+	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
+)
+
+// TestThroughputReport is a report, not a check (SLUICE_BENCH=1): rows/s of
+// the sink writing snapshot rows against LOAD DATA LOCAL INFILE of the same
+// rows into the same table shape.
+func TestThroughputReport(t *testing.T) {
+	if os.Getenv("SLUICE_BENCH") == "" {
+		t.Skip("set SLUICE_BENCH=1 for the throughput report")
+	}
+	const n, batch = 200000, 16384
+	sc := sqltest.Schema("product", 1,
+		event.Column{Name: "id", Type: event.TypeInt64, Key: true},
+		event.Column{Name: "name", Type: event.TypeString, TypeName: "varchar", Length: 200, Optional: true},
+		event.Column{Name: "price", Type: event.TypeDecimal, Precision: 10, Scale: 2, Optional: true},
+		event.Column{Name: "quantity", Type: event.TypeInt32, Optional: true},
+		event.Column{Name: "description", Type: event.TypeString, Optional: true},
+		event.Column{Name: "updated_at", Type: event.TypeTimestampTZ, Optional: true})
+	evs := make([]event.Event, n)
+	var b strings.Builder
+	for i := range evs {
+		name, price, desc := "Product "+strconv.Itoa(i), strconv.Itoa(i%1000)+".99", strings.Repeat("lorem ipsum ", 8)
+		ts := int64(1700000000000000 + i)
+		evs[i] = sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(int64(i)), sqltest.S(name), event.Decimal(price),
+			sqltest.I(int64(i%50)), sqltest.S(desc), event.Int(ts)), 0)
+		fmt.Fprintf(&b, "%d\t%s\t%s\t%d\t%s\t%s\n", i, name, price, i%50, desc, time.UnixMicro(ts).UTC().Format("2006-01-02 15:04:05.999999"))
+	}
+	dsn := newDatabase(t)
+	cfg := sqlsink.Defaults()
+	cfg.AutoCreate = true
+	s := newSink(t, dsn, cfg)
+	if v := os.Getenv("SLUICE_BENCH_ROWS"); v != "" {
+		r, _ := strconv.Atoi(v)
+		s.SetLimits(r, 200)
+	}
+	sqltest.Write(t, s, evs[:1]...)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Exec("DELETE FROM product")
+	db.Exec("CREATE TABLE product_load LIKE product")
+	start := time.Now()
+	for i := 0; i < n; i += batch {
+		sqltest.Write(t, s, evs[i:min(i+batch, n)]...)
+	}
+	sink := time.Since(start)
+	text := b.String()
+	mysql.RegisterReaderHandler("rows", func() io.Reader { return strings.NewReader(text) })
+	defer mysql.DeregisterReaderHandler("rows")
+	start = time.Now()
+	if _, err := db.ExecContext(context.Background(), "LOAD DATA LOCAL INFILE 'Reader::rows' INTO TABLE product_load"); err != nil {
+		t.Fatal(err)
+	}
+	load := time.Since(start)
+	var c1, c2 int
+	db.QueryRow("SELECT COUNT(*) FROM product").Scan(&c1)
+	db.QueryRow("SELECT COUNT(*) FROM product_load").Scan(&c2)
+	t.Logf("MariaDB: sink %d rows in %v (%.0f rows/s); LOAD DATA %d rows in %v (%.0f rows/s); ratio %.2f",
+		c1, sink, float64(n)/sink.Seconds(), c2, load, float64(n)/load.Seconds(), load.Seconds()/sink.Seconds())
+}
