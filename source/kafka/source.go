@@ -36,11 +36,15 @@ type Config struct {
 	OnMalformed string `yaml:"on_malformed"`
 	// BatchSize caps the records per emitted batch.
 	BatchSize int `yaml:"batch_size"`
+	// FetchMaxBytes bounds what one fetch may buffer (default 16 MiB; the
+	// client runs one fetch at a time, at most 1 MiB per partition); with
+	// the engine's in-flight cap it bounds the source's memory.
+	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() *Config {
-	return &Config{Conn: kafkautil.DefaultConn(), StartOffset: "earliest", OnMalformed: "stop", BatchSize: 1024}
+	return &Config{Conn: kafkautil.DefaultConn(), StartOffset: "earliest", OnMalformed: "stop", BatchSize: 1024, FetchMaxBytes: 16 << 20}
 }
 
 // Validate implements component.Validator.
@@ -62,6 +66,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.OnMalformed != "stop" && c.OnMalformed != "skip" {
 		errs = append(errs, &component.FieldError{Field: "on_malformed", Msg: fmt.Sprintf("unknown value %q", c.OnMalformed), Hint: "stop or skip"})
+	}
+	if c.FetchMaxBytes < 1<<10 {
+		errs = append(errs, &component.FieldError{Field: "fetch_max_bytes", Msg: "must be at least 1024"})
 	}
 	if c.BatchSize < 1 {
 		errs = append(errs, &component.FieldError{Field: "batch_size", Msg: "must be at least 1"})
@@ -175,6 +182,9 @@ func (s *Source) client(checkpoint offsets) (*kgo.Client, error) {
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(reset),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(s.cfg.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(min(s.cfg.FetchMaxBytes, 1<<20)),
+		kgo.MaxConcurrentFetches(1),
 		kgo.AdjustFetchOffsetsFn(s.adjust),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.own(m, true) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.own(m, false) }),
