@@ -30,7 +30,7 @@ type server struct {
 	api *s3.Client
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	endpoint := svctest.Need(t, svctest.S3)
 	cfg := *DefaultConfig()
@@ -59,7 +59,7 @@ func newServer(t *testing.T) *server {
 	return srv
 }
 
-func (srv *server) keys(t *testing.T) []string {
+func (srv *server) keys(t testing.TB) []string {
 	t.Helper()
 	var keys []string
 	p := s3.NewListObjectsV2Paginator(srv.api, &s3.ListObjectsV2Input{Bucket: &srv.cfg.Bucket})
@@ -76,7 +76,7 @@ func (srv *server) keys(t *testing.T) []string {
 	return keys
 }
 
-func (srv *server) get(t *testing.T, key string) []byte {
+func (srv *server) get(t testing.TB, key string) []byte {
 	t.Helper()
 	out, err := srv.api.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &srv.cfg.Bucket, Key: &key})
 	if err != nil {

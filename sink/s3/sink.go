@@ -53,7 +53,8 @@ type Sink struct {
 	// skips the ones that reached the disk.
 	broken      bool
 	retryAssign map[string]int64
-	buf         []byte
+	buf         []byte // the current event's payload
+	dirBuf      []byte
 	row         parquet.Row
 }
 
@@ -67,6 +68,12 @@ type streamState struct {
 	// retried).
 	snap, assign int64
 	open         []*spool // the stream's open spools
+	// The last event's partition: templates resolve to the minute at most,
+	// so events of the same schema and minute share it.
+	lastSchema *event.Schema
+	lastMinute int64
+	lastKey    string
+	lastDir    string
 }
 
 var _ component.Sink = (*Sink)(nil)
@@ -330,16 +337,24 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		}
 		// Close the stream's objects that this event ends: event-time
 		// rotation, and for Parquet a new schema version.
-		for _, sp := range slices.Clone(st.open) {
-			if (s.cfg.RotateInterval > 0 && t-sp.t0 >= s.cfg.RotateInterval.Milliseconds()) || sp.hdr.Version != version {
-				if err := s.seal(sp); err != nil {
-					return rejected, err
-				}
-				sealedAny = true
+		for j := 0; j < len(st.open); { // oldest first; seal removes st.open[j]
+			sp := st.open[j]
+			if (s.cfg.RotateInterval <= 0 || t-sp.t0 < s.cfg.RotateInterval.Milliseconds()) && sp.hdr.Version == version {
+				j++
+				continue
 			}
+			if err := s.seal(sp); err != nil {
+				return rejected, err
+			}
+			sealedAny = true
 		}
-		dir := string(s.part.render(nil, e))
-		key := spoolKey(dir, e.Schema.Stream, version)
+		if minute := t / 60000; st.lastSchema != e.Schema || st.lastMinute != minute || t < 0 {
+			s.dirBuf = s.part.render(s.dirBuf[:0], e)
+			st.lastDir = string(s.dirBuf)
+			st.lastKey = spoolKey(st.lastDir, e.Schema.Stream, version)
+			st.lastSchema, st.lastMinute = e.Schema, minute
+		}
+		dir, key := st.lastDir, st.lastKey
 		sp := s.open[key]
 		if sp == nil {
 			hdr := spoolHeader{Stream: e.Schema.Stream, Dir: dir, Format: s.cfg.Format, Options: s.options, Version: version}
