@@ -72,7 +72,8 @@ type Sink struct {
 	items   []item
 	scratch []byte
 
-	conflicts int // version conflicts in the current Write
+	conflicts int    // version conflicts in the current Write
+	vtype     string // version_type of the event being planned
 }
 
 var _ component.Sink = (*Sink)(nil)
@@ -218,6 +219,13 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	if err != nil {
 		return fail(err)
 	}
+	s.vtype = s.cfg.versionType
+	if s.vtype == VersionExternal && s.defaultVersion && e.Source.Snapshot != event.SnapshotFalse {
+		// Snapshot rows all have version 1, and a snapshot read later
+		// (after a crash, at a newer snapshot) must replace one read
+		// earlier; changes (versions > 1) stay protected.
+		s.vtype = VersionExternalGTE
+	}
 	if e.Op == event.OpDelete {
 		s.addItem(i, actDelete, index, id, routing, version)
 		return 0, nil
@@ -263,7 +271,7 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 // the caller appends the document line and sets end.
 func (s *Sink) addItem(ev int, act byte, index, id, routing string, version int64) *item {
 	start := len(s.buf)
-	s.buf = appendAction(s.buf, act, index, id, routing, version, s.cfg.versionType)
+	s.buf = appendAction(s.buf, act, index, id, routing, version, s.vtype)
 	s.items = append(s.items, item{ev: ev, act: act, start: start, docStart: len(s.buf), end: len(s.buf),
 		index: index, id: id, routing: routing, version: version})
 	return &s.items[len(s.items)-1]
