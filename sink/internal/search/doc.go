@@ -28,6 +28,11 @@
 // delete). Those rejections (409 version_conflict_engine_exception) are
 // expected and only counted (debug log). With none, the last write wins.
 //
+// Snapshot rows all carry version 1 and are sent with external_gte: a row
+// read again by a later snapshot (the source re-reads unacknowledged chunks
+// after a crash, at a newer snapshot) replaces the earlier read, while
+// documents written from changes (versions > 1) stay protected.
+//
 // # Unchanged TOAST columns
 //
 // PostgreSQL does not send unchanged TOASTed values (event.KindUnchanged);
