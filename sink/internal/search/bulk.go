@@ -153,7 +153,7 @@ func classify(act byte, it *bulkItem) outcome {
 	switch {
 	case st >= 200 && st < 300 && it.Error == nil:
 		return itemOK
-	case st == 404 && act == actDelete && it.Error == nil:
+	case st == 404 && act == actDelete && (it.Error == nil || typ == "index_not_found_exception"):
 		return itemOK // deleting a document that is not there
 	case st == 409 || typ == "version_conflict_engine_exception":
 		return itemConflict

@@ -339,3 +339,53 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults: %v", errs)
 	}
 }
+
+// TestMappingFromFile: mapping and index_settings may name a JSON or YAML
+// file.
+func TestMappingFromFile(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "m.yaml")
+	js := filepath.Join(dir, "s.json")
+	os.WriteFile(yml, []byte("properties:\n  name: {type: keyword}\n"), 0o644)
+	os.WriteFile(js, []byte(`{"number_of_shards": 2}`), 0o644)
+	c := Defaults()
+	c.Hosts = []string{"http://h:9200"}
+	c.Mapping, c.IndexSettings = yml, js
+	got, errs := c.compile()
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if want := `{"mappings":{"properties":{"name":{"type":"keyword"}}},"settings":{"number_of_shards":2}}`; string(got.createBody) != want {
+		t.Errorf("create body %s, want %s", got.createBody, want)
+	}
+	c.Mapping = filepath.Join(dir, "missing.yaml")
+	if errs := c.Validate(); len(errs) != 1 || errs[0].(*component.FieldError).Field != "mapping" {
+		t.Errorf("missing file: %v", errs)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	e := func(typ string) *itemError { return &itemError{Type: typ} }
+	for _, tc := range []struct {
+		act  byte
+		it   bulkItem
+		want outcome
+	}{
+		{actIndex, bulkItem{Status: 201}, itemOK},
+		{actDelete, bulkItem{Status: 404}, itemOK},
+		{actDelete, bulkItem{Status: 404, Error: e("index_not_found_exception")}, itemOK},
+		{actIndex, bulkItem{Status: 404, Error: e("index_not_found_exception")}, itemNoIndex},
+		{actIndex, bulkItem{Status: 409, Error: e("version_conflict_engine_exception")}, itemConflict},
+		{actDelete, bulkItem{Status: 409, Error: e("version_conflict_engine_exception")}, itemConflict},
+		{actIndex, bulkItem{Status: 429, Error: e("es_rejected_execution_exception")}, itemRetry},
+		{actIndex, bulkItem{Status: 503, Error: e("unavailable_shards_exception")}, itemRetry},
+		{actIndex, bulkItem{Status: 403, Error: e("cluster_block_exception")}, itemRetry},
+		{actIndex, bulkItem{Status: 400, Error: e("mapper_parsing_exception")}, itemRejected},
+		{actIndex, bulkItem{Status: 400, Error: e("document_parsing_exception")}, itemRejected},
+		{actIndex, bulkItem{Status: 400, Error: e("illegal_argument_exception")}, itemRejected},
+	} {
+		if got := classify(tc.act, &tc.it); got != tc.want {
+			t.Errorf("%c %d %v: %d, want %d", tc.act, tc.it.Status, tc.it.Error, got, tc.want)
+		}
+	}
+}
