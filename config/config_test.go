@@ -236,3 +236,21 @@ p.yaml:19: sinks.out2.dead_letter.inputs: unknown key (hint: valid keys: format,
 		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
 	}
 }
+
+func TestTemplatePlaceholdersAreNotEnvironment(t *testing.T) {
+	src := `sources:
+  shop: {type: postgres, dsn: x}
+sinks:
+  out:
+    type: file
+    inputs: [shop]
+    path: out/${schema}_${table}/${ /id }-${SUFFIX}-$${literal}.jsonl
+`
+	p, err := Load("p.yaml", []byte(src), testRegistry(), env(map[string]string{"SUFFIX": "x", "table": "not-this"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Sinks[0].Config.(*sinkCfg).Path; got != "out/${schema}_${table}/${ /id }-x-${literal}.jsonl" {
+		t.Fatalf("path = %q", got)
+	}
+}

@@ -146,6 +146,13 @@ func expand(s string, lookup func(string) (string, bool)) (string, []string) {
 				return b.String(), missing
 			}
 			expr := s[i+2 : i+end]
+			if IsTemplatePlaceholder(expr) {
+				// A sink's name template (index: ${schema}_${table}):
+				// left for the sink, which checks it.
+				b.WriteString(s[i : i+end+1])
+				i += end
+				continue
+			}
 			name, def, hasDef := strings.Cut(expr, ":-")
 			if v, ok := lookup(name); ok && (v != "" || !hasDef) {
 				b.WriteString(v)
@@ -160,6 +167,31 @@ func expand(s string, lookup func(string) (string, bool)) (string, []string) {
 		b.WriteByte(c)
 	}
 	return b.String(), missing
+}
+
+// TemplatePlaceholders are the names that sinks' templates use (index,
+// document id, table, topic, object partition): `${table}` in a pipeline file
+// is such a placeholder, never an environment variable. So are `${/column}`
+// references to row values. Environment variables are every other name;
+// by convention they are upper-case.
+var TemplatePlaceholders = []string{
+	"source", "connector", "database", "schema", "table", "stream", "op", "key", "version",
+	"date", "year", "month", "day", "hour", "minute",
+}
+
+// IsTemplatePlaceholder reports whether `${expr}` is left to a sink's
+// template rather than taken from the environment.
+func IsTemplatePlaceholder(expr string) bool {
+	expr = strings.TrimSpace(expr)
+	if strings.HasPrefix(expr, "/") {
+		return true
+	}
+	for _, n := range TemplatePlaceholders {
+		if expr == n {
+			return true
+		}
+	}
+	return false
 }
 
 // suggest returns "; did you mean X?" for the closest candidate.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -74,4 +75,14 @@ func FuzzParse(f *testing.F) {
 		}
 		tp.Render(nil, testEvent())
 	})
+}
+
+// The pipeline loader must leave every placeholder to the template rather
+// than look it up in the environment.
+func TestNamesAreLeftByTheLoader(t *testing.T) {
+	for _, n := range append(Names, "/id") {
+		if !config.IsTemplatePlaceholder(n) {
+			t.Errorf("config.IsTemplatePlaceholder(%q) = false: the loader would read ${%s} from the environment", n, n)
+		}
+	}
 }
