@@ -19,10 +19,15 @@
 // spool file is sealed (renamed <n>.sealed, directory fsynced); sealed
 // objects are built (JSON lines: the records concatenated; Parquet: written
 // from the spooled rows) and uploaded, oldest first, then the stream
-// high-water marks are saved and the spool file removed. The first step of
-// every Write uploads what is sealed and fails (to be retried with backoff
-// by the engine) while S3 is unreachable, so an outage stops the pipeline
-// instead of filling the disk; Close seals and uploads every open object.
+// high-water marks are saved and the spool file removed. The objects a
+// Write completes are uploaded in the background, overlapping the engine's
+// next batch and the next Write's spooling; that Write waits for them
+// before it returns (one batch of uploads in flight at most). When an upload
+// fails, the next Write retries it synchronously before taking any event
+// and fails while S3 is unreachable (the engine retries with backoff), so
+// an outage stops the pipeline instead of filling the disk; Close seals and
+// uploads every open object.
+//
 // On start the sink reloads the spool: sealed files are uploaded first,
 // open files (their torn last record cut) keep receiving records.
 //
@@ -57,11 +62,13 @@
 //
 // The wall-clock rotate_schedule_interval makes boundaries depend on
 // timing, but never duplicates: a replay is skipped by position, not by
-// object. Two limits come from the source, not the sink: snapshot rows
-// re-read after a crash mid-snapshot (the PostgreSQL source resumes after
-// its last checkpointed chunk, see source/postgres) have no Seq and are
-// written again, in new objects; and the high-water mark assumes each
-// stream's Seqs grow, as the PostgreSQL source's do in commit order.
+// object. Two limits come from the source, not the sink: events without a
+// Seq — snapshot rows, and every event of a source that gives no order
+// (event.Event.Seq is zero) — are written at least once: re-read after a
+// crash (the PostgreSQL source resumes a snapshot after its last
+// checkpointed chunk, see source/postgres) they land again, in new objects.
+// And the high-water mark assumes each stream's Seqs grow, as the
+// PostgreSQL source's do in commit order.
 //
 // # Rotation
 //

@@ -100,9 +100,17 @@ func crash(s *Sink) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.discardUploads() // an upload in flight may finish: a crash just after it
 	for _, sp := range s.open {
 		sp.close()
 	}
+}
+
+// settle waits for the background upload started by the last Write.
+func settle(s *Sink) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.joinUploads()
 }
 
 // baseMs is 2024-01-01T10:00:00Z.

@@ -205,7 +205,7 @@ func TestS3ReplayAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	s := srv.sink(t, dir, nil)
 	write(t, s, changes(1, 2))
-	write(t, s, changes(3, 5)) // 1..3 uploaded, 4..5 spooled
+	write(t, s, changes(3, 5)) // 1..3 sealed and uploading, 4..5 spooled
 	crash(s)
 	s = srv.sink(t, dir, nil)
 	write(t, s, changes(1, 5)) // the engine's replay from an old checkpoint
@@ -230,7 +230,7 @@ func TestS3RestartUploadsLeftoverSpool(t *testing.T) {
 	crash(s)
 	proxy.Restore()
 	s = srv.sink(t, dir, viaProxy)
-	write(t, s, nil)
+	write(t, s, nil) // uploads the leftover before returning
 	srv.check(t, map[string]string{key(1, 3): rows(1, 3)})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -285,7 +285,8 @@ func TestS3MissingBucket(t *testing.T) {
 	srv := newServer(t)
 	s := srv.sink(t, t.TempDir(), func(c *Config) { c.Bucket = srv.cfg.Bucket + "-missing" })
 	write(t, s, changes(1, 3)) // durable in the spool; the upload fails
-	err := s.Write(context.Background(), changes(4, 4))
+	write(t, s, changes(4, 4)) // durable too; sees the failed upload
+	err := s.Write(context.Background(), changes(5, 5))
 	if !component.IsPermanent(err) || !strings.Contains(err.Error(), "NoSuchBucket") {
 		t.Fatalf("Write: %v", err)
 	}

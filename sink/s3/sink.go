@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -34,8 +33,10 @@ type Sink struct {
 	store   objectStore
 	now     func() time.Time
 
-	bgCancel context.CancelFunc
+	bgCancel context.CancelFunc // stops the schedule goroutine
 	bgDone   chan struct{}
+	upCtx    context.Context // for background uploads; cancelled by Close
+	upCancel context.CancelFunc
 
 	// mu guards everything below. Write, Close and the schedule goroutine
 	// (rotate_schedule_interval) take it; uploads happen under it.
@@ -53,9 +54,14 @@ type Sink struct {
 	// skips the ones that reached the disk.
 	broken      bool
 	retryAssign map[string]int64
-	buf         []byte // the current event's payload
-	dirBuf      []byte
-	row         parquet.Row
+	// up is the background upload of sealed objects started by the last
+	// Write (nil when none); upFailed says the last one failed, so the
+	// next Write uploads synchronously and fails while S3 is unreachable.
+	up       *uploads
+	upFailed bool
+	buf      []byte // the current event's payload
+	dirBuf   []byte
+	row      parquet.Row
 }
 
 // streamState is what the sink knows of a stream's events.
@@ -122,6 +128,7 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	s.upCtx, s.upCancel = context.WithCancel(context.Background())
 	if cfg.RotateScheduleInterval > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.bgCancel, s.bgDone = cancel, make(chan struct{})
@@ -221,6 +228,8 @@ func (s *Sink) load() error {
 	if len(s.sealed) > 0 || len(s.open) > 0 {
 		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
 	}
+	// Objects left sealed by an earlier run go up before anything else.
+	s.upFailed = len(s.sealed) > 0
 	return syncDir(s.spool)
 }
 
@@ -238,9 +247,11 @@ func spoolKey(dir, stream string, version int) string {
 }
 
 // Write implements component.Sink. Events are durable in the spool when it
-// returns; complete objects are uploaded before it returns when S3 is
-// reachable, else by the next Write (which fails, to be retried by the
-// engine, until they are).
+// returns. Objects it completes are uploaded in the background while the
+// engine prepares the next Write, which waits for that upload before it
+// returns; when an upload failed, the next Write retries it first and fails
+// (to be retried by the engine with backoff) while S3 is unreachable, so an
+// outage stops the pipeline instead of filling the disk.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -249,23 +260,23 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 			return err
 		}
 	}
-	// Objects completed earlier go first, so a dead S3 stops the pipeline
-	// from spooling without bound.
 	if err := s.sealDue(); err != nil {
 		return s.fail(err, nil)
 	}
-	if err := s.uploadSealed(ctx); err != nil {
-		return err
+	if s.upFailed {
+		s.joinUploads()
+		if err := s.uploadSealed(ctx); err != nil {
+			return err
+		}
 	}
 	saved := map[string]int64{}
 	rejected, err := s.spoolEvents(events, saved)
 	if err != nil {
 		return s.fail(err, saved)
 	}
-	if err := s.uploadSealed(ctx); err != nil {
-		// The events are durable in the spool; the upload is retried by
-		// the next Write or Close.
-		s.log.Warn("s3 sink: upload failed; the object stays in the spool and is retried", "err", err)
+	s.joinUploads()
+	if !s.upFailed {
+		s.startUploads()
 	}
 	if len(rejected) > 0 {
 		return rejected
@@ -287,6 +298,7 @@ func (s *Sink) fail(err error, saved map[string]int64) error {
 }
 
 func (s *Sink) reload() error {
+	s.discardUploads()
 	if err := s.load(); err != nil {
 		return err
 	}
@@ -458,150 +470,6 @@ func (s *Sink) sealDue() error {
 	return syncDir(s.spool)
 }
 
-// uploadSealed builds and uploads the sealed spools, oldest first.
-func (s *Sink) uploadSealed(ctx context.Context) error {
-	for len(s.sealed) > 0 {
-		sp := s.sealed[0]
-		if err := s.upload(ctx, sp); err != nil {
-			return err
-		}
-		s.sealed = s.sealed[1:]
-	}
-	return nil
-}
-
-// upload builds sp's object in a file beside the spool, puts it, records
-// the high-water marks and removes the spool file. A crash anywhere in
-// between leaves the sealed spool, which the next run uploads again under
-// the same name with the same content.
-func (s *Sink) upload(ctx context.Context, sp *spool) error {
-	obj := strings.TrimSuffix(sp.path, ".sealed") + ".obj"
-	if err := s.build(sp, obj); err != nil {
-		return err
-	}
-	defer os.Remove(obj)
-	// The spool's own format names the object: the configuration may have
-	// changed since it was written.
-	ext, ct := "jsonl", "application/x-ndjson"
-	if sp.hdr.Format == Parquet {
-		ext, ct = "parquet", "application/vnd.apache.parquet"
-	}
-	key := objectKey(s.cfg.Prefix, sp.hdr.Dir, sp.hdr.Stream, sp.first, sp.last, ext)
-	if err := s.store.put(ctx, key, obj, ct); err != nil {
-		return err
-	}
-	if err := s.saveState(); err != nil {
-		return err
-	}
-	if err := os.Remove(sp.path); err != nil {
-		return fmt.Errorf("s3 sink: remove uploaded spool: %w", err)
-	}
-	s.log.Debug("s3 sink: uploaded", "key", key, "records", sp.count)
-	return nil
-}
-
-// build writes the object of a sealed spool to path.
-func (s *Sink) build(sp *spool, path string) error {
-	in, err := os.Open(sp.path)
-	if err != nil {
-		return fmt.Errorf("s3 sink: open spool: %w", err)
-	}
-	defer in.Close()
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("s3 sink: create object file: %w", err)
-	}
-	defer out.Close()
-	r := bufio.NewReaderSize(in, 1<<20)
-	if sp.hdr.Format == Parquet {
-		recs := make(chan []byte, 64)
-		errc := make(chan error, 1)
-		stop := make(chan struct{})
-		go func() {
-			defer close(recs)
-			_, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
-				if flags&recHeader != 0 {
-					return nil
-				}
-				select {
-				case recs <- payload:
-					return nil
-				case <-stop:
-					return errors.New("stopped")
-				}
-			})
-			errc <- err
-		}()
-		w := bufio.NewWriterSize(out, 1<<20)
-		err := writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
-			b, ok := <-recs
-			return b, ok, nil
-		})
-		close(stop)
-		for range recs {
-		}
-		if rerr := <-errc; err == nil && rerr != nil {
-			err = rerr
-		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
-		}
-	} else {
-		w := bufio.NewWriterSize(out, 1<<20)
-		if _, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
-			if flags&recHeader != 0 {
-				return nil
-			}
-			_, err := w.Write(payload)
-			return err
-		}); err != nil {
-			return fmt.Errorf("s3 sink: build object from %s: %w", sp.path, err)
-		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("s3 sink: build object: %w", err)
-		}
-	}
-	return out.Close()
-}
-
-// saveState writes the high-water marks atomically. Writing the in-memory
-// marks is safe: everything they cover is uploaded or in a spool file.
-func (s *Sink) saveState() error {
-	p := persisted{Streams: map[string]persistedStream{}}
-	for name, st := range s.streams {
-		p.Streams[name] = persistedStream{Hi: st.hwm.Hi, Lo: st.hwm.Lo, Snap: st.snap}
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	tmp := s.state + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("s3 sink: write state: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.state)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(s.state))
-	}
-	if err != nil {
-		return fmt.Errorf("s3 sink: write state: %w", err)
-	}
-	return nil
-}
-
 // schedule seals and uploads objects older than rotate_schedule_interval
 // while the sink is idle.
 func (s *Sink) schedule(ctx context.Context) {
@@ -617,14 +485,12 @@ func (s *Sink) schedule(ctx context.Context) {
 		}
 		s.mu.Lock()
 		if !s.broken {
-			err := s.sealDue()
-			if err != nil {
+			s.joinUploads()
+			if err := s.sealDue(); err != nil {
 				s.fail(err, nil)
+				s.log.Warn("s3 sink: scheduled rotation failed", "err", err)
 			} else {
-				err = s.uploadSealed(ctx)
-			}
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("s3 sink: scheduled rotation failed; retrying", "err", err)
+				s.startUploads()
 			}
 		}
 		s.mu.Unlock()
@@ -641,11 +507,13 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.upCancel()
 	if s.broken {
 		if err := s.reload(); err != nil {
 			return err
 		}
 	}
+	s.joinUploads()
 	open := make([]*spool, 0, len(s.open))
 	for _, sp := range s.open {
 		open = append(open, sp)

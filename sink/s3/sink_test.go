@@ -96,6 +96,7 @@ func TestRotateByCount(t *testing.T) {
 	store := newMemStore()
 	s := newTestSink(t, rowConfig(), t.TempDir(), store)
 	write(t, s, changes(1, 7))
+	settle(s)
 	if got, want := store.keys(), []string{key(1, 3), key(4, 6)}; !slices.Equal(got, want) {
 		t.Fatalf("after Write: objects\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -170,6 +171,7 @@ func TestRotateBySchedule(t *testing.T) {
 	}
 	clk.add(time.Minute)
 	write(t, s, changes(4, 4)) // seals 1..3 before taking 4
+	settle(s)
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -246,7 +248,7 @@ func TestReplayAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	for crashAt := 1; crashAt <= 19; crashAt += 4 {
-		for _, replayFrom := range []int{1, max(1, crashAt-4), crashAt} {
+		for _, replayFrom := range slices.Compact([]int{1, max(1, crashAt-4), crashAt}) {
 			t.Run(fmt.Sprintf("crash%d_replay%d", crashAt, replayFrom), func(t *testing.T) {
 				dir := t.TempDir()
 				store := newMemStore()
@@ -319,15 +321,18 @@ func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 func TestUploadFailureKeepsSpool(t *testing.T) {
 	store := newMemStore()
 	s := newTestSink(t, rowConfig(), t.TempDir(), store)
+	store.mu.Lock()
 	store.fail = errors.New("connection refused")
-	write(t, s, changes(1, 4)) // durable in the spool; 1..3 sealed, upload failed
-	if err := s.Write(context.Background(), changes(5, 5)); err == nil {
+	store.mu.Unlock()
+	write(t, s, changes(1, 4)) // durable in the spool; 1..3 sealed, its upload fails
+	write(t, s, changes(5, 5)) // durable too; sees the failed upload
+	if err := s.Write(context.Background(), changes(6, 6)); err == nil {
 		t.Fatal("Write succeeded with a sealed object not uploadable")
 	}
 	store.mu.Lock()
 	store.fail = nil
 	store.mu.Unlock()
-	write(t, s, changes(5, 6)) // the engine's retry, plus one
+	write(t, s, changes(6, 6)) // the engine's retry
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -340,14 +345,17 @@ func TestRestartUploadsLeftoverSpool(t *testing.T) {
 	dir := t.TempDir()
 	store := newMemStore()
 	s := newTestSink(t, rowConfig(), dir, store)
+	store.mu.Lock()
 	store.fail = errors.New("unreachable")
+	store.mu.Unlock()
 	write(t, s, changes(1, 5))
 	crash(s)
 	store.fail = nil
 	s = newTestSink(t, rowConfig(), dir, store)
-	write(t, s, nil)
+	write(t, s, nil) // uploads the leftover before returning
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
 	write(t, s, changes(6, 6))
+	settle(s)
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6)})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)

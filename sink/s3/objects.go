@@ -1,0 +1,230 @@
+package s3
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// uploads is one background upload of sealed spools, oldest first. The
+// goroutine only reads the sealed files (immutable) and puts objects; the
+// bookkeeping (state file, removing spool files, s.sealed) happens in
+// joinUploads, under s.mu, so the in-memory state has one owner.
+type uploads struct {
+	sps  []*spool
+	done chan struct{}
+	n    int   // spools uploaded, a prefix of sps
+	err  error // why the next one failed
+}
+
+// startUploads uploads every sealed spool in the background, unless an
+// upload is in flight.
+func (s *Sink) startUploads() {
+	if s.up != nil || len(s.sealed) == 0 {
+		return
+	}
+	u := &uploads{sps: append([]*spool(nil), s.sealed...), done: make(chan struct{})}
+	s.up = u
+	go func() {
+		defer close(u.done)
+		for _, sp := range u.sps {
+			if u.err = s.put(s.upCtx, sp); u.err != nil {
+				return
+			}
+			u.n++
+		}
+	}()
+}
+
+// joinUploads waits for the background upload and records its outcome.
+func (s *Sink) joinUploads() {
+	u := s.up
+	if u == nil {
+		return
+	}
+	<-u.done
+	s.up = nil
+	for _, sp := range u.sps[:u.n] {
+		if err := s.finish(sp); err != nil {
+			u.err = err
+			break
+		}
+	}
+	s.upFailed = u.err != nil
+	if u.err != nil {
+		s.log.Warn("s3 sink: upload failed; the object stays in the spool and is retried by the next write", "err", u.err)
+	}
+}
+
+// discardUploads waits for the background upload and forgets it: the spool
+// is about to be reloaded from disk, and uploaded objects whose spool files
+// remain are put again (same name, same content).
+func (s *Sink) discardUploads() {
+	if s.up != nil {
+		<-s.up.done
+		s.up = nil
+	}
+}
+
+// uploadSealed uploads the sealed spools now, oldest first (no background
+// upload is in flight).
+func (s *Sink) uploadSealed(ctx context.Context) error {
+	for len(s.sealed) > 0 {
+		if err := s.put(ctx, s.sealed[0]); err != nil {
+			s.upFailed = true
+			return err
+		}
+		if err := s.finish(s.sealed[0]); err != nil {
+			s.upFailed = true
+			return err
+		}
+	}
+	s.upFailed = false
+	return nil
+}
+
+// put builds sp's object in a file beside the spool and puts it; finish
+// then records the high-water marks and removes the spool file. A crash
+// anywhere in between leaves the sealed spool, which the next run uploads
+// again under the same name with the same content.
+func (s *Sink) put(ctx context.Context, sp *spool) error {
+	obj := strings.TrimSuffix(sp.path, ".sealed") + ".obj"
+	if err := s.build(sp, obj); err != nil {
+		return err
+	}
+	defer os.Remove(obj)
+	// The spool's own format names the object: the configuration may have
+	// changed since it was written.
+	ext, ct := "jsonl", "application/x-ndjson"
+	if sp.hdr.Format == Parquet {
+		ext, ct = "parquet", "application/vnd.apache.parquet"
+	}
+	key := objectKey(s.cfg.Prefix, sp.hdr.Dir, sp.hdr.Stream, sp.first, sp.last, ext)
+	if err := s.store.put(ctx, key, obj, ct); err != nil {
+		return err
+	}
+	s.log.Debug("s3 sink: uploaded", "key", key, "records", sp.count)
+	return nil
+}
+
+// finish completes the upload of the oldest sealed spool, sp.
+func (s *Sink) finish(sp *spool) error {
+	if len(s.sealed) == 0 || s.sealed[0] != sp {
+		return errors.New("s3 sink: uploads out of order (a bug)")
+	}
+	if err := s.saveState(); err != nil {
+		return err
+	}
+	if err := os.Remove(sp.path); err != nil {
+		return fmt.Errorf("s3 sink: remove uploaded spool: %w", err)
+	}
+	s.sealed = s.sealed[1:]
+	return nil
+}
+
+// build writes the object of a sealed spool to path.
+func (s *Sink) build(sp *spool, path string) error {
+	in, err := os.Open(sp.path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: open spool: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: create object file: %w", err)
+	}
+	defer out.Close()
+	r := bufio.NewReaderSize(in, 1<<20)
+	if sp.hdr.Format == Parquet {
+		recs := make(chan []byte, 64)
+		errc := make(chan error, 1)
+		stop := make(chan struct{})
+		go func() {
+			defer close(recs)
+			_, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+				if flags&recHeader != 0 {
+					return nil
+				}
+				select {
+				case recs <- payload:
+					return nil
+				case <-stop:
+					return errors.New("stopped")
+				}
+			})
+			errc <- err
+		}()
+		w := bufio.NewWriterSize(out, 1<<20)
+		err := writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
+			b, ok := <-recs
+			return b, ok, nil
+		})
+		close(stop)
+		for range recs {
+		}
+		if rerr := <-errc; err == nil && rerr != nil {
+			err = rerr
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
+		}
+	} else {
+		w := bufio.NewWriterSize(out, 1<<20)
+		if _, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+			if flags&recHeader != 0 {
+				return nil
+			}
+			_, err := w.Write(payload)
+			return err
+		}); err != nil {
+			return fmt.Errorf("s3 sink: build object from %s: %w", sp.path, err)
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("s3 sink: build object: %w", err)
+		}
+	}
+	return out.Close()
+}
+
+// saveState writes the high-water marks atomically. Writing the in-memory
+// marks is safe: everything they cover is uploaded or in a spool file.
+func (s *Sink) saveState() error {
+	p := persisted{Streams: map[string]persistedStream{}}
+	for name, st := range s.streams {
+		p.Streams[name] = persistedStream{Hi: st.hwm.Hi, Lo: st.hwm.Lo, Snap: st.snap}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tmp := s.state + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("s3 sink: write state: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.state)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(s.state))
+	}
+	if err != nil {
+		return fmt.Errorf("s3 sink: write state: %w", err)
+	}
+	return nil
+}
