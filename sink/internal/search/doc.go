@@ -90,6 +90,11 @@
 // reports index_not_found_exception. Without them the cluster's automatic
 // index creation and dynamic mapping apply.
 //
+// Deletes (and updates that change the key) render the templates from the
+// before image, which PostgreSQL fills with the key columns only unless the
+// table has REPLICA IDENTITY FULL: index and routing templates should use
+// metadata and key columns, or deletes of such rows become record errors.
+//
 // The default index is ${table}: most pipelines capture one schema, and
 // the names match what users query; ${schema}_${table} or any other
 // template can be set. Rendered names are lower-cased, as index names must

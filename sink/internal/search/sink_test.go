@@ -88,7 +88,7 @@ func r(id int64, name string, big event.Value) []event.Value {
 	return []event.Value{event.Int(id), event.String(name), event.Decimal("1.50"), big}
 }
 
-func newTest(t *testing.T, fc *fakeClient, mut func(*Config)) *Sink {
+func newTest(t *testing.T, fc Client, mut func(*Config)) *Sink {
 	t.Helper()
 	cfg := Defaults()
 	cfg.Hosts = []string{"http://x:9200"}
@@ -388,4 +388,42 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%c %d %v: %d, want %d", tc.act, tc.it.Status, tc.it.Error, got, tc.want)
 		}
 	}
+}
+
+// TestTooLarge: a 413 splits the request; a single operation the server
+// refuses as too large is a record error.
+func TestTooLarge(t *testing.T) {
+	fc := &fakeClient{}
+	fc.answers = nil
+	big := strings.Repeat("x", 3000)
+	calls := 0
+	s := newTest(t, &sizeLimited{fakeClient: fc, limit: 2500, calls: &calls}, nil)
+	err := s.Write(context.Background(), []event.Event{
+		ev(event.OpCreate, 100, nil, r(1, "small", event.Null)),
+		ev(event.OpCreate, 110, nil, r(2, big, event.Null)),
+		ev(event.OpCreate, 120, nil, r(3, "small", event.Null)),
+	})
+	var rec component.RecordErrors
+	if !errors.As(err, &rec) || len(rec) != 1 || rec[0].Index != 1 || !strings.Contains(rec[0].Err.Error(), "larger than the server accepts") {
+		t.Fatalf("got %v", err)
+	}
+	sent := strings.Join(fc.bodies, "")
+	if !strings.Contains(sent, `"_id":"1"`) || !strings.Contains(sent, `"_id":"3"`) {
+		t.Errorf("small documents not sent: %q", fc.bodies)
+	}
+}
+
+// sizeLimited answers 413 to bodies over limit, like http.max_content_length.
+type sizeLimited struct {
+	*fakeClient
+	limit int
+	calls *int
+}
+
+func (c *sizeLimited) Bulk(ctx context.Context, body []byte, fp string) (Response, error) {
+	*c.calls++
+	if len(body) > c.limit {
+		return Response{Status: 413}, nil
+	}
+	return c.fakeClient.Bulk(ctx, body, fp)
 }
