@@ -387,3 +387,78 @@ func dumpTopics(t *testing.T, brokers string, adm *kadm.Client, topics []string,
 	}
 	return n
 }
+
+// TestKafkaSourceCrashRecovery: sluice's Kafka source feeds a file while it
+// is SIGKILLed again and again; offsets are committed only after the file is
+// fsynced, so the file ends with every message (duplicates allowed).
+func TestKafkaSourceCrashRecovery(t *testing.T) {
+	brokers := svctest.Need(t, svctest.Kafka)
+	const n = 20000
+	name := kafkaName("ksc")
+	topic := name + ".public.items"
+	cl, adm := kafkaAdmin(t, brokers)
+	if _, err := adm.CreateTopic(context.Background(), 3, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 1000 {
+		recs := make([]*kgo.Record, 0, 1000)
+		for id := i; id < i+1000; id++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf(`{"id":%d}`, id)),
+				Value: []byte(fmt.Sprintf(`{"before":null,"after":{"id":%d,"name":"n%d"},"source":{"connector":"postgresql","name":%q,"ts_ms":1,"db":"d","schema":"public","table":"items","txId":null,"lsn":%d},"op":"c","ts_ms":2}`, id, id, name, id+1))})
+		}
+		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	p := writePipelineAs(t, dir, "p.yaml", fmt.Sprintf(`state_dir: %[1]s/state
+sources:
+  kin:
+    type: kafka
+    brokers: [%[2]s]
+    topics: [%[3]s]
+    group_id: %[4]s
+    instance_id: %[4]s-1
+    batch_size: 200
+sinks:
+  out:
+    type: file
+    inputs: [kin]
+    path: %[5]s
+    format: row
+engine:
+  max_inflight: 4
+`, dir, brokers, topic, name, out))
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	kills := 0
+	for i := 0; i < 10 && kills < 3; i++ {
+		cmd, _ := runSluice(t, dir, p)
+		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond) // a random kill moment
+		if got := len(ids(t, out)); got > 0 && got < n {
+			kills++
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	if kills == 0 {
+		t.Fatal("no kill landed while the file was filling; the test proves nothing")
+	}
+	cmd, stderr := runSluice(t, dir, p)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		seen := map[int]bool{}
+		for _, id := range ids(t, out) {
+			seen[id] = true
+		}
+		if len(seen) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the file has %d of %d ids\n%s", len(seen), n, stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop(t, cmd, stderr)
+	t.Logf("%d kills; %d lines for %d messages", kills, len(ids(t, out)), n)
+}

@@ -56,6 +56,10 @@
 // offset (duplicates, never loss); Committed only commits partitions this
 // member owns, so it never moves another member's offsets back.
 //
+// A process killed without leaving the group holds its partitions until its
+// session expires (session_timeout, default 10s); with instance_id (static
+// membership) the restarted process takes them back at once.
+//
 // Tombstones (null values) are skipped. A message that is not a Debezium
 // change event stops the source with an error naming topic, partition and
 // offset (on_malformed: stop, the default), with the checkpoint before it

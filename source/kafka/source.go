@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,6 +29,15 @@ type Config struct {
 	TopicRegex string   `yaml:"topic_regex"`
 	// GroupID is the consumer group (default "sluice.<pipeline>.<name>").
 	GroupID string `yaml:"group_id"`
+	// InstanceID makes this member a static group member (KIP-345): a
+	// restarted process rejoins at once with its partitions instead of
+	// waiting for the dead member's session to expire. It must be unique
+	// per running process of the group.
+	InstanceID string `yaml:"instance_id"`
+	// SessionTimeout is how long the group waits for a silent member
+	// before giving its partitions to others (default 10s; the broker
+	// bounds it by group.min/max.session.timeout.ms).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// StartOffset is where a partition with neither a checkpoint nor a
 	// committed group offset starts: earliest (default) or latest.
 	StartOffset string `yaml:"start_offset"`
@@ -44,7 +54,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() *Config {
-	return &Config{Conn: kafkautil.DefaultConn(), StartOffset: "earliest", OnMalformed: "stop", BatchSize: 1024, FetchMaxBytes: 16 << 20}
+	return &Config{Conn: kafkautil.DefaultConn(), StartOffset: "earliest", OnMalformed: "stop", BatchSize: 1024, FetchMaxBytes: 16 << 20,
+		SessionTimeout: 10 * time.Second}
 }
 
 // Validate implements component.Validator.
@@ -66,6 +77,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.OnMalformed != "stop" && c.OnMalformed != "skip" {
 		errs = append(errs, &component.FieldError{Field: "on_malformed", Msg: fmt.Sprintf("unknown value %q", c.OnMalformed), Hint: "stop or skip"})
+	}
+	if c.SessionTimeout <= 0 {
+		errs = append(errs, &component.FieldError{Field: "session_timeout", Msg: "must be positive"})
 	}
 	if c.FetchMaxBytes < 1<<10 {
 		errs = append(errs, &component.FieldError{Field: "fetch_max_bytes", Msg: "must be at least 1024"})
@@ -182,6 +196,7 @@ func (s *Source) client(checkpoint offsets) (*kgo.Client, error) {
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(reset),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		kgo.FetchMaxBytes(s.cfg.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(min(s.cfg.FetchMaxBytes, 1<<20)),
 		kgo.MaxConcurrentFetches(1),
@@ -190,6 +205,9 @@ func (s *Source) client(checkpoint offsets) (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.own(m, false) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { s.own(m, false) }),
 	)
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
+	}
 	if s.cfg.TopicRegex != "" {
 		opts = append(opts, kgo.ConsumeTopics("^(?:"+s.cfg.TopicRegex+")$"), kgo.ConsumeRegex())
 	} else {
