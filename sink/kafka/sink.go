@@ -22,8 +22,10 @@
 //     holds on every partition and compaction forgets the old key.
 //   - Headers (headers: true): sluice.stream, sluice.source (the source's
 //     name), sluice.op (c, u, d, r, t), sluice.position (the source position,
-//     e.g. "lsn 0/16B3748") and sluice.ts_ms (the source's commit time,
-//     decimal milliseconds). Tombstones carry the delete's headers.
+//     e.g. "lsn 0/16B3748"), sluice.ts_ms (the source's commit time,
+//     decimal milliseconds) and, when the source has it, sluice.commit_lsn
+//     (the transaction's commit LSN, which the envelope lacks; sluice's
+//     Kafka source restores it). Tombstones carry the delete's headers.
 //
 // # Durability and order
 //
@@ -75,6 +77,11 @@ const (
 	HeaderOp       = "sluice.op"
 	HeaderPosition = "sluice.position"
 	HeaderTsMs     = "sluice.ts_ms"
+	// HeaderCommitLSN carries event.Source.CommitLSN (PostgreSQL), which the
+	// Debezium envelope has no field for, so that events read back by
+	// sluice's Kafka source keep their Seq (SQL sinks recognise replays by
+	// it). Written only when set.
+	HeaderCommitLSN = "sluice.commit_lsn"
 )
 
 // Factory is the registry entry for type: kafka.
@@ -252,6 +259,9 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
 			{Key: HeaderPosition, Value: []byte(e.Where())},
 			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs, 10)},
+		}
+		if e.Source.CommitLSN != 0 {
+			headers = append(headers, kgo.RecordHeader{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
 		}
 		headers = append(headers, extra...)
 	}

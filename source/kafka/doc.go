@@ -26,9 +26,11 @@
 // source. Key columns come from the record key (Debezium's key JSON).
 //
 // Round trip: events that sluice's encoder writes decode into events that
-// encode to the same bytes, with either format (tested for every type). What
-// does not survive: event.Source.CommitLSN (not in the envelope, so
-// Event.Seq is zero and SQL sinks cannot recognise a replay by position),
+// encode to the same bytes, with either format (tested for every type).
+// event.Source.CommitLSN, which the envelope lacks, is restored from the
+// sluice.commit_lsn header sluice's sink writes, so Event.Seq survives too
+// (messages written by Debezium have no such header: their Seq is zero and
+// SQL sinks cannot recognise a replay by position). What does not survive:
 // Column.TypeName/TypeOID/Length (not in the Connect schema), interval
 // months (MicroDuration is microseconds; the ISO text is rebuilt in days),
 // the text form of normalised values ("1e3" comes back "1000.00" at the

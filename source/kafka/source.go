@@ -305,6 +305,11 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			switch {
 			case err == nil:
 				e.Position = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+				for _, h := range r.Headers {
+					if h.Key == headerCommitLSN {
+						e.Source.CommitLSN, _ = strconv.ParseUint(string(h.Value), 10, 64)
+					}
+				}
 				events = append(events, e)
 			case errors.Is(err, errTombstone):
 			case s.cfg.OnMalformed == "skip":
@@ -328,6 +333,10 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 		}
 	}
 }
+
+// headerCommitLSN is the header sluice's Kafka sink writes the commit LSN
+// in (the envelope has no field for it).
+const headerCommitLSN = "sluice.commit_lsn"
 
 // isFatal reports fetch errors that retrying cannot fix.
 func isFatal(err error) bool {

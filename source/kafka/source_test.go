@@ -109,7 +109,10 @@ func schema(src string) *event.Schema {
 func row(s *event.Schema, op event.Op, id int64, lsn uint64) event.Event {
 	r := []event.Value{event.Int(id), event.Decimal("12.50"), event.Int(1704067200123456)}
 	e := event.Event{Schema: s, Op: op, TsMs: 1700000000999,
-		Source: event.Source{TsMs: 1700000000000, LSN: lsn, HasLSN: true, TxID: 7, HasTxID: true, LastCommitLSN: lsn - 1}}
+		Source: event.Source{TsMs: 1700000000000, LSN: lsn, HasLSN: true, TxID: 7, HasTxID: true, LastCommitLSN: lsn - 1, CommitLSN: lsn + 5}}
+	if op == event.OpRead {
+		e.Source.Snapshot, e.Source.CommitLSN = event.SnapshotTrue, 0
+	}
 	if op == event.OpDelete {
 		e.Before = r
 	} else {
@@ -197,6 +200,9 @@ func TestSourceSluiceWritten(t *testing.T) {
 		}
 		if got[i].Schema.Stream != topic || !reflect2(got[i].Schema.KeyIdx, []int{0}) {
 			t.Errorf("event %d: stream %q key %v", i, got[i].Schema.Stream, got[i].Schema.KeyIdx)
+		}
+		if got[i].Seq() != in[i].Seq() {
+			t.Errorf("event %d: seq %v, want %v (sluice.commit_lsn header)", i, got[i].Seq(), in[i].Seq())
 		}
 		if wantPos := topic + "/0@" + string(rune('0'+i)); got[i].Position != wantPos {
 			t.Errorf("event %d: position %q, want %q", i, got[i].Position, wantPos)
