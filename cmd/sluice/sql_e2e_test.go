@@ -197,12 +197,13 @@ sources:
     type: postgres
     dsn: ${SOURCE_DSN}
     tables: [public.*]
+    slot: %s
 sinks:
   mariadb:
     %s
     inputs: [pg]
     auto_create: true
-`, dir, target.sinkYAML))
+`, dir, uniqueSlot(), target.sinkYAML))
 	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src, "TARGET_DSN="+target.env)
 	defer cmd.Process.Kill()
 	count := func(table string) int {
@@ -317,6 +318,7 @@ sources:
     snapshot_chunk_rows: 500
     batch_size: 256
     heartbeat_interval: 1s
+    slot: %s
 sinks:
   out:
     %s
@@ -324,7 +326,7 @@ sinks:
     auto_create: true
 engine:
   max_inflight: 8
-`, dir, target.sinkYAML))
+`, dir, uniqueSlot(), target.sinkYAML))
 	env := []string{"SOURCE_DSN=" + dsn, "TARGET_DSN=" + target.env}
 	count := func() int {
 		n := 0
@@ -459,6 +461,14 @@ func myConcat(cols string) string {
 		parts = append(parts, "COALESCE(CAST("+c+" AS CHAR), 'NULL')")
 	}
 	return "SELECT CONCAT_WS('|', " + strings.Join(parts, ", ") + ")"
+}
+
+// uniqueSlot names a replication slot no other test uses: slots are
+// cluster-wide, and the default name comes from the pipeline file's name.
+func uniqueSlot() string {
+	var rnd [6]byte
+	_, _ = crand.Read(rnd[:])
+	return "sluice_sqltest_" + hex.EncodeToString(rnd[:])
 }
 
 func trim(s string) string {
