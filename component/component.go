@@ -131,6 +131,11 @@ type SourceFactory struct {
 	Config func() any
 	// New builds the source from its decoded, validated configuration.
 	New func(cfg any, env Env) (Source, error)
+	// ForeignStreams is set for sources whose streams keep their upstream
+	// names (the Kafka source re-emits "pg.public.items", not
+	// "<name>.public.items"); a sink's input glob is then not required to
+	// start with a source name.
+	ForeignStreams bool
 }
 
 // SinkFactory builds a sink of one type.

@@ -173,16 +173,29 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 	// The graph: every input must select a source; names are unique.
 	var srcNames []string
 	seen := map[string]bool{}
+	foreign := false
 	for _, c := range p.Sources {
 		srcNames = append(srcNames, c.Name)
 		seen[c.Name] = true
+		foreign = foreign || reg.Sources[c.Type].ForeignStreams
 	}
 	for _, c := range p.Sinks {
 		if seen[c.Name] {
 			l.addLine(c.Line, "sinks."+c.Name, "name is already used by a source", "give every component its own name")
 		}
 		if len(p.Sources) > 0 {
-			if err := engine.ValidateInputs(c.Inputs, srcNames); err != nil {
+			inputs := c.Inputs
+			if foreign {
+				// A stream pattern may name upstream streams; a bare name
+				// must still be a source.
+				inputs = nil
+				for _, in := range c.Inputs {
+					if !strings.Contains(in, ".") {
+						inputs = append(inputs, in)
+					}
+				}
+			}
+			if err := engine.ValidateInputs(inputs, srcNames); err != nil {
 				l.addLine(c.InputsLine, "sinks."+c.Name+".inputs", err.Error(), "name a source, a stream like source.schema.table, or a glob")
 			}
 		}

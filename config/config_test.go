@@ -254,3 +254,25 @@ sinks:
 		t.Fatalf("path = %q", got)
 	}
 }
+
+func TestForeignStreamInputs(t *testing.T) {
+	reg := testRegistry()
+	reg.Sources["kafka"] = component.SourceFactory{Config: func() any { return &srcCfg{DSN: "x"} }, ForeignStreams: true}
+	src := `sources:
+  kin: {type: kafka}
+sinks:
+  out:
+    type: file
+    inputs: [pg.public.*]
+    path: x
+  typo:
+    type: file
+    inputs: [kni]
+    path: y
+`
+	_, err := Load("p.yaml", []byte(src), reg, env(nil))
+	want := `p.yaml:10: sinks.typo.inputs: input "kni" matches no source (sources: kin) (hint: name a source, a stream like source.schema.table, or a glob)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

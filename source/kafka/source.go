@@ -94,6 +94,8 @@ func (c *Config) Validate() []error {
 var Factory = component.SourceFactory{
 	Doc:    "Debezium-format change events from Kafka topics (written by sluice or Debezium); offsets committed with the checkpoint",
 	Config: func() any { return DefaultConfig() },
+	// Streams keep the names they had upstream, so a round trip is exact.
+	ForeignStreams: true,
 	New: func(cfg any, env component.Env) (component.Source, error) {
 		c := *cfg.(*Config)
 		if c.GroupID == "" {
