@@ -27,5 +27,7 @@ func Default() component.Registry {
 	addSQLSinks(r.Sinks)
 	addKafka(r)
 	addS3Sinks(r.Sinks)
+	addMySQLSource(r.Sources)
+	addPollSource(r.Sources)
 	return r
 }
