@@ -226,6 +226,7 @@ sources:
     type: postgres
     dsn: ${E2E_DSN}
     tables: [public.product]
+    slot: %s
 sinks:
   search:
     type: opensearch
@@ -238,7 +239,7 @@ sinks:
         price: {type: double}
         tags: {type: keyword}
         created: {type: date}
-`, dir, idx.name))
+`, dir, uniqueSlot(), idx.name))
 	cmd := exec.Command(bin, "run", p)
 	cmd.Env = append(os.Environ(), "E2E_DSN="+dsn, "E2E_OPENSEARCH="+base)
 	var stderr bytes.Buffer
@@ -318,16 +319,17 @@ sources:
     snapshot_chunk_rows: 500
     batch_size: 256
     heartbeat_interval: 1s
+    slot: %s
 sinks:
   search:
     type: opensearch
     inputs: [pg]
     hosts: ["${CRASH_OPENSEARCH}"]
-    index: %s-$${table}  # $$ keeps the template from ${ENV} interpolation
+    index: %s-${table}
     max_request_bytes: 262144
 engine:
   max_inflight: 8
-`, dir, idx.name))
+`, dir, uniqueSlot(), idx.name))
 	var logMu sync.Mutex
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "run", p)
@@ -369,7 +371,7 @@ engine:
 	during := 0
 	for i := 0; i < snapKills*6 && during < snapKills; i++ {
 		cmd := start()
-		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond) // a random kill moment
+		time.Sleep(time.Duration(200+rng.IntN(900)) * time.Millisecond) // a random kill moment
 		done := indexed() >= total
 		cmd.Process.Kill()
 		cmd.Wait()

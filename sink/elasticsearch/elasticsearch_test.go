@@ -19,7 +19,7 @@ var reg = component.Registry{
 }
 
 // TestConfigLoads: the keys users know from Kafka Connect and Data Prepper
-// decode into the typed config; templates come through $$-escaped; bad
+// decode into the typed config; templates come through (plain, and $$-escaped); bad
 // values are reported with their line.
 func TestConfigLoads(t *testing.T) {
 	p, err := config.Load("p.yaml", []byte(`
@@ -32,7 +32,7 @@ sinks:
     hosts: ["https://es.example.com:9200"]
     api_key: ${ES_KEY}
     index: orders-$${table}
-    document_id: $${/id}
+    document_id: ${/id}
     routing: $${/id}
     document_version_type: external_gte
     max_request_bytes: 1048576
