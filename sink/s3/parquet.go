@@ -493,7 +493,7 @@ func decodeRow(row parquet.Row, b []byte) (parquet.Row, error) {
 	b = b[k:]
 	for range n {
 		col, k := binary.Uvarint(b)
-		if k <= 0 || len(b) < k+3 {
+		if k <= 0 || len(b) < k+3 || col > math.MaxInt16 {
 			return row, errCorruptRow
 		}
 		rep, def, kind := int(b[k]), int(b[k+1]), b[k+2]
@@ -575,6 +575,7 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
 		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(128<<10))
 	rows := make([]parquet.Row, 0, 256)
+	leaves := len(sch.Columns())
 	var groupBytes int
 	flush := func() error {
 		if _, err := pw.WriteRows(rows); err != nil {
@@ -598,6 +599,11 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 		r, err = decodeRow(r, b)
 		if err != nil {
 			return err
+		}
+		for _, v := range r {
+			if v.Column() >= leaves {
+				return errCorruptRow
+			}
 		}
 		rows = append(rows, r)
 		groupBytes += len(b)
