@@ -27,7 +27,9 @@ type Config struct {
 	// Bucket receives the objects; it must exist.
 	Bucket string `yaml:"bucket"`
 	// Prefix is prepended to every object key ("" for none; no leading or
-	// trailing slash needed).
+	// trailing slash needed). Object names derive from stream, partition and
+	// positions only, so two sinks writing the same streams in the same
+	// format to one bucket need different prefixes.
 	Prefix string `yaml:"prefix"`
 	// Region is the bucket's region (default us-east-1 when neither this nor
 	// the AWS environment sets one).
@@ -40,7 +42,8 @@ type Config struct {
 	PathStyle bool `yaml:"path_style"`
 	// AccessKeyID and SecretAccessKey are static credentials; when both are
 	// empty the AWS SDK's default credential chain is used (environment,
-	// shared config, web identity, instance role).
+	// shared config, web identity, instance role). Neither is ever logged or
+	// put in an error; write them as ${ENV} references in pipeline files.
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
 
