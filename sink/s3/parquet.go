@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -260,7 +261,7 @@ func parquetRow(row parquet.Row, specs []colSpec, e *event.Event) (_ parquet.Row
 		}
 	}
 	row = append(row,
-		parquet.ByteArrayValue([]byte(e.Op.String())).Level(0, 0, cols),
+		parquet.ByteArrayValue(stringBytes(e.Op.String())).Level(0, 0, cols),
 		parquet.Int64Value(e.Source.TsMs).Level(0, 0, cols+1))
 	if e.Source.HasLSN {
 		row = append(row, parquet.Int64Value(int64(e.Source.LSN)).Level(0, 1, cols+2))
@@ -323,7 +324,7 @@ func scalar(s *colSpec, v event.Value) (pv parquet.Value, null bool, err error) 
 		// placeholder, so readers can tell "unknown" from NULL.
 		switch s.Kind {
 		case pqString, pqBytes:
-			return parquet.ByteArrayValue([]byte(format.UnavailableValuePlaceholder)), false, nil
+			return parquet.ByteArrayValue(stringBytes(format.UnavailableValuePlaceholder)), false, nil
 		}
 		return pv, true, nil
 	}
@@ -378,14 +379,19 @@ func scalar(s *colSpec, v event.Value) (pv parquet.Value, null bool, err error) 
 	case pqString, pqJSON, pqBytes:
 		switch v.Kind {
 		case event.KindString, event.KindBytes, event.KindDecimal, event.KindInterval:
-			return parquet.ByteArrayValue([]byte(v.Str)), false, nil
+			return parquet.ByteArrayValue(stringBytes(v.Str)), false, nil
 		case event.KindInt, event.KindFloat, event.KindBool:
-			return parquet.ByteArrayValue([]byte(v.Text())), false, nil
+			return parquet.ByteArrayValue(stringBytes(v.Text())), false, nil
 		}
 		return mismatch()
 	}
 	return pv, false, fmt.Errorf("unknown column kind %q", s.Kind)
 }
+
+// stringBytes views s as bytes without copying. The parquet.Values built
+// from it live only until appendRow copies them into the spool record, and
+// nothing writes to them.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // unscaled parses exact decimal text as an integer at scale, checking the
 // precision. NaN and infinities have no DECIMAL form.

@@ -177,11 +177,19 @@ func (s *Sink) load() error {
 	var spools []*spool
 	for _, e := range entries {
 		name := e.Name()
+		if strings.HasSuffix(name, ".obj") {
+			// A half-built or half-uploaded object: rebuilt from its spool.
+			os.Remove(filepath.Join(s.spool, name))
+			continue
+		}
 		if !strings.HasSuffix(name, ".open") && !strings.HasSuffix(name, ".sealed") {
-			continue // a half-built object file: rebuilt from its spool
+			continue
 		}
 		sp, err := openSpool(filepath.Join(s.spool, name), s.now())
 		if err != nil {
+			for _, o := range spools {
+				o.close()
+			}
 			return err
 		}
 		if sp == nil || sp.count == 0 {
