@@ -75,6 +75,21 @@ type Source struct {
 	HasTxID  bool
 	HasLSN   bool
 	HasXmin  bool
+	// MySQL (after the flags: Row fills their padding, so Source is 64
+	// bytes). LSN and CommitLSN hold the binlog order, see Event.Seq.
+	Row    int32   // row number within its binlog rows event (Debezium "row")
+	Binlog *Binlog // binlog coordinates; nil for other sources
+}
+
+// Binlog is where a MySQL change sits in the binary log. One is shared by
+// every row of a binlog rows event (and snapshot rows share one), so it
+// costs an allocation per rows event, not per row.
+type Binlog struct {
+	File     string // binlog file name, e.g. "binlog.000003"
+	Pos      uint64 // position of the rows event in File (snapshot: the consistent position)
+	GTID     string // the transaction's GTID ("" when the server has none, and for snapshot rows)
+	ServerID uint32 // id of the server that wrote the event (0 for snapshot rows)
+	Thread   uint32 // id of the session that made the change (0 when unknown)
 }
 
 // Event is one change.
@@ -89,7 +104,7 @@ type Event struct {
 	// engine, printed in dead-letter records and logs. A source may leave it
 	// empty on its hot path; Where then derives it from Source.
 	Position string
-	Op       Op // last, so the struct packs into 144 bytes
+	Op       Op // last, so the struct packs into 152 bytes
 }
 
 // Key returns the key values of the event's row: from After, or Before for
@@ -118,6 +133,8 @@ func (e *Event) Where() string {
 	switch {
 	case e.Position != "":
 		return e.Position
+	case e.Source.Binlog != nil:
+		return fmt.Sprintf("binlog %s:%d row %d", e.Source.Binlog.File, e.Source.Binlog.Pos, e.Source.Row)
 	case e.Source.HasLSN:
 		return fmt.Sprintf("lsn %X/%X", e.Source.LSN>>32, uint32(e.Source.LSN))
 	case e.Source.HasTxID:
@@ -141,6 +158,10 @@ func (e *Event) String() string {
 //
 // PostgreSQL: the LSN of the change's WAL record. Row locks make it grow per
 // key: a second change to a row waits for the first one's commit.
+//
+// MySQL: binlog file number, position of the rows event and row number
+// packed as file<<48 | pos<<16 | row (HasLSN is false when they do not
+// fit: file numbers from 32768, rows events past 4 GiB or of 65536 rows).
 func (e *Event) Version() (v int64, ok bool) {
 	if e.Source.Snapshot != SnapshotFalse {
 		return 1, true
@@ -183,6 +204,9 @@ func (s Seq) Compare(o Seq) int {
 // the first grows with every transaction in commit order, the second with
 // every change inside one, and both are the same when a transaction is
 // streamed again after a restart.
+//
+// MySQL: (file<<32 | position of the transaction's first event, the
+// packed LSN above): transactions are written to the binlog in commit order.
 func (e *Event) Seq() Seq {
 	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
 		return Seq{}
@@ -196,7 +220,7 @@ func (e *Event) Size() int {
 	return int(unsafeEventSize) + imageSize(e.Before) + imageSize(e.After) + len(e.Position)
 }
 
-const unsafeEventSize = 144
+const unsafeEventSize = 152
 
 func imageSize(img []Value) int {
 	n := 0
