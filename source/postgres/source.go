@@ -231,11 +231,27 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	}
 
 	switch {
+	case cp == nil && s.cfg.Snapshot == SnapshotInitial && slotExists && slotLSN != 0:
+		// A run before this one created the slot and was stopped before
+		// its first checkpoint (a crash during the snapshot). The slot
+		// still holds every change since its consistent point, which
+		// sinks may have partly seen: re-reading at a new snapshot and
+		// streaming from the slot's position replays the changes in
+		// between (deletes included), so every sink converges. Dropping
+		// the slot instead would lose those changes for good.
+		s.log.Warn("replication slot exists but there is no checkpoint; snapshotting again and streaming from the slot's position",
+			"slot", s.slot, "confirmed_flush_lsn", pglogrepl.LSN(slotLSN).String())
+		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, ConsistentPoint: pglogrepl.LSN(slotLSN).String(),
+			Tables: map[string]*tableProgress{}, PublicationCreated: pubCreated}
+		for _, t := range tables {
+			cp.Tables[t.info.ref.String()] = &tableProgress{}
+		}
+		if err := s.snapshot(ctx, si, tables, cp, slotLSN, "", out); err != nil {
+			return err
+		}
 	case cp == nil && s.cfg.Snapshot == SnapshotInitial:
 		if slotExists {
-			// Nothing of this slot was ever checkpointed, so nothing is
-			// lost by recreating it; an old slot cannot export a snapshot.
-			s.log.Warn("replication slot exists but there is no checkpoint; recreating it for a consistent snapshot", "slot", s.slot)
+			// A slot without a confirmed position holds nothing.
 			if _, err := meta.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot); err != nil {
 				return fmt.Errorf("drop stale replication slot %q: %w", s.slot, err)
 			}
