@@ -24,6 +24,8 @@
 //  5. Sinks (opensearch, pgtable, mariadb; see sinks.go): the snapshot into
 //     an OpenSearch index, a PostgreSQL table and a MariaDB table against a
 //     plain bulk loader, COPY FROM and LOAD DATA of the same rows.
+//  6. kafka (see kafka.go): the snapshot into a Kafka topic against the
+//     broker's ProducerPerformance tool at the same message size and acks.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
@@ -83,7 +85,7 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
@@ -164,6 +166,7 @@ func run() int {
 		{"opensearch", b.sinkOpenSearch},
 		{"pgtable", b.sinkPGTable},
 		{"mariadb", b.sinkMariaDB},
+		{"kafka", b.sinkKafka},
 	}
 	for _, s := range steps {
 		if !want[s.name] {
