@@ -19,7 +19,7 @@ func FuzzReadSpool(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var total int64
-		end, err := readSpool(bytes.NewReader(b), func(_ byte, _ pos, _ int64, payload []byte) error {
+		end, err := readSpool(bytes.NewReader(b), false, func(_ byte, _ pos, _ int64, payload []byte) error {
 			total += int64(len(payload)) + frameHead
 			return nil
 		})

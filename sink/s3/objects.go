@@ -146,7 +146,7 @@ func (s *Sink) build(sp *spool, path string) error {
 		stop := make(chan struct{})
 		go func() {
 			defer close(recs)
-			_, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+			_, err := readSpool(r, true, func(flags byte, _ pos, _ int64, payload []byte) error {
 				if flags&recHeader != 0 {
 					return nil
 				}
@@ -178,7 +178,7 @@ func (s *Sink) build(sp *spool, path string) error {
 		}
 	} else {
 		w := bufio.NewWriterSize(out, 1<<20)
-		if _, err := readSpool(r, func(flags byte, _ pos, _ int64, payload []byte) error {
+		if _, err := readSpool(r, true, func(flags byte, _ pos, _ int64, payload []byte) error {
 			if flags&recHeader != 0 {
 				return nil
 			}

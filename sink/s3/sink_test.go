@@ -451,3 +451,25 @@ func TestFormatChangeBetweenRuns(t *testing.T) {
 		t.Errorf("new object:\n%s", got)
 	}
 }
+
+// TestLargeRecord: a record over the spool reader's small-record buffer
+// (1 MiB) survives a restart and lands whole.
+func TestLargeRecord(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	big := strings.Repeat("b", 3<<20)
+	evs := changes(1, 2)
+	evs[0].After[1] = event.String(big)
+	write(t, s, evs)
+	crash(s)
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, changes(1, 3))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(rows(1, 3), `"user 1"`, `"`+big+`"`, 1)
+	if got := string(store.get(key(1, 3))); got != want {
+		t.Errorf("object of %d bytes, want %d", len(got), len(want))
+	}
+}

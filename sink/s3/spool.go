@@ -170,11 +170,14 @@ func (s *spool) close() {
 	}
 }
 
-// readSpool reads a spool file's records, calling fn for each (payload is
-// a fresh slice). It returns the offset after the last whole record; a torn
-// or corrupt tail is not an error (a crash mid-write leaves one).
-func readSpool(r io.Reader, fn func(flags byte, p pos, t int64, payload []byte) error) (int64, error) {
+// readSpool reads a spool file's records, calling fn for each. payload is a
+// fresh slice when fresh is set, else a buffer reused for the next record.
+// It returns the offset after the last whole record; a torn or corrupt tail
+// is not an error (a crash mid-write leaves one). Memory is bounded by the
+// input: a corrupt length does not allocate what is not there.
+func readSpool(r io.Reader, fresh bool, fn func(flags byte, p pos, t int64, payload []byte) error) (int64, error) {
 	var off int64
+	var buf []byte
 	head := make([]byte, frameHead)
 	for {
 		if _, err := io.ReadFull(r, head); err != nil {
@@ -184,9 +187,23 @@ func readSpool(r io.Reader, fn func(flags byte, p pos, t int64, payload []byte) 
 		if n < frameHead-8 || n > 1<<30 {
 			return off, nil
 		}
-		body := make([]byte, n-(frameHead-8))
-		if _, err := io.ReadFull(r, body); err != nil {
-			return off, nil
+		size := int(n - (frameHead - 8))
+		var body []byte
+		if size > 1<<20 {
+			// Large: grow with what is actually there.
+			b, err := io.ReadAll(io.LimitReader(r, int64(size)))
+			if err != nil || len(b) != size {
+				return off, nil
+			}
+			body = b
+		} else {
+			if fresh || cap(buf) < size {
+				buf = make([]byte, size)
+			}
+			body = buf[:size]
+			if _, err := io.ReadFull(r, body); err != nil {
+				return off, nil
+			}
 		}
 		crc := crc32.Update(crc32.Checksum(head[8:], castagnoli), castagnoli, body)
 		if crc != binary.LittleEndian.Uint32(head[4:]) {
@@ -215,7 +232,7 @@ func openSpool(path string, now time.Time) (*spool, error) {
 	}
 	s := &spool{n: n, path: path, f: f, opened: now}
 	var sawHeader bool
-	end, err := readSpool(bufio.NewReaderSize(f, 1<<20), func(flags byte, p pos, t int64, payload []byte) error {
+	end, err := readSpool(bufio.NewReaderSize(f, 1<<20), false, func(flags byte, p pos, t int64, payload []byte) error {
 		if flags&recHeader != 0 {
 			sawHeader = true
 			return json.Unmarshal(payload, &s.hdr)
