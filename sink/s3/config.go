@@ -56,8 +56,8 @@ type Config struct {
 	// Partition is the object directory template, rendered from the event's
 	// metadata and its source commit time (UTC): ${stream}, ${source},
 	// ${database}, ${schema}, ${table}, ${date} (YYYY-MM-DD), ${year},
-	// ${month}, ${day}, ${hour}, ${minute}. In a pipeline file each $ is
-	// written $$, as a lone $ starts an environment variable.
+	// ${month}, ${day}, ${hour}, ${minute}. The pipeline loader leaves these
+	// names to the sink (they are never environment variables).
 	Partition string `yaml:"partition"`
 
 	// FlushSize closes an object after this many records (Kafka Connect's
@@ -128,7 +128,7 @@ func (c *Config) Validate() []error {
 		}
 	}
 	if _, err := parsePartition(c.Partition); err != nil {
-		add("partition", err.Error(), "e.g. $${stream}/dt=$${date}/hour=$${hour} ($$ in a pipeline file, where a lone $ starts an env variable)")
+		add("partition", err.Error(), "e.g. "+DefaultPartition)
 	}
 	if c.FlushSize < 0 {
 		add("flush_size", "must not be negative", "0 disables count rotation")
