@@ -1,0 +1,115 @@
+package sqlpoll
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
+)
+
+// dialect is what differs between the databases: driver name, identifier
+// quoting, placeholders, the clock and the default namespace.
+type dialect struct {
+	name string // config spelling: postgres, mysql, sqlite
+}
+
+// open opens the database. For MySQL the session time zone is UTC unless the
+// DSN sets time_zone, so TIMESTAMP columns (which MySQL converts to the
+// session zone) read as UTC and CURRENT_TIMESTAMP is UTC.
+func (d dialect) open(dsn string) (*sql.DB, error) {
+	switch d.name {
+	case DriverPostgres:
+		return sql.Open("pgx", dsn)
+	case DriverMySQL:
+		mc, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			// The parser's message may quote the DSN: never pass it on.
+			return nil, fmt.Errorf("dsn is not a valid MySQL DSN (user:password@tcp(host:port)/db)")
+		}
+		if _, ok := mc.Params["time_zone"]; !ok {
+			if mc.Params == nil {
+				mc.Params = map[string]string{}
+			}
+			mc.Params["time_zone"] = "'+00:00'"
+		}
+		return sql.Open("mysql", mc.FormatDSN())
+	case DriverSQLite:
+		return sql.Open("sqlite", dsn)
+	}
+	return nil, fmt.Errorf("unknown driver %q", d.name)
+}
+
+// quote quotes one identifier.
+func (d dialect) quote(id string) string {
+	if d.name == DriverMySQL {
+		return "`" + strings.ReplaceAll(id, "`", "``") + "`"
+	}
+	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
+}
+
+// quoteTable quotes table or schema.table.
+func (d dialect) quoteTable(t string) string {
+	parts := strings.Split(t, ".")
+	for i, p := range parts {
+		parts[i] = d.quote(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+// placeholder returns the n-th (1-based) parameter marker.
+func (d dialect) placeholder(n int) string {
+	if d.name == DriverPostgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// upperBound is an SQL expression for the database's current time minus
+// delay: rows with a timestamp at or after it are not read yet. The
+// database's clock, not sluice's, decides, as in Kafka Connect.
+//
+// SQLite has no timestamp type: the bound is UTC text in SQLite's own
+// format ("YYYY-MM-DD HH:MM:SS.SSS"), which compares correctly with text
+// timestamps in that format.
+func (d dialect) upperBound(delay time.Duration) string {
+	us := delay.Microseconds()
+	switch d.name {
+	case DriverPostgres:
+		return fmt.Sprintf("(CURRENT_TIMESTAMP - INTERVAL '%d microseconds')", us)
+	case DriverMySQL:
+		return fmt.Sprintf("(CURRENT_TIMESTAMP(6) - INTERVAL %d MICROSECOND)", us)
+	}
+	return fmt.Sprintf("strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%d.%06d seconds')", us/1e6, us%1e6)
+}
+
+// coalesce builds the row's timestamp expression over the given (already
+// qualified) columns. SQLite's COALESCE needs two arguments; a NULL second
+// one also strips the column's declared type, so the driver hands back the
+// stored text unparsed, which is what the watermark must compare against.
+func (d dialect) coalesce(cols []string) string {
+	if len(cols) == 1 {
+		return "COALESCE(" + cols[0] + ", NULL)"
+	}
+	return "COALESCE(" + strings.Join(cols, ", ") + ")"
+}
+
+// location returns the database (PostgreSQL, MySQL; "main" for SQLite) and
+// the schema (PostgreSQL only) that unqualified table names resolve to.
+func (d dialect) location(ctx context.Context, db *sql.DB) (database, schema string, err error) {
+	var dbName, sch sql.NullString
+	switch d.name {
+	case DriverPostgres:
+		err = db.QueryRowContext(ctx, "SELECT current_database(), current_schema()").Scan(&dbName, &sch)
+	case DriverMySQL:
+		err = db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&dbName)
+	default:
+		dbName.String = "main"
+	}
+	return dbName.String, sch.String, err
+}
