@@ -139,11 +139,14 @@ func (c *Config) Validate() []error {
 	if c.DSN == "" {
 		add("dsn", "is required", "the driver's connection string, e.g. ${DB_DSN}")
 	}
+	knownMode := true
 	switch c.Mode {
 	case ModeBulk, ModeIncrementing, ModeTimestamp, ModeTimestampIncrementing:
 	case "":
+		knownMode = false
 		add("mode", "is required", "use bulk, incrementing, timestamp or timestamp+incrementing")
 	default:
+		knownMode = false
 		add("mode", fmt.Sprintf("%q is not a mode", c.Mode), "use bulk, incrementing, timestamp or timestamp+incrementing")
 	}
 	switch {
@@ -176,7 +179,7 @@ func (c *Config) Validate() []error {
 		} else {
 			checkCol("incrementing_column", c.IncrementingColumn)
 		}
-	} else if c.IncrementingColumn != "" && c.Mode != "" {
+	} else if c.IncrementingColumn != "" && knownMode {
 		add("incrementing_column", "is only used in modes incrementing and timestamp+incrementing", "remove it, or change mode")
 	}
 	ts := c.tsColumns()
@@ -187,7 +190,7 @@ func (c *Config) Validate() []error {
 		for i, col := range ts {
 			checkCol(fmt.Sprintf("timestamp_columns[%d]", i), col)
 		}
-	} else if len(ts) > 0 && c.Mode != "" {
+	} else if len(ts) > 0 && knownMode {
 		add("timestamp_columns", "is only used in modes timestamp and timestamp+incrementing", "remove it, or change mode")
 	}
 	for i, col := range c.KeyColumns {

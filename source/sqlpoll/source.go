@@ -258,6 +258,13 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 	if t.schema != nil {
 		sch.Version = t.schema.Version + 1
 	}
+	t.incIdx = -1
+	if s.cfg.IncrementingColumn != "" {
+		t.incIdx = sch.ColumnIndex(s.cfg.IncrementingColumn)
+		if t.incIdx < 0 {
+			return fatal{fmt.Errorf("%s: incrementing column %q is not in the result (columns: %s)", t.key, s.cfg.IncrementingColumn, columnNames(cols))}
+		}
+	}
 	keys := s.cfg.KeyColumns
 	if len(keys) == 0 && s.cfg.IncrementingColumn != "" {
 		keys = []string{s.cfg.IncrementingColumn}
@@ -269,13 +276,6 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 		}
 		sch.Columns[i].Key = true
 		sch.KeyIdx = append(sch.KeyIdx, i)
-	}
-	t.incIdx = -1
-	if s.cfg.IncrementingColumn != "" {
-		t.incIdx = sch.ColumnIndex(s.cfg.IncrementingColumn)
-		if t.incIdx < 0 {
-			return fatal{fmt.Errorf("%s: incrementing column %q is not in the result (columns: %s)", t.key, s.cfg.IncrementingColumn, columnNames(cols))}
-		}
 	}
 	t.schema = sch
 	return nil
