@@ -1,0 +1,309 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+var _ component.Source = (*Source)(nil)
+
+// ErrBinlogLost means the checkpoint's binlog position is no longer on the
+// server: the files were purged while the source was stopped (or it fell
+// behind expire_logs_days). Changes in between are gone.
+var ErrBinlogLost = errors.New("binlog position is no longer available on the server")
+
+// Source is a MySQL/MariaDB CDC source. Create it with New (or Factory).
+type Source struct {
+	cfg  Config
+	env  component.Env
+	log  *slog.Logger
+	dc   *mysql.Config
+	prog progress
+
+	mu struct {
+		sync.Mutex
+		db      *sql.DB
+		durable string // newest checkpoint the engine reported durable
+		closers []io.Closer
+	}
+}
+
+// New builds a source from a validated configuration.
+func New(cfg *Config, env component.Env) (*Source, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("mysql source %q: %w", env.Name, errors.Join(errs...))
+	}
+	dc, err := cfg.driverConfig()
+	if err != nil {
+		return nil, fmt.Errorf("mysql source %q: %w", env.Name, err)
+	}
+	s := &Source{cfg: *cfg, env: env, log: env.Logger, dc: dc}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// serverInfo is what Run learns about the server once.
+type serverInfo struct {
+	version string
+	mariadb bool
+	gtid    bool // GTIDs are on (always on MariaDB 10+; gtid_mode=ON on MySQL)
+}
+
+func (s *Source) openDB() (*sql.DB, error) {
+	connector, err := mysql.NewConnector(s.dc)
+	if err != nil {
+		return nil, component.Permanent(errors.New("dsn is not a valid MySQL data source name"))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(4)
+	db.SetConnMaxIdleTime(time.Minute)
+	s.mu.Lock()
+	s.mu.db = db
+	s.mu.Unlock()
+	return db, nil
+}
+
+func queryServerInfo(ctx context.Context, db *sql.DB) (serverInfo, error) {
+	var si serverInfo
+	var format, image string
+	if err := db.QueryRowContext(ctx, `SELECT VERSION(), @@binlog_format, @@binlog_row_image`).Scan(&si.version, &format, &image); err != nil {
+		return si, fmt.Errorf("query server settings: %w", err)
+	}
+	si.mariadb = strings.Contains(strings.ToLower(si.version), "mariadb")
+	if !strings.EqualFold(format, "ROW") {
+		return si, component.Permanent(fmt.Errorf("binlog_format is %s; row-based logging is required (SET GLOBAL binlog_format = 'ROW' and in the server's configuration)", format))
+	}
+	if !strings.EqualFold(image, "FULL") {
+		return si, component.Permanent(fmt.Errorf("binlog_row_image is %s; FULL is required so updates and deletes carry whole rows", image))
+	}
+	if si.mariadb {
+		si.gtid = true
+	} else {
+		var mode string
+		if err := db.QueryRowContext(ctx, `SELECT @@gtid_mode`).Scan(&mode); err == nil && strings.EqualFold(mode, "ON") {
+			si.gtid = true
+		}
+	}
+	return si, nil
+}
+
+// Run snapshots (unless the checkpoint says it is done or snapshot: never)
+// and then streams changes until ctx is cancelled.
+func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
+	err := s.run(ctx, cpBytes, countingEmitter{Emitter: out, p: &s.prog})
+	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
+	}
+	return nil
+}
+
+func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
+	cp, err := parseCheckpoint(cpBytes)
+	if err != nil {
+		return component.Permanent(err)
+	}
+	db, err := s.openDB()
+	if err != nil {
+		return err
+	}
+	si, err := queryServerInfo(ctx, db)
+	if err != nil {
+		return err
+	}
+	refs, err := resolveTables(ctx, db, s.cfg.Tables)
+	if err != nil {
+		return err
+	}
+	tables := make([]*tableState, 0, len(refs))
+	for _, ref := range refs {
+		cols, err := loadColumns(ctx, db, ref)
+		if err != nil {
+			return err
+		}
+		sch, types, err := buildSchema(s.baseSchema(ref), ref, cols)
+		if err != nil {
+			return err
+		}
+		if len(sch.KeyIdx) == 0 {
+			s.log.Warn("table has no primary key: its snapshot is read in one query and restarts from the beginning after a crash; its events have no key", "table", ref.String())
+		}
+		tables = append(tables, &tableState{ref: ref, sch: sch, types: types})
+	}
+
+	if cp != nil {
+		ok, err := binlogAvailable(ctx, db, cp.File)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			lost := fmt.Errorf("%w: the checkpoint is at %s:%d (gtid %q), which was purged; changes since then are lost", ErrBinlogLost, cp.File, cp.Pos, cp.GTID)
+			if s.cfg.OnBinlogLost != LostResnapshot {
+				return component.Permanent(fmt.Errorf("%w; set on_binlog_lost: resnapshot to take a new snapshot, or remove the pipeline's state to start over", lost))
+			}
+			s.log.Warn("binlog lost; taking a new snapshot (on_binlog_lost: resnapshot)", "err", lost)
+			cp = nil
+		}
+	}
+	switch {
+	case cp == nil && s.cfg.Snapshot == SnapshotInitial:
+		if cp, err = s.snapshot(ctx, db, si, tables, nil, out); err != nil {
+			return err
+		}
+	case cp == nil:
+		file, pos, gtid, err := currentPosition(ctx, db, si)
+		if err != nil {
+			return err
+		}
+		cp = &checkpoint{Version: 1, Phase: phaseStream, File: file, Pos: pos, GTID: gtid}
+	case cp.Phase == phaseSnapshot:
+		s.log.Info("resuming the snapshot at a new consistent read; changes after the snapshot position are replayed by the stream",
+			"file", cp.File, "pos", cp.Pos)
+		if cp, err = s.snapshot(ctx, db, si, tables, cp, out); err != nil {
+			return err
+		}
+	}
+	err = s.stream(ctx, db, si, tables, cp, out)
+	if errors.Is(err, ErrBinlogLost) && s.cfg.OnBinlogLost == LostResnapshot && ctx.Err() == nil {
+		s.log.Warn("binlog lost while streaming; taking a new snapshot (on_binlog_lost: resnapshot)", "err", err)
+		return s.run(ctx, nil, out)
+	}
+	return err
+}
+
+func (s *Source) baseSchema(ref tableRef) event.Schema {
+	return event.Schema{
+		Stream:    s.env.Name + "." + ref.db + "." + ref.name,
+		Source:    s.env.Name,
+		Connector: "mysql",
+		Database:  ref.db,
+		Table:     ref.name,
+		Version:   1,
+	}
+}
+
+// binlogAvailable reports whether file is among the server's binlogs.
+func binlogAvailable(ctx context.Context, db *sql.DB, file string) (bool, error) {
+	rows, err := db.QueryContext(ctx, `SHOW BINARY LOGS`)
+	if err != nil {
+		return false, fmt.Errorf("list binary logs: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]sql.RawBytes, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return false, fmt.Errorf("list binary logs: %w", err)
+		}
+		if string(vals[0]) == file {
+			return true, nil
+		}
+	}
+	return false, rows.Err()
+}
+
+// currentPosition returns the server's binlog position and GTID position.
+func currentPosition(ctx context.Context, db *sql.DB, si serverInfo) (string, uint64, string, error) {
+	rows, err := db.QueryContext(ctx, `SHOW MASTER STATUS`)
+	if err != nil {
+		return "", 0, "", fmt.Errorf("read the binlog position: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if !rows.Next() {
+		return "", 0, "", component.Permanent(errors.New("SHOW MASTER STATUS is empty: the binary log is off (set log_bin)"))
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return "", 0, "", fmt.Errorf("read the binlog position: %w", err)
+	}
+	var pos uint64
+	if _, err := fmt.Sscan(vals[1].String, &pos); err != nil {
+		return "", 0, "", fmt.Errorf("binlog position %q: %w", vals[1].String, err)
+	}
+	file, gtid := vals[0].String, ""
+	if si.mariadb {
+		if err := db.QueryRowContext(ctx, `SELECT COALESCE(BINLOG_GTID_POS(?, ?), '')`, file, pos).Scan(&gtid); err != nil {
+			return "", 0, "", fmt.Errorf("GTID position of %s:%d: %w", file, pos, err)
+		}
+	} else if si.gtid && len(vals) >= 5 {
+		gtid = strings.ReplaceAll(vals[4].String, "\n", "")
+	}
+	return file, pos, gtid, nil
+}
+
+// Committed records the durable checkpoint. MySQL has nothing to confirm
+// upstream (binlogs expire by time, not by replica progress), so the
+// source only remembers it: every position before it may be forgotten.
+func (s *Source) Committed(ctx context.Context, cpBytes []byte) error {
+	cp, err := parseCheckpoint(cpBytes)
+	if err != nil || cp == nil {
+		return err
+	}
+	s.mu.Lock()
+	s.mu.durable = fmt.Sprintf("%s:%d", cp.File, cp.Pos)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Source) track(c io.Closer) {
+	s.mu.Lock()
+	s.mu.closers = append(s.mu.closers, c)
+	s.mu.Unlock()
+}
+
+// Close closes the connections.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	db, closers := s.mu.db, s.mu.closers
+	s.mu.db, s.mu.closers = nil, nil
+	s.mu.Unlock()
+	for _, c := range closers {
+		_ = c.Close()
+	}
+	if db != nil {
+		return db.Close()
+	}
+	return nil
+}
+
+// retryable reports whether an error is a lost connection (or a server
+// going away) that a reconnect can fix.
+func retryable(err error) bool {
+	if err == nil || component.IsPermanent(err) || errors.Is(err, ErrBinlogLost) {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1044, 1045, 1227, 1064, 1146, 1142:
+			return false
+		}
+		return true
+	}
+	return true // network errors, EOF, a killed connection, timeouts
+}

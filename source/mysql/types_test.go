@@ -1,0 +1,128 @@
+package mysql
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+const typesTable = `CREATE TABLE types (
+	id INT PRIMARY KEY,
+	ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
+	mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+	f FLOAT, d DOUBLE, dec1 DECIMAL(30,10), dec2 DECIMAL(5,2),
+	dt6 DATETIME(6), dt DATETIME, ts3 TIMESTAMP(3) NULL, dte DATE, tm TIME(6), tm0 TIME, yr YEAR,
+	js JSON, en ENUM('a','b''q','c'), st SET('x','y','z'), b1 BIT(1), b12 BIT(12),
+	bl BLOB, tx TEXT, bin BINARY(4), vb VARBINARY(10),
+	u8 VARCHAR(20) CHARACTER SET utf8mb4, l1 VARCHAR(20) CHARACTER SET latin1, ch CHAR(5), lt LONGTEXT CHARACTER SET latin1
+)`
+
+const typesRow = `(%d, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
+	-9223372036854775808, 18446744073709551615,
+	1.5, 3.141592653589793, '-12345678901234567890.0123456789', '1.20',
+	'2024-02-29 23:59:59.123456', '1000-01-01 00:00:00', '2038-01-19 03:14:07.999', '9999-12-31',
+	'-838:59:59.000000', '12:34:56', 2155,
+	'{"a": [1, 2.5, "é"]}', 'b''q', 'x,z', b'1', b'101010101010',
+	X'00FF10', 'héllo 🌍', X'0102', X'00', '日本 🌍', 'café €', 'ab', 'Ünïcødé ½')`
+
+func micros(s string) int64 {
+	t, err := time.Parse("2006-01-02 15:04:05.999999", s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UnixMicro()
+}
+
+func days(s string) int64 {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return t.Unix() / 86400
+}
+
+// typesWant is the row typesRow inserts, column by column.
+var typesWant = map[string]event.Value{
+	"ti": event.Int(-128), "tiu": event.Int(255), "si": event.Int(-32768), "siu": event.Int(65535),
+	"mi": event.Int(-8388608), "miu": event.Int(16777215), "i": event.Int(-2147483648), "iu": event.Int(4294967295),
+	"bi": event.Int(-9223372036854775808), "biu": event.Decimal("18446744073709551615"),
+	"f": event.Float(1.5), "d": event.Float(3.141592653589793),
+	"dec1": event.Decimal("-12345678901234567890.0123456789"), "dec2": event.Decimal("1.20"),
+	"dt6": event.Int(micros("2024-02-29 23:59:59.123456")), "dt": event.Int(micros("1000-01-01 00:00:00")),
+	"ts3": event.Int(micros("2038-01-19 03:14:07.999")), "dte": event.Int(days("9999-12-31")),
+	"tm": event.Int(-(838*3600 + 59*60 + 59) * 1_000_000), "tm0": event.Int((12*3600 + 34*60 + 56) * 1_000_000),
+	"yr": event.Int(2155), "js": event.String(`{"a": [1, 2.5, "é"]}`), "en": event.String("b'q"), "st": event.String("x,z"),
+	"b1": event.Bool(true), "b12": event.Bytes([]byte{0x0a, 0xaa}), "bl": event.Bytes([]byte{0, 0xff, 0x10}),
+	"tx": event.String("héllo 🌍"), "bin": event.Bytes([]byte{1, 2, 0, 0}), "vb": event.Bytes([]byte{0}),
+	"u8": event.String("日本 🌍"), "l1": event.String("café €"), "ch": event.String("ab"), "lt": event.String("Ünïcødé ½"),
+}
+
+// typesSchema is the expected logical type per column.
+var typesSchema = map[string]event.Type{
+	"ti": event.TypeInt16, "tiu": event.TypeInt16, "si": event.TypeInt16, "siu": event.TypeInt32, "mi": event.TypeInt32,
+	"miu": event.TypeInt32, "i": event.TypeInt32, "iu": event.TypeInt64, "bi": event.TypeInt64, "biu": event.TypeDecimal,
+	"f": event.TypeFloat32, "d": event.TypeFloat64, "dec1": event.TypeDecimal, "dec2": event.TypeDecimal,
+	"dt6": event.TypeTimestamp, "dt": event.TypeTimestamp, "ts3": event.TypeTimestampTZ, "dte": event.TypeDate,
+	"tm": event.TypeTime, "tm0": event.TypeTime, "yr": event.TypeInt32, "js": event.TypeJSON, "en": event.TypeEnum,
+	"st": event.TypeString, "b1": event.TypeBool, "b12": event.TypeBytes, "bl": event.TypeBytes, "tx": event.TypeString,
+	"bin": event.TypeBytes, "vb": event.TypeBytes, "u8": event.TypeString, "l1": event.TypeString, "ch": event.TypeString,
+	"lt": event.TypeString,
+}
+
+func checkTypesRow(t *testing.T, path string, e event.Event, id int64) {
+	t.Helper()
+	sch := e.Schema
+	if got := e.After[0]; !got.Equal(event.Int(id)) {
+		t.Fatalf("%s: id %s, want %d", path, got.Text(), id)
+	}
+	for i, c := range sch.Columns[1:] {
+		v := e.After[i+1]
+		if id%2 == 0 {
+			if !v.IsNull() {
+				t.Errorf("%s: %s = %q (kind %d), want NULL", path, c.Name, v.Text(), v.Kind)
+			}
+			continue
+		}
+		want, ok := typesWant[c.Name]
+		if !ok {
+			t.Fatalf("no expectation for %s", c.Name)
+		}
+		if !v.Equal(want) {
+			t.Errorf("%s: %s = %q (kind %d), want %q (kind %d)", path, c.Name, v.Text(), v.Kind, want.Text(), want.Kind)
+		}
+		if typesSchema[c.Name] != c.Type {
+			t.Errorf("%s: %s has type %s, want %s", path, c.Name, c.Type, typesSchema[c.Name])
+		}
+	}
+}
+
+func TestTypes(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec(typesTable)
+	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 1))
+	te.exec("INSERT INTO types (id) VALUES (2)")
+	out := newEmitter()
+	te.start(te.config("types"), nil, out)
+	out.waitFor(t, "snapshot", 20*time.Second, count(2))
+	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 11))
+	te.exec("INSERT INTO types (id) VALUES (12)")
+	out.waitFor(t, "stream", 20*time.Second, count(4))
+	evs := out.snapshotEvents()
+	for i, e := range evs[:4] {
+		path := "snapshot"
+		if i >= 2 {
+			path = "stream"
+		}
+		if want := []event.Op{event.OpRead, event.OpRead, event.OpCreate, event.OpCreate}[i]; e.Op != want {
+			t.Fatalf("event %d: op %s, want %s", i, e.Op, want)
+		}
+		checkTypesRow(t, path, e, []int64{1, 2, 11, 12}[i])
+	}
+	if evs[1].Source.Snapshot != event.SnapshotLast {
+		t.Errorf("last snapshot row: snapshot %s", evs[1].Source.Snapshot)
+	}
+	if evs[0].Schema != evs[2].Schema {
+		t.Errorf("the stream made a new schema version for an unchanged table")
+	}
+}
