@@ -73,7 +73,9 @@ type Config struct {
 	RotateInterval time.Duration `yaml:"rotate_interval"`
 	// RotateScheduleInterval closes every object this long (wall clock)
 	// after it was opened, even when its stream is idle (Kafka Connect's
-	// rotate.schedule.interval.ms); 0 disables it.
+	// rotate.schedule.interval.ms; default 10m, so that the changes of a
+	// quiet stream reach the bucket without waiting for flush_size); 0
+	// disables it.
 	RotateScheduleInterval time.Duration `yaml:"rotate_schedule_interval"`
 
 	// PartSize is the multipart upload's part size (at least 5 MiB, S3's
@@ -91,13 +93,14 @@ const minPartSize = 5 << 20
 // DefaultConfig returns the defaults.
 func DefaultConfig() *Config {
 	return &Config{
-		Options:           format.DefaultOptions(),
-		Compression:       "snappy",
-		Partition:         DefaultPartition,
-		FlushSize:         10000,
-		RotateBytes:       256 << 20,
-		PartSize:          16 << 20,
-		UploadConcurrency: 4,
+		Options:                format.DefaultOptions(),
+		Compression:            "snappy",
+		Partition:              DefaultPartition,
+		FlushSize:              10000,
+		RotateBytes:            256 << 20,
+		RotateScheduleInterval: 10 * time.Minute,
+		PartSize:               16 << 20,
+		UploadConcurrency:      4,
 	}
 }
 

@@ -76,8 +76,8 @@
 // rotate_bytes bytes of records (both checked after a record is added), when
 // a record of its stream arrives whose commit time is rotate_interval or
 // more after the object's first record (event time, Kafka Connect's
-// rotate.interval.ms: deterministic), when rotate_schedule_interval of wall
-// time has passed since it was opened (Kafka Connect's
+// rotate.interval.ms: deterministic), when rotate_schedule_interval (default
+// 10m) of wall time has passed since it was opened (Kafka Connect's
 // rotate.schedule.interval.ms, checked by Write and a background ticker, so
 // idle streams are flushed too), for Parquet when its stream's schema
 // version changes, and at Close.
