@@ -39,8 +39,8 @@
 //
 // with first and last the positions of its first and last record: the
 // event's Seq as "<hi>-<lo>" in 16 hex digits each (PostgreSQL: commit LSN
-// and change LSN), or "s<ordinal>" for events without a Seq (snapshot rows,
-// numbered per stream by the sink). Per stream the sink keeps the highest
+// and change LSN), or "s<ordinal>" for events without one (snapshot rows,
+// numbered per stream by the sink; see below). Per stream the sink keeps the highest
 // Seq it has taken (spooled or uploaded; a replayed event at or below it is
 // skipped) in the spool files themselves and, for uploaded objects, in
 // s3-state.json. The argument, case by case:
@@ -62,13 +62,16 @@
 //
 // The wall-clock rotate_schedule_interval makes boundaries depend on
 // timing, but never duplicates: a replay is skipped by position, not by
-// object. Two limits come from the source, not the sink: events without a
-// Seq — snapshot rows, and every event of a source that gives no order
-// (event.Event.Seq is zero) — are written at least once: re-read after a
-// crash (the PostgreSQL source resumes a snapshot after its last
-// checkpointed chunk, see source/postgres) they land again, in new objects.
-// And the high-water mark assumes each stream's Seqs grow, as the
-// PostgreSQL source's do in commit order.
+// object. The limits come from the sources, not the sink: the high-water
+// mark needs each stream's Seqs to grow in arrival order, as the PostgreSQL
+// and MySQL sources' commit-ordered Seqs do. Events without such a Seq —
+// snapshot rows, events of sources that give no order (event.Event.Seq is
+// zero), and events read back from a partitioned log (the Kafka source,
+// whose Position is "<topic>/<partition>@<offset>": ordered per partition
+// only) — are named by the sink's own ordinal and written at least once:
+// re-delivered after a crash (the PostgreSQL source resumes a snapshot after
+// its last checkpointed chunk, see source/postgres) they land again, in new
+// objects.
 //
 // # Rotation
 //
