@@ -40,10 +40,10 @@
 // with first and last the positions of its first and last record: the
 // event's Seq as "<hi>-<lo>" in 16 hex digits each (PostgreSQL: commit LSN
 // and change LSN), or "s<ordinal>" for events without one (snapshot rows,
-// numbered per stream by the sink; see below). Per stream the sink keeps the highest
-// Seq it has taken (spooled or uploaded; a replayed event at or below it is
-// skipped) in the spool files themselves and, for uploaded objects, in
-// s3-state.json. The argument, case by case:
+// numbered per stream by the sink; see below). Per stream the sink keeps
+// the highest Seq it has taken (spooled or uploaded; a replayed event at or
+// below it is skipped) in the spool files themselves and, for uploaded
+// objects, in s3-state.json. The argument, case by case:
 //
 //   - Crash before an upload: the spool survives; the engine replays from
 //     its checkpoint; every replayed event that is in the spool is at or
