@@ -73,7 +73,7 @@ func newTestDB(t *testing.T, driver string) *testDB {
 		d.nowMinus = func(s int) string { return "UTC_TIMESTAMP(6) - INTERVAL " + itoa(s) + " SECOND" }
 		d.wmTS = func(s string) string { return s + ".000000" }
 	case DriverSQLite:
-		d.dsn = filepath.Join(t.TempDir(), "test.db")
+		d.dsn = filepath.Join(t.TempDir(), "test.db") + "?_pragma=busy_timeout(10000)"
 		d.ns = "main"
 		d.idType, d.tsType, d.textType = "INTEGER", "DATETIME", "TEXT"
 		d.nowMinus = func(s int) string { return "strftime('%Y-%m-%d %H:%M:%f', 'now', '-" + itoa(s) + " seconds')" }
