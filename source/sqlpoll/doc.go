@@ -95,13 +95,16 @@
 // # Memory and load
 //
 // Every incrementing and timestamp query has LIMIT batch_max_rows, so a
-// poll holds one page at a time and a long query never holds locks or a
-// snapshot for long. Bulk reads and timestamp groups are single queries
-// streamed row by row in batches of batch_max_rows: memory stays bounded,
-// but the result stays open while the pipeline applies back-pressure
-// (MySQL servers drop a client that stops reading for net_write_timeout).
-// Index the incrementing and timestamp columns: each query filters and
-// sorts on them.
+// poll holds one page at a time and no query holds locks or a snapshot for
+// long. Bulk reads and timestamp groups with key_columns are paged the same
+// way, each page continuing after the previous page's last key (keyset
+// pagination, (k1, k2) > (?, ?)); at most two pages are held. Without
+// key_columns they have no order to continue from and are single queries
+// streamed row by row in batches: memory stays bounded, but the result stays
+// open while the pipeline applies back-pressure (a MySQL server drops a
+// client that stops reading for net_write_timeout), so set key_columns for
+// large tables. Index the incrementing, timestamp and key columns: each
+// query filters and sorts on them.
 //
 // Errors: a table or column that does not exist, an unreachable database or
 // an unusable checkpoint stop the source at start. Query errors while

@@ -134,6 +134,14 @@ func TestBulk(t *testing.T) {
 					t.Fatalf("checkpoint %s", cp)
 				}
 			}
+			// Without key_columns: one streamed query, in no particular order.
+			cfg.KeyColumns = nil
+			evs, _ := pollOnce(t, started(t, cfg, nil))
+			got := names(evs)
+			slices.Sort(got)
+			if !slices.Equal(got, []string{"ann", "bob", "cy", "dee", "eve"}) || len(evs[0].Schema.KeyIdx) != 0 {
+				t.Fatalf("without key columns: %q", got)
+			}
 		})
 	}
 }

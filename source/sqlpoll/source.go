@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -324,8 +325,9 @@ func (s *Source) poll(ctx context.Context, out component.Emitter) error {
 // row is one read row with the raw values its watermark comes from.
 type row struct {
 	vals []event.Value
-	ts   any // raw timestamp expression value (timestamp modes)
-	id   any // incrementing column value (int64 when it is an integer)
+	ts   any   // raw timestamp expression value (timestamp modes)
+	keys []any // raw key_columns values, when set
+	id   any   // incrementing column value (int64 when it is an integer)
 }
 
 // query runs q and calls fn for every row; fn returning errStopRows ends
@@ -365,6 +367,12 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 			r.ts = raw[n]
 			if b, ok := r.ts.([]byte); ok {
 				r.ts = string(b) // Scan into *any copies, but keep one type
+			}
+		}
+		if t.keyOrder != "" {
+			r.keys = make([]any, len(t.schema.KeyIdx))
+			for i, k := range t.schema.KeyIdx {
+				r.keys[i] = raw[k]
 			}
 		}
 		if t.incIdx >= 0 {
@@ -570,70 +578,121 @@ func (s *Source) emitTimestampRows(ctx context.Context, out component.Emitter, t
 // readGroup emits every row whose timestamp is ts, in batches; only the
 // last batch carries the checkpoint, whose watermark is then ts.
 func (s *Source) readGroup(ctx context.Context, t *table, out component.Emitter, ts any) error {
-	q := s.selectList(t) + " WHERE " + t.tsExpr + " = " + s.d.placeholder(1)
-	if t.keyOrder != "" {
-		q += " ORDER BY " + t.keyOrder
-	}
-	n := s.cfg.BatchMaxRows
-	var batch []row
-	err := s.query(ctx, t, q, []any{ts}, func(r row) error {
-		if len(batch) == n {
-			if err := s.emitTimestampRows(ctx, out, t, batch, false); err != nil {
-				return err
+	return s.readBatches(ctx, t, []string{t.tsExpr + " = " + s.d.placeholder(1)}, []any{ts}, func(batch []row, last bool) error {
+		if len(batch) == 0 {
+			// The group vanished (deleted, or its timestamps changed)
+			// between the two queries: move past it; the next batch
+			// carries the checkpoint.
+			w, ok := newWM(ts)
+			if !ok {
+				return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, ts)}
 			}
-			batch = nil
+			t.wm.TS = w
+			return nil
 		}
-		batch = append(batch, r)
-		return nil
+		return s.emitTimestampRows(ctx, out, t, batch, last)
 	})
-	if err != nil {
-		return err
-	}
-	if len(batch) == 0 {
-		// The group vanished (deleted, or its timestamps changed) between
-		// the two queries: move past it; the next batch carries the
-		// checkpoint.
-		w, ok := newWM(ts)
-		if !ok {
-			return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, ts)}
-		}
-		t.wm.TS = w
-		return nil
-	}
-	return s.emitTimestampRows(ctx, out, t, batch, true)
 }
 
 // pollBulk reads the whole table (ordered by key_columns when set) as
-// snapshot rows, streamed in batches; the last batch carries the
-// checkpoint.
+// snapshot rows, in batches; the last batch carries the checkpoint.
 func (s *Source) pollBulk(ctx context.Context, t *table, out component.Emitter) error {
-	q := s.selectList(t)
-	if t.keyOrder != "" {
-		q += " ORDER BY " + t.keyOrder
-	}
-	n := s.cfg.BatchMaxRows
-	var batch []row
-	var pos []string
 	k := 0
-	err := s.query(ctx, t, q, nil, func(r row) error {
-		if len(batch) == n {
-			if err := s.emit(ctx, out, t, batch, pos, event.OpRead, false); err != nil {
+	return s.readBatches(ctx, t, nil, nil, func(batch []row, last bool) error {
+		pos := make([]string, len(batch))
+		for i := range batch {
+			k++
+			pos[i] = "bulk row " + strconv.Itoa(k)
+		}
+		return s.emit(ctx, out, t, batch, pos, event.OpRead, last && len(batch) > 0)
+	})
+}
+
+// readBatches reads every row matching conds (whose placeholders take args)
+// and calls fn with batches of at most batch_max_rows; last is set on the
+// final call, whose batch is empty only when no row matched at all.
+//
+// With key_columns the read is a series of queries with LIMIT, each
+// continuing after the previous page's last key (keyset pagination), so no
+// result set stays open while fn blocks; fn sees a page only once the next
+// one is read, to know whether it is the last. Without key_columns there is
+// no order to continue from, and the read is one streamed query.
+func (s *Source) readBatches(ctx context.Context, t *table, conds []string, args []any, fn func(batch []row, last bool) error) error {
+	n := s.cfg.BatchMaxRows
+	if t.keyOrder == "" {
+		var batch []row
+		err := s.query(ctx, t, s.selectList(t)+whereClause(conds), args, func(r row) error {
+			if len(batch) == n {
+				if err := fn(batch, false); err != nil {
+					return err
+				}
+				batch = nil
+			}
+			batch = append(batch, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return fn(batch, true)
+	}
+	var held []row
+	var after []any
+	for {
+		c := slices.Clip(conds)
+		a := slices.Clip(args)
+		if after != nil {
+			marks := make([]string, len(after))
+			for i, v := range after {
+				a = append(a, v)
+				marks[i] = s.d.placeholder(len(a))
+			}
+			if len(marks) == 1 {
+				c = append(c, t.keyOrder+" > "+marks[0])
+			} else {
+				c = append(c, "("+t.keyOrder+") > ("+strings.Join(marks, ", ")+")")
+			}
+		}
+		q := s.selectList(t) + whereClause(c) + " ORDER BY " + t.keyOrder + " LIMIT " + strconv.Itoa(n)
+		var page []row
+		err := s.query(ctx, t, q, a, func(r row) error {
+			page = append(page, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return fn(held, true)
+		}
+		if held != nil {
+			if err := fn(held, false); err != nil {
 				return err
 			}
-			batch, pos = nil, nil
 		}
-		k++
-		batch = append(batch, r)
-		pos = append(pos, "bulk row "+strconv.Itoa(k))
-		return nil
-	})
-	if err != nil {
-		return err
+		if len(page) < n {
+			return fn(page, true)
+		}
+		held = page
+		after = s.keyArgs(t, page[n-1])
 	}
-	if len(batch) == 0 {
-		return nil
+}
+
+// keyArgs returns a row's key values as query parameters: integers as
+// int64 (MySQL's text protocol hands them over as text, which MySQL would
+// compare as a double), anything else as the driver gave it.
+func (s *Source) keyArgs(t *table, r row) []any {
+	out := make([]any, len(t.schema.KeyIdx))
+	for i, k := range t.schema.KeyIdx {
+		out[i] = r.keys[i]
+		if v := r.vals[k]; v.Kind == event.KindInt {
+			out[i] = v.AsInt()
+		}
+		if b, ok := out[i].([]byte); ok {
+			out[i] = string(b)
+		}
 	}
-	return s.emit(ctx, out, t, batch, pos, event.OpRead, true)
+	return out
 }
 
 func whereClause(conds []string) string {
