@@ -26,6 +26,8 @@
 //     plain bulk loader, COPY FROM and LOAD DATA of the same rows.
 //  6. kafka (see kafka.go): the snapshot into a Kafka topic against the
 //     broker's ProducerPerformance tool at the same message size and acks.
+//  7. s3 (see s3.go): the snapshot into S3 as JSON lines and as Parquet
+//     against uploading pre-built objects of the same sizes.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
@@ -85,7 +87,7 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
@@ -167,6 +169,7 @@ func run() int {
 		{"pgtable", b.sinkPGTable},
 		{"mariadb", b.sinkMariaDB},
 		{"kafka", b.sinkKafka},
+		{"s3", b.sinkS3},
 	}
 	for _, s := range steps {
 		if !want[s.name] {

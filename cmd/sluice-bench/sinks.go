@@ -45,9 +45,22 @@ const (
 	countPeriod = 100 * time.Millisecond
 )
 
-// service runs one of the project's service scripts under the work
+// startService runs one of the project's service scripts under the work
 // directory and returns the value its export line gives envVar.
 func (b *bench) startService(script string, args []string, envVar string, env ...string) (string, error) {
+	vars, err := b.startServiceVars(script, args, env...)
+	if err != nil {
+		return "", err
+	}
+	v, ok := vars[envVar]
+	if !ok {
+		return "", fmt.Errorf("scripts/%s start printed no %s", script, envVar)
+	}
+	return v, nil
+}
+
+// startServiceVars is startService returning every exported variable.
+func (b *bench) startServiceVars(script string, args []string, env ...string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(b.repo, "scripts", script), "start"}, args...)...)
@@ -56,17 +69,31 @@ func (b *bench) startService(script string, args []string, envVar string, env ..
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("scripts/%s start: %w", script, err)
+		return nil, fmt.Errorf("scripts/%s start: %w", script, err)
 	}
-	for line := range strings.Lines(string(out)) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "+envVar+"="); ok {
+	return exportedVars(string(out)), nil
+}
+
+// exportedVars parses `export A=x B='y'` lines.
+func exportedVars(out string) map[string]string {
+	vars := map[string]string{}
+	for line := range strings.Lines(out) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "export ")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(rest) {
+			k, v, ok := strings.Cut(f, "=")
+			if !ok {
+				continue
+			}
 			if u, err := strconv.Unquote(v); err == nil {
 				v = u
 			}
-			return strings.Trim(v, "'"), nil
+			vars[k] = strings.Trim(v, "'")
 		}
 	}
-	return "", fmt.Errorf("scripts/%s start printed no %s: %q", script, envVar, out)
+	return vars
 }
 
 func (b *bench) stopService(script string, args ...string) {
