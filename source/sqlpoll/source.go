@@ -351,11 +351,19 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
+	// Row images are cut from slabs of slabRows rows: one allocation per
+	// slab instead of one per row. A slab is never reused.
+	const slabRows = 256
+	var slab []event.Value
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("%s: %w", t.key, err)
 		}
-		r := row{vals: make([]event.Value, n)}
+		if len(slab) < n {
+			slab = make([]event.Value, n*slabRows)
+		}
+		r := row{vals: slab[:n:n]}
+		slab = slab[n:]
 		for i := 0; i < n; i++ {
 			v, err := convert(&t.schema.Columns[i], raw[i])
 			if err != nil {
@@ -485,8 +493,8 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			order = t.tsExpr + ", " + t.incExpr
 		}
 		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
-		var page []row
-		var pos []string
+		page := make([]row, 0, min(n, 4096))
+		pos := make([]string, 0, min(n, 4096))
 		err := s.query(ctx, t, q, args, func(r row) error {
 			if err := s.setWM(t, r); err != nil {
 				return err

@@ -130,3 +130,26 @@ func TestTypes(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTimestamp(t *testing.T) {
+	for in, want := range map[string]string{
+		"2024-02-29 13:14:15":           "2024-02-29T13:14:15Z",
+		"2024-02-29T13:14:15.5":         "2024-02-29T13:14:15.5Z",
+		"2024-02-29 13:14:15.123456789": "2024-02-29T13:14:15.123456789Z",
+		"2024-02-29 13:14:15.123+02:00": "2024-02-29T11:14:15.123Z",
+		"2024-02-29":                    "2024-02-29T00:00:00Z",
+		"2023-02-29 00:00:00":           "error",
+		"2024-02-29 24:00:00":           "error",
+		"2024-02-29 13:14:15.":          "error",
+		"2024-02-29 13:14:1x":           "error",
+	} {
+		got, err := parseTimestamp(in)
+		g := got.UTC().Format(time.RFC3339Nano)
+		if err != nil {
+			g = "error"
+		}
+		if g != want {
+			t.Errorf("%q: got %s, want %s", in, g, want)
+		}
+	}
+}
