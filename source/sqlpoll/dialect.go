@@ -88,15 +88,22 @@ func (d dialect) upperBound(delay time.Duration) string {
 	return fmt.Sprintf("strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-%d.%06d seconds')", us/1e6, us%1e6)
 }
 
-// coalesce builds the row's timestamp expression over the given (already
-// qualified) columns. SQLite's COALESCE needs two arguments; a NULL second
-// one also strips the column's declared type, so the driver hands back the
-// stored text unparsed, which is what the watermark must compare against.
-func (d dialect) coalesce(cols []string) string {
-	if len(cols) == 1 {
-		return "COALESCE(" + cols[0] + ", NULL)"
+// tsExprs builds the row's timestamp expression over the given (already
+// qualified) columns: filter is for WHERE and ORDER BY, a bare column when
+// there is one so that its index serves, else COALESCE as in Kafka
+// Connect; sel is for the select list. For SQLite a single column is
+// selected as COALESCE(col, NULL): the expression has no declared type, so
+// the driver hands back the stored text unparsed, which is what the
+// watermark must compare against (SQLite compares text as text).
+func (d dialect) tsExprs(cols []string) (filter, sel string) {
+	if len(cols) > 1 {
+		e := "COALESCE(" + strings.Join(cols, ", ") + ")"
+		return e, e
 	}
-	return "COALESCE(" + strings.Join(cols, ", ") + ")"
+	if d.name == DriverSQLite {
+		return cols[0], "COALESCE(" + cols[0] + ", NULL)"
+	}
+	return cols[0], cols[0]
 }
 
 // location returns the database (PostgreSQL, MySQL; "main" for SQLite) and

@@ -44,7 +44,8 @@ type table struct {
 	ns       string // schema (PostgreSQL); empty elsewhere
 	name     string
 	stream   string
-	tsExpr   string // the row's timestamp (timestamp modes)
+	tsExpr   string // the row's timestamp in WHERE and ORDER BY (timestamp modes)
+	tsSel    string // the row's timestamp in the select list
 	incExpr  string // the qualified incrementing column
 	keyOrder string // ORDER BY of the key columns, or ""
 
@@ -181,7 +182,7 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 			for _, c := range s.cfg.tsColumns() {
 				cols = append(cols, "s."+s.d.quote(c))
 			}
-			t.tsExpr = s.d.coalesce(cols)
+			t.tsExpr, t.tsSel = s.d.tsExprs(cols)
 		}
 		if s.cfg.usesIncrementing() {
 			t.incExpr = "s." + s.d.quote(s.cfg.IncrementingColumn)
@@ -229,7 +230,7 @@ func (s *Source) probe(ctx context.Context, t *table) error {
 func (s *Source) selectList(t *table) string {
 	q := "SELECT s.*"
 	if t.tsExpr != "" {
-		q += ", " + t.tsExpr + " AS " + tsAlias
+		q += ", " + t.tsSel + " AS " + tsAlias
 	}
 	return q + " FROM " + t.from + " AS s"
 }
