@@ -145,3 +145,22 @@ func TestRunPolls(t *testing.T) {
 		t.Fatalf("progress %+v", p)
 	}
 }
+
+// TestNullIncrementingColumn: in timestamp+incrementing mode a row whose id
+// is NULL stops the source with an error naming the column, instead of
+// being skipped.
+func TestNullIncrementingColumn(t *testing.T) {
+	d := newTestDB(t, DriverSQLite)
+	d.exec(t, "CREATE TABLE users (id INTEGER, name TEXT, updated_at DATETIME)",
+		"INSERT INTO users VALUES (NULL, 'ann', '2024-01-01 10:00:00')")
+	cfg := d.config(ModeTimestampIncrementing)
+	cfg.IncrementingColumn = "id"
+	cfg.TimestampColumn = "updated_at"
+	s := newSource(cfg, component.Env{Name: "src"})
+	defer s.Close()
+	err := s.Run(context.Background(), nil, &collector{})
+	want := `sql_poll: users: incrementing column "id" is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v", err)
+	}
+}

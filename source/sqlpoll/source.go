@@ -410,6 +410,9 @@ func (s *Source) setWM(t *table, r row) error {
 		t.wm.TS = v
 	}
 	if t.incIdx >= 0 {
+		if r.id == nil {
+			return fatal{fmt.Errorf("%s: incrementing column %q is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)", t.key, s.cfg.IncrementingColumn)}
+		}
 		v, ok := newWM(r.id)
 		if !ok {
 			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, r.id)}
