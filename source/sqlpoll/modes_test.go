@@ -145,3 +145,30 @@ func TestBulk(t *testing.T) {
 		})
 	}
 }
+
+// TestSeveralTables: each table has its own watermark in the one checkpoint
+// and its own stream; a restart resumes each.
+func TestSeveralTables(t *testing.T) {
+	d := newTestDB(t, DriverSQLite)
+	d.exec(t, "CREATE TABLE a (id INTEGER PRIMARY KEY, name TEXT)", "CREATE TABLE b (id INTEGER PRIMARY KEY, name TEXT)",
+		"INSERT INTO a VALUES (1, 'a1'), (2, 'a2'), (3, 'a3')", "INSERT INTO b VALUES (10, 'b10')")
+	cfg := d.config(ModeIncrementing)
+	cfg.Tables = []string{"a", "main.b"}
+	cfg.IncrementingColumn = "id"
+	evs, cp := pollOnce(t, started(t, cfg, nil))
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Schema.Stream+" "+e.After[1].Text())
+	}
+	if want := []string{"src.main.a a1", "src.main.a a2", "src.main.a a3", "src.main.b b10"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q", got)
+	}
+	if string(cp) != `{"v":1,"mode":"incrementing","tables":{"a":{"id":{"int":"3"}},"main.b":{"id":{"int":"10"}}}}` {
+		t.Fatalf("checkpoint %s", cp)
+	}
+	d.exec(t, "INSERT INTO a VALUES (4, 'a4')", "INSERT INTO b VALUES (11, 'b11')")
+	evs, _ = pollOnce(t, started(t, cfg, cp))
+	if got := names(evs); !slices.Equal(got, []string{"a4", "b11"}) {
+		t.Fatalf("resumed: %q", got)
+	}
+}
