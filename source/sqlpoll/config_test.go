@@ -1,9 +1,13 @@
 package sqlpoll
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +167,65 @@ func TestNullIncrementingColumn(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestRunRetriesQueryErrors: a query that fails while polling (here the
+// table is renamed away) is logged and retried; once the table is back,
+// rows flow again from the watermark, none lost.
+func TestRunRetriesQueryErrors(t *testing.T) {
+	d := newTestDB(t, DriverSQLite)
+	seedUsers(t, d)
+	cfg := d.config(ModeIncrementing)
+	cfg.IncrementingColumn = "id"
+	cfg.PollInterval = 10 * time.Millisecond
+	var logs syncBuffer
+	s := newSource(cfg, component.Env{Name: "src", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var c collector
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, nil, &c) }()
+	var got []string
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; got %q", what, got)
+			}
+			evs, _ := c.take()
+			got = append(got, names(evs)...)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the first rows", func() bool { return len(got) == 5 })
+	d.exec(t, "ALTER TABLE users RENAME TO users_away")
+	waitFor("a logged failure", func() bool { return strings.Contains(logs.String(), "poll failed; retrying from the last watermark") })
+	d.exec(t, "INSERT INTO users_away (id, name) VALUES (6, 'fay')", "ALTER TABLE users_away RENAME TO users")
+	waitFor("the row inserted meanwhile", func() bool { return len(got) == 6 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !slices.Equal(got, []string{"ann", "bob", "cy", "dee", "eve", "fay"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

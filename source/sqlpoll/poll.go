@@ -1,0 +1,424 @@
+package sqlpoll
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// poll reads every table until it is caught up, emitting a batch per page.
+func (s *Source) poll(ctx context.Context, out component.Emitter) error {
+	for _, t := range s.tables {
+		var err error
+		switch s.cfg.Mode {
+		case ModeBulk:
+			err = s.pollBulk(ctx, t, out)
+		case ModeTimestamp:
+			err = s.pollTimestamp(ctx, t, out)
+		default:
+			err = s.pollIncrementing(ctx, t, out)
+		}
+		if err != nil {
+			*t.wm = t.saved
+			return err
+		}
+	}
+	return nil
+}
+
+// row is one read row with the raw values its watermark comes from.
+type row struct {
+	vals []event.Value
+	ts   any   // raw timestamp expression value (timestamp modes)
+	keys []any // raw key_columns values, when set
+	id   any   // incrementing column value (int64 when it is an integer)
+}
+
+// query runs q and calls fn for every row; fn returning errStopRows ends
+// the read early without error.
+func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	defer rows.Close()
+	if err := s.refreshSchema(t, rows); err != nil {
+		return err
+	}
+	n := len(t.schema.Columns)
+	width := n
+	if t.tsExpr != "" {
+		width++
+	}
+	raw := make([]any, width)
+	ptrs := make([]any, width)
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	// Row images are cut from slabs of slabRows rows: one allocation per
+	// slab instead of one per row. A slab is never reused.
+	const slabRows = 256
+	var slab []event.Value
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		if len(slab) < n {
+			slab = make([]event.Value, n*slabRows)
+		}
+		r := row{vals: slab[:n:n]}
+		slab = slab[n:]
+		for i := 0; i < n; i++ {
+			v, err := convert(&t.schema.Columns[i], raw[i])
+			if err != nil {
+				return fatal{fmt.Errorf("%s: %w", t.key, err)}
+			}
+			r.vals[i] = v
+		}
+		if t.tsExpr != "" {
+			r.ts = raw[n]
+			if b, ok := r.ts.([]byte); ok {
+				r.ts = string(b) // Scan into *any copies, but keep one type
+			}
+		}
+		if t.keyOrder != "" {
+			r.keys = make([]any, len(t.schema.KeyIdx))
+			for i, k := range t.schema.KeyIdx {
+				r.keys[i] = raw[k]
+			}
+		}
+		if t.incIdx >= 0 {
+			r.id = raw[t.incIdx]
+			if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
+				r.id = v.AsInt()
+			}
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	return nil
+}
+
+// setWM moves the table's watermark to row r.
+func (s *Source) setWM(t *table, r row) error {
+	if t.tsExpr != "" {
+		v, ok := newWM(r.ts)
+		if !ok {
+			return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, r.ts)}
+		}
+		t.wm.TS = v
+	}
+	if t.incIdx >= 0 {
+		if r.id == nil {
+			return fatal{fmt.Errorf("%s: incrementing column %q is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)", t.key, s.cfg.IncrementingColumn)}
+		}
+		v, ok := newWM(r.id)
+		if !ok {
+			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, r.id)}
+		}
+		t.wm.ID = v
+	}
+	return nil
+}
+
+// position describes the table's watermark: "id 42", "ts 2024-…,id 42".
+func (t *table) position() string {
+	switch {
+	case t.wm.TS != nil && t.wm.ID != nil:
+		return "ts " + t.wm.TS.String() + ",id " + t.wm.ID.String()
+	case t.wm.TS != nil:
+		return "ts " + t.wm.TS.String()
+	case t.wm.ID != nil:
+		return "id " + t.wm.ID.String()
+	}
+	return ""
+}
+
+// emit hands rows over as events; with cp the checkpoint after them.
+func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows []row, pos []string, op event.Op, withCP bool) error {
+	if len(rows) == 0 && !withCP {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	evs := make([]event.Event, len(rows))
+	for i, r := range rows {
+		e := &evs[i]
+		e.Schema = t.schema
+		e.After = r.vals
+		e.Op = op
+		e.TsMs = now
+		e.Source = event.Source{TsMs: now}
+		if op == event.OpRead {
+			e.Source.Snapshot = event.SnapshotTrue
+		}
+		e.Position = pos[i]
+	}
+	var cp []byte
+	if withCP {
+		cp = s.cp.encode()
+	}
+	if err := out.Emit(ctx, evs, cp); err != nil {
+		return err
+	}
+	s.emitted.Add(int64(len(evs)))
+	if withCP {
+		t.saved = *t.wm
+	}
+	return nil
+}
+
+// pollIncrementing pages through rows after the watermark in incrementing
+// and timestamp+incrementing modes: (ts, id) strictly increase, so every
+// page ends on a complete position and the next starts right after it.
+func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.Emitter) error {
+	n := s.cfg.BatchMaxRows
+	for {
+		var where []string
+		var args []any
+		arg := func(v any) string {
+			args = append(args, v)
+			return s.d.placeholder(len(args))
+		}
+		if t.tsExpr != "" {
+			if t.wm.TS != nil && t.wm.ID != nil {
+				ts, _ := t.wm.TS.arg()
+				id, _ := t.wm.ID.arg()
+				where = append(where, fmt.Sprintf("(%s > %s OR (%s = %s AND %s > %s))",
+					t.tsExpr, arg(ts), t.tsExpr, arg(ts), t.incExpr, arg(id)))
+			}
+			where = append(where, t.tsExpr+" < "+s.d.upperBound(s.cfg.TimestampDelay))
+		} else if t.wm.ID != nil {
+			id, _ := t.wm.ID.arg()
+			where = append(where, t.incExpr+" > "+arg(id))
+		}
+		order := t.incExpr
+		if t.tsExpr != "" {
+			order = t.tsExpr + ", " + t.incExpr
+		}
+		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
+		page := make([]row, 0, min(n, 4096))
+		pos := make([]string, 0, min(n, 4096))
+		err := s.query(ctx, t, q, args, func(r row) error {
+			if err := s.setWM(t, r); err != nil {
+				return err
+			}
+			page = append(page, r)
+			pos = append(pos, t.position())
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.emit(ctx, out, t, page, pos, event.OpCreate, len(page) > 0); err != nil {
+			return err
+		}
+		if len(page) < n {
+			return nil
+		}
+	}
+}
+
+// pollTimestamp pages through rows with a timestamp after the watermark.
+// Timestamps are not unique, so a page may end inside a group of rows that
+// share one: a full page is emitted only up to the start of its last group
+// and the watermark stops before it. A page that is one group entirely is
+// read to the group's end with an unlimited, streamed query, in batches of
+// batch_max_rows, and the watermark moves past the group only with its last
+// batch. No row is lost and none is read twice, except after a crash in the
+// middle of a group, which re-reads that group.
+func (s *Source) pollTimestamp(ctx context.Context, t *table, out component.Emitter) error {
+	n := s.cfg.BatchMaxRows
+	for {
+		var where []string
+		var args []any
+		if t.wm.TS != nil {
+			ts, _ := t.wm.TS.arg()
+			args = append(args, ts)
+			where = append(where, t.tsExpr+" > "+s.d.placeholder(1))
+		}
+		where = append(where, t.tsExpr+" < "+s.d.upperBound(s.cfg.TimestampDelay))
+		q := s.selectList(t) + whereClause(where) + " ORDER BY " + t.tsExpr + " LIMIT " + strconv.Itoa(n)
+		var page []row
+		err := s.query(ctx, t, q, args, func(r row) error {
+			page = append(page, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if len(page) < n {
+			return s.emitTimestampRows(ctx, out, t, page, true)
+		}
+		last, _ := newWM(page[len(page)-1].ts)
+		j := len(page) - 1
+		for j > 0 {
+			w, _ := newWM(page[j-1].ts)
+			if !w.equal(last) {
+				break
+			}
+			j--
+		}
+		if j > 0 {
+			if err := s.emitTimestampRows(ctx, out, t, page[:j], true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.readGroup(ctx, t, out, page[0].ts); err != nil {
+			return err
+		}
+	}
+}
+
+// emitTimestampRows emits rows of whole timestamp groups, the watermark
+// moving to each row in turn.
+func (s *Source) emitTimestampRows(ctx context.Context, out component.Emitter, t *table, rows []row, withCP bool) error {
+	pos := make([]string, len(rows))
+	for i, r := range rows {
+		if err := s.setWM(t, r); err != nil {
+			return err
+		}
+		pos[i] = t.position()
+	}
+	return s.emit(ctx, out, t, rows, pos, event.OpCreate, withCP)
+}
+
+// readGroup emits every row whose timestamp is ts, in batches; only the
+// last batch carries the checkpoint, whose watermark is then ts.
+func (s *Source) readGroup(ctx context.Context, t *table, out component.Emitter, ts any) error {
+	return s.readBatches(ctx, t, []string{t.tsExpr + " = " + s.d.placeholder(1)}, []any{ts}, func(batch []row, last bool) error {
+		if len(batch) == 0 {
+			// The group vanished (deleted, or its timestamps changed)
+			// between the two queries: move past it; the next batch
+			// carries the checkpoint.
+			w, ok := newWM(ts)
+			if !ok {
+				return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, ts)}
+			}
+			t.wm.TS = w
+			return nil
+		}
+		return s.emitTimestampRows(ctx, out, t, batch, last)
+	})
+}
+
+// pollBulk reads the whole table (ordered by key_columns when set) as
+// snapshot rows, in batches; the last batch carries the checkpoint.
+func (s *Source) pollBulk(ctx context.Context, t *table, out component.Emitter) error {
+	k := 0
+	return s.readBatches(ctx, t, nil, nil, func(batch []row, last bool) error {
+		pos := make([]string, len(batch))
+		for i := range batch {
+			k++
+			pos[i] = "bulk row " + strconv.Itoa(k)
+		}
+		return s.emit(ctx, out, t, batch, pos, event.OpRead, last && len(batch) > 0)
+	})
+}
+
+// readBatches reads every row matching conds (whose placeholders take args)
+// and calls fn with batches of at most batch_max_rows; last is set on the
+// final call, whose batch is empty only when no row matched at all.
+//
+// With key_columns the read is a series of queries with LIMIT, each
+// continuing after the previous page's last key (keyset pagination), so no
+// result set stays open while fn blocks; fn sees a page only once the next
+// one is read, to know whether it is the last. Without key_columns there is
+// no order to continue from, and the read is one streamed query.
+func (s *Source) readBatches(ctx context.Context, t *table, conds []string, args []any, fn func(batch []row, last bool) error) error {
+	n := s.cfg.BatchMaxRows
+	if t.keyOrder == "" {
+		var batch []row
+		err := s.query(ctx, t, s.selectList(t)+whereClause(conds), args, func(r row) error {
+			if len(batch) == n {
+				if err := fn(batch, false); err != nil {
+					return err
+				}
+				batch = nil
+			}
+			batch = append(batch, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return fn(batch, true)
+	}
+	var held []row
+	var after []any
+	for {
+		c := slices.Clip(conds)
+		a := slices.Clip(args)
+		if after != nil {
+			marks := make([]string, len(after))
+			for i, v := range after {
+				a = append(a, v)
+				marks[i] = s.d.placeholder(len(a))
+			}
+			if len(marks) == 1 {
+				c = append(c, t.keyOrder+" > "+marks[0])
+			} else {
+				c = append(c, "("+t.keyOrder+") > ("+strings.Join(marks, ", ")+")")
+			}
+		}
+		q := s.selectList(t) + whereClause(c) + " ORDER BY " + t.keyOrder + " LIMIT " + strconv.Itoa(n)
+		var page []row
+		err := s.query(ctx, t, q, a, func(r row) error {
+			page = append(page, r)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return fn(held, true)
+		}
+		if held != nil {
+			if err := fn(held, false); err != nil {
+				return err
+			}
+		}
+		if len(page) < n {
+			return fn(page, true)
+		}
+		held = page
+		after = s.keyArgs(t, page[n-1])
+	}
+}
+
+// keyArgs returns a row's key values as query parameters: integers as
+// int64 (MySQL's text protocol hands them over as text, which MySQL would
+// compare as a double), anything else as the driver gave it.
+func (s *Source) keyArgs(t *table, r row) []any {
+	out := make([]any, len(t.schema.KeyIdx))
+	for i, k := range t.schema.KeyIdx {
+		out[i] = r.keys[i]
+		if v := r.vals[k]; v.Kind == event.KindInt {
+			out[i] = v.AsInt()
+		}
+		if b, ok := out[i].([]byte); ok {
+			out[i] = string(b)
+		}
+	}
+	return out
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
