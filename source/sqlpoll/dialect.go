@@ -120,3 +120,41 @@ func (d dialect) location(ctx context.Context, db *sql.DB) (database, schema str
 	}
 	return dbName.String, sch.String, err
 }
+
+// notNull returns the NOT NULL columns of a table for the drivers whose
+// column types do not tell (pgx reports nothing, modernc sqlite says
+// nullable always); nil for MySQL, whose driver reports them.
+func (d dialect) notNull(ctx context.Context, db *sql.DB, table string) (map[string]bool, error) {
+	var q string
+	var args []any
+	switch d.name {
+	case DriverPostgres:
+		q = `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND attnotnull AND NOT attisdropped`
+		args = []any{d.quoteTable(table)}
+	case DriverSQLite:
+		// An INTEGER PRIMARY KEY is the rowid, never NULL; other primary
+		// keys may hold NULL in SQLite unless declared NOT NULL.
+		schema, name, ok := strings.Cut(table, ".")
+		if !ok {
+			schema, name = "main", table
+		}
+		q = `SELECT name FROM pragma_table_info(?, ?) WHERE "notnull" = 1 OR (pk > 0 AND upper(type) = 'INTEGER')`
+		args = []any{name, schema}
+	default:
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}

@@ -82,7 +82,8 @@ func TestModes(t *testing.T) {
 					}
 					sch := evs[0].Schema
 					if sch.Stream != "src."+d.ns+".users" || sch.Connector != "sql_poll" || sch.Table != "users" ||
-						!slices.Equal(sch.KeyIdx, []int{0}) || !sch.Columns[0].Key {
+						!slices.Equal(sch.KeyIdx, []int{0}) || !sch.Columns[0].Key ||
+						sch.Columns[0].Optional || sch.Columns[1].Optional || !sch.Columns[2].Optional {
 						t.Fatalf("schema %+v", sch)
 					}
 					if evs, _ := pollOnce(t, s); len(evs) != 0 {

@@ -47,6 +47,8 @@ type table struct {
 	incExpr  string // the qualified incrementing column
 	keyOrder string // ORDER BY of the key columns, or ""
 
+	notNull map[string]bool // NOT NULL columns where the driver does not report them
+
 	schema *event.Schema // current version; replaced when the result's shape changes
 	incIdx int           // index of the incrementing column in the row
 	wm     *watermark    // aliased by cp.Tables[key]; moves row by row
@@ -212,6 +214,13 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 // probe runs the table's query with no rows, to check names and build the
 // first schema.
 func (s *Source) probe(ctx context.Context, t *table) error {
+	if s.cfg.Query == "" {
+		nn, err := s.d.notNull(ctx, s.db, t.key)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		t.notNull = nn
+	}
 	rows, err := s.db.QueryContext(ctx, s.selectList(t)+" WHERE 1 = 0")
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.key, err)
@@ -248,6 +257,11 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 		cols[i] = column(ct)
 	}
 	fixTypes(s.cfg.Driver, cols)
+	for i := range cols {
+		if t.notNull[cols[i].Name] {
+			cols[i].Optional = false
+		}
+	}
 	if t.schema != nil && sameColumns(t.schema.Columns, cols) {
 		return nil
 	}
