@@ -140,6 +140,11 @@ sinks:
 	if got := target.rows(t, q); !slices.Equal(got, want) {
 		t.Fatalf("MariaDB rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	types := strings.Join(target.rows(t, `SELECT CONCAT(COLUMN_NAME, ' ', COLUMN_TYPE, IF(IS_NULLABLE = 'NO', ' NOT NULL', ''))
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'USERS' ORDER BY ORDINAL_POSITION`), ", ")
+	if want := "index int(11) NOT NULL, name longtext NOT NULL, email longtext, signed_up datetime(6) NOT NULL, score decimal(6,2)"; types != want {
+		t.Errorf("MariaDB columns:\n got  %s\n want %s", types, want)
+	}
 }
 
 // TestSQLPollSigkill kills sluice at random moments while it polls a
