@@ -124,7 +124,10 @@ func (e *fakeEmitter) waitFor(t testing.TB, what string, timeout time.Duration, 
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			e.mu.Lock()
+			n := len(e.events)
+			e.mu.Unlock()
+			t.Fatalf("timed out waiting for %s (%d events)", what, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

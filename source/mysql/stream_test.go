@@ -1,0 +1,419 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+)
+
+// apply replays events onto a map id → v text.
+func apply(evs []event.Event) map[string]string {
+	m := map[string]string{}
+	for _, e := range evs {
+		switch e.Op {
+		case event.OpRead, event.OpCreate, event.OpUpdate:
+			m[e.After[0].Text()] = rowText(e.Schema, e.After)
+		case event.OpDelete:
+			delete(m, e.Before[0].Text())
+		}
+	}
+	return m
+}
+
+func (te *testEnv) state(table string) map[string]string {
+	te.t.Helper()
+	rows, err := te.db.Query("SELECT id, v FROM " + table)
+	if err != nil {
+		te.t.Fatal(err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var id, v string
+		if err := rows.Scan(&id, &v); err != nil {
+			te.t.Fatal(err)
+		}
+		m[id] = "id=" + id + " v=" + v
+	}
+	return m
+}
+
+func TestSnapshotAndStreamWithoutGapOrOverlap(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	te.exec("INSERT INTO t SELECT seq, 'orig' FROM seq_1_to_3000")
+	cfg := te.config("t")
+	cfg.SnapshotChunkRows, cfg.BatchSize = 200, 100
+	out := newEmitter()
+	writes := 0
+	out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
+		// Changes while the snapshot is being read: after its position,
+		// so they belong to the stream only.
+		if len(evs) > 0 && evs[0].Op == event.OpRead && e.count >= 500 && e.count < 1500 {
+			id := 100 + e.count
+			for _, q := range []string{
+				fmt.Sprintf("UPDATE t SET v = 'upd%d' WHERE id IN (%d, %d)", e.count, id, 2900-id),
+				fmt.Sprintf("DELETE FROM t WHERE id = %d", id+1),
+				fmt.Sprintf("INSERT INTO t VALUES (%d, 'new')", 10000+e.count),
+			} {
+				if _, err := te.db.Exec(q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			writes += 4
+		}
+		return nil
+	}
+	r := te.start(cfg, nil, out)
+	out.waitFor(t, "snapshot and changes", 30*time.Second, func(evs []event.Event) bool {
+		return len(evs) >= 3000+writes && writes > 0
+	})
+	r.stop(t)
+	want := te.state("t")
+	evs := out.snapshotEvents()
+	reads := map[string]int{}
+	changes := 0
+	for _, e := range evs {
+		if e.Op == event.OpRead {
+			reads[e.After[0].Text()]++
+			if e.After[1].Str != "orig" {
+				t.Fatalf("snapshot row %s has %q: the snapshot is not consistent", e.After[0].Text(), e.After[1].Str)
+			}
+		} else {
+			changes++
+		}
+	}
+	if len(reads) != 3000 {
+		t.Fatalf("snapshot read %d rows, want 3000", len(reads))
+	}
+	for id, n := range reads {
+		if n != 1 {
+			t.Fatalf("row %s read %d times", id, n)
+		}
+	}
+	if changes != writes {
+		t.Fatalf("stream has %d changes, want exactly the %d made during the snapshot", changes, writes)
+	}
+	got := apply(evs)
+	if len(got) != len(want) {
+		t.Fatalf("replayed %d rows, table has %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("row %s: replayed %q, table %q", k, got[k], v)
+		}
+	}
+}
+
+func TestSnapshotResumesAfterCrash(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	te.exec("CREATE TABLE b (k1 INT, k2 VARCHAR(10), v VARCHAR(20) NOT NULL, PRIMARY KEY (k1, k2))")
+	te.exec("INSERT INTO a SELECT seq, 'x' FROM seq_1_to_1000")
+	te.exec("INSERT INTO b SELECT seq % 10, CONCAT('k', seq), 'y' FROM seq_1_to_500")
+	cfg := te.config("a", "b")
+	cfg.SnapshotChunkRows, cfg.BatchSize = 70, 30
+	crash := errors.New("crash")
+	var saved []byte
+	out := newEmitter()
+	out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
+		if cp != nil && strings.Contains(string(cp), `"phase":"snapshot"`) && e.count > 1100 {
+			return crash
+		}
+		if cp != nil {
+			saved = cp
+		}
+		return nil
+	}
+	src, err := New(cfg, component.Env{Name: "my", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Run(context.Background(), nil, out); !errors.Is(err, crash) {
+		t.Fatalf("Run: %v, want the crash", err)
+	}
+	src.Close()
+	first := out.snapshotEvents()
+	var cp checkpoint
+	if err := json.Unmarshal(saved, &cp); err != nil || cp.Phase != phaseSnapshot {
+		t.Fatalf("checkpoint %s: %v", saved, err)
+	}
+	// Rows emitted after the checkpoint are lost with the crash.
+	n := 0
+	for _, b := range out.batches {
+		n += b.n
+		if string(b.cp) == string(saved) {
+			break
+		}
+	}
+	first = first[:n]
+	te.exec("INSERT INTO a VALUES (5000, 'late')")
+
+	out2 := newEmitter()
+	te.start(cfg, saved, out2)
+	out2.waitFor(t, "the rest and the late insert", 30*time.Second, func(evs []event.Event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].Op == event.OpCreate
+	})
+	seen := map[string]int{}
+	for _, e := range append(first, out2.snapshotEvents()...) {
+		if e.Op != event.OpRead {
+			continue
+		}
+		seen[e.Schema.Table+" "+rowText(e.Schema, e.After)]++
+	}
+	if len(seen) != 1500 && len(seen) != 1501 {
+		t.Fatalf("read %d distinct rows, want 1500 (or 1501 with the late row)", len(seen))
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s read %d times after resuming", k, c)
+		}
+	}
+}
+
+func TestAlterTableMidStream(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
+	out := newEmitter()
+	te.start(te.config("t"), nil, out)
+	out.waitCP(t)
+	// All at once: when the first insert is decoded the catalog is
+	// already at the last shape.
+	te.exec("INSERT INTO t VALUES (1, 'a')")
+	te.exec("ALTER TABLE t ADD COLUMN c INT DEFAULT 7")
+	te.exec("INSERT INTO t VALUES (2, 'b', 9)")
+	te.exec("ALTER TABLE t DROP COLUMN v")
+	te.exec("INSERT INTO t VALUES (3, 10)")
+	te.exec("ALTER TABLE t RENAME COLUMN c TO c2")
+	te.exec("INSERT INTO t VALUES (4, 11)")
+	te.exec("UPDATE t SET c2 = 12 WHERE id = 4")
+	out.waitFor(t, "5 changes", 20*time.Second, count(5))
+	evs := out.snapshotEvents()
+	want := []string{
+		"c t id=1 v=a",
+		"c t id=2 v=b c=9",
+		"c t id=3 c=10",
+		"c t id=4 c2=11",
+		"u t id=4 c2=12",
+	}
+	if got := describe(evs); !slices.Equal(got, want) {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	versions := []int{1, 2, 3, 4, 4}
+	for i, e := range evs {
+		if e.Schema.Version != versions[i] {
+			t.Errorf("event %d: schema version %d, want %d", i, e.Schema.Version, versions[i])
+		}
+	}
+	if evs[3].Schema != evs[4].Schema {
+		t.Errorf("same shape, different schema pointers")
+	}
+	if evs[4].Before[1].AsInt() != 11 {
+		t.Errorf("before image %s", rowText(evs[4].Schema, evs[4].Before))
+	}
+}
+
+func TestTransactionsInOrderWithBeforeImages(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
+	te.exec("CREATE TABLE other (id INT PRIMARY KEY)")
+	out := newEmitter()
+	te.start(te.config("t"), nil, out)
+	out.waitCP(t)
+	te.exec(`START TRANSACTION;
+		INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
+		INSERT INTO other VALUES (1);
+		UPDATE t SET v = 'B' WHERE id = 2;
+		DELETE FROM t WHERE id = 1;
+		COMMIT`)
+	te.exec("UPDATE t SET id = 30 WHERE id = 3")
+	out.waitFor(t, "6 changes", 20*time.Second, count(6))
+	evs := out.snapshotEvents()
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s %s -> %s", e.Op, rowText(e.Schema, e.Before), rowText(e.Schema, e.After)))
+	}
+	want := []string{
+		"c <nil> -> id=1 v=a",
+		"c <nil> -> id=2 v=b",
+		"c <nil> -> id=3 v=c",
+		"u id=2 v=b -> id=2 v=B",
+		"d id=1 v=a -> <nil>",
+		"u id=3 v=c -> id=30 v=c",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Seq().Compare(evs[i-1].Seq()) <= 0 {
+			t.Fatalf("Seq does not grow: %v then %v", evs[i-1].Seq(), evs[i].Seq())
+		}
+		if i < 5 && evs[i].Source.CommitLSN != evs[0].Source.CommitLSN {
+			t.Fatalf("one transaction, two commit positions")
+		}
+	}
+	b := evs[1].Source.Binlog
+	if b == nil || b.File == "" || b.Pos == 0 || b.GTID == "" || b.ServerID == 0 || evs[1].Source.Row != 1 {
+		t.Fatalf("source coordinates %+v row %d", b, evs[1].Source.Row)
+	}
+	if evs[5].Source.Binlog.GTID == b.GTID {
+		t.Fatalf("two transactions share GTID %s", b.GTID)
+	}
+}
+
+func TestBigTransactionInBoundedMemory(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100))")
+	cfg := te.config("t")
+	cfg.BatchSize = 500
+	out := newEmitter()
+	out.window = 2
+	out.keep = false
+	r := te.start(cfg, nil, out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			out.release()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	out.waitCP(t)
+	te.exec("INSERT INTO t SELECT seq, REPEAT('x', 100) FROM seq_1_to_50000")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out.mu.Lock()
+		n := out.count
+		out.mu.Unlock()
+		if n >= 50000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d of 50000 rows", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	r.stop(t)
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if out.maxHeld > 2*cfg.BatchSize {
+		t.Fatalf("%d events held at once, want at most %d", out.maxHeld, 2*cfg.BatchSize)
+	}
+	mid := 0
+	for _, b := range out.batches[1:] {
+		if b.n > cfg.BatchSize {
+			t.Fatalf("batch of %d events", b.n)
+		}
+		if b.cp == nil {
+			mid++
+		}
+	}
+	if mid < 50000/cfg.BatchSize-1 {
+		t.Fatalf("%d batches without checkpoint, want the transaction's middle ones", mid)
+	}
+}
+
+func TestRestartResumesExactly(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
+	cfg := te.config("t")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	for i := 1; i <= 10; i++ {
+		te.exec(fmt.Sprintf("INSERT INTO t VALUES (%d, 'a')", i))
+	}
+	out.waitFor(t, "10 changes", 20*time.Second, count(10))
+	r.stop(t)
+	cp := out.checkpoint()
+	for i := 11; i <= 20; i++ {
+		te.exec(fmt.Sprintf("INSERT INTO t VALUES (%d, 'b')", i))
+	}
+	out2 := newEmitter()
+	te.start(cfg, cp, out2)
+	out2.waitFor(t, "10 changes", 20*time.Second, count(10))
+	te.exec("INSERT INTO t VALUES (21, 'c')")
+	out2.waitFor(t, "11 changes", 20*time.Second, count(11))
+	var ids []string
+	for _, e := range out2.snapshotEvents() {
+		ids = append(ids, e.After[0].Text())
+	}
+	want := []string{"11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21"}
+	if !slices.Equal(ids, want) {
+		t.Fatalf("after restart: %v, want %v", ids, want)
+	}
+}
+
+func TestReconnectAfterKill(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
+	out := newEmitter()
+	te.start(te.config("t"), nil, out)
+	out.waitCP(t)
+	te.exec("INSERT INTO t VALUES (1)")
+	out.waitFor(t, "1 change", 20*time.Second, count(1))
+	rows, err := te.db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no binlog dump thread")
+	}
+	for _, id := range ids {
+		te.exec(fmt.Sprintf("KILL %d", id))
+	}
+	te.exec("INSERT INTO t VALUES (2)")
+	te.exec("INSERT INTO t VALUES (3)")
+	out.waitFor(t, "3 changes", 30*time.Second, count(3))
+	var got []string
+	for _, e := range out.snapshotEvents() {
+		got = append(got, e.After[0].Text())
+	}
+	if !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Fatalf("events after reconnect: %v", got)
+	}
+}
+
+func TestBinlogLost(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
+	te.exec("INSERT INTO t VALUES (1)")
+	purged := []byte(`{"v":1,"phase":"stream","file":"binlog.000000","pos":4,"gtid":"0-1-1"}`)
+
+	src, err := New(te.config("t"), component.Env{Name: "my", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = src.Run(context.Background(), purged, newEmitter())
+	src.Close()
+	if !errors.Is(err, ErrBinlogLost) || !component.IsPermanent(err) || !strings.Contains(err.Error(), "binlog.000000") {
+		t.Fatalf("Run: %v, want a permanent ErrBinlogLost naming the position", err)
+	}
+
+	cfg := te.config("t")
+	cfg.OnBinlogLost = LostResnapshot
+	out := newEmitter()
+	te.start(cfg, purged, out)
+	out.waitFor(t, "a new snapshot", 20*time.Second, count(1))
+	if e := out.snapshotEvents()[0]; e.Op != event.OpRead || e.After[0].AsInt() != 1 {
+		t.Fatalf("first event %s", e.String())
+	}
+}
