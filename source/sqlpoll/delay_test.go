@@ -58,7 +58,7 @@ func TestQueryMode(t *testing.T) {
 			seedUsers(t, d)
 			cfg := d.config(ModeIncrementing)
 			cfg.Tables = nil
-			cfg.Query = "SELECT id AS user_id, upper(name) AS shout FROM users WHERE name <> 'cy';"
+			cfg.Query = "SELECT id AS user_id, upper(name) AS shout FROM users WHERE name <> 'cy' -- no cy\n;"
 			cfg.QueryName = "shouting"
 			cfg.IncrementingColumn = "user_id"
 			s := started(t, cfg, nil)

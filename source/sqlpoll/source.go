@@ -160,7 +160,8 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 	for _, n := range names {
 		t := &table{key: n, database: dbName, ns: schema, name: n, incIdx: -1}
 		if s.cfg.Query != "" {
-			t.from = "(" + strings.TrimRight(strings.TrimSpace(s.cfg.Query), ";") + ")"
+			// The newline ends a trailing -- comment before the parenthesis.
+			t.from = "(" + strings.TrimRight(strings.TrimSpace(s.cfg.Query), ";") + "\n)"
 		} else {
 			t.from = s.d.quoteTable(n)
 			if q, tb, ok := strings.Cut(n, "."); ok {
