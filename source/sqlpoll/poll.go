@@ -40,8 +40,9 @@ type row struct {
 	id   any   // incrementing column value (int64 when it is an integer)
 }
 
-// query runs q and calls fn for every row; fn returning errStopRows ends
-// the read early without error.
+// query runs q and calls fn for every row, converted into event values of
+// the table's current schema (refreshed from the result's column types); an
+// error from fn ends the read and is returned as is.
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
