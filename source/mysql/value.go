@@ -383,7 +383,8 @@ func dateParts(b []byte) (y, m, d int64, err error) {
 		// NO_ZERO_IN_DATE) have no calendar day: NULL, as Debezium does.
 		return 0, 0, 0, errZeroDate
 	}
-	if m > 12 || d > monthDays[m] {
+	leap := y%4 == 0 && (y%100 != 0 || y%400 == 0)
+	if m > 12 || d > monthDays[m] || (m == 2 && d == 29 && !leap) {
 		return 0, 0, 0, fmt.Errorf("date %q is out of range", b)
 	}
 	return y, m, d, nil
