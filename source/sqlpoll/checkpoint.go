@@ -3,6 +3,7 @@ package sqlpoll
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -24,6 +25,17 @@ type checkpoint struct {
 type watermark struct {
 	TS *wmValue `json:"ts,omitempty"`
 	ID *wmValue `json:"id,omitempty"`
+	// Group is set in timestamp mode with key_columns while a group of
+	// rows sharing one timestamp is read in key order: the rows up to key
+	// After are emitted. A watermark is copied by value (table.saved), so
+	// Group is replaced, never changed in place.
+	Group *groupPos `json:"group,omitempty"`
+}
+
+// groupPos is the progress through one timestamp group.
+type groupPos struct {
+	TS    *wmValue   `json:"ts"`
+	After []*wmValue `json:"after"`
 }
 
 const checkpointVersion = 1
@@ -104,7 +116,17 @@ func parseCheckpoint(b []byte, mode string) (*checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint was written in mode %s, the source is now in mode %s; a watermark of one mode cannot resume the other (remove the pipeline's state to start over)", cp.Mode, mode)
 	}
 	for name, wm := range cp.Tables {
-		for _, v := range []*wmValue{wm.TS, wm.ID} {
+		if wm == nil {
+			return nil, fmt.Errorf("checkpoint table %s: no watermark", name)
+		}
+		vals := []*wmValue{wm.TS, wm.ID}
+		if g := wm.Group; g != nil {
+			if g.TS == nil || len(g.After) == 0 || slices.Contains(g.After, nil) {
+				return nil, fmt.Errorf("checkpoint table %s: incomplete group position", name)
+			}
+			vals = append(append(vals, g.TS), g.After...)
+		}
+		for _, v := range vals {
 			if v == nil {
 				continue
 			}

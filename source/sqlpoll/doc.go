@@ -55,15 +55,22 @@
 // timestamp mode the watermark is exclusive (ts > last), and pages never
 // end inside a group of rows sharing a timestamp: a full page is emitted up
 // to the start of its last group only, and a page that is one group
-// entirely is followed by one streamed query for the whole group (WHERE
-// ts = ?, ordered by key_columns), emitted in batches of batch_max_rows
-// with the watermark moving past the group only with its last batch. So no
-// row of a group is lost and none is read twice, except that a crash in the
-// middle of a group re-reads the group. What timestamp mode cannot see, as
-// in Kafka Connect, is a row that commits later with a timestamp equal to or
-// before a watermark already passed; timestamp_delay exists for that:
-// rows are read only once their timestamp is older than the database's
-// clock minus the delay, so set it above your longest write transaction.
+// entirely is followed by a read of the whole group (WHERE ts = ?), in
+// batches of batch_max_rows, the watermark moving past the group only with
+// its last batch. With key_columns the group is read in key order, page by
+// page, and every batch's checkpoint records the last key emitted
+// ("group":{"ts":…,"after":[…]}), so a restart continues inside the group:
+// no row is lost and none is read twice. Without key_columns only the
+// group's last batch carries a checkpoint, and a crash in the middle of a
+// group re-reads the whole group: those duplicates are the only ones the
+// source produces beyond the pipeline's unacknowledged window.
+//
+// What timestamp mode cannot see, as in Kafka Connect, is a row that
+// commits later with a timestamp equal to or before a watermark already
+// passed; timestamp_delay exists for that: rows are read only once their
+// timestamp is older than the database's clock minus the delay, so set it
+// above your longest write transaction (and the clock skew between the
+// writers and the database, when the application sets the timestamps).
 //
 // # Time zones and types
 //

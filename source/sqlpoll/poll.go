@@ -240,6 +240,19 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 func (s *Source) pollTimestamp(ctx context.Context, t *table, out component.Emitter) error {
 	n := s.cfg.BatchMaxRows
 	for {
+		if g := t.wm.Group; g != nil {
+			// A group read was cut short: finish it after its last
+			// emitted key.
+			ts, _ := g.TS.arg()
+			after := make([]any, len(g.After))
+			for i, v := range g.After {
+				after[i], _ = v.arg()
+			}
+			if err := s.readGroup(ctx, t, out, ts, after); err != nil {
+				return err
+			}
+			continue
+		}
 		var where []string
 		var args []any
 		if t.wm.TS != nil {
@@ -278,7 +291,7 @@ func (s *Source) pollTimestamp(ctx context.Context, t *table, out component.Emit
 			}
 			continue
 		}
-		if err := s.readGroup(ctx, t, out, page[0].ts); err != nil {
+		if err := s.readGroup(ctx, t, out, page[0].ts, nil); err != nil {
 			return err
 		}
 	}
@@ -297,22 +310,45 @@ func (s *Source) emitTimestampRows(ctx context.Context, out component.Emitter, t
 	return s.emit(ctx, out, t, rows, pos, event.OpCreate, withCP)
 }
 
-// readGroup emits every row whose timestamp is ts, in batches; only the
-// last batch carries the checkpoint, whose watermark is then ts.
-func (s *Source) readGroup(ctx context.Context, t *table, out component.Emitter, ts any) error {
-	return s.readBatches(ctx, t, []string{t.tsExpr + " = " + s.d.placeholder(1)}, []any{ts}, func(batch []row, last bool) error {
+// readGroup emits every row whose timestamp is ts (after key after, when
+// resuming), in batches. With key_columns every batch carries the
+// checkpoint, which records the group's progress by key, so a restart
+// continues the group where it stopped; without them only the last batch
+// does, and a restart re-reads the group. The watermark moves past ts with
+// the last batch.
+func (s *Source) readGroup(ctx context.Context, t *table, out component.Emitter, ts any, after []any) error {
+	tsWM, ok := newWM(ts)
+	if !ok {
+		return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, ts)}
+	}
+	return s.readBatches(ctx, t, []string{t.tsExpr + " = " + s.d.placeholder(1)}, []any{ts}, after, func(batch []row, last bool) error {
 		if len(batch) == 0 {
-			// The group vanished (deleted, or its timestamps changed)
-			// between the two queries: move past it; the next batch
-			// carries the checkpoint.
-			w, ok := newWM(ts)
-			if !ok {
-				return fatal{fmt.Errorf("%s: timestamp %T cannot be a watermark", t.key, ts)}
-			}
-			t.wm.TS = w
+			// Nothing (more) in the group: it vanished between the two
+			// queries, or a resumed read had emitted it all. Move past it;
+			// the next batch carries the checkpoint.
+			t.wm.TS, t.wm.Group = tsWM, nil
 			return nil
 		}
-		return s.emitTimestampRows(ctx, out, t, batch, last)
+		pos := make([]string, len(batch))
+		for i, r := range batch {
+			if err := s.setWM(t, r); err != nil {
+				return err
+			}
+			pos[i] = t.position()
+		}
+		t.wm.Group = nil
+		withCP := last
+		if !last && t.keyOrder != "" {
+			keys := s.keyArgs(t, batch[len(batch)-1])
+			g := &groupPos{TS: tsWM, After: make([]*wmValue, len(keys))}
+			for i, k := range keys {
+				if g.After[i], ok = newWM(k); !ok {
+					return fatal{fmt.Errorf("%s: key column %q value %T cannot be a position", t.key, s.cfg.KeyColumns[i], k)}
+				}
+			}
+			t.wm.Group, withCP = g, true
+		}
+		return s.emit(ctx, out, t, batch, pos, event.OpCreate, withCP)
 	})
 }
 
@@ -320,7 +356,7 @@ func (s *Source) readGroup(ctx context.Context, t *table, out component.Emitter,
 // snapshot rows, in batches; the last batch carries the checkpoint.
 func (s *Source) pollBulk(ctx context.Context, t *table, out component.Emitter) error {
 	k := 0
-	return s.readBatches(ctx, t, nil, nil, func(batch []row, last bool) error {
+	return s.readBatches(ctx, t, nil, nil, nil, func(batch []row, last bool) error {
 		pos := make([]string, len(batch))
 		for i := range batch {
 			k++
@@ -332,14 +368,15 @@ func (s *Source) pollBulk(ctx context.Context, t *table, out component.Emitter) 
 
 // readBatches reads every row matching conds (whose placeholders take args)
 // and calls fn with batches of at most batch_max_rows; last is set on the
-// final call, whose batch is empty only when no row matched at all.
+// final call, whose batch is empty only when no row matched at all. With
+// key_columns, after (when not nil) resumes after that key.
 //
 // With key_columns the read is a series of queries with LIMIT, each
 // continuing after the previous page's last key (keyset pagination), so no
 // result set stays open while fn blocks; fn sees a page only once the next
 // one is read, to know whether it is the last. Without key_columns there is
 // no order to continue from, and the read is one streamed query.
-func (s *Source) readBatches(ctx context.Context, t *table, conds []string, args []any, fn func(batch []row, last bool) error) error {
+func (s *Source) readBatches(ctx context.Context, t *table, conds []string, args []any, after []any, fn func(batch []row, last bool) error) error {
 	n := s.cfg.BatchMaxRows
 	if t.keyOrder == "" {
 		var batch []row
@@ -359,7 +396,6 @@ func (s *Source) readBatches(ctx context.Context, t *table, conds []string, args
 		return fn(batch, true)
 	}
 	var held []row
-	var after []any
 	for {
 		c := slices.Clip(conds)
 		a := slices.Clip(args)
