@@ -43,7 +43,7 @@ func TestDebeziumEnvelope(t *testing.T) {
 			sch := schemas[e.Schema]
 			if sch == nil {
 				c := *e.Schema
-				c.Database = "inventory"
+				c.Database, c.Stream = "inventory", "my.inventory.types"
 				sch = &c
 				schemas[e.Schema] = sch
 			}
