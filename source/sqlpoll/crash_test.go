@@ -203,3 +203,34 @@ func TestSchemaChange(t *testing.T) {
 		t.Fatalf("v1 %+v\nv2 %+v", v1, v2)
 	}
 }
+
+// TestGroupCheckpoint pins the checkpoint written inside a timestamp group.
+func TestGroupCheckpoint(t *testing.T) {
+	d := newTestDB(t, DriverSQLite)
+	crashRows(t, d)
+	cfg := d.config(ModeTimestamp)
+	cfg.TimestampColumn = "updated_at"
+	cfg.KeyColumns = []string{"id"}
+	var c collector
+	if err := started(t, cfg, nil).poll(context.Background(), &c); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, b := range c.batches {
+		got = append(got, fmt.Sprintf("%v %s", ids(b), c.cps[i]))
+	}
+	want := []string{
+		`[1] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:01"}}}}`,
+		`[2] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:02"}}}}`,
+		`[3 4] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:03"},"group":{"ts":{"text":"2024-01-01 10:00:03"},"after":[{"int":"4"}]}}}}`,
+		`[5 6] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:03"},"group":{"ts":{"text":"2024-01-01 10:00:03"},"after":[{"int":"6"}]}}}}`,
+		`[7 8] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:03"}}}}`,
+		`[9] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:09"}}}}`,
+		`[10] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:10"}}}}`,
+		`[11] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:11"}}}}`,
+		`[12] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:12"}}}}`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
