@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	crand "crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/internal/svctest"
+)
+
+// mysqlSource is a database of its own on the test MariaDB, for the mysql
+// source. The binlog is shared by every test: the source is filtered to
+// this database by its tables setting.
+type mysqlSource struct {
+	name string
+	dsn  string
+	db   *sql.DB
+}
+
+func newMySQLSource(t *testing.T) *mysqlSource {
+	t.Helper()
+	base := svctest.Need(t, svctest.MariaDB)
+	mc, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal("SLUICE_MYSQL_DSN cannot be parsed")
+	}
+	var rnd [4]byte
+	_, _ = crand.Read(rnd[:])
+	name := "mysrc_" + hex.EncodeToString(rnd[:])
+	admin, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
+	mc.DBName = name
+	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &mysqlSource{name: name, dsn: mc.FormatDSN(), db: db}
+}
+
+func (m *mysqlSource) exec(t *testing.T, qs ...string) {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := m.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func (m *mysqlSource) rows(t *testing.T, q string) []string {
+	t.Helper()
+	r, err := m.db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	var out []string
+	for r.Next() {
+		var s string
+		if err := r.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestMariaDBToFile: snapshot, then inserts, updates and deletes, as
+// Debezium MySQL envelopes in a file.
+func TestMariaDBToFile(t *testing.T) {
+	src := newMySQLSource(t)
+	src.exec(t,
+		"CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, balance DECIMAL(12,2))",
+		"INSERT INTO customers SELECT seq, CONCAT('c', seq), seq * 1.25 FROM seq_1_to_500",
+	)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
+sources:
+  my:
+    type: mysql
+    dsn: ${SOURCE_DSN}
+    tables: [%s.*]
+    heartbeat_interval: 1s
+sinks:
+  out:
+    type: file
+    inputs: [my]
+    path: %s
+    format: debezium
+`, dir, src.name, out))
+	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src.dsn)
+	defer cmd.Process.Kill()
+	waitFor(t, time.Minute, "the snapshot", dir, func() bool { return lineCount(out) >= 500 })
+	src.exec(t,
+		"INSERT INTO customers VALUES (1000, 'new', 1.10)",
+		"UPDATE customers SET balance = 7.77 WHERE id = 1",
+		"DELETE FROM customers WHERE id = 2",
+	)
+	waitFor(t, time.Minute, "the changes", dir, func() bool { return lineCount(out) >= 503 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	var ops []string
+	for sc.Scan() {
+		var env struct {
+			Op     string
+			Source struct {
+				Connector, DB, Table, File, Snapshot string
+				Pos                                  int64
+			}
+		}
+		if err := json.Unmarshal(sc.Bytes(), &env); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		if env.Source.Connector != "mysql" || env.Source.DB != src.name || env.Source.Table != "customers" || env.Source.File == "" || env.Source.Pos == 0 {
+			t.Fatalf("source block %+v", env.Source)
+		}
+		ops = append(ops, env.Op)
+	}
+	if len(ops) != 503 || ops[0] != "r" || ops[499] != "r" || strings.Join(ops[500:], "") != "cud" {
+		t.Fatalf("%d events, ops ending %v", len(ops), ops[max(0, len(ops)-4):])
+	}
+}
+
+func lineCount(path string) int {
+	b, _ := os.ReadFile(path)
+	return strings.Count(string(b), "\n")
+}
+
+// mysqlCompare is each table's rows as text, in MariaDB and in PostgreSQL.
+var mysqlCompare = []struct{ table, my, pg string }{
+	{"acct",
+		"SELECT CONCAT_WS('|', id, balance, note, DATE_FORMAT(updated, '%Y-%m-%d %H:%i:%s.%f'), flag, LOWER(HEX(data))) FROM acct ORDER BY id",
+		"SELECT concat_ws('|', id, balance::text, note, to_char(updated, 'YYYY-MM-DD HH24:MI:SS.US'), flag, encode(data, 'hex')) FROM acct ORDER BY id"},
+	{"link",
+		"SELECT CONCAT_WS('|', a, b, val) FROM link ORDER BY a, b",
+		"SELECT concat_ws('|', a, b, val) FROM link ORDER BY a, b"},
+}
+
+const mysqlTables = `CREATE TABLE acct (id INT PRIMARY KEY, balance DECIMAL(14,2) NOT NULL, note VARCHAR(100),
+	updated DATETIME(6), flag SMALLINT, data VARBINARY(16));
+CREATE TABLE link (a INT, b BIGINT, val VARCHAR(20), PRIMARY KEY (a, b));
+CREATE TABLE marker (id INT PRIMARY KEY)`
+
+func mysqlPipeline(dir, db, sinkYAML string) string {
+	return fmt.Sprintf(`state_dir: %s/state
+sources:
+  my:
+    type: mysql
+    dsn: ${SOURCE_DSN}
+    tables: [%s.*]
+    snapshot_chunk_rows: 500
+    batch_size: 256
+    heartbeat_interval: 1s
+sinks:
+  pg:
+    %s
+    inputs: [my]
+    auto_create: true
+engine:
+  max_inflight: 8
+`, dir, db, sinkYAML)
+}
+
+func compareMySQLToTarget(t *testing.T, src *mysqlSource, target sqlTarget) {
+	t.Helper()
+	for _, c := range mysqlCompare {
+		want := src.rows(t, c.my)
+		got := target.rows(t, c.pg)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d rows in PostgreSQL, %d in MariaDB", c.table, len(got), len(want))
+		}
+		for i := 0; i < len(want) && i < len(got); i++ {
+			if got[i] != want[i] {
+				t.Errorf("%s row %d:\n PostgreSQL %s\n MariaDB    %s", c.table, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// TestMariaDBToPostgres: MariaDB tables → PostgreSQL tables created by the
+// postgres sink; snapshot then changes; the tables end equal.
+func TestMariaDBToPostgres(t *testing.T) {
+	src := newMySQLSource(t)
+	src.exec(t, strings.Split(mysqlTables, ";\n")...)
+	src.exec(t,
+		"INSERT INTO acct SELECT seq, seq * 10.5, CONCAT('n', seq), TIMESTAMP '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND, seq % 3, UNHEX(MD5(seq)) FROM seq_1_to_2000",
+		"INSERT INTO link SELECT seq % 10, seq, CONCAT('v', seq) FROM seq_1_to_700",
+	)
+	target := newPGTarget(t)
+	dir := t.TempDir()
+	p := writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML))
+	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src.dsn, "TARGET_DSN="+target.env)
+	defer cmd.Process.Kill()
+	src.exec(t,
+		"UPDATE acct SET balance = balance + 0.01, note = NULL WHERE id % 7 = 0",
+		"DELETE FROM acct WHERE id % 11 = 0",
+		"INSERT INTO acct VALUES (9000, 1.00, 'é ü', '2000-02-29 12:00:00', NULL, X'00')",
+		"UPDATE link SET b = b + 100000 WHERE a = 3",
+		"DELETE FROM link WHERE a = 4",
+		"INSERT INTO marker VALUES (1)",
+	)
+	waitFor(t, 2*time.Minute, "the marker", dir, func() bool {
+		return len(target.rows(t, "SELECT id::text FROM marker")) == 1
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
+	}
+	compareMySQLToTarget(t, src, target)
+}
+
+// TestMariaDBCrashRecovery: a concurrent workload on MariaDB while sluice
+// (MariaDB → PostgreSQL) is SIGKILLed again and again during streaming;
+// the target ends equal to the source.
+func TestMariaDBCrashRecovery(t *testing.T) {
+	src := newMySQLSource(t)
+	src.exec(t, strings.Split(mysqlTables, ";\n")...)
+	src.exec(t,
+		"INSERT INTO acct SELECT seq, seq, CONCAT('n', seq), NULL, 0, NULL FROM seq_1_to_5000",
+		"INSERT INTO link SELECT seq % 10, seq, 'v' FROM seq_1_to_1000",
+	)
+	target := newPGTarget(t)
+	dir := t.TempDir()
+	p := writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML))
+	env := []string{"SOURCE_DSN=" + src.dsn, "TARGET_DSN=" + target.env}
+	kills := 3
+	if os.Getenv("SLUICE_CRASH_FULL") != "" {
+		kills = 20
+	}
+	cmd := startSluice(t, dir, p, env...)
+	waitFor(t, 2*time.Minute, "the snapshot", dir, func() bool {
+		r := target.rows(t, "SELECT count(*)::text FROM acct")
+		return len(r) == 1 && r[0] == "5000"
+	})
+
+	ctx, stopWork := context.WithCancel(context.Background())
+	var txs atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- mysqlWorkload(ctx, src.db, &txs) }()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for i := 0; i < kills; i++ {
+		before := txs.Load()
+		deadline := time.Now().Add(30 * time.Second)
+		for txs.Load() < before+50+int64(rng.IntN(200)) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		cmd = startSluice(t, dir, p, env...)
+	}
+	stopWork()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d transactions, %d kills", txs.Load(), kills)
+	src.exec(t, "INSERT INTO marker VALUES (1)")
+	waitFor(t, 2*time.Minute, "the marker", dir, func() bool {
+		return len(target.rows(t, "SELECT id::text FROM marker")) == 1
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
+	}
+	compareMySQLToTarget(t, src, target)
+}
+
+// mysqlWorkload runs small transactions of inserts, updates and deletes
+// until ctx ends.
+func mysqlWorkload(ctx context.Context, db *sql.DB, txs *atomic.Int64) error {
+	rng := rand.New(rand.NewPCG(7, 11))
+	next := 100000
+	for ctx.Err() == nil {
+		tx, err := db.BeginTx(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		for j := 0; j < 1+rng.IntN(5); j++ {
+			var q string
+			switch rng.IntN(5) {
+			case 0:
+				next++
+				q = fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.25, 'w', NOW(6), 1, X'ab')", next, next)
+			case 1:
+				q = fmt.Sprintf("DELETE FROM acct WHERE id = %d", 1+rng.IntN(5000))
+			case 2:
+				q = fmt.Sprintf("INSERT INTO link VALUES (%d, %d, 'w') ON DUPLICATE KEY UPDATE val = CONCAT(val, 'x')", rng.IntN(10), rng.IntN(2000))
+			default:
+				q = fmt.Sprintf("UPDATE acct SET balance = balance + 1, note = CONCAT('u', %d) WHERE id = %d", rng.IntN(100), 1+rng.IntN(5000))
+			}
+			if _, err := tx.Exec(q); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		txs.Add(1)
+	}
+	return nil
+}
