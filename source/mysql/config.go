@@ -27,7 +27,7 @@ type Config struct {
 	Password string `yaml:"password"`
 	// ServerID is the replica id this source registers with; it must differ
 	// from every server and replica of the cluster. Default: random in
-	// [5400000000 ... ] — a high range unlikely to collide.
+	// [2^30, 2^31), a range replicas numbered by hand do not reach.
 	ServerID uint32 `yaml:"server_id"`
 	// Tables lists the captured tables as db.table; shell globs (*, ?, [...])
 	// are allowed in the table part and resolved at start.
@@ -149,7 +149,10 @@ func (c *Config) driverConfig() (*mysql.Config, error) {
 	}
 	// One text form per type: UTC session time zone, utf8mb4, strings for
 	// dates (parsed here, exactly).
-	dc.Params = map[string]string{"time_zone": "'+00:00'"}
+	if dc.Params == nil {
+		dc.Params = map[string]string{}
+	}
+	dc.Params["time_zone"] = "'+00:00'"
 	dc.Collation = "utf8mb4_bin"
 	dc.ParseTime = false
 	dc.InterpolateParams = false

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,11 +31,12 @@ type Source struct {
 	dc   *mysql.Config
 	prog progress
 
+	// mu guards the connection pool (opened by Run, closed by Close) and
+	// the durable position (written by Committed, read for logs).
 	mu struct {
 		sync.Mutex
 		db      *sql.DB
 		durable string // newest checkpoint the engine reported durable
-		closers []io.Closer
 	}
 }
 
@@ -182,6 +182,10 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	err = s.stream(ctx, db, si, tables, cp, out)
 	if errors.Is(err, ErrBinlogLost) && s.cfg.OnBinlogLost == LostResnapshot && ctx.Err() == nil {
 		s.log.Warn("binlog lost while streaming; taking a new snapshot (on_binlog_lost: resnapshot)", "err", err)
+		s.mu.Lock()
+		s.mu.db = nil
+		s.mu.Unlock()
+		db.Close()
 		return s.run(ctx, nil, out)
 	}
 	return err
@@ -270,21 +274,13 @@ func (s *Source) Committed(ctx context.Context, cpBytes []byte) error {
 	return nil
 }
 
-func (s *Source) track(c io.Closer) {
-	s.mu.Lock()
-	s.mu.closers = append(s.mu.closers, c)
-	s.mu.Unlock()
-}
-
-// Close closes the connections.
+// Close closes the connection pool (the replication connection is closed
+// by Run when it returns).
 func (s *Source) Close() error {
 	s.mu.Lock()
-	db, closers := s.mu.db, s.mu.closers
-	s.mu.db, s.mu.closers = nil, nil
+	db := s.mu.db
+	s.mu.db = nil
 	s.mu.Unlock()
-	for _, c := range closers {
-		_ = c.Close()
-	}
 	if db != nil {
 		return db.Close()
 	}

@@ -417,3 +417,56 @@ func TestBinlogLost(t *testing.T) {
 		t.Fatalf("first event %s", e.String())
 	}
 }
+
+func TestIdleTableCheckpointAdvances(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
+	te.exec("CREATE TABLE busy (id INT PRIMARY KEY)")
+	out := newEmitter()
+	r := te.start(te.config("t"), nil, out)
+	out.waitCP(t)
+	first := string(out.checkpoint())
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; string(out.checkpoint()) == first; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpoint never moved past other tables' transactions")
+		}
+		te.exec(fmt.Sprintf("INSERT INTO busy VALUES (%d)", i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(out.snapshotEvents()); n != 0 {
+		t.Fatalf("%d events from an idle table", n)
+	}
+	if p := r.src.Progress(); p.Phase != "streaming" {
+		t.Fatalf("progress %+v", p)
+	}
+}
+
+func TestUnsupportedTypeIsRefused(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE geo (id INT PRIMARY KEY, p POINT)")
+	src, err := New(te.config("geo"), component.Env{Name: "my", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	err = src.Run(context.Background(), nil, newEmitter())
+	if err == nil || !component.IsPermanent(err) || !strings.Contains(err.Error(), ".geo column p: type point is not supported") {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestTableWithoutKey(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE nokey (a INT, b VARCHAR(10))")
+	te.exec("INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (2, 'y')")
+	out := newEmitter()
+	te.start(te.config("nokey"), nil, out)
+	out.waitFor(t, "snapshot", 20*time.Second, count(3))
+	te.exec("DELETE FROM nokey WHERE a = 1 LIMIT 1")
+	out.waitFor(t, "delete", 20*time.Second, count(4))
+	evs := out.snapshotEvents()
+	if e := evs[3]; e.Op != event.OpDelete || e.Key() != nil || rowText(e.Schema, e.Before) != "a=1 b=x" {
+		t.Fatalf("delete event %s %s", e.String(), rowText(e.Schema, e.Before))
+	}
+}
