@@ -241,6 +241,22 @@ func (d *decoder) handle(ctx context.Context, ev *replication.BinlogEvent) error
 		}
 	case *replication.XIDEvent:
 		return d.commit(ctx, h.LogPos)
+	case *replication.TransactionPayloadEvent:
+		// MySQL 8 binlog_transaction_compression: a whole transaction in
+		// one event. Inner events get positions inside the outer one
+		// (start + index: unique and growing); the commit ends at its end.
+		start := h.LogPos - h.EventSize
+		for i, inner := range e.Events {
+			ih := *inner.Header
+			ih.EventSize = 0
+			ih.LogPos = start + uint32(i)
+			if _, ok := inner.Event.(*replication.XIDEvent); ok {
+				ih.LogPos = h.LogPos
+			}
+			if err := d.handle(ctx, &replication.BinlogEvent{Header: &ih, Event: inner.Event}); err != nil {
+				return err
+			}
+		}
 	case *replication.TableMapEvent:
 		return d.tableMap(ctx, e)
 	case *replication.RowsEvent:
