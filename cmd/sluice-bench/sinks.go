@@ -156,6 +156,7 @@ func (b *bench) sluiceInto(name, sinkYAML string, count func(context.Context) (i
 		return 0, 0, r.failed(err)
 	}
 	d := seen.Sub(r.c.started)
+	peak := r.c.hwm()
 	if err := r.stop(); err != nil {
 		return 0, 0, err
 	}
@@ -166,7 +167,10 @@ func (b *bench) sluiceInto(name, sinkYAML string, count func(context.Context) (i
 	}
 	rate = float64(b.p.Rows) / d.Seconds()
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice %s: %.0f rows/s (%s)\n", name, rate, d.Round(time.Millisecond))
-	return rate, float64(r.c.maxRSS()) / 1e6, nil
+	if peak == 0 {
+		peak = r.c.maxRSS()
+	}
+	return rate, float64(peak) / 1e6, nil
 }
 
 func (b *bench) addSinkFigures(sec, key, unit string, base, sl, rss float64, baseLabel string) {
