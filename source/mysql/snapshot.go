@@ -207,6 +207,11 @@ func (sn *snapshotter) readTable(ctx context.Context, conn *sql.Conn, t *tableSt
 	cols := make([]string, len(t.sch.Columns))
 	for i, c := range t.sch.Columns {
 		cols[i] = quoteIdent(c.Name)
+		if t.types[i].kind == vFloat32 {
+			// FLOAT's text form has 6 significant digits; as a double it
+			// is exact, and rounds back to the same float32.
+			cols[i] = "CAST(" + cols[i] + " AS DOUBLE)"
+		}
 	}
 	keyCols := make([]string, len(t.sch.KeyIdx))
 	for i, k := range t.sch.KeyIdx {

@@ -126,3 +126,45 @@ func TestTypes(t *testing.T) {
 		t.Errorf("the stream made a new schema version for an unchanged table")
 	}
 }
+
+// TestSnapshotAndStreamAgree inserts the same edge values before the
+// snapshot and while streaming; both paths must give identical values.
+func TestSnapshotAndStreamAgree(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE e (id INT PRIMARY KEY, d52 DECIMAL(5,2), d100 DECIMAL(10,0), d3810 DECIMAL(38,10), f FLOAT, db DOUBLE,
+		t6 TIME(6), t3 TIME(3), dt3 DATETIME(3), ts0 TIMESTAMP NULL, ts6 TIMESTAMP(6) NULL, y YEAR, b64 BIT(64), c CHAR(4), bn BINARY(3))`)
+	vals := []string{
+		"0.05, 0, '0.0000000001', 0.1, 0.1, '-00:00:00.500000', '23:59:59.999', '2024-01-01 00:00:00.001', '1970-01-01 00:00:01', '2024-06-30 12:00:00.000001', 1901, b'1111111111111111111111111111111111111111111111111111111111111111', 'a  ', X'000000'",
+		"-0.50, -9999999999, '-9999999999999999999999999999.9999999999', -3.4e38, 1e308, '838:59:59', '-838:59:59.000', '9999-12-31 23:59:59.999', '2038-01-19 03:14:07', '1970-01-01 00:00:01.000000', 2155, b'0', '', X'00'",
+		"999.99, 9999999999, '0.5', 1.17549435e-38, 5e-324, '00:00:00', '00:00:00.001', '1000-01-01 00:00:00.000', NULL, NULL, NULL, NULL, NULL, NULL",
+	}
+	for i, v := range vals {
+		te.exec(sprintf("INSERT INTO e VALUES (%d, %s)", i+1, v))
+	}
+	out := newEmitter()
+	te.start(te.config("e"), nil, out)
+	out.waitFor(t, "snapshot", 20*time.Second, count(len(vals)))
+	for i, v := range vals {
+		te.exec(sprintf("INSERT INTO e VALUES (%d, %s)", i+101, v))
+	}
+	out.waitFor(t, "stream", 20*time.Second, count(2*len(vals)))
+	evs := out.snapshotEvents()
+	for i := range vals {
+		snap, str := evs[i], evs[i+len(vals)]
+		for c := 1; c < len(snap.After); c++ {
+			if !snap.After[c].Equal(str.After[c]) {
+				t.Errorf("row %d column %s: snapshot %q (kind %d), stream %q (kind %d)", i+1, snap.Schema.Columns[c].Name,
+					snap.After[c].Text(), snap.After[c].Kind, str.After[c].Text(), str.After[c].Kind)
+			}
+		}
+	}
+	if got := evs[0].After[1]; !got.Equal(event.Decimal("0.05")) {
+		t.Errorf("decimal(5,2) 0.05 is %q", got.Text())
+	}
+	if got := evs[1].After[6]; got.AsInt() != 838*3600_000_000+59*60_000_000+59_000_000 {
+		t.Errorf("time 838:59:59 is %d", got.AsInt())
+	}
+	if got := evs[0].After[13]; !got.Equal(event.String("a")) {
+		t.Errorf("char(4) 'a  ' is %q", got.Text())
+	}
+}
