@@ -448,6 +448,7 @@ func (s *Source) syncerConfig(si serverInfo) (replication.BinlogSyncerConfig, er
 		ServerID: s.cfg.ServerID, Flavor: flavor, Host: host, Port: port, User: s.dc.User, Password: s.dc.Passwd,
 		Charset:                 "utf8mb4",
 		TimestampStringLocation: time.UTC,
+		ParseTime:               true, // time.Time for DATETIME/TIMESTAMP: no format and re-parse per value
 		DisableRetrySync:        true, // reconnects restart from the last emitted checkpoint (stream)
 		EventCacheCount:         64,   // bounds decoded events waiting for this goroutine
 		Logger:                  slog.New(slog.DiscardHandler),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -216,12 +217,20 @@ func (ct *colType) fromBinlog(v any) (event.Value, error) {
 			}
 			return event.Bytes(out), nil
 		}
-	case vDate, vTime, vDatetime, vTimestamp:
-		s, ok := v.(string)
-		if !ok {
-			break
+	case vDatetime, vTimestamp:
+		// With ParseTime, go-mysql builds a time.Time (UTC fields for
+		// DATETIME, the instant for TIMESTAMP) for dates from 1970 on
+		// and formats the others.
+		if tm, ok := v.(time.Time); ok {
+			return event.Int(tm.UnixMicro()), nil
 		}
-		return ct.fromText([]byte(s))
+		if s, ok := v.(string); ok {
+			return ct.fromText([]byte(s))
+		}
+	case vDate, vTime:
+		if s, ok := v.(string); ok {
+			return ct.fromText([]byte(s))
+		}
 	}
 	return event.Null, fmt.Errorf("binlog value of Go type %T does not fit the column", v)
 }
