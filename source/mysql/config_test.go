@@ -1,8 +1,16 @@
 package mysql
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/component"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -51,5 +59,33 @@ func TestConfigValidate(t *testing.T) {
 	dc, err := hp.driverConfig()
 	if err != nil || dc.Addr != "db.example:3306" || dc.Passwd != "secret" || dc.Params["time_zone"] != "'+00:00'" {
 		t.Fatalf("host/port config: %+v %v", dc, err)
+	}
+}
+
+func TestErrorClassification(t *testing.T) {
+	lost := classify(fmt.Errorf("dump: %w", &gomysql.MyError{Code: 1236, Message: "Could not find first log file name in binary log index file"}))
+	if !errors.Is(lost, ErrBinlogLost) || retryable(lost) {
+		t.Errorf("1236 could not find: %v", lost)
+	}
+	if err := classify(&gomysql.MyError{Code: 1789, Message: "purged"}); !errors.Is(err, ErrBinlogLost) {
+		t.Errorf("1789: %v", err)
+	}
+	if err := classify(&gomysql.MyError{Code: 1236, Message: "event too big"}); !component.IsPermanent(err) {
+		t.Errorf("other 1236: %v", err)
+	}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{&gomysql.MyError{Code: 1927, Message: "Connection was killed"}, true},
+		{&gomysql.MyError{Code: 1227, Message: "need REPLICATION SLAVE"}, false},
+		{&mysql.MySQLError{Number: 1045}, false},
+		{&mysql.MySQLError{Number: 2013}, true},
+		{component.Permanent(io.EOF), false},
+	} {
+		if got := retryable(c.err); got != c.want {
+			t.Errorf("retryable(%v) = %v", c.err, got)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
@@ -188,6 +189,9 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		db.Close()
 		return s.run(ctx, nil, out)
 	}
+	if errors.Is(err, ErrBinlogLost) {
+		return component.Permanent(fmt.Errorf("%w; set on_binlog_lost: resnapshot to take a new snapshot, or remove the pipeline's state to start over", err))
+	}
 	return err
 }
 
@@ -295,11 +299,22 @@ func retryable(err error) bool {
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		switch me.Number {
-		case 1044, 1045, 1227, 1064, 1146, 1142:
-			return false
-		}
-		return true
+		return !permanentCode(me.Number)
+	}
+	var re *gomysql.MyError // the replication connection's errors
+	if errors.As(err, &re) {
+		return !permanentCode(re.Code)
 	}
 	return true // network errors, EOF, a killed connection, timeouts
+}
+
+// permanentCode reports server errors that a reconnect cannot fix: access
+// denied, missing privileges (REPLICATION SLAVE, REPLICATION CLIENT),
+// syntax, missing tables.
+func permanentCode(code uint16) bool {
+	switch code {
+	case 1044, 1045, 1064, 1142, 1146, 1227, 1698:
+		return true
+	}
+	return false
 }

@@ -564,6 +564,9 @@ func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
 // classify turns the server's "binlog is gone" answer into ErrBinlogLost.
 func classify(err error) error {
 	var me *gomysql.MyError
+	if errors.As(err, &me) && me.Code == 1789 { // MySQL: ER_MASTER_HAS_PURGED_REQUIRED_GTIDS
+		return fmt.Errorf("%w: %v", ErrBinlogLost, err)
+	}
 	if errors.As(err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		msg := strings.ToLower(me.Message)
 		if strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") || strings.Contains(msg, "not found") ||
