@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -465,6 +466,20 @@ func parseTime(b []byte) (int64, error) {
 func (ct *colType) keyLiteral(s string) string {
 	if ct.numeric && isDecimalText([]byte(s)) {
 		return s
+	}
+	// ORDER BY sorts ENUM and SET by their numbers; a string literal would
+	// compare by label.
+	switch ct.kind {
+	case vEnum:
+		return strconv.Itoa(slices.Index(ct.labels, s) + 1)
+	case vSet:
+		var n uint64
+		for _, l := range strings.Split(s, ",") {
+			if i := slices.Index(ct.labels, l); i >= 0 && i < 64 {
+				n |= 1 << i
+			}
+		}
+		return strconv.FormatUint(n, 10)
 	}
 	if ct.kind == vBytes || ct.kind == vBits {
 		return "X'" + hexString(s) + "'"
