@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -554,4 +555,75 @@ func TestSnapshotChunksOverEnumKey(t *testing.T) {
 	if len(seen) != 40 {
 		t.Fatalf("read %d rows, want 40", len(seen))
 	}
+}
+
+// TestPurgedBinlog purges the binlog for real: the checkpoint's file is
+// rotated away and PURGE BINARY LOGS removes it while the source is
+// stopped. It deletes the shared test server's older binlogs, so it runs
+// only with SLUICE_MYSQL_PURGE=1 (TestBinlogLost covers the same path with
+// a checkpoint naming a file the server never had).
+func TestPurgedBinlog(t *testing.T) {
+	if os.Getenv("SLUICE_MYSQL_PURGE") == "" {
+		t.Skip("set SLUICE_MYSQL_PURGE=1 to purge the test server's older binlogs")
+	}
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
+	out := newEmitter()
+	r := te.start(te.config("t"), nil, out)
+	out.waitCP(t)
+	te.exec("INSERT INTO t VALUES (1)")
+	out.waitFor(t, "1 change", 20*time.Second, count(1))
+	r.stop(t)
+	cp := out.checkpoint()
+	te.exec("FLUSH BINARY LOGS")
+	file, _, _, err := currentPosition(context.Background(), te.db, serverInfo{mariadb: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te.exec("INSERT INTO t VALUES (2)")
+	// The server drops the stopped source's dump thread lazily; a log
+	// being read is not purged.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := te.db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var parsed checkpoint
+	if err := json.Unmarshal(cp, &parsed); err != nil {
+		t.Fatal(err)
+	}
+	// MariaDB keeps a log until its binlog checkpoint (InnoDB's commits
+	// in it are durable) has moved on, and while a replica reads it.
+	for {
+		te.exec("PURGE BINARY LOGS TO '" + file + "'")
+		ok, err := binlogAvailable(context.Background(), te.db, parsed.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skipf("%s could not be purged (in use by another binlog reader?)", parsed.File)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	src, err := New(te.config("t"), component.Env{Name: "my", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = src.Run(ctx, cp, newEmitter())
+	if !errors.Is(err, ErrBinlogLost) || !component.IsPermanent(err) || !strings.Contains(err.Error(), "purged") {
+		t.Fatalf("Run: %v, want a permanent ErrBinlogLost", err)
+	}
+	t.Log(err)
 }
