@@ -15,7 +15,8 @@
 //     'binlog_snapshot_%' in it. MariaDB (and Percona Server) report there
 //     the binlog file and position that match the transaction's read view
 //     exactly, without FLUSH TABLES WITH READ LOCK; the GTID position is
-//     BINLOG_GTID_POS(file, pos). On servers without those status variables
+//     BINLOG_GTID_POS(file, pos) (the server scans that file up to pos: a
+//     second or so on a 1 GB binlog, once per snapshot). On servers without those status variables
 //     (Oracle MySQL) the position is read under a brief FLUSH TABLES WITH
 //     READ LOCK around START TRANSACTION and SHOW MASTER STATUS (needs
 //     RELOAD). Tables are then read one after another in primary-key order,
