@@ -6,11 +6,6 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
-// The MySQL block is registered here rather than in sourceBlocks' literal so
-// that the MySQL source could land without editing source.go; moving the
-// entry into the literal is equivalent.
-func init() { sourceBlocks["mysql"] = newMySQLSource }
-
 // mysqlSource is io.debezium.connector.mysql.Source of Debezium 2.7: the
 // common fields (sequence always null), then table, server_id, gtid, file,
 // pos, row, thread and query (null: sluice does not read the statement).

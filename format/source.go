@@ -27,10 +27,10 @@ type sourceBlock interface {
 }
 
 // sourceBlocks maps event.Schema.Connector to the connector's source block.
-// A MySQL or MongoDB block plugs in here; connectors without an entry get
-// genericSource.
+// Connectors without an entry get genericSource.
 var sourceBlocks = map[string]func(*event.Schema) sourceBlock{
 	"postgresql": newPostgresSource,
+	"mysql":      newMySQLSource,
 }
 
 func newSourceBlock(s *event.Schema) sourceBlock {
