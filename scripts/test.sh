@@ -11,11 +11,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages first, in one apt-get run: the service scripts below start
+# in parallel and must not race for the dpkg lock.
+missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
-	echo "test.sh: installing PostgreSQL (Debian packages)" >&2
+	missing+=(postgresql postgresql-client)
+fi
+if ! command -v mariadbd >/dev/null 2>&1 && ! command -v mysqld >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
+	missing+=(mariadb-server mariadb-client)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "test.sh: installing ${missing[*]} (Debian packages)" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-client >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # pg_recvlogical is used by benchmarks only; psql by some tests.
 
