@@ -197,11 +197,11 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 func helpTypes(w io.Writer, reg component.Registry) int {
 	fmt.Fprintln(w, "Source types:")
 	for _, n := range sortedKeys(reg.Sources) {
-		fmt.Fprintf(w, "  %-12s %s\n", n, reg.Sources[n].Doc)
+		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sources[n].Doc)
 	}
 	fmt.Fprintln(w, "Sink types:")
 	for _, n := range sortedKeys(reg.Sinks) {
-		fmt.Fprintf(w, "  %-12s %s\n", n, reg.Sinks[n].Doc)
+		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sinks[n].Doc)
 	}
 	return exitOK
 }
