@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 // snapBatch is a batch of snapshot rows of one table with the progress it
@@ -69,7 +70,7 @@ func (s *Source) snapshot(ctx context.Context, db *sql.DB, si serverInfo, tables
 		}
 	}
 	start := time.Now()
-	s.prog.enter(&progSnapshot, estimateRows(ctx, db, todo))
+	s.prog.Enter(&progress.Snapshot, estimateRows(ctx, db, todo))
 	s.log.Info("snapshot started", "tables", len(todo))
 	sn := &snapshotter{s: s, out: out, cp: cp, binlog: &event.Binlog{File: cp.File, Pos: cp.Pos}}
 	for _, t := range todo {

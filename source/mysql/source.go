@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -30,7 +31,7 @@ type Source struct {
 	env  component.Env
 	log  *slog.Logger
 	dc   *mysql.Config
-	prog progress
+	prog progress.Tracker
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -105,7 +106,7 @@ func queryServerInfo(ctx context.Context, db *sql.DB) (serverInfo, error) {
 // Run snapshots (unless the checkpoint says it is done or snapshot: never)
 // and then streams changes until ctx is cancelled.
 func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
-	err := s.run(ctx, cpBytes, countingEmitter{Emitter: out, p: &s.prog})
+	err := s.run(ctx, cpBytes, s.prog.Counting(out))
 	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 // linger is how long a batch of complete transactions waits for more before
@@ -463,7 +464,7 @@ func (s *Source) syncerConfig(si serverInfo) (replication.BinlogSyncerConfig, er
 // stream reads the binlog from cp and reconnects with backoff after lost
 // connections, always restarting after the last emitted checkpoint.
 func (s *Source) stream(ctx context.Context, db *sql.DB, si serverInfo, tables []*tableState, cp *checkpoint, out component.Emitter) error {
-	s.prog.enter(&progStreaming, 0)
+	s.prog.Enter(&progress.Streaming, 0)
 	d, err := newDecoder(s, out, si, db, tables, cp)
 	if err != nil {
 		return err

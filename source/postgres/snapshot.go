@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 // snapBatch is a batch of snapshot rows. Batches never span chunks; the last
@@ -73,7 +74,7 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		}
 	}
 	start := time.Now()
-	s.prog.enter(&progSnapshot, s.estimateRows(ctx, todo))
+	s.prog.Enter(&progress.Snapshot, s.estimateRows(ctx, todo))
 	s.log.Info("snapshot started", "tables", len(todo), "workers", min(s.cfg.SnapshotWorkers, len(todo)))
 
 	ctx, cancel := context.WithCancel(ctx)

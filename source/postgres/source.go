@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -53,7 +54,7 @@ type Source struct {
 	durable atomic.Uint64
 	// kick wakes the status sender (buffer 1).
 	kick chan struct{}
-	prog progress
+	prog progress.Tracker
 
 	mu struct {
 		sync.Mutex
@@ -171,7 +172,7 @@ func querySeverInfo(ctx context.Context, conn *pgx.Conn) (serverInfo, error) {
 // Run snapshots (unless the checkpoint says it is done or snapshot: never)
 // and then streams changes until ctx is cancelled.
 func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
-	err := s.run(ctx, cpBytes, countingEmitter{Emitter: out, p: &s.prog})
+	err := s.run(ctx, cpBytes, s.prog.Counting(out))
 	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/progress"
 )
 
 // linger is how long a batch of complete transactions waits for more before
@@ -392,7 +393,7 @@ func pgMicrosToUnixMs(us int64) int64 {
 // connections, always restarting after the last emitted checkpoint.
 func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl *pgconn.PgConn,
 	tables []*capturedTable, cp *checkpoint, out component.Emitter) error {
-	s.prog.enter(&progStreaming, 0)
+	s.prog.Enter(&progress.Streaming, 0)
 	start, _ := cp.streamLSN()
 	if start == 0 {
 		start, _ = cp.consistentLSN()
