@@ -460,5 +460,5 @@ engine:
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop(t, cmd, stderr)
-	t.Logf("%d kills; %d lines for %d messages", kills, len(ids(t, out)), n)
+	t.Logf("%d kills; %d lines for %d messages", kills, len(stoppedIDs(t, out)), n)
 }
