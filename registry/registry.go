@@ -29,5 +29,6 @@ func Default() component.Registry {
 	addS3Sinks(r.Sinks)
 	addMySQLSource(r.Sources)
 	addPollSource(r.Sources)
+	addMongoDBSource(r.Sources)
 	return r
 }
