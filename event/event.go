@@ -162,6 +162,11 @@ func (e *Event) String() string {
 // MySQL: binlog file number, position of the rows event and row number
 // packed as file<<48 | pos<<16 | row (HasLSN is false when they do not
 // fit: file numbers from 32768, rows events past 4 GiB or of 65536 rows).
+//
+// MongoDB: the change's cluster time (seconds<<32 | increment). Changes of
+// one multi-document transaction share it, so a document changed twice in
+// one transaction gets the same version twice and an externally versioned
+// index keeps the first of the two.
 func (e *Event) Version() (v int64, ok bool) {
 	if e.Source.Snapshot != SnapshotFalse {
 		return 1, true
@@ -207,9 +212,17 @@ func (s Seq) Compare(o Seq) int {
 //
 // MySQL: (file<<32 | position of the transaction's first event, the
 // packed LSN above): transactions are written to the binlog in commit order.
+//
+// MongoDB: (the change's cluster time, seconds<<32 | increment, in
+// CommitLSN; the change's ordinal among the changes sharing that cluster
+// time, in Row): every change of a multi-document transaction carries the
+// transaction's cluster time, so the ordinal tells them apart.
 func (e *Event) Seq() Seq {
 	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
 		return Seq{}
+	}
+	if e.Schema != nil && e.Schema.Connector == "mongodb" {
+		return Seq{Hi: e.Source.CommitLSN, Lo: uint64(e.Source.Row)}
 	}
 	return Seq{Hi: e.Source.CommitLSN, Lo: e.Source.LSN}
 }

@@ -50,3 +50,19 @@ func TestEventSize(t *testing.T) {
 		t.Fatalf("event.Event is %d bytes; keep the flags packed (152)", n)
 	}
 }
+
+func TestSeqMongoDBOrdersChangesOfOneTransaction(t *testing.T) {
+	s := &Schema{Connector: "mongodb"}
+	ct := uint64(1700000000)<<32 | 7
+	a := Event{Schema: s, Source: Source{CommitLSN: ct, LSN: ct, HasLSN: true, Row: 0}}
+	b := Event{Schema: s, Source: Source{CommitLSN: ct, LSN: ct, HasLSN: true, Row: 1}}
+	if got := a.Seq().Compare(b.Seq()); got != -1 {
+		t.Fatalf("first change of a transaction compares %d to the second, want -1", got)
+	}
+	if got, want := b.Seq(), (Seq{Hi: ct, Lo: 1}); got != want {
+		t.Fatalf("Seq = %+v, want %+v", got, want)
+	}
+	if v, ok := a.Version(); !ok || v != int64(ct) {
+		t.Fatalf("Version = %d, %v; want the cluster time %d", v, ok, ct)
+	}
+}
