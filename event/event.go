@@ -182,7 +182,9 @@ func (e *Event) Version() (v int64, ok bool) {
 // recognise a replay: an event whose Seq is not after the stored one is
 // already written. The zero Seq means "no order" (snapshot rows, sources
 // without one); such events are never skipped and must be written
-// idempotently.
+// idempotently. A source gives its events a nonzero Seq only if it emits
+// them in Seq order: sinks skip an event whose Seq is not after the
+// largest they stored for its source.
 type Seq struct{ Hi, Lo uint64 }
 
 // IsZero reports whether s is the zero Seq.

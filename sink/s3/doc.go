@@ -63,12 +63,12 @@
 // The wall-clock rotate_schedule_interval makes boundaries depend on
 // timing, but never duplicates: a replay is skipped by position, not by
 // object. The limits come from the sources, not the sink: the high-water
-// mark needs each stream's Seqs to grow in arrival order, as the PostgreSQL
-// and MySQL sources' commit-ordered Seqs do. Events without such a Seq —
-// snapshot rows, events of sources that give no order (event.Event.Seq is
-// zero), and events read back from a partitioned log (the Kafka source,
-// whose Position is "<topic>/<partition>@<offset>": ordered per partition
-// only) — are named by the sink's own ordinal and written at least once:
+// mark needs each stream's Seqs to grow in arrival order, which is the
+// contract of event.Event.Seq (the PostgreSQL, MySQL and MongoDB sources'
+// Seqs do; the Kafka source keeps Seq only when it reads one topic of one
+// partition). Events without a Seq — snapshot rows, events of sources that
+// give no order, events read back from several Kafka partitions — are
+// named by the sink's own ordinal and written at least once:
 // re-delivered after a crash (the PostgreSQL source resumes a snapshot after
 // its last checkpointed chunk, see source/postgres) they land again, in new
 // objects.

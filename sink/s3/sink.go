@@ -327,7 +327,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		e := &events[i]
 		st := s.stream(e.Schema.Stream)
 		var p pos
-		if seq := streamSeq(e); !seq.IsZero() {
+		if seq := e.Seq(); !seq.IsZero() {
 			if seq.Compare(st.hwm) <= 0 {
 				continue // a replay of an event already spooled or uploaded
 			}
@@ -414,19 +414,6 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		}
 	}
 	return rejected, nil
-}
-
-// streamSeq is e's Seq when it orders e within its stream, as PostgreSQL's
-// and MySQL's commit-ordered Seqs do, else zero. Events read back from a
-// partitioned log (the Kafka source: Position "<topic>/<partition>@<offset>")
-// carry their original Seq but arrive in order per partition only, so a
-// stream's Seqs do not grow in arrival order and the high-water mark would
-// drop events; they are written at least once instead.
-func streamSeq(e *event.Event) event.Seq {
-	if strings.IndexByte(e.Position, '@') > 0 {
-		return event.Seq{}
-	}
-	return e.Seq()
 }
 
 func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {

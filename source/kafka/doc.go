@@ -28,9 +28,13 @@
 // Round trip: events that sluice's encoder writes decode into events that
 // encode to the same bytes, with either format (tested for every type).
 // event.Source.CommitLSN, which the envelope lacks, is restored from the
-// sluice.commit_lsn header sluice's sink writes, so Event.Seq survives too
-// (messages written by Debezium have no such header: their Seq is zero and
-// SQL sinks cannot recognise a replay by position). What does not survive:
+// sluice.commit_lsn header sluice's sink writes, so Event.Seq survives too —
+// but only when the source reads exactly one topic of one partition. Sinks
+// that recognise a replay by Seq (SQL tables, S3) need a source's Seqs to
+// grow in the order it emits them, and several partitions or topics
+// interleave them: there Seq stays zero and those sinks write at least once,
+// idempotently per key. Messages written by Debezium have no such header:
+// their Seq is zero too. What does not survive:
 // Column.TypeName/TypeOID/Length (not in the Connect schema), interval
 // months (MicroDuration is microseconds; the ISO text is rebuilt in days),
 // the text form of normalised values ("1e3" comes back "1000.00" at the

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -273,6 +274,13 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 	s.mu.Lock()
 	s.mu.cl = cl
 	s.mu.Unlock()
+	ordered, err := s.totallyOrdered(ctx, cl)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 
 	dec := NewDecoder()
 	for {
@@ -308,7 +316,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			case err == nil:
 				e.Position = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
 				for _, h := range r.Headers {
-					if h.Key == headerCommitLSN {
+					if ordered && h.Key == headerCommitLSN {
 						e.Source.CommitLSN, _ = strconv.ParseUint(string(h.Value), 10, 64)
 					}
 				}
@@ -332,6 +340,39 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 		}
 		if bad != nil {
 			return component.Permanent(bad)
+		}
+	}
+}
+
+// totallyOrdered reports whether the source reads one topic of one
+// partition: only then do events arrive in their original order, so that
+// the sluice.commit_lsn header may restore Event.Seq. Sinks that skip
+// replays by Seq (SQL tables, S3) rely on a source's Seqs growing in the
+// order it emits them; several partitions or topics interleave them.
+func (s *Source) totallyOrdered(ctx context.Context, cl *kgo.Client) (bool, error) {
+	if s.cfg.TopicRegex != "" || len(s.cfg.Topics) != 1 {
+		return false, nil
+	}
+	topic := s.cfg.Topics[0]
+	for {
+		details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+		if err == nil {
+			d := details[topic]
+			switch {
+			case d.Err == nil:
+				return len(d.Partitions) == 1, nil
+			case errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+				return false, nil // created later, with any number of partitions
+			case isFatal(d.Err):
+				return false, component.Permanent(fmt.Errorf("kafka source: describe topic %s: %w", topic, d.Err))
+			}
+			err = d.Err
+		}
+		s.log.Warn("kafka source: cannot describe the topic yet (retrying)", "topic", topic, "err", err)
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }
