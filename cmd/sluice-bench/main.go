@@ -28,6 +28,12 @@
 //     broker's ProducerPerformance tool at the same message size and acks.
 //  7. s3 (see s3.go): the snapshot into S3 as JSON lines and as Parquet
 //     against uploading pre-built objects of the same sizes.
+//  8. binlog (see binlog.go): -rows row changes in MariaDB drained by
+//     sluice's mysql source against mariadb-binlog reading the same binlog
+//     range from the server.
+//  9. poll (see poll.go): sql_poll in incrementing mode over the product
+//     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
+//     the same driver.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
@@ -59,21 +65,23 @@ import (
 
 // bench holds what the phases share.
 type bench struct {
-	ctx         context.Context
-	repo        string
-	work        string // temporary; holds the server, binaries and outputs
-	dsn         string
-	conn        *pgx.Conn
-	procs       *procs
-	sluiceBin   string // empty when sluice does not build
-	psql        string
-	recvlogical string
-	publication string
-	rep         *report
-	p           params
-	latencyConn int
-	keep        bool // keep sluice outputs for inspection
-	table       tableInfo
+	ctx           context.Context
+	repo          string
+	work          string // temporary; holds the server, binaries and outputs
+	dsn           string
+	conn          *pgx.Conn
+	procs         *procs
+	sluiceBin     string // empty when sluice does not build
+	psql          string
+	recvlogical   string
+	publication   string
+	rep           *report
+	p             params
+	latencyConn   int
+	keep          bool // keep sluice outputs for inspection
+	table         tableInfo
+	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
+	cpuProfileDir string // where sluice writes CPU profiles in the source phases; empty: none
 }
 
 func main() {
@@ -87,10 +95,12 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
+		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
+		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog and poll phases (slows it a little; not for the reported figures)")
 	)
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
@@ -99,7 +109,7 @@ func run() int {
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -121,9 +131,15 @@ func run() int {
 	if *outDir == "" {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
+	if *cpuProfile != "" {
+		if b.cpuProfileDir, err = filepath.Abs(*cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			return 1
+		}
+	}
 	if b.work == "" {
 		if b.work, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
@@ -170,6 +186,8 @@ func run() int {
 		{"mariadb", b.sinkMariaDB},
 		{"kafka", b.sinkKafka},
 		{"s3", b.sinkS3},
+		{"binlog", b.binlog},
+		{"poll", b.poll},
 	}
 	for _, s := range steps {
 		if !want[s.name] {
