@@ -37,6 +37,8 @@ const (
 	kTimestampTZ     // io.debezium.time.ZonedTimestamp, string
 	kInterval        // io.debezium.time.MicroDuration, int64 µs
 	kArray
+	kBits         // io.debezium.data.Bits: little-endian bytes (MySQL BIT(n), n > 1)
+	kUnsignedLong // int64 from unsigned 64-bit text, wrapping (MySQL BIGINT UNSIGNED)
 )
 
 // UnavailableValuePlaceholder is what Debezium writes, by default
@@ -54,7 +56,7 @@ type colCodec struct {
 	name  string
 	kind  colKind
 	scale int       // kDecimal
-	width int       // kTimestampTZ fraction digits
+	width int       // kTimestampTZ fraction digits (0: as few as needed); kBits byte count
 	elem  *colCodec // kArray
 	// schema is the column's JsonConverter schema without its closing brace
 	// (so that a struct field can append ,"field":"name").
@@ -127,14 +129,7 @@ func newColCodec(col *event.Column, element bool, parent *event.Column) *colCode
 		c.kind, typ, name, version = kXML, "string", "io.debezium.data.Xml", true
 	case event.TypeEnum:
 		c.kind, typ, name, version = kEnum, "string", "io.debezium.data.Enum", true
-		allowed := make([]byte, 0, 64)
-		for i, v := range col.EnumValues {
-			if i > 0 {
-				allowed = append(allowed, ',')
-			}
-			allowed = append(allowed, v...)
-		}
-		params = `{"allowed":` + string(appendString(nil, string(allowed))) + "}"
+		params = allowedParam(col.EnumValues)
 		// Debezium builds enum array elements without .optional().
 		optional = col.Optional
 	case event.TypeDate:
@@ -171,6 +166,35 @@ func newColCodec(col *event.Column, element bool, parent *event.Column) *colCode
 		c.kind, typ = kString, "string"
 	}
 
+	c.finish(col, element, optional, connectType{typ: typ, name: name, params: params, version: version})
+	return c
+}
+
+// allowedParam is the "allowed" parameter of Debezium's Enum and EnumSet
+// schemas: the labels joined by commas, as Debezium joins them.
+func allowedParam(labels []string) string {
+	allowed := make([]byte, 0, 64)
+	for i, v := range labels {
+		if i > 0 {
+			allowed = append(allowed, ',')
+		}
+		allowed = append(allowed, v...)
+	}
+	return `{"allowed":` + string(appendString(nil, string(allowed))) + "}"
+}
+
+// connectType is a column's Connect schema type: the literal type, the
+// semantic name and its parameters (a JSON object), and whether the schema
+// carries version 1.
+type connectType struct {
+	typ, name, params string
+	version           bool
+}
+
+// finish builds the column's schema JSON (with its default, if any) and its
+// member key once c.kind and its type parameters are set.
+func (c *colCodec) finish(col *event.Column, element, optional bool, t connectType) {
+	typ, name, params, version := t.typ, t.name, t.params, t.version
 	s := make([]byte, 0, 128)
 	switch c.kind {
 	case kVarDecimal:
@@ -212,7 +236,6 @@ func newColCodec(col *event.Column, element bool, parent *event.Column) *colCode
 	c.schema = s
 	c.key = appendString(make([]byte, 0, len(col.Name)+3), col.Name)
 	c.key = append(c.key, ':')
-	return c
 }
 
 // appendFieldSchema appends the column's schema as a struct field.
@@ -253,8 +276,10 @@ func (c *colCodec) kindName() string {
 		return "floating-point"
 	case kDecimal, kVarDecimal:
 		return "decimal"
-	case kBytes:
+	case kBytes, kBits:
 		return "bytes"
+	case kUnsignedLong:
+		return "integer"
 	case kArray:
 		return "array"
 	case kDate, kTimeMillis, kTimeMicros, kTimestampMillis, kTimestampMicros, kTimestampTZ:
@@ -351,6 +376,13 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 			return dst, c.kindError(v)
 		}
 		return c.appendArray(dst, v.Elems(), 0)
+	case kBits:
+		if v.Kind != event.KindBytes && v.Kind != event.KindString {
+			return dst, c.kindError(v)
+		}
+		return appendBits(dst, v.Str, c.width), nil
+	case kUnsignedLong:
+		return c.appendUnsignedLong(dst, v)
 	}
 	return dst, c.kindError(v)
 }

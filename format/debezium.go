@@ -13,7 +13,11 @@ type tableCodec struct {
 	schema *event.Schema
 	cols   []*colCodec
 	keys   []*colCodec // key columns, in key order
-	src    sourceBlock
+	// snapCols and snapKeys replace cols and keys for snapshot rows of a
+	// connector that encodes them differently (MySQL TIMESTAMP(fsp)); nil
+	// when they would be the same.
+	snapCols, snapKeys []*colCodec
+	src                sourceBlock
 	// envelope is `{"schema":<Envelope schema>,"payload":`, built only for
 	// debezium+schema.
 	envelope []byte
@@ -25,13 +29,35 @@ func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
 	t := &tableCodec{schema: s, src: newSourceBlock(s)}
 	t.cols = make([]*colCodec, len(s.Columns))
 	for i := range s.Columns {
-		t.cols[i] = newColCodec(&s.Columns[i], false, nil)
+		col := &s.Columns[i]
+		if s.Connector == "mysql" {
+			t.cols[i] = newMySQLColCodec(col, false)
+			if mysqlSnapshotDiffers(col) {
+				if t.snapCols == nil {
+					t.snapCols = make([]*colCodec, len(s.Columns))
+				}
+				t.snapCols[i] = newMySQLColCodec(col, true)
+			}
+		}
+		if t.cols[i] == nil {
+			t.cols[i] = newColCodec(col, false, nil)
+		}
+	}
+	if t.snapCols != nil {
+		for i, c := range t.snapCols {
+			if c == nil {
+				t.snapCols[i] = t.cols[i]
+			}
+		}
 	}
 	for _, k := range s.KeyIdx {
 		if k < 0 || k >= len(t.cols) {
 			return nil, fmt.Errorf("format: schema of %s: key index %d out of range", s.Stream, k)
 		}
 		t.keys = append(t.keys, t.cols[k])
+		if t.snapCols != nil {
+			t.snapKeys = append(t.snapKeys, t.snapCols[k])
+		}
 	}
 	if withSchema {
 		t.envelope = t.appendEnvelopeSchema([]byte(`{"schema":`))
@@ -81,25 +107,33 @@ func (t *tableCodec) appendEnvelopeSchema(dst []byte) []byte {
 // appendRow writes an image as a JSON object of the columns, or null when
 // the image is absent. With replaceNull, a NULL in a column with a default
 // is written as the default, as JsonConverter does (replace.null.with.default).
-func (t *tableCodec) appendRow(dst []byte, img []event.Value, replaceNull bool) ([]byte, error) {
+func (t *tableCodec) appendRow(dst []byte, cols []*colCodec, img []event.Value, replaceNull bool) ([]byte, error) {
 	if img == nil {
 		return append(dst, "null"...), nil
 	}
 	dst = append(dst, '{')
-	dst, err := t.appendMembers(dst, img, replaceNull)
+	dst, err := t.appendMembers(dst, cols, img, replaceNull)
 	if err != nil {
 		return dst, err
 	}
 	return append(dst, '}'), nil
 }
 
+// colsFor returns the column codecs for e's images and key.
+func (t *tableCodec) colsFor(e *event.Event) (cols, keys []*colCodec) {
+	if t.snapCols != nil && e.Source.Snapshot != event.SnapshotFalse {
+		return t.snapCols, t.snapKeys
+	}
+	return t.cols, t.keys
+}
+
 // appendMembers writes the image's `"column":value` pairs, comma-separated.
-func (t *tableCodec) appendMembers(dst []byte, img []event.Value, replaceNull bool) ([]byte, error) {
-	if len(img) != len(t.cols) {
-		return dst, fmt.Errorf("image has %d values for %d columns", len(img), len(t.cols))
+func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Value, replaceNull bool) ([]byte, error) {
+	if len(img) != len(cols) {
+		return dst, fmt.Errorf("image has %d values for %d columns", len(img), len(cols))
 	}
 	var err error
-	for i, c := range t.cols {
+	for i, c := range cols {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -125,11 +159,12 @@ func (t *tableCodec) appendKeyPayload(dst []byte, e *event.Event, replaceNull bo
 	if img == nil {
 		img = e.Before
 	}
-	if len(t.keys) == 0 || img == nil || len(img) != len(t.cols) {
+	_, keys := t.colsFor(e)
+	if len(keys) == 0 || img == nil || len(img) != len(t.cols) {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, '{')
-	for i, c := range t.keys {
+	for i, c := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -232,12 +267,13 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	if e.Op == event.OpTruncate {
 		before, after = nil, nil // Debezium's truncate events carry no images
 	}
+	cols, _ := t.colsFor(e)
 	dst = append(dst, `{"before":`...)
-	if dst, err = t.appendRow(dst, before, d.replaceNull); err != nil {
+	if dst, err = t.appendRow(dst, cols, before, d.replaceNull); err != nil {
 		return dst[:start], false, fmt.Errorf("format: %s before image: %w", e, err)
 	}
 	dst = append(dst, `,"after":`...)
-	if dst, err = t.appendRow(dst, after, d.replaceNull); err != nil {
+	if dst, err = t.appendRow(dst, cols, after, d.replaceNull); err != nil {
 		return dst[:start], false, fmt.Errorf("format: %s after image: %w", e, err)
 	}
 	dst = append(dst, `,"source":`...)

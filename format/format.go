@@ -58,6 +58,18 @@
 // column with a default is written as the default;
 // Options.ReplaceNullWithDefault turns that off.
 //
+// Columns of the MySQL connector (Schema.Connector "mysql") get the
+// encodings of Debezium's MySQL connector where they differ (its defaults:
+// time.precision.mode=adaptive_time_microseconds,
+// bigint.unsigned.handling.mode=long): DATETIME(0-3) Timestamp ms,
+// DATETIME(4-6) MicroTimestamp, TIMESTAMP(fsp) ZonedTimestamp with fsp
+// fraction digits for binlog rows and as few as needed for snapshot rows (as
+// Debezium's two readers format them), every TIME as MicroTime, YEAR as
+// io.debezium.time.Year, SET as io.debezium.data.EnumSet, BIT(n>1) as
+// io.debezium.data.Bits in little-endian byte order, BIGINT UNSIGNED as a
+// wrapping int64; see mysqlcolumn.go. Column.Precision is the fractional
+// precision as the MySQL source sets it (0 is 0, not PostgreSQL's 6).
+//
 // Deviations that keep data safe rather than silently different: a numeric
 // NaN or Infinity, or a decimal with more fraction digits than its column's
 // scale, is an error (Debezium stops the connector on both in precise mode),

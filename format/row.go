@@ -165,7 +165,8 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 	}
 	start := len(dst)
 	dst = append(dst, '{')
-	if dst, err = t.appendMembers(dst, img, r.replaceNull); err != nil {
+	cols, _ := t.colsFor(e)
+	if dst, err = t.appendMembers(dst, cols, img, r.replaceNull); err != nil {
 		return dst[:start], false, fmt.Errorf("format: %s: %w", e, err)
 	}
 	comma := len(t.cols) > 0
