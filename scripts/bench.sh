@@ -3,7 +3,12 @@
 #
 #   scripts/bench.sh                       # full run: 1M rows, 1M updates, 20 s latency
 #   scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5   # quick try
+#   scripts/bench.sh -phases binlog,poll -out bench/sources             # source figures
+#   scripts/bench.sh -phases binlog,poll -rows 50000 -out /tmp/src      # quick try of those
 #
+# The binlog and poll phases start their own MariaDB (scripts/mariadb.sh
+# under the work directory, stopped at the end of the phase) and need
+# mariadb-binlog (mariadb-client); see cmd/sluice-bench/binlog.go and poll.go.
 # Arguments go to ./cmd/sluice-bench (see its -help). It starts its
 # own PostgreSQL (fsync on) under a fresh directory; this script's trap stops
 # that server and removes the directory on any exit, even if the Go program
