@@ -65,6 +65,10 @@ func (b *bench) productTSV() (string, func(), error) {
 		os.Remove(path)
 		return "", nil, err
 	}
+	if st, err := os.Stat(path); err == nil && b.rep.Table.CopyBytes == 0 {
+		b.table.CopyBytes = st.Size()
+		b.rep.Table.CopyBytes = st.Size()
+	}
 	mysql.RegisterLocalFile(path)
 	return path, func() {
 		mysql.DeregisterLocalFile(path)
