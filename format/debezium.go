@@ -23,10 +23,16 @@ type tableCodec struct {
 	envelope []byte
 	// keyEnvelope is `{"schema":<Key schema>,"payload":`, likewise.
 	keyEnvelope []byte
+	// mongo holds the MongoDB connector's encodings (mongo.go); nil for
+	// other connectors.
+	mongo *mongoCodec
 }
 
 func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
 	t := &tableCodec{schema: s, src: newSourceBlock(s)}
+	if s.Connector == "mongodb" {
+		t.mongo = newMongoCodec(s)
+	}
 	t.cols = make([]*colCodec, len(s.Columns))
 	for i := range s.Columns {
 		col := &s.Columns[i]
@@ -261,6 +267,10 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	if !validOp(e.Op) {
 		return dst, false, fmt.Errorf("format: %s: unknown operation %q", e.Schema.Stream, byte(e.Op))
 	}
+	if t.mongo != nil {
+		dst, err = d.appendMongoValue(dst, t, e)
+		return dst, err == nil, err
+	}
 	start := len(dst)
 	dst = append(dst, t.envelope...)
 	before, after := e.Before, e.After
@@ -302,6 +312,9 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 // AppendKey implements Encoder.
 func (d *debeziumEncoder) AppendKey(dst []byte, e *event.Event) []byte {
 	t, err := d.get(e.Schema)
+	if err == nil && t.mongo != nil {
+		return d.appendMongoKey(dst, t, e)
+	}
 	if err != nil || len(t.keys) == 0 || (e.After == nil && e.Before == nil) || e.Op == event.OpTruncate {
 		return append(dst, "null"...)
 	}

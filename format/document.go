@@ -65,7 +65,7 @@ func AppendDocument(dst []byte, s *event.Schema, img []event.Value, unchanged fu
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, s.Columns[i].Name)
+		dst = appendPlainString(dst, s.Columns[i].Name)
 		dst = append(dst, ':')
 		if raw != nil {
 			dst = append(dst, raw...)
@@ -126,12 +126,12 @@ func appendDocValue(dst []byte, c *event.Column, v event.Value, depth int) ([]by
 		case event.TypeDecimal, event.TypeMoney:
 			return appendJSONDecimal(dst, v.Str), nil
 		}
-		return appendString(dst, v.Str), nil
+		return appendPlainString(dst, v.Str), nil
 	case event.KindBytes:
 		return appendBase64(dst, v.Str), nil
 	case event.KindInterval:
 		if v.Str != "" {
-			return appendString(dst, v.Str), nil
+			return appendPlainString(dst, v.Str), nil
 		}
 		return appendMicrosDuration(dst, v.AsInt()), nil
 	case event.KindArray:
@@ -295,7 +295,7 @@ func appendJSONDecimal(dst []byte, s string) []byte {
 		case "-Infinity", "-inf":
 			return append(dst, `"-Infinity"`...)
 		}
-		return appendString(dst, s) // not a number at all: keep the text
+		return appendPlainString(dst, s) // not a number at all: keep the text
 	}
 	if len(digits) == 0 {
 		return append(dst, '0')
@@ -385,4 +385,4 @@ func appendCompactJSON(dst []byte, s string) []byte {
 
 // AppendJSONString appends s as a JSON string (invalid UTF-8 replaced by
 // U+FFFD), for sinks that write JSON around documents (bulk action lines).
-func AppendJSONString(dst []byte, s string) []byte { return appendString(dst, s) }
+func AppendJSONString(dst []byte, s string) []byte { return appendPlainString(dst, s) }

@@ -51,7 +51,9 @@
 // as Java 19+ prints them; JDK 17 occasionally prints one more digit),
 // NaN/Infinity as the strings "NaN"/"Infinity"/"-Infinity", strings with
 // Jackson's escapes (\u00XX upper-case for control characters, '/' and
-// non-ASCII unescaped); invalid UTF-8, which a Java String cannot hold,
+// non-ASCII unescaped except characters outside the Basic Multilingual
+// Plane, which Jackson 2.16 writes as their two UTF-16 surrogates
+// "\uD83C\uDF0D"); invalid UTF-8, which a Java String cannot hold,
 // becomes U+FFFD.
 //
 // Like JsonConverter (replace.null.with.default, on by default), a NULL in a

@@ -39,6 +39,7 @@ func TestGolden(t *testing.T) {
 			var out bytes.Buffer
 			events := append(allTypesEvents(), namedEvent{"seed 001 product insert", productEvent()})
 			events = append(events, mysqlEvents()...)
+			events = append(events, mongoEvents()...)
 			for _, ne := range events {
 				fmt.Fprintf(&out, "# %s\n", ne.name)
 				key := enc.AppendKey(nil, ne.e)

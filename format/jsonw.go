@@ -3,6 +3,7 @@ package format
 import (
 	"math"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -29,8 +30,10 @@ const hexUpper = "0123456789ABCDEF"
 // appendString appends s as a JSON string the way Jackson escapes it: the
 // two-character escapes \" \\ \b \t \n \f \r, \u00XX with upper-case hex for
 // the other control characters, '/' and DEL left alone, non-ASCII written as
-// raw UTF-8. Invalid UTF-8 (which Java cannot hold in a String) is replaced by
-// U+FFFD, one per invalid byte, as encoding/json does.
+// raw UTF-8 except characters outside the Basic Multilingual Plane, which
+// Jackson 2.16 writes as two \uXXXX escapes of their UTF-16 surrogates.
+// Invalid UTF-8 (which Java cannot hold in a String) is replaced by U+FFFD,
+// one per invalid byte, as encoding/json does.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = appendStringBody(dst, s)
@@ -38,7 +41,20 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // appendStringBody is appendString without the quotes.
-func appendStringBody(dst []byte, s string) []byte {
+func appendStringBody(dst []byte, s string) []byte { return appendEscaped(dst, s, true) }
+
+// appendPlainString is appendString for JSON that no Java program wrote
+// (search documents, bulk action lines): characters outside the Basic
+// Multilingual Plane stay raw UTF-8.
+func appendPlainString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s, false)
+	return append(dst, '"')
+}
+
+// appendEscaped escapes s; surrogates selects Jackson's \uXXXX\uXXXX for
+// characters outside the Basic Multilingual Plane.
+func appendEscaped(dst []byte, s string, surrogates bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -48,6 +64,18 @@ func appendStringBody(dst []byte, s string) []byte {
 		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
+			if r >= 0x10000 && surrogates {
+				// Jackson's UTF8JsonGenerator (2.16, Kafka Connect 3.7's)
+				// writes characters outside the Basic Multilingual Plane as
+				// two \u escapes of their UTF-16 surrogates, upper-case hex.
+				dst = append(dst, s[start:i]...)
+				r1, r2 := utf16.EncodeRune(r)
+				dst = append(dst, '\\', 'u', hexUpper[r1>>12&0xF], hexUpper[r1>>8&0xF], hexUpper[r1>>4&0xF], hexUpper[r1&0xF])
+				dst = append(dst, '\\', 'u', hexUpper[r2>>12&0xF], hexUpper[r2>>8&0xF], hexUpper[r2>>4&0xF], hexUpper[r2&0xF])
+				i += size
+				start = i
+				continue
+			}
 			if r != utf8.RuneError || size != 1 {
 				i += size
 				continue

@@ -41,6 +41,7 @@ var _ Encoder = (*rowEncoder)(nil)
 var addFieldNames = []string{
 	"op", "ts_ms", "ts_us", "ts_ns",
 	"version", "connector", "name", "snapshot", "db", "sequence", "schema", "table", "txId", "lsn", "xmin",
+	"collection", "ord", "lsid", "txnNumber", "wallTime",
 	"id", "total_order", "data_collection_order",
 }
 
@@ -138,6 +139,9 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 	if err != nil {
 		return dst, false, err
 	}
+	if t.mongo != nil {
+		return r.appendMongoRow(dst, t, e)
+	}
 	img, deleted := e.After, ""
 	switch e.Op {
 	case event.OpTruncate:
@@ -223,6 +227,9 @@ func (r *rowEncoder) AppendKey(dst []byte, e *event.Event) []byte {
 	t, err := r.get(e.Schema)
 	if err != nil || e.Op == event.OpTruncate {
 		return append(dst, "null"...)
+	}
+	if t.mongo != nil {
+		return r.appendMongoRowKey(dst, t, e)
 	}
 	return t.appendKeyPayload(dst, e, r.replaceNull)
 }
