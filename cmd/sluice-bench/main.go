@@ -80,6 +80,7 @@ type bench struct {
 	latencyConn   int
 	keep          bool // keep sluice outputs for inspection
 	table         tableInfo
+	runs          int    // timed runs per side in the source phases
 	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
 	cpuProfileDir string // where sluice writes CPU profiles in the source phases; empty: none
 }
@@ -99,6 +100,7 @@ func run() int {
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
+		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog and poll phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
 		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog and poll phases (slows it a little; not for the reported figures)")
 	)
@@ -109,7 +111,7 @@ func run() int {
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -131,7 +133,7 @@ func run() int {
 	if *outDir == "" {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch, runs: *runs}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if *cpuProfile != "" {

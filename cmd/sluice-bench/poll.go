@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -21,8 +20,9 @@ import (
 // reading the product table (-rows rows) into a file sink, against a plain
 // SELECT * FROM product through the same database/sql driver and DSN in the
 // benchmark's own process, every column scanned into the driver's Go value
-// (the rows are counted and dropped). The SELECT runs before and after
-// sluice and the faster run is the baseline. For context, the same LIMIT
+// (the rows are counted and dropped). The SELECT and sluice (from an empty
+// state each time) alternate -runs times, and each side's fastest run
+// counts. For context, the same LIMIT
 // pages sql_poll asks for are read the same way: the gap between them and
 // the plain SELECT is what paging costs, the rest is sluice's own work.
 //
@@ -156,8 +156,8 @@ func (b *bench) pollOne(pd pollDB) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	rows := float64(b.p.Rows)
-	var selectTimes []time.Duration
-	timeSelect := func() error {
+	var selects, sluiceRuns []sample
+	for i := range b.runs {
 		if err := b.pollCheckpoint(pd); err != nil {
 			return err
 		}
@@ -170,12 +170,20 @@ func (b *bench) pollOne(pd pollDB) error {
 		if n != b.p.Rows {
 			return fmt.Errorf("plain SELECT read %d rows, want %d", n, b.p.Rows)
 		}
-		selectTimes = append(selectTimes, d)
+		selects = append(selects, sample{d: d})
 		fmt.Fprintf(os.Stderr, "sluice-bench: %s plain SELECT: %.0f rows/s (%s)\n", pd.key, rows/d.Seconds(), d.Round(time.Millisecond))
-		return nil
-	}
-	if err := timeSelect(); err != nil {
-		return err
+		if b.sluiceBin == "" {
+			continue
+		}
+		if err := b.pollCheckpoint(pd); err != nil {
+			return err
+		}
+		sm, err := b.pollSluice(pd, i)
+		if err != nil {
+			return err
+		}
+		sluiceRuns = append(sluiceRuns, sm)
+		fmt.Fprintf(os.Stderr, "sluice-bench: sluice sql_poll %s: %.0f rows/s (%s)\n", pd.key, rows/sm.d.Seconds(), sm.d.Round(time.Millisecond))
 	}
 
 	// The same pages sql_poll reads (ids are 1..rows without gaps).
@@ -200,17 +208,32 @@ func (b *bench) pollOne(pd pollDB) error {
 		return fmt.Errorf("paged SELECT read %d rows, want %d", paged, b.p.Rows)
 	}
 
-	var rate, rss, cpu float64
-	var sd time.Duration
-	if b.sluiceBin != "" {
-		if err := b.pollCheckpoint(pd); err != nil {
-			return err
-		}
-		dir := filepath.Join(b.work, "poll-"+pd.key)
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-		source := fmt.Sprintf(`    type: sql_poll
+	base := rows / fastest(selects).d.Seconds()
+	k := "poll." + pd.key
+	b.rep.add(sec, k+".select_rows_per_s", fmt.Sprintf("plain SELECT * rows/s (database/sql, every column scanned, best of %d)", len(selects)), base, "rows/s")
+	b.rep.add(sec, k+".paged_rows_per_s", fmt.Sprintf("the same LIMIT %d pages as sql_poll, rows/s", b.pollBatch), rows/pagedTime.Seconds(), "rows/s")
+	if b.sluiceBin == "" {
+		return nil
+	}
+	st := fastest(sluiceRuns)
+	rate := rows / st.d.Seconds()
+	rss := float64(peakOf(sluiceRuns))
+	b.rep.add(sec, k+".sluice_rows_per_s", fmt.Sprintf("sluice rows/s (sql_poll incrementing, batch_max_rows %d → file sink, best of %d)", b.pollBatch, len(sluiceRuns)), rate, "rows/s")
+	b.rep.add(sec, k+".sluice_seconds", "sluice time (start to last line)", st.d.Seconds(), "s")
+	b.rep.add(sec, k+".ratio", "sluice / plain SELECT", rate/base, "×")
+	b.rep.add(sec, k+".sluice_cpu_s", "sluice CPU time (user+sys)", st.cpu.Seconds(), "s")
+	b.rep.addTarget(sec, k+".sluice_rss_mb", "sluice peak RSS (highest of the runs)", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	return nil
+}
+
+// pollSluice runs sluice's sql_poll source on the table from an empty state
+// until its output holds every row.
+func (b *bench) pollSluice(pd pollDB, i int) (sample, error) {
+	dir := filepath.Join(b.work, "poll-"+pd.key)
+	if err := os.RemoveAll(dir); err != nil {
+		return sample{}, err
+	}
+	source := fmt.Sprintf(`    type: sql_poll
     driver: %s
     dsn: %s
     mode: incrementing
@@ -218,45 +241,12 @@ func (b *bench) pollOne(pd pollDB) error {
     tables: [%s]
     batch_max_rows: %d
     poll_interval: 1s`, pd.driver, strconv.Quote(pd.dsn), pd.table, b.pollBatch)
-		r, err := b.startSluiceSource("poll-"+pd.key, dir, source)
-		if err != nil {
-			return err
-		}
-		defer b.remove(r)
-		seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 1_000), r.c)
-		if err != nil {
-			r.c.kill()
-			return r.failed(err)
-		}
-		sd = seen.Sub(r.c.started)
-		rss = float64(peakRSS(r.c))
-		if err := r.stop(); err != nil {
-			return err
-		}
-		b.checkLines(r.out, int64(b.p.Rows))
-		rate = rows / sd.Seconds()
-		cpu = r.c.cpu().Seconds()
-		fmt.Fprintf(os.Stderr, "sluice-bench: sluice sql_poll %s: %.0f rows/s (%s)\n", pd.key, rate, sd.Round(time.Millisecond))
-		b.remove(r)
-		if err := timeSelect(); err != nil {
-			return err
-		}
+	r, err := b.startSluiceSource(fmt.Sprintf("poll-%s-%d", pd.key, i+1), dir, source)
+	if err != nil {
+		return sample{}, err
 	}
-	best := slices.Min(selectTimes)
-	base := rows / best.Seconds()
-	k := "poll." + pd.key
-	b.rep.add(sec, k+".select_rows_per_s", fmt.Sprintf("plain SELECT * rows/s (database/sql, every column scanned, best of %d)", len(selectTimes)), base, "rows/s")
-	b.rep.add(sec, k+".paged_rows_per_s", fmt.Sprintf("the same LIMIT %d pages as sql_poll, rows/s", b.pollBatch), rows/pagedTime.Seconds(), "rows/s")
-	if b.sluiceBin == "" {
-		return nil
-	}
-	ratio := rate / base
-	b.rep.add(sec, k+".sluice_rows_per_s", fmt.Sprintf("sluice rows/s (sql_poll incrementing, batch_max_rows %d → file sink)", b.pollBatch), rate, "rows/s")
-	b.rep.add(sec, k+".sluice_seconds", "sluice time (start to last line)", sd.Seconds(), "s")
-	b.rep.add(sec, k+".ratio", "sluice / plain SELECT", ratio, "×")
-	b.rep.add(sec, k+".sluice_cpu_s", "sluice CPU time (user+sys)", cpu, "s")
-	b.rep.addTarget(sec, k+".sluice_rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
-	return nil
+	defer b.remove(r)
+	return b.sluiceUntil(r, int64(b.p.Rows))
 }
 
 // pollCheckpoint keeps a PostgreSQL checkpoint owed to earlier writes out

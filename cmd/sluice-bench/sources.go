@@ -190,3 +190,74 @@ func peakRSS(c *child) int64 {
 	}
 	return c.maxRSS()
 }
+
+// sample is one timed run of one side of a comparison.
+type sample struct {
+	d   time.Duration // from process start until the work was done
+	cpu time.Duration // user+sys of the process
+	rss int64         // peak RSS, bytes (0: not measured)
+}
+
+// fastest is the sample with the shortest time; other work on the machine
+// only ever slows a run down.
+func fastest(ss []sample) sample {
+	best := ss[0]
+	for _, s := range ss[1:] {
+		if s.d < best.d {
+			best = s
+		}
+	}
+	return best
+}
+
+// peakOf is the highest peak RSS of the samples.
+func peakOf(ss []sample) int64 {
+	var p int64
+	for _, s := range ss {
+		p = max(p, s.rss)
+	}
+	return p
+}
+
+// sluiceUntil waits until sluice's output holds n lines, reads its peak RSS,
+// stops it (SIGTERM: drain, checkpoint), checks that the output holds exactly
+// n lines and returns the run's sample.
+func (b *bench) sluiceUntil(r *sluiceRun, n int64) (sample, error) {
+	seen, err := waitLines(b.ctx, r.out, n, pollPeriod, b.deadline(int(n), 1_000), r.c)
+	if err != nil {
+		r.c.kill()
+		return sample{}, r.failed(err)
+	}
+	s := sample{d: seen.Sub(r.c.started), rss: peakRSS(r.c)}
+	if err := r.stop(); err != nil {
+		return sample{}, err
+	}
+	s.cpu = r.c.cpu()
+	b.checkLines(r.out, n)
+	return s, nil
+}
+
+// copyFiles copies the regular files of directory from into a new
+// directory to (sluice's state directory holds one bbolt file).
+func copyFiles(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
