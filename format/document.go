@@ -44,6 +44,28 @@ import (
 // write for column i, or nil to leave the member out. Errors name the column,
 // never its value.
 func AppendDocument(dst []byte, s *event.Schema, img []event.Value, unchanged func(col int) []byte) ([]byte, error) {
+	return AppendDocumentWith(dst, s, img, unchanged, DocumentOptions{})
+}
+
+// DocumentOptions adjust the document encoding for a destination.
+type DocumentOptions struct {
+	// OmitKeyID leaves out a key column named "_id" (MongoDB's document
+	// id). OpenSearch and Elasticsearch reserve _id as metadata and reject a
+	// document that has it ("Field [_id] is a metadata field and cannot be
+	// added inside a document"); search sinks use the key as the document id
+	// instead. A non-key column named _id is kept, so that the destination
+	// rejects it loudly rather than losing it.
+	OmitKeyID bool
+}
+
+// AppendDocumentWith is AppendDocument with options.
+//
+// Events of the MongoDB source (Schema.Connector "mongodb") have their
+// object and array columns (relaxed Extended JSON text) embedded as natural
+// JSON: nested ObjectIds as hex strings, dates as ISO-8601 UTC, int64 and
+// decimals as numbers, binary as base64; the other BSON types as their
+// relaxed Extended JSON objects.
+func AppendDocumentWith(dst []byte, s *event.Schema, img []event.Value, unchanged func(col int) []byte, opts DocumentOptions) ([]byte, error) {
 	if len(img) != len(s.Columns) {
 		return dst, fmt.Errorf("format: %s: row image has %d values for %d columns", s.Stream, len(img), len(s.Columns))
 	}
@@ -52,6 +74,9 @@ func AppendDocument(dst []byte, s *event.Schema, img []event.Value, unchanged fu
 	first := true
 	for i := range img {
 		v := img[i]
+		if opts.OmitKeyID && s.Columns[i].Key && s.Columns[i].Name == "_id" {
+			continue
+		}
 		var raw []byte
 		if v.Kind == event.KindUnchanged {
 			if unchanged == nil {
@@ -72,7 +97,12 @@ func AppendDocument(dst []byte, s *event.Schema, img []event.Value, unchanged fu
 			continue
 		}
 		var err error
-		if dst, err = AppendDocumentValue(dst, &s.Columns[i], v); err != nil {
+		if s.Connector == "mongodb" && s.Columns[i].Type == event.TypeJSON && v.Kind == event.KindString {
+			dst, err = appendMongoNatural(dst, &s.Columns[i], v.Str)
+		} else {
+			dst, err = AppendDocumentValue(dst, &s.Columns[i], v)
+		}
+		if err != nil {
 			return dst[:start], fmt.Errorf("format: %s: %w", s.Stream, err)
 		}
 	}
@@ -386,3 +416,13 @@ func appendCompactJSON(dst []byte, s string) []byte {
 // AppendJSONString appends s as a JSON string (invalid UTF-8 replaced by
 // U+FFFD), for sinks that write JSON around documents (bulk action lines).
 func AppendJSONString(dst []byte, s string) []byte { return appendPlainString(dst, s) }
+
+// appendMongoNatural writes a MongoDB object, array or rarer-type column
+// (relaxed Extended JSON) as natural JSON.
+func appendMongoNatural(dst []byte, c *event.Column, text string) ([]byte, error) {
+	v, err := parseExtJSON(text)
+	if err != nil {
+		return dst, fmt.Errorf("column %q (%s): %w", c.Name, c.TypeName, err)
+	}
+	return appendNaturalValue(dst, &v, 0)
+}

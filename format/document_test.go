@@ -166,3 +166,47 @@ func FuzzDocument(f *testing.F) {
 		}
 	})
 }
+
+// TestMongoDocuments pins the search documents of MongoDB events: nested
+// values as natural JSON, and _id left out under OmitKeyID.
+func TestMongoDocuments(t *testing.T) {
+	var out bytes.Buffer
+	for _, ne := range mongoEvents() {
+		img := ne.e.After
+		if img == nil {
+			img = ne.e.Before
+		}
+		for _, omit := range []bool{false, true} {
+			doc, err := AppendDocumentWith(nil, ne.e.Schema, img, nil, DocumentOptions{OmitKeyID: omit})
+			fmt.Fprintf(&out, "# %s (omit _id %v)\n", ne.name, omit)
+			if err != nil {
+				fmt.Fprintf(&out, "error: %v\n", err)
+				continue
+			}
+			checkJSON(t, ne.name, doc)
+			fmt.Fprintf(&out, "%s\n", doc)
+		}
+	}
+	path := filepath.Join("testdata", "document_mongo.golden")
+	if *update {
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestMongoDocuments -update)", err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("%s differs:\n got:\n%s\nwant:\n%s", path, out.Bytes(), want)
+	}
+}
+
+func TestOmitKeyIDKeepsNonKeyID(t *testing.T) {
+	s := &event.Schema{Stream: "pg.public.t", Columns: []event.Column{{Name: "id", Type: event.TypeInt32, Key: true}, {Name: "_id", Type: event.TypeString}}}
+	doc, err := AppendDocumentWith(nil, s, []event.Value{event.Int(1), event.String("x")}, nil, DocumentOptions{OmitKeyID: true})
+	if err != nil || string(doc) != `{"id":1,"_id":"x"}` {
+		t.Fatalf("doc %s, err %v", doc, err)
+	}
+}

@@ -18,6 +18,12 @@ import (
 	"github.com/sluice-dev/sluice/sink/internal/tmpl"
 )
 
+// docOptions leave MongoDB's _id out of document bodies: OpenSearch and
+// Elasticsearch reserve _id as metadata ("Field [_id] is a metadata field
+// and cannot be added inside a document"), and it is the document id already
+// (document_id defaults to ${key}).
+var docOptions = format.DocumentOptions{OmitKeyID: true}
+
 // Response is an HTTP response of the cluster: status and whole body.
 type Response struct {
 	Status int
@@ -244,7 +250,7 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	switch {
 	case !format.HasUnchanged(img):
 		it := s.addItem(i, actIndex, index, id, routing, version)
-		if s.buf, err = format.AppendDocument(s.buf, e.Schema, img, nil); err != nil {
+		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
 		s.buf = append(s.buf, '\n')
@@ -253,7 +259,7 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 		// No versions: a partial update leaves the stored columns alone.
 		it := s.addItem(i, actUpdate, index, id, routing, 0)
 		s.buf = append(s.buf, `{"doc":`...)
-		if s.buf, err = format.AppendDocument(s.buf, e.Schema, img, nil); err != nil {
+		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
 		s.buf = append(s.buf, ",\"doc_as_upsert\":true}\n"...)
@@ -601,12 +607,12 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 		s.buf = appendAction(s.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
 		docStart := len(s.buf)
 		cols := e.Schema.Columns
-		s.buf, err = format.AppendDocument(s.buf, e.Schema, e.After, func(c int) []byte {
+		s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, e.After, func(c int) []byte {
 			if v, ok := base[cols[c].Name]; ok {
 				return v
 			}
 			return nil
-		})
+		}, docOptions)
 		if err != nil {
 			s.buf = s.buf[:start]
 			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("%s: %w", e, err)})
