@@ -2,10 +2,10 @@ package registry
 
 import (
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/source/mongodb"
 )
 
 // addMongoDBSource registers the MongoDB export + change-stream source.
 func addMongoDBSource(m map[string]component.SourceFactory) {
-	// Filled in by source/mongodb: m["mongodb"] = mongodb.Factory
-	_ = m
+	m["mongodb"] = mongodb.Factory
 }

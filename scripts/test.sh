@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite: vet, then every package with the
 # race detector against throw-away services that this script starts (and
-# stops at exit): PostgreSQL, MariaDB, an S3 server, Kafka, OpenSearch,
-# Elasticsearch 8 and 7.
+# stops at exit): PostgreSQL, MariaDB, an S3 server, FerretDB (MongoDB's
+# wire protocol), Kafka, OpenSearch, Elasticsearch 8 and 7.
 # Installs PostgreSQL from Debian's packages when missing (the other scripts
 # install or fetch what they need).
 #
@@ -37,14 +37,15 @@ export SLUICE_TMP
 # Every service the integration tests use; each script prints its export
 # line. The JVM ones take 10-30 s each: they start one after the other (their
 # first start downloads with mvn, which must not run twice at once) while
-# the databases and the S3 server start beside them.
-SERVICES=(postgres mariadb s3 jvm)
+# the databases, the S3 server and FerretDB start beside them.
+SERVICES=(postgres mariadb s3 ferretdb jvm)
 stop_services() {
 	scripts/elasticsearch.sh stop 7 >/dev/null 2>&1 || true
 	scripts/elasticsearch.sh stop >/dev/null 2>&1 || true
 	scripts/opensearch.sh stop >/dev/null 2>&1 || true
 	scripts/kafka.sh stop >/dev/null 2>&1 || true
 	scripts/s3.sh stop >/dev/null 2>&1 || true
+	scripts/ferretdb.sh stop >/dev/null 2>&1 || true
 	scripts/mariadb.sh stop >/dev/null 2>&1 || true
 	scripts/postgres.sh stop >/dev/null 2>&1 || true
 	if [ -n "$OWN_TMP" ]; then rm -rf "$OWN_TMP"; fi

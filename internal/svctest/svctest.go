@@ -1,6 +1,7 @@
 // Package svctest finds the services that the project's scripts start for
-// integration tests (MariaDB, OpenSearch, Elasticsearch, Kafka, S3), and
-// gives tests a TCP proxy that can cut a service off to simulate an outage.
+// integration tests (MariaDB, OpenSearch, Elasticsearch, Kafka, S3, FerretDB
+// for MongoDB's wire protocol), and gives tests a TCP proxy that can cut a
+// service off to simulate an outage.
 //
 // Without the service's environment variable a test is skipped with a how-to
 // message, except in CI ($CI set), where it fails: integration tests never
@@ -28,6 +29,7 @@ var (
 	Elasticsearch7 = Service{"SLUICE_ELASTICSEARCH7_URL", "scripts/elasticsearch.sh start 7"}
 	Kafka          = Service{"SLUICE_KAFKA_BROKERS", "scripts/kafka.sh start"}
 	S3             = Service{"SLUICE_S3_ENDPOINT", "scripts/s3.sh start"}
+	FerretDB       = Service{"SLUICE_MONGODB_URI", "scripts/ferretdb.sh start"}
 )
 
 // Need returns the service's address from its environment variable. When it
