@@ -72,6 +72,12 @@
 // wrapping int64; see mysqlcolumn.go. Column.Precision is the fractional
 // precision as the MySQL source sets it (0 is 0, not PostgreSQL's 6).
 //
+// Events of the MongoDB connector (Schema.Connector "mongodb") get the
+// Debezium 2.7 MongoDB connector's envelope (before/after as Extended JSON
+// strings in the Java driver's STRICT mode, updateDescription, the
+// io.debezium.connector.mongo.Source block), its key {"id": "<_id>"}, and
+// ExtractNewDocumentState's row; see mongo.go and bsonjson.go.
+//
 // Deviations that keep data safe rather than silently different: a numeric
 // NaN or Infinity, or a decimal with more fraction digits than its column's
 // scale, is an error (Debezium stops the connector on both in precise mode),
