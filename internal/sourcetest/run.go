@@ -1,0 +1,321 @@
+package sourcetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+)
+
+// Timeouts. Generous: the machine is shared; a wait ends as soon as its
+// condition holds.
+const (
+	stopTimeout  = 20 * time.Second // for Run to return after cancel
+	closeTimeout = 10 * time.Second // for Close
+	pollEvery    = 10 * time.Millisecond
+)
+
+// running is one Run of a source in the background, with its committer.
+type running struct {
+	name    string // for messages: "run 2"
+	src     component.Source
+	rec     *recorder
+	from    []byte // the checkpoint Run started from
+	p       Params
+	logs    *logRecorder
+	secrets []string
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when Run returns
+	wg      sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		result   error // Run's result once it returned
+		returned bool
+		errs     []string // Committed errors
+	}
+}
+
+// start builds a source with p and runs it from checkpoint cp into rec.
+func start(t *testing.T, name string, tg Target, p Params, cp []byte, rec *recorder) *running {
+	t.Helper()
+	logs := newLogRecorder()
+	if p.Logger == nil {
+		p.Logger = logs.logger()
+	}
+	if p.Name == "" {
+		p.Name = "src"
+	}
+	src := tg.Source(t, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{name: name, src: src, rec: rec, from: cp, p: p, logs: logs, secrets: tg.Secrets(), cancel: cancel, done: make(chan struct{})}
+	rec.mu.Lock()
+	rec.mu.cancel = cancel
+	rec.mu.Unlock()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.commitLoop(ctx)
+	}()
+	go func() {
+		err := src.Run(ctx, cp, rec)
+		r.mu.Lock()
+		r.mu.result, r.mu.returned = err, true
+		r.mu.Unlock()
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// commitLoop reports the recorder's committed checkpoint to the source,
+// in order, from its own goroutine, as the engine's committer does.
+func (r *running) commitLoop(ctx context.Context) {
+	var last []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.rec.wake:
+		}
+		cp := r.rec.newestCommitted()
+		if cp == nil || string(cp) == string(last) {
+			continue
+		}
+		last = cp
+		if err := r.src.Committed(ctx, cp); err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			r.mu.errs = append(r.mu.errs, err.Error())
+			r.mu.Unlock()
+		}
+	}
+}
+
+// returned reports whether Run has returned, and its result.
+func (r *running) returned() (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.returned, r.mu.result
+}
+
+// stop cancels Run, waits for it and closes the source. Run must return
+// nil or report the cancellation; Close must not fail. It runs once.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case <-r.done:
+		if _, err := r.returned(); !stopped(err) {
+			t.Errorf("%s: Run returned %v after its context was cancelled; want nil", r.name, err)
+		}
+	case <-time.After(stopTimeout):
+		t.Errorf("%s: Run did not return within %s of its context being cancelled", r.name, stopTimeout)
+		return
+	}
+	r.finish(t)
+}
+
+// stopped reports whether err is what Run may return when stopped.
+func stopped(err error) bool {
+	return err == nil || errors.Is(err, context.Canceled) || errors.Is(err, component.ErrStopped)
+}
+
+// finish closes the source after Run returned and checks the run's
+// Committed errors and logs.
+func (r *running) finish(t *testing.T) {
+	t.Helper()
+	r.wg.Wait()
+	r.close(t)
+	r.mu.Lock()
+	errs := r.mu.errs
+	r.mu.Unlock()
+	for _, e := range errs {
+		t.Errorf("%s: Committed: %s", r.name, e)
+	}
+	_, err := r.returned()
+	if err != nil {
+		for _, s := range r.secrets {
+			if s != "" && strings.Contains(err.Error(), s) {
+				t.Errorf("%s: Run's error holds a secret (the DSN's password)", r.name)
+			}
+		}
+	}
+	r.logs.checkSecrets(t, r.name, r.secrets)
+}
+
+// waitCrash waits for Run to return after the recorder crashed it, then
+// closes the source as the engine would.
+func (r *running) waitCrash(t *testing.T) {
+	t.Helper()
+	deadline := time.After(waitTimeout())
+	for !r.rec.crashed() {
+		select {
+		case <-r.done:
+			if r.rec.crashed() {
+				continue
+			}
+			_, err := r.returned()
+			t.Fatalf("%s: Run returned before the crash point was reached: %v (%d events accepted)", r.name, err, r.rec.count())
+		case <-deadline:
+			t.Fatalf("%s: the crash point was not reached within %s (%d events accepted)", r.name, waitTimeout(), r.rec.count())
+		case <-time.After(pollEvery):
+		}
+	}
+	select {
+	case <-r.done:
+		if _, err := r.returned(); !stopped(err) {
+			t.Errorf("%s: after the crash (Emit returned component.ErrStopped, the context was cancelled) Run returned %v; want nil", r.name, err)
+		}
+	case <-time.After(stopTimeout):
+		t.Fatalf("%s: Run did not return within %s of the crash", r.name, stopTimeout)
+	}
+	r.cancel = nil
+	r.finish(t)
+}
+
+func (r *running) close(t *testing.T) {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() { ch <- r.src.Close() }()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Errorf("%s: Close: %v", r.name, err)
+		}
+	case <-time.After(closeTimeout):
+		t.Errorf("%s: Close did not return within %s", r.name, closeTimeout)
+	}
+}
+
+// waitFor polls cond until it holds. It fails the test at the deadline, or
+// at once when Run returns while waiting (allowed for export-only sources,
+// after which cond is asked one last time).
+func (r *running) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	r.waitForOr(t, what, cond, nil)
+}
+
+// waitForOr is waitFor that calls diagnose before failing.
+func (r *running) waitForOr(t *testing.T, what string, cond func() bool, diagnose func()) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout())
+	for !cond() {
+		ok, err := r.returned()
+		if ok && cond() {
+			return
+		}
+		if ok || time.Now().After(deadline) {
+			if diagnose != nil {
+				diagnose()
+			}
+			if ok {
+				t.Fatalf("%s: Run returned while waiting for %s: %v (%d events accepted)", r.name, what, err, r.rec.count())
+			}
+			t.Fatalf("%s: timed out after %s waiting for %s (%d events accepted)", r.name, waitTimeout(), what, r.rec.count())
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// waitTimeout is how long to wait for events: a minute, or
+// $SOURCETEST_WAIT (a Go duration), which the suite's self-test shortens.
+func waitTimeout() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SOURCETEST_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return time.Minute
+}
+
+// logRecorder is a slog.Handler that keeps every record's text.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []logLine
+}
+
+type logLine struct {
+	level slog.Level
+	text  string
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{} }
+
+func (l *logRecorder) logger() *slog.Logger { return slog.New(&logHandler{l: l}) }
+
+// since returns the number of records at level or above from index from.
+func (l *logRecorder) since(from int, level slog.Level) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, ln := range l.lines[min(from, len(l.lines)):] {
+		if ln.level >= level {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *logRecorder) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// checkSecrets fails the test when a record contains one of secrets.
+func (l *logRecorder) checkSecrets(t *testing.T, name string, secrets []string) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		for _, ln := range l.lines {
+			if strings.Contains(ln.text, s) {
+				t.Errorf("%s: a log record holds a secret (the DSN's password): %s", name, strings.ReplaceAll(ln.text, s, "<secret>"))
+			}
+		}
+	}
+}
+
+type logHandler struct {
+	l     *logRecorder
+	attrs []slog.Attr
+	group string
+}
+
+func (h *logHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	for _, a := range h.attrs {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.l.mu.Lock()
+	h.l.lines = append(h.l.lines, logLine{level: r.Level, text: b.String()})
+	h.l.mu.Unlock()
+	return nil
+}
+
+func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logHandler{l: h.l, attrs: append(append([]slog.Attr(nil), h.attrs...), as...), group: h.group}
+}
+
+func (h *logHandler) WithGroup(name string) slog.Handler {
+	return &logHandler{l: h.l, attrs: h.attrs, group: name}
+}

@@ -1,0 +1,92 @@
+package sourcetest
+
+import (
+	"testing"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// types reads the harness's type matrix, a row of values and a row of
+// NULLs, existing (snapshot path) and inserted after the start (stream
+// path): every column must have its exact type and type name, every value
+// must be exactly the expected event.Value, and NULL must be event.Null.
+func (s *suite) types(t *testing.T) {
+	caps := s.h.Caps
+	tg := s.h.Setup(t)
+	const table = "ty"
+	tg.CreateTypes(t, table)
+	tg.InsertTypes(t, table, 1, false)
+	tg.InsertTypes(t, table, 2, true)
+	rec := newRecorder(0)
+	r := start(t, "run", tg, Params{Table: table, BatchSize: 10}, nil, rec)
+	n := 2
+	r.waitFor(t, "the 2 existing rows", func() bool { return rec.count() >= n })
+	if caps.Stream {
+		tg.InsertTypes(t, table, 3, false)
+		tg.InsertTypes(t, table, 4, true)
+		n = 4
+		r.waitFor(t, "the 2 inserted rows", func() bool { return rec.count() >= n })
+	}
+	r.stop(t)
+	s.checkRun(t, r)
+	evs := rec.events(0)
+	if len(evs) != n {
+		t.Fatalf("%d events, want %d (one per row)", len(evs), n)
+	}
+	known := map[string]bool{"id": true}
+	for _, x := range s.h.Extra {
+		known[x] = true
+	}
+	for _, tc := range s.h.Types {
+		known[tc.Column] = true
+	}
+	sch := evs[0].Schema
+	for _, col := range sch.Columns {
+		if !known[col.Name] {
+			t.Errorf("the table has column %s, which the type matrix does not list", col.Name)
+		}
+	}
+	for _, tc := range s.h.Types {
+		i := sch.ColumnIndex(tc.Column)
+		if i < 0 {
+			t.Errorf("column %s is missing", tc.Column)
+			continue
+		}
+		col := sch.Columns[i]
+		if col.Type != tc.Type || col.TypeName != tc.TypeName || !col.Optional {
+			t.Errorf("column %s: type %s, type name %q, optional %v; want %s, %q, optional (it holds NULL)",
+				tc.Column, col.Type, col.TypeName, col.Optional, tc.Type, tc.TypeName)
+		}
+	}
+	for k, e := range evs {
+		id := int64(k + 1)
+		path := "snapshot"
+		want := event.OpRead
+		if !caps.Snapshot || id > 2 {
+			path, want = "stream", event.OpCreate
+		}
+		if e.Op != want {
+			t.Errorf("row %d: op %s, want %s", id, e.Op, want)
+		}
+		if e.Schema != sch {
+			continue // checkRun reports it
+		}
+		if i := sch.ColumnIndex("id"); i < 0 || !e.After[i].Equal(event.Int(id)) {
+			t.Fatalf("event %d is not row %d (rows come in key and commit order)", k, id)
+		}
+		null := id%2 == 0
+		for _, tc := range s.h.Types {
+			i := sch.ColumnIndex(tc.Column)
+			if i < 0 {
+				continue
+			}
+			got, wantV := e.After[i], tc.Want
+			if null {
+				wantV = event.Null
+			}
+			if !got.Equal(wantV) {
+				t.Errorf("%s row %d: %s = %s (%#v); want %s (%#v)", path, id, tc.Column, got.Text(), got, wantV.Text(), wantV)
+			}
+		}
+	}
+}
