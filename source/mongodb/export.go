@@ -330,18 +330,34 @@ func bracket(t byte) int {
 	return 200
 }
 
-// laterTypes are the $type codes of the brackets after t's, for resuming
-// a mixed-type collection after an _id of type t.
-func laterTypes(t byte) bson.A {
+// laterTypes are the $type aliases of the brackets after t's, for resuming
+// a mixed-type collection after an _id of type t. MongoDB knows every
+// alias; servers that store only the common types (FerretDB) reject the
+// others, so common lists only those.
+func laterTypes(t byte, common bool) bson.A {
 	var a bson.A
 	b := bracket(t)
-	for _, u := range []byte{tMinKey, tUndefined, tNull, tDouble, tInt32, tInt64, tDecimal, tString, tSymbol, tDocument,
+	for _, u := range []byte{tMinKey, tUndefined, tNull, tDouble, tString, tSymbol, tDocument,
 		tBinary, tObjectID, tBool, tDate, tTimestamp, tRegex, tDBPointer, tJavaScript, tCodeScope, tMaxKey} {
-		if bracket(u) > b {
-			a = append(a, typeAliases[u])
+		if bracket(u) <= b || (common && !commonType(u)) {
+			continue
 		}
+		if u == tDouble {
+			a = append(a, "number") // int, long, double, decimal
+			continue
+		}
+		a = append(a, typeAliases[u])
 	}
 	return a
+}
+
+// commonType: the types every MongoDB-compatible server stores.
+func commonType(t byte) bool {
+	switch t {
+	case tNull, tDouble, tString, tDocument, tBinary, tObjectID, tBool, tDate, tTimestamp, tRegex:
+		return true
+	}
+	return false
 }
 
 // singleValued brackets hold one _id at most (null, undefined, the keys):
@@ -350,10 +366,11 @@ func singleValued(t byte) bool {
 	return t == tNull || t == tUndefined || t == tMinKey || t == tMaxKey
 }
 
-// filter selects the range's documents not yet emitted.
-func (r *idRange) filter() bson.D {
+// filter selects the range's documents not yet emitted. common limits a
+// mixed collection's type list to the common types (see laterTypes).
+func (r *idRange) filter(common bool) bson.D {
 	if r.ec.mixed && r.after.Type != 0 {
-		later := bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: laterTypes(byte(r.after.Type))}}}}
+		later := bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: laterTypes(byte(r.after.Type), common)}}}}
 		if singleValued(byte(r.after.Type)) {
 			return later
 		}
@@ -376,6 +393,12 @@ func (r *idRange) filter() bson.D {
 		return bson.D{}
 	}
 	return bson.D{{Key: "_id", Value: cond}}
+}
+
+// badQuery recognises BadValue (2) and NotImplemented (238).
+func badQuery(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(2) || se.HasErrorCode(238))
 }
 
 // exporter reads ranges with export.workers goroutines; Run's goroutine
@@ -456,7 +479,12 @@ func (ex *exporter) read(ctx context.Context, conv *converter, r *idRange, batch
 	ec := r.ec
 	bs := ex.s.cfg.BatchSize
 	o := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(min(bs, 1<<20)))
-	cur, err := ec.c.Find(ctx, r.filter(), o)
+	cur, err := ec.c.Find(ctx, r.filter(false), o)
+	if err != nil && ec.mixed && r.after.Type != 0 && badQuery(err) {
+		// A server without MongoDB's rarer types (FerretDB) rejects their
+		// $type aliases; it cannot hold such _ids either.
+		cur, err = ec.c.Find(ctx, r.filter(true), o)
+	}
 	if err != nil {
 		return fmt.Errorf("export of %s, range %d: %w", ec.name, r.idx, err)
 	}
