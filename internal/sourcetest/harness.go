@@ -74,6 +74,10 @@ type Caps struct {
 	// (MySQL's FULL row image). Without it a delete carries the key at
 	// least (PostgreSQL's default replica identity).
 	BeforeImages bool
+	// AscendingInserts: a row inserted with an id below one already read
+	// may never be seen (sql_poll's incrementing mode), so inserts use
+	// growing ids.
+	AscendingInserts bool
 	// Seq: every change carries a non-zero event.Seq that grows in commit
 	// order and is the same when a change is delivered again after a
 	// restart, and an event.Version that grows per row; snapshot rows have

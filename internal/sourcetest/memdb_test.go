@@ -159,6 +159,7 @@ var memTypes = []TypeCase{
 	{"b", event.TypeBool, "boolean", event.Bool(true)},
 	{"i", event.TypeInt32, "integer", event.Int(-7)},
 	{"f", event.TypeFloat64, "double", event.Float(0.1)},
+	{"f4", event.TypeFloat32, "float", event.Float(float64(float32(1.1)))},
 	{"d", event.TypeDecimal, "decimal", event.Decimal("12.340")},
 	{"s", event.TypeString, "text", event.String("héllo")},
 	{"by", event.TypeBytes, "blob", event.Bytes([]byte{0, 0xff})},
@@ -328,7 +329,15 @@ func (s *memSource) Run(ctx context.Context, cpb []byte, out component.Emitter) 
 
 func (s *memSource) image(id int64, v memVersion) []event.Value {
 	if v.vals != nil {
-		return append([]event.Value{event.Int(id)}, v.vals...)
+		img := append([]event.Value{event.Int(id)}, v.vals...)
+		for i := range img {
+			if s.mutation == "float32" && s.sch.Columns[i].Type == event.TypeFloat32 && !img[i].IsNull() {
+				// The float32's shortest text read as a float64.
+				f, _ := strconv.ParseFloat(strconv.FormatFloat(img[i].AsFloat(), 'g', -1, 32), 64)
+				img[i] = event.Float(f)
+			}
+		}
+		return img
 	}
 	return []event.Value{event.Int(id), event.String(v.value(id))}
 }
@@ -367,24 +376,25 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 		return nil
 	}
 	now := time.Now().UnixMilli()
-	for {
-		s.db.mu.Lock()
-		var ids []int64
-		for id, h := range s.db.tables[s.p.Table] {
-			if _, ok := at(h, readAt); ok && id > last {
-				ids = append(ids, id)
-			}
+	// The keys of the rows visible at readAt, in order (a database's index).
+	s.db.mu.Lock()
+	var keys []int64
+	for id, h := range s.db.tables[s.p.Table] {
+		if _, ok := at(h, readAt); ok && id > last {
+			keys = append(keys, id)
 		}
-		slices.Sort(ids)
-		ids = ids[:min(len(ids), chunk)]
+	}
+	s.db.mu.Unlock()
+	slices.Sort(keys)
+	for len(keys) > 0 {
+		ids := keys[:min(len(keys), chunk)]
+		keys = keys[len(ids):]
+		s.db.mu.Lock()
 		vers := make([]memVersion, len(ids))
 		for i, id := range ids {
 			vers[i], _ = at(s.db.tables[s.p.Table][id], readAt)
 		}
 		s.db.mu.Unlock()
-		if len(ids) == 0 {
-			break
-		}
 		for lo := 0; lo < len(ids); lo += s.p.BatchSize {
 			hi := min(lo+s.p.BatchSize, len(ids))
 			evs := make([]event.Event, 0, hi-lo)
@@ -400,7 +410,6 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 				return err
 			}
 		}
-		last = ids[len(ids)-1]
 	}
 	final := memCheckpoint{Phase: "stream", LSN: cp.LSN}.bytes()
 	if hold == nil {
@@ -421,7 +430,6 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 	var commitLSN, lastCommit uint64 = 0, from
 	seqBase := uint64(time.Now().UnixNano())
 	inTx := false
-	nbatch := 0
 	flush := func(withCP bool) error {
 		var cp []byte
 		if withCP && pending > emitted {
@@ -436,12 +444,6 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 		if s.mutation == "reorder" && len(batch) >= 2 && batch[0].After != nil && batch[1].After != nil {
 			batch[0], batch[1] = batch[1], batch[0]
 		}
-		nbatch++
-		if s.mutation == "cpback" && cp != nil && nbatch%3 == 0 {
-			if err := out.Emit(ctx, nil, memCheckpoint{Phase: "stream", LSN: emitted - 1}.bytes()); err != nil {
-				return err
-			}
-		}
 		if s.mutation == "newschema" && len(batch) > 0 {
 			sch := *s.sch // a new schema per batch
 			for i := range batch {
@@ -455,6 +457,9 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 			emitted = pending
 		}
 		batch = nil
+		if s.mutation == "cpback" && cp != nil {
+			return out.Emit(ctx, nil, memCheckpoint{Phase: "stream", LSN: emitted - 1}.bytes())
+		}
 		return nil
 	}
 	readAhead := from + 1

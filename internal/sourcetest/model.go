@@ -59,7 +59,8 @@ type model struct {
 	hist    map[int64][]state
 	changes []change
 	tx      int
-	seq     int // makes every value unique
+	seq     int   // makes every value unique
+	top     int64 // the highest row id written or handed out by newID
 }
 
 func newModel() *model { return &model{hist: map[int64][]state{}} }
@@ -93,6 +94,7 @@ func (m *model) push(id int64, s state) {
 	}
 	h = append(h, s)
 	m.hist[id] = h
+	m.top = max(m.top, id)
 	if m.started {
 		m.changes = append(m.changes, change{id: id, op: s.op, idx: len(h) - 1, tx: m.tx})
 	}
@@ -154,11 +156,28 @@ func (m *model) inserts(first, last int64) []Change {
 	return cs
 }
 
+// newID returns a row id above every id so far (sql_poll's incrementing
+// mode only sees rows inserted with growing ids), at least floor.
+func (m *model) newID(floor int64) int64 {
+	m.top = max(m.top+1, floor)
+	return m.top
+}
+
+// newRows returns inserts of n new rows with ids above every id so far.
+func (m *model) newRows(n int) []Change {
+	var cs []Change
+	for range n {
+		id := m.newID(0)
+		cs = append(cs, Change{Op: event.OpCreate, ID: id, V: m.value(id)})
+	}
+	return cs
+}
+
 // randomTx returns a transaction of 1 to n changes to rows lo..hi, valid
 // for the model's current rows and allowed by caps: inserts of absent rows,
-// updates and deletes of present ones, a row possibly changed twice. With
-// inserts only, the range needs absent rows (the transaction may come out
-// shorter, or empty, when it has few).
+// updates and deletes of present ones, a row possibly changed twice. A
+// source that sees only inserts, or needs growing ids, gets inserts of new
+// rows above every id so far.
 func (m *model) randomTx(rng *rand.Rand, caps Caps, n int, lo, hi int64) []Change {
 	pending := map[int64]bool{} // existence within the transaction
 	exists := func(id int64) bool {
@@ -172,6 +191,10 @@ func (m *model) randomTx(rng *rand.Rand, caps Caps, n int, lo, hi int64) []Chang
 	for try := 0; len(cs) < want && try < 20*n; try++ {
 		id := lo + rng.Int64N(hi-lo+1)
 		switch {
+		case !caps.Updates && !caps.Deletes, !exists(id) && caps.AscendingInserts:
+			id = m.newID(0)
+			cs = append(cs, Change{Op: event.OpCreate, ID: id, V: m.value(id)})
+			pending[id] = true
 		case !exists(id):
 			cs = append(cs, Change{Op: event.OpCreate, ID: id, V: m.value(id)})
 			pending[id] = true

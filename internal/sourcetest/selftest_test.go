@@ -32,6 +32,7 @@ func TestSuiteCatchesBrokenSources(t *testing.T) {
 		{"seq", "crash/mid_transaction", "as a sink that skips replays holds it"},
 		{"greedy", "backpressure", "it reads ahead without bound"},
 		{"typename", "types", `type name "int"`},
+		{"float32", "types", "is not a float32 value"},
 	} {
 		t.Run(tc.mutation, func(t *testing.T) {
 			t.Parallel()

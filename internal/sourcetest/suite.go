@@ -166,7 +166,7 @@ func (s *suite) snapshotThenStream(t *testing.T) {
 		r.waitFor(t, "the source's first Emit", func() bool { return rec.waiting() > 0 })
 		// Committed while the source is reading (and holding its first
 		// batch): after a snapshot's position.
-		during := []Change{{Op: event.OpCreate, ID: 31, V: m.value(31)}}
+		during := m.newRows(1)
 		if caps.Updates {
 			during = append(during, Change{Op: event.OpUpdate, ID: 1, V: m.value(1)})
 		}
@@ -179,12 +179,8 @@ func (s *suite) snapshotThenStream(t *testing.T) {
 			apply(t, tg, m, table, tx)
 		}
 		rng := rand.New(rand.NewPCG(5, 1))
-		for i := range 15 {
-			lo, hi := int64(1), int64(45)
-			if !caps.Updates && !caps.Deletes {
-				lo, hi = int64(100+10*i), int64(109+10*i)
-			}
-			apply(t, tg, m, table, m.randomTx(rng, caps, 4, lo, hi))
+		for range 15 {
+			apply(t, tg, m, table, m.randomTx(rng, caps, 4, 1, 45))
 		}
 	}
 	s.caughtUp(t, r, m, nil)
@@ -199,14 +195,15 @@ func (s *suite) snapshotThenStream(t *testing.T) {
 func patterns(m *model, caps Caps) [][]Change {
 	var txs [][]Change
 	v := m.value
-	txs = append(txs, []Change{{event.OpCreate, 41, v(41)}, {event.OpCreate, 42, v(42)}, {event.OpCreate, 43, v(43)}})
+	txs = append(txs, m.newRows(3))
 	if caps.Updates {
 		txs = append(txs, []Change{{event.OpUpdate, 3, v(3)}, {event.OpUpdate, 3, v(3)}})
-		txs = append(txs, []Change{{event.OpUpdate, 4, v(4)}, {event.OpUpdate, 5, v(5)}, {event.OpCreate, 44, v(44)}, {event.OpUpdate, 6, v(6)}})
+		txs = append(txs, append([]Change{{event.OpUpdate, 4, v(4)}, {event.OpUpdate, 5, v(5)}}, append(m.newRows(1), Change{event.OpUpdate, 6, v(6)})...))
 	}
 	if caps.Deletes {
 		txs = append(txs, []Change{{event.OpDelete, 7, ""}, {event.OpCreate, 7, v(7)}})
-		txs = append(txs, []Change{{event.OpCreate, 46, v(46)}, {event.OpDelete, 46, ""}})
+		id := m.newID(0)
+		txs = append(txs, []Change{{event.OpCreate, id, v(id)}, {event.OpDelete, id, ""}})
 		txs = append(txs, []Change{{event.OpDelete, 8, ""}})
 	}
 	if caps.Updates && caps.Deletes {
@@ -247,7 +244,7 @@ func (s *suite) crashMidSnapshot(t *testing.T) {
 		if caps.Deletes {
 			tx = append(tx, Change{Op: event.OpDelete, ID: 3}, Change{Op: event.OpDelete, ID: 55})
 		}
-		tx = append(tx, m.inserts(61, 62)...)
+		tx = append(tx, m.newRows(2)...)
 		apply(t, tg, m, table, tx)
 	}
 
@@ -255,12 +252,8 @@ func (s *suite) crashMidSnapshot(t *testing.T) {
 	r2 := start(t, "run 2", tg, p, cp, rec2)
 	if caps.Stream {
 		rng := rand.New(rand.NewPCG(7, 3))
-		for i := range 5 {
-			lo, hi := int64(1), int64(70)
-			if !caps.Updates && !caps.Deletes {
-				lo, hi = int64(100+10*i), int64(109+10*i)
-			}
-			apply(t, tg, m, table, m.randomTx(rng, caps, 3, lo, hi))
+		for range 5 {
+			apply(t, tg, m, table, m.randomTx(rng, caps, 3, 1, 70))
 		}
 	}
 	s.caughtUp(t, r2, m, d1)
@@ -288,14 +281,7 @@ func (s *suite) crashMidStream(t *testing.T) {
 	m.start()
 	p := Params{Table: table, BatchSize: 3, ChunkRows: 4}
 	rng := rand.New(rand.NewPCG(11, 13))
-	next := int64(100) // rows for insert-only sources
-	tx := func() []Change {
-		if !caps.Updates && !caps.Deletes {
-			next += 5
-			return m.inserts(next-5, next-1)
-		}
-		return m.randomTx(rng, caps, 4, 1, 30)
-	}
+	tx := func() []Change { return m.randomTx(rng, caps, 4, 1, 30) }
 
 	var prior, all []event.Event
 	var cp []byte
@@ -332,13 +318,12 @@ func (s *suite) crashMidStream(t *testing.T) {
 		if i == 3 {
 			break
 		}
-		cs := tx()
-		for len(cs) == 0 || cs[0].Op == event.OpDelete {
-			cs = tx()
-		}
-		mk := cs[0].V
+		// The crash comes with a new row that nothing changes later, so a
+		// source that coalesces states sees it too.
+		id := m.newID(int64(1000 * i))
+		mk := m.value(id)
 		marker.Store(&mk)
-		apply(t, tg, m, table, cs)
+		apply(t, tg, m, table, append(tx(), Change{Op: event.OpCreate, ID: id, V: mk}))
 		apply(t, tg, m, table, tx())
 		apply(t, tg, m, table, tx())
 		r.waitCrash(t)
@@ -373,6 +358,7 @@ func (s *suite) crashMidTransaction(t *testing.T) {
 	m.start()
 	p := Params{Table: table, BatchSize: 4, ChunkRows: 8}
 	const first, last = 1001, 1200
+	const n = last - first + 1
 	isFill := func(e event.Event) bool {
 		return slices.ContainsFunc(e.After, func(v event.Value) bool { return v.Kind == event.KindString && strings.HasPrefix(v.Str, "f") })
 	}
@@ -386,17 +372,17 @@ func (s *suite) crashMidTransaction(t *testing.T) {
 	}
 	r1 := start(t, "run 1", tg, p, nil, rec1)
 	s.caughtUp(t, r1, m, nil)
-	apply(t, tg, m, table, m.inserts(11, 12))
+	apply(t, tg, m, table, m.newRows(2))
 	s.caughtUp(t, r1, m, nil)
 	tg.Fill(t, table, first, last, 10)
 	m.fill(t, first, last, 10)
 	r1.waitCrash(t)
 	cp, d1 := durable(r1)
 	all1 := rec1.events(0)
-	if n := len(slices.DeleteFunc(slices.Clone(all1), func(e event.Event) bool { return !isFill(e) })); n == 0 || n >= last-first+1 {
-		t.Fatalf("run 1 emitted %d of the transaction's %d rows; the crash must hit its middle", n, last-first+1)
+	if got := len(slices.DeleteFunc(slices.Clone(all1), func(e event.Event) bool { return !isFill(e) })); got == 0 || got >= n {
+		t.Fatalf("run 1 emitted %d of the transaction's %d rows; the crash must hit its middle", got, n)
 	}
-	after := m.inserts(13, 14)
+	after := m.newRows(2)
 	if caps.Updates {
 		after = append(after, Change{Op: event.OpUpdate, ID: first, V: m.value(first)}, Change{Op: event.OpUpdate, ID: last, V: m.value(last)})
 	}
@@ -435,14 +421,7 @@ func (s *suite) reconnect(t *testing.T) {
 	rec := newRecorder(0)
 	r := start(t, "run", tg, Params{Table: table, BatchSize: 5, ChunkRows: 4, Via: px.Addr()}, nil, rec)
 	rng := rand.New(rand.NewPCG(17, 19))
-	next := int64(100)
-	tx := func() []Change {
-		if !caps.Updates && !caps.Deletes {
-			next += 3
-			return m.inserts(next-3, next-1)
-		}
-		return m.randomTx(rng, caps, 3, 1, 30)
-	}
+	tx := func() []Change { return m.randomTx(rng, caps, 3, 1, 30) }
 	s.caughtUp(t, r, m, nil)
 	apply(t, tg, m, table, tx())
 	s.caughtUp(t, r, m, nil) // streaming
@@ -508,8 +487,7 @@ func (s *suite) backPressure(t *testing.T) {
 	if caps.Stream {
 		// Cancelled while blocked in Emit, Run must return: stop checks.
 		rec.setHold(true)
-		cs := m.inserts(2*rows+1, 2*rows+3)
-		tg.Apply(t, table, cs)
+		tg.Apply(t, table, m.newRows(3))
 		r.waitFor(t, "the source's Emit of the last transaction", func() bool { return rec.waiting() > 0 })
 	}
 	r.stop(t)

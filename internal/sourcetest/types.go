@@ -1,6 +1,7 @@
 package sourcetest
 
 import (
+	"math"
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
@@ -10,6 +11,8 @@ import (
 // NULLs, existing (snapshot path) and inserted after the start (stream
 // path): every column must have its exact type and type name, every value
 // must be exactly the expected event.Value, and NULL must be event.Null.
+// Float32 columns must carry float32 values (widened exactly) whatever the
+// harness expects: that is the event model's one representation.
 func (s *suite) types(t *testing.T) {
 	caps := s.h.Caps
 	tg := s.h.Setup(t)
@@ -86,6 +89,13 @@ func (s *suite) types(t *testing.T) {
 			}
 			if !got.Equal(wantV) {
 				t.Errorf("%s row %d: %s = %s (%#v); want %s (%#v)", path, id, tc.Column, got.Text(), got, wantV.Text(), wantV)
+			}
+			// The event model, whatever the harness expects: a float32
+			// column carries the stored float32 widened exactly, so the
+			// same stored value is the same event.Value from every source.
+			if f := got.AsFloat(); tc.Type == event.TypeFloat32 && got.Kind == event.KindFloat && !math.IsNaN(f) && float64(float32(f)) != f {
+				t.Errorf("%s row %d: %s = %v is not a float32 value; a float32 column carries the float32 widened exactly, float64(float32(x)) (%v)",
+					path, id, tc.Column, f, float64(float32(f)))
 			}
 		}
 	}
