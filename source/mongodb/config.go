@@ -86,14 +86,18 @@ type Collection struct {
 	// Stream follows changes with a change stream.
 	Stream bool `yaml:"stream"`
 
-	db, coll string // split Name, set by Validate
+	db, coll string   // split Name, set by Validate
+	problems []string // found by UnmarshalYAML, reported by Validate
 }
 
-// UnmarshalYAML decodes an entry strictly: an unknown key is an error (the
-// loader's own strictness stops at lists).
+// UnmarshalYAML decodes an entry. An unknown key or a bad value is kept
+// and reported by Validate, where the loader shows it with its line (the
+// loader's own strictness stops at lists, and its message for a list
+// element's error does not say which key was wrong).
 func (c *Collection) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: a collections entry is a mapping: {collection: db.coll, export: true, stream: true}", n.Line)
+		c.problems = append(c.problems, "is not a mapping; write {collection: db.coll, export: true, stream: true}")
+		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -106,10 +110,15 @@ func (c *Collection) UnmarshalYAML(n *yaml.Node) error {
 		case "stream":
 			err = v.Decode(&c.Stream)
 		default:
-			return fmt.Errorf("line %d: collections entry: unknown key %q (valid keys: collection, export, stream)", k.Line, k.Value)
+			c.problems = append(c.problems, fmt.Sprintf("unknown key %q (valid keys: collection, export, stream)", k.Value))
+			continue
 		}
 		if err != nil {
-			return fmt.Errorf("line %d: collections entry: %s: want %s", v.Line, k.Value, map[bool]string{true: "db.collection", false: "true or false"}[k.Value == "collection"])
+			want := "true or false"
+			if k.Value == "collection" {
+				want = "db.collection"
+			}
+			c.problems = append(c.problems, fmt.Sprintf("%s: cannot use this value: want %s", k.Value, want))
 		}
 	}
 	return nil
@@ -178,6 +187,9 @@ func (c *Config) Validate() []error {
 	for i := range c.Collections {
 		e := &c.Collections[i]
 		field := fmt.Sprintf("collections[%d]", i)
+		for _, p := range e.problems {
+			add(field, p, "")
+		}
 		db, coll, ok := strings.Cut(e.Name, ".")
 		switch {
 		case !ok || !dbNameRe.MatchString(db) || coll == "" || strings.ContainsAny(coll, "$\x00") || len(e.Name) > 255:

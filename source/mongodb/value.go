@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -214,7 +213,8 @@ type converter struct {
 	elems []element
 	order []int
 	shape []byte
-	wrap  []byte
+	wrap  []byte // extJSON's wrapper document
+	buf   []byte // relaxed's output
 	last  map[*collSchemas]*event.Schema
 }
 
@@ -377,8 +377,11 @@ func (c *converter) value(e *element) (event.Value, error) {
 	case tObjectID:
 		return event.String(hexString(v[:12])), nil
 	case tString:
-		s, _, _ := bsoncore.ReadString(v)
-		return event.String(s), nil
+		s, ok := bsonString(v)
+		if !ok {
+			return event.Null, errors.New("malformed string (no trailing NUL)")
+		}
+		return event.String(string(s)), nil
 	case tInt32:
 		return event.Int(int64(int32(binary.LittleEndian.Uint32(v)))), nil
 	case tInt64:
@@ -399,9 +402,9 @@ func (c *converter) value(e *element) (event.Value, error) {
 	case tNull:
 		return event.Null, nil
 	case tBinary:
-		sub, data, _, ok := bsoncore.ReadBinary(v)
+		sub, data, ok := binaryValue(v)
 		if !ok {
-			return event.Null, errors.New("malformed binary value")
+			return event.Null, errors.New("malformed binary value (an old binary subtype 2 whose two lengths disagree)")
 		}
 		if sub == 4 && len(data) == 16 {
 			return event.String(uuidString(data)), nil
@@ -416,10 +419,10 @@ func (c *converter) value(e *element) (event.Value, error) {
 }
 
 // relaxed returns a value as relaxed Extended JSON, compact, exactly as
-// bson.MarshalExtJSON(v, false, false) writes it: the value is wrapped in
-// a document {"": v} and the wrapper's text cut off.
+// bson.MarshalExtJSON(v, false, false) writes it (see appendRelaxed).
 func (c *converter) relaxed(t byte, val []byte) (string, error) {
-	out, err := c.extJSON(t, val, false)
+	out, err := appendRelaxed(c.buf[:0], t, val, 0)
+	c.buf = out
 	if err != nil {
 		return "", err
 	}
@@ -471,16 +474,8 @@ func uuidString(b []byte) string {
 }
 
 // idText is an _id as relaxed Extended JSON for messages and export
-// positions: ObjectIds and integers without the driver's encoder.
+// positions.
 func (c *converter) idText(t byte, val []byte) string {
-	switch t {
-	case tObjectID:
-		return `{"$oid":"` + hexString(val[:12]) + `"}`
-	case tInt32:
-		return strconv.FormatInt(int64(int32(binary.LittleEndian.Uint32(val))), 10)
-	case tInt64:
-		return strconv.FormatInt(int64(binary.LittleEndian.Uint64(val)), 10)
-	}
 	s, err := c.relaxed(t, val)
 	if err != nil {
 		return "(_id " + typeAliases[t] + ")"
