@@ -152,7 +152,8 @@ func (db *memdb) release(lsn uint64) {
 
 // memTarget is the suite's Target over a memdb.
 type memTarget struct {
-	db *memdb
+	db         *memdb
+	exportOnly bool
 }
 
 var memTypes = []TypeCase{
@@ -226,7 +227,7 @@ func (tg *memTarget) InsertTypes(t *testing.T, table string, id int64, null bool
 }
 
 func (tg *memTarget) Source(t *testing.T, p Params) component.Source {
-	return &memSource{db: tg.db, p: p, mutation: os.Getenv("SOURCETEST_MEMDB_MUTATION")}
+	return &memSource{db: tg.db, p: p, mutation: os.Getenv("SOURCETEST_MEMDB_MUTATION"), exportOnly: tg.exportOnly}
 }
 
 // memCheckpoint is the source's checkpoint: the consistent point (lsn) and
@@ -258,11 +259,12 @@ func memMark(b []byte) ([]int64, error) {
 }
 
 type memSource struct {
-	db       *memdb
-	p        Params
-	mutation string
-	sch      *event.Schema
-	greedy   [][]event.Value // what the "greedy" mutation read ahead
+	db         *memdb
+	p          Params
+	mutation   string
+	exportOnly bool // reads the rows and returns, as a source without change streams
+	sch        *event.Schema
+	greedy     [][]event.Value // what the "greedy" mutation read ahead
 }
 
 func (s *memSource) Committed(_ context.Context, cp []byte) error {
@@ -308,6 +310,12 @@ func (s *memSource) Run(ctx context.Context, cpb []byte, out component.Emitter) 
 	var err error
 	if cp.Phase == "snapshot" {
 		err = s.snapshot(ctx, cp, resumed, out)
+	}
+	if s.exportOnly {
+		if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
+			return nil
+		}
+		return err // done: an export-only source finishes
 	}
 	if err == nil {
 		start := cp.LSN
@@ -573,4 +581,14 @@ func memHarness() Harness {
 // TestMemDB runs the suite against the in-memory reference source.
 func TestMemDB(t *testing.T) {
 	Run(t, memHarness())
+}
+
+// TestMemDBExportOnly runs the suite against the reference source reading
+// the rows once and finishing, as a document source does on a server
+// without change streams.
+func TestMemDBExportOnly(t *testing.T) {
+	h := memHarness()
+	h.Caps.Stream = false
+	h.Setup = func(t *testing.T) Target { return &memTarget{db: newMemdb(), exportOnly: true} }
+	Run(t, h)
 }

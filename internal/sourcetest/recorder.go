@@ -37,6 +37,8 @@ type recorder struct {
 		hold      bool
 		waiting   int // Emit calls blocked by hold
 		crashed   bool
+		returned  bool               // Run returned: an Emit now is a contract violation
+		late      int                // Emit calls after Run returned
 		cancel    context.CancelFunc // the run's; set by start
 	}
 	cond *sync.Cond
@@ -61,6 +63,10 @@ func (r *recorder) Emit(ctx context.Context, evs []event.Event, cp []byte) error
 	defer stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.mu.returned {
+		r.mu.late++
+		return component.ErrStopped
+	}
 	for r.mu.hold && !r.mu.crashed && ctx.Err() == nil {
 		r.mu.waiting++
 		r.cond.Wait()
@@ -98,6 +104,20 @@ func (r *recorder) Emit(ctx context.Context, evs []event.Event, cp []byte) error
 	}
 	r.cond.Broadcast()
 	return nil
+}
+
+// runReturned records that Run has returned.
+func (r *recorder) runReturned() {
+	r.mu.Lock()
+	r.mu.returned = true
+	r.mu.Unlock()
+}
+
+// late is the number of Emit calls after Run returned.
+func (r *recorder) late() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.late
 }
 
 // setHold makes Emit block (true) or lets blocked and later Emits through.

@@ -66,6 +66,7 @@ func start(t *testing.T, name string, tg Target, p Params, cp []byte, rec *recor
 	}()
 	go func() {
 		err := src.Run(ctx, cp, rec)
+		rec.runReturned()
 		r.mu.Lock()
 		r.mu.result, r.mu.returned = err, true
 		r.mu.Unlock()
@@ -112,11 +113,14 @@ func (r *running) stop(t *testing.T) {
 	if r.cancel == nil {
 		return
 	}
+	early, _ := r.returned()
 	r.cancel()
 	r.cancel = nil
 	select {
 	case <-r.done:
-		if _, err := r.returned(); !stopped(err) {
+		if _, err := r.returned(); early && err != nil {
+			t.Errorf("%s: Run returned %v before it was stopped (the engine stops the pipeline on that)", r.name, err)
+		} else if !stopped(err) {
 			t.Errorf("%s: Run returned %v after its context was cancelled; want nil", r.name, err)
 		}
 	case <-time.After(stopTimeout):
@@ -142,6 +146,9 @@ func (r *running) finish(t *testing.T) {
 	r.mu.Unlock()
 	for _, e := range errs {
 		t.Errorf("%s: Committed: %s", r.name, e)
+	}
+	if n := r.rec.late(); n > 0 {
+		t.Errorf("%s: Emit was called %d times after Run returned (a goroutine outlives Run)", r.name, n)
 	}
 	_, err := r.returned()
 	if err != nil {

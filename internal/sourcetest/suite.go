@@ -165,13 +165,15 @@ func (s *suite) snapshotThenStream(t *testing.T) {
 	if caps.Stream {
 		r.waitFor(t, "the source's first Emit", func() bool { return rec.waiting() > 0 })
 		// Committed while the source is reading (and holding its first
-		// batch): after a snapshot's position.
+		// batch), to rows it has not read yet (the last of 30 in chunks of
+		// 8): after a snapshot's position, so a snapshot source must read
+		// them in their earlier state and deliver these as changes.
 		during := m.newRows(1)
 		if caps.Updates {
-			during = append(during, Change{Op: event.OpUpdate, ID: 1, V: m.value(1)})
+			during = append(during, Change{Op: event.OpUpdate, ID: 29, V: m.value(29)}, Change{Op: event.OpUpdate, ID: 1, V: m.value(1)})
 		}
 		if caps.Deletes {
-			during = append(during, Change{Op: event.OpDelete, ID: 2})
+			during = append(during, Change{Op: event.OpDelete, ID: 30})
 		}
 		apply(t, tg, m, table, during)
 		rec.setHold(false)
