@@ -180,7 +180,15 @@ const (
 // decode converts one change. now is the processing time (Event.TsMs).
 // Drops, renames, dropDatabase and invalidate return an error wrapping
 // ErrStreamEnded.
-func (d *decoder) decode(ctx context.Context, ch *change, now int64) (event.Event, outcome, error) {
+func (d *decoder) decode(ctx context.Context, ch *change, now int64) (_ event.Event, _ outcome, err error) {
+	// A change that fails is read again (after a reconnect, or never when
+	// the source stops): it must get the same ordinal then.
+	prevCT, prevOrd := d.lastCT, d.ord
+	defer func() {
+		if err != nil {
+			d.lastCT, d.ord = prevCT, prevOrd
+		}
+	}()
 	if ch.ct != 0 {
 		if ch.ct == d.lastCT {
 			d.ord++
@@ -242,7 +250,6 @@ func (d *decoder) decode(ctx context.Context, ch *change, now int64) (event.Even
 	if ch.hasWall {
 		ev.Source.TsMs = ch.wallMs
 	}
-	var err error
 	switch ch.op {
 	case "insert":
 		if ch.full == nil {

@@ -71,6 +71,7 @@ type streamScenario struct {
 	checkpoint string // resume from this checkpoint ("" = first run)
 	lost       bool   // unknown resume tokens fail with history_lost.json
 	docs       map[int32]string
+	failAt     int // the stream fails once before this event (a lost connection)
 }
 
 func demoConfig() *Config {
@@ -99,6 +100,7 @@ var scenarios = []streamScenario{
 	{name: "transaction_resume", files: []string{"transaction.json"}, cfg: shopConfig,
 		checkpoint: `{"v":1,"phase":"stream","token":{"_data":"826553F600000000052B022C0100296E5A1004F1B2C3D4E5F6478899AABBCCDDEEFF0046645F69640064655600000000000000000000010104"},"ct":` +
 			strconv.FormatUint(1700001280<<32|5, 10) + `,"ord":1}`},
+	{name: "reconnect", files: []string{"transaction.json"}, cfg: shopConfig, failAt: 1},
 	{name: "all_types", files: []string{"all_types.json"}},
 	{name: "drop", files: []string{"drop.json"}},
 	{name: "invalidate", files: []string{"invalidate.json"}},
@@ -160,6 +162,7 @@ func runScenario(t *testing.T, sc streamScenario) string {
 	if sc.lost {
 		rec.lost = loadServerError(t, "history_lost.json")
 	}
+	rec.failAt = sc.failAt
 	for id, doc := range sc.docs {
 		var raw bson.Raw
 		if err := bson.UnmarshalExtJSON([]byte(doc), true, &raw); err != nil {

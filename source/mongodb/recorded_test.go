@@ -25,6 +25,8 @@ type recorded struct {
 	events []bson.Raw // the changes after start, in order
 	lost   error      // watch's error for a token it does not know (history lost)
 	docs   map[string]bson.Raw
+	failAt int // the first stream fails once before returning events[failAt] (0: never)
+	failed bool
 
 	mu      sync.Mutex
 	watches []string      // what watch was asked, for the golden output
@@ -135,6 +137,17 @@ type recordedStream struct {
 }
 
 func (s *recordedStream) TryNext(ctx context.Context) bool {
+	s.r.mu.Lock()
+	fail := s.r.failAt > 0 && s.next == s.r.failAt && !s.r.failed
+	if fail {
+		s.r.failed = true
+	}
+	s.r.mu.Unlock()
+	if fail {
+		// What the driver reports when its own resume attempt fails too.
+		s.err = errors.New("connection(127.0.0.1:27017[-7]) incomplete read of message header: connection reset by peer")
+		return false
+	}
 	if s.next < len(s.r.events) {
 		s.cur = s.r.events[s.next]
 		s.tok = s.cur.Lookup("_id").Document()
