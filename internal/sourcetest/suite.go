@@ -138,12 +138,15 @@ func (s *suite) checkSchema(c *checker, sch *event.Schema, p Params) {
 
 // durable is what a crashed run left durable: the committed checkpoint
 // (the one it started from when it committed nothing) and the events it
-// covers.
-func durable(r *running) ([]byte, []event.Event) {
+// covers. It logs how many emitted events were not covered: the
+// uncommitted suffix that the next run must deliver again.
+func durable(t *testing.T, r *running) ([]byte, []event.Event) {
+	t.Helper()
 	cp, evs := r.rec.committed()
 	if cp == nil {
-		return r.from, nil
+		cp = r.from
 	}
+	t.Logf("%s crashed after emitting %d events in %d batches: %d committed, %d uncommitted", r.name, r.rec.count(), len(r.rec.batches()), len(evs), r.rec.count()-len(evs))
 	return cp, evs
 }
 
@@ -230,7 +233,7 @@ func (s *suite) crashMidSnapshot(t *testing.T) {
 	rec1.crash = func(accepted int, b Batch) bool { return accepted+len(b.Events) > 25 }
 	r1 := start(t, "run 1", tg, p, nil, rec1)
 	r1.waitCrash(t)
-	cp, d1 := durable(r1)
+	cp, d1 := durable(t, r1)
 	all1 := rec1.events(0)
 	if n := len(all1); n == 0 || n >= 60 {
 		t.Fatalf("run 1 emitted %d events before the crash; the crash must hit the reading of the 60 existing rows", n)
@@ -330,7 +333,7 @@ func (s *suite) crashMidStream(t *testing.T) {
 		apply(t, tg, m, table, tx())
 		r.waitCrash(t)
 		var d []event.Event
-		cp, d = durable(r)
+		cp, d = durable(t, r)
 		prior = append(prior, d...)
 		all = append(all, rec.events(0)...)
 		apply(t, tg, m, table, tx()) // while the source is down
@@ -379,7 +382,7 @@ func (s *suite) crashMidTransaction(t *testing.T) {
 	tg.Fill(t, table, first, last, 10)
 	m.fill(t, first, last, 10)
 	r1.waitCrash(t)
-	cp, d1 := durable(r1)
+	cp, d1 := durable(t, r1)
 	all1 := rec1.events(0)
 	if got := len(slices.DeleteFunc(slices.Clone(all1), func(e event.Event) bool { return !isFill(e) })); got == 0 || got >= n {
 		t.Fatalf("run 1 emitted %d of the transaction's %d rows; the crash must hit its middle", got, n)
