@@ -40,18 +40,42 @@
 //     batches only; nothing is lost once released; a Run blocked in Emit
 //     returns when its context is cancelled.
 //   - types: the type matrix, existing and inserted rows, values and NULLs:
-//     exact event.Values, column types and type names.
+//     exact event.Values, column types and type names. One rule holds for
+//     every source whatever its matrix says: a float32 column carries the
+//     stored float32 widened exactly (float64(float32(x))), so the same
+//     stored value is the same event.Value from every source.
 //
 // On every run: batches hold at most the configured batch size, a table's
 // events share one *event.Schema with the right identity and key, every
 // checkpoint can be read back and never goes back, Committed never fails,
-// Run returns nil once cancelled, Close returns promptly, and no log record
-// or error holds the DSN's password.
+// Run returns nil once cancelled and never calls Emit after returning,
+// Close returns promptly, and no log record or error holds the DSN's
+// password.
 //
 // Sources that see less say so in Caps, and the suite asks no more: sql_poll
-// sees no deletes (and, in incrementing mode, no updates), reports every
-// change as op c, and may coalesce states between polls. An export-only
-// source (Caps.Stream false, e.g. MongoDB on a server without change
-// streams) runs the snapshot, mid-snapshot crash, back-pressure and type
-// checks only.
+// sees no deletes (and, in incrementing mode, no updates nor rows inserted
+// below an id already read), reports every change as op c, and may coalesce
+// states between polls. An export-only source (Caps.Stream false, e.g.
+// MongoDB on a server without change streams) runs the snapshot,
+// mid-snapshot crash, back-pressure and type checks only; a document
+// source maps its documents to the suite's rows with Harness.Row.
+//
+// # Adding a source
+//
+// Write a conformance_test.go in the source's package with a
+// TestConformance that calls Run with a Harness (see source/postgres for a
+// change log, source/sqlpoll for a poller). Do not mark that test
+// parallel: the back-pressure subtest measures the process's heap and must
+// not share it with other tests.
+//
+// # The suite can fail
+//
+// memdb_test.go is an in-memory database with a change log and a source of
+// it that keeps the whole contract (TestMemDB, TestMemDBExportOnly).
+// TestSuiteCatchesBrokenSources runs subtests against it with one property
+// broken at a time (reordered changes, a lost or replayed change after a
+// restart, a checkpoint that claims a whole transaction mid-way or goes
+// back, unbounded read-ahead, a missing snapshot mark, a second snapshot
+// read, wrong ops, before images, Seqs, type names, float32 values, batch
+// sizes, schemas) and checks that each makes the suite fail, naming it.
 package sourcetest

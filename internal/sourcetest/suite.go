@@ -16,8 +16,9 @@ import (
 )
 
 // Run runs the conformance suite against the source that h adapts. The
-// back-pressure subtest runs first and alone (it measures the heap); the
-// others then run in parallel, each in a database of its own.
+// back-pressure subtest runs first and alone (it measures the heap, so the
+// calling test must not be parallel); the others then run in parallel,
+// each in a database of its own.
 func Run(t *testing.T, h Harness) {
 	if h.Setup == nil || h.Checkpoint == nil {
 		t.Fatal("sourcetest: the Harness needs Setup and Checkpoint")
@@ -130,8 +131,12 @@ func (s *suite) checkSchema(c *checker, sch *event.Schema, p Params) {
 	}
 	if s.h.Row == nil {
 		id := sch.ColumnIndex("id")
-		if id < 0 || !slices.Equal(sch.KeyIdx, []int{id}) || !sch.Columns[id].Key || sch.Columns[id].Optional {
-			c.errorf("schema key: KeyIdx %v; want the column id alone, marked Key and not Optional", sch.KeyIdx)
+		switch {
+		case id < 0:
+			c.errorf("schema has no column id")
+		case !slices.Equal(sch.KeyIdx, []int{id}) || !sch.Columns[id].Key || sch.Columns[id].Optional:
+			c.errorf("schema key: KeyIdx %v, column id Key %v Optional %v; want the column id alone, marked Key and not Optional (a primary key is NOT NULL)",
+				sch.KeyIdx, sch.Columns[id].Key, sch.Columns[id].Optional)
 		}
 	}
 }
