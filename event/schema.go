@@ -11,7 +11,7 @@ const (
 	TypeInt16                   // KindInt
 	TypeInt32                   // KindInt
 	TypeInt64                   // KindInt
-	TypeFloat32                 // KindFloat
+	TypeFloat32                 // KindFloat: the stored float32 widened exactly (1.1 → 1.100000023841858)
 	TypeFloat64                 // KindFloat
 	TypeDecimal                 // KindDecimal; Column.Precision/Scale, Scale < 0 = variable scale
 	TypeString                  // KindString

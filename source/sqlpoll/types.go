@@ -148,17 +148,20 @@ func convert(c *event.Column, v any) (event.Value, error) {
 		}
 	case event.TypeFloat32, event.TypeFloat64:
 		switch x := v.(type) {
+		// A float32 column carries the stored float32 widened exactly, as
+		// every source gives it (event.TypeFloat32); encoders print it
+		// through float32, so 1.1 is still written 1.1.
 		case float64:
 			if c.Type == event.TypeFloat32 {
-				// Shortest text of the float32, so 1.1 stays 1.1.
-				f, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', -1, 32), 64)
-				return event.Float(f), nil
+				return event.Float(float64(float32(x))), nil
 			}
 			return event.Float(x), nil
 		case float32:
-			f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
-			return event.Float(f), nil
+			return event.Float(float64(x)), nil
 		case int64:
+			if c.Type == event.TypeFloat32 {
+				return event.Float(float64(float32(x))), nil
+			}
 			return event.Float(float64(x)), nil
 		case []byte, string:
 			bits := 64
