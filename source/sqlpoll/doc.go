@@ -28,8 +28,9 @@
 //     watermark and before the database's current time minus
 //     timestamp_delay. Sees inserts and updates that set the timestamp.
 //   - timestamp+incrementing: rows with (timestamp, id) after the watermark
-//     (ts > ? OR (ts = ? AND id > ?)), ordered by both; the most robust
-//     mode, as in Kafka Connect.
+//     ((ts, id) > (?, ?) as a row value on PostgreSQL and SQLite, which
+//     they answer with one index range; ts > ? OR (ts = ? AND id > ?) on
+//     MySQL), ordered by both; the most robust mode, as in Kafka Connect.
 //
 // Incrementing and timestamp modes emit every row as op c: a poll cannot
 // tell an insert from an update. Deletes are never seen, in any mode; use a

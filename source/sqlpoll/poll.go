@@ -194,8 +194,14 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			if t.wm.TS != nil && t.wm.ID != nil {
 				ts, _ := t.wm.TS.arg()
 				id, _ := t.wm.ID.arg()
-				where = append(where, fmt.Sprintf("(%s > %s OR (%s = %s AND %s > %s))",
-					t.tsExpr, arg(ts), t.tsExpr, arg(ts), t.incExpr, arg(id)))
+				if s.d.name == DriverMySQL {
+					where = append(where, fmt.Sprintf("(%s > %s OR (%s = %s AND %s > %s))",
+						t.tsExpr, arg(ts), t.tsExpr, arg(ts), t.incExpr, arg(id)))
+				} else {
+					// A row value: PostgreSQL and SQLite read it as one index
+					// range, where the OR form sorts the whole timestamp group.
+					where = append(where, fmt.Sprintf("(%s, %s) > (%s, %s)", t.tsExpr, t.incExpr, arg(ts), arg(id)))
+				}
 			}
 			where = append(where, t.tsExpr+" < "+s.d.upperBound(s.cfg.TimestampDelay))
 		} else if t.wm.ID != nil {
