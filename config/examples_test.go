@@ -13,7 +13,7 @@ import (
 // Every example pipeline, in examples/ and in the README, must load.
 func TestExamplesLoad(t *testing.T) {
 	env := func(k string) (string, bool) {
-		return map[string]string{"SHOP_DSN": "postgres://u@localhost/shop"}[k], true
+		return map[string]string{"SHOP_DSN": "postgres://u@localhost/shop", "MONGODB_URI": "mongodb://localhost:27017/?replicaSet=rs0"}[k], true
 	}
 	files, _ := filepath.Glob("../examples/*.yaml")
 	if len(files) == 0 {
