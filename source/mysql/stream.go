@@ -51,6 +51,10 @@ type decoder struct {
 	gtids    map[uint32]string
 	mysqlSet gomysql.GTIDSet
 
+	// images hands over the rows events decoded by the session's
+	// imageDecoder (nil: none).
+	images *handoff
+
 	emitted  checkpoint // position of the last checkpoint handed to Emit
 	next     checkpoint // position after the last complete transaction
 	pending  bool       // next is ahead of emitted
@@ -266,6 +270,18 @@ func (d *decoder) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	return nil
 }
 
+// capturedNames is the captured tables' names for an imageDecoder.
+func (d *decoder) capturedNames() map[string]map[string]bool {
+	m := map[string]map[string]bool{}
+	for ref := range d.captured {
+		if m[ref.db] == nil {
+			m[ref.db] = map[string]bool{}
+		}
+		m[ref.db][ref.name] = true
+	}
+	return m
+}
+
 // captures reports whether a statement may concern a captured table.
 func (d *decoder) captures(schema string, q []byte) bool {
 	lq := strings.ToLower(string(q))
@@ -348,6 +364,7 @@ func cloneNames(n [][]byte) [][]byte {
 
 // rows turns a rows event into events.
 func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
+	fast := d.images.take(e)
 	t, ok := d.byID[e.TableID]
 	if !ok {
 		return component.Permanent(fmt.Errorf("rows event for table id %d before its TABLE_MAP", e.TableID))
@@ -369,20 +386,48 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 	default:
 		return component.Permanent(fmt.Errorf("%s: unknown rows event type %v", t.ref, h.EventType))
 	}
-	if len(e.Rows)%step != 0 {
-		return component.Permanent(fmt.Errorf("%s: update rows event with %d images", t.ref, len(e.Rows)))
+	if fast != nil && compressed(h.EventType) {
+		// The image decoder took the compressed body for row images.
+		if err := d.slowDecode(t, e, fast); err != nil {
+			return err
+		}
+		fast = nil
+	}
+	nimg := len(e.Rows)
+	if fast != nil {
+		nimg = fast.images()
+	}
+	if nimg%step != 0 {
+		return component.Permanent(fmt.Errorf("%s: update rows event with %d images", t.ref, nimg))
 	}
 	ts := int64(h.Timestamp) * 1000
 	now := time.Now().UnixMilli()
 	commitSeq := d.fileIdx<<32 | d.txStart
-	for i := 0; i < len(e.Rows); i += step {
+	// image returns image k as event values.
+	image := func(k int) ([]event.Value, error) {
+		if fast == nil {
+			return d.values(t, e.Rows[k])
+		}
+		vals, ok, err := d.imageValues(t, e.Table, fast, k)
+		if ok || err != nil {
+			return vals, err
+		}
+		// A value the image decoder does not convert: decode the event
+		// with go-mysql from here on.
+		if err := d.slowDecode(t, e, fast); err != nil {
+			return nil, err
+		}
+		fast = nil
+		return d.values(t, e.Rows[k])
+	}
+	for i := 0; i < nimg; i += step {
 		row := i / step
 		ev := event.Event{Op: op, Schema: t.sch, TsMs: now,
 			Source: event.Source{TsMs: ts, Row: int32(row), Binlog: bl, CommitLSN: commitSeq}}
 		lsn := d.fileIdx<<48 | pos<<16 | uint64(row)
 		ev.Source.LSN = lsn
 		ev.Source.HasLSN = d.fileIdx < 1<<15 && pos < 1<<32 && row < 1<<16
-		first, err := d.values(t, e.Rows[i])
+		first, err := image(i)
 		if err != nil {
 			return err
 		}
@@ -393,7 +438,7 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 			ev.Before = first
 		case event.OpUpdate:
 			ev.Before = first
-			if ev.After, err = d.values(t, e.Rows[i+1]); err != nil {
+			if ev.After, err = image(i + 1); err != nil {
 				return err
 			}
 		}
@@ -404,9 +449,56 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 	return nil
 }
 
+// compressed reports MariaDB's compressed rows events.
+func compressed(t replication.EventType) bool {
+	switch t {
+	case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		return true
+	}
+	return false
+}
+
+// slowDecode decodes a rows event the image decoder handled with go-mysql
+// (into e.Rows) after all. Its errors are what go-mysql's parser would
+// have returned from the stream: retried after a reconnect, like them.
+func (d *decoder) slowDecode(t *tableState, e *replication.RowsEvent, r *decodedRows) error {
+	if err := e.DecodeData(r.pos, r.data); err != nil {
+		return fmt.Errorf("%s: decode rows event: %w", t.ref, err)
+	}
+	return nil
+}
+
+func (d *decoder) columnCountError(t *tableState, n int) error {
+	return fmt.Errorf("%s: row has %d columns, the table map %d (binlog_row_image must be FULL)", t.ref, n, len(t.sch.Columns))
+}
+
+// imageValues converts image k of r in place (r's values are converted
+// once, image by image in order). ok is false if a value needs go-mysql's
+// decoding.
+func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *decodedRows, k int) ([]event.Value, bool, error) {
+	n := r.ncols
+	if n != len(t.sch.Columns) {
+		return nil, true, component.Permanent(d.columnCountError(t, n))
+	}
+	vals := r.vals[k*n : (k+1)*n : (k+1)*n]
+	for i := range vals {
+		x, ok, err := t.types[i].fromImage(tm.ColumnType[i], vals[i])
+		if err != nil {
+			c := &t.sch.Columns[i]
+			return nil, true, component.Permanent(fmt.Errorf("%s: column %s (%s): %w", t.ref, c.Name, c.TypeName, err))
+		}
+		if !ok {
+			return nil, false, nil
+		}
+		vals[i] = x
+	}
+	return vals, true, nil
+}
+
 func (d *decoder) values(t *tableState, row []any) ([]event.Value, error) {
 	if len(row) != len(t.sch.Columns) {
-		return nil, component.Permanent(fmt.Errorf("%s: row has %d columns, the table map %d (binlog_row_image must be FULL)", t.ref, len(row), len(t.sch.Columns)))
+		return nil, component.Permanent(d.columnCountError(t, len(row)))
 	}
 	vals := make([]event.Value, len(row))
 	for i, v := range row {
@@ -436,7 +528,8 @@ func uuidText(b []byte) (string, error) {
 }
 
 // syncerConfig is the replication connection's configuration.
-func (s *Source) syncerConfig(si serverInfo) (replication.BinlogSyncerConfig, error) {
+// Rows events are decoded by rows (an imageDecoder).
+func (s *Source) syncerConfig(si serverInfo, rows *imageDecoder) (replication.BinlogSyncerConfig, error) {
 	host, port, err := hostPort(s.dc)
 	if err != nil {
 		return replication.BinlogSyncerConfig{}, component.Permanent(err)
@@ -453,6 +546,7 @@ func (s *Source) syncerConfig(si serverInfo) (replication.BinlogSyncerConfig, er
 		DisableRetrySync:        true, // reconnects restart from the last emitted checkpoint (stream)
 		EventCacheCount:         64,   // bounds decoded events waiting for this goroutine
 		Logger:                  slog.New(slog.DiscardHandler),
+		RowsEventDecodeFunc:     rows.decode,
 	}
 	if hb := s.cfg.HeartbeatInterval; hb > 0 {
 		cfg.HeartbeatPeriod = hb
@@ -498,7 +592,8 @@ func (s *Source) stream(ctx context.Context, db *sql.DB, si serverInfo, tables [
 
 // session runs one replication connection until an error or ctx ends.
 func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
-	cfg, err := s.syncerConfig(si)
+	d.images = newHandoff()
+	cfg, err := s.syncerConfig(si, &imageDecoder{out: d.images, captured: d.capturedNames()})
 	if err != nil {
 		return err
 	}

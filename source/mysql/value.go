@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/sluice-dev/sluice/event"
@@ -234,6 +235,147 @@ func (ct *colType) fromBinlog(v any) (event.Value, error) {
 		}
 	}
 	return event.Null, fmt.Errorf("binlog value of Go type %T does not fit the column", v)
+}
+
+// fromImage converts a generic value of imageDecoder (binlog type bt) to
+// the column's value: the value fromBinlog gives for go-mysql's decoding of
+// the same bytes. ok is false for a value fromImage does not convert (a
+// binlog type the column's kind never has): the caller decodes the event
+// with go-mysql instead.
+func (ct *colType) fromImage(bt byte, v event.Value) (_ event.Value, ok bool, _ error) {
+	if v.Kind == event.KindNull {
+		return v, true, nil
+	}
+	switch ct.kind {
+	case vInt, vYear:
+		if v.Kind == event.KindInt {
+			return v, true, nil
+		}
+	case vUint, vUint64:
+		if v.Kind != event.KindInt {
+			break
+		}
+		u := v.Num
+		switch bt {
+		case gomysql.MYSQL_TYPE_TINY:
+			u &= 0xff
+		case gomysql.MYSQL_TYPE_SHORT:
+			u &= 0xffff
+		case gomysql.MYSQL_TYPE_INT24, gomysql.MYSQL_TYPE_LONG:
+			u &= 0xffffffff
+		case gomysql.MYSQL_TYPE_LONGLONG:
+		default:
+			return event.Null, false, nil
+		}
+		if ct.size == 24 {
+			u &= 0xffffff
+		}
+		if ct.kind == vUint64 {
+			return event.Decimal(strconv.FormatUint(u, 10)), true, nil
+		}
+		return event.Int(int64(u)), true, nil
+	case vFloat32, vFloat64:
+		if v.Kind == event.KindFloat {
+			return v, true, nil
+		}
+	case vDecimal:
+		if v.Kind == event.KindDecimal {
+			return v, true, nil
+		}
+	case vString, vJSON:
+		if v.Kind == event.KindString {
+			return event.Value{Kind: event.KindString, Str: ct.textString(v.Str)}, true, nil
+		}
+	case vBytes:
+		if v.Kind != event.KindString {
+			break
+		}
+		s := v.Str
+		if ct.padBin && len(s) < ct.size {
+			b := make([]byte, ct.size)
+			copy(b, s)
+			return event.Bytes(b), true, nil
+		}
+		return event.Value{Kind: event.KindBytes, Str: s}, true, nil
+	case vEnum:
+		if v.Kind != event.KindInt {
+			break
+		}
+		n := int64(v.Num)
+		if n == 0 {
+			return event.String(""), true, nil // MySQL's error value for an invalid label
+		}
+		if n < 0 || n > int64(len(ct.labels)) {
+			return event.Null, true, fmt.Errorf("enum index %d out of range (%d labels)", n, len(ct.labels))
+		}
+		return event.String(ct.labels[n-1]), true, nil
+	case vSet:
+		if v.Kind != event.KindInt {
+			break
+		}
+		return event.String(ct.setText(v.Num)), true, nil
+	case vBool:
+		if v.Kind == event.KindInt {
+			return event.Bool(v.Num != 0), true, nil
+		}
+	case vBits:
+		if v.Kind == event.KindInt {
+			nb := (ct.size + 7) / 8
+			out := make([]byte, nb)
+			for i := range min(nb, 8) {
+				out[nb-1-i] = byte(v.Num >> (8 * i))
+			}
+			return event.Bytes(out), true, nil
+		}
+	case vDate, vTime, vDatetime, vTimestamp:
+		switch v.Kind {
+		case event.KindInt:
+			return v, true, nil
+		case event.KindString:
+			x, err := ct.fromText([]byte(v.Str))
+			return x, true, err
+		}
+	}
+	return event.Null, false, nil
+}
+
+// setText joins the labels of a SET bitmap.
+func (ct *colType) setText(n uint64) string {
+	if n&(n-1) == 0 { // one label (or none): no new string
+		for i, l := range ct.labels {
+			if i < 64 && n == 1<<i {
+				return l
+			}
+		}
+		if n == 0 {
+			return ""
+		}
+	}
+	var b strings.Builder
+	for i, l := range ct.labels {
+		if i < 64 && n&(1<<i) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// textString is text for a string the decoder may keep as it is.
+func (ct *colType) textString(s string) string {
+	switch ct.cs {
+	case csLatin1:
+		if t, err := charmap.Windows1252.NewDecoder().String(s); err == nil {
+			return t
+		}
+	case csUTF8:
+		if !utf8.ValidString(s) {
+			return strings.ToValidUTF8(s, "\uFFFD")
+		}
+	}
+	return s
 }
 
 // text converts a string column's bytes to UTF-8.

@@ -1,0 +1,726 @@
+package mysql
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+	"sync"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// Row images straight into event.Values.
+//
+// go-mysql's parser calls imageDecoder.decode (its RowsEventDecodeFunc) for
+// every rows event on the goroutine that reads the replication connection,
+// before the event reaches the decoder. decode reads the row images into
+// one slab of event.Values per rows event without boxing, holding every
+// string of the event in one string. It decodes by the binlog's types
+// alone: the table's catalog description (colType) is applied later by the
+// decoder (colType.fromImage), which owns it, on its own goroutine.
+//
+// The values are exactly those go-mysql's own decoding gives after
+// colType.fromBinlog (TestImageDecoderDifferential, FuzzRowsEvent): the
+// common forms are computed directly, the unusual ones (zero dates, values
+// out of the calendar) are written as the text go-mysql would produce and
+// parsed by the same text parser. Whatever decode does not handle — MySQL's
+// binary JSON, geometry and vector columns, partial JSON updates, version 0
+// rows events, malformed data — is decoded by go-mysql as before
+// (RowsEvent.Rows, colType.fromBinlog). MariaDB's compressed rows events look
+// like plain ones to decode (the event type is not passed to it); the
+// decoder, which sees the type, decodes those again with go-mysql.
+
+// decodedRows is a rows event's images: image k is vals[k*ncols:(k+1)*ncols].
+// Until colType.fromImage converts them they are generic values by binlog
+// type (see imageDecoder.value); strings share one string of the event.
+type decodedRows struct {
+	vals  []event.Value
+	ncols int
+	// data and pos are the event body and the end of its header, kept to
+	// decode the event again with go-mysql (compressed events, unusual
+	// column types).
+	data []byte
+	pos  int
+}
+
+// images is the number of row images.
+func (r *decodedRows) images() int {
+	if r.ncols == 0 {
+		return 0
+	}
+	return len(r.vals) / r.ncols
+}
+
+// handoff passes decodedRows from go-mysql's parsing goroutine to the
+// decoder's goroutine. One per replication session.
+type handoff struct {
+	mu struct {
+		sync.Mutex
+		m map[*replication.RowsEvent]*decodedRows
+	}
+}
+
+func newHandoff() *handoff {
+	h := &handoff{}
+	h.mu.m = map[*replication.RowsEvent]*decodedRows{}
+	return h
+}
+
+func (h *handoff) put(e *replication.RowsEvent, r *decodedRows) {
+	h.mu.Lock()
+	h.mu.m[e] = r
+	h.mu.Unlock()
+}
+
+// take returns and forgets e's decoded images (nil: go-mysql decoded e).
+func (h *handoff) take(e *replication.RowsEvent) *decodedRows {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	r := h.mu.m[e]
+	delete(h.mu.m, e)
+	h.mu.Unlock()
+	return r
+}
+
+// imageDecoder is the RowsEventDecodeFunc state. It is owned by go-mysql's
+// parsing goroutine.
+type imageDecoder struct {
+	out *handoff
+	// captured is the captured tables' names, database → table (read
+	// only): other tables' rows are not decoded, as the decoder skips
+	// them. nil: every table.
+	captured map[string]map[string]bool
+	// scratch, reused across events: the values as decoded (strings as
+	// offsets into text) and the text of the event's strings.
+	vals []event.Value
+	text []byte
+	dec  [128]byte // a decimal's bytes with the sign bit flipped
+}
+
+// errFallback means the rows event is left to go-mysql's own decoding.
+var errFallback = errors.New("rows event needs go-mysql's decoding")
+
+// decode is the parser's RowsEventDecodeFunc.
+func (d *imageDecoder) decode(e *replication.RowsEvent, data []byte) error {
+	pos, err := decodeHeader(e, data)
+	if err != nil {
+		return err
+	}
+	if d.captured != nil && e.Table != nil && !d.captured[string(e.Table.Schema)][string(e.Table.Table)] {
+		return nil // no rows: decoder.rows skips tables it does not capture
+	}
+	if pos < len(data) && !hasColumns(e) {
+		return errNoProgress // go-mysql's decoding would loop forever
+	}
+	r, err := d.images(e, data, pos)
+	if err != nil {
+		return e.DecodeData(pos, data)
+	}
+	d.out.put(e, r)
+	return nil
+}
+
+// decodeHeader runs go-mysql's header decoding, which indexes the event
+// without bounds checks.
+func decodeHeader(e *replication.RowsEvent, data []byte) (pos int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pos, err = 0, fmt.Errorf("malformed rows event header (%v)", r)
+		}
+	}()
+	return e.DecodeHeader(data)
+}
+
+// errNoProgress is a rows event whose images hold no column.
+var errNoProgress = errors.New("rows event images hold no column")
+
+// hasColumns reports whether the event's images hold a column (each image
+// then takes at least a byte of null bitmap).
+func hasColumns(e *replication.RowsEvent) bool {
+	if e.Type() == replication.EnumRowsEventTypeUnknown {
+		return true // partial updates: each after image has its options
+	}
+	n := int(e.ColumnCount)
+	return popCount(e.ColumnBitmap1, n) > 0 || popCount(e.ColumnBitmap2, n) > 0
+}
+
+// popCount counts the bits set among the first n of a bitmap.
+func popCount(bitmap []byte, n int) int {
+	c := 0
+	for i := 0; i < n/8 && i < len(bitmap); i++ {
+		c += bits.OnesCount8(bitmap[i])
+	}
+	if n%8 != 0 && n/8 < len(bitmap) {
+		c += bits.OnesCount8(bitmap[n/8] & byte(1<<(n%8)-1))
+	}
+	return c
+}
+
+// images decodes every row image of the event body data[pos:].
+func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*decodedRows, error) {
+	tm := e.Table
+	typ := e.Type()
+	if tm == nil || e.Version == 0 || typ == replication.EnumRowsEventTypeUnknown || pos > len(data) {
+		return nil, errFallback
+	}
+	if e.ColumnCount > uint64(len(tm.ColumnType)) || e.ColumnCount > uint64(len(tm.ColumnMeta)) {
+		return nil, errFallback
+	}
+	n := int(e.ColumnCount)
+	for i := range n {
+		switch tm.ColumnType[i] {
+		case gomysql.MYSQL_TYPE_JSON, gomysql.MYSQL_TYPE_GEOMETRY, gomysql.MYSQL_TYPE_VECTOR:
+			return nil, errFallback
+		}
+	}
+	d.vals, d.text = d.vals[:0], d.text[:0]
+	body := data[pos:]
+	for p := 0; p < len(body); {
+		start := p
+		k, err := d.image(tm, n, e.ColumnBitmap1, body[p:])
+		if err != nil {
+			return nil, err
+		}
+		p += k
+		if typ == replication.EnumRowsEventTypeUpdate {
+			if k, err = d.image(tm, n, e.ColumnBitmap2, body[p:]); err != nil {
+				return nil, err
+			}
+			p += k
+		}
+		if p == start {
+			return nil, errNoProgress
+		}
+	}
+	if len(d.text) >= 1<<32 {
+		return nil, errFallback
+	}
+	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos}
+	copy(r.vals, d.vals)
+	if len(d.text) > 0 {
+		text := string(d.text)
+		for i := range r.vals {
+			v := &r.vals[i]
+			if v.Kind == event.KindString || v.Kind == event.KindDecimal {
+				off, end := v.Num>>32, v.Num&(1<<32-1)
+				v.Str, v.Num = text[off:end], 0
+			}
+		}
+	}
+	return r, nil
+}
+
+// image decodes one row image; it returns the bytes it used.
+func (d *imageDecoder) image(tm *replication.TableMapEvent, n int, bitmap []byte, b []byte) (int, error) {
+	if len(bitmap) < (n+7)/8 {
+		return 0, errFallback
+	}
+	nb := (popCount(bitmap, n) + 7) / 8
+	if len(b) < nb {
+		return 0, errFallback
+	}
+	nulls, p, ni := b[:nb], nb, 0
+	for i := range n {
+		if bitmap[i>>3]&(1<<(i&7)) == 0 {
+			d.vals = append(d.vals, event.Null) // not in the image
+			continue
+		}
+		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
+		ni++
+		if isNull {
+			d.vals = append(d.vals, event.Null)
+			continue
+		}
+		v, k, err := d.value(b[p:], tm.ColumnType[i], tm.ColumnMeta[i])
+		if err != nil {
+			return 0, err
+		}
+		d.vals = append(d.vals, v)
+		p += k
+	}
+	return p, nil
+}
+
+// str records b as a string of the event: its offsets in d.text, fixed up
+// when the event is complete.
+func (d *imageDecoder) str(kind event.Kind, b []byte) event.Value {
+	off := len(d.text)
+	d.text = append(d.text, b...)
+	return event.Value{Kind: kind, Num: uint64(off)<<32 | uint64(len(d.text))}
+}
+
+// textf records go-mysql's text form of an unusual temporal value, for
+// colType.fromImage to parse as go-mysql's value would be.
+func (d *imageDecoder) textf(format string, args ...any) event.Value {
+	off := len(d.text)
+	d.text = fmt.Appendf(d.text, format, args...)
+	return event.Value{Kind: event.KindString, Num: uint64(off)<<32 | uint64(len(d.text))}
+}
+
+// truncFrac is go-mysql's "%06d" fraction cut to dec digits.
+func (d *imageDecoder) truncFrac(v event.Value, dec int) event.Value {
+	if dec == 0 {
+		return v
+	}
+	end := v.Num & (1<<32 - 1)
+	d.text = d.text[:end-uint64(6-dec)]
+	return event.Value{Kind: v.Kind, Num: v.Num&^(1<<32-1) | uint64(len(d.text))}
+}
+
+// value decodes one value of binlog type tp as a generic value:
+//
+//	TINY..LONGLONG, YEAR   KindInt, sign-extended (go-mysql's int8..int64, int)
+//	FLOAT, DOUBLE          KindFloat
+//	NEWDECIMAL             KindDecimal, go-mysql's text
+//	BIT, ENUM, SET         KindInt (go-mysql's int64)
+//	DATE, TIME(2)          KindInt (days, µs), or KindString: go-mysql's text
+//	DATETIME(2),           KindInt (µs: go-mysql's time.Time), or KindString:
+//	TIMESTAMP(2)           go-mysql's text (zero and pre-1970 dates)
+//	strings and blobs      KindString, the raw bytes
+func (d *imageDecoder) value(b []byte, tp byte, meta uint16) (event.Value, int, error) {
+	length := 0
+	if tp == gomysql.MYSQL_TYPE_STRING {
+		if meta >= 256 {
+			b0, b1 := uint8(meta>>8), uint8(meta&0xff)
+			if b0&0x30 != 0x30 {
+				length = int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+				tp = b0 | 0x30
+			} else {
+				length = int(meta & 0xff)
+				tp = b0
+			}
+		} else {
+			length = int(meta)
+		}
+	}
+	need := func(n int) error {
+		if len(b) < n {
+			return errFallback
+		}
+		return nil
+	}
+	switch tp {
+	case gomysql.MYSQL_TYPE_TINY:
+		if err := need(1); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Int(int64(int8(b[0]))), 1, nil
+	case gomysql.MYSQL_TYPE_SHORT:
+		if err := need(2); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Int(int64(int16(binary.LittleEndian.Uint16(b)))), 2, nil
+	case gomysql.MYSQL_TYPE_INT24:
+		if err := need(3); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Int(int64(gomysql.ParseBinaryInt24(b))), 3, nil
+	case gomysql.MYSQL_TYPE_LONG:
+		if err := need(4); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Int(int64(int32(binary.LittleEndian.Uint32(b)))), 4, nil
+	case gomysql.MYSQL_TYPE_LONGLONG:
+		if err := need(8); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Int(int64(binary.LittleEndian.Uint64(b))), 8, nil
+	case gomysql.MYSQL_TYPE_FLOAT:
+		if err := need(4); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Float(float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))), 4, nil
+	case gomysql.MYSQL_TYPE_DOUBLE:
+		if err := need(8); err != nil {
+			return event.Null, 0, err
+		}
+		return event.Float(math.Float64frombits(binary.LittleEndian.Uint64(b))), 8, nil
+	case gomysql.MYSQL_TYPE_NEWDECIMAL:
+		return d.decimal(b, int(meta>>8), int(meta&0xff))
+	case gomysql.MYSQL_TYPE_YEAR:
+		if err := need(1); err != nil {
+			return event.Null, 0, err
+		}
+		if b[0] == 0 {
+			return event.Int(0), 1, nil
+		}
+		return event.Int(int64(b[0]) + 1900), 1, nil
+	case gomysql.MYSQL_TYPE_BIT:
+		nbits := int(meta>>8)*8 + int(meta&0xff)
+		n := (nbits + 7) / 8
+		if n < 1 || n > 8 || need(n) != nil {
+			return event.Null, 0, errFallback
+		}
+		var u uint64
+		for _, c := range b[:n] {
+			u = u<<8 | uint64(c)
+		}
+		return event.Int(int64(u)), n, nil
+	case gomysql.MYSQL_TYPE_ENUM:
+		switch meta & 0xff {
+		case 1:
+			if err := need(1); err != nil {
+				return event.Null, 0, err
+			}
+			return event.Int(int64(b[0])), 1, nil
+		case 2:
+			if err := need(2); err != nil {
+				return event.Null, 0, err
+			}
+			return event.Int(int64(binary.LittleEndian.Uint16(b))), 2, nil
+		}
+		return event.Null, 0, errFallback
+	case gomysql.MYSQL_TYPE_SET:
+		n := int(meta & 0xff)
+		if n < 1 || n > 8 || need(n) != nil {
+			return event.Null, 0, errFallback
+		}
+		return event.Int(int64(gomysql.FixedLengthInt(b[:n]))), n, nil
+	case gomysql.MYSQL_TYPE_BLOB:
+		var l, h int
+		switch meta {
+		case 1:
+			if need(1) == nil {
+				l, h = int(b[0]), 1
+			}
+		case 2:
+			if need(2) == nil {
+				l, h = int(binary.LittleEndian.Uint16(b)), 2
+			}
+		case 3:
+			if need(3) == nil {
+				l, h = int(gomysql.FixedLengthInt(b[:3])), 3
+			}
+		case 4:
+			if need(4) == nil {
+				l, h = int(binary.LittleEndian.Uint32(b)), 4
+			}
+		}
+		if h == 0 || len(b)-h < l {
+			return event.Null, 0, errFallback
+		}
+		return d.str(event.KindString, b[h:h+l]), h + l, nil
+	case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
+		return d.varString(b, int(meta))
+	case gomysql.MYSQL_TYPE_STRING:
+		return d.varString(b, length)
+	case gomysql.MYSQL_TYPE_DATE:
+		if err := need(3); err != nil {
+			return event.Null, 0, err
+		}
+		v := uint32(gomysql.FixedLengthInt(b[:3]))
+		if v == 0 {
+			return d.textf("0000-00-00"), 3, nil
+		}
+		y, m, day := int64(v/(16*32)), int64(v/32%16), int64(v%32)
+		if validDate(y, m, day) {
+			return event.Int(daysFromCivil(y, m, day)), 3, nil
+		}
+		return d.textf("%04d-%02d-%02d", y, m, day), 3, nil
+	case gomysql.MYSQL_TYPE_TIME:
+		if err := need(3); err != nil {
+			return event.Null, 0, err
+		}
+		v := int64(gomysql.FixedLengthInt(b[:3]))
+		h, mi, s := v/10000, v%10000/100, v%100
+		if mi > 59 || s > 59 {
+			return d.textf("%02d:%02d:%02d", h, mi, s), 3, nil
+		}
+		return event.Int((h*3600 + mi*60 + s) * 1_000_000), 3, nil
+	case gomysql.MYSQL_TYPE_TIME2:
+		return d.time2(b, meta)
+	case gomysql.MYSQL_TYPE_TIMESTAMP:
+		if err := need(4); err != nil {
+			return event.Null, 0, err
+		}
+		t := binary.LittleEndian.Uint32(b)
+		if t == 0 {
+			return d.textf("0000-00-00 00:00:00"), 4, nil
+		}
+		return event.Int(int64(t) * 1_000_000), 4, nil
+	case gomysql.MYSQL_TYPE_TIMESTAMP2:
+		return d.timestamp2(b, meta)
+	case gomysql.MYSQL_TYPE_DATETIME:
+		if err := need(8); err != nil {
+			return event.Null, 0, err
+		}
+		v := binary.LittleEndian.Uint64(b)
+		if v == 0 {
+			return d.textf("0000-00-00 00:00:00"), 8, nil
+		}
+		dd, t := v/1_000_000, v%1_000_000
+		y, mo, day := int(dd/10000), int(dd%10000)/100, int(dd%100)
+		h, mi, s := int(t/10000), int(t%10000)/100, int(t%100)
+		if mo == 0 || day == 0 {
+			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", y, mo, day, h, mi, s), 8, nil
+		}
+		return event.Int(datetimeMicros(y, mo, day, h, mi, s, 0)), 8, nil
+	case gomysql.MYSQL_TYPE_DATETIME2:
+		return d.datetime2(b, meta)
+	}
+	return event.Null, 0, errFallback
+}
+
+// varString is go-mysql's decodeString: a one-byte length below 256, else two.
+func (d *imageDecoder) varString(b []byte, length int) (event.Value, int, error) {
+	var l, h int
+	switch {
+	case length < 256 && len(b) >= 1:
+		l, h = int(b[0]), 1
+	case length >= 256 && len(b) >= 2:
+		l, h = int(binary.LittleEndian.Uint16(b)), 2
+	default:
+		return event.Null, 0, errFallback
+	}
+	if len(b)-h < l {
+		return event.Null, 0, errFallback
+	}
+	return d.str(event.KindString, b[h:h+l]), h + l, nil
+}
+
+var compressedBytes = [10]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
+
+// decimal is go-mysql's decodeDecimal, writing the text into the event's.
+func (d *imageDecoder) decimal(b []byte, precision, scale int) (event.Value, int, error) {
+	const dig = 9
+	integral := precision - scale
+	if integral < 0 {
+		return event.Null, 0, errFallback
+	}
+	uInt, uFrac := integral/dig, scale/dig
+	cInt, cFrac := integral-uInt*dig, scale-uFrac*dig
+	size := uInt*4 + compressedBytes[cInt] + uFrac*4 + compressedBytes[cFrac]
+	if size == 0 || size > len(d.dec) || len(b) < size {
+		return event.Null, 0, errFallback
+	}
+	buf := d.dec[:size]
+	copy(buf, b)
+	off := len(d.text)
+	var mask uint32
+	if buf[0]&0x80 == 0 {
+		mask = math.MaxUint32
+		d.text = append(d.text, '-')
+	}
+	buf[0] ^= 0x80
+	part := func(p, n int) uint32 {
+		var v uint32
+		for _, c := range buf[p : p+n] {
+			v = v<<8 | uint32(c)
+		}
+		if n == 0 {
+			return 0
+		}
+		return v ^ mask>>(32-8*n)
+	}
+	leading := true
+	p := compressedBytes[cInt]
+	if v := part(0, p); v != 0 {
+		leading = false
+		d.text = strconv.AppendUint(d.text, uint64(v), 10)
+	}
+	for range uInt {
+		v := binary.BigEndian.Uint32(buf[p:]) ^ mask
+		p += 4
+		if leading {
+			if v != 0 {
+				leading = false
+				d.text = strconv.AppendUint(d.text, uint64(v), 10)
+			}
+		} else {
+			if v > 999_999_999 {
+				return event.Null, 0, errFallback // go-mysql fails
+			}
+			d.text = appendPadded(d.text, v, dig)
+		}
+	}
+	if leading {
+		d.text = append(d.text, '0')
+	}
+	if p < size {
+		d.text = append(d.text, '.')
+		for range uFrac {
+			v := binary.BigEndian.Uint32(buf[p:]) ^ mask
+			p += 4
+			if v > 999_999_999 {
+				return event.Null, 0, errFallback // go-mysql fails
+			}
+			d.text = appendPadded(d.text, v, dig)
+		}
+		if n := compressedBytes[cFrac]; n > 0 {
+			d.text = appendPadded(d.text, part(p, n), cFrac)
+			p += n
+		}
+	}
+	return event.Value{Kind: event.KindDecimal, Num: uint64(off)<<32 | uint64(len(d.text))}, size, nil
+}
+
+// appendPadded appends v in decimal, left-padded with zeros to width
+// digits (go-mysql's padding: wider values are written whole).
+func appendPadded(b []byte, v uint32, width int) []byte {
+	var tmp [10]byte
+	s := strconv.AppendUint(tmp[:0], uint64(v), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// fracMicros reads the fsp bytes of TIME2/DATETIME2/TIMESTAMP2 as go-mysql
+// does: µs for dec 1..6, 0 otherwise.
+func fracMicros(b []byte, dec uint16) int64 {
+	switch dec {
+	case 1, 2:
+		return int64(b[0]) * 10000
+	case 3, 4:
+		return int64(binary.BigEndian.Uint16(b)) * 100
+	case 5, 6:
+		return int64(gomysql.BFixedLengthInt(b[:3]))
+	}
+	return 0
+}
+
+// timestamp2 is go-mysql's decodeTimestamp2 with ParseTime.
+func (d *imageDecoder) timestamp2(b []byte, dec uint16) (event.Value, int, error) {
+	n := int(4 + (dec+1)/2)
+	if dec > 6 || len(b) < n {
+		return event.Null, 0, errFallback
+	}
+	sec := int64(binary.BigEndian.Uint32(b))
+	us := fracMicros(b[4:], dec)
+	if sec == 0 {
+		return d.zeroTime(us, int(dec)), n, nil
+	}
+	return event.Int(sec*1_000_000 + us), n, nil
+}
+
+// zeroTime is go-mysql's formatZeroTime.
+func (d *imageDecoder) zeroTime(us int64, dec int) event.Value {
+	if dec == 0 {
+		return d.textf("0000-00-00 00:00:00")
+	}
+	return d.truncFrac(d.textf("0000-00-00 00:00:00.%06d", us), dec)
+}
+
+// datetime2 is go-mysql's decodeDatetime2 with ParseTime.
+func (d *imageDecoder) datetime2(b []byte, dec uint16) (event.Value, int, error) {
+	n := int(5 + (dec+1)/2)
+	if dec > 6 || len(b) < n {
+		return event.Null, 0, errFallback
+	}
+	intPart := int64(gomysql.BFixedLengthInt(b[:5])) - 0x8000000000
+	frac := fracMicros(b[5:], dec)
+	if intPart == 0 {
+		return d.zeroTime(frac, int(dec)), n, nil
+	}
+	tmp := intPart<<24 + frac
+	if tmp < 0 {
+		tmp = -tmp
+	}
+	ymdhms := tmp >> 24
+	ymd, hms := ymdhms>>17, ymdhms%(1<<17)
+	ym := ymd >> 5
+	day, month, year := int(ymd%(1<<5)), int(ym%13), int(ym/13)
+	sec, min, hour := int(hms%(1<<6)), int((hms>>6)%(1<<6)), int(hms>>12)
+	// 107420450816 is 1970-01-01 00:00:00: go-mysql formats earlier dates.
+	if intPart < 107420450816 || month == 0 || day == 0 {
+		if dec == 0 {
+			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour, min, sec), n, nil
+		}
+		return d.truncFrac(d.textf("%04d-%02d-%02d %02d:%02d:%02d.%06d", year, month, day, hour, min, sec, frac), int(dec)), n, nil
+	}
+	return event.Int(datetimeMicros(year, month, day, hour, min, sec, frac)), n, nil
+}
+
+// time2 is go-mysql's decodeTime2 (text), as µs where the text is plain.
+func (d *imageDecoder) time2(b []byte, dec uint16) (event.Value, int, error) {
+	n := int(3 + (dec+1)/2)
+	if dec > 6 || len(b) < n {
+		return event.Null, 0, errFallback
+	}
+	const intOfs, ofs = 0x800000, 0x800000000000
+	var tmp, intPart, frac int64
+	switch dec {
+	case 1, 2:
+		intPart = int64(gomysql.BFixedLengthInt(b[:3])) - intOfs
+		frac = int64(b[3])
+		if intPart < 0 && frac != 0 {
+			intPart++
+			frac -= 0x100
+		}
+		tmp = intPart<<24 + frac*10000
+	case 3, 4:
+		intPart = int64(gomysql.BFixedLengthInt(b[:3])) - intOfs
+		frac = int64(binary.BigEndian.Uint16(b[3:]))
+		if intPart < 0 && frac != 0 {
+			intPart++
+			frac -= 0x10000
+		}
+		tmp = intPart<<24 + frac*100
+	case 5, 6:
+		tmp = int64(gomysql.BFixedLengthInt(b[:6])) - ofs
+		intPart = 1 // not the "00:00:00" shortcut below
+	default:
+		intPart = int64(gomysql.BFixedLengthInt(b[:3])) - intOfs
+		tmp = intPart << 24
+	}
+	if intPart == 0 && frac == 0 {
+		return event.Int(0), n, nil
+	}
+	neg := tmp < 0
+	if neg {
+		tmp = -tmp
+	}
+	hms := tmp >> 24
+	hour, min, sec := (hms>>12)%(1<<10), (hms>>6)%(1<<6), hms%(1<<6)
+	us := tmp % (1 << 24)
+	if min > 59 || sec > 59 || us >= 1_000_000 {
+		sign := ""
+		if neg {
+			sign = "-"
+		}
+		if us != 0 {
+			return d.truncFrac(d.textf("%s%02d:%02d:%02d.%06d", sign, hour, min, sec, us), int(dec)), n, nil
+		}
+		return d.textf("%s%02d:%02d:%02d", sign, hour, min, sec), n, nil
+	}
+	if us != 0 && dec < 6 {
+		// go-mysql cuts the six digits to dec.
+		p := int64(1)
+		for range 6 - int(dec) {
+			p *= 10
+		}
+		us -= us % p
+	}
+	v := (hour*3600+min*60+sec)*1_000_000 + us
+	if neg {
+		v = -v
+	}
+	return event.Int(v), n, nil
+}
+
+// validDate reports whether a date is one parseDate accepts.
+func validDate(y, m, d int64) bool {
+	if y > 9999 || m < 1 || m > 12 || d < 1 || d > monthDays[m] {
+		return false
+	}
+	return m != 2 || d != 29 || y%4 == 0 && (y%100 != 0 || y%400 == 0)
+}
+
+// datetimeMicros is time.Date(...).UnixMicro() in UTC, computed directly
+// for fields in their usual ranges.
+func datetimeMicros(y, mo, d, h, mi, s int, us int64) int64 {
+	if y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59 || us < 0 || us >= 1_000_000 {
+		return time.Date(y, time.Month(mo), d, h, mi, s, int(us*1000), time.UTC).UnixMicro()
+	}
+	days := daysFromCivil(int64(y), int64(mo), int64(d))
+	return (days*86400+int64(h)*3600+int64(mi)*60+int64(s))*1_000_000 + us
+}
