@@ -101,10 +101,22 @@ type imageDecoder struct {
 	captured map[string]map[string]bool
 	// scratch, reused across events: the values as decoded (strings as
 	// offsets into text) and the text of the event's strings.
-	vals []event.Value
+	vals []rawValue
 	text []byte
 	dec  [128]byte // a decimal's bytes with the sign bit flipped
 }
+
+// rawValue is a decoded value before the event's strings exist: Kind and
+// Num of its event.Value; for KindString and KindDecimal, Num holds the
+// string's offsets in the text (start<<32 | end). Without pointers, the
+// scratch costs the garbage collector nothing.
+type rawValue struct {
+	kind event.Kind
+	num  uint64
+}
+
+func rInt(n int64) rawValue     { return rawValue{event.KindInt, uint64(n)} }
+func rFloat(f float64) rawValue { return rawValue{event.KindFloat, math.Float64bits(f)} }
 
 // errFallback means the rows event is left to go-mysql's own decoding.
 var errFallback = errors.New("rows event needs go-mysql's decoding")
@@ -205,15 +217,16 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 		return nil, errFallback
 	}
 	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos}
-	copy(r.vals, d.vals)
-	if len(d.text) > 0 {
-		text := string(d.text)
-		for i := range r.vals {
-			v := &r.vals[i]
-			if v.Kind == event.KindString || v.Kind == event.KindDecimal {
-				off, end := v.Num>>32, v.Num&(1<<32-1)
-				v.Str, v.Num = text[off:end], 0
-			}
+	text := string(d.text)
+	for i, v := range d.vals {
+		// Field by field into the zeroed slab: no write barrier but the
+		// string's.
+		x := &r.vals[i]
+		x.Kind = v.kind
+		if v.kind == event.KindString || v.kind == event.KindDecimal {
+			x.Str = text[v.num>>32 : v.num&(1<<32-1)]
+		} else {
+			x.Num = v.num
 		}
 	}
 	return r, nil
@@ -231,18 +244,18 @@ func (d *imageDecoder) image(tm *replication.TableMapEvent, n int, bitmap []byte
 	nulls, p, ni := b[:nb], nb, 0
 	for i := range n {
 		if bitmap[i>>3]&(1<<(i&7)) == 0 {
-			d.vals = append(d.vals, event.Null) // not in the image
+			d.vals = append(d.vals, rawValue{}) // not in the image: NULL
 			continue
 		}
 		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
 		ni++
 		if isNull {
-			d.vals = append(d.vals, event.Null)
+			d.vals = append(d.vals, rawValue{})
 			continue
 		}
-		v, k, err := d.value(b[p:], tm.ColumnType[i], tm.ColumnMeta[i])
-		if err != nil {
-			return 0, err
+		v, k := d.value(b[p:], tm.ColumnType[i], tm.ColumnMeta[i])
+		if k < 0 {
+			return 0, errFallback
 		}
 		d.vals = append(d.vals, v)
 		p += k
@@ -252,28 +265,28 @@ func (d *imageDecoder) image(tm *replication.TableMapEvent, n int, bitmap []byte
 
 // str records b as a string of the event: its offsets in d.text, fixed up
 // when the event is complete.
-func (d *imageDecoder) str(kind event.Kind, b []byte) event.Value {
+func (d *imageDecoder) str(kind event.Kind, b []byte) rawValue {
 	off := len(d.text)
 	d.text = append(d.text, b...)
-	return event.Value{Kind: kind, Num: uint64(off)<<32 | uint64(len(d.text))}
+	return rawValue{kind, uint64(off)<<32 | uint64(len(d.text))}
 }
 
 // textf records go-mysql's text form of an unusual temporal value, for
 // colType.fromImage to parse as go-mysql's value would be.
-func (d *imageDecoder) textf(format string, args ...any) event.Value {
+func (d *imageDecoder) textf(format string, args ...any) rawValue {
 	off := len(d.text)
 	d.text = fmt.Appendf(d.text, format, args...)
-	return event.Value{Kind: event.KindString, Num: uint64(off)<<32 | uint64(len(d.text))}
+	return rawValue{event.KindString, uint64(off)<<32 | uint64(len(d.text))}
 }
 
 // truncFrac is go-mysql's "%06d" fraction cut to dec digits.
-func (d *imageDecoder) truncFrac(v event.Value, dec int) event.Value {
+func (d *imageDecoder) truncFrac(v rawValue, dec int) rawValue {
 	if dec == 0 {
 		return v
 	}
-	end := v.Num & (1<<32 - 1)
+	end := v.num & (1<<32 - 1)
 	d.text = d.text[:end-uint64(6-dec)]
-	return event.Value{Kind: v.Kind, Num: v.Num&^(1<<32-1) | uint64(len(d.text))}
+	return rawValue{v.kind, v.num&^(1<<32-1) | uint64(len(d.text))}
 }
 
 // value decodes one value of binlog type tp as a generic value:
@@ -286,7 +299,7 @@ func (d *imageDecoder) truncFrac(v event.Value, dec int) event.Value {
 //	DATETIME(2),           KindInt (µs: go-mysql's time.Time), or KindString:
 //	TIMESTAMP(2)           go-mysql's text (zero and pre-1970 dates)
 //	strings and blobs      KindString, the raw bytes
-func (d *imageDecoder) value(b []byte, tp byte, meta uint16) (event.Value, int, error) {
+func (d *imageDecoder) value(b []byte, tp byte, meta uint16) (rawValue, int) {
 	length := 0
 	if tp == gomysql.MYSQL_TYPE_STRING {
 		if meta >= 256 {
@@ -302,176 +315,170 @@ func (d *imageDecoder) value(b []byte, tp byte, meta uint16) (event.Value, int, 
 			length = int(meta)
 		}
 	}
-	need := func(n int) error {
-		if len(b) < n {
-			return errFallback
-		}
-		return nil
-	}
 	switch tp {
 	case gomysql.MYSQL_TYPE_TINY:
-		if err := need(1); err != nil {
-			return event.Null, 0, err
+		if len(b) < 1 {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(int8(b[0]))), 1, nil
+		return rInt(int64(int8(b[0]))), 1
 	case gomysql.MYSQL_TYPE_SHORT:
-		if err := need(2); err != nil {
-			return event.Null, 0, err
+		if len(b) < 2 {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(int16(binary.LittleEndian.Uint16(b)))), 2, nil
+		return rInt(int64(int16(binary.LittleEndian.Uint16(b)))), 2
 	case gomysql.MYSQL_TYPE_INT24:
-		if err := need(3); err != nil {
-			return event.Null, 0, err
+		if len(b) < 3 {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(gomysql.ParseBinaryInt24(b))), 3, nil
+		return rInt(int64(gomysql.ParseBinaryInt24(b))), 3
 	case gomysql.MYSQL_TYPE_LONG:
-		if err := need(4); err != nil {
-			return event.Null, 0, err
+		if len(b) < 4 {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(int32(binary.LittleEndian.Uint32(b)))), 4, nil
+		return rInt(int64(int32(binary.LittleEndian.Uint32(b)))), 4
 	case gomysql.MYSQL_TYPE_LONGLONG:
-		if err := need(8); err != nil {
-			return event.Null, 0, err
+		if len(b) < 8 {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(binary.LittleEndian.Uint64(b))), 8, nil
+		return rInt(int64(binary.LittleEndian.Uint64(b))), 8
 	case gomysql.MYSQL_TYPE_FLOAT:
-		if err := need(4); err != nil {
-			return event.Null, 0, err
+		if len(b) < 4 {
+			return rawValue{}, -1
 		}
-		return event.Float(float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))), 4, nil
+		return rFloat(float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))), 4
 	case gomysql.MYSQL_TYPE_DOUBLE:
-		if err := need(8); err != nil {
-			return event.Null, 0, err
+		if len(b) < 8 {
+			return rawValue{}, -1
 		}
-		return event.Float(math.Float64frombits(binary.LittleEndian.Uint64(b))), 8, nil
+		return rFloat(math.Float64frombits(binary.LittleEndian.Uint64(b))), 8
 	case gomysql.MYSQL_TYPE_NEWDECIMAL:
 		return d.decimal(b, int(meta>>8), int(meta&0xff))
 	case gomysql.MYSQL_TYPE_YEAR:
-		if err := need(1); err != nil {
-			return event.Null, 0, err
+		if len(b) < 1 {
+			return rawValue{}, -1
 		}
 		if b[0] == 0 {
-			return event.Int(0), 1, nil
+			return rInt(0), 1
 		}
-		return event.Int(int64(b[0]) + 1900), 1, nil
+		return rInt(int64(b[0]) + 1900), 1
 	case gomysql.MYSQL_TYPE_BIT:
 		nbits := int(meta>>8)*8 + int(meta&0xff)
 		n := (nbits + 7) / 8
-		if n < 1 || n > 8 || need(n) != nil {
-			return event.Null, 0, errFallback
+		if n < 1 || n > 8 || len(b) < n {
+			return rawValue{}, -1
 		}
 		var u uint64
 		for _, c := range b[:n] {
 			u = u<<8 | uint64(c)
 		}
-		return event.Int(int64(u)), n, nil
+		return rInt(int64(u)), n
 	case gomysql.MYSQL_TYPE_ENUM:
 		switch meta & 0xff {
 		case 1:
-			if err := need(1); err != nil {
-				return event.Null, 0, err
+			if len(b) < 1 {
+				return rawValue{}, -1
 			}
-			return event.Int(int64(b[0])), 1, nil
+			return rInt(int64(b[0])), 1
 		case 2:
-			if err := need(2); err != nil {
-				return event.Null, 0, err
+			if len(b) < 2 {
+				return rawValue{}, -1
 			}
-			return event.Int(int64(binary.LittleEndian.Uint16(b))), 2, nil
+			return rInt(int64(binary.LittleEndian.Uint16(b))), 2
 		}
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	case gomysql.MYSQL_TYPE_SET:
 		n := int(meta & 0xff)
-		if n < 1 || n > 8 || need(n) != nil {
-			return event.Null, 0, errFallback
+		if n < 1 || n > 8 || len(b) < n {
+			return rawValue{}, -1
 		}
-		return event.Int(int64(gomysql.FixedLengthInt(b[:n]))), n, nil
+		return rInt(int64(gomysql.FixedLengthInt(b[:n]))), n
 	case gomysql.MYSQL_TYPE_BLOB:
 		var l, h int
 		switch meta {
 		case 1:
-			if need(1) == nil {
+			if len(b) >= 1 {
 				l, h = int(b[0]), 1
 			}
 		case 2:
-			if need(2) == nil {
+			if len(b) >= 2 {
 				l, h = int(binary.LittleEndian.Uint16(b)), 2
 			}
 		case 3:
-			if need(3) == nil {
+			if len(b) >= 3 {
 				l, h = int(gomysql.FixedLengthInt(b[:3])), 3
 			}
 		case 4:
-			if need(4) == nil {
+			if len(b) >= 4 {
 				l, h = int(binary.LittleEndian.Uint32(b)), 4
 			}
 		}
 		if h == 0 || len(b)-h < l {
-			return event.Null, 0, errFallback
+			return rawValue{}, -1
 		}
-		return d.str(event.KindString, b[h:h+l]), h + l, nil
+		return d.str(event.KindString, b[h:h+l]), h + l
 	case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
 		return d.varString(b, int(meta))
 	case gomysql.MYSQL_TYPE_STRING:
 		return d.varString(b, length)
 	case gomysql.MYSQL_TYPE_DATE:
-		if err := need(3); err != nil {
-			return event.Null, 0, err
+		if len(b) < 3 {
+			return rawValue{}, -1
 		}
 		v := uint32(gomysql.FixedLengthInt(b[:3]))
 		if v == 0 {
-			return d.textf("0000-00-00"), 3, nil
+			return d.textf("0000-00-00"), 3
 		}
 		y, m, day := int64(v/(16*32)), int64(v/32%16), int64(v%32)
 		if validDate(y, m, day) {
-			return event.Int(daysFromCivil(y, m, day)), 3, nil
+			return rInt(daysFromCivil(y, m, day)), 3
 		}
-		return d.textf("%04d-%02d-%02d", y, m, day), 3, nil
+		return d.textf("%04d-%02d-%02d", y, m, day), 3
 	case gomysql.MYSQL_TYPE_TIME:
-		if err := need(3); err != nil {
-			return event.Null, 0, err
+		if len(b) < 3 {
+			return rawValue{}, -1
 		}
 		v := int64(gomysql.FixedLengthInt(b[:3]))
 		h, mi, s := v/10000, v%10000/100, v%100
 		if mi > 59 || s > 59 {
-			return d.textf("%02d:%02d:%02d", h, mi, s), 3, nil
+			return d.textf("%02d:%02d:%02d", h, mi, s), 3
 		}
-		return event.Int((h*3600 + mi*60 + s) * 1_000_000), 3, nil
+		return rInt((h*3600 + mi*60 + s) * 1_000_000), 3
 	case gomysql.MYSQL_TYPE_TIME2:
 		return d.time2(b, meta)
 	case gomysql.MYSQL_TYPE_TIMESTAMP:
-		if err := need(4); err != nil {
-			return event.Null, 0, err
+		if len(b) < 4 {
+			return rawValue{}, -1
 		}
 		t := binary.LittleEndian.Uint32(b)
 		if t == 0 {
-			return d.textf("0000-00-00 00:00:00"), 4, nil
+			return d.textf("0000-00-00 00:00:00"), 4
 		}
-		return event.Int(int64(t) * 1_000_000), 4, nil
+		return rInt(int64(t) * 1_000_000), 4
 	case gomysql.MYSQL_TYPE_TIMESTAMP2:
 		return d.timestamp2(b, meta)
 	case gomysql.MYSQL_TYPE_DATETIME:
-		if err := need(8); err != nil {
-			return event.Null, 0, err
+		if len(b) < 8 {
+			return rawValue{}, -1
 		}
 		v := binary.LittleEndian.Uint64(b)
 		if v == 0 {
-			return d.textf("0000-00-00 00:00:00"), 8, nil
+			return d.textf("0000-00-00 00:00:00"), 8
 		}
 		dd, t := v/1_000_000, v%1_000_000
 		y, mo, day := int(dd/10000), int(dd%10000)/100, int(dd%100)
 		h, mi, s := int(t/10000), int(t%10000)/100, int(t%100)
 		if mo == 0 || day == 0 {
-			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", y, mo, day, h, mi, s), 8, nil
+			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", y, mo, day, h, mi, s), 8
 		}
-		return event.Int(datetimeMicros(y, mo, day, h, mi, s, 0)), 8, nil
+		return rInt(datetimeMicros(y, mo, day, h, mi, s, 0)), 8
 	case gomysql.MYSQL_TYPE_DATETIME2:
 		return d.datetime2(b, meta)
 	}
-	return event.Null, 0, errFallback
+	return rawValue{}, -1
 }
 
 // varString is go-mysql's decodeString: a one-byte length below 256, else two.
-func (d *imageDecoder) varString(b []byte, length int) (event.Value, int, error) {
+func (d *imageDecoder) varString(b []byte, length int) (rawValue, int) {
 	var l, h int
 	switch {
 	case length < 256 && len(b) >= 1:
@@ -479,28 +486,28 @@ func (d *imageDecoder) varString(b []byte, length int) (event.Value, int, error)
 	case length >= 256 && len(b) >= 2:
 		l, h = int(binary.LittleEndian.Uint16(b)), 2
 	default:
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	if len(b)-h < l {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
-	return d.str(event.KindString, b[h:h+l]), h + l, nil
+	return d.str(event.KindString, b[h:h+l]), h + l
 }
 
 var compressedBytes = [10]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
 
 // decimal is go-mysql's decodeDecimal, writing the text into the event's.
-func (d *imageDecoder) decimal(b []byte, precision, scale int) (event.Value, int, error) {
+func (d *imageDecoder) decimal(b []byte, precision, scale int) (rawValue, int) {
 	const dig = 9
 	integral := precision - scale
 	if integral < 0 {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	uInt, uFrac := integral/dig, scale/dig
 	cInt, cFrac := integral-uInt*dig, scale-uFrac*dig
 	size := uInt*4 + compressedBytes[cInt] + uFrac*4 + compressedBytes[cFrac]
 	if size == 0 || size > len(d.dec) || len(b) < size {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	buf := d.dec[:size]
 	copy(buf, b)
@@ -537,7 +544,7 @@ func (d *imageDecoder) decimal(b []byte, precision, scale int) (event.Value, int
 			}
 		} else {
 			if v > 999_999_999 {
-				return event.Null, 0, errFallback // go-mysql fails
+				return rawValue{}, -1 // go-mysql fails
 			}
 			d.text = appendPadded(d.text, v, dig)
 		}
@@ -551,7 +558,7 @@ func (d *imageDecoder) decimal(b []byte, precision, scale int) (event.Value, int
 			v := binary.BigEndian.Uint32(buf[p:]) ^ mask
 			p += 4
 			if v > 999_999_999 {
-				return event.Null, 0, errFallback // go-mysql fails
+				return rawValue{}, -1 // go-mysql fails
 			}
 			d.text = appendPadded(d.text, v, dig)
 		}
@@ -560,7 +567,7 @@ func (d *imageDecoder) decimal(b []byte, precision, scale int) (event.Value, int
 			p += n
 		}
 	}
-	return event.Value{Kind: event.KindDecimal, Num: uint64(off)<<32 | uint64(len(d.text))}, size, nil
+	return rawValue{event.KindDecimal, uint64(off)<<32 | uint64(len(d.text))}, size
 }
 
 // appendPadded appends v in decimal, left-padded with zeros to width
@@ -589,21 +596,21 @@ func fracMicros(b []byte, dec uint16) int64 {
 }
 
 // timestamp2 is go-mysql's decodeTimestamp2 with ParseTime.
-func (d *imageDecoder) timestamp2(b []byte, dec uint16) (event.Value, int, error) {
+func (d *imageDecoder) timestamp2(b []byte, dec uint16) (rawValue, int) {
 	n := int(4 + (dec+1)/2)
 	if dec > 6 || len(b) < n {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	sec := int64(binary.BigEndian.Uint32(b))
 	us := fracMicros(b[4:], dec)
 	if sec == 0 {
-		return d.zeroTime(us, int(dec)), n, nil
+		return d.zeroTime(us, int(dec)), n
 	}
-	return event.Int(sec*1_000_000 + us), n, nil
+	return rInt(sec*1_000_000 + us), n
 }
 
 // zeroTime is go-mysql's formatZeroTime.
-func (d *imageDecoder) zeroTime(us int64, dec int) event.Value {
+func (d *imageDecoder) zeroTime(us int64, dec int) rawValue {
 	if dec == 0 {
 		return d.textf("0000-00-00 00:00:00")
 	}
@@ -611,15 +618,15 @@ func (d *imageDecoder) zeroTime(us int64, dec int) event.Value {
 }
 
 // datetime2 is go-mysql's decodeDatetime2 with ParseTime.
-func (d *imageDecoder) datetime2(b []byte, dec uint16) (event.Value, int, error) {
+func (d *imageDecoder) datetime2(b []byte, dec uint16) (rawValue, int) {
 	n := int(5 + (dec+1)/2)
 	if dec > 6 || len(b) < n {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	intPart := int64(gomysql.BFixedLengthInt(b[:5])) - 0x8000000000
 	frac := fracMicros(b[5:], dec)
 	if intPart == 0 {
-		return d.zeroTime(frac, int(dec)), n, nil
+		return d.zeroTime(frac, int(dec)), n
 	}
 	tmp := intPart<<24 + frac
 	if tmp < 0 {
@@ -633,18 +640,18 @@ func (d *imageDecoder) datetime2(b []byte, dec uint16) (event.Value, int, error)
 	// 107420450816 is 1970-01-01 00:00:00: go-mysql formats earlier dates.
 	if intPart < 107420450816 || month == 0 || day == 0 {
 		if dec == 0 {
-			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour, min, sec), n, nil
+			return d.textf("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour, min, sec), n
 		}
-		return d.truncFrac(d.textf("%04d-%02d-%02d %02d:%02d:%02d.%06d", year, month, day, hour, min, sec, frac), int(dec)), n, nil
+		return d.truncFrac(d.textf("%04d-%02d-%02d %02d:%02d:%02d.%06d", year, month, day, hour, min, sec, frac), int(dec)), n
 	}
-	return event.Int(datetimeMicros(year, month, day, hour, min, sec, frac)), n, nil
+	return rInt(datetimeMicros(year, month, day, hour, min, sec, frac)), n
 }
 
 // time2 is go-mysql's decodeTime2 (text), as µs where the text is plain.
-func (d *imageDecoder) time2(b []byte, dec uint16) (event.Value, int, error) {
+func (d *imageDecoder) time2(b []byte, dec uint16) (rawValue, int) {
 	n := int(3 + (dec+1)/2)
 	if dec > 6 || len(b) < n {
-		return event.Null, 0, errFallback
+		return rawValue{}, -1
 	}
 	const intOfs, ofs = 0x800000, 0x800000000000
 	var tmp, intPart, frac int64
@@ -673,7 +680,7 @@ func (d *imageDecoder) time2(b []byte, dec uint16) (event.Value, int, error) {
 		tmp = intPart << 24
 	}
 	if intPart == 0 && frac == 0 {
-		return event.Int(0), n, nil
+		return rInt(0), n
 	}
 	neg := tmp < 0
 	if neg {
@@ -688,9 +695,9 @@ func (d *imageDecoder) time2(b []byte, dec uint16) (event.Value, int, error) {
 			sign = "-"
 		}
 		if us != 0 {
-			return d.truncFrac(d.textf("%s%02d:%02d:%02d.%06d", sign, hour, min, sec, us), int(dec)), n, nil
+			return d.truncFrac(d.textf("%s%02d:%02d:%02d.%06d", sign, hour, min, sec, us), int(dec)), n
 		}
-		return d.textf("%s%02d:%02d:%02d", sign, hour, min, sec), n, nil
+		return d.textf("%s%02d:%02d:%02d", sign, hour, min, sec), n
 	}
 	if us != 0 && dec < 6 {
 		// go-mysql cuts the six digits to dec.
@@ -704,7 +711,7 @@ func (d *imageDecoder) time2(b []byte, dec uint16) (event.Value, int, error) {
 	if neg {
 		v = -v
 	}
-	return event.Int(v), n, nil
+	return rInt(v), n
 }
 
 // validDate reports whether a date is one parseDate accepts.

@@ -216,6 +216,8 @@ func BenchmarkRowsEvent(b *testing.B) {
 				}
 			}
 			raw := rawEvent(replication.WRITE_ROWS_EVENTv1, rowsBody)
+			d := &decoder{}
+			ts := &tableState{ref: tableRef{"d", "t"}, sch: &event.Schema{Columns: make([]event.Column, len(types))}, types: types}
 			b.ReportAllocs()
 			for b.Loop() {
 				ev, err := p.Parse(raw)
@@ -225,12 +227,8 @@ func BenchmarkRowsEvent(b *testing.B) {
 				e := ev.Event.(*replication.RowsEvent)
 				if r := out.take(e); r != nil {
 					for k := range r.images() {
-						for i, ct := range types {
-							v, _, err := ct.fromImage(e.Table.ColumnType[i], r.vals[k*8+i])
-							if err != nil {
-								b.Fatal(err)
-							}
-							r.vals[k*8+i] = v
+						if _, _, err := d.imageValues(ts, e.Table, r, k); err != nil {
+							b.Fatal(err)
 						}
 					}
 					continue

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -60,6 +61,9 @@ type decoder struct {
 	pending  bool       // next is ahead of emitted
 	batch    []event.Event
 	lastEmit time.Time
+	// lastBatch is the length of the last emitted batch (the capacity of
+	// the next one).
+	lastBatch int
 }
 
 func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tables []*tableState, cp *checkpoint) (*decoder, error) {
@@ -143,13 +147,15 @@ func (d *decoder) flush(ctx context.Context) error {
 	if d.pending {
 		d.emitted, d.pending = d.next, false
 	}
-	d.batch = nil
+	d.lastBatch, d.batch = len(d.batch), nil
 	return nil
 }
 
 func (d *decoder) add(ctx context.Context, e event.Event) error {
 	if d.batch == nil {
-		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
+		// As large as the last batch: a busy stream's batches do not grow
+		// by copying, an idle one's stay small.
+		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, max(256, d.lastBatch)))
 	}
 	d.batch = append(d.batch, e)
 	if len(d.batch) < d.src.cfg.BatchSize {
@@ -159,7 +165,7 @@ func (d *decoder) add(ctx context.Context, e event.Event) error {
 	// at the start of the batch lose nothing: their checkpoint rides on
 	// a later batch (checkpoints only grow).
 	err := d.out.Emit(ctx, d.batch, nil)
-	d.batch = nil
+	d.lastBatch, d.batch = len(d.batch), nil
 	d.lastEmit = time.Now()
 	return err
 }
@@ -483,7 +489,23 @@ func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *d
 	}
 	vals := r.vals[k*n : (k+1)*n : (k+1)*n]
 	for i := range vals {
-		x, ok, err := t.types[i].fromImage(tm.ColumnType[i], vals[i])
+		ct, v := t.types[i], &vals[i]
+		// The common cases, where the generic value is the column's.
+		switch ct.kind {
+		case vInt, vDatetime, vTimestamp, vDate, vTime:
+			if v.Kind == event.KindInt || v.Kind == event.KindNull {
+				continue
+			}
+		case vString:
+			if ct.cs == csUTF8 && v.Kind == event.KindString && utf8.ValidString(v.Str) || v.Kind == event.KindNull {
+				continue
+			}
+		case vDecimal:
+			if v.Kind == event.KindDecimal || v.Kind == event.KindNull {
+				continue
+			}
+		}
+		x, ok, err := ct.fromImage(tm.ColumnType[i], *v)
 		if err != nil {
 			c := &t.sch.Columns[i]
 			return nil, true, component.Permanent(fmt.Errorf("%s: column %s (%s): %w", t.ref, c.Name, c.TypeName, err))
@@ -491,7 +513,7 @@ func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *d
 		if !ok {
 			return nil, false, nil
 		}
-		vals[i] = x
+		*v = x
 	}
 	return vals, true, nil
 }
