@@ -43,6 +43,9 @@ import (
 type decodedRows struct {
 	vals  []event.Value
 	ncols int
+	// ascii: every string of the event is ASCII (valid UTF-8, and the same
+	// in latin1), so the decoder need not check them one by one.
+	ascii bool
 	// data and pos are the event body and the end of its header, kept to
 	// decode the event again with go-mysql (compressed events, unusual
 	// column types).
@@ -216,7 +219,7 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 	if len(d.text) >= 1<<32 {
 		return nil, errFallback
 	}
-	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos}
+	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text)}
 	text := string(d.text)
 	for i, v := range d.vals {
 		// Field by field into the zeroed slab: no write barrier but the
@@ -230,6 +233,19 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 		}
 	}
 	return r, nil
+}
+
+// isASCII reports whether b holds no byte above 0x7f.
+func isASCII(b []byte) bool {
+	var acc uint64
+	for len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc&0x8080808080808080 == 0
 }
 
 // image decodes one row image; it returns the bytes it used.

@@ -193,7 +193,9 @@ func diffRows(ref, fast rowsResult, types func(i int) []*colType, st *diffStats)
 				if !ok {
 					return fmt.Errorf("image %d column %d (binlog type %d, kind %d): fromImage does not convert %+v", k, i, fr.Table.ColumnType[i], ct.kind, v)
 				}
-				if fmt.Sprint(werr) != fmt.Sprint(gerr) || !got.Equal(want) {
+				if fmt.Sprint(werr) != fmt.Sprint(gerr) || !got.Equal(want) ||
+					ct.keeps(v, img.ascii) && !v.Equal(want) ||
+					v.Kind == event.KindString && isASCII([]byte(v.Str)) && ct.keeps(v, true) && !v.Equal(want) {
 					return fmt.Errorf("image %d column %d (binlog type %d meta %#x, colType %+v): go-mysql %#v → %q (kind %d) err %v; image decoder %q (kind %d) err %v",
 						k, i, fr.Table.ColumnType[i], fr.Table.ColumnMeta[i], *ct, gv, want.Text(), want.Kind, werr, got.Text(), got.Kind, gerr)
 				}

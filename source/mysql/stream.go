@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -490,20 +489,8 @@ func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *d
 	vals := r.vals[k*n : (k+1)*n : (k+1)*n]
 	for i := range vals {
 		ct, v := t.types[i], &vals[i]
-		// The common cases, where the generic value is the column's.
-		switch ct.kind {
-		case vInt, vDatetime, vTimestamp, vDate, vTime:
-			if v.Kind == event.KindInt || v.Kind == event.KindNull {
-				continue
-			}
-		case vString:
-			if ct.cs == csUTF8 && v.Kind == event.KindString && utf8.ValidString(v.Str) || v.Kind == event.KindNull {
-				continue
-			}
-		case vDecimal:
-			if v.Kind == event.KindDecimal || v.Kind == event.KindNull {
-				continue
-			}
+		if ct.keeps(*v, r.ascii) {
+			continue
 		}
 		x, ok, err := ct.fromImage(tm.ColumnType[i], *v)
 		if err != nil {

@@ -339,6 +339,22 @@ func (ct *colType) fromImage(bt byte, v event.Value) (_ event.Value, ok bool, _ 
 	return event.Null, false, nil
 }
 
+// keeps reports the common cases of fromImage, where the image decoder's
+// value v is the column's already; ascii says that every string of v's
+// event is ASCII.
+func (ct *colType) keeps(v event.Value, ascii bool) bool {
+	switch ct.kind {
+	case vInt, vDatetime, vTimestamp, vDate, vTime:
+		return v.Kind == event.KindInt || v.Kind == event.KindNull
+	case vString, vJSON:
+		// ASCII reads the same in every character set sluice decodes.
+		return v.Kind == event.KindNull || v.Kind == event.KindString && (ascii || ct.cs == csUTF8 && utf8.ValidString(v.Str))
+	case vDecimal:
+		return v.Kind == event.KindDecimal || v.Kind == event.KindNull
+	}
+	return false
+}
+
 // setText joins the labels of a SET bitmap.
 func (ct *colType) setText(n uint64) string {
 	if n&(n-1) == 0 { // one label (or none): no new string
