@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type decodedRows struct {
 	// ascii: every string of the event is ASCII (valid UTF-8, and the same
 	// in latin1), so the decoder need not check them one by one.
 	ascii bool
+	// kinds is, per column, the set of the kinds of its values (bit
+	// 1<<Kind): the decoder skips columns whose values all stay as they are
+	// (colType.keepsAll) without touching them.
+	kinds []uint16
 	// data and pos are the event body and the end of its header, kept to
 	// decode the event again with go-mysql (compressed events, unusual
 	// column types).
@@ -104,9 +109,10 @@ type imageDecoder struct {
 	captured map[string]map[string]bool
 	// scratch, reused across events: the values as decoded (strings as
 	// offsets into text) and the text of the event's strings.
-	vals []rawValue
-	text []byte
-	dec  [128]byte // a decimal's bytes with the sign bit flipped
+	vals  []rawValue
+	text  []byte
+	kinds []uint16
+	dec   [128]byte // a decimal's bytes with the sign bit flipped
 }
 
 // rawValue is a decoded value before the event's strings exist: Kind and
@@ -198,6 +204,8 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 		}
 	}
 	d.vals, d.text = d.vals[:0], d.text[:0]
+	d.kinds = slices.Grow(d.kinds[:0], n)[:n]
+	clear(d.kinds)
 	body := data[pos:]
 	for p := 0; p < len(body); {
 		start := p
@@ -219,7 +227,8 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 	if len(d.text) >= 1<<32 {
 		return nil, errFallback
 	}
-	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text)}
+	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text),
+		kinds: slices.Clone(d.kinds)}
 	text := string(d.text)
 	for i, v := range d.vals {
 		// Field by field into the zeroed slab: no write barrier but the
@@ -261,12 +270,14 @@ func (d *imageDecoder) image(tm *replication.TableMapEvent, n int, bitmap []byte
 	for i := range n {
 		if bitmap[i>>3]&(1<<(i&7)) == 0 {
 			d.vals = append(d.vals, rawValue{}) // not in the image: NULL
+			d.kinds[i] |= 1 << event.KindNull
 			continue
 		}
 		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
 		ni++
 		if isNull {
 			d.vals = append(d.vals, rawValue{})
+			d.kinds[i] |= 1 << event.KindNull
 			continue
 		}
 		v, k := d.value(b[p:], tm.ColumnType[i], tm.ColumnMeta[i])
@@ -274,6 +285,7 @@ func (d *imageDecoder) image(tm *replication.TableMapEvent, n int, bitmap []byte
 			return 0, errFallback
 		}
 		d.vals = append(d.vals, v)
+		d.kinds[i] |= 1 << v.kind
 		p += k
 	}
 	return p, nil

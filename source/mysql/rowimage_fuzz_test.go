@@ -227,7 +227,7 @@ func BenchmarkRowsEvent(b *testing.B) {
 				e := ev.Event.(*replication.RowsEvent)
 				if r := out.take(e); r != nil {
 					for k := range r.images() {
-						if _, _, err := d.imageValues(ts, e.Table, r, k); err != nil {
+						if _, _, err := d.imageValues(ts, e.Table, r, k, []int{1, 2, 7}); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -178,6 +178,9 @@ func diffRows(ref, fast rowsResult, types func(i int) []*colType, st *diffStats)
 		}
 		for i, gv := range row {
 			v := img.vals[k*img.ncols+i]
+			if img.kinds[i]&(1<<v.Kind) == 0 {
+				return fmt.Errorf("image %d column %d: kind %d not in the column's kinds %b", k, i, v.Kind, img.kinds[i])
+			}
 			if st.forms == nil {
 				st.forms = map[[2]int]int{}
 			}
@@ -194,6 +197,7 @@ func diffRows(ref, fast rowsResult, types func(i int) []*colType, st *diffStats)
 					return fmt.Errorf("image %d column %d (binlog type %d, kind %d): fromImage does not convert %+v", k, i, fr.Table.ColumnType[i], ct.kind, v)
 				}
 				if fmt.Sprint(werr) != fmt.Sprint(gerr) || !got.Equal(want) ||
+					ct.keepsAll(img.kinds[i], img.ascii) && !v.Equal(want) ||
 					ct.keeps(v, img.ascii) && !v.Equal(want) ||
 					v.Kind == event.KindString && isASCII([]byte(v.Str)) && ct.keeps(v, true) && !v.Equal(want) {
 					return fmt.Errorf("image %d column %d (binlog type %d meta %#x, colType %+v): go-mysql %#v → %q (kind %d) err %v; image decoder %q (kind %d) err %v",

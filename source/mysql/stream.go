@@ -53,7 +53,8 @@ type decoder struct {
 
 	// images hands over the rows events decoded by the session's
 	// imageDecoder (nil: none).
-	images *handoff
+	images  *handoff
+	convert []int // scratch of rows: the columns to convert
 
 	emitted  checkpoint // position of the last checkpoint handed to Emit
 	next     checkpoint // position after the last complete transaction
@@ -408,12 +409,22 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 	ts := int64(h.Timestamp) * 1000
 	now := time.Now().UnixMilli()
 	commitSeq := d.fileIdx<<32 | d.txStart
+	var convert []int // the columns of fast's images to convert
+	if fast != nil && fast.ncols == len(t.types) {
+		d.convert = d.convert[:0]
+		for i, ct := range t.types {
+			if !ct.keepsAll(fast.kinds[i], fast.ascii) {
+				d.convert = append(d.convert, i)
+			}
+		}
+		convert = d.convert
+	}
 	// image returns image k as event values.
 	image := func(k int) ([]event.Value, error) {
 		if fast == nil {
 			return d.values(t, e.Rows[k])
 		}
-		vals, ok, err := d.imageValues(t, e.Table, fast, k)
+		vals, ok, err := d.imageValues(t, e.Table, fast, k, convert)
 		if ok || err != nil {
 			return vals, err
 		}
@@ -478,16 +489,16 @@ func (d *decoder) columnCountError(t *tableState, n int) error {
 	return fmt.Errorf("%s: row has %d columns, the table map %d (binlog_row_image must be FULL)", t.ref, n, len(t.sch.Columns))
 }
 
-// imageValues converts image k of r in place (r's values are converted
-// once, image by image in order). ok is false if a value needs go-mysql's
-// decoding.
-func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *decodedRows, k int) ([]event.Value, bool, error) {
+// imageValues converts the columns convert of image k of r in place (r's
+// values are converted once, image by image in order; the other columns
+// stay as decoded). ok is false if a value needs go-mysql's decoding.
+func (d *decoder) imageValues(t *tableState, tm *replication.TableMapEvent, r *decodedRows, k int, convert []int) ([]event.Value, bool, error) {
 	n := r.ncols
 	if n != len(t.sch.Columns) {
 		return nil, true, component.Permanent(d.columnCountError(t, n))
 	}
 	vals := r.vals[k*n : (k+1)*n : (k+1)*n]
-	for i := range vals {
+	for _, i := range convert {
 		ct, v := t.types[i], &vals[i]
 		if ct.keeps(*v, r.ascii) {
 			continue

@@ -355,6 +355,25 @@ func (ct *colType) keeps(v event.Value, ascii bool) bool {
 	return false
 }
 
+// keepsAll reports whether keeps holds for every value of a column whose
+// values have the kinds in mask (bit 1<<Kind) and whose event's strings
+// are ASCII if ascii is set.
+func (ct *colType) keepsAll(mask uint16, ascii bool) bool {
+	const null, num, str, dec = 1 << event.KindNull, 1 << event.KindInt, 1 << event.KindString, 1 << event.KindDecimal
+	if mask&^null == 0 {
+		return true // NULL stays NULL
+	}
+	switch ct.kind {
+	case vInt, vDatetime, vTimestamp, vDate, vTime:
+		return mask&^(null|num) == 0
+	case vString, vJSON:
+		return ascii && mask&^(null|str) == 0
+	case vDecimal:
+		return mask&^(null|dec) == 0
+	}
+	return false
+}
+
 // setText joins the labels of a SET bitmap.
 func (ct *colType) setText(n uint64) string {
 	if n&(n-1) == 0 { // one label (or none): no new string
