@@ -434,6 +434,9 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 			return nil, err
 		}
 		fast = nil
+		if len(e.Rows) != nimg {
+			return nil, component.Permanent(fmt.Errorf("%s: rows event of %d images decoded as %d", t.ref, nimg, len(e.Rows)))
+		}
 		return d.values(t, e.Rows[k])
 	}
 	for i := 0; i < nimg; i += step {
