@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -223,120 +222,37 @@ func TestKafkaCrashRecovery(t *testing.T) {
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		kills, seedRows = 20, 200000
 	}
-	for _, q := range []string{
-		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
-		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
-		`ALTER TABLE item ALTER COLUMN big SET STORAGE EXTERNAL`,
-		`CREATE TABLE link (a int, b int, val text, PRIMARY KEY (a, b))`,
-		`CREATE TABLE marker (id int PRIMARY KEY)`,
-		fmt.Sprintf(`INSERT INTO acct SELECT g, g*10, 'n'||g FROM generate_series(1,%d) g`, seedRows),
-		fmt.Sprintf(`INSERT INTO item SELECT g, 'item '||g, CASE WHEN g %% 50 = 0 THEN repeat(md5(g::text), 200) END FROM generate_series(1,%d) g`, seedRows/3),
-		fmt.Sprintf(`INSERT INTO link SELECT g %% 100, g, 'v'||g FROM generate_series(1,%d) g`, seedRows/3),
-	} {
-		if _, err := db.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	seedCrashTables(t, db, seedRows)
 	name := kafkaName("kc")
 	dir := t.TempDir()
-	p := writePipelineAs(t, dir, "p.yaml", fmt.Sprintf(`state_dir: %[1]s/state
-sources:
-  %[2]s:
-    type: postgres
-    dsn: ${CRASH_DSN}
-    tables: [public.*]
-    snapshot_chunk_rows: 500
-    batch_size: 256
-    heartbeat_interval: 1s
-sinks:
-  topics:
-    type: kafka
-    inputs: [%[2]s]
-    brokers: [%[3]s]
+	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, name, fmt.Sprintf(`    type: kafka
+    brokers: [%s]
     format: debezium
     partitions: 3
-engine:
-  max_inflight: 8
-`, dir, name, brokers))
-	logf, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
+`, brokers))), "CRASH_DSN="+dsn)
 	logs := func() string { b, _ := os.ReadFile(filepath.Join(dir, "stderr.log")); return string(b) }
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", p)
-		cmd.Env = append(os.Environ(), "CRASH_DSN="+dsn)
-		cmd.Stderr = logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 	_, adm := kafkaAdmin(t, brokers)
 
 	// The snapshot lands, then the workload runs while sluice is killed.
-	cmd := start()
+	cmd := r.start()
 	waitEnd(t, adm, name+".public.acct", int64(seedRows), 2*time.Minute, logs)
-	wctx, stopWork := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	var txs atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workload(wctx, t, dsn, seedRows, &txs)
-	}()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	for i := 0; i < kills; i++ {
-		if i > 0 {
-			cmd = start()
-		}
-		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond) // a random kill moment
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	stopWork()
-	wg.Wait()
+	r.killDuringWorkload(cmd, kills, r.randomMoment(300*time.Millisecond, 900*time.Millisecond), func(ctx context.Context) {
+		workload(ctx, t, dsn, seedRows, &txs)
+	})
 	t.Logf("workload committed %d transactions; %d kills while streaming", txs.Load(), kills)
 
 	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
-	cmd = start()
-	waitEnd(t, adm, name+".public.marker", 1, 3*time.Minute, logs)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run exit: %v\n%s", err, logs())
-	}
+	r.finalRun(3*time.Minute, "the marker", func() bool { return endTotal(adm, name+".public.marker") >= 1 })
 
 	// Read every topic to its end, in partition order, into a file of
 	// envelopes, and replay it.
 	topics := []string{name + ".public.acct", name + ".public.item", name + ".public.link"}
 	out := filepath.Join(dir, "topics.jsonl")
 	records := dumpTopics(t, brokers, adm, topics, out)
-	got, lines := replay(t, out)
-	for _, tc := range []struct {
-		table string
-		q     string
-	}{
-		{"acct", `SELECT id, balance, note FROM acct`},
-		{"item", `SELECT id, name, big FROM item`},
-		{"link", `SELECT a, b, val FROM link`},
-	} {
-		want := tableRows(t, db, tc.q)
-		g := got[tc.table]
-		if len(g) != len(want) {
-			t.Errorf("%s: topic has %d keys, table has %d", tc.table, len(g), len(want))
-		}
-		n := 0
-		for k, w := range want {
-			if gv, ok := g[k]; !ok || gv != w {
-				if n++; n <= 5 {
-					t.Errorf("%s key %s: topic %.200q, table %.200q", tc.table, k, gv, w)
-				}
-			}
-		}
-	}
+	lines := checkReplay(t, db, out, "topic")
 	t.Logf("%d records (%d change events) verified", records, lines)
 }
 

@@ -107,6 +107,7 @@ sinks:
 			}
 		case <-time.After(2 * time.Minute):
 			cmd.Process.Kill()
+			<-done
 			t.Fatal("sluice did not exit after the export")
 		}
 	}

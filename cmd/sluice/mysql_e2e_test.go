@@ -254,46 +254,37 @@ func TestMariaDBCrashRecovery(t *testing.T) {
 	)
 	target := newPGTarget(t)
 	dir := t.TempDir()
-	p := writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML))
-	env := []string{"SOURCE_DSN=" + src.dsn, "TARGET_DSN=" + target.env}
+	r := newCrashRun(t, dir, writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML)),
+		"SOURCE_DSN="+src.dsn, "TARGET_DSN="+target.env)
 	kills := 3
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		kills = 20
 	}
-	cmd := startSluice(t, dir, p, env...)
+	cmd := r.start()
 	waitFor(t, 2*time.Minute, "the snapshot", dir, func() bool {
-		r := target.rows(t, "SELECT count(*)::text FROM acct")
-		return len(r) == 1 && r[0] == "5000"
+		rows := target.rows(t, "SELECT count(*)::text FROM acct")
+		return len(rows) == 1 && rows[0] == "5000"
 	})
 
-	ctx, stopWork := context.WithCancel(context.Background())
 	var txs atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- mysqlWorkload(ctx, src.db, &txs) }()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	for i := 0; i < kills; i++ {
-		before := txs.Load()
+	var workErr error
+	r.killDuringWorkload(cmd, kills, func() {
+		// A random moment: once 50 to 249 more transactions are committed
+		// (30 s at the most).
+		want := txs.Load() + 50 + int64(r.rng.IntN(200))
 		deadline := time.Now().Add(30 * time.Second)
-		for txs.Load() < before+50+int64(rng.IntN(200)) && time.Now().Before(deadline) {
+		for txs.Load() < want && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		cmd.Process.Kill()
-		cmd.Wait()
-		cmd = startSluice(t, dir, p, env...)
-	}
-	stopWork()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	}, func(ctx context.Context) { workErr = mysqlWorkload(ctx, src.db, &txs) })
+	if workErr != nil {
+		t.Fatal(workErr)
 	}
 	t.Logf("%d transactions, %d kills", txs.Load(), kills)
 	src.exec(t, "INSERT INTO marker VALUES (1)")
-	waitFor(t, 2*time.Minute, "the marker", dir, func() bool {
+	r.finalRun(2*time.Minute, "the marker", func() bool {
 		return len(target.rows(t, "SELECT id::text FROM marker")) == 1
 	})
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
-	}
 	compareMySQLToTarget(t, src, target)
 }
 

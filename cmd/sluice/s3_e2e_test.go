@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -308,71 +307,34 @@ sinks:
 engine:
   max_inflight: 8
 `, dir, s3Sink))
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", p)
-		cmd.Env = append(append(os.Environ(), "CRASH_DSN="+dsn), l.env...)
-		f, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err == nil {
-			cmd.Stderr = f
-			t.Cleanup(func() { f.Close() })
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	r := newCrashRun(t, dir, p, append([]string{"CRASH_DSN=" + dsn}, l.env...)...)
 
 	hasMarker := func(id int) bool {
 		return slices.ContainsFunc(l.keys(t), func(k string) bool {
 			return strings.Contains(k, "pg.public.marker+") && strings.Contains(string(l.get(t, k)), fmt.Sprintf(`{"id":%d,`, id))
 		})
 	}
-	waitMarker := func(cmd *exec.Cmd, id int) {
+	insertMarker := func(id int) {
 		t.Helper()
 		if _, err := db.Exec(ctx, `INSERT INTO marker VALUES ($1)`, id); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(2 * time.Minute)
-		for !hasMarker(id) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("sluice did not reach marker %d (see %s/stderr.log)", id, dir)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
 	}
 	// The first run snapshots the empty tables and streams: changes are
 	// then all streamed (a snapshot would show only their last state).
-	cmd := start()
-	waitMarker(cmd, 0)
+	cmd := r.start()
+	insertMarker(0)
+	waitFor(t, 2*time.Minute, "marker 0", dir, func() bool { return hasMarker(0) })
 
-	wctx, stopWork := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	var changes atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		evWorkload(wctx, t, dsn, &changes)
-	}()
-	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	kills := 0
-	for ; kills < 3; kills++ {
-		if kills > 0 {
-			cmd = start()
-		}
-		time.Sleep(time.Duration(700+rng.IntN(900)) * time.Millisecond) // a random kill moment
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	stopWork()
-	wg.Wait()
+	kills := 3
+	r.killDuringWorkload(cmd, kills, r.randomMoment(700*time.Millisecond, 900*time.Millisecond), func(ctx context.Context) {
+		evWorkload(ctx, t, dsn, &changes)
+	})
 	t.Logf("%d kills; the workload made %d changes", kills, changes.Load())
-	cmd = start()
-	waitMarker(cmd, 1)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run: %v (see %s/stderr.log)", err, dir)
-	}
+	cmd = r.start()
+	insertMarker(1)
+	stopWhen(t, cmd, dir, 2*time.Minute, "the final run to reach marker 1", func() bool { return hasMarker(1) })
 
 	// Every change must be in the objects once.
 	seen := map[[2]int]string{}

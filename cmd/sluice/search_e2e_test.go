@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -291,61 +290,16 @@ func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 10, 20, 90000
 	}
-	for _, q := range []string{
-		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
-		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
-		`ALTER TABLE item ALTER COLUMN big SET STORAGE EXTERNAL`,
-		`CREATE TABLE link (a int, b int, val text, PRIMARY KEY (a, b))`,
-		`CREATE TABLE marker (id int PRIMARY KEY)`,
-		fmt.Sprintf(`INSERT INTO acct SELECT g, g*10, 'n'||g FROM generate_series(1,%d) g`, seedRows),
-		fmt.Sprintf(`INSERT INTO item SELECT g, 'item '||g, CASE WHEN g %% 50 = 0 THEN repeat(md5(g::text), 200) END FROM generate_series(1,%d) g`, seedRows/3),
-		fmt.Sprintf(`INSERT INTO link SELECT g %% 100, g, 'v'||g FROM generate_series(1,%d) g`, seedRows/3),
-	} {
-		if _, err := db.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	total := seedRows + 2*(seedRows/3)
+	total := seedCrashTables(t, db, seedRows)
 	idx := newSearchIndex(t, base, "sluice-e2e-crash")
 	index := func(table string) string { return idx.name + "-" + table }
 
 	dir := t.TempDir()
-	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
-sources:
-  pg:
-    type: postgres
-    dsn: ${CRASH_DSN}
-    tables: [public.*]
-    snapshot_chunk_rows: 500
-    batch_size: 256
-    heartbeat_interval: 1s
-    slot: %s
-sinks:
-  search:
-    type: opensearch
-    inputs: [pg]
+	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", fmt.Sprintf(`    type: opensearch
     hosts: ["${CRASH_OPENSEARCH}"]
     index: %s-${table}
     max_request_bytes: 262144
-engine:
-  max_inflight: 8
-`, dir, uniqueSlot(), idx.name))
-	var logMu sync.Mutex
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", p)
-		cmd.Env = append(os.Environ(), "CRASH_DSN="+dsn, "CRASH_OPENSEARCH="+base)
-		logMu.Lock()
-		f, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		logMu.Unlock()
-		if err == nil {
-			cmd.Stderr = f
-			t.Cleanup(func() { f.Close() })
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+`, idx.name))), "CRASH_DSN="+dsn, "CRASH_OPENSEARCH="+base)
 	defer func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
@@ -364,66 +318,37 @@ engine:
 			t.Logf("sluice stderr, warnings and errors (tail):\n%s", strings.Join(keep, "\n"))
 		}
 	}()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	indexed := func() int { return idx.count(index("acct")) + idx.count(index("item")) + idx.count(index("link")) }
 
 	// Phase 1: kills during the snapshot.
-	during := 0
-	for i := 0; i < snapKills*6 && during < snapKills; i++ {
-		cmd := start()
-		time.Sleep(time.Duration(200+rng.IntN(900)) * time.Millisecond) // a random kill moment
-		done := indexed() >= total
-		cmd.Process.Kill()
-		cmd.Wait()
-		if done {
-			break
-		}
-		during++
-	}
-	t.Logf("%d kills landed during the snapshot (%d of %d rows indexed)", during, indexed(), total)
-	if during == 0 {
-		t.Fatalf("no kill landed during the snapshot; the test proves nothing")
-	}
+	r.killDuringSnapshot(snapshotKills{
+		kills: snapKills, tries: snapKills * 6,
+		done:     func() bool { return indexed() >= total },
+		moment:   r.randomMoment(200*time.Millisecond, 900*time.Millisecond),
+		progress: func() string { return fmt.Sprintf("%d of %d rows indexed", indexed(), total) },
+	})
 
 	// The snapshot completes before the workload starts, as in
 	// TestPostgresCrashRecovery: a run killed before its first checkpoint
 	// makes the source start over with a new slot, and rows deleted in
 	// between would be left in any idempotent sink (reported to the source).
-	cmd := start()
-	waitUntil(t, "the snapshot in the index", 3*time.Minute, func() bool { return indexed() == total })
-	time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond) // a kill moment right after the snapshot
-	cmd.Process.Kill()
-	cmd.Wait()
+	cmd := r.start()
+	waitFor(t, 3*time.Minute, "the snapshot in the index", dir, func() bool { return indexed() == total })
+	r.pause(0, 500*time.Millisecond) // a kill moment right after the snapshot
+	kill(cmd)
 
 	// Phase 2: a concurrent workload while sluice is killed again and again.
-	wctx, stopWork := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	var txs atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workload(wctx, t, dsn, seedRows, &txs)
-	}()
-	for i := 0; i < streamKills; i++ {
-		cmd := start()
-		time.Sleep(time.Duration(1000+rng.IntN(1500)) * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	stopWork()
-	wg.Wait()
+	r.killDuringWorkload(nil, streamKills, r.randomMoment(time.Second, 1500*time.Millisecond), func(ctx context.Context) {
+		workload(ctx, t, dsn, seedRows, &txs)
+	})
 	t.Logf("workload committed %d transactions", txs.Load())
 
 	// Final run: catch up to a marker committed after the workload.
 	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
-	cmd = start()
-	waitUntil(t, "the marker document", 3*time.Minute, func() bool { return idx.exists(index("marker"), "1") })
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run exit: %v", err)
-	}
+	r.finalRun(3*time.Minute, "the marker document", func() bool { return idx.exists(index("marker"), "1") })
 	sameDocs(t, "acct", pgDocs(t, db, `SELECT id::text, to_jsonb(t)::text FROM acct t`), idx.docs(index("acct")))
 	sameDocs(t, "item", pgDocs(t, db, `SELECT id::text, to_jsonb(t)::text FROM item t`), idx.docs(index("item")))
 	sameDocs(t, "link", pgDocs(t, db, `SELECT a::text || '|' || b::text, to_jsonb(t)::text FROM link t`), idx.docs(index("link")))

@@ -6,13 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -131,35 +127,6 @@ func pgRows(t *testing.T, db *pgx.Conn, q string) []string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return out
-}
-
-func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
-	cmd := exec.Command(bin, "run", pipeline)
-	cmd.Env = append(os.Environ(), env...)
-	f, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err == nil {
-		cmd.Stderr = f
-		t.Cleanup(func() { f.Close() })
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd
-}
-
-func waitFor(t *testing.T, d time.Duration, what, dir string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
-			if len(log) > 4000 {
-				log = log[len(log)-4000:]
-			}
-			t.Fatalf("timed out waiting for %s; sluice stderr (tail):\n%s", what, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // TestPostgresToMariaDB is seed 003's shape with a PostgreSQL source:
@@ -293,91 +260,45 @@ func sqlCrash(t *testing.T, target sqlTarget) {
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
-	for _, q := range []string{
-		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
-		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
-		`ALTER TABLE item ALTER COLUMN big SET STORAGE EXTERNAL`,
-		`CREATE TABLE link (a int, b int, val text, PRIMARY KEY (a, b))`,
-		`CREATE TABLE marker (id int PRIMARY KEY)`,
-		fmt.Sprintf(`INSERT INTO acct SELECT g, g*10, 'n'||g FROM generate_series(1,%d) g`, seedRows),
-		fmt.Sprintf(`INSERT INTO item SELECT g, 'item '||g, CASE WHEN g %% 50 = 0 THEN repeat(md5(g::text), 200) END FROM generate_series(1,%d) g`, seedRows/3),
-		fmt.Sprintf(`INSERT INTO link SELECT g %% 100, g, 'v'||g FROM generate_series(1,%d) g`, seedRows/3),
-	} {
-		if _, err := db.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	total := seedRows + 2*(seedRows/3)
+	total := seedCrashTables(t, db, seedRows)
 	dir := t.TempDir()
-	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
-sources:
-  pg:
-    type: postgres
-    dsn: ${SOURCE_DSN}
-    tables: [public.*]
-    snapshot_chunk_rows: 500
-    batch_size: 256
-    heartbeat_interval: 1s
-    slot: %s
-sinks:
-  out:
-    %s
-    inputs: [pg]
-    auto_create: true
-engine:
-  max_inflight: 8
-`, dir, uniqueSlot(), target.sinkYAML))
-	env := []string{"SOURCE_DSN=" + dsn, "TARGET_DSN=" + target.env}
+	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", "    "+target.sinkYAML+"\n    auto_create: true\n")),
+		"CRASH_DSN="+dsn, "TARGET_DSN="+target.env)
 	count := func() int {
 		n := 0
 		for _, tb := range []string{"acct", "item", "link"} {
-			r := target.rows(t, "SELECT CAST(COUNT(*) AS CHAR(20)) FROM "+tb)
-			if len(r) == 1 {
+			rows := target.rows(t, "SELECT CAST(COUNT(*) AS CHAR(20)) FROM "+tb)
+			if len(rows) == 1 {
 				var c int
-				fmt.Sscan(strings.TrimSpace(r[0]), &c)
+				fmt.Sscan(strings.TrimSpace(rows[0]), &c)
 				n += c
 			}
 		}
 		return n
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	during := 0
-	for i := 0; i < snapKills*4 && during < snapKills && count() < total; i++ {
-		// Kill at a random moment once this run has written something.
-		prev := count()
-		cmd := startSluice(t, dir, p, env...)
-		deadline := time.Now().Add(30 * time.Second)
-		for count() <= prev && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
-		if count() < total {
-			during++
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	t.Logf("%d kills landed during the snapshot (%d of %d rows written)", during, count(), total)
-	if during == 0 {
-		t.Fatalf("no kill landed during the snapshot; the test proves nothing (see %s/stderr.log)", dir)
-	}
+	written := 0 // rows in the sink at the last check, made just before each run starts
+	r.killDuringSnapshot(snapshotKills{
+		kills: snapKills, tries: snapKills * 4,
+		done: func() bool {
+			written = count()
+			return written >= total
+		},
+		moment: func() {
+			// A random moment once this run has written something.
+			prev := written
+			deadline := time.Now().Add(30 * time.Second)
+			for count() <= prev && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			r.pause(0, 150*time.Millisecond)
+		},
+		progress: func() string { return fmt.Sprintf("%d of %d rows written", count(), total) },
+	})
 
-	wctx, stopWork := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	var txs atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		workload(wctx, t, dsn, seedRows, &txs)
-	}()
-	for i := 0; i < streamKills; i++ {
-		cmd := startSluice(t, dir, p, env...)
-		time.Sleep(time.Duration(1000+rng.IntN(1500)) * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	stopWork()
-	wg.Wait()
+	r.killDuringWorkload(nil, streamKills, r.randomMoment(time.Second, 1500*time.Millisecond), func(ctx context.Context) {
+		workload(ctx, t, dsn, seedRows, &txs)
+	})
 	t.Logf("workload committed %d transactions", txs.Load())
 
 	// Catch up to a marker transaction committed after the workload. The
@@ -393,20 +314,14 @@ engine:
 	}
 	var after uint64
 	fmt.Sscan(lsn0, &after)
-	cmd := startSluice(t, dir, p, env...)
-	defer cmd.Process.Kill()
-	waitFor(t, 3*time.Minute, "the marker", dir, func() bool {
-		r := target.rows(t, "SELECT CAST(hi AS CHAR(30)) FROM sluice_positions")
+	r.finalRun(3*time.Minute, "the marker", func() bool {
+		rows := target.rows(t, "SELECT CAST(hi AS CHAR(30)) FROM sluice_positions")
 		var hi uint64
-		if len(r) == 1 {
-			fmt.Sscan(strings.TrimSpace(r[0]), &hi)
+		if len(rows) == 1 {
+			fmt.Sscan(strings.TrimSpace(rows[0]), &hi)
 		}
 		return hi > after
 	})
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run exit: %v (see %s/stderr.log)", err, dir)
-	}
 	for _, tc := range []struct{ table, cols, order string }{
 		{"acct", "id, balance, note", "id"},
 		{"item", "id, name, big", "id"},

@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// What the crash tests share. A crash test seeds PostgreSQL with the crash
+// tables (seedCrashTables), runs sluice on them (crashPipeline), SIGKILLs
+// it at random moments during the snapshot (killDuringSnapshot) and while a
+// workload commits (killDuringWorkload), lets a last run catch up to a
+// marker committed after the workload (finalRun), and then compares the
+// sink with the tables (checkReplay for Debezium envelopes). The kill
+// moments are random on purpose, not synchronisation; every wait for the
+// sink is a condition with a deadline. Every run appends its stderr to the
+// test directory's stderr.log.
+
+// seedCrashTables creates the crash tables: acct, item (whose big column is
+// stored out of line, TOAST), link (a two-column key) and marker. It fills
+// acct with seedRows rows, item and link with seedRows/3 each, and returns
+// the number of rows seeded.
+func seedCrashTables(t *testing.T, db *pgx.Conn, seedRows int) int {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
+		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
+		`ALTER TABLE item ALTER COLUMN big SET STORAGE EXTERNAL`,
+		`CREATE TABLE link (a int, b int, val text, PRIMARY KEY (a, b))`,
+		`CREATE TABLE marker (id int PRIMARY KEY)`,
+		fmt.Sprintf(`INSERT INTO acct SELECT g, g*10, 'n'||g FROM generate_series(1,%d) g`, seedRows),
+		fmt.Sprintf(`INSERT INTO item SELECT g, 'item '||g, CASE WHEN g %% 50 = 0 THEN repeat(md5(g::text), 200) END FROM generate_series(1,%d) g`, seedRows/3),
+		fmt.Sprintf(`INSERT INTO link SELECT g %% 100, g, 'v'||g FROM generate_series(1,%d) g`, seedRows/3),
+	} {
+		if _, err := db.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return seedRows + 2*(seedRows/3)
+}
+
+// crashPipeline is the pipeline of the PostgreSQL crash tests: the postgres
+// source named source reads every table of ${CRASH_DSN} in small snapshot
+// chunks and batches, on a replication slot of its own, into the sink
+// "out", whose settings are sink (lines indented by four spaces).
+func crashPipeline(dir, source, sink string) string {
+	return fmt.Sprintf(`state_dir: %[1]s/state
+sources:
+  %[2]s:
+    type: postgres
+    dsn: ${CRASH_DSN}
+    tables: [public.*]
+    snapshot_chunk_rows: 500
+    batch_size: 256
+    heartbeat_interval: 1s
+    slot: %[3]s
+sinks:
+  out:
+    inputs: [%[2]s]
+%[4]s
+engine:
+  max_inflight: 8
+`, dir, source, uniqueSlot(), strings.TrimSuffix(sink, "\n"))
+}
+
+// startSluice starts `sluice run pipeline` with env added to its
+// environment and its stderr appended to dir/stderr.log. A run still going
+// when the test ends is killed.
+func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "run", pipeline)
+	cmd.Env = append(os.Environ(), env...)
+	f, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // the process has its own copy once started
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kill(cmd) })
+	return cmd
+}
+
+// kill SIGKILLs a run and reaps it; a run already reaped is left alone.
+func kill(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
+// stderrTail is the end of the runs' stderr.log in dir.
+func stderrTail(dir string) string {
+	log, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
+	if len(log) > 4000 {
+		log = log[len(log)-4000:]
+	}
+	return string(log)
+}
+
+// waitFor waits up to d for cond; on timeout it fails the test with the
+// tail of the runs' stderr.log in dir.
+func waitFor(t *testing.T, d time.Duration, what, dir string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (see %s/stderr.log); sluice stderr (tail):\n%s", what, dir, stderrTail(dir))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopWhen waits up to d for cond (what the run must reach, such as a
+// marker row in the sink), then stops the run with SIGTERM. A timeout or an
+// unclean exit fails the test with the tail of the runs' stderr.log.
+func stopWhen(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	waitFor(t, d, what, dir, cond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice exit after %s: %v (see %s/stderr.log); sluice stderr (tail):\n%s", what, err, dir, stderrTail(dir))
+	}
+}
+
+// crashRun starts, kills and restarts one pipeline.
+type crashRun struct {
+	t        *testing.T
+	dir      string // the test's directory, with stderr.log
+	pipeline string
+	env      []string // added to each run's environment
+	rng      *rand.Rand
+}
+
+func newCrashRun(t *testing.T, dir, pipeline string, env ...string) *crashRun {
+	return &crashRun{t: t, dir: dir, pipeline: pipeline, env: env,
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))}
+}
+
+func (r *crashRun) start() *exec.Cmd {
+	r.t.Helper()
+	return startSluice(r.t, r.dir, r.pipeline, r.env...)
+}
+
+// pause sleeps until a random moment between lo and lo+spread from now.
+func (r *crashRun) pause(lo, spread time.Duration) {
+	time.Sleep(lo + time.Duration(r.rng.Int64N(int64(spread))))
+}
+
+// randomMoment is a kill moment: a random one between lo and lo+spread
+// after it is called.
+func (r *crashRun) randomMoment(lo, spread time.Duration) func() {
+	return func() { r.pause(lo, spread) }
+}
+
+// snapshotKills says how a crash test kills sluice during the snapshot.
+type snapshotKills struct {
+	kills int // kills that must land before the snapshot is complete
+	tries int // runs at the most
+	// done reports whether the snapshot is complete in the sink. It is
+	// asked before each run starts and again right before its kill.
+	done func() bool
+	// moment returns at a run's kill moment.
+	moment func()
+	// progress, if not nil, says how far the snapshot got, for the log.
+	progress func() string
+}
+
+// killDuringSnapshot starts runs one after another, each SIGKILLed at its
+// moment, until s.kills of them were killed before the snapshot was
+// complete, the snapshot is complete, or s.tries runs were made. It logs
+// how many kills landed during the snapshot and fails the test when none
+// did.
+func (r *crashRun) killDuringSnapshot(s snapshotKills) {
+	r.t.Helper()
+	during := 0
+	for i := 0; i < s.tries && during < s.kills && !s.done(); i++ {
+		cmd := r.start()
+		s.moment()
+		landed := !s.done()
+		kill(cmd)
+		if landed {
+			during++
+		}
+	}
+	if s.progress != nil {
+		r.t.Logf("%d kills landed during the snapshot (%s)", during, s.progress())
+	} else {
+		r.t.Logf("%d kills landed during the snapshot", during)
+	}
+	if during == 0 {
+		r.t.Fatalf("no kill landed during the snapshot; the test proves nothing (see %s/stderr.log)", r.dir)
+	}
+}
+
+// killDuringWorkload runs work, until its context is cancelled, while kills
+// runs of sluice are each SIGKILLed at their moment. The first run is
+// running if it is not nil; the others are started here. It returns once
+// work has returned.
+func (r *crashRun) killDuringWorkload(running *exec.Cmd, kills int, moment func(), work func(context.Context)) {
+	r.t.Helper()
+	ctx, stopWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopWork()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		work(ctx)
+	}()
+	cmd := running
+	for i := 0; i < kills; i++ {
+		if cmd == nil {
+			cmd = r.start()
+		}
+		moment()
+		kill(cmd)
+		cmd = nil
+	}
+}
+
+// finalRun starts the last run, which must catch up to what the test
+// committed last: it waits up to d for reached, then stops the run with
+// SIGTERM, and fails the test on a timeout or an unclean exit.
+func (r *crashRun) finalRun(d time.Duration, what string, reached func() bool) {
+	r.t.Helper()
+	stopWhen(r.t, r.start(), r.dir, d, "the final run to reach "+what, reached)
+}
+
+// crashTables are the crash tables the workload changes, with the query
+// that reads each for tableRows.
+var crashTables = []struct{ table, q string }{
+	{"acct", `SELECT id, balance, note FROM acct`},
+	{"item", `SELECT id, name, big FROM item`},
+	{"link", `SELECT a, b, val FROM link`},
+}
+
+// checkReplay replays the Debezium envelopes in path and fails the test
+// unless the last image of every key equals its row in the crash tables,
+// with no key more or less; where names the output in messages. It returns
+// the number of envelopes.
+func checkReplay(t *testing.T, db *pgx.Conn, path, where string) int {
+	t.Helper()
+	got, lines := replay(t, path)
+	for _, tc := range crashTables {
+		want := tableRows(t, db, tc.q)
+		g := got[tc.table]
+		if len(g) != len(want) {
+			t.Errorf("%s: %s has %d keys, table has %d", tc.table, where, len(g), len(want))
+		}
+		n := 0
+		for k, w := range want {
+			if gv, ok := g[k]; !ok || gv != w {
+				if n++; n <= 5 {
+					t.Errorf("%s key %s: %s %.200q, table %.200q", tc.table, k, where, gv, w)
+				}
+			}
+		}
+		for k := range g {
+			if _, ok := want[k]; !ok {
+				if n++; n <= 5 {
+					t.Errorf("%s key %s in %s but not in table", tc.table, k, where)
+				}
+			}
+		}
+	}
+	return lines
+}
+
+const unavailable = "__debezium_unavailable_value"
+
+type crashRow map[string]any
+
+// workload runs random transactions until ctx is cancelled.
+func workload(ctx context.Context, t *testing.T, dsn string, seedRows int, txs *atomic.Int64) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Errorf("workload connect: %v", err)
+		return
+	}
+	defer conn.Close(context.Background())
+	rng := rand.New(rand.NewPCG(42, uint64(time.Now().UnixNano())))
+	next := seedRows + 1
+	for ctx.Err() == nil {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return
+		}
+		n := 1 + rng.IntN(20)
+		for i := 0; i < n; i++ {
+			id := 1 + rng.IntN(seedRows)
+			var q string
+			var args []any
+			switch rng.IntN(10) {
+			case 0:
+				q, args = `INSERT INTO acct VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET balance = excluded.balance`, []any{next, rng.IntN(1000), "new"}
+				next++
+			case 1:
+				q, args = `DELETE FROM acct WHERE id = $1`, []any{id}
+			case 2: // delete then re-insert the same key
+				if _, err := tx.Exec(ctx, `DELETE FROM item WHERE id = $1`, id/3+1); err != nil {
+					break
+				}
+				q, args = `INSERT INTO item VALUES ($1, 'again', NULL) ON CONFLICT (id) DO NOTHING`, []any{id/3 + 1}
+			case 3: // primary-key update
+				q, args = `UPDATE acct SET id = $2 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM acct WHERE id = $2)`, []any{id, next}
+				next++
+			case 4: // TOAST-sized value
+				q, args = `UPDATE item SET big = repeat(md5(random()::text), 150) WHERE id = $1`, []any{id/3 + 1}
+			case 5: // leaves a TOASTed column unchanged
+				q, args = `UPDATE item SET name = 'renamed ' || $2::text WHERE id = $1`, []any{id/3 + 1, rng.IntN(1e6)}
+			case 6:
+				q, args = `UPDATE link SET val = $3 WHERE a = $1 AND b = $2`, []any{id % 100, id, strconv.Itoa(rng.IntN(1e6))}
+			case 7:
+				q, args = `UPDATE link SET b = b + 1000000 WHERE a = $1 AND b = $2`, []any{id % 100, id}
+			default:
+				q, args = `UPDATE acct SET balance = balance + 1, note = $2 WHERE id = $1`, []any{id, fmt.Sprintf("tx%d", rng.IntN(1e6))}
+			}
+			if q == "" {
+				continue
+			}
+			if _, err := tx.Exec(ctx, q, args...); err != nil {
+				tx.Rollback(context.Background())
+				tx = nil
+				break
+			}
+		}
+		if tx != nil {
+			if tx.Commit(ctx) == nil {
+				txs.Add(1)
+			}
+		}
+	}
+}
+
+// replay applies the output's events in order and returns the last image
+// per key, per table, as "col=value|..." strings.
+func replay(t *testing.T, path string) (map[string]map[string]string, int) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	state := map[string]map[string]crashRow{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	lines := 0
+	for sc.Scan() {
+		lines++
+		var ev struct {
+			Before crashRow `json:"before"`
+			After  crashRow `json:"after"`
+			Op     string   `json:"op"`
+			Source struct {
+				Table string `json:"table"`
+				LSN   *int64 `json:"lsn"`
+			} `json:"source"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("line %d: %v", lines, err)
+		}
+		if ev.Source.LSN == nil && ev.Op != "r" {
+			t.Fatalf("line %d: a change without its source position", lines)
+		}
+		tbl := state[ev.Source.Table]
+		if tbl == nil {
+			tbl = map[string]crashRow{}
+			state[ev.Source.Table] = tbl
+		}
+		switch ev.Op {
+		case "r", "c":
+			tbl[rowKey(ev.Source.Table, ev.After)] = ev.After
+		case "u":
+			k := rowKey(ev.Source.Table, ev.After)
+			if ev.Before != nil {
+				if old := rowKey(ev.Source.Table, ev.Before); old != k {
+					delete(tbl, old)
+				}
+			}
+			prev := tbl[k]
+			for c, v := range ev.After {
+				if v == unavailable {
+					ev.After[c] = prev[c]
+				}
+			}
+			tbl[k] = ev.After
+		case "d":
+			delete(tbl, rowKey(ev.Source.Table, ev.Before))
+		case "t":
+			state[ev.Source.Table] = map[string]crashRow{}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for tbl, rows := range state {
+		out[tbl] = map[string]string{}
+		for k, r := range rows {
+			out[tbl][k] = rowString(r)
+		}
+	}
+	return out, lines
+}
+
+func rowKey(table string, r crashRow) string {
+	if table == "link" {
+		return norm(r["a"]) + "/" + norm(r["b"])
+	}
+	return norm(r["id"])
+}
+
+// norm prints JSON numbers and database integers alike.
+func norm(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int32:
+		return strconv.Itoa(int(x))
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return fmt.Sprint(v)
+}
+
+func rowString(r crashRow) string {
+	cols := make([]string, 0, len(r))
+	for c, v := range r {
+		cols = append(cols, c+"="+norm(v))
+	}
+	sort.Strings(cols)
+	return strings.Join(cols, "|")
+}
+
+func tableRows(t *testing.T, db *pgx.Conn, q string) map[string]string {
+	rows, err := db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	fields := rows.FieldDescriptions()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := crashRow{}
+		for i, f := range fields {
+			r[f.Name] = vals[i]
+		}
+		table := "acct"
+		if _, ok := r["a"]; ok {
+			table = "link"
+		}
+		out[rowKey(table, r)] = rowString(r)
+	}
+	return out
+}
