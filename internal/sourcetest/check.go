@@ -114,7 +114,7 @@ func (c *checker) decode(evs []event.Event) []obs {
 			b := r
 			o.before = &b
 		}
-		if c.h.Row == nil {
+		if c.h.Row == nil || c.h.Key != "" {
 			if k := e.Key(); len(k) != 1 || !k[0].Equal(event.Int(r.ID)) {
 				c.errorf("event %d (%s %d): Key() is %v", i, e.Op, r.ID, k)
 			}

@@ -13,7 +13,8 @@
 // reports the newest acknowledged checkpoint to Committed from another
 // goroutine, can hold Emit (back-pressure) and can crash a run at a chosen
 // batch (Emit returns component.ErrStopped, the context is cancelled, the
-// batch is lost). A new run then starts from the last committed checkpoint,
+// batch is lost). Holding blocks batches of events; a checkpoint alone
+// passes, so a held source is blocked with rows in hand. A new run then starts from the last committed checkpoint,
 // as after a real crash.
 //
 // Subtests, each with exact outcomes:
@@ -58,7 +59,10 @@
 // states between polls. An export-only source (Caps.Stream false, e.g.
 // MongoDB on a server without change streams) runs the snapshot,
 // mid-snapshot crash, back-pressure and type checks only; a document
-// source maps its documents to the suite's rows with Harness.Row.
+// source maps its documents to the suite's rows with Harness.Row, names its
+// key column with Harness.Key, and sets Caps.Shapes: each document shape
+// has its schema, so a row of NULLs (fields holding null) has one of its
+// own, typed Harness.NullType.
 //
 // # Adding a source
 //
@@ -75,7 +79,8 @@
 // TestSuiteCatchesBrokenSources runs subtests against it with one property
 // broken at a time (reordered changes, a lost or replayed change after a
 // restart, a checkpoint that claims a whole transaction mid-way or goes
-// back, unbounded read-ahead, a missing snapshot mark, a second snapshot
+// back, unbounded read-ahead (in the stream, and in a snapshot that
+// checkpoints its start alone first), a missing snapshot mark, a second snapshot
 // read, wrong ops, before images, Seqs, type names, float32 values, batch
 // sizes, schemas) and checks that each makes the suite fail, naming it.
 package sourcetest

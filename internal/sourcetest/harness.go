@@ -34,6 +34,15 @@ type Harness struct {
 	// and the column named "v" as a string (NULL when the image lacks it,
 	// as a key-only before image). A document source overrides it.
 	Row func(sch *event.Schema, img []event.Value) (Row, error)
+	// Key is the name of the tables' integer key column when it is not id
+	// (a document's _id). Set, it is checked as id is without Row: the
+	// schema's key is that column alone, Key and not Optional, and an
+	// event's Key() is the row's id. The type matrix's rows are found by it.
+	Key string
+	// NullType and NullTypeName are, for a source with Caps.Shapes, the
+	// type and type name of a column whose field holds NULL (a BSON null).
+	NullType     event.Type
+	NullTypeName string
 	// Types is the type matrix: for every column of the table that
 	// Target.CreateTypes creates, the exact event type, source type name
 	// and value that Target.InsertTypes must produce.
@@ -78,6 +87,12 @@ type Caps struct {
 	// may never be seen (sql_poll's incrementing mode), so inserts use
 	// growing ids.
 	AscendingInserts bool
+	// Shapes: a document source, with no table schema. Documents of one
+	// shape (field names and types, in order) share a schema; a shape not
+	// seen before in the run comes with a new schema of a higher Version. A
+	// NULL is a field holding null, so a row of NULLs has a shape, and a
+	// schema, of its own, with the columns typed as Harness.NullType says.
+	Shapes bool
 	// Seq: every change carries a non-zero event.Seq that grows in commit
 	// order and is the same when a change is delivered again after a
 	// restart, and an event.Version that grows per row; snapshot rows have

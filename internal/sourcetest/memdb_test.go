@@ -394,6 +394,14 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 	}
 	s.db.mu.Unlock()
 	slices.Sort(keys)
+	if s.mutation == "greedysnap" {
+		// Checkpoints its start alone first (as MongoDB's source does),
+		// then reads every row (into s.greedy) before emitting any.
+		if err := out.Emit(ctx, nil, cp.bytes()); err != nil {
+			return err
+		}
+		chunk = max(len(keys), 1)
+	}
 	for len(keys) > 0 {
 		ids := keys[:min(len(keys), chunk)]
 		keys = keys[len(ids):]
@@ -403,6 +411,11 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 			vers[i], _ = at(s.db.tables[s.p.Table][id], readAt)
 		}
 		s.db.mu.Unlock()
+		if s.mutation == "greedysnap" {
+			for i, id := range ids {
+				s.greedy = append(s.greedy, s.image(id, vers[i]))
+			}
+		}
 		for lo := 0; lo < len(ids); lo += s.p.BatchSize {
 			hi := min(lo+s.p.BatchSize, len(ids))
 			evs := make([]event.Event, 0, hi-lo)

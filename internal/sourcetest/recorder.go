@@ -21,7 +21,10 @@ type Batch struct {
 // goroutine reports to the source's Committed, as the engine does. It can
 // hold Emit (a full in-flight window: back-pressure) and crash: refuse a
 // batch, cancel the run and refuse every later Emit, as a process that dies
-// would; the next run then starts from the committed checkpoint.
+// would; the next run then starts from the committed checkpoint. Hold
+// blocks batches of events only: a checkpoint alone (MongoDB's start point,
+// emitted before the export reads anything) holds no data, and a source
+// blocked there has not read the rows whose memory the suite measures.
 type recorder struct {
 	lag int // acknowledge batch i once batch i+lag is accepted
 	// crash, when set, is asked about every batch before it is accepted;
@@ -35,7 +38,7 @@ type recorder struct {
 		acked     int // batches acknowledged, a prefix
 		committed int // batches covered by the committed checkpoint (it rides on batch committed-1); 0: none
 		hold      bool
-		waiting   int // Emit calls blocked by hold
+		waiting   int // Emit calls blocked by hold (each with events)
 		crashed   bool
 		returned  bool               // Run returned: an Emit now is a contract violation
 		late      int                // Emit calls after Run returned
@@ -67,7 +70,7 @@ func (r *recorder) Emit(ctx context.Context, evs []event.Event, cp []byte) error
 		r.mu.late++
 		return component.ErrStopped
 	}
-	for r.mu.hold && !r.mu.crashed && ctx.Err() == nil {
+	for r.mu.hold && len(evs) > 0 && !r.mu.crashed && ctx.Err() == nil {
 		r.mu.waiting++
 		r.cond.Wait()
 		r.mu.waiting--
@@ -120,7 +123,8 @@ func (r *recorder) late() int {
 	return r.mu.late
 }
 
-// setHold makes Emit block (true) or lets blocked and later Emits through.
+// setHold makes Emit of events block (true) or lets blocked and later
+// Emits through.
 func (r *recorder) setHold(h bool) {
 	r.mu.Lock()
 	r.mu.hold = h

@@ -31,6 +31,7 @@ func TestSuiteCatchesBrokenSources(t *testing.T) {
 		{"cpearly", "crash/mid_transaction", "not caught up"},
 		{"seq", "crash/mid_transaction", "as a sink that skips replays holds it"},
 		{"greedy", "backpressure", "it reads ahead without bound"},
+		{"greedysnap", "backpressure", "it reads ahead without bound"},
 		{"typename", "types", `type name "int"`},
 		{"float32", "types", "is not a float32 value"},
 	} {

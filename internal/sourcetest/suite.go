@@ -93,6 +93,8 @@ func (s *suite) checkRun(t *testing.T, r *running) {
 		prev = mk
 	}
 	var sch *event.Schema
+	shapes := map[string]*event.Schema{} // Caps.Shapes: each shape's schema
+	top := 0                             // the highest schema Version so far
 	for i, b := range r.rec.batches() {
 		if len(b.Events) > r.p.BatchSize {
 			c.errorf("batch %d has %d events; the batch size is %d", i, len(b.Events), r.p.BatchSize)
@@ -103,7 +105,21 @@ func (s *suite) checkRun(t *testing.T, r *running) {
 			case sch == nil:
 				sch = e.Schema
 				s.checkSchema(c, sch, r.p)
-			case e.Schema != sch:
+				shapes[shapeOf(sch)], top = sch, sch.Version
+			case e.Schema == sch:
+			case s.h.Caps.Shapes:
+				sch = e.Schema
+				k := shapeOf(sch)
+				switch prev, ok := shapes[k]; {
+				case ok && prev != sch:
+					c.errorf("batch %d: documents of one shape carry different schemas (versions %d and %d); a shape keeps its schema", i, prev.Version, sch.Version)
+				case !ok && sch.Version <= top:
+					c.errorf("batch %d: a new shape comes with schema version %d, not above the run's highest, %d", i, sch.Version, top)
+				case !ok:
+					s.checkSchema(c, sch, r.p)
+				}
+				shapes[k], top = sch, max(top, sch.Version)
+			default:
 				c.errorf("batch %d: the table's events carry different schemas (versions %d and %d) although it did not change; a schema is shared until the table changes", i, sch.Version, e.Schema.Version)
 				sch = e.Schema
 			}
@@ -123,20 +139,38 @@ func (s *suite) checkRun(t *testing.T, r *running) {
 	}
 }
 
+// shapeOf renders a schema's columns: names, types and type names.
+func shapeOf(sch *event.Schema) string {
+	var b strings.Builder
+	for _, col := range sch.Columns {
+		fmt.Fprintf(&b, "%q %s %q,", col.Name, col.Type, col.TypeName)
+	}
+	return b.String()
+}
+
+// key is the name of the tables' key column.
+func (h *Harness) key() string {
+	if h.Key != "" {
+		return h.Key
+	}
+	return "id"
+}
+
 func (s *suite) checkSchema(c *checker, sch *event.Schema, p Params) {
 	if sch.Source != p.Name || !strings.HasPrefix(sch.Stream, p.Name+".") || !strings.HasSuffix(sch.Stream, "."+p.Table) ||
 		sch.Table != p.Table || sch.Connector == "" || sch.Version < 1 {
 		c.errorf("schema identity: stream %q source %q connector %q table %q version %d; want stream %s.<namespace>.%s, source %s, a connector, table %s, version 1 or more",
 			sch.Stream, sch.Source, sch.Connector, sch.Table, sch.Version, p.Name, p.Table, p.Name, p.Table)
 	}
-	if s.h.Row == nil {
-		id := sch.ColumnIndex("id")
+	if s.h.Row == nil || s.h.Key != "" {
+		key := s.h.key()
+		id := sch.ColumnIndex(key)
 		switch {
 		case id < 0:
-			c.errorf("schema has no column id")
+			c.errorf("schema has no column %s", key)
 		case !slices.Equal(sch.KeyIdx, []int{id}) || !sch.Columns[id].Key || sch.Columns[id].Optional:
-			c.errorf("schema key: KeyIdx %v, column id Key %v Optional %v; want the column id alone, marked Key and not Optional (a primary key is NOT NULL)",
-				sch.KeyIdx, sch.Columns[id].Key, sch.Columns[id].Optional)
+			c.errorf("schema key: KeyIdx %v, column %s Key %v Optional %v; want the column %s alone, marked Key and not Optional (a primary key is NOT NULL)",
+				sch.KeyIdx, key, sch.Columns[id].Key, sch.Columns[id].Optional, key)
 		}
 	}
 }
