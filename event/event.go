@@ -5,6 +5,9 @@
 // Invariants:
 //   - A Schema is immutable once an Event points to it; a changed table gets
 //     a new Schema with a higher Version. Encoders may cache per *Schema.
+//     Document sources (MongoDB) have a Schema per document shape: a new
+//     shape gets the next Version, and a document of a shape seen before
+//     reuses that shape's Schema, so Versions of a stream may go back.
 //   - Before and After are either nil (absent image) or exactly
 //     len(Schema.Columns) long, in column order.
 //   - Values hold no pointers into buffers that the source reuses: a source
