@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,10 +20,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-dev/sluice/internal/pgtest"
 )
 
 // What the crash tests share. A crash test seeds PostgreSQL with the crash
-// tables (seedCrashTables), runs sluice on them (crashPipeline), SIGKILLs
+// tables (newCrashDB), runs sluice on them (crashPipeline), SIGKILLs
 // it at random moments during the snapshot (killDuringSnapshot) and while a
 // workload commits (killDuringWorkload), lets a last run catch up to a
 // marker committed after the workload (finalRun), and then compares the
@@ -31,12 +34,15 @@ import (
 // sink is a condition with a deadline. Every run appends its stderr to the
 // test directory's stderr.log.
 
-// seedCrashTables creates the crash tables: acct, item (whose big column is
-// stored out of line, TOAST), link (a two-column key) and marker. It fills
-// acct with seedRows rows, item and link with seedRows/3 each, and returns
-// the number of rows seeded.
-func seedCrashTables(t *testing.T, db *pgx.Conn, seedRows int) int {
+// newCrashDB creates a database of its own holding the crash tables: acct,
+// item (whose big column is stored out of line, TOAST), link (a two-column
+// key) and marker. It fills acct with seedRows rows, item and link with
+// seedRows/3 each, and returns the database's DSN, a connection, and the
+// number of rows seeded.
+func newCrashDB(t *testing.T, seedRows int) (dsn string, db *pgx.Conn, total int) {
 	t.Helper()
+	dsn = pgtest.NewDatabase(t)
+	db = pgtest.Connect(t, dsn)
 	for _, q := range []string{
 		`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`,
 		`CREATE TABLE item (id int PRIMARY KEY, name text, big text)`,
@@ -51,7 +57,16 @@ func seedCrashTables(t *testing.T, db *pgx.Conn, seedRows int) int {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	return seedRows + 2*(seedRows/3)
+	return dsn, db, seedRows + 2*(seedRows/3)
+}
+
+// commitMarker commits the marker row; once it is in the sink, a run has
+// caught up with everything committed before it.
+func commitMarker(t *testing.T, db *pgx.Conn) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), `INSERT INTO marker VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // crashPipeline is the pipeline of the PostgreSQL crash tests: the postgres
@@ -98,6 +113,33 @@ func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
 	return cmd
 }
 
+// runSluice starts `sluice run pipeline` with env added to its environment
+// and its stderr kept in memory, for a test that does not kill it: read the
+// buffer only once the run has been waited for. A run still going when the
+// test ends is killed.
+func runSluice(t *testing.T, dir, pipeline string, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", pipeline)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kill(cmd) })
+	return cmd, &stderr
+}
+
+// stop stops a run of runSluice with SIGTERM and fails the test, with the
+// run's stderr, unless it exits cleanly.
+func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sluice: %v\n%s", err, stderr)
+	}
+}
+
 // kill SIGKILLs a run and reaps it; a run already reaped is left alone.
 func kill(cmd *exec.Cmd) {
 	cmd.Process.Kill()
@@ -127,14 +169,21 @@ func waitFor(t *testing.T, d time.Duration, what, dir string, cond func() bool) 
 }
 
 // stopWhen waits up to d for cond (what the run must reach, such as a
-// marker row in the sink), then stops the run with SIGTERM. A timeout or an
-// unclean exit fails the test with the tail of the runs' stderr.log.
+// marker row in the sink), then stops the run (stopRun). A timeout fails
+// the test with the tail of the runs' stderr.log.
 func stopWhen(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	waitFor(t, d, what, dir, cond)
+	stopRun(t, cmd, dir)
+}
+
+// stopRun stops a run of startSluice with SIGTERM and fails the test, with
+// the tail of the runs' stderr.log in dir, unless it exits cleanly.
+func stopRun(t *testing.T, cmd *exec.Cmd, dir string) {
+	t.Helper()
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit after %s: %v (see %s/stderr.log); sluice stderr (tail):\n%s", what, err, dir, stderrTail(dir))
+		t.Fatalf("sluice exit after SIGTERM: %v (see %s/stderr.log); sluice stderr (tail):\n%s", err, dir, stderrTail(dir))
 	}
 }
 

@@ -6,13 +6,10 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,27 +27,6 @@ func kafkaName(prefix string) string {
 	var b [4]byte
 	_, _ = crand.Read(b[:])
 	return prefix + hex.EncodeToString(b[:])
-}
-
-func runSluice(t *testing.T, dir, pipeline string, env ...string) (*exec.Cmd, *bytes.Buffer) {
-	t.Helper()
-	cmd := exec.Command(bin, "run", pipeline)
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd, &stderr
-}
-
-func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
-	t.Helper()
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice: %v\n%s", err, stderr)
-	}
 }
 
 // TestKafkaRoundTrip: PostgreSQL → sluice → Kafka (debezium+schema) →
@@ -215,14 +191,11 @@ func waitEnd(t *testing.T, adm *kadm.Client, topic string, n int64, d time.Durat
 // (tombstones and deletes remove it). Duplicates from replays are allowed.
 func TestKafkaCrashRecovery(t *testing.T) {
 	brokers := svctest.Need(t, svctest.Kafka)
-	dsn := pgtest.NewDatabase(t)
-	db := pgtest.Connect(t, dsn)
-	ctx := context.Background()
 	kills, seedRows := 3, 10000
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		kills, seedRows = 20, 200000
 	}
-	seedCrashTables(t, db, seedRows)
+	dsn, db, _ := newCrashDB(t, seedRows)
 	name := kafkaName("kc")
 	dir := t.TempDir()
 	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, name, fmt.Sprintf(`    type: kafka
@@ -242,9 +215,7 @@ func TestKafkaCrashRecovery(t *testing.T) {
 	})
 	t.Logf("workload committed %d transactions; %d kills while streaming", txs.Load(), kills)
 
-	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	commitMarker(t, db)
 	r.finalRun(3*time.Minute, "the marker", func() bool { return endTotal(adm, name+".public.marker") >= 1 })
 
 	// Read every topic to its end, in partition order, into a file of
@@ -346,21 +317,20 @@ sinks:
 engine:
   max_inflight: 4
 `, dir, brokers, topic, name, out))
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	r := newCrashRun(t, dir, p)
 	kills := 0
 	for i := 0; i < 10 && kills < 3; i++ {
-		cmd, _ := runSluice(t, dir, p)
-		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond) // a random kill moment
+		cmd := r.start()
+		r.pause(200*time.Millisecond, 600*time.Millisecond) // a random kill moment
 		if got := len(ids(t, out)); got > 0 && got < n {
 			kills++
 		}
-		cmd.Process.Kill()
-		cmd.Wait()
+		kill(cmd)
 	}
 	if kills == 0 {
-		t.Fatal("no kill landed while the file was filling; the test proves nothing")
+		t.Fatalf("no kill landed while the file was filling; the test proves nothing (see %s/stderr.log)", dir)
 	}
-	cmd, stderr := runSluice(t, dir, p)
+	cmd := r.start()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		seen := map[int]bool{}
@@ -371,10 +341,10 @@ engine:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the file has %d of %d ids\n%s", len(seen), n, stderr)
+			t.Fatalf("the file has %d of %d ids (see %s/stderr.log); sluice stderr (tail):\n%s", len(seen), n, dir, stderrTail(dir))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stop(t, cmd, stderr)
+	stopRun(t, cmd, dir)
 	t.Logf("%d kills; %d lines for %d messages", kills, len(stoppedIDs(t, out)), n)
 }

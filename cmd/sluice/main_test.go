@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -154,31 +153,16 @@ func TestSigtermDrainsAndResumes(t *testing.T) {
 	dir := t.TempDir()
 	p := writePipeline(t, dir, genPipeline(dir, 3000, 2000))
 	out := filepath.Join(dir, "out.jsonl")
-	cmd := exec.Command(bin, "run", p)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := runSluice(t, dir, p)
 	waitLines(t, out, 200, 30*time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
-	}
+	stop(t, cmd, stderr)
 	first := len(ids(t, out))
 	if first >= 3000 {
 		t.Fatalf("all rows written before SIGTERM; test proves nothing")
 	}
-	cmd = exec.Command(bin, "run", p)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr = runSluice(t, dir, p)
 	waitLines(t, out, 3000, 60*time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("second run: %v\n%s", err, stderr.String())
-	}
+	stop(t, cmd, stderr)
 	got := stoppedIDs(t, out)
 	if len(got) != 3000 {
 		t.Fatalf("%d lines after resume, want exactly 3000 (graceful stop must not duplicate)", len(got))
@@ -186,6 +170,28 @@ func TestSigtermDrainsAndResumes(t *testing.T) {
 	for i, id := range got {
 		if id != i+1 {
 			t.Fatalf("line %d has id %d", i, id)
+		}
+	}
+}
+
+// checkEveryID fails the test unless got, the ids read back in order,
+// holds every id from 1 to total and, whenever the sequence goes back, goes
+// back to a point already written (a replay), never skipping ahead. name is
+// what an id is called, unit what each id stands for.
+func checkEveryID(t *testing.T, got []int, total int, name, unit string) {
+	t.Helper()
+	seen := make([]bool, total+1)
+	next := 1
+	for i, id := range got {
+		if id > next {
+			t.Fatalf("line %d: %s %d skips ahead of %d: a %s was lost", i, name, id, next, unit)
+		}
+		seen[id] = true
+		next = id + 1
+	}
+	for id := 1; id <= total; id++ {
+		if !seen[id] {
+			t.Fatalf("%s %d missing", name, id)
 		}
 	}
 }
@@ -213,41 +219,11 @@ func TestSigkillLosesNothing(t *testing.T) {
 			break
 		}
 	}
-	cmd := exec.Command(bin, "run", p)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	stopWhen(t, startSluice(t, dir, p), dir, 60*time.Second, fmt.Sprintf("the final run to reach id %d", total), func() bool {
 		g := ids(t, out)
-		if len(g) > 0 && g[len(g)-1] == total {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("final run did not reach id %d", total)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("final run, exit after SIGTERM: %v", err)
-	}
+		return len(g) > 0 && g[len(g)-1] == total
+	})
 	got := stoppedIDs(t, out)
-	// Every id 1..total appears; whenever the sequence goes back, it goes
-	// back to a point already written (a replay), never skipping ahead.
-	seen := make([]bool, total+1)
-	next := 1
-	for i, id := range got {
-		if id > next {
-			t.Fatalf("line %d: id %d skips ahead of %d: a change was lost", i, id, next)
-		}
-		seen[id] = true
-		next = id + 1
-	}
-	for id := 1; id <= total; id++ {
-		if !seen[id] {
-			t.Fatalf("id %d missing", id)
-		}
-	}
+	checkEveryID(t, got, total, "id", "change")
 	t.Logf("%d kills, %d lines for %d rows (%d re-delivered)", kills, len(got), total, len(got)-total)
 }

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	crand "crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -13,13 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-
-	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
 // mysqlSource is a database of its own on the test MariaDB, for the mysql
@@ -33,31 +26,14 @@ type mysqlSource struct {
 
 func newMySQLSource(t *testing.T) *mysqlSource {
 	t.Helper()
-	base := svctest.Need(t, svctest.MariaDB)
-	mc, err := mysql.ParseDSN(base)
-	if err != nil {
-		t.Fatal("SLUICE_MYSQL_DSN cannot be parsed")
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	name := "mysrc_" + hex.EncodeToString(rnd[:])
-	admin, err := sql.Open("mysql", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
-	mc.DBName = name
+	mc := mariaDBDatabase(t, "mysrc_")
 	mc.Params = map[string]string{"time_zone": "'+00:00'"}
 	db, err := sql.Open("mysql", mc.FormatDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &mysqlSource{name: name, dsn: mc.FormatDSN(), db: db}
+	return &mysqlSource{name: mc.DBName, dsn: mc.FormatDSN(), db: db}
 }
 
 func (m *mysqlSource) exec(t *testing.T, qs ...string) {
@@ -112,18 +88,13 @@ sinks:
     format: debezium
 `, dir, src.name, out))
 	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src.dsn)
-	defer cmd.Process.Kill()
 	waitFor(t, time.Minute, "the snapshot", dir, func() bool { return lineCount(out) >= 500 })
 	src.exec(t,
 		"INSERT INTO customers VALUES (1000, 'new', 1.10)",
 		"UPDATE customers SET balance = 7.77 WHERE id = 1",
 		"DELETE FROM customers WHERE id = 2",
 	)
-	waitFor(t, time.Minute, "the changes", dir, func() bool { return lineCount(out) >= 503 })
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
-	}
+	stopWhen(t, cmd, dir, time.Minute, "the changes", func() bool { return lineCount(out) >= 503 })
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
@@ -193,38 +164,50 @@ engine:
 `, dir, db, sinkYAML)
 }
 
-func compareMySQLToTarget(t *testing.T, src *mysqlSource, target sqlTarget) {
+// mysqlToPG is a MariaDB source holding the mysqlTables and the pipeline
+// that copies it into PostgreSQL tables.
+type mysqlToPG struct {
+	src    *mysqlSource
+	target sqlTarget
+	run    *crashRun // runs mysqlPipeline
+}
+
+// newMySQLToPG creates the mysqlTables on a new source, fills them with
+// seed, and writes the pipeline into a new PostgreSQL target.
+func newMySQLToPG(t *testing.T, seed ...string) *mysqlToPG {
+	t.Helper()
+	src := newMySQLSource(t)
+	src.exec(t, strings.Split(mysqlTables, ";\n")...)
+	src.exec(t, seed...)
+	target := newPGTarget(t)
+	dir := t.TempDir()
+	p := writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML))
+	return &mysqlToPG{src: src, target: target, run: newCrashRun(t, dir, p, "SOURCE_DSN="+src.dsn, "TARGET_DSN="+target.env)}
+}
+
+// markerCopied reports whether the marker row is in the target.
+func (m *mysqlToPG) markerCopied() bool {
+	return len(m.target.rows(m.run.t, "SELECT id::text FROM marker")) == 1
+}
+
+// compare fails the test unless every table of mysqlCompare is the same in
+// the target as in the source.
+func (m *mysqlToPG) compare(t *testing.T) {
 	t.Helper()
 	for _, c := range mysqlCompare {
-		want := src.rows(t, c.my)
-		got := target.rows(t, c.pg)
-		if len(got) != len(want) {
-			t.Errorf("%s: %d rows in PostgreSQL, %d in MariaDB", c.table, len(got), len(want))
-		}
-		for i := 0; i < len(want) && i < len(got); i++ {
-			if got[i] != want[i] {
-				t.Errorf("%s row %d:\n PostgreSQL %s\n MariaDB    %s", c.table, i, got[i], want[i])
-				break
-			}
-		}
+		sameRows(t, c.table, "PostgreSQL", m.target.rows(t, c.pg), "MariaDB", m.src.rows(t, c.my))
 	}
 }
 
 // TestMariaDBToPostgres: MariaDB tables → PostgreSQL tables created by the
 // postgres sink; snapshot then changes; the tables end equal.
 func TestMariaDBToPostgres(t *testing.T) {
-	src := newMySQLSource(t)
-	src.exec(t, strings.Split(mysqlTables, ";\n")...)
-	src.exec(t,
+	m := newMySQLToPG(t,
 		"INSERT INTO acct SELECT seq, seq * 10.5, CONCAT('n', seq), TIMESTAMP '2024-01-01 00:00:00.123456' + INTERVAL seq SECOND, seq % 3, UNHEX(MD5(seq)) FROM seq_1_to_2000",
 		"INSERT INTO link SELECT seq % 10, seq, CONCAT('v', seq) FROM seq_1_to_700",
 	)
-	target := newPGTarget(t)
-	dir := t.TempDir()
-	p := writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML))
-	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src.dsn, "TARGET_DSN="+target.env)
-	defer cmd.Process.Kill()
-	src.exec(t,
+	cmd := m.run.start()
+	m.src.exec(t,
 		"UPDATE acct SET balance = balance + 0.01, note = NULL WHERE id % 7 = 0",
 		"DELETE FROM acct WHERE id % 11 = 0",
 		"INSERT INTO acct VALUES (9000, 1.00, 'é ü', '2000-02-29 12:00:00', NULL, X'00')",
@@ -232,37 +215,26 @@ func TestMariaDBToPostgres(t *testing.T) {
 		"DELETE FROM link WHERE a = 4",
 		"INSERT INTO marker VALUES (1)",
 	)
-	waitFor(t, 2*time.Minute, "the marker", dir, func() bool {
-		return len(target.rows(t, "SELECT id::text FROM marker")) == 1
-	})
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
-	}
-	compareMySQLToTarget(t, src, target)
+	stopWhen(t, cmd, m.run.dir, 2*time.Minute, "the marker", m.markerCopied)
+	m.compare(t)
 }
 
 // TestMariaDBCrashRecovery: a concurrent workload on MariaDB while sluice
 // (MariaDB → PostgreSQL) is SIGKILLed again and again during streaming;
 // the target ends equal to the source.
 func TestMariaDBCrashRecovery(t *testing.T) {
-	src := newMySQLSource(t)
-	src.exec(t, strings.Split(mysqlTables, ";\n")...)
-	src.exec(t,
+	m := newMySQLToPG(t,
 		"INSERT INTO acct SELECT seq, seq, CONCAT('n', seq), NULL, 0, NULL FROM seq_1_to_5000",
 		"INSERT INTO link SELECT seq % 10, seq, 'v' FROM seq_1_to_1000",
 	)
-	target := newPGTarget(t)
-	dir := t.TempDir()
-	r := newCrashRun(t, dir, writePipeline(t, dir, mysqlPipeline(dir, src.name, target.sinkYAML)),
-		"SOURCE_DSN="+src.dsn, "TARGET_DSN="+target.env)
+	r := m.run
 	kills := 3
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		kills = 20
 	}
 	cmd := r.start()
-	waitFor(t, 2*time.Minute, "the snapshot", dir, func() bool {
-		rows := target.rows(t, "SELECT count(*)::text FROM acct")
+	waitFor(t, 2*time.Minute, "the snapshot", r.dir, func() bool {
+		rows := m.target.rows(t, "SELECT count(*)::text FROM acct")
 		return len(rows) == 1 && rows[0] == "5000"
 	})
 
@@ -276,16 +248,14 @@ func TestMariaDBCrashRecovery(t *testing.T) {
 		for txs.Load() < want && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-	}, func(ctx context.Context) { workErr = mysqlWorkload(ctx, src.db, &txs) })
+	}, func(ctx context.Context) { workErr = mysqlWorkload(ctx, m.src.db, &txs) })
 	if workErr != nil {
 		t.Fatal(workErr)
 	}
 	t.Logf("%d transactions, %d kills", txs.Load(), kills)
-	src.exec(t, "INSERT INTO marker VALUES (1)")
-	r.finalRun(2*time.Minute, "the marker", func() bool {
-		return len(target.rows(t, "SELECT id::text FROM marker")) == 1
-	})
-	compareMySQLToTarget(t, src, target)
+	m.src.exec(t, "INSERT INTO marker VALUES (1)")
+	r.finalRun(2*time.Minute, "the marker", m.markerCopied)
+	m.compare(t)
 }
 
 // mysqlWorkload runs small transactions of inserts, updates and deletes

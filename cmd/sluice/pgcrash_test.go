@@ -9,28 +9,22 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/sluice-dev/sluice/internal/pgtest"
 )
 
-// TestPostgresCrashRecovery is the crash test: a randomized insert/update/delete workload on several
-// tables (multi-row transactions, TOAST-sized values, primary-key updates,
-// delete then re-insert) while sluice is SIGKILLed at random moments, during
-// the snapshot and during streaming. Afterwards the last image per key in
-// the output must equal the table.
+// TestPostgresCrashRecovery is the crash test: a randomized insert, update
+// and delete workload on several tables (multi-row transactions, TOAST-sized
+// values, primary-key updates, delete then re-insert) while sluice is
+// SIGKILLed at random moments, during the snapshot and during streaming.
+// Afterwards the last image per key in the output file must equal the table.
 //
 // SLUICE_CRASH_FULL=1 runs the full version (20 kills during the snapshot,
 // 50 during streaming); the default is a shorter run for CI.
 func TestPostgresCrashRecovery(t *testing.T) {
-	dsn := pgtest.NewDatabase(t)
-	ctx := context.Background()
-	db := pgtest.Connect(t, dsn)
-
 	snapKills, streamKills, seedRows := 5, 12, 90000
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
-	seedCrashTables(t, db, seedRows)
+	dsn, db, _ := newCrashDB(t, seedRows)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
 	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", fmt.Sprintf(`    type: file
@@ -57,9 +51,7 @@ func TestPostgresCrashRecovery(t *testing.T) {
 	t.Logf("workload committed %d transactions", txs.Load())
 
 	// Final run: catch up to a marker committed after the workload.
-	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	commitMarker(t, db)
 	r.finalRun(3*time.Minute, "the marker", func() bool { return markerSeen(out) })
 	lines := checkReplay(t, db, out, "output")
 	t.Logf("%d output lines verified", lines)

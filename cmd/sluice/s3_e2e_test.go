@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -167,14 +164,7 @@ sinks:
     flush_size: 5
     rotate_schedule_interval: 1s
 `, dir, s3Sink))
-	cmd := exec.Command(bin, "run", p)
-	cmd.Env = append(append(os.Environ(), "SEED_DSN="+dsn), l.env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := runSluice(t, dir, p, append([]string{"SEED_DSN=" + dsn}, l.env...)...)
 	// The snapshot's two rows: flushed by the time rotation.
 	l.waitObjects(t, 1, 30*time.Second)
 	// Twelve rows in one transaction: two objects by count, the rest by time.
@@ -186,10 +176,7 @@ sinks:
 	l.waitObjects(t, 4, 30*time.Second)
 	exec1(`BEGIN; UPDATE users SET email = 'bob@example.com' WHERE index = 2; DELETE FROM users WHERE index = 3; COMMIT`)
 	l.waitObjects(t, 5, 30*time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice: %v\n%s", err, stderr.String())
-	}
+	stop(t, cmd, stderr)
 
 	// Every object's name follows from its content: the partition from the
 	// commit time, the positions from the first and last records.

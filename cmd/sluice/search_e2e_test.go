@@ -9,11 +9,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -239,20 +237,11 @@ sinks:
         tags: {type: keyword}
         created: {type: date}
 `, dir, uniqueSlot(), idx.name))
-	cmd := exec.Command(bin, "run", p)
-	cmd.Env = append(os.Environ(), "E2E_DSN="+dsn, "E2E_OPENSEARCH="+base)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := runSluice(t, dir, p, "E2E_DSN="+dsn, "E2E_OPENSEARCH="+base)
 	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
 		if t.Failed() {
-			t.Logf("sluice stderr:\n%s", stderr.String())
+			kill(cmd) // before its stderr is read
+			t.Logf("sluice stderr:\n%s", stderr)
 		}
 	}()
 	waitUntil(t, "the snapshot in the index", time.Minute, func() bool { return idx.count(idx.name) == 300 })
@@ -266,10 +255,7 @@ sinks:
 	exec1(`BEGIN; UPDATE product SET price = NULL, attrs = NULL WHERE id = 7; UPDATE product SET name = 'twice' WHERE id = 7; COMMIT`)
 	exec1(`INSERT INTO product (id, name) VALUES (99999, 'marker')`)
 	waitUntil(t, "the marker document", time.Minute, func() bool { return idx.exists(idx.name, "99999") })
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice: %v", err)
-	}
+	stop(t, cmd, stderr)
 	sameDocs(t, "after the changes", pgDocs(t, db, productDoc), idx.docs(idx.name))
 	if _, b := idx.do("GET", "/"+idx.name+"/_mapping"); !strings.Contains(string(b), `"double"`) {
 		t.Errorf("the index was not created with the mapping: %s", b)
@@ -283,14 +269,11 @@ sinks:
 // its table. SLUICE_CRASH_FULL=1 runs more kills on more rows.
 func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
 	base := svctest.Need(t, svctest.OpenSearch)
-	dsn := pgtest.NewDatabase(t)
-	ctx := context.Background()
-	db := pgtest.Connect(t, dsn)
 	snapKills, streamKills, seedRows := 3, 3, 12000
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 10, 20, 90000
 	}
-	total := seedCrashTables(t, db, seedRows)
+	dsn, db, total := newCrashDB(t, seedRows)
 	idx := newSearchIndex(t, base, "sluice-e2e-crash")
 	index := func(table string) string { return idx.name + "-" + table }
 
@@ -345,9 +328,7 @@ func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
 	t.Logf("workload committed %d transactions", txs.Load())
 
 	// Final run: catch up to a marker committed after the workload.
-	if _, err := db.Exec(ctx, `INSERT INTO marker VALUES (1)`); err != nil {
-		t.Fatal(err)
-	}
+	commitMarker(t, db)
 	r.finalRun(3*time.Minute, "the marker document", func() bool { return idx.exists(index("marker"), "1") })
 	sameDocs(t, "acct", pgDocs(t, db, `SELECT id::text, to_jsonb(t)::text FROM acct t`), idx.docs(index("acct")))
 	sameDocs(t, "item", pgDocs(t, db, `SELECT id::text, to_jsonb(t)::text FROM item t`), idx.docs(index("item")))

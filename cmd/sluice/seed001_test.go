@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,14 +73,7 @@ sinks:
       delete_handling: rewrite
       add_fields: [op, table]
 `, dir))
-	cmd := exec.Command(bin, "run", p)
-	cmd.Env = append(os.Environ(), "SEED_DSN="+dsn)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := runSluice(t, dir, p, "SEED_DSN="+dsn)
 	waitLines(t, filepath.Join(dir, "debezium.jsonl"), 1, 30*time.Second)
 	for _, q := range []string{
 		`INSERT INTO product (name, price, color, category, quantity, description, "internalId")
@@ -95,10 +86,7 @@ sinks:
 		}
 	}
 	waitLines(t, filepath.Join(dir, "debezium.jsonl"), 4, 30*time.Second)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice: %v\n%s", err, stderr.String())
-	}
+	stop(t, cmd, stderr)
 	for _, name := range []string{"debezium.jsonl", "debezium-schema.jsonl", "row.jsonl"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +30,11 @@ type sqlTarget struct {
 	quote func(string) string
 }
 
-func newMariaDB(t *testing.T) sqlTarget {
+// mariaDBDatabase creates a database of its own on the test MariaDB,
+// named prefix and a random suffix and dropped at cleanup, and returns the
+// server's DSN with that database.
+func mariaDBDatabase(t *testing.T, prefix string) *mysql.Config {
+	t.Helper()
 	base := svctest.Need(t, svctest.MariaDB)
 	mc, err := mysql.ParseDSN(base)
 	if err != nil {
@@ -39,7 +42,7 @@ func newMariaDB(t *testing.T) sqlTarget {
 	}
 	var rnd [4]byte
 	_, _ = crand.Read(rnd[:])
-	name := "e2e_" + hex.EncodeToString(rnd[:])
+	name := prefix + hex.EncodeToString(rnd[:])
 	admin, err := sql.Open("mysql", base)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,11 @@ func newMariaDB(t *testing.T) sqlTarget {
 	}
 	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
 	mc.DBName = name
-	dsn := mc.FormatDSN()
+	return mc
+}
+
+func newMariaDB(t *testing.T) sqlTarget {
+	dsn := mariaDBDatabase(t, "e2e_").FormatDSN()
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +123,22 @@ func newPGTarget(t *testing.T) sqlTarget {
 	}
 }
 
+// sameRows fails the test unless got, a table's rows as text in the
+// database gotIn, equals want, its rows in wantIn; it shows the first row
+// that differs.
+func sameRows(t *testing.T, table, gotIn string, got []string, wantIn string, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d rows in %s, %d in %s", table, len(got), gotIn, len(want), wantIn)
+	}
+	for i := 0; i < len(want) && i < len(got); i++ {
+		if got[i] != want[i] {
+			t.Errorf("%s row %d:\n %-10s %s\n %-10s %s", table, i, gotIn, got[i], wantIn, want[i])
+			break
+		}
+	}
+}
+
 // pgRows reads one text column from the source.
 func pgRows(t *testing.T, db *pgx.Conn, q string) []string {
 	r, err := db.Query(context.Background(), q)
@@ -172,7 +195,6 @@ sinks:
     auto_create: true
 `, dir, uniqueSlot(), target.sinkYAML))
 	cmd := startSluice(t, dir, p, "SOURCE_DSN="+src, "TARGET_DSN="+target.env)
-	defer cmd.Process.Kill()
 	count := func(table string) int {
 		r := target.rows(t, "SELECT CAST(COUNT(*) AS CHAR) FROM "+table)
 		if len(r) == 0 {
@@ -199,11 +221,7 @@ sinks:
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	waitFor(t, time.Minute, "the marker", dir, func() bool { return count("marker") == 1 })
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
-	}
+	stopWhen(t, cmd, dir, time.Minute, "the marker", func() bool { return count("marker") == 1 })
 
 	for _, tc := range []struct{ table, pg, my string }{
 		{"customers",
@@ -215,17 +233,7 @@ sinks:
 			`SELECT concat_ws('|', id, customer_id, coalesce(total::text, 'NULL'), status, to_char(placed_at, 'YYYY-MM-DD HH24:MI:SS.MS'), qty, weight) FROM orders ORDER BY id`,
 			myConcat("id, customer_id, total, status, placed_at, qty, weight") + " FROM orders ORDER BY id"},
 	} {
-		want := pgRows(t, db, tc.pg)
-		got := target.rows(t, tc.my)
-		if len(got) != len(want) {
-			t.Errorf("%s: %d rows in MariaDB, %d in PostgreSQL", tc.table, len(got), len(want))
-		}
-		for i := 0; i < len(want) && i < len(got); i++ {
-			if got[i] != want[i] {
-				t.Errorf("%s row %d:\n MariaDB    %s\n PostgreSQL %s", tc.table, i, got[i], want[i])
-				break
-			}
-		}
+		sameRows(t, tc.table, "MariaDB", target.rows(t, tc.my), "PostgreSQL", pgRows(t, db, tc.pg))
 	}
 	types := strings.Join(target.rows(t, `SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE, IF(IS_NULLABLE = 'NO', ' NOT NULL', ''))
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('customers', 'orders')
@@ -253,14 +261,12 @@ func TestPostgresToPostgresCrashRecovery(t *testing.T) {
 }
 
 func sqlCrash(t *testing.T, target sqlTarget) {
-	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	db := pgtest.Connect(t, dsn)
 	snapKills, streamKills, seedRows := 3, 3, 12000
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
-	total := seedCrashTables(t, db, seedRows)
+	dsn, db, total := newCrashDB(t, seedRows)
 	dir := t.TempDir()
 	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", "    "+target.sinkYAML+"\n    auto_create: true\n")),
 		"CRASH_DSN="+dsn, "TARGET_DSN="+target.env)

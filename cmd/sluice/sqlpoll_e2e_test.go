@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,15 +46,12 @@ func fileLines(t *testing.T, path string) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-// TestSeed003SQLPollToFile is seed 003's start: a USERS table polled in
-// incrementing mode on its index column into a file. The existing rows
-// arrive, rows inserted later arrive, and after a graceful restart the
-// source resumes from its watermark: every row exactly once, in order.
-func TestSeed003SQLPollToFile(t *testing.T) {
-	dsn, exec1 := seed003Users(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "users.jsonl")
-	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
+// usersToFile is the pipeline that polls seed003Users' table (its DSN in
+// ${SEED_DSN}) in incrementing mode on its index column, every poll, at most
+// batchRows rows at a time, into the row-format file out; engine is the
+// pipeline's engine section, if any.
+func usersToFile(dir, out, poll string, batchRows int, engine string) string {
+	return fmt.Sprintf(`state_dir: %s/state
 sources:
   jdbc:
     type: sql_poll
@@ -64,15 +60,26 @@ sources:
     mode: incrementing
     incrementing_column: index
     tables: [USERS]
-    poll_interval: 50ms
-    batch_max_rows: 2
+    poll_interval: %s
+    batch_max_rows: %d
 sinks:
   users:
     type: file
     inputs: [jdbc]
     path: %s
     format: row
-`, dir, out))
+%s`, dir, poll, batchRows, out, engine)
+}
+
+// TestSeed003SQLPollToFile is seed 003's start: a USERS table polled in
+// incrementing mode on its index column into a file. The existing rows
+// arrive, rows inserted later arrive, and after a graceful restart the
+// source resumes from its watermark: every row exactly once, in order.
+func TestSeed003SQLPollToFile(t *testing.T) {
+	dsn, exec1 := seed003Users(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "users.jsonl")
+	p := writePipeline(t, dir, usersToFile(dir, out, "50ms", 2, ""))
 	cmd, stderr := runSluice(t, dir, p, "SEED_DSN="+dsn)
 	waitLines(t, out, 2, 30*time.Second)
 	exec1(`INSERT INTO "USERS" (name, email, signed_up) SELECT 'user ' || i, 'u' || i || '@example.com', '2024-03-03 00:00:00Z' FROM generate_series(3, 5) i`)
@@ -123,15 +130,10 @@ sinks:
     auto_create: true
 `, dir, target.sinkYAML))
 	cmd := startSluice(t, dir, p, "SOURCE_DSN="+dsn, "TARGET_DSN="+target.env)
-	defer cmd.Process.Kill()
 	q := "SELECT CONCAT_WS('|', `index`, name, COALESCE(email, 'NULL'), signed_up, COALESCE(score, 'NULL')) FROM `USERS` ORDER BY `index`"
 	waitFor(t, time.Minute, "the first rows", dir, func() bool { return len(target.rows(t, q)) == 2 })
 	exec1(`INSERT INTO "USERS" (name, email, signed_up, score) VALUES ('Cy', 'cy@example.com', '2024-03-04 00:00:00.5Z', 3)`)
-	waitFor(t, time.Minute, "the later row", dir, func() bool { return len(target.rows(t, q)) == 3 })
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("sluice exit: %v (see %s/stderr.log)", err, dir)
-	}
+	stopWhen(t, cmd, dir, time.Minute, "the later row", func() bool { return len(target.rows(t, q)) == 3 })
 	want := []string{
 		"1|Ada|ada@example.com|2024-03-01 08:30:00.250000|12.50",
 		"2|Bob|NULL|2024-03-02 10:00:00.000000|NULL",
@@ -156,26 +158,7 @@ func TestSQLPollSigkill(t *testing.T) {
 	exec1(`INSERT INTO "USERS" (name, signed_up) SELECT 'user ' || i, now() FROM generate_series(3, 30000) i`)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "users.jsonl")
-	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
-sources:
-  jdbc:
-    type: sql_poll
-    driver: postgres
-    dsn: ${SEED_DSN}
-    mode: incrementing
-    incrementing_column: index
-    tables: [USERS]
-    poll_interval: 20ms
-    batch_max_rows: 20
-sinks:
-  users:
-    type: file
-    inputs: [jdbc]
-    path: %s
-    format: row
-engine:
-  max_inflight: 4
-`, dir, out))
+	p := writePipeline(t, dir, usersToFile(dir, out, "20ms", 20, "engine:\n  max_inflight: 4\n"))
 	rng := rand.New(rand.NewPCG(3, 4))
 	total := 30000
 	midway := 0 // kills that came while rows were still to be written
@@ -194,33 +177,13 @@ engine:
 			midway++
 		}
 	}
-	cmd, stderr := runSluice(t, dir, p, "SEED_DSN="+dsn)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if g := indexes(t, out); len(g) > 0 && g[len(g)-1] == total {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("final run did not reach index %d\n%s", total, stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop(t, cmd, stderr)
+	cmd := startSluice(t, dir, p, "SEED_DSN="+dsn)
+	stopWhen(t, cmd, dir, 60*time.Second, fmt.Sprintf("the final run to reach index %d", total), func() bool {
+		g := indexes(t, out)
+		return len(g) > 0 && g[len(g)-1] == total
+	})
 	got := indexes(t, out)
-	seen := make([]bool, total+1)
-	next := 1
-	for i, id := range got {
-		if id > next {
-			t.Fatalf("line %d: index %d skips ahead of %d: a row was lost", i, id, next)
-		}
-		seen[id] = true
-		next = id + 1
-	}
-	for id := 1; id <= total; id++ {
-		if !seen[id] {
-			t.Fatalf("index %d missing", id)
-		}
-	}
+	checkEveryID(t, got, total, "index", "row")
 	if midway == 0 {
 		t.Fatalf("every kill came after the file was complete: the test proves nothing")
 	}
