@@ -25,14 +25,14 @@ import (
 )
 
 // What the crash tests share. A crash test seeds PostgreSQL with the crash
-// tables (newCrashDB), runs sluice on them (crashPipeline), SIGKILLs
-// it at random moments during the snapshot (killDuringSnapshot) and while a
+// tables (newCrashDB), runs sluice on them (crashPipeline), SIGKILLs it at
+// random moments during the snapshot (killDuringSnapshot) and while a
 // workload commits (killDuringWorkload), lets a last run catch up to a
-// marker committed after the workload (finalRun), and then compares the
-// sink with the tables (checkReplay for Debezium envelopes). The kill
-// moments are random on purpose, not synchronisation; every wait for the
-// sink is a condition with a deadline. Every run appends its stderr to the
-// test directory's stderr.log.
+// marker committed after the workload (commitMarker, finalRun), and then
+// compares the sink with the tables (checkReplay for Debezium envelopes).
+// The kill moments are random on purpose, not synchronisation; every wait
+// for the sink is a condition with a deadline. Every run of startSluice
+// appends its stderr to the test directory's stderr.log.
 
 // newCrashDB creates a database of its own holding the crash tables: acct,
 // item (whose big column is stored out of line, TOAST), link (a two-column
