@@ -106,7 +106,10 @@
 // busy cluster keeps its position inside the oplog window. The driver
 // resumes the stream by itself after resumable errors; when that fails
 // (network, failover) the source reopens it after the last processed change
-// with backoff (0.5 s doubling up to 1 min).
+// with backoff (0.5 s doubling up to 1 min). The export does not retry: a
+// connection error while reading a range returns from Run, the engine stops
+// the pipeline with its checkpoint, and the next run resumes every
+// unfinished range after its last emitted _id.
 //
 // # History lost
 //
@@ -206,7 +209,7 @@
 // mixed _id types, the values of every BSON type FerretDB stores, the
 // no-change-streams error) is tested against FerretDB 1.24 with its SQLite
 // backend, which speaks MongoDB's wire protocol (scripts/ferretdb.sh).
-// FerretDB has no change streams, no decimal128, no NaN, and none of
+// FerretDB has no change streams, no decimal128, no NaN or ±Infinity, and none of
 // javascript, symbol, dbPointer, minKey, maxKey or undefined: those values
 // and the whole stream path (decoding, batching, checkpoints, transactions,
 // pre-images, drops, invalidate, history lost with both policies) are tested
