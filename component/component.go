@@ -98,6 +98,9 @@ type Env struct {
 	StateDir string
 	// Logger is already labelled with the component ("source"/"sink" = Name).
 	Logger *slog.Logger
+	// State is the processor's operator state; nil for sources, sinks and
+	// processors whose factory is not Stateful.
+	State State
 }
 
 // Validator is implemented by configuration structs that check themselves
@@ -148,8 +151,9 @@ type SinkFactory struct {
 // Registry names the component types a pipeline may use. It is a plain
 // value, built explicitly (see package registry), so tests build their own.
 type Registry struct {
-	Sources map[string]SourceFactory
-	Sinks   map[string]SinkFactory
+	Sources    map[string]SourceFactory
+	Processors map[string]ProcessorFactory
+	Sinks      map[string]SinkFactory
 }
 
 // Progress is a source's report on long work such as a snapshot.
@@ -192,4 +196,72 @@ func (e RecordErrors) Error() string {
 		return fmt.Sprintf("1 event rejected: event %d: %v", e[0].Index, e[0].Err)
 	}
 	return fmt.Sprintf("%d events rejected; first: event %d: %v", len(e), e[0].Index, e[0].Err)
+}
+
+// Processor transforms events between sources and sinks (filter, map,
+// route, streaming SQL). The engine calls Process with the events of one
+// emitted batch that the processor's inputs select, in emission order, from
+// one goroutine at a time (a processor fed by several sources sees their
+// batches one after another, never two at once).
+//
+// Acknowledgement: every event Process derives belongs to the batch whose
+// input produced it; the source's checkpoint moves past that batch only once
+// every derived event is durable in every sink that takes it (and every
+// state change made while processing it is durable with the checkpoint; see
+// State). A processor may derive zero, one or many events per input, and
+// must derive them in an order that keeps order per key.
+type Processor interface {
+	// Process appends the events derived from in to out and returns it.
+	// in belongs to the engine and must not be kept or modified after
+	// Process returns; derived events may share in's images (Values are
+	// never modified in place). When some inputs cannot be processed one by
+	// one (an expression fails on a value, a cast is impossible), Process
+	// returns the events derived from the others together with
+	// RecordErrors whose Index refers to in; the engine sends those inputs
+	// to the processor's dead letter, or stops. Any other error stops the
+	// pipeline with the checkpoint before the batch.
+	Process(ctx context.Context, in []event.Event, out []event.Event) ([]event.Event, error)
+	// Close releases resources; no Process call is in progress.
+	Close() error
+}
+
+// ProcessorFactory builds a processor of one type.
+type ProcessorFactory struct {
+	Doc    string
+	Config func() any
+	New    func(cfg any, env Env) (Processor, error)
+	// NamesStreams is set for processors whose outputs are streams of
+	// their own naming (route renames, a SQL statement creates a stream):
+	// sinks and other processors may select those outputs by stream-name
+	// globs. The outputs of other processors (filter, map) keep their
+	// input streams' names and are selected by the processor's name only,
+	// so that a glob never takes the same change twice.
+	NamesStreams bool
+	// Stateful is set for processors that keep operator state (Env.State):
+	// their state is committed atomically with the checkpoints of every
+	// source that feeds them.
+	Stateful bool
+}
+
+// State is a processor's operator state: a sorted key-value space of its
+// own in the pipeline's store, for tables, aggregates and join windows.
+//
+// Exactly-once rule: every change a processor makes while processing a
+// batch becomes durable in the same atomic step as the checkpoints of the
+// sources feeding it, at a point where everything those checkpoints cover is
+// durable in the sinks. After a crash the state is rolled back to the last
+// such step and the sources replay from its checkpoints, so each input is
+// applied exactly once, whatever the instant of the crash. Reads see every
+// change made so far, durable or not. Keys and values passed in may be
+// reused by the caller after the call returns; slices returned are valid
+// until the next call on the State.
+type State interface {
+	Get(key []byte) (value []byte, ok bool, err error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// DeleteRange deletes every key in [start, end).
+	DeleteRange(start, end []byte) error
+	// Scan calls fn for each key in [start, end) in key order (end nil: to
+	// the end of the processor's space) until fn returns false.
+	Scan(start, end []byte, fn func(key, value []byte) bool) error
 }

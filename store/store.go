@@ -1,0 +1,95 @@
+// Package store is a pipeline's durable state behind three small
+// interfaces: checkpoints (the sources' positions), operator state (the
+// keyed state of stateful processors: tables, aggregates, join windows) and
+// leases (partitions of work held by one node at a time, with a fencing
+// epoch). The embedded implementation keeps all three in one Pebble
+// database under the pipeline's state directory; a PostgreSQL
+// implementation of Leases serves several nodes.
+//
+// # Commits and epochs
+//
+// The engine numbers the batches it processes with epochs that only grow.
+// Before a stateful processor handles a batch the engine calls
+// OperatorState.Begin with the batch's epoch; every change made then
+// belongs to that epoch. Changes are visible to reads at once but durable
+// only through Commit: Commit(c) makes every change of the named
+// processors in epochs ≤ c.Epoch durable together with c.Checkpoints, in
+// one atomic, synced write. After a crash, Open rolls every processor's
+// state back to its last committed epoch, so that state and checkpoints
+// always describe the same inputs (architecture invariant 8).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+)
+
+// Checkpoints hold each source's position.
+type Checkpoints interface {
+	// Checkpoint returns the stored checkpoint of a source, or nil.
+	Checkpoint(source string) ([]byte, error)
+	// SetCheckpoint durably stores the checkpoint of one source that no
+	// stateful processor reads (a Commit without state).
+	SetCheckpoint(source string, cp []byte) error
+}
+
+// OperatorState is the engine's side of one processor's State.
+type OperatorState interface {
+	component.State
+	// Begin starts epoch e: changes made from now on belong to it. Epochs
+	// passed to Begin grow; e is greater than Committed().
+	Begin(e uint64)
+	// Committed is the processor's last committed epoch (0: none); the
+	// state reflects exactly the changes up to it after Open.
+	Committed() uint64
+}
+
+// Commit is one atomic, synced step.
+type Commit struct {
+	// Checkpoints to store, by source name.
+	Checkpoints map[string][]byte
+	// Processors whose changes in epochs ≤ Epoch become durable.
+	Processors []string
+	Epoch      uint64
+}
+
+// Lease is a partition of work held by one owner until Expires. Epoch grows
+// with every acquisition of the partition; writes made under a lease carry
+// it, so a node that lost its lease can be refused (fencing).
+type Lease struct {
+	Key      string // partition key, e.g. "stream/shop" or "chunk/shop/public.t/17"
+	Kind     string // "leader", "stream", "chunk", ...
+	Owner    string // node id
+	Status   string // "open", "owned", "done"
+	Progress []byte // JSON, owner-defined
+	Epoch    uint64
+	Version  uint64 // bumped by every change; updates are conditional on it
+	Expires  time.Time
+}
+
+// ErrLeaseLost is returned when a lease is no longer held by the caller
+// (expired and taken, or released).
+var ErrLeaseLost = errors.New("lease lost")
+
+// Leases hand partitions of work to owners. Times come from the store
+// (for PostgreSQL: now() of the server), never from the caller's clock.
+type Leases interface {
+	// Create adds partitions that do not exist yet (existing keys are left
+	// alone) with status "open".
+	Create(ctx context.Context, kind string, keys []string) error
+	// Acquire takes one partition of kind that is open or whose lease has
+	// expired, for owner, for ttl; ok is false when none is available.
+	Acquire(ctx context.Context, kind, owner string, ttl time.Duration) (l Lease, ok bool, err error)
+	// Renew extends a held lease and stores progress; ErrLeaseLost when it
+	// is no longer held at l.Epoch.
+	Renew(ctx context.Context, l Lease, progress []byte, ttl time.Duration) (Lease, error)
+	// Complete marks a held partition done; ErrLeaseLost when no longer held.
+	Complete(ctx context.Context, l Lease, progress []byte) error
+	// Release gives a held partition back (status open) for another owner.
+	Release(ctx context.Context, l Lease) error
+	// List returns the partitions whose keys start with prefix.
+	List(ctx context.Context, prefix string) ([]Lease, error)
+}
