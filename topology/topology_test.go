@@ -5,7 +5,9 @@ import (
 	"testing"
 )
 
-func src(name string) *Node { return &Node{Kind: KindSource, Name: name, Pos: Pos{File: "p.yaml", Line: 1}} }
+func src(name string) *Node {
+	return &Node{Kind: KindSource, Name: name, Pos: Pos{File: "p.yaml", Line: 1}}
+}
 
 func proc(name string, line int, names bool, inputs ...string) *Node {
 	return &Node{Kind: KindProcessor, Name: name, Inputs: inputs, NamesStreams: names,
