@@ -113,7 +113,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Sinks))
+		for _, d := range p.Validate() {
+			if d.Warning {
+				fmt.Fprintln(stderr, d)
+			}
+		}
+		if len(p.Processors) > 0 {
+			fmt.Fprintf(stdout, "%s: ok (%d sources, %d processors, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Processors), len(p.Sinks))
+		} else {
+			fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Sinks))
+		}
 		return exitOK
 	case "run":
 		return cmdRun(args[1:], reg, stderr)
