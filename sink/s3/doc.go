@@ -75,8 +75,9 @@
 // object. The limits come from the sources, not the sink: the high-water
 // mark needs each stream's Seqs to grow in arrival order, which is the
 // contract of event.Event.Seq (the PostgreSQL, MySQL and MongoDB sources'
-// Seqs do; the Kafka source keeps Seq only when it reads one topic of one
-// partition). Events without a Seq — snapshot rows, events of sources that
+// Seqs do, and sql_poll's, whose Seqs grow per table, hence per stream; the
+// Kafka source keeps Seq only when it reads one topic of one partition).
+// Events without a Seq — snapshot rows, events of sources that
 // give no order, events read back from several Kafka partitions — are
 // named by the sink's own ordinal and written at least once:
 // re-delivered after a crash (the PostgreSQL source resumes a snapshot after
