@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +72,10 @@ engine:
 	insert(3, 12)
 	r.runUntil(time.Minute, "rows 1..12 in both sinks", func() bool { return inMariaDB(12) && inS3(12) })
 	stateDB := filepath.Join(dir, "state", state.FileName)
-	old := copyFile(t, stateDB)
+	old, err := os.ReadFile(stateDB)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Run 2 writes rows 13..40 to both sinks and is killed; its checkpoint
 	// is rolled back to run 1's: the commit that covered 13..40 never
@@ -114,34 +116,6 @@ engine:
 	}
 	if log, _ := os.ReadFile(filepath.Join(dir, "stderr.log")); strings.Contains(string(log), "Duplicate entry") {
 		t.Errorf("a run met a duplicate key (see %s/stderr.log)", dir)
-	}
-}
-
-// runUntil starts a run, waits up to d for reached, then stops it with
-// SIGTERM; a run that exits by itself before (a sink that stopped the
-// pipeline) fails the test at once, with the tail of stderr.log.
-func (r *crashRun) runUntil(d time.Duration, what string, reached func() bool) {
-	r.t.Helper()
-	cmd := r.start()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(d)
-	for !reached() {
-		select {
-		case err := <-exited:
-			r.t.Fatalf("sluice exited (%v) before %s; stderr (tail):\n%s", err, what, stderrTail(r.dir))
-		default:
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-exited
-			r.t.Fatalf("timed out waiting for %s; stderr (tail):\n%s", what, stderrTail(r.dir))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-exited; err != nil {
-		r.t.Fatalf("sluice exit after SIGTERM: %v; stderr (tail):\n%s", err, stderrTail(r.dir))
 	}
 }
 
@@ -200,13 +174,4 @@ func (l *lake) records(t *testing.T) []string {
 		out = append(out, strings.Split(strings.TrimSuffix(string(l.get(t, k)), "\n"), "\n")...)
 	}
 	return out
-}
-
-func copyFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
