@@ -151,6 +151,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		return nil
 	}
 	now := time.Now().UnixMilli()
+	last := t.lastSeq // moves only once the batch is handed over
 	evs := make([]event.Event, len(rows))
 	for i, r := range rows {
 		e := &evs[i]
@@ -162,11 +163,11 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		if op == event.OpRead {
 			e.Source.Snapshot = event.SnapshotTrue
 		} else if seq := s.seqOf(t, r); !seq.IsZero() {
-			if seq.Compare(t.lastSeq) > 0 {
+			if seq.Compare(last) > 0 {
 				// event.Seq reads the two words from here; HasLSN stays
 				// false: they are no log position.
 				e.Source.CommitLSN, e.Source.LSN = seq.Hi, seq.Lo
-				t.lastSeq = seq
+				last = seq
 			} else if !t.seqWarned {
 				t.seqWarned = true
 				s.logger.Warn("sql_poll: the database returned rows out of the order sluice derives from their watermark values; such rows get no position and sinks write them at least once",
@@ -182,6 +183,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	if err := out.Emit(ctx, evs, cp); err != nil {
 		return err
 	}
+	t.lastSeq = last
 	s.emitted.Add(int64(len(evs)))
 	if withCP {
 		t.saved = *t.wm

@@ -56,7 +56,7 @@ type table struct {
 	// saved is wm as of the last emitted checkpoint: a failed poll goes
 	// back to it, so rows read but not emitted are read again.
 	saved watermark
-	// lastSeq is the Seq of the last row emitted with one; a row whose Seq
+	// lastSeq is the Seq of the last row handed over with one; a row whose Seq
 	// would not be after it (the database ordered values otherwise than
 	// sluice maps them) is emitted with the zero Seq instead, and warned
 	// about once (seqWarned).
