@@ -180,14 +180,17 @@ func (e *Event) Version() (v int64, ok bool) {
 	return 0, false
 }
 
-// Seq is an event's place in its source's total order of changes. Sinks that
-// store their position next to the data (SQL tables) compare Seqs to
+// Seq is an event's place in its source's total order of changes — or in
+// its stream's, when Schema.SeqPerStream is set. Sinks that store their
+// position next to the data (SQL tables, the S3 spool) compare Seqs to
 // recognise a replay: an event whose Seq is not after the stored one is
 // already written. The zero Seq means "no order" (snapshot rows, sources
 // without one); such events are never skipped and must be written
 // idempotently. A source gives its events a nonzero Seq only if it emits
-// them in Seq order: sinks skip an event whose Seq is not after the
-// largest they stored for its source.
+// them in strictly increasing Seq order (per stream with SeqPerStream) and
+// gives an event delivered again after a restart the same Seq: sinks skip
+// an event whose Seq is not after the largest they stored for its source
+// (or stream).
 type Seq struct{ Hi, Lo uint64 }
 
 // IsZero reports whether s is the zero Seq.
@@ -222,6 +225,15 @@ func (s Seq) Compare(o Seq) int {
 // CommitLSN; the change's ordinal among the changes sharing that cluster
 // time, in Row): every change of a multi-document transaction carries the
 // transaction's cluster time, so the ordinal tells them apart.
+//
+// sql_poll: the row's watermark, in CommitLSN and LSN (HasLSN stays false:
+// it is no log position) and per stream (SeqPerStream): (1, id) in
+// incrementing mode, (timestamp, id) in timestamp+incrementing mode and
+// (timestamp, key) in timestamp mode with one integer key column, each
+// word mapped so that the order of the uint64s is the database's order of
+// the values (signed integers and instants with their sign bit flipped).
+// Rows whose values have no such mapping, and bulk mode, get the zero Seq;
+// see source/sqlpoll.
 func (e *Event) Seq() Seq {
 	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
 		return Seq{}

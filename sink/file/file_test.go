@@ -133,6 +133,43 @@ func TestRotateByAge(t *testing.T) {
 	}
 }
 
+// TestRotateByAgeAcrossRestart: a restarted sink counts the active file's
+// age from when the file was created, not from the restart, so restarts (a
+// crash loop) cannot keep a file active past rotate_interval.
+func TestRotateByAgeAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.RotateInterval = time.Minute
+	start := time.Now() // the file's creation time is the real clock's
+	s, err := newSink(cfg, func() time.Time { return start })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.f.Close()
+	if err := s.Write(context.Background(), []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	// The process dies without Close; the next one starts two minutes on.
+	later := start.Add(2 * time.Minute)
+	s2, err := newSink(cfg, func() time.Time { return later })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Write(context.Background(), []event.Event{ev(event.OpCreate, 2, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := filepath.Join(dir, "out-"+later.UTC().Format("20060102T150405Z")+"-1.jsonl")
+	rot, _ := os.ReadFile(rotated)
+	act, _ := os.ReadFile(path)
+	if string(rot) != "{\"id\":1,\"name\":\"a\"}\n" || string(act) != "{\"id\":2,\"name\":\"a\"}\n" {
+		t.Fatalf("rotated %s: %q; active %q", filepath.Base(rotated), rot, act)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	c := &Config{Options: format.Options{Format: "avro"}, RotateBytes: -1}
 	var msgs []string

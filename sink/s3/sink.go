@@ -62,6 +62,26 @@ type Sink struct {
 	buf      []byte // the current event's payload
 	dirBuf   []byte
 	row      parquet.Row
+
+	// hook, when set (tests only), is called at each step of sealing and
+	// uploading (the step* constants); an error stops the work there, as a
+	// crash at that instant would.
+	hook func(step string) error
+}
+
+// Steps of sealing and uploading an object, for Sink.hook.
+const (
+	stepSynced  = "synced"  // the records are fsynced; the spool file is still .open
+	stepRenamed = "renamed" // renamed .sealed; the directory is not fsynced yet
+	stepPut     = "put"     // the object is in S3; the state file is not saved yet
+	stepSaved   = "saved"   // the state file is saved; the spool file is not removed yet
+)
+
+func (s *Sink) fault(step string) error {
+	if s.hook == nil {
+		return nil
+	}
+	return s.hook(step)
 }
 
 // streamState is what the sink knows of a stream's events.
@@ -217,7 +237,7 @@ func (s *Sink) load() error {
 		key := spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version)
 		if sp.hdr.Format != s.cfg.Format || sp.hdr.Options != s.options {
 			// Written under another format: complete it as it is.
-			if err := sp.seal(); err != nil {
+			if err := sp.seal(s.fault); err != nil {
 				return err
 			}
 			s.sealed = append(s.sealed, sp)
@@ -232,6 +252,14 @@ func (s *Sink) load() error {
 		}
 		s.open[key] = sp
 		st.open = append(st.open, sp)
+		if s.full(sp) {
+			// A crash between the fsync of its last record and the rename
+			// left a complete object open: seal it now, or the next record
+			// would go past flush_size or rotate_bytes.
+			if err := s.seal(sp); err != nil {
+				return err
+			}
+		}
 	}
 	if len(s.sealed) > 0 || len(s.open) > 0 {
 		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
@@ -394,7 +422,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		} else {
 			st.hwm = event.Seq{Hi: p.hi, Lo: p.lo}
 		}
-		if (s.cfg.FlushSize > 0 && sp.count >= s.cfg.FlushSize) || (s.cfg.RotateBytes > 0 && sp.bytes >= s.cfg.RotateBytes) {
+		if s.full(sp) {
 			if err := s.seal(sp); err != nil {
 				return rejected, err
 			}
@@ -443,9 +471,18 @@ func (s *Sink) specsFor(sch *event.Schema) []colSpec {
 	return sp
 }
 
+// full reports whether an open spool has reached flush_size records or
+// rotate_bytes bytes.
+func (s *Sink) full(sp *spool) bool {
+	return (s.cfg.FlushSize > 0 && sp.count >= s.cfg.FlushSize) || (s.cfg.RotateBytes > 0 && sp.bytes >= s.cfg.RotateBytes)
+}
+
 // seal completes an open spool's object and queues it for upload.
 func (s *Sink) seal(sp *spool) error {
-	if err := sp.seal(); err != nil {
+	if err := sp.seal(s.fault); err != nil {
+		return err
+	}
+	if err := s.fault(stepRenamed); err != nil {
 		return err
 	}
 	delete(s.open, spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version))

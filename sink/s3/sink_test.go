@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,6 +180,32 @@ func TestRotateBySchedule(t *testing.T) {
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 4): rows(4, 4)})
 }
 
+// TestRotateByScheduleAcrossRestart: an object's age counts from when it
+// was opened, not from when a restarted sink reopened its spool, so
+// restarts (a crash loop) cannot keep an object open forever.
+func TestRotateByScheduleAcrossRestart(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateScheduleInterval = time.Hour // the ticker never fires in this test
+	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, cfg, dir, store)
+	s.now = clk.now
+	write(t, s, changes(1, 2))
+	crash(s)
+	clk.add(time.Hour)
+	s = newTestSink(t, cfg, dir, store)
+	s.now = clk.now
+	write(t, s, changes(3, 3)) // seals 1..2, an hour old, before taking 3
+	settle(s)
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2)})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2), key(3, 3): rows(3, 3)})
+}
+
 // TestScheduleFlushesIdle: the background ticker uploads an idle object.
 func TestScheduleFlushesIdle(t *testing.T) {
 	cfg := rowConfig()
@@ -267,6 +294,76 @@ func TestReplayAfterCrash(t *testing.T) {
 				want := map[string]string{}
 				for _, k := range ref.keys() {
 					want[k] = string(ref.get(k))
+				}
+				checkObjects(t, store, want)
+			})
+		}
+	}
+}
+
+// TestCrashAtEverySealStep crashes the sink at each step of completing an
+// object — records fsynced but the spool not renamed (the worst moment: the
+// spool is full yet still open), renamed but the directory not fsynced,
+// uploaded but the state not saved, saved but the spool not removed — at
+// each object in turn. A restart and the engine's replay from the start
+// then give exactly the objects of an uninterrupted run: none holds more
+// than flush_size records, none holds a record twice.
+func TestCrashAtEverySealStep(t *testing.T) {
+	ref := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), ref)
+	for i := 1; i <= 20; i += 2 {
+		write(t, s, changes(i, i+1))
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, k := range ref.keys() {
+		want[k] = string(ref.get(k))
+	}
+	errCrash := errors.New("crash")
+	for _, step := range []string{stepSynced, stepRenamed, stepPut, stepSaved} {
+		for nth := 1; nth <= 6; nth++ { // 20 events, flush_size 3: 6 objects by count
+			t.Run(fmt.Sprintf("%s_object%d", step, nth), func(t *testing.T) {
+				dir := t.TempDir()
+				store := newMemStore()
+				s := newTestSink(t, rowConfig(), dir, store)
+				var mu sync.Mutex
+				seen, crashed := 0, false
+				s.hook = func(st string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if st == step && !crashed {
+						if seen++; seen == nth {
+							crashed = true
+							return errCrash
+						}
+					}
+					return nil
+				}
+				isCrashed := func() bool { mu.Lock(); defer mu.Unlock(); return crashed }
+				for i := 1; i <= 20 && !isCrashed(); i += 2 {
+					err := s.Write(context.Background(), changes(i, i+1))
+					settle(s)
+					if err != nil && !isCrashed() {
+						t.Fatal(err)
+					}
+				}
+				if !isCrashed() {
+					t.Fatalf("step %s of object %d never reached", step, nth)
+				}
+				crash(s)
+				s = newTestSink(t, rowConfig(), dir, store)
+				for i := 1; i <= 20; i += 2 {
+					write(t, s, changes(i, i+1))
+				}
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range store.keys() {
+					if n := strings.Count(string(store.get(k)), "\n"); n > rowConfig().FlushSize {
+						t.Errorf("%s holds %d records, flush_size is %d", k, n, rowConfig().FlushSize)
+					}
 				}
 				checkObjects(t, store, want)
 			})

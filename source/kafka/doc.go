@@ -33,8 +33,13 @@
 // that recognise a replay by Seq (SQL tables, S3) need a source's Seqs to
 // grow in the order it emits them, and several partitions or topics
 // interleave them: there Seq stays zero and those sinks write at least once,
-// idempotently per key. Messages written by Debezium have no such header:
-// their Seq is zero too. What does not survive:
+// idempotently per key. The header is also only the Seq's first word: the
+// second is the envelope's source.lsn, which only PostgreSQL's source block
+// has. Events of other sources (MySQL, MongoDB, sql_poll) would come back
+// with equal Seqs — every row of a transaction, or every sql_poll row in
+// incrementing mode — and sinks would skip all but the first, so they keep
+// the zero Seq too. Messages written by Debezium have no such header: their
+// Seq is zero too. What does not survive:
 // Column.TypeName/TypeOID/Length (not in the Connect schema), interval
 // months (MicroDuration is microseconds; the ISO text is rebuilt in days),
 // the text form of normalised values ("1e3" comes back "1000.00" at the
