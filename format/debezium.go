@@ -301,7 +301,7 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	var buf [24]byte
 	msb := strconv.AppendInt(buf[:0], e.TsMs, 10)
 	dst = append(dst, msb...)
-	dst = appendTs(dst, e.TsMs, msb)
+	dst = appendTsMs(dst, e.TsMs, msb)
 	dst = append(dst, '}')
 	if d.withSchema {
 		dst = append(dst, '}')

@@ -20,7 +20,7 @@ func ExampleNew() {
 	e := &event.Event{
 		Op: event.OpCreate, Schema: schema,
 		After:  []event.Value{event.Int(7), event.Decimal("19.90")},
-		Source: event.Source{TsMs: 1700000000000, TxID: 501, HasTxID: true, LSN: 23982504, HasLSN: true},
+		Source: event.Source{TsUs: 1700000000000000, TxID: 501, HasTxID: true, LSN: 23982504, HasLSN: true},
 		TsMs:   1700000000123,
 	}
 	enc, err := format.New(format.Options{Format: format.Row, Unwrap: format.UnwrapOptions{

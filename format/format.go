@@ -27,8 +27,11 @@
 //
 // source.sequence is always the string "[lastCommitLsn,lsn]" (entries null
 // where unknown, as for snapshot rows: "[null,\"23043592\"]"); txId, lsn and
-// xmin are null when absent. sluice carries times in milliseconds, so ts_us
-// and ts_ns are ts_ms scaled where Debezium has microsecond digits.
+// xmin are null when absent. source.ts_ms, ts_us and ts_ns come from
+// event.Source.TsUs, which has the precision of the source (PostgreSQL
+// commit times have microseconds, as Debezium writes them; MySQL's and
+// MongoDB's end in zeros, as Debezium's do); the envelope's ts_us and ts_ns
+// are its ts_ms (sluice's processing time, in milliseconds) scaled.
 // Truncate events have null before and after and a null key. The source
 // block is chosen by event.Schema.Connector; connectors without a Debezium
 // counterpart get a generic block (common fields, schema, table).

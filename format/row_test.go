@@ -18,7 +18,7 @@ var smallTable = &event.Schema{
 
 func smallEvent(op event.Op) *event.Event {
 	e := &event.Event{Op: op, Schema: smallTable, TsMs: 2000,
-		Source: event.Source{TsMs: 1000, LSN: 500, HasLSN: true, TxID: 7, HasTxID: true}}
+		Source: event.Source{TsUs: 1000000, LSN: 500, HasLSN: true, TxID: 7, HasTxID: true}}
 	row := []event.Value{event.Int(1), event.String("x")}
 	switch op {
 	case event.OpDelete:

@@ -19,7 +19,7 @@ var testSchema = &event.Schema{
 }
 
 func ev(op event.Op, id int64, name string) event.Event {
-	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsMs: 1}, TsMs: 2}
+	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsUs: 1000}, TsMs: 2}
 	img := []event.Value{event.Int(id), event.String(name)}
 	if op == event.OpDelete {
 		e.Before = img

@@ -258,7 +258,7 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 			{Key: HeaderSource, Value: []byte(e.Schema.Source)},
 			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
 			{Key: HeaderPosition, Value: []byte(e.Where())},
-			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs, 10)},
+			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs(), 10)},
 		}
 		if e.Source.CommitLSN != 0 {
 			headers = append(headers, kgo.RecordHeader{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
