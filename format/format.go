@@ -113,6 +113,7 @@ package format
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sluice-dev/sluice/event"
 )
@@ -142,6 +143,67 @@ type Options struct {
 	// (default true): a NULL in a column that has a default is written as
 	// that default, as Kafka Connect does. Set it to false to write null.
 	ReplaceNullWithDefault *bool `yaml:"replace_null_with_default"`
+	// SkippedOperations mirrors Debezium's skipped.operations: the
+	// operations written as nothing, a comma-separated list of c (create),
+	// u (update), d (delete) and t (truncate), or "none". Unset, it is
+	// Debezium 2.x's default "t": truncate events are not written. It
+	// applies to every format (the row format writes no truncates anyway).
+	SkippedOperations *string `yaml:"skipped_operations"`
+}
+
+// DefaultSkippedOperations is Debezium 2.x's default skipped.operations.
+const DefaultSkippedOperations = "t"
+
+// Skipped reports whether the options skip events of op: an encoder writes
+// nothing for them, and writers add nothing of their own (no tombstone
+// after a skipped delete). Invalid options skip nothing; New reports them.
+func (o *Options) Skipped(op event.Op) bool {
+	s, err := parseSkipped(o.SkippedOperations)
+	return err == nil && s.has(op)
+}
+
+// opSet is a set of operations.
+type opSet uint8
+
+func (s opSet) has(op event.Op) bool {
+	switch op {
+	case event.OpCreate:
+		return s&1 != 0
+	case event.OpUpdate:
+		return s&2 != 0
+	case event.OpDelete:
+		return s&4 != 0
+	case event.OpTruncate:
+		return s&8 != 0
+	}
+	return false
+}
+
+func parseSkipped(p *string) (opSet, error) {
+	spec := DefaultSkippedOperations
+	if p != nil {
+		spec = *p
+	}
+	var s opSet
+	if strings.TrimSpace(spec) == "none" {
+		return 0, nil
+	}
+	for _, f := range strings.Split(spec, ",") {
+		switch strings.TrimSpace(f) {
+		case "c":
+			s |= 1
+		case "u":
+			s |= 2
+		case "d":
+			s |= 4
+		case "t":
+			s |= 8
+		case "":
+		default:
+			return 0, fmt.Errorf("skipped_operations: unknown operation %q in %q (use a comma-separated list of c, u, d, t, or none)", strings.TrimSpace(f), spec)
+		}
+	}
+	return s, nil
 }
 
 // UnwrapOptions mirror ExtractNewRecordState's options.
@@ -189,5 +251,10 @@ func New(opts Options) (Encoder, error) {
 	if opts.ReplaceNullWithDefault != nil {
 		enc.(interface{ setReplaceNullWithDefault(bool) }).setReplaceNullWithDefault(*opts.ReplaceNullWithDefault)
 	}
+	skip, err := parseSkipped(opts.SkippedOperations)
+	if err != nil {
+		return nil, err
+	}
+	enc.(interface{ setSkipped(opSet) }).setSkipped(skip)
 	return enc, nil
 }

@@ -30,6 +30,7 @@ type rowEncoder struct {
 	deletes     string
 	fields      []addField
 	replaceNull bool
+	skip        opSet
 }
 
 var _ Encoder = (*rowEncoder)(nil)
@@ -132,12 +133,17 @@ func parseAddField(spec string) (addField, error) {
 
 func (r *rowEncoder) setReplaceNullWithDefault(b bool) { r.replaceNull = b }
 
+func (r *rowEncoder) setSkipped(s opSet) { r.skip = s }
+
 // AppendValue implements Encoder. Truncate events produce no output, as
 // ExtractNewRecordState drops records with neither image.
 func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, error) {
 	t, err := r.get(e.Schema)
 	if err != nil {
 		return dst, false, err
+	}
+	if r.skip.has(e.Op) {
+		return dst, false, nil
 	}
 	if t.mongo != nil {
 		return r.appendMongoRow(dst, t, e)

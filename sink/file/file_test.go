@@ -144,3 +144,29 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("got %q", strings.Join(msgs, "|"))
 	}
 }
+
+// TestKeyChangeAndTruncate: the file holds what Debezium writes: a key
+// change as the delete of the old key and the create of the new one, and no
+// truncate (skipped_operations defaults to t).
+func TestKeyChangeAndTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.Unwrap = format.UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op"}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := ev(event.OpUpdate, 2, "a")
+	upd.Before = []event.Value{event.Int(1), event.String("a")}
+	if err := s.Write(context.Background(), []event.Event{upd, {Op: event.OpTruncate, Schema: testSchema}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := `{"id":1,"name":"a","__op":"d","__deleted":"true"}` + "\n" + `{"id":2,"name":"a","__op":"c","__deleted":"false"}` + "\n"
+	if string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
