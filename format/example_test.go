@@ -37,5 +37,5 @@ func ExampleNew() {
 	fmt.Printf("%s\n%s\n", key, value)
 	// Output:
 	// {"id":7}
-	// {"id":7,"price":"B8Y=","__op":"c","__lsn":23982504,"__source_ts_ms":1700000000000,"__deleted":"false"}
+	// {"id":7,"price":"B8Y=","__deleted":"false","__op":"c","__lsn":23982504,"__source_ts_ms":1700000000000}
 }

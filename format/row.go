@@ -180,6 +180,17 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 		return dst[:start], false, fmt.Errorf("format: %s: %w", e, err)
 	}
 	comma := len(t.cols) > 0
+	// Debezium 2.x's ExtractNewRecordState adds __deleted before the
+	// add.fields (1.x added it after them).
+	if deleted != "" {
+		if comma {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"__deleted":"`...)
+		dst = append(dst, deleted...)
+		dst = append(dst, '"')
+		comma = true
+	}
 	for i := range r.fields {
 		f := &r.fields[i]
 		mark := len(dst)
@@ -193,14 +204,6 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 			continue
 		}
 		comma = true
-	}
-	if deleted != "" {
-		if comma {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"__deleted":"`...)
-		dst = append(dst, deleted...)
-		dst = append(dst, '"')
 	}
 	return append(dst, '}'), true, nil
 }

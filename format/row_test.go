@@ -48,7 +48,7 @@ func TestRow(t *testing.T) {
 		{UnwrapOptions{DeleteHandling: "rewrite"}, event.OpDelete, `{"id":1,"v":"x","__deleted":"true"}`},
 		{UnwrapOptions{DeleteHandling: "rewrite"}, event.OpRead, `{"id":1,"v":"x","__deleted":"false"}`},
 		{UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op", "source.ts_ms"}}, event.OpDelete,
-			`{"id":1,"v":"x","__op":"d","__source_ts_ms":1000,"__deleted":"true"}`},
+			`{"id":1,"v":"x","__deleted":"true","__op":"d","__source_ts_ms":1000}`},
 		{UnwrapOptions{AddFields: []string{"op", "table", "schema", "db", "lsn", "txId", "ts_ms", "source.ts_ms"}}, event.OpCreate,
 			`{"id":1,"v":"x","__op":"c","__table":"t","__schema":"public","__db":"db","__lsn":500,"__txId":7,"__ts_ms":2000,"__source_ts_ms":1000}`},
 		{UnwrapOptions{AddFields: []string{"ts_ms:processed", " source.lsn ", "id", "snapshot", "xmin"}}, event.OpCreate,

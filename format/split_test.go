@@ -50,8 +50,8 @@ func TestKeyChangeLines(t *testing.T) {
 		}},
 		{"row key change, rewrite", Options{Format: Row, Unwrap: UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op"}}},
 			splitEvent(s, event.OpUpdate, old, moved), []string{
-				`{"id":1,"name":"a","__op":"d","__deleted":"true"}`,
-				`{"id":2,"name":"a","__op":"c","__deleted":"false"}`,
+				`{"id":1,"name":"a","__deleted":"true","__op":"d"}`,
+				`{"id":2,"name":"a","__deleted":"false","__op":"c"}`,
 			}},
 		{"row key change, drop", Options{Format: Row}, splitEvent(s, event.OpUpdate, old, moved), []string{
 			`{"id":2,"name":"a"}`,

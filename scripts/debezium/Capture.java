@@ -8,7 +8,7 @@
 // Every property is handed to the engine except these:
 //
 //	capture.out         directory for the output files (required)
-//	capture.stop.topic  stop (and exit 0) after the first record of this topic
+//	capture.stop.topic  stop (and exit 0) after the first insert (op c) into this topic
 //	capture.ready       file created once the snapshot's last record was seen
 //	capture.unwrap.*    options of io.debezium.transforms.ExtractNewRecordState
 //	                    for row.tsv (without the prefix)
@@ -134,7 +134,7 @@ public final class Capture {
                         Files.write(ready, new byte[0]);
                     }
                 }
-                if (r.topic().equals(stopTopic)) {
+                if (r.topic().equals(stopTopic) && r.value() instanceof Struct && "c".equals(((Struct) r.value()).get("op"))) {
                     stop = true;
                     break;
                 }

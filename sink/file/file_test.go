@@ -165,7 +165,7 @@ func TestKeyChangeAndTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
-	want := `{"id":1,"name":"a","__op":"d","__deleted":"true"}` + "\n" + `{"id":2,"name":"a","__op":"c","__deleted":"false"}` + "\n"
+	want := `{"id":1,"name":"a","__deleted":"true","__op":"d"}` + "\n" + `{"id":2,"name":"a","__deleted":"false","__op":"c"}` + "\n"
 	if string(got) != want {
 		t.Fatalf("got %q want %q", got, want)
 	}

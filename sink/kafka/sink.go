@@ -272,7 +272,8 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Value: val, Headers: headers})
 		s.owner = append(s.owner, i)
 	}
-	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && key != nil && !null {
+	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && !null {
+		// A keyless table gets a tombstone with a null key, as from Debezium.
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Headers: headers})
 		s.owner = append(s.owner, i)
 	}
