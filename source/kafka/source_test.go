@@ -334,7 +334,7 @@ func TestSeqNeedsTheLSN(t *testing.T) {
 	var in []event.Event
 	for id := int64(1); id <= 3; id++ {
 		in = append(in, event.Event{Schema: sc, Op: event.OpCreate, TsMs: 1700000000999, After: []event.Value{event.Int(id)},
-			Source: event.Source{TsMs: 1700000000000, CommitLSN: 1, LSN: uint64(id) ^ 1<<63}})
+			Source: event.Source{TsUs: 1700000000000000, CommitLSN: 1, LSN: uint64(id) ^ 1<<63}})
 	}
 	writeSluice(t, in)
 	r := start(t, srcConfig(t, sc.Stream), nil)
