@@ -104,8 +104,8 @@ type streamState struct {
 
 var _ component.Sink = (*Sink)(nil)
 
-// New opens the sink's spool under env.StateDir/sink/<name>, loading what an
-// earlier run left there. It does not contact S3: leftover sealed objects
+// New opens the sink's spool in its state directory env.StateDir, loading
+// what an earlier run left there. It does not contact S3: leftover sealed objects
 // are uploaded by the first Write (or Close).
 func New(cfg Config, env component.Env) (*Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
@@ -122,11 +122,10 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	name := env.Name
-	if name == "" {
-		name = "s3"
+	base := env.StateDir
+	if err := moveOldSpool(base, env.Name); err != nil {
+		return nil, component.Permanent(fmt.Errorf("s3 sink: %w", err))
 	}
-	base := filepath.Join(env.StateDir, "sink", name)
 	s := &Sink{
 		cfg: cfg, log: log, part: part,
 		spool: filepath.Join(base, "spool"), state: filepath.Join(base, "s3-state.json"),
@@ -583,5 +582,34 @@ func syncDir(dir string) error {
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("s3 sink: fsync directory %s: %w", dir, err)
 	}
+	return nil
+}
+
+// moveOldSpool moves the spool and state file that sluice before 0.2 kept
+// in <state dir>/sink/<name> up into the state dir itself. Each item moves
+// by one rename, only when the new place is free, so a crash halfway is
+// finished by the next start.
+func moveOldSpool(base, name string) error {
+	if name == "" {
+		return nil
+	}
+	old := filepath.Join(base, "sink", name)
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	for _, item := range []string{"spool", "s3-state.json"} {
+		from, to := filepath.Join(old, item), filepath.Join(base, item)
+		if _, err := os.Stat(from); err != nil {
+			continue
+		}
+		if _, err := os.Stat(to); err == nil {
+			return fmt.Errorf("both %s and %s exist: the spool was moved and then written again; keep the newer one and remove the other", from, to)
+		}
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("move the spool from %s to %s: %w", from, to, err)
+		}
+	}
+	os.Remove(old)
+	os.Remove(filepath.Dir(old))
 	return nil
 }

@@ -376,7 +376,7 @@ func TestCrashAtEverySealStep(t *testing.T) {
 // the same name, with the same bytes, and its events are not written twice.
 func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 	dir := t.TempDir()
-	spoolDir := filepath.Join(dir, "sink", "lake", "spool")
+	spoolDir := filepath.Join(dir, "spool")
 	backup := t.TempDir()
 	store := newMemStore()
 	store.beforePut = func(obj string) {
@@ -400,7 +400,7 @@ func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.Remove(filepath.Join(dir, "sink", "lake", "s3-state.json"))
+	os.Remove(filepath.Join(dir, "s3-state.json"))
 	s = newTestSink(t, rowConfig(), dir, store)
 	write(t, s, changes(1, 4)) // the replay
 	if err := s.Close(context.Background()); err != nil {
@@ -459,6 +459,38 @@ func TestRestartUploadsLeftoverSpool(t *testing.T) {
 	}
 }
 
+// TestOldSpoolPlaceIsMoved: a spool left where sluice before 0.2 kept it
+// (<state dir>/sink/<name>) is moved into the state dir and uploaded.
+func TestOldSpoolPlaceIsMoved(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	store.mu.Lock()
+	store.fail = errors.New("unreachable")
+	store.mu.Unlock()
+	write(t, s, changes(1, 5))
+	crash(s)
+	old := filepath.Join(dir, "sink", "lake")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []string{"spool", "s3-state.json"} {
+		if err := os.Rename(filepath.Join(dir, item), filepath.Join(old, item)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	store.fail = nil
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, nil)
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
+	if _, err := os.Stat(filepath.Join(dir, "sink")); !os.IsNotExist(err) {
+		t.Fatalf("the old place is still there: %v", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTornSpoolTail: a record cut by a crash mid-write is dropped on open;
 // it was never acknowledged, so the replay brings it back.
 func TestTornSpoolTail(t *testing.T) {
@@ -467,7 +499,7 @@ func TestTornSpoolTail(t *testing.T) {
 	s := newTestSink(t, rowConfig(), dir, store)
 	write(t, s, changes(1, 2))
 	crash(s)
-	f := filepath.Join(dir, "sink", "lake", "spool", "0000000001.open")
+	f := filepath.Join(dir, "spool", "0000000001.open")
 	st, err := os.Stat(f)
 	if err != nil {
 		t.Fatal(err)
