@@ -2,7 +2,6 @@ package format
 
 import (
 	"testing"
-
 )
 
 // BenchmarkDecode decodes the all-types snapshot row, with and without the
