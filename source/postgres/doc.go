@@ -50,11 +50,14 @@
 // # Streaming
 //
 // pgoutput protocol version 1 sends a transaction after its commit, row by
-// row. Rows are pushed as they arrive in batches of batch_size (mid-
-// transaction batches carry no checkpoint; the batch with the commit does),
-// so a transaction of any size needs memory for a few batches only. Small
+// row. Rows are pushed as they arrive in batches of batch_size, so a
+// transaction of any size needs memory for a few batches only. Small
 // transactions share a batch: complete transactions wait up to 5 ms for
-// more before they are emitted.
+// more before they are emitted. A batch that fills up inside a transaction
+// is emitted in two: the complete transactions before it with their
+// checkpoint, then the transaction's first rows without one. A checkpoint
+// so never waits for a pause in a busy stream, and always covers exactly
+// the events emitted up to it.
 //
 // Schemas come from Relation messages plus a catalog lookup (nullability,
 // declared length / precision / scale, enum labels, array element types,
@@ -64,11 +67,20 @@
 // REPLICA IDENTITY FULL). Unchanged TOAST values arrive as event.Unchanged.
 //
 // A lost replication connection is re-established with exponential backoff
-// (0.5 s doubling up to 1 min, each attempt logged), restarting after the
-// last checkpoint handed to Emit: everything emitted is already in the
-// engine, and rows of a transaction that was emitted only in part are
-// delivered again. Decoding errors, a missing slot and similar permanent
-// problems stop Run with the checkpoint intact.
+// (0.5 s doubling up to 1 min, each attempt logged), asking for the stream
+// after the last checkpoint handed to Emit. Everything emitted is already
+// in the engine and is not emitted again, whatever the server re-sends (it
+// starts at the requested position or at confirmed_flush_lsn, whichever is
+// later, and cannot start inside a transaction): a transaction whose commit
+// lies before the end of the last transaction emitted whole is skipped
+// whole, and the transaction emitted in part comes again from its first row,
+// whose emitted rows are skipped. A row is named by its LSN and its ordinal
+// among the rows at that LSN: pgoutput sends a transaction's changes in LSN
+// order, and the rows of one WAL record (a multi-insert, a TRUNCATE of
+// several tables) in a fixed order, so the name is the same each time the
+// transaction is decoded. Only a restart (a crash, a stop) delivers events
+// again: those after the durable checkpoint. Decoding errors, a missing
+// slot and similar permanent problems stop Run with the checkpoint intact.
 //
 // # Heartbeats
 //

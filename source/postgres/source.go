@@ -55,6 +55,10 @@ type Source struct {
 	// kick wakes the status sender (buffer 1).
 	kick chan struct{}
 	prog progress.Tracker
+	// replaySkips counts what the stream did not emit again after a
+	// reconnect: transactions emitted whole, and events of the
+	// transaction emitted in part.
+	replaySkips struct{ tx, events atomic.Int64 }
 
 	mu struct {
 		sync.Mutex

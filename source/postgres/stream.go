@@ -57,6 +57,26 @@ type streamDecoder struct {
 	scratch    []tupleCol
 	scratch2   []tupleCol
 
+	// After a reconnect the server re-sends from the last checkpoint (or
+	// from confirmed_flush_lsn, whichever is later), so transactions that
+	// were emitted but not checkpointed come again; these fields filter
+	// them on the client (see begin and replayed).
+	//
+	// done is the end LSN of the last transaction whose every event was
+	// handed to Emit: a transaction whose commit lies before it is skipped
+	// whole.
+	done uint64
+	// txStart is the index in batch of the current transaction's first
+	// event (valid while inTx).
+	txStart int
+	// tx is the progress of the transaction being decoded; part is that of
+	// the newest transaction with events handed to Emit, kept until it is
+	// done: re-sent after a reconnect, its emitted prefix is skipped.
+	tx, part txProgress
+	// skipTx: the current transaction was emitted whole before a
+	// reconnect; its changes are ignored.
+	skipTx bool
+
 	// activity is the unix-nano time of the last emitted commit (read by
 	// the heartbeat goroutine).
 	activity atomic.Int64
@@ -73,38 +93,126 @@ func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *cata
 	return d
 }
 
-// reset forgets the partial state of a broken session: the server re-sends
-// everything after the last emitted checkpoint.
+// txProgress locates change events inside one transaction. pgoutput sends
+// a transaction's changes in LSN order, and a WAL record holding several
+// changes (a multi-insert, a TRUNCATE of several tables) in a fixed order,
+// so (lsn, ordinal among the events at that lsn) names an event the same
+// way each time the transaction is decoded.
+type txProgress struct {
+	commit uint64 // the transaction's final (commit record) LSN, from Begin; 0: none
+	lsn    uint64 // LSN of the newest event
+	n      int    // events at lsn so far
+	// sentLSN and sentN locate the last event handed to Emit (sentN 0:
+	// none).
+	sentLSN uint64
+	sentN   int
+	// replay: the transaction is being re-sent after a reconnect; events
+	// up to (sentLSN, sentN) were emitted already.
+	replay bool
+}
+
+// reset forgets the partial state of a broken session. The server re-sends
+// from the last emitted checkpoint on (begin and replayed filter what was
+// emitted since); done and tx survive.
 func (d *streamDecoder) reset() {
 	d.inTx = false
+	d.skipTx = false
 	d.pending = 0
 	d.batch = nil
 	d.lastCommit = d.emitted
 }
 
-// flush emits the batch; with a pending commit it carries the checkpoint.
-func (d *streamDecoder) flush(ctx context.Context) error {
-	var cp []byte
-	if d.pending != 0 {
-		if d.pending > d.emitted {
-			d.cp.LSN = pglogrepl.LSN(d.pending).String()
-			cp = d.cp.marshal()
-		}
+// begin starts a transaction whose commit record is at final: one emitted
+// whole before a reconnect is skipped; the one emitted in part is re-sent
+// from its start and its emitted prefix skipped.
+func (d *streamDecoder) begin(final uint64) {
+	switch {
+	case final < d.done:
+		d.skipTx = true
+		d.src.replaySkips.tx.Add(1)
+	case final == d.part.commit && d.part.sentN > 0:
+		d.tx = d.part
+		d.tx.replay, d.tx.lsn, d.tx.n = true, 0, 0
+	default:
+		d.tx = txProgress{commit: final}
 	}
-	if len(d.batch) == 0 && cp == nil {
-		d.pending = 0
-		return nil
+	d.txStart = len(d.batch)
+}
+
+// replayed advances the transaction's position by one event at lsn and
+// reports whether that event was emitted before a reconnect (or belongs to
+// a transaction emitted whole), so it must not be emitted again.
+func (d *streamDecoder) replayed(lsn uint64) bool {
+	if d.skipTx {
+		return true
 	}
-	if err := d.out.Emit(ctx, d.batch, cp); err != nil {
+	t := &d.tx
+	if lsn != t.lsn {
+		t.lsn, t.n = lsn, 0
+	}
+	t.n++
+	if !t.replay {
+		return false
+	}
+	if t.lsn < t.sentLSN || t.lsn == t.sentLSN && t.n <= t.sentN {
+		d.src.replaySkips.events.Add(1)
+		return true
+	}
+	t.replay = false
+	return false
+}
+
+// emit hands evs to the engine and records what is emitted since: every
+// transaction committed so far, and the current one's events up to the
+// newest (when evs holds some of them).
+func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool) error {
+	if err := d.out.Emit(ctx, evs, cp); err != nil {
 		return err
 	}
 	d.lastEmit = time.Now()
-	if cp != nil {
-		d.emitted = d.pending
+	d.done = max(d.done, d.lastCommit)
+	if partial {
+		d.tx.sentLSN, d.tx.sentN = d.tx.lsn, d.tx.n
+		d.part = d.tx
+	}
+	return nil
+}
+
+// flush emits the complete transactions the batch holds, with the
+// checkpoint of the newest commit (or heartbeat) when it is new. Inside a
+// transaction, the transaction's own events stay in the batch, unless all is
+// set (the batch is full): they then follow in a second Emit, without a
+// checkpoint. A checkpoint so never waits for a pause in a busy stream, and
+// always describes exactly what was emitted up to it.
+func (d *streamDecoder) flush(ctx context.Context, all bool) error {
+	n := len(d.batch)
+	if d.inTx {
+		n = d.txStart
+	}
+	var cp []byte
+	if d.pending > d.emitted {
+		d.cp.LSN = pglogrepl.LSN(d.pending).String()
+		cp = d.cp.marshal()
+	}
+	if n > 0 || cp != nil {
+		if err := d.emit(ctx, d.batch[:n:n], cp, false); err != nil {
+			return err
+		}
+		if cp != nil {
+			d.emitted = d.pending
+		}
 	}
 	d.pending = 0
-	d.batch = nil
-	return nil
+	rest := d.batch[n:]
+	d.batch, d.txStart = nil, 0
+	switch {
+	case len(rest) == 0:
+		return nil
+	case !all:
+		d.batch = rest // the array's head is the engine's now; rest never grows into it
+		return nil
+	}
+	return d.emit(ctx, rest, nil, true)
 }
 
 func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
@@ -115,15 +223,7 @@ func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 	if len(d.batch) < d.src.cfg.BatchSize {
 		return nil
 	}
-	if !d.inTx {
-		return d.flush(ctx) // truncate outside a transaction cannot happen, but be safe
-	}
-	// Mid-transaction: emit without a checkpoint. Complete transactions
-	// at the start of the batch lose nothing: their commit's checkpoint
-	// rides on a later batch (checkpoints only grow).
-	err := d.out.Emit(ctx, d.batch, nil)
-	d.batch = nil
-	return err
+	return d.flush(ctx, true)
 }
 
 // handle processes one pgoutput message that started at WAL position lsn.
@@ -140,6 +240,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if w.err != nil {
 			return component.Permanent(fmt.Errorf("begin message: %w", w.err))
 		}
+		d.begin(d.commitLSN)
 		d.inTx = true
 		d.commitMs = pgMicrosToUnixMs(ts)
 	case 'C':
@@ -155,11 +256,12 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if end > d.pending {
 			d.pending = end
 		}
+		d.skipTx = false
 		if len(d.batch) > 0 {
 			d.activity.Store(time.Now().UnixNano())
 		}
 		if len(d.batch) >= d.src.cfg.BatchSize {
-			return d.flush(ctx)
+			return d.flush(ctx, true)
 		}
 	case 'R':
 		rel, err := parseRelation(w)
@@ -168,6 +270,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		return d.relation(ctx, &rel)
 	case 'I':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
@@ -185,6 +290,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		return d.add(ctx, d.event(event.OpCreate, rs, nil, after, lsn))
 	case 'U':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
@@ -213,6 +321,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		return d.add(ctx, d.event(event.OpUpdate, rs, before, after, lsn))
 	case 'D':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
@@ -240,6 +351,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			if err != nil {
 				return err
 			}
+			if d.replayed(lsn) {
+				continue
+			}
 			if err := d.add(ctx, d.event(event.OpTruncate, rs, nil, nil, lsn)); err != nil {
 				return err
 			}
@@ -259,7 +373,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			if mlsn > d.pending {
 				d.pending = mlsn
 			}
-			return d.flush(ctx)
+			return d.flush(ctx, true)
 		}
 	case 'Y', 'O':
 		// Type and origin messages: types are looked up in the catalog.
@@ -504,7 +618,7 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
 			// before 15 sends them): checkpoint them now and then.
-			if err := d.flush(ctx); err != nil {
+			if err := d.flush(ctx, true); err != nil {
 				return err
 			}
 		}
@@ -527,7 +641,9 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 				dlMu.Lock()
 				_ = nc.SetReadDeadline(time.Time{})
 				dlMu.Unlock()
-				if err := d.flush(ctx); err != nil {
+				// The complete transactions waited long enough; a
+				// transaction begun meanwhile keeps filling the batch.
+				if err := d.flush(ctx, false); err != nil {
 					return err
 				}
 				continue
