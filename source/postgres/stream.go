@@ -57,6 +57,10 @@ type streamDecoder struct {
 	scratch    []tupleCol
 	scratch2   []tupleCol
 
+	// activity is the unix-nano time of the last emitted commit (read by
+	// the heartbeat goroutine).
+	activity atomic.Int64
+
 	// After a reconnect the server re-sends from the last checkpoint (or
 	// from confirmed_flush_lsn, whichever is later), so transactions that
 	// were emitted but not checkpointed come again; these fields filter
@@ -76,10 +80,6 @@ type streamDecoder struct {
 	// skipTx: the current transaction was emitted whole before a
 	// reconnect; its changes are ignored.
 	skipTx bool
-
-	// activity is the unix-nano time of the last emitted commit (read by
-	// the heartbeat goroutine).
-	activity atomic.Int64
 }
 
 func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *catalog, tables []*capturedTable, cp *checkpoint, start uint64) *streamDecoder {
@@ -111,12 +111,10 @@ type txProgress struct {
 	replay bool
 }
 
-// reset forgets the partial state of a broken session. The server re-sends
-// from the last emitted checkpoint on (begin and replayed filter what was
-// emitted since); done and tx survive.
+// reset forgets the partial state of a broken session: the server re-sends
+// everything after the last emitted checkpoint.
 func (d *streamDecoder) reset() {
 	d.inTx = false
-	d.skipTx = false
 	d.pending = 0
 	d.batch = nil
 	d.lastCommit = d.emitted
@@ -126,13 +124,13 @@ func (d *streamDecoder) reset() {
 // whole before a reconnect is skipped; the one emitted in part is re-sent
 // from its start and its emitted prefix skipped.
 func (d *streamDecoder) begin(final uint64) {
+	d.skipTx = final < d.done
 	switch {
-	case final < d.done:
-		d.skipTx = true
+	case d.skipTx:
 		d.src.replaySkips.tx.Add(1)
 	case final == d.part.commit && d.part.sentN > 0:
 		d.tx = d.part
-		d.tx.replay, d.tx.lsn, d.tx.n = true, 0, 0
+		d.tx.replay, d.tx.lsn, d.tx.n = true, 0, 0 // re-sent after a reconnect
 	default:
 		d.tx = txProgress{commit: final}
 	}
