@@ -5,7 +5,8 @@
 // # Flow
 //
 // Run resolves the configured tables (globs allowed) against the catalog,
-// creates or extends the publication, and then:
+// creates or extends the publication (never with a table the checkpoint
+// captured: see Publication), and then:
 //
 //   - First run with snapshot: initial: CREATE_REPLICATION_SLOT ...
 //     EXPORT_SNAPSHOT on the replication connection, which then stays idle
@@ -27,11 +28,12 @@
 //
 // The checkpoint is this package's JSON (see checkpoint): slot, phase, the
 // consistent point, per-table snapshot progress (done, or the key of the
-// last row of the last emitted chunk) and the stream LSN — the end LSN of
-// the last fully emitted commit or heartbeat. A checkpoint handed to Emit
-// always describes a prefix of what was emitted: snapshot checkpoints are
-// built under the emit lock from emitted chunks only, and stream
-// checkpoints only ever sit on the batch holding a commit.
+// last row of the last emitted chunk), the stream LSN — the end LSN of
+// the last fully emitted commit or heartbeat — and the captured tables. A
+// checkpoint handed to Emit always describes a prefix of what was emitted:
+// snapshot checkpoints are built under the emit lock from emitted chunks
+// only, and stream checkpoints only ever sit on a batch that ends with a
+// commit.
 //
 // A crash mid-snapshot resumes each table after its last emitted chunk
 // (tables without a key start over). The exported snapshot is gone by then,
@@ -82,6 +84,23 @@
 // again: those after the durable checkpoint. Decoding errors, a missing
 // slot and similar permanent problems stop Run with the checkpoint intact.
 //
+// # Publication
+//
+// A slot decodes each change with the catalog as it was when the change was
+// made, so a table removed from the publication loses its changes from
+// then on for good, and a dropped publication stops decoding at the first
+// change made without it (a publication created again is invisible to
+// changes made before its creation). Neither is repaired silently (see
+// publication.go): the checkpoint records the captured tables, and a
+// restart fails when one of them is missing from the publication, while a
+// table new in the configuration is added; while streaming, a side
+// connection looks the publication up every status_interval and stops the
+// source, checkpoint intact, when a captured table left it or it is gone
+// (a dropped table is only logged). The walsender's `publication "…" does
+// not exist` is explained the same way. Each error names what is lost and
+// the way on. A table removed and added back between two checks goes
+// unnoticed: the catalog keeps no trace of it.
+//
 // # Heartbeats
 //
 // A slot whose tables are idle never advances while the rest of the
@@ -90,7 +109,7 @@
 //
 //	SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '')
 //
-// on a regular connection and asks pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
+// on the side connection and asks pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
 // disabled with a warning on older servers). The message comes back through
 // the stream and is emitted as an empty batch whose checkpoint is its LSN,
 // so confirmed_flush_lsn advances through the normal durable-checkpoint path.

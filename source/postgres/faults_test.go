@@ -3,10 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -22,9 +25,10 @@ import (
 // 100 kB (30 MB of messages; the values compress, so the WAL stays small),
 // until the walsender blocks on the full socket. Released, the source reads
 // the small transactions from the socket at once and is held again once 20
-// rows of the large one are emitted. Then the walsender is terminated, as
-// the server does after wal_sender_timeout, and the source released: it
-// meets the end of the stream and reconnects.
+// rows of the large one are emitted. Then the walsender is terminated (as
+// the server ends it after wal_sender_timeout) and the source released: it
+// reads what the socket still holds, meets the end of the stream inside
+// the large transaction, and reconnects.
 func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	t.Parallel()
 	te := newTestEnv(t)
@@ -62,11 +66,12 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	})
 	// Read on from the socket until 20 rows of the large transaction are
 	// emitted.
+	clamped := false // guarded by out2.mu
 	out2.mu.Lock()
 	out2.window = 0
 	out2.onEmit = func(e *fakeEmitter, evs []event.Event, _ []byte) error {
-		if slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 }) {
-			e.window = e.held + 1 // the next Emit blocks
+		if !clamped && slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 }) {
+			e.window, clamped = e.held+1, true // the next Emit blocks
 		}
 		return nil
 	}
@@ -75,14 +80,11 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	waitCond(t, "the source to block in Emit with rows of the large transaction emitted", 20*time.Second, func() bool {
 		out2.mu.Lock()
 		defer out2.mu.Unlock()
-		return out2.waiting > 0
+		return clamped && out2.waiting > 0
 	})
+	// The walsender sends nothing more once signalled, but exits only after
+	// its termination message got through: the source must read on.
 	te.exec(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot)
-	waitCond(t, "the walsender to exit", 20*time.Second, func() bool {
-		var active bool
-		_ = te.conn.QueryRow(context.Background(), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&active)
-		return !active
-	})
 	out2.mu.Lock()
 	out2.window, out2.onEmit = 0, nil
 	out2.cond.Broadcast()
@@ -121,6 +123,16 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	if n := r2.src.replaySkips.events.Load(); n < 20 {
 		t.Fatalf("%d events of the large transaction were skipped after the reconnect, want 20 or more", n)
 	}
+}
+
+// waitInactive waits until no walsender holds the slot.
+func waitInactive(t *testing.T, te *testEnv, slot string) {
+	t.Helper()
+	waitCond(t, "the walsender to release the slot", 20*time.Second, func() bool {
+		var active bool
+		err := te.conn.QueryRow(context.Background(), `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
+		return err == nil && !active
+	})
 }
 
 // runs renders ids as ranges: [1-120 1001-1300 5000].
@@ -236,4 +248,190 @@ func TestReplayFilter(t *testing.T) {
 			}
 		}
 	}
+}
+
+// failure waits for Run to return by itself, which must happen within a
+// minute, closes the source and returns Run's error.
+func (r *running) failure(t *testing.T, what string) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.cancel()
+		r.cancel = nil
+		if cerr := r.src.Close(); cerr != nil {
+			t.Fatal(cerr)
+		}
+		return err
+	case <-time.After(time.Minute):
+		t.Fatalf("the source did not stop within a minute of %s", what)
+		return nil
+	}
+}
+
+// runErrFrom runs a source from cp until Run returns by itself, which must
+// happen within a minute, and returns its error.
+func runErrFrom(t *testing.T, cfg *Config, cp []byte, out *fakeEmitter) error {
+	t.Helper()
+	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out.wakeOnCancel(ctx)
+	err = src.Run(ctx, cp, out)
+	if ctx.Err() != nil {
+		t.Fatalf("Run did not fail within a minute")
+	}
+	return err
+}
+
+// wantError checks err's exact text; {LSN} in want stands for any LSN.
+func wantError(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want:\n%s", want)
+	}
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(want), regexp.QuoteMeta("{LSN}"), "[0-9A-F]+/[0-9A-F]+") + "$"
+	if !regexp.MustCompile(re).MatchString(err.Error()) {
+		t.Fatalf("error:\n%s\nwant:\n%s", err, want)
+	}
+}
+
+// cpLSN is a checkpoint's stream position.
+func cpLSN(t *testing.T, b []byte) string {
+	t.Helper()
+	cp, err := parseCheckpoint(b)
+	if err != nil || cp == nil || cp.LSN == "" {
+		t.Fatalf("checkpoint %s: %v", b, err)
+	}
+	return cp.LSN
+}
+
+// TestTableRemovedFromPublication removes a captured table from the
+// publication while the source streams: the source stops, saying what is
+// lost and how to go on; a restart does not add the table back but says
+// the same, while a table newly added to tables is still added; once the
+// table is added back by hand, the source streams again, without the
+// changes made while it was out.
+func TestTableRemovedFromPublication(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	for _, tbl := range []string{"a", "b", "c"} {
+		te.exec(`CREATE TABLE ` + tbl + ` (id int PRIMARY KEY)`)
+	}
+	cfg := te.config("public.a", "public.b")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	te.exec(`INSERT INTO a VALUES (1)`)
+	te.exec(`INSERT INTO b VALUES (1)`)
+	waitN(t, out, 2)
+	cp := out.checkpoint()
+
+	te.exec(`ALTER PUBLICATION sluice_p_pg DROP TABLE b`)
+	te.exec(`INSERT INTO b VALUES (2)`) // never streamed
+	advice := `Changes to it committed while it was out of the publication are not streamed, now or later: ` +
+		`the slot decodes each change with the publication as it was when the change was made. ` +
+		`To go on, either add it back (ALTER PUBLICATION "sluice_p_pg" ADD TABLE "public"."b";) and start sluice again, accepting that those changes are lost, ` +
+		`then read the table again with a separate pipeline that has its own slot and snapshot: initial (as for a table added later); ` +
+		`or remove it from tables`
+	err := r.failure(t, "the table's removal from the publication")
+	wantError(t, err, `postgres source "pg": table public.b was removed from publication "sluice_p_pg" while streaming `+
+		`(listed at WAL position {LSN}, no longer at {LSN}). `+advice+`. The source stopped; its checkpoint is intact`)
+	if got := describe(out.snapshotEvents()); !slices.Equal(got, []string{"c a id=1", "c b id=1"}) {
+		t.Fatalf("events before the stop: %q", got)
+	}
+
+	// A restart does not add public.b back; public.c, new in tables, does
+	// not count as removed.
+	cfg.Tables = []string{"public.a", "public.b", "public.c"}
+	err = runErrFrom(t, cfg, cp, newEmitter())
+	wantError(t, err, `postgres source "pg": table public.b captured (the checkpoint, at LSN `+cpLSN(t, cp)+`, records it) `+
+		`but no longer in publication "sluice_p_pg": removed from it while sluice was stopped, or before the stream reached the removal. `+advice)
+
+	// Added back by hand: the source goes on and adds public.c itself.
+	te.exec(`ALTER PUBLICATION sluice_p_pg ADD TABLE b`)
+	out2 := newEmitter()
+	te.start(cfg, cp, out2)
+	waitStreaming(t, te, cfg.Slot)
+	te.exec(`INSERT INTO b VALUES (3)`)
+	te.exec(`INSERT INTO c VALUES (1)`)
+	if got := describe(waitN(t, out2, 2)); !slices.Equal(got, []string{"c b id=3", "c c id=1"}) {
+		t.Fatalf("after adding the table back: %q", got)
+	}
+}
+
+// TestPublicationDroppedWithChangesPending drops the publication while the
+// source is stopped and changes are pending: the restart creates it again,
+// and the stream fails at the first change made without it, saying why and
+// how to go on; both ways it names work.
+func TestPublicationDroppedWithChangesPending(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
+	cfg := te.config("public.a")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	te.exec(`INSERT INTO a VALUES (1)`)
+	waitN(t, out, 1)
+	cp := out.checkpoint()
+	r.stop(t)
+	te.exec(`DROP PUBLICATION sluice_p_pg`)
+	te.exec(`INSERT INTO a VALUES (2)`) // cannot be decoded
+
+	err := runErrFrom(t, cfg, cp, newEmitter())
+	slot := cfg.Slot
+	wantError(t, err, `postgres source "pg": publication "sluice_p_pg" does not exist for a change at LSN {LSN} that slot "`+slot+`" has to stream `+
+		`(streaming from `+cpLSN(t, cp)+`): the publication was dropped while changes were pending. `+
+		`A slot decodes each change with the catalog as it was when the change was made: a change made after the drop cannot be decoded, `+
+		`and a publication created again is invisible to every change made before its creation, so slot "`+slot+`" cannot stream past them. `+
+		`To start over with nothing lost: stop sluice, run SELECT pg_drop_replication_slot('`+slot+`'); remove the pipeline's state (its state_dir) and start sluice: `+
+		`it creates the slot (and the publication) and reads every table again. `+
+		`To go on instead, losing every change not streamed yet: create the publication if it is missing, run SELECT pg_replication_slot_advance('`+slot+`', pg_current_wal_lsn()); and start sluice `+
+		`(the server said: ERROR: publication "sluice_p_pg" does not exist (SQLSTATE 42704))`)
+
+	// Going on from now: the change made without the publication is lost.
+	waitInactive(t, te, slot)
+	te.exec(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, slot)
+	out2 := newEmitter()
+	r2 := te.start(cfg, cp, out2)
+	waitStreaming(t, te, slot)
+	te.exec(`INSERT INTO a VALUES (3)`)
+	if got := describe(waitN(t, out2, 1)); !slices.Equal(got, []string{"c a id=3"}) {
+		t.Fatalf("after advancing the slot: %q", got)
+	}
+	r2.stop(t)
+
+	// Starting over: a new slot and a snapshot of every row.
+	waitInactive(t, te, slot)
+	te.exec(`SELECT pg_drop_replication_slot($1)`, slot)
+	out3 := newEmitter()
+	te.start(cfg, nil, out3)
+	if got := describe(waitN(t, out3, 3)); !slices.Equal(got, []string{"r a id=1", "r a id=2", "r a id=3"}) {
+		t.Fatalf("after starting over: %q", got)
+	}
+}
+
+// TestPublicationDroppedWhileStreaming drops the publication under a
+// running source: it stops at once, before any change it could not decode.
+func TestPublicationDroppedWhileStreaming(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
+	cfg := te.config("public.a")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	te.exec(`DROP PUBLICATION sluice_p_pg`)
+	err := r.failure(t, "the publication's drop")
+	slot := cfg.Slot
+	wantError(t, err, `postgres source "pg": publication "sluice_p_pg" was dropped while streaming (it existed at WAL position {LSN}, no longer at {LSN}). `+
+		`A slot decodes each change with the catalog as it was when the change was made: a change made after the drop cannot be decoded, `+
+		`and a publication created again is invisible to every change made before its creation, so slot "`+slot+`" cannot stream past them. `+
+		`To start over with nothing lost: stop sluice, run SELECT pg_drop_replication_slot('`+slot+`'); remove the pipeline's state (its state_dir) and start sluice: `+
+		`it creates the slot (and the publication) and reads every table again. `+
+		`To go on instead, losing every change not streamed yet: create the publication if it is missing, run SELECT pg_replication_slot_advance('`+slot+`', pg_current_wal_lsn()); and start sluice`)
 }

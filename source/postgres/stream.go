@@ -520,10 +520,14 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 		heartbeats = false
 	}
 	d := newStreamDecoder(s, out, si, newCatalog(meta), tables, cp, uint64(start))
+	w := &pubWatch{src: s, seen: s.pubSeen}
+	for _, t := range tables {
+		w.refs = append(w.refs, t.info.ref)
+	}
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		began := time.Now()
-		err := s.streamSession(ctx, repl, d, heartbeats)
+		err := s.streamSession(ctx, repl, d, w, heartbeats)
 		if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 			return err
 		}
@@ -564,7 +568,9 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 }
 
 // streamSession runs one replication session until an error or ctx ends.
-func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, heartbeats bool) error {
+// Publication checks and heartbeats run beside it (sideLoop); a check that
+// fails for good ends the session with its error.
+func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, w *pubWatch, heartbeats bool) error {
 	if repl == nil || repl.IsClosed() {
 		return &net.OpError{Op: "dial", Err: errors.New("no replication connection")}
 	}
@@ -582,25 +588,31 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 	}
 	s.log.Info("streaming", "slot", s.slot, "from", startLSN.String())
 
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	defer func() {
-		cancel()
+		cancel(nil)
 		wg.Wait()
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.statusLoop(sctx, repl)
 	}()
-	if heartbeats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.heartbeatLoop(sctx, d)
-		}()
+	go func() {
+		defer wg.Done()
+		s.sideLoop(sctx, d, w, heartbeats, cancel)
+	}()
+	err := s.receive(sctx, repl, d, startLSN)
+	if c := context.Cause(sctx); c != nil && ctx.Err() == nil {
+		return c // the side loop's finding
 	}
+	return err
+}
 
+// receive reads the replication stream into the decoder until an error or
+// ctx ends.
+func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, from pglogrepl.LSN) error {
 	// Reads never take a context (pgx would start a goroutine per call);
 	// cancellation and the linger timer work through the read deadline.
 	nc := repl.Conn()
@@ -676,7 +688,7 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 				}
 			}
 		case *pgproto3.ErrorResponse:
-			return pgconn.ErrorResponseToPgError(m)
+			return s.replicationError(pgconn.ErrorResponseToPgError(m), from)
 		case *pgproto3.CopyDone:
 			return &net.OpError{Op: "read", Err: errors.New("server ended the replication stream")}
 		}
@@ -715,44 +727,6 @@ func (s *Source) statusLoop(ctx context.Context, conn *pgconn.PgConn) {
 		if uint64(lsn) != sent {
 			sent = uint64(lsn)
 			s.log.Debug("confirmed position", "lsn", lsn.String())
-		}
-	}
-}
-
-// heartbeatLoop writes a heartbeat message whenever no transaction was
-// emitted for a heartbeat interval. Its LSN comes back through the stream
-// and is checkpointed like a commit, so an idle slot still advances.
-func (s *Source) heartbeatLoop(ctx context.Context, d *streamDecoder) {
-	t := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer t.Stop()
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if time.Since(time.Unix(0, d.activity.Load())) < s.cfg.HeartbeatInterval {
-			continue
-		}
-		if conn == nil || conn.IsClosed() {
-			cfg, err := s.connConfig()
-			if err != nil {
-				return
-			}
-			if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-				conn = nil
-				s.log.Warn("heartbeat: connect failed", "err", err)
-				continue
-			}
-		}
-		if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
-			s.log.Warn("heartbeat failed", "err", err)
 		}
 	}
 }
