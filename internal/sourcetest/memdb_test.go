@@ -175,7 +175,7 @@ var memTypes = []TypeCase{
 	{"ts", event.TypeTimestamp, "timestamp", event.Int(1_709_212_455_123_456)},
 }
 
-func (tg *memTarget) Addr() string      { return "" }
+func (tg *memTarget) Addr() string { return "" }
 
 // Cut breaks the source's connection to the log (memdb.entry fails with
 // errCut) until Restore.

@@ -44,7 +44,7 @@ type recorder struct {
 		// clears it (see setHoldAfter).
 		holdAfter func(b Batch) bool
 		heldAfter bool // holdAfter said true
-		waiting   int // Emit calls blocked by hold (each with events)
+		waiting   int  // Emit calls blocked by hold (each with events)
 		crashed   bool
 		returned  bool               // Run returned: an Emit now is a contract violation
 		late      int                // Emit calls after Run returned
