@@ -95,8 +95,9 @@
 // restart fails when one of them is missing from the publication, while a
 // table new in the configuration is added; while streaming, a side
 // connection looks the publication up every status_interval and stops the
-// source, checkpoint intact, when a captured table left it or it is gone
-// (a dropped table is only logged). The walsender's `publication "…" does
+// source, checkpoint intact, when a captured table left it, it stopped
+// publishing a kind of change (publish = ...), or it is gone (a dropped
+// table is only logged). The walsender's `publication "…" does
 // not exist` is explained the same way. Each error names what is lost and
 // the way on. A table removed and added back between two checks goes
 // unnoticed: the catalog keeps no trace of it.

@@ -435,3 +435,35 @@ func TestPublicationDroppedWhileStreaming(t *testing.T) {
 		`it creates the slot (and the publication) and reads every table again. `+
 		`To go on instead, losing every change not streamed yet: create the publication if it is missing, run SELECT pg_replication_slot_advance('`+slot+`', pg_current_wal_lsn()); and start sluice`)
 }
+
+// TestPublicationStopsPublishingDeletes narrows what the publication
+// publishes under a running source: it stops, saying what is lost; started
+// again, it goes on with the publication as it is.
+func TestPublicationStopsPublishingDeletes(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
+	cfg := te.config("public.a")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	cp := out.checkpoint()
+	te.exec(`ALTER PUBLICATION sluice_p_pg SET (publish = 'insert, update')`)
+	err := r.failure(t, "the publication's change")
+	wantError(t, err, `postgres source "pg": publication "sluice_p_pg" stopped publishing deletes, truncates while streaming `+
+		`(it did at WAL position {LSN}, no longer at {LSN}): such changes committed since are not streamed, now or later: `+
+		`the slot decodes each change with the publication as it was when the change was made. The source stopped; its checkpoint is intact. `+
+		`To go on, either publish them again (ALTER PUBLICATION "sluice_p_pg" SET (publish = 'insert, update, delete, truncate');) `+
+		`and start sluice again, accepting that those changes are lost, then read the captured tables again with a separate pipeline that has its own slot and snapshot: initial; `+
+		`or, if they are meant to be left out, start sluice again as it is`)
+
+	out2 := newEmitter()
+	te.start(cfg, cp, out2)
+	waitStreaming(t, te, cfg.Slot)
+	te.exec(`INSERT INTO a VALUES (1)`)
+	te.exec(`DELETE FROM a`)
+	te.exec(`INSERT INTO a VALUES (2)`)
+	if got := describe(waitN(t, out2, 2)); !slices.Equal(got, []string{"c a id=1", "c a id=2"}) {
+		t.Fatalf("after starting again: %q", got)
+	}
+}

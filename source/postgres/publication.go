@@ -12,12 +12,17 @@ package postgres
 //     publication created again is invisible to every change made before
 //     its creation, so the slot cannot stream past them.
 //
-// Neither is ever repaired silently. At start, a table the checkpoint
+//   - ALTER PUBLICATION ... SET (publish = ...) without a kind of change
+//     (insert, update, delete, truncate): such changes are never sent.
+//
+// None is ever accepted silently. At start, a table the checkpoint
 // captured that is no longer in the publication stops the source (tables
 // added to the configuration later, never captured, are still added); while
 // streaming, the publication is looked up every status_interval and a
-// captured table missing from it, or the publication gone, stops the source
-// with the checkpoint intact. Each error says what is lost and how to go on.
+// captured table missing from it, a kind of change it no longer publishes,
+// or the publication gone, stops the source with the checkpoint intact. A
+// publication that leaves kinds of change out from the start is logged at
+// WARN. Each error says what is lost and how to go on.
 
 import (
 	"context"
@@ -39,6 +44,9 @@ import (
 type pubState struct {
 	exists    bool
 	allTables bool
+	// publishes is the kinds of change it publishes (publish = ...), as
+	// pubKind bits.
+	publishes pubKind
 	// listed holds the tables the publication lists, partitions mapped to
 	// their root (a publication without publish_via_partition_root lists
 	// the partitions of a captured partitioned table).
@@ -47,6 +55,28 @@ type pubState struct {
 	present map[uint32]bool
 	// lsn is the server's WAL position when it was looked up.
 	lsn pglogrepl.LSN
+}
+
+// pubKind is a set of kinds of change a publication publishes.
+type pubKind uint8
+
+const (
+	pubInsert pubKind = 1 << iota
+	pubUpdate
+	pubDelete
+	pubTruncate
+	pubAll = pubInsert | pubUpdate | pubDelete | pubTruncate
+)
+
+// String names the kinds: "updates, deletes".
+func (k pubKind) String() string {
+	var names []string
+	for i, n := range []string{"inserts", "updates", "deletes", "truncates"} {
+		if k&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // lookupPublication describes the publication and which of oids still
@@ -59,17 +89,19 @@ func (s *Source) lookupPublication(ctx context.Context, conn *pgx.Conn, oids []u
 	}
 	var lsn *string
 	var all *bool
+	var kinds []bool
 	var listed, present []int64
 	err := conn.QueryRow(ctx, `SELECT
 		(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
 		(SELECT puballtables FROM pg_publication WHERE pubname = $1),
+		(SELECT ARRAY[pubinsert, pubupdate, pubdelete, pubtruncate] FROM pg_publication WHERE pubname = $1),
 		ARRAY(SELECT DISTINCT COALESCE(pg_partition_root(c.oid), c.oid)::oid::int8
 			FROM pg_publication_tables pt
 			JOIN pg_namespace n ON n.nspname = pt.schemaname
 			JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
 			WHERE pt.pubname = $1),
 		ARRAY(SELECT oid::int8 FROM pg_class WHERE oid::int8 = ANY($2::int8[]))`,
-		s.publication, asked).Scan(&lsn, &all, &listed, &present)
+		s.publication, asked).Scan(&lsn, &all, &kinds, &listed, &present)
 	if err != nil {
 		return st, fmt.Errorf("look up publication %q: %w", s.publication, err)
 	}
@@ -80,6 +112,11 @@ func (s *Source) lookupPublication(ctx context.Context, conn *pgx.Conn, oids []u
 	}
 	st.exists = all != nil
 	st.allTables = all != nil && *all
+	for i, on := range kinds {
+		if on {
+			st.publishes |= 1 << i
+		}
+	}
 	for _, o := range listed {
 		st.listed[uint32(o)] = true
 	}
@@ -121,7 +158,11 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, refs []t
 	if err != nil {
 		return false, err
 	}
-	s.pubSeen = st.lsn
+	s.pubSeen, s.pubKinds = st.lsn, st.publishes
+	if st.exists && st.publishes != pubAll {
+		s.log.Warn("the publication does not publish every kind of change: those it leaves out are not captured",
+			"publication", s.publication, "not_published", (pubAll &^ st.publishes).String())
+	}
 	quoted := func(rs []tableRef) string {
 		names := make([]string, len(rs))
 		for i, r := range rs {
@@ -152,6 +193,7 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, refs []t
 			return false, fmt.Errorf("create publication %q: %w", s.publication, err)
 		}
 		s.log.Info("created publication", "publication", s.publication, "tables", len(refs))
+		s.pubKinds = pubAll
 		return true, nil
 	}
 	if st.allTables {
@@ -253,6 +295,14 @@ func (w *pubWatch) check(ctx context.Context, conn *pgx.Conn) error {
 	if !st.exists {
 		return component.Permanent(fmt.Errorf("publication %q was dropped while streaming (it existed at WAL position %s, no longer at %s). %s",
 			s.publication, w.seen, st.lsn, s.pubGoneAdvice()))
+	}
+	if lost := s.pubKinds &^ st.publishes; lost != 0 {
+		return component.Permanent(fmt.Errorf("publication %q stopped publishing %s while streaming (it did at WAL position %s, no longer at %s): "+
+			"such changes committed since are not streamed, now or later: the slot decodes each change with the publication as it was when the change was made. "+
+			"The source stopped; its checkpoint is intact. To go on, either publish them again (ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate');) "+
+			"and start sluice again, accepting that those changes are lost, then read the captured tables again with a separate pipeline that has its own slot and snapshot: initial; "+
+			"or, if they are meant to be left out, start sluice again as it is",
+			s.publication, lost, w.seen, st.lsn, pgx.Identifier{s.publication}.Sanitize()))
 	}
 	if st.allTables {
 		w.seen = st.lsn

@@ -56,8 +56,11 @@ type Source struct {
 	kick chan struct{}
 	prog progress.Tracker
 	// pubSeen is the server's WAL position when Run found the publication
-	// complete; set before streaming starts.
+	// complete; set before streaming starts, like pubKinds.
 	pubSeen pglogrepl.LSN
+	// pubKinds is what the publication published then: a kind it stops
+	// publishing while streaming stops the source.
+	pubKinds pubKind
 	// replaySkips counts what the stream did not emit again after a
 	// reconnect: transactions emitted whole, and events of the
 	// transaction emitted in part.
