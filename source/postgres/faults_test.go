@@ -467,3 +467,34 @@ func TestPublicationStopsPublishingDeletes(t *testing.T) {
 		t.Fatalf("after starting again: %q", got)
 	}
 }
+
+// TestCapturedTableDroppedKeepsStreaming drops a captured table: that is no
+// publication change to stop for (its changes up to the drop are
+// streamed), so the source goes on with the others.
+func TestCapturedTableDroppedKeepsStreaming(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
+	te.exec(`CREATE TABLE b (id int PRIMARY KEY)`)
+	cfg := te.config("public.a", "public.b")
+	out := newEmitter()
+	r := te.start(cfg, nil, out)
+	out.waitCP(t)
+	te.exec(`INSERT INTO b VALUES (1)`)
+	te.exec(`DROP TABLE b`)
+	checked := func() {
+		n := r.src.pubChecks.Load()
+		waitCond(t, "a publication check", 10*time.Second, func() bool { return r.src.pubChecks.Load() >= n+2 })
+	}
+	checked() // one began after the drop
+	te.exec(`INSERT INTO a VALUES (1)`)
+	if got := describe(waitN(t, out, 2)); !slices.Equal(got, []string{"c b id=1", "c a id=1"}) {
+		t.Fatalf("events: %q", got)
+	}
+	checked()
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run returned %v after a captured table was dropped", err)
+	default:
+	}
+}

@@ -306,6 +306,7 @@ func (w *pubWatch) check(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if st.allTables {
 		w.seen = st.lsn
+		s.pubChecks.Add(1)
 		return nil
 	}
 	var removed []tableRef
@@ -328,6 +329,7 @@ func (w *pubWatch) check(ctx context.Context, conn *pgx.Conn) error {
 			s.publication, w.seen, st.lsn, s.removedAdvice(names)))
 	}
 	w.seen = st.lsn
+	s.pubChecks.Add(1)
 	return nil
 }
 

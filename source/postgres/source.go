@@ -61,6 +61,8 @@ type Source struct {
 	// pubKinds is what the publication published then: a kind it stops
 	// publishing while streaming stops the source.
 	pubKinds pubKind
+	// pubChecks counts the publication checks passed while streaming.
+	pubChecks atomic.Int64
 	// replaySkips counts what the stream did not emit again after a
 	// reconnect: transactions emitted whole, and events of the
 	// transaction emitted in part.
