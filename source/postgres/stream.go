@@ -58,7 +58,7 @@ type streamDecoder struct {
 	scratch2   []tupleCol
 
 	// activity is the unix-nano time of the last emitted commit (read by
-	// the heartbeat goroutine).
+	// the side loop, for heartbeats).
 	activity atomic.Int64
 
 	// After a reconnect the server re-sends from the last checkpoint (or
