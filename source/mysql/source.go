@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -32,6 +33,9 @@ type Source struct {
 	log  *slog.Logger
 	dc   *mysql.Config
 	prog progress.Tracker
+	// replaySkips counts rows the stream did not emit again after a
+	// reconnect (those of the transaction emitted in part).
+	replaySkips atomic.Int64
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
