@@ -132,6 +132,14 @@ func TestBulkBodyGolden(t *testing.T) {
 			ev(event.OpUpdate, 170, nil, r(5, "e", event.Unchanged)),
 			ev(event.OpUpdate, 180, nil, r(6, "f", event.Unchanged)),
 		}, `{"docs":[{"found":true,"_source":{"id":5,"big":"stored \"five\""}},{"found":false}]}`},
+		{"key change with unchanged TOAST, external: merged from the old key's document, twice", nil, []event.Event{
+			ev(event.OpUpdate, 190, r(1, "", event.Null), r(8, "m", event.Unchanged)),
+			ev(event.OpUpdate, 200, r(8, "", event.Null), r(9, "n", event.Unchanged)),
+		}, `{"docs":[{"found":true,"_source":{"id":1,"big":"stored one"}},{"found":false}]}`},
+		{"key change with unchanged TOAST, versions off: merged and indexed whole", func(c *Config) { c.DocumentVersionType = VersionNone }, []event.Event{
+			ev(event.OpUpdate, 140, nil, r(1, "a3", event.Unchanged)),
+			ev(event.OpUpdate, 190, r(1, "", event.Null), r(8, "m", event.Unchanged)),
+		}, `{"docs":[{"found":true,"_source":{"id":1,"big":"stored one","price":9}}]}`},
 	} {
 		fc := &fakeClient{mget: Response{Status: 200, Body: []byte(tc.mget)}}
 		s := newTest(t, fc, tc.mut)
