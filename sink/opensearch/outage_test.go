@@ -162,7 +162,7 @@ func TestOutageLosesNothing(t *testing.T) {
 	cfg.Hosts = []string{"http://" + proxy.Addr()}
 	cfg.Index = index
 	cfg.RequestTimeout = 10 * time.Second
-	sink, err := opensearch.New(opensearch.Config{Config: cfg}, nil)
+	sink, err := opensearch.New(opensearch.Config{Config: cfg}, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

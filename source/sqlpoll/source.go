@@ -20,6 +20,7 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 	d      dialect
+	dsnKey string // the dsn's path in the pipeline file, for messages
 
 	// Run's goroutine owns everything below (start sets it up).
 	db     *sql.DB
@@ -65,7 +66,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn")}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
@@ -85,6 +86,9 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		if ctx.Err() != nil {
 			return nil
 		}
+		if a, ok := s.refused(err); ok {
+			return a
+		}
 		return fmt.Errorf("sql_poll: %w", err)
 	}
 	timer := time.NewTimer(0)
@@ -99,6 +103,11 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		case errors.As(err, new(fatal)):
 			return fmt.Errorf("sql_poll: %w", err)
 		default:
+			if a, ok := s.refused(err); ok {
+				// The credentials are the configuration's: polling
+				// again cannot succeed.
+				return a
+			}
 			s.logger.Warn("sql_poll: poll failed; retrying from the last watermark", "err", err, "retry_in", s.cfg.PollInterval)
 		}
 		timer.Reset(s.cfg.PollInterval)

@@ -31,13 +31,13 @@ type server struct {
 
 var servers = []server{
 	{"opensearch", svctest.OpenSearch, func(c search.Config) (component.Sink, error) {
-		return opensearch.New(opensearch.Config{Config: c}, nil)
+		return opensearch.New(opensearch.Config{Config: c}, component.Env{})
 	}},
 	{"elasticsearch8", svctest.Elasticsearch, func(c search.Config) (component.Sink, error) {
-		return elasticsearch.New(elasticsearch.Config{Config: c}, nil)
+		return elasticsearch.New(elasticsearch.Config{Config: c}, component.Env{})
 	}},
 	{"elasticsearch7", svctest.Elasticsearch7, func(c search.Config) (component.Sink, error) {
-		return elasticsearch.New(elasticsearch.Config{Config: c}, nil)
+		return elasticsearch.New(elasticsearch.Config{Config: c}, component.Env{})
 	}},
 }
 
@@ -493,7 +493,7 @@ func TestUnreachable(t *testing.T) {
 	cfg := search.Defaults()
 	cfg.Hosts = []string{"http://127.0.0.1:1"}
 	cfg.RequestTimeout = 5 * time.Second
-	s, err := opensearch.New(opensearch.Config{Config: cfg}, nil)
+	s, err := opensearch.New(opensearch.Config{Config: cfg}, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

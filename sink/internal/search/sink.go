@@ -57,6 +57,10 @@ type Options struct {
 	// (default 100ms), doubled each time.
 	ItemAttempts int
 	RetryBase    time.Duration
+	// Env names the sink's keys in messages; APIKey says the credentials
+	// are an API key (api_key) rather than username and password.
+	Env    component.Env
+	APIKey bool
 }
 
 // Sink writes events to a search cluster through a Client. Write is called
@@ -387,6 +391,18 @@ func (s *Sink) version(e *event.Event) (int64, error) {
 	return v, nil
 }
 
+// refused is the error of a request the cluster answered with 401: the
+// credentials are wrong or missing.
+func (s *Sink) refused(resp Response) error {
+	a := component.AuthError{Component: s.product + " sink", User: s.cfg.username, Server: s.cfg.hosts,
+		Reason: "status 401: " + responseError(resp.Body),
+		Keys:   s.opt.Env.Key("username") + " and " + s.opt.Env.Key("password")}
+	if s.opt.APIKey {
+		a.User, a.Keys, a.Secret = "", s.opt.Env.Key("api_key"), "the API key"
+	}
+	return component.AuthFailed(a)
+}
+
 // ensureIndices creates the indices of the current items that are not
 // known to exist, when a mapping or settings are configured.
 func (s *Sink) ensureIndices(ctx context.Context) error {
@@ -415,6 +431,8 @@ func (s *Sink) ensureIndex(ctx context.Context, index string) error {
 	case resp.Status == 200:
 		s.log.Info("created index", "index", index)
 	case resp.Status == 400 && strings.Contains(string(resp.Body), "resource_already_exists_exception"):
+	case resp.Status == 401:
+		return s.refused(resp)
 	case resp.Status == 429 || resp.Status >= 500:
 		return fmt.Errorf("%s: create index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
 	default:
@@ -463,7 +481,7 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 		case resp.Status == 429 || resp.Status >= 500:
 			retry = pending
 		case resp.Status == 401:
-			return component.Permanent(fmt.Errorf("%s: bulk request: authentication failed (status 401): %s", s.product, responseError(resp.Body)))
+			return s.refused(resp)
 		case resp.Status == 400:
 			return component.Permanent(fmt.Errorf("%s: bulk request rejected (status 400): %s", s.product, responseError(resp.Body)))
 		default:
@@ -566,6 +584,8 @@ func (s *Sink) truncate(ctx context.Context, e *event.Event) error {
 		delete(s.known, index)
 		s.log.Info("table truncated; deleted its index", "stream", e.Schema.Stream, "index", index)
 		return nil
+	case resp.Status == 401:
+		return s.refused(resp)
 	case resp.Status == 429 || resp.Status >= 500:
 		return fmt.Errorf("%s: delete index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
 	}
@@ -716,6 +736,9 @@ func (s *Sink) mget(ctx context.Context, docs []docRef) (map[string]map[string]j
 	resp, err := s.client.MGet(rctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: %w", s.product, err)
+	}
+	if resp.Status == 401 {
+		return nil, s.refused(resp)
 	}
 	if resp.Status != 200 {
 		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: status %d: %s", s.product, resp.Status, responseError(resp.Body))
