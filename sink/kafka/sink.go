@@ -46,7 +46,9 @@
 // dead-letters it) while every other record of the Write is written. A
 // record the broker rejects as too large inside a batch with others is
 // produced again alone before it is declared bad, so neighbours are not
-// dead-lettered with it. Authorization failures are component.Permanent.
+// dead-lettered with it. Authorization failures are component.Permanent;
+// SASL credentials the brokers refuse are a component.AuthError naming the
+// user, the brokers and the username and password keys.
 // Everything else (timeouts, lost connections, leader changes beyond
 // franz-go's own retries) fails the Write, which the engine retries; the
 // records already written are written again (at least once).

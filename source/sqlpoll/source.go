@@ -80,7 +80,9 @@ func (f fatal) Unwrap() error { return f.err }
 // database, unknown table or column, unusable checkpoint) are returned;
 // query errors during polling (a dropped connection, a restarted server)
 // are logged and the poll is retried after poll_interval from the last
-// emitted watermark, so nothing is skipped.
+// emitted watermark, so nothing is skipped. Credentials the server
+// refuses, at start or at a reconnect, are a component.AuthError: polling
+// again cannot succeed.
 func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) error {
 	if err := s.start(ctx, cp); err != nil {
 		if ctx.Err() != nil {

@@ -64,9 +64,11 @@
 //     component.RecordErrors naming index, document id and the reason; the
 //     rest of the Write is written. Value excerpts that servers put in
 //     their reasons are cut, as row values stay out of messages.
-//   - Configuration that can never work (authentication, a rejected
-//     mapping, a missing index the cluster will not create):
-//     component.Permanent.
+//   - Configuration that can never work (a rejected mapping, a missing
+//     index the cluster will not create): component.Permanent. A 401 on
+//     any request (bulk, multi-get, index creation or deletion) is a
+//     component.AuthError naming the user, the hosts and the keys that
+//     hold the credentials.
 //
 // # Why the hand-written parts
 //
