@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
@@ -115,6 +116,14 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if reason, ok := dbauth.MySQL(err); ok {
+			keys := s.env.Key("dsn")
+			if s.cfg.DSN == "" {
+				keys = s.env.Key("user") + " and " + s.env.Key("password")
+			}
+			return component.AuthFailed(component.AuthError{Component: fmt.Sprintf("mysql source %q", s.env.Name),
+				User: s.dc.User, Server: s.dc.Addr, Reason: reason, Keys: keys, Hint: dbauth.MySQLHint})
+		}
 		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
@@ -189,6 +190,14 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if reason, ok := dbauth.Postgres(err); ok {
+			a := component.AuthError{Component: fmt.Sprintf("postgres source %q", s.env.Name), Reason: reason,
+				Keys: s.env.Key("dsn"), Hint: dbauth.PostgresHint}
+			if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
+				a.User, a.Server = c.User, dbauth.PostgresAddr(c)
+			}
+			return component.AuthFailed(a)
+		}
 		return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
 	}
 	return nil
