@@ -445,7 +445,7 @@ func TestParquetMongoDocument(t *testing.T) {
 			col("uid", "uuid", event.TypeUUID), col("bin", "binData", event.TypeBytes), col("obj", "object", event.TypeJSON)},
 		KeyIdx: []int{0}}
 	obj := `{"oid":{"$oid":"65a000000000000000000002"},"when":{"$date":"1970-01-01T00:00:00Z"},"dec":{"$numberDecimal":"1.5"},"bin":{"$binary":{"base64":"AQ==","subType":"00"}},"n":5}`
-	ev := event.Event{Schema: sch, Op: event.OpRead, Source: event.Source{TsMs: baseMs, Snapshot: event.SnapshotTrue},
+	ev := event.Event{Schema: sch, Op: event.OpRead, Source: event.Source{TsUs: baseMs * 1000, Snapshot: event.SnapshotTrue},
 		After: []event.Value{event.String("65a000000000000000000001"), event.Decimal("1234.5600"), event.Int(1700000000123000),
 			event.String("73ffd264-44b3-4c69-90e8-e7d1dfc035d4"), event.Bytes([]byte{1, 2, 3}), event.String(obj)}}
 	store := newMemStore()
