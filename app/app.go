@@ -80,14 +80,17 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 		return nil, err
 	}
 	env := func(n *topology.Node, kind string) component.Env {
-		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name), Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name)}
+		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name),
+			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name}
 	}
 	deadLetter := func(n *topology.Node) (component.Sink, error) {
 		dc := n.DeadLetter
 		if dc == nil {
 			return nil, nil
 		}
-		dl, err := reg.Sinks[dc.Type].New(dc.Config, env(dc, "sinks"))
+		denv := env(dc, "sinks")
+		denv.Path = n.Path() + ".dead_letter"
+		dl, err := reg.Sinks[dc.Type].New(dc.Config, denv)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: dead_letter: %w", n.Kind, n.Name, err)
 		}

@@ -44,7 +44,7 @@ var (
 
 func mongoDec(name string) event.Column {
 	c := mongoCol(name, "decimal", event.TypeDecimal)
-	c.Precision, c.Scale = 34, -1
+	c.Scale = -1
 	return c
 }
 

@@ -46,7 +46,9 @@
 // dead-letters it) while every other record of the Write is written. A
 // record the broker rejects as too large inside a batch with others is
 // produced again alone before it is declared bad, so neighbours are not
-// dead-lettered with it. Authorization failures are component.Permanent.
+// dead-lettered with it. Authorization failures are component.Permanent;
+// SASL credentials the brokers refuse are a component.AuthError naming the
+// user, the brokers and the username and password keys.
 // Everything else (timeouts, lost connections, leader changes beyond
 // franz-go's own retries) fails the Write, which the engine retries; the
 // records already written are written again (at least once).
@@ -88,7 +90,12 @@ var Factory = component.SinkFactory{
 	Doc:    "Kafka topics, one per stream (Debezium naming and envelope), idempotent producer with acks=all",
 	Config: func() any { return DefaultConfig() },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
-		return New(*cfg.(*Config))
+		s, err := New(*cfg.(*Config))
+		if err != nil {
+			return nil, err
+		}
+		s.env = env
+		return s, nil
 	},
 }
 
@@ -96,6 +103,7 @@ var Factory = component.SinkFactory{
 // goroutine; the client is safe for the producer's own goroutines.
 type Sink struct {
 	cfg    Config
+	env    component.Env // names the keys in messages
 	cl     *kgo.Client
 	adm    *kadm.Client
 	enc    format.Encoder
@@ -170,6 +178,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 		switch classify(err) {
 		case permanent:
+			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+				return a
+			}
 			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
 		case perRecord:
 			again = append(again, i)
@@ -194,6 +205,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 				s.badIdx[owner[i]] = fmt.Errorf("topic %s: %w", recs[i].Topic, err)
 			}
 		case classify(err) == permanent:
+			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+				return a
+			}
 			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
 		default:
 			return fmt.Errorf("kafka sink: produce to %s: %w", recs[i].Topic, err)
@@ -302,6 +316,9 @@ func (s *Sink) ensureTopics(ctx context.Context) error {
 	defer cancel()
 	resp, err := s.adm.CreateTopics(ctx, s.cfg.Partitions, s.cfg.ReplicationFactor, nil, missing...)
 	if err != nil {
+		if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+			return a
+		}
 		return classified(fmt.Errorf("kafka sink: create topics: %w", err))
 	}
 	for _, t := range missing {

@@ -63,7 +63,7 @@ func BenchmarkS3(b *testing.B) {
 				}
 				files, keys = append(files, f), append(keys, "prebuilt/"+k)
 			}
-			c, err := newClient(srv.cfg)
+			c, err := newClient(srv.cfg, component.Env{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -428,3 +428,54 @@ func TestParquetRowGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestParquetMongoDocument pins what README says Parquet holds for the
+// MongoDB source's events (columns as that source types them): ObjectId
+// and UUID as strings, date as a UTC timestamp in µs, decimal128 as its
+// exact text, binary as bytes, nested documents as JSON columns holding the
+// relaxed Extended JSON unchanged.
+func TestParquetMongoDocument(t *testing.T) {
+	col := func(name, tn string, typ event.Type) event.Column {
+		return event.Column{Name: name, Type: typ, TypeName: tn, Optional: name != "_id", Key: name == "_id"}
+	}
+	dec := col("dec", "decimal", event.TypeDecimal)
+	dec.Scale = -1
+	sch := &event.Schema{Stream: "mongo.shop.orders", Source: "mongo", Connector: "mongodb", Database: "shop", Table: "orders", Version: 1,
+		Columns: []event.Column{col("_id", "objectId", event.TypeString), dec, col("at", "date", event.TypeTimestampTZ),
+			col("uid", "uuid", event.TypeUUID), col("bin", "binData", event.TypeBytes), col("obj", "object", event.TypeJSON)},
+		KeyIdx: []int{0}}
+	obj := `{"oid":{"$oid":"65a000000000000000000002"},"when":{"$date":"1970-01-01T00:00:00Z"},"dec":{"$numberDecimal":"1.5"},"bin":{"$binary":{"base64":"AQ==","subType":"00"}},"n":5}`
+	ev := event.Event{Schema: sch, Op: event.OpRead, Source: event.Source{TsUs: baseMs * 1000, Snapshot: event.SnapshotTrue},
+		After: []event.Value{event.String("65a000000000000000000001"), event.Decimal("1234.5600"), event.Int(1700000000123000),
+			event.String("73ffd264-44b3-4c69-90e8-e7d1dfc035d4"), event.Bytes([]byte{1, 2, 3}), event.String(obj)}}
+	store := newMemStore()
+	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
+	write(t, s, []event.Event{ev})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys := store.keys()
+	if len(keys) != 1 {
+		t.Fatalf("objects %v", keys)
+	}
+	got, rows := readParquet(t, store.get(keys[0]))
+	want := `message mongo_shop_orders_v1 {
+	optional binary _id (STRING);
+	optional binary dec (STRING);
+	optional int64 at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	optional binary uid (STRING);
+	optional binary bin;
+	optional binary obj (JSON);
+	required binary __op (STRING);
+	required int64 __source_ts_ms (INT(64,true));
+	optional int64 __lsn (INT(64,true));
+	required boolean __deleted;
+}`
+	if got.String() != want {
+		t.Errorf("schema:\n%s\nwant\n%s", got, want)
+	}
+	wantRow := "65a000000000000000000001 | 1234.5600 | 1700000000123000 | 73ffd264-44b3-4c69-90e8-e7d1dfc035d4 | 010203 | " + obj + " | r | " + fmt.Sprint(baseMs) + " | <null> | false"
+	if len(rows) != 1 || strings.Join(rows[0], " | ") != wantRow {
+		t.Errorf("rows %q\nwant %s", rows, wantRow)
+	}
+}

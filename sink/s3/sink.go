@@ -138,7 +138,7 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 		o, _ := json.Marshal(cfg.Options)
 		s.options = string(o)
 	}
-	if s.store, err = newClient(cfg); err != nil {
+	if s.store, err = newClient(cfg, env); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(s.spool, 0o755); err != nil {

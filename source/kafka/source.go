@@ -103,7 +103,12 @@ var Factory = component.SourceFactory{
 		if c.GroupID == "" {
 			c.GroupID = "sluice." + env.Pipeline + "." + env.Name
 		}
-		return New(c, env.Logger)
+		s, err := New(c, env.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.env = env
+		return s, nil
 	},
 }
 
@@ -159,6 +164,7 @@ func parseCheckpoint(b []byte) (offsets, error) {
 type Source struct {
 	cfg Config
 	log *slog.Logger
+	env component.Env // names the keys in messages
 
 	mu struct {
 		sync.Mutex
@@ -299,6 +305,9 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			}
 			if isFatal(err) && ferr == nil {
 				ferr = fmt.Errorf("kafka source: fetch %s partition %d: %w", t, p, err)
+				if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
+					ferr = a
+				}
 				return
 			}
 			s.log.Warn("kafka fetch error (retrying)", "topic", t, "partition", p, "err", err)
@@ -362,6 +371,9 @@ func (s *Source) totallyOrdered(ctx context.Context, cl *kgo.Client) (bool, erro
 	topic := s.cfg.Topics[0]
 	for {
 		details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+		if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
+			return false, a // retrying cannot help
+		}
 		if err == nil {
 			d := details[topic]
 			switch {

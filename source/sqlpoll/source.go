@@ -20,6 +20,7 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 	d      dialect
+	dsnKey string // the dsn's path in the pipeline file, for messages
 
 	// Run's goroutine owns everything below (start sets it up).
 	db     *sql.DB
@@ -72,7 +73,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn")}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
@@ -86,11 +87,16 @@ func (f fatal) Unwrap() error { return f.err }
 // database, unknown table or column, unusable checkpoint) are returned;
 // query errors during polling (a dropped connection, a restarted server)
 // are logged and the poll is retried after poll_interval from the last
-// emitted watermark, so nothing is skipped.
+// emitted watermark, so nothing is skipped. Credentials the server
+// refuses, at start or at a reconnect, are a component.AuthError: polling
+// again cannot succeed.
 func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) error {
 	if err := s.start(ctx, cp); err != nil {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if a, ok := s.refused(err); ok {
+			return a
 		}
 		return fmt.Errorf("sql_poll: %w", err)
 	}
@@ -106,6 +112,11 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		case errors.As(err, new(fatal)):
 			return fmt.Errorf("sql_poll: %w", err)
 		default:
+			if a, ok := s.refused(err); ok {
+				// The credentials are the configuration's: polling
+				// again cannot succeed.
+				return a
+			}
 			s.logger.Warn("sql_poll: poll failed; retrying from the last watermark", "err", err, "retry_in", s.cfg.PollInterval)
 		}
 		timer.Reset(s.cfg.PollInterval)
