@@ -1,8 +1,8 @@
-// Package tmpl renders the small templates sinks take for names derived from
-// an event: an index (`${schema}_${table}`), a document id, a table name, a
-// routing value. A template is compiled once, when the configuration is
-// validated, so a typo is reported with the pipeline file's line instead of
-// at the first event.
+// Package tmpl renders the small templates sinks and the route processor take
+// for names derived from an event: an index (`${schema}_${table}`), a
+// document id, a table name, a routing value, a stream name. A template is
+// compiled once, when the configuration is validated, so a typo is reported
+// with the pipeline file's line instead of at the first event.
 //
 // Syntax: literal text with `${name}` placeholders and `$$` for a literal
 // `$`. Names are event metadata — source, connector, database, schema,
