@@ -15,6 +15,7 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -238,6 +239,15 @@ func (e *Expr) compile(s *event.Schema) (*Program, error) {
 	}
 	if err != nil {
 		return nil, e.compileError(err, s)
+	}
+	// Columns are typed but nullable: expr-lang compiles == between two
+	// strings to an opcode that asserts both are strings, so a NULL
+	// column would fail status != 'cancelled' with an interface
+	// conversion panic. The generic equality gives nil != "x".
+	for i, op := range prog.Bytecode {
+		if op == vm.OpEqualString {
+			prog.Bytecode[i] = vm.OpEqual
+		}
 	}
 	out := prog.Node().Type()
 	if out != nil && out.Kind() == reflect.Interface {
@@ -528,3 +538,18 @@ func functionNames() []string {
 type visitFunc func(ast.Node)
 
 func (f visitFunc) Visit(n *ast.Node) { f(*n) }
+
+// FieldError converts a compile error to the configuration error the
+// pipeline loader reports at the key's line: `"amount >": unexpected token
+// EOF at column 8`, with the hint.
+func FieldError(err error) *component.FieldError {
+	var e *Error
+	if !errors.As(err, &e) {
+		return &component.FieldError{Msg: err.Error()}
+	}
+	msg := fmt.Sprintf("%q: %s", e.Src, e.Msg)
+	if pos := e.Position(); pos != "" {
+		msg += " at " + pos
+	}
+	return &component.FieldError{Field: e.Field, Msg: msg, Hint: e.Hint}
+}

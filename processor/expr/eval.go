@@ -31,7 +31,7 @@ type Program struct {
 type Env struct {
 	vars map[string]any
 	vm   vm.VM
-	null string // the first column the last Eval read as NULL, for hints
+	null *event.Column // the first column the last Eval read as NULL, for hints
 }
 
 // NewEnv returns an empty Env.
@@ -64,7 +64,7 @@ func opName(o event.Op) string {
 // an error. after.x and before.x read the event's images (nil when the
 // image is absent). The error is an *Error.
 func (p *Program) Eval(env *Env, ev *event.Event, row []event.Value) (any, error) {
-	env.null = ""
+	env.null = nil
 	for i := range p.slots {
 		sl := &p.slots[i]
 		if sl.constant {
@@ -171,8 +171,8 @@ func (p *Program) column(env *Env, img []event.Value, i int) (any, error) {
 	c := &p.schema.Columns[i]
 	v := img[i]
 	if v.Kind == event.KindNull {
-		if env.null == "" {
-			env.null = c.Name
+		if env.null == nil {
+			env.null = c
 		}
 		return nil, nil
 	}
@@ -258,8 +258,38 @@ func (p *Program) runError(err error, env *Env) error {
 	if errors.As(err, &fe) {
 		e.Msg, e.Line, e.Column = fe.Message, fe.Line, fe.Column+1
 	}
-	if env.null != "" && strings.Contains(e.Msg, "nil") {
-		e.Hint = fmt.Sprintf("column %s is NULL in this event; guard it (%s != nil && ...) or give a default (%s ?? 0)", env.null, env.null, env.null)
+	if c := env.null; c != nil && strings.Contains(e.Msg, "nil") {
+		e.Hint = fmt.Sprintf("column %s is NULL in this event; guard it (%s != nil && ...)", c.Name, c.Name)
+		switch GoType(c) {
+		case typeInt, typeFloat, typeDecimal:
+			e.Hint += fmt.Sprintf(" or give a default (%s ?? 0)", c.Name)
+		case typeString:
+			e.Hint += fmt.Sprintf(" or give a default (%s ?? '')", c.Name)
+		case typeBool:
+			e.Hint += fmt.Sprintf(" or give a default (%s ?? false)", c.Name)
+		}
 	}
 	return e
 }
+
+// Unchanged reports whether p reads only columns of row (no metadata, no
+// after/before, no $env) and every one of them is an unchanged TOAST value
+// (event.KindUnchanged). The result would then be what it was when those
+// columns last changed, so a processor that stores results may mark it
+// unchanged too, instead of failing. It is false for a program that reads
+// no column.
+func (p *Program) Unchanged(row []event.Value) bool {
+	if row == nil || len(p.slots) == 0 {
+		return false
+	}
+	for _, sl := range p.slots {
+		if sl.kind != slotRow || row[sl.col].Kind != event.KindUnchanged {
+			return false
+		}
+	}
+	return true
+}
+
+// TypeName names the type of an expression's result as messages spell it:
+// int, float, decimal, string, bool, time, duration, bytes, array, map.
+func TypeName(x any) string { return goTypeName(x) }

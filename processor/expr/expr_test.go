@@ -236,6 +236,9 @@ func TestEvalErrors(t *testing.T) {
 		{"i4 ?? 5", "int 5"},
 		{"num ?? decimal('0.5')", "decimal 0.5"},
 		{"txt", "nil"},
+		{"txt == 'x'", "bool false"},
+		{"txt != 'x'", "bool true"},
+		{"mood in ['ok', 'sad']", "bool false"},
 		{"doc?.a", "nil"},
 	} {
 		got, err := eval(t, tc.src, null)
