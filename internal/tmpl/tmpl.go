@@ -118,6 +118,18 @@ func (t *Template) String() string { return t.src }
 // renders the same text for every event.
 func (t *Template) Constant() bool { return t.constant }
 
+// Placeholders returns the names the template uses, in order ("/col" for
+// a column).
+func (t *Template) Placeholders() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.name != "" {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
 // UsesColumns reports whether the template reads row values.
 func (t *Template) UsesColumns() bool {
 	for _, p := range t.parts {
