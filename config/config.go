@@ -1,6 +1,7 @@
 // Package config loads a pipeline file: YAML with ${ENV} interpolation,
 // strict keys, and validation that reports every problem at once with
-// file:line and a hint, before anything connects anywhere.
+// file:line and a hint, before anything connects anywhere. The result is a
+// topology.Graph, the value every front door produces.
 //
 // Each component's typed configuration struct (from its factory in the
 // component.Registry) is the single source of truth for its keys, defaults
@@ -16,51 +17,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/engine"
+	"github.com/sluice-dev/sluice/topology"
 )
-
-// Pipeline is a loaded, validated pipeline file.
-type Pipeline struct {
-	File     string
-	Name     string // pipeline name: `name:` or the file's base name
-	StateDir string // resolved relative to the working directory
-	Engine   EngineConfig
-	Sources  []Component // in file order
-	Sinks    []Component
-}
-
-// EngineConfig holds the engine's tunables (the `engine:` block).
-type EngineConfig struct {
-	MaxInflight    int           `yaml:"max_inflight"`     // batches in flight per source
-	MaxWriteEvents int           `yaml:"max_write_events"` // events coalesced into one sink write
-	DrainTimeout   time.Duration `yaml:"drain_timeout"`    // graceful shutdown deadline
-}
-
-// Options converts to engine options.
-func (e EngineConfig) Options() engine.Options {
-	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout}
-}
-
-// Component is one source or sink.
-type Component struct {
-	Name   string
-	Type   string
-	Inputs []string // sinks only
-	Config any      // the factory's struct, decoded and validated
-	Line   int
-	// InputsLine is the line of inputs: (or of the name when absent).
-	InputsLine int
-	// Sinks only: batching, retry backoff and the dead-letter sink
-	// (`batch:`, `retry:`, `dead_letter:`), which every sink type takes.
-	Batch      engine.Batch
-	Retry      engine.Retry
-	DeadLetter *Component // nil: a rejected event stops the pipeline
-}
 
 // Error is one problem in a pipeline file.
 type Error struct {
@@ -107,7 +69,7 @@ func (es Errors) Error() string {
 // LoadFile reads and validates a pipeline file. Environment variables come
 // from lookup (os.LookupEnv when nil). The returned error is an Errors
 // listing every problem.
-func LoadFile(path string, reg component.Registry, lookup func(string) (string, bool)) (*Pipeline, error) {
+func LoadFile(path string, reg component.Registry, lookup func(string) (string, bool)) (*topology.Graph, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read pipeline: %w", err)
@@ -118,7 +80,7 @@ func LoadFile(path string, reg component.Registry, lookup func(string) (string, 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 
 // Load parses and validates a pipeline from data; file names it in errors.
-func Load(file string, data []byte, reg component.Registry, lookup func(string) (string, bool)) (*Pipeline, error) {
+func Load(file string, data []byte, reg component.Registry, lookup func(string) (string, bool)) (*topology.Graph, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
@@ -132,14 +94,15 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 	}
 	root := doc.Content[0]
 	l.interpolate(root, lookup)
-	p := &Pipeline{File: file, StateDir: ".sluice"}
+	p := &topology.Graph{File: file, StateDir: ".sluice"}
 	base := filepath.Base(file)
 	p.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	if root.Kind != yaml.MappingNode {
 		l.add(root, "", "the pipeline must be a mapping with sources: and sinks:", "")
 		return nil, l.errs
 	}
-	var srcNode, sinkNode *yaml.Node
+	topKeys := []string{"name", "state_dir", "engine", "sources", "processors", "sinks"}
+	var srcNode, procNode, sinkNode *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
@@ -151,54 +114,32 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 			l.decodeStruct(v, &p.Engine, "engine")
 		case "sources":
 			srcNode = v
+		case "processors":
+			procNode = v
 		case "sinks":
 			sinkNode = v
 		default:
-			l.add(k, k.Value, "unknown top-level key", "valid keys: "+strings.Join([]string{"name", "state_dir", "engine", "sources", "sinks"}, ", ")+suggest(k.Value, []string{"name", "state_dir", "engine", "sources", "sinks"}))
+			l.add(k, k.Value, "unknown top-level key", "valid keys: "+strings.Join(topKeys, ", ")+suggest(k.Value, topKeys))
 		}
 	}
 	if !nameRE.MatchString(p.Name) {
 		l.add(root, "name", fmt.Sprintf("pipeline name %q is not valid", p.Name), "use letters, digits, _ and -, starting with a letter; set name: explicitly")
 	}
-	if srcNode == nil {
-		l.add(root, "sources", "no sources", "add a sources: block, e.g. a generator")
-	} else {
-		p.Sources = l.components(srcNode, "sources", false, reg)
+	if srcNode != nil {
+		p.Sources = l.components(srcNode, topology.KindSource, reg)
 	}
-	if sinkNode == nil {
-		l.add(root, "sinks", "no sinks", "add a sinks: block, e.g. type: stdout")
-	} else {
-		p.Sinks = l.components(sinkNode, "sinks", true, reg)
+	if procNode != nil {
+		p.Processors = l.components(procNode, topology.KindProcessor, reg)
 	}
-	// The graph: every input must select a source; names are unique.
-	var srcNames []string
-	seen := map[string]bool{}
-	foreign := false
-	for _, c := range p.Sources {
-		srcNames = append(srcNames, c.Name)
-		seen[c.Name] = true
-		foreign = foreign || reg.Sources[c.Type].ForeignStreams
+	if sinkNode != nil {
+		p.Sinks = l.components(sinkNode, topology.KindSink, reg)
 	}
-	for _, c := range p.Sinks {
-		if seen[c.Name] {
-			l.addLine(c.Line, "sinks."+c.Name, "name is already used by a source", "give every component its own name")
+	p.Factories(reg)
+	for _, d := range p.Validate() {
+		if d.Warning {
+			continue // Graph.Validate reports them again to whoever prints warnings
 		}
-		if len(p.Sources) > 0 {
-			inputs := c.Inputs
-			if foreign {
-				// A stream pattern may name upstream streams; a bare name
-				// must still be a source.
-				inputs = nil
-				for _, in := range c.Inputs {
-					if !strings.Contains(in, ".") {
-						inputs = append(inputs, in)
-					}
-				}
-			}
-			if err := engine.ValidateInputs(inputs, srcNames); err != nil {
-				l.addLine(c.InputsLine, "sinks."+c.Name+".inputs", err.Error(), "name a source, a stream like source.schema.table, or a glob")
-			}
-		}
+		l.errs = append(l.errs, &Error{File: file, Line: d.Pos.Line, Path: d.Path, Msg: d.Msg, Hint: d.Hint})
 	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
@@ -236,37 +177,39 @@ func (l *loader) yamlError(err error) *Error {
 	return &Error{File: l.file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
-// components decodes the sources: or sinks: mapping.
-func (l *loader) components(n *yaml.Node, kind string, isSink bool, reg component.Registry) []Component {
+// components decodes the sources:, processors: or sinks: mapping.
+func (l *loader) components(n *yaml.Node, kind topology.Kind, reg component.Registry) []*topology.Node {
 	if n.Kind != yaml.MappingNode {
-		l.add(n, kind, "must be a mapping of name: {type: ..., ...}", "")
+		l.add(n, kind.Plural(), "must be a mapping of name: {type: ..., ...}", "")
 		return nil
 	}
-	var out []Component
+	var out []*topology.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		path := kind + "." + k.Value
+		path := kind.Plural() + "." + k.Value
 		if !nameRE.MatchString(k.Value) {
 			l.add(k, path, fmt.Sprintf("component name %q is not valid", k.Value), "use letters, digits, _ and -, starting with a letter")
 			continue
 		}
-		if c, ok := l.component(k, v, k.Value, path, isSink, false, reg); ok {
+		if c, ok := l.component(k, v, k.Value, path, kind, false, reg); ok {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// component decodes one source or sink (v) named name, whose key node is k.
-// nested is set for a sink's dead_letter sink, which has no inputs and no
-// dead letter of its own.
-func (l *loader) component(k, v *yaml.Node, name, path string, isSink, nested bool, reg component.Registry) (Component, bool) {
+// component decodes one node (v) named name, whose key node is k. nested
+// is set for a dead_letter sink, which has no inputs and no dead letter of
+// its own.
+func (l *loader) component(k, v *yaml.Node, name, path string, kind topology.Kind, nested bool, reg component.Registry) (*topology.Node, bool) {
 	if v.Kind != yaml.MappingNode {
 		l.add(v, path, "must be a mapping with at least type:", "")
-		return Component{}, false
+		return nil, false
 	}
-	c := Component{Name: name, Line: k.Line, InputsLine: k.Line}
+	at := topology.Pos{File: l.file, Line: k.Line}
+	c := &topology.Node{Kind: kind, Name: name, Pos: at, InputsPos: at}
 	rest := &yaml.Node{Kind: yaml.MappingNode, Line: v.Line, Column: v.Column}
+	consumer := kind != topology.KindSource && !nested
 	var typeNode *yaml.Node
 	for j := 0; j+1 < len(v.Content); j += 2 {
 		kk, vv := v.Content[j], v.Content[j+1]
@@ -274,46 +217,51 @@ func (l *loader) component(k, v *yaml.Node, name, path string, isSink, nested bo
 		case kk.Value == "type":
 			typeNode = vv
 			l.decode(vv, &c.Type, path+".type")
-		case kk.Value == "inputs" && isSink && !nested:
-			c.InputsLine = kk.Line
+		case kk.Value == "inputs" && consumer:
+			c.InputsPos = topology.Pos{File: l.file, Line: kk.Line}
 			if vv.Kind == yaml.ScalarNode {
 				c.Inputs = []string{vv.Value}
 			} else {
 				l.decode(vv, &c.Inputs, path+".inputs")
 			}
-		case kk.Value == "batch" && isSink && !nested:
+		case kk.Value == "batch" && kind == topology.KindSink && !nested:
 			l.decodeStruct(vv, &c.Batch, path+".batch")
 			if c.Batch.MaxEvents < 0 || c.Batch.MaxBytes < 0 || c.Batch.Linger < 0 {
 				l.add(vv, path+".batch", "max_events, max_bytes and linger must not be negative", "leave a key out for its default")
 			}
-		case kk.Value == "retry" && isSink && !nested:
+		case kk.Value == "retry" && kind == topology.KindSink && !nested:
 			l.decodeStruct(vv, &c.Retry, path+".retry")
 			if c.Retry.Initial < 0 || c.Retry.Max < 0 || (c.Retry.Max > 0 && c.Retry.Max < c.Retry.Initial) {
 				l.add(vv, path+".retry", "initial and max must be positive, with max ≥ initial", "e.g. retry: {initial: 100ms, max: 30s}")
 			}
-		case kk.Value == "dead_letter" && isSink && !nested:
-			if dl, ok := l.component(kk, vv, name+"-dead-letter", path+".dead_letter", true, true, reg); ok {
-				c.DeadLetter = &dl
+		case kk.Value == "dead_letter" && consumer:
+			if dl, ok := l.component(kk, vv, name+"-dead-letter", path+".dead_letter", topology.KindSink, true, reg); ok {
+				c.DeadLetter = dl
 			}
 		default:
 			rest.Content = append(rest.Content, kk, vv)
 		}
 	}
-	if isSink && !nested && len(c.Inputs) == 0 {
-		l.add(k, path+".inputs", "a sink needs inputs", "e.g. inputs: [shop] or inputs: [shop.public.*]")
+	if consumer && len(c.Inputs) == 0 {
+		hint := "e.g. inputs: [shop] or inputs: [shop.public.*]"
+		l.add(k, path+".inputs", "a "+kind.String()+" needs inputs", hint)
 	}
 	var cfg any
 	var known []string
-	if isSink {
-		f, ok := reg.Sinks[c.Type]
-		known = keys(reg.Sinks)
-		if ok {
+	switch kind {
+	case topology.KindSource:
+		known = keys(reg.Sources)
+		if f, ok := reg.Sources[c.Type]; ok {
 			cfg = f.Config()
 		}
-	} else {
-		f, ok := reg.Sources[c.Type]
-		known = keys(reg.Sources)
-		if ok {
+	case topology.KindProcessor:
+		known = keys(reg.Processors)
+		if f, ok := reg.Processors[c.Type]; ok {
+			cfg = f.Config()
+		}
+	default:
+		known = keys(reg.Sinks)
+		if f, ok := reg.Sinks[c.Type]; ok {
 			cfg = f.Config()
 		}
 	}
@@ -327,7 +275,7 @@ func (l *loader) component(k, v *yaml.Node, name, path string, isSink, nested bo
 			msg = "type is missing"
 		}
 		l.add(at, path+".type", msg, "valid types: "+strings.Join(known, ", ")+suggest(c.Type, known))
-		return Component{}, false
+		return nil, false
 	}
 	before := len(l.errs)
 	l.decodeStruct(rest, cfg, path)

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/event"
-	"github.com/sluice-dev/sluice/format"
 )
 
 // Dead-letter records are events of their own table, so that any sink can
@@ -43,17 +42,26 @@ func DeadLetterSchema(src string) *event.Schema {
 // deadLetters wraps rejected events as dead-letter records. It belongs to one
 // sink runner (encoders and the schema cache are not shared).
 type deadLetters struct {
-	enc     format.Encoder
+	enc     Encoder
 	schemas map[string]*event.Schema // by source name
 }
 
-func newDeadLetters() *deadLetters {
-	enc, err := format.New(format.DefaultOptions())
-	if err != nil {
-		panic(err) // the default options are valid
+// newDeadLetters uses newEnc (Options.Encoder) for the records' envelopes;
+// without one, the record's key and event columns say so.
+func newDeadLetters(newEnc func() Encoder) *deadLetters {
+	var enc Encoder = noEncoder{}
+	if newEnc != nil {
+		enc = newEnc()
 	}
 	return &deadLetters{enc: enc, schemas: map[string]*event.Schema{}}
 }
+
+type noEncoder struct{}
+
+func (noEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, error) {
+	return append(dst, `{"encoding_error":"no encoder configured"}`...), true, nil
+}
+func (noEncoder) AppendKey(dst []byte, e *event.Event) []byte { return append(dst, "null"...) }
 
 // wrap returns the dead-letter record for event e, rejected by sink with err.
 func (d *deadLetters) wrap(sink string, e *event.Event, err error) event.Event {

@@ -26,34 +26,62 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/store"
+	"github.com/sluice-dev/sluice/topology"
 )
 
-// Checkpoints is where checkpoints are persisted (package state's Store).
+// Checkpoints is where checkpoints are persisted (package store).
 type Checkpoints interface {
 	Checkpoint(source string) ([]byte, error)
 	SetCheckpoint(source string, cp []byte) error
+}
+
+// Committer is implemented by stores that commit operator state together
+// with checkpoints (store.DB). A pipeline with stateful processors needs
+// one.
+type Committer interface {
+	Commit(c store.Commit) error
 }
 
 // SourceNode is a named source in the graph.
 type SourceNode struct {
 	Name   string
 	Source component.Source
+	// ForeignStreams: the source's streams keep upstream names.
+	ForeignStreams bool
+}
+
+// ProcessorNode is a named processor with its input patterns (see package
+// topology for how patterns select events).
+type ProcessorNode struct {
+	Name      string
+	Processor component.Processor
+	Inputs    []string
+	// NamesStreams: the processor's outputs are streams of its own naming,
+	// which globs of later nodes may select.
+	NamesStreams bool
+	// State is the processor's operator state, nil when it keeps none.
+	State store.OperatorState
+	// DeadLetter receives the inputs the processor rejects one by one
+	// (component.RecordErrors); nil: a rejected input stops the pipeline.
+	// It is written from the processor's goroutine, before the batch's
+	// derived events are delivered.
+	DeadLetter component.Sink
 }
 
 // SinkNode is a named sink with its input patterns.
 type SinkNode struct {
 	Name string
 	Sink component.Sink
-	// Inputs are patterns: a source name ("shop") selects all its streams; a
-	// stream name ("shop.public.product") or a glob ("shop.public.*", "*")
-	// selects streams.
+	// Inputs are patterns (see package topology): a source or processor
+	// name selects everything it emits; a stream name
+	// ("shop.public.product") or a glob ("shop.public.*", "*") selects
+	// streams.
 	Inputs []string
 	// Batch tunes how deliveries are coalesced into writes; zero fields
 	// take the engine's defaults.
@@ -70,22 +98,11 @@ type SinkNode struct {
 	DeadLetter component.Sink
 }
 
-// Batch tunes a sink's writes. A write holds at most MaxEvents events and
-// about MaxBytes bytes of events in memory (event.Event.Size); a delivery
-// larger than that is split. After the first delivery arrives the runner
-// waits up to Linger for more before writing, trading latency for larger
-// writes (bulk APIs and multi-row statements gain from it).
-type Batch struct {
-	MaxEvents int           `yaml:"max_events"` // default Options.MaxWriteEvents
-	MaxBytes  int64         `yaml:"max_bytes"`  // default 64 MiB
-	Linger    time.Duration `yaml:"linger"`     // default 0: write what is there
-}
+// Batch tunes a sink's writes; see topology.Batch.
+type Batch = topology.Batch
 
-// Retry bounds a sink's retry backoff.
-type Retry struct {
-	Initial time.Duration `yaml:"initial"` // default Options.RetryMin
-	Max     time.Duration `yaml:"max"`     // default Options.RetryMax
-}
+// Retry bounds a sink's retry backoff; see topology.Retry.
+type Retry = topology.Retry
 
 // Options tune the engine.
 type Options struct {
@@ -101,6 +118,19 @@ type Options struct {
 	// Write. Defaults 100ms and 30s.
 	RetryMin, RetryMax time.Duration
 	Logger             *slog.Logger
+	// Encoder encodes rejected events into dead-letter records (the
+	// Debezium envelope, from package format); required when any node has
+	// a dead letter.
+	Encoder func() Encoder
+	// Observer receives the engine's observations; it may implement any of
+	// the interfaces in hooks.go (found by type assertion). Nil: none.
+	Observer any
+}
+
+// Encoder is the part of format.Encoder the dead-letter records need.
+type Encoder interface {
+	AppendValue(dst []byte, e *event.Event) (out []byte, ok bool, err error)
+	AppendKey(dst []byte, e *event.Event) []byte
 }
 
 func (o *Options) defaults() {
@@ -124,68 +154,41 @@ func (o *Options) defaults() {
 	}
 }
 
-// MatchInput reports whether input pattern p selects stream (of source src).
+// MatchInput reports whether input pattern p selects stream of source src
+// (topology.Selects for a source).
 func MatchInput(p, src, stream string) bool {
-	if p == src {
-		return true
-	}
-	if ok, _ := path.Match(p, stream); ok {
-		return true
-	}
-	// "shop*" style globs on the source name select all its streams.
-	if !strings.Contains(p, ".") {
-		if ok, _ := path.Match(p, src); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// ValidateInputs checks that every input pattern can select something from
-// the named sources: its first dot-separated part must match a source name.
-func ValidateInputs(inputs []string, sources []string) error {
-	for _, p := range inputs {
-		head, _, _ := strings.Cut(p, ".")
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("input %q is not a valid glob: %v", p, err)
-		}
-		found := false
-		for _, s := range sources {
-			if ok, _ := path.Match(head, s); ok || p == "*" {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fmt.Errorf("input %q matches no source (sources: %s)", p, strings.Join(sources, ", "))
-		}
-	}
-	return nil
+	return topology.Selects(p, &topology.Node{Kind: topology.KindSource, Name: src}, stream, true)
 }
 
 // Pipeline is a graph ready to run.
 type Pipeline struct {
-	Sources []SourceNode
-	Sinks   []SinkNode
-	Store   Checkpoints
-	Options Options
+	Sources    []SourceNode
+	Processors []ProcessorNode
+	Sinks      []SinkNode
+	Store      Checkpoints
+	Options    Options
 }
 
 // Run runs p until ctx is cancelled or every source has finished (its Run
-// returned nil by itself) — then drains and returns nil — or a component fails (then stops everything, keeps the checkpoint of what is
-// durable, and returns the error).
+// returned nil by itself) — then drains and returns nil — or a component
+// fails (then stops everything, keeps the checkpoint of what is durable,
+// and returns the error).
 func Run(ctx context.Context, p *Pipeline) error {
-	p.Options.defaults()
-	r := &run{p: p, log: p.Options.Logger}
-	return r.run(ctx)
+	return New(p).Run(ctx)
 }
 
-type run struct {
-	p   *Pipeline
-	log *slog.Logger
+// Runner runs one pipeline once; Pause and Resume may be called from any
+// goroutine while it runs.
+type Runner struct {
+	p    *Pipeline
+	log  *slog.Logger
+	obs  observers
+	gate gate
 
 	sinks   []*sinkRunner
+	procs   []*procRunner // in run order
 	sources []*sourceRun
+	groups  []*group
 
 	failOnce sync.Once
 	failErr  error
@@ -193,27 +196,49 @@ type run struct {
 	draining chan struct{} // closed once the sources are stopped: no lingering
 }
 
-func (r *run) fatal(err error) {
+// New prepares p to run.
+func New(p *Pipeline) *Runner {
+	p.Options.defaults()
+	r := &Runner{p: p, log: p.Options.Logger, fail: make(chan struct{}), draining: make(chan struct{})}
+	r.obs = findObservers(p.Options.Observer)
+	r.gate.init()
+	return r
+}
+
+// Observe sets the observer (see Options.Observer); call it before Run.
+func (r *Runner) Observe(o any) {
+	r.p.Options.Observer = o
+	r.obs = findObservers(o)
+}
+
+// Pause makes the sources wait at their next emit; what is in flight still
+// drains into the sinks and is committed.
+func (r *Runner) Pause() { r.gate.set(true) }
+
+// Resume lets paused sources go on.
+func (r *Runner) Resume() { r.gate.set(false) }
+
+// Paused reports whether the runner is paused.
+func (r *Runner) Paused() bool { return r.gate.paused() }
+
+func (r *Runner) fatal(err error) {
 	r.failOnce.Do(func() {
 		r.failErr = err
 		close(r.fail)
 	})
 }
 
-func (r *run) run(ctx context.Context) error {
-	r.fail = make(chan struct{})
-	r.draining = make(chan struct{})
+// Run runs the pipeline; see the package function Run. It may be called once.
+func (r *Runner) Run(ctx context.Context) error {
 	opt := r.p.Options
+	if err := r.build(); err != nil {
+		return errors.Join(append([]error{err}, r.closeAll()...)...)
+	}
 
 	// Sinks get their own context: they keep draining after the sources stop.
 	sinkCtx, cancelSinks := context.WithCancel(context.Background())
 	defer cancelSinks()
-	chanCap := opt.MaxInflight * len(r.p.Sources)
 	var sinkWG sync.WaitGroup
-	for _, n := range r.p.Sinks {
-		s := &sinkRunner{node: n, in: make(chan *delivery, chanCap), r: r}
-		r.sinks = append(r.sinks, s)
-	}
 	for _, s := range r.sinks {
 		sinkWG.Add(1)
 		go func() { defer sinkWG.Done(); s.loop(sinkCtx) }()
@@ -237,18 +262,22 @@ func (r *run) run(ctx context.Context) error {
 		}
 		cps[i] = cp
 	}
-	for i, n := range r.p.Sources {
-		cp := cps[i]
-		s := newSourceRun(r, n, cp)
-		r.sources = append(r.sources, s)
+	for i, s := range r.sources {
+		s.mu.durable = cps[i]
+	}
+	for _, g := range r.groups {
+		g.start()
 		commitWG.Add(1)
-		go func() { defer commitWG.Done(); s.commitLoop(sinkCtx) }()
+		go func() { defer commitWG.Done(); g.commitLoop(sinkCtx) }()
+	}
+	for i, s := range r.sources {
+		cp := cps[i]
 		srcWG.Add(1)
 		go func() {
 			defer srcWG.Done()
-			err := n.Source.Run(srcCtx, cp, s)
+			err := s.node.Source.Run(srcCtx, cp, s)
 			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, component.ErrStopped) {
-				r.fatal(fmt.Errorf("source %s: %w", n.Name, err))
+				r.fatal(fmt.Errorf("source %s: %w", s.node.Name, err))
 			}
 		}()
 	}
@@ -268,6 +297,7 @@ func (r *run) run(ctx context.Context) error {
 	for _, s := range r.sources {
 		s.stop()
 	}
+	r.gate.close()
 	srcWG.Wait()
 	close(r.draining)
 
@@ -292,8 +322,8 @@ func (r *run) run(ctx context.Context) error {
 		// A sink failed while draining; stop waiting.
 	}
 	// Final commit of whatever is durable, then stop the committers.
-	for _, s := range r.sources {
-		s.finish()
+	for _, g := range r.groups {
+		g.finish()
 	}
 	commitWG.Wait()
 	cancelSinks()
@@ -313,8 +343,9 @@ func (r *run) run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// closeAll closes every sink and source of the pipeline; nothing runs.
-func (r *run) closeAll() []error {
+// closeAll closes every sink, processor and source of the pipeline; nothing
+// runs.
+func (r *Runner) closeAll() []error {
 	var errs []error
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -328,24 +359,20 @@ func (r *run) closeAll() []error {
 			}
 		}
 	}
+	for _, n := range r.p.Processors {
+		if err := n.Processor.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("processor %s: close: %w", n.Name, err))
+		}
+		if n.DeadLetter != nil {
+			if err := n.DeadLetter.Close(closeCtx); err != nil {
+				errs = append(errs, fmt.Errorf("processor %s: dead_letter: close: %w", n.Name, err))
+			}
+		}
+	}
 	for _, n := range r.p.Sources {
 		if err := n.Source.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("source %s: close: %w", n.Name, err))
 		}
 	}
 	return errs
-}
-
-// route returns, per sink, whether the sink takes events of schema sc.
-func (r *run) route(src string, sc *event.Schema) []bool {
-	out := make([]bool, len(r.sinks))
-	for i, s := range r.sinks {
-		for _, p := range s.node.Inputs {
-			if MatchInput(p, src, sc.Stream) {
-				out[i] = true
-				break
-			}
-		}
-	}
-	return out
 }

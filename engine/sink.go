@@ -19,7 +19,7 @@ const DefaultMaxBytes = 64 << 20
 // rejected events to the dead-letter sink, and acknowledges after durable
 // writes.
 type sinkRunner struct {
-	r    *run
+	r    *Runner
 	node SinkNode
 	in   chan *delivery
 	buf  []event.Event
@@ -43,9 +43,6 @@ func (s *sinkRunner) init() {
 	}
 	if s.retry.Max <= 0 {
 		s.retry.Max = o.RetryMax
-	}
-	if s.node.DeadLetter != nil {
-		s.dl = newDeadLetters()
 	}
 	if s.retry.Max < s.retry.Initial {
 		s.retry.Max = s.retry.Initial
@@ -161,7 +158,15 @@ func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery) error {
 // the sink rejects one by one go to the dead-letter sink, or fail the
 // pipeline when there is none.
 func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
-	err := s.retryLoop(ctx, s.node.Name, func() error { return s.node.Sink.Write(ctx, events) })
+	err := retryLoop(ctx, s.r, s.retry, s.node.Name, func() error {
+		if o := s.r.obs.write; o != nil {
+			start := time.Now()
+			err := s.node.Sink.Write(ctx, events)
+			o.ObserveWrite(s.node.Name, len(events), eventsSize(events), time.Since(start), err)
+			return err
+		}
+		return s.node.Sink.Write(ctx, events)
+	})
 	var rejected component.RecordErrors
 	if err == nil || !errors.As(err, &rejected) {
 		if err != nil {
@@ -174,6 +179,9 @@ func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
 			return fmt.Errorf("sink %s: rejected event index %d out of range (a bug in the sink): %w", s.node.Name, re.Index, err)
 		}
 	}
+	if o := s.r.obs.rejected; o != nil {
+		o.ObserveRejected(s.node.Name, len(rejected), s.node.DeadLetter != nil)
+	}
 	if s.node.DeadLetter == nil {
 		re := rejected[0]
 		e := &events[re.Index]
@@ -185,7 +193,7 @@ func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
 		dl[i] = s.dl.wrap(s.node.Name, &events[re.Index], re.Err)
 	}
 	name := s.node.Name + " dead_letter"
-	if err := s.retryLoop(ctx, name, func() error { return s.node.DeadLetter.Write(ctx, dl) }); err != nil {
+	if err := retryLoop(ctx, s.r, s.retry, name, func() error { return s.node.DeadLetter.Write(ctx, dl) }); err != nil {
 		return fmt.Errorf("sink %s: %w", name, err)
 	}
 	s.r.log.Warn("events rejected by the sink were written to its dead letter", "sink", s.node.Name, "count", len(rejected), "first", events[rejected[0].Index].String(), "err", rejected[0].Err)
@@ -195,17 +203,20 @@ func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
 // retryLoop calls f until it returns nil, a permanent error or
 // RecordErrors, or ctx ends, sleeping with exponential backoff and full
 // jitter between attempts.
-func (s *sinkRunner) retryLoop(ctx context.Context, name string, f func() error) error {
-	backoff := s.retry.Initial
+func retryLoop(ctx context.Context, r *Runner, retry Retry, name string, f func() error) error {
+	backoff := retry.Initial
 	for attempt := 1; ; attempt++ {
 		err := f()
 		var rejected component.RecordErrors
 		if err == nil || errors.As(err, &rejected) || component.IsPermanent(err) || ctx.Err() != nil {
 			return err
 		}
+		if o := r.obs.retry; o != nil {
+			o.ObserveRetry(name, attempt, err)
+		}
 		// Full jitter between backoff/2 and backoff.
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		s.r.log.Warn("sink write failed; retrying", "sink", name, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
+		r.log.Warn("write failed; retrying", "node", name, "attempt", attempt, "in", d.Round(time.Millisecond), "err", err)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -213,8 +224,16 @@ func (s *sinkRunner) retryLoop(ctx context.Context, name string, f func() error)
 			t.Stop()
 			return fmt.Errorf("gave up after %d attempts at shutdown: %w", attempt, err)
 		}
-		backoff = min(backoff*2, s.retry.Max)
+		backoff = min(backoff*2, retry.Max)
 	}
+}
+
+func eventsSize(events []event.Event) int64 {
+	var n int64
+	for i := range events {
+		n += int64(events[i].Size())
+	}
+	return n
 }
 
 func keyText(e *event.Event) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/format"
 	"strconv"
 	"sync"
 	"testing"
@@ -217,6 +218,7 @@ func TestRejectedEventsGoToDeadLetter(t *testing.T) {
 		Sources: []SourceNode{{Name: "a", Source: &batchSource{schema: keyed("a.public.t"), sizes: []int{10, 10, 30}}}},
 		Sinks:   []SinkNode{{Name: "search", Sink: sink, Inputs: []string{"a"}, DeadLetter: dl}},
 		Store:   &memStore{},
+		Options: Options{Encoder: debeziumEncoder},
 	}
 	if err := runUntil(t, p, "50"); err != nil {
 		t.Fatal(err)
@@ -278,3 +280,12 @@ type sinkFunc func([]event.Event) error
 
 func (f sinkFunc) Write(_ context.Context, evs []event.Event) error { return f(evs) }
 func (f sinkFunc) Close(context.Context) error                      { return nil }
+
+// debeziumEncoder is what app passes as Options.Encoder.
+func debeziumEncoder() Encoder {
+	enc, err := format.New(format.DefaultOptions())
+	if err != nil {
+		panic(err)
+	}
+	return enc
+}

@@ -9,15 +9,18 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
-// ticket tracks one emitted batch until every sink has acknowledged it.
+// ticket tracks one emitted batch until every sink has acknowledged every
+// event derived from it.
 type ticket struct {
 	src     *sourceRun
 	cp      []byte
+	epoch   uint64
+	newest  int64 // source commit time (ms) of the batch's last event
 	pending atomic.Int32
 	done    bool // guarded by src.mu
 }
 
-// ack records one sink's acknowledgement.
+// ack records one acknowledgement (a sink's, or the end of processing).
 func (t *ticket) ack() {
 	if t.pending.Add(-1) == 0 {
 		t.src.complete(t)
@@ -31,43 +34,45 @@ type delivery struct {
 	size   int64 // event.Size summed, +1; 0 until the sink runner computes it
 }
 
-// sourceRun is the engine's side of one source: its Emitter and its
-// checkpointer.
+// released is a ticket released from a stateful group's source window,
+// kept until a commit covers it.
+type released struct {
+	epoch uint64
+	cp    []byte
+}
+
+// sourceRun is the engine's side of one source: its Emitter and its window
+// of batches not yet acknowledged.
 type sourceRun struct {
-	r    *run
-	node SourceNode
+	r     *Runner
+	node  SourceNode
+	prod  *producer
+	group *group
 
 	slots chan struct{} // one token per in-flight batch: the back-pressure
 
-	emitMu  sync.Mutex // serialises Emit so batches enter sinks in order
-	routes  map[*event.Schema][]bool
 	stopped atomic.Bool
 
 	mu struct {
 		sync.Mutex
 		window  []*ticket // emitted, in order, not yet released
 		durable []byte    // newest checkpoint with everything before it acked
-		dirty   bool      // durable changed since last persisted
-		empty   *sync.Cond
+		dirty   bool      // durable (or released) changed since last persisted
+		// released holds, in stateful groups, the tickets released since
+		// the last commit: the committer picks a cut among them.
+		released []released
+		newest   int64 // newest source time released, for lag
+		empty    *sync.Cond
 	}
-	wake     chan struct{} // wakes the committer
-	finished chan struct{} // closed to make the committer do a last pass and exit
 
 	Events atomic.Int64 // events emitted, for metrics and progress
 }
 
 var _ component.Emitter = (*sourceRun)(nil)
 
-func newSourceRun(r *run, n SourceNode, cp []byte) *sourceRun {
-	s := &sourceRun{
-		r: r, node: n,
-		slots:    make(chan struct{}, r.p.Options.MaxInflight),
-		routes:   map[*event.Schema][]bool{},
-		wake:     make(chan struct{}, 1),
-		finished: make(chan struct{}),
-	}
+func newSourceRun(r *Runner, n SourceNode) *sourceRun {
+	s := &sourceRun{r: r, node: n, slots: make(chan struct{}, r.p.Options.MaxInflight)}
 	s.mu.empty = sync.NewCond(&s.mu.Mutex)
-	s.mu.durable = cp
 	return s
 }
 
@@ -76,6 +81,9 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	if s.stopped.Load() {
 		return component.ErrStopped
 	}
+	if err := s.r.gate.wait(ctx, s.r.fail); err != nil {
+		return err
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -83,29 +91,45 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	case <-s.r.fail:
 		return component.ErrStopped
 	}
-	s.emitMu.Lock()
-	defer s.emitMu.Unlock()
+	g := s.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if s.stopped.Load() {
 		<-s.slots
 		return component.ErrStopped
 	}
 	s.Events.Add(int64(len(events)))
+	if o := s.r.obs.emit; o != nil {
+		o.ObserveEmit(s.node.Name, events)
+	}
 	t := &ticket{src: s, cp: cp}
-	per := s.split(events)
+	if len(events) > 0 {
+		t.newest = events[len(events)-1].Source.TsMs
+	}
+	// The ticket enters the window with its epoch before processing, held
+	// by one pending count until its deliveries are out, so the committer
+	// never sees an epoch whose ticket it does not know.
+	t.pending.Store(1)
+	s.mu.Lock()
+	t.epoch = g.nextEpoch.Add(1) - 1
+	s.mu.window = append(s.mu.window, t)
+	s.mu.Unlock()
+	for _, p := range g.stateful {
+		p.node.State.Begin(t.epoch)
+	}
+	per, err := g.dispatch(ctx, s.prod, events)
+	if err != nil {
+		// The batch is never acknowledged: the checkpoint stays before it.
+		s.r.fatal(err)
+		return component.ErrStopped
+	}
 	var n int32
 	for _, evs := range per {
 		if len(evs) > 0 {
 			n++
 		}
 	}
-	t.pending.Store(n)
-	s.mu.Lock()
-	s.mu.window = append(s.mu.window, t)
-	s.mu.Unlock()
-	if n == 0 {
-		s.complete(t)
-		return nil
-	}
+	t.pending.Add(n)
 	for i, evs := range per {
 		if len(evs) > 0 {
 			// The channel holds at most MaxInflight deliveries per source,
@@ -113,97 +137,42 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 			s.r.sinks[i].in <- &delivery{events: evs, t: t}
 		}
 	}
+	t.ack() // processing done
 	return nil
-}
-
-// split divides events among the sinks; a sink that takes every event
-// shares the caller's slice.
-func (s *sourceRun) split(events []event.Event) [][]event.Event {
-	nsinks := len(s.r.sinks)
-	per := make([][]event.Event, nsinks)
-	if len(events) == 0 {
-		return per
-	}
-	// Fast path: every event of one schema (the common case).
-	first := events[0].Schema
-	same := true
-	for i := range events {
-		if events[i].Schema != first {
-			same = false
-			break
-		}
-	}
-	if same {
-		rt := s.routeOf(first)
-		for i := range per {
-			if rt[i] {
-				per[i] = events
-			}
-		}
-		return per
-	}
-	all := make([]bool, nsinks)
-	for i := range all {
-		all[i] = true
-	}
-	for i := range events {
-		rt := s.routeOf(events[i].Schema)
-		for j := range all {
-			all[j] = all[j] && rt[j]
-		}
-	}
-	for j := range per {
-		if all[j] {
-			per[j] = events
-			continue
-		}
-		for i := range events {
-			if s.routeOf(events[i].Schema)[j] {
-				per[j] = append(per[j], events[i])
-			}
-		}
-	}
-	return per
-}
-
-func (s *sourceRun) routeOf(sc *event.Schema) []bool {
-	rt, ok := s.routes[sc]
-	if !ok {
-		rt = s.r.route(s.node.Name, sc)
-		s.routes[sc] = rt
-	}
-	return rt
 }
 
 // complete marks t acknowledged by every sink and releases the window head
 // while it is acknowledged, advancing the durable checkpoint.
 func (s *sourceRun) complete(t *ticket) {
+	stateful := len(s.group.stateful) > 0
 	s.mu.Lock()
 	t.done = true
-	released := 0
+	n := 0
 	for len(s.mu.window) > 0 && s.mu.window[0].done {
 		h := s.mu.window[0]
 		s.mu.window[0] = nil
 		s.mu.window = s.mu.window[1:]
-		if h.cp != nil {
+		switch {
+		case stateful:
+			s.mu.released = append(s.mu.released, released{epoch: h.epoch, cp: h.cp})
+			s.mu.dirty = true
+		case h.cp != nil:
 			s.mu.durable = h.cp
 			s.mu.dirty = true
 		}
-		released++
+		s.mu.newest = max(s.mu.newest, h.newest)
+		n++
 	}
 	if len(s.mu.window) == 0 {
 		s.mu.empty.Broadcast()
 	}
 	dirty := s.mu.dirty
 	s.mu.Unlock()
-	for range released {
+	for range n {
 		<-s.slots
 	}
 	if dirty {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.group.wakeUp()
 	}
 }
 
@@ -238,37 +207,70 @@ func (s *sourceRun) waitEmpty(stop <-chan struct{}) {
 	}
 }
 
-// finish makes the committer persist the last durable checkpoint and exit.
-func (s *sourceRun) finish() { close(s.finished) }
+// gate holds sources while the pipeline is paused.
+type gate struct {
+	mu     sync.Mutex
+	open   chan struct{} // closed while not paused
+	closed bool          // the run is stopping: never hold again
+}
 
-// commitLoop persists durable checkpoints and then tells the source.
-func (s *sourceRun) commitLoop(ctx context.Context) {
-	for {
-		select {
-		case <-s.wake:
-			s.commitOnce(ctx)
-		case <-s.finished:
-			s.commitOnce(ctx)
-			return
-		}
+func (g *gate) init() {
+	g.open = make(chan struct{})
+	close(g.open)
+}
+
+func (g *gate) set(pause bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	isPaused := !isClosed(g.open)
+	switch {
+	case pause && !isPaused && !g.closed:
+		g.open = make(chan struct{})
+	case !pause && isPaused:
+		close(g.open)
 	}
 }
 
-func (s *sourceRun) commitOnce(ctx context.Context) {
-	s.mu.Lock()
-	cp, dirty := s.mu.durable, s.mu.dirty
-	s.mu.dirty = false
-	s.mu.Unlock()
-	if !dirty {
-		return
+func (g *gate) paused() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !isClosed(g.open)
+}
+
+// close opens the gate for good (the run is stopping).
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if !isClosed(g.open) {
+		close(g.open)
 	}
-	if err := s.r.p.Store.SetCheckpoint(s.node.Name, cp); err != nil {
-		s.r.fatal(err)
-		return
+}
+
+func (g *gate) wait(ctx context.Context, fail <-chan struct{}) error {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	default:
 	}
-	if err := s.node.Source.Committed(ctx, cp); err != nil {
-		// The checkpoint is persisted; the source will be told again with
-		// the next one. Not fatal: upstream merely holds resources longer.
-		s.r.log.Warn("source could not release upstream position", "source", s.node.Name, "err", err)
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-fail:
+		return component.ErrStopped
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

@@ -18,6 +18,7 @@ func Default() component.Registry {
 			"postgres":  postgres.Factory,
 			"generator": generator.Factory,
 		},
+		Processors: map[string]component.ProcessorFactory{},
 		Sinks: map[string]component.SinkFactory{
 			"file":   file.Factory,
 			"stdout": stdout.Factory,

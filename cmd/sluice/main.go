@@ -6,13 +6,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
@@ -23,6 +23,8 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/supervisor"
+	"github.com/sluice-dev/sluice/topology"
 )
 
 // Exit codes.
@@ -39,7 +41,7 @@ var version = ""
 const usage = `sluice — snapshot databases, stream every change, land it anywhere.
 
 Usage:
-  sluice run [flags] PIPELINE.yaml     run a pipeline until interrupted
+  sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
@@ -113,7 +115,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Sinks))
+		for _, d := range p.Validate() {
+			if d.Warning {
+				fmt.Fprintln(stderr, d)
+			}
+		}
+		if len(p.Processors) > 0 {
+			fmt.Fprintf(stdout, "%s: ok (%d sources, %d processors, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Processors), len(p.Sinks))
+		} else {
+			fmt.Fprintf(stdout, "%s: ok (%d sources, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Sinks))
+		}
 		return exitOK
 	case "run":
 		return cmdRun(args[1:], reg, stderr)
@@ -125,16 +136,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir")
+	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir (with several pipelines: each gets DIR/<name>)")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
+		fmt.Fprintln(stderr, `usage: sluice run [flags] PIPELINE.yaml [PIPELINE.yaml | DIR ...]
+
+Runs the pipelines until SIGINT/SIGTERM (or until every source of every
+pipeline has finished), then drains and saves the checkpoints. A directory
+stands for the *.yaml and *.yml files in it. Several pipelines run in one
+process, each with its own state_dir; one that fails is reported and the
+others go on. Exit 1 when any pipeline failed.
+
+Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
 		fs.Usage()
 		return exitUsage
 	}
@@ -156,13 +175,39 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	}
 	log := slog.New(h)
 
-	p, err := config.LoadFile(fs.Arg(0), reg, nil)
+	files, err := pipelineFiles(fs.Args())
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "sluice:", err)
 		return exitUsage
 	}
-	if *stateDir != "" {
-		p.StateDir = *stateDir
+	var graphs []*topology.Graph
+	bad := false
+	for _, f := range files {
+		g, err := config.LoadFile(f, reg, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad = true
+			continue
+		}
+		for _, d := range g.Validate() {
+			if d.Warning {
+				fmt.Fprintln(stderr, d)
+			}
+		}
+		if *stateDir != "" {
+			g.StateDir = *stateDir
+			if len(files) > 1 {
+				g.StateDir = filepath.Join(*stateDir, g.Name)
+			}
+		}
+		graphs = append(graphs, g)
+	}
+	if bad {
+		return exitUsage
+	}
+	if err := supervisor.CheckDistinct(graphs); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitUsage
 	}
 
 	if *cpuProfile != "" {
@@ -177,6 +222,13 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	opts := supervisor.Options{Registry: reg, Logger: log}
+	if progressTo != nil {
+		bars := app.NewProgress(progressTo)
+		defer bars.Close()
+		opts.Started, opts.Ended = bars.Add, bars.Remove
+	}
+	sup := supervisor.New(opts)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -187,11 +239,46 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		log.Warn("second signal: aborting without drain")
 		os.Exit(exitAborted)
 	}()
-	if err := app.Run(ctx, p, reg, log, progressTo); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("pipeline failed", "err", err)
-		return exitFailed
+	for _, g := range graphs {
+		if err := sup.Add(g); err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			sup.Shutdown(context.Background())
+			return exitUsage
+		}
 	}
-	return exitOK
+	if err := sup.Wait(ctx); err != nil {
+		sup.Shutdown(context.Background())
+	}
+	code := exitOK
+	for _, st := range sup.Statuses() {
+		if st.State == supervisor.Failed {
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+// pipelineFiles expands directories into their *.yaml and *.yml files.
+func pipelineFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(a, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("directory %s holds no *.yaml or *.yml pipeline file", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
 }
 
 func helpTypes(w io.Writer, reg component.Registry) int {
