@@ -1,5 +1,5 @@
 // Package registry builds sluice's component registry: the one place that
-// lists every source and sink type. It is an explicit map (no init()
+// lists every source, processor and sink type. It is an explicit map (no init()
 // side effects), so tests can build registries of their own.
 package registry
 
@@ -31,5 +31,6 @@ func Default() component.Registry {
 	addMySQLSource(r.Sources)
 	addPollSource(r.Sources)
 	addMongoDBSource(r.Sources)
+	addProcessors(r.Processors)
 	return r
 }

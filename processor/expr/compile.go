@@ -82,7 +82,10 @@ type Error struct {
 	Column int
 	Msg    string
 	Hint   string
-	err    error // the cause, for errors.Is/As
+	// ReadNull is set on an evaluation error when a column the expression
+	// read was NULL (the likely cause).
+	ReadNull bool
+	err      error // the cause, for errors.Is/As
 }
 
 func (e *Error) Error() string {

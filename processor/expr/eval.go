@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/expr-lang/expr/file"
@@ -249,6 +250,8 @@ func (p *Program) fail(msg, hint string) *Error {
 	return &Error{Field: p.expr.field, Src: p.expr.src, Msg: msg, Hint: hint}
 }
 
+var nilConversion = regexp.MustCompile(`^interface conversion: interface \{\} is nil, not (\S+)$`)
+
 // runError turns the machine's error into an Error with the position,
 // and a hint when a NULL column may be the cause.
 func (p *Program) runError(err error, env *Env) error {
@@ -258,6 +261,11 @@ func (p *Program) runError(err error, env *Env) error {
 	if errors.As(err, &fe) {
 		e.Msg, e.Line, e.Column = fe.Message, fe.Line, fe.Column+1
 	}
+	// A builtin given nil panics with Go's type assertion message.
+	if m := nilConversion.FindStringSubmatch(e.Msg); m != nil {
+		e.Msg = "nil where a " + m[1] + " is expected"
+	}
+	e.ReadNull = env.null != nil
 	if c := env.null; c != nil && strings.Contains(e.Msg, "nil") {
 		e.Hint = fmt.Sprintf("column %s is NULL in this event; guard it (%s != nil && ...)", c.Name, c.Name)
 		switch GoType(c) {
@@ -293,3 +301,15 @@ func (p *Program) Unchanged(row []event.Value) bool {
 // TypeName names the type of an expression's result as messages spell it:
 // int, float, decimal, string, bool, time, duration, bytes, array, map.
 func TypeName(x any) string { return goTypeName(x) }
+
+// RowColumns lists the columns of the row that p reads by bare name, in
+// the schema p was compiled for.
+func (p *Program) RowColumns() []string {
+	var out []string
+	for _, sl := range p.slots {
+		if sl.kind == slotRow {
+			out = append(out, p.schema.Columns[sl.col].Name)
+		}
+	}
+	return out
+}

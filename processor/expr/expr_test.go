@@ -222,6 +222,7 @@ func TestEvalErrors(t *testing.T) {
 		{typical, "txt + 1", `x "txt + 1": invalid operation: + (mismatched types string and int) at column 5`},
 		{typical, "num + txt", `x "num + txt": invalid operation: decimal + string at column 5`},
 		{typical, "doc.b > 1", `x "doc.b > 1": invalid operation: string > int at column 7`},
+		{null, "upper(txt)", `x "upper(txt)": nil where a string is expected at column 1 (hint: column txt is NULL in this event; guard it (txt != nil && ...) or give a default (txt ?? ''))`},
 	} {
 		_, err := eval(t, tc.src, tc.ev)
 		if err == nil || err.Error() != tc.want {

@@ -46,9 +46,22 @@
 // A set expression that reads only unchanged TOAST values of the image
 // (upper(description) when an UPDATE left description alone) would give
 // what it gave when they last changed: its column is marked unchanged too,
-// and sinks keep the value they hold. An expression that reads an
-// unchanged value together with anything else fails with a record error;
-// columns that are not set pass through as they are.
+// and sinks keep the value they hold, provided the column's type can carry
+// the mark (text, json, bytes, arrays: the types Debezium writes its
+// placeholder for); len(description) into a bigint column cannot, and is a
+// record error. An expression that reads an unchanged value together with
+// anything else fails with a record error; columns that are not set pass
+// through as they are.
+//
+// # Deletes
+//
+// A delete's before image often holds only the key: PostgreSQL sends the
+// other columns only with REPLICA IDENTITY FULL, and the source puts NULL
+// in them. A set expression that fails on such an image because a column
+// it reads is NULL gives NULL, as unknown as its inputs, instead of a
+// record error on every delete; and NULL is accepted in any column of a
+// delete's before image, where sources put it already. Everywhere else a
+// failure is a record error.
 //
 // # Errors and cost
 //
@@ -62,6 +75,7 @@ package mapper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -155,10 +169,10 @@ func (m *Mapper) Process(_ context.Context, in []event.Event, out []event.Event)
 		if !pl.identity {
 			var err error
 			if ev.Before != nil {
-				o.Before, err = m.image(pl, ev, ev.Before)
+				o.Before, err = m.image(pl, ev, ev.Before, ev.Op == event.OpDelete)
 			}
 			if err == nil && ev.After != nil {
-				o.After, err = m.image(pl, ev, ev.After)
+				o.After, err = m.image(pl, ev, ev.After, false)
 			}
 			if err != nil {
 				rejected = append(rejected, component.RecordError{Index: i, Err: err})
@@ -173,7 +187,9 @@ func (m *Mapper) Process(_ context.Context, in []event.Event, out []event.Event)
 	return out, nil
 }
 
-func (m *Mapper) image(pl *plan, ev *event.Event, img []event.Value) ([]event.Value, error) {
+// image maps one image; partial is set for a delete's before image, which
+// may hold only the key.
+func (m *Mapper) image(pl *plan, ev *event.Event, img []event.Value, partial bool) ([]event.Value, error) {
 	res := m.alloc(len(pl.out.Columns))
 	for k := range res {
 		if f := pl.from[k]; f >= 0 {
@@ -183,15 +199,27 @@ func (m *Mapper) image(pl *plan, ev *event.Event, img []event.Value) ([]event.Va
 		j := pl.set[k]
 		prog, col := pl.progs[j], &pl.out.Columns[k]
 		if prog.Unchanged(img) {
+			if !markable(col.Type) {
+				a := m.cfg.Set[j]
+				return nil, &expr.Error{Field: "set." + a.Column, Src: a.Expr,
+					Msg:  fmt.Sprintf("reads only unchanged TOAST values the source did not send (%s); a %s column cannot be marked unchanged (text, json, bytes and array columns can)", strings.Join(prog.RowColumns(), ", "), col.Type),
+					Hint: "give the result as text, e.g. string(...), or compute it from columns the source always sends"}
+			}
 			res[k] = event.Unchanged
 			continue
 		}
+		// A delete's before image often holds only the key, the other
+		// columns NULL: an expression failing on those NULLs gives NULL.
 		x, err := prog.Eval(m.env, ev, img)
 		if err != nil {
-			return nil, err
+			var xe *expr.Error
+			if !partial || !errors.As(err, &xe) || !xe.ReadNull {
+				return nil, err
+			}
+			x = nil
 		}
 		v, err := expr.ToValue(col, x)
-		if err == nil && v.IsNull() && !col.Optional {
+		if err == nil && v.IsNull() && !col.Optional && !partial {
 			what := "column"
 			if col.Key {
 				what = "key column"
@@ -353,6 +381,19 @@ func (m *Mapper) newPlan(s *event.Schema) *plan {
 		m.log.Info("map: names not in this table are skipped", "stream", s.Stream, "version", s.Version, "skipped", strings.Join(missing, ", "))
 	}
 	return pl
+}
+
+// markable reports whether a column of type t may hold the unchanged mark:
+// the types PostgreSQL can TOAST, which Debezium's formats write as its
+// placeholder (format's appendUnavailable). A number or a date has no such
+// representation, so a result of that type cannot stay unchanged.
+func markable(t event.Type) bool {
+	switch t {
+	case event.TypeString, event.TypeUUID, event.TypeJSON, event.TypeXML, event.TypeEnum, event.TypeTimeTZ,
+		event.TypeTimestampTZ, event.TypeBytes, event.TypeArray, event.TypeInet, event.TypeUnknown:
+		return true
+	}
+	return false
 }
 
 func containsCol(cols []outCol, name string) bool {

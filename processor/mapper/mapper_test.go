@@ -222,6 +222,8 @@ func TestUnchangedToast(t *testing.T) {
 	ev := event.Event{Op: event.OpUpdate, Schema: eventtest.AllTypes, Before: eventtest.TypicalRow(1), After: eventtest.EdgeRow(1)}
 	_, errs := process(t, m, ev)
 	check(t, errs, []string{`0: set.both "uid + txt": column "uid" is an unchanged TOAST value the source did not send (PostgreSQL omits large values an UPDATE did not change), so no expression can read it`})
+	_, errs = process(t, newMap(t, `set: {n: "len(note)"}`), ev)
+	check(t, errs, []string{`0: set.n "len(note)": reads only unchanged TOAST values the source did not send (note); a int64 column cannot be marked unchanged (text, json, bytes and array columns can) (hint: give the result as text, e.g. string(...), or compute it from columns the source always sends)`})
 
 	m = newMap(t, `set: {uid: "upper(uid)", doc_a: "doc?.a", id2: "id * 2"}`)
 	res, err := m.Process(context.Background(), []event.Event{ev}, nil)
@@ -327,4 +329,19 @@ func BenchmarkMap(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in)), "ns/event")
 		})
 	}
+}
+
+func TestKeyOnlyDelete(t *testing.T) {
+	// REPLICA IDENTITY DEFAULT: a delete's before image has the key and
+	// NULLs. Expressions failing on those NULLs give NULL there, and only
+	// there.
+	m := newMap(t, `set: {price: "price * 2", label: "'#' + string(id)", n: "len(note)"}`)
+	keyOnly := []event.Value{event.Int(7), event.Null, event.Null, event.Null, event.Null, event.Null, event.Null}
+	del := event.Event{Op: event.OpDelete, Schema: numeric, Before: keyOnly}
+	out, errs := process(t, m, del)
+	check(t, errs, nil)
+	check(t, out, []string{"d shop.public.items v3 key[0] [id:int64* price:decimal(20,10) cash:money? qty:int16? at:timestamptz? local:timestamp? note:string? label:string? n:int64?] before={id=7 price=NULL cash=NULL qty=NULL at=NULL local=NULL note=NULL label=#7 n=NULL} after=nil"})
+	ins := event.Event{Op: event.OpCreate, Schema: numeric, After: keyOnly}
+	_, errs = process(t, m, ins)
+	check(t, errs, []string{`0: set.price "price * 2": invalid operation: <nil> * decimal at column 7 (hint: column price is NULL in this event; guard it (price != nil && ...) or give a default (price ?? 0))`})
 }
