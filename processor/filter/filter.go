@@ -83,6 +83,21 @@ func (c *Config) Validate() []error {
 	return errs
 }
 
+// CheckSchema compiles the condition against a table known before the
+// pipeline runs (a generator's, or one read by sluice validate), so that a
+// misspelt column or a type mismatch is reported with the file's line
+// instead of as a record error of every event of that table. The errors
+// are *component.FieldError.
+func (c *Config) CheckSchema(s *event.Schema) []error {
+	if c.cond == nil {
+		return nil // Validate failed; its errors come first
+	}
+	if _, err := c.cond.For(s); err != nil {
+		return []error{expr.FieldError(err)}
+	}
+	return nil
+}
+
 // Factory builds filter processors. Register it under "filter".
 var Factory = component.ProcessorFactory{
 	Doc:    "keeps the events for which a condition (an expression over the row and its metadata) is true",

@@ -207,3 +207,24 @@ func BenchmarkFilter(b *testing.B) {
 		})
 	}
 }
+
+func TestCheckSchema(t *testing.T) {
+	for _, tc := range []struct{ cond, want string }{
+		{"price > 0.5 && quantity > 10", ""},
+		{"prise > 0.5", `condition: "prise > 0.5": column "prise" not in fulfillment.public.product at column 1 (hint: did you mean price?)`},
+		{"name > 3", `condition: "name > 3": invalid operation: > (mismatched types string and int) at column 6`},
+	} {
+		cfg := DefaultConfig()
+		cfg.Condition = tc.cond
+		if errs := cfg.Validate(); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		var got []string
+		for _, err := range cfg.CheckSchema(eventtest.Product) {
+			got = append(got, err.Error())
+		}
+		if strings.Join(got, "\n") != tc.want {
+			t.Errorf("%s: CheckSchema = %q; want %q", tc.cond, got, tc.want)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package mapper
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/processor/expr"
 )
 
@@ -158,4 +160,28 @@ func duplicate(names []string) string {
 		seen[n] = true
 	}
 	return ""
+}
+
+// CheckSchema checks the map against a table known before the pipeline
+// runs (a generator's, or one read by sluice validate): expressions
+// compile against its columns, no key column is dropped, no two columns
+// get one name. It reports, as *component.FieldError, what would
+// otherwise be a record error of every event of that table.
+func (c *Config) CheckSchema(s *event.Schema) []error {
+	if len(c.exprs) != len(c.Set) {
+		return nil // Validate failed; its errors come first
+	}
+	m, err := New(c, nil)
+	if err != nil {
+		return nil
+	}
+	pl := m.newPlan(s)
+	if pl.err == nil {
+		return nil
+	}
+	var fe *component.FieldError
+	if errors.As(pl.err, &fe) {
+		return []error{fe}
+	}
+	return []error{expr.FieldError(pl.err)}
 }

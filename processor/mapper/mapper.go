@@ -317,7 +317,7 @@ func (m *Mapper) newPlan(s *event.Schema) *plan {
 			if !drop[c.col.Name] {
 				kept = append(kept, c)
 			} else if c.col.Key {
-				pl.err = fmt.Errorf("drop: %s is a key column of %s; a row without its key cannot be updated or deleted downstream (hint: keep it, or rename it)", c.col.Name, s.Stream)
+				pl.err = &component.FieldError{Field: "drop", Msg: fmt.Sprintf("%s is a key column of %s; a row without its key cannot be updated or deleted downstream", c.col.Name, s.Stream), Hint: "keep it, or rename it"}
 				return pl
 			}
 		}
@@ -334,7 +334,7 @@ func (m *Mapper) newPlan(s *event.Schema) *plan {
 		}
 		for _, c := range cols {
 			if c.col.Key && !containsCol(kept, c.col.Name) {
-				pl.err = fmt.Errorf("keep does not list %s, a key column of %s; a row without its key cannot be updated or deleted downstream (hint: add %s to keep)", c.col.Name, s.Stream, c.col.Name)
+				pl.err = &component.FieldError{Field: "keep", Msg: fmt.Sprintf("does not list %s, a key column of %s; a row without its key cannot be updated or deleted downstream", c.col.Name, s.Stream), Hint: "add " + c.col.Name + " to keep"}
 				return pl
 			}
 		}
@@ -343,7 +343,7 @@ func (m *Mapper) newPlan(s *event.Schema) *plan {
 	seen := map[string]bool{}
 	for _, c := range cols {
 		if seen[c.col.Name] {
-			pl.err = fmt.Errorf("the map gives %s two columns named %s (hint: rename or drop one of them)", s.Stream, c.col.Name)
+			pl.err = &component.FieldError{Field: "rename", Msg: fmt.Sprintf("gives %s two columns named %s", s.Stream, c.col.Name), Hint: "rename or drop one of them"}
 			return pl
 		}
 		seen[c.col.Name] = true

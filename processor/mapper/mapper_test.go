@@ -192,14 +192,14 @@ func TestTypes(t *testing.T) {
 			schema: "shop.public.items v3 key[1] [price:decimal(20,10) id:int64*]",
 			row:    "{price=1.5 id=7}"},
 		{name: "keep without the key", config: `keep: [price, qty]`, in: item("1.5"),
-			err: "0: keep does not list id, a key column of shop.public.items; a row without its key cannot be updated or deleted downstream (hint: add id to keep)"},
+			err: "0: keep: does not list id, a key column of shop.public.items; a row without its key cannot be updated or deleted downstream (hint: add id to keep)"},
 		{name: "drop the key", config: `drop: [id]`, in: item("1.5"),
 			err: "0: drop: id is a key column of shop.public.items; a row without its key cannot be updated or deleted downstream (hint: keep it, or rename it)"},
 		{name: "swap names", config: `rename: {price: cash, cash: price}`, in: item("1.5"),
 			schema: "shop.public.items v3 key[0] [id:int64* cash:decimal(20,10) price:money? qty:int16? at:timestamptz? local:timestamp? note:string?]",
 			row:    "{id=7 cash=1.5 price=19.99 qty=3 at=1704067200123456 local=0 note=NULL}"},
 		{name: "two columns of one name", config: `rename: {price: qty}`, in: item("1.5"),
-			err: "0: the map gives shop.public.items two columns named qty (hint: rename or drop one of them)"},
+			err: "0: rename: gives shop.public.items two columns named qty (hint: rename or drop one of them)"},
 		{name: "misspelt column", config: `set: {x: "prise * 2"}`, in: item("1.5"),
 			err: `0: set.x "prise * 2": column "prise" not in shop.public.items at column 1 (hint: did you mean price?)`},
 	} {
@@ -344,4 +344,21 @@ func TestKeyOnlyDelete(t *testing.T) {
 	ins := event.Event{Op: event.OpCreate, Schema: numeric, After: keyOnly}
 	_, errs = process(t, m, ins)
 	check(t, errs, []string{`0: set.price "price * 2": invalid operation: <nil> * decimal at column 7 (hint: column price is NULL in this event; guard it (price != nil && ...) or give a default (price ?? 0))`})
+}
+
+func TestCheckSchema(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{`set: {total: "price * qty"}`, ""},
+		{`set: {total: "prise * qty"}`, `set.total: "prise * qty": column "prise" not in shop.public.items at column 1 (hint: did you mean price?)`},
+		{`drop: [id]`, "drop: id is a key column of shop.public.items; a row without its key cannot be updated or deleted downstream (hint: keep it, or rename it)"},
+		{`rename: {note: qty}`, "rename: gives shop.public.items two columns named qty (hint: rename or drop one of them)"},
+	} {
+		var got []string
+		for _, err := range load(t, tc.yaml).CheckSchema(numeric) {
+			got = append(got, err.Error())
+		}
+		if strings.Join(got, "\n") != tc.want {
+			t.Errorf("%s: CheckSchema = %q; want %q", tc.yaml, got, tc.want)
+		}
+	}
 }
