@@ -122,14 +122,14 @@ type Filter struct {
 
 var _ component.Processor = (*Filter)(nil)
 
-// New returns a filter for cfg, validating it if Validate has not run.
+// New returns a filter for cfg. It compiles the condition afresh, so that
+// no compiled state is shared with the configuration or another instance.
 func New(cfg *Config) (*Filter, error) {
-	if cfg.cond == nil {
-		if errs := cfg.Validate(); len(errs) > 0 {
-			return nil, fmt.Errorf("filter: %w", errs[0])
-		}
+	c := *cfg
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("filter: %w", errs[0])
 	}
-	return &Filter{cond: cfg.cond, onDelete: cfg.OnDelete, env: expr.NewEnv()}, nil
+	return &Filter{cond: c.cond, onDelete: c.OnDelete, env: expr.NewEnv()}, nil
 }
 
 // Process appends the kept events of in to out. Events whose condition

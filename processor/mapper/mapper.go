@@ -129,18 +129,18 @@ func (m *Mapper) alloc(n int) []event.Value {
 // maxPlans bounds the plan cache; past it the cache starts afresh.
 const maxPlans = 1024
 
-// New returns a map processor for cfg, validating it if Validate has not
-// run. log may be nil.
+// New returns a map processor for cfg; log may be nil. It compiles the
+// expressions afresh, so that no compiled state is shared with the
+// configuration or another instance.
 func New(cfg *Config, log *slog.Logger) (*Mapper, error) {
-	if len(cfg.exprs) != len(cfg.Set) {
-		if errs := cfg.Validate(); len(errs) > 0 {
-			return nil, fmt.Errorf("map: %w", errs[0])
-		}
+	c := *cfg
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("map: %w", errs[0])
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mapper{cfg: cfg, exprs: cfg.exprs, plans: map[*event.Schema]*plan{}, env: expr.NewEnv(), log: log}, nil
+	return &Mapper{cfg: &c, exprs: c.exprs, plans: map[*event.Schema]*plan{}, env: expr.NewEnv(), log: log}, nil
 }
 
 // plan is how events of one input schema are mapped.

@@ -278,14 +278,13 @@ var _ component.Processor = (*Route)(nil)
 // maxSchemas bounds the cache; past it the cache starts afresh.
 const maxSchemas = 1024
 
-// New returns a route for cfg, validating it if Validate has not run.
+// New returns a route for cfg (validated afresh, on a copy).
 func New(cfg *Config) (*Route, error) {
-	if cfg.tmpl == nil && cfg.re == nil {
-		if errs := cfg.Validate(); len(errs) > 0 {
-			return nil, fmt.Errorf("route: %w", errs[0])
-		}
+	c := *cfg
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("route: %w", errs[0])
 	}
-	return &Route{cfg: cfg, schemas: map[*event.Schema]routed{}}, nil
+	return &Route{cfg: &c, schemas: map[*event.Schema]routed{}}, nil
 }
 
 // Process appends in's events to out under their new stream names.
