@@ -115,6 +115,9 @@
 // a reused virtual machine: no map or row is allocated per event; boxing a
 // value the expression reads may allocate (an int64 beyond 255, a string
 // header, a time, a parsed decimal). Metadata of the schema (stream,
-// table, ...) is boxed once per compilation. See the benchmarks in
-// expr_test.go.
+// table, ...) is boxed once per compilation. Measured (bench_test.go, a
+// shared 2-core machine under load): a float comparison on seed 001's
+// product row about 130 ns and 1 allocation; three conditions about 250
+// ns; a decimal comparison about 550 ns and 4 allocations (the parse of
+// the column's text).
 package expr
