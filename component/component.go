@@ -93,8 +93,9 @@ type Env struct {
 	// Pipeline is the pipeline's name (the file's base name without extension
 	// unless set), used to name upstream resources.
 	Pipeline string
-	// StateDir is the pipeline's state directory; a component may keep
-	// files under StateDir/<kind>/<Name>.
+	// StateDir is the component's own directory for local files
+	// (<state_dir>/<kind>s/<name>, e.g. .sluice/sinks/lake); it may not
+	// exist yet.
 	StateDir string
 	// Logger is already labelled with the component ("source"/"sink" = Name).
 	Logger *slog.Logger

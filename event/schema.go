@@ -80,6 +80,12 @@ type Schema struct {
 	Version   int
 	Columns   []Column
 	KeyIdx    []int // indexes of key columns in Columns, in key order
+	// SeqPerStream says that the source orders its events' Seqs per
+	// stream only: it emits the streams' events interleaved in no common
+	// order (sql_poll polls its tables one after another, each by its own
+	// watermark). A sink that stores a position to recognise replays keeps
+	// one per stream for such events, not one per source. See Event.Seq.
+	SeqPerStream bool
 }
 
 // ColumnIndex returns the index of the named column, or -1.

@@ -22,6 +22,8 @@ import (
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/docs"
+	"github.com/sluice-dev/sluice/internal/spec"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/supervisor"
 	"github.com/sluice-dev/sluice/topology"
@@ -91,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			return helpTypes(stdout, reg)
+			return helpType(stdout, stderr, reg, strings.Join(args[1:], " "))
 		}
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)
@@ -286,11 +288,66 @@ func helpTypes(w io.Writer, reg component.Registry) int {
 	for _, n := range sortedKeys(reg.Sources) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sources[n].Doc)
 	}
+	if len(reg.Processors) > 0 {
+		fmt.Fprintln(w, "Processor types:")
+		for _, n := range sortedKeys(reg.Processors) {
+			fmt.Fprintf(w, "  %-14s %s\n", n, reg.Processors[n].Doc)
+		}
+	}
 	fmt.Fprintln(w, "Sink types:")
 	for _, n := range sortedKeys(reg.Sinks) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sinks[n].Doc)
 	}
+	fmt.Fprintln(w, "\n`sluice help TYPE` prints a type's keys; docs/reference has them all.")
 	return exitOK
+}
+
+// helpType prints the keys of the component types named typ (a source and
+// a sink may share a name: postgres, kafka), with "source " or "sink " as
+// an optional prefix to pick one.
+func helpType(stdout, stderr io.Writer, reg component.Registry, typ string) int {
+	if typ == "types" {
+		return helpTypes(stdout, reg)
+	}
+	kind, name, ok := strings.Cut(typ, " ")
+	if !ok {
+		kind, name = "", typ
+	}
+	cs, err := docs.Components()
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice: the embedded reference is damaged:", err)
+		return exitFailed
+	}
+	found := 0
+	for _, c := range cs {
+		if c.Type == name && (kind == "" || c.Kind == kind) {
+			if found > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprint(stdout, spec.Help(c))
+			found++
+		}
+	}
+	if found == 0 {
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Type)
+		}
+		fmt.Fprintf(stderr, "sluice: no component type %q (types: %s)\n", typ, strings.Join(sortedUnique(names), ", "))
+		return exitUsage
+	}
+	return exitOK
+}
+
+func sortedUnique(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

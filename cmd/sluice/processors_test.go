@@ -125,7 +125,7 @@ sinks:
 			continue // filtered out; deletes pass (on_delete: keep)
 		}
 		w := rowLine{
-			keys: []string{"id", "name", "price", "color", "category", "quantity", "internal_id", "value", "__op", "__table", "__deleted"},
+			keys: []string{"id", "name", "price", "color", "category", "quantity", "internal_id", "value", "__deleted", "__op", "__table"},
 			values: map[string]any{
 				"id": v["id"], "name": strings.ToUpper(v["name"].(string)), "price": v["price"], "color": v["color"],
 				"category": v["category"], "quantity": v["quantity"], "internal_id": v["internalId"],
@@ -378,10 +378,10 @@ sinks:
 		return base64.StdEncoding.EncodeToString(n.Bytes())
 	}
 	want := strings.Join([]string{
-		`{"id":1,"price":"` + dec("246913578024") + `","at":"2024-01-01T00:00:00.123456Z","note":"` + note.String() + `","kolkata":"2024-01-01T05:30:00.123456+05:30","note_start":"c4ca","__op":"r","__deleted":"false"}`,
-		`{"id":3,"price":"` + dec("1999999999999999998") + `","at":"1999-12-31T23:59:59.999999Z","note":null,"kolkata":"2000-01-01T05:29:59.999999+05:30","note_start":null,"__op":"r","__deleted":"false"}`,
-		`{"id":1,"price":"` + dec("246913578024") + `","at":"2024-01-01T01:00:00.123456Z","note":"__debezium_unavailable_value","kolkata":"2024-01-01T06:30:00.123456+05:30","note_start":"__debezium_unavailable_value","__op":"u","__deleted":"false"}`,
-		`{"id":1,"price":null,"at":null,"note":null,"kolkata":null,"note_start":null,"__op":"d","__deleted":"true"}`,
+		`{"id":1,"price":"` + dec("246913578024") + `","at":"2024-01-01T00:00:00.123456Z","note":"` + note.String() + `","kolkata":"2024-01-01T05:30:00.123456+05:30","note_start":"c4ca","__deleted":"false","__op":"r"}`,
+		`{"id":3,"price":"` + dec("1999999999999999998") + `","at":"1999-12-31T23:59:59.999999Z","note":null,"kolkata":"2000-01-01T05:29:59.999999+05:30","note_start":null,"__deleted":"false","__op":"r"}`,
+		`{"id":1,"price":"` + dec("246913578024") + `","at":"2024-01-01T01:00:00.123456Z","note":"__debezium_unavailable_value","kolkata":"2024-01-01T06:30:00.123456+05:30","note_start":"__debezium_unavailable_value","__deleted":"false","__op":"u"}`,
+		`{"id":1,"price":null,"at":null,"note":null,"kolkata":null,"note_start":null,"__deleted":"true","__op":"d"}`,
 	}, "\n") + "\n"
 	if string(got) != want {
 		t.Errorf("out.jsonl:\n%s\nwant:\n%s", got, want)

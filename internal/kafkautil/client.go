@@ -29,7 +29,7 @@ type Conn struct {
 	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none.
 	SASLMechanism string `yaml:"sasl_mechanism"`
 	Username      string `yaml:"username"`
-	Password      string `yaml:"password"`
+	Password      string `yaml:"password" sluice:"secret"`
 	// TLS connects with TLS (system roots unless TLSCAFile is set).
 	TLS bool `yaml:"tls"`
 	// TLSCAFile is a PEM file of CA certificates to trust.

@@ -122,8 +122,8 @@ func (c *checker) decode(evs []event.Event) []obs {
 		if (e.Op == event.OpRead) != (e.Source.Snapshot != event.SnapshotFalse) {
 			c.errorf("event %d (%s %d): source.snapshot is %q; snapshot rows (op r) and only they carry a snapshot mark", i, e.Op, r.ID, e.Source.Snapshot)
 		}
-		if e.TsMs <= 0 || e.Source.TsMs <= 0 {
-			c.errorf("event %d (%s %d): ts_ms %d, source.ts_ms %d; want both set", i, e.Op, r.ID, e.TsMs, e.Source.TsMs)
+		if e.TsMs <= 0 || e.Source.TsUs <= 0 {
+			c.errorf("event %d (%s %d): ts_ms %d, source.ts_ms %d; want both set", i, e.Op, r.ID, e.TsMs, e.Source.TsMs())
 		}
 		if e.Where() == "unknown position" {
 			c.errorf("event %d (%s %d) carries no source position (Event.Where)", i, e.Op, r.ID)

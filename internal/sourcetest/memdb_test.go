@@ -421,7 +421,7 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 			evs := make([]event.Event, 0, hi-lo)
 			for i := lo; i < hi; i++ {
 				evs = append(evs, event.Event{Op: event.OpRead, Schema: s.sch, After: s.image(ids[i], vers[i]), TsMs: now,
-					Source: event.Source{TsMs: now, Snapshot: event.SnapshotTrue}, Position: "snapshot lsn " + strconv.FormatUint(cp.LSN, 10)})
+					Source: event.Source{TsUs: now * 1000, Snapshot: event.SnapshotTrue}, Position: "snapshot lsn " + strconv.FormatUint(cp.LSN, 10)})
 			}
 			h := &held{evs: evs}
 			if hi == len(ids) {
@@ -539,7 +539,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 		}
 		s.db.mu.Unlock()
 		ev := event.Event{Op: e.op, Schema: s.sch, TsMs: time.Now().UnixMilli(),
-			Source: event.Source{TsMs: e.ts, LSN: e.lsn, CommitLSN: commitLSN, LastCommitLSN: lastCommit, HasLSN: true}}
+			Source: event.Source{TsUs: e.ts * 1000, LSN: e.lsn, CommitLSN: commitLSN, LastCommitLSN: lastCommit, HasLSN: true}}
 		if s.mutation == "seq" {
 			ev.Source.CommitLSN += seqBase // a replay gets another Seq
 		}

@@ -32,11 +32,12 @@ const (
 	metaConnector = "connector"
 	metaKey       = "key"
 	metaTsMs      = "ts_ms"
+	metaTsUs      = "ts_us"
 	metaSnapshot  = "snapshot"
 )
 
 // MetaNames lists the event metadata an expression may read.
-var MetaNames = []string{metaOp, metaStream, metaTable, metaSchema, metaNamespace, metaDatabase, metaSource, metaConnector, metaKey, metaTsMs, metaSnapshot}
+var MetaNames = []string{metaOp, metaStream, metaTable, metaSchema, metaNamespace, metaDatabase, metaSource, metaConnector, metaKey, metaTsMs, metaTsUs, metaSnapshot}
 
 // Namespaces are the names that always mean the event's images and
 // metadata, even when a column has the name.
@@ -55,7 +56,7 @@ func isNamespace(name string) bool { return name == "after" || name == "before" 
 
 func metaType(name string, s *event.Schema) types.Type {
 	switch name {
-	case metaTsMs:
+	case metaTsMs, metaTsUs:
 		return types.Int64
 	case metaSnapshot:
 		return types.Bool

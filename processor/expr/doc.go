@@ -32,7 +32,7 @@
 //	database, source   the database; the source's name in the pipeline
 //	connector          "postgresql", "mysql", "mongodb", ...
 //	key                the key columns as a map (key.id), nil without a key
-//	ts_ms              commit time in the source, ms since the epoch (int)
+//	ts_ms, ts_us       commit time in the source, ms or µs since the epoch (int)
 //	snapshot           true for rows read by a snapshot
 //	meta.op, ...       the metadata above, whatever the columns are called
 //	$env["odd name"]   a column whose name is not an identifier

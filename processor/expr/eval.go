@@ -222,7 +222,9 @@ func (p *Program) meta(env *Env, name string, ev *event.Event) (any, error) {
 	case metaConnector:
 		return s.Connector, nil
 	case metaTsMs:
-		return ev.Source.TsMs, nil
+		return ev.Source.TsMs(), nil
+	case metaTsUs:
+		return ev.Source.TsUs, nil
 	case metaSnapshot:
 		return ev.Source.Snapshot != event.SnapshotFalse, nil
 	case metaKey:

@@ -131,6 +131,7 @@ func TestEvalTypes(t *testing.T) {
 		{typical, "[stream, table, schema, namespace, database, source, connector]", "[]interface {} [pg.public.all_types all_types public public shop pg postgresql]"},
 		{typical, "meta.op + meta.table", "string call_types"},
 		{typical, "ts_ms", "int64 1704067200000"},
+		{typical, "ts_us", "int64 1704067200000000"},
 		{typical, "snapshot", "bool false"},
 		{typical, "key.id", "int64 1"},
 		{typical, "key", "map[string]interface {} map[id:1]"},
@@ -184,7 +185,7 @@ func TestSchemaErrors(t *testing.T) {
 		{"prise > 10", `x "prise > 10": column "prise" not in fulfillment.public.product at column 1 (hint: did you mean price?)`},
 		{"after.Name == ''", `x "after.Name == ''": column "Name" not in fulfillment.public.product at column 7 (hint: did you mean name?)`},
 		{"$env['colour'] == 'red'", `x "$env['colour'] == 'red'": column "colour" not in fulfillment.public.product at column 6 (hint: did you mean color?)`},
-		{"zzz", `x "zzz": column "zzz" not in fulfillment.public.product at column 1 (hint: columns: id, name, price, color, category, quantity, description, internalId; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, snapshot)`},
+		{"zzz", `x "zzz": column "zzz" not in fulfillment.public.product at column 1 (hint: columns: id, name, price, color, category, quantity, description, internalId; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, ts_us, snapshot)`},
 		{"name > 3", `x "name > 3": invalid operation: > (mismatched types string and int) at column 6`},
 		{"quantity && true", `x "quantity && true": invalid operation: && (mismatched types int64 and bool) at column 10`},
 	} {

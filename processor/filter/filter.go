@@ -41,10 +41,11 @@ import (
 
 // Config is the filter processor's configuration.
 type Config struct {
-	// Condition keeps the events for which it is true: an expression over
-	// the row's columns and the event's metadata (see processor/expr), e.g.
-	// "amount > 100 && status != 'cancelled'". NULL drops the event; an
-	// error is a record error of the event.
+	// Condition keeps the events for which it is true: an expression
+	// (expr-lang syntax) over the row's columns and the event's metadata
+	// (op, stream, table, ts_ms, ...), e.g. "amount > 100 && status !=
+	// 'cancelled'". NULL drops the event; an error (a NULL operand, a
+	// misspelt column) is a record error of the event.
 	Condition string `yaml:"condition"`
 	// OnDelete is what happens to deletes and truncates: keep (pass them
 	// through without evaluating the condition), evaluate (test a delete's
@@ -69,7 +70,7 @@ func DefaultConfig() *Config { return &Config{OnDelete: DeleteKeep} }
 func (c *Config) Validate() []error {
 	var errs []error
 	if c.Condition == "" {
-		errs = append(errs, &component.FieldError{Field: "condition", Msg: "is missing", Hint: "e.g. condition: amount > 100 && status != 'cancelled'"})
+		errs = append(errs, &component.FieldError{Field: "condition", Msg: "is required", Hint: "e.g. condition: amount > 100 && status != 'cancelled'"})
 	} else if e, err := expr.Compile("condition", c.Condition, true); err != nil {
 		errs = append(errs, expr.FieldError(err))
 	} else {

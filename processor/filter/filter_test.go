@@ -149,8 +149,8 @@ func TestSchemaChange(t *testing.T) {
 		t.Fatalf("Process error = %v; want 2 record errors", err)
 	}
 	want := []string{
-		`condition "quantity > 40": column "quantity" not in pg.public.other at column 1 (hint: columns: id, b, i2, i4, i8, f4, f8, num, numv, cash, txt, bin, uid, doc, day, tm, tm3, tmtz, ts, ts3, ...; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, snapshot)`,
-		`condition "quantity > 40": column "quantity" not in fulfillment.public.product at column 1 (hint: columns: id, name, price, color, category, quantity, description, internalId; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, snapshot)`,
+		`condition "quantity > 40": column "quantity" not in pg.public.other at column 1 (hint: columns: id, b, i2, i4, i8, f4, f8, num, numv, cash, txt, bin, uid, doc, day, tm, tm3, tmtz, ts, ts3, ...; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, ts_us, snapshot)`,
+		`condition "quantity > 40": column "quantity" not in fulfillment.public.product at column 1 (hint: columns: id, name, price, color, category, quantity, description, internalId; metadata: op, stream, table, schema, namespace, database, source, connector, key, ts_ms, ts_us, snapshot)`,
 	}
 	if re[0].Index != 1 || re[0].Err.Error() != want[0] || re[1].Index != 2 || !strings.Contains(re[1].Err.Error(), `column "quantity" not in fulfillment.public.product`) {
 		t.Errorf("record errors = %v", re)
@@ -165,7 +165,7 @@ func TestValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{OnDelete: "keep"}, "condition: is missing (hint: e.g. condition: amount > 100 && status != 'cancelled')"},
+		{Config{OnDelete: "keep"}, "condition: is required (hint: e.g. condition: amount > 100 && status != 'cancelled')"},
 		{Config{Condition: "amount >", OnDelete: "keep"}, `condition: "amount >": unexpected token EOF at column 8 (hint: expressions use expr-lang syntax (https://expr-lang.org/docs/language-definition), e.g. amount > 100 && status != 'cancelled')`},
 		{Config{Condition: "amount * 2", OnDelete: "keep"}, ""},
 		{Config{Condition: "len(name)", OnDelete: "keep"}, `condition: "len(name)": gives int, not a boolean (hint: a condition is true or false, e.g. amount > 100; compare a value with ==, or test for NULL with x != nil)`},

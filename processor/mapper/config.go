@@ -17,21 +17,23 @@ import (
 // assigned, renames applied, and drop or keep applied, in that order.
 type Config struct {
 	// Set assigns columns from expressions, in the order written:
-	// {total_cents: "amount * 100", name: "upper(name)"}. A column of the
-	// input is replaced in place, keeping its type when the result fits it;
-	// any other name is a new column at the end, typed by the expression's
-	// result (see package mapper).
+	// {total_cents: "amount * 100", name: "upper(name)"}. Every expression
+	// reads the input row. An input column is replaced in place, keeping
+	// its type when the result fits it; another name adds a column at the
+	// end, typed by the expression: int → bigint, float → double, decimal →
+	// numeric, string → text, bool, time → timestamptz, duration →
+	// interval, anything else → jsonb.
 	Set Assignments `yaml:"set"`
 	// Rename renames columns, {old: new}; key columns stay key columns
 	// under their new names. Names a table lacks are skipped, so one map
 	// can serve several tables.
 	Rename map[string]string `yaml:"rename"`
-	// Drop removes columns, named as after Rename. Dropping a key column is
+	// Drop removes columns, named as after rename. Dropping a key column is
 	// an error. Names a table lacks are skipped.
 	Drop []string `yaml:"drop"`
-	// Keep keeps only these columns, named as after Rename, in this order
+	// Keep keeps only these columns, named as after rename, in this order
 	// (a projection); it must list every key column. Names a table lacks
-	// are skipped. Keep and Drop exclude each other.
+	// are skipped. Keep and drop exclude each other.
 	Keep []string `yaml:"keep"`
 
 	exprs []*expr.Expr // compiled Set, by Validate
@@ -49,6 +51,10 @@ type Assignment struct {
 // order in which new columns are appended). In YAML it is a mapping of
 // column: expression.
 type Assignments []Assignment
+
+// YAMLShape tells the reference generator (internal/spec) that set is a
+// mapping of strings in YAML.
+func (Assignments) YAMLShape() any { return map[string]string{} }
 
 // UnmarshalYAML reads a mapping of column: expression. A value that is not
 // such a mapping is kept as a mark that Validate reports with the key's

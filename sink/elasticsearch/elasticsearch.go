@@ -31,7 +31,7 @@ type Config struct {
 	search.Config `yaml:",inline"`
 	// APIKey is a base64 "id:key" API key; it takes precedence over
 	// username and password.
-	APIKey string `yaml:"api_key"`
+	APIKey string `yaml:"api_key" sluice:"secret"`
 }
 
 // Factory is the registry entry for type: elasticsearch.

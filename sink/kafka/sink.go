@@ -53,7 +53,6 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -213,26 +212,26 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 }
 
 // build appends the records of event i. An update that changes the key is
-// written as Debezium writes it: a delete of the old key (with its
-// tombstone) then a create of the new key, with the __debezium.newkey and
-// __debezium.oldkey headers, so that compacted topics and consumers that
-// partition by key never keep the old row.
+// written as format.Split makes it, as Debezium writes it: a delete of the
+// old key (with its tombstone) then a create of the new key, with the
+// __debezium.newkey and __debezium.oldkey headers, so that compacted topics
+// and consumers that partition by key never keep the old row.
 func (s *Sink) build(i int, e *event.Event) error {
-	if e.Op == event.OpUpdate && e.Before != nil && e.After != nil && len(e.Schema.KeyIdx) > 0 {
-		del := *e
-		del.Op, del.After = event.OpDelete, nil
-		oldKey := s.enc.AppendKey(nil, &del)
-		newKey := s.enc.AppendKey(nil, e)
-		if !bytes.Equal(oldKey, newKey) {
-			cre := *e
-			cre.Op, cre.Before = event.OpCreate, nil
-			if err := s.build1(i, &del, kgo.RecordHeader{Key: "__debezium.newkey", Value: newKey}); err != nil {
-				return err
-			}
-			return s.build1(i, &cre, kgo.RecordHeader{Key: "__debezium.oldkey", Value: oldKey})
-		}
+	if s.cfg.Options.Skipped(e.Op) {
+		return nil // skipped_operations: no record, and no tombstone either
 	}
-	return s.build1(i, e)
+	if !format.KeyChanged(e) {
+		return s.build1(i, e)
+	}
+	var parts [2]event.Event
+	p := format.Split(e, &parts)
+	del, cre := &p[0], &p[1]
+	oldKey := s.enc.AppendKey(nil, del)
+	newKey := s.enc.AppendKey(nil, cre)
+	if err := s.build1(i, del, kgo.RecordHeader{Key: format.HeaderNewKey, Value: newKey}); err != nil {
+		return err
+	}
+	return s.build1(i, cre, kgo.RecordHeader{Key: format.HeaderOldKey, Value: oldKey})
 }
 
 func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
@@ -258,7 +257,7 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 			{Key: HeaderSource, Value: []byte(e.Schema.Source)},
 			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
 			{Key: HeaderPosition, Value: []byte(e.Where())},
-			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs, 10)},
+			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs(), 10)},
 		}
 		if e.Source.CommitLSN != 0 {
 			headers = append(headers, kgo.RecordHeader{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
@@ -273,7 +272,8 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Value: val, Headers: headers})
 		s.owner = append(s.owner, i)
 	}
-	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && key != nil && !null {
+	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && !null {
+		// A keyless table gets a tombstone with a null key, as from Debezium.
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Headers: headers})
 		s.owner = append(s.owner, i)
 	}

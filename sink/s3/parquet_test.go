@@ -197,12 +197,12 @@ func parquetConfig() Config {
 // TestParquetTypes writes every type and every operation, reads the object
 // back with parquet-go and compares the stored values exactly.
 func TestParquetTypes(t *testing.T) {
-	src := event.Source{TsMs: baseMs, LSN: 0x2000, CommitLSN: 0x2100, HasLSN: true}
+	src := event.Source{TsUs: baseMs * 1000, LSN: 0x2000, CommitLSN: 0x2100, HasLSN: true}
 	unchanged := nullRow(4)
 	unchanged[11], unchanged[12], unchanged[6], unchanged[22] = event.Unchanged, event.Unchanged, event.Unchanged, event.Unchanged
 	emptyLists := nullRow(5)
 	emptyLists[22], emptyLists[23] = event.Array(nil), event.Array([]event.Value{event.Null})
-	snap := event.Source{TsMs: baseMs - 5, Snapshot: event.SnapshotTrue, LSN: 0x100, HasLSN: true}
+	snap := event.Source{TsUs: (baseMs - 5) * 1000, Snapshot: event.SnapshotTrue, LSN: 0x100, HasLSN: true}
 	at := func(i uint64) event.Source { s := src; s.LSN += i; s.CommitLSN += i; return s }
 	evs := []event.Event{
 		{Schema: typesSchema, Op: event.OpRead, After: typesRow(1), Source: snap},
@@ -349,9 +349,9 @@ func TestParquetRejects(t *testing.T) {
 	bad := typesRow(2)
 	bad[6] = event.Decimal("NaN")
 	evs := []event.Event{
-		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: event.Source{TsMs: baseMs, LSN: 1, CommitLSN: 1}},
-		{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: event.Source{TsMs: baseMs, LSN: 2, CommitLSN: 2}},
-		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(3), Source: event.Source{TsMs: baseMs, LSN: 3, CommitLSN: 3}},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: event.Source{TsUs: baseMs * 1000, LSN: 1, CommitLSN: 1}},
+		{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: event.Source{TsUs: baseMs * 1000, LSN: 2, CommitLSN: 2}},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(3), Source: event.Source{TsUs: baseMs * 1000, LSN: 3, CommitLSN: 3}},
 	}
 	store := newMemStore()
 	s := newTestSink(t, parquetConfig(), t.TempDir(), store)

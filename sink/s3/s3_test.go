@@ -141,7 +141,7 @@ func TestS3Parquet(t *testing.T) {
 	s := srv.sink(t, t.TempDir(), func(c *Config) {
 		c.Format, c.Partition, c.Prefix, c.Compression = Parquet, "${table}/${date}", "", "zstd"
 	})
-	src := event.Source{TsMs: baseMs, LSN: 0x10, CommitLSN: 0x20, HasLSN: true}
+	src := event.Source{TsUs: baseMs * 1000, LSN: 0x10, CommitLSN: 0x20, HasLSN: true}
 	write(t, s, []event.Event{{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: src}})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestS3Multipart(t *testing.T) {
 	for i := 1; i <= 13000; i++ {
 		e := change(i, event.OpCreate)
 		e.After[1] = event.String(pad)
-		e.Source.TsMs = baseMs // one partition
+		e.Source.TsUs = baseMs * 1000 // one partition
 		evs = append(evs, e)
 		fmt.Fprintf(&want, "{\"id\":%d,\"name\":\"%s\",\"__op\":\"c\",\"__lsn\":%d}\n", i, pad, 0x1000*i-8)
 	}

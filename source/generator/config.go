@@ -53,6 +53,8 @@ type Config struct {
 // deletes act on a uniformly chosen existing row of the table; when the
 // table has no rows yet, the event is an insert instead.
 type Operations struct {
+	// Insert, Update and Delete weigh inserts, updates and deletes: with
+	// 8, 1 and 1, eight changes in ten are inserts.
 	Insert int `yaml:"insert"`
 	Update int `yaml:"update"`
 	Delete int `yaml:"delete"`

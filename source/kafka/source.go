@@ -315,8 +315,13 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			switch {
 			case err == nil:
 				e.Position = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+				// The header is the Seq's first word; the second is the
+				// envelope's lsn, which only PostgreSQL's source block has.
+				// Without it events of one transaction (or, for sql_poll,
+				// of one mode) would share a Seq, and sinks would skip all
+				// but the first as replays: leave the Seq zero.
 				for _, h := range r.Headers {
-					if ordered && h.Key == headerCommitLSN {
+					if ordered && e.Source.HasLSN && h.Key == headerCommitLSN {
 						e.Source.CommitLSN, _ = strconv.ParseUint(string(h.Value), 10, 64)
 					}
 				}

@@ -442,7 +442,7 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 	for i := 0; i < nimg; i += step {
 		row := i / step
 		ev := event.Event{Op: op, Schema: t.sch, TsMs: now,
-			Source: event.Source{TsMs: ts, Row: int32(row), Binlog: bl, CommitLSN: commitSeq}}
+			Source: event.Source{TsUs: event.UsFromMs(ts), Row: int32(row), Binlog: bl, CommitLSN: commitSeq}}
 		lsn := d.fileIdx<<48 | pos<<16 | uint64(row)
 		ev.Source.LSN = lsn
 		ev.Source.HasLSN = d.fileIdx < 1<<15 && pos < 1<<32 && row < 1<<16

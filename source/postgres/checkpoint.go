@@ -34,6 +34,12 @@ type checkpoint struct {
 	// PublicationCreated records that this source created the publication,
 	// so drop_slot_on_stop may drop it.
 	PublicationCreated bool `json:"publication_created,omitempty"`
+	// fresh (not persisted) says that this run created the slot or read
+	// the snapshot, so streaming starts with no commit seen yet: the first
+	// changes' source.sequence has a null last commit LSN, as Debezium's.
+	// A run resumed from a streaming checkpoint starts after the commit
+	// the checkpoint names.
+	fresh bool
 }
 
 // tableProgress is one table's snapshot progress: done, or the key of the

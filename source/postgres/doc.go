@@ -61,7 +61,19 @@
 // constant defaults). A changed Relation message (ADD/DROP COLUMN, type
 // change) makes a new event.Schema with a higher Version; later events use
 // it. The key is the table's primary key (not the all-columns identity of
-// REPLICA IDENTITY FULL). Unchanged TOAST values arrive as event.Unchanged.
+// REPLICA IDENTITY FULL). An unchanged TOASTed column of an update is not
+// sent; under REPLICA IDENTITY FULL the old tuple holds its value, and the
+// new image takes it from there (as Debezium does), so every sink sees the
+// whole row. Otherwise it arrives as event.Unchanged.
+//
+// Source metadata as Debezium's PostgreSQL connector writes it: the commit
+// time with its microseconds (Source.TsUs); source.sequence's last commit
+// LSN is null until the first commit after a fresh start (a new slot or a
+// snapshot in this run) and the commit the checkpoint names after a resume.
+// Snapshot rows carry the slot's consistent point as LSN, the snapshot
+// transaction's txid_current() as txId, the snapshot's read time, and
+// Debezium 2.x's snapshot marks (first, first_in_data_collection, true,
+// last_in_data_collection, last).
 //
 // A lost replication connection is re-established with exponential backoff
 // (0.5 s doubling up to 1 min, each attempt logged), restarting after the

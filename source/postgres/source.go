@@ -231,6 +231,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return err
 	}
 
+	fresh := cp == nil || cp.Phase == phaseSnapshot
 	switch {
 	case cp == nil && s.cfg.Snapshot == SnapshotInitial && slotExists && slotLSN != 0:
 		// A run before this one created the slot and was stopped before
@@ -308,6 +309,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			}
 		}
 	}
+	cp.fresh = fresh
 	return s.stream(ctx, si, meta, repl, tables, cp, out)
 }
 

@@ -46,16 +46,20 @@ type streamDecoder struct {
 
 	inTx       bool
 	xid        uint32
-	commitMs   int64
+	commitUs   int64 // commit time, µs since the Unix epoch
 	commitLSN  uint64
-	lastCommit uint64 // end LSN of the previous transaction's commit
-	emitted    uint64 // LSN of the last checkpoint handed to Emit
-	pending    uint64 // LSN of complete, not yet emitted transactions (0: none)
-	batch      []event.Event
-	lastEmit   time.Time
-	cp         checkpoint
-	scratch    []tupleCol
-	scratch2   []tupleCol
+	lastCommit uint64 // end LSN of the previous transaction's commit (0: none seen)
+	start      uint64 // where streaming started
+	// startCommit is lastCommit before the first commit: start when
+	// resuming from a streaming checkpoint, 0 after a fresh start.
+	startCommit uint64
+	emitted     uint64 // LSN of the last checkpoint handed to Emit
+	pending     uint64 // LSN of complete, not yet emitted transactions (0: none)
+	batch       []event.Event
+	lastEmit    time.Time
+	cp          checkpoint
+	scratch     []tupleCol
+	scratch2    []tupleCol
 
 	// activity is the unix-nano time of the last emitted commit (read by
 	// the heartbeat goroutine).
@@ -64,7 +68,10 @@ type streamDecoder struct {
 
 func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *catalog, tables []*capturedTable, cp *checkpoint, start uint64) *streamDecoder {
 	d := &streamDecoder{src: s, out: out, si: si, cat: cat, known: map[string]*relState{}, rels: map[uint32]*relState{},
-		lastCommit: start, emitted: start, cp: *cp}
+		lastCommit: start, emitted: start, start: start, startCommit: start, cp: *cp}
+	if cp.fresh {
+		d.lastCommit, d.startCommit = 0, 0
+	}
 	d.cp.Tables = nil
 	d.cp.Phase = phaseStream
 	for _, t := range tables {
@@ -80,6 +87,9 @@ func (d *streamDecoder) reset() {
 	d.pending = 0
 	d.batch = nil
 	d.lastCommit = d.emitted
+	if d.emitted == d.start {
+		d.lastCommit = d.startCommit
+	}
 }
 
 // flush emits the batch; with a pending commit it carries the checkpoint.
@@ -141,7 +151,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			return component.Permanent(fmt.Errorf("begin message: %w", w.err))
 		}
 		d.inTx = true
-		d.commitMs = pgMicrosToUnixMs(ts)
+		d.commitUs = pgMicrosToUnixUs(ts)
 	case 'C':
 		w.u8()
 		w.u64() // commit LSN
@@ -191,6 +201,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		var before []event.Value
 		k := w.u8()
+		full := k == 'O'
 		if k == 'K' || k == 'O' {
 			d.scratch2 = w.tuple(d.scratch2)
 			if w.err == nil {
@@ -210,6 +221,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		after, err := d.values(rs, d.scratch)
 		if err != nil {
 			return err
+		}
+		if full {
+			fillUnchanged(after, before)
 		}
 		return d.add(ctx, d.event(event.OpUpdate, rs, before, after, lsn))
 	case 'D':
@@ -269,6 +283,22 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 	return nil
 }
 
+// fillUnchanged replaces the unchanged-TOAST markers of an update's new
+// image with the old image's values. Only a whole old tuple ('O', REPLICA
+// IDENTITY FULL) holds them: PostgreSQL writes it with TOASTed values
+// inline, and Debezium fills the new image from it the same way. A key-only
+// old tuple ('K') has nulls for the other columns, which are not values.
+func fillUnchanged(after, before []event.Value) {
+	if len(before) != len(after) {
+		return
+	}
+	for i := range after {
+		if after[i].Kind == event.KindUnchanged && before[i].Kind != event.KindUnchanged {
+			after[i] = before[i]
+		}
+	}
+}
+
 // rel returns the state of a relation id (after its Relation message).
 func (d *streamDecoder) rel(id uint32, w *wire) (*relState, error) {
 	if w.err != nil {
@@ -288,7 +318,7 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 		Before: before,
 		After:  after,
 		Source: event.Source{
-			TsMs: d.commitMs, TxID: int64(d.xid), HasTxID: true,
+			TsUs: d.commitUs, TxID: int64(d.xid), HasTxID: true,
 			LSN: lsn, LastCommitLSN: d.lastCommit, CommitLSN: d.commitLSN, HasLSN: true,
 		},
 		TsMs: time.Now().UnixMilli(),
@@ -383,10 +413,11 @@ func schemaFromRelation(base event.Schema, rel *relationMsg) (*event.Schema, []*
 	return &sch, types, nil
 }
 
-// pgMicrosToUnixMs converts microseconds since 2000-01-01 to ms since 1970.
-func pgMicrosToUnixMs(us int64) int64 {
-	const epochDiffMs = 946_684_800_000
-	return us/1000 + epochDiffMs
+// pgMicrosToUnixUs converts microseconds since 2000-01-01 to microseconds
+// since 1970.
+func pgMicrosToUnixUs(us int64) int64 {
+	const epochDiffUs = 946_684_800_000_000
+	return us + epochDiffUs
 }
 
 // stream runs START_REPLICATION and reconnects with backoff after lost

@@ -50,11 +50,18 @@ type table struct {
 	notNull map[string]bool // NOT NULL columns where the driver does not report them
 
 	schema *event.Schema // current version; replaced when the result's shape changes
+	tsCol  event.Column  // the timestamp expression's column type (timestamp modes)
 	incIdx int           // index of the incrementing column in the row
 	wm     *watermark    // aliased by cp.Tables[key]; moves row by row
 	// saved is wm as of the last emitted checkpoint: a failed poll goes
 	// back to it, so rows read but not emitted are read again.
 	saved watermark
+	// lastSeq is the Seq of the last row handed over with one; a row whose Seq
+	// would not be after it (the database ordered values otherwise than
+	// sluice maps them) is emitted with the zero Seq instead, and warned
+	// about once (seqWarned).
+	lastSeq   event.Seq
+	seqWarned bool
 }
 
 // tsAlias names the extra result column that carries the row's timestamp.
@@ -251,6 +258,9 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 		return err
 	}
 	if t.tsExpr != "" {
+		ts := []event.Column{column(cts[len(cts)-1])}
+		fixTypes(s.cfg.Driver, ts)
+		t.tsCol = ts[0]
 		cts = cts[:len(cts)-1]
 	}
 	cols := make([]event.Column, len(cts))
@@ -269,6 +279,7 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 	sch := &event.Schema{
 		Stream: t.stream, Source: s.name, Connector: "sql_poll",
 		Database: t.database, Namespace: t.ns, Table: t.name, Version: 1, Columns: cols,
+		SeqPerStream: true, // each table has its own watermark
 	}
 	if t.schema != nil {
 		sch.Version = t.schema.Version + 1

@@ -40,7 +40,7 @@ type Config struct {
 	Hosts []string `yaml:"hosts"`
 	// Username and Password for HTTP basic authentication.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" sluice:"secret"`
 	// Insecure skips TLS certificate verification.
 	Insecure bool `yaml:"insecure"`
 	// CAFile is a PEM file of CA certificates to trust (in addition to the

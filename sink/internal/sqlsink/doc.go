@@ -16,7 +16,10 @@
 //
 //  1. The sink's row of the positions table (default sluice_positions,
 //     key (sink, source), columns hi, lo, updated_at) is inserted if
-//     missing and read with SELECT ... FOR UPDATE, per source of the batch.
+//     missing and read with SELECT ... FOR UPDATE, per source of the batch
+//     — per stream for sources whose Seqs grow per stream only
+//     (event.Schema.SeqPerStream: sql_poll), the source column then
+//     holding the stream's name.
 //  2. Events whose non-zero event.Seq is not after the stored one are
 //     skipped: they are already written (a replay after a crash, or an
 //     older batch after a newer one). Snapshot rows (zero Seq) are always

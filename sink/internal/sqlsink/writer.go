@@ -130,7 +130,7 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	_, ensure, lock, update := w.d.Positions(w.positionsTable())
 	stored := map[string]event.Seq{}
 	for i := range events {
-		src := events[i].Schema.Source
+		src := positionKey(events[i].Schema)
 		if _, ok := stored[src]; ok {
 			continue
 		}
@@ -149,7 +149,7 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	}
 	skipped := 0
 	for i := range events {
-		if seq := events[i].Seq(); !seq.IsZero() && seq.Compare(stored[events[i].Schema.Source]) <= 0 {
+		if seq := events[i].Seq(); !seq.IsZero() && seq.Compare(stored[positionKey(events[i].Schema)]) <= 0 {
 			skip[i] = true
 			skipped++
 		}
@@ -177,14 +177,14 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	// destination) rejects them again instead of skipping them.
 	firstBad := map[string]int{}
 	for _, r := range rec {
-		src := events[r.Index].Schema.Source
+		src := positionKey(events[r.Index].Schema)
 		if _, ok := firstBad[src]; !ok {
 			firstBad[src] = r.Index
 		}
 	}
 	next := map[string]event.Seq{}
 	for i := range events {
-		src := events[i].Schema.Source
+		src := positionKey(events[i].Schema)
 		if fb, ok := firstBad[src]; ok && i >= fb {
 			continue
 		}
@@ -205,6 +205,17 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 		return rec
 	}
 	return nil
+}
+
+// positionKey is the positions row (its source column) that orders an
+// event's Seq: the source's name, or the stream's for a source whose Seqs
+// grow per stream only. Source names hold no dot and stream names do, so
+// the two never meet.
+func positionKey(s *event.Schema) string {
+	if s.SeqPerStream {
+		return s.Stream
+	}
+	return s.Source
 }
 
 func parseSeq(hi, lo string) (event.Seq, error) {
