@@ -269,7 +269,7 @@ func (e *Event) Seq() Seq {
 	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
 		return Seq{}
 	}
-	if e.Schema != nil && e.Schema.Connector == "mongodb" {
+	if e.Schema != nil && e.Schema.SeqByRow {
 		return Seq{Hi: e.Source.CommitLSN, Lo: uint64(e.Source.Row)}
 	}
 	return Seq{Hi: e.Source.CommitLSN, Lo: e.Source.LSN}

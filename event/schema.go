@@ -86,6 +86,11 @@ type Schema struct {
 	// watermark). A sink that stores a position to recognise replays keeps
 	// one per stream for such events, not one per source. See Event.Seq.
 	SeqPerStream bool
+	// SeqByRow says that the second word of the events' Seqs is
+	// Source.Row, the change's ordinal among the changes that share its
+	// CommitLSN, rather than Source.LSN (MongoDB: the changes of one
+	// transaction share their cluster time). See Event.Seq.
+	SeqByRow bool
 }
 
 // ColumnIndex returns the index of the named column, or -1.

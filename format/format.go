@@ -1,8 +1,9 @@
-// Package format turns events into bytes: the Debezium JSON change-event
-// envelope (with or without its schema part), byte-compatible with what
-// Debezium's PostgreSQL connector writes through Kafka Connect's
-// JsonConverter, and the flat "row" of Debezium's ExtractNewRecordState
-// ("unwrap").
+// Package format is the Debezium codec: it turns events into bytes — the
+// Debezium JSON change-event envelope (with or without its schema part),
+// byte-compatible with what Debezium's PostgreSQL, MySQL and MongoDB
+// connectors write through Kafka Connect's JsonConverter, and the flat "row"
+// of Debezium's ExtractNewRecordState ("unwrap") — and, with Decoder
+// (decode.go), Debezium's JSON back into events (the Kafka source's input).
 //
 // Encoders are hand-written appenders rather than encoding/json over maps:
 // the envelope's field order and value encodings are fixed by Debezium, and

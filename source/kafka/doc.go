@@ -6,7 +6,9 @@
 //
 // # Decoding
 //
-// With the schema part, the Connect schema gives the column types: the
+// The decoder is format.Decoder: Debezium's envelope is encoded and decoded
+// in one package (format), so the two directions of the codec stay
+// together. With the schema part, the Connect schema gives the column types: the
 // inverse of package format's mapping (Decimal from base64 at its scale,
 // VariableScaleDecimal, Date, Time/MicroTime/NanoTime, Timestamp/
 // MicroTimestamp/NanoTimestamp, ZonedTimestamp, ZonedTime, MicroDuration,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/kafkautil"
 )
 
@@ -282,7 +283,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 		return err
 	}
 
-	dec := NewDecoder()
+	dec := format.NewDecoder()
 	for {
 		fetches := cl.PollRecords(ctx, s.cfg.BatchSize)
 		if ctx.Err() != nil {
@@ -326,7 +327,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 					}
 				}
 				events = append(events, e)
-			case errors.Is(err, errTombstone):
+			case errors.Is(err, format.ErrTombstone):
 			case s.cfg.OnMalformed == "skip":
 				s.log.Error("skipping a malformed message (on_malformed: skip)", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 			default:

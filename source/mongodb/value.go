@@ -200,6 +200,7 @@ func (r *registry) collection(db, coll string) *collSchemas {
 			Connector: "mongodb",
 			Database:  db,
 			Table:     coll,
+			SeqByRow:  true,
 		}}
 		r.mu.colls[k] = cs
 	}

@@ -1,4 +1,4 @@
-package kafka
+package format
 
 import (
 	"os"
@@ -6,14 +6,13 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
-	"github.com/sluice-dev/sluice/format"
 )
 
 // FuzzDecode: the decoder never panics on any key and value, and what it
 // accepts and the encoder writes again, it accepts again (with the same
 // operation and columns). Crashers found are kept under testdata/fuzz.
-func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
+func FuzzDecodeConnect(f *testing.F) {
+	files, _ := filepath.Glob("testdata/connect/*.json")
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		if err != nil {
@@ -21,7 +20,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add([]byte(nil), b)
 	}
-	for _, fm := range []string{format.Debezium, format.DebeziumSchema} {
+	for _, fm := range []string{Debezium, DebeziumSchema} {
 		enc := encoder(f, fm)
 		for _, ne := range allTypesEvents() {
 			v, _, _ := enc.AppendValue(nil, ne.e)
@@ -34,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, fm := range []string{format.Debezium, format.DebeziumSchema} {
+		for _, fm := range []string{Debezium, DebeziumSchema} {
 			enc := encoder(t, fm)
 			v, ok, err := enc.AppendValue(nil, &e)
 			if err != nil || !ok {

@@ -1,4 +1,4 @@
-package kafka
+package format
 
 import (
 	"encoding/json"
@@ -102,12 +102,12 @@ func valueEnd(b []byte, i, depth int) (int, error) {
 
 // members returns an object's members in document order; it rejects
 // duplicate names.
-func members(raw []byte) ([]member, error) {
+func members(raw []byte) ([]jsonMember, error) {
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, fmt.Errorf("want a JSON object, got %.20s", raw)
 	}
-	out := make([]member, 0, 16)
+	out := make([]jsonMember, 0, 16)
 	var seen map[string]bool
 	i = skipWS(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
@@ -158,7 +158,7 @@ func members(raw []byte) ([]member, error) {
 				seen[name] = true
 			}
 		}
-		out = append(out, member{name, raw[i:vend]})
+		out = append(out, jsonMember{name, raw[i:vend]})
 		i = skipWS(raw, vend)
 		if i >= len(raw) {
 			return nil, errSyntax

@@ -1,4 +1,4 @@
-package kafka
+package format
 
 import (
 	"bytes"
@@ -8,17 +8,16 @@ import (
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
-	"github.com/sluice-dev/sluice/format"
 )
 
-func encoder(t testing.TB, f string) format.Encoder {
+func encoder(t testing.TB, f string) Encoder {
 	t.Helper()
-	o := format.DefaultOptions()
+	o := DefaultOptions()
 	o.Format = f
 	// Truncates too: the decoder reads what Debezium writes with
 	// skipped.operations=none.
 	o.SkippedOperations = new("none")
-	enc, err := format.New(o)
+	enc, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +27,7 @@ func encoder(t testing.TB, f string) format.Encoder {
 // Every event the encoder writes decodes into an event that encodes to the
 // same bytes, key and value, with and without the schema part.
 func TestRoundTripAllTypes(t *testing.T) {
-	for _, f := range []string{format.DebeziumSchema, format.Debezium} {
+	for _, f := range []string{DebeziumSchema, Debezium} {
 		enc := encoder(t, f)
 		dec := NewDecoder()
 		for _, ne := range allTypesEvents() {
@@ -61,7 +60,7 @@ func TestRoundTripAllTypes(t *testing.T) {
 // With the schema part, typical values come back exactly, with their types.
 func TestDecodeTypedValues(t *testing.T) {
 	e := allTypesEvents()[0].e
-	enc := encoder(t, format.DebeziumSchema)
+	enc := encoder(t, DebeziumSchema)
 	val, _, _ := enc.AppendValue(nil, e)
 	got, err := NewDecoder().Decode("t", enc.AppendKey(nil, e), val)
 	if err != nil {
@@ -98,7 +97,7 @@ func TestDecodeTypedValues(t *testing.T) {
 
 func readFile(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := os.ReadFile("testdata/connect/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func TestDecodeDebezium27(t *testing.T) {
 		!reflect.DeepEqual(got.After, []event.Value{event.Int(8), event.String("test1")}) {
 		t.Errorf("event %+v", got)
 	}
-	if out, _, _ := encoder(t, format.DebeziumSchema).AppendValue(nil, &got); !bytes.Equal(out, val) {
+	if out, _, _ := encoder(t, DebeziumSchema).AppendValue(nil, &got); !bytes.Equal(out, val) {
 		t.Errorf("re-encoded\n%s\nwant\n%s", out, val)
 	}
 
@@ -154,7 +153,7 @@ func TestDecodeDebezium27(t *testing.T) {
 	if got.Op != event.OpRead || got.Source != wantSrc || !reflect.DeepEqual(got.After, []event.Value{event.Int(1), event.String("John"), event.Int(30)}) {
 		t.Errorf("event %+v", got)
 	}
-	if out, _, _ := encoder(t, format.Debezium).AppendValue(nil, &got); !bytes.Equal(out, val) {
+	if out, _, _ := encoder(t, Debezium).AppendValue(nil, &got); !bytes.Equal(out, val) {
 		t.Errorf("re-encoded\n%s\nwant\n%s", out, val)
 	}
 }
@@ -174,7 +173,7 @@ func TestDecodeDebezium17Seed001(t *testing.T) {
 
 func TestDecodeSharesSchemas(t *testing.T) {
 	dec := NewDecoder()
-	enc := encoder(t, format.DebeziumSchema)
+	enc := encoder(t, DebeziumSchema)
 	e := allTypesEvents()[0].e
 	val, _, _ := enc.AppendValue(nil, e)
 	a, _ := dec.Decode("t", nil, val)
@@ -187,7 +186,7 @@ func TestDecodeSharesSchemas(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	dec := NewDecoder()
 	for _, v := range []string{"", "null", `{"schema":{"type":"struct"},"payload":null}`} {
-		if _, err := dec.Decode("t", nil, []byte(v)); !errors.Is(err, errTombstone) {
+		if _, err := dec.Decode("t", nil, []byte(v)); !errors.Is(err, ErrTombstone) {
 			t.Errorf("%q: %v, want tombstone", v, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package kafka
+package format
 
 import (
 	"bytes"
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
-	"github.com/sluice-dev/sluice/format"
 )
 
 // Decoder turns Debezium JSON change events (JsonConverter output with or
@@ -38,8 +37,9 @@ const maxCached = 4096
 // decoder allocate more than its own size many times over.
 const maxScale = 1000
 
-// errTombstone is returned for a null value (a tombstone after a delete).
-var errTombstone = errors.New("tombstone")
+// ErrTombstone is returned by Decoder.Decode for a null value (a Kafka
+// tombstone after a delete): there is no event to decode.
+var ErrTombstone = errors.New("tombstone")
 
 // cschema is a Kafka Connect schema as JsonConverter writes it.
 type cschema struct {
@@ -63,7 +63,7 @@ type envSchema struct {
 	shapes map[string]*event.Schema
 }
 
-type member struct {
+type jsonMember struct {
 	name string
 	raw  json.RawMessage
 }
@@ -96,11 +96,11 @@ type sourceInfo struct {
 }
 
 // Decode decodes one record. topic names the stream when the message has
-// no source block. A null value returns errTombstone.
+// no source block. A null value returns ErrTombstone.
 func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 	var e event.Event
 	if isNull(value) {
-		return e, errTombstone
+		return e, ErrTombstone
 	}
 	// The scanner checks structure; every value is then parsed strictly
 	// (the schema by encoding/json when first seen), and JSON text kept as
@@ -113,7 +113,7 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 	var schemaRaw, body []byte
 	if len(top) == 2 && top[0].name == "schema" && top[1].name == "payload" {
 		if isNull(top[1].raw) {
-			return e, errTombstone
+			return e, ErrTombstone
 		}
 		schemaRaw, body = top[0].raw, top[1].raw
 		if top, err = members(body); err != nil {
@@ -171,7 +171,7 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 	if e.Source, err = eventSource(&src); err != nil {
 		return e, err
 	}
-	var before, after []member
+	var before, after []jsonMember
 	if !isNull(p.Before) {
 		if before, err = members(p.Before); err != nil {
 			return e, fmt.Errorf("before: %w", err)
@@ -378,7 +378,7 @@ func sourceKey(src *sourceInfo, topic string) string {
 }
 
 // schemaFromConnect builds the schema from the envelope's Connect schema.
-func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic string, keyNames []string, before, after []member) (*event.Schema, error) {
+func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic string, keyNames []string, before, after []jsonMember) (*event.Schema, error) {
 	env, ok := d.parsed[string(raw)] // no copy: the compiler looks up []byte keys in place
 	if !ok {
 		var err error
@@ -415,7 +415,7 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 
 // zonedWidth returns the number of fraction digits of the named column's
 // ZonedTimestamp value, 0 when there is none to look at.
-func zonedWidth(name string, imgs ...[]member) int {
+func zonedWidth(name string, imgs ...[]jsonMember) int {
 	for _, img := range imgs {
 		for _, m := range img {
 			if m.name != name {
@@ -583,7 +583,7 @@ func columnFromConnect(f *cschema, depth int) (event.Column, error) {
 // (integers int64, other numbers float64, strings string, booleans bool,
 // {"scale","value"} objects VariableScaleDecimal, arrays by their first
 // element, other objects JSON text). Every column is optional.
-func (d *Decoder) schemaInferred(src *sourceInfo, topic string, keyNames []string, before, after []member) (*event.Schema, error) {
+func (d *Decoder) schemaInferred(src *sourceInfo, topic string, keyNames []string, before, after []jsonMember) (*event.Schema, error) {
 	img := after
 	if img == nil {
 		img = before
@@ -682,7 +682,7 @@ func inferType(raw json.RawMessage) event.Column {
 
 // decodeRow decodes an image in column order; a column the message lacks is
 // NULL, a member the schema lacks is an error.
-func decodeRow(s *event.Schema, img []member) ([]event.Value, error) {
+func decodeRow(s *event.Schema, img []jsonMember) ([]event.Value, error) {
 	row := make([]event.Value, len(s.Columns))
 	var index map[string]int // for wide rows, so that time stays linear
 	if len(img) > 32 {
@@ -789,7 +789,7 @@ func decodeValue(c *event.Column, raw []byte, depth int) (event.Value, error) {
 		if err != nil {
 			return event.Null, fmt.Errorf("bytes: %w", err)
 		}
-		if string(b) == format.UnavailableValuePlaceholder {
+		if string(b) == UnavailableValuePlaceholder {
 			return event.Unchanged, nil
 		}
 		return event.Bytes(b), nil
@@ -811,7 +811,7 @@ func decodeValue(c *event.Column, raw []byte, depth int) (event.Value, error) {
 			return event.Null, err
 		}
 		switch s {
-		case format.UnavailableValuePlaceholder:
+		case UnavailableValuePlaceholder:
 			return event.Unchanged, nil
 		case "infinity", "-infinity":
 			return event.String(s), nil
@@ -839,7 +839,7 @@ func decodeValue(c *event.Column, raw []byte, depth int) (event.Value, error) {
 	if err != nil {
 		return event.Null, err
 	}
-	if s == format.UnavailableValuePlaceholder {
+	if s == UnavailableValuePlaceholder {
 		return event.Unchanged, nil
 	}
 	return event.String(s), nil

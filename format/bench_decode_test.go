@@ -1,15 +1,13 @@
-package kafka
+package format
 
 import (
 	"testing"
-
-	"github.com/sluice-dev/sluice/format"
 )
 
 // BenchmarkDecode decodes the all-types snapshot row, with and without the
 // schema part (the schema is parsed once and cached by its bytes).
 func BenchmarkDecode(b *testing.B) {
-	for _, f := range []string{format.Debezium, format.DebeziumSchema} {
+	for _, f := range []string{Debezium, DebeziumSchema} {
 		b.Run(f, func(b *testing.B) {
 			enc := encoder(b, f)
 			e := allTypesEvents()[0].e
