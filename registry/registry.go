@@ -5,6 +5,9 @@ package registry
 
 import (
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/processor/filter"
+	"github.com/sluice-dev/sluice/processor/mapper"
+	"github.com/sluice-dev/sluice/processor/route"
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
@@ -32,7 +35,11 @@ func Default() component.Registry {
 			"kafka":     kafkasource.Factory,
 			"generator": generator.Factory,
 		},
-		Processors: map[string]component.ProcessorFactory{},
+		Processors: map[string]component.ProcessorFactory{
+			"filter": filter.Factory,
+			"map":    mapper.Factory,
+			"route":  route.Factory,
+		},
 		Sinks: map[string]component.SinkFactory{
 			"file":          file.Factory,
 			"stdout":        stdout.Factory,

@@ -160,6 +160,9 @@ func describeStruct(v reflect.Value, prefix string, docs *commentIndex) ([]Field
 		}
 		f := Field{Key: prefix + name, Doc: doc, Secret: strings.Contains(sf.Tag.Get("sluice"), "secret")}
 		ft := sf.Type
+		if s, ok := reflect.Zero(ft).Interface().(yamlShaped); ok {
+			ft, fv = reflect.TypeOf(s.YAMLShape()), reflect.Value{}
+		}
 		if ft.Kind() == reflect.Pointer && ft != durationType {
 			ft = ft.Elem()
 			if !fv.IsNil() {
@@ -198,6 +201,13 @@ func describeStruct(v reflect.Value, prefix string, docs *commentIndex) ([]Field
 	}
 	return out, nil
 }
+
+// yamlShaped is implemented by a configuration type that decodes itself
+// from YAML (yaml.Unmarshaler) into a Go shape unlike its YAML one: the
+// map processor's set, a mapping kept in file order as a list. YAMLShape
+// returns a value of the type that has the YAML shape
+// (map[string]string{} for a mapping of strings).
+type yamlShaped interface{ YAMLShape() any }
 
 func typeName(t reflect.Type) (string, jsonType) {
 	switch {

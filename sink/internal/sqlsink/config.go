@@ -2,7 +2,7 @@ package sqlsink
 
 import (
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // Modes.

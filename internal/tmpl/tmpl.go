@@ -1,8 +1,8 @@
-// Package tmpl renders the small templates sinks take for names derived from
-// an event: an index (`${schema}_${table}`), a document id, a table name, a
-// routing value. A template is compiled once, when the configuration is
-// validated, so a typo is reported with the pipeline file's line instead of
-// at the first event.
+// Package tmpl renders the small templates sinks and the route processor take
+// for names derived from an event: an index (`${schema}_${table}`), a
+// document id, a table name, a routing value, a stream name. A template is
+// compiled once, when the configuration is validated, so a typo is reported
+// with the pipeline file's line instead of at the first event.
 //
 // Syntax: literal text with `${name}` placeholders and `$$` for a literal
 // `$`. Names are event metadata — source, connector, database, schema,
@@ -117,6 +117,18 @@ func (t *Template) String() string { return t.src }
 // Constant reports whether the template has no placeholders, so that it
 // renders the same text for every event.
 func (t *Template) Constant() bool { return t.constant }
+
+// Placeholders returns the names the template uses, in order ("/col" for
+// a column).
+func (t *Template) Placeholders() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.name != "" {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
 
 // UsesColumns reports whether the template reads row values.
 func (t *Template) UsesColumns() bool {

@@ -86,3 +86,10 @@ func TestNamesAreLeftByTheLoader(t *testing.T) {
 		}
 	}
 }
+
+func TestPlaceholders(t *testing.T) {
+	got := MustParse("$${x}${schema}_${ /id }-${table}").Placeholders()
+	if strings.Join(got, ",") != "schema,/id,table" {
+		t.Errorf("Placeholders = %q", got)
+	}
+}
