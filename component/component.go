@@ -161,6 +161,20 @@ type Validator interface {
 	Validate() []error
 }
 
+// KnownSchemas is implemented by source configurations that know the
+// schemas of their streams before running (the generator's built-in
+// tables): `sluice validate` then checks the processors reading them.
+type KnownSchemas interface {
+	KnownSchemas(source string) []*event.Schema
+}
+
+// SchemaChecker is implemented by processor configurations that can check
+// themselves against an input schema known before running (expressions
+// compiled against its columns). The errors are *FieldError.
+type SchemaChecker interface {
+	CheckSchema(s *event.Schema) []error
+}
+
 // FieldError is a configuration problem in one field.
 type FieldError struct {
 	Field string // yaml key, e.g. "slot"
