@@ -141,11 +141,16 @@ func parseCheckpoint(b []byte) (offsets, error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, fmt.Errorf("kafka source: checkpoint: %w", err)
 	}
+	// kgo reads negative offsets as "the end" or "the start" of a
+	// partition: a damaged one would skip or replay it silently.
 	for t, ps := range in {
 		for p, off := range ps {
 			n, err := strconv.ParseInt(p, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("kafka source: checkpoint: partition %q", p)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("kafka source: checkpoint: topic %s: partition %q is not a partition number", t, p)
+			}
+			if off < 0 {
+				return nil, fmt.Errorf("kafka source: checkpoint: topic %s partition %d: offset %d is negative", t, n, off)
 			}
 			o.set(t, int32(n), off)
 		}
