@@ -98,6 +98,9 @@ type Env struct {
 	StateDir string
 	// Logger is already labelled with the component ("source"/"sink" = Name).
 	Logger *slog.Logger
+	// StartRetry is how the component retries its connect step (see
+	// Connect).
+	StartRetry StartRetry
 }
 
 // Validator is implemented by configuration structs that check themselves
