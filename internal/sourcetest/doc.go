@@ -36,6 +36,10 @@
 //     changes keep coming, then restored. The engine stops the pipeline on
 //     any error from Run, so the source must reconnect by itself, log the
 //     loss at WARN or above for each attempt, and lose nothing.
+//   - start_outage: the source starts while its server is unreachable
+//     (the proxy is cut): Run must wait, logging a WARN per attempt, and
+//     deliver everything once the server answers; a Run stopped while it
+//     waits returns at once.
 //   - backpressure: Emit is held while 24 MiB are pending, in the snapshot
 //     and in one committed transaction; the live heap may grow by a few
 //     batches only; nothing is lost once released; a Run blocked in Emit
