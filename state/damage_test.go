@@ -321,7 +321,7 @@ func TestCheckAcceptsHealthyFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 3000
+	n := 1500
 	if testing.Short() {
 		n = 600
 	}

@@ -17,8 +17,10 @@ var _ component.Connector = (*Sink)(nil)
 // Connect implements component.Connector: HEAD on the bucket, which checks
 // the endpoint, the credentials and the bucket before the first record is
 // spooled. A server that does not answer, 429 or a 5xx is a plain error
-// (the engine retries at start); a missing bucket, refused credentials, a
-// wrong region or a TLS failure are Permanent.
+// (the engine retries at start); a missing bucket, refused credentials
+// (401), a wrong region or a TLS failure are Permanent. 403 passes: HEAD
+// needs s3:ListBucket, which a policy that only lets sluice write may
+// lack; the uploads find out what the keys may do.
 func (s *Sink) Connect(ctx context.Context) error {
 	c, ok := s.store.(*client)
 	if !ok {
@@ -49,8 +51,12 @@ func headError(bucket string, err error) error {
 			return err
 		case code == 404:
 			return component.Permanent(fmt.Errorf("%w (hint: the bucket does not exist: create it, or check bucket and endpoint)", err))
-		case code == 401 || code == 403:
-			return component.Permanent(fmt.Errorf("%w (hint: check access_key_id and secret_access_key, and that they may write to the bucket)", err))
+		case code == 403:
+			// HEAD needs s3:ListBucket, which a writer's policy may not
+			// grant; refused keys are told by the first upload.
+			return nil
+		case code == 401:
+			return component.Permanent(fmt.Errorf("%w (hint: check access_key_id and secret_access_key)", err))
 		default:
 			return component.Permanent(fmt.Errorf("%w (hint: check region and endpoint, and path_style: true for MinIO, versitygw or Ceph)", err))
 		}

@@ -43,7 +43,7 @@ func TestHeadError(t *testing.T) {
 		{"slow down", sdkError(429), false, ""},
 		{"internal error", sdkError(500), false, ""},
 		{"no such bucket", sdkError(404), true, " (hint: the bucket does not exist: create it, or check bucket and endpoint)"},
-		{"forbidden", sdkError(403), true, " (hint: check access_key_id and secret_access_key, and that they may write to the bucket)"},
+		{"unauthorized", sdkError(401), true, " (hint: check access_key_id and secret_access_key)"},
 		{"wrong region", sdkError(301), true, " (hint: check region and endpoint, and path_style: true for MinIO, versitygw or Ceph)"},
 		{"bad request", sdkError(400), true, " (hint: check region and endpoint, and path_style: true for MinIO, versitygw or Ceph)"},
 		{"tls", &smithy.OperationError{ServiceID: "S3", OperationName: "HeadBucket", Err: &smithyhttp.RequestSendError{Err: x509.UnknownAuthorityError{}}}, true, ""},
@@ -56,7 +56,7 @@ func TestHeadError(t *testing.T) {
 			t.Errorf("%s: %v (permanent %v)\nwant %s (permanent %v)", c.name, err, component.IsPermanent(err), want, c.permanent)
 		}
 	}
-	if headError("b", nil) != nil {
-		t.Error("nil error")
+	if headError("b", nil) != nil || headError("b", sdkError(403)) != nil {
+		t.Error("no error, or 403 (no s3:ListBucket): want nil")
 	}
 }

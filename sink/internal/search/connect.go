@@ -19,8 +19,10 @@ var _ component.Connector = (*Sink)(nil)
 
 // Connect implements component.Connector with GET / when the client is a
 // Pinger. No response, 429 or a 5xx is a plain error (the engine retries at
-// start); refused credentials (401, 403), any other answer, or a TLS setup
-// that does not verify are Permanent.
+// start); 401 (the credentials are refused) or a TLS setup that does not
+// verify is Permanent. Any other answer means the cluster is up: a user
+// allowed to write indices only may get 403 for GET /, which needs the
+// monitor privilege, and what the sink may do is found by its writes.
 func (s *Sink) Connect(ctx context.Context) error {
 	p, ok := s.client.(Pinger)
 	if !ok {
@@ -36,14 +38,12 @@ func connectError(product string, r Response, err error) error {
 		return component.Permanent(fmt.Errorf("%s sink: connect: %w (hint: check ca_file, or insecure: true for a test cluster)", product, err))
 	case err != nil:
 		return fmt.Errorf("%s sink: connect: the cluster does not answer: %w", product, err)
-	case r.Status == http.StatusOK:
-		return nil
-	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
-		return component.Permanent(fmt.Errorf("%s sink: connect: the cluster refused the credentials (HTTP %d) (hint: check username and password, or api_key)", product, r.Status))
+	case r.Status == http.StatusUnauthorized:
+		return component.Permanent(fmt.Errorf("%s sink: connect: the cluster refused the credentials (HTTP 401) (hint: check username and password, or api_key)", product))
 	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
 		return fmt.Errorf("%s sink: connect: the cluster is not ready (HTTP %d): %s", product, r.Status, snippet(r.Body))
 	}
-	return component.Permanent(fmt.Errorf("%s sink: connect: the cluster answered HTTP %d to GET /: %s (hint: do hosts name the cluster's HTTP endpoint?)", product, r.Status, snippet(r.Body)))
+	return nil
 }
 
 // snippet is the start of a response body, for messages.

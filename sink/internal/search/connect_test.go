@@ -26,8 +26,8 @@ func TestConnectError(t *testing.T) {
 		{"starting", Response{Status: 503, Body: []byte(`{"error":"cluster_block_exception"}`)}, nil, `opensearch sink: connect: the cluster is not ready (HTTP 503): {"error":"cluster_block_exception"}`, false},
 		{"busy", Response{Status: 429}, nil, `opensearch sink: connect: the cluster is not ready (HTTP 429): `, false},
 		{"bad password", Response{Status: 401, Body: []byte(`{"error":"unauthorized"}`)}, nil, `opensearch sink: connect: the cluster refused the credentials (HTTP 401) (hint: check username and password, or api_key)`, true},
-		{"forbidden", Response{Status: 403}, nil, `opensearch sink: connect: the cluster refused the credentials (HTTP 403) (hint: check username and password, or api_key)`, true},
-		{"not a cluster", Response{Status: 404, Body: []byte(`not found`)}, nil, `opensearch sink: connect: the cluster answered HTTP 404 to GET /: not found (hint: do hosts name the cluster's HTTP endpoint?)`, true},
+		{"no monitor privilege", Response{Status: 403}, nil, "", false},
+		{"root not routed", Response{Status: 405}, nil, "", false},
 		{"tls", Response{}, fmt.Errorf("Get: %w", x509.UnknownAuthorityError{}), `opensearch sink: connect: Get: x509: certificate signed by unknown authority (hint: check ca_file, or insecure: true for a test cluster)`, true},
 		{"client marked permanent", Response{}, component.Permanent(errors.New("the server is not Elasticsearch")), `opensearch sink: connect: the cluster does not answer: the server is not Elasticsearch`, true},
 	}
