@@ -15,6 +15,14 @@
 // Order: a sink receives a source's batches in emission order, so order per
 // key (and per source) is kept (invariant 2).
 //
+// Start: a sink that reaches a server (component.Connector) connects in its
+// runner before its first write, retried as Options.StartRetry says, while
+// the sources start and fill their windows; sources wait for their servers
+// in Run, through the same component.Connect. A stop while a sink still
+// waits for its server ends the run at once and cleanly (nothing was
+// written to it, so there is nothing to drain); a permanent connect error
+// stops the pipeline like a failed write.
+//
 // Shutdown is two-staged: when the run context is cancelled the sources stop,
 // the sinks drain what is in flight within Options.DrainTimeout, the final
 // checkpoint is persisted and committed; past the deadline the sinks are
