@@ -102,6 +102,9 @@ type Env struct {
 	// "sources.shop", "sinks.search", "sinks.search.dead_letter". Empty
 	// when it was built outside one (tests).
 	Path string
+	// StartRetry is how the component retries its connect step (see
+	// Connect).
+	StartRetry StartRetry
 }
 
 // Key returns the pipeline-file path of one of the component's keys, for
