@@ -128,7 +128,7 @@ type Options struct {
 	// StartRetry is how a sink's Connect (component.Connector) is retried
 	// before its first write.
 	StartRetry component.StartRetry
-	Logger             *slog.Logger
+	Logger     *slog.Logger
 	// Encoder encodes rejected events into dead-letter records (the
 	// Debezium envelope, from package format); required when any node has
 	// a dead letter.
