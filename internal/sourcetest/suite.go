@@ -470,13 +470,13 @@ func (s *suite) reconnect(t *testing.T) {
 	apply(t, tg, m, table, tx())
 	s.caughtUp(t, r, m, nil) // streaming
 
-	mark := r.logs.len()
+	mark := r.logs.Len()
 	px.Cut()
-	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.since(mark, slog.LevelWarn) >= 1 })
+	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 1 })
 	for range 4 {
 		apply(t, tg, m, table, tx()) // the changes keep coming
 	}
-	r.waitFor(t, "a second WARN log: a reconnect attempt while the connection is cut", func() bool { return r.logs.since(mark, slog.LevelWarn) >= 2 })
+	r.waitFor(t, "a second WARN log: a reconnect attempt while the connection is cut", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 2 })
 	if ok, err := r.returned(); ok {
 		t.Fatalf("Run returned %v after the connection was cut; the engine stops the pipeline on any error from Run, so the source must reconnect", err)
 	}
