@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sinktest"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 )
 
@@ -26,6 +27,14 @@ type DB struct {
 	Rows func(t *testing.T, table string, cols ...string) []string
 	// Exec runs a statement.
 	Exec func(t *testing.T, sql string)
+	// Exists reports whether table exists.
+	Exists func(t *testing.T, table string) bool
+	// Addr is the server's host:port, for the sink suite's proxy.
+	Addr string
+	// New builds a sink named p.Name writing to this database with cfg and
+	// the sink suite's parameters: through p.Via, with p.Secret as the
+	// password when set, logging to p.Logger.
+	New func(t *testing.T, cfg sqlsink.Config, p sinktest.Params) (component.Sink, error)
 }
 
 // Harness opens fresh databases of one server.
