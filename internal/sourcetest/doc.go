@@ -35,7 +35,10 @@
 //   - reconnect: the source's connections are cut (svctest.Proxy) while
 //     changes keep coming, then restored. The engine stops the pipeline on
 //     any error from Run, so the source must reconnect by itself, log the
-//     loss at WARN or above for each attempt, and lose nothing.
+//     loss at WARN or above for each attempt, and lose nothing. Committed
+//     may fail while the connection is cut (the engine logs it and tells
+//     the source again with the next checkpoint), and must succeed again
+//     once the source has caught up after the restore.
 //   - backpressure: Emit is held while 24 MiB are pending, in the snapshot
 //     and in one committed transaction; the live heap may grow by a few
 //     batches only; nothing is lost once released; a Run blocked in Emit

@@ -471,6 +471,7 @@ func (s *suite) reconnect(t *testing.T) {
 	s.caughtUp(t, r, m, nil) // streaming
 
 	mark := r.logs.Len()
+	cutAt := time.Now()
 	px.Cut()
 	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 1 })
 	for range 4 {
@@ -484,6 +485,10 @@ func (s *suite) reconnect(t *testing.T) {
 	for range 3 {
 		apply(t, tg, m, table, tx())
 	}
+	s.caughtUp(t, r, m, nil)
+	// Reconnected: from now on Committed must succeed again.
+	r.cutOff(cutAt, time.Now())
+	apply(t, tg, m, table, tx())
 	s.caughtUp(t, r, m, nil)
 	r.stop(t)
 	s.checker(t, "across the cut").verify(rec.events(0), m, false)

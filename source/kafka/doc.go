@@ -13,7 +13,8 @@
 // Uuid, Json, Xml, Enum, arrays, Connect's own Date/Time/Timestamp), plus
 // optionality and defaults. A ZonedTimestamp column's precision is the
 // number of fraction digits of its value (Debezium writes exactly the
-// column's precision). Without the schema part the types are inferred from
+// column's precision); a NULL keeps the precision seen last, so that NULLs
+// do not give the table a schema of their own. Without the schema part the types are inferred from
 // the JSON: integers int64, other numbers float64, booleans, strings
 // (decimals stay base64 strings and temporal values numbers, as written),
 // {"scale","value"} objects VariableScaleDecimal, arrays by their first
