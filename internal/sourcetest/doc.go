@@ -75,6 +75,13 @@
 // parallel: the back-pressure subtest measures the process's heap and must
 // not share it with other tests.
 //
+// # Emitter
+//
+// A source's own tests (beyond the suite) drive it with Emitter: it records
+// every batch with its checkpoint, can hold batches as the engine's
+// in-flight window does (SetWindow, Release, Acknowledge), and waits for
+// conditions. The source packages use it instead of copies of their own.
+//
 // # The suite can fail
 //
 // memdb_test.go is an in-memory database with a change log and a source of
