@@ -132,11 +132,4 @@ var Schema = &event.Schema{
 	KeyIdx: []int{0},
 }
 
-// Row decodes a row image of Schema (or of a schema the harness's Poison
-// made, whose first two columns are id and v).
-func Row(img []event.Value) (id int64, v string) {
-	return img[0].AsInt(), img[1].Str
-}
-
-// component.Sink is what Target.Sink builds.
 var _ component.Sink = (*checked)(nil)

@@ -49,7 +49,10 @@
 // dead-lettered with it. Authorization failures are component.Permanent.
 // Everything else (timeouts, lost connections, leader changes beyond
 // franz-go's own retries) fails the Write, which the engine retries; the
-// records already written are written again (at least once).
+// records already written are written again (at least once). A Write
+// whose context ends first returns then, without waiting for the producer
+// (which holds sent records until delivery_timeout): the engine's drain
+// deadline bounds it.
 package kafka
 
 import (
