@@ -40,7 +40,7 @@ func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *s
 	}
 	for _, c := range p.Sources {
 		f := reg.Sources[c.Type]
-		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sources", c.Name), Logger: log.With("source", c.Name)}
+		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sources", c.Name), Logger: log.With("source", c.Name), Path: "sources." + c.Name, StartRetry: p.Engine.StartRetry}
 		s, err := f.New(c.Config, env)
 		if err != nil {
 			cleanup()
@@ -51,7 +51,7 @@ func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *s
 	}
 	for _, c := range p.Sinks {
 		f := reg.Sinks[c.Type]
-		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", c.Name), Logger: log.With("sink", c.Name)}
+		env := component.Env{Name: c.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", c.Name), Logger: log.With("sink", c.Name), Path: "sinks." + c.Name, StartRetry: p.Engine.StartRetry}
 		s, err := f.New(c.Config, env)
 		if err != nil {
 			cleanup()
@@ -60,7 +60,7 @@ func Run(ctx context.Context, p *config.Pipeline, reg component.Registry, log *s
 		built = append(built, closer(func() error { return s.Close(context.Background()) }))
 		node := engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs, Batch: c.Batch, Retry: c.Retry}
 		if dc := c.DeadLetter; dc != nil {
-			env := component.Env{Name: dc.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", dc.Name), Logger: log.With("sink", dc.Name)}
+			env := component.Env{Name: dc.Name, Pipeline: p.Name, StateDir: filepath.Join(p.StateDir, "sinks", dc.Name), Logger: log.With("sink", dc.Name), Path: "sinks." + c.Name + ".dead_letter", StartRetry: p.Engine.StartRetry}
 			dl, err := reg.Sinks[dc.Type].New(dc.Config, env)
 			if err != nil {
 				cleanup()

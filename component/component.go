@@ -98,7 +98,60 @@ type Env struct {
 	StateDir string
 	// Logger is already labelled with the component ("source"/"sink" = Name).
 	Logger *slog.Logger
+	// Path is where the component is configured in the pipeline file:
+	// "sources.shop", "sinks.search", "sinks.search.dead_letter". Empty
+	// when it was built outside one (tests).
+	Path string
+	// StartRetry is how the component retries its connect step (see
+	// Connect).
+	StartRetry StartRetry
 }
+
+// Key returns the pipeline-file path of one of the component's keys, for
+// messages that say what to change: "sinks.search.password". Without Path
+// it is key alone.
+func (e Env) Key(key string) string {
+	if e.Path == "" {
+		return key
+	}
+	return e.Path + "." + key
+}
+
+// AuthError is a server refusing the credentials a component connects
+// with. Its message names the user and the server, gives the server's
+// reason and says which pipeline keys hold the credentials — never the
+// password. Return it with AuthFailed: retrying cannot help.
+type AuthError struct {
+	Component string // "mysql sink", "postgres source \"shop\""
+	User      string // the user name sent; "" when none
+	Server    string // host:port (or URL) of the server that refused
+	Reason    string // the server's words, without secrets
+	Keys      string // the keys to check: "sinks.db.dsn"
+	// Secret is what the keys hold, for the message; default "the user
+	// and password".
+	Secret string
+	Hint   string // what else to check, on the server's side (optional)
+}
+
+func (e *AuthError) Error() string {
+	who := "the credentials"
+	if e.User != "" {
+		who = fmt.Sprintf("user %q", e.User)
+	}
+	secret := e.Secret
+	if secret == "" {
+		secret = "the user and password"
+	}
+	msg := fmt.Sprintf("%s: %s refused %s: %s; check %s in %s (a ${VAR} there is read from the environment)",
+		e.Component, e.Server, who, e.Reason, secret, e.Keys)
+	if e.Hint != "" {
+		msg += ", and " + e.Hint
+	}
+	return msg
+}
+
+// AuthFailed returns e as a permanent error.
+func AuthFailed(e AuthError) error { return Permanent(&e) }
 
 // Validator is implemented by configuration structs that check themselves
 // after defaults and the file's values are applied. Each returned error

@@ -39,11 +39,13 @@ type EngineConfig struct {
 	MaxInflight    int           `yaml:"max_inflight"`     // batches in flight per source
 	MaxWriteEvents int           `yaml:"max_write_events"` // events coalesced into one sink write
 	DrainTimeout   time.Duration `yaml:"drain_timeout"`    // graceful shutdown deadline
+	// StartRetry is how sources and sinks retry connecting at start.
+	StartRetry component.StartRetry `yaml:"start_retry"`
 }
 
 // Options converts to engine options.
 func (e EngineConfig) Options() engine.Options {
-	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout}
+	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout, StartRetry: e.StartRetry}
 }
 
 // Component is one source or sink.
@@ -148,7 +150,15 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 		case "state_dir":
 			l.decode(v, &p.StateDir, "state_dir")
 		case "engine":
+			before := len(l.errs)
 			l.decodeStruct(v, &p.Engine, "engine")
+			if len(l.errs) == before {
+				for _, err := range p.Engine.StartRetry.Validate() {
+					fe := err.(*component.FieldError)
+					line := keyLine(v, "start_retry."+fe.Field)
+					l.addLine(line, "engine.start_retry."+fe.Field, fe.Msg, fe.Hint)
+				}
+			}
 		case "sources":
 			srcNode = v
 		case "sinks":

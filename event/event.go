@@ -45,6 +45,12 @@ const (
 	SnapshotLast
 	SnapshotFirst
 	SnapshotIncremental
+	// SnapshotFirstInTable and SnapshotLastInTable mark the first and the
+	// last row of a table other than the snapshot's very first and last
+	// rows (Debezium 2.x: "first_in_data_collection",
+	// "last_in_data_collection").
+	SnapshotFirstInTable
+	SnapshotLastInTable
 )
 
 // String returns Debezium's spelling.
@@ -58,6 +64,10 @@ func (s SnapshotMark) String() string {
 		return "first"
 	case SnapshotIncremental:
 		return "incremental"
+	case SnapshotFirstInTable:
+		return "first_in_data_collection"
+	case SnapshotLastInTable:
+		return "last_in_data_collection"
 	}
 	return "false"
 }
@@ -66,7 +76,12 @@ func (s SnapshotMark) String() string {
 // not have stay zero; Has* flags distinguish "zero" from "absent" where
 // Debezium writes null.
 type Source struct {
-	TsMs int64 // commit time of the change in the source, ms since epoch
+	// TsUs is the commit time of the change in the source, in microseconds
+	// since the epoch, with the precision the source really has: PostgreSQL
+	// commit times have microseconds; MySQL binlog times are whole seconds
+	// and MongoDB's wall times milliseconds, so theirs end in zeros, as
+	// Debezium's ts_us does for them. TsMs derives source.ts_ms from it.
+	TsUs int64
 	TxID int64 // transaction id
 	// PostgreSQL.
 	LSN           uint64 // LSN of the change (0 for snapshot rows before streaming)
@@ -82,6 +97,22 @@ type Source struct {
 	// bytes). LSN and CommitLSN hold the binlog order, see Event.Seq.
 	Row    int32   // row number within its binlog rows event (Debezium "row")
 	Binlog *Binlog // binlog coordinates; nil for other sources
+}
+
+// TsMs returns the commit time in milliseconds since the epoch (TsUs
+// rounded down, as Java's Instant.toEpochMilli does).
+func (s *Source) TsMs() int64 { return floorDiv(s.TsUs, 1000) }
+
+// UsFromMs returns the microseconds of a time that the source has in
+// milliseconds, for Source.TsUs.
+func UsFromMs(ms int64) int64 { return ms * 1000 }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }
 
 // Binlog is where a MySQL change sits in the binary log. One is shared by

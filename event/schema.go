@@ -13,7 +13,7 @@ const (
 	TypeInt64                   // KindInt
 	TypeFloat32                 // KindFloat: the stored float32 widened exactly (1.1 → 1.100000023841858)
 	TypeFloat64                 // KindFloat
-	TypeDecimal                 // KindDecimal; Column.Precision/Scale, Scale < 0 = variable scale
+	TypeDecimal                 // KindDecimal; Column.Precision/Scale (see Column)
 	TypeString                  // KindString
 	TypeBytes                   // KindBytes
 	TypeUUID                    // KindString, canonical text
@@ -58,7 +58,9 @@ type Column struct {
 	Key      bool   // part of the primary (replica identity) key
 	// Length is the declared length (varchar(n), char(n), bit(n)); 0 if none.
 	Length int
-	// Precision and Scale for decimals; Scale < 0 means unconstrained (variable scale).
+	// Precision and Scale for decimals. Scale < 0 with Precision 0 is an
+	// unconstrained decimal (variable scale); Scale < 0 with Precision > 0
+	// is PostgreSQL 15's negative scale (values rounded to 10^-Scale).
 	Precision, Scale int
 	// Default is the column default as a Value when it is a constant the
 	// source could parse; Kind == KindNull with HasDefault false means none.

@@ -1,6 +1,7 @@
 // Package kafkautil holds what the Kafka sink and source share: the
 // connection settings (brokers, client id, SASL, TLS) as one configuration
-// struct embedded inline in both, turned into franz-go client options.
+// struct embedded inline in both, turned into franz-go client options, and
+// the classification of franz-go's errors at connect (Transient).
 //
 // Secrets: Password is never printed; errors name the mechanism and the
 // user, not the password.
@@ -10,11 +11,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -110,4 +113,16 @@ func (c *Conn) Options() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	return opts, nil
+}
+
+// Refused returns, when err (a franz-go error) is the brokers refusing the
+// SASL credentials, the component.AuthError of the component what (env
+// names its keys) and true.
+func (c *Conn) Refused(err error, what string, env component.Env) (error, bool) {
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return nil, false
+	}
+	return component.AuthFailed(component.AuthError{Component: what, User: c.Username, Server: strings.Join(c.Brokers, ","),
+		Reason: err.Error(), Keys: env.Key("username") + " and " + env.Key("password"),
+		Hint: "that the brokers have this user for sasl_mechanism " + strings.ToUpper(c.SASLMechanism)}), true
 }

@@ -117,13 +117,13 @@ func (m *model) build(cs []change, apply bool) []event.Event {
 			panic("sinktest: op " + c.op.String())
 		}
 		if c.op == event.OpRead {
-			e.Source = event.Source{TsMs: baseMs, Snapshot: event.SnapshotTrue}
+			e.Source = event.Source{TsUs: baseMs * 1000, Snapshot: event.SnapshotTrue}
 			e.TsMs = baseMs
 		} else {
 			m.lsn += 16
-			e.Source = event.Source{TsMs: baseMs + int64(m.lsn>>12), LSN: m.lsn, CommitLSN: commit, HasLSN: true,
+			e.Source = event.Source{TsUs: (baseMs + int64(m.lsn>>12)) * 1000, LSN: m.lsn, CommitLSN: commit, HasLSN: true,
 				TxID: int64(commit >> 4), HasTxID: true}
-			e.TsMs = e.Source.TsMs + 5
+			e.TsMs = e.Source.TsMs() + 5
 		}
 		for _, r := range recs {
 			if apply {

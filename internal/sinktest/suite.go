@@ -98,16 +98,25 @@ func (d *dest) build(p Params) (component.Sink, error) {
 		}
 		return nil, err
 	}
-	return &checked{t: d.t, name: fmt.Sprintf("sink %d", d.n), s: s, w: d.w, secrets: []string{p.Secret}}, nil
+	return (&checked{t: d.t, name: fmt.Sprintf("sink %d", d.n), s: s, w: d.w, secrets: []string{p.Secret}}).wrap(), nil
 }
 
-// sink returns the open sink, building one with d.p when none is.
+// sink returns the open sink, building one with d.p when none is, and
+// running its connect step as the engine does before the first Write.
 func (d *dest) sink() component.Sink {
 	d.t.Helper()
 	if d.cur == nil {
 		s, err := d.build(d.p)
 		if err != nil {
 			d.t.Fatalf("building the sink: %v", err)
+		}
+		if c, ok := s.(component.Connector); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			err := c.Connect(ctx)
+			cancel()
+			if err != nil {
+				d.t.Fatalf("Connect: %v", err)
+			}
 		}
 		d.cur = s
 	}
@@ -358,6 +367,12 @@ func (s *suite) secrets(t *testing.T) {
 		if err != nil {
 			t.Logf("%s: building the sink: %s", what, redact(err, canary))
 			return
+		}
+		if cn, ok := sink.(component.Connector); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err = cn.Connect(ctx)
+			cancel()
+			t.Logf("%s: Connect: %s", what, redact(err, canary))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = sink.Write(ctx, txs(m, c(m.lsnKey())))

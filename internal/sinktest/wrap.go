@@ -114,6 +114,28 @@ func (c *checked) Write(ctx context.Context, evs []event.Event) error {
 	return err
 }
 
+// checkedConn is checked for a sink with a connect step
+// (component.Connector), which the engine runs before the first Write.
+type checkedConn struct{ *checked }
+
+var _ component.Connector = checkedConn{}
+
+func (c checkedConn) Connect(ctx context.Context) error {
+	err := c.s.(component.Connector).Connect(ctx)
+	if err != nil {
+		c.checkSecret("Connect", err)
+	}
+	return err
+}
+
+// wrap returns c as a component.Sink, with Connect when the sink has it.
+func (c *checked) wrap() component.Sink {
+	if _, ok := c.s.(component.Connector); ok {
+		return checkedConn{c}
+	}
+	return c
+}
+
 func (c *checked) Close(ctx context.Context) error {
 	err := c.s.Close(ctx)
 	if err != nil {

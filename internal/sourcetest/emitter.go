@@ -27,7 +27,12 @@ type Emitter struct {
 	held    int    // batches emitted and not released
 	heldEvs int    // their events
 	maxHeld int    // the most events held at once
-	onEmit  func(count int, evs []event.Event, cp []byte) error
+	waiting int    // Emit calls blocked by the window or a hold
+	hold    bool   // Emit blocks until Release or Unhold
+	// holdAfter, when set, sets hold once a batch it is true for is
+	// recorded (then it is cleared).
+	holdAfter func(evs []event.Event) bool
+	onEmit    func(count int, evs []event.Event, cp []byte) error
 }
 
 // Emitted is one batch an Emitter accepted.
@@ -83,8 +88,10 @@ func (e *Emitter) Emit(ctx context.Context, evs []event.Event, cp []byte) error 
 	defer stop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for e.window > 0 && e.held >= e.window && ctx.Err() == nil {
+	for (e.hold || e.window > 0 && e.held >= e.window) && ctx.Err() == nil {
+		e.waiting++
 		e.cond.Wait()
+		e.waiting--
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -107,14 +114,50 @@ func (e *Emitter) Emit(ctx context.Context, evs []event.Event, cp []byte) error 
 	if cp != nil {
 		e.lastCP = cp
 	}
+	if e.holdAfter != nil && e.holdAfter(evs) {
+		e.hold, e.holdAfter = true, nil
+	}
 	e.cond.Broadcast()
 	return nil
 }
 
-// Release marks every held batch as written.
+// Hold makes the next Emit block (the source then holds a batch it cannot
+// hand over) until Release or Unhold.
+func (e *Emitter) Hold() {
+	e.mu.Lock()
+	e.hold = true
+	e.mu.Unlock()
+}
+
+// HoldAfter lets a held Emit through and holds again once a batch for
+// which f is true has been emitted: the Emit after it blocks. f runs with
+// the Emitter locked.
+func (e *Emitter) HoldAfter(f func(evs []event.Event) bool) {
+	e.mu.Lock()
+	e.hold, e.holdAfter = false, f
+	e.cond.Broadcast()
+	e.mu.Unlock()
+}
+
+// Holding reports whether Emit is held (by Hold, or by HoldAfter's batch).
+func (e *Emitter) Holding() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hold
+}
+
+// Unhold ends Hold and HoldAfter.
+func (e *Emitter) Unhold() {
+	e.mu.Lock()
+	e.hold, e.holdAfter = false, nil
+	e.cond.Broadcast()
+	e.mu.Unlock()
+}
+
+// Release marks every held batch as written, and ends a Hold.
 func (e *Emitter) Release() {
 	e.mu.Lock()
-	e.held, e.heldEvs = 0, 0
+	e.held, e.heldEvs, e.hold = 0, 0, false
 	e.cond.Broadcast()
 	e.mu.Unlock()
 }
@@ -183,6 +226,14 @@ func (e *Emitter) MaxHeld() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.maxHeld
+}
+
+// Waiting is the number of Emit calls blocked by the window or a hold:
+// the source holds a batch it cannot hand over.
+func (e *Emitter) Waiting() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waiting
 }
 
 // Checkpoint is the newest non-nil checkpoint emitted.

@@ -15,8 +15,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -39,12 +40,12 @@ var Factory = component.SinkFactory{
 	Doc:    "Elasticsearch 7.17/8.x indices via the bulk API; document per row key, external versions, deletes applied",
 	Config: func() any { return &Config{Config: search.Defaults()} },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
-		return New(*cfg.(*Config), env.Logger)
+		return New(*cfg.(*Config), env)
 	},
 }
 
-// New builds the sink.
-func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
+// New builds the sink; env names it (and its keys, in messages).
+func New(cfg Config, env component.Env) (*search.Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, component.Permanent(errors.Join(errs...))
 	}
@@ -63,7 +64,7 @@ func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "elasticsearch", Logger: log})
+	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "elasticsearch", Logger: env.Logger, Env: env, APIKey: cfg.APIKey != ""})
 }
 
 // client adapts go-elasticsearch to search.Client with the esapi request
@@ -95,6 +96,16 @@ func (c *client) CreateIndex(ctx context.Context, index string, body []byte) (se
 
 func (c *client) DeleteIndex(ctx context.Context, index string) (search.Response, error) {
 	return do(ctx, c.c, esapi.IndicesDeleteRequest{Index: []string{index}})
+}
+
+// Info implements search.Pinger: GET /. The client's product check
+// failing (the server is not Elasticsearch, e.g. OpenSearch) is Permanent.
+func (c *client) Info(ctx context.Context) (search.Response, error) {
+	r, err := do(ctx, c.c, esapi.InfoRequest{})
+	if err != nil && strings.Contains(err.Error(), "server is not Elasticsearch") {
+		err = component.Permanent(fmt.Errorf("%w (hint: for OpenSearch use type: opensearch)", err))
+	}
+	return r, err
 }
 
 func (c *client) Close() error {

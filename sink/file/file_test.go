@@ -19,7 +19,7 @@ var testSchema = &event.Schema{
 }
 
 func ev(op event.Op, id int64, name string) event.Event {
-	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsMs: 1}, TsMs: 2}
+	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsUs: 1000}, TsMs: 2}
 	img := []event.Value{event.Int(id), event.String(name)}
 	if op == event.OpDelete {
 		e.Before = img
@@ -179,5 +179,31 @@ func TestValidate(t *testing.T) {
 	want := "path: is required (hint: path: out/events.jsonl)|rotate_bytes: must not be negative (hint: 0 disables size rotation)|format: unknown format \"avro\" (use debezium, debezium+schema or row)"
 	if strings.Join(msgs, "|") != want {
 		t.Fatalf("got %q", strings.Join(msgs, "|"))
+	}
+}
+
+// TestKeyChangeAndTruncate: the file holds what Debezium writes: a key
+// change as the delete of the old key and the create of the new one, and no
+// truncate (skipped_operations defaults to t).
+func TestKeyChangeAndTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.Unwrap = format.UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op"}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := ev(event.OpUpdate, 2, "a")
+	upd.Before = []event.Value{event.Int(1), event.String("a")}
+	if err := s.Write(context.Background(), []event.Event{upd, {Op: event.OpTruncate, Schema: testSchema}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := `{"id":1,"name":"a","__deleted":"true","__op":"d"}` + "\n" + `{"id":2,"name":"a","__deleted":"false","__op":"c"}` + "\n"
+	if string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
 	}
 }

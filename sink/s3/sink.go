@@ -139,7 +139,7 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 		o, _ := json.Marshal(cfg.Options)
 		s.options = string(o)
 	}
-	if s.store, err = newClient(cfg); err != nil {
+	if s.store, err = newClient(cfg, env); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(s.spool, 0o755); err != nil {
@@ -446,12 +446,11 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 
 func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
 	if s.cfg.Format != Parquet {
-		b, ok, err := s.enc.AppendValue(s.buf[:0], e)
+		// format.AppendLines writes a key change as Debezium does: the
+		// delete of the old key, then the create of the new one.
+		b, err := format.AppendLines(s.enc, s.buf[:0], e)
 		s.buf = b
-		if ok {
-			s.buf = append(s.buf, '\n')
-		}
-		return s.buf, ok, err
+		return s.buf, err == nil && len(b) > 0, err
 	}
 	row, ok, err := parquetRow(s.row[:0], s.specsFor(e.Schema), e)
 	s.row = row

@@ -18,7 +18,7 @@ import (
 
 func TestPartitionRender(t *testing.T) {
 	e := change(1, event.OpCreate)
-	e.Source.TsMs = time.Date(2024, 3, 7, 5, 9, 59, 999e6, time.UTC).UnixMilli()
+	e.Source.TsUs = (time.Date(2024, 3, 7, 5, 9, 59, 999e6, time.UTC).UnixMilli()) * 1000
 	for _, tc := range []struct{ tmpl, want string }{
 		{DefaultPartition, "pg.public.users/dt=2024-03-07/hour=05"},
 		{"table=${table}/dt=${date}/hour=${hour}", "table=users/dt=2024-03-07/hour=05"},
@@ -35,7 +35,7 @@ func TestPartitionRender(t *testing.T) {
 		}
 	}
 	// Without a source commit time, sluice's processing time places it.
-	e.Source.TsMs = 0
+	e.Source.TsUs = 0
 	e.TsMs = time.Date(2023, 12, 31, 23, 0, 0, 0, time.UTC).UnixMilli()
 	p, _ := parsePartition(DefaultPartition)
 	if got := string(p.render(nil, &e)); got != "pg.public.users/dt=2023-12-31/hour=23" {
@@ -231,7 +231,7 @@ func TestPartitionsByCommitHour(t *testing.T) {
 	store := newMemStore()
 	s := newTestSink(t, cfg, t.TempDir(), store)
 	evs := changes(1, 3)
-	evs[2].Source.TsMs = baseMs + time.Hour.Milliseconds() // next hour
+	evs[2].Source.TsUs = (baseMs + time.Hour.Milliseconds()) * 1000 // next hour
 	write(t, s, evs)
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)

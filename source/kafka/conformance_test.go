@@ -106,7 +106,7 @@ func (c *confTarget) write(t *testing.T, evs []event.Event) {
 	now := time.Now().UnixMilli()
 	for i := range evs {
 		c.lsn += 8
-		evs[i].Source = event.Source{TsMs: now, LSN: c.lsn, CommitLSN: commit, HasLSN: true, TxID: int64(commit), HasTxID: true,
+		evs[i].Source = event.Source{TsUs: now * 1000, LSN: c.lsn, CommitLSN: commit, HasLSN: true, TxID: int64(commit), HasTxID: true,
 			LastCommitLSN: c.lsn - 8}
 		evs[i].TsMs = now + 1
 	}
@@ -182,7 +182,7 @@ func (c *confTarget) Fill(t *testing.T, table string, first, last int64, pad int
 			c.lsn += 8
 			evs = append(evs, event.Event{Op: event.OpCreate, Schema: sch, TsMs: now + 1,
 				After:  []event.Value{event.Int(id), event.String(v)},
-				Source: event.Source{TsMs: now, LSN: c.lsn, CommitLSN: commit, HasLSN: true, TxID: int64(commit), HasTxID: true}})
+				Source: event.Source{TsUs: now * 1000, LSN: c.lsn, CommitLSN: commit, HasLSN: true, TxID: int64(commit), HasTxID: true}})
 			rows[id] = fillMark + strconv.Itoa(pad) // not the value: the heap is measured
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -88,6 +88,7 @@ type sourceInfo struct {
 	Connector string          `json:"connector"`
 	Name      string          `json:"name"`
 	TsMs      *json.Number    `json:"ts_ms"`
+	TsUs      *json.Number    `json:"ts_us"`
 	Snapshot  json.RawMessage `json:"snapshot"`
 	DB        string          `json:"db"`
 	Sequence  *string         `json:"sequence"`
@@ -231,8 +232,19 @@ func optInt(n *json.Number, field string) (int64, bool, error) {
 func eventSource(s *sourceInfo) (event.Source, error) {
 	var out event.Source
 	var err error
-	if out.TsMs, _, err = optInt(s.TsMs, "ts_ms"); err != nil {
+	// ts_us (Debezium 2.x) keeps the source's microseconds; messages of
+	// Debezium 1.x have ts_ms only.
+	var us, ms int64
+	var hasUs bool
+	if us, hasUs, err = optInt(s.TsUs, "ts_us"); err != nil {
 		return out, err
+	}
+	if ms, _, err = optInt(s.TsMs, "ts_ms"); err != nil {
+		return out, err
+	}
+	out.TsUs = us
+	if !hasUs {
+		out.TsUs = event.UsFromMs(ms)
 	}
 	if out.TxID, out.HasTxID, err = optInt(s.TxID, "txId"); err != nil {
 		return out, err
@@ -256,8 +268,12 @@ func eventSource(s *sourceInfo) (event.Source, error) {
 			return out, fmt.Errorf("source.snapshot: %.40s is neither a string nor a boolean", s.Snapshot)
 		}
 		switch str {
-		case "true", "first_in_data_collection", "last_in_data_collection":
+		case "true":
 			out.Snapshot = event.SnapshotTrue
+		case "first_in_data_collection":
+			out.Snapshot = event.SnapshotFirstInTable
+		case "last_in_data_collection":
+			out.Snapshot = event.SnapshotLastInTable
 		case "last":
 			out.Snapshot = event.SnapshotLast
 		case "first":

@@ -44,10 +44,10 @@
 // Column.TypeName/TypeOID/Length (not in the Connect schema), interval
 // months (MicroDuration is microseconds; the ISO text is rebuilt in days),
 // the text form of normalised values ("1e3" comes back "1000.00" at the
-// column's scale, ZonedTime with its shortest fraction), and Debezium's
-// "first_in_data_collection"/"last_in_data_collection" snapshot marks
-// (read as "true"). Event.TsMs (Debezium's processing time) is carried
-// through from the message, so it does survive.
+// column's scale, ZonedTime with its shortest fraction). Event.TsMs
+// (Debezium's processing time) is carried through from the message, so it
+// does survive, and so does source.ts_us (the source's microseconds; from
+// ts_ms for messages without it).
 //
 // Unchanged TOAST placeholders ("__debezium_unavailable_value") in string,
 // bytes and timestamptz columns become event.Unchanged, so sluice's SQL and

@@ -74,7 +74,7 @@ func schema(src string) *event.Schema {
 func row(s *event.Schema, op event.Op, id int64, lsn uint64) event.Event {
 	r := []event.Value{event.Int(id), event.Decimal("12.50"), event.Int(1704067200123456)}
 	e := event.Event{Schema: s, Op: op, TsMs: 1700000000999,
-		Source: event.Source{TsMs: 1700000000000, LSN: lsn, HasLSN: true, TxID: 7, HasTxID: true, LastCommitLSN: lsn - 1, CommitLSN: lsn + 5}}
+		Source: event.Source{TsUs: 1700000000000000, LSN: lsn, HasLSN: true, TxID: 7, HasTxID: true, LastCommitLSN: lsn - 1, CommitLSN: lsn + 5}}
 	if op == event.OpRead {
 		e.Source.Snapshot, e.Source.CommitLSN = event.SnapshotTrue, 0
 	}
@@ -299,7 +299,7 @@ func TestSeqNeedsTheLSN(t *testing.T) {
 	var in []event.Event
 	for id := int64(1); id <= 3; id++ {
 		in = append(in, event.Event{Schema: sc, Op: event.OpCreate, TsMs: 1700000000999, After: []event.Value{event.Int(id)},
-			Source: event.Source{TsMs: 1700000000000, CommitLSN: 1, LSN: uint64(id) ^ 1<<63}})
+			Source: event.Source{TsUs: 1700000000000000, CommitLSN: 1, LSN: uint64(id) ^ 1<<63}})
 	}
 	writeSluice(t, in)
 	r := start(t, srcConfig(t, sc.Stream), nil)

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/auth"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 var (
@@ -69,12 +72,32 @@ func (s *Source) connect(ctx context.Context) (server, *mongo.Client, error) {
 	s.mu.Lock()
 	s.mu.client = client
 	s.mu.Unlock()
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := client.Ping(pctx, nil); err != nil {
-		return nil, nil, fmt.Errorf("connect: the server does not answer: %w", err)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says. The client keeps looking for the server
+	// between pings; each ping waits up to 10s for it.
+	_, err = component.Connect(ctx, s.env, "connect", startTransient, func(ctx context.Context) (struct{}, error) {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := client.Ping(pctx, nil); err != nil {
+			return struct{}{}, fmt.Errorf("connect: the server does not answer: %w", err)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return driverServer{client}, client, nil
+}
+
+// startTransient reports whether an error of the connect step may pass by
+// itself: the server is unreachable or not ready (no server selected in
+// time, network errors), not a failed authentication or TLS setup.
+func startTransient(err error) bool {
+	var ae *auth.Error
+	if errors.As(err, &ae) || transient.TLS(err) {
+		return false
+	}
+	return retryable(err)
 }
 
 // Progress implements component.ProgressReporter.
@@ -89,9 +112,36 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if a, ok := s.refused(err); ok {
+			return a
+		}
 		return fmt.Errorf("mongodb source %q: %w", s.env.Name, err)
 	}
 	return nil
+}
+
+// refused returns the component.AuthError for err when it is the server
+// refusing the credentials (AuthenticationFailed, code 18).
+func (s *Source) refused(err error) (error, bool) {
+	var ce mongo.CommandError
+	if !errors.As(err, &ce) || ce.Code != 18 {
+		return nil, false
+	}
+	o := s.cfg.clientOptions()
+	a := component.AuthError{Component: fmt.Sprintf("mongodb source %q", s.env.Name), Server: strings.Join(o.Hosts, ","),
+		Reason: ce.Name + ": " + ce.Message, Keys: s.env.Key("uri")}
+	authSource := "admin"
+	if o.Auth != nil {
+		a.User = o.Auth.Username
+		if o.Auth.AuthSource != "" {
+			authSource = o.Auth.AuthSource
+		}
+	}
+	if s.cfg.URI == "" {
+		a.Keys = s.env.Key("authentication.username") + " and " + s.env.Key("authentication.password")
+	}
+	a.Hint = fmt.Sprintf("that the user is defined in the authentication database %q (auth_source, or authSource in the uri)", authSource)
+	return component.AuthFailed(a), true
 }
 
 func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -32,6 +35,9 @@ type Source struct {
 	log  *slog.Logger
 	dc   *mysql.Config
 	prog progress.Tracker
+	// replaySkips counts rows the stream did not emit again after a
+	// reconnect (those of the transaction emitted in part).
+	replaySkips atomic.Int64
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -111,6 +117,14 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if reason, ok := dbauth.MySQL(err); ok {
+			keys := s.env.Key("dsn")
+			if s.cfg.DSN == "" {
+				keys = s.env.Key("user") + " and " + s.env.Key("password")
+			}
+			return component.AuthFailed(component.AuthError{Component: fmt.Sprintf("mysql source %q", s.env.Name),
+				User: s.dc.User, Server: s.dc.Addr, Reason: reason, Keys: keys, Hint: dbauth.MySQLHint})
+		}
 		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
 	}
 	return nil
@@ -125,7 +139,11 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	if err != nil {
 		return err
 	}
-	si, err := queryServerInfo(ctx, db)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says, as a lost connection is waited for later.
+	si, err := component.Connect(ctx, s.env, "connect", startTransient, func(ctx context.Context) (serverInfo, error) {
+		return queryServerInfo(ctx, db)
+	})
 	if err != nil {
 		return err
 	}
@@ -307,6 +325,16 @@ func retryable(err error) bool {
 		return !permanentCode(re.Code)
 	}
 	return true // network errors, EOF, a killed connection, timeouts
+}
+
+// startTransient reports whether an error of the connect step may pass
+// by itself (see package transient).
+func startTransient(err error) bool {
+	var re *gomysql.MyError
+	if errors.As(err, &re) {
+		return transient.MySQLCode(re.Code)
+	}
+	return transient.MySQL(err)
 }
 
 // permanentCode reports server errors that a reconnect cannot fix: access

@@ -3,14 +3,20 @@ package sqlpoll
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
+	"modernc.org/sqlite"               // also registers database/sql driver "sqlite"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 // dialect is what differs between the databases: driver name, identifier
@@ -43,6 +49,26 @@ func (d dialect) open(dsn string) (*sql.DB, error) {
 		return sql.Open("sqlite", dsn)
 	}
 	return nil, fmt.Errorf("unknown driver %q", d.name)
+}
+
+// transient reports whether an error of the connect step may pass by
+// itself (see package transient): a server that is down or starting up;
+// for SQLite, a database busy in another process.
+func (d dialect) transient(err error) bool {
+	switch d.name {
+	case DriverPostgres:
+		return transient.Postgres(err)
+	case DriverMySQL:
+		return transient.MySQL(err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xFF {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
 }
 
 // quote quotes one identifier.
@@ -157,4 +183,31 @@ func (d dialect) notNull(ctx context.Context, db *sql.DB, table string) (map[str
 		out[n] = true
 	}
 	return out, rows.Err()
+}
+
+// refused returns the component.AuthError for err when it is the server
+// refusing the DSN's credentials.
+func (s *Source) refused(err error) (error, bool) {
+	a := component.AuthError{Component: "sql_poll", Keys: s.dsnKey}
+	var ok bool
+	switch s.d.name {
+	case DriverPostgres:
+		if a.Reason, ok = dbauth.Postgres(err); ok {
+			a.Hint = dbauth.PostgresHint
+			if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
+				a.User, a.Server = c.User, dbauth.PostgresAddr(c)
+			}
+		}
+	case DriverMySQL:
+		if a.Reason, ok = dbauth.MySQL(err); ok {
+			a.Hint = dbauth.MySQLHint
+			if mc, perr := mysql.ParseDSN(s.cfg.DSN); perr == nil {
+				a.User, a.Server = mc.User, mc.Addr
+			}
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	return component.AuthFailed(a), true
 }

@@ -159,7 +159,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		e.After = r.vals
 		e.Op = op
 		e.TsMs = now
-		e.Source = event.Source{TsMs: now}
+		e.Source = event.Source{TsUs: event.UsFromMs(now)}
 		if op == event.OpRead {
 			e.Source.Snapshot = event.SnapshotTrue
 		} else if seq := s.seqOf(t, r); !seq.IsZero() {

@@ -20,6 +20,8 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 	d      dialect
+	dsnKey string        // the dsn's path in the pipeline file, for messages
+	env    component.Env // for the connect step's retry
 
 	// Run's goroutine owns everything below (start sets it up).
 	db     *sql.DB
@@ -72,7 +74,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn"), env: env}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
@@ -86,11 +88,16 @@ func (f fatal) Unwrap() error { return f.err }
 // database, unknown table or column, unusable checkpoint) are returned;
 // query errors during polling (a dropped connection, a restarted server)
 // are logged and the poll is retried after poll_interval from the last
-// emitted watermark, so nothing is skipped.
+// emitted watermark, so nothing is skipped. Credentials the server
+// refuses, at start or at a reconnect, are a component.AuthError: polling
+// again cannot succeed.
 func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) error {
 	if err := s.start(ctx, cp); err != nil {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if a, ok := s.refused(err); ok {
+			return a
 		}
 		return fmt.Errorf("sql_poll: %w", err)
 	}
@@ -106,6 +113,11 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		case errors.As(err, new(fatal)):
 			return fmt.Errorf("sql_poll: %w", err)
 		default:
+			if a, ok := s.refused(err); ok {
+				// The credentials are the configuration's: polling
+				// again cannot succeed.
+				return a
+			}
 			s.logger.Warn("sql_poll: poll failed; retrying from the last watermark", "err", err, "retry_in", s.cfg.PollInterval)
 		}
 		timer.Reset(s.cfg.PollInterval)
@@ -153,8 +165,16 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 	}
 	s.db = db
 	db.SetMaxOpenConns(2)
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to %s: %w", s.cfg.Driver, err)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says.
+	_, err = component.Connect(ctx, s.env, "connect", s.d.transient, func(ctx context.Context) (struct{}, error) {
+		if err := db.PingContext(ctx); err != nil {
+			return struct{}{}, fmt.Errorf("connect to %s: %w", s.cfg.Driver, err)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return err
 	}
 	dbName, schema, err := s.d.location(ctx, db)
 	if err != nil {

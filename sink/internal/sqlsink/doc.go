@@ -46,7 +46,9 @@
 // they are returned as component.RecordErrors (every event a rejected row
 // stands for, naming table, key and the server's message) and everything
 // else commits. ClassConfig errors (authentication, missing table or column,
-// privileges) are component.Permanent. Anything else (connection lost,
+// privileges) are component.Permanent; credentials the server refuses
+// (Dialect.Refused) are a component.AuthError naming the user, the server
+// and the sink's dsn key in the pipeline file. Anything else (connection lost,
 // deadlock, server gone) fails the Write with a plain error; the engine
 // retries it and the driver's pool reconnects. A DSN's password never
 // appears in an error (Redact).

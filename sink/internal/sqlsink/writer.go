@@ -20,6 +20,8 @@ type Writer struct {
 	d    Dialect
 	name string // sink name: the positions row's key
 	log  *slog.Logger
+	// dsnKey is the dsn's path in the pipeline file, for messages.
+	dsnKey string
 
 	// Owned by the goroutine calling Write (one at a time).
 	posReady bool
@@ -41,12 +43,14 @@ type tableInfo struct {
 
 var _ component.Sink = (*Writer)(nil)
 
-// NewWriter returns a Writer for the sink named name. cfg must be validated.
-func NewWriter(cfg Config, d Dialect, name string, log *slog.Logger) *Writer {
+// NewWriter returns a Writer for the sink env describes. cfg must be
+// validated.
+func NewWriter(cfg Config, d Dialect, env component.Env) *Writer {
+	log := env.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{cfg: cfg, d: d, name: name, log: log, tables: map[string]*tableInfo{},
+	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), tables: map[string]*tableInfo{},
 		keyCache: map[*event.Schema][]int{}, maxRows: 1000, copyMin: 200, maxBytes: 4 << 20}
 }
 
@@ -77,8 +81,13 @@ func (w *Writer) keys(s *event.Schema) []int {
 	return k
 }
 
-// fail classifies err from the server: config errors stop the pipeline.
+// fail classifies err from the server: config errors stop the pipeline;
+// refused credentials say which user, server and key.
 func (w *Writer) fail(what string, err error) error {
+	if a, ok := w.d.Refused(err); ok {
+		a.Component, a.Keys = w.d.Server()+" sink", w.dsnKey
+		return component.AuthFailed(a)
+	}
 	err = fmt.Errorf("%s sink: %s: %w", w.d.Server(), what, err)
 	if w.d.Classify(errors.Unwrap(err)) == ClassConfig {
 		return component.Permanent(err)
