@@ -65,8 +65,14 @@
 // committed after it is persisted), so either way nothing is lost, and
 // resuming from the checkpoint avoids re-reading the window between the
 // two. After a rebalance, a partition newly assigned resumes at the group's
-// offset (duplicates, never loss); Committed only commits partitions this
-// member owns, so it never moves another member's offsets back.
+// offset (duplicates, never loss) — except one this run has read before
+// (the group dropped the member while its connection was cut, then gave
+// the partition back), which resumes after what the run emitted (or at
+// the group's offset if another member committed past it): the group's
+// offset lags by what no sink has acknowledged yet, and reading it again
+// would send those events twice and move the checkpoint back.
+// Committed only commits partitions this member owns, so it never moves
+// another member's offsets back.
 //
 // A process killed without leaving the group holds its partitions until its
 // session expires (session_timeout, default 10s); with instance_id (static
