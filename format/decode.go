@@ -58,6 +58,10 @@ type envSchema struct {
 	stream string // from the envelope's (or row struct's) name
 	cols   []event.Column
 	tz     []int // indexes of ZonedTimestamp columns
+	// widths are the fraction widths last seen in values of the tz
+	// columns, for messages where they are null (the width is the
+	// column's precision: a NULL says nothing about it).
+	widths []int
 	// shapes are the schemas built from this envelope schema, by key
 	// columns, timestamp widths and source identity.
 	shapes map[string]*event.Schema
@@ -391,10 +395,18 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 		d.parsed[string(raw)] = env
 	}
 	// ZonedTimestamp columns: the fraction width Debezium wrote is the
-	// column's precision, which the Connect schema does not carry.
+	// column's precision, which the Connect schema does not carry. A
+	// column that is NULL in this message keeps the width seen last, so
+	// that NULLs do not give the table another schema.
+	if env.widths == nil {
+		env.widths = make([]int, len(env.tz))
+	}
 	widths := make([]byte, len(env.tz))
 	for i, c := range env.tz {
-		widths[i] = byte(zonedWidth(env.cols[c].Name, after, before))
+		if w := zonedWidth(env.cols[c].Name, after, before); w >= 0 {
+			env.widths[i] = w
+		}
+		widths[i] = byte(env.widths[i])
 	}
 	ck := strings.Join(keyNames, "\x00") + "\x00" + string(widths) + "\x00" + sourceKey(src, topic)
 	if s, ok := env.shapes[ck]; ok {
@@ -414,7 +426,8 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 }
 
 // zonedWidth returns the number of fraction digits of the named column's
-// ZonedTimestamp value, 0 when there is none to look at.
+// ZonedTimestamp value, -1 when there is none to look at (NULL, or an
+// unchanged TOAST placeholder).
 func zonedWidth(name string, imgs ...[]jsonMember) int {
 	for _, img := range imgs {
 		for _, m := range img {
@@ -422,12 +435,12 @@ func zonedWidth(name string, imgs ...[]jsonMember) int {
 				continue
 			}
 			var s string
-			if json.Unmarshal(m.raw, &s) != nil {
+			if isNull(m.raw) || json.Unmarshal(m.raw, &s) != nil || s == UnavailableValuePlaceholder {
 				continue
 			}
 			dot := strings.IndexByte(s, '.')
 			if dot < 0 {
-				continue
+				return 0
 			}
 			n := 0
 			for _, c := range s[dot+1:] {
@@ -439,7 +452,7 @@ func zonedWidth(name string, imgs ...[]jsonMember) int {
 			return min(n, 9)
 		}
 	}
-	return 0
+	return -1
 }
 
 func parseEnvelope(raw json.RawMessage) (*envSchema, error) {

@@ -225,3 +225,33 @@ func TestUnscaledText(t *testing.T) {
 		}
 	}
 }
+
+// A NULL timestamptz (ZonedTimestamp) says nothing about the column's
+// precision: the row shares the schema of the rows before it instead of
+// getting a new one (whose version would alternate with every NULL), and
+// so does an unchanged TOAST placeholder.
+func TestDecodeNullZonedTimestampKeepsSchema(t *testing.T) {
+	sc := &event.Schema{Stream: "pg.public.t", Source: "pg", Connector: "postgresql", Namespace: "public", Table: "t", Version: 1,
+		Columns: []event.Column{{Name: "id", Type: event.TypeInt64, Key: true}, {Name: "at", Type: event.TypeTimestampTZ, Optional: true, Precision: 3}},
+		KeyIdx:  []int{0}}
+	enc := encoder(t, DebeziumSchema)
+	dec := NewDecoder()
+	var got []*event.Schema
+	for i, v := range []event.Value{event.Int(1704067200123000), event.Null, event.Unchanged, event.Int(1704067200456000)} {
+		e := &event.Event{Op: event.OpCreate, Schema: sc, After: []event.Value{event.Int(int64(i)), v}, Source: event.Source{TsUs: 1000}}
+		val, _, err := enc.AppendValue(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := dec.Decode("t", enc.AppendKey(nil, e), val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.Schema)
+	}
+	for i, s := range got {
+		if s != got[0] || s.Columns[1].Precision != 3 {
+			t.Errorf("row %d: schema version %d, precision %d; want row 0's schema (version %d), precision 3", i, s.Version, s.Columns[1].Precision, got[0].Version)
+		}
+	}
+}

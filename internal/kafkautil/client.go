@@ -8,10 +8,12 @@
 package kafkautil
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -39,6 +41,11 @@ type Conn struct {
 	TLSCAFile string `yaml:"tls_ca_file"`
 	// TLSInsecureSkipVerify turns off certificate verification (tests only).
 	TLSInsecureSkipVerify bool `yaml:"tls_insecure_skip_verify"`
+	// Dial, when set, opens every connection to a broker instead of the
+	// default dialer, whatever address the cluster's metadata advertises:
+	// tests route a client through a proxy they can cut (svctest.Proxy).
+	// It is not a pipeline file key, and cannot be combined with TLS.
+	Dial func(ctx context.Context, network, host string) (net.Conn, error) `yaml:"-"`
 }
 
 // DefaultConn returns the defaults.
@@ -83,6 +90,12 @@ func (c *Conn) Options() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.Username, Pass: c.Password}.AsSha256Mechanism()))
 	case "SCRAM-SHA-512":
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.Username, Pass: c.Password}.AsSha512Mechanism()))
+	}
+	if c.Dial != nil {
+		if c.TLS {
+			return nil, fmt.Errorf("a custom dialer cannot be combined with tls")
+		}
+		opts = append(opts, kgo.Dialer(c.Dial))
 	}
 	if c.TLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.TLSInsecureSkipVerify} //nolint:gosec // opt-in, documented

@@ -1,13 +1,18 @@
 package kafkautil
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-dev/sluice/component"
 )
@@ -46,6 +51,42 @@ func TestOptions(t *testing.T) {
 	c.TLSCAFile = bad
 	if _, err := c.Options(); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("bad CA file: %v", err)
+	}
+}
+
+// TestDial: every connection goes through Dial when it is set (tests route
+// clients through a proxy they can cut), and Dial with TLS is refused.
+func TestDial(t *testing.T) {
+	called := make(chan string, 16)
+	c := Conn{Brokers: []string{"broker.invalid:9092"}, Dial: func(_ context.Context, _, host string) (net.Conn, error) {
+		called <- host
+		return nil, errors.New("refused by the test")
+	}}
+	opts, err := c.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err == nil {
+		t.Fatal("Ping succeeded through a dialer that refuses")
+	}
+	select {
+	case host := <-called:
+		if host != "broker.invalid:9092" {
+			t.Errorf("Dial got %q, want the broker's address", host)
+		}
+	default:
+		t.Fatal("Dial was not called")
+	}
+	c.TLS = true
+	if _, err := c.Options(); err == nil {
+		t.Error("Dial with TLS: no error")
 	}
 }
 

@@ -36,7 +36,10 @@
 //     Target's own Cutter for a source without a network connection) while
 //     changes keep coming, then restored. The engine stops the pipeline on
 //     any error from Run, so the source must reconnect by itself, log the
-//     loss at WARN or above for each attempt, and lose nothing. Then they
+//     loss at WARN or above for each attempt, and lose nothing. Committed
+//     may fail while the connection is cut (the engine logs it and tells
+//     the source again with the next checkpoint), and must succeed again
+//     once the source has caught up after the restore. Then they
 //     are cut again while the source holds what no sink has acknowledged:
 //     30 transactions of one batch each and part of a large one, read in
 //     one go after Emit was held. Nothing emitted may come again after the
@@ -83,6 +86,13 @@
 // change log, source/sqlpoll for a poller). Do not mark that test
 // parallel: the back-pressure subtest measures the process's heap and must
 // not share it with other tests.
+//
+// # Emitter
+//
+// A source's own tests (beyond the suite) drive it with Emitter: it records
+// every batch with its checkpoint, can hold batches as the engine's
+// in-flight window does (SetWindow, Release, Acknowledge), and waits for
+// conditions. The source packages use it instead of copies of their own.
 //
 // # The suite can fail
 //

@@ -34,7 +34,7 @@ func (s *suite) startOutage(t *testing.T) {
 
 	rec := newRecorder(0)
 	r := start(t, "run", tg, p, nil, rec)
-	r.waitFor(t, "two WARN logs: connect attempts while the server is unreachable", func() bool { return r.logs.since(0, slog.LevelWarn) >= 2 })
+	r.waitFor(t, "two WARN logs: connect attempts while the server is unreachable", func() bool { return r.logs.Since(0, slog.LevelWarn) >= 2 })
 	if ok, err := r.returned(); ok {
 		t.Fatalf("Run returned %v while its server was unreachable at start; it must wait for it (component.Connect)", err)
 	}
@@ -54,7 +54,7 @@ func (s *suite) startOutage(t *testing.T) {
 
 	px.Cut()
 	r2 := start(t, "run 2 (stopped while waiting)", tg, p, nil, newRecorder(0))
-	r2.waitFor(t, "a WARN log: a connect attempt while the server is unreachable", func() bool { return r2.logs.since(0, slog.LevelWarn) >= 1 })
+	r2.waitFor(t, "a WARN log: a connect attempt while the server is unreachable", func() bool { return r2.logs.Since(0, slog.LevelWarn) >= 1 })
 	began := time.Now()
 	r2.stop(t)
 	if took := time.Since(began); took > 5*time.Second {

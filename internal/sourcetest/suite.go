@@ -485,13 +485,14 @@ func (s *suite) reconnect(t *testing.T) {
 	apply(t, tg, m, table, tx())
 	s.caughtUp(t, r, m, nil) // streaming
 
-	mark := r.logs.len()
+	mark := r.logs.Len()
+	cutAt := time.Now()
 	cut.Cut()
-	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.since(mark, slog.LevelWarn) >= 1 })
+	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 1 })
 	for range 4 {
 		apply(t, tg, m, table, tx()) // the changes keep coming
 	}
-	r.waitFor(t, "a second WARN log: a reconnect attempt while the connection is cut", func() bool { return r.logs.since(mark, slog.LevelWarn) >= 2 })
+	r.waitFor(t, "a second WARN log: a reconnect attempt while the connection is cut", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 2 })
 	if ok, err := r.returned(); ok {
 		t.Fatalf("Run returned %v after the connection was cut; the engine stops the pipeline on any error from Run, so the source must reconnect", err)
 	}
@@ -518,14 +519,18 @@ func (s *suite) reconnect(t *testing.T) {
 	rec.setHoldAfter(func(b Batch) bool { return slices.ContainsFunc(b.Events, isFill) })
 	rec.setHold(false)
 	r.waitFor(t, "the source to emit rows of the large transaction and wait in Emit", func() bool { return rec.heldAfterBatch() && rec.waiting() > 0 })
-	mark = r.logs.len()
+	mark = r.logs.Len()
 	cut.Cut()
 	rec.setHold(false)
-	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.since(mark, slog.LevelWarn) >= 1 })
+	r.waitFor(t, "a WARN log of the lost connection", func() bool { return r.logs.Since(mark, slog.LevelWarn) >= 1 })
 	cut.Restore()
 	apply(t, tg, m, table, tx())
 	s.caughtUp(t, r, m, nil)
 	rec.setAckHold(false)
+	// Reconnected: from now on Committed must succeed again.
+	r.cutOff(cutAt, time.Now())
+	apply(t, tg, m, table, tx())
+	s.caughtUp(t, r, m, nil)
 	r.stop(t)
 	evs, again := s.checker(t, "").dropRepeatedPrefix(rec.events(0), first, last)
 	if again > 0 {

@@ -51,7 +51,10 @@
 // user, the brokers and the username and password keys.
 // Everything else (timeouts, lost connections, leader changes beyond
 // franz-go's own retries) fails the Write, which the engine retries; the
-// records already written are written again (at least once).
+// records already written are written again (at least once). A Write
+// whose context ends first returns then, without waiting for the producer
+// (which holds sent records until delivery_timeout): the engine's drain
+// deadline bounds it.
 package kafka
 
 import (
@@ -170,7 +173,10 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 		recs, owner = append(recs, r), append(owner, s.owner[i])
 	}
-	errs := s.produce(ctx, recs)
+	errs, err := s.produce(ctx, recs)
+	if err != nil {
+		return fmt.Errorf("kafka sink: the write of %d records was cut short (%w); some may still land, and are written again", len(recs), err)
+	}
 	var transient error
 	var again []int
 	for i, err := range errs {
@@ -339,7 +345,12 @@ func (s *Sink) ensureTopics(ctx context.Context) error {
 }
 
 // produce produces recs and waits for every result; errs[i] is recs[i]'s.
-func (s *Sink) produce(ctx context.Context, recs []*kgo.Record) []error {
+// It returns ctx's error, without errs, when ctx ends first: the idempotent
+// producer does not fail records it has sent until delivery_timeout, and a
+// Write must not outlive its context (the engine cancels it at the end of
+// the drain). Records still in flight may land later: the engine writes
+// them again, at least once as always.
+func (s *Sink) produce(ctx context.Context, recs []*kgo.Record) ([]error, error) {
 	errs := make([]error, len(recs))
 	var wg sync.WaitGroup
 	wg.Add(len(recs))
@@ -351,8 +362,14 @@ func (s *Sink) produce(ctx context.Context, recs []*kgo.Record) []error {
 	}
 	// Send lingering batches now: the engine is waiting for this Write.
 	_ = s.cl.Flush(ctx)
-	wg.Wait()
-	return errs
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return errs, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 type errClass int

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/sinktest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
@@ -65,6 +67,10 @@ func openDB(t *testing.T) *sqltest.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &sqltest.DB{
 		Sink: func(t *testing.T, cfg sqlsink.Config) component.Sink {
 			return newSink(t, dsn, cfg)
@@ -76,6 +82,29 @@ func openDB(t *testing.T) *sqltest.DB {
 			if _, err := db.Exec(q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
+		},
+		Exists: func(t *testing.T, table string) bool {
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		},
+		Addr: mc.Addr,
+		New: func(t *testing.T, cfg sqlsink.Config, p sinktest.Params) (component.Sink, error) {
+			c := *mc
+			if p.Via != "" {
+				c.Addr = p.Via
+			}
+			if p.Secret != "" {
+				c.Passwd = p.Secret
+			}
+			cfg.DSN = c.FormatDSN()
+			sc := Config{Config: cfg}
+			if errs := sc.Validate(); len(errs) > 0 {
+				return nil, errors.Join(errs...)
+			}
+			return New(sc, component.Env{Name: p.Name, Logger: p.Logger})
 		},
 	}
 }
@@ -121,4 +150,11 @@ func rows(t testing.TB, db *sql.DB, table string, cols ...string) []string {
 
 func TestSuite(t *testing.T) {
 	sqltest.Run(t, sqltest.Harness{Server: "mysql", Open: openDB})
+}
+
+// TestConformance runs the sink suite (internal/sinktest) in modes upsert
+// and insert.
+func TestConformance(t *testing.T) {
+	_ = mysql.SetLogger(nopLogger{}) // the driver's own log of the cut connections
+	sqltest.Conformance(t, sqltest.Harness{Server: "mysql", Open: openDB})
 }

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/sinktest"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
 )
@@ -21,6 +24,10 @@ func harness() sqltest.Harness {
 func openDB(t *testing.T) *sqltest.DB {
 	dsn := pgtest.NewDatabase(t)
 	conn := pgtest.Connect(t, dsn)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("SLUICE_PG_DSN is not a URL")
+	}
 	return &sqltest.DB{
 		Sink: func(t *testing.T, cfg sqlsink.Config) component.Sink {
 			cfg.DSN = dsn
@@ -56,7 +63,34 @@ func openDB(t *testing.T) *sqltest.DB {
 				t.Fatalf("%s: %v", q, err)
 			}
 		},
+		Exists: func(t *testing.T, table string) bool {
+			var ok bool
+			if err := conn.QueryRow(context.Background(), "SELECT to_regclass('public.' || quote_ident($1)) IS NOT NULL", table).Scan(&ok); err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		},
+		Addr: u.Host,
+		New: func(t *testing.T, cfg sqlsink.Config, p sinktest.Params) (component.Sink, error) {
+			v := *u
+			if p.Via != "" {
+				v.Host = p.Via
+			}
+			if p.Secret != "" {
+				v.User = url.UserPassword(v.User.Username(), p.Secret)
+			}
+			cfg.DSN = v.String()
+			c := Config{Config: cfg, Schema: "public"}
+			if errs := c.Validate(); len(errs) > 0 {
+				return nil, errors.Join(errs...)
+			}
+			return New(c, component.Env{Name: p.Name, Logger: p.Logger})
+		},
 	}
 }
 
 func TestSuite(t *testing.T) { sqltest.Run(t, harness()) }
+
+// TestConformance runs the sink suite (internal/sinktest) in modes upsert
+// and insert.
+func TestConformance(t *testing.T) { sqltest.Conformance(t, harness()) }

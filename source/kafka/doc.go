@@ -15,7 +15,8 @@
 // Uuid, Json, Xml, Enum, arrays, Connect's own Date/Time/Timestamp), plus
 // optionality and defaults. A ZonedTimestamp column's precision is the
 // number of fraction digits of its value (Debezium writes exactly the
-// column's precision). Without the schema part the types are inferred from
+// column's precision); a NULL keeps the precision seen last, so that NULLs
+// do not give the table a schema of their own. Without the schema part the types are inferred from
 // the JSON: integers int64, other numbers float64, booleans, strings
 // (decimals stay base64 strings and temporal values numbers, as written),
 // {"scale","value"} objects VariableScaleDecimal, arrays by their first
@@ -66,8 +67,14 @@
 // committed after it is persisted), so either way nothing is lost, and
 // resuming from the checkpoint avoids re-reading the window between the
 // two. After a rebalance, a partition newly assigned resumes at the group's
-// offset (duplicates, never loss); Committed only commits partitions this
-// member owns, so it never moves another member's offsets back.
+// offset (duplicates, never loss) — except one this run has read before
+// (the group dropped the member while its connection was cut, then gave
+// the partition back), which resumes after what the run emitted (or at
+// the group's offset if another member committed past it): the group's
+// offset lags by what no sink has acknowledged yet, and reading it again
+// would send those events twice and move the checkpoint back.
+// Committed only commits partitions this member owns, so it never moves
+// another member's offsets back.
 //
 // A process killed without leaving the group holds its partitions until its
 // session expires (session_timeout, default 10s); with instance_id (static

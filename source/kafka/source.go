@@ -175,6 +175,7 @@ type Source struct {
 		sync.Mutex
 		cl    *kgo.Client
 		start offsets                   // checkpoint offsets not yet applied to an assignment
+		read  offsets                   // the next offset of every partition Run has emitted from
 		owned map[string]map[int32]bool // partitions this member holds
 	}
 }
@@ -194,6 +195,7 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, log: log, env: component.Env{Logger: log}}
 	s.mu.owned = map[string]map[int32]bool{}
+	s.mu.read = offsets{}
 	return s, nil
 }
 
@@ -235,12 +237,25 @@ func (s *Source) client(checkpoint offsets) (*kgo.Client, error) {
 }
 
 // adjust starts each partition found in the checkpoint there, the first
-// time it is assigned.
+// time it is assigned, and a partition assigned again (the group lost this
+// member while its connection was cut, and took it back) after what Run
+// has emitted from it: the group's offset lags behind by what no sink has
+// acknowledged yet, which would otherwise come again, with checkpoints
+// going back.
 func (s *Source) adjust(_ context.Context, m map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for t, ps := range m {
 		for p := range ps {
+			if off, ok := s.mu.read[t][p]; ok {
+				// Unless another member read on meanwhile and committed
+				// past it.
+				if g := ps[p].EpochOffset().Offset; g < off {
+					ps[p] = kgo.NewOffset().At(off).WithEpoch(-1)
+				}
+				delete(s.mu.start[t], p)
+				continue
+			}
 			if off, ok := s.mu.start[t][p]; ok {
 				ps[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 				delete(s.mu.start[t], p)
@@ -364,6 +379,13 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			}
 			next.set(r.Topic, r.Partition, r.Offset+1)
 		})
+		s.mu.Lock()
+		for t, ps := range next {
+			for p, o := range ps {
+				s.mu.read.set(t, p, o)
+			}
+		}
+		s.mu.Unlock()
 		if len(events) > 0 {
 			if err := out.Emit(ctx, events, next.checkpoint()); err != nil {
 				if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {

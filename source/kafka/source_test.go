@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
 )
@@ -29,44 +29,9 @@ func uniq() string {
 	return "t" + hex.EncodeToString(b[:])
 }
 
-// collector is an Emitter that keeps what it is given.
-type collector struct {
-	mu     sync.Mutex
-	events []event.Event
-	cps    [][]byte
-}
-
-func (c *collector) Emit(_ context.Context, events []event.Event, cp []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, events...)
-	c.cps = append(c.cps, cp)
-	return nil
-}
-
-// wait polls until n events arrived, then returns them and the last checkpoint.
-func (c *collector) wait(t *testing.T, n int) ([]event.Event, []byte) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c.mu.Lock()
-		if len(c.events) >= n {
-			ev, cp := append([]event.Event(nil), c.events...), c.cps[len(c.cps)-1]
-			c.mu.Unlock()
-			return ev, cp
-		}
-		have := len(c.events)
-		c.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d events, want %d", have, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 type running struct {
 	src  *Source
-	out  *collector
+	out  *sourcetest.Emitter
 	done chan error
 	stop context.CancelFunc
 }
@@ -78,7 +43,7 @@ func start(t *testing.T, cfg Config, cp []byte) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{src: s, out: &collector{}, done: make(chan error, 1), stop: cancel}
+	r := &running{src: s, out: sourcetest.NewEmitter(), done: make(chan error, 1), stop: cancel}
 	go func() { r.done <- s.Run(ctx, cp, r.out) }()
 	t.Cleanup(r.close)
 	return r
@@ -190,7 +155,7 @@ func TestSourceSluiceWritten(t *testing.T) {
 	topic := name + ".public.items"
 	cfg := srcConfig(t, topic)
 	r := start(t, cfg, nil)
-	got, cp := r.out.wait(t, 4)
+	got, cp := r.out.WaitEvents(t, 4, 20*time.Second)
 	enc := encoder(t, format.DebeziumSchema)
 	for i := range in {
 		want, _, _ := enc.AppendValue(nil, &in[i])
@@ -223,7 +188,7 @@ func TestSourceSluiceWritten(t *testing.T) {
 	}
 	// No fifth event: the tombstone after the delete (offset 4) is skipped.
 	r.close()
-	if n := len(r.out.events); n != 4 {
+	if n := len(r.out.Events()); n != 4 {
 		t.Errorf("%d events, want 4", n)
 	}
 }
@@ -249,7 +214,7 @@ func TestSourceDebeziumWritten(t *testing.T) {
 		[]byte(`{"id":1}`), nil, // a tombstone
 	)
 	r := start(t, srcConfig(t, topic), nil)
-	got, _ := r.out.wait(t, 2)
+	got, _ := r.out.WaitEvents(t, 2, 20*time.Second)
 	if got[0].Schema.Stream != "postgres_server.connect_test_db.public.source_table" || got[0].After[1].Str != "test1" || got[0].Source.TxID != 780 {
 		t.Errorf("event 0: %s %+v", got[0].Schema.Stream, got[0])
 	}
@@ -268,12 +233,12 @@ func TestSourceResumes(t *testing.T) {
 	cfg.TopicRegex, cfg.Topics = strings.ReplaceAll(topic, ".", `\.`), nil
 	writeSluice(t, []event.Event{row(sc, event.OpCreate, 1, 10), row(sc, event.OpCreate, 2, 20), row(sc, event.OpCreate, 3, 30)})
 	r := start(t, cfg, nil)
-	_, cp := r.out.wait(t, 3)
+	_, cp := r.out.WaitEvents(t, 3, 20*time.Second)
 	r.close()
 
 	writeSluice(t, []event.Event{row(sc, event.OpCreate, 4, 40)})
 	r = start(t, cfg, cp)
-	got, _ := r.out.wait(t, 1)
+	got, _ := r.out.WaitEvents(t, 1, 20*time.Second)
 	if got[0].After[0].AsInt() != 4 {
 		t.Errorf("resumed at id %d, want 4", got[0].After[0].AsInt())
 	}
@@ -283,7 +248,7 @@ func TestSourceResumes(t *testing.T) {
 	r.close()
 
 	r = start(t, cfg, nil) // no checkpoint: the group's offset 2
-	got, _ = r.out.wait(t, 2)
+	got, _ = r.out.WaitEvents(t, 2, 20*time.Second)
 	if got[0].After[0].AsInt() != 3 || got[1].After[0].AsInt() != 4 {
 		t.Errorf("resumed at ids %d, %d; want 3, 4", got[0].After[0].AsInt(), got[1].After[0].AsInt())
 	}
@@ -305,8 +270,8 @@ func TestSourceMalformedStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not stop")
 	}
-	if len(r.out.events) != 1 || string(r.out.cps[0]) != `{"`+topic+`":{"0":1}}` {
-		t.Errorf("emitted %d events, checkpoints %q", len(r.out.events), r.out.cps)
+	if bs := r.out.Batches(); len(bs) != 1 || bs[0].N != 1 || string(bs[0].Checkpoint) != `{"`+topic+`":{"0":1}}` {
+		t.Errorf("emitted %+v, want one batch of one event with checkpoint offset 1", bs)
 	}
 	r.src.Close()
 
@@ -314,7 +279,7 @@ func TestSourceMalformedStops(t *testing.T) {
 	cfg.OnMalformed = "skip"
 	produceRaw(t, topic, nil, readFile(t, "debezium271-value.json"))
 	r = start(t, cfg, nil)
-	if got, cp := r.out.wait(t, 2); len(got) != 2 || !strings.Contains(string(cp), `"0":3`) {
+	if got, cp := r.out.WaitEvents(t, 2, 20*time.Second); len(got) != 2 || !strings.Contains(string(cp), `"0":3`) {
 		t.Errorf("skip: %d events, checkpoint %s", len(got), cp)
 	}
 }
@@ -338,7 +303,7 @@ func TestSeqNeedsTheLSN(t *testing.T) {
 	}
 	writeSluice(t, in)
 	r := start(t, srcConfig(t, sc.Stream), nil)
-	got, _ := r.out.wait(t, 3)
+	got, _ := r.out.WaitEvents(t, 3, 20*time.Second)
 	for i, e := range got {
 		if !e.Seq().IsZero() {
 			t.Errorf("event %d: seq %v, want zero (the header alone is half a Seq)", i, e.Seq())
@@ -357,7 +322,7 @@ func TestSeqOnlyFromOnePartition(t *testing.T) {
 	writeSluice(t, []event.Event{row(a, event.OpCreate, 1, 300), row(b, event.OpCreate, 2, 200)})
 
 	two := start(t, srcConfig(t, a.Stream, b.Stream), nil)
-	got, _ := two.out.wait(t, 2)
+	got, _ := two.out.WaitEvents(t, 2, 20*time.Second)
 	for i, e := range got {
 		if !e.Seq().IsZero() {
 			t.Errorf("two topics, event %d (%s): seq %v, want zero", i, e.Schema.Stream, e.Seq())
@@ -384,12 +349,12 @@ func TestSeqOnlyFromOnePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := start(t, srcConfig(t, wide), nil)
-	if got, _ := part.out.wait(t, 1); !got[0].Seq().IsZero() {
+	if got, _ := part.out.WaitEvents(t, 1, 20*time.Second); !got[0].Seq().IsZero() {
 		t.Errorf("a topic of 2 partitions: seq %v, want zero", got[0].Seq())
 	}
 
 	one := start(t, srcConfig(t, a.Stream), nil)
-	if got, _ := one.out.wait(t, 1); got[0].Seq() != (event.Seq{Hi: 305, Lo: 300}) {
+	if got, _ := one.out.WaitEvents(t, 1, 20*time.Second); got[0].Seq() != (event.Seq{Hi: 305, Lo: 300}) {
 		t.Errorf("one topic of one partition: seq %v, want {305 300} from the header", got[0].Seq())
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
@@ -120,16 +121,16 @@ func TestExportTypes(t *testing.T) {
 		},
 		bson.D{{Key: "_id", Value: oid(2)}, {Key: "string", Value: "second"}},
 	)
-	out := &recorder{}
+	out := sourcetest.NewEmitter()
 	if err := runExport(t, f.config("types"), nil, out); err != nil {
 		t.Fatal(err)
 	}
-	evs := out.events()
+	evs := out.Events()
 	if len(evs) != 2 {
 		t.Fatalf("%d events, want 2", len(evs))
 	}
 	var b strings.Builder
-	dumpBatches(&b, []recordedBatch{{events: evs}})
+	dumpBatches(&b, []sourcetest.Emitted{{N: len(evs), Events: evs}})
 	want := `batch 1: 2 events, checkpoint 
   schema mongo.DB.types v1 (connector mongodb, database DB, namespace "", table types, key [0]):
     _id string/objectId key
@@ -183,7 +184,7 @@ func TestExportTypes(t *testing.T) {
 	if got := strings.ReplaceAll(b.String(), f.db, "DB"); got != want {
 		t.Errorf("export differs:\n%s\nwant:\n%s", got, want)
 	}
-	if cp := string(out.lastCheckpoint()); cp != `{"v":1,"phase":"done"}` {
+	if cp := string(out.Checkpoint()); cp != `{"v":1,"phase":"done"}` {
 		t.Errorf("final checkpoint %s", cp)
 	}
 }
@@ -216,13 +217,13 @@ func TestExportParallelRanges(t *testing.T) {
 	cfg.Export.PartitionSize = 2500
 	cfg.Export.Workers = 4
 	cfg.BatchSize = 300
-	out := &recorder{}
+	out := sourcetest.NewEmitter()
 	start := time.Now()
 	if err := runExport(t, cfg, nil, out); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("exported %d documents in %s", n, time.Since(start).Round(time.Millisecond))
-	ids := idsOf(out.events())
+	ids := idsOf(out.Events())
 	if len(ids) != n {
 		t.Fatalf("%d distinct documents, want %d", len(ids), n)
 	}
@@ -232,16 +233,16 @@ func TestExportParallelRanges(t *testing.T) {
 		}
 	}
 	ranges, lasts := 0, 0
-	for i, b := range out.batches {
-		cp, err := parseCheckpoint(b.cp)
+	for i, b := range out.Batches() {
+		cp, err := parseCheckpoint(b.Checkpoint)
 		if err != nil || cp == nil {
-			t.Fatalf("batch %d: checkpoint %s: %v", i, b.cp, err)
+			t.Fatalf("batch %d: checkpoint %s: %v", i, b.Checkpoint, err)
 		}
 		if p := cp.Export[f.db+".big"]; p != nil && p.Bounds != nil {
 			bounds, _ := p.bounds()
 			ranges = len(bounds) + 1
 		}
-		for _, e := range b.events {
+		for _, e := range b.Events {
 			if e.Source.Snapshot == event.SnapshotLast {
 				lasts++
 			}
@@ -250,7 +251,7 @@ func TestExportParallelRanges(t *testing.T) {
 	if ranges != n/2500 {
 		t.Errorf("%d ranges, want %d", ranges, n/2500)
 	}
-	if lasts != 1 || out.events()[n-1].Source.Snapshot != event.SnapshotLast {
+	if lasts != 1 || out.Events()[n-1].Source.Snapshot != event.SnapshotLast {
 		t.Errorf("%d rows marked last; want only the very last one", lasts)
 	}
 }
@@ -258,7 +259,7 @@ func TestExportParallelRanges(t *testing.T) {
 // stopAfter is an Emitter that stops the run after n batches with rows,
 // like a crash: the last checkpoint it returns is what would be durable.
 type stopAfter struct {
-	recorder
+	*sourcetest.Emitter
 	n      int
 	cancel context.CancelFunc
 }
@@ -267,7 +268,7 @@ func (s *stopAfter) Emit(ctx context.Context, evs []event.Event, cp []byte) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.recorder.Emit(ctx, evs, cp); err != nil {
+	if err := s.Emitter.Emit(ctx, evs, cp); err != nil {
 		return err
 	}
 	if len(evs) > 0 {
@@ -285,7 +286,7 @@ func exportUntil(t *testing.T, cfg *Config, n int) *stopAfter {
 	s := newSource(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &stopAfter{n: n, cancel: cancel}
+	out := &stopAfter{Emitter: sourcetest.NewEmitter(), n: n, cancel: cancel}
 	if err := s.Run(ctx, nil, out); err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestExportResume(t *testing.T) {
 	cfg.Export.Workers = 3
 	cfg.BatchSize = 400
 	first := exportUntil(t, cfg, 7)
-	cp := first.lastCheckpoint()
+	cp := first.Checkpoint()
 	parsed, err := parseCheckpoint(cp)
 	if err != nil || parsed.Phase != phaseExport {
 		t.Fatalf("checkpoint after the stop: %s (%v), want the export phase", cp, err)
@@ -314,11 +315,11 @@ func TestExportResume(t *testing.T) {
 		t.Fatalf("checkpoint after the stop has no unfinished ranges with progress: %s", cp)
 	}
 	t.Logf("stopped at %s", cp)
-	second := &recorder{}
+	second := sourcetest.NewEmitter()
 	if err := runExport(t, cfg, cp, second); err != nil {
 		t.Fatal(err)
 	}
-	a, b := idsOf(first.events()), idsOf(second.events())
+	a, b := idsOf(first.Events()), idsOf(second.Events())
 	// Only batches up to the checkpoint count as done: the first run's
 	// events are exactly those (the stop came right after an emit).
 	for id := range a {
@@ -332,7 +333,7 @@ func TestExportResume(t *testing.T) {
 	if len(b) >= n {
 		t.Fatalf("the second run exported everything again")
 	}
-	if got := string(second.lastCheckpoint()); got != `{"v":1,"phase":"done"}` {
+	if got := string(second.Checkpoint()); got != `{"v":1,"phase":"done"}` {
 		t.Errorf("final checkpoint %s", got)
 	}
 }
@@ -352,12 +353,12 @@ func TestExportMixedIDs(t *testing.T) {
 	cfg := f.config("mixed")
 	cfg.Export.PartitionSize = 2
 	cfg.BatchSize = 2
-	whole := &recorder{}
+	whole := sourcetest.NewEmitter()
 	if err := runExport(t, cfg, nil, whole); err != nil {
 		t.Fatal(err)
 	}
 	var order []string
-	for _, e := range whole.events() {
+	for _, e := range whole.Events() {
 		order = append(order, e.After[1].Text())
 	}
 	if got := strings.Join(order, ","); got != "0,2,3,1,4,5,6,7,8,9,10,11,12,13" {
@@ -365,15 +366,15 @@ func TestExportMixedIDs(t *testing.T) {
 	}
 	for stop := 1; stop < 7; stop++ {
 		first := exportUntil(t, cfg, stop)
-		cp := first.lastCheckpoint()
+		cp := first.Checkpoint()
 		if p, _ := parseCheckpoint(cp); p == nil || p.Export[f.db+".mixed"] == nil || !p.Export[f.db+".mixed"].Mixed {
 			t.Fatalf("stop after %d: checkpoint %s does not mark the collection mixed", stop, cp)
 		}
-		second := &recorder{}
+		second := sourcetest.NewEmitter()
 		if err := runExport(t, cfg, cp, second); err != nil {
 			t.Fatal(err)
 		}
-		a, b := idsOf(first.events()), idsOf(second.events())
+		a, b := idsOf(first.Events()), idsOf(second.Events())
 		if len(a)+len(b) != len(ids) {
 			t.Fatalf("stop after %d batches: %d + %d documents, want %d (checkpoint %s)", stop, len(a), len(b), len(ids), cp)
 		}
@@ -395,12 +396,12 @@ func TestExportGlobAndEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := f.config("*", "missing")
-	out := &recorder{}
+	out := sourcetest.NewEmitter()
 	if err := runExport(t, cfg, nil, out); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, e := range out.events() {
+	for _, e := range out.Events() {
 		got = append(got, e.Schema.Table+":"+e.After[0].Text())
 	}
 	sort.Strings(got)
@@ -417,7 +418,7 @@ func TestNoChangeStreams(t *testing.T) {
 	f.insert(t, "c", bson.D{{Key: "_id", Value: int32(1)}})
 	cfg := f.config("c")
 	cfg.Collections[0].Stream = true
-	out := &recorder{}
+	out := sourcetest.NewEmitter()
 	err := runExport(t, cfg, nil, out)
 	if err == nil {
 		t.Fatal("no error")
@@ -431,8 +432,8 @@ func TestNoChangeStreams(t *testing.T) {
 	if !component.IsPermanent(err) {
 		t.Errorf("error is not permanent: %v", err)
 	}
-	if len(out.batches) != 0 {
-		t.Errorf("emitted %d batches before failing", len(out.batches))
+	if n := len(out.Batches()); n != 0 {
+		t.Errorf("emitted %d batches before failing", n)
 	}
 	// The watch itself (what the probe guards) fails with the same clear
 	// error, not the driver's.

@@ -19,48 +19,10 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// recorder is an Emitter that keeps every batch.
-type recorder struct {
-	mu      sync.Mutex
-	batches []recordedBatch
-}
-
-type recordedBatch struct {
-	events []event.Event
-	cp     []byte
-}
-
-func (r *recorder) Emit(_ context.Context, evs []event.Event, cp []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.batches = append(r.batches, recordedBatch{events: evs, cp: cp})
-	return nil
-}
-
-func (r *recorder) events() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event.Event
-	for _, b := range r.batches {
-		out = append(out, b.events...)
-	}
-	return out
-}
-
-func (r *recorder) lastCheckpoint() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := len(r.batches) - 1; i >= 0; i-- {
-		if r.batches[i].cp != nil {
-			return r.batches[i].cp
-		}
-	}
-	return nil
-}
 
 // streamScenario is one golden test: recorded change events fed through a
 // recorded stream into Run.
@@ -172,7 +134,7 @@ func runScenario(t *testing.T, sc streamScenario) string {
 		rec.docs[fmt.Sprintf("%d:%x", byte(v.Type), v.Value)] = raw
 	}
 	src.dial = func(context.Context) (server, *mongo.Client, error) { return rec, nil, nil }
-	out := &recorder{}
+	out := sourcetest.NewEmitter()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -196,7 +158,7 @@ func runScenario(t *testing.T, sc streamScenario) string {
 	fmt.Fprintf(&b, "== log\n%s", logs.String())
 	logMu.Unlock()
 	b.WriteString("== emitted\n")
-	dumpBatches(&b, out.batches)
+	dumpBatches(&b, out.Batches())
 	fmt.Fprintf(&b, "== result\nRun: %v\nskipped updates: %d\n", runErr, src.skippedUpdates.Load())
 	return b.String()
 }
@@ -220,12 +182,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // event's op, stream, schema version, Source fields, Position and images,
 // and each schema's columns when it first appears. Processing times
 // (Event.TsMs, and Source.TsMs of export rows) are left out.
-func dumpBatches(b *strings.Builder, batches []recordedBatch) {
+func dumpBatches(b *strings.Builder, batches []sourcetest.Emitted) {
 	seen := map[*event.Schema]bool{}
 	for i, bt := range batches {
-		fmt.Fprintf(b, "batch %d: %d events, checkpoint %s\n", i+1, len(bt.events), bt.cp)
-		for j := range bt.events {
-			e := &bt.events[j]
+		fmt.Fprintf(b, "batch %d: %d events, checkpoint %s\n", i+1, len(bt.Events), bt.Checkpoint)
+		for j := range bt.Events {
+			e := &bt.Events[j]
 			if !seen[e.Schema] {
 				seen[e.Schema] = true
 				fmt.Fprintf(b, "  schema %s v%d (connector %s, database %s, namespace %q, table %s, key %v):\n", e.Schema.Stream, e.Schema.Version,

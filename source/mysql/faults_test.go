@@ -9,6 +9,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
@@ -35,50 +36,31 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	cfg := te.config("ro")
 	cfg.DSN = dc.FormatDSN()
 	cfg.BatchSize = 4
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 
-	out.mu.Lock()
-	out.window, out.held = 1, 1 // the next Emit blocks
-	out.mu.Unlock()
+	out.Hold() // the next Emit blocks
 	for i := range 30 {
 		te.exec(fmt.Sprintf("INSERT INTO ro VALUES (%d, 'small'), (%d, 'small'), (%d, 'small'), (%d, 'small')", 4*i+1, 4*i+2, 4*i+3, 4*i+4))
 	}
 	te.exec(`INSERT INTO ro WITH RECURSIVE s(n) AS (SELECT 1001 UNION ALL SELECT n + 1 FROM s WHERE n < 1300)
 		SELECT n, REPEAT('x', 100000) FROM s`)
-	waitFor(t, "the source to block in Emit", func() bool {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return out.waiting > 0
+	waitFor(t, "the source to block in Emit", func() bool { return out.Waiting() > 0 })
+	out.HoldAfter(func(evs []event.Event) bool { // the next Emit blocks
+		return slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 })
 	})
-	clamped := false // guarded by out.mu
-	out.mu.Lock()
-	out.window = 0
-	out.onEmit = func(e *fakeEmitter, evs []event.Event, _ []byte) error {
-		if !clamped && slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 }) {
-			e.window, clamped = e.held+1, true // the next Emit blocks
-		}
-		return nil
-	}
-	out.cond.Broadcast()
-	out.mu.Unlock()
 	waitFor(t, "the source to block in Emit with rows of the large transaction emitted", func() bool {
-		out.mu.Lock()
-		defer out.mu.Unlock()
-		return clamped && out.waiting > 0
+		return out.Holding() && out.Waiting() > 0
 	})
 	px.Cut()
 	px.Restore() // the cut connections stay closed; new ones go through
-	out.mu.Lock()
-	out.window, out.onEmit = 0, nil
-	out.cond.Broadcast()
-	out.mu.Unlock()
+	out.Unhold()
 
 	// A row committed after the cut: once it arrives, everything before it
 	// has.
 	te.exec("INSERT INTO ro VALUES (5000, 'after')")
-	out.waitFor(t, "the row committed after the cut", 60*time.Second, func(evs []event.Event) bool {
+	out.WaitFor(t, "the row committed after the cut", 60*time.Second, func(evs []event.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].After[0].AsInt() == 5000
 	})
 	var want []int64
@@ -90,7 +72,7 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	}
 	want = append(want, 5000)
 	var got []int64
-	for _, e := range out.snapshotEvents() {
+	for _, e := range out.Events() {
 		got = append(got, e.After[0].AsInt())
 	}
 	if !slices.Equal(got, want) {

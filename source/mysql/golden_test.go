@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -22,14 +23,14 @@ func TestDebeziumEnvelope(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(typesTable)
 	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 1))
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("types"), nil, out)
-	out.waitFor(t, "snapshot", 20*time.Second, count(1))
+	out.WaitFor(t, "snapshot", 20*time.Second, count(1))
 	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 3))
 	te.exec("UPDATE types SET ti = 1, js = '[]' WHERE id = 3")
 	te.exec("DELETE FROM types WHERE id = 3")
-	out.waitFor(t, "changes", 20*time.Second, count(4))
-	evs := out.snapshotEvents()[:4]
+	out.WaitFor(t, "changes", 20*time.Second, count(4))
+	evs := out.Events()[:4]
 
 	for _, f := range []string{format.Debezium, format.DebeziumSchema} {
 		enc, err := format.New(format.Options{Format: f})

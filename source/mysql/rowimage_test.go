@@ -21,6 +21,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // recordingPath holds raw binlog events recorded from MariaDB by
@@ -320,7 +321,7 @@ func throughDecoder(t *testing.T, raws [][]byte, fast bool, retype func([]*colTy
 	p.SetFlavor(gomysql.MariaDBFlavor)
 	p.SetParseTime(true)
 	p.SetTimestampStringLocation(time.UTC)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := DefaultConfig()
 	cfg.BatchSize = 1 << 20
 	d := &decoder{src: &Source{cfg: *cfg}, out: out, byID: map[uint64]*tableState{}, captured: map[tableRef]*tableState{}}
@@ -362,7 +363,7 @@ func throughDecoder(t *testing.T, raws [][]byte, fast bool, retype func([]*colTy
 	if err := d.flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return out.snapshotEvents()
+	return out.Events()
 }
 
 // sameEvents compares the rows of two event lists.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // apply replays events onto a map id → v text.
@@ -57,33 +59,33 @@ func TestSnapshotAndStreamWithoutGapOrOverlap(t *testing.T) {
 	te.exec("INSERT INTO t SELECT seq, 'orig' FROM seq_1_to_3000")
 	cfg := te.config("t")
 	cfg.SnapshotChunkRows, cfg.BatchSize = 200, 100
-	out := newEmitter()
-	writes := 0
-	out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
+	out := sourcetest.NewEmitter()
+	var writes atomic.Int64 // changes made; OnEmit writes it, the wait reads it
+	out.OnEmit(func(count int, evs []event.Event, cp []byte) error {
 		// Changes while the snapshot is being read: after its position,
 		// so they belong to the stream only.
-		if len(evs) > 0 && evs[0].Op == event.OpRead && e.count >= 500 && e.count < 1500 {
-			id := 100 + e.count
+		if len(evs) > 0 && evs[0].Op == event.OpRead && count >= 500 && count < 1500 {
+			id := 100 + count
 			for _, q := range []string{
-				fmt.Sprintf("UPDATE t SET v = 'upd%d' WHERE id IN (%d, %d)", e.count, id, 2900-id),
+				fmt.Sprintf("UPDATE t SET v = 'upd%d' WHERE id IN (%d, %d)", count, id, 2900-id),
 				fmt.Sprintf("DELETE FROM t WHERE id = %d", id+1),
-				fmt.Sprintf("INSERT INTO t VALUES (%d, 'new')", 10000+e.count),
+				fmt.Sprintf("INSERT INTO t VALUES (%d, 'new')", 10000+count),
 			} {
 				if _, err := te.db.Exec(q); err != nil {
 					return fmt.Errorf("%s: %w", q, err)
 				}
 			}
-			writes += 4
+			writes.Add(4)
 		}
 		return nil
-	}
+	})
 	r := te.start(cfg, nil, out)
-	out.waitFor(t, "snapshot and changes", 30*time.Second, func(evs []event.Event) bool {
-		return len(evs) >= 3000+writes && writes > 0
+	out.WaitFor(t, "snapshot and changes", 30*time.Second, func(evs []event.Event) bool {
+		return len(evs) >= 3000+int(writes.Load()) && writes.Load() > 0
 	})
 	r.stop(t)
 	want := te.state("t")
-	evs := out.snapshotEvents()
+	evs := out.Events()
 	reads := map[string]int{}
 	changes := 0
 	for _, e := range evs {
@@ -104,8 +106,8 @@ func TestSnapshotAndStreamWithoutGapOrOverlap(t *testing.T) {
 			t.Fatalf("row %s read %d times", id, n)
 		}
 	}
-	if changes != writes {
-		t.Fatalf("stream has %d changes, want exactly the %d made during the snapshot", changes, writes)
+	if changes != int(writes.Load()) {
+		t.Fatalf("stream has %d changes, want exactly the %d made during the snapshot", changes, writes.Load())
 	}
 	got := apply(evs)
 	if len(got) != len(want) {
@@ -128,16 +130,16 @@ func TestSnapshotResumesAfterCrash(t *testing.T) {
 	cfg.SnapshotChunkRows, cfg.BatchSize = 70, 30
 	crash := errors.New("crash")
 	var saved []byte
-	out := newEmitter()
-	out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
-		if cp != nil && strings.Contains(string(cp), `"phase":"snapshot"`) && e.count > 1100 {
+	out := sourcetest.NewEmitter()
+	out.OnEmit(func(count int, evs []event.Event, cp []byte) error {
+		if cp != nil && strings.Contains(string(cp), `"phase":"snapshot"`) && count > 1100 {
 			return crash
 		}
 		if cp != nil {
 			saved = cp
 		}
 		return nil
-	}
+	})
 	src, err := New(cfg, component.Env{Name: "my", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -146,29 +148,29 @@ func TestSnapshotResumesAfterCrash(t *testing.T) {
 		t.Fatalf("Run: %v, want the crash", err)
 	}
 	src.Close()
-	first := out.snapshotEvents()
+	first := out.Events()
 	var cp checkpoint
 	if err := json.Unmarshal(saved, &cp); err != nil || cp.Phase != phaseSnapshot {
 		t.Fatalf("checkpoint %s: %v", saved, err)
 	}
 	// Rows emitted after the checkpoint are lost with the crash.
 	n := 0
-	for _, b := range out.batches {
-		n += b.n
-		if string(b.cp) == string(saved) {
+	for _, b := range out.Batches() {
+		n += b.N
+		if string(b.Checkpoint) == string(saved) {
 			break
 		}
 	}
 	first = first[:n]
 	te.exec("INSERT INTO a VALUES (5000, 'late')")
 
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, saved, out2)
-	out2.waitFor(t, "the rest and the late insert", 30*time.Second, func(evs []event.Event) bool {
+	out2.WaitFor(t, "the rest and the late insert", 30*time.Second, func(evs []event.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].Op == event.OpCreate
 	})
 	seen := map[string]int{}
-	for _, e := range append(first, out2.snapshotEvents()...) {
+	for _, e := range append(first, out2.Events()...) {
 		if e.Op != event.OpRead {
 			continue
 		}
@@ -187,9 +189,9 @@ func TestSnapshotResumesAfterCrash(t *testing.T) {
 func TestAlterTableMidStream(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("t"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	// All at once: when the first insert is decoded the catalog is
 	// already at the last shape.
 	te.exec("INSERT INTO t VALUES (1, 'a')")
@@ -200,8 +202,8 @@ func TestAlterTableMidStream(t *testing.T) {
 	te.exec("ALTER TABLE t RENAME COLUMN c TO c2")
 	te.exec("INSERT INTO t VALUES (4, 11)")
 	te.exec("UPDATE t SET c2 = 12 WHERE id = 4")
-	out.waitFor(t, "5 changes", 20*time.Second, count(5))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "5 changes", 20*time.Second, count(5))
+	evs := out.Events()
 	want := []string{
 		"c t id=1 v=a",
 		"c t id=2 v=b c=9",
@@ -230,9 +232,9 @@ func TestTransactionsInOrderWithBeforeImages(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
 	te.exec("CREATE TABLE other (id INT PRIMARY KEY)")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("t"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`START TRANSACTION;
 		INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');
 		INSERT INTO other VALUES (1);
@@ -240,8 +242,8 @@ func TestTransactionsInOrderWithBeforeImages(t *testing.T) {
 		DELETE FROM t WHERE id = 1;
 		COMMIT`)
 	te.exec("UPDATE t SET id = 30 WHERE id = 3")
-	out.waitFor(t, "6 changes", 20*time.Second, count(6))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "6 changes", 20*time.Second, count(6))
+	evs := out.Events()
 	var got []string
 	for _, e := range evs {
 		got = append(got, fmt.Sprintf("%s %s -> %s", e.Op, rowText(e.Schema, e.Before), rowText(e.Schema, e.After)))
@@ -279,46 +281,27 @@ func TestBigTransactionInBoundedMemory(t *testing.T) {
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100))")
 	cfg := te.config("t")
 	cfg.BatchSize = 500
-	out := newEmitter()
-	out.window = 2
-	out.keep = false
+	out := sourcetest.NewEmitter()
+	out.SetWindow(2)
+	out.CountOnly()
 	r := te.start(cfg, nil, out)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for ctx.Err() == nil {
-			out.release()
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	out.waitCP(t)
+	out.Acknowledge(ctx)
+	out.WaitCheckpoint(t)
 	te.exec("INSERT INTO t SELECT seq, REPEAT('x', 100) FROM seq_1_to_50000")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out.mu.Lock()
-		n := out.count
-		out.mu.Unlock()
-		if n >= 50000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d of 50000 rows", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	out.WaitFor(t, "the 50000 rows", 60*time.Second, func([]event.Event) bool { return out.Count() >= 50000 })
 	cancel()
 	r.stop(t)
-	out.mu.Lock()
-	defer out.mu.Unlock()
-	if out.maxHeld > 2*cfg.BatchSize {
-		t.Fatalf("%d events held at once, want at most %d", out.maxHeld, 2*cfg.BatchSize)
+	if out.MaxHeld() > 2*cfg.BatchSize {
+		t.Fatalf("%d events held at once, want at most %d", out.MaxHeld(), 2*cfg.BatchSize)
 	}
 	mid := 0
-	for _, b := range out.batches[1:] {
-		if b.n > cfg.BatchSize {
-			t.Fatalf("batch of %d events", b.n)
+	for _, b := range out.Batches()[1:] {
+		if b.N > cfg.BatchSize {
+			t.Fatalf("batch of %d events", b.N)
 		}
-		if b.cp == nil {
+		if b.Checkpoint == nil {
 			mid++
 		}
 	}
@@ -331,25 +314,25 @@ func TestRestartResumesExactly(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
 	cfg := te.config("t")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	for i := 1; i <= 10; i++ {
 		te.exec(fmt.Sprintf("INSERT INTO t VALUES (%d, 'a')", i))
 	}
-	out.waitFor(t, "10 changes", 20*time.Second, count(10))
+	out.WaitFor(t, "10 changes", 20*time.Second, count(10))
 	r.stop(t)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 	for i := 11; i <= 20; i++ {
 		te.exec(fmt.Sprintf("INSERT INTO t VALUES (%d, 'b')", i))
 	}
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cp, out2)
-	out2.waitFor(t, "10 changes", 20*time.Second, count(10))
+	out2.WaitFor(t, "10 changes", 20*time.Second, count(10))
 	te.exec("INSERT INTO t VALUES (21, 'c')")
-	out2.waitFor(t, "11 changes", 20*time.Second, count(11))
+	out2.WaitFor(t, "11 changes", 20*time.Second, count(11))
 	var ids []string
-	for _, e := range out2.snapshotEvents() {
+	for _, e := range out2.Events() {
 		ids = append(ids, e.After[0].Text())
 	}
 	want := []string{"11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21"}
@@ -361,11 +344,11 @@ func TestRestartResumesExactly(t *testing.T) {
 func TestReconnectAfterKill(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("t"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec("INSERT INTO t VALUES (1)")
-	out.waitFor(t, "1 change", 20*time.Second, count(1))
+	out.WaitFor(t, "1 change", 20*time.Second, count(1))
 	rows, err := te.db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
 	if err != nil {
 		t.Fatal(err)
@@ -387,9 +370,9 @@ func TestReconnectAfterKill(t *testing.T) {
 	}
 	te.exec("INSERT INTO t VALUES (2)")
 	te.exec("INSERT INTO t VALUES (3)")
-	out.waitFor(t, "3 changes", 30*time.Second, count(3))
+	out.WaitFor(t, "3 changes", 30*time.Second, count(3))
 	var got []string
-	for _, e := range out.snapshotEvents() {
+	for _, e := range out.Events() {
 		got = append(got, e.After[0].Text())
 	}
 	if !slices.Equal(got, []string{"1", "2", "3"}) {
@@ -407,7 +390,7 @@ func TestBinlogLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = src.Run(context.Background(), purged, newEmitter())
+	err = src.Run(context.Background(), purged, sourcetest.NewEmitter())
 	src.Close()
 	if !errors.Is(err, ErrBinlogLost) || !component.IsPermanent(err) || !strings.Contains(err.Error(), "binlog.000000") {
 		t.Fatalf("Run: %v, want a permanent ErrBinlogLost naming the position", err)
@@ -415,10 +398,10 @@ func TestBinlogLost(t *testing.T) {
 
 	cfg := te.config("t")
 	cfg.OnBinlogLost = LostResnapshot
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(cfg, purged, out)
-	out.waitFor(t, "a new snapshot", 20*time.Second, count(1))
-	if e := out.snapshotEvents()[0]; e.Op != event.OpRead || e.After[0].AsInt() != 1 {
+	out.WaitFor(t, "a new snapshot", 20*time.Second, count(1))
+	if e := out.Events()[0]; e.Op != event.OpRead || e.After[0].AsInt() != 1 {
 		t.Fatalf("first event %s", e.String())
 	}
 }
@@ -427,19 +410,19 @@ func TestIdleTableCheckpointAdvances(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
 	te.exec("CREATE TABLE busy (id INT PRIMARY KEY)")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(te.config("t"), nil, out)
-	out.waitCP(t)
-	first := string(out.checkpoint())
+	out.WaitCheckpoint(t)
+	first := string(out.Checkpoint())
 	deadline := time.Now().Add(20 * time.Second)
-	for i := 0; string(out.checkpoint()) == first; i++ {
+	for i := 0; string(out.Checkpoint()) == first; i++ {
 		if time.Now().After(deadline) {
 			t.Fatal("the checkpoint never moved past other tables' transactions")
 		}
 		te.exec(fmt.Sprintf("INSERT INTO busy VALUES (%d)", i))
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := len(out.snapshotEvents()); n != 0 {
+	if n := len(out.Events()); n != 0 {
 		t.Fatalf("%d events from an idle table", n)
 	}
 	if p := r.src.Progress(); p.Phase != "streaming" {
@@ -455,7 +438,7 @@ func TestUnsupportedTypeIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	err = src.Run(context.Background(), nil, newEmitter())
+	err = src.Run(context.Background(), nil, sourcetest.NewEmitter())
 	if err == nil || !component.IsPermanent(err) || !strings.Contains(err.Error(), ".geo column p: type point is not supported") {
 		t.Fatalf("Run: %v", err)
 	}
@@ -465,12 +448,12 @@ func TestTableWithoutKey(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE nokey (a INT, b VARCHAR(10))")
 	te.exec("INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (2, 'y')")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("nokey"), nil, out)
-	out.waitFor(t, "snapshot", 20*time.Second, count(3))
+	out.WaitFor(t, "snapshot", 20*time.Second, count(3))
 	te.exec("DELETE FROM nokey WHERE a = 1 LIMIT 1")
-	out.waitFor(t, "delete", 20*time.Second, count(4))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "delete", 20*time.Second, count(4))
+	evs := out.Events()
 	if e := evs[3]; e.Op != event.OpDelete || e.Key() != nil || rowText(e.Schema, e.Before) != "a=1 b=x" {
 		t.Fatalf("delete event %s %s", e.String(), rowText(e.Schema, e.Before))
 	}
@@ -490,9 +473,9 @@ func TestAlterTableWithoutFullMetadata(t *testing.T) {
 	te.exec("SET GLOBAL binlog_row_metadata = MINIMAL")
 	t.Cleanup(func() { _, _ = te.db.Exec("SET GLOBAL binlog_row_metadata = " + old) })
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("t"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	steps := []struct{ sql, want string }{
 		{"INSERT INTO t VALUES (1, 'a')", "c t id=1 v=a"},
 		{"ALTER TABLE t ADD COLUMN c INT; INSERT INTO t VALUES (2, 'b', 9)", "c t id=2 v=b c=9"},
@@ -501,8 +484,8 @@ func TestAlterTableWithoutFullMetadata(t *testing.T) {
 	}
 	for i, s := range steps {
 		te.exec(s.sql)
-		out.waitFor(t, s.want, 20*time.Second, count(i+1))
-		if got := describe(out.snapshotEvents())[i]; got != s.want {
+		out.WaitFor(t, s.want, 20*time.Second, count(i+1))
+		if got := describe(out.Events())[i]; got != s.want {
 			t.Fatalf("step %d: %s, want %s", i, got, s.want)
 		}
 	}
@@ -518,13 +501,13 @@ func TestSnapshotChunksOverKeyTypes(t *testing.T) {
 		CONCAT(CHAR(ASCII('a') + seq % 5), '''\\é') FROM seq_1_to_100`)
 	cfg := te.config("k")
 	cfg.SnapshotChunkRows, cfg.BatchSize = 3, 2
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(cfg, nil, out)
-	out.waitFor(t, "the end of the snapshot", 20*time.Second, func([]event.Event) bool {
-		return strings.Contains(string(out.lastCP), `"phase":"stream"`)
+	out.WaitFor(t, "the end of the snapshot", 20*time.Second, func([]event.Event) bool {
+		return strings.Contains(string(out.Checkpoint()), `"phase":"stream"`)
 	})
 	seen := map[string]bool{}
-	for _, e := range out.snapshotEvents() {
+	for _, e := range out.Events() {
 		k := rowText(e.Schema, e.After)
 		if seen[k] {
 			t.Fatalf("row %s read twice", k)
@@ -543,13 +526,13 @@ func TestSnapshotChunksOverEnumKey(t *testing.T) {
 	te.exec("INSERT INTO k SELECT ELT(1 + seq % 4, 'zz', 'a,b', 'mm', 'aa'), seq FROM seq_1_to_40")
 	cfg := te.config("k")
 	cfg.SnapshotChunkRows, cfg.BatchSize = 3, 2
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(cfg, nil, out)
-	out.waitFor(t, "the end of the snapshot", 20*time.Second, func([]event.Event) bool {
-		return strings.Contains(string(out.lastCP), `"phase":"stream"`)
+	out.WaitFor(t, "the end of the snapshot", 20*time.Second, func([]event.Event) bool {
+		return strings.Contains(string(out.Checkpoint()), `"phase":"stream"`)
 	})
 	seen := map[string]bool{}
-	for _, e := range out.snapshotEvents() {
+	for _, e := range out.Events() {
 		k := rowText(e.Schema, e.After)
 		if seen[k] {
 			t.Fatalf("row %s read twice", k)
@@ -572,13 +555,13 @@ func TestPurgedBinlog(t *testing.T) {
 	}
 	te := newTestEnv(t)
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY)")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(te.config("t"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec("INSERT INTO t VALUES (1)")
-	out.waitFor(t, "1 change", 20*time.Second, count(1))
+	out.WaitFor(t, "1 change", 20*time.Second, count(1))
 	r.stop(t)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 	te.exec("FLUSH BINARY LOGS")
 	file, _, _, err := currentPosition(context.Background(), te.db, serverInfo{mariadb: true})
 	if err != nil {
@@ -625,7 +608,7 @@ func TestPurgedBinlog(t *testing.T) {
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = src.Run(ctx, cp, newEmitter())
+	err = src.Run(ctx, cp, sourcetest.NewEmitter())
 	if !errors.Is(err, ErrBinlogLost) || !component.IsPermanent(err) || !strings.Contains(err.Error(), "purged") {
 		t.Fatalf("Run: %v, want a permanent ErrBinlogLost", err)
 	}
@@ -664,7 +647,7 @@ func TestAuthFailure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = src.Run(context.Background(), nil, newEmitter())
+		err = src.Run(context.Background(), nil, sourcetest.NewEmitter())
 		src.Close()
 		want := `mysql source "my": ` + dc.Addr + ` refused user "` + user + `": ` + reason +
 			"; check the user and password in " + tc.keys + " (a ${VAR} there is read from the environment), " + hint

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestBinlogDrainThroughput drains N row changes (default 1,000,000;
@@ -54,16 +56,14 @@ func TestBinlogDrainThroughput(t *testing.T) {
 	cfg := te.config("bench")
 	cfg.Snapshot = SnapshotNever
 	cp := (&checkpoint{Version: 1, Phase: phaseStream, File: file, Pos: pos, GTID: gtid}).marshal()
-	out := newEmitter()
-	out.keep = false
+	out := sourcetest.NewEmitter()
+	out.CountOnly()
 	var peak uint64
 	cpu0 := processCPU()
 	start := time.Now()
 	r := te.start(cfg, cp, out)
 	for {
-		out.mu.Lock()
-		n := out.count
-		out.mu.Unlock()
+		n := out.Count()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapInuse)

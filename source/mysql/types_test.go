@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 const typesTable = `CREATE TABLE types (
@@ -105,13 +106,13 @@ func TestTypes(t *testing.T) {
 	te.exec(typesTable)
 	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 1))
 	te.exec("INSERT INTO types (id) VALUES (2)")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("types"), nil, out)
-	out.waitFor(t, "snapshot", 20*time.Second, count(2))
+	out.WaitFor(t, "snapshot", 20*time.Second, count(2))
 	te.exec(sprintf("INSERT INTO types VALUES "+typesRow, 11))
 	te.exec("INSERT INTO types (id) VALUES (12)")
-	out.waitFor(t, "stream", 20*time.Second, count(4))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "stream", 20*time.Second, count(4))
+	evs := out.Events()
 	for i, e := range evs[:4] {
 		path := "snapshot"
 		if i >= 2 {
@@ -144,14 +145,14 @@ func TestSnapshotAndStreamAgree(t *testing.T) {
 	for i, v := range vals {
 		te.exec(sprintf("INSERT INTO e VALUES (%d, %s)", i+1, v))
 	}
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("e"), nil, out)
-	out.waitFor(t, "snapshot", 20*time.Second, count(len(vals)))
+	out.WaitFor(t, "snapshot", 20*time.Second, count(len(vals)))
 	for i, v := range vals {
 		te.exec(sprintf("INSERT INTO e VALUES (%d, %s)", i+101, v))
 	}
-	out.waitFor(t, "stream", 20*time.Second, count(2*len(vals)))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "stream", 20*time.Second, count(2*len(vals)))
+	evs := out.Events()
 	for i := range vals {
 		snap, str := evs[i], evs[i+len(vals)]
 		for c := 1; c < len(snap.After); c++ {
@@ -185,16 +186,16 @@ func TestEnumAndSetLabelsKeepCase(t *testing.T) {
 	for i, r := range rows {
 		te.exec(sprintf("INSERT INTO lab VALUES (%d, %s)", i+1, r))
 	}
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("lab"), nil, out)
-	out.waitFor(t, "snapshot", 20*time.Second, count(len(rows)))
+	out.WaitFor(t, "snapshot", 20*time.Second, count(len(rows)))
 	for i, r := range rows {
 		te.exec(sprintf("INSERT INTO lab VALUES (%d, %s)", i+101, r))
 	}
 	te.exec("UPDATE lab SET e = 'Xy', s = 'Ç,A' WHERE id = 101")
 	te.exec("DELETE FROM lab WHERE id = 102")
-	out.waitFor(t, "stream", 20*time.Second, count(2*len(rows)+2))
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "stream", 20*time.Second, count(2*len(rows)+2))
+	evs := out.Events()
 	var got []string
 	for _, e := range evs {
 		got = append(got, e.Op.String()+" "+rowText(e.Schema, e.Before)+" | "+rowText(e.Schema, e.After))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 func TestSnapshotAndStream(t *testing.T) {
@@ -15,13 +16,13 @@ func TestSnapshotAndStream(t *testing.T) {
 	te.exec(`CREATE TABLE b (k1 text, k2 int, v numeric(10,2), PRIMARY KEY (k1, k2))`)
 	te.exec(`INSERT INTO a VALUES (1, 'one'), (2, 'two'), (3, 'three')`)
 	te.exec(`INSERT INTO b VALUES ('x', 1, 1.50), ('x', 2, NULL), ('y', 1, -3)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.*")
 	cfg.SnapshotChunkRows = 2
 	cfg.BatchSize = 2
 	te.start(cfg, nil, out)
-	out.waitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 6 })
-	got := describe(out.snapshotEvents())
+	out.WaitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 6 })
+	got := describe(out.Events())
 	want := []string{
 		"r a id=1 name=one", "r a id=2 name=two", "r a id=3 name=three",
 		"r b k1=x k2=1 v=1.50", "r b k1=x k2=2 v=NULL", "r b k1=y k2=1 v=-3.00",
@@ -29,7 +30,7 @@ func TestSnapshotAndStream(t *testing.T) {
 	if !slices.Equal(sorted(got), sorted(want)) {
 		t.Fatalf("snapshot:\n got %q\nwant %q", got, want)
 	}
-	evs := out.snapshotEvents()
+	evs := out.Events()
 	last := 0
 	for _, e := range evs {
 		if e.Source.Snapshot == event.SnapshotLast {
@@ -42,8 +43,8 @@ func TestSnapshotAndStream(t *testing.T) {
 	te.exec(`INSERT INTO a VALUES (4, 'four')`)
 	te.exec(`UPDATE a SET name = 'TWO' WHERE id = 2`)
 	te.exec(`DELETE FROM b WHERE k1 = 'y'`)
-	out.waitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 9 })
-	got = describe(out.snapshotEvents()[6:])
+	out.WaitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 9 })
+	got = describe(out.Events()[6:])
 	want = []string{"c a id=4 name=four", "u a id=2 name=TWO", "d b k1=y k2=1 v=NULL"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("stream:\n got %q\nwant %q", got, want)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestHugeTransactionBoundedMemory streams one transaction of 1,000,000 rows
@@ -24,11 +25,12 @@ func TestHugeTransactionBoundedMemory(t *testing.T) {
 	te.exec(`CREATE TABLE huge (id int PRIMARY KEY, pad text)`)
 	cfg := te.config("public.huge")
 	cfg.BatchSize = 1024
-	out := newEmitter()
-	out.keep = false
-	out.window = 4
+	out := sourcetest.NewEmitter()
+	out.CountOnly()
+	const window = 4
+	out.SetWindow(window)
 	maxBatch, midTx, withCP := 0, 0, 0
-	out.onEmit = func(_ *fakeEmitter, evs []event.Event, cp []byte) error {
+	out.OnEmit(func(_ int, evs []event.Event, cp []byte) error {
 		maxBatch = max(maxBatch, len(evs))
 		if cp == nil {
 			midTx++
@@ -36,25 +38,14 @@ func TestHugeTransactionBoundedMemory(t *testing.T) {
 			withCP++
 		}
 		return nil
-	}
+	})
 	te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 
 	// The engine's role: acknowledge held batches as the sinks would.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		for ctx.Err() == nil {
-			out.mu.Lock()
-			for out.held == 0 && ctx.Err() == nil {
-				out.cond.Wait()
-			}
-			out.held, out.heldEvts = 0, 0
-			out.cond.Broadcast()
-			out.mu.Unlock()
-		}
-	}()
-	context.AfterFunc(ctx, func() { out.mu.Lock(); out.cond.Broadcast(); out.mu.Unlock() })
+	out.Acknowledge(ctx)
 
 	var peak atomic.Uint64
 	runtime.GC()
@@ -74,12 +65,10 @@ func TestHugeTransactionBoundedMemory(t *testing.T) {
 
 	start := time.Now()
 	te.exec(`INSERT INTO huge SELECT g, 'padding-padding-padding-padding' FROM generate_series(1, $1) g`, rows)
-	out.waitFor(t, "the whole transaction", 120*time.Second, func([]event.Event) bool { return out.count >= rows })
+	out.WaitFor(t, "the whole transaction", 120*time.Second, func([]event.Event) bool { return out.Count() >= rows })
 	took := time.Since(start)
-	out.mu.Lock()
-	defer out.mu.Unlock()
-	if out.count != rows {
-		t.Fatalf("streamed %d rows, want %d", out.count, rows)
+	if n := out.Count(); n != rows {
+		t.Fatalf("streamed %d rows, want %d", n, rows)
 	}
 	if maxBatch > cfg.BatchSize {
 		t.Errorf("a batch had %d events, batch_size is %d", maxBatch, cfg.BatchSize)
@@ -87,8 +76,8 @@ func TestHugeTransactionBoundedMemory(t *testing.T) {
 	if midTx < rows/cfg.BatchSize-1 {
 		t.Errorf("only %d batches without checkpoint: the transaction was buffered", midTx)
 	}
-	if out.maxHeld > out.window*cfg.BatchSize {
-		t.Errorf("emitter held %d events at once", out.maxHeld)
+	if out.MaxHeld() > window*cfg.BatchSize {
+		t.Errorf("emitter held %d events at once", out.MaxHeld())
 	}
 	grow := int64(peak.Load()) - int64(base)
 	// Buffering the transaction would take well over 150 bytes per row.

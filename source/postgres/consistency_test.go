@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestSnapshotStreamNoGapNoOverlap inserts rows while the snapshot is being
@@ -27,9 +28,9 @@ func TestSnapshotStreamNoGapNoOverlap(t *testing.T) {
 
 	writer := pgtest.Connect(t, te.dsn)
 	const during = 200
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	first := true
-	out.onEmit = func(_ *fakeEmitter, evs []event.Event, _ []byte) error {
+	out.OnEmit(func(_ int, evs []event.Event, _ []byte) error {
 		if !first || len(evs) == 0 {
 			return nil
 		}
@@ -46,12 +47,12 @@ func TestSnapshotStreamNoGapNoOverlap(t *testing.T) {
 			return err
 		}
 		return nil
-	}
+	})
 	cfg := te.config("public.g", "public.h")
 	cfg.SnapshotChunkRows = 700
 	cfg.BatchSize = 256
 	te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO g VALUES (20000, 3)`)
 	total := 5000 + 3000 + during + 1 + 1 + 1
 	evs := waitN(t, out, total)
@@ -106,9 +107,9 @@ func TestSnapshotResume(t *testing.T) {
 
 	// The first run "crashes": from the 6th checkpointed batch on, Emit
 	// fails (the engine rejects it), and Run ends with that error.
-	out1 := newEmitter()
+	out1 := sourcetest.NewEmitter()
 	cps := 0
-	out1.onEmit = func(_ *fakeEmitter, _ []event.Event, cp []byte) error {
+	out1.OnEmit(func(_ int, _ []event.Event, cp []byte) error {
 		if cps >= 5 {
 			return errCrash
 		}
@@ -116,7 +117,7 @@ func TestSnapshotResume(t *testing.T) {
 			cps++
 		}
 		return nil
-	}
+	})
 	r1 := te.start(cfg, nil, out1)
 	select {
 	case err := <-r1.done:
@@ -131,7 +132,7 @@ func TestSnapshotResume(t *testing.T) {
 	if err := r1.src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cp := out1.checkpoint()
+	cp := out1.Checkpoint()
 	parsed, err := parseCheckpoint(cp)
 	if err != nil || parsed.Phase != phaseSnapshot {
 		t.Fatalf("checkpoint after the crash: %s (%v)", cp, err)
@@ -140,9 +141,9 @@ func TestSnapshotResume(t *testing.T) {
 	te.exec(`INSERT INTO r1 VALUES (7000, 'new')`)
 	te.exec(`DELETE FROM r1 WHERE id = 6000`)
 
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cp, out2)
-	out2.waitFor(t, "stream events after resume", 15*time.Second, func(evs []event.Event) bool {
+	out2.WaitFor(t, "stream events after resume", 15*time.Second, func(evs []event.Event) bool {
 		n := 0
 		for _, e := range evs {
 			if e.Op != event.OpRead {
@@ -151,8 +152,8 @@ func TestSnapshotResume(t *testing.T) {
 		}
 		return n == 2
 	})
-	first := out1.snapshotEvents()
-	second := out2.snapshotEvents()
+	first := out1.Events()
+	second := out2.Events()
 	rows := map[string]bool{}
 	for _, e := range append(first, second...) {
 		if e.Op == event.OpRead {
@@ -214,16 +215,16 @@ func TestConfirmedFlushOnlyAfterCommitted(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE c (id int PRIMARY KEY)`)
 	te.exec(`CREATE TABLE other (id int)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.c")
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	start := slotLSN(t, te.conn, cfg.Slot)
 
 	te.exec(`INSERT INTO c VALUES (1)`)
 	te.exec(`INSERT INTO other SELECT generate_series(1, 1000)`)
 	waitN(t, out, 1)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 	parsed, _ := parseCheckpoint(cp)
 	want, _ := parsed.streamLSN()
 	if uint64(want) <= start {
@@ -258,18 +259,18 @@ func TestHeartbeatAdvancesIdleSlot(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE idle (id int PRIMARY KEY)`)
 	te.exec(`CREATE TABLE busy (id int)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.idle")
 	cfg.HeartbeatInterval = 100 * time.Millisecond
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	// The engine's role: report every checkpoint durable.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		var last []byte
 		for ctx.Err() == nil {
-			if cp := out.checkpoint(); string(cp) != string(last) {
+			if cp := out.Checkpoint(); string(cp) != string(last) {
 				last = cp
 				_ = r.src.Committed(ctx, cp)
 			}
@@ -287,7 +288,7 @@ func TestHeartbeatAdvancesIdleSlot(t *testing.T) {
 	waitCond(t, "heartbeats to advance the idle slot", 15*time.Second, func() bool {
 		return slotLSN(t, te.conn, cfg.Slot) >= target
 	})
-	if n := len(out.snapshotEvents()); n != 0 {
+	if n := len(out.Events()); n != 0 {
 		t.Errorf("heartbeats produced %d events, want none", n)
 	}
 }
@@ -307,13 +308,13 @@ func TestCrashBeforeFirstCheckpointKeepsTheSlot(t *testing.T) {
 
 	// The first run "crashes" at its first checkpointed batch: rows went
 	// out, no checkpoint was ever saved.
-	out1 := newEmitter()
-	out1.onEmit = func(_ *fakeEmitter, _ []event.Event, cp []byte) error {
+	out1 := sourcetest.NewEmitter()
+	out1.OnEmit(func(_ int, _ []event.Event, cp []byte) error {
 		if cp != nil {
 			return errCrash
 		}
 		return nil
-	}
+	})
 	r1 := te.start(cfg, nil, out1)
 	select {
 	case err := <-r1.done:
@@ -328,16 +329,16 @@ func TestCrashBeforeFirstCheckpointKeepsTheSlot(t *testing.T) {
 	if err := r1.src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if len(out1.snapshotEvents()) == 0 {
+	if len(out1.Events()) == 0 {
 		t.Fatal("the first run emitted nothing; the test proves nothing")
 	}
 	// Changes between the crash and the restart.
 	te.exec(`DELETE FROM k1 WHERE id = 5`)
 	te.exec(`UPDATE k1 SET v = 'changed' WHERE id = 6`)
 
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, nil, out2)
-	out2.waitFor(t, "the delete and the update from the slot", 15*time.Second, func(evs []event.Event) bool {
+	out2.WaitFor(t, "the delete and the update from the slot", 15*time.Second, func(evs []event.Event) bool {
 		n := 0
 		for _, e := range evs {
 			if e.Op != event.OpRead {
@@ -348,7 +349,7 @@ func TestCrashBeforeFirstCheckpointKeepsTheSlot(t *testing.T) {
 	})
 	var changes []string
 	reads := 0
-	for _, e := range out2.snapshotEvents() {
+	for _, e := range out2.Events() {
 		if e.Op == event.OpRead {
 			reads++
 			continue

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // The tests in this file pin source metadata to what Debezium 2.7.3's
@@ -28,20 +29,20 @@ func TestSnapshotSourceFields(t *testing.T) {
 	te.exec(`INSERT INTO a SELECT generate_series(1, 3)`)
 	te.exec(`INSERT INTO b VALUES (1)`)
 	te.exec(`INSERT INTO c SELECT generate_series(1, 4)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.a", "public.b", "public.c")
 	cfg.SnapshotWorkers = 1
 	cfg.SnapshotChunkRows = 2
 	cfg.BatchSize = 1
 	te.start(cfg, nil, out)
-	out.waitCP(t)
-	out.waitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 8 })
+	out.WaitCheckpoint(t)
+	out.WaitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 8 })
 	var after int64
 	if err := te.conn.QueryRow(context.Background(), `SELECT txid_current()`).Scan(&after); err != nil {
 		t.Fatal(err)
 	}
 	marks := map[string]string{}
-	evs := out.snapshotEvents()
+	evs := out.Events()
 	for _, e := range evs {
 		marks[e.Schema.Table+rowText(e.Schema, e.After)[3:]] = e.Source.Snapshot.String()
 		if !e.Source.HasTxID || e.Source.TxID != evs[0].Source.TxID || e.Source.TxID <= 0 || e.Source.TxID >= after {
@@ -70,16 +71,16 @@ func TestStreamSourceFields(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
 	te.exec(`INSERT INTO a VALUES (0)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.a")
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	const txs = 6
 	for i := 1; i <= txs; i++ {
 		te.exec(`INSERT INTO a VALUES ($1)`, i)
 	}
-	out.waitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1+txs })
-	evs := out.snapshotEvents()[1:]
+	out.WaitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1+txs })
+	evs := out.Events()[1:]
 	subMs := 0
 	for i, e := range evs {
 		if d := time.Since(time.UnixMicro(e.Source.TsUs)); d < 0 || d > time.Minute {
@@ -101,21 +102,21 @@ func TestStreamSourceFields(t *testing.T) {
 	if subMs == 0 {
 		t.Errorf("no commit time has microseconds: %d, ...", evs[0].Source.TsUs)
 	}
-	out.waitFor(t, "the last commit's checkpoint", 10*time.Second, func([]event.Event) bool {
-		cp, err := parseCheckpoint(out.lastCP)
+	out.WaitFor(t, "the last commit's checkpoint", 10*time.Second, func([]event.Event) bool {
+		cp, err := parseCheckpoint(out.Checkpoint())
 		l, _ := cp.streamLSN()
 		return err == nil && uint64(l) > evs[len(evs)-1].Source.LSN
 	})
-	cpb := out.checkpoint()
+	cpb := out.Checkpoint()
 	r.stop(t)
 	cp, _ := parseCheckpoint(cpb)
 	resume, _ := cp.streamLSN()
 
 	te.exec(`INSERT INTO a VALUES (100)`)
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cpb, out2)
-	out2.waitFor(t, "stream after restart", 10*time.Second, func(evs []event.Event) bool { return len(evs) >= 1 })
-	if e := out2.snapshotEvents()[0]; e.Source.LastCommitLSN != uint64(resume) {
+	out2.WaitFor(t, "stream after restart", 10*time.Second, func(evs []event.Event) bool { return len(evs) >= 1 })
+	if e := out2.Events()[0]; e.Source.LastCommitLSN != uint64(resume) {
 		t.Errorf("first change after a restart: last commit LSN %s, want the checkpoint's %s",
 			pglogrepl.LSN(e.Source.LastCommitLSN), resume)
 	}
@@ -136,14 +137,14 @@ func TestToastFromOldTuple(t *testing.T) {
 		te.exec(`INSERT INTO ` + tbl + ` VALUES (1, 'a', ` + big + `, (SELECT array_agg(g) FROM generate_series(1, 3000) g))`)
 	}
 	te.exec(`ALTER TABLE fullid REPLICA IDENTITY FULL`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.dflt", "public.fullid"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`UPDATE dflt SET name = 'b'`)
 	te.exec(`UPDATE fullid SET name = 'b'`)
 	te.exec(`UPDATE fullid SET id = 2`) // a key change under FULL: still whole
-	out.waitFor(t, "updates", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 5 })
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "updates", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 5 })
+	evs := out.Events()
 	snap := map[string][]event.Value{}
 	for _, e := range evs[:2] {
 		snap[e.Schema.Table] = e.After

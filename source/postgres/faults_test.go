@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestReconnectDeliversEachChangeOnce drops the replication connection
@@ -35,10 +36,10 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	te.exec(`CREATE TABLE ro (id int PRIMARY KEY, v text)`)
 	cfg := te.config("public.ro")
 	cfg.BatchSize = 4
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
-	cp := out.checkpoint()
+	out.WaitCheckpoint(t)
+	cp := out.Checkpoint()
 	r.stop(t)
 
 	te.exec(`DO $$ BEGIN
@@ -49,14 +50,10 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	END $$`)
 	te.exec(`INSERT INTO ro SELECT g, repeat('x', 100000) FROM generate_series(1001, 1300) g`)
 
-	out2 := newEmitter()
-	out2.window, out2.held = 1, 1 // the first Emit blocks
+	out2 := sourcetest.NewEmitter()
+	out2.Hold() // the first Emit blocks
 	r2 := te.start(cfg, cp, out2)
-	waitCond(t, "the source to block in Emit", 20*time.Second, func() bool {
-		out2.mu.Lock()
-		defer out2.mu.Unlock()
-		return out2.waiting > 0
-	})
+	waitCond(t, "the source to block in Emit", 20*time.Second, func() bool { return out2.Waiting() > 0 })
 	waitCond(t, "the walsender to block on the full socket", 20*time.Second, func() bool {
 		var n int
 		_ = te.conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_replication_slots s
@@ -66,29 +63,16 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	})
 	// Read on from the socket until 20 rows of the large transaction are
 	// emitted.
-	clamped := false // guarded by out2.mu
-	out2.mu.Lock()
-	out2.window = 0
-	out2.onEmit = func(e *fakeEmitter, evs []event.Event, _ []byte) error {
-		if !clamped && slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 }) {
-			e.window, clamped = e.held+1, true // the next Emit blocks
-		}
-		return nil
-	}
-	out2.cond.Broadcast()
-	out2.mu.Unlock()
+	out2.HoldAfter(func(evs []event.Event) bool { // the next Emit blocks
+		return slices.ContainsFunc(evs, func(ev event.Event) bool { return ev.After[0].AsInt() >= 1020 })
+	})
 	waitCond(t, "the source to block in Emit with rows of the large transaction emitted", 20*time.Second, func() bool {
-		out2.mu.Lock()
-		defer out2.mu.Unlock()
-		return clamped && out2.waiting > 0
+		return out2.Holding() && out2.Waiting() > 0
 	})
 	// The walsender sends nothing more once signalled, but exits only after
 	// its termination message got through: the source must read on.
 	te.exec(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot)
-	out2.mu.Lock()
-	out2.window, out2.onEmit = 0, nil
-	out2.cond.Broadcast()
-	out2.mu.Unlock()
+	out2.Unhold()
 
 	// A row committed after the reconnect: once it arrives, everything
 	// before it has.
@@ -99,7 +83,7 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 		return n == 1
 	})
 	te.exec(`INSERT INTO ro VALUES (5000, 'after')`)
-	out2.waitFor(t, "the row committed after the reconnect", 60*time.Second, func(evs []event.Event) bool {
+	out2.WaitFor(t, "the row committed after the reconnect", 60*time.Second, func(evs []event.Event) bool {
 		return len(evs) > 0 && evs[len(evs)-1].After[0].AsInt() == 5000
 	})
 
@@ -112,7 +96,7 @@ func TestReconnectDeliversEachChangeOnce(t *testing.T) {
 	}
 	want = append(want, 5000)
 	var got []int64
-	for _, e := range out2.snapshotEvents() {
+	for _, e := range out2.Events() {
 		got = append(got, e.After[0].AsInt())
 	}
 	if !slices.Equal(got, want) {
@@ -200,7 +184,7 @@ func TestReplayFilter(t *testing.T) {
 		for _, from := range []int{0, 1, 2} { // resend from the start of tx 0, 1 or 2
 			d, _ := fuzzDecoder()
 			d.src.cfg.BatchSize = 3
-			rec := newEmitter()
+			rec := sourcetest.NewEmitter()
 			d.out = rec
 			feed := func(ms []walMsg) {
 				for _, m := range ms {
@@ -233,7 +217,7 @@ func TestReplayFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 			var ids []int64
-			for _, e := range rec.snapshotEvents() {
+			for _, e := range rec.Events() {
 				ids = append(ids, e.After[0].AsInt())
 			}
 			want := make([]int64, total)
@@ -270,7 +254,7 @@ func (r *running) failure(t *testing.T, what string) error {
 
 // runErrFrom runs a source from cp until Run returns by itself, which must
 // happen within a minute, and returns its error.
-func runErrFrom(t *testing.T, cfg *Config, cp []byte, out *fakeEmitter) error {
+func runErrFrom(t *testing.T, cfg *Config, cp []byte, out *sourcetest.Emitter) error {
 	t.Helper()
 	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: testLogger(t)})
 	if err != nil {
@@ -279,7 +263,6 @@ func runErrFrom(t *testing.T, cfg *Config, cp []byte, out *fakeEmitter) error {
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out.wakeOnCancel(ctx)
 	err = src.Run(ctx, cp, out)
 	if ctx.Err() != nil {
 		t.Fatalf("Run did not fail within a minute")
@@ -322,13 +305,13 @@ func TestTableRemovedFromPublication(t *testing.T) {
 		te.exec(`CREATE TABLE ` + tbl + ` (id int PRIMARY KEY)`)
 	}
 	cfg := te.config("public.a", "public.b")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO a VALUES (1)`)
 	te.exec(`INSERT INTO b VALUES (1)`)
 	waitN(t, out, 2)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 
 	te.exec(`ALTER PUBLICATION sluice_p_pg DROP TABLE b`)
 	te.exec(`INSERT INTO b VALUES (2)`) // never streamed
@@ -340,20 +323,20 @@ func TestTableRemovedFromPublication(t *testing.T) {
 	err := r.failure(t, "the table's removal from the publication")
 	wantError(t, err, `postgres source "pg": table public.b was removed from publication "sluice_p_pg" while streaming `+
 		`(listed at WAL position {LSN}, no longer at {LSN}). `+advice+`. The source stopped; its checkpoint is intact`)
-	if got := describe(out.snapshotEvents()); !slices.Equal(got, []string{"c a id=1", "c b id=1"}) {
+	if got := describe(out.Events()); !slices.Equal(got, []string{"c a id=1", "c b id=1"}) {
 		t.Fatalf("events before the stop: %q", got)
 	}
 
 	// A restart does not add public.b back; public.c, new in tables, does
 	// not count as removed.
 	cfg.Tables = []string{"public.a", "public.b", "public.c"}
-	err = runErrFrom(t, cfg, cp, newEmitter())
+	err = runErrFrom(t, cfg, cp, sourcetest.NewEmitter())
 	wantError(t, err, `postgres source "pg": table public.b captured (the checkpoint, at LSN `+cpLSN(t, cp)+`, records it) `+
 		`but no longer in publication "sluice_p_pg": removed from it while sluice was stopped, or before the stream reached the removal. `+advice)
 
 	// Added back by hand: the source goes on and adds public.c itself.
 	te.exec(`ALTER PUBLICATION sluice_p_pg ADD TABLE b`)
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cp, out2)
 	waitStreaming(t, te, cfg.Slot)
 	te.exec(`INSERT INTO b VALUES (3)`)
@@ -372,17 +355,17 @@ func TestPublicationDroppedWithChangesPending(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
 	cfg := te.config("public.a")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO a VALUES (1)`)
 	waitN(t, out, 1)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 	r.stop(t)
 	te.exec(`DROP PUBLICATION sluice_p_pg`)
 	te.exec(`INSERT INTO a VALUES (2)`) // cannot be decoded
 
-	err := runErrFrom(t, cfg, cp, newEmitter())
+	err := runErrFrom(t, cfg, cp, sourcetest.NewEmitter())
 	slot := cfg.Slot
 	wantError(t, err, `postgres source "pg": publication "sluice_p_pg" does not exist for a change at LSN {LSN} that slot "`+slot+`" has to stream `+
 		`(streaming from `+cpLSN(t, cp)+`): the publication was dropped while changes were pending. `+
@@ -396,7 +379,7 @@ func TestPublicationDroppedWithChangesPending(t *testing.T) {
 	// Going on from now: the change made without the publication is lost.
 	waitInactive(t, te, slot)
 	te.exec(`SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())`, slot)
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	r2 := te.start(cfg, cp, out2)
 	waitStreaming(t, te, slot)
 	te.exec(`INSERT INTO a VALUES (3)`)
@@ -408,7 +391,7 @@ func TestPublicationDroppedWithChangesPending(t *testing.T) {
 	// Starting over: a new slot and a snapshot of every row.
 	waitInactive(t, te, slot)
 	te.exec(`SELECT pg_drop_replication_slot($1)`, slot)
-	out3 := newEmitter()
+	out3 := sourcetest.NewEmitter()
 	te.start(cfg, nil, out3)
 	if got := describe(waitN(t, out3, 3)); !slices.Equal(got, []string{"r a id=1", "r a id=2", "r a id=3"}) {
 		t.Fatalf("after starting over: %q", got)
@@ -422,9 +405,9 @@ func TestPublicationDroppedWhileStreaming(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
 	cfg := te.config("public.a")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`DROP PUBLICATION sluice_p_pg`)
 	err := r.failure(t, "the publication's drop")
 	slot := cfg.Slot
@@ -444,10 +427,10 @@ func TestPublicationStopsPublishingDeletes(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
 	cfg := te.config("public.a")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
-	cp := out.checkpoint()
+	out.WaitCheckpoint(t)
+	cp := out.Checkpoint()
 	te.exec(`ALTER PUBLICATION sluice_p_pg SET (publish = 'insert, update')`)
 	err := r.failure(t, "the publication's change")
 	wantError(t, err, `postgres source "pg": publication "sluice_p_pg" stopped publishing deletes, truncates while streaming `+
@@ -457,7 +440,7 @@ func TestPublicationStopsPublishingDeletes(t *testing.T) {
 		`and start sluice again, accepting that those changes are lost, then read the captured tables again with a separate pipeline that has its own slot and snapshot: initial; `+
 		`or, if they are meant to be left out, start sluice again as it is`)
 
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cp, out2)
 	waitStreaming(t, te, cfg.Slot)
 	te.exec(`INSERT INTO a VALUES (1)`)
@@ -477,9 +460,9 @@ func TestCapturedTableDroppedKeepsStreaming(t *testing.T) {
 	te.exec(`CREATE TABLE a (id int PRIMARY KEY)`)
 	te.exec(`CREATE TABLE b (id int PRIMARY KEY)`)
 	cfg := te.config("public.a", "public.b")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO b VALUES (1)`)
 	te.exec(`DROP TABLE b`)
 	checked := func() {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,127 +15,8 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
-
-// fakeEmitter collects batches. With window > 0 it holds at most window
-// batches: Emit blocks until the test (or autoCommit) releases them, like
-// the engine's in-flight cap.
-type fakeEmitter struct {
-	mu       sync.Mutex
-	cond     *sync.Cond
-	events   []event.Event
-	batches  []emitted
-	held     int // batches emitted and not yet released
-	maxHeld  int // max events held at once
-	heldEvts int
-	window   int
-	keep     bool // keep events (false: count only)
-	count    int
-	lastCP   []byte
-	stopped  bool
-	waiting  int // Emit calls blocked by window
-	onEmit   func(e *fakeEmitter, evs []event.Event, cp []byte) error
-}
-
-type emitted struct {
-	n  int
-	cp []byte
-}
-
-func newEmitter() *fakeEmitter {
-	e := &fakeEmitter{keep: true}
-	e.cond = sync.NewCond(&e.mu)
-	return e
-}
-
-func (e *fakeEmitter) Emit(ctx context.Context, evs []event.Event, cp []byte) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for e.window > 0 && e.held >= e.window {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		e.waiting++
-		e.cond.Wait()
-		e.waiting--
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if e.onEmit != nil {
-		if err := e.onEmit(e, evs, cp); err != nil {
-			return err
-		}
-	}
-	if e.keep {
-		e.events = append(e.events, evs...)
-	}
-	e.count += len(evs)
-	e.batches = append(e.batches, emitted{n: len(evs), cp: cp})
-	e.held++
-	e.heldEvts += len(evs)
-	if e.heldEvts > e.maxHeld {
-		e.maxHeld = e.heldEvts
-	}
-	if cp != nil {
-		e.lastCP = cp
-	}
-	e.cond.Broadcast()
-	return nil
-}
-
-// release marks every held batch as written.
-func (e *fakeEmitter) release() {
-	e.mu.Lock()
-	e.held, e.heldEvts = 0, 0
-	e.cond.Broadcast()
-	e.mu.Unlock()
-}
-
-// wakeOnCancel unblocks Emit waiters when ctx ends.
-func (e *fakeEmitter) wakeOnCancel(ctx context.Context) {
-	context.AfterFunc(ctx, func() {
-		e.mu.Lock()
-		e.cond.Broadcast()
-		e.mu.Unlock()
-	})
-}
-
-func (e *fakeEmitter) snapshotEvents() []event.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]event.Event(nil), e.events...)
-}
-
-func (e *fakeEmitter) checkpoint() []byte {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.lastCP
-}
-
-// waitFor waits until cond (called with e.mu held) holds for the emitter's state or fails the test.
-func (e *fakeEmitter) waitFor(t testing.TB, what string, timeout time.Duration, cond func(evs []event.Event) bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		e.mu.Lock()
-		ok := cond(e.events)
-		e.mu.Unlock()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitCP waits for the first checkpoint (the end of the snapshot).
-func (e *fakeEmitter) waitCP(t testing.TB) {
-	t.Helper()
-	e.waitFor(t, "a checkpoint", 15*time.Second, func([]event.Event) bool { return e.lastCP != nil })
-}
 
 // testEnv sets up a database with tables and a source config.
 type testEnv struct {
@@ -196,19 +76,18 @@ func testLogger(t testing.TB) *slog.Logger {
 // running is a source running in the background.
 type running struct {
 	src    *Source
-	out    *fakeEmitter
+	out    *sourcetest.Emitter
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func (te *testEnv) start(cfg *Config, cp []byte, out *fakeEmitter) *running {
+func (te *testEnv) start(cfg *Config, cp []byte, out *sourcetest.Emitter) *running {
 	te.t.Helper()
 	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: testLogger(te.t)})
 	if err != nil {
 		te.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out.wakeOnCancel(ctx)
 	r := &running{src: src, out: out, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- src.Run(ctx, cp, out) }()
 	te.t.Cleanup(func() { r.stop(te.t) })

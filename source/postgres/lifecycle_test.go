@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestReconnect kills the walsender mid-stream: the source reconnects and
@@ -18,18 +19,18 @@ func TestReconnect(t *testing.T) {
 	t.Parallel()
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE rc (id int PRIMARY KEY)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.rc")
 	te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO rc VALUES (1)`)
 	waitN(t, out, 1)
 	te.exec(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot)
 	te.exec(`INSERT INTO rc VALUES (2)`)
 	te.exec(`INSERT INTO rc VALUES (3)`)
-	out.waitFor(t, "rows after the reconnect", 20*time.Second, func(evs []event.Event) bool { return len(evs) >= 3 })
+	out.WaitFor(t, "rows after the reconnect", 20*time.Second, func(evs []event.Event) bool { return len(evs) >= 3 })
 	ids := []int64{}
-	for _, e := range out.snapshotEvents() {
+	for _, e := range out.Events() {
 		ids = append(ids, e.After[0].AsInt())
 	}
 	if !slices.Equal(ids, []int64{1, 2, 3}) {
@@ -44,18 +45,18 @@ func TestRestartFromStreamCheckpoint(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE rs (id int PRIMARY KEY)`)
 	cfg := te.config("public.rs")
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO rs VALUES (1)`)
 	waitN(t, out, 1)
-	cp := out.checkpoint()
+	cp := out.Checkpoint()
 	te.exec(`INSERT INTO rs VALUES (2)`) // emitted, but its checkpoint is "lost"
 	waitN(t, out, 2)
 	r.stop(t)
 	te.exec(`INSERT INTO rs VALUES (3)`)
 
-	out2 := newEmitter()
+	out2 := sourcetest.NewEmitter()
 	te.start(cfg, cp, out2)
 	evs := waitN(t, out2, 2)
 	if got := describe(evs); !slices.Equal(got, []string{"c rs id=2", "c rs id=3"}) {
@@ -71,7 +72,7 @@ func TestSnapshotNeverAndDropSlot(t *testing.T) {
 	cfg := te.config("public.sn")
 	cfg.Snapshot = SnapshotNever
 	cfg.DropSlotOnStop = true
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
 	waitStreaming(t, te, cfg.Slot)
 	te.exec(`INSERT INTO sn VALUES (2)`)
@@ -109,7 +110,7 @@ func runErr(t *testing.T, te *testEnv, cfg *Config) error {
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return src.Run(ctx, nil, newEmitter())
+	return src.Run(ctx, nil, sourcetest.NewEmitter())
 }
 
 func TestPublicationAndTables(t *testing.T) {
@@ -139,9 +140,9 @@ func TestPublicationAndTables(t *testing.T) {
 	// end to end.
 	cfg.CreatePublication = true
 	te.exec(`INSERT INTO "Odd Schema"."Mixed Case" VALUES (1)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	te.exec(`INSERT INTO "Odd Schema"."Mixed Case" VALUES (2)`)
 	evs := waitN(t, out, 2)
 	if evs[1].Schema.Stream != "pg.Odd Schema.Mixed Case" || evs[1].Schema.Namespace != "Odd Schema" || evs[1].Schema.Database != te.database() {
@@ -173,7 +174,7 @@ func TestAuthFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	err = src.Run(context.Background(), nil, newEmitter())
+	err = src.Run(context.Background(), nil, sourcetest.NewEmitter())
 	want := `postgres source "shop": ` + u.Host + ` refused user "sluice_nobody": role "sluice_nobody" does not exist (SQLSTATE 28000); ` +
 		"check the user and password in sources.shop.dsn (a ${VAR} there is read from the environment), " +
 		"and that the role exists and may log in, and that pg_hba.conf admits it from this host"

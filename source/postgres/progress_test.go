@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 func TestProgress(t *testing.T) {
@@ -14,13 +15,13 @@ func TestProgress(t *testing.T) {
 	te.exec(`CREATE TABLE p (id int PRIMARY KEY)`)
 	te.exec(`INSERT INTO p SELECT generate_series(1, 500)`)
 	te.exec(`ANALYZE p`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.p")
 	cfg.SnapshotChunkRows, cfg.BatchSize = 100, 50
 	r := te.start(cfg, nil, out)
-	out.waitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 500 })
+	out.WaitFor(t, "snapshot", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 500 })
 	te.exec(`INSERT INTO p VALUES (501), (502)`)
-	out.waitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 502 })
+	out.WaitFor(t, "stream", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 502 })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := r.src.Progress()

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
-func waitN(t *testing.T, out *fakeEmitter, n int) []event.Event {
+func waitN(t *testing.T, out *sourcetest.Emitter, n int) []event.Event {
 	t.Helper()
-	out.waitFor(t, "events", 15*time.Second, func(evs []event.Event) bool { return len(evs) >= n })
-	evs := out.snapshotEvents()
+	out.WaitFor(t, "events", 15*time.Second, func(evs []event.Event) bool { return len(evs) >= n })
+	evs := out.Events()
 	if len(evs) != n {
 		t.Fatalf("got %d events, want %d: %q", len(evs), n, describe(evs))
 	}
@@ -25,9 +26,9 @@ func TestStreamOperations(t *testing.T) {
 	te.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`)
 	te.exec(`CREATE TABLE f (id int PRIMARY KEY, v text, w int)`)
 	te.exec(`ALTER TABLE f REPLICA IDENTITY FULL`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.k", "public.f"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 
 	te.exec(`BEGIN; INSERT INTO k VALUES (1, 'a'), (2, 'b'); INSERT INTO f VALUES (1, 'x', 10); COMMIT`)
 	te.exec(`UPDATE k SET v = 'a2' WHERE id = 1`)
@@ -90,7 +91,7 @@ func TestSchemaChange(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE s (id int PRIMARY KEY, a int, b text)`)
 	te.exec(`INSERT INTO s VALUES (1, 1, 'x')`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.s"), nil, out)
 	waitN(t, out, 1)
 	te.exec(`INSERT INTO s VALUES (2, 2, 'y')`)
@@ -138,9 +139,9 @@ func TestUnchangedToast(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE big (id int PRIMARY KEY, n int, doc text)`)
 	te.exec(`ALTER TABLE big ALTER COLUMN doc SET STORAGE EXTERNAL`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.big"), nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	long := strings.Repeat("0123456789", 1000)
 	te.exec(`INSERT INTO big VALUES (1, 1, $1)`, long)
 	te.exec(`UPDATE big SET n = 2 WHERE id = 1`)
@@ -164,7 +165,7 @@ func TestNoPrimaryKey(t *testing.T) {
 	te.exec(`ANALYZE nk`)
 	te.exec(`CREATE TABLE nkf (a int, b text)`)
 	te.exec(`ALTER TABLE nkf REPLICA IDENTITY FULL`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	cfg := te.config("public.nk*")
 	cfg.SnapshotChunkRows = 100 // several ctid ranges
 	te.start(cfg, nil, out)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestSnapshotThroughput compares the snapshot path (chunked, key-ordered
@@ -46,8 +47,8 @@ func TestSnapshotThroughput(t *testing.T) {
 	base := min(psql(), psql())
 
 	ours := func() time.Duration {
-		out := newEmitter()
-		out.keep = false
+		out := sourcetest.NewEmitter()
+		out.CountOnly()
 		cfg := te.config("public.bench")
 		cfg.Slot = cfg.Slot[:min(len(cfg.Slot), 55)] + "_" + strconv.Itoa(int(time.Now().UnixNano()%1e6))
 		cfg.DropSlotOnStop = true
@@ -56,17 +57,17 @@ func TestSnapshotThroughput(t *testing.T) {
 		}
 		start := time.Now()
 		var took time.Duration
-		out.onEmit = func(e *fakeEmitter, evs []event.Event, cp []byte) error {
+		out.OnEmit(func(count int, evs []event.Event, cp []byte) error {
 			if len(evs) > 0 && evs[len(evs)-1].Source.Snapshot == event.SnapshotLast {
 				took = time.Since(start)
 			}
 			return nil
-		}
+		})
 		r := te.start(cfg, nil, out)
-		out.waitFor(t, "snapshot", 300*time.Second, func([]event.Event) bool { return took > 0 })
+		out.WaitFor(t, "snapshot", 300*time.Second, func([]event.Event) bool { return took > 0 })
 		r.stop(t)
-		if out.count != rows {
-			t.Fatalf("snapshot had %d rows, want %d", out.count, rows)
+		if n := out.Count(); n != rows {
+			t.Fatalf("snapshot had %d rows, want %d", n, rows)
 		}
 		return took
 	}

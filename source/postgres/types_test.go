@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 func days(y int, m time.Month, d int) int64 {
@@ -93,13 +94,13 @@ func TestTypes(t *testing.T) {
 	te.exec(ddl + ")")
 	te.exec(ins+")", 1)
 
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.types"), nil, out)
-	out.waitFor(t, "snapshot row", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
+	out.WaitFor(t, "snapshot row", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
 	te.exec(ins+")", 2)
-	out.waitFor(t, "streamed row", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 2 })
+	out.WaitFor(t, "streamed row", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 2 })
 
-	evs := out.snapshotEvents()
+	evs := out.Events()
 	for i, path := range []string{"snapshot", "stream"} {
 		e := evs[i]
 		sch := e.Schema
@@ -166,11 +167,11 @@ func TestDefaults(t *testing.T) {
 		dt date DEFAULT '2020-01-02',
 		e int DEFAULT (1 + 2),
 		nd text)`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.d"), nil, out)
 	te.exec(`INSERT INTO d DEFAULT VALUES`)
-	out.waitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
-	sch := out.snapshotEvents()[0].Schema
+	out.WaitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
+	sch := out.Events()[0].Schema
 	want := map[string]event.Value{
 		"id": event.Int(0), "i": event.Int(42), "neg": event.Int(-1), "n": event.Decimal("1.5"), "s": event.String("it's"),
 		"v": event.String("x"), "b": event.Bool(true), "dt": event.Int(days(2020, 1, 2)),
@@ -191,12 +192,12 @@ func TestTemporalPrecision(t *testing.T) {
 	t.Parallel()
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE tp (id int PRIMARY KEY, a timestamp(3), b time(2), c timestamptz(6), d timestamp, e timetz(4))`)
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	te.start(te.config("public.tp"), nil, out)
 	te.exec(`INSERT INTO tp (id) VALUES (1)`)
-	out.waitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
+	out.WaitFor(t, "insert", 10*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
 	got := map[string]int{}
-	for _, c := range out.snapshotEvents()[0].Schema.Columns {
+	for _, c := range out.Events()[0].Schema.Columns {
 		got[c.Name] = c.Precision
 	}
 	want := map[string]int{"id": 0, "a": 3, "b": 2, "c": 6, "d": 0, "e": 4}

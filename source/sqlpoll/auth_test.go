@@ -11,6 +11,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 const authCanary = "canary-Pw-7731"
@@ -56,7 +58,7 @@ func TestAuthFailureAtStart(t *testing.T) {
 			defer src.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err = src.Run(ctx, nil, &collector{})
+			err = src.Run(ctx, nil, sourcetest.NewEmitter())
 			if !component.IsPermanent(err) || err.Error() != want || strings.Contains(err.Error(), authCanary) {
 				t.Fatalf("Run = %v\nwant the permanent error %s", err, want)
 			}
@@ -89,24 +91,12 @@ func TestAuthFailureWhilePolling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	c := &collector{}
+	c := sourcetest.NewEmitter()
 	done := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	go func() { done <- src.Run(ctx, nil, c) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c.mu.Lock()
-		n := len(c.batches)
-		c.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no rows polled")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c.WaitFor(t, "rows polled", 30*time.Second, func(evs []event.Event) bool { return len(evs) > 0 })
 	// A new password, and the source's connections cut: the pool
 	// reconnects with the old one.
 	d.exec(t, "ALTER USER '"+user+"'@'%' IDENTIFIED BY 'another-Pw-2'")

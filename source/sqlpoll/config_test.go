@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // TestConfigErrors checks the exact messages of bad configurations.
@@ -104,7 +105,7 @@ func TestStartErrors(t *testing.T) {
 			if tc.cp != "" {
 				cp = []byte(tc.cp)
 			}
-			err := s.Run(context.Background(), cp, &collector{})
+			err := s.Run(context.Background(), cp, sourcetest.NewEmitter())
 			if err == nil || err.Error() != "sql_poll: "+tc.want {
 				t.Fatalf("got  %v\nwant sql_poll: %s", err, tc.want)
 			}
@@ -123,14 +124,14 @@ func TestRunPolls(t *testing.T) {
 	s := newSource(cfg, component.Env{Name: "src"})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var c collector
+	c := sourcetest.NewEmitter()
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, nil, &c) }()
+	go func() { done <- s.Run(ctx, nil, c) }()
 	var got []string
 	wait := func(n int) {
 		deadline := time.Now().Add(10 * time.Second)
 		for len(got) < n && time.Now().Before(deadline) {
-			evs, _ := c.take()
+			evs, _ := c.Take()
 			got = append(got, summary(evs)...)
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -162,7 +163,7 @@ func TestNullIncrementingColumn(t *testing.T) {
 	cfg.TimestampColumn = "updated_at"
 	s := newSource(cfg, component.Env{Name: "src"})
 	defer s.Close()
-	err := s.Run(context.Background(), nil, &collector{})
+	err := s.Run(context.Background(), nil, sourcetest.NewEmitter())
 	want := `sql_poll: users: incrementing column "id" is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v", err)
@@ -182,9 +183,9 @@ func TestRunRetriesQueryErrors(t *testing.T) {
 	s := newSource(cfg, component.Env{Name: "src", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	defer s.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	var c collector
+	c := sourcetest.NewEmitter()
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, nil, &c) }()
+	go func() { done <- s.Run(ctx, nil, c) }()
 	var got []string
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -193,7 +194,7 @@ func TestRunRetriesQueryErrors(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out waiting for %s; got %q", what, got)
 			}
-			evs, _ := c.take()
+			evs, _ := c.Take()
 			got = append(got, names(evs)...)
 			time.Sleep(5 * time.Millisecond)
 		}

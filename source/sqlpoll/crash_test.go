@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // failingEmitter accepts failAt-1 batches, then fails every Emit with err.
@@ -129,11 +130,11 @@ func TestCrashAnywhere(t *testing.T) {
 						replays++
 					}
 					kept := f.delivered[:len(f.delivered)-f.afterCP]
-					var rest collector
-					if err := started(t, cfg, f.cp).poll(ctx, &rest); err != nil {
+					rest := sourcetest.NewEmitter()
+					if err := started(t, cfg, f.cp).poll(ctx, rest); err != nil {
 						t.Fatal(err)
 					}
-					again, _ := rest.take()
+					again, _ := rest.Take()
 					if got := append(ids(kept), ids(again)...); !same(got, all) {
 						t.Fatalf("%s: crash at emit %d: delivered %v then %v", mode, failAt, ids(f.delivered), ids(again))
 					}
@@ -145,10 +146,10 @@ func TestCrashAnywhere(t *testing.T) {
 						t.Fatalf("%s: poll: %v", mode, err)
 					}
 					kept = f.delivered[:len(f.delivered)-f.afterCP]
-					if err := s.poll(ctx, &rest); err != nil {
+					if err := s.poll(ctx, rest); err != nil {
 						t.Fatal(err)
 					}
-					again, _ = rest.take()
+					again, _ = rest.Take()
 					if got := append(ids(kept), ids(again)...); !same(got, all) {
 						t.Fatalf("%s: failed poll at emit %d: delivered %v then %v", mode, failAt, ids(f.delivered), ids(again))
 					}
@@ -211,13 +212,13 @@ func TestGroupCheckpoint(t *testing.T) {
 	cfg := d.config(ModeTimestamp)
 	cfg.TimestampColumn = "updated_at"
 	cfg.KeyColumns = []string{"id"}
-	var c collector
-	if err := started(t, cfg, nil).poll(context.Background(), &c); err != nil {
+	c := sourcetest.NewEmitter()
+	if err := started(t, cfg, nil).poll(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for i, b := range c.batches {
-		got = append(got, fmt.Sprintf("%v %s", ids(b), c.cps[i]))
+	for _, b := range c.Batches() {
+		got = append(got, fmt.Sprintf("%v %s", ids(b.Events), b.Checkpoint))
 	}
 	want := []string{
 		`[1] {"v":1,"mode":"timestamp","tables":{"users":{"ts":{"text":"2024-01-01 10:00:01"}}}}`,

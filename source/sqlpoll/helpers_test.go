@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
@@ -117,37 +117,6 @@ func (d *testDB) config(mode string) Config {
 	return c
 }
 
-// collector records what a source emits.
-type collector struct {
-	mu      sync.Mutex
-	batches [][]event.Event
-	cps     [][]byte
-}
-
-func (c *collector) Emit(_ context.Context, evs []event.Event, cp []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.batches = append(c.batches, evs)
-	c.cps = append(c.cps, cp)
-	return nil
-}
-
-// take returns and forgets the events so far, and the last non-nil checkpoint.
-func (c *collector) take() ([]event.Event, []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var evs []event.Event
-	var cp []byte
-	for i, b := range c.batches {
-		evs = append(evs, b...)
-		if c.cps[i] != nil {
-			cp = c.cps[i]
-		}
-	}
-	c.batches, c.cps = nil, nil
-	return evs, cp
-}
-
 // started builds a source and starts it from cp, without the poll loop:
 // tests drive polls one at a time.
 func started(t *testing.T, cfg Config, cp []byte) *Source {
@@ -168,13 +137,13 @@ func started(t *testing.T, cfg Config, cp []byte) *Source {
 // pollOnce runs one poll and returns what it emitted.
 func pollOnce(t *testing.T, s *Source) ([]event.Event, []byte) {
 	t.Helper()
-	var c collector
+	c := sourcetest.NewEmitter()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.poll(ctx, &c); err != nil {
+	if err := s.poll(ctx, c); err != nil {
 		t.Fatalf("poll: %v", err)
 	}
-	return c.take()
+	return c.Take()
 }
 
 // summary renders events as "op id name position" lines, one per event.

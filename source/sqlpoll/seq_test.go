@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // word is an order word as the source maps it: the sign bit flipped.
@@ -120,11 +121,11 @@ func TestSeqs(t *testing.T) {
 					c2 := cfg
 					c2.BatchMaxRows = 3
 					s := started(t, c2, nil)
-					var col collector
-					if err := s.emitFirstPage(t, &col); err != nil {
+					col := sourcetest.NewEmitter()
+					if err := s.emitFirstPage(t, col); err != nil {
 						t.Fatal(err)
 					}
-					_, cp := col.take()
+					_, cp := col.Take()
 					again, _ := pollOnce(t, started(t, cfg, cp))
 					if len(again) == 0 {
 						t.Fatal("nothing read again after the restart")
@@ -144,7 +145,7 @@ func TestSeqs(t *testing.T) {
 
 // emitFirstPage polls until the first batch that carries a checkpoint has
 // been emitted, then stops the poll.
-func (s *Source) emitFirstPage(t *testing.T, c *collector) error {
+func (s *Source) emitFirstPage(t *testing.T, c *sourcetest.Emitter) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -199,11 +200,11 @@ func TestSeqGuard(t *testing.T) {
 	sch := &event.Schema{Stream: "src.main.t", Source: "src", Columns: []event.Column{{Name: "id", Type: event.TypeInt64, Key: true}}, KeyIdx: []int{0}, SeqPerStream: true}
 	tb := &table{schema: sch, incIdx: 0, wm: &watermark{}}
 	rows := []row{{vals: []event.Value{event.Int(5)}}, {vals: []event.Value{event.Int(3)}}, {vals: []event.Value{event.Int(6)}}}
-	var c collector
-	if err := s.emit(context.Background(), &c, tb, rows, []string{"id 5", "id 3", "id 6"}, event.OpCreate, false); err != nil {
+	c := sourcetest.NewEmitter()
+	if err := s.emit(context.Background(), c, tb, rows, []string{"id 5", "id 3", "id 6"}, event.OpCreate, false); err != nil {
 		t.Fatal(err)
 	}
-	evs, _ := c.take()
+	evs, _ := c.Take()
 	got := []string{seqText(evs[0].Seq()), seqText(evs[1].Seq()), seqText(evs[2].Seq())}
 	want := []string{seqText(event.Seq{Hi: 1, Lo: word(5)}), seqText(event.Seq{}), seqText(event.Seq{Hi: 1, Lo: word(6)})}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

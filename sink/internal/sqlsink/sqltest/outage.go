@@ -17,11 +17,14 @@ import (
 )
 
 // changeSource emits total events in batches of per, paced: inserts of new
-// ids, and every fifth event an update of an earlier id.
+// ids, and every fifth event an update of an earlier id. It stops before
+// event gate until open is closed.
 type changeSource struct {
 	schema  *event.Schema
 	total   int
 	per     int
+	gate    int
+	open    chan struct{}
 	emitted atomic.Int64
 }
 
@@ -33,6 +36,13 @@ func (c *changeSource) Run(ctx context.Context, cp []byte, out component.Emitter
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for n := start; n < c.total; n += c.per {
+		if n == c.gate {
+			select {
+			case <-c.open:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		evs := make([]event.Event, 0, c.per)
 		for i := n; i < n+c.per && i < c.total; i++ {
 			evs = append(evs, changeEvent(c.schema, i))
@@ -131,15 +141,23 @@ func OutageSchema() *event.Schema {
 // exactly once: sink must be in insert mode, so a change applied twice
 // would be a duplicate-key error that stops the pipeline. position reads
 // the sink's stored hi.
+//
+// The source holds its events from the 600th on until everything before
+// is durable (position), and the cut lands then: the in-flight window is
+// empty, so the source emits a whole window during the outage however
+// slowly the sink wrote before it. (Cutting at a moment chosen by a row
+// count raced with the sink: when it wrote slower than the source emitted,
+// the window was full at the cut and the source could emit nothing.)
 func Outage(t *testing.T, sink component.Sink, proxy *svctest.Proxy, rows func() map[int64]string, position func() uint64) {
 	outage := OutageDuration(t)
-	const total = 20000
-	src := &changeSource{schema: OutageSchema(), total: total, per: 10}
+	total := outageTotal
+	const gate, per, window = 600, 10, 16
+	src := &changeSource{schema: OutageSchema(), total: total, per: per, gate: gate, open: make(chan struct{})}
 	p := &engine.Pipeline{
 		Sources: []engine.SourceNode{{Name: Source, Source: src}},
 		Sinks:   []engine.SinkNode{{Name: "sink1", Sink: sink, Inputs: []string{Source}}},
 		Store:   &memStore{cps: map[string][]byte{}},
-		Options: engine.Options{MaxInflight: 16, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
+		Options: engine.Options{MaxInflight: window, RetryMin: 50 * time.Millisecond, RetryMax: time.Second,
 			Logger: slog.New(slog.DiscardHandler)},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -147,9 +165,10 @@ func Outage(t *testing.T, sink component.Sink, proxy *svctest.Proxy, rows func()
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, p) }()
 	count := func() int { return len(rows()) }
-	waitUntil(t, time.Minute, "first rows", done, func() bool { return count() > 500 })
+	waitUntil(t, time.Minute, "the events before the gate to be durable", done, func() bool { return position() == uint64(1000+gate-1) })
 	proxy.Cut()
 	cutAt := src.emitted.Load()
+	close(src.open)
 	t.Logf("cut after %d events emitted, %d rows written; outage %v", cutAt, count(), outage)
 	select {
 	case <-time.After(outage):
@@ -159,8 +178,8 @@ func Outage(t *testing.T, sink component.Sink, proxy *svctest.Proxy, rows func()
 	during := src.emitted.Load() - cutAt
 	proxy.Restore()
 	t.Logf("%d events emitted during the outage (until back-pressure)", during)
-	if during == 0 {
-		t.Errorf("the source emitted nothing during the outage")
+	if during < window*per {
+		t.Errorf("the source emitted %d events during the outage; want at least a whole in-flight window (%d batches of %d), which was empty at the cut", during, window, per)
 	}
 	want := wantChanges(total)
 	waitUntil(t, 3*time.Minute, "the last position", done, func() bool { return position() == uint64(1000+total-1) })
@@ -181,6 +200,10 @@ func Outage(t *testing.T, sink component.Sink, proxy *svctest.Proxy, rows func()
 		t.Errorf("%d rows, want %d", len(got), len(want))
 	}
 }
+
+// outageTotal is the number of changes Outage's source emits (a test of
+// Outage lowers it).
+var outageTotal = 20000
 
 // waitUntil polls cond until the deadline, failing early if the pipeline
 // stops.
