@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/state"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -24,8 +25,19 @@ import (
 // returns nil) or a component fails.
 //
 // When progressTo is not nil, sources that report progress get a live line
-// there (the CLI passes stderr when it is a terminal).
-func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+// there (the CLI passes stderr when it is a terminal). mon receives the
+// run's metrics and lifecycle state (see Monitor).
+func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, mon Monitor) error {
+	err := run(ctx, g, reg, log, progressTo, mon)
+	if err != nil {
+		mon.Status.set(metrics.StateFailed, err)
+	} else {
+		mon.Status.set(metrics.StateStopped, nil)
+	}
+	return err
+}
+
+func run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, mon Monitor) error {
 	store, err := state.Open(g.StateDir, 5*time.Second)
 	if err != nil {
 		return err
@@ -110,6 +122,8 @@ func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *sl
 		defer stop()
 		go progress(pctx, progressTo, names, reps, 500*time.Millisecond)
 	}
+	mon.watch(ep)
+	mon.Status.set(metrics.StateRunning, nil)
 	log.Info("pipeline starting", "name", g.Name, "sources", len(ep.Sources), "processors", len(ep.Processors), "sinks", len(ep.Sinks), "state_dir", g.StateDir)
 	err = engine.Run(ctx, ep)
 	if err == nil || errors.Is(err, context.Canceled) {

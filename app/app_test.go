@@ -75,7 +75,7 @@ sinks:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- Run(ctx, p, reg, log, nil) }()
+	go func() { done <- Run(ctx, p, reg, log, nil, Monitor{}) }()
 	deadline := time.Now().Add(20 * time.Second)
 	var recs []map[string]any
 	for len(recs) < 5 {

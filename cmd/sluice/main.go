@@ -18,10 +18,13 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/httpapi"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/registry"
 )
 
@@ -139,6 +142,8 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
+	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
+	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the endpoints have no authentication)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
 		fs.PrintDefaults()
@@ -196,11 +201,43 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		log.Warn("second signal: aborting without drain")
 		os.Exit(exitAborted)
 	}()
-	if err := app.Run(ctx, p, reg, log, progressTo); err != nil && !errors.Is(err, context.Canceled) {
+	var mon app.Monitor
+	if *httpAddr != "" {
+		var stopHTTP func()
+		mon, stopHTTP, err = serveHTTP(*httpAddr, *httpRemote, p.Name, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
+			return exitUsage
+		}
+		defer stopHTTP()
+	}
+	if err := app.Run(ctx, p, reg, log, progressTo, mon); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("pipeline failed", "err", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// serveHTTP serves the metrics and health endpoints of the pipeline on
+// addr until stop is called (after the run has drained).
+func serveHTTP(addr string, allowRemote bool, pipeline string, log *slog.Logger) (mon app.Monitor, stop func(), err error) {
+	m := metrics.New()
+	st := app.NewStatus(pipeline)
+	m.SetStatusSource(st)
+	srv, err := httpapi.Listen(addr, allowRemote, httpapi.Handler(httpapi.Options{Metrics: m.Handler(), Status: st}), log)
+	if errors.Is(err, httpapi.ErrNotLoopback) {
+		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote to accept connections from other hosts)", err)
+	}
+	if err != nil {
+		return mon, nil, err
+	}
+	log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr())
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+	return app.Monitor{Metrics: m.Pipeline(pipeline), Status: st}, stop, nil
 }
 
 func helpTypes(w io.Writer, reg component.Registry) int {
