@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -413,5 +414,54 @@ func BenchmarkObserveCommit(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p.ObserveCommit("pg", now.UnixMilli()+int64(i), now)
+	}
+}
+
+// TestConcurrent observes from several goroutines, on new and known nodes,
+// while scraping and watching (run with -race): the counts add up.
+func TestConcurrent(t *testing.T) {
+	m := New()
+	p := m.Pipeline("shop")
+	m.SetStatusSource(statuses{{Name: "shop", State: StateRunning}})
+	const workers, rounds = 4, 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range rounds {
+			if _, err := m.Registry().Gather(); err != nil {
+				t.Error(err)
+				return
+			}
+			p.Watch(fmt.Sprint("src", i%3), &reporter{component.Progress{Phase: "snapshot"}})
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				src := fmt.Sprint("src", (w+i)%3)
+				p.ObserveEmit(src, batch(1))
+				p.ObserveCommit(src, int64(i+1), time.Now())
+				p.ObserveWrite(fmt.Sprint("sink", i%5), 1, 195, time.Millisecond, nil)
+				p.ObserveRetry("sink0", 1, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	var events, written float64
+	for i := range 3 {
+		events += testutil.ToFloat64(m.srcEvents.WithLabelValues("shop", fmt.Sprint("src", i)))
+	}
+	for i := range 5 {
+		written += testutil.ToFloat64(m.sinkEvents.WithLabelValues("shop", fmt.Sprint("sink", i)))
+	}
+	if events != workers*rounds || written != workers*rounds {
+		t.Fatalf("events %v, written %v, want %d each", events, written, workers*rounds)
+	}
+	if r := testutil.ToFloat64(m.retries.WithLabelValues("shop", "sink0")); r != workers*rounds {
+		t.Fatalf("retries %v, want %d", r, workers*rounds)
 	}
 }
