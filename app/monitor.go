@@ -18,14 +18,20 @@ type Monitor struct {
 	Status  *Status
 }
 
-// watch registers the sources with the metrics and makes the metrics the
-// engine's observer.
+// watch registers the pipeline's nodes with the metrics and makes the
+// metrics the engine's observer.
 func (m Monitor) watch(ep *engine.Pipeline) {
 	if m.Metrics == nil {
 		return
 	}
 	for _, n := range ep.Sources {
 		m.Metrics.Watch(n.Name, n.Source)
+	}
+	for _, n := range ep.Processors {
+		m.Metrics.WatchProcessor(n.Name)
+	}
+	for _, n := range ep.Sinks {
+		m.Metrics.WatchSink(n.Name)
 	}
 	ep.Options.Observer = m.Metrics
 }

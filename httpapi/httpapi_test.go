@@ -115,7 +115,7 @@ func TestReadyz(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	m := metrics.New()
 	m.Pipeline("shop").ObserveRetry("out", 1, errors.New("x"))
-	code, _, body := get(t, Handler(Options{Metrics: m.Handler()}), "GET", "/metrics")
+	code, _, body := get(t, Handler(Options{Metrics: m.Handler(slog.New(slog.DiscardHandler))}), "GET", "/metrics")
 	if want := `sluice_retries_total{node="out",pipeline="shop"} 1` + "\n"; code != 200 || !strings.Contains(body, want) {
 		t.Fatalf("GET /metrics: %d, want a body with %q:\n%s", code, want, body)
 	}

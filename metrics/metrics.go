@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -107,10 +108,14 @@ func New() *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Handler serves the metrics in the Prometheus exposition formats. A
-// component gauge that cannot be collected is left out rather than failing
-// the whole scrape.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Timeout: 20 * time.Second})
+// metric that cannot be collected is left out, and logged to log as a
+// warning, rather than failing the whole scrape.
+func (m *Metrics) Handler(log *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Timeout:       20 * time.Second,
+	})
 }
 
 // SetStatusSource sets where sluice_pipeline_state comes from (nil: no

@@ -465,3 +465,23 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("retries %v, want %d", r, workers*rounds)
 	}
 }
+
+// Declared nodes have their series, at zero, before any observation.
+func TestWatchSinkAndProcessor(t *testing.T) {
+	m := New()
+	p := m.Pipeline("shop")
+	p.WatchSink("out")
+	p.WatchProcessor("f")
+	compare(t, m, `
+# HELP sluice_sink_written_events_total Events durably written by the sink.
+# TYPE sluice_sink_written_events_total counter
+sluice_sink_written_events_total{pipeline="shop",sink="out"} 0
+# HELP sluice_processor_events_in_total Events processed by the processor.
+# TYPE sluice_processor_events_in_total counter
+sluice_processor_events_in_total{pipeline="shop",processor="f"} 0
+# HELP sluice_retries_total Retries of failed writes.
+# TYPE sluice_retries_total counter
+sluice_retries_total{node="f",pipeline="shop"} 0
+sluice_retries_total{node="out",pipeline="shop"} 0
+`, "sluice_sink_written_events_total", "sluice_processor_events_in_total", "sluice_retries_total")
+}

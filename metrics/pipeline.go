@@ -124,6 +124,22 @@ func (p *PipelineMetrics) Watch(name string, src any) {
 	s.watched.Store(w)
 }
 
+// WatchSink declares a sink of the pipeline, and WatchProcessor a
+// processor: their series exist, at zero, from the start rather than from
+// their first write or batch (a scrape reads each metric at a slightly
+// different moment, so series that appear mid-scrape would be missing from
+// some metrics and not others).
+func (p *PipelineMetrics) WatchSink(name string) {
+	p.sinks.get(name)
+	p.nodes.get(name)
+}
+
+// WatchProcessor: see WatchSink.
+func (p *PipelineMetrics) WatchProcessor(name string) {
+	p.procs.get(name)
+	p.nodes.get(name)
+}
+
 // ObserveEmit implements engine.EmitObserver.
 func (p *PipelineMetrics) ObserveEmit(source string, events []event.Event) {
 	s := p.sources.get(source)

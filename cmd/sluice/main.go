@@ -224,7 +224,7 @@ func serveHTTP(addr string, allowRemote bool, pipeline string, log *slog.Logger)
 	m := metrics.New()
 	st := app.NewStatus(pipeline)
 	m.SetStatusSource(st)
-	srv, err := httpapi.Listen(addr, allowRemote, httpapi.Handler(httpapi.Options{Metrics: m.Handler(), Status: st}), log)
+	srv, err := httpapi.Listen(addr, allowRemote, httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: st}), log)
 	if errors.Is(err, httpapi.ErrNotLoopback) {
 		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote to accept connections from other hosts)", err)
 	}

@@ -78,6 +78,8 @@ func httpGet(t *testing.T, url string) (int, string) {
 // scraped is one scrape of /metrics.
 type scraped map[string]*dto.MetricFamily
 
+var lastBody string
+
 func scrape(t *testing.T, addr string) scraped {
 	t.Helper()
 	code, body := httpGet(t, "http://"+addr+"/metrics")
@@ -89,6 +91,7 @@ func scrape(t *testing.T, addr string) scraped {
 	if err != nil {
 		t.Fatalf("parse /metrics: %v\n%s", err, body)
 	}
+	lastBody = body
 	return mfs
 }
 
@@ -136,7 +139,7 @@ func (s scraped) must(t *testing.T, name string, labels ...string) float64 {
 
 // checkNames compares the sluice_* families of a scrape (name, type,
 // labels) with testdata/<golden>.
-func checkNames(t *testing.T, s scraped, golden string) {
+func checkNames(t *testing.T, dir string, s scraped, golden string) {
 	t.Helper()
 	var lines []string
 	for name, mf := range s {
@@ -163,6 +166,13 @@ func checkNames(t *testing.T, s scraped, golden string) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
+		var body []string
+		for _, l := range strings.Split(lastBody, "\n") {
+			if strings.Contains(l, "sluice_") {
+				body = append(body, l)
+			}
+		}
+		t.Logf("the scrape's sluice_ lines:\n%s\nsluice stderr (tail):\n%s", strings.Join(body, "\n"), stderrTail(dir))
 		t.Fatalf("metric names changed (a breaking change for users' dashboards and alerts; if deliberate, run go test -run %s -update-metrics and say so in the commit):\ngot:\n%swant:\n%s", t.Name(), got, want)
 	}
 }
@@ -186,32 +196,55 @@ func checkReady(t *testing.T, addr string) {
 func TestMetricsScrape(t *testing.T) {
 	dir := t.TempDir()
 	cmd, addr := startHTTP(t, dir, writePipeline(t, dir, genPipeline(dir, 0, 200)))
-	var first scraped
-	waitFor(t, 30*time.Second, "a first durable checkpoint", dir, func() bool {
-		first = scrape(t, addr)
-		v, _ := first.value("sluice_source_committed_total", "pipeline", "p", "source", "gen")
-		return v > 0
-	})
-	checkNames(t, first, "metrics_generator.golden")
-	checkReady(t, addr)
-
-	var second scraped
-	waitFor(t, 30*time.Second, "the counters to move", dir, func() bool {
-		second = scrape(t, addr)
-		return second.must(t, "sluice_sink_written_events_total", "sink", "out") > first.must(t, "sluice_sink_written_events_total", "sink", "out") &&
-			second.must(t, "sluice_source_committed_total", "source", "gen") > first.must(t, "sluice_source_committed_total", "source", "gen")
-	})
-	for _, c := range []struct{ name, label, value string }{
+	moving := []struct{ name, label, value string }{
 		{"sluice_source_events_total", "source", "gen"},
 		{"sluice_source_bytes_total", "source", "gen"},
+		{"sluice_source_committed_total", "source", "gen"},
+		{"sluice_sink_written_events_total", "sink", "out"},
 		{"sluice_sink_written_bytes_total", "sink", "out"},
 		{"sluice_sink_write_duration_seconds", "sink", "out"},
 		{"sluice_sink_write_events", "sink", "out"},
-	} {
-		if a, b := first.must(t, c.name, c.label, c.value), second.must(t, c.name, c.label, c.value); b <= a {
-			t.Errorf("%s did not move between scrapes: %v then %v", c.name, a, b)
-		}
 	}
+	// A scrape reads each metric at its own moment: one that began while
+	// the run was starting may lack the series that appeared meanwhile.
+	var first scraped
+	waitFor(t, 30*time.Second, "a first durable checkpoint", dir, func() bool {
+		first = scrape(t, addr)
+		for _, c := range moving {
+			if _, ok := first.value(c.name, c.label, c.value); !ok {
+				return false
+			}
+		}
+		return first.must(t, "sluice_source_committed_total", "source", "gen") > 0
+	})
+	checkReady(t, addr)
+
+	// Every counter moves while the generator runs (each within the
+	// deadline, not necessarily all in the same scrape).
+	moved := make([]bool, len(moving))
+	var second scraped
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		second = scrape(t, addr)
+		var still []string
+		for i, c := range moving {
+			if second.must(t, c.name, c.label, c.value) > first.must(t, c.name, c.label, c.value) {
+				moved[i] = true
+			}
+			if !moved[i] {
+				still = append(still, c.name)
+			}
+		}
+		if len(still) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("did not move within 30s of the first scrape: %v; sluice stderr (tail):\n%s", still, stderrTail(dir))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// This scrape began after the run had committed, so every series of
+	// the pipeline exists.
+	checkNames(t, dir, second, "metrics_generator.golden")
 	if v := second.must(t, "sluice_sink_write_errors_total", "sink", "out"); v != 0 {
 		t.Errorf("sluice_sink_write_errors_total = %v, want 0", v)
 	}
@@ -293,10 +326,12 @@ sinks:
 		first = scrape(t, addr)
 		streaming, _ := first.value("sluice_source_phase", "source", "shop", "phase", "streaming")
 		written, _ := first.value("sluice_sink_written_events_total", "sink", "out")
-		_, gauge := first.value("sluice_postgres_slot_retained_wal_bytes", "pipeline", "p", "source", "shop")
-		return streaming == 1 && written >= 100 && gauge
+		// The gauges are measured at most every 5 s: one taken while the
+		// slot was being created has no confirmed position yet.
+		_, retained := first.value("sluice_postgres_slot_retained_wal_bytes", "pipeline", "p", "source", "shop")
+		_, confirmed := first.value("sluice_postgres_slot_confirmed_lag_bytes", "pipeline", "p", "source", "shop")
+		return streaming == 1 && written >= 100 && retained && confirmed
 	})
-	checkNames(t, first, "metrics_postgres.golden")
 	checkReady(t, addr)
 	if v := first.must(t, "sluice_postgres_slot_retained_wal_bytes", "source", "shop"); v < first.must(t, "sluice_postgres_slot_confirmed_lag_bytes", "source", "shop") {
 		t.Errorf("retained WAL %v below the confirmed lag", v)
@@ -306,9 +341,15 @@ sinks:
 	var second scraped
 	waitFor(t, 30*time.Second, "the changes to be durable", dir, func() bool {
 		second = scrape(t, addr)
+		_, retained := second.value("sluice_postgres_slot_retained_wal_bytes", "source", "shop")
+		_, confirmed := second.value("sluice_postgres_slot_confirmed_lag_bytes", "source", "shop")
 		return second.must(t, "sluice_sink_written_events_total", "sink", "out") >= 150 &&
-			second.must(t, "sluice_source_committed_total", "source", "shop") > first.must(t, "sluice_source_committed_total", "source", "shop")
+			second.must(t, "sluice_source_committed_total", "source", "shop") > first.must(t, "sluice_source_committed_total", "source", "shop") &&
+			retained && confirmed
 	})
+	// This scrape began after the run had committed, so every series of
+	// the pipeline exists.
+	checkNames(t, dir, second, "metrics_postgres.golden")
 	if a, b := first.must(t, "sluice_source_events_total", "source", "shop"), second.must(t, "sluice_source_events_total", "source", "shop"); b < a+50 {
 		t.Errorf("sluice_source_events_total went from %v to %v after 50 inserts", a, b)
 	}
