@@ -8,6 +8,12 @@
 // component.ProgressReporter and component.Gauger, which are read only when
 // the metrics are scraped, like the checkpoint age and the pipelines'
 // states (a StatusSource): nothing is computed unless someone scrapes.
+// Watch, WatchSink and WatchProcessor declare the pipeline's nodes before
+// it runs, so every series exists, at zero, from the start. Handler serves
+// the registry (promhttp); package httpapi mounts it on /metrics.
+//
+// A scrape is not a snapshot: each metric is read at its own moment, so a
+// counter of one metric may already include a batch that another does not.
 //
 // Hot path: the engine calls the observers once per batch. Each call finds
 // the node's pre-resolved series in a copy-on-write map (one atomic load and
