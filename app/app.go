@@ -16,7 +16,6 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/format"
-	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/state"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -25,112 +24,154 @@ import (
 // returns nil) or a component fails.
 //
 // When progressTo is not nil, sources that report progress get a live line
-// there (the CLI passes stderr when it is a terminal). mon receives the
-// run's metrics and lifecycle state (see Monitor).
-func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, mon Monitor) error {
-	err := run(ctx, g, reg, log, progressTo, mon)
-	if err != nil {
-		mon.Status.set(metrics.StateFailed, err)
-	} else {
-		mon.Status.set(metrics.StateStopped, nil)
-	}
-	return err
-}
-
-func run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, mon Monitor) error {
-	store, err := state.Open(g.StateDir, 5*time.Second)
+// there (the CLI passes stderr when it is a terminal).
+func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+	p, err := Build(g, reg, log, nil)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	if progressTo != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go progress(pctx, progressTo, p.Progress)
+	}
+	return p.Run(ctx)
+}
 
-	ep := &engine.Pipeline{Store: store, Options: engineOptions(g.Engine)}
+// Pipeline is a built pipeline: its store is open and its components
+// exist, nothing runs yet.
+type Pipeline struct {
+	Graph  *topology.Graph
+	Runner *engine.Runner
+	// Progress lists the sources that report progress, by name.
+	Progress []Reporter
+	// Sources, Processors and Sinks are the built components by name, for
+	// observers that look for optional interfaces (component.Gauger...).
+	Sources    map[string]component.Source
+	Processors map[string]component.Processor
+	Sinks      map[string]component.Sink
+
+	log    *slog.Logger
+	closed []closer
+}
+
+// Reporter is a named source that reports progress.
+type Reporter struct {
+	Name string
+	component.ProgressReporter
+}
+
+// Build opens the pipeline's store and builds every component from the
+// registry; observer (may be nil) receives the engine's observations. On
+// error nothing stays open.
+func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any) (*Pipeline, error) {
+	st, err := state.Open(g.StateDir, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{Graph: g, log: log, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
+	p.closed = append(p.closed, closer(st.Close))
+	ep := &engine.Pipeline{Store: st, Options: engineOptions(g.Engine)}
 	ep.Options.Logger = log
 	ep.Options.Encoder = deadLetterEncoder
-	var built []interface{ close() error }
-	cleanup := func() {
-		for _, b := range built {
-			b.close()
-		}
+	ep.Options.Observer = observer
+	fail := func(err error) (*Pipeline, error) {
+		p.Close()
+		return nil, err
 	}
 	env := func(n *topology.Node, kind string) component.Env {
-		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name), Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name)}
+		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name),
+			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name}
 	}
 	deadLetter := func(n *topology.Node) (component.Sink, error) {
 		dc := n.DeadLetter
 		if dc == nil {
 			return nil, nil
 		}
-		dl, err := reg.Sinks[dc.Type].New(dc.Config, env(dc, "sinks"))
+		denv := env(dc, "sinks")
+		denv.Path = n.Path() + ".dead_letter"
+		dl, err := reg.Sinks[dc.Type].New(dc.Config, denv)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: dead_letter: %w", n.Kind, n.Name, err)
 		}
-		built = append(built, closer(func() error { return dl.Close(context.Background()) }))
+		p.closed = append(p.closed, closer(func() error { return dl.Close(context.Background()) }))
 		return dl, nil
 	}
 	for _, c := range g.Sources {
 		s, err := reg.Sources[c.Type].New(c.Config, env(c, "sources"))
 		if err != nil {
-			cleanup()
-			return fmt.Errorf("source %s: %w", c.Name, err)
+			return fail(fmt.Errorf("source %s: %w", c.Name, err))
 		}
-		built = append(built, closer(func() error { return s.Close() }))
+		p.closed = append(p.closed, closer(s.Close))
+		p.Sources[c.Name] = s
 		ep.Sources = append(ep.Sources, engine.SourceNode{Name: c.Name, Source: s, ForeignStreams: c.ForeignStreams})
+		if r, ok := s.(component.ProgressReporter); ok {
+			p.Progress = append(p.Progress, Reporter{c.Name, r})
+		}
 	}
 	for _, c := range g.Processors {
 		if c.Stateful {
-			cleanup()
-			return fmt.Errorf("processor %s: stateful processors need the operator-state store, which this build does not have yet", c.Name)
+			return fail(fmt.Errorf("processor %s: stateful processors need the operator-state store, which this build does not have yet", c.Name))
 		}
-		p, err := reg.Processors[c.Type].New(c.Config, env(c, "processors"))
+		pr, err := reg.Processors[c.Type].New(c.Config, env(c, "processors"))
 		if err != nil {
-			cleanup()
-			return fmt.Errorf("processor %s: %w", c.Name, err)
+			return fail(fmt.Errorf("processor %s: %w", c.Name, err))
 		}
-		built = append(built, closer(func() error { return p.Close() }))
-		node := engine.ProcessorNode{Name: c.Name, Processor: p, Inputs: c.Inputs, NamesStreams: c.NamesStreams}
+		p.closed = append(p.closed, closer(pr.Close))
+		p.Processors[c.Name] = pr
+		node := engine.ProcessorNode{Name: c.Name, Processor: pr, Inputs: c.Inputs, NamesStreams: c.NamesStreams}
 		if node.DeadLetter, err = deadLetter(c); err != nil {
-			cleanup()
-			return err
+			return fail(err)
 		}
 		ep.Processors = append(ep.Processors, node)
 	}
 	for _, c := range g.Sinks {
 		s, err := reg.Sinks[c.Type].New(c.Config, env(c, "sinks"))
 		if err != nil {
-			cleanup()
-			return fmt.Errorf("sink %s: %w", c.Name, err)
+			return fail(fmt.Errorf("sink %s: %w", c.Name, err))
 		}
-		built = append(built, closer(func() error { return s.Close(context.Background()) }))
+		p.closed = append(p.closed, closer(func() error { return s.Close(context.Background()) }))
+		p.Sinks[c.Name] = s
 		node := engine.SinkNode{Name: c.Name, Sink: s, Inputs: c.Inputs, Batch: c.Batch, Retry: c.Retry}
 		if node.DeadLetter, err = deadLetter(c); err != nil {
-			cleanup()
-			return err
+			return fail(err)
 		}
 		ep.Sinks = append(ep.Sinks, node)
 	}
-	if progressTo != nil {
-		var names []string
-		var reps []component.ProgressReporter
-		for _, n := range ep.Sources {
-			if r, ok := n.Source.(component.ProgressReporter); ok {
-				names = append(names, n.Name)
-				reps = append(reps, r)
-			}
-		}
-		pctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go progress(pctx, progressTo, names, reps, 500*time.Millisecond)
-	}
-	mon.watch(ep)
-	mon.Status.set(metrics.StateRunning, nil)
-	log.Info("pipeline starting", "name", g.Name, "sources", len(ep.Sources), "processors", len(ep.Processors), "sinks", len(ep.Sinks), "state_dir", g.StateDir)
-	err = engine.Run(ctx, ep)
+	p.Runner = engine.New(ep)
+	return p, nil
+}
+
+// Run runs the built pipeline until ctx is cancelled (graceful drain,
+// returns nil) or a component fails, then closes the store. The engine
+// closes the components.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.closeStore()
+	g := p.Graph
+	p.log.Info("pipeline starting", "name", g.Name, "sources", len(g.Sources), "processors", len(g.Processors), "sinks", len(g.Sinks), "state_dir", g.StateDir)
+	err := p.Runner.Run(ctx)
 	if err == nil || errors.Is(err, context.Canceled) {
-		log.Info("pipeline stopped; checkpoint saved")
+		p.log.Info("pipeline stopped; checkpoint saved")
 		return nil
 	}
 	return err
+}
+
+// Close closes what Build opened, for a pipeline that will not Run.
+func (p *Pipeline) Close() {
+	for i := len(p.closed) - 1; i >= 0; i-- {
+		p.closed[i]()
+	}
+	p.closed = nil
+}
+
+// closeStore closes the store only (the first thing Build opened); the
+// engine has closed the components.
+func (p *Pipeline) closeStore() {
+	if len(p.closed) > 0 {
+		p.closed[0]()
+		p.closed = nil
+	}
 }
 
 func engineOptions(e topology.Engine) engine.Options {
@@ -148,5 +189,3 @@ func deadLetterEncoder() engine.Encoder {
 }
 
 type closer func() error
-
-func (c closer) close() error { return c() }

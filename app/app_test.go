@@ -8,14 +8,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/svctest"
 	"github.com/sluice-dev/sluice/registry"
 )
 
@@ -75,7 +80,7 @@ sinks:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- Run(ctx, p, reg, log, nil, Monitor{}) }()
+	go func() { done <- Run(ctx, p, reg, log, nil) }()
 	deadline := time.Now().Add(20 * time.Second)
 	var recs []map[string]any
 	for len(recs) < 5 {
@@ -136,4 +141,89 @@ func readJSONLines(t *testing.T, path string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// TestWrongSQLSinkPasswordNamesTheKey is issue 9's case end to end: a
+// mysql sink with a wrong password stops the pipeline with the user, the
+// server and the key of the pipeline file to fix, and never the password.
+func TestWrongSQLSinkPasswordNamesTheKey(t *testing.T) {
+	base := svctest.Need(t, svctest.MariaDB)
+	mc, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.User, mc.Passwd = "sluice_nobody", "canary-Pw-7731"
+	dir := t.TempDir()
+	src := fmt.Sprintf(`state_dir: %s
+sources:
+  gen:
+    type: generator
+    tables: [product]
+    count: 3
+sinks:
+  db:
+    type: mysql
+    inputs: [gen]
+    dsn: ${DB_DSN}
+`, filepath.Join(dir, "state"))
+	reg := registry.Default()
+	p, err := config.Load("p.yaml", []byte(src), reg, func(k string) (string, bool) { return mc.FormatDSN(), k == "DB_DSN" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = Run(ctx, p, reg, slog.New(slog.DiscardHandler), nil)
+	host, _, _ := net.SplitHostPort(mc.Addr)
+	want := `sink db: mysql sink: ` + mc.Addr + ` refused user "sluice_nobody": error 1045: Access denied for user 'sluice_nobody'@'` + host +
+		`' (using password: YES); check the user and password in sinks.db.dsn (a ${VAR} there is read from the environment), ` +
+		`and that the server has this user for this client's host (CREATE USER 'user'@'host')`
+	if err == nil || err.Error() != want || strings.Contains(err.Error(), "canary") {
+		t.Fatalf("Run = %v\nwant %s", err, want)
+	}
+}
+
+// TestEnvPath: components learn where the pipeline file configures them
+// (Env.Path), so that their messages name the keys to fix.
+func TestEnvPath(t *testing.T) {
+	reg := registry.Default()
+	keys := map[string]string{}
+	gen := reg.Sources["generator"]
+	reg.Sources["probe"] = component.SourceFactory{
+		Config: gen.Config,
+		New: func(cfg any, env component.Env) (component.Source, error) {
+			keys[env.Name] = env.Key("dsn")
+			return gen.New(cfg, env)
+		},
+	}
+	reg.Sinks["probe"] = component.SinkFactory{
+		Config: func() any { return &struct{}{} },
+		New: func(_ any, env component.Env) (component.Sink, error) {
+			keys[env.Name] = env.Key("password")
+			return pickySink{new([]int64)}, nil
+		},
+	}
+	src := fmt.Sprintf(`state_dir: %s
+sources:
+  src:
+    type: probe
+    tables: [product]
+sinks:
+  out:
+    type: probe
+    inputs: [src]
+    dead_letter:
+      type: probe
+`, filepath.Join(t.TempDir(), "state"))
+	p, err := config.Load("p.yaml", []byte(src), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // build the components, run nothing
+	_ = Run(ctx, p, reg, slog.New(slog.DiscardHandler), nil)
+	want := map[string]string{"src": "sources.src.dsn", "out": "sinks.out.password", "out-dead-letter": "sinks.out.dead_letter.password"}
+	if fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
 }

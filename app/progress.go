@@ -5,21 +5,86 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
 )
 
-// progress draws one line per reporting source on a terminal, every
-// interval, until ctx ends: a bar for work with a known total, a rate
-// otherwise.
-func progress(ctx context.Context, w io.Writer, names []string, reps []component.ProgressReporter, interval time.Duration) {
-	if len(reps) == 0 {
-		return
+// Progress draws one line per reporting source on a terminal, every half
+// second, for the pipelines added to it: a bar for work with a known total,
+// a rate otherwise. With several pipelines, sources are named
+// pipeline/source.
+type Progress struct {
+	w    io.Writer
+	stop context.CancelFunc
+	done chan struct{}
+
+	mu struct {
+		sync.Mutex
+		pipes []*Pipeline
 	}
+}
+
+// NewProgress starts drawing on w.
+func NewProgress(w io.Writer) *Progress {
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Progress{w: w, stop: stop, done: make(chan struct{})}
+	go func() { defer close(p.done); drawProgress(ctx, w, p.reporters, 500*time.Millisecond) }()
+	return p
+}
+
+// Add draws pl's sources from now on.
+func (p *Progress) Add(pl *Pipeline) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.pipes = append(p.mu.pipes, pl)
+}
+
+// Remove stops drawing pl's sources.
+func (p *Progress) Remove(pl *Pipeline) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, q := range p.mu.pipes {
+		if q == pl {
+			p.mu.pipes = append(p.mu.pipes[:i], p.mu.pipes[i+1:]...)
+			break
+		}
+	}
+}
+
+// Close stops drawing and ends the line.
+func (p *Progress) Close() {
+	p.stop()
+	<-p.done
+}
+
+func (p *Progress) reporters() []Reporter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Reporter
+	for _, pl := range p.mu.pipes {
+		for _, r := range pl.Progress {
+			if len(p.mu.pipes) > 1 {
+				r.Name = pl.Graph.Name + "/" + r.Name
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// progress draws reps until ctx ends (one pipeline's Run).
+func progress(ctx context.Context, w io.Writer, reps []Reporter) {
+	drawProgress(ctx, w, func() []Reporter { return reps }, 500*time.Millisecond)
+}
+
+// drawProgress draws the reporters that list returns, every interval,
+// until ctx ends.
+func drawProgress(ctx context.Context, w io.Writer, list func() []Reporter, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	last := make([]int64, len(reps))
+	last := map[string]int64{}
 	lastT := time.Now()
 	drawn := 0
 	for {
@@ -30,17 +95,21 @@ func progress(ctx context.Context, w io.Writer, names []string, reps []component
 			}
 			return
 		case now := <-t.C:
+			reps := list()
+			if len(reps) == 0 {
+				continue
+			}
 			var b strings.Builder
 			dt := now.Sub(lastT).Seconds()
 			lastT = now
 			for i, r := range reps {
 				p := r.Progress()
-				rate := float64(max(p.Done-last[i], 0)) / dt // Done restarts with each phase
-				last[i] = p.Done
+				rate := float64(max(p.Done-last[r.Name], 0)) / dt // Done restarts with each phase
+				last[r.Name] = p.Done
 				if i > 0 {
 					b.WriteString("  ")
 				}
-				b.WriteString(bar(names[i], p, rate))
+				b.WriteString(bar(r.Name, p, rate))
 			}
 			line := b.String()
 			fmt.Fprintf(w, "\r%-*s", drawn, line)

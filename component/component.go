@@ -93,21 +93,86 @@ type Env struct {
 	// Pipeline is the pipeline's name (the file's base name without extension
 	// unless set), used to name upstream resources.
 	Pipeline string
-	// StateDir is the pipeline's state directory; a component may keep
-	// files under StateDir/<kind>/<Name>.
+	// StateDir is the component's own directory for local files
+	// (<state_dir>/<kind>s/<name>, e.g. .sluice/sinks/lake); it may not
+	// exist yet.
 	StateDir string
 	// Logger is already labelled with the component ("source"/"sink" = Name).
 	Logger *slog.Logger
+	// Path is where the component is configured in the pipeline file:
+	// "sources.shop", "sinks.search", "sinks.search.dead_letter". Empty
+	// when it was built outside one (tests).
+	Path string
 	// State is the processor's operator state; nil for sources, sinks and
 	// processors whose factory is not Stateful.
 	State State
 }
+
+// Key returns the pipeline-file path of one of the component's keys, for
+// messages that say what to change: "sinks.search.password". Without Path
+// it is key alone.
+func (e Env) Key(key string) string {
+	if e.Path == "" {
+		return key
+	}
+	return e.Path + "." + key
+}
+
+// AuthError is a server refusing the credentials a component connects
+// with. Its message names the user and the server, gives the server's
+// reason and says which pipeline keys hold the credentials — never the
+// password. Return it with AuthFailed: retrying cannot help.
+type AuthError struct {
+	Component string // "mysql sink", "postgres source \"shop\""
+	User      string // the user name sent; "" when none
+	Server    string // host:port (or URL) of the server that refused
+	Reason    string // the server's words, without secrets
+	Keys      string // the keys to check: "sinks.db.dsn"
+	// Secret is what the keys hold, for the message; default "the user
+	// and password".
+	Secret string
+	Hint   string // what else to check, on the server's side (optional)
+}
+
+func (e *AuthError) Error() string {
+	who := "the credentials"
+	if e.User != "" {
+		who = fmt.Sprintf("user %q", e.User)
+	}
+	secret := e.Secret
+	if secret == "" {
+		secret = "the user and password"
+	}
+	msg := fmt.Sprintf("%s: %s refused %s: %s; check %s in %s (a ${VAR} there is read from the environment)",
+		e.Component, e.Server, who, e.Reason, secret, e.Keys)
+	if e.Hint != "" {
+		msg += ", and " + e.Hint
+	}
+	return msg
+}
+
+// AuthFailed returns e as a permanent error.
+func AuthFailed(e AuthError) error { return Permanent(&e) }
 
 // Validator is implemented by configuration structs that check themselves
 // after defaults and the file's values are applied. Each returned error
 // should be a *FieldError so the user sees the line and a hint.
 type Validator interface {
 	Validate() []error
+}
+
+// KnownSchemas is implemented by source configurations that know the
+// schemas of their streams before running (the generator's built-in
+// tables): `sluice validate` then checks the processors reading them.
+type KnownSchemas interface {
+	KnownSchemas(source string) []*event.Schema
+}
+
+// SchemaChecker is implemented by processor configurations that can check
+// themselves against an input schema known before running (expressions
+// compiled against its columns). The errors are *FieldError.
+type SchemaChecker interface {
+	CheckSchema(s *event.Schema) []error
 }
 
 // FieldError is a configuration problem in one field.

@@ -135,6 +135,7 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 		p.Sinks = l.components(sinkNode, topology.KindSink, reg)
 	}
 	p.Factories(reg)
+	l.checkSchemas(p)
 	for _, d := range p.Validate() {
 		if d.Warning {
 			continue // Graph.Validate reports them again to whoever prints warnings
@@ -146,6 +147,52 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 		return nil, l.errs
 	}
 	return p, nil
+}
+
+// checkSchemas checks processors against the schemas of the sources that
+// feed them directly, where those are known before running.
+func (l *loader) checkSchemas(g *topology.Graph) {
+	for _, p := range g.Processors {
+		sc, ok := p.Config.(component.SchemaChecker)
+		if !ok {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, s := range g.Sources {
+			ks, ok := s.Config.(component.KnownSchemas)
+			if !ok {
+				continue
+			}
+			for _, sch := range ks.KnownSchemas(s.Name) {
+				selected := false
+				for _, in := range p.Inputs {
+					selected = selected || topology.Selects(in, s, sch.Stream, true)
+				}
+				if !selected {
+					continue
+				}
+				for _, err := range sc.CheckSchema(sch) {
+					var fe *component.FieldError
+					msg, field := err.Error(), ""
+					if errors.As(err, &fe) {
+						msg, field = fe.Msg, fe.Field
+						if fe.Hint != "" {
+							msg += " (hint: " + fe.Hint + ")"
+						}
+					}
+					if seen[field+msg] {
+						continue
+					}
+					seen[field+msg] = true
+					path := p.Path()
+					if field != "" {
+						path += "." + field
+					}
+					l.addLine(p.Pos.Line, path, msg, "")
+				}
+			}
+		}
+	}
 }
 
 type loader struct {

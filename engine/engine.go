@@ -205,6 +205,12 @@ func New(p *Pipeline) *Runner {
 	return r
 }
 
+// Observe sets the observer (see Options.Observer); call it before Run.
+func (r *Runner) Observe(o any) {
+	r.p.Options.Observer = o
+	r.obs = findObservers(o)
+}
+
 // Pause makes the sources wait at their next emit; what is in flight still
 // drains into the sinks and is committed.
 func (r *Runner) Pause() { r.gate.set(true) }

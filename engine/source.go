@@ -104,7 +104,7 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	}
 	t := &ticket{src: s, cp: cp}
 	if len(events) > 0 {
-		t.newest = events[len(events)-1].Source.TsMs
+		t.newest = events[len(events)-1].Source.TsMs()
 	}
 	// The ticket enters the window with its epoch before processing, held
 	// by one pending count until its deliveries are out, so the committer

@@ -45,6 +45,12 @@ const (
 	SnapshotLast
 	SnapshotFirst
 	SnapshotIncremental
+	// SnapshotFirstInTable and SnapshotLastInTable mark the first and the
+	// last row of a table other than the snapshot's very first and last
+	// rows (Debezium 2.x: "first_in_data_collection",
+	// "last_in_data_collection").
+	SnapshotFirstInTable
+	SnapshotLastInTable
 )
 
 // String returns Debezium's spelling.
@@ -58,6 +64,10 @@ func (s SnapshotMark) String() string {
 		return "first"
 	case SnapshotIncremental:
 		return "incremental"
+	case SnapshotFirstInTable:
+		return "first_in_data_collection"
+	case SnapshotLastInTable:
+		return "last_in_data_collection"
 	}
 	return "false"
 }
@@ -66,7 +76,12 @@ func (s SnapshotMark) String() string {
 // not have stay zero; Has* flags distinguish "zero" from "absent" where
 // Debezium writes null.
 type Source struct {
-	TsMs int64 // commit time of the change in the source, ms since epoch
+	// TsUs is the commit time of the change in the source, in microseconds
+	// since the epoch, with the precision the source really has: PostgreSQL
+	// commit times have microseconds; MySQL binlog times are whole seconds
+	// and MongoDB's wall times milliseconds, so theirs end in zeros, as
+	// Debezium's ts_us does for them. TsMs derives source.ts_ms from it.
+	TsUs int64
 	TxID int64 // transaction id
 	// PostgreSQL.
 	LSN           uint64 // LSN of the change (0 for snapshot rows before streaming)
@@ -82,6 +97,22 @@ type Source struct {
 	// bytes). LSN and CommitLSN hold the binlog order, see Event.Seq.
 	Row    int32   // row number within its binlog rows event (Debezium "row")
 	Binlog *Binlog // binlog coordinates; nil for other sources
+}
+
+// TsMs returns the commit time in milliseconds since the epoch (TsUs
+// rounded down, as Java's Instant.toEpochMilli does).
+func (s *Source) TsMs() int64 { return floorDiv(s.TsUs, 1000) }
+
+// UsFromMs returns the microseconds of a time that the source has in
+// milliseconds, for Source.TsUs.
+func UsFromMs(ms int64) int64 { return ms * 1000 }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }
 
 // Binlog is where a MySQL change sits in the binary log. One is shared by
@@ -180,14 +211,17 @@ func (e *Event) Version() (v int64, ok bool) {
 	return 0, false
 }
 
-// Seq is an event's place in its source's total order of changes. Sinks that
-// store their position next to the data (SQL tables) compare Seqs to
+// Seq is an event's place in its source's total order of changes — or in
+// its stream's, when Schema.SeqPerStream is set. Sinks that store their
+// position next to the data (SQL tables, the S3 spool) compare Seqs to
 // recognise a replay: an event whose Seq is not after the stored one is
 // already written. The zero Seq means "no order" (snapshot rows, sources
 // without one); such events are never skipped and must be written
 // idempotently. A source gives its events a nonzero Seq only if it emits
-// them in Seq order: sinks skip an event whose Seq is not after the
-// largest they stored for its source.
+// them in strictly increasing Seq order (per stream with SeqPerStream) and
+// gives an event delivered again after a restart the same Seq: sinks skip
+// an event whose Seq is not after the largest they stored for its source
+// (or stream).
 type Seq struct{ Hi, Lo uint64 }
 
 // IsZero reports whether s is the zero Seq.
@@ -222,11 +256,20 @@ func (s Seq) Compare(o Seq) int {
 // CommitLSN; the change's ordinal among the changes sharing that cluster
 // time, in Row): every change of a multi-document transaction carries the
 // transaction's cluster time, so the ordinal tells them apart.
+//
+// sql_poll: the row's watermark, in CommitLSN and LSN (HasLSN stays false:
+// it is no log position) and per stream (SeqPerStream): (1, id) in
+// incrementing mode, (timestamp, id) in timestamp+incrementing mode and
+// (timestamp, key) in timestamp mode with one integer key column, each
+// word mapped so that the order of the uint64s is the database's order of
+// the values (signed integers and instants with their sign bit flipped).
+// Rows whose values have no such mapping, and bulk mode, get the zero Seq;
+// see source/sqlpoll.
 func (e *Event) Seq() Seq {
 	if e.Source.Snapshot != SnapshotFalse || e.Source.CommitLSN == 0 {
 		return Seq{}
 	}
-	if e.Schema != nil && e.Schema.Connector == "mongodb" {
+	if e.Schema != nil && e.Schema.SeqByRow {
 		return Seq{Hi: e.Source.CommitLSN, Lo: uint64(e.Source.Row)}
 	}
 	return Seq{Hi: e.Source.CommitLSN, Lo: e.Source.LSN}

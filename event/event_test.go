@@ -52,7 +52,7 @@ func TestEventSize(t *testing.T) {
 }
 
 func TestSeqMongoDBOrdersChangesOfOneTransaction(t *testing.T) {
-	s := &Schema{Connector: "mongodb"}
+	s := &Schema{Connector: "mongodb", SeqByRow: true}
 	ct := uint64(1700000000)<<32 | 7
 	a := Event{Schema: s, Source: Source{CommitLSN: ct, LSN: ct, HasLSN: true, Row: 0}}
 	b := Event{Schema: s, Source: Source{CommitLSN: ct, LSN: ct, HasLSN: true, Row: 1}}

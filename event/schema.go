@@ -13,7 +13,7 @@ const (
 	TypeInt64                   // KindInt
 	TypeFloat32                 // KindFloat: the stored float32 widened exactly (1.1 → 1.100000023841858)
 	TypeFloat64                 // KindFloat
-	TypeDecimal                 // KindDecimal; Column.Precision/Scale, Scale < 0 = variable scale
+	TypeDecimal                 // KindDecimal; Column.Precision/Scale (see Column)
 	TypeString                  // KindString
 	TypeBytes                   // KindBytes
 	TypeUUID                    // KindString, canonical text
@@ -58,7 +58,9 @@ type Column struct {
 	Key      bool   // part of the primary (replica identity) key
 	// Length is the declared length (varchar(n), char(n), bit(n)); 0 if none.
 	Length int
-	// Precision and Scale for decimals; Scale < 0 means unconstrained (variable scale).
+	// Precision and Scale for decimals. Scale < 0 with Precision 0 is an
+	// unconstrained decimal (variable scale); Scale < 0 with Precision > 0
+	// is PostgreSQL 15's negative scale (values rounded to 10^-Scale).
 	Precision, Scale int
 	// Default is the column default as a Value when it is a constant the
 	// source could parse; Kind == KindNull with HasDefault false means none.
@@ -80,6 +82,17 @@ type Schema struct {
 	Version   int
 	Columns   []Column
 	KeyIdx    []int // indexes of key columns in Columns, in key order
+	// SeqPerStream says that the source orders its events' Seqs per
+	// stream only: it emits the streams' events interleaved in no common
+	// order (sql_poll polls its tables one after another, each by its own
+	// watermark). A sink that stores a position to recognise replays keeps
+	// one per stream for such events, not one per source. See Event.Seq.
+	SeqPerStream bool
+	// SeqByRow says that the second word of the events' Seqs is
+	// Source.Row, the change's ordinal among the changes that share its
+	// CommitLSN, rather than Source.LSN (MongoDB: the changes of one
+	// transaction share their cluster time). See Event.Seq.
+	SeqByRow bool
 }
 
 // ColumnIndex returns the index of the named column, or -1.

@@ -232,6 +232,7 @@ func (cs *codecs) get(s *event.Schema) (*tableCodec, error) {
 type debeziumEncoder struct {
 	codecs
 	replaceNull bool
+	skip        opSet
 	// The last source block written, by table and source metadata: a
 	// snapshot batch (and often a stream batch) repeats it event after
 	// event, and formatting its numbers is a good part of the encode.
@@ -245,8 +246,10 @@ type debeziumEncoder struct {
 var _ Encoder = (*debeziumEncoder)(nil)
 
 func newDebezium(withSchema bool) Encoder {
-	return &debeziumEncoder{codecs: codecs{withSchema: withSchema}, replaceNull: true}
+	return &debeziumEncoder{codecs: codecs{withSchema: withSchema}, replaceNull: true, skip: 8}
 }
+
+func (d *debeziumEncoder) setSkipped(s opSet) { d.skip = s }
 
 func (d *debeziumEncoder) setReplaceNullWithDefault(b bool) { d.replaceNull = b }
 
@@ -266,6 +269,9 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	}
 	if !validOp(e.Op) {
 		return dst, false, fmt.Errorf("format: %s: unknown operation %q", e.Schema.Stream, byte(e.Op))
+	}
+	if d.skip.has(e.Op) {
+		return dst, false, nil
 	}
 	if t.mongo != nil {
 		dst, err = d.appendMongoValue(dst, t, e)
@@ -301,7 +307,7 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	var buf [24]byte
 	msb := strconv.AppendInt(buf[:0], e.TsMs, 10)
 	dst = append(dst, msb...)
-	dst = appendTs(dst, e.TsMs, msb)
+	dst = appendTsMs(dst, e.TsMs, msb)
 	dst = append(dst, '}')
 	if d.withSchema {
 		dst = append(dst, '}')

@@ -20,7 +20,7 @@ func ExampleNew() {
 	e := &event.Event{
 		Op: event.OpCreate, Schema: schema,
 		After:  []event.Value{event.Int(7), event.Decimal("19.90")},
-		Source: event.Source{TsMs: 1700000000000, TxID: 501, HasTxID: true, LSN: 23982504, HasLSN: true},
+		Source: event.Source{TsUs: 1700000000000000, TxID: 501, HasTxID: true, LSN: 23982504, HasLSN: true},
 		TsMs:   1700000000123,
 	}
 	enc, err := format.New(format.Options{Format: format.Row, Unwrap: format.UnwrapOptions{
@@ -37,5 +37,5 @@ func ExampleNew() {
 	fmt.Printf("%s\n%s\n", key, value)
 	// Output:
 	// {"id":7}
-	// {"id":7,"price":"B8Y=","__op":"c","__lsn":23982504,"__source_ts_ms":1700000000000,"__deleted":"false"}
+	// {"id":7,"price":"B8Y=","__deleted":"false","__op":"c","__lsn":23982504,"__source_ts_ms":1700000000000}
 }

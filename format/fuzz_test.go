@@ -119,7 +119,7 @@ func FuzzEncode(f *testing.F) {
 			s.KeyIdx = []int{int(r.byte()) % ncol}
 		}
 		e := &event.Event{Op: event.Op("rcudtx"[r.byte()%6]), Schema: s, TsMs: int64(r.u64()),
-			Source: event.Source{TsMs: int64(r.u64()), Snapshot: event.SnapshotMark(r.byte() % 6), LSN: r.u64(), HasLSN: true,
+			Source: event.Source{TsUs: int64(r.u64()), Snapshot: event.SnapshotMark(r.byte() % 8), LSN: r.u64(), HasLSN: true,
 				LastCommitLSN: r.u64(), TxID: int64(r.u64()), HasTxID: r.byte()&1 == 1}}
 		img := func() []event.Value {
 			if r.byte()%4 == 0 {

@@ -115,6 +115,28 @@ func appendLines(enc Encoder, buf []byte, events []event.Event) ([]byte, error) 
 }
 
 func appendLine(enc Encoder, buf []byte, e *event.Event) ([]byte, error) {
+	return AppendLines(enc, buf, e)
+}
+
+// AppendLines appends the lines (JSON, each ending in a newline) that e is
+// written as in a file: one per event that Split makes of it, none where
+// the encoder writes nothing. On an error, buf is returned as it was.
+func AppendLines(enc Encoder, buf []byte, e *event.Event) ([]byte, error) {
+	if KeyChanged(e) {
+		var parts [2]event.Event
+		mark := len(buf)
+		for _, p := range Split(e, &parts) {
+			var err error
+			if buf, err = appendLine1(enc, buf, &p); err != nil {
+				return buf[:mark], err
+			}
+		}
+		return buf, nil
+	}
+	return appendLine1(enc, buf, e)
+}
+
+func appendLine1(enc Encoder, buf []byte, e *event.Event) ([]byte, error) {
 	mark := len(buf)
 	buf, ok, err := enc.AppendValue(buf, e)
 	if err != nil {

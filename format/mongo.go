@@ -29,7 +29,7 @@ import (
 //   - The key is {"id": "<_id in JsonMode.RELAXED>"}.
 //   - source is io.debezium.connector.mongo.Source: ts_ms is the cluster
 //     time's seconds (ms zero), ord its increment, wallTime the change's wall
-//     clock (Source.TsMs), txnNumber the transaction number; lsid is null
+//     clock (Source.TsMs()), txnNumber the transaction number; lsid is null
 //     (sluice does not carry the session id). Snapshot rows have ts_ms 0,
 //     ord -1 and wallTime null, and "snapshot":"true" up to the last one,
 //     as Debezium 2.7 writes them (its snapshot position has no cluster time
@@ -125,7 +125,7 @@ func (m *mongoCodec) sourceTsMs(e *event.Event) int64 {
 	if e.Source.Snapshot != event.SnapshotFalse {
 		return 0
 	}
-	return e.Source.TsMs
+	return e.Source.TsMs()
 }
 
 func (m *mongoCodec) appendSource(dst []byte, e *event.Event) []byte {
@@ -140,13 +140,13 @@ func (m *mongoCodec) appendSource(dst []byte, e *event.Event) []byte {
 	dst = append(dst, mongoSnapshot(s.Snapshot)...)
 	dst = append(dst, '"')
 	dst = append(dst, m.db...)
-	dst = appendTs(dst, ms, msb)
+	dst = appendTsMs(dst, ms, msb)
 	dst = append(dst, m.coll...)
 	dst = strconv.AppendInt(dst, int64(ord), 10)
 	dst = append(dst, `,"lsid":null,"txnNumber":`...)
 	dst = appendOptInt(dst, s.TxID, s.HasTxID)
 	dst = append(dst, `,"wallTime":`...)
-	dst = appendOptInt(dst, s.TsMs, s.Snapshot == event.SnapshotFalse)
+	dst = appendOptInt(dst, s.TsMs(), s.Snapshot == event.SnapshotFalse)
 	return append(dst, '}')
 }
 
@@ -185,7 +185,7 @@ func (m *mongoCodec) appendSourceField(dst []byte, field string, e *event.Event)
 	case "txnNumber":
 		return appendOptInt(dst, s.TxID, s.HasTxID), true
 	case "wallTime":
-		return appendOptInt(dst, s.TsMs, s.Snapshot == event.SnapshotFalse), true
+		return appendOptInt(dst, s.TsMs(), s.Snapshot == event.SnapshotFalse), true
 	}
 	return dst, false
 }

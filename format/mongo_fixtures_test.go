@@ -44,7 +44,7 @@ var (
 
 func mongoDec(name string) event.Column {
 	c := mongoCol(name, "decimal", event.TypeDecimal)
-	c.Precision, c.Scale = 34, -1
+	c.Scale = -1
 	return c
 }
 
@@ -76,7 +76,7 @@ func simpleRow(name string, qty int64) []event.Value {
 // (secs, inc) with the given wall clock.
 func mongoChange(secs, inc uint32, wallMs int64) event.Source {
 	ct := uint64(secs)<<32 | uint64(inc)
-	return event.Source{TsMs: wallMs, LSN: ct, CommitLSN: ct, HasLSN: true}
+	return event.Source{TsUs: wallMs * 1000, LSN: ct, CommitLSN: ct, HasLSN: true}
 }
 
 // mongoEvents are the events of MongoCheck.java, in its order.
@@ -84,10 +84,10 @@ func mongoEvents() []namedEvent {
 	txn := func(s event.Source, row int32) event.Source { s.TxID, s.HasTxID, s.Row = 42, true, row; return s }
 	return []namedEvent{
 		{"snapshot read all", &event.Event{Op: event.OpRead, Schema: mongoAll, After: mongoAllRow(),
-			Source: event.Source{Snapshot: event.SnapshotTrue, TsMs: 1700000000500}, TsMs: 1700000000999,
+			Source: event.Source{Snapshot: event.SnapshotTrue, TsUs: 1700000000500000}, TsMs: 1700000000999,
 			Position: `export shop.orders _id {"$oid":"65a1b2c3d4e5f60718293a4c"}`}},
 		{"snapshot read simple", &event.Event{Op: event.OpRead, Schema: mongoSimple, After: simpleRow("Anne", 3),
-			Source: event.Source{Snapshot: event.SnapshotLast, TsMs: 1700000000500}, TsMs: 1700000000999}},
+			Source: event.Source{Snapshot: event.SnapshotLast, TsUs: 1700000000500000}, TsMs: 1700000000999}},
 		{"insert all", &event.Event{Op: event.OpCreate, Schema: mongoAll, After: mongoAllRow(),
 			Source: mongoChange(1700000001, 3, 1700000001123), TsMs: 1700000009999}},
 		{"update with pre-image", &event.Event{Op: event.OpUpdate, Schema: mongoSimple, Before: simpleRow("Anne", 3), After: simpleRow("Anne Marie", 4),

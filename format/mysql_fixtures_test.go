@@ -80,12 +80,12 @@ func mysqlEvents() []namedEvent {
 	snap := &event.Binlog{File: "binlog.000003", Pos: 1000}
 	return []namedEvent{
 		{"mysql snapshot row (TIMESTAMP fractions as the snapshot reader writes them)", &event.Event{Op: event.OpRead, Schema: mysqlTypes, After: mysqlRow(1),
-			Source: event.Source{TsMs: 1700000000000, Snapshot: event.SnapshotLast, Binlog: snap}, TsMs: 1700000000123}},
+			Source: event.Source{TsUs: 1700000000000000, Snapshot: event.SnapshotLast, Binlog: snap}, TsMs: 1700000000123}},
 		{"mysql insert", &event.Event{Op: event.OpCreate, Schema: mysqlTypes, After: mysqlRow(2),
-			Source: event.Source{TsMs: 1700000001000, Binlog: bl}, TsMs: 1700000001123}},
+			Source: event.Source{TsUs: 1700000001000000, Binlog: bl}, TsMs: 1700000001123}},
 		{"mysql update to NULLs", &event.Event{Op: event.OpUpdate, Schema: mysqlTypes, Before: mysqlRow(2), After: mysqlNullRow(2),
-			Source: event.Source{TsMs: 1700000002000, Binlog: bl, Row: 1}, TsMs: 1700000002123}},
+			Source: event.Source{TsUs: 1700000002000000, Binlog: bl, Row: 1}, TsMs: 1700000002123}},
 		{"mysql delete", &event.Event{Op: event.OpDelete, Schema: mysqlTypes, Before: mysqlNullRow(2),
-			Source: event.Source{TsMs: 1700000003000, Binlog: bl, Row: 2}, TsMs: 1700000003123}},
+			Source: event.Source{TsUs: 1700000003000000, Binlog: bl, Row: 2}, TsMs: 1700000003123}},
 	}
 }

@@ -27,7 +27,7 @@ type mysqlSource struct {
 
 // mysqlRowsKey is what the block depends on besides the row number.
 type mysqlRowsKey struct {
-	tsMs   int64
+	tsUs   int64
 	snap   event.SnapshotMark
 	binlog event.Binlog
 }
@@ -64,7 +64,7 @@ func binlogOf(e *event.Event) *event.Binlog {
 
 func (m *mysqlSource) appendPayload(dst []byte, e *event.Event) []byte {
 	b := binlogOf(e)
-	k := mysqlRowsKey{tsMs: e.Source.TsMs, snap: e.Source.Snapshot, binlog: *b}
+	k := mysqlRowsKey{tsUs: e.Source.TsUs, snap: e.Source.Snapshot, binlog: *b}
 	if !m.rows.valid || m.rows.key != k {
 		m.rows.head = m.appendHead(m.rows.head[:0], e, b)
 		m.rows.end = append(m.rows.end[:0], `,"thread":`...)
@@ -79,11 +79,11 @@ func (m *mysqlSource) appendPayload(dst []byte, e *event.Event) []byte {
 
 // appendHead appends the block up to and including "row":.
 func (m *mysqlSource) appendHead(dst []byte, e *event.Event, b *event.Binlog) []byte {
-	var buf [24]byte
-	msb := strconv.AppendInt(buf[:0], e.Source.TsMs, 10)
+	var buf [48]byte
+	msb, usb := tsText(&buf, e.Source.TsUs)
 	dst = m.common.appendHead(dst, e, msb)
 	dst = append(dst, m.tail...)
-	dst = appendTs(dst, e.Source.TsMs, msb)
+	dst = appendTs(dst, e.Source.TsUs, usb)
 	dst = append(dst, m.tbl...)
 	dst = strconv.AppendUint(dst, uint64(b.ServerID), 10)
 	dst = append(dst, `,"gtid":`...)

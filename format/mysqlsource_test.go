@@ -15,7 +15,7 @@ func TestMySQLSourceRowsCache(t *testing.T) {
 	bl := event.Binlog{File: "binlog.000003", Pos: 1234, GTID: "0-1-42", ServerID: 1, Thread: 7}
 	var seq []event.Event
 	add := func(f func(e *event.Event)) {
-		e := event.Event{Schema: s, Op: event.OpCreate, Source: event.Source{TsMs: 1700000001000, Binlog: &bl}}
+		e := event.Event{Schema: s, Op: event.OpCreate, Source: event.Source{TsUs: 1700000001000000, Binlog: &bl}}
 		if len(seq) > 0 {
 			e = seq[len(seq)-1]
 			if e.Source.Binlog != nil {
@@ -34,7 +34,7 @@ func TestMySQLSourceRowsCache(t *testing.T) {
 	add(func(e *event.Event) { e.Source.Binlog.GTID = "" })
 	add(func(e *event.Event) { e.Source.Binlog.File = "binlog.000004\u2028" })
 	add(func(e *event.Event) { e.Source.Binlog.ServerID = 4294967295 })
-	add(func(e *event.Event) { e.Source.TsMs = 0 })
+	add(func(e *event.Event) { e.Source.TsUs = 0 })
 	add(func(e *event.Event) { e.Source.Snapshot = event.SnapshotLast })
 	add(func(e *event.Event) { e.Source.Binlog = nil })
 	add(func(e *event.Event) { e.Source.Row = 2 })
@@ -69,7 +69,7 @@ func BenchmarkDebeziumMySQLRows(b *testing.B) {
 	evs := make([]event.Event, 40)
 	for i := range evs {
 		evs[i] = event.Event{Schema: s, Op: event.OpCreate, After: []event.Value{event.Int(int64(i)), event.String("customer name number 1")},
-			Source: event.Source{TsMs: 1700000001000, Binlog: bl, Row: int32(i)}, TsMs: 1700000001123}
+			Source: event.Source{TsUs: 1700000001000000, Binlog: bl, Row: int32(i)}, TsMs: 1700000001123}
 	}
 	buf := make([]byte, 0, 16<<10)
 	b.ReportAllocs()

@@ -30,6 +30,7 @@ type rowEncoder struct {
 	deletes     string
 	fields      []addField
 	replaceNull bool
+	skip        opSet
 }
 
 var _ Encoder = (*rowEncoder)(nil)
@@ -132,12 +133,17 @@ func parseAddField(spec string) (addField, error) {
 
 func (r *rowEncoder) setReplaceNullWithDefault(b bool) { r.replaceNull = b }
 
+func (r *rowEncoder) setSkipped(s opSet) { r.skip = s }
+
 // AppendValue implements Encoder. Truncate events produce no output, as
 // ExtractNewRecordState drops records with neither image.
 func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, error) {
 	t, err := r.get(e.Schema)
 	if err != nil {
 		return dst, false, err
+	}
+	if r.skip.has(e.Op) {
+		return dst, false, nil
 	}
 	if t.mongo != nil {
 		return r.appendMongoRow(dst, t, e)
@@ -174,6 +180,17 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 		return dst[:start], false, fmt.Errorf("format: %s: %w", e, err)
 	}
 	comma := len(t.cols) > 0
+	// Debezium 2.x's ExtractNewRecordState adds __deleted before the
+	// add.fields (1.x added it after them).
+	if deleted != "" {
+		if comma {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"__deleted":"`...)
+		dst = append(dst, deleted...)
+		dst = append(dst, '"')
+		comma = true
+	}
 	for i := range r.fields {
 		f := &r.fields[i]
 		mark := len(dst)
@@ -187,14 +204,6 @@ func (r *rowEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool, erro
 			continue
 		}
 		comma = true
-	}
-	if deleted != "" {
-		if comma {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"__deleted":"`...)
-		dst = append(dst, deleted...)
-		dst = append(dst, '"')
 	}
 	return append(dst, '}'), true, nil
 }

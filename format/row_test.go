@@ -18,7 +18,7 @@ var smallTable = &event.Schema{
 
 func smallEvent(op event.Op) *event.Event {
 	e := &event.Event{Op: op, Schema: smallTable, TsMs: 2000,
-		Source: event.Source{TsMs: 1000, LSN: 500, HasLSN: true, TxID: 7, HasTxID: true}}
+		Source: event.Source{TsUs: 1000000, LSN: 500, HasLSN: true, TxID: 7, HasTxID: true}}
 	row := []event.Value{event.Int(1), event.String("x")}
 	switch op {
 	case event.OpDelete:
@@ -48,7 +48,7 @@ func TestRow(t *testing.T) {
 		{UnwrapOptions{DeleteHandling: "rewrite"}, event.OpDelete, `{"id":1,"v":"x","__deleted":"true"}`},
 		{UnwrapOptions{DeleteHandling: "rewrite"}, event.OpRead, `{"id":1,"v":"x","__deleted":"false"}`},
 		{UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op", "source.ts_ms"}}, event.OpDelete,
-			`{"id":1,"v":"x","__op":"d","__source_ts_ms":1000,"__deleted":"true"}`},
+			`{"id":1,"v":"x","__deleted":"true","__op":"d","__source_ts_ms":1000}`},
 		{UnwrapOptions{AddFields: []string{"op", "table", "schema", "db", "lsn", "txId", "ts_ms", "source.ts_ms"}}, event.OpCreate,
 			`{"id":1,"v":"x","__op":"c","__table":"t","__schema":"public","__db":"db","__lsn":500,"__txId":7,"__ts_ms":2000,"__source_ts_ms":1000}`},
 		{UnwrapOptions{AddFields: []string{"ts_ms:processed", " source.lsn ", "id", "snapshot", "xmin"}}, event.OpCreate,

@@ -81,7 +81,7 @@ func newCommon(s *event.Schema) common {
 }
 
 // appendHead appends the common fields up to and including "db"; msb is
-// e.Source.TsMs formatted.
+// source.ts_ms formatted (see tsText).
 func (c *common) appendHead(dst []byte, e *event.Event, msb []byte) []byte {
 	dst = append(dst, c.head...)
 	dst = append(dst, msb...)
@@ -91,16 +91,31 @@ func (c *common) appendHead(dst []byte, e *event.Event, msb []byte) []byte {
 	return append(dst, c.db...)
 }
 
+// maxScalableUs is the largest microsecond count whose nanoseconds fit in
+// an int64 (year 2262).
+const maxScalableUs = math.MaxInt64 / 1000
+
+// tsText formats a time in microseconds once for ts_ms, ts_us and ts_ns:
+// usb is the microseconds' text and msb the milliseconds' (Java's floorDiv),
+// a prefix of usb whenever the number has more than three digits, so that
+// one formatting serves all three fields.
+func tsText(buf *[48]byte, us int64) (msb, usb []byte) {
+	usb = strconv.AppendInt(buf[:0], us, 10)
+	if us >= 1000 {
+		return usb[:len(usb)-3], usb
+	}
+	msb = strconv.AppendInt(buf[len(usb):len(usb)], floorDiv1000(us), 10)
+	return msb, usb
+}
+
 // maxScalableMs is the largest millisecond count whose nanoseconds fit in
 // an int64 (year 2262).
 const maxScalableMs = math.MaxInt64 / 1000_000
 
-// appendTs appends ts_us and ts_ns from milliseconds and their text msb.
-// sluice carries times in milliseconds, so these are ts_ms scaled (Debezium
-// has the microseconds of PostgreSQL's commit timestamp). Appending zeros to
-// the text saves formatting the same number three times; out of range, the
-// products wrap as Java's long arithmetic does.
-func appendTs(dst []byte, ms int64, msb []byte) []byte {
+// appendTsMs appends ts_us and ts_ns for a time sluice has in milliseconds
+// (the envelope's processing time, MongoDB's source times) from its text
+// msb: those fields are ts_ms scaled, as Debezium's are for such times.
+func appendTsMs(dst []byte, ms int64, msb []byte) []byte {
 	dst = append(dst, `,"ts_us":`...)
 	if ms == 0 || ms > maxScalableMs || ms < -maxScalableMs {
 		dst = strconv.AppendInt(dst, ms*1000, 10)
@@ -113,6 +128,28 @@ func appendTs(dst []byte, ms int64, msb []byte) []byte {
 	return append(dst, "000000"...)
 }
 
+func floorDiv1000(us int64) int64 {
+	q := us / 1000
+	if us%1000 < 0 {
+		q--
+	}
+	return q
+}
+
+// appendTs appends ts_us and ts_ns from microseconds and their text usb.
+// Appending zeros to the text saves formatting the number again; out of
+// range, the product wraps as Java's long arithmetic does.
+func appendTs(dst []byte, us int64, usb []byte) []byte {
+	dst = append(dst, `,"ts_us":`...)
+	dst = append(dst, usb...)
+	dst = append(dst, `,"ts_ns":`...)
+	if us == 0 || us > maxScalableUs || us < -maxScalableUs {
+		return strconv.AppendInt(dst, us*1000, 10)
+	}
+	dst = append(dst, usb...)
+	return append(dst, "000"...)
+}
+
 func (c *common) appendField(dst []byte, field string, e *event.Event) ([]byte, bool) {
 	switch field {
 	case "version":
@@ -122,11 +159,11 @@ func (c *common) appendField(dst []byte, field string, e *event.Event) ([]byte, 
 	case "name":
 		return appendString(dst, c.name), true
 	case "ts_ms":
-		return strconv.AppendInt(dst, e.Source.TsMs, 10), true
+		return strconv.AppendInt(dst, e.Source.TsMs(), 10), true
 	case "ts_us":
-		return strconv.AppendInt(dst, e.Source.TsMs*1000, 10), true
+		return strconv.AppendInt(dst, e.Source.TsUs, 10), true
 	case "ts_ns":
-		return strconv.AppendInt(dst, e.Source.TsMs*1000_000, 10), true
+		return strconv.AppendInt(dst, e.Source.TsUs*1000, 10), true
 	case "snapshot":
 		dst = append(dst, '"')
 		dst = append(dst, e.Source.Snapshot.String()...)
@@ -198,12 +235,12 @@ func appendOptInt(dst []byte, v int64, has bool) []byte {
 
 func (p *postgresSource) appendPayload(dst []byte, e *event.Event) []byte {
 	s := &e.Source
-	var buf [24]byte
-	msb := strconv.AppendInt(buf[:0], s.TsMs, 10)
+	var buf [48]byte
+	msb, usb := tsText(&buf, s.TsUs)
 	dst = p.appendHead(dst, e, msb)
 	dst = append(dst, `,"sequence":`...)
 	dst = appendSequence(dst, s)
-	dst = appendTs(dst, s.TsMs, msb)
+	dst = appendTs(dst, s.TsUs, usb)
 	dst = append(dst, p.tail...)
 	dst = appendOptInt(dst, s.TxID, s.HasTxID)
 	dst = append(dst, `,"lsn":`...)
@@ -260,11 +297,11 @@ func (g *genericSource) schema() []byte {
 }
 
 func (g *genericSource) appendPayload(dst []byte, e *event.Event) []byte {
-	var buf [24]byte
-	msb := strconv.AppendInt(buf[:0], e.Source.TsMs, 10)
+	var buf [48]byte
+	msb, usb := tsText(&buf, e.Source.TsUs)
 	dst = g.appendHead(dst, e, msb)
 	dst = append(dst, g.tail...)
-	dst = appendTs(dst, e.Source.TsMs, msb)
+	dst = appendTs(dst, e.Source.TsUs, usb)
 	dst = append(dst, `,"schema":`...)
 	dst = appendOptString(dst, g.ns)
 	dst = append(dst, `,"table":`...)

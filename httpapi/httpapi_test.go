@@ -91,12 +91,12 @@ func TestReadyz(t *testing.T) {
   ]
 }
 `},
-		{"starting", statuses{{Name: "a", State: metrics.StateStarting}}, 503, `{
+		{"stopped", statuses{{Name: "a", State: metrics.StateStopped}}, 503, `{
   "ready": false,
   "pipelines": [
     {
       "name": "a",
-      "state": "STARTING",
+      "state": "STOPPED",
       "ready": false
     }
   ]

@@ -230,14 +230,12 @@ sluice_pipeline_state{pipeline="other",state="FAILED"} 0
 sluice_pipeline_state{pipeline="other",state="PAUSED"} 0
 sluice_pipeline_state{pipeline="other",state="RESTARTING"} 0
 sluice_pipeline_state{pipeline="other",state="RUNNING"} 0
-sluice_pipeline_state{pipeline="other",state="STARTING"} 0
 sluice_pipeline_state{pipeline="other",state="STOPPED"} 0
 sluice_pipeline_state{pipeline="other",state="WEIRD"} 1
 sluice_pipeline_state{pipeline="shop",state="FAILED"} 0
 sluice_pipeline_state{pipeline="shop",state="PAUSED"} 0
 sluice_pipeline_state{pipeline="shop",state="RESTARTING"} 0
 sluice_pipeline_state{pipeline="shop",state="RUNNING"} 1
-sluice_pipeline_state{pipeline="shop",state="STARTING"} 0
 sluice_pipeline_state{pipeline="shop",state="STOPPED"} 0
 `, "sluice_source_phase", "sluice_source_snapshot_rows_read", "sluice_source_snapshot_rows_estimated",
 		"sluice_postgres_slot_retained_wal_bytes", "sluice_pipeline_state", "other_prefix_bytes", "sluice_bad-name")

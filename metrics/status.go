@@ -2,9 +2,9 @@ package metrics
 
 import "time"
 
-// Pipeline lifecycle states, as the runtime reports them.
+// Pipeline lifecycle states, as the runtime (package supervisor) reports
+// them; Kafka Connect's names.
 const (
-	StateStarting   = "STARTING" // building components, connecting
 	StateRunning    = "RUNNING"
 	StatePaused     = "PAUSED"
 	StateStopped    = "STOPPED"
@@ -15,7 +15,7 @@ const (
 // States are the states sluice_pipeline_state always has a series for (0
 // when not current), so that an alert on one of them never sees a missing
 // series. A state outside this list gets a series while it is current.
-var States = []string{StateStarting, StateRunning, StatePaused, StateStopped, StateFailed, StateRestarting}
+var States = []string{StateRunning, StatePaused, StateStopped, StateFailed, StateRestarting}
 
 // PipelineStatus is one pipeline's lifecycle state.
 type PipelineStatus struct {

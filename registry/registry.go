@@ -1,35 +1,54 @@
 // Package registry builds sluice's component registry: the one place that
-// lists every source and sink type. It is an explicit map (no init()
-// side effects), so tests can build registries of their own.
+// lists every source, processor and sink type. It is an explicit map (no
+// init() side effects), so tests can build registries of their own.
 package registry
 
 import (
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/processor/filter"
+	"github.com/sluice-dev/sluice/processor/mapper"
+	"github.com/sluice-dev/sluice/processor/route"
+	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
+	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
+	mysqlsink "github.com/sluice-dev/sluice/sink/mysql"
+	"github.com/sluice-dev/sluice/sink/opensearch"
+	pgsink "github.com/sluice-dev/sluice/sink/postgres"
+	"github.com/sluice-dev/sluice/sink/s3"
 	"github.com/sluice-dev/sluice/sink/stdout"
 	"github.com/sluice-dev/sluice/source/generator"
-	"github.com/sluice-dev/sluice/source/postgres"
+	kafkasource "github.com/sluice-dev/sluice/source/kafka"
+	"github.com/sluice-dev/sluice/source/mongodb"
+	mysqlsource "github.com/sluice-dev/sluice/source/mysql"
+	pgsource "github.com/sluice-dev/sluice/source/postgres"
+	"github.com/sluice-dev/sluice/source/sqlpoll"
 )
 
 // Default returns the registry of every built-in component type.
 func Default() component.Registry {
-	r := component.Registry{
+	return component.Registry{
 		Sources: map[string]component.SourceFactory{
-			"postgres":  postgres.Factory,
+			"postgres":  pgsource.Factory,
+			"mysql":     mysqlsource.Factory,
+			"mongodb":   mongodb.Factory,
+			"sql_poll":  sqlpoll.Factory,
+			"kafka":     kafkasource.Factory,
 			"generator": generator.Factory,
 		},
-		Processors: map[string]component.ProcessorFactory{},
+		Processors: map[string]component.ProcessorFactory{
+			"filter": filter.Factory,
+			"map":    mapper.Factory,
+			"route":  route.Factory,
+		},
 		Sinks: map[string]component.SinkFactory{
-			"file":   file.Factory,
-			"stdout": stdout.Factory,
+			"file":          file.Factory,
+			"stdout":        stdout.Factory,
+			"opensearch":    opensearch.Factory,
+			"elasticsearch": elasticsearch.Factory,
+			"postgres":      pgsink.Factory,
+			"mysql":         mysqlsink.Factory,
+			"kafka":         kafkasink.Factory,
+			"s3":            s3.Factory,
 		},
 	}
-	addSearchSinks(r.Sinks)
-	addSQLSinks(r.Sinks)
-	addKafka(r)
-	addS3Sinks(r.Sinks)
-	addMySQLSource(r.Sources)
-	addPollSource(r.Sources)
-	addMongoDBSource(r.Sources)
-	return r
 }

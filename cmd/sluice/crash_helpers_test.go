@@ -28,8 +28,9 @@ import (
 // tables (newCrashDB), runs sluice on them (crashPipeline), SIGKILLs it at
 // random moments during the snapshot (killDuringSnapshot) and while a
 // workload commits (killDuringWorkload), lets a last run catch up to a
-// marker committed after the workload (commitMarker, finalRun), and then
-// compares the sink with the tables (checkReplay for Debezium envelopes).
+// marker committed after the workload (commitMarker, finalRun; runUntil
+// fails at once when a run stops by itself), and then compares the sink
+// with the tables (checkReplay for Debezium envelopes).
 // The kill moments are random on purpose, not synchronisation; every wait
 // for the sink is a condition with a deadline. Every run of startSluice
 // appends its stderr to the test directory's stderr.log.
@@ -289,6 +290,34 @@ func (r *crashRun) killDuringWorkload(running *exec.Cmd, kills int, moment func(
 func (r *crashRun) finalRun(d time.Duration, what string, reached func() bool) {
 	r.t.Helper()
 	stopWhen(r.t, r.start(), r.dir, d, "the final run to reach "+what, reached)
+}
+
+// runUntil starts a run, waits up to d for reached, then stops it with
+// SIGTERM; a run that exits by itself before (a sink that stopped the
+// pipeline) fails the test at once, with the tail of stderr.log.
+func (r *crashRun) runUntil(d time.Duration, what string, reached func() bool) {
+	r.t.Helper()
+	cmd := r.start()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(d)
+	for !reached() {
+		select {
+		case err := <-exited:
+			r.t.Fatalf("sluice exited (%v) before %s; stderr (tail):\n%s", err, what, stderrTail(r.dir))
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-exited
+			r.t.Fatalf("timed out waiting for %s; stderr (tail):\n%s", what, stderrTail(r.dir))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-exited; err != nil {
+		r.t.Fatalf("sluice exit after SIGTERM: %v; stderr (tail):\n%s", err, stderrTail(r.dir))
+	}
 }
 
 // crashTables are the crash tables the workload changes, with the query

@@ -6,26 +6,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
-	"github.com/sluice-dev/sluice/httpapi"
+	"github.com/sluice-dev/sluice/docs"
+	"github.com/sluice-dev/sluice/internal/spec"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/supervisor"
+	"github.com/sluice-dev/sluice/topology"
 )
 
 // Exit codes.
@@ -42,7 +44,7 @@ var version = ""
 const usage = `sluice — snapshot databases, stream every change, land it anywhere.
 
 Usage:
-  sluice run [flags] PIPELINE.yaml     run a pipeline until interrupted
+  sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
@@ -92,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			return helpTypes(stdout, reg)
+			return helpType(stdout, stderr, reg, strings.Join(args[1:], " "))
 		}
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)
@@ -137,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir")
+	stateDir := fs.String("state-dir", "", "override the pipeline's state_dir (with several pipelines: each gets DIR/<name>)")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
@@ -145,10 +147,18 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
 	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the endpoints have no authentication)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sluice run [flags] PIPELINE.yaml\n\nRuns the pipeline until SIGINT/SIGTERM, then drains and saves the checkpoint.\n\nFlags:")
+		fmt.Fprintln(stderr, `usage: sluice run [flags] PIPELINE.yaml [PIPELINE.yaml | DIR ...]
+
+Runs the pipelines until SIGINT/SIGTERM (or until every source of every
+pipeline has finished), then drains and saves the checkpoints. A directory
+stands for the *.yaml and *.yml files in it. Several pipelines run in one
+process, each with its own state_dir; one that fails is reported and the
+others go on. Exit 1 when any pipeline failed.
+
+Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
 		fs.Usage()
 		return exitUsage
 	}
@@ -170,13 +180,39 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	}
 	log := slog.New(h)
 
-	p, err := config.LoadFile(fs.Arg(0), reg, nil)
+	files, err := pipelineFiles(fs.Args())
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "sluice:", err)
 		return exitUsage
 	}
-	if *stateDir != "" {
-		p.StateDir = *stateDir
+	var graphs []*topology.Graph
+	bad := false
+	for _, f := range files {
+		g, err := config.LoadFile(f, reg, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad = true
+			continue
+		}
+		for _, d := range g.Validate() {
+			if d.Warning {
+				fmt.Fprintln(stderr, d)
+			}
+		}
+		if *stateDir != "" {
+			g.StateDir = *stateDir
+			if len(files) > 1 {
+				g.StateDir = filepath.Join(*stateDir, g.Name)
+			}
+		}
+		graphs = append(graphs, g)
+	}
+	if bad {
+		return exitUsage
+	}
+	if err := supervisor.CheckDistinct(graphs); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitUsage
 	}
 
 	if *cpuProfile != "" {
@@ -191,6 +227,26 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	opts := supervisor.Options{Registry: reg, Logger: log}
+	if progressTo != nil {
+		bars := app.NewProgress(progressTo)
+		defer bars.Close()
+		opts.Started, opts.Ended = bars.Add, bars.Remove
+	}
+	var m *metrics.Metrics
+	if *httpAddr != "" {
+		m = metrics.New()
+		opts.Observe = observe(m)
+	}
+	sup := supervisor.New(opts)
+	if m != nil {
+		stopHTTP, err := serveHTTP(*httpAddr, *httpRemote, m, sup, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
+			return exitUsage
+		}
+		defer stopHTTP()
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
@@ -201,43 +257,46 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 		log.Warn("second signal: aborting without drain")
 		os.Exit(exitAborted)
 	}()
-	var mon app.Monitor
-	if *httpAddr != "" {
-		var stopHTTP func()
-		mon, stopHTTP, err = serveHTTP(*httpAddr, *httpRemote, p.Name, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
+	for _, g := range graphs {
+		if err := sup.Add(g); err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			sup.Shutdown(context.Background())
 			return exitUsage
 		}
-		defer stopHTTP()
 	}
-	if err := app.Run(ctx, p, reg, log, progressTo, mon); err != nil && !errors.Is(err, context.Canceled) {
-		log.Error("pipeline failed", "err", err)
-		return exitFailed
+	if err := sup.Wait(ctx); err != nil {
+		sup.Shutdown(context.Background())
 	}
-	return exitOK
+	code := exitOK
+	for _, st := range sup.Statuses() {
+		if st.State == supervisor.Failed {
+			code = exitFailed
+		}
+	}
+	return code
 }
 
-// serveHTTP serves the metrics and health endpoints of the pipeline on
-// addr until stop is called (after the run has drained).
-func serveHTTP(addr string, allowRemote bool, pipeline string, log *slog.Logger) (mon app.Monitor, stop func(), err error) {
-	m := metrics.New()
-	st := app.NewStatus(pipeline)
-	m.SetStatusSource(st)
-	srv, err := httpapi.Listen(addr, allowRemote, httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: st}), log)
-	if errors.Is(err, httpapi.ErrNotLoopback) {
-		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote to accept connections from other hosts)", err)
+// pipelineFiles expands directories into their *.yaml and *.yml files.
+func pipelineFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(a, pat))
+			found = append(found, m...)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("directory %s holds no *.yaml or *.yml pipeline file", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
 	}
-	if err != nil {
-		return mon, nil, err
-	}
-	log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr())
-	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}
-	return app.Monitor{Metrics: m.Pipeline(pipeline), Status: st}, stop, nil
+	return out, nil
 }
 
 func helpTypes(w io.Writer, reg component.Registry) int {
@@ -245,11 +304,66 @@ func helpTypes(w io.Writer, reg component.Registry) int {
 	for _, n := range sortedKeys(reg.Sources) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sources[n].Doc)
 	}
+	if len(reg.Processors) > 0 {
+		fmt.Fprintln(w, "Processor types:")
+		for _, n := range sortedKeys(reg.Processors) {
+			fmt.Fprintf(w, "  %-14s %s\n", n, reg.Processors[n].Doc)
+		}
+	}
 	fmt.Fprintln(w, "Sink types:")
 	for _, n := range sortedKeys(reg.Sinks) {
 		fmt.Fprintf(w, "  %-14s %s\n", n, reg.Sinks[n].Doc)
 	}
+	fmt.Fprintln(w, "\n`sluice help TYPE` prints a type's keys; docs/reference has them all.")
 	return exitOK
+}
+
+// helpType prints the keys of the component types named typ (a source and
+// a sink may share a name: postgres, kafka), with "source " or "sink " as
+// an optional prefix to pick one.
+func helpType(stdout, stderr io.Writer, reg component.Registry, typ string) int {
+	if typ == "types" {
+		return helpTypes(stdout, reg)
+	}
+	kind, name, ok := strings.Cut(typ, " ")
+	if !ok {
+		kind, name = "", typ
+	}
+	cs, err := docs.Components()
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice: the embedded reference is damaged:", err)
+		return exitFailed
+	}
+	found := 0
+	for _, c := range cs {
+		if c.Type == name && (kind == "" || c.Kind == kind) {
+			if found > 0 {
+				fmt.Fprintln(stdout)
+			}
+			fmt.Fprint(stdout, spec.Help(c))
+			found++
+		}
+	}
+	if found == 0 {
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Type)
+		}
+		fmt.Fprintf(stderr, "sluice: no component type %q (types: %s)\n", typ, strings.Join(sortedUnique(names), ", "))
+		return exitUsage
+	}
+	return exitOK
+}
+
+func sortedUnique(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -145,6 +145,21 @@ func TestHelpAndVersion(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 2 {
 		t.Fatalf("unknown command exit %d", cmd.ProcessState.ExitCode())
 	}
+	// help TYPE prints the type's keys from the generated reference.
+	out, err = exec.Command(bin, "help", "postgres").Output()
+	wantStart := "source postgres — PostgreSQL change data capture: consistent snapshot, then logical replication (pgoutput)\n\nKeys:\n  dsn (string, required, secret)\n"
+	if err != nil || !strings.HasPrefix(string(out), wantStart) || !strings.Contains(string(out), "\nsink postgres — ") {
+		t.Fatalf("help postgres: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "help", "sink", "postgres").Output()
+	if err != nil || !strings.HasPrefix(string(out), "sink postgres — ") {
+		t.Fatalf("help sink postgres: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "help", "postgress")
+	msg, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 2 || !strings.HasPrefix(string(msg), `sluice: no component type "postgress" (types: `) {
+		t.Fatalf("help of an unknown type: exit %d\n%s", cmd.ProcessState.ExitCode(), msg)
+	}
 }
 
 // TestSigtermDrainsAndResumes stops a run with SIGTERM and restarts it: the

@@ -227,7 +227,7 @@ sinks:
 		if email != "" {
 			e = strconv.Quote(email)
 		}
-		return fmt.Sprintf(`{"index":%d,"name":%q,"email":%s,"__op":%q,"__source_ts_ms":<ts>,"__lsn":<lsn>,"__deleted":%q}`+"\n", i, name, e, op, deleted)
+		return fmt.Sprintf(`{"index":%d,"name":%q,"email":%s,"__deleted":%q,"__op":%q,"__source_ts_ms":<ts>,"__lsn":<lsn>}`+"\n", i, name, e, deleted, op)
 	}
 	inserts := func(from, to int) string {
 		var b strings.Builder
@@ -243,7 +243,7 @@ sinks:
 		inserts(13, 14),
 		// A delete's before image holds the key only (REPLICA IDENTITY DEFAULT).
 		row(2, "Bob", "bob@example.com", "u", "false") +
-			`{"index":3,"name":null,"email":null,"__op":"d","__source_ts_ms":<ts>,"__lsn":<lsn>,"__deleted":"true"}` + "\n",
+			`{"index":3,"name":null,"email":null,"__deleted":"true","__op":"d","__source_ts_ms":<ts>,"__lsn":<lsn>}` + "\n",
 	}
 	if len(objs) != len(want) {
 		t.Fatalf("%d objects, want %d: %v", len(objs), len(want), keys)

@@ -252,6 +252,11 @@ sinks:
 	exec1(`UPDATE product SET name = 'renamed ' || id WHERE id % 10 = 0`) // leaves big (TOASTed) unchanged
 	exec1(`DELETE FROM product WHERE id % 13 = 0`)
 	exec1(`UPDATE product SET id = 10005 WHERE id = 5`) // a key change
+	// Key changes leaving big (9,600 TOASTed characters) unchanged: the
+	// value is stored under the old id only; once, and twice in one
+	// transaction.
+	exec1(`UPDATE product SET id = 10020 WHERE id = 20`)
+	exec1(`BEGIN; UPDATE product SET id = 10030 WHERE id = 30; UPDATE product SET id = 10031, name = 'moved twice' WHERE id = 10030; COMMIT`)
 	exec1(`BEGIN; UPDATE product SET price = NULL, attrs = NULL WHERE id = 7; UPDATE product SET name = 'twice' WHERE id = 7; COMMIT`)
 	exec1(`INSERT INTO product (id, name) VALUES (99999, 'marker')`)
 	waitUntil(t, "the marker document", time.Minute, func() bool { return idx.exists(idx.name, "99999") })

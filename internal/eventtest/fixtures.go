@@ -140,7 +140,7 @@ func EdgeRow(id int64) []event.Value {
 // Src is source metadata for a PostgreSQL event: a snapshot mark, an LSN and
 // a transaction id (0 for none).
 func Src(snap event.SnapshotMark, lsn uint64, tx int64) event.Source {
-	s := event.Source{TsMs: 1704067200000, Snapshot: snap, LSN: lsn, HasLSN: lsn != 0, TxID: tx, HasTxID: tx != 0}
+	s := event.Source{TsUs: 1704067200000000, Snapshot: snap, LSN: lsn, HasLSN: lsn != 0, TxID: tx, HasTxID: tx != 0}
 	if snap == event.SnapshotFalse && lsn != 0 {
 		s.LastCommitLSN = lsn - 100
 	}
@@ -163,7 +163,7 @@ func AllTypesEvents() []NamedEvent {
 		{"last snapshot row (snapshot=last), all NULL", ev(event.OpRead, nil, NullRow(2), Src(event.SnapshotLast, 23043592, 490))},
 		{"insert, edge values", ev(event.OpCreate, nil, EdgeRow(3), Src(event.SnapshotFalse, 23044320, 491))},
 		{"update with before image", ev(event.OpUpdate, TypicalRow(1), EdgeRow(1), Src(event.SnapshotFalse, 23044400, 492))},
-		{"update without before, no LSN or txId", ev(event.OpUpdate, nil, TypicalRow(1), event.Source{TsMs: 1704067200000})},
+		{"update without before, no LSN or txId", ev(event.OpUpdate, nil, TypicalRow(1), event.Source{TsUs: 1704067200000000})},
 		{"delete", ev(event.OpDelete, TypicalRow(1), nil, Src(event.SnapshotFalse, 23044500, 493))},
 		{"truncate", ev(event.OpTruncate, nil, nil, Src(event.SnapshotFalse, 23044600, 494))},
 		{"incremental snapshot row", ev(event.OpRead, nil, NullRow(4), Src(event.SnapshotIncremental, 0, 0))},
@@ -196,7 +196,7 @@ func ProductEvent() *event.Event {
 			event.Int(132), event.String("Incredible Iron Pants"), event.Float(0.61987811851418), event.String("violet"),
 			event.String("Tools"), event.Int(41), event.String("?"), event.String("B0009PC1XA"),
 		},
-		Source: event.Source{TsMs: 1641025283281, TxID: 622, HasTxID: true, LSN: 23982504, LastCommitLSN: 23982504, HasLSN: true},
+		Source: event.Source{TsUs: 1641025283281000, TxID: 622, HasTxID: true, LSN: 23982504, LastCommitLSN: 23982504, HasLSN: true},
 		TsMs:   1641025283552, Position: "0/16DF0A8",
 	}
 }

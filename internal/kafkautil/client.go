@@ -9,10 +9,12 @@ package kafkautil
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -29,7 +31,7 @@ type Conn struct {
 	// SASLMechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty for none.
 	SASLMechanism string `yaml:"sasl_mechanism"`
 	Username      string `yaml:"username"`
-	Password      string `yaml:"password"`
+	Password      string `yaml:"password" sluice:"secret"`
 	// TLS connects with TLS (system roots unless TLSCAFile is set).
 	TLS bool `yaml:"tls"`
 	// TLSCAFile is a PEM file of CA certificates to trust.
@@ -97,4 +99,16 @@ func (c *Conn) Options() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	return opts, nil
+}
+
+// Refused returns, when err (a franz-go error) is the brokers refusing the
+// SASL credentials, the component.AuthError of the component what (env
+// names its keys) and true.
+func (c *Conn) Refused(err error, what string, env component.Env) (error, bool) {
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return nil, false
+	}
+	return component.AuthFailed(component.AuthError{Component: what, User: c.Username, Server: strings.Join(c.Brokers, ","),
+		Reason: err.Error(), Keys: env.Key("username") + " and " + env.Key("password"),
+		Hint: "that the brokers have this user for sasl_mechanism " + strings.ToUpper(c.SASLMechanism)}), true
 }

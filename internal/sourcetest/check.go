@@ -122,8 +122,8 @@ func (c *checker) decode(evs []event.Event) []obs {
 		if (e.Op == event.OpRead) != (e.Source.Snapshot != event.SnapshotFalse) {
 			c.errorf("event %d (%s %d): source.snapshot is %q; snapshot rows (op r) and only they carry a snapshot mark", i, e.Op, r.ID, e.Source.Snapshot)
 		}
-		if e.TsMs <= 0 || e.Source.TsMs <= 0 {
-			c.errorf("event %d (%s %d): ts_ms %d, source.ts_ms %d; want both set", i, e.Op, r.ID, e.TsMs, e.Source.TsMs)
+		if e.TsMs <= 0 || e.Source.TsUs <= 0 {
+			c.errorf("event %d (%s %d): ts_ms %d, source.ts_ms %d; want both set", i, e.Op, r.ID, e.TsMs, e.Source.TsMs())
 		}
 		if e.Where() == "unknown position" {
 			c.errorf("event %d (%s %d) carries no source position (Event.Where)", i, e.Op, r.ID)
@@ -437,6 +437,45 @@ func (c *checker) sinkView(evs []event.Event) []event.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// dropRepeatedPrefix removes from evs a first, partial delivery of the
+// transaction that wrote rows first..last (Target.Fill) when that
+// transaction comes again from its first row later: a source may deliver a
+// transaction it emitted in part again from its beginning after a
+// reconnect. It returns the events left and how many it removed.
+func (c *checker) dropRepeatedPrefix(evs []event.Event, first, last int64) ([]event.Event, int) {
+	var at []int // indices of the transaction's first delivery
+	next := first
+	for i, e := range evs {
+		if e.Schema == nil || e.Op != event.OpCreate {
+			continue
+		}
+		r, err := c.row(e.Schema, e.After)
+		if err != nil || r.ID < first || r.ID > last {
+			continue
+		}
+		switch {
+		case r.ID == next:
+			at = append(at, i)
+			next++
+		case r.ID == first && len(at) > 0:
+			// Again from the first row: the first delivery was partial.
+			out := make([]event.Event, 0, len(evs)-len(at))
+			k := 0
+			for j, e := range evs {
+				if k < len(at) && at[k] == j {
+					k++
+					continue
+				}
+				out = append(out, e)
+			}
+			return out, len(at)
+		default:
+			return evs, 0 // verify reports it
+		}
+	}
+	return evs, 0
 }
 
 func filter(os []*obs, reads bool) []*obs {

@@ -32,10 +32,18 @@
 //     committed delivered again; and everything emitted, replays of the
 //     uncommitted suffix included, reduces to the same through a sink that
 //     skips events whose Seq is not after the newest it wrote.
-//   - reconnect: the source's connections are cut (svctest.Proxy) while
+//   - reconnect: the source's connections are cut (svctest.Proxy, or the
+//     Target's own Cutter for a source without a network connection) while
 //     changes keep coming, then restored. The engine stops the pipeline on
 //     any error from Run, so the source must reconnect by itself, log the
-//     loss at WARN or above for each attempt, and lose nothing.
+//     loss at WARN or above for each attempt, and lose nothing. Then they
+//     are cut again while the source holds what no sink has acknowledged:
+//     30 transactions of one batch each and part of a large one, read in
+//     one go after Emit was held. Nothing emitted may come again after the
+//     reconnect (the committed checkpoint is far behind: the source must
+//     resume after what it emitted, even when it emitted a transaction in a
+//     batch that carried no checkpoint), except the transaction cut in the
+//     middle, which may come again from its first row.
 //   - backpressure: Emit is held while 24 MiB are pending, in the snapshot
 //     and in one committed transaction; the live heap may grow by a few
 //     batches only; nothing is lost once released; a Run blocked in Emit
@@ -78,8 +86,10 @@
 // it that keeps the whole contract (TestMemDB, TestMemDBExportOnly).
 // TestSuiteCatchesBrokenSources runs subtests against it with one property
 // broken at a time (reordered changes, a lost or replayed change after a
-// restart, a checkpoint that claims a whole transaction mid-way or goes
-// back, unbounded read-ahead (in the stream, and in a snapshot that
+// restart, emitted transactions delivered again after a reconnect — resumed
+// from the committed checkpoint, or from the last checkpoint when batches
+// cut inside a transaction carry the complete ones before it without one —,
+// a checkpoint that claims a whole transaction mid-way or goes back, unbounded read-ahead (in the stream, and in a snapshot that
 // checkpoints its start alone first), a missing snapshot mark, a second snapshot
 // read, wrong ops, before images, Seqs, type names, float32 values, batch
 // sizes, schemas) and checks that each makes the suite fail, naming it.

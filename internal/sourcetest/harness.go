@@ -146,6 +146,16 @@ type Target interface {
 	Source(t *testing.T, p Params) component.Source
 }
 
+// Cutter is implemented by a Target whose source uses no network
+// connection (Addr is "") but can lose its connection to the database all
+// the same (the suite's in-memory reference source): Cut breaks it and
+// refuses new ones until Restore, as the suite's proxy does in front of a
+// server.
+type Cutter interface {
+	Cut()
+	Restore()
+}
+
 // Params configure a source for one run.
 type Params struct {
 	// Name is the source's name in the pipeline (component.Env.Name).

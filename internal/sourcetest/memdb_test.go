@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +29,11 @@ type memdb struct {
 	cols   map[string][]event.Column
 	log    []memEntry // log[i] has lsn base+i+1
 	base   uint64     // entries up to base were released by Committed
+	cut    bool       // the source's connection is cut (memTarget.Cut)
 }
+
+// errCut is what reading the log returns while the connection is cut.
+var errCut = errors.New("memdb: connection cut")
 
 // memVersion is a row's state from lsn on. Fill rows keep only their pad:
 // FillValue is built when read, so the back-pressure subtest measures the
@@ -118,11 +123,14 @@ func (db *memdb) entry(ctx context.Context, lsn uint64) (memEntry, error) {
 	defer stop()
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	for db.head() < lsn {
+	for db.head() < lsn && !db.cut {
 		if err := ctx.Err(); err != nil {
 			return memEntry{}, err
 		}
 		db.cond.Wait()
+	}
+	if db.cut {
+		return memEntry{}, errCut
 	}
 	if lsn <= db.base {
 		return memEntry{}, component.Permanent(fmt.Errorf("log position %d was released by Committed (the log starts after %d)", lsn, db.base))
@@ -167,7 +175,28 @@ var memTypes = []TypeCase{
 	{"ts", event.TypeTimestamp, "timestamp", event.Int(1_709_212_455_123_456)},
 }
 
-func (tg *memTarget) Addr() string      { return "" }
+func (tg *memTarget) Addr() string { return "" }
+
+// Cut breaks the source's connection to the log (memdb.entry fails with
+// errCut) until Restore.
+func (tg *memTarget) Cut() {
+	tg.db.mu.Lock()
+	tg.db.cut = true
+	tg.db.cond.Broadcast()
+	tg.db.mu.Unlock()
+}
+
+func (tg *memTarget) Restore() {
+	tg.db.mu.Lock()
+	tg.db.cut = false
+	tg.db.mu.Unlock()
+}
+
+func (db *memdb) isCut() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.cut
+}
 func (tg *memTarget) Secrets() []string { return nil }
 
 func (tg *memTarget) CreateTable(t *testing.T, table string) {
@@ -265,6 +294,11 @@ type memSource struct {
 	exportOnly bool // reads the rows and returns, as a source without change streams
 	sch        *event.Schema
 	greedy     [][]event.Value // what the "greedy" mutation read ahead
+	// emitted is the log position of the last stream checkpoint handed
+	// to Emit, where a reconnect resumes; durable is the newest one
+	// Committed reported.
+	emitted uint64
+	durable atomic.Uint64
 }
 
 func (s *memSource) Committed(_ context.Context, cp []byte) error {
@@ -272,8 +306,11 @@ func (s *memSource) Committed(_ context.Context, cp []byte) error {
 	if err := json.Unmarshal(cp, &c); err != nil {
 		return err
 	}
+	if c.Phase == "stream" {
+		s.durable.Store(c.LSN)
+	}
 	switch s.mutation {
-	case "replay", "cpearly", "cpback":
+	case "replay", "cpearly", "cpback", "reconnect":
 		// The log is kept (as MySQL keeps binlogs by age), so the
 		// mutation shows as what sinks receive, not as a purged log.
 	default:
@@ -327,7 +364,7 @@ func (s *memSource) Run(ctx context.Context, cpb []byte, out component.Emitter) 
 				start = max(start, 3) - 3 // delivers committed changes again
 			}
 		}
-		err = s.stream(ctx, start, out)
+		err = s.streamReconnecting(ctx, start, out)
 	}
 	if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 		return nil
@@ -421,7 +458,7 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 			evs := make([]event.Event, 0, hi-lo)
 			for i := lo; i < hi; i++ {
 				evs = append(evs, event.Event{Op: event.OpRead, Schema: s.sch, After: s.image(ids[i], vers[i]), TsMs: now,
-					Source: event.Source{TsMs: now, Snapshot: event.SnapshotTrue}, Position: "snapshot lsn " + strconv.FormatUint(cp.LSN, 10)})
+					Source: event.Source{TsUs: now * 1000, Snapshot: event.SnapshotTrue}, Position: "snapshot lsn " + strconv.FormatUint(cp.LSN, 10)})
 			}
 			h := &held{evs: evs}
 			if hi == len(ids) {
@@ -442,45 +479,97 @@ func (s *memSource) snapshot(ctx context.Context, cp memCheckpoint, resumed bool
 	return out.Emit(ctx, hold.evs, final)
 }
 
+// streamReconnecting streams from from and, when the connection is cut,
+// reconnects every 20 ms (each attempt logged at WARN) and resumes after
+// the last checkpoint it emitted: what it emitted is in the engine. The
+// transaction emitted in part comes again from its first change.
+func (s *memSource) streamReconnecting(ctx context.Context, from uint64, out component.Emitter) error {
+	s.emitted = from
+	for {
+		err := s.stream(ctx, s.emitted, out)
+		if !errors.Is(err, errCut) {
+			return err
+		}
+		s.p.Logger.Warn("connection to the log lost; reconnecting", "resume_lsn", s.emitted)
+		for s.db.isCut() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+			if s.db.isCut() {
+				s.p.Logger.Warn("reconnect failed: the connection is cut")
+			}
+		}
+		if s.mutation == "reconnect" {
+			s.emitted = s.durable.Load() // resumes from the committed checkpoint: emitted changes come again
+		}
+	}
+}
+
 // stream emits the log after lsn from: batches of complete transactions
-// carry the end of the last one as checkpoint; batches cut inside a
-// transaction carry none.
+// carry the end of the last one as checkpoint; a batch that fills up inside
+// a transaction is emitted in two, the complete transactions with their
+// checkpoint and then the transaction's first changes without one.
 func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitter) error {
 	var batch []event.Event
 	var pending, emitted uint64 = 0, from
 	var commitLSN, lastCommit uint64 = 0, from
 	seqBase := uint64(time.Now().UnixNano())
 	inTx := false
-	flush := func(withCP bool) error {
-		var cp []byte
-		if withCP && pending > emitted {
-			cp = memCheckpoint{Phase: "stream", LSN: pending}.bytes()
+	txStart := 0 // index in batch of the current transaction's first change
+	emit := func(evs []event.Event, cp []byte) error {
+		if s.mutation == "reorder" && len(evs) >= 2 && evs[0].After != nil && evs[1].After != nil {
+			evs[0], evs[1] = evs[1], evs[0]
 		}
-		if s.mutation == "cpearly" && !withCP {
-			cp = memCheckpoint{Phase: "stream", LSN: commitLSN}.bytes() // claims the rest of the transaction
-		}
-		if len(batch) == 0 && cp == nil {
-			return nil
-		}
-		if s.mutation == "reorder" && len(batch) >= 2 && batch[0].After != nil && batch[1].After != nil {
-			batch[0], batch[1] = batch[1], batch[0]
-		}
-		if s.mutation == "newschema" && len(batch) > 0 {
+		if s.mutation == "newschema" && len(evs) > 0 {
 			sch := *s.sch // a new schema per batch
-			for i := range batch {
-				batch[i].Schema = &sch
+			for i := range evs {
+				evs[i].Schema = &sch
 			}
 		}
-		if err := out.Emit(ctx, batch, cp); err != nil {
-			return err
+		return out.Emit(ctx, evs, cp)
+	}
+	// flush emits the batch; full (inside a transaction) it splits it.
+	flush := func(full bool) error {
+		n := len(batch)
+		// bigbatch: one batch, too large; nosplit: one batch without a
+		// checkpoint, so complete transactions in it come again after a
+		// reconnect.
+		split := full && s.mutation != "bigbatch" && s.mutation != "nosplit"
+		if split {
+			n = txStart
 		}
-		if cp != nil && withCP {
-			emitted = pending
+		var cp []byte
+		if pending > emitted && (!full || split) {
+			cp = memCheckpoint{Phase: "stream", LSN: pending}.bytes()
 		}
-		batch = nil
-		if s.mutation == "cpback" && cp != nil {
-			return out.Emit(ctx, nil, memCheckpoint{Phase: "stream", LSN: emitted - 1}.bytes())
+		if n > 0 || cp != nil {
+			if err := emit(batch[:n:n], cp); err != nil {
+				return err
+			}
+			if cp != nil {
+				emitted = pending
+				s.emitted = emitted
+				if s.mutation == "cpback" {
+					if err := out.Emit(ctx, nil, memCheckpoint{Phase: "stream", LSN: emitted - 1}.bytes()); err != nil {
+						return err
+					}
+				}
+			}
 		}
+		if full {
+			var cp []byte
+			if s.mutation == "cpearly" {
+				cp = memCheckpoint{Phase: "stream", LSN: commitLSN}.bytes() // claims the rest of the transaction
+			}
+			if tail := batch[n:]; len(tail) > 0 || cp != nil {
+				if err := emit(tail, cp); err != nil {
+					return err
+				}
+			}
+		}
+		batch, txStart = nil, 0
 		return nil
 	}
 	readAhead := from + 1
@@ -501,7 +590,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 			}
 		}
 		if !inTx && (len(batch) > 0 || pending > emitted) && !s.db.available(lsn) {
-			if err := flush(true); err != nil {
+			if err := flush(false); err != nil {
 				return err
 			}
 		}
@@ -513,7 +602,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 			inTx = false
 			pending, lastCommit = e.lsn, e.lsn
 			if len(batch) >= s.p.BatchSize {
-				if err := flush(true); err != nil {
+				if err := flush(false); err != nil {
 					return err
 				}
 			}
@@ -525,6 +614,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 		if !inTx {
 			inTx = true
 			commitLSN = s.commitOf(e.lsn)
+			txStart = len(batch)
 		}
 		s.db.mu.Lock()
 		h := s.db.tables[e.table][e.id]
@@ -539,7 +629,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 		}
 		s.db.mu.Unlock()
 		ev := event.Event{Op: e.op, Schema: s.sch, TsMs: time.Now().UnixMilli(),
-			Source: event.Source{TsMs: e.ts, LSN: e.lsn, CommitLSN: commitLSN, LastCommitLSN: lastCommit, HasLSN: true}}
+			Source: event.Source{TsUs: e.ts * 1000, LSN: e.lsn, CommitLSN: commitLSN, LastCommitLSN: lastCommit, HasLSN: true}}
 		if s.mutation == "seq" {
 			ev.Source.CommitLSN += seqBase // a replay gets another Seq
 		}
@@ -560,7 +650,7 @@ func (s *memSource) stream(ctx context.Context, from uint64, out component.Emitt
 		}
 		batch = append(batch, ev)
 		if len(batch) >= s.p.BatchSize && (s.mutation != "bigbatch" || len(batch) > s.p.BatchSize) {
-			if err := flush(false); err != nil {
+			if err := flush(true); err != nil {
 				return err
 			}
 		}

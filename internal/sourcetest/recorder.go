@@ -38,7 +38,13 @@ type recorder struct {
 		acked     int // batches acknowledged, a prefix
 		committed int // batches covered by the committed checkpoint (it rides on batch committed-1); 0: none
 		hold      bool
-		waiting   int // Emit calls blocked by hold (each with events)
+		noAck     bool // acknowledge nothing (sinks still writing) until setAckHold(false)
+		// holdAfter, when set, is asked about every accepted batch; true
+		// holds the next Emit of events, as setHold(true) does, and
+		// clears it (see setHoldAfter).
+		holdAfter func(b Batch) bool
+		heldAfter bool // holdAfter said true
+		waiting   int  // Emit calls blocked by hold (each with events)
 		crashed   bool
 		returned  bool               // Run returned: an Emit now is a contract violation
 		late      int                // Emit calls after Run returned
@@ -92,6 +98,21 @@ func (r *recorder) Emit(ctx context.Context, evs []event.Event, cp []byte) error
 	}
 	r.mu.batches = append(r.mu.batches, b)
 	r.mu.events += len(evs)
+	r.ack()
+	if r.mu.holdAfter != nil && r.mu.holdAfter(b) {
+		r.mu.hold, r.mu.holdAfter, r.mu.heldAfter = true, nil, true
+	}
+	r.cond.Broadcast()
+	return nil
+}
+
+// ack acknowledges the batches lag or more behind the newest (none while
+// acknowledgements are held) and moves the committed checkpoint. r.mu is
+// held.
+func (r *recorder) ack() {
+	if r.mu.noAck {
+		return
+	}
 	if acked := len(r.mu.batches) - r.lag; acked > r.mu.acked {
 		r.mu.acked = acked
 		for i := acked - 1; i >= r.mu.committed; i-- {
@@ -105,8 +126,30 @@ func (r *recorder) Emit(ctx context.Context, evs []event.Event, cp []byte) error
 			}
 		}
 	}
-	r.cond.Broadcast()
-	return nil
+}
+
+// setHoldAfter holds Emit after the first accepted batch f says true of
+// (f runs under the recorder's lock).
+func (r *recorder) setHoldAfter(f func(b Batch) bool) {
+	r.mu.Lock()
+	r.mu.holdAfter, r.mu.heldAfter = f, false
+	r.mu.Unlock()
+}
+
+// heldAfterBatch reports whether the setHoldAfter condition was met.
+func (r *recorder) heldAfterBatch() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.heldAfter
+}
+
+// setAckHold stops acknowledging batches (true), as sinks that take long to
+// write would, or acknowledges what was held and goes on (false).
+func (r *recorder) setAckHold(h bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.noAck = h
+	r.ack()
 }
 
 // runReturned records that Run has returned.

@@ -28,6 +28,8 @@ func TestSuiteCatchesBrokenSources(t *testing.T) {
 		{"replay", "crash/mid_stream", "changes are repeated or out of order"},
 		{"cpearly", "crash/mid_transaction", "not caught up"},
 		{"seq", "crash/mid_transaction", "as a sink that skips replays holds it"},
+		{"reconnect", "reconnect", "want every change exactly once, in order"},
+		{"nosplit", "reconnect", "want every change exactly once, in order"},
 		{"greedy", "backpressure", "it reads ahead without bound"},
 		{"greedysnap", "backpressure", "it reads ahead without bound"},
 		{"typename", "types", `type name "int"`},

@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -31,7 +30,7 @@ type Config struct {
 	search.Config `yaml:",inline"`
 	// APIKey is a base64 "id:key" API key; it takes precedence over
 	// username and password.
-	APIKey string `yaml:"api_key"`
+	APIKey string `yaml:"api_key" sluice:"secret"`
 }
 
 // Factory is the registry entry for type: elasticsearch.
@@ -39,12 +38,12 @@ var Factory = component.SinkFactory{
 	Doc:    "Elasticsearch 7.17/8.x indices via the bulk API; document per row key, external versions, deletes applied",
 	Config: func() any { return &Config{Config: search.Defaults()} },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
-		return New(*cfg.(*Config), env.Logger)
+		return New(*cfg.(*Config), env)
 	},
 }
 
-// New builds the sink.
-func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
+// New builds the sink; env names it (and its keys, in messages).
+func New(cfg Config, env component.Env) (*search.Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, component.Permanent(errors.Join(errs...))
 	}
@@ -63,7 +62,7 @@ func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "elasticsearch", Logger: log})
+	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "elasticsearch", Logger: env.Logger, Env: env, APIKey: cfg.APIKey != ""})
 }
 
 // client adapts go-elasticsearch to search.Client with the esapi request

@@ -48,7 +48,7 @@ sinks:
 		c.DocumentVersion != "${version}" || c.MaxRequestBytes != 1<<20 {
 		t.Fatalf("decoded %+v", c)
 	}
-	s, err := elasticsearch.New(*c, nil) // builds the client; connects lazily
+	s, err := elasticsearch.New(*c, component.Env{}) // builds the client; connects lazily
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestNoVersionIsARecordError(t *testing.T) {
 	cfg := elasticsearch.Config{}
 	cfg.Config = elasticsearch.Factory.Config().(*elasticsearch.Config).Config
 	cfg.Hosts = []string{"http://127.0.0.1:1"}
-	s, err := elasticsearch.New(cfg, nil)
+	s, err := elasticsearch.New(cfg, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,11 @@
 //
 // Rotation renames the active file to <stem>-<UTC time>-<n><ext> in the same
 // directory and starts a new active file; a rotated file is complete and
-// fsynced, with its directory entry fsynced too.
+// fsynced, with its directory entry fsynced too. The limits hold across
+// restarts: an existing active file is measured when it is opened, and its
+// age for rotate_interval counts from its creation (the file system's birth
+// time on Linux, else its last modification), so a full or old file is
+// rotated before the first write after a restart.
 package file
 
 import (
@@ -84,12 +88,14 @@ type Sink struct {
 var _ component.Sink = (*Sink)(nil)
 
 // New opens (or creates) the active file.
-func New(cfg Config) (*Sink, error) {
+func New(cfg Config) (*Sink, error) { return newSink(cfg, time.Now) }
+
+func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 	lines, err := format.NewLineEncoder(cfg.Options, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, lines: lines, now: time.Now}
+	s := &Sink{cfg: cfg, lines: lines, now: now}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -112,6 +118,20 @@ func (s *Sink) open() error {
 		return fmt.Errorf("file sink: repair %s: %w", s.cfg.Path, err)
 	}
 	s.f, s.size, s.opened = f, size, s.now()
+	if size > 0 {
+		// A file left by an earlier run (or before a failed write) is as
+		// old as it is, not as old as this open: otherwise every restart
+		// would start rotate_interval afresh.
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			s.f = nil
+			return fmt.Errorf("file sink: stat %s: %w", s.cfg.Path, err)
+		}
+		if c := created(s.cfg.Path, fi); c.Before(s.opened) {
+			s.opened = c
+		}
+	}
 	return nil
 }
 

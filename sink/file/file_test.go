@@ -19,7 +19,7 @@ var testSchema = &event.Schema{
 }
 
 func ev(op event.Op, id int64, name string) event.Event {
-	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsMs: 1}, TsMs: 2}
+	e := event.Event{Op: op, Schema: testSchema, Source: event.Source{TsUs: 1000}, TsMs: 2}
 	img := []event.Value{event.Int(id), event.String(name)}
 	if op == event.OpDelete {
 		e.Before = img
@@ -133,6 +133,43 @@ func TestRotateByAge(t *testing.T) {
 	}
 }
 
+// TestRotateByAgeAcrossRestart: a restarted sink counts the active file's
+// age from when the file was created, not from the restart, so restarts (a
+// crash loop) cannot keep a file active past rotate_interval.
+func TestRotateByAgeAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.RotateInterval = time.Minute
+	start := time.Now() // the file's creation time is the real clock's
+	s, err := newSink(cfg, func() time.Time { return start })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.f.Close()
+	if err := s.Write(context.Background(), []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	// The process dies without Close; the next one starts two minutes on.
+	later := start.Add(2 * time.Minute)
+	s2, err := newSink(cfg, func() time.Time { return later })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Write(context.Background(), []event.Event{ev(event.OpCreate, 2, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := filepath.Join(dir, "out-"+later.UTC().Format("20060102T150405Z")+"-1.jsonl")
+	rot, _ := os.ReadFile(rotated)
+	act, _ := os.ReadFile(path)
+	if string(rot) != "{\"id\":1,\"name\":\"a\"}\n" || string(act) != "{\"id\":2,\"name\":\"a\"}\n" {
+		t.Fatalf("rotated %s: %q; active %q", filepath.Base(rotated), rot, act)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	c := &Config{Options: format.Options{Format: "avro"}, RotateBytes: -1}
 	var msgs []string
@@ -142,5 +179,31 @@ func TestValidate(t *testing.T) {
 	want := "path: is required (hint: path: out/events.jsonl)|rotate_bytes: must not be negative (hint: 0 disables size rotation)|format: unknown format \"avro\" (use debezium, debezium+schema or row)"
 	if strings.Join(msgs, "|") != want {
 		t.Fatalf("got %q", strings.Join(msgs, "|"))
+	}
+}
+
+// TestKeyChangeAndTruncate: the file holds what Debezium writes: a key
+// change as the delete of the old key and the create of the new one, and no
+// truncate (skipped_operations defaults to t).
+func TestKeyChangeAndTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.Unwrap = format.UnwrapOptions{DeleteHandling: "rewrite", AddFields: []string{"op"}}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := ev(event.OpUpdate, 2, "a")
+	upd.Before = []event.Value{event.Int(1), event.String("a")}
+	if err := s.Write(context.Background(), []event.Event{upd, {Op: event.OpTruncate, Schema: testSchema}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := `{"id":1,"name":"a","__deleted":"true","__op":"d"}` + "\n" + `{"id":2,"name":"a","__deleted":"false","__op":"c"}` + "\n"
+	if string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
 	}
 }

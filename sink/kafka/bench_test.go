@@ -39,7 +39,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 		events[i] = event.Event{Schema: sc, Op: event.OpCreate, TsMs: 1641025283552,
 			After: []event.Value{event.Int(int64(i)), event.String("Incredible Iron Pants"), event.Float(0.61987811851418), event.String("violet"),
 				event.String("Tools"), event.Int(41), event.String("?"), event.String("B0009PC1XA")},
-			Source: event.Source{TsMs: 1641025283281, TxID: 622, HasTxID: true, LSN: 23982504, HasLSN: true}}
+			Source: event.Source{TsUs: 1641025283281000, TxID: 622, HasTxID: true, LSN: 23982504, HasLSN: true}}
 	}
 	val, _, _ := s.enc.AppendValue(nil, &events[0])
 	b.Logf("value size %d bytes", len(val))

@@ -10,13 +10,13 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/kafkautil"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // Config is the Kafka sink's configuration.
 type Config struct {
 	kafkautil.Conn `yaml:",inline"`
-	// Topic is the topic template (sink/internal/tmpl); the default
+	// Topic is the topic template (internal/tmpl); the default
 	// "${stream}" is Debezium's <topic.prefix>.<schema>.<table>, the prefix
 	// being the source's name.
 	Topic          string `yaml:"topic"`

@@ -46,14 +46,15 @@
 // dead-letters it) while every other record of the Write is written. A
 // record the broker rejects as too large inside a batch with others is
 // produced again alone before it is declared bad, so neighbours are not
-// dead-lettered with it. Authorization failures are component.Permanent.
+// dead-lettered with it. Authorization failures are component.Permanent;
+// SASL credentials the brokers refuse are a component.AuthError naming the
+// user, the brokers and the username and password keys.
 // Everything else (timeouts, lost connections, leader changes beyond
 // franz-go's own retries) fails the Write, which the engine retries; the
 // records already written are written again (at least once).
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // Header names.
@@ -89,7 +90,12 @@ var Factory = component.SinkFactory{
 	Doc:    "Kafka topics, one per stream (Debezium naming and envelope), idempotent producer with acks=all",
 	Config: func() any { return DefaultConfig() },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
-		return New(*cfg.(*Config))
+		s, err := New(*cfg.(*Config))
+		if err != nil {
+			return nil, err
+		}
+		s.env = env
+		return s, nil
 	},
 }
 
@@ -97,6 +103,7 @@ var Factory = component.SinkFactory{
 // goroutine; the client is safe for the producer's own goroutines.
 type Sink struct {
 	cfg    Config
+	env    component.Env // names the keys in messages
 	cl     *kgo.Client
 	adm    *kadm.Client
 	enc    format.Encoder
@@ -171,6 +178,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 		switch classify(err) {
 		case permanent:
+			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+				return a
+			}
 			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
 		case perRecord:
 			again = append(again, i)
@@ -195,6 +205,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 				s.badIdx[owner[i]] = fmt.Errorf("topic %s: %w", recs[i].Topic, err)
 			}
 		case classify(err) == permanent:
+			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+				return a
+			}
 			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
 		default:
 			return fmt.Errorf("kafka sink: produce to %s: %w", recs[i].Topic, err)
@@ -213,26 +226,26 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 }
 
 // build appends the records of event i. An update that changes the key is
-// written as Debezium writes it: a delete of the old key (with its
-// tombstone) then a create of the new key, with the __debezium.newkey and
-// __debezium.oldkey headers, so that compacted topics and consumers that
-// partition by key never keep the old row.
+// written as format.Split makes it, as Debezium writes it: a delete of the
+// old key (with its tombstone) then a create of the new key, with the
+// __debezium.newkey and __debezium.oldkey headers, so that compacted topics
+// and consumers that partition by key never keep the old row.
 func (s *Sink) build(i int, e *event.Event) error {
-	if e.Op == event.OpUpdate && e.Before != nil && e.After != nil && len(e.Schema.KeyIdx) > 0 {
-		del := *e
-		del.Op, del.After = event.OpDelete, nil
-		oldKey := s.enc.AppendKey(nil, &del)
-		newKey := s.enc.AppendKey(nil, e)
-		if !bytes.Equal(oldKey, newKey) {
-			cre := *e
-			cre.Op, cre.Before = event.OpCreate, nil
-			if err := s.build1(i, &del, kgo.RecordHeader{Key: "__debezium.newkey", Value: newKey}); err != nil {
-				return err
-			}
-			return s.build1(i, &cre, kgo.RecordHeader{Key: "__debezium.oldkey", Value: oldKey})
-		}
+	if s.cfg.Options.Skipped(e.Op) {
+		return nil // skipped_operations: no record, and no tombstone either
 	}
-	return s.build1(i, e)
+	if !format.KeyChanged(e) {
+		return s.build1(i, e)
+	}
+	var parts [2]event.Event
+	p := format.Split(e, &parts)
+	del, cre := &p[0], &p[1]
+	oldKey := s.enc.AppendKey(nil, del)
+	newKey := s.enc.AppendKey(nil, cre)
+	if err := s.build1(i, del, kgo.RecordHeader{Key: format.HeaderNewKey, Value: newKey}); err != nil {
+		return err
+	}
+	return s.build1(i, cre, kgo.RecordHeader{Key: format.HeaderOldKey, Value: oldKey})
 }
 
 func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
@@ -258,7 +271,7 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 			{Key: HeaderSource, Value: []byte(e.Schema.Source)},
 			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
 			{Key: HeaderPosition, Value: []byte(e.Where())},
-			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs, 10)},
+			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs(), 10)},
 		}
 		if e.Source.CommitLSN != 0 {
 			headers = append(headers, kgo.RecordHeader{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
@@ -273,7 +286,8 @@ func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Value: val, Headers: headers})
 		s.owner = append(s.owner, i)
 	}
-	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && key != nil && !null {
+	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && !null {
+		// A keyless table gets a tombstone with a null key, as from Debezium.
 		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Headers: headers})
 		s.owner = append(s.owner, i)
 	}
@@ -302,6 +316,9 @@ func (s *Sink) ensureTopics(ctx context.Context) error {
 	defer cancel()
 	resp, err := s.adm.CreateTopics(ctx, s.cfg.Partitions, s.cfg.ReplicationFactor, nil, missing...)
 	if err != nil {
+		if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+			return a
+		}
 		return classified(fmt.Errorf("kafka sink: create topics: %w", err))
 	}
 	for _, t := range missing {

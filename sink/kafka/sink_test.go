@@ -39,7 +39,7 @@ func testSchema(src string) *event.Schema {
 func ev(s *event.Schema, op event.Op, id int64, name string) event.Event {
 	row := []event.Value{event.Int(id), event.String(name)}
 	e := event.Event{Schema: s, Op: op, TsMs: 1700000000500,
-		Source: event.Source{TsMs: 1700000000000, LSN: 0x16B3748 + uint64(id), HasLSN: true, TxID: 42, HasTxID: true}}
+		Source: event.Source{TsUs: 1700000000000000, LSN: 0x16B3748 + uint64(id), HasLSN: true, TxID: 42, HasTxID: true}}
 	if op == event.OpDelete {
 		e.Before = row
 	} else {

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 
@@ -51,20 +52,25 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // TestAuthFailureIsPermanent: a wrong password stops the pipeline with an
-// error that does not show it.
+// error that names the user, the server and the key to fix, not the
+// password.
 func TestAuthFailureIsPermanent(t *testing.T) {
 	base := svctest.Need(t, svctest.MariaDB)
 	mc, _ := mysql.ParseDSN(base)
-	mc.User, mc.Passwd = "sluice_nobody", "hunter2"
+	mc.User, mc.Passwd = "sluice_nobody", "canary-Pw-7731"
 	cfg := sqlsink.Defaults()
 	cfg.DSN = mc.FormatDSN()
-	s, err := New(Config{Config: cfg}, component.Env{Name: "s"})
+	s, err := New(Config{Config: cfg}, component.Env{Name: "s", Path: "sinks.s"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
 	err = s.Write(context.Background(), []event.Event{sqltest.Ev('c', sqltest.Schema("t", 1, event.Column{Name: "id", Type: event.TypeInt64, Key: true}), nil, sqltest.Row(sqltest.I(1)), 1)})
-	if !component.IsPermanent(err) || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("Write = %v, want a permanent error without the password", err)
+	host, _, _ := net.SplitHostPort(mc.Addr)
+	want := "mysql sink: " + mc.Addr + ` refused user "sluice_nobody": error 1045: Access denied for user 'sluice_nobody'@'` + host + `' (using password: YES); ` +
+		"check the user and password in sinks.s.dsn (a ${VAR} there is read from the environment), " +
+		"and that the server has this user for this client's host (CREATE USER 'user'@'host')"
+	if !component.IsPermanent(err) || err.Error() != want || strings.Contains(err.Error(), "canary") {
+		t.Fatalf("Write = %v\nwant the permanent error %s", err, want)
 	}
 }

@@ -35,8 +35,9 @@
 //     of range 1264/1690, too long 1406, bad value 1366/1292/1265, foreign
 //     key 1451/1452, CHECK 3819/4025, a row above max_allowed_packet) are
 //     isolated with savepoints and bisection and reported as
-//     component.RecordErrors; access denied, unknown database, table or
-//     column stop the pipeline; anything else (lost connection, deadlock,
+//     component.RecordErrors; access denied (naming the user, the server
+//     and the dsn key), unknown database, table or column stop the
+//     pipeline; anything else (lost connection, deadlock,
 //     lock wait timeout) fails the Write, which the engine retries while
 //     database/sql reconnects.
 package mysql
@@ -54,6 +55,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 )
 
@@ -123,11 +125,12 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxLifetime(10 * time.Minute)
-	return sqlsink.NewWriter(cfg.Config, &dialect{db: db}, env.Name, env.Logger), nil
+	return sqlsink.NewWriter(cfg.Config, &dialect{db: db, user: mc.User, addr: mc.Addr}, env), nil
 }
 
 type dialect struct {
-	db *sql.DB
+	db         *sql.DB
+	user, addr string // from the DSN, for messages
 
 	mu        sync.Mutex
 	collation string               // for CREATE TABLE, from the server's flavour
@@ -310,6 +313,12 @@ func (d *dialect) Classify(err error) sqlsink.Class {
 		return sqlsink.ClassConfig
 	}
 	return sqlsink.ClassTransient
+}
+
+// Refused implements sqlsink.Dialect.
+func (d *dialect) Refused(err error) (component.AuthError, bool) {
+	reason, ok := dbauth.MySQL(err)
+	return component.AuthError{User: d.user, Server: d.addr, Reason: reason, Hint: dbauth.MySQLHint}, ok
 }
 
 type myTx struct {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/svctest"
 	"github.com/sluice-dev/sluice/sink/internal/search"
@@ -59,7 +60,7 @@ func TestThroughputVsPlainBulk(t *testing.T) {
 	t.Cleanup(func() { del(sinkIndex) })
 	cfg := search.Defaults()
 	cfg.Hosts, cfg.Index, cfg.IndexSettings = []string{base}, sinkIndex, settings
-	s, err := opensearch.New(opensearch.Config{Config: cfg}, nil)
+	s, err := opensearch.New(opensearch.Config{Config: cfg}, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

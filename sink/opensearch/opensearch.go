@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/opensearch-project/opensearch-go/v4"
@@ -31,12 +30,12 @@ var Factory = component.SinkFactory{
 	Doc:    "OpenSearch indices via the bulk API; document per row key, external versions, deletes applied",
 	Config: func() any { return &Config{Config: search.Defaults()} },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
-		return New(*cfg.(*Config), env.Logger)
+		return New(*cfg.(*Config), env)
 	},
 }
 
-// New builds the sink.
-func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
+// New builds the sink; env names it (and its keys, in messages).
+func New(cfg Config, env component.Env) (*search.Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, component.Permanent(errors.Join(errs...))
 	}
@@ -54,7 +53,7 @@ func New(cfg Config, log *slog.Logger) (*search.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "opensearch", Logger: log})
+	return search.New(cfg.Config, &client{c: c, tr: tr}, search.Options{Product: "opensearch", Logger: env.Logger, Env: env})
 }
 
 // client adapts opensearch-go to search.Client. Requests go through the

@@ -68,3 +68,29 @@ func TestMissingDatabaseIsPermanent(t *testing.T) {
 		t.Fatalf("Write = %v, want a permanent error without the password", err)
 	}
 }
+
+// TestAuthFailureIsPermanent: credentials the server refuses stop the
+// pipeline with an error that names the user, the server and the key to
+// fix, not the password. (The test server trusts every password, so the
+// role is one that does not exist: SQLSTATE 28000, the class of 28P01.)
+func TestAuthFailureIsPermanent(t *testing.T) {
+	u, err := url.Parse(pgtest.DSN(t))
+	if err != nil {
+		t.Skip("SLUICE_PG_DSN is not a URL")
+	}
+	u.User = url.UserPassword("sluice_nobody", "canary-Pw-7731")
+	cfg := sqlsink.Defaults()
+	cfg.DSN = u.String()
+	s, err := New(Config{Config: cfg, Schema: "public"}, component.Env{Name: "s", Path: "sinks.s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	err = s.Write(context.Background(), []event.Event{sqltest.Ev('c', sqltest.Schema("t", 1, event.Column{Name: "id", Type: event.TypeInt64, Key: true}), nil, sqltest.Row(sqltest.I(1)), 1)})
+	want := "postgres sink: " + u.Host + ` refused user "sluice_nobody": role "sluice_nobody" does not exist (SQLSTATE 28000); ` +
+		"check the user and password in sinks.s.dsn (a ${VAR} there is read from the environment), " +
+		"and that the role exists and may log in, and that pg_hba.conf admits it from this host"
+	if !component.IsPermanent(err) || err.Error() != want || strings.Contains(err.Error(), "canary") {
+		t.Fatalf("Write = %v\nwant the permanent error %s", err, want)
+	}
+}

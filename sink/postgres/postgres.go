@@ -48,6 +48,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 )
 
@@ -109,12 +110,14 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	if err != nil {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
-	return sqlsink.NewWriter(cfg.Config, &dialect{pool: pool, schema: cfg.Schema}, env.Name, env.Logger), nil
+	d := &dialect{pool: pool, schema: cfg.Schema, user: pc.ConnConfig.User, addr: dbauth.PostgresAddr(&pc.ConnConfig.Config)}
+	return sqlsink.NewWriter(cfg.Config, d, env), nil
 }
 
 type dialect struct {
-	pool   *pgxpool.Pool
-	schema string
+	pool       *pgxpool.Pool
+	schema     string
+	user, addr string // from the DSN, for messages
 
 	mu struct {
 		sync.Mutex
@@ -242,6 +245,12 @@ func (d *dialect) Classify(err error) sqlsink.Class {
 		return sqlsink.ClassConfig
 	}
 	return sqlsink.ClassTransient
+}
+
+// Refused implements sqlsink.Dialect.
+func (d *dialect) Refused(err error) (component.AuthError, bool) {
+	reason, ok := dbauth.Postgres(err)
+	return component.AuthError{User: d.user, Server: d.addr, Reason: reason, Hint: dbauth.PostgresHint}, ok
 }
 
 type pgTx struct {

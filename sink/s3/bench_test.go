@@ -26,7 +26,7 @@ func BenchmarkS3(b *testing.B) {
 	for i := range evs {
 		evs[i] = change(i+1, event.OpCreate)
 		evs[i].After[1] = event.String(fmt.Sprintf("Incredible Iron Pants %d, violet, Tools, 41 in stock, B0009PC1XA", i))
-		evs[i].Source.TsMs = baseMs
+		evs[i].Source.TsUs = baseMs * 1000
 	}
 	for _, format := range []string{"row", Parquet} {
 		b.Run(format, func(b *testing.B) {
@@ -63,7 +63,7 @@ func BenchmarkS3(b *testing.B) {
 				}
 				files, keys = append(files, f), append(keys, "prebuilt/"+k)
 			}
-			c, err := newClient(srv.cfg)
+			c, err := newClient(srv.cfg, component.Env{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -45,7 +45,7 @@ type Config struct {
 	// shared config, web identity, instance role). Neither is ever logged or
 	// put in an error; write them as ${ENV} references in pipeline files.
 	AccessKeyID     string `yaml:"access_key_id"`
-	SecretAccessKey string `yaml:"secret_access_key"`
+	SecretAccessKey string `yaml:"secret_access_key" sluice:"secret"`
 
 	// Format is parquet or a JSON-lines format of format.Options (debezium,
 	// debezium+schema, row; with unwrap for row).

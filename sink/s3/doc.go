@@ -29,7 +29,12 @@
 // uploads every open object.
 //
 // On start the sink reloads the spool: sealed files are uploaded first,
-// open files (their torn last record cut) keep receiving records.
+// open files (their torn last record cut) keep receiving records. An open
+// file is checked against the limits before it takes another record: one
+// already at flush_size or rotate_bytes — a crash between the fsync of its
+// last record and the rename that seals it — is sealed at once, and its
+// age for rotate_schedule_interval counts from when it was opened (the
+// time is in the spool file's header), not from the restart.
 //
 // # Exactly once: names from positions, replays skipped
 //
@@ -45,6 +50,11 @@
 // below it is skipped) in the spool files themselves and, for uploaded
 // objects, in s3-state.json. The argument, case by case:
 //
+//   - Crash while sealing, after the fsync of an object's last record and
+//     before the rename (or before the directory fsync that makes the
+//     rename durable): the next run finds the file open and full, and
+//     seals it before anything else; the object is the one an
+//     uninterrupted run cuts.
 //   - Crash before an upload: the spool survives; the engine replays from
 //     its checkpoint; every replayed event that is in the spool is at or
 //     below the high-water mark and skipped, later ones extend the same
@@ -65,8 +75,9 @@
 // object. The limits come from the sources, not the sink: the high-water
 // mark needs each stream's Seqs to grow in arrival order, which is the
 // contract of event.Event.Seq (the PostgreSQL, MySQL and MongoDB sources'
-// Seqs do; the Kafka source keeps Seq only when it reads one topic of one
-// partition). Events without a Seq — snapshot rows, events of sources that
+// Seqs do, and sql_poll's, whose Seqs grow per table, hence per stream; the
+// Kafka source keeps Seq only when it reads one topic of one partition).
+// Events without a Seq — snapshot rows, events of sources that
 // give no order, events read back from several Kafka partitions — are
 // named by the sink's own ordinal and written at least once:
 // re-delivered after a crash (the PostgreSQL source resumes a snapshot after

@@ -132,7 +132,7 @@ func change(i int, op event.Op) event.Event {
 	row := []event.Value{event.Int(int64(i)), event.String(fmt.Sprintf("user %d", i))}
 	e := event.Event{
 		Schema: usersSchema, Op: op, TsMs: baseMs + int64(i)*1000 + 5,
-		Source: event.Source{TsMs: baseMs + int64(i)*1000, LSN: uint64(0x1000*i - 8), CommitLSN: uint64(0x1000 * i), HasLSN: true, TxID: int64(700 + i), HasTxID: true},
+		Source: event.Source{TsUs: (baseMs + int64(i)*1000) * 1000, LSN: uint64(0x1000*i - 8), CommitLSN: uint64(0x1000 * i), HasLSN: true, TxID: int64(700 + i), HasTxID: true},
 	}
 	switch op {
 	case event.OpDelete:
@@ -156,7 +156,7 @@ func snapshotRow(i int) event.Event {
 	return event.Event{
 		Schema: usersSchema, Op: event.OpRead, TsMs: baseMs,
 		After:  []event.Value{event.Int(int64(i)), event.String(fmt.Sprintf("user %d", i))},
-		Source: event.Source{TsMs: baseMs, Snapshot: event.SnapshotTrue, LSN: 0x500, HasLSN: true},
+		Source: event.Source{TsUs: baseMs * 1000, Snapshot: event.SnapshotTrue, LSN: 0x500, HasLSN: true},
 	}
 }
 

@@ -117,7 +117,13 @@ func (s *Sink) finish(sp *spool) error {
 	if len(s.sealed) == 0 || s.sealed[0] != sp {
 		return errors.New("s3 sink: uploads out of order (a bug)")
 	}
+	if err := s.fault(stepPut); err != nil {
+		return err
+	}
 	if err := s.saveState(); err != nil {
+		return err
+	}
+	if err := s.fault(stepSaved); err != nil {
 		return err
 	}
 	if err := os.Remove(sp.path); err != nil {

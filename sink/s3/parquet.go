@@ -262,7 +262,7 @@ func parquetRow(row parquet.Row, specs []colSpec, e *event.Event) (_ parquet.Row
 	}
 	row = append(row,
 		parquet.ByteArrayValue(stringBytes(e.Op.String())).Level(0, 0, cols),
-		parquet.Int64Value(e.Source.TsMs).Level(0, 0, cols+1))
+		parquet.Int64Value(e.Source.TsMs()).Level(0, 0, cols+1))
 	if e.Source.HasLSN {
 		row = append(row, parquet.Int64Value(int64(e.Source.LSN)).Level(0, 1, cols+2))
 	} else {

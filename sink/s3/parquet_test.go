@@ -197,12 +197,12 @@ func parquetConfig() Config {
 // TestParquetTypes writes every type and every operation, reads the object
 // back with parquet-go and compares the stored values exactly.
 func TestParquetTypes(t *testing.T) {
-	src := event.Source{TsMs: baseMs, LSN: 0x2000, CommitLSN: 0x2100, HasLSN: true}
+	src := event.Source{TsUs: baseMs * 1000, LSN: 0x2000, CommitLSN: 0x2100, HasLSN: true}
 	unchanged := nullRow(4)
 	unchanged[11], unchanged[12], unchanged[6], unchanged[22] = event.Unchanged, event.Unchanged, event.Unchanged, event.Unchanged
 	emptyLists := nullRow(5)
 	emptyLists[22], emptyLists[23] = event.Array(nil), event.Array([]event.Value{event.Null})
-	snap := event.Source{TsMs: baseMs - 5, Snapshot: event.SnapshotTrue, LSN: 0x100, HasLSN: true}
+	snap := event.Source{TsUs: (baseMs - 5) * 1000, Snapshot: event.SnapshotTrue, LSN: 0x100, HasLSN: true}
 	at := func(i uint64) event.Source { s := src; s.LSN += i; s.CommitLSN += i; return s }
 	evs := []event.Event{
 		{Schema: typesSchema, Op: event.OpRead, After: typesRow(1), Source: snap},
@@ -349,9 +349,9 @@ func TestParquetRejects(t *testing.T) {
 	bad := typesRow(2)
 	bad[6] = event.Decimal("NaN")
 	evs := []event.Event{
-		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: event.Source{TsMs: baseMs, LSN: 1, CommitLSN: 1}},
-		{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: event.Source{TsMs: baseMs, LSN: 2, CommitLSN: 2}},
-		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(3), Source: event.Source{TsMs: baseMs, LSN: 3, CommitLSN: 3}},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: event.Source{TsUs: baseMs * 1000, LSN: 1, CommitLSN: 1}},
+		{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: event.Source{TsUs: baseMs * 1000, LSN: 2, CommitLSN: 2}},
+		{Schema: typesSchema, Op: event.OpCreate, After: typesRow(3), Source: event.Source{TsUs: baseMs * 1000, LSN: 3, CommitLSN: 3}},
 	}
 	store := newMemStore()
 	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
@@ -426,5 +426,56 @@ func TestParquetRowGroups(t *testing.T) {
 		if r[0] != fmt.Sprint(i+1) || r[1] != fmt.Sprintf("user %d", i+1) {
 			t.Fatalf("row %d: %v", i, r)
 		}
+	}
+}
+
+// TestParquetMongoDocument pins what README says Parquet holds for the
+// MongoDB source's events (columns as that source types them): ObjectId
+// and UUID as strings, date as a UTC timestamp in µs, decimal128 as its
+// exact text, binary as bytes, nested documents as JSON columns holding the
+// relaxed Extended JSON unchanged.
+func TestParquetMongoDocument(t *testing.T) {
+	col := func(name, tn string, typ event.Type) event.Column {
+		return event.Column{Name: name, Type: typ, TypeName: tn, Optional: name != "_id", Key: name == "_id"}
+	}
+	dec := col("dec", "decimal", event.TypeDecimal)
+	dec.Scale = -1
+	sch := &event.Schema{Stream: "mongo.shop.orders", Source: "mongo", Connector: "mongodb", Database: "shop", Table: "orders", Version: 1,
+		Columns: []event.Column{col("_id", "objectId", event.TypeString), dec, col("at", "date", event.TypeTimestampTZ),
+			col("uid", "uuid", event.TypeUUID), col("bin", "binData", event.TypeBytes), col("obj", "object", event.TypeJSON)},
+		KeyIdx: []int{0}}
+	obj := `{"oid":{"$oid":"65a000000000000000000002"},"when":{"$date":"1970-01-01T00:00:00Z"},"dec":{"$numberDecimal":"1.5"},"bin":{"$binary":{"base64":"AQ==","subType":"00"}},"n":5}`
+	ev := event.Event{Schema: sch, Op: event.OpRead, Source: event.Source{TsUs: baseMs * 1000, Snapshot: event.SnapshotTrue},
+		After: []event.Value{event.String("65a000000000000000000001"), event.Decimal("1234.5600"), event.Int(1700000000123000),
+			event.String("73ffd264-44b3-4c69-90e8-e7d1dfc035d4"), event.Bytes([]byte{1, 2, 3}), event.String(obj)}}
+	store := newMemStore()
+	s := newTestSink(t, parquetConfig(), t.TempDir(), store)
+	write(t, s, []event.Event{ev})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys := store.keys()
+	if len(keys) != 1 {
+		t.Fatalf("objects %v", keys)
+	}
+	got, rows := readParquet(t, store.get(keys[0]))
+	want := `message mongo_shop_orders_v1 {
+	optional binary _id (STRING);
+	optional binary dec (STRING);
+	optional int64 at (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	optional binary uid (STRING);
+	optional binary bin;
+	optional binary obj (JSON);
+	required binary __op (STRING);
+	required int64 __source_ts_ms (INT(64,true));
+	optional int64 __lsn (INT(64,true));
+	required boolean __deleted;
+}`
+	if got.String() != want {
+		t.Errorf("schema:\n%s\nwant\n%s", got, want)
+	}
+	wantRow := "65a000000000000000000001 | 1234.5600 | 1700000000123000 | 73ffd264-44b3-4c69-90e8-e7d1dfc035d4 | 010203 | " + obj + " | r | " + fmt.Sprint(baseMs) + " | <null> | false"
+	if len(rows) != 1 || strings.Join(rows[0], " | ") != wantRow {
+		t.Errorf("rows %q\nwant %s", rows, wantRow)
 	}
 }

@@ -61,8 +61,8 @@ func parsePartition(s string) (*partition, error) {
 // event-time rotation: the source's commit time, which a replay repeats, or
 // sluice's processing time for sources that have none.
 func eventTime(e *event.Event) int64 {
-	if e.Source.TsMs != 0 {
-		return e.Source.TsMs
+	if e.Source.TsUs != 0 {
+		return e.Source.TsMs()
 	}
 	return e.TsMs
 }

@@ -41,7 +41,7 @@ func newServer(t testing.TB) *server {
 	rand.Read(b)
 	name := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
 	cfg.Bucket = strings.Trim(fmt.Sprintf("t-%.40s-%s", name, hex.EncodeToString(b)), "-")
-	c, err := newClient(cfg)
+	c, err := newClient(cfg, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestS3Parquet(t *testing.T) {
 	s := srv.sink(t, t.TempDir(), func(c *Config) {
 		c.Format, c.Partition, c.Prefix, c.Compression = Parquet, "${table}/${date}", "", "zstd"
 	})
-	src := event.Source{TsMs: baseMs, LSN: 0x10, CommitLSN: 0x20, HasLSN: true}
+	src := event.Source{TsUs: baseMs * 1000, LSN: 0x10, CommitLSN: 0x20, HasLSN: true}
 	write(t, s, []event.Event{{Schema: typesSchema, Op: event.OpCreate, After: typesRow(1), Source: src}})
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestS3Multipart(t *testing.T) {
 	for i := 1; i <= 13000; i++ {
 		e := change(i, event.OpCreate)
 		e.After[1] = event.String(pad)
-		e.Source.TsMs = baseMs // one partition
+		e.Source.TsUs = baseMs * 1000 // one partition
 		evs = append(evs, e)
 		fmt.Fprintf(&want, "{\"id\":%d,\"name\":\"%s\",\"__op\":\"c\",\"__lsn\":%d}\n", i, pad, 0x1000*i-8)
 	}
@@ -289,5 +289,41 @@ func TestS3MissingBucket(t *testing.T) {
 	err := s.Write(context.Background(), changes(5, 5))
 	if !component.IsPermanent(err) || !strings.Contains(err.Error(), "NoSuchBucket") {
 		t.Fatalf("Write: %v", err)
+	}
+}
+
+// TestS3AuthFailure: keys the server refuses stop the pipeline with an
+// error naming the access key id, the server and the keys to fix, never
+// the secret; the spool is kept.
+func TestS3AuthFailure(t *testing.T) {
+	srv := newServer(t)
+	for _, tc := range []struct {
+		name, id, secret, code, reason string
+	}{
+		{"wrong secret", srv.cfg.AccessKeyID, "canary-Pw-7731", "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+		// versitygw's answer (AWS says InvalidAccessKeyId).
+		{"unknown key", "sluice-nobody", "canary-Pw-7731", "XAdminUserNotFound", "No user exists with the provided access key ID."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := srv.cfg
+			base := rowConfig()
+			cfg.Prefix, cfg.Options, cfg.FlushSize, cfg.RotateBytes = base.Prefix, base.Options, base.FlushSize, base.RotateBytes
+			cfg.AccessKeyID, cfg.SecretAccessKey = tc.id, tc.secret
+			s, err := New(cfg, component.Env{Name: "lake", StateDir: t.TempDir(), Path: "sinks.lake"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, s, changes(1, 3)) // durable in the spool; the upload fails
+			write(t, s, changes(4, 4))
+			err = s.Write(context.Background(), changes(5, 5))
+			prefix := `s3 sink: ` + cfg.Endpoint + ` refused user "` + tc.id + `": upload s3://` + cfg.Bucket + "/"
+			suffix := ": " + tc.code + ": " + tc.reason + "; check the access key id and secret access key in sinks.lake.access_key_id and sinks.lake.secret_access_key " +
+				"(a ${VAR} there is read from the environment), and that they are keys of this S3 server; the spool is kept and uploaded on the next start"
+			if !component.IsPermanent(err) || !strings.HasPrefix(err.Error(), prefix) || !strings.HasSuffix(err.Error(), suffix) ||
+				strings.Contains(err.Error(), "canary") {
+				t.Fatalf("Write = %v\nwant the permanent error %s<key>%s", err, prefix, suffix)
+			}
+		})
 	}
 }

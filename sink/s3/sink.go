@@ -62,6 +62,26 @@ type Sink struct {
 	buf      []byte // the current event's payload
 	dirBuf   []byte
 	row      parquet.Row
+
+	// hook, when set (tests only), is called at each step of sealing and
+	// uploading (the step* constants); an error stops the work there, as a
+	// crash at that instant would.
+	hook func(step string) error
+}
+
+// Steps of sealing and uploading an object, for Sink.hook.
+const (
+	stepSynced  = "synced"  // the records are fsynced; the spool file is still .open
+	stepRenamed = "renamed" // renamed .sealed; the directory is not fsynced yet
+	stepPut     = "put"     // the object is in S3; the state file is not saved yet
+	stepSaved   = "saved"   // the state file is saved; the spool file is not removed yet
+)
+
+func (s *Sink) fault(step string) error {
+	if s.hook == nil {
+		return nil
+	}
+	return s.hook(step)
 }
 
 // streamState is what the sink knows of a stream's events.
@@ -84,8 +104,8 @@ type streamState struct {
 
 var _ component.Sink = (*Sink)(nil)
 
-// New opens the sink's spool under env.StateDir/sink/<name>, loading what an
-// earlier run left there. It does not contact S3: leftover sealed objects
+// New opens the sink's spool in its state directory env.StateDir, loading
+// what an earlier run left there. It does not contact S3: leftover sealed objects
 // are uploaded by the first Write (or Close).
 func New(cfg Config, env component.Env) (*Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
@@ -102,11 +122,10 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	name := env.Name
-	if name == "" {
-		name = "s3"
+	base := env.StateDir
+	if err := moveOldSpool(base, env.Name); err != nil {
+		return nil, component.Permanent(fmt.Errorf("s3 sink: %w", err))
 	}
-	base := filepath.Join(env.StateDir, "sink", name)
 	s := &Sink{
 		cfg: cfg, log: log, part: part,
 		spool: filepath.Join(base, "spool"), state: filepath.Join(base, "s3-state.json"),
@@ -119,7 +138,7 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 		o, _ := json.Marshal(cfg.Options)
 		s.options = string(o)
 	}
-	if s.store, err = newClient(cfg); err != nil {
+	if s.store, err = newClient(cfg, env); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(s.spool, 0o755); err != nil {
@@ -217,7 +236,7 @@ func (s *Sink) load() error {
 		key := spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version)
 		if sp.hdr.Format != s.cfg.Format || sp.hdr.Options != s.options {
 			// Written under another format: complete it as it is.
-			if err := sp.seal(); err != nil {
+			if err := sp.seal(s.fault); err != nil {
 				return err
 			}
 			s.sealed = append(s.sealed, sp)
@@ -232,6 +251,14 @@ func (s *Sink) load() error {
 		}
 		s.open[key] = sp
 		st.open = append(st.open, sp)
+		if s.full(sp) {
+			// A crash between the fsync of its last record and the rename
+			// left a complete object open: seal it now, or the next record
+			// would go past flush_size or rotate_bytes.
+			if err := s.seal(sp); err != nil {
+				return err
+			}
+		}
 	}
 	if len(s.sealed) > 0 || len(s.open) > 0 {
 		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
@@ -394,7 +421,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		} else {
 			st.hwm = event.Seq{Hi: p.hi, Lo: p.lo}
 		}
-		if (s.cfg.FlushSize > 0 && sp.count >= s.cfg.FlushSize) || (s.cfg.RotateBytes > 0 && sp.bytes >= s.cfg.RotateBytes) {
+		if s.full(sp) {
 			if err := s.seal(sp); err != nil {
 				return rejected, err
 			}
@@ -418,12 +445,11 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 
 func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
 	if s.cfg.Format != Parquet {
-		b, ok, err := s.enc.AppendValue(s.buf[:0], e)
+		// format.AppendLines writes a key change as Debezium does: the
+		// delete of the old key, then the create of the new one.
+		b, err := format.AppendLines(s.enc, s.buf[:0], e)
 		s.buf = b
-		if ok {
-			s.buf = append(s.buf, '\n')
-		}
-		return s.buf, ok, err
+		return s.buf, err == nil && len(b) > 0, err
 	}
 	row, ok, err := parquetRow(s.row[:0], s.specsFor(e.Schema), e)
 	s.row = row
@@ -443,9 +469,18 @@ func (s *Sink) specsFor(sch *event.Schema) []colSpec {
 	return sp
 }
 
+// full reports whether an open spool has reached flush_size records or
+// rotate_bytes bytes.
+func (s *Sink) full(sp *spool) bool {
+	return (s.cfg.FlushSize > 0 && sp.count >= s.cfg.FlushSize) || (s.cfg.RotateBytes > 0 && sp.bytes >= s.cfg.RotateBytes)
+}
+
 // seal completes an open spool's object and queues it for upload.
 func (s *Sink) seal(sp *spool) error {
-	if err := sp.seal(); err != nil {
+	if err := sp.seal(s.fault); err != nil {
+		return err
+	}
+	if err := s.fault(stepRenamed); err != nil {
 		return err
 	}
 	delete(s.open, spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version))
@@ -547,5 +582,34 @@ func syncDir(dir string) error {
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("s3 sink: fsync directory %s: %w", dir, err)
 	}
+	return nil
+}
+
+// moveOldSpool moves the spool and state file that sluice before 0.2 kept
+// in <state dir>/sink/<name> up into the state dir itself. Each item moves
+// by one rename, only when the new place is free, so a crash halfway is
+// finished by the next start.
+func moveOldSpool(base, name string) error {
+	if name == "" {
+		return nil
+	}
+	old := filepath.Join(base, "sink", name)
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	for _, item := range []string{"spool", "s3-state.json"} {
+		from, to := filepath.Join(old, item), filepath.Join(base, item)
+		if _, err := os.Stat(from); err != nil {
+			continue
+		}
+		if _, err := os.Stat(to); err == nil {
+			return fmt.Errorf("both %s and %s exist: the spool was moved and then written again; keep the newer one and remove the other", from, to)
+		}
+		if err := os.Rename(from, to); err != nil {
+			return fmt.Errorf("move the spool from %s to %s: %w", from, to, err)
+		}
+	}
+	os.Remove(old)
+	os.Remove(filepath.Dir(old))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 
 func TestPartitionRender(t *testing.T) {
 	e := change(1, event.OpCreate)
-	e.Source.TsMs = time.Date(2024, 3, 7, 5, 9, 59, 999e6, time.UTC).UnixMilli()
+	e.Source.TsUs = (time.Date(2024, 3, 7, 5, 9, 59, 999e6, time.UTC).UnixMilli()) * 1000
 	for _, tc := range []struct{ tmpl, want string }{
 		{DefaultPartition, "pg.public.users/dt=2024-03-07/hour=05"},
 		{"table=${table}/dt=${date}/hour=${hour}", "table=users/dt=2024-03-07/hour=05"},
@@ -34,7 +35,7 @@ func TestPartitionRender(t *testing.T) {
 		}
 	}
 	// Without a source commit time, sluice's processing time places it.
-	e.Source.TsMs = 0
+	e.Source.TsUs = 0
 	e.TsMs = time.Date(2023, 12, 31, 23, 0, 0, 0, time.UTC).UnixMilli()
 	p, _ := parsePartition(DefaultPartition)
 	if got := string(p.render(nil, &e)); got != "pg.public.users/dt=2023-12-31/hour=23" {
@@ -179,6 +180,32 @@ func TestRotateBySchedule(t *testing.T) {
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 4): rows(4, 4)})
 }
 
+// TestRotateByScheduleAcrossRestart: an object's age counts from when it
+// was opened, not from when a restarted sink reopened its spool, so
+// restarts (a crash loop) cannot keep an object open forever.
+func TestRotateByScheduleAcrossRestart(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 0
+	cfg.RotateScheduleInterval = time.Hour // the ticker never fires in this test
+	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, cfg, dir, store)
+	s.now = clk.now
+	write(t, s, changes(1, 2))
+	crash(s)
+	clk.add(time.Hour)
+	s = newTestSink(t, cfg, dir, store)
+	s.now = clk.now
+	write(t, s, changes(3, 3)) // seals 1..2, an hour old, before taking 3
+	settle(s)
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2)})
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, store, map[string]string{key(1, 2): rows(1, 2), key(3, 3): rows(3, 3)})
+}
+
 // TestScheduleFlushesIdle: the background ticker uploads an idle object.
 func TestScheduleFlushesIdle(t *testing.T) {
 	cfg := rowConfig()
@@ -204,7 +231,7 @@ func TestPartitionsByCommitHour(t *testing.T) {
 	store := newMemStore()
 	s := newTestSink(t, cfg, t.TempDir(), store)
 	evs := changes(1, 3)
-	evs[2].Source.TsMs = baseMs + time.Hour.Milliseconds() // next hour
+	evs[2].Source.TsUs = (baseMs + time.Hour.Milliseconds()) * 1000 // next hour
 	write(t, s, evs)
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -274,12 +301,82 @@ func TestReplayAfterCrash(t *testing.T) {
 	}
 }
 
+// TestCrashAtEverySealStep crashes the sink at each step of completing an
+// object — records fsynced but the spool not renamed (the worst moment: the
+// spool is full yet still open), renamed but the directory not fsynced,
+// uploaded but the state not saved, saved but the spool not removed — at
+// each object in turn. A restart and the engine's replay from the start
+// then give exactly the objects of an uninterrupted run: none holds more
+// than flush_size records, none holds a record twice.
+func TestCrashAtEverySealStep(t *testing.T) {
+	ref := newMemStore()
+	s := newTestSink(t, rowConfig(), t.TempDir(), ref)
+	for i := 1; i <= 20; i += 2 {
+		write(t, s, changes(i, i+1))
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, k := range ref.keys() {
+		want[k] = string(ref.get(k))
+	}
+	errCrash := errors.New("crash")
+	for _, step := range []string{stepSynced, stepRenamed, stepPut, stepSaved} {
+		for nth := 1; nth <= 6; nth++ { // 20 events, flush_size 3: 6 objects by count
+			t.Run(fmt.Sprintf("%s_object%d", step, nth), func(t *testing.T) {
+				dir := t.TempDir()
+				store := newMemStore()
+				s := newTestSink(t, rowConfig(), dir, store)
+				var mu sync.Mutex
+				seen, crashed := 0, false
+				s.hook = func(st string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					if st == step && !crashed {
+						if seen++; seen == nth {
+							crashed = true
+							return errCrash
+						}
+					}
+					return nil
+				}
+				isCrashed := func() bool { mu.Lock(); defer mu.Unlock(); return crashed }
+				for i := 1; i <= 20 && !isCrashed(); i += 2 {
+					err := s.Write(context.Background(), changes(i, i+1))
+					settle(s)
+					if err != nil && !isCrashed() {
+						t.Fatal(err)
+					}
+				}
+				if !isCrashed() {
+					t.Fatalf("step %s of object %d never reached", step, nth)
+				}
+				crash(s)
+				s = newTestSink(t, rowConfig(), dir, store)
+				for i := 1; i <= 20; i += 2 {
+					write(t, s, changes(i, i+1))
+				}
+				if err := s.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range store.keys() {
+					if n := strings.Count(string(store.get(k)), "\n"); n > rowConfig().FlushSize {
+						t.Errorf("%s holds %d records, flush_size is %d", k, n, rowConfig().FlushSize)
+					}
+				}
+				checkObjects(t, store, want)
+			})
+		}
+	}
+}
+
 // TestCrashBetweenUploadAndCleanup: an object uploaded whose spool file was
 // not yet removed (and whose state was not saved) is uploaded again under
 // the same name, with the same bytes, and its events are not written twice.
 func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 	dir := t.TempDir()
-	spoolDir := filepath.Join(dir, "sink", "lake", "spool")
+	spoolDir := filepath.Join(dir, "spool")
 	backup := t.TempDir()
 	store := newMemStore()
 	store.beforePut = func(obj string) {
@@ -303,7 +400,7 @@ func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.Remove(filepath.Join(dir, "sink", "lake", "s3-state.json"))
+	os.Remove(filepath.Join(dir, "s3-state.json"))
 	s = newTestSink(t, rowConfig(), dir, store)
 	write(t, s, changes(1, 4)) // the replay
 	if err := s.Close(context.Background()); err != nil {
@@ -362,6 +459,38 @@ func TestRestartUploadsLeftoverSpool(t *testing.T) {
 	}
 }
 
+// TestOldSpoolPlaceIsMoved: a spool left where sluice before 0.2 kept it
+// (<state dir>/sink/<name>) is moved into the state dir and uploaded.
+func TestOldSpoolPlaceIsMoved(t *testing.T) {
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, rowConfig(), dir, store)
+	store.mu.Lock()
+	store.fail = errors.New("unreachable")
+	store.mu.Unlock()
+	write(t, s, changes(1, 5))
+	crash(s)
+	old := filepath.Join(dir, "sink", "lake")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []string{"spool", "s3-state.json"} {
+		if err := os.Rename(filepath.Join(dir, item), filepath.Join(old, item)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	store.fail = nil
+	s = newTestSink(t, rowConfig(), dir, store)
+	write(t, s, nil)
+	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3)})
+	if _, err := os.Stat(filepath.Join(dir, "sink")); !os.IsNotExist(err) {
+		t.Fatalf("the old place is still there: %v", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestTornSpoolTail: a record cut by a crash mid-write is dropped on open;
 // it was never acknowledged, so the replay brings it back.
 func TestTornSpoolTail(t *testing.T) {
@@ -370,7 +499,7 @@ func TestTornSpoolTail(t *testing.T) {
 	s := newTestSink(t, rowConfig(), dir, store)
 	write(t, s, changes(1, 2))
 	crash(s)
-	f := filepath.Join(dir, "sink", "lake", "spool", "0000000001.open")
+	f := filepath.Join(dir, "spool", "0000000001.open")
 	st, err := os.Stat(f)
 	if err != nil {
 		t.Fatal(err)

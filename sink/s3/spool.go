@@ -45,6 +45,11 @@ type spoolHeader struct {
 	Options string    `json:"options,omitempty"` // the JSON-lines format's options
 	Version int       `json:"version,omitempty"`
 	Cols    []colSpec `json:"cols,omitempty"` // parquet only
+	// Opened is the wall-clock time the object was opened (Unix ms), so
+	// that rotate_schedule_interval counts from it after a restart too.
+	// Spools of older versions have none: their age counts from the
+	// restart.
+	Opened int64 `json:"opened,omitempty"`
 }
 
 // spool is one open or sealed spool file.
@@ -93,6 +98,7 @@ func createSpool(dir string, n int, hdr spoolHeader, now time.Time) (*spool, err
 	if err != nil {
 		return nil, fmt.Errorf("s3 sink: create spool file: %w", err)
 	}
+	hdr.Opened = now.UnixMilli()
 	h, err := json.Marshal(hdr)
 	if err != nil {
 		f.Close()
@@ -145,9 +151,13 @@ func (s *spool) sync() error {
 }
 
 // seal syncs, closes and renames the file to its sealed name. The caller
-// fsyncs the directory.
-func (s *spool) seal() error {
+// fsyncs the directory. fault is the sink's test hook, called between the
+// fsync and the rename.
+func (s *spool) seal(fault func(step string) error) error {
 	if err := s.sync(); err != nil {
+		return err
+	}
+	if err := fault(stepSynced); err != nil {
 		return err
 	}
 	if err := s.f.Close(); err != nil {
@@ -257,6 +267,9 @@ func openSpool(path string, now time.Time) (*spool, error) {
 		// acknowledged from it.
 		f.Close()
 		return nil, nil
+	}
+	if s.hdr.Opened != 0 {
+		s.opened = time.UnixMilli(s.hdr.Opened)
 	}
 	if err := f.Truncate(end); err != nil {
 		f.Close()

@@ -33,9 +33,11 @@ type client struct {
 	api       *s3.Client
 	up        *manager.Uploader
 	threshold int64
+	refused   component.AuthError // the message of refused credentials, less the reason
 }
 
-func newClient(cfg Config) (*client, error) {
+// newClient builds the client; env names the sink's keys in messages.
+func newClient(cfg Config, env component.Env) (*client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{}
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
@@ -75,7 +77,18 @@ func newClient(cfg Config) (*client, error) {
 	if threshold <= 0 {
 		threshold = cfg.PartSize
 	}
-	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold}, nil
+	refused := component.AuthError{Component: "s3 sink", User: cfg.AccessKeyID, Server: cfg.Endpoint,
+		Keys:   env.Key("access_key_id") + " and " + env.Key("secret_access_key"),
+		Secret: "the access key id and secret access key",
+		Hint:   "that they are keys of this S3 server; the spool is kept and uploaded on the next start"}
+	if cfg.Endpoint == "" {
+		refused.Server = "AWS S3 (" + ac.Region + ")"
+	}
+	if cfg.AccessKeyID == "" {
+		refused.Keys = "the AWS environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials; " +
+			env.Key("access_key_id") + " is not set)"
+	}
+	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold, refused: refused}, nil
 }
 
 // put uploads the file at path as key, in parts when it is large. Putting
@@ -99,6 +112,12 @@ func (c *client) put(ctx context.Context, key, path, contentType string) error {
 		_, err = c.up.Upload(ctx, &s3.PutObjectInput{Bucket: &c.bucket, Key: &key, Body: f, ContentType: &contentType})
 	}
 	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && refusedCode(ae.ErrorCode()) {
+			a := c.refused
+			a.Reason = "upload s3://" + c.bucket + "/" + key + ": " + ae.ErrorCode() + ": " + ae.ErrorMessage()
+			return component.AuthFailed(a)
+		}
 		return classify(fmt.Errorf("s3 sink: upload s3://%s/%s: %w", c.bucket, key, err))
 	}
 	return nil
@@ -116,4 +135,16 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// refusedCode reports S3 error codes of credentials the server refuses
+// (not of missing permissions: AccessDenied). versitygw, the test server,
+// answers an unknown access key with XAdminUserNotFound (status 404)
+// where AWS says InvalidAccessKeyId.
+func refusedCode(code string) bool {
+	switch code {
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "XAdminUserNotFound":
+		return true
+	}
+	return false
 }

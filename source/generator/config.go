@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
 )
 
 // Factory builds generator sources. Register it under the type name
@@ -53,6 +54,8 @@ type Config struct {
 // deletes act on a uniformly chosen existing row of the table; when the
 // table has no rows yet, the event is an insert instead.
 type Operations struct {
+	// Insert, Update and Delete weigh inserts, updates and deletes: with
+	// 8, 1 and 1, eight changes in ten are inserts.
 	Insert int `yaml:"insert"`
 	Update int `yaml:"update"`
 	Delete int `yaml:"delete"`
@@ -125,4 +128,17 @@ func (c *Config) Validate() []error {
 		add("operations", "weights above 1048576", "weights are relative; scale them down")
 	}
 	return errs
+}
+
+// KnownSchemas returns the schemas of the streams a generator named source
+// emits: they are known before it runs, so `sluice validate` checks the
+// processors that read them (component.KnownSchemas).
+func (c *Config) KnownSchemas(source string) []*event.Schema {
+	var out []*event.Schema
+	for _, name := range c.Tables {
+		if s := lookupShape(name); s != nil {
+			out = append(out, schemaFor(s, source))
+		}
+	}
+	return out
 }

@@ -270,7 +270,7 @@ func (g *state) batch(b *builder, k int, nowMs int64) ([]event.Event, error) {
 			e.Before = b.row(t, s.id, s.ver)
 		}
 		seq := first + uint64(i)
-		e.Source = event.Source{TsMs: nowMs, TxID: int64(seq), HasTxID: true}
+		e.Source = event.Source{TsUs: event.UsFromMs(nowMs), TxID: int64(seq), HasTxID: true}
 		e.TsMs = nowMs
 		start := len(b.text)
 		b.text = append(b.text, "gen "...)

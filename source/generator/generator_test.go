@@ -271,7 +271,7 @@ func TestMixReferencesExistingRows(t *testing.T) {
 		if e.Source.TxID != seq || !e.Source.HasTxID || e.Position != fmt.Sprintf("gen %d", seq) {
 			t.Fatalf("event %d: txid %d position %q", seq, e.Source.TxID, e.Position)
 		}
-		if e.Source.TsMs != t0.UnixMilli() || e.TsMs != t0.UnixMilli() || e.Source.Snapshot != event.SnapshotFalse {
+		if e.Source.TsMs() != t0.UnixMilli() || e.TsMs != t0.UnixMilli() || e.Source.Snapshot != event.SnapshotFalse {
 			t.Fatalf("event %d: source %+v ts %d", seq, e.Source, e.TsMs)
 		}
 		checkImage(t, e.Schema, e.Before)

@@ -18,7 +18,7 @@
 //   - The output is a function of the configuration: the same seed, tables
 //     and operations give the same rows in the same order, on every machine
 //     and after any number of restarts. Only the wall-clock fields
-//     (Source.TsMs, TsMs) differ between runs.
+//     (Source.TsUs, TsMs) differ between runs.
 //   - Event n (1-based) has TxID n and Position "gen <n>"; the checkpoint
 //     after it records n, so a restart continues with event n+1 and repeats
 //     only events that were emitted but not yet committed.

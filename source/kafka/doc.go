@@ -6,7 +6,9 @@
 //
 // # Decoding
 //
-// With the schema part, the Connect schema gives the column types: the
+// The decoder is format.Decoder: Debezium's envelope is encoded and decoded
+// in one package (format), so the two directions of the codec stay
+// together. With the schema part, the Connect schema gives the column types: the
 // inverse of package format's mapping (Decimal from base64 at its scale,
 // VariableScaleDecimal, Date, Time/MicroTime/NanoTime, Timestamp/
 // MicroTimestamp/NanoTimestamp, ZonedTimestamp, ZonedTime, MicroDuration,
@@ -33,15 +35,20 @@
 // that recognise a replay by Seq (SQL tables, S3) need a source's Seqs to
 // grow in the order it emits them, and several partitions or topics
 // interleave them: there Seq stays zero and those sinks write at least once,
-// idempotently per key. Messages written by Debezium have no such header:
-// their Seq is zero too. What does not survive:
+// idempotently per key. The header is also only the Seq's first word: the
+// second is the envelope's source.lsn, which only PostgreSQL's source block
+// has. Events of other sources (MySQL, MongoDB, sql_poll) would come back
+// with equal Seqs — every row of a transaction, or every sql_poll row in
+// incrementing mode — and sinks would skip all but the first, so they keep
+// the zero Seq too. Messages written by Debezium have no such header: their
+// Seq is zero too. What does not survive:
 // Column.TypeName/TypeOID/Length (not in the Connect schema), interval
 // months (MicroDuration is microseconds; the ISO text is rebuilt in days),
 // the text form of normalised values ("1e3" comes back "1000.00" at the
-// column's scale, ZonedTime with its shortest fraction), and Debezium's
-// "first_in_data_collection"/"last_in_data_collection" snapshot marks
-// (read as "true"). Event.TsMs (Debezium's processing time) is carried
-// through from the message, so it does survive.
+// column's scale, ZonedTime with its shortest fraction). Event.TsMs
+// (Debezium's processing time) is carried through from the message, so it
+// does survive, and so does source.ts_us (the source's microseconds; from
+// ts_ms for messages without it).
 //
 // Unchanged TOAST placeholders ("__debezium_unavailable_value") in string,
 // bytes and timestamptz columns become event.Unchanged, so sluice's SQL and

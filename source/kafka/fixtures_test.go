@@ -1,7 +1,12 @@
 package kafka
 
 import (
+	"bytes"
+	"os"
+	"testing"
+
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/eventtest"
 )
 
@@ -30,4 +35,29 @@ func allTypesEvents() []namedEvent {
 		out = append(out, namedEvent{ne.Name, ne.Event})
 	}
 	return out
+}
+
+// encoder is a format encoder that also writes truncates (the decoder reads
+// what Debezium writes with skipped.operations=none).
+func encoder(t testing.TB, f string) format.Encoder {
+	t.Helper()
+	o := format.DefaultOptions()
+	o.Format = f
+	o.SkippedOperations = new("none")
+	enc, err := format.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
+// readFile reads a captured Debezium message from package format's test
+// data (the decoder's home).
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../format/testdata/connect/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSpace(b)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/kafkautil"
 )
 
@@ -102,7 +103,12 @@ var Factory = component.SourceFactory{
 		if c.GroupID == "" {
 			c.GroupID = "sluice." + env.Pipeline + "." + env.Name
 		}
-		return New(c, env.Logger)
+		s, err := New(c, env.Logger)
+		if err != nil {
+			return nil, err
+		}
+		s.env = env
+		return s, nil
 	},
 }
 
@@ -158,6 +164,7 @@ func parseCheckpoint(b []byte) (offsets, error) {
 type Source struct {
 	cfg Config
 	log *slog.Logger
+	env component.Env // names the keys in messages
 
 	mu struct {
 		sync.Mutex
@@ -282,7 +289,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 		return err
 	}
 
-	dec := NewDecoder()
+	dec := format.NewDecoder()
 	for {
 		fetches := cl.PollRecords(ctx, s.cfg.BatchSize)
 		if ctx.Err() != nil {
@@ -298,6 +305,9 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			}
 			if isFatal(err) && ferr == nil {
 				ferr = fmt.Errorf("kafka source: fetch %s partition %d: %w", t, p, err)
+				if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
+					ferr = a
+				}
 				return
 			}
 			s.log.Warn("kafka fetch error (retrying)", "topic", t, "partition", p, "err", err)
@@ -315,13 +325,18 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 			switch {
 			case err == nil:
 				e.Position = r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "@" + strconv.FormatInt(r.Offset, 10)
+				// The header is the Seq's first word; the second is the
+				// envelope's lsn, which only PostgreSQL's source block has.
+				// Without it events of one transaction (or, for sql_poll,
+				// of one mode) would share a Seq, and sinks would skip all
+				// but the first as replays: leave the Seq zero.
 				for _, h := range r.Headers {
-					if ordered && h.Key == headerCommitLSN {
+					if ordered && e.Source.HasLSN && h.Key == headerCommitLSN {
 						e.Source.CommitLSN, _ = strconv.ParseUint(string(h.Value), 10, 64)
 					}
 				}
 				events = append(events, e)
-			case errors.Is(err, errTombstone):
+			case errors.Is(err, format.ErrTombstone):
 			case s.cfg.OnMalformed == "skip":
 				s.log.Error("skipping a malformed message (on_malformed: skip)", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 			default:
@@ -356,6 +371,9 @@ func (s *Source) totallyOrdered(ctx context.Context, cl *kgo.Client) (bool, erro
 	topic := s.cfg.Topics[0]
 	for {
 		details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+		if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
+			return false, a // retrying cannot help
+		}
 		if err == nil {
 			d := details[topic]
 			switch {

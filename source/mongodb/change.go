@@ -239,7 +239,7 @@ func (d *decoder) decode(ctx context.Context, ch *change, now int64) (_ event.Ev
 	ev.TsMs = now
 	ev.Position = ch.position()
 	ev.Source = event.Source{
-		TsMs:      int64(ch.ct>>32) * 1000,
+		TsUs:      event.UsFromMs(int64(ch.ct>>32) * 1000),
 		LSN:       ch.ct,
 		CommitLSN: ch.ct,
 		HasLSN:    true,
@@ -248,7 +248,7 @@ func (d *decoder) decode(ctx context.Context, ch *change, now int64) (_ event.Ev
 		HasTxID:   ch.hasTxn,
 	}
 	if ch.hasWall {
-		ev.Source.TsMs = ch.wallMs
+		ev.Source.TsUs = event.UsFromMs(ch.wallMs)
 	}
 	switch ch.op {
 	case "insert":

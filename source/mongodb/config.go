@@ -24,7 +24,7 @@ type Config struct {
 	// URI is a MongoDB connection string (mongodb:// or mongodb+srv://). It
 	// is a secret: it never appears in errors or logs. Write it as
 	// ${MONGODB_URI} to keep the password out of the pipeline file.
-	URI string `yaml:"uri"`
+	URI string `yaml:"uri" sluice:"secret"`
 	// Host and Port name one server (or a replica set member: the driver
 	// discovers the others) when uri is not set.
 	Host string `yaml:"host"`
@@ -63,8 +63,10 @@ type Config struct {
 
 // Authentication is the user and password for host/port.
 type Authentication struct {
+	// Username and Password authenticate with SCRAM against auth_source;
+	// the password is a secret (write it as ${MONGODB_PASSWORD}).
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" sluice:"secret"`
 }
 
 // ExportConfig tunes the export.

@@ -233,3 +233,41 @@ func bsonJSON(v any) (string, error) {
 	b, err := bson.MarshalExtJSON(v, false, false)
 	return string(b), err
 }
+
+// TestAuthFailure: the server refusing the credentials (AuthenticationFailed,
+// code 18, which the driver reports from the connection handshake) stops
+// Run with an error naming the user, the server and the keys to fix, never
+// the password. FerretDB, the test server, accepts any credentials, so the
+// refusal is the driver's error value, handed to Run by its dial hook.
+func TestAuthFailure(t *testing.T) {
+	refusal := mongo.CommandError{Code: 18, Name: "AuthenticationFailed", Message: "Authentication failed."}
+	for _, tc := range []struct {
+		cfg  string
+		want string
+	}{
+		{"    uri: mongodb://app:canary-Pw-7731@db1:27017,db2:27018/shop?replicaSet=rs0\n",
+			`mongodb source "mongo": db1:27017,db2:27018 refused user "app": AuthenticationFailed: Authentication failed.; ` +
+				"check the user and password in sources.mongo.uri (a ${VAR} there is read from the environment), " +
+				`and that the user is defined in the authentication database "shop" (auth_source, or authSource in the uri)`},
+		{"    host: db1\n    authentication: {username: app, password: canary-Pw-7731}\n",
+			`mongodb source "mongo": db1:27017 refused user "app": AuthenticationFailed: Authentication failed.; ` +
+				"check the user and password in sources.mongo.authentication.username and sources.mongo.authentication.password (a ${VAR} there is read from the environment), " +
+				`and that the user is defined in the authentication database "admin" (auth_source, or authSource in the uri)`},
+	} {
+		cfg, err := load(t, tc.cfg+"    collections: [{collection: shop.a, export: true}]\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(cfg, component.Env{Name: "mongo", Path: "sources.mongo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.dial = func(context.Context) (server, *mongo.Client, error) {
+			return nil, nil, fmt.Errorf("connect: the server does not answer: %w", refusal)
+		}
+		err = s.Run(context.Background(), nil, nil)
+		if !component.IsPermanent(err) || err.Error() != tc.want || strings.Contains(err.Error(), "canary") {
+			t.Errorf("Run = %v\nwant the permanent error %s", err, tc.want)
+		}
+	}
+}

@@ -88,7 +88,7 @@
 //     stops there again until the configuration or the state changes.
 //   - Expanded events (create, createIndexes, modify, ...) are not asked
 //     for (showExpandedEvents is off); if they come they are passed over.
-//   - Source.TsMs is wallTime (MongoDB 6.0+), else clusterTime's seconds;
+//   - Source.TsUs is wallTime (MongoDB 6.0+), else clusterTime's seconds;
 //     Source.LSN = Source.CommitLSN = clusterTime as seconds<<32 |
 //     increment; Source.Row is the change's ordinal among consecutive
 //     changes sharing a clusterTime (0, 1, 2, ... within a multi-document

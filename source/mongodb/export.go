@@ -514,7 +514,7 @@ func (ex *exporter) read(ctx context.Context, conv *converter, r *idRange, batch
 		batch = append(batch, event.Event{
 			Op: event.OpRead, Schema: sch, After: vals, TsMs: now,
 			Position: prefix + conv.idText(id.t, id.val),
-			Source:   event.Source{TsMs: now, Snapshot: event.SnapshotTrue},
+			Source:   event.Source{TsUs: event.UsFromMs(now), Snapshot: event.SnapshotTrue},
 		})
 		if len(batch) >= bs {
 			if last, err = conv.extJSON(id.t, id.val, true); err != nil {

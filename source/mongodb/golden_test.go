@@ -254,7 +254,7 @@ func dumpBatches(b *strings.Builder, batches []recordedBatch) {
 					tx = strconv.FormatInt(s.TxID, 10)
 				}
 				fmt.Fprintf(b, "    source: ts_ms=%d lsn=%d (%d:%d) commit_lsn=%d has_lsn=%v row=%d txid=%s snapshot=%s\n",
-					s.TsMs, s.LSN, s.LSN>>32, uint32(s.LSN), s.CommitLSN, s.HasLSN, s.Row, tx, s.Snapshot)
+					s.TsMs(), s.LSN, s.LSN>>32, uint32(s.LSN), s.CommitLSN, s.HasLSN, s.Row, tx, s.Snapshot)
 				seq := e.Seq()
 				v, ok := e.Version()
 				fmt.Fprintf(b, "    seq=(%d,%d) version=%d/%v\n", seq.Hi, seq.Lo, v, ok)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,9 +90,36 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if a, ok := s.refused(err); ok {
+			return a
+		}
 		return fmt.Errorf("mongodb source %q: %w", s.env.Name, err)
 	}
 	return nil
+}
+
+// refused returns the component.AuthError for err when it is the server
+// refusing the credentials (AuthenticationFailed, code 18).
+func (s *Source) refused(err error) (error, bool) {
+	var ce mongo.CommandError
+	if !errors.As(err, &ce) || ce.Code != 18 {
+		return nil, false
+	}
+	o := s.cfg.clientOptions()
+	a := component.AuthError{Component: fmt.Sprintf("mongodb source %q", s.env.Name), Server: strings.Join(o.Hosts, ","),
+		Reason: ce.Name + ": " + ce.Message, Keys: s.env.Key("uri")}
+	authSource := "admin"
+	if o.Auth != nil {
+		a.User = o.Auth.Username
+		if o.Auth.AuthSource != "" {
+			authSource = o.Auth.AuthSource
+		}
+	}
+	if s.cfg.URI == "" {
+		a.Keys = s.env.Key("authentication.username") + " and " + s.env.Key("authentication.password")
+	}
+	a.Hint = fmt.Sprintf("that the user is defined in the authentication database %q (auth_source, or authSource in the uri)", authSource)
+	return component.AuthFailed(a), true
 }
 
 func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {

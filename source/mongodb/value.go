@@ -131,7 +131,11 @@ func (cs *collSchemas) schemaFor(shape []byte, elems []element, order []int) (*e
 		typ, tn := columnType(e.t, e.val)
 		cols[i] = event.Column{Name: string(e.key), Type: typ, TypeName: tn, Optional: i > 0, Key: i == 0}
 		if typ == event.TypeDecimal {
-			cols[i].Precision, cols[i].Scale = 34, -1
+			// decimal128 has 34 significant digits at any exponent: an
+			// unconstrained decimal (Precision 0). A precision with a
+			// negative scale would be PostgreSQL 15's rounding to
+			// 10^-Scale, which the SQL sinks create as such.
+			cols[i].Scale = -1
 		}
 	}
 	if err := noDuplicates(cols); err != nil {
@@ -200,6 +204,7 @@ func (r *registry) collection(db, coll string) *collSchemas {
 			Connector: "mongodb",
 			Database:  db,
 			Table:     coll,
+			SeqByRow:  true,
 		}}
 		r.mu.colls[k] = cs
 	}

@@ -20,15 +20,15 @@ type Config struct {
 	// DSN is a go-sql-driver data source name, user:password@tcp(host:port)/db.
 	// It is a secret: it never appears in errors or logs. Instead of it,
 	// host, port, user and password may be given.
-	DSN      string `yaml:"dsn"`
+	DSN      string `yaml:"dsn" sluice:"secret"`
 	Host     string `yaml:"host"`
 	Port     int    `yaml:"port"`
 	User     string `yaml:"user"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" sluice:"secret"`
 	// ServerID is the replica id this source registers with; it must differ
 	// from every server and replica of the cluster. Default: random in
 	// [2^30, 2^31), a range replicas numbered by hand do not reach.
-	ServerID uint32 `yaml:"server_id"`
+	ServerID uint32 `yaml:"server_id" sluice:"nodefault"`
 	// Tables lists the captured tables as db.table; shell globs (*, ?, [...])
 	// are allowed in the table part and resolved at start.
 	Tables []string `yaml:"tables"`

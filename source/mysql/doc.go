@@ -65,7 +65,11 @@
 // batches in the middle of a transaction carry no checkpoint, so a huge
 // transaction needs memory for a few batches plus go-mysql's queue of 64
 // decoded events. Small transactions share a batch: complete transactions
-// wait up to 5 ms for more. When only other tables' transactions go by, the
+// wait up to 5 ms for more. A batch that fills up inside a transaction is
+// emitted in two: the complete transactions before it with their
+// checkpoint, then the transaction's first rows without one, so every
+// emitted complete transaction is behind the last checkpoint handed to
+// Emit, however busy the binlog. When only other tables' transactions go by, the
 // position after them is checkpointed after a quiet second, so an idle table
 // does not pin an old binlog file. heartbeat_interval sets the server's
 // heartbeat period on the replication connection (a silent dead connection
@@ -74,9 +78,12 @@
 // A lost replication connection (network error, KILL of its thread, a
 // server restart) is re-established with exponential backoff (0.5 s
 // doubling up to 1 min), restarting after the last checkpoint handed to
-// Emit; rows of a transaction that was emitted only in part are delivered
-// again. go-mysql's own retry is disabled so that the restart point is
-// always a checkpoint.
+// Emit: no complete transaction comes again, and the transaction emitted in
+// part, which the server sends again from its first event, has its emitted
+// rows skipped (by the position of their rows event and their index in it;
+// the server sends a transaction again with the same positions, by file
+// and position or by GTID). go-mysql's own retry is disabled so that the
+// restart point is always a checkpoint.
 //
 // # Schemas across DDL
 //

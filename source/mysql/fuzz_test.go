@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -106,4 +107,25 @@ func FuzzCheckpoint(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseLabels pins the unescaping of ENUM and SET labels in
+// information_schema's COLUMN_TYPE (as MariaDB 10.11 writes it; the NUL
+// escape is MySQL's and MariaDB's append_unescaped).
+func TestParseLabels(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{`enum('M','f','Xy')`, []string{"M", "f", "Xy"}},
+		{`set('A','b','Ç')`, []string{"A", "b", "Ç"}},
+		{`enum('it''s','a,b','''','')`, []string{"it's", "a,b", "'", ""}},
+		{`enum('a\\b','x\\','l\nf','c\rr','n\0l','t` + "\t" + `b')`, []string{`a\b`, `x\`, "l\nf", "c\rr", "n\x00l", "t\tb"}},
+		{`enum('UNSIGNED','(x)')`, []string{"UNSIGNED", "(x)"}},
+		{`int(11)`, nil},
+	} {
+		if got := parseLabels(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("parseLabels(%s) = %q, want %q", c.in, got, c.want)
+		}
+	}
 }

@@ -48,7 +48,7 @@ func TestDebeziumEnvelope(t *testing.T) {
 				schemas[e.Schema] = sch
 			}
 			e.Schema = sch
-			e.TsMs, e.Source.TsMs = 1700000000123, 1700000000000
+			e.TsMs, e.Source.TsUs = 1700000000123, 1700000000000000
 			if e.Op != event.OpRead {
 				e.Source.Binlog = &event.Binlog{File: "binlog.000003", Pos: 1234 + uint64(i), GTID: "0-1-42", ServerID: 1, Thread: uint32(i % 2)}
 			} else {

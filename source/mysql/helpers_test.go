@@ -35,6 +35,7 @@ type fakeEmitter struct {
 	count    int
 	lastCP   []byte
 	stopped  bool
+	waiting  int // Emit calls blocked by window
 	onEmit   func(e *fakeEmitter, evs []event.Event, cp []byte) error
 }
 
@@ -56,7 +57,9 @@ func (e *fakeEmitter) Emit(ctx context.Context, evs []event.Event, cp []byte) er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		e.waiting++
 		e.cond.Wait()
+		e.waiting--
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -103,8 +103,9 @@ func loadColumns(ctx context.Context, db *sql.DB, ref tableRef) ([]isColumn, err
 		if err := rows.Scan(&c.name, &c.dataType, &c.columnType, &c.nullable, &c.charset, &c.charLen, &c.precision, &c.scale, &c.fsp); err != nil {
 			return nil, fmt.Errorf("columns of %s: %w", ref, err)
 		}
+		// DATA_TYPE is a keyword; COLUMN_TYPE keeps its case: it holds
+		// ENUM and SET labels, which are data.
 		c.dataType = strings.ToLower(c.dataType)
-		c.columnType = strings.ToLower(c.columnType)
 		cols = append(cols, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -158,6 +159,12 @@ func orderKeys(cols []isColumn, keyNames []string) []isColumn { return cols }
 
 var enumRe = regexp.MustCompile(`'((?:[^']|'')*)'`)
 
+// parseLabels returns the labels of an ENUM or SET COLUMN_TYPE exactly as
+// declared: case kept, and the escapes the server writes there (MySQL's and
+// MariaDB's append_unescaped: a doubled quote, and a backslash before a
+// backslash, n, r or 0) undone. For example
+//
+//	enum('M','it''s','a\\b')  →  M, it's, a\b
 func parseLabels(columnType string) []string {
 	open := strings.IndexByte(columnType, '(')
 	if open < 0 {
@@ -165,9 +172,37 @@ func parseLabels(columnType string) []string {
 	}
 	var out []string
 	for _, m := range enumRe.FindAllStringSubmatch(columnType[open:], -1) {
-		out = append(out, strings.ReplaceAll(m[1], "''", "'"))
+		out = append(out, unescapeLabel(m[1]))
 	}
 	return out
+}
+
+func unescapeLabel(s string) string {
+	if !strings.ContainsAny(s, `'\`) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' && i+1 < len(s) && s[i+1] == '\'':
+			i++
+		case c == '\\' && i+1 < len(s):
+			i++
+			switch s[i] {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case '0':
+				c = 0
+			default:
+				c = s[i]
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // unsupportedError names the table, column and type that cannot be captured.
@@ -191,7 +226,7 @@ func charsetOf(ref tableRef, col, cs string) (charset, error) {
 func mapColumn(ref tableRef, c *isColumn) (event.Column, *colType, error) {
 	col := event.Column{Name: c.name, TypeName: c.dataType, Optional: c.nullable == "YES", Key: c.key}
 	ct := &colType{}
-	unsigned := strings.Contains(c.columnType, "unsigned")
+	unsigned := strings.Contains(strings.ToLower(c.columnType), "unsigned")
 	intType := func(signed, uns event.Type) {
 		ct.numeric = true
 		if unsigned {

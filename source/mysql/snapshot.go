@@ -292,7 +292,7 @@ func (sn *snapshotter) chunk(ctx context.Context, conn *sql.Conn, t *tableState,
 		}
 		batch = append(batch, event.Event{
 			Op: event.OpRead, Schema: t.sch, After: vals, TsMs: now,
-			Source: event.Source{TsMs: now, Snapshot: event.SnapshotTrue, Binlog: sn.binlog},
+			Source: event.Source{TsUs: event.UsFromMs(now), Snapshot: event.SnapshotTrue, Binlog: sn.binlog},
 		})
 		n++
 		if len(batch) >= bs {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
@@ -32,6 +34,9 @@ type Source struct {
 	log  *slog.Logger
 	dc   *mysql.Config
 	prog progress.Tracker
+	// replaySkips counts rows the stream did not emit again after a
+	// reconnect (those of the transaction emitted in part).
+	replaySkips atomic.Int64
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -111,6 +116,14 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if reason, ok := dbauth.MySQL(err); ok {
+			keys := s.env.Key("dsn")
+			if s.cfg.DSN == "" {
+				keys = s.env.Key("user") + " and " + s.env.Key("password")
+			}
+			return component.AuthFailed(component.AuthError{Component: fmt.Sprintf("mysql source %q", s.env.Name),
+				User: s.dc.User, Server: s.dc.Addr, Reason: reason, Keys: keys, Hint: dbauth.MySQLHint})
+		}
 		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
 	}
 	return nil

@@ -64,6 +64,28 @@ type decoder struct {
 	// lastBatch is the length of the last emitted batch (the capacity of
 	// the next one).
 	lastBatch int
+
+	// txFirst is the index in batch of the current transaction's first
+	// event (valid while inTx).
+	txFirst int
+	// part locates the last event handed to Emit of the newest
+	// transaction emitted in part. After a reconnect the server sends that
+	// transaction again from its first event (reading resumes at the last
+	// checkpoint, before it); replay then skips the rows up to part.
+	part   partTx
+	replay bool
+}
+
+// partTx names an event of a transaction: the transaction by the binlog
+// file and position of its first event, the event by the position of its
+// rows event and the row's index in it. A transaction never spans binlog
+// files, and the server sends it again with the same positions.
+type partTx struct {
+	file  string
+	start uint64
+	pos   uint64
+	row   int32
+	valid bool
 }
 
 func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tables []*tableState, cp *checkpoint) (*decoder, error) {
@@ -82,7 +104,7 @@ func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tab
 // reset forgets the partial state of a broken session: reading restarts
 // after the last emitted checkpoint.
 func (d *decoder) reset() error {
-	d.inTx, d.pending, d.batch = false, false, nil
+	d.inTx, d.pending, d.batch, d.replay = false, false, nil, false
 	d.next = d.emitted
 	d.file = d.emitted.File
 	d.fileIdx, _ = fileIndex(d.file)
@@ -161,18 +183,41 @@ func (d *decoder) add(ctx context.Context, e event.Event) error {
 	if len(d.batch) < d.src.cfg.BatchSize {
 		return nil
 	}
-	// Mid-transaction: emit without a checkpoint. Complete transactions
-	// at the start of the batch lose nothing: their checkpoint rides on
-	// a later batch (checkpoints only grow).
-	err := d.out.Emit(ctx, d.batch, nil)
-	d.lastBatch, d.batch = len(d.batch), nil
+	if !d.inTx {
+		return d.flush(ctx)
+	}
+	// Full inside a transaction: the complete transactions before it go
+	// first with their checkpoint, then the transaction's first events
+	// without one. A checkpoint so never waits for a pause in a busy
+	// binlog, and a reconnect, which resumes at the last checkpoint, sends
+	// no complete transaction again.
+	batch, n := d.batch, d.txFirst
+	d.lastBatch, d.batch, d.txFirst = len(batch), nil, 0
+	if n > 0 || d.pending {
+		var cp []byte
+		if d.pending {
+			cp = d.next.marshal()
+		}
+		if err := d.out.Emit(ctx, batch[:n:n], cp); err != nil {
+			return err
+		}
+		if d.pending {
+			d.emitted, d.pending = d.next, false
+		}
+	}
+	tail := batch[n:]
+	last := tail[len(tail)-1].Source
+	if err := d.out.Emit(ctx, tail, nil); err != nil {
+		return err
+	}
 	d.lastEmit = time.Now()
-	return err
+	d.part = partTx{file: d.file, start: d.txStart, pos: last.Binlog.Pos, row: last.Row, valid: true}
+	return nil
 }
 
 // commit ends a transaction whose last event ends at end.
 func (d *decoder) commit(ctx context.Context, end uint32) error {
-	d.inTx = false
+	d.inTx, d.replay = false, false
 	if d.txGTID != "" {
 		d.addGTID(d.txGTID)
 	}
@@ -201,6 +246,22 @@ func (d *decoder) addGTID(g string) {
 func (d *decoder) begin(h *replication.EventHeader) {
 	d.inTx = true
 	d.txStart = uint64(h.LogPos) - uint64(h.EventSize)
+	d.txFirst = len(d.batch)
+	d.replay = d.part.valid && d.part.file == d.file && d.part.start == d.txStart
+}
+
+// replayed reports whether row row of the rows event at pos was emitted
+// before a reconnect.
+func (d *decoder) replayed(pos uint64, row int32) bool {
+	if !d.replay {
+		return false
+	}
+	if pos < d.part.pos || pos == d.part.pos && row <= d.part.row {
+		d.src.replaySkips.Add(1)
+		return true
+	}
+	d.replay = false
+	return false
 }
 
 // handle processes one binlog event.
@@ -441,8 +502,11 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 	}
 	for i := 0; i < nimg; i += step {
 		row := i / step
+		if d.replayed(pos, int32(row)) {
+			continue
+		}
 		ev := event.Event{Op: op, Schema: t.sch, TsMs: now,
-			Source: event.Source{TsMs: ts, Row: int32(row), Binlog: bl, CommitLSN: commitSeq}}
+			Source: event.Source{TsUs: event.UsFromMs(ts), Row: int32(row), Binlog: bl, CommitLSN: commitSeq}}
 		lsn := d.fileIdx<<48 | pos<<16 | uint64(row)
 		ev.Source.LSN = lsn
 		ev.Source.HasLSN = d.fileIdx < 1<<15 && pos < 1<<32 && row < 1<<16

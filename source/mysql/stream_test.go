@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -626,4 +630,46 @@ func TestPurgedBinlog(t *testing.T) {
 		t.Fatalf("Run: %v, want a permanent ErrBinlogLost", err)
 	}
 	t.Log(err)
+}
+
+// TestAuthFailure: a wrong password stops Run with a permanent error
+// naming the user, the server and the keys to fix, never the password —
+// with a dsn, and with host, port, user and password.
+func TestAuthFailure(t *testing.T) {
+	te := newTestEnv(t)
+	user := te.name[len(te.name)-min(len(te.name), 30):]                 // a user of its own, with a password
+	te.exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'right-Pw-1'") // te.name is [a-z0-9_]
+	t.Cleanup(func() { _, _ = te.db.Exec("DROP USER IF EXISTS '" + user + "'@'%'") })
+	dc, err := mysql.ParseDSN(te.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(dc.Addr)
+	reason := "error 1045: Access denied for user '" + user + "'@'" + host + "' (using password: YES)"
+	hint := "and that the server has this user for this client's host (CREATE USER 'user'@'host')"
+	dc.User, dc.Passwd = user, "canary-Pw-7731"
+	withDSN := te.config("t")
+	withDSN.DSN = dc.FormatDSN()
+	withFields := te.config("t")
+	withFields.DSN, withFields.Host, withFields.User, withFields.Password = "", host, user, "canary-Pw-7731"
+	withFields.Port, _ = strconv.Atoi(port)
+	for _, tc := range []struct {
+		cfg  *Config
+		keys string
+	}{
+		{withDSN, "sources.my.dsn"},
+		{withFields, "sources.my.user and sources.my.password"},
+	} {
+		src, err := New(tc.cfg, component.Env{Name: "my", Logger: testLogger(t), Path: "sources.my"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Run(context.Background(), nil, newEmitter())
+		src.Close()
+		want := `mysql source "my": ` + dc.Addr + ` refused user "` + user + `": ` + reason +
+			"; check the user and password in " + tc.keys + " (a ${VAR} there is read from the environment), " + hint
+		if !component.IsPermanent(err) || err.Error() != want || strings.Contains(err.Error(), "canary") {
+			t.Errorf("Run = %v\nwant the permanent error %s", err, want)
+		}
+	}
 }

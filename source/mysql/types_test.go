@@ -1,10 +1,13 @@
 package mysql
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/format"
 )
 
 const typesTable = `CREATE TABLE types (
@@ -166,5 +169,77 @@ func TestSnapshotAndStreamAgree(t *testing.T) {
 	}
 	if got := evs[0].After[13]; !got.Equal(event.String("a")) {
 		t.Errorf("char(4) 'a  ' is %q", got.Text())
+	}
+}
+
+// TestEnumAndSetLabelsKeepCase: ENUM and SET labels keep their declared
+// case, quotes, commas, backslashes, line breaks and non-ASCII letters in
+// snapshot rows, in binlog create/update/delete events (decoded from the
+// label number through the catalog's COLUMN_TYPE) and in the schema's
+// EnumValues, which Debezium's "allowed" parameter lists.
+func TestEnumAndSetLabelsKeepCase(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE lab (id INT PRIMARY KEY,
+		e ENUM('M','f','Xy','it''s','a,b','a\\b','Ünï','l\nf'), s SET('A','b','Ç'))`)
+	rows := []string{`'M', 'A'`, `'f', 'b,A'`, `'Xy', 'Ç,b'`, `'it''s', ''`, `'a,b', 'A,b,Ç'`, `'a\\b', NULL`, `'Ünï', 'Ç'`, `'l\nf', 'b'`}
+	for i, r := range rows {
+		te.exec(sprintf("INSERT INTO lab VALUES (%d, %s)", i+1, r))
+	}
+	out := newEmitter()
+	te.start(te.config("lab"), nil, out)
+	out.waitFor(t, "snapshot", 20*time.Second, count(len(rows)))
+	for i, r := range rows {
+		te.exec(sprintf("INSERT INTO lab VALUES (%d, %s)", i+101, r))
+	}
+	te.exec("UPDATE lab SET e = 'Xy', s = 'Ç,A' WHERE id = 101")
+	te.exec("DELETE FROM lab WHERE id = 102")
+	out.waitFor(t, "stream", 20*time.Second, count(2*len(rows)+2))
+	evs := out.snapshotEvents()
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Op.String()+" "+rowText(e.Schema, e.Before)+" | "+rowText(e.Schema, e.After))
+	}
+	want := []string{
+		"r <nil> | id=1 e=M s=A",
+		"r <nil> | id=2 e=f s=A,b",
+		"r <nil> | id=3 e=Xy s=b,Ç",
+		"r <nil> | id=4 e=it's s=",
+		"r <nil> | id=5 e=a,b s=A,b,Ç",
+		`r <nil> | id=6 e=a\b s=NULL`,
+		"r <nil> | id=7 e=Ünï s=Ç",
+		"r <nil> | id=8 e=l\nf s=b",
+		"c <nil> | id=101 e=M s=A",
+		"c <nil> | id=102 e=f s=A,b",
+		"c <nil> | id=103 e=Xy s=b,Ç",
+		"c <nil> | id=104 e=it's s=",
+		"c <nil> | id=105 e=a,b s=A,b,Ç",
+		`c <nil> | id=106 e=a\b s=NULL`,
+		"c <nil> | id=107 e=Ünï s=Ç",
+		"c <nil> | id=108 e=l\nf s=b",
+		"u id=101 e=M s=A | id=101 e=Xy s=A,Ç",
+		"d id=102 e=f s=A,b | <nil>",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sch := evs[len(evs)-1].Schema
+	if want := []string{"M", "f", "Xy", "it's", "a,b", `a\b`, "Ünï", "l\nf"}; !slices.Equal(sch.Columns[1].EnumValues, want) {
+		t.Errorf("enum labels %q, want %q", sch.Columns[1].EnumValues, want)
+	}
+	if want := []string{"A", "b", "Ç"}; !slices.Equal(sch.Columns[2].EnumValues, want) {
+		t.Errorf("set labels %q, want %q", sch.Columns[2].EnumValues, want)
+	}
+	enc, err := format.New(format.Options{Format: format.DebeziumSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := enc.AppendValue(nil, &evs[len(evs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, allowed := range []string{`"allowed":"M,f,Xy,it's,a,b,a\\b,Ünï,l\nf"`, `"allowed":"A,b,Ç"`} {
+		if !strings.Contains(string(v), allowed) {
+			t.Errorf("the Debezium schema lacks %s:\n%s", allowed, v)
+		}
 	}
 }

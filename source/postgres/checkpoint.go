@@ -21,7 +21,8 @@ const (
 //
 // and while streaming:
 //
-//	{"v":1,"slot":"sluice_p_pg","phase":"stream","consistent_point":"0/16B3748","lsn":"0/1A2B3C0"}
+//	{"v":1,"slot":"sluice_p_pg","phase":"stream","consistent_point":"0/16B3748","lsn":"0/1A2B3C0",
+//	 "captured":["public.items","public.orders"]}
 type checkpoint struct {
 	Version         int                       `json:"v"`
 	Slot            string                    `json:"slot"`
@@ -31,9 +32,20 @@ type checkpoint struct {
 	// LSN is the end LSN of the last fully emitted commit (or heartbeat
 	// message): streaming resumes after it.
 	LSN string `json:"lsn,omitempty"`
+	// Captured lists the tables captured (schema.table, sorted), so that a
+	// restart tells a table removed from the publication (its changes
+	// since are lost: an error) from one added to tables (added to the
+	// publication). Absent in checkpoints of older versions.
+	Captured []string `json:"captured,omitempty"`
 	// PublicationCreated records that this source created the publication,
 	// so drop_slot_on_stop may drop it.
 	PublicationCreated bool `json:"publication_created,omitempty"`
+	// fresh (not persisted) says that this run created the slot or read
+	// the snapshot, so streaming starts with no commit seen yet: the first
+	// changes' source.sequence has a null last commit LSN, as Debezium's.
+	// A run resumed from a streaming checkpoint starts after the commit
+	// the checkpoint names.
+	fresh bool
 }
 
 // tableProgress is one table's snapshot progress: done, or the key of the

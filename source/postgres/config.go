@@ -17,7 +17,7 @@ import (
 type Config struct {
 	// DSN is the connection string (URL or key=value). It is a secret: it
 	// never appears in errors or logs.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" sluice:"secret"`
 	// Tables lists the captured tables as schema.table; shell globs (*, ?,
 	// [...]) are allowed in either part and resolved against the catalog at
 	// start.

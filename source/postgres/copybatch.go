@@ -145,8 +145,10 @@ func (w *copyBatcher) decode(s string) error {
 	slabRows := max(1, slabBytes/(ncols*valueSize))
 	var slab []event.Value
 	evs := make([]event.Event, rows)
-	now := time.Now().UnixMilli()
-	src := event.Source{TsMs: now, Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true}
+	t0 := time.Now()
+	now := t0.UnixMilli()
+	src := event.Source{TsUs: t0.UnixMicro(), Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true,
+		TxID: w.r.sn.txID, HasTxID: w.r.sn.hasTxID}
 	for i := 0; i < rows; i++ {
 		nl := strings.IndexByte(s, '\n')
 		line := s[:nl]

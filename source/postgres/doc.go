@@ -5,7 +5,8 @@
 // # Flow
 //
 // Run resolves the configured tables (globs allowed) against the catalog,
-// creates or extends the publication, and then:
+// creates or extends the publication (never with a table the checkpoint
+// captured: see Publication), and then:
 //
 //   - First run with snapshot: initial: CREATE_REPLICATION_SLOT ...
 //     EXPORT_SNAPSHOT on the replication connection, which then stays idle
@@ -27,11 +28,12 @@
 //
 // The checkpoint is this package's JSON (see checkpoint): slot, phase, the
 // consistent point, per-table snapshot progress (done, or the key of the
-// last row of the last emitted chunk) and the stream LSN — the end LSN of
-// the last fully emitted commit or heartbeat. A checkpoint handed to Emit
-// always describes a prefix of what was emitted: snapshot checkpoints are
-// built under the emit lock from emitted chunks only, and stream
-// checkpoints only ever sit on the batch holding a commit.
+// last row of the last emitted chunk), the stream LSN — the end LSN of
+// the last fully emitted commit or heartbeat — and the captured tables. A
+// checkpoint handed to Emit always describes a prefix of what was emitted:
+// snapshot checkpoints are built under the emit lock from emitted chunks
+// only, and stream checkpoints only ever sit on a batch that ends with a
+// commit.
 //
 // A crash mid-snapshot resumes each table after its last emitted chunk
 // (tables without a key start over). The exported snapshot is gone by then,
@@ -50,25 +52,67 @@
 // # Streaming
 //
 // pgoutput protocol version 1 sends a transaction after its commit, row by
-// row. Rows are pushed as they arrive in batches of batch_size (mid-
-// transaction batches carry no checkpoint; the batch with the commit does),
-// so a transaction of any size needs memory for a few batches only. Small
+// row. Rows are pushed as they arrive in batches of batch_size, so a
+// transaction of any size needs memory for a few batches only. Small
 // transactions share a batch: complete transactions wait up to 5 ms for
-// more before they are emitted.
+// more before they are emitted. A batch that fills up inside a transaction
+// is emitted in two: the complete transactions before it with their
+// checkpoint, then the transaction's first rows without one. A checkpoint
+// so never waits for a pause in a busy stream, and always covers exactly
+// the events emitted up to it.
 //
 // Schemas come from Relation messages plus a catalog lookup (nullability,
 // declared length / precision / scale, enum labels, array element types,
 // constant defaults). A changed Relation message (ADD/DROP COLUMN, type
 // change) makes a new event.Schema with a higher Version; later events use
 // it. The key is the table's primary key (not the all-columns identity of
-// REPLICA IDENTITY FULL). Unchanged TOAST values arrive as event.Unchanged.
+// REPLICA IDENTITY FULL). An unchanged TOASTed column of an update is not
+// sent; under REPLICA IDENTITY FULL the old tuple holds its value, and the
+// new image takes it from there (as Debezium does), so every sink sees the
+// whole row. Otherwise it arrives as event.Unchanged.
+//
+// Source metadata as Debezium's PostgreSQL connector writes it: the commit
+// time with its microseconds (Source.TsUs); source.sequence's last commit
+// LSN is null until the first commit after a fresh start (a new slot or a
+// snapshot in this run) and the commit the checkpoint names after a resume.
+// Snapshot rows carry the slot's consistent point as LSN, the snapshot
+// transaction's txid_current() as txId, the snapshot's read time, and
+// Debezium 2.x's snapshot marks (first, first_in_data_collection, true,
+// last_in_data_collection, last).
 //
 // A lost replication connection is re-established with exponential backoff
-// (0.5 s doubling up to 1 min, each attempt logged), restarting after the
-// last checkpoint handed to Emit: everything emitted is already in the
-// engine, and rows of a transaction that was emitted only in part are
-// delivered again. Decoding errors, a missing slot and similar permanent
-// problems stop Run with the checkpoint intact.
+// (0.5 s doubling up to 1 min, each attempt logged), asking for the stream
+// after the last checkpoint handed to Emit. Everything emitted is already
+// in the engine and is not emitted again, whatever the server re-sends (it
+// starts at the requested position or at confirmed_flush_lsn, whichever is
+// later, and cannot start inside a transaction): a transaction whose commit
+// lies before the end of the last transaction emitted whole is skipped
+// whole, and the transaction emitted in part comes again from its first row,
+// whose emitted rows are skipped. A row is named by its LSN and its ordinal
+// among the rows at that LSN: pgoutput sends a transaction's changes in LSN
+// order, and the rows of one WAL record (a multi-insert, a TRUNCATE of
+// several tables) in a fixed order, so the name is the same each time the
+// transaction is decoded. Only a restart (a crash, a stop) delivers events
+// again: those after the durable checkpoint. Decoding errors, a missing
+// slot and similar permanent problems stop Run with the checkpoint intact.
+//
+// # Publication
+//
+// A slot decodes each change with the catalog as it was when the change was
+// made, so a table removed from the publication loses its changes from
+// then on for good, and a dropped publication stops decoding at the first
+// change made without it (a publication created again is invisible to
+// changes made before its creation). Neither is repaired silently (see
+// publication.go): the checkpoint records the captured tables, and a
+// restart fails when one of them is missing from the publication, while a
+// table new in the configuration is added; while streaming, a side
+// connection looks the publication up every status_interval and stops the
+// source, checkpoint intact, when a captured table left it, it stopped
+// publishing a kind of change (publish = ...), or it is gone (a dropped
+// table is only logged). The walsender's `publication "…" does
+// not exist` is explained the same way. Each error names what is lost and
+// the way on. A table removed and added back between two checks goes
+// unnoticed: the catalog keeps no trace of it.
 //
 // # Heartbeats
 //
@@ -78,7 +122,7 @@
 //
 //	SELECT pg_logical_emit_message(false, 'sluice_heartbeat', '')
 //
-// on a regular connection and asks pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
+// on the side connection and asks pgoutput for messages (option messages, PostgreSQL 14+; heartbeats are
 // disabled with a warning on older servers). The message comes back through
 // the stream and is emitted as an empty batch whose checkpoint is its LSN,
 // so confirmed_flush_lsn advances through the normal durable-checkpoint path.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -150,5 +151,33 @@ func TestPublicationAndTables(t *testing.T) {
 	_ = te.conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_publication_tables WHERE pubname = 'existing'`).Scan(&n)
 	if n != 2 {
 		t.Fatalf("publication has %d tables, want 2", n)
+	}
+}
+
+// TestAuthFailure: credentials the server refuses stop Run with a
+// permanent error naming the user, the server and the key to fix, never
+// the password. (The test server trusts every password, so the role is one
+// that does not exist: SQLSTATE 28000, the class of 28P01.)
+func TestAuthFailure(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	u, err := url.Parse(te.dsn)
+	if err != nil {
+		t.Skip("the test DSN is not a URL")
+	}
+	u.User = url.UserPassword("sluice_nobody", "canary-Pw-7731")
+	cfg := te.config("public.x")
+	cfg.DSN = u.String()
+	src, err := New(cfg, component.Env{Name: "shop", Pipeline: "p", Logger: testLogger(t), Path: "sources.shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	err = src.Run(context.Background(), nil, newEmitter())
+	want := `postgres source "shop": ` + u.Host + ` refused user "sluice_nobody": role "sluice_nobody" does not exist (SQLSTATE 28000); ` +
+		"check the user and password in sources.shop.dsn (a ${VAR} there is read from the environment), " +
+		"and that the role exists and may log in, and that pg_hba.conf admits it from this host"
+	if !component.IsPermanent(err) || err.Error() != want || strings.Contains(err.Error(), "canary") {
+		t.Fatalf("Run = %v\nwant the permanent error %s", err, want)
 	}
 }

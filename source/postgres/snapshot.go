@@ -33,17 +33,32 @@ type snapBatch struct {
 // table's final batch), and the final batch of the most recently finished
 // table is held globally until another table finishes or the snapshot ends:
 // that is how the very last row gets source.snapshot = "last".
+//
+// source.snapshot follows Debezium 2.x: "first" on the first row emitted,
+// "last" on the last, "first_in_data_collection" and
+// "last_in_data_collection" on the first and last row of every other table
+// (where one row is both, the stronger mark wins in Debezium's order: last,
+// first, last_in_data_collection, first_in_data_collection), "true" on the
+// rest. A resumed snapshot marks the first row it reads of a table.
 type snapshotter struct {
 	s       *Source
 	si      serverInfo
 	out     component.Emitter
 	lsn     uint64
 	lsnText string
+	// txID is source.txId of every row: the id of a snapshot transaction,
+	// as Debezium writes it (txid_current() in its snapshot transaction);
+	// hasTxID is false on a standby, which assigns none.
+	txID    int64
+	hasTxID bool
 
 	emitMu sync.Mutex
 	cp     *checkpoint // guarded by emitMu
 	held   *heldBatch  // guarded by emitMu
 	failed error       // guarded by emitMu: the first failed Emit
+	// emitted is set once a row was emitted (guarded by emitMu): the
+	// first gets source.snapshot "first".
+	emitted bool
 }
 
 type heldBatch struct {
@@ -93,6 +108,9 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		conn, err := s.connect(ctx)
 		if err == nil {
 			err = beginSnapshot(ctx, conn, snapName)
+		}
+		if err == nil && w == 0 {
+			sn.txID, sn.hasTxID, err = snapshotTxID(ctx, conn)
 		}
 		if err != nil {
 			cancel()
@@ -157,6 +175,21 @@ func beginSnapshot(ctx context.Context, conn *pgx.Conn, snapName string) error {
 	return nil
 }
 
+// snapshotTxID returns the transaction id that Debezium writes as the
+// txId of snapshot rows: txid_current() of a snapshot transaction (it
+// assigns one, as Debezium's does). A standby assigns none: ok is false,
+// and txId is null as in Debezium.
+func snapshotTxID(ctx context.Context, conn *pgx.Conn) (id int64, ok bool, err error) {
+	var v *int64
+	if err := conn.QueryRow(ctx, `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE txid_current() END`).Scan(&v); err != nil {
+		return 0, false, fmt.Errorf("snapshot: transaction id: %w", err)
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	return *v, true, nil
+}
+
 // quoteLiteral quotes s as a SQL string literal (standard_conforming_strings
 // is on for every connection).
 func quoteLiteral(s string) string {
@@ -187,6 +220,12 @@ func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, cp []b
 	if sn.failed != nil {
 		return sn.failed
 	}
+	if len(evs) > 0 && !sn.emitted {
+		if evs[0].Source.Snapshot != event.SnapshotLast {
+			evs[0].Source.Snapshot = event.SnapshotFirst
+		}
+		sn.emitted = true
+	}
 	if err := sn.out.Emit(ctx, evs, cp); err != nil {
 		sn.failed = err
 		return err
@@ -209,6 +248,7 @@ func (sn *snapshotter) finishTable(ctx context.Context, table string, final *sna
 		sn.cp.Tables[table].LastKey = nil
 		return nil
 	}
+	final.events[len(final.events)-1].Source.Snapshot = event.SnapshotLastInTable
 	prev := sn.held
 	sn.held = &heldBatch{table: table, b: final}
 	if prev == nil {
@@ -251,10 +291,15 @@ type tableReader struct {
 	name    string
 	conn    *pgx.Conn
 	pending *snapBatch
+	started bool // a row of the table was pushed
 }
 
 // push emits the held-back batch and holds b.
 func (r *tableReader) push(ctx context.Context, b *snapBatch) error {
+	if !r.started && len(b.events) > 0 {
+		b.events[0].Source.Snapshot = event.SnapshotFirstInTable
+		r.started = true
+	}
 	if r.pending != nil {
 		if err := r.sn.emit(ctx, r.name, r.pending); err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 )
 
@@ -57,6 +58,18 @@ type Source struct {
 	prog progress.Tracker
 	// gauges measures the slot for metrics (gauges.go).
 	gauges slotGauges
+	// pubSeen is the server's WAL position when Run found the publication
+	// complete; set before streaming starts, like pubKinds.
+	pubSeen pglogrepl.LSN
+	// pubKinds is what the publication published then: a kind it stops
+	// publishing while streaming stops the source.
+	pubKinds pubKind
+	// pubChecks counts the publication checks passed while streaming.
+	pubChecks atomic.Int64
+	// replaySkips counts what the stream did not emit again after a
+	// reconnect: transactions emitted whole, and events of the
+	// transaction emitted in part.
+	replaySkips struct{ tx, events atomic.Int64 }
 
 	mu struct {
 		sync.Mutex
@@ -179,6 +192,14 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
+		if reason, ok := dbauth.Postgres(err); ok {
+			a := component.AuthError{Component: fmt.Sprintf("postgres source %q", s.env.Name), Reason: reason,
+				Keys: s.env.Key("dsn"), Hint: dbauth.PostgresHint}
+			if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
+				a.User, a.Server = c.User, dbauth.PostgresAddr(c)
+			}
+			return component.AuthFailed(a)
+		}
 		return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
 	}
 	return nil
@@ -205,7 +226,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	if err != nil {
 		return component.Permanent(err)
 	}
-	created, err := s.ensurePublication(ctx, meta, refs, si.version)
+	created, err := s.ensurePublication(ctx, meta, refs, si.version, cp)
 	if err != nil {
 		return err
 	}
@@ -214,6 +235,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	pubCreated := s.mu.pubCreated
 	s.mu.Unlock()
 
+	captured := sortedNames(refs)
 	cat := newCatalog(meta)
 	tables := make([]*capturedTable, 0, len(refs))
 	for _, ref := range refs {
@@ -233,6 +255,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return err
 	}
 
+	fresh := cp == nil || cp.Phase == phaseSnapshot
 	switch {
 	case cp == nil && s.cfg.Snapshot == SnapshotInitial && slotExists && slotLSN != 0:
 		// A run before this one created the slot and was stopped before
@@ -245,7 +268,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		s.log.Warn("replication slot exists but there is no checkpoint; snapshotting again and streaming from the slot's position",
 			"slot", s.slot, "confirmed_flush_lsn", pglogrepl.LSN(slotLSN).String())
 		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, ConsistentPoint: pglogrepl.LSN(slotLSN).String(),
-			Tables: map[string]*tableProgress{}, PublicationCreated: pubCreated}
+			Tables: map[string]*tableProgress{}, Captured: captured, PublicationCreated: pubCreated}
 		for _, t := range tables {
 			cp.Tables[t.info.ref.String()] = &tableProgress{}
 		}
@@ -270,7 +293,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		}
 		s.log.Info("created replication slot", "slot", s.slot, "consistent_point", res.ConsistentPoint)
 		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, ConsistentPoint: res.ConsistentPoint,
-			Tables: map[string]*tableProgress{}, PublicationCreated: pubCreated}
+			Tables: map[string]*tableProgress{}, Captured: captured, PublicationCreated: pubCreated}
 		for _, t := range tables {
 			cp.Tables[t.info.ref.String()] = &tableProgress{}
 		}
@@ -294,13 +317,14 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			s.log.Info("created replication slot", "slot", s.slot, "consistent_point", res.ConsistentPoint)
 		}
 		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseStream, ConsistentPoint: pglogrepl.LSN(slotLSN).String(),
-			LSN: pglogrepl.LSN(slotLSN).String(), PublicationCreated: pubCreated}
+			LSN: pglogrepl.LSN(slotLSN).String(), Captured: captured, PublicationCreated: pubCreated}
 	default:
 		if !slotExists {
 			return component.Permanent(fmt.Errorf("replication slot %q no longer exists, so changes since the checkpoint are lost; "+
 				"remove the pipeline's state to start over with a new snapshot", s.slot))
 		}
 		cp.PublicationCreated = pubCreated
+		cp.Captured = captured
 		if cp.Phase == phaseSnapshot {
 			l, _ := cp.consistentLSN()
 			s.log.Info("resuming the snapshot at a new snapshot; changes after the consistent point are replayed by the stream",
@@ -310,6 +334,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			}
 		}
 	}
+	cp.fresh = fresh
 	return s.stream(ctx, si, meta, repl, tables, cp, out)
 }
 
@@ -335,75 +360,6 @@ func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (uint64, bool, e
 		}
 	}
 	return uint64(l), true, nil
-}
-
-// ensurePublication creates the publication or adds missing tables to it.
-func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, refs []tableRef, version int) (created bool, err error) {
-	var allTables bool
-	err = conn.QueryRow(ctx, `SELECT puballtables FROM pg_publication WHERE pubname = $1`, s.publication).Scan(&allTables)
-	exists := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
-	}
-	quoted := func(rs []tableRef) string {
-		names := make([]string, len(rs))
-		for i, r := range rs {
-			names[i] = r.quoted()
-		}
-		return strings.Join(names, ", ")
-	}
-	pub := pgx.Identifier{s.publication}.Sanitize()
-	if !exists {
-		if !s.cfg.CreatePublication {
-			return false, component.Permanent(fmt.Errorf("publication %q does not exist and create_publication is false; "+
-				"create it (CREATE PUBLICATION %s FOR TABLE ...) or set create_publication: true", s.publication, pub))
-		}
-		sql := "CREATE PUBLICATION " + pub + " FOR TABLE " + quoted(refs)
-		if version >= 130000 {
-			sql += " WITH (publish_via_partition_root = true)"
-		}
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			return false, fmt.Errorf("create publication %q: %w", s.publication, err)
-		}
-		s.log.Info("created publication", "publication", s.publication, "tables", len(refs))
-		return true, nil
-	}
-	if allTables {
-		return false, nil
-	}
-	rows, err := conn.Query(ctx, `SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1`, s.publication)
-	if err != nil {
-		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
-	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var sch, tbl string
-		if err := rows.Scan(&sch, &tbl); err != nil {
-			return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
-		}
-		have[sch+"."+tbl] = true
-	}
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("look up publication %q: %w", s.publication, err)
-	}
-	var missing []tableRef
-	for _, r := range refs {
-		if !have[r.String()] {
-			missing = append(missing, r)
-		}
-	}
-	if len(missing) == 0 {
-		return false, nil
-	}
-	if !s.cfg.CreatePublication {
-		return false, component.Permanent(fmt.Errorf("publication %q lacks tables %s and create_publication is false; add them (ALTER PUBLICATION %s ADD TABLE ...)",
-			s.publication, strings.Join(sortedNames(missing), ", "), pub))
-	}
-	if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pub+" ADD TABLE "+quoted(missing)); err != nil {
-		return false, fmt.Errorf("add tables to publication %q: %w", s.publication, err)
-	}
-	s.log.Info("added tables to publication", "publication", s.publication, "tables", sortedNames(missing))
-	return false, nil
 }
 
 // capturedTable is a table with its current schema.

@@ -46,31 +46,76 @@ type streamDecoder struct {
 
 	inTx       bool
 	xid        uint32
-	commitMs   int64
+	commitUs   int64 // commit time, µs since the Unix epoch
 	commitLSN  uint64
-	lastCommit uint64 // end LSN of the previous transaction's commit
-	emitted    uint64 // LSN of the last checkpoint handed to Emit
-	pending    uint64 // LSN of complete, not yet emitted transactions (0: none)
-	batch      []event.Event
-	lastEmit   time.Time
-	cp         checkpoint
-	scratch    []tupleCol
-	scratch2   []tupleCol
+	lastCommit uint64 // end LSN of the previous transaction's commit (0: none seen)
+	start      uint64 // where streaming started
+	// startCommit is lastCommit before the first commit: start when
+	// resuming from a streaming checkpoint, 0 after a fresh start.
+	startCommit uint64
+	emitted     uint64 // LSN of the last checkpoint handed to Emit
+	pending     uint64 // LSN of complete, not yet emitted transactions (0: none)
+	batch       []event.Event
+	lastEmit    time.Time
+	cp          checkpoint
+	scratch     []tupleCol
+	scratch2    []tupleCol
 
 	// activity is the unix-nano time of the last emitted commit (read by
-	// the heartbeat goroutine).
+	// the side loop, for heartbeats).
 	activity atomic.Int64
+
+	// After a reconnect the server re-sends from the last checkpoint (or
+	// from confirmed_flush_lsn, whichever is later), so transactions that
+	// were emitted but not checkpointed come again; these fields filter
+	// them on the client (see begin and replayed).
+	//
+	// done is the end LSN of the last transaction whose every event was
+	// handed to Emit: a transaction whose commit lies before it is skipped
+	// whole.
+	done uint64
+	// txStart is the index in batch of the current transaction's first
+	// event (valid while inTx).
+	txStart int
+	// tx is the progress of the transaction being decoded; part is that of
+	// the newest transaction with events handed to Emit, kept until it is
+	// done: re-sent after a reconnect, its emitted prefix is skipped.
+	tx, part txProgress
+	// skipTx: the current transaction was emitted whole before a
+	// reconnect; its changes are ignored.
+	skipTx bool
 }
 
 func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *catalog, tables []*capturedTable, cp *checkpoint, start uint64) *streamDecoder {
 	d := &streamDecoder{src: s, out: out, si: si, cat: cat, known: map[string]*relState{}, rels: map[uint32]*relState{},
-		lastCommit: start, emitted: start, cp: *cp}
+		lastCommit: start, emitted: start, start: start, startCommit: start, cp: *cp}
+	if cp.fresh {
+		d.lastCommit, d.startCommit = 0, 0
+	}
 	d.cp.Tables = nil
 	d.cp.Phase = phaseStream
 	for _, t := range tables {
 		d.known[t.info.ref.String()] = &relState{name: t.info.ref.String(), sch: t.sch, types: t.types}
 	}
 	return d
+}
+
+// txProgress locates change events inside one transaction. pgoutput sends
+// a transaction's changes in LSN order, and a WAL record holding several
+// changes (a multi-insert, a TRUNCATE of several tables) in a fixed order,
+// so (lsn, ordinal among the events at that lsn) names an event the same
+// way each time the transaction is decoded.
+type txProgress struct {
+	commit uint64 // the transaction's final (commit record) LSN, from Begin; 0: none
+	lsn    uint64 // LSN of the newest event
+	n      int    // events at lsn so far
+	// sentLSN and sentN locate the last event handed to Emit (sentN 0:
+	// none).
+	sentLSN uint64
+	sentN   int
+	// replay: the transaction is being re-sent after a reconnect; events
+	// up to (sentLSN, sentN) were emitted already.
+	replay bool
 }
 
 // reset forgets the partial state of a broken session: the server re-sends
@@ -80,31 +125,102 @@ func (d *streamDecoder) reset() {
 	d.pending = 0
 	d.batch = nil
 	d.lastCommit = d.emitted
+	if d.emitted == d.start {
+		d.lastCommit = d.startCommit
+	}
 }
 
-// flush emits the batch; with a pending commit it carries the checkpoint.
-func (d *streamDecoder) flush(ctx context.Context) error {
-	var cp []byte
-	if d.pending != 0 {
-		if d.pending > d.emitted {
-			d.cp.LSN = pglogrepl.LSN(d.pending).String()
-			cp = d.cp.marshal()
-		}
+// begin starts a transaction whose commit record is at final: one emitted
+// whole before a reconnect is skipped; the one emitted in part is re-sent
+// from its start and its emitted prefix skipped.
+func (d *streamDecoder) begin(final uint64) {
+	d.skipTx = final < d.done
+	switch {
+	case d.skipTx:
+		d.src.replaySkips.tx.Add(1)
+	case final == d.part.commit && d.part.sentN > 0:
+		d.tx = d.part
+		d.tx.replay, d.tx.lsn, d.tx.n = true, 0, 0 // re-sent after a reconnect
+	default:
+		d.tx = txProgress{commit: final}
 	}
-	if len(d.batch) == 0 && cp == nil {
-		d.pending = 0
-		return nil
+	d.txStart = len(d.batch)
+}
+
+// replayed advances the transaction's position by one event at lsn and
+// reports whether that event was emitted before a reconnect (or belongs to
+// a transaction emitted whole), so it must not be emitted again.
+func (d *streamDecoder) replayed(lsn uint64) bool {
+	if d.skipTx {
+		return true
 	}
-	if err := d.out.Emit(ctx, d.batch, cp); err != nil {
+	t := &d.tx
+	if lsn != t.lsn {
+		t.lsn, t.n = lsn, 0
+	}
+	t.n++
+	if !t.replay {
+		return false
+	}
+	if t.lsn < t.sentLSN || t.lsn == t.sentLSN && t.n <= t.sentN {
+		d.src.replaySkips.events.Add(1)
+		return true
+	}
+	t.replay = false
+	return false
+}
+
+// emit hands evs to the engine and records what is emitted since: every
+// transaction committed so far, and the current one's events up to the
+// newest (when evs holds some of them).
+func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool) error {
+	if err := d.out.Emit(ctx, evs, cp); err != nil {
 		return err
 	}
 	d.lastEmit = time.Now()
-	if cp != nil {
-		d.emitted = d.pending
+	d.done = max(d.done, d.lastCommit)
+	if partial {
+		d.tx.sentLSN, d.tx.sentN = d.tx.lsn, d.tx.n
+		d.part = d.tx
+	}
+	return nil
+}
+
+// flush emits the complete transactions the batch holds, with the
+// checkpoint of the newest commit (or heartbeat) when it is new. Inside a
+// transaction, the transaction's own events stay in the batch, unless all is
+// set (the batch is full): they then follow in a second Emit, without a
+// checkpoint. A checkpoint so never waits for a pause in a busy stream, and
+// always describes exactly what was emitted up to it.
+func (d *streamDecoder) flush(ctx context.Context, all bool) error {
+	n := len(d.batch)
+	if d.inTx {
+		n = d.txStart
+	}
+	var cp []byte
+	if d.pending > d.emitted {
+		d.cp.LSN = pglogrepl.LSN(d.pending).String()
+		cp = d.cp.marshal()
+	}
+	if n > 0 || cp != nil {
+		if err := d.emit(ctx, d.batch[:n:n], cp, false); err != nil {
+			return err
+		}
+		if cp != nil {
+			d.emitted = d.pending
+		}
 	}
 	d.pending = 0
-	d.batch = nil
-	return nil
+	rest := d.batch[n:]
+	d.batch, d.txStart = nil, 0
+	switch {
+	case len(rest) == 0:
+		return nil
+	case !all:
+		d.batch = rest // the array's head is the engine's now; rest never grows into it
+		return nil
+	}
+	return d.emit(ctx, rest, nil, true)
 }
 
 func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
@@ -115,15 +231,7 @@ func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 	if len(d.batch) < d.src.cfg.BatchSize {
 		return nil
 	}
-	if !d.inTx {
-		return d.flush(ctx) // truncate outside a transaction cannot happen, but be safe
-	}
-	// Mid-transaction: emit without a checkpoint. Complete transactions
-	// at the start of the batch lose nothing: their commit's checkpoint
-	// rides on a later batch (checkpoints only grow).
-	err := d.out.Emit(ctx, d.batch, nil)
-	d.batch = nil
-	return err
+	return d.flush(ctx, true)
 }
 
 // handle processes one pgoutput message that started at WAL position lsn.
@@ -140,8 +248,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if w.err != nil {
 			return component.Permanent(fmt.Errorf("begin message: %w", w.err))
 		}
+		d.begin(d.commitLSN)
 		d.inTx = true
-		d.commitMs = pgMicrosToUnixMs(ts)
+		d.commitUs = pgMicrosToUnixUs(ts)
 	case 'C':
 		w.u8()
 		w.u64() // commit LSN
@@ -155,11 +264,12 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if end > d.pending {
 			d.pending = end
 		}
+		d.skipTx = false
 		if len(d.batch) > 0 {
 			d.activity.Store(time.Now().UnixNano())
 		}
 		if len(d.batch) >= d.src.cfg.BatchSize {
-			return d.flush(ctx)
+			return d.flush(ctx, true)
 		}
 	case 'R':
 		rel, err := parseRelation(w)
@@ -168,6 +278,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		return d.relation(ctx, &rel)
 	case 'I':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
@@ -185,12 +298,16 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		return d.add(ctx, d.event(event.OpCreate, rs, nil, after, lsn))
 	case 'U':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
 		}
 		var before []event.Value
 		k := w.u8()
+		full := k == 'O'
 		if k == 'K' || k == 'O' {
 			d.scratch2 = w.tuple(d.scratch2)
 			if w.err == nil {
@@ -211,8 +328,14 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if err != nil {
 			return err
 		}
+		if full {
+			fillUnchanged(after, before)
+		}
 		return d.add(ctx, d.event(event.OpUpdate, rs, before, after, lsn))
 	case 'D':
+		if d.replayed(lsn) {
+			return nil
+		}
 		rs, err := d.rel(w.u32(), w)
 		if err != nil {
 			return err
@@ -240,6 +363,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			if err != nil {
 				return err
 			}
+			if d.replayed(lsn) {
+				continue
+			}
 			if err := d.add(ctx, d.event(event.OpTruncate, rs, nil, nil, lsn)); err != nil {
 				return err
 			}
@@ -259,7 +385,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			if mlsn > d.pending {
 				d.pending = mlsn
 			}
-			return d.flush(ctx)
+			return d.flush(ctx, true)
 		}
 	case 'Y', 'O':
 		// Type and origin messages: types are looked up in the catalog.
@@ -267,6 +393,22 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		return component.Permanent(fmt.Errorf("unknown pgoutput message type %q", msg[0]))
 	}
 	return nil
+}
+
+// fillUnchanged replaces the unchanged-TOAST markers of an update's new
+// image with the old image's values. Only a whole old tuple ('O', REPLICA
+// IDENTITY FULL) holds them: PostgreSQL writes it with TOASTed values
+// inline, and Debezium fills the new image from it the same way. A key-only
+// old tuple ('K') has nulls for the other columns, which are not values.
+func fillUnchanged(after, before []event.Value) {
+	if len(before) != len(after) {
+		return
+	}
+	for i := range after {
+		if after[i].Kind == event.KindUnchanged && before[i].Kind != event.KindUnchanged {
+			after[i] = before[i]
+		}
+	}
 }
 
 // rel returns the state of a relation id (after its Relation message).
@@ -288,7 +430,7 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 		Before: before,
 		After:  after,
 		Source: event.Source{
-			TsMs: d.commitMs, TxID: int64(d.xid), HasTxID: true,
+			TsUs: d.commitUs, TxID: int64(d.xid), HasTxID: true,
 			LSN: lsn, LastCommitLSN: d.lastCommit, CommitLSN: d.commitLSN, HasLSN: true,
 		},
 		TsMs: time.Now().UnixMilli(),
@@ -383,10 +525,11 @@ func schemaFromRelation(base event.Schema, rel *relationMsg) (*event.Schema, []*
 	return &sch, types, nil
 }
 
-// pgMicrosToUnixMs converts microseconds since 2000-01-01 to ms since 1970.
-func pgMicrosToUnixMs(us int64) int64 {
-	const epochDiffMs = 946_684_800_000
-	return us/1000 + epochDiffMs
+// pgMicrosToUnixUs converts microseconds since 2000-01-01 to microseconds
+// since 1970.
+func pgMicrosToUnixUs(us int64) int64 {
+	const epochDiffUs = 946_684_800_000_000
+	return us + epochDiffUs
 }
 
 // stream runs START_REPLICATION and reconnects with backoff after lost
@@ -408,10 +551,14 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 		heartbeats = false
 	}
 	d := newStreamDecoder(s, out, si, newCatalog(meta), tables, cp, uint64(start))
+	w := &pubWatch{src: s, seen: s.pubSeen}
+	for _, t := range tables {
+		w.refs = append(w.refs, t.info.ref)
+	}
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		began := time.Now()
-		err := s.streamSession(ctx, repl, d, heartbeats)
+		err := s.streamSession(ctx, repl, d, w, heartbeats)
 		if ctx.Err() != nil || errors.Is(err, component.ErrStopped) {
 			return err
 		}
@@ -452,7 +599,9 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 }
 
 // streamSession runs one replication session until an error or ctx ends.
-func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, heartbeats bool) error {
+// Publication checks and heartbeats run beside it (sideLoop); a check that
+// fails for good ends the session with its error.
+func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, w *pubWatch, heartbeats bool) error {
 	if repl == nil || repl.IsClosed() {
 		return &net.OpError{Op: "dial", Err: errors.New("no replication connection")}
 	}
@@ -470,25 +619,31 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 	}
 	s.log.Info("streaming", "slot", s.slot, "from", startLSN.String())
 
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	defer func() {
-		cancel()
+		cancel(nil)
 		wg.Wait()
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.statusLoop(sctx, repl)
 	}()
-	if heartbeats {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.heartbeatLoop(sctx, d)
-		}()
+	go func() {
+		defer wg.Done()
+		s.sideLoop(sctx, d, w, heartbeats, cancel)
+	}()
+	err := s.receive(sctx, repl, d, startLSN)
+	if c := context.Cause(sctx); c != nil && ctx.Err() == nil {
+		return c // the side loop's finding
 	}
+	return err
+}
 
+// receive reads the replication stream into the decoder until an error or
+// ctx ends.
+func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDecoder, from pglogrepl.LSN) error {
 	// Reads never take a context (pgx would start a goroutine per call);
 	// cancellation and the linger timer work through the read deadline.
 	nc := repl.Conn()
@@ -504,7 +659,7 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
 			// before 15 sends them): checkpoint them now and then.
-			if err := d.flush(ctx); err != nil {
+			if err := d.flush(ctx, true); err != nil {
 				return err
 			}
 		}
@@ -527,7 +682,9 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 				dlMu.Lock()
 				_ = nc.SetReadDeadline(time.Time{})
 				dlMu.Unlock()
-				if err := d.flush(ctx); err != nil {
+				// The complete transactions waited long enough; a
+				// transaction begun meanwhile keeps filling the batch.
+				if err := d.flush(ctx, false); err != nil {
 					return err
 				}
 				continue
@@ -562,7 +719,7 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 				}
 			}
 		case *pgproto3.ErrorResponse:
-			return pgconn.ErrorResponseToPgError(m)
+			return s.replicationError(pgconn.ErrorResponseToPgError(m), from)
 		case *pgproto3.CopyDone:
 			return &net.OpError{Op: "read", Err: errors.New("server ended the replication stream")}
 		}
@@ -601,44 +758,6 @@ func (s *Source) statusLoop(ctx context.Context, conn *pgconn.PgConn) {
 		if uint64(lsn) != sent {
 			sent = uint64(lsn)
 			s.log.Debug("confirmed position", "lsn", lsn.String())
-		}
-	}
-}
-
-// heartbeatLoop writes a heartbeat message whenever no transaction was
-// emitted for a heartbeat interval. Its LSN comes back through the stream
-// and is checkpointed like a commit, so an idle slot still advances.
-func (s *Source) heartbeatLoop(ctx context.Context, d *streamDecoder) {
-	t := time.NewTicker(s.cfg.HeartbeatInterval)
-	defer t.Stop()
-	var conn *pgx.Conn
-	defer func() {
-		if conn != nil {
-			conn.Close(context.Background())
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if time.Since(time.Unix(0, d.activity.Load())) < s.cfg.HeartbeatInterval {
-			continue
-		}
-		if conn == nil || conn.IsClosed() {
-			cfg, err := s.connConfig()
-			if err != nil {
-				return
-			}
-			if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-				conn = nil
-				s.log.Warn("heartbeat: connect failed", "err", err)
-				continue
-			}
-		}
-		if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')"); err != nil && ctx.Err() == nil {
-			s.log.Warn("heartbeat failed", "err", err)
 		}
 	}
 }

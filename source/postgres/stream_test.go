@@ -65,7 +65,7 @@ func TestStreamOperations(t *testing.T) {
 		t.Errorf("transaction ids: %d %d %d %d", first.TxID, evs[1].Source.TxID, evs[2].Source.TxID, evs[3].Source.TxID)
 	}
 	for i, e := range evs {
-		if e.Source.LSN == 0 || !e.Source.HasLSN || e.Source.TsMs == 0 || e.TsMs == 0 || !strings.HasPrefix(e.Where(), "lsn ") {
+		if e.Source.LSN == 0 || !e.Source.HasLSN || e.Source.TsMs() == 0 || e.TsMs == 0 || !strings.HasPrefix(e.Where(), "lsn ") {
 			t.Errorf("event %d: source %+v position %q", i, e.Source, e.Where())
 		}
 		if i > 0 && e.Source.LSN < evs[i-1].Source.LSN && e.Source.TxID == evs[i-1].Source.TxID {

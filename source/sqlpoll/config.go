@@ -50,7 +50,7 @@ type Config struct {
 	// pairs; user:password@tcp(host:port)/db for mysql; a file name (with
 	// optional ?_pragma=... parameters) for sqlite. It is a secret: it never
 	// appears in errors or logs.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" sluice:"secret"`
 	// Mode is bulk, incrementing, timestamp or timestamp+incrementing.
 	Mode string `yaml:"mode"`
 	// Tables lists the polled tables as table or schema.table (for MySQL

@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 )
 
 // dialect is what differs between the databases: driver name, identifier
@@ -157,4 +161,31 @@ func (d dialect) notNull(ctx context.Context, db *sql.DB, table string) (map[str
 		out[n] = true
 	}
 	return out, rows.Err()
+}
+
+// refused returns the component.AuthError for err when it is the server
+// refusing the DSN's credentials.
+func (s *Source) refused(err error) (error, bool) {
+	a := component.AuthError{Component: "sql_poll", Keys: s.dsnKey}
+	var ok bool
+	switch s.d.name {
+	case DriverPostgres:
+		if a.Reason, ok = dbauth.Postgres(err); ok {
+			a.Hint = dbauth.PostgresHint
+			if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
+				a.User, a.Server = c.User, dbauth.PostgresAddr(c)
+			}
+		}
+	case DriverMySQL:
+		if a.Reason, ok = dbauth.MySQL(err); ok {
+			a.Hint = dbauth.MySQLHint
+			if mc, perr := mysql.ParseDSN(s.cfg.DSN); perr == nil {
+				a.User, a.Server = mc.User, mc.Addr
+			}
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	return component.AuthFailed(a), true
 }

@@ -49,6 +49,52 @@
 // Nothing is held upstream, so Committed does nothing. A checkpoint written
 // in another mode is refused at start.
 //
+// # Positions for the sinks
+//
+// After a crash the pipeline replays what its checkpoint does not cover, so
+// sinks receive rows they already wrote. They recognise them by
+// event.Event.Seq — the row's watermark as two uint64 words, growing in the
+// order the source emits (see event.Seq) — and skip them: a SQL sink in
+// mode insert does not stop on a duplicate key, and an S3 object is not
+// written twice. Each table has its own watermark and the tables are
+// polled in turn, so Seqs grow per stream (event.Schema.SeqPerStream), not
+// across the source.
+//
+//   - incrementing: (1, id).
+//   - timestamp+incrementing: (timestamp, id).
+//   - timestamp with one key column (key_columns, or a custom query's):
+//     (timestamp, key). Rows sharing a timestamp are read in key order
+//     (ORDER BY ts, key), so the key orders them.
+//   - timestamp without key_columns, or with several: the zero Seq. Rows
+//     sharing a timestamp have no stable order, nothing tells them apart,
+//     and sinks write them at least once (idempotently where they have a
+//     key); use timestamp+incrementing for exactly once.
+//   - bulk: snapshot rows, the zero Seq: every poll writes the table again.
+//
+// Each value becomes a word with the database's order: integer columns (and
+// decimals holding integers within int64) with the sign bit flipped, so -7
+// comes before 1; dates, times and timestamps as days or microseconds,
+// typed by the result's column type, so MySQL's text and its parsed form
+// give the same word. Other values — text ids, fractions, unsigned BIGINTs
+// past int64, SQLite's timestamps (text, which SQLite compares as text:
+// "10:00:00" and "10:00:00.000" are one instant and two values) — give the
+// row the zero Seq. A row whose Seq would not be after the previous one of
+// its table (a database that orders the values otherwise, e.g. a MySQL
+// session time_zone with daylight saving) gets the zero Seq too, with a
+// warning: a sink never skips a row it did not write.
+//
+// A row the source reads again after a restart gets the same Seq, as it
+// has the same values. A row updated since gets its new timestamp and a
+// newer Seq. What the Seqs cannot fix is what an uninterrupted run misses
+// too: a row that commits after rows with higher positions were read (see
+// timestamp_delay below) is below the sinks' position when it is read
+// after a restart, and skipped.
+//
+// event.Event.Version has nothing to offer (ok is false): a poll reads a
+// row's current state, so a replay never brings an older state after a
+// newer one; the OpenSearch/Elasticsearch sinks need
+// document_version_type: none for sql_poll streams.
+//
 // # Rows that share a timestamp
 //
 // In timestamp+incrementing mode the id orders rows within one timestamp,

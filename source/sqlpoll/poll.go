@@ -151,6 +151,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		return nil
 	}
 	now := time.Now().UnixMilli()
+	last := t.lastSeq // moves only once the batch is handed over
 	evs := make([]event.Event, len(rows))
 	for i, r := range rows {
 		e := &evs[i]
@@ -158,9 +159,20 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		e.After = r.vals
 		e.Op = op
 		e.TsMs = now
-		e.Source = event.Source{TsMs: now}
+		e.Source = event.Source{TsUs: event.UsFromMs(now)}
 		if op == event.OpRead {
 			e.Source.Snapshot = event.SnapshotTrue
+		} else if seq := s.seqOf(t, r); !seq.IsZero() {
+			if seq.Compare(last) > 0 {
+				// event.Seq reads the two words from here; HasLSN stays
+				// false: they are no log position.
+				e.Source.CommitLSN, e.Source.LSN = seq.Hi, seq.Lo
+				last = seq
+			} else if !t.seqWarned {
+				t.seqWarned = true
+				s.logger.Warn("sql_poll: the database returned rows out of the order sluice derives from their watermark values; such rows get no position and sinks write them at least once",
+					"table", t.key, "position", pos[i])
+			}
 		}
 		e.Position = pos[i]
 	}
@@ -171,6 +183,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	if err := out.Emit(ctx, evs, cp); err != nil {
 		return err
 	}
+	t.lastSeq = last
 	s.emitted.Add(int64(len(evs)))
 	if withCP {
 		t.saved = *t.wm
@@ -267,7 +280,13 @@ func (s *Source) pollTimestamp(ctx context.Context, t *table, out component.Emit
 			where = append(where, t.tsExpr+" > "+s.d.placeholder(1))
 		}
 		where = append(where, t.tsExpr+" < "+s.d.upperBound(s.cfg.TimestampDelay))
-		q := s.selectList(t) + whereClause(where) + " ORDER BY " + t.tsExpr + " LIMIT " + strconv.Itoa(n)
+		// With key_columns, rows sharing a timestamp come in key order, here
+		// as in readGroup: a stable order, which their Seqs follow.
+		order := t.tsExpr
+		if t.keyOrder != "" {
+			order += ", " + t.keyOrder
+		}
+		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
 		var page []row
 		err := s.query(ctx, t, q, args, func(r row) error {
 			page = append(page, r)

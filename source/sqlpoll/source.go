@@ -20,6 +20,7 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 	d      dialect
+	dsnKey string // the dsn's path in the pipeline file, for messages
 
 	// Run's goroutine owns everything below (start sets it up).
 	db     *sql.DB
@@ -50,11 +51,18 @@ type table struct {
 	notNull map[string]bool // NOT NULL columns where the driver does not report them
 
 	schema *event.Schema // current version; replaced when the result's shape changes
+	tsCol  event.Column  // the timestamp expression's column type (timestamp modes)
 	incIdx int           // index of the incrementing column in the row
 	wm     *watermark    // aliased by cp.Tables[key]; moves row by row
 	// saved is wm as of the last emitted checkpoint: a failed poll goes
 	// back to it, so rows read but not emitted are read again.
 	saved watermark
+	// lastSeq is the Seq of the last row handed over with one; a row whose Seq
+	// would not be after it (the database ordered values otherwise than
+	// sluice maps them) is emitted with the zero Seq instead, and warned
+	// about once (seqWarned).
+	lastSeq   event.Seq
+	seqWarned bool
 }
 
 // tsAlias names the extra result column that carries the row's timestamp.
@@ -65,7 +73,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn")}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
@@ -79,11 +87,16 @@ func (f fatal) Unwrap() error { return f.err }
 // database, unknown table or column, unusable checkpoint) are returned;
 // query errors during polling (a dropped connection, a restarted server)
 // are logged and the poll is retried after poll_interval from the last
-// emitted watermark, so nothing is skipped.
+// emitted watermark, so nothing is skipped. Credentials the server
+// refuses, at start or at a reconnect, are a component.AuthError: polling
+// again cannot succeed.
 func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) error {
 	if err := s.start(ctx, cp); err != nil {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if a, ok := s.refused(err); ok {
+			return a
 		}
 		return fmt.Errorf("sql_poll: %w", err)
 	}
@@ -99,6 +112,11 @@ func (s *Source) Run(ctx context.Context, cp []byte, out component.Emitter) erro
 		case errors.As(err, new(fatal)):
 			return fmt.Errorf("sql_poll: %w", err)
 		default:
+			if a, ok := s.refused(err); ok {
+				// The credentials are the configuration's: polling
+				// again cannot succeed.
+				return a
+			}
 			s.logger.Warn("sql_poll: poll failed; retrying from the last watermark", "err", err, "retry_in", s.cfg.PollInterval)
 		}
 		timer.Reset(s.cfg.PollInterval)
@@ -251,6 +269,9 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 		return err
 	}
 	if t.tsExpr != "" {
+		ts := []event.Column{column(cts[len(cts)-1])}
+		fixTypes(s.cfg.Driver, ts)
+		t.tsCol = ts[0]
 		cts = cts[:len(cts)-1]
 	}
 	cols := make([]event.Column, len(cts))
@@ -269,6 +290,7 @@ func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
 	sch := &event.Schema{
 		Stream: t.stream, Source: s.name, Connector: "sql_poll",
 		Database: t.database, Namespace: t.ns, Table: t.name, Version: 1, Columns: cols,
+		SeqPerStream: true, // each table has its own watermark
 	}
 	if t.schema != nil {
 		sch.Version = t.schema.Version + 1

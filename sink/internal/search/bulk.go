@@ -30,7 +30,18 @@ type item struct {
 	id       string
 	routing  string
 	version  int64
+	// src is, for a merge (start < 0 until encodeMerges), the document
+	// whose stored columns fill the unchanged ones: the item's own, or the
+	// old key's when the update moved the row.
+	src docRef
 }
+
+// docRef names one document.
+type docRef struct{ index, id, routing string }
+
+func (d docRef) key() string { return d.index + "\x00" + d.routing + "\x00" + d.id }
+
+func (it *item) ref() docRef { return docRef{it.index, it.id, it.routing} }
 
 // appendAction appends a bulk action line. vtype "" sends no version.
 // OpenSearch and Elasticsearch 7 and 8 read the same metadata names

@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // Versioning modes (document_version_type).
@@ -40,7 +40,7 @@ type Config struct {
 	Hosts []string `yaml:"hosts"`
 	// Username and Password for HTTP basic authentication.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" sluice:"secret"`
 	// Insecure skips TLS certificate verification.
 	Insecure bool `yaml:"insecure"`
 	// CAFile is a PEM file of CA certificates to trust (in addition to the
@@ -95,6 +95,9 @@ type compiled struct {
 	maxBytes                    int
 	onTruncate                  string
 	timeout                     time.Duration
+	// username and hosts (passwords in URLs redacted) name the
+	// credentials and the cluster in messages.
+	username, hosts string
 }
 
 // Validate implements component.Validator.
@@ -125,7 +128,15 @@ func (c *Config) compile() (*compiled, []error) {
 			bad("ca_file", err.Error(), "a PEM file of CA certificates")
 		}
 	}
-	out := &compiled{maxBytes: c.MaxRequestBytes, onTruncate: c.OnTruncate, timeout: c.RequestTimeout}
+	out := &compiled{maxBytes: c.MaxRequestBytes, onTruncate: c.OnTruncate, timeout: c.RequestTimeout, username: c.Username}
+	hosts := make([]string, len(c.Hosts))
+	for i, h := range c.Hosts {
+		hosts[i] = redactURL(h)
+		if u, err := url.Parse(h); err == nil && u.User != nil && out.username == "" {
+			out.username = u.User.Username()
+		}
+	}
+	out.hosts = strings.Join(hosts, ",")
 	parse := func(field, src string, required bool) *tmpl.Template {
 		if src == "" {
 			if required {

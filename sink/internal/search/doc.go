@@ -8,8 +8,9 @@
 //   - Snapshot rows, inserts and updates → `index` of the whole row image
 //     (format.AppendDocument: natural JSON, exact decimals, ISO dates).
 //   - Deletes → `delete`; a document already gone is not an error.
-//   - An update that changes the row's key also deletes the old key's
-//     document (same version), so that no orphan is left.
+//   - An update that changes the row's key indexes the new key's document
+//     and then deletes the old key's (same version), so that no orphan is
+//     left.
 //   - Truncates → on_truncate: delete_index (default), ignore, or fail. The
 //     integ-test distributions, and clusters without the reindex module,
 //     have no _delete_by_query, so dropping the index is the one way to
@@ -40,10 +41,14 @@
 // external versions, so under external versioning the sink fetches the
 // stored document (realtime _mget, or the document built for an earlier
 // event of the same Write), takes the unchanged columns from it, and
-// indexes the whole document with the event's version. A document that is
-// not stored gets the other columns only. With versioning none the sink
-// sends a partial `update` with doc_as_upsert instead (the server then
-// re-serialises the source, so number text such as 2.00 may read 2.0).
+// indexes the whole document with the event's version. An update that
+// changes the key takes them from the old key's document, where they are
+// stored (the new key has none), including along a chain of key changes
+// in one Write. A document that is not stored gets the other columns only.
+// With versioning none the sink sends a partial `update` with
+// doc_as_upsert instead (the server then re-serialises the source, so
+// number text such as 2.00 may read 2.0), except for a key change, which
+// is merged and indexed whole as above.
 //
 // # Errors
 //
@@ -59,9 +64,11 @@
 //     component.RecordErrors naming index, document id and the reason; the
 //     rest of the Write is written. Value excerpts that servers put in
 //     their reasons are cut, as row values stay out of messages.
-//   - Configuration that can never work (authentication, a rejected
-//     mapping, a missing index the cluster will not create):
-//     component.Permanent.
+//   - Configuration that can never work (a rejected mapping, a missing
+//     index the cluster will not create): component.Permanent. A 401 on
+//     any request (bulk, multi-get, index creation or deletion) is a
+//     component.AuthError naming the user, the hosts and the keys that
+//     hold the credentials.
 //
 // # Why the hand-written parts
 //

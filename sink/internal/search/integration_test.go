@@ -31,13 +31,13 @@ type server struct {
 
 var servers = []server{
 	{"opensearch", svctest.OpenSearch, func(c search.Config) (component.Sink, error) {
-		return opensearch.New(opensearch.Config{Config: c}, nil)
+		return opensearch.New(opensearch.Config{Config: c}, component.Env{})
 	}},
 	{"elasticsearch8", svctest.Elasticsearch, func(c search.Config) (component.Sink, error) {
-		return elasticsearch.New(elasticsearch.Config{Config: c}, nil)
+		return elasticsearch.New(elasticsearch.Config{Config: c}, component.Env{})
 	}},
 	{"elasticsearch7", svctest.Elasticsearch7, func(c search.Config) (component.Sink, error) {
-		return elasticsearch.New(elasticsearch.Config{Config: c}, nil)
+		return elasticsearch.New(elasticsearch.Config{Config: c}, component.Env{})
 	}},
 }
 
@@ -383,6 +383,51 @@ func TestUnchangedToastKeepsStoredValue(t *testing.T) {
 	})
 }
 
+// TestKeyChangeKeepsUnchangedToast: an update that changes the key and
+// leaves a TOASTed column unchanged (PostgreSQL sends no value for it)
+// gives the new document the old document's value: stored in the index
+// (issue 9's reproduction: three rows with a 9,600-character text column,
+// UPDATE doc SET id = 100 WHERE id = 1), or written earlier in the same
+// Write, or moved twice in one Write (2 → 200 → 201), or partially updated
+// just before (without versions).
+func TestKeyChangeKeepsUnchangedToast(t *testing.T) {
+	forEach(t, func(t *testing.T, c *cluster) {
+		for _, vt := range []string{search.VersionExternal, search.VersionNone} {
+			idx := c.index()
+			s := c.sink(func(cfg *search.Config) { cfg.Index = idx; cfg.DocumentVersionType = vt })
+			big := func(n int) string { return strings.Repeat(string(rune('a'+n)), 9600) }
+			write(t, s, snap(row(1, "a", "1.00", event.String(big(1)))), snap(row(2, "b", "2.00", event.String(big(2)))),
+				snap(row(3, "c", "3.00", event.String(big(3)))))
+			// The row's before image holds the old key only.
+			old := func(id int) []event.Value {
+				return []event.Value{event.Int(int64(id)), event.Null, event.Null, event.Null, event.Null}
+			}
+			write(t, s, change(event.OpUpdate, 100, old(1), row(100, "a", "1.00", event.Unchanged)))
+			wantDocs(t, c.docs(idx), map[string]string{
+				"2":   rowJSON(2, "b", "2.00", big(2)),
+				"3":   rowJSON(3, "c", "3.00", big(3)),
+				"100": rowJSON(100, "a", "1.00", big(1)),
+			})
+			write(t, s,
+				change(event.OpUpdate, 110, old(2), row(200, "b", "2.00", event.Unchanged)),
+				change(event.OpUpdate, 120, old(200), row(201, "b2", "2.00", event.Unchanged)),
+				change(event.OpCreate, 130, nil, row(4, "d", "4.00", event.String(big(4)))),
+				change(event.OpUpdate, 140, old(4), row(400, "d", "4.00", event.Unchanged)),
+				change(event.OpUpdate, 150, nil, row(3, "c2", "3.00", event.Unchanged)),
+				change(event.OpUpdate, 160, old(3), row(300, "c3", "3.00", event.Unchanged)),
+			)
+			// Moved documents are indexed whole, versions or not: the
+			// numbers keep their text (no server-side re-serialisation).
+			wantDocs(t, c.docs(idx), map[string]string{
+				"100": rowJSON(100, "a", "1.00", big(1)),
+				"201": rowJSON(201, "b2", "2.00", big(2)),
+				"400": rowJSON(400, "d", "4.00", big(4)),
+				"300": rowJSON(300, "c3", "3.00", big(3)),
+			})
+		}
+	})
+}
+
 // TestCompositeKeyRoutingAndKeyChange: ids of composite keys, a routing
 // template, and an update that changes the key moves the document.
 func TestCompositeKeyRoutingAndKeyChange(t *testing.T) {
@@ -448,7 +493,7 @@ func TestUnreachable(t *testing.T) {
 	cfg := search.Defaults()
 	cfg.Hosts = []string{"http://127.0.0.1:1"}
 	cfg.RequestTimeout = 5 * time.Second
-	s, err := opensearch.New(opensearch.Config{Config: cfg}, nil)
+	s, err := opensearch.New(opensearch.Config{Config: cfg}, component.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

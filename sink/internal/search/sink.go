@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // docOptions leave MongoDB's _id out of document bodies: OpenSearch and
@@ -56,6 +57,10 @@ type Options struct {
 	// (default 100ms), doubled each time.
 	ItemAttempts int
 	RetryBase    time.Duration
+	// Env names the sink's keys in messages; APIKey says the credentials
+	// are an API key (api_key) rather than username and password.
+	Env    component.Env
+	APIKey bool
 }
 
 // Sink writes events to a search cluster through a Client. Write is called
@@ -236,6 +241,10 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 		s.addItem(i, actDelete, index, id, routing, version)
 		return 0, nil
 	}
+	// An update that moved the row to another document deletes the old
+	// one after indexing the new one, so that a merge reads the old
+	// document's state before its delete.
+	var moved *docRef
 	if e.Op == event.OpUpdate && e.Before != nil && keyChanged(e) {
 		old := *e
 		old.After = nil
@@ -244,9 +253,10 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 			return fail(fmt.Errorf("old key: %w", err))
 		}
 		if oi != index || oid != id {
-			s.addItem(i, actDelete, oi, oid, or, version)
+			moved = &docRef{oi, oid, or}
 		}
 	}
+	merge := 0
 	switch {
 	case !format.HasUnchanged(img):
 		it := s.addItem(i, actIndex, index, id, routing, version)
@@ -255,7 +265,7 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 		}
 		s.buf = append(s.buf, '\n')
 		it.end = len(s.buf)
-	case s.cfg.versionType == "":
+	case s.cfg.versionType == "" && moved == nil:
 		// No versions: a partial update leaves the stored columns alone.
 		it := s.addItem(i, actUpdate, index, id, routing, 0)
 		s.buf = append(s.buf, `{"doc":`...)
@@ -265,12 +275,20 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 		s.buf = append(s.buf, ",\"doc_as_upsert\":true}\n"...)
 		it.end = len(s.buf)
 	default:
-		// External versions cannot go with partial updates: the stored
-		// document is merged in encodeMerges and indexed whole.
-		s.items = append(s.items, item{ev: i, act: actIndex, start: -1, index: index, id: id, routing: routing, version: version})
-		return 1, nil
+		// External versions cannot go with partial updates, and a moved
+		// row's unchanged columns are stored under its old key: the
+		// stored document is merged in encodeMerges and indexed whole.
+		src := docRef{index, id, routing}
+		if moved != nil {
+			src = *moved
+		}
+		s.items = append(s.items, item{ev: i, act: actIndex, start: -1, index: index, id: id, routing: routing, version: version, src: src})
+		merge = 1
 	}
-	return 0, nil
+	if moved != nil {
+		s.addItem(i, actDelete, moved.index, moved.id, moved.routing, version)
+	}
+	return merge, nil
 }
 
 // addItem appends an item and its action line; for index and update items
@@ -373,6 +391,18 @@ func (s *Sink) version(e *event.Event) (int64, error) {
 	return v, nil
 }
 
+// refused is the error of a request the cluster answered with 401: the
+// credentials are wrong or missing.
+func (s *Sink) refused(resp Response) error {
+	a := component.AuthError{Component: s.product + " sink", User: s.cfg.username, Server: s.cfg.hosts,
+		Reason: "status 401: " + responseError(resp.Body),
+		Keys:   s.opt.Env.Key("username") + " and " + s.opt.Env.Key("password")}
+	if s.opt.APIKey {
+		a.User, a.Keys, a.Secret = "", s.opt.Env.Key("api_key"), "the API key"
+	}
+	return component.AuthFailed(a)
+}
+
 // ensureIndices creates the indices of the current items that are not
 // known to exist, when a mapping or settings are configured.
 func (s *Sink) ensureIndices(ctx context.Context) error {
@@ -401,6 +431,8 @@ func (s *Sink) ensureIndex(ctx context.Context, index string) error {
 	case resp.Status == 200:
 		s.log.Info("created index", "index", index)
 	case resp.Status == 400 && strings.Contains(string(resp.Body), "resource_already_exists_exception"):
+	case resp.Status == 401:
+		return s.refused(resp)
 	case resp.Status == 429 || resp.Status >= 500:
 		return fmt.Errorf("%s: create index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
 	default:
@@ -449,7 +481,7 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 		case resp.Status == 429 || resp.Status >= 500:
 			retry = pending
 		case resp.Status == 401:
-			return component.Permanent(fmt.Errorf("%s: bulk request: authentication failed (status 401): %s", s.product, responseError(resp.Body)))
+			return s.refused(resp)
 		case resp.Status == 400:
 			return component.Permanent(fmt.Errorf("%s: bulk request rejected (status 400): %s", s.product, responseError(resp.Body)))
 		default:
@@ -552,6 +584,8 @@ func (s *Sink) truncate(ctx context.Context, e *event.Event) error {
 		delete(s.known, index)
 		s.log.Info("table truncated; deleted its index", "stream", e.Schema.Stream, "index", index)
 		return nil
+	case resp.Status == 401:
+		return s.refused(resp)
 	case resp.Status == 429 || resp.Status >= 500:
 		return fmt.Errorf("%s: delete index %q: status %d: %s", s.product, index, resp.Status, responseError(resp.Body))
 	}
@@ -559,49 +593,90 @@ func (s *Sink) truncate(ctx context.Context, e *event.Event) error {
 }
 
 // encodeMerges completes the index items of events with unchanged TOAST
-// columns: each unchanged column takes the value the document holds before
-// the event — from an earlier event of the same Write, or else from the
-// cluster (a realtime multi-get) — and the whole document is indexed with
-// the event's version. A document that is not stored (deleted later, in a
-// replay) is indexed without those columns; the replay's later events
-// decide its fate.
+// columns: each unchanged column takes the value the source document
+// (the item's own, or the old key's when the update moved the row) holds
+// just before the event — as built from the earlier items of the same
+// Write, or else as stored in the cluster (a realtime multi-get) — and the
+// whole document is indexed with the event's version. A document that is
+// not stored (deleted later, in a replay) is indexed without those
+// columns; the replay's later events decide its fate.
 func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *component.RecordErrors) error {
-	docKey := func(it *item) string { return it.index + "\x00" + it.routing + "\x00" + it.id }
-	// Which merges need the stored document?
-	prior := map[string]int{}
-	var fetch []int
+	// The source documents of the merges, and those of them that must be
+	// read from the cluster: no earlier item of the Write sets their whole
+	// content (an index or a delete; a merge may fail, a partial update
+	// needs the stored document beneath it).
+	watch := map[string]bool{}
+	whole := map[string]bool{}
+	var fetch []docRef
 	for k := range s.items {
 		it := &s.items[k]
-		key := docKey(it)
 		if it.start < 0 {
-			if _, ok := prior[key]; !ok {
-				fetch = append(fetch, k)
+			if key := it.src.key(); !watch[key] {
+				watch[key] = true
+				if !whole[key] {
+					fetch = append(fetch, it.src)
+				}
 			}
+			continue
 		}
-		prior[key] = k
+		if it.act != actUpdate {
+			whole[it.ref().key()] = true
+		}
 	}
 	stored, err := s.mget(ctx, fetch)
 	if err != nil {
 		return err
 	}
-	clear(prior)
+	// state is each watched document as the items so far leave it: nil
+	// when deleted; absent when untouched (then as stored).
+	state := map[string]map[string]json.RawMessage{}
+	current := func(key string) map[string]json.RawMessage {
+		if d, ok := state[key]; ok {
+			return d
+		}
+		return stored[key]
+	}
+	reread := func(b []byte) (map[string]json.RawMessage, error) {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("%s: re-reading a document of this batch: %w", s.product, err)
+		}
+		return m, nil
+	}
 	for k := range s.items {
 		it := &s.items[k]
-		key := docKey(it)
-		if it.start >= 0 || it.act != actIndex {
-			prior[key] = k
-			continue
-		}
-		var base map[string]json.RawMessage
-		if p, ok := prior[key]; ok {
-			if pi := &s.items[p]; pi.act == actIndex && pi.start >= 0 {
-				if err := json.Unmarshal(s.buf[pi.docStart:pi.end-1], &base); err != nil {
+		key := it.ref().key()
+		if it.start >= 0 {
+			if !watch[key] {
+				continue
+			}
+			switch it.act {
+			case actDelete:
+				state[key] = nil
+			case actIndex:
+				d, err := reread(s.buf[it.docStart : it.end-1])
+				if err != nil {
+					return err
+				}
+				state[key] = d
+			case actUpdate: // {"doc":{...},"doc_as_upsert":true}: merged into what is stored
+				var u struct {
+					Doc map[string]json.RawMessage `json:"doc"`
+				}
+				if err := json.Unmarshal(s.buf[it.docStart:it.end-1], &u); err != nil {
 					return fmt.Errorf("%s: re-reading a document of this batch: %w", s.product, err)
 				}
+				d := maps.Clone(current(key))
+				if d == nil {
+					d = u.Doc
+				} else {
+					maps.Copy(d, u.Doc)
+				}
+				state[key] = d
 			}
-		} else {
-			base = stored[k]
+			continue
 		}
+		base := current(it.src.key())
 		e := &events[it.ev]
 		start := len(s.buf)
 		s.buf = appendAction(s.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
@@ -614,37 +689,43 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 			return nil
 		}, docOptions)
 		if err != nil {
+			// Not sent: the document stays as it was.
 			s.buf = s.buf[:start]
 			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("%s: %w", e, err)})
 			continue
 		}
 		s.buf = append(s.buf, '\n')
 		it.start, it.docStart, it.end = start, docStart, len(s.buf)
-		prior[key] = k
+		if watch[key] {
+			d, err := reread(s.buf[docStart : it.end-1])
+			if err != nil {
+				return err
+			}
+			state[key] = d
+		}
 	}
 	return nil
 }
 
-// mget fetches the stored sources of the items s.items[k], k in idx; a
-// document that does not exist has no entry.
-func (s *Sink) mget(ctx context.Context, idx []int) (map[int]map[string]json.RawMessage, error) {
-	out := map[int]map[string]json.RawMessage{}
-	if len(idx) == 0 {
+// mget fetches the stored sources of docs, by docRef.key; a document
+// that does not exist has no entry.
+func (s *Sink) mget(ctx context.Context, docs []docRef) (map[string]map[string]json.RawMessage, error) {
+	out := map[string]map[string]json.RawMessage{}
+	if len(docs) == 0 {
 		return out, nil
 	}
 	body := append(s.body[:0], `{"docs":[`...)
-	for n, k := range idx {
-		it := &s.items[k]
+	for n, d := range docs {
 		if n > 0 {
 			body = append(body, ',')
 		}
 		body = append(body, `{"_index":`...)
-		body = format.AppendJSONString(body, it.index)
+		body = format.AppendJSONString(body, d.index)
 		body = append(body, `,"_id":`...)
-		body = format.AppendJSONString(body, it.id)
-		if it.routing != "" {
+		body = format.AppendJSONString(body, d.id)
+		if d.routing != "" {
 			body = append(body, `,"routing":`...)
-			body = format.AppendJSONString(body, it.routing)
+			body = format.AppendJSONString(body, d.routing)
 		}
 		body = append(body, '}')
 	}
@@ -656,6 +737,9 @@ func (s *Sink) mget(ctx context.Context, idx []int) (map[int]map[string]json.Raw
 	if err != nil {
 		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: %w", s.product, err)
 	}
+	if resp.Status == 401 {
+		return nil, s.refused(resp)
+	}
 	if resp.Status != 200 {
 		return nil, fmt.Errorf("%s: fetching stored documents for unchanged TOAST columns: status %d: %s", s.product, resp.Status, responseError(resp.Body))
 	}
@@ -666,21 +750,21 @@ func (s *Sink) mget(ctx context.Context, idx []int) (map[int]map[string]json.Raw
 			Error  *itemError      `json:"error"`
 		} `json:"docs"`
 	}
-	if err := json.Unmarshal(resp.Body, &r); err != nil || len(r.Docs) != len(idx) {
-		return nil, fmt.Errorf("%s: bad multi-get response (%d docs for %d ids): %v", s.product, len(r.Docs), len(idx), err)
+	if err := json.Unmarshal(resp.Body, &r); err != nil || len(r.Docs) != len(docs) {
+		return nil, fmt.Errorf("%s: bad multi-get response (%d docs for %d ids): %v", s.product, len(r.Docs), len(docs), err)
 	}
 	for n, d := range r.Docs {
 		if d.Error != nil && d.Error.Type != "index_not_found_exception" {
-			return nil, fmt.Errorf("%s: fetching stored document %q: %s", s.product, s.items[idx[n]].id, d.Error)
+			return nil, fmt.Errorf("%s: fetching stored document %q: %s", s.product, docs[n].id, d.Error)
 		}
 		if !d.Found || len(d.Source) == 0 {
 			continue
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(d.Source, &m); err != nil {
-			return nil, fmt.Errorf("%s: stored document %q: %w", s.product, s.items[idx[n]].id, err)
+			return nil, fmt.Errorf("%s: stored document %q: %w", s.product, docs[n].id, err)
 		}
-		out[idx[n]] = m
+		out[docs[n].key()] = m
 	}
 	return out, nil
 }

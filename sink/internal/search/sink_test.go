@@ -132,6 +132,14 @@ func TestBulkBodyGolden(t *testing.T) {
 			ev(event.OpUpdate, 170, nil, r(5, "e", event.Unchanged)),
 			ev(event.OpUpdate, 180, nil, r(6, "f", event.Unchanged)),
 		}, `{"docs":[{"found":true,"_source":{"id":5,"big":"stored \"five\""}},{"found":false}]}`},
+		{"key change with unchanged TOAST, external: merged from the old key's document, twice", nil, []event.Event{
+			ev(event.OpUpdate, 190, r(1, "", event.Null), r(8, "m", event.Unchanged)),
+			ev(event.OpUpdate, 200, r(8, "", event.Null), r(9, "n", event.Unchanged)),
+		}, `{"docs":[{"found":true,"_source":{"id":1,"big":"stored one"}},{"found":false}]}`},
+		{"key change with unchanged TOAST, versions off: merged and indexed whole", func(c *Config) { c.DocumentVersionType = VersionNone }, []event.Event{
+			ev(event.OpUpdate, 140, nil, r(1, "a3", event.Unchanged)),
+			ev(event.OpUpdate, 190, r(1, "", event.Null), r(8, "m", event.Unchanged)),
+		}, `{"docs":[{"found":true,"_source":{"id":1,"big":"stored one","price":9}}]}`},
 	} {
 		fc := &fakeClient{mget: Response{Status: 200, Body: []byte(tc.mget)}}
 		s := newTest(t, fc, tc.mut)
@@ -426,4 +434,74 @@ func (c *sizeLimited) Bulk(ctx context.Context, body []byte, fp string) (Respons
 		return Response{Status: 413}, nil
 	}
 	return c.fakeClient.Bulk(ctx, body, fp)
+}
+
+// refusingClient answers every call with 401, as a cluster with security
+// on answers wrong or missing credentials.
+type refusingClient struct{ calls []string }
+
+var refusal = Response{Status: 401, Body: []byte(`{"error":{"root_cause":[],"type":"security_exception","reason":"unable to authenticate user [app] for REST request [/_bulk]"},"status":401}`)}
+
+func (c *refusingClient) Bulk(context.Context, []byte, string) (Response, error) {
+	c.calls = append(c.calls, "bulk")
+	return refusal, nil
+}
+func (c *refusingClient) MGet(context.Context, []byte) (Response, error) {
+	c.calls = append(c.calls, "mget")
+	return refusal, nil
+}
+func (c *refusingClient) CreateIndex(context.Context, string, []byte) (Response, error) {
+	c.calls = append(c.calls, "create")
+	return refusal, nil
+}
+func (c *refusingClient) DeleteIndex(context.Context, string) (Response, error) {
+	c.calls = append(c.calls, "delete")
+	return refusal, nil
+}
+func (c *refusingClient) Close() error { return nil }
+
+// TestAuthFailure: a 401 on any request (bulk, the multi-get of a merge,
+// index creation, the index deletion of a truncate) stops the pipeline
+// with an error naming the user, the cluster and the keys to fix, never
+// the password. (The test clusters run without security: the 401 is
+// scripted.)
+func TestAuthFailure(t *testing.T) {
+	reason := "status 401: security_exception: unable to authenticate user [app] for REST request [/_bulk]"
+	basic := `test sink: http://x:9200,https://u:xxxxx@h2:9200 refused user "app": ` + reason +
+		"; check the user and password in sinks.search.username and sinks.search.password (a ${VAR} there is read from the environment)"
+	apiKey := "test sink: http://x:9200,https://u:xxxxx@h2:9200 refused the credentials: " + reason +
+		"; check the API key in sinks.search.api_key (a ${VAR} there is read from the environment)"
+	for _, tc := range []struct {
+		name   string
+		mut    func(*Config)
+		evs    []event.Event
+		apiKey bool
+		want   string
+		call   string
+	}{
+		{"bulk", nil, []event.Event{ev(event.OpCreate, 100, nil, r(1, "a", event.Null))}, false, basic, "bulk"},
+		{"bulk with an API key", nil, []event.Event{ev(event.OpCreate, 100, nil, r(1, "a", event.Null))}, true, apiKey, "bulk"},
+		{"merge", nil, []event.Event{ev(event.OpUpdate, 100, nil, r(1, "a", event.Unchanged))}, false, basic, "mget"},
+		{"create index", func(c *Config) { c.Mapping = map[string]any{"dynamic": true} }, []event.Event{ev(event.OpCreate, 100, nil, r(1, "a", event.Null))}, false, basic, "create"},
+		{"truncate", nil, []event.Event{{Op: event.OpTruncate, Schema: tbl, Source: event.Source{LSN: 100, HasLSN: true}}}, false, basic, "delete"},
+	} {
+		cfg := Defaults()
+		cfg.Hosts = []string{"http://x:9200", "https://u:canary-Pw-7731@h2:9200"}
+		cfg.Username, cfg.Password = "app", "canary-Pw-7731"
+		if tc.mut != nil {
+			tc.mut(&cfg)
+		}
+		fc := &refusingClient{}
+		s, err := New(cfg, fc, Options{Product: "test", Env: component.Env{Name: "search", Path: "sinks.search"}, APIKey: tc.apiKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Write(context.Background(), tc.evs)
+		if !component.IsPermanent(err) || err.Error() != tc.want || strings.Contains(err.Error(), "canary") {
+			t.Errorf("%s: Write = %v\nwant the permanent error %s", tc.name, err, tc.want)
+		}
+		if len(fc.calls) != 1 || fc.calls[0] != tc.call {
+			t.Errorf("%s: calls %v, want one %s", tc.name, fc.calls, tc.call)
+		}
+	}
 }

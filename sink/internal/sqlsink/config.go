@@ -2,7 +2,7 @@ package sqlsink
 
 import (
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/sink/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/tmpl"
 )
 
 // Modes.
@@ -26,7 +26,7 @@ const (
 // Config holds the keys both SQL sinks share; each sink embeds it inline.
 type Config struct {
 	// DSN locates the database; its password never appears in messages.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" sluice:"secret"`
 	// Table names the target table, a template (default "${table}").
 	Table string `yaml:"table"`
 	// Mode is insert, upsert (default) or update.

@@ -3,6 +3,7 @@ package sqlsink
 import (
 	"context"
 
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -69,6 +70,10 @@ type Dialect interface {
 	Begin(ctx context.Context) (Tx, error)
 	// Classify sorts an error returned by this dialect.
 	Classify(err error) Class
+	// Refused reports whether err is the server refusing the sink's
+	// credentials, with the user, server address, reason and hint filled
+	// in (the Writer adds the component and the keys).
+	Refused(err error) (component.AuthError, bool)
 	// Close closes the pool.
 	Close() error
 }

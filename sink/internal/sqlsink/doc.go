@@ -16,7 +16,10 @@
 //
 //  1. The sink's row of the positions table (default sluice_positions,
 //     key (sink, source), columns hi, lo, updated_at) is inserted if
-//     missing and read with SELECT ... FOR UPDATE, per source of the batch.
+//     missing and read with SELECT ... FOR UPDATE, per source of the batch
+//     — per stream for sources whose Seqs grow per stream only
+//     (event.Schema.SeqPerStream: sql_poll), the source column then
+//     holding the stream's name.
 //  2. Events whose non-zero event.Seq is not after the stored one are
 //     skipped: they are already written (a replay after a crash, or an
 //     older batch after a newer one). Snapshot rows (zero Seq) are always
@@ -43,7 +46,9 @@
 // they are returned as component.RecordErrors (every event a rejected row
 // stands for, naming table, key and the server's message) and everything
 // else commits. ClassConfig errors (authentication, missing table or column,
-// privileges) are component.Permanent. Anything else (connection lost,
+// privileges) are component.Permanent; credentials the server refuses
+// (Dialect.Refused) are a component.AuthError naming the user, the server
+// and the sink's dsn key in the pipeline file. Anything else (connection lost,
 // deadlock, server gone) fails the Write with a plain error; the engine
 // retries it and the driver's pool reconnects. A DSN's password never
 // appears in an error (Redact).

@@ -20,6 +20,8 @@ type Writer struct {
 	d    Dialect
 	name string // sink name: the positions row's key
 	log  *slog.Logger
+	// dsnKey is the dsn's path in the pipeline file, for messages.
+	dsnKey string
 
 	// Owned by the goroutine calling Write (one at a time).
 	posReady bool
@@ -41,12 +43,14 @@ type tableInfo struct {
 
 var _ component.Sink = (*Writer)(nil)
 
-// NewWriter returns a Writer for the sink named name. cfg must be validated.
-func NewWriter(cfg Config, d Dialect, name string, log *slog.Logger) *Writer {
+// NewWriter returns a Writer for the sink env describes. cfg must be
+// validated.
+func NewWriter(cfg Config, d Dialect, env component.Env) *Writer {
+	log := env.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{cfg: cfg, d: d, name: name, log: log, tables: map[string]*tableInfo{},
+	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), tables: map[string]*tableInfo{},
 		keyCache: map[*event.Schema][]int{}, maxRows: 1000, copyMin: 200, maxBytes: 4 << 20}
 }
 
@@ -77,8 +81,13 @@ func (w *Writer) keys(s *event.Schema) []int {
 	return k
 }
 
-// fail classifies err from the server: config errors stop the pipeline.
+// fail classifies err from the server: config errors stop the pipeline;
+// refused credentials say which user, server and key.
 func (w *Writer) fail(what string, err error) error {
+	if a, ok := w.d.Refused(err); ok {
+		a.Component, a.Keys = w.d.Server()+" sink", w.dsnKey
+		return component.AuthFailed(a)
+	}
 	err = fmt.Errorf("%s sink: %s: %w", w.d.Server(), what, err)
 	if w.d.Classify(errors.Unwrap(err)) == ClassConfig {
 		return component.Permanent(err)
@@ -130,7 +139,7 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	_, ensure, lock, update := w.d.Positions(w.positionsTable())
 	stored := map[string]event.Seq{}
 	for i := range events {
-		src := events[i].Schema.Source
+		src := positionKey(events[i].Schema)
 		if _, ok := stored[src]; ok {
 			continue
 		}
@@ -149,7 +158,7 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	}
 	skipped := 0
 	for i := range events {
-		if seq := events[i].Seq(); !seq.IsZero() && seq.Compare(stored[events[i].Schema.Source]) <= 0 {
+		if seq := events[i].Seq(); !seq.IsZero() && seq.Compare(stored[positionKey(events[i].Schema)]) <= 0 {
 			skip[i] = true
 			skipped++
 		}
@@ -177,14 +186,14 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	// destination) rejects them again instead of skipping them.
 	firstBad := map[string]int{}
 	for _, r := range rec {
-		src := events[r.Index].Schema.Source
+		src := positionKey(events[r.Index].Schema)
 		if _, ok := firstBad[src]; !ok {
 			firstBad[src] = r.Index
 		}
 	}
 	next := map[string]event.Seq{}
 	for i := range events {
-		src := events[i].Schema.Source
+		src := positionKey(events[i].Schema)
 		if fb, ok := firstBad[src]; ok && i >= fb {
 			continue
 		}
@@ -205,6 +214,17 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 		return rec
 	}
 	return nil
+}
+
+// positionKey is the positions row (its source column) that orders an
+// event's Seq: the source's name, or the stream's for a source whose Seqs
+// grow per stream only. Source names hold no dot and stream names do, so
+// the two never meet.
+func positionKey(s *event.Schema) string {
+	if s.SeqPerStream {
+		return s.Stream
+	}
+	return s.Source
 }
 
 func parseSeq(hi, lo string) (event.Seq, error) {

@@ -1,0 +1,379 @@
+// Package supervisor is sluice's long-lived runtime: one Supervisor holds
+// several pipelines, each with a lifecycle state, and starts, stops,
+// pauses, resumes and restarts one while the others keep running. The CLI
+// (`sluice run a.yaml b.yaml`) and the HTTP control plane drive the same
+// object; a pipeline that fails is marked FAILED with its error and the
+// others go on.
+//
+// States (Kafka Connect's names, so its REST shapes map onto them):
+//
+//	RUNNING     the pipeline runs
+//	PAUSED      its sources wait at their next batch; what was in flight
+//	            drains into the sinks and is committed
+//	STOPPED     stopped by a request, or every source finished (checkpoint saved)
+//	FAILED      a component failed; Error says why (the checkpoint is what
+//	            was durable)
+//	RESTARTING  being stopped to start again
+//
+// Concurrency: mu guards the pipelines and their states; each pipeline runs
+// in a goroutine of its own that reports its end through finish.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sluice-dev/sluice/app"
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/topology"
+)
+
+// State is a pipeline's lifecycle state.
+type State string
+
+// Lifecycle states.
+const (
+	Running    State = "RUNNING"
+	Paused     State = "PAUSED"
+	Stopped    State = "STOPPED"
+	Failed     State = "FAILED"
+	Restarting State = "RESTARTING"
+)
+
+// Status is one pipeline's state.
+type Status struct {
+	Name     string
+	State    State
+	Error    string // why it FAILED
+	Since    time.Time
+	Restarts int
+	// Graph is the pipeline as loaded (read only).
+	Graph *topology.Graph
+}
+
+// Options configure a Supervisor.
+type Options struct {
+	Registry component.Registry
+	Logger   *slog.Logger
+	// Observe, when set, is called once per start of a pipeline with the
+	// built pipeline and returns the engine observer for it (metrics).
+	Observe func(p *app.Pipeline) any
+	// Started, when set, is called after a pipeline is built and before it
+	// runs (progress bars, gauges); Ended after it ended.
+	Started func(p *app.Pipeline)
+	Ended   func(p *app.Pipeline)
+}
+
+// Supervisor holds pipelines.
+type Supervisor struct {
+	opt Options
+
+	mu      sync.Mutex
+	pipes   map[string]*managed
+	changed chan struct{} // closed and replaced at every state change
+}
+
+type managed struct {
+	graph    *topology.Graph
+	state    State
+	err      error
+	since    time.Time
+	restarts int
+	paused   bool // wanted paused at the next start too
+
+	built  *app.Pipeline
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run ended
+	ending State         // the state a requested stop ends in
+}
+
+// New returns an empty Supervisor.
+func New(opt Options) *Supervisor {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	return &Supervisor{opt: opt, pipes: map[string]*managed{}, changed: make(chan struct{})}
+}
+
+// ErrUnknown is returned for a pipeline name the supervisor does not hold.
+var ErrUnknown = errors.New("no such pipeline")
+
+// ErrExists is returned by Add for a name already held.
+var ErrExists = errors.New("a pipeline of that name exists")
+
+// Add starts g as a new pipeline. It fails when a pipeline of the same
+// name exists or shares g's state directory.
+func (s *Supervisor) Add(g *topology.Graph) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := make([]*topology.Graph, 0, len(s.pipes)+1)
+	for _, m := range s.pipes {
+		held = append(held, m.graph)
+	}
+	if err := CheckDistinct(append(held, g)); err != nil {
+		return err
+	}
+	m := &managed{graph: g}
+	s.pipes[g.Name] = m
+	s.startLocked(g.Name, m)
+	return nil
+}
+
+// CheckDistinct checks that pipelines can run side by side: distinct
+// names and state directories. The last graph is the one named in errors.
+func CheckDistinct(gs []*topology.Graph) error {
+	for i, g := range gs {
+		for _, h := range gs[:i] {
+			if h.Name == g.Name {
+				return fmt.Errorf("pipeline %s: %w (hint: set name: in one of the files)", g.Name, ErrExists)
+			}
+			if filepath.Clean(h.StateDir) == filepath.Clean(g.StateDir) {
+				return fmt.Errorf("pipelines %s and %s use the same state_dir %s (hint: set state_dir: in each pipeline file, e.g. .sluice/%s)", h.Name, g.Name, g.StateDir, g.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// startLocked builds and starts m. s.mu is held.
+func (s *Supervisor) startLocked(name string, m *managed) {
+	log := s.opt.Logger.With("pipeline", name)
+	m.err, m.built = nil, nil
+	p, err := app.Build(m.graph, s.opt.Registry, log, nil)
+	if err != nil {
+		s.setLocked(m, Failed, err)
+		log.Error("pipeline failed", "err", err)
+		return
+	}
+	if s.opt.Observe != nil {
+		p.Runner.Observe(s.opt.Observe(p))
+	}
+	m.built = p
+	if m.paused {
+		p.Runner.Pause()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done, m.ending = cancel, make(chan struct{}), ""
+	if m.paused {
+		s.setLocked(m, Paused, nil)
+	} else {
+		s.setLocked(m, Running, nil)
+	}
+	if s.opt.Started != nil {
+		s.opt.Started(p)
+	}
+	go func() {
+		err := p.Run(ctx)
+		cancel()
+		if s.opt.Ended != nil {
+			s.opt.Ended(p)
+		}
+		s.finish(name, m, err)
+	}()
+}
+
+// finish records the end of m's run.
+func (s *Supervisor) finish(name string, m *managed, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err != nil:
+		s.setLocked(m, Failed, err)
+		s.opt.Logger.Error("pipeline failed", "pipeline", name, "err", err)
+	case m.ending != "":
+		s.setLocked(m, m.ending, nil)
+	default:
+		s.setLocked(m, Stopped, nil) // every source finished
+	}
+	close(m.done)
+}
+
+func (s *Supervisor) setLocked(m *managed, st State, err error) {
+	m.state, m.err, m.since = st, err, time.Now()
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// stopRun asks m's run to drain and stop, ending in state end, and waits.
+func (s *Supervisor) stopRun(ctx context.Context, name string, end State) error {
+	s.mu.Lock()
+	m, ok := s.pipes[name]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	done := m.done
+	running := done != nil && (m.state == Running || m.state == Paused || m.state == Restarting)
+	if running {
+		m.ending = end
+		if m.built != nil {
+			m.built.Runner.Resume() // a paused run must reach its drain
+		}
+		m.cancel()
+	}
+	s.mu.Unlock()
+	if !running {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline %s: stop: %w", name, ctx.Err())
+	}
+}
+
+// Stop drains a pipeline and stops it (STOPPED); a stopped or failed
+// pipeline stays as it is.
+func (s *Supervisor) Stop(ctx context.Context, name string) error {
+	return s.stopRun(ctx, name, Stopped)
+}
+
+// Pause holds a running pipeline's sources (PAUSED).
+func (s *Supervisor) Pause(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.pipes[name]
+	if !ok {
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	m.paused = true
+	if m.state == Running && m.built != nil {
+		m.built.Runner.Pause()
+		s.setLocked(m, Paused, nil)
+	}
+	return nil
+}
+
+// Resume lets a paused pipeline go on (RUNNING).
+func (s *Supervisor) Resume(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.pipes[name]
+	if !ok {
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	m.paused = false
+	if m.state == Paused && m.built != nil {
+		m.built.Runner.Resume()
+		s.setLocked(m, Running, nil)
+	}
+	return nil
+}
+
+// Restart stops a pipeline (whatever its state) and starts it again from
+// its checkpoint. A pipeline paused before stays paused.
+func (s *Supervisor) Restart(ctx context.Context, name string) error {
+	s.mu.Lock()
+	m, ok := s.pipes[name]
+	if ok && (m.state == Running || m.state == Paused) {
+		s.setLocked(m, Restarting, nil)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	if err := s.stopRun(ctx, name, Restarting); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pipes[name] != m {
+		return fmt.Errorf("pipeline %s: removed while restarting", name)
+	}
+	m.restarts++
+	s.startLocked(name, m)
+	return nil
+}
+
+// Remove stops a pipeline and forgets it.
+func (s *Supervisor) Remove(ctx context.Context, name string) error {
+	if err := s.Stop(ctx, name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pipes, name)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	return nil
+}
+
+// Status returns one pipeline's status.
+func (s *Supervisor) Status(name string) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.pipes[name]
+	if !ok {
+		return Status{}, false
+	}
+	return statusOf(name, m), true
+}
+
+// Statuses returns every pipeline's status, by name.
+func (s *Supervisor) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.pipes))
+	for name, m := range s.pipes {
+		out = append(out, statusOf(name, m))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func statusOf(name string, m *managed) Status {
+	st := Status{Name: name, State: m.state, Since: m.since, Restarts: m.restarts, Graph: m.graph}
+	if m.err != nil {
+		st.Error = m.err.Error()
+	}
+	return st
+}
+
+// Wait blocks until no pipeline is running, paused or restarting (every one
+// STOPPED or FAILED), or ctx ends.
+func (s *Supervisor) Wait(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		active := false
+		for _, m := range s.pipes {
+			if m.state == Running || m.state == Paused || m.state == Restarting {
+				active = true
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if !active {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Shutdown stops every pipeline (each drains within its own deadline).
+func (s *Supervisor) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	var names []string
+	for name := range s.pipes {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, name := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.Stop(ctx, name) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
