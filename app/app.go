@@ -81,7 +81,7 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	}
 	env := func(n *topology.Node, kind string) component.Env {
 		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name),
-			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name}
+			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name, StartRetry: g.Engine.StartRetry}
 	}
 	deadLetter := func(n *topology.Node) (component.Sink, error) {
 		dc := n.DeadLetter
@@ -175,7 +175,7 @@ func (p *Pipeline) closeStore() {
 }
 
 func engineOptions(e topology.Engine) engine.Options {
-	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout}
+	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout, StartRetry: e.StartRetry}
 }
 
 // deadLetterEncoder encodes rejected events in dead-letter records as

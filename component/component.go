@@ -106,6 +106,9 @@ type Env struct {
 	// State is the processor's operator state; nil for sources, sinks and
 	// processors whose factory is not Stateful.
 	State State
+	// StartRetry is how the component retries its connect step (see
+	// Connect).
+	StartRetry StartRetry
 }
 
 // Key returns the pipeline-file path of one of the component's keys, for

@@ -111,7 +111,15 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 		case "state_dir":
 			l.decode(v, &p.StateDir, "state_dir")
 		case "engine":
+			before := len(l.errs)
 			l.decodeStruct(v, &p.Engine, "engine")
+			if len(l.errs) == before {
+				for _, err := range p.Engine.StartRetry.Validate() {
+					fe := err.(*component.FieldError)
+					line := keyLine(v, "start_retry."+fe.Field)
+					l.addLine(line, "engine.start_retry."+fe.Field, fe.Msg, fe.Hint)
+				}
+			}
 		case "sources":
 			srcNode = v
 		case "processors":

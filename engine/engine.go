@@ -15,6 +15,14 @@
 // Order: a sink receives a source's batches in emission order, so order per
 // key (and per source) is kept (invariant 2).
 //
+// Start: a sink that reaches a server (component.Connector) connects in its
+// runner before its first write, retried as Options.StartRetry says, while
+// the sources start and fill their windows; sources wait for their servers
+// in Run, through the same component.Connect. A stop while a sink still
+// waits for its server ends the run at once and cleanly (nothing was
+// written to it, so there is nothing to drain); a permanent connect error
+// stops the pipeline like a failed write.
+//
 // Shutdown is two-staged: when the run context is cancelled the sources stop,
 // the sinks drain what is in flight within Options.DrainTimeout, the final
 // checkpoint is persisted and committed; past the deadline the sinks are
@@ -117,7 +125,10 @@ type Options struct {
 	// RetryMin and RetryMax bound the backoff between retries of a failed
 	// Write. Defaults 100ms and 30s.
 	RetryMin, RetryMax time.Duration
-	Logger             *slog.Logger
+	// StartRetry is how a sink's Connect (component.Connector) is retried
+	// before its first write.
+	StartRetry component.StartRetry
+	Logger     *slog.Logger
 	// Encoder encodes rejected events into dead-letter records (the
 	// Debezium envelope, from package format); required when any node has
 	// a dead letter.
@@ -238,10 +249,21 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Sinks get their own context: they keep draining after the sources stop.
 	sinkCtx, cancelSinks := context.WithCancel(context.Background())
 	defer cancelSinks()
+	// A sink that has not connected yet stops waiting for its server at
+	// shutdown or when something else failed: there is nothing to drain.
+	startCtx, cancelStart := context.WithCancel(ctx)
+	defer cancelStart()
+	go func() {
+		select {
+		case <-r.fail:
+			cancelStart()
+		case <-startCtx.Done():
+		}
+	}()
 	var sinkWG sync.WaitGroup
 	for _, s := range r.sinks {
 		sinkWG.Add(1)
-		go func() { defer sinkWG.Done(); s.loop(sinkCtx) }()
+		go func() { defer sinkWG.Done(); s.loop(sinkCtx, startCtx) }()
 	}
 
 	srcCtx, cancelSources := context.WithCancel(ctx)
@@ -254,6 +276,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		cp, err := r.p.Store.Checkpoint(n.Name)
 		if err != nil {
 			cancelSinks()
+			cancelStart()
 			for _, s := range r.sinks {
 				close(s.in)
 			}
@@ -327,13 +350,18 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	commitWG.Wait()
 	cancelSinks()
+	cancelStart()
 	for _, s := range r.sinks {
 		close(s.in)
 	}
 	sinkWG.Wait()
 
 	var errs []error
-	if r.failErr != nil {
+	switch {
+	case errors.Is(r.failErr, errNotConnected):
+		// Stopped while a sink waited for its server: a clean stop.
+		r.log.Info("stopped before every sink connected; nothing was written to it and the checkpoint is unchanged", "err", r.failErr)
+	case r.failErr != nil:
 		errs = append(errs, r.failErr)
 	}
 	if drainErr != nil {

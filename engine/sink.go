@@ -99,8 +99,16 @@ func (s *sinkRunner) gather(batch []*delivery, first *delivery) (_ []*delivery, 
 	return batch, true
 }
 
-func (s *sinkRunner) loop(ctx context.Context) {
+func (s *sinkRunner) loop(ctx, startCtx context.Context) {
 	s.init()
+	if err := s.connect(startCtx); err != nil {
+		s.r.fatal(err)
+		// As after a failed write: nothing is acknowledged, Emit never
+		// blocks on this sink.
+		for range s.in {
+		}
+		return
+	}
 	var batch []*delivery
 	for d := range s.in {
 		batch, _ = s.gather(batch, d)
@@ -119,6 +127,37 @@ func (s *sinkRunner) loop(ctx context.Context) {
 			batch[i] = nil
 		}
 	}
+}
+
+// errNotConnected ends a sink's connect step at shutdown: a clean stop,
+// not a failure.
+var errNotConnected = errors.New("stopped before it could connect")
+
+// connect runs the Connect step (component.Connector) of the sink and of
+// its dead-letter sink, retried as engine.start_retry says, before the
+// first write.
+func (s *sinkRunner) connect(ctx context.Context) error {
+	steps := []struct {
+		name string
+		sink component.Sink
+	}{{s.node.Name, s.node.Sink}, {s.node.Name + " dead_letter", s.node.DeadLetter}}
+	for _, st := range steps {
+		c, ok := st.sink.(component.Connector)
+		if !ok {
+			continue
+		}
+		env := component.Env{Name: st.name, Logger: s.r.log.With("sink", st.name), StartRetry: s.r.p.Options.StartRetry}
+		_, err := component.Connect(ctx, env, "connect", func(error) bool { return true }, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, c.Connect(ctx)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("sink %s: %w", st.name, errNotConnected)
+			}
+			return fmt.Errorf("sink %s: %w", st.name, err)
+		}
+	}
+	return nil
 }
 
 // writeAll writes the deliveries' events in order, in writes within the

@@ -135,6 +135,8 @@ type Engine struct {
 	MaxWriteEvents int `yaml:"max_write_events"`
 	// DrainTimeout bounds the graceful drain at shutdown (default 30s).
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// StartRetry is how sources and sinks retry connecting at start.
+	StartRetry component.StartRetry `yaml:"start_retry"`
 }
 
 // Graph is a pipeline.

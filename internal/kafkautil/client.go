@@ -1,6 +1,7 @@
 // Package kafkautil holds what the Kafka sink and source share: the
 // connection settings (brokers, client id, SASL, TLS) as one configuration
-// struct embedded inline in both, turned into franz-go client options.
+// struct embedded inline in both, turned into franz-go client options, and
+// the classification of franz-go's errors at connect (Transient).
 //
 // Secrets: Password is never printed; errors name the mechanism and the
 // user, not the password.

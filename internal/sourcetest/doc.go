@@ -44,6 +44,10 @@
 //     resume after what it emitted, even when it emitted a transaction in a
 //     batch that carried no checkpoint), except the transaction cut in the
 //     middle, which may come again from its first row.
+//   - start_outage: the source starts while its server is unreachable
+//     (the proxy is cut): Run must wait, logging a WARN per attempt, and
+//     deliver everything once the server answers; a Run stopped while it
+//     waits returns at once.
 //   - backpressure: Emit is held while 24 MiB are pending, in the snapshot
 //     and in one committed transaction; the live heap may grow by a few
 //     batches only; nothing is lost once released; a Run blocked in Emit

@@ -36,6 +36,7 @@ func Run(t *testing.T, h Harness) {
 		t.Run("mid_transaction", parallel(s.crashMidTransaction))
 	})
 	t.Run("reconnect", parallel(s.reconnect))
+	t.Run("start_outage", parallel(s.startOutage))
 	t.Run("types", parallel(s.types))
 }
 

@@ -15,7 +15,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -94,6 +96,16 @@ func (c *client) CreateIndex(ctx context.Context, index string, body []byte) (se
 
 func (c *client) DeleteIndex(ctx context.Context, index string) (search.Response, error) {
 	return do(ctx, c.c, esapi.IndicesDeleteRequest{Index: []string{index}})
+}
+
+// Info implements search.Pinger: GET /. The client's product check
+// failing (the server is not Elasticsearch, e.g. OpenSearch) is Permanent.
+func (c *client) Info(ctx context.Context) (search.Response, error) {
+	r, err := do(ctx, c.c, esapi.InfoRequest{})
+	if err != nil && strings.Contains(err.Error(), "server is not Elasticsearch") {
+		err = component.Permanent(fmt.Errorf("%w (hint: for OpenSearch use type: opensearch)", err))
+	}
+	return r, err
 }
 
 func (c *client) Close() error {

@@ -116,7 +116,8 @@ type Sink struct {
 
 var _ component.Sink = (*Sink)(nil)
 
-// New connects the producer (lazily: the first Write talks to the brokers).
+// New builds the producer; it does not connect: Connect (the engine calls it
+// at start) or the first Write talks to the brokers.
 func New(cfg Config) (*Sink, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, component.Permanent(fmt.Errorf("kafka sink: %w", errors.Join(errs...)))

@@ -98,7 +98,8 @@ var Factory = component.SinkFactory{
 	},
 }
 
-// New returns the sink. It does not connect: the first Write does.
+// New returns the sink. It does not connect: Connect (the engine calls it
+// at start) or the first Write does.
 func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	mc, err := mysql.ParseDSN(cfg.DSN)
 	if err != nil {

@@ -93,6 +93,11 @@ func (c *client) DeleteIndex(ctx context.Context, index string) (search.Response
 	return c.do(ctx, http.MethodDelete, opensearchapi.IndicesDeleteReq{Indices: []string{index}})
 }
 
+// Info implements search.Pinger: GET /.
+func (c *client) Info(ctx context.Context) (search.Response, error) {
+	return c.do(ctx, http.MethodGet, opensearchapi.InfoReq{})
+}
+
 func (c *client) Close() error {
 	c.tr.CloseIdleConnections()
 	return nil

@@ -91,7 +91,8 @@ var Factory = component.SinkFactory{
 	},
 }
 
-// New returns the sink. It does not connect: the first Write does, and
+// New returns the sink. It does not connect: Connect (the engine calls it at
+// start) or the first Write does, and
 // reconnects are the pool's.
 func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)

@@ -147,11 +147,16 @@ func parseCheckpoint(b []byte) (offsets, error) {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, fmt.Errorf("kafka source: checkpoint: %w", err)
 	}
+	// kgo reads negative offsets as "the end" or "the start" of a
+	// partition: a damaged one would skip or replay it silently.
 	for t, ps := range in {
 		for p, off := range ps {
 			n, err := strconv.ParseInt(p, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("kafka source: checkpoint: partition %q", p)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("kafka source: checkpoint: topic %s: partition %q is not a partition number", t, p)
+			}
+			if off < 0 {
+				return nil, fmt.Errorf("kafka source: checkpoint: topic %s partition %d: offset %d is negative", t, n, off)
 			}
 			o.set(t, int32(n), off)
 		}
@@ -164,7 +169,7 @@ func parseCheckpoint(b []byte) (offsets, error) {
 type Source struct {
 	cfg Config
 	log *slog.Logger
-	env component.Env // names the keys in messages
+	env component.Env // names the keys in messages; the connect step's retry (engine.start_retry)
 
 	mu struct {
 		sync.Mutex
@@ -187,7 +192,7 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Source{cfg: cfg, log: log}
+	s := &Source{cfg: cfg, log: log, env: component.Env{Logger: log}}
 	s.mu.owned = map[string]map[int32]bool{}
 	return s, nil
 }
@@ -281,6 +286,20 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 	s.mu.Lock()
 	s.mu.cl = cl
 	s.mu.Unlock()
+	// The brokers may be down or still starting up: wait for them as
+	// engine.start_retry says (the client retries on its own afterwards).
+	_, err = component.Connect(ctx, s.env, "connect", kafkautil.Transient, func(ctx context.Context) (struct{}, error) {
+		if err := cl.Ping(ctx); err != nil {
+			return struct{}{}, fmt.Errorf("kafka source: connect to the brokers: %w", err)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	ordered, err := s.totallyOrdered(ctx, cl)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -369,30 +388,25 @@ func (s *Source) totallyOrdered(ctx context.Context, cl *kgo.Client) (bool, erro
 		return false, nil
 	}
 	topic := s.cfg.Topics[0]
-	for {
-		details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-		if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
-			return false, a // retrying cannot help
-		}
-		if err == nil {
+	return component.Connect(ctx, s.env, "describe topic "+topic,
+		func(err error) bool { return !component.IsPermanent(err) && !isFatal(err) && kafkautil.Transient(err) },
+		func(ctx context.Context) (bool, error) {
+			details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+			if a, ok := s.cfg.Conn.Refused(err, "kafka source", s.env); ok {
+				return false, a // retrying cannot help
+			}
+			if err != nil {
+				return false, fmt.Errorf("kafka source: describe topic %s: %w", topic, err)
+			}
 			d := details[topic]
 			switch {
 			case d.Err == nil:
 				return len(d.Partitions) == 1, nil
 			case errors.Is(d.Err, kerr.UnknownTopicOrPartition):
 				return false, nil // created later, with any number of partitions
-			case isFatal(d.Err):
-				return false, component.Permanent(fmt.Errorf("kafka source: describe topic %s: %w", topic, d.Err))
 			}
-			err = d.Err
-		}
-		s.log.Warn("kafka source: cannot describe the topic yet (retrying)", "topic", topic, "err", err)
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+			return false, fmt.Errorf("kafka source: describe topic %s: %w", topic, d.Err)
+		})
 }
 
 // headerCommitLSN is the header sluice's Kafka sink writes the commit LSN

@@ -12,9 +12,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/auth"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 var (
@@ -70,12 +72,32 @@ func (s *Source) connect(ctx context.Context) (server, *mongo.Client, error) {
 	s.mu.Lock()
 	s.mu.client = client
 	s.mu.Unlock()
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := client.Ping(pctx, nil); err != nil {
-		return nil, nil, fmt.Errorf("connect: the server does not answer: %w", err)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says. The client keeps looking for the server
+	// between pings; each ping waits up to 10s for it.
+	_, err = component.Connect(ctx, s.env, "connect", startTransient, func(ctx context.Context) (struct{}, error) {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := client.Ping(pctx, nil); err != nil {
+			return struct{}{}, fmt.Errorf("connect: the server does not answer: %w", err)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return driverServer{client}, client, nil
+}
+
+// startTransient reports whether an error of the connect step may pass by
+// itself: the server is unreachable or not ready (no server selected in
+// time, network errors), not a failed authentication or TLS setup.
+func startTransient(err error) bool {
+	var ae *auth.Error
+	if errors.As(err, &ae) || transient.TLS(err) {
+		return false
+	}
+	return retryable(err)
 }
 
 // Progress implements component.ProgressReporter.

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -138,7 +139,11 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	if err != nil {
 		return err
 	}
-	si, err := queryServerInfo(ctx, db)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says, as a lost connection is waited for later.
+	si, err := component.Connect(ctx, s.env, "connect", startTransient, func(ctx context.Context) (serverInfo, error) {
+		return queryServerInfo(ctx, db)
+	})
 	if err != nil {
 		return err
 	}
@@ -320,6 +325,16 @@ func retryable(err error) bool {
 		return !permanentCode(re.Code)
 	}
 	return true // network errors, EOF, a killed connection, timeouts
+}
+
+// startTransient reports whether an error of the connect step may pass
+// by itself (see package transient).
+func startTransient(err error) bool {
+	var re *gomysql.MyError
+	if errors.As(err, &re) {
+		return transient.MySQLCode(re.Code)
+	}
+	return transient.MySQL(err)
 }
 
 // permanentCode reports server errors that a reconnect cannot fix: access

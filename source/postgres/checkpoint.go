@@ -71,6 +71,11 @@ func parseCheckpoint(b []byte) (*checkpoint, error) {
 	default:
 		return nil, fmt.Errorf("checkpoint phase %q is unknown", cp.Phase)
 	}
+	for name, p := range cp.Tables {
+		if p == nil {
+			return nil, fmt.Errorf("checkpoint table %q has no progress", name)
+		}
+	}
 	if _, err := cp.consistentLSN(); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -214,14 +215,27 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return component.Permanent(fmt.Errorf("checkpoint belongs to replication slot %q but the source uses slot %q; "+
 			"set slot: %s or remove the pipeline's state to start over", cp.Slot, s.slot, cp.Slot))
 	}
-	meta, err := s.connect(ctx)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says, as a lost connection is waited for later.
+	type first struct {
+		meta *pgx.Conn
+		si   serverInfo
+	}
+	c, err := component.Connect(ctx, s.env, "connect", transient.Postgres, func(ctx context.Context) (first, error) {
+		meta, err := s.connect(ctx)
+		if err != nil {
+			return first{}, err
+		}
+		si, err := querySeverInfo(ctx, meta)
+		if err != nil {
+			pgxCloser{meta}.Close()
+		}
+		return first{meta, si}, err
+	})
 	if err != nil {
 		return err
 	}
-	si, err := querySeverInfo(ctx, meta)
-	if err != nil {
-		return err
-	}
+	meta, si := c.meta, c.si
 	refs, err := resolveTables(ctx, meta, s.cfg.Tables)
 	if err != nil {
 		return component.Permanent(err)
@@ -250,7 +264,8 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 	if err != nil {
 		return err
 	}
-	repl, err := s.connectRepl(ctx)
+	// max_wal_senders may be full for a moment (an old walsender exiting).
+	repl, err := component.Connect(ctx, s.env, "replication connection", transient.Postgres, s.connectRepl)
 	if err != nil {
 		return err
 	}

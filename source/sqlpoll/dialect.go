@@ -3,6 +3,7 @@ package sqlpoll
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,10 +12,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // registers database/sql driver "sqlite"
+	"modernc.org/sqlite"               // also registers database/sql driver "sqlite"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 // dialect is what differs between the databases: driver name, identifier
@@ -47,6 +49,26 @@ func (d dialect) open(dsn string) (*sql.DB, error) {
 		return sql.Open("sqlite", dsn)
 	}
 	return nil, fmt.Errorf("unknown driver %q", d.name)
+}
+
+// transient reports whether an error of the connect step may pass by
+// itself (see package transient): a server that is down or starting up;
+// for SQLite, a database busy in another process.
+func (d dialect) transient(err error) bool {
+	switch d.name {
+	case DriverPostgres:
+		return transient.Postgres(err)
+	case DriverMySQL:
+		return transient.MySQL(err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xFF {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
 }
 
 // quote quotes one identifier.

@@ -20,7 +20,8 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 	d      dialect
-	dsnKey string // the dsn's path in the pipeline file, for messages
+	dsnKey string        // the dsn's path in the pipeline file, for messages
+	env    component.Env // for the connect step's retry
 
 	// Run's goroutine owns everything below (start sets it up).
 	db     *sql.DB
@@ -73,7 +74,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn")}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn"), env: env}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
@@ -164,8 +165,16 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 	}
 	s.db = db
 	db.SetMaxOpenConns(2)
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to %s: %w", s.cfg.Driver, err)
+	// The server may be down or still starting up: wait for it as
+	// engine.start_retry says.
+	_, err = component.Connect(ctx, s.env, "connect", s.d.transient, func(ctx context.Context) (struct{}, error) {
+		if err := db.PingContext(ctx); err != nil {
+			return struct{}{}, fmt.Errorf("connect to %s: %w", s.cfg.Driver, err)
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return err
 	}
 	dbName, schema, err := s.d.location(ctx, db)
 	if err != nil {
