@@ -16,13 +16,13 @@ const minimal = "sources:\n  gen: {type: generator}\nsinks:\n  out: {type: stdou
 // TestEngineBlockOfREADME: the README's engine: block loads, with the
 // values it shows.
 func TestEngineBlockOfREADME(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/pipeline.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)```yaml\n(engine:\n.*?)```").FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("no engine: block in README")
+		t.Fatal("no engine: block in docs/pipeline.md")
 	}
 	p, err := config.Load("p.yaml", append([]byte(minimal), m[1]...), registry.Default(), nil)
 	if err != nil {

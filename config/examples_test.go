@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/registry"
 )
 
-// Every example pipeline, in examples/ and in the README, must load.
+// Every example pipeline, in examples/, the README and docs/, must load.
 func TestExamplesLoad(t *testing.T) {
 	env := func(k string) (string, bool) {
 		return map[string]string{"SHOP_DSN": "postgres://u@localhost/shop", "MONGODB_URI": "mongodb://localhost:27017/?replicaSet=rs0"}[k], true
@@ -24,22 +25,26 @@ func TestExamplesLoad(t *testing.T) {
 			t.Errorf("%s:\n%v", f, err)
 		}
 	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(readme, -1)
+	docs, _ := filepath.Glob("../docs/*.md")
 	n := 0
-	for i, b := range blocks {
-		if !regexp.MustCompile(`(?m)^sources:`).Match(b[1]) {
-			continue // a fragment such as the engine: block
+	for _, doc := range append([]string{"../README.md"}, docs...) {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
 		}
-		n++
-		if _, err := config.Load("README.md block "+string(rune('0'+i)), b[1], registry.Default(), env); err != nil {
-			t.Errorf("README yaml block %d:\n%v", i, err)
+		blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(text, -1)
+		for i, b := range blocks {
+			if !regexp.MustCompile(`(?m)^sources:`).Match(b[1]) {
+				continue // a fragment such as the engine: block
+			}
+			n++
+			name := fmt.Sprintf("%s block %d", filepath.Base(doc), i+1)
+			if _, err := config.Load(name, b[1], registry.Default(), env); err != nil {
+				t.Errorf("%s:\n%v", name, err)
+			}
 		}
 	}
-	if n == 0 {
-		t.Fatal("no pipeline found in README")
+	if n < 5 {
+		t.Fatalf("only %d pipelines found in README and docs/", n)
 	}
 }
