@@ -238,6 +238,30 @@ type ProgressReporter interface {
 	Progress() Progress
 }
 
+// Gauge is one current value a component measures about its upstream
+// system, for monitoring (the PostgreSQL source's WAL retained by its slot).
+type Gauge struct {
+	// Name is the full Prometheus metric name, following its conventions:
+	// "sluice_<type>_<what>_<unit>", e.g.
+	// "sluice_postgres_slot_retained_wal_bytes". Metrics add the labels
+	// pipeline and source.
+	Name string
+	// Help is one sentence for the metric's HELP line; the same Name must
+	// always come with the same Help.
+	Help  string
+	Value float64
+}
+
+// Gauger is implemented by sources that expose gauges of their own. Gauges
+// is called only when metrics are scraped, from another goroutine than Run,
+// possibly after Close; it returns the gauges whose value is known (none
+// before the source has connected, none after a failed measurement) and
+// must return within a couple of seconds (measure with a short timeout,
+// cache for a few seconds, never on the connection that carries the data).
+type Gauger interface {
+	Gauges() []Gauge
+}
+
 // RecordError is one event of a Write that can never be written as it is: a
 // mapping conflict, a constraint violation, an oversize document, a value
 // the destination rejects. Retrying the same event cannot help.

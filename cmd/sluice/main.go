@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/docs"
 	"github.com/sluice-dev/sluice/internal/spec"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/supervisor"
 	"github.com/sluice-dev/sluice/topology"
@@ -143,6 +144,8 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
+	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
+	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the endpoints have no authentication)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: sluice run [flags] PIPELINE.yaml [PIPELINE.yaml | DIR ...]
 
@@ -230,7 +233,20 @@ Flags:`)
 		defer bars.Close()
 		opts.Started, opts.Ended = bars.Add, bars.Remove
 	}
+	var m *metrics.Metrics
+	if *httpAddr != "" {
+		m = metrics.New()
+		opts.Observe = observe(m)
+	}
 	sup := supervisor.New(opts)
+	if m != nil {
+		stopHTTP, err := serveHTTP(*httpAddr, *httpRemote, m, sup, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
+			return exitUsage
+		}
+		defer stopHTTP()
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {

@@ -127,6 +127,16 @@
 // the stream and is emitted as an empty batch whose checkpoint is its LSN,
 // so confirmed_flush_lsn advances through the normal durable-checkpoint path.
 //
+// # Gauges
+//
+// The source is a component.Gauger (gauges.go): when metrics are scraped
+// it reports the WAL the server retains for its slot (current WAL position
+// − restart_lsn: what fills the disk when sluice stops confirming) and the
+// WAL written since the position it confirmed (− confirmed_flush_lsn). They
+// are measured on a connection of their own (application_name "sluice
+// metrics"), never the replication connection, at most once every 5 s and
+// within a 2 s timeout, so a scrape neither loads the server nor hangs.
+//
 // # Values
 //
 // Every connection, the replication one included, runs with TimeZone=UTC,

@@ -57,6 +57,8 @@ type Source struct {
 	// kick wakes the status sender (buffer 1).
 	kick chan struct{}
 	prog progress.Tracker
+	// gauges measures the slot for metrics (gauges.go).
+	gauges slotGauges
 	// pubSeen is the server's WAL position when Run found the publication
 	// complete; set before streaming starts, like pubKinds.
 	pubSeen pglogrepl.LSN
@@ -439,6 +441,7 @@ func (s *Source) Committed(ctx context.Context, cpBytes []byte) error {
 // Close closes every connection and, with drop_slot_on_stop, drops the slot
 // and the publication if this source created it.
 func (s *Source) Close() error {
+	s.gauges.close()
 	s.mu.Lock()
 	conns := s.mu.conns
 	s.mu.conns = nil
