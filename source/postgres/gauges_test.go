@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
 // measure forces a new measurement (past the TTL) and returns the gauges
@@ -67,9 +68,9 @@ func TestSlotGauges(t *testing.T) {
 	}
 	idle.Close()
 
-	out := newEmitter()
+	out := sourcetest.NewEmitter()
 	r := te.start(cfg, nil, out)
-	out.waitCP(t)
+	out.WaitCheckpoint(t)
 	waitStreaming(t, te, cfg.Slot)
 	first := measure(t, r.src)
 	if len(first) != 2 {
@@ -109,7 +110,7 @@ func TestSlotGauges(t *testing.T) {
 
 	// Committing the checkpoint after the inserts moves confirmed_flush_lsn
 	// past them: the confirmed lag falls below what was written since.
-	if err := r.src.Committed(context.Background(), out.checkpoint()); err != nil {
+	if err := r.src.Committed(context.Background(), out.Checkpoint()); err != nil {
 		t.Fatal(err)
 	}
 	waitCond(t, "the confirmed lag to fall", 10*time.Second, func() bool {
