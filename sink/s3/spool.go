@@ -495,6 +495,7 @@ func openSpool(path string, now time.Time) (*spool, error) {
 		if flags&recHeader != 0 {
 			sawHeader = true
 			if err := json.Unmarshal(payload, &s.hdr); err != nil {
+				s.hdr = spoolHeader{}
 				return &damage{0, fmt.Sprintf("its header record is not the JSON sluice writes: %v", err)}
 			}
 			return nil
@@ -509,13 +510,21 @@ func openSpool(path string, now time.Time) (*spool, error) {
 	})
 	s.format = format
 	if err == nil && ext == "sealed" {
-		// A spool file is fsynced before it is renamed .sealed: it cannot
-		// have a torn tail.
+		// A spool file is fsynced, with its header and at least one
+		// record, before it is renamed .sealed: it cannot have a torn
+		// tail.
+		next := s.count + 1
+		if !sawHeader {
+			next = 0
+		}
 		if st, serr := f.Stat(); serr != nil {
 			err = serr
 		} else if st.Size() != end {
 			err = &damage{end, fmt.Sprintf("it ends inside %s (bytes %d..%d): a sealed spool file is complete, so it was cut short",
-				recordName(s.count+1), end, st.Size())}
+				recordName(next), end, st.Size())}
+		} else if s.count == 0 {
+			err = &damage{end, fmt.Sprintf("it ends before %s (at byte %d): a sealed spool file is complete, so it was cut short",
+				recordName(next), end)}
 		}
 	}
 	if err != nil {

@@ -425,3 +425,23 @@ func headerEnd(t *testing.T, b []byte) int {
 	t.Helper()
 	return len(spoolMagic) + frameHead + int(binary.LittleEndian.Uint32(b[len(spoolMagic):]))
 }
+
+// TestSealedSpoolEmpty: a sealed spool file always holds its header and a
+// record; an empty one was emptied, and is not removed as a file that
+// never reached the disk.
+func TestSealedSpoolEmpty(t *testing.T) {
+	for _, size := range []int64{0, int64(len(spoolMagic))} {
+		path := spoolName(t.TempDir(), 1, true)
+		if err := os.WriteFile(path, []byte(spoolMagic)[:size], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := openSpool(path, time.Now())
+		var d *spoolDamagedError
+		if !errors.As(err, &d) {
+			t.Fatalf("%d bytes: err %v, want a damaged-spool error", size, err)
+		}
+		if want := fmt.Sprintf("it ends before the header record (at byte %d): a sealed spool file is complete, so it was cut short", size); d.detail != want {
+			t.Errorf("detail %q\nwant %q", d.detail, want)
+		}
+	}
+}
