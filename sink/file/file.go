@@ -4,8 +4,13 @@
 //
 // Crash safety: a crash can leave a partly written last line (the batch was
 // never acknowledged, so it will be delivered again). When the sink opens an
-// existing file it cuts any trailing partial line, so the file only ever
-// holds whole lines.
+// existing file it cuts that partial line, so the file only ever holds whole
+// lines. It cuts nothing else: the bytes after the last newline must be the
+// beginning of one JSON value, after a whole JSON line (or at the start of
+// the file, where a whole value without its newline is not taken for a cut
+// line). A file that ends otherwise is not one the sink wrote (path names
+// someone else's file) or was damaged; the sink stops with a permanent
+// *ForeignFileError and leaves it as it is.
 //
 // Rotation renames the active file to <stem>-<UTC time>-<n><ext> in the same
 // directory and starts a new active file; a rotated file is complete and
@@ -17,8 +22,10 @@
 package file
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,9 +119,13 @@ func (s *Sink) open() error {
 	if err != nil {
 		return fmt.Errorf("file sink: open %s: %w", s.cfg.Path, err)
 	}
-	size, err := cutPartialLine(f)
+	size, err := cutPartialLine(f, s.cfg.Path)
 	if err != nil {
 		f.Close()
+		var ff *ForeignFileError
+		if errors.As(err, &ff) {
+			return component.Permanent(err)
+		}
 		return fmt.Errorf("file sink: repair %s: %w", s.cfg.Path, err)
 	}
 	s.f, s.size, s.opened = f, size, s.now()
@@ -135,8 +146,13 @@ func (s *Sink) open() error {
 	return nil
 }
 
-// cutPartialLine truncates f after its last newline and positions at the end.
-func cutPartialLine(f *os.File) (int64, error) {
+// cutPartialLine cuts the incomplete last line a crash can leave and
+// positions at the end. It cuts only what sluice can have left: the
+// beginning of one JSON value after the last newline, which follows a whole
+// JSON line (or nothing). Anything else means the file is not one the sink
+// wrote — path names someone else's file, or the file was damaged — and
+// cutting would destroy data that is not sluice's: a *ForeignFileError.
+func cutPartialLine(f *os.File, path string) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -145,23 +161,36 @@ func cutPartialLine(f *os.File) (int64, error) {
 	if size == 0 {
 		return 0, nil
 	}
-	// Scan back in blocks for the last '\n'.
-	const block = 64 << 10
-	buf := make([]byte, block)
-	end := size
-	for end > 0 {
-		start := max(end-block, 0)
-		n, err := f.ReadAt(buf[:end-start], start)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			end = start + int64(i) + 1
-			break
-		}
-		end = start
+	nl, err := lastNewline(f, size)
+	if err != nil {
+		return 0, err
 	}
+	end := nl + 1
 	if end != size {
+		foreign := func(format string, args ...any) error {
+			return &ForeignFileError{Path: path, Size: size, Keep: end, Detail: fmt.Sprintf(format, args...)}
+		}
+		complete, err := jsonStart(io.NewSectionReader(f, end, size-end))
+		switch {
+		case err != nil && nl < 0:
+			return 0, foreign("it holds no newline, and its bytes are not the beginning of a JSON line: %v", err)
+		case err != nil:
+			return 0, foreign("the %d bytes after its last newline are not the beginning of a JSON line: %v", size-end, err)
+		case complete && nl < 0:
+			return 0, foreign("it holds one JSON value and no newline, which a crash leaves only when it cuts sluice's first line just before its newline")
+		}
+		if nl >= 0 {
+			start, err := lastNewline(f, nl)
+			if err != nil {
+				return 0, err
+			}
+			if complete, err := jsonStart(io.NewSectionReader(f, start+1, nl-start-1)); err != nil || !complete {
+				if err == nil {
+					err = errors.New("it ends before its value does")
+				}
+				return 0, foreign("its last whole line (bytes %d..%d) is not a JSON line: %v", start+1, nl+1, err)
+			}
+		}
 		if err := f.Truncate(end); err != nil {
 			return 0, err
 		}
@@ -171,6 +200,79 @@ func cutPartialLine(f *os.File) (int64, error) {
 	}
 	_, err = f.Seek(end, io.SeekStart)
 	return end, err
+}
+
+// lastNewline returns the offset of the last '\n' before offset before in
+// f, or -1.
+func lastNewline(f *os.File, before int64) (int64, error) {
+	const block = 64 << 10
+	buf := make([]byte, block)
+	end := before
+	for end > 0 {
+		start := max(end-block, 0)
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return start + int64(i), nil
+		}
+		end = start
+	}
+	return -1, nil
+}
+
+// jsonStart reads r, which must hold one JSON value or the beginning of
+// one, with nothing before it, as a line the sink writes does. It reports
+// whether the value is complete, or why r does not hold that.
+func jsonStart(r io.Reader) (complete bool, err error) {
+	br := bufio.NewReader(r)
+	switch b, err := br.Peek(1); {
+	case err != nil:
+		return false, errors.New("it is empty")
+	case b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n':
+		return false, errors.New("it starts with white space")
+	}
+	d := json.NewDecoder(br)
+	depth, values := 0, 0
+	for {
+		tok, err := d.Token()
+		switch {
+		case err == io.EOF:
+			return depth == 0 && values == 1, nil
+		case err == io.ErrUnexpectedEOF:
+			return false, nil // cut inside a string, number or literal
+		case err != nil:
+			return false, err
+		}
+		if depth == 0 {
+			if values++; values > 1 {
+				return false, errors.New("it holds more than one JSON value")
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// ForeignFileError reports an active file that does not end as one the
+// sink wrote, which the sink will not cut.
+type ForeignFileError struct {
+	Path   string
+	Size   int64  // the file's size
+	Keep   int64  // the bytes up to its last newline
+	Detail string // what does not look like the sink's
+}
+
+func (e *ForeignFileError) Error() string {
+	return fmt.Sprintf("file sink: %s does not look like a file sluice wrote: %s. "+
+		"sluice only cuts the incomplete last line a crash leaves after whole JSON lines, so it leaves this file (%d bytes) as it is. "+
+		"Check that the sink's path names its own file; if it does, cut the incomplete end yourself (truncate -s %d %s keeps the whole lines) and start again",
+		e.Path, e.Detail, e.Size, e.Keep, e.Path)
 }
 
 // Write implements component.Sink.

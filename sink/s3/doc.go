@@ -36,6 +36,20 @@
 // age for rotate_schedule_interval counts from when it was opened (the
 // time is in the spool file's header), not from the restart.
 //
+// # Damaged files
+//
+// Every spool record carries a CRC-32C of its payload and one of its head,
+// and s3-state.json a CRC-32C of its marks (spool.go and state.go describe
+// the formats; files of earlier versions, which have fewer checksums, are
+// still read). A crash leaves at most one record cut short at the end of an
+// open spool file, never acknowledged, which the sink cuts on start. Any
+// other damage — a record whose checksum fails, a sealed spool file cut
+// short, a state file that does not check — is a permanent error naming
+// the file, what is wrong and what each way out loses (restore the file
+// from a backup; cut a spool file at the damage or remove it; remove the
+// state file) and how to write lost events again (a new snapshot). A
+// damaged file is left as it is: never cut, never taken for a fresh start.
+//
 // # Exactly once: names from positions, replays skipped
 //
 // An object is named
@@ -139,8 +153,9 @@
 //
 // # Errors
 //
-// Spool I/O errors and S3 errors are plain (the engine retries); a missing
-// bucket or rejected credentials are component.Permanent (stop with the
+// Spool I/O errors and S3 errors are plain (the engine retries); a damaged
+// spool or state file, a missing bucket or rejected credentials are
+// component.Permanent (stop with the
 // checkpoint intact and the spool kept); configuration problems are
 // reported by Validate.
 package s3

@@ -3,12 +3,12 @@ package s3
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/sluice-dev/sluice/component"
 )
 
 // uploads is one background upload of sealed spools, oldest first. The
@@ -135,27 +135,18 @@ func (s *Sink) finish(sp *spool) error {
 
 // build writes the object of a sealed spool to path.
 func (s *Sink) build(sp *spool, path string) error {
-	in, err := os.Open(sp.path)
-	if err != nil {
-		return fmt.Errorf("s3 sink: open spool: %w", err)
-	}
-	defer in.Close()
 	out, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("s3 sink: create object file: %w", err)
 	}
 	defer out.Close()
-	r := bufio.NewReaderSize(in, 1<<20)
 	if sp.hdr.Format == Parquet {
 		recs := make(chan []byte, 64)
 		errc := make(chan error, 1)
 		stop := make(chan struct{})
 		go func() {
 			defer close(recs)
-			_, err := readSpool(r, true, func(flags byte, _ pos, _ int64, payload []byte) error {
-				if flags&recHeader != 0 {
-					return nil
-				}
+			errc <- sp.replay(func(_ byte, _ pos, _ int64, payload []byte) error {
 				select {
 				case recs <- payload:
 					return nil
@@ -163,7 +154,6 @@ func (s *Sink) build(sp *spool, path string) error {
 					return errors.New("stopped")
 				}
 			})
-			errc <- err
 		}()
 		w := bufio.NewWriterSize(out, 1<<20)
 		err := writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
@@ -173,8 +163,8 @@ func (s *Sink) build(sp *spool, path string) error {
 		close(stop)
 		for range recs {
 		}
-		if rerr := <-errc; err == nil && rerr != nil {
-			err = rerr
+		if rerr := <-errc; rerr != nil && (err == nil || component.IsPermanent(rerr)) {
+			return rerr // the spool's error names it
 		}
 		if err == nil {
 			err = w.Flush()
@@ -184,53 +174,15 @@ func (s *Sink) build(sp *spool, path string) error {
 		}
 	} else {
 		w := bufio.NewWriterSize(out, 1<<20)
-		if _, err := readSpool(r, true, func(flags byte, _ pos, _ int64, payload []byte) error {
-			if flags&recHeader != 0 {
-				return nil
-			}
+		if err := sp.replay(func(_ byte, _ pos, _ int64, payload []byte) error {
 			_, err := w.Write(payload)
 			return err
 		}); err != nil {
-			return fmt.Errorf("s3 sink: build object from %s: %w", sp.path, err)
+			return err
 		}
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("s3 sink: build object: %w", err)
 		}
 	}
 	return out.Close()
-}
-
-// saveState writes the high-water marks atomically. Writing the in-memory
-// marks is safe: everything they cover is uploaded or in a spool file.
-func (s *Sink) saveState() error {
-	p := persisted{Streams: map[string]persistedStream{}}
-	for name, st := range s.streams {
-		p.Streams[name] = persistedStream{Hi: st.hwm.Hi, Lo: st.hwm.Lo, Snap: st.snap}
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	tmp := s.state + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("s3 sink: write state: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.state)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(s.state))
-	}
-	if err != nil {
-		return fmt.Errorf("s3 sink: write state: %w", err)
-	}
-	return nil
 }

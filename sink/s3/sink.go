@@ -156,18 +156,6 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	return s, nil
 }
 
-// persisted is the state file: per stream, the high-water marks of what was
-// uploaded (spooled events are counted from the spool files).
-type persisted struct {
-	Streams map[string]persistedStream `json:"streams"`
-}
-
-type persistedStream struct {
-	Hi   uint64 `json:"hi"`
-	Lo   uint64 `json:"lo"`
-	Snap int64  `json:"snap"`
-}
-
 // load (re)builds the in-memory state from the state file and the spool
 // files.
 func (s *Sink) load() error {
@@ -175,19 +163,12 @@ func (s *Sink) load() error {
 		sp.close()
 	}
 	s.open, s.sealed, s.streams, s.nextN = map[string]*spool{}, nil, map[string]*streamState{}, 1
-	b, err := os.ReadFile(s.state)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("s3 sink: read state: %w", err)
-	default:
-		var p persisted
-		if err := json.Unmarshal(b, &p); err != nil {
-			return component.Permanent(fmt.Errorf("s3 sink: state file %s is corrupt: %w", s.state, err))
-		}
-		for name, ps := range p.Streams {
-			s.streams[name] = &streamState{hwm: event.Seq{Hi: ps.Hi, Lo: ps.Lo}, snap: ps.Snap, assign: ps.Snap}
-		}
+	marks, err := readState(s.state)
+	if err != nil {
+		return err
+	}
+	for name, ps := range marks {
+		s.streams[name] = &streamState{hwm: event.Seq{Hi: ps.Hi, Lo: ps.Lo}, snap: ps.Snap, assign: ps.Snap}
 	}
 	entries, err := os.ReadDir(s.spool)
 	if err != nil {
@@ -234,8 +215,9 @@ func (s *Sink) load() error {
 			continue
 		}
 		key := spoolKey(sp.hdr.Dir, sp.hdr.Stream, sp.hdr.Version)
-		if sp.hdr.Format != s.cfg.Format || sp.hdr.Options != s.options {
-			// Written under another format: complete it as it is.
+		if sp.hdr.Format != s.cfg.Format || sp.hdr.Options != s.options || sp.format != 2 {
+			// Written under another format, or by an earlier version in
+			// spool format 1: complete it as it is.
 			if err := sp.seal(s.fault); err != nil {
 				return err
 			}
