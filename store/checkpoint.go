@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/sluice-dev/sluice/state"
 )
@@ -123,7 +123,7 @@ func (db *DB) Commit(c Commit) error {
 // just renames.
 func (db *DB) migrate() error {
 	old := filepath.Join(db.dir, state.FileName)
-	if _, err := os.Stat(old); errors.Is(err, fs.ErrNotExist) {
+	if _, err := db.fs.Stat(old); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("store: migrate %s: %w", old, err)
@@ -131,7 +131,7 @@ func (db *DB) migrate() error {
 	if err := db.importStateDB(old); err != nil {
 		return err
 	}
-	return finishMigration(db.dir)
+	return finishMigration(db.fs, db.dir)
 }
 
 func (db *DB) importStateDB(old string) error {
@@ -173,10 +173,10 @@ func (db *DB) importStateDB(old string) error {
 }
 
 // finishMigration renames state.db once its checkpoints are in the store.
-func finishMigration(dir string) error {
+func finishMigration(fsys vfs.FS, dir string) error {
 	old := filepath.Join(dir, state.FileName)
-	if err := os.Rename(old, old+".migrated"); err != nil {
+	if err := fsys.Rename(old, old+".migrated"); err != nil {
 		return fmt.Errorf("store: migrate %s: %w", old, err)
 	}
-	return syncDir(dir)
+	return syncDir(fsys, dir)
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/sluice-dev/sluice/state"
 )
 
@@ -188,7 +190,7 @@ func TestMigrateStateDB(t *testing.T) {
 			if err := db.importStateDB(filepath.Join(dir, state.FileName)); err != nil {
 				t.Fatal(err)
 			}
-			if err := finishMigration(dir); err != nil {
+			if err := finishMigration(vfs.Default, dir); err != nil {
 				t.Fatal(err)
 			}
 			db.Close()
@@ -267,13 +269,13 @@ func TestMigrateStateDBLocked(t *testing.T) {
 // of Open do before a crash.
 func openBare(t *testing.T, dir string) *DB {
 	t.Helper()
-	lock, err := lockDir(dir, 0)
+	lock, err := lockDir(vfs.Default, dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := &DB{dir: dir, path: filepath.Join(dir, StoreDirName), lock: lock, clock: time.Now, limits: defaultLimits}
+	db := &DB{fs: vfs.Default, dir: dir, path: filepath.Join(dir, StoreDirName), lock: lock, clock: time.Now, limits: defaultLimits}
 	db.mu.states = map[string]*opState{}
-	opts := Options{MemTableSize: defaultMemTableSize, CacheSize: defaultCacheSize}
+	opts := Options{MemTableSize: defaultMemTableSize, CacheSize: defaultCacheSize, fs: vfs.Default}
 	opts.Logger = slogDiscard()
 	tmp := db.path + ".tmp"
 	if !exists(t, db.path) {

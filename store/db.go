@@ -35,6 +35,9 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives Pebble's background errors (default slog.Default()).
 	Logger *slog.Logger
+
+	// fs is the file system (tests: a crashable in-memory one).
+	fs vfs.FS
 }
 
 const (
@@ -48,6 +51,7 @@ const (
 // DB is one open store: checkpoints, operator state and leases of one
 // pipeline, in one Pebble database at <state_dir>/store.
 type DB struct {
+	fs    vfs.FS
 	dir   string // the pipeline's state directory
 	path  string // <dir>/store, named in every error
 	pdb   *pebble.DB
@@ -85,18 +89,21 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.fs == nil {
+		opts.fs = vfs.Default
+	}
 	if opts.Clock == nil {
 		t0 := time.Now()
 		opts.Clock = func() time.Time { return t0.Add(time.Since(t0)).Round(0) }
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirAllSynced(opts.fs, dir); err != nil {
 		return nil, fmt.Errorf("store: create state_dir %s: %w", dir, err)
 	}
-	lock, err := lockDir(dir, opts.LockTimeout)
+	lock, err := lockDir(opts.fs, dir, opts.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, path: filepath.Join(dir, StoreDirName), lock: lock, clock: opts.Clock, limits: defaultLimits}
+	db := &DB{fs: opts.fs, dir: dir, path: filepath.Join(dir, StoreDirName), lock: lock, clock: opts.Clock, limits: defaultLimits}
 	db.mu.states = map[string]*opState{}
 	if err := db.open(opts); err != nil {
 		if db.pdb != nil {
@@ -111,11 +118,11 @@ func Open(dir string, opts Options) (*DB, error) {
 // lockDir takes <dir>/store.lock for the life of the DB: it covers the
 // creation of the store and the import of state.db as well as Pebble's own
 // lock inside the store.
-func lockDir(dir string, timeout time.Duration) (io.Closer, error) {
+func lockDir(fsys vfs.FS, dir string, timeout time.Duration) (io.Closer, error) {
 	path := filepath.Join(dir, lockFileName)
 	deadline := time.Now().Add(timeout)
 	for {
-		l, err := vfs.Default.Lock(path)
+		l, err := fsys.Lock(path)
 		if err == nil {
 			return l, nil
 		}
@@ -140,6 +147,7 @@ func (db *DB) pebbleOptions(opts Options) *pebble.Options {
 		MaxOpenFiles:                256,
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      pebbleLogger{db: db, log: opts.Logger},
+		FS:                          opts.fs,
 	}
 	po.EventListener = &pebble.EventListener{
 		BackgroundError: func(err error) {
@@ -154,10 +162,10 @@ func (db *DB) pebbleOptions(opts Options) *pebble.Options {
 
 func (db *DB) open(opts Options) error {
 	tmp := db.path + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
+	if err := db.fs.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("store: remove the unfinished %s: %w", tmp, err)
 	}
-	_, err := os.Stat(db.path)
+	_, err := db.fs.Stat(db.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := db.create(tmp, opts); err != nil {
@@ -205,10 +213,10 @@ func (db *DB) create(tmp string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("store: create %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, db.path); err != nil {
+	if err := db.fs.Rename(tmp, db.path); err != nil {
 		return fmt.Errorf("store: create %s: %w", db.path, err)
 	}
-	return syncDir(db.dir)
+	return syncDir(db.fs, db.dir)
 }
 
 func (db *DB) checkLayout() error {
@@ -226,8 +234,31 @@ func (db *DB) checkLayout() error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// mkdirAllSynced creates dir and its missing parents, syncing the parent of
+// each directory it creates: otherwise a power loss could take the new
+// state directory away with everything synced inside it, and the next Open
+// would start afresh without a word.
+func mkdirAllSynced(fsys vfs.FS, dir string) error {
+	dir = filepath.Clean(dir)
+	if _, err := fsys.Stat(dir); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllSynced(fsys, parent); err != nil {
+			return err
+		}
+	}
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(fsys, parent)
+}
+
+func syncDir(fsys vfs.FS, dir string) error {
+	d, err := fsys.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("store: sync %s: %w", dir, err)
 	}

@@ -8,7 +8,7 @@ import (
 
 // testHookRollback, when set, is called after each rollback batch is
 // applied; the crash tests kill the process there.
-var testHookRollback func(batches int)
+var testHookRollback func(db *DB, batches int)
 
 // rollback undoes every change of an epoch above its processor's committed
 // epoch, before anything reads: it walks the undo records newest first
@@ -85,7 +85,7 @@ func (db *DB) rollback() error {
 			n = 0
 			batches++
 			if testHookRollback != nil {
-				testHookRollback(batches)
+				testHookRollback(db, batches)
 			}
 		}
 	}
