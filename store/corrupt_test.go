@@ -134,7 +134,9 @@ func TestCorruptFiles(t *testing.T) {
 		// The OPTIONS file is advisory: Pebble refuses it when it does not
 		// parse or names another comparer; other values are not used to
 		// read the data.
-		{"OPTIONS garbled", true, func(t *testing.T, dir string) { overwrite(t, storeFile(t, dir, "OPTIONS-*"), 0.3, "\x00\xff garbage\n") }},
+		{"OPTIONS garbled", true, func(t *testing.T, dir string) {
+			overwrite(t, storeFile(t, dir, "OPTIONS-*"), 0.3, "\x00\xff garbage\n")
+		}},
 		{"OPTIONS comparer", true, func(t *testing.T, dir string) {
 			p := storeFile(t, dir, "OPTIONS-*")
 			b, err := os.ReadFile(p)
