@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -22,9 +23,11 @@ import (
 // usable.
 type Options struct {
 	// MemTableSize is the size of one Pebble memtable (default 8 MiB); at
-	// most two are held, plus one being flushed.
+	// most two are held.
 	MemTableSize uint64
-	// CacheSize is the size of the block cache (default 16 MiB).
+	// CacheSize is Pebble's memory budget (default 32 MiB): the memtables
+	// are reserved inside it, the rest caches blocks. It must exceed twice
+	// MemTableSize, or nothing is cached.
 	CacheSize int64
 	// LockTimeout is how long Open waits for another process to release
 	// the state directory (default 0: fail at once).
@@ -42,7 +45,7 @@ type Options struct {
 
 const (
 	defaultMemTableSize = 8 << 20
-	defaultCacheSize    = 16 << 20
+	defaultCacheSize    = 32 << 20
 	// StoreDirName is the Pebble database's directory inside the state dir.
 	StoreDirName = "store"
 	lockFileName = "store.lock"
@@ -60,8 +63,7 @@ type DB struct {
 	// limits are the operator states' bounds (tests shrink them).
 	limits limits
 
-	// commitMu serialises Commit and SetCheckpoint, so that the epochs they
-	// write only grow.
+	// commitMu serialises Commits, so that the epochs they write only grow.
 	commitMu sync.Mutex
 	// leaseMu serialises lease updates: each reads a row and writes it back.
 	leaseMu sync.Mutex
@@ -85,6 +87,9 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = defaultCacheSize
+	}
+	if opts.CacheSize < 2*int64(opts.MemTableSize)+4<<20 {
+		return nil, fmt.Errorf("store: cache size %d must exceed twice the memtable size %d by 4 MiB at least: Pebble reserves the memtables inside the cache", opts.CacheSize, opts.MemTableSize)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -149,6 +154,10 @@ func (db *DB) pebbleOptions(opts Options) *pebble.Options {
 		Logger:                      pebbleLogger{db: db, log: opts.Logger},
 		FS:                          opts.fs,
 	}
+	// Every first change of a key in an epoch reads the key for its undo
+	// record, and inserts of new keys (join rows, new groups) read keys
+	// that do not exist: bloom filters answer those without a data block.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	po.EventListener = &pebble.EventListener{
 		BackgroundError: func(err error) {
 			opts.Logger.Error("store: background error", "dir", db.path, "err", db.wrap("background work", err))

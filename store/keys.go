@@ -135,13 +135,6 @@ func decodeUndo(rec []byte) (key, old []byte, present bool, err error) {
 // nanoseconds, 0 for none).
 const leaseRowVersion = 1
 
-// Lease statuses.
-const (
-	StatusOpen  = "open"
-	StatusOwned = "owned"
-	StatusDone  = "done"
-)
-
 func appendBytes(b, s []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)

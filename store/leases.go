@@ -10,6 +10,13 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
+// Lease statuses.
+const (
+	StatusOpen  = "open"  // no owner: Acquire may take it
+	StatusOwned = "owned" // held until Expires
+	StatusDone  = "done"  // completed: never handed out again
+)
+
 // embeddedLeases is the Leases of one namespace in the embedded store: one
 // row per partition at l|ns|key, and, for partitions not done, an index
 // entry at k|ns|kind|key, so that Acquire reads only the candidates of its

@@ -65,6 +65,13 @@ type opState struct {
 		recordedBytes int
 		// err is sticky: a misuse (Begin going back) or Close.
 		err error
+		// last is the key the last Get read and what it found, until a
+		// change: the Set that follows a Get of the same key (a counter, an
+		// aggregate) takes its undo record from it instead of reading again.
+		last struct {
+			valid, found bool
+			key, value   []byte
+		}
 		// Scratch buffers: kbuf a Pebble key, ubuf an undo key, vbuf an
 		// undo record, out the value Get returns.
 		kbuf, ubuf, vbuf, out []byte
@@ -188,8 +195,10 @@ func (s *opState) boundKey(k []byte) []byte {
 	return append(append(make([]byte, 0, len(s.prefix)+len(k)), s.prefix...), k...)
 }
 
+// reader reads through the pending batch when it holds changes; an empty
+// one would only cost iterators.
 func (s *opState) reader() pebble.Reader {
-	if s.mu.batch != nil {
+	if s.mu.batch != nil && !s.mu.batch.Empty() {
 		return s.mu.batch
 	}
 	return s.db.pdb
@@ -210,14 +219,21 @@ func (s *opState) Get(key []byte) ([]byte, bool, error) {
 		return nil, false, s.mu.err
 	}
 	v, closer, err := s.reader().Get(s.key(key))
+	last := &s.mu.last
+	last.valid, last.found = false, false
 	if errors.Is(err, pebble.ErrNotFound) {
+		last.valid, last.key = true, append(last.key[:0], key...)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, s.db.wrap("get a key of "+s.name, err)
 	}
-	s.mu.out = append(s.mu.out[:0], v...)
+	last.valid, last.found = true, true
+	last.key = append(last.key[:0], key...)
+	last.value = append(last.value[:0], v...)
 	closer.Close()
+	// The caller gets its own copy: it may change it.
+	s.mu.out = append(s.mu.out[:0], last.value...)
 	return s.mu.out, true, nil
 }
 
@@ -261,8 +277,15 @@ func (s *opState) Delete(key []byte) error {
 // holds is recorded again at each change: harmless, as rollback applies the
 // records newest first, so the oldest of an epoch wins.
 func (s *opState) recordUndo(key, sk []byte) error {
+	last := &s.mu.last
+	lastValid := last.valid
+	last.valid = false // the change follows
 	if _, ok := s.mu.recorded[string(key)]; ok {
 		return nil
+	}
+	if lastValid && bytes.Equal(last.key, key) {
+		s.mu.vbuf = appendUndo(s.mu.vbuf[:0], key, last.value, last.found)
+		return s.writeUndo(key)
 	}
 	v, closer, err := s.reader().Get(sk)
 	switch {
@@ -335,6 +358,7 @@ func (s *opState) DeleteRange(start, end []byte) error {
 	if end != nil && bytes.Compare(start, end) >= 0 {
 		return nil
 	}
+	s.mu.last.valid = false
 	lo, hi := s.boundKey(start), s.upper
 	if end != nil {
 		hi = s.boundKey(end)
@@ -394,13 +418,7 @@ func (s *opState) Scan(start, end []byte, fn func(key, value []byte) bool) error
 	if end != nil {
 		o.UpperBound = s.boundKey(end)
 	}
-	var it *pebble.Iterator
-	var err error
-	if s.mu.batch != nil {
-		it, err = s.mu.batch.NewIter(o)
-	} else {
-		it, err = s.db.pdb.NewIter(o)
-	}
+	it, err := s.reader().NewIter(o)
 	if err != nil {
 		return s.db.wrap("scan "+s.name, err)
 	}

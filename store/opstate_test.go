@@ -179,6 +179,36 @@ func TestStateScanAndDeleteRange(t *testing.T) {
 	}
 }
 
+// The Set after a Get of the same key takes its undo record from the Get;
+// a change in between, or an epoch, must not leave that stale.
+func TestStateGetThenSet(t *testing.T) {
+	dir := t.TempDir()
+	db := openT(t, dir)
+	s := stateT(t, db, "p")
+	s.Begin(1)
+	must(t, s.Set([]byte("k"), []byte("0")))
+	must(t, db.Commit(Commit{Processors: []string{"p"}, Epoch: 1}))
+	s.Begin(2)
+	v, _, err := s.Get([]byte("k"))
+	must(t, err)
+	v[0] = 'x' // the caller's copy: changing it changes nothing stored
+	must(t, s.Set([]byte("k"), []byte("1")))
+	s.Begin(3)
+	must(t, s.Set([]byte("k"), []byte("2"))) // undo record: "1", not the Get's "0"
+	must(t, db.Commit(Commit{Processors: []string{"p"}, Epoch: 2}))
+	_, _, err = s.Get([]byte("k"))
+	must(t, err)
+	must(t, s.Delete([]byte("k")))
+	s.Begin(4)
+	must(t, s.Set([]byte("k"), []byte("4"))) // undo record: absent
+	db.Close()
+	db = openT(t, dir)
+	s = stateT(t, db, "p")
+	if v, ok, err := s.Get([]byte("k")); string(v) != "1" || !ok || err != nil || s.Committed() != 2 {
+		t.Fatalf("after reopen: %q %v %v, committed %d; want \"1\" at 2", v, ok, err, s.Committed())
+	}
+}
+
 func TestStateEpochRules(t *testing.T) {
 	db := openT(t, t.TempDir())
 	s := stateT(t, db, "p")
@@ -340,6 +370,17 @@ func TestStateModel(t *testing.T) {
 						must(t, s.DeleteRange([]byte(a), []byte(b)))
 						m.deleteRange(a, b, false)
 					}
+				case r < 70:
+					// An aggregate's update: read a key, write it back.
+					k := key()
+					v, ok, err := s.Get([]byte(k))
+					must(t, err)
+					if mv, mok := m.cur[k]; ok != mok || string(v) != mv {
+						t.Fatalf("step %d: %s Get(%q) = %q %v; want %q %v", step, n, k, v, ok, mv, mok)
+					}
+					nv := string(v) + "+"
+					must(t, s.Set([]byte(k), []byte(nv)))
+					m.cur[k] = nv
 				case r < 75:
 					k := key()
 					v, ok, err := s.Get([]byte(k))
