@@ -168,5 +168,30 @@
 //
 // # Figures
 //
-// BENCH
+// go test -bench . ./store/ on this project's machine (2 cores shared with
+// other jobs, load average 3 to 8 during the run, so absolute times are
+// some 3 to 5 times an idle machine's): CPU time per operation, the
+// process's (Pebble's background work included), median of 3, against the
+// same work on Pebble directly (no undo records, same batching and syncs):
+//
+//	                               store     Pebble   ratio
+//	Set of a new key             16.4 µs     2.8 µs    5.9   (undo: a read, a second write, their compaction)
+//	Get, 100,000 keys             3.8 µs     3.5 µs    1.1
+//	Get+Set, 1,000 groups         4.9 µs     3.3 µs    1.5   (one undo record per group and epoch)
+//	Get+Set, 100,000 groups      14.0 µs     7.2 µs    1.9
+//	Get+Set, 1,000,000 groups    16.7 µs     7.6 µs    2.2
+//
+// (epochs of 1,000 changes, a synced Commit every 10 epochs). So one core
+// of this loaded machine updates ~200,000 hot aggregates per second, ~70,000
+// spread over 100,000 groups. The undo log costs most on inserts of new
+// keys (join rows), where Pebble alone only appends.
+//
+// Memory (TestLargeStateRSS, STORE_BIG_KEYS=10000000): writing 10,000,000
+// keys (16-byte keys, 32-byte values, 183 MiB on disk at the end) the
+// process's RSS is 46 MiB at 1,000,000 keys and 56 MiB at 10,000,000 (Go
+// heap 5 to 7 MiB; Pebble's C memory 32 MiB throughout). With cgo, Pebble
+// allocates with C malloc; glibc's default arenas let RSS grow past 130
+// MiB for the same run, so the package limits glibc to one malloc arena
+// when the program loads (malloc_cgo_linux.go; the whole process shares
+// it). Without cgo Pebble allocates on the Go heap.
 package store
