@@ -40,6 +40,14 @@ func (db *DB) SetCheckpoint(source string, cp []byte) error {
 	return db.wrap("write the checkpoint of "+source, db.pdb.Set(checkpointKey(source), cp, pebble.Sync))
 }
 
+// DeleteCheckpoint forgets a source's checkpoint (a reset), synced.
+func (db *DB) DeleteCheckpoint(source string) error {
+	if err := db.checkOpen(); err != nil {
+		return err
+	}
+	return db.wrap("delete the checkpoint of "+source, db.pdb.Delete(checkpointKey(source), pebble.Sync))
+}
+
 // Checkpoints returns every stored checkpoint by source name.
 func (db *DB) Checkpoints() (map[string][]byte, error) {
 	if err := db.checkOpen(); err != nil {

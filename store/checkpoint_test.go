@@ -63,6 +63,13 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if cp, err := db.Checkpoint("missing"); err != nil || cp != nil {
 		t.Fatalf("missing source: %q, %v", cp, err)
 	}
+	must(t, db.DeleteCheckpoint("pg"))
+	if cp, err := db.Checkpoint("pg"); err != nil || cp != nil {
+		t.Fatalf("after DeleteCheckpoint: %q, %v", cp, err)
+	}
+	if all, _ := db.Checkpoints(); len(all) != 3 {
+		t.Fatalf("after DeleteCheckpoint: %q", all)
+	}
 }
 
 func TestClosedStore(t *testing.T) {
