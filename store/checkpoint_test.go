@@ -298,3 +298,11 @@ func openBare(t *testing.T, dir string) *DB {
 	}
 	return db
 }
+
+func TestOptionsCacheBelowMemtables(t *testing.T) {
+	_, err := Open(t.TempDir(), Options{MemTableSize: 8 << 20, CacheSize: 16 << 20})
+	want := "store: cache size 16777216 must exceed twice the memtable size 8388608 by 4 MiB at least: Pebble reserves the memtables inside the cache"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Open: %v", err)
+	}
+}
