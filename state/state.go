@@ -94,15 +94,23 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("state file %s is damaged: %s. sluice will not guess where the sources stopped. "+
+	return fmt.Sprintf("state file %s is damaged: %s. %s", e.Path, e.Detail, Advice(e.Path, "rm "+e.Path))
+}
+
+// Advice says what a damaged state at path means and how to recover:
+// restore it, or remove it (with remove, a shell command) to start over,
+// and what starting over gives each kind of source. The embedded store's
+// errors give the same advice.
+func Advice(path, remove string) string {
+	return fmt.Sprintf("sluice will not guess where the sources stopped. "+
 		"To recover, restore %s from a backup taken while sluice was stopped, "+
-		"or remove it to start over (rm %s; keep the rest of the state directory: it may hold data not yet delivered, such as the s3 sink's spool). "+
+		"or remove it to start over (%s; keep the rest of the state directory: it may hold data not yet delivered, such as the s3 sink's spool). "+
 		"Starting over, every source begins as on its first run: "+
 		"a postgres source snapshots again and then streams from its replication slot's position, which the slot kept (no change is lost; if you give up the pipeline instead, drop the slot, or it holds WAL forever); "+
 		"mysql and mongodb sources snapshot again at a new position, so rows deleted meanwhile stay in the sinks; "+
 		"a source with snapshot: never starts at the server's current position and misses the changes made since it stopped (postgres excepted); "+
 		"sql_poll reads every row again; a kafka source resumes from its consumer group's committed offsets",
-		e.Path, e.Detail, e.Path, e.Path)
+		path, remove)
 }
 
 // Open opens (creating if needed) the store in dir. A second process opening

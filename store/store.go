@@ -1,22 +1,3 @@
-// Package store is a pipeline's durable state behind three small
-// interfaces: checkpoints (the sources' positions), operator state (the
-// keyed state of stateful processors: tables, aggregates, join windows) and
-// leases (partitions of work held by one node at a time, with a fencing
-// epoch). The embedded implementation keeps all three in one Pebble
-// database under the pipeline's state directory; a PostgreSQL
-// implementation of Leases serves several nodes.
-//
-// # Commits and epochs
-//
-// The engine numbers the batches it processes with epochs that only grow.
-// Before a stateful processor handles a batch the engine calls
-// OperatorState.Begin with the batch's epoch; every change made then
-// belongs to that epoch. Changes are visible to reads at once but durable
-// only through Commit: Commit(c) makes every change of the named
-// processors in epochs ≤ c.Epoch durable together with c.Checkpoints, in
-// one atomic, synced write. After a crash, Open rolls every processor's
-// state back to its last committed epoch, so that state and checkpoints
-// always describe the same inputs (architecture invariant 8).
 package store
 
 import (

@@ -16,7 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/sluice-dev/sluice/state"
+	"github.com/sluice-dev/sluice/store"
 )
 
 // The binlog phase: how fast a backlog of row changes leaves MariaDB's
@@ -255,7 +255,7 @@ func findBinlogTool() (string, error) {
 // source src: without one, the second run would snapshot the table instead
 // of draining the binlog.
 func checkCheckpoint(dir string) error {
-	st, err := state.Open(dir, 10*time.Second)
+	st, err := store.Open(dir, store.Options{LockTimeout: 10 * time.Second})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/pgtest"
-	"github.com/sluice-dev/sluice/state"
+	"github.com/sluice-dev/sluice/store"
 )
 
 // TestSeed003CrashExactlyOnce is seed 003 through crashes: USERS polled in
@@ -68,14 +68,12 @@ engine:
 	inS3 := func(n int) bool { return len(l.records(t)) >= n }
 
 	// Run 1 catches up with rows 1..12 and stops cleanly: its checkpoint
-	// covers them. Keep that checkpoint.
+	// covers them. Keep that checkpoint (a copy of the stopped store).
 	insert(3, 12)
 	r.runUntil(time.Minute, "rows 1..12 in both sinks", func() bool { return inMariaDB(12) && inS3(12) })
-	stateDB := filepath.Join(dir, "state", state.FileName)
-	old, err := os.ReadFile(stateDB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	storeDir := filepath.Join(dir, "state", store.StoreDirName)
+	old := t.TempDir()
+	copyDir(t, storeDir, old)
 
 	// Run 2 writes rows 13..40 to both sinks and is killed; its checkpoint
 	// is rolled back to run 1's: the commit that covered 13..40 never
@@ -84,9 +82,10 @@ engine:
 	cmd := r.start()
 	waitFor(t, time.Minute, "rows 1..40 in both sinks", dir, func() bool { return inMariaDB(40) && inS3(40) })
 	kill(cmd)
-	if err := os.WriteFile(stateDB, old, 0o600); err != nil {
+	if err := os.RemoveAll(storeDir); err != nil {
 		t.Fatal(err)
 	}
+	copyDir(t, old, storeDir)
 	insert(41, 60)
 	r.runUntil(time.Minute, "rows 1..60 in both sinks after the replay", func() bool { return inMariaDB(60) && inS3(60) })
 	checkSeed003Sinks(t, target.rows(t, q), l, 60)

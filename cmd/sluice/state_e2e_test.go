@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/state"
+	"github.com/sluice-dev/sluice/store"
 )
 
 // runOnce runs `sluice run --log-format json pipeline` to its end (at most
@@ -41,106 +40,56 @@ func runOnce(t *testing.T, pipeline string, args ...string) (code int, stderr st
 	return cmd.ProcessState.ExitCode(), buf.String(), failure
 }
 
-// boltRoot returns the offset of the root page of the state file's newest
-// valid meta, the page size and the high water mark (bbolt's format: see
-// package state).
-func boltRoot(t *testing.T, b []byte) (off, pageSize, hwm int) {
-	t.Helper()
-	ne := binary.NativeEndian
-	ps := int(ne.Uint32(b[16+8:]))
-	best, bestTx := -1, uint64(0)
-	for _, m := range []int{16, ps + 16} {
-		if ne.Uint32(b[m:]) == 0xED0CDAED && (best < 0 || ne.Uint64(b[m+48:]) > bestTx) {
-			best, bestTx = m, ne.Uint64(b[m+48:])
-		}
-	}
-	return int(ne.Uint64(b[best+16:])) * ps, ps, int(ne.Uint64(b[best+40:]))
-}
-
-// TestDamagedStateFile damages the state file of a finished run in the
-// ways a disk or a copy does and runs the pipeline again: sluice must stop
-// with exit 1 and an error that names the file, what is wrong and how to
-// recover — never a Go panic (exit 2 with a stack trace), never a silent
-// fresh start (the generator would write its rows again from id 1).
-func TestDamagedStateFile(t *testing.T) {
+// TestDamagedStore damages the store of a finished run in the ways a disk
+// or a copy does and runs the pipeline again: sluice must stop with exit 1
+// and an error that names the store, what is wrong and how to recover —
+// never a Go panic (exit 2 with a stack trace), never a silent fresh start
+// (the generator would write its rows again from id 1).
+func TestDamagedStore(t *testing.T) {
 	dir := t.TempDir()
 	p := writePipeline(t, dir, genPipeline(dir, 50, 0))
 	if code, stderr, _ := runOnce(t, p); code != 0 {
 		t.Fatalf("first run: exit %d\n%s", code, stderr)
 	}
-	path := filepath.Join(dir, "state", state.FileName)
-	pristine, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(filepath.Join(dir, "state"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := st.Checkpoint("gen")
-	st.Close()
-	if err != nil || len(cp) == 0 {
-		t.Fatalf("no checkpoint after the first run: %q %v", cp, err)
-	}
+	storeDir := filepath.Join(dir, "state", store.StoreDirName)
+	pristine := t.TempDir()
+	copyDir(t, storeDir, pristine)
 	out := filepath.Join(dir, "out.jsonl")
 	lines, _ := os.ReadFile(out)
-	_, ps, hwm := boltRoot(t, pristine)
-	cut := (hwm - 1) * ps
+	advice := ". " + state.Advice(storeDir, "rm -r "+storeDir) +
+		"; operator state (SQL tables, aggregates, join windows) starts empty and is rebuilt from what the sources read again"
 
-	const recovery = ". sluice will not guess where the sources stopped. To recover, restore {path} from a backup taken while sluice was stopped, " +
-		"or remove it to start over (rm {path}; keep the rest of the state directory: it may hold data not yet delivered, such as the s3 sink's spool). " +
-		"Starting over, every source begins as on its first run: a postgres source snapshots again and then streams from its replication slot's position, " +
-		"which the slot kept (no change is lost; if you give up the pipeline instead, drop the slot, or it holds WAL forever); " +
-		"mysql and mongodb sources snapshot again at a new position, so rows deleted meanwhile stay in the sinks; " +
-		"a source with snapshot: never starts at the server's current position and misses the changes made since it stopped (postgres excepted); " +
-		"sql_poll reads every row again; a kafka source resumes from its consumer group's committed offsets"
+	one := func(glob string) string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(storeDir, glob))
+		if len(m) != 1 {
+			t.Fatalf("%d files match %s in the store", len(m), glob)
+		}
+		return m[0]
+	}
 	cases := []struct {
 		name   string
-		damage func(b []byte) []byte
+		damage func()
 		detail string
 	}{
-		{"zero length", func(b []byte) []byte { return nil },
-			"the file is empty (0 bytes): sluice never leaves an empty state file, so it was truncated"},
-		{"truncated", func(b []byte) []byte { return b[:cut] },
-			fmt.Sprintf("the file is %d bytes but its pages reach byte %d: it was truncated", cut, hwm*ps)},
-		{"wrong magic", func(b []byte) []byte {
-			copy(b[16:], "\x00\x00\x00\x00")
-			copy(b[4096+16:], "\x00\x00\x00\x00")
-			return b
-		}, "both meta pages are invalid (page 0: bad magic number (not a bbolt file, or overwritten); page 1: none valid at any page size)"},
-		{"meta pages", func(b []byte) []byte {
-			b[16+40]++
-			b[4096+16+40]++
-			return b
-		}, "both meta pages are invalid (page 0: checksum mismatch; page 1: none valid at any page size)"},
-		{"page header", func(b []byte) []byte {
-			off, _, _ := boltRoot(t, b)
-			b[off+8] = 0x04 // a meta page where a leaf belongs: bbolt panicked on it
-			return b
-		}, "page 3: unexpected page type (flags 0x4)"},
-		{"checkpoint value", func(b []byte) []byte {
-			// Every copy of the checkpoint, the live one included.
-			for i := 0; ; {
-				j := bytes.Index(b[i:], cp)
-				if j < 0 {
-					break
-				}
-				b[i+j+len(cp)-2] ^= 0x01
-				i += j + len(cp)
+		{"MANIFEST removed", func() { os.Remove(one("MANIFEST-*")) }, "open: its MANIFEST is missing"},
+		{"store emptied", func() {
+			entries, _ := os.ReadDir(storeDir)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(storeDir, e.Name()))
 			}
-			return b
-		}, `the checkpoint of source "gen" does not match its checksum`},
+		}, "open: its MANIFEST is missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := os.WriteFile(path, tc.damage(bytes.Clone(pristine)), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			os.RemoveAll(storeDir)
+			copyDir(t, pristine, storeDir)
+			tc.damage()
 			code, stderr, failure := runOnce(t, p)
 			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine ") {
 				t.Fatalf("a Go panic:\n%s", stderr)
 			}
-			want := "state file " + path + " is damaged: " + tc.detail + strings.ReplaceAll(recovery, "{path}", path)
+			want := "store: " + storeDir + " is damaged (" + tc.detail + ")" + advice
 			if code != 1 || failure != want {
 				t.Fatalf("exit %d, error:\n%s\nwant exit 1, error:\n%s\nstderr:\n%s", code, failure, want, stderr)
 			}
@@ -150,9 +99,33 @@ func TestDamagedStateFile(t *testing.T) {
 		})
 	}
 
-	// The recovery the message gives works: without the file, the
+	// A damaged state file of an older sluice, read once to import its
+	// checkpoints, is an error naming that file.
+	t.Run("old state.db damaged", func(t *testing.T) {
+		os.RemoveAll(storeDir)
+		old := filepath.Join(dir, "state", state.FileName)
+		st, err := state.Open(filepath.Join(dir, "state"), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetCheckpoint("gen", []byte(`{"n":50}`)); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if err := os.WriteFile(old, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, stderr, failure := runOnce(t, p)
+		want := "state file " + old + " is damaged: the file is empty (0 bytes): sluice never leaves an empty state file, so it was truncated. " + state.Advice(old, "rm "+old)
+		if code != 1 || !strings.HasSuffix(failure, want) {
+			t.Fatalf("exit %d, error:\n%s\nwant exit 1, error ending:\n%s\nstderr:\n%s", code, failure, want, stderr)
+		}
+		os.Remove(old)
+	})
+
+	// The recovery the message gives works: without the store, the
 	// pipeline starts over.
-	if err := os.Remove(path); err != nil {
+	if err := os.RemoveAll(storeDir); err != nil {
 		t.Fatal(err)
 	}
 	if code, stderr, _ := runOnce(t, p); code != 0 {
@@ -160,5 +133,29 @@ func TestDamagedStateFile(t *testing.T) {
 	}
 	if got := ids(t, out); len(got) != 100 || got[50] != 1 {
 		t.Fatalf("after rm the generator should start over: %d lines", len(got))
+	}
+}
+
+// copyDir copies the regular files of src into dst (created if needed).
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
