@@ -194,7 +194,8 @@ func (db *DB) open(opts Options) error {
 		if errors.Is(err, pebble.ErrDBDoesNotExist) {
 			return db.corrupt("open", errors.New("its MANIFEST is missing"))
 		}
-		if pebble.IsCorruptionError(err) {
+		if pebble.IsCorruptionError(err) || errors.Is(err, os.ErrNotExist) {
+			// A file the MANIFEST or its marker names is gone.
 			return db.corrupt("open", err)
 		}
 		return fmt.Errorf("store: cannot open %s: %v; if its files are damaged, %s", db.path, err, db.recovery())

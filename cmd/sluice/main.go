@@ -180,6 +180,21 @@ Flags:`)
 	}
 	log := slog.New(h)
 
+	// Signals are caught from here on, before anything opens: a SIGTERM
+	// while pipelines start stops them cleanly, never the default action.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		log.Info("signal received; draining (send again to abort)", "signal", s.String())
+		cancel()
+		<-sigs
+		log.Warn("second signal: aborting without drain")
+		os.Exit(exitAborted)
+	}()
+
 	files, err := pipelineFiles(fs.Args())
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)
@@ -225,8 +240,6 @@ Flags:`)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	opts := supervisor.Options{Registry: reg, Logger: log}
 	if progressTo != nil {
 		bars := app.NewProgress(progressTo)
@@ -247,17 +260,10 @@ Flags:`)
 		}
 		defer stopHTTP()
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		s := <-sigs
-		log.Info("signal received; draining (send again to abort)", "signal", s.String())
-		cancel()
-		<-sigs
-		log.Warn("second signal: aborting without drain")
-		os.Exit(exitAborted)
-	}()
 	for _, g := range graphs {
+		if ctx.Err() != nil {
+			break // stopped before everything started: stop what did
+		}
 		if err := sup.Add(g); err != nil {
 			fmt.Fprintln(stderr, "sluice:", err)
 			sup.Shutdown(context.Background())
