@@ -38,7 +38,7 @@
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
 // at each phase is recorded because other work on the machine is the
-// largest source of noise. Peak RSS is each child's rusage maxrss (VmHWM in the sink phases, see child.hwm). Every wait has a deadline, every
+// largest source of noise. Peak RSS is each child's VmHWM (see child.sampleHWM). Every wait has a deadline, every
 // child runs in its own process group and is killed at exit, and the server
 // and work directory are removed at exit. The report goes to stdout and to
 // bench/last.md and bench/last.json; figures are compared with the previous

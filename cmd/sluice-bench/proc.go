@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -38,6 +39,7 @@ type child struct {
 	done    chan struct{}
 	err     error
 	exited  time.Time
+	peakHWM atomic.Int64 // the highest VmHWM sampled while it ran
 }
 
 // start runs name with args; stdout goes to stdout (nil: the log file too),
@@ -76,6 +78,7 @@ func (p *procs) start(name string, stdout io.Writer, logPath string, env []strin
 	p.mu.Lock()
 	p.mu.live[c] = struct{}{}
 	p.mu.Unlock()
+	go c.sampleHWM()
 	go func() {
 		c.err = cmd.Wait()
 		c.exited = time.Now()
@@ -144,12 +147,34 @@ func (c *child) exitedEarly() bool {
 	}
 }
 
-// maxRSS is the child's peak resident set size in bytes (0 before exit).
+// sampleHWM reads the child's VmHWM every 10 ms while it runs: VmHWM only
+// grows, so the last reading is its peak up to 10 ms before the exit.
+func (c *child) sampleHWM() {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if h := c.hwm(); h > c.peakHWM.Load() {
+			c.peakHWM.Store(h)
+		}
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// maxRSS is the child's peak resident set size in bytes (0 before exit):
+// its VmHWM as sampled while it ran, else (no /proc) rusage's maxrss, which
+// Go's vfork-style exec inflates with the benchmark's own memory.
 func (c *child) maxRSS() int64 {
 	select {
 	case <-c.done:
 	default:
 		return 0
+	}
+	if h := c.peakHWM.Load(); h > 0 {
+		return h
 	}
 	if c.cmd.ProcessState == nil {
 		return 0

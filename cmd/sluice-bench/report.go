@@ -138,7 +138,7 @@ func (r *report) markdown(w io.Writer) {
 	if r.PrevWhen != "" {
 		fmt.Fprintf(w, "- Previous report: %s; \"vs prev\" is this value / previous value\n", r.PrevWhen)
 	}
-	fmt.Fprintln(w, "- MB = 10^6 bytes of COPY text output; RSS is the child's peak (rusage maxrss; VmHWM from /proc for the sink and source phases, where rusage would count the benchmark's own memory); CPU time is the child's own (rusage), the server's is not included")
+	fmt.Fprintln(w, "- MB = 10^6 bytes of COPY text output; RSS is the child's peak VmHWM, sampled from /proc every 10 ms (rusage's maxrss would count the benchmark's own memory: Go's exec starts the child from the parent's); CPU time is the child's own (rusage), the server's is not included")
 	fmt.Fprintln(w)
 	section := ""
 	for _, f := range r.Figures {
