@@ -110,14 +110,22 @@ func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 }
 
 func (s *Sink) open() error {
-	if dir := filepath.Dir(s.cfg.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("file sink: create directory %s: %w", dir, err)
-		}
+	dir := filepath.Dir(s.cfg.Path)
+	if err := mkdirAllSynced(dir); err != nil {
+		return fmt.Errorf("file sink: create directory %s: %w", dir, err)
 	}
+	_, statErr := os.Stat(s.cfg.Path)
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("file sink: open %s: %w", s.cfg.Path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new file's name must survive a power loss too, or the lines
+		// fsynced into it could vanish with it.
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	size, err := cutPartialLine(f, s.cfg.Path)
 	if err != nil {
@@ -360,6 +368,28 @@ func (s *Sink) rotate() error {
 	return s.open()
 }
 
+// mkdirAllSynced creates dir and its missing parents, fsyncing each
+// parent after creating a directory in it, so that a power loss cannot
+// take away a directory whose files were fsynced.
+func mkdirAllSynced(dir string) error {
+	dir = filepath.Clean(dir)
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirAllSynced(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -369,8 +399,14 @@ func syncDir(dir string) error {
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("file sink: fsync directory %s: %w", dir, err)
 	}
+	if dirSynced != nil {
+		dirSynced(dir)
+	}
 	return nil
 }
+
+// dirSynced, when set (tests), is told of every directory fsynced.
+var dirSynced func(dir string)
 
 // Close implements component.Sink.
 func (s *Sink) Close(context.Context) error {
