@@ -38,6 +38,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 // Config is the file sink's configuration.
@@ -111,7 +112,7 @@ func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 
 func (s *Sink) open() error {
 	dir := filepath.Dir(s.cfg.Path)
-	if err := mkdirAllSynced(dir); err != nil {
+	if err := durable.MkdirAll(dir); err != nil {
 		return fmt.Errorf("file sink: create directory %s: %w", dir, err)
 	}
 	_, statErr := os.Stat(s.cfg.Path)
@@ -368,45 +369,12 @@ func (s *Sink) rotate() error {
 	return s.open()
 }
 
-// mkdirAllSynced creates dir and its missing parents, fsyncing each
-// parent after creating a directory in it, so that a power loss cannot
-// take away a directory whose files were fsynced.
-func mkdirAllSynced(dir string) error {
-	dir = filepath.Clean(dir)
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	parent := filepath.Dir(dir)
-	if parent != dir {
-		if err := mkdirAllSynced(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	return syncDir(parent)
-}
-
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("file sink: open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("file sink: fsync directory %s: %w", dir, err)
-	}
-	if dirSynced != nil {
-		dirSynced(dir)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("file sink: %w", err)
 	}
 	return nil
 }
-
-// dirSynced, when set (tests), is told of every directory fsynced.
-var dirSynced func(dir string)
 
 // Close implements component.Sink.
 func (s *Sink) Close(context.Context) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 var testSchema = &event.Schema{
@@ -214,8 +215,8 @@ func TestKeyChangeAndTruncate(t *testing.T) {
 func TestNewDirectoriesAndFileAreSynced(t *testing.T) {
 	base := t.TempDir()
 	var synced []string
-	dirSynced = func(dir string) { synced = append(synced, dir) }
-	defer func() { dirSynced = nil }()
+	durable.Synced = func(dir string) { synced = append(synced, dir) }
+	defer func() { durable.Synced = nil }()
 	path := filepath.Join(base, "a", "b", "out.jsonl")
 	s, err := New(Config{Path: path, Options: format.DefaultOptions(), Fsync: true})
 	if err != nil {
