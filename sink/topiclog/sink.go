@@ -151,7 +151,7 @@ type Sink struct {
 	cfg     Config
 	env     component.Env
 	builder kafkarec.Builder
-	log     *topiclog.Log             // opened at the first Write
+	log     *topiclog.Log              // opened at the first Write
 	topics  map[string]*topiclog.Topic // created (with the sink's settings) by this sink
 	built   []kafkarec.Record
 	byTopic map[string][]topiclog.Record
