@@ -3,6 +3,7 @@ package topiclog
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/logtest"
 	"github.com/sluice-dev/sluice/internal/sourcetest"
+	"github.com/sluice-dev/sluice/internal/topiclog"
 	sink "github.com/sluice-dev/sluice/sink/topiclog"
 )
 
@@ -196,5 +199,65 @@ func TestOutOfRange(t *testing.T) {
 	err := s.Run(context.Background(), []byte(`{"pg.public.items":{"1":3}}`), sourcetest.NewEmitter())
 	if err == nil || err.Error() != `topiclog source: checkpoint: topic pg.public.items: partition "1": a topic log topic has partition 0 only` {
 		t.Fatalf("run: %v", err)
+	}
+}
+
+// A reader whose checkpoint offset retention deleted goes on at the
+// topic's oldest retained record, with a warning naming the lost offsets.
+func TestRetentionDeletedTheCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "topics")
+	cfg := sink.DefaultConfig()
+	cfg.Dir = dir
+	cfg.SegmentBytes = 1024 // a few events per segment
+	cfg.RetentionBytes = 2048
+	sk, err := sink.New(*cfg, component.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := schema("pg")
+	for i := range 30 {
+		if err := sk.Write(context.Background(), []event.Event{row(sc, event.OpCreate, int64(i), uint64(100+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sk.Close(context.Background())
+	lg, err := topiclog.Open(dir, topiclog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := lg.Topic("pg.public.items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end, _ := tp.Offsets()
+	lg.Close()
+	if start == 0 || end != 30 {
+		t.Fatalf("offsets %d..%d: retention did not delete the oldest", start, end)
+	}
+	rec := logtest.New()
+	s, err := New(config(dir, "pg.public.items"), component.Env{Logger: rec.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := sourcetest.NewEmitter()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, []byte(`{"pg.public.items":{"0":1}}`), out) }()
+	got, _ := out.WaitEvents(t, int(end-start), 10*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got[0].After[0] != event.Int(start) || got[0].Position != "pg.public.items/0@"+strconv.FormatInt(start, 10) {
+		t.Fatalf("first event %v at %s, want id %d", got[0].After, got[0].Position, start)
+	}
+	want := fmt.Sprintf(`WARN topiclog source: records were deleted by retention before they were read; going on as start_offset says topic=pg.public.items lost=1..%d resume=%d start_offset=earliest`, start-1, start)
+	var warned bool
+	for _, l := range rec.Lines() {
+		warned = warned || l.Text == want
+	}
+	if !warned {
+		t.Fatalf("no warning %q in %v", want, rec.Lines())
 	}
 }
