@@ -1,6 +1,8 @@
 // Package frame is the record framing of sluice's local append-only files —
-// the S3 sink's spool and the topic log (internal/topiclog) — and the reader
-// that tells a record cut short by a crash from a damaged one.
+// the topic log (internal/topiclog) — and the reader that tells a record cut
+// short by a crash from a damaged one. It is the framing of the S3 sink's
+// spool (format 2, sink/s3/spool.go), taken out of it; the spool still has
+// its own copy of the reader, next to the one of its older format 1.
 //
 // # Format
 //
