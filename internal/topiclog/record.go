@@ -34,8 +34,9 @@ type Header struct {
 var recordFormat = frame.Format{Meta: 16, Max: maxRecordFormat}
 
 // maxRecordFormat is the most payload bytes a record head may declare; a
-// larger length is damage. Append refuses records larger than the topic's
-// MaxRecordBytes (at most this).
+// larger length is damage, and Append refuses a larger record
+// (RecordTooLargeError). Writers cap records lower (sink/topiclog's
+// max_record_bytes).
 const maxRecordFormat = 1 << 30
 
 // size is the record's payload size once encoded.
