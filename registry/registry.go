@@ -16,12 +16,14 @@ import (
 	pgsink "github.com/sluice-dev/sluice/sink/postgres"
 	"github.com/sluice-dev/sluice/sink/s3"
 	"github.com/sluice-dev/sluice/sink/stdout"
+	topiclogsink "github.com/sluice-dev/sluice/sink/topiclog"
 	"github.com/sluice-dev/sluice/source/generator"
 	kafkasource "github.com/sluice-dev/sluice/source/kafka"
 	"github.com/sluice-dev/sluice/source/mongodb"
 	mysqlsource "github.com/sluice-dev/sluice/source/mysql"
 	pgsource "github.com/sluice-dev/sluice/source/postgres"
 	"github.com/sluice-dev/sluice/source/sqlpoll"
+	topiclogsource "github.com/sluice-dev/sluice/source/topiclog"
 )
 
 // Default returns the registry of every built-in component type.
@@ -34,6 +36,7 @@ func Default() component.Registry {
 			"sql_poll":  sqlpoll.Factory,
 			"kafka":     kafkasource.Factory,
 			"generator": generator.Factory,
+			"topiclog":  topiclogsource.Factory,
 		},
 		Processors: map[string]component.ProcessorFactory{
 			"filter": filter.Factory,
@@ -49,6 +52,7 @@ func Default() component.Registry {
 			"mysql":         mysqlsink.Factory,
 			"kafka":         kafkasink.Factory,
 			"s3":            s3.Factory,
+			"topiclog":      topiclogsink.Factory,
 		},
 	}
 }

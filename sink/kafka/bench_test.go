@@ -41,7 +41,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 				event.String("Tools"), event.Int(41), event.String("?"), event.String("B0009PC1XA")},
 			Source: event.Source{TsUs: 1641025283281000, TxID: 622, HasTxID: true, LSN: 23982504, HasLSN: true}}
 	}
-	val, _, _ := s.enc.AppendValue(nil, &events[0])
+	val, _, _ := s.builder.Enc.AppendValue(nil, &events[0])
 	b.Logf("value size %d bytes", len(val))
 	ctx := context.Background()
 	if err := s.Write(ctx, events[:1]); err != nil { // create the topic

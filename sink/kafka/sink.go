@@ -4,6 +4,9 @@
 //
 // # Records
 //
+// internal/kafkarec builds them (shared with the topic-log sink, so both
+// write the same bytes):
+//
 //   - Topic: the topic template, by default "${stream}" =
 //     <source>.<schema>.<table>, Debezium's <topic.prefix>.<schema>.<table>.
 //   - Key: the row key as Debezium's key converter writes it (with the schema
@@ -61,7 +64,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -71,21 +73,21 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
-	"github.com/sluice-dev/sluice/internal/tmpl"
+	"github.com/sluice-dev/sluice/internal/kafkarec"
 )
 
 // Header names.
 const (
-	HeaderStream   = "sluice.stream"
-	HeaderSource   = "sluice.source"
-	HeaderOp       = "sluice.op"
-	HeaderPosition = "sluice.position"
-	HeaderTsMs     = "sluice.ts_ms"
+	HeaderStream   = kafkarec.HeaderStream
+	HeaderSource   = kafkarec.HeaderSource
+	HeaderOp       = kafkarec.HeaderOp
+	HeaderPosition = kafkarec.HeaderPosition
+	HeaderTsMs     = kafkarec.HeaderTsMs
 	// HeaderCommitLSN carries event.Source.CommitLSN (PostgreSQL), which the
 	// Debezium envelope has no field for, so that events read back by
 	// sluice's Kafka source keep their Seq (SQL sinks recognise replays by
 	// it). Written only when set.
-	HeaderCommitLSN = "sluice.commit_lsn"
+	HeaderCommitLSN = kafkarec.HeaderCommitLSN
 )
 
 // Factory is the registry entry for type: kafka.
@@ -105,16 +107,16 @@ var Factory = component.SinkFactory{
 // Sink produces events to Kafka. Write and Close are called from one
 // goroutine; the client is safe for the producer's own goroutines.
 type Sink struct {
-	cfg    Config
-	env    component.Env // names the keys in messages
-	cl     *kgo.Client
-	adm    *kadm.Client
-	enc    format.Encoder
-	topic  *tmpl.Template
-	known  map[string]error // topics created or found (nil), or why not
-	recs   []*kgo.Record
-	owner  []int // owner[i] is the event index of recs[i]
-	badIdx map[int]error
+	cfg     Config
+	env     component.Env // names the keys in messages
+	cl      *kgo.Client
+	adm     *kadm.Client
+	known   map[string]error // topics created or found (nil), or why not
+	builder kafkarec.Builder
+	built   []kafkarec.Record
+	recs    []*kgo.Record
+	owner   []int // owner[i] is the event index of recs[i]
+	badIdx  map[int]error
 }
 
 var _ component.Sink = (*Sink)(nil)
@@ -146,12 +148,15 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, component.Permanent(fmt.Errorf("kafka sink: %w", err))
 	}
-	return &Sink{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), enc: enc, topic: cfg.topic, known: map[string]error{}}, nil
+	s := &Sink{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), known: map[string]error{}}
+	s.builder = kafkarec.Builder{Topic: cfg.topic, TopicText: cfg.Topic, Enc: enc, Options: &s.cfg.Options,
+		TombstonesOnDelete: cfg.TombstonesOnDelete, Headers: cfg.Headers}
+	return s, nil
 }
 
 // Write implements component.Sink.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
-	s.recs, s.owner = s.recs[:0], s.owner[:0]
+	s.recs, s.owner, s.built = s.recs[:0], s.owner[:0], s.built[:0]
 	s.badIdx = map[int]error{}
 	for i := range events {
 		if err := s.build(i, &events[i]); err != nil {
@@ -232,73 +237,17 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	return out
 }
 
-// build appends the records of event i. An update that changes the key is
-// written as format.Split makes it, as Debezium writes it: a delete of the
-// old key (with its tombstone) then a create of the new key, with the
-// __debezium.newkey and __debezium.oldkey headers, so that compacted topics
-// and consumers that partition by key never keep the old row.
+// build appends the records of event i (kafkarec: Debezium's records of an
+// event, shared with the topic-log sink).
 func (s *Sink) build(i int, e *event.Event) error {
-	if s.cfg.Options.Skipped(e.Op) {
-		return nil // skipped_operations: no record, and no tombstone either
+	var err error
+	n := len(s.built)
+	s.built, err = s.builder.Append(s.built, i, e)
+	for _, r := range s.built[n:] {
+		s.recs = append(s.recs, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers})
+		s.owner = append(s.owner, r.Event)
 	}
-	if !format.KeyChanged(e) {
-		return s.build1(i, e)
-	}
-	var parts [2]event.Event
-	p := format.Split(e, &parts)
-	del, cre := &p[0], &p[1]
-	oldKey := s.enc.AppendKey(nil, del)
-	newKey := s.enc.AppendKey(nil, cre)
-	if err := s.build1(i, del, kgo.RecordHeader{Key: format.HeaderNewKey, Value: newKey}); err != nil {
-		return err
-	}
-	return s.build1(i, cre, kgo.RecordHeader{Key: format.HeaderOldKey, Value: oldKey})
-}
-
-func (s *Sink) build1(i int, e *event.Event, extra ...kgo.RecordHeader) error {
-	topic, err := s.topic.RenderString(e)
-	if err != nil {
-		return fmt.Errorf("topic: %w", err)
-	}
-	if topic == "" {
-		return fmt.Errorf("topic template %q renders empty for %s", s.cfg.Topic, e.Schema.Stream)
-	}
-	val, ok, err := s.enc.AppendValue(nil, e)
-	if err != nil {
-		return err
-	}
-	key := s.enc.AppendKey(nil, e)
-	if string(key) == "null" {
-		key = nil
-	}
-	var headers []kgo.RecordHeader
-	if s.cfg.Headers {
-		headers = []kgo.RecordHeader{
-			{Key: HeaderStream, Value: []byte(e.Schema.Stream)},
-			{Key: HeaderSource, Value: []byte(e.Schema.Source)},
-			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
-			{Key: HeaderPosition, Value: []byte(e.Where())},
-			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs(), 10)},
-		}
-		if e.Source.CommitLSN != 0 {
-			headers = append(headers, kgo.RecordHeader{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
-		}
-		headers = append(headers, extra...)
-	}
-	null := ok && string(val) == "null"
-	if ok {
-		if null {
-			val = nil
-		}
-		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Value: val, Headers: headers})
-		s.owner = append(s.owner, i)
-	}
-	if e.Op == event.OpDelete && s.cfg.TombstonesOnDelete && !null {
-		// A keyless table gets a tombstone with a null key, as from Debezium.
-		s.recs = append(s.recs, &kgo.Record{Topic: topic, Key: key, Headers: headers})
-		s.owner = append(s.owner, i)
-	}
-	return nil
+	return err
 }
 
 // ensureTopics creates the topics of this Write that are not known yet.
