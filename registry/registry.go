@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
+	linessink "github.com/sluice-dev/sluice/sink/lines"
 	mysqlsink "github.com/sluice-dev/sluice/sink/mysql"
 	"github.com/sluice-dev/sluice/sink/opensearch"
 	pgsink "github.com/sluice-dev/sluice/sink/postgres"
@@ -18,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/sink/stdout"
 	"github.com/sluice-dev/sluice/source/generator"
 	kafkasource "github.com/sluice-dev/sluice/source/kafka"
+	linessource "github.com/sluice-dev/sluice/source/lines"
 	"github.com/sluice-dev/sluice/source/mongodb"
 	mysqlsource "github.com/sluice-dev/sluice/source/mysql"
 	pgsource "github.com/sluice-dev/sluice/source/postgres"
@@ -34,6 +36,7 @@ func Default() component.Registry {
 			"sql_poll":  sqlpoll.Factory,
 			"kafka":     kafkasource.Factory,
 			"generator": generator.Factory,
+			"lines":     linessource.Factory,
 		},
 		Processors: map[string]component.ProcessorFactory{
 			"filter": filter.Factory,
@@ -49,6 +52,7 @@ func Default() component.Registry {
 			"mysql":         mysqlsink.Factory,
 			"kafka":         kafkasink.Factory,
 			"s3":            s3.Factory,
+			"lines":         linessink.Factory,
 		},
 	}
 }
