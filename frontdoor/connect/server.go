@@ -524,7 +524,9 @@ func (s *Server) put(w http.ResponseWriter, name string, cfg Config, upsert bool
 	if exists {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, s.infoOf(c, false))
+	// Connect lists no tasks for a connector just created, and the
+	// existing ones for an updated one.
+	writeJSON(w, code, s.infoOf(c, exists))
 }
 
 func (s *Server) translateError(w http.ResponseWriter, err error, secrets []string) {
@@ -828,11 +830,15 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	for k := range errs {
 		keys[k] = true
 	}
+	// name and connector.class first, as Connect orders its common keys.
 	names := make([]string, 0, len(keys))
 	for k := range keys {
-		names = append(names, k)
+		if k != "name" && k != "connector.class" {
+			names = append(names, k)
+		}
 	}
 	sort.Strings(names)
+	names = append([]string{"name", "connector.class"}, names...)
 	type definition struct {
 		Name          string   `json:"name"`
 		Type          string   `json:"type"`
@@ -840,7 +846,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		DefaultValue  *string  `json:"default_value"`
 		Importance    string   `json:"importance"`
 		Documentation string   `json:"documentation"`
-		Group         *string  `json:"group"`
+		Group         string   `json:"group"`
 		Width         string   `json:"width"`
 		DisplayName   string   `json:"display_name"`
 		Dependents    []string `json:"dependents"`
@@ -880,7 +886,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 			typ = "PASSWORD"
 		}
 		configs = append(configs, entry{
-			Definition: definition{Name: k, Type: typ, Required: k == "name" || k == "connector.class", Importance: "HIGH", Width: "NONE", DisplayName: k, Dependents: []string{}, Order: -1},
+			Definition: definition{Name: k, Type: typ, Required: k == "name" || k == "connector.class", Importance: "HIGH", Group: "Common", Width: "NONE", DisplayName: k, Dependents: []string{}, Order: -1},
 			Value:      value{Name: k, Value: v, RecommendedValues: []string{}, Errors: e, Visible: true},
 		})
 	}
