@@ -187,7 +187,7 @@ func Translate(name string, cfg Config, env Env) (*Plan, error) {
 		c.translate(r, env, p)
 	}
 	for _, k := range r.unused() {
-		r.fail(k, "sluice does not support this key for "+c.name+" (hint: remove it, or see docs/connect.md for the keys each connector takes)")
+		r.fail(k, "sluice does not support this key for "+c.name+" (hint: remove it; `sluice help` lists what each sluice component takes)")
 	}
 	if len(r.errs) > 0 {
 		sort.SliceStable(r.errs, func(i, j int) bool { return r.errs[i].Key < r.errs[j].Key })
