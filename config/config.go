@@ -94,6 +94,42 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 	}
 	root := doc.Content[0]
 	l.interpolate(root, lookup)
+	return l.load(root, reg)
+}
+
+// LoadValue validates a pipeline given as a Go value that marshals to the
+// pipeline file's YAML (maps, slices, strings, numbers), as a front door
+// builds it from another configuration language; file names it in errors.
+// Unlike Load it does not interpolate ${VAR}: the value may come from a
+// network request, which must not read the server's environment; a "$" is
+// kept as it is.
+func LoadValue(file string, doc any, reg component.Registry) (*topology.Graph, error) {
+	data, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", file, err)
+	}
+	l := &loader{file: file}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{l.yamlError(err)}
+	}
+	if len(root.Content) == 0 {
+		return nil, Errors{{File: file, Msg: "the pipeline is empty"}}
+	}
+	forgetLines(root.Content[0]) // lines of the marshalled text mean nothing to the user
+	return l.load(root.Content[0], reg)
+}
+
+func forgetLines(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		forgetLines(c)
+	}
+}
+
+// load decodes and validates the pipeline's root mapping.
+func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph, error) {
+	file := l.file
 	p := &topology.Graph{File: file, StateDir: ".sluice"}
 	base := filepath.Base(file)
 	p.Name = strings.TrimSuffix(base, filepath.Ext(base))

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
+	linessink "github.com/sluice-dev/sluice/sink/lines"
 	mysqlsink "github.com/sluice-dev/sluice/sink/mysql"
 	"github.com/sluice-dev/sluice/sink/opensearch"
 	pgsink "github.com/sluice-dev/sluice/sink/postgres"
@@ -19,6 +20,7 @@ import (
 	topiclogsink "github.com/sluice-dev/sluice/sink/topiclog"
 	"github.com/sluice-dev/sluice/source/generator"
 	kafkasource "github.com/sluice-dev/sluice/source/kafka"
+	linessource "github.com/sluice-dev/sluice/source/lines"
 	"github.com/sluice-dev/sluice/source/mongodb"
 	mysqlsource "github.com/sluice-dev/sluice/source/mysql"
 	pgsource "github.com/sluice-dev/sluice/source/postgres"
@@ -37,6 +39,7 @@ func Default() component.Registry {
 			"kafka":     kafkasource.Factory,
 			"generator": generator.Factory,
 			"topiclog":  topiclogsource.Factory,
+			"lines":     linessource.Factory,
 		},
 		Processors: map[string]component.ProcessorFactory{
 			"filter": filter.Factory,
@@ -53,6 +56,7 @@ func Default() component.Registry {
 			"kafka":         kafkasink.Factory,
 			"s3":            s3.Factory,
 			"topiclog":      topiclogsink.Factory,
+			"lines":         linessink.Factory,
 		},
 	}
 }

@@ -3,7 +3,8 @@
 # race detector against throw-away services that this script starts (and
 # stops at exit): PostgreSQL, MariaDB, an S3 server, FerretDB (MongoDB's
 # wire protocol), Kafka, OpenSearch, Elasticsearch 8 and 7; and Debezium's
-# embedded engine for the differential test (scripts/debezium.sh).
+# embedded engine for the differential test (scripts/debezium.sh), and a
+# Kafka Connect worker for the REST API's differential test (scripts/connect.sh).
 # Installs PostgreSQL from Debian's packages when missing (the other scripts
 # install or fetch what they need).
 #
@@ -44,6 +45,7 @@ stop_services() {
 	scripts/elasticsearch.sh stop 7 >/dev/null 2>&1 || true
 	scripts/elasticsearch.sh stop >/dev/null 2>&1 || true
 	scripts/opensearch.sh stop >/dev/null 2>&1 || true
+	scripts/connect.sh stop >/dev/null 2>&1 || true
 	scripts/kafka.sh stop >/dev/null 2>&1 || true
 	scripts/s3.sh stop >/dev/null 2>&1 || true
 	scripts/ferretdb.sh stop >/dev/null 2>&1 || true
@@ -56,7 +58,7 @@ chmod 755 "$SLUICE_TMP" # the servers run as their own users
 mkdir -p "$SLUICE_TMP/env"
 start_service() {
 	case "$1" in
-	jvm) scripts/kafka.sh start && scripts/debezium.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
+	jvm) k="$(scripts/kafka.sh start)" && echo "$k" && eval "$k" && scripts/connect.sh start && scripts/debezium.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
 	*) "scripts/$1.sh" start ;;
 	esac >"$SLUICE_TMP/env/$1" 2>"$SLUICE_TMP/env/$1.log"
 }

@@ -109,7 +109,16 @@ var ErrExists = errors.New("a pipeline of that name exists")
 
 // Add starts g as a new pipeline. It fails when a pipeline of the same
 // name exists or shares g's state directory.
-func (s *Supervisor) Add(g *topology.Graph) error {
+func (s *Supervisor) Add(g *topology.Graph) error { return s.AddState(g, Running) }
+
+// AddState adds g as a new pipeline in state st: Running starts it, Paused
+// starts it with its sources held, Stopped holds it without building it
+// (Start, Resume or Restart start it later). It fails as Add does, and
+// for any other state.
+func (s *Supervisor) AddState(g *topology.Graph, st State) error {
+	if st != Running && st != Paused && st != Stopped {
+		return fmt.Errorf("pipeline %s: cannot be added %s (hint: RUNNING, PAUSED or STOPPED)", g.Name, st)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held := make([]*topology.Graph, 0, len(s.pipes)+1)
@@ -119,9 +128,60 @@ func (s *Supervisor) Add(g *topology.Graph) error {
 	if err := CheckDistinct(append(held, g)); err != nil {
 		return err
 	}
-	m := &managed{graph: g}
+	m := &managed{graph: g, paused: st == Paused}
 	s.pipes[g.Name] = m
+	if st == Stopped {
+		s.setLocked(m, Stopped, nil)
+		return nil
+	}
 	s.startLocked(g.Name, m)
+	return nil
+}
+
+// Start starts a STOPPED or FAILED pipeline from its checkpoint (PAUSED
+// when it was paused before it stopped); a running, paused or restarting
+// one stays as it is.
+func (s *Supervisor) Start(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.pipes[name]
+	if !ok {
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	if m.state == Stopped || m.state == Failed {
+		s.startLocked(name, m)
+	}
+	return nil
+}
+
+// RestartAsync marks a pipeline RESTARTING at once, whatever its state, and
+// restarts it in the background as Restart does; the state shows the
+// outcome. For an HTTP API, where a drain must not hold the request.
+func (s *Supervisor) RestartAsync(name string) error {
+	s.mu.Lock()
+	m, ok := s.pipes[name]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	wasRunning := m.state == Running || m.state == Paused || m.state == Restarting
+	s.setLocked(m, Restarting, nil)
+	s.mu.Unlock()
+	go func() {
+		ctx := context.Background()
+		if wasRunning {
+			if err := s.stopRun(ctx, name, Restarting); err != nil {
+				return
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.pipes[name] != m || m.state != Restarting {
+			return // removed, or stopped by a later request
+		}
+		m.restarts++
+		s.startLocked(name, m)
+	}()
 	return nil
 }
 
@@ -210,6 +270,12 @@ func (s *Supervisor) stopRun(ctx context.Context, name string, end State) error 
 	}
 	done := m.done
 	running := done != nil && (m.state == Running || m.state == Paused || m.state == Restarting)
+	if m.state == Restarting && (done == nil || isClosed(done)) {
+		// A RestartAsync of a pipeline that was not running has not
+		// started it yet: stopping it is cancelling that start.
+		s.setLocked(m, end, nil)
+		running = false
+	}
 	if running {
 		m.ending = end
 		if m.built != nil {
@@ -226,6 +292,15 @@ func (s *Supervisor) stopRun(ctx context.Context, name string, end State) error 
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("pipeline %s: stop: %w", name, ctx.Err())
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -230,3 +230,75 @@ func TestSameNameOrStateDirIsRefused(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+func TestAddStateStartAndRestartAsync(t *testing.T) {
+	f := newFixture()
+	s := New(Options{Registry: f.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer s.Shutdown(context.Background())
+	if err := s.AddState(f.graph(t, "held", "held", 0, 2000), Stopped); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Status("held"); st.State != Stopped {
+		t.Fatalf("held is %s, want STOPPED", st.State)
+	}
+	if f.sink("held") != nil {
+		t.Fatal("a pipeline added STOPPED was built")
+	}
+	if err := s.AddState(f.graph(t, "bad", "bad", 0, 1), Failed); err == nil || err.Error() != "pipeline bad: cannot be added FAILED (hint: RUNNING, PAUSED or STOPPED)" {
+		t.Fatalf("got %v", err)
+	}
+	// Start builds and runs it.
+	if err := s.Start("held"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "held", Running)
+	waitFor(t, "held to write", func() bool { return f.sink("held") != nil && f.sink("held").count() > 0 })
+
+	// AddState Paused starts it with its sources held.
+	if err := s.AddState(f.graph(t, "quiet", "quiet", 0, 2000), Paused); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "quiet", Paused)
+
+	// RestartAsync shows RESTARTING at once and runs again; a stopped
+	// pipeline restarts too.
+	if err := s.RestartAsync("held"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Status("held"); st.State != Restarting && st.State != Running {
+		t.Fatalf("held is %s right after RestartAsync", st.State)
+	}
+	if st := waitState(t, s, "held", Running); st.Restarts != 1 {
+		t.Fatalf("restarts %d, want 1", st.Restarts)
+	}
+	ctx := context.Background()
+	if err := s.Stop(ctx, "held"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RestartAsync("held"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "held", Running)
+
+	// A RestartAsync of a stopped pipeline that a Stop overtakes leaves it
+	// stopped.
+	if err := s.AddState(f.graph(t, "late", "late", 0, 2000), Stopped); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock() // hold the restart's goroutine until Stop has run
+	m := s.pipes["late"]
+	s.setLocked(m, Restarting, nil)
+	s.mu.Unlock()
+	if err := s.Stop(ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Status("late"); st.State != Stopped {
+		t.Fatalf("late is %s after Stop, want STOPPED", st.State)
+	}
+	if err := s.RestartAsync("nope"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("got %v", err)
+	}
+	if err := s.Start("nope"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -45,6 +45,7 @@ const usage = `sluice — snapshot databases, stream every change, land it anywh
 
 Usage:
   sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
+  sluice serve [flags]                 serve Kafka Connect's REST API; connectors run as pipelines
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
@@ -131,6 +132,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "run":
 		return cmdRun(args[1:], reg, stderr)
+	case "serve":
+		return cmdServe(args[1:], reg, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -30,6 +30,9 @@ var (
 	Kafka          = Service{"SLUICE_KAFKA_BROKERS", "scripts/kafka.sh start"}
 	S3             = Service{"SLUICE_S3_ENDPOINT", "scripts/s3.sh start"}
 	FerretDB       = Service{"SLUICE_MONGODB_URI", "scripts/ferretdb.sh start"}
+	// Connect is a real Kafka Connect worker (Apache Kafka's, from Maven
+	// Central) for the REST API's differential test; it needs Kafka.
+	Connect = Service{"SLUICE_CONNECT_URL", "scripts/connect.sh start"}
 	// Debezium is not a service but Debezium 2.7.3's embedded engine
 	// (jars and a compiled runner) for the differential tests.
 	Debezium = Service{"SLUICE_DEBEZIUM", "scripts/debezium.sh start"}

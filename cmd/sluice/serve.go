@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/frontdoor/connect"
+	"github.com/sluice-dev/sluice/httpapi"
+	"github.com/sluice-dev/sluice/metrics"
+	"github.com/sluice-dev/sluice/supervisor"
+)
+
+// cmdServe runs `sluice serve`: a long-lived server whose connectors are
+// created, changed and removed over Kafka Connect's REST API (package
+// frontdoor/connect), stored in the state directory and started again, in
+// their last state, when the server starts.
+func cmdServe(args []string, reg component.Registry, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stateDir := fs.String("state-dir", ".sluice-serve", "the server's state: connectors, their checkpoints, the topic log")
+	httpAddr := fs.String("http", "127.0.0.1:8083", "the REST API's address (port 0: any free port; the log says which)")
+	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the API has no authentication yet)")
+	kafka := fs.String("kafka", "", "carry connectors' topics in this Kafka cluster (brokers, comma-separated) instead of the local topic log")
+	files := fs.String("files", "", "the directory FileStream connectors' files are confined to (default: none; they are refused)")
+	level := fs.String("log-level", "info", "debug | info | warn | error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: sluice serve [flags]
+
+Serves Kafka Connect's REST API (GET /connectors, PUT /connectors/NAME/config,
+...) on --http; each connector runs as a pipeline. Connectors are stored in
+--state-dir and come back, resuming from their checkpoints, after a restart.
+Stop with SIGINT/SIGTERM: every connector drains and saves its checkpoint.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "sluice: --log-level %q: use debug, info, warn or error\n", *level)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer cancel()
+
+	dir, err := filepath.Abs(*stateDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitUsage
+	}
+	var topics connect.Topics = connect.LogTopics{Dir: filepath.Join(dir, "topics")}
+	if *kafka != "" {
+		topics = connect.KafkaTopics{Brokers: strings.Split(*kafka, ",")}
+	}
+	filesRoot := ""
+	if *files != "" {
+		if filesRoot, err = filepath.Abs(*files); err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			return exitUsage
+		}
+	}
+	m := metrics.New()
+	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: observe(m)})
+	// The worker id is the address, as Connect's rest.advertised.host.name:port.
+	srv, err := connect.Open(connect.Options{
+		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
+		Logger: log, Version: buildVersion(), Commit: "", WorkerID: *httpAddr,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		sup.Shutdown(context.Background())
+		return exitFailed
+	}
+	status := supervisorStatus{sup}
+	m.SetStatusSource(status)
+	mux := http.NewServeMux()
+	ops := httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status})
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		mux.Handle(p, ops)
+	}
+	mux.Handle("/", srv.Handler())
+	hs, err := httpapi.Listen(*httpAddr, *httpRemote, mux, log)
+	if errors.Is(err, httpapi.ErrNotLoopback) {
+		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote)", err)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		sup.Shutdown(context.Background())
+		return exitUsage
+	}
+	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "state_dir", dir)
+	<-ctx.Done()
+	log.Info("stopping: draining every connector")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	hs.Shutdown(sctx)
+	scancel()
+	if err := sup.Shutdown(context.Background()); err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitFailed
+	}
+	return exitOK
+}

@@ -1,0 +1,73 @@
+// Package connect is the Kafka Connect front door: it translates connector
+// configurations (the JSON that `curl -X PUT …/connectors/NAME/config`
+// sends) into topology graphs, and serves Kafka Connect's REST API over a
+// supervisor (`sluice serve`), so the seeds' commands run unchanged
+// against sluice.
+//
+// # Connectors are pipelines joined by topics
+//
+// Each connector is one pipeline in the supervisor, named after it, with
+// its state in <state>/connectors/<name>/state:
+//
+//	source connector: database source → topic writer   (Topics.Writer)
+//	sink connector:   topic reader → sink              (Topics.Reader)
+//
+// The topics are carried by a Topics: the server's own topic log
+// (LogTopics, package internal/topiclog, types topiclog) or a Kafka
+// cluster (KafkaTopics, `sluice serve --kafka`). A source connector writes
+// topics named as Debezium and the JDBC source name them (prefix.schema.table;
+// topic.prefix + table), in Debezium's envelope with its schema (what
+// sluice's readers decode back losslessly); a sink connector reads its
+// topics (topics or topics.regex) from the earliest retained offset, like
+// a new consumer group with auto.offset.reset=earliest, so a sink created
+// later still gets the history. Connectors fail, pause and restart
+// independently. One connector is one task (id 0): tasks.max is accepted
+// and has no effect.
+//
+// # Translation
+//
+// Translate maps a class's documented keys (and the legacy names the
+// seeds use: database.server.name, table.whitelist) onto sluice's
+// component keys; values may be JSON strings, numbers or booleans. A key
+// that is neither translated, one of Connect's common keys, nor listed as
+// accepted without effect is a 400 naming it — never silently ignored.
+// Accepted without effect: tasks.max, config.action.reload, errors.log.*,
+// errors.retry.*, header.converter, the removed internal.*.converter keys,
+// other converters' settings under key./value.converter. (JsonConverter
+// ignores them), topic.creation.*, the MySQL schema history's settings
+// (sluice keeps schemas in its own state), include.schema.changes (sluice
+// writes no schema change topic), and per class the JDBC and search
+// connectors' retry and timeout knobs, the S3 sink's locale and timezone.
+// Avro and Protobuf converters are a 400 (no schema registry).
+// Single message transforms and predicates are a 400 for now.
+//
+// # REST API
+//
+// The shapes and status codes are Kafka Connect 3.9's, measured against a
+// real worker (scripts/connect.sh, TestConnectDifferential), including its
+// odd ones: a body that is not JSON and an unknown connector class are
+// 500, as the worker answers them. States map from the supervisor's: a
+// failed pipeline is a FAILED task (with its error as trace) of a RUNNING
+// connector, as a Connect task that throws. Pause, resume and stop are
+// stored as the connector's target state and survive restarts.
+//
+// # Persistence
+//
+// A connector's configuration and target state live in
+// <state>/connectors/<name>/connector.json (0600, written to a temporary
+// file, fsynced, renamed), read back at start, so connectors come back
+// after a restart or kill -9 and resume from their checkpoints. Deleting
+// a connector removes the record and keeps its checkpoints: created again
+// under the same name it resumes where it was, as Kafka Connect keeps a
+// deleted connector's offsets.
+//
+// # Secrets
+//
+// Secrets (password-like keys and each class's secret keys) are stored as
+// given and replaced by "[hidden]" in every response; a PUT that sends
+// "[hidden]" back keeps the stored value (Kafka Connect shows them in
+// clear, KAFKA-5117). Error messages and traces are scrubbed of every
+// secret value, raw and URL-escaped. FileStream files are confined to the
+// server's --files directory (package internal/confine): no request can
+// make the server read or write an arbitrary local file.
+package connect
