@@ -20,8 +20,8 @@ import (
 	"github.com/sluice-dev/sluice/supervisor"
 )
 
-// testServer is `sluice serve` in process: topics in the test Kafka,
-// FileStream files in files.
+// testServer is `sluice serve` in process: topics in the test Kafka (or
+// the topic log, startLogServer), FileStream files in files.
 type testServer struct {
 	url   string
 	files string
@@ -33,11 +33,23 @@ type testServer struct {
 func startServer(t *testing.T, stateDir, files string) *testServer {
 	t.Helper()
 	brokers := svctest.Need(t, svctest.Kafka)
+	return startServerWith(t, stateDir, files, KafkaTopics{Brokers: strings.Split(brokers, ",")})
+}
+
+// startLogServer is `sluice serve` without --kafka: topics in the topic
+// log in <state>/topics, as cmdServe sets it.
+func startLogServer(t *testing.T, stateDir, files string) *testServer {
+	t.Helper()
+	return startServerWith(t, stateDir, files, LogTopics{Dir: filepath.Join(stateDir, "topics")})
+}
+
+func startServerWith(t *testing.T, stateDir, files string, topics Topics) *testServer {
+	t.Helper()
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	reg := registry.Default()
 	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log})
-	srv, err := Open(Options{StateDir: stateDir, Registry: reg, Supervisor: sup, Topics: KafkaTopics{Brokers: strings.Split(brokers, ",")},
+	srv, err := Open(Options{StateDir: stateDir, Registry: reg, Supervisor: sup, Topics: topics,
 		FilesRoot: files, Logger: log, Version: "test", WorkerID: "127.0.0.1:8083"})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +163,14 @@ func uniqueTopic(t *testing.T) string {
 
 // TestServeFileStreamLifecycle drives FileStreamSource → topic →
 // FileStreamSink through the REST API, through pause, stop, restart and a
-// restart of the server itself.
+// restart of the server itself, with the topics in Kafka and in the topic
+// log.
 func TestServeFileStreamLifecycle(t *testing.T) {
+	t.Run("kafka", func(t *testing.T) { testFileStreamLifecycle(t, startServer) })
+	t.Run("topiclog", func(t *testing.T) { testFileStreamLifecycle(t, startLogServer) })
+}
+
+func testFileStreamLifecycle(t *testing.T, startServer func(t *testing.T, stateDir, files string) *testServer) {
 	state, files := t.TempDir(), t.TempDir()
 	s := startServer(t, state, files)
 	topic := uniqueTopic(t)
