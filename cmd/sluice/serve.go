@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,24 +77,27 @@ Flags:`)
 	}
 	m := metrics.New()
 	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: observe(m)})
-	// The worker id is the address, as Connect's rest.advertised.host.name:port.
-	srv, err := connect.Open(connect.Options{
-		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
-		Logger: log, Version: buildVersion(), Commit: "", WorkerID: *httpAddr,
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "sluice:", err)
-		sup.Shutdown(context.Background())
-		return exitFailed
-	}
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
+	// The listener comes first: the worker id is the address it is bound
+	// to (as Connect's rest.advertised.host.name:port), which port 0 only
+	// tells once bound. Until the connectors are loaded the API answers
+	// 503, as a Connect worker that has not joined its group yet.
+	var api atomic.Pointer[http.Handler]
 	mux := http.NewServeMux()
 	ops := httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status})
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.Handle(p, ops)
 	}
-	mux.Handle("/", srv.Handler())
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := api.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error_code":503,"message":"the server is starting: loading its connectors"}`+"\n")
+	}))
 	hs, err := httpapi.Listen(*httpAddr, *httpRemote, mux, log)
 	if errors.Is(err, httpapi.ErrNotLoopback) {
 		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote)", err)
@@ -103,6 +107,18 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitUsage
 	}
+	srv, err := connect.Open(connect.Options{
+		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
+		Logger: log, Version: buildVersion(), Commit: "", WorkerID: hs.Addr(),
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		hs.Shutdown(context.Background())
+		sup.Shutdown(context.Background())
+		return exitFailed
+	}
+	h := srv.Handler()
+	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "state_dir", dir)
 	<-ctx.Done()
 	log.Info("stopping: draining every connector")
