@@ -20,6 +20,13 @@ import (
 // distinct table shape, so events of one table share their schema. A
 // Decoder is used by one goroutine.
 type Decoder struct {
+	// StreamFromTopic names every event's stream after the topic it was
+	// read from instead of its envelope (prefix.schema.table): a Kafka
+	// Connect sink connector knows records by topic only (its table,
+	// index and object names are ${topic}), and a topic is not always
+	// named as its envelope (a JDBC source's topic.prefix, RegexRouter).
+	StreamFromTopic bool
+
 	schemas  map[string]*event.Schema
 	parsed   map[string]*envSchema
 	versions map[string]int
@@ -320,6 +327,15 @@ func keyColumns(key []byte) ([]string, error) {
 	return names, nil
 }
 
+// stream is the stream name a message's schema takes: the topic with
+// StreamFromTopic, else the envelope's (empty: from the source block).
+func (d *Decoder) stream(topic, envelope string) string {
+	if d.StreamFromTopic {
+		return topic
+	}
+	return envelope
+}
+
 // identity fills a schema's names from the source block, falling back to
 // the topic.
 func identity(s *event.Schema, src *sourceInfo, topic, stream string) {
@@ -416,7 +432,7 @@ func (d *Decoder) schemaFromConnect(raw json.RawMessage, src *sourceInfo, topic 
 	for i, c := range env.tz {
 		s.Columns[c].Precision = int(widths[i])
 	}
-	identity(s, src, topic, env.stream)
+	identity(s, src, topic, d.stream(topic, env.stream))
 	s = d.intern(string(raw)+"\x01"+ck, s, keyNames)
 	if len(env.shapes) >= maxCached {
 		env.shapes = map[string]*event.Schema{}
@@ -644,7 +660,7 @@ func (d *Decoder) schemaInferred(src *sourceInfo, topic string, keyNames []strin
 		return s, nil
 	}
 	s := &event.Schema{Columns: cols}
-	identity(s, src, topic, "")
+	identity(s, src, topic, d.stream(topic, ""))
 	return d.intern(ck, s, keyNames), nil
 }
 

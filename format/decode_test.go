@@ -255,3 +255,33 @@ func TestDecodeNullZonedTimestampKeepsSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeStreamFromTopic: with StreamFromTopic a message's stream is
+// the topic it came from (a sink connector's ${topic}), with or without a
+// schema part and when two topics carry the same shape; the other names
+// still come from the source block.
+func TestDecodeStreamFromTopic(t *testing.T) {
+	withSchema := readFile(t, "debezium171-seed001-schema-value.json")
+	plain := []byte(`{"before":null,"after":{"id":1,"name":"a"},"source":{"name":"pg","connector":"postgresql","db":"d","schema":"public","table":"t"},"op":"c","ts_ms":1}`)
+	for _, sd := range []struct {
+		name  string
+		value []byte
+		table string
+	}{{"schema", withSchema, "product"}, {"plain", plain, "t"}} {
+		dec := NewDecoder()
+		dec.StreamFromTopic = true
+		for _, topic := range []string{"P_product", "renamed", "P_product"} {
+			got, err := dec.Decode(topic, nil, sd.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Schema.Stream != topic || got.Schema.Table != sd.table || got.Schema.Namespace != "public" {
+				t.Errorf("%s, topic %s: stream %q table %q namespace %q", sd.name, topic, got.Schema.Stream, got.Schema.Table, got.Schema.Namespace)
+			}
+		}
+		got, err := NewDecoder().Decode("P_product", nil, sd.value)
+		if err != nil || got.Schema.Stream == "P_product" {
+			t.Errorf("%s without StreamFromTopic: stream %q %v, want the envelope's", sd.name, got.Schema.Stream, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,12 +12,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/svctest"
 	"github.com/sluice-dev/sluice/internal/topiclog"
 )
 
@@ -29,15 +34,16 @@ type serveRun struct {
 
 var servingAddr = regexp.MustCompile(`msg="serving the Kafka Connect REST API" addr=(\S+)`)
 
-// startServe starts `sluice serve --http 127.0.0.1:0 args...` with its
-// stderr appended to dir/stderr.log and waits until it serves, reading the
+// startServe starts `sluice serve --http 127.0.0.1:0 args...` with env
+// added to its environment and its stderr appended to dir/stderr.log and waits until it serves, reading the
 // address it bound from its log. A server still running when the test ends
 // is killed.
-func startServe(t *testing.T, dir string, args ...string) *serveRun {
+func startServe(t *testing.T, dir string, env []string, args ...string) *serveRun {
 	t.Helper()
 	logPath := filepath.Join(dir, "stderr.log")
 	before := fileSize(logPath)
 	cmd := exec.Command(bin, append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +202,7 @@ func TestServeSeed001(t *testing.T) {
 	if err := os.MkdirAll(files, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, dir, "--state-dir", state, "--files", files)
+	s := startServe(t, dir, nil, "--state-dir", state, "--files", files)
 
 	const name = "connector-debezium-product-001"
 	s.expect(t, "PUT", "/connectors/"+name+"/config", atTestPostgres(t, seed001Connector, dsn), 201)
@@ -219,7 +225,7 @@ func TestServeSeed001(t *testing.T) {
 	// The server goes down and comes back: both connectors resume from
 	// their checkpoints.
 	s.stop(t)
-	s = startServe(t, dir, "--state-dir", state, "--files", files)
+	s = startServe(t, dir, nil, "--state-dir", state, "--files", files)
 	s.waitRunning(t, name)
 	// A row in another table after the delete: once the consumer has it,
 	// the delete's records (the envelope, then a tombstone) are in the
@@ -297,4 +303,151 @@ func readTopicLog(t *testing.T, dir, topic string) (values, keys [][]byte) {
 		keys = append(keys, rec.Key)
 	}
 	return values, keys
+}
+
+// Seed 003's request bodies, verbatim: curl -i -X PUT
+// http://localhost:8083/connectors/{SOURCE_POSTGRES,SINK_MYSQL,SINK_S3}/config.
+const (
+	seed003Source = `{
+            "connector.class":"io.confluent.connect.jdbc.JdbcSourceConnector",
+            "connection.url":"jdbc:postgresql://postgres:5432/TEST",
+            "connection.user":"TEST",
+            "connection.password":"password",
+            "poll.interval.ms":"1000",
+            "mode":"incrementing",
+            "incrementing.column.name":"index",
+            "topic.prefix":"P_",
+            "table.whitelist":"USERS",
+            "validate.non.null":"false"
+        }`
+	seed003MySQL = `{
+               "connector.class":"io.confluent.connect.jdbc.JdbcSinkConnector",
+               "tasks.max":1,
+               "topics":"P_USERS",
+           "insert.mode":"insert",
+               "connection.url":"jdbc:mysql://mysql:3306/TEST",
+               "connection.user":"TEST",
+               "connection.password":"password",
+               "auto.create":true
+         }`
+	seed003S3 = `
+{
+    "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+    "s3.region": "ap-southeast-1",
+    "s3.bucket.name": "bucket-name",
+    "topics": "P_USERS",
+    "flush.size": "5",
+    "timezone": "UTC",
+    "tasks.max": "1",
+    "value.converter.value.subject.name.strategy": "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "locale": "US",
+    "format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+    "partitioner.class": "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+    "internal.value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "storage.class": "io.confluent.connect.s3.storage.S3Storage",
+    "rotate.schedule.interval.ms": "6000"
+}`
+)
+
+// replaceAll applies pairs of replacements to body and fails the test
+// unless each old text occurs exactly once, so a change to the seed body
+// cannot go unnoticed.
+func replaceAll(t *testing.T, body string, pairs ...string) string {
+	t.Helper()
+	for i := 0; i < len(pairs); i += 2 {
+		if n := strings.Count(body, pairs[i]); n != 1 {
+			t.Fatalf("%q occurs %d times in the seed body", pairs[i], n)
+		}
+		body = strings.Replace(body, pairs[i], pairs[i+1], 1)
+	}
+	return body
+}
+
+// TestServeSeed003 is seed 003 through `sluice serve` without Kafka: its
+// three curl commands, in its order, with the bodies verbatim but for the
+// connection values (JDBC URLs, users and passwords of the test servers),
+// the bucket and its region, and store.url (the S3 connector's key for a
+// server other than AWS; the seed's AWS credentials come from the
+// worker's environment, as here). The JDBC source polls USERS into the
+// topic P_USERS of the topic log; the JDBC sink creates P_USERS in MySQL
+// (auto.create) and inserts every row; the S3 sink writes JSON objects of
+// 5 records (flush.size) or what it has after 6 s (rotate.schedule.interval.ms).
+func TestServeSeed003(t *testing.T) {
+	l := newLake(t)
+	target := newMariaDB(t)
+	mc, err := mysql.ParseDSN(target.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, exec1 := seed003Users(t)
+	pg, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgPass, _ := pg.User.Password()
+	dir := t.TempDir()
+	endpoint := svctest.Need(t, svctest.S3)
+	s := startServe(t, dir, []string{"AWS_ACCESS_KEY_ID=" + os.Getenv("SLUICE_S3_ACCESS_KEY"), "AWS_SECRET_ACCESS_KEY=" + os.Getenv("SLUICE_S3_SECRET_KEY")},
+		"--state-dir", filepath.Join(dir, "state"))
+
+	s.expect(t, "PUT", "/connectors/SOURCE_POSTGRES/config", replaceAll(t, seed003Source,
+		`jdbc:postgresql://postgres:5432/TEST`, "jdbc:postgresql://"+pg.Host+pg.Path,
+		`"connection.user":"TEST"`, `"connection.user":"`+pg.User.Username()+`"`,
+		`"connection.password":"password"`, `"connection.password":"`+pgPass+`"`), 201)
+	s.expect(t, "PUT", "/connectors/SINK_MYSQL/config", replaceAll(t, seed003MySQL,
+		`jdbc:mysql://mysql:3306/TEST`, "jdbc:mysql://"+mc.Addr+"/"+mc.DBName,
+		`"connection.user":"TEST"`, `"connection.user":"`+mc.User+`"`,
+		`"connection.password":"password"`, `"connection.password":"`+mc.Passwd+`"`), 201)
+	s.expect(t, "PUT", "/connectors/SINK_S3/config", replaceAll(t, seed003S3,
+		`"s3.region": "ap-southeast-1"`, `"s3.region": "`+cmpOr(os.Getenv("SLUICE_S3_REGION"), "us-east-1")+`"`,
+		`"s3.bucket.name": "bucket-name"`, `"s3.bucket.name": "`+l.bucket+`", "store.url": "`+endpoint+`"`), 201)
+	if b := s.expect(t, "GET", "/connectors", "", 200); string(b) != `["SINK_MYSQL","SINK_S3","SOURCE_POSTGRES"]`+"\n" {
+		t.Errorf("GET /connectors: %s", b)
+	}
+	for _, n := range []string{"SOURCE_POSTGRES", "SINK_MYSQL", "SINK_S3"} {
+		s.waitRunning(t, n)
+	}
+
+	q := "SELECT CONCAT_WS('|', `index`, name, COALESCE(email, 'NULL'), signed_up, COALESCE(score, 'NULL')) FROM `P_USERS` ORDER BY `index`"
+	waitFor(t, time.Minute, "the first rows in MySQL", dir, func() bool { return len(target.rows(t, q)) == 2 })
+	// The two rows are flushed by the time rotation; then five rows in one
+	// transaction make an object by count.
+	l.waitObjects(t, 1, time.Minute)
+	exec1(`INSERT INTO "USERS" (name, email, signed_up) SELECT 'user ' || i, 'u' || i || '@example.com', '2024-03-03 00:00:00Z' FROM generate_series(3, 7) i`)
+	waitFor(t, time.Minute, "the later rows in MySQL", dir, func() bool { return len(target.rows(t, q)) == 7 })
+	l.waitObjects(t, 2, time.Minute)
+	s.stop(t)
+
+	want := []string{
+		"1|Ada|ada@example.com|2024-03-01 08:30:00.250000|12.50",
+		"2|Bob|NULL|2024-03-02 10:00:00.000000|NULL",
+		"3|user 3|u3@example.com|2024-03-03 00:00:00.000000|NULL",
+		"4|user 4|u4@example.com|2024-03-03 00:00:00.000000|NULL",
+		"5|user 5|u5@example.com|2024-03-03 00:00:00.000000|NULL",
+		"6|user 6|u6@example.com|2024-03-03 00:00:00.000000|NULL",
+		"7|user 7|u7@example.com|2024-03-03 00:00:00.000000|NULL",
+	}
+	if got := target.rows(t, q); !slices.Equal(got, want) {
+		t.Errorf("MySQL rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The objects are named by topic (topics.dir/<topic>/partition=0) as
+	// the connector's DefaultPartitioner names them; the file names hold
+	// sluice's positions of the first and last rows, where Connect's hold
+	// the partition and the first Kafka offset.
+	keys := l.keys(t)
+	var objects []string
+	for _, k := range keys {
+		objects = append(objects, k+"\n"+string(l.get(t, k)))
+	}
+	user := func(i int) string {
+		return fmt.Sprintf(`{"index":%d,"name":"user %d","email":"u%d@example.com","signed_up":"2024-03-03T00:00:00.000000Z","score":null}`+"\n", i, i, i)
+	}
+	wantObjects := []string{
+		"topics/P_USERS/partition=0/P_USERS+s000000000001+s000000000002.jsonl\n" + `{"index":1,"name":"Ada","email":"ada@example.com","signed_up":"2024-03-01T08:30:00.250000Z","score":"BOI="}` + "\n" +
+			`{"index":2,"name":"Bob","email":null,"signed_up":"2024-03-02T10:00:00.000000Z","score":null}` + "\n",
+		"topics/P_USERS/partition=0/P_USERS+s000000000003+s000000000007.jsonl\n" + user(3) + user(4) + user(5) + user(6) + user(7),
+	}
+	if !slices.Equal(objects, wantObjects) {
+		t.Errorf("S3 objects:\n%s\nwant:\n%s", strings.Join(objects, "--\n"), strings.Join(wantObjects, "--\n"))
+	}
 }

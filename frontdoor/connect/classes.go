@@ -380,7 +380,8 @@ func sqlSink(r *reader, env Env, p *Plan, user, pass string) Node {
 	case "update":
 		n["mode"] = "update"
 	}
-	// ${topic} is the topic's name: the reader's stream name.
+	// ${topic} is the topic's name: the reader names streams after their
+	// topics (stream_from_topic), so ${stream} is the topic.
 	tf := r.get("table.name.format", "${topic}")
 	n["table"] = strings.ReplaceAll(tf, "${topic}", "${stream}")
 	if r.boolean("delete.enabled", false) {

@@ -15,7 +15,7 @@ func (k KafkaTopics) Writer(connector, topic string, w WriterOptions) Node {
 
 // Reader implements Topics.
 func (k KafkaTopics) Reader(connector string, topics []string, regex string) Node {
-	n := Node{"type": "kafka", "brokers": k.Brokers, "group_id": "connect-" + connector, "start_offset": "earliest"}
+	n := Node{"type": "kafka", "brokers": k.Brokers, "group_id": "connect-" + connector, "start_offset": "earliest", "stream_from_topic": true}
 	if regex != "" {
 		n["topic_regex"] = regex
 	} else {
@@ -38,7 +38,7 @@ func (l LogTopics) Writer(connector, topic string, w WriterOptions) Node {
 
 // Reader implements Topics.
 func (l LogTopics) Reader(connector string, topics []string, regex string) Node {
-	n := Node{"type": "topiclog", "dir": l.Dir, "start_offset": "earliest"}
+	n := Node{"type": "topiclog", "dir": l.Dir, "start_offset": "earliest", "stream_from_topic": true}
 	if regex != "" {
 		n["topic_regex"] = regex
 	} else {

@@ -46,6 +46,12 @@ type Config struct {
 	// OnMalformed is stop (default) or skip: skip logs the message's
 	// topic, partition, offset and error, then goes on.
 	OnMalformed string `yaml:"on_malformed"`
+	// StreamFromTopic names each event's stream after the topic it was
+	// read from (Kafka Connect's sink connectors know records by topic:
+	// `sluice serve --kafka` sets it for them) instead of the envelope's
+	// prefix.schema.table, which a topic renamed by a JDBC source's
+	// topic.prefix or a RegexRouter no longer matches.
+	StreamFromTopic bool `yaml:"stream_from_topic"`
 	// BatchSize caps the records per emitted batch.
 	BatchSize int `yaml:"batch_size"`
 	// FetchMaxBytes bounds what one fetch may buffer (default 16 MiB; the
@@ -324,6 +330,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 	}
 
 	dec := format.NewDecoder()
+	dec.StreamFromTopic = s.cfg.StreamFromTopic
 	for {
 		fetches := cl.PollRecords(ctx, s.cfg.BatchSize)
 		if ctx.Err() != nil {

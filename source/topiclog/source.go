@@ -71,6 +71,12 @@ type Config struct {
 	// OnMalformed is stop (default) or skip: skip logs the record's topic,
 	// offset and error, then goes on.
 	OnMalformed string `yaml:"on_malformed"`
+	// StreamFromTopic names each event's stream after the topic it was
+	// read from (Kafka Connect's sink connectors know records by topic:
+	// `sluice serve` sets it for them) instead of the envelope's
+	// prefix.schema.table, which a topic renamed by a JDBC source's
+	// topic.prefix or a RegexRouter no longer matches.
+	StreamFromTopic bool `yaml:"stream_from_topic"`
 	// BatchSize caps the records per emitted batch.
 	BatchSize int `yaml:"batch_size"`
 	// BatchBytes caps the record bytes read per emitted batch (one record
@@ -211,6 +217,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 	s.lg = lg
 	ordered := s.re == nil && len(s.cfg.Topics) == 1
 	dec := format.NewDecoder()
+	dec.StreamFromTopic = s.cfg.StreamFromTopic
 	var readers []*reader
 	defer func() {
 		for _, r := range readers {
