@@ -20,7 +20,11 @@
 // sluice's readers decode back losslessly); a sink connector reads its
 // topics (topics or topics.regex) from the earliest retained offset, like
 // a new consumer group with auto.offset.reset=earliest, so a sink created
-// later still gets the history. Connectors fail, pause and restart
+// later still gets the history. The reader names each event's stream after
+// its topic (stream_from_topic), as Connect's sinks know records by topic:
+// a sink's ${topic} (a JDBC table, an S3 directory, an index) is the
+// topic, also when it differs from the envelope's prefix.schema.table (the
+// JDBC source's topic.prefix + table). Connectors fail, pause and restart
 // independently. One connector is one task (id 0): tasks.max is accepted
 // and has no effect.
 //
