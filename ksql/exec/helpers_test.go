@@ -67,6 +67,15 @@ func toyExpr(e ir.Expr) (evalFunc, error) {
 				}
 				return event.String(strings.ToUpper(v.Str)), nil
 			}, nil
+		case "COALESCE":
+			return func(row []event.Value) (event.Value, error) {
+				for _, a := range args {
+					if v, err := a(row); err != nil || !v.IsNull() {
+						return v, err
+					}
+				}
+				return event.Null, nil
+			}, nil
 		case "FAIL_ON":
 			// FAIL_ON(x, v): x, or an error when x = v.
 			return func(row []event.Value) (event.Value, error) {

@@ -102,13 +102,13 @@ func (j *ttJoin) push(r *run, side int, c *change) error {
 	if found {
 		nc.ts = max(c.ts, ots)
 	}
-	if c.row != nil {
-		nc.row = pair(c.row)
-	}
-	if c.old != nil && (nc.row == nil || j.wantOld) {
+	// A side's absent row still joins when the other side is preserved
+	// (a deleted right row leaves the left row with NULLs in a LEFT join).
+	nc.row = pair(c.row)
+	if nc.row == nil || j.wantOld {
 		nc.old = pair(c.old)
 	}
-	if c.row == nil && c.old == nil || nc.row == nil && nc.old == nil {
+	if nc.row == nil && nc.old == nil {
 		return nil
 	}
 	return j.out.emit(r, &nc)

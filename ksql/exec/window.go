@@ -19,9 +19,9 @@ type windowAgg struct {
 	size, advance, grace, ret int64 // µs
 	m                         *meta
 	out                       link
-	// Windows starting before expiredTo are deleted (in memory: after a
-	// restart the first expiry deletes from the start of the space, which
-	// holds nothing older).
+	// The windows up to the start expiredTo (in advances) are deleted (in
+	// memory: after a restart the first expiry deletes from the start of
+	// the space, which holds nothing older).
 	expiredTo    int64
 	expiredKnown bool
 }
@@ -122,16 +122,17 @@ func (g *windowAgg) push(r *run, _ int, c *change) error {
 }
 
 // expire deletes the windows that start before the stream time minus the
-// retention, once per advance.
+// retention: one range deletion each time that passes a window start.
 func (g *windowAgg) expire(st int64) error {
 	cutoff := st - g.ret
-	if g.expiredKnown && cutoff < g.expiredTo+g.advance {
+	last := floorDiv(cutoff-1, g.advance) // the last window start below cutoff, in advances
+	if g.expiredKnown && last <= g.expiredTo {
 		return nil
 	}
 	end := appendInt64Key(append([]byte(nil), g.space...), cutoff)
 	if err := g.st.DeleteRange(g.space, end); err != nil {
 		return err
 	}
-	g.expiredTo, g.expiredKnown = cutoff, true
+	g.expiredTo, g.expiredKnown = last, true
 	return nil
 }
