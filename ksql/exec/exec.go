@@ -248,13 +248,19 @@ func (x *Executor) Process(stream string, ev *event.Event, out []Row) ([]Row, er
 			}
 		}
 	}
+	if err := r.route(len(out)); err != nil {
+		return r.out, err
+	}
+	// The snapshot marks are looked at once ev went everywhere, tables
+	// derived from it included, so that held rows see all of it.
+	n := len(r.out)
 	if err := x.noteSnapshot(r, stream, ev); err != nil {
 		if !isRecord(err) {
 			return r.out, err
 		}
 		first = cmpErr(first, err)
 	}
-	if err := r.route(len(out)); err != nil {
+	if err := r.route(n); err != nil {
 		return r.out, err
 	}
 	if first == nil {

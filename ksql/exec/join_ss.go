@@ -146,8 +146,10 @@ func (j *ssJoin) push(r *run, side int, c *change) error {
 			if err := j.st.Set(k, appendRow(nil, c.row)); err != nil {
 				return err
 			}
-			if !j.minOuterKnown || t < j.minOuter {
-				j.minOuter, j.minOuterKnown = t, true
+			// An unknown bound (after a restart) stays unknown until a
+			// pass reads the store: older rows may wait there.
+			if j.minOuterKnown && t < j.minOuter {
+				j.minOuter = t
 			}
 		}
 	}
