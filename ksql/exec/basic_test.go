@@ -167,3 +167,66 @@ func TestTimestampColumn(t *testing.T) {
 		t.Errorf("a STRING timestamp without format: %v", err)
 	}
 }
+
+func TestPartitionBy(t *testing.T) {
+	// CREATE STREAM by_name AS SELECT UCASE(name) AS k, id FROM customers
+	// PARTITION BY UCASE(name): the expression's value is appended, and
+	// is the output's key.
+	src := source("CUSTOMERS", "pg.public.customers", ir.Stream, customerCols)
+	up := &ir.Call{Func: "UCASE", Args: []ir.Expr{col(1, tStr)}, T: tStr}
+	rp := &ir.Repartition{Input: src, Keys: []ir.Expr{up}}
+	rp.S.Columns = append(append([]types.Field(nil), src.S.Columns...), f("K", tStr))
+	rp.S.Key = []int{len(src.S.Columns)}
+	p := project(rp, []string{"K", "ID"}, []int{len(src.S.Columns), 0}, 0)
+	h := newHarness(t, nil, Options{}, ir.Query{ID: "CSAS_BY_NAME_1", Topic: "BY_NAME", Root: p})
+	wantRows(t, h.feed(ins(customersEv, 1, "1", "ann", 3), ins(customersEv, 2, "2", nil, 4)),
+		"BY_NAME insert (ANN) (ANN,1) @1",
+		"BY_NAME insert (NULL) (NULL,2) @2", // PARTITION BY a NULL gives a NULL key, as in ksqlDB
+	)
+	// A PARTITION BY of a column is only a new key: the row stays.
+	rp2 := &ir.Repartition{Input: source("CUSTOMERS", "pg.public.customers", ir.Stream, customerCols), Keys: []ir.Expr{col(1, tStr)}}
+	rp2.S = types.Schema{Columns: rp2.Input.Schema().Columns, Key: []int{1}}
+	h = newHarness(t, nil, Options{}, ir.Query{ID: "Q", Topic: "OUT", Root: project(rp2, []string{"NAME", "AGE"}, []int{1, 2}, 0)})
+	wantRows(t, h.feed(ins(customersEv, 1, "1", "ann", 3)), "OUT insert (ann) (ann,3) @1")
+}
+
+func TestChainedQueryRecordError(t *testing.T) {
+	// A query reading another's output fails on a row: the error names it,
+	// the first query's row is still returned.
+	q1 := ir.Query{ID: "Q1", Topic: "MID", Root: project(source("C", "pg.public.customers", ir.Stream, customerCols), []string{"ID", "NAME", "AGE"}, []int{0, 1, 2})}
+	mid := source("M", "MID", ir.Stream, customerCols)
+	mid.FromColumns = []string{"ID", "NAME", "AGE"}
+	p := &ir.Project{Input: mid, Exprs: []ir.Expr{&ir.Call{Func: "FAIL_ON", Args: []ir.Expr{col(1, tStr), lit(event.String("bad"), tStr)}, T: tStr}}}
+	p.S.Columns = []types.Field{f("NAME", tStr)}
+	h := newHarness(t, nil, Options{}, q1, ir.Query{ID: "Q2", Topic: "OUT", Root: p})
+	rows, err := h.x.Process("pg.public.customers", ins(customersEv, 1, "1", "bad", 1), nil)
+	if err == nil || err.Error() != "query Q2: cannot cast bad" || len(rows) != 1 || rowText(rows[0]) != "MID insert (1,bad,1) @1" {
+		t.Errorf("rows %v, error %v", rows, err)
+	}
+	if s := h.x.Streams(); len(s) != 1 || s[0] != "pg.public.customers" {
+		t.Errorf("Streams() = %v: MID is produced inside", s)
+	}
+}
+
+func TestNewRefusesBadPlans(t *testing.T) {
+	src := func() *ir.Source { return source("C", "pg.public.customers", ir.Stream, customerCols) }
+	tbl := func() *ir.Source { return source("T", "pg.public.customers", ir.Table, customerCols, 0) }
+	for _, tc := range []struct {
+		q    []ir.Query
+		want string
+	}{
+		{[]ir.Query{{ID: "", Topic: "X", Root: src()}}, `exec: query 0 has an empty or repeated ID ""`},
+		{[]ir.Query{{ID: "A", Topic: "X", Root: src()}, {ID: "B", Topic: "X", Root: src()}}, `queries A and B both write "X"; a topic has one producing query`},
+		{[]ir.Query{{ID: "A", Topic: "X", Root: source("T", "s", ir.Table, customerCols)}}, "query A: table T has no PRIMARY KEY"},
+		{[]ir.Query{{ID: "A", Topic: "X", Root: &ir.Join{Left: tbl(), Right: src(), LeftKey: col(0, tStr), RightKey: col(0, tStr), S: joinSchema(tbl(), src()), K: ir.Stream}}},
+			"query A: a table-stream join: put the stream on the left"},
+		{[]ir.Query{{ID: "A", Topic: "X", Root: &ir.Join{Left: src(), Right: tbl(), Type: ir.FullOuter, LeftKey: col(0, tStr), RightKey: col(0, tStr), S: joinSchema(src(), tbl()), K: ir.Stream}}},
+			"query A: a stream-table join is INNER or LEFT"},
+		{[]ir.Query{{ID: "A", Topic: "X", Root: &ir.Filter{Input: src(), Pred: &ir.Call{Func: "NOPE", T: types.TBoolean}}}}, "query A: WHERE/HAVING: unknown function NOPE"},
+	} {
+		_, err := New(tc.q, exectest.NewState(), Options{Compiler: toyCompiler{}})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("error %v, want %s", err, tc.want)
+		}
+	}
+}

@@ -52,7 +52,9 @@ func newSSJoin(n *ir.Join, keys [2]ir.Evaluator, widths [2]int, pfx []byte, m *m
 		return nil, fmt.Errorf("a join window WITHIN (%v, %v) GRACE PERIOD %v", n.Before, n.After, n.Grace)
 	}
 	j.ret = j.before + j.after + j.grace
-	j.bucketSize = max(j.before+j.after, time.Second.Microseconds())
+	// A lookup spans before + after: with buckets twice that, it reads one
+	// bucket half the time, two otherwise.
+	j.bucketSize = max(2*(j.before+j.after), time.Second.Microseconds())
 	switch n.Type {
 	case ir.LeftOuter:
 		j.outer[0] = true
