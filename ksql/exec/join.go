@@ -21,6 +21,14 @@ func (b *builder) join(n *ir.Join, out link, wantOld bool) (view, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A side read by key is read with the one value of its ON expression.
+	lkeys, rkeys := len(n.Left.Schema().Key), len(n.Right.Schema().Key)
+	if rk == ir.Table && rkeys > 1 || lk == ir.Table && !n.ForeignKey && lkeys > 1 {
+		return nil, fmt.Errorf("a join of a table with a key of several columns: ON gives one value")
+	}
+	if lk == ir.Table && n.ForeignKey && lkeys == 0 {
+		return nil, fmt.Errorf("a foreign-key join whose left table has no key")
+	}
 	switch {
 	case lk == ir.Stream && rk == ir.Table:
 		if n.Type != ir.Inner && n.Type != ir.LeftOuter {
