@@ -16,21 +16,33 @@ type input struct {
 	del    bool          // a delete: vals is the before image (or only the key)
 	vals   []event.Value // the image
 	before []event.Value // an update's before image, when the source sent one
-	schema any           // identity of the column names, for the mapping cache
-	names  func() []string
-	ts     int64 // commit time (events) or the upstream row's time
-	skip   bool  // nothing to offer (a truncate)
+	evs    *event.Schema // the event's schema, or
+	q      *query        // the query whose output this is
+	ts     int64         // commit time (events) or the upstream row's time
+	skip   bool          // nothing to offer (a truncate)
+}
+
+// schema identifies the input's column names, for the mapping cache.
+func (in *input) schema() any {
+	if in.evs != nil {
+		return in.evs
+	}
+	return in.q
+}
+
+func (in *input) names() []string {
+	if in.evs == nil {
+		return in.q.names
+	}
+	n := make([]string, len(in.evs.Columns))
+	for i := range in.evs.Columns {
+		n[i] = in.evs.Columns[i].Name
+	}
+	return n
 }
 
 func eventInput(ev *event.Event) *input {
-	in := &input{schema: ev.Schema, ts: ev.Source.TsUs}
-	in.names = func() []string {
-		n := make([]string, len(ev.Schema.Columns))
-		for i := range ev.Schema.Columns {
-			n[i] = ev.Schema.Columns[i].Name
-		}
-		return n
-	}
+	in := &input{evs: ev.Schema, ts: ev.Source.TsUs}
 	switch ev.Op {
 	case event.OpDelete:
 		in.del, in.vals = true, ev.Before
@@ -63,7 +75,7 @@ func keyImage(ev *event.Event) []event.Value {
 }
 
 func rowInput(row *Row, q *query) *input {
-	in := &input{schema: q, ts: row.Time, names: func() []string { return q.names }}
+	in := &input{q: q, ts: row.Time}
 	switch row.Op {
 	case Delete:
 		in.del = true
@@ -197,7 +209,7 @@ func (s *sourceOp) from(i int) string {
 // reads (-1: absent, NULL). Columns match by exact name, else ignoring
 // case. The cache is per input schema and bounded.
 func (s *sourceOp) mapping(in *input) []int {
-	if m, ok := s.maps[in.schema]; ok {
+	if m, ok := s.maps[in.schema()]; ok {
 		return m
 	}
 	names := in.names()
@@ -223,7 +235,7 @@ func (s *sourceOp) mapping(in *input) []int {
 	if len(s.maps) >= 64 {
 		clear(s.maps)
 	}
-	s.maps[in.schema] = m
+	s.maps[in.schema()] = m
 	return m
 }
 
@@ -341,7 +353,7 @@ func (s *sourceOp) ingest(r *run, in *input) error {
 		oldKey := s.fill(m, in.before, nil)
 		newKey := s.fill(m, in.vals, nil)
 		if !sameKey(oldKey, newKey, s.keyIdx) {
-			if err := s.apply(r, &input{del: true, vals: in.before, schema: in.schema, names: in.names, ts: in.ts}, m, seq); err != nil {
+			if err := s.apply(r, &input{del: true, vals: in.before, evs: in.evs, q: in.q, ts: in.ts}, m, seq); err != nil {
 				return err
 			}
 		}
