@@ -243,7 +243,10 @@
 // events name, or before any the first part of its name) delivers a
 // SnapshotLast or a streaming change; or when the pipeline calls
 // SnapshotDone (an empty table sends no marked row). Held rows are released
-// after the marking input reached every table derived from it.
+// after the marking input reached every table derived from it; rows held
+// by a run with the option on are joined before the next input of a run
+// with it off. A source without snapshot marks (every row a streaming
+// change) ends the hold with its first row.
 //
 // # State
 //

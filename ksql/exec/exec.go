@@ -237,6 +237,14 @@ func (x *Executor) Process(stream string, ev *event.Event, out []Row) ([]Row, er
 	r := &run{x: x, out: out}
 	srcs := x.byStream[stream]
 	var first error
+	if len(x.holds.orphans) > 0 {
+		if err := x.releaseOrphans(r); err != nil {
+			if !isRecord(err) {
+				return r.out, err
+			}
+			first = err
+		}
+	}
 	if len(srcs) > 0 {
 		in := eventInput(ev)
 		for _, s := range srcs {

@@ -17,6 +17,25 @@ type holdSet struct {
 	joins   []*stJoin
 	groups  map[string]*holdGroup // by input stream
 	waiting int                   // groups not done
+	// orphans hold rows from a run with the option on; they are released
+	// at the next input.
+	orphans []*stJoin
+}
+
+// releaseOrphans joins the rows an earlier run held.
+func (x *Executor) releaseOrphans(r *run) error {
+	var first error
+	for len(x.holds.orphans) > 0 {
+		j := x.holds.orphans[0]
+		x.holds.orphans = x.holds.orphans[1:]
+		if err := j.release(r); err != nil {
+			if !isRecord(err) {
+				return err
+			}
+			first = cmpErr(first, err)
+		}
+	}
+	return first
 }
 
 // holdGroup is one input stream some held join waits for.
@@ -35,6 +54,17 @@ func doneKey(stream string) []byte { return append(bytes.Clone(doneKeyBase), str
 func (x *Executor) initHolds() error {
 	x.holds.groups = map[string]*holdGroup{}
 	if !x.opts.HoldUntilSnapshot {
+		// Rows held by an earlier run with the option on are joined
+		// before the next input.
+		for _, j := range x.holds.joins {
+			found := false
+			if err := x.st.Scan(j.hold, prefixEnd(j.hold), func(_, _ []byte) bool { found = true; return false }); err != nil {
+				return err
+			}
+			if found {
+				x.holds.orphans = append(x.holds.orphans, j)
+			}
+		}
 		x.holds.joins = nil
 		return nil
 	}

@@ -235,3 +235,21 @@ func TestHoldReleasedBySnapshotDone(t *testing.T) {
 		t.Errorf("Waiting() = %v", w)
 	}
 }
+
+// TestHeldRowsOutliveTheOption: rows held by a run with
+// HoldUntilSnapshot are joined by a run without it, before its first
+// input.
+func TestHeldRowsOutliveTheOption(t *testing.T) {
+	h := newHarness(t, nil, Options{HoldUntilSnapshot: true}, stJoinQuery(ir.LeftOuter))
+	o1 := ins(ordersEv, 1, "o1", "c1", 5)
+	o1.Source.Snapshot = event.SnapshotTrue
+	if got := h.feed(o1); len(got) != 0 {
+		t.Fatalf("not held: %v", got)
+	}
+	h.opts.HoldUntilSnapshot = false
+	h.restart()
+	wantRows(t, h.feed(ins(ordersEv, 2, "o2", "c1", 6)),
+		"ENRICHED insert (o1) (o1,5,NULL) @1",
+		"ENRICHED insert (o2) (o2,6,NULL) @2",
+	)
+}
