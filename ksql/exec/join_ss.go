@@ -52,9 +52,10 @@ func newSSJoin(n *ir.Join, keys [2]ir.Evaluator, widths [2]int, pfx []byte, m *m
 		return nil, fmt.Errorf("a join window WITHIN (%v, %v) GRACE PERIOD %v", n.Before, n.After, n.Grace)
 	}
 	j.ret = j.before + j.after + j.grace
-	// A lookup spans before + after: with buckets twice that, it reads one
-	// bucket half the time, two otherwise.
-	j.bucketSize = max(2*(j.before+j.after), time.Second.Microseconds())
+	// A lookup spans before + after, so it reads two buckets at most.
+	// (Buckets twice as wide, read once half the time, measured no faster:
+	// a Scan of an empty range is cheap next to one that finds rows.)
+	j.bucketSize = max(j.before+j.after, time.Second.Microseconds())
 	switch n.Type {
 	case ir.LeftOuter:
 		j.outer[0] = true

@@ -131,15 +131,14 @@ func TestStreamStreamAsymmetricWindow(t *testing.T) {
 func TestStreamStreamJoinExpiresRows(t *testing.T) {
 	st := exectest.NewState()
 	h := newHarness(t, st, Options{}, ssJoinQuery(ir.Inner, 10*sec, 10*sec, 0))
-	for i := int64(0); i < 100; i++ {
+	for i := int64(0); i < 50; i++ {
 		h.feed(orderOf("o", i), shipmentOf("s", "z", i))
 	}
 	// Retention is before + after + grace = 20 s and a bucket covers
-	// twice the window, 40 s: at stream time 99 the rows before 79 could
-	// go, and the bucket [0,40) is gone.
+	// 20 s: at stream time 49 the bucket [0,20) is gone.
 	buf := append(opPrefix(ssJoinQueryID, 0), 'b')
-	if n := countKeys(st, buf); n != 2*60 {
-		t.Errorf("%d buffered rows, want %d", n, 2*60)
+	if n := countKeys(st, buf); n != 2*30 {
+		t.Errorf("%d buffered rows, want %d", n, 2*30)
 	}
 	if n := countKeys(st, append(bytes.Clone(opPrefix(ssJoinQueryID, 0)), 'o')); n != 0 {
 		t.Errorf("%d rows in the outer store of an inner join", n)
