@@ -299,17 +299,19 @@
 // # Figures
 //
 // go test -bench . ./ksql/exec/ on the project's machine (2 cores shared
-// with other jobs), over the real store (an epoch per 1,000 events, a
-// synced commit every 10 epochs), test compiler, 200,000 events, CPU time
-// per event (the process's, Pebble's compactions included):
+// with other jobs, load average 2 to 16 during the runs), over the real
+// store (an epoch per 1,000 events, a synced commit every 10 epochs), the
+// test compiler, 200,000 to 300,000 events: CPU time per event, the
+// process's (Pebble's compactions included), and the process's peak RSS:
 //
-//	filter + projection                             1.3 µs
-//	stream-table join, 1,000,000-row table         16   µs (13 µs with a 128 MiB store cache)
-//	stream-stream join WITHIN 1 HOUR               24   µs
-//	GROUP BY LATEST_BY_OFFSET, 1,000,000 keys      17   µs
+//	filter + projection                          1.3 µs    65 MiB
+//	stream-table join, 1,000,000-row table      16–17 µs  102 MiB (13 µs with a 128 MiB store cache, 137 MiB)
+//	stream-stream join WITHIN 1 HOUR            25–31 µs   42 MiB (360,000 rows per side in the window)
+//	GROUP BY LATEST_BY_OFFSET, 1,000,000 keys   15–19 µs  103 MiB
 //
-// The operators' own work is 1–3 µs of these; the rest is the store: a
-// Get of a random key among 1,000,000 (10–12 µs, Pebble's levels and block
-// cache misses), a Set (undo record included) and the compactions they
-// cause.
+// The operators' own work is 1–3 µs of these (profiles); the rest is the
+// store: a Get of a random key among 1,000,000 (10–12 µs: Pebble's levels
+// and block-cache misses), a Scan's new iterator (about 8 µs each, two per
+// stream-stream lookup), a Set with its undo record, and the compactions
+// they cause.
 package exec
