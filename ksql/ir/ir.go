@@ -179,7 +179,10 @@ type AggCall struct {
 }
 
 // Aggregator is a compiled AggCall (package eval). Its accumulator is
-// bytes, so that operators keep it in operator state as they are.
+// bytes, so that operators keep it in operator state as they are. Add,
+// Undo and Merge never write into the accumulators they are given (which
+// may be the store's memory): they return a new slice, or the same one
+// when nothing changed.
 type Aggregator interface {
 	// Init is the accumulator of an empty group.
 	Init() []byte
@@ -192,6 +195,13 @@ type Aggregator interface {
 	Undo(acc []byte, args []event.Value) (out []byte, ok bool, err error)
 	// Result is the aggregate's value for acc.
 	Result(acc []byte) (event.Value, error)
+}
+
+// Merger is implemented by Aggregators whose accumulators combine, which
+// session windows need when a late row bridges two sessions: Merge folds
+// the rows of b into a, as if b's rows had been added after a's.
+type Merger interface {
+	Merge(a, b []byte) ([]byte, error)
 }
 
 // Kind says whether a relation is a stream (every row an event) or a table
@@ -215,10 +225,10 @@ type Node interface {
 // Pseudo-columns every source row carries after its own columns, in this
 // order, so that expressions address them by index like any column.
 const (
-	RowTime      = "ROWTIME"      // TIMESTAMP: event time (the `timestamp` property, else the source's commit time)
+	RowTime      = "ROWTIME"      // BIGINT: event time in epoch milliseconds, as in ksqlDB (the `timestamp` property, else the source's commit time)
 	RowPartition = "ROWPARTITION" // INTEGER: always 0 (a sluice stream has one order)
 	RowOffset    = "ROWOFFSET"    // BIGINT: the row's sequence in its stream
-	WindowStart  = "WINDOWSTART"  // TIMESTAMP: windowed aggregations' outputs only
+	WindowStart  = "WINDOWSTART"  // BIGINT epoch milliseconds, as in ksqlDB: windowed aggregations' outputs only
 	WindowEnd    = "WINDOWEND"
 )
 
@@ -292,6 +302,9 @@ type Aggregate struct {
 	Aggs    []AggCall
 	Window  *Window
 	S       types.Schema
+	// Final (EMIT FINAL, windowed only) emits each window's result once,
+	// when the window closes (its end plus grace), instead of every change.
+	Final bool
 }
 
 // JoinType is INNER, LEFT, RIGHT or FULL OUTER.
