@@ -179,7 +179,10 @@ type AggCall struct {
 }
 
 // Aggregator is a compiled AggCall (package eval). Its accumulator is
-// bytes, so that operators keep it in operator state as they are.
+// bytes, so that operators keep it in operator state as they are. Add,
+// Undo and Merge never write into the accumulators they are given (which
+// may be the store's memory): they return a new slice, or the same one
+// when nothing changed.
 type Aggregator interface {
 	// Init is the accumulator of an empty group.
 	Init() []byte
@@ -192,6 +195,13 @@ type Aggregator interface {
 	Undo(acc []byte, args []event.Value) (out []byte, ok bool, err error)
 	// Result is the aggregate's value for acc.
 	Result(acc []byte) (event.Value, error)
+}
+
+// Merger is implemented by Aggregators whose accumulators combine, which
+// session windows need when a late row bridges two sessions: Merge folds
+// the rows of b into a, as if b's rows had been added after a's.
+type Merger interface {
+	Merge(a, b []byte) ([]byte, error)
 }
 
 // Kind says whether a relation is a stream (every row an event) or a table

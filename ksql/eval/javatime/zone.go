@@ -254,3 +254,10 @@ func (z *Zone) resolveLocal(local int64, preferred int, hasPreferred bool) int64
 	}
 	return local - int64(before)
 }
+
+// Offset is the zone's offset from UTC in seconds at an instant (seconds
+// since the epoch).
+func (z *Zone) Offset(unixSec int64) int {
+	off, _ := z.offsetAt(unixSec)
+	return off
+}
