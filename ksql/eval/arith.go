@@ -65,6 +65,9 @@ func binaryNode(l, r node, t types.Type, op func(a, b event.Value) (event.Value,
 }
 
 func compileArith(op ir.BinOp, l, r node, t types.Type) (node, error) {
+	if op == ir.Add && t.Base == types.String {
+		return compileConcat(l, r, t) // ksqlDB's 'a' + b
+	}
 	if !l.t.IsNumeric() && l.t.Base != types.Unknown || !r.t.IsNumeric() && r.t.Base != types.Unknown {
 		return node{}, fmt.Errorf("operator %s needs numbers, not %s and %s", opName(op), l.t, r.t)
 	}

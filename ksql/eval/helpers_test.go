@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
@@ -110,3 +111,5 @@ func compileErr(t *testing.T, name string, e ir.Expr, msg string) {
 		t.Errorf("%s: Compile error %v; want %q", name, err, msg)
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15)) }

@@ -9,7 +9,9 @@ import (
 // javaDouble renders f as Java's Double.toString does since JDK 19 (the
 // shortest decimal that reads back as f): plain notation with at least one
 // fractional digit for 10^-3 ≤ |f| < 10^7 ("0.001", "1234567.0"), otherwise
-// computerized scientific notation ("1.0E7", "1.234E-5"); NaN, Infinity,
+// computerized scientific notation ("1.0E7", "1.234E-5"), whose two
+// digits at least are the pair nearest the exact value (4.9E-324, not
+// 5.0E-324); NaN, Infinity,
 // -Infinity, 0.0 and -0.0 as Java spells them. Older JDKs (ksqlDB 0.28
 // runs on 11) print the same digits except for rare doubles where their
 // algorithm emitted one digit too many (JDK-4511638); sluice never does.
@@ -33,6 +35,15 @@ func appendJavaDouble(b []byte, f float64) []byte {
 	}
 	var buf [32]byte
 	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // -d.ddde±XX
+	if abs := math.Abs(f); (abs < 1e-3 || abs >= 1e7) && (e[1] == 'e' || e[0] == '-' && e[2] == 'e') {
+		// Java prints two digits at least, the pair nearest the exact
+		// value among those that read back as f (4.9E-324, not 5.0E-324).
+		var buf2 [32]byte
+		e2 := strconv.AppendFloat(buf2[:0], f, 'e', 1, 64)
+		if g, err := strconv.ParseFloat(string(e2), 64); err == nil && g == f {
+			e = append(buf[:0], e2...)
+		}
+	}
 	neg := e[0] == '-'
 	if neg {
 		e = e[1:]
