@@ -48,10 +48,29 @@ func compileBinary(e *ir.Binary) (node, error) {
 }
 
 // binaryNode builds a NULL-propagating node: NULL if either side is NULL
-// (the right side is not evaluated when the left is NULL), else op.
+// (the right side is not evaluated when the left is NULL), else op. A
+// constant side is evaluated once, here.
 func binaryNode(l, r node, t types.Type, op func(a, b event.Value) (event.Value, error)) node {
 	lf, rf := l.f, r.f
-	return node{t: t, konst: l.konst && r.konst, f: func(row []event.Value) (event.Value, error) {
+	konst := l.konst && r.konst
+	if r.konst && !l.konst {
+		if rv, err := rf(nil); err == nil {
+			if rv.Kind == event.KindNull {
+				return node{t: t, f: func(row []event.Value) (event.Value, error) {
+					_, err := lf(row)
+					return event.Null, err
+				}}
+			}
+			return node{t: t, f: func(row []event.Value) (event.Value, error) {
+				a, err := lf(row)
+				if err != nil || a.Kind == event.KindNull {
+					return event.Null, err
+				}
+				return op(a, rv)
+			}}
+		}
+	}
+	return node{t: t, konst: konst, f: func(row []event.Value) (event.Value, error) {
 		a, err := lf(row)
 		if err != nil || a.Kind == event.KindNull {
 			return event.Null, err

@@ -83,6 +83,7 @@ func cmpFloat(a, b float64) int {
 // is DECIMAL (a DOUBLE through its Java text, as BigDecimal.valueOf),
 // else as doubles when either is DOUBLE, else as integers.
 func numericComparator(lt, rt types.Type) comparator {
+	li, ri := isInt(lt) || lt.Base == types.Unknown, isInt(rt) || rt.Base == types.Unknown
 	switch {
 	case lt.Base == types.Decimal || rt.Base == types.Decimal:
 		lc, rc := decOperand(lt), decOperand(rt)
@@ -97,16 +98,14 @@ func numericComparator(lt, rt types.Type) comparator {
 			}
 			return decCmp(x, y), nil
 		}
-	case lt.Base == types.Double || rt.Base == types.Double:
-		lf, _ := toFloatFunc(lt)
-		rf, _ := toFloatFunc(rt)
-		return func(a, b event.Value) (int, error) {
-			x, _ := lf(a)
-			y, _ := rf(b)
-			return cmpFloat(x, y), nil
-		}
+	case li && ri:
+		return func(a, b event.Value) (int, error) { return cmpInt(a.AsInt(), b.AsInt()), nil }
+	case li:
+		return func(a, b event.Value) (int, error) { return cmpFloat(float64(a.AsInt()), b.AsFloat()), nil }
+	case ri:
+		return func(a, b event.Value) (int, error) { return cmpFloat(a.AsFloat(), float64(b.AsInt())), nil }
 	}
-	return func(a, b event.Value) (int, error) { return cmpInt(a.AsInt(), b.AsInt()), nil }
+	return func(a, b event.Value) (int, error) { return cmpFloat(a.AsFloat(), b.AsFloat()), nil }
 }
 
 // decOperand converts a numeric value for an exact comparison; a NaN or
@@ -344,21 +343,29 @@ func compileCompare(op ir.BinOp, l, r node) (node, error) {
 	if !ordered && op != ir.Eq && op != ir.Ne {
 		return node{}, fmt.Errorf("operator %s does not apply to %s values (only = and <>)", opName(op), l.t)
 	}
-	test := compareTests[op]
+	var test func(int) bool
+	switch op { // a direct test per operator: no table lookup per row
+	case ir.Eq:
+		test = func(c int) bool { return c == 0 }
+	case ir.Ne:
+		test = func(c int) bool { return c == -1 || c == 1 }
+	case ir.Lt:
+		test = func(c int) bool { return c == -1 }
+	case ir.Le:
+		test = func(c int) bool { return c == -1 || c == 0 }
+	case ir.Gt:
+		test = func(c int) bool { return c == 1 }
+	default:
+		test = func(c int) bool { return c == 1 || c == 0 }
+	}
 	return binaryNode(l, r, types.TBoolean, func(a, b event.Value) (event.Value, error) {
 		x, err := c(a, b)
 		if err != nil {
 			return event.Null, err
 		}
-		return event.Bool(test(x)), nil
+		if test(x) {
+			return vTrue, nil
+		}
+		return vFalse, nil
 	}), nil
-}
-
-var compareTests = [...]func(int) bool{
-	ir.Eq: func(c int) bool { return c == 0 },
-	ir.Ne: func(c int) bool { return c == -1 || c == 1 },
-	ir.Lt: func(c int) bool { return c == -1 },
-	ir.Le: func(c int) bool { return c == -1 || c == 0 },
-	ir.Gt: func(c int) bool { return c == 1 },
-	ir.Ge: func(c int) bool { return c == 1 || c == 0 },
 }

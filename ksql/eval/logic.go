@@ -154,6 +154,9 @@ func compileIn(e *ir.In) (node, error) {
 		konst = konst && it.konst
 	}
 	xf := x.f
+	if n, ok := inConstStrings(x, e.List, items); ok {
+		return fold(negate(n, e.Negate)), nil
+	}
 	n := node{t: types.TBoolean, konst: konst, f: func(row []event.Value) (event.Value, error) {
 		v, err := xf(row)
 		if err != nil || v.Kind == event.KindNull {
@@ -301,4 +304,40 @@ func compileCase(e *ir.Case) (node, error) {
 		}
 		return els(row)
 	}}), nil
+}
+
+// inConstStrings is IN over a list of non-NULL STRING constants, the
+// common filter: a direct comparison per item.
+func inConstStrings(x node, list []ir.Expr, items []fn) (node, bool) {
+	if x.t.Base != types.String {
+		return node{}, false
+	}
+	var vals []string
+	for i, it := range items {
+		if list[i].Type().Base != types.String {
+			return node{}, false
+		}
+		l, ok := list[i].(*ir.Literal)
+		if !ok {
+			return node{}, false
+		}
+		v, err := it(nil)
+		if err != nil || v.Kind != event.KindString || !l.Value.Equal(v) {
+			return node{}, false
+		}
+		vals = append(vals, v.Str)
+	}
+	xf := x.f
+	return node{t: types.TBoolean, konst: x.konst, f: func(row []event.Value) (event.Value, error) {
+		v, err := xf(row)
+		if err != nil || v.Kind == event.KindNull {
+			return event.Null, err
+		}
+		for _, s := range vals {
+			if v.Str == s {
+				return vTrue, nil
+			}
+		}
+		return vFalse, nil
+	}}, true
 }
