@@ -255,8 +255,9 @@ type overload struct {
 	variadic bool
 	ret      *tpat
 	retFn    func(params []types.Type) (types.Type, error)
-	nullCall bool // the implementation sees NULL arguments (else any NULL argument gives NULL)
-	impure   bool // not deterministic (never folded)
+	retText  string // the result for the reference
+	nullCall bool   // the implementation sees NULL arguments (else any NULL argument gives NULL)
+	impure   bool   // not deterministic (never folded)
 	run      callFn
 	build    func(c *callSite) (callFn, error)
 }
@@ -282,8 +283,11 @@ func over(spec string) *overload {
 	for _, p := range splitTop(ps) {
 		o.params = append(o.params, parsePat(p))
 	}
-	if r := strings.TrimSpace(ret); r != "?" {
+	if r := strings.TrimSpace(ret); strings.HasPrefix(r, "?") {
+		o.retText = strings.TrimSpace(r[1:]) // computed by retFn; the text documents it
+	} else {
 		o.ret = parsePat(r)
+		o.retText = o.ret.String()
 	}
 	return o
 }
@@ -483,11 +487,7 @@ func Signatures(name string) []string {
 	var out []string
 	if f, ok := scalars[name]; ok {
 		for _, o := range f.overloads {
-			r := "?"
-			if o.ret != nil {
-				r = o.ret.String()
-			}
-			out = append(out, name+"("+o.paramText()+") -> "+r)
+			out = append(out, name+"("+o.paramText()+") -> "+o.retText)
 		}
 	}
 	if a, ok := aggregates[name]; ok {

@@ -38,7 +38,7 @@ func mathFuncs() map[string][]*overload {
 			over("INTEGER -> INTEGER").fn(intAbs(math.MinInt32, "INTEGER")),
 			over("BIGINT -> BIGINT").fn(intAbs(math.MinInt64, "BIGINT")),
 			over("DOUBLE -> DOUBLE").fn(float1(math.Abs)),
-			over("DECIMAL -> ?").retType(sameType).with(decimalUnary(func(d dec) (dec, error) {
+			over("DECIMAL -> ?DECIMAL(p, s)").retType(sameType).with(decimalUnary(func(d dec) (dec, error) {
 				if d.sign() < 0 {
 					return decNeg(d), nil
 				}
@@ -52,10 +52,10 @@ func mathFuncs() map[string][]*overload {
 			over("BIGINT -> BIGINT").fn(func(a []event.Value) (event.Value, error) { return a[0], nil }),
 			over("DOUBLE -> BIGINT").fn(roundDouble),
 			over("DOUBLE, INTEGER -> DOUBLE").fn(roundDoublePlaces),
-			over("DECIMAL -> ?").retType(func(p []types.Type) (types.Type, error) {
+			over("DECIMAL -> ?DECIMAL(p - s, 0)").retType(func(p []types.Type) (types.Type, error) {
 				return types.DecimalOf(max(1, p[0].Precision-p[0].Scale), 0), nil
 			}).with(roundDecimal),
-			over("DECIMAL, INTEGER -> ?").retType(sameType).with(roundDecimal),
+			over("DECIMAL, INTEGER -> ?DECIMAL(p, s)").retType(sameType).with(roundDecimal),
 		},
 		"SIGN": {
 			over("BIGINT -> INTEGER").fn(func(a []event.Value) (event.Value, error) {
@@ -133,7 +133,7 @@ func roundingOverloads(f func(float64) float64, mode roundMode) []*overload {
 		over("INTEGER -> INTEGER").fn(same),
 		over("BIGINT -> BIGINT").fn(same),
 		over("DOUBLE -> DOUBLE").fn(float1(f)),
-		over("DECIMAL -> ?").retType(sameType).with(decimalUnary(func(d dec) (dec, error) {
+		over("DECIMAL -> ?DECIMAL(p, s)").retType(sameType).with(decimalUnary(func(d dec) (dec, error) {
 			return d.rescale(0, mode)
 		})),
 	}
