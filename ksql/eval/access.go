@@ -48,7 +48,7 @@ func arrayAt(es []event.Value, i int64) event.Value {
 	switch {
 	case i > 0 && i <= n:
 		return es[i-1]
-	case i < 0 && -i <= n:
+	case i < 0 && i >= -n:
 		return es[n+i]
 	}
 	return event.Null

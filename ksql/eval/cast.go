@@ -96,7 +96,13 @@ func castFunc(from, to types.Type) (conv, error) {
 				return event.Int(t), nil
 			}, nil
 		case types.Date:
-			return func(v event.Value) (event.Value, error) { return event.Int(v.AsInt() * microsPerDay), nil }, nil
+			return func(v event.Value) (event.Value, error) {
+				us, ok := dateMicros(v.AsInt())
+				if !ok {
+					return event.Null, castError(v, from, to, "out of range")
+				}
+				return event.Int(us), nil
+			}, nil
 		}
 	case types.Date:
 		switch from.Base {

@@ -162,7 +162,11 @@ func temporalOperand(t, target types.Type) (func(event.Value) (int64, error), er
 	case t.Base == target.Base:
 		return func(v event.Value) (int64, error) { return v.AsInt(), nil }, nil
 	case t.Base == types.Date && target.Base == types.Timestamp:
-		return func(v event.Value) (int64, error) { return v.AsInt() * microsPerDay, nil }, nil
+		return func(v event.Value) (int64, error) {
+			// Beyond a TIMESTAMP's range a date still orders: saturate.
+			d := max(min(v.AsInt(), maxDateDays), -maxDateDays)
+			return d * microsPerDay, nil
+		}, nil
 	case t.Base == types.String:
 		parse, err := castFunc(types.TString, target)
 		if err != nil {

@@ -216,3 +216,21 @@ func TestColumnChecks(t *testing.T) {
 		{name: "NULL", e: col(0, tInt), row: []event.Value{vN}, want: vN},
 	})
 }
+
+// TestExtremes: values at the ends of their ranges give results or
+// errors, never a panic.
+func TestExtremes(t *testing.T) {
+	a := col(0, types.ArrayOf(tStr))
+	row := []event.Value{arr(str("a"))}
+	runCases(t, []exprCase{
+		{name: "index MinInt64", e: &ir.Subscript{X: a, Index: col(1, tBig), T: tStr}, row: append(row, i64(math.MinInt64)), want: vN},
+		{name: "index MaxInt64", e: &ir.Subscript{X: a, Index: col(1, tBig), T: tStr}, row: append(row, i64(math.MaxInt64)), want: vN},
+		{name: "INSTR MinInt", e: call("INSTR", sLit("abc"), sLit("b"), col(0, tInt)), row: []event.Value{i64(math.MinInt32)}, want: i64(0)},
+		{name: "SUBSTRING huge length", e: call("SUBSTRING", sLit("abc"), iLit(2), col(0, tInt)), row: []event.Value{i64(math.MaxInt32)}, want: str("bc")},
+		{name: "DATE to TIMESTAMP overflow", e: cast(col(0, types.TDate), types.TTimestamp), row: []event.Value{i64(math.MaxInt64 / 2)},
+			err: "cannot cast DATE 4611686018427387903 to TIMESTAMP: out of range"},
+		{name: "DATEADD overflow", e: call("DATEADD", sLit("DAYS"), iLit(1), col(0, types.TDate)), row: []event.Value{i64(math.MaxInt64 / 2)},
+			err: "DATEADD: the date is out of range"},
+		{name: "far DATE compares", e: cmp(ir.Gt, col(0, types.TDate), lit(i64(0), types.TTimestamp)), row: []event.Value{i64(math.MaxInt64)}, want: vT},
+	})
+}

@@ -199,7 +199,7 @@ func instr(a []event.Value) (event.Value, error) {
 	}
 	s, sub := a[0].Str, a[1].Str
 	n := int64(utf16Len(s))
-	if pos > n || -pos > n || pos == 0 {
+	if pos > n || pos < -n || pos == 0 {
 		// Position 0 makes ksqlDB search only the last character and
 		// report a match there as 0: always 0.
 		return event.Int(0), nil

@@ -349,7 +349,11 @@ func dateAdd(sign int64) func(c *callSite) (callFn, error) {
 			if err != nil {
 				return event.Null, err
 			}
-			us, err := addMicros(c.name, a[2].AsInt()*microsPerDay, d)
+			start, ok := dateMicros(a[2].AsInt())
+			if !ok {
+				return event.Null, fmt.Errorf("%s: the date is out of range", c.name)
+			}
+			us, err := addMicros(c.name, start, d)
 			if err != nil {
 				return event.Null, err
 			}

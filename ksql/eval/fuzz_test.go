@@ -72,6 +72,9 @@ func (s *byteSource) value(t types.Type, depth int) event.Value {
 	case types.Integer:
 		return event.Int(int64(int32(s.u64())))
 	case types.Bigint, types.Date, types.Time, types.Timestamp:
+		if s.n(3) == 0 {
+			return event.Int([]int64{math.MinInt64, math.MaxInt64, -1, 0, 1, math.MinInt32, math.MaxInt32}[s.n(7)])
+		}
 		if s.n(2) == 0 {
 			return event.Int(int64(s.n(2000)) - 1000)
 		}

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -22,6 +23,18 @@ func floorDiv(a, b int64) int64 {
 }
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
+// maxDateDays bounds the DATEs whose midnight a TIMESTAMP can hold.
+const maxDateDays = math.MaxInt64 / microsPerDay
+
+// dateMicros is the TIMESTAMP of a DATE's midnight; ok is false when it
+// does not fit (a date some 290,000 years away).
+func dateMicros(days int64) (int64, bool) {
+	if days > maxDateDays || days < -maxDateDays {
+		return 0, false
+	}
+	return days * microsPerDay, true
+}
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date.
 func civil(days int64) (year int64, month, day int) {
