@@ -26,7 +26,7 @@ func compileSubscript(e *ir.Subscript) (node, error) {
 			return node{}, fmt.Errorf("an array index must be INTEGER or BIGINT, not %s", idx.t)
 		}
 		return fold(binaryNode(x, idx, e.T, func(a, b event.Value) (event.Value, error) {
-			return arrayAt(a.Elems(), b.AsInt()), nil
+			return element(arrayAt(a.Elems(), b.AsInt()), e.T)
 		})), nil
 	case types.Map:
 		eq, err := equalFunc(*x.t.Key, idx.t)
@@ -34,7 +34,7 @@ func compileSubscript(e *ir.Subscript) (node, error) {
 			return node{}, fmt.Errorf("map lookup: %w", err)
 		}
 		return fold(binaryNode(x, idx, e.T, func(a, b event.Value) (event.Value, error) {
-			return mapGet(a.Elems(), b, eq), nil
+			return element(mapGet(a.Elems(), b, eq), e.T)
 		})), nil
 	case types.Unknown:
 		return constNode(event.Null, e.T), nil
@@ -89,6 +89,17 @@ func compileFieldOf(e *ir.FieldOf) (node, error) {
 		if i >= len(es) {
 			return event.Null, fmt.Errorf("a struct of %d fields where %s is expected", len(es), x.t)
 		}
-		return es[i], nil
+		return element(es[i], e.T)
 	}), nil
+}
+
+// element checks a value taken out of a collection, which Column's check
+// of the row's own values does not reach.
+func element(v event.Value, t types.Type) (event.Value, error) {
+	if v.Kind != kindOf(t) && v.Kind != event.KindNull {
+		if err := checkValue(v, t); err != nil {
+			return event.Null, fmt.Errorf("an element: %w", err)
+		}
+	}
+	return v, nil
 }

@@ -249,7 +249,7 @@ func arrayExtreme(dir int) func(c *callSite) (callFn, error) {
 					best = e
 				}
 			}
-			return best, nil
+			return element(best, c.ret)
 		}, nil
 	}
 }
