@@ -517,8 +517,11 @@ func (p *parser) typ() Type {
 		p.expectPunct(">", " after the value type")
 		out = types.MapOf(k.T, v.T)
 	case "STRUCT":
-		p.expectPunct("<", " after STRUCT (STRUCT<name type, …>)")
 		out = types.Type{Base: types.Struct}
+		if p.acceptPunct("<>") { // STRUCT<> lexes as STRUCT and <>
+			break
+		}
+		p.expectPunct("<", " after STRUCT (STRUCT<name type, …>)")
 		if !p.acceptPunct(">") {
 			seen := map[string]bool{}
 			for {
