@@ -34,7 +34,7 @@
 // <=, >, >=, [NOT] BETWEEN … AND …, [NOT] IN (…), [NOT] LIKE … [ESCAPE
 // 'c'], IS [NOT] NULL — predicates do not chain, a = b = c is an error as
 // in ksqlDB); ||; + -; * / %; unary - +; x[i] and x->field; literals
-// (12 is an INTEGER, 1.5 a DECIMAL, 1.5e3 a DOUBLE, 'it''s', TRUE,
+// (12 is an INTEGER, 1.5 a DECIMAL, 1.5e3 a DOUBLE, 'text' with a quote doubled inside, TRUE,
 // FALSE, NULL, ARRAY[…], MAP(k := v, …), STRUCT(f := v, …)), names
 // (`col`, `alias.col`), calls (f(x), COUNT(*), f(DISTINCT x)), CASE
 // (simple and searched) and CAST(x AS type). Types: BOOLEAN, INT/INTEGER,

@@ -43,7 +43,7 @@ type gen struct {
 	depth int
 }
 
-func (g *gen) n(k int) int      { return g.r.Intn(k) }
+func (g *gen) n(k int) int       { return g.r.Intn(k) }
 func (g *gen) chance(k int) bool { return g.r.Intn(k) == 0 }
 
 var names = []string{"A", "B", "C1", "ORDER_ID", "PRICE", "KEY", "DATE", "SESSION", "EMIT", "PARTITION", "GRACE", "ID", "_X", "VALUE", "TIMESTAMP", "ÉTÉ"}
