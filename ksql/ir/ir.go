@@ -292,6 +292,9 @@ type Aggregate struct {
 	Aggs    []AggCall
 	Window  *Window
 	S       types.Schema
+	// Final (EMIT FINAL, windowed only) emits each window's result once,
+	// when the window closes (its end plus grace), instead of every change.
+	Final bool
 }
 
 // JoinType is INNER, LEFT, RIGHT or FULL OUTER.
