@@ -215,10 +215,10 @@ type Node interface {
 // Pseudo-columns every source row carries after its own columns, in this
 // order, so that expressions address them by index like any column.
 const (
-	RowTime      = "ROWTIME"      // TIMESTAMP: event time (the `timestamp` property, else the source's commit time)
+	RowTime      = "ROWTIME"      // BIGINT: event time in epoch milliseconds, as in ksqlDB (the `timestamp` property, else the source's commit time)
 	RowPartition = "ROWPARTITION" // INTEGER: always 0 (a sluice stream has one order)
 	RowOffset    = "ROWOFFSET"    // BIGINT: the row's sequence in its stream
-	WindowStart  = "WINDOWSTART"  // TIMESTAMP: windowed aggregations' outputs only
+	WindowStart  = "WINDOWSTART"  // BIGINT epoch milliseconds, as in ksqlDB: windowed aggregations' outputs only
 	WindowEnd    = "WINDOWEND"
 )
 
