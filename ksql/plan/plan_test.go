@@ -1,0 +1,106 @@
+package plan
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/ksql/parse"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if string(want) != got {
+		w, g := strings.Split(string(want), "\n"), strings.Split(got, "\n")
+		for i := 0; i < len(w) || i < len(g); i++ {
+			var a, b string
+			if i < len(w) {
+				a = w[i]
+			}
+			if i < len(g) {
+				b = g[i]
+			}
+			if a != b {
+				t.Fatalf("%s differs at line %d (run with -update after checking):\nwant: %s\ngot:  %s", name, i+1, a, b)
+			}
+		}
+	}
+}
+
+func col(name string, t event.Type) event.Column { return event.Column{Name: name, Type: t, Optional: true} }
+
+// seedCatalog is seed 004's streams as sluice's sources give them: the
+// PostgreSQL customers table (its connector rewrites deletes), and the
+// logistics orders and shipments (a MariaDB database standing in for
+// MongoDB, under the same stream names).
+func seedCatalog() MapCatalog {
+	return MapCatalog{
+		"customers.public.customers": {
+			Schema: &event.Schema{Stream: "customers.public.customers", Columns: []event.Column{
+				{Name: "id", Type: event.TypeString, Key: true}, col("name", event.TypeString), col("age", event.TypeInt32)}, KeyIdx: []int{0}},
+			DeleteHandling: "rewrite",
+		},
+		"my-replica-set.logistics.orders": {
+			Schema: &event.Schema{Stream: "my-replica-set.logistics.orders", Columns: []event.Column{
+				{Name: "order_id", Type: event.TypeString, Key: true}, col("customer_id", event.TypeString),
+				col("price", event.TypeFloat64), col("currency", event.TypeString), col("ts", event.TypeString)}, KeyIdx: []int{0}},
+		},
+		"my-replica-set.logistics.shipments": {
+			Schema: &event.Schema{Stream: "my-replica-set.logistics.shipments", Columns: []event.Column{
+				{Name: "shipment_id", Type: event.TypeString, Key: true}, col("order_id", event.TypeString),
+				col("origin", event.TypeString), col("ts", event.TypeString)}, KeyIdx: []int{0}},
+		},
+	}
+}
+
+func parseFile(t *testing.T, path string) []parse.Statement {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := parse.Parse(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stmts
+}
+
+// TestSeed004 plans seed 004's statements, as written, into the expected
+// relations and queries (golden).
+func TestSeed004(t *testing.T) {
+	stmts := parseFile(t, "../parse/testdata/seed004.sql")
+	p, err := Build(stmts, seedCatalog(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "seed004.plan", Dump(p))
+	q := p.Queries[len(p.Queries)-1]
+	if q.ID != "CSAS_SHIPPED_ORDERS_5" || q.Topic != "shipped_orders" {
+		t.Errorf("last query %s to %s", q.ID, q.Topic)
+	}
+	// The documents of the seed's Elasticsearch index: these columns, keyed
+	// by the order id.
+	s := p.Relation("SHIPPED_ORDERS").Schema
+	if got := schemaText(s); got != "(O_ORDER_ID STRING KEY, SHIPMENT_ID STRING, CUSTOMER_ID STRING, CUSTOMER_NAME STRING, CUSTOMER_AGE INTEGER, ORIGIN STRING, PRICE DOUBLE, CURRENCY STRING)" {
+		t.Errorf("SHIPPED_ORDERS %s", got)
+	}
+	if len(p.Control) != 3 || p.Props["auto.offset.reset"] != "earliest" {
+		t.Errorf("control %d, props %v", len(p.Control), p.Props)
+	}
+}
