@@ -42,7 +42,9 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func col(name string, t event.Type) event.Column { return event.Column{Name: name, Type: t, Optional: true} }
+func col(name string, t event.Type) event.Column {
+	return event.Column{Name: name, Type: t, Optional: true}
+}
 
 // seedCatalog is seed 004's streams as sluice's sources give them: the
 // PostgreSQL customers table (its connector rewrites deletes), and the

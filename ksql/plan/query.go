@@ -13,7 +13,7 @@ import (
 
 // Names ksqlDB gives to columns it makes.
 const (
-	rowKey      = "ROWKEY"      // a FULL OUTER join's synthetic key
+	rowKey      = "ROWKEY" // a FULL OUTER join's synthetic key
 	windowStart = ir.WindowStart
 	windowEnd   = ir.WindowEnd
 )
