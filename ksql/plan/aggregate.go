@@ -128,12 +128,13 @@ func (pl *planner) aggregate(sel *parse.Select, fp *fromPlan, node ir.Node, pers
 
 	agg := &ir.Aggregate{Input: node, GroupBy: groups, Aggs: aggs.calls, Window: win, Final: sel.Emit == parse.EmitFinal}
 	g := newAliasGen(sc)
+	internal := newAliasGen(sc)
 	for i, x := range groups {
 		name := "KSQL_COL_GROUP_" + strconv.Itoa(i)
 		if c, ok := x.(*ir.Column); ok {
 			name = node.Schema().Columns[c.Index].Name
 		} else {
-			name = g.col()
+			name = internal.col()
 		}
 		agg.S.Columns = append(agg.S.Columns, types.Field{Name: name, Type: x.Type()})
 		agg.S.Key = append(agg.S.Key, i)

@@ -65,12 +65,15 @@ type Relation struct {
 	// WINDOWEND are columns and part of the key (the result of a windowed
 	// aggregation).
 	Windowed bool
-	// Source says how to read the sluice stream (declared relations); nil
-	// for a query's result, which its query produces.
+	// Source says how a query reads the relation: the sluice stream, the
+	// columns it takes from it, event time, deletes.
 	Source *ir.Source
 	// Query is the ID of the persistent query that writes the relation
-	// ("" for a declared one).
+	// ("" for a declared one, or once TERMINATE stopped it).
 	Query string
+	// Derived: a query's result (CREATE … AS SELECT), not declared over a
+	// stream.
+	Derived bool
 	// Pending: the schema of the sluice stream is not known yet; every
 	// statement reading the relation waits (Plan.Deferred).
 	Pending bool

@@ -27,7 +27,6 @@ func (pl *planner) createAs(s *parse.CreateAs) {
 		bail(s.Name.Pos, "cannot replace %s with a query's result: it is declared over sluice stream '%s'", old.Name, old.Topic)
 	}
 	res := pl.selectQuery(s.Query, true)
-	what := kindName(kind)
 	if res.kind != kind {
 		if kind == ir.Stream {
 			bail(s.Pos, "the SELECT gives a TABLE (it aggregates or reads tables): use CREATE TABLE %s AS SELECT …", s.Name.Name)
@@ -57,7 +56,7 @@ func (pl *planner) createAs(s *parse.CreateAs) {
 		pl.removeQuery(id)
 		delete(pl.topics, old.Topic)
 	}
-	rel := &Relation{Name: s.Name.Name, Kind: kind, Topic: topic, Schema: res.schema, Windowed: res.windowed, Query: id, Props: props, Pos: s.Pos}
+	rel := &Relation{Name: s.Name.Name, Kind: kind, Topic: topic, Schema: res.schema, Windowed: res.windowed, Query: id, Derived: true, Props: props, Pos: s.Pos}
 	rel.Source = readSource(rel)
 	pl.addRelation(rel)
 	pl.topics[topic] = rel
@@ -65,7 +64,6 @@ func (pl *planner) createAs(s *parse.CreateAs) {
 		Query: ir.Query{ID: id, Name: rel.Name, Topic: topic, Root: res.root},
 		Kind:  kind, Props: maps.Clone(pl.plan.Props), SQL: parse.Print(s), Pos: s.Pos,
 	})
-	_ = what
 }
 
 // readSource is how another query reads a query's result: the sluice

@@ -19,16 +19,19 @@ func Dump(p *Plan) string {
 	var b strings.Builder
 	for _, r := range p.Relations {
 		fmt.Fprintf(&b, "%s %s", kindName(r.Kind), r.Name)
-		if r.Query != "" {
+		switch {
+		case r.Query != "":
 			fmt.Fprintf(&b, " (written by %s to '%s')", r.Query, r.Topic)
-		} else {
+		case r.Derived:
+			fmt.Fprintf(&b, " ('%s', its query terminated)", r.Topic)
+		default:
 			fmt.Fprintf(&b, " (reads '%s')", r.Topic)
 		}
 		if r.Windowed {
 			b.WriteString(" windowed")
 		}
 		b.WriteString("\n  columns: " + schemaText(r.Schema) + "\n")
-		if s := r.Source; s != nil && r.Query == "" {
+		if s := r.Source; s != nil && !r.Derived {
 			fmt.Fprintf(&b, "  from: %s\n", strings.Join(s.FromColumns, ", "))
 			if s.TimestampCol >= 0 {
 				fmt.Fprintf(&b, "  event time: %s", r.Schema.Columns[s.TimestampCol].Name)

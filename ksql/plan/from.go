@@ -167,6 +167,16 @@ func (pl *planner) join(j *parse.Join, left *fromPlan, t *typer) *fromPlan {
 		fp.synth = &ir.Call{Func: "COALESCE", Args: []ir.Expr{lkey, shift(rkey, off)}, T: lkey.Type()}
 		return fp
 	}
+	if out.ForeignKey {
+		// A foreign-key join's result has its left table's key.
+		src := left.sc.sources[0]
+		for i, c := range left.sc.cols {
+			if c.source == src.alias && c.name == src.rel.Schema.Columns[src.rel.Schema.Key[0]].Name {
+				fp.viable, fp.equiv = []int{i}, []int{i}
+			}
+		}
+		return fp
+	}
 	if lIsCol {
 		fp.equiv = append(fp.equiv, lcol.Index)
 		if slices.Contains(left.equiv, lcol.Index) {

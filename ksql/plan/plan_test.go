@@ -106,3 +106,32 @@ func TestSeed004(t *testing.T) {
 		t.Errorf("control %d, props %v", len(p.Control), p.Props)
 	}
 }
+
+func featureCatalog() MapCatalog {
+	c := MapCatalog{
+		"pg.public.pageviews": {Schema: &event.Schema{Stream: "pg.public.pageviews", Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt64, Key: true}, col("viewtime", event.TypeInt64), col("user_id", event.TypeString),
+			col("page_id", event.TypeString), {Name: "tags", Type: event.TypeArray, Elem: &event.Column{Type: event.TypeString}},
+			col("payload", event.TypeJSON)}, KeyIdx: []int{0}}},
+		"pg.public.users": {Schema: &event.Schema{Stream: "pg.public.users", Columns: []event.Column{
+			{Name: "id", Type: event.TypeString, Key: true}, col("gender", event.TypeString), col("region", event.TypeString),
+			{Name: "balance", Type: event.TypeDecimal, Precision: 10, Scale: 2}, col("born", event.TypeDate), col("seen", event.TypeTimestampTZ),
+			col("ip", event.TypeInet)}, KeyIdx: []int{0}}},
+		"pg.public.regions": {Schema: &event.Schema{Stream: "pg.public.regions", Columns: []event.Column{
+			{Name: "code", Type: event.TypeString, Key: true}, col("name", event.TypeString)}, KeyIdx: []int{0}}},
+		"pg.public.clicks": {},
+		"mongo.db.events":  {},
+	}
+	return c
+}
+
+// TestFeatures plans statements that use every feature (golden), with a
+// stream whose schema is known only at run time.
+func TestFeatures(t *testing.T) {
+	stmts := parseFile(t, "testdata/features.sql")
+	p, err := Build(stmts, featureCatalog(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "features.plan", Dump(p))
+}
