@@ -57,7 +57,7 @@ func (s *scope) resolve(ref *parse.ColumnRef) (int, error) {
 			for _, x := range s.sources {
 				aliases = append(aliases, x.alias)
 			}
-			return 0, errAt(ref.Qualifier.Pos, "unknown source %s in %s.%s: the query reads %s%s", q, q, name, suggest.Or(aliases), suggest.Hint(q, aliases))
+			return 0, errAt(ref.Qualifier.Pos, "unknown source %s in %s.%s: the query reads %s", q, q, name, suggest.Or(aliases))
 		}
 		var names []string
 		for i, c := range s.cols {
