@@ -26,6 +26,16 @@
 //     DECIMALs each keeps its own precision and scale; the result type is
 //     the ir.Binary's T, and the value is rounded half-up to its scale).
 //   - CanCast lists the casts an ir.Cast may ask for.
+//   - Constructors are ir.Calls of three pseudo-functions that are not in
+//     the registry, built by the planner when an element is not constant
+//     (a constant one is an ir.Literal): ARRAY (its elements, all of the
+//     element type), MAP (keys and values alternating: k1, v1, k2, v2 …)
+//     and STRUCT (the field values in the order of the Call's T.Fields).
+//   - A FULL OUTER join's synthetic key is COALESCE(left key, right key).
+//
+// The planner types ROWTIME, WINDOWSTART and WINDOWEND as BIGINT epoch
+// milliseconds (ksqlDB 0.28's SystemColumns), so the deprecated BIGINT
+// time functions (TIMESTAMPTOSTRING(ROWTIME, …)) apply to them as written.
 //
 // Signatures are written as text in builtin.go ("SUBSTRING(STRING,
 // INTEGER) STRING"), the form the error messages and the reference show.
