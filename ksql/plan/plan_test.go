@@ -92,6 +92,9 @@ func TestSeed004(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "seed004.plan", Dump(p))
+	if err := checkPlan(p); err != nil {
+		t.Fatal(err)
+	}
 	q := p.Queries[len(p.Queries)-1]
 	if q.ID != "CSAS_SHIPPED_ORDERS_5" || q.Topic != "shipped_orders" {
 		t.Errorf("last query %s to %s", q.ID, q.Topic)
@@ -134,4 +137,7 @@ func TestFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "features.plan", Dump(p))
+	if err := checkPlan(p); err != nil {
+		t.Fatal(err)
+	}
 }
