@@ -141,3 +141,40 @@ func TestFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReplanWhenSchemaArrives: statements over a stream whose schema is
+// unknown are deferred; planning again once it is known keeps every query
+// planned before exactly as it was and adds the deferred ones.
+func TestReplanWhenSchemaArrives(t *testing.T) {
+	stmts := parseFile(t, "testdata/features.sql")
+	before, err := Build(stmts, featureCatalog(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before.Waiting) != 1 || before.Waiting[0] != "mongo.db.events" || len(before.Deferred) != 2 {
+		t.Fatalf("waiting %v, %d deferred", before.Waiting, len(before.Deferred))
+	}
+	cat := featureCatalog()
+	cat["mongo.db.events"] = StreamInfo{Schema: &event.Schema{Stream: "mongo.db.events", Columns: []event.Column{
+		{Name: "_id", Type: event.TypeString, Key: true}, col("type", event.TypeString), col("at", event.TypeTimestamp)}, KeyIdx: []int{0}}}
+	after, err := Build(stmts, cat, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Waiting) != 0 || len(after.Deferred) != 0 {
+		t.Fatalf("still waiting %v", after.Waiting)
+	}
+	if len(after.Queries) != len(before.Queries)+1 {
+		t.Fatalf("%d queries after, %d before", len(after.Queries), len(before.Queries))
+	}
+	for i, q := range before.Queries {
+		a := after.Queries[i]
+		if a.ID != q.ID || DumpNode(a.Root) != DumpNode(q.Root) {
+			t.Errorf("query %s changed when replanned:\n%s\n%s", q.ID, DumpNode(q.Root), DumpNode(a.Root))
+		}
+	}
+	last := after.Queries[len(after.Queries)-1]
+	if last.ID != "CSAS_EVENT_TYPES_20" || schemaText(*last.Root.Schema()) != "(TYPE STRING)" {
+		t.Errorf("deferred query planned as %s %s", last.ID, schemaText(*last.Root.Schema()))
+	}
+}
