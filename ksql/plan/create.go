@@ -23,7 +23,7 @@ func (pl *planner) createAs(s *parse.CreateAs) {
 		return
 	}
 	old := pl.rels[s.Name.Name]
-	if old != nil && old.Query == "" {
+	if old != nil && !old.Derived {
 		bail(s.Name.Pos, "cannot replace %s with a query's result: it is declared over sluice stream '%s'", old.Name, old.Topic)
 	}
 	res := pl.selectQuery(s.Query, true)
@@ -49,11 +49,19 @@ func (pl *planner) createAs(s *parse.CreateAs) {
 	if old != nil {
 		// CREATE OR REPLACE keeps the query's ID, as ksqlDB does; readers
 		// of the relation need the same columns.
-		id = old.Query
-		if rs := pl.readers(old.Name); len(rs) > 1 && !sameSchema(old.Schema, res.schema) {
-			bail(s.Name.Pos, "cannot replace %s with different columns: %s reads it", old.Name, suggest.Or(rs))
+		if old.Query != "" {
+			id = old.Query
 		}
-		pl.removeQuery(id)
+		var readers []string
+		for _, r := range pl.readers(old.Name) {
+			if r != old.Query {
+				readers = append(readers, r)
+			}
+		}
+		if len(readers) > 0 && !sameSchema(old.Schema, res.schema) {
+			bail(s.Name.Pos, "cannot replace %s with different columns: %s reads it", old.Name, suggest.Or(readers))
+		}
+		pl.removeQuery(old.Query)
 		delete(pl.topics, old.Topic)
 	}
 	rel := &Relation{Name: s.Name.Name, Kind: kind, Topic: topic, Schema: res.schema, Windowed: res.windowed, Query: id, Derived: true, Props: props, Pos: s.Pos}

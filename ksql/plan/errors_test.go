@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/sluice-dev/sluice/ksql/ir"
 	"github.com/sluice-dev/sluice/ksql/parse"
 )
 
@@ -104,5 +106,33 @@ func TestErrors(t *testing.T) {
 		if err.Error() != tc.want {
 			t.Errorf("%s\n got: %s\nwant: %s", tc.sql, err, tc.want)
 		}
+	}
+}
+
+// TestReplace: CREATE OR REPLACE of a query's result keeps its query ID
+// and its readers, when the columns stay the same.
+func TestReplace(t *testing.T) {
+	src := seedDDL + `CREATE STREAM x AS SELECT order_id, price FROM orders;
+CREATE STREAM y AS SELECT * FROM x;
+CREATE OR REPLACE STREAM x AS SELECT order_id, price FROM orders WHERE price > 1;
+CREATE OR REPLACE STREAM x AS SELECT order_id FROM orders;`
+	stmts, err := parse.Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(stmts, seedCatalog(), Options{})
+	want := "line 9:26: cannot replace X with different columns: CSAS_Y_6 reads it"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
+	}
+	var ids []string
+	for _, q := range p.Queries {
+		ids = append(ids, q.ID)
+	}
+	if got := strings.Join(ids, " "); got != "CTAS_CUSTOMERS_BY_KEY_3 CSAS_Y_6 CSAS_X_5" {
+		t.Errorf("queries %s", got)
+	}
+	if f, ok := p.Queries[2].Root.(*ir.Project).Input.(*ir.Filter); !ok || ExprString(f.Pred, f.Input.Schema().Columns) != "(PRICE > 1)" {
+		t.Errorf("replaced query %s", DumpNode(p.Queries[2].Root))
 	}
 }

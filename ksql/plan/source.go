@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -362,5 +361,4 @@ func (pl *planner) timestamp(s *parse.CreateSource, rel *Relation, src *ir.Sourc
 		bail(propPos(s.Props, "TIMESTAMP_FORMAT", s.Pos), "timestamp_format is empty")
 	}
 	src.TimestampCol, src.TimestampFormat = idx, format
-	_ = fmt.Sprint
 }
