@@ -139,7 +139,10 @@
 // (ksqlDB's "types don't match"); the Join's LeftKey and RightKey are
 // over the left and right rows, and its row is the left row then the right
 // one, columns named ALIAS_NAME. A row whose join key is NULL joins
-// nothing (ksqlDB drops it on repartitioning), for every join type.
+// nothing (ksqlDB drops it on repartitioning), for every join type. A
+// query reads each relation once (ksqlDB has no self-joins), and joins no
+// windowed table (a deviation: ksqlDB joins windowed sources of the same
+// window kind; sluice has no use for it yet).
 //
 //   - stream-stream: needs WITHIN n (Before = After = n) or WITHIN
 //     (before, after); any join type; the result is a stream. Grace is the

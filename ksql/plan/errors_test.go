@@ -86,10 +86,11 @@ func TestErrors(t *testing.T) {
 		{"DROP TABLE orders;", "line 6:1: ORDERS is a stream: DROP STREAM ORDERS"},
 		{"TERMINATE CTAS_CUSTOMERS_BY_KEY;", "line 6:11: unknown query CTAS_CUSTOMERS_BY_KEY (did you mean CTAS_CUSTOMERS_BY_KEY_3?)"},
 		{"SET 'auto.offset.reset' = 'earlyest';", "line 6:1: 'auto.offset.reset' is 'earliest' or 'latest', got 'earlyest'"},
-		{"CREATE TABLE t2 AS SELECT ROWKEY, c.name FROM users u FULL OUTER JOIN users v ON u.id = v.id JOIN customers_by_key c ON u.id = c.id;", "line 6:94: a FULL OUTER join must be the last join of a query (its key is synthetic)"},
+		{"CREATE TABLE t2 AS SELECT ROWKEY, v.name FROM users u FULL OUTER JOIN customers_by_key v ON u.id = v.id JOIN shipments s ON u.id = s.order_id;", "line 6:105: a FULL OUTER join must be the last join of a query (its key is synthetic)"},
 		{"CREATE TABLE t2 AS SELECT u.id, c.name FROM users u FULL OUTER JOIN customers_by_key c ON u.name = c.id;", "line 6:53: a foreign-key join (on U.NAME, not U's key) is INNER or LEFT, not FULL OUTER"},
-		{"CREATE TABLE t2 AS SELECT a.id FROM users a FULL OUTER JOIN users b ON a.id = b.id;", "line 6:20: the SELECT list must include the join key ROWKEY: it is the key of the result (a FULL OUTER join's synthetic key, the non-NULL of both sides' keys; SELECT ROWKEY AS name, …)"},
-		{"CREATE STREAM x AS SELECT * FROM orders o JOIN orders o WITHIN 1 HOUR ON o.order_id = o.order_id;", "line 6:55: O names two sources of the query: give them different aliases"},
+		{"CREATE TABLE t2 AS SELECT a.id FROM users a FULL OUTER JOIN customers_by_key b ON a.id = b.id;", "line 6:20: the SELECT list must include the join key ROWKEY: it is the key of the result (a FULL OUTER join's synthetic key, the non-NULL of both sides' keys; SELECT ROWKEY AS name, …)"},
+		{"CREATE STREAM x AS SELECT * FROM orders o JOIN shipments o WITHIN 1 HOUR ON o.order_id = o.order_id;", "line 6:58: O names two sources of the query: give them different aliases"},
+		{"CREATE STREAM x AS SELECT * FROM orders o JOIN orders p WITHIN 1 HOUR ON o.order_id = p.order_id;", "line 6:48: ORDERS is read twice: a query cannot join a relation with itself (ksqlDB has no self-joins); join it with a copy (CREATE TABLE ORDERS_COPY AS SELECT * FROM ORDERS)"},
 		// One mistake, one error: the statement reading the failed relation
 		// is skipped quietly.
 		{"CREATE STREAM bad AS SELECT nope FROM orders; CREATE STREAM worse AS SELECT * FROM bad;", "line 6:29: unknown column NOPE; the columns of ORDERS are ORDER_ID, CUSTOMER_ID, PRICE, CURRENCY, TS"},

@@ -41,6 +41,11 @@ func (pl *planner) leaf(t *parse.Table, sc *scope) (ir.Node, []column) {
 		}
 		bail(at, "%s names two sources of the query: give them different aliases", alias)
 	}
+	for _, other := range sc.sources {
+		if other.rel == rel {
+			bail(t.Pos, "%s is read twice: a query cannot join a relation with itself (ksqlDB has no self-joins); join it with a copy (CREATE TABLE %s_COPY AS SELECT * FROM %s)", rel.Name, rel.Name, rel.Name)
+		}
+	}
 	sc.sources = append(sc.sources, fromSource{alias: alias, rel: rel, pos: t.Pos})
 	src := *rel.Source
 	var cols []column
@@ -72,6 +77,11 @@ func (pl *planner) join(j *parse.Join, left *fromPlan, t *typer) *fromPlan {
 	rightScope := &scope{sources: slices.Clone(left.sc.sources)}
 	rightNode, rightCols := pl.leaf(j.Right, rightScope)
 	rs := rightScope.sources[len(rightScope.sources)-1]
+	for _, src := range rightScope.sources {
+		if src.rel.Windowed {
+			bail(src.pos, "%s is windowed: joins of windowed tables are not supported", src.rel.Name)
+		}
+	}
 	rightScope.sources = rightScope.sources[len(rightScope.sources)-1:]
 	rightScope.cols = rightCols
 	lk, rk := left.node.Kind(), rightNode.Kind()

@@ -293,8 +293,8 @@ func (g *pgen) from() (parse.Relation, bool, []parse.Expr) {
 		w := &parse.Within{Before: g.dur(), After: g.dur()}
 		return join(parse.JoinType(g.n(4)), l, r, &parse.Binary{Op: parse.OpEq, L: ref("P", "USER_ID"), R: ref("C", "USER_ID")}, w), false, []parse.Expr{ref("C", "USER_ID")}
 	case 3:
-		l, r := g.table("USERS", "A"), g.table("USERS", "B")
-		return join(parse.JoinType(g.n(4)), l, r, &parse.Binary{Op: parse.OpEq, L: ref("A", "ID"), R: ref("B", "ID")}, nil), true, []parse.Expr{ref("A", "ID")}
+		l, r := g.table("USERS", "A"), g.table("REGIONS", "B")
+		return join(parse.JoinType(g.n(4)), l, r, &parse.Binary{Op: parse.OpEq, L: ref("A", "ID"), R: ref("B", "CODE")}, nil), true, []parse.Expr{ref("A", "ID")}
 	case 4:
 		l, r := g.table("USERS", "U"), g.table("REGIONS", "R")
 		return join(jt, l, r, &parse.Binary{Op: parse.OpEq, L: ref("U", "REGION"), R: ref("R", "CODE")}, nil), true, []parse.Expr{ref("U", "ID")}
