@@ -40,12 +40,6 @@ type parser struct {
 
 type bailout struct{ err *Error }
 
-func newParser(src string) *parser {
-	p := &parser{lex: newLexer(src)}
-	p.tok = p.peek(0)
-	return p
-}
-
 // peek returns the token k ahead of the current one (0: current).
 func (p *parser) peek(k int) token {
 	for len(p.buf) <= k {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/ksql/ir"
@@ -226,18 +227,7 @@ func sourceNames(sc *scope) string {
 	if len(names) == 1 {
 		return names[0]
 	}
-	return "(" + joinComma(names) + ")"
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
+	return "(" + strings.Join(names, ", ") + ")"
 }
 
 type side uint8

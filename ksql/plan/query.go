@@ -3,7 +3,6 @@ package plan
 import (
 	"reflect"
 	"slices"
-	"strings"
 
 	"github.com/sluice-dev/sluice/ksql/internal/suggest"
 	"github.com/sluice-dev/sluice/ksql/ir"
@@ -305,6 +304,3 @@ func (pl *planner) projectKey(items []item, key keySpec, pos parse.Pos, persiste
 
 // sameExpr reports whether two resolved expressions are the same.
 func sameExpr(a, b ir.Expr) bool { return reflect.DeepEqual(a, b) }
-
-// upper is strings.ToUpper, named for reading.
-var upper = strings.ToUpper
