@@ -64,6 +64,7 @@ func TestErrors(t *testing.T) {
 		{"SHOW STRAEMS;", "line 1:6: expected STREAMS, TABLES, QUERIES, CONNECTORS, TOPICS, PROPERTIES or FUNCTIONS, found 'STRAEMS' (did you mean STREAMS?)"},
 		{"DESCRIBE s EXTENDED x;", "line 1:21: expected ';' after the statement, found 'x'"},
 		{"SELECT * FROM t\n  WHERE a IS NOT 1;", "line 2:18: expected NULL after IS, found 1"},
+		{"SELECT TRANSFORM(a, x => x + 1) FROM t;", "line 1:23: lambda functions (x => …) are not supported"},
 		{"SELECT * FROM t LIMIT x;", "line 1:23: expected a row count after LIMIT, found 'x'"},
 	} {
 		_, err := Parse(tc.src)

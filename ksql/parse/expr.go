@@ -294,6 +294,9 @@ func (p *parser) call(name Ident) Expr {
 	}
 	for {
 		c.Args = append(c.Args, p.expr())
+		if p.isPunct("=>") {
+			p.fail(p.tok.pos, "lambda functions (x => …) are not supported")
+		}
 		if !p.acceptPunct(",") {
 			break
 		}
