@@ -50,7 +50,9 @@
 // UPPERCASE_FIELD_NAME translation), a column with no SQL type left out
 // (ksqlDB's translator skips it), and __DELETED STRING last when the
 // catalog says deletes are rewritten (Debezium's unwrap with
-// delete.handling.mode=rewrite adds __deleted to the value). Declaring
+// delete.handling.mode=rewrite adds __deleted to the value; a TABLE has the
+// column too, 'false' in every row it keeps, since it treats a delete as a
+// tombstone). Declaring
 // only key columns infers the value columns (ksqlDB's partial schemas).
 // Declared columns over a known schema must exist there (names matched
 // case-insensitively) with a type they convert to — the same, another

@@ -178,3 +178,25 @@ func TestReplanWhenSchemaArrives(t *testing.T) {
 		t.Errorf("deferred query planned as %s %s", last.ID, schemaText(*last.Root.Schema()))
 	}
 }
+
+// TestTableOverRewrittenDeletes: a table over a stream whose deletes are
+// rewritten has the __DELETED column, keyed by the source's key; a stream
+// over it reads deletes as rows.
+func TestTableOverRewrittenDeletes(t *testing.T) {
+	stmts, err := parse.Parse(`CREATE TABLE t WITH (kafka_topic = 'customers.public.customers');
+CREATE STREAM s WITH (kafka_topic = 'customers.public.customers');`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(stmts, seedCatalog(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, st := p.Relation("T"), p.Relation("S")
+	if got := schemaText(tab.Schema); got != "(ID STRING KEY, NAME STRING, AGE INTEGER, __DELETED STRING)" || tab.Source.DeleteHandling != "" {
+		t.Errorf("table %s, deletes %q", got, tab.Source.DeleteHandling)
+	}
+	if got := schemaText(st.Schema); got != "(ID STRING, NAME STRING, AGE INTEGER, __DELETED STRING)" || st.Source.DeleteHandling != "rewrite" {
+		t.Errorf("stream %s, deletes %q", got, st.Source.DeleteHandling)
+	}
+}

@@ -92,6 +92,7 @@ func (pl *planner) createSource(s *parse.CreateSource) {
 	declared, keyOnly := declaredColumns(s)
 	var known *event.Schema // the stream's schema, when known
 	var derived *Relation   // the relation whose query writes the stream
+	rewrite := false        // deletes come as rows with __deleted = 'true'
 	switch info, inCatalog := pl.cat.Stream(topic); {
 	case pl.topics[topic] != nil:
 		derived = pl.topics[topic]
@@ -100,6 +101,7 @@ func (pl *planner) createSource(s *parse.CreateSource) {
 		}
 	case inCatalog:
 		known = info.Schema
+		rewrite = info.DeleteHandling == "rewrite"
 		if kind == ir.Stream && info.DeleteHandling != "" {
 			src.DeleteHandling = info.DeleteHandling
 		}
@@ -140,7 +142,7 @@ func (pl *planner) createSource(s *parse.CreateSource) {
 		}
 		rel.Windowed = derived.Windowed
 	case known != nil && (len(declared) == 0 || keyOnly):
-		inferred, inferredFrom, inferredKeys := inferColumns(s, known, src.DeleteHandling == "rewrite")
+		inferred, inferredFrom, inferredKeys := inferColumns(s, known, rewrite)
 		if keyOnly {
 			checkDeclared(declared, columnsOf(known), topic)
 			for _, d := range declared {
