@@ -42,6 +42,10 @@ func TestResolve(t *testing.T) {
 		{"COLLECT_SET", typesOf(types.TDate), "COLLECT_SET(T) ARRAY<T>", "DATE", "ARRAY<DATE>"},
 		{"PARSE_TIMESTAMP", typesOf(types.TString, types.TString), "PARSE_TIMESTAMP(STRING, STRING) TIMESTAMP", "STRING, STRING", "TIMESTAMP"},
 		{"TIMESTAMPTOSTRING", typesOf(types.TInteger, types.TString), "TIMESTAMPTOSTRING(BIGINT, STRING) STRING", "BIGINT, STRING", "STRING"},
+		{"FORMAT_TIMESTAMP", typesOf(types.TDate, types.TString), "FORMAT_TIMESTAMP(TIMESTAMP, STRING) STRING", "TIMESTAMP, STRING", "STRING"},
+		{"SIGN", typesOf(types.TInteger), "SIGN(BIGINT) INTEGER", "BIGINT", "INTEGER"},
+		{"CONCAT", typesOf(types.TString, types.TString, types.TString), "CONCAT(STRING...) STRING", "STRING, STRING, STRING", "STRING"},
+		{"COALESCE", typesOf(types.TDate, types.TTimestamp), "COALESCE(T, T...) T", "TIMESTAMP, TIMESTAMP", "TIMESTAMP"},
 	} {
 		f, ok := r.Lookup(tc.fn)
 		if !ok {
@@ -72,6 +76,7 @@ func TestResolveErrors(t *testing.T) {
 		{"SUBSTRING", typesOf(types.TString), "SUBSTRING takes 2 or 3 arguments, got 1"},
 		{"UCASE", nil, "UCASE takes 1 argument, got 0"},
 		{"COALESCE", nil, "COALESCE takes at least 1 argument, got 0"},
+		{"ELT", nil, "ELT takes at least 1 argument, got 0"},
 		{"SUBSTRING", typesOf(types.TInteger, types.TInteger), "SUBSTRING does not take (INTEGER, INTEGER); it takes SUBSTRING(STRING, INTEGER) or SUBSTRING(BYTES, INTEGER)"},
 		{"UCASE", typesOf(types.TInteger), "UCASE does not take (INTEGER); it takes UCASE(STRING)"},
 		{"SUM", typesOf(types.TString), "SUM does not take (STRING); it takes SUM(INTEGER), SUM(BIGINT), SUM(DOUBLE) or SUM(DECIMAL)"},
@@ -129,6 +134,7 @@ func TestBinary(t *testing.T) {
 		{ir.Eq, types.TInteger, types.TDouble, "DOUBLE", "BOOLEAN"},
 		{ir.Lt, types.TTimestamp, types.TString, "TIMESTAMP", "BOOLEAN"},
 		{ir.Eq, types.TString, types.Type{}, "STRING", "BOOLEAN"},
+		{ir.Ge, types.TDate, types.TTimestamp, "TIMESTAMP", "BOOLEAN"},
 		{ir.And, types.TBoolean, types.Type{}, "BOOLEAN", "BOOLEAN"},
 	} {
 		o, res, err := Binary(tc.op, tc.l, tc.r)

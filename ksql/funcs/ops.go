@@ -30,7 +30,8 @@ func OpSymbol(op ir.BinOp) string { return opSymbol[op] }
 //     s1+p2+1), max(6, s1+p2+1)), % DECIMAL(min(p1-s1, p2-s2)+max(s1,s2),
 //     max(s1,s2)), an INTEGER or BIGINT taken as DECIMAL(10, 0) or (19, 0).
 //   - ||: STRING || STRING is STRING.
-//   - comparisons: numeric with numeric (at their common type), STRING,
+//   - comparisons: numeric with numeric (at their common type), a DATE
+//     with a TIMESTAMP (as TIMESTAMPs), STRING,
 //     BOOLEAN, BYTES, DATE, TIME, TIMESTAMP with the same type, and a
 //     DATE, TIME or TIMESTAMP with a STRING (the string is cast to the
 //     temporal type, as ksqlDB compares them); ARRAY, MAP and STRUCT only
@@ -91,7 +92,7 @@ func Binary(op ir.BinOp, l, r types.Type) (operand, result types.Type, err error
 		return mismatch()
 	}
 	// Comparisons.
-	if l.IsNumeric() && r.IsNumeric() {
+	if l.IsNumeric() && r.IsNumeric() || l.Base == types.Date && r.Base == types.Timestamp || l.Base == types.Timestamp && r.Base == types.Date {
 		c, _ := Common(l, r)
 		return c, types.TBoolean, nil
 	}

@@ -181,10 +181,14 @@ func numericRank(b types.Base) int {
 // to, as ksqlDB widens function arguments and operands: INTEGER → BIGINT →
 // DECIMAL → DOUBLE (an INTEGER becomes DECIMAL(10, 0), a BIGINT
 // DECIMAL(19, 0)); a DECIMAL widens to a DECIMAL that holds all its values;
-// NULL (Unknown) converts to anything. Nothing narrows, and nothing else
-// converts implicitly (use CAST).
+// a DATE widens to a TIMESTAMP (its midnight, UTC); NULL (Unknown)
+// converts to anything. Nothing narrows, and nothing else converts
+// implicitly (use CAST).
 func Widen(from, to types.Type) bool {
 	if from.Base == types.Unknown || from.Equal(to) {
+		return true
+	}
+	if from.Base == types.Date && to.Base == types.Timestamp {
 		return true
 	}
 	rf, rt := numericRank(from.Base), numericRank(to.Base)
@@ -220,6 +224,9 @@ func Common(a, b types.Type) (types.Type, bool) {
 		return b, true
 	case b.Base == types.Unknown, a.Equal(b):
 		return a, true
+	}
+	if a.Base == types.Date && b.Base == types.Timestamp || a.Base == types.Timestamp && b.Base == types.Date {
+		return types.TTimestamp, true
 	}
 	ra, rb := numericRank(a.Base), numericRank(b.Base)
 	if ra == 0 || rb == 0 {

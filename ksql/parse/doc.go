@@ -36,7 +36,9 @@
 // in ksqlDB); ||; + -; * / %; unary - +; x[i] and x->field; literals
 // (12 is an INTEGER, 1.5 a DECIMAL, 1.5e3 a DOUBLE, 'text' with a quote doubled inside, TRUE,
 // FALSE, NULL, ARRAY[…], MAP(k := v, …), STRUCT(f := v, …)), names
-// (`col`, `alias.col`), calls (f(x), COUNT(*), f(DISTINCT x)), CASE
+// (`col`, `alias.col`), calls (f(x), COUNT(*), f(DISTINCT x);
+// DATEADD(DAYS, 3, d) and its kin take a time unit first, read as the
+// string 'DAYS'), CASE
 // (simple and searched) and CAST(x AS type). Types: BOOLEAN, INT/INTEGER,
 // BIGINT, DOUBLE, DECIMAL(p, s), STRING/VARCHAR, BYTES, DATE, TIME,
 // TIMESTAMP, ARRAY<T>, MAP<K, V>, STRUCT<name T, …>.

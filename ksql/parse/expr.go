@@ -292,6 +292,14 @@ func (p *parser) call(name Ident) Expr {
 	if p.acceptKw("DISTINCT") {
 		c.Distinct = true
 	}
+	// DATEADD(DAYS, 3, d) and its kin take a time unit first (ksqlDB's
+	// functionArgument: expression | windowUnit); it becomes the string
+	// 'DAYS', which the functions also take.
+	if unitFuncs[name.Name] && p.tok.kind == tIdent && unitDurations[p.tok.up] != 0 && p.peek(1).kind == tPunct && p.peek(1).text == "," {
+		c.Args = append(c.Args, &StringLit{Pos: p.tok.pos, Value: p.tok.up})
+		p.next()
+		p.next()
+	}
 	for {
 		c.Args = append(c.Args, p.expr())
 		if p.isPunct("=>") {
@@ -304,6 +312,9 @@ func (p *parser) call(name Ident) Expr {
 	p.expectPunct(")", " or ',' after the argument")
 	return c
 }
+
+// unitFuncs take a time unit as their first argument.
+var unitFuncs = map[string]bool{"DATEADD": true, "DATESUB": true, "TIMEADD": true, "TIMESUB": true, "TIMESTAMPADD": true, "TIMESTAMPSUB": true}
 
 func (p *parser) caseExpr() Expr {
 	c := &Case{Pos: p.tok.pos}
