@@ -131,6 +131,8 @@ func TestBinary(t *testing.T) {
 		{ir.Div, d(4, 2), d(3, 1), "DECIMAL(4, 2)", "DECIMAL(9, 6)"},
 		{ir.Mod, d(4, 2), d(3, 1), "DECIMAL(4, 2)", "DECIMAL(4, 2)"},
 		{ir.Concat, types.TString, types.TString, "STRING", "STRING"},
+		{ir.Concat, types.TBytes, types.TBytes, "BYTES", "BYTES"},
+		{ir.Add, types.TString, types.TString, "STRING", "STRING"},
 		{ir.Eq, types.TInteger, types.TDouble, "DOUBLE", "BOOLEAN"},
 		{ir.Lt, types.TTimestamp, types.TString, "TIMESTAMP", "BOOLEAN"},
 		{ir.Eq, types.TString, types.Type{}, "STRING", "BOOLEAN"},
@@ -148,7 +150,6 @@ func TestBinary(t *testing.T) {
 		want string
 	}{
 		{ir.Add, types.TString, types.TInteger, "operator + does not apply to STRING and INTEGER"},
-		{ir.Add, types.TString, types.TString, "operator + does not apply to STRING and STRING (concatenate with || or CONCAT)"},
 		{ir.Eq, types.TString, types.TInteger, "operator = does not apply to STRING and INTEGER"},
 		{ir.Lt, types.ArrayOf(types.TInteger), types.ArrayOf(types.TInteger), "operator < does not apply to ARRAY<INTEGER>: only = and <> compare arrays, maps and structs"},
 		{ir.And, types.TInteger, types.TBoolean, "operator AND does not apply to INTEGER and BOOLEAN"},

@@ -29,7 +29,8 @@ func OpSymbol(op ir.BinOp) string { return opSymbol[op] }
 //     max(s1,s2)), * DECIMAL(p1+p2+1, s1+s2), / DECIMAL(p1-s1+s2+max(6,
 //     s1+p2+1), max(6, s1+p2+1)), % DECIMAL(min(p1-s1, p2-s2)+max(s1,s2),
 //     max(s1,s2)), an INTEGER or BIGINT taken as DECIMAL(10, 0) or (19, 0).
-//   - ||: STRING || STRING is STRING.
+//   - ||: STRING || STRING is STRING, BYTES || BYTES is BYTES; STRING +
+//     STRING concatenates too, as in ksqlDB.
 //   - comparisons: numeric with numeric (at their common type), a DATE
 //     with a TIMESTAMP (as TIMESTAMPs), STRING,
 //     BOOLEAN, BYTES, DATE, TIME, TIMESTAMP with the same type, and a
@@ -57,10 +58,10 @@ func Binary(op ir.BinOp, l, r types.Type) (operand, result types.Type, err error
 	}
 	switch op {
 	case ir.Add, ir.Sub, ir.Mul, ir.Div, ir.Mod:
+		if op == ir.Add && l.Base == types.String && r.Base == types.String {
+			return types.TString, types.TString, nil // ksqlDB's 'a' + b concatenates
+		}
 		if !l.IsNumeric() || !r.IsNumeric() {
-			if op == ir.Add && l.Base == types.String && r.Base == types.String {
-				return types.Type{}, types.Type{}, fmt.Errorf("operator + does not apply to STRING and STRING (concatenate with || or CONCAT)")
-			}
 			return mismatch()
 		}
 		c, _ := Common(l, r)
@@ -81,8 +82,8 @@ func Binary(op ir.BinOp, l, r types.Type) (operand, result types.Type, err error
 			return c, types.DecimalOf(min(p1-s1, p2-s2)+max(s1, s2), max(s1, s2)), nil
 		}
 	case ir.Concat:
-		if l.Base == types.String && r.Base == types.String {
-			return types.TString, types.TString, nil
+		if l.Base == r.Base && (l.Base == types.String || l.Base == types.Bytes) {
+			return l, l, nil
 		}
 		return mismatch()
 	case ir.And, ir.Or:

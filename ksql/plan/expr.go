@@ -163,7 +163,8 @@ func (t *typer) expr(e parse.Expr) ir.Expr {
 			args[i] = t.expr(f.Value)
 			ft := args[i].Type()
 			if ft.Base == types.Unknown {
-				bail(f.Value.Position(), "cannot infer the type of field %s from NULL: write CAST(NULL AS type)", f.Name.Name)
+				ft = types.TString // as an all-NULL ARRAY's elements
+				args[i] = coerce(args[i], ft)
 			}
 			st.Fields = append(st.Fields, types.Field{Name: f.Name.Name, Type: ft})
 		}
@@ -376,7 +377,7 @@ func (t *typer) arrayExpr(e *parse.ArrayExpr) ir.Expr {
 		et = c
 	}
 	if et.Base == types.Unknown {
-		bail(e.Pos, "cannot infer the element type of %s: write CAST(%s AS ARRAY<type>)", parse.Print(e), parse.Print(e))
+		et = types.TString // ksqlDB: an empty or all-NULL ARRAY holds STRINGs
 	}
 	for i := range elems {
 		elems[i] = coerce(elems[i], et)
@@ -400,8 +401,12 @@ func (t *typer) mapExpr(e *parse.MapExpr) ir.Expr {
 		vt = c
 		args = append(args, k, v)
 	}
-	if kt.Base == types.Unknown || vt.Base == types.Unknown {
-		bail(e.Pos, "cannot infer the key and value types of %s: write CAST(… AS MAP<key type, value type>)", parse.Print(e))
+	// ksqlDB: an empty or all-NULL MAP holds STRINGs.
+	if kt.Base == types.Unknown {
+		kt = types.TString
+	}
+	if vt.Base == types.Unknown {
+		vt = types.TString
 	}
 	for i := range args {
 		if i%2 == 0 {
