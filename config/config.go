@@ -28,7 +28,7 @@ import (
 type Error struct {
 	File string
 	Line int
-	Col  int // 0: the line only
+	Col  int    // 0: the line only
 	Path string // e.g. "sources.shop.slot"
 	Msg  string
 	Hint string
@@ -449,7 +449,9 @@ func (l *loader) sqlProcessor(k, v *yaml.Node, g *topology.Graph, reg component.
 		l.add(v, k.Value, "must be a string: the statements (sql: |) or a file's path (sql_file:)", "")
 		return nil
 	}
-	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: k.Line, Column: k.Column} }
+	str := func(s string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: k.Line, Column: k.Column}
+	}
 	inputs := &yaml.Node{Kind: yaml.SequenceNode, Line: k.Line, Column: k.Column}
 	for _, s := range g.Sources {
 		inputs.Content = append(inputs.Content, str(s.Name))

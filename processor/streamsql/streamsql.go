@@ -377,7 +377,7 @@ func (p *Processor) Stats() exec.Stats { return p.x.Stats() }
 // compiler is package eval behind exec.Compiler.
 type compiler struct{}
 
-func (compiler) Expr(e ir.Expr) (ir.Evaluator, error)     { return eval.Compile(e) }
+func (compiler) Expr(e ir.Expr) (ir.Evaluator, error)    { return eval.Compile(e) }
 func (compiler) Agg(a ir.AggCall) (ir.Aggregator, error) { return eval.CompileAggregate(a) }
 
 // parseTime is exec.TimeParser over Java's DateTimeFormatter patterns
