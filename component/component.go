@@ -184,8 +184,9 @@ type InputStreams struct {
 	// Known are the streams whose schemas are known before running
 	// (KnownSchemas).
 	Known []*event.Schema
-	// Sources are the feeding sources' names: their streams are named
-	// "<source>.…".
+	// Sources are the names of the feeding sources whose streams are
+	// known at run time only (they are named "<source>.…"); a source
+	// that knows its schemas before running lists them in Known alone.
 	Sources []string
 	// Foreign is set when a feeding source keeps upstream stream names
 	// (SourceFactory.ForeignStreams: a Kafka topic), so any name may come.

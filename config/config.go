@@ -487,10 +487,11 @@ func (l *loader) checkInputs(g *topology.Graph) {
 			if !selected {
 				continue
 			}
-			in.Sources = append(in.Sources, s.Name)
 			in.Foreign = in.Foreign || s.ForeignStreams
 			if ks, ok := s.Config.(component.KnownSchemas); ok {
 				in.Known = append(in.Known, ks.KnownSchemas(s.Name)...)
+			} else {
+				in.Sources = append(in.Sources, s.Name) // its streams are known at run time only
 			}
 		}
 		path := p.Path()

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/svctest"
+)
+
+// seed004SQL is seed 004's ksqlDB statements, verbatim (its CREATE SOURCE
+// and SINK CONNECTOR statements are the pipeline's sources and sinks).
+const seed004SQL = `SET 'auto.offset.reset' = 'earliest';
+
+CREATE STREAM customers WITH (
+    kafka_topic = 'customers.public.customers',
+    value_format = 'avro'
+);
+
+CREATE STREAM orders WITH (
+    kafka_topic = 'my-replica-set.logistics.orders',
+    value_format = 'avro',
+    timestamp = 'ts',
+    timestamp_format = 'yyyy-MM-dd''T''HH:mm:ss'
+);
+
+CREATE STREAM shipments WITH (
+    kafka_topic = 'my-replica-set.logistics.shipments',
+    value_format = 'avro',
+    timestamp = 'ts',
+    timestamp_format = 'yyyy-MM-dd''T''HH:mm:ss'
+);
+
+CREATE TABLE customers_by_key AS
+    SELECT id,
+           latest_by_offset(name) AS name,
+           latest_by_offset(age) AS age
+    FROM customers
+    GROUP BY id
+    EMIT CHANGES;
+
+CREATE STREAM enriched_orders AS
+    SELECT o.order_id,
+           o.price,
+           o.currency,
+           c.id AS customer_id,
+           c.name AS customer_name,
+           c.age AS customer_age
+    FROM orders AS o
+    LEFT JOIN customers_by_key c
+    ON o.customer_id = c.id
+    EMIT CHANGES;
+
+CREATE STREAM shipped_orders WITH (
+    kafka_topic = 'shipped_orders'
+)   AS
+    SELECT o.order_id,
+           s.shipment_id,
+           o.customer_id,
+           o.customer_name,
+           o.customer_age,
+           s.origin,
+           o.price,
+           o.currency
+    FROM enriched_orders AS o
+    INNER JOIN shipments s
+    WITHIN 7 DAYS
+    ON s.order_id = o.order_id
+    EMIT CHANGES;
+`
+
+// seed004Docs are the documents seed 004 shows in shipped_orders, by _id.
+var seed004Docs = map[string]string{
+	"22": `{"CURRENCY":"aud","CUSTOMER_AGE":25,"CUSTOMER_ID":"7","CUSTOMER_NAME":"sue","ORIGIN":"iowa","O_ORDER_ID":"22","PRICE":29.71,"SHIPMENT_ID":"71"}`,
+	"17": `{"CURRENCY":"eur","CUSTOMER_AGE":34,"CUSTOMER_ID":"5","CUSTOMER_NAME":"fred","ORIGIN":"texas","O_ORDER_ID":"17","PRICE":25.25,"SHIPMENT_ID":"75"}`,
+	"29": `{"CURRENCY":"aud","CUSTOMER_AGE":25,"CUSTOMER_ID":"7","CUSTOMER_NAME":"sue","ORIGIN":"california","O_ORDER_ID":"29","PRICE":15.0,"SHIPMENT_ID":"89"}`,
+	"13": `{"CURRENCY":"usd","CUSTOMER_AGE":51,"CUSTOMER_ID":"2","CUSTOMER_NAME":"bill","ORIGIN":"maine","O_ORDER_ID":"13","PRICE":50.5,"SHIPMENT_ID":"92"}`,
+	"15": `{"CURRENCY":"usd","CUSTOMER_AGE":34,"CUSTOMER_ID":"5","CUSTOMER_NAME":"fred","ORIGIN":"florida","O_ORDER_ID":"15","PRICE":13.75,"SHIPMENT_ID":"95"}`,
+}
+
+// seed004Sixth is the document of the demonstration's new customer, order
+// and shipment.
+const seed004Sixth = `{"CURRENCY":"usd","CUSTOMER_AGE":23,"CUSTOMER_ID":"9","CUSTOMER_NAME":"victor","ORIGIN":"new jersey","O_ORDER_ID":"31","PRICE":525.5,"SHIPMENT_ID":"97"}`
+
+// logisticsDB creates the MariaDB database `logistics` standing in for
+// seed 004's MongoDB database (no MongoDB server runs here): a source
+// named my-replica-set gives its collections' stream names,
+// my-replica-set.logistics.orders and …shipments. The name is fixed, so
+// one test at a time uses it.
+func logisticsDB(t *testing.T) *sql.DB {
+	t.Helper()
+	base := svctest.Need(t, svctest.MariaDB)
+	admin, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	for _, q := range []string{"DROP DATABASE IF EXISTS logistics", "CREATE DATABASE logistics"} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE logistics") })
+	mc, err := mysql.ParseDSN(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.DBName = "logistics"
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// MongoDB documents with an ObjectId _id; here an auto-increment id.
+	for _, q := range []string{
+		`CREATE TABLE orders (_id INT AUTO_INCREMENT PRIMARY KEY, customer_id VARCHAR(20), order_id VARCHAR(20),
+			price DOUBLE, currency VARCHAR(8), ts VARCHAR(32))`,
+		`CREATE TABLE shipments (_id INT AUTO_INCREMENT PRIMARY KEY, order_id VARCHAR(20), shipment_id VARCHAR(20),
+			origin VARCHAR(40), ts VARCHAR(32))`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return db
+}
+
+// TestSeed004 runs seed 004 through the binary: its statements verbatim
+// over a PostgreSQL customers table and the logistics database, into real
+// Elasticsearch 8 and OpenSearch indexes named shipped_orders, in the
+// seed's order (the queries first, then the rows). Each index must hold
+// exactly the seed's five documents; then the demonstration's new
+// customer, order and shipment give a sixth.
+func TestSeed004(t *testing.T) {
+	esURL := svctest.Need(t, svctest.Elasticsearch)
+	osURL := svctest.Need(t, svctest.OpenSearch)
+	dsn := pgtest.NewDatabase(t)
+	pg := pgtest.Connect(t, dsn)
+	ctx := context.Background()
+	pgExec := func(q string) {
+		t.Helper()
+		if _, err := pg.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	pgExec(`CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, age INT)`)
+	mdb := logisticsDB(t)
+	myExec := func(q string) {
+		t.Helper()
+		if _, err := mdb.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	es := newSearchIndex(t, esURL, "shipped_orders")
+	os_ := newSearchIndex(t, osURL, "shipped_orders")
+	for _, x := range []*searchIndex{es, os_} {
+		x.name = "shipped_orders" // the seed's index name
+		x.do("DELETE", "/shipped_orders")
+	}
+	myDSN, _ := mysql.ParseDSN(svctest.Need(t, svctest.MariaDB))
+	myDSN.DBName = "logistics"
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "seed004.sql"), []byte(seed004SQL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
+sources:
+  customers:
+    type: postgres
+    dsn: ${E2E_DSN}
+    tables: [public.customers]
+    slot: %s
+  my-replica-set:
+    type: mysql
+    dsn: ${E2E_MYSQL}
+    server_id: %d
+    tables: [logistics.orders, logistics.shipments]
+sql_file: seed004.sql
+sinks:
+  elastic:
+    type: elasticsearch
+    inputs: [shipped_orders]
+    hosts: ["${E2E_ES}"]
+    index: shipped_orders
+  opensearch:
+    type: opensearch
+    inputs: [shipped_orders]
+    hosts: ["${E2E_OS}"]
+    index: shipped_orders
+  customers_by_key:
+    type: file
+    inputs: [CUSTOMERS_BY_KEY]
+    path: %s/customers_by_key.jsonl
+    format: row
+`, dir, uniqueSlot(), 1000+rand.IntN(1<<30), dir))
+	cmd, stderr := runSluice(t, dir, p, "E2E_DSN="+dsn, "E2E_MYSQL="+myDSN.FormatDSN(), "E2E_ES="+esURL, "E2E_OS="+osURL)
+	defer func() {
+		if t.Failed() {
+			kill(cmd)
+			t.Logf("sluice stderr:\n%s", stderr)
+		}
+	}()
+	table := filepath.Join(dir, "customers_by_key.jsonl")
+	// The customers are in the table before the orders come, as in the
+	// seed, where they are typed first: the stream-table join reads the
+	// table as it is when an order arrives.
+	pgExec(`INSERT INTO customers (id, name, age) VALUES ('5', 'fred', 34)`)
+	pgExec(`INSERT INTO customers (id, name, age) VALUES ('7', 'sue', 25)`)
+	pgExec(`INSERT INTO customers (id, name, age) VALUES ('2', 'bill', 51)`)
+	// Orders and shipments are read after the customers' table holds
+	// them: the statements wait for every stream's first row, so the
+	// first customer is seen when an order's first row runs.
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('2', '13', 50.50, 'usd', '2020-04-03T11:20:00')`)
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('7', '29', 15.00, 'aud', '2020-04-02T12:36:00')`)
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('5', '17', 25.25, 'eur', '2020-04-02T17:22:00')`)
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('5', '15', 13.75, 'usd', '2020-04-03T02:55:00')`)
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('7', '22', 29.71, 'aud', '2020-04-04T00:12:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('17', '75', 'texas', '2020-04-04T19:20:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('22', '71', 'iowa', '2020-04-04T12:25:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('29', '89', 'california', '2020-04-05T13:21:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('13', '92', 'maine', '2020-04-04T06:13:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('15', '95', 'florida', '2020-04-04T01:13:00')`)
+	for _, x := range []*searchIndex{es, os_} {
+		waitUntil(t, "five documents in "+x.base, time.Minute, func() bool { return x.count("shipped_orders") >= 5 })
+	}
+	for _, x := range []*searchIndex{es, os_} {
+		sameDocs(t, "seed 004's documents in "+x.base, seed004Docs, x.docs("shipped_orders"))
+	}
+
+	// The demonstration: a new customer, then its order and shipment.
+	pgExec(`INSERT INTO customers (id, name, age) VALUES ('9', 'victor', 23)`)
+	waitUntil(t, "customer 9 in the table", time.Minute, func() bool {
+		b, _ := os.ReadFile(table)
+		return strings.Contains(string(b), `"victor"`)
+	})
+	myExec(`INSERT INTO orders (customer_id, order_id, price, currency, ts) VALUES ('9', '31', 525.50, 'usd', '2020-04-03T11:20:00')`)
+	myExec(`INSERT INTO shipments (order_id, shipment_id, origin, ts) VALUES ('31', '97', 'new jersey', '2020-04-04T19:20:00')`)
+	want := map[string]string{"31": seed004Sixth}
+	for id, d := range seed004Docs {
+		want[id] = d
+	}
+	for _, x := range []*searchIndex{es, os_} {
+		waitUntil(t, "the sixth document in "+x.base, time.Minute, func() bool { return x.exists("shipped_orders", "31") })
+	}
+	stop(t, cmd, stderr)
+	for _, x := range []*searchIndex{es, os_} {
+		sameDocs(t, "the six documents in "+x.base, want, x.docs("shipped_orders"))
+	}
+}
