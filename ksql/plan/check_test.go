@@ -79,8 +79,14 @@ func checkNode(n ir.Node, reg *funcs.Registry) error {
 		return checkNode(n.Input, reg)
 	case *ir.Repartition:
 		in := n.Input.Schema().Columns
-		if len(n.S.Columns) < len(in) {
-			return fmt.Errorf("repartition drops columns")
+		// exec's contract: the row is the input row, then each key's value.
+		if want := len(in) + len(n.Keys); len(n.S.Columns) != want {
+			return fmt.Errorf("repartition row has %d columns, want %d", len(n.S.Columns), want)
+		}
+		for i := range n.Keys {
+			if n.S.Key[i] != len(in)+i || !n.S.Columns[len(in)+i].Type.Equal(n.Keys[i].Type()) {
+				return fmt.Errorf("repartition key %d is not its appended column", i)
+			}
 		}
 		for _, k := range n.Keys {
 			if err := checkExpr(k, in, reg); err != nil {

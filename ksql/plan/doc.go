@@ -100,7 +100,8 @@
 // # Queries
 //
 // A SELECT becomes, bottom up: a Source per FROM relation, Joins nested to
-// the left, a Filter for WHERE, a Repartition for PARTITION BY, an
+// the left, a Filter for WHERE, a Repartition for PARTITION BY (its row is
+// the input row followed by the key expressions' values), an
 // Aggregate for GROUP BY (then a Filter for HAVING), and a Project for the
 // SELECT list — ksqlDB's logical plan order.
 //
@@ -119,7 +120,10 @@
 // (ColumnNames.columnAliasGenerator). Two items with one name are an error.
 //
 // The result's key (ksqlDB's): a single relation's key columns; a join's
-// key expression; the PARTITION BY expressions (PARTITION BY NULL: none);
+// key expression; the PARTITION BY expressions (PARTITION BY NULL: none;
+// a key that is a column keeps its name, * included; another expression
+// is named KSQL_COL_n — x->f: F — which * selects, as ksqlDB's
+// PartitionByParamsFactory names them);
 // the GROUP BY expressions, with WINDOWSTART and WINDOWEND for a windowed
 // aggregation. A persistent query must select each key column exactly once
 // (ksqlDB's "Key missing from projection"), and the item that does becomes

@@ -78,6 +78,8 @@ func TestErrors(t *testing.T) {
 		{"CREATE STREAM x AS SELECT * FROM orders PARTITION BY nope;", "line 6:54: unknown column NOPE; the columns of ORDERS are ORDER_ID, CUSTOMER_ID, PRICE, CURRENCY, TS"},
 		{"CREATE STREAM x AS SELECT currency FROM orders PARTITION BY order_id;", "line 6:20: the SELECT list must include the PARTITION BY expression ORDER_ID: it is the key of the result"},
 		{"CREATE TABLE x AS SELECT id FROM customers_by_key PARTITION BY name;", "line 6:64: PARTITION BY re-keys a stream; a table is keyed by its PRIMARY KEY"},
+		{"CREATE STREAM x AS SELECT order_id, price FROM orders PARTITION BY order_id, ORDER_ID;", "line 6:78: PARTITION BY lists ORDER_ID twice (also as expression 1); a key column appears once"},
+		{"CREATE STREAM x AS SELECT order_id, price FROM orders PARTITION BY order_id, NULL;", "line 6:78: PARTITION BY NULL cannot be combined with other expressions: it removes the key"},
 		{"CREATE TABLE x AS SELECT name FROM customers_by_key;", "line 6:19: the SELECT list must include the key column ID: it is the key of the result"},
 		{"INSERT INTO orders SELECT * FROM orders;", "line 6:13: INSERT INTO ORDERS would write sluice stream 'my-replica-set.logistics.orders', a source's stream: insert into a stream a query creates, or one declared with partitions"},
 		{"INSERT INTO customers_by_key SELECT * FROM orders;", "line 6:13: INSERT INTO writes a stream; CUSTOMERS_BY_KEY is a table"},

@@ -16,6 +16,10 @@ type column struct {
 	name   string // its name in that source
 	t      types.Type
 	pseudo bool // ROWTIME, ROWPARTITION, ROWOFFSET
+	// repart marks a PARTITION BY key column appended to the row: its
+	// name is not one SELECT items' generated names avoid (ksqlDB names
+	// them over the FROM sources' columns).
+	repart bool
 }
 
 // fromSource is one source of a query's FROM clause.
