@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluice-dev/sluice/ksql/funcs"
 	"github.com/sluice-dev/sluice/ksql/ir"
+	"github.com/sluice-dev/sluice/ksql/parse"
 	"github.com/sluice-dev/sluice/ksql/types"
 )
 
@@ -26,6 +27,21 @@ func checkPlan(p *Plan) error {
 		}
 		if err := checkKey(r.Schema); err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkErrors verifies that Build's error is a parse.ErrorList whose every
+// error carries its line:column.
+func checkErrors(err error) error {
+	list, ok := err.(parse.ErrorList)
+	if !ok || len(list) == 0 {
+		return fmt.Errorf("error %T %v, want a parse.ErrorList", err, err)
+	}
+	for _, e := range list {
+		if e.Pos.Line < 1 || e.Pos.Col < 1 {
+			return fmt.Errorf("error without its position: %v", e)
 		}
 	}
 	return nil

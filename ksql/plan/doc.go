@@ -201,9 +201,13 @@
 // INTEGER → BIGINT → DECIMAL → DOUBLE only, CAST for anything else. The
 // planner converts every operand and argument to the exact type an
 // operator or overload takes (an ir.Cast, or a converted literal), so eval
-// never guesses. Errors name both types ("operator = does not apply to
-// DOUBLE and STRING (in PRICE = 'x')"), unknown functions and columns
-// their near names, a wrong argument count the counts taken.
+// never guesses. Errors name both types and the CAST that would join
+// them ("operator = does not apply to DOUBLE and STRING (in PRICE = 'x');
+// CAST one side to the other's type: CAST('x' AS DOUBLE)"), unknown
+// columns their near names (else the relation's columns), unknown
+// functions their near names (else the three nearest by name), an unknown
+// kafka_topic the known streams, an ambiguous column its qualified
+// spellings, a wrong argument count the counts taken.
 //
 // # Errors
 //
