@@ -123,7 +123,9 @@
 // key expression; the PARTITION BY expressions (PARTITION BY NULL: none;
 // a key that is a column keeps its name, * included; another expression
 // is named KSQL_COL_n — x->f: F — which * selects, as ksqlDB's
-// PartitionByParamsFactory names them);
+// PartitionByParamsFactory names them; * then lists the other columns in
+// the source's order, where ksqlDB moves the old key columns after the
+// value columns — a difference of column order only, not yet matched);
 // the GROUP BY expressions, with WINDOWSTART and WINDOWEND for a windowed
 // aggregation. A persistent query must select each key column exactly once
 // (ksqlDB's "Key missing from projection"), and the item that does becomes
