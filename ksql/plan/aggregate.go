@@ -53,7 +53,13 @@ func (pl *planner) aggregate(sel *parse.Select, fp *fromPlan, node ir.Node, pers
 	gt := &typer{funcs: pl.funcs, sc: sc, clause: "GROUP BY", hook: pl.synthHook(fp)}
 	var groups []ir.Expr
 	for _, g := range sel.GroupBy {
-		groups = append(groups, gt.expr(g))
+		x := gt.expr(g)
+		for i, prev := range groups {
+			if sameExpr(x, prev) {
+				bail(g.Position(), "GROUP BY lists %s twice (also as expression %d); a key column appears once", parse.Print(g), i+1)
+			}
+		}
+		groups = append(groups, x)
 	}
 	var win *ir.Window
 	if sel.Window != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sluice-dev/sluice/ksql/funcs"
 	"github.com/sluice-dev/sluice/ksql/ir"
+	"github.com/sluice-dev/sluice/ksql/parse"
 	"github.com/sluice-dev/sluice/ksql/types"
 )
 
@@ -26,6 +27,21 @@ func checkPlan(p *Plan) error {
 		}
 		if err := checkKey(r.Schema); err != nil {
 			return fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkErrors verifies that Build's error is a parse.ErrorList whose every
+// error carries its line:column.
+func checkErrors(err error) error {
+	list, ok := err.(parse.ErrorList)
+	if !ok || len(list) == 0 {
+		return fmt.Errorf("error %T %v, want a parse.ErrorList", err, err)
+	}
+	for _, e := range list {
+		if e.Pos.Line < 1 || e.Pos.Col < 1 {
+			return fmt.Errorf("error without its position: %v", e)
 		}
 	}
 	return nil
@@ -79,8 +95,14 @@ func checkNode(n ir.Node, reg *funcs.Registry) error {
 		return checkNode(n.Input, reg)
 	case *ir.Repartition:
 		in := n.Input.Schema().Columns
-		if len(n.S.Columns) < len(in) {
-			return fmt.Errorf("repartition drops columns")
+		// exec's contract: the row is the input row, then each key's value.
+		if want := len(in) + len(n.Keys); len(n.S.Columns) != want {
+			return fmt.Errorf("repartition row has %d columns, want %d", len(n.S.Columns), want)
+		}
+		for i := range n.Keys {
+			if n.S.Key[i] != len(in)+i || !n.S.Columns[len(in)+i].Type.Equal(n.Keys[i].Type()) {
+				return fmt.Errorf("repartition key %d is not its appended column", i)
+			}
 		}
 		for _, k := range n.Keys {
 			if err := checkExpr(k, in, reg); err != nil {

@@ -100,7 +100,8 @@
 // # Queries
 //
 // A SELECT becomes, bottom up: a Source per FROM relation, Joins nested to
-// the left, a Filter for WHERE, a Repartition for PARTITION BY, an
+// the left, a Filter for WHERE, a Repartition for PARTITION BY (its row is
+// the input row followed by the key expressions' values), an
 // Aggregate for GROUP BY (then a Filter for HAVING), and a Project for the
 // SELECT list — ksqlDB's logical plan order.
 //
@@ -119,7 +120,12 @@
 // (ColumnNames.columnAliasGenerator). Two items with one name are an error.
 //
 // The result's key (ksqlDB's): a single relation's key columns; a join's
-// key expression; the PARTITION BY expressions (PARTITION BY NULL: none);
+// key expression; the PARTITION BY expressions (PARTITION BY NULL: none;
+// a key that is a column keeps its name, * included; another expression
+// is named KSQL_COL_n — x->f: F — which * selects, as ksqlDB's
+// PartitionByParamsFactory names them; * then lists the other columns in
+// the source's order, where ksqlDB moves the old key columns after the
+// value columns — a difference of column order only, not yet matched);
 // the GROUP BY expressions, with WINDOWSTART and WINDOWEND for a windowed
 // aggregation. A persistent query must select each key column exactly once
 // (ksqlDB's "Key missing from projection"), and the item that does becomes
@@ -197,9 +203,13 @@
 // INTEGER → BIGINT → DECIMAL → DOUBLE only, CAST for anything else. The
 // planner converts every operand and argument to the exact type an
 // operator or overload takes (an ir.Cast, or a converted literal), so eval
-// never guesses. Errors name both types ("operator = does not apply to
-// DOUBLE and STRING (in PRICE = 'x')"), unknown functions and columns
-// their near names, a wrong argument count the counts taken.
+// never guesses. Errors name both types and the CAST that would join
+// them ("operator = does not apply to DOUBLE and STRING (in PRICE = 'x');
+// CAST one side to the other's type: CAST('x' AS DOUBLE)"), unknown
+// columns their near names (else the relation's columns), unknown
+// functions their near names (else the three nearest by name), an unknown
+// kafka_topic the known streams, an ambiguous column its qualified
+// spellings, a wrong argument count the counts taken.
 //
 // # Errors
 //

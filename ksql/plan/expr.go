@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -116,7 +117,7 @@ func (t *typer) expr(e parse.Expr) ir.Expr {
 			list[i] = t.expr(le)
 			c, ok := funcs.Common(common, list[i].Type())
 			if !ok {
-				bail(le.Position(), "IN compares %s with %s", common, list[i].Type())
+				bail(le.Position(), "IN compares %s with %s%s", common, list[i].Type(), castHint(e.X, common, le, list[i].Type(), nil))
 			}
 			common = c
 		}
@@ -204,7 +205,10 @@ func (t *typer) binary(e *parse.Binary) ir.Expr {
 	l, r := t.expr(e.L), t.expr(e.R)
 	operand, result, err := funcs.Binary(op, l.Type(), r.Type())
 	if err != nil {
-		bail(e.Pos, "%v (in %s)", err, parse.Print(e))
+		bail(e.Pos, "%v (in %s)%s", err, parse.Print(e), castHint(e.L, l.Type(), e.R, r.Type(), func(t types.Type) bool {
+			_, _, err := funcs.Binary(op, t, t)
+			return err == nil
+		}))
 	}
 	if op >= ir.Eq && operand.Base == types.Boolean && op != ir.Eq && op != ir.Ne {
 		bail(e.Pos, "operator %s does not order BOOLEANs (in %s)", e.Op, parse.Print(e))
@@ -218,6 +222,31 @@ func (t *typer) binary(e *parse.Binary) ir.Expr {
 		return &ir.Binary{Op: op, L: l, R: r, T: result}
 	}
 	return &ir.Binary{Op: op, L: coerce(l, operand), R: coerce(r, operand), T: result}
+}
+
+// castHint suggests the CAST that gives two operands one type, when one
+// does and ok accepts the type: a STRING side cast to the other's type
+// first (text holding a number or a time is the usual mistake), else the
+// right side to the left's, else the left to the right's.
+func castHint(le parse.Expr, lt types.Type, re parse.Expr, rt types.Type, ok func(types.Type) bool) string {
+	if lt.Base == types.Unknown || rt.Base == types.Unknown || lt.Equal(rt) {
+		return ""
+	}
+	type cast struct {
+		x    parse.Expr
+		from types.Type
+		to   types.Type
+	}
+	tries := []cast{{re, rt, lt}, {le, lt, rt}}
+	if lt.Base == types.String && rt.Base != types.String {
+		tries[0], tries[1] = tries[1], tries[0]
+	}
+	for _, c := range tries {
+		if funcs.CanCast(c.from, c.to) && (ok == nil || ok(c.to)) {
+			return fmt.Sprintf("; CAST one side to the other's type: CAST(%s AS %s)", parse.Print(c.x), c.to)
+		}
+	}
+	return ""
 }
 
 func (t *typer) caseExpr(e *parse.Case) ir.Expr {
@@ -239,7 +268,7 @@ func (t *typer) caseExpr(e *parse.Case) ir.Expr {
 			cond = t.expr(w.Cond)
 			ct, ok := funcs.Common(opType, cond.Type())
 			if !ok {
-				bail(w.Cond.Position(), "CASE compares %s with %s", opType, cond.Type())
+				bail(w.Cond.Position(), "CASE compares %s with %s%s", opType, cond.Type(), castHint(e.Operand, opType, w.Cond, cond.Type(), nil))
 			}
 			opType = ct
 		} else {
@@ -286,7 +315,11 @@ func (t *typer) caseExpr(e *parse.Case) ir.Expr {
 func (t *typer) call(e *parse.Call) ir.Expr {
 	f, ok := t.funcs.Lookup(e.Name.Name)
 	if !ok {
-		bail(e.Name.Pos, "unknown function %s%s", e.Name.Name, suggest.Hint(e.Name.Name, t.funcs.Names()))
+		hint := suggest.Hint(e.Name.Name, t.funcs.Names())
+		if hint == "" {
+			hint = "; the functions nearest by name are " + suggest.And(suggest.Nearest(e.Name.Name, t.funcs.Names(), 3))
+		}
+		bail(e.Name.Pos, "unknown function %s%s", e.Name.Name, hint)
 	}
 	if f.Kind == funcs.Aggregate {
 		where := t.clause

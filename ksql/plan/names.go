@@ -22,7 +22,9 @@ var numbered = regexp.MustCompile(`^(.*?)(?:_(\d+))?$`)
 func newAliasGen(sc *scope) *aliasGen {
 	g := &aliasGen{used: map[string]map[int]bool{}, next: map[string]int{}}
 	for _, c := range sc.cols {
-		g.use(c.name)
+		if !c.repart {
+			g.use(c.name)
+		}
 	}
 	return g
 }

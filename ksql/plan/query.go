@@ -3,6 +3,7 @@ package plan
 import (
 	"reflect"
 	"slices"
+	"strconv"
 
 	"github.com/sluice-dev/sluice/ksql/internal/suggest"
 	"github.com/sluice-dev/sluice/ksql/ir"
@@ -165,7 +166,14 @@ func (pl *planner) synthHook(fp *fromPlan) func(parse.Expr) (ir.Expr, bool) {
 }
 
 // partitionBy plans PARTITION BY: a Repartition whose row is the input
-// row plus one column per key that is not a plain column.
+// row followed by one column per key expression, its value — the new key
+// columns (exec appends them). Names follow ksqlDB
+// (PartitionByParamsFactory): a key that is a column keeps the column's
+// name, and the appended column stands for it (the input's copy is
+// hidden, so * and the name both reach the key); another expression is
+// named as ksqlDB's alias generator names it over the FROM columns
+// (KSQL_COL_n, or the field's name for x->f), which * selects. SELECT
+// items equal to a key expression read its column.
 func (pl *planner) partitionBy(exprs []parse.Expr, node ir.Node, fp *fromPlan) (ir.Node, *scope, keySpec, []ir.Expr) {
 	sc := fp.sc
 	if len(exprs) == 1 {
@@ -183,22 +191,54 @@ func (pl *planner) partitionBy(exprs []parse.Expr, node ir.Node, fp *fromPlan) (
 	var keys []ir.Expr
 	g := newAliasGen(sc)
 	for _, e := range exprs {
+		if _, null := e.(*parse.NullLit); null {
+			bail(e.Position(), "PARTITION BY NULL cannot be combined with other expressions: it removes the key")
+		}
 		x := t.expr(e)
+		for i, k := range keys {
+			if sameExpr(x, k) {
+				bail(e.Position(), "PARTITION BY lists %s twice (also as expression %d); a key column appears once", parse.Print(e), i+1)
+			}
+		}
 		rp.Keys = append(rp.Keys, x)
 		keys = append(keys, x)
-		idx := -1
-		if c, ok := x.(*ir.Column); ok {
-			idx = c.Index
+		c := column{t: x.Type(), repart: true}
+		var field string
+		if ref, ok := x.(*ir.Column); ok {
+			// The key column is the column: the appended copy takes its
+			// identity, the input's copy leaves the scope.
+			c.source, c.name, c.pseudo = sc.cols[ref.Index].source, sc.cols[ref.Index].name, sc.cols[ref.Index].pseudo
+			out.cols[ref.Index].name = ""
+			field = uniqueField(rp.S, rp.S.Columns[ref.Index].Name)
 		} else {
-			idx = len(rp.S.Columns)
-			rp.S.Columns = append(rp.S.Columns, types.Field{Name: g.col(), Type: x.Type()})
-			out.cols = append(out.cols, column{t: x.Type()})
+			if d, ok := e.(*parse.Deref); ok {
+				c.name = g.field(d.Field.Name)
+			} else {
+				c.name = g.col()
+			}
+			field = uniqueField(rp.S, c.name)
 		}
+		idx := len(rp.S.Columns)
+		rp.S.Columns = append(rp.S.Columns, types.Field{Name: field, Type: x.Type()})
+		out.cols = append(out.cols, c)
 		rp.S.Key = append(rp.S.Key, idx)
 		key.slots = append(key.slots, []int{idx})
 		key.names = append(key.names, parse.Print(e))
 	}
 	return rp, out, key, keys
+}
+
+// uniqueField is name, or name_1, name_2 … when s has a column so named:
+// the Repartition row holds a column key's input copy and the key itself.
+func uniqueField(s types.Schema, name string) string {
+	taken := func(n string) bool {
+		return slices.ContainsFunc(s.Columns, func(f types.Field) bool { return f.Name == n })
+	}
+	n := name
+	for i := 1; taken(n); i++ {
+		n = name + "_" + strconv.Itoa(i)
+	}
+	return n
 }
 
 // items resolves the SELECT list: * and alias.* expanded, every item
@@ -251,7 +291,7 @@ func starItems(si parse.SelectItem, sc *scope, synth bool, t *typer) []item {
 			continue
 		}
 		name := c.name
-		if sc.isJoin() {
+		if sc.isJoin() && c.source != "" {
 			name = c.source + "_" + c.name
 		}
 		out = append(out, item{name: name, x: &ir.Column{Index: i, T: c.t}, pos: si.Pos})

@@ -16,6 +16,10 @@ type column struct {
 	name   string // its name in that source
 	t      types.Type
 	pseudo bool // ROWTIME, ROWPARTITION, ROWOFFSET
+	// repart marks a PARTITION BY key column appended to the row: its
+	// name is not one SELECT items' generated names avoid (ksqlDB names
+	// them over the FROM sources' columns).
+	repart bool
 }
 
 // fromSource is one source of a query's FROM clause.
@@ -84,7 +88,15 @@ func (s *scope) resolve(ref *parse.ColumnRef) (int, error) {
 	case len(in) == 1:
 		return found, nil
 	case len(in) > 1:
-		return 0, errAt(ref.Pos, "column %s is ambiguous: %s all have it; qualify it (%s.%s)", name, suggest.Or(in), in[0], name)
+		have := "all have it"
+		if len(in) == 2 {
+			have = "both have it"
+		}
+		var qualified []string
+		for _, src := range in {
+			qualified = append(qualified, src+"."+name)
+		}
+		return 0, errAt(ref.Pos, "column %s is ambiguous: %s %s; qualify it: %s", name, suggest.And(in), have, suggest.Or(qualified))
 	}
 	var names []string
 	for _, c := range s.cols {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -122,7 +123,7 @@ func (pl *planner) createSource(s *parse.CreateSource) {
 			names = append(names, t)
 		}
 		slices.Sort(names)
-		bail(propPos(s.Props, "KAFKA_TOPIC", s.Pos), "unknown sluice stream '%s'%s: kafka_topic names a source's stream (such as customers.public.customers), a Kafka topic a kafka source reads, or a query's result", topic, suggest.Hint(topic, names))
+		bail(propPos(s.Props, "KAFKA_TOPIC", s.Pos), "unknown sluice stream '%s'%s: kafka_topic names a source's stream, a Kafka topic a kafka source reads, or a query's result; %s", topic, suggest.Hint(topic, names), knownStreams(names))
 	}
 
 	var cols []types.Field
@@ -363,4 +364,21 @@ func (pl *planner) timestamp(s *parse.CreateSource, rel *Relation, src *ir.Sourc
 		bail(propPos(s.Props, "TIMESTAMP_FORMAT", s.Pos), "timestamp_format is empty")
 	}
 	src.TimestampCol, src.TimestampFormat = idx, format
+}
+
+// knownStreams lists the streams a kafka_topic may name, for the error
+// of one that names none: the first 12, sorted.
+func knownStreams(names []string) string {
+	if len(names) == 0 {
+		return "no stream is known: configure the source that captures it"
+	}
+	quoted := make([]string, 0, len(names))
+	for i, n := range names {
+		if i == 12 {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(names)-12))
+			break
+		}
+		quoted = append(quoted, "'"+n+"'")
+	}
+	return "the known streams are " + strings.Join(quoted, ", ")
 }

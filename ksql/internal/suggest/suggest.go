@@ -80,6 +80,77 @@ func Or(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
+// Nearest returns the n candidates most like name (case-insensitive),
+// however far: those sharing the longest run of characters with it first
+// (DATE_FORMAT is nearest FORMAT_DATE), then by edit distance, then by
+// name. It is the fallback when Near finds nothing, so the reader still
+// sees where to look.
+func Nearest(name string, candidates []string, n int) []string {
+	if name == "" || n <= 0 {
+		return nil
+	}
+	u := strings.ToUpper(name)
+	type hit struct {
+		name      string
+		run, dist int
+	}
+	var hits []hit
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		cu := strings.ToUpper(c)
+		hits = append(hits, hit{c, commonRun(u, cu), distance(u, cu, 1<<20)})
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i], hits[j]
+		if a.run != b.run {
+			return a.run > b.run
+		}
+		if a.dist != b.dist {
+			return a.dist < b.dist
+		}
+		return a.name < b.name
+	})
+	var out []string
+	for i := 0; i < len(hits) && i < n; i++ {
+		out = append(out, hits[i].name)
+	}
+	return out
+}
+
+// And joins names as "A, B and C".
+func And(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// commonRun is the length of the longest run of runes a and b share.
+func commonRun(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	best := 0
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cur[j] = 0
+			if ra[i-1] == rb[j-1] {
+				cur[j] = prev[j-1] + 1
+				best = max(best, cur[j])
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return best
+}
+
 // distance is the Damerau (optimal string alignment) edit distance of a
 // and b, giving up with limit+1 once it must exceed limit; the cost is
 // bounded by the lengths, which callers cap (identifiers).

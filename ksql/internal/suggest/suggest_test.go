@@ -29,3 +29,22 @@ func TestNear(t *testing.T) {
 		t.Errorf("Or = %q", got)
 	}
 }
+
+func TestNearest(t *testing.T) {
+	cands := []string{"FORMAT_DATE", "FORMAT_TIMESTAMP", "ABS", "DATEADD", "LEN", "UCASE"}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"DATE_FORMAT", []string{"FORMAT_DATE", "FORMAT_TIMESTAMP", "DATEADD"}},
+		{"strlen", []string{"LEN", "FORMAT_TIMESTAMP", "UCASE"}},
+		{"", nil},
+	} {
+		if got := Nearest(tc.name, cands, 3); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Nearest(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := And([]string{"O", "S"}); got != "O and S" {
+		t.Errorf("And = %q", got)
+	}
+}

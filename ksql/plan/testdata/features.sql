@@ -21,7 +21,7 @@ CREATE TABLE hops AS SELECT page_id, user_id, MAX(viewtime) FROM pageviews WINDO
 CREATE TABLE sessions AS SELECT UCASE(user_id), COLLECT_SET(page_id) AS pages FROM pageviews WINDOW SESSION (30 MINUTES) GROUP BY UCASE(user_id);
 CREATE TABLE by_gender AS SELECT gender, COUNT(*) AS n, AVG(balance) AS avg_balance FROM users GROUP BY gender;
 CREATE STREAM rekeyed AS SELECT page_id, viewtime FROM pageviews PARTITION BY page_id;
-CREATE STREAM rekeyed2 AS SELECT UCASE(page_id) AS k, viewtime FROM pageviews PARTITION BY UCASE(page_id);
+CREATE STREAM rekeyed2 AS SELECT UCASE(page_id) AS k, user_id, viewtime FROM pageviews PARTITION BY UCASE(page_id), user_id;
 CREATE STREAM all_views (page_id STRING KEY, viewtime BIGINT) WITH (kafka_topic = 'all_views', partitions = 1, value_format = 'json');
 INSERT INTO all_views SELECT page_id, viewtime FROM rekeyed;
 CREATE STREAM events WITH (kafka_topic = 'mongo.db.events', value_format = 'avro');
