@@ -86,4 +86,6 @@ if [ $# -gt 0 ]; then
 	go test -race -count=1 "$@"
 else
 	go test -race -count=1 -timeout 20m ./...
+	# Memory figures the race detector's allocator would distort.
+	go test -count=1 -run '^TestLargeStateRSS$' ./store/
 fi

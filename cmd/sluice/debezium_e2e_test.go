@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-dev/sluice/internal/pgtest"
@@ -212,8 +213,10 @@ sinks:
 	for _, f := range []string{"plain", "schema", "row"} {
 		waitFor(t, 30*time.Second, "sluice's "+f+" file to reach the stop row", dir, stopLine(filepath.Join(dir, "sluice-"+f+".jsonl")))
 	}
-	kafkaRecs := readTopics(t, brokers, name, dbzPlain)
+	// Stopped first: every record sluice produced is acknowledged (acks=all)
+	// and below the end offsets readTopics reads up to.
 	stop(t, cmd, stderr)
+	kafkaRecs := readTopics(t, brokers, name, dbzPlain)
 
 	// Values, per table, in each format.
 	for _, f := range []struct{ sluice, dbz string }{
@@ -283,20 +286,48 @@ func readTopics(t *testing.T, brokers, prefix string, like []tsvRecord) map[stri
 			topics = append(topics, tp)
 		}
 	}
+	// Read every topic to its end offset as it is now: records of several
+	// topics come in no particular order, so waiting for one topic's last
+	// record says nothing of the others'.
+	admin, adm := kafkaAdmin(t, brokers)
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			if want[o.Topic] == nil {
+				want[o.Topic] = map[int32]int64{}
+			}
+			want[o.Topic][o.Partition] = o.Offset
+		}
+	})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	out := map[string][]string{}
-	stopTopic := prefix + ".public.stop"
-	for len(out[stopTopic]) < counts[stopTopic] {
+	reached := map[string]map[int32]int64{}
+	done := func() bool {
+		for tp, ps := range want {
+			for p, end := range ps {
+				if reached[tp][p] < end {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for !done() {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("reading Kafka: %d records of %s, want %d", len(out[stopTopic]), stopTopic, counts[stopTopic])
+			t.Fatalf("reading Kafka to the end offsets %v: at %v", want, reached)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			key, val := "null", "null"
@@ -313,6 +344,10 @@ func readTopics(t *testing.T, brokers, prefix string, like []tsvRecord) map[stri
 				}
 			}
 			out[r.Topic] = append(out[r.Topic], key+"\t"+val+"\t"+strings.Join(hs, ";"))
+			if reached[r.Topic] == nil {
+				reached[r.Topic] = map[int32]int64{}
+			}
+			reached[r.Topic][r.Partition] = r.Offset + 1
 		})
 	}
 	return out

@@ -38,6 +38,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 // Config is the file sink's configuration.
@@ -110,14 +111,22 @@ func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 }
 
 func (s *Sink) open() error {
-	if dir := filepath.Dir(s.cfg.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("file sink: create directory %s: %w", dir, err)
-		}
+	dir := filepath.Dir(s.cfg.Path)
+	if err := durable.MkdirAll(dir); err != nil {
+		return fmt.Errorf("file sink: create directory %s: %w", dir, err)
 	}
+	_, statErr := os.Stat(s.cfg.Path)
 	f, err := os.OpenFile(s.cfg.Path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("file sink: open %s: %w", s.cfg.Path, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new file's name must survive a power loss too, or the lines
+		// fsynced into it could vanish with it.
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	size, err := cutPartialLine(f, s.cfg.Path)
 	if err != nil {
@@ -361,13 +370,8 @@ func (s *Sink) rotate() error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("file sink: open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("file sink: fsync directory %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("file sink: %w", err)
 	}
 	return nil
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 var testSchema = &event.Schema{
@@ -205,5 +207,34 @@ func TestKeyChangeAndTruncate(t *testing.T) {
 	want := `{"id":1,"name":"a","__deleted":"true","__op":"d"}` + "\n" + `{"id":2,"name":"a","__deleted":"false","__op":"c"}` + "\n"
 	if string(got) != want {
 		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+// A file in directories the sink creates survives a power loss: every new
+// directory, and the new file's name, are fsynced into their parents.
+func TestNewDirectoriesAndFileAreSynced(t *testing.T) {
+	base := t.TempDir()
+	var synced []string
+	durable.Synced = func(dir string) { synced = append(synced, dir) }
+	defer func() { durable.Synced = nil }()
+	path := filepath.Join(base, "a", "b", "out.jsonl")
+	s, err := New(Config{Path: path, Options: format.DefaultOptions(), Fsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	want := []string{base, filepath.Join(base, "a"), filepath.Join(base, "a", "b")}
+	if !slices.Equal(synced, want) {
+		t.Fatalf("directories fsynced: %q, want %q", synced, want)
+	}
+	// Opening the existing file again syncs nothing.
+	synced = nil
+	s2, err := New(Config{Path: path, Options: format.DefaultOptions(), Fsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close(context.Background())
+	if len(synced) != 0 {
+		t.Fatalf("reopening fsynced %q", synced)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 // Sink writes events to S3 objects through a local spool.
@@ -141,7 +142,7 @@ func New(cfg Config, env component.Env) (*Sink, error) {
 	if s.store, err = newClient(cfg, env); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.spool, 0o755); err != nil {
+	if err := durable.MkdirAll(s.spool); err != nil {
 		return nil, fmt.Errorf("s3 sink: create spool directory: %w", err)
 	}
 	if err := s.load(); err != nil {
@@ -555,17 +556,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	return s.uploadSealed(ctx)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("s3 sink: open directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("s3 sink: fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // moveOldSpool moves the spool and state file that sluice before 0.2 kept
 // in <state dir>/sink/<name> up into the state dir itself. Each item moves

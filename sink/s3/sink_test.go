@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/durable"
 )
 
 func TestPartitionRender(t *testing.T) {
@@ -621,4 +622,20 @@ func TestPartitionedSourceAtLeastOnce(t *testing.T) {
 	}
 	k := "cdc/pg.public.users/dt=2024-01-01/hour=10/pg.public.users+s000000000001+s000000000003.jsonl"
 	checkObjects(t, store, map[string]string{k: rows(3, 3) + rows(2, 2) + rows(1, 1)})
+}
+
+// The spool's directories are fsynced into their parents when created: a
+// power loss cannot take away a spool whose records were fsynced.
+func TestSpoolDirectoriesAreSynced(t *testing.T) {
+	base := t.TempDir()
+	var synced []string
+	durable.Synced = func(dir string) { synced = append(synced, dir) }
+	defer func() { durable.Synced = nil }()
+	dir := filepath.Join(base, "sinks", "lake")
+	newTestSink(t, rowConfig(), dir, newMemStore())
+	for _, want := range []string{base, filepath.Join(base, "sinks"), dir} {
+		if !slices.Contains(synced, want) {
+			t.Fatalf("directories fsynced: %q; %s missing", synced, want)
+		}
+	}
 }
