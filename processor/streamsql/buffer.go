@@ -81,6 +81,7 @@ func (p *Processor) buffer(ev *event.Event) error {
 	}
 	p.bufSeq++
 	p.buffered++
+	p.bufferedCount.Store(int64(p.buffered))
 	return p.st.Set(bufKey(p.bufSeq), b)
 }
 
@@ -143,7 +144,10 @@ func (p *Processor) drain(i int, outEvs []event.Event, rejected *[]error) ([]eve
 			}
 			rows, perr := p.x.Process(ev.Schema.Stream, ev, p.rows[:0])
 			p.rows = rows
-			outEvs = p.emit(rows, ev, outEvs)
+			var eerr error
+			if outEvs, eerr = p.emit(rows, ev, outEvs); eerr != nil {
+				return outEvs, eerr
+			}
 			if perr != nil {
 				var re *exec.RecordError
 				if !errors.As(perr, &re) {
@@ -162,6 +166,7 @@ func (p *Processor) drain(i int, outEvs []event.Event, rejected *[]error) ([]eve
 	}
 	p.log.Info("sql queries started; the inputs that waited for them ran through", "inputs", p.buffered)
 	p.buffered, p.bufSeq, p.bufSchemas = 0, 0, map[schemaID]bool{}
+	p.bufferedCount.Store(0)
 	return outEvs, nil
 }
 

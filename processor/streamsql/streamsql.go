@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/durable"
 	"github.com/sluice-dev/sluice/ksql/eval"
 	"github.com/sluice-dev/sluice/ksql/eval/javatime"
 	"github.com/sluice-dev/sluice/ksql/exec"
@@ -55,10 +59,20 @@ type Processor struct {
 	bufSeq     uint64
 	buffered   int
 	bufSchemas map[schemaID]bool
+	// bufferedCount is buffered for Gauges, read from other goroutines.
+	bufferedCount atomic.Int64
+	// shown is the executor for Gauges (replan replaces x).
+	shown atomic.Pointer[exec.Executor]
+
+	// Output versions (see the package doc, "Results in sinks"): the run's
+	// epoch in the high bits, the run's output count in the low 40.
+	epoch, count uint64
+	epochFile    string
 }
 
 type out struct {
 	schema  *event.Schema
+	where   string // the events' Position: the query
 	jsonCol []bool // MAP and STRUCT columns, rendered as JSON text
 	types   []types.Type
 }
@@ -119,10 +133,87 @@ func New(cfg *Config, env component.Env) (*Processor, error) {
 	}); err != nil {
 		return nil, err
 	}
+	p.bufferedCount.Store(int64(p.buffered))
 	if err := p.replan(); err != nil {
 		return nil, err
 	}
+	if env.StateDir != "" {
+		p.epochFile = filepath.Join(env.StateDir, "epoch")
+	}
+	if err := p.nextEpoch(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// countBits is how many low bits of an output's version count the outputs
+// of one epoch.
+const countBits = 40
+
+// nextEpoch starts a new epoch: every output version from now on is above
+// every version given before, in this run or an earlier one, so a result
+// computed again after a crash replaces the one written before it.
+func (p *Processor) nextEpoch() error {
+	p.epoch++
+	if p.epochFile != "" {
+		b, err := os.ReadFile(p.epochFile)
+		switch {
+		case err == nil:
+			e, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+			if perr != nil {
+				return fmt.Errorf("sql: %s does not hold an epoch number (%q): remove it to start from 1 (search indexes written before then keep their newer versions)", p.epochFile, b)
+			}
+			p.epoch = max(p.epoch, e+1)
+		case !os.IsNotExist(err):
+			return fmt.Errorf("sql: %w", err)
+		}
+		if err := durable.MkdirAll(filepath.Dir(p.epochFile)); err != nil {
+			return fmt.Errorf("sql: %w", err)
+		}
+		tmp := p.epochFile + ".tmp"
+		if err := writeSync(tmp, strconv.AppendUint(nil, p.epoch, 10)); err != nil {
+			return fmt.Errorf("sql: %w", err)
+		}
+		if err := os.Rename(tmp, p.epochFile); err != nil {
+			return fmt.Errorf("sql: %w", err)
+		}
+		if err := durable.SyncDir(filepath.Dir(p.epochFile)); err != nil {
+			return fmt.Errorf("sql: %w", err)
+		}
+	}
+	if p.epoch >= 1<<(63-countBits) {
+		return fmt.Errorf("sql: the output epoch %d is too large; remove %s", p.epoch, p.epochFile)
+	}
+	p.count = 0
+	return nil
+}
+
+func writeSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// version returns the next output's version.
+func (p *Processor) version() (uint64, error) {
+	p.count++
+	if p.count >= 1<<countBits {
+		if err := p.nextEpoch(); err != nil {
+			return 0, err
+		}
+		p.count = 1
+	}
+	return p.epoch<<countBits | p.count, nil
 }
 
 // waiting reports whether a statement still waits for a stream's schema.
@@ -155,6 +246,7 @@ func (p *Processor) replan() error {
 		return fmt.Errorf("sql: %w", err)
 	}
 	p.plan, p.x = pl, x
+	p.shown.Store(x)
 	p.inputs, p.wait = map[string]bool{}, map[string]bool{}
 	for _, s := range x.Streams() {
 		p.inputs[s] = true
@@ -202,7 +294,10 @@ func (p *Processor) Process(_ context.Context, in []event.Event, outEvs []event.
 		}
 		rows, err := p.x.Process(stream, ev, p.rows[:0])
 		p.rows = rows
-		outEvs = p.emit(rows, ev, outEvs)
+		var eerr error
+		if outEvs, eerr = p.emit(rows, ev, outEvs); eerr != nil {
+			return outEvs, eerr
+		}
 		if err != nil {
 			var re *exec.RecordError
 			if !errors.As(err, &re) {
@@ -239,11 +334,16 @@ func (p *Processor) learn(s *event.Schema) error {
 }
 
 // emit turns the executor's rows into events.
-func (p *Processor) emit(rows []exec.Row, in *event.Event, evs []event.Event) []event.Event {
+func (p *Processor) emit(rows []exec.Row, in *event.Event, evs []event.Event) ([]event.Event, error) {
 	for i := range rows {
 		r := &rows[i]
 		o := p.outFor(r)
-		ev := event.Event{Schema: o.schema, TsMs: in.TsMs, Source: event.Source{TsUs: r.Time}}
+		v, err := p.version()
+		if err != nil {
+			return evs, err
+		}
+		ev := event.Event{Schema: o.schema, TsMs: in.TsMs, Position: o.where,
+			Source: event.Source{TsUs: r.Time, LSN: v, HasLSN: true}}
 		switch r.Op {
 		case exec.Insert:
 			ev.Op, ev.After = event.OpCreate, o.values(r.Value)
@@ -260,7 +360,7 @@ func (p *Processor) emit(rows []exec.Row, in *event.Event, evs []event.Event) []
 		}
 		evs = append(evs, ev)
 	}
-	return evs
+	return evs, nil
 }
 
 func (p *Processor) outFor(r *exec.Row) *out {
@@ -268,7 +368,7 @@ func (p *Processor) outFor(r *exec.Row) *out {
 		return o
 	}
 	s := &event.Schema{Stream: r.Topic, Source: p.name, Connector: "sql", Table: r.Topic, Version: 1}
-	o := &out{schema: s}
+	o := &out{schema: s, where: "query " + r.Query}
 	for _, f := range r.Schema.Columns {
 		c := types.ToColumn(f)
 		if r.Schema.Index(f.Name) >= 0 {
@@ -372,7 +472,7 @@ func (p *Processor) Close() error { return nil }
 
 // Stats returns the executor's drop counters (late records, NULL keys,
 // held rows), for metrics.
-func (p *Processor) Stats() exec.Stats { return p.x.Stats() }
+func (p *Processor) Stats() exec.Stats { return p.shown.Load().Stats() }
 
 // compiler is package eval behind exec.Compiler.
 type compiler struct{}
@@ -388,4 +488,16 @@ func parseTime(format string) (func(string) (int64, error), error) {
 		return nil, fmt.Errorf("timestamp_format '%s': %w", format, err)
 	}
 	return func(text string) (int64, error) { return pat.ParseTimestamp(text, javatime.UTC) }, nil
+}
+
+// Gauges implements component.Gauger: the rows the queries dropped and
+// the inputs waiting, for /metrics.
+func (p *Processor) Gauges() []component.Gauge {
+	st := p.shown.Load().Stats()
+	return []component.Gauge{
+		{Name: "sluice_sql_late_records", Help: "Records dropped since the start because they arrived after their window closed (window size + grace period).", Value: float64(st.Late)},
+		{Name: "sluice_sql_null_key_rows", Help: "Rows dropped since the start for a NULL key (a NULL join key or GROUP BY value, a table row without a key).", Value: float64(st.NullKeys)},
+		{Name: "sluice_sql_held_rows", Help: "Stream rows held since the start until their join's table side finished its snapshot (hold_until_snapshot).", Value: float64(st.Held)},
+		{Name: "sluice_sql_waiting_inputs", Help: "Inputs kept in state until every stream the statements read has told its schema.", Value: float64(p.bufferedCount.Load())},
+	}
 }
