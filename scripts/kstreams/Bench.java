@@ -56,7 +56,10 @@
 //     rss_mb=<VmHWM MiB> max_heap_mb=<JVM max heap MiB> [table_rows=<b's table>]
 // events counts the measured inputs: n for a, b and d; 2n (orders and
 // shipments) for c. b's table rows are not in events (they are loaded
-// first; first_output_s covers them).
+// first; first_output_s covers them). After the line's figures are taken
+// the run reads the whole output back and fails unless every record is
+// right (a: PRICE ≥ 50 and 4 columns; b: the customer was found; c: the
+// shipment is the order's; d: one output key per distinct input key).
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -79,15 +82,20 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -319,10 +327,51 @@ public class Bench {
           t, events, end, secs, events / secs, firstS, events / (secs - firstS), rss / 1024.0,
           Runtime.getRuntime().maxMemory() >> 20));
       if (t.equals("b")) sb.append(" table_rows=").append(TABLE_ROWS);
+      verify(t, n, prefix + "-out", end);
       System.out.println(sb);
     } finally {
       deleteTree(stateDir);
     }
+  }
+
+  // verify reads the whole output (after the clock and the RSS reading) and
+  // checks what the topology must have produced, so a figure is never that
+  // of a wrong result (e.g. b joining before its table was loaded).
+  static void verify(String t, long n, String topic, long count) throws Exception {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers());
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+    TopicPartition tp = new TopicPartition(topic, 0);
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    long seen = 0, bad = 0;
+    String firstBad = null;
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      c.assign(List.of(tp));
+      c.seekToBeginning(List.of(tp));
+      long deadline = System.nanoTime() + 300_000_000_000L;
+      while (seen < count) {
+        if (System.nanoTime() > deadline) throw new RuntimeException("verify: read only " + seen + " of " + count + " outputs");
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+          seen++;
+          JsonNode v = M.readTree(r.value());
+          boolean ok;
+          switch (t) {
+            case "a": ok = v.get("PRICE").asDouble() >= 50.0 && v.size() == 4; break;
+            case "b": ok = !v.get("CUSTOMER_NAME").isNull() || Long.parseLong(r.key().substring(1)) >= TABLE_ROWS; break;
+            case "c": ok = v.get("SHIPMENT_ID").asText().equals("s" + v.get("ORDER_ID").asLong()); break;
+            default: keys.add(r.key()); ok = v.get("LAST_ORDER_ID").isNumber(); break;
+          }
+          if (!ok) {
+            bad++;
+            if (firstBad == null) firstBad = r.key() + " " + v;
+          }
+        }
+      }
+    }
+    if (t.equals("d") && keys.size() != Math.min(n, KEYS)) {
+      throw new RuntimeException("verify d: " + keys.size() + " keys in the output, want " + Math.min(n, KEYS));
+    }
+    if (bad > 0) throw new RuntimeException("verify " + t + ": " + bad + " of " + seen + " outputs wrong, first: " + firstBad);
   }
 
   static void deleteTree(Path d) throws IOException {
