@@ -239,7 +239,7 @@ public class Bench {
           r.set("ORDER_ID", o.get("id"));
           r.set("PRICE", o.get("price"));
           r.set("CURRENCY", o.get("currency"));
-          r.set("CUSTOMER_ID", c == null ? F.nullNode() : c.get("id"));
+          r.set("CUSTOMER_ID", o.get("customer_id"));
           r.set("CUSTOMER_NAME", c == null ? F.nullNode() : c.get("name"));
           r.set("CUSTOMER_AGE", c == null ? F.nullNode() : c.get("age"));
           return (JsonNode) r;
