@@ -70,25 +70,25 @@ func mathFuncs() map[string][]*overload {
 			}),
 		},
 		"SQRT": trig(math.Sqrt),
-		"EXP":  trig(math.Exp),
-		"LN":   trig(math.Log),
+		"EXP":  trig(javaExp),
+		"LN":   trig(javaLog),
 		"POWER": {over("DOUBLE, DOUBLE -> DOUBLE").fn(func(a []event.Value) (event.Value, error) {
-			return event.Float(math.Pow(a[0].AsFloat(), a[1].AsFloat())), nil
+			return event.Float(javaPow(a[0].AsFloat(), a[1].AsFloat())), nil
 		})},
 		"ACOS":    trig(math.Acos),
 		"ASIN":    trig(math.Asin),
 		"ATAN":    trig(math.Atan),
 		"COS":     trig(math.Cos),
-		"COSH":    trig(math.Cosh),
+		"COSH":    trig(javaCosh),
 		"COT":     trig(func(x float64) float64 { return 1 / math.Tan(x) }),
 		"SIN":     trig(math.Sin),
-		"SINH":    trig(math.Sinh),
+		"SINH":    trig(javaSinh),
 		"TAN":     trig(math.Tan),
 		"TANH":    trig(math.Tanh),
-		"DEGREES": trig(func(x float64) float64 { return x * (180 / math.Pi) }),
-		"RADIANS": trig(func(x float64) float64 { return x / 180 * math.Pi }),
+		"DEGREES": trig(javaDegrees),
+		"RADIANS": trig(javaRadians),
 		"ATAN2": {over("DOUBLE, DOUBLE -> DOUBLE").fn(func(a []event.Value) (event.Value, error) {
-			return event.Float(math.Atan2(a[0].AsFloat(), a[1].AsFloat())), nil
+			return event.Float(javaAtan2(a[0].AsFloat(), a[1].AsFloat())), nil
 		})},
 		"PI":       {over(" -> DOUBLE").fn(func([]event.Value) (event.Value, error) { return event.Float(math.Pi), nil })},
 		"GREATEST": {over("T, T... -> T").nulls().with(extreme(1))},

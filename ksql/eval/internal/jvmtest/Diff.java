@@ -14,6 +14,9 @@
 //   PDBL text                 Double.parseDouble: bits in hex
 //   DEC double precision scale  new BigDecimal(d, new MathContext(p)).setScale(s, HALF_UP).toPlainString()
 //   BDS text                  new BigDecimal(text).toString()
+//   MATH fn bits [bits]       ksqlDB 0.28's math UDF fn (ACOS … TANH, as its
+//                             udf/math classes compute it) of the doubles with
+//                             these bits (hex): the result's bits in hex
 import java.io.*;
 import java.math.*;
 import java.nio.charset.StandardCharsets;
@@ -81,8 +84,39 @@ public class Diff {
             .setScale(Integer.parseInt(a[3]), RoundingMode.HALF_UP).toPlainString();
       case "BDS":
         return new BigDecimal(a[1]).toString();
+      case "MATH": {
+        double x = dbl(a[2]), y = a.length > 3 ? dbl(a[3]) : 0;
+        return Long.toHexString(Double.doubleToRawLongBits(math(a[1], x, y)));
+      }
       default:
         throw new IllegalArgumentException(a[0]);
+    }
+  }
+
+  static double dbl(String bits) {
+    return Double.longBitsToDouble(Long.parseUnsignedLong(bits, 16));
+  }
+
+  static double math(String fn, double x, double y) {
+    switch (fn) {
+      case "ACOS": return Math.acos(x);
+      case "ASIN": return Math.asin(x);
+      case "ATAN": return Math.atan(x);
+      case "ATAN2": return Math.atan2(x, y);
+      case "COS": return Math.cos(x);
+      case "COSH": return Math.cosh(x);
+      case "COT": return 1 / Math.tan(x);
+      case "DEGREES": return Math.toDegrees(x);
+      case "EXP": return Math.exp(x);
+      case "LN": return Math.log(x);
+      case "POWER": return Math.pow(x, y);
+      case "RADIANS": return Math.toRadians(x);
+      case "SIN": return Math.sin(x);
+      case "SINH": return Math.sinh(x);
+      case "SQRT": return Math.sqrt(x);
+      case "TAN": return Math.tan(x);
+      case "TANH": return Math.tanh(x);
+      default: throw new IllegalArgumentException(fn);
     }
   }
 
