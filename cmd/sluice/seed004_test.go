@@ -18,67 +18,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
-// seed004SQL is seed 004's ksqlDB statements, verbatim (its CREATE SOURCE
-// and SINK CONNECTOR statements are the pipeline's sources and sinks).
-const seed004SQL = `SET 'auto.offset.reset' = 'earliest';
-
-CREATE STREAM customers WITH (
-    kafka_topic = 'customers.public.customers',
-    value_format = 'avro'
-);
-
-CREATE STREAM orders WITH (
-    kafka_topic = 'my-replica-set.logistics.orders',
-    value_format = 'avro',
-    timestamp = 'ts',
-    timestamp_format = 'yyyy-MM-dd''T''HH:mm:ss'
-);
-
-CREATE STREAM shipments WITH (
-    kafka_topic = 'my-replica-set.logistics.shipments',
-    value_format = 'avro',
-    timestamp = 'ts',
-    timestamp_format = 'yyyy-MM-dd''T''HH:mm:ss'
-);
-
-CREATE TABLE customers_by_key AS
-    SELECT id,
-           latest_by_offset(name) AS name,
-           latest_by_offset(age) AS age
-    FROM customers
-    GROUP BY id
-    EMIT CHANGES;
-
-CREATE STREAM enriched_orders AS
-    SELECT o.order_id,
-           o.price,
-           o.currency,
-           c.id AS customer_id,
-           c.name AS customer_name,
-           c.age AS customer_age
-    FROM orders AS o
-    LEFT JOIN customers_by_key c
-    ON o.customer_id = c.id
-    EMIT CHANGES;
-
-CREATE STREAM shipped_orders WITH (
-    kafka_topic = 'shipped_orders'
-)   AS
-    SELECT o.order_id,
-           s.shipment_id,
-           o.customer_id,
-           o.customer_name,
-           o.customer_age,
-           s.origin,
-           o.price,
-           o.currency
-    FROM enriched_orders AS o
-    INNER JOIN shipments s
-    WITHIN 7 DAYS
-    ON s.order_id = o.order_id
-    EMIT CHANGES;
-`
-
 // seed004Docs are the documents seed 004 shows in shipped_orders, by _id.
 var seed004Docs = map[string]string{
 	"22": `{"CURRENCY":"aud","CUSTOMER_AGE":25,"CUSTOMER_ID":"7","CUSTOMER_NAME":"sue","ORIGIN":"iowa","O_ORDER_ID":"22","PRICE":29.71,"SHIPMENT_ID":"71"}`,
@@ -171,7 +110,13 @@ func TestSeed004(t *testing.T) {
 	myDSN.DBName = "logistics"
 
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "seed004.sql"), []byte(seed004SQL), 0o644); err != nil {
+	// Seed 004's ksqlDB statements, verbatim (its CREATE SOURCE and SINK
+	// CONNECTOR statements are the pipeline's sources and sinks).
+	statements, err := os.ReadFile("../../examples/seed004.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "seed004.sql"), statements, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := writePipeline(t, dir, fmt.Sprintf(`state_dir: %s/state
