@@ -17,7 +17,7 @@ import (
 // Config is the sql processor's configuration: the statements, inline or
 // in a file, and how streams over change streams see deletes.
 type Config struct {
-	// Statements are ksqlDB statements, separated by semicolons (the
+	// Statements are the ksqlDB statements, separated by semicolons (the
 	// top-level sql: key of a pipeline file sets them).
 	Statements string `yaml:"statements"`
 	// File is a file of statements, relative to the pipeline file (the
