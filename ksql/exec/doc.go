@@ -141,10 +141,12 @@
 // time − grace − gap, the row is dropped and counted; otherwise each merged
 // session is deleted (a delete output, at its end) and the new session
 // upserted, at its end time. WINDOWEND is inclusive, as in ksqlDB.
-// Sessions that ended before stream time − retention (at least gap +
-// grace, Kafka Streams' default) are ignored and deleted; Kafka Streams
-// drops them at the granularity of its store segments, so a row bridging
-// to a session older than that may merge there and not here.
+// Sessions that ended at or before stream time − retention (at least
+// gap + grace, Kafka Streams' default) are ignored and deleted, as Kafka
+// Streams 3.9's session stores hide them (end > stream time − retention
+// to be seen); Kafka Streams 3.3's RocksDB store dropped them at the
+// granularity of its segments, so a row bridging to a session older than
+// that could merge there and not here.
 //
 // Windowed outputs carry their window in Row.WindowStart/WindowEnd; their
 // key is the root's Key columns (the planner adds the window bounds when
