@@ -64,8 +64,10 @@
 // the old key first (Debezium sends a delete and a create for a key
 // change). A row whose key has a NULL is dropped and counted (Kafka
 // Streams' KTableSource skips null keys). A delete of a key the table
-// does not hold changes nothing and emits nothing (KTableSource would
-// forward a tombstone with no old value; nothing downstream can use it).
+// does not hold changes nothing and emits nothing (KTableSource forwards
+// a tombstone with no old value, upon which a table-table join downstream
+// forwards its current row again or a tombstone for a key it does not
+// hold: no change of the result).
 // A column the source did not send (PostgreSQL's unchanged TOAST) keeps
 // the table's stored value; in a STREAM it is NULL. A truncate changes
 // nothing: Debezium skips truncates unless told otherwise, and emptying a
@@ -141,10 +143,12 @@
 // time − grace − gap, the row is dropped and counted; otherwise each merged
 // session is deleted (a delete output, at its end) and the new session
 // upserted, at its end time. WINDOWEND is inclusive, as in ksqlDB.
-// Sessions that ended before stream time − retention (at least gap +
-// grace, Kafka Streams' default) are ignored and deleted; Kafka Streams
-// drops them at the granularity of its store segments, so a row bridging
-// to a session older than that may merge there and not here.
+// Sessions that ended at or before stream time − retention (at least
+// gap + grace, Kafka Streams' default) are ignored and deleted, as Kafka
+// Streams 3.9's session stores hide them (end > stream time − retention
+// to be seen); Kafka Streams 3.3's RocksDB store dropped them at the
+// granularity of its segments, so a row bridging to a session older than
+// that could merge there and not here.
 //
 // Windowed outputs carry their window in Row.WindowStart/WindowEnd; their
 // key is the root's Key columns (the planner adds the window bounds when
@@ -179,7 +183,10 @@
 //     still joins whatever its segmented stores have not yet expired and
 //     gets its outer result at once; what is left depends on the segment
 //     size, so sluice takes the window's own closing as the bound. For
-//     inputs with no late rows the results are the same.)
+//     inputs with no late rows the results are the same, but for a row
+//     arriving exactly at its edge, t + lookback + g = stream time: sluice
+//     joins it with all of its window, as Kafka Streams 3.3; 3.9's stores
+//     no longer show the other side's row at the window's far end.)
 //   - INNER emits matches only. LEFT, RIGHT and FULL OUTER also emit, for
 //     each row of a preserved side that matched nothing, the row with
 //     NULLs for the other side, at the row's time: not at once, but when
@@ -200,8 +207,13 @@
 //   - Kafka Streams throttles the outer-result emission with wall-clock
 //     time (emit.interval.ms.kstreams.outer.join.spurious.results.fix,
 //     1 s by default); sluice emits at every opportunity, which equals
-//     Kafka Streams with that interval set to 0 — a differential test
-//     must set it so.
+//     Kafka Streams with that interval set to 0 — ksql/difftest sets it
+//     so. Even then Kafka Streams 3.9 may emit later: it skips a pass
+//     when its estimate of the oldest waiting row (the time of the last
+//     row its previous pass looked at) plus the arriving side's window
+//     is not yet closed. sluice's results come at the same or an earlier
+//     input; a row matched in between gets both its outer result and its
+//     match here, and only the match there.
 //   - ksqlDB 0.28 without a GRACE PERIOD uses the deprecated JoinWindows.of,
 //     which disables that fix: its LEFT/OUTER joins emit a row's outer
 //     result as soon as it arrives unmatched, then its matches too. sluice
@@ -295,6 +307,13 @@
 // produced before the failure, the state changes made up to it stay, and
 // the other queries still process the input. Other errors (the state
 // failing) are fatal.
+//
+// # Tested against Kafka Streams
+//
+// ksql/difftest runs these operators, planned from SQL text, and the
+// equivalent Kafka Streams 3.9.2 topologies on random inputs and requires
+// the same outputs; its package doc lists the differences above that it
+// allows for.
 //
 // # Figures
 //

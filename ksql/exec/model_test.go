@@ -230,7 +230,7 @@ func (m *windowModel) push(key *string, t int64) {
 	ret := max(m.w.Retention.Microseconds(), size+grace)
 	var found, rest []*mSession
 	for _, s := range m.sessions[*key] {
-		if s.end >= max(t-size, m.st-ret) && s.start <= t+size {
+		if s.end >= max(t-size, m.st-ret+1) && s.start <= t+size {
 			found = append(found, s)
 		} else {
 			rest = append(rest, s)

@@ -58,7 +58,9 @@ func (s *sessionAgg) push(r *run, _ int, c *change) error {
 	if err != nil {
 		return err
 	}
-	found, err := s.find(gk, max(t-s.gap, st-s.ret), t+s.gap)
+	// A session is alive while it ends after st - ret (Kafka Streams'
+	// session stores: end > observed stream time - retention).
+	found, err := s.find(gk, max(t-s.gap, st-s.ret+1), t+s.gap)
 	if err != nil {
 		return err
 	}
@@ -170,10 +172,10 @@ func (s *sessionAgg) find(gk []byte, endFrom, startTo int64) ([]session, error) 
 	return out, derr
 }
 
-// expire deletes the sessions that ended before the stream time minus the
-// retention, at most once per gap.
+// expire deletes the sessions that ended at or before the stream time
+// minus the retention, at most once per gap.
 func (s *sessionAgg) expire(st int64) error {
-	cutoff := st - s.ret
+	cutoff := st - s.ret + 1 // the first end kept
 	if s.expiredKnown && cutoff < s.expiredTo+s.gap {
 		return nil
 	}

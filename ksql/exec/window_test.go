@@ -125,3 +125,25 @@ func TestSessionWindowsMerge(t *testing.T) {
 		t.Errorf("%d sessions and %d index entries in state, want 1 and 1", n, m)
 	}
 }
+
+// TestSessionRetentionEdge: a session that ends exactly at stream time −
+// retention (gap + grace) is gone, as in Kafka Streams' session stores
+// (alive while end > stream time − retention); a row there starts its own
+// session (not late: it ends at the close time). Found by the
+// differential test (ksql/difftest, aggregate_count_session_5_5/4).
+func TestSessionRetentionEdge(t *testing.T) {
+	h := newHarness(t, nil, Options{}, windowQuery(ir.Window{Kind: ir.Session, Size: 5 * time.Second, Grace: 5 * time.Second}))
+	got := h.feed(
+		ins(ordersEv, 21, "o1", "ann", 1),
+		ins(ordersEv, 26, "o2", "ann", 1), // merges [21,21]
+		ins(ordersEv, 36, "o3", "bob", 1), // stream time 36: retention reaches 26
+		ins(ordersEv, 26, "o4", "ann", 1), // [21,26] is gone; close 26: not late
+	)
+	wantRows(t, got,
+		"W upsert (ann) (ann,1) @21 [21,21]",
+		"W delete (ann) @21 [21,21]",
+		"W upsert (ann) (ann,2) @26 [21,26]",
+		"W upsert (bob) (bob,1) @36 [36,36]",
+		"W upsert (ann) (ann,1) @26 [26,26]",
+	)
+}

@@ -1,12 +1,20 @@
-// Oracle runs one Kafka Streams topology in TopologyTestDriver on records
-// read from stdin and prints what it outputs, so that sluice's streaming
+// Oracle runs Kafka Streams topologies in TopologyTestDriver on records
+// read from stdin and prints what they output, so that sluice's streaming
 // SQL operators can be compared with Kafka Streams (which ksqlDB compiles
-// to) on the same inputs. See cmd/sluice's (or ksql/exec's) differential
-// test for how it is driven.
+// to) on the same inputs. ksql/difftest drives it: many cases in one JVM.
 //
-// stdin: one JSON line with the topology, then one JSON line per input
-// record: {"topic":"left"|"right","key":"k"|null,"value":{...}|null,"ts":ms}
-// stdout: one JSON line per output record: {"key":…,"value":…,"ts":ms}
+// stdin: cases one after the other. A case is one JSON line with the
+// topology (it has "op"), then one JSON line per input record:
+// {"topic":"left"|"right","key":"k"|null,"value":{...}|null,"ts":ms}
+// (an optional "n" is echoed as "in" in the outputs it causes).
+// stdout: per case, one JSON line per output record,
+// {"key":…,"value":…,"ts":ms[,"in":n]}, then {"end":true} once the case's driver
+// is closed. Each case runs in a new TopologyTestDriver.
+//
+// The outer-join emit interval
+// (emit.interval.ms.kstreams.outer.join.spurious.results.fix) is 0: the
+// test driver's wall clock stands still, so with the default 1 s only the
+// first closed window's outer results would ever come out.
 //
 // Topologies ("op"):
 //   stream_table_join   left is a stream, right a table; "join": inner|left
@@ -14,7 +22,10 @@
 //   table_table_join    "join": inner|left|outer
 //   aggregate           left only; "func": count|sum|latest_by_offset over field "v";
 //                       optional "window": {"type": tumbling|hopping|session,
-//                       "size_ms", "advance_ms", "grace_ms"}
+//                       "size_ms", "advance_ms", "grace_ms"}; sessions merge
+//                       LATEST_BY_OFFSET by the later offset, as ksqlDB does
+// "store": "in_memory" makes the DSL stores in-memory ("rocksDB", the
+// default, is what ksqlDB uses: the same results, slower).
 // Joined values are {"L": left value, "R": right value}. Windowed outputs
 // are keyed {"key": k, "start": ms, "end": ms}. Caching is off, so every
 // update is emitted (ksqlDB's EMIT CHANGES without record caching).
@@ -39,6 +50,7 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.TopologyConfig;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.*;
 import org.apache.kafka.streams.test.TestRecord;
@@ -59,6 +71,15 @@ public class Oracle {
     }
   }
 
+  // offset numbers the values LATEST_BY_OFFSET keeps, in arrival order.
+  static long offset;
+
+  // result is an aggregate's output value: LATEST_BY_OFFSET's without
+  // its offset.
+  static JsonNode result(JsonNode a) {
+    return a != null && a.isObject() ? a.get("v") : a;
+  }
+
   static JsonNode joined(JsonNode l, JsonNode r) {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     o.set("L", l == null ? JsonNodeFactory.instance.nullNode() : l);
@@ -68,11 +89,32 @@ public class Oracle {
 
   public static void main(String[] args) throws Exception {
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    JsonNode spec = M.readTree(in.readLine());
+    PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+    String line = in.readLine();
+    int n = 0;
+    while (line != null) {
+      if (line.isBlank()) { line = in.readLine(); continue; }
+      line = runCase(M.readTree(line), in, out, n++);
+      out.println("{\"end\":true}");
+      out.flush();
+    }
+  }
+
+  // runCase runs the topology spec on the records that follow it and
+  // returns the next case's first line (null at the end of input).
+  static String runCase(JsonNode spec, BufferedReader in, PrintStream sink, int n) throws Exception {
     String op = spec.get("op").asText();
     Serde<String> ks = Serdes.String();
     Serde<JsonNode> vs = new JsonSerde();
-    StreamsBuilder b = new StreamsBuilder();
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "oracle");
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "dummy:1234");
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    p.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("java.io.tmpdir") + "/oracle-" + ProcessHandle.current().pid() + "-" + n);
+    p.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_OUTER_JOIN_SPURIOUS_RESULTS_FIX, 0L);
+    if (spec.has("store")) p.put(StreamsConfig.DEFAULT_DSL_STORE_CONFIG, spec.get("store").asText());
+    // The builder reads the DSL store type from its TopologyConfig.
+    StreamsBuilder b = new StreamsBuilder(new TopologyConfig(new StreamsConfig(p)));
     boolean windowedOut = false;
     String join = spec.path("join").asText("inner");
     switch (op) {
@@ -116,12 +158,17 @@ public class Oracle {
           switch (func) {
             case "count": return JsonNodeFactory.instance.numberNode(a.asLong() + 1);
             case "sum": return (f == null || f.isNull()) ? a : JsonNodeFactory.instance.numberNode(a.asLong() + f.asLong());
-            default: return (f == null || f.isNull()) ? a : f; // latest_by_offset ignores NULLs
+            default: // latest_by_offset ignores NULLs; {"o": offset, "v": value}
+              if (f == null || f.isNull()) return a;
+              ObjectNode o = JsonNodeFactory.instance.objectNode();
+              o.put("o", ++offset);
+              o.set("v", f);
+              return o;
           }
         };
         JsonNode win = spec.get("window");
         if (win == null || win.isNull()) {
-          g.aggregate(init, agg, Materialized.with(ks, vs)).toStream().to("out", Produced.with(ks, vs));
+          g.aggregate(init, agg, Materialized.with(ks, vs)).toStream().mapValues(Oracle::result).to("out", Produced.with(ks, vs));
         } else {
           windowedOut = true;
           String type = win.get("type").asText();
@@ -133,7 +180,10 @@ public class Oracle {
               switch (func) {
                 case "count":
                 case "sum": return JsonNodeFactory.instance.numberNode(a1.asLong() + a2.asLong());
-                default: return a2.isNull() ? a1 : a2;
+                default: // the later offset's value, as ksqlDB's LATEST_BY_OFFSET merges
+                  if (a1.isNull()) return a2;
+                  if (a2.isNull()) return a1;
+                  return a1.get("o").asLong() > a2.get("o").asLong() ? a1 : a2;
               }
             };
             t = g.windowedBy(SessionWindows.ofInactivityGapAndGrace(size, grace)).aggregate(init, agg, merger, Materialized.with(ks, vs));
@@ -147,7 +197,7 @@ public class Oracle {
             k.put("key", wk.key());
             k.put("start", wk.window().start());
             k.put("end", wk.window().end());
-            return KeyValue.pair(k.toString(), v);
+            return KeyValue.pair(k.toString(), result(v));
           }).to("out", Produced.with(ks, vs));
         }
         break;
@@ -156,12 +206,6 @@ public class Oracle {
         throw new IllegalArgumentException("unknown op " + op);
     }
     Topology topo = b.build();
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "oracle");
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "dummy:1234");
-    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
-    p.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("java.io.tmpdir") + "/oracle-" + ProcessHandle.current().pid());
-    PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     try (TopologyTestDriver d = new TopologyTestDriver(topo, p)) {
       TestInputTopic<String, JsonNode> left = d.createInputTopic("left", ks.serializer(), vs.serializer());
       TestInputTopic<String, JsonNode> right = op.equals("aggregate") ? null : d.createInputTopic("right", ks.serializer(), vs.serializer());
@@ -170,6 +214,7 @@ public class Oracle {
       while ((line = in.readLine()) != null) {
         if (line.isBlank()) continue;
         JsonNode r = M.readTree(line);
+        if (r.has("op")) break;
         String key = r.get("key").isNull() ? null : r.get("key").asText();
         JsonNode value = r.get("value").isNull() ? null : r.get("value");
         Instant ts = Instant.ofEpochMilli(r.get("ts").asLong());
@@ -181,9 +226,11 @@ public class Oracle {
           else j.put("key", rec.key());
           j.set("value", rec.value() == null ? JsonNodeFactory.instance.nullNode() : rec.value());
           j.put("ts", rec.timestamp());
-          out.println(M.writeValueAsString(j));
+          if (r.has("n")) j.set("in", r.get("n"));
+          sink.println(M.writeValueAsString(j));
         }
       }
+      return line;
     }
   }
 }
