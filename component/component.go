@@ -178,6 +178,49 @@ type SchemaChecker interface {
 	CheckSchema(s *event.Schema) []error
 }
 
+// InputStreams describes, before anything runs, the streams that can
+// reach a processor from the sources feeding it.
+type InputStreams struct {
+	// Known are the streams whose schemas are known before running
+	// (KnownSchemas).
+	Known []*event.Schema
+	// Sources are the names of the feeding sources whose streams are
+	// known at run time only (they are named "<source>.…"); a source
+	// that knows its schemas before running lists them in Known alone.
+	Sources []string
+	// Foreign is set when a feeding source keeps upstream stream names
+	// (SourceFactory.ForeignStreams: a Kafka topic), so any name may come.
+	Foreign bool
+}
+
+// InputChecker is implemented by processor configurations that check
+// themselves against the streams that can reach them (the streaming SQL
+// plans its statements against them). The pipeline loader calls it after
+// Validate; errors are *FieldError or *PosError.
+type InputChecker interface {
+	CheckInputs(in InputStreams) []error
+}
+
+// TextOrigin is implemented by processor configurations holding a text
+// of their own language (SQL statements) whose errors have positions: the
+// loader tells where the text starts in the pipeline file before it calls
+// Validate.
+type TextOrigin interface {
+	SetOrigin(file string, line, col int)
+}
+
+// PosError is a problem at a line and column of a file: the pipeline
+// file, or a file it names (sql_file:).
+type PosError struct {
+	File      string
+	Line, Col int
+	Msg       string // may end with a hint in parentheses
+}
+
+func (e *PosError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+}
+
 // FieldError is a configuration problem in one field.
 type FieldError struct {
 	Field string // yaml key, e.g. "slot"

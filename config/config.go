@@ -28,6 +28,7 @@ import (
 type Error struct {
 	File string
 	Line int
+	Col  int    // 0: the line only
 	Path string // e.g. "sources.shop.slot"
 	Msg  string
 	Hint string
@@ -39,6 +40,9 @@ func (e *Error) Error() string {
 		b.WriteString(e.File)
 		if e.Line > 0 {
 			fmt.Fprintf(&b, ":%d", e.Line)
+			if e.Col > 0 {
+				fmt.Fprintf(&b, ":%d", e.Col)
+			}
 		}
 		b.WriteString(": ")
 	}
@@ -84,7 +88,7 @@ func Load(file string, data []byte, reg component.Registry, lookup func(string) 
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	l := &loader{file: file}
+	l := &loader{file: file, lines: strings.Split(string(data), "\n")}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Errors{l.yamlError(err)}
@@ -137,8 +141,9 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 		l.add(root, "", "the pipeline must be a mapping with sources: and sinks:", "")
 		return nil, l.errs
 	}
-	topKeys := []string{"name", "state_dir", "engine", "sources", "processors", "sinks"}
+	topKeys := []string{"name", "state_dir", "engine", "sources", "processors", "sql", "sql_file", "sinks"}
 	var srcNode, procNode, sinkNode *yaml.Node
+	var sqlKey, sqlNode *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
@@ -162,6 +167,12 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 			procNode = v
 		case "sinks":
 			sinkNode = v
+		case "sql", "sql_file":
+			if sqlKey != nil {
+				l.add(k, k.Value, "sql: and sql_file: exclude each other", "give the statements inline (sql: |) or in a file (sql_file: queries.sql)")
+				continue
+			}
+			sqlKey, sqlNode = k, v
 		default:
 			l.add(k, k.Value, "unknown top-level key", "valid keys: "+strings.Join(topKeys, ", ")+suggest(k.Value, topKeys))
 		}
@@ -175,11 +186,17 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 	if procNode != nil {
 		p.Processors = l.components(procNode, topology.KindProcessor, reg)
 	}
+	if sqlKey != nil {
+		if n := l.sqlProcessor(sqlKey, sqlNode, p, reg); n != nil {
+			p.Processors = append(p.Processors, n)
+		}
+	}
 	if sinkNode != nil {
 		p.Sinks = l.components(sinkNode, topology.KindSink, reg)
 	}
 	p.Factories(reg)
 	l.checkSchemas(p)
+	l.checkInputs(p)
 	for _, d := range p.Validate() {
 		if d.Warning {
 			continue // Graph.Validate reports them again to whoever prints warnings
@@ -240,8 +257,9 @@ func (l *loader) checkSchemas(g *topology.Graph) {
 }
 
 type loader struct {
-	file string
-	errs Errors
+	file  string
+	lines []string // the file's lines, for the columns of block scalars
+	errs  Errors
 }
 
 func (l *loader) add(n *yaml.Node, path, msg, hint string) {
@@ -370,11 +388,18 @@ func (l *loader) component(k, v *yaml.Node, name, path string, kind topology.Kin
 	}
 	before := len(l.errs)
 	l.decodeStruct(rest, cfg, path)
+	if to, ok := cfg.(component.TextOrigin); ok {
+		line, col := l.textStart(rest, "statements")
+		to.SetOrigin(l.file, line, col)
+	}
 	if len(l.errs) == before {
 		if v, ok := cfg.(component.Validator); ok {
 			for _, err := range v.Validate() {
 				var fe *component.FieldError
-				if errors.As(err, &fe) {
+				var pe *component.PosError
+				if errors.As(err, &pe) {
+					l.errs = append(l.errs, &Error{File: pe.File, Line: pe.Line, Col: pe.Col, Msg: pe.Msg})
+				} else if errors.As(err, &fe) {
 					line := keyLine(rest, fe.Field)
 					if line == 0 {
 						line = k.Line
@@ -413,4 +438,110 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// textStart returns where the text of mapping n's key field starts in the
+// file: the line and column of its first character. A block scalar (| or
+// >) starts on the next line, at its indentation.
+func (l *loader) textStart(n *yaml.Node, field string) (line, col int) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != field {
+			continue
+		}
+		v := n.Content[i+1]
+		switch v.Style {
+		case yaml.LiteralStyle, yaml.FoldedStyle:
+			for ln := v.Line + 1; ln <= len(l.lines); ln++ {
+				text := l.lines[ln-1]
+				if strings.TrimSpace(text) == "" {
+					continue
+				}
+				return ln, len(text) - len(strings.TrimLeft(text, " ")) + 1
+			}
+			return v.Line + 1, 1
+		case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+			return v.Line, v.Column + 1
+		}
+		return v.Line, v.Column
+	}
+	return 0, 0
+}
+
+// sqlProcessor builds the processor that the top-level sql: (statements)
+// or sql_file: (a path) key declares: a processor named sql, of type sql,
+// fed by every source of the pipeline.
+func (l *loader) sqlProcessor(k, v *yaml.Node, g *topology.Graph, reg component.Registry) *topology.Node {
+	if _, ok := reg.Processors["sql"]; !ok {
+		l.add(k, k.Value, "this build has no sql processor", "")
+		return nil
+	}
+	for _, p := range g.Processors {
+		if p.Name == "sql" {
+			l.add(k, k.Value, "a processor named sql is declared under processors: too", "rename that processor, or put these statements in it (statements: or file:)")
+			return nil
+		}
+	}
+	if v.Kind != yaml.ScalarNode || v.Value == "" {
+		l.add(v, k.Value, "must be a string: the statements (sql: |) or a file's path (sql_file:)", "")
+		return nil
+	}
+	str := func(s string) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Line: k.Line, Column: k.Column}
+	}
+	inputs := &yaml.Node{Kind: yaml.SequenceNode, Line: k.Line, Column: k.Column}
+	for _, s := range g.Sources {
+		inputs.Content = append(inputs.Content, str(s.Name))
+	}
+	field := "statements"
+	if k.Value == "sql_file" {
+		field = "file"
+	}
+	m := &yaml.Node{Kind: yaml.MappingNode, Line: k.Line, Column: k.Column,
+		Content: []*yaml.Node{str("type"), str("sql"), str(field), v}}
+	if len(inputs.Content) > 0 {
+		m.Content = append(m.Content, str("inputs"), inputs)
+	}
+	n, _ := l.component(k, m, "sql", k.Value, topology.KindProcessor, false, reg)
+	return n
+}
+
+// checkInputs tells processors that check themselves against their input
+// streams (the SQL processor plans its statements) which streams can
+// reach them.
+func (l *loader) checkInputs(g *topology.Graph) {
+	for _, p := range g.Processors {
+		ic, ok := p.Config.(component.InputChecker)
+		if !ok {
+			continue
+		}
+		var in component.InputStreams
+		for _, s := range g.Sources {
+			selected := false
+			for _, pat := range p.Inputs {
+				selected = selected || topology.MaySelect(pat, s)
+			}
+			if !selected {
+				continue
+			}
+			in.Foreign = in.Foreign || s.ForeignStreams
+			if ks, ok := s.Config.(component.KnownSchemas); ok {
+				in.Known = append(in.Known, ks.KnownSchemas(s.Name)...)
+			} else {
+				in.Sources = append(in.Sources, s.Name) // its streams are known at run time only
+			}
+		}
+		path := p.Path()
+		for _, err := range ic.CheckInputs(in) {
+			var pe *component.PosError
+			var fe *component.FieldError
+			switch {
+			case errors.As(err, &pe):
+				l.errs = append(l.errs, &Error{File: pe.File, Line: pe.Line, Col: pe.Col, Msg: pe.Msg})
+			case errors.As(err, &fe):
+				l.addLine(p.Pos.Line, path+"."+fe.Field, fe.Msg, fe.Hint)
+			default:
+				l.addLine(p.Pos.Line, path, err.Error(), "")
+			}
+		}
+	}
 }

@@ -14,7 +14,8 @@ import (
 // Every example pipeline, in examples/, the README and docs/, must load.
 func TestExamplesLoad(t *testing.T) {
 	env := func(k string) (string, bool) {
-		return map[string]string{"SHOP_DSN": "postgres://u@localhost/shop", "MONGODB_URI": "mongodb://localhost:27017/?replicaSet=rs0"}[k], true
+		return map[string]string{"SHOP_DSN": "postgres://u@localhost/shop", "MONGODB_URI": "mongodb://localhost:27017/?replicaSet=rs0",
+			"CUSTOMERS_DSN": "postgres://u@localhost/customers", "LOGISTICS_DSN": "u:p@tcp(localhost:3306)/logistics"}[k], true
 	}
 	files, _ := filepath.Glob("../examples/*.yaml")
 	if len(files) == 0 {

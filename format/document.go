@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,7 +18,8 @@ import (
 // longs, which nobody searches or aggregates.
 //
 //	integers          JSON numbers
-//	floats            shortest round-trip JSON numbers; NaN and ±Infinity
+//	floats            shortest round-trip JSON numbers, with a fraction
+//	                  (15.0, so dynamic mapping makes the field a double); NaN and ±Infinity
 //	                  as the strings "NaN", "Infinity", "-Infinity"
 //	decimal, money    the exact decimal text as a JSON number (no rounding
 //	                  through float64); NaN and ±Infinity as strings
@@ -295,7 +297,15 @@ func appendJSONFloat(dst []byte, f float64, bits int) []byte {
 	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
 		fmtc = 'e'
 	}
+	start := len(dst)
 	dst = strconv.AppendFloat(dst, f, fmtc, -1, bits)
+	if fmtc == 'f' && !bytes.ContainsRune(dst[start:], '.') {
+		// 15.0, not 15, as Kafka Connect's JSON (Jackson) writes a double:
+		// a search engine's dynamic mapping makes a field of a first
+		// value 15 a long, and every later 29.71 is then truncated in
+		// the index.
+		dst = append(dst, '.', '0')
+	}
 	if fmtc == 'e' {
 		// clean up e-09 to e-9
 		n := len(dst)

@@ -84,6 +84,8 @@ type gaugeCollector struct {
 
 	mu    sync.Mutex
 	descs map[string]*prometheus.Desc // by name: the first help seen wins
+	// procDescs are the processors' gauges (labels pipeline, processor).
+	procDescs map[string]*prometheus.Desc
 }
 
 func (c *gaugeCollector) Describe(chan<- *prometheus.Desc) {}
@@ -113,8 +115,41 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}()
 		}
+		for name, s := range p.procs.all() {
+			gp := s.gauger.Load()
+			if gp == nil {
+				continue
+			}
+			for _, g := range (*gp).Gauges() {
+				d := c.procDesc(g.Name, g.Help)
+				if d == nil {
+					continue
+				}
+				if m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, g.Value, p.name, name); err == nil {
+					ch <- m
+				}
+			}
+		}
 	}
 	wg.Wait()
+}
+
+// procDesc is desc for a processor's gauge.
+func (c *gaugeCollector) procDesc(name, help string) *prometheus.Desc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.procDescs[name]; ok {
+		return d
+	}
+	if _, ok := c.descs[name]; ok || !strings.HasPrefix(name, "sluice_") || reserved(name) || !model.LegacyValidation.IsValidMetricName(name) {
+		return nil
+	}
+	if c.procDescs == nil {
+		c.procDescs = map[string]*prometheus.Desc{}
+	}
+	d := prometheus.NewDesc(name, help, []string{labelPipeline, "processor"}, nil)
+	c.procDescs[name] = d
+	return d
 }
 
 // desc returns the description of a component gauge, or nil when its name

@@ -469,7 +469,7 @@ func TestWatchSinkAndProcessor(t *testing.T) {
 	m := New()
 	p := m.Pipeline("shop")
 	p.WatchSink("out")
-	p.WatchProcessor("f")
+	p.WatchProcessor("f", nil)
 	compare(t, m, `
 # HELP sluice_sink_written_events_total Events durably written by the sink.
 # TYPE sluice_sink_written_events_total counter

@@ -103,6 +103,8 @@ type sinkSeries struct {
 type procSeries struct {
 	in, out  prometheus.Counter
 	duration prometheus.Observer
+	// gauger is the processor's component.Gauger, read at scrape time.
+	gauger atomic.Pointer[component.Gauger]
 }
 
 type nodeSeries struct {
@@ -134,10 +136,17 @@ func (p *PipelineMetrics) WatchSink(name string) {
 	p.nodes.get(name)
 }
 
-// WatchProcessor: see WatchSink.
-func (p *PipelineMetrics) WatchProcessor(name string) {
-	p.procs.get(name)
+// WatchProcessor: see WatchSink. proc's optional component.Gauger
+// (gauges of its own, labelled pipeline and processor) is read at scrape
+// time; proc may be nil.
+func (p *PipelineMetrics) WatchProcessor(name string, proc any) {
+	s := p.procs.get(name)
 	p.nodes.get(name)
+	if g, ok := proc.(component.Gauger); ok {
+		s.gauger.Store(&g)
+	} else {
+		s.gauger.Store(nil)
+	}
 }
 
 // ObserveEmit implements engine.EmitObserver.

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-dev/sluice/processor/filter"
 	"github.com/sluice-dev/sluice/processor/mapper"
 	"github.com/sluice-dev/sluice/processor/route"
+	"github.com/sluice-dev/sluice/processor/streamsql"
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
@@ -45,6 +46,7 @@ func Default() component.Registry {
 			"filter": filter.Factory,
 			"map":    mapper.Factory,
 			"route":  route.Factory,
+			"sql":    streamsql.Factory,
 		},
 		Sinks: map[string]component.SinkFactory{
 			"file":          file.Factory,

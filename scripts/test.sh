@@ -2,9 +2,11 @@
 # scripts/test.sh — the whole test suite: vet, then every package with the
 # race detector against throw-away services that this script starts (and
 # stops at exit): PostgreSQL, MariaDB, an S3 server, FerretDB (MongoDB's
-# wire protocol), Kafka, OpenSearch, Elasticsearch 8 and 7; and Debezium's
-# embedded engine for the differential test (scripts/debezium.sh), and a
-# Kafka Connect worker for the REST API's differential test (scripts/connect.sh).
+# wire protocol), Kafka, OpenSearch, Elasticsearch 8 and 7; Debezium's
+# embedded engine for the differential test (scripts/debezium.sh),
+# Kafka Streams' TopologyTestDriver for the streaming SQL's
+# (scripts/kstreams.sh), and a Kafka Connect worker for the REST API's
+# differential test (scripts/connect.sh).
 # Installs PostgreSQL from Debian's packages when missing (the other scripts
 # install or fetch what they need).
 #
@@ -58,7 +60,7 @@ chmod 755 "$SLUICE_TMP" # the servers run as their own users
 mkdir -p "$SLUICE_TMP/env"
 start_service() {
 	case "$1" in
-	jvm) k="$(scripts/kafka.sh start)" && echo "$k" && eval "$k" && scripts/connect.sh start && scripts/debezium.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
+	jvm) k="$(scripts/kafka.sh start)" && echo "$k" && eval "$k" && scripts/connect.sh start && scripts/debezium.sh start && scripts/kstreams.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;
 	*) "scripts/$1.sh" start ;;
 	esac >"$SLUICE_TMP/env/$1" 2>"$SLUICE_TMP/env/$1.log"
 }

@@ -27,8 +27,8 @@ func observe(m *metrics.Metrics) func(p *app.Pipeline) any {
 		for name, s := range p.Sources {
 			pm.Watch(name, s)
 		}
-		for name := range p.Processors {
-			pm.WatchProcessor(name)
+		for name, pr := range p.Processors {
+			pm.WatchProcessor(name, pr)
 		}
 		for name := range p.Sinks {
 			pm.WatchSink(name)

@@ -252,6 +252,8 @@ func JSONSchema(cs []Component, top, engine, batch, retry []Field) ([]byte, erro
 			"engine":     object(engine, nil),
 			"sources":    kindOf("source"),
 			"processors": kindOf("processor"),
+			"sql":        map[string]any{"type": "string"},
+			"sql_file":   map[string]any{"type": "string"},
 			"sinks":      kindOf("sink"),
 		},
 		"required":             []string{"sources", "sinks"},

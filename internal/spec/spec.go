@@ -122,6 +122,8 @@ func Common(root string) (top, engine, batch, retry []Field, err error) {
 		{Key: "engine", Type: "mapping", Doc: "Engine settings (below).", json: jsonType{typ: "object"}},
 		{Key: "sources", Type: "mapping", Required: true, Doc: "Sources by name.", json: jsonType{typ: "object"}},
 		{Key: "processors", Type: "mapping", Doc: "Processors by name.", json: jsonType{typ: "object"}},
+		{Key: "sql", Type: "string", Doc: "Streaming SQL statements (ksqlDB's dialect), run by a processor named sql fed by every source; sinks take each query's result by its stream name. See docs/sql.md.", json: jsonType{typ: "string"}},
+		{Key: "sql_file", Type: "string", Doc: "A file of streaming SQL statements, relative to the pipeline file (instead of sql).", json: jsonType{typ: "string"}},
 		{Key: "sinks", Type: "mapping", Required: true, Doc: "Sinks by name.", json: jsonType{typ: "object"}},
 	}
 	return

@@ -36,6 +36,10 @@ var (
 	// Debezium is not a service but Debezium 2.7.3's embedded engine
 	// (jars and a compiled runner) for the differential tests.
 	Debezium = Service{"SLUICE_DEBEZIUM", "scripts/debezium.sh start"}
+	// KStreams is Kafka Streams 3.9.2's TopologyTestDriver (jars and the
+	// compiled scripts/kstreams/Oracle.java) for the streaming SQL's
+	// differential test.
+	KStreams = Service{"SLUICE_KSTREAMS", "scripts/kstreams.sh start"}
 )
 
 // Need returns the service's address from its environment variable. When it
