@@ -223,6 +223,26 @@ func TestSourceDebeziumWritten(t *testing.T) {
 	}
 }
 
+// With stream_from_topic the events' streams are their topics (what
+// sluice serve's sink connectors need for ${topic}); the table and schema
+// still come from the envelope.
+func TestSourceStreamFromTopic(t *testing.T) {
+	topic := uniq()
+	produceRaw(t, topic,
+		nil, readFile(t, "debezium273-schema-value.json"),
+		readFile(t, "debezium271-schema-key.json"), readFile(t, "debezium271-value.json"),
+	)
+	cfg := srcConfig(t, topic)
+	cfg.StreamFromTopic = true
+	r := start(t, cfg, nil)
+	got, _ := r.out.WaitEvents(t, 2, 20*time.Second)
+	for i, want := range []string{"source_table", "persons"} {
+		if got[i].Schema.Stream != topic || got[i].Schema.Table != want || got[i].Schema.Namespace != "public" {
+			t.Errorf("event %d: stream %q table %q namespace %q, want %s, %s, public", i, got[i].Schema.Stream, got[i].Schema.Table, got[i].Schema.Namespace, topic, want)
+		}
+	}
+}
+
 // A restart resumes from the checkpoint even when the group has committed
 // nothing; without a checkpoint it resumes from the group's offset.
 func TestSourceResumes(t *testing.T) {
