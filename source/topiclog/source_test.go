@@ -261,3 +261,34 @@ func TestRetentionDeletedTheCheckpoint(t *testing.T) {
 		t.Fatalf("no warning %q in %v", want, rec.Lines())
 	}
 }
+
+// With stream_from_topic a topic named otherwise than its envelope (a JDBC
+// source's topic.prefix + table) gives events whose stream is the topic,
+// table and schema still the envelope's; without it, the envelope's name.
+func TestStreamFromTopic(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "topics")
+	cfg := sink.DefaultConfig()
+	cfg.Dir, cfg.Format, cfg.Topic = dir, format.DebeziumSchema, "P_${table}"
+	sk, err := sink.New(*cfg, component.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.Write(context.Background(), []event.Event{row(schema("a"), event.OpCreate, 1, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	sk.Close(context.Background())
+	for _, byTopic := range []bool{true, false} {
+		c := config(dir, "P_items")
+		c.StreamFromTopic = byTopic
+		r := start(t, c, nil)
+		got, _ := r.out.WaitEvents(t, 1, 10*time.Second)
+		want := "a.public.items"
+		if byTopic {
+			want = "P_items"
+		}
+		if s := got[0].Schema; s.Stream != want || s.Table != "items" || s.Namespace != "public" || s.Source != "a" {
+			t.Errorf("stream_from_topic %v: stream %q table %q namespace %q source %q, want stream %q", byTopic, s.Stream, s.Table, s.Namespace, s.Source, want)
+		}
+		r.close()
+	}
+}
