@@ -230,11 +230,11 @@ func (a *aggCore) result(group []event.Value, ac accs, win *window) ([]event.Val
 	for _, x := range a.extra {
 		switch x {
 		case ir.WindowStart:
-			row = append(row, event.Int(win.start))
+			row = append(row, event.Int(millis(win.start)))
 		case ir.WindowEnd:
-			row = append(row, event.Int(win.end))
+			row = append(row, event.Int(millis(win.end)))
 		default:
-			row = append(row, event.Int(ac.ts))
+			row = append(row, event.Int(millis(ac.ts)))
 		}
 	}
 	return row, nil

@@ -17,6 +17,9 @@
 // below names the Kafka Streams or ksqlDB rule it follows, or says why
 // sluice differs. Times are microseconds where Kafka has milliseconds
 // (package types); with whole-millisecond times the results are the same.
+// The columns that show a time as a number — ROWTIME, WINDOWSTART and
+// WINDOWEND — hold BIGINT epoch milliseconds (rounded down), ksqlDB's
+// values (package ir); Row.Time and the operators keep microseconds.
 //
 // # Plans
 //

@@ -319,7 +319,7 @@ func (s *sourceOp) pseudoCols(row []event.Value, ts int64, seq uint64) {
 	for i, p := range s.pseudo {
 		switch p {
 		case pseudoRowTime:
-			row[s.ndecl+i] = event.Int(ts)
+			row[s.ndecl+i] = event.Int(millis(ts))
 		case pseudoRowPartition:
 			row[s.ndecl+i] = event.Int(0)
 		case pseudoRowOffset:

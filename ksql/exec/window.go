@@ -57,6 +57,11 @@ func (g *windowAgg) windowStarts(ts int64) []int64 {
 	return out
 }
 
+// millis is an event time (microseconds) as the ROWTIME, WINDOWSTART and
+// WINDOWEND columns hold it: BIGINT epoch milliseconds, ksqlDB's type
+// (package ir), rounded down.
+func millis(us int64) int64 { return floorDiv(us, 1000) }
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {

@@ -147,3 +147,15 @@ func TestSessionRetentionEdge(t *testing.T) {
 		"W upsert (ann) (ann,1) @26 [26,26]",
 	)
 }
+
+// WINDOWSTART, WINDOWEND and ROWTIME are BIGINT epoch milliseconds, as in
+// ksqlDB (package ir), not the microseconds exec keeps times in: a sink
+// got 1000 times ksqlDB's values, and TIMESTAMPTOSTRING(WINDOWSTART, …)
+// read them as dates in the year 55,000.
+func TestWindowBoundsAreMilliseconds(t *testing.T) {
+	q := windowQuery(ir.Window{Kind: ir.Tumbling, Size: 10 * time.Second, Grace: 5 * time.Second})
+	agg := q.Root.(*ir.Project).Input
+	q.Root = project(agg, []string{"CUSTOMER", "N", ir.WindowStart, ir.WindowEnd}, []int{0, 1, 2, 3}, 0)
+	h := newHarness(t, nil, Options{}, q)
+	wantRows(t, h.feed(ins(ordersEv, 12, "o1", "ann", 1)), "W upsert (ann) (ann,1,10000,20000) @12 [10,20]")
+}
