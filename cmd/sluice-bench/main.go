@@ -34,6 +34,12 @@
 //  9. poll (see poll.go): sql_poll in incrementing mode over the product
 //     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
 //     the same driver.
+//  10. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
+//     four queries over orders, customers and shipments tables (-sql-rows)
+//     snapshotted from PostgreSQL into a file, with and without the
+//     statements, and the p99 latency they add at -latency-rate inserts a
+//     second; scripts/kstreams-bench.sh runs the same topologies in Kafka
+//     Streams. With only this phase the product table is not built.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
