@@ -110,6 +110,7 @@ func (b *bench) sqlPhase() error {
 		return nil
 	}
 	n := b.sqlRows
+	b.rep.Params.SQLRows = n
 	fmt.Fprintf(os.Stderr, "sluice-bench: sql: filling orders, shipments (%d rows) and customers (%d rows) …\n", n, sqlTableRows)
 	if err := execAll(b.ctx, b.conn, time.Minute, sqlSetupSQL...); err != nil {
 		return err
