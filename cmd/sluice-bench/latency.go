@@ -205,6 +205,15 @@ func (b *bench) latency() error {
 // b.latencyConn connections; seq i is due at t0 + (i-1)/rate. A late
 // commit delays later ones only when every connection is busy.
 func (b *bench) load(m *markers, total int) error {
+	return b.loadWith(m, total, func(ctx context.Context, conn *pgx.Conn, seq int) error {
+		id := (seq-1)%b.p.Rows + 1
+		_, err := conn.Exec(ctx, `UPDATE product SET description = $1 WHERE id = $2`, "lat:"+strconv.Itoa(seq), id)
+		return err
+	})
+}
+
+// loadWith is load with the statement: exec commits seq's change on conn.
+func (b *bench) loadWith(m *markers, total int, exec func(ctx context.Context, conn *pgx.Conn, seq int) error) error {
 	jobs := make(chan int)
 	errs := make(chan error, b.latencyConn)
 	var wg sync.WaitGroup
@@ -225,10 +234,9 @@ func (b *bench) load(m *markers, total int) error {
 		wg.Go(func() {
 			defer conn.Close(context.Background())
 			for seq := range jobs {
-				id := (seq-1)%b.p.Rows + 1
 				m.sent[seq] = time.Now()
 				qctx, qcancel := context.WithTimeout(ctx, 30*time.Second)
-				_, err := conn.Exec(qctx, `UPDATE product SET description = $1 WHERE id = $2`, "lat:"+strconv.Itoa(seq), id)
+				err := exec(qctx, conn, seq)
 				qcancel()
 				if err != nil {
 					errs <- fmt.Errorf("loader: %w", err)

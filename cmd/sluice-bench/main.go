@@ -34,6 +34,12 @@
 //  9. poll (see poll.go): sql_poll in incrementing mode over the product
 //     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
 //     the same driver.
+//  10. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
+//     four queries over orders, customers and shipments tables (-sql-rows)
+//     snapshotted from PostgreSQL into a file, with and without the
+//     statements, and the p99 latency they add at -latency-rate inserts a
+//     second; scripts/kstreams-bench.sh runs the same topologies in Kafka
+//     Streams. With only this phase the product table is not built.
 //
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
@@ -82,7 +88,11 @@ type bench struct {
 	table         tableInfo
 	runs          int    // timed runs per side in the source phases
 	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
-	cpuProfileDir string // where sluice writes CPU profiles in the source phases; empty: none
+	cpuProfileDir string // where sluice writes CPU profiles in the source and sql phases; empty: none
+
+	sqlRows           int     // orders (and shipments) in the sql phase
+	sqlCases          string  // the sql phase's cases, comma-separated
+	sqlLatencySeconds float64 // length of each sql latency run; 0: none
 }
 
 func main() {
@@ -96,13 +106,16 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,sql", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
 		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog and poll phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
-		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog and poll phases (slows it a little; not for the reported figures)")
+		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog, poll and sql phases (slows it a little; not for the reported figures)")
+		sqlRows     = flag.Int("sql-rows", 1_000_000, "orders (and, for case c, shipments) in the sql phase")
+		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
+		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")
 	)
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
@@ -111,7 +124,7 @@ func run() int {
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -133,7 +146,8 @@ func run() int {
 	if *outDir == "" {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch, runs: *runs}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch, runs: *runs,
+		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if *cpuProfile != "" {
@@ -166,15 +180,16 @@ func run() int {
 		return 1
 	}
 
-	b.rep.Load = append(b.rep.Load, "setup "+loadAvg())
-	if err := b.setup(*dsn, *sluiceBin); err != nil {
-		fmt.Fprintln(os.Stderr, "sluice-bench: setup:", err)
-		return 1
-	}
-
 	want := map[string]bool{}
+	needProduct := false // every phase but sql reads the product table
 	for ph := range strings.SplitSeq(*phases, ",") {
 		want[strings.TrimSpace(ph)] = true
+		needProduct = needProduct || strings.TrimSpace(ph) != "sql"
+	}
+	b.rep.Load = append(b.rep.Load, "setup "+loadAvg())
+	if err := b.setup(*dsn, *sluiceBin, needProduct); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-bench: setup:", err)
+		return 1
 	}
 	steps := []struct {
 		name string
@@ -190,6 +205,7 @@ func run() int {
 		{"s3", b.sinkS3},
 		{"binlog", b.binlog},
 		{"poll", b.poll},
+		{"sql", b.sqlPhase},
 	}
 	for _, s := range steps {
 		if !want[s.name] {
@@ -228,8 +244,9 @@ func run() int {
 	return 0
 }
 
-// setup builds sluice, starts PostgreSQL and creates the table.
-func (b *bench) setup(dsn, sluiceBin string) error {
+// setup builds sluice, starts PostgreSQL and creates the product table
+// when a phase needs it.
+func (b *bench) setup(dsn, sluiceBin string, needProduct bool) error {
 	var err error
 	if b.psql, err = pgTool("psql"); err != nil {
 		return err
@@ -256,6 +273,9 @@ func (b *bench) setup(dsn, sluiceBin string) error {
 		return err
 	}
 	b.rep.Machine = describeMachine(b.ctx, b.conn)
+	if !needProduct {
+		return nil
+	}
 	fmt.Fprintf(os.Stderr, "sluice-bench: filling product with %d rows …\n", b.p.Rows)
 	t0 := time.Now()
 	if b.table, err = setupTable(b.ctx, b.conn, b.p.Rows, b.publication); err != nil {

@@ -35,6 +35,7 @@ type params struct {
 	LatencySeconds float64 `json:"latency_seconds"`
 	LatencyRate    int     `json:"latency_rate"`
 	BulkDocs       int     `json:"bulk_docs,omitempty"`
+	SQLRows        int     `json:"sql_rows,omitempty"` // orders in the sql phase (0: not run)
 }
 
 // report is what one run produces: bench/last.md and bench/last.json.
@@ -130,6 +131,9 @@ func (r *report) markdown(w io.Writer) {
 	p := r.Params
 	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s\n",
 		p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)
+	if p.SQLRows > 0 {
+		fmt.Fprintf(w, "- Streaming SQL: %d orders (and shipments), %d customers and customer keys\n", p.SQLRows, sqlTableRows)
+	}
 	t := r.Table
 	if t.Rows > 0 {
 		fmt.Fprintf(w, "- Table product: %d rows, heap %.1f MB, with indexes %.1f MB, COPY text %.1f MB (%.0f bytes/row)\n",

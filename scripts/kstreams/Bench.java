@@ -327,6 +327,9 @@ public class Bench {
           t, events, end, secs, events / secs, firstS, events / (secs - firstS), rss / 1024.0,
           Runtime.getRuntime().maxMemory() >> 20));
       if (t.equals("b")) sb.append(" table_rows=").append(TABLE_ROWS);
+      // The figures go to stderr before the (slow) read-back, so that a
+      // failed verification still shows what was measured.
+      System.err.println("Bench: measured, verifying: " + sb);
       verify(t, n, prefix + "-out", end);
       System.out.println(sb);
     } finally {
@@ -348,7 +351,9 @@ public class Bench {
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       c.assign(List.of(tp));
       c.seekToBeginning(List.of(tp));
-      long deadline = System.nanoTime() + 300_000_000_000L;
+      // 5 minutes plus 1 ms a record: reading 1,000,000 records back took
+      // over 5 minutes on 2 cores at load 14.
+      long deadline = System.nanoTime() + 300_000_000_000L + count * 1_000_000L;
       while (seen < count) {
         if (System.nanoTime() > deadline) throw new RuntimeException("verify: read only " + seen + " of " + count + " outputs");
         for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
