@@ -108,13 +108,15 @@ func TestSnapshotResume(t *testing.T) {
 	// The first run "crashes": from the 6th checkpointed batch on, Emit
 	// fails (the engine rejects it), and Run ends with that error.
 	out1 := sourcetest.NewEmitter()
-	cps := 0
-	out1.OnEmit(func(_ int, _ []event.Event, cp []byte) error {
+	cps, emitted, rowsAtCP := 0, 0, 0
+	out1.OnEmit(func(_ int, evs []event.Event, cp []byte) error {
 		if cps >= 5 {
 			return errCrash
 		}
+		emitted += len(evs)
 		if cp != nil {
 			cps++
+			rowsAtCP = emitted
 		}
 		return nil
 	})
@@ -176,8 +178,11 @@ func TestSnapshotResume(t *testing.T) {
 			resnap++
 		}
 	}
-	if resnap > 10000-5*500 { // 5 chunks were checkpointed before the crash
-		t.Errorf("resumed snapshot read %d rows: completed chunks were read again", resnap)
+	// The checkpoint covers exactly the rows emitted with and before it:
+	// the resumed snapshot reads every other row once, none of those
+	// again (a stateful processor would count them twice).
+	if resnap != 10000-rowsAtCP {
+		t.Errorf("resumed snapshot read %d rows, want %d: the checkpoint covered %d rows of the first run", resnap, 10000-rowsAtCP, rowsAtCP)
 	}
 	t.Logf("first run %d events, resumed snapshot %d rows", len(first), resnap)
 }
@@ -306,12 +311,16 @@ func TestCrashBeforeFirstCheckpointKeepsTheSlot(t *testing.T) {
 	cfg.SnapshotChunkRows = 500
 	cfg.BatchSize = 200
 
-	// The first run "crashes" at its first checkpointed batch: rows went
-	// out, no checkpoint was ever saved.
+	// The first run "crashes" at its second checkpointed batch: rows went
+	// out, and the engine never saved a checkpoint (the second run starts
+	// without one).
 	out1 := sourcetest.NewEmitter()
+	cps := 0
 	out1.OnEmit(func(_ int, _ []event.Event, cp []byte) error {
 		if cp != nil {
-			return errCrash
+			if cps++; cps == 2 {
+				return errCrash
+			}
 		}
 		return nil
 	})

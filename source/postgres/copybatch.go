@@ -181,13 +181,16 @@ func (w *copyBatcher) decode(s string) error {
 	if rows == 0 {
 		return nil
 	}
+	var key []string
 	if len(sch.KeyIdx) > 0 {
-		key := make([]string, len(sch.KeyIdx))
+		key = make([]string, len(sch.KeyIdx))
 		for i, k := range sch.KeyIdx {
 			key[i] = w.fields[k].s
 		}
 		w.lastKey = key
 	}
 	w.rows += rows
-	return w.r.push(w.ctx, &snapBatch{events: evs})
+	// Every batch of a keyed table carries its last row's key: once it is
+	// emitted, the table's progress is that key (see snapshotter.emit).
+	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key})
 }

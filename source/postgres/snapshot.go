@@ -28,7 +28,9 @@ type snapBatch struct {
 //
 // Emission: every Emit happens under emitMu, and the checkpoint attached to
 // a batch is built there from the progress of batches already emitted, so
-// it always describes a prefix of what was emitted. Each worker holds back
+// it covers exactly what was emitted (a keyed table's progress is the key
+// of its last emitted row; a table without a key holds every checkpoint
+// back until it is done). Each worker holds back
 // the newest batch of its table until the next one exists (so it knows the
 // table's final batch), and the final batch of the most recently finished
 // table is held globally until another table finishes or the snapshot ends:
@@ -59,6 +61,14 @@ type snapshotter struct {
 	// emitted is set once a row was emitted (guarded by emitMu): the
 	// first gets source.snapshot "first".
 	emitted bool
+	// partial holds the tables without a key that have rows emitted and
+	// are not done (guarded by emitMu). A checkpoint emitted then would
+	// not cover those rows — a restart reads such a table from its start —
+	// so batches carry none until those tables are done: the engine takes
+	// a batch's checkpoint as covering everything the source emitted
+	// before it, and a stateful processor (a SQL COUNT) would count rows
+	// read again twice.
+	partial map[string]bool
 }
 
 type heldBatch struct {
@@ -71,7 +81,7 @@ type heldBatch struct {
 // snapName is the exported snapshot, or "" when resuming.
 func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*capturedTable, cp *checkpoint,
 	lsn uint64, snapName string, out component.Emitter) error {
-	sn := &snapshotter{s: s, si: si, out: out, lsn: lsn, lsnText: "lsn " + pglogrepl.LSN(lsn).String(), cp: cp}
+	sn := &snapshotter{s: s, si: si, out: out, lsn: lsn, lsnText: "lsn " + pglogrepl.LSN(lsn).String(), cp: cp, partial: map[string]bool{}}
 	if cp.Tables == nil {
 		cp.Tables = map[string]*tableProgress{}
 	}
@@ -196,22 +206,39 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// emit emits one batch of table under emitMu; chunk-end batches advance the
-// table's progress and carry a checkpoint.
+// emit emits one batch of table under emitMu; a keyed table's batches
+// advance the table's progress and carry a checkpoint.
 func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) error {
 	sn.emitMu.Lock()
 	defer sn.emitMu.Unlock()
-	if !b.chunkEnd {
+	if b.lastKey == nil {
+		// A table without a key is read by block ranges: its rows are
+		// covered by a checkpoint only once it is done.
+		if len(b.events) > 0 {
+			sn.partial[table] = true
+		}
 		return sn.emitLocked(ctx, b.events, nil)
 	}
+	// A keyed table's progress is the key of the last row emitted: a
+	// restart reads after it, so the checkpoint covers exactly what was
+	// emitted, chunk end or not.
 	p := sn.cp.Tables[table]
 	prev := p.LastKey
 	p.LastKey = b.lastKey
-	if err := sn.emitLocked(ctx, b.events, sn.cp.marshal()); err != nil {
+	if err := sn.emitLocked(ctx, b.events, sn.checkpoint()); err != nil {
 		p.LastKey = prev
 		return err
 	}
 	return nil
+}
+
+// checkpoint is the checkpoint for the batch being emitted: the progress
+// so far, or nil while a chunk is partly emitted (see partial).
+func (sn *snapshotter) checkpoint() []byte {
+	if len(sn.partial) > 0 {
+		return nil
+	}
+	return sn.cp.marshal()
 }
 
 // emitLocked emits under emitMu. After one failed Emit nothing more is
@@ -256,7 +283,8 @@ func (sn *snapshotter) finishTable(ctx context.Context, table string, final *sna
 	}
 	p := sn.cp.Tables[prev.table]
 	p.Done = true
-	if err := sn.emitLocked(ctx, prev.b.events, sn.cp.marshal()); err != nil {
+	delete(sn.partial, prev.table)
+	if err := sn.emitLocked(ctx, prev.b.events, sn.checkpoint()); err != nil {
 		p.Done = false
 		return err
 	}
