@@ -124,6 +124,21 @@ func LoadValue(file string, doc any, reg component.Registry) (*topology.Graph, e
 	return l.load(root.Content[0], reg)
 }
 
+// LoadNode validates a pipeline given as a YAML node tree (the document's
+// root mapping) whose lines point into file, as a front door that
+// translates another file language builds it (package
+// frontdoor/dataprepper): every error names file:line of the original.
+// ${VAR} is interpolated from lookup (os.LookupEnv when nil) as in Load:
+// the tree comes from a local file the user runs, not from a request.
+func LoadNode(file string, root *yaml.Node, reg component.Registry, lookup func(string) (string, bool)) (*topology.Graph, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	l := &loader{file: file}
+	l.interpolate(root, lookup)
+	return l.load(root, reg)
+}
+
 func forgetLines(n *yaml.Node) {
 	n.Line, n.Column = 0, 0
 	for _, c := range n.Content {
