@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -430,18 +431,36 @@ func (l *loader) component(k, v *yaml.Node, name, path string, kind topology.Kin
 	return c, true
 }
 
-// keyLine finds the line of a (possibly dotted) key in a mapping.
+// keyLine finds the line of a (possibly dotted) key in a mapping; a key
+// may index a list (collections[1].name): the element's line then.
 func keyLine(n *yaml.Node, field string) int {
 	head, rest, dotted := strings.Cut(field, ".")
+	idx := -1
+	if open := strings.IndexByte(head, '['); open > 0 && strings.HasSuffix(head, "]") {
+		if i, err := strconv.Atoi(head[open+1 : len(head)-1]); err == nil && i >= 0 {
+			head, idx = head[:open], i
+		}
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == head {
+		if n.Content[i].Value != head {
+			continue
+		}
+		v := n.Content[i+1]
+		if idx >= 0 && v.Kind == yaml.SequenceNode && idx < len(v.Content) {
+			v = v.Content[idx]
 			if dotted {
-				if l := keyLine(n.Content[i+1], rest); l > 0 {
+				if l := keyLine(v, rest); l > 0 {
 					return l
 				}
 			}
-			return n.Content[i].Line
+			return v.Line
 		}
+		if dotted {
+			if l := keyLine(v, rest); l > 0 {
+				return l
+			}
+		}
+		return n.Content[i].Line
 	}
 	return 0
 }
