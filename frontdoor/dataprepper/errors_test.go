@@ -46,8 +46,6 @@ func TestErrors(t *testing.T) {
 			"p.yaml:7: p.source.mongodb.authentication.password: holds a Data Prepper secret reference (${{...}}); sluice reads secrets from the environment (hint: write ${VAR} and export VAR)"},
 		{"aws secret user", `        username: "u"`, `        username: "${{aws_secrets:secret:username}}"`,
 			"p.yaml:6: p.source.mongodb.authentication.username: ${{aws_secrets:secret:username}} is a Data Prepper secret reference; sluice reads secrets from the environment (hint: write ${VAR} and export VAR)"},
-		{"aws role only", "      authentication:\n        username: \"u\"\n        password: \"s3cret-canary\"", "      aws:\n        sts_role_arn: arn",
-			"p.yaml:3: p.source.mongodb.authentication: is required: sluice authenticates with a user name and password, not with an AWS role (hint: add authentication: {username: ..., password: ${PASSWORD}})"},
 		{"bad bool", `        - collection: "demo.c"`, "        - collection: \"demo.c\"\n          stream: maybe",
 			"p.yaml:10: p.source.mongodb.collections[0].stream: must be true or false"},
 		{"read preference", `      host: "localhost"`, "      host: \"localhost\"\n      read_preference: secondary",

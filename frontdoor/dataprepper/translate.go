@@ -341,7 +341,10 @@ func (t *translator) source(name string, v *yaml.Node, sources *yaml.Node) bool 
 		t.fail(plugin, path+".collections", "is required", "collections: [{collection: db.coll, export: true, stream: true}]")
 	}
 	if authLine == 0 && get(body, "aws") != nil {
-		t.fail(plugin, path+".authentication", "is required: sluice authenticates with a user name and password, not with an AWS role", "add authentication: {username: ..., password: ${PASSWORD}}")
+		// Data Prepper may take the AWS role for DocumentDB's credentials;
+		// sluice connects without credentials then, which a server with
+		// authentication refuses at start, naming the user.
+		t.note(plugin, path+".authentication", "not set: sluice connects without credentials; it does not authenticate with an AWS role (add authentication: {username, password} for a server that needs it)")
 	}
 	if tls {
 		put(n, "tls", boolean(true, tlsLine))

@@ -247,3 +247,25 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAuthentication: without authentication the source connects without
+// credentials; with an aws block (Data Prepper's role) a note says sluice
+// does not authenticate with it.
+func TestNoAuthentication(t *testing.T) {
+	in := strings.Replace(base, "      authentication:\n        username: \"u\"\n        password: \"s3cret-canary\"\n", "      aws:\n        sts_role_arn: arn\n", 1)
+	g, tr := load(t, "p.yaml", []byte(in), nil)
+	if mc := g.Sources[0].Config.(*mongodb.Config); mc.Authentication != (mongodb.Authentication{}) {
+		t.Fatalf("authentication %+v", mc.Authentication)
+	}
+	var notes []string
+	for _, n := range tr.Notes {
+		notes = append(notes, n.String())
+	}
+	want := []string{
+		"p.yaml:5: note: p.source.mongodb.aws: accepted without effect: Data Prepper uses it for S3 and DynamoDB, which sluice does not need",
+		"p.yaml:3: note: p.source.mongodb.authentication: not set: sluice connects without credentials; it does not authenticate with an AWS role (add authentication: {username, password} for a server that needs it)",
+	}
+	if !reflect.DeepEqual(notes, want) {
+		t.Fatalf("notes:\n%s\nwant:\n%s", strings.Join(notes, "\n"), strings.Join(want, "\n"))
+	}
+}
