@@ -83,7 +83,9 @@ func LoadFile(path string, reg component.Registry, lookup func(string) (string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := config.LoadNode(path, tr.Doc, reg, lookup)
+	// LoadNode interpolates ${VAR} in place: it gets a copy, so that
+	// Explain still prints the variables, not their values.
+	g, err := config.LoadNode(path, clone(tr.Doc), reg, lookup)
 	if err != nil {
 		return nil, tr, err
 	}
@@ -122,4 +124,13 @@ func (tr *Translation) Explain(source string) []byte {
 	_ = enc.Encode(tr.Doc) // a tree of plain scalars, maps and lists always encodes
 	_ = enc.Close()
 	return b.Bytes()
+}
+
+func clone(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, k := range n.Content {
+		c.Content[i] = clone(k)
+	}
+	return &c
 }

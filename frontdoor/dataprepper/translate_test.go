@@ -269,3 +269,26 @@ func TestNoAuthentication(t *testing.T) {
 		t.Fatalf("notes:\n%s\nwant:\n%s", strings.Join(notes, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestExplainKeepsVariables: loading interpolates ${VAR} in a copy, so the
+// explained pipeline still shows the variables, never their values.
+func TestExplainKeepsVariables(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pipeline.yaml")
+	in := strings.Replace(strings.Replace(base, `"localhost"`, `"${MONGO_HOST}"`, 1), `"s3cret-canary"`, `"${MONGO_PW}"`, 1)
+	if err := os.WriteFile(p, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MONGO_HOST": "db.example", "MONGO_PW": "pw-canary"}
+	g, tr, err := LoadFile(p, registry.Default(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc := g.Sources[0].Config.(*mongodb.Config); mc.Host != "db.example" || mc.Authentication.Password != "pw-canary" {
+		t.Fatalf("host %q", mc.Host)
+	}
+	out := string(tr.Explain(p))
+	if !strings.Contains(out, "    host: ${MONGO_HOST}\n") || !strings.Contains(out, "      password: ${P_PASSWORD}\n") || strings.Contains(out, "canary") {
+		t.Fatalf("explain:\n%s", out)
+	}
+}
