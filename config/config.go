@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -122,6 +123,21 @@ func LoadValue(file string, doc any, reg component.Registry) (*topology.Graph, e
 	}
 	forgetLines(root.Content[0]) // lines of the marshalled text mean nothing to the user
 	return l.load(root.Content[0], reg)
+}
+
+// LoadNode validates a pipeline given as a YAML node tree (the document's
+// root mapping) whose lines point into file, as a front door that
+// translates another file language builds it (package
+// frontdoor/dataprepper): every error names file:line of the original.
+// ${VAR} is interpolated from lookup (os.LookupEnv when nil) as in Load:
+// the tree comes from a local file the user runs, not from a request.
+func LoadNode(file string, root *yaml.Node, reg component.Registry, lookup func(string) (string, bool)) (*topology.Graph, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	l := &loader{file: file}
+	l.interpolate(root, lookup)
+	return l.load(root, reg)
 }
 
 func forgetLines(n *yaml.Node) {
@@ -415,18 +431,36 @@ func (l *loader) component(k, v *yaml.Node, name, path string, kind topology.Kin
 	return c, true
 }
 
-// keyLine finds the line of a (possibly dotted) key in a mapping.
+// keyLine finds the line of a (possibly dotted) key in a mapping; a key
+// may index a list (collections[1].name): the element's line then.
 func keyLine(n *yaml.Node, field string) int {
 	head, rest, dotted := strings.Cut(field, ".")
+	idx := -1
+	if open := strings.IndexByte(head, '['); open > 0 && strings.HasSuffix(head, "]") {
+		if i, err := strconv.Atoi(head[open+1 : len(head)-1]); err == nil && i >= 0 {
+			head, idx = head[:open], i
+		}
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == head {
+		if n.Content[i].Value != head {
+			continue
+		}
+		v := n.Content[i+1]
+		if idx >= 0 && v.Kind == yaml.SequenceNode && idx < len(v.Content) {
+			v = v.Content[idx]
 			if dotted {
-				if l := keyLine(n.Content[i+1], rest); l > 0 {
+				if l := keyLine(v, rest); l > 0 {
 					return l
 				}
 			}
-			return n.Content[i].Line
+			return v.Line
 		}
+		if dotted {
+			if l := keyLine(v, rest); l > 0 {
+				return l
+			}
+		}
+		return n.Content[i].Line
 	}
 	return 0
 }

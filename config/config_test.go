@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,11 @@ func (c *srcCfg) Validate() []error {
 	}
 	if strings.ContainsAny(c.Slot, " \";") {
 		return []error{&component.FieldError{Field: "slot", Msg: "not a valid slot name", Hint: "use lower-case letters, digits and _"}}
+	}
+	for i, tb := range c.Tables {
+		if strings.Contains(tb, " ") {
+			return []error{&component.FieldError{Field: "tables[" + strconv.Itoa(i) + "]", Msg: "not a table name"}}
+		}
 	}
 	return nil
 }
@@ -137,6 +143,27 @@ sinks:
 `
 	_, err := Load("p.yaml", []byte(src), testRegistry(), env(nil))
 	want := `p.yaml:5: sources.shop.slot: not a valid slot name (hint: use lower-case letters, digits and _)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestListElementErrorsPointAtTheElement: an error about one element of a
+// list (tables[1]) is reported at that element's line, not at the
+// component's name.
+func TestListElementErrorsPointAtTheElement(t *testing.T) {
+	src := `sources:
+  shop:
+    type: postgres
+    dsn: x
+    tables:
+      - public.a
+      - public b
+sinks:
+  o: {type: file, inputs: [shop], path: x}
+`
+	_, err := Load("p.yaml", []byte(src), testRegistry(), env(nil))
+	want := `p.yaml:7: sources.shop.tables[1]: not a table name`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v", err)
 	}

@@ -21,8 +21,8 @@ import (
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/docs"
+	"github.com/sluice-dev/sluice/frontdoor/dataprepper"
 	"github.com/sluice-dev/sluice/internal/spec"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/registry"
@@ -47,6 +47,7 @@ Usage:
   sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
   sluice serve [flags]                 serve Kafka Connect's REST API; connectors run as pipelines
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
+                                       (Data Prepper pipeline files too; --explain prints their translation)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -107,14 +108,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 		fs.SetOutput(stderr)
+		explain := fs.Bool("explain", false, "print a Data Prepper pipeline file's translation as a sluice pipeline file")
 		fs.Usage = func() {
-			fmt.Fprintln(stderr, "usage: sluice validate PIPELINE.yaml\n\nChecks the file and prints every problem with file:line and a hint; exit 2 if any.")
+			fmt.Fprintln(stderr, "usage: sluice validate [--explain] PIPELINE.yaml\n\nChecks the file and prints every problem with file:line and a hint; exit 2 if any.\nA Data Prepper pipeline file is translated first; --explain prints the translation.")
 		}
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 			fs.Usage()
 			return exitUsage
 		}
-		p, err := config.LoadFile(fs.Arg(0), reg, nil)
+		p, tr, err := loadPipeline(fs.Arg(0), reg, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitUsage
@@ -123,6 +125,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if d.Warning {
 				fmt.Fprintln(stderr, d)
 			}
+		}
+		if *explain {
+			if tr != nil {
+				stdout.Write(tr.Explain(fs.Arg(0)))
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "%s is a sluice pipeline already: nothing to translate\n", fs.Arg(0))
 		}
 		if len(p.Processors) > 0 {
 			fmt.Fprintf(stdout, "%s: ok (%d sources, %d processors, %d sinks)\n", fs.Arg(0), len(p.Sources), len(p.Processors), len(p.Sinks))
@@ -206,7 +215,7 @@ Flags:`)
 	var graphs []*topology.Graph
 	bad := false
 	for _, f := range files {
-		g, err := config.LoadFile(f, reg, nil)
+		g, _, err := loadPipeline(f, reg, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			bad = true
@@ -297,7 +306,11 @@ func pipelineFiles(args []string) ([]string, error) {
 		var found []string
 		for _, pat := range []string{"*.yaml", "*.yml"} {
 			m, _ := filepath.Glob(filepath.Join(a, pat))
-			found = append(found, m...)
+			for _, f := range m {
+				if !dataprepper.IsServerConfig(f) { // read with the pipelines beside it
+					found = append(found, f)
+				}
+			}
 		}
 		if len(found) == 0 {
 			return nil, fmt.Errorf("directory %s holds no *.yaml or *.yml pipeline file", a)
