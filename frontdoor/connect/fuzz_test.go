@@ -168,3 +168,23 @@ func documented(msg string) bool {
 	}
 	return false
 }
+
+// TestBodyTooLarge: a body over MaxBody (1 MiB) is refused with 413, one
+// of MaxBody bytes is read.
+func TestBodyTooLarge(t *testing.T) {
+	state := t.TempDir()
+	s := startLogServer(t, state, t.TempDir())
+	pad := func(n int) string {
+		cfg := `{"connector.class":"Nope","x":""}`
+		return strings.Replace(cfg, `""`, `"`+strings.Repeat("y", n-len(cfg))+`"`, 1)
+	}
+	for _, p := range []string{"/connectors/big/config", "/connector-plugins/Nope/config/validate"} {
+		if code, b := call(t, "PUT", s.url+p, pad(MaxBody+1)); code != 413 || string(b) != `{"error_code":413,"message":"the request body is larger than 1048576 bytes"}`+"\n" {
+			t.Errorf("PUT %s of MaxBody+1 bytes: %d %s", p, code, b)
+		}
+		// Read whole: the unknown class is what is wrong with it.
+		if code, b := call(t, "PUT", s.url+p, pad(MaxBody)); code != 500 || !strings.Contains(string(b), "matches Nope,") {
+			t.Errorf("PUT %s of MaxBody bytes: %d %.200s", p, code, b)
+		}
+	}
+}
