@@ -6,11 +6,24 @@
 //	           JSON body gives each pipeline's state, and the error of a
 //	           FAILED one (readiness)
 //
-// The endpoints have no authentication, so Listen accepts only loopback
-// addresses (127.0.0.1:PORT, [::1]:PORT, localhost:PORT) unless remote
-// access is allowed explicitly (sluice run --http-allow-remote). Nothing
-// served holds a secret: errors in sluice never contain one (architecture
-// invariant 5), and metrics carry names, not configuration.
+// Listen serves a handler (these endpoints, or `sluice serve`'s API with
+// them) as a Security says. Its invariants:
+//
+//   - Loopback unless told otherwise: an address other hosts can reach is
+//     refused (ErrNotLoopback) unless requests are authenticated — a bearer
+//     token, basic credentials, or client certificates required by TLS —
+//     or the caller said Insecure explicitly (--insecure-no-auth).
+//   - With a token or basic credentials, every request but /healthz and
+//     /readyz must carry one (401 with WWW-Authenticate naming the schemes
+//     accepted otherwise); the probes stay open for orchestrators and hold
+//     no secret. Credentials are compared in constant time.
+//   - TLS (1.2 or later) with a certificate and key; with a client CA,
+//     every connection must present a certificate it signed.
+//   - A request body is at most MaxBody (1 MiB), a header at most
+//     MaxHeaderBytes; slow clients are cut by read and write timeouts.
+//
+// Nothing served holds a secret: errors in sluice never contain one
+// (architecture invariant 5), and metrics carry names, not configuration.
 package httpapi
 
 import (
@@ -85,47 +98,81 @@ func readyz(w http.ResponseWriter, status metrics.StatusSource) {
 }
 
 // ErrNotLoopback is returned by Listen for an address other hosts could
-// reach when remote access is not allowed.
-var ErrNotLoopback = errors.New("not a loopback address, and the HTTP endpoints have no authentication")
+// reach when no authentication is configured and Security.Insecure is not
+// set.
+var ErrNotLoopback = errors.New("not a loopback address, and no authentication is configured")
+
+// MaxBody bounds every request body Listen serves (1 MiB: a connector
+// configuration is a few KiB); a handler reading more gets an
+// *http.MaxBytesError.
+const MaxBody = 1 << 20
+
+// MaxHeaderBytes bounds a request's header.
+const MaxHeaderBytes = 64 << 10
 
 // Server serves a handler on a listening socket.
 type Server struct {
-	srv  *http.Server
-	ln   net.Listener
-	done chan struct{} // closed when Serve has returned
+	srv    *http.Server
+	ln     net.Listener
+	scheme string
+	done   chan struct{} // closed when Serve has returned
 }
 
 // Listen listens on addr (HOST:PORT; port 0 picks a free one) and serves h
-// in the background until Shutdown. Unless allowRemote, addr must be a
-// loopback address, or a name that resolves only to loopback addresses.
-func Listen(addr string, allowRemote bool, h http.Handler, log *slog.Logger) (*Server, error) {
-	if !allowRemote {
+// in the background until Shutdown, as sec says (nil: plain HTTP without
+// authentication). An address other hosts can reach needs sec to
+// authenticate (a token, basic credentials or client certificates) or to
+// be Insecure; else addr must be a loopback address, or a name that
+// resolves only to loopback addresses.
+func Listen(addr string, sec *Security, h http.Handler, log *slog.Logger) (*Server, error) {
+	if sec == nil {
+		sec = &Security{}
+	}
+	remoteOK := sec.authenticates() || sec.Insecure
+	if !remoteOK {
 		if err := checkLoopback(addr); err != nil {
 			return nil, err
 		}
 	}
+	if sec.Token != "" || sec.User != "" {
+		h = requireAuth(h, sec, log)
+	}
+	h = http.MaxBytesHandler(h, MaxBody)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !allowRemote && (!ok || !tcp.IP.IsLoopback()) {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !remoteOK && (!ok || !tcp.IP.IsLoopback()) {
 		ln.Close()
 		return nil, fmt.Errorf("listen address %q: bound to %s, %w", addr, ln.Addr(), ErrNotLoopback)
 	}
 	s := &Server{
 		srv: &http.Server{
 			Handler:           h,
+			TLSConfig:         sec.TLS,
 			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln:   ln,
-		done: make(chan struct{}),
+		ln:     ln,
+		scheme: "http",
+		done:   make(chan struct{}),
+	}
+	if sec.TLS != nil {
+		s.scheme = "https"
 	}
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if sec.TLS != nil {
+			err = s.srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+		} else {
+			err = s.srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http endpoints stopped", "err", err)
 		}
 	}()
@@ -135,6 +182,9 @@ func Listen(addr string, allowRemote bool, h http.Handler, log *slog.Logger) (*S
 // Addr is the address the server listens on (with the port chosen when
 // addr had port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the server's base URL: http:// or https:// and Addr.
+func (s *Server) URL() string { return s.scheme + "://" + s.Addr() }
 
 // Shutdown stops accepting connections and waits for requests in progress
 // until ctx ends, then closes what remains.

@@ -124,7 +124,7 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestListenLoopbackOnly(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0", "127.0.0.1"} {
-		s, err := Listen(addr, false, Handler(Options{}), log)
+		s, err := Listen(addr, nil, Handler(Options{}), log)
 		if err == nil {
 			s.Shutdown(context.Background())
 			t.Fatalf("Listen(%q) without allowRemote succeeded", addr)
@@ -137,14 +137,14 @@ func TestListenLoopbackOnly(t *testing.T) {
 		t.Fatalf("[::1]: %v", err)
 	}
 	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
-		s, err := Listen(addr, false, Handler(Options{}), log)
+		s, err := Listen(addr, nil, Handler(Options{}), log)
 		if err != nil {
 			t.Fatalf("Listen(%q): %v", addr, err)
 		}
 		s.Shutdown(context.Background())
 	}
-	// Allowed explicitly, every interface is fine.
-	s, err := Listen("0.0.0.0:0", true, Handler(Options{}), log)
+	// Made insecure explicitly, every interface is fine.
+	s, err := Listen("0.0.0.0:0", &Security{Insecure: true}, Handler(Options{}), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestListenLoopbackOnly(t *testing.T) {
 }
 
 func TestListenServeShutdown(t *testing.T) {
-	s, err := Listen("127.0.0.1:0", false, Handler(Options{}), slog.New(slog.DiscardHandler))
+	s, err := Listen("127.0.0.1:0", nil, Handler(Options{}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"time"
 
 	"github.com/sluice-dev/sluice/app"
@@ -49,19 +52,70 @@ func (s supervisorStatus) Pipelines() []metrics.PipelineStatus {
 	return out
 }
 
+// securityFlags adds the flags that protect --http (shared by `sluice
+// serve` and `sluice run`) to fs; load reads them into an
+// httpapi.Security.
+func securityFlags(fs *flag.FlagSet) (load func() (*httpapi.Security, error)) {
+	var c httpapi.SecurityConfig
+	fs.StringVar(&c.TokenFile, "auth-token-file", "", "require `FILE`'s bearer token (Authorization: Bearer TOKEN, at least 16 characters) of every request but /healthz and /readyz; without it, $"+httpapi.EnvToken+" if set")
+	fs.StringVar(&c.BasicFile, "auth-basic-file", "", "require (or, with a token, accept instead) basic credentials: `FILE`'s first line is USER:PASSWORD; without it, $"+httpapi.EnvBasic+" if set")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (chain); needs --tls-key")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "the PEM private key `FILE` of --tls-cert")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", "", "require a client certificate signed by a CA in this PEM `FILE` on every connection (needs --tls-cert)")
+	fs.BoolVar(&c.Insecure, "insecure-no-auth", false, "let --http listen on an address other hosts can reach WITHOUT any authentication (anyone reaching it controls the server)")
+	removed := fs.Bool("http-allow-remote", false, "removed: an address other hosts can reach needs authentication (--auth-token-file, --auth-basic-file, --tls-client-ca) or --insecure-no-auth")
+	return func() (*httpapi.Security, error) {
+		if *removed {
+			return nil, errors.New("--http-allow-remote is gone: an address other hosts can reach needs authentication (--auth-token-file FILE, --auth-basic-file FILE or --tls-client-ca FILE), or --insecure-no-auth to serve it without any")
+		}
+		return httpapi.LoadSecurity(c, os.Getenv)
+	}
+}
+
+// httpOnlyFlag returns the first security flag set on fs, which has no
+// effect without --http.
+func httpOnlyFlag(fs *flag.FlagSet) string {
+	name := ""
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "auth-token-file", "auth-basic-file", "tls-cert", "tls-key", "tls-client-ca", "insecure-no-auth", "http-allow-remote":
+			if name == "" {
+				name = f.Name
+			}
+		}
+	})
+	return name
+}
+
+// listenHint completes httpapi.ErrNotLoopback with the flags that lift it.
+func listenHint(err error) error {
+	if errors.Is(err, httpapi.ErrNotLoopback) {
+		return fmt.Errorf("%w (hint: use 127.0.0.1:PORT; to serve other hosts, require a bearer token (--auth-token-file FILE or $%s), basic credentials (--auth-basic-file FILE or $%s) or client certificates (--tls-client-ca FILE), or add --insecure-no-auth)", err, httpapi.EnvToken, httpapi.EnvBasic)
+	}
+	return err
+}
+
+// warnClearText logs when credentials would cross the network unencrypted.
+func warnClearText(sec *httpapi.Security, srv *httpapi.Server, log *slog.Logger) {
+	if sec.TLS == nil && (sec.Token != "" || sec.User != "") {
+		if tcp, err := net.ResolveTCPAddr("tcp", srv.Addr()); err == nil && !tcp.IP.IsLoopback() {
+			log.Warn("--http serves plain HTTP: credentials cross the network in clear text (hint: add --tls-cert and --tls-key)", "addr", srv.Addr())
+		}
+	}
+}
+
 // serveHTTP serves /metrics, /healthz and /readyz of sup's pipelines on
-// addr until stop is called (after the pipelines have drained).
-func serveHTTP(addr string, allowRemote bool, m *metrics.Metrics, sup *supervisor.Supervisor, log *slog.Logger) (stop func(), err error) {
+// addr, as sec says, until stop is called (after the pipelines have
+// drained).
+func serveHTTP(addr string, sec *httpapi.Security, m *metrics.Metrics, sup *supervisor.Supervisor, log *slog.Logger) (stop func(), err error) {
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
-	srv, err := httpapi.Listen(addr, allowRemote, httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status}), log)
-	if errors.Is(err, httpapi.ErrNotLoopback) {
-		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote to accept connections from other hosts)", err)
-	}
+	srv, err := httpapi.Listen(addr, sec, httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status}), log)
 	if err != nil {
-		return nil, err
+		return nil, listenHint(err)
 	}
-	log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr())
+	warnClearText(sec, srv, log)
+	log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr(), "url", srv.URL())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/docs"
 	"github.com/sluice-dev/sluice/frontdoor/dataprepper"
+	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/internal/spec"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/registry"
@@ -157,7 +158,7 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
 	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
-	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the endpoints have no authentication)")
+	loadSecurity := securityFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: sluice run [flags] PIPELINE.yaml [PIPELINE.yaml | DIR ...]
 
@@ -170,13 +171,27 @@ others go on. Exit 1 when any pipeline failed.
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
+	if err := fs.Parse(args); err != nil {
+		return exitUsage // Parse has printed the error (or -help's usage)
+	}
+	if fs.NArg() < 1 {
 		fs.Usage()
 		return exitUsage
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "sluice: --log-level %q: use debug, info, warn or error\n", *level)
+		return exitUsage
+	}
+	var sec *httpapi.Security
+	if *httpAddr != "" {
+		var err error
+		if sec, err = loadSecurity(); err != nil {
+			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
+			return exitUsage
+		}
+	} else if f := httpOnlyFlag(fs); f != "" {
+		fmt.Fprintf(stderr, "sluice: --%s protects --http, which is not given (hint: add --http 127.0.0.1:9090)\n", f)
 		return exitUsage
 	}
 	var progressTo io.Writer
@@ -265,7 +280,7 @@ Flags:`)
 	}
 	sup := supervisor.New(opts)
 	if m != nil {
-		stopHTTP, err := serveHTTP(*httpAddr, *httpRemote, m, sup, log)
+		stopHTTP, err := serveHTTP(*httpAddr, sec, m, sup, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
 			return exitUsage

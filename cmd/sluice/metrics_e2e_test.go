@@ -262,16 +262,18 @@ func TestMetricsScrape(t *testing.T) {
 	stopRun(t, cmd, dir)
 }
 
-// TestHTTPRefusesRemote: --http on every interface is refused unless
-// --http-allow-remote, before anything runs.
+// TestHTTPRefusesRemote: --http on every interface is refused without
+// authentication (or --insecure-no-auth), before anything runs.
 func TestHTTPRefusesRemote(t *testing.T) {
 	dir := t.TempDir()
 	p := writePipeline(t, dir, genPipeline(dir, 0, 200))
-	out, err := exec.Command(bin, "run", "--http", "0.0.0.0:0", p).CombinedOutput()
+	cmd := exec.Command(bin, "run", "--http", "0.0.0.0:0", p)
+	cmd.Env = envWithoutAuth()
+	out, err := cmd.CombinedOutput()
 	if code := exitCode(err); code != exitUsage {
 		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitUsage, out)
 	}
-	want := `sluice: --http: listen address "0.0.0.0:0": not a loopback address, and the HTTP endpoints have no authentication (hint: use 127.0.0.1:PORT, or add --http-allow-remote to accept connections from other hosts)` + "\n"
+	want := `sluice: --http: listen address "0.0.0.0:0": not a loopback address, and no authentication is configured` + remoteHint + "\n"
 	if string(out) != want {
 		t.Fatalf("output:\n%s\nwant:\n%s", out, want)
 	}

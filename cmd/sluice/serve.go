@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,7 +30,7 @@ func cmdServe(args []string, reg component.Registry, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	stateDir := fs.String("state-dir", ".sluice-serve", "the server's state: connectors, their checkpoints, the topic log")
 	httpAddr := fs.String("http", "127.0.0.1:8083", "the REST API's address (port 0: any free port; the log says which)")
-	httpRemote := fs.Bool("http-allow-remote", false, "let --http listen on a non-loopback address (the API has no authentication yet)")
+	loadSecurity := securityFlags(fs)
 	kafka := fs.String("kafka", "", "carry connectors' topics in this Kafka cluster (brokers, comma-separated) instead of the local topic log")
 	files := fs.String("files", "", "the directory FileStream connectors' files are confined to (default: none; they are refused)")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
@@ -43,16 +42,38 @@ Serves Kafka Connect's REST API (GET /connectors, PUT /connectors/NAME/config,
 --state-dir and come back, resuming from their checkpoints, after a restart.
 Stop with SIGINT/SIGTERM: every connector drains and saves its checkpoint.
 
+Security: --http listens on loopback by default. Any other address needs
+authentication: a bearer token (--auth-token-file FILE or $SLUICE_AUTH_TOKEN),
+basic credentials (--auth-basic-file FILE or $SLUICE_AUTH_BASIC, USER:PASSWORD)
+or client certificates (--tls-client-ca FILE); requests without it get 401
+with WWW-Authenticate (/healthz and /readyz stay open). --tls-cert and
+--tls-key serve HTTPS. --insecure-no-auth serves other hosts without any
+authentication. Request bodies are limited to 1 MiB.
+
+  openssl rand -hex 32 > token && chmod 600 token
+  sluice serve --http 0.0.0.0:8083 --auth-token-file token \
+    --tls-cert server.pem --tls-key server-key.pem
+  curl --cacert ca.pem -H "Authorization: Bearer $(cat token)" \
+    https://HOST:8083/connectors
+
 Flags:`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+	if err := fs.Parse(args); err != nil {
+		return exitUsage // Parse has printed the error (or -help's usage)
+	}
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return exitUsage
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "sluice: --log-level %q: use debug, info, warn or error\n", *level)
+		return exitUsage
+	}
+	sec, err := loadSecurity()
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice: --http:", err)
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
@@ -98,15 +119,13 @@ Flags:`)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"error_code":503,"message":"the server is starting: loading its connectors"}`+"\n")
 	}))
-	hs, err := httpapi.Listen(*httpAddr, *httpRemote, mux, log)
-	if errors.Is(err, httpapi.ErrNotLoopback) {
-		err = fmt.Errorf("%w (hint: use 127.0.0.1:PORT, or add --http-allow-remote)", err)
-	}
+	hs, err := httpapi.Listen(*httpAddr, sec, mux, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "sluice:", err)
+		fmt.Fprintln(stderr, "sluice: --http:", listenHint(err))
 		sup.Shutdown(context.Background())
 		return exitUsage
 	}
+	warnClearText(sec, hs, log)
 	srv, err := connect.Open(connect.Options{
 		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
 		Logger: log, Version: buildVersion(), Commit: "", WorkerID: hs.Addr(),
@@ -119,7 +138,7 @@ Flags:`)
 	}
 	h := srv.Handler()
 	api.Store(&h)
-	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "state_dir", dir)
+	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
 	log.Info("stopping: draining every connector")
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -74,4 +74,14 @@
 // secret value, raw and URL-escaped. FileStream files are confined to the
 // server's --files directory (package internal/confine): no request can
 // make the server read or write an arbitrary local file.
+//
+// # Security
+//
+// Handler bounds a request body to MaxBody (413 beyond). Who may call it
+// is not its business: `sluice serve` serves it through httpapi.Listen,
+// which keeps it on loopback unless requests are authenticated (bearer
+// token, basic credentials or client certificates) or made insecure
+// explicitly, and serves TLS. FuzzConnectAPI holds the handler to its
+// promises on arbitrary bodies: no panic, no 5xx but the documented ones,
+// no secret in any response or log line.
 package connect
