@@ -365,13 +365,42 @@ const unavailable = "__debezium_unavailable_value"
 type crashRow map[string]any
 
 // workload runs random transactions until ctx is cancelled.
+// closeAndAwait closes conn and waits until its server backend has exited.
+// A Commit cut short by a cancelled context returns at once, but the COMMIT
+// already sent may still be executed by the server afterwards: until the
+// backend is gone, a transaction of conn can commit after whatever the test
+// does next (a marker meant to be the last transaction, say).
+func closeAndAwait(t *testing.T, conn *pgx.Conn, dsn string) {
+	pid := conn.PgConn().PID()
+	conn.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Errorf("connect to wait for backend %d: %v", pid, err)
+		return
+	}
+	defer admin.Close(context.Background())
+	for {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n); err != nil {
+			t.Errorf("backend %d of the workload did not exit within 30 s: %v", pid, err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func workload(ctx context.Context, t *testing.T, dsn string, seedRows int, txs *atomic.Int64) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Errorf("workload connect: %v", err)
 		return
 	}
-	defer conn.Close(context.Background())
+	defer closeAndAwait(t, conn, dsn)
 	rng := rand.New(rand.NewPCG(42, uint64(time.Now().UnixNano())))
 	next := seedRows + 1
 	for ctx.Err() == nil {

@@ -405,7 +405,7 @@ func evWorkload(ctx context.Context, t *testing.T, dsn string, changes *atomic.I
 		t.Errorf("workload: %v", err)
 		return
 	}
-	defer conn.Close(context.Background())
+	defer closeAndAwait(t, conn, dsn)
 	rng := mrand.New(mrand.NewPCG(7, uint64(time.Now().UnixNano())))
 	next := 1
 	for ctx.Err() == nil && changes.Load() < 8000 {

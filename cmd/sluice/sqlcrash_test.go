@@ -298,7 +298,7 @@ func (w *sqlWorkload) run(ctx context.Context, t *testing.T) {
 		t.Errorf("workload connect: %v", err)
 		return
 	}
-	defer conn.Close(context.Background())
+	defer closeAndAwait(t, conn, w.dsn)
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	ts := func() int64 { return sqlCrashBaseTs + rng.Int64N(sqlCrashSpanMs) }
 	customer := func() any {
