@@ -129,6 +129,17 @@ type Plan struct {
 	Flat bool
 	// Secrets are the configuration keys whose values are secrets.
 	Secrets []string
+	// Processors are the single message transforms translated, by name,
+	// chained in the order of the transforms key.
+	Processors map[string]Node
+	// Unwrapped is set when ExtractNewRecordState (or
+	// ExtractNewDocumentState) is applied: the records are rows.
+	Unwrapped bool
+	// Warnings are what the server logs when it installs the connector
+	// (deprecated options, options without effect).
+	Warnings []string
+
+	dropTombstones bool // Filter with RecordIsTombstone
 }
 
 // Doc returns the pipeline document for config.LoadValue.
@@ -139,6 +150,9 @@ func (p *Plan) Doc(name, stateDir string) map[string]any {
 	}
 	if len(p.Sinks) > 0 {
 		doc["sinks"] = toAny(p.Sinks)
+	}
+	if len(p.Processors) > 0 {
+		doc["processors"] = toAny(p.Processors)
 	}
 	return doc
 }
@@ -185,7 +199,9 @@ func Translate(name string, cfg Config, env Env) (*Plan, error) {
 		r.fail("connector.class", "this server carries no topics (hint: run sluice serve with its topic log or --kafka)")
 	} else {
 		c.translate(r, env, p)
+		chain(r, p)
 	}
+	p.Warnings = r.warnings
 	for _, k := range r.unused() {
 		r.fail(k, "sluice does not support this key for "+c.name+" (hint: remove it; `sluice help` lists what each sluice component takes)")
 	}
@@ -219,9 +235,13 @@ type reader struct {
 	cfg  Config
 	used map[string]bool
 	errs ConfigError
+	// warnings are logged when the connector is installed.
+	warnings []string
 }
 
 func (r *reader) fail(key, msg string) { r.errs = append(r.errs, &FieldError{Key: key, Msg: msg}) }
+
+func (r *reader) warn(msg string) { r.warnings = append(r.warnings, msg) }
 
 // get returns a key's value (or def when absent or empty), marking it used.
 func (r *reader) get(key, def string) string {
@@ -362,18 +382,48 @@ func common(r *reader, c *class, p *Plan) {
 	// Removed in Kafka 3.0; Connect ignores them with a warning.
 	r.ignorePrefix("internal.key.converter")
 	r.ignorePrefix("internal.value.converter")
-	if r.get("transforms", "") != "" {
-		r.fail("transforms", "single message transforms are not translated yet (hint: remove them, or write the pipeline in YAML with processors)")
-	}
-	r.ignorePrefix("transforms.")
-	if r.get("predicates", "") != "" {
-		r.fail("predicates", "predicates are not translated yet (hint: remove them)")
-	}
-	r.ignorePrefix("predicates.")
 	if c.typ == "source" {
 		// Topics are created at the first write; their settings mean
 		// nothing to the topic log.
 		r.ignorePrefix("topic.creation.")
+	}
+}
+
+// chain translates the transforms into processors before the connector's
+// last node: a source connector's topic writer, a sink connector's sink.
+func chain(r *reader, p *Plan) {
+	tombstones := true
+	if p.Type == "source" && !p.Flat {
+		tombstones = !strings.EqualFold(r.cfg["tombstones.on.delete"], "false")
+	} else if p.Type == "source" {
+		tombstones = false
+	}
+	tc := transforms(r, p, tombstones)
+	var last Node
+	if p.Type == "source" {
+		last = p.Sinks[writerNode]
+		if tc.byTopic && last != nil && p.Topic != "${stream}" {
+			// The transforms see records by topic (RegexRouter renames
+			// it, TopicNameMatches tests it): name the streams as the
+			// topics first, and write each to its stream's name.
+			tc.nodes = append([]Node{{"type": "route", "template": p.Topic}}, tc.nodes...)
+			tc.names = append([]string{"topic_names"}, tc.names...)
+			last["topic"] = "${stream}"
+		}
+		if last != nil && p.dropTombstones {
+			last["tombstones_on_delete"] = false
+		}
+	} else {
+		last = p.Sinks[sinkNode]
+	}
+	tc.attach(last)
+	if tc.unwrapped {
+		p.Unwrapped = true
+		if p.Type == "source" {
+			// The topic's records are rows, as a JDBC source's: the S3
+			// sink's JsonFormat writes them as rows.
+			p.Flat = true
+		}
 	}
 }
 
