@@ -21,9 +21,9 @@ const (
 	smtReplaceFieldValue       = "org.apache.kafka.connect.transforms.ReplaceField$Value"
 	smtInsertFieldValue        = "org.apache.kafka.connect.transforms.InsertField$Value"
 
-	predTopicNameMatches = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
+	predTopicNameMatches  = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
 	predRecordIsTombstone = "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone"
-	predHasHeaderKey     = "org.apache.kafka.connect.transforms.predicates.HasHeaderKey"
+	predHasHeaderKey      = "org.apache.kafka.connect.transforms.predicates.HasHeaderKey"
 )
 
 // smtNames maps the names Kafka Connect accepts for a transform (the class,
