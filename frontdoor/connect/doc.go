@@ -31,7 +31,8 @@
 // # Translation
 //
 // Translate maps a class's documented keys (and the legacy names the
-// seeds use: database.server.name, table.whitelist) onto sluice's
+// seeds use: database.server.name, table.whitelist, mongodb.name,
+// collection.whitelist, mongodb.hosts) onto sluice's
 // component keys; values may be JSON strings, numbers or booleans. A key
 // that is neither translated, one of Connect's common keys, nor listed as
 // accepted without effect is a 400 naming it — never silently ignored.
@@ -41,7 +42,9 @@
 // ignores them), topic.creation.*, the MySQL schema history's settings
 // (sluice keeps schemas in its own state), include.schema.changes (sluice
 // writes no schema change topic), and per class the JDBC and search
-// connectors' retry and timeout knobs, the S3 sink's locale and timezone.
+// connectors' retry and timeout knobs (and the MongoDB connector's
+// driver timeouts, which the Go driver sets itself), the S3 sink's locale
+// and timezone.
 // Avro and Protobuf converters are a 400 (no schema registry).
 //
 // # Transforms
