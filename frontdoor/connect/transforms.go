@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Single message transforms and predicates become processors between a
@@ -430,31 +432,37 @@ func (tc *transformChain) insertField(pre string, pred *predicate) {
 	if !tc.noPredicate(pre, pred, "InsertField with a predicate") {
 		return
 	}
-	set := map[string]any{}
-	if f := r.get(pre+"static.field", ""); f != "" {
-		v := r.get(pre+"static.value", "")
-		set[f] = exprString(v)
-	} else if r.get(pre+"static.value", "") != "" {
-		r.fail(pre+"static.field", "static.value needs static.field")
+	// InsertField appends topic, partition, offset, timestamp, then the
+	// static field: set keeps that order (a YAML mapping node, as a Go
+	// map would be written sorted).
+	set := &yaml.Node{Kind: yaml.MappingNode}
+	add := func(col, expr string) {
+		set.Content = append(set.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: col}, &yaml.Node{Kind: yaml.ScalarNode, Value: expr, Style: yaml.DoubleQuotedStyle})
 	}
 	for _, k := range []string{"topic.field", "partition.field", "offset.field", "timestamp.field"} {
 		f := r.get(pre+k, "")
 		if f == "" {
 			continue
 		}
+		// A trailing ! (required) or ? (optional) is the field's schema.
 		f = strings.TrimSuffix(f, "!")
 		f = strings.TrimSuffix(f, "?")
 		switch k {
 		case "topic.field":
-			set[f] = "meta.stream"
+			add(f, "meta.stream")
 			tc.byTopic = true
 		case "partition.field":
-			set[f] = "0"
+			add(f, "0")
 		default:
 			r.fail(pre+k, fmt.Sprintf("%s is not supported: sluice's events have no Kafka %s (hint: remove it)", k, strings.TrimSuffix(k, ".field")))
 		}
 	}
-	if len(set) == 0 {
+	if f := r.get(pre+"static.field", ""); f != "" {
+		add(f, exprString(r.get(pre+"static.value", "")))
+	} else if r.get(pre+"static.value", "") != "" {
+		r.fail(pre+"static.field", "static.value needs static.field")
+	}
+	if len(set.Content) == 0 {
 		return
 	}
 	n := Node{"type": "map", "set": set}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/registry"
 )
@@ -240,8 +242,13 @@ func TestTransformsTranslate(t *testing.T) {
 		"transform2":  {"type": "route", "regex": `([^.]+)\.([^.]+)\.([^.]+)`, "replacement": "$3", "inputs": []string{"transform1"}},
 		"transform3":  {"type": "filter", "condition": `!(meta.stream matches "^(?:audit.*)$")`, "on_delete": "evaluate", "inputs": []string{"transform2"}},
 		"transform4":  {"type": "map", "drop": []string{"secret"}, "rename": map[string]any{"a": "b"}, "inputs": []string{"transform3"}},
-		"transform5":  {"type": "map", "set": map[string]any{"origin": `"pg \"1\""`, "topic": "meta.stream"}, "inputs": []string{"transform4"}},
 	}
+	set, _ := yaml.Marshal(p.Processors["transform5"]["set"])
+	if got, want := string(set), `topic: "meta.stream"`+"\n"+`origin: "\"pg \\\"1\\\"\""`+"\n"; got != want {
+		t.Errorf("InsertField's set:\n%s\nwant\n%s", got, want)
+	}
+	delete(p.Processors["transform5"], "set")
+	want["transform5"] = Node{"type": "map", "inputs": []string{"transform4"}}
 	if !reflect.DeepEqual(p.Processors, want) {
 		t.Errorf("chain:\n%#v\nwant\n%#v", p.Processors, want)
 	}
