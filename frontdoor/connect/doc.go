@@ -38,14 +38,21 @@
 // accepted without effect is a 400 naming it — never silently ignored.
 // Accepted without effect: tasks.max, config.action.reload, errors.log.*,
 // errors.retry.*, header.converter, the removed internal.*.converter keys,
-// other converters' settings under key./value.converter. (JsonConverter
-// ignores them), topic.creation.*, the MySQL schema history's settings
+// the schema registry converters' settings under key./value.converter.
+// (JsonConverter ignores them; other unknown converter settings are a
+// 400), JsonConverter's schemas.cache.size, topic.creation.*, the MySQL schema history's settings
 // (sluice keeps schemas in its own state), include.schema.changes (sluice
 // writes no schema change topic), and per class the JDBC and search
 // connectors' retry and timeout knobs (and the MongoDB connector's
 // driver timeouts, which the Go driver sets itself), the S3 sink's locale
 // and timezone.
-// Avro and Protobuf converters are a 400 (no schema registry).
+// Converters: JsonConverter with schemas.enable (true or false, alike for
+// keys and values: the writer's format debezium+schema or debezium),
+// replace.null.with.default (the writer's replace_null_with_default) and
+// decimal.format BASE64; StringConverter for the FileStream connectors
+// only (their records are strings; any other connector's would be
+// Struct{…} text). Avro and Protobuf converters are a 400 (no schema
+// registry).
 //
 // # Transforms
 //

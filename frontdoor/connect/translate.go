@@ -139,7 +139,8 @@ type Plan struct {
 	// (deprecated options, options without effect).
 	Warnings []string
 
-	dropTombstones bool // Filter with RecordIsTombstone
+	dropTombstones bool  // Filter with RecordIsTombstone
+	replaceNull    *bool // value.converter.replace.null.with.default
 }
 
 // Doc returns the pipeline document for config.LoadValue.
@@ -200,6 +201,13 @@ func Translate(name string, cfg Config, env Env) (*Plan, error) {
 	} else {
 		c.translate(r, env, p)
 		chain(r, p)
+		if p.replaceNull != nil {
+			if w := p.Sinks[writerNode]; p.Type == "source" && w != nil {
+				w["replace_null_with_default"] = *p.replaceNull
+			} else if !*p.replaceNull {
+				r.fail("value.converter.replace.null.with.default", "false is not supported on sink connectors: the records are read as their source connector wrote them (hint: set it on the source connector)")
+			}
+		}
 	}
 	p.Warnings = r.warnings
 	for _, k := range r.unused() {
@@ -367,18 +375,7 @@ func common(r *reader, c *class, p *Plan) {
 		r.fail("errors.deadletterqueue.topic.name", "dead letter topics are not supported by this front door yet (hint: remove it, or use a YAML pipeline with dead_letter:)")
 	}
 	r.ignorePrefix("errors.deadletterqueue.")
-	for _, k := range []string{"key.converter", "value.converter"} {
-		switch v := r.get(k, "org.apache.kafka.connect.json.JsonConverter"); v {
-		case "org.apache.kafka.connect.json.JsonConverter":
-		case "io.confluent.connect.avro.AvroConverter", "io.confluent.connect.protobuf.ProtobufConverter", "io.confluent.connect.json.JsonSchemaConverter", "io.apicurio.registry.utils.converter.AvroConverter":
-			r.fail(k, v+" needs a schema registry, which sluice does not talk to (hint: org.apache.kafka.connect.json.JsonConverter)")
-		default:
-			r.fail(k, v+" is not supported (hint: org.apache.kafka.connect.json.JsonConverter)")
-		}
-		// JsonConverter ignores the settings of other converters (the
-		// seeds' schema.registry.url, subject name strategies).
-		r.ignorePrefix(k + ".")
-	}
+	converters(r, c, p)
 	// Removed in Kafka 3.0; Connect ignores them with a warning.
 	r.ignorePrefix("internal.key.converter")
 	r.ignorePrefix("internal.value.converter")
@@ -424,6 +421,82 @@ func chain(r *reader, p *Plan) {
 			// sink's JsonFormat writes them as rows.
 			p.Flat = true
 		}
+	}
+}
+
+// Converter classes.
+const (
+	jsonConverter   = "org.apache.kafka.connect.json.JsonConverter"
+	stringConverter = "org.apache.kafka.connect.storage.StringConverter"
+)
+
+// foreignConverterKeys are settings of other converters (Confluent's
+// schema registry converters) that JsonConverter ignores, as configs
+// written for several converters carry them (seed 003's subject name
+// strategy).
+var foreignConverterKeys = []string{"schema.registry.", "basic.auth.", "bearer.auth.", "key.subject.name.strategy", "value.subject.name.strategy",
+	"auto.register.schemas", "use.latest.version", "latest.compatibility.strict", "enhanced.avro.schema.support", "connect.meta.data", "specific.avro.reader",
+	"avro.", "scrub.invalid.names", "normalize.schemas", "use.schema.id", "id.compatibility.strict"}
+
+// converters takes key.converter and value.converter with their settings:
+// JsonConverter (schemas.enable, replace.null.with.default,
+// decimal.format BASE64, schemas.cache.size), StringConverter for the
+// FileStream connectors, whose records are strings; registry converters
+// are a 400 saying why.
+func converters(r *reader, c *class, p *Plan) {
+	schemas := map[string]bool{}
+	for _, k := range []string{"key.converter", "value.converter"} {
+		v := r.get(k, jsonConverter)
+		switch v {
+		case jsonConverter, "JsonConverter":
+			schemas[k] = r.boolean(k+".schemas.enable", true)
+			switch strings.ToUpper(r.get(k+".decimal.format", "BASE64")) {
+			case "BASE64":
+			default:
+				r.fail(k+".decimal.format", "only BASE64 (the default) is supported: sluice writes decimals as Debezium does (hint: remove it)")
+			}
+			if k == "value.converter" {
+				if v := r.get(k+".replace.null.with.default", ""); v != "" {
+					b := r.boolean(k+".replace.null.with.default", true)
+					p.replaceNull = &b
+				}
+			} else if !r.boolean(k+".replace.null.with.default", true) {
+				r.fail(k+".replace.null.with.default", "false is not supported for keys (key columns have no defaults to replace)")
+			}
+			r.ignore(k + ".schemas.cache.size")
+		case stringConverter, "StringConverter":
+			if c.name != "org.apache.kafka.connect.file.FileStreamSourceConnector" && c.name != "org.apache.kafka.connect.file.FileStreamSinkConnector" {
+				r.fail(k, stringConverter+" turns "+c.name+"'s structured records into Struct{…} text (hint: "+jsonConverter+")")
+			}
+			schemas[k] = true
+			r.ignore(k + ".encoding")
+		case "io.confluent.connect.avro.AvroConverter", "io.confluent.connect.protobuf.ProtobufConverter", "io.confluent.connect.json.JsonSchemaConverter",
+			"io.apicurio.registry.utils.converter.AvroConverter", "io.apicurio.registry.utils.converter.ProtobufConverter", "io.apicurio.registry.utils.converter.ExtJsonConverter":
+			r.fail(k, v+" needs a schema registry, which sluice does not talk to (hint: "+jsonConverter+")")
+		default:
+			r.fail(k, v+" is not supported (hint: "+jsonConverter+")")
+		}
+		for key := range r.cfg {
+			rest, ok := strings.CutPrefix(key, k+".")
+			if !ok || r.used[key] {
+				continue
+			}
+			foreign := false
+			for _, f := range foreignConverterKeys {
+				if strings.HasPrefix(rest, f) {
+					foreign = true
+				}
+			}
+			if foreign {
+				r.used[key] = true // JsonConverter ignores it too
+			} else {
+				r.used[key] = true
+				r.fail(key, fmt.Sprintf("%s is not a setting sluice supports for %s (hint: remove it)", rest, v))
+			}
+		}
+	}
+	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v {
+		r.fail("key.converter.schemas.enable", fmt.Sprintf("sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is %v (hint: set both alike)", v))
 	}
 }
 

@@ -257,6 +257,41 @@ func TestTransformsTranslate(t *testing.T) {
 	}
 }
 
+// TestConverters: JsonConverter's settings take effect or are refused;
+// other converters' settings are ignored as JsonConverter ignores them;
+// StringConverter only where records are strings; registry converters are
+// a 400 saying why.
+func TestConverters(t *testing.T) {
+	env := Env{Topics: testTopics, FilesRoot: t.TempDir()}
+	p := mustLoad(t, "c", pgWith(`"key.converter":"org.apache.kafka.connect.json.JsonConverter","key.converter.schemas.enable":"false",
+		"value.converter":"org.apache.kafka.connect.json.JsonConverter","value.converter.schemas.enable":false,"value.converter.replace.null.with.default":"false",
+		"value.converter.schema.registry.url":"http://registry:8081","value.converter.schemas.cache.size":"100","value.converter.decimal.format":"base64"`), env)
+	if w := p.Sinks["topics"]; w["format"] != "debezium" || w["replace_null_with_default"] != false {
+		t.Errorf("writer: %#v", w)
+	}
+	p = mustLoad(t, "f", `{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines","value.converter":"org.apache.kafka.connect.storage.StringConverter","key.converter":"org.apache.kafka.connect.storage.StringConverter"}`, env)
+	if p.Type != "source" {
+		t.Errorf("FileStreamSource with StringConverter: %#v", p)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{pgWith(`"value.converter":"io.confluent.connect.avro.AvroConverter","value.converter.schema.registry.url":"http://r:8081"`),
+			"value.converter: io.confluent.connect.avro.AvroConverter needs a schema registry, which sluice does not talk to (hint: org.apache.kafka.connect.json.JsonConverter)"},
+		{pgWith(`"key.converter":"io.confluent.connect.protobuf.ProtobufConverter"`), "key.converter: io.confluent.connect.protobuf.ProtobufConverter needs a schema registry"},
+		{pgWith(`"value.converter":"org.apache.kafka.connect.storage.StringConverter"`),
+			"value.converter: org.apache.kafka.connect.storage.StringConverter turns io.debezium.connector.postgresql.PostgresConnector's structured records into Struct{…} text (hint: org.apache.kafka.connect.json.JsonConverter)"},
+		{pgWith(`"value.converter.decimal.format":"NUMERIC"`), "value.converter.decimal.format: only BASE64 (the default) is supported"},
+		{pgWith(`"value.converter.colour":"red"`), "value.converter.colour: colour is not a setting sluice supports for org.apache.kafka.connect.json.JsonConverter (hint: remove it)"},
+		{pgWith(`"value.converter.schemas.enable":"false"`), "key.converter.schemas.enable: sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is false (hint: set both alike)"},
+		{`{"connector.class":"FileStreamSink","topics":"x","file":"o","value.converter.replace.null.with.default":"false"}`,
+			"value.converter.replace.null.with.default: false is not supported on sink connectors"},
+	} {
+		_, err := translateJSON(t, "c", tc.body, env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\n got %v\nwant %q", tc.body, err, tc.want)
+		}
+	}
+}
+
 func asConfigError(err error, ce *ConfigError) bool {
 	c, ok := err.(ConfigError)
 	*ce = c
