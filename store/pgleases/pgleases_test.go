@@ -170,4 +170,3 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("error %q: must name the server and not the password", msg)
 	}
 }
-
