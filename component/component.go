@@ -109,6 +109,12 @@ type Env struct {
 	// StartRetry is how the component retries its connect step (see
 	// Connect).
 	StartRetry StartRetry
+	// Epoch is the coordination epoch of this run (package coordination):
+	// it grows each time another node (or this one again) takes the
+	// pipeline's stream partition over. 0: the pipeline runs on one node,
+	// uncoordinated. A source that finds its upstream reader still held
+	// by a previous run may end that run's reader when Epoch > 0.
+	Epoch uint64
 }
 
 // Key returns the pipeline-file path of one of the component's keys, for

@@ -67,7 +67,11 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("pgleases: connect to the coordination store %s: %v", where(pc), err)
+		return nil, fmt.Errorf("pgleases: connect to the coordination store %s: %w", where(pc), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgleases: connect to the coordination store %s: %w", where(pc), err)
 	}
 	s := &Store{pool: pool, table: pgx.Identifier{opt.Table}.Sanitize(), clock: opt.Clock}
 	s.sql = s.statements()

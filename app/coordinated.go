@@ -1,0 +1,97 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/coordination"
+	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/store/pgleases"
+	"github.com/sluice-dev/sluice/topology"
+)
+
+// runCoordinated runs g as one of several nodes sharing it through the
+// coordination store: it waits for the pipeline's stream partition, runs
+// the pipeline while it holds it, and when it loses it (the store was
+// unreachable until its stop deadline, or another node took it) aborts
+// every write and waits for the partition again. A stop (ctx) drains as
+// usual and releases the partition, so another node takes over at once.
+func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+	co := g.Cluster.Coordination
+	node := g.Cluster.NodeID
+	if node == "" {
+		node = topology.DefaultNodeID()
+	}
+	ns := co.Namespace
+	if ns == "" {
+		ns = g.Name
+	}
+	log = log.With("node", node)
+	env := component.Env{Name: "coordination", Pipeline: g.Name, Logger: log, Path: "coordination", StartRetry: g.Engine.StartRetry}
+	st, err := component.Connect(ctx, env, "connect", transient.Postgres, func(ctx context.Context) (*pgleases.Store, error) {
+		return pgleases.Open(ctx, co.DSN, pgleases.Options{Table: co.Table})
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("coordination: %w", err)
+	}
+	defer st.Close()
+	leases := st.Leases(ns)
+	key := coordination.StreamKey(g.Name)
+	opt := coordination.Options{Lease: co.Lease, Renew: co.Renew, Logger: log}
+	for {
+		term, err := coordination.Acquire(ctx, leases, key, node, opt)
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info("stopped while waiting for the stream partition")
+				return nil
+			}
+			return fmt.Errorf("coordination: %w", err)
+		}
+		err = runTerm(ctx, g, reg, log, progressTo, term)
+		if lost := term.Err(); lost != nil && ctx.Err() == nil {
+			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
+		if rerr := term.Release(rctx); rerr != nil {
+			log.Warn("coordination: could not release the stream partition; another node takes it when the lease expires", "err", rerr)
+		}
+		cancel()
+		return err
+	}
+}
+
+// runTerm builds and runs the pipeline for one term; losing the term
+// aborts the run.
+func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, term *coordination.Term) error {
+	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-term.Lost():
+			p.Runner.Abort(term.Err())
+		case <-done:
+		}
+	}()
+	if progressTo != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go progress(pctx, progressTo, p.Progress)
+	}
+	err = p.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
