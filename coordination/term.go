@@ -97,17 +97,21 @@ type Term struct {
 // term renews it in the background until Release or its loss.
 func Acquire(ctx context.Context, ls store.Leases, key, owner string, opt Options) (*Term, error) {
 	opt.defaults()
-	if err := ls.Create(ctx, key, []string{key}); err != nil {
-		return nil, err
-	}
 	waiting := false
 	for {
+		var l store.Lease
+		var ok bool
 		sent := opt.Now()
-		l, ok, err := ls.Acquire(ctx, key, owner, opt.Lease)
+		err := ls.Create(ctx, key, []string{key})
+		if err == nil {
+			l, ok, err = ls.Acquire(ctx, key, owner, opt.Lease)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			// The store is unreachable (a node cut off waits here until
+			// it is back) or refuses: retried every Renew, logged.
 			opt.Logger.Warn("coordination store: acquire failed; retrying", "partition", key, "err", err)
 		}
 		if ok {
@@ -120,7 +124,7 @@ func Acquire(ctx context.Context, ls store.Leases, key, owner string, opt Option
 			go t.renewer()
 			return t, nil
 		}
-		if !waiting {
+		if !waiting && err == nil {
 			opt.Logger.Info("waiting for the stream partition: another node holds it", "partition", key)
 			waiting = true
 		}
@@ -270,7 +274,7 @@ func (t *Term) Checkpoint(source string) ([]byte, error) {
 // SetCheckpoint stores a source's checkpoint in the partition's progress,
 // fenced by the epoch: after the term's loss it fails without reaching
 // the store, and the store refuses it once another node holds the
-// partition.
+// partition. It returns only once stored or lost (an error then).
 func (t *Term) SetCheckpoint(source string, cp []byte) error {
 	t.write.Lock()
 	defer t.write.Unlock()
@@ -282,8 +286,22 @@ func (t *Term) SetCheckpoint(source string, cp []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := t.renew(b); err != nil {
-		return fmt.Errorf("store the checkpoint of source %s: %w", source, err)
+	// A failure that is not the loss (the store unreachable for a moment)
+	// is retried until the stop deadline, which ends every attempt: the
+	// engine would treat an error here as a failed pipeline.
+	for {
+		err := t.renew(b)
+		if err == nil {
+			break
+		}
+		if t.Err() != nil {
+			return fmt.Errorf("store the checkpoint of source %s: %w", source, t.Err())
+		}
+		t.log.Warn("coordination store: storing a checkpoint failed; retrying until the stop deadline", "source", source, "err", err)
+		select {
+		case <-t.lost:
+		case <-t.opt.After(max(t.opt.Renew/10, time.Millisecond)):
+		}
 	}
 	t.mu.Lock()
 	t.mu.cps = next

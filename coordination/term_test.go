@@ -200,3 +200,79 @@ func TestAcquireCancelled(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// flaky fails its next n Renew calls as a dropped connection would.
+type flaky struct {
+	store.Leases
+	fails atomic.Int32
+}
+
+func (f *flaky) Renew(ctx context.Context, l store.Lease, p []byte, ttl time.Duration) (store.Lease, error) {
+	if f.fails.Add(-1) >= 0 {
+		return store.Lease{}, errors.New("unexpected EOF")
+	}
+	return f.Leases.Renew(ctx, l, p, ttl)
+}
+
+// A store error that passes before the stop deadline delays a checkpoint;
+// it does not fail it (the engine would stop the pipeline).
+func TestCheckpointRetriesTransientErrors(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	f := &flaky{Leases: db.Leases("ns")}
+	tm, err := Acquire(ctx, f, "stream/p", "a", Options{Lease: 3 * time.Second, Renew: time.Second, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.fails.Store(3)
+	if err := tm.SetCheckpoint("pg", []byte("lsn-9")); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := db.Leases("ns").List(ctx, "stream/p")
+	if err != nil || len(ls) != 1 || string(ls[0].Progress) != `{"checkpoints":{"pg":"bHNuLTk="}}` {
+		t.Fatalf("%+v %v", ls, err)
+	}
+	if tm.Err() != nil {
+		t.Fatal(tm.Err())
+	}
+}
+
+// down fails every call, as a store out of reach does.
+type down struct {
+	store.Leases
+	down atomic.Bool
+}
+
+func (d *down) Create(ctx context.Context, kind string, keys []string) error {
+	if d.down.Load() {
+		return errCut
+	}
+	return d.Leases.Create(ctx, kind, keys)
+}
+
+// A node whose store is out of reach waits for it (and the partition)
+// instead of failing.
+func TestAcquireWaitsForTheStore(t *testing.T) {
+	db := openStore(t)
+	d := &down{Leases: db.Leases("ns")}
+	d.down.Store(true)
+	got := make(chan error, 1)
+	go func() {
+		_, err := Acquire(context.Background(), d, "stream/p", "a", Options{Lease: time.Minute, Renew: 10 * time.Millisecond, Logger: quiet()})
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Acquire returned with the store down: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	d.down.Store(false)
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire did not return once the store was back")
+	}
+}

@@ -205,6 +205,10 @@ func CheckDistinct(gs []*topology.Graph) error {
 func (s *Supervisor) startLocked(name string, m *managed) {
 	log := s.opt.Logger.With("pipeline", name)
 	m.err, m.built = nil, nil
+	if m.graph.Cluster.Coordination.Type != topology.CoordinationNone {
+		s.startCoordinatedLocked(name, m, log)
+		return
+	}
 	p, err := app.Build(m.graph, s.opt.Registry, log, nil)
 	if err != nil {
 		s.setLocked(m, Failed, err)
@@ -234,6 +238,22 @@ func (s *Supervisor) startLocked(name string, m *managed) {
 		if s.opt.Ended != nil {
 			s.opt.Ended(p)
 		}
+		s.finish(name, m, err)
+	}()
+}
+
+// startCoordinatedLocked starts a pipeline shared by several nodes
+// (coordination:): app.Run waits for its stream partition and builds a new
+// run at each acquisition, so there is no built pipeline to pause or
+// observe (m.built stays nil: Pause and Resume change nothing, and
+// observers, progress and gauges are not attached yet). s.mu is held.
+func (s *Supervisor) startCoordinatedLocked(name string, m *managed, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done, m.ending = cancel, make(chan struct{}), ""
+	s.setLocked(m, Running, nil)
+	go func() {
+		err := app.Run(ctx, m.graph, s.opt.Registry, log, nil)
+		cancel()
 		s.finish(name, m, err)
 	}()
 }
