@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -328,7 +330,32 @@ func TestCoordinationKillHolder(t *testing.T) {
 	wg.Wait()
 	t.Logf("workload committed %d transactions", txs.Load())
 	c.finish()
+	c.checkStatus()
 	c.stopAll()
+}
+
+// checkStatus runs `sluice status` on the pipeline file: one line for the
+// stream partition, owned by the holder at its epoch, with a lease that
+// expires within coordLease and the source's checkpoint as progress
+// (longer than 80 characters: cut).
+func (c *coordCluster) checkStatus() {
+	c.t.Helper()
+	owner, epoch := c.holder()
+	cmd := exec.Command(bin, "status", c.pipeline)
+	cmd.Env = append(append(os.Environ(), c.env...), "NODE=status", "NODE_DIR="+c.dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("sluice status: %v\n%s", err, out)
+	}
+	re := regexp.MustCompile(`(?m)^namespace shop: 1 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
+		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"pg":"[A-Za-z0-9+/=]+\.\.\.\n$`)
+	m := re.FindStringSubmatch(string(out))
+	if m == nil {
+		c.t.Fatalf("sluice status printed:\n%s", out)
+	}
+	if d, _ := time.ParseDuration(m[1] + m[2]); d > coordLease {
+		c.t.Fatalf("expiry in %v, more than the lease", d)
+	}
 }
 
 // TestCoordinationCutHolder: the holder loses its connection to the

@@ -330,6 +330,15 @@ func (ls *leases) List(ctx context.Context, prefix string) ([]store.Lease, error
 	return out, nil
 }
 
+// Now is the server's now(), the clock of every expiry (for `sluice status`).
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&t); err != nil {
+		return t, fmt.Errorf("pgleases: read the server's time: %w", err)
+	}
+	return t, nil
+}
+
 // Drop removes every partition of a namespace (starting a pipeline afresh
 // under the same namespace); tests and `sluice reset` use it.
 func (s *Store) Drop(ctx context.Context, namespace string) error {
