@@ -59,6 +59,15 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
 			continue
 		}
+		if errors.Is(err, component.ErrFenced) && ctx.Err() == nil {
+			// A sink saw a later epoch before this node's renewal did:
+			// another node holds the partition.
+			log.Warn("a sink refused a write of this epoch: another node took the pipeline over; waiting to take it again", "err", err)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
+			_ = term.Release(rctx)
+			cancel()
+			continue
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
 		if rerr := term.Release(rctx); rerr != nil {
 			log.Warn("coordination: could not release the stream partition; another node takes it when the lease expires", "err", rerr)

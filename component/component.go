@@ -66,6 +66,12 @@ type Sink interface {
 // ErrStopped is returned by Emit once the pipeline is shutting down.
 var ErrStopped = errors.New("pipeline is stopping")
 
+// ErrFenced is returned (wrapped, Permanent) by a sink that refuses a
+// write because a later coordination epoch (Env.Epoch) has written through
+// it: another node took the pipeline over. The run stops with its
+// checkpoint intact and the node waits for the partition again.
+var ErrFenced = errors.New("fenced by a later coordination epoch")
+
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
 

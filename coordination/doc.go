@@ -31,13 +31,15 @@
 //     acquisition; sources and sinks get it in component.Env.Epoch (0: not
 //     coordinated). The PostgreSQL source, when Epoch > 0, terminates a
 //     walsender still holding its slot (the old holder's, cut off but not
-//     yet noticed by the server) instead of waiting for it.
+//     yet noticed by the server) instead of waiting for it. The SQL table
+//     sinks keep the highest epoch that wrote through them in their
+//     positions table and refuse a write of an older one
+//     (component.ErrFenced); the node then waits for the partition again.
 //
 // # Not built yet (see docs/coordination.md)
 //
 // A stream partition per source (one per pipeline now), the leader
 // partition and snapshot chunk partitions shared by all nodes, epochs in
-// the SQL sinks' positions rows and in search sinks' external versions,
-// operator state of stateful processors (refused with coordination), and
-// partitions in `sluice status`.
+// search sinks' external versions, operator state of stateful processors
+// (refused with coordination), and the REST status.
 package coordination
