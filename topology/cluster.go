@@ -20,7 +20,7 @@ const (
 type Coordination struct {
 	// Type is "postgres" for a lease table on PostgreSQL shared by every node running this pipeline file; empty: one node, nothing shared.
 	Type string `yaml:"type"`
-	// DSN names the PostgreSQL database that holds the lease table (postgres://user:password@host:port/db); PgBouncer in transaction pooling works.
+	// DSN names the PostgreSQL database that holds the lease table (postgres://user:password@host:port/db); it needs no session state, so it may go through PgBouncer in transaction pooling.
 	DSN string `yaml:"dsn" sluice:"secret"`
 	// Namespace separates pipelines sharing the table; changing it starts the pipeline afresh, as Data Prepper's partition_prefix does. Default: the pipeline's name.
 	Namespace string `yaml:"namespace"`

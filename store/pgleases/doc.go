@@ -34,8 +34,9 @@
 //     later epoch).
 //   - No session state: no advisory locks, no named prepared statements
 //     (pgx QueryExecModeExec), no multi-statement transactions. Every call
-//     is one auto-committed statement, so the store works through
-//     PgBouncer's transaction (and statement) pooling.
+//     is one auto-committed statement, so nothing depends on the server
+//     session and PgBouncer's transaction (and statement) pooling fits
+//     (not yet tested through a real PgBouncer).
 //   - Nodes creating the table at once: CREATE … IF NOT EXISTS can still
 //     fail with a duplicate type or relation; the loser retries.
 //
