@@ -21,6 +21,28 @@ import (
 // every write and waits for the partition again. A stop (ctx) drains as
 // usual and releases the partition, so another node takes over at once.
 func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+	var h Hooks
+	if progressTo != nil {
+		bars := NewProgress(progressTo)
+		defer bars.Close()
+		h.Started, h.Ended = bars.Add, bars.Remove
+	}
+	return RunCoordinated(ctx, g, reg, log, h)
+}
+
+// Hooks are called around each run of a coordinated pipeline (one per term
+// of its stream partition): Observe (may be nil) gives the engine's
+// observer, Started is called once the run is built and before it runs,
+// Ended after it ended. They run on the pipeline's goroutine.
+type Hooks struct {
+	Observe func(p *Pipeline) any
+	Started func(p *Pipeline)
+	Ended   func(p *Pipeline)
+}
+
+// RunCoordinated runs g as one of several nodes sharing it through the
+// coordination store (g.Cluster.Coordination): see runCoordinated.
+func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
 	co := g.Cluster.Coordination
 	node := g.Cluster.NodeID
 	if node == "" {
@@ -54,7 +76,7 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 			}
 			return fmt.Errorf("coordination: %w", err)
 		}
-		err = runTerm(ctx, g, reg, log, progressTo, term)
+		err = runTerm(ctx, g, reg, log, h, term)
 		if lost := term.Err(); lost != nil && ctx.Err() == nil {
 			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
 			continue
@@ -79,10 +101,19 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 
 // runTerm builds and runs the pipeline for one term; losing the term
 // aborts the run.
-func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer, term *coordination.Term) error {
+func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term) error {
 	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term)
 	if err != nil {
 		return err
+	}
+	if h.Observe != nil {
+		p.Runner.Observe(h.Observe(p))
+	}
+	if h.Started != nil {
+		h.Started(p)
+	}
+	if h.Ended != nil {
+		defer h.Ended(p)
 	}
 	done := make(chan struct{})
 	defer close(done)
@@ -93,11 +124,6 @@ func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log
 		case <-done:
 		}
 	}()
-	if progressTo != nil {
-		pctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go progress(pctx, progressTo, p.Progress)
-	}
 	err = p.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -243,16 +243,44 @@ func (s *Supervisor) startLocked(name string, m *managed) {
 }
 
 // startCoordinatedLocked starts a pipeline shared by several nodes
-// (coordination:): app.Run waits for its stream partition and builds a new
-// run at each acquisition, so there is no built pipeline to pause or
-// observe (m.built stays nil: Pause and Resume change nothing, and
-// observers, progress and gauges are not attached yet). s.mu is held.
+// (coordination:): app.RunCoordinated waits for its stream partition and
+// builds a new run at each acquisition; m.built is each run while it runs
+// (nil while the node waits: Pause then only marks the pipeline, and the
+// next run starts paused). s.mu is held.
 func (s *Supervisor) startCoordinatedLocked(name string, m *managed, log *slog.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel, m.done, m.ending = cancel, make(chan struct{}), ""
-	s.setLocked(m, Running, nil)
+	if m.paused {
+		s.setLocked(m, Paused, nil)
+	} else {
+		s.setLocked(m, Running, nil)
+	}
+	h := app.Hooks{
+		Observe: s.opt.Observe,
+		Started: func(p *app.Pipeline) {
+			s.mu.Lock()
+			m.built = p
+			if m.paused {
+				p.Runner.Pause()
+			}
+			s.mu.Unlock()
+			if s.opt.Started != nil {
+				s.opt.Started(p)
+			}
+		},
+		Ended: func(p *app.Pipeline) {
+			if s.opt.Ended != nil {
+				s.opt.Ended(p)
+			}
+			s.mu.Lock()
+			if m.built == p {
+				m.built = nil
+			}
+			s.mu.Unlock()
+		},
+	}
 	go func() {
-		err := app.Run(ctx, m.graph, s.opt.Registry, log, nil)
+		err := app.RunCoordinated(ctx, m.graph, s.opt.Registry, log, h)
 		cancel()
 		s.finish(name, m, err)
 	}()
