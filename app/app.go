@@ -70,7 +70,7 @@ type Reporter struct {
 // error nothing stays open.
 func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any) (*Pipeline, error) {
 	if g.Cluster.Coordination.Type != topology.CoordinationNone {
-		return nil, fmt.Errorf("pipeline %s: coordination: is run by `sluice run` only for now; remove it to run the pipeline here", g.Name)
+		return nil, fmt.Errorf("pipeline %s: a pipeline with coordination: is built at each acquisition of its partition: run it with app.Run or app.RunCoordinated", g.Name)
 	}
 	return build(g, reg, log, observer, nil)
 }

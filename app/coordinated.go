@@ -14,12 +14,8 @@ import (
 	"github.com/sluice-dev/sluice/topology"
 )
 
-// runCoordinated runs g as one of several nodes sharing it through the
-// coordination store: it waits for the pipeline's stream partition, runs
-// the pipeline while it holds it, and when it loses it (the store was
-// unreachable until its stop deadline, or another node took it) aborts
-// every write and waits for the partition again. A stop (ctx) drains as
-// usual and releases the partition, so another node takes over at once.
+// runCoordinated is RunCoordinated with progress bars on progressTo (nil:
+// none).
 func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
 	var h Hooks
 	if progressTo != nil {
@@ -41,7 +37,13 @@ type Hooks struct {
 }
 
 // RunCoordinated runs g as one of several nodes sharing it through the
-// coordination store (g.Cluster.Coordination): see runCoordinated.
+// coordination store (g.Cluster.Coordination, package coordination): it
+// waits for the pipeline's stream partition, runs the pipeline while it
+// holds it, and when it loses it (the store was unreachable until its stop
+// deadline, another node took it, or a sink saw a later epoch) aborts
+// every write and waits for the partition again. A stop (ctx) drains as
+// usual and releases the partition, so another node takes over at once;
+// it then returns nil, like Run.
 func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
 	co := g.Cluster.Coordination
 	node := g.Cluster.NodeID
