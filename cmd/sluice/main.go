@@ -49,6 +49,7 @@ Usage:
   sluice serve [flags]                 serve Kafka Connect's REST API; connectors run as pipelines
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
                                        (Data Prepper pipeline files too; --explain prints their translation)
+  sluice status PIPELINE.yaml          a pipeline's partitions in its coordination store (several nodes)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -144,6 +145,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], reg, stderr)
 	case "serve":
 		return cmdServe(args[1:], reg, stderr)
+	case "status":
+		return cmdStatus(args[1:], reg, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
