@@ -87,6 +87,12 @@
 // connector, as a Connect task that throws. Pause, resume and stop are
 // stored as the connector's target state and survive restarts.
 //
+// # Offsets
+//
+// KIP-875's offsets are the pipeline's checkpoints (supervisor.Checkpoints,
+// read from the running store too) in the connector's own shape, set and
+// reset through it while the connector is STOPPED (offsets.go).
+//
 // # Persistence
 //
 // A connector's configuration and target state live in

@@ -206,6 +206,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /connectors/{name}/tasks/{task}/restart", s.taskRestart)
 	mux.HandleFunc("GET /connectors/{name}/topics", s.topics)
 	mux.HandleFunc("GET /connectors/{name}/offsets", s.offsets)
+	mux.HandleFunc("PATCH /connectors/{name}/offsets", s.alterOffsets)
+	mux.HandleFunc("DELETE /connectors/{name}/offsets", s.resetOffsets)
 	mux.HandleFunc("GET /connector-plugins", s.plugins)
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate)
 	return http.MaxBytesHandler(mux, MaxBody)
@@ -761,16 +763,6 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]map[string][]string{c.rec.Name: {"topics": {}}})
-}
-
-// offsets answers KIP-875's GET .../offsets. The connector's own offset
-// shapes (a source's checkpoint, a sink's topic offsets) are not read yet:
-// the list is empty, as Kafka Connect shows it before the first commit.
-func (s *Server) offsets(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.lookup(w, r, "Connector %s not found"); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string][]any{"offsets": {}})
 }
 
 func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {
