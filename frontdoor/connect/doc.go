@@ -93,6 +93,14 @@
 // read from the running store too) in the connector's own shape, set and
 // reset through it while the connector is STOPPED (offsets.go).
 //
+// # Plugin configs and loggers
+//
+// GET /connector-plugins/{type}/config lists the keys a class's
+// translation reads (pluginconfig.go: the reader records them when run on
+// placeholder values), then Connect's common keys. /admin/loggers maps
+// log4j's levels of the logger root onto the server's slog level
+// (Options.LogLevel); other names are kept and listed, changing nothing.
+//
 // # Persistence
 //
 // A connector's configuration and target state live in

@@ -292,6 +292,35 @@ func TestConverters(t *testing.T) {
 	}
 }
 
+// TestSearchIndexNames: Confluent's Elasticsearch sink names an index
+// after its topic lower-cased, without a leading - or _, cut to 255
+// characters, "." and ".." as "dot" and "dotdot" (the sink lower-cases
+// itself; the rest is a route per topic); Aiven's OpenSearch sink
+// lower-cases only.
+func TestSearchIndexNames(t *testing.T) {
+	for topic, want := range map[string]string{"Orders": "orders", "_Audit": "audit", "-x": "x", ".": "dot", "..": "dotdot", strings.Repeat("A", 300): strings.Repeat("a", 255), "__x": "_x"} {
+		if got := confluentIndexName(topic); got != want {
+			t.Errorf("%q: %q, want %q", topic, got, want)
+		}
+	}
+	env := Env{Topics: testTopics}
+	p := mustLoad(t, "es", `{"connector.class":"ElasticsearchSinkConnector","connection.url":"http://es:9200","topics":"Orders,_Audit,a$b"}`, env)
+	want := map[string]Node{"index_name2": {"type": "route", "inputs": []string{"topics"}, "regex": "_Audit", "replacement": "audit"}}
+	if !reflect.DeepEqual(p.Processors, want) || !reflect.DeepEqual(p.Sinks["sink"]["inputs"], []string{"index_name2"}) {
+		t.Errorf("routes %#v, sink inputs %v", p.Processors, p.Sinks["sink"]["inputs"])
+	}
+	// Transforms come first: Connect names the index after the
+	// transformed topic.
+	p = mustLoad(t, "es", `{"connector.class":"ElasticsearchSinkConnector","connection.url":"http://es:9200","topics":"_Audit","transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState"}`, env)
+	if !reflect.DeepEqual(p.Processors["index_name1"]["inputs"], []string{"transform1"}) || !reflect.DeepEqual(p.Processors["transform1"]["inputs"], []string{"topics"}) || !reflect.DeepEqual(p.Sinks["sink"]["inputs"], []string{"index_name1"}) {
+		t.Errorf("chain: %#v, sink inputs %v", p.Processors, p.Sinks["sink"]["inputs"])
+	}
+	p = mustLoad(t, "os", `{"connector.class":"OpensearchSinkConnector","connection.url":"http://os:9200","topics":"Orders,_Audit"}`, env)
+	if len(p.Processors) != 0 {
+		t.Errorf("OpenSearch routes: %#v", p.Processors)
+	}
+}
+
 func asConfigError(err error, ce *ConfigError) bool {
 	c, ok := err.(ConfigError)
 	*ce = c
