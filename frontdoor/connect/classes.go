@@ -151,7 +151,13 @@ func debeziumTables(r *reader, key string, v string) []string {
 // defaultOnly takes keys sluice supports only with Debezium's default
 // value.
 func defaultOnly(r *reader, defs map[string]string) {
-	for k, def := range defs {
+	keys := make([]string, 0, len(defs))
+	for k := range defs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a stable order for the plugin config's listing
+	for _, k := range keys {
+		def := defs[k]
 		if v := r.get(k, def); !strings.EqualFold(v, def) {
 			r.fail(k, fmt.Sprintf("only %q (the default) is supported", def))
 		}

@@ -67,7 +67,8 @@
 // TopicNameMatches predicate → filter, Filter with RecordIsTombstone →
 // no tombstones written, ReplaceField$Value (include/exclude and the old
 // whitelist/blacklist, renames) and InsertField$Value (static and topic
-// fields) → map. Transforms that read topic names see the streams named
+// fields) → map, TimestampConverter$Value → timestamp_convert
+// (processor/tsconvert). Transforms that read topic names see the streams named
 // as the topics first (a route by the topic template). Any other
 // transform, option or predicate is a 400 naming the key. Headers the
 // transforms would add (add.headers, operation.header) are not written —

@@ -123,6 +123,7 @@ var smtKeys = map[string][]string{
 	smtFilter:                  {},
 	smtReplaceFieldValue:       {"exclude", "include", "renames", "blacklist", "whitelist"},
 	smtInsertFieldValue:        {"topic.field", "partition.field", "static.field", "static.value"},
+	smtTimestampConverterValue: {"field", "target.type", "format", "unix.precision"},
 	predTopicNameMatches:       {"pattern"},
 	predRecordIsTombstone:      {},
 }
