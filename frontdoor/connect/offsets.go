@@ -27,7 +27,7 @@ import (
 //	Debezium MySQL        {"server": prefix} → {"file", "pos"[, "gtids"][, "snapshot": true]}
 //	JDBC source           {"protocol": "1", "table": t} → {"incrementing": n} and/or
 //	                      {"timestamp": ms, "timestamp_nanos": ns}
-//	others (MongoDB)      {"server_id": prefix} → {"sluice_checkpoint": the checkpoint}
+//	Debezium MongoDB      {"server_id": prefix} → {"sec", "ord", "resume_token"[, "initsync": true]}
 //
 // Setting an offset changes the checkpoint where the shape says all sluice
 // needs: a sink's topic offsets, FileStreamSource's position, a streaming
@@ -279,6 +279,23 @@ func toOffsets(c *conn, cps map[string][]byte) ([]connectorOffset, error) {
 			}
 			out = append(out, connectorOffset{Partition: map[string]any{"protocol": "1", "table": t}, Offset: off})
 		}
+	case c.plan.Class == "io.debezium.connector.mongodb.MongoDbConnector":
+		// Debezium's MongoDB offsets: the cluster time's seconds and
+		// increment, the resume token's _data; initsync while exporting.
+		var ct uint64
+		json.Unmarshal(m["ct"], &ct)
+		var token struct {
+			Data string `json:"_data"`
+		}
+		json.Unmarshal(m["token"], &token)
+		off := map[string]any{"sec": int64(ct >> 32), "ord": int64(uint32(ct))}
+		if token.Data != "" {
+			off["resume_token"] = token.Data
+		}
+		if str("phase") != "stream" {
+			off["initsync"] = true
+		}
+		out = append(out, connectorOffset{Partition: map[string]any{"server_id": prefixOf(c.rec.Config)}, Offset: off})
 	default:
 		out = append(out, connectorOffset{Partition: map[string]any{"server_id": prefixOf(c.rec.Config)}, Offset: map[string]any{"sluice_checkpoint": json.RawMessage(cp)}})
 	}

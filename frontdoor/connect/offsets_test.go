@@ -142,6 +142,7 @@ func TestOffsetShapes(t *testing.T) {
 	pg := plan(pgWith(`"slot.name":"s"`))
 	mysql := plan(`{"connector.class":"MySqlConnector","database.hostname":"h","database.user":"u","topic.prefix":"inv","database.include.list":"shop"}`)
 	jdbc := plan(seed003Source)
+	mongo := plan(seed004Logistics)
 	for _, tc := range []struct {
 		c    *conn
 		cp   string
@@ -155,6 +156,10 @@ func TestOffsetShapes(t *testing.T) {
 			`[{"partition":{"server":"inv"},"offset":{"file":"binlog.000003","gtids":"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5","pos":1234}}]`},
 		{jdbc, `{"v":1,"mode":"incrementing","tables":{"USERS":{"id":{"int":"42"}}}}`,
 			`[{"partition":{"protocol":"1","table":"USERS"},"offset":{"incrementing":42}}]`},
+		{mongo, `{"v":1,"phase":"stream","token":{"_data":"8266A1B2C3000000012B"},"ct":7301444407494967299,"ord":1}`,
+			`[{"partition":{"server_id":"my-replica-set"},"offset":{"ord":3,"resume_token":"8266A1B2C3000000012B","sec":1700000001}}]`},
+		{mongo, `{"v":1,"phase":"export","token":{"_data":"8266"},"export":{"d.c":{"done":true}}}`,
+			`[{"partition":{"server_id":"my-replica-set"},"offset":{"initsync":true,"ord":0,"resume_token":"8266","sec":0}}]`},
 	} {
 		src := sourceName(tc.c.plan)
 		got, err := toOffsets(tc.c, map[string][]byte{src: []byte(tc.cp)})
@@ -180,6 +185,9 @@ func TestOffsetShapes(t *testing.T) {
 			`{"file":"binlog.000004","phase":"stream","pos":4,"v":1}`},
 		{jdbc, ``, `{"partition":{"protocol":"1","table":"USERS"},"offset":{"incrementing":7}}`,
 			`{"mode":"incrementing","tables":{"USERS":{"id":{"int":"7"}}},"v":1}`},
+		{mongo, `{"v":1,"phase":"stream"}`, `{"partition":{"server_id":"my-replica-set"},"offset":{"sec":1}}`,
+			`error: sluice cannot set the offsets of io.debezium.connector.mongodb.MongoDbConnector, only reset them (hint: DELETE .../offsets, or an offset of null)`},
+		{mongo, `{"v":1,"phase":"stream"}`, `{"partition":{"server_id":"my-replica-set"},"offset":null}`, `<nil>`},
 	} {
 		var o connectorOffset
 		if err := json.Unmarshal([]byte(tc.offset), &o); err != nil {
