@@ -46,8 +46,9 @@
 // connectors' retry and timeout knobs (and the MongoDB connector's
 // driver timeouts, which the Go driver sets itself), the S3 sink's locale
 // and timezone.
-// Converters: JsonConverter with schemas.enable (true or false, alike for
-// keys and values: the writer's format debezium+schema or debezium),
+// Converters: JsonConverter with schemas.enable (true or false: the
+// writer's format debezium+schema or debezium, for keys too; a key setting
+// that differs is a warning),
 // replace.null.with.default (the writer's replace_null_with_default) and
 // decimal.format BASE64; StringConverter for the FileStream connectors
 // only (their records are strings; any other connector's would be

@@ -528,8 +528,12 @@ func converters(r *reader, c *class, p *Plan) {
 			}
 		}
 	}
-	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v {
-		r.fail("key.converter.schemas.enable", fmt.Sprintf("sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is %v (hint: set both alike)", v))
+	// The writer's format carries one schemas.enable for keys and values:
+	// the value converter's. A key setting given otherwise is said so
+	// (sluice's readers decode either; a consumer outside sluice of a
+	// --kafka topic sees the keys that way).
+	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v && r.cfg["key.converter.schemas.enable"] != "" {
+		r.warn(fmt.Sprintf("key.converter.schemas.enable=%v: sluice writes keys with the value converter's schemas.enable (%v)", k, v))
 	}
 }
 

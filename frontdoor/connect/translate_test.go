@@ -275,6 +275,16 @@ func TestConverters(t *testing.T) {
 	if w := p.Sinks["topics"]; w["format"] != "debezium" || w["replace_null_with_default"] != false {
 		t.Errorf("writer: %#v", w)
 	}
+	// Only the value converter's schemas.enable, as configs often say: the
+	// writer follows it; a key setting that differs is a warning.
+	p = mustLoad(t, "c", pgWith(`"value.converter.schemas.enable":"false"`), env)
+	if w := p.Sinks["topics"]; w["format"] != "debezium" || len(p.Warnings) != 0 {
+		t.Errorf("writer %#v, warnings %q", w, p.Warnings)
+	}
+	p = mustLoad(t, "c", pgWith(`"value.converter.schemas.enable":"false","key.converter.schemas.enable":"true"`), env)
+	if want := []string{"key.converter.schemas.enable=true: sluice writes keys with the value converter's schemas.enable (false)"}; !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("warnings %q", p.Warnings)
+	}
 	p = mustLoad(t, "f", `{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines","value.converter":"org.apache.kafka.connect.storage.StringConverter","key.converter":"org.apache.kafka.connect.storage.StringConverter"}`, env)
 	if p.Type != "source" {
 		t.Errorf("FileStreamSource with StringConverter: %#v", p)
@@ -287,7 +297,6 @@ func TestConverters(t *testing.T) {
 			"value.converter: org.apache.kafka.connect.storage.StringConverter turns io.debezium.connector.postgresql.PostgresConnector's structured records into Struct{…} text (hint: org.apache.kafka.connect.json.JsonConverter)"},
 		{pgWith(`"value.converter.decimal.format":"NUMERIC"`), "value.converter.decimal.format: only BASE64 (the default) is supported"},
 		{pgWith(`"value.converter.colour":"red"`), "value.converter.colour: colour is not a setting sluice supports for org.apache.kafka.connect.json.JsonConverter (hint: remove it)"},
-		{pgWith(`"value.converter.schemas.enable":"false"`), "key.converter.schemas.enable: sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is false (hint: set both alike)"},
 		{`{"connector.class":"FileStreamSink","topics":"x","file":"o","value.converter.replace.null.with.default":"false"}`,
 			"value.converter.replace.null.with.default: false is not supported on sink connectors"},
 	} {
