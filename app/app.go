@@ -57,6 +57,7 @@ type Pipeline struct {
 
 	log    *slog.Logger
 	closed []closer
+	store  *store.DB
 }
 
 // Reporter is a named source that reports progress.
@@ -82,7 +83,7 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{Graph: g, log: log, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
+	p := &Pipeline{Graph: g, log: log, store: st, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
 	p.closed = append(p.closed, closer(st.Close))
 	ep := &engine.Pipeline{Store: st, Options: engineOptions(g.Engine)}
 	var epoch uint64
@@ -181,6 +182,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	return err
 }
+
+// Checkpoints returns the checkpoints stored so far, by source, while the
+// pipeline runs too (the store's reads do not wait for its writes). After
+// Run returned the store is closed and this fails.
+func (p *Pipeline) Checkpoints() (map[string][]byte, error) { return p.store.Checkpoints() }
 
 // Close closes what Build opened, for a pipeline that will not Run.
 func (p *Pipeline) Close() {

@@ -196,6 +196,9 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 		if after, err = members(p.After); err != nil {
 			return e, fmt.Errorf("after: %w", err)
 		}
+	} else if e.Op == event.OpRead || e.Op == event.OpCreate || e.Op == event.OpUpdate {
+		// Debezium writes the row of every read, create and update.
+		return e, fmt.Errorf(`a %q event without "after"`, p.Op)
 	}
 	keyNames, err := keyColumns(key)
 	if err != nil {

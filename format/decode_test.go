@@ -285,3 +285,15 @@ func TestDecodeStreamFromTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRowEventWithoutAfter: a read, create or update without its
+// row is not a Debezium event (FuzzDecodeConnect found one that decoded
+// into an event of one column and no image).
+func TestDecodeRowEventWithoutAfter(t *testing.T) {
+	for _, op := range []string{"r", "c", "u"} {
+		v := `{"schema":{"type":"struct","fields":[{"type":"struct","fields":[{"type":"string","field":"a"}],"field":"after"}]},"payload":{"op":"` + op + `"}}`
+		if _, err := NewDecoder().Decode("t", nil, []byte(v)); err == nil || err.Error() != `a "`+op+`" event without "after"` {
+			t.Errorf("%s: %v", op, err)
+		}
+	}
+}

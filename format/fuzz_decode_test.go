@@ -26,6 +26,11 @@ func FuzzDecodeConnect(f *testing.F) {
 			v, _, _ := enc.AppendValue(nil, ne.e)
 			f.Add(enc.AppendKey(nil, ne.e), v)
 		}
+		// The MongoDB connector's envelope (decoded by mongodecode.go).
+		for _, ne := range mongoEvents() {
+			v, _, _ := enc.AppendValue(nil, ne.e)
+			f.Add(enc.AppendKey(nil, ne.e), v)
+		}
 	}
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		dec := NewDecoder()

@@ -109,10 +109,10 @@ func (d *Decoder) decodeMongo(e event.Event, topic string, key []byte, p *payloa
 	if err != nil {
 		return e, err
 	}
+	if after == nil && e.Op != event.OpDelete {
+		return e, fmt.Errorf(`a %q event without "after"`, e.Op.String())
+	}
 	if after == nil && before == nil {
-		if e.Op != event.OpDelete {
-			return e, fmt.Errorf("a %s event without a document", e.Op)
-		}
 		id, err := mongoKeyID(key)
 		if err != nil {
 			return e, fmt.Errorf("key: %w", err)

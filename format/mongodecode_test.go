@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
@@ -87,4 +88,21 @@ func eventDiff(want, got *event.Event) string {
 		return fmt.Sprintf("source %+v, want %+v", got.Source, want.Source)
 	}
 	return ""
+}
+
+// TestMongoDecodeErrors: envelopes that are not the MongoDB connector's
+// are errors naming what is wrong (FuzzDecodeConnect found a create with a
+// before and no after).
+func TestMongoDecodeErrors(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{`0`, `{"before":"{\"_id\":0}","source":{"connector":"mongodb"},"op":"c"}`, `a "c" event without "after"`},
+		{`{"id":"1"}`, `{"after":"{\"a\":1}","source":{"connector":"mongodb"},"op":"c"}`, `the document has no _id`},
+		{`{"id":"1"}`, `{"after":{"_id":1},"source":{"connector":"mongodb"},"op":"c"}`, `after: want the document as an Extended JSON string: `},
+		{`null`, `{"source":{"connector":"mongodb"},"op":"d"}`, `key: a delete without a document needs the key`},
+	} {
+		_, err := NewDecoder().Decode("t", []byte(tc.key), []byte(tc.value))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.value, err, tc.want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice/processor/mapper"
 	"github.com/sluice-dev/sluice/processor/route"
 	"github.com/sluice-dev/sluice/processor/streamsql"
+	"github.com/sluice-dev/sluice/processor/tsconvert"
 	"github.com/sluice-dev/sluice/processor/unwrap"
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
@@ -44,11 +45,12 @@ func Default() component.Registry {
 			"lines":     linessource.Factory,
 		},
 		Processors: map[string]component.ProcessorFactory{
-			"filter": filter.Factory,
-			"map":    mapper.Factory,
-			"route":  route.Factory,
-			"sql":    streamsql.Factory,
-			"unwrap": unwrap.Factory,
+			"filter":            filter.Factory,
+			"map":               mapper.Factory,
+			"route":             route.Factory,
+			"sql":               streamsql.Factory,
+			"unwrap":            unwrap.Factory,
+			"timestamp_convert": tsconvert.Factory,
 		},
 		Sinks: map[string]component.SinkFactory{
 			"file":          file.Factory,

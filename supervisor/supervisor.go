@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/topology"
 )
 
@@ -426,6 +428,91 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return nil
+}
+
+// ErrRunning is returned by SetCheckpoints for a pipeline that runs.
+var ErrRunning = errors.New("the pipeline is running")
+
+// running tells whether m's run is under way (its store open).
+func running(m *managed) bool { return m.done != nil && !isClosed(m.done) }
+
+// Checkpoints returns a pipeline's stored checkpoints by source: read from
+// its open store while it runs, else from its state directory (none when
+// it never ran).
+func (s *Supervisor) Checkpoints(ctx context.Context, name string) (map[string][]byte, error) {
+	s.mu.Lock()
+	m, ok := s.pipes[name]
+	if !ok {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	if running(m) && m.built != nil {
+		built, done := m.built, m.done
+		s.mu.Unlock()
+		cps, err := built.Checkpoints()
+		if err == nil {
+			return cps, nil
+		}
+		// The run ended between the check and the read (its store is
+		// closed): read the directory once the run let go of it.
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if running(m) {
+		return nil, fmt.Errorf("pipeline %s: started again while its checkpoints were read; try again", name)
+	}
+	return readCheckpoints(m.graph.StateDir, nil)
+}
+
+// SetCheckpoints changes the stored checkpoints of a pipeline that does not
+// run (ErrRunning otherwise): each source in cps gets its checkpoint, or
+// loses it when the value is nil (the source starts afresh: a snapshot).
+// The pipeline cannot start while they are written.
+func (s *Supervisor) SetCheckpoints(name string, cps map[string][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.pipes[name]
+	if !ok {
+		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
+	}
+	if running(m) {
+		return fmt.Errorf("pipeline %s: %w", name, ErrRunning)
+	}
+	_, err := readCheckpoints(m.graph.StateDir, cps)
+	return err
+}
+
+// readCheckpoints opens the store of a state directory that no run holds,
+// applies set (nil values delete), and returns the checkpoints.
+func readCheckpoints(dir string, set map[string][]byte) (map[string][]byte, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) && len(set) == 0 {
+		return map[string][]byte{}, nil
+	}
+	db, err := store.Open(dir, store.Options{LockTimeout: 5 * time.Second, MemTableSize: 1 << 20, CacheSize: 8 << 20})
+	if err != nil {
+		return nil, err
+	}
+	for src, cp := range set {
+		if cp == nil {
+			err = db.DeleteCheckpoint(src)
+		} else {
+			err = db.SetCheckpoint(src, cp)
+		}
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	cps, err := db.Checkpoints()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return cps, err
 }
 
 // Status returns one pipeline's status.

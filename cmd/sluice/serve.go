@@ -76,7 +76,9 @@ Flags:`)
 		fmt.Fprintln(stderr, "sluice: --http:", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	logLevel := new(slog.LevelVar) // PUT /admin/loggers/root sets it
+	logLevel.Set(lv)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
@@ -128,7 +130,7 @@ Flags:`)
 	warnClearText(sec, hs, log)
 	srv, err := connect.Open(connect.Options{
 		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
-		Logger: log, Version: buildVersion(), Commit: "", WorkerID: hs.Addr(),
+		Logger: log, LogLevel: logLevel, Version: buildVersion(), Commit: "", WorkerID: hs.Addr(),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "sluice:", err)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -113,6 +114,9 @@ func sourceNode(prefix string) string {
 }
 
 func ms(r *reader, key string, def time.Duration) (time.Duration, bool) {
+	if r.spec != nil {
+		r.spec.record(key, "LONG", strconv.FormatInt(def.Milliseconds(), 10), false)
+	}
 	if r.get(key, "") == "" {
 		return def, false
 	}
@@ -147,7 +151,13 @@ func debeziumTables(r *reader, key string, v string) []string {
 // defaultOnly takes keys sluice supports only with Debezium's default
 // value.
 func defaultOnly(r *reader, defs map[string]string) {
-	for k, def := range defs {
+	keys := make([]string, 0, len(defs))
+	for k := range defs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a stable order for the plugin config's listing
+	for _, k := range keys {
+		def := defs[k]
 		if v := r.get(k, def); !strings.EqualFold(v, def) {
 			r.fail(k, fmt.Sprintf("only %q (the default) is supported", def))
 		}
@@ -671,7 +681,48 @@ func searchSink(typ string) func(r *reader, env Env, p *Plan) {
 		batch(r, n)
 		r.ignore("schema.ignore", "type.name", "max.retries", "retry.backoff.ms", "read.timeout.ms", "connection.timeout.ms", "max.buffered.records", "linger.ms", "flush.timeout.ms", "max.in.flight.requests", "drop.invalid.message", "compact.map.entries")
 		p.Sinks[sinkNode] = n
+		if typ == "elasticsearch" {
+			// The sink lower-cases index names (as both connectors do);
+			// Confluent's connector also drops a leading - or _, cuts
+			// the name to 255 characters and names "." and ".." "dot"
+			// and "dotdot": a route renames the listed topics that
+			// need more than lower-casing.
+			topics, _ := p.Sources[readerNode]["topics"].([]string)
+			in := []string{readerNode}
+			for i, t := range topics {
+				idx := confluentIndexName(t)
+				if idx == strings.ToLower(t) {
+					continue
+				}
+				name := fmt.Sprintf("index_name%d", i+1)
+				if p.Processors == nil {
+					p.Processors = map[string]Node{}
+				}
+				if p.sinkHead == "" {
+					p.sinkHead = name
+				}
+				p.Processors[name] = Node{"type": "route", "inputs": in, "regex": regexp.QuoteMeta(t), "replacement": strings.ReplaceAll(strings.ReplaceAll(idx, `\`, `\\`), "$", `\$`)}
+				in = []string{name}
+			}
+			n["inputs"] = in
+		}
 	}
+}
+
+// confluentIndexName is the index Confluent's Elasticsearch sink connector
+// writes a topic's records to (ElasticsearchSinkTask.convertTopicToIndexName).
+func confluentIndexName(topic string) string {
+	idx := strings.ToLower(topic)
+	if r := []rune(idx); len(r) > 255 {
+		idx = string(r[:255])
+	}
+	if strings.HasPrefix(idx, "-") || strings.HasPrefix(idx, "_") {
+		idx = idx[1:]
+	}
+	if idx == "." || idx == ".." {
+		idx = strings.ReplaceAll(idx, ".", "dot")
+	}
+	return idx
 }
 
 func fileSource(r *reader, env Env, p *Plan) {

@@ -22,7 +22,7 @@ type step struct {
 // TestConnectDifferential sends the same calls to a real Kafka Connect 3.9
 // worker (scripts/connect.sh) and to sluice's REST API and compares the
 // status codes and the JSON field sets of the answers, values aside
-// (worker ids, versions, offsets). It fails in CI when the worker is not
+// (worker ids, versions, offsets), KIP-875's offsets included. It fails in CI when the worker is not
 // there and skips locally with how to start it.
 func TestConnectDifferential(t *testing.T) {
 	connectURL := svctest.Need(t, svctest.Connect)
@@ -51,13 +51,29 @@ func TestConnectDifferential(t *testing.T) {
 			{method: "GET", path: "/connectors/" + src + "/tasks"},
 			{method: "GET", path: "/connectors/" + src + "/tasks/0/status"},
 			{method: "GET", path: "/connectors?expand=status&expand=info"},
-			{method: "GET", path: "/connectors/" + src + "/offsets"},
+			// A running connector's offsets are compared once it has
+			// stopped (below): Connect commits them every
+			// offset.flush.interval.ms, sluice's checkpoint moves at once.
 			{method: "PUT", path: "/connectors/" + src + "/pause", wait: func(t *testing.T, base string) { waitState(t, base, src, "PAUSED", "PAUSED") }},
 			{method: "GET", path: "/connectors/" + src + "/status"},
 			{method: "PUT", path: "/connectors/" + src + "/resume", wait: running(src)},
 			{method: "PUT", path: "/connectors/" + sink + "/stop", wait: func(t *testing.T, base string) { waitState(t, base, sink, "STOPPED", "") }},
 			{method: "GET", path: "/connectors/" + sink + "/status"},
 			{method: "GET", path: "/connectors/" + sink + "/tasks"},
+			// KIP-875 offsets of a stopped sink and a running source.
+			{method: "PATCH", path: "/connectors/" + sink + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"kafka_topic":%q,"kafka_partition":0},"offset":{"kafka_offset":1}}]}`, topic)},
+			{method: "GET", path: "/connectors/" + sink + "/offsets"},
+			{method: "PATCH", path: "/connectors/" + sink + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"kafka_topic":%q},"offset":{"kafka_offset":1}}]}`, topic)},
+			{method: "PATCH", path: "/connectors/" + sink + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"kafka_topic":%q,"kafka_partition":0},"offset":{"kafka_offset":"x"}}]}`, topic)},
+			{method: "PATCH", path: "/connectors/" + sink + "/offsets", body: `{"offsets":[]}`},
+			{method: "PATCH", path: "/connectors/" + sink + "/offsets", body: `{}`},
+			{method: "PATCH", path: "/connectors/" + src + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"filename":%q},"offset":{"position":1}}]}`, in)},
+			{method: "DELETE", path: "/connectors/" + src + "/offsets"},
+			{method: "GET", path: "/connectors/nope-" + sfx + "/offsets"},
+			{method: "PATCH", path: "/connectors/nope-" + sfx + "/offsets", body: `{"offsets":[{"partition":{},"offset":null}]}`},
+			{method: "DELETE", path: "/connectors/nope-" + sfx + "/offsets"},
+			{method: "DELETE", path: "/connectors/" + sink + "/offsets"},
+			{method: "GET", path: "/connectors/" + sink + "/offsets"},
 			{method: "PUT", path: "/connectors/" + sink + "/resume", wait: running(sink)},
 			{method: "POST", path: "/connectors/" + src + "/restart", wait: running(src)},
 			{method: "POST", path: "/connectors/" + src + "/tasks/0/restart", wait: running(src)},
@@ -75,7 +91,26 @@ func TestConnectDifferential(t *testing.T) {
 			{method: "PUT", path: "/connectors/bad-" + sfx + "/config", body: `{"connector.class":"FileStreamSink"}`},
 			{method: "PUT", path: "/connectors/bad-" + sfx + "/config", body: `{"topics":"x"}`},
 			{method: "GET", path: "/connector-plugins"},
+			{method: "GET", path: "/connector-plugins/FileStreamSinkConnector/config"},
+			{method: "GET", path: "/connector-plugins/org.apache.kafka.connect.file.FileStreamSourceConnector/config"},
+			{method: "GET", path: "/connector-plugins/org.apache.kafka.connect.transforms.RegexRouter/config"},
+			{method: "GET", path: "/connector-plugins/com.example.Nope/config"},
+			{method: "GET", path: "/admin/loggers/root"},
+			{method: "PUT", path: "/admin/loggers/root", body: `{"level":"INFO"}`},
+			{method: "GET", path: "/admin/loggers/root"},
+			{method: "PUT", path: "/admin/loggers/org.apache.kafka.connect.file", body: `{"level":"NOPE"}`},
+			{method: "PUT", path: "/admin/loggers/org.apache.kafka.connect.file", body: `{}`},
+			{method: "PUT", path: "/admin/loggers/org.apache.kafka.connect.file?scope=cluster", body: `{"level":"INFO"}`},
+			{method: "GET", path: "/admin/loggers/nope." + sfx},
 			{method: "PUT", path: "/connector-plugins/FileStreamSinkConnector/config/validate", body: `{"connector.class":"FileStreamSink"}`},
+			// A stopped source's offsets: set, read, refused, reset.
+			{method: "PUT", path: "/connectors/" + src + "/stop", wait: func(t *testing.T, base string) { waitState(t, base, src, "STOPPED", "") }},
+			{method: "PATCH", path: "/connectors/" + src + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"filename":%q},"offset":{"position":1}}]}`, in)},
+			{method: "GET", path: "/connectors/" + src + "/offsets"},
+			{method: "PATCH", path: "/connectors/" + src + "/offsets", body: fmt.Sprintf(`{"offsets":[{"partition":{"filename":%q},"offset":{"pos":1}}]}`, in)},
+			// (After the reset Connect lists the partition with a null
+			// offset or not at all, as its offsets topic reader has it.)
+			{method: "DELETE", path: "/connectors/" + src + "/offsets"},
 			{method: "DELETE", path: "/connectors/" + src},
 			{method: "DELETE", path: "/connectors/" + sink},
 			{method: "GET", path: "/connectors/" + src},

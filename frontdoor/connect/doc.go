@@ -46,8 +46,9 @@
 // connectors' retry and timeout knobs (and the MongoDB connector's
 // driver timeouts, which the Go driver sets itself), the S3 sink's locale
 // and timezone.
-// Converters: JsonConverter with schemas.enable (true or false, alike for
-// keys and values: the writer's format debezium+schema or debezium),
+// Converters: JsonConverter with schemas.enable (true or false: the
+// writer's format debezium+schema or debezium, for keys too; a key setting
+// that differs is a warning),
 // replace.null.with.default (the writer's replace_null_with_default) and
 // decimal.format BASE64; StringConverter for the FileStream connectors
 // only (their records are strings; any other connector's would be
@@ -67,7 +68,8 @@
 // TopicNameMatches predicate → filter, Filter with RecordIsTombstone →
 // no tombstones written, ReplaceField$Value (include/exclude and the old
 // whitelist/blacklist, renames) and InsertField$Value (static and topic
-// fields) → map. Transforms that read topic names see the streams named
+// fields) → map, TimestampConverter$Value → timestamp_convert
+// (processor/tsconvert). Transforms that read topic names see the streams named
 // as the topics first (a route by the topic template). Any other
 // transform, option or predicate is a 400 naming the key. Headers the
 // transforms would add (add.headers, operation.header) are not written —
@@ -86,6 +88,20 @@
 // failed pipeline is a FAILED task (with its error as trace) of a RUNNING
 // connector, as a Connect task that throws. Pause, resume and stop are
 // stored as the connector's target state and survive restarts.
+//
+// # Offsets
+//
+// KIP-875's offsets are the pipeline's checkpoints (supervisor.Checkpoints,
+// read from the running store too) in the connector's own shape, set and
+// reset through it while the connector is STOPPED (offsets.go).
+//
+// # Plugin configs and loggers
+//
+// GET /connector-plugins/{type}/config lists the keys a class's
+// translation reads (pluginconfig.go: the reader records them when run on
+// placeholder values), then Connect's common keys. /admin/loggers maps
+// log4j's levels of the logger root onto the server's slog level
+// (Options.LogLevel); other names are kept and listed, changing nothing.
 //
 // # Persistence
 //

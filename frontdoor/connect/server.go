@@ -40,6 +40,9 @@ type Options struct {
 	// StopTimeout bounds a drain a request waits for (stop, delete,
 	// update); default 30s.
 	StopTimeout time.Duration
+	// LogLevel is the level of Logger's handler, which /admin/loggers/root
+	// sets; nil: a level of the server's own (changing nothing).
+	LogLevel *slog.LevelVar
 }
 
 // MaxBody bounds a request body.
@@ -56,6 +59,8 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[string]*conn
+
+	loggers loggers
 }
 
 type conn struct {
@@ -74,7 +79,10 @@ func Open(opt Options) (*Server, error) {
 	if opt.StopTimeout == 0 {
 		opt.StopTimeout = 30 * time.Second
 	}
-	s := &Server{opt: opt, conns: map[string]*conn{}}
+	if opt.LogLevel == nil {
+		opt.LogLevel = new(slog.LevelVar)
+	}
+	s := &Server{opt: opt, conns: map[string]*conn{}, loggers: loggers{level: opt.LogLevel, set: map[string]loggerLevel{}}}
 	id, err := clusterID(opt.StateDir)
 	if err != nil {
 		return nil, err
@@ -206,7 +214,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /connectors/{name}/tasks/{task}/restart", s.taskRestart)
 	mux.HandleFunc("GET /connectors/{name}/topics", s.topics)
 	mux.HandleFunc("GET /connectors/{name}/offsets", s.offsets)
+	mux.HandleFunc("PATCH /connectors/{name}/offsets", s.alterOffsets)
+	mux.HandleFunc("DELETE /connectors/{name}/offsets", s.resetOffsets)
 	mux.HandleFunc("GET /connector-plugins", s.plugins)
+	mux.HandleFunc("GET /connector-plugins/{plugin}/config", s.pluginConfig)
+	mux.HandleFunc("GET /admin/loggers", s.listLoggers)
+	mux.HandleFunc("GET /admin/loggers/{name}", s.getLogger)
+	mux.HandleFunc("PUT /admin/loggers/{name}", s.putLogger)
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate)
 	return http.MaxBytesHandler(mux, MaxBody)
 }
@@ -761,16 +775,6 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]map[string][]string{c.rec.Name: {"topics": {}}})
-}
-
-// offsets answers KIP-875's GET .../offsets. The connector's own offset
-// shapes (a source's checkpoint, a sink's topic offsets) are not read yet:
-// the list is empty, as Kafka Connect shows it before the first commit.
-func (s *Server) offsets(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.lookup(w, r, "Connector %s not found"); !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string][]any{"offsets": {}})
 }
 
 func (s *Server) plugins(w http.ResponseWriter, r *http.Request) {

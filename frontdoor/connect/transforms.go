@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-dev/sluice/processor/tsconvert"
 )
 
 // Single message transforms and predicates become processors between a
@@ -22,6 +24,7 @@ const (
 	smtFilter                  = "org.apache.kafka.connect.transforms.Filter"
 	smtReplaceFieldValue       = "org.apache.kafka.connect.transforms.ReplaceField$Value"
 	smtInsertFieldValue        = "org.apache.kafka.connect.transforms.InsertField$Value"
+	smtTimestampConverterValue = "org.apache.kafka.connect.transforms.TimestampConverter$Value"
 
 	predTopicNameMatches  = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
 	predRecordIsTombstone = "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone"
@@ -31,7 +34,7 @@ const (
 // smtNames maps the names Kafka Connect accepts for a transform (the class,
 // its simple name) to the canonical class.
 func canonicalSMT(t string) string {
-	for _, c := range []string{smtExtractNewRecordState, smtExtractNewDocumentState, smtRegexRouter, smtFilter, smtReplaceFieldValue, smtInsertFieldValue, predTopicNameMatches, predRecordIsTombstone, predHasHeaderKey} {
+	for _, c := range []string{smtExtractNewRecordState, smtExtractNewDocumentState, smtRegexRouter, smtFilter, smtReplaceFieldValue, smtInsertFieldValue, smtTimestampConverterValue, predTopicNameMatches, predRecordIsTombstone, predHasHeaderKey} {
 		simple := c[strings.LastIndexByte(c, '.')+1:]
 		if t == c || t == simple {
 			return c
@@ -43,23 +46,23 @@ func canonicalSMT(t string) string {
 // unsupportedSMTs are transforms people use that sluice does not translate
 // yet, with what to do instead.
 var unsupportedSMTs = map[string]string{
-	"org.apache.kafka.connect.transforms.TimestampConverter$Value": "convert the column in a YAML pipeline with a map processor",
-	"org.apache.kafka.connect.transforms.ReplaceField$Key":         "key columns cannot be renamed or dropped through sluice serve",
-	"org.apache.kafka.connect.transforms.InsertField$Key":          "add the column in a YAML pipeline with a map processor",
-	"org.apache.kafka.connect.transforms.ValueToKey":               "sluice's keys are the table's primary key (write the pipeline in YAML)",
-	"org.apache.kafka.connect.transforms.ExtractField$Key":         "sluice's keys are the table's primary key (write the pipeline in YAML)",
-	"org.apache.kafka.connect.transforms.ExtractField$Value":       "write the pipeline in YAML with a map processor",
-	"org.apache.kafka.connect.transforms.MaskField$Value":          "write the pipeline in YAML with a map processor that sets the column",
-	"org.apache.kafka.connect.transforms.Cast$Value":               "write the pipeline in YAML with a map processor",
-	"org.apache.kafka.connect.transforms.Flatten$Value":            "write the pipeline in YAML",
-	"org.apache.kafka.connect.transforms.HoistField$Value":         "write the pipeline in YAML",
-	"org.apache.kafka.connect.transforms.SetSchemaMetadata$Value":  "remove it (sluice names schemas after their tables)",
-	"org.apache.kafka.connect.transforms.TimestampRouter":          "remove it, or write the pipeline in YAML with a route processor",
-	"org.apache.kafka.connect.transforms.DropHeaders":              "remove it (sluice's topics carry only its own headers)",
-	"org.apache.kafka.connect.transforms.InsertHeader":             "remove it (sluice's topics carry only its own headers)",
-	"org.apache.kafka.connect.transforms.HeaderFrom$Value":         "remove it (sluice's topics carry only its own headers)",
-	"io.debezium.transforms.ByLogicalTableRouter":                  "use org.apache.kafka.connect.transforms.RegexRouter",
-	"io.debezium.transforms.outbox.EventRouter":                    "the outbox event router is not translated (write the pipeline in YAML)",
+	"org.apache.kafka.connect.transforms.TimestampConverter$Key":  "key columns cannot be converted through sluice serve",
+	"org.apache.kafka.connect.transforms.ReplaceField$Key":        "key columns cannot be renamed or dropped through sluice serve",
+	"org.apache.kafka.connect.transforms.InsertField$Key":         "add the column in a YAML pipeline with a map processor",
+	"org.apache.kafka.connect.transforms.ValueToKey":              "sluice's keys are the table's primary key (write the pipeline in YAML)",
+	"org.apache.kafka.connect.transforms.ExtractField$Key":        "sluice's keys are the table's primary key (write the pipeline in YAML)",
+	"org.apache.kafka.connect.transforms.ExtractField$Value":      "write the pipeline in YAML with a map processor",
+	"org.apache.kafka.connect.transforms.MaskField$Value":         "write the pipeline in YAML with a map processor that sets the column",
+	"org.apache.kafka.connect.transforms.Cast$Value":              "write the pipeline in YAML with a map processor",
+	"org.apache.kafka.connect.transforms.Flatten$Value":           "write the pipeline in YAML",
+	"org.apache.kafka.connect.transforms.HoistField$Value":        "write the pipeline in YAML",
+	"org.apache.kafka.connect.transforms.SetSchemaMetadata$Value": "remove it (sluice names schemas after their tables)",
+	"org.apache.kafka.connect.transforms.TimestampRouter":         "remove it, or write the pipeline in YAML with a route processor",
+	"org.apache.kafka.connect.transforms.DropHeaders":             "remove it (sluice's topics carry only its own headers)",
+	"org.apache.kafka.connect.transforms.InsertHeader":            "remove it (sluice's topics carry only its own headers)",
+	"org.apache.kafka.connect.transforms.HeaderFrom$Value":        "remove it (sluice's topics carry only its own headers)",
+	"io.debezium.transforms.ByLogicalTableRouter":                 "use org.apache.kafka.connect.transforms.RegexRouter",
+	"io.debezium.transforms.outbox.EventRouter":                   "the outbox event router is not translated (write the pipeline in YAML)",
 }
 
 // transformChain reads transforms and predicates into processor nodes.
@@ -118,11 +121,13 @@ func transforms(r *reader, p *Plan, tombstones bool) *transformChain {
 			tc.replaceField(pre, pred)
 		case smtInsertFieldValue:
 			tc.insertField(pre, pred)
+		case smtTimestampConverterValue:
+			tc.timestampConverter(pre, pred)
 		default:
 			if hint, ok := unsupportedSMTs[ct]; ok {
 				r.fail(pre+"type", fmt.Sprintf("the transform %s is not supported by sluice (hint: %s)", typ, hint))
 			} else {
-				r.fail(pre+"type", fmt.Sprintf("the transform %s is not supported by sluice (hint: ExtractNewRecordState, ExtractNewDocumentState, RegexRouter, Filter, ReplaceField$Value and InsertField$Value are; or write the pipeline in YAML with processors)", typ))
+				r.fail(pre+"type", fmt.Sprintf("the transform %s is not supported by sluice (hint: ExtractNewRecordState, ExtractNewDocumentState, RegexRouter, Filter, ReplaceField$Value, InsertField$Value and TimestampConverter$Value are; or write the pipeline in YAML with processors)", typ))
 			}
 		}
 		// Every other key of this transform is one sluice does not know.
@@ -466,6 +471,42 @@ func (tc *transformChain) insertField(pre string, pred *predicate) {
 		return
 	}
 	n := Node{"type": "map", "set": set}
+	tc.add(tc.nodeName(), n)
+}
+
+// timestampConverter translates TimestampConverter$Value on one field into
+// the timestamp_convert processor (processor/tsconvert).
+func (tc *transformChain) timestampConverter(pre string, pred *predicate) {
+	r := tc.r
+	if !tc.noPredicate(pre, pred, "TimestampConverter with a predicate") {
+		return
+	}
+	field := r.get(pre+"field", "")
+	if field == "" {
+		r.fail(pre+"field", "converting the whole record value is not supported (hint: name the column in field)")
+	}
+	target := r.required(pre + "target.type")
+	if target != "" && !contains([]string{"string", "unix", "Timestamp", "Date", "Time"}, target) {
+		r.fail(pre+"target.type", fmt.Sprintf("Unknown timestamp type in TimestampConverter: %s. Valid values are string, unix, Date, Time, Timestamp.", target))
+		return
+	}
+	n := Node{"type": "timestamp_convert", "field": field, "target_type": target}
+	if f := r.get(pre+"format", ""); f != "" {
+		if _, err := tsconvert.Layout(f); err != nil {
+			r.fail(pre+"format", err.Error()+" (hint: the letters y M d H h m s S a E Z X z and 'quoted text')")
+			return
+		}
+		n["format"] = f
+	} else if target == "string" {
+		r.fail(pre+"format", "TimestampConverter requires format option to be specified when using string timestamps")
+		return
+	}
+	if p := r.get(pre+"unix.precision", ""); p != "" {
+		n["unix_precision"] = p
+	}
+	if field == "" || target == "" {
+		return
+	}
 	tc.add(tc.nodeName(), n)
 }
 

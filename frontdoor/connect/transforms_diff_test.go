@@ -28,6 +28,10 @@ var (
 			{Name: "id", Type: event.TypeInt32, TypeName: "int4", TypeOID: 23, Key: true},
 			{Name: "name", Type: event.TypeString, TypeName: "text", TypeOID: 25, Optional: true},
 			{Name: "price", Type: event.TypeDecimal, TypeName: "numeric", TypeOID: 1700, Optional: true, Precision: 10, Scale: 2},
+			{Name: "created", Type: event.TypeTimestamp, TypeName: "timestamp", TypeOID: 1114, Optional: true, Precision: 3},
+			{Name: "updated", Type: event.TypeTimestamp, TypeName: "timestamp", TypeOID: 1114, Optional: true, Precision: 6},
+			{Name: "at", Type: event.TypeTimestampTZ, TypeName: "timestamptz", TypeOID: 1184, Optional: true, Precision: 3},
+			{Name: "since_ms", Type: event.TypeInt64, TypeName: "int8", TypeOID: 20, Optional: true},
 		}, KeyIdx: []int{0}}
 	diffAudit = &event.Schema{Stream: "shop.public.audit_log", Source: "shop", Connector: "postgresql", Database: "shop", Namespace: "public", Table: "audit_log", Version: 1,
 		Columns: []event.Column{
@@ -41,7 +45,8 @@ func diffEvents() []event.Event {
 		return event.Source{TsUs: 1_700_000_000_123_456, TxID: tx, HasTxID: true, LSN: lsn, HasLSN: true, CommitLSN: lsn, LastCommitLSN: lsn - 8}
 	}
 	c := func(id int64, name, price string) []event.Value {
-		return []event.Value{event.Int(id), event.String(name), event.Decimal(price)}
+		return []event.Value{event.Int(id), event.String(name), event.Decimal(price),
+			event.Int(1_700_000_000_123_000 + id*86_400_000_000), event.Int(1_700_000_000_123_456 - id*3_600_000_000), event.Int(-86_400_123_000 * id), event.Int(1_600_000_000_999 + id)}
 	}
 	return []event.Event{
 		{Schema: diffCustomers, Op: event.OpRead, After: c(1, "ann", "10.50"), Source: event.Source{TsUs: 1_700_000_000_000_000, Snapshot: event.SnapshotLast}, TsMs: 1_700_000_001_000},
@@ -93,6 +98,16 @@ func TestTransformsDifferential(t *testing.T) {
 			"predicates":"isAudit","predicates.isAudit.type":"org.apache.kafka.connect.transforms.predicates.TopicNameMatches","predicates.isAudit.pattern":".*audit.*"`},
 		{"filter negated", `"transforms":"onlyAudit","transforms.onlyAudit.type":"org.apache.kafka.connect.transforms.Filter","transforms.onlyAudit.predicate":"isAudit","transforms.onlyAudit.negate":"true",
 			"predicates":"isAudit","predicates.isAudit.type":"org.apache.kafka.connect.transforms.predicates.TopicNameMatches","predicates.isAudit.pattern":"shop\\.public\\.audit_log"`},
+		{"timestamp to string", `"transforms":"u,ts","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState",
+			"transforms.ts.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.ts.field":"created","transforms.ts.target.type":"string","transforms.ts.format":"yyyy-MM-dd'T'HH:mm:ss.SSS"`},
+		{"micro timestamp to Timestamp", `"transforms":"u,ts","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState",
+			"transforms.ts.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.ts.field":"updated","transforms.ts.target.type":"Timestamp","transforms.ts.unix.precision":"microseconds"`},
+		{"unix to Date", `"transforms":"u,ts","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState",
+			"transforms.ts.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.ts.field":"since_ms","transforms.ts.target.type":"Date"`},
+		{"timestamp to Time", `"transforms":"u,ts","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.delete.tombstone.handling.mode":"rewrite",
+			"transforms.ts.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.ts.field":"created","transforms.ts.target.type":"Time"`},
+		{"zoned string to unix seconds", `"transforms":"u,ts","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState",
+			"transforms.ts.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.ts.field":"at","transforms.ts.target.type":"unix","transforms.ts.unix.precision":"seconds","transforms.ts.format":"yyyy-MM-dd'T'HH:mm:ss.SSSX"`},
 		{"replace field legacy whitelist", `"transforms":"u,keep","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState",
 			"transforms.keep.type":"org.apache.kafka.connect.transforms.ReplaceField$Value","transforms.keep.whitelist":"id,name,msg"`},
 	} {

@@ -141,6 +141,10 @@ type Plan struct {
 
 	dropTombstones bool  // Filter with RecordIsTombstone
 	replaceNull    *bool // value.converter.replace.null.with.default
+	// sinkHead names the processor a sink connector's own chain starts
+	// with (the Elasticsearch index names' routes), which the transforms
+	// go before: Connect names indices after the transformed topics.
+	sinkHead string
 }
 
 // Doc returns the pipeline document for config.LoadValue.
@@ -245,6 +249,9 @@ type reader struct {
 	errs ConfigError
 	// warnings are logged when the connector is installed.
 	warnings []string
+	// spec, when set, records every key the translation reads (GET
+	// /connector-plugins/{type}/config).
+	spec *specRecorder
 }
 
 func (r *reader) fail(key, msg string) { r.errs = append(r.errs, &FieldError{Key: key, Msg: msg}) }
@@ -254,6 +261,9 @@ func (r *reader) warn(msg string) { r.warnings = append(r.warnings, msg) }
 // get returns a key's value (or def when absent or empty), marking it used.
 func (r *reader) get(key, def string) string {
 	r.used[key] = true
+	if r.spec != nil {
+		r.spec.record(key, "STRING", def, false)
+	}
 	if v, ok := r.cfg[key]; ok && v != "" {
 		return v
 	}
@@ -277,6 +287,9 @@ func (r *reader) first(def string, keys ...string) string {
 
 func (r *reader) required(keys ...string) string {
 	v := r.first("", keys...)
+	if r.spec != nil {
+		r.spec.record(keys[0], "STRING", "", true)
+	}
 	if v == "" {
 		r.fail(keys[0], fmt.Sprintf("Missing required configuration %q which has no default value.", keys[0]))
 	}
@@ -284,6 +297,9 @@ func (r *reader) required(keys ...string) string {
 }
 
 func (r *reader) boolean(key string, def bool) bool {
+	if r.spec != nil {
+		r.spec.record(key, "BOOLEAN", strconv.FormatBool(def), false)
+	}
 	v := r.get(key, "")
 	if v == "" {
 		return def
@@ -299,6 +315,13 @@ func (r *reader) boolean(key string, def bool) bool {
 }
 
 func (r *reader) integer(key string, def int64) int64 {
+	if r.spec != nil {
+		typ := "INT"
+		if strings.HasSuffix(key, ".ms") {
+			typ = "LONG"
+		}
+		r.spec.record(key, typ, strconv.FormatInt(def, 10), false)
+	}
 	v := r.get(key, "")
 	if v == "" {
 		return def
@@ -314,6 +337,10 @@ func (r *reader) integer(key string, def int64) int64 {
 // oneOf takes a key whose value must be one of allowed (case-insensitive);
 // it returns the lower-cased value.
 func (r *reader) oneOf(key, def string, allowed ...string) string {
+	if r.spec != nil {
+		r.spec.record(key, "STRING", def, false)
+		r.spec.allowed(key, allowed)
+	}
 	v := strings.ToLower(r.get(key, def))
 	for _, a := range allowed {
 		if v == a {
@@ -328,6 +355,9 @@ func (r *reader) oneOf(key, def string, allowed ...string) string {
 func (r *reader) ignore(keys ...string) {
 	for _, k := range keys {
 		r.used[k] = true
+		if r.spec != nil {
+			r.spec.ignored(k)
+		}
 	}
 }
 
@@ -412,6 +442,9 @@ func chain(r *reader, p *Plan) {
 		}
 	} else {
 		last = p.Sinks[sinkNode]
+		if p.sinkHead != "" {
+			last = p.Processors[p.sinkHead]
+		}
 	}
 	tc.attach(last)
 	if tc.unwrapped {
@@ -495,8 +528,12 @@ func converters(r *reader, c *class, p *Plan) {
 			}
 		}
 	}
-	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v {
-		r.fail("key.converter.schemas.enable", fmt.Sprintf("sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is %v (hint: set both alike)", v))
+	// The writer's format carries one schemas.enable for keys and values:
+	// the value converter's. A key setting given otherwise is said so
+	// (sluice's readers decode either; a consumer outside sluice of a
+	// --kafka topic sees the keys that way).
+	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v && r.cfg["key.converter.schemas.enable"] != "" {
+		r.warn(fmt.Sprintf("key.converter.schemas.enable=%v: sluice writes keys with the value converter's schemas.enable (%v)", k, v))
 	}
 }
 

@@ -136,8 +136,14 @@ func TestTranslateErrors(t *testing.T) {
 		{`{"connector.class":"FileStreamSink","file":"o"}`, "topics: Must configure one of topics or topics.regex"},
 		{`{"connector.class":"io.debezium.connector.postgresql.PostgresConnector","database.hostname":"h","database.user":"u","database.dbname":"d","database.server.name":"p","table.include.list":"public\\.(a|b)"}`,
 			`table.include.list: the pattern "public\\.(a|b)" uses regular expression syntax`},
-		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.t.field":"ts","transforms.t.target.type":"Timestamp"`),
-			"transforms.t.type: the transform org.apache.kafka.connect.transforms.TimestampConverter$Value is not supported by sluice (hint: convert the column in a YAML pipeline with a map processor)"},
+		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Key","transforms.t.field":"ts","transforms.t.target.type":"Timestamp"`),
+			"transforms.t.type: the transform org.apache.kafka.connect.transforms.TimestampConverter$Key is not supported by sluice (hint: key columns cannot be converted through sluice serve)"},
+		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.t.target.type":"Timestamp"`),
+			"transforms.t.field: converting the whole record value is not supported (hint: name the column in field)"},
+		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.t.field":"ts","transforms.t.target.type":"Instant"`),
+			"transforms.t.target.type: Unknown timestamp type in TimestampConverter: Instant. Valid values are string, unix, Date, Time, Timestamp."},
+		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.t.field":"ts","transforms.t.target.type":"string","transforms.t.format":"yyyy-MM-dd G"`),
+			`transforms.t.format: pattern "yyyy-MM-dd G": G is not supported (hint: the letters y M d H h m s S a E Z X z and 'quoted text')`},
 		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.route.by.field":"x"`),
 			"transforms.u.route.by.field: routing by a field's value is not supported (hint: RegexRouter)"},
 		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.colour":"red"`),
@@ -269,6 +275,16 @@ func TestConverters(t *testing.T) {
 	if w := p.Sinks["topics"]; w["format"] != "debezium" || w["replace_null_with_default"] != false {
 		t.Errorf("writer: %#v", w)
 	}
+	// Only the value converter's schemas.enable, as configs often say: the
+	// writer follows it; a key setting that differs is a warning.
+	p = mustLoad(t, "c", pgWith(`"value.converter.schemas.enable":"false"`), env)
+	if w := p.Sinks["topics"]; w["format"] != "debezium" || len(p.Warnings) != 0 {
+		t.Errorf("writer %#v, warnings %q", w, p.Warnings)
+	}
+	p = mustLoad(t, "c", pgWith(`"value.converter.schemas.enable":"false","key.converter.schemas.enable":"true"`), env)
+	if want := []string{"key.converter.schemas.enable=true: sluice writes keys with the value converter's schemas.enable (false)"}; !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("warnings %q", p.Warnings)
+	}
 	p = mustLoad(t, "f", `{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines","value.converter":"org.apache.kafka.connect.storage.StringConverter","key.converter":"org.apache.kafka.connect.storage.StringConverter"}`, env)
 	if p.Type != "source" {
 		t.Errorf("FileStreamSource with StringConverter: %#v", p)
@@ -281,7 +297,6 @@ func TestConverters(t *testing.T) {
 			"value.converter: org.apache.kafka.connect.storage.StringConverter turns io.debezium.connector.postgresql.PostgresConnector's structured records into Struct{…} text (hint: org.apache.kafka.connect.json.JsonConverter)"},
 		{pgWith(`"value.converter.decimal.format":"NUMERIC"`), "value.converter.decimal.format: only BASE64 (the default) is supported"},
 		{pgWith(`"value.converter.colour":"red"`), "value.converter.colour: colour is not a setting sluice supports for org.apache.kafka.connect.json.JsonConverter (hint: remove it)"},
-		{pgWith(`"value.converter.schemas.enable":"false"`), "key.converter.schemas.enable: sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is false (hint: set both alike)"},
 		{`{"connector.class":"FileStreamSink","topics":"x","file":"o","value.converter.replace.null.with.default":"false"}`,
 			"value.converter.replace.null.with.default: false is not supported on sink connectors"},
 	} {
@@ -289,6 +304,35 @@ func TestConverters(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s:\n got %v\nwant %q", tc.body, err, tc.want)
 		}
+	}
+}
+
+// TestSearchIndexNames: Confluent's Elasticsearch sink names an index
+// after its topic lower-cased, without a leading - or _, cut to 255
+// characters, "." and ".." as "dot" and "dotdot" (the sink lower-cases
+// itself; the rest is a route per topic); Aiven's OpenSearch sink
+// lower-cases only.
+func TestSearchIndexNames(t *testing.T) {
+	for topic, want := range map[string]string{"Orders": "orders", "_Audit": "audit", "-x": "x", ".": "dot", "..": "dotdot", strings.Repeat("A", 300): strings.Repeat("a", 255), "__x": "_x"} {
+		if got := confluentIndexName(topic); got != want {
+			t.Errorf("%q: %q, want %q", topic, got, want)
+		}
+	}
+	env := Env{Topics: testTopics}
+	p := mustLoad(t, "es", `{"connector.class":"ElasticsearchSinkConnector","connection.url":"http://es:9200","topics":"Orders,_Audit,a$b"}`, env)
+	want := map[string]Node{"index_name2": {"type": "route", "inputs": []string{"topics"}, "regex": "_Audit", "replacement": "audit"}}
+	if !reflect.DeepEqual(p.Processors, want) || !reflect.DeepEqual(p.Sinks["sink"]["inputs"], []string{"index_name2"}) {
+		t.Errorf("routes %#v, sink inputs %v", p.Processors, p.Sinks["sink"]["inputs"])
+	}
+	// Transforms come first: Connect names the index after the
+	// transformed topic.
+	p = mustLoad(t, "es", `{"connector.class":"ElasticsearchSinkConnector","connection.url":"http://es:9200","topics":"_Audit","transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState"}`, env)
+	if !reflect.DeepEqual(p.Processors["index_name1"]["inputs"], []string{"transform1"}) || !reflect.DeepEqual(p.Processors["transform1"]["inputs"], []string{"topics"}) || !reflect.DeepEqual(p.Sinks["sink"]["inputs"], []string{"index_name1"}) {
+		t.Errorf("chain: %#v, sink inputs %v", p.Processors, p.Sinks["sink"]["inputs"])
+	}
+	p = mustLoad(t, "os", `{"connector.class":"OpensearchSinkConnector","connection.url":"http://os:9200","topics":"Orders,_Audit"}`, env)
+	if len(p.Processors) != 0 {
+		t.Errorf("OpenSearch routes: %#v", p.Processors)
 	}
 }
 

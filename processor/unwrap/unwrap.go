@@ -35,9 +35,9 @@
 // Their values are those of the event's Debezium envelope — op and the
 // envelope's ts_ms, ts_us, ts_ns; the transaction block's id, total_order,
 // data_collection_order (null: sluice writes no transaction block); any
-// other name from source — read from the envelope package format encodes,
-// so they are byte for byte what Debezium's transform copies. A field the
-// source block lacks is a null column.
+// other name from source — as the row format renders add_fields (package
+// format: byte for byte what Debezium's transforms copy, checked against
+// them). A field the source block lacks is a null column.
 //
 // Each input schema gets one output schema (the columns plus the added
 // ones), cached; the images of events that gain no column are shared.
@@ -189,10 +189,18 @@ func New(cfg *Config) (*Unwrap, error) {
 		return nil, fmt.Errorf("unwrap: %w", errs[0])
 	}
 	u := &Unwrap{deletes: c.DeleteHandling, fields: c.fields, schemas: map[*event.Schema]*event.Schema{}}
-	if len(u.fields) > 0 {
-		enc, err := format.New(format.Options{Format: format.Debezium, Unwrap: format.UnwrapOptions{DeleteHandling: format.DeleteDrop}})
+	var specs []string
+	seen := map[string]bool{}
+	for _, f := range u.fields {
+		if f.parent == "source" && !seen[f.name] {
+			seen[f.name] = true
+			specs = append(specs, "source."+f.name+":"+strings.TrimPrefix(sourceAlias(f.name), "__"))
+		}
+	}
+	if len(specs) > 0 {
+		enc, err := format.New(format.Options{Format: format.Row, Unwrap: format.UnwrapOptions{DeleteHandling: format.DeleteDrop, AddFields: specs}})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("unwrap: %w", err)
 		}
 		u.enc = enc
 	}
@@ -371,10 +379,13 @@ func (u *Unwrap) extra(e *event.Event, deleted string) ([]event.Value, error) {
 	return vals, nil
 }
 
-// source returns the members of e's Debezium source block.
+// source returns the source fields add_fields names, as the row format's
+// add_fields renders them (format: Debezium's ExtractNewRecordState and
+// ExtractNewDocumentState views of the source block, which for MongoDB
+// differ from its envelope's), by their names.
 func (u *Unwrap) source(e *event.Event) (map[string]json.RawMessage, error) {
-	// Encode as a create of the row (a delete's source block is the same)
-	// so that a drop of deletes in the encoder does not hide it.
+	// Render as an update of the row (a delete's source block is the
+	// same) so that no delete handling hides it.
 	c := *e
 	if c.Op == event.OpDelete || c.Op == event.OpTruncate {
 		c.Op = event.OpUpdate
@@ -388,17 +399,26 @@ func (u *Unwrap) source(e *event.Event) (map[string]json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unwrap: %s: %w", e, err)
 	}
+	out := map[string]json.RawMessage{}
 	if !ok {
-		return map[string]json.RawMessage{}, nil
+		return out, nil
 	}
-	var env struct {
-		Source map[string]json.RawMessage `json:"source"`
-	}
-	if err := json.Unmarshal(u.buf, &env); err != nil {
+	var row map[string]json.RawMessage
+	if err := json.Unmarshal(u.buf, &row); err != nil {
 		return nil, fmt.Errorf("unwrap: %s: %w", e, err)
 	}
-	return env.Source, nil
+	for _, f := range u.fields {
+		if f.parent == "source" {
+			if v, ok := row[sourceAlias(f.name)]; ok {
+				out[f.name] = v
+			}
+		}
+	}
+	return out, nil
 }
+
+// sourceAlias names a source field in the rendered row.
+func sourceAlias(name string) string { return "__sluice_source_" + name }
 
 // jsonValue turns a JSON scalar into a value (absent or null: NULL).
 func jsonValue(raw json.RawMessage, isInt bool) (event.Value, error) {

@@ -77,6 +77,8 @@ func TestUnwrapModes(t *testing.T) {
 				"c {\"id\":2,\"name\":\"bob\",\"__deleted\":\"false\",\"__op\":\"c\",\"__table\":\"customers\",\"__source_ts_ms\":1700000000123,\"__lsn\":4242,\"__txId\":77,\"__ts_ms\":1700000002000,\"__database\":\"shop\",\"__snapshot\":\"false\",\"__id\":null}\n" +
 				"u {\"id\":2,\"name\":\"bobby\",\"__deleted\":\"false\",\"__op\":\"u\",\"__table\":\"customers\",\"__source_ts_ms\":1700000000123,\"__lsn\":4242,\"__txId\":77,\"__ts_ms\":1700000003000,\"__database\":\"shop\",\"__snapshot\":\"false\",\"__id\":null}\n" +
 				"u {\"id\":2,\"name\":\"bobby\",\"__deleted\":\"true\",\"__op\":\"d\",\"__table\":\"customers\",\"__source_ts_ms\":1700000000123,\"__lsn\":4242,\"__txId\":77,\"__ts_ms\":1700000004000,\"__database\":\"shop\",\"__snapshot\":\"false\",\"__id\":null}\n"},
+		{"same field twice", Config{DeleteHandling: Drop, AddFieldsPrefix: "__", AddFields: []string{"source.ts_ms", "source.ts_ms:commit_ms"}},
+			"r {\"id\":1,\"name\":\"ann\",\"__source_ts_ms\":1700000000000,\"__commit_ms\":1700000000000}\nc {\"id\":2,\"name\":\"bob\",\"__source_ts_ms\":1700000000123,\"__commit_ms\":1700000000123}\nu {\"id\":2,\"name\":\"bobby\",\"__source_ts_ms\":1700000000123,\"__commit_ms\":1700000000123}\n"},
 		{"prefix", Config{DeleteHandling: Drop, AddFieldsPrefix: "_", AddFields: []string{"op"}},
 			"r {\"id\":1,\"name\":\"ann\",\"_op\":\"r\"}\nc {\"id\":2,\"name\":\"bob\",\"_op\":\"c\"}\nu {\"id\":2,\"name\":\"bobby\",\"_op\":\"u\"}\n"},
 	} {
