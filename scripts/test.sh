@@ -24,6 +24,9 @@ fi
 if ! command -v mariadbd >/dev/null 2>&1 && ! command -v mysqld >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
 	missing+=(mariadb-server mariadb-client)
 fi
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+	missing+=(pgbouncer) # the lease table's test through transaction pooling
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "test.sh: installing ${missing[*]} (Debian packages)" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -36,7 +36,8 @@
 //     (pgx QueryExecModeExec), no multi-statement transactions. Every call
 //     is one auto-committed statement, so nothing depends on the server
 //     session and PgBouncer's transaction (and statement) pooling fits
-//     (not yet tested through a real PgBouncer).
+//     (TestLeasesThroughPgBouncer: the suite through a real PgBouncer in
+//     transaction mode).
 //   - Nodes creating the table at once: CREATE … IF NOT EXISTS can still
 //     fail with a duplicate type or relation; the loser retries.
 //

@@ -170,3 +170,17 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatalf("error %q: must name the server and not the password", msg)
 	}
 }
+
+// Through PgBouncer in transaction pooling mode, with fewer server
+// connections than clients, the lease table still passes the suite and
+// its concurrency test: no call relies on session state.
+func TestLeasesThroughPgBouncer(t *testing.T) {
+	leasetest.Run(t, func(t *testing.T, clock func() time.Time) leasetest.Target {
+		dsn := pgtest.Bouncer(t, pgtest.NewDatabase(t), 2)
+		open(t, dsn, Options{Clock: clock})
+		return leasetest.Target{
+			Leases: func(ns string) store.Leases { return open(t, dsn, Options{Clock: clock, MaxConns: 1}).Leases(ns) },
+			Reopen: func() {},
+		}
+	})
+}
