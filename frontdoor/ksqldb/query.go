@@ -484,19 +484,17 @@ func (s *Server) startQuery(w http.ResponseWriter, r *http.Request) (*selection,
 	return sel, props, true
 }
 
-var transientSeq struct {
-	n int64
-}
-
-func (s *Server) transientID(push bool) string {
-	s.mu.Lock()
-	transientSeq.n++
-	n := transientSeq.n
-	s.mu.Unlock()
-	if push {
-		return fmt.Sprintf("transient_%d", n)
+// transientID names a push query as ksqlDB does (transient_<relation>_n,
+// n counting the server's push queries); a pull query has none.
+func (s *Server) transientID(sel *selection) string {
+	if !sel.push {
+		return ""
 	}
-	return ""
+	s.mu.Lock()
+	s.pushes++
+	n := s.pushes
+	s.mu.Unlock()
+	return fmt.Sprintf("transient_%s_%d", sel.rel.Name, n)
 }
 
 // queryStream serves POST /query-stream: the header object, then one JSON
@@ -508,7 +506,7 @@ func (s *Server) queryStream(w http.ResponseWriter, r *http.Request) {
 	}
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "application/vnd.ksqlapi.delimited.v1")
-	id := s.transientID(sel.push)
+	id := s.transientID(sel)
 	enc := json.NewEncoder(w)
 	err := s.run(r.Context(), sel, props, func(cols []column) {
 		enc.Encode(sel.header(id, cols))
@@ -538,7 +536,7 @@ func (s *Server) queryOld(w http.ResponseWriter, r *http.Request) {
 	}
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "application/json")
-	id := s.transientID(sel.push)
+	id := s.transientID(sel)
 	if id == "" {
 		id = "query_" + sel.rel.Name
 	}

@@ -68,6 +68,7 @@ type Server struct {
 	queries  map[string]*query
 	seq      int // statements written to the command log (ksqlDB's command topic)
 	commands []command
+	pushes   int // push queries served, for their IDs
 }
 
 // relation is a stream or table of the catalogue.
