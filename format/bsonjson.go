@@ -105,6 +105,29 @@ func parseExtJSON(s string) (bval, error) {
 type extParser struct {
 	s string
 	i int
+	// strict also reads the MongoDB Java driver's JsonMode.STRICT forms
+	// that appendStrict writes and Extended JSON v2 lacks: bare NaN,
+	// Infinity and -Infinity, {"$binary": …, "$type": …} and
+	// {"$regex": …, "$options": …}.
+	strict bool
+}
+
+// parseStrictJSON parses the Java driver's STRICT mode (Debezium's MongoDB
+// before/after) as well as Extended JSON v2. {"$ref": …, "$id": …} stays a
+// document: STRICT writes a DBRef document and a DBPointer alike, and
+// DBRefs are the common one.
+func parseStrictJSON(s string) (bval, error) {
+	p := extParser{s: s, strict: true}
+	p.ws()
+	v, err := p.value(0)
+	if err != nil {
+		return v, err
+	}
+	p.ws()
+	if p.i != len(p.s) {
+		return v, p.fail("trailing characters")
+	}
+	return v, nil
 }
 
 func (p *extParser) fail(what string) error {
@@ -178,6 +201,12 @@ func (p *extParser) value(depth int) (bval, error) {
 		return bval{kind: bBool}, nil
 	case p.lit("null"):
 		return bval{kind: bNull}, nil
+	case p.strict && p.lit("NaN"):
+		return bval{kind: bDouble, num: math.Float64bits(math.NaN())}, nil
+	case p.strict && p.lit("Infinity"):
+		return bval{kind: bDouble, num: math.Float64bits(math.Inf(1))}, nil
+	case p.strict && p.lit("-Infinity"):
+		return bval{kind: bDouble, num: math.Float64bits(math.Inf(-1))}, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	}
@@ -356,6 +385,11 @@ func (p *extParser) object(depth int) (bval, error) {
 		if v, ok := wrapper(doc); ok {
 			return v, nil
 		}
+		if p.strict {
+			if v, ok := strictWrapper(doc); ok {
+				return v, nil
+			}
+		}
 	}
 	return bval{kind: bDoc, doc: doc}, nil
 }
@@ -488,6 +522,24 @@ func wrapper(doc []bfield) (bval, bool) {
 		if one(bBool) && doc[0].val.num == 1 {
 			return bval{kind: bUndefined}, true
 		}
+	}
+	return bval{}, false
+}
+
+// strictWrapper reads STRICT mode's binary and regular expression forms.
+func strictWrapper(doc []bfield) (bval, bool) {
+	if len(doc) != 2 || doc[0].val.kind != bString || doc[1].val.kind != bString {
+		return bval{}, false
+	}
+	switch {
+	case doc[0].name == "$binary" && doc[1].name == "$type":
+		data, err := base64.StdEncoding.DecodeString(doc[0].val.str)
+		sub, err2 := strconv.ParseUint(doc[1].val.str, 16, 8)
+		if err == nil && err2 == nil && len(doc[1].val.str) <= 2 {
+			return bval{kind: bBinary, str: string(data), num: sub}, true
+		}
+	case doc[0].name == "$regex" && doc[1].name == "$options":
+		return bval{kind: bRegex, str: doc[0].val.str, str2: doc[1].val.str}, true
 	}
 	return bval{}, false
 }

@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/event"
@@ -342,7 +343,7 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		if v.Kind != event.KindInt {
 			return dst, c.kindError(v)
 		}
-		return strconv.AppendInt(dst, floorDiv(v.AsInt(), 1000), 10), nil
+		return strconv.AppendInt(dst, civil.FloorDiv(v.AsInt(), 1000), 10), nil
 	case kTimeMicros, kTimestampMicros:
 		if v.Kind != event.KindInt {
 			return dst, c.kindError(v)
@@ -352,7 +353,7 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		if v.Kind != event.KindInt {
 			return dst, c.kindError(v)
 		}
-		return strconv.AppendInt(dst, floorDiv(v.AsInt(), 1000), 10), nil
+		return strconv.AppendInt(dst, civil.FloorDiv(v.AsInt(), 1000), 10), nil
 	case kTimeTZ:
 		if v.Kind != event.KindString {
 			return dst, c.kindError(v)

@@ -30,6 +30,7 @@ type Decoder struct {
 	schemas  map[string]*event.Schema
 	parsed   map[string]*envSchema
 	versions map[string]int
+	mongo    mongoState
 }
 
 // NewDecoder returns an empty Decoder.
@@ -178,6 +179,9 @@ func (d *Decoder) Decode(topic string, key, value []byte) (event.Event, error) {
 		if err := json.Unmarshal(p.Source, &src); err != nil {
 			return e, fmt.Errorf("source: %w", err)
 		}
+	}
+	if src.Connector == "mongodb" {
+		return d.decodeMongo(e, topic, key, &p)
 	}
 	if e.Source, err = eventSource(&src); err != nil {
 		return e, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 
@@ -203,7 +204,7 @@ func appendDocValue(dst []byte, c *event.Column, v event.Value, depth int) ([]by
 func appendDocInt(dst []byte, c *event.Column, i int64) []byte {
 	switch c.Type {
 	case event.TypeDate:
-		y, m, d := civil(i)
+		y, m, d := civil.Date(i)
 		dst = append(dst, '"')
 		dst = appendISOYear(dst, y)
 		dst = append(dst, '-')
@@ -213,7 +214,7 @@ func appendDocInt(dst []byte, c *event.Column, i int64) []byte {
 		return append(dst, '"')
 	case event.TypeTime:
 		dst = append(dst, '"')
-		dst = appendClock(dst, floorDiv(i, 1_000_000), i-floorDiv(i, 1_000_000)*1_000_000)
+		dst = appendClock(dst, civil.FloorDiv(i, 1_000_000), i-civil.FloorDiv(i, 1_000_000)*1_000_000)
 		return append(dst, '"')
 	case event.TypeTimestamp:
 		return appendDateTime(dst, i, false)
@@ -242,10 +243,10 @@ func appendClock(dst []byte, sod, micros int64) []byte {
 // appendDateTime writes microseconds since the epoch as an ISO-8601 local
 // date-time, with a Z when zulu.
 func appendDateTime(dst []byte, micros int64, zulu bool) []byte {
-	secs := floorDiv(micros, 1_000_000)
+	secs := civil.FloorDiv(micros, 1_000_000)
 	frac := micros - secs*1_000_000
-	days := floorDiv(secs, 86400)
-	y, m, d := civil(days)
+	days := civil.FloorDiv(secs, 86400)
+	y, m, d := civil.Date(days)
 	dst = append(dst, '"')
 	dst = appendISOYear(dst, y)
 	dst = append(dst, '-')

@@ -3,7 +3,8 @@
 // byte-compatible with what Debezium's PostgreSQL, MySQL and MongoDB
 // connectors write through Kafka Connect's JsonConverter, and the flat "row"
 // of Debezium's ExtractNewRecordState ("unwrap") — and, with Decoder
-// (decode.go), Debezium's JSON back into events (the Kafka source's input).
+// (decode.go), Debezium's JSON back into events (the Kafka source's input;
+// the MongoDB connector's envelope too, mongodecode.go).
 //
 // Encoders are hand-written appenders rather than encoding/json over maps:
 // the envelope's field order and value encodings are fixed by Debezium, and

@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/hex"
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
@@ -262,7 +263,7 @@ func mongoValue(c *event.Column, v event.Value) (bval, error) {
 		if v.Kind != event.KindInt {
 			return bad()
 		}
-		return bval{kind: bDate, num: uint64(floorDiv(v.AsInt(), 1000))}, nil
+		return bval{kind: bDate, num: uint64(civil.FloorDiv(v.AsInt(), 1000))}, nil
 	case tn == "uuid":
 		if v.Kind != event.KindString {
 			return bad()

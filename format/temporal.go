@@ -1,40 +1,14 @@
 package format
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/sluice-dev/sluice/internal/civil"
+)
 
 // Temporal values arrive as integers (days, microseconds) and are written as
 // Debezium's time.precision.mode=adaptive writes them. The two string forms
 // follow java.time's ISO formatters, which Debezium uses.
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date
-// (Howard Hinnant's days_from_civil inverse), valid for any int64 day count
-// that fits after the shift below.
-func civil(days int64) (year int64, month, day int) {
-	z := days + 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, int(m), int(d)
-}
 
 func append2(dst []byte, v int) []byte {
 	return append(dst, byte('0'+v/10), byte('0'+v%10))
@@ -65,11 +39,11 @@ func appendISOYear(dst []byte, y int64) []byte {
 // with width 0 it is ISO_OFFSET_DATE_TIME's shortest fraction (none when
 // zero).
 func appendZonedTimestamp(dst []byte, micros int64, width int) []byte {
-	secs := floorDiv(micros, 1_000_000)
+	secs := civil.FloorDiv(micros, 1_000_000)
 	frac := micros - secs*1_000_000
-	days := floorDiv(secs, 86400)
+	days := civil.FloorDiv(secs, 86400)
 	sod := secs - days*86400
-	y, m, d := civil(days)
+	y, m, d := civil.Date(days)
 	dst = append(dst, '"')
 	dst = appendISOYear(dst, y)
 	dst = append(dst, '-')

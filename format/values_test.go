@@ -1,6 +1,7 @@
 package format
 
 import (
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"math/big"
 	"strings"
@@ -196,10 +197,10 @@ func TestTemporal(t *testing.T) {
 
 func TestCivilAgainstTime(t *testing.T) {
 	for _, days := range []int64{-1000000, -719528, -719162, -1, 0, 1, 365, 10957, 2932896, 1000000} {
-		y, m, d := civil(days)
+		y, m, d := civil.Date(days)
 		ref := refDate(days)
 		if y != int64(ref.Year()) || m != int(ref.Month()) || d != ref.Day() {
-			t.Errorf("civil(%d) = %d-%d-%d, want %s", days, y, m, d, ref)
+			t.Errorf("civil.Date(%d) = %d-%d-%d, want %s", days, y, m, d, ref)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice/processor/mapper"
 	"github.com/sluice-dev/sluice/processor/route"
 	"github.com/sluice-dev/sluice/processor/streamsql"
+	"github.com/sluice-dev/sluice/processor/unwrap"
 	"github.com/sluice-dev/sluice/sink/elasticsearch"
 	"github.com/sluice-dev/sluice/sink/file"
 	kafkasink "github.com/sluice-dev/sluice/sink/kafka"
@@ -47,6 +48,7 @@ func Default() component.Registry {
 			"map":    mapper.Factory,
 			"route":  route.Factory,
 			"sql":    streamsql.Factory,
+			"unwrap": unwrap.Factory,
 		},
 		Sinks: map[string]component.SinkFactory{
 			"file":          file.Factory,

@@ -24,6 +24,8 @@ var classes = []*class{
 		secrets: []string{"database.password"}, translate: debeziumMySQL},
 	{name: "io.debezium.connector.mariadb.MariaDbConnector", aliases: []string{"MariaDbConnector"}, typ: "source",
 		secrets: []string{"database.password"}, translate: debeziumMySQL},
+	{name: "io.debezium.connector.mongodb.MongoDbConnector", aliases: []string{"MongoDbConnector"}, typ: "source",
+		secrets: []string{"mongodb.password", "mongodb.connection.string"}, translate: debeziumMongo},
 	{name: "io.confluent.connect.jdbc.JdbcSourceConnector", aliases: []string{"JdbcSourceConnector"}, typ: "source",
 		secrets: []string{"connection.password"}, translate: jdbcSource},
 	{name: "io.confluent.connect.jdbc.JdbcSinkConnector", typ: "sink",
@@ -252,6 +254,146 @@ func debeziumMySQL(r *reader, env Env, p *Plan) {
 	r.ignore("include.schema.changes")
 	defaultOnly(r, map[string]string{"decimal.handling.mode": "precise", "time.precision.mode": "adaptive_time_microseconds"})
 	debeziumWriter(r, env, p, prefix, src)
+}
+
+// debeziumMongo translates Debezium's MongoDB connector: mongodb.hosts
+// ("rs0/host:port,host:port" or "host:port") or mongodb.connection.string,
+// the credentials, the collections (Debezium's regexes over db.collection,
+// as globs), snapshot.mode (initial: export then stream; initial_only:
+// export only; never/no_data: stream only) and capture.mode (full
+// documents, with pre-images or not). Topics are prefix.db.collection.
+func debeziumMongo(r *reader, env Env, p *Plan) {
+	prefix := r.first("", "topic.prefix", "mongodb.name")
+	if prefix == "" {
+		r.fail("topic.prefix", `Missing required configuration "topic.prefix" which has no default value.`)
+	}
+	user := r.get("mongodb.user", "")
+	pass := r.get("mongodb.password", "")
+	authSource := r.get("mongodb.authsource", "admin")
+	tls := r.boolean("mongodb.ssl.enabled", false)
+	insecure := r.boolean("mongodb.ssl.invalid.hostname.allowed", false)
+	hosts := r.get("mongodb.hosts", "")
+	cs := r.get("mongodb.connection.string", "")
+	var u *url.URL
+	switch {
+	case cs != "" && hosts != "":
+		r.fail("mongodb.hosts", "mongodb.hosts and mongodb.connection.string exclude each other (hint: keep mongodb.connection.string)")
+		return
+	case cs != "":
+		var err error
+		u, err = url.Parse(cs)
+		if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
+			r.fail("mongodb.connection.string", "is not a MongoDB connection string (hint: mongodb://host:27017/?replicaSet=rs0)")
+			return
+		}
+	case hosts != "":
+		rs, list, ok := strings.Cut(hosts, "/")
+		if !ok {
+			rs, list = "", hosts
+		}
+		hs := strings.Split(list, ",")
+		for i, h := range hs {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.ContainsAny(h, "/@?#") {
+				r.fail("mongodb.hosts", fmt.Sprintf("%q is not a host:port (hint: rs0/mongo1:27017,mongo2:27017 or mongo:27017)", h))
+				return
+			}
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				h = net.JoinHostPort(h, "27017")
+			}
+			hs[i] = h
+		}
+		u = &url.URL{Scheme: "mongodb", Host: strings.Join(hs, ","), Path: "/"}
+		if rs != "" {
+			q := u.Query()
+			q.Set("replicaSet", rs)
+			u.RawQuery = q.Encode()
+		}
+	default:
+		r.fail("mongodb.connection.string", `Missing required configuration "mongodb.connection.string" which has no default value. (hint: or mongodb.hosts)`)
+		return
+	}
+	q := u.Query()
+	if user != "" && u.User == nil {
+		if pass != "" {
+			u.User = url.UserPassword(user, pass)
+		} else {
+			u.User = url.User(user)
+		}
+	}
+	if u.User != nil && q.Get("authSource") == "" {
+		q.Set("authSource", authSource)
+	}
+	if tls {
+		q.Set("tls", "true")
+	}
+	if insecure {
+		q.Set("tlsInsecure", "true")
+	}
+	u.RawQuery = q.Encode()
+	if u.Path == "" {
+		u.Path = "/"
+	}
+
+	export, stream := true, true
+	switch r.oneOf("snapshot.mode", "initial", "initial", "initial_only", "never", "no_data") {
+	case "initial_only":
+		stream = false
+	case "never", "no_data":
+		export = false
+	}
+	src := Node{"type": "mongodb", "uri": u.String()}
+	switch r.oneOf("capture.mode", "change_streams_update_full", "change_streams_update_full", "change_streams_update_full_with_pre_image", "change_streams", "change_streams_with_pre_image") {
+	case "change_streams_update_full_with_pre_image":
+		src["full_document_before_change"] = "when_available"
+	case "change_streams", "change_streams_with_pre_image":
+		r.fail("capture.mode", "sluice carries full documents: updates without the full document are not supported (hint: change_streams_update_full)")
+	}
+	var colls []string
+	if v := r.first("", "collection.include.list", "collection.whitelist"); v != "" {
+		for _, e := range list(v) {
+			// "logistics.*" is every collection of logistics: the regex's
+			// "." matches the separator.
+			if db, ok := strings.CutSuffix(e, ".*"); ok && db != "" && !strings.ContainsAny(db, `.\()[]{}+?^$|*`) {
+				colls = append(colls, db+".*")
+				continue
+			}
+			colls = append(colls, debeziumTables(r, "collection.include.list", e)...)
+		}
+	} else if v := r.first("", "database.include.list", "database.whitelist"); v != "" {
+		for _, d := range debeziumTables(r, "database.include.list", v) {
+			colls = append(colls, d+".*")
+		}
+	} else {
+		r.fail("collection.include.list", "sluice needs the captured databases or collections named (hint: collection.include.list=inventory.*)")
+	}
+	for _, k := range []string{"collection.exclude.list", "collection.blacklist", "database.exclude.list", "database.blacklist"} {
+		if r.get(k, "") != "" {
+			r.fail(k, "is not supported (hint: name the collections in collection.include.list)")
+		}
+	}
+	var cl []any
+	for _, c := range colls {
+		if strings.Count(c, ".") < 1 || strings.HasPrefix(c, "*") {
+			r.fail("collection.include.list", fmt.Sprintf("%q must name a database, then a collection (hint: inventory.orders or inventory.*)", c))
+			continue
+		}
+		cl = append(cl, map[string]any{"collection": c, "export": export, "stream": stream})
+	}
+	src["collections"] = cl
+	if n := r.integer("max.batch.size", 0); n > 0 {
+		src["batch_size"] = n
+	}
+	if d, ok := ms(r, "heartbeat.interval.ms", 0); ok {
+		src["heartbeat_interval"] = d.String()
+	}
+	r.ignore("mongodb.members.auto.discover", "mongodb.poll.interval.ms", "mongodb.connect.timeout.ms", "mongodb.server.selection.timeout.ms", "mongodb.socket.timeout.ms", "mongodb.heartbeat.frequency.ms", "snapshot.max.threads", "connect.max.attempts", "connect.backoff.initial.delay.ms", "connect.backoff.max.delay.ms")
+	name := sourceNode(prefix)
+	p.Sources[name] = src
+	p.Topic = tmplLiteral(prefix) + ".${database}.${table}"
+	w := env.Topics.Writer(r.name, p.Topic, WriterOptions{Schemas: schemasEnabled(r), Tombstones: r.boolean("tombstones.on.delete", true)})
+	w["inputs"] = []string{name}
+	p.Sinks[writerNode] = w
 }
 
 func debeziumWriter(r *reader, env Env, p *Plan, prefix string, src Node) {

@@ -31,19 +31,51 @@
 // # Translation
 //
 // Translate maps a class's documented keys (and the legacy names the
-// seeds use: database.server.name, table.whitelist) onto sluice's
+// seeds use: database.server.name, table.whitelist, mongodb.name,
+// collection.whitelist, mongodb.hosts) onto sluice's
 // component keys; values may be JSON strings, numbers or booleans. A key
 // that is neither translated, one of Connect's common keys, nor listed as
 // accepted without effect is a 400 naming it — never silently ignored.
 // Accepted without effect: tasks.max, config.action.reload, errors.log.*,
 // errors.retry.*, header.converter, the removed internal.*.converter keys,
-// other converters' settings under key./value.converter. (JsonConverter
-// ignores them), topic.creation.*, the MySQL schema history's settings
+// the schema registry converters' settings under key./value.converter.
+// (JsonConverter ignores them; other unknown converter settings are a
+// 400), JsonConverter's schemas.cache.size, topic.creation.*, the MySQL schema history's settings
 // (sluice keeps schemas in its own state), include.schema.changes (sluice
 // writes no schema change topic), and per class the JDBC and search
-// connectors' retry and timeout knobs, the S3 sink's locale and timezone.
-// Avro and Protobuf converters are a 400 (no schema registry).
-// Single message transforms and predicates are a 400 for now.
+// connectors' retry and timeout knobs (and the MongoDB connector's
+// driver timeouts, which the Go driver sets itself), the S3 sink's locale
+// and timezone.
+// Converters: JsonConverter with schemas.enable (true or false, alike for
+// keys and values: the writer's format debezium+schema or debezium),
+// replace.null.with.default (the writer's replace_null_with_default) and
+// decimal.format BASE64; StringConverter for the FileStream connectors
+// only (their records are strings; any other connector's would be
+// Struct{…} text). Avro and Protobuf converters are a 400 (no schema
+// registry).
+//
+// # Transforms
+//
+// Single message transforms become processors chained, in the order of
+// transforms, before a source connector's topic writer or after a sink
+// connector's topic reader (transforms.go): ExtractNewRecordState and
+// ExtractNewDocumentState → unwrap (processor/unwrap: deletes dropped,
+// kept or rewritten with __deleted, add.fields as columns; the legacy
+// delete.handling.mode and drop.tombstones map to Debezium 2.7's
+// delete.tombstone.handling.mode with a warning in the log, as 2.7 reads
+// them when the new key is unset), RegexRouter → route, Filter with a
+// TopicNameMatches predicate → filter, Filter with RecordIsTombstone →
+// no tombstones written, ReplaceField$Value (include/exclude and the old
+// whitelist/blacklist, renames) and InsertField$Value (static and topic
+// fields) → map. Transforms that read topic names see the streams named
+// as the topics first (a route by the topic template). Any other
+// transform, option or predicate is a 400 naming the key. Headers the
+// transforms would add (add.headers, operation.header) are not written —
+// a warning says so — as sluice's topics carry events, whose rows the
+// add.fields columns already extend. Topics keep Debezium envelopes (of
+// the unwrapped events) so that sluice's readers decode them losslessly;
+// a consumer outside sluice on a --kafka topic sees the envelope, not the
+// bare row.
 //
 // # REST API
 //

@@ -137,6 +137,9 @@ func (s *Server) translate(name string, cfg Config) (*Plan, *topology.Graph, err
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range plan.Warnings {
+		s.opt.Logger.Warn("connector "+name+": "+scrub(w, secretValues(cfg, plan)), "connector", name)
+	}
 	dir := filepath.Join(connectorDir(s.opt.StateDir, name), "state")
 	g, err := config.LoadValue("connector "+name, plan.Doc(pipelineName(name), dir), s.opt.Registry)
 	if err != nil {

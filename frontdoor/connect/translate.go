@@ -129,6 +129,18 @@ type Plan struct {
 	Flat bool
 	// Secrets are the configuration keys whose values are secrets.
 	Secrets []string
+	// Processors are the single message transforms translated, by name,
+	// chained in the order of the transforms key.
+	Processors map[string]Node
+	// Unwrapped is set when ExtractNewRecordState (or
+	// ExtractNewDocumentState) is applied: the records are rows.
+	Unwrapped bool
+	// Warnings are what the server logs when it installs the connector
+	// (deprecated options, options without effect).
+	Warnings []string
+
+	dropTombstones bool  // Filter with RecordIsTombstone
+	replaceNull    *bool // value.converter.replace.null.with.default
 }
 
 // Doc returns the pipeline document for config.LoadValue.
@@ -139,6 +151,9 @@ func (p *Plan) Doc(name, stateDir string) map[string]any {
 	}
 	if len(p.Sinks) > 0 {
 		doc["sinks"] = toAny(p.Sinks)
+	}
+	if len(p.Processors) > 0 {
+		doc["processors"] = toAny(p.Processors)
 	}
 	return doc
 }
@@ -185,7 +200,16 @@ func Translate(name string, cfg Config, env Env) (*Plan, error) {
 		r.fail("connector.class", "this server carries no topics (hint: run sluice serve with its topic log or --kafka)")
 	} else {
 		c.translate(r, env, p)
+		chain(r, p)
+		if p.replaceNull != nil {
+			if w := p.Sinks[writerNode]; p.Type == "source" && w != nil {
+				w["replace_null_with_default"] = *p.replaceNull
+			} else if !*p.replaceNull {
+				r.fail("value.converter.replace.null.with.default", "false is not supported on sink connectors: the records are read as their source connector wrote them (hint: set it on the source connector)")
+			}
+		}
 	}
+	p.Warnings = r.warnings
 	for _, k := range r.unused() {
 		r.fail(k, "sluice does not support this key for "+c.name+" (hint: remove it; `sluice help` lists what each sluice component takes)")
 	}
@@ -219,9 +243,13 @@ type reader struct {
 	cfg  Config
 	used map[string]bool
 	errs ConfigError
+	// warnings are logged when the connector is installed.
+	warnings []string
 }
 
 func (r *reader) fail(key, msg string) { r.errs = append(r.errs, &FieldError{Key: key, Msg: msg}) }
+
+func (r *reader) warn(msg string) { r.warnings = append(r.warnings, msg) }
 
 // get returns a key's value (or def when absent or empty), marking it used.
 func (r *reader) get(key, def string) string {
@@ -347,33 +375,128 @@ func common(r *reader, c *class, p *Plan) {
 		r.fail("errors.deadletterqueue.topic.name", "dead letter topics are not supported by this front door yet (hint: remove it, or use a YAML pipeline with dead_letter:)")
 	}
 	r.ignorePrefix("errors.deadletterqueue.")
-	for _, k := range []string{"key.converter", "value.converter"} {
-		switch v := r.get(k, "org.apache.kafka.connect.json.JsonConverter"); v {
-		case "org.apache.kafka.connect.json.JsonConverter":
-		case "io.confluent.connect.avro.AvroConverter", "io.confluent.connect.protobuf.ProtobufConverter", "io.confluent.connect.json.JsonSchemaConverter", "io.apicurio.registry.utils.converter.AvroConverter":
-			r.fail(k, v+" needs a schema registry, which sluice does not talk to (hint: org.apache.kafka.connect.json.JsonConverter)")
-		default:
-			r.fail(k, v+" is not supported (hint: org.apache.kafka.connect.json.JsonConverter)")
-		}
-		// JsonConverter ignores the settings of other converters (the
-		// seeds' schema.registry.url, subject name strategies).
-		r.ignorePrefix(k + ".")
-	}
+	converters(r, c, p)
 	// Removed in Kafka 3.0; Connect ignores them with a warning.
 	r.ignorePrefix("internal.key.converter")
 	r.ignorePrefix("internal.value.converter")
-	if r.get("transforms", "") != "" {
-		r.fail("transforms", "single message transforms are not translated yet (hint: remove them, or write the pipeline in YAML with processors)")
-	}
-	r.ignorePrefix("transforms.")
-	if r.get("predicates", "") != "" {
-		r.fail("predicates", "predicates are not translated yet (hint: remove them)")
-	}
-	r.ignorePrefix("predicates.")
 	if c.typ == "source" {
 		// Topics are created at the first write; their settings mean
 		// nothing to the topic log.
 		r.ignorePrefix("topic.creation.")
+	}
+}
+
+// chain translates the transforms into processors before the connector's
+// last node: a source connector's topic writer, a sink connector's sink.
+func chain(r *reader, p *Plan) {
+	tombstones := true
+	if p.Type == "source" && !p.Flat {
+		tombstones = !strings.EqualFold(r.cfg["tombstones.on.delete"], "false")
+	} else if p.Type == "source" {
+		tombstones = false
+	}
+	tc := transforms(r, p, tombstones)
+	var last Node
+	if p.Type == "source" {
+		last = p.Sinks[writerNode]
+		if tc.byTopic && last != nil && p.Topic != "${stream}" {
+			// The transforms see records by topic (RegexRouter renames
+			// it, TopicNameMatches tests it): name the streams as the
+			// topics first, and write each to its stream's name.
+			tc.nodes = append([]Node{{"type": "route", "template": p.Topic}}, tc.nodes...)
+			tc.names = append([]string{"topic_names"}, tc.names...)
+			last["topic"] = "${stream}"
+		}
+		if last != nil && p.dropTombstones {
+			last["tombstones_on_delete"] = false
+		}
+	} else {
+		last = p.Sinks[sinkNode]
+	}
+	tc.attach(last)
+	if tc.unwrapped {
+		p.Unwrapped = true
+		if p.Type == "source" {
+			// The topic's records are rows, as a JDBC source's: the S3
+			// sink's JsonFormat writes them as rows.
+			p.Flat = true
+		}
+	}
+}
+
+// Converter classes.
+const (
+	jsonConverter   = "org.apache.kafka.connect.json.JsonConverter"
+	stringConverter = "org.apache.kafka.connect.storage.StringConverter"
+)
+
+// foreignConverterKeys are settings of other converters (Confluent's
+// schema registry converters) that JsonConverter ignores, as configs
+// written for several converters carry them (seed 003's subject name
+// strategy).
+var foreignConverterKeys = []string{"schema.registry.", "basic.auth.", "bearer.auth.", "key.subject.name.strategy", "value.subject.name.strategy",
+	"auto.register.schemas", "use.latest.version", "latest.compatibility.strict", "enhanced.avro.schema.support", "connect.meta.data", "specific.avro.reader",
+	"avro.", "scrub.invalid.names", "normalize.schemas", "use.schema.id", "id.compatibility.strict"}
+
+// converters takes key.converter and value.converter with their settings:
+// JsonConverter (schemas.enable, replace.null.with.default,
+// decimal.format BASE64, schemas.cache.size), StringConverter for the
+// FileStream connectors, whose records are strings; registry converters
+// are a 400 saying why.
+func converters(r *reader, c *class, p *Plan) {
+	schemas := map[string]bool{}
+	for _, k := range []string{"key.converter", "value.converter"} {
+		v := r.get(k, jsonConverter)
+		switch v {
+		case jsonConverter, "JsonConverter":
+			schemas[k] = r.boolean(k+".schemas.enable", true)
+			switch strings.ToUpper(r.get(k+".decimal.format", "BASE64")) {
+			case "BASE64":
+			default:
+				r.fail(k+".decimal.format", "only BASE64 (the default) is supported: sluice writes decimals as Debezium does (hint: remove it)")
+			}
+			if k == "value.converter" {
+				if v := r.get(k+".replace.null.with.default", ""); v != "" {
+					b := r.boolean(k+".replace.null.with.default", true)
+					p.replaceNull = &b
+				}
+			} else if !r.boolean(k+".replace.null.with.default", true) {
+				r.fail(k+".replace.null.with.default", "false is not supported for keys (key columns have no defaults to replace)")
+			}
+			r.ignore(k + ".schemas.cache.size")
+		case stringConverter, "StringConverter":
+			if c.name != "org.apache.kafka.connect.file.FileStreamSourceConnector" && c.name != "org.apache.kafka.connect.file.FileStreamSinkConnector" {
+				r.fail(k, stringConverter+" turns "+c.name+"'s structured records into Struct{…} text (hint: "+jsonConverter+")")
+			}
+			schemas[k] = true
+			r.ignore(k + ".encoding")
+		case "io.confluent.connect.avro.AvroConverter", "io.confluent.connect.protobuf.ProtobufConverter", "io.confluent.connect.json.JsonSchemaConverter",
+			"io.apicurio.registry.utils.converter.AvroConverter", "io.apicurio.registry.utils.converter.ProtobufConverter", "io.apicurio.registry.utils.converter.ExtJsonConverter":
+			r.fail(k, v+" needs a schema registry, which sluice does not talk to (hint: "+jsonConverter+")")
+		default:
+			r.fail(k, v+" is not supported (hint: "+jsonConverter+")")
+		}
+		for key := range r.cfg {
+			rest, ok := strings.CutPrefix(key, k+".")
+			if !ok || r.used[key] {
+				continue
+			}
+			foreign := false
+			for _, f := range foreignConverterKeys {
+				if strings.HasPrefix(rest, f) {
+					foreign = true
+				}
+			}
+			if foreign {
+				r.used[key] = true // JsonConverter ignores it too
+			} else {
+				r.used[key] = true
+				r.fail(key, fmt.Sprintf("%s is not a setting sluice supports for %s (hint: remove it)", rest, v))
+			}
+		}
+	}
+	if k, v := schemas["key.converter"], schemas["value.converter"]; len(schemas) == 2 && k != v {
+		r.fail("key.converter.schemas.enable", fmt.Sprintf("sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is %v (hint: set both alike)", v))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/registry"
 )
@@ -134,8 +136,26 @@ func TestTranslateErrors(t *testing.T) {
 		{`{"connector.class":"FileStreamSink","file":"o"}`, "topics: Must configure one of topics or topics.regex"},
 		{`{"connector.class":"io.debezium.connector.postgresql.PostgresConnector","database.hostname":"h","database.user":"u","database.dbname":"d","database.server.name":"p","table.include.list":"public\\.(a|b)"}`,
 			`table.include.list: the pattern "public\\.(a|b)" uses regular expression syntax`},
-		{`{"connector.class":"io.debezium.connector.postgresql.PostgresConnector","database.hostname":"h","database.user":"u","database.dbname":"d","database.server.name":"p","transforms":"unwrap","transforms.unwrap.type":"io.debezium.transforms.ExtractNewRecordState"}`,
-			"transforms: single message transforms are not translated yet"},
+		{pgWith(`"transforms":"t","transforms.t.type":"org.apache.kafka.connect.transforms.TimestampConverter$Value","transforms.t.field":"ts","transforms.t.target.type":"Timestamp"`),
+			"transforms.t.type: the transform org.apache.kafka.connect.transforms.TimestampConverter$Value is not supported by sluice (hint: convert the column in a YAML pipeline with a map processor)"},
+		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.route.by.field":"x"`),
+			"transforms.u.route.by.field: routing by a field's value is not supported (hint: RegexRouter)"},
+		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.colour":"red"`),
+			"transforms.u.colour: the option colour of io.debezium.transforms.ExtractNewRecordState is not supported by sluice (hint: remove it)"},
+		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.delete.handling.mode":"keep"`),
+			"transforms.u.delete.handling.mode: Invalid value keep for configuration delete.handling.mode: Value must be one of drop, rewrite, none"},
+		{pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.delete.tombstone.handling.mode":"keep"`),
+			"transforms.u.delete.tombstone.handling.mode: Invalid value keep for configuration delete.tombstone.handling.mode: Value must be one of drop, tombstone, rewrite, rewrite-with-tombstone"},
+		{pgWith(`"transforms":"u","transforms.v.type":"io.debezium.transforms.ExtractNewRecordState","transforms.u.type":"RegexRouter","transforms.u.regex":"(.*)","transforms.u.replacement":"x$1"`),
+			`transforms.v.type: the transform "v" is not listed in transforms (hint: add it to transforms, or remove its keys)`},
+		{pgWith(`"transforms":"f","transforms.f.type":"org.apache.kafka.connect.transforms.Filter"`),
+			"transforms.f.predicate: a Filter without a predicate drops every record (hint: give it a predicate)"},
+		{pgWith(`"transforms":"f","transforms.f.type":"Filter","transforms.f.predicate":"h","predicates":"h","predicates.h.type":"org.apache.kafka.connect.transforms.predicates.HasHeaderKey","predicates.h.name":"x"`),
+			"predicates.h.type: HasHeaderKey is not supported"},
+		{pgWith(`"transforms":"f","transforms.f.type":"Filter","transforms.f.predicate":"nope"`),
+			`transforms.f.predicate: the predicate "nope" is not defined`},
+		{pgWith(`"transforms":"i","transforms.i.type":"InsertField$Value","transforms.i.offset.field":"off"`),
+			"transforms.i.offset.field: offset.field is not supported: sluice's events have no Kafka offset (hint: remove it)"},
 	} {
 		_, err := translateJSON(t, "c", tc.body, env)
 		var ce ConfigError
@@ -147,6 +167,128 @@ func TestTranslateErrors(t *testing.T) {
 	}
 	if _, err := translateJSON(t, "c", `{"connector.class":"com.example.Nope"}`, env); err == nil || !strings.HasPrefix(err.Error(), "Failed to find any class that implements Connector and which name matches com.example.Nope") {
 		t.Errorf("unknown class: %v", err)
+	}
+}
+
+func pgWith(extra string) string {
+	return `{"connector.class":"io.debezium.connector.postgresql.PostgresConnector","database.hostname":"h","database.user":"u","database.dbname":"d","database.server.name":"p",` + extra + `}`
+}
+
+// seed004Customers is seed 004's CREATE SOURCE CONNECTOR customers_reader,
+// its WITH clause as JSON.
+const seed004Customers = `{
+    "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+    "database.hostname": "postgres",
+    "database.port": "5432",
+    "database.user": "postgres-user",
+    "database.password": "postgres-pw",
+    "database.dbname": "customers",
+    "database.server.name": "customers",
+    "table.whitelist": "public.customers",
+    "transforms": "unwrap",
+    "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+    "transforms.unwrap.drop.tombstones": "false",
+    "transforms.unwrap.delete.handling.mode": "rewrite"
+}`
+
+// TestTransformsTranslate: seed 004's unwrap becomes an unwrap processor
+// between the source and the topic writer (the legacy options mapped to
+// rewrite-with-tombstone, with the deprecation warned), and a chain of
+// transforms keeps its order, topics named before the transforms see them.
+func TestTransformsTranslate(t *testing.T) {
+	env := Env{Topics: testTopics}
+	p := mustLoad(t, "customers_reader", seed004Customers, env)
+	if want := (Node{"type": "unwrap", "delete_handling": "rewrite_with_tombstone", "inputs": []string{"customers"}}); !reflect.DeepEqual(p.Processors["transform1"], want) {
+		t.Errorf("unwrap: %#v\nwant %#v", p.Processors["transform1"], want)
+	}
+	if w := p.Sinks["topics"]; !reflect.DeepEqual(w["inputs"], []string{"transform1"}) || w["topic"] != "customers.${schema}.${table}" {
+		t.Errorf("writer: %#v", w)
+	}
+	if !p.Unwrapped || !p.Flat {
+		t.Errorf("Unwrapped %v Flat %v", p.Unwrapped, p.Flat)
+	}
+	if want := []string{"transforms.unwrap.delete.handling.mode and transforms.unwrap.drop.tombstones are deprecated (removed in Debezium 3.0): this configuration is transforms.unwrap.delete.tombstone.handling.mode=rewrite-with-tombstone"}; !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("warnings: %q", p.Warnings)
+	}
+
+	// Legacy options against delete.tombstone.handling.mode, and
+	// tombstones.on.delete=false (no tombstone to keep).
+	for _, tc := range []struct{ extra, want string }{
+		{``, "drop"},
+		{`,"transforms.u.drop.tombstones":"false"`, "tombstone"},
+		{`,"transforms.u.delete.handling.mode":"none"`, "tombstone"},
+		{`,"transforms.u.delete.handling.mode":"rewrite"`, "rewrite"},
+		{`,"transforms.u.delete.handling.mode":"rewrite","transforms.u.drop.tombstones":"false","tombstones.on.delete":"false"`, "rewrite"},
+		{`,"transforms.u.delete.tombstone.handling.mode":"tombstone"`, "tombstone"},
+		{`,"transforms.u.delete.tombstone.handling.mode":"rewrite-with-tombstone"`, "rewrite_with_tombstone"},
+		{`,"transforms.u.delete.tombstone.handling.mode":"drop","transforms.u.delete.handling.mode":"rewrite"`, "drop"},
+	} {
+		p := mustLoad(t, "c", pgWith(`"transforms":"u","transforms.u.type":"io.debezium.transforms.ExtractNewRecordState"`+tc.extra), env)
+		if got := p.Processors["transform1"]["delete_handling"]; got != tc.want {
+			t.Errorf("%s: delete_handling %v, want %s", tc.extra, got, tc.want)
+		}
+	}
+
+	p = mustLoad(t, "c", pgWith(`"transforms":"unwrap,route,drop,keep,stamp",
+		"transforms.unwrap.type":"io.debezium.transforms.ExtractNewRecordState","transforms.unwrap.add.fields":"op,table,source.ts_ms","transforms.unwrap.add.fields.prefix":"_",
+		"transforms.route.type":"org.apache.kafka.connect.transforms.RegexRouter","transforms.route.regex":"([^.]+)\\.([^.]+)\\.([^.]+)","transforms.route.replacement":"$3",
+		"transforms.drop.type":"org.apache.kafka.connect.transforms.Filter","transforms.drop.predicate":"isAudit",
+		"transforms.keep.type":"org.apache.kafka.connect.transforms.ReplaceField$Value","transforms.keep.blacklist":"secret","transforms.keep.renames":"a:b",
+		"transforms.stamp.type":"InsertField$Value","transforms.stamp.static.field":"origin","transforms.stamp.static.value":"pg \"1\"","transforms.stamp.topic.field":"topic",
+		"predicates":"isAudit","predicates.isAudit.type":"org.apache.kafka.connect.transforms.predicates.TopicNameMatches","predicates.isAudit.pattern":"audit.*"`), env)
+	want := map[string]Node{
+		"topic_names": {"type": "route", "template": "p.${schema}.${table}", "inputs": []string{"p"}},
+		"transform1":  {"type": "unwrap", "delete_handling": "drop", "add_fields": []string{"op", "table", "source.ts_ms"}, "add_fields_prefix": "_", "inputs": []string{"topic_names"}},
+		"transform2":  {"type": "route", "regex": `([^.]+)\.([^.]+)\.([^.]+)`, "replacement": "$3", "inputs": []string{"transform1"}},
+		"transform3":  {"type": "filter", "condition": `!(meta.stream matches "^(?:audit.*)$")`, "on_delete": "evaluate", "inputs": []string{"transform2"}},
+		"transform4":  {"type": "map", "drop": []string{"secret"}, "rename": map[string]any{"a": "b"}, "inputs": []string{"transform3"}},
+	}
+	set, _ := yaml.Marshal(p.Processors["transform5"]["set"])
+	if got, want := string(set), `topic: "meta.stream"`+"\n"+`origin: "\"pg \\\"1\\\"\""`+"\n"; got != want {
+		t.Errorf("InsertField's set:\n%s\nwant\n%s", got, want)
+	}
+	delete(p.Processors["transform5"], "set")
+	want["transform5"] = Node{"type": "map", "inputs": []string{"transform4"}}
+	if !reflect.DeepEqual(p.Processors, want) {
+		t.Errorf("chain:\n%#v\nwant\n%#v", p.Processors, want)
+	}
+	if w := p.Sinks["topics"]; !reflect.DeepEqual(w["inputs"], []string{"transform5"}) || w["topic"] != "${stream}" {
+		t.Errorf("writer: %#v", w)
+	}
+}
+
+// TestConverters: JsonConverter's settings take effect or are refused;
+// other converters' settings are ignored as JsonConverter ignores them;
+// StringConverter only where records are strings; registry converters are
+// a 400 saying why.
+func TestConverters(t *testing.T) {
+	env := Env{Topics: testTopics, FilesRoot: t.TempDir()}
+	p := mustLoad(t, "c", pgWith(`"key.converter":"org.apache.kafka.connect.json.JsonConverter","key.converter.schemas.enable":"false",
+		"value.converter":"org.apache.kafka.connect.json.JsonConverter","value.converter.schemas.enable":false,"value.converter.replace.null.with.default":"false",
+		"value.converter.schema.registry.url":"http://registry:8081","value.converter.schemas.cache.size":"100","value.converter.decimal.format":"base64"`), env)
+	if w := p.Sinks["topics"]; w["format"] != "debezium" || w["replace_null_with_default"] != false {
+		t.Errorf("writer: %#v", w)
+	}
+	p = mustLoad(t, "f", `{"connector.class":"FileStreamSource","file":"in.txt","topic":"lines","value.converter":"org.apache.kafka.connect.storage.StringConverter","key.converter":"org.apache.kafka.connect.storage.StringConverter"}`, env)
+	if p.Type != "source" {
+		t.Errorf("FileStreamSource with StringConverter: %#v", p)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{pgWith(`"value.converter":"io.confluent.connect.avro.AvroConverter","value.converter.schema.registry.url":"http://r:8081"`),
+			"value.converter: io.confluent.connect.avro.AvroConverter needs a schema registry, which sluice does not talk to (hint: org.apache.kafka.connect.json.JsonConverter)"},
+		{pgWith(`"key.converter":"io.confluent.connect.protobuf.ProtobufConverter"`), "key.converter: io.confluent.connect.protobuf.ProtobufConverter needs a schema registry"},
+		{pgWith(`"value.converter":"org.apache.kafka.connect.storage.StringConverter"`),
+			"value.converter: org.apache.kafka.connect.storage.StringConverter turns io.debezium.connector.postgresql.PostgresConnector's structured records into Struct{…} text (hint: org.apache.kafka.connect.json.JsonConverter)"},
+		{pgWith(`"value.converter.decimal.format":"NUMERIC"`), "value.converter.decimal.format: only BASE64 (the default) is supported"},
+		{pgWith(`"value.converter.colour":"red"`), "value.converter.colour: colour is not a setting sluice supports for org.apache.kafka.connect.json.JsonConverter (hint: remove it)"},
+		{pgWith(`"value.converter.schemas.enable":"false"`), "key.converter.schemas.enable: sluice writes keys and values with the same schemas.enable: value.converter.schemas.enable is false (hint: set both alike)"},
+		{`{"connector.class":"FileStreamSink","topics":"x","file":"o","value.converter.replace.null.with.default":"false"}`,
+			"value.converter.replace.null.with.default: false is not supported on sink connectors"},
+	} {
+		_, err := translateJSON(t, "c", tc.body, env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s:\n got %v\nwant %q", tc.body, err, tc.want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package eval
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
@@ -115,7 +116,9 @@ func castFunc(from, to types.Type) (conv, error) {
 				return event.Int(d), nil
 			}, nil
 		case types.Timestamp:
-			return func(v event.Value) (event.Value, error) { return event.Int(floorDiv(v.AsInt(), microsPerDay)), nil }, nil
+			return func(v event.Value) (event.Value, error) {
+				return event.Int(civil.FloorDiv(v.AsInt(), microsPerDay)), nil
+			}, nil
 		}
 	case types.Time:
 		switch from.Base {

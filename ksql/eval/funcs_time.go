@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strings"
 	"time"
@@ -43,12 +44,12 @@ func timeFuncs() map[string][]*overload {
 				return event.Int(now().UnixMilli()), nil
 			}),
 			over("TIMESTAMP -> BIGINT").fn(func(a []event.Value) (event.Value, error) {
-				return event.Int(floorDiv(a[0].AsInt(), microsPerMilli)), nil
+				return event.Int(civil.FloorDiv(a[0].AsInt(), microsPerMilli)), nil
 			}),
 		},
 		"UNIX_DATE": {
 			over(" -> INTEGER").impureFn().fn(func([]event.Value) (event.Value, error) {
-				return event.Int(floorDiv(now().Unix(), 86400)), nil
+				return event.Int(civil.FloorDiv(now().Unix(), 86400)), nil
 			}),
 			over("DATE -> INTEGER").fn(func(a []event.Value) (event.Value, error) { return a[0], nil }),
 		},
@@ -133,38 +134,54 @@ func zoneArg(c *callSite, i int, def *javatime.Zone) (func(a []event.Value) (*ja
 	}, nil
 }
 
+// patterned builds the call of a function whose argument 1 is a
+// DateTimeFormatter pattern and, when zi > 0, argument zi an optional zone
+// (GMT when absent): body gets the compiled pattern, the zone and the
+// arguments; its errors are prefixed with the function's name.
+func patterned(c *callSite, zi int, body func(p *javatime.Pattern, z *javatime.Zone, a []event.Value) (event.Value, error)) (callFn, error) {
+	pc, err := newPatternCache(c, 1)
+	if err != nil {
+		return nil, err
+	}
+	zone := func([]event.Value) (*javatime.Zone, error) { return javatime.GMT, nil }
+	if zi > 0 {
+		if zone, err = zoneArg(c, zi, javatime.GMT); err != nil {
+			return nil, err
+		}
+	}
+	return func(a []event.Value) (event.Value, error) {
+		p, err := pc.get(a[1].Str)
+		if err != nil {
+			return event.Null, err
+		}
+		z, err := zone(a)
+		if err != nil {
+			return event.Null, err
+		}
+		v, err := body(p, z, a)
+		if err != nil {
+			return event.Null, fmt.Errorf("%s: %w", c.name, err)
+		}
+		return v, nil
+	}, nil
+}
+
 // parseTimestamp is PARSE_TIMESTAMP (TIMESTAMP) and STRINGTOTIMESTAMP
 // (BIGINT milliseconds): the zone defaults to GMT (ksqlDB's
 // STRINGTOTIMESTAMP uses the server's zone; sluice's server zone is UTC).
 // ksqlDB keeps milliseconds.
 func parseTimestamp(millis bool) func(c *callSite) (callFn, error) {
 	return func(c *callSite) (callFn, error) {
-		pc, err := newPatternCache(c, 1)
-		if err != nil {
-			return nil, err
-		}
-		zone, err := zoneArg(c, 2, javatime.GMT)
-		if err != nil {
-			return nil, err
-		}
-		return func(a []event.Value) (event.Value, error) {
-			p, err := pc.get(a[1].Str)
-			if err != nil {
-				return event.Null, err
-			}
-			z, err := zone(a)
-			if err != nil {
-				return event.Null, err
-			}
+		return patterned(c, 2, func(p *javatime.Pattern, z *javatime.Zone, a []event.Value) (event.Value, error) {
 			us, err := p.ParseTimestamp(a[0].Str, z)
 			if err != nil {
-				return event.Null, fmt.Errorf("%s: %w", c.name, err)
+				return event.Null, err
 			}
 			if millis {
-				return event.Int(floorDiv(us, microsPerMilli)), nil
+				return event.Int(civil.FloorDiv(us, microsPerMilli)), nil
 			}
 			return event.Int(us), nil
-		}, nil
+		})
 	}
 }
 
@@ -172,36 +189,17 @@ func parseTimestamp(millis bool) func(c *callSite) (callFn, error) {
 // (BIGINT milliseconds), in GMT unless a zone is given.
 func formatTimestamp(millis bool) func(c *callSite) (callFn, error) {
 	return func(c *callSite) (callFn, error) {
-		pc, err := newPatternCache(c, 1)
-		if err != nil {
-			return nil, err
-		}
-		zone, err := zoneArg(c, 2, javatime.GMT)
-		if err != nil {
-			return nil, err
-		}
-		return func(a []event.Value) (event.Value, error) {
-			p, err := pc.get(a[1].Str)
-			if err != nil {
-				return event.Null, err
-			}
-			z, err := zone(a)
-			if err != nil {
-				return event.Null, err
-			}
+		return patterned(c, 2, func(p *javatime.Pattern, z *javatime.Zone, a []event.Value) (event.Value, error) {
 			us := a[0].AsInt()
 			if millis {
 				if us > math.MaxInt64/microsPerMilli || us < math.MinInt64/microsPerMilli {
-					return event.Null, fmt.Errorf("%s: %d milliseconds is out of range", c.name, us)
+					return event.Null, fmt.Errorf("%d milliseconds is out of range", us)
 				}
 				us *= microsPerMilli
 			}
 			s, err := p.FormatInstant(us, z)
-			if err != nil {
-				return event.Null, fmt.Errorf("%s: %w", c.name, err)
-			}
-			return event.String(s), nil
-		}, nil
+			return event.String(s), err
+		})
 	}
 }
 
@@ -210,86 +208,42 @@ func formatTimestamp(millis bool) func(c *callSite) (callFn, error) {
 // whole date).
 func parseDate(days bool) func(c *callSite) (callFn, error) {
 	return func(c *callSite) (callFn, error) {
-		pc, err := newPatternCache(c, 1)
-		if err != nil {
-			return nil, err
-		}
-		return func(a []event.Value) (event.Value, error) {
-			p, err := pc.get(a[1].Str)
-			if err != nil {
-				return event.Null, err
-			}
+		return patterned(c, 0, func(p *javatime.Pattern, _ *javatime.Zone, a []event.Value) (event.Value, error) {
 			if days {
 				d, err := p.ParseDate(a[0].Str, javatime.English)
-				if err != nil {
-					return event.Null, fmt.Errorf("%s: %w", c.name, err)
-				}
-				return event.Int(d), nil
+				return event.Int(d), err
 			}
 			us, err := p.ParseTimestamp(a[0].Str, javatime.GMT)
 			if err != nil {
-				return event.Null, fmt.Errorf("%s: %w", c.name, err)
+				return event.Null, err
 			}
 			if floorMod(us, microsPerDay) != 0 {
-				return event.Null, fmt.Errorf("%s: the format %q contains a time field", c.name, a[1].Str)
+				return event.Null, fmt.Errorf("the format %q contains a time field", a[1].Str)
 			}
-			return event.Int(floorDiv(us, microsPerDay)), nil
-		}, nil
+			return event.Int(civil.FloorDiv(us, microsPerDay)), nil
+		})
 	}
 }
 
 func formatDate(c *callSite) (callFn, error) {
-	pc, err := newPatternCache(c, 1)
-	if err != nil {
-		return nil, err
-	}
-	return func(a []event.Value) (event.Value, error) {
-		p, err := pc.get(a[1].Str)
-		if err != nil {
-			return event.Null, err
-		}
+	return patterned(c, 0, func(p *javatime.Pattern, _ *javatime.Zone, a []event.Value) (event.Value, error) {
 		s, err := p.FormatDate(a[0].AsInt())
-		if err != nil {
-			return event.Null, fmt.Errorf("%s: %w", c.name, err)
-		}
-		return event.String(s), nil
-	}, nil
+		return event.String(s), err
+	})
 }
 
 func parseTime(c *callSite) (callFn, error) {
-	pc, err := newPatternCache(c, 1)
-	if err != nil {
-		return nil, err
-	}
-	return func(a []event.Value) (event.Value, error) {
-		p, err := pc.get(a[1].Str)
-		if err != nil {
-			return event.Null, err
-		}
+	return patterned(c, 0, func(p *javatime.Pattern, _ *javatime.Zone, a []event.Value) (event.Value, error) {
 		us, err := p.ParseTime(a[0].Str, javatime.English)
-		if err != nil {
-			return event.Null, fmt.Errorf("%s: %w", c.name, err)
-		}
-		return event.Int(us / microsPerMilli * microsPerMilli), nil // ksqlDB keeps milliseconds
-	}, nil
+		return event.Int(us / microsPerMilli * microsPerMilli), err // ksqlDB keeps milliseconds
+	})
 }
 
 func formatTime(c *callSite) (callFn, error) {
-	pc, err := newPatternCache(c, 1)
-	if err != nil {
-		return nil, err
-	}
-	return func(a []event.Value) (event.Value, error) {
-		p, err := pc.get(a[1].Str)
-		if err != nil {
-			return event.Null, err
-		}
+	return patterned(c, 0, func(p *javatime.Pattern, _ *javatime.Zone, a []event.Value) (event.Value, error) {
 		s, err := p.FormatTime(a[0].AsInt())
-		if err != nil {
-			return event.Null, fmt.Errorf("%s: %w", c.name, err)
-		}
-		return event.String(s), nil
-	}, nil
+		return event.String(s), err
+	})
 }
 
 // timeUnits are the units of DATEADD and friends (Java's TimeUnit), in
@@ -357,7 +311,7 @@ func dateAdd(sign int64) func(c *callSite) (callFn, error) {
 			if err != nil {
 				return event.Null, err
 			}
-			return event.Int(floorDiv(us, microsPerDay)), nil
+			return event.Int(civil.FloorDiv(us, microsPerDay)), nil
 		}, nil
 	}
 }
@@ -420,7 +374,7 @@ func convertTZ(c *callSite) (callFn, error) {
 			return event.Null, err
 		}
 		us := a[0].AsInt()
-		sec := floorDiv(us, microsPerSecond)
+		sec := civil.FloorDiv(us, microsPerSecond)
 		return event.Int(us + int64(tz.Offset(sec)-fz.Offset(sec))*microsPerSecond), nil
 	}, nil
 }

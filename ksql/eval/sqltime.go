@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
@@ -14,15 +15,7 @@ const (
 	microsPerDay    = 86400 * microsPerSecond
 )
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
-func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+func floorMod(a, b int64) int64 { return a - civil.FloorDiv(a, b)*b }
 
 // maxDateDays bounds the DATEs whose midnight a TIMESTAMP can hold.
 const maxDateDays = math.MaxInt64 / microsPerDay
@@ -34,60 +27,6 @@ func dateMicros(days int64) (int64, bool) {
 		return 0, false
 	}
 	return days * microsPerDay, true
-}
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date.
-func civil(days int64) (year int64, month, day int) {
-	// Howard Hinnant's days_from_civil inverse.
-	z := days + 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, int(m), int(d)
-}
-
-// daysFromCivil is the number of days since 1970-01-01 of a date.
-func daysFromCivil(y int64, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400
-	mm := int64(m)
-	if mm > 2 {
-		mm -= 3
-	} else {
-		mm += 9
-	}
-	doy := (153*mm+2)/5 + int64(d) - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func monthDays(y int64, m int) int {
-	switch m {
-	case 2:
-		if isLeap(y) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // appendISOYear writes a year as Java's ISO formatters do: four digits at
@@ -110,7 +49,7 @@ func append2(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'
 
 // formatSQLDate is Java's LocalDate.toString: yyyy-MM-dd.
 func formatSQLDate(days int64) string {
-	y, m, d := civil(days)
+	y, m, d := civil.Date(days)
 	b := appendISOYear(make([]byte, 0, 12), y)
 	b = append(b, '-')
 	b = append2(b, m)
@@ -136,9 +75,9 @@ func formatSQLTime(micros int64) string {
 // yyyy-MM-dd'T'HH:mm:ss.SSS in UTC. A value with microseconds (which a
 // ksqlDB TIMESTAMP cannot hold) shows all six fraction digits.
 func formatSQLTimestamp(micros int64) string {
-	days := floorDiv(micros, microsPerDay)
+	days := civil.FloorDiv(micros, microsPerDay)
 	tod := micros - days*microsPerDay
-	y, m, d := civil(days)
+	y, m, d := civil.Date(days)
 	b := appendISOYear(make([]byte, 0, 32), y)
 	b = append(b, '-')
 	b = append2(b, m)
@@ -205,10 +144,10 @@ func parseISODate(s string) (int64, bool) {
 	}
 	m, ok1 := digitsAt(s, j+1, 2)
 	d, ok2 := digitsAt(s, j+4, 2)
-	if !ok1 || !ok2 || m < 1 || m > 12 || d < 1 || d > monthDays(y, m) {
+	if !ok1 || !ok2 || m < 1 || m > 12 || d < 1 || d > civil.MonthDays(y, m) {
 		return 0, false
 	}
-	return daysFromCivil(y, m, d), true
+	return civil.Days(y, m, d), true
 }
 
 // parseISOTime reads HH:mm[:ss[.f…]] (Java's ISO_LOCAL_TIME) into

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"time"
 
@@ -168,7 +169,7 @@ func (j *ssJoin) push(r *run, side int, c *change) error {
 	return j.expire(st)
 }
 
-func (j *ssJoin) bucket(t int64) int64 { return floorDiv(t, j.bucketSize) }
+func (j *ssJoin) bucket(t int64) int64 { return civil.FloorDiv(t, j.bucketSize) }
 
 // bufKey is the prefix of side's rows of key jk in t's bucket.
 func (j *ssJoin) bufKey(side int, t int64, jk []byte) []byte {

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/ksql/ir"
@@ -46,7 +47,7 @@ func newWindowAgg(a *aggCore, w *ir.Window, pfx []byte, m *meta, out link) (*win
 // increasing order (TimeWindows.windowsFor: like Kafka Streams, no window
 // starts before 0 for a time at or after 0).
 func (g *windowAgg) windowStarts(ts int64) []int64 {
-	first := floorDiv(ts-g.size+g.advance, g.advance) * g.advance
+	first := civil.FloorDiv(ts-g.size+g.advance, g.advance) * g.advance
 	if ts >= 0 && first < 0 {
 		first = 0
 	}
@@ -60,15 +61,7 @@ func (g *windowAgg) windowStarts(ts int64) []int64 {
 // millis is an event time (microseconds) as the ROWTIME, WINDOWSTART and
 // WINDOWEND columns hold it: BIGINT epoch milliseconds, ksqlDB's type
 // (package ir), rounded down.
-func millis(us int64) int64 { return floorDiv(us, 1000) }
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
+func millis(us int64) int64 { return civil.FloorDiv(us, 1000) }
 
 func (g *windowAgg) push(r *run, _ int, c *change) error {
 	group, ok, err := g.group(r, c.row)
@@ -130,7 +123,7 @@ func (g *windowAgg) push(r *run, _ int, c *change) error {
 // retention: one range deletion each time that passes a window start.
 func (g *windowAgg) expire(st int64) error {
 	cutoff := st - g.ret
-	last := floorDiv(cutoff-1, g.advance) // the last window start below cutoff, in advances
+	last := civil.FloorDiv(cutoff-1, g.advance) // the last window start below cutoff, in advances
 	if g.expiredKnown && last <= g.expiredTo {
 		return nil
 	}

@@ -2,6 +2,7 @@ package javatime
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"strconv"
 	"strings"
 	"time"
@@ -28,23 +29,15 @@ const (
 	secondsPerDay  = 86400
 )
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
 // setDate fills the date fields from days since 1970-01-01.
 func (t *temporal) setDate(days int64) {
 	t.hasDate = true
-	t.year, t.month, t.day = civil(days)
-	t.dayOfYear = int(days - daysFromCivil(t.year, 1, 1) + 1)
+	t.year, t.month, t.day = civil.Date(days)
+	t.dayOfYear = int(days - civil.Days(t.year, 1, 1) + 1)
 	t.dayOfWeek = int(floorMod(days+3, 7)) + 1 // 1970-01-01 was a Thursday
 }
 
-func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+func floorMod(a, b int64) int64 { return a - civil.FloorDiv(a, b)*b }
 
 // setTime fills the time fields from nanoseconds of the day.
 func (t *temporal) setTime(nanoOfDay int64) {
@@ -117,11 +110,11 @@ func (t *temporal) get(f field) (int64, bool) {
 // FormatInstant formats an instant (microseconds since the epoch) in a
 // zone, as Java's DateTimeFormatter.format of a ZonedDateTime.
 func (p *Pattern) FormatInstant(micros int64, z *Zone) (string, error) {
-	sec := floorDiv(micros, 1_000_000)
+	sec := civil.FloorDiv(micros, 1_000_000)
 	off, _ := z.offsetAt(sec)
 	local := sec + int64(off)
 	t := temporal{hasZone: true, offset: off, zone: z, dst: time.Unix(sec, 0).In(z.loc).IsDST()}
-	days := floorDiv(local, secondsPerDay)
+	days := civil.FloorDiv(local, secondsPerDay)
 	t.setDate(days)
 	t.setTime((local-days*secondsPerDay)*nanosPerSecond + floorMod(micros, 1_000_000)*1000)
 	return p.format(&t)
@@ -375,56 +368,4 @@ func formatLocalizedOffset(b *strings.Builder, full bool, total int) {
 			b.WriteByte(byte('0' + s%10))
 		}
 	}
-}
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date.
-func civil(days int64) (year int64, month, day int) {
-	z := days + 719468
-	era := floorDiv(z, 146097)
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y := yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d := doy - (153*mp+2)/5 + 1
-	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, int(m), int(d)
-}
-
-// daysFromCivil is the number of days since 1970-01-01 of a date.
-func daysFromCivil(y int64, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400
-	mm := int64(m)
-	if mm > 2 {
-		mm -= 3
-	} else {
-		mm += 9
-	}
-	doy := (153*mm+2)/5 + int64(d) - 1
-	return era*146097 + yoe*365 + yoe/4 - yoe/100 + doy - 719468
-}
-
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
-
-func monthLength(y int64, m int) int {
-	switch m {
-	case 2:
-		if isLeap(y) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }

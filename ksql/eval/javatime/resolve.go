@@ -2,6 +2,7 @@ package javatime
 
 import (
 	"fmt"
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // resolved is a parse after Java's SMART resolution: a date and a time of
@@ -74,17 +75,17 @@ func resolve(p *parsed) (*resolved, error) {
 		switch {
 		case r.p.has[fMonthOfYear] && r.p.has[fDayOfMonth]:
 			m, d := int(r.p.val[fMonthOfYear]), int(r.p.val[fDayOfMonth])
-			d = min(d, monthLength(y, m)) // SMART: the 31st of a short month is its last day
-			r.hasDate, r.days = true, daysFromCivil(y, m, d)
+			d = min(d, civil.MonthDays(y, m)) // SMART: the 31st of a short month is its last day
+			r.hasDate, r.days = true, civil.Days(y, m, d)
 			r.take(fYear)
 			r.take(fMonthOfYear)
 			r.take(fDayOfMonth)
 		case r.p.has[fDayOfYear]:
 			doy := r.p.val[fDayOfYear]
-			if doy == 366 && !isLeap(y) {
+			if doy == 366 && !civil.IsLeap(y) {
 				return nil, fmt.Errorf("invalid date 'DayOfYear 366' as '%d' is not a leap year", y)
 			}
-			r.hasDate, r.days = true, daysFromCivil(y, 1, 1)+doy-1
+			r.hasDate, r.days = true, civil.Days(y, 1, 1)+doy-1
 			r.take(fYear)
 			r.take(fDayOfYear)
 		}
@@ -215,15 +216,15 @@ func (p *Pattern) ParseTimestamp(text string, zone *Zone) (int64, error) {
 	// ksqlDB applies every parsed field to 1970-01-01T00:00 in the zone.
 	y, mo, d := int64(1970), 1, 1
 	if r.hasDate {
-		y, mo, d = civil(r.days)
+		y, mo, d = civil.Date(r.days)
 	} else {
 		days := int64(0)
 		if dow, ok := r.take(fDayOfWeek); ok { // within the week of 1970-01-01 (Thursday)
 			days += dow - 4
 		}
-		y, mo, d = civil(days)
+		y, mo, d = civil.Date(days)
 		if v, ok := r.take(fDayOfMonth); ok {
-			if int(v) > monthLength(y, mo) {
+			if int(v) > civil.MonthDays(y, mo) {
 				return 0, p.resolveError(text, fmt.Errorf("invalid date '%s %d'", monthsFull[mo-1], v))
 			}
 			d = int(v)
@@ -236,22 +237,22 @@ func (p *Pattern) ParseTimestamp(text string, zone *Zone) (int64, error) {
 				}
 				y = yy
 			}
-			if v == 366 && !isLeap(y) {
+			if v == 366 && !civil.IsLeap(y) {
 				return 0, p.resolveError(text, fmt.Errorf("invalid date 'DayOfYear 366' as '%d' is not a leap year", y))
 			}
-			y, mo, d = civil(daysFromCivil(y, 1, 1) + v - 1)
+			y, mo, d = civil.Date(civil.Days(y, 1, 1) + v - 1)
 		}
 		if v, ok := r.take(fMonthOfYear); ok {
 			mo = int(v)
-			d = min(d, monthLength(y, mo))
+			d = min(d, civil.MonthDays(y, mo))
 		}
 		if v, ok := r.take(fYear); ok {
 			y = v
-			d = min(d, monthLength(y, mo))
+			d = min(d, civil.MonthDays(y, mo))
 		}
 		if v, ok := r.take(fEra); ok && v == 0 {
 			y = 1 - y
-			d = min(d, monthLength(y, mo))
+			d = min(d, civil.MonthDays(y, mo))
 		}
 	}
 	nanos := int64(0)
@@ -281,7 +282,7 @@ func (p *Pattern) ParseTimestamp(text string, zone *Zone) (int64, error) {
 		}
 		nanos = ((h*60+m)*60+s)*1e9 + n
 	}
-	local := daysFromCivil(y, mo, d)*secondsPerDay + nanos/1e9
+	local := civil.Days(y, mo, d)*secondsPerDay + nanos/1e9
 	micros := nanos % 1e9 / 1000
 	off, hasOff := r.p.val[fOffsetSeconds], r.p.has[fOffsetSeconds]
 	var sec int64
@@ -299,7 +300,7 @@ func (p *Pattern) ParseTimestamp(text string, zone *Zone) (int64, error) {
 		}
 		// The offset ksqlDB's field-by-field application arrives with
 		// before setting the year: the same local time in 1970.
-		local1970 := daysFromCivil(1970, mo, min(d, monthLength(1970, mo)))*secondsPerDay + nanos/1e9
+		local1970 := civil.Days(1970, mo, min(d, civil.MonthDays(1970, mo)))*secondsPerDay + nanos/1e9
 		pref, _ := z.offsetAt(z.resolveLocal(local1970, 0, false))
 		sec = z.resolveLocal(local, pref, true)
 	}
