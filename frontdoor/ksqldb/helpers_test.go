@@ -48,7 +48,7 @@ func (l *lockedWriter) String() string {
 	return l.b.String()
 }
 
-func startServer(t *testing.T, state string) *testServer {
+func startServer(t testing.TB, state string) *testServer {
 	t.Helper()
 	logs := &lockedWriter{}
 	log := slog.New(slog.NewTextHandler(logs, nil))

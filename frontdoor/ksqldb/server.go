@@ -289,7 +289,7 @@ func (s *Server) ksql(w http.ResponseWriter, r *http.Request) {
 			err = errors.New("expected one statement")
 		}
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, statementError{Type: "statement_error", Code: errBadStatement, Message: err.Error(), StatementText: p.Text, Entities: entities})
+			writeJSON(w, http.StatusBadRequest, statementError{Type: "statement_error", Code: errBadStatement, Message: err.Error(), StatementText: masked(p.Text), Entities: entities})
 			return
 		}
 		ent, serr := s.execute(stmts[0], p.Text, props, false)
@@ -298,7 +298,7 @@ func (s *Server) ksql(w http.ResponseWriter, r *http.Request) {
 			if serr.code >= 500 {
 				ecode = errServer
 			}
-			writeJSON(w, serr.code, statementError{Type: "statement_error", Code: ecode, Message: serr.msg, StatementText: p.Text, Entities: entities})
+			writeJSON(w, serr.code, statementError{Type: "statement_error", Code: ecode, Message: serr.msg, StatementText: masked(p.Text), Entities: entities})
 			return
 		}
 		if ent != nil {
@@ -814,7 +814,7 @@ func (s *Server) createConnector(st *parse.CreateConnector, text string) (any, *
 	name := st.Name.Name
 	code, b := s.callConnect("POST", "/connectors", map[string]any{"name": name, "config": cfg})
 	if code == http.StatusConflict && st.IfNotExists {
-		return warningEntity{Type: "warning_entity", StatementText: maskedText(st, text), Message: fmt.Sprintf("Connector %s already exists", name), Warnings: []warning{}}, nil
+		return warningEntity{Type: "warning_entity", StatementText: masked(text), Message: fmt.Sprintf("Connector %s already exists", name), Warnings: []warning{}}, nil
 	}
 	if code != http.StatusCreated {
 		return nil, bad("Failed to create connector: %s", connectMessage(b))
@@ -826,19 +826,27 @@ func (s *Server) createConnector(st *parse.CreateConnector, text string) (any, *
 	if info.Tasks == nil {
 		info.Tasks = []any{}
 	}
-	return connectorInfoEntity{Type: "connector_info", StatementText: maskedText(st, text), Info: info, Warnings: []warning{}}, nil
+	return connectorInfoEntity{Type: "connector_info", StatementText: masked(text), Info: info, Warnings: []warning{}}, nil
 }
 
-// maskedText is a connector statement with its secrets' values masked,
-// for the response (the Connect API masks them in the info too).
-func maskedText(st *parse.CreateConnector, text string) string {
-	for _, p := range st.Props {
-		v, _ := parse.PropString(st.Props, p.Name)
-		if v != "" && connect.IsSecretKey(p.Name) {
-			text = strings.ReplaceAll(text, "'"+strings.ReplaceAll(v, "'", "''")+"'", "'"+connect.Mask+"'")
-		}
+// secretProp matches a quoted property, 'key' = 'value' ('' inside).
+var secretProp = regexp.MustCompile(`'((?:[^']|'')*)'(\s*=\s*)'((?:[^']|'')*)'`)
+
+// masked is a statement's text with the values of secret properties
+// ('database.password' = '…') replaced by the mask: every statementText
+// of an answer and every log line shows this, never the secret (the
+// Connect API masks the config the same way).
+func masked(text string) string {
+	if !strings.Contains(text, "'") {
+		return text
 	}
-	return text
+	return secretProp.ReplaceAllStringFunc(text, func(m string) string {
+		sub := secretProp.FindStringSubmatch(m)
+		if connect.IsSecretKey(strings.ReplaceAll(sub[1], "''", "'")) {
+			return "'" + sub[1] + "'" + sub[2] + "'" + connect.Mask + "'"
+		}
+		return m
+	})
 }
 
 func (s *Server) dropConnector(st *parse.Drop, text string) (any, *stmtErr) {
