@@ -829,7 +829,7 @@ func (s *Server) createConnector(st *parse.CreateConnector, text string) (any, *
 	return connectorInfoEntity{Type: "connector_info", StatementText: masked(text), Info: info, Warnings: []warning{}}, nil
 }
 
-// secretProp matches a quoted property, 'key' = 'value' ('' inside).
+// secretProp matches a quoted property, 'key' = 'value' (” inside).
 var secretProp = regexp.MustCompile(`'((?:[^']|'')*)'(\s*=\s*)'((?:[^']|'')*)'`)
 
 // masked is a statement's text with the values of secret properties
