@@ -313,7 +313,7 @@ func (s *Server) ksql(w http.ResponseWriter, r *http.Request) {
 // ksqlDB's, whose schemas a connector registers later).
 type foreign struct{}
 
-func (foreign) Stream(string) (plan.StreamInfo, bool) { return plan.StreamInfo{}, true }
+func (foreign) Stream(string) (plan.StreamInfo, bool) { return plan.StreamInfo{Assumed: true}, true }
 func (foreign) Streams() []string                     { return nil }
 
 // check plans stmts (a query's closure and the new statement) so that the

@@ -174,3 +174,20 @@ func TestCatalogSurvivesRestart(t *testing.T) {
 		t.Fatalf("the command sequence did not go on: %s", body)
 	}
 }
+
+// TestDeclaredColumns: a stream declared with its columns is planned at
+// once, so the planner checks the query over it when it comes: a query
+// writing a stream of its own is accepted, an unknown column is the
+// planner's error.
+func TestDeclaredColumns(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ts.mustKsql(t, "CREATE STREAM s (id STRING KEY, v INT) WITH (kafka_topic = 's', value_format = 'json');", nil)
+	body := ts.mustKsql(t, "CREATE STREAM t AS SELECT id, v * 2 AS w FROM s EMIT CHANGES;", nil)
+	if !strings.Contains(body, `"queryId":"CSAS_T_1"`) {
+		t.Fatalf("got %s", body)
+	}
+	code, body := ts.ksql(t, "CREATE STREAM u AS SELECT id, nope FROM s EMIT CHANGES;", nil)
+	if want := `{"@type":"statement_error","error_code":40001,"message":"unknown column NOPE; the columns of S are ID, V","statementText":"CREATE STREAM u AS SELECT id, nope FROM s EMIT CHANGES;","entities":[]}`; code != 400 || canon(t, body) != canon(t, want) {
+		t.Fatalf("got %d %s\nwant %s", code, body, want)
+	}
+}
