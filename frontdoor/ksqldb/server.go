@@ -151,6 +151,20 @@ func Open(opt Options) (*Server, error) {
 			s.commands = append(s.commands, c)
 		}
 	}
+	// The queries still alive start once the whole log is replayed: one
+	// that a later TERMINATE or DROP removed never runs again (it would
+	// write its results a second time).
+	ids := make([]string, 0, len(s.queries))
+	for id := range s.queries {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		q := s.queries[id]
+		if err := s.start(q, s.rels[q.Sink]); err != nil {
+			return nil, fmt.Errorf("ksql: %v", err)
+		}
+	}
 	return s, nil
 }
 
@@ -597,7 +611,7 @@ func (s *Server) createAs(name string, table, ifNotExists, orReplace bool, ps []
 			Timestamp: strings.ToUpper(p["TIMESTAMP"]), Windowed: sel.Window != nil}
 	}
 	q := &query{ID: id, Sink: rel.Name, Stmt: text, Reads: reads, Closure: strings.Join(append(stmts, strings.TrimSpace(text)), "\n"), Topics: topics, Reset: reset, Pipe: pipelineName(id)}
-	if err := s.start(q, rel); err != nil {
+	if err := s.startUnlessReplay(q, rel, replay); err != nil {
 		if !replay {
 			// Undo the command: the statement failed.
 			s.commands = s.commands[:len(s.commands)-1]
@@ -665,6 +679,20 @@ func (s *Server) graph(q *query, rel *relation) (*topology.Graph, error) {
 		"sinks": map[string]any{outputNode: map[string]any(out)},
 	}
 	return config.LoadValue("query "+q.ID, doc, s.opt.Registry)
+}
+
+// startUnlessReplay starts a new query's pipeline; during the replay of
+// the command log it only checks that the pipeline loads (Open starts
+// the survivors at the end).
+func (s *Server) startUnlessReplay(q *query, rel *relation, replay bool) error {
+	if replay {
+		_, err := s.graph(q, rel)
+		if err != nil {
+			return fmt.Errorf("query %s: %v", q.ID, err)
+		}
+		return nil
+	}
+	return s.start(q, rel)
 }
 
 func (s *Server) start(q *query, rel *relation) error {

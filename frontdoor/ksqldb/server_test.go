@@ -191,3 +191,26 @@ func TestDeclaredColumns(t *testing.T) {
 		t.Fatalf("got %d %s\nwant %s", code, body, want)
 	}
 }
+
+// TestTerminatedStaysTerminated: a query terminated before a restart does
+// not run again when the command log is replayed (it would write its
+// results into the topic a second time).
+func TestTerminatedStaysTerminated(t *testing.T) {
+	state := t.TempDir()
+	ts := startServer(t, state)
+	feed(t, state, customer("5", "fred", 34), customer("7", "sue", 25))
+	ts.mustKsql(t, createCustomers+createByKey, earliest)
+	waitFor(t, 30*time.Second, "two customers in the table", func() bool { return len(ts.pull(t, "SELECT * FROM customers_by_key;", nil)) == 3 })
+	ts.mustKsql(t, "TERMINATE CTAS_CUSTOMERS_BY_KEY_1;", nil)
+	ts.close()
+	ts = startServer(t, state)
+	if got := ts.mustKsql(t, "SHOW QUERIES;", nil); got != `[{"@type":"queries","statementText":"SHOW QUERIES;","queries":[],"warnings":[]}]`+"\n" {
+		t.Fatalf("after the restart: %s", got)
+	}
+	for _, st := range ts.sup.Statuses() {
+		t.Fatalf("pipeline %s runs after the restart", st.Name)
+	}
+	if strings.Contains(ts.logs.String(), "ksql-CTAS_CUSTOMERS_BY_KEY_1") {
+		t.Fatalf("the terminated query ran again:\n%s", ts.logs.String())
+	}
+}
