@@ -417,15 +417,18 @@ func printTable(w io.Writer, head []string, rows [][]string) {
 		}
 		return strings.TrimRight(b.String(), " ")
 	}
-	total := 0
-	for _, n := range width {
-		total += n + 3
-	}
-	rule := strings.Repeat("-", total)
-	fmt.Fprintln(w, line(head))
-	fmt.Fprintln(w, rule)
+	lines := []string{line(head)}
+	total := len(lines[0])
 	for _, r := range rows {
-		fmt.Fprintln(w, line(r))
+		lines = append(lines, line(r))
+		total = max(total, len(lines[len(lines)-1]))
+	}
+	// The rules are as long as the longest line.
+	rule := strings.Repeat("-", total)
+	fmt.Fprintln(w, lines[0])
+	fmt.Fprintln(w, rule)
+	for _, l := range lines[1:] {
+		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintln(w, rule)
 }
