@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -116,5 +117,38 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSQLToken: --token (or $SLUICE_AUTH_TOKEN) is sent as a bearer
+// token; a 401 prints the server's message with the hint.
+func TestSQLToken(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error_code":401,"message":"authentication required: send Authorization: Bearer TOKEN"}`)
+			return
+		}
+		io.WriteString(w, `[{"@type":"streams","statementText":"SHOW STREAMS;","streams":[],"warnings":[]}]`)
+	}))
+	defer hs.Close()
+	file := filepath.Join(t.TempDir(), "s.sql")
+	writeTestFile(t, file, "SHOW STREAMS;")
+	var out, errOut strings.Builder
+	t.Setenv("SLUICE_AUTH_TOKEN", "")
+	if code := cmdSQL([]string{"--server", hs.URL, "-f", file}, strings.NewReader(""), &out, &errOut); code != exitFailed ||
+		!strings.HasSuffix(errOut.String(), "authentication required: send Authorization: Bearer TOKEN (hint: --token TOKEN or $SLUICE_AUTH_TOKEN)\n") {
+		t.Fatalf("no token: exit %d %q", code, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := cmdSQL([]string{"--server", hs.URL, "--token", token, "-f", file}, strings.NewReader(""), &out, &errOut); code != exitOK {
+		t.Fatalf("--token: exit %d %s", code, errOut.String())
+	}
+	t.Setenv("SLUICE_AUTH_TOKEN", token)
+	if code := cmdSQL([]string{"--server", hs.URL, "-f", file}, strings.NewReader(""), &out, &errOut); code != exitOK {
+		t.Fatalf("$SLUICE_AUTH_TOKEN: exit %d %s", code, errOut.String())
 	}
 }
