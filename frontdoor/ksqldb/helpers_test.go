@@ -162,15 +162,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// canon re-indents JSON for exact comparison with readable diffs.
-func canon(t *testing.T, s string) string {
+
+// compact is want as the server writes it: compact JSON and a newline.
+func compact(t *testing.T, want string) string {
 	t.Helper()
-	var v any
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("not JSON: %v: %s", err, s)
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(want)); err != nil {
+		t.Fatalf("bad want: %v: %s", err, want)
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return b.String() + "\n"
 }
