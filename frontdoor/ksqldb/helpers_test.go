@@ -162,7 +162,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-
 // compact is want as the server writes it: compact JSON and a newline.
 func compact(t *testing.T, want string) string {
 	t.Helper()
