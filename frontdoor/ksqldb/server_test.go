@@ -1,7 +1,10 @@
 package ksqldb
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +216,29 @@ func TestTerminatedStaysTerminated(t *testing.T) {
 	}
 	if strings.Contains(ts.logs.String(), "ksql-CTAS_CUSTOMERS_BY_KEY_1") {
 		t.Fatalf("the terminated query ran again:\n%s", ts.logs.String())
+	}
+}
+
+// TestPushFollows: a push query from the topic's end (ksqlDB's default
+// auto.offset.reset=latest) gets the header at once, then the rows that
+// arrive after it, as they arrive.
+func TestPushFollows(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	feed(t, ts.state, customer("5", "fred", 34))
+	ts.mustKsql(t, createCustomers, nil)
+	resp, err := http.Post(ts.url+"/query-stream", "application/json", strings.NewReader(`{"sql":"SELECT * FROM customers WHERE age = 25 EMIT CHANGES LIMIT 1;"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	head, err := rd.ReadString('\n')
+	if want := `{"queryId":"transient_CUSTOMERS_1","columnNames":["ID","NAME","AGE"],"columnTypes":["STRING","STRING","INTEGER"]}` + "\n"; err != nil || head != want {
+		t.Fatalf("header %q %v, want %q", head, err, want)
+	}
+	feed(t, ts.state, customer("2", "bill", 51), customer("7", "sue", 25), customer("9", "victor", 25))
+	rest, err := io.ReadAll(rd)
+	if err != nil || string(rest) != `["7","sue",25]`+"\n" {
+		t.Fatalf("rows %q %v", rest, err)
 	}
 }
