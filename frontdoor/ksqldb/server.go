@@ -209,7 +209,24 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /ksql", s.ksql)
 	mux.HandleFunc("POST /query", s.queryOld)
 	mux.HandleFunc("POST /query-stream", s.queryStream)
+	mux.HandleFunc("GET /info", s.info)
 	return http.MaxBytesHandler(mux, MaxBody)
+}
+
+// DialectVersion is the ksqlDB version whose dialect and shapes sluice
+// speaks, GET /info's version (ksql's CLI shows it and checks it).
+const DialectVersion = "0.28.2"
+
+// info serves GET /info (ServerInfo), which ksql's CLI asks first.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	id, _ := os.ReadFile(filepath.Join(s.opt.StateDir, "cluster_id"))
+	type serverInfo struct {
+		Version        string `json:"version"`
+		KafkaClusterID string `json:"kafkaClusterId"`
+		KsqlServiceID  string `json:"ksqlServiceId"`
+		ServerStatus   string `json:"serverStatus"`
+	}
+	writeJSON(w, http.StatusOK, map[string]serverInfo{"KsqlServerInfo": {Version: DialectVersion, KafkaClusterID: strings.TrimSpace(string(id)), KsqlServiceID: "default_", ServerStatus: "RUNNING"}})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -902,6 +919,7 @@ func Mount(rest, ksql http.Handler) http.Handler {
 	mux.Handle("/ksql", ksql)
 	mux.Handle("/query", ksql)
 	mux.Handle("/query-stream", ksql)
+	mux.Handle("/info", ksql)
 	mux.Handle("/", rest)
 	return mux
 }

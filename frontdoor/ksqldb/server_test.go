@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +242,23 @@ func TestPushFollows(t *testing.T) {
 	rest, err := io.ReadAll(rd)
 	if err != nil || string(rest) != `["7","sue",25]`+"\n" {
 		t.Fatalf("rows %q %v", rest, err)
+	}
+}
+
+// TestInfo: GET /info, which ksql's CLI asks first.
+func TestInfo(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	id, err := os.ReadFile(filepath.Join(ts.state, "cluster_id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ts.url + "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"KsqlServerInfo":{"version":"0.28.2","kafkaClusterId":"` + strings.TrimSpace(string(id)) + `","ksqlServiceId":"default_","serverStatus":"RUNNING"}}` + "\n"; resp.StatusCode != 200 || string(b) != want {
+		t.Fatalf("GET /info: %d %s, want %s", resp.StatusCode, b, want)
 	}
 }
