@@ -1,6 +1,7 @@
 // Package ksqldb is ksqlDB's statement API in `sluice serve`: POST /ksql
 // runs statements (seed 004's script, as ksql's CLI sends it), POST
-// /query-stream and /query run pull and push queries, with ksqlDB 0.28's
+// /query-stream and /query run pull and push queries, GET /info answers
+// ksql's CLI, all with ksqlDB 0.28's
 // request and response shapes (ksqldb-rest-model's entities: @type
 // currentStatus, streams, tables, queries, kafka_topics, properties,
 // sourceDescription, connector_info, drop_connector, connector_list,
