@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/coordination"
 	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/store"
@@ -26,6 +27,9 @@ import (
 // When progressTo is not nil, sources that report progress get a live line
 // there (the CLI passes stderr when it is a terminal).
 func Run(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+	if g.Cluster.Coordination.Type != topology.CoordinationNone {
+		return runCoordinated(ctx, g, reg, log, progressTo)
+	}
 	p, err := Build(g, reg, log, nil)
 	if err != nil {
 		return err
@@ -65,6 +69,15 @@ type Reporter struct {
 // registry; observer (may be nil) receives the engine's observations. On
 // error nothing stays open.
 func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any) (*Pipeline, error) {
+	if g.Cluster.Coordination.Type != topology.CoordinationNone {
+		return nil, fmt.Errorf("pipeline %s: a pipeline with coordination: is built at each acquisition of its partition: run it with app.Run or app.RunCoordinated", g.Name)
+	}
+	return build(g, reg, log, observer, nil)
+}
+
+// build is Build; with a term (several nodes), checkpoints are the term's
+// (fenced by its epoch) and components get its epoch.
+func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any, term *coordination.Term) (*Pipeline, error) {
 	st, err := store.Open(g.StateDir, storeOptions(g, log))
 	if err != nil {
 		return nil, err
@@ -72,6 +85,10 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	p := &Pipeline{Graph: g, log: log, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
 	p.closed = append(p.closed, closer(st.Close))
 	ep := &engine.Pipeline{Store: st, Options: engineOptions(g.Engine)}
+	var epoch uint64
+	if term != nil {
+		ep.Store, epoch = term, term.Epoch()
+	}
 	ep.Options.Logger = log
 	ep.Options.Encoder = deadLetterEncoder
 	ep.Options.Observer = observer
@@ -81,7 +98,7 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	}
 	env := func(n *topology.Node, kind string) component.Env {
 		return component.Env{Name: n.Name, Pipeline: g.Name, StateDir: filepath.Join(g.StateDir, kind, n.Name),
-			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name, StartRetry: g.Engine.StartRetry}
+			Logger: log.With(strings.TrimSuffix(kind, "s"), n.Name), Path: kind + "." + n.Name, StartRetry: g.Engine.StartRetry, Epoch: epoch}
 	}
 	deadLetter := func(n *topology.Node) (component.Sink, error) {
 		dc := n.DeadLetter
@@ -112,6 +129,9 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	for _, c := range g.Processors {
 		penv := env(c, "processors")
 		var opState store.OperatorState
+		if c.Stateful && term != nil {
+			return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
+		}
 		if c.Stateful {
 			if opState, err = st.State(c.Name); err != nil {
 				return fail(fmt.Errorf("processor %s: %w", c.Name, err))

@@ -66,6 +66,12 @@ type Sink interface {
 // ErrStopped is returned by Emit once the pipeline is shutting down.
 var ErrStopped = errors.New("pipeline is stopping")
 
+// ErrFenced is returned (wrapped, Permanent) by a sink that refuses a
+// write because a later coordination epoch (Env.Epoch) has written through
+// it: another node took the pipeline over. The run stops with its
+// checkpoint intact and the node waits for the partition again.
+var ErrFenced = errors.New("fenced by a later coordination epoch")
+
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
 
@@ -109,6 +115,12 @@ type Env struct {
 	// StartRetry is how the component retries its connect step (see
 	// Connect).
 	StartRetry StartRetry
+	// Epoch is the coordination epoch of this run (package coordination):
+	// it grows each time another node (or this one again) takes the
+	// pipeline's stream partition over. 0: the pipeline runs on one node,
+	// uncoordinated. A source that finds its upstream reader still held
+	// by a previous run may end that run's reader when Epoch > 0.
+	Epoch uint64
 }
 
 // Key returns the pipeline-file path of one of the component's keys, for

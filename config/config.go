@@ -150,14 +150,15 @@ func forgetLines(n *yaml.Node) {
 // load decodes and validates the pipeline's root mapping.
 func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph, error) {
 	file := l.file
-	p := &topology.Graph{File: file, StateDir: ".sluice"}
+	p := &topology.Graph{File: file, StateDir: ".sluice", Cluster: topology.Cluster{Coordination: topology.DefaultCoordination()}}
 	base := filepath.Base(file)
 	p.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	if root.Kind != yaml.MappingNode {
 		l.add(root, "", "the pipeline must be a mapping with sources: and sinks:", "")
 		return nil, l.errs
 	}
-	topKeys := []string{"name", "state_dir", "engine", "sources", "processors", "sql", "sql_file", "sinks"}
+	topKeys := []string{"name", "state_dir", "engine", "node_id", "coordination", "sources", "processors", "sql", "sql_file", "sinks"}
+	coordBad := false // coordination: did not decode: its errors are reported
 	var srcNode, procNode, sinkNode *yaml.Node
 	var sqlKey, sqlNode *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -177,6 +178,12 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 					l.addLine(line, "engine.start_retry."+fe.Field, fe.Msg, fe.Hint)
 				}
 			}
+		case "node_id":
+			l.decode(v, &p.Cluster.NodeID, "node_id")
+		case "coordination":
+			before := len(l.errs)
+			l.decodeStruct(v, &p.Cluster.Coordination, "coordination")
+			coordBad = len(l.errs) > before
 		case "sources":
 			srcNode = v
 		case "processors":
@@ -195,6 +202,11 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 	}
 	if !nameRE.MatchString(p.Name) {
 		l.add(root, "name", fmt.Sprintf("pipeline name %q is not valid", p.Name), "use letters, digits, _ and -, starting with a letter; set name: explicitly")
+	}
+	if !coordBad {
+		for _, fe := range p.Cluster.Validate() {
+			l.addLine(keyLine(root, fe.Field), fe.Field, fe.Msg, fe.Hint)
+		}
 	}
 	if srcNode != nil {
 		p.Sources = l.components(srcNode, topology.KindSource, reg)

@@ -126,7 +126,7 @@ p.yaml:9: sources.gen.type: unknown type "generatr" (hint: valid types: generato
 p.yaml:13: sinks.out.inputs: input "shpo" matches no source (sources: shop) (hint: name a source, a stream like source.schema.table, or a glob)
 p.yaml:15: sinks.out.formt: unknown key (hint: valid keys: format, path, unwrap; did you mean format?)
 p.yaml:16: sinks.out2.inputs: a sink needs inputs (hint: e.g. inputs: [shop] or inputs: [shop.public.*])
-p.yaml:19: extra: unknown top-level key (hint: valid keys: name, state_dir, engine, sources, processors, sql, sql_file, sinks)`
+p.yaml:19: extra: unknown top-level key (hint: valid keys: name, state_dir, engine, node_id, coordination, sources, processors, sql, sql_file, sinks)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got:\n%v\nwant:\n%s", err, want)
 	}

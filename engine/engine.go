@@ -232,6 +232,12 @@ func (r *Runner) Resume() { r.gate.set(false) }
 // Paused reports whether the runner is paused.
 func (r *Runner) Paused() bool { return r.gate.paused() }
 
+// Abort stops the run as a failed component would: the sources stop, the
+// sinks' writes are cancelled without a drain, the checkpoint stays at the
+// last durable position, and Run returns err. A node that lost its
+// coordination lease calls it (package coordination).
+func (r *Runner) Abort(err error) { r.fatal(err) }
+
 func (r *Runner) fatal(err error) {
 	r.failOnce.Do(func() {
 		r.failErr = err

@@ -306,3 +306,37 @@ func TestStoreFailureAtStartClosesEverything(t *testing.T) {
 		t.Fatalf("sink closed %d times; source ran: %v", sink.closed, src.ran)
 	}
 }
+
+// Abort stops a run at once, without draining: a sink Write in flight is
+// cancelled (it never completes), nothing more is checkpointed, and Run
+// returns the error, well within the drain timeout.
+func TestAbortCancelsInFlightWrites(t *testing.T) {
+	src := &countSource{schema: schema("a.public.t"), n: 3, committed: make(chan string, 10)}
+	stuck := &memSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)} // never opens
+	st := &memStore{}
+	r := New(&Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: src}},
+		Sinks:   []SinkNode{{Name: "stuck", Sink: stuck, Inputs: []string{"a"}}},
+		Store:   st,
+		Options: Options{DrainTimeout: time.Hour},
+	})
+	done := make(chan error)
+	go func() { done <- r.Run(context.Background()) }()
+	<-stuck.entered // a batch is in flight
+	lost := errors.New("lease lost")
+	r.Abort(lost)
+	select {
+	case err := <-done:
+		if !errors.Is(err, lost) {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after Abort")
+	}
+	if cp, _ := st.Checkpoint("a"); cp != nil {
+		t.Fatalf("checkpoint %q persisted though nothing was written", cp)
+	}
+	if stuck.count() != 0 {
+		t.Fatalf("%d events written after Abort", stuck.count())
+	}
+}

@@ -3,8 +3,9 @@
 // keyed state of stateful processors: tables, aggregates, join windows) and
 // leases (partitions of work held by one node at a time, with a fencing
 // epoch). The embedded implementation (DB) keeps all three in one Pebble
-// database under the pipeline's state directory; a PostgreSQL
-// implementation of Leases serves several nodes.
+// database under the pipeline's state directory; package pgleases
+// implements Leases on a PostgreSQL table for several nodes. Both pass the
+// lease suite of package leasetest.
 //
 // # Commits and epochs
 //

@@ -45,7 +45,7 @@ type Lease struct {
 	Kind     string // "leader", "stream", "chunk", ...
 	Owner    string // node id
 	Status   string // "open", "owned", "done"
-	Progress []byte // JSON, owner-defined
+	Progress []byte // a JSON text, owner-defined (the PostgreSQL store keeps it as json, byte for byte)
 	Epoch    uint64
 	Version  uint64 // bumped by every change; updates are conditional on it
 	Expires  time.Time

@@ -205,6 +205,10 @@ func CheckDistinct(gs []*topology.Graph) error {
 func (s *Supervisor) startLocked(name string, m *managed) {
 	log := s.opt.Logger.With("pipeline", name)
 	m.err, m.built = nil, nil
+	if m.graph.Cluster.Coordination.Type != topology.CoordinationNone {
+		s.startCoordinatedLocked(name, m, log)
+		return
+	}
 	p, err := app.Build(m.graph, s.opt.Registry, log, nil)
 	if err != nil {
 		s.setLocked(m, Failed, err)
@@ -234,6 +238,50 @@ func (s *Supervisor) startLocked(name string, m *managed) {
 		if s.opt.Ended != nil {
 			s.opt.Ended(p)
 		}
+		s.finish(name, m, err)
+	}()
+}
+
+// startCoordinatedLocked starts a pipeline shared by several nodes
+// (coordination:): app.RunCoordinated waits for its stream partition and
+// builds a new run at each acquisition; m.built is each run while it runs
+// (nil while the node waits: Pause then only marks the pipeline, and the
+// next run starts paused). s.mu is held.
+func (s *Supervisor) startCoordinatedLocked(name string, m *managed, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done, m.ending = cancel, make(chan struct{}), ""
+	if m.paused {
+		s.setLocked(m, Paused, nil)
+	} else {
+		s.setLocked(m, Running, nil)
+	}
+	h := app.Hooks{
+		Observe: s.opt.Observe,
+		Started: func(p *app.Pipeline) {
+			s.mu.Lock()
+			m.built = p
+			if m.paused {
+				p.Runner.Pause()
+			}
+			s.mu.Unlock()
+			if s.opt.Started != nil {
+				s.opt.Started(p)
+			}
+		},
+		Ended: func(p *app.Pipeline) {
+			if s.opt.Ended != nil {
+				s.opt.Ended(p)
+			}
+			s.mu.Lock()
+			if m.built == p {
+				m.built = nil
+			}
+			s.mu.Unlock()
+		},
+	}
+	go func() {
+		err := app.RunCoordinated(ctx, m.graph, s.opt.Registry, log, h)
+		cancel()
 		s.finish(name, m, err)
 	}()
 }

@@ -145,6 +145,7 @@ type Graph struct {
 	Name       string // the pipeline's name
 	StateDir   string
 	Engine     Engine
+	Cluster    Cluster // node_id: and coordination: (several nodes)
 	Sources    []*Node // in file order
 	Processors []*Node
 	Sinks      []*Node

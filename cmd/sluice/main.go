@@ -50,6 +50,7 @@ Usage:
   sluice sql [--server URL] [-f FILE]  send ksqlDB statements to a sluice serve (a file or a prompt)
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
                                        (Data Prepper pipeline files too; --explain prints their translation)
+  sluice status PIPELINE.yaml          a pipeline's partitions in its coordination store (several nodes)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -147,6 +148,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(args[1:], reg, stderr)
 	case "sql":
 		return cmdSQL(args[1:], os.Stdin, stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], reg, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -90,6 +90,8 @@ type Params struct {
 	Secret string
 	// Logger receives the sink's logs (component.Env.Logger).
 	Logger *slog.Logger
+	// Epoch is the coordination epoch (component.Env.Epoch); 0: none.
+	Epoch uint64
 }
 
 // Record is one record, or one row, of the destination as the suite sees

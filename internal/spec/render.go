@@ -240,22 +240,24 @@ func JSONSchema(cs []Component, top, engine, batch, retry []Field) ([]byte, erro
 		sort.Strings(required)
 		sinkAlts = append(sinkAlts, map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false})
 	}
+	topProps := map[string]any{
+		"name":       map[string]any{"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,62}$"},
+		"state_dir":  map[string]any{"type": "string"},
+		"engine":     object(engine, nil),
+		"sources":    kindOf("source"),
+		"processors": kindOf("processor"),
+		"sql":        map[string]any{"type": "string"},
+		"sql_file":   map[string]any{"type": "string"},
+		"sinks":      kindOf("sink"),
+	}
+	addFields(topProps, top, nil) // the keys not above: node_id, coordination
 	s := map[string]any{
-		"$schema":     "https://json-schema.org/draft/2020-12/schema",
-		"$id":         "https://sluice.dev/pipeline.schema.json",
-		"title":       "sluice pipeline",
-		"description": "A sluice pipeline file (generated from the configuration structs).",
-		"type":        "object",
-		"properties": map[string]any{
-			"name":       map[string]any{"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,62}$"},
-			"state_dir":  map[string]any{"type": "string"},
-			"engine":     object(engine, nil),
-			"sources":    kindOf("source"),
-			"processors": kindOf("processor"),
-			"sql":        map[string]any{"type": "string"},
-			"sql_file":   map[string]any{"type": "string"},
-			"sinks":      kindOf("sink"),
-		},
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"$id":                  "https://sluice.dev/pipeline.schema.json",
+		"title":                "sluice pipeline",
+		"description":          "A sluice pipeline file (generated from the configuration structs).",
+		"type":                 "object",
+		"properties":           topProps,
 		"required":             []string{"sources", "sinks"},
 		"additionalProperties": false,
 		"$defs": map[string]any{

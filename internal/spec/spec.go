@@ -115,17 +115,26 @@ func Common(root string) (top, engine, batch, retry []Field, err error) {
 	if batch, err = describeStruct(reflect.ValueOf(&topology.Batch{}).Elem(), "", docs); err != nil {
 		return
 	}
-	retry, err = describeStruct(reflect.ValueOf(&topology.Retry{}).Elem(), "", docs)
+	if retry, err = describeStruct(reflect.ValueOf(&topology.Retry{}).Elem(), "", docs); err != nil {
+		return
+	}
+	cluster, err := describeStruct(reflect.ValueOf(&topology.Cluster{Coordination: topology.DefaultCoordination()}).Elem(), "", docs)
+	if err != nil {
+		return
+	}
 	top = []Field{
 		{Key: "name", Type: "string", Doc: "The pipeline's name: names its replication slots, publications and metrics. Default: the file's base name without extension.", json: jsonType{typ: "string"}},
 		{Key: "state_dir", Type: "string", Default: ".sluice", Doc: "Where checkpoints and operator state are kept. Each pipeline needs its own.", json: jsonType{typ: "string"}},
 		{Key: "engine", Type: "mapping", Doc: "Engine settings (below).", json: jsonType{typ: "object"}},
+	}
+	top = append(top, cluster...)
+	top = append(top, []Field{
 		{Key: "sources", Type: "mapping", Required: true, Doc: "Sources by name.", json: jsonType{typ: "object"}},
 		{Key: "processors", Type: "mapping", Doc: "Processors by name.", json: jsonType{typ: "object"}},
 		{Key: "sql", Type: "string", Doc: "Streaming SQL statements (ksqlDB's dialect), run by a processor named sql fed by every source; sinks take each query's result by its stream name. See docs/sql.md.", json: jsonType{typ: "string"}},
 		{Key: "sql_file", Type: "string", Doc: "A file of streaming SQL statements, relative to the pipeline file (instead of sql).", json: jsonType{typ: "string"}},
 		{Key: "sinks", Type: "mapping", Required: true, Doc: "Sinks by name.", json: jsonType{typ: "object"}},
-	}
+	}...)
 	return
 }
 

@@ -104,7 +104,7 @@ func openDB(t *testing.T) *sqltest.DB {
 			if errs := sc.Validate(); len(errs) > 0 {
 				return nil, errors.Join(errs...)
 			}
-			return New(sc, component.Env{Name: p.Name, Logger: p.Logger})
+			return New(sc, component.Env{Name: p.Name, Logger: p.Logger, Epoch: p.Epoch})
 		},
 	}
 }

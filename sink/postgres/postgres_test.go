@@ -84,7 +84,7 @@ func openDB(t *testing.T) *sqltest.DB {
 			if errs := c.Validate(); len(errs) > 0 {
 				return nil, errors.Join(errs...)
 			}
-			return New(c, component.Env{Name: p.Name, Logger: p.Logger})
+			return New(c, component.Env{Name: p.Name, Logger: p.Logger, Epoch: p.Epoch})
 		},
 	}
 }

@@ -96,6 +96,13 @@
 // again: those after the durable checkpoint. Decoding errors, a missing
 // slot and similar permanent problems stop Run with the checkpoint intact.
 //
+// A slot held by another walsender (SQLSTATE 55006) is retried with the
+// reconnect backoff. In a coordinated run (Env.Epoch > 0: this node holds
+// the pipeline's stream partition, package coordination) that walsender
+// can only be a previous holder's, which has stopped writing; the source
+// terminates it (pg_terminate_backend of the slot's active_pid) rather
+// than wait for wal_sender_timeout (TestCoordinatedRunEndsOldReader).
+//
 // # Publication
 //
 // A slot decodes each change with the catalog as it was when the change was

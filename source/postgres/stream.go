@@ -568,6 +568,9 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 		if time.Since(began) > time.Minute {
 			backoff, attempt = 500*time.Millisecond, 1
 		}
+		if s.env.Epoch > 0 && slotActive(err) {
+			s.endOldReader(ctx, meta)
+		}
 		s.log.Warn("replication connection lost; reconnecting", "attempt", attempt, "in", backoff,
 			"resume_lsn", pglogrepl.LSN(d.emitted).String(), "err", err)
 		_ = repl.Close(context.Background())
@@ -595,6 +598,39 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 			continue
 		}
 		repl = next
+	}
+}
+
+// slotActive reports the server refusing START_REPLICATION because another
+// walsender holds the slot.
+func slotActive(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006"
+}
+
+// endOldReader terminates the walsender still holding the slot. Only a
+// coordinated run (env.Epoch > 0) does it: it holds the pipeline's stream
+// partition, so the holder of that walsender lost the partition and has
+// stopped writing (package coordination); the server just has not noticed
+// yet that its client is gone (a node cut off, or killed with its TCP
+// connection left open), and would keep the slot until
+// wal_sender_timeout. Needs the right to signal that backend (the same
+// role, pg_signal_backend, or a superuser); without it the source waits
+// for the server as before.
+func (s *Source) endOldReader(ctx context.Context, meta *pgx.Conn) {
+	if meta == nil || meta.IsClosed() {
+		return
+	}
+	var pid int32
+	var ended bool
+	err := meta.QueryRow(ctx, `SELECT active_pid, pg_terminate_backend(active_pid) FROM pg_replication_slots
+		WHERE slot_name = $1 AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()`, s.slot).Scan(&pid, &ended)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		s.log.Warn("could not end the previous reader of the slot; waiting for the server to drop it", "slot", s.slot, "err", err)
+	default:
+		s.log.Warn("ended the previous reader of the slot (a walsender of an earlier coordination epoch)", "slot", s.slot, "pid", pid, "terminated", ended, "epoch", s.env.Epoch)
 	}
 }
 

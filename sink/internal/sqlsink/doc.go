@@ -20,6 +20,11 @@
 //     — per stream for sources whose Seqs grow per stream only
 //     (event.Schema.SeqPerStream: sql_poll), the source column then
 //     holding the stream's name.
+//     In a coordinated run (component.Env.Epoch > 0, several nodes) the
+//     row (sink, '#epoch') is locked first: its hi holds the highest epoch
+//     that wrote through the sink. A write of an older epoch is refused
+//     whole (component.ErrFenced, Permanent: another node took the
+//     pipeline over); a newer one raises it in the same transaction.
 //  2. Events whose non-zero event.Seq is not after the stored one are
 //     skipped: they are already written (a replay after a crash, or an
 //     older batch after a newer one). Snapshot rows (zero Seq) are always

@@ -22,6 +22,9 @@ type Writer struct {
 	log  *slog.Logger
 	// dsnKey is the dsn's path in the pipeline file, for messages.
 	dsnKey string
+	// epoch is the coordination epoch of this run (component.Env.Epoch);
+	// 0: one node, no fencing.
+	epoch uint64
 
 	// Owned by the goroutine calling Write (one at a time).
 	posReady bool
@@ -50,7 +53,7 @@ func NewWriter(cfg Config, d Dialect, env component.Env) *Writer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), tables: map[string]*tableInfo{},
+	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), epoch: env.Epoch, tables: map[string]*tableInfo{},
 		keyCache: map[*event.Schema][]int{}, maxRows: 1000, copyMin: 200, maxBytes: 4 << 20}
 }
 
@@ -135,8 +138,11 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 		}
 	}()
 
-	// Lock and read the stored positions; skip what they cover.
 	_, ensure, lock, update := w.d.Positions(w.positionsTable())
+	if err := w.fence(ctx, tx, ensure, lock, update); err != nil {
+		return err
+	}
+	// Lock and read the stored positions; skip what they cover.
 	stored := map[string]event.Seq{}
 	for i := range events {
 		src := positionKey(events[i].Schema)
@@ -212,6 +218,46 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	done = true
 	if len(rec) > 0 {
 		return rec
+	}
+	return nil
+}
+
+// epochRow is the positions row (its source column) that holds the
+// highest coordination epoch that wrote through this sink. Source names
+// never start with '#' and stream names hold a dot, so it meets neither.
+const epochRow = "#epoch"
+
+// ErrFenced marks a write refused because a node of a later coordination
+// epoch has written through the sink: this node lost the pipeline's lease.
+var ErrFenced = component.ErrFenced
+
+// fence, in a coordinated run, locks the sink's epoch row first (every
+// writer locks it before the positions rows, so they cannot deadlock),
+// refuses the write when a later epoch has written (Permanent: the run
+// stops with its checkpoint intact), and records this run's epoch.
+func (w *Writer) fence(ctx context.Context, tx Tx, ensure, lock, update string) error {
+	if w.epoch == 0 {
+		return nil
+	}
+	if err := tx.Exec(ctx, ensure, w.name, epochRow); err != nil {
+		return w.fail("positions table", err)
+	}
+	hi, _, err := tx.QueryTexts(ctx, lock, w.name, epochRow)
+	if err != nil {
+		return w.fail("positions table", err)
+	}
+	stored, err := strconv.ParseUint(hi, 10, 64)
+	if err != nil {
+		return component.Permanent(fmt.Errorf("%s sink: positions table %s, row (%s, %s): bad epoch %q", w.d.Server(), w.cfg.PositionsTable, w.name, epochRow, hi))
+	}
+	switch {
+	case stored > w.epoch:
+		return component.Permanent(fmt.Errorf("%s sink %s: write of coordination epoch %d refused: epoch %d has written since (another node took the pipeline over): %w",
+			w.d.Server(), w.name, w.epoch, stored, ErrFenced))
+	case stored < w.epoch:
+		if err := tx.Exec(ctx, update, strconv.FormatUint(w.epoch, 10), "0", w.name, epochRow); err != nil {
+			return w.fail("positions table", err)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -139,6 +140,7 @@ func Run(t *testing.T, h Harness) {
 		{"KeyChange", testKeyChange},
 		{"Keyless", testKeyless},
 		{"TableTemplate", testTemplate},
+		{"EpochFence", testEpochFence},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +148,38 @@ func Run(t *testing.T, h Harness) {
 			tc.fn(t, h)
 		})
 	}
+}
+
+// testEpochFence: in a coordinated run (Env.Epoch > 0) the sink records
+// the highest epoch that wrote through it in its positions table and
+// refuses, whole and permanently, a write of an older epoch: a node that
+// lost the pipeline's lease cannot write over its successor's rows.
+func testEpochFence(t *testing.T, h Harness) {
+	db := h.Open(t)
+	open := func(epoch uint64) component.Sink {
+		s, err := db.New(t, cfgWith(nil), sinktest.Params{Name: "sink1", Logger: slog.New(slog.DiscardHandler), Epoch: epoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
+	sc := basic("items")
+	old, cur := open(1), open(2)
+	Write(t, old, Ev('c', sc, nil, Row(I(1), S("one"), I(10)), 100))
+	Write(t, cur, Ev('u', sc, nil, Row(I(1), S("uno"), I(11)), 101))
+	err := old.Write(context.Background(), []event.Event{Ev('u', sc, nil, Row(I(1), S("stale"), I(0)), 102), Ev('c', sc, nil, Row(I(2), S("two"), I(20)), 103)})
+	want := h.Server + " sink sink1: write of coordination epoch 1 refused: epoch 2 has written since (another node took the pipeline over): fenced by a later coordination epoch"
+	if err == nil || err.Error() != want || !component.IsPermanent(err) || !errors.Is(err, sqlsink.ErrFenced) {
+		t.Fatalf("stale write: %v\nwant %s (permanent)", err, want)
+	}
+	Want(t, db.Rows(t, "items", "id", "name", "qty"), "1|uno|11")
+	Want(t, db.Rows(t, sqlsink.DefaultPositionsTable, "sink", "source", "hi", "lo"), "sink1|#epoch|2|0", "sink1|src|101|101")
+	// A later epoch writes on; a sink of no epoch (one node) is not fenced.
+	Write(t, open(3), Ev('c', sc, nil, Row(I(2), S("two"), I(20)), 102))
+	Write(t, open(0), Ev('c', sc, nil, Row(I(3), S("three"), I(30)), 103))
+	Want(t, db.Rows(t, "items", "id", "name", "qty"), "1|uno|11", "2|two|20", "3|three|30")
+	Want(t, db.Rows(t, sqlsink.DefaultPositionsTable, "sink", "source", "hi", "lo"), "sink1|#epoch|3|0", "sink1|src|103|103")
 }
 
 // testPositions: the positions row holds the newest Seq applied, per sink

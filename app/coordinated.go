@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/coordination"
+	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/store/pgleases"
+	"github.com/sluice-dev/sluice/topology"
+)
+
+// runCoordinated is RunCoordinated with progress bars on progressTo (nil:
+// none).
+func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, progressTo io.Writer) error {
+	var h Hooks
+	if progressTo != nil {
+		bars := NewProgress(progressTo)
+		defer bars.Close()
+		h.Started, h.Ended = bars.Add, bars.Remove
+	}
+	return RunCoordinated(ctx, g, reg, log, h)
+}
+
+// Hooks are called around each run of a coordinated pipeline (one per term
+// of its stream partition): Observe (may be nil) gives the engine's
+// observer, Started is called once the run is built and before it runs,
+// Ended after it ended. They run on the pipeline's goroutine.
+type Hooks struct {
+	Observe func(p *Pipeline) any
+	Started func(p *Pipeline)
+	Ended   func(p *Pipeline)
+}
+
+// RunCoordinated runs g as one of several nodes sharing it through the
+// coordination store (g.Cluster.Coordination, package coordination): it
+// waits for the pipeline's stream partition, runs the pipeline while it
+// holds it, and when it loses it (the store was unreachable until its stop
+// deadline, another node took it, or a sink saw a later epoch) aborts
+// every write and waits for the partition again. A stop (ctx) drains as
+// usual and releases the partition, so another node takes over at once;
+// it then returns nil, like Run.
+func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
+	co := g.Cluster.Coordination
+	node := g.Cluster.NodeID
+	if node == "" {
+		node = topology.DefaultNodeID()
+	}
+	ns := co.Namespace
+	if ns == "" {
+		ns = g.Name
+	}
+	log = log.With("node", node)
+	env := component.Env{Name: "coordination", Pipeline: g.Name, Logger: log, Path: "coordination", StartRetry: g.Engine.StartRetry}
+	st, err := component.Connect(ctx, env, "connect", transient.Postgres, func(ctx context.Context) (*pgleases.Store, error) {
+		return pgleases.Open(ctx, co.DSN, pgleases.Options{Table: co.Table})
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("coordination: %w", err)
+	}
+	defer st.Close()
+	leases := st.Leases(ns)
+	key := coordination.StreamKey(g.Name)
+	opt := coordination.Options{Lease: co.Lease, Renew: co.Renew, Logger: log}
+	for {
+		term, err := coordination.Acquire(ctx, leases, key, node, opt)
+		if err != nil {
+			if ctx.Err() != nil {
+				log.Info("stopped while waiting for the stream partition")
+				return nil
+			}
+			return fmt.Errorf("coordination: %w", err)
+		}
+		err = runTerm(ctx, g, reg, log, h, term)
+		if lost := term.Err(); lost != nil && ctx.Err() == nil {
+			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
+			continue
+		}
+		if errors.Is(err, component.ErrFenced) && ctx.Err() == nil {
+			// A sink saw a later epoch before this node's renewal did:
+			// another node holds the partition.
+			log.Warn("a sink refused a write of this epoch: another node took the pipeline over; waiting to take it again", "err", err)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
+			_ = term.Release(rctx)
+			cancel()
+			continue
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
+		if rerr := term.Release(rctx); rerr != nil {
+			log.Warn("coordination: could not release the stream partition; another node takes it when the lease expires", "err", rerr)
+		}
+		cancel()
+		return err
+	}
+}
+
+// runTerm builds and runs the pipeline for one term; losing the term
+// aborts the run.
+func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term) error {
+	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term)
+	if err != nil {
+		return err
+	}
+	if h.Observe != nil {
+		p.Runner.Observe(h.Observe(p))
+	}
+	if h.Started != nil {
+		h.Started(p)
+	}
+	if h.Ended != nil {
+		defer h.Ended(p)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-term.Lost():
+			p.Runner.Abort(term.Err())
+		case <-done:
+		}
+	}()
+	err = p.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
