@@ -387,6 +387,11 @@ func (s *Server) execute(st parse.Statement, text string, props map[string]strin
 		if rel == nil {
 			return nil, bad("%s does not exist.", st.Name.Name)
 		}
+		if rel.Derived {
+			// Its pipeline would run the query writing it again (a
+			// closure) and write that query's rows a second time.
+			return nil, bad("sluice runs INSERT INTO into a stream declared with its columns, not into %s, which a query writes (hint: CREATE STREAM name (columns) WITH (kafka_topic = '…', partitions = 1), then INSERT INTO it from each query)", rel.Name)
+		}
 		return s.createAs(st.Name.Name, rel.Table, false, false, st.Props, st.Query, text, props, replay, rel.Name)
 	case *parse.Drop:
 		if st.What == "CONNECTOR" {

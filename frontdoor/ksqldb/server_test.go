@@ -262,3 +262,28 @@ func TestInfo(t *testing.T) {
 		t.Fatalf("GET /info: %d %s, want %s", resp.StatusCode, b, want)
 	}
 }
+
+// TestInsertInto: INSERT INTO a stream declared with its columns is a
+// query of its own (INSERTQUERY_n) whose rows land in that stream's
+// topic; INSERT INTO a query's result is refused.
+func TestInsertInto(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	feed(t, ts.state, customer("5", "fred", 34), customer("7", "sue", 25))
+	body := ts.mustKsql(t, createCustomers+
+		"CREATE STREAM people (name STRING, age INT) WITH (kafka_topic = 'people', partitions = 1, value_format = 'json');"+
+		"INSERT INTO people SELECT name, age FROM customers EMIT CHANGES;", earliest)
+	if !strings.Contains(body, `"message":"Created query with ID INSERTQUERY_2","queryId":"INSERTQUERY_2"`) {
+		t.Fatalf("got %s", body)
+	}
+	if got, want := strings.Join(ts.pull(t, "SELECT * FROM people EMIT CHANGES LIMIT 2;", earliest), "\n"),
+		`{"queryId":"transient_PEOPLE_1","columnNames":["NAME","AGE"],"columnTypes":["STRING","INTEGER"]}
+["fred",34]
+["sue",25]`; got != want {
+		t.Fatalf("push:\n%s\nwant\n%s", got, want)
+	}
+	ts.mustKsql(t, "CREATE STREAM older AS SELECT * FROM customers WHERE age > 30 EMIT CHANGES;", earliest)
+	code, body := ts.ksql(t, "INSERT INTO older SELECT * FROM customers EMIT CHANGES;", nil)
+	if want := `{"@type":"statement_error","error_code":40001,"message":"sluice runs INSERT INTO into a stream declared with its columns, not into OLDER, which a query writes (hint: CREATE STREAM name (columns) WITH (kafka_topic = '…', partitions = 1), then INSERT INTO it from each query)","statementText":"INSERT INTO older SELECT * FROM customers EMIT CHANGES;","entities":[]}`; code != 400 || body != compact(t, want) {
+		t.Fatalf("got %d %s", code, body)
+	}
+}
