@@ -47,11 +47,12 @@ func sqlColumns(sch *event.Schema) []column {
 	return append(keys, vals...)
 }
 
-// topicSchema is the schema of the newest record of a topic of the topic
-// log; nil when the topic is empty or missing.
+// topicSchema is the schema of the oldest retained record of a topic of
+// the topic log (the sql processor, too, fixes a stream's columns by its
+// first record); nil when the topic is empty or missing.
 func (s *Server) topicSchema(topic string) (*schemaView, error) {
 	var last *event.Event
-	err := s.scan(context.Background(), topic, true, false, func(ev *event.Event) bool { last = ev; return true })
+	err := s.scan(context.Background(), topic, true, false, func(ev *event.Event) bool { last = ev; return false })
 	if err != nil || last == nil {
 		return nil, err
 	}

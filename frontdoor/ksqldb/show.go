@@ -180,7 +180,7 @@ func (s *Server) describe(st *parse.Describe, text string) (any, *stmtErr) {
 }
 
 // fields are a relation's columns: declared, else those of its topic's
-// newest record (as ksqlDB infers them from the registered schema).
+// first record (as ksqlDB infers them from the registered schema).
 func (s *Server) fields(rel *relation) ([]fieldInfo, []warning) {
 	out := []fieldInfo{}
 	if len(rel.Columns) > 0 {
