@@ -31,6 +31,7 @@ type sourceBlock interface {
 var sourceBlocks = map[string]func(*event.Schema) sourceBlock{
 	"postgresql": newPostgresSource,
 	"mysql":      newMySQLSource,
+	"sql":        newSQLSource,
 }
 
 func newSourceBlock(s *event.Schema) sourceBlock {
@@ -278,6 +279,7 @@ type genericSource struct {
 	schemN string
 	ns     string
 	tbl    string
+	lsn    bool // the block has lsn (the sql processor's results)
 }
 
 func newGenericSource(s *event.Schema) sourceBlock {
@@ -287,10 +289,25 @@ func newGenericSource(s *event.Schema) sourceBlock {
 	return g
 }
 
+// newSQLSource is the sql processor's results' block: the generic one
+// plus lsn, which carries a result's version (event.Event.Version: the
+// processor's epoch and output count), so that a result read back from a
+// topic (sluice serve's persistent queries) still replaces the one written
+// before it in an externally versioned index.
+func newSQLSource(s *event.Schema) sourceBlock {
+	g := newGenericSource(s).(*genericSource)
+	g.lsn = true
+	return g
+}
+
 func (g *genericSource) schema() []byte {
+	lsn := ""
+	if g.lsn {
+		lsn = `,{"type":"int64","optional":true,"field":"lsn"}`
+	}
 	b := []byte(`{"type":"struct","fields":[` + commonSchema + `,` +
 		`{"type":"string","optional":true,"field":"schema"},` +
-		`{"type":"string","optional":true,"field":"table"}` +
+		`{"type":"string","optional":true,"field":"table"}` + lsn +
 		`],"optional":false,"name":`)
 	b = appendString(b, g.schemN)
 	return append(b, `,"field":"source"}`...)
@@ -306,6 +323,10 @@ func (g *genericSource) appendPayload(dst []byte, e *event.Event) []byte {
 	dst = appendOptString(dst, g.ns)
 	dst = append(dst, `,"table":`...)
 	dst = appendOptString(dst, g.tbl)
+	if g.lsn {
+		dst = append(dst, `,"lsn":`...)
+		dst = appendOptInt(dst, int64(e.Source.LSN), e.Source.HasLSN)
+	}
 	return append(dst, '}')
 }
 
@@ -324,6 +345,10 @@ func (g *genericSource) appendField(dst []byte, field string, e *event.Event) ([
 		return appendOptString(dst, g.ns), true
 	case "table":
 		return appendOptString(dst, g.tbl), true
+	case "lsn":
+		if g.lsn {
+			return appendOptInt(dst, int64(e.Source.LSN), e.Source.HasLSN), true
+		}
 	}
 	return g.common.appendField(dst, field, e)
 }

@@ -47,6 +47,7 @@ const usage = `sluice — snapshot databases, stream every change, land it anywh
 Usage:
   sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
   sluice serve [flags]                 serve Kafka Connect's REST API; connectors run as pipelines
+  sluice sql [--server URL] [-f FILE]  send ksqlDB statements to a sluice serve (a file or a prompt)
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
                                        (Data Prepper pipeline files too; --explain prints their translation)
   sluice status PIPELINE.yaml          a pipeline's partitions in its coordination store (several nodes)
@@ -145,6 +146,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], reg, stderr)
 	case "serve":
 		return cmdServe(args[1:], reg, stderr)
+	case "sql":
+		return cmdSQL(args[1:], os.Stdin, stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], reg, stdout, stderr)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
+	"github.com/sluice-dev/sluice/frontdoor/ksqldb"
 	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/supervisor"
@@ -38,7 +39,8 @@ func cmdServe(args []string, reg component.Registry, stderr io.Writer) int {
 		fmt.Fprintln(stderr, `usage: sluice serve [flags]
 
 Serves Kafka Connect's REST API (GET /connectors, PUT /connectors/NAME/config,
-...) on --http; each connector runs as a pipeline. Connectors are stored in
+...) and ksqlDB's statement API (POST /ksql, /query-stream; see sluice sql)
+on --http; each connector and each persistent query runs as a pipeline. Connectors are stored in
 --state-dir and come back, resuming from their checkpoints, after a restart.
 Stop with SIGINT/SIGTERM: every connector drains and saves its checkpoint.
 
@@ -87,9 +89,10 @@ Flags:`)
 		fmt.Fprintln(stderr, "sluice:", err)
 		return exitUsage
 	}
-	var topics connect.Topics = connect.LogTopics{Dir: filepath.Join(dir, "topics")}
+	logDir := filepath.Join(dir, "topics")
+	var topics connect.Topics = connect.LogTopics{Dir: logDir}
 	if *kafka != "" {
-		topics = connect.KafkaTopics{Brokers: strings.Split(*kafka, ",")}
+		topics, logDir = connect.KafkaTopics{Brokers: strings.Split(*kafka, ",")}, ""
 	}
 	filesRoot := ""
 	if *files != "" {
@@ -138,7 +141,17 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	h := srv.Handler()
+	ks, err := ksqldb.Open(ksqldb.Options{
+		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, LogDir: logDir,
+		Connect: srv.Handler(), Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		hs.Shutdown(context.Background())
+		sup.Shutdown(context.Background())
+		return exitFailed
+	}
+	h := ksqldb.Mount(srv.Handler(), ks.Handler())
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()

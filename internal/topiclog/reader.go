@@ -84,7 +84,9 @@ func (r *Reader) Read(dst []Record, maxRecords, maxBytes int) ([]Record, error) 
 	}
 	// The last segment that starts at or before the offset holds it.
 	s := segs[sort.Search(len(segs), func(i int) bool { return segs[i].base > r.next })-1]
-	limit := s.size
+	// An append rewrites the active segment's struct under t.mu (publish):
+	// what is read of it is copied before the lock goes.
+	limit, path := s.size, s.path
 	var pos, at int64
 	open := s != r.seg
 	if !open && r.at > r.next {
@@ -96,7 +98,7 @@ func (r *Reader) Read(dst []Record, maxRecords, maxBytes int) ([]Record, error) 
 	t.mu.Unlock()
 	if open {
 		r.release()
-		f, err := os.Open(s.path)
+		f, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
 			// Retention deleted it since, or something else did.
 			start, end, oerr := t.Offsets()
@@ -106,7 +108,7 @@ func (r *Reader) Read(dst []Record, maxRecords, maxBytes int) ([]Record, error) 
 			case r.next < start:
 				return dst, &OutOfRangeError{Topic: t.name, Offset: r.next, Start: start, End: end}
 			}
-			return dst, fmt.Errorf("topic log: segment file %s of topic %s is gone while the topic holds its offsets: restore it, or restart sluice to check the topic", s.path, t.name)
+			return dst, fmt.Errorf("topic log: segment file %s of topic %s is gone while the topic holds its offsets: restore it, or restart sluice to check the topic", path, t.name)
 		}
 		if err != nil {
 			return dst, fmt.Errorf("topic log: %w", err)

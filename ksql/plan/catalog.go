@@ -31,6 +31,11 @@ type StreamInfo struct {
 	// "drop" (the default; no row) or "rewrite" (the row with a
 	// __DELETED column). A TABLE treats a delete as a tombstone.
 	DeleteHandling string
+	// Assumed: the catalog cannot tell which streams exist (a feeding
+	// source keeps upstream names, as a Kafka or topic-log source does) and
+	// answers for any name. Such a name may be read, and may also be a
+	// query's result: it is not known to be a source's stream.
+	Assumed bool
 }
 
 // MapCatalog is a Catalog over a map, for tests and for callers that

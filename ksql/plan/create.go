@@ -92,7 +92,7 @@ func readSource(r *Relation) *ir.Source {
 // checkTopic refuses an output stream a source or another query already
 // writes.
 func (pl *planner) checkTopic(topic string, replacing *Relation, pos parse.Pos) {
-	if _, ok := pl.cat.Stream(topic); ok {
+	if info, ok := pl.cat.Stream(topic); ok && !info.Assumed {
 		bail(pos, "sluice stream '%s' is a source's stream: a query writes a stream of its own (choose another kafka_topic)", topic)
 	}
 	if r := pl.topics[topic]; r != nil && r != replacing {
@@ -136,7 +136,7 @@ func (pl *planner) insertInto(s *parse.InsertInto) {
 	if target.Kind != ir.Stream {
 		bail(s.Name.Pos, "INSERT INTO writes a stream; %s is a table", target.Name)
 	}
-	if _, ok := pl.cat.Stream(target.Topic); ok {
+	if info, ok := pl.cat.Stream(target.Topic); ok && !info.Assumed {
 		bail(s.Name.Pos, "INSERT INTO %s would write sluice stream '%s', a source's stream: insert into a stream a query creates, or one declared with partitions", target.Name, target.Topic)
 	}
 	res := pl.selectQuery(s.Query, true)

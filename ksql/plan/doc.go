@@ -33,7 +33,10 @@
 // kafka_topic, else by the relation's name (ksqlDB's default topic is the
 // upper-cased name: seed 004's enriched_orders writes ENRICHED_ORDERS,
 // shipped_orders writes 'shipped_orders', the stream its sink reads). A
-// query may not write a source's stream, nor one another query writes;
+// query may not write a source's stream (one the catalog knows; a name
+// it only assumes, StreamInfo.Assumed, because a feeding Kafka or
+// topic-log source may carry any topic, is free), nor one another query
+// writes;
 // CREATE STREAM … WITH (kafka_topic = 'new', partitions = n) and a
 // column list declares a new stream for INSERT INTO (ksqlDB creates the
 // topic). Query IDs are ksqlDB's: CSAS_NAME_n, CTAS_NAME_n,

@@ -181,7 +181,7 @@ func (c *catalog) Stream(name string) (plan.StreamInfo, bool) {
 		return plan.StreamInfo{Schema: s, DeleteHandling: c.deletes}, true
 	}
 	if c.foreign {
-		return plan.StreamInfo{DeleteHandling: c.deletes}, true
+		return plan.StreamInfo{DeleteHandling: c.deletes, Assumed: true}, true
 	}
 	for _, src := range c.sources {
 		if strings.HasPrefix(name, src+".") && len(name) > len(src)+1 {
