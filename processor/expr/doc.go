@@ -36,6 +36,10 @@
 //	snapshot           true for rows read by a snapshot
 //	meta.op, ...       the metadata above, whatever the columns are called
 //	$env["odd name"]   a column whose name is not an identifier
+//	col("name")        the column as an untyped value, nil when the table
+//	                   lacks it: one expression for documents of several
+//	                   shapes (Data Prepper's /key); a branch that does not
+//	                   fit the column's type fails only when it runs
 //
 // A column shadows the metadata name it shares (a column called source is
 // read by `source`; the source's name is then meta.source). `after`,

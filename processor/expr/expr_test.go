@@ -249,3 +249,36 @@ func TestEvalErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCol: col("name") reads a column as an untyped value, nil when the
+// table lacks it, so that one expression serves documents of different
+// shapes (Data Prepper's /key): a branch that does not fit a column's type
+// passes the checker and fails only if it runs.
+func TestCol(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`col("txt")`, "string hello, world"},
+		{`col("nope")`, "nil"},
+		{`col("nope") == nil`, "bool true"},
+		{`col("nope") == "x"`, "bool false"},
+		{`col("i4") == 2147483647`, "bool true"},
+		{`type(col("i4")) == "string" ? upper(col("i4")) : col("i4")`, "int64 2147483647"},
+		{`type(col("txt")) == "string" ? upper(col("txt")) : col("txt")`, "string HELLO, WORLD"},
+		{`col("op")`, "nil"}, // metadata is not a column
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
+		}
+	}
+	for _, src := range []string{`col(txt)`, `col()`, `col("a", "b")`} {
+		_, err := Compile("x", src, false)
+		want := fmt.Sprintf("x %q: col() takes", src) + ` one column name in quotes at column 1 (hint: e.g. col("status") == nil)`
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", src, err, want)
+		}
+	}
+}

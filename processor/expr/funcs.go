@@ -133,6 +133,8 @@ func init() {
 		functions[fn] = true
 	}
 	functions["__dec_neg"] = true
+	functions["col"] = true
+	functions[untypedFunc] = true
 }
 
 // extreme is max (sign 1) or min (-1) of numbers, at least one a Decimal.
