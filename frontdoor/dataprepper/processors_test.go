@@ -1,0 +1,341 @@
+package dataprepper
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/registry"
+	"github.com/sluice-dev/sluice/topology"
+)
+
+// processorsFile uses every translated processor and a route.
+const processorsFile = `p:
+  source:
+    mongodb:
+      host: "localhost"
+      collections:
+        - collection: "demo.c"
+  processor:
+    - add_entries:
+        entries:
+          - {key: source_system, value: "mongo"}
+          - {key: status, value: "new"}
+          - {key: label, format: "${/name}-${/qty}", overwrite_if_key_exists: true}
+    - copy_values:
+        entries:
+          - {from_key: name, to_key: name_copy}
+    - rename_keys:
+        entries:
+          - {from_key: qty, to_key: quantity}
+          - {from_key: old, to_key: status, overwrite_if_to_key_exists: true}
+    - delete_entries:
+        with_keys: [secret, nope]
+    - lowercase_string: {with_keys: [name]}
+    - uppercase_string: {with_keys: [code]}
+    - trim_string: {with_keys: [note]}
+    - drop_events:
+        drop_when: '/status == "deleted"'
+    - drop_events:
+        drop_when: 'not (/quantity <= 1000)'
+  route:
+    - big: '/quantity > 100'
+    - a_name: '/name =~ "a.*"'
+  sink:
+    - opensearch: {hosts: ["http://localhost:9200"], index: all}
+    - opensearch: {hosts: ["http://localhost:9200"], index: big, routes: [big, a_name]}
+`
+
+// TestProcessorsExplained: the translation, node by node.
+func TestProcessorsExplained(t *testing.T) {
+	tr, err := Translate("p.yaml", []byte(processorsFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(tr.Explain("p.yaml"))
+	i := strings.Index(got, "processors:")
+	j := strings.Index(got, "sinks:")
+	want := `processors:
+  p-p1:
+    type: map
+    inputs:
+      - p
+    set:
+      source_system: '"mongo"'
+    unless_columns:
+      - source_system
+  p-p1-2:
+    type: map
+    inputs:
+      - p-p1
+    set:
+      status: '"new"'
+    unless_columns:
+      - status
+  p-p1-3:
+    type: map
+    inputs:
+      - p-p1-2
+    set:
+      label: 'name == nil || qty == nil ? label : string(name) + "-" + string(qty)'
+    if_columns:
+      - label
+      - name
+      - qty
+  p-p1-4:
+    type: map
+    inputs:
+      - p-p1-3
+    set:
+      label: 'name == nil || qty == nil ? nil : string(name) + "-" + string(qty)'
+    if_columns:
+      - name
+      - qty
+    unless_columns:
+      - label
+  p-p2:
+    type: map
+    inputs:
+      - p-p1-4
+    set:
+      name_copy: name
+    if_columns:
+      - name
+    unless_columns:
+      - name_copy
+  p-p3:
+    type: map
+    inputs:
+      - p-p2
+    rename:
+      qty: quantity
+    unless_columns:
+      - quantity
+  p-p3-2:
+    type: map
+    inputs:
+      - p-p3
+    drop:
+      - status
+    if_columns:
+      - old
+  p-p3-3:
+    type: map
+    inputs:
+      - p-p3-2
+    rename:
+      old: status
+  p-p4:
+    type: map
+    inputs:
+      - p-p3-3
+    drop:
+      - secret
+      - nope
+  p-p5:
+    type: map
+    inputs:
+      - p-p4
+    set:
+      name: 'type(col("name")) != "string" ? col("name") : lower(col("name"))'
+    if_columns:
+      - name
+  p-p6:
+    type: map
+    inputs:
+      - p-p5
+    set:
+      code: 'type(col("code")) != "string" ? col("code") : upper(col("code"))'
+    if_columns:
+      - code
+  p-p7:
+    type: map
+    inputs:
+      - p-p6
+    set:
+      note: 'type(col("note")) != "string" ? col("note") : trim(col("note"), "\x00\x01\x02\x03\x04\x05\x06\a\b\t\n\v\f\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")'
+    if_columns:
+      - note
+  p-p8:
+    type: filter
+    inputs:
+      - p-p7
+    condition: '!(true && (col("status") == "deleted"))'
+  p-p9:
+    type: filter
+    inputs:
+      - p-p8
+    condition: '!(col("quantity") != nil && (!((col("quantity") <= 1000))))'
+  p-opensearch-2-routes:
+    type: filter
+    inputs:
+      - p-p9
+    condition: (col("quantity") != nil && (col("quantity") > 100)) || (type(col("name")) == "string" && (col("name") matches "^(?:a.*)$$"))
+`
+	if i < 0 || j < i || got[i:j] != want {
+		t.Fatalf("explained:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(got, "  p-opensearch:\n    type: opensearch\n    inputs:\n      - p-p9\n") ||
+		!strings.Contains(got, "  p-opensearch-2:\n    type: opensearch\n    inputs:\n      - p-opensearch-2-routes\n") {
+		t.Fatalf("sinks' inputs:\n%s", got[j:])
+	}
+}
+
+func col(name string, typ event.Type, key bool) event.Column {
+	return event.Column{Name: name, Type: typ, Optional: !key, Key: key}
+}
+
+func schemaOf(version int, cols ...event.Column) *event.Schema {
+	s := &event.Schema{Stream: "p.demo.c", Source: "p", Connector: "mongodb", Database: "demo", Table: "c", Version: version, Columns: cols}
+	for i, c := range cols {
+		if c.Key {
+			s.KeyIdx = append(s.KeyIdx, i)
+		}
+	}
+	return s
+}
+
+// render is an image as Data Prepper's document would print, fields in
+// column order.
+func render(ev event.Event) string {
+	img := ev.After
+	if ev.Op == event.OpDelete {
+		img = ev.Before
+	}
+	var b strings.Builder
+	b.WriteString(string(ev.Op) + "{")
+	for i, c := range ev.Schema.Columns {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		v := "null"
+		if !img[i].IsNull() {
+			v = fmt.Sprintf("%q", img[i].Text())
+		}
+		b.WriteString(c.Name + ":" + v)
+	}
+	return b.String() + "}"
+}
+
+// run passes events through the translated processors: the chain to the
+// first sink, then the second sink's route filter.
+func run(t *testing.T, g *topology.Graph, in []event.Event) (all, big []string) {
+	t.Helper()
+	reg := registry.Default()
+	procs := map[string]component.Processor{}
+	for _, n := range g.Processors {
+		p, err := reg.Processors[n.Type].New(n.Config, component.Env{Name: n.Name, Pipeline: g.Name})
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		procs[n.Name] = p
+	}
+	evs := in
+	for _, n := range g.Processors {
+		if n.Name == "p-opensearch-2-routes" {
+			continue
+		}
+		out, err := procs[n.Name].Process(context.Background(), evs, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		evs = out
+	}
+	for _, e := range evs {
+		all = append(all, render(e))
+	}
+	out, err := procs["p-opensearch-2-routes"].Process(context.Background(), evs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out {
+		big = append(big, render(e))
+	}
+	return all, big
+}
+
+// TestProcessorsSemantics runs documents of several shapes through the
+// translation and checks what reaches each sink against Data Prepper's
+// rules (each case says which).
+func TestProcessorsSemantics(t *testing.T) {
+	g, _ := load(t, "p.yaml", []byte(processorsFile), nil)
+	str, i64 := event.TypeString, event.TypeInt64
+	s1 := schemaOf(1, col("_id", i64, true), col("name", str, false), col("qty", i64, false), col("secret", str, false), col("code", str, false), col("note", str, false))
+	s2 := schemaOf(2, col("_id", i64, true), col("name", str, false), col("status", str, false), col("old", str, false), col("qty", i64, false))
+	s3 := schemaOf(3, col("_id", i64, true), col("name", i64, false), col("code", i64, false))
+	ins := func(s *event.Schema, vals ...event.Value) event.Event {
+		return event.Event{Op: event.OpCreate, Schema: s, After: vals}
+	}
+	S, I, N := event.String, event.Int, event.Value{}
+	in := []event.Event{
+		// Every key present: status added (absent), label formatted,
+		// name copied, qty renamed, secret deleted, strings changed.
+		ins(s1, I(1), S("Apple"), I(150), S("s"), S("ab"), S("  hi\t")),
+		// status exists (kept), then replaced by old (overwrite):
+		// "deleted" drops the document.
+		ins(s2, I(2), S("Banana"), S("active"), S("deleted"), I(3)),
+		// old replaces status, "kept"; qty null: label null (Data
+		// Prepper leaves it out), quantity null: the second
+		// drop_events' comparison fails, which keeps the event (skip).
+		ins(s2, I(3), S("Cherry"), S("x"), S("kept"), N),
+		// Not strings: lower/upper leave them; no qty: no label (the
+		// entry is skipped), routes' comparisons fail: not routed.
+		ins(s3, I(4), I(7), I(8)),
+		// quantity above 1000: dropped.
+		ins(s1, I(5), S("Date"), I(5000), S("s"), S("x"), S("y")),
+		// A delete passes the filters (sluice's on_delete: keep); its
+		// before image is mapped as a document would be.
+		{Op: event.OpDelete, Schema: s1, Before: []event.Value{I(6), N, N, N, N, N}},
+	}
+	all, big := run(t, g, in)
+	wantAll := []string{
+		`c{_id:"1" name:"apple" quantity:"150" code:"AB" note:"hi" source_system:"mongo" status:"new" label:"Apple-150" name_copy:"Apple"}`,
+		`c{_id:"3" name:"cherry" status:"kept" quantity:null source_system:"mongo" label:null name_copy:"Cherry"}`,
+		`c{_id:"4" name:"7" code:"8" source_system:"mongo" status:"new" name_copy:"7"}`,
+		`d{_id:"6" name:null quantity:null code:null note:null source_system:"mongo" status:"new" label:null name_copy:null}`,
+	}
+	wantBig := []string{wantAll[0], wantAll[3]} // apple: both routes; cherry, 7: neither
+	if strings.Join(all, "\n") != strings.Join(wantAll, "\n") {
+		t.Errorf("all:\n%s\nwant:\n%s", strings.Join(all, "\n"), strings.Join(wantAll, "\n"))
+	}
+	if strings.Join(big, "\n") != strings.Join(wantBig, "\n") {
+		t.Errorf("routed:\n%s\nwant:\n%s", strings.Join(big, "\n"), strings.Join(wantBig, "\n"))
+	}
+}
+
+// TestConditions: Data Prepper conditions and their guards, exactly.
+func TestConditions(t *testing.T) {
+	for _, tc := range []struct{ src, cond, guard string }{
+		{`/a == "x"`, `col("a") == "x"`, `true`},
+		{`/a != null and /b > 1.5`, `(col("a") != nil && col("b") > 1.5)`, `col("b") != nil`},
+		{`/flag`, `col("flag") == true`, `type(col("flag")) == "bool"`},
+		{`not /flag or /n <= -2`, `!(col("flag") == true) || col("n") <= -2`, `type(col("flag")) == "bool" && col("n") != nil`},
+		{`/s !~ "a|b"`, `!(col("s") matches "^(?:a|b)$$")`, `type(col("s")) == "string"`},
+		{`/odd-name == "it's \"q\""`, `col("odd-name") == "it's \"q\""`, `true`},
+		{`/price >= /min`, `col("price") >= col("min")`, `col("price") != nil && col("min") != nil`},
+	} {
+		cond, guard, err := translateCondition(tc.src)
+		if err != nil || cond != tc.cond || guard != tc.guard {
+			t.Errorf("%s:\n got %s | %s | %v\nwant %s | %s", tc.src, cond, guard, err, tc.cond, tc.guard)
+		}
+	}
+	for _, tc := range []struct{ src, want string }{
+		{`/a ==`, "an operand is missing at the end"},
+		{`(/a == 1`, "a ( at 1 is not closed"},
+		{`/a == "x`, "an unclosed string at 7"},
+		{`/a/b == 1`, "key /a/b is not translated: sluice translates top-level keys"},
+		{`/a == 1 /b`, `"/b" at 9 is not translated`},
+		{`/a & 1`, `"&" at 4 is not translated`},
+		{`getMetadata("x") == 1`, "function getMetadata() is not translated"},
+		{`""`, `"" is not a condition (true or false)`},
+		{`/a == 1 and 5`, `5 is not a condition (true or false)`},
+	} {
+		_, _, err := translateCondition(tc.src)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: %v, want %s", tc.src, err, tc.want)
+		}
+	}
+}
