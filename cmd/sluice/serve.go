@@ -154,23 +154,7 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	pipes := controlapi.New(controlapi.Options{
-		Supervisor: sup, Logger: log, Scrub: srv.Scrub,
-		Origin: func(p string) (controlapi.Origin, bool) {
-			if f, ok := pfiles[p]; ok {
-				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true
-			}
-			if c, ok := srv.ConnectorOf(p); ok {
-				return controlapi.Origin{Kind: controlapi.KindConnector, Connector: c}, true
-			}
-			return controlapi.Origin{}, false
-		},
-	}).Handler()
-	apiMux := http.NewServeMux()
-	apiMux.Handle("/pipelines", pipes)
-	apiMux.Handle("/pipelines/", pipes)
-	apiMux.Handle("/", srv.Handler())
-	var h http.Handler = apiMux
+	h := serveAPI(srv, sup, pfiles, log)
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
@@ -254,4 +238,27 @@ func loadServeFiles(args []string, stateDir string, reg component.Registry, stde
 		}
 	}
 	return out, nil
+}
+
+// serveAPI is the API `sluice serve` serves once its connectors are
+// loaded: the pipelines API (package controlapi) on /pipelines, Kafka
+// Connect's on the rest.
+func serveAPI(srv *connect.Server, sup *supervisor.Supervisor, files map[string]*serveFile, log *slog.Logger) http.Handler {
+	pipes := controlapi.New(controlapi.Options{
+		Supervisor: sup, Logger: log, Scrub: srv.Scrub,
+		Origin: func(p string) (controlapi.Origin, bool) {
+			if f, ok := files[p]; ok {
+				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true
+			}
+			if c, ok := srv.ConnectorOf(p); ok {
+				return controlapi.Origin{Kind: controlapi.KindConnector, Connector: c}, true
+			}
+			return controlapi.Origin{}, false
+		},
+	}).Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/pipelines", pipes)
+	mux.Handle("/pipelines/", pipes)
+	mux.Handle("/", srv.Handler())
+	return mux
 }
