@@ -92,13 +92,15 @@ func (t *translator) processors(c *chain, v *yaml.Node, path string) {
 			t.dropEvents(c, i, plugin, body, pp)
 		case "lowercase_string", "uppercase_string", "trim_string":
 			t.stringKeys(c, i, plugin, body, pp)
+		case "substitute_string":
+			t.substitute(c, i, plugin, body, pp)
 		default:
 			t.fail(plugin, pp, fmt.Sprintf("processor %s is not translated", plugin.Value), "sluice translates "+strings.Join(translatedProcessors, ", ")+"; for others write sluice's processors (filter, map, route, sql) in the pipeline `sluice validate --explain` prints (docs/pipeline.md)")
 		}
 	}
 }
 
-var translatedProcessors = []string{"add_entries", "delete_entries", "rename_keys", "copy_values", "drop_events", "lowercase_string", "uppercase_string", "trim_string"}
+var translatedProcessors = []string{"add_entries", "delete_entries", "rename_keys", "copy_values", "drop_events", "lowercase_string", "uppercase_string", "trim_string", "substitute_string"}
 
 // keys checks that body has only the keys allowed; others are errors
 // naming the key, with why where known.
@@ -669,4 +671,98 @@ func (t *translator) sinkRoutes(c *chain, sinkName string, v *yaml.Node, path st
 	put(n, "condition", str(strings.Join(conds, " || "), v.Line))
 	put(procs, name, n)
 	return name
+}
+
+// substitute: substitute_string replaces every match of from (a Java
+// regular expression) in a key's string value by to (Java's replacement
+// syntax); other values stay. The pattern must be RE2 (no lookaround or
+// backreferences); the replacement is rewritten for regex_replace.
+func (t *translator) substitute(c *chain, index int, plugin, body *yaml.Node, path string) {
+	if !t.keys(body, path, []string{"entries"}, nil) {
+		return
+	}
+	for j, e := range t.entryList(body, path, "entries:\n  - {source: message, from: \"[?&#=]\", to: \"-\"}") {
+		ep := fmt.Sprintf("%s.entries[%d]", path, j)
+		if !t.keys(e, ep, []string{"source", "from", "to"}, map[string]string{"substitute_when": whenHint}) {
+			continue
+		}
+		sv, fv, tv := get(e, "source"), get(e, "from"), get(e, "to")
+		if sv == nil || fv == nil || tv == nil {
+			t.fail(e, ep, "needs source, from and to", "entries:\n  - {source: message, from: \"[?&#=]\", to: \"-\"}")
+			continue
+		}
+		name, ok := t.fieldName(sv, ep+".source")
+		if !ok {
+			continue
+		}
+		if !scalar(fv) || !scalar(tv) {
+			t.fail(e, ep, "from and to must be strings", "")
+			continue
+		}
+		re, err := regexp.Compile(fv.Value)
+		if err != nil {
+			t.fail(fv, ep+".from", fmt.Sprintf("the regular expression %q is not translated (RE2 syntax: no lookaround or backreferences): %v", fv.Value, err), "")
+			continue
+		}
+		repl, err := javaReplacement(tv.Value, re)
+		if err != nil {
+			t.fail(tv, ep+".to", err.Error(), "")
+			continue
+		}
+		v := fmt.Sprintf("col(%s)", quote(name))
+		n := mapping(sv.Line)
+		put(n, "type", str("map", sv.Line))
+		set := mapping(sv.Line)
+		put(set, name, str(fmt.Sprintf(`type(%s) != "string" ? %s : regex_replace(%s, %s, %s)`, v, v, v, quote(fv.Value), quote(repl)), sv.Line))
+		put(n, "set", set)
+		put(n, "if_columns", names(sv.Line, name))
+		c.add(sv, ep, index, n)
+	}
+}
+
+// javaReplacement rewrites a Java Matcher replacement ($1, ${name}, \x
+// for a literal x; $12 is group 12 when there are 12 groups, else group 1
+// then "2") into Go's regexp.Expand template.
+func javaReplacement(s string, re *regexp.Regexp) (string, error) {
+	var b strings.Builder
+	groups := re.NumSubexp()
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return "", fmt.Errorf("replacement %q ends with a \\", s)
+			}
+			i++
+			if s[i] == '$' {
+				b.WriteString("$$")
+			} else {
+				b.WriteByte(s[i])
+			}
+		case c == '$':
+			if i+1 < len(s) && s[i+1] == '{' {
+				end := strings.IndexByte(s[i:], '}')
+				if end < 0 || re.SubexpIndex(s[i+2:i+end]) < 0 {
+					return "", fmt.Errorf("replacement %q names a group the pattern lacks", s)
+				}
+				b.WriteString(s[i : i+end+1])
+				i += end
+				continue
+			}
+			if i+1 >= len(s) || s[i+1] < '0' || s[i+1] > '9' {
+				return "", fmt.Errorf("replacement %q has a $ that is not a group reference (write \\$ for a $)", s)
+			}
+			n, k := int(s[i+1]-'0'), i+2
+			for k < len(s) && s[k] >= '0' && s[k] <= '9' && n*10+int(s[k]-'0') <= groups {
+				n, k = n*10+int(s[k]-'0'), k+1
+			}
+			if n > groups {
+				return "", fmt.Errorf("replacement %q refers to group %d; the pattern has %d", s, n, groups)
+			}
+			fmt.Fprintf(&b, "${%d}", n)
+			i = k - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
 }

@@ -3,6 +3,7 @@ package dataprepper
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -337,5 +338,64 @@ func TestConditions(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%s: %v, want %s", tc.src, err, tc.want)
 		}
+	}
+}
+
+// TestSubstituteString: Java's replacement syntax rewritten for
+// regex_replace, and what it does to documents.
+func TestSubstituteString(t *testing.T) {
+	re := regexp.MustCompile(`(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)(?<last>l)`)
+	for _, tc := range []struct{ in, want, err string }{
+		{`$1-$2`, `${1}-${2}`, ""},
+		{`$12x`, `${12}x`, ""},
+		{`$13`, `${1}3`, ""},
+		{`${last}\$\\`, `${last}$$\`, ""},
+		{`$x`, "", `replacement "$x" has a $ that is not a group reference (write \$ for a $)`},
+		{`${nope}`, "", `replacement "${nope}" names a group the pattern lacks`},
+	} {
+		got, err := javaReplacement(tc.in, re)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("%s: %q %v; want %q %s", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	const file = `p:
+  source:
+    mongodb:
+      host: "localhost"
+      collections:
+        - collection: "demo.c"
+  processor:
+    - substitute_string:
+        entries:
+          - {source: path, from: "/+", to: "/"}
+          - {source: name, from: "(\\w+) (\\w+)", to: "$2, $1 \\$"}
+  sink:
+    - opensearch: {hosts: ["http://localhost:9200"], index: all}
+`
+	g, _ := load(t, "p.yaml", []byte(file), nil)
+	s := schemaOf(1, col("_id", event.TypeInt64, true), col("path", event.TypeString, false), col("name", event.TypeInt64, false))
+	s2 := schemaOf(2, col("_id", event.TypeInt64, true), col("name", event.TypeString, false))
+	in := []event.Event{
+		{Op: event.OpCreate, Schema: s, After: []event.Value{event.Int(1), event.String("//a///b/"), event.Int(5)}},
+		{Op: event.OpCreate, Schema: s2, After: []event.Value{event.Int(2), event.String("Ada Lovelace")}},
+	}
+	reg := registry.Default()
+	evs := in
+	for _, n := range g.Processors {
+		p, err := reg.Processors[n.Type].New(n.Config, component.Env{Name: n.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs, err = p.Process(context.Background(), evs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, render(e))
+	}
+	want := `c{_id:"1" path:"/a/b/" name:"5"}` + "\n" + `c{_id:"2" name:"Lovelace, Ada $"}`
+	if strings.Join(got, "\n") != want {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }

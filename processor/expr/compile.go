@@ -238,6 +238,7 @@ func (e *Expr) compile(s *event.Schema) (*Program, error) {
 		opts = append(opts, exprlang.AllowUndefinedVariables())
 	}
 	opts = append(opts, decimalOptions()...)
+	opts = append(opts, regexOptions()...)
 	prog, err := compileSafe(e.src, opts)
 	if rerr := r.err(e); rerr != nil {
 		return nil, rerr

@@ -41,6 +41,11 @@
 //	                   shapes (Data Prepper's /key); a branch that does not
 //	                   fit the column's type fails only when it runs
 //
+// Besides expr-lang's builtins, decimal() and round(x, places),
+// regex_replace(s, pattern, replacement) replaces every match of an RE2
+// pattern, with $1, ${name} for groups and $$ for a $ (Go's
+// regexp.Expand); NULL gives NULL.
+//
 // A column shadows the metadata name it shares (a column called source is
 // read by `source`; the source's name is then meta.source). `after`,
 // `before` and `meta` always mean the images and the metadata; a column

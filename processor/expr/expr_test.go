@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,5 +281,28 @@ func TestCol(t *testing.T) {
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: %v\nwant %s", src, err, want)
 		}
+	}
+}
+
+// TestRegexReplace: every match replaced, groups by number and name, $$ a
+// dollar, NULL in NULL out; a bad pattern is an error of the event.
+func TestRegexReplace(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`regex_replace(txt, "[lo]+", "_")`, "string he_, w_r_d"},
+		{`regex_replace(txt, "(\\w+), (\\w+)", "${2} $1 $$")`, "string world hello $"},
+		{`regex_replace(txt, "(?P<first>\\w+),", "[${first}]")`, "string [hello] world"},
+		{`regex_replace(col("nope"), "a", "b")`, "nil"},
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
+		}
+	}
+	if _, err := eval(t, `regex_replace(txt, "(", "")`, typical); err == nil || !strings.Contains(err.Error(), "regex_replace: error parsing regexp: missing closing ): `(`") {
+		t.Errorf("bad pattern: %v", err)
 	}
 }

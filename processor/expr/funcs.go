@@ -134,6 +134,7 @@ func init() {
 	}
 	functions["__dec_neg"] = true
 	functions["col"] = true
+	functions["regex_replace"] = true
 	functions[untypedFunc] = true
 }
 
