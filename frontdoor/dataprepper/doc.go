@@ -48,9 +48,9 @@
 //
 // processors.go translates add_entries, delete_entries, rename_keys,
 // copy_values, lowercase_string, uppercase_string, trim_string,
-// substitute_string and drop_events into map and filter nodes chained between the source and
-// the sinks (one node per entry where Data Prepper applies entries in
-// turn). Data Prepper's "when the key exists" is "when the table has the
+// substitute_string and drop_events into map and filter nodes chained
+// between the source and the sinks (one node per entry where Data Prepper
+// applies entries in turn). Data Prepper's "when the key exists" is "when the table has the
 // column" (a MongoDB document's top-level fields are its columns): map's
 // if_columns and unless_columns, and col("k") in expressions. condition.go
 // translates Data Prepper's conditions (drop_when, routes) with a guard:
