@@ -48,16 +48,17 @@
 //
 // processors.go translates add_entries, delete_entries, rename_keys,
 // copy_values, lowercase_string, uppercase_string, trim_string,
-// substitute_string and drop_events into map and filter nodes chained
-// between the source and the sinks (one node per entry where Data Prepper
-// applies entries in turn). Data Prepper's "when the key exists" is "when the table has the
-// column" (a MongoDB document's top-level fields are its columns): map's
-// if_columns and unless_columns, and col("k") in expressions. condition.go
-// translates Data Prepper's conditions (drop_when, routes) with a guard:
-// what must hold for Data Prepper's evaluation not to fail (a missing key
-// under <, a non-boolean key as a condition), so a failed evaluation keeps
-// its outcome (drop_events: skip keeps the event; a route does not take
-// it). A sink with routes reads a filter of the OR of its routes. Every
-// option not translated is an error naming it (docs/dataprepper.md lists
-// the deliberate differences).
+// substitute_string, date (date.go) and drop_events into map and filter
+// nodes chained between the source and the sinks (one node per entry
+// where Data Prepper applies entries in turn). Data Prepper's "when the
+// key exists" is "when the table has the column" (a MongoDB document's
+// top-level fields are its columns): map's if_columns and unless_columns,
+// and col("k") in expressions. condition.go translates Data Prepper's
+// conditions (drop_when, routes) with a guard: what must hold for Data
+// Prepper's evaluation not to fail (a missing key under <, a non-boolean
+// key as a condition), so a failed evaluation keeps its outcome
+// (drop_events: skip keeps the event; a route does not take it). A sink
+// with routes reads a filter of the OR of its routes. Every option not
+// translated is an error naming it (docs/dataprepper.md lists the
+// deliberate differences).
 package dataprepper

@@ -31,7 +31,7 @@ func TestErrors(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"processor", "  sink:", "  processor:\n    - grok: {}\n  sink:",
-			"p.yaml:11: p.processor[0].grok: processor grok is not translated (hint: sluice translates add_entries, delete_entries, rename_keys, copy_values, drop_events, lowercase_string, uppercase_string, trim_string, substitute_string; for others write sluice's processors (filter, map, route, sql) in the pipeline `sluice validate --explain` prints (docs/pipeline.md))"},
+			"p.yaml:11: p.processor[0].grok: processor grok is not translated (hint: sluice translates add_entries, delete_entries, rename_keys, copy_values, drop_events, lowercase_string, uppercase_string, trim_string, substitute_string, date; for others write sluice's processors (filter, map, route, sql) in the pipeline `sluice validate --explain` prints (docs/pipeline.md))"},
 		{"processor option", "  sink:", "  processor:\n    - delete_entries:\n        with_keys: [a]\n        delete_when: '/a == 1'\n  sink:",
 			"p.yaml:13: p.processor[0].delete_entries.delete_when: is not translated (hint: a condition on each event is not translated for this processor: split the events with a drop_events or a route first, or write a sluice filter and map in the translated pipeline)"},
 		{"add_when", "  sink:", "  processor:\n    - add_entries:\n        entries:\n          - {key: a, value: 1, add_when: '/b == 2'}\n  sink:",

@@ -94,13 +94,15 @@ func (t *translator) processors(c *chain, v *yaml.Node, path string) {
 			t.stringKeys(c, i, plugin, body, pp)
 		case "substitute_string":
 			t.substitute(c, i, plugin, body, pp)
+		case "date":
+			t.date(c, i, plugin, body, pp)
 		default:
 			t.fail(plugin, pp, fmt.Sprintf("processor %s is not translated", plugin.Value), "sluice translates "+strings.Join(translatedProcessors, ", ")+"; for others write sluice's processors (filter, map, route, sql) in the pipeline `sluice validate --explain` prints (docs/pipeline.md)")
 		}
 	}
 }
 
-var translatedProcessors = []string{"add_entries", "delete_entries", "rename_keys", "copy_values", "drop_events", "lowercase_string", "uppercase_string", "trim_string", "substitute_string"}
+var translatedProcessors = []string{"add_entries", "delete_entries", "rename_keys", "copy_values", "drop_events", "lowercase_string", "uppercase_string", "trim_string", "substitute_string", "date"}
 
 // keys checks that body has only the keys allowed; others are errors
 // naming the key, with why where known.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -397,5 +398,107 @@ func TestSubstituteString(t *testing.T) {
 	want := `c{_id:"1" path:"/a/b/" name:"5"}` + "\n" + `c{_id:"2" name:"Lovelace, Ada $"}`
 	if strings.Join(got, "\n") != want {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+}
+
+// runProcessors passes events through every processor of g, in order.
+func runProcessors(t *testing.T, g *topology.Graph, in []event.Event) []string {
+	t.Helper()
+	reg := registry.Default()
+	evs := in
+	for _, n := range g.Processors {
+		p, err := reg.Processors[n.Type].New(n.Config, component.Env{Name: n.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs, err = p.Process(context.Background(), evs, nil); err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, render(e))
+	}
+	return got
+}
+
+// TestDate: the date processor's patterns (Java's, converted), epochs
+// told by their digits, today's date where a pattern lacks it, zones,
+// output formats, and from_time_received.
+func TestDate(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2006-01-02T15:04:05.000Z07:00", ""},
+		{"dd/MMM/yyyy:HH:mm:ss Z", "02/Jan/2006:15:04:05 -0700", ""},
+		{"EEE, d MMMM yy h:mm a", "Mon, 2 January 06 3:04 PM", ""},
+		{"HH:mm", "15:04", ""},
+		{"yyyy-MM-dd'at'HH", "", `pattern "yyyy-MM-dd'at'HH": the literal "at" is not translated (Go layouts read digits and words in it as fields)`},
+		{"yyyy-MM-dd VV", "", `pattern "yyyy-MM-dd VV": "VV" is not translated`},
+		{"ss SSS", "", `pattern "ss SSS": fractions of a second (S) are translated after a . or ,`},
+	} {
+		l, err := goLayout(tc.in, false)
+		if l.layout != tc.want || (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("%s: %q %v; want %q %s", tc.in, l.layout, err, tc.want, tc.err)
+		}
+	}
+	const file = `p:
+  source:
+    mongodb:
+      host: "localhost"
+      collections:
+        - collection: "demo.c"
+  processor:
+    - date:
+        match:
+          - key: ts
+            patterns: ["dd/MMM/yyyy:HH:mm:ss Z", "yyyy-MM-dd HH:mm", "MMM d HH:mm", epoch_second, epoch_milli]
+        source_timezone: Asia/Kolkata
+        destination_timezone: UTC
+        destination: when
+    - date:
+        match:
+          - {key: ts, patterns: [epoch_milli]}
+        output_format: epoch_second
+        destination: secs
+        source_timezone: UTC
+        destination_timezone: UTC
+    - date:
+        from_time_received: true
+        destination: received
+        destination_timezone: UTC
+  sink:
+    - opensearch: {hosts: ["http://localhost:9200"], index: all}
+`
+	g, tr := load(t, "p.yaml", []byte(file), nil)
+	if len(tr.Notes) != 0 {
+		t.Errorf("notes: %v", tr.Notes)
+	}
+	s := schemaOf(1, col("_id", event.TypeInt64, true), col("ts", event.TypeString, false))
+	sn := schemaOf(2, col("_id", event.TypeInt64, true), col("ts", event.TypeInt64, false), col("when", event.TypeString, false))
+	ins := func(s *event.Schema, vals ...event.Value) event.Event {
+		return event.Event{Op: event.OpCreate, Schema: s, After: vals}
+	}
+	year := time.Now().In(time.FixedZone("IST", 19800)).Format("2006")
+	got := runProcessors(t, g, []event.Event{
+		ins(s, event.Int(1), event.String("01/Mar/2024:10:20:30 +0200")),
+		ins(s, event.Int(2), event.String("2024-03-01 10:20")),                // Asia/Kolkata: 04:50 UTC
+		ins(s, event.Int(3), event.String("Mar 1 10:20")),                     // this year
+		ins(s, event.Int(4), event.String("not a date")),                      // when: null, secs: null
+		ins(sn, event.Int(5), event.Int(1709288430123), event.String("kept")), // epoch_milli
+		ins(sn, event.Int(6), event.Int(1709288430), event.String("kept")),    // seconds: not for secs
+	})
+	received := regexp.MustCompile(`received:"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"`)
+	want := []string{
+		`c{_id:"1" ts:"01/Mar/2024:10:20:30 +0200" when:"2024-03-01T08:20:30.000Z" secs:null received:R}`,
+		`c{_id:"2" ts:"2024-03-01 10:20" when:"2024-03-01T04:50:00.000Z" secs:null received:R}`,
+		`c{_id:"3" ts:"Mar 1 10:20" when:"` + year + `-03-01T04:50:00.000Z" secs:null received:R}`,
+		`c{_id:"4" ts:"not a date" when:null secs:null received:R}`,
+		`c{_id:"5" ts:"1709288430123" when:"2024-03-01T10:20:30.123Z" secs:"1709288430" received:R}`,
+		`c{_id:"6" ts:"1709288430" when:"2024-03-01T10:20:30.000Z" secs:null received:R}`,
+	}
+	for i := range got {
+		got[i] = received.ReplaceAllString(got[i], "received:R")
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -239,6 +239,7 @@ func (e *Expr) compile(s *event.Schema) (*Program, error) {
 	}
 	opts = append(opts, decimalOptions()...)
 	opts = append(opts, regexOptions()...)
+	opts = append(opts, timeOptions()...)
 	prog, err := compileSafe(e.src, opts)
 	if rerr := r.err(e); rerr != nil {
 		return nil, rerr

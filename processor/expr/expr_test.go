@@ -306,3 +306,34 @@ func TestRegexReplace(t *testing.T) {
 		t.Errorf("bad pattern: %v", err)
 	}
 }
+
+// TestParseTime: parse_time and parse_epoch.
+func TestParseTime(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`parse_time("2024-03-01 10:20:30", "2006-01-02 15:04:05")`, "time 2024-03-01T10:20:30Z"},
+		{`parse_time("2024-03-01 10:20:30", "2006-01-02 15:04:05", "Asia/Kolkata")`, "time 2024-03-01T10:20:30+05:30"},
+		{`parse_time("2024-03-01T10:20:30+02:00", "2006-01-02T15:04:05Z07:00", "Asia/Kolkata").UTC()`, "time 2024-03-01T08:20:30Z"},
+		{`parse_time("nope", "2006-01-02")`, "nil"},
+		{`parse_time("nope", "2006-01-02") ?? parse_time("01/03/2024", "02/01/2006")`, "time 2024-03-01T00:00:00Z"},
+		{`parse_time(col("none"), "2006")`, "nil"},
+		{`parse_epoch(1709288430, "s")`, "time 2024-03-01T10:20:30Z"},
+		{`parse_epoch("1709288430123", "s,ms")`, "time 2024-03-01T10:20:30.123Z"},
+		{`parse_epoch("1709288430123456", "us")`, "time 2024-03-01T10:20:30.123456Z"},
+		{`parse_epoch("1709288430123456789", "ns")`, "time 2024-03-01T10:20:30.123456789Z"},
+		{`parse_epoch("1709288430123", "s")`, "nil"},
+		{`parse_epoch("12a", "s")`, "nil"},
+		{`parse_epoch(1.5, "s")`, "nil"},
+		{`format_time(parse_epoch(1709288430, "s"), "2006-01-02 15:04 MST", "Asia/Kolkata")`, "string 2024-03-01 15:50 IST"},
+		{`format_time(tstz, "2006")`, "string 2024"},
+		{`format_time(col("none"), "2006")`, "nil"},
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
+		}
+	}
+}

@@ -135,6 +135,9 @@ func init() {
 	functions["__dec_neg"] = true
 	functions["col"] = true
 	functions["regex_replace"] = true
+	functions["parse_time"] = true
+	functions["parse_epoch"] = true
+	functions["format_time"] = true
 	functions[untypedFunc] = true
 }
 
