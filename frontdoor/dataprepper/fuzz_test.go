@@ -26,6 +26,7 @@ func FuzzTranslate(f *testing.F) {
 	f.Add([]byte(base), []byte("source_coordination:\n  partition_prefix: a\n  store:\n    in_memory:\n"))
 	f.Add([]byte(strings.Replace(base, `index: "idx"`, `index: "${getMetadata(\"primary_key\")}$${/a}${{x}}"`, 1)), []byte("ssl: false\n"))
 	f.Add([]byte(processorsFile), []byte(""))
+	f.Add([]byte(dateFile), []byte(""))
 	reg := registry.Default()
 	f.Fuzz(func(t *testing.T, data, server []byte) {
 		var sc *ServerConfig

@@ -422,25 +422,8 @@ func runProcessors(t *testing.T, g *topology.Graph, in []event.Event) []string {
 	return got
 }
 
-// TestDate: the date processor's patterns (Java's, converted), epochs
-// told by their digits, today's date where a pattern lacks it, zones,
-// output formats, and from_time_received.
-func TestDate(t *testing.T) {
-	for _, tc := range []struct{ in, want, err string }{
-		{"yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2006-01-02T15:04:05.000Z07:00", ""},
-		{"dd/MMM/yyyy:HH:mm:ss Z", "02/Jan/2006:15:04:05 -0700", ""},
-		{"EEE, d MMMM yy h:mm a", "Mon, 2 January 06 3:04 PM", ""},
-		{"HH:mm", "15:04", ""},
-		{"yyyy-MM-dd'at'HH", "", `pattern "yyyy-MM-dd'at'HH": the literal "at" is not translated (Go layouts read digits and words in it as fields)`},
-		{"yyyy-MM-dd VV", "", `pattern "yyyy-MM-dd VV": "VV" is not translated`},
-		{"ss SSS", "", `pattern "ss SSS": fractions of a second (S) are translated after a . or ,`},
-	} {
-		l, err := goLayout(tc.in, false)
-		if l.layout != tc.want || (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
-			t.Errorf("%s: %q %v; want %q %s", tc.in, l.layout, err, tc.want, tc.err)
-		}
-	}
-	const file = `p:
+// dateFile uses the date processor three ways.
+const dateFile = `p:
   source:
     mongodb:
       host: "localhost"
@@ -468,7 +451,26 @@ func TestDate(t *testing.T) {
   sink:
     - opensearch: {hosts: ["http://localhost:9200"], index: all}
 `
-	g, tr := load(t, "p.yaml", []byte(file), nil)
+
+// TestDate: the date processor's patterns (Java's, converted), epochs
+// told by their digits, today's date where a pattern lacks it, zones,
+// output formats, and from_time_received.
+func TestDate(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2006-01-02T15:04:05.000Z07:00", ""},
+		{"dd/MMM/yyyy:HH:mm:ss Z", "02/Jan/2006:15:04:05 -0700", ""},
+		{"EEE, d MMMM yy h:mm a", "Mon, 2 January 06 3:04 PM", ""},
+		{"HH:mm", "15:04", ""},
+		{"yyyy-MM-dd'at'HH", "", `pattern "yyyy-MM-dd'at'HH": the literal "at" is not translated (Go layouts read digits and words in it as fields)`},
+		{"yyyy-MM-dd VV", "", `pattern "yyyy-MM-dd VV": "VV" is not translated`},
+		{"ss SSS", "", `pattern "ss SSS": fractions of a second (S) are translated after a . or ,`},
+	} {
+		l, err := goLayout(tc.in, false)
+		if l.layout != tc.want || (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("%s: %q %v; want %q %s", tc.in, l.layout, err, tc.want, tc.err)
+		}
+	}
+	g, tr := load(t, "p.yaml", []byte(dateFile), nil)
 	if len(tr.Notes) != 0 {
 		t.Errorf("notes: %v", tr.Notes)
 	}
