@@ -46,7 +46,8 @@ const usage = `sluice — snapshot databases, stream every change, land it anywh
 
 Usage:
   sluice run [flags] PIPELINE.yaml...  run pipelines until interrupted
-  sluice serve [flags]                 serve Kafka Connect's REST API; connectors run as pipelines
+  sluice serve [flags] [PIPELINE...]   serve Kafka Connect's REST API and ksqlDB's statement API
+                                       (connectors and queries run as pipelines) and run pipeline files beside them
   sluice sql [--server URL] [-f FILE]  send ksqlDB statements to a sluice serve (a file or a prompt)
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
                                        (Data Prepper pipeline files too; --explain prints their translation)

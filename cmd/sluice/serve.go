@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,11 +16,13 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/controlapi"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
 	"github.com/sluice-dev/sluice/frontdoor/ksqldb"
 	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/supervisor"
+	"github.com/sluice-dev/sluice/topology"
 )
 
 // cmdServe runs `sluice serve`: a long-lived server whose connectors are
@@ -36,13 +39,18 @@ func cmdServe(args []string, reg component.Registry, stderr io.Writer) int {
 	files := fs.String("files", "", "the directory FileStream connectors' files are confined to (default: none; they are refused)")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: sluice serve [flags]
+		fmt.Fprintln(stderr, `usage: sluice serve [flags] [PIPELINE.yaml | DIR ...]
 
 Serves Kafka Connect's REST API (GET /connectors, PUT /connectors/NAME/config,
 ...) and ksqlDB's statement API (POST /ksql, /query-stream; see sluice sql)
 on --http; each connector and each persistent query runs as a pipeline. Connectors are stored in
 --state-dir and come back, resuming from their checkpoints, after a restart.
-Stop with SIGINT/SIGTERM: every connector drains and saves its checkpoint.
+Pipeline files (sluice's or Data Prepper's; a directory stands for its *.yaml
+and *.yml files) run beside them, with their state in
+--state-dir/pipelines/NAME; GET /pipelines lists every pipeline, PUT
+/pipelines/NAME/pause|resume|stop and POST /pipelines/NAME/restart drive a
+file's. Stop with SIGINT/SIGTERM: every pipeline drains and saves its
+checkpoint.
 
 Security: --http listens on loopback by default. Any other address needs
 authentication: a bearer token (--auth-token-file FILE or $SLUICE_AUTH_TOKEN),
@@ -63,10 +71,6 @@ Flags:`)
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage // Parse has printed the error (or -help's usage)
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
@@ -101,6 +105,11 @@ Flags:`)
 			return exitUsage
 		}
 	}
+	pfiles, err := loadServeFiles(fs.Args(), dir, reg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return exitUsage
+	}
 	m := metrics.New()
 	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: observe(m)})
 	status := supervisorStatus{sup}
@@ -131,6 +140,15 @@ Flags:`)
 		return exitUsage
 	}
 	warnClearText(sec, hs, log)
+	for _, f := range pfiles {
+		if err := sup.AddState(f.graph, f.target); err != nil {
+			fmt.Fprintln(stderr, "sluice:", err)
+			hs.Shutdown(context.Background())
+			sup.Shutdown(context.Background())
+			return exitUsage
+		}
+		log.Info("pipeline loaded", "pipeline", f.graph.Name, "file", f.path, "target", f.target)
+	}
 	srv, err := connect.Open(connect.Options{
 		StateDir: dir, Registry: reg, Supervisor: sup, Topics: topics, FilesRoot: filesRoot,
 		Logger: log, LogLevel: logLevel, Version: buildVersion(), Commit: "", WorkerID: hs.Addr(),
@@ -151,7 +169,7 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	h := ksqldb.Mount(srv.Handler(), ks.Handler())
+	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, log)
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
@@ -164,4 +182,98 @@ Flags:`)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// serveFile is a pipeline file `sluice serve` runs beside its connectors.
+type serveFile struct {
+	path   string
+	graph  *topology.Graph
+	dir    string           // <state-dir>/pipelines/<name>: its target state and, in state/, its checkpoints
+	target supervisor.State // stored by the pipelines API; RUNNING when none
+}
+
+// loadServeFiles loads the pipeline files named by args (directories
+// expanded as `sluice run` does), puts each pipeline's state under
+// stateDir/pipelines/<name>, and checks that no name is a stored
+// connector's pipeline: a clash is refused at start, naming both.
+func loadServeFiles(args []string, stateDir string, reg component.Registry, stderr io.Writer) (map[string]*serveFile, error) {
+	out := map[string]*serveFile{}
+	if len(args) == 0 {
+		return out, nil
+	}
+	paths, err := pipelineFiles(args)
+	if err != nil {
+		return nil, err
+	}
+	var graphs []*topology.Graph
+	var problems []string
+	for _, p := range paths {
+		g, _, err := loadPipeline(p, reg, stderr)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		for _, d := range g.Validate() {
+			if d.Warning {
+				fmt.Fprintln(stderr, d)
+			}
+		}
+		f := &serveFile{path: p, graph: g, dir: filepath.Join(stateDir, "pipelines", g.Name)}
+		// The server's state holds every pipeline's: the file's own
+		// state_dir would make two files (both .sluice by default) clash.
+		g.StateDir = filepath.Join(f.dir, "state")
+		if prev, ok := out[g.Name]; ok {
+			problems = append(problems, fmt.Sprintf("%s and %s both name their pipeline %s (hint: set name: in one of the files)", prev.path, p, g.Name))
+			continue
+		}
+		out[g.Name] = f
+		graphs = append(graphs, g)
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	if err := supervisor.CheckDistinct(graphs); err != nil {
+		return nil, err
+	}
+	stored, err := connect.StoredPipelines(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		for name, f := range out {
+			if f.path != p {
+				continue
+			}
+			if c, ok := stored[name]; ok {
+				return nil, fmt.Errorf("%s: its pipeline %s has the name of connector %s stored in %s (hint: set another name: in the file, or DELETE /connectors/%s)", p, name, c, stateDir, c)
+			}
+			if f.target, err = controlapi.LoadTarget(f.dir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// serveAPI is the API `sluice serve` serves once its connectors are
+// loaded: the pipelines API (package controlapi) on /pipelines, base on
+// the rest (Kafka Connect's REST API, with ksqlDB's mounted on it).
+func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, log *slog.Logger) http.Handler {
+	pipes := controlapi.New(controlapi.Options{
+		Supervisor: sup, Logger: log, Scrub: srv.Scrub,
+		Origin: func(p string) (controlapi.Origin, bool) {
+			if f, ok := files[p]; ok {
+				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true
+			}
+			if c, ok := srv.ConnectorOf(p); ok {
+				return controlapi.Origin{Kind: controlapi.KindConnector, Connector: c}, true
+			}
+			return controlapi.Origin{}, false
+		},
+	}).Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/pipelines", pipes)
+	mux.Handle("/pipelines/", pipes)
+	mux.Handle("/", base)
+	return mux
 }

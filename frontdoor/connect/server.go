@@ -497,6 +497,11 @@ func (s *Server) put(w http.ResponseWriter, name string, cfg Config, upsert bool
 		writeError(w, http.StatusConflict, fmt.Sprintf("Connector %s already exists", name))
 		return
 	}
+	if _, taken := s.opt.Supervisor.Status(pipelineName(name)); !exists && taken {
+		// A pipeline `sluice serve` loaded from a file holds the name.
+		writeError(w, http.StatusConflict, fmt.Sprintf("Connector %s cannot be created: the pipeline %s, loaded from a file, runs on this server (hint: choose another connector name)", name, pipelineName(name)))
+		return
+	}
 	if exists {
 		// A secret sent back masked keeps the stored one.
 		for k, v := range cfg {

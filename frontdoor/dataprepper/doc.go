@@ -42,5 +42,23 @@
 // its partition_prefix picks the state directory (.sluice/<prefix>), so
 // bumping it is the same soft reset as in Data Prepper. A DynamoDB store is
 // an error pointing to the PostgreSQL coordination store (issue 13, not
-// built yet). Processors, routes, other sources and sinks are errors.
+// built yet). Other sources and sinks are errors.
+//
+// # Processors and routes
+//
+// processors.go translates add_entries, delete_entries, rename_keys,
+// copy_values, lowercase_string, uppercase_string, trim_string,
+// substitute_string, date (date.go) and drop_events into map and filter
+// nodes chained between the source and the sinks (one node per entry
+// where Data Prepper applies entries in turn). Data Prepper's "when the
+// key exists" is "when the table has the column" (a MongoDB document's
+// top-level fields are its columns): map's if_columns and unless_columns,
+// and col("k") in expressions. condition.go translates Data Prepper's
+// conditions (drop_when, routes) with a guard: what must hold for Data
+// Prepper's evaluation not to fail (a missing key under <, a non-boolean
+// key as a condition), so a failed evaluation keeps its outcome
+// (drop_events: skip keeps the event; a route does not take it). A sink
+// with routes reads a filter of the OR of its routes. Every option not
+// translated is an error naming it (docs/dataprepper.md lists the
+// deliberate differences).
 package dataprepper

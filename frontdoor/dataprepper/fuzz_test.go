@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/processor/expr"
 	"github.com/sluice-dev/sluice/registry"
 )
 
@@ -24,6 +25,8 @@ func FuzzTranslate(f *testing.F) {
 	}
 	f.Add([]byte(base), []byte("source_coordination:\n  partition_prefix: a\n  store:\n    in_memory:\n"))
 	f.Add([]byte(strings.Replace(base, `index: "idx"`, `index: "${getMetadata(\"primary_key\")}$${/a}${{x}}"`, 1)), []byte("ssl: false\n"))
+	f.Add([]byte(processorsFile), []byte(""))
+	f.Add([]byte(dateFile), []byte(""))
 	reg := registry.Default()
 	f.Fuzz(func(t *testing.T, data, server []byte) {
 		var sc *ServerConfig
@@ -49,5 +52,25 @@ func FuzzTranslate(f *testing.F) {
 			}
 		}
 		_, _ = config.LoadNode("p.yaml", tr.Doc, reg, noEnv)
+	})
+}
+
+// FuzzCondition: a Data Prepper condition translates to a sluice condition
+// that compiles, or is refused with an error; never a panic.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{`/a == "x"`, `not /f or /n <= -2`, `/s =~ "a|b" and (/x != null)`, `length(/a) > 1`, `/a in {1}`, `"\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		cond, guard, err := translateCondition(src)
+		if err != nil {
+			return
+		}
+		for _, x := range []string{cond, guard, "!(" + guard + " && (" + cond + "))"} {
+			x = strings.ReplaceAll(x, "$$", "$") // as the pipeline file's interpolation reads it
+			if _, err := expr.Compile("c", x, true); err != nil {
+				t.Fatalf("%q translated to %q, which does not compile: %v", src, x, err)
+			}
+		}
 	})
 }

@@ -84,7 +84,7 @@ func Translate(file string, data []byte, server *ServerConfig) (*Translation, er
 	}
 	root := doc.Content[0]
 	out := mapping(root.Line)
-	sources, sinks := mapping(root.Line), mapping(root.Line)
+	sources, procs, sinks := mapping(root.Line), mapping(root.Line), mapping(root.Line)
 	stateDir := ""
 	if server != nil {
 		st := &translator{file: server.File}
@@ -103,13 +103,16 @@ func Translate(file string, data []byte, server *ServerConfig) (*Translation, er
 			t.fail(k, k.Value, "is not translated (AWS Secrets Manager references)", "sluice reads secrets from the environment: write ${VAR} and export VAR")
 			return
 		}
-		t.pipeline(k, v, sources, sinks)
+		t.pipeline(k, v, sources, procs, sinks)
 	})
 	if stateDir != "" {
 		put(out, "state_dir", str(stateDir, 0))
 	}
 	if len(sources.Content) > 0 {
 		put(out, "sources", sources)
+	}
+	if len(procs.Content) > 0 {
+		put(out, "processors", procs)
 	}
 	if len(sinks.Content) > 0 {
 		put(out, "sinks", sinks)
@@ -126,9 +129,9 @@ func Translate(file string, data []byte, server *ServerConfig) (*Translation, er
 	return &Translation{Doc: out, Notes: t.notes, Secrets: t.secrets}, nil
 }
 
-// pipeline translates one pipeline (name k, body v) into a source and its
-// sinks.
-func (t *translator) pipeline(k, v *yaml.Node, sources, sinks *yaml.Node) {
+// pipeline translates one pipeline (name k, body v) into a source, its
+// processors (a chain), the route filters and its sinks.
+func (t *translator) pipeline(k, v *yaml.Node, sources, procs, sinks *yaml.Node) {
 	name := k.Value
 	if v.Kind != yaml.MappingNode {
 		t.fail(v, name, "a pipeline must be a mapping with source: and sink:", "")
@@ -138,7 +141,8 @@ func (t *translator) pipeline(k, v *yaml.Node, sources, sinks *yaml.Node) {
 		t.fail(k, name, fmt.Sprintf("pipeline name %q cannot name a sluice component", name), "use letters, digits, _ and -, starting with a letter, at most 63")
 		return
 	}
-	var srcNode, sinkNode *yaml.Node
+	var srcNode, sinkNode, procNode, routeNode *yaml.Node
+	var procPath, routePath string
 	pairs(v, func(kk, vv *yaml.Node) {
 		path := name + "." + kk.Value
 		switch kk.Value {
@@ -151,19 +155,13 @@ func (t *translator) pipeline(k, v *yaml.Node, sources, sinks *yaml.Node) {
 		case "buffer":
 			t.buffer(kk, vv, path)
 		case "processor":
-			if vv.Kind == yaml.SequenceNode && len(vv.Content) == 0 || vv.Tag == "!!null" {
+			procNode, procPath = vv, path
+		case "route", "routes":
+			if routeNode != nil {
+				t.fail(kk, path, "route and routes are the same key: give one", "")
 				return
 			}
-			at := vv
-			if vv.Kind == yaml.SequenceNode {
-				at = vv.Content[0]
-				if at.Kind == yaml.MappingNode && len(at.Content) > 0 {
-					at = at.Content[0]
-				}
-			}
-			t.fail(at, path, fmt.Sprintf("processor %s is not translated", at.Value), "sluice's processors (filter, map, route, sql) have their own syntax: run `sluice validate --explain` on the file without processors, then add them to the printed pipeline (docs/pipeline.md)")
-		case "route", "routes":
-			t.fail(kk, path, "conditional routes are not translated", "use sluice's route processor or a filter in the translated pipeline (docs/pipeline.md)")
+			routeNode, routePath = vv, path
 		default:
 			t.fail(kk, path, "unknown pipeline key", "a pipeline has source, processor, sink, buffer, workers and delay")
 		}
@@ -175,6 +173,11 @@ func (t *translator) pipeline(k, v *yaml.Node, sources, sinks *yaml.Node) {
 	if !t.source(name, srcNode, sources) {
 		return
 	}
+	c := &chain{t: t, pipeline: name, procs: procs, last: name, index: -1}
+	if procNode != nil {
+		t.processors(c, procNode, procPath)
+	}
+	routes := t.routes(routeNode, routePath)
 	if sinkNode == nil || sinkNode.Kind != yaml.SequenceNode || len(sinkNode.Content) == 0 {
 		at := sinkNode
 		if at == nil {
@@ -203,7 +206,13 @@ func (t *translator) pipeline(k, v *yaml.Node, sources, sinks *yaml.Node) {
 				t.fail(plugin, path, fmt.Sprintf("the sink's sluice name %s is longer than 63", sinkName), "shorten the pipeline's name")
 				continue
 			}
-			if n := t.opensearch(name, sinkName, plugin, body, path); n != nil {
+			input := c.last
+			if r := get(body, "routes"); r != nil {
+				if input = t.sinkRoutes(c, sinkName, r, path+".routes", routes, procs); input == "" {
+					continue
+				}
+			}
+			if n := t.opensearch(input, sinkName, plugin, body, path); n != nil {
 				put(sinks, sinkName, n)
 			}
 		default:
@@ -480,14 +489,14 @@ var sinkKeys = []string{"hosts", "index", "document_id", "document_id_field", "a
 
 // opensearch translates an opensearch sink into sluice's opensearch sink
 // reading every stream of the pipeline's source.
-func (t *translator) opensearch(pipeline, name string, plugin, body *yaml.Node, path string) *yaml.Node {
+func (t *translator) opensearch(input, name string, plugin, body *yaml.Node, path string) *yaml.Node {
 	if body.Kind != yaml.MappingNode {
 		t.fail(body, path, "must be a mapping", "")
 		return nil
 	}
 	n := mapping(plugin.Line)
 	put(n, "type", str("opensearch", plugin.Line))
-	put(n, "inputs", seq(plugin.Line, str(pipeline, plugin.Line)))
+	put(n, "inputs", seq(plugin.Line, str(input, plugin.Line)))
 	before := len(t.errs)
 	tmplKey := func(key string, v *yaml.Node, p string) {
 		if !scalar(v) {
@@ -504,6 +513,7 @@ func (t *translator) opensearch(pipeline, name string, plugin, body *yaml.Node, 
 	pairs(body, func(k, v *yaml.Node) {
 		p := path + "." + k.Value
 		switch k.Value {
+		case "routes": // the sink's input (pipeline)
 		case "hosts":
 			if v.Kind != yaml.SequenceNode {
 				t.fail(v, p, "must be a list of URLs", `hosts: ["https://localhost:9200"]`)

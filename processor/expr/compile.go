@@ -232,11 +232,14 @@ func (e *Expr) compile(s *event.Schema) (*Program, error) {
 	}
 	env["meta"] = meta
 
-	opts := []exprlang.Option{exprlang.Env(env), exprlang.Timezone("UTC"), exprlang.Patch(r), exprlang.Patch(&decimalPatch{schema: s, cols: r.cols})}
+	opts := []exprlang.Option{exprlang.Env(env), exprlang.Timezone("UTC"), exprlang.Patch(r), exprlang.Patch(&decimalPatch{schema: s, cols: r.cols}),
+		exprlang.Function(untypedFunc, func(p ...any) (any, error) { return p[0], nil }, new(func(any) any))}
 	if s == nil {
 		opts = append(opts, exprlang.AllowUndefinedVariables())
 	}
 	opts = append(opts, decimalOptions()...)
+	opts = append(opts, regexOptions()...)
+	opts = append(opts, timeOptions()...)
 	prog, err := compileSafe(e.src, opts)
 	if rerr := r.err(e); rerr != nil {
 		return nil, rerr
@@ -392,9 +395,46 @@ func position(src string, from int) (line, col int) {
 	return line, col
 }
 
+// col rewrites col("name"): the column's value as an untyped value when
+// the table has the column, else nil. It is for configurations written
+// for documents, where a missing field reads as null (Data Prepper's
+// expressions, package frontdoor/dataprepper): untyped, the value passes
+// the checker in any branch, and a branch that does not fit its type
+// fails only when it runs.
+func (r *resolver) col(n *ast.Node, x *ast.CallNode) {
+	name, ok := "", len(x.Arguments) == 1
+	if ok {
+		var s *ast.StringNode
+		s, ok = x.Arguments[0].(*ast.StringNode)
+		if ok {
+			name = s.Value
+		}
+	}
+	if !ok {
+		r.fail(x, "col() takes one column name in quotes", `e.g. col("status") == nil`)
+		return
+	}
+	var arg ast.Node = &ast.NilNode{}
+	if _, isCol := r.cols[name]; isCol {
+		id := name
+		if isNamespace(name) {
+			id = "after." + name // the only key a column so named has
+		}
+		arg = &ast.IdentifierNode{Value: id}
+	}
+	ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: untypedFunc}, Arguments: []ast.Node{arg}})
+}
+
+// untypedFunc returns its argument with no static type (col()).
+const untypedFunc = "__untyped"
+
 func (r *resolver) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.CallNode:
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok && id.Value == "col" && !r.lets[id.Value] {
+			r.col(n, x)
+			return
+		}
 		if id, ok := x.Callee.(*ast.IdentifierNode); ok && !functions[id.Value] && !r.lets[id.Value] {
 			hint := "see the functions of https://expr-lang.org/docs/language-definition and decimal(), round(x, places)"
 			if best := closest(id.Value, functionNames()); best != "" {

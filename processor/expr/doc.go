@@ -36,6 +36,20 @@
 //	snapshot           true for rows read by a snapshot
 //	meta.op, ...       the metadata above, whatever the columns are called
 //	$env["odd name"]   a column whose name is not an identifier
+//	col("name")        the column as an untyped value, nil when the table
+//	                   lacks it: one expression for documents of several
+//	                   shapes (Data Prepper's /key); a branch that does not
+//	                   fit the column's type fails only when it runs
+//
+// Besides expr-lang's builtins, decimal() and round(x, places),
+// regex_replace(s, pattern, replacement) replaces every match of an RE2
+// pattern, with $1, ${name} for groups and $$ for a $ (Go's
+// regexp.Expand); NULL gives NULL. parse_time(s, layout[, zone]) parses
+// with a Go layout (NULL when it does not parse, so alternatives chain
+// with ??), format_time(t, layout[, zone]) formats in a zone (default
+// UTC), parse_epoch(v, "s,ms,us,ns") reads a number of seconds,
+// milliseconds, microseconds or nanoseconds since the epoch, told by its
+// digits (timefuncs.go).
 //
 // A column shadows the metadata name it shares (a column called source is
 // read by `source`; the source's name is then meta.source). `after`,

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,6 +247,93 @@ func TestEvalErrors(t *testing.T) {
 		got, err := eval(t, tc.src, null)
 		if err != nil || show(got) != tc.want {
 			t.Errorf("%q on NULLs = %s, %v; want %s", tc.src, show(got), err, tc.want)
+		}
+	}
+}
+
+// TestCol: col("name") reads a column as an untyped value, nil when the
+// table lacks it, so that one expression serves documents of different
+// shapes (Data Prepper's /key): a branch that does not fit a column's type
+// passes the checker and fails only if it runs.
+func TestCol(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`col("txt")`, "string hello, world"},
+		{`col("nope")`, "nil"},
+		{`col("nope") == nil`, "bool true"},
+		{`col("nope") == "x"`, "bool false"},
+		{`col("i4") == 2147483647`, "bool true"},
+		{`type(col("i4")) == "string" ? upper(col("i4")) : col("i4")`, "int64 2147483647"},
+		{`type(col("txt")) == "string" ? upper(col("txt")) : col("txt")`, "string HELLO, WORLD"},
+		{`col("op")`, "nil"}, // metadata is not a column
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
+		}
+	}
+	for _, src := range []string{`col(txt)`, `col()`, `col("a", "b")`} {
+		_, err := Compile("x", src, false)
+		want := fmt.Sprintf("x %q: col() takes", src) + ` one column name in quotes at column 1 (hint: e.g. col("status") == nil)`
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v\nwant %s", src, err, want)
+		}
+	}
+}
+
+// TestRegexReplace: every match replaced, groups by number and name, $$ a
+// dollar, NULL in NULL out; a bad pattern is an error of the event.
+func TestRegexReplace(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`regex_replace(txt, "[lo]+", "_")`, "string he_, w_r_d"},
+		{`regex_replace(txt, "(\\w+), (\\w+)", "${2} $1 $$")`, "string world hello $"},
+		{`regex_replace(txt, "(?P<first>\\w+),", "[${first}]")`, "string [hello] world"},
+		{`regex_replace(col("nope"), "a", "b")`, "nil"},
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
+		}
+	}
+	if _, err := eval(t, `regex_replace(txt, "(", "")`, typical); err == nil || !strings.Contains(err.Error(), "regex_replace: error parsing regexp: missing closing ): `(`") {
+		t.Errorf("bad pattern: %v", err)
+	}
+}
+
+// TestParseTime: parse_time and parse_epoch.
+func TestParseTime(t *testing.T) {
+	typical := allTypes(event.OpCreate, eventtest.TypicalRow(1))
+	for _, tc := range []struct{ src, want string }{
+		{`parse_time("2024-03-01 10:20:30", "2006-01-02 15:04:05")`, "time 2024-03-01T10:20:30Z"},
+		{`parse_time("2024-03-01 10:20:30", "2006-01-02 15:04:05", "Asia/Kolkata")`, "time 2024-03-01T10:20:30+05:30"},
+		{`parse_time("2024-03-01T10:20:30+02:00", "2006-01-02T15:04:05Z07:00", "Asia/Kolkata").UTC()`, "time 2024-03-01T08:20:30Z"},
+		{`parse_time("nope", "2006-01-02")`, "nil"},
+		{`parse_time("nope", "2006-01-02") ?? parse_time("01/03/2024", "02/01/2006")`, "time 2024-03-01T00:00:00Z"},
+		{`parse_time(col("none"), "2006")`, "nil"},
+		{`parse_epoch(1709288430, "s")`, "time 2024-03-01T10:20:30Z"},
+		{`parse_epoch("1709288430123", "s,ms")`, "time 2024-03-01T10:20:30.123Z"},
+		{`parse_epoch("1709288430123456", "us")`, "time 2024-03-01T10:20:30.123456Z"},
+		{`parse_epoch("1709288430123456789", "ns")`, "time 2024-03-01T10:20:30.123456789Z"},
+		{`parse_epoch("1709288430123", "s")`, "nil"},
+		{`parse_epoch("12a", "s")`, "nil"},
+		{`parse_epoch(1.5, "s")`, "nil"},
+		{`format_time(parse_epoch(1709288430, "s"), "2006-01-02 15:04 MST", "Asia/Kolkata")`, "string 2024-03-01 15:50 IST"},
+		{`format_time(tstz, "2006")`, "string 2024"},
+		{`format_time(col("none"), "2006")`, "nil"},
+	} {
+		got, err := eval(t, tc.src, typical)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if s := show(got); s != tc.want {
+			t.Errorf("%s = %s; want %s", tc.src, s, tc.want)
 		}
 	}
 }

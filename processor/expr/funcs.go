@@ -133,6 +133,12 @@ func init() {
 		functions[fn] = true
 	}
 	functions["__dec_neg"] = true
+	functions["col"] = true
+	functions["regex_replace"] = true
+	functions["parse_time"] = true
+	functions["parse_epoch"] = true
+	functions["format_time"] = true
+	functions[untypedFunc] = true
 }
 
 // extreme is max (sign 1) or min (-1) of numbers, at least one a Decimal.

@@ -16,6 +16,8 @@ func FuzzEval(f *testing.F) {
 		"num * 2 > 10.5", "round(numv, 3) == decimal('3.142')", "-cash % 7", "doc?.a[0] ?? 1", "tstz > date('2024-01-01')",
 		"op in ['c', 'u'] && !snapshot", "after.i4 - before?.i4", "key.id", "$env['txt'] + meta.table", "max(num, 1, 2.5)",
 		"let x = num; x / 3", "ints[1] + len(tags)", "span > duration('1h')", "upper(txt) matches '^H'", "float(num) * f8",
+		`col("txt") ?? col("nope")`, `type(col("i4")) != "string" ? col("i4") : upper(col("i4"))`, `regex_replace(txt, "(l+)", "<$1>")`,
+		`format_time(parse_time("2024-03-01", "2006-01-02", "UTC") ?? parse_epoch(i8, "s,ms"), "2006", "Asia/Kolkata")`,
 	} {
 		f.Add(s)
 	}

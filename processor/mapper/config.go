@@ -35,6 +35,13 @@ type Config struct {
 	// (a projection); it must list every key column. Names a table lacks
 	// are skipped. Keep and drop exclude each other.
 	Keep []string `yaml:"keep"`
+	// IfColumns limits the map to tables that have every one of these
+	// columns; events of other tables pass unchanged (documents of several
+	// shapes: Data Prepper's "when the key exists").
+	IfColumns []string `yaml:"if_columns"`
+	// UnlessColumns limits the map to tables that have none of these
+	// columns; events of other tables pass unchanged.
+	UnlessColumns []string `yaml:"unless_columns"`
 
 	exprs []*expr.Expr // compiled Set, by Validate
 }

@@ -16,6 +16,13 @@
 // expressions reading that image's values; truncates pass with the new
 // schema.
 //
+// if_columns and unless_columns limit a map to the tables that have every
+// listed column, or none of them; the events of other tables pass as they
+// are (same schema, same images). Data Prepper's processors act "when the
+// key exists" (package frontdoor/dataprepper translates them so); for a
+// source whose documents differ in shape (MongoDB) the table's columns are
+// the document's fields.
+//
 // # Schemas and types
 //
 // Each input schema gets one output schema, built at its first event and
@@ -235,6 +242,30 @@ func (m *Mapper) image(pl *plan, ev *event.Event, img []event.Value, partial boo
 	return res, nil
 }
 
+// applies tells whether the map changes events of s (if_columns,
+// unless_columns).
+func (m *Mapper) applies(s *event.Schema) bool {
+	has := func(name string) bool {
+		for i := range s.Columns {
+			if s.Columns[i].Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range m.cfg.IfColumns {
+		if !has(c) {
+			return false
+		}
+	}
+	for _, c := range m.cfg.UnlessColumns {
+		if has(c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *Mapper) planFor(s *event.Schema) *plan {
 	if pl, ok := m.plans[s]; ok {
 		return pl
@@ -258,6 +289,9 @@ type outCol struct {
 // column dropped, a duplicate name, an expression that does not compile
 // against it) is kept in plan.err.
 func (m *Mapper) newPlan(s *event.Schema) *plan {
+	if !m.applies(s) {
+		return &plan{out: s, identity: true}
+	}
 	pl := &plan{progs: make([]*expr.Program, len(m.exprs))}
 	for j, e := range m.exprs {
 		p, err := e.For(s)

@@ -362,3 +362,35 @@ func TestCheckSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestIfColumns: if_columns and unless_columns limit the map to tables
+// having (or lacking) columns; other tables' events pass as they are, the
+// same schema and images.
+func TestIfColumns(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want string // the product's schema after the map, "" when unchanged
+	}{
+		{`{set: {color: "'red'"}, if_columns: [color, name]}`, "fulfillment.public.product v1 key[0] [id:int32* name:string price:float64 color:string? category:string quantity:int32 description:string? internalId:string]"},
+		{`{set: {shade: "'red'"}, if_columns: [color, nope]}`, ""},
+		{`{set: {shade: "'red'"}, unless_columns: [shade]}`, "fulfillment.public.product v1 key[0] [id:int32* name:string price:float64 color:string? category:string quantity:int32 description:string? internalId:string shade:string?]"},
+		{`{set: {color: "'red'"}, unless_columns: [color]}`, ""},
+		{`{rename: {color: shade}, if_columns: [color], unless_columns: [shade]}`, "fulfillment.public.product v1 key[0] [id:int32* name:string price:float64 shade:string? category:string quantity:int32 description:string? internalId:string]"},
+	} {
+		m := newMap(t, tc.yaml)
+		p := eventtest.ProductEvent()
+		res, err := m.Process(context.Background(), []event.Event{*p}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.yaml, err)
+		}
+		if tc.want == "" {
+			if res[0].Schema != p.Schema || &res[0].After[0] != &p.After[0] {
+				t.Errorf("%s: the event changed: %s", tc.yaml, schemaText(res[0].Schema))
+			}
+			continue
+		}
+		if got := schemaText(res[0].Schema); got != tc.want {
+			t.Errorf("%s: schema %s\nwant %s", tc.yaml, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package controlapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-dev/sluice/internal/durable"
+	"github.com/sluice-dev/sluice/supervisor"
+)
+
+// targetFile holds a file pipeline's target state in its state directory.
+const targetFile = "target.json"
+
+// LoadTarget returns the target state stored in a pipeline's state
+// directory: RUNNING when none is stored.
+func LoadTarget(stateDir string) (supervisor.State, error) {
+	b, err := os.ReadFile(filepath.Join(stateDir, targetFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return supervisor.Running, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var t struct {
+		Target supervisor.State `json:"target"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil || (t.Target != supervisor.Running && t.Target != supervisor.Paused && t.Target != supervisor.Stopped) {
+		return "", fmt.Errorf("%s is damaged (hint: remove it; the pipeline then starts RUNNING)", filepath.Join(stateDir, targetFile))
+	}
+	return t.Target, nil
+}
+
+// saveTarget stores st durably: a temporary file fsynced, renamed, the
+// directory fsynced.
+func saveTarget(stateDir string, st supervisor.State) error {
+	if err := durable.MkdirAll(stateDir); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(struct {
+		Target supervisor.State `json:"target"`
+	}{st})
+	tmp := filepath.Join(stateDir, targetFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(stateDir, targetFile)); err != nil {
+		return err
+	}
+	return durable.SyncDir(stateDir)
+}
