@@ -285,7 +285,7 @@ func masked(cfg Config, plan *Plan) Config {
 		if isSecret(k, plan) {
 			v = Mask
 		}
-		out[k] = v
+		out[k] = MaskValue(v)
 	}
 	return out
 }
@@ -309,7 +309,11 @@ func isSecret(k string, plan *Plan) bool {
 func secretValues(cfg Config, plan *Plan) []string {
 	var out []string
 	for k, v := range cfg {
+		vals := embeddedSecrets(v)
 		if v != "" && v != Mask && isSecret(k, plan) {
+			vals = append(vals, v)
+		}
+		for _, v := range vals {
 			out = append(out, v, url.QueryEscape(v), url.PathEscape(v), (&url.URL{User: url.UserPassword("u", v)}).User.String()[2:])
 		}
 	}
@@ -505,10 +509,13 @@ func (s *Server) put(w http.ResponseWriter, name string, cfg Config, upsert bool
 	if exists {
 		// A secret sent back masked keeps the stored one.
 		for k, v := range cfg {
-			if v == Mask && isSecret(k, old.plan) {
-				if prev, ok := old.rec.Config[k]; ok {
-					cfg[k] = prev
-				}
+			prev, ok := old.rec.Config[k]
+			switch {
+			case !ok:
+			case v == Mask && isSecret(k, old.plan):
+				cfg[k] = prev
+			default:
+				cfg[k] = unmaskValue(v, prev)
 			}
 		}
 	}
@@ -883,6 +890,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 			if isSecret(k, plan) {
 				x = Mask
 			}
+			x = MaskValue(x)
 			v = &x
 		}
 		e := errs[k]

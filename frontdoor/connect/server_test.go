@@ -285,3 +285,47 @@ func jsonEqual(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
 }
+
+// A password inside a URL value (here a JDBC URL's password parameter) is
+// masked like a password key's value: in every answer and log
+// line; sent back masked, the stored value stands.
+func TestServeURLSecretsMasked(t *testing.T) {
+	const canary = "canary-Url9x"
+	state := t.TempDir()
+	s := startServer(t, state, t.TempDir())
+	cfg := `{"connector.class":"io.confluent.connect.jdbc.JdbcSinkConnector","topics":"` + uniqueTopic(t) + `","connection.url":"jdbc:postgresql://127.0.0.1:1/nodb?user=u&password=` + canary + `"}`
+	var bodies [][]byte
+	bodies = append(bodies, expect(t, "PUT", s.url+"/connectors/jdbc/config", cfg, 201))
+	for _, p := range []string{"/connectors/jdbc", "/connectors/jdbc/config", "/connectors/jdbc/status", "/connectors?expand=info&expand=status"} {
+		bodies = append(bodies, expect(t, "GET", s.url+p, "", 200))
+	}
+	bodies = append(bodies, expect(t, "PUT", s.url+"/connector-plugins/JdbcSinkConnector/config/validate", cfg, 200))
+	masked := strings.Replace(cfg, canary, Mask, 1)
+	bodies = append(bodies, expect(t, "PUT", s.url+"/connectors/jdbc/config", masked, 200))
+	for _, b := range append(bodies, s.logs.Bytes()) {
+		if bytes.Contains(b, []byte(canary)) {
+			t.Errorf("the canary leaked: %s", b)
+		}
+	}
+	if want := `"connection.url":"jdbc:postgresql://127.0.0.1:1/nodb?user=u\u0026password=[hidden]"`; !strings.Contains(string(bodies[2]), want) {
+		t.Errorf("GET config: %s, want %s", bodies[2], want)
+	}
+	rec, err := os.ReadFile(filepath.Join(state, "connectors", "jdbc", "connector.json"))
+	if err != nil || !bytes.Contains(rec, []byte("password="+canary)) {
+		t.Errorf("the stored record lost the password sent back masked: %s %v", rec, err)
+	}
+}
+
+func TestMaskValue(t *testing.T) {
+	for in, want := range map[string]string{
+		"mongodb://u:pw@h:1/?authSource=admin":                 "mongodb://u:[hidden]@h:1/?authSource=admin",
+		"postgres://u@h/db":                                    "postgres://u@h/db",
+		"jdbc:postgresql://h/db?user=u&password=pw&ssl=true":   "jdbc:postgresql://h/db?user=u&password=[hidden]&ssl=true",
+		"jdbc:sqlserver://h;databaseName=d;user=u;password=pw": "jdbc:sqlserver://h;databaseName=d;user=u;password=[hidden]",
+		"plain value": "plain value",
+	} {
+		if got := MaskValue(in); got != want {
+			t.Errorf("MaskValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

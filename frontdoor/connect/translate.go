@@ -236,7 +236,7 @@ func sortedConfig(cfg Config) string {
 		if IsSecretKey(k) {
 			v = Mask
 		}
-		parts[i] = k + "=" + v
+		parts[i] = k + "=" + MaskValue(v)
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -895,7 +895,7 @@ func masked(text string) string {
 		if connect.IsSecretKey(strings.ReplaceAll(sub[1], "''", "'")) {
 			return "'" + sub[1] + "'" + sub[2] + "'" + connect.Mask + "'"
 		}
-		return m
+		return "'" + sub[1] + "'" + sub[2] + "'" + connect.MaskValue(sub[3]) + "'"
 	})
 }
 

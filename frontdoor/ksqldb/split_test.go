@@ -30,4 +30,9 @@ func TestMasked(t *testing.T) {
 	if got := masked(in); got != want {
 		t.Fatalf("masked:\n%s\nwant\n%s", got, want)
 	}
+	in = "CREATE SINK CONNECTOR s WITH ('connection.url' = 'jdbc:postgresql://h/db?user=u&password=pw', 'mongodb.connection.string' = 'mongodb://u:pw@h/');"
+	want = "CREATE SINK CONNECTOR s WITH ('connection.url' = 'jdbc:postgresql://h/db?user=u&password=[hidden]', 'mongodb.connection.string' = 'mongodb://u:[hidden]@h/');"
+	if got := masked(in); got != want {
+		t.Fatalf("masked:\n%s\nwant\n%s", got, want)
+	}
 }
