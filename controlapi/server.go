@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/httpapi"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -105,40 +106,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /pipelines/{name}/resume", s.action("resume"))
 	mux.HandleFunc("PUT /pipelines/{name}/stop", s.action("stop"))
 	mux.HandleFunc("POST /pipelines/{name}/restart", s.action("restart"))
-	return connectShaped(mux)
+	return httpapi.JSONNoRoute(mux)
 }
-
-// connectShaped answers what mux has no route for (404, or 405 with
-// Allow) in Connect's error shape rather than the mux's plain text.
-func connectShaped(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		rec := &statusOnly{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if allow := rec.header.Get("Allow"); allow != "" {
-			w.Header().Set("Allow", allow)
-		}
-		code := rec.code
-		if code == 0 || code < 400 {
-			code = http.StatusNotFound
-		}
-		writeError(w, code, fmt.Sprintf("HTTP %d %s", code, http.StatusText(code)))
-	})
-}
-
-// statusOnly keeps the status and header a handler writes, nothing else.
-type statusOnly struct {
-	header http.Header
-	code   int
-}
-
-func (s *statusOnly) Header() http.Header         { return s.header }
-func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusOnly) WriteHeader(code int)        { s.code = code }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -90,6 +90,10 @@ func TestConnectDifferential(t *testing.T) {
 			{method: "PUT", path: "/connectors/bad-" + sfx + "/config", body: `{"connector.class":"com.example.Nope"}`},
 			{method: "PUT", path: "/connectors/bad-" + sfx + "/config", body: `{"connector.class":"FileStreamSink"}`},
 			{method: "PUT", path: "/connectors/bad-" + sfx + "/config", body: `{"topics":"x"}`},
+			// Routes the API does not have: JSON errors, not plain text.
+			{method: "GET", path: "/connectors/" + src + "/nope"},
+			{method: "POST", path: "/connectors/" + src + "/config", body: srcCfg},
+			{method: "DELETE", path: "/connector-plugins"},
 			{method: "GET", path: "/connector-plugins"},
 			{method: "GET", path: "/connector-plugins/FileStreamSinkConnector/config"},
 			{method: "GET", path: "/connector-plugins/org.apache.kafka.connect.file.FileStreamSourceConnector/config"},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/httpapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -222,7 +223,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /admin/loggers/{name}", s.getLogger)
 	mux.HandleFunc("PUT /admin/loggers/{name}", s.putLogger)
 	mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate)
-	return http.MaxBytesHandler(mux, MaxBody)
+	return http.MaxBytesHandler(httpapi.JSONNoRoute(mux), MaxBody)
 }
 
 // apiError is Kafka Connect's error body.
