@@ -79,6 +79,9 @@ type Supervisor struct {
 	mu      sync.Mutex
 	pipes   map[string]*managed
 	changed chan struct{} // closed and replaced at every state change
+	closing bool          // Shutdown has begun: nothing starts any more
+
+	restarts sync.WaitGroup // RestartAsync's goroutines; Shutdown waits for them
 }
 
 type managed struct {
@@ -166,10 +169,16 @@ func (s *Supervisor) RestartAsync(name string) error {
 		s.mu.Unlock()
 		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
 	}
+	if s.closing {
+		s.mu.Unlock()
+		return fmt.Errorf("pipeline %s: %w", name, ErrShuttingDown)
+	}
 	wasRunning := m.state == Running || m.state == Paused || m.state == Restarting
 	s.setLocked(m, Restarting, nil)
+	s.restarts.Add(1) // under mu before closing: never concurrent with Shutdown's Wait
 	s.mu.Unlock()
 	go func() {
+		defer s.restarts.Done()
 		ctx := context.Background()
 		if wasRunning {
 			if err := s.stopRun(ctx, name, Restarting); err != nil {
@@ -203,8 +212,13 @@ func CheckDistinct(gs []*topology.Graph) error {
 	return nil
 }
 
-// startLocked builds and starts m. s.mu is held.
+// startLocked builds and starts m. s.mu is held. Once Shutdown has begun
+// it starts nothing: the pipeline is STOPPED.
 func (s *Supervisor) startLocked(name string, m *managed) {
+	if s.closing {
+		s.setLocked(m, Stopped, nil)
+		return
+	}
 	log := s.opt.Logger.With("pipeline", name)
 	m.err, m.built = nil, nil
 	if m.graph.Cluster.Coordination.Type != topology.CoordinationNone {
@@ -318,21 +332,7 @@ func (s *Supervisor) stopRun(ctx context.Context, name string, end State) error 
 		s.mu.Unlock()
 		return fmt.Errorf("pipeline %s: %w", name, ErrUnknown)
 	}
-	done := m.done
-	running := done != nil && (m.state == Running || m.state == Paused || m.state == Restarting)
-	if m.state == Restarting && (done == nil || isClosed(done)) {
-		// A RestartAsync of a pipeline that was not running has not
-		// started it yet: stopping it is cancelling that start.
-		s.setLocked(m, end, nil)
-		running = false
-	}
-	if running {
-		m.ending = end
-		if m.built != nil {
-			m.built.Runner.Resume() // a paused run must reach its drain
-		}
-		m.cancel()
-	}
+	done, running := s.askStopLocked(m, end)
 	s.mu.Unlock()
 	if !running {
 		return nil
@@ -343,6 +343,31 @@ func (s *Supervisor) stopRun(ctx context.Context, name string, end State) error 
 	case <-ctx.Done():
 		return fmt.Errorf("pipeline %s: stop: %w", name, ctx.Err())
 	}
+}
+
+// askStopLocked asks m's run, if there is one, to drain and stop, ending
+// in state end; done closes when it has. s.mu is held.
+func (s *Supervisor) askStopLocked(m *managed, end State) (done chan struct{}, running bool) {
+	done = m.done
+	running = done != nil && (m.state == Running || m.state == Paused || m.state == Restarting)
+	if m.state == Restarting && (done == nil || isClosed(done)) {
+		// A RestartAsync of a pipeline that was not running has not
+		// started it yet: stopping it is cancelling that start.
+		s.setLocked(m, end, nil)
+		running = false
+	}
+	if running {
+		// A stop asked for while a restart drains the run wins: the
+		// restart then finds the pipeline STOPPED and starts nothing.
+		if end != Restarting || m.ending == "" || m.ending == Restarting {
+			m.ending = end
+		}
+		if m.built != nil {
+			m.built.Runner.Resume() // a paused run must reach its drain
+		}
+		m.cancel()
+	}
+	return done, running
 }
 
 func isClosed(ch chan struct{}) bool {
@@ -397,7 +422,8 @@ func (s *Supervisor) Resume(name string) error {
 func (s *Supervisor) Restart(ctx context.Context, name string) error {
 	s.mu.Lock()
 	m, ok := s.pipes[name]
-	if ok && (m.state == Running || m.state == Paused) {
+	wasRunning := ok && (m.state == Running || m.state == Paused)
+	if wasRunning {
 		s.setLocked(m, Restarting, nil)
 	}
 	s.mu.Unlock()
@@ -411,6 +437,9 @@ func (s *Supervisor) Restart(ctx context.Context, name string) error {
 	defer s.mu.Unlock()
 	if s.pipes[name] != m {
 		return fmt.Errorf("pipeline %s: removed while restarting", name)
+	}
+	if wasRunning && m.state != Restarting {
+		return fmt.Errorf("pipeline %s: %s while restarting", name, m.state) // a stop won
 	}
 	m.restarts++
 	s.startLocked(name, m)
@@ -570,9 +599,15 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 	}
 }
 
+// ErrShuttingDown is returned by RestartAsync once Shutdown has begun.
+var ErrShuttingDown = errors.New("the supervisor is shutting down")
+
 // Shutdown stops every pipeline (each drains within its own deadline).
+// When it returns nothing runs, and nothing will start: a restart under
+// way has ended, and later starts leave their pipeline STOPPED.
 func (s *Supervisor) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.closing = true
 	var names []string
 	for name := range s.pipes {
 		names = append(names, name)
@@ -585,5 +620,8 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 		go func() { defer wg.Done(); errs[i] = s.Stop(ctx, name) }()
 	}
 	wg.Wait()
+	// A RestartAsync under way finds its pipeline STOPPED, or starts
+	// nothing (closing): once it has returned, nothing runs.
+	s.restarts.Wait()
 	return errors.Join(errs...)
 }

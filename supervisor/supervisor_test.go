@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-dev/sluice/app"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -300,5 +301,94 @@ func TestAddStateStartAndRestartAsync(t *testing.T) {
 	}
 	if err := s.Start("nope"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A Stop that reaches a running pipeline before the stopRun of a
+// RestartAsync under way wins: the restart starts nothing. Before, the
+// restart's stopRun overwrote the stop's ending, and the pipeline started
+// again after Shutdown had returned, on a state directory its caller was
+// removing (controlapi TestTargets saw a "damaged" store in one run of
+// ten). The two stops are ordered here as in that run.
+func TestStopWinsOverRestart(t *testing.T) {
+	f := newFixture()
+	s := New(Options{Registry: f.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer s.Shutdown(context.Background())
+	if err := s.Add(f.graph(t, "p", "p", 0, 2000)); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "p", Running)
+	s.mu.Lock()
+	m := s.pipes["p"]
+	s.setLocked(m, Restarting, nil) // as RestartAsync does before its goroutine runs
+	s.mu.Unlock()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Stop(context.Background(), "p") }()
+	// Once the stop is asked for, and before the run can finish (finish
+	// needs mu), the restart asks for its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		if m.ending == Stopped {
+			break
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("the stop was never asked for")
+		}
+	}
+	done, running := s.askStopLocked(m, Restarting)
+	s.mu.Unlock()
+	if !running {
+		t.Fatal("the run ended while mu was held")
+	}
+	<-done
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Status("p"); st.State != Stopped {
+		t.Fatalf("p is %s, want STOPPED: the restart would start it again", st.State)
+	}
+}
+
+// Shutdown right after RestartAsync: when Shutdown returns nothing runs,
+// nothing starts later, and RestartAsync is refused.
+func TestShutdownWinsOverRestartAsync(t *testing.T) {
+	for i := range 20 {
+		f := newFixture()
+		starts := 0
+		var mu sync.Mutex
+		s := New(Options{Registry: f.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Started: func(*app.Pipeline) { mu.Lock(); starts++; mu.Unlock() }})
+		name := fmt.Sprintf("p%d", i)
+		if err := s.Add(f.graph(t, name, name, 0, 2000)); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, s, name, Running)
+		if err := s.RestartAsync(name); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		n := starts
+		mu.Unlock()
+		if st, _ := s.Status(name); st.State != Stopped {
+			t.Fatalf("run %d: after Shutdown %s is %s (%d starts), want STOPPED", i, name, st.State, n)
+		}
+		if err := s.RestartAsync(name); !errors.Is(err, ErrShuttingDown) {
+			t.Fatalf("RestartAsync after Shutdown: %v", err)
+		}
+		mu.Lock()
+		if starts != n {
+			t.Fatalf("run %d: a start after Shutdown returned", i)
+		}
+		mu.Unlock()
 	}
 }
