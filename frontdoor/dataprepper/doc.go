@@ -41,8 +41,9 @@
 // with the in_memory store runs on one node with sluice's embedded store;
 // its partition_prefix picks the state directory (.sluice/<prefix>), so
 // bumping it is the same soft reset as in Data Prepper. A DynamoDB store is
-// an error pointing to the PostgreSQL coordination store (issue 13, not
-// built yet). Other sources and sinks are errors.
+// an error pointing to sluice's PostgreSQL coordination (coordination:
+// {type: postgres} in the translated pipeline). Other sources and sinks
+// are errors.
 //
 // # Processors and routes
 //

@@ -79,7 +79,7 @@ func (t *translator) coordination(k, v *yaml.Node) string {
 			case "in_memory":
 				t.note(store, p+".in_memory", "one node: sluice keeps the pipeline's partitions and checkpoints in its embedded store in the state directory, which survives restarts")
 			case "dynamodb":
-				t.fail(store, p+".dynamodb", "sluice does not use DynamoDB as a coordination store; several nodes sharing one pipeline will lease partitions from a PostgreSQL database (issue 13, not built yet)",
+				t.fail(store, p+".dynamodb", "sluice does not use DynamoDB as a coordination store; to share the pipeline between several nodes, run its translation (sluice validate --explain prints it) with coordination: {type: postgres, dsn: …} (docs/coordination.md)",
 					"remove source_coordination to run the pipeline on one node, with its partitions and checkpoints in sluice's embedded store in the state directory")
 			default:
 				t.fail(store, p+"."+store.Value, fmt.Sprintf("coordination store %s is not translated", store.Value), "remove source_coordination to run on one node with sluice's embedded store")

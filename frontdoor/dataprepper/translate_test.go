@@ -132,7 +132,7 @@ func TestSeed000ServerConfig(t *testing.T) {
 		t.Fatalf("FindServerConfig: %q", got)
 	}
 	_, err := TranslateFile(file)
-	want := "testdata/seed000/data-prepper-config.yaml:5: source_coordination.store.dynamodb: sluice does not use DynamoDB as a coordination store; several nodes sharing one pipeline will lease partitions from a PostgreSQL database (issue 13, not built yet) (hint: remove source_coordination to run the pipeline on one node, with its partitions and checkpoints in sluice's embedded store in the state directory)"
+	want := "testdata/seed000/data-prepper-config.yaml:5: source_coordination.store.dynamodb: sluice does not use DynamoDB as a coordination store; to share the pipeline between several nodes, run its translation (sluice validate --explain prints it) with coordination: {type: postgres, dsn: …} (docs/coordination.md) (hint: remove source_coordination to run the pipeline on one node, with its partitions and checkpoints in sluice's embedded store in the state directory)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n%v\nwant:\n%s", err, want)
 	}
