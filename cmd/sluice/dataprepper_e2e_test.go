@@ -131,7 +131,7 @@ func TestSeed000DataPrepperFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code = runCmd(t, dir, "run", "--state-dir", filepath.Join(dir, "state"), p)
-	wantErr := filepath.Join(dir, "data-prepper-config.yaml") + ":5: source_coordination.store.dynamodb: sluice does not use DynamoDB as a coordination store; several nodes sharing one pipeline will lease partitions from a PostgreSQL database (issue 13, not built yet) (hint: remove source_coordination to run the pipeline on one node, with its partitions and checkpoints in sluice's embedded store in the state directory)\n"
+	wantErr := filepath.Join(dir, "data-prepper-config.yaml") + ":5: source_coordination.store.dynamodb: sluice does not use DynamoDB as a coordination store; to share the pipeline between several nodes, run its translation (sluice validate --explain prints it) with coordination: {type: postgres, dsn: …} (docs/coordination.md) (hint: remove source_coordination to run the pipeline on one node, with its partitions and checkpoints in sluice's embedded store in the state directory)\n"
 	if code != exitUsage || errOut != wantErr {
 		t.Fatalf("run with DynamoDB coordination: exit %d\n%s\nwant\n%s", code, errOut, wantErr)
 	}
