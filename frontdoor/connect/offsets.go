@@ -21,7 +21,8 @@ import (
 //	                      (the topic reader's checkpoint {"t": {"0": n}}: the next offset)
 //	FileStreamSource      {"filename": f} → {"position": n}
 //	Debezium PostgreSQL   {"server": prefix} → streaming {"lsn", "lsn_commit",
-//	                      "lsn_proc"}: the end of the last emitted commit;
+//	                      "lsn_proc"}: the end of the last emitted commit, with
+//	                      its "txId" and "ts_usec" once one was streamed;
 //	                      snapshotting {"snapshot": true, "last_snapshot_record": false,
 //	                      "lsn": the snapshot's consistent point}
 //	Debezium MySQL        {"server": prefix} → {"file", "pos"[, "gtids"][, "snapshot": true]}
@@ -234,7 +235,15 @@ func toOffsets(c *conn, cps map[string][]byte) ([]connectorOffset, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, connectorOffset{Partition: part, Offset: map[string]any{"lsn": lsn, "lsn_commit": lsn, "lsn_proc": lsn}})
+			off := map[string]any{"lsn": lsn, "lsn_commit": lsn, "lsn_proc": lsn}
+			var tx, ts int64
+			if json.Unmarshal(m["txid"], &tx) == nil && tx != 0 {
+				off["txId"] = tx
+			}
+			if json.Unmarshal(m["ts_us"], &ts) == nil && ts != 0 {
+				off["ts_usec"] = ts
+			}
+			out = append(out, connectorOffset{Partition: part, Offset: off})
 		} else {
 			lsn, err := parseLSN(str("consistent_point"))
 			if err != nil {
@@ -406,6 +415,8 @@ func alterCheckpoints(c *conn, cps map[string][]byte, offs []connectorOffset) er
 			return badOffset("sluice moves the lsn of a streaming PostgreSQL connector only; this one has not finished its snapshot (hint: DELETE the offsets for a new snapshot)")
 		}
 		cp["lsn"] = formatLSN(n)
+		delete(cp, "txid") // they described the old position
+		delete(cp, "ts_us")
 	case "io.debezium.connector.mysql.MySqlConnector", "io.debezium.connector.mariadb.MariaDbConnector":
 		if err := checkServer(c, o); err != nil {
 			return err

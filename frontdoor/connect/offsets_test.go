@@ -150,6 +150,8 @@ func TestOffsetShapes(t *testing.T) {
 	}{
 		{pg, `{"v":1,"slot":"s","phase":"stream","consistent_point":"0/16B3748","lsn":"1/1A2B3C0"}`,
 			`[{"partition":{"server":"p"},"offset":{"lsn":4322407360,"lsn_commit":4322407360,"lsn_proc":4322407360}}]`},
+		{pg, `{"v":1,"slot":"s","phase":"stream","consistent_point":"0/16B3748","lsn":"1/1A2B3C0","txid":771,"ts_us":1700000000123456}`,
+			`[{"partition":{"server":"p"},"offset":{"lsn":4322407360,"lsn_commit":4322407360,"lsn_proc":4322407360,"ts_usec":1700000000123456,"txId":771}}]`},
 		{pg, `{"v":1,"slot":"s","phase":"snapshot","consistent_point":"0/16B3748","tables":{"public.a":{"done":true}}}`,
 			`[{"partition":{"server":"p"},"offset":{"last_snapshot_record":false,"lsn":23803720,"snapshot":true}}]`},
 		{mysql, `{"v":1,"phase":"stream","file":"binlog.000003","pos":1234,"gtid":"3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"}`,
@@ -175,7 +177,7 @@ func TestOffsetShapes(t *testing.T) {
 		cp, offset string
 		want       string
 	}{
-		{pg, `{"v":1,"slot":"s","phase":"stream","consistent_point":"0/16B3748","lsn":"1/1A2B3C0"}`, `{"partition":{"server":"p"},"offset":{"lsn":23803720}}`,
+		{pg, `{"v":1,"slot":"s","phase":"stream","consistent_point":"0/16B3748","lsn":"1/1A2B3C0","txid":771,"ts_us":1700000000123456}`, `{"partition":{"server":"p"},"offset":{"lsn":23803720}}`,
 			`{"consistent_point":"0/16B3748","lsn":"0/16B3748","phase":"stream","slot":"s","v":1}`},
 		{pg, `{"v":1,"slot":"s","phase":"snapshot","consistent_point":"0/16B3748"}`, `{"partition":{"server":"p"},"offset":{"lsn":23803720}}`,
 			`error: sluice moves the lsn of a streaming PostgreSQL connector only; this one has not finished its snapshot (hint: DELETE the offsets for a new snapshot)`},

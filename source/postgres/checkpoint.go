@@ -32,6 +32,11 @@ type checkpoint struct {
 	// LSN is the end LSN of the last fully emitted commit (or heartbeat
 	// message): streaming resumes after it.
 	LSN string `json:"lsn,omitempty"`
+	// TxID and TsUs are the xid and commit time (µs) of the newest
+	// transaction up to LSN, for Kafka Connect's offsets view (Debezium's
+	// txId and ts_usec); absent before the first streamed commit.
+	TxID uint32 `json:"txid,omitempty"`
+	TsUs int64  `json:"ts_us,omitempty"`
 	// Captured lists the tables captured (schema.table, sorted), so that a
 	// restart tells a table removed from the publication (its changes
 	// since are lost: an error) from one added to tables (added to the

@@ -111,6 +111,11 @@ func TestStreamSourceFields(t *testing.T) {
 	r.stop(t)
 	cp, _ := parseCheckpoint(cpb)
 	resume, _ := cp.streamLSN()
+	// The checkpoint names its newest commit as Debezium's offset does
+	// (txId, ts_usec: Kafka Connect's offsets endpoint shows them).
+	if last := evs[len(evs)-1].Source; int64(cp.TxID) != last.TxID || cp.TsUs != last.TsUs {
+		t.Errorf("checkpoint txid %d ts_us %d, want the last commit's %d and %d", cp.TxID, cp.TsUs, last.TxID, last.TsUs)
+	}
 
 	te.exec(`INSERT INTO a VALUES (100)`)
 	out2 := sourcetest.NewEmitter()

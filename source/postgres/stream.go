@@ -55,6 +55,8 @@ type streamDecoder struct {
 	startCommit uint64
 	emitted     uint64 // LSN of the last checkpoint handed to Emit
 	pending     uint64 // LSN of complete, not yet emitted transactions (0: none)
+	pendingXid  uint32 // the newest of those transactions' xid and commit time,
+	pendingUs   int64  // for the checkpoint (Kafka Connect's offsets show them)
 	batch       []event.Event
 	lastEmit    time.Time
 	cp          checkpoint
@@ -200,6 +202,9 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 	var cp []byte
 	if d.pending > d.emitted {
 		d.cp.LSN = pglogrepl.LSN(d.pending).String()
+		if d.pendingXid != 0 {
+			d.cp.TxID, d.cp.TsUs = d.pendingXid, d.pendingUs
+		}
 		cp = d.cp.marshal()
 	}
 	if n > 0 || cp != nil {
@@ -263,6 +268,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		d.lastCommit = end
 		if end > d.pending {
 			d.pending = end
+			d.pendingXid, d.pendingUs = d.xid, d.commitUs
 		}
 		d.skipTx = false
 		if len(d.batch) > 0 {
