@@ -72,19 +72,31 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	if g.Cluster.Coordination.Type != topology.CoordinationNone {
 		return nil, fmt.Errorf("pipeline %s: a pipeline with coordination: is built at each acquisition of its partition: run it with app.Run or app.RunCoordinated", g.Name)
 	}
-	return build(g, reg, log, observer, nil)
+	return build(g, reg, log, observer, nil, nil)
 }
 
 // build is Build; with a term (several nodes), checkpoints are the term's
-// (fenced by its epoch) and components get its epoch.
-func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any, term *coordination.Term) (*Pipeline, error) {
-	st, err := store.Open(g.StateDir, storeOptions(g, log))
-	if err != nil {
-		return nil, err
-	}
+// (fenced by its epoch) and components get its epoch. With a chunk, the
+// run reads one snapshot chunk (see chunks.go): no store is opened (the
+// node's stream run may hold it), the chunk's source reads the chunk, the
+// other sources emit nothing, and the epoch is 0 — several nodes write
+// chunks through the same sinks at once, which a sink's one
+// highest-epoch fence would refuse; the chunk's lease fences instead.
+func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any, term *coordination.Term, chunk *chunkRun) (*Pipeline, error) {
 	p := &Pipeline{Graph: g, log: log, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
-	p.closed = append(p.closed, closer(st.Close))
-	ep := &engine.Pipeline{Store: st, Options: engineOptions(g.Engine)}
+	ep := &engine.Pipeline{Options: engineOptions(g.Engine)}
+	var st *store.DB
+	if chunk == nil {
+		var err error
+		if st, err = store.Open(g.StateDir, storeOptions(g, log)); err != nil {
+			return nil, err
+		}
+		p.closed = append(p.closed, closer(st.Close))
+		ep.Store = st
+	} else {
+		p.closed = append(p.closed, closer(func() error { return nil })) // closeStore's slot
+		ep.Store = chunk.store
+	}
 	var epoch uint64
 	if term != nil {
 		ep.Store, epoch = term, term.Epoch()
@@ -119,6 +131,9 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 		if err != nil {
 			return fail(fmt.Errorf("source %s: %w", c.Name, err))
 		}
+		if chunk != nil {
+			s = chunk.source(c.Name, s)
+		}
 		p.closed = append(p.closed, closer(s.Close))
 		p.Sources[c.Name] = s
 		ep.Sources = append(ep.Sources, engine.SourceNode{Name: c.Name, Source: s, ForeignStreams: c.ForeignStreams})
@@ -133,6 +148,10 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 			return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
 		}
 		if c.Stateful {
+			if st == nil {
+				return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
+			}
+			var err error
 			if opState, err = st.State(c.Name); err != nil {
 				return fail(fmt.Errorf("processor %s: %w", c.Name, err))
 			}

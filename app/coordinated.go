@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/coordination"
 	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/pgleases"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -69,6 +70,15 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 	leases := st.Leases(ns)
 	key := coordination.StreamKey(g.Name)
 	opt := coordination.Options{Lease: co.Lease, Renew: co.Renew, Logger: log}
+	// Every node reads snapshot chunks while they last, the stream
+	// partition's holder too.
+	cctx, stopChunks := context.WithCancel(ctx)
+	chunksDone := make(chan struct{})
+	defer func() { stopChunks(); <-chunksDone }()
+	go func() {
+		defer close(chunksDone)
+		runChunks(cctx, g, reg, log, leases, node, opt)
+	}()
 	for {
 		term, err := coordination.Acquire(ctx, leases, key, node, opt)
 		if err != nil {
@@ -78,7 +88,7 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 			}
 			return fmt.Errorf("coordination: %w", err)
 		}
-		err = runTerm(ctx, g, reg, log, h, term)
+		err = runTerm(ctx, g, reg, log, h, term, leases, opt)
 		if lost := term.Err(); lost != nil && ctx.Err() == nil {
 			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
 			continue
@@ -103,8 +113,12 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 
 // runTerm builds and runs the pipeline for one term; losing the term
 // aborts the run.
-func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term) error {
-	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term)
+func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term,
+	leases store.Leases, opt coordination.Options) error {
+	if err := waitForChunks(ctx, g, reg, log, term, leases, opt); err != nil {
+		return err
+	}
+	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term, nil)
 	if err != nil {
 		return err
 	}

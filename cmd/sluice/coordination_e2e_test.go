@@ -59,6 +59,13 @@ type exec1 struct {
 
 func newCoordCluster(t *testing.T, seedRows int) *coordCluster {
 	t.Helper()
+	return newCoordClusterWith(t, seedRows, 64, 50000)
+}
+
+// newCoordClusterWith sets the source's batch_size and
+// snapshot_chunk_rows (the rows of a shared snapshot chunk).
+func newCoordClusterWith(t *testing.T, seedRows, batch, chunkRows int) *coordCluster {
+	t.Helper()
 	srcDSN := pgtest.NewDatabase(t)
 	src := pgtest.Connect(t, srcDSN)
 	for _, q := range []string{
@@ -87,7 +94,8 @@ sources:
     dsn: ${SOURCE_DSN}
     tables: [public.*]
     slot: %s
-    batch_size: 64
+    batch_size: %d
+    snapshot_chunk_rows: %d
     heartbeat_interval: 1s
 sinks:
   db:
@@ -95,7 +103,7 @@ sinks:
     dsn: ${TARGET_DSN}
     inputs: [pg]
     auto_create: true
-`, coordLease, coordRenew, uniqueSlot()))
+`, coordLease, coordRenew, uniqueSlot(), batch, chunkRows))
 	return &coordCluster{t: t, dir: dir, pipeline: p, src: src, srcDSN: srcDSN, target: pgtest.Connect(t, targetDSN), coord: pgtest.Connect(t, coordDSN),
 		env: []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, nodes: map[string]*exec1{}}
 }
@@ -438,7 +446,7 @@ func (c *coordCluster) phase(node string) string {
 	switch {
 	case strings.Contains(s, "msg=streaming"):
 		return "stream"
-	case strings.Contains(s, "snapshot started"):
+	case strings.Contains(s, "snapshot started"), strings.Contains(s, "waiting for every snapshot chunk"):
 		return "snapshot"
 	}
 	return "starting"
