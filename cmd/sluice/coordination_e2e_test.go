@@ -356,10 +356,10 @@ func TestCoordinationKillHolder(t *testing.T) {
 	c.stopAll()
 }
 
-// checkStatus runs `sluice status` on the pipeline file: one line for the
-// stream partition, owned by the holder at its epoch, with a lease that
-// expires within coordLease and the source's checkpoint as progress
-// (longer than 80 characters: cut).
+// checkStatus runs `sluice status` on the pipeline file: a line for each
+// snapshot chunk (done), and one for the stream partition, owned by the
+// holder at its epoch, with a lease that expires within coordLease and the
+// checkpoints as progress (longer than 80 characters: cut).
 func (c *coordCluster) checkStatus() {
 	c.t.Helper()
 	owner, epoch := c.holder()
@@ -369,8 +369,12 @@ func (c *coordCluster) checkStatus() {
 	if err != nil {
 		c.t.Fatalf("sluice status: %v\n%s", err, out)
 	}
-	re := regexp.MustCompile(`(?m)^namespace shop: 1 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
-		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"pg":"[A-Za-z0-9+/=]+\.\.\.\n$`)
+	// The shared snapshot's two chunks (acct and marker, done) come
+	// first; the stream partition's progress starts with the plan.
+	re := regexp.MustCompile(`(?m)^namespace shop: 3 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
+		`chunk/shop/pg/000000 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.acct",.*\.\.\.\n` +
+		`chunk/shop/pg/000001 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.marker",.*\.\.\.\n` +
+		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"#chunks":"[A-Za-z0-9+/=]+\.\.\.\n$`)
 	m := re.FindStringSubmatch(string(out))
 	if m == nil {
 		c.t.Fatalf("sluice status printed:\n%s", out)
