@@ -45,6 +45,11 @@ type Hooks struct {
 // every write and waits for the partition again. A stop (ctx) drains as
 // usual and releases the partition, so another node takes over at once;
 // it then returns nil, like Run.
+//
+// Meanwhile the node reads chunks of the sources' shared snapshot while
+// any are left (chunks.go); the holder of the stream partition plans them
+// before its first run and runs the pipeline only once every chunk is
+// done.
 func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
 	co := g.Cluster.Coordination
 	node := g.Cluster.NodeID

@@ -65,35 +65,44 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 		seedRows = n
 	}
 	chunkRows := max(seedRows/40, 1000)
+	// SLUICE_COORD_BENCH_NODES=n: the benchmark (docs/coordination.md):
+	// n nodes, no workload, no kill; the snapshot's rate is logged.
+	bench, _ := strconv.Atoi(os.Getenv("SLUICE_COORD_BENCH_NODES"))
+	nodes := []string{"node-a", "node-b", "node-c"}
+	if bench > 0 {
+		nodes = nodes[:min(bench, 3)]
+	}
 	c := newCoordClusterWith(t, seedRows, 2048, chunkRows)
 	start := time.Now()
-	for _, n := range []string{"node-a", "node-b", "node-c"} {
+	for _, n := range nodes {
 		c.start(n, "")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var txs atomic.Int64
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
-
-	// Kill a node other than the leader while it reads a chunk.
 	var victim, victimChunk string
-	c.waitFor(60*time.Second, "a node other than the leader reading a chunk", func() bool {
-		leader, _ := c.holder()
-		for _, r := range c.chunks() {
-			if r.status == "owned" && r.owner != leader && r.owner != "" {
-				victim, victimChunk = r.owner, r.key
-				return true
-			}
-		}
-		return false
-	})
-	n := c.nodes[victim]
-	n.cmd.Kill()
-	n.wait()
-	t.Logf("killed %s while it read %s", victim, victimChunk)
+	if bench == 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
 
-	c.waitFor(2*time.Minute, "every chunk done", func() bool {
+		// Kill a node other than the leader while it reads a chunk.
+		c.waitFor(60*time.Second, "a node other than the leader reading a chunk", func() bool {
+			leader, _ := c.holder()
+			for _, r := range c.chunks() {
+				if r.status == "owned" && r.owner != leader && r.owner != "" {
+					victim, victimChunk = r.owner, r.key
+					return true
+				}
+			}
+			return false
+		})
+		n := c.nodes[victim]
+		n.cmd.Kill()
+		n.wait()
+		t.Logf("killed %s while it read %s", victim, victimChunk)
+	}
+
+	c.waitFor(2*time.Minute+time.Duration(seedRows/5000)*time.Second, "every chunk done", func() bool {
 		rs := c.chunks()
 		for _, r := range rs {
 			if r.status != "done" {
@@ -120,6 +129,10 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 		}
 	}
 	t.Logf("%d chunks, %d rows read (snapshot done %v after the start), by node: %v", len(rs), total, snapTook.Round(time.Millisecond), byNode)
+	if bench > 0 {
+		t.Logf("benchmark: %d nodes, %d rows in %v: %.0f rows/s", len(nodes), seedRows, snapTook.Round(time.Millisecond), float64(seedRows)/snapTook.Seconds())
+		return
+	}
 	if want := seedRows/chunkRows + 1; len(rs) < want-1 || len(rs) > want+1 {
 		t.Errorf("%d chunks; want about %d (%d rows by %d)", len(rs), want, seedRows, chunkRows)
 	}
