@@ -59,12 +59,13 @@ type exec1 struct {
 
 func newCoordCluster(t *testing.T, seedRows int) *coordCluster {
 	t.Helper()
-	return newCoordClusterWith(t, seedRows, 64, 50000)
+	return newCoordClusterWith(t, seedRows, 64, 50000, "")
 }
 
 // newCoordClusterWith sets the source's batch_size and
-// snapshot_chunk_rows (the rows of a shared snapshot chunk).
-func newCoordClusterWith(t *testing.T, seedRows, batch, chunkRows int) *coordCluster {
+// snapshot_chunk_rows (the rows of a shared snapshot chunk), and adds
+// moreSinks (YAML under sinks:) to the pipeline.
+func newCoordClusterWith(t *testing.T, seedRows, batch, chunkRows int, moreSinks string, env ...string) *coordCluster {
 	t.Helper()
 	srcDSN := pgtest.NewDatabase(t)
 	src := pgtest.Connect(t, srcDSN)
@@ -103,9 +104,9 @@ sinks:
     dsn: ${TARGET_DSN}
     inputs: [pg]
     auto_create: true
-`, coordLease, coordRenew, uniqueSlot(), batch, chunkRows))
+`, coordLease, coordRenew, uniqueSlot(), batch, chunkRows)+moreSinks)
 	return &coordCluster{t: t, dir: dir, pipeline: p, src: src, srcDSN: srcDSN, target: pgtest.Connect(t, targetDSN), coord: pgtest.Connect(t, coordDSN),
-		env: []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, nodes: map[string]*exec1{}}
+		env: append([]string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, env...), nodes: map[string]*exec1{}}
 }
 
 // start starts node name, whose store connection is coordDSN ("" for the
