@@ -36,6 +36,9 @@ import (
 // every row. A chunk whose owner died is taken over when its lease
 // expires and read again whole.
 //
+// Once every chunk is done the leader removes the plan from the progress
+// (checkpoints would rewrite it every time); the chunk rows stay, done.
+//
 // A leader that dies after storing the plan leaves it to the next holder,
 // which creates the chunk partitions again (existing ones are kept) and
 // waits likewise; the exported snapshot died with it, and the chunks read
@@ -146,7 +149,10 @@ func waitForChunks(ctx context.Context, g *topology.Graph, reg component.Registr
 			log.Warn("coordination store: listing the snapshot chunks failed; retrying", "err", err)
 		} else if left == 0 {
 			log.Info("every snapshot chunk is done; starting the stream", "chunks", len(keys), "waited", time.Since(start).Round(time.Millisecond))
-			return nil
+			// The plan is no longer needed: drop it, so that checkpoints
+			// do not rewrite it (the chunk rows stay, done, as the record).
+			// Nodes then see checkpoints without a plan: nothing to read.
+			return term.SetCheckpoints(map[string][]byte{planKey: nil})
 		} else if !logged {
 			log.Info("waiting for every snapshot chunk before starting the stream", "chunks", len(keys), "left", left)
 			logged = true

@@ -121,6 +121,9 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term,
 	leases store.Leases, opt coordination.Options) error {
 	if err := waitForChunks(ctx, g, reg, log, term, leases, opt); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: a clean stop
+		}
 		return err
 	}
 	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term, nil)

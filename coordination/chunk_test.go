@@ -72,7 +72,7 @@ func TestTryAcquireCompleteFenced(t *testing.T) {
 }
 
 // SetCheckpoints stores several checkpoints in one write, next to the ones
-// stored before.
+// stored before; a nil one removes its entry.
 func TestSetCheckpointsTogether(t *testing.T) {
 	db := openStore(t)
 	ctx := context.Background()
@@ -93,6 +93,16 @@ func TestSetCheckpointsTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := `{"checkpoints":{"#chunks":"cGxhbg==","a":"MQ==","b":"Mg=="}}`; len(got) != 1 || string(got[0].Progress) != want {
+		t.Fatalf("progress %s, want %s", got[0].Progress, want)
+	}
+	// A nil checkpoint removes the entry.
+	if err := tm.SetCheckpoints(map[string][]byte{"#chunks": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = ls.List(ctx, StreamKey("p")); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"checkpoints":{"a":"MQ==","b":"Mg=="}}`; string(got[0].Progress) != want {
 		t.Fatalf("progress %s, want %s", got[0].Progress, want)
 	}
 	if err := tm.Release(ctx); err != nil {

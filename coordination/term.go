@@ -280,8 +280,8 @@ func (t *Term) SetCheckpoint(source string, cp []byte) error {
 	return t.SetCheckpoints(map[string][]byte{source: cp})
 }
 
-// SetCheckpoints stores checkpoints of several sources in one write of the
-// partition's progress,
+// SetCheckpoints stores checkpoints of several sources (a nil one removes
+// the source's) in one write of the partition's progress,
 // fenced by the epoch: after the term's loss it fails without reaching
 // the store, and the store refuses it once another node holds the
 // partition. It returns only once stored or lost (an error then).
@@ -291,7 +291,13 @@ func (t *Term) SetCheckpoints(cps map[string][]byte) error {
 	t.mu.Lock()
 	next := maps.Clone(t.mu.cps)
 	t.mu.Unlock()
-	maps.Copy(next, cps)
+	for k, v := range cps {
+		if v == nil {
+			delete(next, k) // a record no longer needed (a done snapshot plan)
+		} else {
+			next[k] = v
+		}
+	}
 	b, err := json.Marshal(progress{Checkpoints: next})
 	if err != nil {
 		return err

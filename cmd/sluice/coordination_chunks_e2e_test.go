@@ -112,9 +112,13 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 		c.waitFor(60*time.Second, "a node other than the leader reading a chunk", func() bool {
 			leader, _ := c.holder()
 			for _, r := range c.chunks() {
-				if r.status == "owned" && r.owner != leader && r.owner != "" {
-					victim, victimChunk = r.owner, r.key
-					return true
+				// Owned, its spec stored and the reading logged.
+				if r.status == "owned" && r.owner != leader && r.owner != "" && r.node == r.owner {
+					b, _ := os.ReadFile(filepath.Join(c.nodes[r.owner].dir, "stderr.log"))
+					if strings.Contains(string(b), "msg=\"reading snapshot chunk\" pipeline=shop node="+r.owner+" chunk="+r.key+" ") {
+						victim, victimChunk = r.owner, r.key
+						return true
+					}
 				}
 			}
 			return false
@@ -215,15 +219,23 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 			t.Errorf("the lease table shows no chunk done by %s: %v", name, byNode)
 		}
 	}
-	// Every run of the stream started only after every chunk was done.
-	for name, nd := range c.nodes {
+	// The stream started only after every chunk was done: the last
+	// "snapshot chunk done" of any node comes before the first
+	// "streaming" of any node (one clock: the nodes share the machine).
+	var lastChunk, firstStream string
+	for _, nd := range c.nodes {
 		b, _ := os.ReadFile(filepath.Join(nd.dir, "stderr.log"))
-		s := string(b)
-		runs := strings.Split(s, "acquired the stream partition")
-		for _, run := range runs[1:] {
-			if i := strings.Index(run, "msg=streaming"); i >= 0 && !strings.Contains(run[:i], "every snapshot chunk is done") {
-				t.Errorf("node %s streamed before every chunk was done; log:\n%s", name, stderrTail(nd.dir))
+		for _, l := range strings.Split(string(b), "\n") {
+			ts, _, _ := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+			switch {
+			case strings.Contains(l, `msg="snapshot chunk done"`) && ts > lastChunk:
+				lastChunk = ts
+			case strings.Contains(l, "msg=streaming") && (firstStream == "" || ts < firstStream):
+				firstStream = ts
 			}
 		}
+	}
+	if lastChunk == "" || firstStream == "" || lastChunk >= firstStream {
+		t.Errorf("last chunk done at %q, first streaming at %q; logs:\n%s", lastChunk, firstStream, c.logs())
 	}
 }
