@@ -144,13 +144,10 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	for _, c := range g.Processors {
 		penv := env(c, "processors")
 		var opState store.OperatorState
-		if c.Stateful && term != nil {
-			return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
+		if c.Stateful && (term != nil || st == nil) {
+			return fail(statefulRefused(c.Name))
 		}
 		if c.Stateful {
-			if st == nil {
-				return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
-			}
 			var err error
 			if opState, err = st.State(c.Name); err != nil {
 				return fail(fmt.Errorf("processor %s: %w", c.Name, err))
@@ -248,3 +245,9 @@ func deadLetterEncoder() engine.Encoder {
 }
 
 type closer func() error
+
+// statefulRefused is the error for a stateful processor in a coordinated
+// pipeline.
+func statefulRefused(processor string) error {
+	return fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", processor)
+}

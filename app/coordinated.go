@@ -51,6 +51,14 @@ type Hooks struct {
 // before its first run and runs the pipeline only once every chunk is
 // done.
 func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
+	// Refused before anything starts: neither a term's run nor a chunk's
+	// can keep operator state, and the leader would otherwise wait for
+	// chunks that fail.
+	for _, c := range g.Processors {
+		if c.Stateful {
+			return statefulRefused(c.Name)
+		}
+	}
 	co := g.Cluster.Coordination
 	node := g.Cluster.NodeID
 	if node == "" {
