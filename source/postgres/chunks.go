@@ -46,7 +46,8 @@ type chunkSpec struct {
 // before its plan was stored) is kept and no snapshot is exported: the
 // chunks are then read at new snapshots, which the stream from the slot's
 // position makes right (see ReadChunk).
-func (s *Source) PlanChunks(ctx context.Context) (_ *component.ChunkPlan, err error) {
+func (s *Source) PlanChunks(ctx context.Context) (*component.ChunkPlan, error) {
+	planned := false
 	if s.cfg.Snapshot != SnapshotInitial {
 		return nil, nil
 	}
@@ -109,8 +110,8 @@ func (s *Source) PlanChunks(ctx context.Context) (_ *component.ChunkPlan, err er
 		}
 		exp := pgconnCloser{repl}
 		defer func() {
-			if err != nil {
-				exp.Close()
+			if !planned {
+				exp.Close() // the snapshot is of no use without the plan
 			}
 		}()
 		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
@@ -156,6 +157,7 @@ func (s *Source) PlanChunks(ctx context.Context) (_ *component.ChunkPlan, err er
 	cp := &checkpoint{Version: 1, Slot: s.slot, Phase: phaseStream, ConsistentPoint: cpLSN.String(), LSN: cpLSN.String(),
 		Captured: sortedNames(refs), PublicationCreated: created}
 	plan.Checkpoint = cp.marshal()
+	planned = true
 	return plan, nil
 }
 
