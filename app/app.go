@@ -73,19 +73,31 @@ func Build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	if g.Cluster.Coordination.Type != topology.CoordinationNone {
 		return nil, fmt.Errorf("pipeline %s: a pipeline with coordination: is built at each acquisition of its partition: run it with app.Run or app.RunCoordinated", g.Name)
 	}
-	return build(g, reg, log, observer, nil)
+	return build(g, reg, log, observer, nil, nil)
 }
 
 // build is Build; with a term (several nodes), checkpoints are the term's
-// (fenced by its epoch) and components get its epoch.
-func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any, term *coordination.Term) (*Pipeline, error) {
-	st, err := store.Open(g.StateDir, storeOptions(g, log))
-	if err != nil {
-		return nil, err
+// (fenced by its epoch) and components get its epoch. With a chunk, the
+// run reads one snapshot chunk (see chunks.go): no store is opened (the
+// node's stream run may hold it), the chunk's source reads the chunk, the
+// other sources emit nothing, and the epoch is 0 — several nodes write
+// chunks through the same sinks at once, which a sink's one
+// highest-epoch fence would refuse; the chunk's lease fences instead.
+func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer any, term *coordination.Term, chunk *chunkRun) (*Pipeline, error) {
+	p := &Pipeline{Graph: g, log: log, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
+	ep := &engine.Pipeline{Options: engineOptions(g.Engine)}
+	var st *store.DB
+	if chunk == nil {
+		var err error
+		if st, err = store.Open(g.StateDir, storeOptions(g, log)); err != nil {
+			return nil, err
+		}
+		p.closed = append(p.closed, closer(st.Close))
+		ep.Store, p.store = st, st
+	} else {
+		p.closed = append(p.closed, closer(func() error { return nil })) // closeStore's slot
+		ep.Store = chunk.store
 	}
-	p := &Pipeline{Graph: g, log: log, store: st, Sources: map[string]component.Source{}, Processors: map[string]component.Processor{}, Sinks: map[string]component.Sink{}}
-	p.closed = append(p.closed, closer(st.Close))
-	ep := &engine.Pipeline{Store: st, Options: engineOptions(g.Engine)}
 	var epoch uint64
 	if term != nil {
 		ep.Store, epoch = term, term.Epoch()
@@ -120,6 +132,9 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 		if err != nil {
 			return fail(fmt.Errorf("source %s: %w", c.Name, err))
 		}
+		if chunk != nil {
+			s = chunk.source(c.Name, s)
+		}
 		p.closed = append(p.closed, closer(s.Close))
 		p.Sources[c.Name] = s
 		ep.Sources = append(ep.Sources, engine.SourceNode{Name: c.Name, Source: s, ForeignStreams: c.ForeignStreams})
@@ -130,10 +145,11 @@ func build(g *topology.Graph, reg component.Registry, log *slog.Logger, observer
 	for _, c := range g.Processors {
 		penv := env(c, "processors")
 		var opState store.OperatorState
-		if c.Stateful && term != nil {
-			return fail(fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", c.Name))
+		if c.Stateful && (term != nil || st == nil) {
+			return fail(statefulRefused(c.Name))
 		}
 		if c.Stateful {
+			var err error
 			if opState, err = st.State(c.Name); err != nil {
 				return fail(fmt.Errorf("processor %s: %w", c.Name, err))
 			}
@@ -186,7 +202,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // Checkpoints returns the checkpoints stored so far, by source, while the
 // pipeline runs too (the store's reads do not wait for its writes). After
 // Run returned the store is closed and this fails.
-func (p *Pipeline) Checkpoints() (map[string][]byte, error) { return p.store.Checkpoints() }
+func (p *Pipeline) Checkpoints() (map[string][]byte, error) {
+	if p.store == nil {
+		return nil, errors.New("a snapshot chunk's run has no checkpoints of its own (they are the coordination store's)")
+	}
+	return p.store.Checkpoints()
+}
 
 // Close closes what Build opened, for a pipeline that will not Run.
 func (p *Pipeline) Close() {
@@ -235,3 +256,9 @@ func deadLetterEncoder() engine.Encoder {
 }
 
 type closer func() error
+
+// statefulRefused is the error for a stateful processor in a coordinated
+// pipeline.
+func statefulRefused(processor string) error {
+	return fmt.Errorf("processor %s: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node", processor)
+}

@@ -227,3 +227,40 @@ sinks:
 		t.Errorf("keys %v, want %v", keys, want)
 	}
 }
+
+// A coordinated pipeline with a stateful processor is refused before the
+// node connects to the lease table or plans a shared snapshot: the chunk
+// runs could not keep the processor's state either, so the node would
+// otherwise wait for chunks that never finish.
+func TestCoordinatedStatefulRefusedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	src := fmt.Sprintf(`state_dir: %s/state
+coordination:
+  type: postgres
+  dsn: postgres://sluice@127.0.0.1:1/none
+sources:
+  gen:
+    type: generator
+    tables: [product]
+    count: 10
+processors:
+  count: {type: counter, inputs: [gen]}
+sinks:
+  out: {type: file, inputs: [count], path: %s/out.jsonl, format: row}
+`, dir, dir)
+	reg := counterRegistry()
+	p, err := config.Load("p.yaml", []byte(src), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = RunCoordinated(ctx, p, reg, slog.New(slog.DiscardHandler), Hooks{})
+	const want = "processor count: keeps operator state, which is not shared between nodes yet: remove coordination: or run the pipeline on one node"
+	if err == nil || err.Error() != want {
+		t.Fatalf("RunCoordinated: %v; want %s", err, want)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("refused only after waiting for the store")
+	}
+}

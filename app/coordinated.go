@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/coordination"
 	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/store"
 	"github.com/sluice-dev/sluice/store/pgleases"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -44,7 +45,20 @@ type Hooks struct {
 // every write and waits for the partition again. A stop (ctx) drains as
 // usual and releases the partition, so another node takes over at once;
 // it then returns nil, like Run.
+//
+// Meanwhile the node reads chunks of the sources' shared snapshot while
+// any are left (chunks.go); the holder of the stream partition plans them
+// before its first run and runs the pipeline only once every chunk is
+// done.
 func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks) error {
+	// Refused before anything starts: neither a term's run nor a chunk's
+	// can keep operator state, and the leader would otherwise wait for
+	// chunks that fail.
+	for _, c := range g.Processors {
+		if c.Stateful {
+			return statefulRefused(c.Name)
+		}
+	}
 	co := g.Cluster.Coordination
 	node := g.Cluster.NodeID
 	if node == "" {
@@ -69,6 +83,15 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 	leases := st.Leases(ns)
 	key := coordination.StreamKey(g.Name)
 	opt := coordination.Options{Lease: co.Lease, Renew: co.Renew, Logger: log}
+	// Every node reads snapshot chunks while they last, the stream
+	// partition's holder too.
+	cctx, stopChunks := context.WithCancel(ctx)
+	chunksDone := make(chan struct{})
+	defer func() { stopChunks(); <-chunksDone }()
+	go func() {
+		defer close(chunksDone)
+		runChunks(cctx, g, reg, log, leases, node, opt)
+	}()
 	for {
 		term, err := coordination.Acquire(ctx, leases, key, node, opt)
 		if err != nil {
@@ -78,7 +101,7 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 			}
 			return fmt.Errorf("coordination: %w", err)
 		}
-		err = runTerm(ctx, g, reg, log, h, term)
+		err = runTerm(ctx, g, reg, log, h, term, leases, opt)
 		if lost := term.Err(); lost != nil && ctx.Err() == nil {
 			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
 			continue
@@ -103,8 +126,15 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 
 // runTerm builds and runs the pipeline for one term; losing the term
 // aborts the run.
-func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term) error {
-	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term)
+func runTerm(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, term *coordination.Term,
+	leases store.Leases, opt coordination.Options) error {
+	if err := waitForChunks(ctx, g, reg, log, term, leases, opt); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: a clean stop
+		}
+		return err
+	}
+	p, err := build(g, reg, log.With("epoch", term.Epoch()), nil, term, nil)
 	if err != nil {
 		return err
 	}

@@ -412,3 +412,41 @@ type State interface {
 	// the end of the processor's space) until fn returns false.
 	Scan(start, end []byte, fn func(key, value []byte) bool) error
 }
+
+// Chunker is a source whose snapshot several nodes share (package
+// coordination): the node holding the pipeline's stream partition plans
+// it once, every node reads chunks of it, and the stream starts from the
+// plan's checkpoint once every chunk is done. The instances used for
+// PlanChunks and ReadChunk are neither Run nor Closed: each call releases
+// what it opened (except the plan's Exporter).
+type Chunker interface {
+	// PlanChunks prepares a shared snapshot: it makes the upstream reader
+	// (for PostgreSQL the slot and its exported snapshot) and splits the
+	// data into chunks, each read by one node. A nil plan means the source
+	// has nothing to share (no initial snapshot): it runs as usual.
+	PlanChunks(ctx context.Context) (*ChunkPlan, error)
+	// ReadChunk emits every row of one chunk (a Chunk.Spec of a plan) and
+	// returns nil once all are emitted. The checkpoints it emits are
+	// ignored. A key (a row) belongs to exactly one chunk of a plan.
+	ReadChunk(ctx context.Context, spec []byte, out Emitter) error
+}
+
+// ChunkPlan is a planned shared snapshot.
+type ChunkPlan struct {
+	// Chunks in reading order; Name is unique in the plan and sorts in
+	// that order.
+	Chunks []Chunk
+	// Checkpoint is where the source starts once every chunk is written:
+	// Run gets it as its checkpoint.
+	Checkpoint []byte
+	// Exporter keeps what the chunks are read at alive (the exported
+	// snapshot's replication connection); closed once every chunk is done,
+	// or when the planner stops. Nil when there is none.
+	Exporter interface{ Close() error }
+}
+
+// Chunk is one part of a shared snapshot.
+type Chunk struct {
+	Name string
+	Spec []byte // the source's own JSON: what to read and at which snapshot
+}

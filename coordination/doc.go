@@ -36,10 +36,19 @@
 //     positions table and refuse a write of an older one
 //     (component.ErrFenced); the node then waits for the partition again.
 //
+// # Chunks
+//
+// TryAcquire takes a partition of a kind without waiting (a snapshot
+// chunk, package app's chunks.go): the same lease, renewal and stop
+// deadline as the stream partition; Complete marks it done fenced by the
+// epoch, so a node that lost a chunk cannot complete it over the node
+// that took it. The stream partition's holder plans the chunks and stores
+// the plan with the sources' checkpoints in one write (SetCheckpoints).
+//
 // # Not built yet (see docs/coordination.md)
 //
-// A stream partition per source (one per pipeline now), the leader
-// partition and snapshot chunk partitions shared by all nodes, epochs in
-// search sinks' external versions, operator state of stateful processors
-// (refused with coordination), and the REST status.
+// A stream partition per source (one per pipeline now), chunks of sources
+// other than PostgreSQL, epochs in search sinks' external versions,
+// operator state of stateful processors (refused with coordination), and
+// the REST status.
 package coordination

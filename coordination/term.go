@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +75,7 @@ type Term struct {
 	opt   Options
 	log   *slog.Logger
 	epoch uint64
+	what  string // "stream partition" or "chunk", for messages
 
 	// write serialises the store writes of checkpoints, so that a later
 	// checkpoint's write never lands before an earlier one's.
@@ -115,7 +118,7 @@ func Acquire(ctx context.Context, ls store.Leases, key, owner string, opt Option
 			opt.Logger.Warn("coordination store: acquire failed; retrying", "partition", key, "err", err)
 		}
 		if ok {
-			t, err := newTerm(ls, l, sent, opt)
+			t, err := newTerm(ls, l, sent, opt, "stream partition")
 			if err != nil {
 				ls.Release(context.WithoutCancel(ctx), l)
 				return nil, err
@@ -136,8 +139,8 @@ func Acquire(ctx context.Context, ls store.Leases, key, owner string, opt Option
 	}
 }
 
-func newTerm(ls store.Leases, l store.Lease, sent time.Time, opt Options) (*Term, error) {
-	t := &Term{ls: ls, opt: opt, log: opt.Logger.With("partition", l.Key, "epoch", l.Epoch), epoch: l.Epoch,
+func newTerm(ls store.Leases, l store.Lease, sent time.Time, opt Options, what string) (*Term, error) {
+	t := &Term{ls: ls, opt: opt, log: opt.Logger.With("partition", l.Key, "epoch", l.Epoch), epoch: l.Epoch, what: what,
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	var p progress
 	if len(l.Progress) > 0 {
@@ -170,9 +173,9 @@ func (t *Term) Err() error {
 func (t *Term) lose(err error) {
 	t.lostOnce.Do(func() {
 		t.mu.Lock()
-		t.mu.lostErr = fmt.Errorf("coordination: stream partition %s at epoch %d: %w", t.mu.lease.Key, t.epoch, err)
+		t.mu.lostErr = fmt.Errorf("coordination: %s %s at epoch %d: %w", t.what, t.mu.lease.Key, t.epoch, err)
 		t.mu.Unlock()
-		t.log.Error("lost the stream partition: stopping every write", "err", err)
+		t.log.Error("lost the "+t.what+": stopping every write", "err", err)
 		close(t.lost)
 		t.stopOnce.Do(func() { close(t.stop) })
 	})
@@ -271,21 +274,35 @@ func (t *Term) Checkpoint(source string) ([]byte, error) {
 	return t.mu.cps[source], nil
 }
 
-// SetCheckpoint stores a source's checkpoint in the partition's progress,
+// SetCheckpoint stores a source's checkpoint in the partition's progress
+// (SetCheckpoints with one).
+func (t *Term) SetCheckpoint(source string, cp []byte) error {
+	return t.SetCheckpoints(map[string][]byte{source: cp})
+}
+
+// SetCheckpoints stores checkpoints of several sources (a nil one removes
+// the source's) in one write of the partition's progress,
 // fenced by the epoch: after the term's loss it fails without reaching
 // the store, and the store refuses it once another node holds the
 // partition. It returns only once stored or lost (an error then).
-func (t *Term) SetCheckpoint(source string, cp []byte) error {
+func (t *Term) SetCheckpoints(cps map[string][]byte) error {
 	t.write.Lock()
 	defer t.write.Unlock()
 	t.mu.Lock()
 	next := maps.Clone(t.mu.cps)
 	t.mu.Unlock()
-	next[source] = cp
+	for k, v := range cps {
+		if v == nil {
+			delete(next, k) // a record no longer needed (a done snapshot plan)
+		} else {
+			next[k] = v
+		}
+	}
 	b, err := json.Marshal(progress{Checkpoints: next})
 	if err != nil {
 		return err
 	}
+	source := strings.Join(slices.Sorted(maps.Keys(cps)), ", ")
 	// A failure that is not the loss (the store unreachable for a moment)
 	// is retried until the stop deadline, which ends every attempt: the
 	// engine would treat an error here as a failed pipeline.
@@ -327,6 +344,60 @@ func (t *Term) Release(ctx context.Context) error {
 	if err := t.ls.Release(ctx, l); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 		return err
 	}
-	t.log.Info("released the stream partition")
+	t.log.Info("released the " + t.what)
+	return nil
+}
+
+// TryAcquire takes one partition of kind (open, or whose lease expired)
+// for owner, without waiting: ok is false when none is available. The
+// term renews it in the background until Complete, Release or its loss,
+// under the same stop deadline as a stream partition's.
+func TryAcquire(ctx context.Context, ls store.Leases, kind, owner string, opt Options) (_ *Term, ok bool, err error) {
+	opt.defaults()
+	sent := opt.Now()
+	l, ok, err := ls.Acquire(ctx, kind, owner, opt.Lease)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	t := &Term{ls: ls, opt: opt, log: opt.Logger.With("partition", l.Key, "epoch", l.Epoch), epoch: l.Epoch, what: "chunk",
+		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	t.mu.lease, t.mu.cps, t.mu.deadline = l, map[string][]byte{}, sent.Add(opt.Lease-opt.Renew)
+	go t.renewer()
+	return t, true, nil
+}
+
+// Lease is the partition as of the last acquisition or renewal.
+func (t *Term) Lease() store.Lease {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.lease
+}
+
+// SetProgress stores the partition's progress as it is (a JSON text),
+// fenced by the epoch like SetCheckpoint.
+func (t *Term) SetProgress(p []byte) error {
+	t.write.Lock()
+	defer t.write.Unlock()
+	return t.renew(p)
+}
+
+// Complete stops renewing and marks the partition done with its final
+// progress (nil keeps it), fenced by the epoch: ErrLeaseLost (wrapped)
+// when another node took it over, or when the stop deadline has passed.
+func (t *Term) Complete(ctx context.Context, p []byte) error {
+	t.stopOnce.Do(func() { close(t.stop) })
+	<-t.done
+	l, _, err := t.holding()
+	if err != nil {
+		return err
+	}
+	if err := t.ls.Complete(ctx, l, p); err != nil {
+		return err
+	}
+	t.lostOnce.Do(func() {
+		t.mu.Lock()
+		t.mu.lostErr = errors.New("coordination: completed")
+		t.mu.Unlock()
+	})
 	return nil
 }

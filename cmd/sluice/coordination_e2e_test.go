@@ -59,6 +59,14 @@ type exec1 struct {
 
 func newCoordCluster(t *testing.T, seedRows int) *coordCluster {
 	t.Helper()
+	return newCoordClusterWith(t, seedRows, 64, 50000, "")
+}
+
+// newCoordClusterWith sets the source's batch_size and
+// snapshot_chunk_rows (the rows of a shared snapshot chunk), and adds
+// moreSinks (YAML under sinks:) to the pipeline.
+func newCoordClusterWith(t *testing.T, seedRows, batch, chunkRows int, moreSinks string, env ...string) *coordCluster {
+	t.Helper()
 	srcDSN := pgtest.NewDatabase(t)
 	src := pgtest.Connect(t, srcDSN)
 	for _, q := range []string{
@@ -87,7 +95,8 @@ sources:
     dsn: ${SOURCE_DSN}
     tables: [public.*]
     slot: %s
-    batch_size: 64
+    batch_size: %d
+    snapshot_chunk_rows: %d
     heartbeat_interval: 1s
 sinks:
   db:
@@ -95,9 +104,9 @@ sinks:
     dsn: ${TARGET_DSN}
     inputs: [pg]
     auto_create: true
-`, coordLease, coordRenew, uniqueSlot()))
+`, coordLease, coordRenew, uniqueSlot(), batch, chunkRows)+moreSinks)
 	return &coordCluster{t: t, dir: dir, pipeline: p, src: src, srcDSN: srcDSN, target: pgtest.Connect(t, targetDSN), coord: pgtest.Connect(t, coordDSN),
-		env: []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, nodes: map[string]*exec1{}}
+		env: append([]string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, env...), nodes: map[string]*exec1{}}
 }
 
 // start starts node name, whose store connection is coordDSN ("" for the
@@ -348,24 +357,32 @@ func TestCoordinationKillHolder(t *testing.T) {
 	c.stopAll()
 }
 
-// checkStatus runs `sluice status` on the pipeline file: one line for the
-// stream partition, owned by the holder at its epoch, with a lease that
-// expires within coordLease and the source's checkpoint as progress
-// (longer than 80 characters: cut).
+// checkStatus runs `sluice status` on the pipeline file: a line for each
+// snapshot chunk (done), and one for the stream partition, owned by the
+// holder at its epoch, with a lease that expires within coordLease and the
+// checkpoints as progress (longer than 80 characters: cut).
 func (c *coordCluster) checkStatus() {
 	c.t.Helper()
 	owner, epoch := c.holder()
+	// The sink can equal the source before the stream starts (a snapshot
+	// read after the workload ended): wait for the stream, after which
+	// the plan is gone from the progress.
+	c.waitFor(30*time.Second, owner+" streaming", func() bool { return c.phase(owner) == "stream" })
 	cmd := exec.Command(bin, "status", c.pipeline)
 	cmd.Env = append(append(os.Environ(), c.env...), "NODE=status", "NODE_DIR="+c.dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("sluice status: %v\n%s", err, out)
 	}
-	re := regexp.MustCompile(`(?m)^namespace shop: 1 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
+	// The shared snapshot's two chunks (acct and marker, done) come
+	// first; the plan is gone from the stream partition's progress.
+	re := regexp.MustCompile(`(?m)^namespace shop: 3 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
+		`chunk/shop/pg/000000 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.acct",.*\.\.\.\n` +
+		`chunk/shop/pg/000001 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.marker",.*\.\.\.\n` +
 		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"pg":"[A-Za-z0-9+/=]+\.\.\.\n$`)
 	m := re.FindStringSubmatch(string(out))
 	if m == nil {
-		c.t.Fatalf("sluice status printed:\n%s", out)
+		c.t.Fatalf("sluice status printed:\n%s\nlogs:\n%s", out, c.logs())
 	}
 	if d, _ := time.ParseDuration(m[1] + m[2]); d > coordLease {
 		c.t.Fatalf("expiry in %v, more than the lease", d)
@@ -438,7 +455,7 @@ func (c *coordCluster) phase(node string) string {
 	switch {
 	case strings.Contains(s, "msg=streaming"):
 		return "stream"
-	case strings.Contains(s, "snapshot started"):
+	case strings.Contains(s, "snapshot started"), strings.Contains(s, "waiting for every snapshot chunk"):
 		return "snapshot"
 	}
 	return "starting"

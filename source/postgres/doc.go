@@ -21,6 +21,14 @@
 //     PostgreSQL 12 and 13, which lack TID range scans); their events have
 //     no key, and updates and deletes need REPLICA IDENTITY FULL (a warning
 //     is logged).
+//   - Several nodes (coordination:, component.Chunker; chunks.go):
+//     PlanChunks creates the slot with an exported snapshot, kept alive by
+//     the idle replication connection it returns, and splits each keyed
+//     table into key ranges of snapshot_chunk_rows rows (a keyless table
+//     is one chunk); ReadChunk reads one range under that snapshot, or at
+//     a new snapshot once it is gone (the stream from the consistent
+//     point replays every change after it, so the last image per key
+//     stays right). The stream then starts from the plan's checkpoint.
 //   - Otherwise: START_REPLICATION from the checkpoint (or, with snapshot:
 //     never, from the slot's position).
 //
