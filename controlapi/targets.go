@@ -42,24 +42,5 @@ func saveTarget(stateDir string, st supervisor.State) error {
 	b, _ := json.Marshal(struct {
 		Target supervisor.State `json:"target"`
 	}{st})
-	tmp := filepath.Join(stateDir, targetFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(stateDir, targetFile)); err != nil {
-		return err
-	}
-	return durable.SyncDir(stateDir)
+	return durable.WriteFile(filepath.Join(stateDir, targetFile), append(b, '\n'), 0o644)
 }

@@ -181,26 +181,7 @@ func (s *Server) saveCommands(cmds []command) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, commandsFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, commandsFile)); err != nil {
-		return err
-	}
-	return durable.SyncDir(dir)
+	return durable.WriteFile(filepath.Join(dir, commandsFile), append(b, '\n'), 0o600)
 }
 
 // Handler serves POST /ksql, /query and /query-stream.

@@ -50,3 +50,29 @@ func MkdirAll(dir string) error {
 	}
 	return SyncDir(parent)
 }
+
+// WriteFile replaces the file at path with data so that after a crash or
+// a power loss the file holds either the old contents or data, never a
+// mix: data goes to path+".tmp", which is fsynced and renamed over path,
+// then the directory is fsynced. The directory must exist.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}

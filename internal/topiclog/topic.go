@@ -127,24 +127,7 @@ func readConfig(dir string) (TopicConfig, error) {
 // writeConfig replaces topic.json durably.
 func writeConfig(dir string, c TopicConfig) error {
 	b, _ := json.Marshal(topicFile{RetentionMs: c.Retention.Milliseconds(), RetentionBytes: c.RetentionBytes, SegmentBytes: c.SegmentBytes})
-	tmp := filepath.Join(dir, configName+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, configName))
-	}
-	if err == nil {
-		err = durable.SyncDir(dir)
-	}
+	err := durable.WriteFile(filepath.Join(dir, configName), b, 0o666)
 	if err != nil {
 		return fmt.Errorf("topic log: write %s: %w", filepath.Join(dir, configName), err)
 	}

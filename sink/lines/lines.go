@@ -134,23 +134,7 @@ func (s *Sink) own() error {
 	if err := durable.MkdirAll(s.stateDir); err != nil {
 		return err
 	}
-	tmp := filepath.Join(s.stateDir, ownerFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(s.cfg.Root+"\x00"+s.cfg.Path), 0o600); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(s.stateDir, ownerFile)); err != nil {
-		return err
-	}
-	return durable.SyncDir(s.stateDir)
+	return durable.WriteFile(filepath.Join(s.stateDir, ownerFile), []byte(s.cfg.Root+"\x00"+s.cfg.Path), 0o600)
 }
 
 func (s *Sink) open() error {
