@@ -12,7 +12,7 @@ import (
 // that parses back to the same AST, and errors are positioned. The corpus
 // under testdata/fuzz/FuzzParse keeps what the fuzzer found.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"testdata/seed004.sql", "testdata/statements.sql"} {
+	for _, name := range []string{"../../examples/seed004-ksql.sql", "testdata/statements.sql"} {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

@@ -50,7 +50,7 @@ func lineDiff(want, got string) string {
 // AST (golden), and checks that printing them gives text that parses to
 // the same AST.
 func TestSeed004(t *testing.T) {
-	src, err := os.ReadFile("testdata/seed004.sql")
+	src, err := os.ReadFile("../../examples/seed004-ksql.sql")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func parseFile(t *testing.T, path string) []parse.Statement {
 // TestSeed004 plans seed 004's statements, as written, into the expected
 // relations and queries (golden).
 func TestSeed004(t *testing.T) {
-	stmts := parseFile(t, "../parse/testdata/seed004.sql")
+	stmts := parseFile(t, "../../examples/seed004-ksql.sql")
 	p, err := Build(stmts, seedCatalog(), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func mongoSchema(stream string, fields ...event.Column) *event.Schema {
 // the schemas of the seed's documents, the three queries are there with
 // the seed's output columns (the Elasticsearch documents' fields).
 func TestSeed004Deferred(t *testing.T) {
-	stmts := parseFile(t, "../parse/testdata/seed004.sql")
+	stmts := parseFile(t, "../../examples/seed004-ksql.sql")
 	cat := seedRunCatalog()
 	before, err := Build(stmts, cat, Options{})
 	if err != nil {
