@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-dev/sluice/httpapi"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/app"
+	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/supervisor"
+	"github.com/sluice-dev/sluice/topology"
 )
 
 // Kinds of pipelines.
@@ -102,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /pipelines", s.list)
 	mux.HandleFunc("GET /pipelines/{name}", s.info)
 	mux.HandleFunc("GET /pipelines/{name}/status", s.status)
+	mux.HandleFunc("GET /pipelines/{name}/partitions", s.partitions)
 	mux.HandleFunc("PUT /pipelines/{name}/pause", s.action("pause"))
 	mux.HandleFunc("PUT /pipelines/{name}/resume", s.action("resume"))
 	mux.HandleFunc("PUT /pipelines/{name}/stop", s.action("stop"))
@@ -158,6 +161,28 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if st, ok := s.lookup(w, r); ok {
 		writeJSON(w, http.StatusOK, s.statusOf(st))
 	}
+}
+
+// partitions answers a coordinated pipeline's partitions in its lease
+// table (app.Partitions: key, kind, owner, status, epoch, expiry,
+// progress, at the store's time); 404 for a pipeline on one node.
+func (s *Server) partitions(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	if st.Graph == nil || st.Graph.Cluster.Coordination.Type == topology.CoordinationNone {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Pipeline %s runs on one node: it has no partitions (coordination: is not set)", st.Name))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	ps, err := app.ReadPartitions(ctx, st.Graph)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, s.opt.Scrub("the coordination store: "+err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, ps)
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {

@@ -2,10 +2,10 @@ package format
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // colKind is a column's Debezium encoding, resolved once per column from its

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // This file is the natural-JSON document encoding that search sinks index:

@@ -3,12 +3,12 @@ package format
 import (
 	"encoding/hex"
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // This file encodes events of the MongoDB source (Schema.Connector

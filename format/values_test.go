@@ -1,13 +1,13 @@
 package format
 
 import (
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 func TestJavaFloat(t *testing.T) {

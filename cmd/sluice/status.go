@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/store/pgleases"
 	"github.com/sluice-dev/sluice/topology"
 )
 
@@ -31,45 +31,32 @@ func cmdStatus(args []string, reg component.Registry, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	co := g.Cluster.Coordination
-	if co.Type != topology.CoordinationPostgres {
+	if g.Cluster.Coordination.Type != topology.CoordinationPostgres {
 		fmt.Fprintf(stderr, "%s: no coordination: block; the pipeline runs on one node and its state is in %s\n", fs.Arg(0), g.StateDir)
 		return exitUsage
 	}
-	ns := co.Namespace
-	if ns == "" {
-		ns = g.Name
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := pgleases.Open(ctx, co.DSN, pgleases.Options{Table: co.Table})
+	ps, err := app.ReadPartitions(ctx, g)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed
 	}
-	defer st.Close()
-	now, err := st.Now(ctx)
-	if err == nil {
-		err = printPartitions(ctx, stdout, st, ns, now)
-	}
-	if err != nil {
+	if err := printPartitions(stdout, ps); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-func printPartitions(ctx context.Context, stdout io.Writer, st *pgleases.Store, ns string, now time.Time) error {
-	ls, err := st.Leases(ns).List(ctx, "")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "namespace %s: %d partitions (server time %s)\n", ns, len(ls), now.UTC().Format(time.RFC3339))
+func printPartitions(stdout io.Writer, ps app.Partitions) error {
+	now := ps.ServerTime
+	fmt.Fprintf(stdout, "namespace %s: %d partitions (server time %s)\n", ps.Namespace, len(ps.Partitions), now.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tKIND\tOWNER\tSTATUS\tEPOCH\tEXPIRES\tPROGRESS")
-	for _, l := range ls {
+	for _, l := range ps.Partitions {
 		exp := "-"
-		if !l.Expires.IsZero() {
+		if l.Expires != nil {
 			if d := l.Expires.Sub(now); d > 0 {
 				exp = "in " + d.Round(100*time.Millisecond).String()
 			} else {

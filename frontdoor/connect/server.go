@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-dev/sluice/httpapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/supervisor"
 	"github.com/sluice-dev/sluice/topology"
 )

@@ -3,12 +3,12 @@ package eval
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"github.com/sluice-dev/sluice/ksql/ir"
 	"github.com/sluice-dev/sluice/ksql/types"
 )

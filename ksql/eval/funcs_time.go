@@ -2,12 +2,12 @@ package eval
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"github.com/sluice-dev/sluice/ksql/eval/javatime"
 )
 

@@ -2,10 +2,11 @@ package eval
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // Units of sluice's temporal values (see package types).

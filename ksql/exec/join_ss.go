@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"math"
 	"time"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"github.com/sluice-dev/sluice/ksql/ir"
 )
 

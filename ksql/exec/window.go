@@ -2,9 +2,9 @@ package exec
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/civil"
 	"github.com/sluice-dev/sluice/ksql/ir"
 )
 

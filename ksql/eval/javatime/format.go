@@ -2,10 +2,11 @@ package javatime
 
 import (
 	"fmt"
-	"github.com/sluice-dev/sluice/internal/civil"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/civil"
 )
 
 // temporal is what a pattern formats: a date, a time of day, or an

@@ -2,6 +2,7 @@ package javatime
 
 import (
 	"fmt"
+
 	"github.com/sluice-dev/sluice/internal/civil"
 )
 
