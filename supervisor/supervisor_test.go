@@ -322,35 +322,17 @@ func TestStopWinsOverRestart(t *testing.T) {
 	m := s.pipes["p"]
 	s.setLocked(m, Restarting, nil) // as RestartAsync does before its goroutine runs
 	s.mu.Unlock()
-	stopped := make(chan error, 1)
-	go func() { stopped <- s.Stop(context.Background(), "p") }()
-	// Once the stop is asked for, and before the run can finish (finish
-	// needs mu), the restart asks for its own.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		s.mu.Lock()
-		if m.ending == Stopped {
-			break
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-time.After(time.Millisecond):
-		case <-ctx.Done():
-			t.Fatal("the stop was never asked for")
-		}
-	}
-	done, running := s.askStopLocked(m, Restarting)
-	s.mu.Unlock()
+	// The stop, then the restart's own stop, both asked for before the
+	// run can finish (finish needs mu, held across both).
+	s.mu.Lock()
+	done, running := s.askStopLocked(m, Stopped)
 	if !running {
-		t.Fatal("the run ended while mu was held")
+		s.mu.Unlock()
+		t.Fatal("the run is not running")
 	}
+	s.askStopLocked(m, Restarting)
+	s.mu.Unlock()
 	<-done
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
-	}
 	if st, _ := s.Status("p"); st.State != Stopped {
 		t.Fatalf("p is %s, want STOPPED: the restart would start it again", st.State)
 	}
