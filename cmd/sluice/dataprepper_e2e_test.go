@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/url"
 	"os"
@@ -16,9 +14,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/sluice-dev/sluice/internal/mongotest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
@@ -32,21 +29,11 @@ import (
 // --explain` prints the translation, and the seed's
 // data-prepper-config.yaml (DynamoDB) is refused.
 func TestSeed000DataPrepperFile(t *testing.T) {
-	uri := svctest.Need(t, svctest.FerretDB)
+	m := mongotest.New(t, "demo")
+	uri, db := m.URI, m.Name
 	osURL := svctest.Need(t, svctest.OpenSearch)
 	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	db := "demo_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		client.Database(db).Drop(context.Background())
-		client.Disconnect(context.Background())
-	})
-	coll := client.Database(db).Collection("demo_collection")
+	coll := m.Database.Collection("demo_collection")
 	want := map[string]string{}
 	for _, kv := range [][2]string{{"key-one", "value-one"}, {"key-two", "value-two"}, {"key-three", "value-three"}} {
 		res, err := coll.InsertOne(ctx, bson.D{{Key: kv[0], Value: kv[1]}})

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,10 +10,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/sluice-dev/sluice/internal/svctest"
+	"github.com/sluice-dev/sluice/internal/mongotest"
 )
 
 // TestMongoDBExportToFile is seed 000's export with the binary: the
@@ -25,20 +21,10 @@ import (
 // sink in the row format. sluice exits by itself once the export is done,
 // and a second run with the same state exports nothing again.
 func TestMongoDBExportToFile(t *testing.T) {
-	uri := svctest.Need(t, svctest.FerretDB)
+	m := mongotest.New(t, "demo")
+	uri, db := m.URI, m.Name
 	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	db := "demo_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		client.Database(db).Drop(context.Background())
-		client.Disconnect(context.Background())
-	})
-	coll := client.Database(db).Collection("demo_collection")
+	coll := m.Database.Collection("demo_collection")
 	var ids []string
 	for _, doc := range []bson.D{
 		{{Key: "key-one", Value: "value-one"}},
@@ -51,7 +37,7 @@ func TestMongoDBExportToFile(t *testing.T) {
 		}
 		ids = append(ids, res.InsertedID.(bson.ObjectID).Hex())
 	}
-	if _, err := client.Database(db).Collection("typed").InsertMany(ctx, []any{
+	if _, err := m.Database.Collection("typed").InsertMany(ctx, []any{
 		bson.D{
 			{Key: "_id", Value: int32(1)},
 			{Key: "name", Value: "Ada"},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,9 +13,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/sluice-dev/sluice/internal/mongotest"
 	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
@@ -28,21 +25,11 @@ import (
 // with Data Prepper's processor semantics, field by field. The sink's
 // password, a canary, appears in no response and no log line (debug).
 func TestServeDataPrepperFile(t *testing.T) {
-	uri := svctest.Need(t, svctest.FerretDB)
+	m := mongotest.New(t, "dp")
+	uri, db := m.URI, m.Name
 	osURL := svctest.Need(t, svctest.OpenSearch)
 	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	db := "dp_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		client.Database(db).Drop(context.Background())
-		client.Disconnect(context.Background())
-	})
-	coll := client.Database(db).Collection("items")
+	coll := m.Database.Collection("items")
 	var ids []string
 	for _, d := range []bson.D{
 		{{Key: "name", Value: "Apple"}, {Key: "qty", Value: int32(150)}, {Key: "secret", Value: "s"}},

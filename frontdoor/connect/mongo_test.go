@@ -2,8 +2,6 @@ package connect
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -12,11 +10,9 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sluice-dev/sluice/format"
-	"github.com/sluice-dev/sluice/internal/svctest"
+	"github.com/sluice-dev/sluice/internal/mongotest"
 	"github.com/sluice-dev/sluice/internal/topiclog"
 	"github.com/sluice-dev/sluice/supervisor"
 )
@@ -97,19 +93,9 @@ func TestMongoTranslate(t *testing.T) {
 // topic log: the topic my-replica-set.<db>.orders holds the seed's five
 // orders, which read back as ExtractNewDocumentState's rows.
 func TestMongoConnectorFerretDB(t *testing.T) {
-	uri := svctest.Need(t, svctest.FerretDB)
+	m := mongotest.New(t, "logistics")
+	uri, db := m.URI, m.Name
 	ctx := context.Background()
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	db := "logistics_" + hex.EncodeToString(rnd[:])
-	t.Cleanup(func() {
-		_ = client.Database(db).Drop(context.Background())
-		_ = client.Disconnect(context.Background())
-	})
 	orders := []any{
 		bson.D{{Key: "_id", Value: "o13"}, {Key: "customer_id", Value: "2"}, {Key: "order_id", Value: "13"}, {Key: "price", Value: 50.50}, {Key: "currency", Value: "usd"}, {Key: "ts", Value: "2020-04-03T11:20:00"}},
 		bson.D{{Key: "_id", Value: "o29"}, {Key: "customer_id", Value: "7"}, {Key: "order_id", Value: "29"}, {Key: "price", Value: 15.00}, {Key: "currency", Value: "aud"}, {Key: "ts", Value: "2020-04-02T12:36:00"}},
@@ -117,7 +103,7 @@ func TestMongoConnectorFerretDB(t *testing.T) {
 		bson.D{{Key: "_id", Value: "o15"}, {Key: "customer_id", Value: "5"}, {Key: "order_id", Value: "15"}, {Key: "price", Value: 13.75}, {Key: "currency", Value: "usd"}, {Key: "ts", Value: "2020-04-03T02:55:00"}},
 		bson.D{{Key: "_id", Value: "o22"}, {Key: "customer_id", Value: "7"}, {Key: "order_id", Value: "22"}, {Key: "price", Value: 29.71}, {Key: "currency", Value: "aud"}, {Key: "ts", Value: "2020-04-04T00:12:00"}},
 	}
-	if _, err := client.Database(db).Collection("orders").InsertMany(ctx, orders); err != nil {
+	if _, err := m.Database.Collection("orders").InsertMany(ctx, orders); err != nil {
 		t.Fatal(err)
 	}
 

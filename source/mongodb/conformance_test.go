@@ -2,8 +2,6 @@ package mongodb
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -13,12 +11,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/mongotest"
 	"github.com/sluice-dev/sluice/internal/sourcetest"
-	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
 // TestConformance runs the source conformance suite (internal/sourcetest)
@@ -62,25 +59,12 @@ type confTarget struct {
 }
 
 func newConfTarget(t *testing.T) *confTarget {
-	raw := svctest.Need(t, svctest.FerretDB)
-	u, err := url.Parse(raw)
+	m := mongotest.New(t, "sct")
+	u, err := url.Parse(m.URI)
 	if err != nil || u.Host == "" {
 		t.Fatalf("SLUICE_MONGODB_URI is not a mongodb:// URL with a host")
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	c := &confTarget{uri: u, db: "sct_" + hex.EncodeToString(rnd[:]), client: client}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = client.Database(c.db).Drop(ctx)
-		_ = client.Disconnect(ctx)
-	})
-	return c
+	return &confTarget{uri: u, db: m.Name, client: m.Client}
 }
 
 func (c *confTarget) Addr() string { return c.uri.Host }

@@ -2,9 +2,7 @@ package mongodb
 
 import (
 	"context"
-	crand "crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"sort"
 	"strings"
 	"testing"
@@ -12,12 +10,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/mongotest"
 	"github.com/sluice-dev/sluice/internal/sourcetest"
-	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
 // ferret is a database of its own on the test FerretDB.
@@ -29,21 +26,8 @@ type ferret struct {
 
 func newFerret(t *testing.T) *ferret {
 	t.Helper()
-	uri := svctest.Need(t, svctest.FerretDB)
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rnd [4]byte
-	_, _ = crand.Read(rnd[:])
-	f := &ferret{uri: uri, db: "t_" + hex.EncodeToString(rnd[:]), client: client}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = client.Database(f.db).Drop(ctx)
-		_ = client.Disconnect(ctx)
-	})
-	return f
+	m := mongotest.New(t, "t")
+	return &ferret{uri: m.URI, db: m.Name, client: m.Client}
 }
 
 func (f *ferret) insert(t *testing.T, coll string, docs ...any) {
