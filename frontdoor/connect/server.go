@@ -640,58 +640,51 @@ func (s *Server) setTarget(c *conn, t supervisor.State) error {
 	return nil
 }
 
-func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+// retarget is the common part of pause, resume and stop: under s.mu, it
+// stores the connector's new target state (so it survives a restart of the
+// server) and then acts on the running pipeline.
+func (s *Server) retarget(w http.ResponseWriter, r *http.Request, t supervisor.State, act func(c *conn)) {
 	c, ok := s.lookup(w, r, "Unknown connector %s")
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.setTarget(c, supervisor.Paused); err != nil {
+	if err := s.setTarget(c, t); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	s.opt.Supervisor.Pause(c.pipe)
-	s.opt.Supervisor.Start(c.pipe) // a stopped connector starts paused
-	w.WriteHeader(http.StatusAccepted)
+	act(c)
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	s.retarget(w, r, supervisor.Paused, func(c *conn) {
+		s.opt.Supervisor.Pause(c.pipe)
+		s.opt.Supervisor.Start(c.pipe) // a stopped connector starts paused
+		w.WriteHeader(http.StatusAccepted)
+	})
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.lookup(w, r, "Unknown connector %s")
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.setTarget(c, supervisor.Running); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	s.opt.Supervisor.Resume(c.pipe)
-	if st, _ := s.opt.Supervisor.Status(c.pipe); st.State == supervisor.Stopped {
-		s.opt.Supervisor.Start(c.pipe)
-	}
-	w.WriteHeader(http.StatusAccepted)
+	s.retarget(w, r, supervisor.Running, func(c *conn) {
+		s.opt.Supervisor.Resume(c.pipe)
+		if st, _ := s.opt.Supervisor.Status(c.pipe); st.State == supervisor.Stopped {
+			s.opt.Supervisor.Start(c.pipe)
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
 }
 
 func (s *Server) stop(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.lookup(w, r, "Unknown connector %s")
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.setTarget(c, supervisor.Stopped); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StopTimeout)
-	defer cancel()
-	if err := s.opt.Supervisor.Stop(ctx, c.pipe); err != nil {
-		writeError(w, http.StatusInternalServerError, scrub(err.Error(), secretValues(c.rec.Config, c.plan)))
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.retarget(w, r, supervisor.Stopped, func(c *conn) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opt.StopTimeout)
+		defer cancel()
+		if err := s.opt.Supervisor.Stop(ctx, c.pipe); err != nil {
+			writeError(w, http.StatusInternalServerError, scrub(err.Error(), secretValues(c.rec.Config, c.plan)))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 func queryBool(r *http.Request, key string) bool {
