@@ -322,6 +322,11 @@ func (d *dialect) Refused(err error) (component.AuthError, bool) {
 	return component.AuthError{User: d.user, Server: d.addr, Reason: reason, Hint: dbauth.MySQLHint}, ok
 }
 
+// TLSFix implements sqlsink.Dialect.
+func (d *dialect) TLSFix(err error, key func(string) string) (string, bool) {
+	return dbauth.MySQLTLS(err, key)
+}
+
 type myTx struct {
 	d  *dialect
 	tx *sql.Tx

@@ -1,0 +1,38 @@
+package dbauth
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestTLSFix pins what each kind of TLS failure tells the user to change.
+func TestTLSFix(t *testing.T) {
+	key := func(k string) string { return "sinks.db." + k }
+	for _, tc := range []struct {
+		err    error
+		pg, my string
+		notTLS bool
+	}{
+		{err: fmt.Errorf("connect: %w", x509.UnknownAuthorityError{}),
+			pg: "the server's certificate is not signed by a CA this client trusts: set sslrootcert in sinks.db.dsn to the PEM file of the CA that signed it",
+			my: "the server's certificate is not signed by a CA this client trusts: set sinks.db.ssl_ca to the PEM file of the CA that signed it"},
+		{err: fmt.Errorf("connect: %w", x509.HostnameError{Host: "db"}),
+			pg: "the server's certificate does not hold the host name connected to: connect by a name it holds, or set sslmode=verify-ca in sinks.db.dsn (it checks the CA, not the name)",
+			my: "the server's certificate does not hold the host name connected to: connect by a name it holds, or set sinks.db.ssl_mode: verify_ca (it checks the CA, not the name)"},
+		{err: x509.CertificateInvalidError{Reason: x509.Expired},
+			pg: "check sslmode, sslrootcert, sslcert and sslkey in sinks.db.dsn (the server may not speak TLS there, or its certificate is not valid now)",
+			my: "check sinks.db.ssl_mode, sinks.db.ssl_ca, sinks.db.ssl_cert and sinks.db.ssl_key (the server may not speak TLS there, or its certificate is not valid now)"},
+		{err: errors.New("connection refused"), notTLS: true},
+	} {
+		pg, ok := PostgresTLS(tc.err, key("dsn"))
+		if ok == tc.notTLS || pg != tc.pg {
+			t.Errorf("PostgresTLS(%v) = %q, %v; want %q", tc.err, pg, ok, tc.pg)
+		}
+		my, ok := MySQLTLS(tc.err, key)
+		if ok == tc.notTLS || my != tc.my {
+			t.Errorf("MySQLTLS(%v) = %q, %v; want %q", tc.err, my, ok, tc.my)
+		}
+	}
+}
