@@ -181,8 +181,11 @@ func debeziumPostgres(r *reader, env Env, p *Plan) {
 		u.User = url.User(user)
 	}
 	q := url.Values{}
-	if m := r.get("database.sslmode", ""); m != "" {
-		q.Set("sslmode", m)
+	// Debezium's TLS keys are libpq's, which pgx reads from the DSN.
+	for _, k := range []string{"sslmode", "sslrootcert", "sslcert", "sslkey"} {
+		if v := r.get("database."+k, ""); v != "" {
+			q.Set(k, v)
+		}
 	}
 	u.RawQuery = q.Encode()
 	var tables []string
@@ -241,6 +244,16 @@ func debeziumMySQL(r *reader, env Env, p *Plan) {
 	}
 	if id := r.integer("database.server.id", 0); id > 0 {
 		src["server_id"] = id
+	}
+	// Debezium's TLS modes are the source's ssl_mode values; its trust and
+	// key stores are Java's (JKS, PKCS#12), so the PEM files are set on
+	// the sluice side (ssl_ca, ssl_cert, ssl_key).
+	// Unset, the source keeps its own default (plain TCP) rather than
+	// Debezium's preferred.
+	if _, set := r.cfg["database.ssl.mode"]; set {
+		src["ssl_mode"] = r.oneOf("database.ssl.mode", "preferred", "disabled", "preferred", "required", "verify_ca", "verify_identity")
+	} else {
+		r.get("database.ssl.mode", "")
 	}
 	var tables []string
 	if v := r.first("", "table.include.list", "table.whitelist"); v != "" {

@@ -36,3 +36,27 @@ func TestTLSFix(t *testing.T) {
 		}
 	}
 }
+
+// TestMySQLSSLValidate pins the settings' checks.
+func TestMySQLSSLValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    MySQLSSL
+		want string
+	}{
+		{MySQLSSL{}, ""},
+		{MySQLSSL{SSLMode: SSLRequired}, ""},
+		{MySQLSSL{SSLMode: "on"}, `ssl_mode: "on" is not a TLS mode (hint: use disabled, preferred, required, verify_ca or verify_identity)`},
+		{MySQLSSL{SSLMode: SSLRequired, SSLCA: "/dev/null"}, "ssl_ca: is set but ssl_mode does not verify certificates (hint: set ssl_mode: verify_identity (or verify_ca))"},
+		{MySQLSSL{SSLMode: SSLVerifyCA, SSLCert: "/dev/null"}, "ssl_cert: and ssl_key go together (hint: set both, the PEM client certificate and its key)"},
+		{MySQLSSL{SSLMode: SSLVerifyIdentity, SSLCA: "/nonexistent/ca.pem"}, "ssl_ca: stat /nonexistent/ca.pem: no such file or directory (hint: a PEM file readable by sluice)"},
+	} {
+		errs := tc.c.Validate()
+		got := ""
+		if len(errs) > 0 {
+			got = errs[0].Error()
+		}
+		if got != tc.want || len(errs) > 1 {
+			t.Errorf("%+v: %q (%d errors), want %q", tc.c, got, len(errs), tc.want)
+		}
+	}
+}

@@ -54,6 +54,9 @@ func New(cfg *Config, env component.Env) (*Source, error) {
 		return nil, fmt.Errorf("mysql source %q: %w", env.Name, errors.Join(errs...))
 	}
 	dc, err := cfg.driverConfig()
+	if err == nil {
+		err = cfg.MySQLSSL.Apply(dc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mysql source %q: %w", env.Name, err)
 	}
@@ -124,6 +127,9 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			}
 			return component.AuthFailed(component.AuthError{Component: fmt.Sprintf("mysql source %q", s.env.Name),
 				User: s.dc.User, Server: s.dc.Addr, Reason: reason, Keys: keys, Hint: dbauth.MySQLHint})
+		}
+		if fix, ok := dbauth.MySQLTLS(err, s.env.Key); ok {
+			return component.Permanent(fmt.Errorf("mysql source %q: %w; %s", s.env.Name, err, fix))
 		}
 		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
 	}

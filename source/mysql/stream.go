@@ -635,6 +635,11 @@ func (s *Source) syncerConfig(si serverInfo, rows *imageDecoder) (replication.Bi
 		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     rows.decode,
 	}
+	// The binlog connection is as private as the SQL ones: the same TLS
+	// (from ssl_mode or the DSN's tls parameter).
+	if s.dc.TLS != nil {
+		cfg.TLSConfig = s.dc.TLS.Clone()
+	}
 	if hb := s.cfg.HeartbeatInterval; hb > 0 {
 		cfg.HeartbeatPeriod = hb
 		cfg.ReadTimeout = 3 * hb
