@@ -101,3 +101,30 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// KafkaSASL is a broker's SASL_SSL listener: user sluice with Password
+// for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, a certificate valid for
+// localhost only, from the CA in CAFile.
+type KafkaSASL struct {
+	Brokers  string // localhost:PORT
+	CAFile   string
+	Password string
+}
+
+// StartKafkaSASL starts a private broker with a SASL_SSL listener
+// (scripts/kafka.sh with SLUICE_KAFKA_TLS; 10-30 s: a test binary should
+// start one). With SLUICE_KAFKA_SASL_SSL_BROKERS, SLUICE_KAFKA_TLS_CA_FILE
+// and SLUICE_KAFKA_SASL_PASSWORD set it uses that listener instead (a
+// broker kept running while iterating on a test).
+func StartKafkaSASL(t testing.TB, password string) KafkaSASL {
+	t.Helper()
+	Need(t, Kafka)
+	if b := os.Getenv("SLUICE_KAFKA_SASL_SSL_BROKERS"); b != "" {
+		return KafkaSASL{Brokers: b, CAFile: os.Getenv("SLUICE_KAFKA_TLS_CA_FILE"), Password: os.Getenv("SLUICE_KAFKA_SASL_PASSWORD")}
+	}
+	ca := testpki.NewCA(t, "sluice test CA")
+	ca.ServerFor(t, "server", "localhost")
+	b := StartPrivate(t, "scripts/kafka.sh", "SLUICE_KAFKA_SASL_SSL_BROKERS",
+		"SLUICE_KAFKA_TLS="+ca.Dir, "SLUICE_KAFKA_SASL_PASSWORD="+password, "SLUICE_KAFKA_PORT=")
+	return KafkaSASL{Brokers: b, CAFile: ca.CAFile(), Password: password}
+}

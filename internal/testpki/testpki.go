@@ -101,13 +101,14 @@ func (ca *CA) issue(t testing.TB, name string, hosts []string) (certFile, keyFil
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
+	// PKCS#8: what every server reads (Kafka's PEM key stores only that).
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile = filepath.Join(ca.Dir, name+".pem"), filepath.Join(ca.Dir, name+"-key.pem")
 	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", kder)
+	writePEM(t, keyFile, "PRIVATE KEY", kder)
 	pair, err = tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/transient"
 )
 
@@ -36,7 +35,7 @@ func headError(bucket string, err error) error {
 		return nil
 	}
 	err = fmt.Errorf("s3 sink: connect: HEAD bucket %s: %w", bucket, err)
-	if fix, ok := dbauth.TLSFix(err, "ca_file", "use a host name in endpoint that it holds", "endpoint and ca_file"); ok {
+	if fix, ok := transient.TLSFix(err, "ca_file", "use a host name in endpoint that it holds", "endpoint and ca_file"); ok {
 		return component.Permanent(fmt.Errorf("%w; %s", err, fix))
 	}
 	// No answer (the SDK reports it as a response of status 0 around a

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 // Pinger is a Client that can ask the cluster who it is (GET /), which is
@@ -35,7 +35,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 // connectError sorts the answer to GET /; refused makes the error of a
 // 401 (Sink.refused: the user, the hosts and the keys to fix).
 func connectError(product string, r Response, err error, refused func(Response) error) error {
-	fix, tlsErr := dbauth.TLSFix(err, "ca_file", "use a host name in hosts that it holds, or insecure: true for a test cluster",
+	fix, tlsErr := transient.TLSFix(err, "ca_file", "use a host name in hosts that it holds, or insecure: true for a test cluster",
 		"hosts, ca_file and insecure")
 	switch {
 	case err != nil && tlsErr:
