@@ -1,6 +1,11 @@
 package dbauth
 
-import "github.com/sluice-dev/sluice/internal/transient"
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/sluice-dev/sluice/internal/transient"
+)
 
 // PostgresTLS is transient.TLSFix for a PostgreSQL DSN, the setting dsnKey.
 func PostgresTLS(err error, dsnKey string) (fix string, ok bool) {
@@ -12,4 +17,16 @@ func PostgresTLS(err error, dsnKey string) (fix string, ok bool) {
 func MySQLTLS(err error, key func(string) string) (fix string, ok bool) {
 	return transient.TLSFix(err, key("ssl_ca"), transient.NameFix(key("ssl_mode")+": verify_ca"),
 		key("ssl_mode")+", "+key("ssl_ca")+", "+key("ssl_cert")+" and "+key("ssl_key"))
+}
+
+// PostgresTLSFile reports whether err, from parsing a PostgreSQL DSN, is
+// a TLS file (sslrootcert, sslcert, sslkey) that cannot be read, and
+// returns that error: the path and why, never the DSN (the parser's own
+// message quotes it).
+func PostgresTLSFile(err error) (string, bool) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "cannot read " + pe.Path + ": " + pe.Err.Error(), true
+	}
+	return "", false
 }

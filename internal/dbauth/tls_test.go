@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestTLSFix pins what each kind of TLS failure tells the user to change.
@@ -58,5 +60,20 @@ func TestMySQLSSLValidate(t *testing.T) {
 		if got != tc.want || len(errs) > 1 {
 			t.Errorf("%+v: %q (%d errors), want %q", tc.c, got, len(errs), tc.want)
 		}
+	}
+}
+
+// TestPostgresTLSFile: a DSN naming a CA file that is not there says which
+// file and why, and nothing of the DSN (the parser's message quotes it).
+func TestPostgresTLSFile(t *testing.T) {
+	_, err := pgconn.ParseConfig("postgres://u:s3cr3t@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+	got, ok := PostgresTLSFile(err)
+	if !ok || got != "cannot read /nonexistent/ca.pem: no such file or directory" {
+		t.Fatalf("%q, %v (from %v)", got, ok, err)
+	}
+	if _, err := pgconn.ParseConfig("postgres://u:s3cr3t@h:port/db"); err == nil {
+		t.Fatal("a bad port parses")
+	} else if got, ok := PostgresTLSFile(err); ok {
+		t.Fatalf("a bad port is a TLS file: %q", got)
 	}
 }

@@ -10,7 +10,8 @@
 // transient, DNS "no such host" included: a container's name resolves only
 // once it runs, which is what waiting at start is for; a typo shows as one
 // WARN line per attempt (and engine.start_retry.fail_fast stops at once).
-// TLS verification failures are never transient.
+// TLS verification failures are never transient; TLSFix says what to
+// change for them, in every component's own keys.
 //
 // One classifier per database driver that several components share
 // (pgx: the postgres source and sql_poll; go-sql-driver/mysql: the mysql
