@@ -1,17 +1,14 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/sluice-dev/sluice/internal/svctest"
 	"github.com/sluice-dev/sluice/internal/testpki"
 )
 
@@ -44,50 +41,8 @@ func StartTLS(t testing.TB, password string) *TLSServer {
 	ca := testpki.NewCA(t, "sluice test CA")
 	ca.ServerFor(t, "server", "localhost")
 	ca.Client(t, CertUser)
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not t.TempDir(): its parent is private to this user, and the server
-	// runs as user postgres when the test runs as root.
-	base, err := os.MkdirTemp("", "pgtls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(root, "scripts", "postgres.sh")
-	run := func(ctx context.Context, arg string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "bash", script, arg)
-		cmd.Env = append(os.Environ(), "SLUICE_TMP="+base, "SLUICE_PG_TLS="+ca.Dir, "SLUICE_PG_PORT=", "SLUICE_PG_FSYNC=off")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return nil, fmt.Errorf("scripts/postgres.sh %s: %w: %s", arg, err, stderr.Bytes())
-		}
-		return out, nil
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := run(ctx, "stop"); err != nil {
-			t.Errorf("%v", err)
-		}
-		os.RemoveAll(base)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := run(ctx, "start")
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "export SLUICE_PG_DSN=")
-	if !ok {
-		t.Fatalf("scripts/postgres.sh start printed no SLUICE_PG_DSN: %q", out)
-	}
-	u, err := url.Parse(strings.Trim(line, "'"))
+	dsn := svctest.StartPrivate(t, "scripts/postgres.sh", "SLUICE_PG_DSN", "SLUICE_PG_TLS="+ca.Dir, "SLUICE_PG_PORT=", "SLUICE_PG_FSYNC=off")
+	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +52,7 @@ func StartTLS(t testing.TB, password string) *TLSServer {
 		fmt.Sprintf(`CREATE ROLE %s LOGIN SUPERUSER REPLICATION PASSWORD '%s'`, PasswordUser, strings.ReplaceAll(password, "'", "''")),
 		`CREATE ROLE ` + CertUser + ` LOGIN SUPERUSER REPLICATION`,
 	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
+		if _, err := conn.Exec(context.Background(), q); err != nil {
 			t.Fatalf("create the test roles: %v", err) // not q: it holds the password
 		}
 	}
@@ -119,22 +74,4 @@ func (s *TLSServer) DSN(user, password, host, sslmode string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// repoRoot is the directory of go.mod above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
