@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/testpki"
@@ -39,5 +40,38 @@ func TestTranslateTLS(t *testing.T) {
 			`database.ssl.mode: value "sometimes" is not supported (hint: one of disabled, preferred, required, verify_ca, verify_identity)`+"\n"+
 			"You can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`" {
 		t.Errorf("bad mode: %v", err)
+	}
+}
+
+// TestTranslateJDBCTLS: the JDBC drivers' TLS parameters reach the DSN
+// (they were dropped, so a connector asking for TLS connected in the
+// clear); one sluice cannot honour is refused.
+func TestTranslateJDBCTLS(t *testing.T) {
+	env := Env{Topics: testTopics}
+	sink := func(url string) string {
+		return `{"connector.class":"io.confluent.connect.jdbc.JdbcSinkConnector","topics":"t","connection.url":"` + url + `","connection.user":"u","connection.password":"pw"}`
+	}
+	for _, tc := range []struct{ url, dsn string }{
+		{"jdbc:mysql://h:3306/db", "u:pw@tcp(h:3306)/db"},
+		{"jdbc:mysql://h:3306/db?sslMode=VERIFY_IDENTITY", "u:pw@tcp(h:3306)/db?tls=true"},
+		{"jdbc:mysql://h:3306/db?sslMode=VERIFY_CA", "u:pw@tcp(h:3306)/db?tls=true"},
+		{"jdbc:mysql://h:3306/db?sslMode=REQUIRED", "u:pw@tcp(h:3306)/db?tls=skip-verify"},
+		{"jdbc:mysql://h:3306/db?sslMode=PREFERRED", "u:pw@tcp(h:3306)/db?tls=preferred"},
+		{"jdbc:mysql://h:3306/db?sslMode=DISABLED", "u:pw@tcp(h:3306)/db"},
+		{"jdbc:mysql://h:3306/db?useSSL=true", "u:pw@tcp(h:3306)/db?tls=true"},
+		{"jdbc:mysql://h:3306/db?useSSL=true&verifyServerCertificate=false", "u:pw@tcp(h:3306)/db?tls=skip-verify"},
+		{"jdbc:mariadb://h:3306/db?sslMode=trust", "u:pw@tcp(h:3306)/db?tls=skip-verify"},
+		{"jdbc:mariadb://h:3306/db?sslMode=verify-full", "u:pw@tcp(h:3306)/db?tls=true"},
+		{"jdbc:postgresql://h:5432/db?ssl=true", "postgres://u:pw@h:5432/db?sslmode=verify-full"},
+		{"jdbc:postgresql://h:5432/db?sslmode=require", "postgres://u:pw@h:5432/db?sslmode=require"},
+	} {
+		p := mustLoad(t, "s", sink(tc.url), env)
+		if got := p.Sinks["sink"]["dsn"]; got != tc.dsn {
+			t.Errorf("%s: dsn %v, want %s", tc.url, got, tc.dsn)
+		}
+	}
+	_, err := translateJSON(t, "s", sink("jdbc:mysql://h:3306/db?sslMode=SOMETIMES"), env)
+	if err == nil || !strings.Contains(err.Error(), "connection.url: its TLS settings are not understood (hint: sslMode=DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)") {
+		t.Errorf("an unknown sslMode: %v", err)
 	}
 }
