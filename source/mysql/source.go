@@ -72,6 +72,7 @@ type serverInfo struct {
 	version string
 	mariadb bool
 	gtid    bool // GTIDs are on (always on MariaDB 10+; gtid_mode=ON on MySQL)
+	tls     bool // the SQL connections are encrypted (ssl_mode preferred: the binlog's follows)
 }
 
 func (s *Source) openDB() (*sql.DB, error) {
@@ -100,6 +101,10 @@ func queryServerInfo(ctx context.Context, db *sql.DB) (serverInfo, error) {
 	}
 	if !strings.EqualFold(image, "FULL") {
 		return si, component.Permanent(fmt.Errorf("binlog_row_image is %s; FULL is required so updates and deletes carry whole rows", image))
+	}
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, `SHOW SESSION STATUS LIKE 'Ssl_cipher'`).Scan(&name, &cipher); err == nil {
+		si.tls = cipher != ""
 	}
 	if si.mariadb {
 		si.gtid = true

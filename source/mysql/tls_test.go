@@ -74,6 +74,8 @@ func TestTLS(t *testing.T) {
 	}{
 		{"verify_identity password", config("localhost", "sluice_pw", tlsSecret, dbauth.SSLVerifyIdentity, ca.CAFile())},
 		{"verify_ca client certificate", config("127.0.0.1", "sluice_cert", "", dbauth.SSLVerifyCA, ca.CAFile())},
+		// The server requires TLS: the binlog connection must take it too.
+		{"preferred", config("127.0.0.1", "sluice_pw", tlsSecret, dbauth.SSLPreferred, "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := sourcetest.NewEmitter()
@@ -131,5 +133,24 @@ func TestTLS(t *testing.T) {
 				t.Errorf("logs hold the password: %q", h)
 			}
 		})
+	}
+}
+
+// TestSSLPreferredWithoutTLS: ssl_mode preferred against a server without
+// TLS (the shared test server) snapshots and streams in the clear: the
+// binlog connection falls back as the SQL ones do.
+func TestSSLPreferredWithoutTLS(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id int PRIMARY KEY, v text)")
+	te.exec("INSERT INTO t VALUES (1, 'one')")
+	cfg := te.config("t")
+	cfg.SSLMode = dbauth.SSLPreferred
+	out := sourcetest.NewEmitter()
+	te.start(cfg, nil, out)
+	out.WaitFor(t, "snapshot", 20*time.Second, func(evs []event.Event) bool { return len(evs) == 1 })
+	te.exec("INSERT INTO t VALUES (2, 'two')")
+	out.WaitFor(t, "binlog", 20*time.Second, func(evs []event.Event) bool { return len(evs) == 2 })
+	if got := describe(out.Events()); !slices.Equal(got, []string{"r t id=1 v=one", "c t id=2 v=two"}) {
+		t.Fatalf("events %q", got)
 	}
 }
