@@ -109,6 +109,11 @@ func TestTLS(t *testing.T) {
 			if h := logs.Holding(tlsSecret); len(h) > 0 {
 				t.Errorf("logs hold the password: %q", h)
 			}
+			// The snapshot chunks' connections (coordination) say the same.
+			_, err = src.PlanChunks(ctx)
+			if err == nil || !component.IsPermanent(err) || !strings.HasPrefix(err.Error(), tc.prefix) || !strings.HasSuffix(err.Error(), tc.suffix) {
+				t.Fatalf("PlanChunks = %v (permanent %v)\nwant a permanent error %s … %s", err, component.IsPermanent(err), tc.prefix, tc.suffix)
+			}
 		})
 	}
 }
