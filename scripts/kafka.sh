@@ -17,6 +17,14 @@
 #   SLUICE_KAFKA_PORT     broker port (default: a free port on 127.0.0.1); the
 #                         controller gets another free port
 #   SLUICE_KAFKA_HEAP     JVM heap (default 512m)
+#   SLUICE_KAFKA_TLS      a directory with ca.pem, server.pem and server-key.pem
+#                         (PEM, PKCS#8 key; internal/testpki writes them;
+#                         server.pem must hold the name localhost): the broker
+#                         gets a second listener, SASL_SSL on localhost, with
+#                         user sluice for PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512,
+#                         password $SLUICE_KAFKA_SASL_PASSWORD (default
+#                         sluice-secret); the export line adds
+#                         SLUICE_KAFKA_SASL_SSL_BROKERS=localhost:PORT
 #
 # No Kafka distribution is downloaded: the broker's jars and all their runtime
 # dependencies come from Maven Central through `mvn dependency:copy-dependencies`
@@ -136,10 +144,14 @@ start() {
 		print_env "$ENVFILE"
 		return
 	fi
-	local port cport cluster pid deadline
+	local port cport sport="" cluster pid deadline
 	port="$(free_port "${SLUICE_KAFKA_PORT:-}")"
 	cport="$(free_port)"
 	while [ "$cport" = "$port" ]; do cport="$(free_port)"; done
+	if [ -n "${SLUICE_KAFKA_TLS:-}" ]; then
+		sport="$(free_port)"
+		while [ "$sport" = "$port" ] || [ "$sport" = "$cport" ]; do sport="$(free_port)"; done
+	fi
 	rm -rf "$DATA" "$ENVFILE"
 	# Logging: INFO to $LOG for the broker, WARN to stderr for the tools.
 	cat >"$BASE/log4j.properties" <<L4J
@@ -182,10 +194,36 @@ group.initial.rebalance.delay.ms=0
 num.network.threads=2
 num.io.threads=2
 PROPS
+	local scram=() envextra=""
+	if [ -n "$sport" ]; then
+		local f pw="${SLUICE_KAFKA_SASL_PASSWORD:-sluice-secret}"
+		for f in ca.pem server.pem server-key.pem; do
+			[ -f "$SLUICE_KAFKA_TLS/$f" ] || { echo "kafka.sh: SLUICE_KAFKA_TLS: $SLUICE_KAFKA_TLS/$f is missing" >&2; exit 1; }
+		done
+		# A PEM key store is the private key and the certificate chain in one file.
+		cat "$SLUICE_KAFKA_TLS/server-key.pem" "$SLUICE_KAFKA_TLS/server.pem" >"$BASE/tls-keystore.pem"
+		chmod 600 "$BASE/tls-keystore.pem"
+		sed -i \
+			-e "s|^listeners=.*|listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_SSL://127.0.0.1:$sport|" \
+			-e "s|^advertised.listeners=.*|advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://localhost:$sport|" \
+			-e "s|^listener.security.protocol.map=.*|listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL|" \
+			"$PROPS"
+		cat >>"$PROPS" <<PROPS
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$BASE/tls-keystore.pem
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_sluice="$pw";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+		# SCRAM credentials live in the cluster metadata: written at format.
+		scram=(--add-scram "SCRAM-SHA-256=[name=sluice,password=$pw]" --add-scram "SCRAM-SHA-512=[name=sluice,password=$pw]")
+		envextra=" SLUICE_KAFKA_SASL_SSL_BROKERS=localhost:$sport"
+	fi
 	# A cluster id is 16 random bytes in unpadded URL-safe base64.
 	cluster="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
 	jvm "$(main_class kafka.tools.StorageTool org.apache.kafka.tools.StorageTool)" \
-		format -t "$cluster" -c "$PROPS" >"$BASE/format.log" 2>&1 || {
+		format -t "$cluster" -c "$PROPS" "${scram[@]}" >"$BASE/format.log" 2>&1 || {
 		cat "$BASE/format.log" >&2
 		exit 1
 	}
@@ -221,7 +259,7 @@ PROPS
 		fi
 		sleep 0.5
 	done
-	echo "export SLUICE_KAFKA_BROKERS=127.0.0.1:$port" >"$ENVFILE"
+	echo "export SLUICE_KAFKA_BROKERS=127.0.0.1:$port$envextra" >"$ENVFILE"
 	print_env "$ENVFILE"
 }
 

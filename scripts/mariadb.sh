@@ -12,6 +12,13 @@
 #                         benchmarks and crash tests that must be honest about
 #                         durability)
 #   SLUICE_MARIADB_PORT   port to use (default: a free port on 127.0.0.1)
+#   SLUICE_MARIADB_TLS    a directory with ca.pem, server.pem and server-key.pem
+#                         (PEM; internal/testpki writes them): the server then
+#                         requires TLS on TCP (require_secure_transport) with
+#                         that certificate and trusts client certificates
+#                         signed by ca.pem (for users created REQUIRE X509);
+#                         SLUICE_MYSQL_DSN then says tls=skip-verify (the
+#                         sources' and sinks' ssl_* keys verify).
 #
 # The server (mariadbd run directly, not through systemd, ignoring /etc/mysql)
 # listens on 127.0.0.1 only, lets root in over TCP without a password, writes a
@@ -141,6 +148,20 @@ start() {
 	else
 		opts+=(--sync-binlog=0 --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0)
 	fi
+	local tcpssl=() dsnparams=""
+	if [ -n "${SLUICE_MARIADB_TLS:-}" ]; then
+		local f
+		for f in ca.pem server.pem server-key.pem; do
+			[ -f "$SLUICE_MARIADB_TLS/$f" ] || { echo "mariadb.sh: SLUICE_MARIADB_TLS: $SLUICE_MARIADB_TLS/$f is missing" >&2; exit 1; }
+			cp "$SLUICE_MARIADB_TLS/$f" "$BASE/tls-$f"
+			chmod 600 "$BASE/tls-$f"
+			if [ "$(id -u)" = 0 ]; then chown mysql "$BASE/tls-$f"; fi
+		done
+		opts+=(--ssl-ca="$BASE/tls-ca.pem" --ssl-cert="$BASE/tls-server.pem" --ssl-key="$BASE/tls-server-key.pem"
+			--require-secure-transport=ON)
+		tcpssl=(--ssl-ca="$SLUICE_MARIADB_TLS/ca.pem")
+		dsnparams="?tls=skip-verify"
+	fi
 	rm -f "$PIDFILE" "$SOCK"
 	# Detached from our stdout: start is run inside $(...), which waits for it.
 	nohup "$server" "${opts[@]}" </dev/null >>"$BASE/mariadbd.out" 2>&1 &
@@ -167,11 +188,11 @@ CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
 ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 CREATE DATABASE IF NOT EXISTS sluice_test;"
-	"$(client)" --no-defaults -h127.0.0.1 -P"$port" -uroot -e 'SELECT 1' sluice_test >/dev/null || {
+	"$(client)" --no-defaults "${tcpssl[@]}" -h127.0.0.1 -P"$port" -uroot -e 'SELECT 1' sluice_test >/dev/null || {
 		echo "mariadb.sh: cannot log in as root over TCP" >&2
 		exit 1
 	}
-	echo "export SLUICE_MYSQL_DSN='root@tcp(127.0.0.1:$port)/sluice_test'" >"$ENVFILE"
+	echo "export SLUICE_MYSQL_DSN='root@tcp(127.0.0.1:$port)/sluice_test$dsnparams'" >"$ENVFILE"
 	print_env "$ENVFILE"
 }
 

@@ -11,6 +11,16 @@
 #   SLUICE_PG_FSYNC on|off (default off: fast for tests; use "on" for benchmarks
 #                   and crash tests that must be honest about durability)
 #   SLUICE_PG_PORT  port to use (default: a free port on 127.0.0.1)
+#   SLUICE_PG_TLS   a directory with ca.pem, server.pem and server-key.pem
+#                   (PEM; internal/testpki writes them): the server then
+#                   speaks TLS only on TCP, with that certificate, and
+#                   pg_hba.conf (TCP from 127.0.0.1, TLS only) trusts user
+#                   postgres, wants a client certificate signed by ca.pem
+#                   from user sluice_cert, and a password (scram-sha-256)
+#                   from everyone else; the unix socket still trusts all.
+#                   SLUICE_PG_DSN then says host localhost (the name
+#                   server.pem must hold), sslmode=verify-full and
+#                   sslrootcert=DIR/ca.pem.
 #
 # The server listens on 127.0.0.1 only, trusts local connections, has
 # wal_level=logical and enough slots and WAL senders for parallel tests, and a
@@ -93,6 +103,35 @@ full_page_writes = $fsync
 shared_buffers = 128MB
 log_min_messages = warning
 CONF
+	local dsn="postgres://postgres@127.0.0.1:$port/sluice_test?sslmode=disable"
+	# (quoted only with TLS: cmd/sluice-bench reads the line unquoted)
+	if [ -n "${SLUICE_PG_TLS:-}" ]; then
+		# The key must be the server user's and private, so copies.
+		local f
+		for f in ca.pem server.pem server-key.pem; do
+			[ -f "$SLUICE_PG_TLS/$f" ] || { echo "postgres.sh: SLUICE_PG_TLS: $SLUICE_PG_TLS/$f is missing" >&2; exit 1; }
+			cp "$SLUICE_PG_TLS/$f" "$DATA/tls-$f"
+			chmod 600 "$DATA/tls-$f"
+			if [ "$(id -u)" = 0 ]; then chown postgres "$DATA/tls-$f"; fi
+		done
+		cat >>"$DATA/sluice.conf" <<CONF
+ssl = on
+ssl_cert_file = 'tls-server.pem'
+ssl_key_file = 'tls-server-key.pem'
+ssl_ca_file = 'tls-ca.pem'
+password_encryption = 'scram-sha-256'
+CONF
+		as_pg sh -c "cat >'$DATA/pg_hba.conf'" <<HBA
+local     all          all                       trust
+hostssl   all          postgres    127.0.0.1/32  trust
+hostssl   replication  postgres    127.0.0.1/32  trust
+hostssl   all          sluice_cert 127.0.0.1/32  cert
+hostssl   replication  sluice_cert 127.0.0.1/32  cert
+hostssl   all          all         127.0.0.1/32  scram-sha-256
+hostssl   replication  all         127.0.0.1/32  scram-sha-256
+HBA
+		dsn="'postgres://postgres@localhost:$port/sluice_test?sslmode=verify-full&sslrootcert=$SLUICE_PG_TLS/ca.pem'"
+	fi
 	grep -q "include_if_exists = 'sluice.conf'" "$DATA/postgresql.conf" ||
 		echo "include_if_exists = 'sluice.conf'" >>"$DATA/postgresql.conf"
 	as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null || {
@@ -104,10 +143,11 @@ CONF
 		"$BIN/pg_isready" -h 127.0.0.1 -p "$port" -q && break
 		sleep 0.2
 	done
-	"$BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtAc \
+	# Through the socket: it trusts every user, with or without TLS.
+	as_pg "$BIN/psql" -h "$BASE" -p "$port" -U postgres -d postgres -qtAc \
 		"SELECT 1 FROM pg_database WHERE datname='sluice_test'" | grep -q 1 ||
-		"$BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE sluice_test" >/dev/null
-	echo "export SLUICE_PG_DSN=postgres://postgres@127.0.0.1:$port/sluice_test?sslmode=disable" >"$ENVFILE"
+		as_pg "$BIN/psql" -h "$BASE" -p "$port" -U postgres -d postgres -qc "CREATE DATABASE sluice_test" >/dev/null
+	echo "export SLUICE_PG_DSN=$dsn" >"$ENVFILE"
 	print_env "$ENVFILE"
 }
 

@@ -22,6 +22,11 @@
 #                          wants an explicit version, see
 #                          `go list -m -versions github.com/versity/versitygw`)
 #   SLUICE_S3_PORT         port to use (default: a free port on 127.0.0.1)
+#   SLUICE_S3_TLS          a directory with ca.pem, server.pem and server-key.pem
+#                          (PEM; internal/testpki writes them; server.pem must
+#                          hold the name localhost): the server then speaks
+#                          HTTPS only, SLUICE_S3_ENDPOINT is https://localhost:PORT
+#                          and SLUICE_S3_CA_FILE the CA (the s3 sink's ca_file)
 #
 # Listens on 127.0.0.1 only, path-style addressing, plain HTTP, root
 # credentials sluice / sluice-secret-key, region us-east-1. Object metadata goes
@@ -87,7 +92,7 @@ start() {
 		print_env "$ENVFILE"
 		return
 	fi
-	local port pid deadline meta=()
+	local port pid deadline meta=() tls=() scheme=http host=127.0.0.1 curlca=() caenv=""
 	port="$(free_port "${SLUICE_S3_PORT:-}")"
 	rm -rf "$DATA" "$BASE/meta" "$ENVFILE"
 	mkdir -p "$DATA"
@@ -95,15 +100,24 @@ start() {
 		mkdir -p "$BASE/meta"
 		meta=(--sidecar "$BASE/meta")
 	fi
+	if [ -n "${SLUICE_S3_TLS:-}" ]; then
+		local f
+		for f in ca.pem server.pem server-key.pem; do
+			[ -f "$SLUICE_S3_TLS/$f" ] || { echo "s3.sh: SLUICE_S3_TLS: $SLUICE_S3_TLS/$f is missing" >&2; exit 1; }
+		done
+		tls=(--cert "$SLUICE_S3_TLS/server.pem" --key "$SLUICE_S3_TLS/server-key.pem")
+		scheme=https host=localhost curlca=(--cacert "$SLUICE_S3_TLS/ca.pem")
+		caenv=" SLUICE_S3_CA_FILE=$SLUICE_S3_TLS/ca.pem"
+	fi
 	# Detached from our stdout: start is run inside $(...), which waits for it.
 	nohup "$BIN" --port "127.0.0.1:$port" \
 		--access "$ACCESS_KEY" --secret "$SECRET_KEY" --region "$REGION" \
-		--health /health --quiet \
+		--health /health --quiet "${tls[@]}" \
 		posix "${meta[@]}" "$DATA" </dev/null >>"$LOG" 2>&1 &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 	deadline=$((SECONDS + 30))
-	until curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; do
+	until curl -fsS "${curlca[@]}" -o /dev/null "$scheme://$host:$port/health" 2>/dev/null; do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			echo "s3.sh: versitygw exited during startup" >&2
 			cat "$LOG" >&2
@@ -116,7 +130,7 @@ start() {
 		fi
 		sleep 0.1
 	done
-	echo "export SLUICE_S3_ENDPOINT=http://127.0.0.1:$port SLUICE_S3_ACCESS_KEY=$ACCESS_KEY SLUICE_S3_SECRET_KEY=$SECRET_KEY SLUICE_S3_REGION=$REGION" >"$ENVFILE"
+	echo "export SLUICE_S3_ENDPOINT=$scheme://$host:$port$caenv SLUICE_S3_ACCESS_KEY=$ACCESS_KEY SLUICE_S3_SECRET_KEY=$SECRET_KEY SLUICE_S3_REGION=$REGION" >"$ENVFILE"
 	print_env "$ENVFILE"
 }
 

@@ -61,6 +61,25 @@ stop_services() {
 trap stop_services EXIT
 chmod 755 "$SLUICE_TMP" # the servers run as their own users
 mkdir -p "$SLUICE_TMP/env"
+# The broker gets a SASL_SSL listener with a test CA's certificate, so the
+# Kafka TLS test (sink/kafka TestTLS) need not start a broker of its own
+# (a JVM: 20-30 s). The other TLS tests start their private servers.
+if command -v openssl >/dev/null 2>&1; then
+	tlsdir="$SLUICE_TMP/kafka-tls"
+	mkdir -p "$tlsdir"
+	(
+		cd "$tlsdir" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=sluice-test-ca &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost &&
+			printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 2 -extfile server.ext
+	) >"$tlsdir/openssl.log" 2>&1 || {
+		cat "$tlsdir/openssl.log" >&2
+		exit 1
+	}
+	export SLUICE_KAFKA_TLS="$tlsdir" SLUICE_KAFKA_SASL_PASSWORD="sluice-test-$RANDOM$RANDOM"
+	export SLUICE_KAFKA_TLS_CA_FILE="$tlsdir/ca.pem"
+fi
 start_service() {
 	case "$1" in
 	jvm) k="$(scripts/kafka.sh start)" && echo "$k" && eval "$k" && scripts/connect.sh start && scripts/debezium.sh start && scripts/kstreams.sh start && scripts/opensearch.sh start && scripts/elasticsearch.sh start && scripts/elasticsearch.sh start 7 ;;

@@ -181,8 +181,11 @@ func debeziumPostgres(r *reader, env Env, p *Plan) {
 		u.User = url.User(user)
 	}
 	q := url.Values{}
-	if m := r.get("database.sslmode", ""); m != "" {
-		q.Set("sslmode", m)
+	// Debezium's TLS keys are libpq's, which pgx reads from the DSN.
+	for _, k := range []string{"sslmode", "sslrootcert", "sslcert", "sslkey"} {
+		if v := r.get("database."+k, ""); v != "" {
+			q.Set(k, v)
+		}
 	}
 	u.RawQuery = q.Encode()
 	var tables []string
@@ -241,6 +244,16 @@ func debeziumMySQL(r *reader, env Env, p *Plan) {
 	}
 	if id := r.integer("database.server.id", 0); id > 0 {
 		src["server_id"] = id
+	}
+	// Debezium's TLS modes are the source's ssl_mode values; its trust and
+	// key stores are Java's (JKS, PKCS#12), so the PEM files are set on
+	// the sluice side (ssl_ca, ssl_cert, ssl_key).
+	// Unset, the source keeps its own default (plain TCP) rather than
+	// Debezium's preferred.
+	if _, set := r.cfg["database.ssl.mode"]; set {
+		src["ssl_mode"] = r.oneOf("database.ssl.mode", "preferred", "disabled", "preferred", "required", "verify_ca", "verify_identity")
+	} else {
+		r.get("database.ssl.mode", "")
 	}
 	var tables []string
 	if v := r.first("", "table.include.list", "table.whitelist"); v != "" {
@@ -438,9 +451,18 @@ func jdbcURL(r *reader, key, raw, user, pass string) (driver, dsn string) {
 		} else if user != "" {
 			d.User = url.User(user)
 		}
-		if m := u.Query().Get("sslmode"); m != "" {
-			d.RawQuery = url.Values{"sslmode": {m}}.Encode()
+		// pgjdbc's TLS keys are libpq's; its ssl=true alone means
+		// verify-full. Dropping them would connect in the clear.
+		q, dq := u.Query(), url.Values{}
+		for _, k := range []string{"sslmode", "sslrootcert", "sslcert", "sslkey"} {
+			if v := q.Get(k); v != "" {
+				dq.Set(k, v)
+			}
 		}
+		if dq.Get("sslmode") == "" && strings.EqualFold(q.Get("ssl"), "true") {
+			dq.Set("sslmode", "verify-full")
+		}
+		d.RawQuery = dq.Encode()
 		return "postgres", d.String()
 	case "mysql", "mariadb":
 		host := u.Host
@@ -454,10 +476,59 @@ func jdbcURL(r *reader, key, raw, user, pass string) (driver, dsn string) {
 		if cred != "" {
 			cred += "@"
 		}
-		return "mysql", cred + "tcp(" + host + ")" + u.Path
+		dsn := cred + "tcp(" + host + ")" + u.Path
+		if tls, ok := jdbcMySQLTLS(u.Query()); !ok {
+			r.fail(key, "its TLS settings are not understood (hint: sslMode=DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)")
+		} else if tls != "" {
+			dsn += "?tls=" + tls
+		}
+		return "mysql", dsn
 	}
 	r.fail(key, fmt.Sprintf("the %s JDBC driver is not supported (hint: postgresql, mysql or mariadb)", u.Scheme))
 	return "", ""
+}
+
+// jdbcMySQLTLS maps the TLS parameters of MySQL's and MariaDB's JDBC
+// drivers (sslMode, and the older useSSL/useSsl, requireSSL and
+// verifyServerCertificate) to go-sql-driver's tls parameter: "" for none,
+// "preferred", "skip-verify" (encrypted, unverified) or "true" (verified
+// against the system's CAs, host name included: VERIFY_CA and verify-ca
+// check the name too, as go-sql-driver's DSN cannot leave it out). ok is
+// false for a value it does not know.
+func jdbcMySQLTLS(q url.Values) (tls string, ok bool) {
+	get := func(keys ...string) string {
+		for k, v := range q {
+			for _, want := range keys {
+				if strings.EqualFold(k, want) && len(v) > 0 {
+					return strings.ToLower(v[0])
+				}
+			}
+		}
+		return ""
+	}
+	switch get("sslMode") {
+	case "disabled", "disable":
+		return "", true
+	case "preferred":
+		return "preferred", true
+	case "required", "trust":
+		return "skip-verify", true
+	case "verify_ca", "verify_identity", "verify-ca", "verify-full":
+		return "true", true
+	case "":
+	default:
+		return "", false
+	}
+	switch get("useSSL", "useSsl") {
+	case "", "false":
+		return "", true
+	case "true":
+		if get("verifyServerCertificate") == "false" {
+			return "skip-verify", true
+		}
+		return "true", true
+	}
+	return "", false
 }
 
 func jdbcSource(r *reader, env Env, p *Plan) {

@@ -3,6 +3,12 @@
 // MySQL/MariaDB: they turn it into a component.AuthError that names the
 // user, the server and the pipeline keys to fix. Only the server's own
 // words are returned; they never hold the password.
+//
+// It also holds their TLS: MySQLSSL, the ssl_* keys of the mysql source
+// and sink (Debezium's modes, applied to go-sql-driver's configuration,
+// which the binlog connection shares), and what to fix when a server's
+// certificate does not verify (PostgresTLS, MySQLTLS: transient.TLSFix
+// with the keys of each).
 package dbauth
 
 import (

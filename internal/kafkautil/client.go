@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/transient"
 )
 
 // Conn is the connection part of a Kafka component's configuration.
@@ -125,4 +126,21 @@ func (c *Conn) Refused(err error, what string, env component.Env) (error, bool) 
 	return component.AuthFailed(component.AuthError{Component: what, User: c.Username, Server: strings.Join(c.Brokers, ","),
 		Reason: err.Error(), Keys: env.Key("username") + " and " + env.Key("password"),
 		Hint: "that the brokers have this user for sasl_mechanism " + strings.ToUpper(c.SASLMechanism)}), true
+}
+
+// ConnectError is the error of component what's failed connect step (a
+// metadata request, err): refused SASL credentials as the AuthError of
+// Refused, a certificate that does not verify with what to fix (both
+// Permanent), anything else as "what: connect to the brokers: err".
+func (c *Conn) ConnectError(err error, what string, env component.Env) error {
+	if a, ok := c.Refused(err, what, env); ok {
+		return a
+	}
+	err = fmt.Errorf("%s: connect to the brokers: %w", what, err)
+	if fix, ok := transient.TLSFix(err, env.Key("tls_ca_file"),
+		"use broker addresses it holds (in "+env.Key("brokers")+", and in the listeners the brokers advertise)",
+		env.Key("tls")+" and "+env.Key("tls_ca_file")); ok {
+		return component.Permanent(fmt.Errorf("%w; %s", err, fix))
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 // Package pgtest gives tests a real PostgreSQL: DSN finds the server started by
 // scripts/postgres.sh, NewDatabase gives each test its own database so tests
-// run in parallel and leave nothing behind.
+// run in parallel and leave nothing behind. StartTLS starts a private
+// server that speaks TLS only, for the TLS and authentication tests.
 //
 // Without SLUICE_PG_DSN a test is skipped with a how-to message, except in CI
 // ($CI set), where it fails: integration tests never pass silently when the

@@ -3,6 +3,12 @@
 // for MongoDB's wire protocol), and gives tests a TCP proxy that can cut a
 // service off to simulate an outage.
 //
+// Servers configured differently from the shared ones are started by the
+// same scripts with a private SLUICE_TMP (StartPrivate): MariaDB and Kafka
+// with TLS (MariaDBTLS, StartKafkaSASL, their certificates from
+// internal/testpki); AuthProxy puts HTTPS and credentials in front of a
+// search cluster that has no security plugin.
+//
 // Without the service's environment variable a test is skipped with a how-to
 // message, except in CI ($CI set), where it fails: integration tests never
 // pass silently when the service is missing. PostgreSQL has its own package,

@@ -58,7 +58,15 @@ func NewCA(t testing.TB, name string) *CA {
 // written to Dir/NAME.pem and Dir/NAME-key.pem.
 func (ca *CA) Server(t testing.TB, name string) (certFile, keyFile string) {
 	t.Helper()
-	certFile, keyFile, _ = ca.issue(t, name, true)
+	return ca.ServerFor(t, name, "127.0.0.1", "::1", "localhost")
+}
+
+// ServerFor issues a server certificate, written as Server's, valid for
+// exactly hosts (IP addresses or DNS names): a test connecting by another
+// name sees the host name check fail.
+func (ca *CA) ServerFor(t testing.TB, name string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile, _ = ca.issue(t, name, hosts)
 	return certFile, keyFile
 }
 
@@ -66,33 +74,41 @@ func (ca *CA) Server(t testing.TB, name string) (certFile, keyFile string) {
 // it ready for a tls.Config.
 func (ca *CA) Client(t testing.TB, name string) tls.Certificate {
 	t.Helper()
-	_, _, pair := ca.issue(t, name, false)
+	_, _, pair := ca.issue(t, name, nil)
 	return pair
 }
 
-func (ca *CA) issue(t testing.TB, name string, server bool) (certFile, keyFile string, pair tls.Certificate) {
+// issue makes a server certificate for hosts, or a client certificate
+// when hosts is nil.
+func (ca *CA) issue(t testing.TB, name string, hosts []string) (certFile, keyFile string, pair tls.Certificate) {
 	key := genKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if server {
+	if hosts != nil {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		tmpl.DNSNames = []string{"localhost"}
+		for _, h := range hosts {
+			if ip := net.ParseIP(h); ip != nil {
+				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+			} else {
+				tmpl.DNSNames = append(tmpl.DNSNames, h)
+			}
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
+	// PKCS#8: what every server reads (Kafka's PEM key stores only that).
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile = filepath.Join(ca.Dir, name+".pem"), filepath.Join(ca.Dir, name+"-key.pem")
 	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", kder)
+	writePEM(t, keyFile, "PRIVATE KEY", kder)
 	pair, err = tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)

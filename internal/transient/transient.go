@@ -10,7 +10,8 @@
 // transient, DNS "no such host" included: a container's name resolves only
 // once it runs, which is what waiting at start is for; a typo shows as one
 // WARN line per attempt (and engine.start_retry.fail_fast stops at once).
-// TLS verification failures are never transient.
+// TLS verification failures are never transient; TLSFix says what to
+// change for them, in every component's own keys.
 //
 // One classifier per database driver that several components share
 // (pgx: the postgres source and sql_poll; go-sql-driver/mysql: the mysql
@@ -145,4 +146,33 @@ func MySQLCode(code uint16) bool {
 		return true
 	}
 	return false
+}
+
+// TLSFix says what to change when err is a TLS setup that does not
+// verify (TLS: never retried): the CA, the host name, or the
+// rest of the TLS settings. caKey names the setting of the CA file,
+// nameFix says what to do about a host name the certificate does not
+// hold, otherKeys names the remaining TLS settings. ok is false for any
+// other error. Used by every component that connects over TLS.
+func TLSFix(err error, caKey, nameFix, otherKeys string) (fix string, ok bool) {
+	var (
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &ua):
+		return "the server's certificate is not signed by a CA this client trusts: set " + caKey +
+			" to the PEM file of the CA that signed it", true
+	case errors.As(err, &he):
+		return "the server's certificate does not hold the host name connected to: " + nameFix, true
+	case TLS(err):
+		return "check " + otherKeys + " (the server may not speak TLS there, or its certificate is not valid now)", true
+	}
+	return "", false
+}
+
+// NameFix is TLSFix's advice for a host name the certificate does not
+// hold, where mode (a setting and its value) checks the CA only.
+func NameFix(mode string) string {
+	return "connect by a name it holds, or set " + mode + " (it checks the CA, not the name)"
 }

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/kafkautil"
@@ -16,7 +15,7 @@ var _ component.Connector = (*Sink)(nil)
 // and TLS failures are Permanent.
 func (s *Sink) Connect(ctx context.Context) error {
 	if err := s.cl.Ping(ctx); err != nil {
-		err = fmt.Errorf("kafka sink: connect to the brokers: %w", err)
+		err = s.cfg.Conn.ConnectError(err, "kafka sink", s.env)
 		if !kafkautil.Transient(err) {
 			return component.Permanent(err)
 		}

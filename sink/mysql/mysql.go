@@ -68,6 +68,9 @@ const SQLMode = "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISI
 // Config is the MySQL sink's configuration.
 type Config struct {
 	sqlsink.Config `yaml:",inline"`
+	// TLS to the server: ssl_mode, ssl_ca, ssl_cert, ssl_key (as the mysql
+	// source's).
+	dbauth.MySQLSSL `yaml:",inline"`
 }
 
 // DefaultConfig returns the defaults.
@@ -76,6 +79,7 @@ func DefaultConfig() *Config { return &Config{Config: sqlsink.Defaults()} }
 // Validate implements component.Validator.
 func (c *Config) Validate() []error {
 	errs := c.Config.Validate("mysql", maxIdent)
+	errs = append(errs, c.MySQLSSL.Validate()...)
 	if c.DSN != "" {
 		mc, err := mysql.ParseDSN(c.DSN)
 		switch {
@@ -117,6 +121,9 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 	mc.MaxAllowedPacket = 0 // ask the server
 	if mc.Timeout == 0 {
 		mc.Timeout = 10 * time.Second // dial; a lost server fails fast and the engine retries
+	}
+	if err := cfg.MySQLSSL.Apply(mc); err != nil {
+		return nil, component.Permanent(fmt.Errorf("mysql sink: %w", err))
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
@@ -320,6 +327,11 @@ func (d *dialect) Classify(err error) sqlsink.Class {
 func (d *dialect) Refused(err error) (component.AuthError, bool) {
 	reason, ok := dbauth.MySQL(err)
 	return component.AuthError{User: d.user, Server: d.addr, Reason: reason, Hint: dbauth.MySQLHint}, ok
+}
+
+// TLSFix implements sqlsink.Dialect.
+func (d *dialect) TLSFix(err error, key func(string) string) (string, bool) {
+	return dbauth.MySQLTLS(err, key)
 }
 
 type myTx struct {

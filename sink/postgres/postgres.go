@@ -254,6 +254,11 @@ func (d *dialect) Refused(err error) (component.AuthError, bool) {
 	return component.AuthError{User: d.user, Server: d.addr, Reason: reason, Hint: dbauth.PostgresHint}, ok
 }
 
+// TLSFix implements sqlsink.Dialect.
+func (d *dialect) TLSFix(err error, key func(string) string) (string, bool) {
+	return dbauth.PostgresTLS(err, key("dsn"))
+}
+
 type pgTx struct {
 	d      *dialect
 	tx     pgx.Tx

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type Config struct {
 	// PathStyle addresses buckets as <endpoint>/<bucket> instead of
 	// <bucket>.<endpoint>; most S3-compatible servers need it.
 	PathStyle bool `yaml:"path_style"`
+	// CAFile is a PEM file of the CA certificates that verify an HTTPS
+	// endpoint's certificate, for a server whose CA is not the system's.
+	CAFile string `yaml:"ca_file"`
 	// AccessKeyID and SecretAccessKey are static credentials; when both are
 	// empty the AWS SDK's default credential chain is used (environment,
 	// shared config, web identity, instance role). Neither is ever logged or
@@ -114,6 +118,11 @@ func (c *Config) Validate() []error {
 		add("bucket", "is required", "bucket: my-data-lake")
 	} else if strings.ContainsAny(c.Bucket, "/ ") {
 		add("bucket", fmt.Sprintf("%q is not a bucket name", c.Bucket), "a bucket name has no slash or space; put directories in prefix")
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			add("ca_file", err.Error(), "a PEM file of CA certificates")
+		}
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		add("access_key_id", "access_key_id and secret_access_key go together", "set both, or neither to use the AWS credential chain")

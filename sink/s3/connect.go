@@ -35,8 +35,8 @@ func headError(bucket string, err error) error {
 		return nil
 	}
 	err = fmt.Errorf("s3 sink: connect: HEAD bucket %s: %w", bucket, err)
-	if transient.TLS(err) {
-		return component.Permanent(err)
+	if fix, ok := transient.TLSFix(err, "ca_file", "use a host name in endpoint that it holds", "endpoint and ca_file"); ok {
+		return component.Permanent(fmt.Errorf("%w; %s", err, fix))
 	}
 	// No answer (the SDK reports it as a response of status 0 around a
 	// RequestSendError).

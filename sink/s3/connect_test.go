@@ -46,7 +46,8 @@ func TestHeadError(t *testing.T) {
 		{"unauthorized", sdkError(401), true, " (hint: check access_key_id and secret_access_key)"},
 		{"wrong region", sdkError(301), true, " (hint: check region and endpoint, and path_style: true for MinIO, versitygw or Ceph)"},
 		{"bad request", sdkError(400), true, " (hint: check region and endpoint, and path_style: true for MinIO, versitygw or Ceph)"},
-		{"tls", &smithy.OperationError{ServiceID: "S3", OperationName: "HeadBucket", Err: &smithyhttp.RequestSendError{Err: x509.UnknownAuthorityError{}}}, true, ""},
+		{"tls", &smithy.OperationError{ServiceID: "S3", OperationName: "HeadBucket", Err: &smithyhttp.RequestSendError{Err: x509.UnknownAuthorityError{}}}, true,
+			"; the server's certificate is not signed by a CA this client trusts: set ca_file to the PEM file of the CA that signed it"},
 		{"no credentials", &smithy.OperationError{ServiceID: "S3", OperationName: "HeadBucket", Err: errors.New("failed to retrieve credentials")}, true, ""},
 	}
 	for _, c := range cases {

@@ -311,7 +311,7 @@ func (s *Source) Run(ctx context.Context, checkpoint []byte, out component.Emitt
 	// engine.start_retry says (the client retries on its own afterwards).
 	_, err = component.Connect(ctx, s.env, "connect", kafkautil.Transient, func(ctx context.Context) (struct{}, error) {
 		if err := cl.Ping(ctx); err != nil {
-			return struct{}{}, fmt.Errorf("kafka source: connect to the brokers: %w", err)
+			return struct{}{}, s.cfg.Conn.ConnectError(err, "kafka source", s.env)
 		}
 		return struct{}{}, nil
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 )
 
 // Config is the mysql source's configuration. Names follow the Debezium
@@ -25,6 +26,9 @@ type Config struct {
 	Port     int    `yaml:"port"`
 	User     string `yaml:"user"`
 	Password string `yaml:"password" sluice:"secret"`
+	// TLS to the server, for the snapshot's and the binlog's connections:
+	// ssl_mode, ssl_ca, ssl_cert, ssl_key.
+	dbauth.MySQLSSL `yaml:",inline"`
 	// ServerID is the replica id this source registers with; it must differ
 	// from every server and replica of the cluster. Default: random in
 	// [2^30, 2^31), a range replicas numbered by hand do not reach.
@@ -88,6 +92,7 @@ func (c *Config) Validate() []error {
 			add("dsn", "is not a valid MySQL data source name", "user:password@tcp(host:3306)/db")
 		}
 	}
+	errs = append(errs, c.MySQLSSL.Validate()...)
 	if c.Port < 0 || c.Port > 65535 {
 		add("port", "is out of range", "the default is 3306")
 	}

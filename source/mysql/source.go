@@ -54,6 +54,9 @@ func New(cfg *Config, env component.Env) (*Source, error) {
 		return nil, fmt.Errorf("mysql source %q: %w", env.Name, errors.Join(errs...))
 	}
 	dc, err := cfg.driverConfig()
+	if err == nil {
+		err = cfg.MySQLSSL.Apply(dc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mysql source %q: %w", env.Name, err)
 	}
@@ -69,6 +72,7 @@ type serverInfo struct {
 	version string
 	mariadb bool
 	gtid    bool // GTIDs are on (always on MariaDB 10+; gtid_mode=ON on MySQL)
+	tls     bool // the SQL connections are encrypted (ssl_mode preferred: the binlog's follows)
 }
 
 func (s *Source) openDB() (*sql.DB, error) {
@@ -98,6 +102,10 @@ func queryServerInfo(ctx context.Context, db *sql.DB) (serverInfo, error) {
 	if !strings.EqualFold(image, "FULL") {
 		return si, component.Permanent(fmt.Errorf("binlog_row_image is %s; FULL is required so updates and deletes carry whole rows", image))
 	}
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, `SHOW SESSION STATUS LIKE 'Ssl_cipher'`).Scan(&name, &cipher); err == nil {
+		si.tls = cipher != ""
+	}
 	if si.mariadb {
 		si.gtid = true
 	} else {
@@ -124,6 +132,9 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			}
 			return component.AuthFailed(component.AuthError{Component: fmt.Sprintf("mysql source %q", s.env.Name),
 				User: s.dc.User, Server: s.dc.Addr, Reason: reason, Keys: keys, Hint: dbauth.MySQLHint})
+		}
+		if fix, ok := dbauth.MySQLTLS(err, s.env.Key); ok {
+			return component.Permanent(fmt.Errorf("mysql source %q: %w; %s", s.env.Name, err, fix))
 		}
 		return fmt.Errorf("mysql source %q: %w", s.env.Name, err)
 	}

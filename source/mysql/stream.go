@@ -635,6 +635,12 @@ func (s *Source) syncerConfig(si serverInfo, rows *imageDecoder) (replication.Bi
 		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     rows.decode,
 	}
+	// The binlog connection is as private as the SQL ones: the same TLS
+	// (from ssl_mode or the DSN's tls parameter). With preferred, TLS when
+	// the SQL connections got it: go-mysql has no fallback to plain TCP.
+	if s.dc.TLS != nil && (!s.dc.AllowFallbackToPlaintext || si.tls) {
+		cfg.TLSConfig = s.dc.TLS.Clone()
+	}
 	if hb := s.cfg.HeartbeatInterval; hb > 0 {
 		cfg.HeartbeatPeriod = hb
 		cfg.ReadTimeout = 3 * hb

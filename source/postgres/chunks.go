@@ -67,7 +67,7 @@ func (s *Source) PlanChunks(ctx context.Context) (*component.ChunkPlan, error) {
 		return first{meta, si}, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.explain(err) // refused credentials, a TLS setup that does not verify
 	}
 	meta, si := c.meta, c.si
 	defer pgxCloser{meta}.Close()
@@ -252,7 +252,7 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 	}
 	conn, err := component.Connect(ctx, s.env, "connect", transient.Postgres, s.connectOwn)
 	if err != nil {
-		return err
+		return s.explain(err)
 	}
 	defer pgxCloser{conn}.Close()
 	si, err := querySeverInfo(ctx, conn)

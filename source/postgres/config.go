@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 )
 
 // Config is the postgres source's configuration. Config() in Factory returns
@@ -82,8 +83,12 @@ func (c *Config) Validate() []error {
 		add("dsn", "is required", "postgres://user@host:5432/db?sslmode=disable (or ${ENV_VAR})")
 	} else if _, err := pgconn.ParseConfig(c.DSN); err != nil {
 		// The parser's message can quote the DSN, password included: never
-		// pass it on.
-		add("dsn", "is not a valid PostgreSQL connection string", "use postgres://user:password@host:5432/db or host=... dbname=... key=value pairs")
+		// pass it on; a TLS file it cannot read is safe to name.
+		if f, ok := dbauth.PostgresTLSFile(err); ok {
+			add("dsn", f, "sslrootcert, sslcert and sslkey name PEM files readable by sluice")
+		} else {
+			add("dsn", "is not a valid PostgreSQL connection string", "use postgres://user:password@host:5432/db or host=... dbname=... key=value pairs")
+		}
 	}
 	if len(c.Tables) == 0 {
 		add("tables", "is required", `list schema.table names, globs allowed, e.g. ["public.*"]`)

@@ -193,17 +193,26 @@ func (s *Source) Run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return nil
 	}
 	if err != nil {
-		if reason, ok := dbauth.Postgres(err); ok {
-			a := component.AuthError{Component: fmt.Sprintf("postgres source %q", s.env.Name), Reason: reason,
-				Keys: s.env.Key("dsn"), Hint: dbauth.PostgresHint}
-			if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
-				a.User, a.Server = c.User, dbauth.PostgresAddr(c)
-			}
-			return component.AuthFailed(a)
-		}
-		return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
+		return s.explain(err)
 	}
 	return nil
+}
+
+// explain names the source in err and, when the server refused the
+// credentials or the TLS setup does not verify, says what to fix.
+func (s *Source) explain(err error) error {
+	if reason, ok := dbauth.Postgres(err); ok {
+		a := component.AuthError{Component: fmt.Sprintf("postgres source %q", s.env.Name), Reason: reason,
+			Keys: s.env.Key("dsn"), Hint: dbauth.PostgresHint}
+		if c, perr := pgconn.ParseConfig(s.cfg.DSN); perr == nil {
+			a.User, a.Server = c.User, dbauth.PostgresAddr(c)
+		}
+		return component.AuthFailed(a)
+	}
+	if fix, ok := dbauth.PostgresTLS(err, s.env.Key("dsn")); ok {
+		return component.Permanent(fmt.Errorf("postgres source %q: %w; %s", s.env.Name, err, fix))
+	}
+	return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
 }
 
 func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {

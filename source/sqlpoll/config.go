@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/dbauth"
 )
 
 // Factory builds sql_poll sources. Register it under the type name
@@ -51,6 +52,10 @@ type Config struct {
 	// optional ?_pragma=... parameters) for sqlite. It is a secret: it never
 	// appears in errors or logs.
 	DSN string `yaml:"dsn" sluice:"secret"`
+	// TLS for driver mysql: ssl_mode, ssl_ca, ssl_cert, ssl_key, as the
+	// mysql source's (PostgreSQL takes sslmode, sslrootcert, sslcert and
+	// sslkey in the DSN).
+	dbauth.MySQLSSL `yaml:",inline"`
 	// Mode is bulk, incrementing, timestamp or timestamp+incrementing.
 	Mode string `yaml:"mode"`
 	// Tables lists the polled tables as table or schema.table (for MySQL
@@ -128,6 +133,11 @@ func (c *Config) Validate() []error {
 	var errs []error
 	add := func(field, msg, hint string) {
 		errs = append(errs, &component.FieldError{Field: field, Msg: msg, Hint: hint})
+	}
+	if c.Driver == DriverMySQL {
+		errs = append(errs, c.MySQLSSL.Validate()...)
+	} else if c.MySQLSSL != (dbauth.MySQLSSL{}) {
+		add("ssl_mode", "ssl_mode, ssl_ca, ssl_cert and ssl_key are for driver mysql", "for PostgreSQL put sslmode, sslrootcert, sslcert and sslkey in the dsn")
 	}
 	switch c.Driver {
 	case DriverPostgres, DriverMySQL, DriverSQLite:

@@ -28,7 +28,10 @@ type dialect struct {
 // open opens the database. For MySQL the session time zone is UTC unless the
 // DSN sets time_zone, so TIMESTAMP columns (which MySQL converts to the
 // session zone) read as UTC and CURRENT_TIMESTAMP is UTC.
-func (d dialect) open(dsn string) (*sql.DB, error) {
+func (d dialect) open(dsn string) (*sql.DB, error) { return d.openTLS(dsn, nil) }
+
+// openTLS is open with MySQL's ssl_* keys (nil or empty: the DSN's tls).
+func (d dialect) openTLS(dsn string, ssl *dbauth.MySQLSSL) (*sql.DB, error) {
 	switch d.name {
 	case DriverPostgres:
 		return sql.Open("pgx", dsn)
@@ -44,7 +47,16 @@ func (d dialect) open(dsn string) (*sql.DB, error) {
 			}
 			mc.Params["time_zone"] = "'+00:00'"
 		}
-		return sql.Open("mysql", mc.FormatDSN())
+		if ssl != nil {
+			if err := ssl.Apply(mc); err != nil {
+				return nil, component.Permanent(err)
+			}
+		}
+		conn, err := mysql.NewConnector(mc)
+		if err != nil {
+			return nil, fmt.Errorf("dsn is not a valid MySQL DSN (user:password@tcp(host:port)/db)")
+		}
+		return sql.OpenDB(conn), nil
 	case DriverSQLite:
 		return sql.Open("sqlite", dsn)
 	}
@@ -186,7 +198,8 @@ func (d dialect) notNull(ctx context.Context, db *sql.DB, table string) (map[str
 }
 
 // refused returns the component.AuthError for err when it is the server
-// refusing the DSN's credentials.
+// refusing the DSN's credentials, or the error of a TLS setup that does
+// not verify (tlsFailed): retrying cannot help either.
 func (s *Source) refused(err error) (error, bool) {
 	a := component.AuthError{Component: "sql_poll", Keys: s.dsnKey}
 	var ok bool
@@ -207,7 +220,24 @@ func (s *Source) refused(err error) (error, bool) {
 		}
 	}
 	if !ok {
-		return nil, false
+		return s.tlsFailed(err)
 	}
 	return component.AuthFailed(a), true
+}
+
+// tlsFailed returns, when err is a server certificate that does not
+// verify, the permanent error that says what to fix.
+func (s *Source) tlsFailed(err error) (error, bool) {
+	var fix string
+	var ok bool
+	switch s.d.name {
+	case DriverPostgres:
+		fix, ok = dbauth.PostgresTLS(err, s.dsnKey)
+	case DriverMySQL:
+		fix, ok = dbauth.MySQLTLS(err, s.env.Key)
+	}
+	if !ok {
+		return nil, false
+	}
+	return component.Permanent(fmt.Errorf("sql_poll: %w; %s", err, fix)), true
 }

@@ -159,7 +159,7 @@ func (s *Source) start(ctx context.Context, cpb []byte) error {
 		}
 		s.cp = *cp
 	}
-	db, err := s.d.open(s.cfg.DSN)
+	db, err := s.d.openTLS(s.cfg.DSN, &s.cfg.MySQLSSL)
 	if err != nil {
 		return err
 	}

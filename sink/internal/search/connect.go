@@ -29,17 +29,21 @@ func (s *Sink) Connect(ctx context.Context) error {
 		return nil
 	}
 	r, err := p.Info(ctx)
-	return connectError(s.product, r, err)
+	return connectError(s.product, r, err, s.refused)
 }
 
-func connectError(product string, r Response, err error) error {
+// connectError sorts the answer to GET /; refused makes the error of a
+// 401 (Sink.refused: the user, the hosts and the keys to fix).
+func connectError(product string, r Response, err error, refused func(Response) error) error {
+	fix, tlsErr := transient.TLSFix(err, "ca_file", "use a host name in hosts that it holds, or insecure: true for a test cluster",
+		"hosts, ca_file and insecure")
 	switch {
-	case err != nil && transient.TLS(err):
-		return component.Permanent(fmt.Errorf("%s sink: connect: %w (hint: check ca_file, or insecure: true for a test cluster)", product, err))
+	case err != nil && tlsErr:
+		return component.Permanent(fmt.Errorf("%s sink: connect: %w; %s", product, err, fix))
 	case err != nil:
 		return fmt.Errorf("%s sink: connect: the cluster does not answer: %w", product, err)
 	case r.Status == http.StatusUnauthorized:
-		return component.Permanent(fmt.Errorf("%s sink: connect: the cluster refused the credentials (HTTP 401) (hint: check username and password, or api_key)", product))
+		return refused(r)
 	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
 		return fmt.Errorf("%s sink: connect: the cluster is not ready (HTTP %d): %s", product, r.Status, snippet(r.Body))
 	}

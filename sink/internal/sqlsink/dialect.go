@@ -74,6 +74,10 @@ type Dialect interface {
 	// credentials, with the user, server address, reason and hint filled
 	// in (the Writer adds the component and the keys).
 	Refused(err error) (component.AuthError, bool)
+	// TLSFix reports whether err is a TLS setup that does not verify
+	// and says what to change; key gives a setting's path in the
+	// pipeline file (see dbauth.TLSFix).
+	TLSFix(err error, key func(string) string) (fix string, ok bool)
 	// Close closes the pool.
 	Close() error
 }

@@ -22,6 +22,7 @@ type Writer struct {
 	log  *slog.Logger
 	// dsnKey is the dsn's path in the pipeline file, for messages.
 	dsnKey string
+	key    func(string) string // a setting's path, for messages
 	// epoch is the coordination epoch of this run (component.Env.Epoch);
 	// 0: one node, no fencing.
 	epoch uint64
@@ -53,7 +54,7 @@ func NewWriter(cfg Config, d Dialect, env component.Env) *Writer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), epoch: env.Epoch, tables: map[string]*tableInfo{},
+	return &Writer{cfg: cfg, d: d, name: env.Name, log: log, dsnKey: env.Key("dsn"), key: env.Key, epoch: env.Epoch, tables: map[string]*tableInfo{},
 		keyCache: map[*event.Schema][]int{}, maxRows: 1000, copyMin: 200, maxBytes: 4 << 20}
 }
 
@@ -90,6 +91,9 @@ func (w *Writer) fail(what string, err error) error {
 	if a, ok := w.d.Refused(err); ok {
 		a.Component, a.Keys = w.d.Server()+" sink", w.dsnKey
 		return component.AuthFailed(a)
+	}
+	if fix, ok := w.d.TLSFix(err, w.key); ok {
+		return component.Permanent(fmt.Errorf("%s sink: %s: %w; %s", w.d.Server(), what, err, fix))
 	}
 	err = fmt.Errorf("%s sink: %s: %w", w.d.Server(), what, err)
 	if w.d.Classify(errors.Unwrap(err)) == ClassConfig {
