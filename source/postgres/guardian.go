@@ -417,3 +417,10 @@ func fmtBytesPtr(n *int64) string {
 	}
 	return fmtBytes(*n)
 }
+
+// SlotName is the replication slot the source uses (slot, or its default
+// sluice_<pipeline>_<source>).
+func (s *Source) SlotName() string { return s.slot }
+
+// DSN is the source's connection string (a secret: never print it).
+func (s *Source) DSN() string { return s.cfg.DSN }
