@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/internal/pgtest"
 	"github.com/sluice-dev/sluice/internal/sourcetest"
 )
 
@@ -330,6 +331,67 @@ func TestMaxRetainedWALResnapshot(t *testing.T) {
 	_ = te.conn.QueryRow(context.Background(), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&after)
 	if after == before || after == "" {
 		t.Fatalf("slot's position %q, before %q: not a new slot", after, before)
+	}
+	r.stop(t)
+}
+
+// TestSlotInvalidated lets a private server invalidate the slot
+// (max_slot_wal_keep_size) while the pipeline is stopped: the start fails
+// naming the slot, wal_status and the ways out; with on_slot_lost:
+// resnapshot the invalidated slot is dropped, a new one created and every
+// row read again.
+func TestSlotInvalidated(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Private(t)
+	te := &testEnv{t: t, dsn: dsn, conn: pgtest.Connect(t, dsn)}
+	te.exec(`CREATE TABLE iv (id int PRIMARY KEY)`)
+	cfg := te.config("public.iv")
+	cp, lsn := streamCheckpoint(t, te, cfg, "iv")
+	waitInactive(t, te, cfg.Slot)
+
+	te.exec(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`)
+	te.exec(`SELECT pg_reload_conf()`)
+	for i := 2; ; i++ {
+		var status string
+		_ = te.conn.QueryRow(context.Background(), `SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&status)
+		if status == "lost" {
+			break
+		}
+		if i > 20 {
+			t.Fatalf("slot not invalidated: wal_status %q", status)
+		}
+		te.exec(`INSERT INTO iv VALUES ($1)`, i)
+		te.exec(`SELECT pg_switch_wal()`)
+		te.exec(`CHECKPOINT`)
+	}
+	var rows int
+	_ = te.conn.QueryRow(context.Background(), `SELECT count(*) FROM iv`).Scan(&rows)
+
+	want := fmt.Sprintf(`postgres source "pg": replication slot %q was invalidated by the server (wal_status lost): the WAL after its restart position was removed `+
+		`(max_slot_wal_keep_size), so the changes after the checkpoint's stream position %s are lost. Either set on_slot_lost: resnapshot on the source to create `+
+		`a new slot and snapshot every table again, or stop the pipeline, drop the slot if it still exists (sluice slots drop %s) and remove the pipeline's state `+
+		`(its state_dir) to start over the same way`, cfg.Slot, lsn, cfg.Slot)
+	if err := runWith(t, cfg, cp); err == nil || err.Error() != want {
+		t.Fatalf("start on an invalidated slot:\n got %v\nwant %s", err, want)
+	}
+
+	te.exec(`ALTER SYSTEM RESET max_slot_wal_keep_size`)
+	te.exec(`SELECT pg_reload_conf()`)
+	cfg.OnSlotLost = OnLostResnapshot
+	out := sourcetest.NewEmitter()
+	r := te.start(cfg, cp, out)
+	evs := waitN(t, out, rows)
+	var want2 []string
+	for i := 1; i <= rows; i++ {
+		want2 = append(want2, fmt.Sprintf("r iv id=%d", i))
+	}
+	if got := describe(evs); !slices.Equal(sorted(got), sorted(want2)) {
+		t.Fatalf("after resnapshot: %q, want %q", got, want2)
+	}
+	var status string
+	_ = te.conn.QueryRow(context.Background(), `SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&status)
+	if status == "lost" {
+		t.Fatalf("the new slot is lost too")
 	}
 	r.stop(t)
 }
