@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -147,5 +148,61 @@ sinks:
 	run.Process.Signal(syscall.SIGTERM)
 	if code, _ := waitExit(t, run, dir, 30*time.Second); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, stderrTail(dir))
+	}
+}
+
+// TestServeStatusSlots: GET /pipelines/{name}/status of `sluice serve`
+// carries the slot guardian's last look at the pipeline's slot.
+func TestServeStatusSlots(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	db := pgtest.Connect(t, dsn)
+	if _, err := db.Exec(context.Background(), `CREATE TABLE item (id int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	slot := "s_" + db.Config().Database
+	if len(slot) > 63 {
+		slot = slot[:63]
+	}
+	dir := t.TempDir()
+	pipes := filepath.Join(dir, "pipes")
+	if err := os.MkdirAll(pipes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pipes, "p.yaml"), []byte(fmt.Sprintf(`name: slotted
+sources:
+  pg:
+    type: postgres
+    dsn: ${SLOTS_DSN}
+    tables: [public.item]
+    slot: %s
+    slot_check_interval: 100ms
+sinks:
+  out: {type: file, inputs: [pg], path: %s/out.jsonl, format: row}
+`, slot, dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, dir, []string{"SLOTS_DSN=" + dsn}, "--state-dir", filepath.Join(dir, "state"), pipes)
+	type slotStatus struct {
+		Source, Slot, WALStatus string
+		Active                  bool
+		Retained                *int64    `json:"retained_wal_bytes"`
+		MeasuredAt              time.Time `json:"measured_at"`
+	}
+	var st struct {
+		State string
+		Slots []slotStatus
+	}
+	waitFor(t, 60*time.Second, "the slot in the status", dir, func() bool {
+		code, b := s.call(t, "GET", "/pipelines/slotted/status", "")
+		st.Slots = nil
+		return code == 200 && json.Unmarshal(b, &st) == nil && len(st.Slots) == 1 && st.Slots[0].Active
+	})
+	got := st.Slots[0]
+	if st.State != "RUNNING" || got.Source != "pg" || got.Slot != slot || got.Retained == nil || got.MeasuredAt.IsZero() {
+		t.Fatalf("status: %+v", st)
+	}
+	_, b := s.call(t, "GET", "/pipelines/slotted/status", "")
+	if !strings.Contains(string(b), `"wal_status":"reserved"`) {
+		t.Fatalf("status: %s", b)
 	}
 }
