@@ -57,6 +57,11 @@
 //	sluice_postgres_slot_active                    1 while a walsender streams from the slot
 //	sluice_postgres_slot_wal_status{wal_status}    1 for the slot's wal_status (reserved, extended, unreserved, lost)
 //
+// and the MySQL/MariaDB source:
+//
+//	sluice_mysql_binlog_files_behind               binary logs written after the durable position's (-1: it was purged)
+//	sluice_mysql_binlog_position_at_risk           1 when the durable position's binary log is the next the server purges
+//
 // Sinks (label sink); each Write call the engine makes is one write, a
 // retry is another:
 //
