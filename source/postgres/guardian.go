@@ -296,7 +296,7 @@ func (s *Source) checkSlot(ctx context.Context, conn *pgx.Conn) error {
 		g.mu.Lock()
 		g.last, g.at = nil, now
 		g.mu.Unlock()
-		return s.slotLost(fmt.Sprintf("replication slot %q was dropped while streaming", s.slot))
+		return s.slotLost(s.droppedWhileStreaming())
 	}
 	si := slots[0]
 	g.mu.Lock()
@@ -318,8 +318,7 @@ func (s *Source) checkSlot(ctx context.Context, conn *pgx.Conn) error {
 		s.log.Info("replication slot's retained WAL is back below warn_retained_wal", "slot", s.slot, "retained_wal", fmtBytes(*si.Retained))
 	}
 	if si.invalidated() {
-		return s.slotLost(fmt.Sprintf("replication slot %q was invalidated by the server while streaming (wal_status %s%s): "+
-			"the WAL it needed was removed, so changes were lost", s.slot, orUnknown(si.WALStatus), reasonSuffix(si.InvalidationReason)))
+		return s.slotLost(s.invalidatedWhileStreaming(&si))
 	}
 	if v.act {
 		if s.cfg.OnMaxRetainedWAL == OnMaxRetainedResnapshot {
@@ -334,6 +333,49 @@ func (s *Source) checkSlot(ctx context.Context, conn *pgx.Conn) error {
 			s.slot, fmtBytes(*si.Retained), fmtBytes(s.cfg.MaxRetainedWAL)))
 	}
 	return nil
+}
+
+func (s *Source) droppedWhileStreaming() string {
+	return fmt.Sprintf("replication slot %q was dropped while streaming, so changes were lost", s.slot)
+}
+
+func (s *Source) invalidatedWhileStreaming(si *SlotInfo) string {
+	return fmt.Sprintf("replication slot %q was invalidated by the server while streaming (wal_status %s%s): "+
+		"the WAL it needed was removed (max_slot_wal_keep_size), so changes were lost", s.slot, orUnknown(si.WALStatus), reasonSuffix(si.InvalidationReason))
+}
+
+// explainStreamError looks at the slot after the stream failed for good:
+// the server refuses a dropped or invalidated slot with errors that do not
+// say so plainly ("cannot read from logical replication slot", SQLSTATE
+// 55000; "replication slot ... does not exist", 42704), often before the
+// guardian's next look. Then on_slot_lost applies, with the same message
+// as the guardian's; otherwise err is returned as it is.
+func (s *Source) explainStreamError(ctx context.Context, meta *pgx.Conn, err error) error {
+	if ctx.Err() != nil || component.IsPermanent(err) {
+		return err
+	}
+	var rs *errResnapshot
+	if errors.As(err, &rs) {
+		return err
+	}
+	conn := meta
+	if conn == nil || conn.IsClosed() {
+		c, cerr := s.connect(ctx)
+		if cerr != nil {
+			return err
+		}
+		conn = c
+	}
+	slots, qerr := querySlots(ctx, conn, s.slot)
+	switch {
+	case qerr != nil:
+		return err
+	case len(slots) == 0:
+		return s.slotLost(s.droppedWhileStreaming())
+	case slots[0].invalidated():
+		return s.slotLost(s.invalidatedWhileStreaming(&slots[0]))
+	}
+	return err
 }
 
 // slotLost applies on_slot_lost to a slot found gone or invalidated.

@@ -105,6 +105,7 @@ func streamCheckpoint(t *testing.T, te *testEnv, cfg *Config, table string) ([]b
 	waitN(t, out, 1)
 	cp := out.Checkpoint()
 	r.stop(t)
+	waitInactive(t, te, cfg.Slot)
 	var c checkpoint
 	if err := json.Unmarshal(cp, &c); err != nil || c.Phase != phaseStream || c.LSN == "" {
 		t.Fatalf("checkpoint %s: %v", cp, err)
@@ -178,19 +179,25 @@ func TestSlotAheadOfCheckpoint(t *testing.T) {
 	cfg := te.config("public.sa")
 	cp, lsn := streamCheckpoint(t, te, cfg, "sa")
 	te.exec(`INSERT INTO sa VALUES (2)`)
+	// The insert position, not pg_current_wal_lsn(): with asynchronous
+	// commit the write position can lag behind the insert's commit.
+	var insertLSN string
+	if err := te.conn.QueryRow(context.Background(), `SELECT pg_current_wal_insert_lsn()::text`).Scan(&insertLSN); err != nil {
+		t.Fatal(err)
+	}
+	past, _ := pglogrepl.ParseLSN(insertLSN)
 	waitInactive(t, te, cfg.Slot)
-	// The advance moves confirmed_flush_lsn to the last commit it
-	// decoded: wait until that is past the checkpoint.
-	cpl, _ := pglogrepl.ParseLSN(lsn)
+	// The advance moves confirmed_flush_lsn up to the flushed WAL: repeat
+	// until it is past the insert.
 	var cl pglogrepl.LSN
-	waitCond(t, "the slot to advance past the checkpoint", 10*time.Second, func() bool {
-		te.exec(`SELECT pg_logical_emit_message(false, 'test', '')`)
+	waitCond(t, "the slot to advance past the insert", 10*time.Second, func() bool {
+		te.exec(`SELECT pg_logical_emit_message(true, 'test', '')`)
 		var confirmed string
-		if err := te.conn.QueryRow(context.Background(), `SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_lsn())`, cfg.Slot).Scan(&confirmed); err != nil {
+		if err := te.conn.QueryRow(context.Background(), `SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_insert_lsn())`, cfg.Slot).Scan(&confirmed); err != nil {
 			t.Fatal(err)
 		}
 		cl, _ = pglogrepl.ParseLSN(confirmed)
-		return cl > cpl
+		return cl > past
 	})
 	logs := &logBuffer{}
 	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -203,8 +210,10 @@ func TestSlotAheadOfCheckpoint(t *testing.T) {
 	go func() { done <- src.Run(ctx, cp, out) }()
 	waitStreaming(t, te, cfg.Slot)
 	te.exec(`INSERT INTO sa VALUES (3)`)
-	if got := describe(waitN(t, out, 1)); !slices.Equal(got, []string{"c sa id=3"}) {
-		t.Fatalf("after the advanced slot: %q", got)
+	if evs := waitN(t, out, 1); !slices.Equal(describe(evs), []string{"c sa id=3"}) {
+		var now string
+		_ = te.conn.QueryRow(context.Background(), `SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`, cfg.Slot).Scan(&now)
+		t.Fatalf("after the advanced slot: %q at %s; advanced to %s past %s, checkpoint %s, slot now %s\n%s", describe(evs), evs[0].Where(), cl, past, lsn, now, logs.b.String())
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -394,4 +403,50 @@ func TestSlotInvalidated(t *testing.T) {
 		t.Fatalf("the new slot is lost too")
 	}
 	r.stop(t)
+}
+
+// TestSlotInvalidatedWhileStreaming: the server invalidates the slot of a
+// running source that confirms nothing (max_slot_wal_keep_size on a
+// private server): the source stops with the lost-slot error, whichever
+// notices first, the guardian or the reconnect.
+func TestSlotInvalidatedWhileStreaming(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Private(t)
+	te := &testEnv{t: t, dsn: dsn, conn: pgtest.Connect(t, dsn)}
+	te.exec(`CREATE TABLE ivs (id int PRIMARY KEY)`)
+	cfg := te.config("public.ivs")
+	cfg.SlotCheckInterval = 20 * time.Millisecond
+	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := sourcetest.NewEmitter()
+	done := make(chan error, 1)
+	go func() { done <- src.Run(context.Background(), nil, out) }()
+	out.WaitCheckpoint(t)
+	waitStreaming(t, te, cfg.Slot)
+	te.exec(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`)
+	te.exec(`SELECT pg_reload_conf()`)
+	var runErr error
+	for i := 1; runErr == nil; i++ {
+		select {
+		case runErr = <-done:
+			continue
+		default:
+		}
+		if i > 200 {
+			t.Fatal("the source did not stop after its slot was invalidated")
+		}
+		te.exec(`INSERT INTO ivs VALUES ($1)`, i)
+		te.exec(`SELECT pg_switch_wal()`)
+		te.exec(`CHECKPOINT`)
+	}
+	want := fmt.Sprintf(`postgres source "pg": replication slot %q was invalidated by the server while streaming (wal_status lost): `+
+		`the WAL it needed was removed (max_slot_wal_keep_size), so changes were lost. Either set on_slot_lost: resnapshot on the source `+
+		`to create a new slot and snapshot every table again, or stop the pipeline, drop the slot if it still exists (sluice slots drop %s) `+
+		`and remove the pipeline's state (its state_dir) to start over the same way`, cfg.Slot, cfg.Slot)
+	if runErr.Error() != want || !component.IsPermanent(runErr) {
+		t.Fatalf("Run:\n got %v\nwant %s", runErr, want)
+	}
 }
