@@ -271,10 +271,8 @@ func TestMaxRetainedWAL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
 	out := sourcetest.NewEmitter()
-	done := make(chan error, 1)
-	go func() { done <- src.Run(context.Background(), nil, out) }()
+	done := runUntilCleanup(t, src, out)
 	out.WaitCheckpoint(t)
 	waitStreaming(t, te, cfg.Slot)
 	waitCond(t, "the guardian's first look", 10*time.Second, func() bool { return len(src.Slots()) == 1 && src.Slots()[0].Active })
@@ -420,10 +418,8 @@ func TestSlotInvalidatedWhileStreaming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
 	out := sourcetest.NewEmitter()
-	done := make(chan error, 1)
-	go func() { done <- src.Run(context.Background(), nil, out) }()
+	done := runUntilCleanup(t, src, out)
 	out.WaitCheckpoint(t)
 	waitStreaming(t, te, cfg.Slot)
 	te.exec(`ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'`)
@@ -449,4 +445,27 @@ func TestSlotInvalidatedWhileStreaming(t *testing.T) {
 	if runErr.Error() != want || !component.IsPermanent(runErr) {
 		t.Fatalf("Run:\n got %v\nwant %s", runErr, want)
 	}
+}
+
+// runUntilCleanup runs src from no checkpoint; Run's error arrives on the
+// channel returned. At cleanup (also after a failed wait) Run is cancelled
+// and waited for before the source is closed.
+func runUntilCleanup(t *testing.T, src *Source, out *sourcetest.Emitter) <-chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		done <- src.Run(ctx, nil, out)
+		close(finished)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(20 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+		src.Close()
+	})
+	return done
 }
