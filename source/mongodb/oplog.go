@@ -70,6 +70,9 @@ func (s *Source) checkOplogWindow(ctx context.Context, client *mongo.Client, cp 
 	var first struct {
 		TS bson.Timestamp `bson:"ts"`
 	}
+	// A look, not a requirement: it never holds the start up for long.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	err := client.Database("local").Collection("oplog.rs").FindOne(ctx, bson.D{},
 		options.FindOne().SetSort(bson.D{{Key: "$natural", Value: 1}}).SetProjection(bson.D{{Key: "ts", Value: 1}})).Decode(&first)
 	if err != nil || first.TS.T == 0 {
