@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -145,9 +146,44 @@ sinks:
 		b, _ := os.ReadFile(out)
 		return strings.Contains(string(b), `"id":2`)
 	})
+	// The new slot streams.
+	if _, err := db.Exec(ctx, `INSERT INTO item VALUES (3)`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the streamed insert", dir, func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), `"id":3`)
+	})
 	run.Process.Signal(syscall.SIGTERM)
 	if code, _ := waitExit(t, run, dir, 30*time.Second); code != 0 {
 		t.Fatalf("run: exit %d\n%s", code, stderrTail(dir))
+	}
+	// The sink ends equal to the table (no row was deleted meanwhile).
+	b, _ := os.ReadFile(out)
+	var inSink []string
+	for line := range strings.Lines(string(b)) {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if id := fmt.Sprint(row["id"]); !slices.Contains(inSink, id) {
+			inSink = append(inSink, id)
+		}
+	}
+	var inTable []string
+	trows, err := db.Query(ctx, `SELECT id::text FROM item ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for trows.Next() {
+		var id string
+		trows.Scan(&id)
+		inTable = append(inTable, id)
+	}
+	trows.Close()
+	slices.Sort(inSink)
+	if !slices.Equal(inSink, inTable) || len(inTable) != 3 {
+		t.Fatalf("sink has ids %v, the table %v", inSink, inTable)
 	}
 }
 
