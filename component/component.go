@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/sluice-dev/sluice/event"
 )
@@ -305,6 +306,10 @@ type Gauge struct {
 	// always come with the same Help.
 	Help  string
 	Value float64
+	// Labels are extra labels beyond pipeline and source, as name-value
+	// pairs (the slot of "sluice_postgres_slot_retained_wal_bytes"). Every
+	// gauge of one Name must have the same label names in the same order.
+	Labels [][2]string
 }
 
 // Gauger is implemented by sources that expose gauges of their own. Gauges
@@ -315,6 +320,33 @@ type Gauge struct {
 // cache for a few seconds, never on the connection that carries the data).
 type Gauger interface {
 	Gauges() []Gauge
+}
+
+// Slot is a source's last look at the server-side position it holds (a
+// PostgreSQL replication slot), for status pages: the REST API's GET
+// /pipelines/{name}/status and `sluice status`. Byte counts are nil when
+// the server does not know them (an invalidated slot has no restart_lsn;
+// safe_wal_size is null without max_slot_wal_keep_size).
+type Slot struct {
+	Source            string `json:"source"`
+	Name              string `json:"slot"`
+	Active            bool   `json:"active"`
+	WALStatus         string `json:"wal_status,omitempty"`
+	RetainedWALBytes  *int64 `json:"retained_wal_bytes,omitempty"`
+	ConfirmedLagBytes *int64 `json:"confirmed_lag_bytes,omitempty"`
+	SafeWALSizeBytes  *int64 `json:"safe_wal_size_bytes,omitempty"`
+	// Warning is set while the slot needs attention (retained WAL past
+	// warn_retained_wal, wal_status unreserved or lost, slot gone).
+	Warning    string    `json:"warning,omitempty"`
+	MeasuredAt time.Time `json:"measured_at"`
+}
+
+// SlotReporter is implemented by sources that hold a server-side position.
+// Slots returns the last measurement without querying anything (it is
+// called by status requests, from another goroutine than Run); none before
+// the first measurement.
+type SlotReporter interface {
+	Slots() []Slot
 }
 
 // RecordError is one event of a Write that can never be written as it is: a

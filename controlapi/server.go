@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/app"
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/supervisor"
 	"github.com/sluice-dev/sluice/topology"
@@ -45,6 +46,10 @@ type Options struct {
 	Logger *slog.Logger
 	// StopTimeout bounds the drain a stop waits for (default 30s).
 	StopTimeout time.Duration
+	// Slots, when set, returns the last look at the server-side positions
+	// the pipeline's sources hold (PostgreSQL replication slots: the slot
+	// guardian's measurement); it must not query anything.
+	Slots func(pipeline string) []component.Slot
 }
 
 // Server serves the pipelines API.
@@ -80,6 +85,9 @@ type Status struct {
 	Error     string    `json:"error,omitempty"`
 	Since     time.Time `json:"since,omitzero"`
 	Restarts  int       `json:"restarts"`
+	// Slots are the replication slots the pipeline's sources hold, as last
+	// measured; absent when none does.
+	Slots []component.Slot `json:"slots,omitempty"`
 }
 
 // Info is GET /pipelines/{name}: the status and the nodes.
@@ -135,6 +143,9 @@ func (s *Server) statusOf(st supervisor.Status) Status {
 		if o, ok := s.opt.Origin(st.Name); ok {
 			out.Kind, out.File, out.Connector = o.Kind, o.File, o.Connector
 		}
+	}
+	if s.opt.Slots != nil {
+		out.Slots = s.opt.Slots(st.Name)
 	}
 	return out
 }

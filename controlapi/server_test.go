@@ -2,13 +2,16 @@ package controlapi
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/registry"
 	"github.com/sluice-dev/sluice/supervisor"
@@ -85,5 +88,46 @@ func TestTargets(t *testing.T) {
 	}
 	if got, err := LoadTarget(t.TempDir()); err != nil || got != supervisor.Running {
 		t.Errorf("none stored: %s %v", got, err)
+	}
+}
+
+// TestStatusSlots: the status carries the slots the Slots hook reports,
+// and none when it reports none.
+func TestStatusSlots(t *testing.T) {
+	dir := t.TempDir()
+	reg := registry.Default()
+	g, err := config.Load("p.yaml", []byte("name: p\nstate_dir: "+filepath.Join(dir, "state")+"\nsources:\n  gen: {type: generator, tables: [product], rate: 10}\nsinks:\n  out: {type: stdout, inputs: [gen], format: row}\n"), reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := supervisor.New(supervisor.Options{Registry: reg})
+	t.Cleanup(func() { sup.Shutdown(context.Background()) })
+	if err := sup.AddState(g, supervisor.Paused); err != nil {
+		t.Fatal(err)
+	}
+	retained := int64(4096)
+	slots := []component.Slot{{Source: "pg", Name: "sluice_p_pg", Active: true, WALStatus: "reserved", RetainedWALBytes: &retained,
+		Warning: "retained WAL is past warn_retained_wal (1 KiB)", MeasuredAt: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}}
+	h := New(Options{Supervisor: sup, Slots: func(p string) []component.Slot {
+		if p == "p" {
+			return slots
+		}
+		return nil
+	}}).Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/pipelines/p/status", nil))
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"source":"pg","slot":"sluice_p_pg","active":true,"wal_status":"reserved","retained_wal_bytes":4096,"warning":"retained WAL is past warn_retained_wal (1 KiB)","measured_at":"2026-12-06T12:00:00Z"}]`
+	if string(got["slots"]) != want {
+		t.Fatalf("slots %s\nwant  %s", got["slots"], want)
+	}
+	slots = nil
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/pipelines/p/status", nil))
+	if strings.Contains(rec.Body.String(), "slots") {
+		t.Fatalf("no slots: %s", rec.Body)
 	}
 }

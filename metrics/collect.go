@@ -105,11 +105,17 @@ func (c *gaugeCollector) Collect(ch chan<- prometheus.Metric) {
 			go func() {
 				defer wg.Done()
 				for _, g := range w.gauger.Gauges() {
-					d := c.desc(g.Name, g.Help)
+					d := c.desc(g.Name, g.Help, g.Labels)
 					if d == nil {
 						continue
 					}
-					if m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, g.Value, p.name, name); err == nil {
+					values := []string{p.name, name}
+					for _, l := range g.Labels {
+						values = append(values, l[1])
+					}
+					// A gauge whose labels differ from its name's first
+					// ones is dropped here (inconsistent cardinality).
+					if m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, g.Value, values...); err == nil {
 						ch <- m
 					}
 				}
@@ -156,7 +162,7 @@ func (c *gaugeCollector) procDesc(name, help string) *prometheus.Desc {
 // is not one a component may use: a component's gauge must be named
 // sluice_<something> in the classic character set ([a-zA-Z0-9_:], which
 // every Prometheus server accepts) and must not take a name of this package.
-func (c *gaugeCollector) desc(name, help string) *prometheus.Desc {
+func (c *gaugeCollector) desc(name, help string, extra [][2]string) *prometheus.Desc {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d, ok := c.descs[name]; ok {
@@ -165,7 +171,14 @@ func (c *gaugeCollector) desc(name, help string) *prometheus.Desc {
 	if !strings.HasPrefix(name, "sluice_") || reserved(name) || !model.LegacyValidation.IsValidMetricName(name) {
 		return nil
 	}
-	d := prometheus.NewDesc(name, help, []string{labelPipeline, labelSource}, nil)
+	labels := []string{labelPipeline, labelSource}
+	for _, l := range extra {
+		if l[0] == labelPipeline || l[0] == labelSource || !model.LegacyValidation.IsValidLabelName(l[0]) {
+			return nil
+		}
+		labels = append(labels, l[0])
+	}
+	d := prometheus.NewDesc(name, help, labels, nil)
 	c.descs[name] = d
 	return d
 }

@@ -47,10 +47,20 @@
 //	                                                 only during a snapshot
 //
 // Sources that implement component.Gauger add their own gauges, labelled
-// pipeline and source; the PostgreSQL source adds:
+// pipeline and source and any labels of their own (component.Gauge.Labels);
+// the PostgreSQL source adds, labelled slot:
 //
 //	sluice_postgres_slot_retained_wal_bytes        WAL the server keeps for the slot (current WAL position − restart_lsn)
 //	sluice_postgres_slot_confirmed_lag_bytes       WAL written since the position sluice confirmed (− confirmed_flush_lsn)
+//	sluice_postgres_slot_safe_wal_size_bytes       WAL that can still be written before the slot is invalidated
+//	                                               (safe_wal_size; only with max_slot_wal_keep_size)
+//	sluice_postgres_slot_active                    1 while a walsender streams from the slot
+//	sluice_postgres_slot_wal_status{wal_status}    1 for the slot's wal_status (reserved, extended, unreserved, lost)
+//
+// and the MySQL/MariaDB source:
+//
+//	sluice_mysql_binlog_files_behind               binary logs written after the durable position's (-1: it was purged)
+//	sluice_mysql_binlog_position_at_risk           1 when the durable position's binary log is the next the server purges
 //
 // Sinks (label sink); each Write call the engine makes is one write, a
 // retry is another:

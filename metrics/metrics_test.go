@@ -207,6 +207,10 @@ func TestScrapeTimeMetrics(t *testing.T) {
 		{Name: "sluice_source_events_total", Help: "a component must not take a name of package metrics", Value: 1},
 		{Name: "other_prefix_bytes", Help: "not sluice_", Value: 1},
 		{Name: "sluice_bad-name", Help: "invalid", Value: 1},
+		{Name: "sluice_postgres_slot_wal_status", Help: "Slot WAL status.", Value: 1, Labels: [][2]string{{"slot", "s1"}, {"wal_status", "reserved"}}},
+		{Name: "sluice_postgres_slot_wal_status", Help: "Slot WAL status.", Value: 0, Labels: [][2]string{{"slot", "s1"}, {"wal_status", "lost"}}},
+		{Name: "sluice_postgres_slot_wal_status", Help: "other labels than the first: dropped", Value: 7, Labels: [][2]string{{"slot", "s1"}}},
+		{Name: "sluice_x_bytes", Help: "a component must not redefine pipeline", Value: 1, Labels: [][2]string{{"pipeline", "p"}}},
 	}}}
 	p.Watch("pg", src)
 	p.Watch("gen", struct{}{}) // neither: only its checkpoint age
@@ -224,6 +228,10 @@ sluice_source_snapshot_rows_estimated{pipeline="shop",source="pg"} 100
 # HELP sluice_postgres_slot_retained_wal_bytes WAL retained.
 # TYPE sluice_postgres_slot_retained_wal_bytes gauge
 sluice_postgres_slot_retained_wal_bytes{pipeline="shop",source="pg"} 4096
+# HELP sluice_postgres_slot_wal_status Slot WAL status.
+# TYPE sluice_postgres_slot_wal_status gauge
+sluice_postgres_slot_wal_status{pipeline="shop",slot="s1",source="pg",wal_status="lost"} 0
+sluice_postgres_slot_wal_status{pipeline="shop",slot="s1",source="pg",wal_status="reserved"} 1
 # HELP sluice_pipeline_state 1 for the pipeline's current lifecycle state, 0 for the others.
 # TYPE sluice_pipeline_state gauge
 sluice_pipeline_state{pipeline="other",state="FAILED"} 0
@@ -238,7 +246,8 @@ sluice_pipeline_state{pipeline="shop",state="RESTARTING"} 0
 sluice_pipeline_state{pipeline="shop",state="RUNNING"} 1
 sluice_pipeline_state{pipeline="shop",state="STOPPED"} 0
 `, "sluice_source_phase", "sluice_source_snapshot_rows_read", "sluice_source_snapshot_rows_estimated",
-		"sluice_postgres_slot_retained_wal_bytes", "sluice_pipeline_state", "other_prefix_bytes", "sluice_bad-name")
+		"sluice_postgres_slot_retained_wal_bytes", "sluice_pipeline_state", "other_prefix_bytes", "sluice_bad-name",
+		"sluice_postgres_slot_wal_status", "sluice_x_bytes")
 	// The component's sluice_source_events_total was dropped: the
 	// package's own series (zero, Watch made them) are the only ones.
 	compare(t, m, `

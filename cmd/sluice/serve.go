@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/controlapi"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
@@ -111,7 +112,12 @@ Flags:`)
 		return exitUsage
 	}
 	m := metrics.New()
-	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: observe(m)})
+	slots := &slotReporters{}
+	obs := observe(m)
+	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: func(p *app.Pipeline) any {
+		slots.set(p)
+		return obs(p)
+	}})
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
 	// The listener comes first: the worker id is the address it is bound
@@ -169,7 +175,7 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, log)
+	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, slots, log)
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
@@ -258,9 +264,9 @@ func loadServeFiles(args []string, stateDir string, reg component.Registry, stde
 // serveAPI is the API `sluice serve` serves once its connectors are
 // loaded: the pipelines API (package controlapi) on /pipelines, base on
 // the rest (Kafka Connect's REST API, with ksqlDB's mounted on it).
-func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, log *slog.Logger) http.Handler {
+func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, slots *slotReporters, log *slog.Logger) http.Handler {
 	pipes := controlapi.New(controlapi.Options{
-		Supervisor: sup, Logger: log, Scrub: srv.Scrub,
+		Supervisor: sup, Logger: log, Scrub: srv.Scrub, Slots: slots.get,
 		Origin: func(p string) (controlapi.Origin, bool) {
 			if f, ok := files[p]; ok {
 				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/source/postgres"
 	"github.com/sluice-dev/sluice/topology"
 )
 
@@ -20,7 +21,7 @@ func cmdStatus(args []string, reg component.Registry, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sluice status PIPELINE.yaml\n\nPrints the pipeline's partitions in its coordination store (coordination: type postgres):\nkey, kind, owner, status, epoch, lease expiry and progress.")
+		fmt.Fprintln(stderr, "usage: sluice status PIPELINE.yaml\n\nPrints the replication slots of the pipeline's postgres sources (active, retained WAL,\nconfirmed lag, wal_status, safe_wal_size) and, for a pipeline run by several nodes,\nits partitions in its coordination store (coordination: type postgres):\nkey, kind, owner, status, epoch, lease expiry and progress.")
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fs.Usage()
@@ -31,12 +32,26 @@ func cmdStatus(args []string, reg component.Registry, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	if g.Cluster.Coordination.Type != topology.CoordinationPostgres {
-		fmt.Fprintf(stderr, "%s: no coordination: block; the pipeline runs on one node and its state is in %s\n", fs.Arg(0), g.StateDir)
+	uses, err := pipelineSlots(fs.Arg(0), reg, io.Discard)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if len(uses) > 0 {
+		if code := printSlotStatus(ctx, stdout, stderr, uses); code != exitOK {
+			return code
+		}
+	}
+	if g.Cluster.Coordination.Type != topology.CoordinationPostgres {
+		if len(uses) > 0 {
+			fmt.Fprintf(stdout, "no coordination: block; the pipeline runs on one node and its state is in %s\n", g.StateDir)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "%s: no coordination: block; the pipeline runs on one node and its state is in %s\n", fs.Arg(0), g.StateDir)
+		return exitUsage
+	}
 	ps, err := app.ReadPartitions(ctx, g)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -77,4 +92,40 @@ func printPartitions(stdout io.Writer, ps app.Partitions) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Key, l.Kind, owner, l.Status, l.Epoch, exp, progress)
 	}
 	return tw.Flush()
+}
+
+// printSlotStatus prints the replication slot of each postgres source,
+// measured now.
+func printSlotStatus(ctx context.Context, stdout, stderr io.Writer, uses []pgSlotUse) int {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tRETAINED_WAL\tCONFIRMED_LAG\tWAL_STATUS\tSAFE_WAL_SIZE")
+	for _, u := range uses {
+		slots, err := postgres.ListSlots(ctx, u.dsn)
+		if err != nil {
+			fmt.Fprintf(stderr, "source %s: list replication slots: %v\n", u.source, err)
+			return exitFailed
+		}
+		found := false
+		for _, s := range slots {
+			if s.Name != u.slot {
+				continue
+			}
+			found = true
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\t%s\t%s\n", u.source, s.Name, s.Active, bytesOrDash(s.Retained), bytesOrDash(s.ConfirmedLag), dash(s.WALStatus), bytesOrDash(s.SafeWALSize))
+		}
+		if !found {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\tmissing\t-\n", u.source, u.slot)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func bytesOrDash(n *int64) string {
+	if n == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d", *n)
 }

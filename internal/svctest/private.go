@@ -72,6 +72,23 @@ func StartPrivate(t testing.TB, script, name string, env ...string) string {
 	return ""
 }
 
+// Private is StartPrivate for a service's own script and variable, for
+// what must not touch the shared server: global settings, restarts,
+// retention limits. have reports whether the server's binaries are
+// installed; without them the test is skipped, or failed in CI.
+func Private(t testing.TB, s Service, have func() bool) string {
+	t.Helper()
+	script, _, _ := strings.Cut(s.Script, " ")
+	if !have() {
+		msg := "the binaries of " + script + "'s server are not installed (scripts/test.sh installs them)"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return StartPrivate(t, script, s.Env)
+}
+
 // MariaDBTLS starts a private MariaDB that requires TLS on TCP, with a
 // certificate from a new test CA valid for hosts (scripts/mariadb.sh
 // with SLUICE_MARIADB_TLS), and returns the CA and the DSN of root (no

@@ -124,6 +124,12 @@
 // the export took longer than the oplog window and exporting again would
 // end the same way: Run stops with an error saying so. Never a silent skip.
 //
+// Before that, oplog.go warns at start when the checkpoint's position (ct,
+// else the timestamp in the token's _data) lies in the oldest fifth of the
+// oplog window (local.oplog.rs's first entry to now): the message says how
+// much the oplog covers and how much longer the position stays inside.
+// Without a readable local.oplog.rs (mongos, FerretDB) it says nothing.
+//
 // # Values
 //
 // Columns are _id first (Key, not Optional), then the document's top-level

@@ -159,6 +159,9 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			return err
 		}
 	}
+	if streamed {
+		s.checkOplogWindow(ctx, client, cp)
+	}
 	if cp != nil && cp.Phase == phaseDone && streamed {
 		return component.Permanent(errors.New("the checkpoint is of an export without change streams, so there is no position to stream from; delete the pipeline's state to export again and stream from there"))
 	}

@@ -59,6 +59,15 @@
 // the lost position and the checkpoint intact; with resnapshot it logs a
 // warning and takes a new snapshot. Never a silent skip.
 //
+// Before it is lost, retention.go watches it: the server purges binary
+// logs by age only (binlog_expire_logs_seconds, else expire_logs_days) and
+// protects only the logs a dump thread is reading. At start a checkpoint
+// whose file is the oldest kept, on a server that purges by age, is
+// warned about (the next purge takes it). As a component.Gauger the source
+// reports, at scrape time on Run's pool (at most once per 5 s), the binary
+// logs written after the durable position's file and whether that file is
+// at risk, logging the risk once.
+//
 // # Streaming
 //
 // Row events are pushed in batches of batch_size as they are decoded;

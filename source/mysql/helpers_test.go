@@ -29,7 +29,12 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
-	base := svctest.Need(t, svctest.MariaDB)
+	return newTestEnvAt(t, svctest.Need(t, svctest.MariaDB))
+}
+
+// newTestEnvAt is newTestEnv on the server of base, a DSN.
+func newTestEnvAt(t testing.TB, base string) *testEnv {
+	t.Helper()
 	dc, err := mysql.ParseDSN(base)
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,8 @@ type Source struct {
 	// replaySkips counts rows the stream did not emit again after a
 	// reconnect (those of the transaction emitted in part).
 	replaySkips atomic.Int64
+	// binlog watches the durable position's binary log (retention.go).
+	binlog binlogWatch
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -190,6 +192,8 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			}
 			s.log.Warn("binlog lost; taking a new snapshot (on_binlog_lost: resnapshot)", "err", lost)
 			cp = nil
+		} else {
+			s.checkRetention(ctx, db, cp.File)
 		}
 	}
 	switch {

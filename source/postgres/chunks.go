@@ -114,10 +114,9 @@ func (s *Source) PlanChunks(ctx context.Context) (*component.ChunkPlan, error) {
 				exp.Close() // the snapshot is of no use without the plan
 			}
 		}()
-		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
-			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+		res, err := s.createSlot(ctx, repl, si, true)
 		if err != nil {
-			return nil, fmt.Errorf("create replication slot %q: %w", s.slot, err)
+			return nil, err
 		}
 		if cpLSN, err = pglogrepl.ParseLSN(res.ConsistentPoint); err != nil {
 			return nil, fmt.Errorf("create replication slot %q: consistent point: %w", s.slot, err)

@@ -47,6 +47,32 @@ type Config struct {
 	// StatusInterval is how often the durable position is reported to the
 	// server.
 	StatusInterval time.Duration `yaml:"status_interval"`
+	// SlotCheckInterval is how often the slot guardian looks at the slot
+	// while streaming (retained WAL, wal_status, safe_wal_size: metrics,
+	// status, warnings, max_retained_wal); 0 disables the guardian.
+	SlotCheckInterval time.Duration `yaml:"slot_check_interval"`
+	// WarnRetainedWAL logs a warning (once per crossing) when the slot
+	// retains at least this many bytes of WAL; 0 disables the warning.
+	WarnRetainedWAL int64 `yaml:"warn_retained_wal"`
+	// MaxRetainedWAL applies on_max_retained_wal when the slot retains at
+	// least this many bytes of WAL at two looks in a row without shrinking;
+	// 0 (the default) means no limit.
+	MaxRetainedWAL int64 `yaml:"max_retained_wal"`
+	// OnMaxRetainedWAL is stop (end the pipeline with an error that says
+	// what to do; the slot keeps its position) or drop_and_resnapshot
+	// (drop the slot, create a new one and snapshot every table again).
+	OnMaxRetainedWAL string `yaml:"on_max_retained_wal"`
+	// OnSlotLost is what happens when the slot is gone or invalidated
+	// (dropped, a failover to a server without it, max_slot_wal_keep_size)
+	// or does not match the checkpoint: fail (stop with an error naming the
+	// slot and the ways out) or resnapshot (a new slot and a full
+	// snapshot). Debezium's equivalent is snapshot.mode: when_needed.
+	OnSlotLost string `yaml:"on_slot_lost"`
+	// SlotFailover creates the slot as a failover slot (PostgreSQL 17+,
+	// FAILOVER), which standbys with sync_replication_slots keep in step so
+	// that the slot survives a failover; ignored with a warning on older
+	// servers. Debezium: slot.failover.
+	SlotFailover bool `yaml:"slot_failover"`
 }
 
 // Snapshot modes.
@@ -65,6 +91,10 @@ func DefaultConfig() *Config {
 		BatchSize:         2048,
 		HeartbeatInterval: 10 * time.Second,
 		StatusInterval:    time.Second,
+		SlotCheckInterval: 10 * time.Second,
+		WarnRetainedWAL:   1 << 30,
+		OnMaxRetainedWAL:  OnMaxRetainedStop,
+		OnSlotLost:        OnLostFail,
 	}
 }
 
@@ -123,6 +153,28 @@ func (c *Config) Validate() []error {
 	}
 	if c.StatusInterval <= 0 {
 		add("status_interval", "must be positive", "the default is 1s")
+	}
+	if c.SlotCheckInterval < 0 {
+		add("slot_check_interval", "must not be negative", "0 disables the slot guardian; the default is 10s")
+	}
+	if c.WarnRetainedWAL < 0 {
+		add("warn_retained_wal", "must not be negative", "bytes; 0 disables the warning; the default is 1073741824 (1 GiB)")
+	}
+	if c.MaxRetainedWAL < 0 {
+		add("max_retained_wal", "must not be negative", "bytes; 0 means no limit")
+	}
+	if c.MaxRetainedWAL > 0 && c.SlotCheckInterval == 0 {
+		add("max_retained_wal", "needs the slot guardian", "set slot_check_interval (the default is 10s)")
+	}
+	switch c.OnMaxRetainedWAL {
+	case OnMaxRetainedStop, OnMaxRetainedResnapshot:
+	default:
+		add("on_max_retained_wal", fmt.Sprintf("%q is not a policy", c.OnMaxRetainedWAL), "use stop or drop_and_resnapshot")
+	}
+	switch c.OnSlotLost {
+	case OnLostFail, OnLostResnapshot:
+	default:
+		add("on_slot_lost", fmt.Sprintf("%q is not a policy", c.OnSlotLost), "use fail or resnapshot")
 	}
 	return errs
 }

@@ -15,7 +15,9 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("Factory.Config() is %T", Factory.Config())
 	}
 	if c.Snapshot != "initial" || !c.CreatePublication || c.DropSlotOnStop || c.SnapshotChunkRows != 50000 ||
-		c.SnapshotWorkers != 2 || c.BatchSize != 2048 || c.HeartbeatInterval != 10*time.Second || c.StatusInterval != time.Second {
+		c.SnapshotWorkers != 2 || c.BatchSize != 2048 || c.HeartbeatInterval != 10*time.Second || c.StatusInterval != time.Second ||
+		c.SlotCheckInterval != 10*time.Second || c.WarnRetainedWAL != 1<<30 || c.MaxRetainedWAL != 0 ||
+		c.OnMaxRetainedWAL != "stop" || c.OnSlotLost != "fail" || c.SlotFailover {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -37,6 +39,11 @@ func TestConfigValidate(t *testing.T) {
 			c.Snapshot, c.SnapshotChunkRows, c.SnapshotWorkers, c.BatchSize = "always", 0, 0, -1
 			c.HeartbeatInterval, c.StatusInterval = -time.Second, 0
 		}, []string{"snapshot", "snapshot_chunk_rows", "snapshot_workers", "batch_size", "heartbeat_interval", "status_interval"}},
+		{"bad guardian", func(c *Config) {
+			c.SlotCheckInterval, c.WarnRetainedWAL, c.OnMaxRetainedWAL, c.OnSlotLost = -1, -1, "drop", "skip"
+		}, []string{"slot_check_interval", "warn_retained_wal", "on_max_retained_wal", "on_slot_lost"}},
+		{"max without guardian", func(c *Config) { c.MaxRetainedWAL, c.SlotCheckInterval = 1<<20, 0 }, []string{"max_retained_wal"}},
+		{"negative max", func(c *Config) { c.MaxRetainedWAL = -1 }, []string{"max_retained_wal"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -146,11 +146,41 @@
 //
 // The source is a component.Gauger (gauges.go): when metrics are scraped
 // it reports the WAL the server retains for its slot (current WAL position
-// − restart_lsn: what fills the disk when sluice stops confirming) and the
-// WAL written since the position it confirmed (− confirmed_flush_lsn). They
-// are measured on a connection of their own (application_name "sluice
-// metrics"), never the replication connection, at most once every 5 s and
-// within a 2 s timeout, so a scrape neither loads the server nor hangs.
+// − restart_lsn: what fills the disk when sluice stops confirming), the
+// WAL written since the position it confirmed (− confirmed_flush_lsn),
+// safe_wal_size, whether a walsender holds the slot and its wal_status,
+// each labelled slot. They are measured on a connection of their own
+// (application_name "sluice metrics"), never the replication connection,
+// at most once every 5 s and within a 2 s timeout, so a scrape neither
+// loads the server nor hangs; while streaming, the guardian's looks refresh
+// the same measurement.
+//
+// # Slot guardian
+//
+// guardian.go and slotcheck.go. Every slot_check_interval while streaming
+// the side connection reads the slot's row of pg_replication_slots (as
+// to_jsonb, so one query serves every server version's columns). The
+// measurement feeds the gauges and component.SlotReporter (the status
+// API). The decision (guard.decide) is a pure function of the previous
+// look: one warning per upward crossing of warn_retained_wal; the
+// max_retained_wal policy only when the slot was past it at the previous
+// look too and has not shrunk since (a restarted pipeline catching up on a
+// backlog frees WAL as it confirms, and is left alone). A slot found gone
+// or invalidated while streaming applies on_slot_lost.
+//
+// At start, checkPosition compares a stored checkpoint with the slot: gone,
+// invalidated (wal_status lost, restart_lsn null) or a checkpoint after the
+// server's current WAL position (another server) apply on_slot_lost; a
+// slot confirmed past the checkpoint is only logged (the documented way past
+// undecodable changes is to advance the slot). "resnapshot" and
+// drop_and_resnapshot end runOnce with errResnapshot: run closes every
+// connection of that attempt, drops the slot and starts again without a
+// checkpoint (new slot, exported snapshot, full snapshot). Rows deleted in
+// the lost stretch stay in the sinks.
+//
+// slot_failover creates the slot with CREATE_REPLICATION_SLOT ... (SNAPSHOT
+// ..., FAILOVER) when server_version_num is 170000 or more (slotCommand);
+// older servers get the classic command and a warning.
 //
 // # Values
 //

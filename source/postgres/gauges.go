@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -13,11 +12,19 @@ import (
 
 var _ component.Gauger = (*Source)(nil)
 
-// Gauge names (see package metrics for how they are exported).
+// Gauge names (see package metrics for how they are exported). Each has
+// the label slot besides pipeline and source.
 const (
 	gaugeRetainedWAL  = "sluice_postgres_slot_retained_wal_bytes"
 	gaugeConfirmedLag = "sluice_postgres_slot_confirmed_lag_bytes"
+	gaugeSafeWALSize  = "sluice_postgres_slot_safe_wal_size_bytes"
+	gaugeActive       = "sluice_postgres_slot_active"
+	gaugeWALStatus    = "sluice_postgres_slot_wal_status"
 )
+
+// walStatuses are pg_replication_slots.wal_status's values: the gauge
+// gaugeWALStatus has a series for each, 1 for the current one.
+var walStatuses = []string{"reserved", "extended", "unreserved", "lost"}
 
 // gaugeTTL is how long a measurement of the slot is reused: scrapes closer
 // together than this cost the server nothing. gaugeTimeout bounds one
@@ -31,7 +38,9 @@ var (
 // slotGauges measures the WAL the source's replication slot holds back,
 // when metrics are scraped, on a small connection of its own: never the
 // replication connection, whose protocol state belongs to the stream, and
-// never a snapshot connection.
+// never a snapshot connection. While streaming, the slot guardian's looks
+// (guardian.go) refresh the same measurement, so scrapes then cost
+// nothing.
 type slotGauges struct {
 	mu      sync.Mutex
 	conn    *pgx.Conn // opened at the first measurement, reopened after an error
@@ -42,10 +51,11 @@ type slotGauges struct {
 }
 
 // Gauges implements component.Gauger: the WAL the server retains for the
-// slot (from restart_lsn, what a full disk is made of) and the WAL written
-// since the position sluice confirmed (confirmed_flush_lsn), measured at
-// most once per gaugeTTL. Before the slot exists, after a failed
-// measurement and after Close there are none.
+// slot (from restart_lsn, what a full disk is made of), the WAL written
+// since the position sluice confirmed (confirmed_flush_lsn), safe_wal_size,
+// whether a walsender holds the slot, and its wal_status, measured at most
+// once per gaugeTTL. Before the slot exists, after a failed measurement and
+// after Close there are none.
 func (s *Source) Gauges() []component.Gauge {
 	g := &s.gauges
 	g.mu.Lock()
@@ -59,7 +69,7 @@ func (s *Source) Gauges() []component.Gauge {
 	g.at = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), gaugeTimeout)
 	defer cancel()
-	gauges, err := s.measureSlot(ctx)
+	si, err := s.measureSlot(ctx)
 	if err != nil {
 		g.gauges = nil
 		g.closeConn()
@@ -70,13 +80,70 @@ func (s *Source) Gauges() []component.Gauge {
 		return nil
 	}
 	g.failing = false
-	g.gauges = gauges
+	g.gauges = s.slotGaugesOf(si)
+	if si != nil {
+		s.guard.mu.Lock()
+		s.guard.last, s.guard.at = si, g.at
+		s.guard.mu.Unlock()
+	}
+	return g.gauges
+}
+
+// publishGauges stores a measurement the guardian made, so scrapes within
+// gaugeTTL use it.
+func (s *Source) publishGauges(si *SlotInfo, at time.Time) {
+	g := &s.gauges
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	g.at, g.gauges, g.failing = at, s.slotGaugesOf(si), false
+}
+
+// slotGaugesOf turns a measurement into gauges; none for no slot.
+func (s *Source) slotGaugesOf(si *SlotInfo) []component.Gauge {
+	if si == nil {
+		return nil
+	}
+	slot := [][2]string{{"slot", s.slot}}
+	var gauges []component.Gauge
+	// restart_lsn is null once the server has invalidated the slot; the
+	// source then fails with its own error.
+	if si.Retained != nil {
+		gauges = append(gauges, component.Gauge{Name: gaugeRetainedWAL, Value: float64(*si.Retained), Labels: slot,
+			Help: "WAL the server retains for the source's replication slot (current WAL position minus restart_lsn)."})
+	}
+	if si.ConfirmedLag != nil {
+		gauges = append(gauges, component.Gauge{Name: gaugeConfirmedLag, Value: float64(*si.ConfirmedLag), Labels: slot,
+			Help: "WAL written since the position sluice confirmed to the replication slot (current WAL position minus confirmed_flush_lsn)."})
+	}
+	if si.SafeWALSize != nil {
+		gauges = append(gauges, component.Gauge{Name: gaugeSafeWALSize, Value: float64(*si.SafeWALSize), Labels: slot,
+			Help: "WAL that can still be written before the replication slot is invalidated (safe_wal_size; only with max_slot_wal_keep_size)."})
+	}
+	active := 0.0
+	if si.Active {
+		active = 1
+	}
+	gauges = append(gauges, component.Gauge{Name: gaugeActive, Value: active, Labels: slot,
+		Help: "1 while a walsender streams from the replication slot."})
+	if si.WALStatus != "" {
+		for _, st := range walStatuses {
+			v := 0.0
+			if st == si.WALStatus {
+				v = 1
+			}
+			gauges = append(gauges, component.Gauge{Name: gaugeWALStatus, Value: v, Labels: [][2]string{{"slot", s.slot}, {"wal_status", st}},
+				Help: "1 for the replication slot's wal_status (reserved, extended, unreserved, lost), 0 for the others."})
+		}
+	}
 	return gauges
 }
 
-// measureSlot queries the slot's positions against the server's current WAL
-// position (the replayed one on a standby). g.mu is held.
-func (s *Source) measureSlot(ctx context.Context) ([]component.Gauge, error) {
+// measureSlot looks the slot up on the measuring connection; nil when it
+// does not exist. g.mu is held.
+func (s *Source) measureSlot(ctx context.Context) (*SlotInfo, error) {
 	g := &s.gauges
 	if g.conn == nil {
 		cfg, err := s.connConfig()
@@ -90,29 +157,11 @@ func (s *Source) measureSlot(ctx context.Context) ([]component.Gauge, error) {
 		}
 		g.conn = conn
 	}
-	var retained, confirmed *float64
-	err := g.conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(w.lsn, s.restart_lsn)::float8, pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::float8
-		FROM pg_replication_slots s,
-		     (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
-		WHERE s.slot_name = $1`, s.slot).Scan(&retained, &confirmed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil // no slot yet
+	slots, err := querySlots(ctx, g.conn, s.slot)
+	if err != nil || len(slots) == 0 {
+		return nil, err // no slot yet
 	}
-	if err != nil {
-		return nil, err
-	}
-	var gauges []component.Gauge
-	// restart_lsn is null once the server has invalidated the slot; the
-	// source then fails with its own error.
-	if retained != nil {
-		gauges = append(gauges, component.Gauge{Name: gaugeRetainedWAL, Value: max(*retained, 0),
-			Help: "WAL the server retains for the source's replication slot (current WAL position minus restart_lsn)."})
-	}
-	if confirmed != nil {
-		gauges = append(gauges, component.Gauge{Name: gaugeConfirmedLag, Value: max(*confirmed, 0),
-			Help: "WAL written since the position sluice confirmed to the replication slot (current WAL position minus confirmed_flush_lsn)."})
-	}
-	return gauges, nil
+	return &slots[0], nil
 }
 
 // close closes the measuring connection for good; Close calls it.

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,7 +22,14 @@ func measure(t *testing.T, s *Source) map[string]float64 {
 	s.gauges.mu.Unlock()
 	m := map[string]float64{}
 	for _, g := range s.Gauges() {
-		m[g.Name] = g.Value
+		if len(g.Labels) == 0 || g.Labels[0] != [2]string{"slot", s.slot} {
+			t.Fatalf("gauge %s labels %v, want slot=%s first", g.Name, g.Labels, s.slot)
+		}
+		name := g.Name
+		for _, l := range g.Labels[1:] {
+			name += "{" + l[0] + "=" + l[1] + "}"
+		}
+		m[name] = g.Value
 	}
 	return m
 }
@@ -73,8 +82,15 @@ func TestSlotGauges(t *testing.T) {
 	out.WaitCheckpoint(t)
 	waitStreaming(t, te, cfg.Slot)
 	first := measure(t, r.src)
-	if len(first) != 2 {
-		t.Fatalf("gauges: %v, want %s and %s", first, gaugeRetainedWAL, gaugeConfirmedLag)
+	// The shared server has no max_slot_wal_keep_size: no safe_wal_size.
+	wantNames := []string{gaugeActive, gaugeConfirmedLag, gaugeRetainedWAL,
+		gaugeWALStatus + "{wal_status=extended}", gaugeWALStatus + "{wal_status=lost}",
+		gaugeWALStatus + "{wal_status=reserved}", gaugeWALStatus + "{wal_status=unreserved}"}
+	if got := slices.Sorted(maps.Keys(first)); !slices.Equal(got, wantNames) {
+		t.Fatalf("gauges: %v, want %v", first, wantNames)
+	}
+	if first[gaugeActive] != 1 || first[gaugeWALStatus+"{wal_status=reserved}"] != 1 || first[gaugeWALStatus+"{wal_status=lost}"] != 0 {
+		t.Fatalf("gauges: %v, want the slot active and reserved", first)
 	}
 	if first[gaugeRetainedWAL] < first[gaugeConfirmedLag] {
 		t.Fatalf("retained WAL %v below the confirmed lag %v: restart_lsn is never after confirmed_flush_lsn", first[gaugeRetainedWAL], first[gaugeConfirmedLag])

@@ -379,7 +379,8 @@ func (s *Source) sideLoop(ctx context.Context, d *streamDecoder, w *pubWatch, he
 			conn.Close(context.Background())
 		}
 	}()
-	beat := time.Now() // the first heartbeat after an interval, as after an emitted transaction
+	beat := time.Now()   // the first heartbeat after an interval, as after an emitted transaction
+	var looked time.Time // the slot guardian's last look (guardian.go)
 	for first := true; ; first = false {
 		if !first {
 			select {
@@ -411,6 +412,19 @@ func (s *Source) sideLoop(ctx context.Context, d *streamDecoder, w *pubWatch, he
 				s.log.Warn("publication check failed", "publication", s.publication, "err", err)
 			}
 			continue
+		}
+		if s.cfg.SlotCheckInterval > 0 && time.Since(looked) >= s.cfg.SlotCheckInterval {
+			looked = time.Now()
+			if err := s.checkSlot(ctx, conn); err != nil {
+				var rs *errResnapshot
+				if component.IsPermanent(err) || errors.As(err, &rs) {
+					fail(err)
+					return
+				}
+				if ctx.Err() == nil {
+					s.log.Warn("slot guardian: could not look at the replication slot", "slot", s.slot, "err", err)
+				}
+			}
 		}
 		if !heartbeats || time.Since(time.Unix(0, d.activity.Load())) < s.cfg.HeartbeatInterval ||
 			time.Since(beat) < s.cfg.HeartbeatInterval {

@@ -59,6 +59,8 @@ type Source struct {
 	prog progress.Tracker
 	// gauges measures the slot for metrics (gauges.go).
 	gauges slotGauges
+	// guard is the slot guardian's state (guardian.go).
+	guard guard
 	// pubSeen is the server's WAL position when Run found the publication
 	// complete; set before streaming starts, like pubKinds.
 	pubSeen pglogrepl.LSN
@@ -85,6 +87,7 @@ func New(cfg *Config, env component.Env) (*Source, error) {
 		return nil, fmt.Errorf("postgres source %q: %w", env.Name, errors.Join(errs...))
 	}
 	s := &Source{cfg: *cfg, env: env, log: env.Logger, kick: make(chan struct{}, 1)}
+	s.guard.over = -1
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -215,7 +218,62 @@ func (s *Source) explain(err error) error {
 	return fmt.Errorf("postgres source %q: %w", s.env.Name, err)
 }
 
+// run runs runOnce, and again from no checkpoint, with the slot dropped,
+// each time a policy asks for a new slot and a full snapshot
+// (on_max_retained_wal: drop_and_resnapshot, on_slot_lost: resnapshot).
 func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter) error {
+	for {
+		err := s.runOnce(ctx, cpBytes, out)
+		var rs *errResnapshot
+		if ctx.Err() != nil || !errors.As(err, &rs) {
+			return err
+		}
+		if err := s.dropForResnapshot(ctx); err != nil {
+			return err
+		}
+		cpBytes = nil
+	}
+}
+
+// dropForResnapshot closes every connection of the run that ended (the
+// replication one holds the slot) and drops the slot if it still exists,
+// waiting for the walsender to let it go.
+func (s *Source) dropForResnapshot(ctx context.Context) error {
+	s.mu.Lock()
+	conns := s.mu.conns
+	s.mu.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	s.durable.Store(0)
+	s.guard.mu.Lock()
+	s.guard.warned, s.guard.over, s.guard.walWarned = false, -1, ""
+	s.guard.mu.Unlock()
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := conn.Exec(dctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`, s.slot)
+		if err == nil {
+			s.log.Warn("dropped replication slot to snapshot again", "slot", s.slot)
+			return nil
+		}
+		if !slotActive(err) {
+			return fmt.Errorf("drop replication slot %q: %w", s.slot, err)
+		}
+		select {
+		case <-dctx.Done():
+			return fmt.Errorf("drop replication slot %q: another process still holds it: %w", s.slot, dctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Source) runOnce(ctx context.Context, cpBytes []byte, out component.Emitter) error {
 	cp, err := parseCheckpoint(cpBytes)
 	if err != nil {
 		return component.Permanent(err)
@@ -254,7 +312,8 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		return err
 	}
 	s.mu.Lock()
-	s.mu.pubCreated = created || (cp != nil && cp.PublicationCreated)
+	// A run after a drop for a new snapshot finds its own publication.
+	s.mu.pubCreated = s.mu.pubCreated || created || (cp != nil && cp.PublicationCreated)
 	pubCreated := s.mu.pubCreated
 	s.mu.Unlock()
 
@@ -269,9 +328,26 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		tables = append(tables, ct)
 	}
 
-	slotLSN, slotExists, err := s.slotState(ctx, meta)
+	slot, err := s.lookSlot(ctx, meta)
 	if err != nil {
 		return err
+	}
+	if cp != nil {
+		if err := s.checkPosition(ctx, meta, slot, cp); err != nil {
+			return err
+		}
+	} else if slot != nil && slot.invalidated() {
+		// Nothing to resume: an invalidated slot of an earlier run is
+		// of no use, and a new one replaces it.
+		s.log.Warn("dropping the invalidated replication slot of an earlier run (no checkpoint to resume)", "slot", s.slot, "wal_status", slot.WALStatus)
+		if _, err := meta.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.slot); err != nil {
+			return fmt.Errorf("drop invalidated replication slot %q: %w", s.slot, err)
+		}
+		slot = nil
+	}
+	slotExists, slotLSN := slot != nil, uint64(0)
+	if slot != nil {
+		slotLSN = uint64(slot.ConfirmedLSN)
 	}
 	// max_wal_senders may be full for a moment (an old walsender exiting).
 	repl, err := component.Connect(ctx, s.env, "replication connection", transient.Postgres, s.connectRepl)
@@ -306,10 +382,9 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 				return fmt.Errorf("drop stale replication slot %q: %w", s.slot, err)
 			}
 		}
-		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
-			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "EXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+		res, err := s.createSlot(ctx, repl, si, true)
 		if err != nil {
-			return fmt.Errorf("create replication slot %q: %w", s.slot, err)
+			return err
 		}
 		cpLSN, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 		if err != nil {
@@ -328,10 +403,9 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		}
 	case cp == nil:
 		if !slotExists {
-			res, err := pglogrepl.CreateReplicationSlot(ctx, repl, s.slot, "pgoutput",
-				pglogrepl.CreateReplicationSlotOptions{SnapshotAction: "NOEXPORT_SNAPSHOT", Mode: pglogrepl.LogicalReplication})
+			res, err := s.createSlot(ctx, repl, si, false)
 			if err != nil {
-				return fmt.Errorf("create replication slot %q: %w", s.slot, err)
+				return err
 			}
 			l, err := pglogrepl.ParseLSN(res.ConsistentPoint)
 			if err != nil {
@@ -343,10 +417,6 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		cp = &checkpoint{Version: 1, Slot: s.slot, Phase: phaseStream, ConsistentPoint: pglogrepl.LSN(slotLSN).String(),
 			LSN: pglogrepl.LSN(slotLSN).String(), Captured: captured, PublicationCreated: pubCreated}
 	default:
-		if !slotExists {
-			return component.Permanent(fmt.Errorf("replication slot %q no longer exists, so changes since the checkpoint are lost; "+
-				"remove the pipeline's state to start over with a new snapshot", s.slot))
-		}
 		cp.PublicationCreated = pubCreated
 		cp.Captured = captured
 		if cp.Phase == phaseSnapshot {
@@ -364,26 +434,36 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 
 // slotState reports whether the slot exists and its confirmed position.
 func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (uint64, bool, error) {
-	var lsn *string
-	var plugin, db string
-	err := conn.QueryRow(ctx, `SELECT confirmed_flush_lsn::text, COALESCE(plugin, ''), COALESCE(database, '')
-		FROM pg_replication_slots WHERE slot_name = $1`, s.slot).Scan(&lsn, &plugin, &db)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+	si, err := s.lookSlot(ctx, conn)
+	if err != nil || si == nil {
+		return 0, false, err
 	}
+	return uint64(si.ConfirmedLSN), true, nil
+}
+
+// lookSlot looks the source's slot up: nil when it does not exist, an
+// error when it is not a pgoutput slot. The measurement also serves status
+// until the guardian's first look.
+func (s *Source) lookSlot(ctx context.Context, conn *pgx.Conn) (*SlotInfo, error) {
+	slots, err := querySlots(ctx, conn, s.slot)
 	if err != nil {
-		return 0, false, fmt.Errorf("look up replication slot %q: %w", s.slot, err)
+		return nil, fmt.Errorf("look up replication slot %q: %w", s.slot, err)
 	}
-	if plugin != "pgoutput" {
-		return 0, false, component.Permanent(fmt.Errorf("replication slot %q exists but uses plugin %q, not pgoutput; choose another slot name", s.slot, plugin))
+	s.guard.mu.Lock()
+	s.guard.at = time.Now()
+	s.guard.last = nil
+	if len(slots) > 0 {
+		s.guard.last = &slots[0]
 	}
-	var l pglogrepl.LSN
-	if lsn != nil {
-		if l, err = pglogrepl.ParseLSN(*lsn); err != nil {
-			return 0, false, fmt.Errorf("replication slot %q: %w", s.slot, err)
-		}
+	s.guard.mu.Unlock()
+	if len(slots) == 0 {
+		return nil, nil
 	}
-	return uint64(l), true, nil
+	si := &slots[0]
+	if si.Plugin != "pgoutput" {
+		return nil, component.Permanent(fmt.Errorf("replication slot %q exists but uses plugin %q, not pgoutput; choose another slot name", s.slot, si.Plugin))
+	}
+	return si, nil
 }
 
 // capturedTable is a table with its current schema.

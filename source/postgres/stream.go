@@ -569,7 +569,7 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 			return err
 		}
 		if !retryable(err) {
-			return err
+			return s.explainStreamError(ctx, meta, err)
 		}
 		if time.Since(began) > time.Minute {
 			backoff, attempt = 500*time.Millisecond, 1
@@ -596,7 +596,7 @@ func (s *Source) stream(ctx context.Context, si serverInfo, meta *pgx.Conn, repl
 		next, cerr := s.connectRepl(ctx)
 		if cerr != nil {
 			if !retryable(cerr) {
-				return cerr
+				return s.explainStreamError(ctx, meta, cerr)
 			}
 			// repl stays the old, closed connection: the next session
 			// fails at once and the loop backs off again.
