@@ -49,7 +49,7 @@
 // # Not built yet (see docs/coordination.md)
 //
 // A stream partition per source (one per pipeline now), chunks of sources
-// other than PostgreSQL, epochs in search sinks' external versions,
+// other than PostgreSQL and MySQL, epochs in search sinks' external versions,
 // operator state of stateful processors (refused with coordination), and
 // the REST status.
 package coordination
