@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -177,12 +178,26 @@ func chunkPoll(opt coordination.Options) time.Duration { return min(opt.Renew, 2
 // (want: how many the plan has); failed is the error of a failed one
 // (chunkFailedError), nil while none failed.
 func chunksLeft(ctx context.Context, leases store.Leases, pipeline string, want int) (left int, failed error, err error) {
-	ls, err := leases.List(ctx, ChunkKind(pipeline)+"/")
+	left, failed, _, err = chunkStates(ctx, leases, pipeline, want)
+	return left, failed, err
+}
+
+// chunkStates is chunksLeft with the count of chunk partitions by source
+// and status.
+func chunkStates(ctx context.Context, leases store.Leases, pipeline string, want int) (left int, failed error, states map[string]map[string]int, err error) {
+	prefix := ChunkKind(pipeline) + "/"
+	ls, err := leases.List(ctx, prefix)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	left = want
+	states = map[string]map[string]int{}
 	for _, l := range ls {
+		src, _, _ := strings.Cut(strings.TrimPrefix(l.Key, prefix), "/")
+		if states[src] == nil {
+			states[src] = map[string]int{}
+		}
+		states[src][l.Status]++
 		switch l.Status {
 		case store.StatusDone:
 			left--
@@ -192,7 +207,7 @@ func chunksLeft(ctx context.Context, leases store.Leases, pipeline string, want 
 			}
 		}
 	}
-	return left, failed, nil
+	return left, failed, states, nil
 }
 
 // maxChunkFailures is how many runs of a chunk may fail in a row, on any
@@ -302,7 +317,8 @@ func streamPlan(ctx context.Context, leases store.Leases, pipeline string) (plan
 // runChunks reads chunks of the pipeline's shared snapshot until every
 // one is done (or ctx ends). It returns a chunkFailedError once a chunk
 // failed, by this node's run or another's: the snapshot cannot complete.
-func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, leases store.Leases, node string, opt coordination.Options) error {
+func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, leases store.Leases, node string, opt coordination.Options) error {
+	obs := chunkObserver(g, h)
 	chs, err := chunkers(g, reg, log)
 	if err != nil || len(chs) == 0 {
 		return nil
@@ -323,11 +339,21 @@ func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, l
 			log.Warn("coordination store: reading the snapshot plan failed; retrying", "err", err)
 			continue
 		case done:
+			// The leader dropped the plan: every chunk is done. The
+			// observer gets the final states.
+			if _, _, states, err := chunkStates(ctx, leases, g.Name, 0); err == nil {
+				for src, st := range states {
+					obs.ObserveChunks(src, st)
+				}
+			}
 			return nil
 		case plan == nil:
 			continue // not planned yet
 		}
-		left, failed, err := chunksLeft(ctx, leases, g.Name, len(plan.Chunks))
+		left, failed, states, err := chunkStates(ctx, leases, g.Name, len(plan.Chunks))
+		for src, st := range states {
+			obs.ObserveChunks(src, st)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -348,7 +374,7 @@ func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, l
 			if !ok {
 				break
 			}
-			if err := runChunk(ctx, g, reg, log, term, plan, node); err != nil && ctx.Err() == nil {
+			if err := runChunk(ctx, g, reg, log, h, obs, term, plan, node); err != nil && ctx.Err() == nil {
 				var failed *chunkFailedError
 				if errors.As(err, &failed) {
 					log.Error("a snapshot chunk failed: stopping", "partition", term.Lease().Key, "err", err)
@@ -361,14 +387,54 @@ func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, l
 	}
 }
 
+// ChunkObserver observes a node's part in a shared snapshot (package
+// metrics' PipelineMetrics implements it): the chunk partitions of each
+// source by state (open, owned, done, failed) at each look at the lease
+// table, and each chunk run of this node with its result (done, failed,
+// released) and, when done, the rows it read.
+type ChunkObserver interface {
+	ObserveChunks(source string, states map[string]int)
+	ObserveChunkRun(source, result string, rows int64)
+}
+
+type noChunkObserver struct{}
+
+func (noChunkObserver) ObserveChunks(string, map[string]int)  {}
+func (noChunkObserver) ObserveChunkRun(string, string, int64) {}
+
+// chunkObserver is the observer the hooks give for the pipeline (Observe
+// called with a Pipeline holding only the Graph), or one that does nothing.
+func chunkObserver(g *topology.Graph, h Hooks) ChunkObserver {
+	if h.Observe != nil {
+		if o, ok := h.Observe(&Pipeline{Graph: g}).(ChunkObserver); ok {
+			return o
+		}
+	}
+	return noChunkObserver{}
+}
+
 // chunkDone is the checkpoint a chunk run emits after its last row: stored
 // (by the engine, in the chunk store) only once every sink wrote every row.
 var chunkDone = []byte(`{"chunk":"done"}`)
 
 // runChunk reads the chunk the term holds through the pipeline and
 // completes it.
-func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, term *coordination.Term, plan *chunkPlan, node string) error {
+func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, obs ChunkObserver,
+	term *coordination.Term, plan *chunkPlan, node string) (err error) {
 	key := term.Lease().Key
+	source, _, _ := strings.Cut(strings.TrimPrefix(key, ChunkKind(g.Name)+"/"), "/")
+	var rows int64
+	defer func() {
+		result := "released"
+		var failed *chunkFailedError
+		switch {
+		case err == nil:
+			result = "done"
+		case errors.As(err, &failed):
+			result = "failed"
+		}
+		obs.ObserveChunkRun(source, result, rows)
+	}()
 	var pc *plannedChunk
 	for i := range plan.Chunks {
 		if plan.Chunks[i].Key == key {
@@ -401,6 +467,11 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 		// A component refused its configuration: no run can succeed.
 		return failChunk(ctx, term, pr, err, true)
 	}
+	if h.Observe != nil {
+		// Observed like a term's run: the chunk's rows count in the
+		// source's and the sinks' metrics.
+		p.Runner.Observe(h.Observe(p))
+	}
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -421,7 +492,8 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 		}
 		return err
 	}
-	rows, ms := cr.rows.Load(), time.Since(start).Milliseconds()
+	ms := time.Since(start).Milliseconds()
+	rows = cr.rows.Load()
 	pr.Failures, pr.Err = 0, ""
 	pr.Rows, pr.Ms = &rows, &ms
 	b, _ = json.Marshal(pr)

@@ -30,7 +30,10 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 // Hooks are called around each run of a coordinated pipeline (one per term
 // of its stream partition): Observe (may be nil) gives the engine's
 // observer, Started is called once the run is built and before it runs,
-// Ended after it ended. They run on the pipeline's goroutine.
+// Ended after it ended. They run on the pipeline's goroutine. Observe is
+// also called for each snapshot chunk run (from the chunks' goroutine),
+// and once with a Pipeline holding only the Graph: an observer that is a
+// ChunkObserver gets the chunks' states and runs.
 type Hooks struct {
 	Observe func(p *Pipeline) any
 	Started func(p *Pipeline)
@@ -105,7 +108,7 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 	defer func() { stopChunks(); <-chunksDone }()
 	go func() {
 		defer close(chunksDone)
-		if err := runChunks(cctx, g, reg, log, leases, node, opt); err != nil {
+		if err := runChunks(cctx, g, reg, log, h, leases, node, opt); err != nil {
 			fail(err)
 		}
 	}()

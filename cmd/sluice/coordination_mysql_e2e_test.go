@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -56,9 +57,19 @@ sinks:
 `, coordLease, coordRenew, src.name, chunkRows))
 	c := &coordCluster{t: t, dir: dir, pipeline: p, target: pgtest.Connect(t, targetDSN), coord: pgtest.Connect(t, coordDSN),
 		env: []string{"SOURCE_DSN=" + src.dsn, "TARGET_DSN=" + targetDSN, "COORD_DSN=" + coordDSN}, nodes: map[string]*exec1{}}
-	nodes := []string{"node-a", "node-b", "node-c"}
-	for _, n := range nodes {
-		c.start(n, "")
+	// Each node serves its metrics (--http): its chunk runs are counted.
+	addrs := map[string]string{}
+	for _, name := range []string{"node-a", "node-b", "node-c"} {
+		nd := filepath.Join(dir, name)
+		if err := os.MkdirAll(nd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd, addr := startHTTP(t, nd, p, append([]string{"NODE=" + name, "NODE_DIR=" + nd}, c.env...)...)
+		n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process}
+		var err error
+		n.wait = func() error { <-n.done; return err }
+		go func() { err = cmd.Wait(); close(n.done) }()
+		c.nodes[name], addrs[name] = n, addr
 	}
 	// The workload starts once the plan is made (so that the chunk count
 	// is known), runs while the chunks are read and stops once half are
@@ -103,15 +114,56 @@ sinks:
 	for _, cmp := range mysqlCompare {
 		sameRows(t, cmp.table, "PostgreSQL", target(cmp.pg), "MariaDB", src.rows(t, cmp.my))
 	}
-	c.stopAll()
-
 	rs := c.chunks()
 	byNode := map[string]int{}
+	rowsBy := map[string]int64{}
 	var total int64
 	for _, r := range rs {
 		byNode[r.node]++
+		rowsBy[r.node] += r.rows
 		total += r.rows
 	}
+	// Every node's metrics: the chunks' states as it last saw them (all
+	// done), its chunk runs and their rows exactly as the lease table
+	// records them.
+	for name, addr := range addrs {
+		var m scraped
+		c.waitFor(30*time.Second, name+"'s metrics showing every chunk done", func() bool {
+			m = scrape(t, addr)
+			v, _ := m.value("sluice_snapshot_chunks", "source", "my", "state", "done")
+			return v == 24
+		})
+		for _, w := range []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"sluice_snapshot_chunks", []string{"state", "open"}, 0},
+			{"sluice_snapshot_chunks", []string{"state", "owned"}, 0},
+			{"sluice_snapshot_chunks", []string{"state", "failed"}, 0},
+			{"sluice_snapshot_chunk_runs_total", []string{"result", "done"}, float64(byNode[name])},
+			{"sluice_snapshot_chunk_runs_total", []string{"result", "failed"}, 0},
+			{"sluice_snapshot_chunk_runs_total", []string{"result", "released"}, 0},
+			{"sluice_snapshot_chunk_rows_total", nil, float64(rowsBy[name])},
+		} {
+			got, ok := m.value(w.name, append([]string{"pipeline", "shop", "source", "my"}, w.labels...)...)
+			if !ok || got != w.want {
+				t.Errorf("%s: %s%v = %v (present %v); want %v", name, w.name, w.labels, got, ok, w.want)
+			}
+		}
+	}
+	// sluice status sums the chunks up.
+	cmd := exec.Command(bin, "status", p)
+	cmd.Env = append(append(os.Environ(), c.env...), "NODE=status", "NODE_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sluice status: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("\nsnapshot chunks of source my: 24 (done 24), %d rows read\n", total); !strings.HasSuffix(string(out), want) {
+		t.Errorf("sluice status printed:\n%s\nwant it to end with%s", out, want)
+	}
+	c.stopAll()
+
 	t.Logf("%d chunks, %d rows read, by node: %v", len(rs), total, byNode)
 	// acct: 20 chunks; link: 3; marker: 1 (empty, one unbounded range).
 	if len(rs) != 24 {
