@@ -472,6 +472,12 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 		// source's and the sinks' metrics.
 		p.Runner.Observe(h.Observe(p))
 	}
+	// Started and Ended too: a progress bar (the chunk source reports the
+	// rows read) and a pause apply to the chunk run.
+	if h.Started != nil {
+		h.Started(p)
+	}
+
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -482,6 +488,9 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 	}()
 	err = p.Run(ctx)
 	close(done)
+	if h.Ended != nil {
+		h.Ended(p) // before the chunk is completed, so before the stream's run starts
+	}
 	if err != nil && ctx.Err() == nil && term.Err() == nil {
 		return failChunk(ctx, term, pr, err, component.IsPermanent(err))
 	}
@@ -578,6 +587,13 @@ func (s *chunkSource) Run(ctx context.Context, _ []byte, out component.Emitter) 
 		return err
 	}
 	return out.Emit(ctx, nil, chunkDone)
+}
+
+// Progress is the rows the chunk run read so far, as a snapshot's (the
+// total is not known: the plan's ranges are sized by row counts that the
+// table's changes move).
+func (s *chunkSource) Progress() component.Progress {
+	return component.Progress{Phase: "snapshot", Done: s.run.rows.Load()}
 }
 
 func (*chunkSource) Committed(context.Context, []byte) error { return nil }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -119,10 +120,26 @@ sinks:
 		t.Fatalf("chunks:\n%v\nwant\n%v", got, wantRows)
 	}
 
-	// Fixed: a node started again reopens and reads it, then streams.
+	// Fixed: a node started again reopens and reads it, then streams. The
+	// hooks see the chunk run, whose source reports its progress, then
+	// the stream's run.
 	broken.Store(false)
 	done := make(chan error, 1)
-	go func() { done <- RunCoordinated(ctx, p, reg, slog.New(slog.DiscardHandler), Hooks{}) }()
+	var mu sync.Mutex // the chunk's run and the stream's run hook from two goroutines
+	var hooked []string
+	hook := func(what string) func(*Pipeline) {
+		return func(pl *Pipeline) {
+			line := what
+			for _, r := range pl.Progress {
+				line += fmt.Sprintf(" %s:%+v", r.Name, r.Progress())
+			}
+			mu.Lock()
+			hooked = append(hooked, line)
+			mu.Unlock()
+		}
+	}
+	h := Hooks{Started: hook("started"), Ended: hook("ended")}
+	go func() { done <- RunCoordinated(ctx, p, reg, slog.New(slog.DiscardHandler), h) }()
 	select {
 	case <-streaming:
 	case err := <-done:
@@ -136,5 +153,11 @@ sinks:
 	}
 	if n := reads.Load(); n != maxChunkFailures+1 {
 		t.Fatalf("chunk read %d times; want %d", n, maxChunkFailures+1)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	wantHooked := fmt.Sprint([]string{"started src:{Phase:snapshot Done:0 Total:0}", "ended src:{Phase:snapshot Done:0 Total:0}", "started", "ended"})
+	if fmt.Sprint(hooked) != wantHooked {
+		t.Fatalf("hooks: %v; want %v", hooked, wantHooked)
 	}
 }

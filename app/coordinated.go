@@ -30,10 +30,12 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 // Hooks are called around each run of a coordinated pipeline (one per term
 // of its stream partition): Observe (may be nil) gives the engine's
 // observer, Started is called once the run is built and before it runs,
-// Ended after it ended. They run on the pipeline's goroutine. Observe is
-// also called for each snapshot chunk run (from the chunks' goroutine),
-// and once with a Pipeline holding only the Graph: an observer that is a
-// ChunkObserver gets the chunks' states and runs.
+// Ended after it ended. They run on the pipeline's goroutine. They are
+// called for each snapshot chunk run too (from the chunks' goroutine: a
+// chunk run ends before the term's run that follows the snapshot starts),
+// whose source reports the rows it read; and Observe once with a Pipeline
+// holding only the Graph: an observer that is a ChunkObserver gets the
+// chunks' states and runs.
 type Hooks struct {
 	Observe func(p *Pipeline) any
 	Started func(p *Pipeline)
