@@ -318,11 +318,11 @@ func streamPlan(ctx context.Context, leases store.Leases, pipeline string) (plan
 // one is done (or ctx ends). It returns a chunkFailedError once a chunk
 // failed, by this node's run or another's: the snapshot cannot complete.
 func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, leases store.Leases, node string, opt coordination.Options) error {
-	obs := chunkObserver(g, h)
 	chs, err := chunkers(g, reg, log)
 	if err != nil || len(chs) == 0 {
 		return nil
 	}
+	obs := chunkObserver(g, h) // only for a pipeline that can share a snapshot
 	for n := 0; ; n++ {
 		if n > 0 {
 			select {

@@ -33,9 +33,10 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 // Ended after it ended. They run on the pipeline's goroutine. They are
 // called for each snapshot chunk run too (from the chunks' goroutine: a
 // chunk run ends before the term's run that follows the snapshot starts),
-// whose source reports the rows it read; and Observe once with a Pipeline
-// holding only the Graph: an observer that is a ChunkObserver gets the
-// chunks' states and runs.
+// whose source reports the rows it read; and, for a pipeline with a
+// source that can share its snapshot (a component.Chunker), Observe once
+// with a Pipeline holding only the Graph: an observer that is a
+// ChunkObserver gets the chunks' states and runs.
 type Hooks struct {
 	Observe func(p *Pipeline) any
 	Started func(p *Pipeline)
