@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -144,9 +146,11 @@ func waitForChunks(ctx context.Context, g *topology.Graph, reg component.Registr
 	start := time.Now()
 	logged := false
 	for {
-		left, err := chunksLeft(ctx, leases, g.Name, len(keys))
+		left, failed, err := chunksLeft(ctx, leases, g.Name, len(keys))
 		if err != nil {
 			log.Warn("coordination store: listing the snapshot chunks failed; retrying", "err", err)
+		} else if failed != nil {
+			return failed
 		} else if left == 0 {
 			log.Info("every snapshot chunk is done; starting the stream", "chunks", len(keys), "waited", time.Since(start).Round(time.Millisecond))
 			// The plan is no longer needed: drop it, so that checkpoints
@@ -171,19 +175,111 @@ func waitForChunks(ctx context.Context, g *topology.Graph, reg component.Registr
 func chunkPoll(opt coordination.Options) time.Duration { return min(opt.Renew, 250*time.Millisecond) }
 
 // chunksLeft counts the pipeline's chunk partitions that are not done
-// (want: how many the plan has).
-func chunksLeft(ctx context.Context, leases store.Leases, pipeline string, want int) (int, error) {
-	ls, err := leases.List(ctx, ChunkKind(pipeline)+"/")
+// (want: how many the plan has); failed is the error of a failed one
+// (chunkFailedError), nil while none failed.
+func chunksLeft(ctx context.Context, leases store.Leases, pipeline string, want int) (left int, failed error, err error) {
+	left, failed, _, err = chunkStates(ctx, leases, pipeline, want)
+	return left, failed, err
+}
+
+// chunkStates is chunksLeft with the count of chunk partitions by source
+// and status.
+func chunkStates(ctx context.Context, leases store.Leases, pipeline string, want int) (left int, failed error, states map[string]map[string]int, err error) {
+	prefix := ChunkKind(pipeline) + "/"
+	ls, err := leases.List(ctx, prefix)
 	if err != nil {
-		return 0, err
+		return 0, nil, nil, err
 	}
-	left := want
+	left = want
+	states = map[string]map[string]int{}
 	for _, l := range ls {
-		if l.Status == "done" {
+		src, _, _ := strings.Cut(strings.TrimPrefix(l.Key, prefix), "/")
+		if states[src] == nil {
+			states[src] = map[string]int{}
+		}
+		states[src][l.Status]++
+		switch l.Status {
+		case store.StatusDone:
 			left--
+		case store.StatusFailed:
+			if failed == nil {
+				failed = failedChunk(l)
+			}
 		}
 	}
-	return left, nil
+	return left, failed, states, nil
+}
+
+// maxChunkFailures is how many runs of a chunk may fail in a row, on any
+// nodes, before the chunk is failed (a permanent error fails it at once).
+// The count is the chunk's progress (failures), so a node that dies while
+// reading counts nothing: its chunk is taken over as usual.
+const maxChunkFailures = 3
+
+// chunkProgress is a chunk partition's progress: the chunk's spec, the
+// node reading (or that read) it, and when done the rows read and the time
+// taken; failures counts its runs that failed in a row and err says why
+// the last one did.
+type chunkProgress struct {
+	Source   string          `json:"source"`
+	Spec     json.RawMessage `json:"spec"`
+	Node     string          `json:"node"`
+	Rows     *int64          `json:"rows,omitempty"`
+	Ms       *int64          `json:"ms,omitempty"`
+	Failures int             `json:"failures,omitempty"`
+	Err      string          `json:"error,omitempty"`
+}
+
+// chunkFailedError stops every node of a pipeline whose snapshot chunk
+// failed: the snapshot cannot be completed, so the stream cannot start.
+type chunkFailedError struct {
+	key, node, cause string
+	failures         int
+}
+
+func (e *chunkFailedError) Error() string {
+	why := "a permanent error"
+	if e.failures >= maxChunkFailures {
+		why = fmt.Sprintf("%d failed runs in a row", e.failures)
+	}
+	return fmt.Sprintf("coordination: snapshot chunk %s failed on node %s (%s): %s; fix the cause and start the nodes again (a starting node reopens the failed chunks)",
+		e.key, e.node, why, e.cause)
+}
+
+// failedChunk is the error of a failed chunk partition, from its progress.
+func failedChunk(l store.Lease) error {
+	var p chunkProgress
+	_ = json.Unmarshal(l.Progress, &p)
+	if p.Node == "" {
+		p.Node = l.Owner
+	}
+	return &chunkFailedError{key: l.Key, node: p.Node, cause: p.Err, failures: p.Failures}
+}
+
+// reopenFailedChunks opens the pipeline's failed chunks again (a node
+// starting after the cause was fixed), with their failure counts reset.
+func reopenFailedChunks(ctx context.Context, leases store.Leases, pipeline string, log *slog.Logger) error {
+	ls, err := leases.List(ctx, ChunkKind(pipeline)+"/")
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if l.Status != store.StatusFailed {
+			continue
+		}
+		var p chunkProgress
+		_ = json.Unmarshal(l.Progress, &p)
+		p.Failures = 0
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if err := leases.Reopen(ctx, l, b); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+			return err
+		}
+		log.Warn("reopened a failed snapshot chunk: it is read again", "chunk", l.Key, "failed_on", p.Node, "last_error", p.Err)
+	}
+	return nil
 }
 
 // streamPlan reads the plan from the stream partition's progress: nil
@@ -219,31 +315,55 @@ func streamPlan(ctx context.Context, leases store.Leases, pipeline string) (plan
 }
 
 // runChunks reads chunks of the pipeline's shared snapshot until every
-// one is done (or ctx ends).
-func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, leases store.Leases, node string, opt coordination.Options) {
+// one is done (or ctx ends). It returns a chunkFailedError once a chunk
+// failed, by this node's run or another's: the snapshot cannot complete.
+func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, leases store.Leases, node string, opt coordination.Options) error {
 	chs, err := chunkers(g, reg, log)
 	if err != nil || len(chs) == 0 {
-		return
+		return nil
 	}
+	obs := chunkObserver(g, h) // only for a pipeline that can share a snapshot
 	for n := 0; ; n++ {
 		if n > 0 {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-time.After(chunkPoll(opt)):
 			}
 		}
 		plan, done, err := streamPlan(ctx, leases, g.Name)
 		switch {
 		case ctx.Err() != nil:
-			return
+			return nil
 		case err != nil:
 			log.Warn("coordination store: reading the snapshot plan failed; retrying", "err", err)
 			continue
 		case done:
-			return
+			// The leader dropped the plan: every chunk is done. The
+			// observer gets the final states.
+			if _, _, states, err := chunkStates(ctx, leases, g.Name, 0); err == nil {
+				for src, st := range states {
+					obs.ObserveChunks(src, st)
+				}
+			}
+			return nil
 		case plan == nil:
 			continue // not planned yet
+		}
+		left, failed, states, err := chunkStates(ctx, leases, g.Name, len(plan.Chunks))
+		for src, st := range states {
+			obs.ObserveChunks(src, st)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			log.Warn("coordination store: listing the snapshot chunks failed; retrying", "err", err)
+			continue
+		case failed != nil:
+			return failed
+		case left == 0:
+			return nil
 		}
 		for ctx.Err() == nil {
 			term, ok, err := coordination.TryAcquire(ctx, leases, ChunkKind(g.Name), node, opt)
@@ -254,15 +374,43 @@ func runChunks(ctx context.Context, g *topology.Graph, reg component.Registry, l
 			if !ok {
 				break
 			}
-			if err := runChunk(ctx, g, reg, log, term, plan, node); err != nil && ctx.Err() == nil {
+			if err := runChunk(ctx, g, reg, log, h, obs, term, plan, node); err != nil && ctx.Err() == nil {
+				var failed *chunkFailedError
+				if errors.As(err, &failed) {
+					log.Error("a snapshot chunk failed: stopping", "partition", term.Lease().Key, "err", err)
+					return err
+				}
 				log.Error("reading a snapshot chunk failed; it is read again (by this node or another)", "partition", term.Lease().Key, "err", err)
 				break
 			}
 		}
-		if left, err := chunksLeft(ctx, leases, g.Name, len(plan.Chunks)); err == nil && left == 0 {
-			return
+	}
+}
+
+// ChunkObserver observes a node's part in a shared snapshot (package
+// metrics' PipelineMetrics implements it): the chunk partitions of each
+// source by state (open, owned, done, failed) at each look at the lease
+// table, and each chunk run of this node with its result (done, failed,
+// released) and, when done, the rows it read.
+type ChunkObserver interface {
+	ObserveChunks(source string, states map[string]int)
+	ObserveChunkRun(source, result string, rows int64)
+}
+
+type noChunkObserver struct{}
+
+func (noChunkObserver) ObserveChunks(string, map[string]int)  {}
+func (noChunkObserver) ObserveChunkRun(string, string, int64) {}
+
+// chunkObserver is the observer the hooks give for the pipeline (Observe
+// called with a Pipeline holding only the Graph), or one that does nothing.
+func chunkObserver(g *topology.Graph, h Hooks) ChunkObserver {
+	if h.Observe != nil {
+		if o, ok := h.Observe(&Pipeline{Graph: g}).(ChunkObserver); ok {
+			return o
 		}
 	}
+	return noChunkObserver{}
 }
 
 // chunkDone is the checkpoint a chunk run emits after its last row: stored
@@ -271,8 +419,22 @@ var chunkDone = []byte(`{"chunk":"done"}`)
 
 // runChunk reads the chunk the term holds through the pipeline and
 // completes it.
-func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, term *coordination.Term, plan *chunkPlan, node string) error {
+func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, log *slog.Logger, h Hooks, obs ChunkObserver,
+	term *coordination.Term, plan *chunkPlan, node string) (err error) {
 	key := term.Lease().Key
+	source, _, _ := strings.Cut(strings.TrimPrefix(key, ChunkKind(g.Name)+"/"), "/")
+	var rows int64
+	defer func() {
+		result := "released"
+		var failed *chunkFailedError
+		switch {
+		case err == nil:
+			result = "done"
+		case errors.As(err, &failed):
+			result = "failed"
+		}
+		obs.ObserveChunkRun(source, result, rows)
+	}()
 	var pc *plannedChunk
 	for i := range plan.Chunks {
 		if plan.Chunks[i].Key == key {
@@ -288,14 +450,9 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 		release()
 		return fmt.Errorf("chunk %s is not in the pipeline's snapshot plan", key)
 	}
-	type progress struct {
-		Source string          `json:"source"`
-		Spec   json.RawMessage `json:"spec"`
-		Node   string          `json:"node"`
-		Rows   *int64          `json:"rows,omitempty"`
-		Ms     *int64          `json:"ms,omitempty"`
-	}
-	pr := progress{Source: pc.Source, Spec: pc.Spec, Node: node}
+	var prev chunkProgress
+	_ = json.Unmarshal(term.Lease().Progress, &prev) // absent or another node's: failures count on
+	pr := chunkProgress{Source: pc.Source, Spec: pc.Spec, Node: node, Failures: prev.Failures, Err: prev.Err}
 	b, _ := json.Marshal(pr)
 	if err := term.SetProgress(b); err != nil {
 		release()
@@ -307,9 +464,20 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 	cr := &chunkRun{name: pc.Source, spec: pc.Spec, store: &chunkStore{}}
 	p, err := build(g, reg, clog, nil, nil, cr)
 	if err != nil {
-		release()
-		return err
+		// A component refused its configuration: no run can succeed.
+		return failChunk(ctx, term, pr, err, true)
 	}
+	if h.Observe != nil {
+		// Observed like a term's run: the chunk's rows count in the
+		// source's and the sinks' metrics.
+		p.Runner.Observe(h.Observe(p))
+	}
+	// Started and Ended too: a progress bar (the chunk source reports the
+	// rows read) and a pause apply to the chunk run.
+	if h.Started != nil {
+		h.Started(p)
+	}
+
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -320,6 +488,12 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 	}()
 	err = p.Run(ctx)
 	close(done)
+	if h.Ended != nil {
+		h.Ended(p) // before the chunk is completed, so before the stream's run starts
+	}
+	if err != nil && ctx.Err() == nil && term.Err() == nil {
+		return failChunk(ctx, term, pr, err, component.IsPermanent(err))
+	}
 	if err != nil || !cr.store.done.Load() {
 		release()
 		if err == nil {
@@ -327,7 +501,9 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 		}
 		return err
 	}
-	rows, ms := cr.rows.Load(), time.Since(start).Milliseconds()
+	ms := time.Since(start).Milliseconds()
+	rows = cr.rows.Load()
+	pr.Failures, pr.Err = 0, ""
 	pr.Rows, pr.Ms = &rows, &ms
 	b, _ = json.Marshal(pr)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -337,6 +513,34 @@ func runChunk(ctx context.Context, g *topology.Graph, reg component.Registry, lo
 	}
 	clog.Info("snapshot chunk done", "rows", rows, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// failChunk records a failed run of the chunk the term holds: the chunk
+// is failed (no node reads it again; every node stops) when the error is
+// permanent or the runs failed maxChunkFailures times in a row; else the
+// count is stored and the chunk released, for any node to read again.
+func failChunk(ctx context.Context, term *coordination.Term, pr chunkProgress, cause error, permanent bool) error {
+	pr.Failures++
+	pr.Err = cause.Error()
+	b, err := json.Marshal(pr)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if !permanent && pr.Failures < maxChunkFailures {
+		if err := term.SetProgress(b); err != nil {
+			return fmt.Errorf("%w (and storing the failure: %v)", cause, err)
+		}
+		_ = term.Release(cctx)
+		return cause
+	}
+	if err := term.Fail(cctx, b); err != nil {
+		// Lost meanwhile: the chunk is another node's now; it fails there
+		// too if the cause is permanent.
+		return fmt.Errorf("%w (and marking the chunk failed: %v)", cause, err)
+	}
+	return &chunkFailedError{key: term.Lease().Key, node: pr.Node, cause: pr.Err, failures: pr.Failures}
 }
 
 // chunkRun is a run of the pipeline that reads one chunk of source name.
@@ -383,6 +587,13 @@ func (s *chunkSource) Run(ctx context.Context, _ []byte, out component.Emitter) 
 		return err
 	}
 	return out.Emit(ctx, nil, chunkDone)
+}
+
+// Progress is the rows the chunk run read so far, as a snapshot's (the
+// total is not known: the plan's ranges are sized by row counts that the
+// table's changes move).
+func (s *chunkSource) Progress() component.Progress {
+	return component.Progress{Phase: "snapshot", Done: s.run.rows.Load()}
 }
 
 func (*chunkSource) Committed(context.Context, []byte) error { return nil }

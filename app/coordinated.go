@@ -30,7 +30,13 @@ func runCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 // Hooks are called around each run of a coordinated pipeline (one per term
 // of its stream partition): Observe (may be nil) gives the engine's
 // observer, Started is called once the run is built and before it runs,
-// Ended after it ended. They run on the pipeline's goroutine.
+// Ended after it ended. They run on the pipeline's goroutine. They are
+// called for each snapshot chunk run too (from the chunks' goroutine: a
+// chunk run ends before the term's run that follows the snapshot starts),
+// whose source reports the rows it read; and, for a pipeline with a
+// source that can share its snapshot (a component.Chunker), Observe once
+// with a Pipeline holding only the Graph: an observer that is a
+// ChunkObserver gets the chunks' states and runs.
 type Hooks struct {
 	Observe func(p *Pipeline) any
 	Started func(p *Pipeline)
@@ -83,25 +89,57 @@ func RunCoordinated(ctx context.Context, g *topology.Graph, reg component.Regist
 	leases := st.Leases(ns)
 	key := coordination.StreamKey(g.Name)
 	opt := coordination.Options{Lease: co.Lease, Renew: co.Renew, Logger: log}
+	// A node that starts reads the chunks that failed again: it was
+	// started after their cause was fixed (or to see them fail again).
+	if err := reopenFailedChunks(ctx, leases, g.Name, log); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("coordination: reopen failed snapshot chunks: %w", err)
+	}
 	// Every node reads snapshot chunks while they last, the stream
-	// partition's holder too.
+	// partition's holder too. A failed chunk stops the node (failed is
+	// its error): the snapshot cannot complete, so neither can the
+	// pipeline.
+	failed, fail := context.WithCancelCause(context.Background())
+	defer fail(nil)
+	tctx, stopTerm := context.WithCancel(ctx)
+	defer stopTerm()
+	context.AfterFunc(failed, stopTerm)
 	cctx, stopChunks := context.WithCancel(ctx)
 	chunksDone := make(chan struct{})
 	defer func() { stopChunks(); <-chunksDone }()
 	go func() {
 		defer close(chunksDone)
-		runChunks(cctx, g, reg, log, leases, node, opt)
+		if err := runChunks(cctx, g, reg, log, h, leases, node, opt); err != nil {
+			fail(err)
+		}
 	}()
+	failedErr := func() error {
+		if failed.Err() != nil {
+			return context.Cause(failed)
+		}
+		return nil
+	}
 	for {
-		term, err := coordination.Acquire(ctx, leases, key, node, opt)
+		term, err := coordination.Acquire(tctx, leases, key, node, opt)
 		if err != nil {
+			if ferr := failedErr(); ferr != nil {
+				return ferr
+			}
 			if ctx.Err() != nil {
 				log.Info("stopped while waiting for the stream partition")
 				return nil
 			}
 			return fmt.Errorf("coordination: %w", err)
 		}
-		err = runTerm(ctx, g, reg, log, h, term, leases, opt)
+		err = runTerm(tctx, g, reg, log, h, term, leases, opt)
+		if ferr := failedErr(); ferr != nil && ctx.Err() == nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), co.Renew)
+			_ = term.Release(rctx)
+			cancel()
+			return ferr
+		}
 		if lost := term.Err(); lost != nil && ctx.Err() == nil {
 			log.Warn("stopped writing after losing the stream partition; waiting to take it again", "err", err)
 			continue

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/store/pgleases"
@@ -69,4 +71,49 @@ func ReadPartitions(ctx context.Context, g *topology.Graph) (Partitions, error) 
 		out.Partitions[i] = p
 	}
 	return out, nil
+}
+
+// ChunkSummary is a source's snapshot chunks in a coordinated pipeline's
+// partitions: how many, by status, and the rows read by the done ones.
+type ChunkSummary struct {
+	Source string         `json:"source"`
+	Chunks int            `json:"chunks"`
+	States map[string]int `json:"states"`
+	Rows   int64          `json:"rows"`
+}
+
+// SummarizeChunks sums the chunk partitions of ps by source, in source
+// order.
+func SummarizeChunks(ps Partitions) []ChunkSummary {
+	by := map[string]*ChunkSummary{}
+	var order []string
+	for _, p := range ps.Partitions {
+		if !strings.HasPrefix(p.Kind, "chunk/") {
+			continue
+		}
+		var pr chunkProgress
+		_ = json.Unmarshal(p.Progress, &pr)
+		src := pr.Source
+		if src == "" {
+			// Not read yet: the key is chunk/<pipeline>/<source>/<n>.
+			src, _, _ = strings.Cut(strings.TrimPrefix(p.Key, p.Kind+"/"), "/")
+		}
+		c := by[src]
+		if c == nil {
+			c = &ChunkSummary{Source: src, States: map[string]int{}}
+			by[src] = c
+			order = append(order, src)
+		}
+		c.Chunks++
+		c.States[p.Status]++
+		if pr.Rows != nil && p.Status == "done" {
+			c.Rows += *pr.Rows
+		}
+	}
+	slices.Sort(order)
+	out := make([]ChunkSummary, len(order))
+	for i, src := range order {
+		out[i] = *by[src]
+	}
+	return out
 }

@@ -42,13 +42,14 @@
 // chunk, package app's chunks.go): the same lease, renewal and stop
 // deadline as the stream partition; Complete marks it done fenced by the
 // epoch, so a node that lost a chunk cannot complete it over the node
-// that took it. The stream partition's holder plans the chunks and stores
+// that took it; Fail marks it failed likewise (a chunk that cannot be
+// read: no node takes it again and every node stops, package app). The stream partition's holder plans the chunks and stores
 // the plan with the sources' checkpoints in one write (SetCheckpoints).
 //
 // # Not built yet (see docs/coordination.md)
 //
 // A stream partition per source (one per pipeline now), chunks of sources
-// other than PostgreSQL, epochs in search sinks' external versions,
+// other than PostgreSQL and MySQL, epochs in search sinks' external versions,
 // operator state of stateful processors (refused with coordination), and
 // the REST status.
 package coordination

@@ -385,18 +385,29 @@ func (t *Term) SetProgress(p []byte) error {
 // progress (nil keeps it), fenced by the epoch: ErrLeaseLost (wrapped)
 // when another node took it over, or when the stop deadline has passed.
 func (t *Term) Complete(ctx context.Context, p []byte) error {
+	return t.finish(ctx, p, t.ls.Complete, "completed")
+}
+
+// Fail stops renewing and marks the partition failed with its final
+// progress (a chunk that cannot be read as configured): no node acquires
+// it again until it is reopened. Fenced like Complete.
+func (t *Term) Fail(ctx context.Context, p []byte) error {
+	return t.finish(ctx, p, t.ls.Fail, "failed")
+}
+
+func (t *Term) finish(ctx context.Context, p []byte, end func(context.Context, store.Lease, []byte) error, what string) error {
 	t.stopOnce.Do(func() { close(t.stop) })
 	<-t.done
 	l, _, err := t.holding()
 	if err != nil {
 		return err
 	}
-	if err := t.ls.Complete(ctx, l, p); err != nil {
+	if err := end(ctx, l, p); err != nil {
 		return err
 	}
 	t.lostOnce.Do(func() {
 		t.mu.Lock()
-		t.mu.lostErr = errors.New("coordination: completed")
+		t.mu.lostErr = errors.New("coordination: " + what)
 		t.mu.Unlock()
 	})
 	return nil

@@ -86,6 +86,15 @@
 //	sluice_dead_letters_total               counter  of those, the events sent to the node's dead letter
 //	                                                 (the others stopped the pipeline)
 //
+// Snapshot chunks of a pipeline shared by several nodes (label source;
+// docs/coordination.md), as each node sees them:
+//
+//	sluice_snapshot_chunks{state}           gauge    chunk partitions of the source in each state (open, owned,
+//	                                                 done, failed), as this node last read the lease table
+//	sluice_snapshot_chunk_runs_total{result} counter this node's chunk runs by result: done, failed (the chunk
+//	                                                 was marked failed), released (stopped, lost, or to be read again)
+//	sluice_snapshot_chunk_rows_total        counter  rows read by this node's chunk runs that completed
+//
 // Pipelines (from the StatusSource, at scrape time):
 //
 //	sluice_pipeline_state{state}            gauge    1 for the pipeline's current state, 0 for the other States

@@ -20,6 +20,7 @@ const (
 	labelNode      = "node"
 	labelState     = "state"
 	labelPhase     = "phase"
+	labelResult    = "result"
 )
 
 // Histogram buckets: write latencies from a millisecond (a local file) to a
@@ -45,6 +46,8 @@ type Metrics struct {
 	procDuration    *prometheus.HistogramVec
 
 	retries, recordErrors, deadLetters *prometheus.CounterVec
+
+	chunks chunkVecs
 
 	vecs []interface {
 		DeletePartialMatch(prometheus.Labels) int
@@ -97,6 +100,8 @@ func New() *Metrics {
 	m.retries = counter("sluice_retries_total", "Retries of failed writes.", labelNode)
 	m.recordErrors = counter("sluice_record_errors_total", "Events rejected one by one.", labelNode)
 	m.deadLetters = counter("sluice_dead_letters_total", "Rejected events sent to the dead letter.", labelNode)
+
+	m.chunks = newChunkVecs(m)
 
 	m.reg.MustRegister(scrapeCollector{m}, &gaugeCollector{m: m, descs: map[string]*prometheus.Desc{}})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

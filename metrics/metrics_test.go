@@ -330,6 +330,8 @@ func exercise(m *Metrics) {
 	p.ObserveWrite("out", 1, 1, time.Millisecond, nil)
 	p.ObserveRetry("out", 1, errors.New("x"))
 	p.ObserveRejected("out", 1, true)
+	p.ObserveChunks("pg", map[string]int{"done": 1})
+	p.ObserveChunkRun("pg", "done", 1)
 	m.SetStatusSource(statuses{{Name: "shop", State: StateRunning}})
 }
 

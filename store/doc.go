@@ -134,9 +134,11 @@
 // rows (status open, epoch 0, version 1); Acquire takes the first
 // partition of the kind, in key order, that is open or whose expiry is ≤
 // now, raising epoch and version and setting owner and expiry now+ttl;
-// Renew, Complete and Release require the row to be owned by the caller at
-// the caller's epoch (else ErrLeaseLost), bump the version, and keep the
-// stored progress when given nil. A lease past its expiry that nobody took
+// Renew, Complete, Fail and Release require the row to be owned by the
+// caller at the caller's epoch (else ErrLeaseLost), bump the version, and
+// keep the stored progress when given nil. Fail sets status failed: like
+// done, never handed out again, until Reopen (conditional on the version
+// the caller read) opens it again. A lease past its expiry that nobody took
 // can be renewed: nobody wrote under a later epoch. now is the store's
 // clock: the wall clock read at Open, advanced by the monotonic clock (a
 // wall-clock step while running changes no lease), injectable through

@@ -191,7 +191,7 @@ func decodeLease(row []byte) (Lease, error) {
 	}
 	l.Kind, l.Owner, l.Status = string(kind), string(owner), string(status)
 	switch l.Status {
-	case StatusOpen, StatusOwned, StatusDone:
+	case StatusOpen, StatusOwned, StatusDone, StatusFailed:
 	default:
 		return l, fmt.Errorf("lease row with unknown status %q", l.Status)
 	}

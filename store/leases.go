@@ -15,6 +15,9 @@ const (
 	StatusOpen  = "open"  // no owner: Acquire may take it
 	StatusOwned = "owned" // held until Expires
 	StatusDone  = "done"  // completed: never handed out again
+	// StatusFailed: given up (the work cannot be done as configured);
+	// never handed out again until Reopen.
+	StatusFailed = "failed"
 )
 
 // embeddedLeases is the Leases of one namespace in the embedded store: one
@@ -30,10 +33,12 @@ const (
 //     expires ≤ now; UPDATE … SET owner, status owned, epoch = epoch+1,
 //     version = version+1, expires = now+ttl WHERE key = … AND version = the
 //     version read (retry on no row).
-//   - Renew, Complete, Release: UPDATE … WHERE key = … AND owner = … AND
-//     epoch = … AND status = 'owned'; no row means ErrLeaseLost. A lease
+//   - Renew, Complete, Fail, Release: UPDATE … WHERE key = … AND owner = …
+//     AND epoch = … AND status = 'owned'; no row means ErrLeaseLost. A lease
 //     past its expiry that nobody took can still be renewed: no other owner
 //     has written under a later epoch.
+//   - Reopen: UPDATE … SET status open WHERE key = … AND status = 'failed'
+//     AND version = the version read.
 //
 // now is the store's clock (Options.Clock), never the caller's.
 type embeddedLeases struct {
@@ -96,7 +101,7 @@ func (ls *embeddedLeases) write(l Lease) error {
 	defer b.Close()
 	err := b.Set(ls.rowKey(l.Key), encodeLease(l), nil)
 	if err == nil {
-		if l.Status == StatusDone {
+		if l.Status == StatusDone || l.Status == StatusFailed {
 			err = b.Delete(ls.kindKey(l.Kind, l.Key), nil)
 		} else {
 			err = b.Set(ls.kindKey(l.Kind, l.Key), nil, nil)
@@ -162,7 +167,7 @@ func (ls *embeddedLeases) Acquire(ctx context.Context, kind, owner string, ttl t
 		switch {
 		case gerr != nil:
 			err = gerr
-		case !exists || l.Kind != kind || l.Status == StatusDone:
+		case !exists || l.Kind != kind || l.Status == StatusDone || l.Status == StatusFailed:
 			err = ls.db.corrupt("acquire a lease of kind "+kind, fmt.Errorf("index entry of %q does not match its row", key))
 		case l.Status == StatusOpen || !now.Before(l.Expires):
 			found, ok = l, true
@@ -227,6 +232,39 @@ func (ls *embeddedLeases) Renew(ctx context.Context, l Lease, progress []byte, t
 // Complete marks a held partition done, with its final progress (nil keeps
 // the stored progress).
 func (ls *embeddedLeases) Complete(ctx context.Context, l Lease, progress []byte) error {
+	return ls.finish(ctx, l, progress, StatusDone)
+}
+
+// Fail marks a held partition failed, with its final progress (nil keeps
+// the stored progress).
+func (ls *embeddedLeases) Fail(ctx context.Context, l Lease, progress []byte) error {
+	return ls.finish(ctx, l, progress, StatusFailed)
+}
+
+// Reopen sets a failed partition back to open if its version is still
+// l.Version.
+func (ls *embeddedLeases) Reopen(ctx context.Context, l Lease, progress []byte) error {
+	if err := ls.begin(ctx); err != nil {
+		return err
+	}
+	defer ls.end()
+	cur, ok, err := ls.get(l.Key)
+	if err != nil {
+		return err
+	}
+	if !ok || cur.Status != StatusFailed || cur.Version != l.Version {
+		return fmt.Errorf("store: reopen lease %s at version %d: %w", l.Key, l.Version, ErrLeaseLost)
+	}
+	if progress != nil {
+		cur.Progress = bytes.Clone(progress)
+	}
+	cur.Owner, cur.Status = "", StatusOpen
+	cur.Version++
+	return ls.write(cur)
+}
+
+// finish ends a held lease with status done or failed.
+func (ls *embeddedLeases) finish(ctx context.Context, l Lease, progress []byte, status string) error {
 	if err := ls.begin(ctx); err != nil {
 		return err
 	}
@@ -238,7 +276,7 @@ func (ls *embeddedLeases) Complete(ctx context.Context, l Lease, progress []byte
 	if progress != nil {
 		cur.Progress = bytes.Clone(progress)
 	}
-	cur.Status = StatusDone
+	cur.Status = status
 	cur.Version++
 	cur.Expires = time.Time{}
 	return ls.write(cur)

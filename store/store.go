@@ -44,7 +44,7 @@ type Lease struct {
 	Key      string // partition key, e.g. "stream/shop" or "chunk/shop/public.t/17"
 	Kind     string // "leader", "stream", "chunk", ...
 	Owner    string // node id
-	Status   string // "open", "owned", "done"
+	Status   string // "open", "owned", "done", "failed"
 	Progress []byte // a JSON text, owner-defined (the PostgreSQL store keeps it as json, byte for byte)
 	Epoch    uint64
 	Version  uint64 // bumped by every change; updates are conditional on it
@@ -71,6 +71,14 @@ type Leases interface {
 	Complete(ctx context.Context, l Lease, progress []byte) error
 	// Release gives a held partition back (status open) for another owner.
 	Release(ctx context.Context, l Lease) error
+	// Fail marks a held partition failed, with its final progress (nil
+	// keeps it): like done, it is never handed out again, until Reopen.
+	// ErrLeaseLost when no longer held.
+	Fail(ctx context.Context, l Lease, progress []byte) error
+	// Reopen sets a failed partition back to open with progress (nil keeps
+	// it), if its version is still l.Version (else ErrLeaseLost: someone
+	// changed it since it was read).
+	Reopen(ctx context.Context, l Lease, progress []byte) error
 	// List returns the partitions whose keys start with prefix.
 	List(ctx context.Context, prefix string) ([]Lease, error)
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -238,4 +240,82 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 	if lastChunk == "" || firstStream == "" || lastChunk >= firstStream {
 		t.Errorf("last chunk done at %q, first streaming at %q; logs:\n%s", lastChunk, firstStream, c.logs())
 	}
+}
+
+// TestCoordinationFailedChunkStops: a chunk whose rows the sink refuses
+// permanently (its target table is missing and auto_create is off) fails
+// on the node that read it; that node exits non-zero naming the chunk and
+// the cause, and so does the other node, which sees the chunk failed in
+// the lease table (before, the chunk was released and read again every
+// renew, forever). Once the cause is fixed, a node started again reopens
+// the failed chunk, reads it and streams, and the sink ends equal to the
+// source.
+func TestCoordinationFailedChunkStops(t *testing.T) {
+	c := newCoordClusterWith(t, 2000, 256, 500, "")
+	b, err := os.ReadFile(c.pipeline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.pipeline, []byte(strings.Replace(string(b), "auto_create: true", "auto_create: false", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, q := range []string{`CREATE TABLE bad (id int PRIMARY KEY, v text)`, `INSERT INTO bad SELECT g, 'v'||g FROM generate_series(1,10) g`} {
+		if _, err := c.src.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{`CREATE TABLE acct (id int PRIMARY KEY, balance bigint NOT NULL, note text)`, `CREATE TABLE marker (id int PRIMARY KEY)`} {
+		if _, err := c.target.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.start("node-a", "")
+	c.start("node-b", "")
+	for _, name := range []string{"node-a", "node-b"} {
+		n := c.nodes[name]
+		select {
+		case <-n.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("node %s still runs 60 s after the start; logs:\n%s", name, c.logs())
+		}
+	}
+	var failed []chunkRow
+	for _, r := range c.chunks() {
+		if r.status == "failed" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) != 1 || failed[0].node != failed[0].owner {
+		t.Fatalf("failed chunks %+v; want one, its node its owner; logs:\n%s", failed, c.logs())
+	}
+	want := fmt.Sprintf(`level=ERROR msg="pipeline failed" pipeline=shop err="coordination: snapshot chunk %s failed on node %s (a permanent error): sink db: postgres sink: table bad does not exist; create it or set auto_create: true; fix the cause and start the nodes again (a starting node reopens the failed chunks)"`,
+		failed[0].key, failed[0].node)
+	for _, name := range []string{"node-a", "node-b"} {
+		n := c.nodes[name]
+		var ee *exec.ExitError
+		if err := n.wait(); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("node %s exit: %v; want exit status 1", name, err)
+		}
+		lines := strings.Split(strings.TrimRight(stderrTail(n.dir), "\n"), "\n")
+		_, last, _ := strings.Cut(lines[len(lines)-1], " ") // after time=…
+		if last != want {
+			t.Errorf("node %s's last line:\n%s\nwant\n%s", name, last, want)
+		}
+	}
+	// The cause fixed, one node started again reads the failed chunk.
+	if _, err := c.target.Exec(ctx, `CREATE TABLE bad (id int PRIMARY KEY, v text)`); err != nil {
+		t.Fatal(err)
+	}
+	c.start("node-a", "")
+	c.finish()
+	if got, want := rowsOf(t, c.target, `SELECT concat_ws('|', id, v) FROM bad ORDER BY id`), rowsOf(t, c.src, `SELECT concat_ws('|', id, v) FROM bad ORDER BY id`); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("sink bad %v; want %v", got, want)
+	}
+	for _, r := range c.chunks() {
+		if r.status != "done" {
+			t.Errorf("chunk %s is %s after the restart; want done", r.key, r.status)
+		}
+	}
+	c.stopAll()
 }

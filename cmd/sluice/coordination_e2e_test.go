@@ -379,13 +379,23 @@ func (c *coordCluster) checkStatus() {
 	re := regexp.MustCompile(`(?m)^namespace shop: 3 partitions \(server time [0-9TZ:-]+\)\nKEY +KIND +OWNER +STATUS +EPOCH +EXPIRES +PROGRESS\n` +
 		`chunk/shop/pg/000000 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.acct",.*\.\.\.\n` +
 		`chunk/shop/pg/000001 +chunk/shop +node-[abc] +done +[0-9]+ +- +\{"source":"pg","spec":\{"table":"public.marker",.*\.\.\.\n` +
-		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"pg":"[A-Za-z0-9+/=]+\.\.\.\n$`)
+		`stream/shop +stream/shop +` + regexp.QuoteMeta(owner) + ` +owned +` + fmt.Sprint(epoch) + ` +in ([0-9.]+)(s|ms) +\{"checkpoints":\{"pg":"[A-Za-z0-9+/=]+\.\.\.\n` +
+		`snapshot chunks of source pg: 2 \(done 2\), ([0-9]+) rows read\n$`)
 	m := re.FindStringSubmatch(string(out))
 	if m == nil {
 		c.t.Fatalf("sluice status printed:\n%s\nlogs:\n%s", out, c.logs())
 	}
 	if d, _ := time.ParseDuration(m[1] + m[2]); d > coordLease {
 		c.t.Fatalf("expiry in %v, more than the lease", d)
+	}
+	// The rows read: the snapshot's, the table's size when each chunk was
+	// read (the workload changes it).
+	var rows int64
+	for _, r := range c.chunks() {
+		rows += r.rows
+	}
+	if m[3] != fmt.Sprint(rows) {
+		c.t.Fatalf("sluice status: %s rows read; the chunks' progress says %d", m[3], rows)
 	}
 }
 

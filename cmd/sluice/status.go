@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -91,7 +92,21 @@ func printPartitions(stdout io.Writer, ps app.Partitions) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.Key, l.Kind, owner, l.Status, l.Epoch, exp, progress)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range app.SummarizeChunks(ps) {
+		var states []string
+		for _, st := range []string{"open", "owned", "done", "failed"} {
+			if n := c.States[st]; n > 0 {
+				states = append(states, fmt.Sprintf("%s %d", st, n))
+			}
+		}
+		if _, err := fmt.Fprintf(stdout, "snapshot chunks of source %s: %d (%s), %d rows read\n", c.Source, c.Chunks, strings.Join(states, ", "), c.Rows); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printSlotStatus prints the replication slot of each postgres source,

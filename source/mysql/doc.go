@@ -26,6 +26,20 @@
 //     starts at the snapshot's position: no gap, no overlap.
 //   - Tables without a primary key are read in one query; their events have
 //     no key, and a crash restarts their snapshot from the beginning.
+//   - Shared by several nodes (coordination, component.Chunker, chunks.go):
+//     the leader records the binlog and GTID position (SHOW MASTER STATUS)
+//     BEFORE planning, then splits each table into primary-key ranges of
+//     snapshot_chunk_rows rows (the key of every n-th row in key order,
+//     ROW_NUMBER() OVER (ORDER BY pk); the first range unbounded below, the
+//     last above, so every key falls in exactly one; a keyless table is one
+//     chunk). MySQL cannot share a consistent snapshot between connections,
+//     so each chunk is read by whichever node holds it in a START
+//     TRANSACTION WITH CONSISTENT SNAPSHOT of its own, later than the
+//     recorded position; the stream starts at that position and replays
+//     every change after it, so a row read in a newer state gets those
+//     changes again, in order, after it, and the last image per key is right
+//     (the argument of a resumed snapshot above). Every row of the shared
+//     snapshot carries source.snapshot "true" and the recorded position.
 //   - Otherwise: the binlog from the checkpoint (snapshot: never starts at
 //     SHOW MASTER STATUS).
 //

@@ -34,6 +34,69 @@ type Opener func(t *testing.T, clock func() time.Time) Target
 func Run(t *testing.T, open Opener) {
 	t.Run("Semantics", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Exclusive", func(t *testing.T) { testExclusive(t, open) })
+	t.Run("FailReopen", func(t *testing.T) { testFailReopen(t, open) })
+}
+
+// testFailReopen: a failed partition is never handed out, even once its
+// lease would have expired, until Reopen (conditional on the version read)
+// opens it again.
+func testFailReopen(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clock := NewFakeClock()
+	s := open(t, clock.Now)
+	ls := s.Leases("shop")
+	const ttl = 15 * time.Second
+	must(t, ls.Create(ctx, "chunk", []string{"chunk/t/1", "chunk/t/2"}))
+	a, ok, err := ls.Acquire(ctx, "chunk", "node-a", ttl)
+	if err != nil || !ok || a.Key != "chunk/t/1" {
+		t.Fatalf("Acquire: %+v %v %v", a, ok, err)
+	}
+	must(t, ls.Fail(ctx, a, []byte(`{"failed":"boom"}`)))
+	if err := ls.Fail(ctx, a, nil); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Fail twice: %v", err)
+	}
+	if _, err := ls.Renew(ctx, a, nil, ttl); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Renew after Fail: %v", err)
+	}
+	clock.Advance(2 * ttl)
+	b, ok, err := ls.Acquire(ctx, "chunk", "node-b", ttl)
+	if err != nil || !ok || b.Key != "chunk/t/2" {
+		t.Fatalf("Acquire with chunk/t/1 failed: %+v %v %v; want chunk/t/2", b, ok, err)
+	}
+	if _, ok, err := ls.Acquire(ctx, "chunk", "node-b", ttl); ok || err != nil {
+		t.Fatalf("Acquire of a failed partition: %v %v", ok, err)
+	}
+	// Another owner's lease is not the caller's to fail.
+	if err := ls.Fail(ctx, store.Lease{Key: b.Key, Owner: "node-a", Epoch: b.Epoch}, nil); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Fail of another owner's lease: %v", err)
+	}
+	// Reopen only from the version read: a stale version is refused.
+	s.Reopen()
+	ls = s.Leases("shop")
+	all, err := ls.List(ctx, "chunk/t/1")
+	must(t, err)
+	if len(all) != 1 || all[0].Status != store.StatusFailed || all[0].Owner != "node-a" || string(all[0].Progress) != `{"failed":"boom"}` || !all[0].Expires.IsZero() {
+		t.Fatalf("failed lease after a restart: %+v", all)
+	}
+	stale := all[0]
+	stale.Version--
+	if err := ls.Reopen(ctx, stale, nil); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Reopen at a stale version: %v", err)
+	}
+	if err := ls.Reopen(ctx, b, nil); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Reopen of a held lease: %v", err)
+	}
+	must(t, ls.Reopen(ctx, all[0], []byte(`{"reopened":true}`)))
+	if err := ls.Reopen(ctx, all[0], nil); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("Reopen twice: %v", err)
+	}
+	c, ok, err := ls.Acquire(ctx, "chunk", "node-c", ttl)
+	want := store.Lease{Key: "chunk/t/1", Kind: "chunk", Owner: "node-c", Status: store.StatusOwned, Progress: []byte(`{"reopened":true}`),
+		Epoch: 2, Version: a.Version + 3, Expires: clock.Now().Add(ttl)}
+	if err != nil || !ok {
+		t.Fatalf("Acquire after Reopen: %v %v", ok, err)
+	}
+	checkLease(t, c, want)
 }
 
 // FakeClock is a clock tests move by hand.

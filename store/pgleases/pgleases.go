@@ -42,7 +42,7 @@ type Store struct {
 
 // statements are the package's SQL texts, built once for the table.
 type statements struct {
-	create, acquire, candidate, renew, complete, release, list string
+	create, acquire, candidate, renew, complete, fail, reopen, release, list string
 }
 
 // Open connects to dsn and creates the lease table if it is missing. The
@@ -149,20 +149,26 @@ func (s *Store) statements() statements {
 		// version fail, so no row comes back and the caller retries.
 		acquire: `WITH c AS (
 	SELECT key, version FROM ` + t + `
-	WHERE namespace = $3 AND kind = $4 AND status <> 'done' AND (status = 'open' OR expires <= ` + now + `)
+	WHERE namespace = $3 AND kind = $4 AND status <> 'done' AND (status = 'open' OR (status = 'owned' AND expires <= ` + now + `))
 	ORDER BY key LIMIT 1)
 UPDATE ` + t + ` AS l SET owner = $5, status = 'owned', epoch = l.epoch + 1, version = l.version + 1,
 	expires = ` + now + ` + ` + ttl + `
 FROM c WHERE l.namespace = $3 AND l.key = c.key AND l.version = c.version
 RETURNING l.key, l.kind, l.owner, l.status, l.progress::text, l.epoch, l.version, l.expires`,
 		candidate: `SELECT EXISTS (SELECT 1 FROM ` + t + `
-	WHERE namespace = $2 AND kind = $3 AND status <> 'done' AND (status = 'open' OR expires <= ` + now + `))`,
+	WHERE namespace = $2 AND kind = $3 AND status <> 'done' AND (status = 'open' OR (status = 'owned' AND expires <= ` + now + `)))`,
 		renew: `UPDATE ` + t + ` SET progress = coalesce($7::json, progress), version = version + 1,
 	expires = ` + now + ` + ` + ttl + `
 WHERE ` + held + ` RETURNING ` + cols,
 		complete: `UPDATE ` + t + ` SET progress = coalesce($5::json, progress), version = version + 1,
 	status = 'done', expires = NULL
 WHERE ` + held1,
+		fail: `UPDATE ` + t + ` SET progress = coalesce($5::json, progress), version = version + 1,
+	status = 'failed', expires = NULL
+WHERE ` + held1,
+		reopen: `UPDATE ` + t + ` SET progress = coalesce($4::json, progress), version = version + 1,
+	owner = '', status = 'open', expires = NULL
+WHERE namespace = $1 AND key = $2 AND status = 'failed' AND version = $3`,
 		release: `UPDATE ` + t + ` SET owner = '', status = 'open', version = version + 1, expires = NULL
 WHERE ` + held1,
 		list: `SELECT ` + cols + ` FROM ` + t + `
@@ -288,6 +294,25 @@ func (ls *leases) Renew(ctx context.Context, l store.Lease, progress []byte, ttl
 // the stored progress).
 func (ls *leases) Complete(ctx context.Context, l store.Lease, progress []byte) error {
 	return ls.change(ctx, "complete", ls.s.sql.complete, l, progressArg(progress))
+}
+
+// Fail marks a held partition failed, with its final progress (nil keeps
+// the stored progress): it is not handed out again until Reopen.
+func (ls *leases) Fail(ctx context.Context, l store.Lease, progress []byte) error {
+	return ls.change(ctx, "fail", ls.s.sql.fail, l, progressArg(progress))
+}
+
+// Reopen sets a failed partition back to open (progress nil keeps it) if
+// its version is still l.Version.
+func (ls *leases) Reopen(ctx context.Context, l store.Lease, progress []byte) error {
+	tag, err := ls.s.pool.Exec(ctx, ls.s.sql.reopen, ls.ns, l.Key, int64(l.Version), progressArg(progress))
+	if err != nil {
+		return ls.fail("reopen lease "+l.Key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: reopen lease %s at version %d: %w", l.Key, l.Version, store.ErrLeaseLost)
+	}
+	return nil
 }
 
 // Release gives a held partition back (status open, no owner), keeping its
