@@ -24,6 +24,8 @@ type PipelineMetrics struct {
 	sinks   cache[sinkSeries]
 	procs   cache[procSeries]
 	nodes   cache[nodeSeries]
+
+	errs errRing // the last errors, for History
 }
 
 var (
@@ -209,6 +211,9 @@ func (p *PipelineMetrics) ObserveProcess(processor string, in, out int, took tim
 // ObserveRetry implements engine.RetryObserver.
 func (p *PipelineMetrics) ObserveRetry(node string, attempt int, err error) {
 	p.nodes.get(node).retries.Inc()
+	if err != nil {
+		p.errs.add(ErrorRecord{At: time.Now(), Kind: "retry", Node: node, Attempt: attempt, Message: err.Error()})
+	}
 }
 
 // ObserveRejected implements engine.RejectObserver.
