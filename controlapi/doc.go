@@ -9,10 +9,15 @@
 //	PUT  /pipelines/{name}/resume    202; let them go on
 //	PUT  /pipelines/{name}/stop      202; drain and stop (STOPPED)
 //	POST /pipelines/{name}/restart   202; stop and start from its checkpoint
+//	GET  /pipelines/{name}/history   its throughput, lag and snapshot progress over
+//	                                 the last minutes, and its last errors
+//	                                 (metrics.History; the web console's charts)
 //
 // Errors have Kafka Connect's shape, {"error_code": N, "message": "…"}, so
 // one client handles both APIs.
 //
+// `sluice run --http` serves the same API over its pipelines, which are
+// all files whose target is not stored (it lasts as long as the process).
 // A pipeline is either loaded from a file at start (`sluice serve
 // pipelines/`) or a connector's (created over the Connect API). The
 // actions above drive file pipelines only: a connector's pipeline answers
