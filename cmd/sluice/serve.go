@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/console"
 	"github.com/sluice-dev/sluice/controlapi"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
 	"github.com/sluice-dev/sluice/frontdoor/ksqldb"
@@ -49,7 +50,7 @@ Pipeline files (sluice's or Data Prepper's; a directory stands for its *.yaml
 and *.yml files) run beside them, with their state in
 --state-dir/pipelines/NAME; GET /pipelines lists every pipeline, PUT
 /pipelines/NAME/pause|resume|stop and POST /pipelines/NAME/restart drive a
-file's. Stop with SIGINT/SIGTERM: every pipeline drains and saves its
+file's. The web console, /console/, shows them all. Stop with SIGINT/SIGTERM: every pipeline drains and saves its
 checkpoint.
 
 Security: --http listens on loopback by default. Any other address needs
@@ -124,6 +125,9 @@ Flags:`)
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.Handle(p, ops)
 	}
+	mux.Handle(console.Prefix, console.Handler()) // "/" stays Connect's root
+	hist := m.NewHistory(0, 0)
+	go hist.Run(ctx)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := api.Load(); h != nil {
 			(*h).ServeHTTP(w, r)
@@ -169,7 +173,7 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, log)
+	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, hist, log)
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
@@ -257,10 +261,11 @@ func loadServeFiles(args []string, stateDir string, reg component.Registry, stde
 
 // serveAPI is the API `sluice serve` serves once its connectors are
 // loaded: the pipelines API (package controlapi) on /pipelines, base on
-// the rest (Kafka Connect's REST API, with ksqlDB's mounted on it).
-func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, log *slog.Logger) http.Handler {
+// the rest (Kafka Connect's REST API, with ksqlDB's mounted on it). hist
+// (nil: none) serves /pipelines/NAME/history.
+func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, hist *metrics.History, log *slog.Logger) http.Handler {
 	pipes := controlapi.New(controlapi.Options{
-		Supervisor: sup, Logger: log, Scrub: srv.Scrub,
+		Supervisor: sup, Logger: log, Scrub: srv.Scrub, History: hist,
 		Origin: func(p string) (controlapi.Origin, bool) {
 			if f, ok := files[p]; ok {
 				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true
