@@ -145,7 +145,8 @@
     const w = 170, h = 44, gx = 60, gy = 18;
     const rows = Math.max(1, ...cols.map((c) => (c ? c.length : 0)));
     const width = (lastCol + 1) * w + lastCol * gx + 20, height = rows * h + (rows - 1) * gy + 20;
-    const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "pipeline graph" });
+    // Drawn at its natural size, shrunk (never grown) to fit the panel.
+    const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "pipeline graph" });
     cols.forEach((c, ci) => (c || []).forEach((n, ri) => {
       n.x = 10 + ci * (w + gx);
       n.y = 10 + ri * (h + gy) + (rows - c.length) * (h + gy) / 2;
@@ -168,13 +169,17 @@
   }
 
   // ---- charts ----
-  function renderChart(svg, series, unit) {
+  function renderChart(svg, series, unit, span) {
     const W = 600, H = Number(svg.getAttribute("viewBox").split(" ")[3]);
     svg.replaceChildren();
     let maxV = 0, n = 0;
     for (const s of series) { n = Math.max(n, s.values.length); for (const v of s.values) maxV = Math.max(maxV, v); }
     maxV = maxV > 0 ? maxV * 1.1 : 1;
-    svg.append(el("svg:text", { x: 4, y: 12, text: `${num(maxV)} ${unit}` }));
+    svg.append(el("svg:text", { x: 4, y: 12, text: `${num(maxV, maxV < 10 ? 2 : 1)} ${unit}` }));
+    if (span > 0) {
+      svg.append(el("svg:text", { x: 4, y: H - 4, text: `−${duration(span)}` }));
+      svg.append(el("svg:text", { x: W - 4, y: H - 4, "text-anchor": "end", text: "now" }));
+    }
     series.forEach((s, i) => {
       if (s.values.length === 0) return;
       const pts = s.values.map((v, j) => {
@@ -193,8 +198,9 @@
     const series = [];
     srcs.forEach((n) => series.push({ name: n, values: samples.map((s) => (s.sources[n] || {}).events_per_second || 0) }));
     sinks.forEach((n) => series.push({ name: n, values: samples.map((s) => (s.sinks[n] || {}).written_per_second || 0) }));
-    renderChart($("throughput-chart"), series, "events/s");
-    renderChart($("lag-chart"), srcs.map((n) => ({ name: n, values: samples.map((s) => (s.sources[n] || {}).lag_seconds || 0) })), "s lag");
+    const span = samples.length > 1 ? (new Date(samples[samples.length - 1].at) - new Date(samples[0].at)) / 1000 : 0;
+    renderChart($("throughput-chart"), series, "events/s", span);
+    renderChart($("lag-chart"), srcs.map((n) => ({ name: n, values: samples.map((s) => (s.sources[n] || {}).lag_seconds || 0) })), "s lag", span);
 
     const tbody = $("throughput").tBodies[0];
     tbody.replaceChildren();
@@ -245,6 +251,11 @@
   }
 
   function renderErrors(status, errs) {
+    // The current failure is among the last errors even when the pipeline
+    // failed before it had metrics (or between two samples).
+    if (status.error && !errs.some((e) => e.kind === "failed" && e.message === status.error)) {
+      errs = errs.concat([{ at: status.since, kind: "failed", message: status.error }]);
+    }
     const list = errs.slice().reverse(); // newest first
     $("errors").replaceChildren(...list.map((e) => el("li", { "data-kind": e.kind },
       el("div", { class: "context", text: `${since(e.at)} · ${e.kind === "retry" ? `${e.node}: write failed, retry ${e.attempt}` : "pipeline failed"}` }),
