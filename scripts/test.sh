@@ -27,6 +27,9 @@ fi
 if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
 	missing+=(pgbouncer) # the lease table's test through transaction pooling
 fi
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${SLUICE_CHROMIUM:-}" ]; then
+	missing+=(chromium) # the web console's test in a real browser (TestConsoleBrowser)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "test.sh: installing ${missing[*]} (Debian packages)" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
