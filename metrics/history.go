@@ -119,7 +119,21 @@ type SourcePoint struct {
 	Phase         string `json:"phase,omitempty"`
 	SnapshotDone  int64  `json:"snapshot_rows_read,omitempty"`
 	SnapshotTotal int64  `json:"snapshot_rows_estimated,omitempty"`
+	// Streams are the source's streams (tables) that emitted events, the
+	// first maxStreams by name. The lag and the checkpoint are the
+	// source's: its streams share one checkpoint.
+	Streams map[string]StreamPoint `json:"streams,omitempty"`
 }
+
+// StreamPoint is a stream in a sample.
+type StreamPoint struct {
+	Events          int64   `json:"events"`
+	EventsPerSecond float64 `json:"events_per_second"`
+}
+
+// maxStreams bounds the streams of a source in a sample: a glob can match
+// thousands of tables, and a sample is kept DefaultHistoryKeep times.
+const maxStreams = 64
 
 // SinkPoint is a sink in a sample.
 type SinkPoint struct {
@@ -227,6 +241,17 @@ func (p *PipelineMetrics) sample(now time.Time) HistorySample {
 				pt.SnapshotDone, pt.SnapshotTotal = pr.Done, pr.Total
 			}
 		}
+		if streams := src.streams.all(); len(streams) > 0 {
+			names := make([]string, 0, len(streams))
+			for n := range streams {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			pt.Streams = make(map[string]StreamPoint, min(len(names), maxStreams))
+			for _, n := range names[:min(len(names), maxStreams)] {
+				pt.Streams[n] = StreamPoint{Events: streams[n].Load()}
+			}
+		}
 		s.Sources[name] = pt
 	}
 	for name, sk := range p.sinks.all() {
@@ -262,6 +287,11 @@ func (r *ring) add(s HistorySample, keep int) {
 			for name, pt := range s.Sources {
 				if q, ok := prev.Sources[name]; ok {
 					pt.EventsPerSecond = max(pt.Events-q.Events, 0) / dt
+					for sn, sp := range pt.Streams {
+						// A stream new since the previous sample counted from 0.
+						sp.EventsPerSecond = float64(max(sp.Events-q.Streams[sn].Events, 0)) / dt
+						pt.Streams[sn] = sp
+					}
 					s.Sources[name] = pt
 				}
 			}

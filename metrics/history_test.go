@@ -2,11 +2,13 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/event"
 )
 
 // progressSource is a component.ProgressReporter whose progress the test
@@ -75,6 +77,53 @@ func TestHistoryRatesAndBound(t *testing.T) {
 	h.mu.Unlock()
 	if n != 0 {
 		t.Errorf("%d pipelines kept after Remove, want 0", n)
+	}
+}
+
+// TestHistoryStreams: events are counted per stream (their schema's
+// Stream), in runs and across batches; the rates are per sample; the
+// streams of a source are bounded.
+func TestHistoryStreams(t *testing.T) {
+	m := New()
+	p := m.Pipeline("shop")
+	a := &event.Schema{Stream: "pg.public.a"}
+	a2 := &event.Schema{Stream: "pg.public.a", Version: 2} // a schema change: the same stream
+	b := &event.Schema{Stream: "pg.public.b"}
+	evs := func(schemas ...*event.Schema) []event.Event {
+		out := make([]event.Event, len(schemas))
+		for i, s := range schemas {
+			out[i].Schema = s
+		}
+		return out
+	}
+	h := m.NewHistory(time.Second, 10)
+	t0 := time.Now()
+	p.ObserveEmit("pg", evs(a, a, b, a2, a))
+	h.Sample(t0)
+	p.ObserveEmit("pg", evs(b, b, b, b))
+	p.ObserveEmit("pg", evs(a, a))
+	h.Sample(t0.Add(2 * time.Second))
+	got, _ := h.Of("shop")
+	want := []map[string]StreamPoint{
+		{"pg.public.a": {Events: 4}, "pg.public.b": {Events: 1}},
+		{"pg.public.a": {Events: 6, EventsPerSecond: 1}, "pg.public.b": {Events: 5, EventsPerSecond: 2}},
+	}
+	for i, w := range want {
+		if g := got.Samples[i].Sources["pg"].Streams; !maps.Equal(g, w) {
+			t.Errorf("sample %d: streams %v, want %v", i, g, w)
+		}
+	}
+
+	var many []event.Event
+	for i := range maxStreams + 10 {
+		many = append(many, evs(&event.Schema{Stream: fmt.Sprintf("gen.s%03d", i)})...)
+	}
+	p.ObserveEmit("gen", many)
+	h.Sample(t0.Add(4 * time.Second))
+	got, _ = h.Of("shop")
+	last := got.Samples[len(got.Samples)-1].Sources["gen"].Streams
+	if _, ok := last[fmt.Sprintf("gen.s%03d", maxStreams-1)]; len(last) != maxStreams || !ok {
+		t.Errorf("%d streams kept (the last kept present: %v), want the first %d by name", len(last), ok, maxStreams)
 	}
 }
 

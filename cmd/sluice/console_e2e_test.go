@@ -297,6 +297,9 @@ engine:
 		rate, total, _ := strings.Cut(s, " ")
 		return number(rate) > 0 && number(total) >= rows
 	})
+	if got := text(`#throughput tr[data-stream="pg.public.src"] .total`); number(got) < rows {
+		t.Errorf("stream pg.public.src: %q events, want at least %d", got, rows)
+	}
 	if got := text(`#throughput tr[data-node="pg"] .lag`); !regexp.MustCompile(`^[\d.,]+ s$`).MatchString(got) {
 		t.Errorf("source lag %q", got)
 	}

@@ -75,7 +75,7 @@
   function since(t) {
     if (!t) return "";
     const d = new Date(t);
-    return isNaN(d) ? "" : d.toLocaleTimeString();
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour12: false });
   }
 
   // ---- the list ----
@@ -170,7 +170,9 @@
 
   // ---- charts ----
   function renderChart(svg, series, unit, span) {
-    const W = 600, H = Number(svg.getAttribute("viewBox").split(" ")[3]);
+    // Drawn in the element's own pixels, so the labels are not stretched.
+    const W = Math.max(svg.clientWidth, 100), H = Math.max(svg.clientHeight, 60);
+    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.replaceChildren();
     let maxV = 0, n = 0;
     for (const s of series) { n = Math.max(n, s.values.length); for (const v of s.values) maxV = Math.max(maxV, v); }
@@ -213,6 +215,15 @@
         el("td", { class: "num total", text: num(isSrc ? pt.events : pt.written, 0) }),
         el("td", { class: "num lag", text: isSrc ? `${num(pt.lag_seconds, 2)} s` : "" }),
         el("td", { class: "num", text: isSrc ? duration(pt.checkpoint_age_seconds) : (pt.write_errors ? `${num(pt.write_errors, 0)} failed writes` : "") })));
+      // A source's streams (tables): their own rates; the lag and the
+      // checkpoint are the source's.
+      for (const [sn, sp] of Object.entries(isSrc ? pt.streams || {} : {}).sort()) {
+        tbody.append(el("tr", { class: "stream", "data-stream": sn },
+          el("td", { text: `stream ${sn}` }),
+          el("td", { class: "num rate", text: num(sp.events_per_second) }),
+          el("td", { class: "num total", text: num(sp.events, 0) }),
+          el("td", {}), el("td", {})));
+      }
     });
     for (const sw of tbody.querySelectorAll(".swatch")) sw.style.background = sw.dataset.color;
 
@@ -299,7 +310,7 @@
       if (selected && !list.some((p) => p.name === selected)) selected = list.length ? list[0].name : "";
       renderList(list);
       await renderDetail();
-      $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      $("updated").textContent = `updated ${new Date().toLocaleTimeString([], { hour12: false })}`;
       if (Date.now() - actedAt > 10000) showMessage("");
     } catch (e) {
       showMessage(e.message);
