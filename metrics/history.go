@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +16,11 @@ import (
 // throughput and lag over the last minutes, without a Prometheus server.
 // It is bounded: at most Keep samples per pipeline (the oldest is
 // overwritten), and a pipeline removed from its Metrics (Metrics.Remove) is
-// forgotten at the next sample. A sample reads the in-process counters
-// only, never a component's Gauger (which may query a database).
+// forgotten at the next sample. A sample reads the in-process counters;
+// the sources' own gauges (component.Gauger: the PostgreSQL slot's
+// retained WAL), which may query a database, only while someone reads the
+// history (Of called within the last gaugesWhileRead), so an unwatched
+// console costs the upstream systems nothing.
 //
 // Its methods may be called from any goroutine.
 type History struct {
@@ -24,11 +28,18 @@ type History struct {
 	every time.Duration
 	keep  int
 
+	// lastRead is when Of was last called (unix ns).
+	lastRead atomic.Int64
+
 	mu struct {
 		sync.Mutex
 		pipes map[string]*ring
 	}
 }
+
+// gaugesWhileRead is how long after the last read of the history its
+// samples keep reading the sources' gauges.
+const gaugesWhileRead = time.Minute
 
 // Default history: a sample every 2 s for 5 minutes.
 const (
@@ -77,20 +88,27 @@ func (h *History) Sample(now time.Time) {
 			}
 		}
 	}
+	gauges := now.Sub(time.Unix(0, h.lastRead.Load())) < gaugesWhileRead
+	// Sampled outside mu: a gauge may take a moment (gaugeTimeout of the
+	// PostgreSQL source), and Of must not wait for it.
+	samples := make([]HistorySample, len(ps))
+	for i, p := range ps {
+		samples[i] = p.sample(now, gauges)
+		if st, ok := failed[p.name]; ok {
+			p.errs.failed(st)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	seen := make(map[string]bool, len(ps))
-	for _, p := range ps {
+	for i, p := range ps {
 		seen[p.name] = true
 		r := h.mu.pipes[p.name]
 		if r == nil {
 			r = &ring{buf: make([]HistorySample, 0, h.keep)}
 			h.mu.pipes[p.name] = r
 		}
-		r.add(p.sample(now), h.keep)
-		if st, ok := failed[p.name]; ok {
-			p.errs.failed(st)
-		}
+		r.add(samples[i], h.keep)
 	}
 	for name := range h.mu.pipes {
 		if !seen[name] {
@@ -123,6 +141,10 @@ type SourcePoint struct {
 	// first maxStreams by name. The lag and the checkpoint are the
 	// source's: its streams share one checkpoint.
 	Streams map[string]StreamPoint `json:"streams,omitempty"`
+	// Gauges are the source's own gauges (component.Gauger) by metric
+	// name, such as sluice_postgres_slot_retained_wal_bytes; only in the
+	// samples taken while the history is read.
+	Gauges map[string]float64 `json:"gauges,omitempty"`
 }
 
 // StreamPoint is a stream in a sample.
@@ -178,6 +200,7 @@ func (h *History) Of(name string) (PipelineHistory, bool) {
 	if p == nil {
 		return PipelineHistory{}, false
 	}
+	h.lastRead.Store(time.Now().UnixNano())
 	out := PipelineHistory{
 		Pipeline: name, IntervalSeconds: h.every.Seconds(),
 		Samples: []HistorySample{}, Snapshots: map[string]SnapshotProgress{}, Errors: p.errs.list(),
@@ -225,9 +248,30 @@ func estimate(src string, done, total int64, now time.Time, samples []HistorySam
 	return sp
 }
 
-// sample reads p's series.
-func (p *PipelineMetrics) sample(now time.Time) HistorySample {
+// sample reads p's series, and its sources' gauges when gauges is set
+// (all at once: each may query its database).
+func (p *PipelineMetrics) sample(now time.Time, gauges bool) HistorySample {
 	s := HistorySample{At: now, Sources: map[string]SourcePoint{}, Sinks: map[string]SinkPoint{}}
+	var measured sync.Map // source name → map[string]float64
+	if gauges {
+		var wg sync.WaitGroup
+		for name, src := range p.sources.all() {
+			if w := src.watched.Load(); w != nil && w.gauger != nil {
+				wg.Go(func() {
+					gs := w.gauger.Gauges()
+					if len(gs) == 0 {
+						return
+					}
+					m := make(map[string]float64, len(gs))
+					for _, g := range gs {
+						m[g.Name] = g.Value
+					}
+					measured.Store(name, m)
+				})
+			}
+		}
+		wg.Wait()
+	}
 	for name, src := range p.sources.all() {
 		pt := SourcePoint{
 			Events:               value(src.events),
@@ -251,6 +295,9 @@ func (p *PipelineMetrics) sample(now time.Time) HistorySample {
 			for _, n := range names[:min(len(names), maxStreams)] {
 				pt.Streams[n] = StreamPoint{Events: streams[n].Load()}
 			}
+		}
+		if m, ok := measured.Load(name); ok {
+			pt.Gauges = m.(map[string]float64)
 		}
 		s.Sources[name] = pt
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +212,41 @@ func TestHistoryErrors(t *testing.T) {
 	}
 	if got.Errors[1].Attempt != 7 {
 		t.Errorf("second error %+v, want retry 7 (the oldest 6 dropped)", got.Errors[1])
+	}
+}
+
+// countingGauger is a component.Gauger that counts its calls.
+type countingGauger struct{ calls atomic.Int32 }
+
+func (g *countingGauger) Gauges() []component.Gauge {
+	g.calls.Add(1)
+	return []component.Gauge{{Name: "sluice_postgres_slot_retained_wal_bytes", Help: "h", Value: 4096}}
+}
+
+// TestHistoryGauges: the sources' own gauges are sampled only while the
+// history is read: an unwatched console queries no database.
+func TestHistoryGauges(t *testing.T) {
+	m := New()
+	p := m.Pipeline("shop")
+	g := &countingGauger{}
+	p.Watch("pg", g)
+	h := m.NewHistory(time.Second, 10)
+	now := time.Now()
+	h.Sample(now)
+	if n := g.calls.Load(); n != 0 {
+		t.Fatalf("%d gauge reads before anyone read the history", n)
+	}
+	h.Of("shop")
+	h.Sample(now.Add(time.Second))
+	got, _ := h.Of("shop")
+	if n := g.calls.Load(); n != 1 {
+		t.Fatalf("%d gauge reads, want 1", n)
+	}
+	if g0, g1 := got.Samples[0].Sources["pg"].Gauges, got.Samples[1].Sources["pg"].Gauges; g0 != nil || !maps.Equal(g1, map[string]float64{"sluice_postgres_slot_retained_wal_bytes": 4096}) {
+		t.Errorf("gauges %v then %v, want none then the slot's", g0, g1)
+	}
+	h.Sample(now.Add(time.Second + gaugesWhileRead))
+	if n := g.calls.Load(); n != 1 {
+		t.Errorf("%d gauge reads a minute after the last read, want still 1", n)
 	}
 }

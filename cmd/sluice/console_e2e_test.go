@@ -306,6 +306,10 @@ engine:
 	if got := eval(`[...document.querySelectorAll("#throughput-chart polyline")].map(p => p.dataset.series).join(",")`); got != "pg,db,file" {
 		t.Errorf("throughput chart's series %q, want pg,db,file", got)
 	}
+	// The slot's retained WAL, sampled while the page reads the history.
+	waitPage("the slot's retained WAL", func() string {
+		return text(`#gauges tr[data-gauge="sluice_postgres_slot_retained_wal_bytes"]`)
+	}, regexp.MustCompile(`^pgpostgres slot retained wal bytes[\d.,]+ (B|KiB|MiB|GiB)$`).MatchString)
 	shot("2-running.png")
 
 	// Pause, then resume, from the page.

@@ -177,7 +177,7 @@
     let maxV = 0, n = 0;
     for (const s of series) { n = Math.max(n, s.values.length); for (const v of s.values) maxV = Math.max(maxV, v); }
     maxV = maxV > 0 ? maxV * 1.1 : 1;
-    svg.append(el("svg:text", { x: 4, y: 12, text: `${num(maxV, maxV < 10 ? 2 : 1)} ${unit}` }));
+    svg.append(el("svg:text", { x: 4, y: 12, text: unit === "bytes" ? bytes(maxV) : `${num(maxV, maxV < 10 ? 2 : 1)} ${unit}` }));
     if (span > 0) {
       svg.append(el("svg:text", { x: 4, y: H - 4, text: `−${duration(span)}` }));
       svg.append(el("svg:text", { x: W - 4, y: H - 4, "text-anchor": "end", text: "now" }));
@@ -200,9 +200,6 @@
     const series = [];
     srcs.forEach((n) => series.push({ name: n, values: samples.map((s) => (s.sources[n] || {}).events_per_second || 0) }));
     sinks.forEach((n) => series.push({ name: n, values: samples.map((s) => (s.sinks[n] || {}).written_per_second || 0) }));
-    const span = samples.length > 1 ? (new Date(samples[samples.length - 1].at) - new Date(samples[0].at)) / 1000 : 0;
-    renderChart($("throughput-chart"), series, "events/s", span);
-    renderChart($("lag-chart"), srcs.map((n) => ({ name: n, values: samples.map((s) => (s.sources[n] || {}).lag_seconds || 0) })), "s lag", span);
 
     const tbody = $("throughput").tBodies[0];
     tbody.replaceChildren();
@@ -226,6 +223,10 @@
       }
     });
     for (const sw of tbody.querySelectorAll(".swatch")) sw.style.background = sw.dataset.color;
+    // The charts after the table: its width is theirs.
+    const span = samples.length > 1 ? (new Date(samples[samples.length - 1].at) - new Date(samples[0].at)) / 1000 : 0;
+    renderChart($("throughput-chart"), series, "events/s", span);
+    renderChart($("lag-chart"), srcs.map((n) => ({ name: n, values: samples.map((s) => (s.sources[n] || {}).lag_seconds || 0) })), "s lag", span);
 
     const snaps = hist ? Object.entries(hist.snapshots || {}) : [];
     $("snapshots-panel").hidden = snaps.length === 0;
@@ -239,8 +240,36 @@
         el("div", { class: "text", text: `${src}: ${num(sp.rows_read, 0)} rows${total}, ${num(sp.rows_per_second)} rows/s, ${eta}` }), bar);
     }));
 
+    renderGauges(samples, srcs);
     const errs = hist ? hist.errors || [] : [];
     return errs;
+  }
+
+  // ---- the sources' own gauges (the PostgreSQL slot's retained WAL),
+  // sampled while the console reads the history ----
+  function gaugeName(g) {
+    return g.replace(/^sluice_/, "").replace(/_/g, " ");
+  }
+  function renderGauges(samples, srcs) {
+    const keys = [];
+    for (const src of srcs) {
+      const names = new Set(samples.flatMap((s) => Object.keys((s.sources[src] || {}).gauges || {})));
+      [...names].sort().forEach((g) => keys.push([src, g]));
+    }
+    $("gauges-panel").hidden = keys.length === 0;
+    if (keys.length === 0) return;
+    const withGauges = samples.filter((s) => srcs.some((src) => (s.sources[src] || {}).gauges));
+    const last = withGauges[withGauges.length - 1];
+    const span = withGauges.length > 1 ? (new Date(last.at) - new Date(withGauges[0].at)) / 1000 : 0;
+    const series = keys.filter(([, g]) => g.endsWith("_bytes")).map(([src, g]) => ({
+      name: `${src} ${g}`, values: withGauges.map((s) => ((s.sources[src] || {}).gauges || {})[g] || 0) }));
+    $("gauges").tBodies[0].replaceChildren(...keys.map(([src, g]) => {
+      const v = ((last.sources[src] || {}).gauges || {})[g];
+      return el("tr", { "data-source": src, "data-gauge": g },
+        el("td", { text: src }), el("td", { text: gaugeName(g) }),
+        el("td", { class: "num value", text: v === undefined ? "–" : g.endsWith("_bytes") ? bytes(v) : num(v) }));
+    }));
+    renderChart($("gauges-chart"), series, "bytes", span); // after the table: its width is the chart's
   }
 
   // ---- slots (the status's slots field, when the server has one) ----
