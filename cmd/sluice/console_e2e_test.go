@@ -197,17 +197,6 @@ engine:
 		q, _ := json.Marshal(sel)
 		return eval(fmt.Sprintf(`(document.querySelector(%s) || {textContent: ""}).textContent`, q))
 	}
-	// waitPage waits for cond over what the page shows (read by get).
-	waitPage := func(what string, get func() string, cond func(string) bool) string {
-		t.Helper()
-		var last string
-		waitFor(t, 30*time.Second, what+" in the page (last: "+strconv.Quote(last)+")", dir, func() bool {
-			last = get()
-			return cond(last)
-		})
-		return last
-	}
-	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
 	shot := func(name string) {
 		t.Helper()
 		ctx, cancel := limit()
@@ -220,6 +209,22 @@ engine:
 			t.Fatal(err)
 		}
 	}
+	// waitPage waits for cond over what the page shows (read by get).
+	waitPage := func(what string, get func() string, cond func(string) bool) string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			last := get()
+			if cond(last) {
+				return last
+			}
+			if time.Now().After(deadline) {
+				shot("failure.png")
+				t.Fatalf("timed out waiting for %s in the page (it shows %q; see %s/failure.png); sluice stderr (tail):\n%s", what, last, art, stderrTail(dir))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
 
 	// The browser sends the token with every request, as a proxy in
 	// front of it would.

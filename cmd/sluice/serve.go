@@ -50,8 +50,8 @@ Pipeline files (sluice's or Data Prepper's; a directory stands for its *.yaml
 and *.yml files) run beside them, with their state in
 --state-dir/pipelines/NAME; GET /pipelines lists every pipeline, PUT
 /pipelines/NAME/pause|resume|stop and POST /pipelines/NAME/restart drive a
-file's. The web console, /console/, shows them all. Stop with SIGINT/SIGTERM: every pipeline drains and saves its
-checkpoint.
+file's. The web console, /console/, shows them all. Stop with
+SIGINT/SIGTERM: every pipeline drains and saves its checkpoint.
 
 Security: --http listens on loopback by default. Any other address needs
 authentication: a bearer token (--auth-token-file FILE or $SLUICE_AUTH_TOKEN),
