@@ -43,6 +43,15 @@ func observe(m *metrics.Metrics) func(p *app.Pipeline) any {
 	}
 }
 
+// monitored sets opt's hooks that keep m in step with the supervisor's
+// pipelines: each start observed (observe), each removed pipeline's series
+// (and history) deleted, so a server whose connectors come and go keeps
+// no series of the gone ones.
+func monitored(opt supervisor.Options, m *metrics.Metrics) supervisor.Options {
+	opt.Observe, opt.Removed = observe(m), m.Remove
+	return opt
+}
+
 // supervisorStatus is the supervisor's states as a metrics.StatusSource.
 type supervisorStatus struct{ s *supervisor.Supervisor }
 

@@ -283,7 +283,7 @@ Flags:`)
 	var m *metrics.Metrics
 	if *httpAddr != "" {
 		m = metrics.New()
-		opts.Observe = observe(m)
+		opts = monitored(opts, m)
 	}
 	sup := supervisor.New(opts)
 	if m != nil {

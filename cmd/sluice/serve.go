@@ -112,7 +112,7 @@ Flags:`)
 		return exitUsage
 	}
 	m := metrics.New()
-	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: observe(m)})
+	sup := supervisor.New(monitored(supervisor.Options{Registry: reg, Logger: log}, m))
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
 	// The listener comes first: the worker id is the address it is bound
