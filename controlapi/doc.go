@@ -5,13 +5,13 @@
 //	GET  /pipelines                  every pipeline's status, by name
 //	GET  /pipelines/{name}           its status and its nodes (no configuration values)
 //	GET  /pipelines/{name}/status    its status
+//	GET  /pipelines/{name}/history   its throughput, lag and snapshot progress over
+//	                                 the last minutes, and its last errors
+//	                                 (metrics.History; the web console's charts)
 //	PUT  /pipelines/{name}/pause     202; hold its sources
 //	PUT  /pipelines/{name}/resume    202; let them go on
 //	PUT  /pipelines/{name}/stop      202; drain and stop (STOPPED)
 //	POST /pipelines/{name}/restart   202; stop and start from its checkpoint
-//	GET  /pipelines/{name}/history   its throughput, lag and snapshot progress over
-//	                                 the last minutes, and its last errors
-//	                                 (metrics.History; the web console's charts)
 //
 // Errors have Kafka Connect's shape, {"error_code": N, "message": "…"}, so
 // one client handles both APIs.
