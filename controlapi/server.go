@@ -42,14 +42,14 @@ type Options struct {
 	// Origin tells where the named pipeline comes from; ok false for a
 	// pipeline it does not know (shown as a connector's, without a name).
 	Origin func(pipeline string) (Origin, bool)
+	// History, when set, serves GET /pipelines/{name}/history (the web
+	// console's charts); without it that answers 404.
+	History *metrics.History
 	// Scrub, when set, removes the secrets it knows from an error message.
 	Scrub  func(msg string) string
 	Logger *slog.Logger
 	// StopTimeout bounds the drain a stop waits for (default 30s).
 	StopTimeout time.Duration
-	// History, when set, serves GET /pipelines/{name}/history (the web
-	// console's charts); without it that answers 404.
-	History *metrics.History
 }
 
 // Server serves the pipelines API.
