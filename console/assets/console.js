@@ -282,6 +282,7 @@
     const cell = (k, v) => {
       if (v === undefined || v === null) return "";
       if (typeof v === "number" && /bytes|wal|size/i.test(k)) return bytes(v);
+      if (typeof v === "string" && /_at$/.test(k)) return since(v) || v;
       if (typeof v === "object") return JSON.stringify(v);
       return String(v);
     };
