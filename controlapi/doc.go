@@ -5,6 +5,9 @@
 //	GET  /pipelines                  every pipeline's status, by name
 //	GET  /pipelines/{name}           its status and its nodes (no configuration values)
 //	GET  /pipelines/{name}/status    its status
+//	GET  /pipelines/{name}/history   its throughput, lag and snapshot progress over
+//	                                 the last minutes, and its last errors
+//	                                 (metrics.History; the web console's charts)
 //	PUT  /pipelines/{name}/pause     202; hold its sources
 //	PUT  /pipelines/{name}/resume    202; let them go on
 //	PUT  /pipelines/{name}/stop      202; drain and stop (STOPPED)
@@ -13,6 +16,8 @@
 // Errors have Kafka Connect's shape, {"error_code": N, "message": "…"}, so
 // one client handles both APIs.
 //
+// `sluice run --http` serves the same API over its pipelines, which are
+// all files whose target is not stored (it lasts as long as the process).
 // A pipeline is either loaded from a file at start (`sluice serve
 // pipelines/`) or a connector's (created over the Connect API). The
 // actions above drive file pipelines only: a connector's pipeline answers

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/httpapi"
+	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/supervisor"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -31,7 +32,8 @@ type Origin struct {
 	// (KindConnector).
 	File, Connector string
 	// Dir is a file pipeline's directory in the server's state, where its
-	// target state is stored (KindFile).
+	// target state is stored (KindFile); empty for a pipeline of `sluice
+	// run --http`, whose target lasts as long as the process.
 	Dir string
 }
 
@@ -41,6 +43,9 @@ type Options struct {
 	// Origin tells where the named pipeline comes from; ok false for a
 	// pipeline it does not know (shown as a connector's, without a name).
 	Origin func(pipeline string) (Origin, bool)
+	// History, when set, serves GET /pipelines/{name}/history (the web
+	// console's charts); without it that answers 404.
+	History *metrics.History
 	// Scrub, when set, removes the secrets it knows from an error message.
 	Scrub  func(msg string) string
 	Logger *slog.Logger
@@ -113,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /pipelines/{name}", s.info)
 	mux.HandleFunc("GET /pipelines/{name}/status", s.status)
 	mux.HandleFunc("GET /pipelines/{name}/partitions", s.partitions)
+	mux.HandleFunc("GET /pipelines/{name}/history", s.history)
 	mux.HandleFunc("PUT /pipelines/{name}/pause", s.action("pause"))
 	mux.HandleFunc("PUT /pipelines/{name}/resume", s.action("resume"))
 	mux.HandleFunc("PUT /pipelines/{name}/stop", s.action("stop"))
@@ -194,6 +200,29 @@ func (s *Server) partitions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ps)
+}
+
+// history answers the pipeline's metrics.History: samples of its
+// throughput and lag, its running snapshots with an estimate of the time
+// left, its last errors (scrubbed as every error served).
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	var h metrics.PipelineHistory
+	found := false
+	if s.opt.History != nil {
+		h, found = s.opt.History.Of(st.Name)
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("Pipeline %s has no history yet (hint: it has not started)", st.Name))
+		return
+	}
+	for i := range h.Errors {
+		h.Errors[i].Message = s.opt.Scrub(h.Errors[i].Message)
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {

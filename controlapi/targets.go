@@ -34,8 +34,12 @@ func LoadTarget(stateDir string) (supervisor.State, error) {
 }
 
 // saveTarget stores st durably: a temporary file fsynced, renamed, the
-// directory fsynced.
+// directory fsynced. With no stateDir (a pipeline of `sluice run`, whose
+// states last as long as the process) nothing is stored.
 func saveTarget(stateDir string, st supervisor.State) error {
+	if stateDir == "" {
+		return nil
+	}
 	if err := durable.MkdirAll(stateDir); err != nil {
 		return err
 	}

@@ -101,4 +101,15 @@
 //
 // A Metrics also exports the Go runtime's and the process's standard
 // metrics (go_*, process_*).
+//
+// # History
+//
+// A History (Metrics.NewHistory) keeps the last minutes of each pipeline in
+// the process, for the web console: samples of the sources' and sinks'
+// counters (with rates), the lag, the phase and snapshot rows, the events
+// per stream (counted in ObserveEmit per run of one schema, never a
+// Prometheus label), the sources' gauges while someone reads it, and the
+// last errors (retries seen by ObserveRetry, failures seen in the
+// StatusSource). Everything in it is bounded: samples, streams per source,
+// errors.
 package metrics

@@ -24,6 +24,8 @@ type PipelineMetrics struct {
 	sinks   cache[sinkSeries]
 	procs   cache[procSeries]
 	nodes   cache[nodeSeries]
+
+	errs errRing // the last errors, for History
 }
 
 var (
@@ -45,6 +47,7 @@ func newPipelineMetrics(m *Metrics, name string) *PipelineMetrics {
 			lag:     m.srcLag.WithLabelValues(name, n),
 		}
 		s.checkpointAt.Store(time.Now().UnixNano())
+		s.streams.make = func(string) *atomic.Int64 { return new(atomic.Int64) }
 		return s
 	}
 	p.sinks.make = func(n string) *sinkSeries {
@@ -88,6 +91,10 @@ type sourceSeries struct {
 	newest atomic.Int64
 	// watched is what Watch registered, read at scrape time.
 	watched atomic.Pointer[watched]
+	// streams counts the events emitted per stream (event.Schema.Stream),
+	// for History only: a Prometheus label per table would multiply the
+	// series by the tables a glob matches.
+	streams cache[atomic.Int64]
 }
 
 type watched struct {
@@ -153,8 +160,23 @@ func (p *PipelineMetrics) WatchProcessor(name string, proc any) {
 func (p *PipelineMetrics) ObserveEmit(source string, events []event.Event) {
 	s := p.sources.get(source)
 	var size int
+	// Events of one stream come in runs (a snapshot chunk, a
+	// transaction's rows of a table): one pointer comparison per event,
+	// one counter update per run.
+	var run *event.Schema
+	n := 0
 	for i := range events {
 		size += events[i].Size()
+		if sc := events[i].Schema; sc != run {
+			if run != nil {
+				s.streams.get(run.Stream).Add(int64(n))
+			}
+			run, n = sc, 0
+		}
+		n++
+	}
+	if run != nil {
+		s.streams.get(run.Stream).Add(int64(n))
 	}
 	s.events.Add(float64(len(events)))
 	s.bytes.Add(float64(size))
@@ -209,6 +231,9 @@ func (p *PipelineMetrics) ObserveProcess(processor string, in, out int, took tim
 // ObserveRetry implements engine.RetryObserver.
 func (p *PipelineMetrics) ObserveRetry(node string, attempt int, err error) {
 	p.nodes.get(node).retries.Inc()
+	if err != nil {
+		p.errs.add(ErrorRecord{At: time.Now(), Kind: "retry", Node: node, Attempt: attempt, Message: err.Error()})
+	}
 }
 
 // ObserveRejected implements engine.RejectObserver.

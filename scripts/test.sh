@@ -30,6 +30,9 @@ fi
 if ! command -v openssl >/dev/null 2>&1; then
 	missing+=(openssl) # the test CA of the shared Kafka broker's SASL_SSL listener
 fi
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${SLUICE_CHROMIUM:-}" ]; then
+	missing+=(chromium) # the web console's test in a real browser (TestConsoleBrowser)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "test.sh: installing ${missing[*]} (Debian packages)" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

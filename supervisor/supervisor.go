@@ -70,6 +70,9 @@ type Options struct {
 	// runs (progress bars, gauges); Ended after it ended.
 	Started func(p *app.Pipeline)
 	Ended   func(p *app.Pipeline)
+	// Removed, when set, is called with the name of a pipeline Remove
+	// has forgotten (after its run ended): its metrics go with it.
+	Removed func(name string)
 }
 
 // Supervisor holds pipelines.
@@ -452,10 +455,13 @@ func (s *Supervisor) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.pipes, name)
 	close(s.changed)
 	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	if s.opt.Removed != nil {
+		s.opt.Removed(name)
+	}
 	return nil
 }
 

@@ -130,7 +130,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestAFailingPipelineDoesNotStopTheOthers(t *testing.T) {
 	f := newFixture()
-	s := New(Options{Registry: f.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var removed []string // Removed is called from Remove's goroutine
+	s := New(Options{Registry: f.reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Removed: func(name string) { removed = append(removed, name) }})
 	if err := s.Add(f.graph(t, "steady", "steady", 0, 2000)); err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +199,9 @@ func TestAFailingPipelineDoesNotStopTheOthers(t *testing.T) {
 	}
 	if got := len(s.Statuses()); got != 1 {
 		t.Fatalf("%d pipelines after Remove", got)
+	}
+	if len(removed) != 1 || removed[0] != "doomed" {
+		t.Fatalf("Removed called with %v, want [doomed]", removed)
 	}
 }
 

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/sluice-dev/sluice/app"
+	"github.com/sluice-dev/sluice/console"
+	"github.com/sluice-dev/sluice/controlapi"
 	"github.com/sluice-dev/sluice/httpapi"
 	"github.com/sluice-dev/sluice/metrics"
 	"github.com/sluice-dev/sluice/supervisor"
@@ -38,6 +41,21 @@ func observe(m *metrics.Metrics) func(p *app.Pipeline) any {
 		}
 		return pm
 	}
+}
+
+// monitored sets opt's hooks that keep m and slots in step with the
+// supervisor's pipelines: each start observed (observe) and its slot
+// reporters noted (for the status's slots), each removed pipeline's series
+// (and history) deleted, so a server whose connectors come and go keeps
+// no series of the gone ones.
+func monitored(opt supervisor.Options, m *metrics.Metrics, slots *slotReporters) supervisor.Options {
+	obs := observe(m)
+	opt.Observe = func(p *app.Pipeline) any {
+		slots.set(p)
+		return obs(p)
+	}
+	opt.Removed = m.Remove
+	return opt
 }
 
 // supervisorStatus is the supervisor's states as a metrics.StatusSource.
@@ -105,18 +123,42 @@ func warnClearText(sec *httpapi.Security, srv *httpapi.Server, log *slog.Logger)
 }
 
 // serveHTTP serves /metrics, /healthz and /readyz of sup's pipelines on
-// addr, as sec says, until stop is called (after the pipelines have
-// drained).
-func serveHTTP(addr string, sec *httpapi.Security, m *metrics.Metrics, sup *supervisor.Supervisor, log *slog.Logger) (stop func(), err error) {
+// addr, as sec says, with the pipelines API (package controlapi: their
+// status, history, pause, resume, stop, restart) and the web console on
+// /console/ (where / leads), until stop is called (after the pipelines
+// have drained).
+func serveHTTP(addr string, sec *httpapi.Security, m *metrics.Metrics, sup *supervisor.Supervisor, slots *slotReporters, log *slog.Logger) (stop func(), err error) {
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
-	srv, err := httpapi.Listen(addr, sec, httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status}), log)
+	hist := m.NewHistory(0, 0)
+	pipes := controlapi.New(controlapi.Options{
+		Supervisor: sup, Logger: log, History: hist, Slots: slots.get,
+		// Every pipeline of `sluice run` is a file's; its target is not
+		// stored (Dir ""): it lasts as long as the process.
+		Origin: func(p string) (controlapi.Origin, bool) {
+			st, ok := sup.Status(p)
+			if !ok || st.Graph == nil {
+				return controlapi.Origin{}, false
+			}
+			return controlapi.Origin{Kind: controlapi.KindFile, File: st.Graph.File}, true
+		},
+	}).Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/", httpapi.Handler(httpapi.Options{Metrics: m.Handler(log), Status: status}))
+	mux.Handle("GET /{$}", console.Redirect())
+	mux.Handle(console.Prefix, console.Handler())
+	mux.Handle("/pipelines", pipes)
+	mux.Handle("/pipelines/", pipes)
+	srv, err := httpapi.Listen(addr, sec, mux, log)
 	if err != nil {
 		return nil, listenHint(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go hist.Run(ctx)
 	warnClearText(sec, srv, log)
-	log.Info("serving /metrics, /healthz and /readyz", "addr", srv.Addr(), "url", srv.URL())
+	log.Info("serving /metrics, /healthz, /readyz, /pipelines and /console/", "addr", srv.Addr(), "url", srv.URL(), "console", srv.URL()+console.Prefix)
 	return func() {
+		cancel()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)

@@ -70,7 +70,7 @@ sinks:
 		t.Fatal(err)
 	}
 	m := metrics.New()
-	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler), Observe: observe(m)})
+	sup := supervisor.New(monitored(supervisor.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}, m, &slotReporters{}))
 	m.SetStatusSource(supervisorStatus{sup})
 	if err := sup.Add(g); err != nil {
 		t.Fatal(err)
@@ -120,6 +120,23 @@ sluice_pipeline_state{pipeline="p",state="STOPPED"} 1
 	httpapi.Handler(httpapi.Options{Status: supervisorStatus{sup}}).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"state": "STOPPED"`) {
 		t.Fatalf("/readyz of a stopped pipeline: %d\n%s", rec.Code, rec.Body)
+	}
+
+	// A removed pipeline (a deleted connector) leaves no series behind, and
+	// no history.
+	hist := m.NewHistory(time.Second, 10)
+	hist.Sample(time.Now())
+	if _, ok := hist.Of("p"); !ok {
+		t.Fatal("no history of p")
+	}
+	if err := sup.Remove(context.Background(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(m.Registry(), "sluice_source_events_total", "sluice_sink_written_events_total", "sluice_record_errors_total", "sluice_pipeline_state"); err != nil || n != 0 {
+		t.Errorf("%d series of the removed pipeline left (%v)", n, err)
+	}
+	if _, ok := hist.Of("p"); ok {
+		t.Error("the removed pipeline still has a history")
 	}
 }
 

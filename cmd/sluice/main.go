@@ -167,7 +167,7 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
-	httpAddr := fs.String("http", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
+	httpAddr := fs.String("http", "", "serve /metrics, /healthz, /readyz, the pipelines API (/pipelines) and the web console (/console/) on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
 	loadSecurity := securityFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: sluice run [flags] PIPELINE.yaml [PIPELINE.yaml | DIR ...]
@@ -284,13 +284,14 @@ Flags:`)
 		opts.Started, opts.Ended = bars.Add, bars.Remove
 	}
 	var m *metrics.Metrics
+	slots := &slotReporters{}
 	if *httpAddr != "" {
 		m = metrics.New()
-		opts.Observe = observe(m)
+		opts = monitored(opts, m, slots)
 	}
 	sup := supervisor.New(opts)
 	if m != nil {
-		stopHTTP, err := serveHTTP(*httpAddr, sec, m, sup, log)
+		stopHTTP, err := serveHTTP(*httpAddr, sec, m, sup, slots, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: --http: %v\n", err)
 			return exitUsage

@@ -31,7 +31,7 @@ var updateMetrics = flag.Bool("update-metrics", false, "rewrite testdata/metrics
 // exposes, so renaming one — a breaking change for dashboards and alerts —
 // fails here.
 
-var listenLine = regexp.MustCompile(`msg="serving /metrics, /healthz and /readyz" addr=(\S+)`)
+var listenLine = regexp.MustCompile(`msg="serving /metrics, /healthz, /readyz, /pipelines and /console/" addr=(\S+)`)
 
 // startHTTP starts `sluice run --http 127.0.0.1:0 pipeline` with its stderr
 // appended to dir/stderr.log, and returns the run and the address it

@@ -234,5 +234,36 @@ func TestRunHTTPToken(t *testing.T) {
 	if r := request(t, c, "GET", "http://"+addr+"/healthz", "", ""); r.code != 200 || r.body != "ok\n" {
 		t.Errorf("GET /healthz: %d %q", r.code, r.body)
 	}
+	// The console and the pipelines API are behind the same token; / leads
+	// to the console.
+	for _, path := range []string{"/console/", "/pipelines", "/"} {
+		if r := request(t, c, "GET", "http://"+addr+path, "", ""); r.code != 401 {
+			t.Errorf("GET %s without the token: %d %q", path, r.code, r.body)
+		}
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r := request(t, noRedirect, "GET", "http://"+addr+"/", "Bearer "+testToken, ""); r.code != 302 || r.header.Get("Location") != "/console/" {
+		t.Errorf("GET / with the token: %d %v", r.code, r.header)
+	}
+	if r := request(t, c, "GET", "http://"+addr+"/console/", "Bearer "+testToken, ""); r.code != 200 || !strings.Contains(r.body, `<script src="console.js" defer></script>`) {
+		t.Errorf("GET /console/ with the token: %d %q", r.code, r.body)
+	}
+	if r := request(t, c, "GET", "http://"+addr+"/pipelines/p/status", "Bearer "+testToken, ""); r.code != 200 || !strings.Contains(r.body, `"name":"p","kind":"file","file":"`+filepath.Join(dir, "p.yaml")+`","state":"RUNNING"`) {
+		t.Errorf("GET /pipelines/p/status with the token: %d %q", r.code, r.body)
+	}
+	waitFor(t, 30*time.Second, "a history sample", dir, func() bool {
+		r := request(t, c, "GET", "http://"+addr+"/pipelines/p/history", "Bearer "+testToken, "")
+		return r.code == 200 && strings.Contains(r.body, `"sources":{"gen":{"events":`)
+	})
+	// Pause over the API; nothing is stored for a pipeline of sluice run.
+	if r := request(t, c, "PUT", "http://"+addr+"/pipelines/p/pause", "Bearer "+testToken, ""); r.code != 202 {
+		t.Errorf("PUT /pipelines/p/pause: %d %q", r.code, r.body)
+	}
+	if r := request(t, c, "GET", "http://"+addr+"/pipelines/p/status", "Bearer "+testToken, ""); !strings.Contains(r.body, `"state":"PAUSED"`) {
+		t.Errorf("after pause: %d %q", r.code, r.body)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dir, "*", "target.json")); len(matches) != 0 {
+		t.Errorf("sluice run stored a target: %v", matches)
+	}
 	stopRun(t, cmd, dir)
 }

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/console"
 	"github.com/sluice-dev/sluice/controlapi"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
 	"github.com/sluice-dev/sluice/frontdoor/ksqldb"
@@ -50,8 +50,8 @@ Pipeline files (sluice's or Data Prepper's; a directory stands for its *.yaml
 and *.yml files) run beside them, with their state in
 --state-dir/pipelines/NAME; GET /pipelines lists every pipeline, PUT
 /pipelines/NAME/pause|resume|stop and POST /pipelines/NAME/restart drive a
-file's. Stop with SIGINT/SIGTERM: every pipeline drains and saves its
-checkpoint.
+file's. The web console, /console/, shows them all. Stop with
+SIGINT/SIGTERM: every pipeline drains and saves its checkpoint.
 
 Security: --http listens on loopback by default. Any other address needs
 authentication: a bearer token (--auth-token-file FILE or $SLUICE_AUTH_TOKEN),
@@ -113,11 +113,7 @@ Flags:`)
 	}
 	m := metrics.New()
 	slots := &slotReporters{}
-	obs := observe(m)
-	sup := supervisor.New(supervisor.Options{Registry: reg, Logger: log, Observe: func(p *app.Pipeline) any {
-		slots.set(p)
-		return obs(p)
-	}})
+	sup := supervisor.New(monitored(supervisor.Options{Registry: reg, Logger: log}, m, slots))
 	status := supervisorStatus{sup}
 	m.SetStatusSource(status)
 	// The listener comes first: the worker id is the address it is bound
@@ -130,6 +126,9 @@ Flags:`)
 	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
 		mux.Handle(p, ops)
 	}
+	mux.Handle(console.Prefix, console.Handler()) // "/" stays Connect's root
+	hist := m.NewHistory(0, 0)
+	go hist.Run(ctx)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := api.Load(); h != nil {
 			(*h).ServeHTTP(w, r)
@@ -175,7 +174,7 @@ Flags:`)
 		sup.Shutdown(context.Background())
 		return exitFailed
 	}
-	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, slots, log)
+	h := serveAPI(srv, ksqldb.Mount(srv.Handler(), ks.Handler()), sup, pfiles, slots, hist, log)
 	api.Store(&h)
 	log.Info("serving the Kafka Connect REST API", "addr", hs.Addr(), "url", hs.URL(), "state_dir", dir)
 	<-ctx.Done()
@@ -263,10 +262,11 @@ func loadServeFiles(args []string, stateDir string, reg component.Registry, stde
 
 // serveAPI is the API `sluice serve` serves once its connectors are
 // loaded: the pipelines API (package controlapi) on /pipelines, base on
-// the rest (Kafka Connect's REST API, with ksqlDB's mounted on it).
-func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, slots *slotReporters, log *slog.Logger) http.Handler {
+// the rest (Kafka Connect's REST API, with ksqlDB's mounted on it). hist
+// (nil: none) serves /pipelines/NAME/history.
+func serveAPI(srv *connect.Server, base http.Handler, sup *supervisor.Supervisor, files map[string]*serveFile, slots *slotReporters, hist *metrics.History, log *slog.Logger) http.Handler {
 	pipes := controlapi.New(controlapi.Options{
-		Supervisor: sup, Logger: log, Scrub: srv.Scrub, Slots: slots.get,
+		Supervisor: sup, Logger: log, Scrub: srv.Scrub, Slots: slots.get, History: hist,
 		Origin: func(p string) (controlapi.Origin, bool) {
 			if f, ok := files[p]; ok {
 				return controlapi.Origin{Kind: controlapi.KindFile, File: f.path, Dir: f.dir}, true

@@ -96,7 +96,7 @@ sinks:
 		tb.Fatal(err)
 	}
 	const token = "fuzz-token-0123456789abcdef"
-	hs, err := httpapi.Listen("127.0.0.1:0", &httpapi.Security{Token: token}, serveAPI(srv, srv.Handler(), sup, files, &slotReporters{}, log), log)
+	hs, err := httpapi.Listen("127.0.0.1:0", &httpapi.Security{Token: token}, serveAPI(srv, srv.Handler(), sup, files, &slotReporters{}, nil, log), log)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 // The failures are shown (the connector's task FAILED with its trace, the
 // pipelines FAILED with their errors, naming the user and the key that
 // holds the password) and the canary is in no response — configs,
-// statuses, /pipelines, /readyz, /metrics — and in no line of the server's
+// statuses, /pipelines (and their history), /readyz, /metrics — and in no line of the server's
 // log at debug level.
 func TestServeSecretsOnFailure(t *testing.T) {
 	myDSN := svctest.Need(t, svctest.MariaDB)
@@ -100,7 +100,8 @@ engine:
 	}
 	for _, p := range []string{"/connectors?expand=status&expand=info", "/connectors/jdbc", "/connectors/jdbc/config",
 		"/connectors/jdbc/status", "/connectors/jdbc/tasks", "/connectors/jdbc/tasks/0/status",
-		"/pipelines", "/pipelines/tomysql", "/pipelines/dp/status", "/pipelines/jdbc", "/readyz", "/metrics"} {
+		"/pipelines", "/pipelines/tomysql", "/pipelines/dp/status", "/pipelines/jdbc", "/readyz", "/metrics",
+		"/pipelines/tomysql/history", "/pipelines/dp/history", "/pipelines/jdbc/history"} {
 		code, b := s.call(t, "GET", p, "")
 		if code >= 500 && p != "/readyz" {
 			t.Errorf("GET %s: %d %s", p, code, b)
