@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/svctest"
+)
+
+// verifyJSON is the part of `sluice verify --json` the tests check.
+type verifyJSON struct {
+	Tables []struct {
+		Table       string   `json:"table"`
+		Rows        int64    `json:"rows"`
+		Missing     int      `json:"missing"`
+		Extra       int      `json:"extra"`
+		Different   int      `json:"different"`
+		MissingKeys []string `json:"missing_keys"`
+		ExtraKeys   []string `json:"extra_keys"`
+		Differences []struct {
+			Key     string `json:"key"`
+			Columns []struct {
+				Column string          `json:"column"`
+				Source json.RawMessage `json:"source"`
+				Sink   json.RawMessage `json:"sink"`
+			} `json:"columns"`
+		} `json:"differences"`
+		Notes  []string `json:"notes"`
+		Repair *struct {
+			Signals []string `json:"signals"`
+			Keys    int      `json:"keys"`
+			Remove  []string `json:"remove"`
+		} `json:"repair"`
+	} `json:"tables"`
+}
+
+// verifyFixture is a pipeline from a PostgreSQL table into a PostgreSQL
+// table, an OpenSearch index and a file, run until it has caught up.
+type verifyFixture struct {
+	t        *testing.T
+	dir      string
+	pipeline string
+	env      []string
+	src      *pgx.Conn
+	sink     *pgx.Conn
+	search   *searchIndex
+	index    string // the item table's index
+	file     string
+}
+
+const verifyRows = 40
+
+func newVerifyFixture(t *testing.T) *verifyFixture {
+	osURL := svctest.Need(t, svctest.OpenSearch)
+	srcDSN := pgtest.NewDatabase(t)
+	sinkDSN := pgtest.NewDatabase(t)
+	f := &verifyFixture{t: t, dir: t.TempDir(), src: pgtest.Connect(t, srcDSN), sink: pgtest.Connect(t, sinkDSN)}
+	f.search = newSearchIndex(t, osURL, "sluice-verify")
+	f.index = f.search.name + "-item"
+	f.file = filepath.Join(f.dir, "out.jsonl")
+	f.exec(f.src, `CREATE TABLE item (id int PRIMARY KEY, name text, note text, amount numeric(12,3), at timestamptz, score float8)`,
+		`CREATE TABLE marker (id int PRIMARY KEY)`,
+		fmt.Sprintf(`INSERT INTO item SELECT g, 'name ' || g || ' é✓', 'n' || g, g * 1.5, timestamptz '2024-01-01 10:00:00.123456+00' + g * interval '1 hour', g / 3.0
+			FROM generate_series(1, %d) g`, verifyRows))
+	f.pipeline = writePipeline(t, f.dir, fmt.Sprintf(`state_dir: %[1]s/state
+sources:
+  pg:
+    type: postgres
+    dsn: ${SOURCE_DSN}
+    tables: [public.item, public.marker]
+    slot: %[2]s
+    snapshot_chunk_rows: 10
+sinks:
+  table:
+    type: postgres
+    dsn: ${TARGET_DSN}
+    inputs: [pg]
+    auto_create: true
+  search:
+    type: opensearch
+    hosts: ["${OS_URL}"]
+    index: %[3]s-${table}
+    inputs: [pg]
+  file:
+    type: file
+    path: %[4]s
+    inputs: [pg]
+`, f.dir, uniqueSlot(), f.search.name, f.file))
+	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN, "OS_URL=" + osURL}
+	return f
+}
+
+func (f *verifyFixture) exec(db *pgx.Conn, qs ...string) {
+	f.t.Helper()
+	for _, q := range qs {
+		if _, err := db.Exec(context.Background(), q); err != nil {
+			f.t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// caughtUp reports whether marker row id is in every sink.
+func (f *verifyFixture) caughtUp(id int) bool {
+	var n int
+	if err := f.sink.QueryRow(context.Background(), `SELECT count(*) FROM marker WHERE id = $1`, id).Scan(&n); err != nil || n == 0 {
+		return false
+	}
+	if !f.search.exists(f.search.name+"-marker", fmt.Sprint(id)) {
+		return false
+	}
+	b, _ := os.ReadFile(f.file)
+	return bytes.Contains(b, []byte(fmt.Sprintf(`"after":{"id":%d},"source":`, id)))
+}
+
+// run runs the pipeline until marker row id is in every sink.
+func (f *verifyFixture) run(id int, changes ...string) {
+	f.t.Helper()
+	cmd := startSluice(f.t, f.dir, f.pipeline, f.env...)
+	f.exec(f.src, changes...)
+	f.exec(f.src, fmt.Sprintf(`INSERT INTO marker VALUES (%d)`, id))
+	stopWhen(f.t, cmd, f.dir, time.Minute, fmt.Sprintf("marker %d in every sink", id), func() bool { return f.caughtUp(id) })
+}
+
+// verify runs sluice verify and decodes its JSON report.
+func (f *verifyFixture) verify(want int, args ...string) (verifyJSON, string) {
+	f.t.Helper()
+	cmd := append([]string{"verify", "--json", "--chunk-rows", "7", "--tables", "public.item"}, args...)
+	cmd = append(cmd, f.pipeline)
+	stdout, stderr, code := runCmdEnv(f.t, f.dir, f.env, cmd...)
+	if code != want {
+		f.t.Fatalf("sluice %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd, " "), code, want, stdout, stderr)
+	}
+	var out verifyJSON
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		f.t.Fatalf("sluice verify --json: %v\n%s", err, stdout)
+	}
+	return out, stdout
+}
+
+// runCmdEnv is runCmd with env added to the environment.
+func runCmdEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v) // restored at the test's end
+	}
+	return runCmd(t, dir, args...)
+}
+
+// The differences every test plants in its sink, after the live changes
+// (key 2 renamed, key 4 deleted) have streamed through:
+//
+//	3     missing (removed from the sink)
+//	1000  extra (added to the sink)
+//	10    deleted in the source while sluice was stopped: still in the sink
+//	5     name different
+//	6     note NULL in the sink
+//	7     amount 10.500 → 10.501 (numeric)
+//	8     at one microsecond later (timestamp)
+//	9     name in decomposed Unicode (e + U+0301 for é)
+var (
+	wantMissing = []string{"3"}
+	wantExtra   = []string{"10", "1000"}
+	wantDiff    = map[string]string{
+		"5": "name", "6": "note", "7": "amount", "8": "at", "9": "name",
+	}
+)
+
+func checkPlanted(t *testing.T, sink string, out verifyJSON) {
+	t.Helper()
+	if len(out.Tables) != 1 {
+		t.Fatalf("%s: %d tables in the report, want 1", sink, len(out.Tables))
+	}
+	tr := out.Tables[0]
+	if tr.Table != "public.item" || tr.Rows != verifyRows-2 {
+		t.Errorf("%s: table %s, %d rows; want public.item, %d rows", sink, tr.Table, tr.Rows, verifyRows-2)
+	}
+	if tr.Missing != 1 || !reflect.DeepEqual(tr.MissingKeys, wantMissing) {
+		t.Errorf("%s: missing %d %v, want %v", sink, tr.Missing, tr.MissingKeys, wantMissing)
+	}
+	extra := append([]string(nil), tr.ExtraKeys...)
+	if tr.Extra != 2 || !reflect.DeepEqual(sortedCopy(extra), wantExtra) {
+		t.Errorf("%s: extra %d %v, want %v", sink, tr.Extra, tr.ExtraKeys, wantExtra)
+	}
+	got := map[string]string{}
+	for _, d := range tr.Differences {
+		var cols []string
+		for _, c := range d.Columns {
+			cols = append(cols, c.Column)
+		}
+		got[d.Key] = strings.Join(cols, ",")
+	}
+	if tr.Different != len(wantDiff) || !reflect.DeepEqual(got, wantDiff) {
+		t.Errorf("%s: different %d %v, want %v", sink, tr.Different, got, wantDiff)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestVerify runs a pipeline into a PostgreSQL table, an OpenSearch index
+// and a file, verifies each clean (exit 0), plants every kind of
+// difference in each sink, and expects verify to find exactly those keys
+// (exit 1), with the columns that differ.
+func TestVerify(t *testing.T) {
+	f := newVerifyFixture(t)
+	f.run(1, `UPDATE item SET name = 'renamed' WHERE id = 2`, `DELETE FROM item WHERE id = 4`)
+
+	for _, sink := range []string{"table", "search", "file"} {
+		out, raw := f.verify(exitOK, "--sink", sink)
+		if tr := out.Tables[0]; tr.Rows != verifyRows-1 || tr.Missing+tr.Extra+tr.Different != 0 {
+			t.Errorf("%s: a clean sink does not verify clean:\n%s", sink, raw)
+		}
+	}
+
+	// The source loses key 10 while sluice is stopped: every sink keeps it.
+	f.exec(f.src, `DELETE FROM item WHERE id = 10`)
+	// The PostgreSQL table.
+	f.exec(f.sink, `DELETE FROM item WHERE id = 3`,
+		`INSERT INTO item (id, name) VALUES (1000, 'stray')`,
+		`UPDATE item SET name = 'other' WHERE id = 5`,
+		`UPDATE item SET note = NULL WHERE id = 6`,
+		`UPDATE item SET amount = 10.501 WHERE id = 7`,
+		`UPDATE item SET at = at + interval '1 microsecond' WHERE id = 8`,
+		`UPDATE item SET name = 'name 9 e`+"\u0301"+`✓' WHERE id = 9`)
+	// The index.
+	f.plantSearch()
+	// The file: lines appended as the sink would write them.
+	f.plantFile()
+
+	for _, sink := range []string{"table", "search", "file"} {
+		out, _ := f.verify(exitFailed, "--sink", sink)
+		checkPlanted(t, sink, out)
+	}
+
+	// The text report names the keys and both values.
+	stdout, _, code := runCmdEnv(t, f.dir, f.env, "verify", "--sink", "table", "--tables", "public.item", f.pipeline)
+	if code != exitFailed {
+		t.Fatalf("text report: exit %d", code)
+	}
+	for _, want := range []string{
+		"public.item → public.item: DIFFERENT: 38 rows, 1 missing, 2 extra, 5 different",
+		"  missing in the sink (id): 3\n",
+		"  extra in the sink (id): 10, 1000\n",
+		"    7: amount source 10.5 sink 10.501;\n",
+		"    6: note source \"n6\" sink null;\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("text report lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// plantSearch changes the index as the planted differences say.
+func (f *verifyFixture) plantSearch() {
+	f.t.Helper()
+	doc := func(id string) map[string]any {
+		st, b := f.search.do("GET", "/"+f.index+"/_doc/"+id)
+		if st != 200 {
+			f.t.Fatalf("document %s: HTTP %d %s", id, st, b)
+		}
+		var d struct {
+			Source map[string]any `json:"_source"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&d); err != nil {
+			f.t.Fatal(err)
+		}
+		return d.Source
+	}
+	put := func(id string, src map[string]any) {
+		b, _ := json.Marshal(src)
+		req, _ := http.NewRequest("PUT", f.search.base+"/"+f.index+"/_doc/"+id, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			f.t.Fatalf("PUT document %s: HTTP %d", id, resp.StatusCode)
+		}
+	}
+	if st, b := f.search.do("DELETE", "/"+f.index+"/_doc/3"); st != 200 {
+		f.t.Fatalf("delete document 3: HTTP %d %s", st, b)
+	}
+	put("1000", map[string]any{"id": 1000, "name": "stray"})
+	d := doc("5")
+	d["name"] = "other"
+	put("5", d)
+	d = doc("6")
+	d["note"] = nil
+	put("6", d)
+	d = doc("7")
+	d["amount"] = json.Number("10.501")
+	put("7", d)
+	d = doc("8")
+	d["at"] = "2024-01-01T18:00:00.123457Z"
+	put("8", d)
+	d = doc("9")
+	d["name"] = "name 9 e\u0301✓"
+	put("9", d)
+}
+
+// plantFile appends Debezium lines to the file sink's output.
+func (f *verifyFixture) plantFile() {
+	f.t.Helper()
+	data, err := os.ReadFile(f.file)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	last := map[string]map[string]any{}
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var e map[string]any
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&e); err != nil {
+			f.t.Fatal(err)
+		}
+		if src := e["source"].(map[string]any); src["table"] != "item" || e["after"] == nil {
+			continue
+		}
+		last[fmt.Sprint(e["after"].(map[string]any)["id"])] = e
+	}
+	var out bytes.Buffer
+	emit := func(e map[string]any) {
+		b, _ := json.Marshal(e)
+		out.Write(b)
+		out.WriteByte('\n')
+	}
+	change := func(id, col string, v any) {
+		e := last[id]
+		after := map[string]any{}
+		for k, x := range e["after"].(map[string]any) {
+			after[k] = x
+		}
+		after[col] = v
+		e2 := map[string]any{"before": nil, "after": after, "source": e["source"], "op": "u", "ts_ms": e["ts_ms"]}
+		emit(e2)
+	}
+	del := last["3"]
+	emit(map[string]any{"before": del["after"], "after": nil, "source": del["source"], "op": "d", "ts_ms": del["ts_ms"]})
+	stray := map[string]any{}
+	for k, x := range last["1"] {
+		stray[k] = x
+	}
+	stray["after"] = map[string]any{"id": 1000, "name": "stray", "note": nil, "amount": nil, "at": nil, "score": nil}
+	stray["op"] = "c"
+	emit(stray)
+	change("5", "name", "other")
+	change("6", "note", nil)
+	change("7", "amount", "KQU=") // 10.501: Debezium's precise decimal, the unscaled 10501 in big-endian bytes
+	switch at := last["8"]["after"].(map[string]any)["at"].(type) {
+	case json.Number: // microseconds
+		n, _ := at.Int64()
+		change("8", "at", n+1)
+	case string: // ISO 8601
+		change("8", "at", strings.Replace(at, ".123456Z", ".123457Z", 1))
+	default:
+		f.t.Fatalf("key 8: at is %T", at)
+	}
+	change("9", "name", "name 9 e\u0301✓")
+	fh, err := os.OpenFile(f.file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.Write(out.Bytes()); err != nil {
+		f.t.Fatal(err)
+	}
+}

@@ -1,0 +1,243 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	pgsource "github.com/sluice-dev/sluice/source/postgres"
+	"github.com/sluice-dev/sluice/topology"
+)
+
+// signalKeys are the yaml keys a source's configuration may name its
+// Debezium signal table with (signal.data.collection in Debezium).
+var signalKeys = []string{"signal_data_collection", "signal_table"}
+
+// SignalTable returns the signal table (schema.table) a source's
+// configuration names, or "" when it has none (the source does not read
+// signals).
+func SignalTable(cfg any) string {
+	v := reflect.ValueOf(cfg)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		for _, k := range signalKeys {
+			if tag == k && f.Type.Kind() == reflect.String {
+				return v.Field(i).String()
+			}
+		}
+	}
+	return ""
+}
+
+// signaller inserts execute-snapshot signals.
+type signaller struct {
+	table  string // schema.table
+	quoted string
+	seq    int
+}
+
+func newSignaller(src *topology.Node, override string) (*signaller, error) {
+	t := override
+	if t == "" {
+		t = SignalTable(src.Config)
+	}
+	if t == "" {
+		return nil, usagef("--repair: source %s names no signal table: set its signal_data_collection (schema.table of a table with columns id, type, data, as Debezium's signal.data.collection), or pass --signal-table", src.Name)
+	}
+	schema, table, ok := strings.Cut(t, ".")
+	if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
+		return nil, usagef("--repair: signal table %q is not schema.table", t)
+	}
+	return &signaller{table: t, quoted: pgx.Identifier{schema, table}.Sanitize()}, nil
+}
+
+// maxSignalData is the size of the signal table's data column in
+// Debezium's documented DDL (varchar(2048)): each signal stays within it.
+const maxSignalData = 2048
+
+// signalData is an execute-snapshot signal's data, members in Debezium's
+// documented order.
+type signalData struct {
+	DataCollections      []string        `json:"data-collections"`
+	Type                 string          `json:"type"`
+	AdditionalConditions []signalFilters `json:"additional-conditions"`
+}
+
+type signalFilters struct {
+	DataCollection string `json:"data-collection"`
+	Filter         string `json:"filter"`
+}
+
+// Signal is one row for the signal table.
+type Signal struct {
+	ID   string
+	Type string
+	Data string
+}
+
+// Signals builds the execute-snapshot signals that re-snapshot exactly
+// keys of table: a filter per signal, "key IN (...)" for a one-column key
+// and "(a = .. AND b = ..) OR ..." otherwise, cut so that each signal's
+// data fits maxSignalData bytes. idPrefix makes the ids unique.
+func Signals(st *pgsource.ScanTable, keys [][]string, idPrefix string) ([]Signal, error) {
+	table := st.Schema.Namespace + "." + st.Schema.Table
+	var out []Signal
+	data := func(filter string) (string, error) {
+		b, err := marshalNoEscape(signalData{DataCollections: []string{table}, Type: "incremental",
+			AdditionalConditions: []signalFilters{{DataCollection: table, Filter: filter}}})
+		return string(b), err
+	}
+	cols := st.KeyColumns()
+	single := len(cols) == 1
+	term := func(k []string) string {
+		if single {
+			return quoteLit(k[0])
+		}
+		return "(" + st.KeyPredicate(k) + ")"
+	}
+	build := func(terms []string) string {
+		if single {
+			return pgx.Identifier{cols[0]}.Sanitize() + " IN (" + strings.Join(terms, ", ") + ")"
+		}
+		return strings.Join(terms, " OR ")
+	}
+	var terms []string
+	flush := func() error {
+		if len(terms) == 0 {
+			return nil
+		}
+		d, err := data(build(terms))
+		if err != nil {
+			return err
+		}
+		out = append(out, Signal{ID: fmt.Sprintf("%s-%d", idPrefix, len(out)+1), Type: "execute-snapshot", Data: d})
+		terms = terms[:0]
+		return nil
+	}
+	for _, k := range keys {
+		t := term(k)
+		if len(terms) > 0 {
+			d, err := data(build(append(terms[:len(terms):len(terms)], t)))
+			if err != nil {
+				return nil, err
+			}
+			if len(d) > maxSignalData {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		terms = append(terms, t)
+		if d, _ := data(build(terms)); len(d) > maxSignalData && len(terms) == 1 {
+			return nil, fmt.Errorf("the key %s alone makes a signal over %d bytes", keyID(k), maxSignalData)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// repair inserts the table's signals and says how to remove extra keys.
+func (s *signaller) repair(ctx context.Context, src *pgsource.Scanner, tr *TableReport, tt tableTarget) error {
+	tr.Repair = &Repair{Keys: len(tr.repairKeys)}
+	if len(tr.repairKeys) > 0 {
+		s.seq++
+		prefix := fmt.Sprintf("sluice-verify-%x-%d", time.Now().UnixNano(), s.seq)
+		sigs, err := Signals(tr.st, tr.repairKeys, prefix)
+		if err != nil {
+			return err
+		}
+		for _, sg := range sigs {
+			if err := src.Exec(ctx, "INSERT INTO "+s.quoted+" (id, type, data) VALUES ($1, $2, $3)", sg.ID, sg.Type, sg.Data); err != nil {
+				return fmt.Errorf("insert into signal table %s: %w", s.table, err)
+			}
+			tr.Repair.Signals = append(tr.Repair.Signals, sg.ID)
+		}
+		if tr.repairCut {
+			tr.Repair.Remove = append(tr.Repair.Remove, fmt.Sprintf("only the first %d differing keys were signalled: run verify --repair again after the snapshot", maxRepairKeys))
+		}
+	}
+	if tr.Extra > 0 {
+		if rm, ok := tt.(remover); ok {
+			tr.Repair.Remove = append(tr.Repair.Remove, rm.removal(tr.extraIDs)...)
+		}
+	}
+	return nil
+}
+
+// remover says how to remove extra keys from a sink: an incremental
+// snapshot reads rows that exist, so it cannot delete what the source no
+// longer has.
+type remover interface {
+	removal(ids []string) []string
+}
+
+func (p *pgTable) removal(ids []string) []string {
+	if p.sk == nil {
+		return nil
+	}
+	terms := make([]string, 0, len(ids))
+	for _, id := range ids {
+		k := splitKeyID(id, len(p.sk.Schema.KeyIdx))
+		if k == nil {
+			continue
+		}
+		terms = append(terms, "("+p.sk.KeyPredicate(k)+")")
+	}
+	return []string{fmt.Sprintf("%d extra rows cannot be removed by a snapshot (their keys are not in the source); remove them with: DELETE FROM %s WHERE %s;",
+		len(ids), p.sk.Quoted(), strings.Join(terms, " OR "))}
+}
+
+func (s *searchTable) removal(ids []string) []string {
+	out := []string{fmt.Sprintf("%d extra documents cannot be removed by a snapshot (their keys are not in the source); remove them with:", len(ids))}
+	for _, id := range ids {
+		out = append(out, fmt.Sprintf("  DELETE %s/%s/_doc/%s", hostNoUser(s.t.host), s.index, urlPathEscape(id)))
+	}
+	return out
+}
+
+func (f *fileTable) removal(ids []string) []string {
+	return []string{fmt.Sprintf("%d extra keys (%s) cannot be removed from an append-only file by a snapshot: consumers that read the file to its end keep them; write the file anew (a new path, snapshot: initial) to drop them",
+		len(ids), strings.Join(ids, ", "))}
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // a filter's < and > stay readable
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
+}
+
+func urlPathEscape(s string) string { return url.PathEscape(s) }
+
+// hostNoUser is a host URL without credentials, for messages.
+func hostNoUser(h string) string {
+	u, err := url.Parse(h)
+	if err != nil {
+		return "(the sink's host)"
+	}
+	u.User = nil
+	return u.String()
+}
