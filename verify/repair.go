@@ -20,29 +20,43 @@ import (
 var signalKeys = []string{"signal_data_collection", "signal_table"}
 
 // SignalTable returns the signal table (schema.table) a source's
-// configuration names, or "" when it has none (the source does not read
-// signals).
+// configuration names, or "" when it names none.
 func SignalTable(cfg any) string {
+	v, _, ok := signalField(cfg)
+	if !ok {
+		return ""
+	}
+	return v.String()
+}
+
+// SignalKey returns the yaml key under which a source's configuration
+// names its signal table; ok is false when the source reads no signals.
+func SignalKey(cfg any) (key string, ok bool) {
+	_, key, ok = signalField(cfg)
+	return key, ok
+}
+
+func signalField(cfg any) (reflect.Value, string, bool) {
 	v := reflect.ValueOf(cfg)
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			return ""
+			return reflect.Value{}, "", false
 		}
 		v = v.Elem()
 	}
 	if v.Kind() != reflect.Struct {
-		return ""
+		return reflect.Value{}, "", false
 	}
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
 		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		for _, k := range signalKeys {
 			if tag == k && f.Type.Kind() == reflect.String {
-				return v.Field(i).String()
+				return v.Field(i), k, true
 			}
 		}
 	}
-	return ""
+	return reflect.Value{}, "", false
 }
 
 // signaller inserts execute-snapshot signals.
@@ -58,7 +72,10 @@ func newSignaller(src *topology.Node, override string) (*signaller, error) {
 		t = SignalTable(src.Config)
 	}
 	if t == "" {
-		return nil, usagef("--repair: source %s names no signal table: set its signal_data_collection (schema.table of a table with columns id, type, data, as Debezium's signal.data.collection), or pass --signal-table", src.Name)
+		if key, ok := SignalKey(src.Config); ok {
+			return nil, usagef("--repair: source %s names no signal table: set its %s (schema.table of a table with columns id, type, data, as Debezium's signal.data.collection), or pass --signal-table", src.Name, key)
+		}
+		return nil, usagef("--repair: source %s (type %s) reads no signal table, so nothing would run the snapshot; --signal-table schema.table inserts the signals anyway", src.Name, src.Type)
 	}
 	schema, table, ok := strings.Cut(t, ".")
 	if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
