@@ -109,24 +109,28 @@ type Signal struct {
 }
 
 // Signals builds the execute-snapshot signals that re-snapshot exactly
-// keys of table: a filter per signal, "key IN (...)" for a one-column key
-// and "(a = .. AND b = ..) OR ..." otherwise, cut so that each signal's
-// data fits maxSignalData bytes. idPrefix makes the ids unique.
-func Signals(st *pgsource.ScanTable, keys [][]string, idPrefix string) ([]Signal, error) {
-	table := st.Schema.Namespace + "." + st.Schema.Table
+// keys (their text forms, in keyCols order) of table (schema.table): a
+// filter per signal, `"id" IN ('1', '2')` for a one-column key and
+// `("a" = '1' AND "b" = 'x') OR ...` otherwise, cut so that each signal's
+// data fits maxSignalData bytes. Ids are idPrefix-1, idPrefix-2, ...
+func Signals(table string, keyCols []string, keys [][]string, idPrefix string) ([]Signal, error) {
 	var out []Signal
 	data := func(filter string) (string, error) {
 		b, err := marshalNoEscape(signalData{DataCollections: []string{table}, Type: "incremental",
 			AdditionalConditions: []signalFilters{{DataCollection: table, Filter: filter}}})
 		return string(b), err
 	}
-	cols := st.KeyColumns()
+	cols := keyCols
 	single := len(cols) == 1
 	term := func(k []string) string {
 		if single {
 			return quoteLit(k[0])
 		}
-		return "(" + st.KeyPredicate(k) + ")"
+		parts := make([]string, len(k))
+		for i := range k {
+			parts[i] = pgx.Identifier{cols[i]}.Sanitize() + " = " + quoteLit(k[i])
+		}
+		return "(" + strings.Join(parts, " AND ") + ")"
 	}
 	build := func(terms []string) string {
 		if single {
@@ -179,7 +183,7 @@ func (s *signaller) repair(ctx context.Context, src *pgsource.Scanner, tr *Table
 	if len(tr.repairKeys) > 0 {
 		s.seq++
 		prefix := fmt.Sprintf("sluice-verify-%x-%d", time.Now().UnixNano(), s.seq)
-		sigs, err := Signals(tr.st, tr.repairKeys, prefix)
+		sigs, err := Signals(tr.Table, tr.st.KeyColumns(), tr.repairKeys, prefix)
 		if err != nil {
 			return err
 		}
