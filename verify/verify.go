@@ -76,6 +76,12 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 	if !ok {
 		return nil, usagef("source %s is of type %s: verify reads postgres sources (mysql, mongodb and others are not supported yet)", srcNode.Name, srcNode.Type)
 	}
+	var sig *signaller
+	if opts.Repair {
+		if sig, err = newSignaller(srcNode, opts.SignalTable); err != nil {
+			return nil, err
+		}
+	}
 	src, err := pgsource.OpenScanner(ctx, srcCfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", srcNode.Name, err)
@@ -120,13 +126,6 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 	defer tgt.close(context.WithoutCancel(ctx))
 
 	rep := &Report{Pipeline: g.Name, Source: srcNode.Name, Sink: sinkNode.Name, SinkType: sinkNode.Type}
-	var sig *signaller
-	if opts.Repair {
-		sig, err = newSignaller(srcNode, opts.SignalTable)
-		if err != nil {
-			return nil, err
-		}
-	}
 	for _, name := range mine {
 		tr, err := compareTable(ctx, src, srcNode.Name, name, tgt, &opts)
 		if err != nil {

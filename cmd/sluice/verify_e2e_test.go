@@ -461,3 +461,46 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestVerifyUsage: what verify cannot do is exit 2 with a message that
+// says why and what to do, before connecting anywhere.
+func TestVerifyUsage(t *testing.T) {
+	dir := t.TempDir()
+	pg := "sources:\n  pg: {type: postgres, dsn: 'postgres://u@127.0.0.1:1/db', tables: [public.t]}\n"
+	for _, tc := range []struct {
+		name, pipeline string
+		args           []string
+		want           string
+	}{
+		{"generator source", "sources:\n  gen: {type: generator, tables: [product]}\nsinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [gen]}\n", nil,
+			"sluice verify: source gen is of type generator: verify reads postgres sources (mysql, mongodb and others are not supported yet)\n"},
+		{"no readable sink", pg + "sinks:\n  out: {type: stdout, inputs: [pg]}\n", nil,
+			"sluice verify: no sink of the pipeline is one verify reads (postgres, opensearch, elasticsearch, file, lines)\n"},
+		{"unknown sink", pg + "sinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n", []string{"--sink", "nope"},
+			"sluice verify: --sink nope: the pipeline has no such sink (sinks: out)\n"},
+		{"several sinks", pg + "sinks:\n  a: {type: file, path: " + dir + "/a.jsonl, inputs: [pg]}\n  b: {type: file, path: " + dir + "/b.jsonl, inputs: [pg]}\n", nil,
+			"sluice verify: the pipeline has several sinks (a, b): choose one with --sink NAME\n"},
+		{"processor between", pg + "processors:\n  f: {type: filter, inputs: [pg], condition: 'true'}\nsinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [f]}\n", nil,
+			"sluice verify: sink out takes its input from processor f: verify compares a sink with the source rows it receives unchanged\n"},
+		{"repair without signals", pg + "sinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n", []string{"--repair"},
+			"sluice verify: --repair: source pg (type postgres) reads no signal table, so nothing would run the snapshot; --signal-table schema.table inserts the signals anyway\n"},
+		{"bad signal table", pg + "sinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n", []string{"--repair", "--signal-table", "sig"},
+			"sluice verify: --repair: signal table \"sig\" is not schema.table\n"},
+		{"bad chunk", pg + "sinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n", []string{"--chunk-rows", "0"},
+			"sluice verify: --chunk-rows and --sample must be positive, --rate not negative\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "repair without signals" {
+				if _, ok := verify.SignalKey(postgres.DefaultConfig()); ok {
+					t.Skip("the postgres source reads a signal table")
+				}
+			}
+			p := writePipeline(t, t.TempDir(), tc.pipeline)
+			var stdout, stderr bytes.Buffer
+			code := run(append(append([]string{"verify"}, tc.args...), p), &stdout, &stderr)
+			if code != exitUsage || stderr.String() != tc.want || stdout.Len() != 0 {
+				t.Errorf("exit %d, stdout %q, stderr\n %q\nwant exit 2, stderr\n %q", code, stdout.String(), stderr.String(), tc.want)
+			}
+		})
+	}
+}
