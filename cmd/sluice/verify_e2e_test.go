@@ -57,8 +57,8 @@ type verifyFixture struct {
 	env      []string
 	src      *pgx.Conn
 	sink     *pgx.Conn
-	search   *searchIndex
-	index    string // the item table's index
+	search   *searchIndex // OpenSearch
+	es       *searchIndex // Elasticsearch 8
 	file     string
 }
 
@@ -66,11 +66,12 @@ const verifyRows = 40
 
 func newVerifyFixture(t *testing.T) *verifyFixture {
 	osURL := svctest.Need(t, svctest.OpenSearch)
+	esURL := svctest.Need(t, svctest.Elasticsearch)
 	srcDSN := pgtest.NewDatabase(t)
 	sinkDSN := pgtest.NewDatabase(t)
 	f := &verifyFixture{t: t, dir: t.TempDir(), src: pgtest.Connect(t, srcDSN), sink: pgtest.Connect(t, sinkDSN)}
 	f.search = newSearchIndex(t, osURL, "sluice-verify")
-	f.index = f.search.name + "-item"
+	f.es = newSearchIndex(t, esURL, "sluice-verify")
 	f.file = filepath.Join(f.dir, "out.jsonl")
 	f.exec(f.src, `CREATE TABLE item (id int PRIMARY KEY, name text, note text, amount numeric(12,3), at timestamptz, score float8)`,
 		`CREATE TABLE marker (id int PRIMARY KEY)`,
@@ -95,12 +96,17 @@ sinks:
     hosts: ["${OS_URL}"]
     index: %[3]s-${table}
     inputs: [pg]
+  es:
+    type: elasticsearch
+    hosts: ["${ES_URL}"]
+    index: %[5]s-${table}
+    inputs: [pg]
   file:
     type: file
     path: %[4]s
     inputs: [pg]
-`, f.dir, uniqueSlot(), f.search.name, f.file))
-	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN, "OS_URL=" + osURL}
+`, f.dir, uniqueSlot(), f.search.name, f.file, f.es.name))
+	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN, "OS_URL=" + osURL, "ES_URL=" + esURL}
 	return f
 }
 
@@ -119,7 +125,7 @@ func (f *verifyFixture) caughtUp(id int) bool {
 	if err := f.sink.QueryRow(context.Background(), `SELECT count(*) FROM marker WHERE id = $1`, id).Scan(&n); err != nil || n == 0 {
 		return false
 	}
-	if !f.search.exists(f.search.name+"-marker", fmt.Sprint(id)) {
+	if !f.search.exists(f.search.name+"-marker", fmt.Sprint(id)) || !f.es.exists(f.es.name+"-marker", fmt.Sprint(id)) {
 		return false
 	}
 	b, _ := os.ReadFile(f.file)
@@ -229,7 +235,7 @@ func TestVerify(t *testing.T) {
 	f := newVerifyFixture(t)
 	f.run(1, `UPDATE item SET name = 'renamed' WHERE id = 2`, `DELETE FROM item WHERE id = 4`)
 
-	for _, sink := range []string{"table", "search", "file"} {
+	for _, sink := range []string{"table", "search", "es", "file"} {
 		out, raw := f.verify(exitOK, "--sink", sink)
 		if tr := out.Tables[0]; tr.Rows != verifyRows-1 || tr.Missing+tr.Extra+tr.Different != 0 {
 			t.Errorf("%s: a clean sink does not verify clean:\n%s", sink, raw)
@@ -246,12 +252,13 @@ func TestVerify(t *testing.T) {
 		`UPDATE item SET amount = 10.501 WHERE id = 7`,
 		`UPDATE item SET at = at + interval '1 microsecond' WHERE id = 8`,
 		`UPDATE item SET name = 'name 9 e`+"\u0301"+`✓' WHERE id = 9`)
-	// The index.
-	f.plantSearch()
+	// The indexes.
+	f.plantSearch(f.search)
+	f.plantSearch(f.es)
 	// The file: lines appended as the sink would write them.
 	f.plantFile()
 
-	for _, sink := range []string{"table", "search", "file"} {
+	for _, sink := range []string{"table", "search", "es", "file"} {
 		out, _ := f.verify(exitFailed, "--sink", sink)
 		checkPlanted(t, sink, out)
 	}
@@ -274,11 +281,12 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// plantSearch changes the index as the planted differences say.
-func (f *verifyFixture) plantSearch() {
+// plantSearch changes x's item index as the planted differences say.
+func (f *verifyFixture) plantSearch(x *searchIndex) {
 	f.t.Helper()
+	index := x.name + "-item"
 	doc := func(id string) map[string]any {
-		st, b := f.search.do("GET", "/"+f.index+"/_doc/"+id)
+		st, b := x.do("GET", "/"+index+"/_doc/"+id)
 		if st != 200 {
 			f.t.Fatalf("document %s: HTTP %d %s", id, st, b)
 		}
@@ -294,7 +302,7 @@ func (f *verifyFixture) plantSearch() {
 	}
 	put := func(id string, src map[string]any) {
 		b, _ := json.Marshal(src)
-		req, _ := http.NewRequest("PUT", f.search.base+"/"+f.index+"/_doc/"+id, bytes.NewReader(b))
+		req, _ := http.NewRequest("PUT", x.base+"/"+index+"/_doc/"+id, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -305,7 +313,7 @@ func (f *verifyFixture) plantSearch() {
 			f.t.Fatalf("PUT document %s: HTTP %d", id, resp.StatusCode)
 		}
 	}
-	if st, b := f.search.do("DELETE", "/"+f.index+"/_doc/3"); st != 200 {
+	if st, b := x.do("DELETE", "/"+index+"/_doc/3"); st != 200 {
 		f.t.Fatalf("delete document 3: HTTP %d %s", st, b)
 	}
 	put("1000", map[string]any{"id": 1000, "name": "stray"})
