@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
-
-	pgsource "github.com/sluice-dev/sluice/source/postgres"
 )
 
 // image is one row in the canonical form: its id (the key as the report
@@ -21,7 +19,7 @@ type image struct {
 // target is a sink opened for reading.
 type target interface {
 	// table prepares the comparison of one source table.
-	table(ctx context.Context, st *pgsource.ScanTable) (tableTarget, error)
+	table(ctx context.Context, st srcTable) (tableTarget, error)
 	close(ctx context.Context)
 }
 
@@ -32,7 +30,7 @@ type tableTarget interface {
 	// notes say what cannot be compared (they go into the report).
 	notes() []string
 	// expect renders a source row as the sink holds it when it is right.
-	expect(row pgsource.ScanRow) (image, error)
+	expect(r row) (image, error)
 	// fetch returns the sink's images for one chunk: a ranged target the
 	// rows with after < key <= upto (upto nil: to the end), so that a
 	// range's extra rows are found with it; any other target the images
@@ -57,8 +55,7 @@ const maxRepairKeys = 100000
 
 type tableRun struct {
 	ctx   context.Context
-	src   *pgsource.Scanner
-	st    *pgsource.ScanTable
+	st    srcTable
 	tt    tableTarget
 	opts  *Options
 	tr    *TableReport
@@ -67,8 +64,8 @@ type tableRun struct {
 	found int64 // source rows the sink holds
 }
 
-func compareTable(ctx context.Context, src *pgsource.Scanner, source, name string, tgt target, opts *Options) (*TableReport, error) {
-	st, err := src.Open(ctx, name, source, nil)
+func compareTable(ctx context.Context, src source, name string, tgt target, opts *Options) (*TableReport, error) {
+	st, err := src.open(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -76,10 +73,10 @@ func compareTable(ctx context.Context, src *pgsource.Scanner, source, name strin
 	if err != nil {
 		return nil, err
 	}
-	r := &tableRun{ctx: ctx, src: src, st: st, tt: tt, opts: opts, start: time.Now(),
-		tr: &TableReport{Table: name, Target: tt.name(), Key: st.KeyColumns(), st: st, tt: tt}}
+	r := &tableRun{ctx: ctx, st: st, tt: tt, opts: opts, start: time.Now(),
+		tr: &TableReport{Table: name, Target: tt.name(), Key: st.keyColumns(), st: st, tt: tt}}
 	if cs, ok := tt.(serverChecksum); ok && cs.checksumColumns() != nil {
-		err = r.byServerChecksum(cs)
+		err = r.byServerChecksum(cs, st.(*pgSrcTable))
 	} else {
 		err = r.byRows()
 	}
@@ -106,7 +103,7 @@ func (r *tableRun) byRows() error {
 	n := r.opts.ChunkRows
 	var after []string
 	for {
-		rows, err := r.src.Rows(r.ctx, r.st, after, nil, n)
+		rows, err := r.st.rows(r.ctx, after, nil, n)
 		if err != nil {
 			return err
 		}
@@ -131,12 +128,12 @@ func (r *tableRun) byRows() error {
 
 // byServerChecksum compares ranges of ChunkRows keys by checksums computed
 // in both servers and reads only the ranges that differ.
-func (r *tableRun) byServerChecksum(cs serverChecksum) error {
+func (r *tableRun) byServerChecksum(cs serverChecksum, pg *pgSrcTable) error {
 	n := r.opts.ChunkRows
 	cols := cs.checksumColumns()
 	var after []string
 	for {
-		upto, ok, err := r.src.Bound(r.ctx, r.st, after, n)
+		upto, ok, err := pg.sc.Bound(r.ctx, pg.st, after, n)
 		if err != nil {
 			return err
 		}
@@ -153,7 +150,7 @@ func (r *tableRun) byServerChecksum(cs serverChecksum) error {
 			return nil
 		}
 		r.tr.Ranges++
-		ns, sums, err := r.src.Checksum(r.ctx, r.st, cols, after, upto)
+		ns, sums, err := pg.sc.Checksum(r.ctx, pg.st, cols, after, upto)
 		if err != nil {
 			return err
 		}
@@ -168,7 +165,7 @@ func (r *tableRun) byServerChecksum(cs serverChecksum) error {
 		}
 		if ns != nt || sums != sumt {
 			r.tr.RangesRead++
-			rows, err := r.src.Rows(r.ctx, r.st, after, upto, 0)
+			rows, err := r.st.rows(r.ctx, after, upto, 0)
 			if err != nil {
 				return err
 			}
@@ -190,10 +187,10 @@ func (r *tableRun) byServerChecksum(cs serverChecksum) error {
 
 // compareRows compares one chunk of source rows with the sink's images of
 // the range.
-func (r *tableRun) compareRows(rows []pgsource.ScanRow, after, upto []string) error {
+func (r *tableRun) compareRows(rows []row, after, upto []string) error {
 	exp := make([]image, len(rows))
-	for i, row := range rows {
-		img, err := r.tt.expect(row)
+	for i, rw := range rows {
+		img, err := r.tt.expect(rw)
 		if err != nil {
 			return err
 		}
@@ -262,11 +259,11 @@ func (r *tableRun) repairKey(key []string) {
 func (r *tableRun) inSource(ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, id := range ids {
-		key := splitKeyID(id, len(r.st.Schema.KeyIdx))
+		key := splitKeyID(id, len(r.st.schema().KeyIdx))
 		if key == nil {
 			continue
 		}
-		ok, err := r.src.HasKey(r.ctx, r.st, key)
+		ok, err := r.st.hasKey(r.ctx, key)
 		if err != nil {
 			return nil, err
 		}

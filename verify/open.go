@@ -16,14 +16,14 @@ import (
 
 // openTarget opens the sink n for reading. shared says that several of
 // the source's tables stream to it.
-func openTarget(ctx context.Context, n *topology.Node, src *pgsource.Scanner, source string, shared bool) (target, error) {
+func openTarget(ctx context.Context, n *topology.Node, src source, srcName string, shared bool) (target, error) {
 	switch c := n.Config.(type) {
 	case *pgsink.Config:
 		sc, err := pgsource.OpenScanner(ctx, c.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("sink %s: %w", n.Name, err)
 		}
-		return &pgTarget{cfg: c, sc: sc, src: src, source: source}, nil
+		return &pgTarget{cfg: c, sc: sc, source: srcName}, nil
 	case *opensearch.Config:
 		return newSearchTarget(searchConf{Hosts: c.Hosts, Username: c.Username, Password: c.Password,
 			Index: c.Index, DocumentID: c.DocumentID, RequestTimeout: c.RequestTimeout, Transport: c.Transport}, n.Name, shared)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	pgsource "github.com/sluice-dev/sluice/source/postgres"
 	"github.com/sluice-dev/sluice/topology"
 )
 
@@ -61,9 +60,8 @@ func signalField(cfg any) (reflect.Value, string, bool) {
 
 // signaller inserts execute-snapshot signals.
 type signaller struct {
-	table  string // schema.table
-	quoted string
-	seq    int
+	table string // schema.table (db.table for MySQL)
+	seq   int
 }
 
 func newSignaller(src *topology.Node, override string) (*signaller, error) {
@@ -77,11 +75,10 @@ func newSignaller(src *topology.Node, override string) (*signaller, error) {
 		}
 		return nil, usagef("--repair: source %s (type %s) reads no signal table, so nothing would run the snapshot; --signal-table schema.table inserts the signals anyway", src.Name, src.Type)
 	}
-	schema, table, ok := strings.Cut(t, ".")
-	if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
+	if _, _, ok := cutTable(t); !ok {
 		return nil, usagef("--repair: signal table %q is not schema.table", t)
 	}
-	return &signaller{table: t, quoted: pgx.Identifier{schema, table}.Sanitize()}, nil
+	return &signaller{table: t}, nil
 }
 
 // maxSignalData is the size of the signal table's data column in
@@ -113,7 +110,15 @@ type Signal struct {
 // filter per signal, `"id" IN ('1', '2')` for a one-column key and
 // `("a" = '1' AND "b" = 'x') OR ...` otherwise, cut so that each signal's
 // data fits maxSignalData bytes. Ids are idPrefix-1, idPrefix-2, ...
-func Signals(table string, keyCols []string, keys [][]string, idPrefix string) ([]Signal, error) {
+// ident quotes an identifier and lit writes key column i's text as a
+// literal, in the source's SQL dialect (nil: PostgreSQL's).
+func Signals(table string, keyCols []string, keys [][]string, idPrefix string, ident func(string) string, lit func(i int, v string) string) ([]Signal, error) {
+	if ident == nil {
+		ident = func(s string) string { return pgx.Identifier{s}.Sanitize() }
+	}
+	if lit == nil {
+		lit = func(_ int, v string) string { return quoteLit(v) }
+	}
 	var out []Signal
 	data := func(filter string) (string, error) {
 		b, err := marshalNoEscape(signalData{DataCollections: []string{table}, Type: "incremental",
@@ -124,17 +129,17 @@ func Signals(table string, keyCols []string, keys [][]string, idPrefix string) (
 	single := len(cols) == 1
 	term := func(k []string) string {
 		if single {
-			return quoteLit(k[0])
+			return lit(0, k[0])
 		}
 		parts := make([]string, len(k))
 		for i := range k {
-			parts[i] = pgx.Identifier{cols[i]}.Sanitize() + " = " + quoteLit(k[i])
+			parts[i] = ident(cols[i]) + " = " + lit(i, k[i])
 		}
 		return "(" + strings.Join(parts, " AND ") + ")"
 	}
 	build := func(terms []string) string {
 		if single {
-			return pgx.Identifier{cols[0]}.Sanitize() + " IN (" + strings.Join(terms, ", ") + ")"
+			return ident(cols[0]) + " IN (" + strings.Join(terms, ", ") + ")"
 		}
 		return strings.Join(terms, " OR ")
 	}
@@ -178,17 +183,17 @@ func Signals(table string, keyCols []string, keys [][]string, idPrefix string) (
 func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // repair inserts the table's signals and says how to remove extra keys.
-func (s *signaller) repair(ctx context.Context, src *pgsource.Scanner, tr *TableReport, tt tableTarget) error {
+func (s *signaller) repair(ctx context.Context, src source, tr *TableReport, tt tableTarget) error {
 	tr.Repair = &Repair{Keys: len(tr.repairKeys)}
 	if len(tr.repairKeys) > 0 {
 		s.seq++
 		prefix := fmt.Sprintf("sluice-verify-%x-%d", time.Now().UnixNano(), s.seq)
-		sigs, err := Signals(tr.Table, tr.st.KeyColumns(), tr.repairKeys, prefix)
+		sigs, err := Signals(tr.Table, tr.st.keyColumns(), tr.repairKeys, prefix, src.quoteIdent, tr.st.keyLiteral)
 		if err != nil {
 			return err
 		}
 		for _, sg := range sigs {
-			if err := src.Exec(ctx, "INSERT INTO "+s.quoted+" (id, type, data) VALUES ($1, $2, $3)", sg.ID, sg.Type, sg.Data); err != nil {
+			if err := src.insertSignal(ctx, s.table, sg); err != nil {
 				return fmt.Errorf("insert into signal table %s: %w", s.table, err)
 			}
 			tr.Repair.Signals = append(tr.Repair.Signals, sg.ID)

@@ -8,8 +8,6 @@ import (
 	"math/big"
 	"sort"
 	"strings"
-
-	pgsource "github.com/sluice-dev/sluice/source/postgres"
 )
 
 // Report is the outcome of a run.
@@ -58,7 +56,7 @@ type TableReport struct {
 	repairKeys [][]string // source keys of missing and different rows
 	repairCut  bool       // more than maxRepairKeys
 	extraIDs   []string
-	st         *pgsource.ScanTable
+	st         srcTable
 	tt         tableTarget
 }
 

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/sluice-dev/sluice/format"
-	pgsource "github.com/sluice-dev/sluice/source/postgres"
 )
 
 // fileTarget reads a file or lines sink's output and keeps, per key, the
@@ -70,7 +69,7 @@ func rotatedFiles(active string) func() ([]string, error) {
 
 func (t *fileTarget) close(context.Context) {}
 
-func (t *fileTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarget, error) {
+func (t *fileTarget) table(ctx context.Context, st srcTable) (tableTarget, error) {
 	enc, err := format.New(t.opts)
 	if err != nil {
 		return nil, usagef("sink %s: %v", t.sinkName, err)
@@ -105,7 +104,7 @@ func (t *fileTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTa
 
 type fileTable struct {
 	t      *fileTarget
-	st     *pgsource.ScanTable
+	st     srcTable
 	enc    format.Encoder
 	images map[string]image // last image per key id
 	names  []string
@@ -180,6 +179,7 @@ func (f *fileTable) lineImage(line []byte) (op string, members map[string]json.R
 		After  map[string]json.RawMessage `json:"after"`
 		Op     string                     `json:"op"`
 		Source struct {
+			DB     string `json:"db"`
 			Schema string `json:"schema"`
 			Table  string `json:"table"`
 		} `json:"source"`
@@ -187,7 +187,11 @@ func (f *fileTable) lineImage(line []byte) (op string, members map[string]json.R
 	if err := json.Unmarshal(line, &e); err != nil {
 		return "", nil, false, err
 	}
-	mine = e.Source.Schema == f.st.Schema.Namespace && e.Source.Table == f.st.Schema.Table
+	sch := f.st.schema()
+	mine = e.Source.Table == sch.Table && e.Source.Schema == sch.Namespace
+	if sch.Namespace == "" { // MySQL: db.table
+		mine = mine && e.Source.DB == sch.Database
+	}
 	switch e.Op {
 	case "d":
 		return "d", e.Before, mine, nil
@@ -224,7 +228,7 @@ func (f *fileTable) apply(line []byte) error {
 // image takes the table's columns from a row's members; the id is the key
 // columns' values (JSON strings unquoted) joined as ${key} joins them.
 func (f *fileTable) image(members map[string]json.RawMessage) (image, error) {
-	sch := f.st.Schema
+	sch := f.st.schema()
 	img := image{cols: make(map[string]string, len(sch.Columns))}
 	for _, c := range sch.Columns {
 		raw, ok := members[c.Name]
@@ -253,8 +257,8 @@ func (f *fileTable) image(members map[string]json.RawMessage) (image, error) {
 	return img, nil
 }
 
-func (f *fileTable) expect(row pgsource.ScanRow) (image, error) {
-	line, ok, err := f.enc.AppendValue(nil, rowEvent(f.st.Schema, row.Values))
+func (f *fileTable) expect(rw row) (image, error) {
+	line, ok, err := f.enc.AppendValue(nil, rowEvent(f.st.schema(), rw.Values))
 	if err != nil {
 		return image{}, err
 	}
@@ -266,7 +270,7 @@ func (f *fileTable) expect(row pgsource.ScanRow) (image, error) {
 		return image{}, err
 	}
 	img, err := f.image(members)
-	img.key = row.Key
+	img.key = rw.Key
 	return img, err
 }
 

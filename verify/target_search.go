@@ -14,7 +14,6 @@ import (
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/tmpl"
-	pgsource "github.com/sluice-dev/sluice/source/postgres"
 )
 
 // searchTarget reads an OpenSearch or Elasticsearch sink's indexes over
@@ -116,9 +115,9 @@ func (t *searchTarget) do(ctx context.Context, method, path string, body any, ou
 	return resp.StatusCode, nil
 }
 
-func (t *searchTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarget, error) {
+func (t *searchTarget) table(ctx context.Context, st srcTable) (tableTarget, error) {
 	s := &searchTable{t: t, st: st, defaultID: t.cfg.DocumentID == "${key}"}
-	name, err := t.index.RenderString(rowEvent(st.Schema, make([]event.Value, len(st.Schema.Columns))))
+	name, err := t.index.RenderString(rowEvent(st.schema(), make([]event.Value, len(st.schema().Columns))))
 	if err != nil || strings.Contains(t.cfg.Index, "${/") {
 		return nil, usagef("sink %s: index template %q depends on row values: verify needs one index per table", t.sinkName, t.cfg.Index)
 	}
@@ -135,7 +134,7 @@ func (t *searchTarget) table(ctx context.Context, st *pgsource.ScanTable) (table
 
 type searchTable struct {
 	t         *searchTarget
-	st        *pgsource.ScanTable
+	st        srcTable
 	index     string
 	defaultID bool
 	noExtras  bool
@@ -146,8 +145,8 @@ type searchTable struct {
 func (s *searchTable) name() string    { return s.index }
 func (s *searchTable) notes() []string { return s.note }
 
-func (s *searchTable) expect(row pgsource.ScanRow) (image, error) {
-	ev := rowEvent(s.st.Schema, row.Values)
+func (s *searchTable) expect(rw row) (image, error) {
+	ev := rowEvent(s.st.schema(), rw.Values)
 	var id []byte
 	var err error
 	if s.defaultID {
@@ -158,7 +157,7 @@ func (s *searchTable) expect(row pgsource.ScanRow) (image, error) {
 	if err != nil {
 		return image{}, fmt.Errorf("document_id: %w", err)
 	}
-	doc, err := format.AppendDocumentWith(nil, s.st.Schema, row.Values, nil, format.DocumentOptions{OmitKeyID: true})
+	doc, err := format.AppendDocumentWith(nil, s.st.schema(), rw.Values, nil, format.DocumentOptions{OmitKeyID: true})
 	if err != nil {
 		return image{}, err
 	}
@@ -166,7 +165,7 @@ func (s *searchTable) expect(row pgsource.ScanRow) (image, error) {
 	if err != nil {
 		return image{}, err
 	}
-	return image{id: string(id), cols: cols, key: row.Key}, nil
+	return image{id: string(id), cols: cols, key: rw.Key}, nil
 }
 
 func (s *searchTable) fetch(ctx context.Context, exp []image, _, _ []string) ([]image, error) {

@@ -17,15 +17,14 @@ import (
 type pgTarget struct {
 	cfg    *pgsink.Config
 	sc     *pgsource.Scanner
-	src    *pgsource.Scanner
 	source string
 }
 
 func (t *pgTarget) close(ctx context.Context) { t.sc.Close(ctx) }
 
-func (t *pgTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarget, error) {
+func (t *pgTarget) table(ctx context.Context, st srcTable) (tableTarget, error) {
 	tt := t.cfg.TableTemplate()
-	name, err := tt.RenderString(rowEvent(st.Schema, make([]event.Value, len(st.Schema.Columns))))
+	name, err := tt.RenderString(rowEvent(st.schema(), make([]event.Value, len(st.schema().Columns))))
 	if err != nil || strings.Contains(t.cfg.Table, "${/") {
 		return nil, usagef("sink table template %q depends on row values: verify needs one table per source table", t.cfg.Table)
 	}
@@ -39,7 +38,7 @@ func (t *pgTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarg
 		p.note = append(p.note, fmt.Sprintf("sink table %s does not exist: every row is missing", full))
 		return p, nil
 	}
-	if p.sk, err = t.sc.Open(ctx, full, t.source, st.KeyColumns()); err != nil {
+	if p.sk, err = t.sc.Open(ctx, full, t.source, st.keyColumns()); err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
 	if p.soft {
@@ -47,9 +46,14 @@ func (t *pgTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarg
 		p.note = append(p.note, fmt.Sprintf("delete_mode soft: rows with %s = true count as deleted; key ranges are compared row by row", t.cfg.SoftDeleteColumn))
 		return p, nil
 	}
-	// Server checksums are comparable when every source column is in the
-	// sink with the same declared type: the text forms are then the same.
-	srcTypes, err := t.src.ColumnTypes(ctx, st)
+	// Server checksums are comparable when the source is PostgreSQL too
+	// and every source column is in the sink with the same declared type:
+	// the text forms are then the same.
+	pg, ok := st.(*pgSrcTable)
+	if !ok {
+		return p, nil
+	}
+	srcTypes, err := pg.sc.ColumnTypes(ctx, pg.st)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +61,8 @@ func (t *pgTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarg
 	if err != nil {
 		return nil, err
 	}
-	cols := make([]string, 0, len(st.Schema.Columns))
-	for _, c := range st.Schema.Columns {
+	cols := make([]string, 0, len(st.schema().Columns))
+	for _, c := range st.schema().Columns {
 		if srcTypes[c.Name] != sinkTypes[c.Name] {
 			cols = nil
 			break
@@ -71,7 +75,7 @@ func (t *pgTarget) table(ctx context.Context, st *pgsource.ScanTable) (tableTarg
 
 type pgTable struct {
 	t       *pgTarget
-	st      *pgsource.ScanTable
+	st      srcTable
 	sk      *pgsource.ScanTable // nil: the sink table does not exist
 	tbl     string
 	soft    bool
@@ -115,9 +119,9 @@ func keyID(key []string) string {
 	return b.String()
 }
 
-func (p *pgTable) expect(row pgsource.ScanRow) (image, error) {
-	img, err := documentImage(p.st.Schema, row.Values, nil)
-	img.id, img.key = keyID(row.Key), row.Key
+func (p *pgTable) expect(rw row) (image, error) {
+	img, err := documentImage(p.st.schema(), rw.Values, nil)
+	img.id, img.key = keyID(rw.Key), rw.Key
 	return img, err
 }
 
@@ -159,7 +163,7 @@ func (p *pgTable) fetch(ctx context.Context, _ []image, after, upto []string) ([
 				continue
 			}
 		}
-		img, err := documentImage(p.sk.Schema, r.Values, p.st.Schema)
+		img, err := documentImage(p.sk.Schema, r.Values, p.st.schema())
 		if err != nil {
 			return nil, fmt.Errorf("sink table %s: %w", p.tbl, err)
 		}

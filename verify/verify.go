@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-dev/sluice/sink/lines"
 	"github.com/sluice-dev/sluice/sink/opensearch"
 	pgsink "github.com/sluice-dev/sluice/sink/postgres"
+	mysqlsource "github.com/sluice-dev/sluice/source/mysql"
 	pgsource "github.com/sluice-dev/sluice/source/postgres"
 	"github.com/sluice-dev/sluice/topology"
 )
@@ -72,9 +73,10 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	srcCfg, ok := srcNode.Config.(*pgsource.Config)
-	if !ok {
-		return nil, usagef("source %s is of type %s: verify reads postgres sources (mysql, mongodb and others are not supported yet)", srcNode.Name, srcNode.Type)
+	switch srcNode.Config.(type) {
+	case *pgsource.Config, *mysqlsource.Config:
+	default:
+		return nil, usagef("source %s is of type %s: verify reads postgres and mysql sources (mongodb and others are not supported yet)", srcNode.Name, srcNode.Type)
 	}
 	var sig *signaller
 	if opts.Repair {
@@ -82,19 +84,19 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 			return nil, err
 		}
 	}
-	src, err := pgsource.OpenScanner(ctx, srcCfg.DSN)
+	src, _, err := openSource(ctx, srcNode)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", srcNode.Name, err)
+		return nil, err
 	}
-	defer src.Close(context.WithoutCancel(ctx))
+	defer src.close(context.WithoutCancel(ctx))
 
-	patterns := srcCfg.Tables
-	tables, err := src.Resolve(ctx, patterns)
+	patterns := sourcePatterns(src)
+	tables, err := src.resolve(ctx, patterns)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", srcNode.Name, err)
 	}
 	if len(opts.Tables) > 0 {
-		sel, err := src.Resolve(ctx, opts.Tables)
+		sel, err := src.resolve(ctx, opts.Tables)
 		if err != nil {
 			return nil, usagef("--tables: %v", err)
 		}
@@ -127,7 +129,7 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 
 	rep := &Report{Pipeline: g.Name, Source: srcNode.Name, Sink: sinkNode.Name, SinkType: sinkNode.Type}
 	for _, name := range mine {
-		tr, err := compareTable(ctx, src, srcNode.Name, name, tgt, &opts)
+		tr, err := compareTable(ctx, src, name, tgt, &opts)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
 		}

@@ -59,7 +59,7 @@ func TestKeyID(t *testing.T) {
 }
 
 func TestSignals(t *testing.T) {
-	sigs, err := Signals("public.item", []string{"id"}, [][]string{{"3"}, {"it's"}}, "p")
+	sigs, err := Signals("public.item", []string{"id"}, [][]string{{"3"}, {"it's"}}, "p", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSignals(t *testing.T) {
 	if !reflect.DeepEqual(sigs, want) {
 		t.Errorf("one-column key:\n got  %+v\n want %+v", sigs, want)
 	}
-	sigs, err = Signals("s.link", []string{"a", "B"}, [][]string{{"1", "x"}, {"2", "y"}}, "p")
+	sigs, err = Signals("s.link", []string{"a", "B"}, [][]string{{"1", "x"}, {"2", "y"}}, "p", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSignals(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		keys = append(keys, []string{strings.Repeat("k", 5) + string(rune('a'+i%26)) + strings.Repeat("0", i%7)})
 	}
-	sigs, err = Signals("public.item", []string{"id"}, keys, "p")
+	sigs, err = Signals("public.item", []string{"id"}, keys, "p", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestSignals(t *testing.T) {
 			t.Fatalf("key %d: %q in the signals, want %q", i, all[i], keys[i][0])
 		}
 	}
-	if _, err := Signals("public.item", []string{"id"}, [][]string{{strings.Repeat("x", 3000)}}, "p"); err == nil {
+	if _, err := Signals("public.item", []string{"id"}, [][]string{{strings.Repeat("x", 3000)}}, "p", nil, nil); err == nil {
 		t.Error("a key over 2 KB: no error")
 	}
 }
@@ -199,9 +199,9 @@ func TestFileLastImages(t *testing.T) {
 }
 
 // testScanTable is public.t (id int key, v text).
-func testScanTable(t *testing.T) *pgsource.ScanTable {
+func testScanTable(t *testing.T) srcTable {
 	t.Helper()
-	return &pgsource.ScanTable{Schema: &event.Schema{Stream: "pg.public.t", Namespace: "public", Table: "t",
+	return &pgSrcTable{st: &pgsource.ScanTable{Schema: &event.Schema{Stream: "pg.public.t", Namespace: "public", Table: "t",
 		Columns: []event.Column{{Name: "id", Type: event.TypeInt32, Key: true}, {Name: "v", Type: event.TypeString, Optional: true}},
-		KeyIdx:  []int{0}}}
+		KeyIdx:  []int{0}}}}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -55,7 +56,9 @@ type verifyFixture struct {
 	dir      string
 	pipeline string
 	env      []string
-	src      *pgx.Conn
+	src      *pgx.Conn          // PostgreSQL source (nil for MariaDB)
+	srcExec  func(qs ...string) // runs statements on the source
+	table    string             // the source table: public.item or <db>.item
 	sink     *pgx.Conn
 	search   *searchIndex // OpenSearch
 	es       *searchIndex // Elasticsearch 8
@@ -69,7 +72,8 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	esURL := svctest.Need(t, svctest.Elasticsearch)
 	srcDSN := pgtest.NewDatabase(t)
 	sinkDSN := pgtest.NewDatabase(t)
-	f := &verifyFixture{t: t, dir: t.TempDir(), src: pgtest.Connect(t, srcDSN), sink: pgtest.Connect(t, sinkDSN)}
+	f := &verifyFixture{t: t, dir: t.TempDir(), src: pgtest.Connect(t, srcDSN), sink: pgtest.Connect(t, sinkDSN), table: "public.item"}
+	f.srcExec = func(qs ...string) { f.exec(f.src, qs...) }
 	f.search = newSearchIndex(t, osURL, "sluice-verify")
 	f.es = newSearchIndex(t, esURL, "sluice-verify")
 	f.file = filepath.Join(f.dir, "out.jsonl")
@@ -125,8 +129,10 @@ func (f *verifyFixture) caughtUp(id int) bool {
 	if err := f.sink.QueryRow(context.Background(), `SELECT count(*) FROM marker WHERE id = $1`, id).Scan(&n); err != nil || n == 0 {
 		return false
 	}
-	if !f.search.exists(f.search.name+"-marker", fmt.Sprint(id)) || !f.es.exists(f.es.name+"-marker", fmt.Sprint(id)) {
-		return false
+	for _, x := range []*searchIndex{f.search, f.es} {
+		if x != nil && !x.exists(x.name+"-marker", fmt.Sprint(id)) {
+			return false
+		}
 	}
 	b, _ := os.ReadFile(f.file)
 	return bytes.Contains(b, []byte(fmt.Sprintf(`"after":{"id":%d},"source":`, id)))
@@ -136,15 +142,15 @@ func (f *verifyFixture) caughtUp(id int) bool {
 func (f *verifyFixture) run(id int, changes ...string) {
 	f.t.Helper()
 	cmd := startSluice(f.t, f.dir, f.pipeline, f.env...)
-	f.exec(f.src, changes...)
-	f.exec(f.src, fmt.Sprintf(`INSERT INTO marker VALUES (%d)`, id))
+	f.srcExec(changes...)
+	f.srcExec(fmt.Sprintf(`INSERT INTO marker VALUES (%d)`, id))
 	stopWhen(f.t, cmd, f.dir, time.Minute, fmt.Sprintf("marker %d in every sink", id), func() bool { return f.caughtUp(id) })
 }
 
 // verify runs sluice verify and decodes its JSON report.
 func (f *verifyFixture) verify(want int, args ...string) (verifyJSON, string) {
 	f.t.Helper()
-	cmd := append([]string{"verify", "--json", "--chunk-rows", "7", "--tables", "public.item"}, args...)
+	cmd := append([]string{"verify", "--json", "--chunk-rows", "7", "--tables", f.table}, args...)
 	cmd = append(cmd, f.pipeline)
 	stdout, stderr, code := runCmdEnv(f.t, f.dir, f.env, cmd...)
 	if code != want {
@@ -186,14 +192,23 @@ var (
 	}
 )
 
-func checkPlanted(t *testing.T, sink string, out verifyJSON) {
+// plantSQL plants the differences in the PostgreSQL table sink.
+var plantSQL = []string{`DELETE FROM item WHERE id = 3`,
+	`INSERT INTO item (id, name) VALUES (1000, 'stray')`,
+	`UPDATE item SET name = 'other' WHERE id = 5`,
+	`UPDATE item SET note = NULL WHERE id = 6`,
+	`UPDATE item SET amount = 10.501 WHERE id = 7`,
+	`UPDATE item SET at = at + interval '1 microsecond' WHERE id = 8`,
+	`UPDATE item SET name = 'name 9 e` + "\u0301" + `✓' WHERE id = 9`}
+
+func checkPlanted(t *testing.T, sink, table string, out verifyJSON) {
 	t.Helper()
 	if len(out.Tables) != 1 {
 		t.Fatalf("%s: %d tables in the report, want 1", sink, len(out.Tables))
 	}
 	tr := out.Tables[0]
-	if tr.Table != "public.item" || tr.Rows != verifyRows-2 {
-		t.Errorf("%s: table %s, %d rows; want public.item, %d rows", sink, tr.Table, tr.Rows, verifyRows-2)
+	if tr.Table != table || tr.Rows != verifyRows-2 {
+		t.Errorf("%s: table %s, %d rows; want %s, %d rows", sink, tr.Table, tr.Rows, table, verifyRows-2)
 	}
 	if tr.Missing != 1 || !reflect.DeepEqual(tr.MissingKeys, wantMissing) {
 		t.Errorf("%s: missing %d %v, want %v", sink, tr.Missing, tr.MissingKeys, wantMissing)
@@ -245,13 +260,7 @@ func TestVerify(t *testing.T) {
 	// The source loses key 10 while sluice is stopped: every sink keeps it.
 	f.exec(f.src, `DELETE FROM item WHERE id = 10`)
 	// The PostgreSQL table.
-	f.exec(f.sink, `DELETE FROM item WHERE id = 3`,
-		`INSERT INTO item (id, name) VALUES (1000, 'stray')`,
-		`UPDATE item SET name = 'other' WHERE id = 5`,
-		`UPDATE item SET note = NULL WHERE id = 6`,
-		`UPDATE item SET amount = 10.501 WHERE id = 7`,
-		`UPDATE item SET at = at + interval '1 microsecond' WHERE id = 8`,
-		`UPDATE item SET name = 'name 9 e`+"\u0301"+`✓' WHERE id = 9`)
+	f.exec(f.sink, plantSQL...)
 	// The indexes.
 	f.plantSearch(f.search)
 	f.plantSearch(f.es)
@@ -260,7 +269,7 @@ func TestVerify(t *testing.T) {
 
 	for _, sink := range []string{"table", "search", "es", "file"} {
 		out, _ := f.verify(exitFailed, "--sink", sink)
-		checkPlanted(t, sink, out)
+		checkPlanted(t, sink, f.table, out)
 	}
 
 	// The text report names the keys and both values.
@@ -413,16 +422,10 @@ func TestVerifyRepair(t *testing.T) {
 	f.exec(f.src, `CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))`)
 	f.run(1, `UPDATE item SET name = 'renamed' WHERE id = 2`, `DELETE FROM item WHERE id = 4`)
 	f.exec(f.src, `DELETE FROM item WHERE id = 10`)
-	f.exec(f.sink, `DELETE FROM item WHERE id = 3`,
-		`INSERT INTO item (id, name) VALUES (1000, 'stray')`,
-		`UPDATE item SET name = 'other' WHERE id = 5`,
-		`UPDATE item SET note = NULL WHERE id = 6`,
-		`UPDATE item SET amount = 10.501 WHERE id = 7`,
-		`UPDATE item SET at = at + interval '1 microsecond' WHERE id = 8`,
-		`UPDATE item SET name = 'name 9 e`+"\u0301"+`✓' WHERE id = 9`)
+	f.exec(f.sink, plantSQL...)
 
 	out, _ := f.verify(exitFailed, "--sink", "table", "--repair", "--signal-table", "public.dbz_signal")
-	checkPlanted(t, "table", out)
+	checkPlanted(t, "table", f.table, out)
 	rep := out.Tables[0].Repair
 	if rep == nil {
 		t.Fatal("no repair in the report")
@@ -481,7 +484,7 @@ func TestVerifyUsage(t *testing.T) {
 		want           string
 	}{
 		{"generator source", "sources:\n  gen: {type: generator, tables: [product]}\nsinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [gen]}\n", nil,
-			"sluice verify: source gen is of type generator: verify reads postgres sources (mysql, mongodb and others are not supported yet)\n"},
+			"sluice verify: source gen is of type generator: verify reads postgres and mysql sources (mongodb and others are not supported yet)\n"},
 		{"no readable sink", pg + "sinks:\n  out: {type: stdout, inputs: [pg]}\n", nil,
 			"sluice verify: no sink of the pipeline is one verify reads (postgres, opensearch, elasticsearch, file, lines)\n"},
 		{"unknown sink", pg + "sinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n", []string{"--sink", "nope"},
@@ -510,5 +513,82 @@ func TestVerifyUsage(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr\n %q\nwant exit 2, stderr\n %q", code, stdout.String(), stderr.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifyMySQL is TestVerify's plan with a MariaDB source, into a
+// PostgreSQL table (auto_create from MariaDB's types) and a file: both
+// verify clean, then exactly the planted differences; --repair's signal
+// row is in MariaDB's dialect.
+func TestVerifyMySQL(t *testing.T) {
+	mc := mariaDBDatabase(t, "verify_")
+	srcDSN := mc.FormatDSN()
+	db, err := sql.Open("mysql", srcDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sinkDSN := pgtest.NewDatabase(t)
+	f := &verifyFixture{t: t, dir: t.TempDir(), sink: pgtest.Connect(t, sinkDSN), table: mc.DBName + ".item"}
+	f.srcExec = func(qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	f.file = filepath.Join(f.dir, "out.jsonl")
+	f.srcExec(`CREATE TABLE item (id INT PRIMARY KEY, name VARCHAR(100), note VARCHAR(100), amount DECIMAL(12,3), at DATETIME(6), score DOUBLE)`,
+		`CREATE TABLE marker (id INT PRIMARY KEY)`,
+		`CREATE TABLE dbz_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))`,
+		fmt.Sprintf(`INSERT INTO item SELECT seq, CONCAT('name ', seq, ' é✓'), CONCAT('n', seq), seq * 1.5,
+			TIMESTAMP'2024-01-01 10:00:00.123456' + INTERVAL seq HOUR, seq / 3 FROM seq_1_to_%d`, verifyRows))
+	f.pipeline = writePipeline(t, f.dir, fmt.Sprintf(`state_dir: %[1]s/state
+sources:
+  my:
+    type: mysql
+    dsn: ${SOURCE_DSN}
+    tables: [%[2]s.item, %[2]s.marker]
+    heartbeat_interval: 1s
+sinks:
+  table:
+    type: postgres
+    dsn: ${TARGET_DSN}
+    inputs: [my]
+    auto_create: true
+  file:
+    type: file
+    path: %[3]s
+    inputs: [my]
+`, f.dir, mc.DBName, f.file))
+	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN}
+	f.run(1, `UPDATE item SET name = 'renamed' WHERE id = 2`, `DELETE FROM item WHERE id = 4`)
+	for _, sink := range []string{"table", "file"} {
+		out, raw := f.verify(exitOK, "--sink", sink)
+		if tr := out.Tables[0]; tr.Rows != verifyRows-1 || tr.Missing+tr.Extra+tr.Different != 0 {
+			t.Errorf("%s: a clean sink does not verify clean:\n%s", sink, raw)
+		}
+	}
+	f.srcExec(`DELETE FROM item WHERE id = 10`)
+	f.exec(f.sink, plantSQL...)
+	f.plantFile()
+	for _, sink := range []string{"table", "file"} {
+		out, _ := f.verify(exitFailed, "--sink", sink)
+		checkPlanted(t, sink, f.table, out)
+	}
+	out, _ := f.verify(exitFailed, "--sink", "table", "--repair", "--signal-table", mc.DBName+".dbz_signal")
+	rep := out.Tables[0].Repair
+	if rep == nil || len(rep.Signals) != 1 {
+		t.Fatalf("repair: %+v", rep)
+	}
+	var id, typ, data string
+	if err := db.QueryRow(`SELECT id, type, data FROM dbz_signal`).Scan(&id, &typ, &data); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"data-collections":["%[1]s.item"],"type":"incremental",`+
+		`"additional-conditions":[{"data-collection":"%[1]s.item","filter":"`+"`id`"+` IN (3, 5, 6, 7, 8, 9)"}]}`, mc.DBName)
+	if id != rep.Signals[0] || typ != "execute-snapshot" || data != want {
+		t.Errorf("signal row:\n got  %s %s %s\n want %s execute-snapshot %s", id, typ, data, rep.Signals[0], want)
 	}
 }
