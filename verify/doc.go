@@ -6,7 +6,8 @@
 // # Invariants
 //
 //   - A correct sink verifies clean. Source rows are read with the
-//     postgres source's own snapshot decoding (source/postgres.Scanner) and
+//     source's own snapshot decoding (source/postgres.Scanner,
+//     source/mysql.Scanner: the source interface in source.go) and
 //     rendered the way the sink renders them (format.AppendDocument and the
 //     index / document_id templates for search sinks, the sink's encoder
 //     for files); a SQL sink's table is read with the same decoder. Both

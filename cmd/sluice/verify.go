@@ -17,7 +17,7 @@ import (
 
 const verifyUsage = `usage: sluice verify [flags] PIPELINE.yaml
 
-Compares each table of the pipeline's source with what one of its sinks
+Compares each table of the pipeline's source (postgres or mysql) with what one of its sinks
 holds — a PostgreSQL table, an OpenSearch/Elasticsearch index, or the last
 image of each key in a file/lines sink — and prints, per table, the keys
 missing in the sink, the extra keys, and the keys whose values differ (a
