@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/sluice-dev/sluice/event"
@@ -44,15 +45,33 @@ func (t *pgTarget) table(ctx context.Context, st srcTable) (tableTarget, error) 
 	if p.soft {
 		p.softIdx = p.sk.Schema.ColumnIndex(t.cfg.SoftDeleteColumn)
 		p.note = append(p.note, fmt.Sprintf("delete_mode soft: rows with %s = true count as deleted; key ranges are compared row by row", t.cfg.SoftDeleteColumn))
-		return p, nil
 	}
-	// Server checksums are comparable when the source is PostgreSQL too
-	// and every source column is in the sink with the same declared type:
-	// the text forms are then the same.
+	// Key ranges select the same keys on both sides only when both order
+	// keys alike: a PostgreSQL source whose key columns have the sink's
+	// types and collations. Otherwise the sink is read by the keys of each
+	// source chunk, and extra rows are looked for at the end.
 	pg, ok := st.(*pgSrcTable)
 	if !ok {
 		return p, nil
 	}
+	srcOrder, err := pg.sc.KeyOrder(ctx, pg.st)
+	if err != nil {
+		return nil, err
+	}
+	sinkOrder, err := t.sc.KeyOrder(ctx, p.sk)
+	if err != nil {
+		return nil, err
+	}
+	if srcOrder != sinkOrder {
+		p.note = append(p.note, fmt.Sprintf("the key orders differ (source %s, sink %s): the sink is read by key, not by key range", srcOrder, sinkOrder))
+		return p, nil
+	}
+	p.ranged = true
+	if p.soft {
+		return p, nil
+	}
+	// Server checksums are comparable when every source column is in the
+	// sink with the same declared type: the text forms are then the same.
 	srcTypes, err := pg.sc.ColumnTypes(ctx, pg.st)
 	if err != nil {
 		return nil, err
@@ -80,6 +99,7 @@ type pgTable struct {
 	tbl     string
 	soft    bool
 	softIdx int
+	ranged  bool // the sink is read by the source's key ranges
 	sumCols []string
 	note    []string
 }
@@ -89,7 +109,7 @@ func (p *pgTable) name() string { return p.tbl }
 func (p *pgTable) notes() []string { return p.note }
 
 func (p *pgTable) checksumColumns() []string {
-	if p.sk == nil {
+	if p.sk == nil || !p.ranged {
 		return nil
 	}
 	return p.sumCols
@@ -148,11 +168,21 @@ func documentImage(sch *event.Schema, vals []event.Value, only *event.Schema) (i
 	return img, nil
 }
 
-func (p *pgTable) fetch(ctx context.Context, _ []image, after, upto []string) ([]image, error) {
+func (p *pgTable) fetch(ctx context.Context, exp []image, after, upto []string) ([]image, error) {
 	if p.sk == nil {
 		return nil, nil
 	}
-	rows, err := p.t.sc.Rows(ctx, p.sk, after, upto, 0)
+	var rows []pgsource.ScanRow
+	var err error
+	if p.ranged {
+		rows, err = p.t.sc.Rows(ctx, p.sk, after, upto, 0)
+	} else {
+		keys := make([][]string, len(exp))
+		for i := range exp {
+			keys[i] = exp[i].key
+		}
+		rows, err = p.t.sc.RowsByKeys(ctx, p.sk, keys)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
@@ -173,6 +203,55 @@ func (p *pgTable) fetch(ctx context.Context, _ []image, after, upto []string) ([
 	return out, nil
 }
 
-func (p *pgTable) extras(context.Context, int64, int, func([]string) (map[string]bool, error)) ([]string, int, error) {
-	return nil, 0, nil // key ranges cover the whole key space
+// extras: ranged, the key ranges have covered the whole key space. Read by
+// key, the sink's rows are counted and, when more than the source rows
+// matched, read in their own key order and looked up in the source.
+func (p *pgTable) extras(ctx context.Context, matched int64, limit int, inSource func([]string) (map[string]bool, error)) ([]string, int, error) {
+	if p.sk == nil || p.ranged {
+		return nil, 0, nil
+	}
+	soft := ""
+	if p.soft && p.softIdx >= 0 {
+		soft = p.t.cfg.SoftDeleteColumn
+	}
+	cnt, err := p.t.sc.Count(ctx, p.sk, soft)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sink: %w", err)
+	}
+	n := int(cnt - matched)
+	if n <= 0 {
+		return nil, 0, nil
+	}
+	var ids []string
+	var after []string
+	for len(ids) < limit {
+		rows, err := p.t.sc.Rows(ctx, p.sk, after, nil, 1000)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sink: %w", err)
+		}
+		batch := make([]string, 0, len(rows))
+		for _, r := range rows {
+			if soft != "" {
+				if v := r.Values[p.softIdx]; v.Kind == event.KindBool && v.AsBool() {
+					continue
+				}
+			}
+			batch = append(batch, keyID(r.Key))
+		}
+		in, err := inSource(batch)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, id := range batch {
+			if !in[id] && len(ids) < limit {
+				ids = append(ids, id)
+			}
+		}
+		if len(rows) < 1000 {
+			break
+		}
+		after = rows[len(rows)-1].Key
+	}
+	sort.Strings(ids)
+	return ids, n, nil
 }

@@ -200,11 +200,16 @@ func (s *Scanner) Rows(ctx context.Context, t *ScanTable, after, upto []string, 
 		sql += fmt.Sprintf(" LIMIT %d", limit)
 	}
 	sql += ") TO STDOUT"
+	return s.copyRows(ctx, t, sql)
+}
+
+// copyRows runs a COPY ... TO STDOUT of t's columns and decodes its rows.
+func (s *Scanner) copyRows(ctx context.Context, t *ScanTable, sql string) ([]ScanRow, error) {
 	var buf bytes.Buffer
 	if _, err := s.conn.PgConn().CopyTo(ctx, &buf, sql); err != nil {
 		return nil, fmt.Errorf("read %s: %w", t.ref, err)
 	}
-	fields := make([]copyField, len(cols))
+	fields := make([]copyField, len(t.Schema.Columns))
 	var out []ScanRow
 	data := buf.String()
 	for data != "" {
@@ -217,7 +222,7 @@ func (s *Scanner) Rows(ctx context.Context, t *ScanTable, after, upto []string, 
 		if err := splitCopyLine(line, fields); err != nil {
 			return nil, fmt.Errorf("read %s: %w", t.ref, err)
 		}
-		vals := make([]event.Value, len(cols))
+		vals := make([]event.Value, len(t.Schema.Columns))
 		for c := range fields {
 			if fields[c].null {
 				continue
@@ -336,4 +341,59 @@ func (s *Scanner) HasKey(ctx context.Context, t *ScanTable, key []string) (bool,
 		return false, fmt.Errorf("read %s: %w", t.ref, err)
 	}
 	return true, nil
+}
+
+// RowsByKeys reads the rows with these keys (text forms, untyped
+// literals), in key order.
+func (s *Scanner) RowsByKeys(ctx context.Context, t *ScanTable, keys [][]string) ([]ScanRow, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	tuples := make([]string, len(keys))
+	for i, k := range keys {
+		lits := make([]string, len(k))
+		for j, v := range k {
+			lits[j] = quoteLiteral(v)
+		}
+		tuples[i] = "(" + strings.Join(lits, ", ") + ")"
+	}
+	cols := make([]string, len(t.Schema.Columns))
+	for i, c := range t.Schema.Columns {
+		cols[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	sql := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE (%s) IN (%s) ORDER BY %s) TO STDOUT", strings.Join(cols, ", "), t.ref.quoted(),
+		strings.Join(t.order, ", "), strings.Join(tuples, ", "), strings.Join(t.order, ", "))
+	return s.copyRows(ctx, t, sql)
+}
+
+// KeyOrder describes how the server orders the table's key: each key
+// column's declared type and collation (the database's for "default").
+// Two tables with the same KeyOrder order their keys alike, so key ranges
+// select the same keys on both.
+func (s *Scanner) KeyOrder(ctx context.Context, t *ScanTable) (string, error) {
+	var out string
+	err := s.conn.QueryRow(ctx, `SELECT string_agg(format_type(a.atttypid, a.atttypmod) || coalesce(' COLLATE ' ||
+			CASE WHEN c.collname = 'default' THEN (SELECT datcollate FROM pg_database WHERE datname = current_database())::text
+			     ELSE c.collname::text END, ''), ', ' ORDER BY k.ord)
+		FROM unnest($2::text[]) WITH ORDINALITY AS k(name, ord)
+		JOIN pg_attribute a ON a.attrelid = $1 AND a.attname = k.name
+		LEFT JOIN pg_collation c ON c.oid = a.attcollation`, t.ref.oid, t.KeyColumns()).Scan(&out)
+	if err != nil {
+		return "", fmt.Errorf("key of %s: %w", t.ref, err)
+	}
+	return out, nil
+}
+
+// Count returns the number of rows; with softColumn, of those where that
+// boolean column is not true.
+func (s *Scanner) Count(ctx context.Context, t *ScanTable, softColumn string) (int64, error) {
+	sql := "SELECT count(*) FROM " + t.ref.quoted()
+	if softColumn != "" {
+		sql += " WHERE " + pgx.Identifier{softColumn}.Sanitize() + " IS NOT TRUE"
+	}
+	var n int64
+	if err := s.conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", t.ref, err)
+	}
+	return n, nil
 }
