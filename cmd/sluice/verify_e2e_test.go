@@ -79,14 +79,19 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	f.file = filepath.Join(f.dir, "out.jsonl")
 	f.exec(f.src, `CREATE TABLE item (id int PRIMARY KEY, name text, note text, amount numeric(12,3), at timestamptz, score float8)`,
 		`CREATE TABLE marker (id int PRIMARY KEY)`,
+		`CREATE TABLE word (w text COLLATE "C" PRIMARY KEY, n int)`,
+		`INSERT INTO word VALUES ('a', 1), ('B', 2), ('c', 3), ('D', 4), ('e', 5), ('F', 6), ('g', 7), ('H', 8), ('_x', 9), ('Ä', 10)`,
 		fmt.Sprintf(`INSERT INTO item SELECT g, 'name ' || g || ' é✓', 'n' || g, g * 1.5, timestamptz '2024-01-01 10:00:00.123456+00' + g * interval '1 hour', g / 3.0
 			FROM generate_series(1, %d) g`, verifyRows))
+	// The sink's word table orders its key otherwise (ICU: a B c D, where
+	// the source's "C" has B D a c): key ranges would not line up.
+	f.exec(f.sink, `CREATE TABLE word (w text COLLATE "en-x-icu" PRIMARY KEY, n int)`)
 	f.pipeline = writePipeline(t, f.dir, fmt.Sprintf(`state_dir: %[1]s/state
 sources:
   pg:
     type: postgres
     dsn: ${SOURCE_DSN}
-    tables: [public.item, public.marker]
+    tables: [public.item, public.word, public.marker]
     slot: %[2]s
     snapshot_chunk_rows: 10
 sinks:
@@ -257,6 +262,13 @@ func TestVerify(t *testing.T) {
 		}
 	}
 
+	// A key the two servers order differently is read by key, and verifies
+	// clean.
+	stdout, stderr, code := runCmdEnv(t, f.dir, f.env, "verify", "--json", "--sink", "table", "--tables", "public.word", "--chunk-rows", "3", f.pipeline)
+	if code != exitOK || !strings.Contains(stdout, `"the key orders differ (source text COLLATE C, sink text COLLATE en-x-icu): the sink is read by key, not by key range"`) {
+		t.Errorf("word: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
 	// The source loses key 10 while sluice is stopped: every sink keeps it.
 	f.exec(f.src, `DELETE FROM item WHERE id = 10`)
 	// The PostgreSQL table.
@@ -273,7 +285,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	// The text report names the keys and both values.
-	stdout, _, code := runCmdEnv(t, f.dir, f.env, "verify", "--sink", "table", "--tables", "public.item", f.pipeline)
+	stdout, _, code = runCmdEnv(t, f.dir, f.env, "verify", "--sink", "table", "--tables", "public.item", f.pipeline)
 	if code != exitFailed {
 		t.Fatalf("text report: exit %d", code)
 	}
