@@ -76,7 +76,7 @@ func (t *fileTarget) table(ctx context.Context, st srcTable) (tableTarget, error
 	}
 	ft := &fileTable{t: t, st: st, enc: enc, images: map[string]image{}}
 	if t.opts.Format == format.Row && t.shared {
-		return nil, usagef("sink %s writes rows of several tables in format row: its lines do not say their table; verify it with --tables naming one table, or use format debezium", t.sinkName)
+		return nil, usagef("sink %s writes the rows of several tables in format row, and its lines do not say their table: verify cannot tell them apart (format debezium, or a sink per table, can be verified)", t.sinkName)
 	}
 	if t.opts.Format == format.Row {
 		switch t.opts.Unwrap.DeleteHandling {

@@ -95,6 +95,15 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", srcNode.Name, err)
 	}
+	// shared: the sink receives several of the source's tables (whatever
+	// --tables selects), so a row-format file or a table-less index name
+	// mixes them.
+	received := 0
+	for _, name := range tables {
+		if streamsTo(sinkNode, srcNode.Name, srcNode.Name+"."+name) {
+			received++
+		}
+	}
 	if len(opts.Tables) > 0 {
 		sel, err := src.resolve(ctx, opts.Tables)
 		if err != nil {
@@ -121,7 +130,7 @@ func Run(ctx context.Context, g *topology.Graph, opts Options) (*Report, error) 
 	if len(mine) == 0 {
 		return nil, usagef("no table of source %s streams to sink %s", srcNode.Name, sinkNode.Name)
 	}
-	tgt, err := openTarget(ctx, sinkNode, src, srcNode.Name, len(mine) > 1)
+	tgt, err := openTarget(ctx, sinkNode, src, srcNode.Name, received > 1)
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,11 @@ sinks:
     type: file
     path: %[4]s
     inputs: [pg]
+  rowfile:
+    type: file
+    path: %[1]s/rows.jsonl
+    inputs: [pg]
+    format: row
 `, f.dir, uniqueSlot(), f.search.name, f.file, f.es.name))
 	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN, "OS_URL=" + osURL, "ES_URL=" + esURL}
 	return f
@@ -262,9 +267,15 @@ func TestVerify(t *testing.T) {
 		}
 	}
 
+	// A row-format file with several tables' rows cannot be verified.
+	stdout, stderr, code := runCmdEnv(t, f.dir, f.env, "verify", "--sink", "rowfile", "--tables", "public.item", f.pipeline)
+	if want := "sluice verify: table public.item: sink rowfile writes the rows of several tables in format row, and its lines do not say their table: verify cannot tell them apart (format debezium, or a sink per table, can be verified)\n"; code != exitUsage || stderr != want {
+		t.Errorf("rowfile: exit %d, stderr %q; want 2, %q", code, stderr, want)
+	}
+
 	// A key the two servers order differently is read by key, and verifies
 	// clean.
-	stdout, stderr, code := runCmdEnv(t, f.dir, f.env, "verify", "--json", "--sink", "table", "--tables", "public.word", "--chunk-rows", "3", f.pipeline)
+	stdout, stderr, code = runCmdEnv(t, f.dir, f.env, "verify", "--json", "--sink", "table", "--tables", "public.word", "--chunk-rows", "3", f.pipeline)
 	if code != exitOK || !strings.Contains(stdout, `"the key orders differ (source text COLLATE C, sink text COLLATE en-x-icu): the sink is read by key, not by key range"`) {
 		t.Errorf("word: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -573,16 +584,28 @@ sinks:
     type: file
     path: %[3]s
     inputs: [my]
+  rows:
+    type: lines
+    path: %[1]s/rows.jsonl
+    inputs: [my.%[2]s.item]
+    format: row
+    unwrap: {delete_handling: rewrite}
 `, f.dir, mc.DBName, f.file))
 	f.env = []string{"SOURCE_DSN=" + srcDSN, "TARGET_DSN=" + sinkDSN}
 	f.run(1, `UPDATE item SET name = 'renamed' WHERE id = 2`, `DELETE FROM item WHERE id = 4`)
-	for _, sink := range []string{"table", "file"} {
+	for _, sink := range []string{"table", "file", "rows"} {
 		out, raw := f.verify(exitOK, "--sink", sink)
 		if tr := out.Tables[0]; tr.Rows != verifyRows-1 || tr.Missing+tr.Extra+tr.Different != 0 {
 			t.Errorf("%s: a clean sink does not verify clean:\n%s", sink, raw)
 		}
 	}
 	f.srcExec(`DELETE FROM item WHERE id = 10`)
+	// The lines sink (format row, deletes rewritten with __deleted) keeps
+	// the row the source lost while sluice was stopped.
+	if out, raw := f.verify(exitFailed, "--sink", "rows"); out.Tables[0].Extra != 1 || !reflect.DeepEqual(out.Tables[0].ExtraKeys, []string{"10"}) ||
+		out.Tables[0].Missing+out.Tables[0].Different != 0 {
+		t.Errorf("rows: want exactly the extra key 10:\n%s", raw)
+	}
 	f.exec(f.sink, plantSQL...)
 	f.plantFile()
 	for _, sink := range []string{"table", "file"} {
