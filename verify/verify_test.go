@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
@@ -204,4 +207,23 @@ func testScanTable(t *testing.T) srcTable {
 	return &pgSrcTable{st: &pgsource.ScanTable{Schema: &event.Schema{Stream: "pg.public.t", Namespace: "public", Table: "t",
 		Columns: []event.Column{{Name: "id", Type: event.TypeInt32, Key: true}, {Name: "v", Type: event.TypeString, Optional: true}},
 		KeyIdx:  []int{0}}}}
+}
+
+// TestPace: --rate holds the source to ROWS/s (a lower bound on the time
+// taken; the timer cannot fire early), and a cancelled run stops waiting.
+func TestPace(t *testing.T) {
+	r := &tableRun{ctx: context.Background(), opts: &Options{Rate: 1000}, tr: &TableReport{}, start: time.Now()}
+	t0 := time.Now()
+	if err := r.pace(300); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(t0); d < 290*time.Millisecond {
+		t.Errorf("300 rows at 1000 rows/s took %v, want at least 300ms", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r = &tableRun{ctx: ctx, opts: &Options{Rate: 1}, tr: &TableReport{}, start: time.Now()}
+	if err := r.pace(3600); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled pace = %v, want context.Canceled", err)
+	}
 }
