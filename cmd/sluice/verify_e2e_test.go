@@ -629,3 +629,24 @@ sinks:
 		t.Errorf("signal row:\n got  %s %s %s\n want %s execute-snapshot %s", id, typ, data, rep.Signals[0], want)
 	}
 }
+
+// TestVerifyNoSecrets: a server verify cannot reach is exit 2 with a
+// message that names the component, never its password.
+func TestVerifyNoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, pipeline, want string }{
+		{"postgres source", "sources:\n  pg: {type: postgres, dsn: 'postgres://u:s3cret@127.0.0.1:1/db', tables: [public.t]}\nsinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [pg]}\n",
+			"sluice verify: source pg: connect: "},
+		{"mysql source", "sources:\n  my: {type: mysql, dsn: 'u:s3cret@tcp(127.0.0.1:1)/db', tables: [db.t]}\nsinks:\n  out: {type: file, path: " + dir + "/o.jsonl, inputs: [my]}\n",
+			"sluice verify: source my: connect: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writePipeline(t, t.TempDir(), tc.pipeline)
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"verify", p}, &stdout, &stderr)
+			if code != exitUsage || !strings.HasPrefix(stderr.String(), tc.want) || strings.Contains(stderr.String(), "s3cret") {
+				t.Errorf("exit %d, stderr %q; want 2, %q…, no password", code, stderr.String(), tc.want)
+			}
+		})
+	}
+}
