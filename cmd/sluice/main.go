@@ -53,6 +53,8 @@ Usage:
                                        (Data Prepper pipeline files too; --explain prints their translation)
   sluice status PIPELINE.yaml          a pipeline's partitions in its coordination store (several nodes)
   sluice slots list|drop ...           PostgreSQL replication slots: retained WAL, who uses them; drop orphans
+  sluice verify PIPELINE.yaml          compare the source's tables with a sink: missing, extra, different keys
+                                       (--repair re-snapshots them; sluice verify -h tells more)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -154,6 +156,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args[1:], reg, stdout, stderr)
 	case "slots":
 		return cmdSlots(args[1:], reg, stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], reg, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
