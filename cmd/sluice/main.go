@@ -52,6 +52,7 @@ Usage:
   sluice validate PIPELINE.yaml        check a pipeline file; print every problem
                                        (Data Prepper pipeline files too; --explain prints their translation)
   sluice status PIPELINE.yaml          a pipeline's partitions in its coordination store (several nodes)
+  sluice snapshot PIPELINE.yaml TABLE... re-read tables while the pipeline streams (incremental snapshot)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -151,6 +152,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdSQL(args[1:], os.Stdin, stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], reg, stdout, stderr)
+	case "snapshot":
+		return cmdSnapshot(args[1:], reg, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

@@ -625,6 +625,56 @@ func (s *Source) Signal(ctx context.Context, sig Signal) error {
 	return nil
 }
 
+var _ component.Snapshotter = (*Source)(nil)
+
+// RequestSnapshot implements component.Snapshotter with Signal.
+func (s *Source) RequestSnapshot(ctx context.Context, req component.SnapshotRequest) error {
+	sig, err := signalFor(req)
+	if err != nil {
+		return err
+	}
+	return s.Signal(ctx, sig)
+}
+
+// signalFor turns a request into Debezium's execute-snapshot or
+// stop-snapshot signal.
+func signalFor(req component.SnapshotRequest) (Signal, error) {
+	var data struct {
+		DataCollections      []string `json:"data-collections"`
+		Type                 string   `json:"type"`
+		AdditionalConditions []struct {
+			DataCollection string `json:"data-collection"`
+			Filter         string `json:"filter"`
+		} `json:"additional-conditions,omitempty"`
+	}
+	data.DataCollections = req.Tables
+	if data.DataCollections == nil {
+		data.DataCollections = []string{}
+	}
+	data.Type = "incremental"
+	sig := Signal{Type: "execute-snapshot"}
+	if req.Stop {
+		sig.Type = "stop-snapshot"
+	} else if len(req.Tables) == 0 {
+		return sig, errors.New("name at least one table to snapshot")
+	}
+	for _, c := range req.Conditions {
+		if !slices.Contains(req.Tables, c.Table) {
+			return sig, fmt.Errorf("condition for table %s, which is not among the tables to snapshot %v", c.Table, req.Tables)
+		}
+		data.AdditionalConditions = append(data.AdditionalConditions, struct {
+			DataCollection string `json:"data-collection"`
+			Filter         string `json:"filter"`
+		}{c.Table, c.Filter})
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return sig, err
+	}
+	sig.Data = b
+	return sig, nil
+}
+
 // addedTables queues an incremental snapshot of the tables captured now
 // that a streaming checkpoint did not capture: added to tables after the
 // first snapshot, they would otherwise get no existing rows.
