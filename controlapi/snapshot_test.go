@@ -29,7 +29,7 @@ func (s *snapSource) Run(ctx context.Context, _ []byte, _ component.Emitter) err
 	return nil
 }
 func (s *snapSource) Committed(context.Context, []byte) error { return nil }
-func (s *snapSource) Close() error                             { return nil }
+func (s *snapSource) Close() error                            { return nil }
 func (s *snapSource) RequestSnapshot(_ context.Context, req component.SnapshotRequest) error {
 	if s.fail != nil {
 		return s.fail
