@@ -222,6 +222,16 @@ func debeziumPostgres(r *reader, env Env, p *Plan) {
 	if n := r.integer("max.batch.size", 0); n > 0 {
 		src["batch_size"] = n
 	}
+	// Incremental snapshots: the signal table (Debezium's "source"
+	// channel); sluice's own requests need no channel (docs/sources.md).
+	if v := r.get("signal.data.collection", ""); v != "" {
+		src["signal_data_collection"] = v
+	}
+	for _, ch := range strings.Split(r.get("signal.enabled.channels", "source"), ",") {
+		if ch = strings.TrimSpace(ch); ch != "" && ch != "source" {
+			r.warn(fmt.Sprintf("signal.enabled.channels: channel %q is not read; signals come from the signal table (source) and from sluice snapshot / POST /pipelines/{name}/snapshot", ch))
+		}
+	}
 	defaultOnly(r, map[string]string{"decimal.handling.mode": "precise", "time.precision.mode": "adaptive", "include.unknown.datatypes": "false"})
 	debeziumWriter(r, env, p, prefix, src)
 }
