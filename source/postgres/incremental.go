@@ -161,6 +161,10 @@ type incrChunk struct {
 	filter string
 	rs     *relState
 	open   bool // the low watermark was seen
+	// lwLSN is the low watermark's LSN, the version of the chunk's rows
+	// when versioned is set (see versionedWait).
+	lwLSN     uint64
+	versioned bool
 	// rows by key (keyString), and the keys in key order.
 	rows    map[string][]event.Value
 	order   []string
@@ -367,7 +371,7 @@ func (d *streamDecoder) watermark(ctx context.Context, lsn uint64, text string) 
 	}
 	switch text {
 	case c.id + "-open":
-		c.open = true
+		c.open, c.lwLSN = true, lsn
 	case c.id + "-close":
 		if !c.open {
 			return component.Permanent(fmt.Errorf("incremental snapshot of %s: high watermark %s before its low watermark", c.table, c.id))
@@ -388,6 +392,9 @@ func (d *streamDecoder) closeWindow(ctx context.Context, lsn uint64) error {
 	now := time.Now()
 	src := event.Source{TsUs: now.UnixMicro(), Snapshot: event.SnapshotIncremental, LSN: lsn, HasLSN: true,
 		LastCommitLSN: d.lastCommit}
+	if c.versioned {
+		src.CommitLSN = c.lwLSN // event.Version: see versionedWait
+	}
 	evs := make([]event.Event, 0, len(c.rows))
 	for _, k := range c.order {
 		if vals, ok := d.incr.chunk.rows[k]; ok {
@@ -524,17 +531,25 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrTable) (*incrChu
 	if err := mark("open"); err != nil {
 		return nil, err
 	}
-	res, err := conn.Exec(ctx, sql).ReadAll()
+	// One REPEATABLE READ transaction: its id is assigned after its
+	// snapshot (taken by its first statement), which the chunk is read at
+	// (see versionedWait).
+	res, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_current_xact_id()::text; "+sql+"; COMMIT").ReadAll()
 	if err != nil {
+		if conn.TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "ROLLBACK").ReadAll()
+		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "42") || strings.HasPrefix(pgErr.Code, "22")) {
 			return nil, &skipTable{fmt.Sprintf("the server rejected the chunk query (is the filter %q valid SQL?): %v", cur.Filter, pgErr.Message)}
 		}
 		return nil, fmt.Errorf("incremental snapshot of %s: read chunk: %w", cur.Table, err)
 	}
-	if len(res) != 1 {
-		return nil, fmt.Errorf("incremental snapshot of %s: read chunk: %d results, want 1", cur.Table, len(res))
+	if len(res) != 4 || len(res[1].Rows) != 1 {
+		return nil, fmt.Errorf("incremental snapshot of %s: read chunk: %d results, want 4", cur.Table, len(res))
 	}
+	xid := string(res[1].Rows[0][0])
+	res = res[2:3]
 	for _, row := range res[0].Rows {
 		if len(row) != len(rs.types) {
 			return nil, &skipTable{"the table's columns changed while it was read"}
@@ -566,10 +581,69 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrTable) (*incrChu
 	if h := d.src.chunkReadHook; h != nil {
 		h(cur.Table, c.lastKey)
 	}
+	if c.versioned, err = versionedWait(ctx, conn, xid); err != nil {
+		return nil, fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+	}
+	d.src.log.Debug("incremental snapshot chunk read", "table", cur.Table, "rows", len(c.order), "xid", xid, "versioned", c.versioned)
 	if err := mark("close"); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// versionWait bounds how long a chunk waits for the transactions in
+// progress at its select before its high watermark (versionedWait).
+const versionWait = 250 * time.Millisecond
+
+// versionedWait waits, up to versionWait, until every transaction of the
+// database in progress at the chunk's snapshot has ended, and reports
+// whether they all did. xid is the id of the chunk's own transaction,
+// assigned after its snapshot was taken: once no transaction of the
+// database older than xid runs (pg_locks: each holds the lock on its own
+// id; prepared transactions too), every one that was running at the
+// snapshot has ended. (The snapshot's own list does not do: a transaction
+// whose id is at or above the snapshot's xmax is running but not listed.
+// Other databases' transactions cannot change the table.)
+//
+// Then the chunk's rows may carry the low watermark's LSN as their
+// version (event.Version): every change a row reflects was committed
+// before the low watermark, so its WAL record lies before it; every
+// change emitted after the row commits after the high watermark, so its
+// transaction was not running at the snapshot — it wrote the row after
+// the snapshot, after the low watermark. A transaction running at the
+// snapshot may have written a row of the chunk before the low watermark
+// and commit after the high one: while one runs, the chunk's rows keep
+// version 1 (never replacing a document an externally versioned index
+// has).
+func versionedWait(ctx context.Context, conn *pgconn.PgConn, xid string) (bool, error) {
+	x, err := strconv.ParseUint(xid, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("transaction id %q: %w", xid, err)
+	}
+	// age() compares 32-bit ids across wraparound.
+	older := "age(%s) > age('" + strconv.FormatUint(x&0xffffffff, 10) + "'::xid)"
+	q := `SELECT NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+		AND a.datname = current_database() AND ` + fmt.Sprintf(older, "l.transactionid") + `)
+		AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database = current_database() AND ` + fmt.Sprintf(older, "p.transaction") + `)`
+	deadline := time.Now().Add(versionWait)
+	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		res, err := conn.Exec(ctx, q).ReadAll()
+		if err != nil {
+			return false, fmt.Errorf("transactions in progress: %w", err)
+		}
+		if len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) == "t" {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // signalMessage handles a 'sluice_signal' message (Source.Signal): applied
