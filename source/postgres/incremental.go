@@ -23,9 +23,9 @@ package postgres
 // "incremental"), after every transaction committed before it and before
 // any committed after it: a row not changed in the window is the row's
 // state at that point of the stream, so no sink ever has a snapshot row
-// overwrite a newer streamed change (the order is the stream's).
-// Snapshot rows keep event.Version 1: an externally versioned index
-// (OpenSearch) keeps a document it already has.
+// overwrite a newer streamed change (the order is the stream's). For an
+// externally versioned index the rows carry the low watermark's LSN as
+// their event.Version when that is safe (versionedWait), else 1.
 //
 // Progress — the queue of tables with their filters and the key of the
 // last emitted chunk's last row — is part of the stream checkpoint. It
