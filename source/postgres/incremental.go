@@ -693,6 +693,15 @@ func (s *Source) Signal(ctx context.Context, sig Signal) error {
 		return fmt.Errorf("postgres source %q: signal: connect: %w", s.env.Name, err)
 	}
 	defer conn.Close(context.Background())
+	si, err := querySeverInfo(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("postgres source %q: signal: %w", s.env.Name, err)
+	}
+	if si.version < 140000 {
+		// pgoutput sends messages from 14 on: the request would never
+		// reach the source.
+		return fmt.Errorf("postgres source %q: incremental snapshots need PostgreSQL 14 or later (the server is %d)", s.env.Name, si.version)
+	}
 	if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+signalPrefix+"', $1::text)", string(b)); err != nil {
 		return fmt.Errorf("postgres source %q: signal: %w", s.env.Name, err)
 	}
