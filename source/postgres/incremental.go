@@ -385,6 +385,13 @@ func (d *streamDecoder) watermark(ctx context.Context, lsn uint64, text string) 
 // and advances the progress with the last batch's checkpoint.
 func (d *streamDecoder) closeWindow(ctx context.Context, lsn uint64) error {
 	c := d.incr.chunk
+	if !d.incrActive() || d.cp.Incr.Tables[0].Table != c.table || d.cp.Incr.Tables[0].Filter != c.filter {
+		// Signals changed the queue under the chunk (stop-snapshot
+		// discards the chunk of a table it stops; this is a guard).
+		d.incr.chunk = nil
+		d.incr.kick = d.incrActive()
+		return nil
+	}
 	// Every transaction committed before the watermark goes first.
 	if err := d.flush(ctx, true); err != nil {
 		return err
