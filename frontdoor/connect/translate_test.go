@@ -372,3 +372,13 @@ func TestDebeziumSignalKeys(t *testing.T) {
 		t.Errorf("warnings %q, want %q", p.Warnings, want)
 	}
 }
+
+// TestDebeziumMySQLSignalKeys: the MySQL connector's signal table too.
+func TestDebeziumMySQLSignalKeys(t *testing.T) {
+	p := mustLoad(t, "mysignals", `{"connector.class": "io.debezium.connector.mysql.MySqlConnector", "database.hostname": "db",
+		"database.user": "u", "topic.prefix": "shop", "database.include.list": "inventory",
+		"signal.data.collection": "inventory.debezium_signal"}`, Env{Topics: testTopics})
+	if got := p.Sources["shop"]["signal_data_collection"]; got != "inventory.debezium_signal" {
+		t.Errorf("signal_data_collection = %v (sources %v)", got, p.Sources)
+	}
+}

@@ -38,6 +38,12 @@ type Source struct {
 	// replaySkips counts rows the stream did not emit again after a
 	// reconnect (those of the transaction emitted in part).
 	replaySkips atomic.Int64
+	// signal is the signal table's state (signal_data_collection), nil
+	// when none; set by Run before streaming.
+	signal *tableState
+	// chunkReadHook, set by tests only, runs between an incremental
+	// snapshot chunk's select and its high watermark.
+	chunkReadHook func(table string, lastKey []string)
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -167,6 +173,23 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		tables = append(tables, &tableState{ref: ref, sch: sch, types: types})
 	}
 
+	if s.cfg.SignalDataCollection != "" {
+		sdb, stbl, _ := strings.Cut(s.cfg.SignalDataCollection, ".")
+		ref := tableRef{sdb, stbl}
+		cols, err := loadColumns(ctx, db, ref)
+		if err == nil && len(cols) < 3 {
+			err = errors.New("it has fewer than 3 columns")
+		}
+		if err != nil {
+			return component.Permanent(fmt.Errorf("signal table %s (signal_data_collection): %v; create it as Debezium's: "+
+				"CREATE TABLE %s (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048) NULL)", ref, err, ref.quoted()))
+		}
+		sch, types, err := buildSchema(s.baseSchema(ref), ref, cols)
+		if err != nil {
+			return err
+		}
+		s.signal = &tableState{ref: ref, sch: sch, types: types}
+	}
 	if cp != nil {
 		ok, err := binlogAvailable(ctx, db, cp.File)
 		if err != nil {
