@@ -36,6 +36,11 @@ type checkpoint struct {
 	Tables  map[string]*tableProgress `json:"tables,omitempty"`
 	// Incr is the progress of an incremental snapshot (incremental.go).
 	Incr *incrState `json:"incremental,omitempty"`
+	// Captured lists the captured tables (db.table, sorted) while
+	// streaming, so that a restart finds tables added to tables since
+	// and reads their rows by an incremental snapshot. Absent in older
+	// checkpoints.
+	Captured []string `json:"captured,omitempty"`
 }
 
 // tableProgress is one table's snapshot progress: done, or the key of the

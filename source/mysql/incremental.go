@@ -516,3 +516,41 @@ func (s *Source) RequestSnapshot(ctx context.Context, req component.SnapshotRequ
 	}
 	return nil
 }
+
+// queueAdded records the captured tables in the stream checkpoint cp and
+// queues an incremental snapshot of those a streaming checkpoint did not
+// capture: added to tables after the first snapshot, they would otherwise
+// get no existing rows. It needs the signal table (the watermarks are its
+// rows).
+func (s *Source) queueAdded(cp *checkpoint, refs []tableRef) {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	slices.Sort(names)
+	prev := cp.Captured
+	cp.Captured = names
+	if prev == nil || s.cfg.Snapshot != SnapshotInitial {
+		return
+	}
+	var added []string
+	for _, n := range names {
+		if !slices.Contains(prev, n) {
+			added = append(added, n)
+		}
+	}
+	if len(added) == 0 {
+		return
+	}
+	if s.signal == nil {
+		s.log.Warn("tables added after the first snapshot get no existing rows: reading them by an incremental snapshot needs signal_data_collection", "tables", added)
+		return
+	}
+	if cp.Incr == nil {
+		cp.Incr = &incrState{}
+	}
+	for _, n := range added {
+		cp.Incr.add(n, "")
+	}
+	s.log.Info("tables added after the first snapshot: reading their rows by an incremental snapshot", "tables", added)
+}

@@ -345,3 +345,38 @@ func TestIncrementalSnapshotResume(t *testing.T) {
 		t.Fatalf("after the restart read %d rows %v, want 11..50", len(ids), ids)
 	}
 }
+
+// TestIncrementalSnapshotAddedTable: a table added to tables after the
+// first snapshot gets its existing rows by an incremental snapshot.
+func TestIncrementalSnapshotAddedTable(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(signalDDL)
+	te.exec(`CREATE TABLE a (id INT PRIMARY KEY)`)
+	te.exec(`CREATE TABLE b (id INT PRIMARY KEY, v VARCHAR(10))`)
+	te.exec(`INSERT INTO a VALUES (1)`)
+	te.exec(`INSERT INTO b VALUES (1, 'x'), (2, 'y'), (3, 'z')`)
+	cfg := te.config("a")
+	cfg.SignalDataCollection = te.name + ".debezium_signal"
+	out := sourcetest.NewEmitter()
+	r := te.start(cfg, nil, out)
+	out.WaitCheckpoint(t)
+	cp := out.Checkpoint()
+	r.stop(t)
+	if !bytes.Contains(cp, []byte(`"captured":["`+te.name+`.a"]`)) {
+		t.Fatalf("the snapshot's checkpoint does not record the captured tables: %s", cp)
+	}
+
+	cfg.Tables = append(cfg.Tables, te.name+".b")
+	out2 := sourcetest.NewEmitter()
+	te.start(cfg, cp, out2)
+	out2.WaitFor(t, "table b's rows", 15*time.Second, func(evs []event.Event) bool { return len(evs) >= 3 && incrDone(out2.Checkpoint()) })
+	var got []string
+	for _, e := range out2.Events() {
+		got = append(got, fmt.Sprintf("%s %s %s %s", e.Op, e.Source.Snapshot, e.Schema.Table, rowText(e.Schema, e.After)))
+	}
+	want := []string{"r incremental b id=1 v=x", "r incremental b id=2 v=y", "r incremental b id=3 v=z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events:\n got %q\nwant %q", got, want)
+	}
+}

@@ -222,6 +222,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			return err
 		}
 	}
+	s.queueAdded(cp, refs)
 	err = s.stream(ctx, db, si, tables, cp, out)
 	if errors.Is(err, ErrBinlogLost) && s.cfg.OnBinlogLost == LostResnapshot && ctx.Err() == nil {
 		s.log.Warn("binlog lost while streaming; taking a new snapshot (on_binlog_lost: resnapshot)", "err", err)

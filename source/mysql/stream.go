@@ -103,7 +103,7 @@ func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tab
 		}
 		d.incr.signal = s.signal.ref
 	}
-	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID, Incr: cp.Incr.clone()}
+	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID, Incr: cp.Incr.clone(), Captured: cp.Captured}
 	d.incr.atEmit = cp.Incr.clone()
 	if err := d.reset(); err != nil {
 		return nil, component.Permanent(err)
@@ -238,7 +238,8 @@ func (d *decoder) commit(ctx context.Context, end uint32) error {
 	if len(d.incr.staged) > 0 {
 		d.commitSignals()
 	}
-	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString(), Incr: d.incr.state.clone()}
+	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString(), Incr: d.incr.state.clone(),
+		Captured: d.emitted.Captured}
 	d.pending = true
 	if d.incr.closing {
 		return d.closeWindow(ctx)
