@@ -380,3 +380,25 @@ func TestIncrementalSnapshotAddedTable(t *testing.T) {
 		t.Fatalf("events:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestSignalTableNotCaptured: a glob in tables matching the signal table
+// does not capture it.
+func TestSignalTableNotCaptured(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(signalDDL)
+	te.exec(`INSERT INTO debezium_signal VALUES ('old', 'log', '{"message": "before"}')`)
+	te.exec(`CREATE TABLE t (id INT PRIMARY KEY)`)
+	te.exec(`INSERT INTO t VALUES (1)`)
+	cfg := te.config("*")
+	cfg.SignalDataCollection = te.name + ".debezium_signal"
+	out := sourcetest.NewEmitter()
+	te.start(cfg, nil, out)
+	out.WaitCheckpoint(t)
+	te.exec(`INSERT INTO debezium_signal VALUES ('new', 'log', '{"message": "after"}')`)
+	te.exec(`INSERT INTO t VALUES (2)`)
+	out.WaitFor(t, "the insert", 15*time.Second, count(2))
+	if got := describe(out.Events()); !slices.Equal(got, []string{"r t id=1", "c t id=2"}) {
+		t.Fatalf("events: %q", got)
+	}
+}

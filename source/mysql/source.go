@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,13 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			return err
 		}
 		s.signal = &tableState{ref: ref, sch: sch, types: types}
+		// The signal table is never captured (a glob in tables may match
+		// it): its rows are signals, not data.
+		refs = slices.DeleteFunc(refs, func(r tableRef) bool { return r == ref })
+		tables = slices.DeleteFunc(tables, func(t *tableState) bool { return t.ref == ref })
+		if len(tables) == 0 {
+			return component.Permanent(fmt.Errorf("tables matches only the signal table %s", ref))
+		}
 	}
 	if cp != nil {
 		ok, err := binlogAvailable(ctx, db, cp.File)

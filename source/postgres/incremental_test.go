@@ -565,3 +565,26 @@ func TestIncrementalSnapshotLongTransaction(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalTableNotCaptured: a glob in tables matching the signal table
+// does not capture it: its rows are signals, neither snapshotted nor
+// streamed.
+func TestSignalTableNotCaptured(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(signalDDL)
+	te.exec(`INSERT INTO debezium_signal VALUES ('old', 'log', '{"message": "before"}')`)
+	te.exec(`CREATE TABLE t (id int PRIMARY KEY)`)
+	te.exec(`INSERT INTO t VALUES (1)`)
+	cfg := te.config("public.*")
+	cfg.SignalDataCollection = "public.debezium_signal"
+	out := sourcetest.NewEmitter()
+	te.start(cfg, nil, out)
+	out.WaitCheckpoint(t)
+	te.exec(`INSERT INTO debezium_signal VALUES ('new', 'log', '{"message": "after"}')`)
+	te.exec(`INSERT INTO t VALUES (2)`)
+	evs := waitN(t, out, 2)
+	if got := describe(evs); !slices.Equal(got, []string{"r t id=1", "c t id=2"}) {
+		t.Fatalf("events: %q", got)
+	}
+}

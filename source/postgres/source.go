@@ -257,9 +257,13 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 				s.cfg.SignalDataCollection, s.cfg.SignalDataCollection))
 		}
 		s.signal = sig[0].String()
-		if !slices.ContainsFunc(refs, func(r tableRef) bool { return r.oid == sig[0].oid }) {
-			pubRefs = append(slices.Clip(refs), sig[0])
+		// The signal table is never captured (a glob in tables may
+		// match it): its rows are signals, not data.
+		refs = slices.DeleteFunc(refs, func(r tableRef) bool { return r.oid == sig[0].oid })
+		if len(refs) == 0 {
+			return component.Permanent(fmt.Errorf("tables matches only the signal table %s", s.signal))
 		}
+		pubRefs = append(slices.Clip(refs), sig[0])
 	}
 	created, err := s.ensurePublication(ctx, meta, pubRefs, si.version, cp)
 	if err != nil {
