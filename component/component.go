@@ -482,3 +482,35 @@ type Chunk struct {
 	Name string
 	Spec []byte // the source's own JSON: what to read and at which snapshot
 }
+
+// SnapshotRequest asks a source for an incremental snapshot: its tables
+// re-read while it streams, in order with the changes (Debezium's
+// execute-snapshot signal), or, with Stop, for such a snapshot to end
+// (stop-snapshot).
+type SnapshotRequest struct {
+	// Tables are the source's table names (schema.table for PostgreSQL,
+	// database.table for MySQL), or regular expressions matching whole
+	// names, as Debezium's data-collections; with Stop, none stops all.
+	Tables []string `json:"tables"`
+	// Conditions restrict the rows read per table (Debezium's
+	// additional-conditions): an SQL condition, e.g. "id IN (1,5,9)".
+	Conditions []SnapshotCondition `json:"conditions,omitempty"`
+	Stop       bool                `json:"stop,omitempty"`
+}
+
+// SnapshotCondition is one table's row filter of a SnapshotRequest.
+type SnapshotCondition struct {
+	Table  string `json:"table"`
+	Filter string `json:"filter"`
+}
+
+// Snapshotter is implemented by sources that can take incremental
+// snapshots. RequestSnapshot records the request upstream (in the
+// database's log), where the source finds it in its stream, so the source
+// need not run in this process: it may be called on a source built by its
+// factory that never ran (Run not called; Close after). A source that is
+// stopped acts on the request when it streams again. The error says why
+// the request could not be recorded.
+type Snapshotter interface {
+	RequestSnapshot(ctx context.Context, req SnapshotRequest) error
+}

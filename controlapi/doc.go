@@ -12,6 +12,7 @@
 //	PUT  /pipelines/{name}/resume    202; let them go on
 //	PUT  /pipelines/{name}/stop      202; drain and stop (STOPPED)
 //	POST /pipelines/{name}/restart   202; stop and start from its checkpoint
+//	POST /pipelines/{name}/snapshot  202; incremental snapshot: {"tables": [...], "conditions": [{"table", "filter"}]}
 //
 // Errors have Kafka Connect's shape, {"error_code": N, "message": "…"}, so
 // one client handles both APIs.

@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /pipelines/{name}/resume", s.action("resume"))
 	mux.HandleFunc("PUT /pipelines/{name}/stop", s.action("stop"))
 	mux.HandleFunc("POST /pipelines/{name}/restart", s.action("restart"))
+	mux.HandleFunc("POST /pipelines/{name}/snapshot", s.snapshot)
 	return httpapi.JSONNoRoute(mux)
 }
 
@@ -243,6 +244,51 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// SnapshotBody is POST /pipelines/{name}/snapshot's body: an incremental
+// snapshot of tables (component.SnapshotRequest), of the pipeline's one
+// source that takes them or of Source.
+type SnapshotBody struct {
+	Source string `json:"source,omitempty"`
+	component.SnapshotRequest
+}
+
+// snapshot asks a pipeline's source for an incremental snapshot; 202 once
+// the request is recorded upstream (the source acts on it in stream order).
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	if st.Graph == nil {
+		writeError(w, http.StatusConflict, fmt.Sprintf("Pipeline %s has no graph to build its source from", st.Name))
+		return
+	}
+	var body SnapshotBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`Request body is not {"tables": ["schema.table", ...], "conditions": [{"table": ..., "filter": ...}], "source": ..., "stop": false}: %v`, err))
+		return
+	}
+	if len(body.Tables) == 0 && !body.Stop {
+		writeError(w, http.StatusBadRequest, `Name the tables to snapshot: {"tables": ["schema.table"]}`)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := app.RequestSnapshot(ctx, st.Graph, s.opt.Supervisor.Registry(), body.Source, body.SnapshotRequest, s.opt.Logger); err != nil {
+		msg := s.opt.Scrub(err.Error())
+		code := http.StatusBadGateway
+		if errors.Is(err, app.ErrNoSnapshotter) {
+			code = http.StatusConflict
+		}
+		s.opt.Logger.Error("incremental snapshot request failed", "pipeline", st.Name, "err", msg)
+		writeError(w, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, body)
 }
 
 // action returns the handler of pause, resume, stop or restart.

@@ -187,8 +187,13 @@ func (e *Event) String() string {
 // (OpenSearch's version_type=external): a stale replay carries a smaller or
 // equal version and is rejected by the destination. Snapshot rows get 1,
 // below any change, because a change committed after the snapshot may have
-// been written to the log before the snapshot's position. ok is false when
-// the source gives no such order.
+// been written to the log before the snapshot's position. An incremental
+// snapshot row (SnapshotIncremental) with a CommitLSN above 1 gets that
+// instead: its source vouches that it is above the version of every change
+// the row reflects and below that of every change of the row emitted after
+// it (see source/postgres's incremental snapshots), so a re-read row
+// replaces an outdated copy but never a newer change. ok is false when the
+// source gives no such order.
 //
 // PostgreSQL: the LSN of the change's WAL record. Row locks make it grow per
 // key: a second change to a row waits for the first one's commit.
@@ -203,6 +208,9 @@ func (e *Event) String() string {
 // index keeps the first of the two.
 func (e *Event) Version() (v int64, ok bool) {
 	if e.Source.Snapshot != SnapshotFalse {
+		if e.Source.Snapshot == SnapshotIncremental && e.Source.CommitLSN > 1 && e.Source.CommitLSN <= 1<<63-1 {
+			return int64(e.Source.CommitLSN), true
+		}
 		return 1, true
 	}
 	if e.Source.HasLSN && e.Source.LSN > 1 && e.Source.LSN <= 1<<63-1 {

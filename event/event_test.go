@@ -66,3 +66,27 @@ func TestSeqMongoDBOrdersChangesOfOneTransaction(t *testing.T) {
 		t.Fatalf("Version = %d, %v; want the cluster time %d", v, ok, ct)
 	}
 }
+
+// TestVersionIncrementalSnapshot: snapshot rows are version 1, below any
+// change, except incremental snapshot rows whose source vouches for a
+// position (CommitLSN), which replace an outdated copy; Seq stays zero.
+func TestVersionIncrementalSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		src  Source
+		want int64
+	}{
+		{Source{Snapshot: SnapshotTrue, LSN: 500, HasLSN: true}, 1},
+		{Source{Snapshot: SnapshotIncremental, LSN: 500, HasLSN: true}, 1},
+		{Source{Snapshot: SnapshotIncremental, LSN: 500, CommitLSN: 400, HasLSN: true}, 400},
+		{Source{Snapshot: SnapshotLast, LSN: 500, CommitLSN: 400, HasLSN: true}, 1},
+		{Source{LSN: 500, CommitLSN: 600, HasLSN: true}, 500},
+	} {
+		e := Event{Schema: &Schema{}, Source: tc.src}
+		if v, ok := e.Version(); !ok || v != tc.want {
+			t.Errorf("%+v: Version = %d, %v; want %d", tc.src, v, ok, tc.want)
+		}
+		if tc.src.Snapshot != SnapshotFalse && !e.Seq().IsZero() {
+			t.Errorf("%+v: Seq = %+v, want zero", tc.src, e.Seq())
+		}
+	}
+}

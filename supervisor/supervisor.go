@@ -109,6 +109,11 @@ func New(opt Options) *Supervisor {
 	return &Supervisor{opt: opt, pipes: map[string]*managed{}, changed: make(chan struct{})}
 }
 
+// Registry is the registry pipelines are built from (for tools that build
+// a pipeline's component outside a run, such as an incremental snapshot
+// request).
+func (s *Supervisor) Registry() component.Registry { return s.opt.Registry }
+
 // ErrUnknown is returned for a pipeline name the supervisor does not hold.
 var ErrUnknown = errors.New("no such pipeline")
 

@@ -55,6 +55,7 @@ Usage:
   sluice slots list|drop ...           PostgreSQL replication slots: retained WAL, who uses them; drop orphans
   sluice verify PIPELINE.yaml          compare the source's tables with a sink: missing, extra, different keys
                                        (--repair re-snapshots them; sluice verify -h tells more)
+  sluice snapshot PIPELINE.yaml TABLE... re-read tables while the pipeline streams (incremental snapshot)
   sluice version                       print the version
   sluice help [TYPE]                   this help, or the components' types
 
@@ -158,6 +159,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdSlots(args[1:], reg, stdout, stderr)
 	case "verify":
 		return cmdVerify(args[1:], reg, stdout, stderr)
+	case "snapshot":
+		return cmdSnapshot(args[1:], reg, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage

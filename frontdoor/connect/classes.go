@@ -225,8 +225,24 @@ func debeziumPostgres(r *reader, env Env, p *Plan) {
 	if n := r.integer("max.batch.size", 0); n > 0 {
 		src["batch_size"] = n
 	}
+	debeziumSignals(r, src)
 	defaultOnly(r, map[string]string{"decimal.handling.mode": "precise", "time.precision.mode": "adaptive", "include.unknown.datatypes": "false"})
 	debeziumWriter(r, env, p, prefix, src)
+}
+
+// debeziumSignals maps Debezium's signal table to the source's
+// signal_data_collection (incremental snapshots). Only the "source"
+// channel (the signal table) is read; sluice's own requests (sluice
+// snapshot, POST /pipelines/{name}/snapshot) need no channel.
+func debeziumSignals(r *reader, src Node) {
+	if v := r.get("signal.data.collection", ""); v != "" {
+		src["signal_data_collection"] = v
+	}
+	for _, ch := range strings.Split(r.get("signal.enabled.channels", "source"), ",") {
+		if ch = strings.TrimSpace(ch); ch != "" && ch != "source" {
+			r.warn(fmt.Sprintf("signal.enabled.channels: channel %q is not read; signals come from the signal table (source) and from sluice snapshot / POST /pipelines/{name}/snapshot", ch))
+		}
+	}
 }
 
 func debeziumMySQL(r *reader, env Env, p *Plan) {
@@ -270,6 +286,7 @@ func debeziumMySQL(r *reader, env Env, p *Plan) {
 	case "never", "no_data", "schema_only":
 		src["snapshot"] = "never"
 	}
+	debeziumSignals(r, src)
 	// sluice keeps the table schemas in its own state: the schema history
 	// topic and its Kafka settings have nothing to configure.
 	r.ignorePrefix("schema.history.internal.")

@@ -35,7 +35,7 @@ func TestPluginConfig(t *testing.T) {
 		byName[k.Name] = k
 		names = append(names, k.Name)
 	}
-	want := "database.hostname,database.port,database.user,database.password,database.dbname,topic.prefix,database.server.name,database.sslmode,database.sslrootcert,database.sslcert,database.sslkey,table.include.list,table.whitelist,plugin.name,slot.name,publication.name,publication.autocreate.mode,snapshot.mode,slot.drop.on.stop,heartbeat.interval.ms,max.batch.size,decimal.handling.mode,include.unknown.datatypes,time.precision.mode,tombstones.on.delete,schema.include.list,schema.whitelist," +
+	want := "database.hostname,database.port,database.user,database.password,database.dbname,topic.prefix,database.server.name,database.sslmode,database.sslrootcert,database.sslcert,database.sslkey,table.include.list,table.whitelist,plugin.name,slot.name,publication.name,publication.autocreate.mode,snapshot.mode,slot.drop.on.stop,heartbeat.interval.ms,max.batch.size,signal.data.collection,signal.enabled.channels,decimal.handling.mode,include.unknown.datatypes,time.precision.mode,tombstones.on.delete,schema.include.list,schema.whitelist," +
 		"name,connector.class,tasks.max,tasks.max.enforce,key.converter,value.converter,header.converter,transforms,predicates,config.action.reload,errors.retry.timeout,errors.retry.delay.max.ms,errors.tolerance,errors.log.enable,errors.log.include.messages"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("PostgresConnector keys:\n got %s\nwant %s", got, want)

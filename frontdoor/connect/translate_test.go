@@ -356,3 +356,29 @@ func TestParseConfigValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDebeziumSignalKeys: Debezium's signal.data.collection becomes the
+// postgres source's signal_data_collection; a signal channel sluice does
+// not read is a warning.
+func TestDebeziumSignalKeys(t *testing.T) {
+	body := strings.Replace(seed001Debezium, `"database.server.name": "fulfillment"`,
+		`"database.server.name": "fulfillment", "signal.data.collection": "public.debezium_signal", "signal.enabled.channels": "source,kafka"`, 1)
+	p := mustLoad(t, "signals", body, Env{Topics: testTopics})
+	if got := p.Sources["fulfillment"]["signal_data_collection"]; got != "public.debezium_signal" {
+		t.Errorf("signal_data_collection = %v", got)
+	}
+	want := []string{`signal.enabled.channels: channel "kafka" is not read; signals come from the signal table (source) and from sluice snapshot / POST /pipelines/{name}/snapshot`}
+	if !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("warnings %q, want %q", p.Warnings, want)
+	}
+}
+
+// TestDebeziumMySQLSignalKeys: the MySQL connector's signal table too.
+func TestDebeziumMySQLSignalKeys(t *testing.T) {
+	p := mustLoad(t, "mysignals", `{"connector.class": "io.debezium.connector.mysql.MySqlConnector", "database.hostname": "db",
+		"database.user": "u", "topic.prefix": "shop", "database.include.list": "inventory",
+		"signal.data.collection": "inventory.debezium_signal"}`, Env{Topics: testTopics})
+	if got := p.Sources["shop"]["signal_data_collection"]; got != "inventory.debezium_signal" {
+		t.Errorf("signal_data_collection = %v (sources %v)", got, p.Sources)
+	}
+}

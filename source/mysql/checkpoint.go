@@ -34,6 +34,13 @@ type checkpoint struct {
 	Pos     uint64                    `json:"pos"`
 	GTID    string                    `json:"gtid,omitempty"`
 	Tables  map[string]*tableProgress `json:"tables,omitempty"`
+	// Incr is the progress of an incremental snapshot (incremental.go).
+	Incr *incrState `json:"incremental,omitempty"`
+	// Captured lists the captured tables (db.table, sorted) while
+	// streaming, so that a restart finds tables added to tables since
+	// and reads their rows by an incremental snapshot. Absent in older
+	// checkpoints.
+	Captured []string `json:"captured,omitempty"`
 }
 
 // tableProgress is one table's snapshot progress: done, or the key of the
@@ -76,6 +83,7 @@ func (c *checkpoint) marshal() []byte {
 // clone copies c deeply enough to be marshalled while c changes.
 func (c *checkpoint) clone() *checkpoint {
 	cp := *c
+	cp.Incr = c.Incr.clone()
 	if c.Tables != nil {
 		cp.Tables = make(map[string]*tableProgress, len(c.Tables))
 		for k, v := range c.Tables {

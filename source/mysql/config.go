@@ -47,6 +47,12 @@ type Config struct {
 	// how often an idle source checkpoints the binlog position it has read
 	// past; 0 disables both.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// SignalDataCollection is a Debezium signal table (db.table, columns
+	// id, type, data, as Debezium's signal.data.collection): rows inserted
+	// into it with type execute-snapshot or stop-snapshot start or stop
+	// incremental snapshots, whose watermarks are rows of it too. Its
+	// rows are not emitted.
+	SignalDataCollection string `yaml:"signal_data_collection"`
 	// OnBinlogLost is what happens when the checkpoint's binlog position is
 	// no longer on the server (purged while sluice was stopped): fail stops
 	// with a clear error, resnapshot takes a new snapshot and streams on.
@@ -126,6 +132,12 @@ func (c *Config) Validate() []error {
 	}
 	if c.HeartbeatInterval < 0 {
 		add("heartbeat_interval", "must not be negative", "0 disables heartbeats; the default is 10s")
+	}
+	if c.SignalDataCollection != "" {
+		db, tbl, ok := strings.Cut(c.SignalDataCollection, ".")
+		if !ok || db == "" || tbl == "" || strings.ContainsAny(c.SignalDataCollection, "*?[]`") || strings.Contains(tbl, ".") {
+			add("signal_data_collection", fmt.Sprintf("%q is not db.table", c.SignalDataCollection), "name the signal table, e.g. shop.debezium_signal")
+		}
 	}
 	return errs
 }

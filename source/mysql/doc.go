@@ -43,6 +43,15 @@
 //   - Otherwise: the binlog from the checkpoint (snapshot: never starts at
 //     SHOW MASTER STATUS).
 //
+// # Incremental snapshots
+//
+// Tables are re-read while the binlog streams, by the watermark algorithm
+// of source/postgres (incremental.go there and here), with the watermarks
+// as rows of the signal table (signal_data_collection), which the decoder
+// reads from the binlog like the execute-snapshot / stop-snapshot rows
+// Debezium documents, and never emits. The progress is in the stream
+// checkpoint (incremental).
+//
 // # Checkpoints
 //
 // The checkpoint is this package's JSON (see checkpoint): phase, the binlog

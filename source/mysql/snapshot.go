@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,11 @@ func (s *Source) snapshot(ctx context.Context, db *sql.DB, si serverInfo, tables
 	}
 	final := cp.clone()
 	final.Phase, final.Tables = phaseStream, nil
+	final.Captured = make([]string, len(tables))
+	for i, t := range tables {
+		final.Captured[i] = t.ref.String()
+	}
+	slices.Sort(final.Captured)
 	var evs []event.Event
 	if sn.pending != nil {
 		evs = sn.pending.events

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,12 @@ type Source struct {
 	replaySkips atomic.Int64
 	// binlog watches the durable position's binary log (retention.go).
 	binlog binlogWatch
+	// signal is the signal table's state (signal_data_collection), nil
+	// when none; set by Run before streaming.
+	signal *tableState
+	// chunkReadHook, set by tests only, runs between an incremental
+	// snapshot chunk's select and its high watermark.
+	chunkReadHook func(table string, lastKey []string)
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).
@@ -180,6 +187,30 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 		tables = append(tables, &tableState{ref: ref, sch: sch, types: types})
 	}
 
+	if s.cfg.SignalDataCollection != "" {
+		sdb, stbl, _ := strings.Cut(s.cfg.SignalDataCollection, ".")
+		ref := tableRef{sdb, stbl}
+		cols, err := loadColumns(ctx, db, ref)
+		if err == nil && len(cols) < 3 {
+			err = errors.New("it has fewer than 3 columns")
+		}
+		if err != nil {
+			return component.Permanent(fmt.Errorf("signal table %s (signal_data_collection): %v; create it as Debezium's: "+
+				"CREATE TABLE %s (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048) NULL)", ref, err, ref.quoted()))
+		}
+		sch, types, err := buildSchema(s.baseSchema(ref), ref, cols)
+		if err != nil {
+			return err
+		}
+		s.signal = &tableState{ref: ref, sch: sch, types: types}
+		// The signal table is never captured (a glob in tables may match
+		// it): its rows are signals, not data.
+		refs = slices.DeleteFunc(refs, func(r tableRef) bool { return r == ref })
+		tables = slices.DeleteFunc(tables, func(t *tableState) bool { return t.ref == ref })
+		if len(tables) == 0 {
+			return component.Permanent(fmt.Errorf("tables matches only the signal table %s", ref))
+		}
+	}
 	if cp != nil {
 		ok, err := binlogAvailable(ctx, db, cp.File)
 		if err != nil {
@@ -214,6 +245,7 @@ func (s *Source) run(ctx context.Context, cpBytes []byte, out component.Emitter)
 			return err
 		}
 	}
+	s.queueAdded(cp, refs)
 	err = s.stream(ctx, db, si, tables, cp, out)
 	if errors.Is(err, ErrBinlogLost) && s.cfg.OnBinlogLost == LostResnapshot && ctx.Err() == nil {
 		s.log.Warn("binlog lost while streaming; taking a new snapshot (on_binlog_lost: resnapshot)", "err", err)

@@ -74,6 +74,9 @@ type decoder struct {
 	// checkpoint, before it); replay then skips the rows up to part.
 	part   partTx
 	replay bool
+
+	// incr is the incremental snapshot's state (incremental.go).
+	incr incrRun
 }
 
 // partTx names an event of a transaction: the transaction by the binlog
@@ -94,7 +97,14 @@ func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tab
 	for _, t := range tables {
 		d.captured[t.ref] = t
 	}
-	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID}
+	if s.signal != nil {
+		if _, ok := d.captured[s.signal.ref]; !ok {
+			d.captured[s.signal.ref] = s.signal
+		}
+		d.incr.signal = s.signal.ref
+	}
+	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID, Incr: cp.Incr.clone(), Captured: cp.Captured}
+	d.incr.atEmit = cp.Incr.clone()
 	if err := d.reset(); err != nil {
 		return nil, component.Permanent(err)
 	}
@@ -105,6 +115,7 @@ func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tab
 // after the last emitted checkpoint.
 func (d *decoder) reset() error {
 	d.inTx, d.pending, d.batch, d.replay = false, false, nil, false
+	d.incrReset()
 	d.next = d.emitted
 	d.file = d.emitted.File
 	d.fileIdx, _ = fileIndex(d.file)
@@ -168,6 +179,7 @@ func (d *decoder) flush(ctx context.Context) error {
 	d.lastEmit = time.Now()
 	if d.pending {
 		d.emitted, d.pending = d.next, false
+		d.incr.atEmit = d.next.Incr.clone()
 	}
 	d.lastBatch, d.batch = len(d.batch), nil
 	return nil
@@ -203,6 +215,7 @@ func (d *decoder) add(ctx context.Context, e event.Event) error {
 		}
 		if d.pending {
 			d.emitted, d.pending = d.next, false
+			d.incr.atEmit = d.next.Incr.clone()
 		}
 	}
 	tail := batch[n:]
@@ -222,8 +235,15 @@ func (d *decoder) commit(ctx context.Context, end uint32) error {
 		d.addGTID(d.txGTID)
 	}
 	d.txGTID, d.txStart, d.txThread = "", 0, 0
-	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString()}
+	if len(d.incr.staged) > 0 {
+		d.commitSignals()
+	}
+	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString(), Incr: d.incr.state.clone(),
+		Captured: d.emitted.Captured}
 	d.pending = true
+	if d.incr.closing {
+		return d.closeWindow(ctx)
+	}
 	if len(d.batch) >= d.src.cfg.BatchSize || (len(d.batch) == 0 && time.Since(d.lastEmit) > idleCheckpoint) {
 		return d.flush(ctx)
 	}
@@ -525,6 +545,13 @@ func (d *decoder) rows(ctx context.Context, h *replication.EventHeader, e *repli
 				return err
 			}
 		}
+		if t.ref == d.incr.signal {
+			if op == event.OpCreate {
+				d.incrSignalRow(ev.After)
+			}
+			continue
+		}
+		d.incrSeen(t, ev.Before, ev.After)
 		if err := d.add(ctx, ev); err != nil {
 			return err
 		}
@@ -711,6 +738,11 @@ func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
 		return classify(fmt.Errorf("start binlog dump at %s:%d (gtid %q): %w", d.emitted.File, d.emitted.Pos, d.emitted.GTID, err))
 	}
 	s.log.Info("streaming", "file", d.emitted.File, "pos", d.emitted.Pos, "gtid", d.emitted.GTID)
+	if d.incr.kick {
+		if err := d.startChunk(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		var ev *replication.BinlogEvent
 		if d.pending && len(d.batch) > 0 && !d.inTx {
@@ -746,6 +778,11 @@ func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
 		}
 		if err := d.handle(ctx, ev); err != nil {
 			return err
+		}
+		if d.incr.kick && !d.inTx {
+			if err := d.startChunk(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }

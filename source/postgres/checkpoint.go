@@ -23,6 +23,10 @@ const (
 //
 //	{"v":1,"slot":"sluice_p_pg","phase":"stream","consistent_point":"0/16B3748","lsn":"0/1A2B3C0",
 //	 "captured":["public.items","public.orders"]}
+//
+// with an incremental snapshot running (see incremental.go):
+//
+//	{..., "incremental":{"tables":[{"table":"public.orders","filter":"id IN (1,5,9)","last_key":["5"]}]}}
 type checkpoint struct {
 	Version         int                       `json:"v"`
 	Slot            string                    `json:"slot"`
@@ -45,6 +49,9 @@ type checkpoint struct {
 	// PublicationCreated records that this source created the publication,
 	// so drop_slot_on_stop may drop it.
 	PublicationCreated bool `json:"publication_created,omitempty"`
+	// Incr is the progress of an incremental snapshot (incremental.go):
+	// absent when none runs.
+	Incr *incrState `json:"incremental,omitempty"`
 	// fresh (not persisted) says that this run created the slot or read
 	// the snapshot, so streaming starts with no commit seen yet: the first
 	// changes' source.sequence has a null last commit LSN, as Debezium's.
@@ -79,6 +86,13 @@ func parseCheckpoint(b []byte) (*checkpoint, error) {
 	for name, p := range cp.Tables {
 		if p == nil {
 			return nil, fmt.Errorf("checkpoint table %q has no progress", name)
+		}
+	}
+	if cp.Incr != nil {
+		for i, t := range cp.Incr.Tables {
+			if t == nil || t.Table == "" {
+				return nil, fmt.Errorf("checkpoint incremental snapshot table %d has no name", i)
+			}
 		}
 	}
 	if _, err := cp.consistentLSN(); err != nil {
@@ -123,6 +137,7 @@ func (c *checkpoint) marshal() []byte {
 // clone copies c deeply enough to be marshalled while c changes.
 func (c *checkpoint) clone() *checkpoint {
 	cp := *c
+	cp.Incr = c.Incr.clone()
 	if c.Tables != nil {
 		cp.Tables = make(map[string]*tableProgress, len(c.Tables))
 		for k, v := range c.Tables {

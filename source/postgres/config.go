@@ -44,6 +44,12 @@ type Config struct {
 	// HeartbeatInterval is how often an idle source writes a heartbeat
 	// message so the slot's confirmed position advances; 0 disables.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// SignalDataCollection is a Debezium signal table (schema.table, with
+	// columns id, type, data, as Debezium's signal.data.collection): rows
+	// inserted into it with type execute-snapshot or stop-snapshot start or
+	// stop incremental snapshots. It is added to the publication; its rows
+	// are not emitted.
+	SignalDataCollection string `yaml:"signal_data_collection"`
 	// StatusInterval is how often the durable position is reported to the
 	// server.
 	StatusInterval time.Duration `yaml:"status_interval"`
@@ -138,6 +144,12 @@ func (c *Config) Validate() []error {
 	}
 	if c.Publication != "" && !identRe.MatchString(c.Publication) {
 		add("publication", fmt.Sprintf("%q is not a valid publication name", c.Publication), "start with a letter or underscore; letters, digits, _ and $; at most 63 bytes")
+	}
+	if c.SignalDataCollection != "" {
+		schema, table, ok := strings.Cut(c.SignalDataCollection, ".")
+		if !ok || !identRe.MatchString(schema) || !identRe.MatchString(table) {
+			add("signal_data_collection", fmt.Sprintf("%q is not schema.table", c.SignalDataCollection), "name the signal table, e.g. public.debezium_signal")
+		}
 	}
 	if c.SnapshotChunkRows <= 0 {
 		add("snapshot_chunk_rows", "must be positive", "the default is 50000")

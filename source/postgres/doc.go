@@ -111,6 +111,22 @@
 // terminates it (pg_terminate_backend of the slot's active_pid) rather
 // than wait for wal_sender_timeout (TestCoordinatedRunEndsOldReader).
 //
+// # Incremental snapshots
+//
+// While streaming, tables are re-read in key-ordered chunks between a low
+// and a high watermark (DBLog, as Debezium's incremental snapshots; see
+// incremental.go for the algorithm and its invariants): a chunk's row
+// changed by a streamed transaction inside the window is dropped, the
+// rest are emitted at the high watermark as reads with source.snapshot
+// "incremental", so a sink never sees a snapshot row after a newer change
+// of the same row. Watermarks, and the requests of Source.Signal, are
+// logical decoding messages (PostgreSQL 14+); requests also come from a
+// Debezium signal table (signal_data_collection) and, at start, from
+// tables added to the configuration after the first snapshot. The
+// progress is in the stream checkpoint and changes only at a commit or
+// right after a chunk's rows were emitted, so a crash resumes after the
+// last emitted chunk.
+//
 // # Publication
 //
 // A slot decodes each change with the catalog as it was when the change was

@@ -247,11 +247,11 @@ func (s *Source) removedAdvice(names []string) string {
 	return fmt.Sprintf("Changes to %s committed while %s out of the publication are not streamed, now or later: "+
 		"the slot decodes each change with the publication as it was when the change was made. "+
 		"To go on, either add %s back (ALTER PUBLICATION %s ADD TABLE %s;) and start sluice again, accepting that those changes are lost, "+
-		"then read %s again with a separate pipeline that has its own slot and snapshot: initial (as for a table added later); "+
+		"then read %s again with an incremental snapshot (sluice snapshot PIPELINE.yaml %s); "+
 		"or remove %s from tables",
 		plural(len(names), "it", "them"), plural(len(names), "it was", "they were"), plural(len(names), "it", "them"),
 		pgx.Identifier{s.publication}.Sanitize(), strings.Join(quoted, ", "), plural(len(names), "the table", "the tables"),
-		plural(len(names), "it", "them"))
+		strings.Join(names, " "), plural(len(names), "it", "them"))
 }
 
 func plural(n int, one, many string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,13 @@ type Source struct {
 	// reconnect: transactions emitted whole, and events of the
 	// transaction emitted in part.
 	replaySkips struct{ tx, events atomic.Int64 }
+	// incrRows counts the rows emitted by incremental snapshots.
+	incrRows atomic.Int64
+	// signal is the signal table (schema.table), "" when none.
+	signal string
+	// chunkReadHook, set by tests only, runs between an incremental
+	// snapshot chunk's select and its high watermark.
+	chunkReadHook func(table string, lastKey []string)
 
 	mu struct {
 		sync.Mutex
@@ -307,7 +315,24 @@ func (s *Source) runOnce(ctx context.Context, cpBytes []byte, out component.Emit
 	if err != nil {
 		return component.Permanent(err)
 	}
-	created, err := s.ensurePublication(ctx, meta, refs, si.version, cp)
+	pubRefs := refs
+	if s.cfg.SignalDataCollection != "" {
+		sig, err := resolveTables(ctx, meta, []string{s.cfg.SignalDataCollection})
+		if err != nil || len(sig) != 1 {
+			return component.Permanent(fmt.Errorf("signal table %s (signal_data_collection) not found; create it as Debezium's: "+
+				"CREATE TABLE %s (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+				s.cfg.SignalDataCollection, s.cfg.SignalDataCollection))
+		}
+		s.signal = sig[0].String()
+		// The signal table is never captured (a glob in tables may
+		// match it): its rows are signals, not data.
+		refs = slices.DeleteFunc(refs, func(r tableRef) bool { return r.oid == sig[0].oid })
+		if len(refs) == 0 {
+			return component.Permanent(fmt.Errorf("tables matches only the signal table %s", s.signal))
+		}
+		pubRefs = append(slices.Clip(refs), sig[0])
+	}
+	created, err := s.ensurePublication(ctx, meta, pubRefs, si.version, cp)
 	if err != nil {
 		return err
 	}
@@ -418,6 +443,21 @@ func (s *Source) runOnce(ctx context.Context, cpBytes []byte, out component.Emit
 			LSN: pglogrepl.LSN(slotLSN).String(), Captured: captured, PublicationCreated: pubCreated}
 	default:
 		cp.PublicationCreated = pubCreated
+		if added := addedTables(cp, captured); len(added) > 0 && s.cfg.Snapshot == SnapshotInitial {
+			// Added to tables after the first snapshot: their existing
+			// rows are read by an incremental snapshot.
+			if si.version < 140000 {
+				s.log.Warn("tables added after the first snapshot get no existing rows: incremental snapshots need PostgreSQL 14 or later", "tables", added)
+			} else {
+				if cp.Incr == nil {
+					cp.Incr = &incrState{}
+				}
+				for _, t := range added {
+					cp.Incr.add(t, "")
+				}
+				s.log.Info("tables added after the first snapshot: reading their rows by an incremental snapshot", "tables", added)
+			}
+		}
 		cp.Captured = captured
 		if cp.Phase == phaseSnapshot {
 			l, _ := cp.consistentLSN()

@@ -86,6 +86,10 @@ type streamDecoder struct {
 	// skipTx: the current transaction was emitted whole before a
 	// reconnect; its changes are ignored.
 	skipTx bool
+
+	// incr is the incremental snapshot's state besides the checkpoint's
+	// (incremental.go).
+	incr incrRun
 }
 
 func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *catalog, tables []*capturedTable, cp *checkpoint, start uint64) *streamDecoder {
@@ -96,6 +100,10 @@ func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *cata
 	}
 	d.cp.Tables = nil
 	d.cp.Phase = phaseStream
+	d.cp.Incr = cp.Incr.clone()
+	d.incr.signal = s.signal
+	d.incr.atEmit = cp.Incr.clone()
+	d.incr.kick = d.incrActive()
 	for _, t := range tables {
 		d.known[t.info.ref.String()] = &relState{name: t.info.ref.String(), sch: t.sch, types: t.types}
 	}
@@ -126,6 +134,7 @@ func (d *streamDecoder) reset() {
 	d.inTx = false
 	d.pending = 0
 	d.batch = nil
+	d.incrReset()
 	d.lastCommit = d.emitted
 	if d.emitted == d.start {
 		d.lastCommit = d.startCommit
@@ -213,6 +222,7 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		}
 		if cp != nil {
 			d.emitted = d.pending
+			d.incr.atEmit = d.cp.Incr.clone()
 		}
 	}
 	d.pending = 0
@@ -266,6 +276,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		d.inTx = false
 		d.lastCommit = end
+		if len(d.incr.staged) > 0 {
+			d.commitSignals()
+		}
 		if end > d.pending {
 			d.pending = end
 			d.pendingXid, d.pendingUs = d.xid, d.commitUs
@@ -302,6 +315,11 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if err != nil {
 			return err
 		}
+		if rs.name == d.incr.signal {
+			d.stageSignal(rs, after)
+			return nil
+		}
+		d.incrSeen(rs, nil, after)
 		return d.add(ctx, d.event(event.OpCreate, rs, nil, after, lsn))
 	case 'U':
 		if d.replayed(lsn) {
@@ -337,6 +355,10 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if full {
 			fillUnchanged(after, before)
 		}
+		if rs.name == d.incr.signal {
+			return nil
+		}
+		d.incrSeen(rs, before, after)
 		return d.add(ctx, d.event(event.OpUpdate, rs, before, after, lsn))
 	case 'D':
 		if d.replayed(lsn) {
@@ -357,6 +379,10 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if err != nil {
 			return err
 		}
+		if rs.name == d.incr.signal {
+			return nil
+		}
+		d.incrSeen(rs, before, nil)
 		return d.add(ctx, d.event(event.OpDelete, rs, before, nil, lsn))
 	case 'T':
 		n := w.u32()
@@ -369,9 +395,10 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			if err != nil {
 				return err
 			}
-			if d.replayed(lsn) {
+			if d.replayed(lsn) || rs.name == d.incr.signal {
 				continue
 			}
+			d.incrTruncated(rs)
 			if err := d.add(ctx, d.event(event.OpTruncate, rs, nil, nil, lsn)); err != nil {
 				return err
 			}
@@ -381,7 +408,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		mlsn := w.u64()
 		prefix := w.cstr()
 		l := w.u32()
-		w.bytes(int(l & 0x7fffffff))
+		content := w.bytes(int(l & 0x7fffffff))
 		if w.err != nil {
 			return component.Permanent(fmt.Errorf("logical decoding message: %w", w.err))
 		}
@@ -392,6 +419,14 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 				d.pending = mlsn
 			}
 			return d.flush(ctx, true)
+		}
+		if flags&1 == 0 && !d.inTx {
+			switch prefix {
+			case watermarkPrefix:
+				return d.watermark(ctx, mlsn, string(content))
+			case signalPrefix:
+				return d.signalMessage(ctx, mlsn, string(content))
+			}
 		}
 	case 'Y', 'O':
 		// Type and origin messages: types are looked up in the catalog.
@@ -651,7 +686,8 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 		"proto_version '1'",
 		"publication_names " + quoteLiteral(pgx.Identifier{s.publication}.Sanitize()),
 	}
-	if heartbeats {
+	if d.si.version >= 140000 {
+		// Heartbeats, incremental snapshot watermarks and signals.
 		args = append(args, "messages 'true'")
 	}
 	startLSN := pglogrepl.LSN(d.emitted)
@@ -660,6 +696,13 @@ func (s *Source) streamSession(ctx context.Context, repl *pgconn.PgConn, d *stre
 		return fmt.Errorf("start replication from slot %q at %s: %w", s.slot, startLSN, err)
 	}
 	s.log.Info("streaming", "slot", s.slot, "from", startLSN.String())
+	if d.incr.kick {
+		// An incremental snapshot resumed from the checkpoint, or its
+		// chunk lost with the connection: read it (again).
+		if err := d.startChunk(ctx); err != nil {
+			return err
+		}
+	}
 
 	sctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
@@ -758,6 +801,11 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 				// One allocation per message: every value is a substring.
 				if err := d.handle(ctx, uint64(xld.WALStart), string(xld.WALData)); err != nil {
 					return err
+				}
+				if d.incr.kick && !d.inTx {
+					if err := d.startChunk(ctx); err != nil {
+						return err
+					}
 				}
 			}
 		case *pgproto3.ErrorResponse:
