@@ -152,6 +152,11 @@
 //	timestamptz            INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true)
 //	array                  LIST of the element type (elements optional)
 //
+// Write spools each row in a compact value encoding (parquet.go:
+// appendEventRow writes it straight from the event's values with a typed
+// switch per column, no parquet.Value built); the object is built from
+// those rows when it is uploaded.
+//
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null
 // elsewhere. A value that has no Parquet form (a numeric NaN in a DECIMAL

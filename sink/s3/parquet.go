@@ -635,3 +635,178 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 func schemaName(stream string, version int) string {
 	return strings.NewReplacer(".", "_", "-", "_").Replace(stream) + "_v" + strconv.Itoa(version)
 }
+
+// appendEventRow appends e's row to dst in the spool's row encoding: the
+// bytes appendRow(parquetRow(e)) makes, written straight from the event's
+// values with a typed switch per column (no parquet.Value is built, boxed
+// or levelled on the way). ok is false for events without an image
+// (truncate), which have no row. The Parquet writer reads these rows back
+// when the object is built (decodeRow), so the objects are unchanged.
+func appendEventRow(dst []byte, specs []colSpec, e *event.Event) (_ []byte, ok bool, err error) {
+	img := e.After
+	if img == nil {
+		img = e.Before
+	}
+	if img == nil {
+		return dst, false, nil
+	}
+	cols := len(specs) - 4
+	if len(img) != cols {
+		return dst, false, fmt.Errorf("image has %d values, schema %d columns", len(img), cols)
+	}
+	// The row's value count comes first: one per column, one per element
+	// of a non-empty list.
+	n := 4
+	for i := 0; i < cols; i++ {
+		n++
+		if specs[i].Kind == pqList && img[i].Kind == event.KindArray {
+			if k := len(img[i].Elems()); k > 1 {
+				n += k - 1
+			}
+		}
+	}
+	start := len(dst)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i := 0; i < cols; i++ {
+		if dst, err = appendColumn(dst, i, &specs[i], img[i]); err != nil {
+			return dst[:start], false, fmt.Errorf("column %q: %w", specs[i].Name, err)
+		}
+	}
+	dst = appendLevels(dst, cols, 0, 0)
+	op := e.Op.String()
+	dst = binary.AppendUvarint(append(dst, rvBytes), uint64(len(op)))
+	dst = append(dst, op...)
+	dst = appendLevels(dst, cols+1, 0, 0)
+	dst = binary.LittleEndian.AppendUint64(append(dst, rvInt64), uint64(e.Source.TsMs()))
+	if e.Source.HasLSN {
+		dst = appendLevels(dst, cols+2, 0, 1)
+		dst = binary.LittleEndian.AppendUint64(append(dst, rvInt64), e.Source.LSN)
+	} else {
+		dst = append(appendLevels(dst, cols+2, 0, 0), rvNull)
+	}
+	dst = appendLevels(dst, cols+3, 0, 0)
+	if e.Op == event.OpDelete {
+		return append(dst, rvBool, 1), true, nil
+	}
+	return append(dst, rvBool, 0), true, nil
+}
+
+func appendLevels(dst []byte, col, rep, def int) []byte {
+	return append(binary.AppendUvarint(dst, uint64(col)), byte(rep), byte(def))
+}
+
+// appendColumn appends the values of one top-level column (optional), as
+// appendValue and appendRow do.
+func appendColumn(dst []byte, col int, s *colSpec, v event.Value) ([]byte, error) {
+	if s.Kind != pqList {
+		return appendScalar(dst, col, 0, 0, 1, s, v)
+	}
+	// optional group (def 1) > repeated list (def 2) > optional element (def 3).
+	switch v.Kind {
+	case event.KindNull, event.KindUnchanged:
+		return append(appendLevels(dst, col, 0, 0), rvNull), nil
+	case event.KindArray:
+	default:
+		return dst, fmt.Errorf("value of kind %d is not an array", v.Kind)
+	}
+	elems := v.Elems()
+	if len(elems) == 0 {
+		return append(appendLevels(dst, col, 0, 1), rvNull), nil
+	}
+	for i, e := range elems {
+		rep := 0
+		if i > 0 {
+			rep = 1
+		}
+		var err error
+		if dst, err = appendScalar(dst, col, rep, 2, 3, s.Elem, e); err != nil {
+			return dst, fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return dst, nil
+}
+
+// appendScalar appends one value of a scalar column at repetition level
+// rep: a null at definition level defNull, a value at defVal. It converts
+// as scalar does, with the same errors.
+func appendScalar(dst []byte, col, rep, defNull, defVal int, s *colSpec, v event.Value) ([]byte, error) {
+	null := func() ([]byte, error) { return append(appendLevels(dst, col, rep, defNull), rvNull), nil }
+	bytesVal := func(b string) ([]byte, error) {
+		d := binary.AppendUvarint(append(appendLevels(dst, col, rep, defVal), rvBytes), uint64(len(b)))
+		return append(d, b...), nil
+	}
+	switch v.Kind {
+	case event.KindNull:
+		return null()
+	case event.KindUnchanged:
+		switch s.Kind {
+		case pqString, pqBytes:
+			return bytesVal(format.UnavailableValuePlaceholder)
+		}
+		return null()
+	}
+	mismatch := func() ([]byte, error) {
+		return dst, fmt.Errorf("a value of kind %d does not fit a %s column", v.Kind, s.Kind)
+	}
+	switch s.Kind {
+	case pqBool:
+		if v.Kind != event.KindBool {
+			return mismatch()
+		}
+		b := byte(0)
+		if v.AsBool() {
+			b = 1
+		}
+		return append(appendLevels(dst, col, rep, defVal), rvBool, b), nil
+	case pqInt16, pqInt32, pqDate:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		i := v.AsInt()
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			return dst, fmt.Errorf("%d is out of range for %s", i, s.Kind)
+		}
+		return binary.LittleEndian.AppendUint32(append(appendLevels(dst, col, rep, defVal), rvInt32), uint32(int32(i))), nil
+	case pqInt64, pqTime, pqTimestamp, pqTimestampTZ:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint64(append(appendLevels(dst, col, rep, defVal), rvInt64), uint64(v.AsInt())), nil
+	case pqFloat:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint32(append(appendLevels(dst, col, rep, defVal), rvFloat), math.Float32bits(float32(v.AsFloat()))), nil
+	case pqDouble:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint64(append(appendLevels(dst, col, rep, defVal), rvDouble), math.Float64bits(v.AsFloat())), nil
+	case pqDecimal:
+		if v.Kind != event.KindDecimal {
+			return mismatch()
+		}
+		u, err := unscaled(v.Str, s.Precision, s.Scale)
+		if err != nil {
+			return dst, err
+		}
+		d := appendLevels(dst, col, rep, defVal)
+		switch {
+		case s.Precision <= 9:
+			return binary.LittleEndian.AppendUint32(append(d, rvInt32), uint32(int32(u.Int64()))), nil
+		case s.Precision <= 18:
+			return binary.LittleEndian.AppendUint64(append(d, rvInt64), uint64(u.Int64())), nil
+		}
+		fixed := twosComplement(u, decimalBytes(s.Precision))
+		return append(binary.AppendUvarint(append(d, rvFixed), uint64(len(fixed))), fixed...), nil
+	case pqString, pqJSON, pqBytes:
+		switch v.Kind {
+		case event.KindString, event.KindBytes, event.KindDecimal, event.KindInterval:
+			return bytesVal(v.Str)
+		case event.KindInt, event.KindFloat, event.KindBool:
+			return bytesVal(v.Text())
+		}
+		return mismatch()
+	}
+	return dst, fmt.Errorf("unknown column kind %q", s.Kind)
+}

@@ -479,3 +479,82 @@ func TestParquetMongoDocument(t *testing.T) {
 		t.Errorf("rows %q\nwant %s", rows, wantRow)
 	}
 }
+
+// TestEventRowEncoding: the spool rows written straight from events
+// (appendEventRow) are byte for byte those of the dynamic path they
+// replace, appendRow(parquetRow(e)), and fail with the same errors, for
+// every column type: values, nulls, unchanged TOAST values, empty and
+// null lists, list elements that are null or unchanged, deletes,
+// truncates, events with and without an LSN, and values that have no
+// Parquet form.
+func TestEventRowEncoding(t *testing.T) {
+	specs := specsFor(typesSchema)
+	unchanged := nullRow(3)
+	for i := 1; i < len(unchanged); i++ {
+		unchanged[i] = event.Unchanged
+	}
+	lists := typesRow(4)
+	lists[22] = event.Array(nil)
+	lists[23] = event.Array([]event.Value{event.Unchanged, event.Null})
+	lists[24] = event.Null
+	src := event.Source{TsUs: baseMs*1000 + 1234567, LSN: 0xfedcba9876543210, CommitLSN: 7, HasLSN: true}
+	var cases []event.Event
+	for _, img := range [][]event.Value{typesRow(1), nullRow(2), unchanged, lists} {
+		cases = append(cases,
+			event.Event{Schema: typesSchema, Op: event.OpCreate, After: img, Source: src},
+			event.Event{Schema: typesSchema, Op: event.OpUpdate, After: img, Source: event.Source{TsUs: baseMs * 1000}},
+			event.Event{Schema: typesSchema, Op: event.OpDelete, Before: img, Source: src},
+			event.Event{Schema: typesSchema, Op: event.OpRead, After: img, Source: event.Source{TsUs: -5000, Snapshot: event.SnapshotTrue}})
+	}
+	cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpTruncate, Source: src})
+	for col, v := range map[int]event.Value{
+		6:  event.Decimal("NaN"),
+		7:  event.Decimal("123.4"), // wider than DECIMAL(5,3)
+		8:  event.Decimal("1e5"),
+		2:  event.Int(1 << 40), // out of range for int16 (INT32)
+		1:  event.String("yes"),
+		4:  event.Int(1),
+		22: event.String("[1]"),
+		11: event.Array(nil),
+	} {
+		bad := typesRow(9)
+		bad[col] = v
+		cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: src})
+	}
+	short := typesRow(10)[:5]
+	cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpCreate, After: short, Source: src})
+	prefix := []byte("kept")
+	rows, failed := 0, 0
+	defer func() {
+		if rows != 16 || failed != 9 {
+			t.Errorf("%d rows and %d errors compared, want 16 and 9", rows, failed)
+		}
+	}()
+	for i, e := range cases {
+		row, wantOK, wantErr := parquetRow(nil, specs, &e)
+		if wantErr != nil {
+			failed++
+		} else if wantOK {
+			rows++
+		}
+		var want []byte
+		if wantErr == nil && wantOK {
+			want = appendRow(nil, row)
+		}
+		got, ok, err := appendEventRow(append([]byte(nil), prefix...), specs, &e)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || ok != wantOK {
+			t.Errorf("case %d: ok %v, err %v; want ok %v, err %v", i, ok, err, wantOK, wantErr)
+			continue
+		}
+		if !bytes.HasPrefix(got, prefix) {
+			t.Errorf("case %d: the bytes before the row were changed", i)
+			continue
+		}
+		if got = got[len(prefix):]; wantErr == nil && wantOK && !bytes.Equal(got, want) {
+			t.Errorf("case %d: row\n%s\nwant\n%s", i, hex.Dump(got), hex.Dump(want))
+		}
+		if (wantErr != nil || !wantOK) && len(got) != 0 {
+			t.Errorf("case %d: %d bytes appended for a row that has none", i, len(got))
+		}
+	}
+}

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
@@ -62,7 +60,6 @@ type Sink struct {
 	upFailed bool
 	buf      []byte // the current event's payload
 	dirBuf   []byte
-	row      parquet.Row
 
 	// hook, when set (tests only), is called at each step of sealing and
 	// uploading (the step* constants); an error stops the work there, as a
@@ -439,12 +436,11 @@ func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
 		s.buf = b
 		return s.buf, err == nil && len(b) > 0, err
 	}
-	row, ok, err := parquetRow(s.row[:0], s.specsFor(e.Schema), e)
-	s.row = row
+	b, ok, err := appendEventRow(s.buf[:0], s.specsFor(e.Schema), e)
+	s.buf = b
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	s.buf = appendRow(s.buf[:0], row)
 	return s.buf, true, nil
 }
 
