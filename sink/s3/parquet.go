@@ -572,22 +572,63 @@ func codec(name string) compress.Codec {
 // row width.
 var rowGroupBytes = 64 << 20
 
-// writeParquet writes rows (each as appendRow stored it) as one Parquet file.
+// maxRowsPerRowGroup bounds a row group by its rows (a variable for
+// tests).
+var maxRowsPerRowGroup = 128 << 10
+
+// writeParquet writes rows (each as appendRow stored it) as one Parquet
+// file. Rows are decoded straight into one value slice per leaf column
+// (decodeColumns) and written column by column through the writer's column
+// writers, in chunks of 64 rows within batches of 256, the chunks
+// parquet-go's WriteRows makes of the same rows: pages end where they
+// ended before, so the file is byte for byte the one WriteRows writes
+// (TestWriteParquetColumnar), without building a parquet.Row per row.
 func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
 	sch, err := parquetSchema(name, specs)
 	if err != nil {
 		return err
 	}
 	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
-		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(128<<10))
-	rows := make([]parquet.Row, 0, 256)
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup)))
 	leaves := len(sch.Columns())
-	var groupBytes int
-	flush := func() error {
-		if _, err := pw.WriteRows(rows); err != nil {
-			return err
+	const batchRows, chunkRows = 256, 64
+	// chunk[c] holds column c's values of the rows decoded since the last
+	// chunk was written; starts[r] is where row r of the batch starts in
+	// each column.
+	chunk := make([][]parquet.Value, leaves)
+	starts := make([][]int32, 0, batchRows)
+	startsBuf := make([]int32, batchRows*leaves)
+	var batch, groupRows, groupBytes int
+	// writeBatch writes the batch's rows in chunks of 64, starting a new row
+	// group when the current one is full, as WriteRows does.
+	writeBatch := func() error {
+		for r := 0; r < batch; {
+			if groupRows == maxRowsPerRowGroup {
+				if err := pw.Flush(); err != nil {
+					return err
+				}
+				groupRows = 0
+			}
+			n := min(chunkRows, batch-r, maxRowsPerRowGroup-groupRows)
+			cws := pw.ColumnWriters()
+			for c := range leaves {
+				from := int(starts[r][c])
+				to := len(chunk[c])
+				if r+n < batch {
+					to = int(starts[r+n][c])
+				}
+				if _, err := cws[c].WriteRowValues(chunk[c][from:to]); err != nil {
+					return err
+				}
+			}
+			r += n
+			groupRows += n
 		}
-		rows = rows[:0]
+		for c := range chunk {
+			clear(chunk[c])
+			chunk[c] = chunk[c][:0]
+		}
+		starts, batch = starts[:0], 0
 		return nil
 	}
 	for {
@@ -598,23 +639,18 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 		if !ok {
 			break
 		}
-		var r parquet.Row
-		if len(rows) < cap(rows) {
-			r = rows[:len(rows)+1][len(rows)][:0]
+		st := startsBuf[batch*leaves : (batch+1)*leaves]
+		for c := range chunk {
+			st[c] = int32(len(chunk[c]))
 		}
-		r, err = decodeRow(r, b)
-		if err != nil {
+		if err := decodeColumns(chunk, b); err != nil {
 			return err
 		}
-		for _, v := range r {
-			if v.Column() >= leaves {
-				return errCorruptRow
-			}
-		}
-		rows = append(rows, r)
+		starts = append(starts, st)
+		batch++
 		groupBytes += len(b)
-		if len(rows) == cap(rows) || groupBytes >= rowGroupBytes {
-			if err := flush(); err != nil {
+		if batch == batchRows || groupBytes >= rowGroupBytes {
+			if err := writeBatch(); err != nil {
 				return err
 			}
 		}
@@ -622,13 +658,95 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 			if err := pw.Flush(); err != nil {
 				return err
 			}
-			groupBytes = 0
+			groupRows, groupBytes = 0, 0
 		}
 	}
-	if err := flush(); err != nil {
+	if err := writeBatch(); err != nil {
 		return err
 	}
 	return pw.Close()
+}
+
+// decodeColumns decodes one spooled row (see appendRow), appending each
+// value to its column's slice. A row holds every column, in order, one or
+// more values each; anything else is a corrupt row.
+func decodeColumns(cols [][]parquet.Value, b []byte) error {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return errCorruptRow
+	}
+	b = b[k:]
+	next := 0 // the column the next value starts, or continues next-1
+	for range n {
+		col, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+3 || col > math.MaxInt16 {
+			return errCorruptRow
+		}
+		c := int(col)
+		switch c {
+		case next:
+			next++
+		case next - 1:
+		default:
+			return errCorruptRow
+		}
+		if c >= len(cols) {
+			return errCorruptRow
+		}
+		rep, def, kind := int(b[k]), int(b[k+1]), b[k+2]
+		b = b[k+3:]
+		var v parquet.Value
+		switch kind {
+		case rvNull:
+			v = parquet.NullValue()
+		case rvBool:
+			if len(b) < 1 {
+				return errCorruptRow
+			}
+			v, b = parquet.BooleanValue(b[0] == 1), b[1:]
+		case rvInt32, rvFloat:
+			if len(b) < 4 {
+				return errCorruptRow
+			}
+			u := binary.LittleEndian.Uint32(b)
+			if kind == rvInt32 {
+				v = parquet.Int32Value(int32(u))
+			} else {
+				v = parquet.FloatValue(math.Float32frombits(u))
+			}
+			b = b[4:]
+		case rvInt64, rvDouble:
+			if len(b) < 8 {
+				return errCorruptRow
+			}
+			u := binary.LittleEndian.Uint64(b)
+			if kind == rvInt64 {
+				v = parquet.Int64Value(int64(u))
+			} else {
+				v = parquet.DoubleValue(math.Float64frombits(u))
+			}
+			b = b[8:]
+		case rvBytes, rvFixed:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < l {
+				return errCorruptRow
+			}
+			data := b[k : k+int(l)]
+			if kind == rvFixed {
+				v = parquet.FixedLenByteArrayValue(data)
+			} else {
+				v = parquet.ByteArrayValue(data)
+			}
+			b = b[k+int(l):]
+		default:
+			return errCorruptRow
+		}
+		cols[c] = append(cols[c], v.Level(rep, def, c))
+	}
+	if next != len(cols) {
+		return errCorruptRow
+	}
+	return nil
 }
 
 // schemaName names a Parquet schema after its stream.

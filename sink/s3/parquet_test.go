@@ -3,9 +3,11 @@ package s3
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -555,6 +557,182 @@ func TestEventRowEncoding(t *testing.T) {
 		}
 		if (wantErr != nil || !wantOK) && len(got) != 0 {
 			t.Errorf("case %d: %d bytes appended for a row that has none", i, len(got))
+		}
+	}
+}
+
+// writeParquetRows is writeParquet as it was before it wrote columns:
+// each spooled row decoded into a parquet.Row and written with WriteRows,
+// in batches of 256. TestWriteParquetColumnar holds the files of the two
+// byte for byte.
+func writeParquetRows(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
+	sch, err := parquetSchema(name, specs)
+	if err != nil {
+		return err
+	}
+	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup)))
+	rows := make([]parquet.Row, 0, 256)
+	leaves := len(sch.Columns())
+	var groupBytes int
+	flush := func() error {
+		if _, err := pw.WriteRows(rows); err != nil {
+			return err
+		}
+		rows = rows[:0]
+		return nil
+	}
+	for {
+		b, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		var r parquet.Row
+		if len(rows) < cap(rows) {
+			r = rows[:len(rows)+1][len(rows)][:0]
+		}
+		r, err = decodeRow(r, b)
+		if err != nil {
+			return err
+		}
+		for _, v := range r {
+			if v.Column() >= leaves {
+				return errCorruptRow
+			}
+		}
+		rows = append(rows, r)
+		groupBytes += len(b)
+		if len(rows) == cap(rows) || groupBytes >= rowGroupBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if groupBytes >= rowGroupBytes {
+			if err := pw.Flush(); err != nil {
+				return err
+			}
+			groupBytes = 0
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pw.Close()
+}
+
+// TestWriteParquetColumnar: the Parquet file written column by column is
+// byte for byte the one written row by row, for rows of every type (lists
+// of several values, nulls, unchanged values), with row groups cut by rows
+// (at a row that is not a multiple of the 64-row chunk) and by bytes, and
+// in every compression; both read back as the same rows.
+func TestWriteParquetColumnar(t *testing.T) {
+	specs := specsFor(typesSchema)
+	var recs [][]byte
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 1; i <= 2000; i++ {
+		var img []event.Value
+		switch i % 5 {
+		case 0:
+			img = nullRow(int64(i))
+		case 1:
+			img = typesRow(int64(i))
+			img[11] = event.Unchanged
+			img[23] = event.Array([]event.Value{event.String(fmt.Sprint(i)), event.Null, event.Unchanged, event.String("x")})
+		case 2:
+			img = typesRow(int64(i))
+			img[22] = event.Array(nil)
+			img[11] = event.String(strings.Repeat("y", r.IntN(3000))) // pages fill mid-chunk
+		default:
+			img = typesRow(int64(i))
+		}
+		e := event.Event{Schema: typesSchema, Op: event.OpCreate, After: img, Source: event.Source{TsUs: int64(i) * 1000, LSN: uint64(i), HasLSN: i%3 != 0}}
+		b, ok, err := appendEventRow(nil, specs, &e)
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		recs = append(recs, b)
+	}
+	oldRows, oldBytes := maxRowsPerRowGroup, rowGroupBytes
+	defer func() { maxRowsPerRowGroup, rowGroupBytes = oldRows, oldBytes }()
+	for _, tc := range []struct {
+		rows, bytes int
+		compression string
+	}{{128 << 10, 64 << 20, "snappy"}, {300, 64 << 20, "zstd"}, {128 << 10, 50 << 10, "none"}, {700, 90 << 10, "gzip"}} {
+		maxRowsPerRowGroup, rowGroupBytes = tc.rows, tc.bytes
+		var files [2]bytes.Buffer
+		for j, write := range []func(io.Writer, string, []colSpec, string, func() ([]byte, bool, error)) error{writeParquet, writeParquetRows} {
+			i := 0
+			err := write(&files[j], "types_v1", specs, tc.compression, func() ([]byte, bool, error) {
+				if i == len(recs) {
+					return nil, false, nil
+				}
+				i++
+				return recs[i-1], true, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(files[0].Bytes(), files[1].Bytes()) {
+			t.Fatalf("%+v: column by column %d bytes, row by row %d bytes: they differ", tc, files[0].Len(), files[1].Len())
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(files[0].Bytes()), int64(files[0].Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.NumRows() != int64(len(recs)) || (tc.rows < 1000 || tc.bytes < 1<<20) != (len(f.RowGroups()) > 1) {
+			t.Errorf("%+v: %d rows in %d row groups", tc, f.NumRows(), len(f.RowGroups()))
+		}
+		pages := 0
+		for _, rg := range f.RowGroups() {
+			pr := rg.ColumnChunks()[11].Pages()
+			for {
+				if _, err := pr.ReadPage(); err != nil {
+					break
+				}
+				pages++
+			}
+			pr.Close()
+		}
+		if len(f.RowGroups()) == 1 && pages < 3 {
+			t.Errorf("%+v: column txt has %d pages; want pages that end inside the row group", tc, pages)
+		}
+		_, got := readParquet(t, files[0].Bytes())
+		_, want := readParquet(t, files[1].Bytes())
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != len(recs) {
+			t.Errorf("%+v: rows differ", tc)
+		}
+	}
+}
+
+// TestDecodeColumnsCorrupt: a spooled row that skips a column, repeats an
+// earlier one or names one past the schema is corrupt.
+func TestDecodeColumnsCorrupt(t *testing.T) {
+	row := func(cols ...int) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(cols)))
+		for _, c := range cols {
+			b = append(binary.AppendUvarint(b, uint64(c)), 0, 0, rvNull)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		cols []int
+		err  error
+	}{
+		{[]int{0, 1, 2}, nil},
+		{[]int{0, 1, 1, 1, 2}, nil},
+		{[]int{0, 2}, errCorruptRow},
+		{[]int{0, 1, 2, 0}, errCorruptRow},
+		{[]int{0, 1, 2, 3}, errCorruptRow},
+		{[]int{0, 1}, errCorruptRow},
+		{[]int{1, 2}, errCorruptRow},
+	} {
+		cols := make([][]parquet.Value, 3)
+		if err := decodeColumns(cols, row(tc.cols...)); err != tc.err {
+			t.Errorf("%v: %v, want %v", tc.cols, err, tc.err)
 		}
 	}
 }
