@@ -155,10 +155,12 @@
 // Write spools each row in a compact value encoding (parquet.go:
 // appendEventRow writes it straight from the event's values with a typed
 // switch per column, no parquet.Value built); the object is built from
-// those rows when it is uploaded, each row decoded straight into one value
-// slice per leaf column and written column by column (writeParquet), in
-// the 64-row chunks parquet-go's WriteRows makes, so pages and files are
-// byte for byte those of the row-by-row writer.
+// those rows when it is uploaded: the spool is read with one reused record
+// buffer, each row decoded straight into one value slice per leaf column
+// (byte arrays copied into an arena that lives for a batch of 256 rows) and
+// written column by column (columnWriter), in the 64-row chunks
+// parquet-go's WriteRows makes, so pages and files are byte for byte those
+// of the row-by-row writer.
 //
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null

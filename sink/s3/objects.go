@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/sluice-dev/sluice/component"
 )
 
 // uploads is one background upload of sealed spools, oldest first. The
@@ -181,46 +179,44 @@ func (s *Sink) finish(sp *spool) error {
 	return nil
 }
 
-// build writes the Parquet object of a sealed spool to path.
+// build writes the Parquet object of a sealed spool to path, reading the
+// spool once with one reused record buffer (the column writer copies what
+// it keeps).
 func (s *Sink) build(sp *spool, path string) error {
 	out, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("s3 sink: create object file: %w", err)
 	}
 	defer out.Close()
-	recs := make(chan []byte, 64)
-	errc := make(chan error, 1)
-	stop := make(chan struct{})
-	go func() {
-		defer close(recs)
-		errc <- sp.replay(func(flags byte, _ pos, _ int64, payload []byte) error {
-			if flags&recHeader != 0 {
-				return nil
-			}
-			select {
-			case recs <- payload:
-				return nil
-			case <-stop:
-				return errors.New("stopped")
-			}
-		})
-	}()
+	in, err := os.Open(sp.path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: open spool: %w", err)
+	}
+	defer in.Close()
 	w := bufio.NewWriterSize(out, 1<<20)
-	err = writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
-		b, ok := <-recs
-		return b, ok, nil
-	})
-	close(stop)
-	for range recs {
-	}
-	if rerr := <-errc; rerr != nil && (err == nil || component.IsPermanent(rerr)) {
-		return rerr // the spool's error names it
-	}
-	if err == nil {
-		err = w.Flush()
-	}
+	cw, err := newColumnWriter(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression)
 	if err != nil {
 		return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
+	}
+	var werr error // the writer's error; replayFile's own errors name the spool
+	err = sp.replayFile(in, false, func(flags byte, _ pos, _ int64, payload []byte) error {
+		if flags&recHeader != 0 {
+			return nil
+		}
+		werr = cw.add(payload)
+		return werr
+	})
+	if err == nil {
+		werr = cw.close()
+		if werr == nil {
+			werr = w.Flush()
+		}
+	}
+	if werr != nil {
+		return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, werr)
+	}
+	if err != nil {
+		return err
 	}
 	return out.Close()
 }

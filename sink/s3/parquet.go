@@ -577,59 +577,11 @@ var rowGroupBytes = 64 << 20
 var maxRowsPerRowGroup = 128 << 10
 
 // writeParquet writes rows (each as appendRow stored it) as one Parquet
-// file. Rows are decoded straight into one value slice per leaf column
-// (decodeColumns) and written column by column through the writer's column
-// writers, in chunks of 64 rows within batches of 256, the chunks
-// parquet-go's WriteRows makes of the same rows: pages end where they
-// ended before, so the file is byte for byte the one WriteRows writes
-// (TestWriteParquetColumnar), without building a parquet.Row per row.
+// file, through a columnWriter.
 func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
-	sch, err := parquetSchema(name, specs)
+	cw, err := newColumnWriter(w, name, specs, compression)
 	if err != nil {
 		return err
-	}
-	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
-		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup)))
-	leaves := len(sch.Columns())
-	const batchRows, chunkRows = 256, 64
-	// chunk[c] holds column c's values of the rows decoded since the last
-	// chunk was written; starts[r] is where row r of the batch starts in
-	// each column.
-	chunk := make([][]parquet.Value, leaves)
-	starts := make([][]int32, 0, batchRows)
-	startsBuf := make([]int32, batchRows*leaves)
-	var batch, groupRows, groupBytes int
-	// writeBatch writes the batch's rows in chunks of 64, starting a new row
-	// group when the current one is full, as WriteRows does.
-	writeBatch := func() error {
-		for r := 0; r < batch; {
-			if groupRows == maxRowsPerRowGroup {
-				if err := pw.Flush(); err != nil {
-					return err
-				}
-				groupRows = 0
-			}
-			n := min(chunkRows, batch-r, maxRowsPerRowGroup-groupRows)
-			cws := pw.ColumnWriters()
-			for c := range leaves {
-				from := int(starts[r][c])
-				to := len(chunk[c])
-				if r+n < batch {
-					to = int(starts[r+n][c])
-				}
-				if _, err := cws[c].WriteRowValues(chunk[c][from:to]); err != nil {
-					return err
-				}
-			}
-			r += n
-			groupRows += n
-		}
-		for c := range chunk {
-			clear(chunk[c])
-			chunk[c] = chunk[c][:0]
-		}
-		starts, batch = starts[:0], 0
-		return nil
 	}
 	for {
 		b, ok, err := next()
@@ -637,50 +589,139 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 			return err
 		}
 		if !ok {
-			break
+			return cw.close()
 		}
-		st := startsBuf[batch*leaves : (batch+1)*leaves]
-		for c := range chunk {
-			st[c] = int32(len(chunk[c]))
-		}
-		if err := decodeColumns(chunk, b); err != nil {
+		if err := cw.add(b); err != nil {
 			return err
 		}
-		starts = append(starts, st)
-		batch++
-		groupBytes += len(b)
-		if batch == batchRows || groupBytes >= rowGroupBytes {
-			if err := writeBatch(); err != nil {
-				return err
-			}
-		}
-		if groupBytes >= rowGroupBytes {
-			if err := pw.Flush(); err != nil {
-				return err
-			}
-			groupRows, groupBytes = 0, 0
-		}
 	}
-	if err := writeBatch(); err != nil {
+}
+
+// columnWriter writes spooled rows as one Parquet file. Rows are decoded
+// straight into one value slice per leaf column (decodeColumns) and
+// written column by column through the writer's column writers, in chunks
+// of 64 rows within batches of 256, the chunks parquet-go's WriteRows makes
+// of the same rows: pages end where they ended before, so the file is byte
+// for byte the one WriteRows writes (TestWriteParquetColumnar), without
+// building a parquet.Row per row. Byte arrays are copied into an arena
+// that lives until the batch is written, so add may be passed a buffer
+// that its caller reuses.
+type columnWriter struct {
+	pw     *parquet.Writer
+	leaves int
+	// chunk[c] holds column c's values of the batch; starts[r] is where row
+	// r of the batch starts in each column.
+	chunk                        [][]parquet.Value
+	starts                       [][]int32
+	startsBuf                    []int32
+	arena                        []byte
+	batch, groupRows, groupBytes int
+}
+
+const batchRows, chunkRows = 256, 64
+
+func newColumnWriter(w io.Writer, name string, specs []colSpec, compression string) (*columnWriter, error) {
+	sch, err := parquetSchema(name, specs)
+	if err != nil {
+		return nil, err
+	}
+	leaves := len(sch.Columns())
+	return &columnWriter{
+		pw: parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
+			parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup))),
+		leaves:    leaves,
+		chunk:     make([][]parquet.Value, leaves),
+		starts:    make([][]int32, 0, batchRows),
+		startsBuf: make([]int32, batchRows*leaves),
+	}, nil
+}
+
+// add adds one spooled row.
+func (cw *columnWriter) add(b []byte) error {
+	st := cw.startsBuf[cw.batch*cw.leaves : (cw.batch+1)*cw.leaves]
+	for c := range cw.chunk {
+		st[c] = int32(len(cw.chunk[c]))
+	}
+	var err error
+	if cw.arena, err = decodeColumns(cw.chunk, cw.arena, b); err != nil {
 		return err
 	}
-	return pw.Close()
+	cw.starts = append(cw.starts, st)
+	cw.batch++
+	cw.groupBytes += len(b)
+	if cw.batch == batchRows || cw.groupBytes >= rowGroupBytes {
+		if err := cw.writeBatch(); err != nil {
+			return err
+		}
+	}
+	if cw.groupBytes >= rowGroupBytes {
+		if err := cw.pw.Flush(); err != nil {
+			return err
+		}
+		cw.groupRows, cw.groupBytes = 0, 0
+	}
+	return nil
+}
+
+// writeBatch writes the batch's rows in chunks of 64, starting a new row
+// group when the current one is full, as WriteRows does.
+func (cw *columnWriter) writeBatch() error {
+	for r := 0; r < cw.batch; {
+		if cw.groupRows == maxRowsPerRowGroup {
+			if err := cw.pw.Flush(); err != nil {
+				return err
+			}
+			cw.groupRows = 0
+		}
+		n := min(chunkRows, cw.batch-r, maxRowsPerRowGroup-cw.groupRows)
+		cws := cw.pw.ColumnWriters()
+		for c := range cw.leaves {
+			from := int(cw.starts[r][c])
+			to := len(cw.chunk[c])
+			if r+n < cw.batch {
+				to = int(cw.starts[r+n][c])
+			}
+			if _, err := cws[c].WriteRowValues(cw.chunk[c][from:to]); err != nil {
+				return err
+			}
+		}
+		r += n
+		cw.groupRows += n
+	}
+	for c := range cw.chunk {
+		clear(cw.chunk[c])
+		cw.chunk[c] = cw.chunk[c][:0]
+	}
+	cw.starts, cw.batch = cw.starts[:0], 0
+	if cap(cw.arena) > 16<<20 {
+		cw.arena = nil // a batch of large values grew it
+	}
+	cw.arena = cw.arena[:0]
+	return nil
+}
+
+func (cw *columnWriter) close() error {
+	if err := cw.writeBatch(); err != nil {
+		return err
+	}
+	return cw.pw.Close()
 }
 
 // decodeColumns decodes one spooled row (see appendRow), appending each
-// value to its column's slice. A row holds every column, in order, one or
-// more values each; anything else is a corrupt row.
-func decodeColumns(cols [][]parquet.Value, b []byte) error {
+// value to its column's slice, byte arrays copied to arena (returned). A
+// row holds every column, in order, one or more values each; anything else
+// is a corrupt row.
+func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
-		return errCorruptRow
+		return arena, errCorruptRow
 	}
 	b = b[k:]
 	next := 0 // the column the next value starts, or continues next-1
 	for range n {
 		col, k := binary.Uvarint(b)
 		if k <= 0 || len(b) < k+3 || col > math.MaxInt16 {
-			return errCorruptRow
+			return arena, errCorruptRow
 		}
 		c := int(col)
 		switch c {
@@ -688,10 +729,10 @@ func decodeColumns(cols [][]parquet.Value, b []byte) error {
 			next++
 		case next - 1:
 		default:
-			return errCorruptRow
+			return arena, errCorruptRow
 		}
 		if c >= len(cols) {
-			return errCorruptRow
+			return arena, errCorruptRow
 		}
 		rep, def, kind := int(b[k]), int(b[k+1]), b[k+2]
 		b = b[k+3:]
@@ -701,12 +742,12 @@ func decodeColumns(cols [][]parquet.Value, b []byte) error {
 			v = parquet.NullValue()
 		case rvBool:
 			if len(b) < 1 {
-				return errCorruptRow
+				return arena, errCorruptRow
 			}
 			v, b = parquet.BooleanValue(b[0] == 1), b[1:]
 		case rvInt32, rvFloat:
 			if len(b) < 4 {
-				return errCorruptRow
+				return arena, errCorruptRow
 			}
 			u := binary.LittleEndian.Uint32(b)
 			if kind == rvInt32 {
@@ -717,7 +758,7 @@ func decodeColumns(cols [][]parquet.Value, b []byte) error {
 			b = b[4:]
 		case rvInt64, rvDouble:
 			if len(b) < 8 {
-				return errCorruptRow
+				return arena, errCorruptRow
 			}
 			u := binary.LittleEndian.Uint64(b)
 			if kind == rvInt64 {
@@ -729,9 +770,11 @@ func decodeColumns(cols [][]parquet.Value, b []byte) error {
 		case rvBytes, rvFixed:
 			l, k := binary.Uvarint(b)
 			if k <= 0 || uint64(len(b)-k) < l {
-				return errCorruptRow
+				return arena, errCorruptRow
 			}
-			data := b[k : k+int(l)]
+			at := len(arena)
+			arena = append(arena, b[k:k+int(l)]...)
+			data := arena[at:len(arena):len(arena)]
 			if kind == rvFixed {
 				v = parquet.FixedLenByteArrayValue(data)
 			} else {
@@ -739,14 +782,14 @@ func decodeColumns(cols [][]parquet.Value, b []byte) error {
 			}
 			b = b[k+int(l):]
 		default:
-			return errCorruptRow
+			return arena, errCorruptRow
 		}
 		cols[c] = append(cols[c], v.Level(rep, def, c))
 	}
 	if next != len(cols) {
-		return errCorruptRow
+		return arena, errCorruptRow
 	}
-	return nil
+	return arena, nil
 }
 
 // schemaName names a Parquet schema after its stream.
