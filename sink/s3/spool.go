@@ -41,10 +41,11 @@ import (
 //
 // # Torn tails and damage
 //
-// Write appends records with one write and fsyncs before it returns, so a
-// crash (a killed process, or a power loss on a file system that makes a
-// file's size durable only with the data it covers: ext4 in its default
-// data=ordered mode, XFS, btrfs) leaves a prefix of the unfinished write:
+// Write appends records in writes of up to spoolWriteBytes, in order, and
+// fsyncs once before it returns, so a crash (a killed process, or a power
+// loss on a file system that makes a file's size durable only with the
+// data it covers: ext4 in its default data=ordered mode, XFS, btrfs) leaves
+// a prefix of the unfinished batch, as one large write would:
 // whole records, then at most one record cut short. That last record was
 // never acknowledged, and opening the file cuts it (the records before it
 // are kept: they are the beginning of the unacknowledged batch, in order,
