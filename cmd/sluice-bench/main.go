@@ -88,7 +88,9 @@ type bench struct {
 	table         tableInfo
 	runs          int    // timed runs per side in the source phases
 	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
-	cpuProfileDir string // where sluice writes CPU profiles in the source and sql phases; empty: none
+	cpuProfileDir string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
+	// the s3 phase's server, for its runs
+	s3Endpoint, s3Key, s3Secret, s3Region string
 
 	sqlRows           int     // orders (and shipments) in the sql phase
 	sqlCases          string  // the sql phase's cases, comma-separated
@@ -110,9 +112,9 @@ func run() int {
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
-		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog and poll phases, alternating; the fastest counts")
+		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog, poll and s3 phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
-		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog, poll and sql phases (slows it a little; not for the reported figures)")
+		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog, poll, sink and sql phases (slows it a little; not for the reported figures)")
 		sqlRows     = flag.Int("sql-rows", 1_000_000, "orders (and, for case c, shipments) in the sql phase")
 		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
 		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")

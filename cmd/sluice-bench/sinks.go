@@ -138,27 +138,43 @@ func (b *bench) waitCount(what string, want int64, c *child, count func(context.
 // sluiceInto snapshots product into the sink that sinkYAML describes and
 // returns sluice's rate, its peak RSS, and the count at the end.
 func (b *bench) sluiceInto(name, sinkYAML string, count func(context.Context) (int64, error)) (rate, rssMB float64, err error) {
+	rate, rssMB, _, err = b.sluiceIntoCPU(name, sinkYAML, count)
+	return rate, rssMB, err
+}
+
+// sluiceIntoCPU is sluiceInto that also returns sluice's CPU time (user +
+// system, from rusage at its exit), which other load on the shared cores
+// hardly changes. With -sluice-cpuprofile, sluice writes a CPU profile
+// <dir>/<name>.pprof.
+func (b *bench) sluiceIntoCPU(name, sinkYAML string, count func(context.Context) (int64, error)) (rate, rssMB float64, cpu time.Duration, err error) {
 	if err := dropSlot(b.ctx, b.conn, sinkSlot); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer dropSlot(context.Background(), b.conn, sinkSlot)
 	if err := b.checkpoint(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	r, err := b.startSluiceInto(name, "initial", sinkSlot, func(*sluiceRun) string { return sinkYAML })
+	var args []string
+	if b.cpuProfileDir != "" {
+		if err := os.MkdirAll(b.cpuProfileDir, 0o755); err != nil {
+			return 0, 0, 0, err
+		}
+		args = append(args, "--cpuprofile", filepath.Join(b.cpuProfileDir, name+".pprof"))
+	}
+	r, err := b.startSluiceInto(name, "initial", sinkSlot, func(*sluiceRun) string { return sinkYAML }, args...)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer b.remove(r)
 	seen, err := b.waitCount(name, int64(b.p.Rows), r.c, count)
 	if err != nil {
 		r.c.kill()
-		return 0, 0, r.failed(err)
+		return 0, 0, 0, r.failed(err)
 	}
 	d := seen.Sub(r.c.started)
 	peak := r.c.hwm()
 	if err := r.stop(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	cctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
@@ -170,7 +186,7 @@ func (b *bench) sluiceInto(name, sinkYAML string, count func(context.Context) (i
 	if peak == 0 {
 		peak = r.c.maxRSS()
 	}
-	return rate, float64(peak) / 1e6, nil
+	return rate, float64(peak) / 1e6, r.c.cpu(), nil
 }
 
 func (b *bench) addSinkFigures(sec, key, unit string, base, sl, rss float64, baseLabel string) {

@@ -60,7 +60,7 @@ func (b *bench) startSluice(name, snapshot, slot string) (*sluiceRun, error) {
 }
 
 // startSluiceInto is startSluice with the sinks: block written by sinks.
-func (b *bench) startSluiceInto(name, snapshot, slot string, sinks func(r *sluiceRun) string) (*sluiceRun, error) {
+func (b *bench) startSluiceInto(name, snapshot, slot string, sinks func(r *sluiceRun) string, args ...string) (*sluiceRun, error) {
 	dir := filepath.Join(b.work, name)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ sinks:
 	if err := os.WriteFile(cfg, []byte(pipeline), 0o644); err != nil {
 		return nil, err
 	}
-	c, err := b.procs.start(b.sluiceBin, nil, r.log, nil, "run", cfg)
+	c, err := b.procs.start(b.sluiceBin, nil, r.log, nil, append(append([]string{"run"}, args...), cfg)...)
 	if err != nil {
 		return nil, err
 	}

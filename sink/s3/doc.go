@@ -17,16 +17,23 @@
 // An acknowledged event is therefore always in an uploaded object or in a
 // spool file from which it will be uploaded. When an object is complete its
 // spool file is sealed (renamed <n>.sealed, directory fsynced); sealed
-// objects are built (JSON lines: the records concatenated; Parquet: written
-// from the spooled rows) and uploaded, oldest first, then the stream
-// high-water marks are saved and the spool file removed. The objects a
-// Write completes are uploaded in the background, overlapping the engine's
-// next batch and the next Write's spooling; that Write waits for them
-// before it returns (one batch of uploads in flight at most). When an upload
-// fails, the next Write retries it synchronously before taking any event
-// and fails while S3 is unreachable (the engine retries with backoff), so
-// an outage stops the pipeline instead of filling the disk; Close seals and
-// uploads every open object.
+// objects are uploaded, oldest first, then the stream high-water marks are
+// saved and the spool file removed. A JSON-lines object is read for the
+// upload straight from its sealed spool file, the record heads skipped
+// (payloads.go: no copy of the object is written, nothing is re-encoded); a
+// Parquet object is built from the spooled rows in a file beside it first.
+// Write appends records to a spool file as its 1 MiB buffer fills and
+// fsyncs once at the end, so its memory does not grow with the batch.
+//
+// The objects a Write completes are uploaded in the background while the
+// engine's next Writes fill the next object: a Write does not wait for the
+// upload in flight unless it sealed objects behind it (then it waits, so
+// at most the objects of the upload in flight and of one Write wait for
+// S3). When an upload fails, the next Write (once the failure is seen)
+// retries it synchronously before taking any event and fails while S3 is
+// unreachable (the engine retries with backoff), so an outage stops the
+// pipeline instead of filling the disk; Close seals and uploads every open
+// object.
 //
 // On start the sink reloads the spool: sealed files are uploaded first,
 // open files (their torn last record cut) keep receiving records. An open
@@ -144,6 +151,16 @@
 //	timestamp              INT64 TIMESTAMP(MICROS, isAdjustedToUTC=false)
 //	timestamptz            INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true)
 //	array                  LIST of the element type (elements optional)
+//
+// Write spools each row in a compact value encoding (parquet.go:
+// appendEventRow writes it straight from the event's values with a typed
+// switch per column, no parquet.Value built); the object is built from
+// those rows when it is uploaded: the spool is read with one reused record
+// buffer, each row decoded straight into one value slice per leaf column
+// (byte arrays copied into an arena that lives for a batch of 256 rows) and
+// written column by column (columnWriter), in the 64-row chunks
+// parquet-go's WriteRows makes, so pages and files are byte for byte those
+// of the row-by-row writer.
 //
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null

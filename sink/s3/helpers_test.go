@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -26,22 +27,23 @@ type memStore struct {
 	objs map[string][]byte
 	puts []string // every put, in order
 	fail error    // when set, put fails with it
-	// beforePut, when set, sees the object file before it is put.
+	// beforePut, when set, sees the name of the file the object is read
+	// from (the sealed spool, or a built Parquet file) before it is put.
 	beforePut func(path string)
 }
 
 func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
 
-func (m *memStore) put(_ context.Context, key, path, _ string) error {
+func (m *memStore) put(_ context.Context, key string, obj object, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
 	}
 	if m.beforePut != nil {
-		m.beforePut(path)
+		m.beforePut(obj.name)
 	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.NewSectionReader(obj.r, 0, obj.size))
 	if err != nil {
 		return err
 	}
@@ -106,11 +108,17 @@ func crash(s *Sink) {
 	}
 }
 
-// settle waits for the background upload started by the last Write.
+// settle waits until every sealed object is uploaded (or an upload failed):
+// the upload in flight, then the objects sealed behind it.
 func settle(s *Sink) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.joinUploads()
+	if !s.upFailed {
+		// Objects sealed behind the upload that was in flight.
+		s.startUploads()
+		s.joinUploads()
+	}
 }
 
 // baseMs is 2024-01-01T10:00:00Z.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/sluice-dev/sluice/component"
 )
 
 // uploads is one background upload of sealed spools, oldest first. The
@@ -39,6 +37,33 @@ func (s *Sink) startUploads() {
 			u.n++
 		}
 	}()
+}
+
+func (u *uploads) finished() bool {
+	select {
+	case <-u.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// pace is how a Write that has spooled its events treats the background
+// upload: a finished one is joined (its spools removed, the marks saved);
+// one still running is left to run, unless objects were sealed behind it,
+// which it then waits for. So the upload of one object overlaps the
+// spooling of the next (the engine is not held for the upload of every
+// object), while the sealed objects waiting for S3 stay few: those of the
+// upload in flight and those one Write sealed. A failure is seen when the
+// upload is joined, and the next Write retries synchronously.
+func (s *Sink) pace() {
+	u := s.up
+	if u == nil {
+		return
+	}
+	if u.finished() || len(s.sealed) > len(u.sps) {
+		s.joinUploads()
+	}
 }
 
 // joinUploads waits for the background upload and records its outcome.
@@ -88,16 +113,37 @@ func (s *Sink) uploadSealed(ctx context.Context) error {
 	return nil
 }
 
-// put builds sp's object in a file beside the spool and puts it; finish
-// then records the high-water marks and removes the spool file. A crash
-// anywhere in between leaves the sealed spool, which the next run uploads
-// again under the same name with the same content.
+// put puts sp's object: a JSON-lines object straight from the sealed
+// spool file (see payloads), a Parquet object built in a file beside it
+// first. finish then records the high-water marks and removes the spool
+// file. A crash anywhere in between leaves the sealed spool, which the next
+// run uploads again under the same name with the same content.
 func (s *Sink) put(ctx context.Context, sp *spool) error {
-	obj := strings.TrimSuffix(sp.path, ".sealed") + ".obj"
-	if err := s.build(sp, obj); err != nil {
-		return err
+	var obj object
+	if sp.hdr.Format == Parquet {
+		path := strings.TrimSuffix(sp.path, ".sealed") + ".obj"
+		if err := s.build(sp, path); err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("s3 sink: open object file: %w", err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("s3 sink: open object file: %w", err)
+		}
+		obj = object{name: path, r: f, size: st.Size()}
+	} else {
+		p, err := openPayloads(sp)
+		if err != nil {
+			return err
+		}
+		defer p.close()
+		obj = object{name: sp.path, r: p, size: p.size}
 	}
-	defer os.Remove(obj)
 	// The spool's own format names the object: the configuration may have
 	// changed since it was written.
 	ext, ct := "jsonl", "application/x-ndjson"
@@ -133,56 +179,44 @@ func (s *Sink) finish(sp *spool) error {
 	return nil
 }
 
-// build writes the object of a sealed spool to path.
+// build writes the Parquet object of a sealed spool to path, reading the
+// spool once with one reused record buffer (the column writer copies what
+// it keeps).
 func (s *Sink) build(sp *spool, path string) error {
 	out, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("s3 sink: create object file: %w", err)
 	}
 	defer out.Close()
-	if sp.hdr.Format == Parquet {
-		recs := make(chan []byte, 64)
-		errc := make(chan error, 1)
-		stop := make(chan struct{})
-		go func() {
-			defer close(recs)
-			errc <- sp.replay(func(_ byte, _ pos, _ int64, payload []byte) error {
-				select {
-				case recs <- payload:
-					return nil
-				case <-stop:
-					return errors.New("stopped")
-				}
-			})
-		}()
-		w := bufio.NewWriterSize(out, 1<<20)
-		err := writeParquet(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, func() ([]byte, bool, error) {
-			b, ok := <-recs
-			return b, ok, nil
-		})
-		close(stop)
-		for range recs {
+	in, err := os.Open(sp.path)
+	if err != nil {
+		return fmt.Errorf("s3 sink: open spool: %w", err)
+	}
+	defer in.Close()
+	w := bufio.NewWriterSize(out, 1<<20)
+	cw, err := newColumnWriter(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression)
+	if err != nil {
+		return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
+	}
+	var werr error // the writer's error; replayFile's own errors name the spool
+	err = sp.replayFile(in, false, func(flags byte, _ pos, _ int64, payload []byte) error {
+		if flags&recHeader != 0 {
+			return nil
 		}
-		if rerr := <-errc; rerr != nil && (err == nil || component.IsPermanent(rerr)) {
-			return rerr // the spool's error names it
+		werr = cw.add(payload)
+		return werr
+	})
+	if err == nil {
+		werr = cw.close()
+		if werr == nil {
+			werr = w.Flush()
 		}
-		if err == nil {
-			err = w.Flush()
-		}
-		if err != nil {
-			return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
-		}
-	} else {
-		w := bufio.NewWriterSize(out, 1<<20)
-		if err := sp.replay(func(_ byte, _ pos, _ int64, payload []byte) error {
-			_, err := w.Write(payload)
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("s3 sink: build object: %w", err)
-		}
+	}
+	if werr != nil {
+		return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, werr)
+	}
+	if err != nil {
+		return err
 	}
 	return out.Close()
 }

@@ -572,23 +572,16 @@ func codec(name string) compress.Codec {
 // row width.
 var rowGroupBytes = 64 << 20
 
-// writeParquet writes rows (each as appendRow stored it) as one Parquet file.
+// maxRowsPerRowGroup bounds a row group by its rows (a variable for
+// tests).
+var maxRowsPerRowGroup = 128 << 10
+
+// writeParquet writes rows (each as appendRow stored it) as one Parquet
+// file, through a columnWriter.
 func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
-	sch, err := parquetSchema(name, specs)
+	cw, err := newColumnWriter(w, name, specs, compression)
 	if err != nil {
 		return err
-	}
-	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
-		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(128<<10))
-	rows := make([]parquet.Row, 0, 256)
-	leaves := len(sch.Columns())
-	var groupBytes int
-	flush := func() error {
-		if _, err := pw.WriteRows(rows); err != nil {
-			return err
-		}
-		rows = rows[:0]
-		return nil
 	}
 	for {
 		b, ok, err := next()
@@ -596,42 +589,385 @@ func writeParquet(w io.Writer, name string, specs []colSpec, compression string,
 			return err
 		}
 		if !ok {
-			break
+			return cw.close()
 		}
-		var r parquet.Row
-		if len(rows) < cap(rows) {
-			r = rows[:len(rows)+1][len(rows)][:0]
-		}
-		r, err = decodeRow(r, b)
-		if err != nil {
+		if err := cw.add(b); err != nil {
 			return err
 		}
-		for _, v := range r {
-			if v.Column() >= leaves {
-				return errCorruptRow
-			}
-		}
-		rows = append(rows, r)
-		groupBytes += len(b)
-		if len(rows) == cap(rows) || groupBytes >= rowGroupBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if groupBytes >= rowGroupBytes {
-			if err := pw.Flush(); err != nil {
-				return err
-			}
-			groupBytes = 0
-		}
 	}
-	if err := flush(); err != nil {
+}
+
+// columnWriter writes spooled rows as one Parquet file. Rows are decoded
+// straight into one value slice per leaf column (decodeColumns) and
+// written column by column through the writer's column writers, in chunks
+// of 64 rows within batches of 256, the chunks parquet-go's WriteRows makes
+// of the same rows: pages end where they ended before, so the file is byte
+// for byte the one WriteRows writes (TestWriteParquetColumnar), without
+// building a parquet.Row per row. Byte arrays are copied into an arena
+// that lives until the batch is written, so add may be passed a buffer
+// that its caller reuses.
+type columnWriter struct {
+	pw     *parquet.Writer
+	leaves int
+	// chunk[c] holds column c's values of the batch; starts[r] is where row
+	// r of the batch starts in each column.
+	chunk                        [][]parquet.Value
+	starts                       [][]int32
+	startsBuf                    []int32
+	arena                        []byte
+	batch, groupRows, groupBytes int
+}
+
+const batchRows, chunkRows = 256, 64
+
+func newColumnWriter(w io.Writer, name string, specs []colSpec, compression string) (*columnWriter, error) {
+	sch, err := parquetSchema(name, specs)
+	if err != nil {
+		return nil, err
+	}
+	leaves := len(sch.Columns())
+	return &columnWriter{
+		pw: parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
+			parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup))),
+		leaves:    leaves,
+		chunk:     make([][]parquet.Value, leaves),
+		starts:    make([][]int32, 0, batchRows),
+		startsBuf: make([]int32, batchRows*leaves),
+	}, nil
+}
+
+// add adds one spooled row.
+func (cw *columnWriter) add(b []byte) error {
+	st := cw.startsBuf[cw.batch*cw.leaves : (cw.batch+1)*cw.leaves]
+	for c := range cw.chunk {
+		st[c] = int32(len(cw.chunk[c]))
+	}
+	var err error
+	if cw.arena, err = decodeColumns(cw.chunk, cw.arena, b); err != nil {
 		return err
 	}
-	return pw.Close()
+	cw.starts = append(cw.starts, st)
+	cw.batch++
+	cw.groupBytes += len(b)
+	if cw.batch == batchRows || cw.groupBytes >= rowGroupBytes {
+		if err := cw.writeBatch(); err != nil {
+			return err
+		}
+	}
+	if cw.groupBytes >= rowGroupBytes {
+		if err := cw.pw.Flush(); err != nil {
+			return err
+		}
+		cw.groupRows, cw.groupBytes = 0, 0
+	}
+	return nil
+}
+
+// writeBatch writes the batch's rows in chunks of 64, starting a new row
+// group when the current one is full, as WriteRows does.
+func (cw *columnWriter) writeBatch() error {
+	for r := 0; r < cw.batch; {
+		if cw.groupRows == maxRowsPerRowGroup {
+			if err := cw.pw.Flush(); err != nil {
+				return err
+			}
+			cw.groupRows = 0
+		}
+		n := min(chunkRows, cw.batch-r, maxRowsPerRowGroup-cw.groupRows)
+		cws := cw.pw.ColumnWriters()
+		for c := range cw.leaves {
+			from := int(cw.starts[r][c])
+			to := len(cw.chunk[c])
+			if r+n < cw.batch {
+				to = int(cw.starts[r+n][c])
+			}
+			if _, err := cws[c].WriteRowValues(cw.chunk[c][from:to]); err != nil {
+				return err
+			}
+		}
+		r += n
+		cw.groupRows += n
+	}
+	for c := range cw.chunk {
+		clear(cw.chunk[c])
+		cw.chunk[c] = cw.chunk[c][:0]
+	}
+	cw.starts, cw.batch = cw.starts[:0], 0
+	if cap(cw.arena) > 16<<20 {
+		cw.arena = nil // a batch of large values grew it
+	}
+	cw.arena = cw.arena[:0]
+	return nil
+}
+
+func (cw *columnWriter) close() error {
+	if err := cw.writeBatch(); err != nil {
+		return err
+	}
+	return cw.pw.Close()
+}
+
+// decodeColumns decodes one spooled row (see appendRow), appending each
+// value to its column's slice, byte arrays copied to arena (returned). A
+// row holds every column, in order, one or more values each; anything else
+// is a corrupt row.
+func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return arena, errCorruptRow
+	}
+	b = b[k:]
+	next := 0 // the column the next value starts, or continues next-1
+	for range n {
+		col, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+3 || col > math.MaxInt16 {
+			return arena, errCorruptRow
+		}
+		c := int(col)
+		switch c {
+		case next:
+			next++
+		case next - 1:
+		default:
+			return arena, errCorruptRow
+		}
+		if c >= len(cols) {
+			return arena, errCorruptRow
+		}
+		rep, def, kind := int(b[k]), int(b[k+1]), b[k+2]
+		b = b[k+3:]
+		var v parquet.Value
+		switch kind {
+		case rvNull:
+			v = parquet.NullValue()
+		case rvBool:
+			if len(b) < 1 {
+				return arena, errCorruptRow
+			}
+			v, b = parquet.BooleanValue(b[0] == 1), b[1:]
+		case rvInt32, rvFloat:
+			if len(b) < 4 {
+				return arena, errCorruptRow
+			}
+			u := binary.LittleEndian.Uint32(b)
+			if kind == rvInt32 {
+				v = parquet.Int32Value(int32(u))
+			} else {
+				v = parquet.FloatValue(math.Float32frombits(u))
+			}
+			b = b[4:]
+		case rvInt64, rvDouble:
+			if len(b) < 8 {
+				return arena, errCorruptRow
+			}
+			u := binary.LittleEndian.Uint64(b)
+			if kind == rvInt64 {
+				v = parquet.Int64Value(int64(u))
+			} else {
+				v = parquet.DoubleValue(math.Float64frombits(u))
+			}
+			b = b[8:]
+		case rvBytes, rvFixed:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < l {
+				return arena, errCorruptRow
+			}
+			at := len(arena)
+			arena = append(arena, b[k:k+int(l)]...)
+			data := arena[at:len(arena):len(arena)]
+			if kind == rvFixed {
+				v = parquet.FixedLenByteArrayValue(data)
+			} else {
+				v = parquet.ByteArrayValue(data)
+			}
+			b = b[k+int(l):]
+		default:
+			return arena, errCorruptRow
+		}
+		cols[c] = append(cols[c], v.Level(rep, def, c))
+	}
+	if next != len(cols) {
+		return arena, errCorruptRow
+	}
+	return arena, nil
 }
 
 // schemaName names a Parquet schema after its stream.
 func schemaName(stream string, version int) string {
 	return strings.NewReplacer(".", "_", "-", "_").Replace(stream) + "_v" + strconv.Itoa(version)
+}
+
+// appendEventRow appends e's row to dst in the spool's row encoding: the
+// bytes appendRow(parquetRow(e)) makes, written straight from the event's
+// values with a typed switch per column (no parquet.Value is built, boxed
+// or levelled on the way). ok is false for events without an image
+// (truncate), which have no row. The Parquet writer reads these rows back
+// when the object is built (decodeRow), so the objects are unchanged.
+func appendEventRow(dst []byte, specs []colSpec, e *event.Event) (_ []byte, ok bool, err error) {
+	img := e.After
+	if img == nil {
+		img = e.Before
+	}
+	if img == nil {
+		return dst, false, nil
+	}
+	cols := len(specs) - 4
+	if len(img) != cols {
+		return dst, false, fmt.Errorf("image has %d values, schema %d columns", len(img), cols)
+	}
+	// The row's value count comes first: one per column, one per element
+	// of a non-empty list.
+	n := 4
+	for i := 0; i < cols; i++ {
+		n++
+		if specs[i].Kind == pqList && img[i].Kind == event.KindArray {
+			if k := len(img[i].Elems()); k > 1 {
+				n += k - 1
+			}
+		}
+	}
+	start := len(dst)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i := 0; i < cols; i++ {
+		if dst, err = appendColumn(dst, i, &specs[i], img[i]); err != nil {
+			return dst[:start], false, fmt.Errorf("column %q: %w", specs[i].Name, err)
+		}
+	}
+	dst = appendLevels(dst, cols, 0, 0)
+	op := e.Op.String()
+	dst = binary.AppendUvarint(append(dst, rvBytes), uint64(len(op)))
+	dst = append(dst, op...)
+	dst = appendLevels(dst, cols+1, 0, 0)
+	dst = binary.LittleEndian.AppendUint64(append(dst, rvInt64), uint64(e.Source.TsMs()))
+	if e.Source.HasLSN {
+		dst = appendLevels(dst, cols+2, 0, 1)
+		dst = binary.LittleEndian.AppendUint64(append(dst, rvInt64), e.Source.LSN)
+	} else {
+		dst = append(appendLevels(dst, cols+2, 0, 0), rvNull)
+	}
+	dst = appendLevels(dst, cols+3, 0, 0)
+	if e.Op == event.OpDelete {
+		return append(dst, rvBool, 1), true, nil
+	}
+	return append(dst, rvBool, 0), true, nil
+}
+
+func appendLevels(dst []byte, col, rep, def int) []byte {
+	return append(binary.AppendUvarint(dst, uint64(col)), byte(rep), byte(def))
+}
+
+// appendColumn appends the values of one top-level column (optional), as
+// appendValue and appendRow do.
+func appendColumn(dst []byte, col int, s *colSpec, v event.Value) ([]byte, error) {
+	if s.Kind != pqList {
+		return appendScalar(dst, col, 0, 0, 1, s, v)
+	}
+	// optional group (def 1) > repeated list (def 2) > optional element (def 3).
+	switch v.Kind {
+	case event.KindNull, event.KindUnchanged:
+		return append(appendLevels(dst, col, 0, 0), rvNull), nil
+	case event.KindArray:
+	default:
+		return dst, fmt.Errorf("value of kind %d is not an array", v.Kind)
+	}
+	elems := v.Elems()
+	if len(elems) == 0 {
+		return append(appendLevels(dst, col, 0, 1), rvNull), nil
+	}
+	for i, e := range elems {
+		rep := 0
+		if i > 0 {
+			rep = 1
+		}
+		var err error
+		if dst, err = appendScalar(dst, col, rep, 2, 3, s.Elem, e); err != nil {
+			return dst, fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return dst, nil
+}
+
+// appendScalar appends one value of a scalar column at repetition level
+// rep: a null at definition level defNull, a value at defVal. It converts
+// as scalar does, with the same errors.
+func appendScalar(dst []byte, col, rep, defNull, defVal int, s *colSpec, v event.Value) ([]byte, error) {
+	null := func() ([]byte, error) { return append(appendLevels(dst, col, rep, defNull), rvNull), nil }
+	bytesVal := func(b string) ([]byte, error) {
+		d := binary.AppendUvarint(append(appendLevels(dst, col, rep, defVal), rvBytes), uint64(len(b)))
+		return append(d, b...), nil
+	}
+	switch v.Kind {
+	case event.KindNull:
+		return null()
+	case event.KindUnchanged:
+		switch s.Kind {
+		case pqString, pqBytes:
+			return bytesVal(format.UnavailableValuePlaceholder)
+		}
+		return null()
+	}
+	mismatch := func() ([]byte, error) {
+		return dst, fmt.Errorf("a value of kind %d does not fit a %s column", v.Kind, s.Kind)
+	}
+	switch s.Kind {
+	case pqBool:
+		if v.Kind != event.KindBool {
+			return mismatch()
+		}
+		b := byte(0)
+		if v.AsBool() {
+			b = 1
+		}
+		return append(appendLevels(dst, col, rep, defVal), rvBool, b), nil
+	case pqInt16, pqInt32, pqDate:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		i := v.AsInt()
+		if i < math.MinInt32 || i > math.MaxInt32 {
+			return dst, fmt.Errorf("%d is out of range for %s", i, s.Kind)
+		}
+		return binary.LittleEndian.AppendUint32(append(appendLevels(dst, col, rep, defVal), rvInt32), uint32(int32(i))), nil
+	case pqInt64, pqTime, pqTimestamp, pqTimestampTZ:
+		if v.Kind != event.KindInt {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint64(append(appendLevels(dst, col, rep, defVal), rvInt64), uint64(v.AsInt())), nil
+	case pqFloat:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint32(append(appendLevels(dst, col, rep, defVal), rvFloat), math.Float32bits(float32(v.AsFloat()))), nil
+	case pqDouble:
+		if v.Kind != event.KindFloat {
+			return mismatch()
+		}
+		return binary.LittleEndian.AppendUint64(append(appendLevels(dst, col, rep, defVal), rvDouble), math.Float64bits(v.AsFloat())), nil
+	case pqDecimal:
+		if v.Kind != event.KindDecimal {
+			return mismatch()
+		}
+		u, err := unscaled(v.Str, s.Precision, s.Scale)
+		if err != nil {
+			return dst, err
+		}
+		d := appendLevels(dst, col, rep, defVal)
+		switch {
+		case s.Precision <= 9:
+			return binary.LittleEndian.AppendUint32(append(d, rvInt32), uint32(int32(u.Int64()))), nil
+		case s.Precision <= 18:
+			return binary.LittleEndian.AppendUint64(append(d, rvInt64), uint64(u.Int64())), nil
+		}
+		fixed := twosComplement(u, decimalBytes(s.Precision))
+		return append(binary.AppendUvarint(append(d, rvFixed), uint64(len(fixed))), fixed...), nil
+	case pqString, pqJSON, pqBytes:
+		switch v.Kind {
+		case event.KindString, event.KindBytes, event.KindDecimal, event.KindInterval:
+			return bytesVal(v.Str)
+		case event.KindInt, event.KindFloat, event.KindBool:
+			return bytesVal(v.Text())
+		}
+		return mismatch()
+	}
+	return dst, fmt.Errorf("unknown column kind %q", s.Kind)
 }

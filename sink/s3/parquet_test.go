@@ -3,9 +3,15 @@ package s3
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -477,5 +483,313 @@ func TestParquetMongoDocument(t *testing.T) {
 	wantRow := "65a000000000000000000001 | 1234.5600 | 1700000000123000 | 73ffd264-44b3-4c69-90e8-e7d1dfc035d4 | 010203 | " + obj + " | r | " + fmt.Sprint(baseMs) + " | <null> | false"
 	if len(rows) != 1 || strings.Join(rows[0], " | ") != wantRow {
 		t.Errorf("rows %q\nwant %s", rows, wantRow)
+	}
+}
+
+// TestEventRowEncoding: the spool rows written straight from events
+// (appendEventRow) are byte for byte those of the dynamic path they
+// replace, appendRow(parquetRow(e)), and fail with the same errors, for
+// every column type: values, nulls, unchanged TOAST values, empty and
+// null lists, list elements that are null or unchanged, deletes,
+// truncates, events with and without an LSN, and values that have no
+// Parquet form.
+func TestEventRowEncoding(t *testing.T) {
+	specs := specsFor(typesSchema)
+	unchanged := nullRow(3)
+	for i := 1; i < len(unchanged); i++ {
+		unchanged[i] = event.Unchanged
+	}
+	lists := typesRow(4)
+	lists[22] = event.Array(nil)
+	lists[23] = event.Array([]event.Value{event.Unchanged, event.Null})
+	lists[24] = event.Null
+	src := event.Source{TsUs: baseMs*1000 + 1234567, LSN: 0xfedcba9876543210, CommitLSN: 7, HasLSN: true}
+	var cases []event.Event
+	for _, img := range [][]event.Value{typesRow(1), nullRow(2), unchanged, lists} {
+		cases = append(cases,
+			event.Event{Schema: typesSchema, Op: event.OpCreate, After: img, Source: src},
+			event.Event{Schema: typesSchema, Op: event.OpUpdate, After: img, Source: event.Source{TsUs: baseMs * 1000}},
+			event.Event{Schema: typesSchema, Op: event.OpDelete, Before: img, Source: src},
+			event.Event{Schema: typesSchema, Op: event.OpRead, After: img, Source: event.Source{TsUs: -5000, Snapshot: event.SnapshotTrue}})
+	}
+	cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpTruncate, Source: src})
+	for col, v := range map[int]event.Value{
+		6:  event.Decimal("NaN"),
+		7:  event.Decimal("123.4"), // wider than DECIMAL(5,3)
+		8:  event.Decimal("1e5"),
+		2:  event.Int(1 << 40), // out of range for int16 (INT32)
+		1:  event.String("yes"),
+		4:  event.Int(1),
+		22: event.String("[1]"),
+		11: event.Array(nil),
+	} {
+		bad := typesRow(9)
+		bad[col] = v
+		cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpCreate, After: bad, Source: src})
+	}
+	short := typesRow(10)[:5]
+	cases = append(cases, event.Event{Schema: typesSchema, Op: event.OpCreate, After: short, Source: src})
+	prefix := []byte("kept")
+	rows, failed := 0, 0
+	defer func() {
+		if rows != 16 || failed != 9 {
+			t.Errorf("%d rows and %d errors compared, want 16 and 9", rows, failed)
+		}
+	}()
+	for i, e := range cases {
+		row, wantOK, wantErr := parquetRow(nil, specs, &e)
+		if wantErr != nil {
+			failed++
+		} else if wantOK {
+			rows++
+		}
+		var want []byte
+		if wantErr == nil && wantOK {
+			want = appendRow(nil, row)
+		}
+		got, ok, err := appendEventRow(append([]byte(nil), prefix...), specs, &e)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || ok != wantOK {
+			t.Errorf("case %d: ok %v, err %v; want ok %v, err %v", i, ok, err, wantOK, wantErr)
+			continue
+		}
+		if !bytes.HasPrefix(got, prefix) {
+			t.Errorf("case %d: the bytes before the row were changed", i)
+			continue
+		}
+		if got = got[len(prefix):]; wantErr == nil && wantOK && !bytes.Equal(got, want) {
+			t.Errorf("case %d: row\n%s\nwant\n%s", i, hex.Dump(got), hex.Dump(want))
+		}
+		if (wantErr != nil || !wantOK) && len(got) != 0 {
+			t.Errorf("case %d: %d bytes appended for a row that has none", i, len(got))
+		}
+	}
+}
+
+// writeParquetRows is writeParquet as it was before it wrote columns:
+// each spooled row decoded into a parquet.Row and written with WriteRows,
+// in batches of 256. TestWriteParquetColumnar holds the files of the two
+// byte for byte.
+func writeParquetRows(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
+	sch, err := parquetSchema(name, specs)
+	if err != nil {
+		return err
+	}
+	pw := parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup)))
+	rows := make([]parquet.Row, 0, 256)
+	leaves := len(sch.Columns())
+	var groupBytes int
+	flush := func() error {
+		if _, err := pw.WriteRows(rows); err != nil {
+			return err
+		}
+		rows = rows[:0]
+		return nil
+	}
+	for {
+		b, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		var r parquet.Row
+		if len(rows) < cap(rows) {
+			r = rows[:len(rows)+1][len(rows)][:0]
+		}
+		r, err = decodeRow(r, b)
+		if err != nil {
+			return err
+		}
+		for _, v := range r {
+			if v.Column() >= leaves {
+				return errCorruptRow
+			}
+		}
+		rows = append(rows, r)
+		groupBytes += len(b)
+		if len(rows) == cap(rows) || groupBytes >= rowGroupBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if groupBytes >= rowGroupBytes {
+			if err := pw.Flush(); err != nil {
+				return err
+			}
+			groupBytes = 0
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pw.Close()
+}
+
+// TestWriteParquetColumnar: the Parquet file written column by column is
+// byte for byte the one written row by row, for rows of every type (lists
+// of several values, nulls, unchanged values), with row groups cut by rows
+// (at a row that is not a multiple of the 64-row chunk) and by bytes, and
+// in every compression; both read back as the same rows.
+func TestWriteParquetColumnar(t *testing.T) {
+	specs := specsFor(typesSchema)
+	var recs [][]byte
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 1; i <= 2000; i++ {
+		var img []event.Value
+		switch i % 5 {
+		case 0:
+			img = nullRow(int64(i))
+		case 1:
+			img = typesRow(int64(i))
+			img[11] = event.Unchanged
+			img[23] = event.Array([]event.Value{event.String(fmt.Sprint(i)), event.Null, event.Unchanged, event.String("x")})
+		case 2:
+			img = typesRow(int64(i))
+			img[22] = event.Array(nil)
+			img[11] = event.String(strings.Repeat("y", r.IntN(3000))) // pages fill mid-chunk
+		default:
+			img = typesRow(int64(i))
+		}
+		e := event.Event{Schema: typesSchema, Op: event.OpCreate, After: img, Source: event.Source{TsUs: int64(i) * 1000, LSN: uint64(i), HasLSN: i%3 != 0}}
+		b, ok, err := appendEventRow(nil, specs, &e)
+		if err != nil || !ok {
+			t.Fatal(err)
+		}
+		recs = append(recs, b)
+	}
+	oldRows, oldBytes := maxRowsPerRowGroup, rowGroupBytes
+	defer func() { maxRowsPerRowGroup, rowGroupBytes = oldRows, oldBytes }()
+	for _, tc := range []struct {
+		rows, bytes int
+		compression string
+	}{{128 << 10, 64 << 20, "snappy"}, {300, 64 << 20, "zstd"}, {128 << 10, 50 << 10, "none"}, {700, 90 << 10, "gzip"}} {
+		maxRowsPerRowGroup, rowGroupBytes = tc.rows, tc.bytes
+		var files [2]bytes.Buffer
+		for j, write := range []func(io.Writer, string, []colSpec, string, func() ([]byte, bool, error)) error{writeParquet, writeParquetRows} {
+			i := 0
+			var reused []byte
+			err := write(&files[j], "types_v1", specs, tc.compression, func() ([]byte, bool, error) {
+				if i == len(recs) {
+					return nil, false, nil
+				}
+				i++
+				if j == 0 {
+					// The column writer is given one buffer for every row, as
+					// the spool's replay gives it.
+					clear(reused)
+					reused = append(reused[:0], recs[i-1]...)
+					return reused, true, nil
+				}
+				return recs[i-1], true, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(files[0].Bytes(), files[1].Bytes()) {
+			t.Fatalf("%+v: column by column %d bytes, row by row %d bytes: they differ", tc, files[0].Len(), files[1].Len())
+		}
+		f, err := parquet.OpenFile(bytes.NewReader(files[0].Bytes()), int64(files[0].Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.NumRows() != int64(len(recs)) || (tc.rows < 1000 || tc.bytes < 1<<20) != (len(f.RowGroups()) > 1) {
+			t.Errorf("%+v: %d rows in %d row groups", tc, f.NumRows(), len(f.RowGroups()))
+		}
+		pages := 0
+		for _, rg := range f.RowGroups() {
+			pr := rg.ColumnChunks()[11].Pages()
+			for {
+				if _, err := pr.ReadPage(); err != nil {
+					break
+				}
+				pages++
+			}
+			pr.Close()
+		}
+		if len(f.RowGroups()) == 1 && pages < 3 {
+			t.Errorf("%+v: column txt has %d pages; want pages that end inside the row group", tc, pages)
+		}
+		_, got := readParquet(t, files[0].Bytes())
+		_, want := readParquet(t, files[1].Bytes())
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != len(recs) {
+			t.Errorf("%+v: rows differ", tc)
+		}
+	}
+}
+
+// TestDecodeColumnsCorrupt: a spooled row that skips a column, repeats an
+// earlier one or names one past the schema is corrupt.
+func TestDecodeColumnsCorrupt(t *testing.T) {
+	row := func(cols ...int) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(cols)))
+		for _, c := range cols {
+			b = append(binary.AppendUvarint(b, uint64(c)), 0, 0, rvNull)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		cols []int
+		err  error
+	}{
+		{[]int{0, 1, 2}, nil},
+		{[]int{0, 1, 1, 1, 2}, nil},
+		{[]int{0, 2}, errCorruptRow},
+		{[]int{0, 1, 2, 0}, errCorruptRow},
+		{[]int{0, 1, 2, 3}, errCorruptRow},
+		{[]int{0, 1}, errCorruptRow},
+		{[]int{1, 2}, errCorruptRow},
+	} {
+		cols := make([][]parquet.Value, 3)
+		if _, err := decodeColumns(cols, nil, row(tc.cols...)); err != tc.err {
+			t.Errorf("%v: %v, want %v", tc.cols, err, tc.err)
+		}
+	}
+}
+
+// TestParquetBuildAllocations: building a Parquet object reads its spool
+// with one reused record buffer and decodes rows straight into the column
+// chunks, so it allocates far less than the spooled bytes (before, every
+// record was read into a fresh buffer and decoded into a parquet.Row).
+func TestParquetBuildAllocations(t *testing.T) {
+	store := newMemStore()
+	store.fail = errors.New("keep it sealed")
+	cfg := parquetConfig()
+	cfg.FlushSize = 20000
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	evs := make([]event.Event, 20000)
+	long := strings.Repeat("n", 700)
+	for i := range evs {
+		evs[i] = change(i+1, event.OpCreate)
+		evs[i].After[1] = event.String(long)
+		evs[i].Source.TsUs = baseMs * 1000
+	}
+	write(t, s, evs)
+	settle(s)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sealed) != 1 {
+		t.Fatalf("%d sealed objects, want 1", len(s.sealed))
+	}
+	sp := s.sealed[0]
+	path := filepath.Join(t.TempDir(), "obj")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := s.build(sp, path); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n, spooled := after.TotalAlloc-before.TotalAlloc, uint64(sp.bytes); n > spooled/2 && !raceEnabled {
+		t.Errorf("building an object of %d spooled bytes allocated %d bytes; want less than half of them", spooled, n)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows := readParquet(t, b)
+	if len(rows) != 20000 || rows[19999][0] != "20000" || rows[19999][1] != long {
+		t.Errorf("%d rows", len(rows))
 	}
 }

@@ -285,7 +285,8 @@ func TestS3MissingBucket(t *testing.T) {
 	srv := newServer(t)
 	s := srv.sink(t, t.TempDir(), func(c *Config) { c.Bucket = srv.cfg.Bucket + "-missing" })
 	write(t, s, changes(1, 3)) // durable in the spool; the upload fails
-	write(t, s, changes(4, 4)) // durable too; sees the failed upload
+	write(t, s, changes(4, 4)) // durable too
+	settle(s)                  // the sink sees the failed upload
 	err := s.Write(context.Background(), changes(5, 5))
 	if !component.IsPermanent(err) || !strings.Contains(err.Error(), "NoSuchBucket") {
 		t.Fatalf("Write: %v", err)
@@ -316,6 +317,7 @@ func TestS3AuthFailure(t *testing.T) {
 			}
 			write(t, s, changes(1, 3)) // durable in the spool; the upload fails
 			write(t, s, changes(4, 4))
+			settle(s) // the sink sees the failed upload
 			// The engine retries a Write that fails transiently; so does
 			// the test: the server may close the connection before the SDK
 			// has read its answer ("use of closed network connection"),

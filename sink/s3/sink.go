@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
@@ -62,7 +60,6 @@ type Sink struct {
 	upFailed bool
 	buf      []byte // the current event's payload
 	dirBuf   []byte
-	row      parquet.Row
 
 	// hook, when set (tests only), is called at each step of sealing and
 	// uploading (the step* constants); an error stops the work there, as a
@@ -266,10 +263,10 @@ func spoolKey(dir, stream string, version int) string {
 
 // Write implements component.Sink. Events are durable in the spool when it
 // returns. Objects it completes are uploaded in the background while the
-// engine prepares the next Write, which waits for that upload before it
-// returns; when an upload failed, the next Write retries it first and fails
-// (to be retried by the engine with backoff) while S3 is unreachable, so an
-// outage stops the pipeline instead of filling the disk.
+// engine's next Writes fill the next object (double buffering: see pace);
+// when an upload failed, the next Write retries it first and fails (to be
+// retried by the engine with backoff) while S3 is unreachable, so an outage
+// stops the pipeline instead of filling the disk.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,6 +277,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	}
 	if err := s.sealDue(); err != nil {
 		return s.fail(err, nil)
+	}
+	if s.up != nil && s.up.finished() {
+		s.joinUploads() // a failure seen now fails this Write below
 	}
 	if s.upFailed {
 		s.joinUploads()
@@ -292,7 +292,7 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	if err != nil {
 		return s.fail(err, saved)
 	}
-	s.joinUploads()
+	s.pace()
 	if !s.upFailed {
 		s.startUploads()
 	}
@@ -398,7 +398,9 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			s.open[key] = sp
 			st.open = append(st.open, sp)
 		}
-		sp.add(p, t, payload)
+		if err := sp.add(p, t, payload); err != nil {
+			return rejected, err
+		}
 		if p.snap {
 			st.snap = int64(p.lo)
 		} else {
@@ -412,7 +414,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		}
 	}
 	for _, sp := range s.open {
-		if len(sp.buf) > 0 {
+		if len(sp.buf) > 0 || sp.dirty {
 			if err := sp.sync(); err != nil {
 				return rejected, err
 			}
@@ -434,12 +436,11 @@ func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
 		s.buf = b
 		return s.buf, err == nil && len(b) > 0, err
 	}
-	row, ok, err := parquetRow(s.row[:0], s.specsFor(e.Schema), e)
-	s.row = row
+	b, ok, err := appendEventRow(s.buf[:0], s.specsFor(e.Schema), e)
+	s.buf = b
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	s.buf = appendRow(s.buf[:0], row)
 	return s.buf, true, nil
 }
 
@@ -511,7 +512,11 @@ func (s *Sink) schedule(ctx context.Context) {
 		}
 		s.mu.Lock()
 		if !s.broken {
-			s.joinUploads()
+			// Never wait for an upload here: that would hold mu, and the
+			// engine's Writes with it, for the whole upload.
+			if s.up != nil && s.up.finished() {
+				s.joinUploads()
+			}
 			if err := s.sealDue(); err != nil {
 				s.fail(err, nil)
 				s.log.Warn("s3 sink: scheduled rotation failed", "err", err)

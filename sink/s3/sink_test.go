@@ -382,7 +382,7 @@ func TestCrashBetweenUploadAndCleanup(t *testing.T) {
 	store := newMemStore()
 	store.beforePut = func(obj string) {
 		// Keep the sealed spool as the crash would leave it.
-		sealed := strings.TrimSuffix(obj, ".obj") + ".sealed"
+		sealed := obj // a JSON-lines object is read from its sealed spool
 		b, err := os.ReadFile(sealed)
 		if err != nil {
 			t.Error(err)
@@ -423,7 +423,8 @@ func TestUploadFailureKeepsSpool(t *testing.T) {
 	store.fail = errors.New("connection refused")
 	store.mu.Unlock()
 	write(t, s, changes(1, 4)) // durable in the spool; 1..3 sealed, its upload fails
-	write(t, s, changes(5, 5)) // durable too; sees the failed upload
+	write(t, s, changes(5, 5)) // durable too
+	settle(s)                  // the sink sees the failed upload (a Write sees it once it has ended)
 	if err := s.Write(context.Background(), changes(6, 6)); err == nil {
 		t.Fatal("Write succeeded with a sealed object not uploadable")
 	}

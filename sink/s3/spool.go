@@ -41,10 +41,11 @@ import (
 //
 // # Torn tails and damage
 //
-// Write appends records with one write and fsyncs before it returns, so a
-// crash (a killed process, or a power loss on a file system that makes a
-// file's size durable only with the data it covers: ext4 in its default
-// data=ordered mode, XFS, btrfs) leaves a prefix of the unfinished write:
+// Write appends records in writes of up to spoolWriteBytes, in order, and
+// fsyncs once before it returns, so a crash (a killed process, or a power
+// loss on a file system that makes a file's size durable only with the
+// data it covers: ext4 in its default data=ordered mode, XFS, btrfs) leaves
+// a prefix of the unfinished batch, as one large write would:
 // whole records, then at most one record cut short. That last record was
 // never acknowledged, and opening the file cuts it (the records before it
 // are kept: they are the beginning of the unacknowledged batch, in order,
@@ -122,6 +123,7 @@ type spool struct {
 	maxSnap int64     // highest snapshot ordinal of a record
 	opened  time.Time // wall clock, for rotate_schedule_interval
 	buf     []byte    // framed records not yet written
+	dirty   bool      // records written since the last fsync
 	format  int       // the file's format: 2, or 1 for a file of an earlier version
 }
 
@@ -166,10 +168,29 @@ func createSpool(dir string, n int, hdr spoolHeader, now time.Time) (*spool, err
 }
 
 // add appends a record (in memory until sync).
-func (s *spool) add(p pos, t int64, payload []byte) {
+// spoolWriteBytes is how many framed bytes a spool buffers before it
+// writes them to its file (without an fsync: sync makes them durable).
+// Writing as the buffer fills keeps its memory flat and spares growing it,
+// whatever the size of a Write's batch; a crash still leaves a prefix of
+// the unfinished batch, as one large write would.
+const spoolWriteBytes = 1 << 20
+
+func (s *spool) add(p pos, t int64, payload []byte) error {
 	flags := byte(0)
 	if p.snap {
 		flags = recSnap
+	}
+	need := frameHead + len(payload)
+	if len(s.buf) > 0 && len(s.buf)+need > spoolWriteBytes {
+		if err := s.write(); err != nil {
+			return err
+		}
+	}
+	if len(s.buf)+need > cap(s.buf) && len(s.buf) >= 64<<10 && len(s.buf)+need <= spoolWriteBytes {
+		// A large batch: grow to the full size at once, where append's
+		// steps would allocate several times that on the way. (Small
+		// batches keep small buffers: there is one per open object.)
+		s.buf = append(make([]byte, 0, spoolWriteBytes), s.buf...)
 	}
 	s.buf = appendFrame(s.buf, flags, p, t, payload)
 	if s.count == 0 {
@@ -178,6 +199,20 @@ func (s *spool) add(p pos, t int64, payload []byte) {
 	s.note(p)
 	s.count++
 	s.bytes += int64(len(payload))
+	return nil
+}
+
+// write writes the buffered records to the file.
+func (s *spool) write() error {
+	if _, err := s.f.Write(s.buf); err != nil {
+		return fmt.Errorf("s3 sink: write spool %s: %w", s.path, err)
+	}
+	s.buf = s.buf[:0]
+	if cap(s.buf) > 4<<20 {
+		s.buf = nil // a large record grew it
+	}
+	s.dirty = true
+	return nil
 }
 
 func (s *spool) note(p pos) {
@@ -192,17 +227,14 @@ func (s *spool) note(p pos) {
 // sync writes the pending records and fsyncs the file.
 func (s *spool) sync() error {
 	if len(s.buf) > 0 {
-		if _, err := s.f.Write(s.buf); err != nil {
-			return fmt.Errorf("s3 sink: write spool %s: %w", s.path, err)
-		}
-		s.buf = s.buf[:0]
-		if cap(s.buf) > 4<<20 {
-			s.buf = nil
+		if err := s.write(); err != nil {
+			return err
 		}
 	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("s3 sink: fsync spool %s: %w", s.path, err)
 	}
+	s.dirty = false
 	return nil
 }
 
@@ -571,15 +603,22 @@ func (s *spool) replay(fn recordFn) error {
 		return fmt.Errorf("s3 sink: open spool: %w", err)
 	}
 	defer f.Close()
+	return s.replayFile(f, true, fn)
+}
+
+// replayFile is replay on the open spool file f, read from its start;
+// with fresh false, the payload passed to fn is valid only until fn
+// returns.
+func (s *spool) replayFile(f *os.File, fresh bool, fn recordFn) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("s3 sink: open spool: %w", err)
 	}
 	read := &spool{path: s.path, hdr: s.hdr}
 	var ferr error
-	end, _, err := readSpool(bufio.NewReaderSize(f, 1<<20), true, func(flags byte, p pos, t int64, payload []byte) error {
+	end, _, err := readSpool(bufio.NewReaderSize(f, 1<<20), fresh, func(flags byte, p pos, t int64, payload []byte) error {
 		if flags&recHeader != 0 {
-			return nil
+			return fn(flags, p, t, payload)
 		}
 		if read.count == 0 {
 			read.first = p

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -17,10 +17,19 @@ import (
 	"github.com/sluice-dev/sluice/component"
 )
 
-// objectStore puts files as objects; *client is the S3 one (tests of the
-// spool logic without a server use another).
+// objectStore puts objects; *client is the S3 one (tests of the spool
+// logic without a server use another).
 type objectStore interface {
-	put(ctx context.Context, key, path, contentType string) error
+	put(ctx context.Context, key string, obj object, contentType string) error
+}
+
+// object is an object's bytes: a built Parquet file, or a JSON-lines
+// object read straight from its sealed spool (payloads). name is the file
+// it is read from, for messages and tests.
+type object struct {
+	name string
+	r    io.ReaderAt
+	size int64
 }
 
 // sdkAttempts, when positive, caps the SDK's own attempts per request (the
@@ -99,25 +108,20 @@ func newClient(cfg Config, env component.Env) (*client, error) {
 	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold, refused: refused}, nil
 }
 
-// put uploads the file at path as key, in parts when it is large. Putting
-// the same key again replaces the object, which is what makes re-uploads
-// after a crash harmless.
-func (c *client) put(ctx context.Context, key, path, contentType string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Size() < c.threshold {
+// put uploads obj as key, in parts when it is large. Putting the same key
+// again replaces the object, which is what makes re-uploads after a crash
+// harmless. The body is an io.SectionReader over obj, so the uploader
+// reads each part where it lies (no part is copied into a buffer of its
+// own) and PutObject can read the body again after hashing it.
+func (c *client) put(ctx context.Context, key string, obj object, contentType string) error {
+	body := io.NewSectionReader(obj.r, 0, obj.size)
+	var err error
+	if obj.size < c.threshold {
 		_, err = c.api.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: &c.bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()), ContentType: &contentType,
+			Bucket: &c.bucket, Key: &key, Body: body, ContentLength: aws.Int64(obj.size), ContentType: &contentType,
 		})
 	} else {
-		_, err = c.up.Upload(ctx, &s3.PutObjectInput{Bucket: &c.bucket, Key: &key, Body: f, ContentType: &contentType})
+		_, err = c.up.Upload(ctx, &s3.PutObjectInput{Bucket: &c.bucket, Key: &key, Body: body, ContentType: &contentType})
 	}
 	if err != nil {
 		var ae smithy.APIError
