@@ -1,10 +1,9 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -56,11 +55,8 @@ func TestTLS(t *testing.T) {
 	if err := connect(cfg); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	f := filepath.Join(t.TempDir(), "o")
-	if err := os.WriteFile(f, []byte("hello"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.put(ctx, "k/o.json", f, "application/json"); err != nil {
+	body := []byte("hello")
+	if err := c.put(ctx, "k/o.json", object{name: "o", r: bytes.NewReader(body), size: int64(len(body))}, "application/json"); err != nil {
 		t.Fatalf("put: %v", err)
 	}
 	srv := &server{cfg: cfg, api: c.api}
