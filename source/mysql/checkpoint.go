@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-dev/sluice/source/internal/incrsnap"
 )
 
 // Phases of a checkpoint.
@@ -35,7 +37,7 @@ type checkpoint struct {
 	GTID    string                    `json:"gtid,omitempty"`
 	Tables  map[string]*tableProgress `json:"tables,omitempty"`
 	// Incr is the progress of an incremental snapshot (incremental.go).
-	Incr *incrState `json:"incremental,omitempty"`
+	Incr *incrsnap.State `json:"incremental,omitempty"`
 	// Captured lists the captured tables (db.table, sorted) while
 	// streaming, so that a restart finds tables added to tables since
 	// and reads their rows by an incremental snapshot. Absent in older
@@ -83,7 +85,7 @@ func (c *checkpoint) marshal() []byte {
 // clone copies c deeply enough to be marshalled while c changes.
 func (c *checkpoint) clone() *checkpoint {
 	cp := *c
-	cp.Incr = c.Incr.clone()
+	cp.Incr = c.Incr.Clone()
 	if c.Tables != nil {
 		cp.Tables = make(map[string]*tableProgress, len(c.Tables))
 		for k, v := range c.Tables {

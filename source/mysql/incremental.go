@@ -29,9 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,60 +37,17 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/source/internal/incrsnap"
 )
 
-// incrState is the incremental snapshot progress in the checkpoint.
-type incrState struct {
-	Tables []*incrTable `json:"tables"`
-}
-
-// incrTable is one table of an incremental snapshot.
-type incrTable struct {
-	Table   string   `json:"table"`
-	Filter  string   `json:"filter,omitempty"`
-	LastKey []string `json:"last_key,omitempty"`
-}
-
-func (s *incrState) clone() *incrState {
-	if s == nil || len(s.Tables) == 0 {
-		return nil
-	}
-	c := &incrState{Tables: make([]*incrTable, len(s.Tables))}
-	for i, t := range s.Tables {
-		tt := *t
-		tt.LastKey = slices.Clone(t.LastKey)
-		c.Tables[i] = &tt
-	}
-	return c
-}
-
-func (s *incrState) add(table, filter string) bool {
-	for _, t := range s.Tables {
-		if t.Table == table && t.Filter == filter {
-			return false
-		}
-	}
-	s.Tables = append(s.Tables, &incrTable{Table: table, Filter: filter})
-	return true
-}
-
 type signalRow struct{ id, typ, data string }
-
-type signalData struct {
-	DataCollections      []string `json:"data-collections"`
-	Type                 string   `json:"type"`
-	AdditionalConditions []struct {
-		DataCollection string `json:"data-collection"`
-		Filter         string `json:"filter"`
-	} `json:"additional-conditions,omitempty"`
-}
 
 // incrRun is the decoder's incremental snapshot state. Owned by the
 // decoding goroutine.
 type incrRun struct {
 	signal tableRef // the signal table; zero when none
-	state  *incrState
-	atEmit *incrState // the progress in the newest emitted checkpoint
+	state  *incrsnap.State
+	atEmit *incrsnap.State // the progress in the newest emitted checkpoint
 	staged []signalRow
 	chunk  *incrChunk
 	// closing: the current transaction holds the chunk's high watermark.
@@ -113,20 +68,7 @@ type incrChunk struct {
 	full    bool
 }
 
-func keyString(sch *event.Schema, img []event.Value) string {
-	var b strings.Builder
-	for _, i := range sch.KeyIdx {
-		v := img[i]
-		b.WriteByte(byte(v.Kind))
-		b.WriteString(strconv.FormatUint(v.Num, 16))
-		b.WriteByte(0)
-		b.WriteString(v.Text())
-		b.WriteByte(0)
-	}
-	return b.String()
-}
-
-func (d *decoder) incrActive() bool { return d.incr.state != nil && len(d.incr.state.Tables) > 0 }
+func (d *decoder) incrActive() bool { return d.incr.state.Active() }
 
 // incrSignalRow handles a row inserted into the signal table.
 func (d *decoder) incrSignalRow(vals []event.Value) {
@@ -162,7 +104,7 @@ func (d *decoder) incrSeen(t *tableState, before, after []event.Value) {
 	}
 	for _, img := range [][]event.Value{before, after} {
 		if img != nil && len(img) == len(t.sch.Columns) {
-			delete(c.rows, keyString(t.sch, img))
+			delete(c.rows, incrsnap.KeyString(t.sch, img))
 		}
 	}
 }
@@ -177,59 +119,24 @@ func (d *decoder) commitSignals() {
 
 func (d *decoder) applySignal(r signalRow) {
 	log := d.src.log.With("signal_id", r.id, "signal_type", r.typ)
-	switch r.typ {
-	case "execute-snapshot", "stop-snapshot":
-	case "log":
-		log.Info("signal", "data", r.data)
-		return
-	default:
-		log.Warn("signal type not supported; ignored (supported: execute-snapshot, stop-snapshot, log)")
+	a, ok := incrsnap.Read(log, r.typ, []byte(r.data), d.matchTables)
+	if !ok {
 		return
 	}
-	var data signalData
-	if r.data != "" {
-		if err := json.Unmarshal([]byte(r.data), &data); err != nil {
-			log.Warn("signal data is not JSON; ignored", "err", err)
-			return
-		}
-	}
-	if data.Type != "" && !strings.EqualFold(data.Type, "incremental") {
-		log.Warn("only incremental snapshots are supported; signal ignored", "type", data.Type)
-		return
-	}
-	tables := d.matchTables(data.DataCollections)
-	if r.typ == "stop-snapshot" {
-		all := len(data.DataCollections) == 0
-		if d.incr.state != nil {
-			d.incr.state.Tables = slices.DeleteFunc(d.incr.state.Tables, func(t *incrTable) bool { return all || slices.Contains(tables, t.Table) })
-		}
-		if c := d.incr.chunk; c != nil && (all || slices.Contains(tables, c.table.String())) {
+	if a.Stop {
+		d.incr.state.Remove(a.Tables, a.All)
+		if c := d.incr.chunk; c != nil && (a.All || slices.Contains(a.Tables, c.table.String())) {
 			d.incr.chunk, d.incr.closing = nil, false
 		}
-		log.Info("incremental snapshot stopped", "tables", tables)
+		log.Info("incremental snapshot stopped", "tables", a.Tables)
 		return
-	}
-	if len(tables) == 0 {
-		log.Warn("execute-snapshot names no captured table; ignored", "data-collections", data.DataCollections)
-		return
-	}
-	filters := map[string]string{}
-	for _, c := range data.AdditionalConditions {
-		ts := d.matchTables([]string{c.DataCollection})
-		if len(ts) == 0 {
-			log.Warn("additional-conditions names no captured table; signal ignored", "data-collection", c.DataCollection)
-			return
-		}
-		for _, t := range ts {
-			filters[t] = c.Filter
-		}
 	}
 	if d.incr.state == nil {
-		d.incr.state = &incrState{}
+		d.incr.state = &incrsnap.State{}
 	}
 	var added []string
-	for _, t := range tables {
-		if d.incr.state.add(t, filters[t]) {
+	for _, t := range a.Tables {
+		if d.incr.state.Add(t, a.Filters[t]) {
 			added = append(added, t)
 		}
 	}
@@ -237,9 +144,9 @@ func (d *decoder) applySignal(r signalRow) {
 	d.incr.kick = true
 }
 
-// matchTables resolves data-collections (names, or regular expressions
-// over whole names) against the captured tables.
-func (d *decoder) matchTables(patterns []string) []string {
+// matchTables resolves data-collections against the captured tables
+// (incrsnap.Match), the signal table excepted.
+func (d *decoder) matchTables(patterns []string) ([]string, error) {
 	var names []string
 	for ref := range d.captured {
 		if ref != d.incr.signal {
@@ -247,32 +154,12 @@ func (d *decoder) matchTables(patterns []string) []string {
 		}
 	}
 	slices.Sort(names)
-	var out []string
-	for _, p := range patterns {
-		p = strings.ReplaceAll(p, "`", "")
-		if slices.Contains(names, p) {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-			continue
-		}
-		re, err := regexp.Compile(`^(?:` + p + `)$`)
-		if err != nil {
-			d.src.log.Warn("data collection is neither a captured table nor a regular expression", "data-collection", p, "err", err)
-			continue
-		}
-		for _, n := range names {
-			if re.MatchString(n) && !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
+	return incrsnap.Match(d.src.log, names, patterns, func(p string) string { return strings.ReplaceAll(p, "`", "") })
 }
 
 // incrReset goes back to the progress of the last emitted checkpoint.
 func (d *decoder) incrReset() {
-	d.incr.state = d.incr.atEmit.clone()
+	d.incr.state = d.incr.atEmit.Clone()
 	d.incr.chunk, d.incr.staged, d.incr.closing = nil, nil, false
 	d.incr.kick = d.incrActive()
 }
@@ -306,7 +193,7 @@ func (d *decoder) closeWindow(ctx context.Context) error {
 		d.src.log.Info("incremental snapshot of a table done", "table", c.table.String())
 	}
 	next := d.emitted
-	next.Incr = d.incr.state.clone()
+	next.Incr = d.incr.state.Clone()
 	bs := d.src.cfg.BatchSize
 	for len(evs) > bs {
 		if err := d.out.Emit(ctx, evs[:bs:bs], nil); err != nil {
@@ -318,7 +205,7 @@ func (d *decoder) closeWindow(ctx context.Context) error {
 		return err
 	}
 	d.emitted, d.next = next, next
-	d.incr.atEmit = next.Incr.clone()
+	d.incr.atEmit = next.Incr.Clone()
 	d.lastEmit = time.Now()
 	d.incr.kick = d.incrActive()
 	return nil
@@ -349,7 +236,7 @@ type skipTable struct{ reason string }
 
 func (e *skipTable) Error() string { return e.reason }
 
-func (d *decoder) readChunk(ctx context.Context, cur *incrTable) (*incrChunk, error) {
+func (d *decoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChunk, error) {
 	db, name, _ := strings.Cut(cur.Table, ".")
 	ref := tableRef{db, name}
 	t := d.captured[ref]
@@ -446,7 +333,7 @@ func (d *decoder) readChunk(ctx context.Context, cur *incrTable) (*incrChunk, er
 			}
 			vals[i] = v
 		}
-		k := keyString(t.sch, vals)
+		k := incrsnap.KeyString(t.sch, vals)
 		c.rows[k] = vals
 		c.order = append(c.order, k)
 		c.lastKey = make([]string, len(t.sch.KeyIdx))
@@ -479,26 +366,7 @@ func (s *Source) RequestSnapshot(ctx context.Context, req component.SnapshotRequ
 	if s.cfg.SignalDataCollection == "" {
 		return fmt.Errorf("mysql source %q: incremental snapshots need signal_data_collection (a Debezium signal table: the requests and the watermarks are its rows)", s.env.Name)
 	}
-	data := signalData{DataCollections: req.Tables, Type: "incremental"}
-	if data.DataCollections == nil {
-		data.DataCollections = []string{}
-	}
-	typ := "execute-snapshot"
-	if req.Stop {
-		typ = "stop-snapshot"
-	} else if len(req.Tables) == 0 {
-		return errors.New("name at least one table to snapshot")
-	}
-	for _, c := range req.Conditions {
-		if !slices.Contains(req.Tables, c.Table) {
-			return fmt.Errorf("condition for table %s, which is not among the tables to snapshot %v", c.Table, req.Tables)
-		}
-		data.AdditionalConditions = append(data.AdditionalConditions, struct {
-			DataCollection string `json:"data-collection"`
-			Filter         string `json:"filter"`
-		}{c.Table, c.Filter})
-	}
-	b, err := json.Marshal(data)
+	typ, b, err := incrsnap.Encode(req)
 	if err != nil {
 		return err
 	}
@@ -547,10 +415,10 @@ func (s *Source) queueAdded(cp *checkpoint, refs []tableRef) {
 		return
 	}
 	if cp.Incr == nil {
-		cp.Incr = &incrState{}
+		cp.Incr = &incrsnap.State{}
 	}
 	for _, n := range added {
-		cp.Incr.add(n, "")
+		cp.Incr.Add(n, "")
 	}
 	s.log.Info("tables added after the first snapshot: reading their rows by an incremental snapshot", "tables", added)
 }

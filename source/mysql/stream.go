@@ -103,8 +103,8 @@ func newDecoder(s *Source, out component.Emitter, si serverInfo, db *sql.DB, tab
 		}
 		d.incr.signal = s.signal.ref
 	}
-	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID, Incr: cp.Incr.clone(), Captured: cp.Captured}
-	d.incr.atEmit = cp.Incr.clone()
+	d.emitted = checkpoint{Version: 1, Phase: phaseStream, File: cp.File, Pos: cp.Pos, GTID: cp.GTID, Incr: cp.Incr.Clone(), Captured: cp.Captured}
+	d.incr.atEmit = cp.Incr.Clone()
 	if err := d.reset(); err != nil {
 		return nil, component.Permanent(err)
 	}
@@ -179,7 +179,7 @@ func (d *decoder) flush(ctx context.Context) error {
 	d.lastEmit = time.Now()
 	if d.pending {
 		d.emitted, d.pending = d.next, false
-		d.incr.atEmit = d.next.Incr.clone()
+		d.incr.atEmit = d.next.Incr.Clone()
 	}
 	d.lastBatch, d.batch = len(d.batch), nil
 	return nil
@@ -215,7 +215,7 @@ func (d *decoder) add(ctx context.Context, e event.Event) error {
 		}
 		if d.pending {
 			d.emitted, d.pending = d.next, false
-			d.incr.atEmit = d.next.Incr.clone()
+			d.incr.atEmit = d.next.Incr.Clone()
 		}
 	}
 	tail := batch[n:]
@@ -238,7 +238,7 @@ func (d *decoder) commit(ctx context.Context, end uint32) error {
 	if len(d.incr.staged) > 0 {
 		d.commitSignals()
 	}
-	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString(), Incr: d.incr.state.clone(),
+	d.next = checkpoint{Version: 1, Phase: phaseStream, File: d.file, Pos: uint64(end), GTID: d.gtidString(), Incr: d.incr.state.Clone(),
 		Captured: d.emitted.Captured}
 	d.pending = true
 	if d.incr.closing {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pglogrepl"
+
+	"github.com/sluice-dev/sluice/source/internal/incrsnap"
 )
 
 // Phases of a checkpoint.
@@ -51,7 +53,7 @@ type checkpoint struct {
 	PublicationCreated bool `json:"publication_created,omitempty"`
 	// Incr is the progress of an incremental snapshot (incremental.go):
 	// absent when none runs.
-	Incr *incrState `json:"incremental,omitempty"`
+	Incr *incrsnap.State `json:"incremental,omitempty"`
 	// fresh (not persisted) says that this run created the slot or read
 	// the snapshot, so streaming starts with no commit seen yet: the first
 	// changes' source.sequence has a null last commit LSN, as Debezium's.
@@ -137,7 +139,7 @@ func (c *checkpoint) marshal() []byte {
 // clone copies c deeply enough to be marshalled while c changes.
 func (c *checkpoint) clone() *checkpoint {
 	cp := *c
-	cp.Incr = c.Incr.clone()
+	cp.Incr = c.Incr.Clone()
 	if c.Tables != nil {
 		cp.Tables = make(map[string]*tableProgress, len(c.Tables))
 		for k, v := range c.Tables {

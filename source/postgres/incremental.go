@@ -54,7 +54,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +65,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
+	"github.com/sluice-dev/sluice/source/internal/incrsnap"
 )
 
 // Prefixes of the logical decoding messages of incremental snapshots.
@@ -73,47 +73,6 @@ const (
 	watermarkPrefix = "sluice_watermark"
 	signalPrefix    = "sluice_signal"
 )
-
-// incrState is the incremental snapshot progress in the checkpoint: the
-// tables still to read, the first one being read.
-type incrState struct {
-	Tables []*incrTable `json:"tables"`
-}
-
-// incrTable is one table of an incremental snapshot.
-type incrTable struct {
-	Table string `json:"table"`
-	// Filter is an additional SQL condition on the rows read
-	// (Debezium's additional-conditions).
-	Filter string `json:"filter,omitempty"`
-	// LastKey is the key (text form per key column) of the last row of
-	// the last emitted chunk; nil before the first.
-	LastKey []string `json:"last_key,omitempty"`
-}
-
-func (s *incrState) clone() *incrState {
-	if s == nil {
-		return nil
-	}
-	c := &incrState{Tables: make([]*incrTable, len(s.Tables))}
-	for i, t := range s.Tables {
-		tt := *t
-		tt.LastKey = slices.Clone(t.LastKey)
-		c.Tables[i] = &tt
-	}
-	return c
-}
-
-// add queues a table unless it is queued with the same filter already.
-func (s *incrState) add(table, filter string) bool {
-	for _, t := range s.Tables {
-		if t.Table == table && t.Filter == filter {
-			return false
-		}
-	}
-	s.Tables = append(s.Tables, &incrTable{Table: table, Filter: filter})
-	return true
-}
 
 // Signal is one Debezium signal: the type and the JSON data of a signal
 // table row (id, type, data).
@@ -124,17 +83,6 @@ type Signal struct {
 	ID   string          `json:"id,omitempty"`
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data,omitempty"`
-}
-
-// signalData is the data of execute-snapshot and stop-snapshot signals as
-// Debezium documents them.
-type signalData struct {
-	DataCollections      []string `json:"data-collections"`
-	Type                 string   `json:"type"`
-	AdditionalConditions []struct {
-		DataCollection string `json:"data-collection"`
-		Filter         string `json:"filter"`
-	} `json:"additional-conditions"`
 }
 
 // incrRun is the decoder's incremental snapshot state that is not part of
@@ -148,7 +96,7 @@ type incrRun struct {
 	staged []Signal
 	// atEmit is the progress in the newest checkpoint handed to Emit; a
 	// reconnect goes back to it.
-	atEmit *incrState
+	atEmit *incrsnap.State
 	chunk  *incrChunk
 	// kick asks for a chunk to be started between transactions.
 	kick bool
@@ -173,24 +121,8 @@ type incrChunk struct {
 	full bool
 }
 
-// keyString renders a row's key values as a map key.
-func keyString(sch *event.Schema, img []event.Value) string {
-	var b strings.Builder
-	for _, i := range sch.KeyIdx {
-		v := img[i]
-		b.WriteByte(byte(v.Kind))
-		b.WriteString(strconv.FormatUint(v.Num, 16))
-		b.WriteByte(0)
-		b.WriteString(v.Text())
-		b.WriteByte(0)
-	}
-	return b.String()
-}
-
 // incrActive reports whether an incremental snapshot has tables to read.
-func (d *streamDecoder) incrActive() bool {
-	return d.cp.Incr != nil && len(d.cp.Incr.Tables) > 0
-}
+func (d *streamDecoder) incrActive() bool { return d.cp.Incr.Active() }
 
 // incrSeen drops from the open chunk the rows a streamed change touches.
 func (d *streamDecoder) incrSeen(rs *relState, before, after []event.Value) {
@@ -200,7 +132,7 @@ func (d *streamDecoder) incrSeen(rs *relState, before, after []event.Value) {
 	}
 	for _, img := range [][]event.Value{before, after} {
 		if img != nil && len(img) == len(rs.sch.Columns) {
-			delete(c.rows, keyString(rs.sch, img))
+			delete(c.rows, incrsnap.KeyString(rs.sch, img))
 		}
 	}
 }
@@ -233,101 +165,35 @@ func (d *streamDecoder) commitSignals() {
 	d.incr.staged = d.incr.staged[:0]
 }
 
-// applySignal acts on one signal. Unknown or malformed signals are logged
-// and ignored, as Debezium does: a signal row is data another program
-// wrote, not the pipeline's configuration.
+// applySignal acts on one signal (incrsnap.Read says which are ignored).
 func (d *streamDecoder) applySignal(sig Signal) {
 	log := d.src.log.With("signal_id", sig.ID, "signal_type", sig.Type)
-	switch sig.Type {
-	case "execute-snapshot", "stop-snapshot":
-	case "log":
-		log.Info("signal", "data", string(sig.Data))
-		return
-	default:
-		log.Warn("signal type not supported; ignored (supported: execute-snapshot, stop-snapshot, log)")
+	a, ok := incrsnap.Read(log, sig.Type, sig.Data, func(p []string) ([]string, error) {
+		return incrsnap.Match(d.src.log, d.cp.Captured, p, unquoteName)
+	})
+	if !ok {
 		return
 	}
-	var data signalData
-	if len(sig.Data) > 0 {
-		if err := json.Unmarshal(sig.Data, &data); err != nil {
-			log.Warn("signal data is not JSON; ignored", "err", err)
-			return
-		}
-	}
-	if data.Type != "" && !strings.EqualFold(data.Type, "incremental") {
-		log.Warn("only incremental snapshots are supported; signal ignored", "type", data.Type)
-		return
-	}
-	tables, err := d.matchTables(data.DataCollections)
-	if err != nil {
-		log.Warn("signal ignored", "err", err)
-		return
-	}
-	if sig.Type == "stop-snapshot" {
-		d.stopSnapshot(tables, len(data.DataCollections) == 0)
-		log.Info("incremental snapshot stopped", "tables", tables)
-		return
-	}
-	if len(tables) == 0 {
-		log.Warn("execute-snapshot names no captured table; ignored", "data-collections", data.DataCollections)
+	if a.Stop {
+		d.stopSnapshot(a.Tables, a.All)
+		log.Info("incremental snapshot stopped", "tables", a.Tables)
 		return
 	}
 	if d.si.version < 140000 {
 		log.Error("incremental snapshots need PostgreSQL 14 or later (pgoutput messages carry the watermarks); signal ignored")
 		return
 	}
-	filters := map[string]string{}
-	for _, c := range data.AdditionalConditions {
-		ts, err := d.matchTables([]string{c.DataCollection})
-		if err != nil || len(ts) == 0 {
-			log.Warn("additional-conditions names no captured table; signal ignored", "data-collection", c.DataCollection)
-			return
-		}
-		for _, t := range ts {
-			filters[t] = c.Filter
-		}
-	}
 	if d.cp.Incr == nil {
-		d.cp.Incr = &incrState{}
+		d.cp.Incr = &incrsnap.State{}
 	}
 	var added []string
-	for _, t := range tables {
-		if d.cp.Incr.add(t, filters[t]) {
+	for _, t := range a.Tables {
+		if d.cp.Incr.Add(t, a.Filters[t]) {
 			added = append(added, t)
 		}
 	}
 	log.Info("incremental snapshot requested", "tables", added)
 	d.incr.kick = true
-}
-
-// matchTables resolves data-collections against the captured tables: a
-// name as is, or else a regular expression matching whole names (as
-// Debezium's data-collections are).
-func (d *streamDecoder) matchTables(patterns []string) ([]string, error) {
-	var out []string
-	for _, p := range patterns {
-		p = unquoteName(p)
-		if slices.Contains(d.cp.Captured, p) {
-			if !slices.Contains(out, p) {
-				out = append(out, p)
-			}
-			continue
-		}
-		re, err := regexp.Compile(`^(?:` + p + `)$`)
-		if err != nil {
-			return nil, fmt.Errorf("data collection %q is neither a captured table nor a regular expression: %w", p, err)
-		}
-		n := len(out)
-		for _, name := range d.cp.Captured {
-			if re.MatchString(name) && !slices.Contains(out, name) {
-				out = append(out, name)
-			}
-		}
-		if len(out) == n {
-			d.src.log.Warn("data collection matches no captured table", "data-collection", p, "captured", d.cp.Captured)
-		}
-	}
-	return out, nil
 }
 
 // unquoteName turns "public"."t" into public.t.
@@ -342,9 +208,7 @@ func (d *streamDecoder) stopSnapshot(tables []string, all bool) {
 	if d.cp.Incr == nil {
 		return
 	}
-	d.cp.Incr.Tables = slices.DeleteFunc(d.cp.Incr.Tables, func(t *incrTable) bool {
-		return all || slices.Contains(tables, t.Table)
-	})
+	d.cp.Incr.Remove(tables, all)
 	if c := d.incr.chunk; c != nil && (all || slices.Contains(tables, c.table)) {
 		d.incr.chunk = nil // its watermarks, when they come, are ignored
 	}
@@ -357,7 +221,7 @@ func (d *streamDecoder) stopSnapshot(tables []string, all bool) {
 // checkpoint: the progress goes back to it, and the chunk in flight is
 // read again with new watermarks.
 func (d *streamDecoder) incrReset() {
-	d.cp.Incr = d.incr.atEmit.clone()
+	d.cp.Incr = d.incr.atEmit.Clone()
 	d.incr.chunk = nil
 	d.incr.staged = nil
 	d.incr.kick = d.incrActive()
@@ -432,7 +296,7 @@ func (d *streamDecoder) closeWindow(ctx context.Context, lsn uint64) error {
 		return err
 	}
 	d.emitted = max(d.emitted, lsn)
-	d.incr.atEmit = d.cp.Incr.clone()
+	d.incr.atEmit = d.cp.Incr.Clone()
 	d.incr.chunk = nil
 	d.incr.kick = d.incrActive()
 	d.src.incrRows.Add(int64(len(evs)))
@@ -470,7 +334,7 @@ type skipTable struct{ reason string }
 
 func (e *skipTable) Error() string { return e.reason }
 
-func (d *streamDecoder) readChunk(ctx context.Context, cur *incrTable) (*incrChunk, error) {
+func (d *streamDecoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChunk, error) {
 	rs := d.known[cur.Table]
 	if rs == nil {
 		return nil, &skipTable{"the table is not captured"}
@@ -573,7 +437,7 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrTable) (*incrChu
 			}
 			vals[i] = v
 		}
-		k := keyString(rs.sch, vals)
+		k := incrsnap.KeyString(rs.sch, vals)
 		c.rows[k] = vals
 		c.order = append(c.order, k)
 	}
@@ -681,7 +545,7 @@ func (s *Source) Signal(ctx context.Context, sig Signal) error {
 		return fmt.Errorf("signal type %q is not supported: use execute-snapshot or stop-snapshot", sig.Type)
 	}
 	if len(sig.Data) > 0 {
-		var data signalData
+		var data incrsnap.Data
 		if err := json.Unmarshal(sig.Data, &data); err != nil {
 			return fmt.Errorf("signal data is not a Debezium signal's JSON: %w", err)
 		}
@@ -729,40 +593,8 @@ func (s *Source) RequestSnapshot(ctx context.Context, req component.SnapshotRequ
 // signalFor turns a request into Debezium's execute-snapshot or
 // stop-snapshot signal.
 func signalFor(req component.SnapshotRequest) (Signal, error) {
-	var data struct {
-		DataCollections      []string `json:"data-collections"`
-		Type                 string   `json:"type"`
-		AdditionalConditions []struct {
-			DataCollection string `json:"data-collection"`
-			Filter         string `json:"filter"`
-		} `json:"additional-conditions,omitempty"`
-	}
-	data.DataCollections = req.Tables
-	if data.DataCollections == nil {
-		data.DataCollections = []string{}
-	}
-	data.Type = "incremental"
-	sig := Signal{Type: "execute-snapshot"}
-	if req.Stop {
-		sig.Type = "stop-snapshot"
-	} else if len(req.Tables) == 0 {
-		return sig, errors.New("name at least one table to snapshot")
-	}
-	for _, c := range req.Conditions {
-		if !slices.Contains(req.Tables, c.Table) {
-			return sig, fmt.Errorf("condition for table %s, which is not among the tables to snapshot %v", c.Table, req.Tables)
-		}
-		data.AdditionalConditions = append(data.AdditionalConditions, struct {
-			DataCollection string `json:"data-collection"`
-			Filter         string `json:"filter"`
-		}{c.Table, c.Filter})
-	}
-	b, err := json.Marshal(data)
-	if err != nil {
-		return sig, err
-	}
-	sig.Data = b
-	return sig, nil
+	typ, data, err := incrsnap.Encode(req)
+	return Signal{Type: typ, Data: data}, err
 }
 
 // addedTables queues an incremental snapshot of the tables captured now

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/source/internal/incrsnap"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -450,10 +451,10 @@ func (s *Source) runOnce(ctx context.Context, cpBytes []byte, out component.Emit
 				s.log.Warn("tables added after the first snapshot get no existing rows: incremental snapshots need PostgreSQL 14 or later", "tables", added)
 			} else {
 				if cp.Incr == nil {
-					cp.Incr = &incrState{}
+					cp.Incr = &incrsnap.State{}
 				}
 				for _, t := range added {
-					cp.Incr.add(t, "")
+					cp.Incr.Add(t, "")
 				}
 				s.log.Info("tables added after the first snapshot: reading their rows by an incremental snapshot", "tables", added)
 			}

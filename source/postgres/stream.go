@@ -100,9 +100,9 @@ func newStreamDecoder(s *Source, out component.Emitter, si serverInfo, cat *cata
 	}
 	d.cp.Tables = nil
 	d.cp.Phase = phaseStream
-	d.cp.Incr = cp.Incr.clone()
+	d.cp.Incr = cp.Incr.Clone()
 	d.incr.signal = s.signal
-	d.incr.atEmit = cp.Incr.clone()
+	d.incr.atEmit = cp.Incr.Clone()
 	d.incr.kick = d.incrActive()
 	for _, t := range tables {
 		d.known[t.info.ref.String()] = &relState{name: t.info.ref.String(), sch: t.sch, types: t.types}
@@ -222,7 +222,7 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		}
 		if cp != nil {
 			d.emitted = d.pending
-			d.incr.atEmit = d.cp.Incr.clone()
+			d.incr.atEmit = d.cp.Incr.Clone()
 		}
 	}
 	d.pending = 0
