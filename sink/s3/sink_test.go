@@ -421,10 +421,13 @@ func TestUploadFailureKeepsSpool(t *testing.T) {
 	s := newTestSink(t, rowConfig(), t.TempDir(), store)
 	store.mu.Lock()
 	store.fail = errors.New("connection refused")
-	store.mu.Unlock()
+	// The store stays locked while both Writes run: the upload of 1..3 is
+	// in flight (its put waits for the lock) and cannot have failed before
+	// the second Write, which would then see the failure at its start.
 	write(t, s, changes(1, 4)) // durable in the spool; 1..3 sealed, its upload fails
 	write(t, s, changes(5, 5)) // durable too
-	settle(s)                  // the sink sees the failed upload (a Write sees it once it has ended)
+	store.mu.Unlock()
+	settle(s) // the sink sees the failed upload (a Write sees it once it has ended)
 	if err := s.Write(context.Background(), changes(6, 6)); err == nil {
 		t.Fatal("Write succeeded with a sealed object not uploadable")
 	}
