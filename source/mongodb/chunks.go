@@ -201,7 +201,11 @@ func (s *Source) connectOwn(ctx context.Context) (*mongo.Client, server, error) 
 		}
 		return nil, nil, err
 	}
-	return client, driverServer{client}, nil
+	var srv server = driverServer{client}
+	if s.ownServer != nil {
+		srv = s.ownServer(srv)
+	}
+	return client, srv, nil
 }
 
 func disconnect(c *mongo.Client) {

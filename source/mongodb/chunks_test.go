@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/sourcetest"
@@ -110,5 +111,70 @@ func TestPlanChunksStreamsNeedChangeStreams(t *testing.T) {
 	_, err := newSource(t, cfg).PlanChunks(context.Background())
 	if !errors.Is(err, ErrNoChangeStreams) {
 		t.Fatalf("PlanChunks: %v; want ErrNoChangeStreams", err)
+	}
+}
+
+// streamsOver is a server whose change streams are recorded and whose
+// collections are the real server's.
+type streamsOver struct {
+	server
+	rec *recorded
+}
+
+func (s streamsOver) probeStreams(ctx context.Context) error { return s.rec.probeStreams(ctx) }
+func (s streamsOver) watch(ctx context.Context, w *watchSpec, after bson.Raw) (changeStream, error) {
+	return s.rec.watch(ctx, w, after)
+}
+
+// TestPlanChunksStreamFromToken: with a streamed collection the plan takes
+// the change stream's start point before it plans (one watch "from now"),
+// its checkpoint is phase stream at that token, and a run from that
+// checkpoint exports nothing and streams after the token.
+func TestPlanChunksStreamFromToken(t *testing.T) {
+	f := newFerret(t)
+	f.insert(t, "big", seqDocs(10)...)
+	cfg := f.config("big")
+	cfg.Collections[0].Stream = true
+	cfg.Export.PartitionSize = 4
+	rec := newRecorded(t)
+	s := newSource(t, cfg)
+	s.ownServer = func(srv server) server { return streamsOver{srv, rec} }
+	plan, err := s.PlanChunks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rec.watches, "\n"), "watch collection "+f.db+".big from now"; got != want {
+		t.Errorf("watches:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := string(plan.Checkpoint), `{"v":1,"phase":"stream","token":{"_data":"8265000000000000012B0229296E04"}}`; got != want {
+		t.Errorf("plan checkpoint %s; want %s", got, want)
+	}
+	if len(plan.Chunks) != 3 {
+		t.Errorf("%d chunks; want 3 (10 documents by 4)", len(plan.Chunks))
+	}
+	// The leader's run once every chunk is done.
+	rec.watches = nil
+	run := newSource(t, cfg)
+	run.dial = func(context.Context) (server, *mongo.Client, error) { return rec, nil, nil }
+	out := sourcetest.NewEmitter()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.Run(ctx, plan.Checkpoint, out) }()
+	select {
+	case <-rec.drained:
+	case err := <-done:
+		t.Fatalf("Run returned %v before streaming", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not stream")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rec.watches, "\n"), "watch collection "+f.db+".big after 8265000000000000012B0229296E04"; got != want {
+		t.Errorf("watches:\n%s\nwant:\n%s", got, want)
+	}
+	if n := len(out.Events()); n != 0 {
+		t.Errorf("the run emitted %d events; want none (nothing recorded, nothing exported)", n)
 	}
 }
