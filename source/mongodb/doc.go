@@ -54,6 +54,19 @@
 // Progress (component.ProgressReporter) has the phases snapshot (total from
 // estimatedDocumentCount) and streaming.
 //
+// # Shared export (several nodes)
+//
+// Source is a component.Chunker (chunks.go; docs/coordination.md): the
+// leader takes the change stream's start point first (when any
+// collection is streamed), then plans the export's _id ranges, one chunk
+// each; any node reads a chunk with its own find ({_id: {$gte: lo, $lt:
+// hi}}, majority read concern), its rows snapshot rows without
+// checkpoints. The plan's checkpoint streams from the start point (or is
+// done without streams). An _id never changes, so a document is in one
+// chunk, read once by the _id index scan; every chunk is read after the
+// start point and the stream replays every change after it, so the last
+// image per key is right.
+//
 // # Stream
 //
 // One change stream covers every streamed collection: a collection stream

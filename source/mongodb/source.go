@@ -36,6 +36,9 @@ type Source struct {
 	// dial connects; tests replace it with recorded streams (client nil:
 	// no export).
 	dial func(ctx context.Context) (server, *mongo.Client, error)
+	// ownServer, when set, wraps the server of PlanChunks and ReadChunk
+	// (tests: recorded change streams over a real export).
+	ownServer func(server) server
 
 	skippedUpdates atomic.Int64 // updates whose document was gone (update_lookup)
 
