@@ -140,7 +140,10 @@
 // connection looks the publication up every status_interval and stops the
 // source, checkpoint intact, when a captured table left it, it stopped
 // publishing a kind of change (publish = ...), or it is gone (a dropped
-// table is only logged). The walsender's `publication "…" does
+// table is only logged). A drop is never taken for a removal: the server
+// reads what a publication lists with its catalog snapshot, newer than a
+// statement's, so the listing is read first and what still exists after,
+// in a second statement. The walsender's `publication "…" does
 // not exist` is explained the same way. Each error names what is lost and
 // the way on. A table removed and added back between two checks goes
 // unnoticed: the catalog keeps no trace of it.
