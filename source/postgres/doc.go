@@ -83,8 +83,11 @@
 // time with its microseconds (Source.TsUs); source.sequence's last commit
 // LSN is null until the first commit after a fresh start (a new slot or a
 // snapshot in this run) and the commit the checkpoint names after a resume.
-// Snapshot rows carry the slot's consistent point as LSN, the snapshot
-// transaction's txid_current() as txId, the snapshot's read time, and
+// Snapshot rows carry the slot's consistent point as LSN, txid_current()
+// of a transaction committed just before the snapshot transaction began as
+// txId (Debezium takes it inside its snapshot transaction, which then holds
+// the id, and with it the creation of every logical slot on the server,
+// until the snapshot ends), the snapshot's read time, and
 // Debezium 2.x's snapshot marks (first, first_in_data_collection, true,
 // last_in_data_collection, last).
 //
