@@ -85,14 +85,24 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 	}
 	// The lock holds the database sink's first write, and so, by
-	// back-pressure, the snapshot part of the way through.
+	// back-pressure, the snapshot part of the way through. It is on the
+	// sink's positions table (created here as the sink creates it), the
+	// first one its transaction writes: blocked there, the transaction has
+	// no transaction id yet. Blocked later (on dst), it would hold one,
+	// and every replication slot created on the server meanwhile, by the
+	// tests of other packages running beside this one, waits for it to end.
+	if _, err := db.Exec(ctx, `CREATE TABLE sluice_positions (sink text NOT NULL, source text NOT NULL,
+		hi numeric(20,0) NOT NULL, lo numeric(20,0) NOT NULL,
+		updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (sink, source))`); err != nil {
+		t.Fatal(err)
+	}
 	lock := pgtest.Connect(t, dsn)
 	tx, err := lock.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE dst IN SHARE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE sluice_positions IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -261,6 +271,15 @@ engine:
 	}
 	if got := text("#state"); got != "RUNNING" {
 		t.Errorf("state %q during the snapshot, want RUNNING", got)
+	}
+	// The held sink waits without a transaction id (see the lock).
+	var held []string
+	if err := db.QueryRow(ctx, `SELECT coalesce(array_agg(concat_ws(' ', pid, application_name, 'xid=' || backend_xid, state, left(query, 120))), '{}')
+		FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL`).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if len(held) > 0 {
+		t.Errorf("sessions holding a transaction id while the sink is held (they hold up every replication slot's creation on the server): %q", held)
 	}
 	shot("1-snapshot.png")
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -124,7 +125,7 @@ func (c *coordCluster) start(name, coordDSN string) {
 	n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process}
 	var err error
 	n.wait = func() error { <-n.done; return err }
-	go func() { err = cmd.Wait(); close(n.done) }()
+	go func() { err = waitRun(cmd); close(n.done) }()
 	c.nodes[name] = n
 }
 
@@ -152,10 +153,70 @@ func (c *coordCluster) waitFor(d time.Duration, what string, cond func() bool) {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %v waiting for %s; logs:\n%s", d, what, c.logs())
+			c.t.Fatalf("timed out after %v waiting for %s; %s\nlogs:\n%s", d, what, c.state(), c.logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// state describes the cluster for a failure, before the logs (which a CI
+// log may cut): each node running or exited, the lease table, the slot's
+// position against the server's, the sink's progress, and the server's
+// sessions that hold a transaction id or wait. The nodes' whole logs are
+// copied to $SLUICE_ARTIFACTS/<test>/ when that is set.
+func (c *coordCluster) state() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	b.WriteString("cluster state:")
+	names := slices.Sorted(maps.Keys(c.nodes))
+	for _, name := range names {
+		n := c.nodes[name]
+		select {
+		case <-n.done:
+			fmt.Fprintf(&b, "\n  %s: exited (%v)", name, n.wait())
+		default:
+			fmt.Fprintf(&b, "\n  %s: running", name)
+		}
+	}
+	lines := func(what string, db *pgx.Conn, q string, args ...any) {
+		rows, err := db.Query(ctx, q, args...)
+		if err == nil {
+			var ls []string
+			if ls, err = pgx.CollectRows(rows, pgx.RowTo[string]); err == nil {
+				fmt.Fprintf(&b, "\n  %s (%d):", what, len(ls))
+				for _, l := range ls {
+					b.WriteString("\n    " + l)
+				}
+				return
+			}
+		}
+		fmt.Fprintf(&b, "\n  %s: %v", what, err)
+	}
+	lines("leases, by kind and status", c.coord, `SELECT concat_ws(' ', kind, status, count(*), 'owners=' || string_agg(DISTINCT nullif(owner, ''), ','),
+			'max_epoch=' || max(epoch), 'expires_in=' || max(expires - now())::text)
+		FROM sluice_leases WHERE namespace = 'shop' GROUP BY kind, status ORDER BY kind, status`)
+	lines("the source's slot", c.src, `SELECT concat_ws(' ', slot_name, 'active=' || active, 'active_pid=' || active_pid,
+			'confirmed_flush_lsn=' || confirmed_flush_lsn, 'current=' || pg_current_wal_lsn(),
+			'behind=' || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)), 'wal_status=' || wal_status)
+		FROM pg_replication_slots WHERE database = current_database()`)
+	lines("the sink", c.target, `SELECT concat_ws(' ', 'marker=' || (SELECT count(*) FROM marker), 'acct=' || (SELECT count(*) FROM acct))`)
+	lines("the server's sessions holding a transaction id or waiting on a lock", c.src, `SELECT concat_ws(' ', pid, datname, application_name, backend_type, state,
+			'xid=' || backend_xid, 'xact_age=' || (now() - xact_start)::text, 'wait=' || wait_event_type || '/' || wait_event, left(query, 160))
+		FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR wait_event_type = 'Lock')
+		ORDER BY xact_start NULLS LAST`)
+	if dir := os.Getenv("SLUICE_ARTIFACTS"); dir != "" {
+		dir = filepath.Join(dir, c.t.Name())
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			for _, name := range names {
+				if log, err := os.ReadFile(filepath.Join(c.nodes[name].dir, "stderr.log")); err == nil {
+					_ = os.WriteFile(filepath.Join(dir, name+".log"), log, 0o644)
+				}
+			}
+			fmt.Fprintf(&b, "\n  the nodes' whole logs: %s", dir)
+		}
+	}
+	return b.String()
 }
 
 // waitTakeover waits until a node other than old holds the partition at a
@@ -287,7 +348,7 @@ func (c *coordCluster) finish() {
 	if len(diff) > 20 {
 		diff = diff[:20]
 	}
-	c.t.Fatalf("sink acct (%d rows) differs from the source (%d rows) a minute after the marker:\n%s\nlogs:\n%s", len(got), len(want), strings.Join(diff, "\n"), c.logs())
+	c.t.Fatalf("sink acct (%d rows) differs from the source (%d rows) a minute after the marker:\n%s\n%s\nlogs:\n%s", len(got), len(want), strings.Join(diff, "\n"), c.state(), c.logs())
 }
 
 func (c *coordCluster) stopAll() {

@@ -68,7 +68,7 @@ sinks:
 		n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process}
 		var err error
 		n.wait = func() error { <-n.done; return err }
-		go func() { err = cmd.Wait(); close(n.done) }()
+		go func() { err = waitRun(cmd); close(n.done) }()
 		c.nodes[name], addrs[name] = n, addr
 	}
 	// The workload starts once the plan is made (so that the chunk count

@@ -136,7 +136,7 @@ func runSluice(t *testing.T, dir, pipeline string, env ...string) (*exec.Cmd, *b
 func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
 	t.Helper()
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := waitRun(cmd); err != nil {
 		t.Fatalf("sluice: %v\n%s", err, stderr)
 	}
 }
@@ -144,7 +144,19 @@ func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
 // kill SIGKILLs a run and reaps it; a run already reaped is left alone.
 func kill(cmd *exec.Cmd) {
 	cmd.Process.Kill()
-	cmd.Wait()
+	waitRun(cmd)
+}
+
+// waits holds each run's one Wait (*exec.Cmd to func() error).
+var waits sync.Map
+
+// waitRun waits for a run and returns its exit error: the same, from
+// one exec.Cmd.Wait, for every caller. Two Waits on one Cmd at once are a
+// data race, and a test often waits for a run in a goroutine while its
+// cleanup (kill) reaps it, when the test fails before the run ends.
+func waitRun(cmd *exec.Cmd) error {
+	f, _ := waits.LoadOrStore(cmd, sync.OnceValue(cmd.Wait))
+	return f.(func() error)()
 }
 
 // stderrTail is the end of the runs' stderr.log in dir.
@@ -183,7 +195,7 @@ func stopWhen(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration, what str
 func stopRun(t *testing.T, cmd *exec.Cmd, dir string) {
 	t.Helper()
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := waitRun(cmd); err != nil {
 		t.Fatalf("sluice exit after SIGTERM: %v (see %s/stderr.log); sluice stderr (tail):\n%s", err, dir, stderrTail(dir))
 	}
 }
@@ -299,7 +311,7 @@ func (r *crashRun) runUntil(d time.Duration, what string, reached func() bool) {
 	r.t.Helper()
 	cmd := r.start()
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- waitRun(cmd) }()
 	deadline := time.Now().Add(d)
 	for !reached() {
 		select {

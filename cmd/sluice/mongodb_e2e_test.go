@@ -84,7 +84,7 @@ sinks:
 		t.Helper()
 		cmd := startSluice(t, dir, p, "MONGODB_URI="+uri)
 		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		go func() { done <- waitRun(cmd) }()
 		select {
 		case err := <-done:
 			if err != nil {

@@ -81,7 +81,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration) (int, ti
 	t.Helper()
 	start := time.Now()
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { waitRun(cmd); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(d):

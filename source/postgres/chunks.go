@@ -272,6 +272,10 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 	if err != nil {
 		return err
 	}
+	txID, hasTxID, err := snapshotTxID(ctx, conn)
+	if err != nil {
+		return err
+	}
 	if err := beginSnapshot(ctx, conn, spec.Snapshot); err != nil {
 		var pgErr *pgconn.PgError
 		if spec.Snapshot == "" || !errors.As(err, &pgErr) {
@@ -288,10 +292,7 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 	}
 	sn := &snapshotter{s: s, si: si, out: chunkEmitter{out}, lsn: uint64(lsn), lsnText: "lsn " + lsn.String(),
 		cp:      &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, Tables: map[string]*tableProgress{spec.Table: {}}},
-		partial: map[string]bool{}, emitted: true}
-	if sn.txID, sn.hasTxID, err = snapshotTxID(ctx, conn); err != nil {
-		return err
-	}
+		partial: map[string]bool{}, emitted: true, txID: txID, hasTxID: hasTxID}
 	r := &tableReader{sn: sn, t: t, name: spec.Table, conn: conn, started: true}
 	var where []string
 	if len(t.sch.KeyIdx) > 0 {

@@ -83,8 +83,11 @@
 // time with its microseconds (Source.TsUs); source.sequence's last commit
 // LSN is null until the first commit after a fresh start (a new slot or a
 // snapshot in this run) and the commit the checkpoint names after a resume.
-// Snapshot rows carry the slot's consistent point as LSN, the snapshot
-// transaction's txid_current() as txId, the snapshot's read time, and
+// Snapshot rows carry the slot's consistent point as LSN, txid_current()
+// of a transaction committed just before the snapshot transaction began as
+// txId (Debezium takes it inside its snapshot transaction, which then holds
+// the id, and with it the creation of every logical slot on the server,
+// until the snapshot ends), the snapshot's read time, and
 // Debezium 2.x's snapshot marks (first, first_in_data_collection, true,
 // last_in_data_collection, last).
 //
@@ -140,7 +143,10 @@
 // connection looks the publication up every status_interval and stops the
 // source, checkpoint intact, when a captured table left it, it stopped
 // publishing a kind of change (publish = ...), or it is gone (a dropped
-// table is only logged). The walsender's `publication "…" does
+// table is only logged). A drop is never taken for a removal: the server
+// reads what a publication lists with its catalog snapshot, newer than a
+// statement's, so the listing is read first and what still exists after,
+// in a second statement. The walsender's `publication "…" does
 // not exist` is explained the same way. Each error names what is lost and
 // the way on. A table removed and added back between two checks goes
 // unnoticed: the catalog keeps no trace of it.

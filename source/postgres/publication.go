@@ -80,7 +80,15 @@ func (k pubKind) String() string {
 }
 
 // lookupPublication describes the publication and which of oids still
-// exist, in one query.
+// exist, in two statements, in this order. The server reads what a
+// publication lists (pg_publication_tables) with its catalog snapshot,
+// which can be newer than the statement's snapshot that reads
+// pg_publication and pg_class: in one statement, a table or the
+// publication dropped while it runs looks still there but no longer
+// listed, which is a removal, an error that stops the source. The second
+// statement's snapshot sees every commit the first one's catalog reads
+// saw, so a table or publication it finds still there was there when the
+// listing was read, and was really left out of it.
 func (s *Source) lookupPublication(ctx context.Context, conn *pgx.Conn, oids []uint32) (pubState, error) {
 	st := pubState{listed: map[uint32]bool{}, present: map[uint32]bool{}}
 	asked := make([]int64, len(oids))
@@ -93,15 +101,19 @@ func (s *Source) lookupPublication(ctx context.Context, conn *pgx.Conn, oids []u
 	var listed, present []int64
 	err := conn.QueryRow(ctx, `SELECT
 		(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,
-		(SELECT puballtables FROM pg_publication WHERE pubname = $1),
-		(SELECT ARRAY[pubinsert, pubupdate, pubdelete, pubtruncate] FROM pg_publication WHERE pubname = $1),
 		ARRAY(SELECT DISTINCT COALESCE(pg_partition_root(c.oid), c.oid)::oid::int8
 			FROM pg_publication_tables pt
 			JOIN pg_namespace n ON n.nspname = pt.schemaname
 			JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
-			WHERE pt.pubname = $1),
+			WHERE pt.pubname = $1)`,
+		s.publication).Scan(&lsn, &listed)
+	if err == nil {
+		err = conn.QueryRow(ctx, `SELECT
+		(SELECT puballtables FROM pg_publication WHERE pubname = $1),
+		(SELECT ARRAY[pubinsert, pubupdate, pubdelete, pubtruncate] FROM pg_publication WHERE pubname = $1),
 		ARRAY(SELECT oid::int8 FROM pg_class WHERE oid::int8 = ANY($2::int8[]))`,
-		s.publication, asked).Scan(&lsn, &all, &kinds, &listed, &present)
+			s.publication, asked).Scan(&all, &kinds, &present)
+	}
 	if err != nil {
 		return st, fmt.Errorf("look up publication %q: %w", s.publication, err)
 	}

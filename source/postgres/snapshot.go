@@ -48,9 +48,9 @@ type snapshotter struct {
 	out     component.Emitter
 	lsn     uint64
 	lsnText string
-	// txID is source.txId of every row: the id of a snapshot transaction,
-	// as Debezium writes it (txid_current() in its snapshot transaction);
-	// hasTxID is false on a standby, which assigns none.
+	// txID is source.txId of every row: a transaction id assigned as the
+	// snapshot began, as Debezium writes it (see snapshotTxID); hasTxID is
+	// false on a standby, which assigns none.
 	txID    int64
 	hasTxID bool
 
@@ -116,11 +116,11 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 		// Open (and import the snapshot on) every connection before any
 		// reading, so the exporting connection may be released after.
 		conn, err := s.connect(ctx)
-		if err == nil {
-			err = beginSnapshot(ctx, conn, snapName)
-		}
 		if err == nil && w == 0 {
 			sn.txID, sn.hasTxID, err = snapshotTxID(ctx, conn)
+		}
+		if err == nil {
+			err = beginSnapshot(ctx, conn, snapName)
 		}
 		if err != nil {
 			cancel()
@@ -186,10 +186,18 @@ func beginSnapshot(ctx context.Context, conn *pgx.Conn, snapName string) error {
 }
 
 // snapshotTxID returns the transaction id that Debezium writes as the
-// txId of snapshot rows: txid_current() of a snapshot transaction (it
-// assigns one, as Debezium's does). A standby assigns none: ok is false,
-// and txId is null as in Debezium.
+// txId of snapshot rows: txid_current(), which assigns one, as Debezium's
+// does in its snapshot transaction. It runs on conn before the snapshot
+// transaction begins, so that the id is that of a transaction of its own,
+// committed at once: a snapshot transaction holding a transaction id would
+// hold up, for as long as the snapshot lasts (hours for a large table), the
+// creation of every logical replication slot on the server (the server
+// waits for the transactions with an id running when it starts one). A
+// standby assigns none: ok is false, and txId is null as in Debezium.
 func snapshotTxID(ctx context.Context, conn *pgx.Conn) (id int64, ok bool, err error) {
+	if conn.PgConn().TxStatus() != 'I' {
+		return 0, false, errors.New("snapshot: transaction id: asked inside a transaction (it would hold the id until the transaction ends)")
+	}
 	var v *int64
 	if err := conn.QueryRow(ctx, `SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE txid_current() END`).Scan(&v); err != nil {
 		return 0, false, fmt.Errorf("snapshot: transaction id: %w", err)
