@@ -90,6 +90,11 @@ func newTestSink(t *testing.T, cfg Config, dir string, store objectStore) *Sink 
 		t.Fatal(err)
 	}
 	s.store = store
+	// A test that leaves its sink open must not have the sink's background
+	// uploads (retries, the rotation ticker) write into dir while the
+	// test's cleanup removes it: stop them as a crash would, first (the
+	// cleanups run in reverse, dir's TempDir was made before).
+	t.Cleanup(func() { crash(s) })
 	return s
 }
 
