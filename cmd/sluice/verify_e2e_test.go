@@ -475,10 +475,10 @@ func TestVerifyRepair(t *testing.T) {
 		t.Errorf("signal id %q: want sluice-verify-… of at most 42 characters (Debezium's id column)", rep.Signals[0])
 	}
 
-	// The end-to-end repair needs the source to read the signal table
-	// (incremental snapshots, issue 14).
+	// The end-to-end repair: the source reads the signal table
+	// (incremental snapshots).
 	if !signals {
-		t.Skip("the postgres source reads no signal table yet: the end-to-end repair runs once it does")
+		t.Fatal("verify.SignalKey finds no signal table key in the postgres source's config")
 	}
 	cmd := startSluice(t, f.dir, f.pipeline, f.env...)
 	// Repaired: verify itself finds no missing or different key.
