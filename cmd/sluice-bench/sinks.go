@@ -189,11 +189,14 @@ func (b *bench) sluiceIntoCPU(name, sinkYAML string, count func(context.Context)
 	return rate, float64(peak) / 1e6, r.c.cpu(), nil
 }
 
-func (b *bench) addSinkFigures(sec, key, unit string, base, sl, rss float64, baseLabel string) {
+// addSinkFigures reports a sink's rate against its baseline's, with the
+// ratio issue 15 asks of that path (target: 1.0 for OpenSearch, 0.5 for
+// Parquet, 0.8 for the others).
+func (b *bench) addSinkFigures(sec, key, unit string, base, sl, rss float64, baseLabel string, target float64) {
 	b.rep.add(sec, "sinks."+key+".baseline_per_s", baseLabel, base, unit)
 	b.rep.add(sec, "sinks."+key+".sluice_per_s", "sluice", sl, unit)
 	ratio := sl / base
-	b.rep.addTarget(sec, "sinks."+key+".ratio", "sluice / "+baseLabel, ratio, "×", "≥ 0.80×", ratio >= 0.8)
+	b.rep.addTarget(sec, "sinks."+key+".ratio", "sluice / "+baseLabel, ratio, "×", fmt.Sprintf("≥ %.2f×", target), ratio >= target)
 	b.rep.addTarget(sec, "sinks."+key+".rss_mb", "sluice peak RSS", rss, "MB", "≤ 100 MB", rss*1e6 <= memTarget)
 }
 
@@ -302,7 +305,7 @@ func (b *bench) sinkOpenSearch() error {
 	if err != nil {
 		return err
 	}
-	b.addSinkFigures(sec, "opensearch", "docs/s", base, rate, rss, fmt.Sprintf("bulk loader docs/s (%d docs per request)", b.p.BulkDocs))
+	b.addSinkFigures(sec, "opensearch", "docs/s", base, rate, rss, fmt.Sprintf("bulk loader docs/s (%d docs per request)", b.p.BulkDocs), 1.0)
 	return nil
 }
 
@@ -429,7 +432,7 @@ func (b *bench) sinkPGTable() error {
 	if err != nil {
 		return err
 	}
-	b.addSinkFigures(sec, "pgtable", "rows/s", base, rate, rss, "COPY TO → COPY FROM rows/s")
+	b.addSinkFigures(sec, "pgtable", "rows/s", base, rate, rss, "COPY TO → COPY FROM rows/s", 0.8)
 	return nil
 }
 
@@ -501,6 +504,6 @@ func (b *bench) sinkMariaDB() error {
 	if err != nil {
 		return err
 	}
-	b.addSinkFigures(sec, "mariadb", "rows/s", base, rate, rss, "LOAD DATA LOCAL INFILE rows/s")
+	b.addSinkFigures(sec, "mariadb", "rows/s", base, rate, rss, "LOAD DATA LOCAL INFILE rows/s", 0.8)
 	return nil
 }
