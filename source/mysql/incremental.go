@@ -218,9 +218,9 @@ func (d *decoder) startChunk(ctx context.Context) error {
 	for d.incrActive() && d.incr.chunk == nil {
 		cur := d.incr.state.Tables[0]
 		c, err := d.readChunk(ctx, cur)
-		var skip *skipTable
+		var skip *incrsnap.SkipTable
 		if errors.As(err, &skip) {
-			d.src.log.Error("incremental snapshot of a table abandoned", "table", cur.Table, "reason", skip.reason)
+			d.src.log.Error("incremental snapshot of a table abandoned", "table", cur.Table, "reason", skip.Reason)
 			d.incr.state.Tables = d.incr.state.Tables[1:]
 			continue
 		}
@@ -232,22 +232,18 @@ func (d *decoder) startChunk(ctx context.Context) error {
 	return nil
 }
 
-type skipTable struct{ reason string }
-
-func (e *skipTable) Error() string { return e.reason }
-
 func (d *decoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChunk, error) {
 	db, name, _ := strings.Cut(cur.Table, ".")
 	ref := tableRef{db, name}
 	t := d.captured[ref]
 	if t == nil {
-		return nil, &skipTable{"the table is not captured"}
+		return nil, &incrsnap.SkipTable{Reason: "the table is not captured"}
 	}
 	if len(t.sch.KeyIdx) == 0 {
-		return nil, &skipTable{"the table has no primary key (incremental snapshots read by key)"}
+		return nil, &incrsnap.SkipTable{Reason: "the table has no primary key (incremental snapshots read by key)"}
 	}
 	if d.incr.signal == (tableRef{}) {
-		return nil, &skipTable{"incremental snapshots of a mysql source need signal_data_collection (its watermarks are rows of the signal table)"}
+		return nil, &incrsnap.SkipTable{Reason: "incremental snapshots of a mysql source need signal_data_collection (its watermarks are rows of the signal table)"}
 	}
 	if d.incr.conn == nil {
 		conn, err := d.db.Conn(ctx)
@@ -275,7 +271,7 @@ func (d *decoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChun
 	var conds []string
 	if cur.LastKey != nil {
 		if len(cur.LastKey) != len(keyCols) {
-			return nil, &skipTable{fmt.Sprintf("the checkpoint's key has %d columns, the primary key %d", len(cur.LastKey), len(keyCols))}
+			return nil, &incrsnap.SkipTable{Reason: fmt.Sprintf("the checkpoint's key has %d columns, the primary key %d", len(cur.LastKey), len(keyCols))}
 		}
 		lits := make([]string, len(cur.LastKey))
 		for i, v := range cur.LastKey {
@@ -309,7 +305,7 @@ func (d *decoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChun
 	if err != nil {
 		var me *gomysql.MySQLError
 		if errors.As(err, &me) && (me.Number == 1054 || me.Number == 1064 || me.Number == 1146 || me.Number == 1292) {
-			return nil, &skipTable{fmt.Sprintf("the server rejected the chunk query (is the filter %q valid SQL?): %s", cur.Filter, me.Message)}
+			return nil, &incrsnap.SkipTable{Reason: fmt.Sprintf("the server rejected the chunk query (is the filter %q valid SQL?): %s", cur.Filter, me.Message)}
 		}
 		return nil, fmt.Errorf("incremental snapshot of %s: read chunk: %w", cur.Table, err)
 	}

@@ -312,9 +312,9 @@ func (d *streamDecoder) startChunk(ctx context.Context) error {
 	for d.incrActive() && d.incr.chunk == nil {
 		cur := d.cp.Incr.Tables[0]
 		c, err := d.readChunk(ctx, cur)
-		var skip *skipTable
+		var skip *incrsnap.SkipTable
 		if errors.As(err, &skip) {
-			d.src.log.Error("incremental snapshot of a table abandoned", "table", cur.Table, "reason", skip.reason)
+			d.src.log.Error("incremental snapshot of a table abandoned", "table", cur.Table, "reason", skip.Reason)
 			d.cp.Incr.Tables = d.cp.Incr.Tables[1:]
 			if len(d.cp.Incr.Tables) == 0 {
 				d.cp.Incr = nil
@@ -329,21 +329,16 @@ func (d *streamDecoder) startChunk(ctx context.Context) error {
 	return nil
 }
 
-// skipTable is a reason a table cannot be snapshotted incrementally.
-type skipTable struct{ reason string }
-
-func (e *skipTable) Error() string { return e.reason }
-
 func (d *streamDecoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*incrChunk, error) {
 	rs := d.known[cur.Table]
 	if rs == nil {
-		return nil, &skipTable{"the table is not captured"}
+		return nil, &incrsnap.SkipTable{Reason: "the table is not captured"}
 	}
 	if len(rs.sch.KeyIdx) == 0 {
-		return nil, &skipTable{"the table has no primary key (incremental snapshots read by key)"}
+		return nil, &incrsnap.SkipTable{Reason: "the table has no primary key (incremental snapshots read by key)"}
 	}
 	if d.si.version < 140000 {
-		return nil, &skipTable{"incremental snapshots need PostgreSQL 14 or later"}
+		return nil, &incrsnap.SkipTable{Reason: "incremental snapshots need PostgreSQL 14 or later"}
 	}
 	if d.incr.conn == nil || d.incr.conn.IsClosed() {
 		conn, err := d.src.connect(ctx)
@@ -369,7 +364,7 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*in
 	var conds []string
 	if cur.LastKey != nil {
 		if len(cur.LastKey) != len(keyCols) {
-			return nil, &skipTable{fmt.Sprintf("the checkpoint's key has %d columns, the primary key %d", len(cur.LastKey), len(keyCols))}
+			return nil, &incrsnap.SkipTable{Reason: fmt.Sprintf("the checkpoint's key has %d columns, the primary key %d", len(cur.LastKey), len(keyCols))}
 		}
 		lits := make([]string, len(cur.LastKey))
 		for i, v := range cur.LastKey {
@@ -412,7 +407,7 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*in
 		}
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "42") || strings.HasPrefix(pgErr.Code, "22")) {
-			return nil, &skipTable{fmt.Sprintf("the server rejected the chunk query (is the filter %q valid SQL?): %v", cur.Filter, pgErr.Message)}
+			return nil, &incrsnap.SkipTable{Reason: fmt.Sprintf("the server rejected the chunk query (is the filter %q valid SQL?): %v", cur.Filter, pgErr.Message)}
 		}
 		return nil, fmt.Errorf("incremental snapshot of %s: read chunk: %w", cur.Table, err)
 	}
@@ -423,7 +418,7 @@ func (d *streamDecoder) readChunk(ctx context.Context, cur *incrsnap.Table) (*in
 	res = res[2:3]
 	for _, row := range res[0].Rows {
 		if len(row) != len(rs.types) {
-			return nil, &skipTable{"the table's columns changed while it was read"}
+			return nil, &incrsnap.SkipTable{Reason: "the table's columns changed while it was read"}
 		}
 		vals := make([]event.Value, len(row))
 		for i, f := range row {

@@ -73,6 +73,12 @@ func (s *State) Remove(tables []string, all bool) {
 	s.Tables = slices.DeleteFunc(s.Tables, func(t *Table) bool { return all || slices.Contains(tables, t.Table) })
 }
 
+// SkipTable is a reason a table cannot be snapshotted incrementally (no
+// key, not captured, …): the source logs it and goes on with the next table.
+type SkipTable struct{ Reason string }
+
+func (e *SkipTable) Error() string { return e.Reason }
+
 // Data is the data of execute-snapshot and stop-snapshot signals as
 // Debezium documents them.
 type Data struct {
