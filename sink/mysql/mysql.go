@@ -15,14 +15,21 @@
 //     a silent truncation.
 //   - Values are server-side prepared-statement parameters (int64,
 //     float64, []byte, or text the server converts: exact decimals,
-//     "YYYY-MM-DD hh:mm:ss.ffffff"); nothing is interpolated into SQL.
+//     "YYYY-MM-DD hh:mm:ss.ffffff") or LOAD DATA data; nothing is
+//     interpolated into SQL.
 //     Prepared statements are kept (up to 64, by text) and reused: a
 //     multi-row statement of a full chunk has the same text every time, and
 //     preparing one with thousands of placeholders costs MariaDB more than
 //     executing it (12 times slower without the cache).
-//   - Inserts and upserts are multi-row INSERT ... ON DUPLICATE KEY UPDATE
-//     c = VALUES(c), chunked to at most 1,000 rows, 65,535 placeholders and
-//     about 4 MiB of values per statement; deletes are multi-row too.
+//   - Inserts and upserts of at least 200 rows in a step first go in one
+//     LOAD DATA LOCAL INFILE streamed from memory (load.go), kept only when
+//     it is exactly the INSERT's outcome: every row inserted, no warning,
+//     and only values whose text the server converts as it converts the
+//     binary parameter. Otherwise (an existing key, a bad value, the server
+//     refusing LOCAL) it is rolled back to a savepoint and the rows go as
+//     multi-row INSERT ... ON DUPLICATE KEY UPDATE c = VALUES(c), chunked
+//     to at most 1,000 rows, 65,535 placeholders and about 4 MiB of values
+//     per statement; deletes are multi-row too.
 //   - Tables created by auto_create use ENGINE=InnoDB, utf8mb4 and a binary
 //     NO PAD collation (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on
 //     MySQL 8) so that keys differing in case or trailing spaces — distinct
@@ -49,6 +56,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -105,9 +113,14 @@ var Factory = component.SinkFactory{
 // New returns the sink. It does not connect: Connect (the engine calls it
 // at start) or the first Write does.
 func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
+	w, _, err := newWriter(cfg, env)
+	return w, err
+}
+
+func newWriter(cfg Config, env component.Env) (*sqlsink.Writer, *dialect, error) {
 	mc, err := mysql.ParseDSN(cfg.DSN)
 	if err != nil {
-		return nil, component.Permanent(fmt.Errorf("mysql sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	if mc.Params == nil {
 		mc.Params = map[string]string{}
@@ -123,17 +136,18 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 		mc.Timeout = 10 * time.Second // dial; a lost server fails fast and the engine retries
 	}
 	if err := cfg.MySQLSSL.Apply(mc); err != nil {
-		return nil, component.Permanent(fmt.Errorf("mysql sink: %w", err))
+		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: %w", err))
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
-		return nil, component.Permanent(fmt.Errorf("mysql sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxLifetime(10 * time.Minute)
-	return sqlsink.NewWriter(cfg.Config, &dialect{db: db, user: mc.User, addr: mc.Addr}, env), nil
+	d := &dialect{db: db, user: mc.User, addr: mc.Addr}
+	return sqlsink.NewWriter(cfg.Config, d, env), d, nil
 }
 
 type dialect struct {
@@ -143,6 +157,14 @@ type dialect struct {
 	mu        sync.Mutex
 	collation string               // for CREATE TABLE, from the server's flavour
 	stmts     map[string]*sql.Stmt // prepared statements by text
+	// The bulk path (load.go): target column classes and declined loads
+	// by quoted table; noLoad once the server refused LOAD DATA LOCAL.
+	types  map[string]map[string]colClass
+	loads  map[string]*loadState
+	noLoad atomic.Bool
+	// Loads kept and declined by the server's answer (tests).
+	loadsKept, loadsDeclined atomic.Int64
+	readHook                 func(sent int) // tests: before each read of a load's data
 }
 
 // maxStmts bounds the prepared statements kept (the server's

@@ -60,7 +60,15 @@ func newDatabase(t testing.TB) string {
 	return mc.FormatDSN()
 }
 
-func openDB(t *testing.T) *sqltest.DB {
+func openDB(t *testing.T) *sqltest.DB { return openDBWith(t, 0) }
+
+// openDBLoad is openDB with sinks that take the LOAD DATA path for every
+// insert and upsert step (from one row on).
+func openDBLoad(t *testing.T) *sqltest.DB { return openDBWith(t, 1) }
+
+// openDBWith is openDB with sinks whose bulk path starts at copyMin rows
+// (0: the default).
+func openDBWith(t *testing.T, copyMin int) *sqltest.DB {
 	dsn := newDatabase(t)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -73,7 +81,11 @@ func openDB(t *testing.T) *sqltest.DB {
 	}
 	return &sqltest.DB{
 		Sink: func(t *testing.T, cfg sqlsink.Config) component.Sink {
-			return newSink(t, dsn, cfg)
+			s := newSink(t, dsn, cfg)
+			if copyMin > 0 {
+				s.SetLimits(1000, copyMin)
+			}
+			return s
 		},
 		Rows: func(t *testing.T, table string, cols ...string) []string {
 			return rows(t, db, table, cols...)
@@ -104,23 +116,34 @@ func openDB(t *testing.T) *sqltest.DB {
 			if errs := sc.Validate(); len(errs) > 0 {
 				return nil, errors.Join(errs...)
 			}
-			return New(sc, component.Env{Name: p.Name, Logger: p.Logger, Epoch: p.Epoch})
+			w, err := New(sc, component.Env{Name: p.Name, Logger: p.Logger, Epoch: p.Epoch})
+			if err == nil && copyMin > 0 {
+				w.SetLimits(1000, copyMin)
+			}
+			return w, err
 		},
 	}
 }
 
 func newSink(t *testing.T, dsn string, cfg sqlsink.Config) *sqlsink.Writer {
+	s, _ := newSinkD(t, dsn, cfg)
+	return s
+}
+
+// newSinkD is newSink that also returns the sink's dialect (its load
+// counters).
+func newSinkD(t *testing.T, dsn string, cfg sqlsink.Config) (*sqlsink.Writer, *dialect) {
 	cfg.DSN = dsn
 	c := Config{Config: cfg}
 	if errs := c.Validate(); len(errs) > 0 {
 		t.Fatalf("config: %v", errs)
 	}
-	s, err := New(c, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
+	s, d, err := newWriter(c, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
-	return s
+	return s, d
 }
 
 func rows(t testing.TB, db *sql.DB, table string, cols ...string) []string {
@@ -152,9 +175,21 @@ func TestSuite(t *testing.T) {
 	sqltest.Run(t, sqltest.Harness{Server: "mysql", Open: openDB})
 }
 
+// TestSuiteLoad is the suite with every insert and upsert step trying the
+// LOAD DATA path first (load.go): the outcomes are the same.
+func TestSuiteLoad(t *testing.T) {
+	sqltest.Run(t, sqltest.Harness{Server: "mysql", Open: openDBLoad})
+}
+
 // TestConformance runs the sink suite (internal/sinktest) in modes upsert
 // and insert.
 func TestConformance(t *testing.T) {
 	_ = mysql.SetLogger(nopLogger{}) // the driver's own log of the cut connections
 	sqltest.Conformance(t, sqltest.Harness{Server: "mysql", Open: openDB})
+}
+
+// TestConformanceLoad is TestConformance through the LOAD DATA path.
+func TestConformanceLoad(t *testing.T) {
+	_ = mysql.SetLogger(nopLogger{})
+	sqltest.Conformance(t, sqltest.Harness{Server: "mysql", Open: openDBLoad})
 }

@@ -17,8 +17,20 @@ import (
 // TestTypesRoundTrip creates a table with auto_create from a schema with
 // every event type and reads back exactly the values sent, and checks the
 // DDL (the type mapping) against its golden text.
+//
+// It runs twice: with multi-row statements, and through the LOAD DATA
+// path (load.go), which must keep the load (no value converted otherwise).
 func TestTypesRoundTrip(t *testing.T) {
 	t.Parallel()
+	for _, load := range []bool{false, true} {
+		t.Run(map[bool]string{false: "statements", true: "load"}[load], func(t *testing.T) {
+			t.Parallel()
+			testTypesRoundTrip(t, load)
+		})
+	}
+}
+
+func testTypesRoundTrip(t *testing.T, load bool) {
 	dsn := newDatabase(t)
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -27,10 +39,16 @@ func TestTypesRoundTrip(t *testing.T) {
 	defer db.Close()
 	cfg := sqlsink.Defaults()
 	cfg.AutoCreate = true
-	s := newSink(t, dsn, cfg)
+	s, d := newSinkD(t, dsn, cfg)
+	if load {
+		s.SetLimits(1000, 1)
+	}
 	sc := sqltest.TypeSchema("types")
 	full, nulls := sqltest.TypeRows()
 	sqltest.Write(t, s, sqltest.Ev('r', sc, nil, full, 0), sqltest.Ev('r', sc, nil, nulls, 0))
+	if kept, declined := d.loadsKept.Load(), d.loadsDeclined.Load(); load && (kept != 1 || declined != 0) {
+		t.Errorf("loads kept %d, declined %d; want 1, 0", kept, declined)
+	}
 	for _, tc := range sqltest.TypeCases {
 		expr := "CAST(" + sqlsink.QuoteMySQL(tc.Col.Name) + " AS CHAR)"
 		if tc.Col.Type == event.TypeBytes {

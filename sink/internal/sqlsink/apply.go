@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -32,25 +33,12 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 		}
 		rows = append(rows, r)
 	}
-	chunk := w.maxRows
-	if st.Action == ActInsert || st.Action == ActUpsert || st.Action == ActDelete {
-		if n := len(a.columns(rows)); n > 0 {
-			chunk = max(1, min(chunk, w.d.MaxParams()/n))
-		}
-	}
 	for len(rows) > 0 {
-		n := min(chunk, len(rows))
+		var n int
 		if _, ok := tx.(Copier); ok && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
 			n = len(rows) // COPY has no parameter limit
 		} else {
-			size := 0
-			for j := 0; j < n; j++ {
-				size += rowBytes(rows[j])
-				if size > w.maxBytes && j > 0 {
-					n = j
-					break
-				}
-			}
+			n = a.chunk(rows)
 		}
 		if err := a.guard(ctx, rows[:n], a.run); err != nil {
 			return nil, err
@@ -58,6 +46,28 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 		rows = rows[n:]
 	}
 	return a.rec, nil
+}
+
+// chunk returns how many of rows (at least one) one multi-row statement
+// takes: at most maxRows, the dialect's parameter limit and maxBytes of
+// values.
+func (a *applier) chunk(rows []Row) int {
+	w := a.w
+	chunk := w.maxRows
+	if a.st.Action == ActInsert || a.st.Action == ActUpsert || a.st.Action == ActDelete {
+		if n := len(a.columns(rows)); n > 0 {
+			chunk = max(1, min(chunk, w.d.MaxParams()/n))
+		}
+	}
+	n := min(chunk, len(rows))
+	size := 0
+	for j := 0; j < n; j++ {
+		size += rowBytes(rows[j])
+		if size > w.maxBytes && j > 0 {
+			return j
+		}
+	}
+	return n
 }
 
 type applier struct {
@@ -310,13 +320,34 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 	}
 	colList := strings.Join(cols, ", ")
 	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
-		return cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, func(stage string) string {
+		err := cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, func(stage string) string {
 			return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
 		})
+		if !errors.Is(err, ErrCopyDeclined) {
+			return err
+		}
+		// Declined: multi-row statements, chunked as without a Copier.
+		for len(vals) > 0 {
+			n := a.chunk(rows)
+			q, args := a.insertSQL(colList, tail, vals[:n])
+			if err := a.tx.Exec(ctx, q, args...); err != nil {
+				return err
+			}
+			rows, vals = rows[n:], vals[n:]
+		}
+		return nil
 	}
+	q, args := a.insertSQL(colList, tail, vals)
+	return a.tx.Exec(ctx, q, args...)
+}
+
+// insertSQL is the multi-row INSERT of vals (the upsert clause tail
+// appended) and its arguments.
+func (a *applier) insertSQL(colList, tail string, vals [][]any) (string, []any) {
+	d := a.w.d
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + a.table + " (" + colList + ") VALUES ")
-	args := make([]any, 0, len(rows)*len(cols))
+	args := make([]any, 0, len(vals)*len(vals[0]))
 	for n, row := range vals {
 		if n > 0 {
 			b.WriteString(", ")
@@ -332,7 +363,7 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 		b.WriteString(")")
 	}
 	b.WriteString(tail)
-	return a.tx.Exec(ctx, b.String(), args...)
+	return b.String(), args
 }
 
 // rowBytes approximates a row's size on the wire.

@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -102,11 +103,19 @@ type Tx interface {
 }
 
 // Copier is implemented by transactions with a bulk-load fast path
-// (PostgreSQL COPY). rows are already converted with Dialect.Arg; cols are
-// quoted names. With upsert false the rows are plain inserts (an existing
-// key is an error). With upsert true, insertSelect(stage) is the INSERT ...
-// SELECT ... ON CONFLICT statement that moves rows from a staging table
-// named stage into table.
+// (PostgreSQL COPY, MySQL LOAD DATA). rows are already converted with
+// Dialect.Arg; cols are quoted names. With upsert false the rows are plain
+// inserts (an existing key is an error). With upsert true,
+// insertSelect(stage) is the INSERT ... SELECT ... ON CONFLICT statement
+// that moves rows from a staging table named stage into table.
+//
+// CopyInsert may return ErrCopyDeclined, having changed nothing (MySQL:
+// the load would not be exactly the multi-row INSERT's outcome); the rows
+// are then written with multi-row statements as without a Copier.
 type Copier interface {
 	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(stage string) string) error
 }
+
+// ErrCopyDeclined is CopyInsert's answer when the fast path does not apply
+// to these rows; the transaction is as before the call.
+var ErrCopyDeclined = errors.New("bulk load declined")

@@ -115,7 +115,7 @@
 // KEY. MySQL tables are utf8mb4 with a binary NO PAD collation so keys that
 // PostgreSQL tells apart ('a', 'A', 'a ') stay apart.
 //
-// Values are always statement parameters (or, for PostgreSQL, COPY data),
+// Values are always statement parameters (or COPY / LOAD DATA data),
 // never SQL text; identifiers are always quoted (QuotePG, QuoteMySQL), so a
 // table named `x"; DROP TABLE y; --` is just a table with that name.
 package sqlsink
