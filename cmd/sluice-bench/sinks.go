@@ -182,7 +182,7 @@ func (b *bench) sluiceIntoCPU(name, sinkYAML string, count func(context.Context)
 		b.rep.problem("%s holds %d rows after sluice stopped (err %v), want exactly %d", name, n, err, b.p.Rows)
 	}
 	rate = float64(b.p.Rows) / d.Seconds()
-	fmt.Fprintf(os.Stderr, "sluice-bench: sluice %s: %.0f rows/s (%s)\n", name, rate, d.Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice %s: %.0f rows/s (%s), CPU %s\n", name, rate, d.Round(time.Millisecond), r.c.cpu().Round(time.Millisecond))
 	if peak == 0 {
 		peak = r.c.maxRSS()
 	}
