@@ -16,7 +16,8 @@ import (
 // The bulk path (sqlsink.Copier): the rows of an insert or upsert step go
 // in one LOAD DATA LOCAL INFILE, streamed from memory as tab-separated
 // text (go-sql-driver's Reader:: handler), in a savepoint. The server
-// parses the stream while the sink encodes the rest of it, and does for
+// parses the stream while the sink encodes the rest of it (in the
+// session's client character set, as string parameters are), and does for
 // each row what the multi-row INSERT does when the key is new — the same
 // per-row work as the LOAD DATA a DBA would run. LOAD DATA LOCAL cannot
 // update an existing row, and it turns every error into a warning and a
@@ -74,10 +75,11 @@ func classOf(dataType string) colClass {
 }
 
 // loadSQL is the statement that loads reader name into table (quoted)
-// with the quoted columns cols.
-func loadSQL(name, table string, cols []string) string {
+// with the quoted columns cols. The data is in the session's client
+// character set, as the statements' string parameters are.
+func loadSQL(name, table, charset string, cols []string) string {
 	return "LOAD DATA LOCAL INFILE 'Reader::" + name + "' IGNORE INTO TABLE " + table +
-		` CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\t' ENCLOSED BY '' ESCAPED BY '\\' LINES STARTING BY '' TERMINATED BY '\n' (` +
+		" CHARACTER SET " + charset + ` FIELDS TERMINATED BY '\t' ENCLOSED BY '' ESCAPED BY '\\' LINES STARTING BY '' TERMINATED BY '\n' (` +
 		strings.Join(cols, ", ") + ")"
 }
 
@@ -96,13 +98,22 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	if !ok {
 		return sqlsink.ErrCopyDeclined
 	}
+	if err := d.detect(ctx); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	charset := d.charset
+	d.mu.Unlock()
+	if !isIdent(charset) {
+		return sqlsink.ErrCopyDeclined
+	}
 	if err := t.Exec(ctx, "SAVEPOINT sluice_load"); err != nil {
 		return err
 	}
 	name := "sluice-load-" + strconv.FormatUint(loadSeq.Add(1), 10)
 	mysql.RegisterReaderHandler(name, func() io.Reader { return &tsvReader{rows: rows, hook: d.readHook} })
 	defer mysql.DeregisterReaderHandler(name)
-	res, lerr := t.tx.ExecContext(ctx, loadSQL(name, table, cols))
+	res, lerr := t.tx.ExecContext(ctx, loadSQL(name, table, charset, cols))
 	if lerr == nil {
 		var n int64
 		if n, lerr = res.RowsAffected(); lerr == nil {
@@ -256,6 +267,16 @@ func (d *dialect) classes(ctx context.Context, table string, cols []string) ([]c
 		d.mu.Unlock()
 	}
 	return nil, nil
+}
+
+// isIdent reports whether s is a plain name (a character set's).
+func isIdent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // unquote reverses sqlsink.QuoteMySQL.

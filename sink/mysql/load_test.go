@@ -51,6 +51,11 @@ func TestTSVReader(t *testing.T) {
 // tables' rows (exprs joined by '|'), the Writes' errors and the load
 // sink's dialect.
 func loadCase(t *testing.T, pre func(db *sql.DB), evs []event.Event, exprs ...string) (stmts, load []string, d *dialect, errs [2]error) {
+	return loadCaseDSN(t, nil, pre, evs, exprs...)
+}
+
+// loadCaseDSN is loadCase with the sinks' DSN changed by tweak.
+func loadCaseDSN(t *testing.T, tweak func(*mysql.Config), pre func(db *sql.DB), evs []event.Event, exprs ...string) (stmts, load []string, d *dialect, errs [2]error) {
 	var out [2][]string
 	for i := range 2 {
 		dsn := newDatabase(t)
@@ -64,7 +69,13 @@ func loadCase(t *testing.T, pre func(db *sql.DB), evs []event.Event, exprs ...st
 		}
 		cfg := sqlsink.Defaults()
 		cfg.AutoCreate = true
-		s, sd := newSinkD(t, dsn, cfg)
+		sinkDSN := dsn
+		if tweak != nil {
+			mc, _ := mysql.ParseDSN(dsn)
+			tweak(mc)
+			sinkDSN = mc.FormatDSN()
+		}
+		s, sd := newSinkD(t, sinkDSN, cfg)
 		if i == 1 {
 			s.SetLimits(1000, 1)
 			d = sd
@@ -308,6 +319,34 @@ func TestLoadConnectionCut(t *testing.T) {
 		t.Errorf("row 19999 = %q, want %q", name, want[19999])
 	}
 	sqltest.Want(t, rows(t, db, sqlsink.DefaultPositionsTable, "sink", "source", "hi", "lo"), "sink1|src|20999|20999")
+	if kept, declined := d.loadsKept.Load(), d.loadsDeclined.Load(); kept != 1 || declined != 0 {
+		t.Errorf("loads kept %d, declined %d; want 1, 0", kept, declined)
+	}
+}
+
+// TestLoadClientCharset: the load's data is in the session's client
+// character set, as the statements' string parameters are, so a DSN's
+// charset=latin1 stores the same bytes either way.
+func TestLoadClientCharset(t *testing.T) {
+	t.Parallel()
+	sc := sqltest.Schema("x", 1,
+		event.Column{Name: "id", Type: event.TypeInt64, Key: true},
+		event.Column{Name: "s", Type: event.TypeString, Optional: true})
+	latin1 := func(mc *mysql.Config) {
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params["charset"] = "latin1"
+	}
+	stmts, load, d, errs := loadCaseDSN(t, latin1, nil, []event.Event{
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(1), sqltest.S("é")), 0),
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(2), sqltest.S("plain")), 0),
+	}, "id", "HEX(s)")
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("writes: %v, %v", errs[0], errs[1])
+	}
+	sqltest.Want(t, stmts, "1|C383C2A9", "2|706C61696E")
+	sqltest.Want(t, load, stmts...)
 	if kept, declined := d.loadsKept.Load(), d.loadsDeclined.Load(); kept != 1 || declined != 0 {
 		t.Errorf("loads kept %d, declined %d; want 1, 0", kept, declined)
 	}

@@ -156,6 +156,7 @@ type dialect struct {
 
 	mu        sync.Mutex
 	collation string               // for CREATE TABLE, from the server's flavour
+	charset   string               // the session's character_set_client
 	stmts     map[string]*sql.Stmt // prepared statements by text
 	// The bulk path (load.go): target column classes and declined loads
 	// by quoted table; noLoad once the server refused LOAD DATA LOCAL.
@@ -256,7 +257,8 @@ func (d *dialect) Positions(pos string) (create, ensure, lock, update string) {
 	return
 }
 
-// detect picks the NO PAD binary collation of the server's flavour.
+// detect picks the NO PAD binary collation of the server's flavour and
+// reads the session's client character set (LOAD DATA's data is in it).
 func (d *dialect) detect(ctx context.Context) error {
 	d.mu.Lock()
 	done := d.collation != ""
@@ -264,8 +266,8 @@ func (d *dialect) detect(ctx context.Context) error {
 	if done {
 		return nil
 	}
-	var version string
-	if err := d.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+	var version, charset string
+	if err := d.db.QueryRowContext(ctx, "SELECT VERSION(), @@character_set_client").Scan(&version, &charset); err != nil {
 		return err
 	}
 	coll := "utf8mb4_bin"
@@ -276,7 +278,7 @@ func (d *dialect) detect(ctx context.Context) error {
 		coll = "utf8mb4_0900_bin"
 	}
 	d.mu.Lock()
-	d.collation = coll
+	d.collation, d.charset = coll, charset
 	d.mu.Unlock()
 	return nil
 }
