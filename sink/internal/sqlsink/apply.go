@@ -26,7 +26,13 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 	// Convert arguments first: a value the server cannot take at all is
 	// the row's fault.
 	rows := make([]Row, 0, len(st.Rows))
+	total := 0
 	for _, r := range st.Rows {
+		total += len(r.Vals)
+	}
+	slab := make([]any, total) // every row's arguments: one allocation
+	for _, r := range st.Rows {
+		r.args, slab = slab[:len(r.Vals):len(r.Vals)], slab[len(r.Vals):]
 		if err := a.convert(&r); err != nil {
 			a.reject(r, err)
 			continue
@@ -104,7 +110,9 @@ func keyText(s *event.Schema, img []event.Value, keys []int) string {
 // convert converts the row's values once; a value the dialect refuses is
 // the row's fault.
 func (a *applier) convert(r *Row) error {
-	r.args = make([]any, len(r.Vals))
+	if len(r.args) != len(r.Vals) {
+		r.args = make([]any, len(r.Vals))
+	}
 	for c := range r.Vals {
 		if r.Vals[c].Kind == event.KindUnchanged {
 			continue

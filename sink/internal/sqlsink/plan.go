@@ -82,7 +82,7 @@ type PlanOptions struct {
 // in the batch; those still unchanged make the row an ActUpdate that leaves
 // them alone.
 func Plan(events []event.Event, tables []string, skip []bool, opt PlanOptions) ([]Step, component.RecordErrors) {
-	p := planner{opt: opt, states: map[string]*keyState{}}
+	p := planner{opt: opt, states: make(map[string]*keyState, len(events))}
 	for i := range events {
 		if skip != nil && skip[i] {
 			continue
@@ -110,6 +110,10 @@ type planner struct {
 	steps  []Step
 	errs   component.RecordErrors
 	nextID int
+	// Per event, without allocating: the state key (table, NUL, key) and
+	// an old key; states come from slab.
+	buf, old []byte
+	slab     []keyState
 }
 
 func (p *planner) reject(i int, format string, args ...any) {
@@ -117,11 +121,20 @@ func (p *planner) reject(i int, format string, args ...any) {
 }
 
 func (p *planner) state(table string, key string) *keyState {
-	k := table + "\x00" + key
-	st := p.states[k]
+	p.buf = append(append(append(p.buf[:0], table...), 0), key...)
+	return p.stateOf(table)
+}
+
+// stateOf returns the state of p.buf (table, NUL, key), creating it.
+func (p *planner) stateOf(table string) *keyState {
+	st := p.states[string(p.buf)]
 	if st == nil {
-		st = &keyState{table: table}
-		p.states[k] = st
+		if len(p.slab) == cap(p.slab) {
+			p.slab = make([]keyState, 0, 256)
+		}
+		p.slab = append(p.slab, keyState{table: table})
+		st = &p.slab[len(p.slab)-1]
+		p.states[string(p.buf)] = st
 		p.order = append(p.order, st)
 	}
 	return st
@@ -159,29 +172,32 @@ func (p *planner) add(i int, e *event.Event, table string) {
 			p.reject(i, "%s delete event has no before image", s.Stream)
 			return
 		}
-		k, err := keyOf(s, img, keys)
-		if err != nil {
+		var err error
+		p.buf = append(append(p.buf[:0], table...), 0)
+		if p.buf, err = appendKey(p.buf, s, img, keys); err != nil {
 			p.reject(i, "%s: %v", table, err)
 			return
 		}
-		p.delete(p.state(table, k), i, s, img)
+		p.delete(p.stateOf(table), i, s, img)
 	case event.OpRead, event.OpCreate, event.OpUpdate:
 		if e.After == nil {
 			p.reject(i, "%s %s event has no after image", s.Stream, e.Op)
 			return
 		}
-		k, err := keyOf(s, e.After, keys)
-		if err != nil {
+		var err error
+		p.buf = append(append(p.buf[:0], table...), 0)
+		if p.buf, err = appendKey(p.buf, s, e.After, keys); err != nil {
 			p.reject(i, "%s: %v", table, err)
 			return
 		}
 		if e.Op == event.OpUpdate && e.Before != nil {
-			if old, err := keyOf(s, e.Before, keys); err == nil && old != k {
-				p.keyChange(i, e, table, old, k)
+			var err error
+			if p.old, err = appendKey(p.old[:0], s, e.Before, keys); err == nil && string(p.old) != string(p.buf[len(table)+1:]) {
+				p.keyChange(i, e, table, string(p.old), string(p.buf[len(table)+1:]))
 				return
 			}
 		}
-		p.write(p.state(table, k), i, e)
+		p.write(p.stateOf(table), i, e)
 	default:
 		p.reject(i, "%s: unknown operation %q", s.Stream, e.Op)
 	}
@@ -315,13 +331,13 @@ func hasUnchanged(img []event.Value) bool {
 	return false
 }
 
-// keyOf encodes the key columns of img so equal keys give equal strings.
-func keyOf(s *event.Schema, img []event.Value, keys []int) (string, error) {
-	var b []byte
+// appendKey appends the key columns of img to b, encoded so that equal
+// keys give equal bytes.
+func appendKey(b []byte, s *event.Schema, img []event.Value, keys []int) ([]byte, error) {
 	for _, c := range keys {
 		v := img[c]
 		if v.Kind == event.KindNull || v.Kind == event.KindUnchanged {
-			return "", fmt.Errorf("key column %q has no value", s.Columns[c].Name)
+			return b, fmt.Errorf("key column %q has no value", s.Columns[c].Name)
 		}
 		b = append(b, byte(v.Kind))
 		b = binary.LittleEndian.AppendUint64(b, v.Num)
@@ -331,7 +347,7 @@ func keyOf(s *event.Schema, img []event.Value, keys []int) (string, error) {
 			b = append(b, v.Text()...)
 		}
 	}
-	return string(b), nil
+	return b, nil
 }
 
 // flush turns the collected key states into steps.
@@ -355,7 +371,13 @@ func (p *planner) flush() {
 		if !ok {
 			g = len(groups)
 			idx[gk] = g
-			groups = append(groups, Step{Action: act, Table: table})
+			var rows []Row
+			if g == 0 {
+				// Most batches are one table and one action: its rows
+				// are sized once.
+				rows = make([]Row, 0, len(p.order))
+			}
+			groups = append(groups, Step{Action: act, Table: table, Rows: rows})
 		}
 		groups[g].Rows = append(groups[g].Rows, r)
 	}
