@@ -261,8 +261,9 @@ func TestLoadOnlyExactConversions(t *testing.T) {
 // TestLoadConnectionCut cuts the connection in the middle of a load's
 // data: the Write fails, nothing of it is committed (rows or position),
 // and the engine's retry of the same Write writes every row once.
+//
+// Not parallel: it sets the driver's logger (a global).
 func TestLoadConnectionCut(t *testing.T) {
-	t.Parallel()
 	dsn := newDatabase(t)
 	mc, _ := mysql.ParseDSN(dsn)
 	proxy := svctest.NewProxy(t, mc.Addr)
