@@ -108,7 +108,7 @@ func run() int {
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
 		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,sql", "phases to run, comma-separated")
+		phases      = flag.String("phases", "snapshot,drain,latency,debezium,scale,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,sql", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
@@ -200,6 +200,7 @@ func run() int {
 		{"snapshot", b.snapshot},
 		{"drain", b.drain},
 		{"latency", b.latency},
+		{"debezium", b.debezium},
 		{"opensearch", b.sinkOpenSearch},
 		{"pgtable", b.sinkPGTable},
 		{"mariadb", b.sinkMariaDB},

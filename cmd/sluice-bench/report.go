@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type figure struct {
 	Target  string   `json:"target,omitempty"`
 	Pass    *bool    `json:"pass,omitempty"`
 	Prev    *float64 `json:"previous,omitempty"`
+	// Runs holds every run's value when the figure is the best (or the
+	// worst) of repeated runs, for the spread.
+	Runs []float64 `json:"runs,omitempty"`
 }
 
 // params are the run's knobs, recorded so that reports of different sizes
@@ -54,6 +58,12 @@ type report struct {
 
 func (r *report) add(section, key, label string, v float64, unit string) {
 	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit})
+}
+
+// addRuns adds a figure chosen from repeated runs (v, usually the best)
+// with every run's value, so the report shows the spread.
+func (r *report) addRuns(section, key, label string, runs []float64, v float64, unit string) {
+	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit, Runs: slices.Clone(runs)})
 }
 
 // addTarget adds a figure with a goal; pass says whether it was met.
@@ -136,8 +146,11 @@ func (r *report) markdown(w io.Writer) {
 	}
 	t := r.Table
 	if t.Rows > 0 {
-		fmt.Fprintf(w, "- Table product: %d rows, heap %.1f MB, with indexes %.1f MB, COPY text %.1f MB (%.0f bytes/row)\n",
-			t.Rows, mb(t.TableBytes), mb(t.TotalBytes), mb(t.CopyBytes), float64(t.CopyBytes)/float64(t.Rows))
+		fmt.Fprintf(w, "- Table product: %d rows, heap %.1f MB, with indexes %.1f MB", t.Rows, mb(t.TableBytes), mb(t.TotalBytes))
+		if t.CopyBytes > 0 { // measured by the snapshot phase
+			fmt.Fprintf(w, ", COPY text %.1f MB (%.0f bytes/row)", mb(t.CopyBytes), float64(t.CopyBytes)/float64(t.Rows))
+		}
+		fmt.Fprintln(w)
 	}
 	if r.PrevWhen != "" {
 		fmt.Fprintf(w, "- Previous report: %s; \"vs prev\" is this value / previous value\n", r.PrevWhen)
@@ -149,22 +162,21 @@ func (r *report) markdown(w io.Writer) {
 		if f.Section != section {
 			section = f.Section
 			fmt.Fprintf(w, "\n## %s\n\n", section)
-			fmt.Fprintln(w, "| figure | value | target | vs prev |")
-			fmt.Fprintln(w, "|---|---:|---|---:|")
+			fmt.Fprintln(w, "| figure | value | runs (spread) | target | previous | vs prev |")
+			fmt.Fprintln(w, "|---|---:|---|---|---:|---:|")
 		}
 		target := ""
 		if f.Pass != nil {
-			verdict := "MISS"
-			if *f.Pass {
-				verdict = "PASS"
+			target = f.Target + " **" + verdict(*f.Pass) + "**"
+		}
+		prev, vs := "", ""
+		if f.Prev != nil {
+			prev = formatValue(*f.Prev, f.Unit)
+			if *f.Prev != 0 {
+				vs = fmt.Sprintf("%.2f×", f.Value / *f.Prev)
 			}
-			target = f.Target + " **" + verdict + "**"
 		}
-		vs := ""
-		if f.Prev != nil && *f.Prev != 0 {
-			vs = fmt.Sprintf("%.2f×", f.Value / *f.Prev)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.Label, formatValue(f.Value, f.Unit), target, vs)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", f.Label, formatValue(f.Value, f.Unit), spread(f.Runs, f.Unit), target, prev, vs)
 	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(w, "\n## Problems\n\n")
@@ -178,24 +190,54 @@ func (r *report) markdown(w io.Writer) {
 	}
 }
 
+func verdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// spread renders repeated runs as "low–high unit (n runs, ±p %)", where p
+// is half the range over the middle; empty for fewer than two runs.
+func spread(runs []float64, unit string) string {
+	if len(runs) < 2 {
+		return ""
+	}
+	lo, hi := slices.Min(runs), slices.Max(runs)
+	s := formatNumber(lo, unit) + "–" + formatValue(hi, unit) + fmt.Sprintf(" (%d runs", len(runs))
+	if mid := (lo + hi) / 2; mid > 0 {
+		s += fmt.Sprintf(", ±%.0f %%", 50*(hi-lo)/mid)
+	}
+	return s + ")"
+}
+
 func mb(b int64) float64 { return float64(b) / 1e6 }
 
 // formatValue prints a value with a precision suited to its unit.
 func formatValue(v float64, unit string) string {
+	n := formatNumber(v, unit)
+	switch {
+	case n == "n/a":
+		return n
+	case unit == "×":
+		return n + "×"
+	default:
+		return n + " " + unit
+	}
+}
+
+// formatNumber is formatValue without the unit.
+func formatNumber(v float64, unit string) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
 	switch unit {
 	case "rows/s", "changes/s", "commits/s", "rows", "lines", "samples":
-		return thousands(int64(math.Round(v))) + " " + unit
-	case "ms":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
-	case "s":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " s"
-	case "×":
-		return strconv.FormatFloat(v, 'f', 2, 64) + "×"
+		return thousands(int64(math.Round(v)))
+	case "ms", "s", "×", "µs":
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	default:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 }
 
