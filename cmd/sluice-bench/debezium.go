@@ -187,14 +187,16 @@ func (b *bench) runDebezium(rt, name, snapshotMode, slot string, n int) (lineRun
 // runSluiceLines runs sluice on the product table into a file until it
 // holds n lines, then stops it.
 func (b *bench) runSluiceLines(name, snapshot, slot string, n int) (lineRun, error) {
-	var args []string
-	if b.cpuProfileDir != "" {
-		if err := os.MkdirAll(b.cpuProfileDir, 0o755); err != nil {
-			return lineRun{}, err
-		}
-		args = append(args, "--cpuprofile", filepath.Join(b.cpuProfileDir, name+".pprof"))
+	return b.runSluiceOn("public.product", b.publication, name, snapshot, slot, n)
+}
+
+// runSluiceOn is runSluiceLines on another table and its publication.
+func (b *bench) runSluiceOn(table, publication, name, snapshot, slot string, n int) (lineRun, error) {
+	args, err := b.profileArgs(name)
+	if err != nil {
+		return lineRun{}, err
 	}
-	r, err := b.startSluiceInto(name, snapshot, slot, fileSink, args...)
+	r, err := b.startSluiceOn(table, publication, name, snapshot, slot, fileSink, args...)
 	if err != nil {
 		return lineRun{}, err
 	}

@@ -71,26 +71,34 @@ import (
 
 // bench holds what the phases share.
 type bench struct {
-	ctx           context.Context
-	repo          string
-	work          string // temporary; holds the server, binaries and outputs
-	dsn           string
-	conn          *pgx.Conn
-	procs         *procs
-	sluiceBin     string // empty when sluice does not build
-	psql          string
-	recvlogical   string
-	publication   string
-	rep           *report
-	p             params
-	latencyConn   int
-	keep          bool // keep sluice outputs for inspection
-	table         tableInfo
-	runs          int    // timed runs per side in the source phases
-	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
-	cpuProfileDir string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
+	ctx         context.Context
+	repo        string
+	work        string // temporary; holds the server, binaries and outputs
+	dsn         string
+	conn        *pgx.Conn
+	procs       *procs
+	sluiceBin   string // empty when sluice does not build
+	psql        string
+	recvlogical string
+	publication string
+	rep         *report
+	p           params
+	latencyConn int
+	// latencyHighConns is the loader's connections at -latency-rate-high.
+	latencyHighConns int
+	// loadRate and loadConns override -latency-rate and -latency-conns in
+	// loadWith during a latency run (0: not overridden).
+	loadRate, loadConns int
+	keep                bool // keep sluice outputs for inspection
+	table               tableInfo
+	runs                int    // timed runs per side in the source phases
+	pollBatch           int    // sql_poll's batch_max_rows in the poll phase
+	cpuProfileDir       string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
 	// the s3 phase's server, for its runs
 	s3Endpoint, s3Key, s3Secret, s3Region string
+
+	scaleX10      bool    // the scale phase also snapshots -rows×10 rows
+	outageSeconds float64 // the scale phase's sink outage; 0: none
 
 	sqlRows           int     // orders (and shipments) in the sql phase
 	sqlCases          string  // the sql phase's cases, comma-separated
@@ -102,12 +110,14 @@ func main() {
 }
 
 func run() int {
+	var b0 bench // flags that go straight into the bench
 	var (
 		p           params
 		dsn         = flag.String("dsn", "", "use this PostgreSQL instead of starting one (its table product is replaced)")
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
-		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
+		outDir      = flag.String("out", "", "report directory (default: <repo>/bench; only then is README.md's performance table rewritten)")
+		readmeJSON  = flag.String("readme-from", "", "only rewrite README.md's performance table from this report (e.g. bench/last.json) and exit")
 		phases      = flag.String("phases", "snapshot,drain,latency,debezium,scale,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,sql", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
@@ -119,14 +129,18 @@ func run() int {
 		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
 		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")
 	)
+	flag.BoolVar(&b0.scaleX10, "scale-x10", false, "the scale phase also snapshots a table of -rows×10 rows (10,000,000 at the default -rows: about 7 GB of output)")
+	flag.Float64Var(&b0.outageSeconds, "outage-seconds", 60, "length of the scale phase's sink outage; 0: none")
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
 	flag.IntVar(&p.TxRows, "tx-rows", 10_000, "updates per transaction in the change drain")
 	flag.Float64Var(&p.LatencySeconds, "latency-seconds", 20, "length of the latency run")
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
+	flag.IntVar(&p.LatencyRateHigh, "latency-rate-high", 10_000, "single-row commits per second in the second latency run (issue 15: p99 ≤ 25 ms at 10,000/s); 0: none")
+	latencyHighConns := flag.Int("latency-high-conns", 32, "connections the loader commits from in the second latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || p.LatencyRateHigh < 0 || *latencyHighConns < 1 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || b0.outageSeconds < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -145,11 +159,19 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
 		return 1
 	}
-	if *outDir == "" {
+	if *readmeJSON != "" {
+		if err := readmeFrom(filepath.Join(repo, "README.md"), *readmeJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	defaultOut := *outDir == ""
+	if defaultOut {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch, runs: *runs,
-		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, latencyHighConns: *latencyHighConns, keep: *keep, pollBatch: *pollBatch, runs: *runs,
+		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency, scaleX10: b0.scaleX10, outageSeconds: b0.outageSeconds}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if *cpuProfile != "" {
@@ -201,6 +223,7 @@ func run() int {
 		{"drain", b.drain},
 		{"latency", b.latency},
 		{"debezium", b.debezium},
+		{"scale", b.scale},
 		{"opensearch", b.sinkOpenSearch},
 		{"pgtable", b.sinkPGTable},
 		{"mariadb", b.sinkMariaDB},
@@ -227,6 +250,9 @@ func run() int {
 	}
 
 	b.rep.Load = append(b.rep.Load, "end "+loadAvg())
+	if b.cpuProfileDir != "" {
+		b.summarizeProfiles(b.cpuProfileDir)
+	}
 	b.rep.compare(filepath.Join(*outDir, "last.json"))
 	var md strings.Builder
 	b.rep.markdown(&md)
@@ -241,6 +267,13 @@ func run() int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "sluice-bench: report written to %s/last.md and last.json\n", *outDir)
+	if defaultOut {
+		if err := updateReadme(filepath.Join(repo, "README.md"), b.rep); err != nil {
+			b.rep.problem("README.md: %v", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "sluice-bench: README.md's performance table rewritten")
+		}
+	}
 	if len(b.rep.Problems) > 0 {
 		return 1
 	}

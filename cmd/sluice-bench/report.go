@@ -38,8 +38,10 @@ type params struct {
 	TxRows         int     `json:"tx_rows"`
 	LatencySeconds float64 `json:"latency_seconds"`
 	LatencyRate    int     `json:"latency_rate"`
-	BulkDocs       int     `json:"bulk_docs,omitempty"`
-	SQLRows        int     `json:"sql_rows,omitempty"` // orders in the sql phase (0: not run)
+	// LatencyRateHigh is the second latency run's rate (0: none).
+	LatencyRateHigh int `json:"latency_rate_high,omitempty"`
+	BulkDocs        int `json:"bulk_docs,omitempty"`
+	SQLRows         int `json:"sql_rows,omitempty"` // orders in the sql phase (0: not run)
 }
 
 // report is what one run produces: bench/last.md and bench/last.json.
@@ -53,7 +55,9 @@ type report struct {
 	Figures  []figure  `json:"figures"`
 	Load     []string  `json:"load,omitempty"` // "phase: 1 5 15 min load average" at each phase's start
 	Problems []string  `json:"problems,omitempty"`
-	PrevWhen string    `json:"previous_when,omitempty"`
+	// Profiles are the top frames of sluice's CPU profiles (-sluice-cpuprofile).
+	Profiles []profileSummary `json:"profiles,omitempty"`
+	PrevWhen string           `json:"previous_when,omitempty"`
 }
 
 func (r *report) add(section, key, label string, v float64, unit string) {
@@ -139,8 +143,11 @@ func (r *report) markdown(w io.Writer) {
 		fmt.Fprintf(w, "- Load average (1, 5, 15 min) when each phase started: %s\n", strings.Join(r.Load, "; "))
 	}
 	p := r.Params
-	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s\n",
-		p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)
+	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s", p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)
+	if p.LatencyRateHigh > 0 {
+		fmt.Fprintf(w, " and at %d", p.LatencyRateHigh)
+	}
+	fmt.Fprintln(w)
 	if p.SQLRows > 0 {
 		fmt.Fprintf(w, "- Streaming SQL: %d orders (and shipments), %d customers and customer keys\n", p.SQLRows, sqlTableRows)
 	}
@@ -178,6 +185,7 @@ func (r *report) markdown(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", f.Label, formatValue(f.Value, f.Unit), spread(f.Runs, f.Unit), target, prev, vs)
 	}
+	profilesMarkdown(w, r.Profiles)
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(w, "\n## Problems\n\n")
 		for _, p := range r.Problems {
