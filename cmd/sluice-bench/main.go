@@ -20,21 +20,29 @@
 //  4. Latency: sluice streams while a loader commits -latency-rate
 //     single-row updates a second for -latency-seconds, each setting a
 //     unique marker; a tailer follows the output file. Latency is the time
-//     the marker's line was read minus the time the commit returned.
-//  5. Sinks (opensearch, pgtable, mariadb; see sinks.go): the snapshot into
+//     the marker's line was read minus the time the commit returned. A
+//     second run does the same at -latency-rate-high (10,000/s).
+//  5. debezium (see debezium.go): Debezium 2.7.3's embedded engine beside
+//     sluice on the same table, snapshot and drain into a file, rate, rate
+//     after the first line, CPU per line and peak RSS of both.
+//  6. scale (see scale.go, outage.go): snapshots of -rows/10, -rows (and
+//     -rows×10 with -scale-x10) rows, a 100-column table, 10 kB TOASTed
+//     rows, one transaction of -rows updates, and the catch-up after a
+//     -outage-seconds sink outage.
+//  7. Sinks (opensearch, pgtable, mariadb; see sinks.go): the snapshot into
 //     an OpenSearch index, a PostgreSQL table and a MariaDB table against a
 //     plain bulk loader, COPY FROM and LOAD DATA of the same rows.
-//  6. kafka (see kafka.go): the snapshot into a Kafka topic against the
+//  8. kafka (see kafka.go): the snapshot into a Kafka topic against the
 //     broker's ProducerPerformance tool at the same message size and acks.
-//  7. s3 (see s3.go): the snapshot into S3 as JSON lines and as Parquet
+//  9. s3 (see s3.go): the snapshot into S3 as JSON lines and as Parquet
 //     against uploading pre-built objects of the same sizes.
-//  8. binlog (see binlog.go): -rows row changes in MariaDB drained by
+//  10. binlog (see binlog.go): -rows row changes in MariaDB drained by
 //     sluice's mysql source against mariadb-binlog reading the same binlog
 //     range from the server.
-//  9. poll (see poll.go): sql_poll in incrementing mode over the product
+//  11. poll (see poll.go): sql_poll in incrementing mode over the product
 //     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
 //     the same driver.
-//  10. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
+//  12. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
 //     four queries over orders, customers and shipments tables (-sql-rows)
 //     snapshotted from PostgreSQL into a file, with and without the
 //     statements, and the p99 latency they add at -latency-rate inserts a
@@ -44,15 +52,22 @@
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
 // at each phase is recorded because other work on the machine is the
-// largest source of noise. Peak RSS is each child's VmHWM (see child.sampleHWM). Every wait has a deadline, every
+// largest source of noise. Peak RSS is each child's VmHWM (see
+// child.sampleHWM); CPU time is the child's user + system time from rusage,
+// the figure to compare on a busy machine. With -sluice-cpuprofile every
+// sluice run writes a CPU profile and the report ends with the heaviest
+// functions of each (profile.go). Every wait has a deadline, every
 // child runs in its own process group and is killed at exit, and the server
 // and work directory are removed at exit. The report goes to stdout and to
-// bench/last.md and bench/last.json; figures are compared with the previous
-// bench/last.json when there is one.
+// bench/last.md and bench/last.json; every figure is shown beside the same
+// figure of the previous bench/last.json, when there is one, and figures
+// taken from repeated runs show the runs' spread. A report written to the
+// default directory also rewrites README.md's performance table
+// (readme.go).
 //
 // Run it with `make bench` or `scripts/bench.sh [flags]`; a quick try:
 //
-//	scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5
+//	scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5 -outage-seconds 10
 package main
 
 import (
