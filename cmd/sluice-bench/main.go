@@ -139,7 +139,8 @@ func run() int {
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
 		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog, poll and s3 phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
-		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog, poll, sink and sql phases (slows it a little; not for the reported figures)")
+		profiles    = flag.Bool("profiles", false, "profile sluice's runs into the work directory and end the report with each profile's heaviest functions (what make bench does; -sluice-cpuprofile keeps the files)")
+		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the snapshot, drain, debezium, scale, binlog, poll, sink and sql phases (slows it by a few per cent); the report ends with each profile's heaviest functions")
 		sqlRows     = flag.Int("sql-rows", 1_000_000, "orders (and, for case c, shipments) in the sql phase")
 		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
 		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")
@@ -201,6 +202,9 @@ func run() int {
 			return 1
 		}
 		defer os.RemoveAll(b.work)
+	}
+	if *profiles && b.cpuProfileDir == "" {
+		b.cpuProfileDir = filepath.Join(b.work, "profiles")
 	}
 	// Runs first at exit: children, then the connection, then the server.
 	defer func() {
