@@ -107,7 +107,11 @@ func (b *bench) latencyRun(sec, key string, rate, conns int, target time.Duratio
 	if err := b.checkpoint(); err != nil {
 		return err
 	}
-	r, err := b.startSluice("latency", "never", latencySlot)
+	args, err := b.profileArgs(key)
+	if err != nil {
+		return err
+	}
+	r, err := b.startSluice("latency", "never", latencySlot, args...)
 	if err != nil {
 		return err
 	}

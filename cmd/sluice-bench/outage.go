@@ -212,7 +212,11 @@ func (b *bench) outage() error {
     dsn: %s
     table: product
 `, strconv.Quote(via.String()))
-	r, err := b.startSluiceInto("outage", "never", outageSlot, func(*sluiceRun) string { return sink })
+	args, err := b.profileArgs("outage")
+	if err != nil {
+		return err
+	}
+	r, err := b.startSluiceInto("outage", "never", outageSlot, func(*sluiceRun) string { return sink }, args...)
 	if err != nil {
 		return err
 	}
