@@ -98,7 +98,8 @@ public final class Capture {
     private BufferedWriter open(Path path) throws IOException {
         FileOutputStream f = new FileOutputStream(path.toFile());
         files.add(f);
-        return new BufferedWriter(new OutputStreamWriter(f, StandardCharsets.UTF_8), 1 << 16);
+        // An encoder, as Files.newBufferedWriter uses: malformed text is an error, not replaced.
+        return new BufferedWriter(new OutputStreamWriter(f, StandardCharsets.UTF_8.newEncoder()), 1 << 16);
     }
 
     private static void flush(BufferedWriter w) throws IOException {
