@@ -70,6 +70,16 @@ func (r *report) addRuns(section, key, label string, runs []float64, v float64, 
 	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit, Runs: slices.Clone(runs)})
 }
 
+// setRuns attaches every run's value to the figure already added under
+// key, for phases whose figures are added by shared helpers.
+func (r *report) setRuns(key string, runs []float64) {
+	for i := range r.Figures {
+		if r.Figures[i].Key == key {
+			r.Figures[i].Runs = slices.Clone(runs)
+		}
+	}
+}
+
 // addTarget adds a figure with a goal; pass says whether it was met.
 func (r *report) addTarget(section, key, label string, v float64, unit, target string, pass bool) {
 	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit, Target: target, Pass: &pass})

@@ -52,6 +52,8 @@ func TestMarkdownFigures(t *testing.T) {
 	r.addRuns("Debezium 2.7.3: snapshot", "k.rate", "sluice rows/s", []float64{400000, 500000}, 500000, "rows/s")
 	r.addTarget("Debezium 2.7.3: snapshot", "k.ratio", "sluice / Debezium", 5.5, "×", "≥ 6×", false)
 	r.add("Other", "k.rss", "peak RSS", 80, "MB")
+	r.add("Other", "k.set", "set later", 2, "×")
+	r.setRuns("k.set", []float64{1, 2})
 	r.Figures[0].Prev = ptr(250000.0)
 	r.Figures[1].Prev = ptr(0.0)
 	var b strings.Builder
@@ -75,6 +77,7 @@ func TestMarkdownFigures(t *testing.T) {
 | figure | value | runs (spread) | target | previous | vs prev |
 |---|---:|---|---|---:|---:|
 | peak RSS | 80.0 MB |  |  |  |  |
+| set later | 2.00× | 1.00–2.00× (2 runs, ±33 %) |  |  |  |
 `
 	if !strings.HasSuffix(got, want) {
 		t.Errorf("markdown ends\n%s\nwant the end\n%s", got[max(0, len(got)-len(want)-200):], want)
