@@ -44,6 +44,9 @@ type row struct {
 // the table's current schema (refreshed from the result's column types); an
 // error from fn ends the read and is returned as is.
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
+	if s.cfg.Driver == DriverPostgres {
+		return s.queryPG(ctx, t, q, args, fn)
+	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.key, err)
