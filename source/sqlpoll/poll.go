@@ -231,16 +231,34 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
 		page := make([]row, 0, min(n, 4096))
 		pos := make([]string, 0, min(n, 4096))
+		// In incrementing mode an integer id is the whole position: the
+		// position is spelled from it ("id 42", as t.position() would)
+		// and the watermark set once, from the page's last row, instead
+		// of a watermark value per row. lastFast indexes that row.
+		lastFast := -1
+		var buf []byte
 		err := s.query(ctx, t, q, args, func(r row) error {
+			page = append(page, r)
+			if t.tsExpr == "" && r.vals[t.incIdx].Kind == event.KindInt {
+				buf = strconv.AppendInt(append(buf[:0], "id "...), r.vals[t.incIdx].AsInt(), 10)
+				pos = append(pos, string(buf))
+				lastFast = len(page) - 1
+				return nil
+			}
+			lastFast = -1
 			if err := s.setWM(t, r); err != nil {
 				return err
 			}
-			page = append(page, r)
 			pos = append(pos, t.position())
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		if lastFast >= 0 {
+			if err := s.setWM(t, page[lastFast]); err != nil {
+				return err
+			}
 		}
 		if err := s.emit(ctx, out, t, page, pos, event.OpCreate, len(page) > 0); err != nil {
 			return err
