@@ -148,6 +148,59 @@ func TestFastReadIsReference(t *testing.T) {
 			{"xml", []string{"'<a>x</a>'"}},
 			{"bit(3)", []string{"B'101'"}},
 		},
+		DriverMySQL: {
+			{"TINYINT", []string{"-128", "127"}},
+			{"TINYINT UNSIGNED", []string{"255"}},
+			{"SMALLINT", []string{"-32768", "32767"}},
+			{"SMALLINT UNSIGNED", []string{"65535"}},
+			{"MEDIUMINT", []string{"-8388608"}},
+			{"INT", []string{"-2147483648", "2147483647"}},
+			{"INT UNSIGNED", []string{"4294967295"}},
+			{"BIGINT", []string{"-9223372036854775808", "9223372036854775807"}},
+			{"BIGINT UNSIGNED", []string{"18446744073709551615", "0"}},
+			{"FLOAT", []string{"1.1", "-0", "3.4e38"}},
+			{"DOUBLE", []string{"1.1", "5e-324", "1.7976931348623157e308"}},
+			{"DECIMAL(10,3)", []string{"12.340", "-0.001", "0"}},
+			{"DECIMAL(65,30)", []string{"12345678901234567890.123456789012345678901234567890"}},
+			{"VARCHAR(20)", []string{"''", "'héllo'", "'a\\tb'"}},
+			{"CHAR(5)", []string{"'ab'", "''"}},
+			{"TEXT", []string{"REPEAT('x', 10000)", "'日本語'"}},
+			{"VARBINARY(10)", []string{"x''", "x'00ff'"}},
+			{"BLOB", []string{"x'00ff10'"}},
+			{"BINARY(3)", []string{"x'01'"}},
+			{"BIT(3)", []string{"b'101'"}},
+			{"DATE", []string{"'2024-02-29'", "'1000-01-01'", "'9999-12-31'", "'1969-12-31'"}},
+			{"DATE", []string{"'0000-00-00'"}},
+			{"TIME(6)", []string{"'-838:59:59.5'", "'838:59:59'", "'00:00:00'"}},
+			{"DATETIME(6)", []string{"'2024-02-29 13:14:15.123456'", "'1000-01-01 00:00:00'", "'9999-12-31 23:59:59.999999'"}},
+			{"DATETIME", []string{"'2024-02-29 13:14:15'"}},
+			{"TIMESTAMP(6) NULL", []string{"'2024-02-29 13:14:15.123456'", "'1970-01-01 00:00:01'"}},
+			{"YEAR", []string{"2024", "1901"}},
+			{"JSON", []string{`'{"a": 1}'`}},
+			{"ENUM('x','y')", []string{"'y'"}},
+			{"SET('a','b')", []string{"'a,b'"}},
+			{"BOOLEAN", []string{"true", "false"}},
+			{"GEOMETRY", []string{"ST_GeomFromText('POINT(1 1)')"}},
+		},
+		DriverSQLite: {
+			{"INTEGER", []string{"-9223372036854775808", "9223372036854775807", "'12'", "1.5", "'text'"}},
+			{"BIGINT", []string{"1"}},
+			{"REAL", []string{"2.5", "1e308", "-0.0", "'x'"}},
+			{"FLOAT", []string{"2.5"}},
+			{"NUMERIC", []string{"'12.340'", "12", "1.5", "'abc'"}},
+			{"DECIMAL(10,2)", []string{"'1.10'"}},
+			{"TEXT", []string{"''", "'héllo'", "x'00ff'", "42"}},
+			{"VARCHAR(20)", []string{"'x'"}},
+			{"BLOB", []string{"x''", "x'00ff'", "'text'"}},
+			{"BOOLEAN", []string{"1", "0", "'true'"}},
+			{"DATE", []string{"'2024-02-29'"}},
+			{"DATE", []string{"'not a date'"}},
+			{"DATETIME", []string{"'2024-02-29 13:14:15.123'", "'2024-02-29T13:14:15Z'", "1700000000"}},
+			{"JSON", []string{`'{"a": 1}'`}},
+			{"UUID", []string{"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"}},
+			{"WHATEVER", []string{"'w'", "1", "2.5", "x'01'"}},
+			{"", []string{"'w'", "1", "2.5", "x'01'"}},
+		},
 	}
 	for _, driver := range allDrivers {
 		if cases[driver] == nil {
@@ -161,7 +214,7 @@ func TestFastReadIsReference(t *testing.T) {
 					if keyed {
 						name += "k"
 					}
-					stmts := []string{"CREATE TABLE " + name + " (id bigint PRIMARY KEY, v " + tc.typ + ", w text)"}
+					stmts := []string{"CREATE TABLE " + name + " (id BIGINT PRIMARY KEY, v " + tc.typ + ", w TEXT)"}
 					for j, v := range append(tc.vals, "NULL") {
 						stmts = append(stmts, fmt.Sprintf("INSERT INTO %s VALUES (%d, %s, 'w%d')", name, j+1, v, j))
 					}
@@ -171,7 +224,7 @@ func TestFastReadIsReference(t *testing.T) {
 					cfg.IncrementingColumn = "id"
 					if keyed {
 						cfg.KeyColumns = []string{"id", "v"}
-						if strings.HasPrefix(tc.typ, "timestamp") || tc.typ == "date" {
+						if t := strings.ToLower(tc.typ); strings.HasPrefix(t, "timestamp") || strings.HasPrefix(t, "date") {
 							// The timestamp expression is one more column.
 							cfg.Mode = ModeTimestampIncrementing
 							cfg.TimestampColumns = []string{"v"}

@@ -1,6 +1,7 @@
 package sqlpoll
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -60,11 +61,22 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	if t.tsExpr != "" {
 		width++
 	}
-	raw := make([]any, width)
+	cells := make([]cell, width)
 	ptrs := make([]any, width)
-	for i := range raw {
-		ptrs[i] = &raw[i]
+	for i := range cells {
+		c := &cells[i]
+		ptrs[i] = c
+		c.keep = i >= n || i == t.incIdx
+		if t.keyOrder != "" {
+			for _, k := range t.schema.KeyIdx {
+				c.keep = c.keep || i == k
+			}
+		}
+		if i < n {
+			c.col = &t.schema.Columns[i]
+		}
 	}
+	var text []byte // the row's text values, one string per row
 	// Row images are cut from slabs of slabRows rows: one allocation per
 	// slab instead of one per row. A slab is never reused.
 	const slabRows = 256
@@ -78,15 +90,31 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 		}
 		r := row{vals: slab[:n:n]}
 		slab = slab[n:]
-		for i := 0; i < n; i++ {
-			v, err := convert(&t.schema.Columns[i], raw[i])
-			if err != nil {
-				return fatal{fmt.Errorf("%s: %w", t.key, err)}
+		text = text[:0]
+		for i := range n {
+			c := &cells[i]
+			if c.err != nil {
+				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
 			}
-			r.vals[i] = v
+			if c.text != nil {
+				c.off = len(text)
+				text = append(text, c.text...)
+			}
+		}
+		var all string
+		if len(text) > 0 {
+			all = string(text)
+		}
+		for i := range n {
+			c := &cells[i]
+			r.vals[i] = c.v
+			if c.text != nil {
+				r.vals[i].Str = all[c.off : c.off+len(c.text)]
+				c.text = nil // the driver's buffer: not past this row
+			}
 		}
 		if t.tsExpr != "" {
-			r.ts = raw[n]
+			r.ts = cells[n].raw
 			if b, ok := r.ts.([]byte); ok {
 				r.ts = string(b) // Scan into *any copies, but keep one type
 			}
@@ -94,11 +122,11 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 		if t.keyOrder != "" {
 			r.keys = make([]any, len(t.schema.KeyIdx))
 			for i, k := range t.schema.KeyIdx {
-				r.keys[i] = raw[k]
+				r.keys[i] = cells[k].raw
 			}
 		}
 		if t.incIdx >= 0 {
-			r.id = raw[t.incIdx]
+			r.id = cells[t.incIdx].raw
 			if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
 				r.id = v.AsInt()
 			}
@@ -110,6 +138,56 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%s: %w", t.key, err)
 	}
+	return nil
+}
+
+// cell is a scan destination (sql.Scanner) that converts the driver's
+// value straight into the column's event value: database/sql hands a
+// Scanner the driver's value as is, where scanning into an *any copies
+// every []byte and leaves a second pass to convert. Text-like []byte values
+// (go-sql-driver/mysql's strings and decimals, valid until the next Scan)
+// are only referenced here; query copies all of a row's into one string.
+type cell struct {
+	col  *event.Column // nil for the timestamp expression
+	keep bool          // keep the driver's value (watermark, key)
+	raw  any           // the driver's value, as a Scan into *any gives it
+	v    event.Value
+	text []byte // pending text of v (v.Str is set by query)
+	off  int
+	err  error // a value convert refused: fatal, unlike a Scan error
+}
+
+func (c *cell) Scan(src any) error {
+	c.text, c.err = nil, nil
+	if c.keep {
+		if b, ok := src.([]byte); ok {
+			src = bytes.Clone(b) // as database/sql's Scan into *any
+		}
+		c.raw = src
+	}
+	if c.col == nil {
+		return nil
+	}
+	if b, ok := src.([]byte); ok && !c.keep {
+		kind := event.KindString
+		switch c.col.Type {
+		case event.TypeString, event.TypeJSON, event.TypeUUID, event.TypeUnknown:
+		case event.TypeDecimal:
+			kind = event.KindDecimal
+		case event.TypeBytes:
+			kind = event.KindBytes
+		default:
+			kind = event.KindNull
+		}
+		if kind != event.KindNull {
+			c.v, c.text = event.Value{Kind: kind}, b
+			if c.text == nil {
+				c.text = []byte{} // an empty value is not NULL
+			}
+			return nil
+		}
+	}
+	c.v, c.err = convert(c.col, src)
 	return nil
 }
 
