@@ -31,8 +31,8 @@ import (
 // text. Every other column, the special values (±infinity) and the columns
 // whose driver value the watermark keeps (timestamp, incrementing and key
 // columns) take the stdlib adapter's own conversion and convert, so every
-// value is the one the database/sql path gives (pgrows_test.go compares
-// them on every type).
+// value is the one the database/sql path gives (TestFastReadIsReference in
+// decode_test.go compares them on every type, edge values included).
 
 // pgResultFormats asks for the result formats pgx's stdlib adapter asks
 // for: binary for these intrinsic types, text for every other, so the
