@@ -3,6 +3,7 @@ package sqlpoll
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -257,6 +258,58 @@ func TestConvertFarDate(t *testing.T) {
 		v, err := convert(c, tc.in)
 		if err != nil || v != event.Int(tc.want) {
 			t.Errorf("%v: %v %v, want %d", tc.in, v.Text(), err, tc.want)
+		}
+	}
+}
+
+// TestFastPosition: the positions pollIncrementing spells from a row's
+// values are those setWM and t.position() give, and it declines the values
+// it does not spell.
+func TestFastPosition(t *testing.T) {
+	s := &Source{cfg: Config{IncrementingColumn: "id"}}
+	berlin := time.FixedZone("CEST", 2*3600)
+	ids := []event.Value{event.Int(42), event.Int(-7), event.Int(0), event.Int(math.MaxInt64), event.Int(math.MinInt64)}
+	tss := []any{
+		time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
+		time.Date(2024, 5, 1, 10, 0, 0, 123456000, berlin),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		"2024-05-01 10:00:00", "2024-05-01 10:00:00.000", "",
+	}
+	check := func(withTS bool, ts any, id event.Value) {
+		t.Helper()
+		tb := &table{incIdx: 0, wm: &watermark{}}
+		if withTS {
+			tb.tsExpr = "ts"
+		}
+		r := row{vals: []event.Value{id}, ts: ts, id: id.AsInt()}
+		if err := s.setWM(tb, r); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := fastPosition(nil, withTS, ts, id)
+		if !ok || string(got) != tb.position() {
+			t.Errorf("withTS %v ts %#v id %d: %q %v, want %q", withTS, ts, id.AsInt(), got, ok, tb.position())
+		}
+	}
+	for _, id := range ids {
+		check(false, nil, id)
+		for _, ts := range tss {
+			check(true, ts, id)
+		}
+	}
+	for _, tc := range []struct {
+		withTS bool
+		ts     any
+		id     event.Value
+	}{
+		{false, nil, event.String("42")},
+		{false, nil, event.Decimal("42")},
+		{false, nil, event.Null},
+		{true, int64(1700000000), event.Int(1)},
+		{true, nil, event.Int(1)},
+		{true, 1.5, event.Int(1)},
+	} {
+		if got, ok := fastPosition(nil, tc.withTS, tc.ts, tc.id); ok {
+			t.Errorf("%+v: spelled %q, want it left to setWM", tc, got)
 		}
 	}
 }

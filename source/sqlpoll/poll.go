@@ -309,16 +309,17 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
 		page := make([]row, 0, min(n, 4096))
 		pos := make([]string, 0, min(n, 4096))
-		// In incrementing mode an integer id is the whole position: the
-		// position is spelled from it ("id 42", as t.position() would)
-		// and the watermark set once, from the page's last row, instead
-		// of a watermark value per row. lastFast indexes that row.
+		// A row's position is spelled from its values ("id 42",
+		// "ts 2024-…Z,id 42", as t.position() would after setWM) and the
+		// watermark set once, from the page's last row, instead of a
+		// watermark value (and its allocations) per row; rows of other
+		// value types take setWM. lastFast indexes that last row.
 		lastFast := -1
 		var buf []byte
 		err := s.query(ctx, t, q, args, func(r row) error {
 			page = append(page, r)
-			if t.tsExpr == "" && r.vals[t.incIdx].Kind == event.KindInt {
-				buf = strconv.AppendInt(append(buf[:0], "id "...), r.vals[t.incIdx].AsInt(), 10)
+			if b, ok := fastPosition(buf[:0], t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {
+				buf = b
 				pos = append(pos, string(buf))
 				lastFast = len(page) - 1
 				return nil
@@ -345,6 +346,30 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			return nil
 		}
 	}
+}
+
+// fastPosition appends to dst the position t.position() gives once setWM
+// has moved the watermark to a row with timestamp ts (when withTS) and
+// incrementing value id; ok is false for values whose watermark text it
+// does not spell (those rows take setWM and t.position()).
+func fastPosition(dst []byte, withTS bool, ts any, id event.Value) ([]byte, bool) {
+	if id.Kind != event.KindInt {
+		return dst, false
+	}
+	if withTS {
+		dst = append(dst, "ts "...)
+		switch x := ts.(type) {
+		case time.Time:
+			dst = x.AppendFormat(dst, time.RFC3339Nano) // newWM's text
+		case string:
+			dst = append(dst, x...)
+		default:
+			return dst, false
+		}
+		dst = append(dst, ',')
+	}
+	dst = append(dst, "id "...)
+	return strconv.AppendInt(dst, id.AsInt(), 10), true
 }
 
 // pollTimestamp pages through rows with a timestamp after the watermark.
