@@ -89,7 +89,11 @@ func readBoth(t *testing.T, s *Source, where string) (got, want string) {
 			for i, v := range r.vals {
 				fmt.Fprintf(&b, "  %s: %d %#x %q\n", tb.schema.Columns[i].Name, v.Kind, v.Num, v.Str)
 			}
-			fmt.Fprintf(&b, "  ts %#v keys %#v id %#v\n", r.ts, r.keys, r.id)
+			id := r.id // integer ids are read from vals (setWM)
+			if tb.incIdx >= 0 && r.vals[tb.incIdx].Kind == event.KindInt {
+				id = r.vals[tb.incIdx].AsInt()
+			}
+			fmt.Fprintf(&b, "  ts %#v keys %#v id %#v\n", r.ts, r.keys, id)
 			return nil
 		})
 		if tb.schema != nil {

@@ -29,8 +29,8 @@ import (
 // floats, booleans, dates and timestamps in binary, text, varchar, bpchar
 // and numeric as their text, with one string per row for all of a row's
 // text. Every other column, the special values (±infinity) and the columns
-// whose driver value the watermark keeps (timestamp, incrementing and key
-// columns) take the stdlib adapter's own conversion and convert, so every
+// whose driver value the watermark keeps (timestamp, key and non-integer
+// incrementing columns) take the stdlib adapter's own conversion and convert, so every
 // value is the one the database/sql path gives (TestFastReadIsReference in
 // decode_test.go compares them on every type, edge values included).
 
@@ -227,14 +227,21 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 	for i := range cols {
 		c := &cols[i]
 		c.slow = stdlibValueFunc(m, c.fd)
-		c.keep = i >= n || i == t.incIdx
+		if i >= n {
+			c.keep = true // the timestamp expression
+			continue
+		}
+		c.dec = pgDecodeOf(c.fd, &t.schema.Columns[i])
+		// An integer incrementing column's watermark comes from its event
+		// value (setWM); any other needs the driver's value.
+		c.keep = i == t.incIdx && c.dec != pgInt2 && c.dec != pgInt4 && c.dec != pgInt8
 		if t.keyOrder != "" {
 			for _, k := range t.schema.KeyIdx {
 				c.keep = c.keep || i == k
 			}
 		}
-		if i < n && !c.keep {
-			c.dec = pgDecodeOf(c.fd, &t.schema.Columns[i])
+		if c.keep {
+			c.dec = pgSlow
 		}
 	}
 	raw := make([]any, len(cols))
@@ -355,11 +362,8 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 				r.keys[i] = raw[k]
 			}
 		}
-		if t.incIdx >= 0 {
+		if t.incIdx >= 0 && r.vals[t.incIdx].Kind != event.KindInt {
 			r.id = raw[t.incIdx]
-			if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
-				r.id = v.AsInt()
-			}
 		}
 		if err := fn(r); err != nil {
 			return err

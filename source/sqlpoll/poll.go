@@ -38,7 +38,7 @@ type row struct {
 	vals []event.Value
 	ts   any   // raw timestamp expression value (timestamp modes)
 	keys []any // raw key_columns values, when set
-	id   any   // incrementing column value (int64 when it is an integer)
+	id   any   // incrementing column value, when not an integer (vals has those)
 }
 
 // query runs q and calls fn for every row, converted into event values of
@@ -125,11 +125,8 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 				r.keys[i] = cells[k].raw
 			}
 		}
-		if t.incIdx >= 0 {
+		if t.incIdx >= 0 && r.vals[t.incIdx].Kind != event.KindInt {
 			r.id = cells[t.incIdx].raw
-			if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
-				r.id = v.AsInt()
-			}
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -201,12 +198,16 @@ func (s *Source) setWM(t *table, r row) error {
 		t.wm.TS = v
 	}
 	if t.incIdx >= 0 {
-		if r.id == nil {
+		id := r.id
+		if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
+			id = v.AsInt()
+		}
+		if id == nil {
 			return fatal{fmt.Errorf("%s: incrementing column %q is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)", t.key, s.cfg.IncrementingColumn)}
 		}
-		v, ok := newWM(r.id)
+		v, ok := newWM(id)
 		if !ok {
-			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, r.id)}
+			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, id)}
 		}
 		t.wm.ID = v
 	}
@@ -315,12 +316,15 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		// watermark value (and its allocations) per row; rows of other
 		// value types take setWM. lastFast indexes that last row.
 		lastFast := -1
+		// The page's positions are cut from one string: ends[i] is where
+		// row i's ends in buf.
 		var buf []byte
+		ends := make([]int, 0, min(n, 4096))
 		err := s.query(ctx, t, q, args, func(r row) error {
 			page = append(page, r)
-			if b, ok := fastPosition(buf[:0], t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {
+			if b, ok := fastPosition(buf, t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {
 				buf = b
-				pos = append(pos, string(buf))
+				ends = append(ends, len(buf))
 				lastFast = len(page) - 1
 				return nil
 			}
@@ -328,11 +332,17 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			if err := s.setWM(t, r); err != nil {
 				return err
 			}
-			pos = append(pos, t.position())
+			buf = append(buf, t.position()...)
+			ends = append(ends, len(buf))
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		all, start := string(buf), 0
+		for _, end := range ends {
+			pos = append(pos, all[start:end])
+			start = end
 		}
 		if lastFast >= 0 {
 			if err := s.setWM(t, page[lastFast]); err != nil {
