@@ -28,11 +28,12 @@ import (
 // decodes the columns sluice reads most straight from the wire: integers,
 // floats, booleans, dates and timestamps in binary, text, varchar, bpchar
 // and numeric as their text, with one string per row for all of a row's
-// text. Every other column, the special values (±infinity) and the columns
-// whose driver value the watermark keeps (timestamp, key and non-integer
-// incrementing columns) take the stdlib adapter's own conversion and convert, so every
-// value is the one the database/sql path gives (TestFastReadIsReference in
-// decode_test.go compares them on every type, edge values included).
+// text. Every other column, the special values (±infinity) and the
+// columns whose driver value the watermark keeps (timestamp, key and
+// non-integer incrementing columns) take the stdlib adapter's own
+// conversion and convert, so every value is the one the database/sql path
+// gives (TestFastReadIsReference in decode_test.go compares them on every
+// type, edge values included).
 
 // pgResultFormats asks for the result formats pgx's stdlib adapter asks
 // for: binary for these intrinsic types, text for every other, so the
