@@ -29,7 +29,7 @@ import (
 // next is produced, and a Write still returns only when all are durable.
 func TestConformance(t *testing.T) {
 	brokers := strings.Split(svctest.Need(t, svctest.Kafka), ",")
-	defer kafka.SetChunkEvents(3)()
+	t.Cleanup(kafka.SetChunkEvents(3)) // after the parallel cases, not when this function returns
 	sinktest.Run(t, sinktest.Harness{
 		Caps: sinktest.Caps{History: true, Duplicates: true, RecordErrors: true, Secret: true},
 		Setup: func(t *testing.T) sinktest.Target {
