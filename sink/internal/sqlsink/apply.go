@@ -22,15 +22,43 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 		})
 		return a.rec, err
 	}
-	// Convert arguments first: a value the server cannot take at all is
-	// the row's fault.
+	// Convert arguments (or encode the rows for a RowCopier) first: a
+	// value the server cannot take at all is the row's fault.
 	rows := make([]Row, 0, len(st.Rows))
-	for _, r := range st.Rows {
-		if err := a.convert(&r); err != nil {
-			a.reject(r, err)
-			continue
+	rc, _ := tx.(RowCopier)
+	_, copier := tx.(Copier)
+	copier = copier || rc != nil
+	if rc != nil && (st.Action == ActInsert || st.Action == ActUpsert) && len(st.Rows) >= w.copyMin {
+		soft := w.cfg.DeleteMode == DeleteSoft
+		buf := w.copyBuf[:0]
+		for _, r := range st.Rows {
+			start := len(buf)
+			var err error
+			if buf, err = rc.AppendCopyRow(buf, r.Schema, r.Vals, soft, r.Deleted); err != nil {
+				buf = buf[:start]
+				a.reject(r, err)
+				continue
+			}
+			r.enc.start, r.enc.end = start, len(buf)
+			rows = append(rows, r)
 		}
-		rows = append(rows, r)
+		a.copyBuf = buf
+		// Kept for the next group unless a huge batch grew it: the
+		// sink's memory stays bounded by the batch, not by the largest
+		// batch ever seen.
+		if cap(buf) <= maxKeptCopyBuf {
+			w.copyBuf = buf
+		} else {
+			w.copyBuf = nil
+		}
+	} else {
+		for _, r := range st.Rows {
+			if err := a.convert(&r); err != nil {
+				a.reject(r, err)
+				continue
+			}
+			rows = append(rows, r)
+		}
 	}
 	chunk := w.maxRows
 	if st.Action == ActInsert || st.Action == ActUpsert || st.Action == ActDelete {
@@ -40,7 +68,7 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 	}
 	for len(rows) > 0 {
 		n := min(chunk, len(rows))
-		if _, ok := tx.(Copier); ok && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
+		if copier && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
 			n = len(rows) // COPY has no parameter limit
 		} else {
 			size := 0
@@ -67,7 +95,12 @@ type applier struct {
 	st    Step
 	table string
 	rec   component.RecordErrors
+	// copyBuf holds the rows encoded for a RowCopier (Row.enc).
+	copyBuf []byte
 }
+
+// maxKeptCopyBuf bounds the COPY buffer a Writer keeps between groups.
+const maxKeptCopyBuf = 16 << 20
 
 func (a *applier) reject(r Row, err error) {
 	key := ""
@@ -300,19 +333,35 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 	if a.st.Action == ActUpsert && len(keys) > 0 {
 		tail = d.Upsert(keyNames, set)
 	}
+	colList := strings.Join(cols, ", ")
+	insertSelect := func(stage string) string {
+		return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
+	}
+	if rc, ok := a.tx.(RowCopier); ok && len(rows) >= a.w.copyMin && rows[0].enc.end > 0 {
+		// The rows are a contiguous run of the group, so their
+		// encodings are one span of the buffer.
+		data := a.copyBuf[rows[0].enc.start:rows[len(rows)-1].enc.end]
+		return rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+	}
 	vals := make([][]any, len(rows))
-	for n, r := range rows {
+	for n := range rows {
+		r := &rows[n]
+		if r.args == nil {
+			// Encoded for COPY, now written with fewer rows than COPY
+			// takes (bad rows being isolated): the same values as
+			// arguments. Encoding succeeded, so converting does too.
+			if err := a.convert(r); err != nil {
+				return err
+			}
+		}
 		row := r.args
 		if soft {
 			row = append(row[:len(row):len(row)], d.Bool(r.Deleted))
 		}
 		vals[n] = row
 	}
-	colList := strings.Join(cols, ", ")
 	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
-		return cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, func(stage string) string {
-			return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
-		})
+		return cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, insertSelect)
 	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + a.table + " (" + colList + ") VALUES ")

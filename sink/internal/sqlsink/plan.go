@@ -47,6 +47,9 @@ type Row struct {
 	Events []int
 
 	args []any // Vals converted by Dialect.Arg (set by the applier)
+	// enc is the row's span in the applier's COPY buffer when it was
+	// encoded for a RowCopier (end > 0).
+	enc struct{ start, end int }
 }
 
 // Step is one statement kind on one table. Rows of an insert or upsert
