@@ -35,7 +35,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -322,17 +321,17 @@ func (t *pgTx) AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft
 // replay) it rolls back to the savepoint, stops being optimistic for that
 // table, and takes the general path: COPY into a staging table shaped like
 // the target's columns, then one INSERT ... SELECT ... ON CONFLICT.
-func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data []byte, upsert bool, insertSelect func(string) string) error {
+func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data sqlsink.CopyData, upsert bool, insertSelect func(string) string) error {
 	colList := strings.Join(cols, ", ")
 	if !upsert {
-		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		return err
 	}
 	if !t.d.conflicted(table) {
 		if _, err := t.tx.Exec(ctx, "SAVEPOINT sluice_copy"); err != nil {
 			return err
 		}
-		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		if err == nil {
 			_, err = t.tx.Exec(ctx, "RELEASE SAVEPOINT sluice_copy")
 			return err
@@ -352,7 +351,7 @@ func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data [
 		return err
 	}
 	stage = "pg_temp." + stage
-	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
+	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
 		return err
 	}
 	if _, err := t.tx.Exec(ctx, insertSelect(stage)); err != nil {

@@ -22,43 +22,21 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 		})
 		return a.rec, err
 	}
-	// Convert arguments (or encode the rows for a RowCopier) first: a
-	// value the server cannot take at all is the row's fault.
-	rows := make([]Row, 0, len(st.Rows))
 	rc, _ := tx.(RowCopier)
 	_, copier := tx.(Copier)
 	copier = copier || rc != nil
 	if rc != nil && (st.Action == ActInsert || st.Action == ActUpsert) && len(st.Rows) >= w.copyMin {
-		soft := w.cfg.DeleteMode == DeleteSoft
-		buf := w.copyBuf[:0]
-		for _, r := range st.Rows {
-			start := len(buf)
-			var err error
-			if buf, err = rc.AppendCopyRow(buf, r.Schema, r.Vals, soft, r.Deleted); err != nil {
-				buf = buf[:start]
-				a.reject(r, err)
-				continue
-			}
-			r.enc.start, r.enc.end = start, len(buf)
-			rows = append(rows, r)
+		return a.stream(ctx, rc)
+	}
+	// Convert arguments first: a value the server cannot take at all is
+	// the row's fault.
+	rows := make([]Row, 0, len(st.Rows))
+	for _, r := range st.Rows {
+		if err := a.convert(&r); err != nil {
+			a.reject(r, err)
+			continue
 		}
-		a.copyBuf = buf
-		// Kept for the next group unless a huge batch grew it: the
-		// sink's memory stays bounded by the batch, not by the largest
-		// batch ever seen.
-		if cap(buf) <= maxKeptCopyBuf {
-			w.copyBuf = buf
-		} else {
-			w.copyBuf = nil
-		}
-	} else {
-		for _, r := range st.Rows {
-			if err := a.convert(&r); err != nil {
-				a.reject(r, err)
-				continue
-			}
-			rows = append(rows, r)
-		}
+		rows = append(rows, r)
 	}
 	chunk := w.maxRows
 	if st.Action == ActInsert || st.Action == ActUpsert || st.Action == ActDelete {
@@ -84,6 +62,47 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 			return nil, err
 		}
 		rows = rows[n:]
+	}
+	return a.rec, nil
+}
+
+// stream writes an insert or upsert group through a RowCopier: the first
+// COPY starts at once and reads the rows as another goroutine encodes
+// them (copyStream); rows that cannot be encoded are rejected and never
+// sent. When the server rejects the data, the rows are isolated as in
+// guard, from the finished encoding.
+func (a *applier) stream(ctx context.Context, rc RowCopier) (component.RecordErrors, error) {
+	w := a.w
+	s := startCopyStream(rc, a.st.Rows, w.cfg.DeleteMode == DeleteSoft, w.copyBuf)
+	finished := false
+	finish := func() {
+		if finished {
+			return
+		}
+		finished = true
+		s.wait()
+		a.copyBuf = s.buf
+		// Kept for the next group unless a huge batch grew it: the
+		// sink's memory stays bounded by the batch, not by the largest
+		// batch ever seen.
+		if cap(s.buf) <= maxKeptCopyBuf {
+			w.copyBuf = s.buf
+		} else {
+			w.copyBuf = nil
+		}
+		for _, r := range s.bad {
+			a.reject(r.row, r.err)
+		}
+	}
+	defer finish() // whatever fails, the encoder has ended when apply returns
+	err := a.guardRun(ctx, func() error {
+		err := a.insert(ctx, a.st.Rows[:0], s)
+		finish()
+		return err
+	}, func() []Row { return s.rows }, a.run)
+	finish()
+	if err != nil {
+		return nil, err
 	}
 	return a.rec, nil
 }
@@ -145,10 +164,16 @@ func (a *applier) convert(r *Row) error {
 // data, it rolls back to the savepoint and retries the rows one by one,
 // rejecting the ones that fail alone.
 func (a *applier) guard(ctx context.Context, rows []Row, fn func([]Row) error) error {
+	return a.guardRun(ctx, func() error { return fn(rows) }, func() []Row { return rows }, fn)
+}
+
+// guardRun is guard running try (fn on rowsOf()) first; rowsOf is called
+// after try, only when the rows must be isolated.
+func (a *applier) guardRun(ctx context.Context, try func() error, rowsOf func() []Row, fn func([]Row) error) error {
 	if err := a.tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return a.w.fail("savepoint", err)
 	}
-	err := fn(rows)
+	err := try()
 	if err == nil {
 		if err := a.tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
 			return a.w.fail("release savepoint", err)
@@ -164,6 +189,10 @@ func (a *applier) guard(ctx context.Context, rows []Row, fn func([]Row) error) e
 	}
 	if err := a.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
 		return a.w.fail("rollback to savepoint", err)
+	}
+	rows := rowsOf()
+	if len(rows) == 0 {
+		return nil
 	}
 	if len(rows) == 1 {
 		a.reject(rows[0], err)
@@ -198,7 +227,7 @@ func (a *applier) run(rows []Row) error {
 	d := a.w.d
 	switch a.st.Action {
 	case ActInsert, ActUpsert:
-		return a.insert(ctx, rows)
+		return a.insert(ctx, rows, nil)
 	case ActDelete:
 		s := rows[0].Schema
 		keys := a.w.keys(s)
@@ -304,9 +333,14 @@ func (a *applier) update(r Row) (Stmt, bool) {
 
 // insert writes full rows with one multi-row INSERT (or COPY), with the
 // upsert clause for ActUpsert.
-func (a *applier) insert(ctx context.Context, rows []Row) error {
+func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) error {
 	d := a.w.d
-	s := rows[0].Schema
+	var s *event.Schema
+	if stream != nil {
+		s = a.st.Rows[0].Schema // insert and upsert groups share one schema
+	} else {
+		s = rows[0].Schema
+	}
 	keys := a.w.keys(s)
 	isKey := make([]bool, len(s.Columns))
 	for _, k := range keys {
@@ -337,11 +371,16 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 	insertSelect := func(stage string) string {
 		return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
 	}
-	if rc, ok := a.tx.(RowCopier); ok && len(rows) >= a.w.copyMin && rows[0].enc.end > 0 {
-		// The rows are a contiguous run of the group, so their
-		// encodings are one span of the buffer.
-		data := a.copyBuf[rows[0].enc.start:rows[len(rows)-1].enc.end]
-		return rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+	if rc, ok := a.tx.(RowCopier); ok {
+		switch {
+		case stream != nil:
+			return rc.CopyRows(ctx, a.table, cols, stream, a.st.Action == ActUpsert, insertSelect)
+		case len(rows) >= a.w.copyMin && rows[0].enc.end > 0:
+			// The rows are a contiguous run of the group, so their
+			// encodings are one span of the buffer.
+			data := copySpan(a.copyBuf[rows[0].enc.start:rows[len(rows)-1].enc.end])
+			return rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+		}
 	}
 	vals := make([][]any, len(rows))
 	for n := range rows {
