@@ -15,7 +15,13 @@
 //   - Inserts and upserts of at least 200 rows go through COPY (text
 //     format), each row encoded straight into the COPY data
 //     (sqlsink.AppendPGCopy: the parameters' text, escaped; no value is
-//     converted twice or boxed). Upserts first COPY straight into the table under a
+//     converted twice or boxed). The COPY starts at once and streams the
+//     rows while another goroutine encodes them, in 64 KiB pieces, so the
+//     server stores the first rows while the last are encoded; the whole
+//     encoding is kept for a second attempt and for isolating bad rows.
+//     It is the same COPY in the same transaction as before: nothing is
+//     committed, and no event acknowledged, until the Write's commit.
+//     Upserts first COPY straight into the table under a
 //     savepoint, which is as fast as a bare COPY when no key exists yet
 //     (a first snapshot); after the first unique violation on a table they
 //     COPY into a temporary staging table created in the transaction
