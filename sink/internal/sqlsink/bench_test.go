@@ -40,3 +40,13 @@ func BenchmarkPlanSnapshot(b *testing.B) {
 		Plan(evs, tables, nil, opt)
 	}
 }
+
+func BenchmarkAppendPGCopyText(b *testing.B) {
+	c := &event.Column{Name: "description", Type: event.TypeString}
+	v := event.String("a description of some length, with words and a number 12345")
+	buf := make([]byte, 0, 1<<16)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = AppendPGCopy(buf[:0], c, v)
+	}
+}

@@ -396,32 +396,50 @@ func AppendPGCopy(b []byte, c *event.Column, v event.Value) ([]byte, error) {
 	case event.KindFloat:
 		return appendPGFloat(b, c, v), nil
 	}
-	if strings.IndexByte(v.Str, 0) >= 0 && c.Type != event.TypeBytes {
+	out, nul := appendCopyText(b, v.Str)
+	if nul && c.Type != event.TypeBytes {
 		return b, fmt.Errorf("column %q: text contains a NUL byte, which PostgreSQL text cannot hold", c.Name)
 	}
-	return appendCopyEscaped(b, v.Str), nil
+	return out, nil
 }
 
 // appendCopyEscaped appends s as a field of COPY's text format.
 func appendCopyEscaped(b []byte, s string) []byte {
-	for {
-		i := strings.IndexAny(s, "\\\n\r\t")
-		if i < 0 {
-			return append(b, s...)
+	b, _ = appendCopyText(b, s)
+	return b
+}
+
+// appendCopyText appends s as a field of COPY's text format (backslash,
+// newline, carriage return and tab escaped) and reports whether s holds a
+// NUL byte: one pass over s for both (text values are most of the COPY
+// data; strings.IndexAny and IndexByte took two).
+func appendCopyText(b []byte, s string) (_ []byte, nul bool) {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' {
+			continue
 		}
-		b = append(b, s[:i]...)
-		switch s[i] {
+		var esc string
+		switch c {
 		case '\\':
-			b = append(b, `\\`...)
+			esc = `\\`
 		case '\n':
-			b = append(b, `\n`...)
+			esc = `\n`
 		case '\r':
-			b = append(b, `\r`...)
+			esc = `\r`
 		case '\t':
-			b = append(b, `\t`...)
+			esc = `\t`
+		case 0:
+			nul = true
+			continue
+		default:
+			continue
 		}
-		s = s[i+1:]
+		b = append(append(b, s[start:i]...), esc...)
+		start = i + 1
 	}
+	return append(b, s[start:]...), nul
 }
 
 func appendPGFloat(b []byte, c *event.Column, v event.Value) []byte {
