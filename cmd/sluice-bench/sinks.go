@@ -424,7 +424,7 @@ func (b *bench) sinkPGTable() error {
     dsn: %s
     table: product
 `, strconv.Quote(target))
-	rate, rss, err := b.sluiceInto("pgtable", sink, func(ctx context.Context) (int64, error) {
+	rate, rss, cpu, err := b.sluiceIntoCPU("pgtable", sink, func(ctx context.Context) (int64, error) {
 		var n int64
 		err := tconn.QueryRow(ctx, "SELECT count(*) FROM product").Scan(&n)
 		return n, err
@@ -432,6 +432,10 @@ func (b *bench) sinkPGTable() error {
 	if err != nil {
 		return err
 	}
+	// sluice's CPU per row is the figure paired rounds compare: the shared
+	// cores make wall-clock rates swing with the load.
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice pgtable: CPU %s (%.2f µs/row)\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(b.p.Rows))
+	b.rep.add(sec, "sinks.pgtable.sluice_cpu_s", "sluice CPU time (user+sys)", cpu.Seconds(), "s")
 	b.addSinkFigures(sec, "pgtable", "rows/s", base, rate, rss, "COPY TO → COPY FROM rows/s", 0.8)
 	return nil
 }

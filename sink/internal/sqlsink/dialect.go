@@ -110,3 +110,21 @@ type Tx interface {
 type Copier interface {
 	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(stage string) string) error
 }
+
+// RowCopier is implemented by transactions whose bulk-load path takes rows
+// already encoded (PostgreSQL's COPY text format). The applier encodes
+// each row of an insert or upsert group straight into one buffer with
+// AppendCopyRow, without converting its values to arguments first (a row
+// whose values cannot be encoded is rejected, as Dialect.Arg would), and
+// hands CopyRows the encoded rows it writes: the whole group, streamed
+// while it is encoded (AppendCopyRow then runs on another goroutine than
+// CopyRows), or a contiguous part of it while bad rows are isolated. It is
+// preferred to Copier.
+type RowCopier interface {
+	// AppendCopyRow appends one row: vals in s's column order, then, when
+	// soft, the soft-delete column's value deleted.
+	AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft, deleted bool) ([]byte, error)
+	// CopyRows is Copier.CopyInsert taking rows encoded by AppendCopyRow;
+	// each COPY reads them from data.Reader().
+	CopyRows(ctx context.Context, table string, cols []string, data CopyData, upsert bool, insertSelect func(stage string) string) error
+}
