@@ -9,8 +9,10 @@ build:
 test:
 	scripts/test.sh
 
+# The full report (bench/last.md, README.md's table): every phase, the
+# 10,000,000-row snapshot of the scale phase and a CPU profile summary.
 bench: build
-	scripts/bench.sh
+	scripts/bench.sh -scale-x10 -profiles
 
 # Short fuzzing pass over every fuzz target (FUZZTIME per target).
 FUZZTIME ?= 30s

@@ -153,8 +153,12 @@ func TestProcessorRejectsToDeadLetterOrStops(t *testing.T) {
 	if err == nil || err.Error() != wantErr {
 		t.Fatalf("got %v\nwant %s", err, wantErr)
 	}
-	if cp, _ := st.Checkpoint("a"); string(cp) != "5" {
-		t.Fatalf("checkpoint %q, want 5", cp)
+	// The checkpoint never covers the rejected batch (ids 6..10). Whether
+	// it covers the batch before it (ids 1..5, checkpoint "5") depends on
+	// whether that batch's write finished before the failure stopped the
+	// sinks: a failed run does not drain (Runner.Run), so both are right.
+	if cp, _ := st.Checkpoint("a"); string(cp) != "5" && len(cp) != 0 {
+		t.Fatalf("checkpoint %q, want 5 or none", cp)
 	}
 }
 

@@ -17,7 +17,10 @@
 // the decode → encode hot path allocates one slice per image.
 package event
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Op is the kind of change, spelled as Debezium spells it.
 type Op byte
@@ -164,17 +167,51 @@ func (e *Event) Key() []Value {
 // Where returns the event's source position for messages: Position when
 // the source set it, else one derived from Source ("lsn 0/16B3748", "tx 42").
 func (e *Event) Where() string {
+	if e.Position != "" {
+		return e.Position
+	}
+	return string(e.AppendWhere(nil))
+}
+
+// AppendWhere appends Where's text to dst, without allocating it (the
+// Kafka sink writes it into every record's sluice.position header).
+func (e *Event) AppendWhere(dst []byte) []byte {
 	switch {
 	case e.Position != "":
-		return e.Position
+		return append(dst, e.Position...)
 	case e.Source.Binlog != nil:
-		return fmt.Sprintf("binlog %s:%d row %d", e.Source.Binlog.File, e.Source.Binlog.Pos, e.Source.Row)
+		dst = append(dst, "binlog "...)
+		dst = append(dst, e.Source.Binlog.File...)
+		dst = append(dst, ':')
+		dst = strconv.AppendUint(dst, e.Source.Binlog.Pos, 10)
+		dst = append(dst, " row "...)
+		return strconv.AppendInt(dst, int64(e.Source.Row), 10)
 	case e.Source.HasLSN:
-		return fmt.Sprintf("lsn %X/%X", e.Source.LSN>>32, uint32(e.Source.LSN))
+		dst = append(dst, "lsn "...)
+		dst = appendHexUpper(dst, e.Source.LSN>>32)
+		dst = append(dst, '/')
+		return appendHexUpper(dst, uint64(uint32(e.Source.LSN)))
 	case e.Source.HasTxID:
-		return fmt.Sprintf("tx %d", e.Source.TxID)
+		dst = append(dst, "tx "...)
+		return strconv.AppendInt(dst, e.Source.TxID, 10)
 	}
-	return "unknown position"
+	return append(dst, "unknown position"...)
+}
+
+// appendHexUpper is %X of v.
+func appendHexUpper(dst []byte, v uint64) []byte {
+	const digits = "0123456789ABCDEF"
+	var b [16]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = digits[v&0xF]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, b[i:]...)
 }
 
 // String is a short description for logs and errors (never row contents).

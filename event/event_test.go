@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 )
@@ -87,6 +88,45 @@ func TestVersionIncrementalSnapshot(t *testing.T) {
 		}
 		if tc.src.Snapshot != SnapshotFalse && !e.Seq().IsZero() {
 			t.Errorf("%+v: Seq = %+v, want zero", tc.src, e.Seq())
+		}
+	}
+}
+
+// AppendWhere writes, without fmt, exactly what Where wrote with it.
+func TestAppendWhere(t *testing.T) {
+	sprintf := func(e *Event) string { // Where before AppendWhere
+		switch {
+		case e.Position != "":
+			return e.Position
+		case e.Source.Binlog != nil:
+			return fmt.Sprintf("binlog %s:%d row %d", e.Source.Binlog.File, e.Source.Binlog.Pos, e.Source.Row)
+		case e.Source.HasLSN:
+			return fmt.Sprintf("lsn %X/%X", e.Source.LSN>>32, uint32(e.Source.LSN))
+		case e.Source.HasTxID:
+			return fmt.Sprintf("tx %d", e.Source.TxID)
+		}
+		return "unknown position"
+	}
+	events := []Event{
+		{Source: Source{LSN: 0, HasLSN: true}},
+		{Source: Source{LSN: 0x16B3748, HasLSN: true}},
+		{Source: Source{LSN: 0xFFFF_FFFF_FFFF_FFFF, HasLSN: true}},
+		{Source: Source{LSN: 0xABCDEF01_00000A0B, HasLSN: true, TxID: 9, HasTxID: true}},
+		{Source: Source{TxID: 42, HasTxID: true}},
+		{Source: Source{TxID: -7, HasTxID: true}},
+		{Source: Source{Binlog: &Binlog{File: "mysql-bin.000003", Pos: 18446744073709551615}, Row: -2}},
+		{Source: Source{Binlog: &Binlog{File: "b.1", Pos: 4}, Row: 2147483647, LSN: 5, HasLSN: true}},
+		{Position: "gen 7", Source: Source{LSN: 1, HasLSN: true}},
+		{},
+	}
+	for i := range events {
+		e := &events[i]
+		want := sprintf(e)
+		if got := string(e.AppendWhere([]byte("x"))); got != "x"+want {
+			t.Errorf("AppendWhere %q, want %q", got, "x"+want)
+		}
+		if got := e.Where(); got != want {
+			t.Errorf("Where %q, want %q", got, want)
 		}
 	}
 }

@@ -2,13 +2,17 @@
 # scripts/bench.sh — sluice's benchmark report (what `make bench` runs).
 #
 #   scripts/bench.sh                       # full run: 1M rows, 1M updates, 20 s latency
-#   scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5   # quick try
+#   scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5 -outage-seconds 10   # quick try
+#   scripts/bench.sh -phases debezium -rows 100000 -updates 100000     # Debezium beside sluice
+#   scripts/bench.sh -phases scale -scale-x10                          # with the 10M-row snapshot
 #   scripts/bench.sh -phases binlog,poll -out bench/sources             # source figures
 #   scripts/bench.sh -phases binlog,poll -rows 50000 -out /tmp/src      # quick try of those
 #
 # The binlog and poll phases start their own MariaDB (scripts/mariadb.sh
 # under the work directory, stopped at the end of the phase) and need
 # mariadb-binlog (mariadb-client); see cmd/sluice-bench/binlog.go and poll.go.
+# The debezium phase runs scripts/debezium.sh start (Debezium 2.7.3's jars
+# from Maven Central, cached in $SLUICE_CACHE; a JDK and Maven are needed).
 # Arguments go to ./cmd/sluice-bench (see its -help). It starts its
 # own PostgreSQL (fsync on) under a fresh directory; this script's trap stops
 # that server and removes the directory on any exit, even if the Go program

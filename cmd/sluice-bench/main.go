@@ -20,7 +20,8 @@
 //  4. Latency: sluice streams while a loader commits -latency-rate
 //     single-row updates a second for -latency-seconds, each setting a
 //     unique marker; a tailer follows the output file. Latency is the time
-//     the marker's line was read minus the time the commit returned.
+//     the marker's line was read minus the time the commit returned. A
+//     second run does the same at -latency-rate-high (10,000/s).
 //  5. Sinks (opensearch, pgtable, mariadb; see sinks.go): the snapshot into
 //     an OpenSearch index, a PostgreSQL table and a MariaDB table against a
 //     plain bulk loader, COPY FROM and LOAD DATA of the same rows.
@@ -34,7 +35,15 @@
 //  9. poll (see poll.go): sql_poll in incrementing mode over the product
 //     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
 //     the same driver.
-//  10. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
+//  10. debezium (see debezium.go): Debezium 2.7.3's embedded engine beside
+//     sluice on the same table, snapshot and drain into a file, rate, rate
+//     after the first line, CPU per line and peak RSS of both.
+//  11. scale (see scale.go, outage.go): snapshots of -rows/10, -rows (and
+//     -rows×10 with -scale-x10) rows, a 100-column table, 10 kB TOASTed
+//     rows, one transaction of -rows updates, and the catch-up after a
+//     -outage-seconds sink outage. These two run after the phases that read
+//     product, whose table their updates would bloat.
+//  12. sql (see sql.go): the streaming SQL benchmark of issue 11, bench/sql's
 //     four queries over orders, customers and shipments tables (-sql-rows)
 //     snapshotted from PostgreSQL into a file, with and without the
 //     statements, and the p99 latency they add at -latency-rate inserts a
@@ -44,15 +53,22 @@
 // Each timed step starts after a CHECKPOINT, so that WAL written by an
 // earlier step does not trigger one in the middle of it; the load average
 // at each phase is recorded because other work on the machine is the
-// largest source of noise. Peak RSS is each child's VmHWM (see child.sampleHWM). Every wait has a deadline, every
+// largest source of noise. Peak RSS is each child's VmHWM (see
+// child.sampleHWM); CPU time is the child's user + system time from rusage,
+// the figure to compare on a busy machine. With -sluice-cpuprofile every
+// sluice run writes a CPU profile and the report ends with the heaviest
+// functions of each (profile.go). Every wait has a deadline, every
 // child runs in its own process group and is killed at exit, and the server
 // and work directory are removed at exit. The report goes to stdout and to
-// bench/last.md and bench/last.json; figures are compared with the previous
-// bench/last.json when there is one.
+// bench/last.md and bench/last.json; every figure is shown beside the same
+// figure of the previous bench/last.json, when there is one, and figures
+// taken from repeated runs show the runs' spread. A report written to the
+// default directory also rewrites README.md's performance table
+// (readme.go).
 //
 // Run it with `make bench` or `scripts/bench.sh [flags]`; a quick try:
 //
-//	scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5
+//	scripts/bench.sh -rows 100000 -updates 100000 -latency-seconds 5 -outage-seconds 10
 package main
 
 import (
@@ -71,26 +87,34 @@ import (
 
 // bench holds what the phases share.
 type bench struct {
-	ctx           context.Context
-	repo          string
-	work          string // temporary; holds the server, binaries and outputs
-	dsn           string
-	conn          *pgx.Conn
-	procs         *procs
-	sluiceBin     string // empty when sluice does not build
-	psql          string
-	recvlogical   string
-	publication   string
-	rep           *report
-	p             params
-	latencyConn   int
-	keep          bool // keep sluice outputs for inspection
-	table         tableInfo
-	runs          int    // timed runs per side in the source phases
-	pollBatch     int    // sql_poll's batch_max_rows in the poll phase
-	cpuProfileDir string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
+	ctx         context.Context
+	repo        string
+	work        string // temporary; holds the server, binaries and outputs
+	dsn         string
+	conn        *pgx.Conn
+	procs       *procs
+	sluiceBin   string // empty when sluice does not build
+	psql        string
+	recvlogical string
+	publication string
+	rep         *report
+	p           params
+	latencyConn int
+	// latencyHighConns is the loader's connections at -latency-rate-high.
+	latencyHighConns int
+	// loadRate and loadConns override -latency-rate and -latency-conns in
+	// loadWith during a latency run (0: not overridden).
+	loadRate, loadConns int
+	keep                bool // keep sluice outputs for inspection
+	table               tableInfo
+	runs                int    // timed runs per side in the source phases
+	pollBatch           int    // sql_poll's batch_max_rows in the poll phase
+	cpuProfileDir       string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
 	// the s3 phase's server, for its runs
 	s3Endpoint, s3Key, s3Secret, s3Region string
+
+	scaleX10      bool    // the scale phase also snapshots -rows×10 rows
+	outageSeconds float64 // the scale phase's sink outage; 0: none
 
 	sqlRows           int     // orders (and shipments) in the sql phase
 	sqlCases          string  // the sql phase's cases, comma-separated
@@ -102,31 +126,38 @@ func main() {
 }
 
 func run() int {
+	var b0 bench // flags that go straight into the bench
 	var (
 		p           params
 		dsn         = flag.String("dsn", "", "use this PostgreSQL instead of starting one (its table product is replaced)")
 		workdir     = flag.String("workdir", "", "work directory (default: a new temporary directory, removed at exit)")
 		sluiceBin   = flag.String("sluice", "", "sluice binary to use (default: go build ./cmd/sluice)")
-		outDir      = flag.String("out", "", "report directory (default: <repo>/bench)")
-		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,sql", "phases to run, comma-separated")
+		outDir      = flag.String("out", "", "report directory (default: <repo>/bench; only then is README.md's performance table rewritten)")
+		readmeJSON  = flag.String("readme-from", "", "only rewrite README.md's performance table from this report (e.g. bench/last.json) and exit")
+		phases      = flag.String("phases", "snapshot,drain,latency,opensearch,pgtable,mariadb,kafka,s3,binlog,poll,debezium,scale,sql", "phases to run, comma-separated")
 		timeout     = flag.Duration("timeout", 90*time.Minute, "deadline for the whole run")
 		latencyConn = flag.Int("latency-conns", 8, "connections the latency loader commits from")
 		keep        = flag.Bool("keep", false, "keep each sluice run's output, pipeline and log in the work directory")
 		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog, poll and s3 phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
-		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the binlog, poll, sink and sql phases (slows it a little; not for the reported figures)")
+		profiles    = flag.Bool("profiles", false, "profile sluice's runs into the work directory and end the report with each profile's heaviest functions (what make bench does; -sluice-cpuprofile keeps the files)")
+		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the snapshot, drain, debezium, scale, binlog, poll, sink and sql phases (slows it by a few per cent); the report ends with each profile's heaviest functions")
 		sqlRows     = flag.Int("sql-rows", 1_000_000, "orders (and, for case c, shipments) in the sql phase")
 		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
 		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")
 	)
+	flag.BoolVar(&b0.scaleX10, "scale-x10", false, "the scale phase also snapshots a table of -rows×10 rows (10,000,000 at the default -rows: about 7 GB of output)")
+	flag.Float64Var(&b0.outageSeconds, "outage-seconds", 60, "length of the scale phase's sink outage; 0: none")
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
 	flag.IntVar(&p.TxRows, "tx-rows", 10_000, "updates per transaction in the change drain")
 	flag.Float64Var(&p.LatencySeconds, "latency-seconds", 20, "length of the latency run")
 	flag.IntVar(&p.LatencyRate, "latency-rate", 1000, "single-row commits per second in the latency run")
+	flag.IntVar(&p.LatencyRateHigh, "latency-rate-high", 10_000, "single-row commits per second in the second latency run (issue 15: p99 ≤ 25 ms at 10,000/s); 0: none")
+	latencyHighConns := flag.Int("latency-high-conns", 32, "connections the loader commits from in the second latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
 	flag.Parse()
-	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || flag.NArg() > 0 {
+	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || p.LatencyRateHigh < 0 || *latencyHighConns < 1 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || b0.outageSeconds < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
 	}
@@ -145,11 +176,19 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "sluice-bench:", err)
 		return 1
 	}
-	if *outDir == "" {
+	if *readmeJSON != "" {
+		if err := readmeFrom(filepath.Join(repo, "README.md"), *readmeJSON); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	defaultOut := *outDir == ""
+	if defaultOut {
 		*outDir = filepath.Join(repo, "bench")
 	}
-	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, keep: *keep, pollBatch: *pollBatch, runs: *runs,
-		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency}
+	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, latencyHighConns: *latencyHighConns, keep: *keep, pollBatch: *pollBatch, runs: *runs,
+		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency, scaleX10: b0.scaleX10, outageSeconds: b0.outageSeconds}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if *cpuProfile != "" {
@@ -164,6 +203,9 @@ func run() int {
 			return 1
 		}
 		defer os.RemoveAll(b.work)
+	}
+	if *profiles && b.cpuProfileDir == "" {
+		b.cpuProfileDir = filepath.Join(b.work, "profiles")
 	}
 	// Runs first at exit: children, then the connection, then the server.
 	defer func() {
@@ -207,6 +249,10 @@ func run() int {
 		{"s3", b.sinkS3},
 		{"binlog", b.binlog},
 		{"poll", b.poll},
+		// After the phases that read product: their 2-3 million updates
+		// would bloat the table the sink and source phases snapshot.
+		{"debezium", b.debezium},
+		{"scale", b.scale},
 		{"sql", b.sqlPhase},
 	}
 	for _, s := range steps {
@@ -226,6 +272,9 @@ func run() int {
 	}
 
 	b.rep.Load = append(b.rep.Load, "end "+loadAvg())
+	if b.cpuProfileDir != "" {
+		b.summarizeProfiles(b.cpuProfileDir)
+	}
 	b.rep.compare(filepath.Join(*outDir, "last.json"))
 	var md strings.Builder
 	b.rep.markdown(&md)
@@ -240,6 +289,13 @@ func run() int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "sluice-bench: report written to %s/last.md and last.json\n", *outDir)
+	if defaultOut {
+		if err := updateReadme(filepath.Join(repo, "README.md"), b.rep); err != nil {
+			b.rep.problem("README.md: %v", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "sluice-bench: README.md's performance table rewritten")
+		}
+	}
 	if len(b.rep.Problems) > 0 {
 		return 1
 	}

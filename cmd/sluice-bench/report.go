@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type figure struct {
 	Target  string   `json:"target,omitempty"`
 	Pass    *bool    `json:"pass,omitempty"`
 	Prev    *float64 `json:"previous,omitempty"`
+	// Runs holds every run's value when the figure is the best (or the
+	// worst) of repeated runs, for the spread.
+	Runs []float64 `json:"runs,omitempty"`
 }
 
 // params are the run's knobs, recorded so that reports of different sizes
@@ -34,8 +38,10 @@ type params struct {
 	TxRows         int     `json:"tx_rows"`
 	LatencySeconds float64 `json:"latency_seconds"`
 	LatencyRate    int     `json:"latency_rate"`
-	BulkDocs       int     `json:"bulk_docs,omitempty"`
-	SQLRows        int     `json:"sql_rows,omitempty"` // orders in the sql phase (0: not run)
+	// LatencyRateHigh is the second latency run's rate (0: none).
+	LatencyRateHigh int `json:"latency_rate_high,omitempty"`
+	BulkDocs        int `json:"bulk_docs,omitempty"`
+	SQLRows         int `json:"sql_rows,omitempty"` // orders in the sql phase (0: not run)
 }
 
 // report is what one run produces: bench/last.md and bench/last.json.
@@ -49,11 +55,29 @@ type report struct {
 	Figures  []figure  `json:"figures"`
 	Load     []string  `json:"load,omitempty"` // "phase: 1 5 15 min load average" at each phase's start
 	Problems []string  `json:"problems,omitempty"`
-	PrevWhen string    `json:"previous_when,omitempty"`
+	// Profiles are the top frames of sluice's CPU profiles (-sluice-cpuprofile).
+	Profiles []profileSummary `json:"profiles,omitempty"`
+	PrevWhen string           `json:"previous_when,omitempty"`
 }
 
 func (r *report) add(section, key, label string, v float64, unit string) {
 	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit})
+}
+
+// addRuns adds a figure chosen from repeated runs (v, usually the best)
+// with every run's value, so the report shows the spread.
+func (r *report) addRuns(section, key, label string, runs []float64, v float64, unit string) {
+	r.Figures = append(r.Figures, figure{Section: section, Key: key, Label: label, Value: v, Unit: unit, Runs: slices.Clone(runs)})
+}
+
+// setRuns attaches every run's value to the figure already added under
+// key, for phases whose figures are added by shared helpers.
+func (r *report) setRuns(key string, runs []float64) {
+	for i := range r.Figures {
+		if r.Figures[i].Key == key {
+			r.Figures[i].Runs = slices.Clone(runs)
+		}
+	}
 }
 
 // addTarget adds a figure with a goal; pass says whether it was met.
@@ -129,18 +153,27 @@ func (r *report) markdown(w io.Writer) {
 		fmt.Fprintf(w, "- Load average (1, 5, 15 min) when each phase started: %s\n", strings.Join(r.Load, "; "))
 	}
 	p := r.Params
-	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s\n",
-		p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)
+	fmt.Fprintf(w, "- Parameters: rows %d, updates %d in transactions of %d, latency %g s at %d commits/s", p.Rows, p.Updates, p.TxRows, p.LatencySeconds, p.LatencyRate)
+	if p.LatencyRateHigh > 0 {
+		fmt.Fprintf(w, " and at %d", p.LatencyRateHigh)
+	}
+	fmt.Fprintln(w)
 	if p.SQLRows > 0 {
 		fmt.Fprintf(w, "- Streaming SQL: %d orders (and shipments), %d customers and customer keys\n", p.SQLRows, sqlTableRows)
 	}
 	t := r.Table
 	if t.Rows > 0 {
-		fmt.Fprintf(w, "- Table product: %d rows, heap %.1f MB, with indexes %.1f MB, COPY text %.1f MB (%.0f bytes/row)\n",
-			t.Rows, mb(t.TableBytes), mb(t.TotalBytes), mb(t.CopyBytes), float64(t.CopyBytes)/float64(t.Rows))
+		fmt.Fprintf(w, "- Table product: %d rows, heap %.1f MB, with indexes %.1f MB", t.Rows, mb(t.TableBytes), mb(t.TotalBytes))
+		if t.CopyBytes > 0 { // measured by the snapshot phase
+			fmt.Fprintf(w, ", COPY text %.1f MB (%.0f bytes/row)", mb(t.CopyBytes), float64(t.CopyBytes)/float64(t.Rows))
+		}
+		fmt.Fprintln(w)
 	}
 	if r.PrevWhen != "" {
 		fmt.Fprintf(w, "- Previous report: %s; \"vs prev\" is this value / previous value\n", r.PrevWhen)
+	}
+	if len(r.Profiles) > 0 {
+		fmt.Fprintln(w, "- sluice ran with --cpuprofile (a few per cent slower); the heaviest functions of each run are at the end")
 	}
 	fmt.Fprintln(w, "- MB = 10^6 bytes of COPY text output; RSS is the child's peak VmHWM, sampled from /proc every 10 ms (rusage's maxrss would count the benchmark's own memory: Go's exec starts the child from the parent's); CPU time is the child's own (rusage), the server's is not included")
 	fmt.Fprintln(w)
@@ -149,23 +182,23 @@ func (r *report) markdown(w io.Writer) {
 		if f.Section != section {
 			section = f.Section
 			fmt.Fprintf(w, "\n## %s\n\n", section)
-			fmt.Fprintln(w, "| figure | value | target | vs prev |")
-			fmt.Fprintln(w, "|---|---:|---|---:|")
+			fmt.Fprintln(w, "| figure | value | runs (spread) | target | previous | vs prev |")
+			fmt.Fprintln(w, "|---|---:|---|---|---:|---:|")
 		}
 		target := ""
 		if f.Pass != nil {
-			verdict := "MISS"
-			if *f.Pass {
-				verdict = "PASS"
+			target = f.Target + " **" + verdict(*f.Pass) + "**"
+		}
+		prev, vs := "", ""
+		if f.Prev != nil {
+			prev = formatValue(*f.Prev, f.Unit)
+			if *f.Prev != 0 {
+				vs = fmt.Sprintf("%.2f×", f.Value / *f.Prev)
 			}
-			target = f.Target + " **" + verdict + "**"
 		}
-		vs := ""
-		if f.Prev != nil && *f.Prev != 0 {
-			vs = fmt.Sprintf("%.2f×", f.Value / *f.Prev)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", f.Label, formatValue(f.Value, f.Unit), target, vs)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", f.Label, formatValue(f.Value, f.Unit), spread(f.Runs, f.Unit), target, prev, vs)
 	}
+	profilesMarkdown(w, r.Profiles)
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(w, "\n## Problems\n\n")
 		for _, p := range r.Problems {
@@ -178,24 +211,54 @@ func (r *report) markdown(w io.Writer) {
 	}
 }
 
+func verdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// spread renders repeated runs as "low–high unit (n runs, ±p %)", where p
+// is half the range over the middle; empty for fewer than two runs.
+func spread(runs []float64, unit string) string {
+	if len(runs) < 2 {
+		return ""
+	}
+	lo, hi := slices.Min(runs), slices.Max(runs)
+	s := formatNumber(lo, unit) + "–" + formatValue(hi, unit) + fmt.Sprintf(" (%d runs", len(runs))
+	if mid := (lo + hi) / 2; mid > 0 {
+		s += fmt.Sprintf(", ±%.0f %%", 50*(hi-lo)/mid)
+	}
+	return s + ")"
+}
+
 func mb(b int64) float64 { return float64(b) / 1e6 }
 
 // formatValue prints a value with a precision suited to its unit.
 func formatValue(v float64, unit string) string {
+	n := formatNumber(v, unit)
+	switch {
+	case n == "n/a":
+		return n
+	case unit == "×":
+		return n + "×"
+	default:
+		return n + " " + unit
+	}
+}
+
+// formatNumber is formatValue without the unit.
+func formatNumber(v float64, unit string) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
 	switch unit {
 	case "rows/s", "changes/s", "commits/s", "rows", "lines", "samples":
-		return thousands(int64(math.Round(v))) + " " + unit
-	case "ms":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
-	case "s":
-		return strconv.FormatFloat(v, 'f', 2, 64) + " s"
-	case "×":
-		return strconv.FormatFloat(v, 'f', 2, 64) + "×"
+		return thousands(int64(math.Round(v)))
+	case "ms", "s", "×", "µs":
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	default:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 }
 

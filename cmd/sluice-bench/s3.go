@@ -88,6 +88,8 @@ func (b *bench) sinkS3() error {
 		fmt.Fprintf(os.Stderr, "sluice-bench: s3 %s: sluice rows/s %s; upload rows/s %s; sluice CPU %v\n", f.name, spread(sluiceRuns), spread(uploadRuns), cpus)
 		b.addSinkFigures(sec, "s3_"+f.name, "rows/s", best(uploadRuns), best(sluiceRuns), peak,
 			fmt.Sprintf("upload of the same %s objects, rows/s (best of %d)", f.name, b.runs), f.target)
+		b.rep.setRuns("sinks.s3_"+f.name+".baseline_per_s", uploadRuns)
+		b.rep.setRuns("sinks.s3_"+f.name+".sluice_per_s", sluiceRuns)
 		cpu := slices.Min(cpus)
 		b.rep.add(sec, "sinks.s3_"+f.name+".cpu_us_per_row", fmt.Sprintf("sluice CPU time (user+sys) per row, least of %d runs", b.runs), float64(cpu.Microseconds())/float64(b.p.Rows), "µs")
 		worst := sluiceRuns[0] / uploadRuns[0]

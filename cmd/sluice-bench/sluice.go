@@ -48,19 +48,18 @@ type sluiceRun struct {
 // startSluice writes a pipeline into a fresh dir and starts sluice on it.
 // snapshot is "initial" or "never"; slot and publication are reused when
 // they exist. The sink is a file in Debezium's envelope.
-func (b *bench) startSluice(name, snapshot, slot string) (*sluiceRun, error) {
-	return b.startSluiceInto(name, snapshot, slot, func(r *sluiceRun) string {
-		return fmt.Sprintf(`  out:
-    type: file
-    inputs: [src]
-    path: %s
-    format: debezium
-`, strconv.Quote(r.out))
-	})
+// args go to sluice run (e.g. from profileArgs).
+func (b *bench) startSluice(name, snapshot, slot string, args ...string) (*sluiceRun, error) {
+	return b.startSluiceInto(name, snapshot, slot, fileSink, args...)
 }
 
 // startSluiceInto is startSluice with the sinks: block written by sinks.
 func (b *bench) startSluiceInto(name, snapshot, slot string, sinks func(r *sluiceRun) string, args ...string) (*sluiceRun, error) {
+	return b.startSluiceOn("public.product", b.publication, name, snapshot, slot, sinks, args...)
+}
+
+// startSluiceOn is startSluiceInto on another table and its publication.
+func (b *bench) startSluiceOn(table, publication, name, snapshot, slot string, sinks func(r *sluiceRun) string, args ...string) (*sluiceRun, error) {
 	dir := filepath.Join(b.work, name)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -75,12 +74,12 @@ sources:
   src:
     type: postgres
     dsn: %s
-    tables: [public.product]
+    tables: [%s]
     snapshot: %s
     slot: %s
     publication: %s
 sinks:
-%s`, strconv.Quote(filepath.Join(dir, "state")), strconv.Quote(b.dsn), snapshot, slot, b.publication, sinks(r))
+%s`, strconv.Quote(filepath.Join(dir, "state")), strconv.Quote(b.dsn), table, snapshot, slot, publication, sinks(r))
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(cfg, []byte(pipeline), 0o644); err != nil {
 		return nil, err

@@ -79,7 +79,11 @@ func (b *bench) snapshot() error {
 	}
 	addCopy := func() {
 		d := slices.Min(copyTimes)
-		b.rep.add(sec, "snapshot.copy.rows_per_s", fmt.Sprintf("psql COPY rows/s (best of %d)", len(copyTimes)), rows/d.Seconds(), "rows/s")
+		var runs []float64
+		for _, t := range copyTimes {
+			runs = append(runs, rows/t.Seconds())
+		}
+		b.rep.addRuns(sec, "snapshot.copy.rows_per_s", fmt.Sprintf("psql COPY rows/s (best of %d)", len(copyTimes)), runs, rows/d.Seconds(), "rows/s")
 		b.rep.add(sec, "snapshot.copy.mb_per_s", "psql COPY MB/s", copyMB/d.Seconds(), "MB/s")
 		b.rep.add(sec, "snapshot.copy.seconds", "psql COPY time", d.Seconds(), "s")
 	}
@@ -98,7 +102,11 @@ func (b *bench) snapshot() error {
 	if err := b.checkpoint(); err != nil {
 		return err
 	}
-	r, err := b.startSluice("snapshot", "initial", snapSlot)
+	args, err := b.profileArgs("snapshot")
+	if err != nil {
+		return err
+	}
+	r, err := b.startSluice("snapshot", "initial", snapSlot, args...)
 	if err != nil {
 		return err
 	}
@@ -127,6 +135,7 @@ func (b *bench) snapshot() error {
 	b.rep.add(sec, "snapshot.sluice.seconds", "sluice time (start to last line)", d.Seconds(), "s")
 	b.rep.addTarget(sec, "snapshot.ratio", "sluice / psql COPY", ratio, "×", "≥ 0.80×", ratio >= 0.8)
 	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
+	b.rep.add(sec, "snapshot.sluice.cpu_us_per_row", "sluice CPU (user+sys) per row", float64(r.c.cpu().Microseconds())/rows, "µs")
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
 	return nil
 }

@@ -107,11 +107,51 @@ func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
 	}
 	defer f.Close() // the process has its own copy once started
 	cmd.Stderr = f
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logStarts.Store(cmd, fi.Size())
 	t.Cleanup(func() { kill(cmd) })
 	return cmd
+}
+
+// logStarts holds where each run of startSluice began in its stderr.log
+// (*exec.Cmd to int64).
+var logStarts sync.Map
+
+// awaitSignalHandler waits until a run of startSluice in dir has logged
+// "pipeline starting", which sluice logs only after it catches SIGTERM:
+// a SIGTERM sent before that (a run whose condition already held when it
+// started) takes the default action and the run dies by the signal
+// instead of draining. It returns early if the run exits.
+func awaitSignalHandler(t *testing.T, cmd *exec.Cmd, dir string) {
+	t.Helper()
+	off, ok := logStarts.Load(cmd)
+	if !ok {
+		return
+	}
+	exited := make(chan struct{})
+	go func() { waitRun(cmd); close(exited) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
+		if int64(len(b)) > off.(int64) && bytes.Contains(b[off.(int64):], []byte("pipeline starting")) {
+			return
+		}
+		select {
+		case <-exited:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not log \"pipeline starting\" within a minute; stderr (tail):\n%s", stderrTail(dir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // runSluice starts `sluice run pipeline` with env added to its environment
@@ -194,6 +234,7 @@ func stopWhen(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration, what str
 // the tail of the runs' stderr.log in dir, unless it exits cleanly.
 func stopRun(t *testing.T, cmd *exec.Cmd, dir string) {
 	t.Helper()
+	awaitSignalHandler(t, cmd, dir)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := waitRun(cmd); err != nil {
 		t.Fatalf("sluice exit after SIGTERM: %v (see %s/stderr.log); sluice stderr (tail):\n%s", err, dir, stderrTail(dir))
@@ -326,6 +367,7 @@ func (r *crashRun) runUntil(d time.Duration, what string, reached func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	awaitSignalHandler(r.t, cmd, r.dir)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-exited; err != nil {
 		r.t.Fatalf("sluice exit after SIGTERM: %v; stderr (tail):\n%s", err, stderrTail(r.dir))

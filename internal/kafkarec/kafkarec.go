@@ -25,10 +25,15 @@
 //     sluice.position, sluice.ts_ms and, when the source has it,
 //     sluice.commit_lsn (the envelope has no field for it; sluice's sources
 //     of topics restore Event.Seq from it).
+//
+// A Builder with an Arena builds keys, values and header values into its
+// chunks instead of one allocation each (Arena says when its memory may be
+// reused); the bytes are the same.
 package kafkarec
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -81,6 +86,30 @@ type Builder struct {
 	TombstonesOnDelete bool
 	// Headers adds the sluice.* headers.
 	Headers bool
+	// Arena, when set, holds the records' bytes and headers (see Arena);
+	// without it each is allocated on its own.
+	Arena *Arena
+
+	scratch []byte     // the topic being rendered
+	last    string     // the last topic rendered
+	skip    []event.Op // Options' skipped operations (Skipped parses them)
+	ready   bool       // skip is set
+}
+
+// skipped is Options.Skipped(op), which parses the option on every call,
+// worked out once.
+func (b *Builder) skipped(op event.Op) bool {
+	if !b.ready {
+		if b.Options != nil {
+			for _, o := range []event.Op{event.OpCreate, event.OpUpdate, event.OpDelete, event.OpTruncate, event.OpRead} {
+				if b.Options.Skipped(o) {
+					b.skip = append(b.skip, o)
+				}
+			}
+		}
+		b.ready = true
+	}
+	return slices.Contains(b.skip, op)
 }
 
 // Append appends the records of event e, the i-th of its batch, to dst. An
@@ -88,7 +117,7 @@ type Builder struct {
 // the encoder rejects it): records appended for it before the error are
 // left in dst (the caller drops records of failed events by Event).
 func (b *Builder) Append(dst []Record, i int, e *event.Event) ([]Record, error) {
-	if b.Options != nil && b.Options.Skipped(e.Op) {
+	if b.skipped(e.Op) {
 		return dst, nil // skipped_operations: no record, and no tombstone either
 	}
 	if !format.KeyChanged(e) {
@@ -97,8 +126,10 @@ func (b *Builder) Append(dst []Record, i int, e *event.Event) ([]Record, error) 
 	var parts [2]event.Event
 	p := format.Split(e, &parts)
 	del, cre := &p[0], &p[1]
-	oldKey := b.Enc.AppendKey(nil, del)
-	newKey := b.Enc.AppendKey(nil, cre)
+	d := b.Arena.tail()
+	oldKey := b.Arena.keep(d, b.Enc.AppendKey(d, del))
+	d = b.Arena.tail()
+	newKey := b.Arena.keep(d, b.Enc.AppendKey(d, cre))
 	dst, err := b.append1(dst, i, del, Header{Key: format.HeaderNewKey, Value: newKey})
 	if err != nil {
 		return dst, err
@@ -107,32 +138,44 @@ func (b *Builder) Append(dst []Record, i int, e *event.Event) ([]Record, error) 
 }
 
 func (b *Builder) append1(dst []Record, i int, e *event.Event, extra ...Header) ([]Record, error) {
-	topic, err := b.Topic.RenderString(e)
+	topic, err := b.topic(e)
 	if err != nil {
 		return dst, fmt.Errorf("topic: %w", err)
 	}
 	if topic == "" {
 		return dst, fmt.Errorf("topic template %q renders empty for %s", b.TopicText, e.Schema.Stream)
 	}
-	val, ok, err := b.Enc.AppendValue(nil, e)
+	a := b.Arena
+	d := a.tail()
+	val, ok, err := b.Enc.AppendValue(d, e)
 	if err != nil {
 		return dst, err
 	}
-	key := b.Enc.AppendKey(nil, e)
+	val = a.keep(d, val)
+	d = a.tail()
+	key := a.keep(d, b.Enc.AppendKey(d, e))
 	if string(key) == "null" {
 		key = nil
 	}
 	var headers []Header
 	if b.Headers {
-		headers = []Header{
-			{Key: HeaderStream, Value: []byte(e.Schema.Stream)},
-			{Key: HeaderSource, Value: []byte(e.Schema.Source)},
-			{Key: HeaderOp, Value: []byte{byte(e.Op)}},
-			{Key: HeaderPosition, Value: []byte(e.Where())},
-			{Key: HeaderTsMs, Value: strconv.AppendInt(nil, e.Source.TsMs(), 10)},
-		}
+		n := 5 + len(extra)
 		if e.Source.CommitLSN != 0 {
-			headers = append(headers, Header{Key: HeaderCommitLSN, Value: strconv.AppendUint(nil, e.Source.CommitLSN, 10)})
+			n++
+		}
+		headers = a.headers(n)
+		headers = append(headers,
+			Header{Key: HeaderStream, Value: a.text(e.Schema.Stream)},
+			Header{Key: HeaderSource, Value: a.text(e.Schema.Source)},
+			Header{Key: HeaderOp, Value: a.op(e.Op)},
+		)
+		d = a.tail()
+		headers = append(headers, Header{Key: HeaderPosition, Value: a.keep(d, e.AppendWhere(d))})
+		d = a.tail()
+		headers = append(headers, Header{Key: HeaderTsMs, Value: a.keep(d, strconv.AppendInt(d, e.Source.TsMs(), 10))})
+		if e.Source.CommitLSN != 0 {
+			d = a.tail()
+			headers = append(headers, Header{Key: HeaderCommitLSN, Value: a.keep(d, strconv.AppendUint(d, e.Source.CommitLSN, 10))})
 		}
 		headers = append(headers, extra...)
 	}
@@ -148,4 +191,150 @@ func (b *Builder) append1(dst []Record, i int, e *event.Event, extra ...Header) 
 		dst = append(dst, Record{Topic: topic, Key: key, Headers: headers, Event: i})
 	}
 	return dst, nil
+}
+
+// topic renders the record's topic. The last rendering is kept, so a run of
+// events of one table allocates no string.
+func (b *Builder) topic(e *event.Event) (string, error) {
+	var err error
+	b.scratch, err = b.Topic.Render(b.scratch[:0], e)
+	if err != nil {
+		return "", err
+	}
+	if string(b.scratch) != b.last {
+		b.last = string(b.scratch)
+	}
+	return b.last, nil
+}
+
+// Arena holds the bytes and headers of the records a Builder builds, in
+// chunks that never move: a record may be handed to a producer while more
+// are built after it. It saves the allocations of every key, value and
+// header (and the copies of growing each from empty). Reset makes its
+// memory reusable, which is only correct once nothing reads the records
+// built since the last Reset: the Kafka sink calls it when every promise
+// of them has returned. The zero Arena is ready; a nil *Arena allocates
+// every slice on its own.
+type Arena struct {
+	buf          []byte   // the chunk being filled
+	used         [][]byte // chunks filled since Reset
+	free         [][]byte // chunks to fill again
+	hdr          []Header // the same for headers
+	hused, hfree [][]Header
+	last         int // length of the last value, to start it where it fits
+}
+
+const (
+	arenaChunk   = 256 << 10
+	headerChunk  = 4096
+	arenaRetains = 64 // chunks kept by Reset (16 MiB); more are left to the collector
+)
+
+// Reset makes every chunk reusable.
+func (a *Arena) Reset() {
+	if a == nil {
+		return
+	}
+	if a.buf != nil {
+		a.used = append(a.used, a.buf)
+		a.buf = nil
+	}
+	for _, c := range a.used {
+		if len(a.free) < arenaRetains {
+			a.free = append(a.free, c[:0])
+		}
+	}
+	clear(a.used)
+	a.used = a.used[:0]
+	if a.hdr != nil {
+		a.hused = append(a.hused, a.hdr)
+		a.hdr = nil
+	}
+	for _, c := range a.hused {
+		if len(a.hfree) < arenaRetains/4 {
+			clear(c) // no references to old bytes
+			a.hfree = append(a.hfree, c[:0])
+		}
+	}
+	clear(a.hused)
+	a.hused = a.hused[:0]
+}
+
+// tail is where the next slice is appended: an empty slice whose capacity
+// is the rest of the chunk (nil without an arena).
+func (a *Arena) tail() []byte {
+	if a == nil {
+		return nil
+	}
+	if cap(a.buf)-len(a.buf) < a.last+64 {
+		a.next()
+	}
+	return a.buf[len(a.buf):]
+}
+
+func (a *Arena) next() {
+	if a.buf != nil {
+		a.used = append(a.used, a.buf)
+	}
+	if n := len(a.free); n > 0 {
+		a.buf, a.free[n-1] = a.free[n-1], nil
+		a.free = a.free[:n-1]
+		return
+	}
+	a.buf = make([]byte, 0, arenaChunk)
+}
+
+// keep takes out, the result of appending to d (from tail): when it fit, it
+// now belongs to the chunk; when it did not, the append allocated it on its
+// own and the next slice starts a new chunk.
+func (a *Arena) keep(d, out []byte) []byte {
+	if a == nil {
+		return out
+	}
+	if len(out) > a.last {
+		a.last = min(len(out), arenaChunk/4)
+	}
+	if cap(out) == cap(d) { // appended in place
+		a.buf = a.buf[:len(a.buf)+len(out)]
+		return out[:len(out):len(out)]
+	}
+	a.next()
+	return out
+}
+
+func (a *Arena) text(s string) []byte {
+	if a == nil {
+		return []byte(s)
+	}
+	d := a.tail()
+	return a.keep(d, append(d, s...))
+}
+
+func (a *Arena) op(op event.Op) []byte {
+	if a == nil {
+		return []byte{byte(op)}
+	}
+	d := a.tail()
+	return a.keep(d, append(d, byte(op)))
+}
+
+// headers returns an empty slice with room for n headers.
+func (a *Arena) headers(n int) []Header {
+	if a == nil {
+		return make([]Header, 0, n)
+	}
+	if cap(a.hdr)-len(a.hdr) < n {
+		if a.hdr != nil {
+			a.hused = append(a.hused, a.hdr)
+		}
+		if k := len(a.hfree); k > 0 {
+			a.hdr, a.hfree[k-1] = a.hfree[k-1], nil
+			a.hfree = a.hfree[:k-1]
+		} else {
+			a.hdr = make([]Header, 0, max(headerChunk, n))
+		}
+	}
+	l := len(a.hdr)
+	a.hdr = a.hdr[:l+n]
+	return a.hdr[l : l : l+n]
 }

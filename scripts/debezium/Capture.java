@@ -12,6 +12,13 @@
 //	capture.ready       file created once the snapshot's last record was seen
 //	capture.unwrap.*    options of io.debezium.transforms.ExtractNewRecordState
 //	                    for row.tsv (without the prefix)
+//	capture.formats     which files to write, comma-separated (default
+//	                    debezium,debezium+schema,row); the benchmark
+//	                    (cmd/sluice-bench) writes only debezium
+//	capture.value.only  true: each line is the value alone, as sluice's file
+//	                    sink writes it (default false: the TSV line below)
+//	capture.fsync       true: fsync the files after each batch, before the
+//	                    batch is marked processed, as sluice's file sink does
 //
 // Output, one line per record, "topic<TAB>key<TAB>value<TAB>headers":
 //
@@ -30,12 +37,16 @@ import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
 import io.debezium.transforms.ExtractNewRecordState;
 import java.io.BufferedWriter;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.OutputStreamWriter;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,7 +67,9 @@ public final class Capture {
     private final JsonConverter valueSchema = converter(false, true);
     private final SimpleHeaderConverter headers = new SimpleHeaderConverter();
     private final ExtractNewRecordState<SourceRecord> unwrap = new ExtractNewRecordState<>();
-    private final BufferedWriter plain, schema, row;
+    private final BufferedWriter plain, schema, row; // null when not in capture.formats
+    private final List<FileOutputStream> files = new ArrayList<>(); // for capture.fsync
+    private final boolean valueOnly, fsync;
     private final String stopTopic;
     private final Path ready;
     private final CountDownLatch done = new CountDownLatch(1);
@@ -65,13 +78,40 @@ public final class Capture {
     private Capture(Properties p, Map<String, String> unwrapConfig) throws IOException {
         Path out = Paths.get(required(p, "capture.out"));
         Files.createDirectories(out);
-        plain = Files.newBufferedWriter(out.resolve("debezium.tsv"), StandardCharsets.UTF_8);
-        schema = Files.newBufferedWriter(out.resolve("debezium+schema.tsv"), StandardCharsets.UTF_8);
-        row = Files.newBufferedWriter(out.resolve("row.tsv"), StandardCharsets.UTF_8);
+        List<String> formats = Arrays.asList(p.getProperty("capture.formats", "debezium,debezium+schema,row").split(","));
+        for (String f : formats) {
+            if (!List.of("debezium", "debezium+schema", "row").contains(f)) {
+                throw new IllegalArgumentException("Capture: capture.formats: unknown format " + f + " (debezium, debezium+schema or row)");
+            }
+        }
+        plain = formats.contains("debezium") ? open(out.resolve("debezium.tsv")) : null;
+        schema = formats.contains("debezium+schema") ? open(out.resolve("debezium+schema.tsv")) : null;
+        row = formats.contains("row") ? open(out.resolve("row.tsv")) : null;
+        valueOnly = Boolean.parseBoolean(p.getProperty("capture.value.only", "false"));
+        fsync = Boolean.parseBoolean(p.getProperty("capture.fsync", "false"));
         stopTopic = p.getProperty("capture.stop.topic", "");
         ready = p.getProperty("capture.ready") == null ? null : Paths.get(p.getProperty("capture.ready"));
         headers.configure(Map.of());
         unwrap.configure(unwrapConfig);
+    }
+
+    private BufferedWriter open(Path path) throws IOException {
+        FileOutputStream f = new FileOutputStream(path.toFile());
+        files.add(f);
+        // An encoder, as Files.newBufferedWriter uses: malformed text is an error, not replaced.
+        return new BufferedWriter(new OutputStreamWriter(f, StandardCharsets.UTF_8.newEncoder()), 1 << 16);
+    }
+
+    private static void flush(BufferedWriter w) throws IOException {
+        if (w != null) {
+            w.flush();
+        }
+    }
+
+    private static void close(BufferedWriter w) throws IOException {
+        if (w != null) {
+            w.close();
+        }
     }
 
     private static String required(Properties p, String name) {
@@ -104,6 +144,14 @@ public final class Capture {
     }
 
     private void write(BufferedWriter w, SourceRecord r, JsonConverter k, JsonConverter v) throws IOException {
+        if (w == null) {
+            return;
+        }
+        if (valueOnly) {
+            w.write(text(v.fromConnectData(r.topic(), r.valueSchema(), r.value())));
+            w.write('\n');
+            return;
+        }
         w.write(r.topic());
         w.write('\t');
         w.write(text(k.fromConnectData(r.topic(), r.keySchema(), r.key())));
@@ -122,7 +170,7 @@ public final class Capture {
                 SourceRecord r = e.record();
                 write(plain, r, keyPlain, valuePlain);
                 write(schema, r, keySchema, valueSchema);
-                SourceRecord u = unwrap.apply(r);
+                SourceRecord u = row == null ? null : unwrap.apply(r);
                 if (u != null) {
                     write(row, u, keyPlain, valuePlain);
                 }
@@ -130,7 +178,7 @@ public final class Capture {
                 if (ready != null && r.value() instanceof Struct) {
                     Struct v = (Struct) r.value();
                     if (v.schema().field("source") != null && "last".equals(v.getStruct("source").get("snapshot"))) {
-                        plain.flush();
+                        flush(plain);
                         Files.write(ready, new byte[0]);
                     }
                 }
@@ -139,9 +187,14 @@ public final class Capture {
                     break;
                 }
             }
-            plain.flush();
-            schema.flush();
-            row.flush();
+            flush(plain);
+            flush(schema);
+            flush(row);
+            if (fsync) {
+                for (FileOutputStream f : files) {
+                    f.getFD().sync();
+                }
+            }
         } catch (IOException | RuntimeException ex) {
             failure = ex;
             done.countDown();
@@ -187,9 +240,9 @@ public final class Capture {
         c.done.await();
         eng.close();
         ex.shutdown();
-        c.plain.close();
-        c.schema.close();
-        c.row.close();
+        close(c.plain);
+        close(c.schema);
+        close(c.row);
         if (c.failure != null) {
             c.failure.printStackTrace();
             System.exit(1);

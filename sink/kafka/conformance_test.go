@@ -23,8 +23,13 @@ import (
 // Kafka sink on the broker of scripts/kafka.sh: a history destination that
 // writes a replay again (at least once), in order per key over three
 // partitions; a record over max_message_bytes is rejected alone.
+//
+// Writes are produced in chunks of 3 events here, so that the suite's small
+// Writes span several chunks: records of one chunk are in flight while the
+// next is produced, and a Write still returns only when all are durable.
 func TestConformance(t *testing.T) {
 	brokers := strings.Split(svctest.Need(t, svctest.Kafka), ",")
+	t.Cleanup(kafka.SetChunkEvents(3)) // after the parallel cases, not when this function returns
 	sinktest.Run(t, sinktest.Harness{
 		Caps: sinktest.Caps{History: true, Duplicates: true, RecordErrors: true, Secret: true},
 		Setup: func(t *testing.T) sinktest.Target {

@@ -41,6 +41,23 @@
 // partition even with several requests in flight. Keyless records are spread
 // stickily, without order between partitions.
 //
+// # Pipelined produce
+//
+// Write builds and produces its events in chunks of 512: the producer sends
+// the records of one chunk (batches up to max_message_bytes, linger) while
+// the next chunk is encoded, so encoding overlaps the network and the
+// broker instead of preceding them. Order is Write order on every partition
+// (records are produced in order; the idempotent producer keeps it with up
+// to five requests in flight), and Write still returns nil only when every
+// record of every chunk is acknowledged: a failed record of any chunk fails
+// the Write (or is a record error), and the engine acknowledges none of its
+// events. Keys, values and headers are built into one arena
+// (kafkarec.Arena) and kgo.Records of one slab, which the next Write reuses
+// only when every record of this one has had its produce result (the
+// producer no longer reads them); a Write cut short leaves them to the
+// records still in flight and the next one starts afresh. A record thus
+// costs no allocation of its own but the producer's.
+//
 // # Errors
 //
 // A record that can never be written — larger than max_message_bytes, an
@@ -113,10 +130,82 @@ type Sink struct {
 	adm     *kadm.Client
 	known   map[string]error // topics created or found (nil), or why not
 	builder kafkarec.Builder
-	built   []kafkarec.Record
-	recs    []*kgo.Record
-	owner   []int // owner[i] is the event index of recs[i]
+	built   []kafkarec.Record // the records of one chunk
+	recs    []*kgo.Record     // the records produced by this Write
+	owner   []int             // owner[i] is the event index of recs[i]
 	badIdx  map[int]error
+	round   *round // the last Write's records
+}
+
+// chunkEvents is how many events Write builds before it hands their records
+// to the producer, which sends them while the next chunk is built: encoding
+// overlaps the network and the broker instead of preceding them. A variable
+// for tests.
+var chunkEvents = 512
+
+// afterChunk, when set (tests), is called after each chunk of a Write is
+// handed to the producer, with the number of records produced so far.
+var afterChunk func(produced int)
+
+// round holds the records of one Write until the producer is done with
+// them: their bytes (an arena), the kgo.Records themselves, and the
+// produce results. Its memory serves the next Write only when every
+// promise of this one has returned (complete); a Write cut short leaves
+// its round to the records still in flight and the next Write starts a new
+// one.
+type round struct {
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	failed   map[*kgo.Record]error // the produce errors, rare
+	promise  func(*kgo.Record, error)
+	arena    kafkarec.Arena
+	slabs    [][]kgo.Record // filled since reset; never moved
+	slab     int            // slabs[slab] is being filled
+	complete bool
+}
+
+const slabRecords = 1024
+
+func newRound() *round {
+	rd := &round{}
+	rd.promise = func(r *kgo.Record, err error) {
+		if err != nil {
+			rd.mu.Lock()
+			if rd.failed == nil {
+				rd.failed = map[*kgo.Record]error{}
+			}
+			rd.failed[r] = err
+			rd.mu.Unlock()
+		}
+		rd.wg.Done()
+	}
+	return rd
+}
+
+func (rd *round) reset() {
+	rd.arena.Reset()
+	for i := range rd.slabs[:min(rd.slab+1, len(rd.slabs))] {
+		clear(rd.slabs[i]) // drop the references to the last Write's bytes
+		rd.slabs[i] = rd.slabs[i][:0]
+	}
+	rd.slab, rd.failed, rd.complete = 0, nil, false
+}
+
+// record returns a zeroed record that stays where it is until reset.
+func (rd *round) record() *kgo.Record {
+	if len(rd.slabs) == 0 {
+		rd.slabs = append(rd.slabs, make([]kgo.Record, 0, slabRecords))
+	}
+	if len(rd.slabs[rd.slab]) == slabRecords {
+		rd.slab++
+		if rd.slab == len(rd.slabs) {
+			rd.slabs = append(rd.slabs, make([]kgo.Record, 0, slabRecords))
+		}
+	}
+	sl := rd.slabs[rd.slab]
+	sl = sl[:len(sl)+1]
+	rd.slabs[rd.slab] = sl
+	return &sl[len(sl)-1]
 }
 
 var _ component.Sink = (*Sink)(nil)
@@ -154,37 +243,64 @@ func New(cfg Config) (*Sink, error) {
 	return s, nil
 }
 
-// Write implements component.Sink.
+// Write implements component.Sink. It builds and produces the events chunk
+// by chunk (chunkEvents), so the producer sends the records of one chunk
+// while the next is encoded, then waits for every record's result: it
+// returns nil only when all are on every in-sync replica.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
-	s.recs, s.owner, s.built = s.recs[:0], s.owner[:0], s.built[:0]
+	if s.round == nil || !s.round.complete {
+		s.round = newRound() // the last one's records may still be in flight
+	} else {
+		s.round.reset()
+	}
+	rd := s.round
+	s.builder.Arena = &rd.arena
+	clear(s.recs)
+	s.recs, s.owner = s.recs[:0], s.owner[:0]
 	s.badIdx = map[int]error{}
-	for i := range events {
-		if err := s.build(i, &events[i]); err != nil {
-			s.badIdx[i] = err
+	for start := 0; start < len(events); start += chunkEvents {
+		s.built = s.built[:0]
+		for i := start; i < min(start+chunkEvents, len(events)); i++ {
+			if err := s.build(i, &events[i]); err != nil {
+				s.badIdx[i] = err
+			}
+		}
+		if err := s.ensureTopics(ctx, s.built); err != nil {
+			// Records of earlier chunks may be in flight: they may land,
+			// and the engine writes them again (at least once).
+			return err
+		}
+		// Records of events already known bad are not produced.
+		n := len(s.recs)
+		for i := range s.built {
+			r := &s.built[i]
+			if err, bad := s.badIdx[r.Event]; bad && err != nil {
+				continue
+			}
+			if err := s.known[r.Topic]; err != nil {
+				s.badIdx[r.Event] = err
+				continue
+			}
+			kr := rd.record()
+			*kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
+			s.recs, s.owner = append(s.recs, kr), append(s.owner, r.Event)
+		}
+		rd.wg.Add(len(s.recs) - n)
+		for _, kr := range s.recs[n:] {
+			s.cl.Produce(ctx, kr, rd.promise)
+		}
+		if afterChunk != nil {
+			afterChunk(len(s.recs))
 		}
 	}
-	if err := s.ensureTopics(ctx); err != nil {
-		return err
-	}
-	// Records of events already known bad are not produced.
-	recs, owner := s.recs[:0:0], s.owner[:0:0]
-	for i, r := range s.recs {
-		if err, bad := s.badIdx[s.owner[i]]; bad && err != nil {
-			continue
-		}
-		if err := s.known[r.Topic]; err != nil {
-			s.badIdx[s.owner[i]] = err
-			continue
-		}
-		recs, owner = append(recs, r), append(owner, s.owner[i])
-	}
-	errs, err := s.produce(ctx, recs)
-	if err != nil {
+	recs, owner := s.recs, s.owner
+	if err := s.wait(ctx, rd); err != nil {
 		return fmt.Errorf("kafka sink: the write of %d records was cut short (%w); some may still land, and are written again", len(recs), err)
 	}
 	var transient error
 	var again []int
-	for i, err := range errs {
+	for i, r := range recs {
+		err := rd.failed[r]
 		if err == nil {
 			continue
 		}
@@ -193,12 +309,12 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
 				return a
 			}
-			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
+			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", r.Topic, err))
 		case perRecord:
 			again = append(again, i)
 		default:
 			if transient == nil {
-				transient = fmt.Errorf("kafka sink: produce to %s: %w", recs[i].Topic, err)
+				transient = fmt.Errorf("kafka sink: produce to %s: %w", r.Topic, err)
 			}
 		}
 	}
@@ -237,30 +353,34 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	return out
 }
 
-// build appends the records of event i (kafkarec: Debezium's records of an
-// event, shared with the topic-log sink).
+// build appends the records of event i to s.built (kafkarec: Debezium's
+// records of an event, shared with the topic-log sink).
 func (s *Sink) build(i int, e *event.Event) error {
 	var err error
-	n := len(s.built)
 	s.built, err = s.builder.Append(s.built, i, e)
-	for _, r := range s.built[n:] {
-		s.recs = append(s.recs, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers})
-		s.owner = append(s.owner, r.Event)
-	}
 	return err
 }
 
-// ensureTopics creates the topics of this Write that are not known yet.
-func (s *Sink) ensureTopics(ctx context.Context) error {
+// ensureTopics creates the topics of recs that are not known yet.
+func (s *Sink) ensureTopics(ctx context.Context, recs []kafkarec.Record) error {
 	if !s.cfg.AutoCreateTopics {
 		return nil
 	}
 	var missing []string
-	seen := map[string]bool{}
-	for _, r := range s.recs {
-		if _, ok := s.known[r.Topic]; !ok && !seen[r.Topic] {
-			seen[r.Topic] = true
-			missing = append(missing, r.Topic)
+	var seen map[string]bool
+	last := ""
+	for i := range recs {
+		t := recs[i].Topic
+		if t == last {
+			continue
+		}
+		last = t
+		if _, ok := s.known[t]; !ok && !seen[t] {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[t] = true
+			missing = append(missing, t)
 		}
 	}
 	if len(missing) == 0 {
@@ -293,31 +413,23 @@ func (s *Sink) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
-// produce produces recs and waits for every result; errs[i] is recs[i]'s.
-// It returns ctx's error, without errs, when ctx ends first: the idempotent
-// producer does not fail records it has sent until delivery_timeout, and a
-// Write must not outlive its context (the engine cancels it at the end of
-// the drain). Records still in flight may land later: the engine writes
-// them again, at least once as always.
-func (s *Sink) produce(ctx context.Context, recs []*kgo.Record) ([]error, error) {
-	errs := make([]error, len(recs))
-	var wg sync.WaitGroup
-	wg.Add(len(recs))
-	for i, r := range recs {
-		s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			errs[i] = err
-			wg.Done()
-		})
-	}
+// wait flushes the producer and waits for the result of every record of
+// rd. It returns ctx's error when ctx ends first: the idempotent producer
+// does not fail records it has sent until delivery_timeout, and a Write
+// must not outlive its context (the engine cancels it at the end of the
+// drain). Records still in flight may land later: the engine writes them
+// again, at least once as always.
+func (s *Sink) wait(ctx context.Context, rd *round) error {
 	// Send lingering batches now: the engine is waiting for this Write.
 	_ = s.cl.Flush(ctx)
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { rd.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return errs, nil
+		rd.complete = true
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 

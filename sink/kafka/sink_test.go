@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +75,10 @@ func consume(t *testing.T, topic string, n int) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// The records sent before the cut have no outcome until the brokers
+	// are back (the idempotent producer does not give up on them): the
+	// Write then ends with its context, as the engine's drain ends it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out []*kgo.Record
 	for len(out) < n {
@@ -336,4 +342,222 @@ func TestSinkUnreachableIsTransient(t *testing.T) {
 		s.Close(ctx)
 		cancel()
 	}
+}
+
+// pipelineEvents is a Write of n events over keys 0..keys-1, each event
+// carrying its own index in name ("e<i>"), so that order can be read back.
+func pipelineEvents(sc *event.Schema, n, keys int) []event.Event {
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = ev(sc, event.OpUpdate, int64(i%keys), "e"+strconv.Itoa(i))
+	}
+	return evs
+}
+
+// eventIndex is the index a pipelineEvents record carries.
+func eventIndex(t *testing.T, r *kgo.Record) int {
+	t.Helper()
+	_, rest, ok := strings.Cut(string(r.Value), `"name":"e`)
+	if !ok {
+		t.Fatalf("record %s/%d@%d has no event index: %s", r.Topic, r.Partition, r.Offset, r.Value)
+	}
+	n, err := strconv.Atoi(rest[:strings.IndexByte(rest, '"')])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// byPartition reads every record of topic (exactly total) and returns the
+// event indexes per partition, in offset order.
+func byPartition(t *testing.T, topic string, total int) map[int32][]int {
+	t.Helper()
+	out := map[int32][]int{}
+	for _, r := range consume(t, topic, total) {
+		out[r.Partition] = append(out[r.Partition], eventIndex(t, r))
+	}
+	return out
+}
+
+// expectedPartitions is where Kafka's partitioner puts each event of
+// pipelineEvents, in Write order.
+func expectedPartitions(evs []event.Event, partitions int32) map[int32][]int {
+	out := map[int32][]int{}
+	for i := range evs {
+		key := `{"id":` + strconv.FormatInt(evs[i].After[0].AsInt(), 10) + `}`
+		p := (murmur2([]byte(key)) & 0x7fffffff) % partitions
+		out[p] = append(out[p], i)
+	}
+	return out
+}
+
+// A Write spanning many chunks, the records of each produced while the
+// previous chunk's are in flight, lands whole and in order on every
+// partition, and is durable (the high watermarks count every record) when
+// Write returns.
+func TestSinkPipelinedChunksKeepOrder(t *testing.T) {
+	defer SetChunkEvents(7)()
+	var chunks []int
+	afterChunk = func(n int) { chunks = append(chunks, n) }
+	defer func() { afterChunk = nil }()
+	src := uniq(t)
+	s := newSink(t, func(c *Config) { c.Partitions = 3 })
+	sc := testSchema(src)
+	topic := src + ".public.items"
+	var want []map[int32][]int
+	for w := range 3 { // the arena and records of one Write serve the next
+		evs := pipelineEvents(sc, 250, 17)
+		for i := range evs {
+			evs[i].After[1] = event.String("e" + strconv.Itoa(w*1000+i))
+		}
+		chunks = chunks[:0]
+		if err := s.Write(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+		if len(chunks) != 36 || chunks[0] != 7 || chunks[35] != 250 {
+			t.Fatalf("write %d: records produced after each chunk %v, want 36 chunks of 7 events (the last of 5)", w, chunks)
+		}
+		ends, err := kadm.NewClient(s.cl).ListEndOffsets(context.Background(), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total int64
+		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+		if total != int64(250*(w+1)) {
+			t.Fatalf("write %d: end offsets sum to %d right after Write, want %d", w, total, 250*(w+1))
+		}
+		exp := expectedPartitions(evs, 3)
+		for p, idx := range exp {
+			for j := range idx {
+				idx[j] += w * 1000
+			}
+			exp[p] = idx
+		}
+		want = append(want, exp)
+	}
+	got := byPartition(t, topic, 750)
+	for p := int32(0); p < 3; p++ {
+		var exp []int
+		for _, w := range want {
+			exp = append(exp, w[p]...)
+		}
+		if !slices.Equal(got[p], exp) {
+			t.Errorf("partition %d holds events %v\nwant %v", p, got[p], exp)
+		}
+	}
+}
+
+// When the brokers go away after the first chunk of a Write was produced,
+// the Write fails (a plain error, which the engine retries, so the events
+// are not acknowledged), whatever happened to the chunks before; the
+// retry after the brokers are back writes every event again, in order on
+// every partition after what the failed attempt left.
+func TestSinkFailedChunkFailsTheWrite(t *testing.T) {
+	defer SetChunkEvents(5)()
+	proxy := svctest.NewProxy(t, strings.Split(svctest.Need(t, svctest.Kafka), ",")[0])
+	src := uniq(t)
+	s := newSink(t, func(c *Config) {
+		c.Partitions = 3
+		c.DeliveryTimeout = 3 * time.Second
+		c.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, proxy.Addr())
+		}
+	})
+	sc := testSchema(src)
+	topic := src + ".public.items"
+	evs := pipelineEvents(sc, 60, 11)
+	var chunks int
+	afterChunk = func(int) {
+		if chunks++; chunks == 1 {
+			proxy.Cut()
+		}
+	}
+	defer func() { afterChunk = nil }()
+	// The records sent before the cut have no outcome until the brokers
+	// are back (the idempotent producer does not give up on them): the
+	// Write then ends with its context, as the engine's drain ends it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := s.Write(ctx, evs)
+	cancel()
+	var re component.RecordErrors
+	if err == nil || component.IsPermanent(err) || errors.As(err, &re) {
+		t.Fatalf("Write with the brokers cut off after its first chunk: %v, want a plain error", err)
+	}
+	t.Logf("failed Write: %v", err)
+	if chunks != 12 {
+		t.Errorf("%d chunks produced, want 12", chunks)
+	}
+	afterChunk = nil
+	proxy.Restore()
+	// The retry's values differ from the first attempt's (e<100+i>): a
+	// record of the first attempt still in flight must land with its own
+	// bytes, not with the retry's written over them.
+	retry := pipelineEvents(sc, 60, 11)
+	for i := range retry {
+		retry[i].After[1] = event.String("e" + strconv.Itoa(100+i))
+	}
+	// Retried as the engine does: the client may need more than one
+	// delivery_timeout to reconnect on a loaded machine.
+	for deadline := time.Now().Add(time.Minute); ; {
+		err := s.Write(context.Background(), retry)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the retry: %v", err)
+		}
+		t.Logf("retry: %v", err)
+	}
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	got := byPartition(t, topic, int(total))
+	first := expectedPartitions(evs, 3)
+	for p := int32(0); p < 3; p++ {
+		g, w := got[p], first[p]
+		again := make([]int, len(w))
+		for i, x := range w {
+			again[i] = 100 + x
+		}
+		if len(g) < len(w) || !slices.Equal(g[len(g)-len(w):], again) {
+			t.Fatalf("partition %d holds events %v\nwant them to end with the retry's %v", p, g, again)
+		}
+		// Before the last retry's records: what the failed attempts left,
+		// each in its order, each event at most once per attempt.
+		var left1, leftRetries []int
+		for _, x := range g[:len(g)-len(w)] {
+			if x < 100 {
+				left1 = append(left1, x)
+			} else {
+				leftRetries = append(leftRetries, x)
+			}
+		}
+		if !isSubsequence(left1, w) {
+			t.Errorf("partition %d: the failed attempt left %v, not in the order %v", p, left1, w)
+		}
+		for _, x := range leftRetries {
+			if !slices.Contains(again, x) {
+				t.Errorf("partition %d: a failed retry left event %d, which belongs to another partition", p, x)
+			}
+		}
+	}
+}
+
+// isSubsequence reports whether a is b with some elements left out.
+func isSubsequence(a, b []int) bool {
+	j := 0
+	for _, x := range a {
+		for j < len(b) && b[j] != x {
+			j++
+		}
+		if j == len(b) {
+			return false
+		}
+		j++
+	}
+	return true
 }

@@ -13,7 +13,15 @@
 //     their microseconds and a user-created table with other (compatible)
 //     types works too. No value is ever spliced into SQL text.
 //   - Inserts and upserts of at least 200 rows go through COPY (text
-//     format). Upserts first COPY straight into the table under a
+//     format), each row encoded straight into the COPY data
+//     (sqlsink.AppendPGCopy: the parameters' text, escaped; no value is
+//     converted twice or boxed). The COPY starts at once and streams the
+//     rows while another goroutine encodes them, in 64 KiB pieces, so the
+//     server stores the first rows while the last are encoded; the whole
+//     encoding is kept for a second attempt and for isolating bad rows.
+//     It is the same COPY in the same transaction as before: nothing is
+//     committed, and no event acknowledged, until the Write's commit.
+//     Upserts first COPY straight into the table under a
 //     savepoint, which is as fast as a bare COPY when no key exists yet
 //     (a first snapshot); after the first unique violation on a table they
 //     COPY into a temporary staging table created in the transaction
@@ -33,7 +41,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -290,25 +297,47 @@ func (t *pgTx) QueryTexts(ctx context.Context, sql string, args ...any) (string,
 func (t *pgTx) Commit(ctx context.Context) error   { return t.tx.Commit(ctx) }
 func (t *pgTx) Rollback(ctx context.Context) error { return t.tx.Rollback(ctx) }
 
-// CopyInsert implements sqlsink.Copier. Plain inserts are one COPY into
+var _ sqlsink.RowCopier = (*pgTx)(nil)
+
+// AppendCopyRow implements sqlsink.RowCopier: one line of COPY's text
+// format, each field what Dialect.Arg would send as a parameter.
+func (t *pgTx) AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft, deleted bool) ([]byte, error) {
+	for i := range vals {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		var err error
+		if b, err = sqlsink.AppendPGCopy(b, &s.Columns[i], vals[i]); err != nil {
+			return b, err
+		}
+	}
+	if soft {
+		if len(vals) > 0 {
+			b = append(b, '\t')
+		}
+		b = append(b, t.d.Bool(deleted).(string)...)
+	}
+	return append(b, '\n'), nil
+}
+
+// CopyRows implements sqlsink.RowCopier. Plain inserts are one COPY into
 // the table. Upserts first try the same, optimistically, under a savepoint:
 // a first snapshot meets no existing keys and then costs what a bare COPY
 // costs. On a unique violation (rows already there: a resumed snapshot, a
 // replay) it rolls back to the savepoint, stops being optimistic for that
 // table, and takes the general path: COPY into a staging table shaped like
 // the target's columns, then one INSERT ... SELECT ... ON CONFLICT.
-func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(string) string) error {
+func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data sqlsink.CopyData, upsert bool, insertSelect func(string) string) error {
 	colList := strings.Join(cols, ", ")
-	data := copyText(rows)
 	if !upsert {
-		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		return err
 	}
 	if !t.d.conflicted(table) {
 		if _, err := t.tx.Exec(ctx, "SAVEPOINT sluice_copy"); err != nil {
 			return err
 		}
-		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+colList+") FROM STDIN")
+		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		if err == nil {
 			_, err = t.tx.Exec(ctx, "RELEASE SAVEPOINT sluice_copy")
 			return err
@@ -328,7 +357,7 @@ func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 		return err
 	}
 	stage = "pg_temp." + stage
-	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
+	if _, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+stage+" ("+colList+") FROM STDIN"); err != nil {
 		return err
 	}
 	if _, err := t.tx.Exec(ctx, insertSelect(stage)); err != nil {
@@ -336,47 +365,4 @@ func (t *pgTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	}
 	_, err := t.tx.Exec(ctx, "DROP TABLE "+stage)
 	return err
-}
-
-// copyText renders rows in COPY's text format (every value is a string or
-// nil, as Dialect.Arg gives them).
-func copyText(rows [][]any) []byte {
-	var buf bytes.Buffer
-	for _, row := range rows {
-		for i, v := range row {
-			if i > 0 {
-				buf.WriteByte('\t')
-			}
-			s, ok := v.(string)
-			if !ok {
-				buf.WriteString(`\N`)
-				continue
-			}
-			copyEscape(&buf, s)
-		}
-		buf.WriteByte('\n')
-	}
-	return buf.Bytes()
-}
-
-// copyEscape writes s as a field of COPY's text format.
-func copyEscape(b *bytes.Buffer, s string) {
-	if strings.IndexAny(s, "\\\n\r\t") < 0 {
-		b.WriteString(s)
-		return
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
 }

@@ -97,7 +97,9 @@
 // batches in the middle of a transaction carry no checkpoint, so a huge
 // transaction needs memory for a few batches plus go-mysql's queue of 64
 // decoded events. Small transactions share a batch: complete transactions
-// wait up to 5 ms for more. A batch that fills up inside a transaction is
+// are emitted once the binlog has been quiet for 1 ms, and at the latest
+// 5 ms after the first of them, however busy the binlog. A batch that
+// fills up inside a transaction is
 // emitted in two: the complete transactions before it with their
 // checkpoint, then the transaction's first rows without one, so every
 // emitted complete transaction is behind the last checkpoint handed to

@@ -110,9 +110,19 @@ type running struct {
 
 func (te *testEnv) start(cfg *Config, cp []byte, out *sourcetest.Emitter) *running {
 	te.t.Helper()
+	return te.startWith(cfg, cp, out, nil)
+}
+
+// startWith is start with set, when not nil, called on the new Source
+// before Run (to set test hooks).
+func (te *testEnv) startWith(cfg *Config, cp []byte, out *sourcetest.Emitter, set func(*Source)) *running {
+	te.t.Helper()
 	src, err := New(cfg, component.Env{Name: "my", Pipeline: "p", Logger: testLogger(te.t)})
 	if err != nil {
 		te.t.Fatal(err)
+	}
+	if set != nil {
+		set(src)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{src: src, out: out, cancel: cancel, done: make(chan error, 1)}

@@ -47,6 +47,9 @@ type Source struct {
 	// chunkReadHook, set by tests only, runs between an incremental
 	// snapshot chunk's select and its high watermark.
 	chunkReadHook func(table string, lastKey []string)
+	// lingerSet, set by tests only, replaces lingerMax and lingerQuiet
+	// (stream.go).
+	lingerSet struct{ max, quiet time.Duration }
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).

@@ -656,3 +656,24 @@ func TestAuthFailure(t *testing.T) {
 		}
 	}
 }
+
+// Complete transactions are emitted at the latest lingerMax after the first
+// of them, however busy the binlog: with a quiet gap longer than the test
+// (as when a steady stream never pauses for it), the insert still arrives.
+// Before, the wait for more restarted with every binlog event, so a stream
+// without a 5 ms pause (1,000 commits/s) held its changes until batch_size
+// of them had gathered.
+func TestBusyBinlogEmitsWithinLingerMax(t *testing.T) {
+	te := newTestEnv(t)
+	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
+	te.exec("INSERT INTO t VALUES (1, 'a')")
+	out := sourcetest.NewEmitter()
+	te.startWith(te.config("t"), nil, out, func(s *Source) { s.lingerSet.quiet = time.Hour })
+	out.WaitFor(t, "snapshot", 20*time.Second, count(1))
+	te.exec("INSERT INTO t VALUES (2, 'b')")
+	out.WaitFor(t, "the insert", 20*time.Second, count(2))
+	evs := out.Events()
+	if len(evs) != 2 || evs[1].Op != event.OpCreate || rowText(evs[1].Schema, evs[1].After) != "id=2 v=b" {
+		t.Fatalf("events %d, last %s %q; want 2, the insert of id=2 v=b", len(evs), evs[len(evs)-1].Op, rowText(evs[len(evs)-1].Schema, evs[len(evs)-1].After))
+	}
+}

@@ -62,8 +62,11 @@
 // pgoutput protocol version 1 sends a transaction after its commit, row by
 // row. Rows are pushed as they arrive in batches of batch_size, so a
 // transaction of any size needs memory for a few batches only. Small
-// transactions share a batch: complete transactions wait up to 5 ms for
-// more before they are emitted. A batch that fills up inside a transaction
+// transactions share a batch: complete transactions are emitted once the
+// stream has been quiet for 1 ms after the newest commit, and at the latest
+// 5 ms after the first of them, so a busy stream shares one sink write and
+// one checkpoint among many transactions while a lone one is not held
+// back. A batch that fills up inside a transaction
 // is emitted in two: the complete transactions before it with their
 // checkpoint, then the transaction's first rows without one. A checkpoint
 // so never waits for a pause in a busy stream, and always covers exactly

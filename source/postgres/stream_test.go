@@ -193,3 +193,40 @@ func TestNoPrimaryKey(t *testing.T) {
 		t.Errorf("update before image: %s", rowText(evs[1].Schema, evs[1].Before))
 	}
 }
+
+// A lone transaction is emitted once the stream is quiet, not after the
+// longest linger: with lingerMax far longer than the test, the change
+// arrives only because the stream went quiet (commit → sink latency at
+// low rates; issue 15).
+func TestLoneTransactionNotHeldForLinger(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`)
+	out := sourcetest.NewEmitter()
+	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.max = time.Hour })
+	out.WaitCheckpoint(t)
+
+	te.exec(`INSERT INTO k VALUES (1, 'a')`)
+	evs := waitN(t, out, 1)
+	if got := rowText(evs[0].Schema, evs[0].After); got != "id=1 v=a" {
+		t.Fatalf("event after %q, want %q", got, "id=1 v=a")
+	}
+}
+
+// Complete transactions go at the latest lingerMax after the first of them,
+// however busy the stream: with a quiet gap longer than the test (as when a
+// steady stream never pauses for it), the change still arrives.
+func TestBusyStreamEmitsWithinLingerMax(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`)
+	out := sourcetest.NewEmitter()
+	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.quiet = time.Hour })
+	out.WaitCheckpoint(t)
+
+	te.exec(`INSERT INTO k VALUES (1, 'a')`)
+	evs := waitN(t, out, 1)
+	if got := rowText(evs[0].Schema, evs[0].After); got != "id=1 v=a" {
+		t.Fatalf("event after %q, want %q", got, "id=1 v=a")
+	}
+}

@@ -138,6 +138,15 @@
 // type name. A value that does not fit its column's type (SQLite's dynamic
 // typing allows that) stops the source with an error naming the column.
 //
+// Rows are read without database/sql's copy of every value: on PostgreSQL
+// straight from pgx's wire values (integers, floats, booleans, dates and
+// timestamps in binary; text, varchar, bpchar and numeric as their text),
+// on MySQL and SQLite through scan destinations that convert the driver's
+// value at once; all of a row's text shares one string. The values are
+// exactly those of a database/sql scan into any, converted as above:
+// TestFastReadIsReference compares the two on every type of the three
+// databases, edge values included (±infinity, NaN, extreme dates).
+//
 // # Custom query
 //
 // query is read as a derived table, SELECT s.* FROM (query) AS s, with the

@@ -1,6 +1,7 @@
 package sqlpoll
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -37,13 +38,16 @@ type row struct {
 	vals []event.Value
 	ts   any   // raw timestamp expression value (timestamp modes)
 	keys []any // raw key_columns values, when set
-	id   any   // incrementing column value (int64 when it is an integer)
+	id   any   // incrementing column value, when not an integer (vals has those)
 }
 
 // query runs q and calls fn for every row, converted into event values of
 // the table's current schema (refreshed from the result's column types); an
 // error from fn ends the read and is returned as is.
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
+	if s.cfg.Driver == DriverPostgres {
+		return s.queryPG(ctx, t, q, args, fn)
+	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.key, err)
@@ -57,11 +61,22 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	if t.tsExpr != "" {
 		width++
 	}
-	raw := make([]any, width)
+	cells := make([]cell, width)
 	ptrs := make([]any, width)
-	for i := range raw {
-		ptrs[i] = &raw[i]
+	for i := range cells {
+		c := &cells[i]
+		ptrs[i] = c
+		c.keep = i >= n || i == t.incIdx
+		if t.keyOrder != "" {
+			for _, k := range t.schema.KeyIdx {
+				c.keep = c.keep || i == k
+			}
+		}
+		if i < n {
+			c.col = &t.schema.Columns[i]
+		}
 	}
+	var text []byte // the row's text values, one string per row
 	// Row images are cut from slabs of slabRows rows: one allocation per
 	// slab instead of one per row. A slab is never reused.
 	const slabRows = 256
@@ -75,15 +90,31 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 		}
 		r := row{vals: slab[:n:n]}
 		slab = slab[n:]
-		for i := 0; i < n; i++ {
-			v, err := convert(&t.schema.Columns[i], raw[i])
-			if err != nil {
-				return fatal{fmt.Errorf("%s: %w", t.key, err)}
+		text = text[:0]
+		for i := range n {
+			c := &cells[i]
+			if c.err != nil {
+				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
 			}
-			r.vals[i] = v
+			if c.text != nil {
+				c.off = len(text)
+				text = append(text, c.text...)
+			}
+		}
+		var all string
+		if len(text) > 0 {
+			all = string(text)
+		}
+		for i := range n {
+			c := &cells[i]
+			r.vals[i] = c.v
+			if c.text != nil {
+				r.vals[i].Str = all[c.off : c.off+len(c.text)]
+				c.text = nil // the driver's buffer: not past this row
+			}
 		}
 		if t.tsExpr != "" {
-			r.ts = raw[n]
+			r.ts = cells[n].raw
 			if b, ok := r.ts.([]byte); ok {
 				r.ts = string(b) // Scan into *any copies, but keep one type
 			}
@@ -91,14 +122,11 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 		if t.keyOrder != "" {
 			r.keys = make([]any, len(t.schema.KeyIdx))
 			for i, k := range t.schema.KeyIdx {
-				r.keys[i] = raw[k]
+				r.keys[i] = cells[k].raw
 			}
 		}
-		if t.incIdx >= 0 {
-			r.id = raw[t.incIdx]
-			if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
-				r.id = v.AsInt()
-			}
+		if t.incIdx >= 0 && r.vals[t.incIdx].Kind != event.KindInt {
+			r.id = cells[t.incIdx].raw
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -107,6 +135,56 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%s: %w", t.key, err)
 	}
+	return nil
+}
+
+// cell is a scan destination (sql.Scanner) that converts the driver's
+// value straight into the column's event value: database/sql hands a
+// Scanner the driver's value as is, where scanning into an *any copies
+// every []byte and leaves a second pass to convert. Text-like []byte values
+// (go-sql-driver/mysql's strings and decimals, valid until the next Scan)
+// are only referenced here; query copies all of a row's into one string.
+type cell struct {
+	col  *event.Column // nil for the timestamp expression
+	keep bool          // keep the driver's value (watermark, key)
+	raw  any           // the driver's value, as a Scan into *any gives it
+	v    event.Value
+	text []byte // pending text of v (v.Str is set by query)
+	off  int
+	err  error // a value convert refused: fatal, unlike a Scan error
+}
+
+func (c *cell) Scan(src any) error {
+	c.text, c.err = nil, nil
+	if c.keep {
+		if b, ok := src.([]byte); ok {
+			src = bytes.Clone(b) // as database/sql's Scan into *any
+		}
+		c.raw = src
+	}
+	if c.col == nil {
+		return nil
+	}
+	if b, ok := src.([]byte); ok && !c.keep {
+		kind := event.KindString
+		switch c.col.Type {
+		case event.TypeString, event.TypeJSON, event.TypeUUID, event.TypeUnknown:
+		case event.TypeDecimal:
+			kind = event.KindDecimal
+		case event.TypeBytes:
+			kind = event.KindBytes
+		default:
+			kind = event.KindNull
+		}
+		if kind != event.KindNull {
+			c.v, c.text = event.Value{Kind: kind}, b
+			if c.text == nil {
+				c.text = []byte{} // an empty value is not NULL
+			}
+			return nil
+		}
+	}
+	c.v, c.err = convert(c.col, src)
 	return nil
 }
 
@@ -120,12 +198,16 @@ func (s *Source) setWM(t *table, r row) error {
 		t.wm.TS = v
 	}
 	if t.incIdx >= 0 {
-		if r.id == nil {
+		id := r.id
+		if v := r.vals[t.incIdx]; v.Kind == event.KindInt {
+			id = v.AsInt()
+		}
+		if id == nil {
 			return fatal{fmt.Errorf("%s: incrementing column %q is NULL in a row; it must be NOT NULL (the row cannot be placed after the watermark)", t.key, s.cfg.IncrementingColumn)}
 		}
-		v, ok := newWM(r.id)
+		v, ok := newWM(id)
 		if !ok {
-			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, r.id)}
+			return fatal{fmt.Errorf("%s: incrementing column %q value %T cannot be a watermark", t.key, s.cfg.IncrementingColumn, id)}
 		}
 		t.wm.ID = v
 	}
@@ -228,16 +310,44 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
 		page := make([]row, 0, min(n, 4096))
 		pos := make([]string, 0, min(n, 4096))
+		// A row's position is spelled from its values ("id 42",
+		// "ts 2024-…Z,id 42", as t.position() would after setWM) and the
+		// watermark set once, from the page's last row, instead of a
+		// watermark value (and its allocations) per row; rows of other
+		// value types take setWM. lastFast indexes that last row.
+		lastFast := -1
+		// The page's positions are cut from one string: ends[i] is where
+		// row i's ends in buf.
+		var buf []byte
+		ends := make([]int, 0, min(n, 4096))
 		err := s.query(ctx, t, q, args, func(r row) error {
+			page = append(page, r)
+			if b, ok := fastPosition(buf, t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {
+				buf = b
+				ends = append(ends, len(buf))
+				lastFast = len(page) - 1
+				return nil
+			}
+			lastFast = -1
 			if err := s.setWM(t, r); err != nil {
 				return err
 			}
-			page = append(page, r)
-			pos = append(pos, t.position())
+			buf = append(buf, t.position()...)
+			ends = append(ends, len(buf))
 			return nil
 		})
 		if err != nil {
 			return err
+		}
+		all, start := string(buf), 0
+		for _, end := range ends {
+			pos = append(pos, all[start:end])
+			start = end
+		}
+		if lastFast >= 0 {
+			if err := s.setWM(t, page[lastFast]); err != nil {
+				return err
+			}
 		}
 		if err := s.emit(ctx, out, t, page, pos, event.OpCreate, len(page) > 0); err != nil {
 			return err
@@ -246,6 +356,30 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			return nil
 		}
 	}
+}
+
+// fastPosition appends to dst the position t.position() gives once setWM
+// has moved the watermark to a row with timestamp ts (when withTS) and
+// incrementing value id; ok is false for values whose watermark text it
+// does not spell (those rows take setWM and t.position()).
+func fastPosition(dst []byte, withTS bool, ts any, id event.Value) ([]byte, bool) {
+	if id.Kind != event.KindInt {
+		return dst, false
+	}
+	if withTS {
+		dst = append(dst, "ts "...)
+		switch x := ts.(type) {
+		case time.Time:
+			dst = x.AppendFormat(dst, time.RFC3339Nano) // newWM's text
+		case string:
+			dst = append(dst, x...)
+		default:
+			return dst, false
+		}
+		dst = append(dst, ',')
+	}
+	dst = append(dst, "id "...)
+	return strconv.AppendInt(dst, id.AsInt(), 10), true
 }
 
 // pollTimestamp pages through rows with a timestamp after the watermark.

@@ -273,10 +273,19 @@ func (s *Source) selectList(t *table) string {
 // refreshSchema builds the table's schema from a result set, and a new
 // version of it when the shape changed since the last query.
 func (s *Source) refreshSchema(t *table, rows *sql.Rows) error {
-	cts, err := rows.ColumnTypes()
+	sqlTypes, err := rows.ColumnTypes()
 	if err != nil {
 		return err
 	}
+	cts := make([]columnType, len(sqlTypes))
+	for i, ct := range sqlTypes {
+		cts[i] = ct
+	}
+	return s.refreshColumns(t, cts)
+}
+
+// refreshColumns is refreshSchema from the result's column types.
+func (s *Source) refreshColumns(t *table, cts []columnType) error {
 	if t.tsExpr != "" {
 		ts := []event.Column{column(cts[len(cts)-1])}
 		fixTypes(s.cfg.Driver, ts)

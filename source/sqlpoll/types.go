@@ -12,12 +12,25 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
+// columnType is what a result set reports about one of its columns:
+// database/sql's *sql.ColumnType, or pgColumn for the PostgreSQL read path,
+// which reports the same from pgx's field descriptions.
+type columnType interface {
+	Name() string
+	DatabaseTypeName() string
+	Nullable() (nullable, ok bool)
+	DecimalSize() (precision, scale int64, ok bool)
+	Length() (length int64, ok bool)
+}
+
+var _ columnType = (*sql.ColumnType)(nil)
+
 // column builds the event column of one result-set column from what
 // database/sql reports. The type comes from DatabaseTypeName (upper-case,
 // any "(n)" suffix dropped), which each driver fills from the database's
 // own type: pgx from the type OID, go-sql-driver/mysql from the field type,
 // modernc sqlite from the declared type.
-func column(ct *sql.ColumnType) event.Column {
+func column(ct columnType) event.Column {
 	name := strings.ToUpper(ct.DatabaseTypeName())
 	if i := strings.IndexByte(name, '('); i >= 0 {
 		name = strings.TrimSpace(name[:i])
@@ -202,7 +215,7 @@ func convert(c *event.Column, v any) (event.Value, error) {
 	case event.TypeDate:
 		switch x := v.(type) {
 		case time.Time:
-			return event.Int(wallMicros(x) / microsPerDay), nil
+			return event.Int(wallDays(x)), nil
 		case []byte, string:
 			t, err := time.Parse(time.DateOnly, text(x))
 			if err != nil {
@@ -269,6 +282,22 @@ func text(v any) string {
 func wallMicros(t time.Time) int64 {
 	_, off := t.Zone()
 	return t.UnixMicro() + int64(off)*1_000_000
+}
+
+// wallDays returns t's wall-clock date as days since the epoch. Dates past
+// year 294,000 (PostgreSQL's reach 5874897) are counted in seconds: their
+// microseconds overflow int64.
+func wallDays(t time.Time) int64 {
+	if y := t.Year(); y > -290_000 && y < 290_000 {
+		return wallMicros(t) / microsPerDay
+	}
+	_, off := t.Zone()
+	sec := t.Unix() + int64(off)
+	d := sec / 86400
+	if sec%86400 < 0 {
+		d-- // floor: days before the epoch
+	}
+	return d
 }
 
 func uuidText(u [16]byte) string {

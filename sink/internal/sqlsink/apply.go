@@ -23,6 +23,12 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 		})
 		return a.rec, err
 	}
+	rc, _ := tx.(RowCopier)
+	_, copier := tx.(Copier)
+	copier = copier || rc != nil
+	if rc != nil && (st.Action == ActInsert || st.Action == ActUpsert) && len(st.Rows) >= w.copyMin {
+		return a.stream(ctx, rc)
+	}
 	// Convert arguments first: a value the server cannot take at all is
 	// the row's fault.
 	rows := make([]Row, 0, len(st.Rows))
@@ -41,7 +47,7 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 	}
 	for len(rows) > 0 {
 		var n int
-		if _, ok := tx.(Copier); ok && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
+		if copier && (st.Action == ActInsert || st.Action == ActUpsert) && len(rows) >= w.copyMin {
 			n = len(rows) // COPY has no parameter limit
 		} else {
 			n = a.chunk(rows)
@@ -76,6 +82,47 @@ func (a *applier) chunk(rows []Row) int {
 	return n
 }
 
+// stream writes an insert or upsert group through a RowCopier: the first
+// COPY starts at once and reads the rows as another goroutine encodes
+// them (copyStream); rows that cannot be encoded are rejected and never
+// sent. When the server rejects the data, the rows are isolated as in
+// guard, from the finished encoding.
+func (a *applier) stream(ctx context.Context, rc RowCopier) (component.RecordErrors, error) {
+	w := a.w
+	s := startCopyStream(rc, a.st.Rows, w.cfg.DeleteMode == DeleteSoft, w.copyBuf)
+	finished := false
+	finish := func() {
+		if finished {
+			return
+		}
+		finished = true
+		s.wait()
+		a.copyBuf = s.buf
+		// Kept for the next group unless a huge batch grew it: the
+		// sink's memory stays bounded by the batch, not by the largest
+		// batch ever seen.
+		if cap(s.buf) <= maxKeptCopyBuf {
+			w.copyBuf = s.buf
+		} else {
+			w.copyBuf = nil
+		}
+		for _, r := range s.bad {
+			a.reject(r.row, r.err)
+		}
+	}
+	defer finish() // whatever fails, the encoder has ended when apply returns
+	err := a.guardRun(ctx, func() error {
+		err := a.insert(ctx, a.st.Rows[:0], s)
+		finish()
+		return err
+	}, func() []Row { return s.rows }, a.run)
+	finish()
+	if err != nil {
+		return nil, err
+	}
+	return a.rec, nil
+}
+
 type applier struct {
 	ctx   context.Context
 	w     *Writer
@@ -83,7 +130,12 @@ type applier struct {
 	st    Step
 	table string
 	rec   component.RecordErrors
+	// copyBuf holds the rows encoded for a RowCopier (Row.enc).
+	copyBuf []byte
 }
+
+// maxKeptCopyBuf bounds the COPY buffer a Writer keeps between groups.
+const maxKeptCopyBuf = 16 << 20
 
 func (a *applier) reject(r Row, err error) {
 	key := ""
@@ -130,10 +182,16 @@ func (a *applier) convert(r *Row) error {
 // data, it rolls back to the savepoint and retries the rows one by one,
 // rejecting the ones that fail alone.
 func (a *applier) guard(ctx context.Context, rows []Row, fn func([]Row) error) error {
+	return a.guardRun(ctx, func() error { return fn(rows) }, func() []Row { return rows }, fn)
+}
+
+// guardRun is guard running try (fn on rowsOf()) first; rowsOf is called
+// after try, only when the rows must be isolated.
+func (a *applier) guardRun(ctx context.Context, try func() error, rowsOf func() []Row, fn func([]Row) error) error {
 	if err := a.tx.Exec(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return a.w.fail("savepoint", err)
 	}
-	err := fn(rows)
+	err := try()
 	if err == nil {
 		if err := a.tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
 			return a.w.fail("release savepoint", err)
@@ -149,6 +207,10 @@ func (a *applier) guard(ctx context.Context, rows []Row, fn func([]Row) error) e
 	}
 	if err := a.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint); err != nil {
 		return a.w.fail("rollback to savepoint", err)
+	}
+	rows := rowsOf()
+	if len(rows) == 0 {
+		return nil
 	}
 	if len(rows) == 1 {
 		a.reject(rows[0], err)
@@ -183,7 +245,7 @@ func (a *applier) run(rows []Row) error {
 	d := a.w.d
 	switch a.st.Action {
 	case ActInsert, ActUpsert:
-		return a.insert(ctx, rows)
+		return a.insert(ctx, rows, nil)
 	case ActDelete:
 		s := rows[0].Schema
 		keys := a.w.keys(s)
@@ -289,9 +351,14 @@ func (a *applier) update(r Row) (Stmt, bool) {
 
 // insert writes full rows with one multi-row INSERT (or COPY), with the
 // upsert clause for ActUpsert.
-func (a *applier) insert(ctx context.Context, rows []Row) error {
+func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) error {
 	d := a.w.d
-	s := rows[0].Schema
+	var s *event.Schema
+	if stream != nil {
+		s = a.st.Rows[0].Schema // insert and upsert groups share one schema
+	} else {
+		s = rows[0].Schema
+	}
 	keys := a.w.keys(s)
 	isKey := make([]bool, len(s.Columns))
 	for _, k := range keys {
@@ -318,19 +385,40 @@ func (a *applier) insert(ctx context.Context, rows []Row) error {
 	if a.st.Action == ActUpsert && len(keys) > 0 {
 		tail = d.Upsert(keyNames, set)
 	}
+	colList := strings.Join(cols, ", ")
+	insertSelect := func(stage string) string {
+		return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
+	}
+	if rc, ok := a.tx.(RowCopier); ok {
+		switch {
+		case stream != nil:
+			return rc.CopyRows(ctx, a.table, cols, stream, a.st.Action == ActUpsert, insertSelect)
+		case len(rows) >= a.w.copyMin && rows[0].enc.end > 0:
+			// The rows are a contiguous run of the group, so their
+			// encodings are one span of the buffer.
+			data := copySpan(a.copyBuf[rows[0].enc.start:rows[len(rows)-1].enc.end])
+			return rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+		}
+	}
 	vals := make([][]any, len(rows))
-	for n, r := range rows {
+	for n := range rows {
+		r := &rows[n]
+		if r.args == nil {
+			// Encoded for COPY, now written with fewer rows than COPY
+			// takes (bad rows being isolated): the same values as
+			// arguments. Encoding succeeded, so converting does too.
+			if err := a.convert(r); err != nil {
+				return err
+			}
+		}
 		row := r.args
 		if soft {
 			row = append(row[:len(row):len(row)], d.Bool(r.Deleted))
 		}
 		vals[n] = row
 	}
-	colList := strings.Join(cols, ", ")
 	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
-		err := cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, func(stage string) string {
-			return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
-		})
+		err := cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, insertSelect)
 		if !errors.Is(err, ErrCopyDeclined) {
 			return err
 		}

@@ -102,12 +102,13 @@ type Tx interface {
 	Rollback(ctx context.Context) error
 }
 
-// Copier is implemented by transactions with a bulk-load fast path
-// (PostgreSQL COPY, MySQL LOAD DATA). rows are already converted with
-// Dialect.Arg; cols are quoted names. With upsert false the rows are plain
-// inserts (an existing key is an error). With upsert true,
-// insertSelect(stage) is the INSERT ... SELECT ... ON CONFLICT statement
-// that moves rows from a staging table named stage into table.
+// Copier is implemented by transactions with a bulk-load fast path that
+// takes converted arguments (MySQL LOAD DATA; PostgreSQL's COPY is a
+// RowCopier). rows are already converted with Dialect.Arg; cols are quoted
+// names. With upsert false the rows are plain inserts (an existing key is
+// an error). With upsert true, insertSelect(stage) is the INSERT ...
+// SELECT ... ON CONFLICT statement that moves rows from a staging table
+// named stage into table.
 //
 // CopyInsert may return ErrCopyDeclined, having changed nothing (MySQL:
 // the load would not be exactly the multi-row INSERT's outcome); the rows
@@ -119,3 +120,22 @@ type Copier interface {
 // ErrCopyDeclined is CopyInsert's answer when the fast path does not apply
 // to these rows; the transaction is as before the call.
 var ErrCopyDeclined = errors.New("bulk load declined")
+
+// RowCopier is implemented by transactions whose bulk-load path takes rows
+// already encoded (PostgreSQL's COPY text format). The applier encodes
+// each row of an insert or upsert group straight into one buffer with
+// AppendCopyRow, without converting its values to arguments first (a row
+// whose values cannot be encoded is rejected, as Dialect.Arg would), and
+// hands CopyRows the encoded rows it writes: the whole group, streamed
+// while it is encoded (AppendCopyRow then runs on another goroutine than
+// CopyRows), or a contiguous part of it while bad rows are isolated. It is
+// preferred to Copier.
+type RowCopier interface {
+	// AppendCopyRow appends one row: vals in s's column order, then, when
+	// soft, the soft-delete column's value deleted.
+	AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft, deleted bool) ([]byte, error)
+	// CopyRows is Copier.CopyInsert taking rows encoded by AppendCopyRow;
+	// each COPY reads them from data.Reader(). It never declines
+	// (ErrCopyDeclined is Copier's only).
+	CopyRows(ctx context.Context, table string, cols []string, data CopyData, upsert bool, insertSelect func(stage string) string) error
+}

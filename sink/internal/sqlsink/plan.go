@@ -1,6 +1,7 @@
 package sqlsink
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -47,6 +48,9 @@ type Row struct {
 	Events []int
 
 	args []any // Vals converted by Dialect.Arg (set by the applier)
+	// enc is the row's span in the applier's COPY buffer when it was
+	// encoded for a RowCopier (end > 0).
+	enc struct{ start, end int }
 }
 
 // Step is one statement kind on one table. Rows of an insert or upsert
@@ -82,7 +86,7 @@ type PlanOptions struct {
 // in the batch; those still unchanged make the row an ActUpdate that leaves
 // them alone.
 func Plan(events []event.Event, tables []string, skip []bool, opt PlanOptions) ([]Step, component.RecordErrors) {
-	p := planner{opt: opt, states: make(map[string]*keyState, len(events))}
+	p := planner{opt: opt, tables: map[string]map[string]*keyState{}, sizeHint: len(events)}
 	for i := range events {
 		if skip != nil && skip[i] {
 			continue
@@ -97,47 +101,78 @@ type keyState struct {
 	table     string
 	del       bool // delete the stored row first
 	delRow    Row  // a row holding the key, for the delete
-	row       *Row // the row to write, or nil
+	row       *Row // the row to write (rowBuf), or nil
 	act       Action
 	soft      *Row // soft-delete by key (no row known in the batch)
 	lastWrite event.Op
+	rowBuf    Row // row's storage: one allocation per key, not per change
 }
 
 type planner struct {
-	opt    PlanOptions
-	states map[string]*keyState
-	order  []*keyState
-	steps  []Step
-	errs   component.RecordErrors
-	nextID int
-	// Per event, without allocating: the state key (table, NUL, key) and
-	// an old key; states come from slab.
-	buf, old []byte
-	slab     []keyState
+	opt PlanOptions
+	// tables holds the key states of each table by encoded key (appendKey).
+	tables   map[string]map[string]*keyState
+	sizeHint int // events planned: the first table's map is sized for them
+	order    []*keyState
+	steps    []Step
+	errs     component.RecordErrors
+	// slab and ints hand out key states and one-event lists in blocks:
+	// a snapshot batch has one of each per row.
+	slab    []keyState
+	ints    []int
+	kb, kb2 []byte // key encoding scratch
 }
 
 func (p *planner) reject(i int, format string, args ...any) {
 	p.errs = append(p.errs, component.RecordError{Index: i, Err: fmt.Errorf(format, args...)})
 }
 
-func (p *planner) state(table string, key string) *keyState {
-	p.buf = append(append(append(p.buf[:0], table...), 0), key...)
-	return p.stateOf(table)
-}
-
-// stateOf returns the state of p.buf (table, NUL, key), creating it.
-func (p *planner) stateOf(table string) *keyState {
-	st := p.states[string(p.buf)]
+// state returns the state of key (encoded by appendKey) in table,
+// creating it when new. Looking up allocates nothing.
+func (p *planner) state(table string, key []byte) *keyState {
+	m := p.tables[table]
+	if m == nil {
+		m = make(map[string]*keyState, p.sizeHint)
+		p.sizeHint = 0
+		p.tables[table] = m
+	}
+	st := m[string(key)]
 	if st == nil {
-		if len(p.slab) == cap(p.slab) {
-			p.slab = make([]keyState, 0, 256)
-		}
-		p.slab = append(p.slab, keyState{table: table})
-		st = &p.slab[len(p.slab)-1]
-		p.states[string(p.buf)] = st
-		p.order = append(p.order, st)
+		st = p.newState(table)
+		m[string(key)] = st
 	}
 	return st
+}
+
+// newState returns a fresh key state, in planning order.
+func (p *planner) newState(table string) *keyState {
+	if len(p.slab) == 0 {
+		p.slab = make([]keyState, 256)
+	}
+	st := &p.slab[0]
+	p.slab = p.slab[1:]
+	st.table = table
+	p.order = append(p.order, st)
+	return st
+}
+
+// one returns the event list [i] (capacity 1: appending copies).
+func (p *planner) one(i int) []int {
+	if len(p.ints) == 0 {
+		p.ints = make([]int, 1024)
+	}
+	evs := p.ints[:1:1]
+	p.ints = p.ints[1:]
+	evs[0] = i
+	return evs
+}
+
+// events returns r's events followed by i.
+func (p *planner) events(r *Row, i int) []int {
+	if r == nil {
+		return p.one(i)
+	}
+	return append(r.Events, i)
 }
 
 func (p *planner) add(i int, e *event.Event, table string) {
@@ -157,9 +192,10 @@ func (p *planner) add(i int, e *event.Event, table string) {
 				p.reject(i, "%s %s event has no row image", s.Stream, e.Op)
 				return
 			}
-			p.nextID++
-			st := p.state(table, fmt.Sprintf("#%d", p.nextID))
-			st.row, st.act = &Row{Schema: s, Vals: e.After, Events: []int{i}}, ActInsert
+			// Every row of a keyless table stands alone.
+			st := p.newState(table)
+			st.rowBuf = Row{Schema: s, Vals: e.After, Events: p.one(i)}
+			st.row, st.act = &st.rowBuf, ActInsert
 		default:
 			p.reject(i, "table %s has no key, so its %s events cannot find their row; set key_columns or add a primary key (or replica identity) in the source", table, opName(e.Op))
 		}
@@ -173,31 +209,28 @@ func (p *planner) add(i int, e *event.Event, table string) {
 			return
 		}
 		var err error
-		p.buf = append(append(p.buf[:0], table...), 0)
-		if p.buf, err = appendKey(p.buf, s, img, keys); err != nil {
+		if p.kb, err = appendKey(p.kb[:0], s, img, keys); err != nil {
 			p.reject(i, "%s: %v", table, err)
 			return
 		}
-		p.delete(p.stateOf(table), i, s, img)
+		p.delete(p.state(table, p.kb), i, s, img)
 	case event.OpRead, event.OpCreate, event.OpUpdate:
 		if e.After == nil {
 			p.reject(i, "%s %s event has no after image", s.Stream, e.Op)
 			return
 		}
 		var err error
-		p.buf = append(append(p.buf[:0], table...), 0)
-		if p.buf, err = appendKey(p.buf, s, e.After, keys); err != nil {
+		if p.kb, err = appendKey(p.kb[:0], s, e.After, keys); err != nil {
 			p.reject(i, "%s: %v", table, err)
 			return
 		}
 		if e.Op == event.OpUpdate && e.Before != nil {
-			var err error
-			if p.old, err = appendKey(p.old[:0], s, e.Before, keys); err == nil && string(p.old) != string(p.buf[len(table)+1:]) {
-				p.keyChange(i, e, table, string(p.old), string(p.buf[len(table)+1:]))
+			if p.kb2, err = appendKey(p.kb2[:0], s, e.Before, keys); err == nil && !bytes.Equal(p.kb2, p.kb) {
+				p.keyChange(i, e, table, p.kb2, p.kb)
 				return
 			}
 		}
-		p.write(p.stateOf(table), i, e)
+		p.write(p.state(table, p.kb), i, e)
 	default:
 		p.reject(i, "%s: unknown operation %q", s.Stream, e.Op)
 	}
@@ -216,7 +249,7 @@ func opName(op event.Op) string {
 // keyChange handles an update that moves a row to another key: a delete of
 // the old key and a write of the new one, unless unchanged columns must be
 // carried over, which only an UPDATE of the old row can do.
-func (p *planner) keyChange(i int, e *event.Event, table, oldKey, newKey string) {
+func (p *planner) keyChange(i int, e *event.Event, table string, oldKey, newKey []byte) {
 	old := p.state(table, oldKey)
 	img := merge(e.Schema, e.After, old.row)
 	if hasUnchanged(img) {
@@ -226,7 +259,7 @@ func (p *planner) keyChange(i int, e *event.Event, table, oldKey, newKey string)
 	}
 	// The old key goes away whatever delete_mode says about deletes: the
 	// row moved, it was not deleted.
-	evs := append(rowEvents(old.row), i)
+	evs := p.events(old.row, i)
 	if old.del {
 		evs = append(old.delRow.Events, evs...)
 	}
@@ -237,13 +270,6 @@ func (p *planner) keyChange(i int, e *event.Event, table, oldKey, newKey string)
 	st := p.state(table, newKey)
 	st.lastWrite = event.OpCreate // the new key's row is new
 	p.write(st, i, &ev)
-}
-
-func rowEvents(r *Row) []int {
-	if r == nil {
-		return nil
-	}
-	return r.Events
 }
 
 func (p *planner) delete(st *keyState, i int, s *event.Schema, img []event.Value) {
@@ -259,7 +285,7 @@ func (p *planner) delete(st *keyState, i int, s *event.Schema, img []event.Value
 		st.soft = &Row{Schema: s, Vals: img, Deleted: true, Events: []int{i}}
 		return
 	}
-	evs := append(rowEvents(st.row), i)
+	evs := p.events(st.row, i)
 	if st.del {
 		evs = append(st.delRow.Events, evs...)
 	}
@@ -291,11 +317,12 @@ func (p *planner) write(st *keyState, i int, e *event.Event) {
 			act = ActUpdate
 		}
 	}
-	evs := append(rowEvents(st.row), i)
+	evs := p.events(st.row, i)
 	if st.soft != nil {
 		evs = append(st.soft.Events, evs...)
 	}
-	st.row = &Row{Schema: e.Schema, Vals: img, Events: evs}
+	st.rowBuf = Row{Schema: e.Schema, Vals: img, Events: evs}
+	st.row = &st.rowBuf
 	st.act, st.soft = act, nil
 	st.lastWrite = e.Op
 }
@@ -331,8 +358,8 @@ func hasUnchanged(img []event.Value) bool {
 	return false
 }
 
-// appendKey appends the key columns of img to b, encoded so that equal
-// keys give equal bytes.
+// appendKey appends the key columns of img, encoded so that equal keys
+// give equal bytes.
 func appendKey(b []byte, s *event.Schema, img []event.Value, keys []int) ([]byte, error) {
 	for _, c := range keys {
 		v := img[c]
@@ -362,39 +389,55 @@ func (p *planner) flush() {
 	}
 	idx := map[groupKey]int{}
 	var groups []Step
-	add := func(act Action, table string, r Row) {
+	var sizes []int
+	last, lastG := groupKey{}, -1
+	group := func(act Action, table string, r *Row) int {
 		gk := groupKey{act, table, nil}
 		if act == ActInsert || act == ActUpsert {
 			gk.schema = r.Schema
+		}
+		if gk == last {
+			return lastG // consecutive keys mostly share their group
 		}
 		g, ok := idx[gk]
 		if !ok {
 			g = len(groups)
 			idx[gk] = g
-			var rows []Row
-			if g == 0 {
-				// Most batches are one table and one action: its rows
-				// are sized once.
-				rows = make([]Row, 0, len(p.order))
-			}
-			groups = append(groups, Step{Action: act, Table: table, Rows: rows})
+			groups = append(groups, Step{Action: act, Table: table})
+			sizes = append(sizes, 0)
 		}
-		groups[g].Rows = append(groups[g].Rows, r)
+		last, lastG = gk, g
+		return g
 	}
-	for _, pass := range []Action{ActDelete, ActInsert, ActSoftDelete} {
-		for _, st := range p.order {
-			switch pass {
-			case ActDelete:
-				if st.del {
-					add(ActDelete, st.table, st.delRow)
-				}
-			case ActInsert:
-				if st.row != nil {
-					add(st.act, st.table, *st.row)
-				}
-			case ActSoftDelete:
-				if st.soft != nil {
-					add(ActSoftDelete, st.table, *st.soft)
+	// Twice: count each group's rows, then fill groups sized exactly
+	// (rows are large; growing the slices copied them again and again).
+	for fill := range 2 {
+		add := func(act Action, table string, r *Row) {
+			g := group(act, table, r)
+			if fill == 0 {
+				sizes[g]++
+				return
+			}
+			if groups[g].Rows == nil {
+				groups[g].Rows = make([]Row, 0, sizes[g])
+			}
+			groups[g].Rows = append(groups[g].Rows, *r)
+		}
+		for _, pass := range []Action{ActDelete, ActInsert, ActSoftDelete} {
+			for _, st := range p.order {
+				switch pass {
+				case ActDelete:
+					if st.del {
+						add(ActDelete, st.table, &st.delRow)
+					}
+				case ActInsert:
+					if st.row != nil {
+						add(st.act, st.table, st.row)
+					}
+				case ActSoftDelete:
+					if st.soft != nil {
+						add(ActSoftDelete, st.table, st.soft)
+					}
 				}
 			}
 		}
@@ -418,6 +461,9 @@ func (p *planner) flush() {
 			p.steps = append(p.steps, g)
 		}
 	}
-	clear(p.states)
+	for _, m := range p.tables {
+		clear(m)
+	}
+	clear(p.order) // the states stay reachable from the slab only
 	p.order = p.order[:0]
 }

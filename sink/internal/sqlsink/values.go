@@ -329,3 +329,205 @@ func appendJSONString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)
 	return append(b, q...)
 }
+
+// AppendPGCopy appends v, a value of column c, to b as one field of
+// PostgreSQL's COPY text format: PGText's text with backslash, newline,
+// carriage return and tab escaped, or \N for NULL. It is PGText for the
+// COPY path without the intermediate string: scalars cost no allocation.
+// Errors are PGText's.
+func AppendPGCopy(b []byte, c *event.Column, v event.Value) ([]byte, error) {
+	switch v.Kind {
+	case event.KindNull:
+		return append(b, `\N`...), nil
+	case event.KindUnchanged:
+		return b, fmt.Errorf("column %q: unchanged TOAST value cannot be written", c.Name)
+	case event.KindArray:
+		a, err := appendPGArray(nil, c, v)
+		if err != nil {
+			return b, err
+		}
+		return appendCopyEscaped(b, string(a)), nil
+	}
+	switch c.Type {
+	case event.TypeBool:
+		if v.AsBool() {
+			return append(b, 't'), nil
+		}
+		return append(b, 'f'), nil
+	case event.TypeFloat32, event.TypeFloat64:
+		return appendPGFloat(b, c, v), nil
+	case event.TypeBytes:
+		// PGText's `\x` prefix, its backslash escaped for COPY.
+		return hex.AppendEncode(append(b, `\\x`...), []byte(v.Str)), nil
+	case event.TypeDate:
+		if v.Kind == event.KindInt {
+			return appendPGDate(b, v.AsInt()), nil
+		}
+	case event.TypeTime:
+		if v.Kind == event.KindInt {
+			return appendClock(b, v.AsInt()), nil
+		}
+	case event.TypeTimestamp, event.TypeTimestampTZ:
+		if v.Kind == event.KindInt {
+			switch us := v.AsInt(); us {
+			case tsInfinity:
+				return append(b, "infinity"...), nil
+			case tsNegInfinity:
+				return append(b, "-infinity"...), nil
+			default:
+				b = appendPGTimestamp(b, us)
+				if c.Type == event.TypeTimestampTZ {
+					b = append(b, "+00"...)
+				}
+				return b, nil
+			}
+		}
+	case event.TypeInterval:
+		if v.Str != "" {
+			return appendCopyEscaped(b, v.Str), nil
+		}
+		return append(strconv.AppendInt(b, v.AsInt(), 10), " microseconds"...), nil
+	}
+	switch v.Kind {
+	case event.KindInt:
+		return strconv.AppendInt(b, v.AsInt(), 10), nil
+	case event.KindBool:
+		return strconv.AppendBool(b, v.AsBool()), nil
+	case event.KindFloat:
+		return appendPGFloat(b, c, v), nil
+	}
+	out, nul := appendCopyText(b, v.Str)
+	if nul && c.Type != event.TypeBytes {
+		return b, fmt.Errorf("column %q: text contains a NUL byte, which PostgreSQL text cannot hold", c.Name)
+	}
+	return out, nil
+}
+
+// appendCopyEscaped appends s as a field of COPY's text format.
+func appendCopyEscaped(b []byte, s string) []byte {
+	b, _ = appendCopyText(b, s)
+	return b
+}
+
+// appendCopyText appends s as a field of COPY's text format (backslash,
+// newline, carriage return and tab escaped) and reports whether s holds a
+// NUL byte: one pass over s for both (text values are most of the COPY
+// data; strings.IndexAny and IndexByte took two).
+func appendCopyText(b []byte, s string) (_ []byte, nul bool) {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' {
+			continue
+		}
+		var esc string
+		switch c {
+		case '\\':
+			esc = `\\`
+		case '\n':
+			esc = `\n`
+		case '\r':
+			esc = `\r`
+		case '\t':
+			esc = `\t`
+		case 0:
+			nul = true
+			continue
+		default:
+			continue
+		}
+		b = append(append(b, s[start:i]...), esc...)
+		start = i + 1
+	}
+	return append(b, s[start:]...), nul
+}
+
+func appendPGFloat(b []byte, c *event.Column, v event.Value) []byte {
+	f := v.AsFloat()
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Infinity"...)
+	}
+	bits := 64
+	if c.Type == event.TypeFloat32 {
+		bits = 32
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, bits)
+}
+
+// appendPGDate is pgDate appending to b.
+func appendPGDate(b []byte, days int64) []byte {
+	switch days {
+	case dateInfinity:
+		return append(b, "infinity"...)
+	case dateNegInfinity:
+		return append(b, "-infinity"...)
+	}
+	t := time.Unix(days*86400, 0).UTC()
+	b = t.AppendFormat(appendISOYear(b, t), "-01-02")
+	return appendBC(b, t)
+}
+
+// appendPGTimestamp is pgTimestamp appending to b.
+func appendPGTimestamp(b []byte, us int64) []byte {
+	t := civil(us)
+	b = t.AppendFormat(appendISOYear(b, t), "-01-02 15:04:05.999999")
+	return appendBC(b, t)
+}
+
+// appendISOYear is isoYear appending to b.
+func appendISOYear(b []byte, t time.Time) []byte {
+	y := t.Year()
+	if y <= 0 {
+		y = 1 - y
+	}
+	for p := 1000; p > 1 && y < p; p /= 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(y), 10)
+}
+
+func appendBC(b []byte, t time.Time) []byte {
+	if t.Year() <= 0 {
+		return append(b, " BC"...)
+	}
+	return b
+}
+
+// appendClock is clock appending to b.
+func appendClock(b []byte, us int64) []byte {
+	if us < 0 {
+		return append(b, clock(us)...) // not a time of day; keep clock's form
+	}
+	two := func(b []byte, n int64) []byte {
+		if n < 10 {
+			b = append(b, '0')
+		}
+		return strconv.AppendInt(b, n, 10)
+	}
+	h := us / 3600e6
+	if h < 10 {
+		b = append(b, '0')
+	}
+	b = strconv.AppendInt(b, h, 10)
+	b = two(append(b, ':'), us/60e6%60)
+	b = two(append(b, ':'), us/1e6%60)
+	if f := us % 1e6; f != 0 {
+		var d [7]byte
+		d[0] = '.'
+		for i := 6; i >= 1; i-- {
+			d[i] = byte('0' + f%10)
+			f /= 10
+		}
+		n := 7
+		for d[n-1] == '0' {
+			n--
+		}
+		b = append(b, d[:n]...)
+	}
+	return b
+}

@@ -38,6 +38,8 @@ type Writer struct {
 	// maxBytes bounds the text and binary values of one statement
 	// (MySQL's max_allowed_packet is 16 MiB by default on MariaDB).
 	maxBytes int
+	// copyBuf is the RowCopier encoding buffer, kept between Writes.
+	copyBuf []byte
 }
 
 type tableInfo struct {
