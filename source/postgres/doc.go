@@ -14,6 +14,9 @@
 //     (REPEATABLE READ, SET TRANSACTION SNAPSHOT) and read every table in
 //     primary-key order, in chunks of snapshot_chunk_rows:
 //     COPY (SELECT cols FROM t WHERE (pk) > (last) ORDER BY pk LIMIT n) TO STDOUT.
+//     A chunk is emitted in batches of batch_size rows or 1 MiB of COPY
+//     text, whichever is reached first (batchBytes), so that the memory
+//     of the engine's in-flight window does not grow with the row width.
 //     Streaming then starts at the slot's consistent point: the snapshot
 //     and the stream neither overlap nor leave a gap.
 //   - Tables without a primary key (or replica identity index) are read by
