@@ -63,8 +63,9 @@
 // # Streaming
 //
 // pgoutput protocol version 1 sends a transaction after its commit, row by
-// row. Rows are pushed as they arrive in batches of batch_size, so a
-// transaction of any size needs memory for a few batches only. Small
+// row. Rows are pushed as they arrive in batches of batch_size rows or
+// 1 MiB of row messages, whichever comes first, so a transaction of any
+// size, and of any row width, needs memory for a few batches only. Small
 // transactions share a batch: complete transactions wait up to 5 ms for
 // more before they are emitted. A batch that fills up inside a transaction
 // is emitted in two: the complete transactions before it with their
