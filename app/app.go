@@ -242,7 +242,7 @@ func storeOptions(g *topology.Graph, log *slog.Logger) store.Options {
 }
 
 func engineOptions(e topology.Engine) engine.Options {
-	return engine.Options{MaxInflight: e.MaxInflight, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout, StartRetry: e.StartRetry}
+	return engine.Options{MaxInflight: e.MaxInflight, MaxInflightBytes: e.MaxInflightBytes, MaxWriteEvents: e.MaxWriteEvents, DrainTimeout: e.DrainTimeout, StartRetry: e.StartRetry}
 }
 
 // deadLetterEncoder encodes rejected events in dead-letter records as

@@ -178,6 +178,19 @@ func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery) error {
 		// The common case: one delivery makes the write, without copying.
 		return s.write(ctx, d.events)
 	}
+	var n int
+	for _, d := range batch {
+		n += len(d.events)
+		size += deliverySize(d) - 1
+	}
+	if n <= s.batch.MaxEvents && size <= s.batch.MaxBytes {
+		// The deliveries make one write: no event's size to take again.
+		for _, d := range batch {
+			s.buf = append(s.buf, d.events...)
+		}
+		return flush()
+	}
+	size = 0
 	for _, d := range batch {
 		for i := range d.events {
 			es := int64(d.events[i].Size())

@@ -16,6 +16,7 @@ type ticket struct {
 	cp      []byte
 	epoch   uint64
 	newest  int64 // source commit time (ms) of the batch's last event
+	size    int64 // event.Size of the batch's events, summed: its share of MaxInflightBytes
 	pending atomic.Int32
 	done    bool // guarded by src.mu
 }
@@ -63,6 +64,11 @@ type sourceRun struct {
 		released []released
 		newest   int64 // newest source time released, for lag
 		empty    *sync.Cond
+		// bytes is the size of the tickets in window: the back-pressure
+		// by bytes (Options.MaxInflightBytes). freed, when not nil, is
+		// closed (and cleared) when bytes goes down, for Emits waiting.
+		bytes int64
+		freed chan struct{}
 	}
 
 	Events atomic.Int64 // events emitted, for metrics and progress
@@ -84,6 +90,9 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	if err := s.r.gate.wait(ctx, s.r.fail); err != nil {
 		return err
 	}
+	// The size is taken once here, for the byte cap and for the sinks'
+	// batching (delivery.size), rather than by each sink runner again.
+	size := eventsSize(events)
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -91,10 +100,15 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	case <-s.r.fail:
 		return component.ErrStopped
 	}
+	if err := s.reserve(ctx, size); err != nil {
+		<-s.slots
+		return err
+	}
 	g := s.group
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if s.stopped.Load() {
+		s.unreserve(size)
 		<-s.slots
 		return component.ErrStopped
 	}
@@ -102,7 +116,7 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 	if o := s.r.obs.emit; o != nil {
 		o.ObserveEmit(s.node.Name, events)
 	}
-	t := &ticket{src: s, cp: cp}
+	t := &ticket{src: s, cp: cp, size: size}
 	if len(events) > 0 {
 		t.newest = events[len(events)-1].Source.TsMs()
 	}
@@ -134,11 +148,54 @@ func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) e
 		if len(evs) > 0 {
 			// The channel holds at most MaxInflight deliveries per source,
 			// so this send never blocks.
-			s.r.sinks[i].in <- &delivery{events: evs, t: t}
+			d := &delivery{events: evs, t: t}
+			if len(evs) == len(events) && &evs[0] == &events[0] {
+				d.size = size + 1 // see deliverySize
+			}
+			s.r.sinks[i].in <- d
 		}
 	}
 	t.ack() // processing done
 	return nil
+}
+
+// reserve waits until size more bytes fit in the window
+// (Options.MaxInflightBytes) and counts them. A batch that alone exceeds
+// the cap is taken once the window is empty, so no batch waits forever.
+func (s *sourceRun) reserve(ctx context.Context, size int64) error {
+	limit := s.r.p.Options.MaxInflightBytes
+	for {
+		s.mu.Lock()
+		if s.mu.bytes == 0 || s.mu.bytes+size <= limit {
+			s.mu.bytes += size
+			s.mu.Unlock()
+			return nil
+		}
+		if s.mu.freed == nil {
+			s.mu.freed = make(chan struct{})
+		}
+		freed := s.mu.freed
+		s.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.r.fail:
+			return component.ErrStopped
+		}
+	}
+}
+
+// unreserve gives back bytes reserved for a batch that never entered the
+// window.
+func (s *sourceRun) unreserve(size int64) {
+	s.mu.Lock()
+	s.mu.bytes -= size
+	if s.mu.freed != nil {
+		close(s.mu.freed)
+		s.mu.freed = nil
+	}
+	s.mu.Unlock()
 }
 
 // complete marks t acknowledged by every sink and releases the window head
@@ -161,7 +218,12 @@ func (s *sourceRun) complete(t *ticket) {
 			s.mu.dirty = true
 		}
 		s.mu.newest = max(s.mu.newest, h.newest)
+		s.mu.bytes -= h.size
 		n++
+	}
+	if n > 0 && s.mu.freed != nil {
+		close(s.mu.freed)
+		s.mu.freed = nil
 	}
 	if len(s.mu.window) == 0 {
 		s.mu.empty.Broadcast()

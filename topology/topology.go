@@ -130,6 +130,9 @@ type Engine struct {
 	// MaxInflight is the number of batches per source emitted but not yet
 	// acknowledged by every sink (default 8).
 	MaxInflight int `yaml:"max_inflight"`
+	// MaxInflightBytes caps the in-memory size (event.Event.Size) of
+	// those batches (default 32 MiB); a larger batch alone still passes.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// MaxWriteEvents caps the events a sink coalesces into one write
 	// (default 16384).
 	MaxWriteEvents int `yaml:"max_write_events"`

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sluice-dev/sluice/app"
 	"github.com/sluice-dev/sluice/component"
@@ -173,6 +174,7 @@ func cmdRun(args []string, reg component.Registry, stderr io.Writer) int {
 	level := fs.String("log-level", "info", "debug | info | warn | error")
 	logFormat := fs.String("log-format", "text", "text | json")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	memProfile := fs.String("memprofile", "", "write a heap profile, taken when the heap was largest, to this file at exit (for performance reports)")
 	showProgress := fs.String("progress", "auto", "progress bars on stderr: auto (when a terminal) | always | never")
 	httpAddr := fs.String("http", "", "serve /metrics, /healthz, /readyz, the pipelines API (/pipelines) and the web console (/console/) on this address, e.g. 127.0.0.1:9090 (port 0: any free port; the log says which)")
 	loadSecurity := securityFlags(fs)
@@ -282,6 +284,14 @@ Flags:`)
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *memProfile != "" {
+		p := startPeakHeap(50 * time.Millisecond)
+		defer func() {
+			if err := p.write(*memProfile, stderr); err != nil {
+				fmt.Fprintln(stderr, "sluice:", err)
+			}
+		}()
 	}
 
 	opts := supervisor.Options{Registry: reg, Logger: log}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -48,5 +49,47 @@ func TestSnapshotAndStream(t *testing.T) {
 	want = []string{"c a id=4 name=four", "u a id=2 name=TWO", "d b k1=y k2=1 v=NULL"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("stream:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestSnapshotBatchesBoundedByBytes: rows of 10 kB are cut into batches of
+// about 1 MiB of COPY text (batchBytes), not batch_size rows, so that wide
+// rows do not multiply the memory the engine's window holds.
+func TestSnapshotBatchesBoundedByBytes(t *testing.T) {
+	te := newTestEnv(t)
+	const rows, pad = 300, 10_000
+	te.exec(`CREATE TABLE wide (id int PRIMARY KEY, pad text)`)
+	te.exec(`INSERT INTO wide SELECT g, repeat('x', $1) FROM generate_series(1, $2) g`, pad, rows)
+	out := sourcetest.NewEmitter()
+	cfg := te.config("public.wide")
+	te.start(cfg, nil, out)
+	out.WaitFor(t, "snapshot", 30*time.Second, func(evs []event.Event) bool { return len(evs) == rows })
+	// The cut falls after the row that reaches batchBytes.
+	var want []int
+	n, size := 0, 0
+	for id := 1; id <= rows; id++ {
+		n++
+		size += len(strconv.Itoa(id)) + 1 + pad + 1
+		if size >= batchBytes {
+			want, n, size = append(want, n), 0, 0
+		}
+	}
+	want = append(want, n)
+	var got []int
+	id := int64(0)
+	for _, b := range out.Batches() {
+		if len(b.Events) == 0 {
+			continue
+		}
+		got = append(got, len(b.Events))
+		for _, e := range b.Events {
+			id++
+			if e.After[0].AsInt() != id || len(e.After[1].Str) != pad {
+				t.Fatalf("row %d: got id %s and %d bytes of pad", id, e.After[0].Text(), len(e.After[1].Str))
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
 	}
 }

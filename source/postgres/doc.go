@@ -14,6 +14,9 @@
 //     (REPEATABLE READ, SET TRANSACTION SNAPSHOT) and read every table in
 //     primary-key order, in chunks of snapshot_chunk_rows:
 //     COPY (SELECT cols FROM t WHERE (pk) > (last) ORDER BY pk LIMIT n) TO STDOUT.
+//     A chunk is emitted in batches of batch_size rows or 1 MiB of COPY
+//     text, whichever is reached first (batchBytes), so that the memory
+//     of the engine's in-flight window does not grow with the row width.
 //     Streaming then starts at the slot's consistent point: the snapshot
 //     and the stream neither overlap nor leave a gap.
 //   - Tables without a primary key (or replica identity index) are read by
@@ -60,8 +63,9 @@
 // # Streaming
 //
 // pgoutput protocol version 1 sends a transaction after its commit, row by
-// row. Rows are pushed as they arrive in batches of batch_size, so a
-// transaction of any size needs memory for a few batches only. Small
+// row. Rows are pushed as they arrive in batches of batch_size rows or
+// 1 MiB of row messages, whichever comes first, so a transaction of any
+// size, and of any row width, needs memory for a few batches only. Small
 // transactions share a batch: complete transactions are emitted once the
 // stream has been quiet for 1 ms after the newest commit, and at the latest
 // 5 ms after the first of them, so a busy stream shares one sink write and

@@ -96,6 +96,10 @@ type streamDecoder struct {
 	// skipTx: the current transaction was emitted whole before a
 	// reconnect; its changes are ignored.
 	skipTx bool
+	// batchBytes is the size of the row messages added to batch since the
+	// last flush: a batch is cut at batchBytes as well as at batch_size
+	// rows, so that wide rows do not make batches of tens of MB.
+	batchBytes int
 
 	// incr is the incremental snapshot's state besides the checkpoint's
 	// (incremental.go).
@@ -237,7 +241,7 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 	}
 	d.pending = 0
 	rest := d.batch[n:]
-	d.batch, d.txStart = nil, 0
+	d.batch, d.txStart, d.batchBytes = nil, 0, 0
 	switch {
 	case len(rest) == 0:
 		return nil
@@ -253,7 +257,7 @@ func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
 	}
 	d.batch = append(d.batch, e)
-	if len(d.batch) < d.src.cfg.BatchSize {
+	if len(d.batch) < d.src.cfg.BatchSize && d.batchBytes < batchBytes {
 		return nil
 	}
 	return d.flush(ctx, true)
@@ -265,6 +269,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		return component.Permanent(errors.New("empty pgoutput message"))
 	}
 	w := &wire{s: msg, off: 1}
+	if c := msg[0]; c == 'I' || c == 'U' || c == 'D' {
+		d.batchBytes += len(msg)
+	}
 	switch msg[0] {
 	case 'B':
 		d.commitLSN = w.u64() // final LSN: the commit record's
@@ -297,7 +304,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		if len(d.batch) > 0 {
 			d.activity.Store(time.Now().UnixNano())
 		}
-		if len(d.batch) >= d.src.cfg.BatchSize {
+		if len(d.batch) >= d.src.cfg.BatchSize || d.batchBytes >= batchBytes {
 			return d.flush(ctx, true)
 		}
 	case 'R':

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,54 @@ func TestBusyStreamEmitsWithinLingerMax(t *testing.T) {
 	evs := waitN(t, out, 1)
 	if got := rowText(evs[0].Schema, evs[0].After); got != "id=1 v=a" {
 		t.Fatalf("event after %q, want %q", got, "id=1 v=a")
+	}
+}
+
+// TestStreamBatchesBoundedByBytes: a transaction of 10 kB rows is emitted
+// in batches cut after about 1 MiB of row messages (batchBytes), not after
+// batch_size rows, in order, and only its last batch carries a checkpoint.
+func TestStreamBatchesBoundedByBytes(t *testing.T) {
+	te := newTestEnv(t)
+	const rows, pad = 300, 10_000
+	te.exec(`CREATE TABLE wide (id int PRIMARY KEY, pad text)`)
+	out := sourcetest.NewEmitter()
+	cfg := te.config("public.wide")
+	te.start(cfg, nil, out)
+	out.WaitFor(t, "the snapshot's end", 15*time.Second, func([]event.Event) bool { return out.Checkpoint() != nil })
+	te.exec(`INSERT INTO wide SELECT g, repeat('x', $1) FROM generate_series(1, $2) g`, pad, rows)
+	evs := waitN(t, out, rows)
+	for i, e := range evs {
+		if e.After[0].AsInt() != int64(i+1) || len(e.After[1].Str) != pad {
+			t.Fatalf("event %d: got id %s and %d bytes of pad", i, e.After[0].Text(), len(e.After[1].Str))
+		}
+	}
+	// An insert message: 'I', relation id, 'N', column count, then per
+	// column 't', length and the text.
+	msgLen := func(id int) int { return 1 + 4 + 1 + 2 + (1 + 4 + len(strconv.Itoa(id))) + (1 + 4 + pad) }
+	var want []int
+	n, size := 0, 0
+	for id := 1; id <= rows; id++ {
+		n++
+		size += msgLen(id)
+		if size >= batchBytes {
+			want, n, size = append(want, n), 0, 0
+		}
+	}
+	want = append(want, n)
+	var got []int
+	var cps []bool
+	for _, b := range out.Batches() {
+		if b.N > 0 {
+			got = append(got, b.N)
+			cps = append(cps, b.Checkpoint != nil)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
+	}
+	for i, cp := range cps {
+		if cp != (i == len(cps)-1) {
+			t.Fatalf("batch %d of %d has a checkpoint: %v; want one on the last only", i+1, len(cps), cp)
+		}
 	}
 }
