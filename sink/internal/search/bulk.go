@@ -43,6 +43,20 @@ func (d docRef) key() string { return d.index + "\x00" + d.routing + "\x00" + d.
 
 func (it *item) ref() docRef { return docRef{it.index, it.id, it.routing} }
 
+// lane picks one of n lanes for the item's document: every operation on one
+// document (index, routing, id) goes to the same lane. FNV-1a, so that the
+// partition is the same in every run.
+func (it *item) lane(n int) int {
+	h := uint32(2166136261)
+	for _, s := range [...]string{it.index, it.routing, it.id} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+		h = (h ^ 0) * 16777619 // separator
+	}
+	return int(h % uint32(n))
+}
+
 // appendAction appends a bulk action line. vtype "" sends no version.
 // OpenSearch and Elasticsearch 7 and 8 read the same metadata names
 // (version, version_type, routing; no _type).

@@ -81,12 +81,35 @@
 //
 // # Ordering and concurrency
 //
-// Write is called from one goroutine and sends its bulk requests one after
-// another, each at most max_request_bytes, so operations on one document
-// reach the cluster in event order (a bulk request applies the items of
-// one shard in order). Parallel requests would need disjoint key sets per
-// request; the engine's in-flight window already overlaps sources and
-// sinks, so the sink does not parallelise.
+// Write is called from one goroutine. It partitions its operations into
+// lanes by document (index, routing and id, hashed): every operation on
+// one document — an update, its delete, the delete of a key change's old
+// document — is in the same lane, in event order. Each lane sends its
+// bulk requests (each at most max_request_bytes) one after another, and
+// the lanes run at once (Options.Lanes, 4; a Write of less than
+// Options.LaneBytes, 256 KiB, per lane uses fewer, a small one a single
+// request as before). A bulk request applies the items of one shard in
+// order, so each document's operations reach the cluster in event order
+// whatever the lanes' interleaving: the final state of every document is
+// the one sequential requests would leave, with or without versions, and
+// nothing needs deduplicating. Operations on different documents commute
+// (merges of unchanged TOAST columns are built before anything is sent).
+//
+// Write returns nil only when every request of every lane succeeded; the
+// first lane that fails cancels the others and its error is the Write's, so
+// the engine retries the whole Write and the checkpoint does not move. What
+// other lanes wrote is written again by that retry, as after any failed
+// Write: with versions it bounces off as version conflicts, without it is
+// the same last write. Pushed-back items are retried inside their own
+// lane exactly as in one request (only the failed items with versions,
+// everything after the first failed one without), record errors from all
+// lanes are returned in event order, and the indices known to exist are
+// shared under a lock.
+//
+// Lanes run within one Write only: the next Write's requests start after
+// this one returned, as the engine's contract (Write returns when the
+// events are durable) requires; the engine's in-flight window overlaps the
+// source's reading with the sink's writing.
 //
 // # Index creation
 //

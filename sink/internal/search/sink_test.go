@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fakeClient records bulk bodies and answers from a script.
 type fakeClient struct {
+	mu      sync.Mutex // lanes call Bulk concurrently
 	bodies  []string
 	answers []Response // popped per Bulk call; the last repeats
 	err     error
@@ -32,6 +34,8 @@ func (f *fakeClient) Bulk(_ context.Context, body []byte, fp string) (Response, 
 	if fp != bulkFilterPath {
 		return Response{}, fmt.Errorf("filter_path %q", fp)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, string(body))
 	if f.err != nil {
 		return Response{}, f.err
