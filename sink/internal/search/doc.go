@@ -73,7 +73,8 @@
 // # Why the hand-written parts
 //
 // The bulk body is built by appending bytes (no reflection, no per-item
-// allocation beyond the id) and responses are decoded into small structs
+// allocation beyond the id), each document encoded once from the event
+// straight into the body and responses are decoded into small structs
 // with filter_path keeping them to status and error, because the official
 // clients' typed bulk helpers marshal per item with encoding/json and
 // decode every item's full metadata into maps. The clients still do the
@@ -105,6 +106,12 @@
 // everything after the first failed one without), record errors from all
 // lanes are returned in event order, and the indices known to exist are
 // shared under a lock.
+//
+// The number of lanes is chosen before encoding, from the Write's event
+// count and the bytes per event of the previous range, so that each
+// operation is encoded straight into its lane's buffer and a request's
+// body is a slice of that buffer, not a copy; only a retry of some items,
+// or a lane holding a merge (encoded after the rest), gathers a body.
 //
 // Lanes run within one Write only: the next Write's requests start after
 // this one returned, as the engine's contract (Write returns when the

@@ -155,6 +155,14 @@ func TestLanesPartitionByDocument(t *testing.T) {
 	}
 	// A key change: the new document is indexed, the old one deleted.
 	evs = append(evs, ev(event.OpUpdate, 400, r(1, "", event.Null), r(77, "moved", event.Null)))
+	// A merge of unchanged TOAST columns (encoded after the other items,
+	// at the end of its lane's buffer) followed by later operations on
+	// the same document: the body is gathered in event order.
+	evs = append(evs,
+		ev(event.OpUpdate, 500, nil, r(4, "big", event.String("stored"))),
+		ev(event.OpUpdate, 501, nil, r(4, "merged", event.Unchanged)),
+		ev(event.OpDelete, 502, r(4, "", event.Null), nil),
+		ev(event.OpUpdate, 503, nil, r(4, "last", event.String("new"))))
 	one := &fakeClient{}
 	if err := newTest(t, one, nil).Write(context.Background(), evs); err != nil {
 		t.Fatal(err)
@@ -162,6 +170,9 @@ func TestLanesPartitionByDocument(t *testing.T) {
 	many := &fakeClient{}
 	if err := newLanes(t, many, 3, nil).Write(context.Background(), evs); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(one.bodies[0], `{"id":4,"name":"merged","price":1.50,"big":"stored"}`) {
+		t.Fatalf("no merged document in %s", one.bodies[0])
 	}
 	if len(one.bodies) != 1 || len(many.bodies) != 3 {
 		t.Fatalf("%d and %d requests, want 1 and 3", len(one.bodies), len(many.bodies))

@@ -93,22 +93,28 @@ type Sink struct {
 	known   map[string]bool   // indices known to exist (created, or found existing)
 	names   map[string]string // interned rendered index names
 
-	buf     []byte // encoded items of the current range
 	body    []byte // a multi-get body
 	items   []item
 	scratch []byte
-	lanes   []*lane // reused across Writes; lanes[0] also sends alone
+	lanes   []*lane // reused across Writes
+	nl      int     // lanes in use for the current range
+	marks   []int   // the lanes' buffer lengths before the event being planned
+	// perEvent estimates the encoded bytes of one event (from the last
+	// range), to choose the number of lanes before encoding.
+	perEvent int
 
 	vtype string // version_type of the event being planned
 }
 
 // lane is one in-order sequence of bulk requests of a Write: the items of
-// the documents that hash to it, sent one request after another. Each lane
-// has its own body buffer and results, so lanes share nothing while they
-// run but s.items' disjoint elements and s.buf (read only).
+// the documents that hash to it, encoded straight into its buffer and sent
+// one request after another, each request's body a slice of the buffer.
+// Each lane has its own buffers and results, so lanes share nothing while
+// they run but s.items' disjoint elements.
 type lane struct {
-	idx       []int // s.items indices, in event order
-	body      []byte
+	buf       []byte // the lane's items, in event order (merges appended last)
+	idx       []int  // s.items indices, in event order
+	body      []byte // a body gathered from buf when its items are not contiguous
 	rec       component.RecordErrors
 	conflicts int // version conflicts (replays) counted in this Write
 }
@@ -195,7 +201,19 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 	if lo >= hi {
 		return nil
 	}
-	s.buf, s.items = s.buf[:0], s.items[:0]
+	// One lane per Options.LaneBytes of body, at most Options.Lanes,
+	// decided before encoding so that items are encoded straight into
+	// their lane's buffer.
+	est := s.perEvent
+	if est == 0 {
+		est = 256
+	}
+	s.nl = min(len(s.lanes), max(1, (hi-lo)*est/s.opt.LaneBytes))
+	lanes := s.lanes[:s.nl]
+	for _, ln := range lanes {
+		ln.buf, ln.idx, ln.rec, ln.conflicts = ln.buf[:0], ln.idx[:0], ln.rec[:0], 0
+	}
+	s.items = s.items[:0]
 	merges := 0
 	for i := lo; i < hi; i++ {
 		n, err := s.plan(i, &events[i])
@@ -205,6 +223,11 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 		}
 		merges += n
 	}
+	total := 0
+	for _, ln := range lanes {
+		total += len(ln.buf)
+	}
+	s.perEvent = max(1, total/(hi-lo))
 	if len(s.items) == 0 {
 		return nil
 	}
@@ -216,32 +239,13 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 			return err
 		}
 	}
-	// Partition the items into lanes by document: one lane per
-	// Options.LaneBytes of body, at most Options.Lanes.
-	total := 0
 	for k := range s.items {
-		if it := &s.items[k]; it.start >= 0 {
-			total += it.end - it.start
+		if it := &s.items[k]; it.start >= 0 { // else a merge that failed to encode (a record error)
+			lanes[it.lane].idx = append(lanes[it.lane].idx, k)
 		}
-	}
-	nl := min(len(s.lanes), max(1, total/s.opt.LaneBytes))
-	lanes := s.lanes[:nl]
-	for _, ln := range lanes {
-		ln.idx, ln.rec, ln.conflicts = ln.idx[:0], ln.rec[:0], 0
-	}
-	for k := range s.items {
-		it := &s.items[k]
-		if it.start < 0 {
-			continue // a merge that failed to encode (a record error)
-		}
-		ln := lanes[0]
-		if nl > 1 {
-			ln = lanes[it.lane(nl)]
-		}
-		ln.idx = append(ln.idx, k)
 	}
 	var first error
-	if nl == 1 {
+	if s.nl == 1 {
 		first = s.sendLane(ctx, lanes[0])
 	} else {
 		// A lane that fails stops the others, and the Write returns its
@@ -268,6 +272,17 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 	return first
 }
 
+// contiguous reports whether the items s.items[k] for k in idx lie one
+// after another in their lane's buffer, in that order.
+func (s *Sink) contiguous(idx []int) bool {
+	for j := 1; j < len(idx); j++ {
+		if s.items[idx[j]].start != s.items[idx[j-1]].end {
+			return false
+		}
+	}
+	return true
+}
+
 // sendLane sends a lane's items in requests of at most maxBytes, in order,
 // each after the previous one succeeded.
 func (s *Sink) sendLane(ctx context.Context, ln *lane) error {
@@ -286,13 +301,21 @@ func (s *Sink) sendLane(ctx context.Context, ln *lane) error {
 	return s.send(ctx, ln, ln.idx[lo:])
 }
 
-// plan renders one event's bulk items into s.buf. It returns 1 when the
-// event's index item must be completed by encodeMerges (unchanged TOAST
-// columns under external versioning). On error nothing is added.
+// plan renders one event's bulk items into their lanes' buffers. It
+// returns 1 when the event's index item must be completed by encodeMerges
+// (unchanged TOAST columns under external versioning). On error nothing is
+// added.
 func (s *Sink) plan(i int, e *event.Event) (int, error) {
-	mark, bufMark := len(s.items), len(s.buf)
+	mark := len(s.items)
+	s.marks = s.marks[:0]
+	for _, ln := range s.lanes[:s.nl] {
+		s.marks = append(s.marks, len(ln.buf))
+	}
 	fail := func(err error) (int, error) {
-		s.items, s.buf = s.items[:mark], s.buf[:bufMark]
+		s.items = s.items[:mark]
+		for l, m := range s.marks {
+			s.lanes[l].buf = s.lanes[l].buf[:m]
+		}
 		return 0, fmt.Errorf("%s: %w", e, err)
 	}
 	var img []event.Value
@@ -346,20 +369,22 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	switch {
 	case !format.HasUnchanged(img):
 		it := s.addItem(i, actIndex, index, id, routing, version)
-		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
+		ln := s.lanes[it.lane]
+		if ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
-		s.buf = append(s.buf, '\n')
-		it.end = len(s.buf)
+		ln.buf = append(ln.buf, '\n')
+		it.end = len(ln.buf)
 	case s.cfg.versionType == "" && moved == nil:
 		// No versions: a partial update leaves the stored columns alone.
 		it := s.addItem(i, actUpdate, index, id, routing, 0)
-		s.buf = append(s.buf, `{"doc":`...)
-		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
+		ln := s.lanes[it.lane]
+		ln.buf = append(ln.buf, `{"doc":`...)
+		if ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
-		s.buf = append(s.buf, ",\"doc_as_upsert\":true}\n"...)
-		it.end = len(s.buf)
+		ln.buf = append(ln.buf, ",\"doc_as_upsert\":true}\n"...)
+		it.end = len(ln.buf)
 	default:
 		// External versions cannot go with partial updates, and a moved
 		// row's unchanged columns are stored under its old key: the
@@ -369,6 +394,8 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 			src = *moved
 		}
 		s.items = append(s.items, item{ev: i, act: actIndex, start: -1, index: index, id: id, routing: routing, version: version, src: src})
+		it := &s.items[len(s.items)-1]
+		it.lane = it.laneOf(s.nl)
 		merge = 1
 	}
 	if moved != nil {
@@ -377,14 +404,18 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	return merge, nil
 }
 
-// addItem appends an item and its action line; for index and update items
-// the caller appends the document line and sets end.
+// addItem appends an item and its action line (to its lane's buffer); for
+// index and update items the caller appends the document line and sets
+// end.
 func (s *Sink) addItem(ev int, act byte, index, id, routing string, version int64) *item {
-	start := len(s.buf)
-	s.buf = appendAction(s.buf, act, index, id, routing, version, s.vtype)
-	s.items = append(s.items, item{ev: ev, act: act, start: start, docStart: len(s.buf), end: len(s.buf),
-		index: index, id: id, routing: routing, version: version})
-	return &s.items[len(s.items)-1]
+	s.items = append(s.items, item{ev: ev, act: act, index: index, id: id, routing: routing, version: version})
+	it := &s.items[len(s.items)-1]
+	it.lane = it.laneOf(s.nl)
+	ln := s.lanes[it.lane]
+	it.start = len(ln.buf)
+	ln.buf = appendAction(ln.buf, act, index, id, routing, version, s.vtype)
+	it.docStart, it.end = len(ln.buf), len(ln.buf)
+	return it
 }
 
 // keyChanged reports whether an update moved the row to another key.
@@ -555,13 +586,22 @@ func (s *Sink) send(ctx context.Context, ln *lane, idx []int) error {
 	pending := append([]int(nil), idx...)
 	pause := s.opt.RetryBase
 	for attempt := 1; ; attempt++ {
-		ln.body = ln.body[:0]
-		for _, k := range pending {
-			it := &s.items[k]
-			ln.body = append(ln.body, s.buf[it.start:it.end]...)
+		// The body is the slice of the lane's buffer that holds the
+		// pending items when they lie one after another (the common case:
+		// a first attempt without merges); else they are gathered.
+		var body []byte
+		if s.contiguous(pending) {
+			body = ln.buf[s.items[pending[0]].start:s.items[pending[len(pending)-1]].end]
+		} else {
+			ln.body = ln.body[:0]
+			for _, k := range pending {
+				it := &s.items[k]
+				ln.body = append(ln.body, ln.buf[it.start:it.end]...)
+			}
+			body = ln.body
 		}
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-		resp, err := s.client.Bulk(rctx, ln.body, bulkFilterPath)
+		resp, err := s.client.Bulk(rctx, body, bulkFilterPath)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: bulk request: %w", s.product, err)
@@ -757,7 +797,7 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 			case actDelete:
 				state[key] = nil
 			case actIndex:
-				d, err := reread(s.buf[it.docStart : it.end-1])
+				d, err := reread(s.lanes[it.lane].buf[it.docStart : it.end-1])
 				if err != nil {
 					return err
 				}
@@ -766,7 +806,7 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 				var u struct {
 					Doc map[string]json.RawMessage `json:"doc"`
 				}
-				if err := json.Unmarshal(s.buf[it.docStart:it.end-1], &u); err != nil {
+				if err := json.Unmarshal(s.lanes[it.lane].buf[it.docStart:it.end-1], &u); err != nil {
 					return fmt.Errorf("%s: re-reading a document of this batch: %w", s.product, err)
 				}
 				d := maps.Clone(current(key))
@@ -781,11 +821,12 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 		}
 		base := current(it.src.key())
 		e := &events[it.ev]
-		start := len(s.buf)
-		s.buf = appendAction(s.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
-		docStart := len(s.buf)
+		ln := s.lanes[it.lane]
+		start := len(ln.buf)
+		ln.buf = appendAction(ln.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
+		docStart := len(ln.buf)
 		cols := e.Schema.Columns
-		s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, e.After, func(c int) []byte {
+		ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, e.After, func(c int) []byte {
 			if v, ok := base[cols[c].Name]; ok {
 				return v
 			}
@@ -793,14 +834,14 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 		}, docOptions)
 		if err != nil {
 			// Not sent: the document stays as it was.
-			s.buf = s.buf[:start]
+			ln.buf = ln.buf[:start]
 			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("%s: %w", e, err)})
 			continue
 		}
-		s.buf = append(s.buf, '\n')
-		it.start, it.docStart, it.end = start, docStart, len(s.buf)
+		ln.buf = append(ln.buf, '\n')
+		it.start, it.docStart, it.end = start, docStart, len(ln.buf)
 		if watch[key] {
-			d, err := reread(s.buf[docStart : it.end-1])
+			d, err := reread(ln.buf[docStart : it.end-1])
 			if err != nil {
 				return err
 			}

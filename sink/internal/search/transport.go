@@ -12,11 +12,11 @@ import (
 
 // HTTPTransport builds the HTTP transport both engines' clients use:
 // TLS from insecure and ca_file, bounded dial and header timeouts, and
-// enough idle connections for one writer.
+// an idle connection kept for each of a Write's lanes (DefaultLanes).
 func HTTPTransport(c *Config) (*http.Transport, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	tr.MaxIdleConnsPerHost = 4
+	tr.MaxIdleConnsPerHost = max(4, DefaultLanes)
 	tr.ResponseHeaderTimeout = c.RequestTimeout
 	tls := &tls.Config{InsecureSkipVerify: c.Insecure} //nolint:gosec // the user asked for it
 	if c.CAFile != "" {
