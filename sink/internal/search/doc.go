@@ -74,7 +74,7 @@
 //
 // The bulk body is built by appending bytes (no reflection, no per-item
 // allocation beyond the id), each document encoded once from the event
-// straight into the body and responses are decoded into small structs
+// straight into the body, and responses are decoded into small structs
 // with filter_path keeping them to status and error, because the official
 // clients' typed bulk helpers marshal per item with encoding/json and
 // decode every item's full metadata into maps. The clients still do the
