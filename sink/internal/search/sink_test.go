@@ -51,16 +51,22 @@ func (f *fakeClient) Bulk(_ context.Context, body []byte, fp string) (Response, 
 }
 
 func (f *fakeClient) MGet(_ context.Context, body []byte) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, "MGET "+string(body))
 	return f.mget, nil
 }
 
 func (f *fakeClient) CreateIndex(_ context.Context, index string, body []byte) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.created = append(f.created, index+" "+string(body))
 	return Response{Status: 200}, nil
 }
 
 func (f *fakeClient) DeleteIndex(_ context.Context, index string) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.deleted = append(f.deleted, index)
 	return Response{Status: 200}, nil
 }
