@@ -10,7 +10,7 @@ import (
 // discardClient answers every bulk request at once and keeps nothing.
 type discardClient struct{ fakeClient }
 
-func (discardClient) Bulk(context.Context, []byte, string) (Response, error) {
+func (*discardClient) Bulk(context.Context, []byte, string) (Response, error) {
 	return Response{Status: 200, Body: []byte(`{"errors":false}`)}, nil
 }
 
