@@ -20,6 +20,7 @@ import (
 // a test can fail chosen requests while the others reach the cluster.
 type rawClient struct {
 	url  string
+	hc   *http.Client           // nil: http.DefaultClient
 	fail func(body []byte) bool // true: this request gets no response
 	// wait, when set, is closed before a failing request fails.
 	wait     chan struct{}
@@ -33,7 +34,11 @@ func (c *rawClient) do(ctx context.Context, method, path, ctype string, body []b
 		return search.Response{}, err
 	}
 	req.Header.Set("Content-Type", ctype)
-	resp, err := http.DefaultClient.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return search.Response{}, err
 	}
