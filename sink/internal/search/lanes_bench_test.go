@@ -20,9 +20,9 @@ import (
 // TestLanesThroughput is a report, not a check (SLUICE_BENCH_LANES=N
 // rows): on the OpenSearch of scripts/opensearch.sh it writes N product
 // rows in Writes of 5,000 events with one lane (requests one after
-// another, as before lanes) and with the default lanes, and POSTs the
+// another, as before lanes), two and four lanes, and POSTs the
 // same documents as pre-built bulk bodies one after another (a plain
-// loader), alternating the three for three rounds so that they share the
+// loader), alternating them for three rounds so that they share the
 // machine's load, and logs the rates. Each run gets a fresh index of one
 // shard and no replica.
 func TestLanesThroughput(t *testing.T) {
@@ -99,8 +99,12 @@ func TestLanesThroughput(t *testing.T) {
 	}
 	sinkRun(1) // warm-up
 	for round := 1; round <= 3; round++ {
-		plain, one, many := plainRun(), sinkRun(1), sinkRun(search.DefaultLanes)
-		t.Logf("round %d: plain loader %.0f docs/s; sink, 1 lane %.0f docs/s (%.2f×); sink, %d lanes %.0f docs/s (%.2f×)",
-			round, plain, one, one/plain, search.DefaultLanes, many, many/plain)
+		plain := plainRun()
+		msg := fmt.Sprintf("round %d: plain loader %.0f docs/s", round, plain)
+		for _, lanes := range []int{1, 2, 4} {
+			r := sinkRun(lanes)
+			msg += fmt.Sprintf("; %d lanes %.0f docs/s (%.2f×)", lanes, r, r/plain)
+		}
+		t.Log(msg)
 	}
 }
