@@ -88,8 +88,12 @@
 // document — is in the same lane, in event order. Each lane sends its
 // bulk requests (each at most max_request_bytes) one after another, and
 // the lanes run at once (Options.Lanes, 4; a Write of less than
-// Options.LaneBytes, 256 KiB, per lane uses fewer, a small one a single
-// request as before). A bulk request applies the items of one shard in
+// Options.LaneBytes, 1 MiB, per lane uses fewer, and one of less than 2 MiB
+// a single request as before). Each lane keeps requests large because
+// splitting the benchmark's 5,000-row (1.5 MB) Writes into four requests
+// did not beat one request at a time on the shared two cores (per-request
+// work in the cluster; docs/performance.md has the figures), so lanes
+// start where each one still carries a bulk request of a megabyte. A bulk request applies the items of one shard in
 // order, so each document's operations reach the cluster in event order
 // whatever the lanes' interleaving: the final state of every document is
 // the one sequential requests would leave, with or without versions, and

@@ -265,17 +265,21 @@ func TestInsertUpdateDelete(t *testing.T) {
 	})
 }
 
-// TestLargeWriteInLanes: a Write large enough for four lanes of bulk
-// requests at once (4,199 events at the first Write's estimate of 256
-// bytes each, one lane per 256 KiB), with four changes of every document
-// and deletes after them: every document ends as its last event left it,
-// with versions and without (where only the order of the requests
-// decides).
+// TestLargeWriteInLanes: a Write in four lanes of bulk requests at once
+// (4,199 events at the first Write's estimate of 256 bytes each, one lane
+// per 256 KiB here), with four changes of every document and deletes
+// after them: every document ends as its last event left it, with
+// versions and without (where only the order of the requests decides).
 func TestLargeWriteInLanes(t *testing.T) {
 	forEach(t, func(t *testing.T, c *cluster) {
 		for _, vt := range []string{search.VersionExternal, search.VersionNone} {
 			idx := c.index() + "-" + vt
-			s := c.sink(func(cfg *search.Config) { cfg.Index, cfg.DocumentVersionType = idx, vt })
+			cfg := search.Defaults()
+			cfg.Hosts, cfg.Index, cfg.DocumentVersionType = []string{c.url}, idx, vt
+			s, err := search.New(cfg, &rawClient{url: c.url}, search.Options{Product: "test", Lanes: 4, LaneBytes: 256 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var evs []event.Event
 			lsn := uint64(1000)
 			for round := range 4 {

@@ -74,7 +74,7 @@ type Options struct {
 // Options.LaneBytes when unset.
 const (
 	DefaultLanes     = 4
-	DefaultLaneBytes = 256 << 10
+	DefaultLaneBytes = 1 << 20
 )
 
 // Sink writes events to a search cluster through a Client. Write is called
