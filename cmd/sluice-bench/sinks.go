@@ -309,10 +309,12 @@ func (b *bench) sinkOpenSearch() error {
     index: bench_sluice
     batch: {max_events: %d}
 `, strconv.Quote(osURL), b.p.BulkDocs)
-	rate, rss, err := b.sluiceInto("opensearch", sink, counter("bench_sluice"))
+	rate, rss, cpu, err := b.sluiceIntoCPU("opensearch", sink, counter("bench_sluice"))
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice opensearch: CPU %v, %.2f µs/row\n", cpu, float64(cpu.Nanoseconds())/1e3/float64(b.p.Rows))
+	b.rep.add(sec, "sinks.opensearch.cpu_us_per_row", "sluice CPU time (user+sys) per row", float64(cpu.Nanoseconds())/1e3/float64(b.p.Rows), "µs")
 	b.addSinkFigures(sec, "opensearch", "docs/s", base, rate, rss, fmt.Sprintf("bulk loader docs/s (%d docs per request)", b.p.BulkDocs), 1.0)
 	return nil
 }

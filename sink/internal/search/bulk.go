@@ -19,10 +19,11 @@ const (
 )
 
 // item is one bulk operation: its action line (and document line) lives in
-// Sink.buf[start:end].
+// Sink.lanes[lane].buf[start:end].
 type item struct {
 	ev       int  // index of the event in the Write
 	act      byte // actIndex, actDelete, actUpdate
+	lane     int
 	start    int
 	docStart int // start of the document line (actIndex, actUpdate)
 	end      int
@@ -42,6 +43,23 @@ type docRef struct{ index, id, routing string }
 func (d docRef) key() string { return d.index + "\x00" + d.routing + "\x00" + d.id }
 
 func (it *item) ref() docRef { return docRef{it.index, it.id, it.routing} }
+
+// laneOf picks one of n lanes for the item's document: every operation on
+// one document (index, routing, id) goes to the same lane. FNV-1a, so that
+// the partition is the same in every run.
+func (it *item) laneOf(n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := uint32(2166136261)
+	for _, s := range [...]string{it.index, it.routing, it.id} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+		h = (h ^ 0) * 16777619 // separator
+	}
+	return int(h % uint32(n))
+}
 
 // appendAction appends a bulk action line. vtype "" sends no version.
 // OpenSearch and Elasticsearch 7 and 8 read the same metadata names

@@ -73,7 +73,8 @@
 // # Why the hand-written parts
 //
 // The bulk body is built by appending bytes (no reflection, no per-item
-// allocation beyond the id) and responses are decoded into small structs
+// allocation beyond the id), each document encoded once from the event
+// straight into the body, and responses are decoded into small structs
 // with filter_path keeping them to status and error, because the official
 // clients' typed bulk helpers marshal per item with encoding/json and
 // decode every item's full metadata into maps. The clients still do the
@@ -81,12 +82,45 @@
 //
 // # Ordering and concurrency
 //
-// Write is called from one goroutine and sends its bulk requests one after
-// another, each at most max_request_bytes, so operations on one document
-// reach the cluster in event order (a bulk request applies the items of
-// one shard in order). Parallel requests would need disjoint key sets per
-// request; the engine's in-flight window already overlaps sources and
-// sinks, so the sink does not parallelise.
+// Write is called from one goroutine. It partitions its operations into
+// lanes by document (index, routing and id, hashed): every operation on
+// one document — an update, its delete, the delete of a key change's old
+// document — is in the same lane, in event order. Each lane sends its
+// bulk requests (each at most max_request_bytes) one after another, and
+// the lanes run at once (Options.Lanes, 4; a Write of less than
+// Options.LaneBytes, 1 MiB, per lane uses fewer, and one of less than 2 MiB
+// a single request as before). Each lane keeps requests large because
+// splitting the benchmark's 5,000-row (1.5 MB) Writes into four requests
+// did not beat one request at a time on the shared two cores (per-request
+// work in the cluster; docs/performance.md has the figures), so lanes
+// start where each one still carries a bulk request of a megabyte. A bulk request applies the items of one shard in
+// order, so each document's operations reach the cluster in event order
+// whatever the lanes' interleaving: the final state of every document is
+// the one sequential requests would leave, with or without versions, and
+// nothing needs deduplicating. Operations on different documents commute
+// (merges of unchanged TOAST columns are built before anything is sent).
+//
+// Write returns nil only when every request of every lane succeeded; the
+// first lane that fails cancels the others and its error is the Write's, so
+// the engine retries the whole Write and the checkpoint does not move. What
+// other lanes wrote is written again by that retry, as after any failed
+// Write: with versions it bounces off as version conflicts, without it is
+// the same last write. Pushed-back items are retried inside their own
+// lane exactly as in one request (only the failed items with versions,
+// everything after the first failed one without), record errors from all
+// lanes are returned in event order, and the indices known to exist are
+// shared under a lock.
+//
+// The number of lanes is chosen before encoding, from the Write's event
+// count and the bytes per event of the previous range, so that each
+// operation is encoded straight into its lane's buffer and a request's
+// body is a slice of that buffer, not a copy; only a retry of some items,
+// or a lane holding a merge (encoded after the rest), gathers a body.
+//
+// Lanes run within one Write only: the next Write's requests start after
+// this one returned, as the engine's contract (Write returns when the
+// events are durable) requires; the engine's in-flight window overlaps the
+// source's reading with the sink's writing.
 //
 // # Index creation
 //

@@ -265,6 +265,47 @@ func TestInsertUpdateDelete(t *testing.T) {
 	})
 }
 
+// TestLargeWriteInLanes: a Write in four lanes of bulk requests at once
+// (4,199 events at the first Write's estimate of 256 bytes each, one lane
+// per 256 KiB here), with four changes of every document and deletes
+// after them: every document ends as its last event left it, with
+// versions and without (where only the order of the requests decides).
+func TestLargeWriteInLanes(t *testing.T) {
+	forEach(t, func(t *testing.T, c *cluster) {
+		for _, vt := range []string{search.VersionExternal, search.VersionNone} {
+			idx := c.index() + "-" + vt
+			cfg := search.Defaults()
+			cfg.Hosts, cfg.Index, cfg.DocumentVersionType = []string{c.url}, idx, vt
+			s, err := search.New(cfg, &rawClient{url: c.url}, search.Options{Product: "test", Lanes: 4, LaneBytes: 256 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var evs []event.Event
+			lsn := uint64(1000)
+			for round := range 4 {
+				for id := range 1024 {
+					lsn++
+					evs = append(evs, change(event.OpUpdate, lsn, nil, row(id, fmt.Sprint("r", round), "1.00", event.Null)))
+				}
+			}
+			want := map[string]string{}
+			for id := range 1024 {
+				if id%10 == 0 {
+					lsn++
+					evs = append(evs, change(event.OpDelete, lsn, row(id, "", "", event.Null), nil))
+				} else {
+					want[fmt.Sprint(id)] = rowJSON(id, "r3", "1.00", "")
+				}
+			}
+			write(t, s, evs...)
+			wantDocs(t, c.docs(idx), want)
+			if _, v, _ := c.doc(idx, "1023", ""); vt == search.VersionExternal && v != 1000+3*1024+1024 {
+				t.Errorf("%s: document 1023 has version %d, want its last LSN %d", vt, v, 1000+3*1024+1024)
+			}
+		}
+	})
+}
+
 // TestReplayNeverRegresses: replaying older events after newer ones
 // leaves the newer documents; deleted documents stay deleted when a batch
 // is replayed in order.

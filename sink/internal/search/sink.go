@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
@@ -61,7 +62,20 @@ type Options struct {
 	// are an API key (api_key) rather than username and password.
 	Env    component.Env
 	APIKey bool
+	// Lanes is how many bulk requests a Write keeps in flight at once
+	// (default DefaultLanes); LaneBytes is the encoded size a lane must
+	// have at least (default DefaultLaneBytes), so that a small Write goes
+	// in one request. See "Ordering and concurrency" in the package doc.
+	Lanes     int
+	LaneBytes int
 }
+
+// DefaultLanes and DefaultLaneBytes are Options.Lanes and
+// Options.LaneBytes when unset.
+const (
+	DefaultLanes     = 4
+	DefaultLaneBytes = 1 << 20
+)
 
 // Sink writes events to a search cluster through a Client. Write is called
 // from one goroutine; nothing in Sink is shared with another.
@@ -75,16 +89,34 @@ type Sink struct {
 	defaultID, defaultVersion bool
 	constIndex                string
 
-	known map[string]bool   // indices known to exist (created, or found existing)
-	names map[string]string // interned rendered index names
+	knownMu sync.Mutex        // lanes create indices concurrently
+	known   map[string]bool   // indices known to exist (created, or found existing)
+	names   map[string]string // interned rendered index names
 
-	buf     []byte // encoded items of the current range
-	body    []byte // one request body
+	body    []byte // a multi-get body
 	items   []item
 	scratch []byte
+	lanes   []*lane // reused across Writes
+	nl      int     // lanes in use for the current range
+	marks   []int   // the lanes' buffer lengths before the event being planned
+	// perEvent estimates the encoded bytes of one event (from the last
+	// range), to choose the number of lanes before encoding.
+	perEvent int
 
-	conflicts int    // version conflicts in the current Write
-	vtype     string // version_type of the event being planned
+	vtype string // version_type of the event being planned
+}
+
+// lane is one in-order sequence of bulk requests of a Write: the items of
+// the documents that hash to it, encoded straight into its buffer and sent
+// one request after another, each request's body a slice of the buffer.
+// Each lane has its own buffers and results, so lanes share nothing while
+// they run but s.items' disjoint elements.
+type lane struct {
+	buf       []byte // the lane's items, in event order (merges appended last)
+	idx       []int  // s.items indices, in event order
+	body      []byte // a body gathered from buf when its items are not contiguous
+	rec       component.RecordErrors
+	conflicts int // version conflicts (replays) counted in this Write
 }
 
 var _ component.Sink = (*Sink)(nil)
@@ -104,12 +136,21 @@ func New(cfg Config, client Client, opt Options) (*Sink, error) {
 	if opt.RetryBase <= 0 {
 		opt.RetryBase = 100 * time.Millisecond
 	}
+	if opt.Lanes <= 0 {
+		opt.Lanes = DefaultLanes
+	}
+	if opt.LaneBytes <= 0 {
+		opt.LaneBytes = DefaultLaneBytes
+	}
 	s := &Sink{
 		cfg: c, client: client, log: opt.Logger, product: opt.Product, opt: opt,
 		defaultID:      c.id.String() == "${key}",
 		defaultVersion: c.version != nil && c.version.String() == "${version}",
 		known:          map[string]bool{},
 		names:          map[string]string{},
+	}
+	for range opt.Lanes {
+		s.lanes = append(s.lanes, &lane{})
 	}
 	if c.index.Constant() {
 		s.constIndex, _ = c.index.RenderString(nil)
@@ -118,18 +159,20 @@ func New(cfg Config, client Client, opt Options) (*Sink, error) {
 	return s, nil
 }
 
-// Write implements component.Sink: events are written in order, in bulk
-// requests of at most max_request_bytes, each sent after the previous one
-// succeeded. A truncate is applied after everything before it is written.
+// Write implements component.Sink: the operations of each document are
+// written in event order, in bulk requests of at most max_request_bytes, in
+// up to Options.Lanes lanes at once (documents partitioned by id); Write
+// returns nil only when every request of every lane succeeded. A truncate
+// is applied after everything before it is written.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	var rec component.RecordErrors
-	s.conflicts = 0
+	conflicts := 0
 	start := 0
 	for i := range events {
 		if events[i].Op != event.OpTruncate {
 			continue
 		}
-		if err := s.writeRange(ctx, events, start, i, &rec); err != nil {
+		if err := s.writeRange(ctx, events, start, i, &rec, &conflicts); err != nil {
 			return err
 		}
 		if err := s.truncate(ctx, &events[i]); err != nil {
@@ -137,11 +180,11 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 		start = i + 1
 	}
-	if err := s.writeRange(ctx, events, start, len(events), &rec); err != nil {
+	if err := s.writeRange(ctx, events, start, len(events), &rec, &conflicts); err != nil {
 		return err
 	}
-	if s.conflicts > 0 {
-		s.log.Debug("version conflicts ignored: a newer version is stored (replayed events)", "count", s.conflicts)
+	if conflicts > 0 {
+		s.log.Debug("version conflicts ignored: a newer version is stored (replayed events)", "count", conflicts)
 	}
 	if len(rec) > 0 {
 		sort.SliceStable(rec, func(a, b int) bool { return rec[a].Index < rec[b].Index })
@@ -154,11 +197,23 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 func (s *Sink) Close(context.Context) error { return s.client.Close() }
 
 // writeRange writes events[lo:hi], none of them a truncate.
-func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int, rec *component.RecordErrors) error {
+func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int, rec *component.RecordErrors, conflicts *int) error {
 	if lo >= hi {
 		return nil
 	}
-	s.buf, s.items = s.buf[:0], s.items[:0]
+	// One lane per Options.LaneBytes of body, at most Options.Lanes,
+	// decided before encoding so that items are encoded straight into
+	// their lane's buffer.
+	est := s.perEvent
+	if est == 0 {
+		est = 256
+	}
+	s.nl = min(len(s.lanes), max(1, (hi-lo)*est/s.opt.LaneBytes))
+	lanes := s.lanes[:s.nl]
+	for _, ln := range lanes {
+		ln.buf, ln.idx, ln.rec, ln.conflicts = ln.buf[:0], ln.idx[:0], ln.rec[:0], 0
+	}
+	s.items = s.items[:0]
 	merges := 0
 	for i := lo; i < hi; i++ {
 		n, err := s.plan(i, &events[i])
@@ -168,6 +223,11 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 		}
 		merges += n
 	}
+	total := 0
+	for _, ln := range lanes {
+		total += len(ln.buf)
+	}
+	s.perEvent = max(1, total/(hi-lo))
 	if len(s.items) == 0 {
 		return nil
 	}
@@ -179,34 +239,83 @@ func (s *Sink) writeRange(ctx context.Context, events []event.Event, lo, hi int,
 			return err
 		}
 	}
-	// Send in requests of at most maxBytes, in order.
-	var chunk []int
-	size := 0
 	for k := range s.items {
-		it := &s.items[k]
-		if it.start < 0 {
-			continue // a merge that failed to encode (a record error)
+		if it := &s.items[k]; it.start >= 0 { // else a merge that failed to encode (a record error)
+			lanes[it.lane].idx = append(lanes[it.lane].idx, k)
 		}
-		n := it.end - it.start
-		if len(chunk) > 0 && size+n > s.cfg.maxBytes {
-			if err := s.send(ctx, chunk, events, rec); err != nil {
-				return err
-			}
-			chunk, size = chunk[:0], 0
-		}
-		chunk = append(chunk, k)
-		size += n
 	}
-	return s.send(ctx, chunk, events, rec)
+	var first error
+	if s.nl == 1 {
+		first = s.sendLane(ctx, lanes[0])
+	} else {
+		// A lane that fails stops the others, and the Write returns its
+		// error (not the cancellation it caused in the others): the engine
+		// retries the Write whole, and what the other lanes wrote is
+		// written again, as after any failed Write.
+		lctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var once sync.Once
+		for _, ln := range lanes {
+			wg.Go(func() {
+				if err := s.sendLane(lctx, ln); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			})
+		}
+		wg.Wait()
+		cancel()
+	}
+	for _, ln := range lanes {
+		*rec = append(*rec, ln.rec...)
+		*conflicts += ln.conflicts
+	}
+	return first
 }
 
-// plan renders one event's bulk items into s.buf. It returns 1 when the
-// event's index item must be completed by encodeMerges (unchanged TOAST
-// columns under external versioning). On error nothing is added.
+// contiguous reports whether the items s.items[k] for k in idx lie one
+// after another in their lane's buffer, in that order.
+func (s *Sink) contiguous(idx []int) bool {
+	for j := 1; j < len(idx); j++ {
+		if s.items[idx[j]].start != s.items[idx[j-1]].end {
+			return false
+		}
+	}
+	return true
+}
+
+// sendLane sends a lane's items in requests of at most maxBytes, in order,
+// each after the previous one succeeded.
+func (s *Sink) sendLane(ctx context.Context, ln *lane) error {
+	lo, size := 0, 0
+	for n, k := range ln.idx {
+		it := &s.items[k]
+		sz := it.end - it.start
+		if n > lo && size+sz > s.cfg.maxBytes {
+			if err := s.send(ctx, ln, ln.idx[lo:n]); err != nil {
+				return err
+			}
+			lo, size = n, 0
+		}
+		size += sz
+	}
+	return s.send(ctx, ln, ln.idx[lo:])
+}
+
+// plan renders one event's bulk items into their lanes' buffers. It
+// returns 1 when the event's index item must be completed by encodeMerges
+// (unchanged TOAST columns under external versioning). On error nothing is
+// added.
 func (s *Sink) plan(i int, e *event.Event) (int, error) {
-	mark, bufMark := len(s.items), len(s.buf)
+	mark := len(s.items)
+	s.marks = s.marks[:0]
+	for _, ln := range s.lanes[:s.nl] {
+		s.marks = append(s.marks, len(ln.buf))
+	}
 	fail := func(err error) (int, error) {
-		s.items, s.buf = s.items[:mark], s.buf[:bufMark]
+		s.items = s.items[:mark]
+		for l, m := range s.marks {
+			s.lanes[l].buf = s.lanes[l].buf[:m]
+		}
 		return 0, fmt.Errorf("%s: %w", e, err)
 	}
 	var img []event.Value
@@ -260,20 +369,22 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	switch {
 	case !format.HasUnchanged(img):
 		it := s.addItem(i, actIndex, index, id, routing, version)
-		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
+		ln := s.lanes[it.lane]
+		if ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
-		s.buf = append(s.buf, '\n')
-		it.end = len(s.buf)
+		ln.buf = append(ln.buf, '\n')
+		it.end = len(ln.buf)
 	case s.cfg.versionType == "" && moved == nil:
 		// No versions: a partial update leaves the stored columns alone.
 		it := s.addItem(i, actUpdate, index, id, routing, 0)
-		s.buf = append(s.buf, `{"doc":`...)
-		if s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, img, nil, docOptions); err != nil {
+		ln := s.lanes[it.lane]
+		ln.buf = append(ln.buf, `{"doc":`...)
+		if ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, img, nil, docOptions); err != nil {
 			return fail(err)
 		}
-		s.buf = append(s.buf, ",\"doc_as_upsert\":true}\n"...)
-		it.end = len(s.buf)
+		ln.buf = append(ln.buf, ",\"doc_as_upsert\":true}\n"...)
+		it.end = len(ln.buf)
 	default:
 		// External versions cannot go with partial updates, and a moved
 		// row's unchanged columns are stored under its old key: the
@@ -283,6 +394,8 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 			src = *moved
 		}
 		s.items = append(s.items, item{ev: i, act: actIndex, start: -1, index: index, id: id, routing: routing, version: version, src: src})
+		it := &s.items[len(s.items)-1]
+		it.lane = it.laneOf(s.nl)
 		merge = 1
 	}
 	if moved != nil {
@@ -291,14 +404,18 @@ func (s *Sink) plan(i int, e *event.Event) (int, error) {
 	return merge, nil
 }
 
-// addItem appends an item and its action line; for index and update items
-// the caller appends the document line and sets end.
+// addItem appends an item and its action line (to its lane's buffer); for
+// index and update items the caller appends the document line and sets
+// end.
 func (s *Sink) addItem(ev int, act byte, index, id, routing string, version int64) *item {
-	start := len(s.buf)
-	s.buf = appendAction(s.buf, act, index, id, routing, version, s.vtype)
-	s.items = append(s.items, item{ev: ev, act: act, start: start, docStart: len(s.buf), end: len(s.buf),
-		index: index, id: id, routing: routing, version: version})
-	return &s.items[len(s.items)-1]
+	s.items = append(s.items, item{ev: ev, act: act, index: index, id: id, routing: routing, version: version})
+	it := &s.items[len(s.items)-1]
+	it.lane = it.laneOf(s.nl)
+	ln := s.lanes[it.lane]
+	it.start = len(ln.buf)
+	ln.buf = appendAction(ln.buf, act, index, id, routing, version, s.vtype)
+	it.docStart, it.end = len(ln.buf), len(ln.buf)
+	return it
 }
 
 // keyChanged reports whether an update moved the row to another key.
@@ -417,8 +534,16 @@ func (s *Sink) ensureIndices(ctx context.Context) error {
 	return nil
 }
 
+// ensureIndex creates index if it is not known to exist. Lanes call it
+// concurrently: two may both create an index, and one then finds it exists.
 func (s *Sink) ensureIndex(ctx context.Context, index string) error {
-	if s.cfg.createBody == nil || s.known[index] {
+	if s.cfg.createBody == nil {
+		return nil
+	}
+	s.knownMu.Lock()
+	known := s.known[index]
+	s.knownMu.Unlock()
+	if known {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
@@ -439,26 +564,44 @@ func (s *Sink) ensureIndex(ctx context.Context, index string) error {
 		return component.Permanent(fmt.Errorf("%s: create index %q: status %d: %s (check mapping and index_settings)",
 			s.product, index, resp.Status, responseError(resp.Body)))
 	}
+	s.knownMu.Lock()
 	s.known[index] = true
+	s.knownMu.Unlock()
 	return nil
 }
 
-// send writes the items s.items[k] for k in idx in one bulk request,
-// sending again those the cluster pushed back on, a few times.
-func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *component.RecordErrors) error {
+// forget drops index from the indices known to exist.
+func (s *Sink) forget(index string) {
+	s.knownMu.Lock()
+	delete(s.known, index)
+	s.knownMu.Unlock()
+}
+
+// send writes the items s.items[k] for k in idx (of lane ln) in one bulk
+// request, sending again those the cluster pushed back on, a few times.
+func (s *Sink) send(ctx context.Context, ln *lane, idx []int) error {
 	if len(idx) == 0 {
 		return nil
 	}
 	pending := append([]int(nil), idx...)
 	pause := s.opt.RetryBase
 	for attempt := 1; ; attempt++ {
-		s.body = s.body[:0]
-		for _, k := range pending {
-			it := &s.items[k]
-			s.body = append(s.body, s.buf[it.start:it.end]...)
+		// The body is the slice of the lane's buffer that holds the
+		// pending items when they lie one after another (the common case:
+		// a first attempt without merges); else they are gathered.
+		var body []byte
+		if s.contiguous(pending) {
+			body = ln.buf[s.items[pending[0]].start:s.items[pending[len(pending)-1]].end]
+		} else {
+			ln.body = ln.body[:0]
+			for _, k := range pending {
+				it := &s.items[k]
+				ln.body = append(ln.body, ln.buf[it.start:it.end]...)
+			}
+			body = ln.body
 		}
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
-		resp, err := s.client.Bulk(rctx, s.body, bulkFilterPath)
+		resp, err := s.client.Bulk(rctx, body, bulkFilterPath)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: bulk request: %w", s.product, err)
@@ -469,13 +612,13 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 		case resp.Status == 413:
 			if len(pending) > 1 {
 				h := len(pending) / 2
-				if err := s.send(ctx, pending[:h], events, rec); err != nil {
+				if err := s.send(ctx, ln, pending[:h]); err != nil {
 					return err
 				}
-				return s.send(ctx, pending[h:], events, rec)
+				return s.send(ctx, ln, pending[h:])
 			}
 			it := &s.items[pending[0]]
-			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %d-byte operation is larger than the server accepts (http.max_content_length)",
+			ln.rec = append(ln.rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %d-byte operation is larger than the server accepts (http.max_content_length)",
 				it.index, it.id, it.end-it.start)})
 			return nil
 		case resp.Status == 429 || resp.Status >= 500:
@@ -503,7 +646,7 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 				}
 				switch classify(it.act, bi) {
 				case itemConflict:
-					s.conflicts++
+					ln.conflicts++
 				case itemRetry:
 					retry = append(retry, k)
 					if firstRetry < 0 {
@@ -513,7 +656,7 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 					if s.cfg.createBody == nil {
 						return component.Permanent(fmt.Errorf("%s: index %q does not exist and the cluster does not create it (set mapping or index_settings so that sluice creates it, or allow action.auto_create_index)", s.product, it.index))
 					}
-					delete(s.known, it.index)
+					s.forget(it.index)
 					if err := s.ensureIndex(ctx, it.index); err != nil {
 						return err
 					}
@@ -522,7 +665,7 @@ func (s *Sink) send(ctx context.Context, idx []int, events []event.Event, rec *c
 						firstRetry, why = n, "index was missing"
 					}
 				case itemRejected:
-					*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %s", it.index, it.id, bi.Error)})
+					ln.rec = append(ln.rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("index %q, document %q: %s", it.index, it.id, bi.Error)})
 					it.start = -1 // never send again
 				}
 			}
@@ -581,7 +724,7 @@ func (s *Sink) truncate(ctx context.Context, e *event.Event) error {
 	}
 	switch {
 	case resp.Status == 200 || resp.Status == 404:
-		delete(s.known, index)
+		s.forget(index)
 		s.log.Info("table truncated; deleted its index", "stream", e.Schema.Stream, "index", index)
 		return nil
 	case resp.Status == 401:
@@ -654,7 +797,7 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 			case actDelete:
 				state[key] = nil
 			case actIndex:
-				d, err := reread(s.buf[it.docStart : it.end-1])
+				d, err := reread(s.lanes[it.lane].buf[it.docStart : it.end-1])
 				if err != nil {
 					return err
 				}
@@ -663,7 +806,7 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 				var u struct {
 					Doc map[string]json.RawMessage `json:"doc"`
 				}
-				if err := json.Unmarshal(s.buf[it.docStart:it.end-1], &u); err != nil {
+				if err := json.Unmarshal(s.lanes[it.lane].buf[it.docStart:it.end-1], &u); err != nil {
 					return fmt.Errorf("%s: re-reading a document of this batch: %w", s.product, err)
 				}
 				d := maps.Clone(current(key))
@@ -678,11 +821,12 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 		}
 		base := current(it.src.key())
 		e := &events[it.ev]
-		start := len(s.buf)
-		s.buf = appendAction(s.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
-		docStart := len(s.buf)
+		ln := s.lanes[it.lane]
+		start := len(ln.buf)
+		ln.buf = appendAction(ln.buf, actIndex, it.index, it.id, it.routing, it.version, s.cfg.versionType)
+		docStart := len(ln.buf)
 		cols := e.Schema.Columns
-		s.buf, err = format.AppendDocumentWith(s.buf, e.Schema, e.After, func(c int) []byte {
+		ln.buf, err = format.AppendDocumentWith(ln.buf, e.Schema, e.After, func(c int) []byte {
 			if v, ok := base[cols[c].Name]; ok {
 				return v
 			}
@@ -690,14 +834,14 @@ func (s *Sink) encodeMerges(ctx context.Context, events []event.Event, rec *comp
 		}, docOptions)
 		if err != nil {
 			// Not sent: the document stays as it was.
-			s.buf = s.buf[:start]
+			ln.buf = ln.buf[:start]
 			*rec = append(*rec, component.RecordError{Index: it.ev, Err: fmt.Errorf("%s: %w", e, err)})
 			continue
 		}
-		s.buf = append(s.buf, '\n')
-		it.start, it.docStart, it.end = start, docStart, len(s.buf)
+		ln.buf = append(ln.buf, '\n')
+		it.start, it.docStart, it.end = start, docStart, len(ln.buf)
 		if watch[key] {
-			d, err := reread(s.buf[docStart : it.end-1])
+			d, err := reread(ln.buf[docStart : it.end-1])
 			if err != nil {
 				return err
 			}

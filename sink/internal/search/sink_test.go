@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fakeClient records bulk bodies and answers from a script.
 type fakeClient struct {
+	mu      sync.Mutex // lanes call Bulk concurrently
 	bodies  []string
 	answers []Response // popped per Bulk call; the last repeats
 	err     error
@@ -32,6 +34,8 @@ func (f *fakeClient) Bulk(_ context.Context, body []byte, fp string) (Response, 
 	if fp != bulkFilterPath {
 		return Response{}, fmt.Errorf("filter_path %q", fp)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, string(body))
 	if f.err != nil {
 		return Response{}, f.err
@@ -47,16 +51,22 @@ func (f *fakeClient) Bulk(_ context.Context, body []byte, fp string) (Response, 
 }
 
 func (f *fakeClient) MGet(_ context.Context, body []byte) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, "MGET "+string(body))
 	return f.mget, nil
 }
 
 func (f *fakeClient) CreateIndex(_ context.Context, index string, body []byte) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.created = append(f.created, index+" "+string(body))
 	return Response{Status: 200}, nil
 }
 
 func (f *fakeClient) DeleteIndex(_ context.Context, index string) (Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.deleted = append(f.deleted, index)
 	return Response{Status: 200}, nil
 }
