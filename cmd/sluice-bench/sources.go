@@ -237,8 +237,9 @@ func (b *bench) sluiceUntil(r *sluiceRun, n int64) (sample, error) {
 	return s, nil
 }
 
-// copyFiles copies the regular files of directory from into a new
-// directory to (sluice's state directory holds one bbolt file).
+// copyFiles copies directory from, its regular files and subdirectories,
+// into directory to (sluice's state directory holds the Pebble store's
+// directory).
 func copyFiles(from, to string) error {
 	entries, err := os.ReadDir(from)
 	if err != nil {
@@ -248,6 +249,14 @@ func copyFiles(from, to string) error {
 		return err
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			// The state directory's store is a directory of its own
+			// (Pebble's files): without it the copy holds no checkpoint.
+			if err := copyFiles(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				return err
+			}
+			continue
+		}
 		if !e.Type().IsRegular() {
 			continue
 		}
