@@ -163,9 +163,10 @@ type dialect struct {
 	types  map[string]map[string]colClass
 	loads  map[string]*loadState
 	noLoad atomic.Bool
-	// Loads kept and declined by the server's answer (tests).
-	loadsKept, loadsDeclined atomic.Int64
-	readHook                 func(sent int) // tests: before each read of a load's data
+	// Loads kept and declined by the server's answer, and loads kept
+	// that were streamed from the event values (tests).
+	loadsKept, loadsDeclined, loadsStreamed atomic.Int64
+	readHook                                func(sent int) // tests: before each read of a load's data
 }
 
 // maxStmts bounds the prepared statements kept (the server's
