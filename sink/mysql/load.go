@@ -42,6 +42,19 @@ import (
 // the target's column types (information_schema, read once per table and
 // again when a column is not known).
 //
+// The rows are encoded straight from the event values (AppendCopyRow,
+// appendLoadValue: the text of the argument MySQLArg would make, without
+// making it) by sqlsink's encoder goroutine as the load reads them
+// (sqlsink.RowCopier), so conversion and encoding run while the server
+// inserts. Whether a group can be a load at all is decided before anything
+// is encoded (StartCopy: the same checks as CopyInsert's, on the values'
+// argument kinds, need); a value that fails to convert is rejected with
+// the statements' error and never sent; a load the server declines is
+// rolled back and the encoded rows go as statements. CopyInsert, the same
+// load of converted arguments, remains for the groups StartCopy turned
+// down (then it declines too, or finds a skipped table's turn again while
+// bad rows are isolated).
+//
 // A table whose loads keep being declined (upserts of keys that exist, as
 // in a change stream) is not loaded again for 1, 2, 4, … up to 64 of its
 // steps, so the wasted load is a small share of the work.

@@ -22,7 +22,8 @@
 //     preparing one with thousands of placeholders costs MariaDB more than
 //     executing it (12 times slower without the cache).
 //   - Inserts and upserts of at least 200 rows in a step first go in one
-//     LOAD DATA LOCAL INFILE streamed from memory (load.go), kept only when
+//     LOAD DATA LOCAL INFILE streamed from memory as the rows are encoded
+//     from the event values (load.go), kept only when
 //     it is exactly the INSERT's outcome: every row inserted, no warning,
 //     and only values whose text the server converts as it converts the
 //     binary parameter. Otherwise (an existing key, a bad value, the server
