@@ -575,19 +575,8 @@ func appendConverted(b []byte, c *event.Column, v event.Value) ([]byte, error) {
 func appendEscaped[S string | []byte](b []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
-		var esc byte
-		switch s[i] {
-		case '\\':
-			esc = '\\'
-		case '\t':
-			esc = 't'
-		case '\n':
-			esc = 'n'
-		case '\r':
-			esc = 'r'
-		case 0:
-			esc = '0'
-		default:
+		esc := loadEscape[s[i]]
+		if esc == 0 {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -596,3 +585,7 @@ func appendEscaped[S string | []byte](b []byte, s S) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// loadEscape is the letter after the backslash of each byte LOAD DATA's
+// text escapes (0: the byte goes as it is).
+var loadEscape = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', '\r': 'r', 0: '0'}
