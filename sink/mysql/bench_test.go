@@ -77,3 +77,38 @@ func TestThroughputReport(t *testing.T) {
 	t.Logf("MariaDB: sink %d rows in %v (%.0f rows/s); LOAD DATA %d rows in %v (%.0f rows/s); ratio %.2f",
 		c1, sink, float64(n)/sink.Seconds(), c2, load, float64(n)/load.Seconds(), load.Seconds()/sink.Seconds())
 }
+
+// BenchmarkLoadText: a product row's LOAD DATA text from converted
+// arguments (CopyInsert: MySQLArg, then appendTSV) and straight from the
+// event values (the streamed load: AppendCopyRow).
+func BenchmarkLoadText(b *testing.B) {
+	sc := sqltest.Schema("product", 1,
+		event.Column{Name: "id", Type: event.TypeInt64, Key: true},
+		event.Column{Name: "name", Type: event.TypeString, Optional: true},
+		event.Column{Name: "price", Type: event.TypeFloat64, Optional: true},
+		event.Column{Name: "color", Type: event.TypeString, Optional: true},
+		event.Column{Name: "category", Type: event.TypeString, Optional: true},
+		event.Column{Name: "quantity", Type: event.TypeInt32, Optional: true},
+		event.Column{Name: "description", Type: event.TypeString, Optional: true},
+		event.Column{Name: "internalId", Type: event.TypeString, Optional: true})
+	row := sqltest.Row(sqltest.I(12345), sqltest.S("Ergonomic Steel Chair"), event.Float(512.25), sqltest.S("red"),
+		sqltest.S("Tools"), sqltest.I(17), sqltest.S(strings.Repeat("lorem ipsum ", 8)), sqltest.S("ab12cd34ef"))
+	var buf []byte
+	b.Run("args", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			args := make([]any, len(row))
+			for i := range row {
+				args[i], _ = sqlsink.MySQLArg(&sc.Columns[i], row[i])
+			}
+			buf = appendTSV(buf[:0], args)
+		}
+	})
+	t := &myTx{}
+	b.Run("values", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = t.AppendCopyRow(buf[:0], sc, row, false, false)
+		}
+	})
+}

@@ -1,15 +1,18 @@
 package mysql
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 )
 
@@ -38,6 +41,19 @@ import (
 // columns only. Any other pairing declines before anything is sent, from
 // the target's column types (information_schema, read once per table and
 // again when a column is not known).
+//
+// The rows are encoded straight from the event values (AppendCopyRow,
+// appendLoadValue: the text of the argument MySQLArg would make, without
+// making it) by sqlsink's encoder goroutine as the load reads them
+// (sqlsink.RowCopier), so conversion and encoding run while the server
+// inserts. Whether a group can be a load at all is decided before anything
+// is encoded (StartCopy: the same checks as CopyInsert's, on the values'
+// argument kinds, need); a value that fails to convert is rejected with
+// the statements' error and never sent; a load the server declines is
+// rolled back and the encoded rows go as statements. CopyInsert, the same
+// load of converted arguments, remains for the groups StartCopy turned
+// down (then it declines too, or finds a skipped table's turn again while
+// bad rows are isolated).
 //
 // A table whose loads keep being declined (upserts of keys that exist, as
 // in a change stream) is not loaded again for 1, 2, 4, … up to 64 of its
@@ -83,6 +99,94 @@ func loadSQL(name, table, charset string, cols []string) string {
 		strings.Join(cols, ", ") + ")"
 }
 
+var (
+	_ sqlsink.Copier      = (*myTx)(nil)
+	_ sqlsink.CopyStarter = (*myTx)(nil)
+)
+
+// StartCopy implements sqlsink.CopyStarter: a group is streamed (encoded
+// from the event values as the load reads it, AppendCopyRow) when the load
+// would be tried for its converted arguments (CopyInsert): the table's
+// loads are not being skipped, every column is known, every value's
+// argument is one its column takes as text (need), and the client
+// character set is known. It changes nothing otherwise: CopyInsert then
+// declines the converted rows for the same reason.
+func (t *myTx) StartCopy(ctx context.Context, table string, cols []string, rows []sqlsink.Row) (bool, error) {
+	d := t.d
+	if !d.loadWorth(table) {
+		return false, nil
+	}
+	classes, err := d.classes(ctx, table, cols)
+	if err != nil || classes == nil {
+		return false, err
+	}
+	for _, r := range rows {
+		s := r.Schema
+		if len(r.Vals) != len(s.Columns) || len(r.Vals) > len(cols) {
+			return false, nil
+		}
+		for i := range r.Vals {
+			if need(&s.Columns[i], r.Vals[i]) > classes[i] {
+				return false, nil
+			}
+		}
+		// The columns after the values' are the soft-delete column's
+		// (an integer).
+		for _, cl := range classes[len(r.Vals):] {
+			if cl < colInt {
+				return false, nil
+			}
+		}
+	}
+	if err := d.detect(ctx); err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	charset := d.charset
+	d.mu.Unlock()
+	return isIdent(charset), nil
+}
+
+// AppendCopyRow implements sqlsink.RowCopier: one line of LOAD DATA text,
+// each field appendTSV's text of the argument Dialect.Arg would send
+// (appendLoadValue), the soft-delete column's last.
+func (t *myTx) AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft, deleted bool) ([]byte, error) {
+	for i := range vals {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		var err error
+		if b, err = appendLoadValue(b, &s.Columns[i], vals[i]); err != nil {
+			return b, err
+		}
+	}
+	if soft {
+		if len(vals) > 0 {
+			b = append(b, '\t')
+		}
+		if deleted {
+			b = append(b, '1')
+		} else {
+			b = append(b, '0')
+		}
+	}
+	return append(b, '\n'), nil
+}
+
+// CopyRows implements sqlsink.RowCopier with LOAD DATA LOCAL INFILE of the
+// encoded rows (see above); it declines as CopyInsert does. upsert makes
+// no difference.
+func (t *myTx) CopyRows(ctx context.Context, table string, cols []string, data sqlsink.CopyData, _ bool, _ func(string) string) error {
+	if !t.d.loadAllowed(table) {
+		return sqlsink.ErrCopyDeclined
+	}
+	err := t.load(ctx, table, cols, data.Reader)
+	if err == nil {
+		t.d.loadsStreamed.Add(1)
+	}
+	return err
+}
+
 // CopyInsert implements sqlsink.Copier with LOAD DATA LOCAL INFILE (see
 // above). upsert makes no difference: an existing key declines the load
 // either way, and the multi-row statements then upsert or report it.
@@ -98,6 +202,14 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	if !ok {
 		return sqlsink.ErrCopyDeclined
 	}
+	return t.load(ctx, table, cols, func() io.Reader { return &tsvReader{rows: rows} })
+}
+
+// load runs one LOAD DATA LOCAL of the text open returns into table, in a
+// savepoint, and keeps it only when every row sent was inserted without a
+// warning.
+func (t *myTx) load(ctx context.Context, table string, cols []string, open func() io.Reader) error {
+	d := t.d
 	if err := d.detect(ctx); err != nil {
 		return err
 	}
@@ -111,7 +223,13 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 		return err
 	}
 	name := "sluice-load-" + strconv.FormatUint(loadSeq.Add(1), 10)
-	mysql.RegisterReaderHandler(name, func() io.Reader { return &tsvReader{rows: rows, hook: d.readHook} })
+	// The driver calls the handler, and reads the data, inside ExecContext
+	// on this goroutine.
+	var lr *loadReader
+	mysql.RegisterReaderHandler(name, func() io.Reader {
+		lr = &loadReader{r: open(), hook: d.readHook}
+		return lr
+	})
 	defer mysql.DeregisterReaderHandler(name)
 	res, lerr := t.tx.ExecContext(ctx, loadSQL(name, table, charset, cols))
 	if lerr == nil {
@@ -119,7 +237,7 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 		if n, lerr = res.RowsAffected(); lerr == nil {
 			var warnings int64
 			lerr = t.tx.QueryRowContext(ctx, "SELECT @@warning_count").Scan(&warnings)
-			if lerr == nil && n == int64(len(rows)) && warnings == 0 {
+			if lerr == nil && lr != nil && n == lr.rows && warnings == 0 {
 				d.loadDone(table, true)
 				d.loadsKept.Add(1)
 				return t.Exec(ctx, "RELEASE SAVEPOINT sluice_load")
@@ -146,10 +264,43 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	return sqlsink.ErrCopyDeclined
 }
 
+// loadReader is the data of one load as the driver reads it: it counts the
+// rows sent (every row ends with the only unescaped newline of its text).
+type loadReader struct {
+	r    io.Reader
+	rows int64
+	sent int            // bytes returned so far
+	hook func(sent int) // tests: called before each Read
+}
+
+func (r *loadReader) Read(p []byte) (int, error) {
+	if r.hook != nil {
+		r.hook(r.sent)
+	}
+	n, err := r.r.Read(p)
+	r.rows += int64(bytes.Count(p[:n], newline))
+	r.sent += n
+	return n, err
+}
+
+var newline = []byte{'\n'}
+
 // refusesLocal reports the server refusing LOAD DATA LOCAL (local_infile
 // off: MySQL 8's default).
 func refusesLocal(me *mysql.MySQLError) bool {
 	return me.Number == 1148 || me.Number == 3948 || me.Number == 4166
+}
+
+// loadWorth reports whether loadAllowed would allow a load into table
+// now, changing nothing.
+func (d *dialect) loadWorth(table string) bool {
+	if d.noLoad.Load() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.loads[table]
+	return st == nil || st.skip == 0
 }
 
 // loadAllowed reports whether a load into table is worth trying now.
@@ -294,14 +445,9 @@ type tsvReader struct {
 	rows [][]any
 	buf  []byte
 	off  int
-	sent int            // bytes returned so far
-	hook func(sent int) // tests: called before each Read
 }
 
 func (r *tsvReader) Read(p []byte) (int, error) {
-	if r.hook != nil {
-		r.hook(r.sent)
-	}
 	for len(r.buf)-r.off < len(p) && len(r.rows) > 0 {
 		if r.off > 0 {
 			r.buf = r.buf[:copy(r.buf, r.buf[r.off:])]
@@ -315,7 +461,6 @@ func (r *tsvReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, r.buf[r.off:])
 	r.off += n
-	r.sent += n
 	return n, nil
 }
 
@@ -324,38 +469,114 @@ func appendTSV(b []byte, row []any) []byte {
 		if i > 0 {
 			b = append(b, '\t')
 		}
-		switch x := v.(type) {
-		case nil:
-			b = append(b, `\N`...)
-		case int64:
-			b = strconv.AppendInt(b, x, 10)
-		case float64:
-			b = strconv.AppendFloat(b, x, 'g', -1, 64)
-		case string:
-			b = appendEscaped(b, x)
-		case []byte:
-			b = appendEscaped(b, x)
-		}
+		b = appendArg(b, v)
 	}
 	return append(b, '\n')
+}
+
+// appendArg appends one argument's LOAD DATA text.
+func appendArg(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, `\N`...)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case string:
+		return appendEscaped(b, x)
+	case []byte:
+		return appendEscaped(b, x)
+	}
+	return b
+}
+
+// need is the least column class that takes the argument
+// sqlsink.MySQLArg makes of v (a mirror of its cases): colOther for
+// NULL, text and bytes, colInt for integers, colFloat for floating point.
+// A value MySQLArg refuses is colOther: the row is rejected either way.
+func need(c *event.Column, v event.Value) colClass {
+	switch v.Kind {
+	case event.KindNull, event.KindUnchanged, event.KindArray:
+		return colOther
+	}
+	switch c.Type {
+	case event.TypeBool:
+		return colInt
+	case event.TypeBytes, event.TypeTimeTZ:
+		return colOther
+	case event.TypeDate, event.TypeTime, event.TypeTimestamp, event.TypeTimestampTZ:
+		if v.Kind == event.KindInt {
+			return colOther
+		}
+	case event.TypeInterval:
+		if v.Str != "" {
+			return colOther
+		}
+	}
+	switch v.Kind {
+	case event.KindInt, event.KindBool:
+		return colInt
+	case event.KindFloat:
+		return colFloat
+	}
+	return colOther
+}
+
+// appendLoadValue appends the LOAD DATA text of the argument
+// sqlsink.MySQLArg makes of v, or returns its error: appendArg of
+// MySQLArg, without the argument for the common kinds (a mirror of
+// MySQLArg's cases; TestLoadValueMatchesArg holds them to it).
+func appendLoadValue(b []byte, c *event.Column, v event.Value) ([]byte, error) {
+	switch v.Kind {
+	case event.KindNull:
+		return append(b, `\N`...), nil
+	case event.KindUnchanged, event.KindArray:
+		return appendConverted(b, c, v)
+	}
+	switch c.Type {
+	case event.TypeBool:
+		if v.AsBool() {
+			return append(b, '1'), nil
+		}
+		return append(b, '0'), nil
+	case event.TypeBytes:
+		return appendEscaped(b, v.Str), nil
+	case event.TypeDate, event.TypeTime, event.TypeTimeTZ, event.TypeTimestamp, event.TypeTimestampTZ, event.TypeInterval:
+		return appendConverted(b, c, v)
+	}
+	switch v.Kind {
+	case event.KindInt:
+		return strconv.AppendInt(b, v.AsInt(), 10), nil
+	case event.KindBool:
+		if v.AsBool() {
+			return append(b, '1'), nil
+		}
+		return append(b, '0'), nil
+	case event.KindFloat:
+		f := v.AsFloat()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return appendConverted(b, c, v)
+		}
+		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
+	}
+	return appendEscaped(b, v.Str), nil
+}
+
+// appendConverted is appendLoadValue through the argument.
+func appendConverted(b []byte, c *event.Column, v event.Value) ([]byte, error) {
+	x, err := sqlsink.MySQLArg(c, v)
+	if err != nil {
+		return b, err
+	}
+	return appendArg(b, x), nil
 }
 
 func appendEscaped[S string | []byte](b []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
-		var esc byte
-		switch s[i] {
-		case '\\':
-			esc = '\\'
-		case '\t':
-			esc = 't'
-		case '\n':
-			esc = 'n'
-		case '\r':
-			esc = 'r'
-		case 0:
-			esc = '0'
-		default:
+		esc := loadEscape[s[i]]
+		if esc == 0 {
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -364,3 +585,7 @@ func appendEscaped[S string | []byte](b []byte, s S) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// loadEscape is the letter after the backslash of each byte LOAD DATA's
+// text escapes (0: the byte goes as it is).
+var loadEscape = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', '\r': 'r', 0: '0'}

@@ -145,8 +145,8 @@ func TestLoadMatchesStatements(t *testing.T) {
 		t.Fatalf("load table holds %d rows, want 30", len(load))
 	}
 	sqltest.Want(t, load, stmts...)
-	if kept, declined := d.loadsKept.Load(), d.loadsDeclined.Load(); kept != 1 || declined != 0 {
-		t.Errorf("loads kept %d, declined %d; want 1, 0", kept, declined)
+	if kept, declined, streamed := d.loadsKept.Load(), d.loadsDeclined.Load(), d.loadsStreamed.Load(); kept != 1 || declined != 0 || streamed != 1 {
+		t.Errorf("loads kept %d, declined %d, streamed %d; want 1, 0, 1", kept, declined, streamed)
 	}
 }
 
@@ -200,6 +200,9 @@ func TestLoadDeclinesExistingKey(t *testing.T) {
 	counts(3, 2)
 	sqltest.Want(t, rows(t, sdb, "items", "id", "name"), "1|uno", "2|dos", "3|three", "4|four", "5|five", "6|six", "7|seven", "8|eight")
 	sqltest.Want(t, rows(t, sdb, sqlsink.DefaultPositionsTable, "sink", "source", "hi", "lo"), "sink1|src|80|80")
+	if streamed := d.loadsStreamed.Load(); streamed != 3 {
+		t.Errorf("loads streamed %d, want 3 (every load kept)", streamed)
+	}
 }
 
 // TestLoadBadValueSameError: a value the column cannot hold is a warning
@@ -350,5 +353,58 @@ func TestLoadClientCharset(t *testing.T) {
 	sqltest.Want(t, load, stmts...)
 	if kept, declined := d.loadsKept.Load(), d.loadsDeclined.Load(); kept != 1 || declined != 0 {
 		t.Errorf("loads kept %d, declined %d; want 1, 0", kept, declined)
+	}
+}
+
+// TestLoadStreamRejectsBadRow: a row whose value cannot be converted is
+// rejected with the statements' record error and never sent; the other
+// rows are streamed in one load, or, when the server declines the load (an
+// existing key), upserted by the statements, with the same errors and
+// rows either way.
+func TestLoadStreamRejectsBadRow(t *testing.T) {
+	t.Parallel()
+	sc := sqltest.Schema("x", 1,
+		event.Column{Name: "id", Type: event.TypeInt64, Key: true},
+		event.Column{Name: "f", Type: event.TypeFloat64, Optional: true},
+		event.Column{Name: "s", Type: event.TypeString, Optional: true})
+	evs := []event.Event{
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(1), event.Float(0.5), sqltest.S("a")), 0),
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(2), event.Float(math.NaN()), sqltest.S("b")), 0),
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(3), event.Null, sqltest.S("c\td")), 0),
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(4), event.Float(math.Inf(-1)), event.Null), 0),
+		sqltest.Ev('r', sc, nil, sqltest.Row(sqltest.I(5), event.Float(-2.5e-300), sqltest.S("e")), 0),
+	}
+	for _, existing := range []bool{false, true} {
+		pre := func(db *sql.DB) {
+			if _, err := db.Exec("CREATE TABLE x (id BIGINT PRIMARY KEY, f DOUBLE, s TEXT)"); err != nil {
+				t.Fatal(err)
+			}
+			if existing {
+				if _, err := db.Exec("INSERT INTO x VALUES (3, 7, 'old')"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		stmts, load, d, errs := loadCase(t, pre, evs, "id", "COALESCE(CAST(f AS CHAR), 'NULL')", "COALESCE(HEX(s), 'NULL')")
+		var re [2]component.RecordErrors
+		for i := range errs {
+			if !errors.As(errs[i], &re[i]) || len(re[i]) != 2 || re[i][0].Index != 1 || re[i][1].Index != 3 {
+				t.Fatalf("existing %v, write %d: %v, want record errors for events 1 and 3", existing, i, errs[i])
+			}
+		}
+		for j := range re[0] {
+			if a, b := re[0][j].Err.Error(), re[1][j].Err.Error(); a != b {
+				t.Errorf("existing %v: record error through the load:\n %s\nwithout:\n %s", existing, b, a)
+			}
+		}
+		sqltest.Want(t, stmts, "1|0.5|61", "3|NULL|630964", "5|-2.5e-300|65")
+		sqltest.Want(t, load, stmts...)
+		want := [3]int64{1, 0, 1} // kept, declined, streamed
+		if existing {
+			want = [3]int64{0, 1, 0}
+		}
+		if got := [3]int64{d.loadsKept.Load(), d.loadsDeclined.Load(), d.loadsStreamed.Load()}; got != want {
+			t.Errorf("existing %v: loads kept, declined, streamed %v; want %v", existing, got, want)
+		}
 	}
 }

@@ -22,7 +22,8 @@
 //     preparing one with thousands of placeholders costs MariaDB more than
 //     executing it (12 times slower without the cache).
 //   - Inserts and upserts of at least 200 rows in a step first go in one
-//     LOAD DATA LOCAL INFILE streamed from memory (load.go), kept only when
+//     LOAD DATA LOCAL INFILE streamed from memory as the rows are encoded
+//     from the event values (load.go), kept only when
 //     it is exactly the INSERT's outcome: every row inserted, no warning,
 //     and only values whose text the server converts as it converts the
 //     binary parameter. Otherwise (an existing key, a bad value, the server
@@ -163,9 +164,10 @@ type dialect struct {
 	types  map[string]map[string]colClass
 	loads  map[string]*loadState
 	noLoad atomic.Bool
-	// Loads kept and declined by the server's answer (tests).
-	loadsKept, loadsDeclined atomic.Int64
-	readHook                 func(sent int) // tests: before each read of a load's data
+	// Loads kept and declined by the server's answer, and loads kept
+	// that were streamed from the event values (tests).
+	loadsKept, loadsDeclined, loadsStreamed atomic.Int64
+	readHook                                func(sent int) // tests: before each read of a load's data
 }
 
 // maxStmts bounds the prepared statements kept (the server's

@@ -27,7 +27,17 @@ func (w *Writer) apply(ctx context.Context, tx Tx, st Step) (component.RecordErr
 	_, copier := tx.(Copier)
 	copier = copier || rc != nil
 	if rc != nil && (st.Action == ActInsert || st.Action == ActUpsert) && len(st.Rows) >= w.copyMin {
-		return a.stream(ctx, rc)
+		start := true
+		if cs, ok := tx.(CopyStarter); ok {
+			cols, _, _ := a.shape(st.Rows[0].Schema)
+			var err error
+			if start, err = cs.StartCopy(ctx, a.table, cols, st.Rows); err != nil {
+				return nil, err
+			}
+		}
+		if start {
+			return a.stream(ctx, rc)
+		}
 	}
 	// Convert arguments first: a value the server cannot take at all is
 	// the row's fault.
@@ -114,6 +124,11 @@ func (a *applier) stream(ctx context.Context, rc RowCopier) (component.RecordErr
 	err := a.guardRun(ctx, func() error {
 		err := a.insert(ctx, a.st.Rows[:0], s)
 		finish()
+		if errors.Is(err, ErrCopyDeclined) {
+			// Declined (a CopyStarter's), having changed nothing: the
+			// encoded rows go as statements, as a declining Copier's.
+			return a.statements(ctx, s.rows)
+		}
 		return err
 	}, func() []Row { return s.rows }, a.run)
 	finish()
@@ -349,23 +364,17 @@ func (a *applier) update(r Row) (Stmt, bool) {
 	return Stmt{SQL: b.String(), Args: args}, true
 }
 
-// insert writes full rows with one multi-row INSERT (or COPY), with the
-// upsert clause for ActUpsert.
-func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) error {
+// shape returns the quoted columns an insert or upsert of rows of s
+// writes, their list and the upsert clause (empty for inserts).
+func (a *applier) shape(s *event.Schema) (cols []string, colList, tail string) {
 	d := a.w.d
-	var s *event.Schema
-	if stream != nil {
-		s = a.st.Rows[0].Schema // insert and upsert groups share one schema
-	} else {
-		s = rows[0].Schema
-	}
 	keys := a.w.keys(s)
 	isKey := make([]bool, len(s.Columns))
 	for _, k := range keys {
 		isKey[k] = true
 	}
 	soft := a.w.cfg.DeleteMode == DeleteSoft
-	cols := make([]string, 0, len(s.Columns)+1)
+	cols = make([]string, 0, len(s.Columns)+1)
 	var set, keyNames []string
 	for c := range s.Columns {
 		q := d.Quote(s.Columns[c].Name)
@@ -381,11 +390,22 @@ func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) er
 		cols = append(cols, q)
 		set = append(set, q)
 	}
-	tail := ""
 	if a.st.Action == ActUpsert && len(keys) > 0 {
 		tail = d.Upsert(keyNames, set)
 	}
-	colList := strings.Join(cols, ", ")
+	return cols, strings.Join(cols, ", "), tail
+}
+
+// insert writes full rows with one multi-row INSERT (or COPY), with the
+// upsert clause for ActUpsert.
+func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) error {
+	var s *event.Schema
+	if stream != nil {
+		s = a.st.Rows[0].Schema // insert and upsert groups share one schema
+	} else {
+		s = rows[0].Schema
+	}
+	cols, colList, tail := a.shape(s)
 	insertSelect := func(stage string) string {
 		return "INSERT INTO " + a.table + " (" + colList + ") SELECT " + colList + " FROM " + stage + tail
 	}
@@ -397,18 +417,75 @@ func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) er
 			// The rows are a contiguous run of the group, so their
 			// encodings are one span of the buffer.
 			data := copySpan(a.copyBuf[rows[0].enc.start:rows[len(rows)-1].enc.end])
-			return rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+			err := rc.CopyRows(ctx, a.table, cols, data, a.st.Action == ActUpsert, insertSelect)
+			if !errors.Is(err, ErrCopyDeclined) {
+				return err
+			}
+			vals, err := a.values(rows)
+			if err != nil {
+				return err
+			}
+			return a.chunked(ctx, rows, vals, colList, tail)
 		}
 	}
+	vals, err := a.values(rows)
+	if err != nil {
+		return err
+	}
+	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
+		err := cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, insertSelect)
+		if !errors.Is(err, ErrCopyDeclined) {
+			return err
+		}
+		return a.chunked(ctx, rows, vals, colList, tail)
+	}
+	q, args := a.insertSQL(colList, tail, vals)
+	return a.tx.Exec(ctx, q, args...)
+}
+
+// statements writes rows of a declined load: multi-row statements,
+// chunked as after a declining Copier.
+func (a *applier) statements(ctx context.Context, rows []Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, colList, tail := a.shape(rows[0].Schema)
+	vals, err := a.values(rows)
+	if err != nil {
+		return err
+	}
+	return a.chunked(ctx, rows, vals, colList, tail)
+}
+
+// chunked writes rows (their statement values vals) with multi-row
+// statements of at most a chunk each.
+func (a *applier) chunked(ctx context.Context, rows []Row, vals [][]any, colList, tail string) error {
+	for len(vals) > 0 {
+		n := a.chunk(rows)
+		q, args := a.insertSQL(colList, tail, vals[:n])
+		if err := a.tx.Exec(ctx, q, args...); err != nil {
+			return err
+		}
+		rows, vals = rows[n:], vals[n:]
+	}
+	return nil
+}
+
+// values returns the statement values of rows (the soft-delete column's
+// last), converting those encoded for a RowCopier only.
+func (a *applier) values(rows []Row) ([][]any, error) {
+	d := a.w.d
+	soft := a.w.cfg.DeleteMode == DeleteSoft
 	vals := make([][]any, len(rows))
 	for n := range rows {
 		r := &rows[n]
 		if r.args == nil {
 			// Encoded for COPY, now written with fewer rows than COPY
-			// takes (bad rows being isolated): the same values as
-			// arguments. Encoding succeeded, so converting does too.
+			// takes (bad rows being isolated) or after a declined
+			// load: the same values as arguments. Encoding succeeded,
+			// so converting does too.
 			if err := a.convert(r); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		row := r.args
@@ -417,24 +494,7 @@ func (a *applier) insert(ctx context.Context, rows []Row, stream *copyStream) er
 		}
 		vals[n] = row
 	}
-	if cp, ok := a.tx.(Copier); ok && len(rows) >= a.w.copyMin {
-		err := cp.CopyInsert(ctx, a.table, cols, vals, a.st.Action == ActUpsert, insertSelect)
-		if !errors.Is(err, ErrCopyDeclined) {
-			return err
-		}
-		// Declined: multi-row statements, chunked as without a Copier.
-		for len(vals) > 0 {
-			n := a.chunk(rows)
-			q, args := a.insertSQL(colList, tail, vals[:n])
-			if err := a.tx.Exec(ctx, q, args...); err != nil {
-				return err
-			}
-			rows, vals = rows[n:], vals[n:]
-		}
-		return nil
-	}
-	q, args := a.insertSQL(colList, tail, vals)
-	return a.tx.Exec(ctx, q, args...)
+	return vals, nil
 }
 
 // insertSQL is the multi-row INSERT of vals (the upsert clause tail

@@ -135,7 +135,20 @@ type RowCopier interface {
 	// soft, the soft-delete column's value deleted.
 	AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft, deleted bool) ([]byte, error)
 	// CopyRows is Copier.CopyInsert taking rows encoded by AppendCopyRow;
-	// each COPY reads them from data.Reader(). It never declines
-	// (ErrCopyDeclined is Copier's only).
+	// each COPY reads them from data.Reader(). Only a CopyStarter's may
+	// decline (ErrCopyDeclined, having changed nothing): the rows are
+	// then written with multi-row statements as a declining Copier's.
 	CopyRows(ctx context.Context, table string, cols []string, data CopyData, upsert bool, insertSelect func(stage string) string) error
+}
+
+// CopyStarter is a RowCopier whose load is tried only for some groups
+// (MySQL's LOAD DATA: only values whose text the server converts as it
+// converts the statement parameter, and not for a table whose loads keep
+// being declined). StartCopy is asked before an insert or upsert group of
+// rows (cols as for CopyRows) is encoded: false writes the group as
+// without a RowCopier (converted arguments, Copier, statements), and then
+// StartCopy must have changed nothing. True streams it through
+// AppendCopyRow and CopyRows, which may still decline.
+type CopyStarter interface {
+	StartCopy(ctx context.Context, table string, cols []string, rows []Row) (bool, error)
 }
