@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 	"github.com/sluice-dev/sluice/topology"
 )
 
@@ -82,7 +83,7 @@ func LoadFile(path string, reg component.Registry, lookup func(string) (string, 
 	return Load(path, data, reg, lookup)
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+var nameRE = namecheck.New("A-Za-z", "A-Za-z0-9_-", 0, 62)
 
 // Load parses and validates a pipeline from data; file names it in errors.
 func Load(file string, data []byte, reg component.Registry, lookup func(string) (string, bool)) (*topology.Graph, error) {
@@ -200,7 +201,7 @@ func (l *loader) load(root *yaml.Node, reg component.Registry) (*topology.Graph,
 			l.add(k, k.Value, "unknown top-level key", "valid keys: "+strings.Join(topKeys, ", ")+suggest(k.Value, topKeys))
 		}
 	}
-	if !nameRE.MatchString(p.Name) {
+	if !nameRE.Match(p.Name) {
 		l.add(root, "name", fmt.Sprintf("pipeline name %q is not valid", p.Name), "use letters, digits, _ and -, starting with a letter; set name: explicitly")
 	}
 	if !coordBad {
@@ -324,7 +325,7 @@ func (l *loader) components(n *yaml.Node, kind topology.Kind, reg component.Regi
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		path := kind.Plural() + "." + k.Value
-		if !nameRE.MatchString(k.Value) {
+		if !nameRE.Match(k.Value) {
 			l.add(k, path, fmt.Sprintf("component name %q is not valid", k.Value), "use letters, digits, _ and -, starting with a letter")
 			continue
 		}

@@ -3,10 +3,10 @@ package topology
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Coordination types.
@@ -56,9 +56,9 @@ func DefaultNodeID() string {
 }
 
 var (
-	nodeIDRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
-	namespaceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-	leaseTable  = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,50}$`)
+	nodeIDRE    = namecheck.New("A-Za-z0-9", "A-Za-z0-9_.:-", 0, 127)
+	namespaceRE = namecheck.New("A-Za-z0-9", "A-Za-z0-9_.-", 0, 127)
+	leaseTable  = namecheck.New("a-z_", "a-z0-9_", 0, 50)
 )
 
 // Validate checks the settings once defaults are applied; fields are named
@@ -68,7 +68,7 @@ func (c Cluster) Validate() []*component.FieldError {
 	add := func(field, msg, hint string) {
 		out = append(out, &component.FieldError{Field: field, Msg: msg, Hint: hint})
 	}
-	if c.NodeID != "" && !nodeIDRE.MatchString(c.NodeID) {
+	if c.NodeID != "" && !nodeIDRE.Match(c.NodeID) {
 		add("node_id", fmt.Sprintf("%q is not a valid node id", c.NodeID), "use letters, digits and _ . : -, at most 128, starting with a letter or digit")
 	}
 	co := c.Coordination
@@ -86,10 +86,10 @@ func (c Cluster) Validate() []*component.FieldError {
 	if co.DSN == "" {
 		add("coordination.dsn", "required with type: postgres", "the database that holds the lease table, e.g. postgres://sluice:${PGPASSWORD}@db:5432/sluice")
 	}
-	if co.Namespace != "" && !namespaceRE.MatchString(co.Namespace) {
+	if co.Namespace != "" && !namespaceRE.Match(co.Namespace) {
 		add("coordination.namespace", fmt.Sprintf("%q is not a valid namespace", co.Namespace), "use letters, digits and _ . -, at most 128")
 	}
-	if !leaseTable.MatchString(co.Table) {
+	if !leaseTable.Match(co.Table) {
 		add("coordination.table", fmt.Sprintf("%q is not a valid table name", co.Table), "use lower-case letters, digits and _, at most 51, starting with a letter or _")
 	}
 	switch {

@@ -243,6 +243,7 @@ func (b *bench) binlog() error {
 	b.rep.add(sec, "binlog.sluice.cpu_s", "sluice CPU time (user+sys)", st.cpu.Seconds(), "s")
 	b.rep.add(sec, "binlog.cpu_ratio", name+" CPU time / sluice CPU time (less sensitive to other load)", bt.cpu.Seconds()/st.cpu.Seconds(), "×")
 	b.rep.addTarget(sec, "binlog.sluice.rss_mb", "sluice peak RSS (highest of the runs)", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	b.addAnon(sec, "binlog.sluice.rss_mb", "sluice peak RssAnon (private memory, highest of the runs)", anonPeakOf(sluiceRuns))
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice binlog drain %.2f× %s\n", ratio, name)
 	return nil
 }

@@ -58,6 +58,7 @@ type lineRun struct {
 	first time.Duration // process start → first line
 	cpu   time.Duration // user + system of the process, from rusage
 	rss   int64         // peak VmHWM, bytes
+	anon  int64         // peak RssAnon (private memory), bytes
 	bytes int64         // size of the output file
 }
 
@@ -177,7 +178,7 @@ func (b *bench) runDebezium(rt, name, snapshotMode, slot string, n int) (lineRun
 	// Debezium has written and fsynced every line; a clean stop is not
 	// part of the measure, so a stop that hangs is only killed.
 	_ = c.stop(30 * time.Second)
-	run.cpu, run.rss = c.cpu(), c.maxRSS()
+	run.cpu, run.rss, run.anon = c.cpu(), c.maxRSS(), c.anonPeak()
 	if lines, err := countLines(out); err != nil || lines != int64(n) {
 		b.rep.problem("%s holds %d lines after Debezium stopped (err %v), want exactly %d", out, lines, err, n)
 	}
@@ -209,7 +210,7 @@ func (b *bench) runSluiceOn(table, publication, name, snapshot, slot string, n i
 	if err := r.stop(); err != nil {
 		return lineRun{}, err
 	}
-	run.cpu, run.rss = r.c.cpu(), r.c.maxRSS()
+	run.cpu, run.rss, run.anon = r.c.cpu(), r.c.maxRSS(), r.c.anonPeak()
 	b.checkLines(r.out, int64(n))
 	return run, nil
 }
@@ -364,6 +365,8 @@ func (b *bench) addVersus(sec, key, unit string, n int, sl, dz []lineRun, target
 			rates(side.runs, cpuPer), cpuPer(side.best), "µs")
 		b.rep.add(sec, key+"."+side.k+".bytes_per_line", side.name+" output bytes per line", float64(side.best.bytes)/float64(n), "B")
 		b.rep.add(sec, key+"."+side.k+".rss_mb", side.name+" peak RSS (highest run)", mb(peak(side.runs)), "MB")
+		anon := slices.MaxFunc(side.runs, func(a, b lineRun) int { return cmp.Compare(a.anon, b.anon) }).anon
+		b.addAnon(sec, key+"."+side.k+".rss_mb", side.name+" peak RssAnon (private memory, highest run)", anon)
 	}
 	ratio := bs.rate(n) / bd.rate(n)
 	b.rep.addTarget(sec, key+".ratio", "sluice / Debezium, start to last line", ratio, "×", fmt.Sprintf("≥ %.0f×", target), ratio >= target)

@@ -119,6 +119,7 @@ func (b *bench) drain() error {
 	b.rep.add(sec, "drain.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.add(sec, "drain.sluice.cpu_us_per_row", "sluice CPU (user+sys) per change", float64(r.c.cpu().Microseconds())/float64(b.p.Updates), "µs")
 	b.rep.addTarget(sec, "drain.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	b.addAnon(sec, "drain.sluice.rss_mb", "sluice peak RssAnon (private memory)", r.c.anonPeak())
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice drain: %.0f changes/s (%s), %.2f× pg_recvlogical\n", rate, sd.Round(time.Millisecond), ratio)
 	return nil
 }

@@ -218,6 +218,7 @@ func (b *bench) latencyRun(sec, key string, rate, conns int, target time.Duratio
 	b.rep.add(sec, key+".max_ms", "commit → line in file max", ms(lat[len(lat)-1]), "ms")
 	b.rep.add(sec, key+".sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.addTarget(sec, key+".sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	b.addAnon(sec, key+".sluice.rss_mb", "sluice peak RssAnon (private memory)", r.c.anonPeak())
 	fmt.Fprintf(os.Stderr, "sluice-bench: latency p50 %.2f ms, p99 %.2f ms over %d samples\n", ms(pct(lat, 0.5)), ms(p99), len(lat))
 	return nil
 }

@@ -54,7 +54,9 @@
 // earlier step does not trigger one in the middle of it; the load average
 // at each phase is recorded because other work on the machine is the
 // largest source of noise. Peak RSS is each child's VmHWM (see
-// child.sampleHWM); CPU time is the child's user + system time from rusage,
+// child.sampleHWM), and every sluice peak RSS row has a sibling with the
+// highest RssAnon sampled (private memory: VmHWM also counts the resident
+// pages of the executable, about 60 MB of sluice's); CPU time is the child's user + system time from rusage,
 // the figure to compare on a busy machine. With -sluice-cpuprofile every
 // sluice run writes a CPU profile and the report ends with the heaviest
 // functions of each (profile.go). Every wait has a deadline, every

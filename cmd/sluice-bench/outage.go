@@ -272,7 +272,7 @@ func (b *bench) outage() error {
 			return b.ctx.Err()
 		}
 	}
-	hwmDown := r.c.hwm()
+	hwmDown, anonDown := r.c.hwm(), r.c.anonPeak()
 	px.setDown(false)
 	up := time.Now()
 	fmt.Fprintf(os.Stderr, "sluice-bench: sink back after %s; catching up …\n", up.Sub(down).Round(time.Second))
@@ -293,7 +293,9 @@ func (b *bench) outage() error {
 	b.rep.add(sec, "outage.catchup_s", "sink back → sink table equal to the source (retry backoff included)", catchUp.Seconds(), "s")
 	b.rep.add(sec, "outage.catchup_per_s", "catch-up rate", float64(b.p.Updates)/catchUp.Seconds(), "changes/s")
 	b.rep.addTarget(sec, "outage.rss_down_mb", "peak RSS at the end of the outage", mb(hwmDown), "MB", "≤ 100 MB", float64(hwmDown) <= memTarget)
+	b.addAnon(sec, "outage.rss_down_mb", "peak RssAnon (private memory) at the end of the outage", anonDown)
 	b.rep.addTarget(sec, "outage.rss_mb", "peak RSS over the run (catch-up included)", mb(hwm), "MB", "≤ 100 MB", float64(hwm) <= memTarget)
+	b.addAnon(sec, "outage.rss_mb", "peak RssAnon (private memory) over the run (catch-up included)", r.c.anonPeak())
 	b.rep.add(sec, "outage.cpu_us_per_change", "CPU (user+sys) per change, whole run", float64(r.c.cpu().Microseconds())/float64(b.p.Updates), "µs")
 	fmt.Fprintf(os.Stderr, "sluice-bench: caught up in %s, peak RSS %.0f MB (%.0f MB at the end of the outage)\n", catchUp.Round(time.Millisecond), mb(hwm), mb(hwmDown))
 	return nil

@@ -223,6 +223,7 @@ func (b *bench) pollOne(pd pollDB) error {
 	b.rep.add(sec, k+".ratio", "sluice / plain SELECT", rate/base, "×")
 	b.rep.add(sec, k+".sluice_cpu_s", "sluice CPU time (user+sys)", st.cpu.Seconds(), "s")
 	b.rep.addTarget(sec, k+".sluice_rss_mb", "sluice peak RSS (highest of the runs)", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	b.addAnon(sec, k+".sluice_rss_mb", "sluice peak RssAnon (private memory, highest of the runs)", anonPeakOf(sluiceRuns))
 	return nil
 }
 

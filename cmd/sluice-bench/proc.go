@@ -40,6 +40,11 @@ type child struct {
 	err     error
 	exited  time.Time
 	peakHWM atomic.Int64 // the highest VmHWM sampled while it ran
+	// peakAnon is the highest RssAnon sampled while it ran: private memory
+	// (heap, stacks), without the file-backed pages of the binary that
+	// VmHWM also counts (about 60 MB of sluice's executable are resident
+	// once it started; they are shared and the kernel can drop them).
+	peakAnon atomic.Int64
 }
 
 // start runs name with args; stdout goes to stdout (nil: the log file too),
@@ -147,14 +152,20 @@ func (c *child) exitedEarly() bool {
 	}
 }
 
-// sampleHWM reads the child's VmHWM every 10 ms while it runs: VmHWM only
-// grows, so the last reading is its peak up to 10 ms before the exit.
+// sampleHWM reads the child's VmHWM and RssAnon every 10 ms while it runs:
+// VmHWM only grows, so the last reading is its peak up to 10 ms before the
+// exit; RssAnon has no high-water mark of its own, so its peak is the
+// highest sample (a peak shorter than 10 ms can be missed).
 func (c *child) sampleHWM() {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if h := c.hwm(); h > c.peakHWM.Load() {
-			c.peakHWM.Store(h)
+		st := c.status()
+		if st.hwm > c.peakHWM.Load() {
+			c.peakHWM.Store(st.hwm)
+		}
+		if st.anon > c.peakAnon.Load() {
+			c.peakAnon.Store(st.anon)
 		}
 		select {
 		case <-c.done:
@@ -238,15 +249,70 @@ func tailFile(path string, n int64) string {
 // vfork-style exec, a child's rusage starts from the parent's resident
 // memory, which is large once the benchmark holds pre-built requests.
 func (c *child) hwm() int64 {
+	return c.status().hwm
+}
+
+// anonPeak is the child's highest sampled RssAnon in bytes, a fresh reading
+// included while it runs (0 without /proc).
+func (c *child) anonPeak() int64 {
+	if a := c.status().anon; a > c.peakAnon.Load() {
+		c.peakAnon.Store(a)
+	}
+	return c.peakAnon.Load()
+}
+
+// procStatus is what the benchmark reads from /proc/PID/status, in bytes.
+type procStatus struct {
+	hwm  int64 // VmHWM: peak resident set size, file-backed pages included
+	anon int64 // RssAnon: resident private (anonymous) memory now
+}
+
+// status reads the running child's /proc/PID/status (zero once it exited
+// or without /proc).
+func (c *child) status() procStatus {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	if err != nil {
-		return 0
+		return procStatus{}
 	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024
+	return parseStatus(string(b))
+}
+
+// parseStatus reads VmHWM and RssAnon from the text of /proc/PID/status
+// ("VmHWM:\t   73796 kB"); a field that is missing or malformed is 0.
+func parseStatus(s string) procStatus {
+	var st procStatus
+	for line := range strings.Lines(s) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch name {
+		case "VmHWM":
+			dst = &st.hwm
+		case "RssAnon":
+			dst = &st.anon
+		default:
+			continue
+		}
+		num, ok := strings.CutSuffix(strings.TrimSpace(rest), "kB")
+		if !ok {
+			continue
+		}
+		if kb, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64); err == nil && kb >= 0 {
+			*dst = kb * 1024
 		}
 	}
-	return 0
+	return st
+}
+
+// addAnon adds, after a "peak RSS" row (key rssKey), the peak RssAnon of
+// the same run as a sibling row: VmHWM counts the binary's file-backed
+// pages too (about 60 MB of sluice's are resident after start-up), RssAnon
+// only the private memory that the process itself allocates.
+func (b *bench) addAnon(sec, rssKey, label string, anon int64) {
+	if anon <= 0 {
+		return // not measured (no /proc)
+	}
+	b.rep.add(sec, strings.TrimSuffix(rssKey, "_mb")+"_anon_mb", label, mb(anon), "MB")
 }

@@ -16,7 +16,8 @@ const (
 )
 
 // readmeTable renders the README's table: every ratio and latency figure
-// with a target, and the highest peak RSS of any sluice run.
+// with a target, the highest peak RSS of any sluice run and the highest
+// peak RssAnon (private memory) of any sluice run.
 func readmeTable(r *report) string {
 	var b strings.Builder
 	load := ""
@@ -26,12 +27,19 @@ func readmeTable(r *report) string {
 	fmt.Fprintf(&b, "`make bench` on %s (%d cores%s, sluice %s); every figure, the runs' spread and the previous run's values are in [bench/last.md](bench/last.md), how each is measured in [docs/performance.md](docs/performance.md).\n\n",
 		r.When.UTC().Format("2006-01-02"), r.Machine.NProc, load, r.Sluice)
 	b.WriteString("| measure | this run | previous run | target |\n| --- | ---: | ---: | --- |\n")
-	var peak *figure
+	var peak, anon *figure
 	for i := range r.Figures {
 		f := &r.Figures[i]
-		if strings.HasSuffix(f.Key, ".rss_mb") && !strings.Contains(f.Key, ".dbz.") && !strings.Contains(f.Key, "recvlogical") {
+		sluice := !strings.Contains(f.Key, ".dbz.") && !strings.Contains(f.Key, "recvlogical")
+		if strings.HasSuffix(f.Key, ".rss_mb") && sluice {
 			if peak == nil || f.Value > peak.Value {
 				peak = f
+			}
+			continue
+		}
+		if strings.HasSuffix(f.Key, "rss_anon_mb") && sluice {
+			if anon == nil || f.Value > anon.Value {
+				anon = f
 			}
 			continue
 		}
@@ -42,6 +50,9 @@ func readmeTable(r *report) string {
 	}
 	if peak != nil {
 		b.WriteString(readmeRow("highest peak RSS of any sluice run ("+peak.Section+": "+peak.Label+")", peak))
+	}
+	if anon != nil {
+		b.WriteString(readmeRow("highest peak RssAnon of any sluice run ("+anon.Section+": "+anon.Label+")", anon))
 	}
 	return b.String()
 }

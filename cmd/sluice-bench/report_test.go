@@ -135,13 +135,25 @@ func TestReadme(t *testing.T) {
 	r.addTarget("Latency", "latency.p99_ms", "commit → line in file p99", 7.2, "ms", "≤ 10 ms", true)
 	r.addTarget("Drain", "drain.sluice.rss_mb", "sluice peak RSS", 120, "MB", "≤ 100 MB", false)
 	r.add("Debezium 2.7.3: drain", "debezium.drain.dbz.rss_mb", "Debezium peak RSS", 900, "MB")
+	b := &bench{rep: r}
+	b.addAnon("Snapshot", "snapshot.sluice.rss_mb", "sluice peak RssAnon (private memory)", 52_000_000)
+	b.addAnon("Drain", "drain.sluice.rss_mb", "sluice peak RssAnon (private memory)", 48_000_000)
+	b.addAnon("Debezium 2.7.3: drain", "debezium.drain.dbz.rss_mb", "Debezium peak RssAnon (private memory, highest run)", 800_000_000)
+	b.addAnon("Drain", "drain.other.rss_mb", "not measured", 0)
+	if f := r.Figures[len(r.Figures)-3]; f.Key != "snapshot.sluice.rss_anon_mb" || f.Value != 52 || f.Unit != "MB" || f.Label != "sluice peak RssAnon (private memory)" || f.Pass != nil {
+		t.Errorf("addAnon's row = %+v", f)
+	}
+	if n := len(r.Figures); n != 9 {
+		t.Errorf("%d figures, want 9 (a RssAnon of 0 is not measured: no row)", n)
+	}
 	r.Figures[1].Prev = ptr(0.5)
 	table := readmeTable(r)
 	want := "`make bench` on 2026-12-06 (2 cores, load 4.00 5.00 6.00, sluice abc123); every figure, the runs' spread and the previous run's values are in [bench/last.md](bench/last.md), how each is measured in [docs/performance.md](docs/performance.md).\n\n" +
 		"| measure | this run | previous run | target |\n| --- | ---: | ---: | --- |\n" +
 		"| Snapshot: sluice / psql COPY | 0.61× | 0.50× | ≥ 0.80× MISS |\n" +
 		"| Latency: commit → line in file p99 | 7.20 ms |  | ≤ 10 ms PASS |\n" +
-		"| highest peak RSS of any sluice run (Drain: sluice peak RSS) | 120.0 MB |  | ≤ 100 MB MISS |\n"
+		"| highest peak RSS of any sluice run (Drain: sluice peak RSS) | 120.0 MB |  | ≤ 100 MB MISS |\n" +
+		"| highest peak RssAnon of any sluice run (Snapshot: sluice peak RssAnon (private memory)) | 52.0 MB |  |  |\n"
 	if table != want {
 		t.Errorf("readmeTable =\n%s\nwant\n%s", table, want)
 	}

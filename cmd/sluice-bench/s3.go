@@ -67,7 +67,7 @@ func (b *bench) sinkS3() error {
 	}{{"json", "debezium", 0.8}, {"parquet", "parquet", 0.5}} {
 		var sluiceRuns, uploadRuns []float64
 		var cpus []time.Duration
-		var peak float64
+		var peak memMB
 		for run := 1; run <= b.runs; run++ {
 			bucket := fmt.Sprintf("bench-%s-%d", f.name, run)
 			rate, rss, cpu, base, err := b.s3Run(api, up, bucket, f.name, f.format, run)
@@ -75,7 +75,7 @@ func (b *bench) sinkS3() error {
 				return err
 			}
 			sluiceRuns, uploadRuns, cpus = append(sluiceRuns, rate), append(uploadRuns, base), append(cpus, cpu)
-			peak = max(peak, rss)
+			peak = peak.max(rss)
 		}
 		best := func(v []float64) float64 { return slices.Max(v) }
 		spread := func(v []float64) string {
@@ -113,9 +113,9 @@ func ratios(sluice, base []float64) string {
 // s3Run is one run of each side: sluice's snapshot into bucket (timed until
 // the tenth object is listed), then the upload of pre-built objects of the
 // same sizes into bucket-upload.
-func (b *bench) s3Run(api *s3.Client, up *manager.Uploader, bucket, name, format string, run int) (rate, rss float64, cpu time.Duration, base float64, err error) {
+func (b *bench) s3Run(api *s3.Client, up *manager.Uploader, bucket, name, format string, run int) (rate float64, rss memMB, cpu time.Duration, base float64, err error) {
 	if _, err := api.CreateBucket(b.ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return 0, 0, 0, 0, fmt.Errorf("create bucket %s: %w", bucket, err)
+		return 0, memMB{}, 0, 0, fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
 	sizes := func(ctx context.Context) ([]int64, error) {
 		var out []int64
@@ -150,11 +150,11 @@ func (b *bench) s3Run(api *s3.Client, up *manager.Uploader, bucket, name, format
 		return int64(len(sz)) * int64(b.p.Rows/s3Objects), err
 	})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, memMB{}, 0, 0, err
 	}
 	objs, err := sizes(b.ctx)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, memMB{}, 0, 0, err
 	}
 	var total int64
 	bodies := make([][]byte, len(objs))
@@ -164,12 +164,12 @@ func (b *bench) s3Run(api *s3.Client, up *manager.Uploader, bucket, name, format
 		total += n
 	}
 	if _, err := api.CreateBucket(b.ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket + "-upload")}); err != nil {
-		return 0, 0, 0, 0, err
+		return 0, memMB{}, 0, 0, err
 	}
 	t0 := time.Now()
 	for i, body := range bodies {
 		if _, err := up.Upload(b.ctx, &s3.PutObjectInput{Bucket: aws.String(bucket + "-upload"), Key: aws.String(fmt.Sprintf("obj-%d", i)), Body: bytes.NewReader(body)}); err != nil {
-			return 0, 0, 0, 0, fmt.Errorf("upload: %w", err)
+			return 0, memMB{}, 0, 0, fmt.Errorf("upload: %w", err)
 		}
 	}
 	d := time.Since(t0)

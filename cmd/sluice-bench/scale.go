@@ -131,6 +131,7 @@ func (b *bench) addLineRun(sec, key, what string, n int, run lineRun, unit strin
 	b.rep.add(sec, key+".steady_per_s", what+": "+unit+" after the first line", run.steady(n), unit)
 	b.rep.add(sec, key+".cpu_us_per_row", what+": CPU (user+sys) per row", float64(run.cpu.Microseconds())/float64(n), "µs")
 	b.rep.addTarget(sec, key+".rss_mb", what+": peak RSS", mb(run.rss), "MB", "≤ 100 MB", float64(run.rss) <= memTarget)
+	b.addAnon(sec, key+".rss_mb", what+": peak RssAnon (private memory)", run.anon)
 }
 
 // scale runs the scale phase (see the comment at the top).

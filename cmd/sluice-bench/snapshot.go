@@ -137,5 +137,6 @@ func (b *bench) snapshot() error {
 	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.add(sec, "snapshot.sluice.cpu_us_per_row", "sluice CPU (user+sys) per row", float64(r.c.cpu().Microseconds())/rows, "µs")
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
+	b.addAnon(sec, "snapshot.sluice.rss_mb", "sluice peak RssAnon (private memory)", r.c.anonPeak())
 	return nil
 }

@@ -193,9 +193,10 @@ func peakRSS(c *child) int64 {
 
 // sample is one timed run of one side of a comparison.
 type sample struct {
-	d   time.Duration // from process start until the work was done
-	cpu time.Duration // user+sys of the process
-	rss int64         // peak RSS, bytes (0: not measured)
+	d    time.Duration // from process start until the work was done
+	cpu  time.Duration // user+sys of the process
+	rss  int64         // peak RSS, bytes (0: not measured)
+	anon int64         // peak RssAnon (private memory), bytes (0: not measured)
 }
 
 // fastest is the sample with the shortest time; other work on the machine
@@ -219,6 +220,15 @@ func peakOf(ss []sample) int64 {
 	return p
 }
 
+// anonPeakOf is the highest peak RssAnon of the samples.
+func anonPeakOf(ss []sample) int64 {
+	var p int64
+	for _, s := range ss {
+		p = max(p, s.anon)
+	}
+	return p
+}
+
 // sluiceUntil waits until sluice's output holds n lines, reads its peak RSS,
 // stops it (SIGTERM: drain, checkpoint), checks that the output holds exactly
 // n lines and returns the run's sample.
@@ -228,7 +238,7 @@ func (b *bench) sluiceUntil(r *sluiceRun, n int64) (sample, error) {
 		r.c.kill()
 		return sample{}, r.failed(err)
 	}
-	s := sample{d: seen.Sub(r.c.started), rss: peakRSS(r.c)}
+	s := sample{d: seen.Sub(r.c.started), rss: peakRSS(r.c), anon: r.c.anonPeak()}
 	if err := r.stop(); err != nil {
 		return sample{}, err
 	}

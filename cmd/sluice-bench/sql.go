@@ -172,7 +172,8 @@ func (b *bench) sqlPhase() error {
 // appeared, counted from process start, and the process's peak RSS and CPU.
 type sqlRun struct {
 	first, all time.Duration
-	rss        int64
+	rss        int64 // VmHWM, bytes
+	anon       int64 // peak RssAnon (private memory), bytes
 	cpu        time.Duration
 }
 
@@ -208,18 +209,18 @@ func (b *bench) sqlThroughput(sec string, c sqlCase, n int, passing int64) error
 		fmt.Fprintf(os.Stderr, "sluice-bench: sql %s without statements: %.0f rows/s (%s)\n",
 			c.name, float64(rows)/r.all.Seconds(), r.all.Round(time.Millisecond))
 	}
-	best := func(rs []sqlRun) (sqlRun, int64) {
-		bst, peak := rs[0], int64(0)
+	best := func(rs []sqlRun) (bst sqlRun, peak, anon int64) {
+		bst = rs[0]
 		for _, r := range rs {
 			if r.all < bst.all {
 				bst = r
 			}
-			peak = max(peak, r.rss)
+			peak, anon = max(peak, r.rss), max(anon, r.anon)
 		}
-		return bst, peak
+		return bst, peak, anon
 	}
-	s, sPeak := best(withSQL)
-	p, pPeak := best(plain)
+	s, sPeak, sAnon := best(withSQL)
+	p, pPeak, pAnon := best(plain)
 	eps := float64(events) / s.all.Seconds()
 	k := "sql." + c.name + "."
 	b.rep.addTarget(sec, k+"events_per_s", c.label+": events/s", eps, "events/s", fmt.Sprintf("≥ %s/s", thousands(int64(c.target))), eps >= c.target)
@@ -230,9 +231,11 @@ func (b *bench) sqlThroughput(sec string, c sqlCase, n int, passing int64) error
 	}
 	b.rep.add(sec, k+"cpu_s", c.label+": sluice CPU time (user+sys)", s.cpu.Seconds(), "s")
 	b.rep.addTarget(sec, k+"rss_mb", c.label+": sluice peak RSS", float64(sPeak)/1e6, "MB", "≤ 150 MB", float64(sPeak) <= sqlRSSTarget)
+	b.addAnon(sec, k+"rss_mb", c.label+": sluice peak RssAnon (private memory)", sAnon)
 	b.rep.add(sec, k+"plain.rows_per_s", c.label+": same source → file without the statements, rows/s", float64(rows)/p.all.Seconds(), "rows/s")
 	b.rep.add(sec, k+"plain.events_per_s", c.label+": same source → file without the statements, time as events/s", float64(events)/p.all.Seconds(), "events/s")
 	b.rep.add(sec, k+"plain.rss_mb", c.label+": without the statements, peak RSS", float64(pPeak)/1e6, "MB")
+	b.addAnon(sec, k+"plain.rss_mb", c.label+": without the statements, peak RssAnon (private memory)", pAnon)
 	return nil
 }
 
@@ -256,7 +259,7 @@ func (b *bench) sqlRunOnce(c sqlCase, withSQL bool, want int64, name string) (sq
 		r.c.kill()
 		return sqlRun{}, r.failed(err)
 	}
-	peak := r.c.hwm()
+	peak, anon := r.c.hwm(), r.c.anonPeak()
 	if err := r.stop(); err != nil {
 		return sqlRun{}, err
 	}
@@ -267,7 +270,7 @@ func (b *bench) sqlRunOnce(c sqlCase, withSQL bool, want int64, name string) (sq
 	if peak == 0 {
 		peak = r.c.maxRSS()
 	}
-	return sqlRun{first: first.Sub(r.c.started), all: all.Sub(r.c.started), rss: peak, cpu: r.c.cpu()}, nil
+	return sqlRun{first: first.Sub(r.c.started), all: all.Sub(r.c.started), rss: peak, anon: anon, cpu: r.c.cpu()}, nil
 }
 
 // checkSQLOutput reports results that are visibly wrong, so that no figure
@@ -444,7 +447,8 @@ func (b *bench) sqlLatency(sec string, c sqlCase) error {
 		p99s[i] = pct(lat, 0.99)
 		b.rep.add(sec, k+side+".p50_ms", label+", p50", ms(pct(lat, 0.5)), "ms")
 		b.rep.add(sec, k+side+".p99_ms", label+", p99", ms(p99s[i]), "ms")
-		b.rep.add(sec, k+side+".rss_mb", label+", peak RSS", float64(rss)/1e6, "MB")
+		b.rep.add(sec, k+side+".rss_mb", label+", peak RSS", float64(rss.hwm)/1e6, "MB")
+		b.addAnon(sec, k+side+".rss_mb", label+", peak RssAnon (private memory)", rss.anon)
 		fmt.Fprintf(os.Stderr, "sluice-bench: sql %s latency (%s): p50 %.2f ms, p99 %.2f ms over %d samples\n", c.name, side, ms(pct(lat, 0.5)), ms(p99s[i]), len(lat))
 	}
 	added := p99s[1] - p99s[0]
@@ -452,22 +456,25 @@ func (b *bench) sqlLatency(sec string, c sqlCase) error {
 	return nil
 }
 
+// sqlMem is a latency run's peak memory, bytes: VmHWM and RssAnon.
+type sqlMem struct{ hwm, anon int64 }
+
 // sqlLatencyRun runs one latency measurement and returns the sorted
 // latencies and the peak RSS. The inserted ids are latencyIDBase + seq, so
 // that the tailer finds seq in any line carrying the order id.
-func (b *bench) sqlLatencyRun(c sqlCase, withSQL bool) ([]time.Duration, int64, error) {
+func (b *bench) sqlLatencyRun(c sqlCase, withSQL bool) ([]time.Duration, sqlMem, error) {
 	total := int(math.Round(b.sqlLatencySeconds * float64(b.p.LatencyRate)))
 	m := &markers{committed: make([]time.Time, total+1), sent: make([]time.Time, total+1)}
 	m.mu.seen = make([]time.Time, total+1)
 	if err := execAll(b.ctx, b.conn, time.Minute, "TRUNCATE orders, shipments"); err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	if err := dropSlot(b.ctx, b.conn, sqlSlot); err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	defer dropSlot(context.Background(), b.conn, sqlSlot)
 	if err := b.checkpoint(); err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	name := "sql-lat-" + c.name
 	if !withSQL {
@@ -475,7 +482,7 @@ func (b *bench) sqlLatencyRun(c sqlCase, withSQL bool) ([]time.Duration, int64, 
 	}
 	r, err := b.startSluiceSQL(name, c, withSQL, "initial")
 	if err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	defer b.remove(r)
 	defer r.c.kill()
@@ -525,18 +532,18 @@ INSERT INTO shipments VALUES ('s' || $1::text, $1, 'warehouse0', $3 + 60000)`, i
 	err = insert(wctx, b.conn, 0)
 	wcancel()
 	if err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	end := time.Now().Add(5 * time.Minute)
 	for m.seenAt(0).IsZero() {
 		if time.Now().After(end) || r.c.exitedEarly() || b.ctx.Err() != nil {
-			return nil, 0, r.failed(fmt.Errorf("the warm-up row did not reach %s within 5 minutes", r.out))
+			return nil, sqlMem{}, r.failed(fmt.Errorf("the warm-up row did not reach %s within 5 minutes", r.out))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	fmt.Fprintf(os.Stderr, "sluice-bench: sql %s latency: loading %d inserts at %d/s …\n", c.name, total, b.p.LatencyRate)
 	if err := b.loadWith(m, total, insert); err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	end = time.Now().Add(10 * time.Second)
 	for m.unseen() > 0 && time.Now().Before(end) && !r.c.exitedEarly() {
@@ -544,11 +551,11 @@ INSERT INTO shipments VALUES ('s' || $1::text, $1, 'warehouse0', $3 + 60000)`, i
 	}
 	close(stopTail)
 	if err := <-tailDone; err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
-	peak := r.c.hwm()
+	peak, anon := r.c.hwm(), r.c.anonPeak()
 	if err := r.stop(); err != nil {
-		return nil, 0, err
+		return nil, sqlMem{}, err
 	}
 	if peak == 0 {
 		peak = r.c.maxRSS()
@@ -567,13 +574,13 @@ INSERT INTO shipments VALUES ('s' || $1::text, $1, 'warehouse0', $3 + 60000)`, i
 		lat = append(lat, s.Sub(cm))
 	}
 	if len(lat) == 0 {
-		return nil, 0, r.failed(fmt.Errorf("no inserted row reached the output file"))
+		return nil, sqlMem{}, r.failed(fmt.Errorf("no inserted row reached the output file"))
 	}
 	if missing > 0 {
 		b.rep.problem("sql latency %s: %d committed rows never appeared in the output", name, missing)
 	}
 	slices.Sort(lat)
-	return lat, peak, nil
+	return lat, sqlMem{hwm: peak, anon: anon}, nil
 }
 
 // onIDLine is the tailer's handler for the sql latency runs: the first

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Node names in a connector's pipeline.
@@ -101,13 +103,13 @@ func IsSecretKey(key string) bool {
 	return false
 }
 
-var nodeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+var nodeName = namecheck.New("A-Za-z", "A-Za-z0-9_-", 0, 62)
 
 // sourceNode picks the source node's name: the topic prefix when it is a
 // valid node name, so the envelope's source.name is the prefix as
 // Debezium writes it.
 func sourceNode(prefix string) string {
-	if nodeName.MatchString(prefix) {
+	if nodeName.Match(prefix) {
 		return prefix
 	}
 	return "source"

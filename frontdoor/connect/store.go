@@ -30,7 +30,7 @@ const recordFile = "connector.json"
 // connector's own name when it is a valid pipeline name, else a digest of
 // it (Connect names may hold any character but control characters).
 func pipelineName(connector string) string {
-	if nodeName.MatchString(connector) {
+	if nodeName.Match(connector) {
 		return connector
 	}
 	sum := sha256.Sum256([]byte(connector))

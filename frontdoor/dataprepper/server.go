@@ -2,10 +2,11 @@ package dataprepper
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // ServerConfigName is the file Data Prepper reads its server settings from.
@@ -19,7 +20,7 @@ var serverKeys = map[string]bool{
 	"sink_shutdown_timeout": true,
 }
 
-var prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var prefixRE = namecheck.New("A-Za-z0-9", "A-Za-z0-9_.-", 0, 62)
 
 // server translates data-prepper-config.yaml. It returns the state
 // directory that source_coordination's partition_prefix selects ("" for
@@ -65,7 +66,7 @@ func (t *translator) coordination(k, v *yaml.Node) string {
 		p := path + "." + kk.Value
 		switch kk.Value {
 		case "partition_prefix":
-			if !scalar(vv) || !prefixRE.MatchString(vv.Value) || vv.Value == "." || vv.Value == ".." {
+			if !scalar(vv) || !prefixRE.Match(vv.Value) || vv.Value == "." || vv.Value == ".." {
 				t.fail(vv, p, "must be a name of letters, digits, _ . and -", "it names the pipeline's state directory")
 				return
 			}

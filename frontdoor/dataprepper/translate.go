@@ -2,13 +2,13 @@ package dataprepper
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-dev/sluice/config"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Note is a key that was accepted without an equivalent in sluice, or that
@@ -48,7 +48,7 @@ type ServerConfig struct {
 	Data []byte
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+var nameRE = namecheck.New("A-Za-z", "A-Za-z0-9_-", 0, 62)
 
 type translator struct {
 	file    string
@@ -137,7 +137,7 @@ func (t *translator) pipeline(k, v *yaml.Node, sources, procs, sinks *yaml.Node)
 		t.fail(v, name, "a pipeline must be a mapping with source: and sink:", "")
 		return
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE.Match(name) {
 		t.fail(k, name, fmt.Sprintf("pipeline name %q cannot name a sluice component", name), "use letters, digits, _ and -, starting with a letter, at most 63")
 		return
 	}

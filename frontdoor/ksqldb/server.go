@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/config"
 	"github.com/sluice-dev/sluice/frontdoor/connect"
 	"github.com/sluice-dev/sluice/internal/durable"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 	"github.com/sluice-dev/sluice/ksql/parse"
 	"github.com/sluice-dev/sluice/ksql/plan"
 	"github.com/sluice-dev/sluice/supervisor"
@@ -642,12 +643,12 @@ func mergeStmts(a, b []string) []string {
 	return out
 }
 
-var pipeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+var pipeName = namecheck.New("A-Za-z", "A-Za-z0-9_-", 0, 62)
 
 // pipelineName is a query's pipeline name: ksql-<ID> when valid, else a
 // digest.
 func pipelineName(id string) string {
-	if n := "ksql-" + id; pipeName.MatchString(n) {
+	if n := "ksql-" + id; pipeName.Match(n) {
 		return n
 	}
 	sum := sha256.Sum256([]byte(id))

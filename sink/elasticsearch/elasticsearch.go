@@ -53,7 +53,12 @@ func New(cfg Config, env component.Env) (*search.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := elasticsearch.NewClient(elasticsearch.Config{
+	// The base client: the transport (with the product check) without the
+	// functional API (esapi.API, a struct of ~500 endpoint functions) that
+	// NewClient builds, so the linker keeps only the request types used
+	// below: ~6 MB less code in the binary, whose pages every sluice
+	// process maps.
+	c, err := elasticsearch.NewBaseClient(elasticsearch.Config{
 		Addresses:    cfg.Hosts,
 		Username:     cfg.Username,
 		Password:     cfg.Password,
@@ -70,11 +75,11 @@ func New(cfg Config, env component.Env) (*search.Sink, error) {
 // client adapts go-elasticsearch to search.Client with the esapi request
 // types; responses are read raw (the sink parses the little it needs).
 type client struct {
-	c  *elasticsearch.Client
+	c  *elasticsearch.BaseClient
 	tr *http.Transport
 }
 
-func do(ctx context.Context, c *elasticsearch.Client, req esapi.Request) (search.Response, error) {
+func do(ctx context.Context, c *elasticsearch.BaseClient, req esapi.Request) (search.Response, error) {
 	resp, err := req.Do(ctx, c)
 	if err != nil {
 		return search.Response{}, err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Config is the mysql source's configuration. Names follow the Debezium
@@ -80,7 +80,7 @@ func DefaultConfig() *Config {
 	}
 }
 
-var identRe = regexp.MustCompile(`^[A-Za-z0-9_$*?\[\]-]{1,64}$`)
+var identRe = namecheck.New("A-Za-z0-9_$*?[]-", "A-Za-z0-9_$*?[]-", 0, 63) // [...]{1,64}
 
 // Validate checks the configuration; every error is a *component.FieldError.
 func (c *Config) Validate() []error {
@@ -110,7 +110,7 @@ func (c *Config) Validate() []error {
 	}
 	for i, t := range c.Tables {
 		db, tbl, ok := strings.Cut(t, ".")
-		if !ok || !identRe.MatchString(db) || strings.ContainsAny(db, "*?[]") || !identRe.MatchString(tbl) {
+		if !ok || !identRe.Match(db) || strings.ContainsAny(db, "*?[]") || !identRe.Match(tbl) {
 			add(fmt.Sprintf("tables[%d]", i), fmt.Sprintf("%q is not db.table", t), "write db.table, e.g. shop.orders or shop.*; letters, digits, _ and $")
 		}
 	}

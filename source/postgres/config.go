@@ -3,7 +3,6 @@ package postgres
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Config is the postgres source's configuration. Config() in Factory returns
@@ -105,8 +105,8 @@ func DefaultConfig() *Config {
 }
 
 var (
-	slotRe  = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
-	identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}$`)
+	slotRe  = namecheck.New("a-z0-9_", "a-z0-9_", 0, 62) // [a-z0-9_]{1,63}
+	identRe = namecheck.New("A-Za-z_", "A-Za-z0-9_$", 0, 62)
 )
 
 // Validate checks the configuration; every error is a *component.FieldError.
@@ -139,15 +139,15 @@ func (c *Config) Validate() []error {
 	default:
 		add("snapshot", fmt.Sprintf("%q is not a snapshot mode", c.Snapshot), "use initial or never")
 	}
-	if c.Slot != "" && !slotRe.MatchString(c.Slot) {
+	if c.Slot != "" && !slotRe.Match(c.Slot) {
 		add("slot", fmt.Sprintf("%q is not a valid replication slot name", c.Slot), "use 1 to 63 lower-case letters, digits and underscores")
 	}
-	if c.Publication != "" && !identRe.MatchString(c.Publication) {
+	if c.Publication != "" && !identRe.Match(c.Publication) {
 		add("publication", fmt.Sprintf("%q is not a valid publication name", c.Publication), "start with a letter or underscore; letters, digits, _ and $; at most 63 bytes")
 	}
 	if c.SignalDataCollection != "" {
 		schema, table, ok := strings.Cut(c.SignalDataCollection, ".")
-		if !ok || !identRe.MatchString(schema) || !identRe.MatchString(table) {
+		if !ok || !identRe.Match(schema) || !identRe.Match(table) {
 			add("signal_data_collection", fmt.Sprintf("%q is not schema.table", c.SignalDataCollection), "name the signal table, e.g. public.debezium_signal")
 		}
 	}

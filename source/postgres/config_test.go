@@ -76,7 +76,7 @@ func TestDefaultName(t *testing.T) {
 	if got := defaultName("My-Pipeline", "pg.main"); got != "sluice_my_pipeline_pg_main" {
 		t.Fatalf("got %q", got)
 	}
-	if got := defaultName(strings.Repeat("x", 80), "pg"); len(got) != 63 || !slotRe.MatchString(got) {
+	if got := defaultName(strings.Repeat("x", 80), "pg"); len(got) != 63 || !slotRe.Match(got) {
 		t.Fatalf("long name %q", got)
 	}
 }

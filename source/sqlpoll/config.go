@@ -3,12 +3,12 @@ package sqlpoll
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/internal/dbauth"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 )
 
 // Factory builds sql_poll sources. Register it under the type name
@@ -110,7 +110,7 @@ func DefaultConfig() *Config {
 // maxBatchMaxRows keeps one page a few hundred MB at most.
 const maxBatchMaxRows = 1_000_000
 
-var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,63}$`)
+var identRe = namecheck.New("A-Za-z_", "A-Za-z0-9_$", 0, 63)
 
 // tsColumns returns the timestamp columns from either spelling.
 func (c *Config) tsColumns() []string {
@@ -175,11 +175,11 @@ func (c *Config) Validate() []error {
 		}
 		seen[t] = true
 	}
-	if c.Query != "" && !identRe.MatchString(c.QueryName) {
+	if c.Query != "" && !identRe.Match(c.QueryName) {
 		add("query_name", fmt.Sprintf("%q is not a valid name", c.QueryName), "letters, digits, _ and $; it names the query's stream")
 	}
 	checkCol := func(field, name string) {
-		if !identRe.MatchString(name) {
+		if !identRe.Match(name) {
 			add(field, fmt.Sprintf("%q is not a column name", name), "letters, digits, _ and $, starting with a letter or _")
 		}
 	}
@@ -224,7 +224,7 @@ func validTable(t string) bool {
 		return false
 	}
 	for _, p := range parts {
-		if !identRe.MatchString(p) {
+		if !identRe.Match(p) {
 			return false
 		}
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sluice-dev/sluice/internal/namecheck"
 	"github.com/sluice-dev/sluice/store"
 )
 
@@ -29,7 +29,7 @@ type Options struct {
 	MaxConns int32
 }
 
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,50}$`)
+var tableName = namecheck.New("a-z_", "a-z0-9_", 0, 50)
 
 // Store is a PostgreSQL lease table shared by every node of a pipeline.
 // Its methods are safe for concurrent use.
@@ -51,7 +51,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.Table == "" {
 		opt.Table = DefaultTable
 	}
-	if !tableName.MatchString(opt.Table) {
+	if !tableName.Match(opt.Table) {
 		return nil, fmt.Errorf("pgleases: table name %q: use lower-case letters, digits and _ (at most 51), starting with a letter or _", opt.Table)
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
