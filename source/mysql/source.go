@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/dbauth"
 	"github.com/sluice-dev/sluice/internal/progress"
 	"github.com/sluice-dev/sluice/internal/transient"
+	"github.com/sluice-dev/sluice/source/internal/linger"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -47,9 +48,9 @@ type Source struct {
 	// chunkReadHook, set by tests only, runs between an incremental
 	// snapshot chunk's select and its high watermark.
 	chunkReadHook func(table string, lastKey []string)
-	// lingerSet, set by tests only, replaces lingerMax and lingerQuiet
+	// lingerSet, set by tests only, replaces linger.Max and linger.Quiet
 	// (stream.go).
-	lingerSet struct{ max, quiet time.Duration }
+	lingerSet linger.Rule
 
 	// mu guards the connection pool (opened by Run, closed by Close) and
 	// the durable position (written by Committed, read for logs).

@@ -21,16 +21,12 @@ import (
 )
 
 // Complete transactions are emitted once the binlog has been quiet for
-// lingerQuiet, and at the latest lingerMax after the first of them was
+// linger.Quiet, and at the latest linger.Max after the first of them was
 // complete: small transactions share batches, a lone one is not held back,
-// and a steady stream that never pauses for lingerQuiet (1,000 commits/s)
+// and a steady stream that never pauses for linger.Quiet (1,000 commits/s)
 // does not hold its changes until batch_size of them have gathered, as it
 // did when the wait restarted with every binlog event. The engine's sink
 // runners coalesce the batches that arrive while a write is in flight.
-const (
-	lingerMax   = 5 * time.Millisecond
-	lingerQuiet = time.Millisecond
-)
 
 // idleCheckpoint is how often the position is checkpointed while the
 // binlog carries only transactions of other tables.
@@ -751,7 +747,7 @@ func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
 			return err
 		}
 	}
-	maxWait, quiet := s.linger()
+	maxWait, quiet := s.lingerSet.Durations()
 	var lingerFrom time.Time // when the batch first held a complete transaction
 	for {
 		var ev *replication.BinlogEvent
@@ -806,19 +802,6 @@ func (s *Source) session(ctx context.Context, si serverInfo, d *decoder) error {
 			}
 		}
 	}
-}
-
-// linger returns how long complete transactions may wait for more at most,
-// and how long the binlog must be quiet for them to go at once.
-func (s *Source) linger() (maxWait, quiet time.Duration) {
-	maxWait, quiet = lingerMax, lingerQuiet
-	if s.lingerSet.max > 0 {
-		maxWait = s.lingerSet.max
-	}
-	if s.lingerSet.quiet > 0 {
-		quiet = s.lingerSet.quiet
-	}
-	return maxWait, quiet
 }
 
 // classify turns the server's "binlog is gone" answer into ErrBinlogLost.

@@ -668,7 +668,7 @@ func TestBusyBinlogEmitsWithinLingerMax(t *testing.T) {
 	te.exec("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)")
 	te.exec("INSERT INTO t VALUES (1, 'a')")
 	out := sourcetest.NewEmitter()
-	te.startWith(te.config("t"), nil, out, func(s *Source) { s.lingerSet.quiet = time.Hour })
+	te.startWith(te.config("t"), nil, out, func(s *Source) { s.lingerSet.Quiet = time.Hour })
 	out.WaitFor(t, "snapshot", 20*time.Second, count(1))
 	te.exec("INSERT INTO t VALUES (2, 'b')")
 	out.WaitFor(t, "the insert", 20*time.Second, count(2))

@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/progress"
 	"github.com/sluice-dev/sluice/internal/transient"
 	"github.com/sluice-dev/sluice/source/internal/incrsnap"
+	"github.com/sluice-dev/sluice/source/internal/linger"
 )
 
 var _ component.Source = (*Source)(nil)
@@ -82,9 +83,9 @@ type Source struct {
 	// chunkReadHook, set by tests only, runs between an incremental
 	// snapshot chunk's select and its high watermark.
 	chunkReadHook func(table string, lastKey []string)
-	// lingerSet, set by tests only, replaces lingerMax and lingerQuiet
+	// lingerSet, set by tests only, replaces linger.Max and linger.Quiet
 	// (stream.go).
-	lingerSet struct{ max, quiet time.Duration }
+	lingerSet linger.Rule
 
 	mu struct {
 		sync.Mutex

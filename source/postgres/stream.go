@@ -20,18 +20,14 @@ import (
 )
 
 // Complete transactions are emitted once the stream has been quiet for
-// lingerQuiet after the newest commit, and at the latest lingerMax after
+// linger.Quiet after the newest commit, and at the latest linger.Max after
 // the first of them was complete. A busy stream so shares one batch (one
 // sink write, one fsync, one checkpoint) among the transactions of up to
-// lingerMax, while a lone transaction goes out after lingerQuiet instead of
-// waiting lingerMax for company that does not come: a fixed 5 ms wait was
+// linger.Max, while a lone transaction goes out after linger.Quiet instead of
+// waiting linger.Max for company that does not come: a fixed 5 ms wait was
 // most of the commit → sink latency at 1,000 commits/s. The engine's sink
 // runners then coalesce the batches that arrive while a write is in flight
 // (group commit), so the fsync rate follows the load either way.
-const (
-	lingerMax   = 5 * time.Millisecond
-	lingerQuiet = time.Millisecond
-)
 
 // relState is the current schema of one relation id in the stream.
 type relState struct {
@@ -757,8 +753,8 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 	})
 	defer stop()
 	lingering := false
-	var lingerEnd time.Time // lingerMax after the first complete transaction
-	maxWait, quiet := s.linger()
+	var lingerEnd time.Time // linger.Max after the first complete transaction
+	maxWait, quiet := s.lingerSet.Durations()
 	for {
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
@@ -769,7 +765,7 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 		}
 		if d.pending != 0 && len(d.batch) > 0 && !d.inTx {
 			// Between transactions: wait until the stream is quiet, or
-			// lingerMax has passed since the batch had a complete one.
+			// linger.Max has passed since the batch had a complete one.
 			now := time.Now()
 			if !lingering {
 				lingering, lingerEnd = true, now.Add(maxWait)
@@ -842,19 +838,6 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 			return &net.OpError{Op: "read", Err: errors.New("server ended the replication stream")}
 		}
 	}
-}
-
-// linger returns how long complete transactions may wait for more at most,
-// and how long the stream must be quiet for them to go at once.
-func (s *Source) linger() (maxWait, quiet time.Duration) {
-	maxWait, quiet = lingerMax, lingerQuiet
-	if s.lingerSet.max > 0 {
-		maxWait = s.lingerSet.max
-	}
-	if s.lingerSet.quiet > 0 {
-		quiet = s.lingerSet.quiet
-	}
-	return maxWait, quiet
 }
 
 func isTimeout(err error) bool {

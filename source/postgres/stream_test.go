@@ -204,7 +204,7 @@ func TestLoneTransactionNotHeldForLinger(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`)
 	out := sourcetest.NewEmitter()
-	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.max = time.Hour })
+	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.Max = time.Hour })
 	out.WaitCheckpoint(t)
 
 	te.exec(`INSERT INTO k VALUES (1, 'a')`)
@@ -222,7 +222,7 @@ func TestBusyStreamEmitsWithinLingerMax(t *testing.T) {
 	te := newTestEnv(t)
 	te.exec(`CREATE TABLE k (id int PRIMARY KEY, v text)`)
 	out := sourcetest.NewEmitter()
-	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.quiet = time.Hour })
+	te.startWith(te.config("public.k"), nil, out, func(s *Source) { s.lingerSet.Quiet = time.Hour })
 	out.WaitCheckpoint(t)
 
 	te.exec(`INSERT INTO k VALUES (1, 'a')`)
