@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -136,6 +139,16 @@ func TestPlanAndReadChunks(t *testing.T) {
 	if err := plan.Exporter.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Close returns once the client hung up; the server ends the exporting
+	// transaction a moment later, and until then a chunk may still import
+	// the snapshot (rightly: it still exists). Wait until it cannot.
+	deadline := time.Now().Add(30 * time.Second)
+	for snapshotImportable(t, te, snap) {
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot %s still importable 30 s after the exporter closed", snap)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	got = readChunks(t, src, plan.Chunks)
 	if len(got) != 1312 {
 		t.Fatalf("%d rows at a new snapshot, want 1312", len(got))
@@ -148,4 +161,18 @@ func TestPlanAndReadChunks(t *testing.T) {
 	if _, ok := slices.BinarySearch(got, "a id=7 v=v7"); ok {
 		t.Error("deleted row read at the new snapshot")
 	}
+}
+
+// snapshotImportable reports whether a transaction can still import the
+// exported snapshot snap.
+func snapshotImportable(t *testing.T, te *testEnv, snap string) bool {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := te.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snap+"'")
+	return err == nil
 }
