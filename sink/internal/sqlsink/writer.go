@@ -299,7 +299,13 @@ func (w *Writer) ensurePositions(ctx context.Context) error {
 	}
 	create, _, _, _ := w.d.Positions(w.positionsTable())
 	if err := w.d.Exec(ctx, create); err != nil {
-		return w.fail("create positions table "+w.cfg.PositionsTable, err)
+		// Another writer may have created it at the same moment (see
+		// raced): by the time the loser's error arrives the winner has
+		// committed, so the statement, IF NOT EXISTS, now does nothing.
+		if err2 := w.d.Exec(ctx, create); err2 != nil {
+			return w.fail("create positions table "+w.cfg.PositionsTable, err)
+		}
+		w.raced("positions table "+w.cfg.PositionsTable, err)
 	}
 	w.posReady = true
 	return nil
@@ -335,17 +341,20 @@ func (w *Writer) ensure(ctx context.Context, table string, s *event.Schema) erro
 				return component.Permanent(fmt.Errorf("%s sink: table %s does not exist; create it or set auto_create: true", w.d.Server(), table))
 			}
 			if err := w.d.Exec(ctx, w.createSQL(table, s)); err != nil {
-				return w.fail("create table "+table, err)
-			}
-			w.log.Info("created table", "table", table, "from", s.Stream)
-			if cols, _, err = w.d.Columns(ctx, table); err != nil {
-				return w.fail("read columns of "+table, err)
+				now, ok, err2 := w.d.Columns(ctx, table)
+				if err2 != nil || !ok {
+					return w.fail("create table "+table, err)
+				}
+				w.raced("table "+table, err)
+				cols = now
+			} else {
+				w.log.Info("created table", "table", table, "from", s.Stream)
+				if cols, _, err = w.d.Columns(ctx, table); err != nil {
+					return w.fail("read columns of "+table, err)
+				}
 			}
 		}
-		ti = &tableInfo{cols: map[string]bool{}, checked: map[*event.Schema]error{}}
-		for _, c := range cols {
-			ti.cols[w.fold(c)] = true
-		}
+		ti = newTableInfo(cols, w.fold)
 		w.tables[table] = ti
 	}
 	var missing []*event.Column
@@ -369,14 +378,18 @@ func (w *Writer) ensure(ctx context.Context, table string, s *event.Schema) erro
 		for _, c := range missing {
 			q := "ALTER TABLE " + w.d.Table(table) + " ADD COLUMN " + w.d.Quote(c.Name) + " " + w.d.ColumnType(c, false)
 			if err := w.d.Exec(ctx, q); err != nil {
-				return w.fail("add column "+c.Name+" to "+table, err)
+				if !w.columnNow(ctx, table, c.Name) {
+					return w.fail("add column "+c.Name+" to "+table, err)
+				}
+				w.raced("column "+c.Name+" of "+table, err)
+			} else {
+				w.log.Info("added column", "table", table, "column", c.Name)
 			}
 			ti.cols[w.fold(c.Name)] = true
-			w.log.Info("added column", "table", table, "column", c.Name)
 		}
 		if soft {
 			q := "ALTER TABLE " + w.d.Table(table) + " ADD COLUMN " + w.d.Quote(w.cfg.SoftDeleteColumn) + " " + w.d.BoolType() + " NOT NULL DEFAULT " + falseLit
-			if err := w.d.Exec(ctx, q); err != nil {
+			if err := w.d.Exec(ctx, q); err != nil && !w.columnNow(ctx, table, w.cfg.SoftDeleteColumn) {
 				return w.fail("add column "+w.cfg.SoftDeleteColumn+" to "+table, err)
 			}
 			ti.cols[w.fold(w.cfg.SoftDeleteColumn)] = true
@@ -384,6 +397,41 @@ func (w *Writer) ensure(ctx context.Context, table string, s *event.Schema) erro
 	}
 	ti.checked[s] = nil
 	return nil
+}
+
+func newTableInfo(cols []string, fold func(string) string) *tableInfo {
+	ti := &tableInfo{cols: make(map[string]bool, len(cols)), checked: map[*event.Schema]error{}}
+	for _, c := range cols {
+		ti.cols[fold(c)] = true
+	}
+	return ti
+}
+
+// columnNow reports whether table has column name now, read from the
+// server (false when it cannot be read).
+func (w *Writer) columnNow(ctx context.Context, table, name string) bool {
+	cols, ok, err := w.d.Columns(ctx, table)
+	if err != nil || !ok {
+		return false
+	}
+	for _, c := range cols {
+		if w.fold(c) == w.fold(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// raced is called when a DDL statement failed but what it makes is there
+// now: another writer — another node of a coordinated pipeline, another
+// pipeline on the same database — made it at the same moment.
+// PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic against a
+// concurrent CREATE (the loser waits for the winner's commit, then fails
+// with 42710 "type ... already exists" or 23505 on pg_type), and a second
+// ADD COLUMN fails with 42701 once the first commits. That is success,
+// logged; the caller uses the object as the server has it.
+func (w *Writer) raced(what string, err error) {
+	w.log.Info("made by another writer at the same moment; using it", "object", what, "first_error", err)
 }
 
 // falseLit is FALSE in both dialects (MySQL's TINYINT(1) takes it too).

@@ -141,6 +141,7 @@ func Run(t *testing.T, h Harness) {
 		{"Keyless", testKeyless},
 		{"TableTemplate", testTemplate},
 		{"EpochFence", testEpochFence},
+		{"ConcurrentDDL", testConcurrentDDL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,6 +181,61 @@ func testEpochFence(t *testing.T, h Harness) {
 	Write(t, open(0), Ev('c', sc, nil, Row(I(3), S("three"), I(30)), 103))
 	Want(t, db.Rows(t, "items", "id", "name", "qty"), "1|uno|11", "2|two|20", "3|three|30")
 	Want(t, db.Rows(t, sqlsink.DefaultPositionsTable, "sink", "source", "hi", "lo"), "sink1|#epoch|3|0", "sink1|src|103|103")
+}
+
+// testConcurrentDDL: several sinks (the nodes of a coordinated pipeline
+// reading snapshot chunks side by side) create the same table, add the
+// same column and create the positions table at the same moment; each
+// Write succeeds and every row lands. PostgreSQL's CREATE TABLE IF NOT
+// EXISTS failed the losers with "type ... already exists" (CI, issue 15's
+// stop) before the sink took "it is there now" as success.
+func testConcurrentDDL(t *testing.T, h Harness) {
+	db := h.Open(t)
+	const writers, rounds = 6, 4
+	sinks := make([]component.Sink, writers)
+	for i := range sinks {
+		s, err := db.New(t, cfgWith(func(c *sqlsink.Config) { c.AutoEvolve = true }), sinktest.Params{Name: fmt.Sprintf("node%d", i), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		sinks[i] = s
+	}
+	extra := event.Column{Name: "note", Type: event.TypeString, Optional: true}
+	for r := range rounds {
+		table := fmt.Sprintf("race%d", r)
+		v1, v2 := basic(table), Schema(table, 2, colID, colName, colQty, extra)
+		for step, sc := range []*event.Schema{v1, v2} {
+			start := make(chan struct{})
+			errs := make(chan error, writers)
+			for i, s := range sinks {
+				go func() {
+					<-start
+					id := int64(step*writers + i)
+					vals := Row(I(id), S("n"), I(id))
+					if step == 1 {
+						vals = append(vals, S("x"))
+					}
+					errs <- s.Write(context.Background(), []event.Event{Ev('r', sc, nil, vals, 0)})
+				}()
+			}
+			close(start)
+			for i := 0; i < writers; i++ {
+				if err := <-errs; err != nil {
+					t.Errorf("%s step %d: Write = %v, want nil", table, step, err)
+				}
+			}
+		}
+		var want []string
+		for id := 0; id < 2*writers; id++ {
+			note := "NULL"
+			if id >= writers {
+				note = "x"
+			}
+			want = append(want, fmt.Sprintf("%d|n|%d|%s", id, id, note))
+		}
+		Want(t, db.Rows(t, table, "id", "name", "qty", "note"), want...)
+	}
 }
 
 // testPositions: the positions row holds the newest Seq applied, per sink
