@@ -142,7 +142,8 @@
 // straight from pgx's wire values (integers, floats, booleans, dates and
 // timestamps in binary; text, varchar, bpchar and numeric as their text),
 // on MySQL and SQLite through scan destinations that convert the driver's
-// value at once; all of a row's text shares one string. The values are
+// value at once; text is cut from chunks of 32 kB shared by the rows
+// read (one allocation per chunk, not per row or value). The values are
 // exactly those of a database/sql scan into any, converted as above:
 // TestFastReadIsReference compares the two on every type of the three
 // databases, edge values included (±infinity, NaN, extreme dates).

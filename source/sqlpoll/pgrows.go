@@ -27,11 +27,11 @@ import (
 // same pooled connection through pgx itself (database/sql's Conn.Raw) and
 // decodes the columns sluice reads most straight from the wire: integers,
 // floats, booleans, dates and timestamps in binary, text, varchar, bpchar
-// and numeric as their text, with one string per row for all of a row's
-// text. Every other column, the special values (±infinity) and the
-// columns whose driver value the watermark keeps (timestamp, key and
-// non-integer incrementing columns) take the stdlib adapter's own
-// conversion and convert, so every value is the one the database/sql path
+// and numeric as their text, cut from the source's text arena (arena.go).
+// Every other column, the special values (±infinity) and the columns
+// whose driver value the watermark keeps (timestamp, key and non-integer
+// incrementing columns) take the stdlib adapter's own conversion and
+// convert, so every value is the one the database/sql path
 // gives (TestFastReadIsReference in decode_test.go compares them on every
 // type, edge values included).
 
@@ -81,12 +81,11 @@ const (
 // pgColumn is one result column: what refreshColumns reads (columnType,
 // reported as pgx's stdlib adapter reports it) and how its values decode.
 type pgColumn struct {
-	fd     pgconn.FieldDescription
-	m      *pgtype.Map
-	dec    pgDecode
-	slow   func(src []byte) (any, error) // the stdlib adapter's value
-	keep   bool                          // the row keeps the driver value
-	strOff int                           // text columns: offset in the row's text
+	fd   pgconn.FieldDescription
+	m    *pgtype.Map
+	dec  pgDecode
+	slow func(src []byte) (any, error) // the stdlib adapter's value
+	keep bool                          // the row keeps the driver value
 }
 
 func (c *pgColumn) Name() string { return c.fd.Name }
@@ -246,7 +245,6 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 		}
 	}
 	raw := make([]any, len(cols))
-	var text []byte // the row's text values, one string per row
 	const slabRows = 256
 	var slab []event.Value
 	for ; more; more = rows.Next() {
@@ -259,8 +257,6 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 		}
 		r := row{vals: slab[:n:n]}
 		slab = slab[n:]
-		text = text[:0]
-		hasText := false
 		for i := range cols {
 			c := &cols[i]
 			b := src[i]
@@ -311,10 +307,8 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 					v = event.Int(us + pgEpochMicros)
 				}
 			case pgText, pgDecimal, pgBytea:
-				c.strOff = len(text)
-				text = append(text, b...)
-				hasText, ok = true, true
-				v = event.Value{Kind: event.KindString}
+				ok = true
+				v = event.Value{Kind: event.KindString, Str: s.arena.str(b)}
 				switch c.dec {
 				case pgDecimal:
 					v.Kind = event.KindDecimal
@@ -341,14 +335,6 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 			}
 			if i < n {
 				r.vals[i] = v
-			}
-		}
-		if hasText {
-			all := string(text)
-			for i := range n {
-				if c := &cols[i]; c.dec >= pgText && src[i] != nil {
-					r.vals[i].Str = all[c.strOff : c.strOff+len(src[i])]
-				}
 			}
 		}
 		if t.tsExpr != "" {

@@ -76,7 +76,6 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 			c.col = &t.schema.Columns[i]
 		}
 	}
-	var text []byte // the row's text values, one string per row
 	// Row images are cut from slabs of slabRows rows: one allocation per
 	// slab instead of one per row. A slab is never reused.
 	const slabRows = 256
@@ -85,31 +84,21 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("%s: %w", t.key, err)
 		}
+		for i := range n {
+			if c := &cells[i]; c.err != nil {
+				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
+			}
+		}
 		if len(slab) < n {
 			slab = make([]event.Value, n*slabRows)
 		}
 		r := row{vals: slab[:n:n]}
 		slab = slab[n:]
-		text = text[:0]
-		for i := range n {
-			c := &cells[i]
-			if c.err != nil {
-				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
-			}
-			if c.text != nil {
-				c.off = len(text)
-				text = append(text, c.text...)
-			}
-		}
-		var all string
-		if len(text) > 0 {
-			all = string(text)
-		}
 		for i := range n {
 			c := &cells[i]
 			r.vals[i] = c.v
 			if c.text != nil {
-				r.vals[i].Str = all[c.off : c.off+len(c.text)]
+				r.vals[i].Str = s.arena.str(c.text)
 				c.text = nil // the driver's buffer: not past this row
 			}
 		}
@@ -143,15 +132,14 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 // Scanner the driver's value as is, where scanning into an *any copies
 // every []byte and leaves a second pass to convert. Text-like []byte values
 // (go-sql-driver/mysql's strings and decimals, valid until the next Scan)
-// are only referenced here; query copies all of a row's into one string.
+// are only referenced here; query copies them into its text arena.
 type cell struct {
 	col  *event.Column // nil for the timestamp expression
 	keep bool          // keep the driver's value (watermark, key)
 	raw  any           // the driver's value, as a Scan into *any gives it
 	v    event.Value
 	text []byte // pending text of v (v.Str is set by query)
-	off  int
-	err  error // a value convert refused: fatal, unlike a Scan error
+	err  error  // a value convert refused: fatal, unlike a Scan error
 }
 
 func (c *cell) Scan(src any) error {
@@ -278,6 +266,12 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 // page ends on a complete position and the next starts right after it.
 func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.Emitter) error {
 	n := s.cfg.BatchMaxRows
+	// The page's rows and positions are kept from page to page: emit
+	// copies what it hands over (the row images themselves are never
+	// reused), so only the first page grows them.
+	page := make([]row, 0, min(n, 4096))
+	ends := make([]int, 0, min(n, 4096))
+	var buf []byte // the page's positions, copied into one string
 	for {
 		var where []string
 		var args []any
@@ -308,8 +302,7 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			order = t.tsExpr + ", " + t.incExpr
 		}
 		q := s.selectList(t) + whereClause(where) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(n)
-		page := make([]row, 0, min(n, 4096))
-		pos := make([]string, 0, min(n, 4096))
+		page = page[:0]
 		// A row's position is spelled from its values ("id 42",
 		// "ts 2024-…Z,id 42", as t.position() would after setWM) and the
 		// watermark set once, from the page's last row, instead of a
@@ -318,8 +311,7 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		lastFast := -1
 		// The page's positions are cut from one string: ends[i] is where
 		// row i's ends in buf.
-		var buf []byte
-		ends := make([]int, 0, min(n, 4096))
+		buf, ends = buf[:0], ends[:0]
 		err := s.query(ctx, t, q, args, func(r row) error {
 			page = append(page, r)
 			if b, ok := fastPosition(buf, t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {
@@ -340,6 +332,7 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 			return err
 		}
 		all, start := string(buf), 0
+		pos := make([]string, 0, len(ends))
 		for _, end := range ends {
 			pos = append(pos, all[start:end])
 			start = end

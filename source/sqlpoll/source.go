@@ -27,6 +27,7 @@ type Source struct {
 	db     *sql.DB
 	tables []*table
 	cp     checkpoint
+	arena  textArena // the read rows' text (query, queryPG)
 
 	emitted atomic.Int64 // rows emitted, for Progress
 }
