@@ -141,7 +141,9 @@
 // Rows are read without database/sql's copy of every value: on PostgreSQL
 // straight from pgx's wire values (integers, floats, booleans, dates and
 // timestamps in binary; text, varchar, bpchar and numeric as their text),
-// on MySQL and SQLite through scan destinations that convert the driver's
+// on MySQL from the driver's own rows (database/sql's Conn.Raw, the query
+// or prepared statement database/sql would run) and on SQLite through
+// database/sql, both into scan destinations that convert the driver's
 // value at once; text is cut from chunks of 32 kB shared by the rows
 // read (one allocation per chunk, not per row or value). The values are
 // exactly those of a database/sql scan into any, converted as above:

@@ -245,7 +245,6 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 		}
 	}
 	raw := make([]any, len(cols))
-	const slabRows = 256
 	var slab []event.Value
 	for ; more; more = rows.Next() {
 		src := rows.RawValues()

@@ -45,8 +45,11 @@ type row struct {
 // the table's current schema (refreshed from the result's column types); an
 // error from fn ends the read and is returned as is.
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
-	if s.cfg.Driver == DriverPostgres {
+	switch s.cfg.Driver {
+	case DriverPostgres:
 		return s.queryPG(ctx, t, q, args, fn)
+	case DriverMySQL:
+		return s.queryDriver(ctx, t, q, args, fn)
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -56,16 +59,50 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 	if err := s.refreshSchema(t, rows); err != nil {
 		return err
 	}
+	rr := s.newRowReader(t)
+	for rows.Next() {
+		if err := rows.Scan(rr.ptrs...); err != nil {
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		r, err := rr.row()
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	return nil
+}
+
+// rowReader turns one result row, scanned into its cells, into a row of
+// the table's current schema.
+type rowReader struct {
+	s     *Source
+	t     *table
+	n     int // columns of the schema; the timestamp expression follows
+	cells []cell
+	ptrs  []any // the cells, as Scan destinations
+	// Row images are cut from slabs of slabRows rows: one allocation per
+	// slab instead of one per row. A slab is never reused.
+	slab []event.Value
+}
+
+const slabRows = 256
+
+func (s *Source) newRowReader(t *table) *rowReader {
 	n := len(t.schema.Columns)
 	width := n
 	if t.tsExpr != "" {
 		width++
 	}
-	cells := make([]cell, width)
-	ptrs := make([]any, width)
-	for i := range cells {
-		c := &cells[i]
-		ptrs[i] = c
+	rr := &rowReader{s: s, t: t, n: n, cells: make([]cell, width), ptrs: make([]any, width)}
+	for i := range rr.cells {
+		c := &rr.cells[i]
+		rr.ptrs[i] = c
 		c.keep = i >= n || i == t.incIdx
 		if t.keyOrder != "" {
 			for _, k := range t.schema.KeyIdx {
@@ -76,55 +113,46 @@ func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn f
 			c.col = &t.schema.Columns[i]
 		}
 	}
-	// Row images are cut from slabs of slabRows rows: one allocation per
-	// slab instead of one per row. A slab is never reused.
-	const slabRows = 256
-	var slab []event.Value
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("%s: %w", t.key, err)
-		}
-		for i := range n {
-			if c := &cells[i]; c.err != nil {
-				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
-			}
-		}
-		if len(slab) < n {
-			slab = make([]event.Value, n*slabRows)
-		}
-		r := row{vals: slab[:n:n]}
-		slab = slab[n:]
-		for i := range n {
-			c := &cells[i]
-			r.vals[i] = c.v
-			if c.text != nil {
-				r.vals[i].Str = s.arena.str(c.text)
-				c.text = nil // the driver's buffer: not past this row
-			}
-		}
-		if t.tsExpr != "" {
-			r.ts = cells[n].raw
-			if b, ok := r.ts.([]byte); ok {
-				r.ts = string(b) // Scan into *any copies, but keep one type
-			}
-		}
-		if t.keyOrder != "" {
-			r.keys = make([]any, len(t.schema.KeyIdx))
-			for i, k := range t.schema.KeyIdx {
-				r.keys[i] = cells[k].raw
-			}
-		}
-		if t.incIdx >= 0 && r.vals[t.incIdx].Kind != event.KindInt {
-			r.id = cells[t.incIdx].raw
-		}
-		if err := fn(r); err != nil {
-			return err
+	return rr
+}
+
+// row builds the row the cells hold.
+func (rr *rowReader) row() (row, error) {
+	t, n, cells := rr.t, rr.n, rr.cells
+	for i := range n {
+		if c := &cells[i]; c.err != nil {
+			return row{}, fatal{fmt.Errorf("%s: %w", t.key, c.err)}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: %w", t.key, err)
+	if len(rr.slab) < n {
+		rr.slab = make([]event.Value, n*slabRows)
 	}
-	return nil
+	r := row{vals: rr.slab[:n:n]}
+	rr.slab = rr.slab[n:]
+	for i := range n {
+		c := &cells[i]
+		r.vals[i] = c.v
+		if c.text != nil {
+			r.vals[i].Str = rr.s.arena.str(c.text)
+			c.text = nil // the driver's buffer: not past this row
+		}
+	}
+	if t.tsExpr != "" {
+		r.ts = cells[n].raw
+		if b, ok := r.ts.([]byte); ok {
+			r.ts = string(b) // Scan into *any copies, but keep one type
+		}
+	}
+	if t.keyOrder != "" {
+		r.keys = make([]any, len(t.schema.KeyIdx))
+		for i, k := range t.schema.KeyIdx {
+			r.keys[i] = cells[k].raw
+		}
+	}
+	if t.incIdx >= 0 && r.vals[t.incIdx].Kind != event.KindInt {
+		r.id = cells[t.incIdx].raw
+	}
+	return r, nil
 }
 
 // cell is a scan destination (sql.Scanner) that converts the driver's

@@ -1,0 +1,179 @@
+package sqlpoll
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MySQL read path. database/sql adds to every row a lock of the
+// connection, a second Next wrapper, and in Scan a type switch over every
+// value before it hands the driver's value to a Scanner: about a fifth of
+// the source's CPU per row. queryDriver runs the same query on the same
+// pooled connection through the driver itself (database/sql's Conn.Raw),
+// the way database/sql runs it — the driver's own query, or, when it asks
+// for one (driver.ErrSkip: go-sql-driver/mysql with parameters and
+// without interpolateParams), a prepared statement closed after its rows —
+// and hands every driver value to the same cells (cell.Scan) database/sql
+// would hand it to, so the values are the same (TestFastReadIsReference).
+
+// queryDriver is query through the driver's own rows.
+func (s *Source) queryDriver(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
+	// database/sql retries a query whose connection turns out broken
+	// before anything was sent (driver.ErrBadConn) on another connection;
+	// so does this, discarding the broken one, but never once a row was
+	// handed on: a retry would hand it on again.
+	var err error
+	for range 3 {
+		var conn *sql.Conn
+		conn, err = s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		delivered := false
+		err = conn.Raw(func(dc any) error {
+			c, ok := dc.(driver.Conn)
+			if !ok {
+				return fmt.Errorf("%s: the %s driver's connection is a %T", t.key, s.cfg.Driver, dc)
+			}
+			return s.queryDriverConn(ctx, t, c, q, args, func(r row) error {
+				delivered = true
+				return fn(r)
+			})
+		})
+		conn.Close()
+		if delivered || !errors.Is(err, driver.ErrBadConn) {
+			break
+		}
+	}
+	return err
+}
+
+func (s *Source) queryDriverConn(ctx context.Context, t *table, dc driver.Conn, q string, args []any, fn func(r row) error) error {
+	nv, err := namedValues(dc, args)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	var rows driver.Rows
+	err = driver.ErrSkip
+	if qc, ok := dc.(driver.QueryerContext); ok {
+		rows, err = qc.QueryContext(ctx, q, nv)
+	}
+	if errors.Is(err, driver.ErrSkip) {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("%s: the %s driver cannot prepare with a context", t.key, s.cfg.Driver)
+		}
+		var st driver.Stmt
+		if st, err = pc.PrepareContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		defer st.Close() // after the rows (deferred below)
+		sq, ok := st.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("%s: the %s driver's statement cannot query with a context", t.key, s.cfg.Driver)
+		}
+		rows, err = sq.QueryContext(ctx, nv)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	defer rows.Close()
+	names := rows.Columns()
+	cts := make([]columnType, len(names))
+	for i, name := range names {
+		cts[i] = driverColumn{rows: rows, i: i, name: name}
+	}
+	if err := s.refreshColumns(t, cts); err != nil {
+		return err
+	}
+	rr := s.newRowReader(t)
+	if len(rr.cells) != len(names) {
+		return fmt.Errorf("%s: the result has %d columns, the schema %d", t.key, len(names), len(rr.cells))
+	}
+	dest := make([]driver.Value, len(names))
+	for {
+		if err := rows.Next(dest); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", t.key, err)
+		}
+		for i := range rr.cells {
+			// What database/sql's Scan does for a Scanner: the driver's
+			// value, as is.
+			rr.cells[i].Scan(dest[i]) // never fails: the cell keeps its error
+		}
+		r, err := rr.row()
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+}
+
+// namedValues converts query arguments as database/sql does for a
+// connection (driverArgsConnLocked): the connection's NamedValueChecker,
+// or the default converter when it has none or it skips.
+// (go-sql-driver/mysql's statements check as its connections do.)
+func namedValues(dc driver.Conn, args []any) ([]driver.NamedValue, error) {
+	nv := make([]driver.NamedValue, len(args))
+	checker, _ := dc.(driver.NamedValueChecker)
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		err := driver.ErrSkip
+		if checker != nil {
+			err = checker.CheckNamedValue(&nv[i])
+		}
+		if errors.Is(err, driver.ErrSkip) {
+			nv[i].Value, err = driver.DefaultParameterConverter.ConvertValue(a)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i+1, err)
+		}
+	}
+	return nv, nil
+}
+
+// driverColumn is one column of a driver's result: what database/sql's
+// ColumnType reports from the same driver interfaces.
+type driverColumn struct {
+	rows driver.Rows
+	i    int
+	name string
+}
+
+func (c driverColumn) Name() string { return c.name }
+
+func (c driverColumn) DatabaseTypeName() string {
+	if r, ok := c.rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return r.ColumnTypeDatabaseTypeName(c.i)
+	}
+	return ""
+}
+
+func (c driverColumn) Nullable() (nullable, ok bool) {
+	if r, ok := c.rows.(driver.RowsColumnTypeNullable); ok {
+		return r.ColumnTypeNullable(c.i)
+	}
+	return false, false
+}
+
+func (c driverColumn) DecimalSize() (precision, scale int64, ok bool) {
+	if r, ok := c.rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return r.ColumnTypePrecisionScale(c.i)
+	}
+	return 0, 0, false
+}
+
+func (c driverColumn) Length() (length int64, ok bool) {
+	if r, ok := c.rows.(driver.RowsColumnTypeLength); ok {
+		return r.ColumnTypeLength(c.i)
+	}
+	return 0, false
+}
