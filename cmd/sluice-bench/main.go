@@ -34,7 +34,7 @@
 //     range from the server.
 //  9. poll (see poll.go): sql_poll in incrementing mode over the product
 //     rows in PostgreSQL, MariaDB and SQLite against a plain SELECT through
-//     the same driver.
+//     the same driver, and against the same LIMIT pages sql_poll reads.
 //  10. debezium (see debezium.go): Debezium 2.7.3's embedded engine beside
 //     sluice on the same table, snapshot and drain into a file, rate, rate
 //     after the first line, CPU per line and peak RSS of both.
