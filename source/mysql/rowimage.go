@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -109,12 +110,16 @@ type imageDecoder struct {
 	// only): other tables' rows are not decoded, as the decoder skips
 	// them. nil: every table.
 	captured map[string]map[string]bool
-	// scratch, reused across events: the values as decoded (strings as
-	// offsets into text) and the text of the event's strings.
-	vals  []rawValue
-	text  []byte
-	kinds []uint16
-	dec   [128]byte // a decimal's bytes with the sign bit flipped
+	// vals is scratch, reused across events: the values as decoded
+	// (strings as offsets into text); text is the event's strings, a new
+	// buffer per event (the event's values keep it).
+	vals []rawValue
+	text []byte
+	// lastBody and lastText are the body and text sizes of the last event
+	// decoded (textSize).
+	lastBody, lastText int
+	kinds              []uint16
+	dec                [128]byte // a decimal's bytes with the sign bit flipped
 }
 
 // errFallback means the rows event is left to go-mysql's own decoding.
@@ -193,7 +198,10 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 			return nil, errFallback
 		}
 	}
-	d.vals, d.text = d.vals[:0], d.text[:0]
+	// The event's text is built in a buffer of its own, which its strings
+	// then share without a copy (eventText), sized by the share of text in
+	// the last event's body.
+	d.vals, d.text = d.vals[:0], make([]byte, 0, d.textSize(len(data)-pos))
 	d.kinds = slices.Grow(d.kinds[:0], n)[:n]
 	clear(d.kinds)
 	body := data[pos:]
@@ -219,7 +227,9 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 	}
 	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text),
 		kinds: slices.Clone(d.kinds)}
-	text := string(d.text)
+	d.lastBody, d.lastText = len(data)-pos, len(d.text)
+	text := eventText(d.text)
+	d.text = nil
 	for i, v := range d.vals {
 		// Field by field into the zeroed slab: no write barrier but the
 		// string's.
@@ -232,6 +242,29 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 		}
 	}
 	return r, nil
+}
+
+// textSize is the capacity of the text buffer for a body of n bytes: the
+// last event's share of text, a little more.
+func (d *imageDecoder) textSize(n int) int {
+	if d.lastBody == 0 {
+		return n
+	}
+	return n*d.lastText/d.lastBody + n/16 + 16
+}
+
+// eventText returns b, which nothing writes to again, as the string the
+// event's values share: without a copy when b uses most of its capacity
+// (the string keeps all of it alive for as long as an event of the rows
+// event is), else as a copy of its own size.
+func eventText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if 2*cap(b) > 3*len(b) {
+		return string(b)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // isASCII reports whether b holds no byte above 0x7f.

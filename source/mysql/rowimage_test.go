@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -511,5 +512,92 @@ func TestUncapturedTablesNotDecoded(t *testing.T) {
 	}
 	if rowsEvents == 0 {
 		t.Fatal("no rows events")
+	}
+}
+
+// TestImageTextOwnedPerEvent: the strings of a decoded rows event share a
+// buffer of their own, which decoding the next event neither reuses nor
+// changes; the buffer is taken without a copy when the text fills most of
+// it, and copied to its own size when it does not.
+func TestImageTextOwnedPerEvent(t *testing.T) {
+	tm := synthTableMap([]byte{gomysql.MYSQL_TYPE_LONG, gomysql.MYSQL_TYPE_VARCHAR}, [][]byte{nil, {100, 0}})
+	image := func(id uint32, s string) []byte {
+		b := binary.LittleEndian.AppendUint32([]byte{0}, id)
+		return append(append(b, byte(len(s))), s...)
+	}
+	p := replication.NewBinlogParser()
+	out := newHandoff()
+	dec := &imageDecoder{out: out}
+	p.SetRowsEventDecodeFunc(dec.decode)
+	for _, raw := range [][]byte{readRecording(t)[0], rawEvent(replication.TABLE_MAP_EVENT, tm)} {
+		if _, err := p.Parse(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode := func(images ...[]byte) *decodedRows {
+		t.Helper()
+		ev, err := p.Parse(rawEvent(replication.WRITE_ROWS_EVENTv1, synthRows(2, false, images...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := out.take(ev.Event.(*replication.RowsEvent))
+		if r == nil {
+			t.Fatal("the image decoder left the event to go-mysql")
+		}
+		return r
+	}
+	texts := func(r *decodedRows) []string {
+		var s []string
+		for _, v := range r.vals {
+			if v.Kind == event.KindString {
+				s = append(s, v.Str)
+			}
+		}
+		return s
+	}
+	first := decode(image(1, "alpha alpha alpha"), image(2, "beta beta beta"))
+	second := decode(image(3, "GAMMA GAMMA GAMMA"), image(4, "DELTA DELTA DELT"))
+	third := decode(image(5, "e"))
+	for _, c := range []struct {
+		r    *decodedRows
+		want []string
+	}{
+		{first, []string{"alpha alpha alpha", "beta beta beta"}},
+		{second, []string{"GAMMA GAMMA GAMMA", "DELTA DELTA DELT"}},
+		{third, []string{"e"}},
+	} {
+		if got := texts(c.r); !slices.Equal(got, c.want) {
+			t.Fatalf("strings %q, want %q", got, c.want)
+		}
+	}
+	// An event's strings share one buffer.
+	a, b := texts(second)[0], texts(second)[1]
+	if unsafe.Pointer(unsafe.StringData(b)) != unsafe.Add(unsafe.Pointer(unsafe.StringData(a)), len(a)) {
+		t.Fatal("the second event's strings are not one buffer")
+	}
+
+	// eventText: no copy at two thirds of the capacity or more.
+	buf := make([]byte, 9, 12)
+	copy(buf, "abcdefghi")
+	if s := eventText(buf); s != "abcdefghi" || unsafe.StringData(s) != &buf[0] {
+		t.Fatalf("eventText(9 of 12) = %q, copied", s)
+	}
+	buf = make([]byte, 7, 12)
+	copy(buf, "abcdefg")
+	if s := eventText(buf); s != "abcdefg" || unsafe.StringData(s) == &buf[0] {
+		t.Fatalf("eventText(7 of 12) = %q, not copied", s)
+	}
+	if s := eventText(nil); s != "" {
+		t.Fatalf("eventText(nil) = %q", s)
+	}
+	// textSize: the body's size without history, then the last event's
+	// share of text, a sixteenth more and 16 bytes.
+	d := &imageDecoder{}
+	if n := d.textSize(1000); n != 1000 {
+		t.Fatalf("textSize without history = %d, want 1000", n)
+	}
+	d.lastBody, d.lastText = 400, 100
+	if n := d.textSize(1600); n != 400+100+16 {
+		t.Fatalf("textSize = %d, want 516", n)
 	}
 }
