@@ -25,9 +25,9 @@ import (
 // binlog's types alone: the table's catalog description (colType) is
 // applied later by the decoder, which owns it, on its own goroutine
 // (decoder.imageValues, colType.fromImage); columns whose values stay as
-// decoded (colType.keepsAll: signed integers, temporals, decimals, ASCII or
-// valid UTF-8 text) are not touched again. Rows of tables the source does
-// not capture are not decoded.
+// decoded (colType.keepsAll: signed integers, years, floats, temporals,
+// decimals, ASCII or valid UTF-8 text) are not touched again. Rows of
+// tables the source does not capture are not decoded.
 //
 // The values are exactly those go-mysql's own decoding gives after
 // colType.fromBinlog (TestImageDecoderDifferential, TestImageDecoderRecorded,

@@ -601,3 +601,52 @@ func TestImageTextOwnedPerEvent(t *testing.T) {
 		t.Fatalf("textSize = %d, want 516", n)
 	}
 }
+
+// TestKeepsFloatsAndYears: the image decoder's floats (float widened
+// exactly, as go-mysql does) and years are the columns' values already, so
+// decoder.rows does not convert those columns; a value of another kind
+// (the binlog's type differs from the catalog's) still is.
+func TestKeepsFloatsAndYears(t *testing.T) {
+	const null, num, float, str = 1 << event.KindNull, 1 << event.KindInt, 1 << event.KindFloat, 1 << event.KindString
+	for _, c := range []struct {
+		kind vkind
+		mask uint16
+		want bool
+	}{
+		{vFloat64, float, true},
+		{vFloat64, float | null, true},
+		{vFloat32, float, true},
+		{vFloat64, num, false},
+		{vFloat32, float | str, false},
+		{vYear, num | null, true},
+		{vYear, float, false},
+		{vInt, float, false},
+	} {
+		ct := &colType{kind: c.kind}
+		if got := ct.keepsAll(c.mask, true); got != c.want {
+			t.Errorf("kind %d keepsAll(%#x) = %v, want %v", c.kind, c.mask, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		kind vkind
+		v    event.Value
+		want bool
+	}{
+		{vFloat64, event.Float(1.5), true},
+		{vFloat32, event.Float(0.10000000149011612), true},
+		{vFloat64, event.Null, true},
+		{vFloat64, event.Int(3), false},
+		{vYear, event.Int(2024), true},
+		{vYear, event.Float(2024), false},
+	} {
+		ct := &colType{kind: c.kind}
+		if got := ct.keeps(c.v, true); got != c.want {
+			t.Errorf("kind %d keeps(%v) = %v, want %v", c.kind, c.v, got, c.want)
+		}
+		if c.want {
+			if x, ok, err := ct.fromImage(gomysql.MYSQL_TYPE_DOUBLE, c.v); err != nil || !ok || !x.Equal(c.v) {
+				t.Errorf("kind %d: fromImage(%v) = %v, %v, %v; keeps says it stays", c.kind, c.v, x, ok, err)
+			}
+		}
+	}
+}
