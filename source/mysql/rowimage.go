@@ -111,10 +111,14 @@ type imageDecoder struct {
 	// them. nil: every table.
 	captured map[string]map[string]bool
 	// vals is scratch, reused across events: the values as decoded
-	// (strings as offsets into text); text is the event's strings, a new
-	// buffer per event (the event's values keep it).
-	vals []rawValue
-	text []byte
+	// (strings as offsets into body or text). body is the event's row
+	// images, text the event's values written as text, a new buffer per
+	// event (the event's values keep both). ascii: every string of body
+	// so far is ASCII.
+	vals  []rawValue
+	body  []byte
+	text  []byte
+	ascii bool
 	// lastBody and lastText are the body and text sizes of the last event
 	// decoded (textSize).
 	lastBody, lastText int
@@ -198,13 +202,15 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 			return nil, errFallback
 		}
 	}
-	// The event's text is built in a buffer of its own, which its strings
-	// then share without a copy (eventText), sized by the share of text in
-	// the last event's body.
-	d.vals, d.text = d.vals[:0], make([]byte, 0, d.textSize(len(data)-pos))
+	// Strings and blobs are the body's own bytes (bodyStr); the text of
+	// the values written as text (decimals, unusual temporals) is built in
+	// a buffer of its own, which its strings then share without a copy
+	// (eventText), sized by the share of text in the last event's body.
+	body := data[pos:]
+	d.vals, d.body, d.ascii = d.vals[:0], body, true
+	d.text = make([]byte, 0, d.textSize(len(body)))
 	d.kinds = slices.Grow(d.kinds[:0], n)[:n]
 	clear(d.kinds)
-	body := data[pos:]
 	for p := 0; p < len(body); {
 		start := p
 		k, err := d.image(tm, n, e.ColumnBitmap1, body[p:])
@@ -225,20 +231,25 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 	if len(d.text) >= 1<<32 {
 		return nil, errFallback
 	}
-	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text),
+	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: d.ascii && isASCII(d.text),
 		kinds: slices.Clone(d.kinds)}
-	d.lastBody, d.lastText = len(data)-pos, len(d.text)
+	d.lastBody, d.lastText = len(body), len(d.text)
 	text := eventText(d.text)
-	d.text = nil
+	d.text, d.body = nil, nil
 	for i, v := range d.vals {
 		// Field by field into the zeroed slab: no write barrier but the
 		// string's.
 		x := &r.vals[i]
 		x.Kind = v.kind
-		if v.kind == event.KindString || v.kind == event.KindDecimal {
-			x.Str = text[v.num>>32 : v.num&(1<<32-1)]
-		} else {
+		switch {
+		case v.kind != event.KindString && v.kind != event.KindDecimal:
 			x.Num = v.num
+		case v.body:
+			if start, end := v.num>>32, v.num&(1<<32-1); end > start {
+				x.Str = unsafe.String(&body[start], end-start)
+			}
+		default:
+			x.Str = text[v.num>>32 : v.num&(1<<32-1)]
 		}
 	}
 	return r, nil

@@ -515,10 +515,11 @@ func TestUncapturedTablesNotDecoded(t *testing.T) {
 	}
 }
 
-// TestImageTextOwnedPerEvent: the strings of a decoded rows event share a
-// buffer of their own, which decoding the next event neither reuses nor
-// changes; the buffer is taken without a copy when the text fills most of
-// it, and copied to its own size when it does not.
+// TestImageTextOwnedPerEvent: the strings of a decoded rows event are its
+// body's bytes, which decoding the next event does not change; the text of
+// values written as text (decimals, unusual temporals) is a buffer per
+// event, taken without a copy when the text fills most of it, and copied
+// to its own size when it does not.
 func TestImageTextOwnedPerEvent(t *testing.T) {
 	tm := synthTableMap([]byte{gomysql.MYSQL_TYPE_LONG, gomysql.MYSQL_TYPE_VARCHAR}, [][]byte{nil, {100, 0}})
 	image := func(id uint32, s string) []byte {
@@ -570,10 +571,22 @@ func TestImageTextOwnedPerEvent(t *testing.T) {
 			t.Fatalf("strings %q, want %q", got, c.want)
 		}
 	}
-	// An event's strings share one buffer.
-	a, b := texts(second)[0], texts(second)[1]
-	if unsafe.Pointer(unsafe.StringData(b)) != unsafe.Add(unsafe.Pointer(unsafe.StringData(a)), len(a)) {
-		t.Fatal("the second event's strings are not one buffer")
+	// ascii: whether every string of the event is ASCII.
+	fourth := decode(image(6, "plain"), image(7, "caf\xc3\xa9"))
+	if got := texts(fourth); !slices.Equal(got, []string{"plain", "caf\u00e9"}) {
+		t.Fatalf("strings %q", got)
+	}
+	if !first.ascii || !third.ascii || fourth.ascii {
+		t.Fatalf("ascii: %v, %v, %v; want true, true, false", first.ascii, third.ascii, fourth.ascii)
+	}
+	// Strings are the event body's own bytes, not copies.
+	for _, r := range []*decodedRows{first, second, third, fourth} {
+		lo, hi := uintptr(unsafe.Pointer(&r.data[0])), uintptr(unsafe.Pointer(&r.data[0]))+uintptr(len(r.data))
+		for _, s := range texts(r) {
+			if p := uintptr(unsafe.Pointer(unsafe.StringData(s))); p < lo || p+uintptr(len(s)) > hi {
+				t.Fatalf("string %q is not in the event's body", s)
+			}
+		}
 	}
 
 	// eventText: no copy at two thirds of the capacity or more.
