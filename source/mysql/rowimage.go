@@ -20,8 +20,12 @@ import (
 // go-mysql's parser calls imageDecoder.decode (its RowsEventDecodeFunc) for
 // every rows event on the goroutine that reads the replication connection,
 // before the event reaches the decoder. decode reads the row images into
-// one slab of event.Values per rows event without boxing (rowvalue.go),
-// holding every string of the event in one string. It decodes by the
+// one slab of event.Values per rows event without boxing (rowvalue.go).
+// Strings and blobs are the event body's own bytes, without a copy, as in
+// go-mysql's own decoding: the body is read from the connection into a
+// buffer of its own per event (go-mysql's ReadPacket), which nothing
+// writes to again, and the values keep it alive. Values written as text
+// (decimals, unusual temporals) share one buffer per event. It decodes by the
 // binlog's types alone: the table's catalog description (colType) is
 // applied later by the decoder, which owns it, on its own goroutine
 // (decoder.imageValues, colType.fromImage); columns whose values stay as
@@ -43,7 +47,7 @@ import (
 
 // decodedRows is a rows event's images: image k is vals[k*ncols:(k+1)*ncols].
 // Until colType.fromImage converts them they are generic values by binlog
-// type (see imageDecoder.value); strings share one string of the event.
+// type (see imageDecoder.value); strings are the event body's bytes.
 type decodedRows struct {
 	vals  []event.Value
 	ncols int
