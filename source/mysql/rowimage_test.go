@@ -663,3 +663,27 @@ func TestKeepsFloatsAndYears(t *testing.T) {
 		}
 	}
 }
+
+// TestIsASCII: every length up to 80, with one byte above 0x7f at each
+// position or none.
+func TestIsASCII(t *testing.T) {
+	for n := range 81 {
+		b := bytes.Repeat([]byte{'x'}, n)
+		if !isASCII(b) {
+			t.Fatalf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[i] = c
+				if isASCII(b) {
+					t.Fatalf("%d bytes with %#x at %d: ASCII", n, c, i)
+				}
+				b[i] = 0x7f
+				if !isASCII(b) {
+					t.Fatalf("%d bytes with 0x7f at %d: not ASCII", n, i)
+				}
+				b[i] = 'x'
+			}
+		}
+	}
+}
