@@ -177,7 +177,7 @@ func (b *bench) binlog() error {
 			return err
 		}
 		toolRuns = append(toolRuns, sample{d: d, cpu: cpu})
-		fmt.Fprintf(os.Stderr, "sluice-bench: %s (remote, decoded): %.0f changes/s (%s)\n", name, changes/d.Seconds(), d.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "sluice-bench: %s (remote, decoded): %.0f changes/s (%s, CPU %s)\n", name, changes/d.Seconds(), d.Round(time.Millisecond), cpu.Round(time.Millisecond))
 		if b.sluiceBin == "" {
 			continue
 		}
@@ -198,7 +198,7 @@ func (b *bench) binlog() error {
 		}
 		sluiceRuns = append(sluiceRuns, sm)
 		os.Remove(r.out) // free the disk before the next runs
-		fmt.Fprintf(os.Stderr, "sluice-bench: sluice binlog drain: %.0f changes/s (%s)\n", changes/sm.d.Seconds(), sm.d.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "sluice-bench: sluice binlog drain: %.0f changes/s (%s, CPU %s)\n", changes/sm.d.Seconds(), sm.d.Round(time.Millisecond), sm.cpu.Round(time.Millisecond))
 	}
 	bt := fastest(toolRuns)
 	base := changes / bt.d.Seconds()

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -19,14 +20,18 @@ import (
 // go-mysql's parser calls imageDecoder.decode (its RowsEventDecodeFunc) for
 // every rows event on the goroutine that reads the replication connection,
 // before the event reaches the decoder. decode reads the row images into
-// one slab of event.Values per rows event without boxing (rowvalue.go),
-// holding every string of the event in one string. It decodes by the
+// one slab of event.Values per rows event without boxing (rowvalue.go).
+// Strings and blobs are the event body's own bytes, without a copy, as in
+// go-mysql's own decoding: the body is read from the connection into a
+// buffer of its own per event (go-mysql's ReadPacket), which nothing
+// writes to again, and the values keep it alive. Values written as text
+// (decimals, unusual temporals) share one buffer per event. It decodes by the
 // binlog's types alone: the table's catalog description (colType) is
 // applied later by the decoder, which owns it, on its own goroutine
 // (decoder.imageValues, colType.fromImage); columns whose values stay as
-// decoded (colType.keepsAll: signed integers, temporals, decimals, ASCII or
-// valid UTF-8 text) are not touched again. Rows of tables the source does
-// not capture are not decoded.
+// decoded (colType.keepsAll: signed integers, years, floats, temporals,
+// decimals, ASCII or valid UTF-8 text) are not touched again. Rows of
+// tables the source does not capture are not decoded.
 //
 // The values are exactly those go-mysql's own decoding gives after
 // colType.fromBinlog (TestImageDecoderDifferential, TestImageDecoderRecorded,
@@ -42,7 +47,7 @@ import (
 
 // decodedRows is a rows event's images: image k is vals[k*ncols:(k+1)*ncols].
 // Until colType.fromImage converts them they are generic values by binlog
-// type (see imageDecoder.value); strings share one string of the event.
+// type (see imageDecoder.value); strings are the event body's bytes.
 type decodedRows struct {
 	vals  []event.Value
 	ncols int
@@ -109,12 +114,20 @@ type imageDecoder struct {
 	// only): other tables' rows are not decoded, as the decoder skips
 	// them. nil: every table.
 	captured map[string]map[string]bool
-	// scratch, reused across events: the values as decoded (strings as
-	// offsets into text) and the text of the event's strings.
+	// vals is scratch, reused across events: the values as decoded
+	// (strings as offsets into body or text). body is the event's row
+	// images, text the event's values written as text, a new buffer per
+	// event (the event's values keep both). ascii: every string of body
+	// so far is ASCII.
 	vals  []rawValue
+	body  []byte
 	text  []byte
-	kinds []uint16
-	dec   [128]byte // a decimal's bytes with the sign bit flipped
+	ascii bool
+	// lastBody and lastText are the body and text sizes of the last event
+	// decoded (textSize).
+	lastBody, lastText int
+	kinds              []uint16
+	dec                [128]byte // a decimal's bytes with the sign bit flipped
 }
 
 // errFallback means the rows event is left to go-mysql's own decoding.
@@ -193,10 +206,15 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 			return nil, errFallback
 		}
 	}
-	d.vals, d.text = d.vals[:0], d.text[:0]
+	// Strings and blobs are the body's own bytes (bodyStr); the text of
+	// the values written as text (decimals, unusual temporals) is built in
+	// a buffer of its own, which its strings then share without a copy
+	// (eventText), sized by the share of text in the last event's body.
+	body := data[pos:]
+	d.vals, d.body, d.ascii = d.vals[:0], body, true
+	d.text = make([]byte, 0, d.textSize(len(body)))
 	d.kinds = slices.Grow(d.kinds[:0], n)[:n]
 	clear(d.kinds)
-	body := data[pos:]
 	for p := 0; p < len(body); {
 		start := p
 		k, err := d.image(tm, n, e.ColumnBitmap1, body[p:])
@@ -217,21 +235,51 @@ func (d *imageDecoder) images(e *replication.RowsEvent, data []byte, pos int) (*
 	if len(d.text) >= 1<<32 {
 		return nil, errFallback
 	}
-	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: isASCII(d.text),
+	r := &decodedRows{vals: make([]event.Value, len(d.vals)), ncols: n, data: data, pos: pos, ascii: d.ascii && isASCII(d.text),
 		kinds: slices.Clone(d.kinds)}
-	text := string(d.text)
+	d.lastBody, d.lastText = len(body), len(d.text)
+	text := eventText(d.text)
+	d.text, d.body = nil, nil
 	for i, v := range d.vals {
 		// Field by field into the zeroed slab: no write barrier but the
 		// string's.
 		x := &r.vals[i]
 		x.Kind = v.kind
-		if v.kind == event.KindString || v.kind == event.KindDecimal {
-			x.Str = text[v.num>>32 : v.num&(1<<32-1)]
-		} else {
+		switch {
+		case v.kind != event.KindString && v.kind != event.KindDecimal:
 			x.Num = v.num
+		case v.body:
+			if start, end := v.num>>32, v.num&(1<<32-1); end > start {
+				x.Str = unsafe.String(&body[start], end-start)
+			}
+		default:
+			x.Str = text[v.num>>32 : v.num&(1<<32-1)]
 		}
 	}
 	return r, nil
+}
+
+// textSize is the capacity of the text buffer for a body of n bytes: the
+// last event's share of text, a little more.
+func (d *imageDecoder) textSize(n int) int {
+	if d.lastBody == 0 {
+		return n
+	}
+	return n*d.lastText/d.lastBody + n/16 + 16
+}
+
+// eventText returns b, which nothing writes to again, as the string the
+// event's values share: without a copy when b uses most of its capacity
+// (the string keeps all of it alive for as long as an event of the rows
+// event is), else as a copy of its own size.
+func eventText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if 2*cap(b) > 3*len(b) {
+		return string(b)
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // isASCII reports whether b holds no byte above 0x7f.

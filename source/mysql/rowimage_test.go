@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -511,5 +512,178 @@ func TestUncapturedTablesNotDecoded(t *testing.T) {
 	}
 	if rowsEvents == 0 {
 		t.Fatal("no rows events")
+	}
+}
+
+// TestImageTextOwnedPerEvent: the strings of a decoded rows event are its
+// body's bytes, which decoding the next event does not change; the text of
+// values written as text (decimals, unusual temporals) is a buffer per
+// event, taken without a copy when the text fills most of it, and copied
+// to its own size when it does not.
+func TestImageTextOwnedPerEvent(t *testing.T) {
+	tm := synthTableMap([]byte{gomysql.MYSQL_TYPE_LONG, gomysql.MYSQL_TYPE_VARCHAR}, [][]byte{nil, {100, 0}})
+	image := func(id uint32, s string) []byte {
+		b := binary.LittleEndian.AppendUint32([]byte{0}, id)
+		return append(append(b, byte(len(s))), s...)
+	}
+	p := replication.NewBinlogParser()
+	out := newHandoff()
+	dec := &imageDecoder{out: out}
+	p.SetRowsEventDecodeFunc(dec.decode)
+	for _, raw := range [][]byte{readRecording(t)[0], rawEvent(replication.TABLE_MAP_EVENT, tm)} {
+		if _, err := p.Parse(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode := func(images ...[]byte) *decodedRows {
+		t.Helper()
+		ev, err := p.Parse(rawEvent(replication.WRITE_ROWS_EVENTv1, synthRows(2, false, images...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := out.take(ev.Event.(*replication.RowsEvent))
+		if r == nil {
+			t.Fatal("the image decoder left the event to go-mysql")
+		}
+		return r
+	}
+	texts := func(r *decodedRows) []string {
+		var s []string
+		for _, v := range r.vals {
+			if v.Kind == event.KindString {
+				s = append(s, v.Str)
+			}
+		}
+		return s
+	}
+	first := decode(image(1, "alpha alpha alpha"), image(2, "beta beta beta"))
+	second := decode(image(3, "GAMMA GAMMA GAMMA"), image(4, "DELTA DELTA DELT"))
+	third := decode(image(5, "e"))
+	for _, c := range []struct {
+		r    *decodedRows
+		want []string
+	}{
+		{first, []string{"alpha alpha alpha", "beta beta beta"}},
+		{second, []string{"GAMMA GAMMA GAMMA", "DELTA DELTA DELT"}},
+		{third, []string{"e"}},
+	} {
+		if got := texts(c.r); !slices.Equal(got, c.want) {
+			t.Fatalf("strings %q, want %q", got, c.want)
+		}
+	}
+	// ascii: whether every string of the event is ASCII.
+	fourth := decode(image(6, "plain"), image(7, "caf\xc3\xa9"))
+	if got := texts(fourth); !slices.Equal(got, []string{"plain", "caf\u00e9"}) {
+		t.Fatalf("strings %q", got)
+	}
+	if !first.ascii || !third.ascii || fourth.ascii {
+		t.Fatalf("ascii: %v, %v, %v; want true, true, false", first.ascii, third.ascii, fourth.ascii)
+	}
+	// Strings are the event body's own bytes, not copies.
+	for _, r := range []*decodedRows{first, second, third, fourth} {
+		lo, hi := uintptr(unsafe.Pointer(&r.data[0])), uintptr(unsafe.Pointer(&r.data[0]))+uintptr(len(r.data))
+		for _, s := range texts(r) {
+			if p := uintptr(unsafe.Pointer(unsafe.StringData(s))); p < lo || p+uintptr(len(s)) > hi {
+				t.Fatalf("string %q is not in the event's body", s)
+			}
+		}
+	}
+
+	// eventText: no copy at two thirds of the capacity or more.
+	buf := make([]byte, 9, 12)
+	copy(buf, "abcdefghi")
+	if s := eventText(buf); s != "abcdefghi" || unsafe.StringData(s) != &buf[0] {
+		t.Fatalf("eventText(9 of 12) = %q, copied", s)
+	}
+	buf = make([]byte, 7, 12)
+	copy(buf, "abcdefg")
+	if s := eventText(buf); s != "abcdefg" || unsafe.StringData(s) == &buf[0] {
+		t.Fatalf("eventText(7 of 12) = %q, not copied", s)
+	}
+	if s := eventText(nil); s != "" {
+		t.Fatalf("eventText(nil) = %q", s)
+	}
+	// textSize: the body's size without history, then the last event's
+	// share of text, a sixteenth more and 16 bytes.
+	d := &imageDecoder{}
+	if n := d.textSize(1000); n != 1000 {
+		t.Fatalf("textSize without history = %d, want 1000", n)
+	}
+	d.lastBody, d.lastText = 400, 100
+	if n := d.textSize(1600); n != 400+100+16 {
+		t.Fatalf("textSize = %d, want 516", n)
+	}
+}
+
+// TestKeepsFloatsAndYears: the image decoder's floats (float widened
+// exactly, as go-mysql does) and years are the columns' values already, so
+// decoder.rows does not convert those columns; a value of another kind
+// (the binlog's type differs from the catalog's) still is.
+func TestKeepsFloatsAndYears(t *testing.T) {
+	const null, num, float, str = 1 << event.KindNull, 1 << event.KindInt, 1 << event.KindFloat, 1 << event.KindString
+	for _, c := range []struct {
+		kind vkind
+		mask uint16
+		want bool
+	}{
+		{vFloat64, float, true},
+		{vFloat64, float | null, true},
+		{vFloat32, float, true},
+		{vFloat64, num, false},
+		{vFloat32, float | str, false},
+		{vYear, num | null, true},
+		{vYear, float, false},
+		{vInt, float, false},
+	} {
+		ct := &colType{kind: c.kind}
+		if got := ct.keepsAll(c.mask, true); got != c.want {
+			t.Errorf("kind %d keepsAll(%#x) = %v, want %v", c.kind, c.mask, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		kind vkind
+		v    event.Value
+		want bool
+	}{
+		{vFloat64, event.Float(1.5), true},
+		{vFloat32, event.Float(0.10000000149011612), true},
+		{vFloat64, event.Null, true},
+		{vFloat64, event.Int(3), false},
+		{vYear, event.Int(2024), true},
+		{vYear, event.Float(2024), false},
+	} {
+		ct := &colType{kind: c.kind}
+		if got := ct.keeps(c.v, true); got != c.want {
+			t.Errorf("kind %d keeps(%v) = %v, want %v", c.kind, c.v, got, c.want)
+		}
+		if c.want {
+			if x, ok, err := ct.fromImage(gomysql.MYSQL_TYPE_DOUBLE, c.v); err != nil || !ok || !x.Equal(c.v) {
+				t.Errorf("kind %d: fromImage(%v) = %v, %v, %v; keeps says it stays", c.kind, c.v, x, ok, err)
+			}
+		}
+	}
+}
+
+// TestIsASCII: every length up to 80, with one byte above 0x7f at each
+// position or none.
+func TestIsASCII(t *testing.T) {
+	for n := range 81 {
+		b := bytes.Repeat([]byte{'x'}, n)
+		if !isASCII(b) {
+			t.Fatalf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xc3, 0xff} {
+				b[i] = c
+				if isASCII(b) {
+					t.Fatalf("%d bytes with %#x at %d: ASCII", n, c, i)
+				}
+				b[i] = 0x7f
+				if !isASCII(b) {
+					t.Fatalf("%d bytes with 0x7f at %d: not ASCII", n, i)
+				}
+				b[i] = 'x'
+			}
+		}
 	}
 }

@@ -24,18 +24,25 @@ import (
 // scratch costs the garbage collector nothing.
 type rawValue struct {
 	kind event.Kind
+	// body: the string's offsets are in the event's body, not its text.
+	body bool
 	num  uint64
 }
 
-func rInt(n int64) rawValue     { return rawValue{event.KindInt, uint64(n)} }
-func rFloat(f float64) rawValue { return rawValue{event.KindFloat, math.Float64bits(f)} }
+func rInt(n int64) rawValue     { return rawValue{kind: event.KindInt, num: uint64(n)} }
+func rFloat(f float64) rawValue { return rawValue{kind: event.KindFloat, num: math.Float64bits(f)} }
 
-// str records b as a string of the event: its offsets in d.text, fixed up
-// when the event is complete.
-func (d *imageDecoder) str(kind event.Kind, b []byte) rawValue {
-	off := len(d.text)
-	d.text = append(d.text, b...)
-	return rawValue{kind, uint64(off)<<32 | uint64(len(d.text))}
+// bodyStr records the l bytes at h of b, a suffix of the event's body (as
+// every b value decodes from is), as a string of the event: its offsets in
+// the body, made a string without a copy when the event is complete, as
+// go-mysql's own decoding does (the body is the event's: nothing writes
+// to it again).
+func (d *imageDecoder) bodyStr(b []byte, h, l int) rawValue {
+	start := len(d.body) - len(b) + h
+	if d.ascii && !isASCII(b[h:h+l]) {
+		d.ascii = false
+	}
+	return rawValue{kind: event.KindString, body: true, num: uint64(start)<<32 | uint64(start+l)}
 }
 
 // textf records go-mysql's text form of an unusual temporal value, for
@@ -43,7 +50,7 @@ func (d *imageDecoder) str(kind event.Kind, b []byte) rawValue {
 func (d *imageDecoder) textf(format string, args ...any) rawValue {
 	off := len(d.text)
 	d.text = fmt.Appendf(d.text, format, args...)
-	return rawValue{event.KindString, uint64(off)<<32 | uint64(len(d.text))}
+	return rawValue{kind: event.KindString, num: uint64(off)<<32 | uint64(len(d.text))}
 }
 
 // truncFrac is go-mysql's "%06d" fraction cut to dec digits.
@@ -53,7 +60,7 @@ func (d *imageDecoder) truncFrac(v rawValue, dec int) rawValue {
 	}
 	end := v.num & (1<<32 - 1)
 	d.text = d.text[:end-uint64(6-dec)]
-	return rawValue{v.kind, v.num&^(1<<32-1) | uint64(len(d.text))}
+	return rawValue{kind: v.kind, num: v.num&^(1<<32-1) | uint64(len(d.text))}
 }
 
 // value decodes one value of binlog type tp as a generic value:
@@ -182,7 +189,7 @@ func (d *imageDecoder) value(b []byte, tp byte, meta uint16) (rawValue, int) {
 		if h == 0 || len(b)-h < l {
 			return rawValue{}, -1
 		}
-		return d.str(event.KindString, b[h:h+l]), h + l
+		return d.bodyStr(b, h, l), h + l
 	case gomysql.MYSQL_TYPE_VARCHAR, gomysql.MYSQL_TYPE_VAR_STRING:
 		return d.varString(b, int(meta))
 	case gomysql.MYSQL_TYPE_STRING:
@@ -258,7 +265,7 @@ func (d *imageDecoder) varString(b []byte, length int) (rawValue, int) {
 	if len(b)-h < l {
 		return rawValue{}, -1
 	}
-	return d.str(event.KindString, b[h:h+l]), h + l
+	return d.bodyStr(b, h, l), h + l
 }
 
 var compressedBytes = [10]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
@@ -334,7 +341,7 @@ func (d *imageDecoder) decimal(b []byte, precision, scale int) (rawValue, int) {
 			p += n
 		}
 	}
-	return rawValue{event.KindDecimal, uint64(off)<<32 | uint64(len(d.text))}, size
+	return rawValue{kind: event.KindDecimal, num: uint64(off)<<32 | uint64(len(d.text))}, size
 }
 
 // appendPadded appends v in decimal, left-padded with zeros to width

@@ -344,8 +344,10 @@ func (ct *colType) fromImage(bt byte, v event.Value) (_ event.Value, ok bool, _ 
 // event is ASCII.
 func (ct *colType) keeps(v event.Value, ascii bool) bool {
 	switch ct.kind {
-	case vInt, vDatetime, vTimestamp, vDate, vTime:
+	case vInt, vYear, vDatetime, vTimestamp, vDate, vTime:
 		return v.Kind == event.KindInt || v.Kind == event.KindNull
+	case vFloat32, vFloat64:
+		return v.Kind == event.KindFloat || v.Kind == event.KindNull
 	case vString, vJSON:
 		// ASCII reads the same in every character set sluice decodes.
 		return v.Kind == event.KindNull || v.Kind == event.KindString && (ascii || ct.cs == csUTF8 && utf8.ValidString(v.Str))
@@ -360,12 +362,15 @@ func (ct *colType) keeps(v event.Value, ascii bool) bool {
 // are ASCII if ascii is set.
 func (ct *colType) keepsAll(mask uint16, ascii bool) bool {
 	const null, num, str, dec = 1 << event.KindNull, 1 << event.KindInt, 1 << event.KindString, 1 << event.KindDecimal
+	const float = 1 << event.KindFloat
 	if mask&^null == 0 {
 		return true // NULL stays NULL
 	}
 	switch ct.kind {
-	case vInt, vDatetime, vTimestamp, vDate, vTime:
+	case vInt, vYear, vDatetime, vTimestamp, vDate, vTime:
 		return mask&^(null|num) == 0
+	case vFloat32, vFloat64:
+		return mask&^(null|float) == 0
 	case vString, vJSON:
 		return ascii && mask&^(null|str) == 0
 	case vDecimal:
