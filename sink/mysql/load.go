@@ -18,7 +18,8 @@ import (
 
 // The bulk path (sqlsink.Copier): the rows of an insert or upsert step go
 // in one LOAD DATA LOCAL INFILE, streamed from memory as tab-separated
-// text (go-sql-driver's Reader:: handler), in a savepoint. The server
+// text (go-sql-driver's Reader:: handler), under the applier's savepoint
+// (sqlsink.GuardSavepoint, set right before the load). The server
 // parses the stream while the sink encodes the rest of it (in the
 // session's client character set, as string parameters are), and does for
 // each row what the multi-row INSERT does when the key is new — the same
@@ -205,9 +206,11 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	return t.load(ctx, table, cols, func() io.Reader { return &tsvReader{rows: rows} })
 }
 
-// load runs one LOAD DATA LOCAL of the text open returns into table, in a
-// savepoint, and keeps it only when every row sent was inserted without a
-// warning.
+// load runs one LOAD DATA LOCAL of the text open returns into table and
+// keeps it only when every row sent was inserted without a warning.
+// Otherwise it rolls back to the applier's savepoint, set right before
+// the call (sqlsink.GuardSavepoint; no savepoint of its own: two round
+// trips fewer a load).
 func (t *myTx) load(ctx context.Context, table string, cols []string, open func() io.Reader) error {
 	d := t.d
 	if err := d.detect(ctx); err != nil {
@@ -218,9 +221,6 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 	d.mu.Unlock()
 	if !isIdent(charset) {
 		return sqlsink.ErrCopyDeclined
-	}
-	if err := t.Exec(ctx, "SAVEPOINT sluice_load"); err != nil {
-		return err
 	}
 	name := "sluice-load-" + strconv.FormatUint(loadSeq.Add(1), 10)
 	// The driver calls the handler, and reads the data, inside ExecContext
@@ -240,7 +240,7 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 			if lerr == nil && lr != nil && n == lr.rows && warnings == 0 {
 				d.loadDone(table, true)
 				d.loadsKept.Add(1)
-				return t.Exec(ctx, "RELEASE SAVEPOINT sluice_load")
+				return nil
 			}
 		}
 	}
@@ -248,7 +248,7 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 	if lerr != nil && !errors.As(lerr, &me) {
 		return lerr // the connection is in doubt: the Write fails and is retried
 	}
-	if err := t.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_load"); err != nil {
+	if err := t.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sqlsink.GuardSavepoint); err != nil {
 		if lerr != nil {
 			return lerr
 		}
