@@ -121,23 +121,8 @@ func (t *myTx) StartCopy(ctx context.Context, table string, cols []string, rows 
 	if err != nil || classes == nil {
 		return false, err
 	}
-	for _, r := range rows {
-		s := r.Schema
-		if len(r.Vals) != len(s.Columns) || len(r.Vals) > len(cols) {
-			return false, nil
-		}
-		for i := range r.Vals {
-			if need(&s.Columns[i], r.Vals[i]) > classes[i] {
-				return false, nil
-			}
-		}
-		// The columns after the values' are the soft-delete column's
-		// (an integer).
-		for _, cl := range classes[len(r.Vals):] {
-			if cl < colInt {
-				return false, nil
-			}
-		}
+	if !loadsAsText(classes, rows) {
+		return false, nil
 	}
 	if err := d.detect(ctx); err != nil {
 		return false, err
@@ -146,6 +131,42 @@ func (t *myTx) StartCopy(ctx context.Context, table string, cols []string, rows 
 	charset := d.charset
 	d.mu.Unlock()
 	return isIdent(charset), nil
+}
+
+// loadsAsText reports whether every value of rows makes an argument its
+// column (classes, in the rows' column order, then the soft-delete
+// column's) takes as LOAD DATA text: need(value) <= class. It runs while
+// the server waits, once a value of each row: a FLOAT or DOUBLE column
+// takes every argument, and an integer or character column every one but
+// a floating-point value's, so need is asked only of those.
+func loadsAsText(classes []colClass, rows []sqlsink.Row) bool {
+	for _, r := range rows {
+		s := r.Schema
+		if len(r.Vals) != len(s.Columns) || len(r.Vals) > len(classes) {
+			return false
+		}
+		for i := range r.Vals {
+			switch classes[i] {
+			case colFloat:
+			case colInt:
+				if r.Vals[i].Kind == event.KindFloat && need(&s.Columns[i], r.Vals[i]) > colInt {
+					return false
+				}
+			default:
+				if need(&s.Columns[i], r.Vals[i]) > classes[i] {
+					return false
+				}
+			}
+		}
+		// The columns after the values' are the soft-delete column's
+		// (an integer).
+		for _, cl := range classes[len(r.Vals):] {
+			if cl < colInt {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // AppendCopyRow implements sqlsink.RowCopier: one line of LOAD DATA text,
