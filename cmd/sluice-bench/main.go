@@ -121,6 +121,13 @@ type bench struct {
 	sqlRows           int     // orders (and shipments) in the sql phase
 	sqlCases          string  // the sql phase's cases, comma-separated
 	sqlLatencySeconds float64 // length of each sql latency run; 0: none
+
+	// countStarted, when a completion count sets it, is when the count
+	// that saw every row started: waitCount ends the run there, not when
+	// the count returned (see sinkMariaDB). finePoll polls every
+	// fineCountPeriod instead of countPeriod.
+	countStarted time.Time
+	finePoll     bool
 }
 
 func main() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -145,5 +146,31 @@ func TestProxy(t *testing.T) {
 	defer c3.Close()
 	if got, err := echo(c3); got != "ping\n" || err != nil {
 		t.Errorf("up again: echo = %q, %v", got, err)
+	}
+}
+
+// TestWaitCountEndsAtCountStart: a completion count that says when it
+// started (the mariadb phase's count(*), whose read view held every row
+// then) ends the run at that moment, not when the scan returned; a count
+// that says nothing ends it when it returned, as before.
+func TestWaitCountEndsAtCountStart(t *testing.T) {
+	b := &bench{ctx: t.Context(), p: params{Rows: 10}, finePoll: true}
+	started := time.Date(2026, 12, 6, 17, 0, 0, 0, time.UTC)
+	calls := 0
+	seen, err := b.waitCount("x", 10, nil, func(context.Context) (int64, error) {
+		calls++
+		if calls < 3 {
+			return 0, nil // the last row is not there yet
+		}
+		b.countStarted = started
+		return 10, nil
+	})
+	if err != nil || !seen.Equal(started) || calls != 3 {
+		t.Errorf("waitCount = %v, %v after %d counts; want %v after 3", seen, err, calls, started)
+	}
+	before := time.Now()
+	seen, err = b.waitCount("x", 10, nil, func(context.Context) (int64, error) { return 10, nil })
+	if err != nil || seen.Before(before) {
+		t.Errorf("waitCount without a start = %v, %v; want a time after %v", seen, err, before)
 	}
 }

@@ -18,7 +18,8 @@ import (
 
 // The bulk path (sqlsink.Copier): the rows of an insert or upsert step go
 // in one LOAD DATA LOCAL INFILE, streamed from memory as tab-separated
-// text (go-sql-driver's Reader:: handler), in a savepoint. The server
+// text (go-sql-driver's Reader:: handler), under the applier's savepoint
+// (sqlsink.GuardSavepoint, set right before the load). The server
 // parses the stream while the sink encodes the rest of it (in the
 // session's client character set, as string parameters are), and does for
 // each row what the multi-row INSERT does when the key is new — the same
@@ -120,23 +121,8 @@ func (t *myTx) StartCopy(ctx context.Context, table string, cols []string, rows 
 	if err != nil || classes == nil {
 		return false, err
 	}
-	for _, r := range rows {
-		s := r.Schema
-		if len(r.Vals) != len(s.Columns) || len(r.Vals) > len(cols) {
-			return false, nil
-		}
-		for i := range r.Vals {
-			if need(&s.Columns[i], r.Vals[i]) > classes[i] {
-				return false, nil
-			}
-		}
-		// The columns after the values' are the soft-delete column's
-		// (an integer).
-		for _, cl := range classes[len(r.Vals):] {
-			if cl < colInt {
-				return false, nil
-			}
-		}
+	if !loadsAsText(classes, rows) {
+		return false, nil
 	}
 	if err := d.detect(ctx); err != nil {
 		return false, err
@@ -145,6 +131,42 @@ func (t *myTx) StartCopy(ctx context.Context, table string, cols []string, rows 
 	charset := d.charset
 	d.mu.Unlock()
 	return isIdent(charset), nil
+}
+
+// loadsAsText reports whether every value of rows makes an argument its
+// column (classes, in the rows' column order, then the soft-delete
+// column's) takes as LOAD DATA text: need(value) <= class. It runs while
+// the server waits, once a value of each row: a FLOAT or DOUBLE column
+// takes every argument, and an integer or character column every one but
+// a floating-point value's, so need is asked only of those.
+func loadsAsText(classes []colClass, rows []sqlsink.Row) bool {
+	for _, r := range rows {
+		s := r.Schema
+		if len(r.Vals) != len(s.Columns) || len(r.Vals) > len(classes) {
+			return false
+		}
+		for i := range r.Vals {
+			switch classes[i] {
+			case colFloat:
+			case colInt:
+				if r.Vals[i].Kind == event.KindFloat && need(&s.Columns[i], r.Vals[i]) > colInt {
+					return false
+				}
+			default:
+				if need(&s.Columns[i], r.Vals[i]) > classes[i] {
+					return false
+				}
+			}
+		}
+		// The columns after the values' are the soft-delete column's
+		// (an integer).
+		for _, cl := range classes[len(r.Vals):] {
+			if cl < colInt {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // AppendCopyRow implements sqlsink.RowCopier: one line of LOAD DATA text,
@@ -205,9 +227,11 @@ func (t *myTx) CopyInsert(ctx context.Context, table string, cols []string, rows
 	return t.load(ctx, table, cols, func() io.Reader { return &tsvReader{rows: rows} })
 }
 
-// load runs one LOAD DATA LOCAL of the text open returns into table, in a
-// savepoint, and keeps it only when every row sent was inserted without a
-// warning.
+// load runs one LOAD DATA LOCAL of the text open returns into table and
+// keeps it only when every row sent was inserted without a warning.
+// Otherwise it rolls back to the applier's savepoint, set right before
+// the call (sqlsink.GuardSavepoint; no savepoint of its own: two round
+// trips fewer a load).
 func (t *myTx) load(ctx context.Context, table string, cols []string, open func() io.Reader) error {
 	d := t.d
 	if err := d.detect(ctx); err != nil {
@@ -218,9 +242,6 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 	d.mu.Unlock()
 	if !isIdent(charset) {
 		return sqlsink.ErrCopyDeclined
-	}
-	if err := t.Exec(ctx, "SAVEPOINT sluice_load"); err != nil {
-		return err
 	}
 	name := "sluice-load-" + strconv.FormatUint(loadSeq.Add(1), 10)
 	// The driver calls the handler, and reads the data, inside ExecContext
@@ -240,7 +261,7 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 			if lerr == nil && lr != nil && n == lr.rows && warnings == 0 {
 				d.loadDone(table, true)
 				d.loadsKept.Add(1)
-				return t.Exec(ctx, "RELEASE SAVEPOINT sluice_load")
+				return nil
 			}
 		}
 	}
@@ -248,7 +269,7 @@ func (t *myTx) load(ctx context.Context, table string, cols []string, open func(
 	if lerr != nil && !errors.As(lerr, &me) {
 		return lerr // the connection is in doubt: the Write fails and is retried
 	}
-	if err := t.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_load"); err != nil {
+	if err := t.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sqlsink.GuardSavepoint); err != nil {
 		if lerr != nil {
 			return lerr
 		}

@@ -388,11 +388,29 @@ func (t *myTx) ExecMany(ctx context.Context, stmts []sqlsink.Stmt) error {
 	return nil
 }
 
+// QueryTexts runs q as a statement prepared once (stmt), as Exec does:
+// the positions row's lock is one round trip a Write, not a prepare, an
+// execution and a close.
 func (t *myTx) QueryTexts(ctx context.Context, q string, args ...any) (string, string, error) {
 	var a, b string
-	err := t.tx.QueryRowContext(ctx, q, args...).Scan(&a, &b)
+	if len(args) == 0 {
+		err := t.tx.QueryRowContext(ctx, q).Scan(&a, &b)
+		return a, b, err
+	}
+	st, err := t.d.stmt(ctx, q)
+	if err != nil {
+		return "", "", err
+	}
+	err = t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(&a, &b)
 	return a, b, err
 }
+
+var _ sqlsink.SavepointReplacer = (*myTx)(nil)
+
+// SavepointsReplace implements sqlsink.SavepointReplacer: in MySQL and
+// MariaDB a SAVEPOINT of a name already set replaces it, and COMMIT ends
+// every savepoint, so the applier's need no RELEASE.
+func (t *myTx) SavepointsReplace() bool { return true }
 
 func (t *myTx) Commit(context.Context) error   { return t.tx.Commit() }
 func (t *myTx) Rollback(context.Context) error { return t.tx.Rollback() }

@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
-const savepoint = "sluice_rows"
+const savepoint = GuardSavepoint
 
 // apply runs one step in tx. Rows the server rejects for their data are
 // isolated (savepoints, then one row at a time) and returned; everything
@@ -208,6 +208,9 @@ func (a *applier) guardRun(ctx context.Context, try func() error, rowsOf func() 
 	}
 	err := try()
 	if err == nil {
+		if sr, ok := a.tx.(SavepointReplacer); ok && sr.SavepointsReplace() {
+			return nil // the next SAVEPOINT or the commit ends it
+		}
 		if err := a.tx.Exec(ctx, "RELEASE SAVEPOINT "+savepoint); err != nil {
 			return a.w.fail("release savepoint", err)
 		}

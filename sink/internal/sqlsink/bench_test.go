@@ -57,3 +57,19 @@ func BenchmarkAppendPGCopyText(b *testing.B) {
 		buf, _ = AppendPGCopy(buf[:0], c, v)
 	}
 }
+
+// BenchmarkPlanAll is BenchmarkPlan through the full planner (planAll),
+// which a batch the fast path does not cover takes.
+func BenchmarkPlanAll(b *testing.B) {
+	const n = 16384
+	evs, tables := snapshotBatch(n)
+	opt := PlanOptions{Mode: ModeUpsert, DeleteMode: DeleteHard, Keys: func(s *event.Schema) []int { return s.KeyIdx }}
+	b.ReportAllocs()
+	for b.Loop() {
+		steps, errs := planAll(evs, tables, nil, opt)
+		if len(steps) != 1 || len(steps[0].Rows) != n || len(errs) != 0 {
+			b.Fatalf("%d steps, %d errors", len(steps), len(errs))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}

@@ -117,6 +117,23 @@ type Copier interface {
 	CopyInsert(ctx context.Context, table string, cols []string, rows [][]any, upsert bool, insertSelect func(stage string) string) error
 }
 
+// GuardSavepoint is the savepoint each statement group runs under. A
+// Copier's CopyInsert and a RowCopier's CopyRows are always called right
+// after SAVEPOINT GuardSavepoint, nothing sent in between, so one that
+// declines may undo what it did with ROLLBACK TO SAVEPOINT GuardSavepoint
+// (which keeps the savepoint) instead of a savepoint of its own.
+const GuardSavepoint = "sluice_rows"
+
+// SavepointReplacer is implemented by transactions in which a SAVEPOINT
+// of a name already set replaces it and COMMIT ends every savepoint
+// (MySQL, MariaDB): the applier then never releases its savepoint, since
+// the next group's SAVEPOINT (or the commit) does, one round trip fewer
+// per group. PostgreSQL keeps every savepoint of a name until released,
+// so it releases them.
+type SavepointReplacer interface {
+	SavepointsReplace() bool
+}
+
 // ErrCopyDeclined is CopyInsert's answer when the fast path does not apply
 // to these rows; the transaction is as before the call.
 var ErrCopyDeclined = errors.New("bulk load declined")

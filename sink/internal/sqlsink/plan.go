@@ -86,6 +86,14 @@ type PlanOptions struct {
 // in the batch; those still unchanged make the row an ActUpdate that leaves
 // them alone.
 func Plan(events []event.Event, tables []string, skip []bool, opt PlanOptions) ([]Step, component.RecordErrors) {
+	if st, ok := planNewRows(events, tables, skip, opt); ok {
+		return []Step{st}, nil
+	}
+	return planAll(events, tables, skip, opt)
+}
+
+// planAll is Plan without the fast path.
+func planAll(events []event.Event, tables []string, skip []bool, opt PlanOptions) ([]Step, component.RecordErrors) {
 	p := planner{opt: opt, tables: map[string]map[string]*keyState{}, sizeHint: len(events)}
 	for i := range events {
 		if skip != nil && skip[i] {
@@ -466,4 +474,94 @@ func (p *planner) flush() {
 	}
 	clear(p.order) // the states stay reachable from the slab only
 	p.order = p.order[:0]
+}
+
+// planNewRows is Plan for the commonest batch, a snapshot's: every event
+// (not skipped) writes a full row image of one schema into one table, by a
+// one-column key whose value is a number (no text), each key once, and the
+// events all make the same insert or upsert. Plan's answer is then one
+// step holding the rows in event order, which planNewRows builds without
+// the planner's per-key map and states (Plan's cost was most of the
+// server's idle time in a Write). ok is false, having built nothing, when
+// the batch is anything else; Plan then plans it in full.
+func planNewRows(events []event.Event, tables []string, skip []bool, opt PlanOptions) (Step, bool) {
+	if opt.Mode == ModeUpdate {
+		return Step{}, false
+	}
+	first := -1
+	var act Action
+	var s *event.Schema
+	var kc int
+	var kind event.Kind
+	var last uint64
+	sorted := true
+	n := 0
+	for i := range events {
+		if skip != nil && skip[i] {
+			continue
+		}
+		e := &events[i]
+		var a Action
+		switch {
+		case e.Op == event.OpRead, e.Op == event.OpCreate && opt.Mode == ModeUpsert:
+			a = ActUpsert
+		case e.Op == event.OpCreate:
+			a = ActInsert
+		default:
+			return Step{}, false
+		}
+		if first < 0 {
+			keys := opt.Keys(e.Schema)
+			if len(keys) != 1 || e.After == nil || keys[0] >= len(e.After) {
+				return Step{}, false
+			}
+			first, act, s, kc, kind = i, a, e.Schema, keys[0], e.After[keys[0]].Kind
+			switch kind {
+			case event.KindNull, event.KindUnchanged, event.KindArray:
+				return Step{}, false
+			}
+		} else if a != act || e.Schema != s || tables[i] != tables[first] || e.After == nil {
+			return Step{}, false
+		}
+		if kc >= len(e.After) {
+			return Step{}, false
+		}
+		k := e.After[kc]
+		if k.Kind != kind || k.Str != "" || hasUnchanged(e.After) {
+			return Step{}, false
+		}
+		if n > 0 && k.Num <= last {
+			sorted = false
+		}
+		last = k.Num
+		n++
+	}
+	if n == 0 {
+		return Step{}, false
+	}
+	if !sorted {
+		// Keys in no order (a table's physical order): each must be new.
+		seen := make(map[uint64]struct{}, n)
+		for i := first; i < len(events); i++ {
+			if skip != nil && skip[i] {
+				continue
+			}
+			k := events[i].After[kc].Num
+			if _, dup := seen[k]; dup {
+				return Step{}, false
+			}
+			seen[k] = struct{}{}
+		}
+	}
+	rows := make([]Row, 0, n)
+	idx := make([]int, n) // each row's one event
+	for i := first; i < len(events); i++ {
+		if skip != nil && skip[i] {
+			continue
+		}
+		j := len(rows)
+		idx[j] = i
+		rows = append(rows, Row{Schema: s, Vals: events[i].After, Events: idx[j : j+1 : j+1]})
+	}
+	return Step{Action: act, Table: tables[first], Rows: rows}, true
 }

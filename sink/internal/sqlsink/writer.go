@@ -114,8 +114,17 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	skip := make([]bool, len(events))
 	tables := make([]string, len(events))
 	tt := w.cfg.TableTemplate()
+	// The table name and schema of the last event that passed: the next
+	// event with both the same (a snapshot's batch: every event) passes
+	// too, without checking the name or looking the schema up again.
+	var okName string
+	var okSchema *event.Schema
 	for i := range events {
 		name, err := tt.RenderString(&events[i])
+		if err == nil && okSchema != nil && name == okName && events[i].Schema == okSchema {
+			tables[i] = name
+			continue
+		}
 		if err == nil {
 			err = CheckIdent(name, w.d.MaxIdent(), w.d.Server())
 		}
@@ -128,6 +137,7 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 		if err := w.ensure(ctx, name, events[i].Schema); err != nil {
 			return err
 		}
+		okName, okSchema = name, events[i].Schema
 	}
 	if err := w.ensurePositions(ctx); err != nil {
 		return err

@@ -140,6 +140,7 @@ func Run(t *testing.T, h Harness) {
 		{"KeyChange", testKeyChange},
 		{"Keyless", testKeyless},
 		{"TableTemplate", testTemplate},
+		{"TableNamePerEvent", testTableNamePerEvent},
 		{"EpochFence", testEpochFence},
 		{"ConcurrentDDL", testConcurrentDDL},
 	}
@@ -543,6 +544,27 @@ func testKeyless(t *testing.T, h Harness) {
 	got := db.Rows(t, "kv", "k", "v")
 	sort.Strings(got) // the servers' collations order "a" and "A" differently
 	Want(t, got, "A|3", "a|2")
+}
+
+// testTableNamePerEvent: each event's table name is checked and its table
+// ensured unless the event before it had the same name and schema (which
+// the Write skips): a bad name between good ones, and a name that comes
+// back after another, are each judged on their own.
+func testTableNamePerEvent(t *testing.T, h Harness) {
+	db := h.Open(t)
+	cfg := cfgWith(func(c *sqlsink.Config) { c.Table = "t_${/name}" })
+	s := db.Sink(t, cfg)
+	sc := basic("items")
+	var evs []event.Event
+	for i, name := range []string{"a", "a", "bad\x00", "a", "b", "b", "a"} {
+		evs = append(evs, Ev('c', sc, nil, Row(I(int64(i)), S(name), I(int64(i))), uint64(i+1)))
+	}
+	re := wantRecordErrors(t, s.Write(context.Background(), evs), 2)
+	if msg := re[0].Err.Error(); !strings.Contains(msg, "NUL byte") {
+		t.Errorf("record error %q does not say why", msg)
+	}
+	Want(t, db.Rows(t, "t_a", "id", "name"), "0|a", "1|a", "3|a", "6|a")
+	Want(t, db.Rows(t, "t_b", "id", "name"), "4|b", "5|b")
 }
 
 func testTemplate(t *testing.T, h Harness) {
