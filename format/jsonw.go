@@ -54,18 +54,20 @@ func appendPlainString(dst []byte, s string) []byte {
 
 // Word-at-a-time scanning: bytesNeedEscape reports whether any of the
 // eight bytes of w (little-endian, as load64 reads them) needs escaping
-// (needsEscape). Each term is exact for "some byte" (the borrow tricks only
-// blur which byte), so a word it clears holds no such byte.
+// (needsEscape). Each byte's low seven bits v are tested with additions
+// that cannot carry into the next byte (v + 0x60 and (v^c) + 0x7F stay
+// below 0x100): the high bit of v + 0x60 is set when v >= 0x20, that of
+// (v^c) + 0x7F when v != c. Bytes with the high bit set (non-ASCII) need
+// the slow path whatever their low bits.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
 func bytesNeedEscape(w uint64) bool {
-	ctl := w - ones*0x20 // a byte below 0x20 borrows into its high bit
-	q := w ^ ones*'"'
-	bs := w ^ ones*'\\'
-	return (ctl&^w|(q-ones)&^q|(bs-ones)&^bs|w)&highs != 0
+	v := w &^ highs
+	plain := (v + ones*(0x80-0x20)) & ((v ^ ones*'"') + ones*0x7F) & ((v ^ ones*'\\') + ones*0x7F)
+	return (^plain|w)&highs != 0
 }
 
 // load64 reads s[i:i+8] as a little-endian word (one load on the
@@ -82,9 +84,11 @@ func load64(s string, i int) uint64 {
 func appendEscaped(dst []byte, s string, surrogates bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && !bytesNeedEscape(load64(s, i)) {
+		for i+8 <= len(s) && !bytesNeedEscape(load64(s, i)) {
 			i += 8
-			continue
+		}
+		if i == len(s) {
+			break
 		}
 		c := s[i]
 		if !needsEscape[c] {
