@@ -216,9 +216,14 @@ func BenchmarkCopyRows(b *testing.B) {
 }
 
 // TestDecodeCopyRows: events, values and the last key, for a table that
-// fits the stack array and one wider than it (split into the heap).
+// fits the stack array and one wider than it (split into the heap), in a
+// batch with a NULL and an escape and in one without a backslash.
 func TestDecodeCopyRows(t *testing.T) {
-	for _, ncols := range []int{3, maxStackFields, maxStackFields + 5} {
+	for _, c := range []struct {
+		ncols   int
+		escapes bool
+	}{{3, true}, {3, false}, {maxStackFields, true}, {maxStackFields, false}, {maxStackFields + 5, true}, {maxStackFields + 5, false}} {
+		ncols := c.ncols
 		cols := make([]event.Column, ncols)
 		types := make([]*colType, ncols)
 		for i := range cols {
@@ -227,6 +232,7 @@ func TestDecodeCopyRows(t *testing.T) {
 		}
 		cols[0].Type, types[0] = event.TypeInt64, &colType{dec: decInt}
 		tbl := &capturedTable{sch: &event.Schema{Columns: cols, KeyIdx: []int{0, ncols - 1}}, types: types}
+		escapes := c.escapes
 		var text strings.Builder
 		want := make([][]event.Value, 3)
 		for r := range want {
@@ -239,9 +245,9 @@ func TestDecodeCopyRows(t *testing.T) {
 				case c == 0:
 					fmt.Fprintf(&text, "%d", -r)
 					want[r][c] = event.Int(int64(-r))
-				case r == 1 && c == 1:
+				case r == 1 && c == 1 && escapes:
 					text.WriteString(`\N`)
-				case r == 2 && c == 1:
+				case r == 2 && c == 1 && escapes:
 					text.WriteString(`a\tb`)
 					want[r][c] = event.String("a\tb")
 				default:
