@@ -272,3 +272,23 @@ func BenchmarkAppendJavaFloat(b *testing.B) {
 		buf = appendJavaFloat(buf[:0], 123.45, 64)
 	}
 }
+
+// FuzzFastPaths: the escaper and the float writer agree with their
+// references on any input.
+func FuzzFastPaths(f *testing.F) {
+	f.Add("plain text, long enough for words", uint64(0x405edccccccccccd))
+	f.Add("q\"b\\c\x01é\U0001F30D\xff", math.Float64bits(1e-3))
+	f.Fuzz(func(t *testing.T, s string, bits uint64) {
+		for _, sur := range []bool{true, false} {
+			if got, want := appendEscaped(nil, s, sur), appendEscapedRef(nil, s, sur); !bytes.Equal(got, want) {
+				t.Fatalf("%q (surrogates %v): %q, want %q", s, sur, got, want)
+			}
+		}
+		v := math.Float64frombits(bits)
+		for _, b := range []int{64, 32} {
+			if got, want := appendJavaFloat(nil, v, b), appendJavaFloatRef(nil, v, b); !bytes.Equal(got, want) {
+				t.Fatalf("%v (%d bits): %s, want %s", v, b, got, want)
+			}
+		}
+	})
+}

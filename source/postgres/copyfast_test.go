@@ -327,3 +327,23 @@ func TestParseNumbersDifferential(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastPaths: the number parsers agree with strconv, decodeInto with
+// decodeText, and splitCopyLine with the reference split, on any input.
+func FuzzFastPaths(f *testing.F) {
+	for _, s := range []string{"123.45", "-0", "1e5", "9007199254740993", "a\tb\t\\N", "2024-01-02 03:04:05+00"} {
+		f.Add(uint8(3), s)
+	}
+	f.Fuzz(func(t *testing.T, n uint8, s string) {
+		wf, werr := strconv.ParseFloat(s, 64)
+		if gf, ok := parseFloat64(s); ok != (werr == nil) || (ok && math.Float64bits(gf) != math.Float64bits(wf)) {
+			t.Fatalf("parseFloat64(%q) = %v, %v; strconv: %v, %v", s, gf, ok, wf, werr)
+		}
+		wi, werr := strconv.ParseInt(s, 10, 64)
+		if gi, ok := parseInt64(s); ok != (werr == nil) || (ok && gi != wi) {
+			t.Fatalf("parseInt64(%q) = %v, %v; strconv: %v, %v", s, gi, ok, wi, werr)
+		}
+		checkDecode(t, fuzzTypes[int(n)%len(fuzzTypes)], s)
+		checkSplit(t, s, int(n%8))
+	})
+}
