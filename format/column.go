@@ -64,8 +64,9 @@ type colCodec struct {
 	schema []byte
 	// dflt is the encoded default value, nil when the column has none.
 	dflt []byte
-	// key is `"name":`, the column's member name in a payload object.
-	key []byte
+	// key is `"name":`, the column's member name in a payload object;
+	// sepKey is `,"name":`, the same after another member.
+	key, sepKey []byte
 }
 
 // fracPrecision is the fractional-second precision of a temporal column:
@@ -235,8 +236,10 @@ func (c *colCodec) finish(col *event.Column, element, optional bool, t connectTy
 		}
 	}
 	c.schema = s
-	c.key = appendString(make([]byte, 0, len(col.Name)+3), col.Name)
-	c.key = append(c.key, ':')
+	c.sepKey = append(make([]byte, 0, len(col.Name)+4), ',')
+	c.sepKey = appendString(c.sepKey, col.Name)
+	c.sepKey = append(c.sepKey, ':')
+	c.key = c.sepKey[1:]
 }
 
 // appendFieldSchema appends the column's schema as a struct field.

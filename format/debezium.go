@@ -141,9 +141,10 @@ func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Val
 	var err error
 	for i, c := range cols {
 		if i > 0 {
-			dst = append(dst, ',')
+			dst = append(dst, c.sepKey...)
+		} else {
+			dst = append(dst, c.key...)
 		}
-		dst = append(dst, c.key...)
 		v := img[i]
 		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
 			dst = append(dst, c.dflt...)
@@ -241,6 +242,13 @@ type debeziumEncoder struct {
 		src event.Source
 		b   []byte
 	}
+	// The envelope's end after the source block, by op and processing
+	// time: the events of a batch mostly share both.
+	tail struct {
+		op event.Op
+		ms int64
+		b  []byte
+	}
 }
 
 var _ Encoder = (*debeziumEncoder)(nil)
@@ -301,18 +309,27 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 		d.last.t, d.last.src = t, e.Source
 		d.last.b = append(d.last.b[:0], dst[m:]...)
 	}
+	if d.tail.b == nil || d.tail.op != e.Op || d.tail.ms != e.TsMs {
+		d.tail.op, d.tail.ms = e.Op, e.TsMs
+		d.tail.b = d.appendTail(d.tail.b[:0], e.Op, e.TsMs)
+	}
+	return append(dst, d.tail.b...), true, nil
+}
+
+// appendTail writes the envelope from "transaction" to its end.
+func (d *debeziumEncoder) appendTail(dst []byte, op event.Op, ms int64) []byte {
 	dst = append(dst, `,"transaction":null,"op":"`...)
-	dst = append(dst, byte(e.Op))
+	dst = append(dst, byte(op))
 	dst = append(dst, `","ts_ms":`...)
 	var buf [24]byte
-	msb := strconv.AppendInt(buf[:0], e.TsMs, 10)
+	msb := strconv.AppendInt(buf[:0], ms, 10)
 	dst = append(dst, msb...)
-	dst = appendTsMs(dst, e.TsMs, msb)
+	dst = appendTsMs(dst, ms, msb)
 	dst = append(dst, '}')
 	if d.withSchema {
 		dst = append(dst, '}')
 	}
-	return dst, true, nil
+	return dst
 }
 
 // AppendKey implements Encoder.

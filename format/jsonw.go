@@ -52,11 +52,44 @@ func appendPlainString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// Word-at-a-time scanning: bytesNeedEscape reports whether any of the
+// eight bytes of w (little-endian, as load64 reads them) needs escaping
+// (needsEscape). Each byte's low seven bits v are tested with additions
+// that cannot carry into the next byte (v + 0x60 and (v^c) + 0x7F stay
+// below 0x100): the high bit of v + 0x60 is set when v >= 0x20, that of
+// (v^c) + 0x7F when v != c. Bytes with the high bit set (non-ASCII) need
+// the slow path whatever their low bits.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func bytesNeedEscape(w uint64) bool {
+	v := w &^ highs
+	plain := (v + ones*(0x80-0x20)) & ((v ^ ones*'"') + ones*0x7F) & ((v ^ ones*'\\') + ones*0x7F)
+	return (^plain|w)&highs != 0
+}
+
+// load64 reads s[i:i+8] as a little-endian word (one load on the
+// platforms that allow unaligned ones).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // appendEscaped escapes s; surrogates selects Jackson's \uXXXX\uXXXX for
-// characters outside the Basic Multilingual Plane.
+// characters outside the Basic Multilingual Plane. Runs of bytes that need
+// no escape are skipped eight at a time.
 func appendEscaped(dst []byte, s string, surrogates bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && !bytesNeedEscape(load64(s, i)) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if !needsEscape[c] {
 			i++
@@ -145,6 +178,20 @@ func appendBase64[T ~string | ~[]byte](dst []byte, b T) []byte {
 func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 	if bits == 32 {
 		f = float64(float32(f)) // Connect's float32 is Java's float: may round to ±Infinity
+	}
+	if a := math.Abs(f); a >= 1e-3 && a < 1e7 {
+		// Java's plain range, where the shortest digits in 'f' notation
+		// are Java's text but for an integral value's ".0". (The shortest
+		// digits identify the number, so their exponent is in [-3, 7)
+		// exactly when the number is in [1e-3, 1e7).)
+		n := len(dst)
+		dst = strconv.AppendFloat(dst, f, 'f', -1, bits)
+		for _, c := range dst[n:] {
+			if c == '.' {
+				return dst
+			}
+		}
+		return append(dst, '.', '0')
 	}
 	switch {
 	case math.IsNaN(f):

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -46,13 +47,12 @@ type copyBatcher struct {
 	decErr error // guarded by mu: the decoder's first error
 
 	// Owned by the decoder goroutine until done is closed.
-	fields  []copyField
 	rows    int      // rows of this chunk
 	lastKey []string // key of the chunk's last row
 }
 
 func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
-	w := &copyBatcher{r: r, ctx: ctx, fields: make([]copyField, len(r.t.sch.Columns)),
+	w := &copyBatcher{r: r, ctx: ctx,
 		work: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan struct{})}
 	go w.decodeLoop()
 	return w
@@ -142,9 +142,68 @@ func (w *copyBatcher) decodeLoop() {
 
 // decode turns the rows of s into one batch and pushes it.
 func (w *copyBatcher) decode(s string) error {
-	t := w.r.t
+	sch := w.r.t.sch
+	t0 := time.Now()
+	src := event.Source{TsUs: t0.UnixMicro(), Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true,
+		TxID: w.r.sn.txID, HasTxID: w.r.sn.hasTxID}
+	evs, key, err := decodeCopyRows(s, w.r.t, src, t0.UnixMilli(), w.r.sn.lsnText)
+	if err != nil {
+		var re *copyRowError
+		if !errors.As(err, &re) {
+			return err
+		}
+		if re.col < 0 {
+			return fmt.Errorf("snapshot of %s: row %d of a chunk: %w", w.r.name, w.rows+re.row+1, re.err)
+		}
+		col := &sch.Columns[re.col]
+		return fmt.Errorf("snapshot of %s: column %s (%s): %w", w.r.name, col.Name, col.TypeName, re.err)
+	}
+	rows := len(evs)
+	if rows == 0 {
+		return nil
+	}
+	if key != nil {
+		w.lastKey = key
+	}
+	w.rows += rows
+	// Every batch of a keyed table carries its last row's key: once it is
+	// emitted, the table's progress is that key (see snapshotter.emit).
+	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key})
+}
+
+// copyRowError is decodeCopyRows' error: the row (from 0) and the column
+// (-1 when the line itself is malformed).
+type copyRowError struct {
+	row, col int
+	err      error
+}
+
+func (e *copyRowError) Error() string {
+	return fmt.Sprintf("row %d, column %d: %v", e.row, e.col, e.err)
+}
+
+func (e *copyRowError) Unwrap() error { return e.err }
+
+// maxStackFields is the widest table whose fields decodeCopyRows splits
+// into an array on its stack: stores there take no write barrier, while
+// each string stored into a heap slice of fields took one whenever a
+// collection ran (and the snapshot allocates enough to keep one running
+// much of the time).
+const maxStackFields = 32
+
+// decodeCopyRows decodes the whole COPY text lines of s into read events of
+// t, each with source src, processing time now and position pos, and
+// returns the last row's key (nil for a keyless table or no rows).
+func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos string) ([]event.Event, []string, error) {
 	sch := t.sch
 	ncols := len(sch.Columns)
+	var stack [maxStackFields]copyField
+	fields := stack[:0]
+	if ncols <= maxStackFields {
+		fields = stack[:ncols]
+	} else {
+		fields = make([]copyField, ncols)
+	}
 	rows := strings.Count(s, "\n")
 	// Values come in slabs of under 32 KB: small-object spans are reused
 	// from the allocator's caches, while one large slab per batch would be
@@ -152,52 +211,49 @@ func (w *copyBatcher) decode(s string) error {
 	slabRows := max(1, slabBytes/(ncols*valueSize))
 	var slab []event.Value
 	evs := make([]event.Event, rows)
-	t0 := time.Now()
-	now := t0.UnixMilli()
-	src := event.Source{TsUs: t0.UnixMicro(), Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true,
-		TxID: w.r.sn.txID, HasTxID: w.r.sn.hasTxID}
+	// A batch without a backslash (no NULL, no escape: the usual case) is
+	// checked once, not line by line.
+	// (A plain if, not a func value: fields must stay on the stack.)
+	plain := strings.IndexByte(s, '\\') < 0
 	for i := 0; i < rows; i++ {
 		nl := strings.IndexByte(s, '\n')
 		line := s[:nl]
 		s = s[nl+1:]
-		if err := splitCopyLine(line, w.fields); err != nil {
-			return fmt.Errorf("snapshot of %s: row %d of a chunk: %w", w.r.name, w.rows+i+1, err)
+		var err error
+		if plain {
+			err = splitPlainLine(line, fields)
+		} else {
+			err = splitCopyLine(line, fields)
+		}
+		if err != nil {
+			return nil, nil, &copyRowError{row: i, col: -1, err: err}
 		}
 		if len(slab) < ncols {
 			slab = make([]event.Value, min(slabRows, rows-i)*ncols)
 		}
 		vals := slab[:ncols:ncols]
 		slab = slab[ncols:]
-		for c := range w.fields {
-			f := &w.fields[c]
+		for c := range fields {
+			f := &fields[c]
 			if f.null {
 				continue
 			}
-			v, err := decodeText(t.types[c], f.s)
-			if err != nil {
-				col := &sch.Columns[c]
-				return fmt.Errorf("snapshot of %s: column %s (%s): %w", w.r.name, col.Name, col.TypeName, err)
+			// vals is fresh (zero) memory, as decodeInto requires.
+			if err := decodeInto(&vals[c], t.types[c], f.s); err != nil {
+				return nil, nil, &copyRowError{row: i, col: c, err: err}
 			}
-			vals[c] = v
 		}
 		// Field by field: a whole-struct copy into the heap slice takes the
 		// slower bulk write barrier while the GC runs.
 		e := &evs[i]
-		e.Op, e.Schema, e.After, e.Source, e.TsMs, e.Position = event.OpRead, sch, vals, src, now, w.r.sn.lsnText
+		e.Op, e.Schema, e.After, e.Source, e.TsMs, e.Position = event.OpRead, sch, vals, src, now, pos
 	}
-	if rows == 0 {
-		return nil
+	if rows == 0 || len(sch.KeyIdx) == 0 {
+		return evs, nil, nil
 	}
-	var key []string
-	if len(sch.KeyIdx) > 0 {
-		key = make([]string, len(sch.KeyIdx))
-		for i, k := range sch.KeyIdx {
-			key[i] = w.fields[k].s
-		}
-		w.lastKey = key
+	key := make([]string, len(sch.KeyIdx))
+	for i, k := range sch.KeyIdx {
+		key[i] = fields[k].s
 	}
-	w.rows += rows
-	// Every batch of a keyed table carries its last row's key: once it is
-	// emitted, the table's progress is that key (see snapshotter.emit).
-	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key})
+	return evs, key, nil
 }

@@ -17,6 +17,9 @@ var errCopyColumns = errors.New("COPY line has the wrong number of fields")
 // its trailing newline) into exactly len(dst) fields. Fields without a
 // backslash are substrings of line; only escaped fields allocate.
 func splitCopyLine(line string, dst []copyField) error {
+	if strings.IndexByte(line, '\\') < 0 {
+		return splitPlainLine(line, dst)
+	}
 	n := 0
 	for {
 		end := strings.IndexByte(line, '\t')
@@ -49,6 +52,25 @@ func splitCopyLine(line string, dst []copyField) error {
 		return errCopyColumns
 	}
 	return nil
+}
+
+// splitPlainLine is splitCopyLine for a line without a backslash (most
+// lines): no field is NULL (\N) or escaped, so each is the text between
+// tabs, and one scan of the line for a backslash replaces one per field.
+func splitPlainLine(line string, dst []copyField) error {
+	for n := range dst {
+		end := strings.IndexByte(line, '\t')
+		if end < 0 {
+			if n != len(dst)-1 {
+				return errCopyColumns
+			}
+			dst[n] = copyField{s: line}
+			return nil
+		}
+		dst[n] = copyField{s: line[:end]}
+		line = line[end+1:]
+	}
+	return errCopyColumns
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }

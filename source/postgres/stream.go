@@ -505,12 +505,10 @@ func (d *streamDecoder) values(rs *relState, cols []tupleCol) ([]event.Value, er
 		case 'u':
 			vals[i] = event.Unchanged
 		case 't':
-			v, err := decodeText(rs.types[i], cols[i].data)
-			if err != nil {
+			if err := decodeInto(&vals[i], rs.types[i], cols[i].data); err != nil {
 				c := &rs.sch.Columns[i]
 				return nil, component.Permanent(fmt.Errorf("%s: column %s (%s): %w", rs.name, c.Name, c.TypeName, err))
 			}
-			vals[i] = v
 		default:
 			return nil, component.Permanent(fmt.Errorf("%s: column %s: binary tuple data was not requested", rs.name, rs.sch.Columns[i].Name))
 		}

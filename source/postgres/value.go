@@ -8,6 +8,10 @@ package postgres
 //
 // The decoders never allocate for scalars: strings are substrings of the
 // caller's row string (which the caller allocated once per row or batch).
+// The snapshot and the stream decode into their freshly allocated rows with
+// decodeInto, which stores only the fields a kind uses (no pointer for a
+// number), and parse integers and plain float8 text in place; both fast
+// paths are tested against strconv and decodeText (copyfast_test.go).
 
 import (
 	"errors"
@@ -78,8 +82,8 @@ func decodeText(t *colType, s string) (event.Value, error) {
 		}
 		return event.Null, errSyntax
 	case decInt:
-		i, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		i, ok := parseInt64(s)
+		if !ok {
 			return event.Null, errSyntax
 		}
 		return event.Int(i), nil
@@ -95,8 +99,8 @@ func decodeText(t *colType, s string) (event.Value, error) {
 		}
 		return event.Float(f), nil
 	case decFloat64:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		f, ok := parseFloat64(s)
+		if !ok {
 			return event.Null, errSyntax
 		}
 		return event.Float(f), nil
@@ -137,6 +141,129 @@ func decodeText(t *colType, s string) (event.Value, error) {
 		return parseArray(t, s)
 	}
 	return event.Null, fmt.Errorf("unknown decoder %d", t.dec)
+}
+
+// decodeInto is decodeText writing into *dst, which must hold the zero
+// Value (a freshly allocated row): only the fields the value's kind uses
+// are stored, so that an integer, float, boolean or timestamp stores no
+// pointer and a string one. Rows are slices of a heap slab, and while a
+// collection runs every pointer stored there goes through the write
+// barrier; a whole-Value store (Str and the array pointer) paid two.
+func decodeInto(dst *event.Value, t *colType, s string) error {
+	switch t.dec {
+	case decString:
+		dst.Kind, dst.Str = event.KindString, s
+		return nil
+	case decInt:
+		i, ok := parseInt64(s)
+		if !ok {
+			return errSyntax
+		}
+		dst.Kind, dst.Num = event.KindInt, uint64(i)
+		return nil
+	case decFloat64:
+		f, ok := parseFloat64(s)
+		if !ok {
+			return errSyntax
+		}
+		dst.Kind, dst.Num = event.KindFloat, math.Float64bits(f)
+		return nil
+	case decTimestamp, decTimestampTZ:
+		us, err := parseTimestamp(s, t.dec == decTimestampTZ)
+		if err != nil {
+			return err
+		}
+		dst.Kind, dst.Num = event.KindInt, uint64(us)
+		return nil
+	case decNumeric:
+		if !validNumeric(s) {
+			return errSyntax
+		}
+		dst.Kind, dst.Str = event.KindDecimal, s
+		return nil
+	}
+	v, err := decodeText(t, s)
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
+// parseInt64 is strconv.ParseInt(s, 10, 64) without its error value:
+// up to 18 digits after an optional minus sign (which cannot overflow) are
+// parsed in place; anything else goes to strconv.
+func parseInt64(s string) (int64, bool) {
+	i := 0
+	if len(s) > 0 && s[0] == '-' {
+		i = 1
+	}
+	if n := len(s) - i; n == 0 || n > 18 {
+		return parseInt64Slow(s)
+	}
+	var v int64
+	for ; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return parseInt64Slow(s)
+		}
+		v = v*10 + int64(d)
+	}
+	if s[0] == '-' {
+		v = -v
+	}
+	return v, true
+}
+
+// exactPow10 holds the powers of ten a float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// parseFloat64 is strconv.ParseFloat(s, 64) without its error value. A
+// plain decimal ([-]digits[.digits], the form float8 output takes between
+// 1e-4 and 1e15) of at most 15 digits is m / 10^k with m and 10^k exact
+// float64s, so one division, correctly rounded, gives the correctly
+// rounded value (Clinger's fast path, which strconv also takes, after a
+// general scan of the text); anything else goes to strconv.
+func parseFloat64(s string) (float64, bool) {
+	i := 0
+	if len(s) > 0 && s[0] == '-' {
+		i = 1
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0:
+			frac = digits
+		default:
+			return parseFloat64Slow(s)
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return parseFloat64Slow(s)
+	}
+	f := float64(m)
+	if frac >= 0 {
+		f /= exactPow10[digits-frac]
+	}
+	if s[0] == '-' {
+		f = -f
+	}
+	return f, true
+}
+
+func parseFloat64Slow(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+func parseInt64Slow(s string) (int64, bool) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
 }
 
 // validNumeric accepts PostgreSQL's numeric output: an optional sign,
