@@ -41,7 +41,7 @@ func holdMemoryLimit(budget int64) (release func()) {
 	m := &memLimit
 	m.Lock()
 	defer m.Unlock()
-	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok || budget <= 0 {
+	if os.Getenv("GOMEMLIMIT") != "" || budget <= 0 {
 		return func() {}
 	}
 	if m.users == 0 {
