@@ -18,6 +18,19 @@
 // memory when rows are 10 kB TOASTed values, or when a backlog after a sink
 // outage fills every batch.
 //
+// Memory: the window is most of a pipeline's live heap, and GOGC alone lets
+// the heap grow to twice the live heap before a GC. While runners run, the
+// Go runtime therefore has a soft memory limit (debug.SetMemoryLimit): the
+// memory the process held when the first runner started, plus
+// MaxInflightBytes per source of every running runner, so the GC runs when
+// the heap reaches what the windows need rather than when it has doubled.
+// GOGC stays the fallback: after each GC, a live heap above three quarters
+// of the limit (a processor's in-memory state, rows that fill the byte
+// cap) lifts the limit, so the GC never collects back to back against it,
+// and the limit returns once the live heap is below half of it. A
+// GOMEMLIMIT in the environment is the operator's: the engine then sets
+// nothing. The limit ends with the last runner (memlimit.go).
+//
 // Order: a sink receives a source's batches in emission order, so order per
 // key (and per source) is kept (invariant 2).
 //
@@ -121,7 +134,7 @@ type Retry = topology.Retry
 // Options tune the engine.
 type Options struct {
 	// MaxInflight is the number of batches per source emitted but not yet
-	// acknowledged by every sink. Default 8.
+	// acknowledged by every sink. Default DefaultMaxInflight.
 	MaxInflight int
 	// MaxInflightBytes caps the bytes (event.Size summed) of those
 	// batches. Default DefaultMaxInflightBytes.
@@ -147,10 +160,19 @@ type Options struct {
 	Observer any
 }
 
+// DefaultMaxInflight is Options.MaxInflight's default: 4 batches. A source
+// fills one while a sink writes the others (coalesced into one write), so
+// 4 keep the benchmark's snapshot and drain at full speed, as 8 did
+// (docs/performance.md, "The engine's window"), with half the batches,
+// and half the heap they take, in flight.
+const DefaultMaxInflight = 4
+
 // DefaultMaxInflightBytes is Options.MaxInflightBytes's default: 32 MiB of
-// event.Size, three times what 8 batches of 2048 rows of 180 bytes (the
-// benchmark's table) hold, so ordinary rows keep their 8-batch pipeline,
+// event.Size, six times what 4 batches of 2048 rows of 180 bytes (the
+// benchmark's table) hold, so ordinary rows keep their 4-batch pipeline,
 // while wide rows get fewer batches in flight instead of hundreds of MB.
+// It is also each source's share of the memory limit (see "Memory" in the
+// package doc).
 const DefaultMaxInflightBytes = 32 << 20
 
 // Encoder is the part of format.Encoder the dead-letter records need.
@@ -161,7 +183,7 @@ type Encoder interface {
 
 func (o *Options) defaults() {
 	if o.MaxInflight <= 0 {
-		o.MaxInflight = 8
+		o.MaxInflight = DefaultMaxInflight
 	}
 	if o.MaxInflightBytes <= 0 {
 		o.MaxInflightBytes = DefaultMaxInflightBytes
@@ -269,6 +291,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.build(); err != nil {
 		return errors.Join(append([]error{err}, r.closeAll()...)...)
 	}
+	// The GC paces to the windows, not to twice the live heap (memlimit.go).
+	defer holdMemoryLimit(windowBudget(&opt, len(r.sources)))()
 
 	// Sinks get their own context: they keep draining after the sources stop.
 	sinkCtx, cancelSinks := context.WithCancel(context.Background())

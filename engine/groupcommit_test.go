@@ -85,6 +85,8 @@ func TestBatchesCoalesceWhileSinkWrites(t *testing.T) {
 				Sources: []SourceNode{{Name: "a", Source: src}},
 				Sinks:   []SinkNode{{Name: "s", Sink: sink, Inputs: []string{"a"}, Batch: tc.batch}},
 				Store:   st,
+				// Six batches in flight at once: one written, five queued.
+				Options: Options{MaxInflight: 6},
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

@@ -197,6 +197,8 @@ func TestLingerWaitsForMore(t *testing.T) {
 		// only because it reached max_events.
 		Sinks: []SinkNode{{Name: "s", Sink: sink, Inputs: []string{"a"}, Batch: Batch{MaxEvents: 5, Linger: time.Hour}}},
 		Store: &memStore{},
+		// Room for the 5 one-event batches the write waits for.
+		Options: Options{MaxInflight: 6},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -128,7 +128,7 @@ type Retry struct {
 // Engine holds the engine's tunables (the `engine:` block).
 type Engine struct {
 	// MaxInflight is the number of batches per source emitted but not yet
-	// acknowledged by every sink (default 8).
+	// acknowledged by every sink (default 4).
 	MaxInflight int `yaml:"max_inflight"`
 	// MaxInflightBytes caps the in-memory size (event.Event.Size) of
 	// those batches (default 32 MiB); a larger batch alone still passes.

@@ -80,6 +80,9 @@ sources:
     publication: %s
 sinks:
 %s`, strconv.Quote(filepath.Join(dir, "state")), strconv.Quote(b.dsn), table, snapshot, slot, publication, sinks(r))
+	if b.engineYAML != "" {
+		pipeline += "\nengine: " + b.engineYAML + "\n"
+	}
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(cfg, []byte(pipeline), 0o644); err != nil {
 		return nil, err
