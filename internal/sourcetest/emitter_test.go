@@ -3,6 +3,7 @@ package sourcetest
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,4 +56,62 @@ func TestEmitter(t *testing.T) {
 	if bs := e.Batches(); len(e.Events()) != 0 || len(bs) != 3 || bs[2].N != 1 || bs[2].Events != nil || string(e.Checkpoint()) != "2" {
 		t.Fatalf("after CountOnly: %d events, batches %+v, checkpoint %q", len(e.Events()), bs, e.Checkpoint())
 	}
+}
+
+// TestPaceAgainst: a batch holding a matching event is taken only once the
+// workload's progress advanced by step since the previous one; other
+// batches pass at once; a cancelled context ends the wait.
+func TestPaceAgainst(t *testing.T) {
+	e := NewEmitter()
+	var ops atomic.Int64
+	e.PaceAgainst(ops.Load, 3, func(ev event.Event) bool { return ev.Source.Snapshot == event.SnapshotIncremental })
+	ctx := context.Background()
+	read := []event.Event{{Op: event.OpRead, Source: event.Source{Snapshot: event.SnapshotIncremental}}}
+	change := []event.Event{{Op: event.OpUpdate}}
+	emit := func(evs []event.Event) chan error {
+		done := make(chan error, 1)
+		go func() { done <- e.Emit(ctx, evs, nil) }()
+		return done
+	}
+	// The first read waits for 3 operations since PaceAgainst: the emitter
+	// takes it at 3, never before (the count is raised one by one, checked
+	// in between; a change emitted meanwhile passes).
+	first := emit(read)
+	for i := range 3 {
+		if err := <-emit(change); err != nil { // a change passes at once
+			t.Fatal(err)
+		}
+		if got := countReads(e); got != 0 {
+			t.Fatalf("the read was taken after %d operations, want 3", i)
+		}
+		ops.Add(1)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if got := countReads(e); got != 1 {
+		t.Fatalf("%d reads taken after 3 operations, want 1", got)
+	}
+	// The next read waits for 3 more; a cancelled context ends its wait.
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Emit(cctx, read, nil) }()
+	ops.Add(2)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Emit with a cancelled context: %v", err)
+	}
+	if got := countReads(e); got != 1 {
+		t.Fatalf("%d reads taken, want 1", got)
+	}
+}
+
+func countReads(e *Emitter) int {
+	n := 0
+	for _, ev := range e.Events() {
+		if ev.Op == event.OpRead {
+			n++
+		}
+	}
+	return n
 }
