@@ -326,6 +326,51 @@ func (r *crashRun) randomMoment(lo, spread time.Duration) func() {
 	return func() { r.pause(lo, spread) }
 }
 
+// randomMomentBefore is randomMoment cut short by a point of the run's
+// progress: arm is called when the moment starts (right after the run
+// started) and returns the condition that ends it early, polled every 5 ms.
+// The moment stays random, and on a machine fast or idle enough to finish
+// the snapshot before it still comes during the snapshot (a test whose
+// kills all come too late proves nothing and fails).
+func (r *crashRun) randomMomentBefore(lo, spread time.Duration, arm func() (reached func() bool)) func() {
+	return func() {
+		reached := arm()
+		at := time.Now().Add(lo + time.Duration(r.rng.Int64N(int64(spread))))
+		for time.Now().Before(at) && !reached() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// lineWatch counts the lines of a file that only grows, reading only what
+// was appended since its last count: cheap enough to poll every few
+// milliseconds.
+type lineWatch struct {
+	path string
+	off  int64
+	n    int
+	buf  []byte
+}
+
+func (w *lineWatch) count() int {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return w.n
+	}
+	defer f.Close()
+	if w.buf == nil {
+		w.buf = make([]byte, 64<<10)
+	}
+	for {
+		k, err := f.ReadAt(w.buf, w.off)
+		w.n += bytes.Count(w.buf[:k], []byte("\n"))
+		w.off += int64(k)
+		if err != nil || k == 0 {
+			return w.n
+		}
+	}
+}
+
 // snapshotKills says how a crash test kills sluice during the snapshot.
 type snapshotKills struct {
 	kills int // kills that must land before the snapshot is complete
