@@ -3,6 +3,7 @@ package sourcetest
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,8 +64,9 @@ func TestEmitter(t *testing.T) {
 // batches pass at once; a cancelled context ends the wait.
 func TestPaceAgainst(t *testing.T) {
 	e := NewEmitter()
-	var ops atomic.Int64
-	e.PaceAgainst(ops.Load, 3, func(ev event.Event) bool { return ev.Source.Snapshot == event.SnapshotIncremental })
+	var ops, calls atomic.Int64
+	progress := func() int64 { calls.Add(1); return ops.Load() }
+	e.PaceAgainst(progress, 3, func(ev event.Event) bool { return ev.Source.Snapshot == event.SnapshotIncremental })
 	ctx := context.Background()
 	read := []event.Event{{Op: event.OpRead, Source: event.Source{Snapshot: event.SnapshotIncremental}}}
 	change := []event.Event{{Op: event.OpUpdate}}
@@ -73,12 +75,26 @@ func TestPaceAgainst(t *testing.T) {
 		go func() { done <- e.Emit(ctx, evs, nil) }()
 		return done
 	}
+	// waiting returns once the read is seen waiting: a waiting batch asks
+	// progress again and again, while one let through asks it twice and
+	// returns (the test then fails).
+	waiting := func(read chan error, ops int) {
+		t.Helper()
+		for n := calls.Load(); calls.Load() < n+3; runtime.Gosched() {
+			select {
+			case err := <-read:
+				t.Fatalf("the read was taken after %d operations, want 3 (%v)", ops, err)
+			default:
+			}
+		}
+	}
 	// The first read waits for 3 operations since PaceAgainst: the emitter
 	// takes it at 3, never before (the count is raised one by one, checked
 	// in between; a change emitted meanwhile passes).
 	first := emit(read)
 	for i := range 3 {
-		if err := <-emit(change); err != nil { // a change passes at once
+		waiting(first, i)
+		if err := <-emit(change); err != nil {
 			t.Fatal(err)
 		}
 		if got := countReads(e); got != 0 {
@@ -94,11 +110,12 @@ func TestPaceAgainst(t *testing.T) {
 	}
 	// The next read waits for 3 more; a cancelled context ends its wait.
 	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- e.Emit(cctx, read, nil) }()
+	next := make(chan error, 1)
+	go func() { next <- e.Emit(cctx, read, nil) }()
 	ops.Add(2)
+	waiting(next, 2)
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := <-next; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Emit with a cancelled context: %v", err)
 	}
 	if got := countReads(e); got != 1 {
