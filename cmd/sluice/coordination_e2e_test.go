@@ -56,6 +56,7 @@ type exec1 struct {
 		Kill() error
 	}
 	wait func() error
+	run  *exec.Cmd // for awaitSignalHandler
 }
 
 func newCoordCluster(t *testing.T, seedRows int) *coordCluster {
@@ -122,7 +123,7 @@ func (c *coordCluster) start(name, coordDSN string) {
 		env = append(env, "COORD_DSN="+coordDSN)
 	}
 	cmd := startSluice(c.t, nd, c.pipeline, env...)
-	n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process}
+	n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process, run: cmd}
 	var err error
 	n.wait = func() error { <-n.done; return err }
 	go func() { err = waitRun(cmd); close(n.done) }()
@@ -358,6 +359,9 @@ func (c *coordCluster) stopAll() {
 			continue
 		default:
 		}
+		// A node restarted just before (a standby) may not catch
+		// SIGTERM yet.
+		awaitSignalHandler(c.t, n.run, func() string { return stderrTail(n.dir) })
 		n.cmd.Signal(syscall.SIGTERM)
 		if err := n.wait(); err != nil {
 			c.t.Errorf("node %s exit after SIGTERM: %v; log:\n%s", name, err, stderrTail(n.dir))

@@ -65,7 +65,7 @@ sinks:
 			t.Fatal(err)
 		}
 		cmd, addr := startHTTP(t, nd, p, append([]string{"NODE=" + name, "NODE_DIR=" + nd}, c.env...)...)
-		n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process}
+		n := &exec1{dir: nd, done: make(chan struct{}), cmd: cmd.Process, run: cmd}
 		var err error
 		n.wait = func() error { <-n.done; return err }
 		go func() { err = waitRun(cmd); close(n.done) }()

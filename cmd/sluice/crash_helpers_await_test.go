@@ -47,3 +47,20 @@ func TestCloseAndAwaitSeesAbandonedCommit(t *testing.T) {
 		t.Fatalf("rows committed when closeAndAwait returned: %d, want 1", n)
 	}
 }
+
+// TestStopRightAfterStart: stop and stopRun send SIGTERM only once the run
+// catches it. A run stopped the moment it started (its condition already
+// held, or nothing to wait for) must drain and exit 0, not die by the
+// signal's default action in the Go runtime's start.
+func TestStopRightAfterStart(t *testing.T) {
+	for i := range 3 {
+		dir := t.TempDir()
+		p := writePipeline(t, dir, genPipeline(dir, 1000000, 100))
+		cmd, stderr := runSluice(t, dir, p)
+		stop(t, cmd, stderr)
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("run %d (runSluice): exit %d\n%s", i, code, stderr)
+		}
+		stopRun(t, startSluice(t, dir, p), dir)
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,7 +103,8 @@ func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "run", pipeline)
 	cmd.Env = append(os.Environ(), env...)
-	f, err := os.OpenFile(filepath.Join(dir, "stderr.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	path := filepath.Join(dir, "stderr.log")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,41 +117,55 @@ func startSluice(t *testing.T, dir, pipeline string, env ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logStarts.Store(cmd, fi.Size())
+	off := fi.Size()
+	logged.Store(cmd, func() bool {
+		b, _ := os.ReadFile(path)
+		return int64(len(b)) > off && hasLogRecord(b[off:])
+	})
 	t.Cleanup(func() { kill(cmd) })
 	return cmd
 }
 
-// logStarts holds where each run of startSluice began in its stderr.log
-// (*exec.Cmd to int64).
-var logStarts sync.Map
+// logged holds, for each run of startSluice and runSluice, a report of
+// whether the run has logged a record yet (*exec.Cmd to func() bool).
+var logged sync.Map
 
-// awaitSignalHandler waits until a run of startSluice in dir has logged
-// "pipeline starting", which sluice logs only after it catches SIGTERM:
-// a SIGTERM sent before that (a run whose condition already held when it
-// started) takes the default action and the run dies by the signal
-// instead of draining. It returns early if the run exits.
-func awaitSignalHandler(t *testing.T, cmd *exec.Cmd, dir string) {
+// logRecord matches the start of a slog record, text or JSON.
+var logRecord = regexp.MustCompile(`(?m)^(time=|\{"time":)`)
+
+// hasLogRecord reports whether stderr b holds a log record. sluice run and
+// serve create their logger, install their SIGINT/SIGTERM handler, and only
+// then log anything: a run that logged catches SIGTERM.
+func hasLogRecord(b []byte) bool { return logRecord.Match(b) }
+
+// awaitSignalHandler waits until a run of startSluice or runSluice has
+// logged a record, which sluice does only once it catches SIGTERM: a
+// SIGTERM sent before that (a run whose condition already held when it
+// started, or one still in the Go runtime's start on a loaded machine)
+// takes the default action and the run dies by the signal instead of
+// draining. It returns early if the run exits; it kills the run and fails
+// the test, with tail's text, when no record comes within a minute. A run
+// started otherwise is not waited for: its caller waits for a line of its
+// own (such as the HTTP address it serves).
+func awaitSignalHandler(t *testing.T, cmd *exec.Cmd, tail func() string) {
 	t.Helper()
-	off, ok := logStarts.Load(cmd)
+	f, ok := logged.Load(cmd)
 	if !ok {
 		return
 	}
+	ready := f.(func() bool)
 	exited := make(chan struct{})
 	go func() { waitRun(cmd); close(exited) }()
 	deadline := time.Now().Add(time.Minute)
-	for {
-		b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
-		if int64(len(b)) > off.(int64) && bytes.Contains(b[off.(int64):], []byte("pipeline starting")) {
-			return
-		}
+	for !ready() {
 		select {
 		case <-exited:
 			return
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the run did not log \"pipeline starting\" within a minute; stderr (tail):\n%s", stderrTail(dir))
+			kill(cmd)
+			t.Fatalf("the run logged nothing within a minute, so it may not catch SIGTERM yet; stderr (tail):\n%s", tail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -160,21 +177,58 @@ func awaitSignalHandler(t *testing.T, cmd *exec.Cmd, dir string) {
 // test ends is killed.
 func runSluice(t *testing.T, dir, pipeline string, env ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(bin, "run", pipeline)
+	return runSluiceArgs(t, []string{pipeline}, env...)
+}
+
+// runSluiceArgs is runSluice with the arguments of `sluice run` given.
+func runSluiceArgs(t *testing.T, args []string, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	w := &recordWatch{logged: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(&stderr, w)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	logged.Store(cmd, func() bool {
+		select {
+		case <-w.logged:
+			return true
+		default:
+			return false
+		}
+	})
 	t.Cleanup(func() { kill(cmd) })
 	return cmd, &stderr
 }
 
-// stop stops a run of runSluice with SIGTERM and fails the test, with the
-// run's stderr, unless it exits cleanly.
+// recordWatch closes logged once the stderr written to it holds a log
+// record (hasLogRecord). Only exec's copying goroutine writes to it.
+type recordWatch struct {
+	seen   []byte // the stderr before the first record
+	logged chan struct{}
+}
+
+func (w *recordWatch) Write(p []byte) (int, error) {
+	select {
+	case <-w.logged:
+		return len(p), nil
+	default:
+	}
+	w.seen = append(w.seen, p...)
+	if hasLogRecord(w.seen) {
+		close(w.logged)
+		w.seen = nil
+	}
+	return len(p), nil
+}
+
+// stop stops a run of runSluice with SIGTERM, once it catches it, and
+// fails the test, with the run's stderr, unless it exits cleanly.
 func stop(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
 	t.Helper()
+	awaitSignalHandler(t, cmd, stderr.String) // read only once kill reaped the run
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := waitRun(cmd); err != nil {
 		t.Fatalf("sluice: %v\n%s", err, stderr)
@@ -230,11 +284,12 @@ func stopWhen(t *testing.T, cmd *exec.Cmd, dir string, d time.Duration, what str
 	stopRun(t, cmd, dir)
 }
 
-// stopRun stops a run of startSluice with SIGTERM and fails the test, with
-// the tail of the runs' stderr.log in dir, unless it exits cleanly.
+// stopRun stops a run with SIGTERM, once it catches it
+// (awaitSignalHandler), and fails the test, with the tail of the runs'
+// stderr.log in dir, unless it exits cleanly.
 func stopRun(t *testing.T, cmd *exec.Cmd, dir string) {
 	t.Helper()
-	awaitSignalHandler(t, cmd, dir)
+	awaitSignalHandler(t, cmd, func() string { return stderrTail(dir) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := waitRun(cmd); err != nil {
 		t.Fatalf("sluice exit after SIGTERM: %v (see %s/stderr.log); sluice stderr (tail):\n%s", err, dir, stderrTail(dir))
@@ -269,6 +324,51 @@ func (r *crashRun) pause(lo, spread time.Duration) {
 // after it is called.
 func (r *crashRun) randomMoment(lo, spread time.Duration) func() {
 	return func() { r.pause(lo, spread) }
+}
+
+// randomMomentBefore is randomMoment cut short by a point of the run's
+// progress: arm is called when the moment starts (right after the run
+// started) and returns the condition that ends it early, polled every 5 ms.
+// The moment stays random, and on a machine fast or idle enough to finish
+// the snapshot before it still comes during the snapshot (a test whose
+// kills all come too late proves nothing and fails).
+func (r *crashRun) randomMomentBefore(lo, spread time.Duration, arm func() (reached func() bool)) func() {
+	return func() {
+		reached := arm()
+		at := time.Now().Add(lo + time.Duration(r.rng.Int64N(int64(spread))))
+		for time.Now().Before(at) && !reached() {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// lineWatch counts the lines of a file that only grows, reading only what
+// was appended since its last count: cheap enough to poll every few
+// milliseconds.
+type lineWatch struct {
+	path string
+	off  int64
+	n    int
+	buf  []byte
+}
+
+func (w *lineWatch) count() int {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return w.n
+	}
+	defer f.Close()
+	if w.buf == nil {
+		w.buf = make([]byte, 64<<10)
+	}
+	for {
+		k, err := f.ReadAt(w.buf, w.off)
+		w.n += bytes.Count(w.buf[:k], []byte("\n"))
+		w.off += int64(k)
+		if err != nil || k == 0 {
+			return w.n
+		}
+	}
 }
 
 // snapshotKills says how a crash test kills sluice during the snapshot.
@@ -367,7 +467,7 @@ func (r *crashRun) runUntil(d time.Duration, what string, reached func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	awaitSignalHandler(r.t, cmd, r.dir)
+	awaitSignalHandler(r.t, cmd, func() string { return stderrTail(r.dir) })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-exited; err != nil {
 		r.t.Fatalf("sluice exit after SIGTERM: %v; stderr (tail):\n%s", err, stderrTail(r.dir))

@@ -321,7 +321,13 @@ engine:
 	kills := 0
 	for i := 0; i < 10 && kills < 3; i++ {
 		cmd := r.start()
-		r.pause(200*time.Millisecond, 600*time.Millisecond) // a random kill moment
+		// A random kill moment, but before this run has written half of
+		// what is left: an idle machine can read the whole topic sooner.
+		r.randomMomentBefore(200*time.Millisecond, 600*time.Millisecond, func() func() bool {
+			w := &lineWatch{path: out}
+			target := w.count() + 1 + r.rng.IntN(max(2, n-w.count())/2)
+			return func() bool { return w.count() >= target }
+		})()
 		if got := len(ids(t, out)); got > 0 && got < n {
 			kills++
 		}

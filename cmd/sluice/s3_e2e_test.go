@@ -100,8 +100,10 @@ func (l *lake) get(t *testing.T, key string) []byte {
 	return b
 }
 
-// waitObjects polls until the bucket holds n objects.
-func (l *lake) waitObjects(t *testing.T, n int, d time.Duration) []string {
+// waitObjects polls until the bucket holds n objects; a timeout fails
+// the test with the tail of the runs' stderr.log in dir (the sink's
+// retries, a stalled source).
+func (l *lake) waitObjects(t *testing.T, n int, d time.Duration, dir string) []string {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -110,7 +112,7 @@ func (l *lake) waitObjects(t *testing.T, n int, d time.Duration) []string {
 			return keys
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d objects (have %d: %v)", n, len(keys), keys)
+			t.Fatalf("timed out waiting for %d objects (have %d: %v); sluice stderr (tail):\n%s", n, len(keys), keys, stderrTail(dir))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -164,19 +166,19 @@ sinks:
     flush_size: 5
     rotate_schedule_interval: 1s
 `, dir, s3Sink))
-	cmd, stderr := runSluice(t, dir, p, append([]string{"SEED_DSN=" + dsn}, l.env...)...)
+	cmd := startSluice(t, dir, p, append([]string{"SEED_DSN=" + dsn}, l.env...)...)
 	// The snapshot's two rows: flushed by the time rotation.
-	l.waitObjects(t, 1, 30*time.Second)
+	l.waitObjects(t, 1, 30*time.Second, dir)
 	// Twelve rows in one transaction: two objects by count, the rest by time.
 	var values []string
 	for i := 3; i <= 14; i++ {
 		values = append(values, fmt.Sprintf("('user %d', 'u%d@example.com')", i, i))
 	}
 	exec1(`INSERT INTO users (name, email) VALUES ` + strings.Join(values, ", "))
-	l.waitObjects(t, 4, 30*time.Second)
+	l.waitObjects(t, 4, 30*time.Second, dir)
 	exec1(`BEGIN; UPDATE users SET email = 'bob@example.com' WHERE index = 2; DELETE FROM users WHERE index = 3; COMMIT`)
-	l.waitObjects(t, 5, 30*time.Second)
-	stop(t, cmd, stderr)
+	l.waitObjects(t, 5, 30*time.Second, dir)
+	stopRun(t, cmd, dir)
 
 	// Every object's name follows from its content: the partition from the
 	// commit time, the positions from the first and last records.

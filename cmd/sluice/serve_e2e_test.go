@@ -412,10 +412,10 @@ func TestServeSeed003(t *testing.T) {
 	waitFor(t, time.Minute, "the first rows in MySQL", dir, func() bool { return len(target.rows(t, q)) == 2 })
 	// The two rows are flushed by the time rotation; then five rows in one
 	// transaction make an object by count.
-	l.waitObjects(t, 1, time.Minute)
+	l.waitObjects(t, 1, time.Minute, dir)
 	exec1(`INSERT INTO "USERS" (name, email, signed_up) SELECT 'user ' || i, 'u' || i || '@example.com', '2024-03-03 00:00:00Z' FROM generate_series(3, 7) i`)
 	waitFor(t, time.Minute, "the later rows in MySQL", dir, func() bool { return len(target.rows(t, q)) == 7 })
-	l.waitObjects(t, 2, time.Minute)
+	l.waitObjects(t, 2, time.Minute, dir)
 	s.stop(t)
 
 	want := []string{

@@ -187,7 +187,16 @@ engine:
 				b, _ := os.ReadFile(raw)
 				return strings.Contains(string(b), `"snapshot":"last"`)
 			},
-			moment: r.randomMoment(300*time.Millisecond, 2500*time.Millisecond),
+			// A random moment, but before this run has written half of
+			// what the snapshot has left: the whole snapshot can take
+			// less than a second, less than most random moments.
+			moment: r.randomMomentBefore(300*time.Millisecond, 2500*time.Millisecond, func() func() bool {
+				w := &lineWatch{path: raw}
+				before := w.count() // re-deliveries too: left is at most what is left
+				left := max(2, customers+seedOrders+seedShipments-before)
+				target := before + 1 + r.rng.IntN(left/2)
+				return func() bool { return w.count() >= target }
+			}),
 			progress: func() string {
 				return fmt.Sprintf("%d order rows joined", countLines(named))
 			},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,14 +109,7 @@ sinks:
 
 	// Both pipelines in one process: they share the topic log, and each
 	// resumes from its checkpoint.
-	both := exec.Command(bin, "run", "--progress", "never", pipes)
-	both.Env = append(os.Environ(), "RT_DSN="+dsn)
-	var out bytes.Buffer
-	both.Stderr = &out
-	if err := both.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { both.Process.Kill(); both.Wait() })
+	both, out := runSluiceArgs(t, []string{"--progress", "never", pipes}, "RT_DSN="+dsn)
 	exec1(
 		`INSERT INTO items (name) VALUES ('live 1'), ('live 2')`,
 		`UPDATE items SET name = 'live' WHERE id = 1`,
@@ -125,7 +117,7 @@ sinks:
 	waitLines(t, filepath.Join(dir, "direct.jsonl"), 11, 60*time.Second)
 	waitLines(t, filepath.Join(dir, "back.jsonl"), 11, 60*time.Second)
 	waitLines(t, filepath.Join(dir, "back-schema.jsonl"), 11, 60*time.Second)
-	stop(t, both, &out)
+	stop(t, both, out)
 	compareFiles(t, dir)
 }
 

@@ -91,8 +91,11 @@
 //
 // A source's own tests (beyond the suite) drive it with Emitter: it records
 // every batch with its checkpoint, can hold batches as the engine's
-// in-flight window does (SetWindow, Release, Acknowledge), and waits for
-// conditions. The source packages use it instead of copies of their own.
+// in-flight window does (SetWindow, Release, Acknowledge), can pace a
+// snapshot's batches against a concurrent workload (PaceAgainst: a test
+// that needs the two to overlap gets the overlap on any machine, not by
+// timing), and waits for conditions. The source packages use it instead
+// of copies of their own.
 //
 // # The suite can fail
 //

@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ type Emitter struct {
 	// recorded (then it is cleared).
 	holdAfter func(evs []event.Event) bool
 	onEmit    func(count int, evs []event.Event, cp []byte) error
+	pace      func(ctx context.Context, evs []event.Event) // runs unlocked, before Emit waits
 }
 
 // Emitted is one batch an Emitter accepted.
@@ -78,8 +80,50 @@ func (e *Emitter) OnEmit(f func(count int, evs []event.Event, cp []byte) error) 
 	e.mu.Unlock()
 }
 
+// Pace sets a function every Emit calls first, without the Emitter
+// locked, with Emit's context and batch: it may block, as a slow engine
+// does, to let something else happen before the batch is taken (a test's
+// concurrent workload make progress between a snapshot's batches, however
+// fast the snapshot is). It must return once ctx is done.
+func (e *Emitter) Pace(f func(ctx context.Context, evs []event.Event)) {
+	e.mu.Lock()
+	e.pace = f
+	e.mu.Unlock()
+}
+
+// PaceAgainst paces the batches holding an event match is true for (a
+// snapshot's reads) against a concurrent workload whose operations
+// progress counts: each such batch waits until progress has advanced by
+// step since the previous one went through (for the first, since
+// PaceAgainst was called). A snapshot then overlaps at least step
+// operations per batch, however fast it is next to its workload on a
+// loaded machine. A batch waits a minute at the most: a workload that
+// stopped fails its test by itself.
+func (e *Emitter) PaceAgainst(progress func() int64, step int64, match func(event.Event) bool) {
+	var mu sync.Mutex
+	last := progress()
+	e.Pace(func(ctx context.Context, evs []event.Event) {
+		if !slices.ContainsFunc(evs, match) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		deadline := time.Now().Add(time.Minute)
+		for progress() < last+step && ctx.Err() == nil && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		last = progress()
+	})
+}
+
 // Emit implements component.Emitter.
 func (e *Emitter) Emit(ctx context.Context, evs []event.Event, cp []byte) error {
+	e.mu.Lock()
+	pace := e.pace
+	e.mu.Unlock()
+	if pace != nil {
+		pace(ctx, evs)
+	}
 	stop := context.AfterFunc(ctx, func() {
 		e.mu.Lock()
 		e.cond.Broadcast()

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,7 +228,7 @@ func TestIncrementalSnapshotConcurrent(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	var ops int
+	var ops atomic.Int64 // operations committed
 	go func() {
 		defer wg.Done()
 		conn := pgtest.Connect(t, te.dsn)
@@ -239,7 +240,7 @@ func TestIncrementalSnapshotConcurrent(t *testing.T) {
 			case 0:
 				sql = fmt.Sprintf(`DELETE FROM t WHERE id = %d`, id)
 			case 1:
-				sql = fmt.Sprintf(`INSERT INTO t VALUES (%d, %d) ON CONFLICT (id) DO UPDATE SET v = t.v + 1000`, id, ops)
+				sql = fmt.Sprintf(`INSERT INTO t VALUES (%d, %d) ON CONFLICT (id) DO UPDATE SET v = t.v + 1000`, id, ops.Load())
 			default:
 				sql = fmt.Sprintf(`UPDATE t SET v = v + 1 WHERE id = %d`, id)
 			}
@@ -249,9 +250,13 @@ func TestIncrementalSnapshotConcurrent(t *testing.T) {
 				}
 				return
 			}
-			ops++
+			ops.Add(1)
 		}
 	}()
+	// However fast the snapshot runs next to the workload on a loaded
+	// machine, each of its batches waits for 3 more operations: at least
+	// 3 per batch run while the rows are read.
+	out.PaceAgainst(ops.Load, 3, func(e event.Event) bool { return e.Source.Snapshot == event.SnapshotIncremental })
 	te.exec(`INSERT INTO debezium_signal (id, type, data) VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public.t"], "type":"incremental"}')`)
 	out.WaitFor(t, "the incremental snapshot to end", 60*time.Second, func(evs []event.Event) bool {
 		return countOp(evs, event.OpRead, event.SnapshotIncremental) > 0 && incrDone(out.Checkpoint())
@@ -267,9 +272,9 @@ func TestIncrementalSnapshotConcurrent(t *testing.T) {
 	sameRows(t, "in order", fold(evs, "t"), want)
 	sameRows(t, "externally versioned", foldVersioned(t, evs, "t"), want)
 	reads := countOp(evs, event.OpRead, event.SnapshotIncremental)
-	t.Logf("%d workload operations, %d incremental reads of %d rows, %d events", ops, reads, rowsN, len(evs))
-	if ops < 100 {
-		t.Errorf("only %d workload operations ran during the snapshot", ops)
+	t.Logf("%d workload operations, %d incremental reads of %d rows, %d events", ops.Load(), reads, rowsN, len(evs))
+	if got := ops.Load(); got < 100 {
+		t.Errorf("only %d workload operations ran during the snapshot", got)
 	}
 	// No signal row (nor a watermark) became an event.
 	for _, e := range evs {
