@@ -40,7 +40,16 @@ func TestPostgresCrashRecovery(t *testing.T) {
 			b, _ := os.ReadFile(out)
 			return strings.Contains(string(b), `"snapshot":"last"`)
 		},
-		moment: r.randomMoment(30*time.Millisecond, 300*time.Millisecond),
+		// A random moment, but before this run has written half of what
+		// the snapshot has left (lines, re-deliveries included, so left is
+		// at most what is left): the snapshot into a file can end sooner
+		// than most random moments on an idle machine.
+		moment: r.randomMomentBefore(30*time.Millisecond, 300*time.Millisecond, func() func() bool {
+			w := &lineWatch{path: out}
+			before := w.count()
+			target := before + 1 + r.rng.IntN(max(2, seedRows-before)/2)
+			return func() bool { return w.count() >= target }
+		}),
 	})
 
 	// Phase 2: a concurrent workload while sluice is killed again and again.

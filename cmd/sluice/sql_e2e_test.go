@@ -290,13 +290,19 @@ func sqlCrash(t *testing.T, target sqlTarget) {
 			return written >= total
 		},
 		moment: func() {
-			// A random moment once this run has written something.
+			// A random moment once this run has written something, but
+			// before it has written half of what the snapshot has left: a
+			// fast sink wrote all 20,000 rows within the 150 ms, leaving
+			// one kill of three during the snapshot (none would fail).
 			prev := written
 			deadline := time.Now().Add(30 * time.Second)
 			for count() <= prev && time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
-			r.pause(0, 150*time.Millisecond)
+			target := prev + 1 + r.rng.IntN(max(2, total-prev)/2)
+			r.randomMomentBefore(0, 150*time.Millisecond, func() func() bool {
+				return func() bool { return count() >= target }
+			})()
 		},
 		progress: func() string { return fmt.Sprintf("%d of %d rows written", count(), total) },
 	})
