@@ -108,7 +108,11 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 	var victim, victimChunk string
 	if bench == 0 {
 		wg.Add(1)
-		go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
+		// At most 20,000 transactions: the stream starts only once every
+		// chunk is done, so an unbounded workload's backlog grows with the
+		// snapshot's time (147,611 transactions, 167 MB of WAL behind, in
+		// a run on a loaded machine whose snapshot took two minutes).
+		go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs, 20000) }()
 
 		// Kill a node other than the leader while it reads a chunk.
 		c.waitFor(60*time.Second, "a node other than the leader reading a chunk", func() bool {
@@ -128,7 +132,7 @@ func TestCoordinationSharedSnapshot(t *testing.T) {
 		n := c.nodes[victim]
 		n.cmd.Kill()
 		n.wait()
-		t.Logf("killed %s while it read %s", victim, victimChunk)
+		t.Logf("killed %s while it read %s (%d workload transactions so far)", victim, victimChunk, txs.Load())
 		// The workload changes the table while half the chunks are read,
 		// then stops, so that the stream's backlog stays small.
 		c.waitFor(2*time.Minute, "half the chunks done", func() bool {

@@ -238,7 +238,9 @@ func (c *coordCluster) waitTakeover(old string, oldEpoch int64, from time.Time) 
 
 // acctWorkload changes acct until ctx ends: inserts, updates, deletes and
 // primary-key updates, from one connection.
-func acctWorkload(ctx context.Context, t *testing.T, dsn string, seedRows int, txs *atomic.Int64) {
+// acctWorkload commits random transactions on acct until ctx ends or, when
+// limit > 0, limit transactions have committed.
+func acctWorkload(ctx context.Context, t *testing.T, dsn string, seedRows int, txs *atomic.Int64, limit int64) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Errorf("workload connect: %v", err)
@@ -247,7 +249,7 @@ func acctWorkload(ctx context.Context, t *testing.T, dsn string, seedRows int, t
 	defer closeAndAwait(t, conn, dsn)
 	rng := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	next := seedRows + 1
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && (limit <= 0 || txs.Load() < limit) {
 		tx, err := conn.Begin(ctx)
 		if err != nil {
 			return
@@ -385,7 +387,7 @@ func TestCoordinationKillHolder(t *testing.T) {
 	var txs atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
+	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs, 0) }()
 	kills := 2
 	if n, err := strconv.Atoi(os.Getenv("SLUICE_COORD_KILLS")); err == nil && n > 0 {
 		kills = n // the benchmark: 20 kills, killed nodes restarted
@@ -484,7 +486,7 @@ func TestCoordinationCutHolder(t *testing.T) {
 	var txs atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
+	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs, 0) }()
 	c.waitFor(30*time.Second, "workload progress", func() bool { return txs.Load() > 50 })
 	_, epoch := c.holder()
 	at := time.Now()
@@ -556,7 +558,7 @@ func TestCoordinationRandomKills(t *testing.T) {
 	var txs atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs) }()
+	go func() { defer wg.Done(); acctWorkload(ctx, t, c.srcDSN, seedRows, &txs, 0) }()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 13))
 	var epoch int64
 	for kill := range kills {
