@@ -52,7 +52,7 @@ func waitFor(ctx context.Context, ch <-chan struct{}) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-time.After(10 * time.Second):
+	case <-time.After(20 * time.Second):
 		return false
 	}
 }
