@@ -161,8 +161,16 @@
 // # Memory and load
 //
 // Every incrementing and timestamp query has LIMIT batch_max_rows, so a
-// poll holds one page at a time and no query holds locks or a snapshot for
-// long. Bulk reads and timestamp groups with key_columns are paged the same
+// poll holds at most two pages (one being read, one being handed over) and
+// no query holds locks or a snapshot for long. A page's Emit runs on a
+// goroutine of its own while the next page is read, so the database's work
+// for page N+1 (an index range scan) overlaps the pipeline's for page N,
+// including the engine's back-pressure: the events and the checkpoint are
+// built before the next read starts, Emits stay one at a time and in
+// order, and a poll ends by waiting for its last Emit. When an Emit fails
+// the read under way is cancelled and the Emit's error is the poll's; when
+// the read fails, the poll still waits for the pending Emit, and the
+// watermark goes back to the last checkpoint an Emit accepted. Bulk reads and timestamp groups with key_columns are paged the same
 // way, each page continuing after the previous page's last key (keyset
 // pagination, (k1, k2) > (?, ?)); at most two pages are held. Without
 // key_columns they have no order to continue from and are single queries

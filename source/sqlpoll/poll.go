@@ -14,7 +14,15 @@ import (
 )
 
 // poll reads every table until it is caught up, emitting a batch per page.
+//
+// A batch's Emit runs on its own goroutine while the source reads the next
+// page (see emit): ctx's reads are cancelled once an Emit fails, and every
+// table's poll ends by waiting for its last Emit (settle), so the watermark
+// restored after an error is the one the last accepted checkpoint holds.
 func (s *Source) poll(ctx context.Context, out component.Emitter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.cancelReads = cancel
 	for _, t := range s.tables {
 		var err error
 		switch s.cfg.Mode {
@@ -25,10 +33,45 @@ func (s *Source) poll(ctx context.Context, out component.Emitter) error {
 		default:
 			err = s.pollIncrementing(ctx, t, out)
 		}
+		// An Emit's error comes first: run serially, the source would have
+		// stopped on it before the read that failed after it.
+		if e := s.settle(); e != nil {
+			err = e
+		}
 		if err != nil {
 			*t.wm = t.saved
 			return err
 		}
+	}
+	return nil
+}
+
+// pendingEmit is a batch whose Emit runs on its own goroutine, and what
+// the table's state becomes once the Emit has taken it.
+type pendingEmit struct {
+	done  chan error // Emit's result
+	t     *table
+	n     int        // events
+	last  event.Seq  // the table's lastSeq after the batch
+	saved *watermark // the watermark the batch's checkpoint holds; nil: none
+}
+
+// settle waits for the pending Emit, if any, and applies its outcome to
+// its table: lastSeq, the rows counted and, when the batch carried a
+// checkpoint, the saved watermark a failed poll goes back to.
+func (s *Source) settle() error {
+	p := s.pending
+	if p == nil {
+		return nil
+	}
+	s.pending = nil
+	if err := <-p.done; err != nil {
+		return err
+	}
+	p.t.lastSeq = p.last
+	s.emitted.Add(int64(p.n))
+	if p.saved != nil {
+		p.t.saved = *p.saved
 	}
 	return nil
 }
@@ -45,6 +88,9 @@ type row struct {
 // the table's current schema (refreshed from the result's column types); an
 // error from fn ends the read and is returned as is.
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
+	if s.onQuery != nil {
+		fn = s.onQuery(q, fn)
+	}
 	switch s.cfg.Driver {
 	case DriverPostgres:
 		return s.queryPG(ctx, t, q, args, fn)
@@ -243,10 +289,21 @@ func (t *table) position() string {
 	return ""
 }
 
-// emit hands rows over as events; with cp the checkpoint after them.
+// emit hands rows over as events; with cp the checkpoint after them. It
+// waits for the previous batch's Emit (settle), builds the events and the
+// checkpoint here, on the source's goroutine, from the table's state as of
+// these rows, then starts their Emit on a goroutine of its own and
+// returns: the source reads its next page while the engine takes this one
+// (or blocks it, its window full), so the database's work for the next page
+// overlaps the pipeline's for this one. Emits stay one at a time and in
+// order; rows, events and checkpoint bytes are exactly those of a serial
+// Emit. rows may be reused once emit returns; their row images may not.
 func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows []row, pos []string, op event.Op, withCP bool) error {
 	if len(rows) == 0 && !withCP {
 		return nil
+	}
+	if err := s.settle(); err != nil {
+		return err
 	}
 	now := time.Now().UnixMilli()
 	last := t.lastSeq // moves only once the batch is handed over
@@ -274,18 +331,22 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		}
 		e.Position = pos[i]
 	}
+	p := &pendingEmit{done: make(chan error, 1), t: t, n: len(evs), last: last}
 	var cp []byte
 	if withCP {
 		cp = s.cp.encode()
+		w := *t.wm // its values are replaced, never changed in place
+		p.saved = &w
 	}
-	if err := out.Emit(ctx, evs, cp); err != nil {
-		return err
-	}
-	t.lastSeq = last
-	s.emitted.Add(int64(len(evs)))
-	if withCP {
-		t.saved = *t.wm
-	}
+	cancelReads := s.cancelReads
+	go func() {
+		err := out.Emit(ctx, evs, cp)
+		if err != nil && cancelReads != nil {
+			cancelReads() // the page being read will not be emitted
+		}
+		p.done <- err
+	}()
+	s.pending = p
 	return nil
 }
 

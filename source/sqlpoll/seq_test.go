@@ -204,6 +204,9 @@ func TestSeqGuard(t *testing.T) {
 	if err := s.emit(context.Background(), c, tb, rows, []string{"id 5", "id 3", "id 6"}, event.OpCreate, false); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.settle(); err != nil { // the Emit runs on its own goroutine
+		t.Fatal(err)
+	}
 	evs, _ := c.Take()
 	got := []string{seqText(evs[0].Seq()), seqText(evs[1].Seq()), seqText(evs[2].Seq())}
 	want := []string{seqText(event.Seq{Hi: 1, Lo: word(5)}), seqText(event.Seq{}), seqText(event.Seq{Hi: 1, Lo: word(6)})}

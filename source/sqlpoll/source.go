@@ -28,6 +28,13 @@ type Source struct {
 	tables []*table
 	cp     checkpoint
 	arena  textArena // the read rows' text (query, queryPG)
+	// pending is the batch whose Emit runs while the next page is read
+	// (emit, settle); cancelReads cancels poll's reads when an Emit fails.
+	pending     *pendingEmit
+	cancelReads context.CancelFunc
+	// onQuery, set by tests only, is called as a query is issued and
+	// returns the row callback to use in place of fn.
+	onQuery func(q string, fn func(r row) error) func(r row) error
 
 	emitted atomic.Int64 // rows emitted, for Progress
 }
