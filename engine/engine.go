@@ -4,10 +4,13 @@
 // which every batch is acknowledged by every sink — then, and only then,
 // tells the source (architecture invariant 1).
 //
-// Concurrency: each source's Run has its own goroutine and calls Emit; each
-// sink has one runner goroutine that owns the sink (Write and Close are only
-// called there); each source has one committer goroutine that owns the
-// store writes and Committed calls for that source. Back-pressure: a source
+// Concurrency: each source's Run has its own goroutine; it calls Emit from
+// there or from goroutines of its own, one Emit at a time (sql_poll emits a
+// page while it reads the next, the PostgreSQL snapshot's table readers
+// under an emit lock); each sink has one runner goroutine that owns the sink
+// (Write and Close are only called there); each source has one committer
+// goroutine that owns the store writes and Committed calls for that
+// source. Back-pressure: a source
 // may have at most Options.MaxInflight batches, and at most
 // Options.MaxInflightBytes bytes of events (event.Size), not yet
 // acknowledged; Emit blocks at either cap. A batch larger than the byte cap
