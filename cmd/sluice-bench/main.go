@@ -117,7 +117,7 @@ type bench struct {
 
 	scaleX10      bool    // the scale phase also snapshots -rows×10 rows
 	outageSeconds float64 // the scale phase's sink outage; 0: none
-	engineYAML    string  // -sluice-engine: the engine: block's settings in the pipelines of startSluiceOn
+	engineYAML    string  // -sluice-engine: the engine: block's settings in the pipelines of startSluiceOn and startSluiceSource
 
 	sqlRows           int     // orders (and shipments) in the sql phase
 	sqlCases          string  // the sql phase's cases, comma-separated
@@ -166,7 +166,7 @@ func run() int {
 	flag.IntVar(&p.LatencyRateHigh, "latency-rate-high", 10_000, "single-row commits per second in the second latency run (issue 15: p99 ≤ 25 ms at 10,000/s); 0: none")
 	latencyHighConns := flag.Int("latency-high-conns", 32, "connections the loader commits from in the second latency run")
 	flag.IntVar(&p.BulkDocs, "bulk-docs", 5000, "documents per bulk request for the OpenSearch loader and sink")
-	flag.StringVar(&b0.engineYAML, "sluice-engine", "", "settings of the engine: block, as YAML flow mapping, in the pipelines of the snapshot, drain, latency and sink phases (e.g. \"{max_inflight: 4, max_inflight_bytes: 8388608}\"), to measure the in-flight window")
+	flag.StringVar(&b0.engineYAML, "sluice-engine", "", "settings of the engine: block, as YAML flow mapping, in the pipelines of the snapshot, drain, latency, sink, binlog and poll phases (e.g. \"{max_inflight: 4, max_inflight_bytes: 8388608}\"), to measure the in-flight window")
 	flag.Parse()
 	if p.Rows < 1 || p.Updates < 1 || p.TxRows < 1 || p.LatencyRate < 1 || p.BulkDocs < 1 || p.LatencySeconds <= 0 || p.LatencyRateHigh < 0 || *latencyHighConns < 1 || *latencyConn < 1 || *pollBatch < 1 || *runs < 1 || *sqlRows < 1 || *sqlLatency < 0 || b0.outageSeconds < 0 || flag.NArg() > 0 {
 		flag.Usage()

@@ -139,6 +139,9 @@ sinks:
     path: %s
     format: debezium
 `, strconv.Quote(filepath.Join(dir, "state")), strings.TrimRight(source, "\n"), strconv.Quote(r.out))
+	if b.engineYAML != "" {
+		pipeline += "engine: " + b.engineYAML + "\n"
+	}
 	cfg := filepath.Join(dir, "pipeline.yaml")
 	if err := os.WriteFile(cfg, []byte(pipeline), 0o644); err != nil {
 		return nil, err
