@@ -154,7 +154,7 @@ func TestDecodeIntoDifferential(t *testing.T) {
 // with their row and column.
 func TestDecodeCopyRowsErrors(t *testing.T) {
 	tbl := productTable()
-	_, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "")
+	_, _, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "")
 	var re *copyRowError
 	if !errors.As(err, &re) || re.row != 1 || re.col != -1 || !errors.Is(err, errCopyColumns) {
 		t.Fatalf("short line: %v", err)
@@ -162,7 +162,7 @@ func TestDecodeCopyRowsErrors(t *testing.T) {
 	f := strings.Split(productLine(1), "\t")
 	f[5] = "three"
 	bad := strings.Join(f, "\t")
-	_, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "")
+	_, _, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "")
 	if !errors.As(err, &re) || re.row != 1 || re.col != 5 || !errors.Is(err, errSyntax) {
 		t.Fatalf("bad quantity: %v", err)
 	}
@@ -209,7 +209,7 @@ func BenchmarkCopyRows(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1"); err != nil {
+		if _, _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -258,9 +258,18 @@ func TestDecodeCopyRows(t *testing.T) {
 			text.WriteByte('\n')
 		}
 		src := event.Source{TsUs: 7, Snapshot: event.SnapshotTrue, LSN: 9, HasLSN: true}
-		evs, key, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9")
+		evs, key, size, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9")
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The size handed to the engine (component.SizedEmitter) is
+		// event.Size summed, which the engine would take otherwise.
+		var wantSize int64
+		for i := range evs {
+			wantSize += int64(evs[i].Size())
+		}
+		if size != wantSize || size == 0 {
+			t.Errorf("%d columns: size %d, want %d (event.Size summed)", ncols, size, wantSize)
 		}
 		if len(evs) != len(want) {
 			t.Fatalf("%d columns: %d events, want %d", ncols, len(evs), len(want))
