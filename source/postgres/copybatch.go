@@ -171,6 +171,12 @@ func (w *copyBatcher) decode(s string) error {
 	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key, size: size})
 }
 
+// arrayElemsSize is what an array value's elements add to event.Size.
+func arrayElemsSize(v *event.Value) int64 {
+	one := event.Event{After: []event.Value{*v}}
+	return int64(one.Size()) - int64((&event.Event{After: []event.Value{{}}}).Size()) - int64(len(v.Str))
+}
+
 // copyRowError is decodeCopyRows' error: the row (from 0) and the column
 // (-1 when the line itself is malformed).
 type copyRowError struct {
@@ -214,7 +220,11 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 	slabRows := max(1, slabBytes/(ncols*valueSize))
 	var slab []event.Value
 	evs := make([]event.Event, rows)
+	// Every row's event.Size is rowSize plus its values' strings (and an
+	// array's elements): taken from the fields just decoded, in the cache,
+	// instead of a pass over the row's values.
 	var size int64
+	rowSize := int64((&event.Event{After: make([]event.Value, ncols), Position: pos}).Size())
 	// A batch without a backslash (no NULL, no escape: the usual case) is
 	// checked once, not line by line.
 	// (A plain if, not a func value: fields must stay on the stack.)
@@ -243,15 +253,20 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 				continue
 			}
 			// vals is fresh (zero) memory, as decodeInto requires.
-			if err := decodeInto(&vals[c], t.types[c], f.s); err != nil {
+			v := &vals[c]
+			if err := decodeInto(v, t.types[c], f.s); err != nil {
 				return nil, nil, 0, &copyRowError{row: i, col: c, err: err}
 			}
+			size += int64(len(v.Str))
+			if v.Kind == event.KindArray {
+				size += arrayElemsSize(v)
+			}
 		}
+		size += rowSize
 		// Field by field: a whole-struct copy into the heap slice takes the
 		// slower bulk write barrier while the GC runs.
 		e := &evs[i]
 		e.Op, e.Schema, e.After, e.Source, e.TsMs, e.Position = event.OpRead, sch, vals, src, now, pos
-		size += int64(e.Size())
 	}
 	if rows == 0 || len(sch.KeyIdx) == 0 {
 		return evs, nil, size, nil
