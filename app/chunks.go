@@ -615,6 +615,16 @@ func (e countingEmitter) Emit(ctx context.Context, evs []event.Event, cp []byte)
 	return nil
 }
 
+// EmitSized forwards a sized batch (component.SizedEmitter), so that
+// counting does not hide the size the source knows from the engine.
+func (e countingEmitter) EmitSized(ctx context.Context, evs []event.Event, cp []byte, size int64) error {
+	if err := component.EmitSized(ctx, e.out, evs, cp, size); err != nil {
+		return err
+	}
+	e.n.Add(int64(len(evs)))
+	return nil
+}
+
 type idleSource struct{}
 
 func (idleSource) Run(context.Context, []byte, component.Emitter) error { return nil }

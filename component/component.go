@@ -35,6 +35,27 @@ type Emitter interface {
 	Emit(ctx context.Context, events []event.Event, checkpoint []byte) error
 }
 
+// SizedEmitter is an Emitter that also takes a batch together with its
+// size, the sum of event.Size over its events, from a source that already
+// knows it (a decoder that has just written every value): the engine then
+// need not read every value of the batch again to bound its in-flight
+// memory. The size must be exact; it sizes the engine's windows and the
+// sinks' writes, never what is written. Wrappers of an Emitter forward it
+// with EmitSized.
+type SizedEmitter interface {
+	Emitter
+	EmitSized(ctx context.Context, events []event.Event, checkpoint []byte, size int64) error
+}
+
+// EmitSized hands events, whose event.Size sum is size, to e: through
+// e's EmitSized when it is a SizedEmitter, else through Emit.
+func EmitSized(ctx context.Context, e Emitter, events []event.Event, checkpoint []byte, size int64) error {
+	if se, ok := e.(SizedEmitter); ok {
+		return se.EmitSized(ctx, events, checkpoint, size)
+	}
+	return e.Emit(ctx, events, checkpoint)
+}
+
 // Source produces events.
 type Source interface {
 	// Run reads from the upstream system, starting after checkpoint (nil on

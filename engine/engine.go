@@ -13,7 +13,9 @@
 // source. Back-pressure: a source
 // may have at most Options.MaxInflight batches, and at most
 // Options.MaxInflightBytes bytes of events (event.Size), not yet
-// acknowledged; Emit blocks at either cap. A batch larger than the byte cap
+// acknowledged; Emit blocks at either cap. (A source that knows a batch's
+// size hands it over with component.EmitSized; otherwise Emit takes it,
+// once, for the cap and the sinks' batching.) A batch larger than the byte cap
 // is still taken when nothing else is in flight, so a source never stalls.
 // Memory is therefore bounded by min(MaxInflight × batch size,
 // MaxInflightBytes + one batch) per source, whatever the table, the row or

@@ -73,3 +73,52 @@ func TestInflightBytesBoundsTheWindow(t *testing.T) {
 		t.Fatalf("window after the run: %d batches, %d bytes; want none", n, b)
 	}
 }
+
+// TestEmitSizedSizesTheWindow: a batch emitted with its size
+// (component.SizedEmitter) takes that size in the window, not event.Size
+// taken again: the byte cap counts the claimed sizes.
+func TestEmitSizedSizesTheWindow(t *testing.T) {
+	ev := event.Event{After: []event.Value{event.Int(1), event.Null}}
+	one := int64(ev.Size())
+	claim := 10 * one // what the source says each event weighs
+	src := &batchSource{schema: keyed("a.public.t"), sizes: []int{1, 1, 1, 1, 1, 1}, claim: claim}
+	slow := &memSink{gate: make(chan struct{})}
+	st := &memStore{}
+	emitted := make(emitSignal, 1)
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: src}},
+		Sinks:   []SinkNode{{Name: "slow", Sink: slow, Inputs: []string{"*"}}},
+		Store:   st,
+		Options: Options{MaxInflight: 8, MaxInflightBytes: 2 * claim, Observer: emitted},
+	}
+	r := New(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	<-emitted
+	s := r.sources[0]
+	window := func() (batches int, bytes int64, waiting bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.mu.window), s.mu.bytes, s.mu.freed != nil
+	}
+	waitFor(t, "an Emit waiting for bytes with 2 batches of the claimed size in flight", func() bool {
+		n, b, w := window()
+		return n == 2 && b == 2*claim && w
+	})
+	close(slow.gate)
+	waitFor(t, "checkpoint 6", func() bool { cp, _ := st.Checkpoint("a"); return string(cp) == "6" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	slow.mu.Lock()
+	got := slow.got
+	slow.mu.Unlock()
+	if len(got) != 6 {
+		t.Fatalf("sink got %d events, want 6", len(got))
+	}
+	if n, b, _ := window(); n != 0 || b != 0 {
+		t.Fatalf("window after the run: %d batches, %d bytes; want none", n, b)
+	}
+}

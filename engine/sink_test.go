@@ -20,6 +20,9 @@ type batchSource struct {
 	schema *event.Schema
 	sizes  []int
 	pad    int // bytes of padding per event
+	// claim, when > 0, is the size per event the source hands the engine
+	// with component.EmitSized instead of letting it take event.Size.
+	claim int64
 }
 
 func (b *batchSource) Run(ctx context.Context, cp []byte, out component.Emitter) error {
@@ -34,7 +37,14 @@ func (b *batchSource) Run(ctx context.Context, cp []byte, out component.Emitter)
 			}
 			evs[i] = event.Event{Op: event.OpCreate, Schema: b.schema, After: after, Source: event.Source{LSN: uint64(id), HasLSN: true}}
 		}
-		if err := out.Emit(ctx, evs, []byte(strconv.FormatInt(id, 10))); err != nil {
+		cp := []byte(strconv.FormatInt(id, 10))
+		var err error
+		if b.claim > 0 {
+			err = component.EmitSized(ctx, out, evs, cp, b.claim*int64(n))
+		} else {
+			err = out.Emit(ctx, evs, cp)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -82,17 +82,33 @@ func newSourceRun(r *Runner, n SourceNode) *sourceRun {
 	return s
 }
 
+var _ component.SizedEmitter = (*sourceRun)(nil)
+
 // Emit implements component.Emitter.
 func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) error {
+	return s.emit(ctx, events, cp, -1)
+}
+
+// EmitSized implements component.SizedEmitter: size is eventsSize(events),
+// taken by the source.
+func (s *sourceRun) EmitSized(ctx context.Context, events []event.Event, cp []byte, size int64) error {
+	return s.emit(ctx, events, cp, size)
+}
+
+// emit is Emit with the batch's size, or -1 when the source did not give it.
+func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, size int64) error {
 	if s.stopped.Load() {
 		return component.ErrStopped
 	}
 	if err := s.r.gate.wait(ctx, s.r.fail); err != nil {
 		return err
 	}
-	// The size is taken once here, for the byte cap and for the sinks'
-	// batching (delivery.size), rather than by each sink runner again.
-	size := eventsSize(events)
+	// The size is taken once here (or by the source), for the byte cap
+	// and for the sinks' batching (delivery.size), rather than by each
+	// sink runner again.
+	if size < 0 {
+		size = eventsSize(events)
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():

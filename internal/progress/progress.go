@@ -58,3 +58,13 @@ func (c counting) Emit(ctx context.Context, evs []event.Event, cp []byte) error 
 	}
 	return err
 }
+
+// EmitSized forwards a sized batch (component.SizedEmitter), so that
+// counting does not hide the size the source knows from the engine.
+func (c counting) EmitSized(ctx context.Context, evs []event.Event, cp []byte, size int64) error {
+	err := component.EmitSized(ctx, c.Emitter, evs, cp, size)
+	if err == nil {
+		c.t.done.Add(int64(len(evs)))
+	}
+	return err
+}

@@ -314,7 +314,7 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 		return err
 	}
 	if r.pending != nil {
-		if err := sn.emitLocked(ctx, r.pending.events, nil); err != nil {
+		if err := sn.emitLocked(ctx, r.pending.events, r.pending.size, nil); err != nil {
 			return err
 		}
 	}
@@ -328,6 +328,11 @@ type chunkEmitter struct{ out component.Emitter }
 
 func (e chunkEmitter) Emit(ctx context.Context, evs []event.Event, _ []byte) error {
 	return e.out.Emit(ctx, evs, nil)
+}
+
+// EmitSized forwards a sized batch (component.SizedEmitter).
+func (e chunkEmitter) EmitSized(ctx context.Context, evs []event.Event, _ []byte, size int64) error {
+	return component.EmitSized(ctx, e.out, evs, nil, size)
 }
 
 // connectOwn opens a regular connection the caller closes (not closed by

@@ -146,7 +146,7 @@ func (w *copyBatcher) decode(s string) error {
 	t0 := time.Now()
 	src := event.Source{TsUs: t0.UnixMicro(), Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true,
 		TxID: w.r.sn.txID, HasTxID: w.r.sn.hasTxID}
-	evs, key, err := decodeCopyRows(s, w.r.t, src, t0.UnixMilli(), w.r.sn.lsnText)
+	evs, key, size, err := decodeCopyRows(s, w.r.t, src, t0.UnixMilli(), w.r.sn.lsnText)
 	if err != nil {
 		var re *copyRowError
 		if !errors.As(err, &re) {
@@ -168,7 +168,13 @@ func (w *copyBatcher) decode(s string) error {
 	w.rows += rows
 	// Every batch of a keyed table carries its last row's key: once it is
 	// emitted, the table's progress is that key (see snapshotter.emit).
-	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key})
+	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key, size: size})
+}
+
+// arrayElemsSize is what an array value's elements add to event.Size.
+func arrayElemsSize(v *event.Value) int64 {
+	one := event.Event{After: []event.Value{*v}}
+	return int64(one.Size()) - int64((&event.Event{After: []event.Value{{}}}).Size()) - int64(len(v.Str))
 }
 
 // copyRowError is decodeCopyRows' error: the row (from 0) and the column
@@ -193,8 +199,11 @@ const maxStackFields = 32
 
 // decodeCopyRows decodes the whole COPY text lines of s into read events of
 // t, each with source src, processing time now and position pos, and
-// returns the last row's key (nil for a keyless table or no rows).
-func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos string) ([]event.Event, []string, error) {
+// returns the last row's key (nil for a keyless table or no rows) and the
+// events' size (event.Size summed), taken row by row while the row's
+// values are still in the cache: the engine would otherwise read every
+// value of the batch again at Emit (component.SizedEmitter).
+func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos string) ([]event.Event, []string, int64, error) {
 	sch := t.sch
 	ncols := len(sch.Columns)
 	var stack [maxStackFields]copyField
@@ -211,6 +220,11 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 	slabRows := max(1, slabBytes/(ncols*valueSize))
 	var slab []event.Value
 	evs := make([]event.Event, rows)
+	// Every row's event.Size is rowSize plus its values' strings (and an
+	// array's elements): taken from the fields just decoded, in the cache,
+	// instead of a pass over the row's values.
+	var size int64
+	rowSize := int64((&event.Event{After: make([]event.Value, ncols), Position: pos}).Size())
 	// A batch without a backslash (no NULL, no escape: the usual case) is
 	// checked once, not line by line.
 	// (A plain if, not a func value: fields must stay on the stack.)
@@ -226,7 +240,7 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 			err = splitCopyLine(line, fields)
 		}
 		if err != nil {
-			return nil, nil, &copyRowError{row: i, col: -1, err: err}
+			return nil, nil, 0, &copyRowError{row: i, col: -1, err: err}
 		}
 		if len(slab) < ncols {
 			slab = make([]event.Value, min(slabRows, rows-i)*ncols)
@@ -239,21 +253,27 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 				continue
 			}
 			// vals is fresh (zero) memory, as decodeInto requires.
-			if err := decodeInto(&vals[c], t.types[c], f.s); err != nil {
-				return nil, nil, &copyRowError{row: i, col: c, err: err}
+			v := &vals[c]
+			if err := decodeInto(v, t.types[c], f.s); err != nil {
+				return nil, nil, 0, &copyRowError{row: i, col: c, err: err}
+			}
+			size += int64(len(v.Str))
+			if v.Kind == event.KindArray {
+				size += arrayElemsSize(v)
 			}
 		}
+		size += rowSize
 		// Field by field: a whole-struct copy into the heap slice takes the
 		// slower bulk write barrier while the GC runs.
 		e := &evs[i]
 		e.Op, e.Schema, e.After, e.Source, e.TsMs, e.Position = event.OpRead, sch, vals, src, now, pos
 	}
 	if rows == 0 || len(sch.KeyIdx) == 0 {
-		return evs, nil, nil
+		return evs, nil, size, nil
 	}
 	key := make([]string, len(sch.KeyIdx))
 	for i, k := range sch.KeyIdx {
 		key[i] = fields[k].s
 	}
-	return evs, key, nil
+	return evs, key, size, nil
 }

@@ -154,7 +154,7 @@ func TestDecodeIntoDifferential(t *testing.T) {
 // with their row and column.
 func TestDecodeCopyRowsErrors(t *testing.T) {
 	tbl := productTable()
-	_, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "")
+	_, _, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "")
 	var re *copyRowError
 	if !errors.As(err, &re) || re.row != 1 || re.col != -1 || !errors.Is(err, errCopyColumns) {
 		t.Fatalf("short line: %v", err)
@@ -162,7 +162,7 @@ func TestDecodeCopyRowsErrors(t *testing.T) {
 	f := strings.Split(productLine(1), "\t")
 	f[5] = "three"
 	bad := strings.Join(f, "\t")
-	_, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "")
+	_, _, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "")
 	if !errors.As(err, &re) || re.row != 1 || re.col != 5 || !errors.Is(err, errSyntax) {
 		t.Fatalf("bad quantity: %v", err)
 	}
@@ -209,7 +209,7 @@ func BenchmarkCopyRows(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1"); err != nil {
+		if _, _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -258,9 +258,18 @@ func TestDecodeCopyRows(t *testing.T) {
 			text.WriteByte('\n')
 		}
 		src := event.Source{TsUs: 7, Snapshot: event.SnapshotTrue, LSN: 9, HasLSN: true}
-		evs, key, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9")
+		evs, key, size, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9")
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The size handed to the engine (component.SizedEmitter) is
+		// event.Size summed, which the engine would take otherwise.
+		var wantSize int64
+		for i := range evs {
+			wantSize += int64(evs[i].Size())
+		}
+		if size != wantSize || size == 0 {
+			t.Errorf("%d columns: size %d, want %d (event.Size summed)", ncols, size, wantSize)
 		}
 		if len(evs) != len(want) {
 			t.Fatalf("%d columns: %d events, want %d", ncols, len(evs), len(want))
@@ -346,4 +355,34 @@ func FuzzFastPaths(f *testing.F) {
 		checkDecode(t, fuzzTypes[int(n)%len(fuzzTypes)], s)
 		checkSplit(t, s, int(n%8))
 	})
+}
+
+// TestDecodeCopyRowsSize: the size decodeCopyRows hands the engine
+// (component.SizedEmitter) is exactly event.Size summed over its events,
+// with NULLs, escapes, strings, and arrays (nested, of strings) among them.
+func TestDecodeCopyRowsSize(t *testing.T) {
+	cols := []event.Column{{Name: "id", Type: event.TypeInt64}, {Name: "s", Type: event.TypeString},
+		{Name: "a", Type: event.TypeString}, {Name: "b", Type: event.TypeString}}
+	types := []*colType{{dec: decInt}, {dec: decString},
+		{dec: decArray, elem: &colType{dec: decInt}, delim: ','},
+		{dec: decArray, elem: &colType{dec: decString}, delim: ','}}
+	tbl := &capturedTable{sch: &event.Schema{Columns: cols, KeyIdx: []int{0}}, types: types}
+	text := "1\tplain\t{1,2,3}\t{x,\"y z\"}\n" +
+		"2\t\\N\t{{1,2},{3,4}}\t\\N\n" +
+		"3\ta\\tb\t{}\t{\"\",NULL,long-enough-string}\n"
+	evs, _, size, err := decodeCopyRows(text, tbl, event.Source{}, 1, "0/16B3748")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for i := range evs {
+		want += int64(evs[i].Size())
+	}
+	if len(evs) != 3 || size != want {
+		t.Fatalf("%d events, size %d; want 3 events of size %d (event.Size summed)", len(evs), size, want)
+	}
+	// Multidimensional arrays are flattened, as Debezium writes them.
+	if n0, n1 := len(evs[0].After[2].Elems()), len(evs[1].After[2].Elems()); n0 != 3 || n1 != 4 {
+		t.Fatalf("arrays of %d and %d elements, want 3 and 4", n0, n1)
+	}
 }

@@ -17,6 +17,9 @@
 //     A chunk is emitted in batches of batch_size rows or 1 MiB of COPY
 //     text, whichever is reached first (batchBytes), so that the memory
 //     of the engine's in-flight window does not grow with the row width.
+//     The decoder sums each batch's event.Size while its rows are in the
+//     cache and hands it to the engine (component.EmitSized), which would
+//     otherwise read every value again at Emit.
 //     Streaming then starts at the slot's consistent point: the snapshot
 //     and the stream neither overlap nor leave a gap.
 //   - Tables without a primary key (or replica identity index) are read by

@@ -22,6 +22,10 @@ type snapBatch struct {
 	events   []event.Event
 	chunkEnd bool
 	lastKey  []string
+	// size is event.Size summed over events, as the decoder took it
+	// (component.SizedEmitter); 0 when unknown, and then the engine
+	// takes it.
+	size int64
 }
 
 // snapshotter reads the captured tables on snapshot_workers connections.
@@ -154,15 +158,16 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 	sn.emitMu.Lock()
 	defer sn.emitMu.Unlock()
 	var evs []event.Event
+	var size int64
 	if sn.held != nil {
-		evs = sn.held.b.events
+		evs, size = sn.held.b.events, sn.held.b.size
 		evs[len(evs)-1].Source.Snapshot = event.SnapshotLast
 	}
 	final := sn.cp.clone()
 	final.Phase = phaseStream
 	final.Tables = nil
 	final.LSN = pglogrepl.LSN(lsn).String()
-	if err := sn.emitLocked(ctx, evs, final.marshal()); err != nil {
+	if err := sn.emitLocked(ctx, evs, size, final.marshal()); err != nil {
 		return err
 	}
 	*cp = *final
@@ -225,7 +230,7 @@ func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) err
 		if len(b.events) > 0 {
 			sn.partial[table] = true
 		}
-		return sn.emitLocked(ctx, b.events, nil)
+		return sn.emitLocked(ctx, b.events, b.size, nil)
 	}
 	// A keyed table's progress is the key of the last row emitted: a
 	// restart reads after it, so the checkpoint covers exactly what was
@@ -233,7 +238,7 @@ func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) err
 	p := sn.cp.Tables[table]
 	prev := p.LastKey
 	p.LastKey = b.lastKey
-	if err := sn.emitLocked(ctx, b.events, sn.checkpoint()); err != nil {
+	if err := sn.emitLocked(ctx, b.events, b.size, sn.checkpoint()); err != nil {
 		p.LastKey = prev
 		return err
 	}
@@ -251,7 +256,8 @@ func (sn *snapshotter) checkpoint() []byte {
 
 // emitLocked emits under emitMu. After one failed Emit nothing more is
 // emitted: a later checkpoint could otherwise claim the rejected rows.
-func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, cp []byte) error {
+// size is the events' size (snapBatch.size), 0 when unknown.
+func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, size int64, cp []byte) error {
 	if sn.failed != nil {
 		return sn.failed
 	}
@@ -261,7 +267,13 @@ func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, cp []b
 		}
 		sn.emitted = true
 	}
-	if err := sn.out.Emit(ctx, evs, cp); err != nil {
+	var err error
+	if size > 0 {
+		err = component.EmitSized(ctx, sn.out, evs, cp, size)
+	} else {
+		err = sn.out.Emit(ctx, evs, cp)
+	}
+	if err != nil {
 		sn.failed = err
 		return err
 	}
@@ -292,7 +304,7 @@ func (sn *snapshotter) finishTable(ctx context.Context, table string, final *sna
 	p := sn.cp.Tables[prev.table]
 	p.Done = true
 	delete(sn.partial, prev.table)
-	if err := sn.emitLocked(ctx, prev.b.events, sn.checkpoint()); err != nil {
+	if err := sn.emitLocked(ctx, prev.b.events, prev.b.size, sn.checkpoint()); err != nil {
 		p.Done = false
 		return err
 	}
