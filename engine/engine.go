@@ -10,13 +10,13 @@
 // under an emit lock); each sink has one runner goroutine that owns the sink
 // (Write and Close are only called there); each source has one committer
 // goroutine that owns the store writes and Committed calls for that
-// source. Back-pressure: a source
-// may have at most Options.MaxInflight batches, and at most
-// Options.MaxInflightBytes bytes of events (event.Size), not yet
-// acknowledged; Emit blocks at either cap. (A source that knows a batch's
-// size hands it over with component.EmitSized; otherwise Emit takes it,
-// once, for the cap and the sinks' batching.) A batch larger than the byte cap
-// is still taken when nothing else is in flight, so a source never stalls.
+// source. Back-pressure: a source may have at most Options.MaxInflight
+// batches, and at most Options.MaxInflightBytes bytes of events
+// (event.Size), not yet acknowledged; Emit blocks at either cap. (A source
+// that knows a batch's size hands it over with component.EmitSized;
+// otherwise Emit takes it, once, for the cap and the sinks' batching.) A
+// batch larger than the byte cap is still taken when nothing else is in
+// flight, so a source never stalls.
 // Memory is therefore bounded by min(MaxInflight × batch size,
 // MaxInflightBytes + one batch) per source, whatever the table, the row or
 // the transaction size (invariant 3): a row count alone does not bound
