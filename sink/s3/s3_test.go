@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -339,5 +340,68 @@ func TestS3AuthFailure(t *testing.T) {
 				t.Fatalf("Write = %v\nwant the permanent error %s<key>%s", err, prefix, suffix)
 			}
 		})
+	}
+}
+
+// readsStore is the S3 client, noting how many bytes of each JSON-lines
+// object the upload read (payloads.served) beside the object's size.
+type readsStore struct {
+	*client
+	mu    sync.Mutex
+	reads []string
+}
+
+func (r *readsStore) put(ctx context.Context, key string, obj object, ct string) error {
+	err := r.client.put(ctx, key, obj, ct)
+	if p, ok := obj.r.(*payloads); ok {
+		r.mu.Lock()
+		r.reads = append(r.reads, fmt.Sprintf("%d of %d", p.served.Load(), obj.size))
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// TestS3PayloadReadOnce: over plain HTTP (SigV4 signs each request's
+// payload, and the server checks it) the SDK is given each request's
+// SHA-256 from the spool's first reading, so the upload reads the object
+// once, to send it, both for a PutObject and for a multipart upload; the
+// objects are exactly the records.
+func TestS3PayloadReadOnce(t *testing.T) {
+	srv := newServer(t)
+	if !strings.HasPrefix(srv.cfg.Endpoint, "http://") {
+		t.Skipf("the S3 server is not plain HTTP (%s): payloads are not signed", srv.cfg.Endpoint)
+	}
+	s := srv.sink(t, t.TempDir(), func(c *Config) {
+		c.FlushSize, c.RotateBytes, c.PartSize, c.MultipartThreshold = 0, 12<<20, 5<<20, 5<<20
+	})
+	rs := &readsStore{client: s.store.(*client)}
+	s.store = rs
+	pad := strings.Repeat("x", 1000)
+	var evs []event.Event
+	var want strings.Builder
+	for i := 1; i <= 13000; i++ { // one object of 3 parts, one PutObject
+		e := change(i, event.OpCreate)
+		e.After[1] = event.String(pad)
+		e.Source.TsUs = baseMs * 1000 // one partition
+		evs = append(evs, e)
+		fmt.Fprintf(&want, "{\"id\":%d,\"name\":\"%s\",\"__op\":\"c\",\"__lsn\":%d}\n", i, pad, 0x1000*i-8)
+	}
+	write(t, s, evs)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	keys := srv.keys(t) // in upload order: one partition, names by position
+	var all strings.Builder
+	var wantReads []string
+	for _, k := range keys {
+		b := srv.get(t, k)
+		all.Write(b)
+		wantReads = append(wantReads, fmt.Sprintf("%d of %d", len(b), len(b)))
+	}
+	if len(keys) != 2 || all.String() != want.String() {
+		t.Fatalf("objects %v: %d bytes, want 2 objects of %d bytes", keys, all.Len(), want.Len())
+	}
+	if got, want := strings.Join(rs.reads, ", "), strings.Join(wantReads, ", "); got != want {
+		t.Errorf("bytes of each object read by its upload: %s, want %s (once, to send it)", got, want)
 	}
 }
