@@ -46,9 +46,9 @@ type payloads struct {
 	marks  []payloadMark
 	// sums holds the hex SHA-256 of byte ranges of the object, by range.
 	sums map[byteRange]string
-	// served counts the bytes ReadAt returned (tests: the reads of an
-	// upload).
-	served atomic.Int64
+	// hashed and unhashed count the requests whose body is a range of
+	// this object, by whether sums held its hash (tests).
+	hashed, unhashed atomic.Int32
 
 	mu      sync.Mutex
 	cursors [8]payloadCursor // where recent reads ended; obj < 0: unused
@@ -195,7 +195,6 @@ func (p *payloads) ReadAt(b []byte, off int64) (int, error) {
 	p.cursors[p.nextCur] = c
 	p.nextCur = (p.nextCur + 1) % len(p.cursors)
 	p.mu.Unlock()
-	p.served.Add(int64(n))
 	if n < len(b) {
 		return n, io.EOF
 	}
@@ -204,7 +203,15 @@ func (p *payloads) ReadAt(b []byte, off int64) (int, error) {
 
 // sum returns the SHA-256 (hex) of the object's bytes in r, if the first
 // pass computed it.
-func (p *payloads) sum(r byteRange) string { return p.sums[r] }
+func (p *payloads) sum(r byteRange) string {
+	h := p.sums[r]
+	if h == "" {
+		p.unhashed.Add(1)
+	} else {
+		p.hashed.Add(1)
+	}
+	return h
+}
 
 // payloadCursor is a place in the object: obj is the offset in the object,
 // file that of the same byte in the spool file, left the bytes of the

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 )
@@ -357,6 +359,15 @@ func TestHashPart(t *testing.T) {
 		}
 		if got := cl.hashPart(c.size); got != c.want {
 			t.Errorf("%s, %d bytes: part %d, want %d", c.endpoint, c.size, got, c.want)
+		}
+		// Over plain HTTP, parts carry no CRC32 of their own, which the
+		// SDK would compute in a reading of each part before sending it.
+		wantCRC := aws.RequestChecksumCalculationWhenSupported
+		if strings.HasPrefix(strings.ToLower(c.endpoint), "http://") {
+			wantCRC = aws.RequestChecksumCalculationWhenRequired
+		}
+		if got := cl.up.RequestChecksumCalculation; got != wantCRC {
+			t.Errorf("%s: the uploader's checksums %v, want %v", c.endpoint, got, wantCRC)
 		}
 	}
 }
