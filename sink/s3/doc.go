@@ -22,6 +22,14 @@
 // upload straight from its sealed spool file, the record heads skipped
 // (payloads.go: no copy of the object is written, nothing is re-encoded); a
 // Parquet object is built from the spooled rows in a file beside it first.
+// The sealed file is read once whole before the upload, checking every
+// record's checksums; over plain HTTP, where SigV4 signs each request's
+// payload with its SHA-256 (which S3 checks), that reading also hashes the
+// ranges the requests send (the object, or each part), and the SDK is
+// given those hashes instead of reading each body once more to hash it;
+// parts then carry no CRC32 of their own (the signed hash guards them).
+// Over HTTPS the SDK sends UNSIGNED-PAYLOAD (TLS guards the bytes) and
+// nothing is hashed.
 // Write appends records to a spool file as its 1 MiB buffer fills and
 // fsyncs once at the end, so its memory does not grow with the batch.
 //

@@ -137,7 +137,11 @@ func (s *Sink) put(ctx context.Context, sp *spool) error {
 		}
 		obj = object{name: path, r: f, size: st.Size()}
 	} else {
-		p, err := openPayloads(sp)
+		var part int64
+		if h, ok := s.store.(payloadHasher); ok {
+			part = h.hashPart(sp.bytes)
+		}
+		p, err := openPayloads(sp, part)
 		if err != nil {
 			return err
 		}

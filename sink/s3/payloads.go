@@ -1,12 +1,16 @@
 package s3
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // payloads is a JSON-lines object read straight from its sealed spool
@@ -25,6 +29,14 @@ import (
 // walks the heads from it, through a buffer of windowBytes. A sealed spool file is never written again, so
 // reading its heads a second time needs no checksum: their values were
 // checked by the first pass, and the lengths are checked against the index.
+//
+// When the upload signs its payload (SigV4 over plain HTTP: the SDK then
+// reads every request's body once to hash it before sending it), the first
+// pass also computes the SHA-256 of each request's byte range (the whole
+// object, or each part of a multipart upload), so that the SDK's own
+// hashing pass is skipped (see knownPayloadHash): the object is read twice
+// in all, not three times. A hash is only ever used for the exact range it
+// was computed over, from the bytes the checksums were checked on.
 type payloads struct {
 	f      *os.File
 	path   string
@@ -32,6 +44,11 @@ type payloads struct {
 	size   int64 // object bytes
 	end    int64 // file bytes
 	marks  []payloadMark
+	// sums holds the hex SHA-256 of byte ranges of the object, by range.
+	sums map[byteRange]string
+	// hashed and unhashed count the requests whose body is a range of
+	// this object, by whether sums held its hash (tests).
+	hashed, unhashed atomic.Int32
 
 	mu      sync.Mutex
 	cursors [8]payloadCursor // where recent reads ended; obj < 0: unused
@@ -44,8 +61,46 @@ type payloadMark struct{ obj, file int64 }
 
 const markEvery = 64
 
-// openPayloads opens the sealed spool sp as its JSON-lines object.
-func openPayloads(sp *spool) (*payloads, error) {
+// byteRange is a range of an object's bytes: off and length.
+type byteRange struct{ off, n int64 }
+
+// partHasher hashes an object's bytes in consecutive ranges of part bytes
+// (the last one shorter).
+type partHasher struct {
+	part  int64
+	h     hash.Hash
+	start int64 // where the current range starts
+	n     int64 // bytes of it hashed so far
+	sums  map[byteRange]string
+}
+
+func (ph *partHasher) write(b []byte) {
+	for len(b) > 0 {
+		k := min(int64(len(b)), ph.part-ph.n)
+		ph.h.Write(b[:k])
+		ph.n += k
+		b = b[k:]
+		if ph.n == ph.part {
+			ph.end()
+		}
+	}
+}
+
+// end closes the current range, if it holds any byte.
+func (ph *partHasher) end() {
+	if ph.n == 0 {
+		return
+	}
+	ph.sums[byteRange{ph.start, ph.n}] = hex.EncodeToString(ph.h.Sum(nil))
+	ph.h.Reset()
+	ph.start += ph.n
+	ph.n = 0
+}
+
+// openPayloads opens the sealed spool sp as its JSON-lines object. With
+// part > 0 the first pass also hashes the object in ranges of part bytes
+// (payloads.sums).
+func openPayloads(sp *spool, part int64) (*payloads, error) {
 	f, err := os.Open(sp.path)
 	if err != nil {
 		return nil, fmt.Errorf("s3 sink: open spool: %w", err)
@@ -56,6 +111,10 @@ func openPayloads(sp *spool) (*payloads, error) {
 	if p.format == 1 {
 		head, off = frameHead1, 0
 	}
+	var ph *partHasher
+	if part > 0 {
+		ph = &partHasher{part: part, h: sha256.New(), sums: map[byteRange]string{}}
+	}
 	recs := 0
 	err = sp.replayFile(f, false, func(flags byte, _ pos, _ int64, payload []byte) error {
 		if flags&recHeader == 0 {
@@ -64,6 +123,9 @@ func openPayloads(sp *spool) (*payloads, error) {
 			}
 			recs++
 			p.size += int64(len(payload))
+			if ph != nil {
+				ph.write(payload)
+			}
 		}
 		off += head + int64(len(payload))
 		return nil
@@ -76,6 +138,10 @@ func openPayloads(sp *spool) (*payloads, error) {
 		return nil, err
 	}
 	p.end = off
+	if ph != nil {
+		ph.end()
+		p.sums = ph.sums
+	}
 	for i := range p.cursors {
 		p.cursors[i].obj = -1
 	}
@@ -133,6 +199,18 @@ func (p *payloads) ReadAt(b []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// sum returns the SHA-256 (hex) of the object's bytes in r, if the first
+// pass computed it.
+func (p *payloads) sum(r byteRange) string {
+	h := p.sums[r]
+	if h == "" {
+		p.unhashed.Add(1)
+	} else {
+		p.hashed.Add(1)
+	}
+	return h
 }
 
 // payloadCursor is a place in the object: obj is the offset in the object,

@@ -3,8 +3,11 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -66,7 +72,7 @@ func TestPayloadsReadAt(t *testing.T) {
 		}
 	}
 	sp, want := sealedSpool(t, sizes)
-	p, err := openPayloads(sp)
+	p, err := openPayloads(sp, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +139,7 @@ func TestPayloadsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp.count = 3
-	_, err = openPayloads(sp)
+	_, err = openPayloads(sp, 0)
 	if err == nil || !strings.Contains(err.Error(), "record 3 (bytes ") || !strings.Contains(err.Error(), "fails its checksum") {
 		t.Fatalf("openPayloads = %v, want the damage of record 3", err)
 	}
@@ -254,5 +260,114 @@ func TestUploadOverlapsSpooling(t *testing.T) {
 	checkObjects(t, store, map[string]string{key(1, 3): rows(1, 3), key(4, 6): rows(4, 6)})
 	if got := strings.Join(store.puts, " "); got != key(1, 3)+" "+key(4, 6) {
 		t.Errorf("puts %s", got)
+	}
+}
+
+// TestPayloadsPartHashes: the first reading of a spool hashes the object in
+// ranges of the part size (the last one shorter), each range's SHA-256
+// that of exactly its bytes; knownPayloadHash finds a range's hash for a
+// body that is that range of the object (put's section, or the uploader's
+// section of it), and for nothing else.
+func TestPayloadsPartHashes(t *testing.T) {
+	var sizes []int
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 500 {
+		sizes = append(sizes, r.IntN(2000))
+		if i%50 == 7 {
+			sizes = append(sizes, 0, windowBytes+r.IntN(windowBytes))
+		}
+	}
+	sp, want := sealedSpool(t, sizes)
+	sp.count = len(sizes)
+	const part = 100_003
+	p, err := openPayloads(sp, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	wantSums := map[byteRange]string{}
+	for off := int64(0); off < int64(len(want)); off += part {
+		end := min(off+part, int64(len(want)))
+		h := sha256.Sum256(want[off:end])
+		wantSums[byteRange{off, end - off}] = hex.EncodeToString(h[:])
+	}
+	if !maps.Equal(p.sums, wantSums) {
+		t.Fatalf("%d sums, want %d (object of %d bytes)", len(p.sums), len(wantSums), len(want))
+	}
+	body := io.NewSectionReader(p, 0, p.size) // as put makes it
+	second := byteRange{part, part}
+	for _, c := range []struct {
+		name string
+		body io.Reader
+		want string
+	}{
+		{"the first part, through put's body", io.NewSectionReader(body, 0, part), wantSums[byteRange{0, part}]},
+		{"the second part", io.NewSectionReader(body, part, part), wantSums[second]},
+		{"the second part, straight from the object", io.NewSectionReader(p, part, part), wantSums[second]},
+		{"a part one byte short", io.NewSectionReader(body, part, part-1), ""},
+		{"a part one byte off", io.NewSectionReader(body, part+1, part), ""},
+		{"the whole object (not one range)", body, ""},
+		{"another reader", bytes.NewReader(want[:part]), ""},
+		{"no body", nil, ""},
+	} {
+		if got := knownPayloadHash(c.body); got != c.want {
+			t.Errorf("%s: hash %q, want %q", c.name, got, c.want)
+		}
+	}
+	read := io.NewSectionReader(body, part, part)
+	read.Read(make([]byte, 10))
+	if got := knownPayloadHash(read); got != "" {
+		t.Errorf("a body read from already: hash %q, want none (the SDK hashes from where it stands)", got)
+	}
+
+	// Without a part size nothing is hashed.
+	q, err := openPayloads(sp, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.close()
+	if len(q.sums) != 0 {
+		t.Errorf("%d sums without a part size", len(q.sums))
+	}
+}
+
+// TestHashPart: the ranges hashed for an upload are those its requests
+// send, and only over plain HTTP.
+func TestHashPart(t *testing.T) {
+	cfg := rowConfig()
+	cfg.PartSize, cfg.MultipartThreshold = 16<<20, 8<<20
+	for _, c := range []struct {
+		endpoint string
+		size     int64
+		want     int64
+	}{
+		{"http://127.0.0.1:9000", 1, 1},
+		{"http://127.0.0.1:9000", 8<<20 - 1, 8<<20 - 1},       // PutObject
+		{"http://127.0.0.1:9000", 12 << 20, 12 << 20},         // the uploader sends one part
+		{"http://127.0.0.1:9000", 16 << 20, 16 << 20},         // the same
+		{"HTTP://127.0.0.1:9000", 16<<20 + 1, 16 << 20},       // parts
+		{"http://127.0.0.1:9000", 10000 * 16 << 20, 0},        // the uploader's own part size
+		{"http://127.0.0.1:9000", 10000*16<<20 - 1, 16 << 20}, // 10,000 parts
+		{"http://127.0.0.1:9000", 0, 0},
+		{"https://s3.example.com", 1 << 20, 0}, // UNSIGNED-PAYLOAD: nothing to hash
+		{"", 1 << 20, 0},                       // AWS, over HTTPS
+	} {
+		cfg.Endpoint = c.endpoint
+		cl, err := newClient(cfg, component.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.hashPart(c.size); got != c.want {
+			t.Errorf("%s, %d bytes: part %d, want %d", c.endpoint, c.size, got, c.want)
+		}
+		// Over plain HTTP, parts carry no CRC32 of their own, which the
+		// SDK would compute in a reading of each part before sending it.
+		wantCRC := aws.RequestChecksumCalculationWhenSupported
+		if strings.HasPrefix(strings.ToLower(c.endpoint), "http://") {
+			wantCRC = aws.RequestChecksumCalculationWhenRequired
+		}
+		if got := cl.up.RequestChecksumCalculation; got != wantCRC {
+			t.Errorf("%s: the uploader's checksums %v, want %v", c.endpoint, got, wantCRC)
+		}
 	}
 }

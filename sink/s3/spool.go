@@ -310,6 +310,9 @@ func readSpool(r io.Reader, fresh bool, fn recordFn) (int64, int, error) {
 			return 0, 2, nil // cut inside the magic line: nothing was acknowledged
 		}
 		rd := &recordReader{r: r, fresh: fresh, off: int64(n)}
+		if br, ok := r.(*bufio.Reader); ok && !fresh {
+			rd.br = br
+		}
 		end, err := rd.read2(fn)
 		return end, 2, err
 	case n < len(magic):
@@ -332,7 +335,11 @@ func readSpool(r io.Reader, fresh bool, fn recordFn) (int64, int, error) {
 var v1Header = []byte{recHeader, 0, 0, 0, 0, 0, 0}
 
 type recordReader struct {
-	r     io.Reader
+	r io.Reader
+	// br is r when it is a bufio.Reader and payloads need not be fresh:
+	// a payload that fits its buffer is then handed to fn in place, not
+	// copied.
+	br    *bufio.Reader
 	fresh bool
 	buf   []byte
 	off   int64 // where the next record starts
@@ -363,6 +370,18 @@ func (rd *recordReader) body(size int) (b []byte, short bool, err error) {
 			return nil, false, err
 		}
 		return b, len(b) < size, nil
+	}
+	if rd.br != nil && size <= rd.br.Size() {
+		b, err := rd.br.Peek(size)
+		switch {
+		case err == nil:
+			rd.br.Discard(size)
+			return b, false, nil
+		case err == io.EOF:
+			return b, true, nil
+		default:
+			return nil, false, err
+		}
 	}
 	if rd.fresh || cap(rd.buf) < size {
 		rd.buf = make([]byte, size)

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/sluice-dev/sluice/component"
 )
@@ -22,6 +26,15 @@ import (
 // logic without a server use another).
 type objectStore interface {
 	put(ctx context.Context, key string, obj object, contentType string) error
+}
+
+// payloadHasher is implemented by stores that sign request payloads: for
+// an object of size bytes, hashPart returns the length of the byte ranges
+// its requests send (the whole object, or the parts of a multipart upload),
+// so that the spool's first reading can hash them (payloads.sums); 0 when
+// no hash is wanted or the ranges are not known in advance.
+type payloadHasher interface {
+	hashPart(size int64) int64
 }
 
 // object is an object's bytes: a built Parquet file, or a JSON-lines
@@ -44,7 +57,13 @@ type client struct {
 	api       *s3.Client
 	up        *manager.Uploader
 	threshold int64
-	refused   component.AuthError // the message of refused credentials, less the reason
+	partSize  int64
+	// signed: the endpoint is plain HTTP, where the SDK signs each
+	// request's payload (SigV4 with the body's SHA-256, which S3 checks);
+	// over HTTPS it sends UNSIGNED-PAYLOAD (TLS protects the body) and
+	// hashes nothing.
+	signed  bool
+	refused component.AuthError // the message of refused credentials, less the reason
 }
 
 // newClient builds the client; env names the sink's keys in messages.
@@ -73,7 +92,14 @@ func newClient(cfg Config, env component.Env) (*client, error) {
 	if ac.Region == "" {
 		ac.Region = "us-east-1"
 	}
+	signed := false
+	if u, err := url.Parse(cfg.Endpoint); err == nil && strings.EqualFold(u.Scheme, "http") {
+		signed = true
+	}
 	api := s3.NewFromConfig(ac, func(o *s3.Options) {
+		if signed {
+			o.APIOptions = append(o.APIOptions, addKnownPayloadHash)
+		}
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
@@ -90,6 +116,14 @@ func newClient(cfg Config, env component.Env) (*client, error) {
 		u.PartSize = cfg.PartSize
 		u.Concurrency = cfg.UploadConcurrency
 		u.LeavePartsOnError = false
+		if signed {
+			// The uploader adds a CRC32 checksum to every part by
+			// default, which over plain HTTP costs a reading of the part
+			// of its own (over HTTPS it is a trailer, computed as the
+			// part is sent). A signed part's SHA-256, which S3 checks,
+			// already guards its bytes; leave it out, as PutObject does.
+			u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		}
 	})
 	threshold := cfg.MultipartThreshold
 	if threshold <= 0 {
@@ -106,7 +140,74 @@ func newClient(cfg Config, env component.Env) (*client, error) {
 		refused.Keys = "the AWS environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials; " +
 			env.Key("access_key_id") + " is not set)"
 	}
-	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold, refused: refused}, nil
+	return &client{bucket: cfg.Bucket, api: api, up: up, threshold: threshold, partSize: cfg.PartSize, signed: signed, refused: refused}, nil
+}
+
+// hashPart implements payloadHasher, following put: an object below the
+// threshold is one PutObject, and so is one of at most part_size bytes
+// (the uploader sends it whole); a larger one goes in parts of part_size,
+// unless that makes more parts than S3 allows (the uploader then picks a
+// larger part size itself, and the SDK hashes the parts).
+func (c *client) hashPart(size int64) int64 {
+	switch {
+	case !c.signed || size <= 0:
+		return 0
+	case size < c.threshold || size <= c.partSize:
+		return size
+	case size/c.partSize >= int64(manager.MaxUploadParts):
+		return 0
+	}
+	return c.partSize
+}
+
+// addKnownPayloadHash gives the SDK the SHA-256 of a PutObject or
+// UploadPart body that is a range of a payloads object whose first reading
+// hashed that very range, so that its ComputePayloadSHA256 step (which
+// skips a request whose hash is set) does not read the body once more to
+// hash it. Any other body is left to the SDK.
+func addKnownPayloadHash(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("SluiceKnownPayloadHash",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			var body io.Reader
+			switch p := in.Parameters.(type) {
+			case *s3.PutObjectInput:
+				body = p.Body
+			case *s3.UploadPartInput:
+				body = p.Body
+			}
+			if h := knownPayloadHash(body); h != "" {
+				ctx = v4.SetPayloadHash(ctx, h)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// knownPayloadHash returns the hash the first reading of a payloads object
+// computed for body, a section (possibly of a section) of it that nothing
+// has read yet (the SDK hashes a body from where it stands); "" when there
+// is none.
+func knownPayloadHash(body io.Reader) string {
+	sr, ok := body.(*io.SectionReader)
+	if !ok {
+		return ""
+	}
+	if pos, err := sr.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
+		return ""
+	}
+	var off int64
+	size := sr.Size()
+	for {
+		r, base, _ := sr.Outer()
+		off += base
+		switch o := r.(type) {
+		case *io.SectionReader: // the uploader's part of put's body
+			sr = o
+			continue
+		case *payloads:
+			return o.sum(byteRange{off, size})
+		}
+		return ""
+	}
 }
 
 // put uploads obj as key, in parts when it is large. Putting the same key
