@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"github.com/expr-lang/expr/internal/methods"
 	"math"
 	"reflect"
 	"strconv"
@@ -562,7 +563,7 @@ func get(params ...any) (out any, err error) {
 	// Methods can be defined on any type.
 	if v.NumMethod() > 0 {
 		if methodName, ok := i.(string); ok {
-			method := v.MethodByName(methodName)
+			method := methods.ValueMethodByName(v, methodName)
 			if method.IsValid() {
 				return method.Interface(), nil
 			}

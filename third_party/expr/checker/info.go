@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"github.com/expr-lang/expr/internal/methods"
 	"reflect"
 
 	"github.com/expr-lang/expr/ast"
@@ -39,7 +40,7 @@ func MethodIndex(c *Cache, env Nature, node ast.Node) (bool, int, string) {
 		if name, ok := n.Property.(*ast.StringNode); ok {
 			base := n.Node.Type()
 			if base != nil && base.Kind() != reflect.Interface {
-				if m, ok := base.MethodByName(name.Value); ok {
+				if m, ok := methods.TypeMethodByName(base, name.Value); ok {
 					return true, m.Index, name.Value
 				}
 			}

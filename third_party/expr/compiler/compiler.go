@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"github.com/expr-lang/expr/internal/methods"
 	"math"
 	"reflect"
 	"regexp"
@@ -783,7 +784,7 @@ func (c *compiler) CallNode(node *ast.CallNode) {
 		switch callee := node.Callee.(type) {
 		case *ast.MemberNode:
 			if prop, ok := callee.Property.(*ast.StringNode); ok {
-				if _, ok = callee.Node.Type().MethodByName(prop.Value); ok && callee.Node.Type().Kind() != reflect.Interface {
+				if _, ok = methods.TypeMethodByName(callee.Node.Type(), prop.Value); ok && callee.Node.Type().Kind() != reflect.Interface {
 					fnInOffset = 1
 					fnNumIn--
 				}

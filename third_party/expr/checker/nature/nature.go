@@ -2,6 +2,7 @@ package nature
 
 import (
 	"fmt"
+	"github.com/expr-lang/expr/internal/methods"
 	"reflect"
 	"time"
 
@@ -437,8 +438,12 @@ func (n *Nature) All(c *Cache) map[string]Nature {
 		return table
 	}
 
-	for i := 0; i < n.NumMethods(c); i++ {
-		method := n.Type.Method(i)
+	// sluice: the methods by name (internal/methods), not by index.
+	for _, name := range methods.Names {
+		method, ok := methods.TypeMethodByName(n.Type, name)
+		if !ok || !method.IsExported() {
+			continue
+		}
 		nt := c.FromType(method.Type)
 		if nt.TypeData == nil {
 			nt.TypeData = new(TypeData)

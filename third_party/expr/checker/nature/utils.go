@@ -1,6 +1,7 @@
 package nature
 
 import (
+	"github.com/expr-lang/expr/internal/methods"
 	"reflect"
 
 	"github.com/expr-lang/expr/internal/deref"
@@ -186,10 +187,10 @@ func StructFields(c *Cache, t reflect.Type) map[string]Nature {
 }
 
 type methodset struct {
-	rType          reflect.Type
-	kind           reflect.Kind
-	methods        map[string]*method
-	numMethod, idx int
+	rType     reflect.Type
+	kind      reflect.Kind
+	methods   map[string]*method
+	numMethod int
 }
 
 type method struct {
@@ -199,15 +200,13 @@ type method struct {
 
 func (s *methodset) method(c *Cache, name string) *method {
 	if s.methods == nil {
-		s.methods = make(map[string]*method, s.numMethod)
+		s.methods = make(map[string]*method)
 	} else if m := s.methods[name]; m != nil {
 		return m
 	}
-	for ; s.idx < s.numMethod; s.idx++ {
-		rm := s.rType.Method(s.idx)
-		if !rm.IsExported() {
-			continue
-		}
+	// sluice: looked up by name (internal/methods), not by index, so that
+	// the linker can drop the methods no expression can call.
+	if rm, ok := methods.TypeMethodByName(s.rType, name); ok && rm.IsExported() {
 		nt := c.FromType(rm.Type)
 		if s.rType.Kind() != reflect.Interface {
 			nt.Method = true
@@ -225,9 +224,7 @@ func (s *methodset) method(c *Cache, name string) *method {
 			nature: nt,
 		}
 		s.methods[rm.Name] = m
-		if rm.Name == name {
-			return m
-		}
+		return m
 	}
 	return nil
 }
