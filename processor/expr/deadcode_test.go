@@ -4,7 +4,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,12 +24,11 @@ func TestLinkerDropsUncalledMethods(t *testing.T) {
 		t.Skip("links a program")
 	}
 	bin := filepath.Join(t.TempDir(), "deadcode")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(gobin, "build", "-o", bin, "./testdata/deadcode").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "./testdata/deadcode").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build ./testdata/deadcode: %v\n%s", err, out)
 	}
-	out, err = exec.Command(gobin, "tool", "nm", bin).CombinedOutput()
+	out, err = exec.Command("go", "tool", "nm", bin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go tool nm: %v\n%s", err, out)
 	}
