@@ -56,7 +56,7 @@
 // largest source of noise. Peak RSS is each child's VmHWM (see
 // child.sampleHWM), and every sluice peak RSS row has a sibling with the
 // highest RssAnon sampled (private memory: VmHWM also counts the resident
-// pages of the executable, about 60 MB of sluice's); CPU time is the child's user + system time from rusage,
+// pages of the executable, about 50 MB of sluice's); CPU time is the child's user + system time from rusage,
 // the figure to compare on a busy machine. With -sluice-cpuprofile every
 // sluice run writes a CPU profile and the report ends with the heaviest
 // functions of each (profile.go). Every wait has a deadline, every

@@ -42,7 +42,7 @@ type child struct {
 	peakHWM atomic.Int64 // the highest VmHWM sampled while it ran
 	// peakAnon is the highest RssAnon sampled while it ran: private memory
 	// (heap, stacks), without the file-backed pages of the binary that
-	// VmHWM also counts (about 60 MB of sluice's executable are resident
+	// VmHWM also counts (about 50 MB of sluice's executable are resident
 	// once it started; they are shared and the kernel can drop them).
 	peakAnon atomic.Int64
 }
@@ -308,7 +308,7 @@ func parseStatus(s string) procStatus {
 
 // addAnon adds, after a "peak RSS" row (key rssKey), the peak RssAnon of
 // the same run as a sibling row: VmHWM counts the binary's file-backed
-// pages too (about 60 MB of sluice's are resident after start-up), RssAnon
+// pages too (about 50 MB of sluice's are resident after start-up), RssAnon
 // only the private memory that the process itself allocates.
 func (b *bench) addAnon(sec, rssKey, label string, anon int64) {
 	if anon <= 0 {

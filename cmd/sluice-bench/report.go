@@ -175,7 +175,7 @@ func (r *report) markdown(w io.Writer) {
 	if len(r.Profiles) > 0 {
 		fmt.Fprintln(w, "- sluice ran with --cpuprofile (a few per cent slower); the heaviest functions of each run are at the end")
 	}
-	fmt.Fprintln(w, "- MB = 10^6 bytes of COPY text output; RSS is the child's peak VmHWM, sampled from /proc every 10 ms (rusage's maxrss would count the benchmark's own memory: Go's exec starts the child from the parent's); VmHWM includes the resident file-backed pages of the executable (about 60 MB of sluice's), so each peak RSS row has a sibling \"peak RssAnon\" row: the highest RssAnon sampled, the private memory (heap, stacks) alone; CPU time is the child's own (rusage), the server's is not included")
+	fmt.Fprintln(w, "- MB = 10^6 bytes of COPY text output; RSS is the child's peak VmHWM, sampled from /proc every 10 ms (rusage's maxrss would count the benchmark's own memory: Go's exec starts the child from the parent's); VmHWM includes the resident file-backed pages of the executable (about 50 MB of sluice's), so each peak RSS row has a sibling \"peak RssAnon\" row: the highest RssAnon sampled, the private memory (heap, stacks) alone; CPU time is the child's own (rusage), the server's is not included")
 	fmt.Fprintln(w)
 	section := ""
 	for _, f := range r.Figures {

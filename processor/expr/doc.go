@@ -99,6 +99,15 @@
 // without a static type, which the operators do not reach; compare it
 // through decimal(x) or read it by name.
 //
+// Methods: an expression calls the methods of the values it holds
+// (tstz.Year(), t.In(timezone("Asia/Kolkata")).Hour(), d.Hours()) for
+// time.Time, time.Duration, time.Month, time.Weekday, *time.Location and
+// Decimal. expr-lang is built from third_party/expr, which looks methods
+// up by constant names (its SLUICE.md): a lookup by a name the compiler
+// cannot see makes the Go linker keep every exported method of the whole
+// program, 20 MB of sluice's executable (TestLinkerDropsUncalledMethods,
+// TestMethodNamesCover).
+//
 // Integer arithmetic is expr-lang's: 64-bit, wrapping on overflow as Go
 // does, and / between integers gives a float. Use decimal(x) for exact
 // results beyond 2^63.
