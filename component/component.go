@@ -85,6 +85,29 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// A FlushingSink makes its writes durable in a step of their own, so the
+// engine can hand it the next events while the previous ones are being made
+// durable (the file sink encodes and writes the next batch while the last
+// one is fsynced). WriteBuffered writes events in order after everything
+// handed over before, without waiting for durability, and keeps no
+// reference to events once it returns; Flush makes durable every event a
+// WriteBuffered that returned before Flush was called wrote.
+//
+// The engine calls Write, WriteBuffered and Close from the sink's one
+// goroutine, and Flush from another, one Flush at a time, possibly while
+// WriteBuffered runs; never Write or Close while a Flush runs. It
+// acknowledges events only after a Flush that covers them returned nil.
+// When Flush fails, the engine writes every event not yet acknowledged
+// again, in order, with Write (the sink must leave itself ready for that,
+// e.g. reopen its file): events may then be written twice, as after a
+// crash, and none is lost. A WriteBuffered error is handled the same way,
+// after the Flush in flight returned.
+type FlushingSink interface {
+	Sink
+	WriteBuffered(ctx context.Context, events []event.Event) error
+	Flush(ctx context.Context) error
+}
+
 // ErrStopped is returned by Emit once the pipeline is shutting down.
 var ErrStopped = errors.New("pipeline is stopping")
 

@@ -109,11 +109,15 @@ func (s *sinkRunner) loop(ctx, startCtx context.Context) {
 		}
 		return
 	}
+	if fs, ok := s.node.Sink.(component.FlushingSink); ok {
+		s.loopFlushing(ctx, fs)
+		return
+	}
 	var batch []*delivery
 	for d := range s.in {
 		batch, _ = s.gather(batch, d)
 		// A closed channel ends the range loop after this batch is written.
-		err := s.writeAll(ctx, batch)
+		err := s.writeAll(ctx, batch, s.write)
 		if err != nil {
 			s.r.fatal(err)
 			// Keep consuming so that Emit never blocks on a dead sink; the
@@ -127,6 +131,154 @@ func (s *sinkRunner) loop(ctx, startCtx context.Context) {
 			batch[i] = nil
 		}
 	}
+}
+
+// loopFlushing is loop for a FlushingSink: each batch is written with
+// WriteBuffered and made durable by a Flush that runs on its own goroutine
+// while the next batches are written, so encoding and writing overlap the
+// fsync. One Flush at a time covers everything written before it started;
+// the deliveries written while it runs wait for the next one. Deliveries
+// are acknowledged, in order, only after a Flush that covers them returned
+// nil. After a failed Flush or WriteBuffered, every delivery not yet
+// acknowledged is written again with the retrying Write path, in order
+// (component.FlushingSink), and the loop goes on.
+func (s *sinkRunner) loopFlushing(ctx context.Context, fs component.FlushingSink) {
+	var (
+		batch    []*delivery
+		written  []*delivery // written, for the next Flush
+		flushing []*delivery // covered by the Flush in flight
+		done     = make(chan error, 1)
+		inFlight bool
+	)
+	buffered := func(ctx context.Context, events []event.Event) error {
+		if o := s.r.obs.write; o != nil {
+			start := time.Now()
+			err := fs.WriteBuffered(ctx, events)
+			o.ObserveWrite(s.node.Name, len(events), eventsSize(events), time.Since(start), err)
+			return err
+		}
+		return fs.WriteBuffered(ctx, events)
+	}
+	startFlush := func() {
+		flushing, written = written, flushing[:0]
+		inFlight = true
+		go func() { done <- fs.Flush(ctx) }()
+	}
+	ack := func(ds []*delivery) {
+		for i, d := range ds {
+			d.t.ack()
+			ds[i] = nil
+		}
+	}
+	// rewrite writes every delivery not yet acknowledged again, in
+	// order, with the retrying Write path; no Flush is in flight.
+	rewrite := func(cause error) error {
+		pending := append(append([]*delivery(nil), flushing...), written...)
+		clear(flushing)
+		clear(written)
+		flushing, written = flushing[:0], written[:0]
+		if len(pending) == 0 {
+			return nil
+		}
+		s.r.log.Warn("sink failed to make buffered writes durable; writing them again", "sink", s.node.Name, "events", countEvents(pending), "err", cause)
+		if err := s.writeAll(ctx, pending, s.write); err != nil {
+			return err
+		}
+		ack(pending)
+		return nil
+	}
+	// settle waits for the Flush in flight and acknowledges what it
+	// covered, or writes it again.
+	settle := func() error {
+		if !inFlight {
+			return nil
+		}
+		err := <-done
+		inFlight = false
+		if err != nil {
+			return rewrite(err)
+		}
+		ack(flushing)
+		flushing = flushing[:0]
+		return nil
+	}
+	fail := func(err error) {
+		s.r.fatal(err)
+		// Nothing more is acknowledged; Emit never blocks on a dead sink.
+		if inFlight {
+			<-done
+		}
+		for range s.in {
+		}
+	}
+	open := true
+	for open {
+		var d *delivery
+		if inFlight {
+			select {
+			case d, open = <-s.in:
+			case err := <-done:
+				inFlight = false
+				if err != nil {
+					if err := rewrite(err); err != nil {
+						fail(err)
+						return
+					}
+				} else {
+					ack(flushing)
+					flushing = flushing[:0]
+				}
+				if len(written) > 0 {
+					startFlush()
+				}
+				continue
+			}
+		} else {
+			d, open = <-s.in
+		}
+		if !open {
+			break
+		}
+		batch, open = s.gather(batch, d)
+		if err := s.writeAll(ctx, batch, buffered); err != nil {
+			// Settle the Flush in flight first, then write this batch
+			// again with everything else not yet acknowledged.
+			written = append(written, batch...)
+			if serr := settle(); serr != nil {
+				fail(serr)
+				return
+			}
+			if err := rewrite(err); err != nil {
+				fail(err)
+				return
+			}
+		} else {
+			written = append(written, batch...)
+		}
+		clear(batch)
+		if !inFlight && len(written) > 0 {
+			startFlush()
+		}
+	}
+	// The input closed: make the rest durable before returning.
+	if err := settle(); err != nil {
+		fail(err)
+		return
+	}
+	if len(written) > 0 {
+		startFlush()
+		if err := settle(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+func countEvents(ds []*delivery) int {
+	n := 0
+	for _, d := range ds {
+		n += len(d.events)
+	}
+	return n
 }
 
 // errNotConnected ends a sink's connect step at shutdown: a clean stop,
@@ -161,22 +313,22 @@ func (s *sinkRunner) connect(ctx context.Context) error {
 }
 
 // writeAll writes the deliveries' events in order, in writes within the
-// batch limits.
-func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery) error {
+// batch limits, with write (s.write, or a FlushingSink's WriteBuffered).
+func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery, write func(context.Context, []event.Event) error) error {
 	s.buf = s.buf[:0]
 	var size int64
 	flush := func() error {
 		if len(s.buf) == 0 {
 			return nil
 		}
-		err := s.write(ctx, s.buf)
+		err := write(ctx, s.buf)
 		clear(s.buf) // drop references so written events can be collected
 		s.buf, size = s.buf[:0], 0
 		return err
 	}
 	if d := batch[0]; len(batch) == 1 && len(d.events) <= s.batch.MaxEvents && deliverySize(d) <= s.batch.MaxBytes {
 		// The common case: one delivery makes the write, without copying.
-		return s.write(ctx, d.events)
+		return write(ctx, d.events)
 	}
 	var n int
 	for _, d := range batch {

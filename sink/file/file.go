@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
@@ -83,17 +84,37 @@ var Factory = component.SinkFactory{
 }
 
 // Sink writes to a file.
+//
+// It is a component.FlushingSink: the engine's Flush (the fsync) runs on
+// another goroutine while the next events are encoded and written. fileMu
+// orders the two: Flush holds it across the fsync, and every change of f
+// (open, rotation, closing after a failure) takes it, so a rotation waits
+// for the fsync in flight and never closes the file under it. A failed
+// fsync only sets failed (the writing goroutine may be using f); the next
+// Write or WriteBuffered closes and reopens the file, which cuts a partial
+// last line, before the engine writes the events again.
 type Sink struct {
 	cfg    Config
 	lines  *format.LineEncoder
-	f      *os.File
+	f      *os.File // changed only under fileMu, by the writing goroutine
 	size   int64
 	opened time.Time
 	seq    int
 	now    func() time.Time
+
+	fileMu sync.Mutex
+	failed bool // a Flush's fsync failed (under fileMu)
+	// lost: the file was closed after a failure, without an fsync, so
+	// lines written since the last one may be lost (under fileMu). Only a
+	// Write that fsynced clears it: the engine writes everything not yet
+	// acknowledged again with Write after a failure.
+	lost bool
 }
 
-var _ component.Sink = (*Sink)(nil)
+var (
+	_ component.Sink         = (*Sink)(nil)
+	_ component.FlushingSink = (*Sink)(nil)
+)
 
 // New opens (or creates) the active file.
 func New(cfg Config) (*Sink, error) { return newSink(cfg, time.Now) }
@@ -137,15 +158,15 @@ func (s *Sink) open() error {
 		}
 		return fmt.Errorf("file sink: repair %s: %w", s.cfg.Path, err)
 	}
-	s.f, s.size, s.opened = f, size, s.now()
+	s.setFile(f)
+	s.size, s.opened = size, s.now()
 	if size > 0 {
 		// A file left by an earlier run (or before a failed write) is as
 		// old as it is, not as old as this open: otherwise every restart
 		// would start rotate_interval afresh.
 		fi, err := f.Stat()
 		if err != nil {
-			f.Close()
-			s.f = nil
+			s.closeFile(false)
 			return fmt.Errorf("file sink: stat %s: %w", s.cfg.Path, err)
 		}
 		if c := created(s.cfg.Path, fi); c.Before(s.opened) {
@@ -284,8 +305,41 @@ func (e *ForeignFileError) Error() string {
 		e.Path, e.Detail, e.Size, e.Keep, e.Path)
 }
 
-// Write implements component.Sink.
+// Write implements component.Sink: WriteBuffered, then the fsync.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
+	if err := s.WriteBuffered(ctx, events); err != nil {
+		return err
+	}
+	if s.cfg.Fsync {
+		if err := s.f.Sync(); err != nil {
+			s.closeFile(true)
+			return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
+		}
+	}
+	s.fileMu.Lock()
+	s.lost = false
+	s.fileMu.Unlock()
+	if s.due() {
+		// Rotate now so a full file is handed over promptly. The events
+		// are already durable: a failed rotation is retried (and reported)
+		// by the next Write instead of failing this one.
+		_ = s.rotate()
+	}
+	return nil
+}
+
+// WriteBuffered implements component.FlushingSink: the events are encoded
+// and written to the file, not yet fsynced.
+func (s *Sink) WriteBuffered(ctx context.Context, events []event.Event) error {
+	s.fileMu.Lock()
+	failed := s.failed
+	s.failed = false
+	s.fileMu.Unlock()
+	if failed && s.f != nil {
+		// A Flush's fsync failed: what the page cache held may be lost.
+		// Reopen (cutting a partial line) before writing again.
+		s.closeFile(true)
+	}
 	if s.f == nil {
 		if err := s.open(); err != nil {
 			return err
@@ -302,20 +356,51 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 		return component.Permanent(err)
 	}
-	if s.cfg.Fsync {
-		if err := s.f.Sync(); err != nil {
-			s.f.Close()
-			s.f = nil
-			return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
-		}
+	return nil
+}
+
+// Flush implements component.FlushingSink: it fsyncs the active file,
+// which holds every line a WriteBuffered before it wrote (a rotation
+// fsyncs the file it renames).
+func (s *Sink) Flush(context.Context) error {
+	if !s.cfg.Fsync {
+		return nil
 	}
-	if s.due() {
-		// Rotate now so a full file is handed over promptly. The events
-		// are already durable: a failed rotation is retried (and reported)
-		// by the next Write instead of failing this one.
-		_ = s.rotate()
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if s.f == nil {
+		if s.lost {
+			// Closed after a failed write: the engine writes again.
+			return fmt.Errorf("file sink: %s was closed after a failed write, before an fsync", s.cfg.Path)
+		}
+		return nil // between a rotation, which fsynced, and the next open
+	}
+	if err := s.f.Sync(); err != nil {
+		s.failed = true
+		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
 	}
 	return nil
+}
+
+// setFile makes f the active file.
+func (s *Sink) setFile(f *os.File) {
+	s.fileMu.Lock()
+	s.f = f
+	s.fileMu.Unlock()
+}
+
+// closeFile closes the active file, once no Flush uses it; lost says that
+// it was not fsynced after its last write.
+func (s *Sink) closeFile(lost bool) error {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	s.lost = s.lost || lost
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
 }
 
 // writeOut writes b to the active file.
@@ -323,8 +408,7 @@ func (s *Sink) writeOut(b []byte) error {
 	if _, err := s.f.Write(b); err != nil {
 		// Unknown how much reached the file: reopen (which cuts a partial
 		// line) before the engine retries the same events.
-		s.f.Close()
-		s.f = nil
+		s.closeFile(true)
 		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
 	s.size += int64(len(b))
@@ -341,15 +425,21 @@ func (s *Sink) due() bool {
 	return s.cfg.RotateInterval > 0 && s.now().Sub(s.opened) >= s.cfg.RotateInterval
 }
 
-// rotate closes the active file and renames it aside.
+// rotate closes the active file and renames it aside. It waits for a
+// Flush in flight, and fsyncs what the file holds first, so the lines a
+// later Flush is to cover are durable in the renamed file.
 func (s *Sink) rotate() error {
+	s.fileMu.Lock()
 	if err := s.f.Sync(); err != nil {
+		s.fileMu.Unlock()
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
 	}
-	if err := s.f.Close(); err != nil {
+	err := s.f.Close()
+	s.f = nil
+	s.fileMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("file sink: close %s: %w", s.cfg.Path, err)
 	}
-	s.f = nil
 	ext := filepath.Ext(s.cfg.Path)
 	stem := strings.TrimSuffix(s.cfg.Path, ext)
 	var dst string
@@ -382,9 +472,8 @@ func (s *Sink) Close(context.Context) error {
 		return nil
 	}
 	err := s.f.Sync()
-	if cerr := s.f.Close(); err == nil {
+	if cerr := s.closeFile(err != nil); err == nil {
 		err = cerr
 	}
-	s.f = nil
 	return err
 }
