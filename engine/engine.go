@@ -8,7 +8,10 @@
 // there or from goroutines of its own, one Emit at a time (sql_poll emits a
 // page while it reads the next, the PostgreSQL snapshot's table readers
 // under an emit lock); each sink has one runner goroutine that owns the sink
-// (Write and Close are only called there); each source has one committer
+// (Write and Close are only called there; a component.FlushingSink's Flush
+// runs on a goroutine of its own while the runner writes the next batches,
+// and its deliveries are acknowledged after the Flush that covers them);
+// each source has one committer
 // goroutine that owns the store writes and Committed calls for that
 // source. Back-pressure: a source may have at most Options.MaxInflight
 // batches, and at most Options.MaxInflightBytes bytes of events
