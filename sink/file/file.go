@@ -1,6 +1,8 @@
 // Package file is the JSON-lines file sink: one encoded event per line,
 // fsynced before the batch is acknowledged, with optional rotation by size
-// and by age.
+// and by age. It is a component.FlushingSink: the engine encodes and
+// writes the next batch while the fsync of the previous ones runs, and
+// acknowledges a batch only after an fsync that covers it.
 //
 // Crash safety: a crash can leave a partly written last line (the batch was
 // never acknowledged, so it will be delivered again). When the sink opens an
