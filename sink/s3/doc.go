@@ -160,7 +160,10 @@
 // (byte arrays copied into an arena that lives for a batch of 256 rows) and
 // written column by column (columnWriter), in the 64-row chunks
 // parquet-go's WriteRows makes, so pages and files are byte for byte those
-// of the row-by-row writer.
+// of the row-by-row writer. The finished pages of the row group being
+// written wait in unlinked files beside the object file (pageFiles), not in
+// memory, so the build's heap is its column buffers (a page of values per
+// column) whatever the object's size.
 //
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null

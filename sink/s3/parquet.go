@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -403,9 +404,9 @@ var rowGroupBytes = 64 << 20
 var maxRowsPerRowGroup = 128 << 10
 
 // writeParquet writes rows (each as appendRow stored it) as one Parquet
-// file, through a columnWriter.
+// file, through a columnWriter whose pages are buffered in memory.
 func writeParquet(w io.Writer, name string, specs []colSpec, compression string, next func() ([]byte, bool, error)) error {
-	cw, err := newColumnWriter(w, name, specs, compression)
+	cw, err := newColumnWriter(w, name, specs, compression, "")
 	if err != nil {
 		return err
 	}
@@ -446,21 +447,67 @@ type columnWriter struct {
 
 const batchRows, chunkRows = 256, 64
 
-func newColumnWriter(w io.Writer, name string, specs []colSpec, compression string) (*columnWriter, error) {
+// newColumnWriter returns a columnWriter writing to w. With pageDir set, the
+// pages of the row group being written wait in files there (pageFiles)
+// instead of in memory.
+func newColumnWriter(w io.Writer, name string, specs []colSpec, compression, pageDir string) (*columnWriter, error) {
 	sch, err := parquetSchema(name, specs)
 	if err != nil {
 		return nil, err
 	}
 	leaves := len(sch.Columns())
+	opts := []parquet.WriterOption{sch, parquet.Compression(codec(compression)),
+		parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup))}
+	if pageDir != "" {
+		opts = append(opts, parquet.ColumnPageBuffers(pageFiles{dir: pageDir}))
+	}
 	return &columnWriter{
-		pw: parquet.NewWriter(w, sch, parquet.Compression(codec(compression)),
-			parquet.CreatedBy("sluice", "", ""), parquet.MaxRowsPerRowGroup(int64(maxRowsPerRowGroup))),
+		pw:        parquet.NewWriter(w, opts...),
 		leaves:    leaves,
 		chunk:     make([][]parquet.Value, leaves),
 		starts:    make([][]int32, 0, batchRows),
 		startsBuf: make([]int32, batchRows*leaves),
 	}, nil
 }
+
+// pageFiles is a parquet.BufferPool of files in dir. parquet-go keeps the
+// encoded, compressed pages of each column until its row group is flushed
+// (a row group is up to rowGroupBytes of spooled rows: all of a 64 MiB
+// object, or as many MB of pages), then copies them to the output in
+// column order. In memory that made the build's heap grow with the object;
+// in files the heap holds only the column buffers of the pages being
+// filled (a page each, 256 KiB of values), whatever the object's size, and
+// the bytes written are the same. Each file is unlinked as soon as it is
+// made, so nothing is left behind when the build ends, fails or crashes
+// (a name left by a crash between the two ends in .obj, which the sink
+// removes on start).
+type pageFiles struct{ dir string }
+
+func (p pageFiles) GetBuffer() io.ReadWriteSeeker {
+	f, err := os.CreateTemp(p.dir, "pages-*.obj")
+	if err != nil {
+		return pageFileError{fmt.Errorf("page buffer file: %w", err)}
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return pageFileError{fmt.Errorf("page buffer file: %w", err)}
+	}
+	return f
+}
+
+func (p pageFiles) PutBuffer(b io.ReadWriteSeeker) {
+	if f, ok := b.(*os.File); ok {
+		f.Close()
+	}
+}
+
+// pageFileError is the page buffer of a pageFiles that could not make one:
+// every use fails with its error, which the writer returns.
+type pageFileError struct{ err error }
+
+func (e pageFileError) Read([]byte) (int, error)       { return 0, e.err }
+func (e pageFileError) Write([]byte) (int, error)      { return 0, e.err }
+func (e pageFileError) Seek(int64, int) (int64, error) { return 0, e.err }
 
 // add adds one spooled row.
 func (cw *columnWriter) add(b []byte) error {
