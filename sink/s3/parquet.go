@@ -594,18 +594,26 @@ func (cw *columnWriter) close() error {
 }
 
 // decodeColumns decodes one spooled row (see appendRow), appending each
-// value to its column's slice, byte arrays copied to arena (returned). A
-// row holds every column, in order, one or more values each; anything else
-// is a corrupt row.
+// value to its column's slice. The row is first copied whole to arena
+// (returned), and byte arrays point into that copy: one copy per row, not
+// one per value. A row holds every column, in order, one or more values
+// each; anything else is a corrupt row.
 func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return arena, errCorruptRow
 	}
-	b = b[k:]
+	at := len(arena)
+	arena = append(arena, b[k:]...)
+	b = arena[at:len(arena):len(arena)]
 	next := 0 // the column the next value starts, or continues next-1
 	for range n {
-		col, k := binary.Uvarint(b)
+		var col uint64
+		if len(b) > 0 && b[0] < 0x80 { // one-byte varint: every column below 128
+			col, k = uint64(b[0]), 1
+		} else {
+			col, k = binary.Uvarint(b)
+		}
 		if k <= 0 || len(b) < k+3 || col > math.MaxInt16 {
 			return arena, errCorruptRow
 		}
@@ -654,19 +662,23 @@ func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
 			}
 			b = b[8:]
 		case rvBytes, rvFixed:
-			l, k := binary.Uvarint(b)
+			var l uint64
+			if len(b) > 0 && b[0] < 0x80 {
+				l, k = uint64(b[0]), 1
+			} else {
+				l, k = binary.Uvarint(b)
+			}
 			if k <= 0 || uint64(len(b)-k) < l {
 				return arena, errCorruptRow
 			}
-			at := len(arena)
-			arena = append(arena, b[k:k+int(l)]...)
-			data := arena[at:len(arena):len(arena)]
+			end := k + int(l)
+			data := b[k:end:end]
 			if kind == rvFixed {
 				v = parquet.FixedLenByteArrayValue(data)
 			} else {
 				v = parquet.ByteArrayValue(data)
 			}
-			b = b[k+int(l):]
+			b = b[end:]
 		default:
 			return arena, errCorruptRow
 		}
