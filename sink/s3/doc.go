@@ -163,7 +163,9 @@
 // of the row-by-row writer. The finished pages of the row group being
 // written wait in unlinked files beside the object file (pageFiles), not in
 // memory, so the build's heap is its column buffers (a page of values per
-// column) whatever the object's size.
+// column) whatever the object's size. Pages are compressed with the
+// configured codec (SNAPPY by default; its blocks come from s2's standard
+// snappy encoder, not the slower "better" one parquet-go calls).
 //
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null
