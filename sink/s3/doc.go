@@ -168,7 +168,12 @@
 // (byte arrays copied into an arena that lives for a batch of 256 rows) and
 // written column by column (columnWriter), in the 64-row chunks
 // parquet-go's WriteRows makes, so pages and files are byte for byte those
-// of the row-by-row writer.
+// of the row-by-row writer. The finished pages of the row group being
+// written wait in unlinked files beside the object file (pageFiles), not in
+// memory, so the build's heap is its column buffers (a page of values per
+// column) whatever the object's size. Pages are compressed with the
+// configured codec (SNAPPY by default; its blocks come from s2's standard
+// snappy encoder, not the slower "better" one parquet-go calls).
 //
 // An unchanged TOAST value is Debezium's placeholder
 // "__debezium_unavailable_value" in string and bytes columns and null

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -198,7 +199,7 @@ func (s *Sink) build(sp *spool, path string) error {
 	}
 	defer in.Close()
 	w := bufio.NewWriterSize(out, 1<<20)
-	cw, err := newColumnWriter(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression)
+	cw, err := newColumnWriter(w, schemaName(sp.hdr.Stream, sp.hdr.Version), sp.hdr.Cols, s.cfg.Compression, filepath.Dir(path))
 	if err != nil {
 		return fmt.Errorf("s3 sink: build parquet object from %s: %w", sp.path, err)
 	}
