@@ -249,3 +249,59 @@ func TestCrashWhilePageRead(t *testing.T) {
 		})
 	}
 }
+
+// TestEmitChunks: a page larger than emitChunk goes out in batches of
+// emitChunk events, in order, and only the last carries the checkpoint; an
+// error on one batch stops the rest.
+func TestEmitChunks(t *testing.T) {
+	evs := make([]event.Event, 2*emitChunk+904)
+	for i := range evs {
+		evs[i].After = []event.Value{event.Int(int64(i))}
+	}
+	c := sourcetest.NewEmitter()
+	if err := emitChunks(context.Background(), c, evs, []byte("cp")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	next := int64(0)
+	for _, b := range c.Batches() {
+		got = append(got, fmt.Sprintf("%d %q", b.N, b.Checkpoint))
+		for _, e := range b.Events {
+			if id := e.After[0].AsInt(); id != next {
+				t.Fatalf("event %d where %d was next", id, next)
+			}
+			next++
+		}
+	}
+	want := []string{`2048 ""`, `2048 ""`, `904 "cp"`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batches %q, want %q", got, want)
+	}
+	if next != int64(len(evs)) {
+		t.Fatalf("%d events emitted, want %d", next, len(evs))
+	}
+
+	// A page of at most emitChunk events is one Emit, as before.
+	c = sourcetest.NewEmitter()
+	if err := emitChunks(context.Background(), c, evs[:emitChunk], []byte("cp")); err != nil {
+		t.Fatal(err)
+	}
+	if bs := c.Batches(); len(bs) != 1 || bs[0].N != emitChunk || string(bs[0].Checkpoint) != "cp" {
+		t.Fatalf("a page of %d events: %d batches, want one with the checkpoint", emitChunk, len(bs))
+	}
+
+	c = sourcetest.NewEmitter()
+	boom := errors.New("stopping")
+	c.OnEmit(func(count int, _ []event.Event, _ []byte) error {
+		if count == emitChunk {
+			return boom
+		}
+		return nil
+	})
+	if err := emitChunks(context.Background(), c, evs, []byte("cp")); !errors.Is(err, boom) {
+		t.Fatalf("error %v, want %v", err, boom)
+	}
+	if n := c.Count(); n != emitChunk {
+		t.Fatalf("%d events taken after the failed batch, want %d", n, emitChunk)
+	}
+}

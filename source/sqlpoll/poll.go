@@ -340,7 +340,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}
 	cancelReads := s.cancelReads
 	go func() {
-		err := out.Emit(ctx, evs, cp)
+		err := emitChunks(ctx, out, evs, cp)
 		if err != nil && cancelReads != nil {
 			cancelReads() // the page being read will not be emitted
 		}
@@ -348,6 +348,26 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}()
 	s.pending = p
 	return nil
+}
+
+// emitChunk is the most events one Emit takes: a page of batch_max_rows
+// rows (10,000 in the benchmark, a whole table in bulk mode) goes to the
+// engine in batches of this many, as the PostgreSQL source's batch_size,
+// so that the engine's window of in-flight batches holds thousands of rows,
+// not several pages, while the next page is read.
+const emitChunk = 2048
+
+// emitChunks emits evs in batches of at most emitChunk events, in order;
+// only the last carries cp, so the checkpoint moves once the whole page is
+// durable, as with one Emit.
+func emitChunks(ctx context.Context, out component.Emitter, evs []event.Event, cp []byte) error {
+	for len(evs) > emitChunk {
+		if err := out.Emit(ctx, evs[:emitChunk:emitChunk], nil); err != nil {
+			return err
+		}
+		evs = evs[emitChunk:]
+	}
+	return out.Emit(ctx, evs, cp)
 }
 
 // pollIncrementing pages through rows after the watermark in incrementing
