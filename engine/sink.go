@@ -189,11 +189,9 @@ func (s *sinkRunner) loopFlushing(ctx context.Context, fs component.FlushingSink
 	}
 	// settle waits for the Flush in flight and acknowledges what it
 	// covered, or writes it again.
-	settle := func() error {
-		if !inFlight {
-			return nil
-		}
-		err := <-done
+	// flushed takes a Flush's result: what it covered is acknowledged, or
+	// written again.
+	flushed := func(err error) error {
 		inFlight = false
 		if err != nil {
 			return rewrite(err)
@@ -201,6 +199,12 @@ func (s *sinkRunner) loopFlushing(ctx context.Context, fs component.FlushingSink
 		ack(flushing)
 		flushing = flushing[:0]
 		return nil
+	}
+	settle := func() error {
+		if !inFlight {
+			return nil
+		}
+		return flushed(<-done)
 	}
 	fail := func(err error) {
 		s.r.fatal(err)
@@ -218,15 +222,9 @@ func (s *sinkRunner) loopFlushing(ctx context.Context, fs component.FlushingSink
 			select {
 			case d, open = <-s.in:
 			case err := <-done:
-				inFlight = false
-				if err != nil {
-					if err := rewrite(err); err != nil {
-						fail(err)
-						return
-					}
-				} else {
-					ack(flushing)
-					flushing = flushing[:0]
+				if err := flushed(err); err != nil {
+					fail(err)
+					return
 				}
 				if len(written) > 0 {
 					startFlush()

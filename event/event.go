@@ -339,6 +339,16 @@ func imageSize(img []Value) int {
 func valueSize(v Value) int {
 	n := 40 + len(v.Str)
 	if v.Kind == KindArray {
+		n += ElemsSize(&v)
+	}
+	return n
+}
+
+// ElemsSize is what an array value's elements add to an event's Size (0
+// for any other value): for a decoder that sums Size as it decodes.
+func ElemsSize(v *Value) int {
+	n := 0
+	if v.Kind == KindArray {
 		for _, e := range v.Elems() {
 			n += valueSize(e)
 		}

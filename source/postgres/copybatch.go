@@ -171,12 +171,6 @@ func (w *copyBatcher) decode(s string) error {
 	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key, size: size})
 }
 
-// arrayElemsSize is what an array value's elements add to event.Size.
-func arrayElemsSize(v *event.Value) int64 {
-	one := event.Event{After: []event.Value{*v}}
-	return int64(one.Size()) - int64((&event.Event{After: []event.Value{{}}}).Size()) - int64(len(v.Str))
-}
-
 // copyRowError is decodeCopyRows' error: the row (from 0) and the column
 // (-1 when the line itself is malformed).
 type copyRowError struct {
@@ -257,10 +251,7 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 			if err := decodeInto(v, t.types[c], f.s); err != nil {
 				return nil, nil, 0, &copyRowError{row: i, col: c, err: err}
 			}
-			size += int64(len(v.Str))
-			if v.Kind == event.KindArray {
-				size += arrayElemsSize(v)
-			}
+			size += int64(len(v.Str) + event.ElemsSize(v))
 		}
 		size += rowSize
 		// Field by field: a whole-struct copy into the heap slice takes the
