@@ -114,6 +114,7 @@ type bench struct {
 	cpuProfileDir       string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
 	// the s3 phase's server, for its runs
 	s3Endpoint, s3Key, s3Secret, s3Region string
+	s3Formats                             string // -s3-formats: the s3 phase's formats, comma-separated
 
 	scaleX10      bool    // the scale phase also snapshots -rows×10 rows
 	outageSeconds float64 // the scale phase's sink outage; 0: none
@@ -157,6 +158,7 @@ func run() int {
 		sqlLatency  = flag.Float64("sql-latency-seconds", 10, "length of each sql latency run (each case twice: with and without the statements); 0: none")
 	)
 	flag.BoolVar(&b0.scaleX10, "scale-x10", false, "the scale phase also snapshots a table of -rows×10 rows (10,000,000 at the default -rows: about 7 GB of output)")
+	flag.StringVar(&b0.s3Formats, "s3-formats", "json,parquet", "the s3 phase's formats, comma-separated (json, parquet)")
 	flag.Float64Var(&b0.outageSeconds, "outage-seconds", 60, "length of the scale phase's sink outage; 0: none")
 	flag.IntVar(&p.Rows, "rows", 1_000_000, "rows in the product table")
 	flag.IntVar(&p.Updates, "updates", 1_000_000, "row updates for the change drain")
@@ -199,7 +201,7 @@ func run() int {
 		*outDir = filepath.Join(repo, "bench")
 	}
 	b := &bench{ctx: ctx, repo: repo, procs: newProcs(), publication: "bench_pub", p: p, latencyConn: *latencyConn, latencyHighConns: *latencyHighConns, keep: *keep, pollBatch: *pollBatch, runs: *runs,
-		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency, scaleX10: b0.scaleX10, outageSeconds: b0.outageSeconds, engineYAML: b0.engineYAML}
+		sqlRows: *sqlRows, sqlCases: *sqlCases, sqlLatencySeconds: *sqlLatency, scaleX10: b0.scaleX10, outageSeconds: b0.outageSeconds, engineYAML: b0.engineYAML, s3Formats: b0.s3Formats}
 	b.rep = &report{When: time.Now(), Params: p, Command: commandLine(), Sluice: sluiceRevision(repo)}
 	b.work = *workdir
 	if *cpuProfile != "" {

@@ -38,6 +38,11 @@ func (b *bench) sinkS3() error {
 	if b.sluiceBin == "" {
 		return fmt.Errorf("sluice did not build; nothing to compare")
 	}
+	for _, f := range strings.Split(b.s3Formats, ",") {
+		if f != "json" && f != "parquet" {
+			return fmt.Errorf("-s3-formats: unknown format %q (json, parquet)", f)
+		}
+	}
 	vars, err := b.startServiceVars("s3.sh", nil)
 	if err != nil {
 		return err
@@ -71,6 +76,9 @@ func (b *bench) sinkS3() error {
 		name, format string
 		target       float64 // issue 15's ratio for the path
 	}{{"json", "debezium", 0.8}, {"parquet", "parquet", 0.5}} {
+		if !slices.Contains(strings.Split(b.s3Formats, ","), f.name) {
+			continue
+		}
 		var sluiceRuns, uploadRuns []float64
 		var cpus []time.Duration
 		var peak memMB

@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,4 +91,69 @@ func BenchmarkS3(b *testing.B) {
 			b.ReportMetric(sinkRate/putRate, "ratio")
 		})
 	}
+}
+
+// productSchema is sluice-bench's product table.
+var productSchema = &event.Schema{
+	Stream: "pg.public.product", Source: "pg", Connector: "postgresql", Database: "bench",
+	Namespace: "public", Table: "product", Version: 1,
+	Columns: []event.Column{
+		{Name: "id", Type: event.TypeInt32, TypeName: "int4", Key: true},
+		{Name: "name", Type: event.TypeString, TypeName: "varchar", Optional: true},
+		{Name: "price", Type: event.TypeFloat64, TypeName: "float8", Optional: true},
+		{Name: "color", Type: event.TypeString, TypeName: "varchar", Optional: true},
+		{Name: "category", Type: event.TypeString, TypeName: "varchar", Optional: true},
+		{Name: "quantity", Type: event.TypeInt32, TypeName: "int4", Optional: true},
+		{Name: "description", Type: event.TypeString, TypeName: "varchar", Optional: true},
+		{Name: "internalId", Type: event.TypeString, TypeName: "varchar", Optional: true},
+	},
+	KeyIdx: []int{0},
+}
+
+// productRows spools n rows shaped like sluice-bench's product table.
+func productRows(n int) (specs []colSpec, recs [][]byte) {
+	specs = specsFor(productSchema)
+	words := []string{"Ergonomic", "Rustic", "Sleek", "Small", "Intelligent", "Handcrafted", "Gorgeous", "Practical", "Refined", "Tasty"}
+	colors := []string{"red", "green", "blue", "violet", "black", "white", "teal"}
+	for i := range n {
+		e := event.Event{Schema: productSchema, Op: event.OpRead, After: []event.Value{
+			event.Int(int64(i + 1)),
+			event.String(words[i%10] + " Iron Pants " + words[(i/10)%10]),
+			event.Float(float64(i%10000) / 7),
+			event.String(colors[i%7]),
+			event.String(words[(i/7)%10]),
+			event.Int(int64(i % 1000)),
+			event.String(fmt.Sprintf("The %s product with %s design, made for %d uses; reference %x", words[i%10], words[(i/3)%10], i%97, i*2654435761)),
+			event.String(fmt.Sprintf("B%09X", i*7919)),
+		}, Source: event.Source{TsUs: baseMs * 1000, LSN: 0x500, HasLSN: true}}
+		b, _, err := appendEventRow(nil, specs, &e)
+		if err != nil {
+			panic(err)
+		}
+		recs = append(recs, b)
+	}
+	return specs, recs
+}
+
+// BenchmarkParquetBuild measures building a Parquet object from spooled
+// product rows (the build's CPU, without the spool's I/O).
+//
+//	go test -run '^$' -bench ParquetBuild -cpuprofile /tmp/cpu ./sink/s3
+func BenchmarkParquetBuild(b *testing.B) {
+	specs, recs := productRows(100000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		i := 0
+		if err := writeParquet(io.Discard, "product_v1", specs, "snappy", func() ([]byte, bool, error) {
+			if i == len(recs) {
+				return nil, false, nil
+			}
+			i++
+			return recs[i-1], true, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/row")
 }
