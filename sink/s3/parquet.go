@@ -682,7 +682,12 @@ func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
 		default:
 			return arena, errCorruptRow
 		}
-		cols[c] = append(cols[c], v.Level(rep, def, c))
+		// Appended, then levelled in place: Level's copies of the 24-byte
+		// value cost more than the rest of the decoding.
+		v.SetRepetitionLevel(rep)
+		v.SetDefinitionLevel(def)
+		v.SetColumnIndex(c)
+		cols[c] = append(cols[c], v)
 	}
 	if next != len(cols) {
 		return arena, errCorruptRow
