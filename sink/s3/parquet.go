@@ -682,8 +682,10 @@ func decodeColumns(cols [][]parquet.Value, arena, b []byte) ([]byte, error) {
 		default:
 			return arena, errCorruptRow
 		}
-		// Appended, then levelled in place: Level's copies of the 24-byte
-		// value cost more than the rest of the decoding.
+		// Levelled with the in-place setters, not Value.Level: Level is not
+		// inlined, and its copies of the 24-byte value through the stack
+		// (written in pieces, read back whole: a store-forwarding stall)
+		// cost more than the rest of the decoding.
 		v.SetRepetitionLevel(rep)
 		v.SetDefinitionLevel(def)
 		v.SetColumnIndex(c)
