@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -130,5 +131,94 @@ func TestBatchesCoalesceWhileSinkWrites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// gateStore is a checkpoint store whose SetCheckpoint reports each call on
+// entered and then waits for a token on release (nil: returns at once).
+type gateStore struct {
+	memStore
+	entered chan string
+	release chan struct{}
+}
+
+func (g *gateStore) SetCheckpoint(s string, cp []byte) error {
+	g.entered <- s + "=" + string(cp)
+	if g.release != nil {
+		<-g.release
+	}
+	return g.memStore.SetCheckpoint(s, cp)
+}
+
+// pendingCheckpoint is the newest checkpoint of r's first source with
+// every batch before it acknowledged (what the next commit stores).
+func pendingCheckpoint(r *Runner) string {
+	s := r.sources[0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.mu.durable)
+}
+
+func expectEntered(t *testing.T, st *gateStore, want string) {
+	t.Helper()
+	select {
+	case got := <-st.entered:
+		if got != want {
+			t.Fatalf("checkpoint write %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no checkpoint write; want %q", want)
+	}
+}
+
+// Group commit of checkpoints: the acknowledgements that arrive while a
+// checkpoint write is in flight make one more write, of the newest
+// checkpoint, not one write each; and nothing is written before the
+// batches it covers are acknowledged.
+func TestCheckpointWritesCoalesceWhileOneIsInFlight(t *testing.T) {
+	src := &stepSource{schema: schema("a.public.t"), next: make(chan int64), emitted: make(chan int64, 10)}
+	sink := &gateSink{entered: make(chan struct{}, 10), gate: make(chan struct{})}
+	st := &gateStore{entered: make(chan string, 10), release: make(chan struct{})}
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: src}},
+		// One write per batch, so each batch is acknowledged on its own.
+		Sinks:   []SinkNode{{Name: "s", Sink: sink, Inputs: []string{"a"}, Batch: Batch{MaxEvents: 1}}},
+		Store:   st,
+		Options: Options{MaxInflight: 8},
+	}
+	r := New(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	src.next <- 1
+	<-src.emitted
+	<-sink.entered
+	select {
+	case cp := <-st.entered:
+		t.Fatalf("checkpoint %q written while its batch was still being written", cp)
+	default:
+	}
+	sink.gate <- struct{}{}
+	expectEntered(t, st, "a=1") // held in flight
+	for id := int64(2); id <= 6; id++ {
+		src.next <- id
+		<-src.emitted
+		<-sink.entered
+		sink.gate <- struct{}{}
+	}
+	waitFor(t, "batches 2..6 acknowledged", func() bool { return pendingCheckpoint(r) == "6" })
+	st.release <- struct{}{} // "a=1" returns
+	expectEntered(t, st, "a=6")
+	st.release <- struct{}{}
+	cancel()
+	close(st.release) // the final commit, if any, returns at once
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if want := []string{"a=1", "a=6"}; !slices.Equal(st.log, want) {
+		t.Fatalf("checkpoint writes %q, want %q", st.log, want)
 	}
 }
