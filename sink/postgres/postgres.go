@@ -101,7 +101,7 @@ var Factory = component.SinkFactory{
 // New returns the sink. It does not connect: Connect (the engine calls it at
 // start) or the first Write does, and
 // reconnects are the pool's.
-func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
+func New(cfg Config, env component.Env) (*sqlsink.Pipelined, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
@@ -119,7 +119,7 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	d := &dialect{pool: pool, schema: cfg.Schema, user: pc.ConnConfig.User, addr: dbauth.PostgresAddr(&pc.ConnConfig.Config)}
-	return sqlsink.NewWriter(cfg.Config, d, env), nil
+	return sqlsink.NewPipelined(cfg.Config, d, env), nil
 }
 
 type dialect struct {
