@@ -38,6 +38,15 @@
 //     pipeline; everything else (lost connection, deadlock, shutdown) fails
 //     the Write, which the engine retries while pgxpool reconnects.
 //   - Tables live in `schema` (default public); the positions table too.
+//   - Commits are pipelined (sqlsink.Pipelined, a component.FlushingSink):
+//     the engine's Flush commits a batch's transaction while the next
+//     batch is written in a transaction of its own on another connection,
+//     so the server stores the next rows during the previous commit's WAL
+//     flush. Inserts and upserts go at once (the server makes them wait
+//     for a key the committing transaction holds); updates, deletes and
+//     the positions rows wait for that commit. A batch is acknowledged
+//     only after the commit that holds it; a transaction commits only
+//     after the previous one did.
 package postgres
 
 import (
