@@ -330,7 +330,8 @@ func (t *pgTx) AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft
 }
 
 // CopyRows implements sqlsink.RowCopier. Plain inserts are one COPY into
-// the table. Upserts first try the same, optimistically, under a savepoint:
+// the table. Upserts first try the same, optimistically, under the
+// caller's savepoint:
 // a first snapshot meets no existing keys and then costs what a bare COPY
 // costs. On a unique violation (rows already there: a resumed snapshot, a
 // replay) it rolls back to the savepoint, stops being optimistic for that
@@ -343,20 +344,19 @@ func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data s
 		return err
 	}
 	if !t.d.conflicted(table) {
-		if _, err := t.tx.Exec(ctx, "SAVEPOINT sluice_copy"); err != nil {
-			return err
-		}
+		// Right after the caller's SAVEPOINT (sqlsink.GuardSavepoint),
+		// nothing sent in between: rolling back to it undoes the COPY
+		// only, without a savepoint (and two round trips) of its own.
 		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		if err == nil {
-			_, err = t.tx.Exec(ctx, "RELEASE SAVEPOINT sluice_copy")
-			return err
+			return nil
 		}
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "23505" {
 			return err // the caller's savepoint handles it
 		}
 		t.d.setConflicted(table)
-		if _, err := t.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_copy"); err != nil {
+		if _, err := t.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sqlsink.GuardSavepoint); err != nil {
 			return err
 		}
 	}
