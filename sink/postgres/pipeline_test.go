@@ -37,7 +37,7 @@ var itemsSchema = sqltest.Schema("items", 1,
 func newGatedSink(t *testing.T) *gatedSink {
 	dsn := pgtest.NewDatabase(t)
 	cfg := sqlsink.Defaults()
-	cfg.AutoCreate, cfg.DSN = true, dsn
+	cfg.AutoCreate, cfg.AutoEvolve, cfg.DSN = true, true, dsn
 	s, err := New(Config{Config: cfg, Schema: "public"}, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -274,5 +274,43 @@ func TestPipelinedRejectedWhileCommitting(t *testing.T) {
 	sqltest.Want(t, g.rows(), "1|one2|2", "3|three|3", "100|first|1")
 	if got := g.position(); got != "2.2" {
 		t.Fatalf("position %s, want 2.2 (before the rejected event)", got)
+	}
+}
+
+// TestPipelinedEvolveCommitsFirst: a batch whose schema adds a column
+// (auto_evolve) while the previous batch's transaction is open: the ALTER
+// TABLE would wait for that transaction's lock on the table, which only the
+// next Flush would release, so the open transaction commits first.
+func TestPipelinedEvolveCommitsFirst(t *testing.T) {
+	t.Parallel()
+	g := newGatedSink(t)
+	ctx := context.Background()
+	v2 := sqltest.Schema("items", 2, append(append([]event.Column(nil), itemsSchema.Columns...),
+		event.Column{Name: "note", Type: event.TypeString, Optional: true})...)
+	if err := g.s.WriteBuffered(ctx, []event.Event{item('c', 1, "one", 1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- g.s.WriteBuffered(ctx, []event.Event{sqltest.Ev('c', v2, nil,
+			sqltest.Row(sqltest.I(2), sqltest.S("two"), sqltest.I(2), sqltest.S("added")), 2)})
+	}()
+	if err := g.result(done, "WriteBuffered of the evolved schema"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := g.conn.Query(ctx, `SELECT id || '|' || name || '|' || coalesce(note, 'NULL') FROM items ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqltest.Want(t, got, "1|one|NULL", "2|two|added", "100|first|NULL")
+	if got := g.position(); got != "2.2" {
+		t.Fatalf("position %s, want 2.2", got)
 	}
 }
