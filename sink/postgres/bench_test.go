@@ -76,3 +76,82 @@ func TestThroughputReport(t *testing.T) {
 	t.Logf("PostgreSQL: sink %d rows in %v (%.0f rows/s); COPY %d rows in %v (%.0f rows/s); ratio %.2f",
 		c1, sink, float64(n)/sink.Seconds(), c2, cp, float64(n)/cp.Seconds(), cp.Seconds()/sink.Seconds())
 }
+
+// TestPipelinedThroughputReport is a report, not a check (SLUICE_BENCH=1;
+// point SLUICE_PG_DSN at a server with fsync on, or commits cost nothing):
+// rows/s of one Write (a committed transaction) per batch against the
+// engine's flushing runner's calls (WriteBuffered, and Flush on another
+// goroutine, started when the previous one has returned), batches of
+// 4,096 snapshot rows, in alternating rounds.
+func TestPipelinedThroughputReport(t *testing.T) {
+	if testing.Short() || !benchEnabled() {
+		t.Skip("set SLUICE_BENCH=1 for the throughput report")
+	}
+	const n, batch, rounds = 200000, 4096, 3
+	evs, _ := productRows(n)
+	dsn := pgtest.NewDatabase(t)
+	conn := pgtest.Connect(t, dsn)
+	cfg := sqlsink.Defaults()
+	cfg.AutoCreate, cfg.DSN = true, dsn
+	s, err := New(Config{Config: cfg, Schema: "public"}, component.Env{Name: "bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	sqltest.Write(t, s, evs[:1]...) // create the table
+	serial := func() {
+		for i := 0; i < n; i += batch {
+			sqltest.Write(t, s, evs[i:min(i+batch, n)]...)
+		}
+	}
+	pipelined := func() {
+		var inFlight chan error
+		settle := func(err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			inFlight = nil
+		}
+		for i := 0; i < n; i += batch {
+			if err := s.WriteBuffered(ctx, evs[i:min(i+batch, n)]); err != nil {
+				t.Fatal(err)
+			}
+			if inFlight != nil {
+				select {
+				case err := <-inFlight:
+					settle(err)
+				default:
+				}
+			}
+			if inFlight == nil {
+				inFlight = make(chan error, 1)
+				go func(ch chan error) { ch <- s.Flush(ctx) }(inFlight)
+			}
+		}
+		if inFlight != nil {
+			settle(<-inFlight)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		for _, run := range []struct {
+			name string
+			f    func()
+		}{{"one transaction a Write", serial}, {"pipelined", pipelined}} {
+			if _, err := conn.Exec(ctx, "TRUNCATE product"); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			run.f()
+			d := time.Since(start)
+			var c int
+			if err := conn.QueryRow(ctx, "SELECT count(*) FROM product").Scan(&c); err != nil || c != n {
+				t.Fatalf("%s: %d rows (%v), want %d", run.name, c, err, n)
+			}
+			t.Logf("round %d, %s: %d rows in %v (%.0f rows/s)", r+1, run.name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+		}
+	}
+}

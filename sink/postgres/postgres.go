@@ -38,6 +38,15 @@
 //     pipeline; everything else (lost connection, deadlock, shutdown) fails
 //     the Write, which the engine retries while pgxpool reconnects.
 //   - Tables live in `schema` (default public); the positions table too.
+//   - Commits are pipelined (sqlsink.Pipelined, a component.FlushingSink):
+//     the engine's Flush commits a batch's transaction while the next
+//     batch is written in a transaction of its own on another connection,
+//     so the server stores the next rows during the previous commit's WAL
+//     flush. Inserts and upserts go at once (the server makes them wait
+//     for a key the committing transaction holds); updates, deletes and
+//     the positions rows wait for that commit. A batch is acknowledged
+//     only after the commit that holds it; a transaction commits only
+//     after the previous one did.
 package postgres
 
 import (
@@ -101,7 +110,7 @@ var Factory = component.SinkFactory{
 // New returns the sink. It does not connect: Connect (the engine calls it at
 // start) or the first Write does, and
 // reconnects are the pool's.
-func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
+func New(cfg Config, env component.Env) (*sqlsink.Pipelined, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
@@ -119,7 +128,7 @@ func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
 		return nil, component.Permanent(fmt.Errorf("postgres sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	d := &dialect{pool: pool, schema: cfg.Schema, user: pc.ConnConfig.User, addr: dbauth.PostgresAddr(&pc.ConnConfig.Config)}
-	return sqlsink.NewWriter(cfg.Config, d, env), nil
+	return sqlsink.NewPipelined(cfg.Config, d, env), nil
 }
 
 type dialect struct {
@@ -321,7 +330,8 @@ func (t *pgTx) AppendCopyRow(b []byte, s *event.Schema, vals []event.Value, soft
 }
 
 // CopyRows implements sqlsink.RowCopier. Plain inserts are one COPY into
-// the table. Upserts first try the same, optimistically, under a savepoint:
+// the table. Upserts first try the same, optimistically, under the
+// caller's savepoint:
 // a first snapshot meets no existing keys and then costs what a bare COPY
 // costs. On a unique violation (rows already there: a resumed snapshot, a
 // replay) it rolls back to the savepoint, stops being optimistic for that
@@ -334,20 +344,19 @@ func (t *pgTx) CopyRows(ctx context.Context, table string, cols []string, data s
 		return err
 	}
 	if !t.d.conflicted(table) {
-		if _, err := t.tx.Exec(ctx, "SAVEPOINT sluice_copy"); err != nil {
-			return err
-		}
+		// Right after the caller's SAVEPOINT (sqlsink.GuardSavepoint),
+		// nothing sent in between: rolling back to it undoes the COPY
+		// only, without a savepoint (and two round trips) of its own.
 		_, err := t.tx.Conn().PgConn().CopyFrom(ctx, data.Reader(), "COPY "+table+" ("+colList+") FROM STDIN")
 		if err == nil {
-			_, err = t.tx.Exec(ctx, "RELEASE SAVEPOINT sluice_copy")
-			return err
+			return nil
 		}
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Code != "23505" {
 			return err // the caller's savepoint handles it
 		}
 		t.d.setConflicted(table)
-		if _, err := t.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_copy"); err != nil {
+		if _, err := t.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+sqlsink.GuardSavepoint); err != nil {
 			return err
 		}
 	}

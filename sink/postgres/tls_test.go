@@ -28,7 +28,7 @@ func TestTLS(t *testing.T) {
 	srv := pgtest.StartTLS(t, tlsSecret)
 	admin := pgtest.Connect(t, srv.DSN("postgres", "", "localhost", "verify-full"))
 	ctx := context.Background()
-	sink := func(t *testing.T, dsn string, logs *logtest.Recorder) *sqlsink.Writer {
+	sink := func(t *testing.T, dsn string, logs *logtest.Recorder) *sqlsink.Pipelined {
 		cfg := sqlsink.Defaults()
 		cfg.DSN, cfg.AutoCreate = dsn, true
 		cfg.Table = "${table}_" + strings.ReplaceAll(t.Name()[len("TestTLS/"):], "-", "_")

@@ -26,7 +26,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			cfg := sqlsink.Defaults()
 			cfg.AutoCreate = true
-			s := db.Sink(t, cfg).(*sqlsink.Writer)
+			s := db.Sink(t, cfg).(*sqlsink.Pipelined)
 			if path == "copy" {
 				s.SetLimits(1000, 1)
 			}

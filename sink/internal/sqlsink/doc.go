@@ -42,6 +42,15 @@
 //     dead-lettered it rejects it again rather than skipping it — and the
 //     transaction commits. Write returns only then.
 //
+// Pipelined (the PostgreSQL sink) splits this for the engine's flushing
+// runner (component.FlushingSink): WriteBuffered does steps 1–4 but the
+// commit, Flush commits, and the next batch goes into a transaction of its
+// own while that commit runs. Its invariants are on the type: inserts and
+// upserts only before the previous commit has ended, the positions rows it
+// held locked and checked after the rows, the epoch row still locked
+// first, one commit after the other, and any failure rolls the open
+// transaction back for the engine to write its batches again with Write.
+//
 // # Errors
 //
 // Each statement group runs under a savepoint. When the server rejects the

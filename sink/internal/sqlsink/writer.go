@@ -110,10 +110,51 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var rec component.RecordErrors
-	skip := make([]bool, len(events))
-	tables := make([]string, len(events))
+	tables, skip, rec, err := w.resolve(ctx, events, nil)
+	if err != nil {
+		return err
+	}
+	tx, err := w.d.Begin(ctx)
+	if err != nil {
+		return w.fail("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	rec, err = w.writeIn(ctx, newPending(tx, nil), events, tables, skip, rec)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return w.fail("commit", err)
+	}
+	done = true
+	if len(rec) > 0 {
+		return rec
+	}
+	return nil
+}
+
+// resolve renders each event's target table and makes sure the table (and
+// the positions table) can take it, outside any transaction. Events whose
+// table name is bad are marked in skip and returned as record errors.
+// beforeDDL, when not nil, is called once before the first check that
+// needs the server (the cached ones do not).
+func (w *Writer) resolve(ctx context.Context, events []event.Event, beforeDDL func(context.Context) error) (tables []string, skip []bool, rec component.RecordErrors, err error) {
+	skip = make([]bool, len(events))
+	tables = make([]string, len(events))
 	tt := w.cfg.TableTemplate()
+	settled := beforeDDL == nil
+	settle := func() error {
+		if settled {
+			return nil
+		}
+		settled = true
+		return beforeDDL(ctx)
+	}
 	// The table name and schema of the last event that passed: the next
 	// event with both the same (a snapshot's batch: every event) passes
 	// too, without checking the name or looking the schema up again.
@@ -134,49 +175,91 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 			continue
 		}
 		tables[i] = name
+		if !w.checked(name, events[i].Schema) {
+			if err := settle(); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 		if err := w.ensure(ctx, name, events[i].Schema); err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		okName, okSchema = name, events[i].Schema
 	}
-	if err := w.ensurePositions(ctx); err != nil {
-		return err
-	}
-
-	tx, err := w.d.Begin(ctx)
-	if err != nil {
-		return w.fail("begin", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
+	if !w.posReady {
+		if err := settle(); err != nil {
+			return nil, nil, nil, err
 		}
-	}()
+	}
+	if err := w.ensurePositions(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	return tables, skip, rec, nil
+}
 
+// checked reports whether ensure has already passed table for s (so it
+// needs no server).
+func (w *Writer) checked(table string, s *event.Schema) bool {
+	ti := w.tables[table]
+	if ti == nil {
+		return false
+	}
+	_, ok := ti.checked[s]
+	return ok
+}
+
+// writeIn applies events (their tables and skip marks from resolve) in
+// p's transaction and sets the positions rows, without committing, and
+// returns rec with the events it rejected, in order of index: the
+// fence and the positions rows are locked the first time p's transaction
+// meets them. A transaction that began while the previous one (p.prev) was
+// still committing reads the positions that one leaves instead of waiting
+// for its lock, and locks and checks them after its rows (see Pipelined).
+func (w *Writer) writeIn(ctx context.Context, p *pending, events []event.Event, tables []string, skip []bool, rec component.RecordErrors) (component.RecordErrors, error) {
+	tx := p.tx
 	_, ensure, lock, update := w.d.Positions(w.positionsTable())
-	if err := w.fence(ctx, tx, ensure, lock, update); err != nil {
-		return err
+	if !p.fenced {
+		if err := w.fence(ctx, tx, ensure, lock, update); err != nil {
+			return nil, err
+		}
+		p.fenced = true
+	}
+	if err := p.prevDone(); err != nil {
+		return nil, err
 	}
 	// Lock and read the stored positions; skip what they cover.
 	stored := map[string]event.Seq{}
+	var verify []string // read from p.prev, locked and checked after the rows
 	for i := range events {
 		src := positionKey(events[i].Schema)
 		if _, ok := stored[src]; ok {
 			continue
 		}
+		if seq, ok := p.pos[src]; ok {
+			stored[src] = seq // locked earlier in this transaction
+			continue
+		}
+		if p.prev != nil && w.epoch == 0 {
+			if seq, ok := p.prev.pos[src]; ok {
+				// Locked by the transaction still committing: what it
+				// leaves, checked once this one holds the lock.
+				stored[src] = seq
+				verify = append(verify, src)
+				continue
+			}
+		}
 		if err := tx.Exec(ctx, ensure, w.name, src); err != nil {
-			return w.fail("positions table", err)
+			return nil, w.fail("positions table", err)
 		}
 		hi, lo, err := tx.QueryTexts(ctx, lock, w.name, src)
 		if err != nil {
-			return w.fail("positions table", err)
+			return nil, w.fail("positions table", err)
 		}
 		seq, err := parseSeq(hi, lo)
 		if err != nil {
-			return component.Permanent(fmt.Errorf("%s sink: positions table %s, row (%s, %s): %w", w.d.Server(), w.cfg.PositionsTable, w.name, src, err))
+			return nil, component.Permanent(fmt.Errorf("%s sink: positions table %s, row (%s, %s): %w", w.d.Server(), w.cfg.PositionsTable, w.name, src, err))
 		}
 		stored[src] = seq
+		p.pos[src] = seq
 	}
 	skipped := 0
 	for i := range events {
@@ -193,12 +276,43 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 		Mode: w.cfg.Mode, DeleteMode: w.cfg.DeleteMode, Truncate: w.cfg.Truncate, Keys: w.keys,
 	})
 	rec = append(rec, perrs...)
+	// settlePrev locks the positions rows read from p.prev, which waits
+	// on the server for the end of its commit, checks them, and then
+	// takes that commit's outcome.
+	settlePrev := func() error {
+		for _, src := range verify {
+			hi, lo, err := tx.QueryTexts(ctx, lock, w.name, src)
+			if err != nil {
+				return w.fail("positions table", err)
+			}
+			seq, err := parseSeq(hi, lo)
+			if err != nil || seq != stored[src] {
+				return fmt.Errorf("%s sink: positions table %s, row (%s, %s) holds %s.%s, not %d.%d as the previous transaction left it (it did not commit, or another writer uses sink name %q); writing again one transaction at a time",
+					w.d.Server(), w.cfg.PositionsTable, w.name, src, hi, lo, stored[src].Hi, stored[src].Lo, w.name)
+			}
+			p.pos[src] = seq
+		}
+		verify = nil
+		return p.waitPrev(ctx)
+	}
 	for _, st := range steps {
+		if st.Action != ActInsert && st.Action != ActUpsert {
+			// An UPDATE or DELETE sees only committed rows: the
+			// previous transaction's must be there first. (Inserts and
+			// upserts wait for a key the previous transaction holds,
+			// then see its outcome.)
+			if err := settlePrev(); err != nil {
+				return nil, err
+			}
+		}
 		errs, err := w.apply(ctx, tx, st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec = append(rec, errs...)
+	}
+	if err := settlePrev(); err != nil {
+		return nil, err
 	}
 	sort.Slice(rec, func(a, b int) bool { return rec[a].Index < rec[b].Index })
 
@@ -225,17 +339,11 @@ func (w *Writer) Write(ctx context.Context, events []event.Event) error {
 	}
 	for src, seq := range next {
 		if err := tx.Exec(ctx, update, strconv.FormatUint(seq.Hi, 10), strconv.FormatUint(seq.Lo, 10), w.name, src); err != nil {
-			return w.fail("positions table", err)
+			return nil, w.fail("positions table", err)
 		}
+		p.pos[src] = seq
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return w.fail("commit", err)
-	}
-	done = true
-	if len(rec) > 0 {
-		return rec
-	}
-	return nil
+	return rec, nil
 }
 
 // epochRow is the positions row (its source column) that holds the
