@@ -18,6 +18,10 @@ type tableCodec struct {
 	// when they would be the same.
 	snapCols, snapKeys []*colCodec
 	src                sourceBlock
+	// srcCached: src keeps its own cache of the last block (see
+	// postgresSource), which the encoder's (debeziumEncoder.last) would
+	// only copy again.
+	srcCached bool
 	// envelope is `{"schema":<Envelope schema>,"payload":`, built only for
 	// debezium+schema.
 	envelope []byte
@@ -30,6 +34,7 @@ type tableCodec struct {
 
 func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
 	t := &tableCodec{schema: s, src: newSourceBlock(s)}
+	_, t.srcCached = t.src.(*postgresSource)
 	if s.Connector == "mongodb" {
 		t.mongo = newMongoCodec(s)
 	}
@@ -303,6 +308,8 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	dst = append(dst, `,"source":`...)
 	if d.last.t == t && d.last.src == e.Source {
 		dst = append(dst, d.last.b...)
+	} else if t.srcCached {
+		dst = t.src.appendPayload(dst, e)
 	} else {
 		m := len(dst)
 		dst = t.src.appendPayload(dst, e)

@@ -68,6 +68,14 @@ type streamDecoder struct {
 	cp          checkpoint
 	scratch     []tupleCol
 	scratch2    []tupleCol
+	// nowMs is the envelope's ts_ms, the connector's processing time: the
+	// clock read after the network read that brought the message (see
+	// receive), not once per change; 0: read the clock per change.
+	nowMs int64
+	// clockReads is the socket's count of network reads when the clock
+	// was read; clock, when set (tests), replaces time.Now.
+	clockReads uint64
+	clock      func() time.Time
 
 	// activity is the unix-nano time of the last emitted commit (read by
 	// the side loop, for heartbeats).
@@ -96,6 +104,9 @@ type streamDecoder struct {
 	// last flush: a batch is cut at batchBytes as well as at batch_size
 	// rows, so that wide rows do not make batches of tens of MB.
 	batchBytes int
+	// lastBatch is the length of the batch at the last flush: the next
+	// batch's capacity.
+	lastBatch int
 
 	// incr is the incremental snapshot's state besides the checkpoint's
 	// (incremental.go).
@@ -215,6 +226,7 @@ func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, 
 // always describes exactly what was emitted up to it.
 func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 	n := len(d.batch)
+	d.lastBatch = n
 	if d.inTx {
 		n = d.txStart
 	}
@@ -250,7 +262,9 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 
 func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 	if d.batch == nil {
-		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
+		// As large as the last batch grew (a drain fills batch_size
+		// each time: no growing by copying), at least 256 events.
+		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, max(256, d.lastBatch)))
 	}
 	d.batch = append(d.batch, e)
 	if len(d.batch) < d.src.cfg.BatchSize && d.batchBytes < batchBytes {
@@ -487,10 +501,39 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 			TsUs: d.commitUs, TxID: int64(d.xid), HasTxID: true,
 			LSN: lsn, LastCommitLSN: d.lastCommit, CommitLSN: d.commitLSN, HasLSN: true,
 		},
-		TsMs: time.Now().UnixMilli(),
+		TsMs: d.tsMs(),
 		// Position stays empty: Event.Where derives it from Source.LSN
 		// when needed, so no string is built per change.
 	}
+}
+
+// readClock sets the processing time of the changes of the message just
+// received: the clock is read once per network read (rc's count moved),
+// or per message when the socket is not a readConn.
+func (d *streamDecoder) readClock(rc *readConn) {
+	if rc != nil {
+		r := rc.reads.Load()
+		if r == d.clockReads && d.nowMs != 0 {
+			return
+		}
+		d.clockReads = r
+	}
+	d.nowMs = d.now()
+}
+
+// tsMs is the envelope's ts_ms for a change decoded now.
+func (d *streamDecoder) tsMs() int64 {
+	if d.nowMs != 0 {
+		return d.nowMs
+	}
+	return d.now()
+}
+
+func (d *streamDecoder) now() int64 {
+	if d.clock != nil {
+		return d.clock().UnixMilli()
+	}
+	return time.Now().UnixMilli()
 }
 
 // values decodes a tuple against the relation's schema.
@@ -753,6 +796,8 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 	lingering := false
 	var lingerEnd time.Time // linger.Max after the first complete transaction
 	maxWait, quiet := s.lingerSet.Durations()
+	rc := readConnOf(nc) // the socket, for the clock (readClock)
+	defer func() { d.nowMs = 0 }()
 	for {
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
@@ -820,6 +865,7 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 				if err != nil {
 					return component.Permanent(fmt.Errorf("XLogData: %w", err))
 				}
+				d.readClock(rc)
 				// One allocation per message: every value is a substring.
 				if err := d.handle(ctx, uint64(xld.WALStart), string(xld.WALData)); err != nil {
 					return err

@@ -1,0 +1,188 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sluice-dev/sluice/event"
+)
+
+// scriptConn is a net.Conn whose reads return the scripted chunks and
+// errors in order, then io.EOF.
+type scriptConn struct {
+	net.Conn // nil: only Read is used
+	steps    []scriptRead
+	reads    int // calls of Read
+}
+
+type scriptRead struct {
+	data string
+	err  error
+}
+
+func (c *scriptConn) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.steps) == 0 {
+		return 0, io.EOF
+	}
+	s := c.steps[0]
+	n := copy(p, s.data)
+	if n < len(s.data) {
+		c.steps[0].data = s.data[n:]
+		return n, nil
+	}
+	c.steps = c.steps[1:]
+	return n, s.err
+}
+
+// TestReadConn: reads of any size get the bytes in order, one network read
+// serves reads until its bytes are used up, an error that came with data
+// is returned once those bytes are read, and a timeout without data goes
+// straight to the caller and the connection stays usable.
+func TestReadConn(t *testing.T) {
+	timeout := os.ErrDeadlineExceeded
+	broken := errors.New("connection reset")
+	sc := &scriptConn{steps: []scriptRead{
+		{data: "abcdefghij"},
+		{err: timeout},
+		{data: "klm", err: broken},
+		{data: "nop"},
+	}}
+	c := newReadConn(sc)
+	var got []string
+	read := func(n int) {
+		t.Helper()
+		p := make([]byte, n)
+		k, err := c.Read(p)
+		s := string(p[:k])
+		if err != nil {
+			s += "|" + err.Error()
+		}
+		got = append(got, s)
+	}
+	read(4)
+	read(4)
+	if sc.reads != 1 || c.reads.Load() != 1 {
+		t.Fatalf("after two reads from the buffer: %d network reads, counted %d; want 1", sc.reads, c.reads.Load())
+	}
+	read(4) // "ij": the rest of the first network read
+	read(4) // the timeout
+	read(2) // "kl"
+	read(2) // "m": the error is not returned with the data
+	read(2) // the error
+	read(8) // "nop"
+	read(8) // EOF
+	read(0)
+	want := []string{"abcd", "efgh", "ij", "|" + timeout.Error(), "kl", "m", "|connection reset", "nop", "|EOF", ""}
+	if len(got) != len(want) {
+		t.Fatalf("reads %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("reads %q, want %q", got, want)
+		}
+	}
+	if sc.reads != 5 || c.reads.Load() != 5 {
+		t.Fatalf("%d network reads, counted %d; want 5", sc.reads, c.reads.Load())
+	}
+	// A network read is as large as the buffer, whatever the caller asks.
+	big := bytes.Repeat([]byte("x"), readBufSize+10)
+	sc2 := &scriptConn{steps: []scriptRead{{data: string(big)}}}
+	c2 := newReadConn(sc2)
+	p := make([]byte, 8192)
+	var total int
+	for total < len(big) {
+		n, err := c2.Read(p)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", total, err)
+		}
+		total += n
+	}
+	if sc2.reads != 2 || c2.reads.Load() != 2 {
+		t.Fatalf("%d bytes in reads of 8 KiB: %d network reads, counted %d; want 2", total, sc2.reads, c2.reads.Load())
+	}
+}
+
+// TestReadConnOf: the readConn is found under TLS, and not invented for
+// another connection.
+func TestReadConnOf(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	rc := newReadConn(a)
+	if readConnOf(rc) != rc {
+		t.Fatal("readConnOf(readConn) is not the readConn")
+	}
+	if got := readConnOf(tls.Client(rc, &tls.Config{InsecureSkipVerify: true})); got != rc {
+		t.Fatalf("under tls.Conn: %p, want %p", got, rc)
+	}
+	if got := readConnOf(b); got != nil {
+		t.Fatalf("plain net.Conn: %p, want nil", got)
+	}
+	if got := readConnOf(tls.Client(b, &tls.Config{InsecureSkipVerify: true})); got != nil {
+		t.Fatalf("tls.Conn over a plain net.Conn: %p, want nil", got)
+	}
+}
+
+// eventsEmitter keeps what it is handed.
+type eventsEmitter struct{ evs []event.Event }
+
+func (e *eventsEmitter) Emit(_ context.Context, evs []event.Event, _ []byte) error {
+	e.evs = append(e.evs, evs...)
+	return nil
+}
+
+// TestStreamClockPerRead: the envelope's ts_ms is the clock read after the
+// network read that brought the change: once per read, not per change.
+func TestStreamClockPerRead(t *testing.T) {
+	s := &Source{cfg: *DefaultConfig(), log: slog.New(slog.DiscardHandler), kick: make(chan struct{}, 1)}
+	out := &eventsEmitter{}
+	cp := &checkpoint{Version: 1, Slot: "s", Phase: phaseStream}
+	d := newStreamDecoder(s, out, serverInfo{version: 150000, database: "db"}, nil, nil, cp, 0x100)
+	clock := time.UnixMilli(1000)
+	clockReads := 0
+	d.clock = func() time.Time {
+		clockReads++
+		clock = clock.Add(time.Millisecond)
+		return clock
+	}
+	m := sampleMessages()
+	rel, begin, ins, commit, beat := m[0], m[1], m[2], m[6], m[7]
+	rc := newReadConn(&scriptConn{})
+	// Network reads: the relation, begin and two inserts; then two inserts
+	// and the commit; then the heartbeat.
+	for i, read := range [][][]byte{{rel, begin, ins, ins}, {ins, ins, commit}, {beat}} {
+		rc.reads.Add(1)
+		for _, msg := range read {
+			d.readClock(rc)
+			if err := d.handle(context.Background(), uint64(0x200+i), string(msg)); err != nil {
+				t.Fatalf("read %d, message %c: %v", i, msg[0], err)
+			}
+		}
+	}
+	if clockReads != 3 {
+		t.Fatalf("clock read %d times for 3 network reads, want 3", clockReads)
+	}
+	var got []int64
+	for _, e := range out.evs {
+		got = append(got, e.TsMs)
+	}
+	want := []int64{1001, 1001, 1002, 1002}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("ts_ms %v, want %v", got, want)
+	}
+	// Without a readConn (a connection made elsewhere), per message.
+	d.readClock(nil)
+	d.readClock(nil)
+	if clockReads != 5 || d.nowMs != 1005 {
+		t.Fatalf("without a readConn: %d clock reads, ts_ms %d; want 5, 1005", clockReads, d.nowMs)
+	}
+}
