@@ -18,9 +18,10 @@ type tableCodec struct {
 	// when they would be the same.
 	snapCols, snapKeys []*colCodec
 	src                sourceBlock
-	// srcCached: src keeps its own cache of the last block (see
-	// postgresSource), which the encoder's (debeziumEncoder.last) would
-	// only copy again.
+	// srcCached: src keeps its own cache of the block's text around what
+	// differs from change to change (postgresSource: the LSN,
+	// mysqlSource: the row), where the encoder's cache of the last whole
+	// block (debeziumEncoder.last) would miss and copy every time.
 	srcCached bool
 	// envelope is `{"schema":<Envelope schema>,"payload":`, built only for
 	// debezium+schema.
@@ -34,7 +35,10 @@ type tableCodec struct {
 
 func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
 	t := &tableCodec{schema: s, src: newSourceBlock(s)}
-	_, t.srcCached = t.src.(*postgresSource)
+	switch t.src.(type) {
+	case *postgresSource, *mysqlSource:
+		t.srcCached = true
+	}
 	if s.Connector == "mongodb" {
 		t.mongo = newMongoCodec(s)
 	}

@@ -186,3 +186,92 @@ func TestStreamClockPerRead(t *testing.T) {
 		t.Fatalf("without a readConn: %d clock reads, ts_ms %d; want 5, 1005", clockReads, d.nowMs)
 	}
 }
+
+// sizedEmitter checks that every batch comes with its event.Size sum.
+type sizedEmitter struct {
+	t             *testing.T
+	sized, plain  int
+	events, bytes int64
+}
+
+func (e *sizedEmitter) Emit(_ context.Context, evs []event.Event, _ []byte) error {
+	e.plain++
+	return nil
+}
+
+func (e *sizedEmitter) EmitSized(_ context.Context, evs []event.Event, _ []byte, size int64) error {
+	e.t.Helper()
+	var want int64
+	for i := range evs {
+		want += int64(evs[i].Size())
+	}
+	if size != want {
+		e.t.Fatalf("batch %d of %d events: size %d, want %d", e.sized, len(evs), size, want)
+	}
+	e.sized++
+	e.events += int64(len(evs))
+	return nil
+}
+
+// TestStreamBatchSizes: the stream hands the engine each batch's size
+// (component.EmitSized), right when a full batch is cut inside a
+// transaction, when complete transactions go out and the open one stays,
+// and after a reconnect.
+func TestStreamBatchSizes(t *testing.T) {
+	s := &Source{cfg: *DefaultConfig(), log: slog.New(slog.DiscardHandler), kick: make(chan struct{}, 1)}
+	s.cfg.BatchSize = 3
+	out := &sizedEmitter{t: t}
+	cp := &checkpoint{Version: 1, Slot: "s", Phase: phaseStream}
+	d := newStreamDecoder(s, out, serverInfo{version: 150000, database: "db"}, nil, nil, cp, 0x100)
+	m := sampleMessages()
+	rel, ins, upd, del, beat := m[0], m[2], m[3], m[4], m[7]
+	tx := func(final uint64, rows ...[]byte) [][]byte {
+		b := [][]byte{msgBuilder{'B'}.u64(final).u64(1).u32(7)}
+		b = append(b, rows...)
+		return append(b, msgBuilder{'C'}.u8(0).u64(final).u64(final+0x10).u64(1))
+	}
+	var msgs [][]byte
+	msgs = append(msgs, rel)
+	msgs = append(msgs, tx(0x1000, ins, upd)...)
+	msgs = append(msgs, tx(0x2000, ins, upd, del, ins, upd)...) // a batch is cut inside
+	msgs = append(msgs, tx(0x3000, del)...)
+	open := tx(0x4000, ins, upd)
+	msgs = append(msgs, open[:2]...) // begin, insert: open at the flush below
+	lsn := uint64(0x200)
+	for i, msg := range msgs {
+		lsn++
+		if err := d.handle(context.Background(), lsn, string(msg)); err != nil {
+			t.Fatalf("message %d (%c): %v", i, msg[0], err)
+		}
+	}
+	if err := d.flush(context.Background(), false); err != nil { // linger: complete ones go
+		t.Fatal(err)
+	}
+	for _, msg := range append(open[2:], beat) {
+		lsn++
+		if err := d.handle(context.Background(), lsn, string(msg)); err != nil {
+			t.Fatalf("message %c: %v", msg[0], err)
+		}
+	}
+	if out.plain != 0 || out.events != 10 {
+		t.Fatalf("%d sized batches with %d events, %d without a size; want 10 events, all sized", out.sized, out.events, out.plain)
+	}
+	// A reconnect drops the open transaction's events and their size.
+	msgs = append(tx(0x5000, ins, upd)[:3:3], rel)
+	for _, msg := range msgs {
+		lsn++
+		if err := d.handle(context.Background(), lsn, string(msg)); err != nil {
+			t.Fatalf("message %c: %v", msg[0], err)
+		}
+	}
+	d.reset()
+	for _, msg := range append(tx(0x6000, ins), beat) {
+		lsn++
+		if err := d.handle(context.Background(), lsn, string(msg)); err != nil {
+			t.Fatalf("message %c: %v", msg[0], err)
+		}
+	}
+	if out.events != 11 {
+		t.Fatalf("after the reconnect: %d events, want 11", out.events)
+	}
+}

@@ -107,6 +107,9 @@ type streamDecoder struct {
 	// lastBatch is the length of the batch at the last flush: the next
 	// batch's capacity.
 	lastBatch int
+	// batchSize is the event.Size sum of batch, txStartSize that of its
+	// events before txStart.
+	batchSize, txStartSize int64
 
 	// incr is the incremental snapshot's state besides the checkpoint's
 	// (incremental.go).
@@ -154,7 +157,7 @@ type txProgress struct {
 func (d *streamDecoder) reset() {
 	d.inTx = false
 	d.pending = 0
-	d.batch = nil
+	d.batch, d.batchSize, d.txStartSize = nil, 0, 0
 	d.incrReset()
 	d.lastCommit = d.emitted
 	if d.emitted == d.start {
@@ -176,7 +179,7 @@ func (d *streamDecoder) begin(final uint64) {
 	default:
 		d.tx = txProgress{commit: final}
 	}
-	d.txStart = len(d.batch)
+	d.txStart, d.txStartSize = len(d.batch), d.batchSize
 }
 
 // replayed advances the transaction's position by one event at lsn and
@@ -204,9 +207,16 @@ func (d *streamDecoder) replayed(lsn uint64) bool {
 
 // emit hands evs to the engine and records what is emitted since: every
 // transaction committed so far, and the current one's events up to the
-// newest (when evs holds some of them).
-func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool) error {
-	if err := d.out.Emit(ctx, evs, cp); err != nil {
+// newest (when evs holds some of them). size is the events' event.Size
+// sum, or -1 when unknown.
+func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool, size int64) error {
+	var err error
+	if size < 0 {
+		err = d.out.Emit(ctx, evs, cp)
+	} else {
+		err = component.EmitSized(ctx, d.out, evs, cp, size)
+	}
+	if err != nil {
 		return err
 	}
 	d.lastEmit = time.Now()
@@ -225,10 +235,10 @@ func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, 
 // checkpoint. A checkpoint so never waits for a pause in a busy stream, and
 // always describes exactly what was emitted up to it.
 func (d *streamDecoder) flush(ctx context.Context, all bool) error {
-	n := len(d.batch)
+	n, size := len(d.batch), d.batchSize
 	d.lastBatch = n
 	if d.inTx {
-		n = d.txStart
+		n, size = d.txStart, d.txStartSize
 	}
 	var cp []byte
 	if d.pending > d.emitted {
@@ -239,7 +249,7 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		cp = d.cp.marshal()
 	}
 	if n > 0 || cp != nil {
-		if err := d.emit(ctx, d.batch[:n:n], cp, false); err != nil {
+		if err := d.emit(ctx, d.batch[:n:n], cp, false, size); err != nil {
 			return err
 		}
 		if cp != nil {
@@ -248,16 +258,16 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		}
 	}
 	d.pending = 0
-	rest := d.batch[n:]
-	d.batch, d.txStart, d.batchBytes = nil, 0, 0
+	rest, restSize := d.batch[n:], d.batchSize-size
+	d.batch, d.txStart, d.batchBytes, d.batchSize, d.txStartSize = nil, 0, 0, 0, 0
 	switch {
 	case len(rest) == 0:
 		return nil
 	case !all:
-		d.batch = rest // the array's head is the engine's now; rest never grows into it
+		d.batch, d.batchSize = rest, restSize // the array's head is the engine's now; rest never grows into it
 		return nil
 	}
-	return d.emit(ctx, rest, nil, true)
+	return d.emit(ctx, rest, nil, true, restSize)
 }
 
 func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
@@ -267,6 +277,9 @@ func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, max(256, d.lastBatch)))
 	}
 	d.batch = append(d.batch, e)
+	// Summed while the values are in the cache, for the engine, which
+	// would otherwise read every value of the batch again (EmitSized).
+	d.batchSize += int64(d.batch[len(d.batch)-1].Size())
 	if len(d.batch) < d.src.cfg.BatchSize && d.batchBytes < batchBytes {
 		return nil
 	}
