@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -274,4 +275,159 @@ func TestStreamBatchSizes(t *testing.T) {
 	if out.events != 11 {
 		t.Fatalf("after the reconnect: %d events, want 11", out.events)
 	}
+}
+
+// markConn is a net.Conn that models a socket's low-water mark: a read
+// returns once mark bytes are queued, or at the read deadline with
+// os.ErrDeadlineExceeded; queued is what has arrived.
+type markConn struct {
+	net.Conn // nil: only what is below is used
+	queued   string
+	mark     int
+	deadline time.Time
+	log      []string
+}
+
+func (c *markConn) setLowWater(n int) error {
+	c.mark = n
+	c.log = append(c.log, "mark "+strconv.Itoa(n))
+	return nil
+}
+
+func (c *markConn) SetReadDeadline(t time.Time) error {
+	c.deadline = t
+	if t.IsZero() {
+		c.log = append(c.log, "deadline none")
+	} else {
+		c.log = append(c.log, "deadline "+strconv.FormatInt(t.UnixMilli(), 10))
+	}
+	return nil
+}
+
+func (c *markConn) Read(p []byte) (int, error) {
+	if len(c.queued) < max(c.mark, 1) {
+		c.log = append(c.log, "read timeout")
+		return 0, os.ErrDeadlineExceeded // the test never blocks: the deadline has passed
+	}
+	n := copy(p, c.queued)
+	c.queued = c.queued[n:]
+	c.log = append(c.log, "read "+strconv.Itoa(n))
+	return n, nil
+}
+
+// TestReadConnCoalesce: inside a large transaction a network read waits
+// for coalesceBytes (the low-water mark) or coalesceWait, then takes what
+// there is; the caller's earlier deadline is kept and its timeout
+// returned; out of it the mark goes back to 1 byte.
+func TestReadConnCoalesce(t *testing.T) {
+	mc := &markConn{mark: 1}
+	c := newReadConn(mc)
+	c.lw = mc
+	c.now = func() time.Time { return time.UnixMilli(5000) }
+	p := make([]byte, readBufSize)
+	step := func(queued string, want string) {
+		t.Helper()
+		mc.queued += queued
+		mc.log = nil
+		n, err := c.Read(p)
+		got := string(p[:n])
+		if err != nil {
+			got += "|" + err.Error()
+		}
+		if got != want {
+			t.Fatalf("read %q, want %q (%q)", got, want, mc.log)
+		}
+	}
+	expect := func(log ...string) {
+		t.Helper()
+		if len(log) != len(mc.log) {
+			t.Fatalf("calls %q, want %q", mc.log, log)
+		}
+		for i := range log {
+			if log[i] != mc.log[i] {
+				t.Fatalf("calls %q, want %q", mc.log, log)
+			}
+		}
+	}
+	step("ab", "ab") // not coalescing: the mark stays 1
+	expect("read 2")
+
+	c.coalesce.Store(true)
+	big := string(bytes.Repeat([]byte("x"), coalesceBytes))
+	step(big, big) // the mark is reached
+	expect("mark 16384", "deadline 5001", "read 16384", "deadline none")
+	step("cd", "cd") // not reached in coalesceWait: what there is
+	expect("deadline 5001", "read timeout", "deadline none", "mark 1", "read 2")
+
+	// The caller's deadline, later than coalesceWait: restored after.
+	if err := c.SetReadDeadline(time.UnixMilli(9000)); err != nil {
+		t.Fatal(err)
+	}
+	step(big, big)
+	expect("mark 16384", "deadline 5001", "read 16384", "deadline 9000")
+	// Earlier than coalesceWait: the caller's timeout is the caller's.
+	if err := c.SetReadDeadline(time.UnixMilli(5000)); err != nil {
+		t.Fatal(err)
+	}
+	step("ef", "|"+os.ErrDeadlineExceeded.Error())
+	expect("read timeout")
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	mc.queued = ""
+
+	c.coalesce.Store(false)
+	step("gh", "gh")
+	expect("mark 1", "read 2")
+	step("ij", "ij")
+	expect("read 2")
+	if c.reads.Load() != 7 {
+		t.Fatalf("%d network reads counted, want 7", c.reads.Load())
+	}
+}
+
+// TestStreamCoalescesLargeTransactions: the decoder asks for coalesced
+// reads inside a transaction from its coalesceAfterRows-th row, or from
+// its Begin when its WAL spans coalesceAfterWAL, and never outside one.
+func TestStreamCoalescesLargeTransactions(t *testing.T) {
+	s := &Source{cfg: *DefaultConfig(), log: slog.New(slog.DiscardHandler), kick: make(chan struct{}, 1)}
+	d := newStreamDecoder(s, &discardEmitter{}, serverInfo{version: 150000, database: "db"}, nil, nil,
+		&checkpoint{Version: 1, Slot: "s", Phase: phaseStream}, 0x100)
+	rc := newReadConn(&scriptConn{})
+	d.net = rc
+	m := sampleMessages()
+	ins := m[2]
+	handle := func(lsn uint64, msg []byte) {
+		t.Helper()
+		if err := d.handle(context.Background(), lsn, string(msg)); err != nil {
+			t.Fatalf("message %c: %v", msg[0], err)
+		}
+	}
+	handle(0x100, m[0])
+	tx := func(first, final uint64, rows int, wantAt int) {
+		t.Helper()
+		handle(first, msgBuilder{'B'}.u64(final).u64(1).u32(7))
+		at := -1
+		if rc.coalesce.Load() {
+			at = 0
+		}
+		for i := 1; i <= rows; i++ {
+			handle(first+uint64(i), ins)
+			if at < 0 && rc.coalesce.Load() {
+				at = i
+			}
+		}
+		if at != wantAt {
+			t.Fatalf("transaction at %#x of %d rows: coalescing from row %d, want %d", first, rows, at, wantAt)
+		}
+		handle(final, msgBuilder{'C'}.u8(0).u64(final).u64(final+0x10).u64(1))
+		if rc.coalesce.Load() {
+			t.Fatalf("transaction at %#x: still coalescing after its commit", first)
+		}
+	}
+	tx(0x1000, 0x2000, 1, -1)
+	tx(0x3000, 0x4000, coalesceAfterRows-1, -1)
+	tx(0x5000, 0x6000, coalesceAfterRows+5, coalesceAfterRows)
+	tx(0x10000, 0x10000+coalesceAfterWAL, 3, 0)
+	tx(0x100000, 0x100000+coalesceAfterWAL-1, 3, -1)
 }

@@ -76,6 +76,12 @@ type streamDecoder struct {
 	// was read; clock, when set (tests), replaces time.Now.
 	clockReads uint64
 	clock      func() time.Time
+	// net is the socket while receive runs (nil in tests and when it is
+	// not a readConn); txRows counts the current transaction's rows, to
+	// tell when its reads may coalesce (netread.go).
+	net        *readConn
+	txRows     int
+	coalescing bool
 
 	// activity is the unix-nano time of the last emitted commit (read by
 	// the side loop, for heartbeats).
@@ -294,6 +300,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 	w := &wire{s: msg, off: 1}
 	if c := msg[0]; c == 'I' || c == 'U' || c == 'D' {
 		d.batchBytes += len(msg)
+		if d.txRows++; d.txRows == coalesceAfterRows && d.inTx {
+			d.coalesceReads(true)
+		}
 	}
 	switch msg[0] {
 	case 'B':
@@ -305,6 +314,12 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		d.begin(d.commitLSN)
 		d.inTx = true
+		d.txRows = 0
+		if d.commitLSN > lsn && d.commitLSN-lsn >= coalesceAfterWAL {
+			// lsn is the transaction's first record: one this long in
+			// the WAL is large (or spread over a busy stretch of it).
+			d.coalesceReads(true)
+		}
 		d.commitUs = pgMicrosToUnixUs(ts)
 	case 'C':
 		w.u8()
@@ -315,6 +330,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			return component.Permanent(fmt.Errorf("commit message: %w", w.err))
 		}
 		d.inTx = false
+		d.coalesceReads(false)
 		d.lastCommit = end
 		if len(d.incr.staged) > 0 {
 			d.commitSignals()
@@ -517,6 +533,16 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 		TsMs: d.tsMs(),
 		// Position stays empty: Event.Where derives it from Source.LSN
 		// when needed, so no string is built per change.
+	}
+}
+
+// coalesceReads lets the socket's reads wait for more data (netread.go)
+// inside a large transaction: its commit comes after the rest of its
+// rows, so no commit waits longer than coalesceWait for it.
+func (d *streamDecoder) coalesceReads(on bool) {
+	if d.coalescing != on && d.net != nil {
+		d.coalescing = on
+		d.net.coalesce.Store(on)
 	}
 }
 
@@ -810,7 +836,12 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 	var lingerEnd time.Time // linger.Max after the first complete transaction
 	maxWait, quiet := s.lingerSet.Durations()
 	rc := readConnOf(nc) // the socket, for the clock (readClock)
-	defer func() { d.nowMs = 0 }()
+	d.net = rc
+	defer func() {
+		d.nowMs = 0
+		d.coalesceReads(false)
+		d.net = nil
+	}()
 	for {
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
