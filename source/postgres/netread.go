@@ -26,9 +26,9 @@ import (
 //     wakes once that much has arrived, or after coalesceWait with what
 //     there is. The walsender never waits for the reader: the kernel keeps
 //     the receive buffer at least twice the mark. (Sleeping before a read
-//     instead let the socket fill and stalled the walsender's decoding: a
-//     third slower.) Between transactions and in small ones the mark is 1
-//     byte, so no commit waits.
+//     instead lets the socket fill and stall the walsender's decoding: the
+//     drain was slower.) Between transactions and in small ones the mark
+//     is 1 byte, so no commit waits.
 //   - pgconn reads at most 8 KiB at a time; a reader that fell behind (a
 //     busy sink or CPU) catches up with reads of up to readBufSize.
 //   - Debezium's ts_ms is the connector's processing time: the decoder
