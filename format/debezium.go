@@ -18,6 +18,11 @@ type tableCodec struct {
 	// when they would be the same.
 	snapCols, snapKeys []*colCodec
 	src                sourceBlock
+	// srcCached: src keeps its own cache of the block's text around what
+	// differs from change to change (postgresSource: the LSN,
+	// mysqlSource: the row), where the encoder's cache of the last whole
+	// block (debeziumEncoder.last) would miss and copy every time.
+	srcCached bool
 	// envelope is `{"schema":<Envelope schema>,"payload":`, built only for
 	// debezium+schema.
 	envelope []byte
@@ -30,6 +35,10 @@ type tableCodec struct {
 
 func newTableCodec(s *event.Schema, withSchema bool) (*tableCodec, error) {
 	t := &tableCodec{schema: s, src: newSourceBlock(s)}
+	switch t.src.(type) {
+	case *postgresSource, *mysqlSource:
+		t.srcCached = true
+	}
 	if s.Connector == "mongodb" {
 		t.mongo = newMongoCodec(s)
 	}
@@ -303,6 +312,8 @@ func (d *debeziumEncoder) AppendValue(dst []byte, e *event.Event) ([]byte, bool,
 	dst = append(dst, `,"source":`...)
 	if d.last.t == t && d.last.src == e.Source {
 		dst = append(dst, d.last.b...)
+	} else if t.srcCached {
+		dst = t.src.appendPayload(dst, e)
 	} else {
 		m := len(dst)
 		dst = t.src.appendPayload(dst, e)

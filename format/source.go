@@ -181,6 +181,15 @@ type postgresSource struct {
 	tail []byte // ,"schema":"…","table":"…","txId":
 	ns   string
 	tbl  string
+	// The stream's changes of one transaction differ in their LSN only:
+	// for the last source with an LSN (lsnKey, its LSN zeroed), the
+	// block's text is kept around the LSN's two places, source.sequence's
+	// second element and lsn (lsnA, lsnB, lsnC), so that a change formats
+	// its LSN and copies the rest. The encoder's own cache of the last
+	// whole block (debeziumEncoder.last) would miss on every change.
+	lsnKey           event.Source
+	lsnOK            bool
+	lsnA, lsnB, lsnC []byte
 }
 
 func newPostgresSource(s *event.Schema) sourceBlock {
@@ -208,15 +217,7 @@ func (p *postgresSource) schema() []byte {
 // writes it for every event, snapshot rows included ("[null,\"23043592\"]").
 // LSNs are written as Java's signed long, as Debezium's Lsn.asLong does.
 func appendSequence(dst []byte, s *event.Source) []byte {
-	dst = append(dst, `"[`...)
-	if s.LastCommitLSN != 0 {
-		dst = append(dst, `\"`...)
-		dst = strconv.AppendInt(dst, int64(s.LastCommitLSN), 10)
-		dst = append(dst, `\"`...)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, ',')
+	dst = appendSequenceHead(dst, s)
 	if s.HasLSN {
 		dst = append(dst, `\"`...)
 		dst = strconv.AppendInt(dst, int64(s.LSN), 10)
@@ -227,6 +228,19 @@ func appendSequence(dst []byte, s *event.Source) []byte {
 	return append(dst, `]"`...)
 }
 
+// appendSequenceHead writes source.sequence up to its second element.
+func appendSequenceHead(dst []byte, s *event.Source) []byte {
+	dst = append(dst, `"[`...)
+	if s.LastCommitLSN != 0 {
+		dst = append(dst, `\"`...)
+		dst = strconv.AppendInt(dst, int64(s.LastCommitLSN), 10)
+		dst = append(dst, `\"`...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, ',')
+}
+
 func appendOptInt(dst []byte, v int64, has bool) []byte {
 	if !has {
 		return append(dst, "null"...)
@@ -235,6 +249,46 @@ func appendOptInt(dst []byte, v int64, has bool) []byte {
 }
 
 func (p *postgresSource) appendPayload(dst []byte, e *event.Event) []byte {
+	s := &e.Source
+	if !s.HasLSN {
+		return p.appendAll(dst, e)
+	}
+	k := *s
+	k.LSN = 0
+	if !p.lsnOK || k != p.lsnKey {
+		p.split(e)
+		p.lsnKey, p.lsnOK = k, true
+	}
+	var buf [24]byte
+	lsn := strconv.AppendInt(buf[:0], int64(s.LSN), 10)
+	dst = append(dst, p.lsnA...)
+	dst = append(dst, lsn...)
+	dst = append(dst, p.lsnB...)
+	dst = append(dst, lsn...)
+	return append(dst, p.lsnC...)
+}
+
+// split writes lsnA, lsnB and lsnC for e's source (which has an LSN): what
+// appendAll writes, without the LSN's two appearances.
+func (p *postgresSource) split(e *event.Event) {
+	s := &e.Source
+	var buf [48]byte
+	msb, usb := tsText(&buf, s.TsUs)
+	a := p.appendHead(p.lsnA[:0], e, msb)
+	a = append(a, `,"sequence":`...)
+	p.lsnA = append(appendSequenceHead(a, s), `\"`...)
+	b := append(p.lsnB[:0], `\"]"`...)
+	b = appendTs(b, s.TsUs, usb)
+	b = append(b, p.tail...)
+	b = appendOptInt(b, s.TxID, s.HasTxID)
+	p.lsnB = append(b, `,"lsn":`...)
+	c := append(p.lsnC[:0], `,"xmin":`...)
+	c = appendOptInt(c, s.Xmin, s.HasXmin)
+	p.lsnC = append(c, '}')
+}
+
+// appendAll writes the block field by field.
+func (p *postgresSource) appendAll(dst []byte, e *event.Event) []byte {
 	s := &e.Source
 	var buf [48]byte
 	msb, usb := tsText(&buf, s.TsUs)

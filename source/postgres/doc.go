@@ -89,6 +89,19 @@
 // new image takes it from there (as Debezium does), so every sink sees the
 // whole row. Otherwise it arrives as event.Unchanged.
 //
+// The replication socket is read through a 64 KiB buffer (netread.go).
+// The walsender flushes after every message, so a reader that keeps up
+// would get a change or two per read; inside a large transaction (256 rows
+// so far, or 256 KiB of WAL from its first record to its commit) the
+// socket's low-water mark is raised to 16 KiB (SO_RCVLOWAT, Linux, TCP),
+// so a read returns once that much has arrived or after 1 ms with what
+// there is: the commit comes after the rest of the transaction's rows
+// anyway, and the kernel keeps room for twice the mark, so the walsender
+// never waits for the reader. Between transactions and in small ones the
+// mark is one byte. The envelope's ts_ms (Debezium's processing time) is
+// the clock read after the network read that brought the change, once per
+// read rather than per change.
+//
 // Source metadata as Debezium's PostgreSQL connector writes it: the commit
 // time with its microseconds (Source.TsUs); source.sequence's last commit
 // LSN is null until the first commit after a fresh start (a new slot or a

@@ -292,7 +292,7 @@ func (d *streamDecoder) closeWindow(ctx context.Context, lsn uint64) error {
 		}
 		evs = evs[d.src.cfg.BatchSize:]
 	}
-	if err := d.emit(ctx, evs, cp, false); err != nil {
+	if err := d.emit(ctx, evs, cp, false, -1); err != nil {
 		return err
 	}
 	d.emitted = max(d.emitted, lsn)

@@ -174,6 +174,7 @@ func (s *Source) connectRepl(ctx context.Context) (*pgconn.PgConn, error) {
 		cfg.RuntimeParams[k] = v
 	}
 	cfg.RuntimeParams["replication"] = "database"
+	bufferedReads(cfg) // the stream's reads (netread.go)
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("replication connection: %w", err)

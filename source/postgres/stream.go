@@ -68,6 +68,20 @@ type streamDecoder struct {
 	cp          checkpoint
 	scratch     []tupleCol
 	scratch2    []tupleCol
+	// nowMs is the envelope's ts_ms, the connector's processing time: the
+	// clock read after the network read that brought the message (see
+	// receive), not once per change; 0: read the clock per change.
+	nowMs int64
+	// clockReads is the socket's count of network reads when the clock
+	// was read; clock, when set (tests), replaces time.Now.
+	clockReads uint64
+	clock      func() time.Time
+	// net is the socket while receive runs (nil in tests and when it is
+	// not a readConn); txRows counts the current transaction's rows, to
+	// tell when its reads may coalesce (netread.go).
+	net        *readConn
+	txRows     int
+	coalescing bool
 
 	// activity is the unix-nano time of the last emitted commit (read by
 	// the side loop, for heartbeats).
@@ -96,6 +110,12 @@ type streamDecoder struct {
 	// last flush: a batch is cut at batchBytes as well as at batch_size
 	// rows, so that wide rows do not make batches of tens of MB.
 	batchBytes int
+	// lastBatch is the length of the batch at the last flush: the next
+	// batch's capacity.
+	lastBatch int
+	// batchSize is the event.Size sum of batch, txStartSize that of its
+	// events before txStart.
+	batchSize, txStartSize int64
 
 	// incr is the incremental snapshot's state besides the checkpoint's
 	// (incremental.go).
@@ -143,7 +163,7 @@ type txProgress struct {
 func (d *streamDecoder) reset() {
 	d.inTx = false
 	d.pending = 0
-	d.batch = nil
+	d.batch, d.batchSize, d.txStartSize = nil, 0, 0
 	d.incrReset()
 	d.lastCommit = d.emitted
 	if d.emitted == d.start {
@@ -165,7 +185,7 @@ func (d *streamDecoder) begin(final uint64) {
 	default:
 		d.tx = txProgress{commit: final}
 	}
-	d.txStart = len(d.batch)
+	d.txStart, d.txStartSize = len(d.batch), d.batchSize
 }
 
 // replayed advances the transaction's position by one event at lsn and
@@ -193,9 +213,16 @@ func (d *streamDecoder) replayed(lsn uint64) bool {
 
 // emit hands evs to the engine and records what is emitted since: every
 // transaction committed so far, and the current one's events up to the
-// newest (when evs holds some of them).
-func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool) error {
-	if err := d.out.Emit(ctx, evs, cp); err != nil {
+// newest (when evs holds some of them). size is the events' event.Size
+// sum, or -1 when unknown.
+func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, partial bool, size int64) error {
+	var err error
+	if size < 0 {
+		err = d.out.Emit(ctx, evs, cp)
+	} else {
+		err = component.EmitSized(ctx, d.out, evs, cp, size)
+	}
+	if err != nil {
 		return err
 	}
 	d.lastEmit = time.Now()
@@ -214,9 +241,10 @@ func (d *streamDecoder) emit(ctx context.Context, evs []event.Event, cp []byte, 
 // checkpoint. A checkpoint so never waits for a pause in a busy stream, and
 // always describes exactly what was emitted up to it.
 func (d *streamDecoder) flush(ctx context.Context, all bool) error {
-	n := len(d.batch)
+	n, size := len(d.batch), d.batchSize
+	d.lastBatch = n
 	if d.inTx {
-		n = d.txStart
+		n, size = d.txStart, d.txStartSize
 	}
 	var cp []byte
 	if d.pending > d.emitted {
@@ -227,7 +255,7 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		cp = d.cp.marshal()
 	}
 	if n > 0 || cp != nil {
-		if err := d.emit(ctx, d.batch[:n:n], cp, false); err != nil {
+		if err := d.emit(ctx, d.batch[:n:n], cp, false, size); err != nil {
 			return err
 		}
 		if cp != nil {
@@ -236,23 +264,28 @@ func (d *streamDecoder) flush(ctx context.Context, all bool) error {
 		}
 	}
 	d.pending = 0
-	rest := d.batch[n:]
-	d.batch, d.txStart, d.batchBytes = nil, 0, 0
+	rest, restSize := d.batch[n:], d.batchSize-size
+	d.batch, d.txStart, d.batchBytes, d.batchSize, d.txStartSize = nil, 0, 0, 0, 0
 	switch {
 	case len(rest) == 0:
 		return nil
 	case !all:
-		d.batch = rest // the array's head is the engine's now; rest never grows into it
+		d.batch, d.batchSize = rest, restSize // the array's head is the engine's now; rest never grows into it
 		return nil
 	}
-	return d.emit(ctx, rest, nil, true)
+	return d.emit(ctx, rest, nil, true, restSize)
 }
 
 func (d *streamDecoder) add(ctx context.Context, e event.Event) error {
 	if d.batch == nil {
-		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, 256))
+		// As large as the last batch grew (a drain fills batch_size
+		// each time: no growing by copying), at least 256 events.
+		d.batch = make([]event.Event, 0, min(d.src.cfg.BatchSize, max(256, d.lastBatch)))
 	}
 	d.batch = append(d.batch, e)
+	// Summed while the values are in the cache, for the engine, which
+	// would otherwise read every value of the batch again (EmitSized).
+	d.batchSize += int64(d.batch[len(d.batch)-1].Size())
 	if len(d.batch) < d.src.cfg.BatchSize && d.batchBytes < batchBytes {
 		return nil
 	}
@@ -267,6 +300,9 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 	w := &wire{s: msg, off: 1}
 	if c := msg[0]; c == 'I' || c == 'U' || c == 'D' {
 		d.batchBytes += len(msg)
+		if d.txRows++; d.txRows == coalesceAfterRows && d.inTx {
+			d.coalesceReads(true)
+		}
 	}
 	switch msg[0] {
 	case 'B':
@@ -278,6 +314,12 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 		}
 		d.begin(d.commitLSN)
 		d.inTx = true
+		d.txRows = 0
+		if d.commitLSN > lsn && d.commitLSN-lsn >= coalesceAfterWAL {
+			// lsn is the transaction's first record: one this long in
+			// the WAL is large (or spread over a busy stretch of it).
+			d.coalesceReads(true)
+		}
 		d.commitUs = pgMicrosToUnixUs(ts)
 	case 'C':
 		w.u8()
@@ -288,6 +330,7 @@ func (d *streamDecoder) handle(ctx context.Context, lsn uint64, msg string) erro
 			return component.Permanent(fmt.Errorf("commit message: %w", w.err))
 		}
 		d.inTx = false
+		d.coalesceReads(false)
 		d.lastCommit = end
 		if len(d.incr.staged) > 0 {
 			d.commitSignals()
@@ -487,10 +530,49 @@ func (d *streamDecoder) event(op event.Op, rs *relState, before, after []event.V
 			TsUs: d.commitUs, TxID: int64(d.xid), HasTxID: true,
 			LSN: lsn, LastCommitLSN: d.lastCommit, CommitLSN: d.commitLSN, HasLSN: true,
 		},
-		TsMs: time.Now().UnixMilli(),
+		TsMs: d.tsMs(),
 		// Position stays empty: Event.Where derives it from Source.LSN
 		// when needed, so no string is built per change.
 	}
+}
+
+// coalesceReads lets the socket's reads wait for more data (netread.go)
+// inside a large transaction: its commit comes after the rest of its
+// rows, so no commit waits longer than coalesceWait for it.
+func (d *streamDecoder) coalesceReads(on bool) {
+	if d.coalescing != on && d.net != nil {
+		d.coalescing = on
+		d.net.coalesce.Store(on)
+	}
+}
+
+// readClock sets the processing time of the changes of the message just
+// received: the clock is read once per network read (rc's count moved),
+// or per message when the socket is not a readConn.
+func (d *streamDecoder) readClock(rc *readConn) {
+	if rc != nil {
+		r := rc.reads.Load()
+		if r == d.clockReads && d.nowMs != 0 {
+			return
+		}
+		d.clockReads = r
+	}
+	d.nowMs = d.now()
+}
+
+// tsMs is the envelope's ts_ms for a change decoded now.
+func (d *streamDecoder) tsMs() int64 {
+	if d.nowMs != 0 {
+		return d.nowMs
+	}
+	return d.now()
+}
+
+func (d *streamDecoder) now() int64 {
+	if d.clock != nil {
+		return d.clock().UnixMilli()
+	}
+	return time.Now().UnixMilli()
 }
 
 // values decodes a tuple against the relation's schema.
@@ -753,6 +835,13 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 	lingering := false
 	var lingerEnd time.Time // linger.Max after the first complete transaction
 	maxWait, quiet := s.lingerSet.Durations()
+	rc := readConnOf(nc) // the socket, for the clock (readClock)
+	d.net = rc
+	defer func() {
+		d.nowMs = 0
+		d.coalesceReads(false)
+		d.net = nil
+	}()
 	for {
 		if d.pending > d.emitted && len(d.batch) == 0 && !d.inTx && time.Since(d.lastEmit) > s.cfg.StatusInterval {
 			// Only transactions without captured changes (PostgreSQL
@@ -820,6 +909,7 @@ func (s *Source) receive(ctx context.Context, repl *pgconn.PgConn, d *streamDeco
 				if err != nil {
 					return component.Permanent(fmt.Errorf("XLogData: %w", err))
 				}
+				d.readClock(rc)
 				// One allocation per message: every value is a substring.
 				if err := d.handle(ctx, uint64(xld.WALStart), string(xld.WALData)); err != nil {
 					return err
