@@ -348,14 +348,14 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}
 	now := time.Now().UnixMilli()
 	last := t.lastSeq // moves only once the batch is handed over
-	evs := make([]event.Event, len(rows))
+	batches := newBatches(len(rows))
 	for i, r := range rows {
-		e := &evs[i]
+		e := &batches[i/emitChunk][i%emitChunk]
 		e.Schema = t.schema
 		e.After = r.vals
 		e.Op = op
 		e.TsMs = now
-		// evs is fresh, zeroed memory: only the fields that are not zero
+		// The batches are fresh, zeroed memory: only the fields that are not zero
 		// are written (a whole event.Source, which holds a pointer, would
 		// be copied with a write barrier while the GC marks).
 		e.Source.TsUs = event.UsFromMs(now)
@@ -375,7 +375,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 		}
 		e.Position = pos[i]
 	}
-	p := &pendingEmit{done: make(chan error, 1), t: t, n: len(evs), last: last}
+	p := &pendingEmit{done: make(chan error, 1), t: t, n: len(rows), last: last}
 	var cp []byte
 	if withCP {
 		cp = s.cp.encode()
@@ -384,7 +384,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}
 	cancelReads := s.cancelReads
 	go func() {
-		err := emitChunks(ctx, out, evs, cp)
+		err := emitBatches(ctx, out, batches, cp)
 		if err != nil && cancelReads != nil {
 			cancelReads() // the page being read will not be emitted
 		}
@@ -401,17 +401,36 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 // not several pages, while the next page is read.
 const emitChunk = 2048
 
-// emitChunks emits evs in batches of at most emitChunk events, in order;
-// only the last carries cp, so the checkpoint moves once the whole page is
-// durable, as with one Emit.
-func emitChunks(ctx context.Context, out component.Emitter, evs []event.Event, cp []byte) error {
-	for len(evs) > emitChunk {
-		if err := out.Emit(ctx, evs[:emitChunk:emitChunk], nil); err != nil {
+// newBatches allocates n events as batches of emitChunk events, the last
+// with the rest (an empty one when n is 0), each an allocation of its own:
+// the engine drops a page's batches one by one as the sinks write them,
+// and batches cut from one array of the whole page would keep all of its
+// events, and the rows they point to, alive until its last batch is
+// written.
+func newBatches(n int) [][]event.Event {
+	bs := make([][]event.Event, 0, max(1, (n+emitChunk-1)/emitChunk))
+	for {
+		k := min(n, emitChunk)
+		bs = append(bs, make([]event.Event, k))
+		if n -= k; n == 0 {
+			return bs
+		}
+	}
+}
+
+// emitBatches emits the batches in order; only the last carries cp, so
+// the checkpoint moves once the whole page is durable, as with one Emit.
+func emitBatches(ctx context.Context, out component.Emitter, batches [][]event.Event, cp []byte) error {
+	for i, b := range batches {
+		var c []byte
+		if i == len(batches)-1 {
+			c = cp
+		}
+		if err := out.Emit(ctx, b, c); err != nil {
 			return err
 		}
-		evs = evs[emitChunk:]
 	}
-	return out.Emit(ctx, evs, cp)
+	return nil
 }
 
 // pollIncrementing pages through rows after the watermark in incrementing
@@ -501,6 +520,10 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		if len(page) < n {
 			return nil
 		}
+		// The emitted rows are the engine's now: no reference from here
+		// keeps them alive once the sinks have written them (the next page
+		// overwrites these only row by row).
+		clear(page)
 	}
 }
 
