@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/event"
 )
 
 // TestTextArena: every string the arena hands out keeps its text after the
@@ -41,5 +43,21 @@ func TestTextArena(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { a.str([]byte("some text of a row")) }); n > 0.01 {
 		t.Errorf("%.2f allocations per value, want one per chunk", n)
+	}
+}
+
+// put must leave in a NULL exactly the value a whole copy leaves: the row
+// images are built with it.
+func TestPutIsCopy(t *testing.T) {
+	for _, v := range []event.Value{
+		event.Null, event.Int(-7), event.Int(0), event.Float(1.5), event.Bool(true), event.Bool(false),
+		event.String(""), event.String("héllo"), event.Decimal("12.30"), event.Bytes([]byte{0, 1}),
+		event.Array([]event.Value{event.Int(1), event.String("x")}), event.Interval(5, "PT0.000005S"),
+	} {
+		var got event.Value
+		put(&got, v)
+		if !got.Equal(v) || got.Kind != v.Kind || len(got.Elems()) != len(v.Elems()) {
+			t.Errorf("put(%#v) left %#v", v, got)
+		}
 	}
 }

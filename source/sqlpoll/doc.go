@@ -144,8 +144,12 @@
 // on MySQL from the driver's own rows (database/sql's Conn.Raw, the query
 // or prepared statement database/sql would run) and on SQLite through
 // database/sql, both into scan destinations that convert the driver's
-// value at once; text is cut from chunks of 32 kB shared by the rows
-// read (one allocation per chunk, not per row or value). The values are
+// value at once (on MySQL, int64, float64 and text values of columns the
+// watermark does not need go straight into the row, without one); text is
+// cut from chunks of 32 kB shared by the rows read (one allocation per
+// chunk, not per row or value), and a row's values are written field by
+// field into zeroed memory, so a number costs no write barrier while the
+// GC marks. The values are
 // exactly those of a database/sql scan into any, converted as above:
 // TestFastReadIsReference compares the two on every type of the three
 // databases, edge values included (±infinity, NaN, extreme dates).
@@ -167,7 +171,11 @@
 // for page N+1 (an index range scan) overlaps the pipeline's for page N,
 // including the engine's back-pressure: the events and the checkpoint are
 // built before the next read starts, Emits stay one at a time and in
-// order, and a poll ends by waiting for its last Emit. When an Emit fails
+// order, and a poll ends by waiting for its last Emit. A page goes to the
+// engine in batches of at most 2,048 rows, each an allocation of its own,
+// and once a page's Emit has started nothing but that Emit refers to its
+// rows: a batch's rows are garbage as soon as the sinks have written it,
+// not when the page's last batch is written. When an Emit fails
 // the read under way is cancelled and the Emit's error is the poll's; when
 // the read fails, the poll still waits for the pending Emit, and the
 // watermark goes back to the last checkpoint an Emit accepted. Bulk reads and timestamp groups with key_columns are paged the same

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/sluice-dev/sluice/event"
 )
 
 // MySQL read path. database/sql adds to every row a lock of the
@@ -19,6 +21,9 @@ import (
 // without interpolateParams), a prepared statement closed after its rows —
 // and hands every driver value to the same cells (cell.Scan) database/sql
 // would hand it to, so the values are the same (TestFastReadIsReference).
+// Columns of the common types whose driver value the row does not keep
+// skip the cell: their int64, float64 and []byte values go straight into
+// the row image (decodeDirect), the values the cell would give.
 
 // queryDriver is query through the driver's own rows.
 func (s *Source) queryDriver(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
@@ -94,6 +99,12 @@ func (s *Source) queryDriverConn(ctx context.Context, t *table, dc driver.Conn, 
 	if len(rr.cells) != len(names) {
 		return fmt.Errorf("%s: the result has %d columns, the schema %d", t.key, len(names), len(rr.cells))
 	}
+	direct := make([]directDecode, rr.n)
+	for i := range direct {
+		if !rr.cells[i].keep {
+			direct[i] = directDecodeOf(rr.cells[i].col.Type)
+		}
+	}
 	dest := make([]driver.Value, len(names))
 	for {
 		if err := rows.Next(dest); err != nil {
@@ -102,19 +113,100 @@ func (s *Source) queryDriverConn(ctx context.Context, t *table, dc driver.Conn, 
 			}
 			return fmt.Errorf("%s: %w", t.key, err)
 		}
+		r := row{vals: rr.image()}
 		for i := range rr.cells {
+			if i < rr.n && direct[i] != viaCell && s.decodeDirect(&r.vals[i], direct[i], dest[i]) {
+				continue
+			}
 			// What database/sql's Scan does for a Scanner: the driver's
 			// value, as is.
-			rr.cells[i].Scan(dest[i]) // never fails: the cell keeps its error
+			c := &rr.cells[i]
+			c.Scan(dest[i]) // never fails: the cell keeps its error
+			if i >= rr.n {
+				continue // the timestamp expression: finish reads it
+			}
+			if c.err != nil {
+				return fatal{fmt.Errorf("%s: %w", t.key, c.err)}
+			}
+			rr.take(&r.vals[i], c)
 		}
-		r, err := rr.row()
-		if err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
+		if err := fn(rr.finish(r)); err != nil {
 			return err
 		}
 	}
+}
+
+// directDecode says how queryDriverConn reads a column's driver values of
+// the common Go types straight into the row image, without its cell: what
+// cell.Scan and convert give for them, one type switch instead of three
+// and one write of the value instead of two.
+type directDecode uint8
+
+const (
+	viaCell       directDecode = iota // the cell: any other column or Go type
+	directInt                         // int64 into an integer column
+	directFloat                       // float64 into a double column
+	directText                        // []byte as a string (string, json, uuid, unknown)
+	directDecimal                     // []byte as a decimal
+	directBytes                       // []byte as bytes
+)
+
+// directDecodeOf is the direct decoding of a column of type typ that the
+// row does not keep the driver's value of (cell.keep).
+func directDecodeOf(typ event.Type) directDecode {
+	switch typ {
+	case event.TypeInt16, event.TypeInt32, event.TypeInt64:
+		return directInt
+	case event.TypeFloat64:
+		return directFloat
+	case event.TypeString, event.TypeJSON, event.TypeUUID, event.TypeUnknown:
+		return directText
+	case event.TypeDecimal:
+		return directDecimal
+	case event.TypeBytes:
+		return directBytes
+	}
+	return viaCell
+}
+
+// decodeDirect stores src into *p, a NULL of a fresh row image, when it
+// has the Go type d reads; false leaves *p alone for the cell. The values
+// are convert's (cell.Scan's for text): NULL, event.Int, event.Float, and
+// text cut from the arena, empty text being "" of its kind, not NULL.
+// (go-sql-driver/mysql hands FLOAT columns over as float32: the cell's.)
+func (s *Source) decodeDirect(p *event.Value, d directDecode, src any) bool {
+	if src == nil {
+		return true
+	}
+	switch d {
+	case directInt:
+		if x, ok := src.(int64); ok {
+			v := event.Int(x)
+			p.Kind, p.Num = v.Kind, v.Num
+			return true
+		}
+	case directFloat:
+		if x, ok := src.(float64); ok {
+			v := event.Float(x)
+			p.Kind, p.Num = v.Kind, v.Num
+			return true
+		}
+	case directText, directDecimal, directBytes:
+		if b, ok := src.([]byte); ok {
+			p.Kind = event.KindString
+			switch d {
+			case directDecimal:
+				p.Kind = event.KindDecimal
+			case directBytes:
+				p.Kind = event.KindBytes
+			}
+			if len(b) > 0 {
+				p.Str = s.arena.str(b)
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // namedValues converts query arguments as database/sql does for a

@@ -261,10 +261,7 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 			b := src[i]
 			raw[i] = nil
 			if b == nil {
-				if i < n {
-					r.vals[i] = event.Null
-				}
-				continue
+				continue // r.vals[i] is a fresh slab's NULL
 			}
 			v, ok := event.Null, false
 			switch c.dec {
@@ -333,7 +330,7 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 				}
 			}
 			if i < n {
-				r.vals[i] = v
+				put(&r.vals[i], v)
 			}
 		}
 		if t.tsExpr != "" {

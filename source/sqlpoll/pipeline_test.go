@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -254,12 +256,16 @@ func TestCrashWhilePageRead(t *testing.T) {
 // emitChunk events, in order, and only the last carries the checkpoint; an
 // error on one batch stops the rest.
 func TestEmitChunks(t *testing.T) {
-	evs := make([]event.Event, 2*emitChunk+904)
-	for i := range evs {
-		evs[i].After = []event.Value{event.Int(int64(i))}
+	numbered := func(n int) [][]event.Event {
+		bs := newBatches(n)
+		for i := range n {
+			bs[i/emitChunk][i%emitChunk].After = []event.Value{event.Int(int64(i))}
+		}
+		return bs
 	}
+	bs := numbered(2*emitChunk + 904)
 	c := sourcetest.NewEmitter()
-	if err := emitChunks(context.Background(), c, evs, []byte("cp")); err != nil {
+	if err := emitBatches(context.Background(), c, bs, []byte("cp")); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -277,17 +283,33 @@ func TestEmitChunks(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("batches %q, want %q", got, want)
 	}
-	if next != int64(len(evs)) {
-		t.Fatalf("%d events emitted, want %d", next, len(evs))
+	if next != 2*emitChunk+904 {
+		t.Fatalf("%d events emitted, want %d", next, 2*emitChunk+904)
 	}
 
-	// A page of at most emitChunk events is one Emit, as before.
-	c = sourcetest.NewEmitter()
-	if err := emitChunks(context.Background(), c, evs[:emitChunk], []byte("cp")); err != nil {
-		t.Fatal(err)
-	}
-	if bs := c.Batches(); len(bs) != 1 || bs[0].N != emitChunk || string(bs[0].Checkpoint) != "cp" {
-		t.Fatalf("a page of %d events: %d batches, want one with the checkpoint", emitChunk, len(bs))
+	// A page of at most emitChunk events is one Emit, as before; a page of
+	// whole chunks ends with a full one; an empty page is one empty batch
+	// carrying the checkpoint.
+	for _, tc := range []struct {
+		n    int
+		want []string
+	}{
+		{emitChunk, []string{`2048 "cp"`}},
+		{2 * emitChunk, []string{`2048 ""`, `2048 "cp"`}},
+		{1, []string{`1 "cp"`}},
+		{0, []string{`0 "cp"`}},
+	} {
+		c = sourcetest.NewEmitter()
+		if err := emitBatches(context.Background(), c, numbered(tc.n), []byte("cp")); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range c.Batches() {
+			got = append(got, fmt.Sprintf("%d %q", b.N, b.Checkpoint))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("a page of %d events: batches %q, want %q", tc.n, got, tc.want)
+		}
 	}
 
 	c = sourcetest.NewEmitter()
@@ -298,10 +320,83 @@ func TestEmitChunks(t *testing.T) {
 		}
 		return nil
 	})
-	if err := emitChunks(context.Background(), c, evs, []byte("cp")); !errors.Is(err, boom) {
+	if err := emitBatches(context.Background(), c, bs, []byte("cp")); !errors.Is(err, boom) {
 		t.Fatalf("error %v, want %v", err, boom)
 	}
 	if n := c.Count(); n != emitChunk {
 		t.Fatalf("%d events taken after the failed batch, want %d", n, emitChunk)
+	}
+}
+
+// TestBatchesReleasedOneByOne: a page's batch the engine has dropped is
+// garbage while a later batch of the same page is still in flight (each
+// batch is an allocation of its own), so the rows of a page go as the
+// sinks write them, not all with the page's last batch.
+func TestBatchesReleasedOneByOne(t *testing.T) {
+	bs := newBatches(3 * emitChunk)
+	first := weak.Make(&bs[0][0])
+	last := bs[len(bs)-1]
+	bs = nil
+	runtime.GC()
+	if first.Value() != nil {
+		t.Fatal("the page's first batch is still reachable through its last one")
+	}
+	runtime.KeepAlive(last)
+	runtime.KeepAlive(bs)
+}
+
+// dropEmitter hands every batch to fn and keeps nothing of it, as an
+// engine whose sinks have written the batch.
+type dropEmitter struct{ fn func(evs []event.Event) }
+
+func (d dropEmitter) Emit(_ context.Context, evs []event.Event, _ []byte) error {
+	d.fn(evs)
+	return nil
+}
+
+// TestEmittedPageNotRetained: once a page's batches are emitted and the
+// engine has dropped them, nothing of the source keeps the page's row
+// images alive while it reads the next page (the page buffer is cleared,
+// not only overwritten row by row as the next page comes in).
+func TestEmittedPageNotRetained(t *testing.T) {
+	for _, driver := range allDrivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			d := newTestDB(t, driver)
+			pipelineRows(t, d, 6)
+			cfg := d.config(ModeIncrementing)
+			cfg.IncrementingColumn = "id"
+			s := started(t, cfg, nil)
+			var page2 weak.Pointer[event.Value]
+			out := dropEmitter{fn: func(evs []event.Event) {
+				if evs[0].After[0].AsInt() == 3 {
+					page2 = weak.Make(&evs[0].After[0])
+				}
+			}}
+			queries, checked, retained := 0, false, false
+			s.onQuery = func(q string, fn func(r row) error) func(r row) error {
+				if queries++; queries == 3 {
+					// The second page's Emit has returned: the engine took
+					// (and here dropped) its batch.
+					if err := s.settle(); err != nil {
+						t.Error(err)
+					}
+					runtime.GC()
+					checked, retained = true, page2.Value() != nil
+				}
+				return fn
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.poll(ctx, out); err != nil {
+				t.Fatal(err)
+			}
+			if !checked {
+				t.Fatalf("%d queries, want a third page", queries)
+			}
+			if retained {
+				t.Error("the second page's rows are still reachable while the third page is read")
+			}
+		})
 	}
 }
