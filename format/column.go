@@ -229,7 +229,7 @@ func (c *colCodec) finish(col *event.Column, element, optional bool, t connectTy
 	if !element && col.HasDefault && col.Default.Kind != event.KindNull && col.Default.Kind != event.KindUnchanged {
 		// A default Debezium could not convert is left out, as Debezium
 		// leaves out defaults it cannot parse.
-		if d, err := c.appendValue(nil, col.Default); err == nil {
+		if d, err := c.appendValue(nil, &col.Default); err == nil {
 			c.dflt = d
 			s = append(s, `,"default":`...)
 			s = append(s, d...)
@@ -297,22 +297,22 @@ func (c *colCodec) kindName() string {
 // appendValue appends v as JsonConverter writes the column's Connect value.
 // NULL is written as null; replacing it by the column default is the
 // caller's business (it applies to struct fields, not array elements).
-func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
+func (c *colCodec) appendValue(dst []byte, v *event.Value) ([]byte, error) {
 	switch v.Kind {
 	case event.KindNull:
 		return append(dst, "null"...), nil
 	case event.KindUnchanged:
-		return c.appendUnavailable(dst, v)
+		return c.appendUnavailable(dst, *v)
 	}
 	switch c.kind {
 	case kBool:
 		if v.Kind != event.KindBool {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendBool(dst, v.AsBool()), nil
 	case kInt16, kInt32, kInt64, kDate:
 		if v.Kind != event.KindInt {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendInt(dst, v.AsInt(), 10), nil
 	case kFloat32, kFloat64:
@@ -326,14 +326,14 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		case event.KindInt:
 			return appendJavaFloat(dst, float64(v.AsInt()), 64), nil
 		}
-		return dst, c.kindError(v)
+		return dst, c.kindError(*v)
 	case kDecimal:
-		return c.appendDecimal(dst, v)
+		return c.appendDecimal(dst, *v)
 	case kVarDecimal:
-		return c.appendVarDecimal(dst, v)
+		return c.appendVarDecimal(dst, *v)
 	case kBytes:
 		if v.Kind != event.KindBytes && v.Kind != event.KindString {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return appendBase64(dst, v.Str), nil
 	case kString, kUUID, kJSON, kXML, kEnum:
@@ -341,25 +341,25 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		case event.KindString, event.KindDecimal, event.KindBytes:
 			return appendString(dst, v.Str), nil
 		}
-		return dst, c.kindError(v)
+		return dst, c.kindError(*v)
 	case kTimeMillis:
 		if v.Kind != event.KindInt {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendInt(dst, civil.FloorDiv(v.AsInt(), 1000), 10), nil
 	case kTimeMicros, kTimestampMicros:
 		if v.Kind != event.KindInt {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendInt(dst, v.AsInt(), 10), nil
 	case kTimestampMillis:
 		if v.Kind != event.KindInt {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendInt(dst, civil.FloorDiv(v.AsInt(), 1000), 10), nil
 	case kTimeTZ:
 		if v.Kind != event.KindString {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return appendZonedTime(dst, v.Str), nil
 	case kTimestampTZ:
@@ -369,26 +369,26 @@ func (c *colCodec) appendValue(dst []byte, v event.Value) ([]byte, error) {
 		case event.KindString: // "infinity", "-infinity", as Debezium passes them
 			return appendString(dst, v.Str), nil
 		}
-		return dst, c.kindError(v)
+		return dst, c.kindError(*v)
 	case kInterval:
 		if v.Kind != event.KindInterval && v.Kind != event.KindInt {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return strconv.AppendInt(dst, v.AsInt(), 10), nil
 	case kArray:
 		if v.Kind != event.KindArray {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return c.appendArray(dst, v.Elems(), 0)
 	case kBits:
 		if v.Kind != event.KindBytes && v.Kind != event.KindString {
-			return dst, c.kindError(v)
+			return dst, c.kindError(*v)
 		}
 		return appendBits(dst, v.Str, c.width), nil
 	case kUnsignedLong:
-		return c.appendUnsignedLong(dst, v)
+		return c.appendUnsignedLong(dst, *v)
 	}
-	return dst, c.kindError(v)
+	return dst, c.kindError(*v)
 }
 
 // maxArrayDepth bounds nested arrays (PostgreSQL allows 6 dimensions).
@@ -401,10 +401,11 @@ func (c *colCodec) appendArray(dst []byte, elems []event.Value, depth int) ([]by
 		return dst, c.valueError("array nests too deep")
 	}
 	dst = append(dst, '[')
-	for i, e := range elems {
+	for i := range elems {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		e := &elems[i]
 		var err error
 		if e.Kind == event.KindArray && c.elem.kind != kArray {
 			dst, err = c.appendArray(dst, e.Elems(), depth+1)

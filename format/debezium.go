@@ -154,7 +154,7 @@ func (t *tableCodec) appendMembers(dst []byte, cols []*colCodec, img []event.Val
 		} else {
 			dst = append(dst, c.key...)
 		}
-		v := img[i]
+		v := &img[i]
 		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
 			dst = append(dst, c.dflt...)
 			continue
@@ -185,7 +185,7 @@ func (t *tableCodec) appendKeyPayload(dst []byte, e *event.Event, replaceNull bo
 			dst = append(dst, ',')
 		}
 		dst = append(dst, c.key...)
-		v := img[t.schema.KeyIdx[i]]
+		v := &img[t.schema.KeyIdx[i]]
 		if v.Kind == event.KindNull && replaceNull && c.dflt != nil {
 			dst = append(dst, c.dflt...)
 			continue

@@ -167,7 +167,7 @@ func FuzzDecimal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, scale uint8) {
 		sc := int(scale % 20)
 		col := newColCodec(&event.Column{Name: "d", Type: event.TypeDecimal, Scale: sc}, false, nil)
-		got, err := col.appendValue(nil, event.Decimal(s))
+		got, err := col.appendValue(nil, new(event.Decimal(s)))
 		var rat big.Rat
 		if _, ok := rat.SetString(s); !ok || strings.ContainsAny(s, "/_xXpPbBoO") || len(s) > 200 {
 			return // big.Rat accepts forms PostgreSQL never writes

@@ -103,7 +103,7 @@ func TestMySQLColumnsMatchDebezium273(t *testing.T) {
 		if got := string(cols[0].appendFieldSchema(nil)); got != tc.schema {
 			t.Errorf("%s schema:\n got %s\nwant %s", c.Name, got, tc.schema)
 		}
-		got, err := cols[0].appendValue(nil, tc.v)
+		got, err := cols[0].appendValue(nil, new(tc.v))
 		if err != nil {
 			t.Errorf("%s: %v", c.Name, err)
 			continue
@@ -117,7 +117,7 @@ func TestMySQLColumnsMatchDebezium273(t *testing.T) {
 func TestMySQLBadUnsignedLong(t *testing.T) {
 	s := &event.Schema{Stream: "my.db.t", Connector: "mysql", Columns: []event.Column{{Name: "biu", Type: event.TypeDecimal, TypeName: "bigint unsigned"}}}
 	tbl, _ := newTableCodec(s, false)
-	_, err := tbl.cols[0].appendValue(nil, event.Decimal("-1"))
+	_, err := tbl.cols[0].appendValue(nil, new(event.Decimal("-1")))
 	if err == nil || err.Error() != `column "biu": bigint unsigned value is not an unsigned 64-bit integer` {
 		t.Fatalf("err = %v", err)
 	}

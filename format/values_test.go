@@ -125,7 +125,7 @@ func TestDecimal(t *testing.T) {
 		{"-0.000001", 6, "-1", "6/-1"},
 	} {
 		col := &event.Column{Name: "n", Type: event.TypeDecimal, Precision: 40, Scale: c.scale}
-		got, err := newColCodec(col, false, nil).appendValue(nil, event.Decimal(c.in))
+		got, err := newColCodec(col, false, nil).appendValue(nil, new(event.Decimal(c.in)))
 		if c.want == "error" {
 			if err == nil {
 				t.Errorf("decimal %q scale %d = %s, want error", c.in, c.scale, got)
@@ -140,7 +140,7 @@ func TestDecimal(t *testing.T) {
 			}
 		}
 		vcol := &event.Column{Name: "n", Type: event.TypeDecimal, Scale: -1}
-		got, err = newColCodec(vcol, false, nil).appendValue(nil, event.Decimal(c.in))
+		got, err = newColCodec(vcol, false, nil).appendValue(nil, new(event.Decimal(c.in)))
 		if c.varWant == "error" {
 			if err == nil {
 				t.Errorf("variable decimal %q = %s, want error", c.in, got)
@@ -188,7 +188,7 @@ func TestTemporal(t *testing.T) {
 		{col(event.TypeDate, 0), event.Int(-719162), `-719162`},
 		{col(event.TypeInterval, 0), event.Interval(-3_000_000, "-PT3S"), `-3000000`},
 	} {
-		got, err := c.c.appendValue(nil, c.v)
+		got, err := c.c.appendValue(nil, new(c.v))
 		if err != nil || string(got) != c.want {
 			t.Errorf("%v %s %v = %s, %v; want %s", c.c.kind, c.c.schema, c.v, got, err, c.want)
 		}
@@ -225,19 +225,19 @@ func TestUnchangedToast(t *testing.T) {
 		{arr(event.TypeInt32), `[` + strings.Join(ints, ",") + `]`},
 		{arr(event.TypeInt64), `[` + strings.Join(ints, ",") + `]`},
 	} {
-		got, err := newColCodec(c.col, false, nil).appendValue(nil, event.Unchanged)
+		got, err := newColCodec(c.col, false, nil).appendValue(nil, new(event.Unchanged))
 		if err != nil || string(got) != c.want {
 			t.Errorf("%s: %s, %v; want %s", c.col.Name, got, err, c.want)
 		}
 	}
-	if _, err := newColCodec(&event.Column{Name: "n", Type: event.TypeInt32}, false, nil).appendValue(nil, event.Unchanged); err == nil {
+	if _, err := newColCodec(&event.Column{Name: "n", Type: event.TypeInt32}, false, nil).appendValue(nil, new(event.Unchanged)); err == nil {
 		t.Error("unchanged int4: want an error")
 	}
 }
 
 func TestKindMismatch(t *testing.T) {
 	c := newColCodec(&event.Column{Name: "n", Type: event.TypeInt32}, false, nil)
-	if _, err := c.appendValue(nil, event.String("x")); err == nil || !strings.Contains(err.Error(), `"n"`) {
+	if _, err := c.appendValue(nil, new(event.String("x"))); err == nil || !strings.Contains(err.Error(), `"n"`) {
 		t.Errorf("err = %v", err)
 	}
 }
