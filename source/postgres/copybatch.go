@@ -52,6 +52,7 @@ type copyBatcher struct {
 
 func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
 	w := &copyBatcher{r: r, ctx: ctx, work: make(chan string, 2), done: make(chan struct{})}
+	w.text.maxLen = r.textLen // a table's chunks start at the size its batches had
 	go w.decodeLoop()
 	return w
 }
@@ -62,7 +63,11 @@ func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
 // written them), and no zeroing of the memory (strings.Builder grows
 // without it). A buffer is never written again once its string is handed
 // out: each batch is gathered in a new one, sized for the largest batch
-// so far, into which only the partial row after the cut is copied.
+// so far, into which only the partial row after the cut is copied. A
+// batch that fills less than half of its buffer (a chunk's last) is
+// handed out as a copy, so that the slack the events keep alive, which
+// event.Size and so the engine's window do not count, stays under the
+// batch's own size.
 type copyText struct {
 	b      *strings.Builder
 	maxLen int // the largest batch gathered so far, with its partial row
@@ -100,10 +105,14 @@ func (t *copyText) cut() string {
 		return ""
 	}
 	t.maxLen = max(t.maxLen, len(s))
+	spare := t.b.Cap() - end
 	t.b = nil
 	if end < len(s) {
 		t.start()
 		t.b.WriteString(s[end:])
+	}
+	if spare > end {
+		return strings.Clone(s[:end])
 	}
 	return s[:end]
 }
@@ -163,6 +172,7 @@ func (w *copyBatcher) finish(copyErr error) error {
 	}
 	close(w.work)
 	<-w.done
+	w.r.textLen = w.text.maxLen
 	if err := w.err(); err != nil {
 		return err
 	}

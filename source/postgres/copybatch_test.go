@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestCopyTextCuts: copyText hands out exactly the whole rows written, in
@@ -90,5 +91,37 @@ func TestCopyTextPartialRow(t *testing.T) {
 	}
 	if s := ct.cut(); s != "2\tbb\n3\tc\n" {
 		t.Fatalf("cut = %q, want %q", s, "2\tbb\n3\tc\n")
+	}
+}
+
+// TestCopyTextAliasesFullBatches: a batch that fills its buffer is handed
+// out as the buffer's own bytes (no copy of the batch); one that fills
+// less than half of it (a chunk's short last batch, after long ones) is
+// copied, so the events do not keep the buffer's slack alive; and a
+// buffer starts at the largest batch so far.
+func TestCopyTextAliasesFullBatches(t *testing.T) {
+	row := strings.Repeat("x", 999) + "\n"
+	var ct copyText
+	for range 3 {
+		ct.write([]byte(row))
+	}
+	data := unsafe.StringData(ct.b.String())
+	if s := ct.cut(); s != strings.Repeat(row, 3) || unsafe.StringData(s) != data {
+		t.Fatalf("a full batch was copied (or changed): %d bytes, aliased %v", len(s), unsafe.StringData(s) == data)
+	}
+	ct.write([]byte(row))
+	if c := ct.b.Cap(); c < 3000 {
+		t.Fatalf("the next buffer has capacity %d, want at least the last batch's 3000", c)
+	}
+	ct.write([]byte(row))
+	ct.write([]byte(row))
+	data = unsafe.StringData(ct.b.String())
+	if s := ct.cut(); s != strings.Repeat(row, 3) || unsafe.StringData(s) != data {
+		t.Fatalf("a batch as long as the last was copied (or changed): %d bytes, aliased %v", len(s), unsafe.StringData(s) == data)
+	}
+	ct.write([]byte("1\tshort\n"))
+	data = unsafe.StringData(ct.b.String())
+	if s := ct.cut(); s != "1\tshort\n" || unsafe.StringData(s) == data {
+		t.Fatalf("a batch using under half of its buffer was not copied (or changed): %q, aliased %v", s, unsafe.StringData(s) == data)
 	}
 }
