@@ -112,6 +112,7 @@ type bench struct {
 	runs                int    // timed runs per side in the source phases
 	pollBatch           int    // sql_poll's batch_max_rows in the poll phase
 	cpuProfileDir       string // where sluice writes CPU profiles in the source, sink and sql phases; empty: none
+	memProfileDir       string // where sluice writes its peak heap profiles (with allocations up to the peak) in the runs that take -sluice-cpuprofile's; empty: none
 	// the s3 phase's server, for its runs
 	s3Endpoint, s3Key, s3Secret, s3Region string
 	s3Formats                             string // -s3-formats: the s3 phase's formats, comma-separated
@@ -152,6 +153,7 @@ func run() int {
 		runs        = flag.Int("runs", 2, "timed runs of each side in the binlog, poll and s3 phases, alternating; the fastest counts")
 		pollBatch   = flag.Int("poll-batch", 10_000, "sql_poll batch_max_rows (rows per query) in the poll phase")
 		profiles    = flag.Bool("profiles", false, "profile sluice's runs into the work directory and end the report with each profile's heaviest functions (what make bench does; -sluice-cpuprofile keeps the files)")
+		memProfile  = flag.String("sluice-memprofile", "", "directory where sluice writes a heap profile per run of the phases that use profileArgs (snapshot, drain, debezium, latency, outage): sluice's --memprofile, the heap at its peak, with alloc_space and alloc_objects up to then")
 		cpuProfile  = flag.String("sluice-cpuprofile", "", "directory where sluice writes a CPU profile per run of the snapshot, drain, debezium, scale, binlog, poll, sink and sql phases (slows it by a few per cent); the report ends with each profile's heaviest functions")
 		sqlRows     = flag.Int("sql-rows", 1_000_000, "orders (and, for case c, shipments) in the sql phase")
 		sqlCases    = flag.String("sql-cases", "a,b,c,d", "the sql phase's cases (bench/sql), comma-separated")
@@ -206,6 +208,12 @@ func run() int {
 	b.work = *workdir
 	if *cpuProfile != "" {
 		if b.cpuProfileDir, err = filepath.Abs(*cpuProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
+			return 1
+		}
+	}
+	if *memProfile != "" {
+		if b.memProfileDir, err = filepath.Abs(*memProfile); err != nil {
 			fmt.Fprintln(os.Stderr, "sluice-bench:", err)
 			return 1
 		}

@@ -85,15 +85,23 @@ func (b *bench) summarizeProfiles(dir string) {
 }
 
 // profileArgs are sluice's arguments for a CPU profile of run name, when
-// -sluice-cpuprofile is set.
+// -sluice-cpuprofile is set, and for a heap profile, when -sluice-memprofile
+// is.
 func (b *bench) profileArgs(name string) ([]string, error) {
-	if b.cpuProfileDir == "" {
-		return nil, nil
+	var args []string
+	if b.cpuProfileDir != "" {
+		if err := os.MkdirAll(b.cpuProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "--cpuprofile", filepath.Join(b.cpuProfileDir, name+".pprof"))
 	}
-	if err := os.MkdirAll(b.cpuProfileDir, 0o755); err != nil {
-		return nil, err
+	if b.memProfileDir != "" {
+		if err := os.MkdirAll(b.memProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "--memprofile", filepath.Join(b.memProfileDir, name+".heap"))
 	}
-	return []string{"--cpuprofile", filepath.Join(b.cpuProfileDir, name+".pprof")}, nil
+	return args, nil
 }
 
 // profilesMarkdown renders the profile summaries.

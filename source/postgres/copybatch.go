@@ -29,18 +29,17 @@ const (
 // (whichever comes first, in whole rows), into events.
 //
 // Reading and decoding overlap: Write (on the goroutine reading the socket)
-// only cuts the byte stream into batches of whole rows and queues them; a
-// decoder goroutine converts each batch to one string, decodes every field
-// as a substring of it (only escaped and bytea fields allocate) and pushes
-// the events. Batches keep their order: there is one decoder per chunk.
+// only gathers the byte stream into batches of whole rows (copyText) and
+// queues each as one string; a decoder goroutine decodes every field as a
+// substring of it (only escaped and bytea fields allocate) and pushes the
+// events. Batches keep their order: there is one decoder per chunk.
 type copyBatcher struct {
 	r      *tableReader
 	ctx    context.Context
-	buf    []byte
+	text   copyText
 	nlines int
 
-	work chan []byte // whole-row batches for the decoder
-	free chan []byte // the decoder's used buffers, for reuse
+	work chan string // whole-row batches for the decoder
 	done chan struct{}
 
 	mu     sync.Mutex
@@ -52,10 +51,76 @@ type copyBatcher struct {
 }
 
 func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
-	w := &copyBatcher{r: r, ctx: ctx,
-		work: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan struct{})}
+	w := &copyBatcher{r: r, ctx: ctx, work: make(chan string, 2), done: make(chan struct{})}
+	w.text.maxLen = r.textLen // a table's chunks start at the size its batches had
 	go w.decodeLoop()
 	return w
+}
+
+// copyText gathers COPY text into batches of whole rows, each handed out
+// as a string that aliases the bytes it was gathered in: no copy of the
+// batch (the decoder's events hold substrings of it until every sink has
+// written them), and no zeroing of the memory (strings.Builder grows
+// without it). A buffer is never written again once its string is handed
+// out: each batch is gathered in a new one, sized for the largest batch
+// so far, into which only the partial row after the cut is copied. A
+// batch that fills less than half of its buffer (a chunk's last) is
+// handed out as a copy, so that the slack the events keep alive, which
+// event.Size and so the engine's window do not count, stays under the
+// batch's own size.
+type copyText struct {
+	b      *strings.Builder
+	maxLen int // the largest batch gathered so far, with its partial row
+}
+
+func (t *copyText) len() int {
+	if t.b == nil {
+		return 0
+	}
+	return t.b.Len()
+}
+
+func (t *copyText) write(p []byte) {
+	if t.b == nil {
+		t.start()
+	}
+	t.b.Write(p)
+}
+
+// start begins a batch in a new buffer.
+func (t *copyText) start() {
+	t.b = new(strings.Builder)
+	t.b.Grow(t.maxLen + t.maxLen/16)
+}
+
+// cut returns the whole rows gathered so far ("" when there is none) and
+// keeps the partial row after them for the next batch.
+func (t *copyText) cut() string {
+	if t.b == nil {
+		return ""
+	}
+	s := t.b.String()
+	end := strings.LastIndexByte(s, '\n') + 1
+	if end == 0 {
+		return ""
+	}
+	t.maxLen = max(t.maxLen, len(s))
+	spare := t.b.Cap() - end
+	t.b = nil
+	if end < len(s) {
+		t.start()
+		t.b.WriteString(s[end:])
+	}
+	if spare > end {
+		return strings.Clone(s[:end])
+	}
+	return s[:end]
+}
+
+// endsInsideRow reports whether the text gathered so far ends inside a row.
+func (t *copyText) endsInsideRow() bool {
+	n := t.len()
+	return n > 0 && t.b.String()[n-1] != '\n'
 }
 
 func (w *copyBatcher) err() error {
@@ -69,9 +134,9 @@ func (w *copyBatcher) Write(p []byte) (int, error) {
 	if err := w.err(); err != nil {
 		return 0, err
 	}
-	w.buf = append(w.buf, p...)
+	w.text.write(p)
 	w.nlines += bytes.Count(p, []byte{'\n'})
-	if w.nlines >= w.r.sn.s.cfg.BatchSize || len(w.buf) >= batchBytes {
+	if w.nlines >= w.r.sn.s.cfg.BatchSize || w.text.len() >= batchBytes {
 		if err := w.send(); err != nil {
 			return 0, err
 		}
@@ -79,35 +144,27 @@ func (w *copyBatcher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// send queues the buffered whole rows.
+// send queues the gathered whole rows.
 func (w *copyBatcher) send() error {
-	end := bytes.LastIndexByte(w.buf, '\n') + 1
-	if end == 0 {
+	s := w.text.cut()
+	if s == "" {
 		return nil
 	}
-	var next []byte
 	select {
-	case next = <-w.free:
-	default:
-		next = make([]byte, 0, cap(w.buf))
-	}
-	next = append(next[:0], w.buf[end:]...)
-	select {
-	case w.work <- w.buf[:end]:
+	case w.work <- s:
 	case <-w.done:
 		return w.err()
 	case <-w.ctx.Done():
 		return w.ctx.Err()
 	}
-	w.buf = next
 	w.nlines = 0
 	return nil
 }
 
 // finish queues the rest, waits for the decoder and returns its error.
 func (w *copyBatcher) finish(copyErr error) error {
-	if copyErr == nil && len(w.buf) > 0 {
-		if w.buf[len(w.buf)-1] != '\n' {
+	if copyErr == nil && w.text.len() > 0 {
+		if w.text.endsInsideRow() {
 			copyErr = fmt.Errorf("snapshot of %s: COPY output ends inside a row", w.r.name)
 		} else {
 			copyErr = w.send()
@@ -115,6 +172,7 @@ func (w *copyBatcher) finish(copyErr error) error {
 	}
 	close(w.work)
 	<-w.done
+	w.r.textLen = w.text.maxLen
 	if err := w.err(); err != nil {
 		return err
 	}
@@ -123,14 +181,9 @@ func (w *copyBatcher) finish(copyErr error) error {
 
 func (w *copyBatcher) decodeLoop() {
 	defer close(w.done)
-	for raw := range w.work {
+	for s := range w.work {
 		if w.err() != nil {
 			continue // drain
-		}
-		s := string(raw)
-		select {
-		case w.free <- raw[:0]:
-		default:
 		}
 		if err := w.decode(s); err != nil {
 			w.mu.Lock()

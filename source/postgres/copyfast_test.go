@@ -134,8 +134,15 @@ func TestDecodeIntoDifferential(t *testing.T) {
 	for range 20_000 {
 		nums = append(nums, fmt.Sprintf("%d.%d", r.Int64N(1e12)-5e11, r.IntN(1e6)))
 	}
+	bools := []string{"t", "f", "true", "false", "", "T", "TRUE", "yes", "1", "0", "t ", "tr"}
+	dates := []string{"infinity", "-infinity", "2024-02-29", "2023-02-29", "0044-03-15 BC", "0001-01-01", "5874897-12-31",
+		"2024-13-01", "2024-1-1", "", "x", "2024-01-02 03:04:05", "10000-01-01"}
+	for range 10_000 {
+		tm := time.Unix(r.Int64N(1<<37)-1<<36, 0).UTC()
+		dates = append(dates, tm.Format("2006-01-02"))
+	}
 	cases := map[decoder][]string{decInt: ints, decFloat64: floats, decTimestamp: stamps, decTimestampTZ: stamps,
-		decNumeric: nums, decString: {"", "abc", "\x00", "é"}}
+		decNumeric: nums, decString: {"", "abc", "\x00", "é"}, decBool: bools, decDate: dates}
 	for dec, inputs := range cases {
 		ct := &colType{dec: dec}
 		for _, s := range inputs {
@@ -197,6 +204,24 @@ func productLine(g int) string {
 
 // BenchmarkCopyRows decodes a batch of 2,048 rows of the benchmark's table
 // the way the snapshot does (split, decode, events), allocation included.
+// BenchmarkDecodeIntoBoolDate: decodeInto of a boolean and a date, the
+// kinds it decodes in place beside numbers, timestamps and strings.
+func BenchmarkDecodeIntoBoolDate(b *testing.B) {
+	vals := make([]event.Value, 2048)
+	cb, cd := &colType{dec: decBool}, &colType{dec: decDate}
+	for b.Loop() {
+		for i := 0; i < len(vals); i += 2 {
+			vals[i], vals[i+1] = event.Value{}, event.Value{}
+			if err := decodeInto(&vals[i], cb, "t"); err != nil {
+				b.Fatal(err)
+			}
+			if err := decodeInto(&vals[i+1], cd, "2024-03-15"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 func BenchmarkCopyRows(b *testing.B) {
 	tbl := productTable()
 	var sb strings.Builder

@@ -340,6 +340,7 @@ type tableReader struct {
 	conn    *pgx.Conn
 	pending *snapBatch
 	started bool // a row of the table was pushed
+	textLen int  // the largest batch of COPY text so far (copyText.maxLen)
 }
 
 // push emits the held-back batch and holds b.
