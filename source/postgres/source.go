@@ -76,8 +76,6 @@ type Source struct {
 	// reconnect: transactions emitted whole, and events of the
 	// transaction emitted in part.
 	replaySkips struct{ tx, events atomic.Int64 }
-	// incrRows counts the rows emitted by incremental snapshots.
-	incrRows atomic.Int64
 	// signal is the signal table (schema.table), "" when none.
 	signal string
 	// chunkReadHook, set by tests only, runs between an incremental
