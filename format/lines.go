@@ -44,15 +44,6 @@ func NewLineEncoder(opts Options, workers int) (*LineEncoder, error) {
 // write returns. An encoding error names the event; events before it may
 // already have been written.
 func (l *LineEncoder) Encode(events []event.Event, write func([]byte) error) error {
-	return l.EncodeHandoff(events, func(b []byte) ([]byte, error) { return b, write(b) })
-}
-
-// EncodeHandoff is Encode for a write function that may keep the piece it
-// is given (to write it on another goroutine): it returns the buffer the
-// encoder goes on with, which can be the same one once written or any
-// other the caller no longer uses (its bytes are overwritten; nil is
-// fine). The encoder never touches a piece after handing it over.
-func (l *LineEncoder) EncodeHandoff(events []event.Event, write func([]byte) ([]byte, error)) error {
 	n := len(l.encs)
 	if n == 1 || len(events) < parallelMin {
 		return l.stream(l.encs[0], events, write)
@@ -79,9 +70,7 @@ func (l *LineEncoder) EncodeHandoff(events []event.Event, write func([]byte) ([]
 			return errs[w]
 		}
 		if len(l.bufs[w]) > 0 {
-			b, err := write(l.bufs[w])
-			l.bufs[w] = b[:0]
-			if err != nil {
+			if err := write(l.bufs[w]); err != nil {
 				return err
 			}
 		}
@@ -93,31 +82,25 @@ func (l *LineEncoder) EncodeHandoff(events []event.Event, write func([]byte) ([]
 }
 
 // stream encodes into the bounded streaming buffer, writing as it fills.
-func (l *LineEncoder) stream(enc Encoder, events []event.Event, write func([]byte) ([]byte, error)) error {
+func (l *LineEncoder) stream(enc Encoder, events []event.Event, write func([]byte) error) error {
 	buf := l.buf[:0]
 	for i := range events {
 		var err error
 		buf, err = appendLine(enc, buf, &events[i])
 		if err != nil {
-			l.buf = buf[:0]
 			return err
 		}
 		if len(buf) >= flushBytes {
-			buf, err = write(buf)
-			buf = buf[:0]
-			if err != nil {
-				l.buf = buf
+			if err := write(buf); err != nil {
 				return err
 			}
+			buf = buf[:0]
 		}
 	}
+	l.buf = buf[:0]
 	if len(buf) > 0 {
-		var err error
-		buf, err = write(buf)
-		l.buf = buf[:0]
-		return err
+		return write(buf)
 	}
-	l.buf = buf
 	return nil
 }
 

@@ -36,7 +36,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
@@ -89,32 +88,21 @@ var Factory = component.SinkFactory{
 // Sink writes to a file.
 //
 // It is a component.FlushingSink: the engine's Flush (the fsync) runs on
-// another goroutine while the next events are encoded and written. The
-// write system calls run on a third, the writer's (writer.go): the sink's
-// goroutine encodes a piece of lines while the last one is written, and
-// a Flush first waits until every piece handed over before it is written.
-// fileMu orders the fsync and the file's changes: Flush holds it across
-// the fsync, and every change of f (open, rotation, closing after a
-// failure) takes it, after the writer has written every piece for the
-// old file, so a rotation waits for the fsync in flight and never closes
-// the file under it or under a write. A failed fsync only sets failed (the
-// writing goroutine may be using f); the next Write or WriteBuffered
-// closes and reopens the file, which cuts a partial last line, before the
-// engine writes the events again. A failed write is seen by the next
-// piece handed over (which closes the file and fails WriteBuffered) or by
-// the Flush that waits for it (which fails), whichever comes first.
+// another goroutine while the next events are encoded and written. fileMu
+// orders the two: Flush holds it across the fsync, and every change of f
+// (open, rotation, closing after a failure) takes it, so a rotation waits
+// for the fsync in flight and never closes the file under it. A failed
+// fsync only sets failed (the writing goroutine may be using f); the next
+// Write or WriteBuffered closes and reopens the file, which cuts a partial
+// last line, before the engine writes the events again.
 type Sink struct {
 	cfg    Config
 	lines  *format.LineEncoder
-	w      *writer
 	f      *os.File // changed only under fileMu, by the writing goroutine
-	size   int64    // the bytes handed to the writer for f
+	size   int64
 	opened time.Time
 	seq    int
 	now    func() time.Time
-	// checked: every failed or dropped piece up to this number has been
-	// reported by a Flush or Write that failed (see writer).
-	checked atomic.Uint64
 
 	fileMu sync.Mutex
 	failed bool // a Flush's fsync failed (under fileMu)
@@ -138,7 +126,7 @@ func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, lines: lines, w: newWriter(), now: now}
+	s := &Sink{cfg: cfg, lines: lines, now: now}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -321,16 +309,9 @@ func (e *ForeignFileError) Error() string {
 
 // Write implements component.Sink: WriteBuffered, then the fsync.
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
-	from := s.w.last()
 	if err := s.WriteBuffered(ctx, events); err != nil {
 		return err
 	}
-	to := s.w.last()
-	if bad, err := s.w.wait(to); bad > from {
-		s.closeFile(true)
-		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
-	}
-	s.checked.Store(to)
 	if s.cfg.Fsync {
 		if err := s.f.Sync(); err != nil {
 			s.closeFile(true)
@@ -371,7 +352,7 @@ func (s *Sink) WriteBuffered(ctx context.Context, events []event.Event) error {
 			return err
 		}
 	}
-	if err := s.lines.EncodeHandoff(events, s.handOff); err != nil {
+	if err := s.lines.Encode(events, s.writeOut); err != nil {
 		if s.f == nil {
 			return err // a failed write: retry
 		}
@@ -384,17 +365,6 @@ func (s *Sink) WriteBuffered(ctx context.Context, events []event.Event) error {
 // which holds every line a WriteBuffered before it wrote (a rotation
 // fsyncs the file it renames).
 func (s *Sink) Flush(context.Context) error {
-	// Every piece a WriteBuffered before this Flush handed over must be
-	// in the file (written, not dropped after a failed write).
-	to := s.w.last()
-	bad, err := s.w.wait(to)
-	if from := s.checked.Load(); bad > from {
-		s.fileMu.Lock()
-		s.failed = true
-		s.fileMu.Unlock()
-		s.checked.Store(max(from, to, bad))
-		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
-	}
 	if !s.cfg.Fsync {
 		return nil
 	}
@@ -424,7 +394,6 @@ func (s *Sink) setFile(f *os.File) {
 // closeFile closes the active file, once no Flush uses it; lost says that
 // it was not fsynced after its last write.
 func (s *Sink) closeFile(lost bool) error {
-	s.w.drain() // no write may be left for the file
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
 	s.lost = s.lost || lost
@@ -436,20 +405,16 @@ func (s *Sink) closeFile(lost bool) error {
 	return err
 }
 
-// handOff hands b to the writer for the active file and returns the
-// buffer to encode into next.
-func (s *Sink) handOff(b []byte) ([]byte, error) {
-	if s.w.bad(s.f) {
+// writeOut writes b to the active file.
+func (s *Sink) writeOut(b []byte) error {
+	if _, err := s.f.Write(b); err != nil {
 		// Unknown how much reached the file: reopen (which cuts a partial
-		// line) before the engine retries the same events. The Flush
-		// that covers the failed piece fails too.
-		_, err := s.w.drain()
+		// line) before the engine retries the same events.
 		s.closeFile(true)
-		return b, fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
+		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
-	next := s.w.put(s.f, b)
 	s.size += int64(len(b))
-	return next, nil
+	return nil
 }
 
 func (s *Sink) due() bool {
@@ -466,10 +431,6 @@ func (s *Sink) due() bool {
 // Flush in flight, and fsyncs what the file holds first, so the lines a
 // later Flush is to cover are durable in the renamed file.
 func (s *Sink) rotate() error {
-	if _, err := s.w.drain(); s.w.bad(s.f) {
-		s.closeFile(true)
-		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
-	}
 	s.fileMu.Lock()
 	if err := s.f.Sync(); err != nil {
 		s.fileMu.Unlock()
@@ -509,13 +470,8 @@ func syncDir(dir string) error {
 
 // Close implements component.Sink.
 func (s *Sink) Close(context.Context) error {
-	defer s.w.stop()
 	if s.f == nil {
 		return nil
-	}
-	if _, werr := s.w.drain(); s.w.bad(s.f) {
-		s.closeFile(true)
-		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, werr)
 	}
 	err := s.f.Sync()
 	if cerr := s.closeFile(err != nil); err == nil {
