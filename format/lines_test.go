@@ -82,3 +82,57 @@ func TestSourceBlockCache(t *testing.T) {
 		}
 	}
 }
+
+// TestLineEncoderKeepsPieceUntilNextWrite: a write function may keep using
+// the slice it was given until its next call returns (and the last one
+// until the next Encode), as the file sink's write-behind does; with one
+// streaming buffer the next piece was encoded over the one being written.
+func TestLineEncoderKeepsPieceUntilNextWrite(t *testing.T) {
+	events := make([]event.Event, 10007)
+	for i := range events {
+		e := *productEvent()
+		e.After = typicalProduct(int64(i + 1))
+		events[i] = e
+	}
+	for _, workers := range []int{1, 2, 3} {
+		l, err := NewLineEncoder(Options{Format: Row, Unwrap: UnwrapOptions{DeleteHandling: "drop"}}, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for _, e := range events {
+			line, _, err := l.encs[0].AppendValue(nil, &e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(append(want, line...), '\n')
+		}
+		for round := range 3 { // buffers are reused across calls
+			var out []byte
+			var held, heldCopy []byte // the previous piece, as given
+			pieces := 0
+			check := func() {
+				if held != nil && !bytes.Equal(held, heldCopy) {
+					t.Fatalf("%d workers, round %d: piece %d was changed before the next write returned", workers, round, pieces)
+				}
+			}
+			err := l.Encode(events, func(b []byte) error {
+				check()
+				pieces++
+				out = append(out, b...)
+				held, heldCopy = b, append(heldCopy[:0], b...)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check()
+			if pieces < 3 {
+				t.Fatalf("%d workers: %d pieces, the test needs several", workers, pieces)
+			}
+			if !bytes.Equal(out, want) {
+				t.Fatalf("%d workers, round %d: %d bytes written, want %d", workers, round, len(out), len(want))
+			}
+		}
+	}
+}
