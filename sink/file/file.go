@@ -2,10 +2,7 @@
 // fsynced before the batch is acknowledged, with optional rotation by size
 // and by age. It is a component.FlushingSink: the engine encodes and
 // writes the next batch while the fsync of the previous ones runs, and
-// acknowledges a batch only after an fsync that covers it. Within a batch,
-// each encoded piece (256 KiB) is written to the file on another goroutine
-// while the next is encoded; WriteBuffered returns only after the last
-// write, so a Flush that follows covers all of it.
+// acknowledges a batch only after an fsync that covers it.
 //
 // Crash safety: a crash can leave a partly written last line (the batch was
 // never acknowledged, so it will be delivered again). When the sink opens an
