@@ -15,9 +15,7 @@ import (
 type LineEncoder struct {
 	encs []Encoder
 	bufs [][]byte // per extra worker
-	// the caller's streaming buffers, used in turn, so that write may
-	// still be writing one while the next is encoded
-	buf, buf2 []byte
+	buf  []byte   // the caller's streaming buffer
 }
 
 // flushBytes is the streaming buffer's size: large enough that writes are
@@ -42,12 +40,9 @@ func NewLineEncoder(opts Options, workers int) (*LineEncoder, error) {
 }
 
 // Encode encodes events and calls write with consecutive pieces of output
-// (each ends with a newline). The slice passed to write is not written to
-// again before the next call of write has returned, or before the next
-// Encode: write may hand a slice to another goroutine and wait for it at
-// the next call (and the caller for the last one before encoding again),
-// which overlaps writing a piece with encoding the next. An encoding error
-// names the event; events before it may already have been written.
+// (each ends with a newline). The slice passed to write is reused after
+// write returns. An encoding error names the event; events before it may
+// already have been written.
 func (l *LineEncoder) Encode(events []event.Event, write func([]byte) error) error {
 	n := len(l.encs)
 	if n == 1 || len(events) < parallelMin {
@@ -86,11 +81,9 @@ func (l *LineEncoder) Encode(events []event.Event, write func([]byte) error) err
 	return nil
 }
 
-// stream encodes into the bounded streaming buffers, writing as one fills
-// and going on in the other.
+// stream encodes into the bounded streaming buffer, writing as it fills.
 func (l *LineEncoder) stream(enc Encoder, events []event.Event, write func([]byte) error) error {
 	buf := l.buf[:0]
-	defer func() { l.buf = buf[:0] }()
 	for i := range events {
 		var err error
 		buf, err = appendLine(enc, buf, &events[i])
@@ -101,10 +94,10 @@ func (l *LineEncoder) stream(enc Encoder, events []event.Event, write func([]byt
 			if err := write(buf); err != nil {
 				return err
 			}
-			// write may still use buf until its next call returns.
-			buf, l.buf2 = l.buf2[:0], buf
+			buf = buf[:0]
 		}
 	}
+	l.buf = buf[:0]
 	if len(buf) > 0 {
 		return write(buf)
 	}

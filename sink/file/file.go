@@ -103,11 +103,6 @@ type Sink struct {
 	opened time.Time
 	seq    int
 	now    func() time.Time
-	// writing: a write writeOut started on writeDone's goroutine has not
-	// been waited for (only within WriteBuffered; owned by the writing
-	// goroutine, as f is).
-	writing   bool
-	writeDone chan error
 
 	fileMu sync.Mutex
 	failed bool // a Flush's fsync failed (under fileMu)
@@ -357,11 +352,7 @@ func (s *Sink) WriteBuffered(ctx context.Context, events []event.Event) error {
 			return err
 		}
 	}
-	err := s.lines.Encode(events, s.writeOut)
-	if werr := s.waitWrite(); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
+	if err := s.lines.Encode(events, s.writeOut); err != nil {
 		if s.f == nil {
 			return err // a failed write: retry
 		}
@@ -414,44 +405,15 @@ func (s *Sink) closeFile(lost bool) error {
 	return err
 }
 
-// writeOut writes b to the active file behind the encoding: it waits for
-// the previous piece's write, then starts b's on another goroutine and
-// returns, so the next piece is encoded while b is copied into the file
-// (format.LineEncoder does not touch b again before the next writeOut has
-// returned). WriteBuffered waits for the last write (waitWrite) before it
-// returns, so outside it no write is in flight: Flush, rotation and
-// closing see every byte written, as before. Only s.f's Write runs on
-// the other goroutine; s.f itself changes only here, after a wait.
+// writeOut writes b to the active file.
 func (s *Sink) writeOut(b []byte) error {
-	if err := s.waitWrite(); err != nil {
-		return err
-	}
-	if s.writeDone == nil {
-		s.writeDone = make(chan error, 1)
-	}
-	f, done := s.f, s.writeDone
-	go func() {
-		_, err := f.Write(b)
-		done <- err
-	}()
-	s.writing = true
-	s.size += int64(len(b))
-	return nil
-}
-
-// waitWrite waits for the write writeOut started, if any, and reports its
-// error.
-func (s *Sink) waitWrite() error {
-	if !s.writing {
-		return nil
-	}
-	s.writing = false
-	if err := <-s.writeDone; err != nil {
+	if _, err := s.f.Write(b); err != nil {
 		// Unknown how much reached the file: reopen (which cuts a partial
 		// line) before the engine retries the same events.
 		s.closeFile(true)
 		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
+	s.size += int64(len(b))
 	return nil
 }
 

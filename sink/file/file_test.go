@@ -5,12 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/durable"
@@ -238,49 +236,5 @@ func TestNewDirectoriesAndFileAreSynced(t *testing.T) {
 	s2.Close(context.Background())
 	if len(synced) != 0 {
 		t.Fatalf("reopening fsynced %q", synced)
-	}
-}
-
-// TestWriteBehindLargeBatchAndError: a batch of many 256 KiB pieces,
-// written behind the encoding, lands whole and in order; a write that
-// fails on the write-behind goroutine (here: a file closed under the sink)
-// is reported by WriteBuffered itself, as a retryable error, and the next
-// Write reopens the file and writes the batch again.
-func TestWriteBehindLargeBatchAndError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "out.jsonl")
-	s, err := New(rowConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	name := strings.Repeat("x", 1000)
-	batch := make([]event.Event, 3000) // about 3 MB: a dozen pieces
-	var want strings.Builder
-	for i := range batch {
-		batch[i] = ev(event.OpCreate, int64(i), name)
-		want.WriteString(`{"id":` + strconv.Itoa(i) + `,"name":"` + name + `"}` + "\n")
-	}
-	if err := s.Write(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(path); string(got) != want.String() {
-		t.Fatalf("%d bytes after the first batch, want %d (or the lines differ)", len(got), want.Len())
-	}
-	s.f.Close() // every write to it now fails
-	err = s.WriteBuffered(ctx, batch)
-	if err == nil || component.IsPermanent(err) || !strings.Contains(err.Error(), "file sink: write") {
-		t.Fatalf("WriteBuffered on a closed file: %v, want a retryable write error", err)
-	}
-	if s.f != nil {
-		t.Fatal("the failed file is still the active one")
-	}
-	if err := s.Write(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(path); string(got) != want.String()+want.String() {
-		t.Fatalf("%d bytes after the retry, want %d (or the lines differ)", len(got), 2*want.Len())
 	}
 }
