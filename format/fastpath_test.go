@@ -205,11 +205,16 @@ func TestAppendJavaFloatDifferential(t *testing.T) {
 		1e7, -1e7, math.Nextafter(1e7, 0), math.Nextafter(1e7, 2e7), 9999999, 9999999.5, 0.1, 0.2, 0.3, 100, 123.45,
 		float64(float32(1e-3)), float64(math.Nextafter32(1e-3, 0)), float64(math.Nextafter32(1e7, 0)),
 		math.MaxFloat64, math.SmallestNonzeroFloat64, math.MaxFloat32, math.SmallestNonzeroFloat32,
-		math.Inf(1), math.Inf(-1), math.NaN(), 4.35, 1e23, 5e-324}
+		math.Inf(1), math.Inf(-1), math.NaN(), 4.35, 1e23, 5e-324,
+		0.01, -0.01, 0.1, 0.05, 0.005, 0.0051, 9999999.99, -9999999.99, 9999999.995, 1234567.8, 0.3 + 0.6, 1.1 * 3}
 	for range 30_000 {
 		vals = append(vals, math.Float64frombits(r.Uint64()),
 			r.NormFloat64()*math.Pow(10, float64(r.IntN(24)-10)),
-			math.Round(r.Float64()*1e6)/100, float64(r.IntN(20_000_000)))
+			math.Round(r.Float64()*1e6)/100, float64(r.IntN(20_000_000)),
+			// amounts with at most two decimals (appendCents), either sign,
+			// up to and past the plain range's ends
+			float64(r.Int64N(2_000_000_000)-1_000_000_000)/100, float64(r.IntN(200))/100,
+			float64(r.Int64N(2_000_000_000))/10)
 	}
 	for _, f := range vals {
 		for _, bits := range []int{64, 32} {

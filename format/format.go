@@ -15,8 +15,9 @@
 // reuses the last source block and envelope tail (op, ts_ms, ts_us, ts_ns)
 // while events repeat them, as a batch's do. The fast paths (strings
 // escaped eight bytes at a time, doubles in Java's plain range from
-// strconv's shortest 'f' digits) are tested byte for byte against the code
-// they replaced (fastpath_test.go).
+// strconv's shortest 'f' digits, or from their integer hundredths when
+// they have at most two decimals, as prices do) are tested byte for byte
+// against the code they replaced (fastpath_test.go).
 //
 // # Compatibility target
 //

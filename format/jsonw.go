@@ -166,6 +166,37 @@ func appendBase64[T ~string | ~[]byte](dst []byte, b T) []byte {
 	return append(dst, '"')
 }
 
+// appendCents appends k/100 as Double.toString writes the double nearest
+// to it, for k/100 in Java's plain range [1e-3, 1e7): the integer part, a
+// point, and the hundredths without a trailing zero ("12.5", "12.05",
+// "12.0").
+//
+// It is appendJavaFloat's path for doubles with at most two decimals
+// (prices and other amounts), which skips strconv's shortest-digit search:
+// when float64(k)/100 == f, f is the double nearest to the decimal k/100
+// (k is an integer below 2^53 and the division is correctly rounded), so
+// that decimal round-trips; and it is the shortest that does, because the
+// interval of decimals that round to f (under 2e-9 wide below 1e7) holds
+// no other multiple of 0.01, and a decimal with fewer significant digits
+// near a number of at least 1e-3 with at most two decimals is itself a
+// multiple of 0.01. TestAppendJavaFloatDifferential and FuzzFastPaths
+// compare it with strconv's digits.
+func appendCents(dst []byte, k int64) []byte {
+	if k < 0 {
+		dst = append(dst, '-')
+		k = -k
+	}
+	dst = strconv.AppendInt(dst, k/100, 10)
+	c := k % 100
+	switch {
+	case c == 0:
+		return append(dst, '.', '0')
+	case c%10 == 0:
+		return append(dst, '.', byte('0'+c/10))
+	}
+	return append(dst, '.', byte('0'+c/10), byte('0'+c%10))
+}
+
 // appendJavaFloat appends f as Jackson writes a Java double (bits 64) or
 // float (bits 32): the text of Double.toString / Float.toString — plain
 // notation with at least one fraction digit for magnitudes in [1e-3, 1e7),
@@ -180,6 +211,11 @@ func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 		f = float64(float32(f)) // Connect's float32 is Java's float: may round to ±Infinity
 	}
 	if a := math.Abs(f); a >= 1e-3 && a < 1e7 {
+		if bits == 64 {
+			if k := math.Round(f * 100); k/100 == f {
+				return appendCents(dst, int64(k))
+			}
+		}
 		// Java's plain range, where the shortest digits in 'f' notation
 		// are Java's text but for an integral value's ".0". (The shortest
 		// digits identify the number, so their exponent is in [-3, 7)
