@@ -2,6 +2,7 @@ package sqlpoll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -322,5 +323,34 @@ func TestFastPosition(t *testing.T) {
 		if got, ok := fastPosition(nil, tc.withTS, tc.ts, tc.id); ok {
 			t.Errorf("%+v: spelled %q, want it left to setWM", tc, got)
 		}
+	}
+}
+
+// TestDriverReadStopsOnCancel: database/sql ends a query's rows when its
+// context ends; reading the driver's own rows, the source must stop as
+// well (modernc.org/sqlite watches the context only while a query starts),
+// within slabRows rows, with the context's error.
+func TestDriverReadStopsOnCancel(t *testing.T) {
+	d := newTestDB(t, DriverSQLite)
+	d.exec(t, "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT)",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO big SELECT i, 'v' || i FROM n")
+	cfg := d.config(ModeIncrementing)
+	cfg.Tables = []string{"big"}
+	cfg.IncrementingColumn = "id"
+	s := started(t, cfg, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	err := s.query(ctx, s.tables[0], s.selectList(s.tables[0])+" ORDER BY s.id", nil, func(r row) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("read after cancel: error %v, want context.Canceled", err)
+	}
+	if n > 10+slabRows {
+		t.Fatalf("read %d rows after the context ended at row 10, want at most %d", n, 10+slabRows)
 	}
 }

@@ -141,11 +141,12 @@
 // Rows are read without database/sql's copy of every value: on PostgreSQL
 // straight from pgx's wire values (integers, floats, booleans, dates and
 // timestamps in binary; text, varchar, bpchar and numeric as their text),
-// on MySQL from the driver's own rows (database/sql's Conn.Raw, the query
-// or prepared statement database/sql would run) and on SQLite through
-// database/sql, both into scan destinations that convert the driver's
-// value at once (on MySQL, int64, float64 and text values of columns the
-// watermark does not need go straight into the row, without one); text is
+// on MySQL and SQLite from the driver's own rows (database/sql's
+// Conn.Raw, the query or prepared statement database/sql would run,
+// without database/sql's lock and Scan per row) into scan destinations
+// that convert the driver's value at once (int64, float64 and text values
+// of columns the watermark does not need go straight into the row, without
+// one); text is
 // cut from chunks of 32 kB shared by the rows read (one allocation per
 // chunk, not per row or value), and a row's values are written field by
 // field into zeroed memory, so a number costs no write barrier while the

@@ -11,7 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/event"
 )
 
-// MySQL read path. database/sql adds to every row a lock of the
+// MySQL and SQLite read path. database/sql adds to every row a lock of the
 // connection, a second Next wrapper, and in Scan a type switch over every
 // value before it hands the driver's value to a Scanner: about a fifth of
 // the source's CPU per row. queryDriver runs the same query on the same
@@ -22,8 +22,11 @@ import (
 // and hands every driver value to the same cells (cell.Scan) database/sql
 // would hand it to, so the values are the same (TestFastReadIsReference).
 // Columns of the common types whose driver value the row does not keep
-// skip the cell: their int64, float64 and []byte values go straight into
-// the row image (decodeDirect), the values the cell would give.
+// skip the cell: their int64, float64, []byte and string values go
+// straight into the row image (decodeDirect), the values the cell would
+// give. database/sql also closes a query's rows when its context ends;
+// go-sql-driver/mysql watches the context itself, modernc.org/sqlite only
+// while a query starts, so the row loop checks it every slabRows rows.
 
 // queryDriver is query through the driver's own rows.
 func (s *Source) queryDriver(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
@@ -106,7 +109,10 @@ func (s *Source) queryDriverConn(ctx context.Context, t *table, dc driver.Conn, 
 		}
 	}
 	dest := make([]driver.Value, len(names))
-	for {
+	for k := 1; ; k++ {
+		if k%slabRows == 0 && ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", t.key, ctx.Err())
+		}
 		if err := rows.Next(dest); err != nil {
 			if err == io.EOF {
 				return nil
@@ -192,16 +198,24 @@ func (s *Source) decodeDirect(p *event.Value, d directDecode, src any) bool {
 			return true
 		}
 	case directText, directDecimal, directBytes:
-		if b, ok := src.([]byte); ok {
-			p.Kind = event.KindString
-			switch d {
-			case directDecimal:
-				p.Kind = event.KindDecimal
-			case directBytes:
-				p.Kind = event.KindBytes
+		kind := event.KindString
+		switch d {
+		case directDecimal:
+			kind = event.KindDecimal
+		case directBytes:
+			kind = event.KindBytes
+		}
+		switch x := src.(type) {
+		case []byte: // go-sql-driver/mysql's: its read buffer
+			p.Kind = kind
+			if len(x) > 0 {
+				p.Str = s.arena.str(x)
 			}
-			if len(b) > 0 {
-				p.Str = s.arena.str(b)
+			return true
+		case string: // modernc.org/sqlite's TEXT: a string of its own
+			p.Kind = kind
+			if x != "" {
+				p.Str = x
 			}
 			return true
 		}

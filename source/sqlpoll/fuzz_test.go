@@ -1,8 +1,11 @@
 package sqlpoll
 
 import (
+	"bytes"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/event"
 )
 
 // FuzzParseTimestamp: never panics; what parses round-trips through the
@@ -56,6 +59,59 @@ func FuzzCheckpoint(f *testing.F) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// FuzzDecodeDirect: whatever Go value a driver hands over (nil, int64,
+// float64, []byte, string) for a column of any type decodeDirect reads,
+// decodeDirect either leaves it to the cell or stores exactly the value
+// the cell (cell.Scan, then rowReader.take) gives, kind, bits and text.
+func FuzzDecodeDirect(f *testing.F) {
+	f.Add(uint8(0), uint8(1), int64(-7), 0.0, []byte(nil))
+	f.Add(uint8(3), uint8(2), int64(0), 1.5, []byte(nil))
+	f.Add(uint8(4), uint8(3), int64(0), 0.0, []byte("héllo"))
+	f.Add(uint8(8), uint8(4), int64(0), 0.0, []byte("12.340"))
+	f.Add(uint8(9), uint8(4), int64(0), 0.0, []byte{})
+	f.Add(uint8(7), uint8(0), int64(0), 0.0, []byte("x"))
+	f.Fuzz(func(t *testing.T, typ, kind uint8, i int64, fl float64, b []byte) {
+		types := []event.Type{event.TypeInt16, event.TypeInt32, event.TypeInt64, event.TypeFloat64,
+			event.TypeString, event.TypeJSON, event.TypeUUID, event.TypeUnknown, event.TypeDecimal, event.TypeBytes}
+		col := event.Column{Name: "c", Type: types[int(typ)%len(types)]}
+		var src any
+		switch kind % 5 {
+		case 1:
+			src = i
+		case 2:
+			src = fl
+		case 3:
+			src = b
+		case 4:
+			src = string(b)
+		}
+		s := &Source{}
+		var got event.Value
+		if !s.decodeDirect(&got, directDecodeOf(col.Type), src) {
+			return // the cell reads it
+		}
+		if b, ok := src.([]byte); ok {
+			// The driver's buffer is reused for the next row: the value
+			// must not share it.
+			b2 := bytes.Clone(b)
+			for j := range b {
+				b[j] ^= 0xff
+			}
+			defer func() { copy(b, b2) }()
+			src = b2
+		}
+		c := cell{col: &col}
+		if err := c.Scan(src); err != nil || c.err != nil {
+			t.Fatalf("%T %v as %v: decodeDirect took a value the cell refuses (%v, %v)", src, src, col.Type, err, c.err)
+		}
+		var want event.Value
+		(&rowReader{s: s}).take(&want, &c)
+		if got.Kind != want.Kind || got.Num != want.Num || got.Str != want.Str {
+			t.Fatalf("%T %v as %v: decodeDirect %d %#x %q, the cell %d %#x %q", src, src, col.Type, got.Kind, got.Num, got.Str, want.Kind, want.Num, want.Str)
 		}
 	})
 }

@@ -86,42 +86,18 @@ type row struct {
 
 // query runs q and calls fn for every row, converted into event values of
 // the table's current schema (refreshed from the result's column types); an
-// error from fn ends the read and is returned as is.
+// error from fn ends the read and is returned as is. PostgreSQL rows are
+// decoded from pgx's wire values (queryPG), MySQL's and SQLite's from the
+// driver's own rows (queryDriver); both give exactly what database/sql's
+// Scan and convert would (TestFastReadIsReference).
 func (s *Source) query(ctx context.Context, t *table, q string, args []any, fn func(r row) error) error {
 	if s.onQuery != nil {
 		fn = s.onQuery(q, fn)
 	}
-	switch s.cfg.Driver {
-	case DriverPostgres:
+	if s.cfg.Driver == DriverPostgres {
 		return s.queryPG(ctx, t, q, args, fn)
-	case DriverMySQL:
-		return s.queryDriver(ctx, t, q, args, fn)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", t.key, err)
-	}
-	defer rows.Close()
-	if err := s.refreshSchema(t, rows); err != nil {
-		return err
-	}
-	rr := s.newRowReader(t)
-	for rows.Next() {
-		if err := rows.Scan(rr.ptrs...); err != nil {
-			return fmt.Errorf("%s: %w", t.key, err)
-		}
-		r, err := rr.row()
-		if err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("%s: %w", t.key, err)
-	}
-	return nil
+	return s.queryDriver(ctx, t, q, args, fn)
 }
 
 // rowReader turns one result row, scanned into its cells, into a row of
@@ -131,7 +107,6 @@ type rowReader struct {
 	t     *table
 	n     int // columns of the schema; the timestamp expression follows
 	cells []cell
-	ptrs  []any // the cells, as Scan destinations
 	// Row images are cut from slabs of slabRows rows: one allocation per
 	// slab instead of one per row. A slab is never reused.
 	slab []event.Value
@@ -145,10 +120,9 @@ func (s *Source) newRowReader(t *table) *rowReader {
 	if t.tsExpr != "" {
 		width++
 	}
-	rr := &rowReader{s: s, t: t, n: n, cells: make([]cell, width), ptrs: make([]any, width)}
+	rr := &rowReader{s: s, t: t, n: n, cells: make([]cell, width)}
 	for i := range rr.cells {
 		c := &rr.cells[i]
-		rr.ptrs[i] = c
 		c.keep = i >= n || i == t.incIdx
 		if t.keyOrder != "" {
 			for _, k := range t.schema.KeyIdx {
@@ -172,21 +146,6 @@ func (rr *rowReader) image() []event.Value {
 	v := rr.slab[:n:n]
 	rr.slab = rr.slab[n:]
 	return v
-}
-
-// row builds the row the cells hold.
-func (rr *rowReader) row() (row, error) {
-	t, n, cells := rr.t, rr.n, rr.cells
-	for i := range n {
-		if c := &cells[i]; c.err != nil {
-			return row{}, fatal{fmt.Errorf("%s: %w", t.key, c.err)}
-		}
-	}
-	r := row{vals: rr.image()}
-	for i := range n {
-		rr.take(&r.vals[i], &cells[i])
-	}
-	return rr.finish(r), nil
 }
 
 // take moves cell c's value into *p, a NULL of a fresh row image.
