@@ -28,9 +28,7 @@
 //
 // A Builder with an Arena builds keys, values and header values into its
 // chunks instead of one allocation each (Arena says when its memory may be
-// reused); the bytes are the same. The stream, source and op header
-// values are not copied per record at all: the records of a table share
-// one read-only copy of each.
+// reused); the bytes are the same.
 package kafkarec
 
 import (
@@ -94,7 +92,6 @@ type Builder struct {
 
 	scratch []byte     // the topic being rendered
 	last    string     // the last topic rendered
-	names   names      // the last stream and source header values
 	skip    []event.Op // Options' skipped operations (Skipped parses them)
 	ready   bool       // skip is set
 }
@@ -168,9 +165,9 @@ func (b *Builder) append1(dst []Record, i int, e *event.Event, extra ...Header) 
 		}
 		headers = a.headers(n)
 		headers = append(headers,
-			Header{Key: HeaderStream, Value: b.names.stream(e.Schema.Stream)},
-			Header{Key: HeaderSource, Value: b.names.source(e.Schema.Source)},
-			Header{Key: HeaderOp, Value: opText(e.Op)},
+			Header{Key: HeaderStream, Value: a.text(e.Schema.Stream)},
+			Header{Key: HeaderSource, Value: a.text(e.Schema.Source)},
+			Header{Key: HeaderOp, Value: a.op(e.Op)},
 		)
 		d = a.tail()
 		headers = append(headers, Header{Key: HeaderPosition, Value: a.keep(d, e.AppendWhere(d))})
@@ -195,41 +192,6 @@ func (b *Builder) append1(dst []Record, i int, e *event.Event, extra ...Header) 
 	}
 	return dst, nil
 }
-
-// names keeps the stream and source header values of the last event, so
-// that a run of events of one table shares one copy of each instead of
-// copying them into every record: header values are only read (by the
-// producer, by the topic log), never written, so records may share them.
-type names struct {
-	streamText, sourceText string
-	streamVal, sourceVal   []byte
-}
-
-func (n *names) stream(s string) []byte {
-	if n.streamVal == nil || s != n.streamText {
-		n.streamText, n.streamVal = s, []byte(s)
-	}
-	return n.streamVal[:len(n.streamVal):len(n.streamVal)]
-}
-
-func (n *names) source(s string) []byte {
-	if n.sourceVal == nil || s != n.sourceText {
-		n.sourceText, n.sourceVal = s, []byte(s)
-	}
-	return n.sourceVal[:len(n.sourceVal):len(n.sourceVal)]
-}
-
-// opBytes[i] is byte i: opText returns one-byte slices of it, shared by
-// every record (read only), instead of a byte of the arena each.
-var opBytes = func() (b [256]byte) {
-	for i := range b {
-		b[i] = byte(i)
-	}
-	return b
-}()
-
-// opText is the sluice.op header value of op.
-func opText(op event.Op) []byte { return opBytes[op : op+1 : op+1] }
 
 // topic renders the record's topic. The last rendering is kept, so a run of
 // events of one table allocates no string.
@@ -338,6 +300,22 @@ func (a *Arena) keep(d, out []byte) []byte {
 	}
 	a.next()
 	return out
+}
+
+func (a *Arena) text(s string) []byte {
+	if a == nil {
+		return []byte(s)
+	}
+	d := a.tail()
+	return a.keep(d, append(d, s...))
+}
+
+func (a *Arena) op(op event.Op) []byte {
+	if a == nil {
+		return []byte{byte(op)}
+	}
+	d := a.tail()
+	return a.keep(d, append(d, byte(op)))
 }
 
 // headers returns an empty slice with room for n headers.

@@ -174,52 +174,6 @@ func TestBuilderSkipped(t *testing.T) {
 	}
 }
 
-// The stream, source and op header values are exact, and the records of a
-// table share one copy of the stream and source values instead of one each
-// (on the code before, every record had its own copy in the arena: 566
-// distinct stream values here).
-func TestHeaderNamesShared(t *testing.T) {
-	evs := events(0)
-	for _, arena := range []*Arena{{}, nil} {
-		recs := build(t, testBuilder(t, arena, ""), evs)
-		streams := map[*byte]bool{}
-		sources := map[*byte]bool{}
-		for i, r := range recs {
-			e := &evs[r.Event]
-			wantOp := byte(e.Op)
-			if format.KeyChanged(e) {
-				// Split: the delete of the old key (and its tombstone), then the create.
-				wantOp = 'd'
-				if len(r.Headers) > 0 && r.Headers[len(r.Headers)-1].Key == format.HeaderOldKey {
-					wantOp = 'c'
-				}
-			}
-			got := map[string]string{}
-			for _, h := range r.Headers {
-				got[h.Key] = string(h.Value)
-				switch h.Key {
-				case HeaderStream:
-					streams[&h.Value[0]] = true
-					if cap(h.Value) != len(h.Value) {
-						t.Fatalf("record %d: the stream value has room to append (cap %d, len %d): an append would write into the shared copy", i, cap(h.Value), len(h.Value))
-					}
-				case HeaderSource:
-					sources[&h.Value[0]] = true
-				}
-			}
-			if got[HeaderStream] != e.Schema.Stream || got[HeaderSource] != e.Schema.Source || got[HeaderOp] != string(wantOp) {
-				t.Fatalf("record %d (event %d, %c): stream %q source %q op %q, want %q %q %q", i, r.Event, e.Op,
-					got[HeaderStream], got[HeaderSource], got[HeaderOp], e.Schema.Stream, e.Schema.Source, string(wantOp))
-			}
-		}
-		// Two tables interleaved (items, log): a copy each time the stream
-		// changes, at most; far fewer than the records.
-		if len(streams) > 2*len(evs)/6+2 || len(sources) > 2*len(evs)/6+2 {
-			t.Errorf("arena %v: %d distinct stream values and %d source values for %d records, want them shared", arena != nil, len(streams), len(sources), len(recs))
-		}
-	}
-}
-
 // BenchmarkBuilderAppend builds the records of seed 001-sized product rows
 // (Debezium envelope, headers on) into an arena, as the Kafka sink does.
 func BenchmarkBuilderAppend(b *testing.B) {

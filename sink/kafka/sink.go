@@ -56,11 +56,7 @@
 // only when every record of this one has had its produce result (the
 // producer no longer reads them); a Write cut short leaves them to the
 // records still in flight and the next one starts afresh. A record thus
-// costs no allocation of its own but the producer's. The records of a
-// chunk share one timestamp (CreateTime), the clock read once when the
-// chunk is handed to the producer, instead of once a record by the
-// producer; the stream, source and op header values are shared by the
-// records of a table (kafkarec).
+// costs no allocation of its own but the producer's.
 //
 // # Errors
 //
@@ -86,7 +82,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -275,13 +270,8 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 			// and the engine writes them again (at least once).
 			return err
 		}
-		// Records of events already known bad are not produced. The
-		// records of a chunk share one create time, read once: the
-		// producer would read the clock for each (4 % of sluice's CPU in
-		// the kafka phase's profile), and they are handed over within a
-		// millisecond or two of each other anyway.
+		// Records of events already known bad are not produced.
 		n := len(s.recs)
-		now := time.Now()
 		for i := range s.built {
 			r := &s.built[i]
 			if err, bad := s.badIdx[r.Event]; bad && err != nil {
@@ -292,7 +282,7 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 				continue
 			}
 			kr := rd.record()
-			*kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: now}
+			*kr = kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 			s.recs, s.owner = append(s.recs, kr), append(s.owner, r.Event)
 		}
 		rd.wg.Add(len(s.recs) - n)

@@ -561,30 +561,3 @@ func isSubsequence(a, b []int) bool {
 	}
 	return true
 }
-
-// Every record carries the time its chunk was handed to the producer: one
-// clock read a chunk, inside the Write's window, the records of a chunk
-// alike. A guard on the per-chunk stamp (a zero or stale timestamp fails
-// it); the code before stamped each record in the producer, which passes
-// too.
-func TestSinkRecordTimestamps(t *testing.T) {
-	defer SetChunkEvents(7)()
-	src := uniq(t)
-	s := newSink(t, func(c *Config) { c.Partitions = 1 })
-	sc := testSchema(src)
-	evs := pipelineEvents(sc, 50, 50)
-	start := time.Now().Truncate(time.Millisecond)
-	if err := s.Write(context.Background(), evs); err != nil {
-		t.Fatal(err)
-	}
-	end := time.Now()
-	recs := consume(t, src+".public.items", 50)
-	for i, r := range recs {
-		if r.Timestamp.Before(start) || r.Timestamp.After(end) {
-			t.Fatalf("record %d: timestamp %s outside the Write (%s to %s)", i, r.Timestamp, start, end)
-		}
-		if i%7 != 0 && !r.Timestamp.Equal(recs[i-1].Timestamp) {
-			t.Errorf("record %d: timestamp %s, record %d of the same chunk %s", i, r.Timestamp, i-1, recs[i-1].Timestamp)
-		}
-	}
-}
