@@ -173,3 +173,45 @@ func TestBuilderSkipped(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuilderAppend builds the records of seed 001-sized product rows
+// (Debezium envelope, headers on) into an arena, as the Kafka sink does.
+func BenchmarkBuilderAppend(b *testing.B) {
+	sc := &event.Schema{
+		Stream: "src.public.product", Source: "src", Connector: "postgresql", Database: "product_db", Namespace: "public", Table: "product",
+		Columns: []event.Column{
+			{Name: "id", Type: event.TypeInt32, Key: true}, {Name: "name", Type: event.TypeString}, {Name: "price", Type: event.TypeFloat64},
+			{Name: "color", Type: event.TypeString, Optional: true}, {Name: "category", Type: event.TypeString}, {Name: "quantity", Type: event.TypeInt32},
+			{Name: "description", Type: event.TypeString, Optional: true}, {Name: "internalId", Type: event.TypeString},
+		},
+		KeyIdx: []int{0},
+	}
+	evs := make([]event.Event, 4096)
+	for i := range evs {
+		evs[i] = event.Event{Schema: sc, Op: event.OpRead, TsMs: 1641025283552,
+			After: []event.Value{event.Int(int64(i)), event.String("Incredible Iron Pants"), event.Float(0.61987811851418), event.String("violet"),
+				event.String("Tools"), event.Int(41), event.String("?"), event.String("B0009PC1XA")},
+			Source: event.Source{TsUs: 1641025283281000, TxID: 622, HasTxID: true, LSN: 23982504, HasLSN: true}}
+	}
+	opts := format.DefaultOptions()
+	enc, err := format.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp, _ := tmpl.Parse("${stream}")
+	arena := &Arena{}
+	bl := &Builder{Topic: tp, TopicText: "${stream}", Enc: enc, Options: &opts, TombstonesOnDelete: true, Headers: true, Arena: arena}
+	recs := make([]Record, 0, len(evs))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		arena.Reset()
+		recs = recs[:0]
+		for i := range evs {
+			if recs, err = bl.Append(recs, i, &evs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/record")
+}
