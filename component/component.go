@@ -26,7 +26,8 @@ import (
 // Emitter receives a source's batches.
 type Emitter interface {
 	// Emit hands events to the pipeline. The engine owns events and the
-	// slice from then on; the source must not reuse them. checkpoint is the
+	// slice from then on; the source must not reuse them (unless the
+	// engine releases them: see ReleasingEmitter). checkpoint is the
 	// source's position after these events (and everything before them);
 	// nil means the batch does not advance the checkpoint (for example rows
 	// in the middle of a transaction). Emit blocks while the source's

@@ -150,3 +150,26 @@ func TestCopyTextRecycles(t *testing.T) {
 		t.Fatal("the buffer of a batch handed out as a copy did not go back to the pool")
 	}
 }
+
+// BenchmarkCopyRowsRecycled is BenchmarkCopyRows with each batch's memory
+// released and reused, as the engine's release lets the snapshot do.
+func BenchmarkCopyRowsRecycled(b *testing.B) {
+	tbl := productTable()
+	var sb strings.Builder
+	for g := range 2048 {
+		sb.WriteString(productLine(g))
+		sb.WriteByte('\n')
+	}
+	text := sb.String()
+	src := event.Source{TsUs: 1, Snapshot: event.SnapshotTrue, HasLSN: true, LSN: 1}
+	p := newBatchPool()
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m := p.mem()
+		if _, _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1", m); err != nil {
+			b.Fatal(err)
+		}
+		m.release()
+	}
+}
