@@ -625,6 +625,17 @@ func (e countingEmitter) EmitSized(ctx context.Context, evs []event.Event, cp []
 	return nil
 }
 
+// EmitReleasing forwards a batch with its release function
+// (component.ReleasingEmitter); the chunk's row count reads only
+// len(evs), which the release does not change.
+func (e countingEmitter) EmitReleasing(ctx context.Context, evs []event.Event, cp []byte, size int64, release func()) error {
+	if err := component.EmitReleasing(ctx, e.out, evs, cp, size, release); err != nil {
+		return err
+	}
+	e.n.Add(int64(len(evs)))
+	return nil
+}
+
 type idleSource struct{}
 
 func (idleSource) Run(context.Context, []byte, component.Emitter) error { return nil }

@@ -26,7 +26,8 @@ import (
 // Emitter receives a source's batches.
 type Emitter interface {
 	// Emit hands events to the pipeline. The engine owns events and the
-	// slice from then on; the source must not reuse them. checkpoint is the
+	// slice from then on; the source must not reuse them (unless the
+	// engine releases them: see ReleasingEmitter). checkpoint is the
 	// source's position after these events (and everything before them);
 	// nil means the batch does not advance the checkpoint (for example rows
 	// in the middle of a transaction). Emit blocks while the source's
@@ -54,6 +55,58 @@ func EmitSized(ctx context.Context, e Emitter, events []event.Event, checkpoint 
 		return se.EmitSized(ctx, events, checkpoint, size)
 	}
 	return e.Emit(ctx, events, checkpoint)
+}
+
+// ReleasingEmitter is a SizedEmitter that also takes a release function
+// with a batch: an opt-in for a source that recycles the memory of its
+// events (event slices, value slabs, the text their strings alias) instead
+// of leaving it to the garbage collector.
+//
+// The engine calls release at most once, from any goroutine (possibly
+// before EmitReleasing returns), only after every sink that received any
+// of the events has acknowledged them (durably written them) and nothing
+// the engine runs can still read them. Where it cannot prove that (a
+// processor on the pipeline, a sink that does not declare
+// KeepsNoEvents, a batch never acknowledged because the run failed or
+// stopped, an error from EmitReleasing), it never calls it, and the
+// memory is the garbage collector's, as for Emit. release must be cheap
+// and must not block (a send to a bounded free list, dropping when full).
+//
+// After release the source may reuse the events slice, the Before and
+// After slices of its events and the bytes behind their values' strings.
+// It must never reuse what may outlive the batch elsewhere: the Schema,
+// the Source metadata, Position, and any string it kept itself (a
+// checkpoint's key must be a copy). size is as for EmitSized, or ≤ 0 when
+// unknown. Wrappers of an Emitter forward it with EmitReleasing.
+type ReleasingEmitter interface {
+	SizedEmitter
+	EmitReleasing(ctx context.Context, events []event.Event, checkpoint []byte, size int64, release func()) error
+}
+
+// EmitReleasing hands events to e with release (see ReleasingEmitter):
+// through e's EmitReleasing when it is a ReleasingEmitter, else through
+// EmitSized (or Emit when size ≤ 0), and then release is never called.
+func EmitReleasing(ctx context.Context, e Emitter, events []event.Event, checkpoint []byte, size int64, release func()) error {
+	if re, ok := e.(ReleasingEmitter); ok {
+		return re.EmitReleasing(ctx, events, checkpoint, size, release)
+	}
+	if size <= 0 {
+		return e.Emit(ctx, events, checkpoint)
+	}
+	return EmitSized(ctx, e, events, checkpoint, size)
+}
+
+// KeepsNoEvents is implemented by sinks that may receive batches a source
+// recycles (ReleasingEmitter): KeepsNoEvents reports true when the sink
+// keeps nothing of an event — no event, Value, slice or string reachable
+// from it, not even a substring — once the Write (or a FlushingSink's
+// WriteBuffered) that received it has returned, on success or failure,
+// so that an event's memory may be reused once the engine has the sink's
+// acknowledgement. A sink that keeps encoded bytes (copies) keeps nothing
+// of the event. A wrapper reports what the sink it wraps reports, and
+// false when it keeps anything itself.
+type KeepsNoEvents interface {
+	KeepsNoEvents() bool
 }
 
 // Source produces events.

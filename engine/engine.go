@@ -42,6 +42,39 @@
 // Order: a sink receives a source's batches in emission order, so order per
 // key (and per source) is kept (invariant 2).
 //
+// Releasing batches: a source may hand a batch with a release function
+// (component.ReleasingEmitter), to recycle the batch's memory (the
+// PostgreSQL snapshot's event slices, value slabs and COPY text) instead of
+// allocating afresh for every batch. The engine keeps it on the batch's
+// ticket and calls it from the ticket's last ack, exactly once, or never.
+// It is kept only when the run can prove that nothing reads an event once
+// every sink acknowledged it (canRelease, fixed when the run is built):
+//   - no processors: a processor's derived events may share their inputs'
+//     images, and a stateful one keeps values in its state;
+//   - every sink declares component.KeepsNoEvents: nothing of an event is
+//     kept once the Write or WriteBuffered that received it returned.
+//
+// Then the readers of a batch's events are: the emit call (the
+// EmitObserver, which keeps nothing, and the routing), and each sink
+// runner that received a delivery, up to the acknowledgement of that
+// delivery. The ticket's pending count holds one for emit and one per
+// delivery, so it reaches 0 once, after emit is done and after the last
+// sink's acknowledgement; the atomic decrement orders every reader before
+// the release (the race detector sees the same edge). A sink runner
+// acknowledges a delivery only after the write that covers it is durable
+// (after the Flush that covers it, for a FlushingSink), and drops its
+// references before (the write buffer is cleared after each write; an
+// acknowledged delivery is removed from the lists a failed Flush
+// re-writes). The deliveries a failed Flush or WriteBuffered writes again
+// are unacknowledged, so their ticket is still pending and their memory
+// intact. A dead-letter record is made of copies (deadLetters.wrap) and
+// written before the sink's write returns. A batch whose ticket never
+// completes (a failed write, a stop before the drain ended, a failed
+// dispatch) is never released: its memory is the garbage collector's.
+// Released memory is outside the window's byte count (a source should keep
+// a bounded free list), and release runs on a sink runner's goroutine, so
+// it must not block.
+//
 // Start: a sink that reaches a server (component.Connector) connects in its
 // runner before its first write, retried as Options.StartRetry says, while
 // the sources start and fill their windows; sources wait for their servers
@@ -248,6 +281,10 @@ type Runner struct {
 	procs   []*procRunner // in run order
 	sources []*sourceRun
 	groups  []*group
+	// releases: batches may be released to their sources once every sink
+	// acknowledged them (see "Releasing batches" in the package doc); set
+	// by build.
+	releases bool
 
 	failOnce sync.Once
 	failErr  error

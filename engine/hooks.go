@@ -12,7 +12,10 @@ import (
 // comment, so they must be cheap and must not block.
 
 // EmitObserver sees every batch a source emits (from the source's
-// goroutine, before processing).
+// goroutine, before processing). The events are the observer's to read
+// during the call only: it keeps nothing of them (their memory may be
+// reused by the source once the sinks acknowledged them; see "Releasing
+// batches" in the package doc).
 type EmitObserver interface {
 	ObserveEmit(source string, events []event.Event)
 }

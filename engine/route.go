@@ -82,7 +82,30 @@ func (r *Runner) build() error {
 		r.sources = append(r.sources, s)
 	}
 	r.groupNodes()
+	r.releases = canRelease(r.p)
 	return nil
+}
+
+// canRelease reports whether the engine may release a source's batches
+// (component.ReleasingEmitter) once every sink acknowledged them: only
+// when nothing but the sinks reads an event after it is emitted — no
+// processor (a processor's derived events may share its inputs' images and
+// outlive them in its state), and every sink declares that it keeps
+// nothing of an event after the write that received it
+// (component.KeepsNoEvents). Dead-letter sinks need not: a dead-letter
+// record holds copies (see deadLetters.wrap), written before the sink's
+// write returns.
+func canRelease(p *Pipeline) bool {
+	if len(p.Processors) > 0 {
+		return false
+	}
+	for _, n := range p.Sinks {
+		k, ok := n.Sink.(component.KeepsNoEvents)
+		if !ok || !k.KeepsNoEvents() {
+			return false
+		}
+	}
+	return true
 }
 
 // groupNodes puts sources that feed a common processor (directly or through

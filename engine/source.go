@@ -19,11 +19,22 @@ type ticket struct {
 	size    int64 // event.Size of the batch's events, summed: its share of MaxInflightBytes
 	pending atomic.Int32
 	done    bool // guarded by src.mu
+	// release is the source's release function (component.ReleasingEmitter),
+	// set only when the run can release batches (Runner.releases); called
+	// by the last ack, once.
+	release func()
 }
 
 // ack records one acknowledgement (a sink's, or the end of processing).
+// The last one releases the batch's memory to its source: pending reaches
+// 0 once, after every delivery of the batch was acknowledged and emit is
+// done with it (see "Releasing batches" in the package doc).
 func (t *ticket) ack() {
 	if t.pending.Add(-1) == 0 {
+		if rel := t.release; rel != nil {
+			t.release = nil
+			rel()
+		}
 		t.src.complete(t)
 	}
 }
@@ -82,21 +93,38 @@ func newSourceRun(r *Runner, n SourceNode) *sourceRun {
 	return s
 }
 
-var _ component.SizedEmitter = (*sourceRun)(nil)
+var (
+	_ component.SizedEmitter     = (*sourceRun)(nil)
+	_ component.ReleasingEmitter = (*sourceRun)(nil)
+)
 
 // Emit implements component.Emitter.
 func (s *sourceRun) Emit(ctx context.Context, events []event.Event, cp []byte) error {
-	return s.emit(ctx, events, cp, -1)
+	return s.emit(ctx, events, cp, -1, nil)
 }
 
 // EmitSized implements component.SizedEmitter: size is eventsSize(events),
 // taken by the source.
 func (s *sourceRun) EmitSized(ctx context.Context, events []event.Event, cp []byte, size int64) error {
-	return s.emit(ctx, events, cp, size)
+	return s.emit(ctx, events, cp, size, nil)
 }
 
-// emit is Emit with the batch's size, or -1 when the source did not give it.
-func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, size int64) error {
+// EmitReleasing implements component.ReleasingEmitter: release is kept
+// with the batch's ticket when the run can release batches
+// (Runner.releases), else dropped.
+func (s *sourceRun) EmitReleasing(ctx context.Context, events []event.Event, cp []byte, size int64, release func()) error {
+	if size <= 0 {
+		size = -1
+	}
+	if !s.r.releases {
+		release = nil
+	}
+	return s.emit(ctx, events, cp, size, release)
+}
+
+// emit is Emit with the batch's size, or -1 when the source did not give
+// it, and its release function (nil: none).
+func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, size int64, release func()) error {
 	if s.stopped.Load() {
 		return component.ErrStopped
 	}
@@ -132,7 +160,7 @@ func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, s
 	if o := s.r.obs.emit; o != nil {
 		o.ObserveEmit(s.node.Name, events)
 	}
-	t := &ticket{src: s, cp: cp, size: size}
+	t := &ticket{src: s, cp: cp, size: size, release: release}
 	if len(events) > 0 {
 		t.newest = events[len(events)-1].Source.TsMs()
 	}

@@ -68,3 +68,14 @@ func (c counting) EmitSized(ctx context.Context, evs []event.Event, cp []byte, s
 	}
 	return err
 }
+
+// EmitReleasing forwards a batch with its release function
+// (component.ReleasingEmitter); counting reads only len(evs), which the
+// release does not change.
+func (c counting) EmitReleasing(ctx context.Context, evs []event.Event, cp []byte, size int64, release func()) error {
+	err := component.EmitReleasing(ctx, c.Emitter, evs, cp, size, release)
+	if err == nil {
+		c.t.done.Add(int64(len(evs)))
+	}
+	return err
+}

@@ -292,7 +292,7 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 	}
 	sn := &snapshotter{s: s, si: si, out: chunkEmitter{out}, lsn: uint64(lsn), lsnText: "lsn " + lsn.String(),
 		cp:      &checkpoint{Version: 1, Slot: s.slot, Phase: phaseSnapshot, Tables: map[string]*tableProgress{spec.Table: {}}},
-		partial: map[string]bool{}, emitted: true, txID: txID, hasTxID: hasTxID}
+		partial: map[string]bool{}, emitted: true, txID: txID, hasTxID: hasTxID, pool: newBatchPool()}
 	r := &tableReader{sn: sn, t: t, name: spec.Table, conn: conn, started: true}
 	var where []string
 	if len(t.sch.KeyIdx) > 0 {
@@ -314,7 +314,7 @@ func (s *Source) ReadChunk(ctx context.Context, specBytes []byte, out component.
 		return err
 	}
 	if r.pending != nil {
-		if err := sn.emitLocked(ctx, r.pending.events, r.pending.size, nil); err != nil {
+		if err := sn.emitLocked(ctx, r.pending, nil); err != nil {
 			return err
 		}
 	}
@@ -333,6 +333,12 @@ func (e chunkEmitter) Emit(ctx context.Context, evs []event.Event, _ []byte) err
 // EmitSized forwards a sized batch (component.SizedEmitter).
 func (e chunkEmitter) EmitSized(ctx context.Context, evs []event.Event, _ []byte, size int64) error {
 	return component.EmitSized(ctx, e.out, evs, nil, size)
+}
+
+// EmitReleasing forwards a batch with its release function
+// (component.ReleasingEmitter).
+func (e chunkEmitter) EmitReleasing(ctx context.Context, evs []event.Event, _ []byte, size int64, release func()) error {
+	return component.EmitReleasing(ctx, e.out, evs, nil, size, release)
 }
 
 // connectOwn opens a regular connection the caller closes (not closed by

@@ -33,13 +33,21 @@ const (
 // queues each as one string; a decoder goroutine decodes every field as a
 // substring of it (only escaped and bytea fields allocate) and pushes the
 // events. Batches keep their order: there is one decoder per chunk.
+//
+// Memory: a batch's text buffer, events and value slabs come from the
+// snapshot's batchPool and go back to it when the engine releases the
+// batch (component.ReleasingEmitter: once every sink acknowledged it, and
+// only in a pipeline that can prove nothing reads it after that); without
+// a release they are the garbage collector's, as before. So that a
+// released batch may be rewritten, nothing the source keeps aliases it:
+// the last key (the checkpoint's progress) is a copy.
 type copyBatcher struct {
 	r      *tableReader
 	ctx    context.Context
 	text   copyText
 	nlines int
 
-	work chan string // whole-row batches for the decoder
+	work chan copyWork // whole-row batches for the decoder
 	done chan struct{}
 
 	mu     sync.Mutex
@@ -51,76 +59,82 @@ type copyBatcher struct {
 }
 
 func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
-	w := &copyBatcher{r: r, ctx: ctx, work: make(chan string, 2), done: make(chan struct{})}
+	w := &copyBatcher{r: r, ctx: ctx, work: make(chan copyWork, 2), done: make(chan struct{})}
 	w.text.maxLen = r.textLen // a table's chunks start at the size its batches had
+	w.text.pool = r.sn.pool
 	go w.decodeLoop()
 	return w
+}
+
+// copyWork is one batch of whole rows for the decoder: the text, and the
+// buffer it aliases (nil when the text is a copy), to be recycled with
+// the batch.
+type copyWork struct {
+	s   string
+	buf []byte
 }
 
 // copyText gathers COPY text into batches of whole rows, each handed out
 // as a string that aliases the bytes it was gathered in: no copy of the
 // batch (the decoder's events hold substrings of it until every sink has
-// written them), and no zeroing of the memory (strings.Builder grows
-// without it). A buffer is never written again once its string is handed
-// out: each batch is gathered in a new one, sized for the largest batch
-// so far, into which only the partial row after the cut is copied. A
-// batch that fills less than half of its buffer (a chunk's last) is
-// handed out as a copy, so that the slack the events keep alive, which
-// event.Size and so the engine's window do not count, stays under the
-// batch's own size.
+// written them). A buffer is never written again once its string is
+// handed out, until the engine releases the batch and the buffer returns
+// to the pool (batchPool): each batch is gathered in another buffer, from
+// the pool or new, sized for the largest batch so far, into which only
+// the partial row after the cut is copied. A batch that fills less than
+// half of its buffer (a chunk's last) is handed out as a copy, and its
+// buffer goes back to the pool at once, so that the slack the events keep
+// alive, which event.Size and so the engine's window do not count, stays
+// under the batch's own size.
 type copyText struct {
-	b      *strings.Builder
-	maxLen int // the largest batch gathered so far, with its partial row
+	pool   *batchPool // nil: buffers are allocated, never recycled
+	b      []byte     // the batch being gathered; nil before its first write
+	maxLen int        // the largest batch gathered so far, with its partial row
 }
 
-func (t *copyText) len() int {
-	if t.b == nil {
-		return 0
-	}
-	return t.b.Len()
-}
+func (t *copyText) len() int { return len(t.b) }
 
 func (t *copyText) write(p []byte) {
 	if t.b == nil {
 		t.start()
 	}
-	t.b.Write(p)
+	// A buffer too small grows here, before anything aliases it.
+	t.b = append(t.b, p...)
 }
 
-// start begins a batch in a new buffer.
+// start begins a batch in a buffer of its own.
 func (t *copyText) start() {
-	t.b = new(strings.Builder)
-	t.b.Grow(t.maxLen + t.maxLen/16)
+	t.b = t.pool.text(t.maxLen + t.maxLen/16)
 }
 
-// cut returns the whole rows gathered so far ("" when there is none) and
-// keeps the partial row after them for the next batch.
-func (t *copyText) cut() string {
-	if t.b == nil {
-		return ""
-	}
-	s := t.b.String()
-	end := strings.LastIndexByte(s, '\n') + 1
+// cut returns the whole rows gathered so far ("" when there is none), and
+// the buffer the string aliases (nil when it is a copy), and keeps the
+// partial row after them for the next batch.
+func (t *copyText) cut() (string, []byte) {
+	b := t.b
+	end := bytes.LastIndexByte(b, '\n') + 1
 	if end == 0 {
-		return ""
+		return "", nil
 	}
-	t.maxLen = max(t.maxLen, len(s))
-	spare := t.b.Cap() - end
+	t.maxLen = max(t.maxLen, len(b))
+	spare := cap(b) - end
 	t.b = nil
-	if end < len(s) {
+	if end < len(b) {
 		t.start()
-		t.b.WriteString(s[end:])
+		t.b = append(t.b, b[end:]...)
 	}
 	if spare > end {
-		return strings.Clone(s[:end])
+		s := string(b[:end])
+		t.pool.putText(b) // nothing aliases it
+		return s, nil
 	}
-	return s[:end]
+	return unsafe.String(&b[0], end), b
 }
 
 // endsInsideRow reports whether the text gathered so far ends inside a row.
 func (t *copyText) endsInsideRow() bool {
 	n := t.len()
-	return n > 0 && t.b.String()[n-1] != '\n'
+	return n > 0 && t.b[n-1] != '\n'
 }
 
 func (w *copyBatcher) err() error {
@@ -146,12 +160,12 @@ func (w *copyBatcher) Write(p []byte) (int, error) {
 
 // send queues the gathered whole rows.
 func (w *copyBatcher) send() error {
-	s := w.text.cut()
+	s, buf := w.text.cut()
 	if s == "" {
 		return nil
 	}
 	select {
-	case w.work <- s:
+	case w.work <- copyWork{s, buf}:
 	case <-w.done:
 		return w.err()
 	case <-w.ctx.Done():
@@ -181,11 +195,11 @@ func (w *copyBatcher) finish(copyErr error) error {
 
 func (w *copyBatcher) decodeLoop() {
 	defer close(w.done)
-	for s := range w.work {
+	for cw := range w.work {
 		if w.err() != nil {
 			continue // drain
 		}
-		if err := w.decode(s); err != nil {
+		if err := w.decode(cw); err != nil {
 			w.mu.Lock()
 			w.decErr = err
 			w.mu.Unlock()
@@ -193,14 +207,19 @@ func (w *copyBatcher) decodeLoop() {
 	}
 }
 
-// decode turns the rows of s into one batch and pushes it.
-func (w *copyBatcher) decode(s string) error {
+// decode turns the rows of cw into one batch and pushes it, with the
+// release of its memory.
+func (w *copyBatcher) decode(cw copyWork) error {
 	sch := w.r.t.sch
 	t0 := time.Now()
 	src := event.Source{TsUs: t0.UnixMicro(), Snapshot: event.SnapshotTrue, LSN: w.r.sn.lsn, HasLSN: true,
 		TxID: w.r.sn.txID, HasTxID: w.r.sn.hasTxID}
-	evs, key, size, err := decodeCopyRows(s, w.r.t, src, t0.UnixMilli(), w.r.sn.lsnText)
+	m := w.r.sn.pool.mem()
+	m.text = cw.buf
+	evs, key, size, err := decodeCopyRows(cw.s, w.r.t, src, t0.UnixMilli(), w.r.sn.lsnText, m)
 	if err != nil {
+		// m is left to the garbage collector: the error may hold
+		// substrings of the text.
 		var re *copyRowError
 		if !errors.As(err, &re) {
 			return err
@@ -213,6 +232,7 @@ func (w *copyBatcher) decode(s string) error {
 	}
 	rows := len(evs)
 	if rows == 0 {
+		m.release()
 		return nil
 	}
 	if key != nil {
@@ -221,7 +241,7 @@ func (w *copyBatcher) decode(s string) error {
 	w.rows += rows
 	// Every batch of a keyed table carries its last row's key: once it is
 	// emitted, the table's progress is that key (see snapshotter.emit).
-	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key, size: size})
+	return w.r.push(w.ctx, &snapBatch{events: evs, lastKey: key, size: size, release: m.release})
 }
 
 // copyRowError is decodeCopyRows' error: the row (from 0) and the column
@@ -246,11 +266,16 @@ const maxStackFields = 32
 
 // decodeCopyRows decodes the whole COPY text lines of s into read events of
 // t, each with source src, processing time now and position pos, and
-// returns the last row's key (nil for a keyless table or no rows) and the
-// events' size (event.Size summed), taken row by row while the row's
-// values are still in the cache: the engine would otherwise read every
-// value of the batch again at Emit (component.SizedEmitter).
-func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos string) ([]event.Event, []string, int64, error) {
+// returns the last row's key (nil for a keyless table or no rows; a copy,
+// not a substring of s) and the events' size (event.Size summed), taken
+// row by row while the row's values are still in the cache: the engine
+// would otherwise read every value of the batch again at Emit
+// (component.SizedEmitter). The events and their values are taken from m
+// (recycled memory, zeroed here), or allocated when m is nil.
+func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos string, m *batchMem) ([]event.Event, []string, int64, error) {
+	if m == nil {
+		m = &batchMem{}
+	}
 	sch := t.sch
 	ncols := len(sch.Columns)
 	var stack [maxStackFields]copyField
@@ -266,7 +291,7 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 	// fresh memory (page faults and zeroing) every time.
 	slabRows := max(1, slabBytes/(ncols*valueSize))
 	var slab []event.Value
-	evs := make([]event.Event, rows)
+	evs := m.events(rows)
 	// Every row's event.Size is rowSize plus its values' strings (and an
 	// array's elements): taken from the fields just decoded, in the cache,
 	// instead of a pass over the row's values.
@@ -290,7 +315,7 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 			return nil, nil, 0, &copyRowError{row: i, col: -1, err: err}
 		}
 		if len(slab) < ncols {
-			slab = make([]event.Value, min(slabRows, rows-i)*ncols)
+			slab = m.slab(min(slabRows, rows-i) * ncols)
 		}
 		vals := slab[:ncols:ncols]
 		slab = slab[ncols:]
@@ -317,7 +342,7 @@ func decodeCopyRows(s string, t *capturedTable, src event.Source, now int64, pos
 	}
 	key := make([]string, len(sch.KeyIdx))
 	for i, k := range sch.KeyIdx {
-		key[i] = fields[k].s
+		key[i] = strings.Clone(fields[k].s) // the text may be recycled
 	}
 	return evs, key, size, nil
 }

@@ -161,7 +161,7 @@ func TestDecodeIntoDifferential(t *testing.T) {
 // with their row and column.
 func TestDecodeCopyRowsErrors(t *testing.T) {
 	tbl := productTable()
-	_, _, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "")
+	_, _, _, err := decodeCopyRows(productLine(0)+"\n1\tx\n", tbl, event.Source{}, 0, "", nil)
 	var re *copyRowError
 	if !errors.As(err, &re) || re.row != 1 || re.col != -1 || !errors.Is(err, errCopyColumns) {
 		t.Fatalf("short line: %v", err)
@@ -169,7 +169,7 @@ func TestDecodeCopyRowsErrors(t *testing.T) {
 	f := strings.Split(productLine(1), "\t")
 	f[5] = "three"
 	bad := strings.Join(f, "\t")
-	_, _, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "")
+	_, _, _, err = decodeCopyRows(productLine(0)+"\n"+bad+"\n", tbl, event.Source{}, 0, "", nil)
 	if !errors.As(err, &re) || re.row != 1 || re.col != 5 || !errors.Is(err, errSyntax) {
 		t.Fatalf("bad quantity: %v", err)
 	}
@@ -234,7 +234,7 @@ func BenchmarkCopyRows(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1"); err != nil {
+		if _, _, _, err := decodeCopyRows(text, tbl, src, 1, "0/1", nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -283,7 +283,7 @@ func TestDecodeCopyRows(t *testing.T) {
 			text.WriteByte('\n')
 		}
 		src := event.Source{TsUs: 7, Snapshot: event.SnapshotTrue, LSN: 9, HasLSN: true}
-		evs, key, size, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9")
+		evs, key, size, err := decodeCopyRows(text.String(), tbl, src, 5, "0/9", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +395,7 @@ func TestDecodeCopyRowsSize(t *testing.T) {
 	text := "1\tplain\t{1,2,3}\t{x,\"y z\"}\n" +
 		"2\t\\N\t{{1,2},{3,4}}\t\\N\n" +
 		"3\ta\\tb\t{}\t{\"\",NULL,long-enough-string}\n"
-	evs, _, size, err := decodeCopyRows(text, tbl, event.Source{}, 1, "0/16B3748")
+	evs, _, size, err := decodeCopyRows(text, tbl, event.Source{}, 1, "0/16B3748", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,12 @@
 //     of the engine's in-flight window does not grow with the row width.
 //     The decoder sums each batch's event.Size while its rows are in the
 //     cache and hands it to the engine (component.EmitSized), which would
-//     otherwise read every value again at Emit.
+//     otherwise read every value again at Emit. Each batch's COPY text,
+//     events and value slabs come from a bounded free list (batchPool,
+//     batchmem.go) and return to it when the engine releases the batch
+//     (component.ReleasingEmitter: in a pipeline without processors whose
+//     sinks all keep nothing of an event, once every sink acknowledged
+//     it); elsewhere they are the garbage collector's.
 //     Streaming then starts at the slot's consistent point: the snapshot
 //     and the stream neither overlap nor leave a gap.
 //   - Tables without a primary key (or replica identity index) are read by

@@ -26,6 +26,9 @@ type snapBatch struct {
 	// (component.SizedEmitter); 0 when unknown, and then the engine
 	// takes it.
 	size int64
+	// release gives the batch's memory back to the snapshot's batchPool
+	// (component.ReleasingEmitter); nil when it is not recycled.
+	release func()
 }
 
 // snapshotter reads the captured tables on snapshot_workers connections.
@@ -73,6 +76,9 @@ type snapshotter struct {
 	// before it, and a stateful processor (a SQL COUNT) would count rows
 	// read again twice.
 	partial map[string]bool
+	// pool recycles the memory of the batches the engine releases
+	// (copybatch.go).
+	pool *batchPool
 }
 
 type heldBatch struct {
@@ -85,7 +91,7 @@ type heldBatch struct {
 // snapName is the exported snapshot, or "" when resuming.
 func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*capturedTable, cp *checkpoint,
 	lsn uint64, snapName string, out component.Emitter) error {
-	sn := &snapshotter{s: s, si: si, out: out, lsn: lsn, lsnText: "lsn " + pglogrepl.LSN(lsn).String(), cp: cp, partial: map[string]bool{}}
+	sn := &snapshotter{s: s, si: si, out: out, lsn: lsn, lsnText: "lsn " + pglogrepl.LSN(lsn).String(), cp: cp, partial: map[string]bool{}, pool: newBatchPool()}
 	if cp.Tables == nil {
 		cp.Tables = map[string]*tableProgress{}
 	}
@@ -157,17 +163,16 @@ func (s *Source) snapshot(ctx context.Context, si serverInfo, tables []*captured
 	// stream-phase checkpoint at the consistent point.
 	sn.emitMu.Lock()
 	defer sn.emitMu.Unlock()
-	var evs []event.Event
-	var size int64
+	last := &snapBatch{} // an empty batch when nothing is held
 	if sn.held != nil {
-		evs, size = sn.held.b.events, sn.held.b.size
-		evs[len(evs)-1].Source.Snapshot = event.SnapshotLast
+		last = sn.held.b
+		last.events[len(last.events)-1].Source.Snapshot = event.SnapshotLast
 	}
 	final := sn.cp.clone()
 	final.Phase = phaseStream
 	final.Tables = nil
 	final.LSN = pglogrepl.LSN(lsn).String()
-	if err := sn.emitLocked(ctx, evs, size, final.marshal()); err != nil {
+	if err := sn.emitLocked(ctx, last, final.marshal()); err != nil {
 		return err
 	}
 	*cp = *final
@@ -230,7 +235,7 @@ func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) err
 		if len(b.events) > 0 {
 			sn.partial[table] = true
 		}
-		return sn.emitLocked(ctx, b.events, b.size, nil)
+		return sn.emitLocked(ctx, b, nil)
 	}
 	// A keyed table's progress is the key of the last row emitted: a
 	// restart reads after it, so the checkpoint covers exactly what was
@@ -238,7 +243,7 @@ func (sn *snapshotter) emit(ctx context.Context, table string, b *snapBatch) err
 	p := sn.cp.Tables[table]
 	prev := p.LastKey
 	p.LastKey = b.lastKey
-	if err := sn.emitLocked(ctx, b.events, b.size, sn.checkpoint()); err != nil {
+	if err := sn.emitLocked(ctx, b, sn.checkpoint()); err != nil {
 		p.LastKey = prev
 		return err
 	}
@@ -254,10 +259,12 @@ func (sn *snapshotter) checkpoint() []byte {
 	return sn.cp.marshal()
 }
 
-// emitLocked emits under emitMu. After one failed Emit nothing more is
-// emitted: a later checkpoint could otherwise claim the rejected rows.
-// size is the events' size (snapBatch.size), 0 when unknown.
-func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, size int64, cp []byte) error {
+// emitLocked emits b under emitMu, with its size and release when it has
+// them. After one failed Emit nothing more is emitted: a later checkpoint
+// could otherwise claim the rejected rows. Nothing reads b's events after
+// it is emitted: the engine may release them at once.
+func (sn *snapshotter) emitLocked(ctx context.Context, b *snapBatch, cp []byte) error {
+	evs, size := b.events, b.size
 	if sn.failed != nil {
 		return sn.failed
 	}
@@ -268,9 +275,12 @@ func (sn *snapshotter) emitLocked(ctx context.Context, evs []event.Event, size i
 		sn.emitted = true
 	}
 	var err error
-	if size > 0 {
+	switch {
+	case b.release != nil:
+		err = component.EmitReleasing(ctx, sn.out, evs, cp, size, b.release)
+	case size > 0:
 		err = component.EmitSized(ctx, sn.out, evs, cp, size)
-	} else {
+	default:
 		err = sn.out.Emit(ctx, evs, cp)
 	}
 	if err != nil {
@@ -304,7 +314,7 @@ func (sn *snapshotter) finishTable(ctx context.Context, table string, final *sna
 	p := sn.cp.Tables[prev.table]
 	p.Done = true
 	delete(sn.partial, prev.table)
-	if err := sn.emitLocked(ctx, prev.b.events, prev.b.size, sn.checkpoint()); err != nil {
+	if err := sn.emitLocked(ctx, prev.b, sn.checkpoint()); err != nil {
 		p.Done = false
 		return err
 	}
