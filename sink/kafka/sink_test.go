@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -244,6 +245,17 @@ func TestSinkTooLargeIsARecordError(t *testing.T) {
 	recs := consume(t, src+".public.items", 2)
 	if string(recs[0].Key) != `{"id":1}` || string(recs[1].Key) != `{"id":3}` {
 		t.Errorf("landed keys %s, %s; want ids 1 and 3 in order", recs[0].Key, recs[1].Key)
+	}
+	// The producer rejected the record before any batch: its neighbours
+	// landed in order and are not written again.
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(context.Background(), src+".public.items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 2 {
+		t.Errorf("%d records landed, want 2", total)
 	}
 }
 
@@ -561,3 +573,95 @@ func isSubsequence(a, b []int) bool {
 	}
 	return true
 }
+
+// A batch the broker rejects as too large fails every record of its
+// partition still buffered or in flight (franz-go's finishBatch →
+// failAllRecords), but records of later chunks of the same Write, produced
+// after that answer, land first. The rejected records produced again one
+// by one then land after them: here the topic accepts batches of at most
+// 2048 bytes while the sink lets 1 MiB through, so [v1 of key 1, a 3000-byte
+// record] is rejected as one batch, then [filler, v2 of key 1] of the next
+// chunk lands. The partition must end on v2 of key 1 (at-least-once
+// duplicates allowed), and only the 3000-byte record is a record error.
+func TestSinkTooLargeBatchKeepsKeyOrder(t *testing.T) {
+	defer SetChunkEvents(2)()
+	src := uniq(t)
+	topic := src + ".public.items"
+	// A long linger: batches hold what a Flush finds buffered (the check on
+	// firstFailed below tells if that ever fails).
+	s := newSink(t, func(c *Config) { c.Linger = time.Second })
+	ctx := context.Background()
+	adm := kadm.NewClient(s.cl)
+	maxBytes := "2048"
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": &maxBytes}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firstFailed int
+	afterChunk = func(n int) {
+		if n != 2 {
+			return
+		}
+		// The answer to the first chunk's batch is in before the next
+		// chunk is produced, as when a large Write's chunks pipeline.
+		if err := s.cl.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+		s.round.mu.Lock()
+		firstFailed = len(s.round.failed)
+		s.round.mu.Unlock()
+	}
+	defer func() { afterChunk = nil }()
+	sc := testSchema(src)
+	events := []event.Event{
+		ev(sc, event.OpCreate, 1, "v1"),
+		ev(sc, event.OpCreate, 2, strings.Repeat("x", 3000)),
+		ev(sc, event.OpCreate, 3, "filler"),
+		ev(sc, event.OpUpdate, 1, "v2"),
+	}
+	err = s.Write(ctx, events)
+	if firstFailed != 2 {
+		t.Fatalf("%d records of the first chunk failed, want 2 (v1 and the large one in one rejected batch)", firstFailed)
+	}
+	var re component.RecordErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("Write: %v, want RecordErrors", err)
+	}
+	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
+		t.Fatalf("record errors %v, want only event 1, too large", re)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	var got []string
+	for _, r := range consume(t, topic, int(total)) {
+		name := "?"
+		if m := nameRe.FindSubmatch(r.Value); m != nil {
+			name = string(m[1])
+		}
+		got = append(got, string(r.Key)+"="+name)
+	}
+	var key1 []string
+	for _, g := range got {
+		if strings.HasPrefix(g, `{"id":1}=`) {
+			key1 = append(key1, g)
+		}
+	}
+	if len(key1) == 0 || key1[len(key1)-1] != `{"id":1}=v2` {
+		t.Errorf("key 1 ends on %v, want v2 last; the partition holds %v", key1, got)
+	}
+	// Everything after the first rejected record is produced again, in
+	// Write order: v1 alone, then filler and v2.
+	want := []string{`{"id":3}=filler`, `{"id":1}=v2`, `{"id":1}=v1`, `{"id":3}=filler`, `{"id":1}=v2`}
+	if !slices.Equal(got, want) {
+		t.Errorf("the partition holds %v\nwant %v", got, want)
+	}
+}
+
+var nameRe = regexp.MustCompile(`"after":\{"id":\d+,"name":"([^"]*)"`)
