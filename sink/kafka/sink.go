@@ -66,7 +66,13 @@
 // dead-letters it) while every other record of the Write is written. A
 // record the broker rejects as too large inside a batch with others is
 // produced again alone before it is declared bad, so neighbours are not
-// dead-lettered with it. Authorization failures are component.Permanent;
+// dead-lettered with it. Such a rejection fails every record of the
+// partition then buffered or in flight, while records of later chunks land
+// before the rejected ones are produced again: so once a rejected record
+// lands again, every later record of the Write on its partition is
+// produced again after it, in Write order (written twice: at least once),
+// and every partition still ends in Write order (a compacted topic keeps
+// each key's last change). Authorization failures are component.Permanent;
 // SASL credentials the brokers refuse are a component.AuthError naming the
 // user, the brokers and the username and password keys.
 // Everything else (timeouts, lost connections, leader changes beyond
@@ -321,24 +327,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	if transient != nil {
 		return transient
 	}
-	// Records rejected one by one may have shared a batch with the one
-	// that was really at fault: produce each alone to find out.
-	for _, i := range again {
-		recs[i].Partition, recs[i].Offset = 0, 0
-		err := s.cl.ProduceSync(ctx, recs[i]).FirstErr()
-		switch {
-		case err == nil:
-		case classify(err) == perRecord:
-			if s.badIdx[owner[i]] == nil {
-				s.badIdx[owner[i]] = fmt.Errorf("topic %s: %w", recs[i].Topic, err)
-			}
-		case classify(err) == permanent:
-			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
-				return a
-			}
-			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
-		default:
-			return fmt.Errorf("kafka sink: produce to %s: %w", recs[i].Topic, err)
+	if len(again) > 0 {
+		if err := s.produceAgain(ctx, recs, owner, again); err != nil {
+			return err
 		}
 	}
 	if len(s.badIdx) == 0 {
@@ -351,6 +342,111 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 		}
 	}
 	return out
+}
+
+// produceAgain produces again, each alone, the records the broker rejected
+// as too large (again: indexes into recs, ascending): they may have shared a
+// batch with the one really at fault, so only a record rejected on its own
+// is a record error (s.badIdx). A rejected batch fails every record of its
+// partition then buffered or in flight (franz-go's finishBatch fails the
+// partition's whole buffer), but the records of later chunks, produced after
+// that answer, land before the rejected ones are produced again. So once a
+// rejected record lands again, every later record of the Write on its
+// partition is produced again after it, in Write order (landed twice: at
+// least once), and the partition ends in Write order.
+func (s *Sink) produceAgain(ctx context.Context, recs []*kgo.Record, owner []int, again []int) error {
+	type topicPartition struct {
+		topic     string
+		partition int32
+	}
+	alone := make(map[int]bool, len(again))
+	var parts []topicPartition // in order of their first rejected record
+	first := map[topicPartition]int{}
+	for _, i := range again {
+		alone[i] = true
+		tp := topicPartition{recs[i].Topic, recs[i].Partition}
+		if _, ok := first[tp]; !ok {
+			first[tp] = i
+			parts = append(parts, tp)
+		}
+	}
+	lists := make(map[topicPartition][]int, len(parts))
+	for i, r := range recs {
+		tp := topicPartition{r.Topic, r.Partition}
+		if f, ok := first[tp]; ok && i >= f {
+			lists[tp] = append(lists[tp], i)
+		}
+	}
+	// failed sorts the error of record i produced again: nil when it is
+	// written or a record error, else the error that fails the Write.
+	failed := func(i int, err error) error {
+		switch classify(err) {
+		case perRecord:
+			if s.badIdx[owner[i]] == nil {
+				s.badIdx[owner[i]] = fmt.Errorf("topic %s: %w", recs[i].Topic, err)
+			}
+			return nil
+		case permanent:
+			if a, ok := s.cfg.Conn.Refused(err, "kafka sink", s.env); ok {
+				return a
+			}
+			return component.Permanent(fmt.Errorf("kafka sink: topic %s: %w", recs[i].Topic, err))
+		}
+		return fmt.Errorf("kafka sink: produce to %s: %w", recs[i].Topic, err)
+	}
+	var run []*kgo.Record
+	for _, tp := range parts {
+		list := lists[tp]
+		late := false // a record landed out of order: all later ones follow it again
+		for len(list) > 0 {
+			if i := list[0]; alone[i] {
+				recs[i].Partition, recs[i].Offset = 0, 0
+				if err := s.cl.ProduceSync(ctx, recs[i]).FirstErr(); err != nil {
+					if err := failed(i, err); err != nil {
+						return err
+					}
+				} else {
+					late = true
+				}
+				list = list[1:]
+				continue
+			}
+			n := 1
+			for n < len(list) && !alone[list[n]] {
+				n++
+			}
+			if !late { // landed in order the first time
+				list = list[n:]
+				continue
+			}
+			run = run[:0]
+			for _, i := range list[:n] {
+				recs[i].Partition, recs[i].Offset = 0, 0
+				run = append(run, recs[i])
+			}
+			errs := map[*kgo.Record]error{}
+			for _, res := range s.cl.ProduceSync(ctx, run...) {
+				if res.Err != nil {
+					errs[res.Record] = res.Err
+				}
+			}
+			f := 0
+			for f < n && errs[recs[list[f]]] == nil {
+				f++
+			}
+			if f < n {
+				err := errs[recs[list[f]]]
+				if classify(err) != perRecord {
+					return failed(list[f], err)
+				}
+				// Batched differently than the first time: produce
+				// it alone, then again everything after it.
+				alone[list[f]] = true
+			}
+			list = list[f:]
+		}
+	}
+	return nil
 }
 
 // build appends the records of event i to s.built (kafkarec: Debezium's

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -244,6 +245,17 @@ func TestSinkTooLargeIsARecordError(t *testing.T) {
 	recs := consume(t, src+".public.items", 2)
 	if string(recs[0].Key) != `{"id":1}` || string(recs[1].Key) != `{"id":3}` {
 		t.Errorf("landed keys %s, %s; want ids 1 and 3 in order", recs[0].Key, recs[1].Key)
+	}
+	// The producer rejected the record before any batch: its neighbours
+	// landed in order and are not written again.
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(context.Background(), src+".public.items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 2 {
+		t.Errorf("%d records landed, want 2", total)
 	}
 }
 
@@ -561,3 +573,177 @@ func isSubsequence(a, b []int) bool {
 	}
 	return true
 }
+
+// A batch the broker rejects as too large fails every record of its
+// partition still buffered or in flight (franz-go's finishBatch →
+// failAllRecords), but records of later chunks of the same Write, produced
+// after that answer, land first. The rejected records produced again one
+// by one then land after them: here the topic accepts batches of at most
+// 2048 bytes while the sink lets 1 MiB through, so [v1 of key 1, a 3000-byte
+// record] is rejected as one batch, then [filler, v2 of key 1] of the next
+// chunk lands. The partition must end on v2 of key 1 (at-least-once
+// duplicates allowed), and only the 3000-byte record is a record error.
+func TestSinkTooLargeBatchKeepsKeyOrder(t *testing.T) {
+	defer SetChunkEvents(2)()
+	src := uniq(t)
+	topic := src + ".public.items"
+	s, adm := smallTopicSink(t, topic)
+	ctx := context.Background()
+	var firstFailed int
+	afterChunk = func(n int) {
+		if n != 2 {
+			return
+		}
+		// The answer to the first chunk's batch is in before the next
+		// chunk is produced, as when a large Write's chunks pipeline.
+		if err := s.cl.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+		s.round.mu.Lock()
+		firstFailed = len(s.round.failed)
+		s.round.mu.Unlock()
+	}
+	defer func() { afterChunk = nil }()
+	sc := testSchema(src)
+	events := []event.Event{
+		ev(sc, event.OpCreate, 1, "v1"),
+		ev(sc, event.OpCreate, 2, strings.Repeat("x", 3000)),
+		ev(sc, event.OpCreate, 3, "filler"),
+		ev(sc, event.OpUpdate, 1, "v2"),
+	}
+	err := s.Write(ctx, events)
+	if firstFailed != 2 {
+		t.Fatalf("%d records of the first chunk failed, want 2 (v1 and the large one in one rejected batch)", firstFailed)
+	}
+	var re component.RecordErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("Write: %v, want RecordErrors", err)
+	}
+	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
+		t.Fatalf("record errors %v, want only event 1, too large", re)
+	}
+	got := partitionLog(t, adm, topic)
+	var key1 []string
+	for _, g := range got {
+		if strings.HasPrefix(g, `{"id":1}=`) {
+			key1 = append(key1, g)
+		}
+	}
+	if len(key1) == 0 || key1[len(key1)-1] != `{"id":1}=v2` {
+		t.Errorf("key 1 ends on %v, want v2 last; the partition holds %v", key1, got)
+	}
+	// Everything after the first rejected record is produced again, in
+	// Write order: v1 alone, then filler and v2.
+	want := []string{"warm=?", `{"id":3}=filler`, `{"id":1}=v2`, `{"id":1}=v1`, `{"id":3}=filler`, `{"id":1}=v2`}
+	if !slices.Equal(got, want) {
+		t.Errorf("the partition holds %v\nwant %v", got, want)
+	}
+}
+
+// smallTopicSink creates topic with one partition that takes batches of at
+// most 2048 bytes, and a sink that lets batches of 1 MiB through. Its long
+// linger makes a batch hold what a Flush finds buffered.
+func smallTopicSink(t *testing.T, topic string) (*Sink, *kadm.Client) {
+	t.Helper()
+	s := newSink(t, func(c *Config) { c.Linger = time.Second })
+	adm := kadm.NewClient(s.cl)
+	maxBytes := "2048"
+	resp, err := adm.CreateTopic(context.Background(), 1, -1, map[string]*string{"max.message.bytes": &maxBytes}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first record makes the producer load the topic's partitions: a
+	// record produced while they are unknown waits, and a Flush then sends
+	// each as it is partitioned, alone.
+	// (Flush, not ProduceSync, which lingers for a topic it does not know.)
+	var warmErr error
+	s.cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte("warm")}, func(_ *kgo.Record, err error) { warmErr = err })
+	if err := s.cl.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if warmErr != nil {
+		t.Fatal(warmErr)
+	}
+	return s, adm
+}
+
+// partitionLog reads every record of topic as key=name (the name column
+// of the after image).
+func partitionLog(t *testing.T, adm *kadm.Client, topic string) []string {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	var got []string
+	for _, r := range consume(t, topic, int(total)) {
+		name := "?"
+		if m := nameRe.FindSubmatch(r.Value); m != nil {
+			name = string(m[1])
+			if len(name) > 20 {
+				name = name[:1] + "*" + strconv.Itoa(len(name))
+			}
+		}
+		got = append(got, string(r.Key)+"="+name)
+	}
+	return got
+}
+
+// When the records produced again after a rejected one are batched
+// together and that batch is too large in turn (they first landed in
+// separate batches), each is produced alone in turn: a, b (700 bytes of
+// name each) first land one by one, then [a, b, v2] is rejected as one
+// batch, so a goes alone and [b, v2] follows.
+func TestSinkTooLargeBatchAgainKeepsKeyOrder(t *testing.T) {
+	defer SetChunkEvents(1)()
+	src := uniq(t)
+	topic := src + ".public.items"
+	s, adm := smallTopicSink(t, topic)
+	ctx := context.Background()
+	var failedAt []int
+	afterChunk = func(n int) {
+		if n == 1 { // v1 and the large record share the batch
+			return
+		}
+		if err := s.cl.Flush(ctx); err != nil {
+			t.Error(err)
+		}
+		s.round.mu.Lock()
+		failedAt = append(failedAt, len(s.round.failed))
+		s.round.mu.Unlock()
+	}
+	defer func() { afterChunk = nil }()
+	sc := testSchema(src)
+	a, b := strings.Repeat("a", 700), strings.Repeat("b", 700)
+	events := []event.Event{
+		ev(sc, event.OpCreate, 1, "v1"),
+		ev(sc, event.OpCreate, 2, strings.Repeat("x", 3000)),
+		ev(sc, event.OpCreate, 3, a),
+		ev(sc, event.OpCreate, 4, b),
+		ev(sc, event.OpUpdate, 1, "v2"),
+	}
+	err := s.Write(ctx, events)
+	if !slices.Equal(failedAt, []int{2, 2, 2, 2}) {
+		t.Fatalf("failed records after each flush %v, want [2 2 2 2] (v1 and the large one rejected as one batch, the rest landing)", failedAt)
+	}
+	var re component.RecordErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("Write: %v, want RecordErrors", err)
+	}
+	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
+		t.Fatalf("record errors %v, want only event 1, too large", re)
+	}
+	got := partitionLog(t, adm, topic)
+	want := []string{"warm=?", `{"id":3}=a*700`, `{"id":4}=b*700`, `{"id":1}=v2`, `{"id":1}=v1`,
+		`{"id":3}=a*700`, `{"id":4}=b*700`, `{"id":1}=v2`}
+	if !slices.Equal(got, want) {
+		t.Errorf("the partition holds %v\nwant %v", got, want)
+	}
+}
+
+var nameRe = regexp.MustCompile(`"after":\{"id":\d+,"name":"([^"]*)"`)
