@@ -58,11 +58,15 @@ type Config struct {
 	// status, warnings, max_retained_wal); 0 disables the guardian.
 	SlotCheckInterval time.Duration `yaml:"slot_check_interval"`
 	// WarnRetainedWAL logs a warning (once per crossing) when the slot
-	// retains at least this many bytes of WAL; 0 disables the warning.
+	// keeps at least this many bytes of WAL written since the position
+	// sluice confirmed, and another when the server holds that much before
+	// it for a running transaction; 0 disables the warnings.
 	WarnRetainedWAL int64 `yaml:"warn_retained_wal"`
-	// MaxRetainedWAL applies on_max_retained_wal when the slot retains at
-	// least this many bytes of WAL at two looks in a row without shrinking;
-	// 0 (the default) means no limit.
+	// MaxRetainedWAL applies on_max_retained_wal when the slot keeps at
+	// least this many bytes of WAL written since the position sluice
+	// confirmed at two looks in a row without shrinking (WAL held before
+	// it for a running transaction is not sluice's to free); 0 (the
+	// default) means no limit.
 	MaxRetainedWAL int64 `yaml:"max_retained_wal"`
 	// OnMaxRetainedWAL is stop (end the pipeline with an error that says
 	// what to do; the slot keeps its position) or drop_and_resnapshot

@@ -212,7 +212,9 @@
 // to_jsonb, so one query serves every server version's columns). The
 // measurement feeds the gauges and component.SlotReporter (the status
 // API). The decision (guard.decide) is a pure function of the previous
-// look: one warning per upward crossing of warn_retained_wal; the
+// look, on the WAL written since the confirmed position (the part sluice
+// can free; WAL held before it for a running transaction only gets a
+// warning of its own): one warning per upward crossing of warn_retained_wal; the
 // max_retained_wal policy only when the slot was past it at the previous
 // look too and has not shrunk since (a restarted pipeline catching up on a
 // backlog frees WAL as it confirms, and is left alone). A slot found gone

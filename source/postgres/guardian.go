@@ -223,7 +223,10 @@ type guard struct {
 	// last is the newest measurement, for status and gauges.
 	last   *SlotInfo
 	at     time.Time
-	warned bool // retained WAL is past warn_retained_wal and it was logged
+	warned bool // unconfirmed WAL is past warn_retained_wal and it was logged
+	// held: the WAL kept before the confirmed position (a transaction
+	// running then) is past warn_retained_wal and it was logged.
+	held bool
 	// over is the retained WAL at the previous look when it was past
 	// max_retained_wal; -1 when it was not.
 	over int64
@@ -233,17 +236,30 @@ type guard struct {
 
 // verdict is what the guardian decided about one look at the slot.
 type verdict struct {
-	warn, recovered bool   // crossed warn_retained_wal upward / back below
+	warn, recovered bool   // unconfirmed WAL crossed warn_retained_wal upward / back below
+	held            bool   // WAL kept before the confirmed position crossed it upward
 	walStatus       string // a new worrying wal_status to warn about
 	act             bool   // max_retained_wal: apply on_max_retained_wal
 }
 
 // decide is the guardian's decision for one measurement, a pure function
-// of the previous state (g.mu held). Past max_retained_wal it acts only
-// when the slot was past it at the previous look too and the retained WAL
-// has not shrunk since: a pipeline started on a slot that stopped
-// consumers left far behind gets to catch up (its confirmations free WAL),
-// but one that keeps falling behind is stopped.
+// of the previous state (g.mu held).
+//
+// Both thresholds measure the WAL the slot keeps because sluice has not
+// confirmed it (ConfirmedLag: current − confirmed_flush_lsn), the part a
+// slow or failing sink causes and the policies can act on. The rest of
+// the retained WAL, between restart_lsn and confirmed_flush_lsn, is kept
+// by the server for transactions that were running when the position was
+// confirmed: a fresh slot's creation point (the walsender moves restart_lsn
+// up at its first confirmation), or a long-running transaction anywhere on
+// the server. Stopping the pipeline frees none of it, and a new slot waits
+// for the same transaction; it only gets its own warning (held), once per
+// upward crossing of warn_retained_wal.
+//
+// Past max_retained_wal it acts only when the slot was past it at the
+// previous look too and has not shrunk since: a pipeline started on a slot
+// that stopped consumers left far behind gets to catch up (its
+// confirmations free WAL), but one that keeps falling behind is stopped.
 func (g *guard) decide(si *SlotInfo, warnAt, maxAt int64) verdict {
 	var v verdict
 	if si.WALStatus == "unreserved" || si.WALStatus == "lost" {
@@ -254,10 +270,19 @@ func (g *guard) decide(si *SlotInfo, warnAt, maxAt int64) verdict {
 	} else {
 		g.walWarned = ""
 	}
-	if si.Retained == nil {
+	if si.Retained != nil && si.ConfirmedLag != nil {
+		held := *si.Retained - *si.ConfirmedLag
+		switch {
+		case warnAt > 0 && held >= warnAt && !g.held:
+			g.held, v.held = true, true
+		case held < warnAt:
+			g.held = false
+		}
+	}
+	if si.ConfirmedLag == nil {
 		return v
 	}
-	r := *si.Retained
+	r := *si.ConfirmedLag
 	switch {
 	case warnAt > 0 && r >= warnAt && !g.warned:
 		g.warned, v.warn = true, true
@@ -311,11 +336,16 @@ func (s *Source) checkSlot(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if v.warn {
 		s.log.Warn("replication slot retains much WAL: sluice is not confirming changes fast enough (a slow or failing sink?) and the server keeps the WAL until it does",
-			"slot", s.slot, "retained_wal", fmtBytes(*si.Retained), "warn_retained_wal", fmtBytes(s.cfg.WarnRetainedWAL),
+			"slot", s.slot, "unconfirmed_wal", fmtBytes(*si.ConfirmedLag), "retained_wal", fmtBytesPtr(si.Retained), "warn_retained_wal", fmtBytes(s.cfg.WarnRetainedWAL),
 			"wal_status", si.WALStatus, "safe_wal_size", fmtBytesPtr(si.SafeWALSize))
 	}
 	if v.recovered {
-		s.log.Info("replication slot's retained WAL is back below warn_retained_wal", "slot", s.slot, "retained_wal", fmtBytes(*si.Retained))
+		s.log.Info("replication slot's unconfirmed WAL is back below warn_retained_wal", "slot", s.slot, "unconfirmed_wal", fmtBytes(*si.ConfirmedLag))
+	}
+	if v.held {
+		s.log.Warn("replication slot keeps much WAL from before the position sluice confirmed: the server holds it for a transaction that was running then "+
+			"(look for long-running transactions in pg_stat_activity); sluice is not behind, so max_retained_wal does not apply to it",
+			"slot", s.slot, "held_wal", fmtBytes(*si.Retained-*si.ConfirmedLag), "retained_wal", fmtBytes(*si.Retained), "warn_retained_wal", fmtBytes(s.cfg.WarnRetainedWAL))
 	}
 	if si.invalidated() {
 		return s.slotLost(s.invalidatedWhileStreaming(&si))
@@ -323,14 +353,14 @@ func (s *Source) checkSlot(ctx context.Context, conn *pgx.Conn) error {
 	if v.act {
 		if s.cfg.OnMaxRetainedWAL == OnMaxRetainedResnapshot {
 			s.log.Warn("replication slot retains more than max_retained_wal: dropping it and snapshotting again (on_max_retained_wal: drop_and_resnapshot)",
-				"slot", s.slot, "retained_wal", fmtBytes(*si.Retained), "max_retained_wal", fmtBytes(s.cfg.MaxRetainedWAL))
-			return &errResnapshot{reason: fmt.Sprintf("slot %q retains %s of WAL, more than max_retained_wal (%s)", s.slot, fmtBytes(*si.Retained), fmtBytes(s.cfg.MaxRetainedWAL))}
+				"slot", s.slot, "unconfirmed_wal", fmtBytes(*si.ConfirmedLag), "max_retained_wal", fmtBytes(s.cfg.MaxRetainedWAL))
+			return &errResnapshot{reason: fmt.Sprintf("slot %q retains %s of WAL sluice has not confirmed, more than max_retained_wal (%s)", s.slot, fmtBytes(*si.ConfirmedLag), fmtBytes(s.cfg.MaxRetainedWAL))}
 		}
-		return component.Permanent(fmt.Errorf("stopped: replication slot %q retains %s of WAL, more than max_retained_wal (%s), and is not catching up: "+
+		return component.Permanent(fmt.Errorf("stopped: replication slot %q retains %s of WAL sluice has not confirmed, more than max_retained_wal (%s), and is not catching up: "+
 			"the sinks do not confirm changes as fast as the database writes them. The slot keeps its position, so nothing is lost, but the server keeps "+
 			"that WAL until sluice confirms it: fix the slow or failing sink and start the pipeline again so it catches up, raise max_retained_wal, "+
 			"or set on_max_retained_wal: drop_and_resnapshot to drop the slot and snapshot again",
-			s.slot, fmtBytes(*si.Retained), fmtBytes(s.cfg.MaxRetainedWAL)))
+			s.slot, fmtBytes(*si.ConfirmedLag), fmtBytes(s.cfg.MaxRetainedWAL)))
 	}
 	return nil
 }
@@ -416,7 +446,9 @@ func (s *Source) Slots() []component.Slot {
 	case si.WALStatus == "unreserved":
 		sl.Warning = "the slot's WAL is about to be removed (wal_status unreserved)"
 	case g.warned:
-		sl.Warning = fmt.Sprintf("retained WAL is past warn_retained_wal (%s)", fmtBytes(s.cfg.WarnRetainedWAL))
+		sl.Warning = fmt.Sprintf("WAL sluice has not confirmed is past warn_retained_wal (%s)", fmtBytes(s.cfg.WarnRetainedWAL))
+	case g.held:
+		sl.Warning = fmt.Sprintf("WAL held before the confirmed position (a long-running transaction?) is past warn_retained_wal (%s)", fmtBytes(s.cfg.WarnRetainedWAL))
 	}
 	return []component.Slot{sl}
 }

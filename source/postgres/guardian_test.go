@@ -24,39 +24,55 @@ import (
 func i64(n int64) *int64 { return &n }
 
 // TestGuardDecide walks the guardian's decisions through a series of
-// measurements: one warning per upward crossing of warn_retained_wal, one
-// note when back below, max_retained_wal acted on only at the second look
-// in a row past it without shrinking, wal_status warnings once per change.
+// measurements: one warning per upward crossing of warn_retained_wal by the
+// WAL sluice has not confirmed, one note when back below, max_retained_wal
+// acted on only at the second look in a row past it without shrinking,
+// wal_status warnings once per change. WAL the server holds before the
+// confirmed position (a fresh slot's creation point, a long-running
+// transaction) gets its own warning per crossing and never the policy.
 func TestGuardDecide(t *testing.T) {
 	g := &guard{over: -1}
 	const warnAt, maxAt = 100, 1000
 	for i, step := range []struct {
-		retained  *int64
+		held, lag *int64 // retained = held + lag
 		walStatus string
 		want      verdict
 	}{
-		{i64(10), "reserved", verdict{}},
-		{i64(150), "reserved", verdict{warn: true}},
-		{i64(500), "reserved", verdict{}}, // still past: no second warning
-		{i64(50), "reserved", verdict{recovered: true}},
-		{i64(120), "extended", verdict{warn: true}},
-		{i64(1500), "extended", verdict{}},                          // first look past max: wait
-		{i64(1400), "unreserved", verdict{walStatus: "unreserved"}}, // shrinking: catching up
-		{i64(1400), "unreserved", verdict{act: true}},               // not shrinking
-		{i64(2000), "unreserved", verdict{act: true}},
-		{i64(900), "reserved", verdict{}},
-		{i64(1200), "reserved", verdict{}}, // past max again: a new first look
-		{nil, "lost", verdict{walStatus: "lost"}},
-		{nil, "lost", verdict{}},
+		{i64(0), i64(10), "reserved", verdict{}},
+		{i64(0), i64(150), "reserved", verdict{warn: true}},
+		{i64(0), i64(500), "reserved", verdict{}}, // still past: no second warning
+		{i64(0), i64(50), "reserved", verdict{recovered: true}},
+		{i64(0), i64(120), "extended", verdict{warn: true}},
+		{i64(0), i64(1500), "extended", verdict{}},                          // first look past max: wait
+		{i64(0), i64(1400), "unreserved", verdict{walStatus: "unreserved"}}, // shrinking: catching up
+		{i64(0), i64(1400), "unreserved", verdict{act: true}},               // not shrinking
+		{i64(0), i64(2000), "unreserved", verdict{act: true}},
+		{i64(0), i64(900), "reserved", verdict{}},
+		{i64(0), i64(1200), "reserved", verdict{}}, // past max again: a new first look
+		{i64(0), i64(10), "reserved", verdict{recovered: true}},
+		// Held before the confirmed position, far past both thresholds,
+		// while sluice is not behind: a warning of its own, never the policy.
+		{i64(5000), i64(10), "reserved", verdict{held: true}},
+		{i64(5000), i64(20), "reserved", verdict{}},
+		{i64(6000), i64(20), "reserved", verdict{}},
+		{i64(0), i64(30), "reserved", verdict{}}, // restart_lsn moved up: quietly reset
+		{i64(5000), i64(30), "reserved", verdict{held: true}},
+		{i64(5000), i64(1500), "reserved", verdict{warn: true}}, // now behind too: both count alone
+		{i64(5000), i64(1600), "reserved", verdict{act: true}},
+		{nil, nil, "lost", verdict{walStatus: "lost"}},
+		{nil, nil, "lost", verdict{}},
 	} {
-		si := &SlotInfo{Retained: step.retained, WALStatus: step.walStatus}
+		si := &SlotInfo{ConfirmedLag: step.lag, WALStatus: step.walStatus}
+		if step.lag != nil {
+			si.Retained = i64(*step.held + *step.lag)
+		}
 		if got := g.decide(si, warnAt, maxAt); got != step.want {
-			t.Fatalf("step %d (retained %v, %s): %+v, want %+v", i, step.retained, step.walStatus, got, step.want)
+			t.Fatalf("step %d (held %v, unconfirmed %v, %s): %+v, want %+v", i, step.held, step.lag, step.walStatus, got, step.want)
 		}
 	}
 	// No thresholds: nothing ever.
 	g = &guard{over: -1}
-	if got := g.decide(&SlotInfo{Retained: i64(1 << 40)}, 0, 0); got != (verdict{}) {
+	if got := g.decide(&SlotInfo{Retained: i64(1 << 41), ConfirmedLag: i64(1 << 40)}, 0, 0); got != (verdict{}) {
 		t.Fatalf("without thresholds: %+v", got)
 	}
 }
@@ -283,7 +299,7 @@ func TestMaxRetainedWAL(t *testing.T) {
 	// Past the warning, below the maximum.
 	te.exec(`INSERT INTO mr SELECT i, repeat('x', 1000) FROM generate_series(1, 700) i`)
 	waitCond(t, "the warning", 10*time.Second, func() bool { return logs.count("replication slot retains much WAL") == 1 })
-	if w := src.Slots()[0].Warning; w != "retained WAL is past warn_retained_wal (512 KiB)" {
+	if w := src.Slots()[0].Warning; w != "WAL sluice has not confirmed is past warn_retained_wal (512 KiB)" {
 		t.Fatalf("status warning %q", w)
 	}
 	te.exec(`INSERT INTO mr SELECT i, repeat('x', 1000) FROM generate_series(701, 3000) i`)
@@ -293,7 +309,7 @@ func TestMaxRetainedWAL(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the source did not stop past max_retained_wal")
 	}
-	re := regexp.MustCompile(`^postgres source "pg": stopped: replication slot "` + cfg.Slot + `" retains [0-9.]+ MiB of WAL, more than max_retained_wal \(2 MiB\), and is not catching up: ` +
+	re := regexp.MustCompile(`^postgres source "pg": stopped: replication slot "` + cfg.Slot + `" retains [0-9.]+ MiB of WAL sluice has not confirmed, more than max_retained_wal \(2 MiB\), and is not catching up: ` +
 		regexp.QuoteMeta(`the sinks do not confirm changes as fast as the database writes them. The slot keeps its position, so nothing is lost, but the server keeps `+
 			`that WAL until sluice confirms it: fix the slow or failing sink and start the pipeline again so it catches up, raise max_retained_wal, `+
 			`or set on_max_retained_wal: drop_and_resnapshot to drop the slot and snapshot again`) + `$`)
@@ -302,6 +318,111 @@ func TestMaxRetainedWAL(t *testing.T) {
 	}
 	if n := logs.count("replication slot retains much WAL"); n != 1 {
 		t.Fatalf("%d warnings past warn_retained_wal, want 1 (once per crossing)", n)
+	}
+}
+
+// TestRetainedWALHeldByATransaction: a transaction left open on the
+// server keeps the slot's restart_lsn (and the WAL after it) while sluice
+// confirms every change and heartbeat at once, as a healthy pipeline does.
+// That WAL is not sluice's to free: the guardian warns about it once, names
+// the likely cause, shows it in the status, and neither stops the pipeline
+// nor calls it behind, however far past max_retained_wal it grows.
+func TestRetainedWALHeldByATransaction(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t)
+	te.exec(`CREATE TABLE hc (id int PRIMARY KEY)`)
+	te.exec(`CREATE TABLE hx (id int PRIMARY KEY)`)
+	cfg := te.config("public.hc")
+	cfg.SlotCheckInterval = 20 * time.Millisecond
+	cfg.HeartbeatInterval = 50 * time.Millisecond
+	// WAL is made by switching segments (16 MiB of positions each, one
+	// record): the unconfirmed WAL stays below one segment plus what
+	// other tests write before the next heartbeat is confirmed.
+	cfg.WarnRetainedWAL = 24 << 20
+	cfg.MaxRetainedWAL = 40 << 20
+	logs := &logBuffer{}
+	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := sourcetest.NewEmitter()
+	out.CountOnly()
+	// A sink that is durable at once: every checkpoint is confirmed.
+	out.OnEmit(func(_ int, _ []event.Event, cp []byte) error {
+		if cp != nil {
+			return src.Committed(context.Background(), cp)
+		}
+		return nil
+	})
+	done := runUntilCleanup(t, src, out)
+	out.WaitCheckpoint(t)
+	waitStreaming(t, te, cfg.Slot)
+
+	holder := pgtest.Connect(t, te.dsn)
+	tx, err := holder.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if _, err := tx.Exec(context.Background(), `INSERT INTO hx VALUES (0)`); err != nil {
+		t.Fatal(err)
+	}
+	// slot is the guardian's newest look, with held and unconfirmed WAL.
+	slot := func() (held, lag int64, at time.Time, ok bool) {
+		sl := src.Slots()
+		if len(sl) != 1 || sl[0].RetainedWALBytes == nil || sl[0].ConfirmedLagBytes == nil {
+			return 0, 0, time.Time{}, false
+		}
+		return *sl[0].RetainedWALBytes - *sl[0].ConfirmedLagBytes, *sl[0].ConfirmedLagBytes, sl[0].MeasuredAt, true
+	}
+	for i := 0; ; i++ {
+		if held, _, _, ok := slot(); ok && held >= cfg.MaxRetainedWAL {
+			break
+		}
+		if i == 8 {
+			t.Fatalf("the held WAL did not grow past max_retained_wal: %+v", src.Slots())
+		}
+		te.exec(`SELECT pg_switch_wal()`)
+		var after time.Time
+		waitCond(t, "the heartbeat after a segment switch to be confirmed", 20*time.Second, func() bool {
+			_, lag, at, ok := slot()
+			if ok && after.IsZero() {
+				after = at // a look taken after the switch
+				return false
+			}
+			return ok && at.After(after) && lag < 1<<20
+		})
+	}
+	// Three looks in a row with the held WAL past max_retained_wal: the
+	// guardian that measured restart_lsn stopped the pipeline at the second.
+	var seen []time.Time
+	waitCond(t, "three looks past max_retained_wal", 20*time.Second, func() bool {
+		held, _, at, ok := slot()
+		if !ok || held < cfg.MaxRetainedWAL {
+			seen = seen[:0]
+			return false
+		}
+		if len(seen) == 0 || !at.Equal(seen[len(seen)-1]) {
+			seen = append(seen, at)
+		}
+		return len(seen) >= 3
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("the source stopped for WAL a transaction holds: %v\n%s", err, logs.b.String())
+	default:
+	}
+	const heldMsg = "replication slot keeps much WAL from before the position sluice confirmed: the server holds it for a transaction that was running then " +
+		"(look for long-running transactions in pg_stat_activity); sluice is not behind, so max_retained_wal does not apply to it"
+	if n := logs.count(heldMsg); n != 1 {
+		t.Fatalf("%d warnings of held WAL, want 1:\n%s", n, logs.b.String())
+	}
+	if n := logs.count("replication slot retains much WAL"); n != 0 {
+		t.Fatalf("%d warnings that sluice is behind while it confirmed everything:\n%s", n, logs.b.String())
+	}
+	st := src.Slots()[0]
+	if want := "WAL held before the confirmed position (a long-running transaction?) is past warn_retained_wal (24 MiB)"; st.Warning != want {
+		t.Fatalf("status warning %q, want %q", st.Warning, want)
 	}
 }
 

@@ -260,7 +260,7 @@ func (s *Source) dropForResnapshot(ctx context.Context) error {
 	}
 	s.durable.Store(0)
 	s.guard.mu.Lock()
-	s.guard.warned, s.guard.over, s.guard.walWarned = false, -1, ""
+	s.guard.warned, s.guard.held, s.guard.over, s.guard.walWarned = false, false, -1, ""
 	s.guard.mu.Unlock()
 	conn, err := s.connect(ctx)
 	if err != nil {
