@@ -12,12 +12,14 @@ import (
 // comment, so they must be cheap and must not block.
 
 // EmitObserver sees every batch a source emits (from the source's
-// goroutine, before processing). The events are the observer's to read
-// during the call only: it keeps nothing of them (their memory may be
-// reused by the source once the sinks acknowledged them; see "Releasing
-// batches" in the package doc).
+// goroutine, before processing), with its size in bytes (event.Size
+// summed, as the engine's byte cap counts it: taken once, by the source or
+// the engine). The events are the observer's to read during the call
+// only: it keeps nothing of them (their memory may be reused by the source
+// once the sinks acknowledged them; see "Releasing batches" in the package
+// doc).
 type EmitObserver interface {
-	ObserveEmit(source string, events []event.Event)
+	ObserveEmit(source string, events []event.Event, size int64)
 }
 
 // ProcessObserver sees every batch a processor handles.

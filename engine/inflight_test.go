@@ -11,7 +11,7 @@ import (
 // emitSignal tells the test that a batch entered the window.
 type emitSignal chan struct{}
 
-func (e emitSignal) ObserveEmit(string, []event.Event) {
+func (e emitSignal) ObserveEmit(string, []event.Event, int64) {
 	select {
 	case e <- struct{}{}:
 	default:

@@ -150,11 +150,11 @@ func (s *sinkRunner) loopFlushing(ctx context.Context, fs component.FlushingSink
 		done     = make(chan error, 1)
 		inFlight bool
 	)
-	buffered := func(ctx context.Context, events []event.Event) error {
+	buffered := func(ctx context.Context, events []event.Event, size int64) error {
 		if o := s.r.obs.write; o != nil {
 			start := time.Now()
 			err := fs.WriteBuffered(ctx, events)
-			o.ObserveWrite(s.node.Name, len(events), eventsSize(events), time.Since(start), err)
+			o.ObserveWrite(s.node.Name, len(events), size, time.Since(start), err)
 			return err
 		}
 		return fs.WriteBuffered(ctx, events)
@@ -311,22 +311,24 @@ func (s *sinkRunner) connect(ctx context.Context) error {
 }
 
 // writeAll writes the deliveries' events in order, in writes within the
-// batch limits, with write (s.write, or a FlushingSink's WriteBuffered).
-func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery, write func(context.Context, []event.Event) error) error {
+// batch limits, with write (s.write, or a FlushingSink's WriteBuffered),
+// which gets each write's size in bytes (event.Size summed) for the
+// observers, taken here once rather than again per write.
+func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery, write func(context.Context, []event.Event, int64) error) error {
 	s.buf = s.buf[:0]
 	var size int64
 	flush := func() error {
 		if len(s.buf) == 0 {
 			return nil
 		}
-		err := write(ctx, s.buf)
+		err := write(ctx, s.buf, size)
 		clear(s.buf) // drop references so written events can be collected
 		s.buf, size = s.buf[:0], 0
 		return err
 	}
 	if d := batch[0]; len(batch) == 1 && len(d.events) <= s.batch.MaxEvents && deliverySize(d) <= s.batch.MaxBytes {
 		// The common case: one delivery makes the write, without copying.
-		return write(ctx, d.events)
+		return write(ctx, d.events, deliverySize(d)-1)
 	}
 	var n int
 	for _, d := range batch {
@@ -359,12 +361,12 @@ func (s *sinkRunner) writeAll(ctx context.Context, batch []*delivery, write func
 // write calls Write until it succeeds, fails permanently, or ctx ends. Events
 // the sink rejects one by one go to the dead-letter sink, or fail the
 // pipeline when there is none.
-func (s *sinkRunner) write(ctx context.Context, events []event.Event) error {
+func (s *sinkRunner) write(ctx context.Context, events []event.Event, size int64) error {
 	err := retryLoop(ctx, s.r, s.retry, s.node.Name, func() error {
 		if o := s.r.obs.write; o != nil {
 			start := time.Now()
 			err := s.node.Sink.Write(ctx, events)
-			o.ObserveWrite(s.node.Name, len(events), eventsSize(events), time.Since(start), err)
+			o.ObserveWrite(s.node.Name, len(events), size, time.Since(start), err)
 			return err
 		}
 		return s.node.Sink.Write(ctx, events)

@@ -171,6 +171,7 @@ func TestBatchLimitsSplitAndCoalesce(t *testing.T) {
 		pad   int
 		max   int // most events in one write
 	}{
+		{"one delivery", Batch{}, []int{7}, 0, 7},
 		{"events", Batch{MaxEvents: 30}, []int{100, 5, 5, 70}, 0, 30},
 		// Each event is 144 + 2×40 + 1000 bytes: 4 fit under 5000.
 		{"bytes", Batch{MaxBytes: 5000}, []int{50, 3, 20}, 1000, 4},
@@ -181,21 +182,74 @@ func TestBatchLimitsSplitAndCoalesce(t *testing.T) {
 			for _, n := range tc.sizes {
 				total += n
 			}
+			obs := &sizeObserver{}
 			p := &Pipeline{
 				Sources: []SourceNode{{Name: "a", Source: &batchSource{schema: keyed("a.public.t"), sizes: tc.sizes, pad: tc.pad}}},
 				Sinks:   []SinkNode{{Name: "s", Sink: sink, Inputs: []string{"a"}, Batch: tc.batch}},
 				Store:   &memStore{},
+				Options: Options{Observer: obs},
 			}
 			if err := runUntil(t, p, strconv.Itoa(total)); err != nil {
 				t.Fatal(err)
 			}
 			checkIDs(t, sink.all(), total, nil)
+			obs.check(t, len(tc.sizes), len(sink.writes))
 			for _, w := range sink.writes {
 				if len(w) > tc.max || len(w) == 0 {
 					t.Fatalf("a write of %d events; limit %d", len(w), tc.max)
 				}
 			}
 		})
+	}
+}
+
+// sizeObserver checks the sizes the engine hands its observers, which
+// they no longer take themselves: each emitted batch's and each write's
+// must be exactly its events' event.Size sum, whether the write is one
+// delivery, several coalesced, or a part of a split one.
+type sizeObserver struct {
+	mu            sync.Mutex
+	emits, writes int
+	one           int64 // event.Size of every event (batchSource's are alike)
+	bad           []string
+}
+
+func (o *sizeObserver) ObserveEmit(_ string, evs []event.Event, size int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.emits++
+	var want int64
+	for i := range evs {
+		es := int64(evs[i].Size())
+		if o.one == 0 {
+			o.one = es
+		}
+		if es != o.one {
+			o.bad = append(o.bad, fmt.Sprintf("an event of %d bytes among events of %d", es, o.one))
+		}
+		want += es
+	}
+	if size != want {
+		o.bad = append(o.bad, fmt.Sprintf("emit of %d events: size %d, want %d", len(evs), size, want))
+	}
+}
+
+// ObserveWrite runs after the emits of the events it writes.
+func (o *sizeObserver) ObserveWrite(_ string, n int, size int64, _ time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writes++
+	if want := int64(n) * o.one; err != nil || size != want {
+		o.bad = append(o.bad, fmt.Sprintf("write of %d events: size %d, want %d (err %v)", n, size, want, err))
+	}
+}
+
+func (o *sizeObserver) check(t *testing.T, emits, writes int) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.emits != emits || o.writes != writes || len(o.bad) > 0 {
+		t.Fatalf("observed %d emits (want %d), %d writes (want %d); wrong sizes: %q", o.emits, emits, o.writes, writes, o.bad)
 	}
 }
 

@@ -158,7 +158,7 @@ func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, s
 	}
 	s.Events.Add(int64(len(events)))
 	if o := s.r.obs.emit; o != nil {
-		o.ObserveEmit(s.node.Name, events)
+		o.ObserveEmit(s.node.Name, events, size)
 	}
 	t := &ticket{src: s, cp: cp, size: size, release: release}
 	if len(events) > 0 {

@@ -18,8 +18,11 @@
 // Hot path: the engine calls the observers once per batch. Each call finds
 // the node's pre-resolved series in a copy-on-write map (one atomic load and
 // a map lookup, no lock, no allocation) and adds to atomic counters; the
-// first call for a node resolves its label values once. ObserveEmit also
-// sums event.Event.Size over the batch for the bytes counter.
+// first call for a node resolves its label values once. The bytes counters
+// take the sizes the engine hands the observers (event.Event.Size summed
+// once per batch, by the source or the engine, for its byte cap): no
+// event's size is taken again here. ObserveEmit reads only each event's
+// schema pointer, to count the events per stream.
 //
 // # Metrics
 //

@@ -39,7 +39,7 @@ func TestHistoryRatesAndBound(t *testing.T) {
 	h := m.NewHistory(time.Second, 3)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range 5 {
-		p.ObserveEmit("pg", batch(10*(i+1))) // 10, 20, 30, 40, 50
+		p.ObserveEmit("pg", batch(10*(i+1)), int64(10*(i+1))*195) // 10, 20, 30, 40, 50
 		p.ObserveWrite("out", 4, 0, time.Millisecond, nil)
 		h.Sample(t0.Add(time.Duration(2*i) * time.Second))
 	}
@@ -99,10 +99,10 @@ func TestHistoryStreams(t *testing.T) {
 	}
 	h := m.NewHistory(time.Second, 10)
 	t0 := time.Now()
-	p.ObserveEmit("pg", evs(a, a, b, a2, a))
+	p.ObserveEmit("pg", evs(a, a, b, a2, a), 0)
 	h.Sample(t0)
-	p.ObserveEmit("pg", evs(b, b, b, b))
-	p.ObserveEmit("pg", evs(a, a))
+	p.ObserveEmit("pg", evs(b, b, b, b), 0)
+	p.ObserveEmit("pg", evs(a, a), 0)
 	h.Sample(t0.Add(2 * time.Second))
 	got, _ := h.Of("shop")
 	want := []map[string]StreamPoint{
@@ -119,7 +119,7 @@ func TestHistoryStreams(t *testing.T) {
 	for i := range maxStreams + 10 {
 		many = append(many, evs(&event.Schema{Stream: fmt.Sprintf("gen.s%03d", i)})...)
 	}
-	p.ObserveEmit("gen", many)
+	p.ObserveEmit("gen", many, 0)
 	h.Sample(t0.Add(4 * time.Second))
 	got, _ = h.Of("shop")
 	last := got.Samples[len(got.Samples)-1].Sources["gen"].Streams

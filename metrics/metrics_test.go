@@ -41,9 +41,9 @@ func compare(t *testing.T, m *Metrics, want string, names ...string) {
 func TestSourceCounters(t *testing.T) {
 	m := New()
 	p := m.Pipeline("shop")
-	p.ObserveEmit("pg", batch(3))
-	p.ObserveEmit("pg", batch(2))
-	p.ObserveEmit("gen", nil)
+	p.ObserveEmit("pg", batch(3), 3*195)
+	p.ObserveEmit("pg", batch(2), 2*195)
+	p.ObserveEmit("gen", nil, 0)
 	compare(t, m, `
 # HELP sluice_source_events_total Events emitted by the source.
 # TYPE sluice_source_events_total counter
@@ -297,9 +297,9 @@ func TestCheckpointAge(t *testing.T) {
 
 func TestRemoveAndIndependence(t *testing.T) {
 	m1, m2 := New(), New()
-	m1.Pipeline("a").ObserveEmit("src", batch(1))
-	m1.Pipeline("b").ObserveEmit("src", batch(2))
-	m2.Pipeline("a").ObserveEmit("src", batch(5))
+	m1.Pipeline("a").ObserveEmit("src", batch(1), 1*195)
+	m1.Pipeline("b").ObserveEmit("src", batch(2), 2*195)
+	m2.Pipeline("a").ObserveEmit("src", batch(5), 5*195)
 	if m1.Pipeline("a") != m1.Pipeline("a") {
 		t.Fatal("Pipeline returned a new observer for the same name: a restarted pipeline would lose its counters")
 	}
@@ -324,7 +324,7 @@ func exercise(m *Metrics) {
 	p := m.Pipeline("shop")
 	p.Watch("pg", &both{reporter{component.Progress{Phase: "snapshot", Done: 1, Total: 2}},
 		gauger{[]component.Gauge{{Name: "sluice_postgres_slot_retained_wal_bytes", Help: "h", Value: 1}}}})
-	p.ObserveEmit("pg", batch(1))
+	p.ObserveEmit("pg", batch(1), 195)
 	p.ObserveCommit("pg", time.Now().UnixMilli(), time.Now())
 	p.ObserveProcess("f", 1, 1, time.Millisecond)
 	p.ObserveWrite("out", 1, 1, time.Millisecond, nil)
@@ -399,10 +399,10 @@ func BenchmarkObserveEmit(b *testing.B) {
 		b.Run(fmt.Sprint(n, "events"), func(b *testing.B) {
 			p := New().Pipeline("shop")
 			evs := batch(n)
-			p.ObserveEmit("pg", evs)
+			p.ObserveEmit("pg", evs, int64(n)*195)
 			b.ReportAllocs()
 			for b.Loop() {
-				p.ObserveEmit("pg", evs)
+				p.ObserveEmit("pg", evs, int64(n)*195)
 			}
 		})
 	}
@@ -451,7 +451,7 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range rounds {
 				src := fmt.Sprint("src", (w+i)%3)
-				p.ObserveEmit(src, batch(1))
+				p.ObserveEmit(src, batch(1), 195)
 				p.ObserveCommit(src, int64(i+1), time.Now())
 				p.ObserveWrite(fmt.Sprint("sink", i%5), 1, 195, time.Millisecond, nil)
 				p.ObserveRetry("sink0", 1, nil)

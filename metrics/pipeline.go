@@ -156,17 +156,16 @@ func (p *PipelineMetrics) WatchProcessor(name string, proc any) {
 	}
 }
 
-// ObserveEmit implements engine.EmitObserver.
-func (p *PipelineMetrics) ObserveEmit(source string, events []event.Event) {
+// ObserveEmit implements engine.EmitObserver: size is the batch's bytes
+// as the engine measured them (no event's size is taken again here).
+func (p *PipelineMetrics) ObserveEmit(source string, events []event.Event, size int64) {
 	s := p.sources.get(source)
-	var size int
 	// Events of one stream come in runs (a snapshot chunk, a
 	// transaction's rows of a table): one pointer comparison per event,
 	// one counter update per run.
 	var run *event.Schema
 	n := 0
 	for i := range events {
-		size += events[i].Size()
 		if sc := events[i].Schema; sc != run {
 			if run != nil {
 				s.streams.get(run.Stream).Add(int64(n))
