@@ -220,8 +220,14 @@ PROPS
 		scram=(--add-scram "SCRAM-SHA-256=[name=sluice,password=$pw]" --add-scram "SCRAM-SHA-512=[name=sluice,password=$pw]")
 		envextra=" SLUICE_KAFKA_SASL_SSL_BROKERS=localhost:$sport"
 	fi
-	# A cluster id is 16 random bytes in unpadded URL-safe base64.
-	cluster="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+	# A cluster id is 16 random bytes in unpadded URL-safe base64. One that
+	# starts with "-" (1 in 64) would be read by the storage tool as an
+	# option ("argument --cluster-id/-t: expected one argument"): draw
+	# again, as Kafka's own Uuid.randomUuid does.
+	cluster=-
+	while [ "${cluster#-}" != "$cluster" ]; do
+		cluster="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+	done
 	jvm "$(main_class kafka.tools.StorageTool org.apache.kafka.tools.StorageTool)" \
 		format -t "$cluster" -c "$PROPS" "${scram[@]}" >"$BASE/format.log" 2>&1 || {
 		cat "$BASE/format.log" >&2
