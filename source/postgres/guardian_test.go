@@ -215,11 +215,7 @@ func TestSlotAheadOfCheckpoint(t *testing.T) {
 		cl, _ = pglogrepl.ParseLSN(confirmed)
 		return cl > past
 	})
-	logs := &logBuffer{}
-	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, logs := newLoggedSource(t, cfg)
 	out := sourcetest.NewEmitter()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -246,10 +242,22 @@ func TestSlotAheadOfCheckpoint(t *testing.T) {
 	c.LSN = "FF/0"
 	wantErr := `postgres source "pg": the checkpoint's stream position FF/0 is after the server's current WAL position `
 	waitInactive(t, te, cfg.Slot)
-	err = runWith(t, cfg, c.marshal())
+	err := runWith(t, cfg, c.marshal())
 	if err == nil || !strings.HasPrefix(err.Error(), wantErr) || !strings.Contains(err.Error(), "changes it writes below FF/0 would be skipped (replication slot") {
 		t.Fatalf("checkpoint from the future:\n got %v\nwant %s...", err, wantErr)
 	}
+}
+
+// newLoggedSource is New(cfg) as source "pg" of pipeline "p", with its
+// log lines collected in the logBuffer returned.
+func newLoggedSource(t *testing.T, cfg *Config) (*Source, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, logs
 }
 
 // logBuffer collects a source's log lines.
@@ -282,11 +290,7 @@ func TestMaxRetainedWAL(t *testing.T) {
 	cfg.SlotCheckInterval = 20 * time.Millisecond
 	cfg.WarnRetainedWAL = 512 << 10
 	cfg.MaxRetainedWAL = 2 << 20
-	logs := &logBuffer{}
-	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, logs := newLoggedSource(t, cfg)
 	out := sourcetest.NewEmitter()
 	done := runUntilCleanup(t, src, out)
 	out.WaitCheckpoint(t)
@@ -340,11 +344,7 @@ func TestRetainedWALHeldByATransaction(t *testing.T) {
 	// other tests write before the next heartbeat is confirmed.
 	cfg.WarnRetainedWAL = 24 << 20
 	cfg.MaxRetainedWAL = 40 << 20
-	logs := &logBuffer{}
-	src, err := New(cfg, component.Env{Name: "pg", Pipeline: "p", Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, logs := newLoggedSource(t, cfg)
 	out := sourcetest.NewEmitter()
 	out.CountOnly()
 	// A sink that is durable at once: every checkpoint is confirmed.
