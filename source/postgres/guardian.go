@@ -227,7 +227,7 @@ type guard struct {
 	// held: the WAL kept before the confirmed position (a transaction
 	// running then) is past warn_retained_wal and it was logged.
 	held bool
-	// over is the retained WAL at the previous look when it was past
+	// over is the unconfirmed WAL at the previous look when it was past
 	// max_retained_wal; -1 when it was not.
 	over int64
 	// walWarned is the wal_status last warned about (unreserved, lost).
