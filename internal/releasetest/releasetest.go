@@ -11,9 +11,11 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"testing"
 	"unsafe"
 
 	"github.com/sluice-dev/sluice/component"
+	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/event"
 )
 
@@ -91,3 +93,24 @@ func (Store) Checkpoint(string) ([]byte, error) { return nil, nil }
 
 // SetCheckpoint implements engine.Store: it is dropped.
 func (Store) SetCheckpoint(string, []byte) error { return nil }
+
+// Run runs the engine with a Source of batches×rows rows of schema into
+// sink alone (no processor, so the engine may release the batches) and
+// fails t unless the run ends cleanly with every batch released. The
+// caller then compares sink's output with the rows of Events.
+func Run(t testing.TB, sink component.Sink, schema *event.Schema, batches, rows int) *Source {
+	t.Helper()
+	src := &Source{Schema: schema, Batches: batches, Rows: rows}
+	p := &engine.Pipeline{
+		Sources: []engine.SourceNode{{Name: "s", Source: src}},
+		Sinks:   []engine.SinkNode{{Name: "out", Sink: sink, Inputs: []string{"s"}}},
+		Store:   Store{},
+	}
+	if err := engine.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if n := src.Released.Load(); n != int64(batches) {
+		t.Fatalf("%d batches released, want %d", n, batches)
+	}
+	return src
+}

@@ -1,13 +1,11 @@
 package file
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/format"
 	"github.com/sluice-dev/sluice/internal/releasetest"
 )
@@ -26,18 +24,7 @@ func TestReleasedBatchesFileBytes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src := &releasetest.Source{Schema: testSchema, Batches: c.batches, Rows: c.rows}
-			p := &engine.Pipeline{
-				Sources: []engine.SourceNode{{Name: "s", Source: src}},
-				Sinks:   []engine.SinkNode{{Name: "f", Sink: sink, Inputs: []string{"s"}}},
-				Store:   releasetest.Store{},
-			}
-			if err := engine.Run(context.Background(), p); err != nil {
-				t.Fatal(err)
-			}
-			if n := src.Released.Load(); n != int64(c.batches) {
-				t.Fatalf("%d batches released, want %d", n, c.batches)
-			}
+			src := releasetest.Run(t, sink, testSchema, c.batches, c.rows)
 			enc, err := format.NewLineEncoder(cfg.Options, 1)
 			if err != nil {
 				t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/internal/releasetest"
 )
 
@@ -22,18 +21,7 @@ func TestReleasedBatchesKafkaRecords(t *testing.T) {
 			src := uniq(t)
 			one := func(cfg *Config) { cfg.Partitions = 1; cfg.Headers = true }
 			sink := newSink(t, one)
-			rs := &releasetest.Source{Schema: testSchema(src), Batches: c.batches, Rows: c.rows}
-			p := &engine.Pipeline{
-				Sources: []engine.SourceNode{{Name: "s", Source: rs}},
-				Sinks:   []engine.SinkNode{{Name: "k", Sink: sink, Inputs: []string{"s"}}},
-				Store:   releasetest.Store{},
-			}
-			if err := engine.Run(context.Background(), p); err != nil {
-				t.Fatal(err)
-			}
-			if n := rs.Released.Load(); n != int64(c.batches) {
-				t.Fatalf("%d batches released, want %d", n, c.batches)
-			}
+			rs := releasetest.Run(t, sink, testSchema(src), c.batches, c.rows)
 			// The same rows, in memory nobody poisons, through a sink of
 			// their own into a topic of their own.
 			clean := uniq(t)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-dev/sluice/engine"
 	"github.com/sluice-dev/sluice/internal/releasetest"
 )
 
@@ -41,20 +40,9 @@ func TestReleasedBatchesS3Objects(t *testing.T) {
 				return s, store
 			}
 			s, store := sink()
-			rs := &releasetest.Source{Schema: usersSchema, Batches: c.batches, Rows: c.rows}
-			p := &engine.Pipeline{
-				Sources: []engine.SourceNode{{Name: "s", Source: rs}},
-				Sinks:   []engine.SinkNode{{Name: "lake", Sink: s, Inputs: []string{"s"}}},
-				Store:   releasetest.Store{},
-			}
-			if err := engine.Run(context.Background(), p); err != nil {
-				t.Fatal(err)
-			}
+			rs := releasetest.Run(t, s, usersSchema, c.batches, c.rows)
 			if err := s.Close(context.Background()); err != nil {
 				t.Fatal(err)
-			}
-			if n := rs.Released.Load(); n != int64(c.batches) {
-				t.Fatalf("%d batches released, want %d", n, c.batches)
 			}
 			cs, clean := sink()
 			for b := range c.batches {
