@@ -80,16 +80,7 @@ func runFlushing(t *testing.T, sink *flushSink) (*stepSource, *memStore, func())
 		Store:   st,
 		Options: Options{MaxInflight: 6},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p) }()
-	return src, st, func() {
-		t.Helper()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	return src, st, runInBackground(t, p)
 }
 
 func checkpoint(st *memStore) string {
@@ -180,5 +171,20 @@ func TestFlushingSinkFailedWriteBufferedWritesAgain(t *testing.T) {
 	want := []string{"wb [1]", "flush", "wb-failed [2]", "w [2]"}
 	if got := sink.calls(); !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
+	}
+}
+
+// runInBackground runs p until the returned stop is called, which cancels
+// the run and fails t unless it ended cleanly.
+func runInBackground(t *testing.T, p *Pipeline) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, p) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -143,16 +143,7 @@ func runRelease(t *testing.T, procs []ProcessorNode, sinks ...component.Sink) (*
 	for i, s := range sinks {
 		p.Sinks = append(p.Sinks, SinkNode{Name: "s" + strconv.Itoa(i), Sink: s, Inputs: []string{in}})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p) }()
-	return src, st, func() {
-		t.Helper()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	return src, st, runInBackground(t, p)
 }
 
 // A batch fanned out to two sinks is released once, only after the

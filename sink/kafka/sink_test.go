@@ -589,21 +589,9 @@ func TestSinkTooLargeBatchKeepsKeyOrder(t *testing.T) {
 	topic := src + ".public.items"
 	s, adm := smallTopicSink(t, topic)
 	ctx := context.Background()
-	var firstFailed int
-	afterChunk = func(n int) {
-		if n != 2 {
-			return
-		}
-		// The answer to the first chunk's batch is in before the next
-		// chunk is produced, as when a large Write's chunks pipeline.
-		if err := s.cl.Flush(ctx); err != nil {
-			t.Error(err)
-		}
-		s.round.mu.Lock()
-		firstFailed = len(s.round.failed)
-		s.round.mu.Unlock()
-	}
-	defer func() { afterChunk = nil }()
+	// The answer to the first chunk's batch is in before the next chunk
+	// is produced, as when a large Write's chunks pipeline.
+	failedAt := flushAfterChunks(t, s, func(n int) bool { return n == 2 })
 	sc := testSchema(src)
 	events := []event.Event{
 		ev(sc, event.OpCreate, 1, "v1"),
@@ -612,16 +600,10 @@ func TestSinkTooLargeBatchKeepsKeyOrder(t *testing.T) {
 		ev(sc, event.OpUpdate, 1, "v2"),
 	}
 	err := s.Write(ctx, events)
-	if firstFailed != 2 {
-		t.Fatalf("%d records of the first chunk failed, want 2 (v1 and the large one in one rejected batch)", firstFailed)
+	if f := failedAt(); !slices.Equal(f, []int{2}) {
+		t.Fatalf("%v records of the first chunk failed, want 2 (v1 and the large one in one rejected batch)", f)
 	}
-	var re component.RecordErrors
-	if !errors.As(err, &re) {
-		t.Fatalf("Write: %v, want RecordErrors", err)
-	}
-	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
-		t.Fatalf("record errors %v, want only event 1, too large", re)
-	}
+	onlyEvent1TooLarge(t, err)
 	got := partitionLog(t, adm, topic)
 	var key1 []string
 	for _, g := range got {
@@ -637,6 +619,40 @@ func TestSinkTooLargeBatchKeepsKeyOrder(t *testing.T) {
 	want := []string{"warm=?", `{"id":3}=filler`, `{"id":1}=v2`, `{"id":1}=v1`, `{"id":3}=filler`, `{"id":1}=v2`}
 	if !slices.Equal(got, want) {
 		t.Errorf("the partition holds %v\nwant %v", got, want)
+	}
+}
+
+// flushAfterChunks makes the sink, after each chunk of a Write whose
+// record count so far when is true for, flush what it produced (so
+// the broker's answers are in before the next chunk) and note how many of
+// the Write's records have failed; failedAt returns those counts.
+func flushAfterChunks(t *testing.T, s *Sink, when func(n int) bool) (failedAt func() []int) {
+	var counts []int
+	afterChunk = func(n int) {
+		if !when(n) {
+			return
+		}
+		if err := s.cl.Flush(context.Background()); err != nil {
+			t.Error(err)
+		}
+		s.round.mu.Lock()
+		counts = append(counts, len(s.round.failed))
+		s.round.mu.Unlock()
+	}
+	t.Cleanup(func() { afterChunk = nil })
+	return func() []int { return counts }
+}
+
+// onlyEvent1TooLarge fails t unless err is the record errors of event 1
+// alone, rejected as too large.
+func onlyEvent1TooLarge(t *testing.T, err error) {
+	t.Helper()
+	var re component.RecordErrors
+	if !errors.As(err, &re) {
+		t.Fatalf("Write: %v, want RecordErrors", err)
+	}
+	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
+		t.Fatalf("record errors %v, want only event 1, too large", re)
 	}
 }
 
@@ -705,19 +721,8 @@ func TestSinkTooLargeBatchAgainKeepsKeyOrder(t *testing.T) {
 	topic := src + ".public.items"
 	s, adm := smallTopicSink(t, topic)
 	ctx := context.Background()
-	var failedAt []int
-	afterChunk = func(n int) {
-		if n == 1 { // v1 and the large record share the batch
-			return
-		}
-		if err := s.cl.Flush(ctx); err != nil {
-			t.Error(err)
-		}
-		s.round.mu.Lock()
-		failedAt = append(failedAt, len(s.round.failed))
-		s.round.mu.Unlock()
-	}
-	defer func() { afterChunk = nil }()
+	// After the first chunk v1 and the large record still share the batch.
+	failedAt := flushAfterChunks(t, s, func(n int) bool { return n != 1 })
 	sc := testSchema(src)
 	a, b := strings.Repeat("a", 700), strings.Repeat("b", 700)
 	events := []event.Event{
@@ -728,16 +733,10 @@ func TestSinkTooLargeBatchAgainKeepsKeyOrder(t *testing.T) {
 		ev(sc, event.OpUpdate, 1, "v2"),
 	}
 	err := s.Write(ctx, events)
-	if !slices.Equal(failedAt, []int{2, 2, 2, 2}) {
-		t.Fatalf("failed records after each flush %v, want [2 2 2 2] (v1 and the large one rejected as one batch, the rest landing)", failedAt)
+	if f := failedAt(); !slices.Equal(f, []int{2, 2, 2, 2}) {
+		t.Fatalf("failed records after each flush %v, want [2 2 2 2] (v1 and the large one rejected as one batch, the rest landing)", f)
 	}
-	var re component.RecordErrors
-	if !errors.As(err, &re) {
-		t.Fatalf("Write: %v, want RecordErrors", err)
-	}
-	if len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "TOO_LARGE") {
-		t.Fatalf("record errors %v, want only event 1, too large", re)
-	}
+	onlyEvent1TooLarge(t, err)
 	got := partitionLog(t, adm, topic)
 	want := []string{"warm=?", `{"id":3}=a*700`, `{"id":4}=b*700`, `{"id":1}=v2`, `{"id":1}=v1`,
 		`{"id":3}=a*700`, `{"id":4}=b*700`, `{"id":1}=v2`}

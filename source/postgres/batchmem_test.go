@@ -155,12 +155,7 @@ func TestCopyTextRecycles(t *testing.T) {
 // released and reused, as the engine's release lets the snapshot do.
 func BenchmarkCopyRowsRecycled(b *testing.B) {
 	tbl := productTable()
-	var sb strings.Builder
-	for g := range 2048 {
-		sb.WriteString(productLine(g))
-		sb.WriteByte('\n')
-	}
-	text := sb.String()
+	text := productText(2048)
 	src := event.Source{TsUs: 1, Snapshot: event.SnapshotTrue, HasLSN: true, LSN: 1}
 	p := newBatchPool()
 	b.SetBytes(int64(len(text)))

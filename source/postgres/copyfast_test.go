@@ -222,14 +222,19 @@ func BenchmarkDecodeIntoBoolDate(b *testing.B) {
 	}
 }
 
-func BenchmarkCopyRows(b *testing.B) {
-	tbl := productTable()
+// productText is n rows of productTable as COPY text, one line each.
+func productText(n int) string {
 	var sb strings.Builder
-	for g := range 2048 {
+	for g := range n {
 		sb.WriteString(productLine(g))
 		sb.WriteByte('\n')
 	}
-	text := sb.String()
+	return sb.String()
+}
+
+func BenchmarkCopyRows(b *testing.B) {
+	tbl := productTable()
+	text := productText(2048)
 	src := event.Source{TsUs: 1, Snapshot: event.SnapshotTrue, HasLSN: true, LSN: 1}
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
