@@ -1,6 +1,10 @@
 package sqlpoll
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/sluice-dev/sluice/event"
+)
 
 // textArena hands out the text of read rows as strings cut from large
 // append-only chunks: one allocation per chunk instead of one per row (or
@@ -8,7 +12,15 @@ import "unsafe"
 // bytes are never written again once a string points at them, so the
 // strings are as immutable as any other; a chunk lives as long as any of
 // its strings, as the row images cut from one value slab do (query).
-type textArena struct{ buf []byte }
+//
+// With recycling (mem.go), the chunks and the slabs of row images come
+// from the page's memory, mem, which startPage sets before a page is read
+// and takePage hands over with the page: then no chunk holds text of two
+// pages.
+type textArena struct {
+	buf []byte
+	mem *pageMem // the page being read; nil: no recycling
+}
 
 const (
 	// arenaChunk is the size of a chunk: about two hundred rows of
@@ -30,9 +42,38 @@ func (a *textArena) str(b []byte) string {
 		return string(b)
 	}
 	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, arenaChunk)
+		if a.mem != nil {
+			a.buf = a.mem.chunk()
+		} else {
+			a.buf = make([]byte, 0, arenaChunk)
+		}
 	}
 	off := len(a.buf)
 	a.buf = append(a.buf, b...)
 	return unsafe.String(&a.buf[off], n)
+}
+
+// slab returns zeroed (NULL) values to cut row images of n values from:
+// slabRows images, or from a recycled page's slab as many as fit in it.
+func (a *textArena) slab(n int) []event.Value {
+	if a.mem != nil && n <= slabValues {
+		return a.mem.slab()
+	}
+	return make([]event.Value, n*slabRows)
+}
+
+// startPage makes the next strings and slabs part of a new page's memory,
+// taken from pool. The rest of the current chunk is left unused.
+func (a *textArena) startPage(pool *memPool) {
+	a.buf, a.mem = nil, &pageMem{pool: pool}
+}
+
+// takePage ends the page being read and returns its memory (nil without
+// recycling): nothing cut after it lands in that memory.
+func (a *textArena) takePage() *pageMem {
+	m := a.mem
+	if m != nil {
+		a.buf, a.mem = nil, nil
+	}
+	return m
 }

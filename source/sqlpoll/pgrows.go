@@ -252,7 +252,7 @@ func (s *Source) queryPGConn(ctx context.Context, t *table, pc *pgx.Conn, q stri
 			return fmt.Errorf("%s: PostgreSQL sent %d values for %d columns", t.key, len(src), len(cols))
 		}
 		if len(slab) < n {
-			slab = make([]event.Value, n*slabRows)
+			slab = s.arena.slab(n)
 		}
 		r := row{vals: slab[:n:n]}
 		slab = slab[n:]

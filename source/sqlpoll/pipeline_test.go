@@ -265,7 +265,7 @@ func TestEmitChunks(t *testing.T) {
 	}
 	bs := numbered(2*emitChunk + 904)
 	c := sourcetest.NewEmitter()
-	if err := emitBatches(context.Background(), c, bs, []byte("cp")); err != nil {
+	if err := emitBatches(context.Background(), c, bs, []byte("cp"), nil); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -300,7 +300,7 @@ func TestEmitChunks(t *testing.T) {
 		{0, []string{`0 "cp"`}},
 	} {
 		c = sourcetest.NewEmitter()
-		if err := emitBatches(context.Background(), c, numbered(tc.n), []byte("cp")); err != nil {
+		if err := emitBatches(context.Background(), c, numbered(tc.n), []byte("cp"), nil); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -320,7 +320,7 @@ func TestEmitChunks(t *testing.T) {
 		}
 		return nil
 	})
-	if err := emitBatches(context.Background(), c, bs, []byte("cp")); !errors.Is(err, boom) {
+	if err := emitBatches(context.Background(), c, bs, []byte("cp"), nil); !errors.Is(err, boom) {
 		t.Fatalf("error %v, want %v", err, boom)
 	}
 	if n := c.Count(); n != emitChunk {

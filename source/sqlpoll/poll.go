@@ -43,6 +43,7 @@ func (s *Source) poll(ctx context.Context, out component.Emitter) error {
 			return err
 		}
 	}
+	s.pool.drain()
 	return nil
 }
 
@@ -108,7 +109,8 @@ type rowReader struct {
 	n     int // columns of the schema; the timestamp expression follows
 	cells []cell
 	// Row images are cut from slabs of slabRows rows: one allocation per
-	// slab instead of one per row. A slab is never reused.
+	// slab instead of one per row. A slab is reused only as part of a
+	// recycled page (mem.go).
 	slab []event.Value
 }
 
@@ -141,7 +143,7 @@ func (s *Source) newRowReader(t *table) *rowReader {
 func (rr *rowReader) image() []event.Value {
 	n := rr.n
 	if len(rr.slab) < n {
-		rr.slab = make([]event.Value, n*slabRows)
+		rr.slab = rr.s.arena.slab(n)
 	}
 	v := rr.slab[:n:n]
 	rr.slab = rr.slab[n:]
@@ -307,7 +309,8 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}
 	now := time.Now().UnixMilli()
 	last := t.lastSeq // moves only once the batch is handed over
-	batches := newBatches(len(rows))
+	mem := s.arena.takePage()
+	batches := newBatchesIn(mem, len(rows))
 	for i, r := range rows {
 		e := &batches[i/emitChunk][i%emitChunk]
 		e.Schema = t.schema
@@ -343,7 +346,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	}
 	cancelReads := s.cancelReads
 	go func() {
-		err := emitBatches(ctx, out, batches, cp)
+		err := emitBatches(ctx, out, batches, cp, mem)
 		if err != nil && cancelReads != nil {
 			cancelReads() // the page being read will not be emitted
 		}
@@ -366,11 +369,19 @@ const emitChunk = 2048
 // and batches cut from one array of the whole page would keep all of its
 // events, and the rows they point to, alive until its last batch is
 // written.
-func newBatches(n int) [][]event.Event {
+func newBatches(n int) [][]event.Event { return newBatchesIn(nil, n) }
+
+// newBatchesIn is newBatches with the batches taken from a recycled page's
+// memory, mem, when it is not nil.
+func newBatchesIn(mem *pageMem, n int) [][]event.Event {
 	bs := make([][]event.Event, 0, max(1, (n+emitChunk-1)/emitChunk))
 	for {
 		k := min(n, emitChunk)
-		bs = append(bs, make([]event.Event, k))
+		if mem != nil {
+			bs = append(bs, mem.batch(k))
+		} else {
+			bs = append(bs, make([]event.Event, k))
+		}
 		if n -= k; n == 0 {
 			return bs
 		}
@@ -379,13 +390,25 @@ func newBatches(n int) [][]event.Event {
 
 // emitBatches emits the batches in order; only the last carries cp, so
 // the checkpoint moves once the whole page is durable, as with one Emit.
-func emitBatches(ctx context.Context, out component.Emitter, batches [][]event.Event, cp []byte) error {
+// With mem (the page's recycled memory, or nil) each batch goes with
+// mem's release, which gives the page back once the engine released every
+// batch.
+func emitBatches(ctx context.Context, out component.Emitter, batches [][]event.Event, cp []byte, mem *pageMem) error {
+	if mem != nil {
+		mem.pending.Store(int32(len(batches)))
+	}
 	for i, b := range batches {
 		var c []byte
 		if i == len(batches)-1 {
 			c = cp
 		}
-		if err := out.Emit(ctx, b, c); err != nil {
+		var err error
+		if mem != nil {
+			err = component.EmitReleasing(ctx, out, b, c, 0, mem.release)
+		} else {
+			err = out.Emit(ctx, b, c)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -443,6 +466,7 @@ func (s *Source) pollIncrementing(ctx context.Context, t *table, out component.E
 		// The page's positions are cut from one string: ends[i] is where
 		// row i's ends in buf.
 		buf, ends = buf[:0], ends[:0]
+		s.arena.startPage(s.pool)
 		err := s.query(ctx, t, q, args, func(r row) error {
 			page = append(page, r)
 			if b, ok := fastPosition(buf, t.tsExpr != "", r.ts, r.vals[t.incIdx]); ok {

@@ -28,6 +28,7 @@ type Source struct {
 	tables []*table
 	cp     checkpoint
 	arena  textArena // the read rows' text (query, queryPG)
+	pool   *memPool  // recycled pages' memory (mem.go)
 	// pending is the batch whose Emit runs while the next page is read
 	// (emit, settle); cancelReads cancels poll's reads when an Emit fails.
 	pending     *pendingEmit
@@ -82,7 +83,7 @@ func newSource(cfg Config, env component.Env) *Source {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn"), env: env}
+	return &Source{cfg: cfg, name: env.Name, logger: logger, d: dialect{cfg.Driver}, dsnKey: env.Key("dsn"), env: env, pool: newMemPool()}
 }
 
 // fatal marks errors that retrying the poll cannot fix: a value the source
