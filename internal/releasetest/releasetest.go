@@ -24,6 +24,14 @@ import (
 type Source struct {
 	Schema        *event.Schema
 	Batches, Rows int
+	// Keys, when > 0, makes the rows changes of Keys keys instead of
+	// snapshot rows of keys of their own: row i, counted over the
+	// batches, has key i % Keys, and its op goes create, update, delete
+	// with each round over the keys (round i / Keys); updates and deletes
+	// carry a Before image (whose name aliases the batch's text too). Keys
+	// then repeat within a batch (Rows > Keys) and across batches, as a
+	// change stream's do.
+	Keys int
 	// Released counts the batches the engine released.
 	Released atomic.Int64
 }
@@ -32,15 +40,39 @@ type Source struct {
 // quotes, so encoders escape it).
 func (p *Source) Row(b, r int) string { return fmt.Sprintf("batch %d row %d \"é\"", b, r) }
 
-func (p *Source) event(b, r int, after []event.Value) event.Event {
-	return event.Event{Op: event.OpRead, Schema: p.Schema, After: after, Source: event.Source{TsUs: 1000}, TsMs: 2}
+// change returns the op and key of row r of batch b.
+func (p *Source) change(b, r int) (event.Op, int64) {
+	i := b*p.Rows + r
+	if p.Keys <= 0 {
+		return event.OpRead, int64(i)
+	}
+	return [...]event.Op{event.OpCreate, event.OpUpdate, event.OpDelete}[(i/p.Keys)%3], int64(i % p.Keys)
+}
+
+// event builds row r of batch b from its images' values, whose names are
+// that row's: after (id, name) and before (id, name), used as the op
+// needs them.
+func (p *Source) event(b, r int, after, before []event.Value) event.Event {
+	op, _ := p.change(b, r)
+	e := event.Event{Op: op, Schema: p.Schema, Source: event.Source{TsUs: 1000}, TsMs: 2}
+	switch op {
+	case event.OpUpdate:
+		e.Before, e.After = before, after
+	case event.OpDelete:
+		e.Before = before
+	default:
+		e.After = after
+	}
+	return e
 }
 
 // Events returns batch b's events as emitted, in memory of their own.
 func (p *Source) Events(b int) []event.Event {
 	evs := make([]event.Event, p.Rows)
 	for r := range p.Rows {
-		evs[r] = p.event(b, r, []event.Value{event.Int(int64(b*p.Rows + r)), event.String(p.Row(b, r))})
+		_, key := p.change(b, r)
+		evs[r] = p.event(b, r, []event.Value{event.Int(key), event.String(p.Row(b, r))},
+			[]event.Value{event.Int(key), event.String(p.Row(b, r))})
 	}
 	return evs
 }
@@ -53,15 +85,17 @@ func (p *Source) Run(ctx context.Context, _ []byte, out component.Emitter) error
 		for r := range p.Rows {
 			text = append(text, p.Row(b, r)...)
 		}
-		vals := make([]event.Value, 2*p.Rows)
+		vals := make([]event.Value, 4*p.Rows) // after and before images
 		evs := make([]event.Event, p.Rows)
 		off := 0
 		for r := range p.Rows {
 			n := len(p.Row(b, r))
-			vals[2*r] = event.Int(int64(b*p.Rows + r))
-			vals[2*r+1] = event.String(unsafe.String(&text[off], n))
+			_, key := p.change(b, r)
+			name := unsafe.String(&text[off], n)
 			off += n
-			evs[r] = p.event(b, r, vals[2*r:2*r+2:2*r+2])
+			v := vals[4*r : 4*r+4 : 4*r+4]
+			v[0], v[1], v[2], v[3] = event.Int(key), event.String(name), event.Int(key), event.String(name)
+			evs[r] = p.event(b, r, v[0:2:2], v[2:4:4])
 		}
 		release := func() {
 			for i := range text {
@@ -101,6 +135,14 @@ func (Store) SetCheckpoint(string, []byte) error { return nil }
 func Run(t testing.TB, sink component.Sink, schema *event.Schema, batches, rows int) *Source {
 	t.Helper()
 	src := &Source{Schema: schema, Batches: batches, Rows: rows}
+	RunSource(t, sink, src)
+	return src
+}
+
+// RunSource is Run with a Source of the caller's (for its Keys).
+func RunSource(t testing.TB, sink component.Sink, src *Source) {
+	t.Helper()
+	batches := src.Batches
 	p := &engine.Pipeline{
 		Sources: []engine.SourceNode{{Name: "s", Source: src}},
 		Sinks:   []engine.SinkNode{{Name: "out", Sink: sink, Inputs: []string{"s"}}},
@@ -112,5 +154,4 @@ func Run(t testing.TB, sink component.Sink, schema *event.Schema, batches, rows 
 	if n := src.Released.Load(); n != int64(batches) {
 		t.Fatalf("%d batches released, want %d", n, batches)
 	}
-	return src
 }
