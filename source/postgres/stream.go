@@ -68,6 +68,10 @@ type streamDecoder struct {
 	cp          checkpoint
 	scratch     []tupleCol
 	scratch2    []tupleCol
+	// slab is what is left of the values the next row images are cut
+	// from (values): one allocation per streamSlab values instead of one
+	// per image.
+	slab []event.Value
 	// nowMs is the envelope's ts_ms, the connector's processing time: the
 	// clock read after the network read that brought the message (see
 	// receive), not once per change; 0: read the clock per change.
@@ -575,12 +579,25 @@ func (d *streamDecoder) now() int64 {
 	return time.Now().UnixMilli()
 }
 
+// streamSlab is the size, in values, of the slabs row images are cut
+// from: 40 kB, 128 rows of eight columns. A slab lives as long as any
+// event cut from it; the engine drops batches in order, so a slab outlives
+// its last batch by at most the batch after it. Nothing of the decoder
+// keeps an image (the incremental snapshot's signals and chunk keys are
+// copies: stageSignal, incrSeen).
+const streamSlab = 1024
+
 // values decodes a tuple against the relation's schema.
 func (d *streamDecoder) values(rs *relState, cols []tupleCol) ([]event.Value, error) {
 	if len(cols) != len(rs.sch.Columns) {
 		return nil, component.Permanent(fmt.Errorf("%s: tuple has %d columns, its Relation message %d", rs.name, len(cols), len(rs.sch.Columns)))
 	}
-	vals := make([]event.Value, len(cols))
+	n := len(cols)
+	if len(d.slab) < n {
+		d.slab = make([]event.Value, max(n, streamSlab))
+	}
+	vals := d.slab[:n:n] // zeroed: decodeInto writes into NULLs
+	d.slab = d.slab[n:]
 	for i := range cols {
 		switch cols[i].kind {
 		case 'n':
