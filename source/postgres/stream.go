@@ -580,12 +580,14 @@ func (d *streamDecoder) now() int64 {
 }
 
 // streamSlab is the size, in values, of the slabs row images are cut
-// from: 40 kB, 128 rows of eight columns. A slab lives as long as any
+// from: 20 kB, 64 rows of eight columns, within Go's small-object size
+// classes (a slab of 1,024 values, a large object, decoded slower in
+// BenchmarkStreamDecode). A slab lives as long as any
 // event cut from it; the engine drops batches in order, so a slab outlives
 // its last batch by at most the batch after it. Nothing of the decoder
 // keeps an image (the incremental snapshot's signals and chunk keys are
 // copies: stageSignal, incrSeen).
-const streamSlab = 1024
+const streamSlab = 512
 
 // values decodes a tuple against the relation's schema.
 func (d *streamDecoder) values(rs *relState, cols []tupleCol) ([]event.Value, error) {
