@@ -40,21 +40,44 @@ func TestPostgresCrashRecovery(t *testing.T) {
 			b, _ := os.ReadFile(out)
 			return strings.Contains(string(b), `"snapshot":"last"`)
 		},
-		// A random moment, but before this run has written half of what
-		// the snapshot has left (lines, re-deliveries included, so left is
-		// at most what is left): the snapshot into a file can end sooner
-		// than most random moments on an idle machine.
-		moment: r.randomMomentBefore(30*time.Millisecond, 300*time.Millisecond, func() func() bool {
+		// A random moment once this run has written something (on a
+		// loaded machine a run needs seconds to get that far, and a kill
+		// before it would land before the snapshot, not in it), but before
+		// it has written half of what the snapshot has left (lines,
+		// re-deliveries included, so left is at most what is left): the
+		// snapshot into a file can end sooner than most random moments on
+		// an idle machine.
+		moment: func() {
 			w := &lineWatch{path: out}
 			before := w.count()
+			deadline := time.Now().Add(30 * time.Second)
+			for w.count() <= before && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
 			target := before + 1 + r.rng.IntN(max(2, seedRows-before)/2)
-			return func() bool { return w.count() >= target }
-		}),
+			r.randomMomentBefore(0, 300*time.Millisecond, func() func() bool {
+				return func() bool { return w.count() >= target }
+			})()
+		},
+	})
+
+	// The snapshot completes before the workload starts. On a loaded
+	// machine (CI) every run of phase 1 can be killed before it gets far,
+	// even before it creates its slot; the snapshot would then be taken by
+	// a run of phase 2 or by the final one, after the workload, with no
+	// kill while streaming and the marker read as a snapshot row, never
+	// as the streamed insert the final run waits for (CI: "timed out
+	// waiting for the final run to reach the marker", the slot created
+	// in the last run). The first kill of phase 2 lands in this run.
+	cmd := r.start()
+	waitFor(t, 3*time.Minute, "a run to complete the snapshot", dir, func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), `"snapshot":"last"`)
 	})
 
 	// Phase 2: a concurrent workload while sluice is killed again and again.
 	var txs atomic.Int64
-	r.killDuringWorkload(nil, streamKills, r.randomMoment(100*time.Millisecond, 700*time.Millisecond), func(ctx context.Context) {
+	r.killDuringWorkload(cmd, streamKills, r.randomMoment(100*time.Millisecond, 700*time.Millisecond), func(ctx context.Context) {
 		workload(ctx, t, dsn, seedRows, &txs)
 	})
 	t.Logf("workload committed %d transactions", txs.Load())
