@@ -257,7 +257,7 @@ func TestCrashWhilePageRead(t *testing.T) {
 // error on one batch stops the rest.
 func TestEmitChunks(t *testing.T) {
 	numbered := func(n int) [][]event.Event {
-		bs := newBatches(n)
+		bs := newBatches(nil, n)
 		for i := range n {
 			bs[i/emitChunk][i%emitChunk].After = []event.Value{event.Int(int64(i))}
 		}
@@ -333,7 +333,7 @@ func TestEmitChunks(t *testing.T) {
 // batch is an allocation of its own), so the rows of a page go as the
 // sinks write them, not all with the page's last batch.
 func TestBatchesReleasedOneByOne(t *testing.T) {
-	bs := newBatches(3 * emitChunk)
+	bs := newBatches(nil, 3*emitChunk)
 	first := weak.Make(&bs[0][0])
 	last := bs[len(bs)-1]
 	bs = nil

@@ -310,7 +310,7 @@ func (s *Source) emit(ctx context.Context, out component.Emitter, t *table, rows
 	now := time.Now().UnixMilli()
 	last := t.lastSeq // moves only once the batch is handed over
 	mem := s.arena.takePage()
-	batches := newBatchesIn(mem, len(rows))
+	batches := newBatches(mem, len(rows))
 	for i, r := range rows {
 		e := &batches[i/emitChunk][i%emitChunk]
 		e.Schema = t.schema
@@ -369,11 +369,10 @@ const emitChunk = 2048
 // and batches cut from one array of the whole page would keep all of its
 // events, and the rows they point to, alive until its last batch is
 // written.
-func newBatches(n int) [][]event.Event { return newBatchesIn(nil, n) }
-
-// newBatchesIn is newBatches with the batches taken from a recycled page's
-// memory, mem, when it is not nil.
-func newBatchesIn(mem *pageMem, n int) [][]event.Event {
+//
+// With mem (a recycled page's memory, or nil) the batches are taken from
+// it.
+func newBatches(mem *pageMem, n int) [][]event.Event {
 	bs := make([][]event.Event, 0, max(1, (n+emitChunk-1)/emitChunk))
 	for {
 		k := min(n, emitChunk)
