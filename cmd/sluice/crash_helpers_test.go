@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-dev/sluice/internal/pgtest"
+	"github.com/sluice-dev/sluice/internal/svctest"
 )
 
 // What the crash tests share. A crash test seeds PostgreSQL with the crash
@@ -375,17 +376,76 @@ func (w *lineWatch) count() int {
 type snapshotKills struct {
 	kills int // kills that must land before the snapshot is complete
 	tries int // runs at the most
+	// gate is the proxy the runs reach the source database through.
+	gate *snapshotGate
+	// left says how many rows the snapshot has left at least: the rows
+	// minus those in the sink (re-deliveries may be counted too).
+	left func() int
 	// done reports whether the snapshot is complete in the sink. It is
 	// asked before each run starts and again right before its kill.
 	done func() bool
-	// moment returns at a run's kill moment.
-	moment func()
 	// progress, if not nil, says how far the snapshot got, for the log.
 	progress func() string
 }
 
-// killDuringSnapshot starts runs one after another, each SIGKILLed at its
-// moment, until s.kills of them were killed before the snapshot was
+// snapshotGate is a proxy (svctest.Proxy) between sluice and the source
+// database that each run of killDuringSnapshot holds at a random byte of
+// the snapshot: the run is killed while it waits there, so the snapshot
+// cannot have been completed by then however late the test itself gets to
+// run. (Kill moments timed from outside failed on a loaded machine: the
+// whole snapshot of a run was in the sink before the test looked again.)
+type snapshotGate struct {
+	px *svctest.Proxy
+	// bytes is what the snapshot of all rows takes on the wire at least:
+	// a COPY ... TO STDOUT of each table, 5 bytes of message header and
+	// the row's text per row, as sluice's snapshot reads them.
+	bytes int64
+	rows  int
+}
+
+// newSnapshotGate measures the snapshot of tables at dsn (a postgres://
+// URL), starts the proxy and returns it with the DSN that goes through it.
+func newSnapshotGate(t *testing.T, dsn string, tables ...string) (*snapshotGate, string) {
+	t.Helper()
+	conn := pgtest.Connect(t, dsn)
+	g := &snapshotGate{}
+	for _, tb := range tables {
+		var w countingWriter
+		tag, err := conn.PgConn().CopyTo(context.Background(), &w, "COPY "+tb+" TO STDOUT")
+		if err != nil {
+			t.Fatalf("measure %s: %v", tb, err)
+		}
+		g.bytes += w.n + 5*tag.RowsAffected()
+		g.rows += int(tag.RowsAffected())
+	}
+	conn.Close(context.Background())
+	_, target := viaProxy(t, dsn, "x")
+	g.px = svctest.NewProxy(t, target)
+	proxied, _ := viaProxy(t, dsn, g.px.Addr())
+	return g, proxied
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.n += int64(len(b))
+	return len(b), nil
+}
+
+// hold sets the gate for a run of a snapshot that has left rows left at
+// least: it holds the run's replies at a random byte within the first
+// half of what left rows take on average. A run from the start of the
+// snapshot (left is every row) is therefore certainly held before its
+// end; later runs nearly always are, and one that is not completes the
+// snapshot, which ends the kills.
+func (g *snapshotGate) hold(rng *rand.Rand, left int) {
+	half := g.bytes * int64(left) / int64(max(g.rows, 1)) / 2
+	g.px.HoldAfter(half/8 + rng.Int64N(max(half-half/8, 1)))
+}
+
+// killDuringSnapshot starts runs one after another, each SIGKILLed while
+// the gate holds it (after a random pause in which it writes what it has
+// read) until s.kills of them were killed before the snapshot was
 // complete, the snapshot is complete, or s.tries runs were made. It logs
 // how many kills landed during the snapshot and fails the test when none
 // did.
@@ -393,10 +453,15 @@ func (r *crashRun) killDuringSnapshot(s snapshotKills) {
 	r.t.Helper()
 	during := 0
 	for i := 0; i < s.tries && during < s.kills && !s.done(); i++ {
+		s.gate.hold(r.rng, s.left())
 		cmd := r.start()
-		s.moment()
+		waitFor(r.t, 2*time.Minute, "a run to reach its hold in the snapshot", r.dir, func() bool {
+			return s.gate.px.Held() || s.done()
+		})
+		r.pause(0, 300*time.Millisecond)
 		landed := !s.done()
 		kill(cmd)
+		s.gate.px.Release()
 		if landed {
 			during++
 		}

@@ -24,41 +24,26 @@ func TestPostgresCrashRecovery(t *testing.T) {
 	if os.Getenv("SLUICE_CRASH_FULL") != "" {
 		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
-	dsn, db, _ := newCrashDB(t, seedRows)
+	dsn, db, total := newCrashDB(t, seedRows)
+	gate, gated := newSnapshotGate(t, dsn, "acct", "item", "link", "marker")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
 	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", fmt.Sprintf(`    type: file
     path: %s
     format: debezium
-`, out))), "CRASH_DSN="+dsn)
+`, out))), "CRASH_DSN="+gated)
 	t.Logf("seed rows %d; kills: %d during snapshot, %d during streaming", seedRows, snapKills, streamKills)
 
 	// Phase 1: kills during the snapshot (no writes yet).
 	r.killDuringSnapshot(snapshotKills{
-		kills: snapKills, tries: snapKills * 4,
+		kills: snapKills, tries: snapKills * 4, gate: gate,
+		// Lines, re-deliveries included: left is at most what is left.
+		left: func() int { return total - countLines(out) },
 		done: func() bool {
 			b, _ := os.ReadFile(out)
 			return strings.Contains(string(b), `"snapshot":"last"`)
 		},
-		// A random moment once this run has written something (on a
-		// loaded machine a run needs seconds to get that far, and a kill
-		// before it would land before the snapshot, not in it), but before
-		// it has written half of what the snapshot has left (lines,
-		// re-deliveries included, so left is at most what is left): the
-		// snapshot into a file can end sooner than most random moments on
-		// an idle machine.
-		moment: func() {
-			w := &lineWatch{path: out}
-			before := w.count()
-			deadline := time.Now().Add(30 * time.Second)
-			for w.count() <= before && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			target := before + 1 + r.rng.IntN(max(2, seedRows-before)/2)
-			r.randomMomentBefore(0, 300*time.Millisecond, func() func() bool {
-				return func() bool { return w.count() >= target }
-			})()
-		},
+		progress: func() string { return fmt.Sprintf("%d lines of %d rows", countLines(out), total) },
 	})
 
 	// The snapshot completes before the workload starts. On a loaded

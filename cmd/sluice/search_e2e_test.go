@@ -279,6 +279,7 @@ func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
 		snapKills, streamKills, seedRows = 10, 20, 90000
 	}
 	dsn, db, total := newCrashDB(t, seedRows)
+	gate, gated := newSnapshotGate(t, dsn, "acct", "item", "link", "marker")
 	idx := newSearchIndex(t, base, "sluice-e2e-crash")
 	index := func(table string) string { return idx.name + "-" + table }
 
@@ -287,7 +288,7 @@ func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
     hosts: ["${CRASH_OPENSEARCH}"]
     index: %s-${table}
     max_request_bytes: 262144
-`, idx.name))), "CRASH_DSN="+dsn, "CRASH_OPENSEARCH="+base)
+`, idx.name))), "CRASH_DSN="+gated, "CRASH_OPENSEARCH="+base)
 	defer func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "stderr.log"))
@@ -310,17 +311,9 @@ func TestPostgresToOpenSearchCrashRecovery(t *testing.T) {
 
 	// Phase 1: kills during the snapshot.
 	r.killDuringSnapshot(snapshotKills{
-		kills: snapKills, tries: snapKills * 6,
-		done: func() bool { return indexed() >= total },
-		// A random moment, but before this run has indexed half of what the
-		// snapshot has left: with the sink's parallel bulk requests the
-		// whole snapshot can be indexed before most random moments (CI:
-		// "no kill landed during the snapshot", 20000 of 20000 indexed).
-		moment: r.randomMomentBefore(200*time.Millisecond, 900*time.Millisecond, func() func() bool {
-			before := indexed()
-			target := before + 1 + r.rng.IntN(max(2, total-before)/2)
-			return func() bool { return indexed() >= target }
-		}),
+		kills: snapKills, tries: snapKills * 6, gate: gate,
+		left:     func() int { return total - indexed() },
+		done:     func() bool { return indexed() >= total },
 		progress: func() string { return fmt.Sprintf("%d of %d rows indexed", indexed(), total) },
 	})
 

@@ -267,9 +267,10 @@ func sqlCrash(t *testing.T, target sqlTarget) {
 		snapKills, streamKills, seedRows = 20, 50, 500000
 	}
 	dsn, db, total := newCrashDB(t, seedRows)
+	gate, gated := newSnapshotGate(t, dsn, "acct", "item", "link", "marker")
 	dir := t.TempDir()
 	r := newCrashRun(t, dir, writePipeline(t, dir, crashPipeline(dir, "pg", "    "+target.sinkYAML+"\n    auto_create: true\n")),
-		"CRASH_DSN="+dsn, "TARGET_DSN="+target.env)
+		"CRASH_DSN="+gated, "TARGET_DSN="+target.env)
 	count := func() int {
 		n := 0
 		for _, tb := range []string{"acct", "item", "link"} {
@@ -282,28 +283,10 @@ func sqlCrash(t *testing.T, target sqlTarget) {
 		}
 		return n
 	}
-	written := 0 // rows in the sink at the last check, made just before each run starts
 	r.killDuringSnapshot(snapshotKills{
-		kills: snapKills, tries: snapKills * 4,
-		done: func() bool {
-			written = count()
-			return written >= total
-		},
-		moment: func() {
-			// A random moment once this run has written something, but
-			// before it has written half of what the snapshot has left: a
-			// fast sink wrote all 20,000 rows within the 150 ms, leaving
-			// one kill of three during the snapshot (none would fail).
-			prev := written
-			deadline := time.Now().Add(30 * time.Second)
-			for count() <= prev && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			target := prev + 1 + r.rng.IntN(max(2, total-prev)/2)
-			r.randomMomentBefore(0, 150*time.Millisecond, func() func() bool {
-				return func() bool { return count() >= target }
-			})()
-		},
+		kills: snapKills, tries: snapKills * 4, gate: gate,
+		left:     func() int { return total - count() },
+		done:     func() bool { return count() >= total },
 		progress: func() string { return fmt.Sprintf("%d of %d rows written", count(), total) },
 	})
 

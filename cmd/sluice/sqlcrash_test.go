@@ -115,6 +115,7 @@ func TestStreamingSQLCrash(t *testing.T) {
 	// The shipment of an order that does not exist gets a ts anyway.
 	exec(`UPDATE shipments SET ts = 0 WHERE ts IS NULL`)
 
+	gate, gated := newSnapshotGate(t, dsn, "customers", "orders", "shipments", "marker")
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.jsonl")
 	named := filepath.Join(dir, "named.jsonl")
@@ -160,7 +161,7 @@ sinks:
     format: debezium
   totals:
     type: postgres
-    dsn: ${CRASH_DSN}
+    dsn: ${CRASH_SINK_DSN}
     inputs: [ORDER_TOTALS, OPEN_TOTALS, PER_WINDOW]
     auto_create: true
   named:
@@ -175,28 +176,17 @@ sinks:
     format: row
 engine:
   max_inflight: 8
-`, dir, slot, raw, named, shipped)), "CRASH_DSN="+dsn)
+`, dir, slot, raw, named, shipped)), "CRASH_DSN="+gated, "CRASH_SINK_DSN="+dsn)
 	t.Logf("seed: %d customers, %d orders, %d shipments; kills: %d during the snapshot, %d during the workload",
 		customers, seedOrders, seedShipments, snapKills, streamKills)
 
 	// Phase 1: kills during the snapshot (no writes: see the test's doc).
 	{
 		r.killDuringSnapshot(snapshotKills{
-			kills: snapKills, tries: snapKills * 4,
-			done: func() bool {
-				b, _ := os.ReadFile(raw)
-				return strings.Contains(string(b), `"snapshot":"last"`)
-			},
-			// A random moment, but before this run has written half of
-			// what the snapshot has left: the whole snapshot can take
-			// less than a second, less than most random moments.
-			moment: r.randomMomentBefore(300*time.Millisecond, 2500*time.Millisecond, func() func() bool {
-				w := &lineWatch{path: raw}
-				before := w.count() // re-deliveries too: left is at most what is left
-				left := max(2, customers+seedOrders+seedShipments-before)
-				target := before + 1 + r.rng.IntN(left/2)
-				return func() bool { return w.count() >= target }
-			}),
+			kills: snapKills, tries: snapKills * 4, gate: gate,
+			// Lines, re-deliveries included: left is at most what is left.
+			left: func() int { return customers + seedOrders + seedShipments - countLines(raw) },
+			done: func() bool { return fileHas(raw, `"snapshot":"last"`) },
 			progress: func() string {
 				return fmt.Sprintf("%d order rows joined", countLines(named))
 			},
