@@ -443,9 +443,22 @@ func (g *snapshotGate) hold(rng *rand.Rand, left int) {
 	g.px.HoldAfter(half/8 + rng.Int64N(max(half-half/8, 1)))
 }
 
+// await waits for a run to reach its hold (or, if it never does, to
+// complete the snapshot: done), and then up to 5 s for the sink to show
+// that the run wrote something (wrote): what the run read before the hold
+// is on its way to the sink, unless the source holds an unfinished batch.
+func (g *snapshotGate) await(t *testing.T, dir string, done, wrote func() bool) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, "a run to reach its hold in the snapshot", dir, func() bool {
+		return g.px.Held() || done()
+	})
+	for deadline := time.Now().Add(5 * time.Second); !wrote() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // killDuringSnapshot starts runs one after another, each SIGKILLed while
-// the gate holds it (after a random pause in which it writes what it has
-// read) until s.kills of them were killed before the snapshot was
+// the gate holds it (once it wrote something, after a random pause) until s.kills of them were killed before the snapshot was
 // complete, the snapshot is complete, or s.tries runs were made. It logs
 // how many kills landed during the snapshot and fails the test when none
 // did.
@@ -453,11 +466,10 @@ func (r *crashRun) killDuringSnapshot(s snapshotKills) {
 	r.t.Helper()
 	during := 0
 	for i := 0; i < s.tries && during < s.kills && !s.done(); i++ {
-		s.gate.hold(r.rng, s.left())
+		left := s.left()
+		s.gate.hold(r.rng, left)
 		cmd := r.start()
-		waitFor(r.t, 2*time.Minute, "a run to reach its hold in the snapshot", r.dir, func() bool {
-			return s.gate.px.Held() || s.done()
-		})
+		s.gate.await(r.t, r.dir, s.done, func() bool { return s.left() < left })
 		r.pause(0, 300*time.Millisecond)
 		landed := !s.done()
 		kill(cmd)

@@ -35,15 +35,16 @@ func TestPostgresCrashRecovery(t *testing.T) {
 	t.Logf("seed rows %d; kills: %d during snapshot, %d during streaming", seedRows, snapKills, streamKills)
 
 	// Phase 1: kills during the snapshot (no writes yet).
+	lines := &lineWatch{path: out}
 	r.killDuringSnapshot(snapshotKills{
 		kills: snapKills, tries: snapKills * 4, gate: gate,
 		// Lines, re-deliveries included: left is at most what is left.
-		left: func() int { return total - countLines(out) },
+		left: func() int { return total - lines.count() },
 		done: func() bool {
 			b, _ := os.ReadFile(out)
 			return strings.Contains(string(b), `"snapshot":"last"`)
 		},
-		progress: func() string { return fmt.Sprintf("%d lines of %d rows", countLines(out), total) },
+		progress: func() string { return fmt.Sprintf("%d lines of %d rows", lines.count(), total) },
 	})
 
 	// The snapshot completes before the workload starts. On a loaded
@@ -70,8 +71,8 @@ func TestPostgresCrashRecovery(t *testing.T) {
 	// Final run: catch up to a marker committed after the workload.
 	commitMarker(t, db)
 	r.finalRun(3*time.Minute, "the marker", func() bool { return markerSeen(out) })
-	lines := checkReplay(t, db, out, "output")
-	t.Logf("%d output lines verified", lines)
+	n := checkReplay(t, db, out, "output")
+	t.Logf("%d output lines verified", n)
 }
 
 // markerSeen reports whether the marker row arrived as a streamed insert. A

@@ -34,8 +34,9 @@ func TestServeCrashRecovery(t *testing.T) {
 	}
 	ctx := context.Background()
 	dsn, db, total := newCrashDB(t, seedRows)
+	gate, gated := newSnapshotGate(t, dsn, "acct", "item", "link", "marker")
 	target := newPGTarget(t)
-	src, err := url.Parse(dsn)
+	src, err := url.Parse(gated)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,35 +121,34 @@ func TestServeCrashRecovery(t *testing.T) {
 		return n
 	}
 
-	// The connectors are created on the first server.
+	// The connectors are created on the first server. Phase 1: kills
+	// during the snapshot, each while the gate holds the snapshot
+	// (killDuringSnapshot's way, with the server in place of a run).
+	rng := newCrashRun(t, dir, "")
+	gate.hold(rng.rng, total)
 	s := startServe(t, dir, nil, args...)
 	s.expect(t, "PUT", "/connectors/pg/config", body(pgConfig), 201)
 	s.expect(t, "PUT", "/connectors/jdbc/config", body(jdbcConfig), 201)
 	s.expect(t, "PUT", "/connectors/idle/config", `{"connector.class":"io.debezium.connector.jdbc.JdbcSinkConnector","connection.url":"jdbc:postgresql://`+tgt.Host+tgt.Path+`","connection.username":"postgres","topics":"crash.public.acct","insert.mode":"upsert","table.name.format":"idle_copy"}`, 201)
 	s.expect(t, "PUT", "/connectors/idle/stop", "", 204)
 	back(s)
-
-	// Phase 1: kills during the snapshot.
-	rng := newCrashRun(t, dir, "")
-	during := 0
+	during, prev := 0, 0
 	for i := 0; i < snapKills*4 && during < snapKills; i++ {
 		if i > 0 {
+			if prev = count(); prev >= total {
+				break
+			}
+			gate.hold(rng.rng, total-prev)
 			s = startServe(t, dir, nil, args...)
 			back(s)
 		}
-		prev := count()
-		if prev >= total {
-			break
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for count() <= prev && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		rng.pause(0, 150*time.Millisecond)
+		gate.await(t, dir, func() bool { return count() >= total }, func() bool { return count() > prev })
+		rng.pause(0, 300*time.Millisecond)
 		if count() < total {
 			during++
 		}
 		s.killServe()
+		gate.px.Release()
 	}
 	t.Logf("%d kills landed during the snapshot (%d of %d rows)", during, count(), total)
 	if during == 0 {

@@ -182,10 +182,11 @@ engine:
 
 	// Phase 1: kills during the snapshot (no writes: see the test's doc).
 	{
+		lines := &lineWatch{path: raw}
 		r.killDuringSnapshot(snapshotKills{
 			kills: snapKills, tries: snapKills * 4, gate: gate,
 			// Lines, re-deliveries included: left is at most what is left.
-			left: func() int { return customers + seedOrders + seedShipments - countLines(raw) },
+			left: func() int { return customers + seedOrders + seedShipments - lines.count() },
 			done: func() bool { return fileHas(raw, `"snapshot":"last"`) },
 			progress: func() string {
 				return fmt.Sprintf("%d order rows joined", countLines(named))
