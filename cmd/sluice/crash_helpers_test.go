@@ -327,22 +327,6 @@ func (r *crashRun) randomMoment(lo, spread time.Duration) func() {
 	return func() { r.pause(lo, spread) }
 }
 
-// randomMomentBefore is randomMoment cut short by a point of the run's
-// progress: arm is called when the moment starts (right after the run
-// started) and returns the condition that ends it early, polled every 5 ms.
-// The moment stays random, and on a machine fast or idle enough to finish
-// the snapshot before it still comes during the snapshot (a test whose
-// kills all come too late proves nothing and fails).
-func (r *crashRun) randomMomentBefore(lo, spread time.Duration, arm func() (reached func() bool)) func() {
-	return func() {
-		reached := arm()
-		at := time.Now().Add(lo + time.Duration(r.rng.Int64N(int64(spread))))
-		for time.Now().Before(at) && !reached() {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-}
-
 // lineWatch counts the lines of a file that only grows, reading only what
 // was appended since its last count: cheap enough to poll every few
 // milliseconds.

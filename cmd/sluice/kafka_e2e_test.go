@@ -319,7 +319,9 @@ sources:
     topics: [%[3]s]
     group_id: %[4]s
     instance_id: %[4]s-1
+    client_id: %[4]s
     batch_size: 200
+    fetch_max_bytes: 16384
 sinks:
   out:
     type: file
@@ -330,16 +332,41 @@ engine:
   max_inflight: 4
 `, dir, brokers, topic, name, out))
 	r := newCrashRun(t, dir, p)
+	// The broker throttles the runs (a consumer_byte_rate quota on their
+	// client id, and fetches of 16 KiB), so no run can read the whole topic
+	// before its kill, however late the test gets to look. The quota lets
+	// about ten seconds' worth through before it throttles (the broker's
+	// quota window), a quarter of the topic as stored; after that a run
+	// reads little more than one fetch in the second before its kill.
+	dirs, err := adm.DescribeAllLogDirs(context.Background(), kadm.TopicsSet{topic: {0: {}, 1: {}, 2: {}}})
+	if err != nil {
+		t.Fatalf("describe log dirs: %v", err)
+	}
+	var size int64
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		if d.Err != nil {
+			t.Fatalf("describe log dir %s: %v", d.Dir, d.Err)
+		}
+		size += d.Size()
+	})
+	quota := func(op kadm.AlterClientQuotaOp) {
+		t.Helper()
+		res, err := adm.AlterClientQuotas(context.Background(), []kadm.AlterClientQuotaEntry{{
+			Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &name}},
+			Ops:    []kadm.AlterClientQuotaOp{op},
+		}})
+		if err == nil && len(res) == 1 {
+			err = res[0].Err
+		}
+		if err != nil {
+			t.Fatalf("client quota %+v: %v", op, err)
+		}
+	}
+	quota(kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Value: float64(size / 40)}) // a whole number of bytes
 	kills := 0
 	for i := 0; i < 10 && kills < 3; i++ {
 		cmd := r.start()
-		// A random kill moment, but before this run has written half of
-		// what is left: an idle machine can read the whole topic sooner.
-		r.randomMomentBefore(200*time.Millisecond, 600*time.Millisecond, func() func() bool {
-			w := &lineWatch{path: out}
-			target := w.count() + 1 + r.rng.IntN(max(2, n-w.count())/2)
-			return func() bool { return w.count() >= target }
-		})()
+		r.pause(200*time.Millisecond, 600*time.Millisecond) // a random moment, not synchronisation
 		if got := len(ids(t, out)); got > 0 && got < n {
 			kills++
 		}
@@ -348,6 +375,7 @@ engine:
 	if kills == 0 {
 		t.Fatalf("no kill landed while the file was filling; the test proves nothing (see %s/stderr.log)", dir)
 	}
+	quota(kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Remove: true})
 	cmd := r.start()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
