@@ -349,6 +349,9 @@ engine:
 		}
 		size += d.Size()
 	})
+	if size < n {
+		t.Fatalf("describe log dirs: the topic's %d messages take %d bytes", n, size)
+	}
 	quota := func(op kadm.AlterClientQuotaOp) {
 		t.Helper()
 		res, err := adm.AlterClientQuotas(context.Background(), []kadm.AlterClientQuotaEntry{{
