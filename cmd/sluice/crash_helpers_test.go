@@ -422,9 +422,13 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 // snapshot (left is every row) is therefore certainly held before its
 // end; later runs nearly always are, and one that is not completes the
 // snapshot, which ends the kills.
+//
+// The hold comes after 32 KiB at least, past the connections' start-up
+// (authentication, the catalog's queries), so a run is held in its
+// snapshot, not before it (a snapshot of a few rows left may end first).
 func (g *snapshotGate) hold(rng *rand.Rand, left int) {
 	half := g.bytes * int64(left) / int64(max(g.rows, 1)) / 2
-	g.px.HoldAfter(half/8 + rng.Int64N(max(half-half/8, 1)))
+	g.px.HoldAfter(max(half/8+rng.Int64N(max(half-half/8, 1)), 32<<10))
 }
 
 // await waits for a run to reach its hold (or, if it never does, to
