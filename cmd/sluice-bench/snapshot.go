@@ -96,31 +96,16 @@ func (b *bench) snapshot() error {
 		return nil
 	}
 
-	if err := dropSlot(b.ctx, b.conn, snapSlot); err != nil {
-		return err
-	}
 	defer dropSlot(context.Background(), b.conn, snapSlot)
-	if err := b.checkpoint(); err != nil {
-		return err
-	}
 	args, err := b.profileArgs("snapshot")
 	if err != nil {
 		return err
 	}
-	r, err := b.startSluice("snapshot", "initial", snapSlot, args...)
+	r, d, err := b.timedSnapshot("snapshot", fileSink, args...)
 	if err != nil {
 		return err
 	}
 	defer b.remove(r)
-	seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 2_000), r.c)
-	if err != nil {
-		r.c.kill()
-		return r.failed(err)
-	}
-	d := seen.Sub(r.c.started)
-	if err := r.stop(); err != nil {
-		return err
-	}
 	b.checkLines(r.out, int64(b.p.Rows))
 	rate := rows / d.Seconds()
 	rss := float64(r.c.maxRSS())
@@ -174,31 +159,44 @@ func (b *bench) snapshot() error {
 	return nil
 }
 
-// snapshotWithoutFsync runs the snapshot again into a file sink with fsync
-// off and returns its rate, timed as the main run is (start to last line).
-func (b *bench) snapshotWithoutFsync(rows float64) (float64, error) {
+// timedSnapshot runs a snapshot of the product table on a fresh slot into
+// sinks and stops sluice once every row is in r.out; d is the time from
+// sluice's start to the last line. The caller removes r.
+func (b *bench) timedSnapshot(name string, sinks func(*sluiceRun) string, args ...string) (r *sluiceRun, d time.Duration, err error) {
 	if err := dropSlot(b.ctx, b.conn, snapSlot); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	if err := b.checkpoint(); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	r, err := b.startSluiceInto("snapshot-nofsync", "initial", snapSlot, func(r *sluiceRun) string {
+	r, err = b.startSluiceInto(name, "initial", snapSlot, sinks, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 2_000), r.c)
+	if err != nil {
+		r.c.kill()
+		err = r.failed(err) // with the log's tail, before the log goes
+		b.remove(r)
+		return nil, 0, err
+	}
+	if err := r.stop(); err != nil {
+		b.remove(r)
+		return nil, 0, err
+	}
+	return r, seen.Sub(r.c.started), nil
+}
+
+// snapshotWithoutFsync runs the snapshot again into a file sink with fsync
+// off and returns its rate.
+func (b *bench) snapshotWithoutFsync(rows float64) (float64, error) {
+	r, d, err := b.timedSnapshot("snapshot-nofsync", func(r *sluiceRun) string {
 		return fileSink(r) + "    fsync: false\n"
 	})
 	if err != nil {
 		return 0, err
 	}
-	defer b.remove(r)
-	seen, err := waitLines(b.ctx, r.out, int64(b.p.Rows), pollPeriod, b.deadline(b.p.Rows, 2_000), r.c)
-	if err != nil {
-		r.c.kill()
-		return 0, r.failed(err)
-	}
-	d := seen.Sub(r.c.started)
-	if err := r.stop(); err != nil {
-		return 0, err
-	}
+	b.remove(r)
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot, fsync off: %.0f rows/s (%s)\n", rows/d.Seconds(), d.Round(time.Millisecond))
 	return rows / d.Seconds(), nil
 }

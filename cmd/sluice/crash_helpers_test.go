@@ -446,8 +446,9 @@ func (g *snapshotGate) await(t *testing.T, dir string, done, wrote func() bool) 
 }
 
 // killDuringSnapshot starts runs one after another, each SIGKILLed while
-// the gate holds it (once it wrote something, after a random pause) until s.kills of them were killed before the snapshot was
-// complete, the snapshot is complete, or s.tries runs were made. It logs
+// the gate holds it (once it wrote something, after a random pause),
+// until s.kills of them were killed before the snapshot was complete, the
+// snapshot is complete, or s.tries runs were made. It logs
 // how many kills landed during the snapshot and fails the test when none
 // did.
 func (r *crashRun) killDuringSnapshot(s snapshotKills) {

@@ -69,6 +69,7 @@ func (p *Proxy) HoldAfter(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.hold, p.mu.budget, p.mu.held = true, max(n, 0), false
+	p.released.Broadcast() // a reply held by an earlier hold may go on
 }
 
 // Held reports whether the hold set by the last HoldAfter holds a reply
