@@ -105,6 +105,14 @@ func EmitReleasing(ctx context.Context, e Emitter, events []event.Event, checkpo
 // acknowledgement. A sink that keeps encoded bytes (copies) keeps nothing
 // of the event. A wrapper reports what the sink it wraps reports, and
 // false when it keeps anything itself.
+//
+// A Processor may implement it too: true when Process keeps nothing of
+// its inputs or of its outputs once it returned — no event, Value, slice
+// or string reachable from them, not even a substring, also not as a
+// cache's key — and it has no operator state. Its outputs may share its
+// inputs' images (the engine delivers them under the input batch's
+// acknowledgement). Only then may the engine release a batch that passed
+// through it.
 type KeepsNoEvents interface {
 	KeepsNoEvents() bool
 }

@@ -49,15 +49,19 @@
 // ticket and calls it from the ticket's last ack, exactly once, or never.
 // It is kept only when the run can prove that nothing reads an event once
 // every sink acknowledged it (canRelease, fixed when the run is built):
-//   - no processors: a processor's derived events may share their inputs'
-//     images, and a stateful one keeps values in its state;
+//   - every processor is stateless (no ProcessorNode.State) and declares
+//     component.KeepsNoEvents: nothing of its inputs or outputs is kept
+//     once the Process that received them returned. Its outputs may share
+//     its inputs' images: they are the batch's own deliveries, under the
+//     batch's ticket, so the sinks' acknowledgements cover them too;
 //   - every sink declares component.KeepsNoEvents: nothing of an event is
 //     kept once the Write or WriteBuffered that received it returned.
 //
 // Then the readers of a batch's events are: the emit call (the
-// EmitObserver, which keeps nothing, and the routing), and each sink
-// runner that received a delivery, up to the acknowledgement of that
-// delivery. The ticket's pending count holds one for emit and one per
+// EmitObserver, which keeps nothing, the routing, and the processors,
+// which run inside the emit: see group.dispatch; a processor's dead letter
+// is written before the emit returns, with copies), and each sink runner
+// that received a delivery, up to the acknowledgement of that delivery. The ticket's pending count holds one for emit and one per
 // delivery, so it reaches 0 once, after emit is done and after the last
 // sink's acknowledgement; the atomic decrement orders every reader before
 // the release (the race detector sees the same edge). A sink runner

@@ -125,7 +125,7 @@ func (k *relFlushSink) Flush(ctx context.Context) error { return k.fs.Flush(ctx)
 
 // runRelease runs a relSource into sinks (with the processors procs) and
 // returns the source, the store and a stop function that checks Run's
-// result.
+// result. The sinks take the last processor's outputs.
 func runRelease(t *testing.T, procs []ProcessorNode, sinks ...component.Sink) (*relSource, *memStore, func()) {
 	t.Helper()
 	src := &relSource{schema: schema("a.public.t"), next: make(chan int64), emitted: make(chan int64, 10)}
@@ -138,7 +138,7 @@ func runRelease(t *testing.T, procs []ProcessorNode, sinks ...component.Sink) (*
 	}
 	in := "a"
 	if len(procs) > 0 {
-		in = procs[0].Name
+		in = procs[len(procs)-1].Name
 	}
 	for i, s := range sinks {
 		p.Sinks = append(p.Sinks, SinkNode{Name: "s" + strconv.Itoa(i), Sink: s, Inputs: []string{in}})
@@ -183,14 +183,28 @@ func TestReleaseAfterLastSinkAck(t *testing.T) {
 // with a processor, nothing is ever released.
 func TestReleaseNeverWithoutProof(t *testing.T) {
 	cases := map[string]struct {
-		procs []ProcessorNode
-		sinks func() []component.Sink
+		procs   []ProcessorNode
+		sinks   func() []component.Sink
+		derives bool // the sink reads a relProc's outputs
 	}{
 		"a sink without KeepsNoEvents": {sinks: func() []component.Sink { return []component.Sink{&relSink{}, &memSink{}} }},
 		"a sink that keeps events":     {sinks: func() []component.Sink { return []component.Sink{&relSink{keeps: true}} }},
-		"a processor": {
+		"a processor without KeepsNoEvents": {
 			procs: []ProcessorNode{{Name: "p", Processor: &keepProc{}, Inputs: []string{"a"}}},
 			sinks: func() []component.Sink { return []component.Sink{&relSink{}} },
+		},
+		"a processor that keeps events": {
+			procs:   []ProcessorNode{{Name: "p", Processor: &relProc{keeps: true}, Inputs: []string{"a"}}},
+			sinks:   func() []component.Sink { return []component.Sink{&relSink{}} },
+			derives: true,
+		},
+		"a processor that keeps nothing, before another that does not say": {
+			procs: []ProcessorNode{
+				{Name: "p", Processor: &relProc{}, Inputs: []string{"a"}},
+				{Name: "q", Processor: &keepProc{}, Inputs: []string{"p"}},
+			},
+			sinks:   func() []component.Sink { return []component.Sink{&relSink{}} },
+			derives: true,
 		},
 	}
 	for name, c := range cases {
@@ -206,7 +220,11 @@ func TestReleaseNeverWithoutProof(t *testing.T) {
 			if got := src.releasedIDs(); len(got) != 0 {
 				t.Fatalf("released %v", got)
 			}
-			if got, want := sinks[0].(*relSink).lines(), []string{"1:row-1", "2:row-2", "3:row-3"}; !slices.Equal(got, want) {
+			want := []string{"1:row-1", "2:row-2", "3:row-3"}
+			if c.derives {
+				want = []string{"1:row-1", "101:row-1", "2:row-2", "102:row-2", "3:row-3", "103:row-3"}
+			}
+			if got := sinks[0].(*relSink).lines(); !slices.Equal(got, want) {
 				t.Fatalf("sink read %q, want %q", got, want)
 			}
 		})
@@ -262,5 +280,70 @@ func TestReleaseNeverAfterFailedWrite(t *testing.T) {
 	}
 	if got := src.releasedIDs(); len(got) != 0 {
 		t.Fatalf("released %v after a failed write", got)
+	}
+}
+
+// relProc passes each input on and derives one more event from it, id+100
+// with the input's string (the derived image shares the input's text, as
+// a map's copied column does). It declares KeepsNoEvents unless keeps is
+// set.
+type relProc struct{ keeps bool }
+
+func (p *relProc) KeepsNoEvents() bool { return !p.keeps }
+func (p *relProc) Process(_ context.Context, in, out []event.Event) ([]event.Event, error) {
+	for _, e := range in {
+		d := e
+		d.After = []event.Value{event.Int(e.After[0].AsInt() + 100), e.After[1]}
+		out = append(out, e, d)
+	}
+	return out, nil
+}
+func (p *relProc) Close() error { return nil }
+
+// A batch that passed through stateless processors that keep nothing is
+// released once, only after the sink acknowledged the processors' outputs
+// (the inputs and the events derived from them, which share their text),
+// and the sink read every one intact.
+func TestReleaseThroughProcessorsThatKeepNothing(t *testing.T) {
+	slow := &relSink{gate: make(chan error)}
+	procs := []ProcessorNode{
+		{Name: "p", Processor: &relProc{}, Inputs: []string{"a"}},
+		{Name: "q", Processor: &relProc{}, Inputs: []string{"p"}},
+	}
+	src, st, stop := runRelease(t, procs, slow)
+	if !canRelease(&Pipeline{Processors: procs, Sinks: []SinkNode{{Sink: slow}}}) {
+		t.Fatal("canRelease is false for stateless processors that keep nothing")
+	}
+	src.next <- 1
+	<-src.emitted
+	if got := src.releasedIDs(); len(got) != 0 {
+		t.Fatalf("released %v before the sink wrote the batch", got)
+	}
+	slow.gate <- nil
+	waitFor(t, "checkpoint 1", func() bool { return checkpoint(st) == "1" })
+	waitFor(t, "the release", func() bool { return len(src.releasedIDs()) == 1 })
+	src.next <- 2
+	<-src.emitted
+	slow.gate <- nil
+	waitFor(t, "checkpoint 2", func() bool { return checkpoint(st) == "2" })
+	stop()
+	if got, want := src.releasedIDs(), []int64{1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("released %v, want %v (each once)", got, want)
+	}
+	want := []string{"1:row-1", "101:row-1", "101:row-1", "201:row-1", "2:row-2", "102:row-2", "102:row-2", "202:row-2"}
+	if got := slow.lines(); !slices.Equal(got, want) {
+		t.Fatalf("sink read %q, want %q", got, want)
+	}
+}
+
+// A stateful processor keeps values in its state: no release, even when
+// it declares KeepsNoEvents.
+func TestCanReleaseStatefulProcessor(t *testing.T) {
+	sinks := []SinkNode{{Sink: &relSink{}}}
+	if !canRelease(&Pipeline{Processors: []ProcessorNode{{Processor: &relProc{}}}, Sinks: sinks}) {
+		t.Fatal("canRelease is false for a stateless processor that keeps nothing")
+	}
+	if canRelease(&Pipeline{Processors: []ProcessorNode{{Processor: &relProc{}, State: &countState{}}}, Sinks: sinks}) {
+		t.Fatal("canRelease is true with a stateful processor")
 	}
 }

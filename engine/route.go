@@ -88,16 +88,25 @@ func (r *Runner) build() error {
 
 // canRelease reports whether the engine may release a source's batches
 // (component.ReleasingEmitter) once every sink acknowledged them: only
-// when nothing but the sinks reads an event after it is emitted — no
-// processor (a processor's derived events may share its inputs' images and
-// outlive them in its state), and every sink declares that it keeps
-// nothing of an event after the write that received it
-// (component.KeepsNoEvents). Dead-letter sinks need not: a dead-letter
-// record holds copies (see deadLetters.wrap), written before the sink's
+// when nothing but the processors, inside the emit, and the sinks read an
+// event after it is emitted. Every processor must be stateless (a stateful
+// one keeps values in its state) and declare component.KeepsNoEvents (its
+// derived events may share its inputs' images, which is safe: they are
+// delivered under the same ticket; but a cache keyed by a value's string
+// would outlive the batch). Every sink must declare that it keeps nothing
+// of an event after the write that received it (component.KeepsNoEvents).
+// Dead-letter sinks need not: a dead-letter record holds copies (see
+// deadLetters.wrap), written before the processor's Process or the sink's
 // write returns.
 func canRelease(p *Pipeline) bool {
-	if len(p.Processors) > 0 {
-		return false
+	for _, n := range p.Processors {
+		if n.State != nil {
+			return false
+		}
+		k, ok := n.Processor.(component.KeepsNoEvents)
+		if !ok || !k.KeepsNoEvents() {
+			return false
+		}
 	}
 	for _, n := range p.Sinks {
 		k, ok := n.Sink.(component.KeepsNoEvents)

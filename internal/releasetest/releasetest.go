@@ -129,7 +129,7 @@ func (Store) Checkpoint(string) ([]byte, error) { return nil, nil }
 func (Store) SetCheckpoint(string, []byte) error { return nil }
 
 // Run runs the engine with a Source of batches×rows rows of schema into
-// sink alone (no processor, so the engine may release the batches) and
+// sink alone (no processor: the engine may release the batches) and
 // fails t unless the run ends cleanly with every batch released. The
 // caller then compares sink's output with the rows of Events.
 func Run(t testing.TB, sink component.Sink, schema *event.Schema, batches, rows int) *Source {
@@ -142,11 +142,26 @@ func Run(t testing.TB, sink component.Sink, schema *event.Schema, batches, rows 
 // RunSource is Run with a Source of the caller's (for its Keys).
 func RunSource(t testing.TB, sink component.Sink, src *Source) {
 	t.Helper()
+	RunThrough(t, sink, src, nil)
+}
+
+// RunThrough is RunSource with processors between the source and the
+// sink, each taking the one before it (the first the source), the sink
+// the last: they must let the engine release the batches (stateless, and
+// component.KeepsNoEvents).
+func RunThrough(t testing.TB, sink component.Sink, src *Source, procs []engine.ProcessorNode) {
+	t.Helper()
 	batches := src.Batches
+	in := "s"
+	for i := range procs {
+		procs[i].Inputs = []string{in}
+		in = procs[i].Name
+	}
 	p := &engine.Pipeline{
-		Sources: []engine.SourceNode{{Name: "s", Source: src}},
-		Sinks:   []engine.SinkNode{{Name: "out", Sink: sink, Inputs: []string{"s"}}},
-		Store:   Store{},
+		Sources:    []engine.SourceNode{{Name: "s", Source: src}},
+		Processors: procs,
+		Sinks:      []engine.SinkNode{{Name: "out", Sink: sink, Inputs: []string{in}}},
+		Store:      Store{},
 	}
 	if err := engine.Run(context.Background(), p); err != nil {
 		t.Fatal(err)

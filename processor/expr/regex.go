@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 
 	exprlang "github.com/expr-lang/expr"
@@ -37,7 +38,10 @@ func compiledRegex(pattern string) (*regexp.Regexp, error) {
 	if regexCache.m == nil || len(regexCache.m) >= regexCacheMax {
 		regexCache.m = map[string]*regexp.Regexp{}
 	}
-	regexCache.m[pattern] = re
+	// The key is a copy: a pattern read from a column aliases the batch's
+	// memory, which a source may recycle once the batch is written
+	// (component.KeepsNoEvents), and a map's keys must not change.
+	regexCache.m[strings.Clone(pattern)] = re
 	return re, nil
 }
 

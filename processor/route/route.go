@@ -273,7 +273,16 @@ type routed struct {
 	err error
 }
 
-var _ component.Processor = (*Route)(nil)
+var (
+	_ component.Processor     = (*Route)(nil)
+	_ component.KeepsNoEvents = (*Route)(nil)
+)
+
+// KeepsNoEvents implements component.KeepsNoEvents, so that a source may
+// recycle a batch that passed through a route: outputs are the inputs
+// under another schema; the cache is keyed by *event.Schema, and the new
+// names are rendered from schema metadata, never from a row.
+func (r *Route) KeepsNoEvents() bool { return true }
 
 // maxSchemas bounds the cache; past it the cache starts afresh.
 const maxSchemas = 1024

@@ -219,7 +219,16 @@ type converted struct {
 	err error
 }
 
-var _ component.Processor = (*Converter)(nil)
+var (
+	_ component.Processor     = (*Converter)(nil)
+	_ component.KeepsNoEvents = (*Converter)(nil)
+)
+
+// KeepsNoEvents implements component.KeepsNoEvents, so that a source may
+// recycle a batch that passed through the converter: converted images are
+// copies with the new value in place; the cache is keyed by
+// *event.Schema; record errors are formatted when they happen.
+func (c *Converter) KeepsNoEvents() bool { return true }
 
 // New returns a converter for cfg (validated afresh, on a copy).
 func New(cfg *Config) (*Converter, error) {

@@ -176,7 +176,19 @@ type Unwrap struct {
 	buf     []byte
 }
 
-var _ component.Processor = (*Unwrap)(nil)
+var (
+	_ component.Processor     = (*Unwrap)(nil)
+	_ component.KeepsNoEvents = (*Unwrap)(nil)
+)
+
+// KeepsNoEvents implements component.KeepsNoEvents, so that a source may
+// recycle a batch that passed through unwrap. Audit (keep it true when
+// changing Process): outputs share the inputs' images or extend copies of
+// them; added columns are new values (json.Unmarshal's strings); the
+// source block is rendered into u.buf, bytes of the processor's own; the
+// output schemas are cached per *event.Schema; record errors are
+// formatted when they happen.
+func (u *Unwrap) KeepsNoEvents() bool { return true }
 
 // maxSchemas bounds the schema cache; past it the cache starts afresh.
 const maxSchemas = 1024

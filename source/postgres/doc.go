@@ -22,9 +22,10 @@
 //     otherwise read every value again at Emit. Each batch's COPY text,
 //     events and value slabs come from a bounded free list (batchPool,
 //     batchmem.go) and return to it when the engine releases the batch
-//     (component.ReleasingEmitter: in a pipeline without processors whose
-//     sinks all keep nothing of an event, once every sink acknowledged
-//     it); elsewhere they are the garbage collector's.
+//     (component.ReleasingEmitter: in a pipeline whose processors, if
+//     any, are stateless, and whose processors and sinks all keep nothing
+//     of an event, once every sink acknowledged it); elsewhere they are
+//     the garbage collector's.
 //     Streaming then starts at the slot's consistent point: the snapshot
 //     and the stream neither overlap nor leave a gap.
 //   - Tables without a primary key (or replica identity index) are read by

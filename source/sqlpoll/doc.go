@@ -178,11 +178,11 @@
 // rows: a batch's rows are garbage as soon as the sinks have written it,
 // not when the page's last batch is written. In the incrementing modes a
 // page's memory (its text chunks, row slabs and event batches) is
-// recycled instead, when the engine can release batches (no processor,
-// sinks that keep no events: component.ReleasingEmitter): once every batch
-// of the page is released it goes to a bounded free list (about 13 MB at
-// most, emptied each time a poll has caught up) and the next pages are cut
-// from it, so a catch-up of millions of rows leaves the garbage collector
+// recycled instead, when the engine can release batches (stateless
+// processors and sinks that keep no events: component.ReleasingEmitter):
+// once every batch of the page is released it goes to a bounded free list
+// (about 13 MB at most, emptied each time a poll has caught up) and the
+// next pages are cut from it, so a catch-up of millions of rows leaves the garbage collector
 // little to do (mem.go). When an Emit fails
 // the read under way is cancelled and the Emit's error is the poll's; when
 // the read fails, the poll still waits for the pending Emit, and the

@@ -15,10 +15,10 @@ import (
 // event slices of its batches. That is a pageMem. The page's batches go to
 // the engine with a release function each; once the engine has released
 // all of them (every sink acknowledged them and nothing reads them any
-// more: no processor on the pipeline, every sink declares
-// component.KeepsNoEvents), the page's memory goes to a bounded free list
-// and the next pages are cut from it, instead of the garbage collector
-// finding a page's worth of garbage every page. In a profile of the
+// more: every processor on the pipeline is stateless and, like every
+// sink, declares component.KeepsNoEvents), the page's memory goes to a
+// bounded free list and the next pages are cut from it, instead of the
+// garbage collector finding a page's worth of garbage every page. In a profile of the
 // benchmark's poll phase (PostgreSQL, 1,000,000 rows into a file), the
 // collector's marking and write barriers were a fifth of sluice's CPU.
 //
