@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -136,6 +137,12 @@ func (b *bench) snapshot() error {
 	if err != nil {
 		return err
 	}
+	// The same snapshot through a filter and a map (fsync on), the usual
+	// shape of a pipeline that reshapes rows: what the processors cost.
+	pr, err := b.snapshotThroughProcessors(rows)
+	if err != nil {
+		return err
+	}
 	if err := timeCopy(); err != nil {
 		return err
 	}
@@ -152,6 +159,10 @@ func (b *bench) snapshot() error {
 	b.rep.addTarget(sec, "snapshot.ratio", "sluice / psql COPY", ratio, "×", "≥ 0.80×", ratio >= 0.8)
 	b.rep.add(sec, "snapshot.nofsync.rows_per_s", "sluice rows/s with the file sink's fsync off (the pipeline's own pace)", paced, "rows/s")
 	b.rep.add(sec, "snapshot.nofsync.ratio", "sluice with fsync off / psql COPY", paced/(rows/slices.Min(copyTimes).Seconds()), "×")
+	b.rep.add(sec, "snapshot.procs.rows_per_s", "sluice rows/s through a filter and a map (fsync on)", pr.rate, "rows/s")
+	b.rep.add(sec, "snapshot.procs.ratio", "sluice through a filter and a map / without them", pr.rate/rate, "×")
+	b.rep.add(sec, "snapshot.procs.cpu_us_per_row", "sluice CPU (user+sys) per row through a filter and a map", pr.cpuPerRow, "µs")
+	b.rep.add(sec, "snapshot.procs.rss_mb", "sluice peak RSS through a filter and a map", pr.rss/1e6, "MB")
 	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.add(sec, "snapshot.sluice.cpu_us_per_row", "sluice CPU (user+sys) per row", float64(r.c.cpu().Microseconds())/rows, "µs")
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
@@ -199,6 +210,46 @@ func (b *bench) snapshotWithoutFsync(rows float64) (float64, error) {
 	b.remove(r)
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot, fsync off: %.0f rows/s (%s)\n", rows/d.Seconds(), d.Round(time.Millisecond))
 	return rows / d.Seconds(), nil
+}
+
+// procsYAML is the snapshot's pipeline with a filter that keeps every
+// row and a map that adds one column and drops another, between the
+// source and the file sink.
+const procsYAML = `processors:
+  keep:
+    type: filter
+    inputs: [src]
+    condition: quantity >= 0 && price >= 0
+  shape:
+    type: map
+    inputs: [keep]
+    set:
+      label: upper(color) + ' ' + name
+    drop: [internalId]
+`
+
+// procsRun is what snapshotThroughProcessors measured.
+type procsRun struct {
+	rate, cpuPerRow, rss float64
+}
+
+// snapshotThroughProcessors runs the snapshot again through a filter and
+// a map (procsYAML) into a file sink with fsync on.
+func (b *bench) snapshotThroughProcessors(rows float64) (procsRun, error) {
+	args, err := b.profileArgs("snapshot-processors")
+	if err != nil {
+		return procsRun{}, err
+	}
+	r, d, err := b.timedSnapshot("snapshot-processors", func(r *sluiceRun) string {
+		return strings.Replace(fileSink(r), "inputs: [src]", "inputs: [shape]", 1) + procsYAML
+	}, args...)
+	if err != nil {
+		return procsRun{}, err
+	}
+	b.remove(r)
+	pr := procsRun{rate: rows / d.Seconds(), cpuPerRow: float64(r.c.cpu().Microseconds()) / rows, rss: float64(r.c.maxRSS())}
+	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot through a filter and a map: %.0f rows/s (%s), %.2f µs of CPU a row\n", pr.rate, d.Round(time.Millisecond), pr.cpuPerRow)
+	return pr, nil
 }
 
 // durableWrite writes n bytes into a new file in dir, in 1 MiB pieces,
