@@ -84,23 +84,22 @@ type batchMem struct {
 	used  int // slabs handed out for the current batch
 }
 
-// events returns n zeroed events.
+// events returns n zeroed events (release zeroes a batch's events before
+// they are reused).
 func (m *batchMem) events(n int) []event.Event {
 	if cap(m.evs) < n {
 		m.evs = make([]event.Event, n)
 		return m.evs
 	}
-	evs := m.evs[:n]
-	clear(evs) // the events' fields are set one by one
-	return evs
+	return m.evs[:n]
 }
 
-// slab returns n zeroed values (decodeInto needs zero memory).
+// slab returns n zeroed values (decodeInto needs zero memory; release
+// zeroes a batch's slabs before they are reused).
 func (m *batchMem) slab(n int) []event.Value {
 	if m.used < len(m.slabs) && cap(m.slabs[m.used]) >= n {
 		s := m.slabs[m.used][:n]
 		m.used++
-		clear(s)
 		return s
 	}
 	s := make([]event.Value, n)
@@ -115,6 +114,12 @@ func (m *batchMem) slab(n int) []event.Value {
 
 // release hands the batch's memory back to the pool: the engine calls it
 // once every sink acknowledged the batch (component.ReleasingEmitter).
+//
+// The events and slabs are zeroed here, when they are released, not when
+// they are taken: memory waiting on the free list would otherwise point at
+// the old rows' text, and while the collector runs (a pipeline whose map
+// processor makes garbage of its own) it would follow every one of those
+// pointers on each cycle. Zeroed, the free list is a plain read for it.
 func (m *batchMem) release() {
 	p := m.pool
 	if p == nil {
@@ -123,6 +128,13 @@ func (m *batchMem) release() {
 	if m.text != nil {
 		p.putText(m.text)
 		m.text = nil
+	}
+	if len(p.mems) == cap(p.mems) {
+		return // the pool is full: the garbage collector's (a race only costs a zeroing)
+	}
+	clear(m.evs[:cap(m.evs)])
+	for _, s := range m.slabs[:m.used] {
+		clear(s[:cap(s)])
 	}
 	m.used = 0
 	select {

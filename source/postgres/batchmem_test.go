@@ -168,3 +168,44 @@ func BenchmarkCopyRowsRecycled(b *testing.B) {
 		m.release()
 	}
 }
+
+// A released batch goes to the pool zeroed: its events and every value of
+// its slabs (which would otherwise point at the old rows' text while they
+// wait on the free list), and the next batch decodes into that memory as
+// into fresh memory (checkRecycled). A batch released into a full pool is
+// left as it is, for the garbage collector.
+func TestReleaseZeroes(t *testing.T) {
+	p := newBatchPool()
+	m, evs, _, _, err := decodeRecycled(p, "1\tone\t{1,2}\t{a,b}\n2\ttwo\t{3}\t{c}\n", recycleTable())
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("decode: %d events, %v", len(evs), err)
+	}
+	m.release()
+	for i, e := range m.evs[:cap(m.evs)] {
+		if !reflect.ValueOf(e).IsZero() {
+			t.Fatalf("released event %d is not zero: %+v", i, e)
+		}
+	}
+	if len(m.slabs) == 0 {
+		t.Fatal("the batch used no slab")
+	}
+	for _, s := range m.slabs {
+		for i, v := range s[:cap(s)] {
+			if v != (event.Value{}) {
+				t.Fatalf("released value %d is not zero: %+v", i, v)
+			}
+		}
+	}
+	for len(p.mems) < cap(p.mems) {
+		p.mems <- &batchMem{pool: p}
+	}
+	m2, _, _, _, err := decodeRecycled(newBatchPool(), "3\tthree\t{4}\t{d}\n", recycleTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.pool = p
+	m2.release()
+	if m2.evs[0].After == nil {
+		t.Fatal("a batch released into a full pool was zeroed")
+	}
+}
