@@ -146,17 +146,17 @@ func runRelease(t *testing.T, procs []ProcessorNode, sinks ...component.Sink) (*
 	return src, st, runInBackground(t, p)
 }
 
-// A batch fanned out to two sinks is released once, only after the
-// second (slower) sink acknowledged it, and neither sink read a poisoned
-// value.
-func TestReleaseAfterLastSinkAck(t *testing.T) {
-	fast := &relSink{}
-	slow := &relSink{gate: make(chan error)}
-	src, st, stop := runRelease(t, nil, fast, slow)
-
+// twoGatedBatches emits batches 1 and 2 into a run whose sink slow holds
+// each write until its gate opens: batch 1 must not be released before
+// the gate opened (nor once written has returned, when set), then each
+// batch is released once, after its checkpoint. It stops the run.
+func twoGatedBatches(t *testing.T, src *relSource, st *memStore, slow *relSink, stop func(), written func()) {
+	t.Helper()
 	src.next <- 1
 	<-src.emitted
-	waitFor(t, "the fast sink's write", func() bool { return len(fast.lines()) == 1 })
+	if written != nil {
+		written()
+	}
 	if got := src.releasedIDs(); len(got) != 0 {
 		t.Fatalf("released %v while the slow sink had not written the batch", got)
 	}
@@ -171,6 +171,18 @@ func TestReleaseAfterLastSinkAck(t *testing.T) {
 	if got, want := src.releasedIDs(), []int64{1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("released %v, want %v (each once)", got, want)
 	}
+}
+
+// A batch fanned out to two sinks is released once, only after the
+// second (slower) sink acknowledged it, and neither sink read a poisoned
+// value.
+func TestReleaseAfterLastSinkAck(t *testing.T) {
+	fast := &relSink{}
+	slow := &relSink{gate: make(chan error)}
+	src, st, stop := runRelease(t, nil, fast, slow)
+	twoGatedBatches(t, src, st, slow, stop, func() {
+		waitFor(t, "the fast sink's write", func() bool { return len(fast.lines()) == 1 })
+	})
 	want := []string{"1:row-1", "2:row-2"}
 	for _, s := range []*relSink{fast, slow} {
 		if got := s.lines(); !slices.Equal(got, want) {
@@ -314,22 +326,7 @@ func TestReleaseThroughProcessorsThatKeepNothing(t *testing.T) {
 	if !canRelease(&Pipeline{Processors: procs, Sinks: []SinkNode{{Sink: slow}}}) {
 		t.Fatal("canRelease is false for stateless processors that keep nothing")
 	}
-	src.next <- 1
-	<-src.emitted
-	if got := src.releasedIDs(); len(got) != 0 {
-		t.Fatalf("released %v before the sink wrote the batch", got)
-	}
-	slow.gate <- nil
-	waitFor(t, "checkpoint 1", func() bool { return checkpoint(st) == "1" })
-	waitFor(t, "the release", func() bool { return len(src.releasedIDs()) == 1 })
-	src.next <- 2
-	<-src.emitted
-	slow.gate <- nil
-	waitFor(t, "checkpoint 2", func() bool { return checkpoint(st) == "2" })
-	stop()
-	if got, want := src.releasedIDs(), []int64{1, 2}; !slices.Equal(got, want) {
-		t.Fatalf("released %v, want %v (each once)", got, want)
-	}
+	twoGatedBatches(t, src, st, slow, stop, nil)
 	want := []string{"1:row-1", "101:row-1", "101:row-1", "201:row-1", "2:row-2", "102:row-2", "102:row-2", "202:row-2"}
 	if got := slow.lines(); !slices.Equal(got, want) {
 		t.Fatalf("sink read %q, want %q", got, want)
