@@ -69,7 +69,7 @@ func chain(t *testing.T) []engine.ProcessorNode {
 // gives for clean copies of the rows. It fails if a processor, or the
 // engine, let anything read an event after its release.
 func TestReleasedBatchesThroughProcessors(t *testing.T) {
-	for _, c := range []struct{ batches, rows, keys int }{{200, 3, 0}, {20, 2000, 0}, {30, 500, 700}} {
+	for _, c := range []struct{ batches, rows, keys int }{{200, 3, 0}, {10, 1000, 0}, {30, 200, 300}} {
 		path := filepath.Join(t.TempDir(), "out.jsonl")
 		cfg := file.Config{Path: path, Fsync: true, Options: format.DefaultOptions()}
 		sink, err := file.New(cfg)
