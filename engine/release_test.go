@@ -344,3 +344,75 @@ func TestCanReleaseStatefulProcessor(t *testing.T) {
 		t.Fatal("canRelease is true with a stateful processor")
 	}
 }
+
+// relMemProc is a relProc that is a ReleasingProcessor: it counts the
+// calls of each kind and the releases of its outputs.
+type relMemProc struct {
+	relProc
+	mu               sync.Mutex
+	plain, releasing int
+	released         []int // the releasing calls released, by number
+}
+
+func (p *relMemProc) ProcessReleasing(ctx context.Context, in, out []event.Event) ([]event.Event, func(), error) {
+	p.mu.Lock()
+	p.releasing++
+	n := p.releasing
+	p.mu.Unlock()
+	out, err := p.relProc.Process(ctx, in, out)
+	return out, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.released = append(p.released, n)
+	}, err
+}
+
+func (p *relMemProc) Process(ctx context.Context, in, out []event.Event) ([]event.Event, error) {
+	p.mu.Lock()
+	p.plain++
+	p.mu.Unlock()
+	return p.relProc.Process(ctx, in, out)
+}
+
+func (p *relMemProc) counts() (plain, releasing int, released []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.plain, p.releasing, slices.Clone(p.released)
+}
+
+// A ReleasingProcessor's outputs are released with the batch: once, only
+// after the sink acknowledged them; where the run cannot release batches
+// (a sink that keeps events), the engine calls Process instead.
+func TestReleaseProcessorOutputs(t *testing.T) {
+	proc := &relMemProc{}
+	slow := &relSink{gate: make(chan error)}
+	src, st, stop := runRelease(t, []ProcessorNode{{Name: "p", Processor: proc, Inputs: []string{"a"}}}, slow)
+	src.next <- 1
+	<-src.emitted
+	if _, releasing, released := proc.counts(); releasing != 1 || len(released) != 0 {
+		t.Fatalf("%d releasing calls, released %v before the sink wrote the batch", releasing, released)
+	}
+	slow.gate <- nil
+	waitFor(t, "checkpoint 1", func() bool { return checkpoint(st) == "1" })
+	waitFor(t, "the release", func() bool { _, _, r := proc.counts(); return len(r) == 1 })
+	src.next <- 2
+	<-src.emitted
+	slow.gate <- nil
+	waitFor(t, "checkpoint 2", func() bool { return checkpoint(st) == "2" })
+	stop()
+	if plain, releasing, released := proc.counts(); plain != 0 || releasing != 2 || !slices.Equal(released, []int{1, 2}) {
+		t.Fatalf("%d plain calls, %d releasing calls, released %v; want 0, 2, [1 2]", plain, releasing, released)
+	}
+
+	keeping := &relMemProc{}
+	src, st, stop = runRelease(t, []ProcessorNode{{Name: "p", Processor: keeping, Inputs: []string{"a"}}}, &relSink{keeps: true})
+	for id := int64(1); id <= 2; id++ {
+		src.next <- id
+		<-src.emitted
+	}
+	waitFor(t, "checkpoint 2", func() bool { return checkpoint(st) == "2" })
+	stop()
+	if plain, releasing, released := keeping.counts(); plain != 2 || releasing != 0 || len(released) != 0 {
+		t.Fatalf("with a sink that keeps events: %d plain calls, %d releasing calls, released %v; want 2, 0, none", plain, releasing, released)
+	}
+}
