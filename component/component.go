@@ -509,21 +509,6 @@ type Processor interface {
 	Close() error
 }
 
-// ReleasingProcessor is a Processor that recycles the memory of its
-// outputs (their images): ProcessReleasing is Process, and also returns a
-// function (nil: none) that hands that memory back to the processor. The
-// engine calls ProcessReleasing instead of Process only when it may
-// release the batch (see KeepsNoEvents, which the processor must
-// declare), and calls the function once every sink acknowledged the
-// outputs, exactly once — or never (a failed write, a stop): the memory
-// is then the garbage collector's. It runs on a sink's goroutine, after
-// the processor's later Process calls may have begun, so what it touches
-// must be safe for that, and it must not block.
-type ReleasingProcessor interface {
-	Processor
-	ProcessReleasing(ctx context.Context, in []event.Event, out []event.Event) ([]event.Event, func(), error)
-}
-
 // ProcessorFactory builds a processor of one type.
 type ProcessorFactory struct {
 	Doc    string

@@ -57,11 +57,6 @@
 //   - every sink declares component.KeepsNoEvents: nothing of an event is
 //     kept once the Write or WriteBuffered that received it returned.
 //
-// A processor that recycles its own outputs' memory
-// (component.ReleasingProcessor, the map processor's images) is called
-// through ProcessReleasing in such a run, and its release functions join
-// the batch's ticket: the last ack calls them after the source's.
-//
 // Then the readers of a batch's events are: the emit call (the
 // EmitObserver, which keeps nothing, the routing, and the processors,
 // which run inside the emit: see group.dispatch; a processor's dead letter

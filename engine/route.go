@@ -202,10 +202,8 @@ func (r *Runner) routeOf(p *producer, sc *event.Schema) *route {
 }
 
 // dispatch runs a source's batch through the processors and returns, per
-// sink, the events it takes (nil for none); the processors' release
-// functions go to t (component.ReleasingProcessor). The group's mutex is
-// held.
-func (g *group) dispatch(ctx context.Context, from *producer, events []event.Event, t *ticket) ([][]event.Event, error) {
+// sink, the events it takes (nil for none). The group's mutex is held.
+func (g *group) dispatch(ctx context.Context, from *producer, events []event.Event) ([][]event.Event, error) {
 	r := g.r
 	per := make([][]event.Event, len(r.sinks))
 	if len(r.procs) == 0 {
@@ -220,7 +218,7 @@ func (g *group) dispatch(ctx context.Context, from *producer, events []event.Eve
 			continue
 		}
 		pend[j] = nil
-		out, err := p.process(ctx, in, t)
+		out, err := p.process(ctx, in)
 		if err != nil {
 			clear(pend)
 			return nil, err
@@ -323,23 +321,11 @@ func appendAll(dst, src []event.Event) []event.Event {
 }
 
 // process runs the processor on one input batch. Inputs it rejects one by
-// one go to its dead letter, or fail the pipeline when it has none. When
-// the run releases batches, a component.ReleasingProcessor's release
-// function joins t's (see "Releasing batches" in the package doc).
-func (p *procRunner) process(ctx context.Context, in []event.Event, t *ticket) ([]event.Event, error) {
+// one go to its dead letter, or fail the pipeline when it has none.
+func (p *procRunner) process(ctx context.Context, in []event.Event) ([]event.Event, error) {
 	name := p.node.Name
 	start := time.Now()
-	var out []event.Event
-	var err error
-	if rp, ok := p.node.Processor.(component.ReleasingProcessor); ok && p.r.releases {
-		var release func()
-		out, release, err = rp.ProcessReleasing(ctx, in, make([]event.Event, 0, len(in)))
-		if release != nil {
-			t.procRelease = append(t.procRelease, release)
-		}
-	} else {
-		out, err = p.node.Processor.Process(ctx, in, make([]event.Event, 0, len(in)))
-	}
+	out, err := p.node.Processor.Process(ctx, in, make([]event.Event, 0, len(in)))
 	if o := p.r.obs.process; o != nil {
 		o.ObserveProcess(name, len(in), len(out), time.Since(start))
 	}

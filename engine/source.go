@@ -23,10 +23,6 @@ type ticket struct {
 	// set only when the run can release batches (Runner.releases); called
 	// by the last ack, once.
 	release func()
-	// procRelease holds the release functions of the processors' outputs
-	// (component.ReleasingProcessor), set during dispatch under the same
-	// condition; called by the last ack, once, after release.
-	procRelease []func()
 }
 
 // ack records one acknowledgement (a sink's, or the end of processing).
@@ -39,10 +35,6 @@ func (t *ticket) ack() {
 			t.release = nil
 			rel()
 		}
-		for _, rel := range t.procRelease {
-			rel()
-		}
-		t.procRelease = nil
 		t.src.complete(t)
 	}
 }
@@ -183,7 +175,7 @@ func (s *sourceRun) emit(ctx context.Context, events []event.Event, cp []byte, s
 	for _, p := range g.stateful {
 		p.node.State.Begin(t.epoch)
 	}
-	per, err := g.dispatch(ctx, s.prod, events, t)
+	per, err := g.dispatch(ctx, s.prod, events)
 	if err != nil {
 		// The batch is never acknowledged: the checkpoint stays before it.
 		s.r.fatal(err)

@@ -117,52 +117,11 @@ type Mapper struct {
 	// allocation serves many events. A cut is never handed out twice, so
 	// events stay independent; a chunk lives while any of its events does.
 	slab []event.Value
-	// mem, during a ProcessReleasing call, holds the chunks that call's
-	// images are cut from (taken from free), so that they can be recycled
-	// once the engine released the call's outputs; nil otherwise.
-	mem  *callMem
-	free chan []event.Value // released chunks of slabValues values, zeroed
 }
-
-// callMem is the memory of one ProcessReleasing call's output images.
-type callMem struct {
-	m      *Mapper
-	chunks [][]event.Value
-	tail   []event.Value // the unused part of the last chunk
-}
-
-// release zeroes the call's chunks (so that the free list points at no
-// old row's text) and gives them back to the free list, or to the garbage
-// collector when it is full. The engine calls it from a sink's goroutine
-// once every sink acknowledged the call's outputs.
-func (c *callMem) release() {
-	for _, ch := range c.chunks {
-		if cap(ch) != slabValues {
-			continue // an oversized image's chunk: not kept
-		}
-		clear(ch[:cap(ch)])
-		select {
-		case c.m.free <- ch[:cap(ch)]:
-		default:
-		}
-	}
-	c.chunks = nil
-}
-
-// freeChunks bounds the free list: the chunks of the batches in flight
-// (the engine's window of 4 by default, and the deliveries being written)
-// come back in turn, so 48 chunks (7.5 MB) are plenty.
-const freeChunks = 48
-
-// minReleasing is the batch size under which ProcessReleasing maps as
-// Process does: a small batch would hold a whole chunk of its own, where
-// Process lets many batches share one.
-const minReleasing = 64
 
 var (
-	_ component.Processor          = (*Mapper)(nil)
-	_ component.KeepsNoEvents      = (*Mapper)(nil)
-	_ component.ReleasingProcessor = (*Mapper)(nil)
+	_ component.Processor     = (*Mapper)(nil)
+	_ component.KeepsNoEvents = (*Mapper)(nil)
 )
 
 // KeepsNoEvents implements component.KeepsNoEvents, so that a source may
@@ -174,34 +133,13 @@ var (
 // the Env's values are overwritten before they are read again (package
 // expr); plans are cached per *event.Schema; regex_replace's pattern
 // cache keeps copies of its keys (package expr, compiledRegex); record
-// errors are formatted when they happen. Under ProcessReleasing the
-// images are cut from chunks of the call's own, recycled once the engine
-// released the call's outputs.
+// errors are formatted when they happen.
 func (m *Mapper) KeepsNoEvents() bool { return true }
 
 // slabValues is the size of a chunk (40 bytes a value).
 const slabValues = 4096
 
 func (m *Mapper) alloc(n int) []event.Value {
-	if c := m.mem; c != nil {
-		if len(c.tail) < n {
-			var ch []event.Value
-			if n <= slabValues {
-				select {
-				case ch = <-m.free:
-				default:
-					ch = make([]event.Value, slabValues)
-				}
-			} else {
-				ch = make([]event.Value, n)
-			}
-			c.chunks = append(c.chunks, ch)
-			c.tail = ch
-		}
-		res := c.tail[:n:n]
-		c.tail = c.tail[n:]
-		return res
-	}
 	if len(m.slab) < n {
 		m.slab = make([]event.Value, max(n, slabValues))
 	}
@@ -224,8 +162,7 @@ func New(cfg *Config, log *slog.Logger) (*Mapper, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mapper{cfg: &c, exprs: c.exprs, plans: map[*event.Schema]*plan{}, env: expr.NewEnv(), log: log,
-		free: make(chan []event.Value, freeChunks)}, nil
+	return &Mapper{cfg: &c, exprs: c.exprs, plans: map[*event.Schema]*plan{}, env: expr.NewEnv(), log: log}, nil
 }
 
 // plan is how events of one input schema are mapped.
@@ -270,25 +207,6 @@ func (m *Mapper) Process(_ context.Context, in []event.Event, out []event.Event)
 		return out, rejected
 	}
 	return out, nil
-}
-
-// ProcessReleasing implements component.ReleasingProcessor: Process, with
-// the output images cut from chunks of their own, which the returned
-// function recycles once the engine released the outputs (nil when the
-// batch made no images, or is smaller than minReleasing).
-func (m *Mapper) ProcessReleasing(ctx context.Context, in []event.Event, out []event.Event) ([]event.Event, func(), error) {
-	if len(in) < minReleasing {
-		out, err := m.Process(ctx, in, out)
-		return out, nil, err
-	}
-	c := &callMem{m: m}
-	m.mem = c
-	out, err := m.Process(ctx, in, out)
-	m.mem = nil
-	if len(c.chunks) == 0 {
-		return out, nil, err
-	}
-	return out, c.release, err
 }
 
 // image maps one image; partial is set for a delete's before image, which

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -393,47 +392,5 @@ func TestIfColumns(t *testing.T) {
 		if got := schemaText(res[0].Schema); got != tc.want {
 			t.Errorf("%s: schema %s\nwant %s", tc.yaml, got, tc.want)
 		}
-	}
-}
-
-// ProcessReleasing maps as Process does; a batch of minReleasing events or
-// more gets images of its own chunks, which the release zeroes and hands
-// to the next call; a smaller batch maps as Process, with no release.
-func TestProcessReleasing(t *testing.T) {
-	m := newMap(t, `set: {name: "upper(name)"}`)
-	ref := newMap(t, `set: {name: "upper(name)"}`)
-	in := make([]event.Event, minReleasing)
-	for i := range in {
-		in[i] = *eventtest.ProductEvent()
-	}
-	want, err := ref.Process(context.Background(), in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, release, err := m.ProcessReleasing(context.Background(), in, nil)
-	if err != nil || release == nil {
-		t.Fatalf("release %v, err %v", release != nil, err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatal("ProcessReleasing's events differ from Process's")
-	}
-	first := &got[0].After[0]
-	release()
-	if len(m.free) == 0 {
-		t.Fatal("the released chunk is not on the free list")
-	}
-	if got[0].After[1] != (event.Value{}) {
-		t.Fatal("a released chunk is not zeroed")
-	}
-	again, release2, err := m.ProcessReleasing(context.Background(), in, nil)
-	if err != nil || release2 == nil || &again[0].After[0] != first {
-		t.Fatalf("the next call did not reuse the released chunk (err %v)", err)
-	}
-	if !reflect.DeepEqual(again, want) {
-		t.Fatal("events mapped into a reused chunk differ from Process's")
-	}
-	small, release3, err := m.ProcessReleasing(context.Background(), in[:minReleasing-1], nil)
-	if err != nil || release3 != nil || !reflect.DeepEqual(small, want[:minReleasing-1]) {
-		t.Fatalf("a small batch: release %v, err %v", release3 != nil, err)
 	}
 }
