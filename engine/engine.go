@@ -61,9 +61,10 @@
 // EmitObserver, which keeps nothing, the routing, and the processors,
 // which run inside the emit: see group.dispatch; a processor's dead letter
 // is written before the emit returns, with copies), and each sink runner
-// that received a delivery, up to the acknowledgement of that delivery. The ticket's pending count holds one for emit and one per
-// delivery, so it reaches 0 once, after emit is done and after the last
-// sink's acknowledgement; the atomic decrement orders every reader before
+// that received a delivery, up to the acknowledgement of that delivery.
+// The ticket's pending count holds one for emit and one per delivery, so
+// it reaches 0 once, after emit is done and after the last sink's
+// acknowledgement; the atomic decrement orders every reader before
 // the release (the race detector sees the same edge). A sink runner
 // acknowledges a delivery only after the write that covers it is durable
 // (after the Flush that covers it, for a FlushingSink), and drops its
