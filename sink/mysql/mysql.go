@@ -1,7 +1,7 @@
 // Package mysql is the MySQL / MariaDB table sink (`type: mysql`): it
-// applies change events to tables of one database, in one transaction per
-// Write together with the sink's position row, so that a replay after a
-// crash is recognised and skipped (effectively exactly-once).
+// applies change events to tables of one database, each batch in one
+// transaction together with the sink's position row, so that a replay
+// after a crash is recognised and skipped (effectively exactly-once).
 //
 // The modes, delete handling, batching, type mapping and position table are
 // shared with the PostgreSQL sink and documented in package
@@ -39,6 +39,20 @@
 //     TRUNCATE TABLE commits the transaction implicitly in MySQL. DDL
 //     (auto_create, auto_evolve, the positions table) runs before the
 //     Write's transaction for the same reason.
+//   - Commits are pipelined (sqlsink.Pipelined, a component.FlushingSink,
+//     as the PostgreSQL sink's): the engine's Flush commits a batch's
+//     transaction while the next batch is written in a transaction of its
+//     own on another connection, so the server stores the next rows, and
+//     sluice plans and encodes them, during the previous commit's log
+//     flush. What InnoDB does with the overlap is what the invariants on
+//     sqlsink.Pipelined need: an insert, upsert or load of a key the
+//     committing transaction holds waits for its row lock and then sees
+//     its outcome (a load then declines on the existing key and the rows
+//     go as upserts), and the positions row's SELECT ... FOR UPDATE waits
+//     for that commit and reads the committed value (locking reads see
+//     the newest committed row, not the transaction's snapshot). A batch
+//     is acknowledged only after the commit that holds it; a transaction
+//     commits only after the previous one did.
 //   - Errors: data errors (duplicate key 1062, NULL in NOT NULL 1048, out
 //     of range 1264/1690, too long 1406, bad value 1366/1292/1265, foreign
 //     key 1451/1452, CHECK 3819/4025, a row above max_allowed_packet) are
@@ -113,15 +127,24 @@ var Factory = component.SinkFactory{
 
 // New returns the sink. It does not connect: Connect (the engine calls it
 // at start) or the first Write does.
-func New(cfg Config, env component.Env) (*sqlsink.Writer, error) {
+func New(cfg Config, env component.Env) (*sqlsink.Pipelined, error) {
 	w, _, err := newWriter(cfg, env)
 	return w, err
 }
 
-func newWriter(cfg Config, env component.Env) (*sqlsink.Writer, *dialect, error) {
+func newWriter(cfg Config, env component.Env) (*sqlsink.Pipelined, *dialect, error) {
+	d, err := newDialect(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sqlsink.NewPipelined(cfg.Config, d, env), d, nil
+}
+
+// newDialect opens the sink's connection pool (without connecting).
+func newDialect(cfg Config) (*dialect, error) {
 	mc, err := mysql.ParseDSN(cfg.DSN)
 	if err != nil {
-		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+		return nil, component.Permanent(fmt.Errorf("mysql sink: dsn: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	if mc.Params == nil {
 		mc.Params = map[string]string{}
@@ -137,18 +160,17 @@ func newWriter(cfg Config, env component.Env) (*sqlsink.Writer, *dialect, error)
 		mc.Timeout = 10 * time.Second // dial; a lost server fails fast and the engine retries
 	}
 	if err := cfg.MySQLSSL.Apply(mc); err != nil {
-		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: %w", err))
+		return nil, component.Permanent(fmt.Errorf("mysql sink: %w", err))
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
-		return nil, nil, component.Permanent(fmt.Errorf("mysql sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
+		return nil, component.Permanent(fmt.Errorf("mysql sink: %s", sqlsink.Redact(err.Error(), cfg.DSN)))
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxLifetime(10 * time.Minute)
-	d := &dialect{db: db, user: mc.User, addr: mc.Addr}
-	return sqlsink.NewWriter(cfg.Config, d, env), d, nil
+	return &dialect{db: db, user: mc.User, addr: mc.Addr}, nil
 }
 
 type dialect struct {

@@ -125,14 +125,14 @@ func openDBWith(t *testing.T, copyMin int) *sqltest.DB {
 	}
 }
 
-func newSink(t *testing.T, dsn string, cfg sqlsink.Config) *sqlsink.Writer {
+func newSink(t *testing.T, dsn string, cfg sqlsink.Config) *sqlsink.Pipelined {
 	s, _ := newSinkD(t, dsn, cfg)
 	return s
 }
 
 // newSinkD is newSink that also returns the sink's dialect (its load
 // counters).
-func newSinkD(t *testing.T, dsn string, cfg sqlsink.Config) (*sqlsink.Writer, *dialect) {
+func newSinkD(t *testing.T, dsn string, cfg sqlsink.Config) (*sqlsink.Pipelined, *dialect) {
 	cfg.DSN = dsn
 	c := Config{Config: cfg}
 	if errs := c.Validate(); len(errs) > 0 {

@@ -52,7 +52,7 @@ func TestTLS(t *testing.T) {
 		}
 	}
 	addr := strings.TrimPrefix(dc.Addr, "127.0.0.1")
-	sink := func(t *testing.T, host, user, password, mode, caFile string, logs *logtest.Recorder) *sqlsink.Writer {
+	sink := func(t *testing.T, host, user, password, mode, caFile string, logs *logtest.Recorder) *sqlsink.Pipelined {
 		u := mysql.NewConfig()
 		u.Net, u.Addr, u.User, u.Passwd, u.DBName = "tcp", host+addr, user, password, "sluice_test"
 		cfg := Config{Config: sqlsink.Defaults()}

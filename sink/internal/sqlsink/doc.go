@@ -42,7 +42,7 @@
 //     dead-lettered it rejects it again rather than skipping it — and the
 //     transaction commits. Write returns only then.
 //
-// Pipelined (the PostgreSQL sink) splits this for the engine's flushing
+// Pipelined (both sinks) splits this for the engine's flushing
 // runner (component.FlushingSink): WriteBuffered does steps 1–4 but the
 // commit, Flush commits, and the next batch goes into a transaction of its
 // own while that commit runs. Its invariants are on the type: inserts and

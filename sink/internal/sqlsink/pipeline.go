@@ -11,7 +11,7 @@ import (
 )
 
 // Pipelined is a Writer that is a component.FlushingSink (the PostgreSQL
-// sink's): WriteBuffered applies a batch in an open transaction, Flush
+// and MySQL sinks'): WriteBuffered applies a batch in an open transaction, Flush
 // commits it, and the engine hands the next batch while that commit runs.
 // The next batch then goes into a transaction of its own, on another
 // connection, so the server stores its rows while the previous
