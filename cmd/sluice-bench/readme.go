@@ -31,7 +31,9 @@ func readmeTable(r *report) string {
 	for i := range r.Figures {
 		f := &r.Figures[i]
 		sluice := !strings.Contains(f.Key, ".dbz.") && !strings.Contains(f.Key, "recvlogical")
-		if strings.HasSuffix(f.Key, ".rss_mb") && sluice {
+		// Peak RSS keys end in .rss_mb, or in sluice_rss_mb where a
+		// phase measures several sources (poll.sqlite.sluice_rss_mb).
+		if strings.HasSuffix(f.Key, "rss_mb") && sluice {
 			if peak == nil || f.Value > peak.Value {
 				peak = f
 			}
