@@ -101,10 +101,15 @@ type gatedSink struct {
 	name string  // the database
 }
 
-var itemsSchema = sqltest.Schema("items", 1,
-	event.Column{Name: "id", Type: event.TypeInt64, Key: true},
-	event.Column{Name: "name", Type: event.TypeString, Optional: true},
-	event.Column{Name: "qty", Type: event.TypeInt32, Optional: true})
+// TestPipelined runs sqlsink.Pipelined's cases (sqltest.RunPipelined)
+// against MariaDB, every insert tried as a LOAD DATA first, its commits
+// held at the client (commitGate).
+func TestPipelined(t *testing.T) {
+	sqltest.RunPipelined(t, sqltest.PipelineHarness{
+		Open:       func(t *testing.T) sqltest.Gated { return newGatedSink(t) },
+		OutOfRange: "Out of range value for column 'qty'",
+	})
+}
 
 func newGatedSink(t *testing.T) *gatedSink {
 	dsn := newDatabase(t)
@@ -131,7 +136,7 @@ func newGatedSink(t *testing.T) *gatedSink {
 	}
 	// The table and the positions table exist before the gate: DDL
 	// commits the open transaction first (see sqlsink.Pipelined).
-	sqltest.Write(t, g.s, sqltest.Ev('r', itemsSchema, nil, sqltest.Row(sqltest.I(100), sqltest.S("first"), sqltest.I(1)), 0))
+	sqltest.Write(t, g.s, sqltest.Ev('r', sqltest.ItemsSchema, nil, sqltest.Row(sqltest.I(100), sqltest.S("first"), sqltest.I(1)), 0))
 	return g
 }
 
@@ -211,10 +216,11 @@ func (g *gatedSink) lockWaits() int {
 
 var threadID = regexp.MustCompile(`(?:MariaDB|MySQL) thread id (\d+),`)
 
-// overlap commits what is buffered (Flush) and, while that commit waits at
-// the gate, writes evs with WriteBuffered; then it opens the gate and
-// returns both results. lose makes the commit fail (rolled back).
-func (g *gatedSink) overlap(lose bool, evs ...event.Event) (flushErr, writeErr error) {
+func (g *gatedSink) Sink() *sqlsink.Pipelined { return g.s }
+
+// Overlap implements sqltest.Gated: the commit waits at the gate, and with
+// lose it rolls back and fails.
+func (g *gatedSink) Overlap(t *testing.T, lose bool, evs ...event.Event) (flushErr, writeErr error) {
 	g.t.Helper()
 	ctx := context.Background()
 	g.g.mu.Lock()
@@ -257,167 +263,21 @@ func (g *gatedSink) result(ch chan error, what string) error {
 	}
 }
 
-func (g *gatedSink) rows(cols ...string) []string {
-	g.t.Helper()
+// Rows implements sqltest.Gated.
+func (g *gatedSink) Rows(t *testing.T, cols ...string) []string {
+	t.Helper()
 	if len(cols) == 0 {
 		cols = []string{"id", "name", "qty"}
 	}
-	return rows(g.t, g.db, "items", cols...)
+	return rows(t, g.db, "items", cols...)
 }
 
-func (g *gatedSink) position() string {
-	g.t.Helper()
+// Position implements sqltest.Gated.
+func (g *gatedSink) Position(t *testing.T) string {
+	t.Helper()
 	var s string
 	if err := g.db.QueryRow(`SELECT CONCAT(hi, '.', lo) FROM sluice_positions WHERE sink = 'sink1' AND source = 'src'`).Scan(&s); err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
-}
-
-func item(op event.Op, id int64, name string, qty int64, seq uint64) event.Event {
-	row := sqltest.Row(sqltest.I(id), sqltest.S(name), sqltest.I(qty))
-	if op == 'd' {
-		return sqltest.Ev(op, itemsSchema, row, nil, seq)
-	}
-	return sqltest.Ev(op, itemsSchema, nil, row, seq)
-}
-
-// TestPipelinedSameKeyConsecutive: each batch is written while the
-// previous one's transaction commits, and consecutive batches change the
-// same key (insert, update, delete, insert again, a snapshot row's upsert,
-// a delete of a row the committing transaction inserted), every insert
-// and upsert tried as a LOAD DATA first: the table ends exactly as if each
-// batch had committed before the next.
-func TestPipelinedSameKeyConsecutive(t *testing.T) {
-	t.Parallel()
-	g := newGatedSink(t)
-	ctx := context.Background()
-	if err := g.s.WriteBuffered(ctx, []event.Event{item('c', 1, "a", 1, 1), item('c', 2, "x", 2, 2)}); err != nil {
-		t.Fatal(err)
-	}
-	batches := [][]event.Event{
-		{item('u', 1, "b", 3, 3)},
-		{item('d', 1, "", 0, 4)},
-		{item('c', 1, "c", 5, 5), item('u', 2, "y", 6, 6)},
-		{item('c', 3, "z", 7, 7)},
-		{item('r', 3, "zz", 8, 0), item('r', 2, "yy", 9, 0)},
-		{item('c', 4, "w", 10, 8), item('c', 5, "v", 11, 9)},
-		// Deletes a row the committing transaction inserted: no
-		// snapshot taken before that commit sees it.
-		{item('d', 5, "", 0, 10)},
-	}
-	for i, b := range batches {
-		flushErr, writeErr := g.overlap(false, b...)
-		if flushErr != nil || writeErr != nil {
-			t.Fatalf("batch %d: Flush = %v, WriteBuffered = %v", i+2, flushErr, writeErr)
-		}
-	}
-	if err := g.s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sqltest.Want(t, g.rows(), "1|c|5", "2|yy|9", "3|zz|8", "4|w|10", "100|first|1")
-	if got := g.position(); got != "10.10" {
-		t.Fatalf("position %s, want 10.10", got)
-	}
-}
-
-// TestPipelinedCommitLost: the previous transaction's commit fails while
-// the next batch is written: that batch fails too (it must not commit
-// after a lost one), and writing both again, as the engine does, leaves
-// exactly their rows.
-func TestPipelinedCommitLost(t *testing.T) {
-	t.Parallel()
-	g := newGatedSink(t)
-	ctx := context.Background()
-	b1 := []event.Event{item('c', 1, "one", 1, 1), item('c', 2, "two", 2, 2)}
-	b2 := []event.Event{item('u', 2, "two2", 3, 3), item('c', 3, "three", 4, 4)}
-	if err := g.s.WriteBuffered(ctx, b1); err != nil {
-		t.Fatal(err)
-	}
-	flushErr, writeErr := g.overlap(true, b2...)
-	if flushErr == nil || !strings.Contains(flushErr.Error(), "commit lost") {
-		t.Fatalf("Flush = %v, want the lost commit", flushErr)
-	}
-	if writeErr == nil || !strings.Contains(writeErr.Error(), "did not commit") {
-		t.Fatalf("WriteBuffered = %v, want it to fail with the previous commit", writeErr)
-	}
-	sqltest.Want(t, g.rows(), "100|first|1")
-	// The engine writes every unacknowledged batch again, in order.
-	sqltest.Write(t, g.s, b1...)
-	sqltest.Write(t, g.s, b2...)
-	sqltest.Want(t, g.rows(), "1|one|1", "2|two2|3", "3|three|4", "100|first|1")
-	if got := g.position(); got != "4.4" {
-		t.Fatalf("position %s, want 4.4", got)
-	}
-	// And the pipeline goes on.
-	if err := g.s.WriteBuffered(ctx, []event.Event{item('u', 3, "three2", 5, 5)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sqltest.Want(t, g.rows(), "1|one|1", "2|two2|3", "3|three2|5", "100|first|1")
-}
-
-// TestPipelinedRejectedWhileCommitting: the server rejects a row of the
-// batch written while the previous one commits: the previous one commits,
-// the batch fails whole (nothing of it stays), and written again with
-// Write it reports exactly the bad event and writes the rest.
-func TestPipelinedRejectedWhileCommitting(t *testing.T) {
-	t.Parallel()
-	g := newGatedSink(t)
-	ctx := context.Background()
-	b1 := []event.Event{item('c', 1, "one", 1, 1)}
-	b2 := []event.Event{item('u', 1, "one2", 2, 2), item('c', 2, "big", 1<<40, 3), item('c', 3, "three", 3, 4)}
-	if err := g.s.WriteBuffered(ctx, b1); err != nil {
-		t.Fatal(err)
-	}
-	flushErr, writeErr := g.overlap(false, b2...)
-	if flushErr != nil {
-		t.Fatal(flushErr)
-	}
-	if writeErr == nil || !strings.Contains(writeErr.Error(), "1 event(s) rejected") {
-		t.Fatalf("WriteBuffered = %v, want the rejected row", writeErr)
-	}
-	sqltest.Want(t, g.rows(), "1|one|1", "100|first|1")
-	err := g.s.Write(ctx, b2)
-	re, ok := err.(component.RecordErrors)
-	if !ok || len(re) != 1 || re[0].Index != 1 || !strings.Contains(re[0].Err.Error(), "Out of range value for column 'qty'") {
-		t.Fatalf("Write = %v, want one record error for event 1", err)
-	}
-	sqltest.Want(t, g.rows(), "1|one2|2", "3|three|3", "100|first|1")
-	if got := g.position(); got != "2.2" {
-		t.Fatalf("position %s, want 2.2 (before the rejected event)", got)
-	}
-}
-
-// TestPipelinedEvolveCommitsFirst: a batch whose schema adds a column
-// (auto_evolve) while the previous batch's transaction is open: the ALTER
-// TABLE would wait for that transaction's metadata lock on the table,
-// which only the next Flush would release, so the open transaction
-// commits first.
-func TestPipelinedEvolveCommitsFirst(t *testing.T) {
-	t.Parallel()
-	g := newGatedSink(t)
-	ctx := context.Background()
-	v2 := sqltest.Schema("items", 2, append(append([]event.Column(nil), itemsSchema.Columns...),
-		event.Column{Name: "note", Type: event.TypeString, Optional: true})...)
-	if err := g.s.WriteBuffered(ctx, []event.Event{item('c', 1, "one", 1, 1)}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- g.s.WriteBuffered(ctx, []event.Event{sqltest.Ev('c', v2, nil,
-			sqltest.Row(sqltest.I(2), sqltest.S("two"), sqltest.I(2), sqltest.S("added")), 2)})
-	}()
-	if err := g.result(done, "WriteBuffered of the evolved schema"); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sqltest.Want(t, g.rows("id", "name", "note"), "1|one|NULL", "2|two|added", "100|first|NULL")
-	if got := g.position(); got != "2.2" {
-		t.Fatalf("position %s, want 2.2", got)
-	}
 }
