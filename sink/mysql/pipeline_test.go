@@ -10,10 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
 )
@@ -22,26 +20,32 @@ import (
 // Commit waits before it reaches the server, its transaction still open
 // and holding its row locks, as a commit in flight holds them; the test
 // opens it once the next transaction waits for those locks. A server-side
-// gate (BACKUP STAGE BLOCK_COMMIT) would hold every commit of the shared
-// test server, other tests' too.
+// gate (BACKUP STAGE BLOCK_COMMIT, which holds commits and lets DML run)
+// would hold every commit of the shared test server, other tests' too.
 type commitGate struct {
 	mu      sync.Mutex
 	held    chan struct{} // not nil while shut; closed to open
-	lose    bool          // the next Commit rolls back and fails
-	waiting chan struct{} // a Commit waits at the gate
+	lose    bool          // the next Commit let through rolls back and fails
+	waiting int           // Commits waiting at the gate
 }
 
-func (g *commitGate) shut() {
+func (g *commitGate) shut(lose bool) {
 	g.mu.Lock()
-	g.held = make(chan struct{})
+	g.held, g.lose = make(chan struct{}), lose
 	g.mu.Unlock()
 }
 
 func (g *commitGate) open() {
 	g.mu.Lock()
 	close(g.held)
-	g.held = nil
+	g.held, g.waiting = nil, 0
 	g.mu.Unlock()
+}
+
+func (g *commitGate) holds() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waiting > 0
 }
 
 // pass waits while the gate is shut and reports whether the commit is to
@@ -49,9 +53,11 @@ func (g *commitGate) open() {
 func (g *commitGate) pass() (lose bool) {
 	g.mu.Lock()
 	held := g.held
+	if held != nil {
+		g.waiting++
+	}
 	g.mu.Unlock()
 	if held != nil {
-		g.waiting <- struct{}{}
 		<-held
 	}
 	g.mu.Lock()
@@ -123,7 +129,7 @@ func newGatedSink(t *testing.T) *gatedSink {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatedSink{t: t, g: &commitGate{waiting: make(chan struct{}, 1)}}
+	g := &gatedSink{t: t, g: &commitGate{}}
 	g.s = sqlsink.NewPipelined(c.Config, &gatedDialect{dialect: d, g: g.g}, component.Env{Name: "sink1", Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { g.s.Close(context.Background()) })
 	g.s.SetLimits(1000, 1) // every insert and upsert group is a LOAD DATA first
@@ -140,20 +146,8 @@ func newGatedSink(t *testing.T) *gatedSink {
 	return g
 }
 
-// waitFor waits until cond holds (30 s at most).
-func (g *gatedSink) waitFor(what string, cond func() bool) {
-	g.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			g.t.Fatalf("timed out waiting for %s; the server's sessions:\n%s", what, g.sessions())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// sessions lists the server's sessions and transactions, for a failure.
-func (g *gatedSink) sessions() string {
+// Sessions implements sqltest.Gated.
+func (g *gatedSink) Sessions(t *testing.T) string {
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT id, COALESCE(db, ''), command, COALESCE(state, ''), COALESCE(LEFT(info, 100), '') FROM information_schema.processlist`,
@@ -218,50 +212,18 @@ var threadID = regexp.MustCompile(`(?:MariaDB|MySQL) thread id (\d+),`)
 
 func (g *gatedSink) Sink() *sqlsink.Pipelined { return g.s }
 
-// Overlap implements sqltest.Gated: the commit waits at the gate, and with
-// lose it rolls back and fails.
-func (g *gatedSink) Overlap(t *testing.T, lose bool, evs ...event.Event) (flushErr, writeErr error) {
-	g.t.Helper()
-	ctx := context.Background()
-	g.g.mu.Lock()
-	g.g.lose = lose
-	g.g.mu.Unlock()
-	g.g.shut()
-	flushed := make(chan error, 1)
-	go func() { flushed <- g.s.Flush(ctx) }()
-	select {
-	case <-g.g.waiting:
-	case <-time.After(30 * time.Second):
-		g.t.Fatal("timed out waiting for the commit to wait at the gate")
-	}
-	written := make(chan error, 1)
-	go func() { written <- g.s.WriteBuffered(ctx, evs) }()
-	// The batch's transaction waits on the server for the committing one
-	// (a key or the positions row it holds): everything before that ran
-	// while the previous transaction committed.
-	g.waitFor("the next transaction to wait for the committing one", func() bool {
-		select {
-		case err := <-written:
-			written <- err
-			return true
-		default:
-		}
-		return g.lockWaits() == 1
-	})
-	g.g.open()
-	return g.result(flushed, "Flush"), g.result(written, "WriteBuffered")
-}
+// Hold implements sqltest.Gated: the commit waits at the gate, and with
+// lose it rolls back and fails once let go.
+func (g *gatedSink) Hold(t *testing.T, lose bool) { g.g.shut(lose) }
 
-func (g *gatedSink) result(ch chan error, what string) error {
-	g.t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(60 * time.Second):
-		g.t.Fatalf("%s hangs", what)
-		return nil
-	}
-}
+// Held implements sqltest.Gated.
+func (g *gatedSink) Held(t *testing.T) bool { return g.g.holds() }
+
+// NextWaits implements sqltest.Gated.
+func (g *gatedSink) NextWaits(t *testing.T) bool { return g.lockWaits() == 1 }
+
+// Release implements sqltest.Gated.
+func (g *gatedSink) Release(t *testing.T) { g.g.open() }
 
 // Rows implements sqltest.Gated.
 func (g *gatedSink) Rows(t *testing.T, cols ...string) []string {

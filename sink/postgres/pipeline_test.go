@@ -5,12 +5,10 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluice-dev/sluice/component"
-	"github.com/sluice-dev/sluice/event"
 	"github.com/sluice-dev/sluice/internal/pgtest"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink"
 	"github.com/sluice-dev/sluice/sink/internal/sqlsink/sqltest"
@@ -85,65 +83,51 @@ func (g *gatedSink) count(q string) int {
 	return n
 }
 
-// waitFor waits until cond holds (30 s at most).
-func (g *gatedSink) waitFor(what string, cond func() bool) {
-	g.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			g.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func (g *gatedSink) Sink() *sqlsink.Pipelined { return g.s }
 
-// Overlap implements sqltest.Gated: the commit waits at the gate. lose is
-// the trigger's business: it fails the first commit holding a row named
-// "boom".
-func (g *gatedSink) Overlap(t *testing.T, lose bool, evs ...event.Event) (flushErr, writeErr error) {
-	g.t.Helper()
-	ctx := context.Background()
-	if _, err := g.gate.Exec(ctx, "SELECT pg_advisory_lock(4242)"); err != nil {
-		g.t.Fatal(err)
+// Hold implements sqltest.Gated: the test takes the advisory lock the
+// trigger waits for. lose is the trigger's business: it fails the first
+// commit holding a row named "boom".
+func (g *gatedSink) Hold(t *testing.T, lose bool) {
+	t.Helper()
+	if _, err := g.gate.Exec(context.Background(), "SELECT pg_advisory_lock(4242)"); err != nil {
+		t.Fatal(err)
 	}
-	flushed := make(chan error, 1)
-	go func() { flushed <- g.s.Flush(ctx) }()
-	g.waitFor("the commit to wait at the gate", func() bool {
-		return g.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND wait_event = 'advisory'`) == 1
-	})
-	written := make(chan error, 1)
-	go func() { written <- g.s.WriteBuffered(ctx, evs) }()
-	// The batch's transaction waits on the server for the committing one
-	// (a key or the positions row it holds): everything before that ran
-	// while the previous transaction committed.
-	g.waitFor("the next transaction to wait for the committing one", func() bool {
-		select {
-		case err := <-written:
-			written <- err
-			return true
-		default:
-		}
-		return g.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND application_name = 'sluice' AND wait_event_type = 'Lock' AND wait_event <> 'advisory'`) == 1
-	})
-	if _, err := g.gate.Exec(ctx, "SELECT pg_advisory_unlock(4242)"); err != nil {
-		g.t.Fatal(err)
-	}
-	return g.result(flushed, "Flush"), g.result(written, "WriteBuffered")
 }
 
-func (g *gatedSink) result(ch chan error, what string) error {
-	g.t.Helper()
-	select {
-	case err := <-ch:
-		return err
-	case <-time.After(60 * time.Second):
-		g.t.Fatalf("%s hangs", what)
-		return nil
+// Held implements sqltest.Gated.
+func (g *gatedSink) Held(t *testing.T) bool {
+	return g.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND wait_event_type = 'Lock' AND wait_event = 'advisory'`) == 1
+}
+
+// NextWaits implements sqltest.Gated.
+func (g *gatedSink) NextWaits(t *testing.T) bool {
+	return g.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND application_name = 'sluice' AND wait_event_type = 'Lock' AND wait_event <> 'advisory'`) == 1
+}
+
+// Release implements sqltest.Gated.
+func (g *gatedSink) Release(t *testing.T) {
+	t.Helper()
+	if _, err := g.gate.Exec(context.Background(), "SELECT pg_advisory_unlock(4242)"); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// Sessions implements sqltest.Gated.
+func (g *gatedSink) Sessions(t *testing.T) string {
+	rows, err := g.conn.Query(context.Background(), `SELECT pid || ' | ' || coalesce(application_name, '') || ' | ' || coalesce(state, '')
+		|| ' | ' || coalesce(wait_event_type || ':' || wait_event, '') || ' | ' || left(query, 100)
+		FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return err.Error()
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err.Error()
+	}
+	return "  " + strings.Join(out, "\n  ")
 }
 
 // Rows implements sqltest.Gated.

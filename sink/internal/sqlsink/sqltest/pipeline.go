@@ -15,22 +15,87 @@ import (
 // commits the test can hold, so that the next batch is written,
 // deterministically, while the previous transaction commits. Table items
 // (ItemsSchema) and the positions table exist, items holding the row
-// (100, first, 1).
+// (100, first, 1). Overlap plays the cases' moves with its gate.
 type Gated interface {
 	Sink() *sqlsink.Pipelined
-	// Overlap commits what is buffered (Flush) and, while that commit is
-	// held, writes evs with WriteBuffered. Once the batch's transaction
-	// waits on the server for the committing one (a key or the positions
-	// row it holds), or WriteBuffered has returned, it lets the commit go
-	// and returns both results. lose asks for the held commit to fail;
-	// a server whose gate fails commits by their rows instead (a row
-	// named "boom") may ignore it.
-	Overlap(t *testing.T, lose bool, evs ...event.Event) (flushErr, writeErr error)
+	// Hold makes the next commit wait at the gate; with lose it fails
+	// once let go (a server whose gate fails commits by their rows
+	// instead, a row named "boom", may ignore lose).
+	Hold(t *testing.T, lose bool)
+	// Held reports whether a commit waits at the gate.
+	Held(t *testing.T) bool
+	// NextWaits reports whether the open transaction waits on the server
+	// for the held one (a key or the positions row it holds).
+	NextWaits(t *testing.T) bool
+	// Release lets the held commit go.
+	Release(t *testing.T)
+	// Sessions describes the server's sessions, for a failure.
+	Sessions(t *testing.T) string
 	// Rows returns items' rows as "id|name|qty" ordered by id, or the
 	// given columns.
 	Rows(t *testing.T, cols ...string) []string
 	// Position returns sink1's positions row for Source as "hi.lo".
 	Position(t *testing.T) string
+}
+
+// Overlap commits what g has buffered (Flush) and, while that commit is
+// held, writes evs with WriteBuffered. Once the batch's transaction waits
+// on the server for the committing one, or WriteBuffered has returned, it
+// lets the commit go and returns both results.
+func Overlap(t *testing.T, g Gated, lose bool, evs ...event.Event) (flushErr, writeErr error) {
+	t.Helper()
+	ctx := context.Background()
+	g.Hold(t, lose)
+	released := false
+	defer func() {
+		// A case that failed while the commit was held lets it go, so
+		// that the sink's Close does not wait for it forever.
+		if !released {
+			g.Release(t)
+		}
+	}()
+	flushed := make(chan error, 1)
+	go func() { flushed <- g.Sink().Flush(ctx) }()
+	waitFor(t, g, "the commit to wait at the gate", func() bool { return g.Held(t) })
+	written := make(chan error, 1)
+	go func() { written <- g.Sink().WriteBuffered(ctx, evs) }()
+	// Everything the batch did before that wait ran while the previous
+	// transaction committed.
+	waitFor(t, g, "the next transaction to wait for the committing one", func() bool {
+		select {
+		case err := <-written:
+			written <- err
+			return true
+		default:
+		}
+		return g.NextWaits(t)
+	})
+	released = true
+	g.Release(t)
+	return result(t, flushed, "Flush"), result(t, written, "WriteBuffered")
+}
+
+// waitFor waits until cond holds (30 s at most).
+func waitFor(t *testing.T, g Gated, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; the server's sessions:\n%s", what, g.Sessions(t))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func result(t *testing.T, ch chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s hangs", what)
+		return nil
+	}
 }
 
 // PipelineHarness opens gated sinks of one server.
@@ -84,7 +149,7 @@ func pipeSameKey(t *testing.T, h PipelineHarness) {
 		{Item('d', 5, "", 0, 10)},
 	}
 	for i, b := range batches {
-		flushErr, writeErr := g.Overlap(t, false, b...)
+		flushErr, writeErr := Overlap(t, g, false, b...)
 		if flushErr != nil || writeErr != nil {
 			t.Fatalf("batch %d: Flush = %v, WriteBuffered = %v", i+2, flushErr, writeErr)
 		}
@@ -111,7 +176,7 @@ func pipeCommitLost(t *testing.T, h PipelineHarness) {
 	if err := s.WriteBuffered(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
-	flushErr, writeErr := g.Overlap(t, true, b2...)
+	flushErr, writeErr := Overlap(t, g, true, b2...)
 	if flushErr == nil || !strings.Contains(flushErr.Error(), "commit lost") {
 		t.Fatalf("Flush = %v, want the lost commit", flushErr)
 	}
@@ -149,7 +214,7 @@ func pipeRejected(t *testing.T, h PipelineHarness) {
 	if err := s.WriteBuffered(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
-	flushErr, writeErr := g.Overlap(t, false, b2...)
+	flushErr, writeErr := Overlap(t, g, false, b2...)
 	if flushErr != nil {
 		t.Fatal(flushErr)
 	}
@@ -184,13 +249,8 @@ func pipeEvolve(t *testing.T, h PipelineHarness) {
 	go func() {
 		done <- s.WriteBuffered(ctx, []event.Event{Ev('c', v2, nil, Row(I(2), S("two"), I(2), S("added")), 2)})
 	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("WriteBuffered of the evolved schema hangs")
+	if err := result(t, done, "WriteBuffered of the evolved schema"); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
