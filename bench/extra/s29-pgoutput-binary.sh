@@ -1,5 +1,5 @@
 #!/bin/bash
-# pg_recvlogical over pgoutput, text vs binary, on the same WAL (two slots made before the updates)
+# pg_recvlogical over pgoutput, text against binary, on the same WAL: four slots made before the updates, read alternating text, binary, binary, text
 set -e
 : "${SLUICE_PG_DSN:?start PostgreSQL: eval \$(scripts/postgres.sh start)}"
 P="psql -X -q -v ON_ERROR_STOP=1 $SLUICE_PG_DSN"
