@@ -67,43 +67,13 @@ func TestThroughputReport(t *testing.T) {
 	// engine's flushing runner's calls (WriteBuffered, and Flush on
 	// another goroutine, started when the previous one has returned), in
 	// the engine's batches of 2,048 rows.
-	ctx := context.Background()
 	const small = 2048
 	serial := func() {
 		for i := 0; i < n; i += small {
 			sqltest.Write(t, s, evs[i:min(i+small, n)]...)
 		}
 	}
-	pipelined := func() {
-		var inFlight chan error
-		for i := 0; i < n; i += small {
-			if err := s.WriteBuffered(ctx, evs[i:min(i+small, n)]); err != nil {
-				t.Fatal(err)
-			}
-			if inFlight != nil {
-				select {
-				case err := <-inFlight:
-					if err != nil {
-						t.Fatal(err)
-					}
-					inFlight = nil
-				default:
-				}
-			}
-			if inFlight == nil {
-				inFlight = make(chan error, 1)
-				go func(ch chan error) { ch <- s.Flush(ctx) }(inFlight)
-			}
-		}
-		if inFlight != nil {
-			if err := <-inFlight; err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pipelined := func() { sqltest.WritePipelined(t, s, evs, small) }
 	for r := 0; r < 3; r++ {
 		for _, run := range []struct {
 			name string

@@ -105,37 +105,7 @@ func TestPipelinedThroughputReport(t *testing.T) {
 			sqltest.Write(t, s, evs[i:min(i+batch, n)]...)
 		}
 	}
-	pipelined := func() {
-		var inFlight chan error
-		settle := func(err error) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			inFlight = nil
-		}
-		for i := 0; i < n; i += batch {
-			if err := s.WriteBuffered(ctx, evs[i:min(i+batch, n)]); err != nil {
-				t.Fatal(err)
-			}
-			if inFlight != nil {
-				select {
-				case err := <-inFlight:
-					settle(err)
-				default:
-				}
-			}
-			if inFlight == nil {
-				inFlight = make(chan error, 1)
-				go func(ch chan error) { ch <- s.Flush(ctx) }(inFlight)
-			}
-		}
-		if inFlight != nil {
-			settle(<-inFlight)
-		}
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pipelined := func() { sqltest.WritePipelined(t, s, evs, batch) }
 	for r := 0; r < rounds; r++ {
 		for _, run := range []struct {
 			name string

@@ -11,8 +11,9 @@ import (
 )
 
 // Pipelined is a Writer that is a component.FlushingSink (the PostgreSQL
-// and MySQL sinks'): WriteBuffered applies a batch in an open transaction, Flush
-// commits it, and the engine hands the next batch while that commit runs.
+// and MySQL sinks'): WriteBuffered applies a batch in an open transaction,
+// Flush commits it, and the engine hands the next batch while that commit
+// runs.
 // The next batch then goes into a transaction of its own, on another
 // connection, so the server stores its rows while the previous
 // transaction's commit (the WAL flush) runs, and sluice plans and encodes

@@ -98,6 +98,42 @@ func result(t *testing.T, ch chan error, what string) error {
 	}
 }
 
+// WritePipelined writes evs in batches as the engine's flushing runner
+// does: WriteBuffered for each batch, a Flush on another goroutine started
+// whenever the previous one has returned, and a last Flush; for the sinks'
+// throughput reports.
+func WritePipelined(t testing.TB, s *sqlsink.Pipelined, evs []event.Event, batch int) {
+	ctx := context.Background()
+	var inFlight chan error
+	for i := 0; i < len(evs); i += batch {
+		if err := s.WriteBuffered(ctx, evs[i:min(i+batch, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+		if inFlight != nil {
+			select {
+			case err := <-inFlight:
+				if err != nil {
+					t.Fatal(err)
+				}
+				inFlight = nil
+			default:
+			}
+		}
+		if inFlight == nil {
+			inFlight = make(chan error, 1)
+			go func(ch chan error) { ch <- s.Flush(ctx) }(inFlight)
+		}
+	}
+	if inFlight != nil {
+		if err := <-inFlight; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // PipelineHarness opens gated sinks of one server.
 type PipelineHarness struct {
 	Open func(t *testing.T) Gated
@@ -108,9 +144,9 @@ type PipelineHarness struct {
 // ItemsSchema is the table of the pipelined cases.
 var ItemsSchema = Schema("items", 1, colID, colName, colQty)
 
-// Item is an event of ItemsSchema: the before image for a delete, the
+// item is an event of ItemsSchema: the before image for a delete, the
 // after image otherwise.
-func Item(op event.Op, id int64, name string, qty int64, seq uint64) event.Event {
+func item(op event.Op, id int64, name string, qty int64, seq uint64) event.Event {
 	row := Row(I(id), S(name), I(qty))
 	if op == 'd' {
 		return Ev(op, ItemsSchema, row, nil, seq)
@@ -134,19 +170,19 @@ func RunPipelined(t *testing.T, h PipelineHarness) {
 func pipeSameKey(t *testing.T, h PipelineHarness) {
 	g := h.Open(t)
 	ctx := context.Background()
-	if err := g.Sink().WriteBuffered(ctx, []event.Event{Item('c', 1, "a", 1, 1), Item('c', 2, "x", 2, 2)}); err != nil {
+	if err := g.Sink().WriteBuffered(ctx, []event.Event{item('c', 1, "a", 1, 1), item('c', 2, "x", 2, 2)}); err != nil {
 		t.Fatal(err)
 	}
 	batches := [][]event.Event{
-		{Item('u', 1, "b", 3, 3)},
-		{Item('d', 1, "", 0, 4)},
-		{Item('c', 1, "c", 5, 5), Item('u', 2, "y", 6, 6)},
-		{Item('c', 3, "z", 7, 7)},
-		{Item('r', 3, "zz", 8, 0), Item('r', 2, "yy", 9, 0)},
-		{Item('c', 4, "w", 10, 8), Item('c', 5, "v", 11, 9)},
+		{item('u', 1, "b", 3, 3)},
+		{item('d', 1, "", 0, 4)},
+		{item('c', 1, "c", 5, 5), item('u', 2, "y", 6, 6)},
+		{item('c', 3, "z", 7, 7)},
+		{item('r', 3, "zz", 8, 0), item('r', 2, "yy", 9, 0)},
+		{item('c', 4, "w", 10, 8), item('c', 5, "v", 11, 9)},
 		// Deletes a row the committing transaction inserted: no snapshot
 		// taken before that commit sees it.
-		{Item('d', 5, "", 0, 10)},
+		{item('d', 5, "", 0, 10)},
 	}
 	for i, b := range batches {
 		flushErr, writeErr := Overlap(t, g, false, b...)
@@ -171,8 +207,8 @@ func pipeCommitLost(t *testing.T, h PipelineHarness) {
 	g := h.Open(t)
 	s := g.Sink()
 	ctx := context.Background()
-	b1 := []event.Event{Item('c', 1, "boom", 1, 1), Item('c', 2, "two", 2, 2)}
-	b2 := []event.Event{Item('u', 2, "two2", 3, 3), Item('c', 3, "three", 4, 4)}
+	b1 := []event.Event{item('c', 1, "boom", 1, 1), item('c', 2, "two", 2, 2)}
+	b2 := []event.Event{item('u', 2, "two2", 3, 3), item('c', 3, "three", 4, 4)}
 	if err := s.WriteBuffered(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +228,7 @@ func pipeCommitLost(t *testing.T, h PipelineHarness) {
 		t.Fatalf("position %s, want 4.4", got)
 	}
 	// And the pipeline goes on.
-	if err := s.WriteBuffered(ctx, []event.Event{Item('u', 3, "three2", 5, 5)}); err != nil {
+	if err := s.WriteBuffered(ctx, []event.Event{item('u', 3, "three2", 5, 5)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(ctx); err != nil {
@@ -209,8 +245,8 @@ func pipeRejected(t *testing.T, h PipelineHarness) {
 	g := h.Open(t)
 	s := g.Sink()
 	ctx := context.Background()
-	b1 := []event.Event{Item('c', 1, "one", 1, 1)}
-	b2 := []event.Event{Item('u', 1, "one2", 2, 2), Item('c', 2, "big", 1<<40, 3), Item('c', 3, "three", 3, 4)}
+	b1 := []event.Event{item('c', 1, "one", 1, 1)}
+	b2 := []event.Event{item('u', 1, "one2", 2, 2), item('c', 2, "big", 1<<40, 3), item('c', 3, "three", 3, 4)}
 	if err := s.WriteBuffered(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +278,7 @@ func pipeEvolve(t *testing.T, h PipelineHarness) {
 	s := g.Sink()
 	ctx := context.Background()
 	v2 := Schema("items", 2, colID, colName, colQty, event.Column{Name: "note", Type: event.TypeString, Optional: true})
-	if err := s.WriteBuffered(ctx, []event.Event{Item('c', 1, "one", 1, 1)}); err != nil {
+	if err := s.WriteBuffered(ctx, []event.Event{item('c', 1, "one", 1, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
