@@ -381,6 +381,7 @@ func (s *Sink) fail(err error, saved map[string]int64) error {
 	return err
 }
 
+// reload rebuilds the sink's state from the disk after a failure.
 //
 // The open spool files are first cut back to their last successful fsync:
 // what follows may not survive a power failure (after a failed fsync, the
