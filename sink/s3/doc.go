@@ -33,16 +33,6 @@
 // Write appends records to a spool file as its 1 MiB buffer fills and
 // fsyncs once at the end, so its memory does not grow with the batch.
 //
-// The engine drives the sink as a component.FlushingSink (flush.go):
-// WriteBuffered spools a batch into the page cache and a Flush, on the
-// engine's other goroutine, fsyncs it while the next batches are encoded
-// and written; the engine acknowledges a batch only after the Flush that
-// covers it. The state file then records the durable marks only (those of
-// the last point at which everything taken was fsynced), a batch that
-// seals an object fsyncs every open spool first (so no uploaded object is
-// above them), and after any failure the open spool files are cut back to
-// their last successful fsync before the engine writes the rest again.
-//
 // The objects a Write completes are uploaded in the background while the
 // engine's next Writes fill the next object: a Write does not wait for the
 // upload in flight unless it sealed objects behind it (then it waits, so

@@ -5,7 +5,7 @@ import "github.com/sluice-dev/sluice/component"
 var _ component.KeepsNoEvents = (*Sink)(nil)
 
 // KeepsNoEvents implements component.KeepsNoEvents: the sink keeps nothing
-// of an event once Write (or WriteBuffered) returned, so a source may recycle a batch's
+// of an event once Write returned, so a source may recycle a batch's
 // memory after the engine has the sink's acknowledgement. Audit (keep it
 // true when changing the write path): every event is encoded into s.buf
 // (format.AppendLines, or appendEventRow for Parquet, whose strings are

@@ -60,28 +60,6 @@ type Sink struct {
 	upFailed bool
 	buf      []byte // the current event's payload
 	dirBuf   []byte
-	// gen numbers the points at which marks are taken (marksAt.gen).
-	gen uint64
-	// retryDurable says that the failure that set broken happened on the
-	// buffered path: the engine writes again everything since its last
-	// acknowledged Flush, so the retry numbers snapshot rows from the
-	// durable point's ordinals (see reload).
-	retryDurable bool
-
-	// Buffered writes (component.FlushingSink; flush.go). fmu guards pend
-	// and durable; Flush takes only fmu, so it runs while WriteBuffered
-	// holds mu.
-	fmu sync.Mutex
-	// pend is what the next Flush makes durable: the spools written since
-	// the last one and the marks after the last WriteBuffered.
-	pend *flushPoint
-	// durable holds the marks of the last point at which every record
-	// taken was fsynced: what the state file records (saveState) and where
-	// a retry after a failed Flush numbers snapshot rows from.
-	durable marksAt
-	// syncFailed holds a failed fsync of a spool file until a reload cuts
-	// the spools back to their last good fsync (spool.failed).
-	syncFailed stickyErr
 
 	// hook, when set (tests only), is called at each step of sealing and
 	// uploading (the step* constants); an error stops the work there, as a
@@ -95,7 +73,6 @@ const (
 	stepRenamed = "renamed" // renamed .sealed; the directory is not fsynced yet
 	stepPut     = "put"     // the object is in S3; the state file is not saved yet
 	stepSaved   = "saved"   // the state file is saved; the spool file is not removed yet
-	stepFsync   = "fsync"   // a spool file is about to be fsynced: an error fails the fsync
 )
 
 func (s *Sink) fault(step string) error {
@@ -123,10 +100,7 @@ type streamState struct {
 	lastDir    string
 }
 
-var (
-	_ component.Sink         = (*Sink)(nil)
-	_ component.FlushingSink = (*Sink)(nil)
-)
+var _ component.Sink = (*Sink)(nil)
 
 // New opens the sink's spool in its state directory env.StateDir, loading
 // what an earlier run left there. It does not contact S3: leftover sealed objects
@@ -216,9 +190,6 @@ func (s *Sink) load() error {
 			}
 			return err
 		}
-		if sp != nil {
-			s.adopt(sp)
-		}
 		if sp == nil || sp.count == 0 {
 			if sp != nil {
 				sp.close()
@@ -272,30 +243,9 @@ func (s *Sink) load() error {
 	if len(s.sealed) > 0 || len(s.open) > 0 {
 		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
 	}
-	// What the files hold is taken: it must be durable before any mark
-	// covering it is saved (the page cache may hold what a failed run
-	// wrote but never fsynced).
-	s.fmu.Lock()
-	s.pend = nil
-	s.fmu.Unlock()
-	s.syncFailed.clear()
-	for _, sp := range s.open {
-		if err := sp.fsync(); err != nil {
-			return err
-		}
-	}
-	s.fmu.Lock()
-	s.durable = marksAt{}
-	s.setDurable(s.marks())
-	s.fmu.Unlock()
 	// Objects left sealed by an earlier run go up before anything else.
 	s.upFailed = len(s.sealed) > 0
 	return syncDir(s.spool)
-}
-
-// adopt ties a spool's fsync failures (and test hook) to the sink.
-func (s *Sink) adopt(sp *spool) {
-	sp.failed, sp.fault = &s.syncFailed, s.fault
 }
 
 func (s *Sink) stream(name string) *streamState {
@@ -320,16 +270,6 @@ func spoolKey(dir, stream string, version int) string {
 func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.write(ctx, events, false)
-}
-
-// write is Write, and with buffered WriteBuffered (flush.go), under mu.
-func (s *Sink) write(ctx context.Context, events []event.Event, buffered bool) error {
-	if s.syncFailed.get() != nil {
-		// An fsync failed (a Flush's, or one of a Write that the engine
-		// now writes again): start over from what reached the disk.
-		s.broken, s.retryDurable = true, true
-	}
 	if s.broken {
 		if err := s.reload(); err != nil {
 			return err
@@ -348,15 +288,9 @@ func (s *Sink) write(ctx context.Context, events []event.Event, buffered bool) e
 		}
 	}
 	saved := map[string]int64{}
-	rejected, err := s.spoolEvents(events, saved, buffered)
+	rejected, err := s.spoolEvents(events, saved)
 	if err != nil {
-		if buffered {
-			s.retryDurable = true
-		}
 		return s.fail(err, saved)
-	}
-	if buffered {
-		s.publish()
 	}
 	s.pace()
 	if !s.upFailed {
@@ -381,47 +315,22 @@ func (s *Sink) fail(err error, saved map[string]int64) error {
 	return err
 }
 
-// reload rebuilds the sink's state from the disk after a failure.
-//
-// The open spool files are first cut back to their last successful fsync:
-// what follows may not survive a power failure (after a failed fsync, the
-// page cache may hold records the disk does not), and the engine writes
-// it again. After a failure on the buffered path the engine writes again
-// every event since its last acknowledged Flush, which covered at most the
-// durable point: snapshot ordinals restart from there (streams the
-// durable point does not know restart from 0). Rows numbered as before are
-// skipped when they are in the spool; a row numbered past its first
-// number can only land twice, never be lost.
 func (s *Sink) reload() error {
 	s.discardUploads()
-	if s.retryDurable {
-		s.fmu.Lock()
-		d := s.durable.m
-		s.fmu.Unlock()
-		s.retryAssign = map[string]int64{}
-		for name := range s.streams {
-			s.retryAssign[name] = d[name].assign
-		}
-	}
-	for _, sp := range s.open {
-		if err := sp.cut(); err != nil {
-			return err
-		}
-	}
 	if err := s.load(); err != nil {
 		return err
 	}
 	for name, a := range s.retryAssign {
 		s.stream(name).assign = a
 	}
-	s.broken, s.retryAssign, s.retryDurable = false, nil, false
+	s.broken, s.retryAssign = false, nil
 	return nil
 }
 
 // spoolEvents appends events to their spools, seals spools that are due and
 // syncs. saved receives the snapshot ordinal of every stream it numbers,
 // as it was before.
-func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64, buffered bool) (component.RecordErrors, error) {
+func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (component.RecordErrors, error) {
 	var rejected component.RecordErrors
 	sealedAny := false
 	for i := range events {
@@ -485,7 +394,6 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64, buffere
 			if sp, err = createSpool(s.spool, s.nextN, hdr, s.now()); err != nil {
 				return rejected, err
 			}
-			s.adopt(sp)
 			s.nextN++
 			s.open[key] = sp
 			st.open = append(st.open, sp)
@@ -505,21 +413,10 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64, buffere
 			sealedAny = true
 		}
 	}
-	switch {
-	case !buffered || sealedAny:
-		// A sealed object is uploaded next, and the state file saved
-		// after the upload records the durable marks, which must cover
-		// it: everything taken so far is fsynced first.
-		if err := s.syncAll(); err != nil {
-			return rejected, err
-		}
-	default:
-		// WriteBuffered: into the page cache; the next Flush fsyncs.
-		for _, sp := range s.open {
-			if len(sp.buf) > 0 {
-				if err := sp.write(); err != nil {
-					return rejected, err
-				}
+	for _, sp := range s.open {
+		if len(sp.buf) > 0 || sp.dirty {
+			if err := sp.sync(); err != nil {
+				return rejected, err
 			}
 		}
 	}
@@ -529,22 +426,6 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64, buffere
 		}
 	}
 	return rejected, nil
-}
-
-// syncAll fsyncs every open spool with records added since its last fsync;
-// everything taken is then durable, and so are the current marks.
-func (s *Sink) syncAll() error {
-	for _, sp := range s.open {
-		if sp.unsynced() {
-			if err := sp.sync(); err != nil {
-				return err
-			}
-		}
-	}
-	s.fmu.Lock()
-	s.setDurable(s.marks())
-	s.fmu.Unlock()
-	return nil
 }
 
 func (s *Sink) encode(e *event.Event) ([]byte, bool, error) {
@@ -613,9 +494,6 @@ func (s *Sink) sealDue() error {
 			return err
 		}
 	}
-	if err := s.syncAll(); err != nil {
-		return err
-	}
 	return syncDir(s.spool)
 }
 
@@ -661,9 +539,6 @@ func (s *Sink) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.upCancel()
-	if s.syncFailed.get() != nil {
-		s.broken, s.retryDurable = true, true
-	}
 	if s.broken {
 		if err := s.reload(); err != nil {
 			return err
@@ -679,9 +554,6 @@ func (s *Sink) Close(ctx context.Context) error {
 		if err := s.seal(sp); err != nil {
 			return err
 		}
-	}
-	if err := s.syncAll(); err != nil {
-		return err
 	}
 	if err := syncDir(s.spool); err != nil {
 		return err

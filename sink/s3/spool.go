@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
@@ -125,51 +123,8 @@ type spool struct {
 	maxSnap int64     // highest snapshot ordinal of a record
 	opened  time.Time // wall clock, for rotate_schedule_interval
 	buf     []byte    // framed records not yet written
+	dirty   bool      // records written since the last fsync
 	format  int       // the file's format: 2, or 1 for a file of an earlier version
-
-	// fmu guards f's fsync and close: a Flush (on the engine's other
-	// goroutine) fsyncs an open spool while Write or WriteBuffered may
-	// append to it, seal it or close it; a sealed spool (f nil) was
-	// fsynced by its seal. failed, when set, records every failed fsync of
-	// the file while fmu is held (sink.syncFailed), so that a Flush whose
-	// own fsync of the same file returned nil — Linux reports a writeback
-	// error to one fsync only — still sees it.
-	fmu    sync.Mutex
-	failed *stickyErr
-	fault  func(step string) error // the sink's test hook (stepFsync)
-	// written is the file's length as written (a frame boundary); synced
-	// the length the last successful fsync covered: what a power loss
-	// leaves at least, and where a reload after a failure cuts the file.
-	written, synced atomic.Int64
-}
-
-// stickyErr holds the first of a series of errors until it is cleared.
-type stickyErr struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *stickyErr) set(err error) {
-	if e == nil {
-		return
-	}
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-func (e *stickyErr) get() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
-
-func (e *stickyErr) clear() {
-	e.mu.Lock()
-	e.err = nil
-	e.mu.Unlock()
 }
 
 func spoolName(dir string, n int, sealed bool) string {
@@ -252,11 +207,11 @@ func (s *spool) write() error {
 	if _, err := s.f.Write(s.buf); err != nil {
 		return fmt.Errorf("s3 sink: write spool %s: %w", s.path, err)
 	}
-	s.written.Add(int64(len(s.buf)))
 	s.buf = s.buf[:0]
 	if cap(s.buf) > 4<<20 {
 		s.buf = nil // a large record grew it
 	}
+	s.dirty = true
 	return nil
 }
 
@@ -276,52 +231,10 @@ func (s *spool) sync() error {
 			return err
 		}
 	}
-	return s.fsync()
-}
-
-// unsynced reports whether records were added since the last fsync.
-func (s *spool) unsynced() bool {
-	return len(s.buf) > 0 || s.written.Load() > s.synced.Load()
-}
-
-// fsync fsyncs the file, if it is still open (a sealed spool was fsynced
-// before it was closed). It is safe while the sink's goroutine writes.
-func (s *spool) fsync() error {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	if s.f == nil {
-		return nil
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("s3 sink: fsync spool %s: %w", s.path, err)
 	}
-	w := s.written.Load()
-	err := error(nil)
-	if s.fault != nil {
-		err = s.fault(stepFsync)
-	}
-	if err == nil {
-		err = s.f.Sync()
-	}
-	if err != nil {
-		err = fmt.Errorf("s3 sink: fsync spool %s: %w", s.path, err)
-		s.failed.set(err)
-		return err
-	}
-	s.synced.Store(max(s.synced.Load(), w))
-	return nil
-}
-
-// cut truncates an open spool file to what its last successful fsync
-// covered (sink.reload): records written after it may be lost by a power
-// failure, or were written by a Write that failed, and the engine writes
-// them again.
-func (s *spool) cut() error {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	if s.f == nil || s.synced.Load() >= s.written.Load() {
-		return nil
-	}
-	if err := s.f.Truncate(s.synced.Load()); err != nil {
-		return fmt.Errorf("s3 sink: cut spool %s back to its last fsync: %w", s.path, err)
-	}
+	s.dirty = false
 	return nil
 }
 
@@ -335,13 +248,10 @@ func (s *spool) seal(fault func(step string) error) error {
 	if err := fault(stepSynced); err != nil {
 		return err
 	}
-	s.fmu.Lock()
-	err := s.f.Close()
-	s.f = nil
-	s.fmu.Unlock()
-	if err != nil {
+	if err := s.f.Close(); err != nil {
 		return fmt.Errorf("s3 sink: close spool %s: %w", s.path, err)
 	}
+	s.f = nil
 	sealed := spoolName(filepath.Dir(s.path), s.n, true)
 	if err := os.Rename(s.path, sealed); err != nil {
 		return fmt.Errorf("s3 sink: seal spool %s: %w", s.path, err)
@@ -352,8 +262,6 @@ func (s *spool) seal(fault func(step string) error) error {
 
 // close releases the file of an open spool without sealing it.
 func (s *spool) close() {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil
@@ -698,7 +606,6 @@ func openSpool(path string, now time.Time) (*spool, error) {
 		f.Close()
 		return nil, err
 	}
-	s.written.Store(end)
 	if ext == "sealed" {
 		f.Close()
 		s.f = nil

@@ -100,13 +100,8 @@ func stateSum(streams []byte) string {
 // saveState writes the high-water marks atomically. Writing the in-memory
 // marks is safe: everything they cover is uploaded or in a spool file.
 func (s *Sink) saveState() error {
-	// The durable marks, not the current ones: records that WriteBuffered
-	// took since the last Flush may still be lost (flush.go).
-	s.fmu.Lock()
-	durable := s.durable.m
-	s.fmu.Unlock()
-	marks := make(map[string]persistedStream, len(durable))
-	for name, st := range durable {
+	marks := make(map[string]persistedStream, len(s.streams))
+	for name, st := range s.streams {
 		marks[name] = persistedStream{Hi: st.hwm.Hi, Lo: st.hwm.Lo, Snap: st.snap}
 	}
 	streams, err := json.Marshal(marks)
