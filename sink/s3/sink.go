@@ -332,7 +332,7 @@ func (s *Sink) reload() error {
 // as it was before.
 func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (component.RecordErrors, error) {
 	var rejected component.RecordErrors
-	sealedAny := false
+	sealedAny, createdAny := false, false
 	for i := range events {
 		e := &events[i]
 		st := s.stream(e.Schema.Stream)
@@ -395,6 +395,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 				return rejected, err
 			}
 			s.nextN++
+			createdAny = true
 			s.open[key] = sp
 			st.open = append(st.open, sp)
 		}
@@ -420,7 +421,10 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			}
 		}
 	}
-	if sealedAny {
+	if sealedAny || createdAny {
+		// The names of new spool files, and of sealed ones, must be as
+		// durable as the records they hold before the Write is
+		// acknowledged.
 		if err := syncDir(s.spool); err != nil {
 			return rejected, err
 		}

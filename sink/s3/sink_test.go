@@ -630,6 +630,34 @@ func TestPartitionedSourceAtLeastOnce(t *testing.T) {
 
 // The spool's directories are fsynced into their parents when created: a
 // power loss cannot take away a spool whose records were fsynced.
+// TestNewSpoolNameSyncedBeforeAck: a Write that starts an object returns
+// only once the spool file's name is durable (the directory fsynced), not
+// only its records: a power failure must not take the file away.
+func TestNewSpoolNameSyncedBeforeAck(t *testing.T) {
+	dir := t.TempDir()
+	s := newTestSink(t, rowConfig(), dir, newMemStore())
+	var mu sync.Mutex
+	var synced []string
+	durable.Synced = func(d string) { mu.Lock(); synced = append(synced, d); mu.Unlock() }
+	defer func() { durable.Synced = nil }()
+	write(t, s, changes(1, 1)) // a new object, not sealed (flush_size 3)
+	mu.Lock()
+	got := slices.Clone(synced)
+	mu.Unlock()
+	if want := filepath.Join(dir, "spool"); !slices.Contains(got, want) {
+		t.Fatalf("directories fsynced by the Write: %q; the spool directory %s is missing", got, want)
+	}
+	mu.Lock()
+	synced = nil
+	mu.Unlock()
+	write(t, s, changes(2, 2)) // the same object: no new name
+	mu.Lock()
+	defer mu.Unlock()
+	if len(synced) != 0 {
+		t.Fatalf("a Write that started no object fsynced directories %q", synced)
+	}
+}
+
 func TestSpoolDirectoriesAreSynced(t *testing.T) {
 	base := t.TempDir()
 	var synced []string
