@@ -65,6 +65,8 @@ type Sink struct {
 	// uploading (the step* constants); an error stops the work there, as a
 	// crash at that instant would.
 	hook func(step string) error
+	// fsyncHook, when set (tests only), is given to new spools (spool.hook).
+	fsyncHook func(path string) error
 }
 
 // Steps of sealing and uploading an object, for Sink.hook.
@@ -92,6 +94,9 @@ type streamState struct {
 	// retried).
 	snap, assign int64
 	open         []*spool // the stream's open spools
+	// unsynced is the one open spool that may hold records of the stream
+	// not yet fsynced (nil when none does): see spoolEvents.
+	unsynced *spool
 	// The last event's partition: templates resolve to the minute at most,
 	// so events of the same schema and minute share it.
 	lastSchema *event.Schema
@@ -394,11 +399,26 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			if sp, err = createSpool(s.spool, s.nextN, hdr, s.now()); err != nil {
 				return rejected, err
 			}
+			sp.hook = s.fsyncHook
 			s.nextN++
 			createdAny = true
 			s.open[key] = sp
 			st.open = append(st.open, sp)
 		}
+		if u := st.unsynced; u != nil && u != sp && u.f != nil {
+			// The stream moves to another open object (a partition
+			// boundary, or an event time going back across one): its
+			// records in the previous one are fsynced first. So at most one
+			// spool holds a stream's records not yet durable, and they
+			// follow every durable record of the stream: a power failure
+			// in the middle of the fsyncs below can only take a suffix of
+			// the stream, never a record with a later one kept, which the
+			// replay would skip as below the high-water mark.
+			if err := u.sync(); err != nil {
+				return rejected, err
+			}
+		}
+		st.unsynced = sp
 		if err := sp.add(p, t, payload); err != nil {
 			return rejected, err
 		}
@@ -420,6 +440,9 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 				return rejected, err
 			}
 		}
+	}
+	for _, st := range s.streams {
+		st.unsynced = nil
 	}
 	if sealedAny || createdAny {
 		// The names of new spool files, and of sealed ones, must be as

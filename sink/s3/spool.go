@@ -124,7 +124,14 @@ type spool struct {
 	opened  time.Time // wall clock, for rotate_schedule_interval
 	buf     []byte    // framed records not yet written
 	dirty   bool      // records written since the last fsync
-	format  int       // the file's format: 2, or 1 for a file of an earlier version
+	// synced is the file's length at its last successful fsync (tests:
+	// what a power failure leaves at least); written its length as
+	// written.
+	synced, written int64
+	// hook, when set (tests only), is called with the file's path before
+	// each fsync; an error fails the fsync.
+	hook   func(path string) error
+	format int // the file's format: 2, or 1 for a file of an earlier version
 }
 
 func spoolName(dir string, n int, sealed bool) string {
@@ -207,6 +214,7 @@ func (s *spool) write() error {
 	if _, err := s.f.Write(s.buf); err != nil {
 		return fmt.Errorf("s3 sink: write spool %s: %w", s.path, err)
 	}
+	s.written += int64(len(s.buf))
 	s.buf = s.buf[:0]
 	if cap(s.buf) > 4<<20 {
 		s.buf = nil // a large record grew it
@@ -231,10 +239,17 @@ func (s *spool) sync() error {
 			return err
 		}
 	}
-	if err := s.f.Sync(); err != nil {
+	var err error
+	if s.hook != nil {
+		err = s.hook(s.path)
+	}
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
 		return fmt.Errorf("s3 sink: fsync spool %s: %w", s.path, err)
 	}
-	s.dirty = false
+	s.dirty, s.synced = false, s.written
 	return nil
 }
 
@@ -606,6 +621,7 @@ func openSpool(path string, now time.Time) (*spool, error) {
 		f.Close()
 		return nil, err
 	}
+	s.written, s.synced = end, end
 	if ext == "sealed" {
 		f.Close()
 		s.f = nil
