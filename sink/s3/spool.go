@@ -124,14 +124,15 @@ type spool struct {
 	opened  time.Time // wall clock, for rotate_schedule_interval
 	buf     []byte    // framed records not yet written
 	dirty   bool      // records written since the last fsync
+	format  int       // the file's format: 2, or 1 for a file of an earlier version
+
 	// synced is the file's length at its last successful fsync (tests:
 	// what a power failure leaves at least); written its length as
 	// written.
 	synced, written int64
 	// hook, when set (tests only), is called with the file's path before
 	// each fsync; an error fails the fsync.
-	hook   func(path string) error
-	format int // the file's format: 2, or 1 for a file of an earlier version
+	hook func(path string) error
 }
 
 func spoolName(dir string, n int, sealed bool) string {
