@@ -95,6 +95,12 @@
 //     replaces the object: still one copy.
 //   - Crash after the state file is saved: the uploaded events are below
 //     the saved mark and skipped when replayed.
+//   - Power failure while a Write fsyncs the objects it filled: a stream's
+//     records not yet fsynced are only ever in one spool (a Write that
+//     moves a stream to another open object, at a partition boundary,
+//     fsyncs the previous one first), and they follow all its durable
+//     records, so a failure can only cut a suffix of the stream, which
+//     the replay writes again; it never keeps a record above a lost one.
 //   - A failed Write that the engine retries with the same events: the
 //     sink reloads its spool, and the retried events that reached the disk
 //     are skipped — snapshot rows too, as the retry numbers them the same.
