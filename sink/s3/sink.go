@@ -65,8 +65,9 @@ type Sink struct {
 	// uploading (the step* constants); an error stops the work there, as a
 	// crash at that instant would.
 	hook func(step string) error
-	// fsyncHook, when set (tests only), is given to new spools (spool.hook).
-	fsyncHook func(path string) error
+	// dirDirty says that a spool file was created or sealed (renamed) since
+	// the spool directory's last fsync.
+	dirDirty bool
 }
 
 // Steps of sealing and uploading an object, for Sink.hook.
@@ -248,9 +249,17 @@ func (s *Sink) load() error {
 	if len(s.sealed) > 0 || len(s.open) > 0 {
 		s.log.Info("s3 sink: resuming from the spool", "sealed", len(s.sealed), "open", len(s.open))
 	}
+	// What the open files hold now counts as taken, so it must be durable:
+	// a crashed or failed Write may have left records in the page cache
+	// only.
+	for _, sp := range s.open {
+		if err := sp.sync(); err != nil {
+			return err
+		}
+	}
 	// Objects left sealed by an earlier run go up before anything else.
 	s.upFailed = len(s.sealed) > 0
-	return syncDir(s.spool)
+	return s.syncSpoolDir()
 }
 
 func (s *Sink) stream(name string) *streamState {
@@ -320,8 +329,28 @@ func (s *Sink) fail(err error, saved map[string]int64) error {
 	return err
 }
 
+// reload rebuilds the sink's state from the disk after a failed Write.
+//
+// The open spool files are first cut back to their last successful
+// fsync: a failed Write's records after it may not be on the disk (after
+// a failed fsync the page cache may show records the disk lost), and the
+// engine writes them again. A stream's records with a position not yet
+// fsynced are in one spool only (spoolEvents), so this cuts a suffix of
+// them. Snapshot ordinals may be cut in several spools, leaving a gap
+// below a kept one: after any cut the retry numbers its rows after the
+// ordinals on disk instead of as before, so rows that were kept may land
+// twice (snapshot rows are written at least once) and none is skipped.
 func (s *Sink) reload() error {
 	s.discardUploads()
+	for _, sp := range s.open {
+		cut, err := sp.cut()
+		if err != nil {
+			return err
+		}
+		if cut {
+			s.retryAssign = nil
+		}
+	}
 	if err := s.load(); err != nil {
 		return err
 	}
@@ -337,7 +366,6 @@ func (s *Sink) reload() error {
 // as it was before.
 func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (component.RecordErrors, error) {
 	var rejected component.RecordErrors
-	sealedAny, createdAny := false, false
 	for i := range events {
 		e := &events[i]
 		st := s.stream(e.Schema.Stream)
@@ -381,7 +409,6 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			if err := s.seal(sp); err != nil {
 				return rejected, err
 			}
-			sealedAny = true
 		}
 		if minute := t / 60000; st.lastSchema != e.Schema || st.lastMinute != minute || t < 0 {
 			s.dirBuf = s.part.render(s.dirBuf[:0], e)
@@ -399,26 +426,42 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			if sp, err = createSpool(s.spool, s.nextN, hdr, s.now()); err != nil {
 				return rejected, err
 			}
-			sp.hook = s.fsyncHook
 			s.nextN++
-			createdAny = true
+			s.dirDirty = true
 			s.open[key] = sp
 			st.open = append(st.open, sp)
 		}
-		if u := st.unsynced; u != nil && u != sp && u.f != nil {
-			// The stream moves to another open object (a partition
-			// boundary, or an event time going back across one): its
-			// records in the previous one are fsynced first. So at most one
-			// spool holds a stream's records not yet durable, and they
-			// follow every durable record of the stream: a power failure
-			// in the middle of the fsyncs below can only take a suffix of
-			// the stream, never a record with a later one kept, which the
-			// replay would skip as below the high-water mark.
-			if err := u.sync(); err != nil {
-				return rejected, err
+		if u := st.unsynced; u != nil && u != sp && !p.snap {
+			// The stream moves to another object (a partition boundary, an
+			// event time going back across one, or the object before was
+			// sealed): its records in the previous one are made durable
+			// first — the file's records, and the names of files created or
+			// sealed since the directory's last fsync. So at most one spool
+			// holds a stream's records not yet durable, and they follow
+			// every durable record of the stream: a power failure in the
+			// middle of the fsyncs below can only take a suffix of the
+			// stream, never a record with a later one kept, which the
+			// replay would skip as below the high-water mark. (The cost is
+			// an fsync per move; with the default hourly template a stream
+			// moves about once an hour. Events without a position — snapshot
+			// rows, events read from several Kafka partitions, whose times
+			// may flap across a boundary — are not skipped by position
+			// after a crash, so they move freely; see reload for a failed
+			// Write.)
+			if u.f != nil {
+				if err := u.sync(); err != nil {
+					return rejected, err
+				}
+			}
+			if s.dirDirty {
+				if err := s.syncSpoolDir(); err != nil {
+					return rejected, err
+				}
 			}
 		}
-		st.unsynced = sp
+		if !p.snap {
+			st.unsynced = sp
+		}
 		if err := sp.add(p, t, payload); err != nil {
 			return rejected, err
 		}
@@ -431,7 +474,6 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 			if err := s.seal(sp); err != nil {
 				return rejected, err
 			}
-			sealedAny = true
 		}
 	}
 	for _, sp := range s.open {
@@ -444,11 +486,11 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 	for _, st := range s.streams {
 		st.unsynced = nil
 	}
-	if sealedAny || createdAny {
+	if s.dirDirty {
 		// The names of new spool files, and of sealed ones, must be as
 		// durable as the records they hold before the Write is
 		// acknowledged.
-		if err := syncDir(s.spool); err != nil {
+		if err := s.syncSpoolDir(); err != nil {
 			return rejected, err
 		}
 	}
@@ -491,6 +533,7 @@ func (s *Sink) seal(sp *spool) error {
 	if err := sp.seal(s.fault); err != nil {
 		return err
 	}
+	s.dirDirty = true
 	if err := s.fault(stepRenamed); err != nil {
 		return err
 	}
@@ -521,7 +564,7 @@ func (s *Sink) sealDue() error {
 			return err
 		}
 	}
-	return syncDir(s.spool)
+	return s.syncSpoolDir()
 }
 
 // schedule seals and uploads objects older than rotate_schedule_interval
@@ -582,13 +625,23 @@ func (s *Sink) Close(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := syncDir(s.spool); err != nil {
+	if err := s.syncSpoolDir(); err != nil {
 		return err
 	}
 	return s.uploadSealed(ctx)
 }
 
 func syncDir(dir string) error { return durable.SyncDir(dir) }
+
+// syncSpoolDir fsyncs the spool directory: the names of the spool files
+// created and sealed so far are durable.
+func (s *Sink) syncSpoolDir() error {
+	if err := syncDir(s.spool); err != nil {
+		return err
+	}
+	s.dirDirty = false
+	return nil
+}
 
 // moveOldSpool moves the spool and state file that sluice before 0.2 kept
 // in <state dir>/sink/<name> up into the state dir itself. Each item moves

@@ -696,13 +696,14 @@ func TestPowerLossBetweenSpoolFsyncs(t *testing.T) {
 			store := newMemStore()
 			s := newTestSink(t, cfg, dir, store)
 			failed := false
-			s.fsyncHook = func(path string) error {
+			fsyncHook = func(path string) error {
 				if !failed && strings.HasPrefix(filepath.Base(path), fmt.Sprintf("%010d.", failing)) {
 					failed = true
 					return errors.New("input/output error")
 				}
 				return nil
 			}
+			t.Cleanup(func() { fsyncHook = nil })
 			if err := s.Write(context.Background(), evs); err == nil {
 				t.Fatalf("round %d, spool %d: the Write succeeded with a failed fsync", round, failing)
 			}
@@ -722,6 +723,202 @@ func TestPowerLossBetweenSpoolFsyncs(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkObjects(t, store, want)
+		}
+	}
+}
+
+// fsyncLog records, per spool file, the length its last successful fsync
+// covered, as the disk would hold it after a power failure.
+type fsyncLog struct {
+	mu      sync.Mutex
+	durable map[string]int64
+	fail    func(path string) bool // fails this fsync when it returns true
+}
+
+func (l *fsyncLog) hook(path string) error {
+	if l.fail != nil && l.fail(path) {
+		return errors.New("input/output error")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.durable[path] = st.Size() // the fsync that follows covers this much
+	l.mu.Unlock()
+	return nil
+}
+
+// powerFail cuts every open spool file in dir to what its fsyncs covered.
+func (l *fsyncLog) powerFail(t *testing.T, dir string) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	files, _ := filepath.Glob(filepath.Join(dir, "spool", "*.open"))
+	for _, f := range files {
+		if err := os.Truncate(f, l.durable[f]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRetriedWriteAfterFailedFsyncIsDurable: a Write fails at its spool's
+// fsync; the engine retries it, and that retry must make the records
+// durable itself. The page cache still shows them after the failure, but
+// the disk need not hold them: a retry that took them as spooled (and
+// skipped them) without an fsync lost them at the next power failure,
+// once a later record of the stream was durable in the next object.
+//
+// Three ways on from the failed fsync: the engine retries in the same
+// process; the same, with the unfsynced tail no longer reading back as
+// written (a failed fsync leaves the page cache's copy unreliable: the
+// retry must write the records again, not trust them); the process
+// crashes first and the next one starts from the spool (the engine
+// replays from its checkpoint, before 58).
+func TestRetriedWriteAfterFailedFsyncIsDurable(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 10
+	cfg.Partition = "${stream}/${hour}${minute}"
+	want := map[string]string{
+		strings.Replace(key(58, 59), "dt=2024-01-01/hour=10", "1000", 1): rows(58, 59),
+		strings.Replace(key(60, 61), "dt=2024-01-01/hour=10", "1001", 1): rows(60, 61),
+	}
+	for _, way := range []string{"retry", "retry_unreliable_tail", "restart"} {
+		t.Run(way, func(t *testing.T) {
+			dir := t.TempDir()
+			store := newMemStore()
+			failed := false
+			l := &fsyncLog{durable: map[string]int64{}, fail: func(string) bool {
+				if !failed {
+					failed = true
+					return true
+				}
+				return false
+			}}
+			fsyncHook = l.hook
+			t.Cleanup(func() { fsyncHook = nil })
+			s := newTestSink(t, cfg, dir, store)
+			if err := s.Write(context.Background(), changes(58, 59)); err == nil {
+				t.Fatal("the Write succeeded with a failed fsync")
+			}
+			switch way {
+			case "retry_unreliable_tail":
+				files, _ := filepath.Glob(filepath.Join(dir, "spool", "*.open"))
+				for _, f := range files {
+					st, _ := os.Stat(f)
+					fh, err := os.OpenFile(f, os.O_WRONLY, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					from := l.durable[f]
+					fh.WriteAt(make([]byte, st.Size()-from), from)
+					fh.Close()
+				}
+			case "restart":
+				crash(s)
+				s = newTestSink(t, cfg, dir, store)
+			}
+			write(t, s, changes(58, 59)) // the engine's retry, or replay
+			write(t, s, changes(60, 61)) // the next minute: the next object
+			l.powerFail(t, dir)
+			crash(s)
+			s = newTestSink(t, cfg, dir, store)
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			checkObjects(t, store, want)
+		})
+	}
+}
+
+// TestNameDurableBeforeStreamMovesOn: a stream that leaves a spool file
+// created in the same Write (its event time going back across a partition
+// boundary) makes that file's name durable — the directory fsynced — before
+// its next record can become durable elsewhere; otherwise a power failure
+// could take the file (and its earlier record) while keeping the later one.
+func TestNameDurableBeforeStreamMovesOn(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 10
+	cfg.Partition = "${stream}/${hour}${minute}"
+	dir := t.TempDir()
+	s := newTestSink(t, cfg, dir, newMemStore())
+	var mu sync.Mutex
+	var steps []string
+	fsyncHook = func(path string) error {
+		mu.Lock()
+		steps = append(steps, "fsync "+filepath.Base(path))
+		mu.Unlock()
+		return nil
+	}
+	durable.Synced = func(d string) {
+		mu.Lock()
+		steps = append(steps, "dir "+filepath.Base(d))
+		mu.Unlock()
+	}
+	t.Cleanup(func() { fsyncHook, durable.Synced = nil, nil })
+	back := change(61, event.OpCreate) // a later change, committed back in minute 10:00
+	back.Source.TsUs = (baseMs + 59*1000) * 1000
+	write(t, s, []event.Event{change(58, event.OpCreate), change(60, event.OpCreate), back})
+	mu.Lock()
+	defer mu.Unlock()
+	// 58 to file 1 (10:00), 60 to file 2 (10:01), 61 back to file 1.
+	want := []string{
+		// Leaving file 1 for file 2, which was just created: file 1's
+		// records, then the directory, which makes both names durable.
+		"fsync 0000000001.open", "dir spool",
+		// Leaving file 2 for file 1: its record; its name already is.
+		"fsync 0000000002.open",
+		"fsync 0000000001.open", // the end of the Write
+	}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("steps\n%s\nwant\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRetryAfterCutRenumbersSnapshotRows: snapshot rows carry no position;
+// the sink numbers them, and a retried Write numbers them as before so
+// that those already spooled are skipped. When a failed fsync made the
+// retry cut a spool back, rows of the same stream may survive in another
+// object (sealed, durable) above a cut one: the retry must then number
+// its rows after those on disk rather than skip any (each row at least
+// once; the kept ones may land twice).
+func TestRetryAfterCutRenumbersSnapshotRows(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 2
+	cfg.Partition = "${stream}/${hour}${minute}"
+	row := func(i, minute int) event.Event {
+		e := snapshotRow(i)
+		e.Source.TsUs = (baseMs + int64(minute)*60000) * 1000
+		return e
+	}
+	// Row 1 to 10:00, rows 2 and 3 to 10:01 (sealed at two rows: durable),
+	// row 4 back to 10:00; then the fsync of the 10:00 file fails.
+	evs := []event.Event{row(1, 0), row(2, 1), row(3, 1), row(4, 0)}
+	dir := t.TempDir()
+	store := newMemStore()
+	s := newTestSink(t, cfg, dir, store)
+	fsyncHook = func(path string) error {
+		if strings.HasPrefix(filepath.Base(path), "0000000001.") {
+			return errors.New("input/output error")
+		}
+		return nil
+	}
+	t.Cleanup(func() { fsyncHook = nil })
+	if err := s.Write(context.Background(), evs); err == nil {
+		t.Fatal("the Write succeeded with a failed fsync")
+	}
+	fsyncHook = nil
+	write(t, s, evs) // the engine's retry
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, k := range store.keys() {
+		all.Write(store.get(k))
+	}
+	for i := 1; i <= 4; i++ {
+		if !strings.Contains(all.String(), fmt.Sprintf(`"name":"user %d"`, i)) {
+			t.Errorf("row %d is in no object; objects:\n%s", i, all.String())
 		}
 	}
 }

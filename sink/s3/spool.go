@@ -130,10 +130,11 @@ type spool struct {
 	// what a power failure leaves at least); written its length as
 	// written.
 	synced, written int64
-	// hook, when set (tests only), is called with the file's path before
-	// each fsync; an error fails the fsync.
-	hook func(path string) error
 }
+
+// fsyncHook, when set (tests only), is called with a spool file's path
+// before each fsync of it; an error fails the fsync.
+var fsyncHook func(path string) error
 
 func spoolName(dir string, n int, sealed bool) string {
 	ext := ".open"
@@ -241,8 +242,8 @@ func (s *spool) sync() error {
 		}
 	}
 	var err error
-	if s.hook != nil {
-		err = s.hook(s.path)
+	if fsyncHook != nil {
+		err = fsyncHook(s.path)
 	}
 	if err == nil {
 		err = s.f.Sync()
@@ -274,6 +275,19 @@ func (s *spool) seal(fault func(step string) error) error {
 	}
 	s.path = sealed
 	return nil
+}
+
+// cut truncates an open spool file to what its last successful fsync
+// covered (Sink.reload), and says whether it removed anything.
+func (s *spool) cut() (bool, error) {
+	if s.f == nil || s.written <= s.synced {
+		return false, nil
+	}
+	if err := s.f.Truncate(s.synced); err != nil {
+		return false, fmt.Errorf("s3 sink: cut spool %s back to its last fsync: %w", s.path, err)
+	}
+	s.written = s.synced
+	return true, nil
 }
 
 // close releases the file of an open spool without sealing it.
