@@ -96,14 +96,19 @@
 //   - Crash after the state file is saved: the uploaded events are below
 //     the saved mark and skipped when replayed.
 //   - Power failure while a Write fsyncs the objects it filled: a stream's
-//     records not yet fsynced are only ever in one spool (a Write that
-//     moves a stream to another open object, at a partition boundary,
-//     fsyncs the previous one first), and they follow all its durable
-//     records, so a failure can only cut a suffix of the stream, which
-//     the replay writes again; it never keeps a record above a lost one.
+//     records with a position not yet fsynced are only ever in one spool
+//     (a Write that moves a stream to another open object, at a partition
+//     boundary, fsyncs the previous one and the directory first), and they
+//     follow all its durable records, so a failure can only cut a suffix
+//     of the stream, which the replay writes again; it never keeps a
+//     record above a lost one. On start, the open spools are fsynced
+//     before what they hold counts as taken.
 //   - A failed Write that the engine retries with the same events: the
-//     sink reloads its spool, and the retried events that reached the disk
-//     are skipped — snapshot rows too, as the retry numbers them the same.
+//     sink cuts the open spools back to their last successful fsync (after
+//     a failed fsync the page cache may show records the disk lost) and
+//     reloads them; the retried events still on disk are skipped — snapshot
+//     rows too, as the retry numbers them the same, unless something was
+//     cut: the retry then numbers them after those on disk (at least once).
 //
 // The wall-clock rotate_schedule_interval makes boundaries depend on
 // timing, but never duplicates: a replay is skipped by position, not by
