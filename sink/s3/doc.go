@@ -102,7 +102,10 @@
 //     follow all its durable records, so a failure can only cut a suffix
 //     of the stream, which the replay writes again; it never keeps a
 //     record above a lost one. On start, the open spools are fsynced
-//     before what they hold counts as taken.
+//     before what they hold counts as taken (after a crash of the
+//     process; after a failed fsync followed by a crash, Linux may have
+//     dropped pages it still shows, which no later fsync reveals — the
+//     limit every program that trusts fsync shares).
 //   - A failed Write that the engine retries with the same events: the
 //     sink cuts the open spools back to their last successful fsync (after
 //     a failed fsync the page cache may show records the disk lost) and

@@ -336,10 +336,11 @@ func (s *Sink) fail(err error, saved map[string]int64) error {
 // a failed fsync the page cache may show records the disk lost), and the
 // engine writes them again. A stream's records with a position not yet
 // fsynced are in one spool only (spoolEvents), so this cuts a suffix of
-// them. Snapshot ordinals may be cut in several spools, leaving a gap
-// below a kept one: after any cut the retry numbers its rows after the
-// ordinals on disk instead of as before, so rows that were kept may land
-// twice (snapshot rows are written at least once) and none is skipped.
+// them. Snapshot ordinals may be cut (or still be in a buffer) in several
+// spools, leaving a gap below a kept one: after a cut the retry numbers
+// the stream's rows after the ordinals on disk instead of as before, so
+// rows that were kept may land twice (snapshot rows are written at least
+// once) and none is skipped.
 func (s *Sink) reload() error {
 	s.discardUploads()
 	for _, sp := range s.open {
@@ -348,7 +349,7 @@ func (s *Sink) reload() error {
 			return err
 		}
 		if cut {
-			s.retryAssign = nil
+			delete(s.retryAssign, sp.hdr.Stream)
 		}
 	}
 	if err := s.load(); err != nil {

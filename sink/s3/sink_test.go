@@ -628,8 +628,6 @@ func TestPartitionedSourceAtLeastOnce(t *testing.T) {
 	checkObjects(t, store, map[string]string{k: rows(3, 3) + rows(2, 2) + rows(1, 1)})
 }
 
-// The spool's directories are fsynced into their parents when created: a
-// power loss cannot take away a spool whose records were fsynced.
 // TestNewSpoolNameSyncedBeforeAck: a Write that starts an object returns
 // only once the spool file's name is durable (the directory fsynced), not
 // only its records: a power failure must not take the file away.
@@ -658,6 +656,8 @@ func TestNewSpoolNameSyncedBeforeAck(t *testing.T) {
 	}
 }
 
+// The spool's directories are fsynced into their parents when created: a
+// power loss cannot take away a spool whose records were fsynced.
 func TestSpoolDirectoriesAreSynced(t *testing.T) {
 	base := t.TempDir()
 	var synced []string
@@ -917,6 +917,49 @@ func TestRetryAfterCutRenumbersSnapshotRows(t *testing.T) {
 		all.Write(store.get(k))
 	}
 	for i := 1; i <= 4; i++ {
+		if !strings.Contains(all.String(), fmt.Sprintf(`"name":"user %d"`, i)) {
+			t.Errorf("row %d is in no object; objects:\n%s", i, all.String())
+		}
+	}
+}
+
+// TestRetryAfterBufferedRowsDropped: a failed Write can leave a snapshot
+// row in a spool's buffer, never written, while a later row of the stream
+// is durable in another object (fsynced by its seal, whose rename then
+// failed). The retry must not skip the dropped row as spooled.
+func TestRetryAfterBufferedRowsDropped(t *testing.T) {
+	cfg := rowConfig()
+	cfg.FlushSize = 2
+	cfg.Partition = "${stream}/${hour}${minute}"
+	row := func(i, minute int) event.Event {
+		e := snapshotRow(i)
+		e.Source.TsUs = (baseMs + int64(minute)*60000) * 1000
+		return e
+	}
+	// Row 1 to 10:00 (stays in the buffer); rows 2 and 3 to 10:01, whose
+	// object is full at row 3: fsynced, then its seal fails.
+	evs := []event.Event{row(1, 0), row(2, 1), row(3, 1)}
+	store := newMemStore()
+	s := newTestSink(t, cfg, t.TempDir(), store)
+	s.hook = func(step string) error {
+		if step == stepSynced {
+			return errors.New("rename: input/output error")
+		}
+		return nil
+	}
+	if err := s.Write(context.Background(), evs); err == nil {
+		t.Fatal("the Write succeeded with a failed seal")
+	}
+	s.hook = nil
+	write(t, s, evs) // the engine's retry
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, k := range store.keys() {
+		all.Write(store.get(k))
+	}
+	for i := 1; i <= 3; i++ {
 		if !strings.Contains(all.String(), fmt.Sprintf(`"name":"user %d"`, i)) {
 			t.Errorf("row %d is in no object; objects:\n%s", i, all.String())
 		}

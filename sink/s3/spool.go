@@ -280,9 +280,12 @@ func (s *spool) seal(fault func(step string) error) error {
 // cut truncates an open spool file to what its last successful fsync
 // covered (Sink.reload), and says whether it removed anything.
 func (s *spool) cut() (bool, error) {
-	if s.f == nil || s.written <= s.synced {
+	if s.f == nil || len(s.buf) == 0 && s.written <= s.synced {
 		return false, nil
 	}
+	// Records still in the buffer are dropped too (load closes the file),
+	// and bytes a failed write left past written are cut with the rest.
+	s.buf = s.buf[:0]
 	if err := s.f.Truncate(s.synced); err != nil {
 		return false, fmt.Errorf("s3 sink: cut spool %s back to its last fsync: %w", s.path, err)
 	}
