@@ -478,7 +478,7 @@ func (s *Sink) spoolEvents(events []event.Event, saved map[string]int64) (compon
 		}
 	}
 	for _, sp := range s.open {
-		if len(sp.buf) > 0 || sp.dirty {
+		if sp.unsynced() {
 			if err := sp.sync(); err != nil {
 				return rejected, err
 			}

@@ -123,14 +123,16 @@ type spool struct {
 	maxSnap int64     // highest snapshot ordinal of a record
 	opened  time.Time // wall clock, for rotate_schedule_interval
 	buf     []byte    // framed records not yet written
-	dirty   bool      // records written since the last fsync
 	format  int       // the file's format: 2, or 1 for a file of an earlier version
 
-	// synced is the file's length at its last successful fsync (tests:
-	// what a power failure leaves at least); written its length as
-	// written.
+	// synced is the file's length at its last successful fsync (what a
+	// power failure leaves at least, where reload cuts it); written its
+	// length as written.
 	synced, written int64
 }
+
+// unsynced reports whether records were added since the last fsync.
+func (s *spool) unsynced() bool { return len(s.buf) > 0 || s.written > s.synced }
 
 // fsyncHook, when set (tests only), is called with a spool file's path
 // before each fsync of it; an error fails the fsync.
@@ -221,7 +223,6 @@ func (s *spool) write() error {
 	if cap(s.buf) > 4<<20 {
 		s.buf = nil // a large record grew it
 	}
-	s.dirty = true
 	return nil
 }
 
@@ -251,7 +252,7 @@ func (s *spool) sync() error {
 	if err != nil {
 		return fmt.Errorf("s3 sink: fsync spool %s: %w", s.path, err)
 	}
-	s.dirty, s.synced = false, s.written
+	s.synced = s.written
 	return nil
 }
 
@@ -280,7 +281,7 @@ func (s *spool) seal(fault func(step string) error) error {
 // cut truncates an open spool file to what its last successful fsync
 // covered (Sink.reload), and says whether it removed anything.
 func (s *spool) cut() (bool, error) {
-	if s.f == nil || len(s.buf) == 0 && s.written <= s.synced {
+	if s.f == nil || !s.unsynced() {
 		return false, nil
 	}
 	// Records still in the buffer are dropped too (load closes the file),

@@ -194,9 +194,7 @@ func pipeSameKey(t *testing.T, h PipelineHarness) {
 		t.Fatal(err)
 	}
 	Want(t, g.Rows(t), "1|c|5", "2|yy|9", "3|zz|8", "4|w|10", "100|first|1")
-	if got := g.Position(t); got != "10.10" {
-		t.Fatalf("position %s, want 10.10", got)
-	}
+	wantPosition(t, g, "10.10")
 }
 
 // pipeCommitLost: the previous transaction's commit fails while the next
@@ -224,9 +222,7 @@ func pipeCommitLost(t *testing.T, h PipelineHarness) {
 	Write(t, s, b1...)
 	Write(t, s, b2...)
 	Want(t, g.Rows(t), "1|boom|1", "2|two2|3", "3|three|4", "100|first|1")
-	if got := g.Position(t); got != "4.4" {
-		t.Fatalf("position %s, want 4.4", got)
-	}
+	wantPosition(t, g, "4.4")
 	// And the pipeline goes on.
 	if err := s.WriteBuffered(ctx, []event.Event{item('u', 3, "three2", 5, 5)}); err != nil {
 		t.Fatal(err)
@@ -264,9 +260,7 @@ func pipeRejected(t *testing.T, h PipelineHarness) {
 		t.Fatalf("Write = %v, want one record error for event 1 (%q)", err, h.OutOfRange)
 	}
 	Want(t, g.Rows(t), "1|one2|2", "3|three|3", "100|first|1")
-	if got := g.Position(t); got != "2.2" {
-		t.Fatalf("position %s, want 2.2 (before the rejected event)", got)
-	}
+	wantPosition(t, g, "2.2") // before the rejected event
 }
 
 // pipeEvolve: a batch whose schema adds a column (auto_evolve) while the
@@ -292,7 +286,13 @@ func pipeEvolve(t *testing.T, h PipelineHarness) {
 		t.Fatal(err)
 	}
 	Want(t, g.Rows(t, "id", "name", "note"), "1|one|NULL", "2|two|added", "100|first|NULL")
-	if got := g.Position(t); got != "2.2" {
-		t.Fatalf("position %s, want 2.2", got)
+	wantPosition(t, g, "2.2")
+}
+
+// wantPosition fails t unless the sink's committed position is want.
+func wantPosition(t *testing.T, g Gated, want string) {
+	t.Helper()
+	if got := g.Position(t); got != want {
+		t.Fatalf("position %s, want %s", got, want)
 	}
 }
