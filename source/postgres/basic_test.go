@@ -1,8 +1,10 @@
 package postgres
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +88,62 @@ func TestSnapshotBatchesBoundedByBytes(t *testing.T) {
 			id++
 			if e.After[0].AsInt() != id || len(e.After[1].Str) != pad {
 				t.Fatalf("row %d: got id %s and %d bytes of pad", id, e.After[0].Text(), len(e.After[1].Str))
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
+	}
+}
+
+// TestSnapshotBatchesBoundedByMemory: rows of many columns are cut into
+// batches of about batchMemBytes of text and decoded rows (an event and a
+// value a column each), not batch_size rows: 1 MiB of a 100-column table's
+// text decodes into several MB of values, and the batches alive outside
+// the engine's window are counted by no byte cap.
+func TestSnapshotBatchesBoundedByMemory(t *testing.T) {
+	te := newTestEnv(t)
+	const rows, cols = 2000, 100
+	var create, fill strings.Builder
+	create.WriteString("CREATE TABLE many (id int PRIMARY KEY")
+	fill.WriteString("INSERT INTO many SELECT g")
+	for i := 1; i <= cols; i++ {
+		fmt.Fprintf(&create, ", c%d int", i)
+		fill.WriteString(", 7")
+	}
+	create.WriteString(")")
+	fill.WriteString(" FROM generate_series(1, $1) g")
+	te.exec(create.String())
+	te.exec(fill.String(), rows)
+	out := sourcetest.NewEmitter()
+	cfg := te.config("public.many")
+	te.start(cfg, nil, out)
+	out.WaitFor(t, "snapshot", 30*time.Second, func(evs []event.Event) bool { return len(evs) == rows })
+	// The cut falls after the row that reaches batchMemBytes.
+	var want []int
+	n, text := 0, 0
+	for id := 1; id <= rows; id++ {
+		n++
+		text += len(strconv.Itoa(id)) + cols*len("\t7") + 1
+		if text+n*rowMem(1+cols) >= batchMemBytes {
+			want, n, text = append(want, n), 0, 0
+		}
+	}
+	want = append(want, n)
+	if len(want) < 3 {
+		t.Fatalf("the table makes %d batches; the test needs several", len(want))
+	}
+	var got []int
+	id := int64(0)
+	for _, b := range out.Batches() {
+		if len(b.Events) == 0 {
+			continue
+		}
+		got = append(got, len(b.Events))
+		for _, e := range b.Events {
+			id++
+			if e.After[0].AsInt() != id || len(e.After) != 1+cols || e.After[cols].AsInt() != 7 {
+				t.Fatalf("row %d: got id %s and %d values", id, e.After[0].Text(), len(e.After))
 			}
 		}
 	}

@@ -22,11 +22,24 @@ const (
 	// and the held-back batches a few more. The benchmark's 180-byte rows
 	// (370 kB a batch) are not cut by it.
 	batchBytes = 1 << 20
+	// batchMemBytes cuts a snapshot batch when its text and what its
+	// decoded rows will hold (an event and a value a column each: rowMem)
+	// reach it, before batchBytes of text: 1 MiB of a 100-column table's
+	// text decodes into 4.5 MB of values, and the batches alive outside
+	// the engine's window (held back, queued for the decoder, gathered;
+	// see batchFree) are counted by no byte cap. The benchmark's 180-byte
+	// rows (1.3 MB a batch of 2048) are not cut by it.
+	batchMemBytes = 2 << 20
+	eventBytes    = int(unsafe.Sizeof(event.Event{}))
 )
+
+// rowMem is what a decoded row of cols columns holds beside its text.
+func rowMem(cols int) int { return eventBytes + cols*valueSize }
 
 // copyBatcher receives COPY text output (one row per CopyData message, in
 // practice) and turns every batch_size rows, or every batchBytes of text
-// (whichever comes first, in whole rows), into events.
+// (whichever comes first, in whole rows), or every batchMemBytes of text
+// and decoded rows, into events.
 //
 // Reading and decoding overlap: Write (on the goroutine reading the socket)
 // only gathers the byte stream into batches of whole rows (copyText) and
@@ -46,6 +59,7 @@ type copyBatcher struct {
 	ctx    context.Context
 	text   copyText
 	nlines int
+	rowMem int // rowMem of the table's columns
 
 	work chan copyWork // whole-row batches for the decoder
 	done chan struct{}
@@ -59,7 +73,7 @@ type copyBatcher struct {
 }
 
 func newCopyBatcher(ctx context.Context, r *tableReader) *copyBatcher {
-	w := &copyBatcher{r: r, ctx: ctx, work: make(chan copyWork, 2), done: make(chan struct{})}
+	w := &copyBatcher{r: r, ctx: ctx, work: make(chan copyWork, 2), done: make(chan struct{}), rowMem: rowMem(len(r.t.sch.Columns))}
 	w.text.maxLen = r.textLen // a table's chunks start at the size its batches had
 	w.text.pool = r.sn.pool
 	go w.decodeLoop()
@@ -150,7 +164,7 @@ func (w *copyBatcher) Write(p []byte) (int, error) {
 	}
 	w.text.write(p)
 	w.nlines += bytes.Count(p, []byte{'\n'})
-	if w.nlines >= w.r.sn.s.cfg.BatchSize || w.text.len() >= batchBytes {
+	if n := w.text.len(); w.nlines >= w.r.sn.s.cfg.BatchSize || n >= batchBytes || n+w.nlines*w.rowMem >= batchMemBytes {
 		if err := w.send(); err != nil {
 			return 0, err
 		}

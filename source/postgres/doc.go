@@ -14,9 +14,12 @@
 //     (REPEATABLE READ, SET TRANSACTION SNAPSHOT) and read every table in
 //     primary-key order, in chunks of snapshot_chunk_rows:
 //     COPY (SELECT cols FROM t WHERE (pk) > (last) ORDER BY pk LIMIT n) TO STDOUT.
-//     A chunk is emitted in batches of batch_size rows or 1 MiB of COPY
-//     text, whichever is reached first (batchBytes), so that the memory
-//     of the engine's in-flight window does not grow with the row width.
+//     A chunk is emitted in batches of batch_size rows, 1 MiB of COPY
+//     text (batchBytes), or 2 MiB of text and decoded rows (an event and
+//     a 40-byte value a column each; batchMemBytes), whichever is reached
+//     first, so that neither the engine's in-flight window nor the batches
+//     the snapshot holds outside it grow with the row's width or its
+//     number of columns.
 //     The decoder sums each batch's event.Size while its rows are in the
 //     cache and hands it to the engine (component.EmitSized), which would
 //     otherwise read every value again at Emit. Each batch's COPY text,
