@@ -21,6 +21,20 @@
 // age for rotate_interval counts from its creation (the file system's birth
 // time on Linux, else its last modification), so a full or old file is
 // rotated before the first write after a restart.
+//
+// Page cache (page_cache: drop, the default, with fsync on): once an fsync
+// made them clean, the pages of the active file more than dropBehind bytes
+// behind its end are dropped from the page cache (POSIX_FADV_DONTNEED,
+// every dropBehind bytes), and a rotated file's pages once it is renamed.
+// A snapshot of a large table then does not fill the machine's memory with
+// output nobody reads back (evicting the database's own cached pages), and
+// the kernel reuses the pages it just freed rather than taking fresh ones:
+// on a VM whose host reclaims free guest memory (free page reporting), a
+// fresh page costs a fault on the host at first touch, which made the
+// write syscalls of a 10,000,000-row snapshot three times as costly per
+// byte after the first 2 GB (docs/performance.md, "How cost grows"). A
+// reader that follows the file's end within dropBehind still finds its
+// pages cached; page_cache: keep leaves every page to the kernel.
 package file
 
 import (
@@ -36,6 +50,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-dev/sluice/component"
@@ -56,7 +71,15 @@ type Config struct {
 	// Fsync makes every write durable before acknowledging it (default true;
 	// turning it off gives up the no-loss guarantee on power failure).
 	Fsync bool `yaml:"fsync"`
+	// PageCache is drop (default: the file's pages more than 32 MiB behind
+	// its end leave the page cache once fsynced, and a rotated file's
+	// pages when it is rotated) or keep (the kernel decides).
+	PageCache string `yaml:"page_cache"`
 }
+
+// dropBehind is how much of the active file's end page_cache: drop leaves
+// cached, and how often (in bytes written) it drops what is behind that.
+const dropBehind = 32 << 20
 
 // Validate implements component.Validator.
 func (c *Config) Validate() []error {
@@ -66,6 +89,9 @@ func (c *Config) Validate() []error {
 	}
 	if c.RotateBytes < 0 {
 		errs = append(errs, &component.FieldError{Field: "rotate_bytes", Msg: "must not be negative", Hint: "0 disables size rotation"})
+	}
+	if c.PageCache != "" && c.PageCache != "drop" && c.PageCache != "keep" {
+		errs = append(errs, &component.FieldError{Field: "page_cache", Msg: fmt.Sprintf("is %q; it must be drop or keep", c.PageCache), Hint: "page_cache: keep leaves the written pages to the kernel"})
 	}
 	if c.RotateInterval < 0 {
 		errs = append(errs, &component.FieldError{Field: "rotate_interval", Msg: "must not be negative", Hint: "0 disables time rotation"})
@@ -79,7 +105,7 @@ func (c *Config) Validate() []error {
 // Factory is the registry entry for type: file.
 var Factory = component.SinkFactory{
 	Doc:    "JSON lines in a local file, fsynced before acknowledging; rotation by size or age",
-	Config: func() any { return &Config{Options: format.DefaultOptions(), Fsync: true} },
+	Config: func() any { return &Config{Options: format.DefaultOptions(), Fsync: true, PageCache: "drop"} },
 	New: func(cfg any, env component.Env) (component.Sink, error) {
 		return New(*cfg.(*Config))
 	},
@@ -103,9 +129,17 @@ type Sink struct {
 	opened time.Time
 	seq    int
 	now    func() time.Time
+	behind int64 // dropBehind (tests make it smaller)
+
+	// written mirrors size for Flush (which runs beside the writing
+	// goroutine): the bytes of the active file written so far.
+	written atomic.Int64
 
 	fileMu sync.Mutex
 	failed bool // a Flush's fsync failed (under fileMu)
+	// dropped: page_cache: drop has dropped the active file's pages below
+	// this offset (under fileMu).
+	dropped int64
 	// lost: the file was closed after a failure, without an fsync, so
 	// lines written since the last one may be lost (under fileMu). Only a
 	// Write that fsynced clears it: the engine writes everything not yet
@@ -126,7 +160,7 @@ func newSink(cfg Config, now func() time.Time) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, lines: lines, now: now}
+	s := &Sink{cfg: cfg, lines: lines, now: now, behind: dropBehind}
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -160,8 +194,8 @@ func (s *Sink) open() error {
 		}
 		return fmt.Errorf("file sink: repair %s: %w", s.cfg.Path, err)
 	}
-	s.setFile(f)
-	s.size, s.opened = size, s.now()
+	s.setFile(f, size)
+	s.opened = s.now()
 	if size > 0 {
 		// A file left by an earlier run (or before a failed write) is as
 		// old as it is, not as old as this open: otherwise every restart
@@ -320,6 +354,9 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	}
 	s.fileMu.Lock()
 	s.lost = false
+	if s.cfg.Fsync {
+		s.dropClean(s.size)
+	}
 	s.fileMu.Unlock()
 	if s.due() {
 		// Rotate now so a full file is handed over promptly. The events
@@ -377,17 +414,36 @@ func (s *Sink) Flush(context.Context) error {
 		}
 		return nil // between a rotation, which fsynced, and the next open
 	}
+	end := s.written.Load() // written before the fsync starts: clean after it
 	if err := s.f.Sync(); err != nil {
 		s.failed = true
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
 	}
+	s.dropClean(end)
 	return nil
 }
 
-// setFile makes f the active file.
-func (s *Sink) setFile(f *os.File) {
+// dropClean drops, with page_cache: drop, the active file's pages between
+// what it dropped before and dropBehind (s.behind) before end, once that
+// is at least dropBehind bytes: every byte below end must be fsynced. The call needs
+// fileMu. It is advice: the kernel keeps any page still dirty, and an
+// error changes nothing the sink relies on, so none is returned.
+func (s *Sink) dropClean(end int64) {
+	if s.cfg.PageCache == "keep" || s.f == nil {
+		return
+	}
+	if to := end - s.behind; to-s.dropped >= s.behind {
+		fadviseDontNeed(s.f, s.dropped, to-s.dropped)
+		s.dropped = to
+	}
+}
+
+// setFile makes f, of size bytes, the active file.
+func (s *Sink) setFile(f *os.File, size int64) {
 	s.fileMu.Lock()
-	s.f = f
+	s.f, s.dropped = f, 0
+	s.size = size
+	s.written.Store(size)
 	s.fileMu.Unlock()
 }
 
@@ -414,6 +470,7 @@ func (s *Sink) writeOut(b []byte) error {
 		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
 	s.size += int64(len(b))
+	s.written.Store(s.size)
 	return nil
 }
 
@@ -435,6 +492,9 @@ func (s *Sink) rotate() error {
 	if err := s.f.Sync(); err != nil {
 		s.fileMu.Unlock()
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
+	}
+	if s.cfg.PageCache != "keep" {
+		fadviseDontNeed(s.f, 0, 0) // 0 bytes: to the end of the file
 	}
 	err := s.f.Close()
 	s.f = nil

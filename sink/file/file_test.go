@@ -173,12 +173,12 @@ func TestRotateByAgeAcrossRestart(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	c := &Config{Options: format.Options{Format: "avro"}, RotateBytes: -1}
+	c := &Config{Options: format.Options{Format: "avro"}, RotateBytes: -1, PageCache: "dontneed"}
 	var msgs []string
 	for _, e := range c.Validate() {
 		msgs = append(msgs, e.Error())
 	}
-	want := "path: is required (hint: path: out/events.jsonl)|rotate_bytes: must not be negative (hint: 0 disables size rotation)|format: unknown format \"avro\" (use debezium, debezium+schema or row)"
+	want := "path: is required (hint: path: out/events.jsonl)|rotate_bytes: must not be negative (hint: 0 disables size rotation)|page_cache: is \"dontneed\"; it must be drop or keep (hint: page_cache: keep leaves the written pages to the kernel)|format: unknown format \"avro\" (use debezium, debezium+schema or row)"
 	if strings.Join(msgs, "|") != want {
 		t.Fatalf("got %q", strings.Join(msgs, "|"))
 	}
