@@ -432,7 +432,10 @@ func (s *Sink) dropClean(end int64) {
 	if s.cfg.PageCache == "keep" || s.f == nil {
 		return
 	}
-	if to := end - s.behind; to-s.dropped >= s.behind {
+	// The kernel drops only whole pages in the range: a cut point that
+	// is not on a page boundary would leave its page cached for good.
+	page := int64(os.Getpagesize())
+	if to := (end - s.behind) &^ (page - 1); to-s.dropped >= s.behind {
 		fadviseDontNeed(s.f, s.dropped, to-s.dropped)
 		s.dropped = to
 	}

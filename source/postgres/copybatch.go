@@ -28,7 +28,7 @@ const (
 	// text decodes into 4.5 MB of values, and the batches alive outside
 	// the engine's window (held back, queued for the decoder, gathered;
 	// see batchFree) are counted by no byte cap. The benchmark's 180-byte
-	// rows (1.3 MB a batch of 2048) are not cut by it.
+	// rows (1.5 MB a batch of 2048) are not cut by it.
 	batchMemBytes = 2 << 20
 	eventBytes    = int(unsafe.Sizeof(event.Event{}))
 )
