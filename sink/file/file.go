@@ -117,10 +117,12 @@ var Factory = component.SinkFactory{
 // another goroutine while the next events are encoded and written. fileMu
 // orders the two: Flush holds it across the fsync, and every change of f
 // (open, rotation, closing after a failure) takes it, so a rotation waits
-// for the fsync in flight and never closes the file under it. A failed
-// fsync only sets failed (the writing goroutine may be using f); the next
-// Write or WriteBuffered closes and reopens the file, which cuts a partial
-// last line, before the engine writes the events again.
+// for the fsync in flight and never closes the file under it. Writing
+// does not take it: a WriteBuffered that waited for the fsync in flight
+// would make the encoding and the fsync take turns. A failed fsync only
+// sets failed (the writing goroutine may be using f); the next Write or
+// WriteBuffered closes and reopens the file, which cuts a partial last
+// line, before the engine writes the events again.
 type Sink struct {
 	cfg    Config
 	lines  *format.LineEncoder
@@ -136,7 +138,7 @@ type Sink struct {
 	written atomic.Int64
 
 	fileMu sync.Mutex
-	failed bool // a Flush's fsync failed (under fileMu)
+	failed atomic.Bool // a Flush's fsync failed
 	// dropped: page_cache: drop has dropped the active file's pages below
 	// this offset (under fileMu).
 	dropped int64
@@ -370,11 +372,7 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 // WriteBuffered implements component.FlushingSink: the events are encoded
 // and written to the file, not yet fsynced.
 func (s *Sink) WriteBuffered(ctx context.Context, events []event.Event) error {
-	s.fileMu.Lock()
-	failed := s.failed
-	s.failed = false
-	s.fileMu.Unlock()
-	if failed && s.f != nil {
+	if s.failed.Swap(false) && s.f != nil {
 		// A Flush's fsync failed: what the page cache held may be lost.
 		// Reopen (cutting a partial line) before writing again.
 		s.closeFile(true)
@@ -416,7 +414,7 @@ func (s *Sink) Flush(context.Context) error {
 	}
 	end := s.written.Load() // written before the fsync starts: clean after it
 	if err := s.f.Sync(); err != nil {
-		s.failed = true
+		s.failed.Store(true)
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
 	}
 	s.dropClean(end)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/event"
 )
@@ -110,9 +111,7 @@ func TestWriteAfterFailedFlushReopens(t *testing.T) {
 	}
 	// What a failed fsync leaves: the flag, and (here) a partial line that
 	// a crash of the write could have left.
-	s.fileMu.Lock()
-	s.failed = true
-	s.fileMu.Unlock()
+	s.failed.Store(true)
 	if _, err := s.f.WriteString(`{"id":2,"na`); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +128,43 @@ func TestWriteAfterFailedFlushReopens(t *testing.T) {
 	got, _ := os.ReadFile(path)
 	want := `{"id":1,"name":"a"}` + "\n" + `{"id":1,"name":"a"}` + "\n" + `{"id":2,"name":"b"}` + "\n"
 	if string(got) != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+// TestWriteBufferedBesideFlush: the next batch is encoded and written while
+// a Flush's fsync holds fileMu, as the engine runs them; a WriteBuffered
+// that waited for the fsync would make the two take turns.
+func TestWriteBufferedBesideFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	s, err := New(rowConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	s.fileMu.Lock() // what a Flush holds across its fsync
+	done := make(chan error, 1)
+	go func() { done <- s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 2, "b")}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WriteBuffered waited for the fsync in flight")
+	}
+	s.fileMu.Unlock()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if want := `{"id":1,"name":"a"}` + "\n" + `{"id":2,"name":"b"}` + "\n"; string(got) != want {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
