@@ -442,7 +442,9 @@ func (s *Sink) dropClean(end int64) {
 // setFile makes f, of size bytes, the active file.
 func (s *Sink) setFile(f *os.File, size int64) {
 	s.fileMu.Lock()
-	s.f, s.dropped = f, 0
+	// Only what this open writes is dropped: pages of what the file held
+	// (after a failed fsync, perhaps never written back) stay as they are.
+	s.f, s.dropped = f, size
 	s.size = size
 	s.written.Store(size)
 	s.fileMu.Unlock()
@@ -490,6 +492,14 @@ func (s *Sink) due() bool {
 // later Flush is to cover are durable in the renamed file.
 func (s *Sink) rotate() error {
 	s.fileMu.Lock()
+	if s.failed.Load() {
+		// A Flush's fsync failed since this write began: a second fsync
+		// of the file would return nil (Linux reports the error once)
+		// without making its lines durable. The engine writes them again
+		// (Write reopens the file) before the rotation.
+		s.fileMu.Unlock()
+		return fmt.Errorf("file sink: an fsync of %s failed; not rotating it before its lines are written again", s.cfg.Path)
+	}
 	if err := s.f.Sync(); err != nil {
 		s.fileMu.Unlock()
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)

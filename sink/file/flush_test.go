@@ -168,3 +168,50 @@ func TestWriteBufferedBesideFlush(t *testing.T) {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
+
+// TestNoRotationAfterFailedFlush: a Flush that failed while a write was
+// under way (after its check of the flag) stops a rotation that write is
+// due for: a second fsync would return nil without making the lines
+// durable. The engine's Write of the same lines then reopens the file and
+// writes them again, and the rotation follows.
+func TestNoRotationAfterFailedFlush(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.jsonl")
+	cfg := rowConfig(path)
+	cfg.RotateBytes = 10
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	s.failed.Store(true) // the Flush of line 1 failed
+	err = s.rotate()
+	if want := "file sink: an fsync of " + path + " failed; not rotating it before its lines are written again"; err == nil || err.Error() != want {
+		t.Fatalf("rotate: got %v, want %q", err, want)
+	}
+	if rotated, _ := filepath.Glob(filepath.Join(dir, "out-*.jsonl")); len(rotated) != 0 {
+		t.Fatalf("rotated %v after the failed fsync", rotated)
+	}
+	if err := s.Write(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The reopened file (line 1 as first written, over the limit) is
+	// rotated before the rewrite, and the rewrite's file after it.
+	rotated, _ := filepath.Glob(filepath.Join(dir, "out-*.jsonl"))
+	sort.Slice(rotated, func(i, j int) bool { return seqOf(rotated[i]) < seqOf(rotated[j]) })
+	var got []string
+	for _, p := range rotated {
+		b, _ := os.ReadFile(p)
+		got = append(got, string(b))
+	}
+	line := `{"id":1,"name":"a"}` + "\n"
+	if want := []string{line, line}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("rotated files hold %q, want %q", got, want)
+	}
+}
