@@ -31,7 +31,7 @@
 // the kernel reuses the pages it just freed rather than taking fresh ones:
 // on a VM whose host reclaims free guest memory (free page reporting), a
 // fresh page costs a fault on the host at first touch, which made the
-// write syscalls of a 10,000,000-row snapshot three times as costly per
+// write syscalls of a 10,000,000-row snapshot about four times as costly per
 // byte after the first 2 GB (docs/performance.md, "How cost grows"). A
 // reader that follows the file's end within dropBehind still finds its
 // pages cached; page_cache: keep leaves every page to the kernel.
