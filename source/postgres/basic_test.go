@@ -67,30 +67,10 @@ func TestSnapshotBatchesBoundedByBytes(t *testing.T) {
 	te.start(cfg, nil, out)
 	out.WaitFor(t, "snapshot", 30*time.Second, func(evs []event.Event) bool { return len(evs) == rows })
 	// The cut falls after the row that reaches batchBytes.
-	var want []int
-	n, size := 0, 0
-	for id := 1; id <= rows; id++ {
-		n++
-		size += len(strconv.Itoa(id)) + 1 + pad + 1
-		if size >= batchBytes {
-			want, n, size = append(want, n), 0, 0
-		}
-	}
-	want = append(want, n)
-	var got []int
-	id := int64(0)
-	for _, b := range out.Batches() {
-		if len(b.Events) == 0 {
-			continue
-		}
-		got = append(got, len(b.Events))
-		for _, e := range b.Events {
-			id++
-			if e.After[0].AsInt() != id || len(e.After[1].Str) != pad {
-				t.Fatalf("row %d: got id %s and %d bytes of pad", id, e.After[0].Text(), len(e.After[1].Str))
-			}
-		}
-	}
+	want := wantBatches(rows, batchBytes, func(id int) int { return len(strconv.Itoa(id)) + 1 + pad + 1 })
+	got := gotBatches(t, out, func(id int64, e *event.Event) bool {
+		return e.After[0].AsInt() == id && len(e.After[1].Str) == pad
+	})
 	if !slices.Equal(got, want) {
 		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
 	}
@@ -119,20 +99,39 @@ func TestSnapshotBatchesBoundedByMemory(t *testing.T) {
 	cfg := te.config("public.many")
 	te.start(cfg, nil, out)
 	out.WaitFor(t, "snapshot", 30*time.Second, func(evs []event.Event) bool { return len(evs) == rows })
-	// The cut falls after the row that reaches batchMemBytes.
-	var want []int
-	n, text := 0, 0
-	for id := 1; id <= rows; id++ {
-		n++
-		text += len(strconv.Itoa(id)) + cols*len("\t7") + 1
-		if text+n*rowMem(1+cols) >= batchMemBytes {
-			want, n, text = append(want, n), 0, 0
-		}
-	}
-	want = append(want, n)
+	// The cut falls after the row that reaches batchMemBytes: its text and
+	// its decoded rows.
+	want := wantBatches(rows, batchMemBytes, func(id int) int { return len(strconv.Itoa(id)) + cols*len("\t7") + 1 + rowMem(1+cols) })
 	if len(want) < 3 {
 		t.Fatalf("the table makes %d batches; the test needs several", len(want))
 	}
+	got := gotBatches(t, out, func(id int64, e *event.Event) bool {
+		return e.After[0].AsInt() == id && len(e.After) == 1+cols && e.After[cols].AsInt() == 7
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
+	}
+}
+
+// wantBatches returns the sizes of the batches a snapshot of rows rows (ids
+// 1 to rows) makes when a batch is cut after the row that brings the sum
+// of rowBytes over the batch to limit.
+func wantBatches(rows, limit int, rowBytes func(id int) int) []int {
+	var want []int
+	n, size := 0, 0
+	for id := 1; id <= rows; id++ {
+		n++
+		if size += rowBytes(id); size >= limit {
+			want, n, size = append(want, n), 0, 0
+		}
+	}
+	return append(want, n)
+}
+
+// gotBatches returns the sizes of out's batches that hold events, checking
+// with ok that the rows come in id order (1, 2, …) as written.
+func gotBatches(t *testing.T, out *sourcetest.Emitter, ok func(id int64, e *event.Event) bool) []int {
+	t.Helper()
 	var got []int
 	id := int64(0)
 	for _, b := range out.Batches() {
@@ -140,14 +139,12 @@ func TestSnapshotBatchesBoundedByMemory(t *testing.T) {
 			continue
 		}
 		got = append(got, len(b.Events))
-		for _, e := range b.Events {
+		for i := range b.Events {
 			id++
-			if e.After[0].AsInt() != id || len(e.After) != 1+cols || e.After[cols].AsInt() != 7 {
+			if e := &b.Events[i]; !ok(id, e) {
 				t.Fatalf("row %d: got id %s and %d values", id, e.After[0].Text(), len(e.After))
 			}
 		}
 	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("batch sizes %v, want %v (batch_size %d)", got, want, cfg.BatchSize)
-	}
+	return got
 }
