@@ -127,15 +127,14 @@ type Sink struct {
 	cfg    Config
 	lines  *format.LineEncoder
 	f      *os.File // changed only under fileMu, by the writing goroutine
-	size   int64
 	opened time.Time
 	seq    int
 	now    func() time.Time
 	behind int64 // dropBehind (tests make it smaller)
 
-	// written mirrors size for Flush (which runs beside the writing
-	// goroutine): the bytes of the active file written so far.
-	written atomic.Int64
+	// size is the bytes of the active file written so far: changed by the
+	// writing goroutine, read by Flush too (which runs beside it).
+	size atomic.Int64
 
 	fileMu sync.Mutex
 	failed atomic.Bool // a Flush's fsync failed
@@ -357,7 +356,7 @@ func (s *Sink) Write(ctx context.Context, events []event.Event) error {
 	s.fileMu.Lock()
 	s.lost = false
 	if s.cfg.Fsync {
-		s.dropClean(s.size)
+		s.dropClean(s.size.Load())
 	}
 	s.fileMu.Unlock()
 	if s.due() {
@@ -412,7 +411,7 @@ func (s *Sink) Flush(context.Context) error {
 		}
 		return nil // between a rotation, which fsynced, and the next open
 	}
-	end := s.written.Load() // written before the fsync starts: clean after it
+	end := s.size.Load() // written before the fsync starts: clean after it
 	if err := s.f.Sync(); err != nil {
 		s.failed.Store(true)
 		return fmt.Errorf("file sink: fsync %s: %w", s.cfg.Path, err)
@@ -445,8 +444,7 @@ func (s *Sink) setFile(f *os.File, size int64) {
 	// Only what this open writes is dropped: pages of what the file held
 	// (after a failed fsync, perhaps never written back) stay as they are.
 	s.f, s.dropped = f, size
-	s.size = size
-	s.written.Store(size)
+	s.size.Store(size)
 	s.fileMu.Unlock()
 }
 
@@ -472,16 +470,16 @@ func (s *Sink) writeOut(b []byte) error {
 		s.closeFile(true)
 		return fmt.Errorf("file sink: write %s: %w", s.cfg.Path, err)
 	}
-	s.size += int64(len(b))
-	s.written.Store(s.size)
+	s.size.Add(int64(len(b)))
 	return nil
 }
 
 func (s *Sink) due() bool {
-	if s.size == 0 {
+	size := s.size.Load()
+	if size == 0 {
 		return false
 	}
-	if s.cfg.RotateBytes > 0 && s.size >= s.cfg.RotateBytes {
+	if s.cfg.RotateBytes > 0 && size >= s.cfg.RotateBytes {
 		return true
 	}
 	return s.cfg.RotateInterval > 0 && s.now().Sub(s.opened) >= s.cfg.RotateInterval

@@ -101,14 +101,8 @@ func seqOf(name string) int {
 // partial last line, before it writes again.
 func TestWriteAfterFailedFlushReopens(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.jsonl")
-	s, err := New(rowConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := bufferedLine(t, rowConfig(path))
 	ctx := context.Background()
-	if err := s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
-		t.Fatal(err)
-	}
 	// What a failed fsync leaves: the flag, and (here) a partial line that
 	// a crash of the write could have left.
 	s.failed.Store(true)
@@ -137,14 +131,8 @@ func TestWriteAfterFailedFlushReopens(t *testing.T) {
 // that waited for the fsync would make the two take turns.
 func TestWriteBufferedBesideFlush(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.jsonl")
-	s, err := New(rowConfig(path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := bufferedLine(t, rowConfig(path))
 	ctx := context.Background()
-	if err := s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
-		t.Fatal(err)
-	}
 	s.fileMu.Lock() // what a Flush holds across its fsync
 	done := make(chan error, 1)
 	go func() { done <- s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 2, "b")}) }()
@@ -179,16 +167,10 @@ func TestNoRotationAfterFailedFlush(t *testing.T) {
 	path := filepath.Join(dir, "out.jsonl")
 	cfg := rowConfig(path)
 	cfg.RotateBytes = 10
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := bufferedLine(t, cfg)
 	ctx := context.Background()
-	if err := s.WriteBuffered(ctx, []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
-		t.Fatal(err)
-	}
 	s.failed.Store(true) // the Flush of line 1 failed
-	err = s.rotate()
+	err := s.rotate()
 	if want := "file sink: an fsync of " + path + " failed; not rotating it before its lines are written again"; err == nil || err.Error() != want {
 		t.Fatalf("rotate: got %v, want %q", err, want)
 	}
@@ -214,4 +196,18 @@ func TestNoRotationAfterFailedFlush(t *testing.T) {
 	if want := []string{line, line}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("rotated files hold %q, want %q", got, want)
 	}
+}
+
+// bufferedLine opens a sink with cfg and writes line 1 with WriteBuffered
+// (not yet fsynced).
+func bufferedLine(t *testing.T, cfg Config) *Sink {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteBuffered(context.Background(), []event.Event{ev(event.OpCreate, 1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -118,7 +118,7 @@ func TestPageCacheDropBehind(t *testing.T) {
 			}
 			s.behind = behind
 			write(t, s, tc.flushing)
-			size := s.size
+			size := s.size.Load()
 			if size < 2<<20 {
 				t.Fatalf("wrote %d bytes; the test needs more", size)
 			}
