@@ -18,7 +18,8 @@ import (
 //     shape (100k, 1M, 10M at the default -rows): the steady rates should
 //     be within 10 % of each other and the peak RSS flat.
 //  2. A 100-column table (-rows/10 rows; ints, short texts, floats,
-//     booleans and timestamps in turn).
+//     booleans and timestamps in turn), snapshotted, then one transaction
+//     updating each of its rows, drained from a slot created before it.
 //  3. A table of 10 kB rows (-rows/10 rows) whose payload is stored out of
 //     line in TOAST (STORAGE EXTERNAL, so PostgreSQL does not compress it
 //     inline).
@@ -184,6 +185,9 @@ func (b *bench) scale() error {
 	what := fmt.Sprintf("100 columns, %s rows (%.0f MB)", thousands(int64(n)), mb(size))
 	b.addLineRun(wsec, "scale.wide", what, n, run, "rows/s")
 	b.rep.add(wsec, "scale.wide.cpu_ns_per_value", "100 columns: CPU per column value", 1000*float64(run.cpu.Microseconds())/float64(n)/100, "ns")
+	if err := b.wideDrain(wsec, n); err != nil {
+		return err
+	}
 	if err := execAll(b.ctx, b.conn, time.Minute, "DROP TABLE wide"); err != nil {
 		return err
 	}
@@ -211,6 +215,37 @@ func (b *bench) scale() error {
 	if b.outageSeconds > 0 {
 		return b.outage()
 	}
+	return nil
+}
+
+// wideDrain drains one transaction that updates every row of the wide
+// table (n rows of 100 columns), from a slot created before it.
+func (b *bench) wideDrain(sec string, n int) error {
+	if err := dropSlot(b.ctx, b.conn, scaleSlot); err != nil {
+		return err
+	}
+	defer dropSlot(context.Background(), b.conn, scaleSlot)
+	if _, err := queryString(b.ctx, b.conn, `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, scaleSlot); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, b.deadline(n, 2_000))
+	tag, err := b.conn.Exec(ctx, `UPDATE wide SET c5 = c5 + 1`)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the wide table's update: %w", err)
+	}
+	if int(tag.RowsAffected()) != n {
+		return fmt.Errorf("the wide table's update changed %d rows, want %d", tag.RowsAffected(), n)
+	}
+	if err := b.checkpoint(); err != nil {
+		return err
+	}
+	run, err := b.runSluiceOn("public.wide", scalePublication, "scale-wide-drain", "never", scaleSlot, n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "sluice-bench: scale-wide-drain: %.0f changes/s, RSS %.0f MB\n", run.rate(n), mb(run.rss))
+	b.addLineRun(sec, "scale.wide_drain", fmt.Sprintf("100 columns, %s updates in one transaction, drained", thousands(int64(n))), n, run, "changes/s")
 	return nil
 }
 
