@@ -267,6 +267,7 @@ func (e *Expr) compile(s *event.Schema) (*Program, error) {
 	p := &Program{expr: e, schema: s, prog: prog, Out: out}
 	if s != nil {
 		p.slots = slotsOf(prog.Node(), s, r.cols)
+		p.direct = direct(prog.Node(), p)
 	}
 	return p, nil
 }

@@ -20,6 +20,7 @@ type Program struct {
 	schema *event.Schema
 	prog   *vm.Program
 	slots  []slot
+	direct directFunc // nil when the expression is outside the direct path (fast.go)
 	// Out is the result's static type; nil when it is known only per value
 	// (JSON navigation, branches of different types, nil).
 	Out reflect.Type
@@ -65,6 +66,16 @@ func opName(o event.Op) string {
 // an error. after.x and before.x read the event's images (nil when the
 // image is absent). The error is an *Error.
 func (p *Program) Eval(env *Env, ev *event.Event, row []event.Value) (any, error) {
+	if p.direct != nil && row != nil {
+		if v, ok := p.direct(ev, row); ok {
+			return v, nil
+		}
+	}
+	return p.evalVM(env, ev, row)
+}
+
+// evalVM is Eval on expr-lang's virtual machine.
+func (p *Program) evalVM(env *Env, ev *event.Event, row []event.Value) (any, error) {
 	env.null = nil
 	for i := range p.slots {
 		sl := &p.slots[i]
