@@ -30,6 +30,11 @@ type group struct {
 	sources  []*sourceRun
 	stateful []*procRunner
 	pend     [][]event.Event // processor inputs, reused under mu
+	// spare holds each processor's output buffer of the last batch when
+	// no sink took its events (see dispatch), for its next batch; sinkLens
+	// is dispatch's scratch. Both under mu.
+	spare    [][]event.Event
+	sinkLens []int
 
 	nextEpoch atomic.Uint64 // the epoch the next batch gets
 	committed uint64        // last committed epoch (committer only)
@@ -42,6 +47,8 @@ func newGroup(r *Runner) *group {
 	g := &group{r: r, wake: make(chan struct{}, 1), finished: make(chan struct{})}
 	if len(r.procs) > 0 {
 		g.pend = make([][]event.Event, len(r.procs))
+		g.spare = make([][]event.Event, len(r.procs))
+		g.sinkLens = make([]int, len(r.sinks))
 	}
 	return g
 }

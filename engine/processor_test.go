@@ -357,3 +357,111 @@ func TestPauseHoldsSources(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// bufProc passes every event on and records the array of each out slice
+// it was given; after its third batch it closes third.
+type bufProc struct {
+	mu     sync.Mutex
+	arrays []*event.Event
+	third  chan struct{}
+}
+
+func newBufProc() *bufProc { return &bufProc{third: make(chan struct{})} }
+
+func (b *bufProc) Process(_ context.Context, in, out []event.Event) ([]event.Event, error) {
+	b.mu.Lock()
+	b.arrays = append(b.arrays, &out[:1][0])
+	if len(b.arrays) == 3 {
+		close(b.third)
+	}
+	b.mu.Unlock()
+	return append(out, in...), nil
+}
+func (b *bufProc) Close() error { return nil }
+
+// distinct counts the different arrays bufProc was given.
+func (b *bufProc) distinct() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seen := map[*event.Event]bool{}
+	for _, a := range b.arrays {
+		seen[a] = true
+	}
+	return len(seen)
+}
+
+// heldSink writes nothing until gate is closed, so the engine has
+// processed later batches while it holds the first: it reads any reuse of
+// an array it was handed.
+type heldSink struct {
+	gate chan struct{}
+	recSink
+}
+
+func (g *heldSink) Write(ctx context.Context, evs []event.Event) error {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.recSink.Write(ctx, evs)
+}
+
+// TestProcessorOutputBuffersReused checks that a processor's output that
+// only other processors read is built, batch after batch, in the same
+// array, and that an output a sink takes never is, even while the sink
+// has not written it yet.
+func TestProcessorOutputBuffersReused(t *testing.T) {
+	// first → second → sink: first's output reaches only second.
+	first, second := newBufProc(), newBufProc()
+	sink := &heldSink{gate: second.third}
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: &batchSource{schema: keyed("a.public.t"), sizes: []int{3, 4, 3}}}},
+		Processors: []ProcessorNode{
+			{Name: "first", Processor: first, Inputs: []string{"a"}},
+			{Name: "second", Processor: second, Inputs: []string{"first"}},
+		},
+		Sinks: []SinkNode{{Name: "out", Sink: sink, Inputs: []string{"second"}}},
+		Store: &memStore{},
+	}
+	if err := runUntil(t, p, "10"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(sink.all()); got != "1,2,3,4,5,6,7,8,9,10" {
+		t.Errorf("sink got %s", got)
+	}
+	// The second batch (4 events) outgrows the first's array of 3.
+	if n := first.distinct(); n != 2 {
+		t.Errorf("first was given %d arrays for 3 batches, want 2 (the second's reused for the third)", n)
+	}
+	if n := second.distinct(); n != 3 {
+		t.Errorf("second, whose output the sink takes, was given %d arrays for 3 batches, want 3", n)
+	}
+
+	// A sink on first too: first's output must not be reused.
+	first, second = newBufProc(), newBufProc()
+	sink, direct := &heldSink{gate: second.third}, &heldSink{gate: second.third}
+	p = &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: &batchSource{schema: keyed("a.public.t"), sizes: []int{4, 3, 3}}}},
+		Processors: []ProcessorNode{
+			{Name: "first", Processor: first, Inputs: []string{"a"}},
+			{Name: "second", Processor: second, Inputs: []string{"first"}},
+		},
+		Sinks: []SinkNode{
+			{Name: "out", Sink: sink, Inputs: []string{"second"}},
+			{Name: "direct", Sink: direct, Inputs: []string{"first"}},
+		},
+		Store: &memStore{},
+	}
+	if err := runUntil(t, p, "10"); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*heldSink{"out": sink, "direct": direct} {
+		if got := ids(s.all()); got != "1,2,3,4,5,6,7,8,9,10" {
+			t.Errorf("sink %s got %s", name, got)
+		}
+	}
+	if n := first.distinct(); n != 3 {
+		t.Errorf("first, whose output a sink takes, was given %d arrays for 3 batches, want 3", n)
+	}
+}

@@ -163,14 +163,14 @@ func FuzzDirect(f *testing.F) {
 	})
 }
 
-// TestDirectMatchesMachine runs the generator of FuzzDirect on 30,000
+// TestDirectMatchesMachine runs the generator of FuzzDirect on 10,000
 // seeded inputs, each on eight rows, and requires the direct path to have
 // given a result on a good share of them (so that the comparison is not
 // vacuous).
 func TestDirectMatchesMachine(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 32))
 	direct := 0
-	for range 30_000 {
+	for range 10_000 {
 		b := make([]byte, 24)
 		for i := range b {
 			b[i] = byte(r.UintN(256))
@@ -189,10 +189,10 @@ func TestDirectMatchesMachine(t *testing.T) {
 			}
 		}
 	}
-	if direct < 10_000 {
-		t.Fatalf("the direct path gave a result in %d evaluations of 240,000, want at least 10,000", direct)
+	if direct < 5_000 {
+		t.Fatalf("the direct path gave a result in %d evaluations of 80,000, want at least 5,000", direct)
 	}
-	t.Logf("the direct path gave a result in %d evaluations of 240,000", direct)
+	t.Logf("the direct path gave a result in %d evaluations of 80,000", direct)
 }
 
 // TestDirectCoverage lists what the direct path takes and what it leaves
