@@ -163,6 +163,7 @@ func (b *bench) snapshot() error {
 	b.rep.add(sec, "snapshot.procs.ratio", "sluice through a filter and a map / without them", pr.rate/rate, "×")
 	b.rep.add(sec, "snapshot.procs.cpu_us_per_row", "sluice CPU (user+sys) per row through a filter and a map", pr.cpuPerRow, "µs")
 	b.rep.add(sec, "snapshot.procs.rss_mb", "sluice peak RSS through a filter and a map", pr.rss/1e6, "MB")
+	b.addAnon(sec, "snapshot.procs.rss_mb", "sluice peak RssAnon through a filter and a map", pr.anon)
 	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.add(sec, "snapshot.sluice.cpu_us_per_row", "sluice CPU (user+sys) per row", float64(r.c.cpu().Microseconds())/rows, "µs")
 	b.rep.addTarget(sec, "snapshot.sluice.rss_mb", "sluice peak RSS", rss/1e6, "MB", "≤ 100 MB", rss <= memTarget)
@@ -231,6 +232,7 @@ const procsYAML = `processors:
 // procsRun is what snapshotThroughProcessors measured.
 type procsRun struct {
 	rate, cpuPerRow, rss float64
+	anon                 int64 // peak RssAnon
 }
 
 // snapshotThroughProcessors runs the snapshot again through a filter and
@@ -247,7 +249,7 @@ func (b *bench) snapshotThroughProcessors(rows float64) (procsRun, error) {
 		return procsRun{}, err
 	}
 	b.remove(r)
-	pr := procsRun{rate: rows / d.Seconds(), cpuPerRow: float64(r.c.cpu().Microseconds()) / rows, rss: float64(r.c.maxRSS())}
+	pr := procsRun{rate: rows / d.Seconds(), cpuPerRow: float64(r.c.cpu().Microseconds()) / rows, rss: float64(r.c.maxRSS()), anon: r.c.anonPeak()}
 	fmt.Fprintf(os.Stderr, "sluice-bench: sluice snapshot through a filter and a map: %.0f rows/s (%s), %.2f µs of CPU a row\n", pr.rate, d.Round(time.Millisecond), pr.cpuPerRow)
 	return pr, nil
 }
