@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"math"
 	"math/bits"
 	"reflect"
 	"regexp"
@@ -212,6 +213,11 @@ func (b *builder) node(n ast.Node) (*fnode, bool) {
 		}
 	case *ast.FloatNode:
 		if t := x.Type(); t == nil || t.Kind() != reflect.Float64 {
+			return nil, false
+		}
+		if x.Value == 0 && math.Signbit(x.Value) {
+			// The compiler keeps one copy of equal constants, and -0.0 ==
+			// 0.0: the machine pushes whichever zero it met first for both.
 			return nil, false
 		}
 		v := x.Value

@@ -53,7 +53,7 @@ func (g *exprGen) pick(n int) int {
 }
 
 var genLeaves = []string{"id", "i8", "f8", "txt", "tag", "flag", "dec", "ts", "0", "1", "-3", "7", "2.5", "0.0", "1e308",
-	"9223372036854775807", "'abc'", "''", "'ÄBC ß '", "'42'", "'red'", "true", "false", "nil", "op", "table", "meta.op", "stream", "schema"}
+	"9223372036854775807", "'abc'", "''", "'ÄBC ß '", "'42'", "'red'", "true", "false", "nil", "op", "table", "meta.op", "stream", "schema", "-0.0", "(0.0 * -1)"}
 
 var genBinary = []string{"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "&&", "||", "and", "or",
 	"contains", "startsWith", "endsWith", "matches", "??", "in"}
@@ -220,6 +220,9 @@ func TestDirectCoverage(t *testing.T) {
 		{"txt matches '^a.c$'", true},
 		{"flag ? len(txt) : 0", 3},
 		{"trim(lower('  X  ')) == 'x'", true},
+		{"i8 > 50 ? 0.0 : 1.5", 1.5},
+		{"i8 > 50 ? 0.0 : -0.0", nil}, // the machine gives 0.0 for both zeros (one constant)
+		{"f8 * (0.0 * -1)", nil},
 		{"dec > 10", nil},
 		{"ts > now()", nil},
 		{"after.i8 > 1", nil},
