@@ -498,9 +498,10 @@ type Processor interface {
 	// Process appends the events derived from in to out and returns it.
 	// in belongs to the engine and must not be kept or modified after
 	// Process returns; derived events may share in's images (Values are
-	// never modified in place). Neither may the returned slice be kept:
-	// the engine builds the next batch's output in its array when no sink
-	// took the events. When some inputs cannot be processed one by
+	// never modified in place). The result is out with the derived events
+	// appended (grown by append if need be), never in or a part of it, and
+	// it is not kept either: the engine builds the next batch's output in
+	// its array when no sink took the events. When some inputs cannot be processed one by
 	// one (an expression fails on a value, a cast is impossible), Process
 	// returns the events derived from the others together with
 	// RecordErrors whose Index refers to in; the engine sends those inputs

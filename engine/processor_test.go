@@ -465,3 +465,37 @@ func TestProcessorOutputBuffersReused(t *testing.T) {
 		t.Errorf("first, whose output a sink takes, was given %d arrays for 3 batches, want 3", n)
 	}
 }
+
+// passProc breaks Processor's contract: it returns its input.
+type passProc struct{}
+
+func (passProc) Process(_ context.Context, in, _ []event.Event) ([]event.Event, error) {
+	return in, nil
+}
+func (passProc) Close() error { return nil }
+
+// TestProcessorOutputReturnedAsIsNotReused checks that an output a sink
+// receives through a processor that returns its input as it is (against
+// the contract) is not reused either.
+func TestProcessorOutputReturnedAsIsNotReused(t *testing.T) {
+	first := newBufProc()
+	sink := &heldSink{gate: first.third}
+	p := &Pipeline{
+		Sources: []SourceNode{{Name: "a", Source: &batchSource{schema: keyed("a.public.t"), sizes: []int{4, 3, 3}}}},
+		Processors: []ProcessorNode{
+			{Name: "first", Processor: first, Inputs: []string{"a"}},
+			{Name: "pass", Processor: passProc{}, Inputs: []string{"first"}},
+		},
+		Sinks: []SinkNode{{Name: "out", Sink: sink, Inputs: []string{"pass"}}},
+		Store: &memStore{},
+	}
+	if err := runUntil(t, p, "10"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(sink.all()); got != "1,2,3,4,5,6,7,8,9,10" {
+		t.Errorf("sink got %s", got)
+	}
+	if n := first.distinct(); n != 3 {
+		t.Errorf("first, whose output reached a sink as it was, was given %d arrays for 3 batches, want 3", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/sluice-dev/sluice/component"
 	"github.com/sluice-dev/sluice/event"
@@ -227,8 +228,8 @@ func (g *group) dispatch(ctx context.Context, from *producer, events []event.Eve
 		pend[j] = nil
 		buf := g.spare[j]
 		g.spare[j] = nil
-		if cap(buf) < len(in) {
-			buf = make([]event.Event, 0, len(in))
+		if cap(buf) < len(in) || cap(buf) > 4*len(in)+64 {
+			buf = make([]event.Event, 0, len(in)) // nor keep a large batch's array for small ones
 		}
 		out, err := p.process(ctx, in, buf)
 		if err != nil {
@@ -256,13 +257,31 @@ func (g *group) dispatch(ctx context.Context, from *producer, events []event.Eve
 	}
 	if recycle {
 		// Every processor has run: drop the spare outputs' references to
-		// this batch's images before they wait for the next one.
+		// this batch's images before they wait for the next one. A spare
+		// that a sink's events lie in after all (a processor that broke
+		// its contract by returning its input, which was a spare) is left
+		// to the collector.
 		for j, out := range g.spare {
+			for k := range per {
+				if len(out) > 0 && len(per[k]) > 0 && within(per[k], out) {
+					out, g.spare[j] = nil, nil
+					break
+				}
+			}
 			clear(out)
-			g.spare[j] = out[:0]
+			if out != nil {
+				g.spare[j] = out[:0]
+			}
 		}
 	}
 	return per, nil
+}
+
+// within reports whether s starts in the array of a.
+func within(s, a []event.Event) bool {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+	return p >= lo && p < lo+uintptr(cap(a))*unsafe.Sizeof(event.Event{})
 }
 
 // distribute appends events from p to the inputs of the processors (pend)
