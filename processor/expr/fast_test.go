@@ -32,7 +32,10 @@ var directValues = [][]event.Value{
 	{event.String(""), event.String("abc"), event.String("ÄbC ß "), event.String("42"), event.String("a\x00b"), event.String("\xff"), event.Null, event.Unchanged, event.Int(1)},
 	{event.String("red"), event.String("Red"), event.String(""), event.Null},
 	{event.Bool(true), event.Bool(false), event.Null, event.Unchanged},
-	{event.Decimal("12.50"), event.Null},
+	{event.Decimal("12.50"), event.Decimal("-0.00"), event.Decimal("100"), event.Decimal("-12.5"), event.Decimal("7"), event.Decimal(".5"),
+		event.Decimal("+3."), event.Decimal("0.000000000000000001"), event.Decimal("123456789012345678.9"), event.Decimal("1e3"),
+		event.Decimal("NaN"), event.Decimal("-Infinity"), event.Decimal("abc"), event.Decimal(""), event.String("2.50"), event.Int(-3),
+		event.Int(math.MinInt64), event.Null, event.Unchanged},
 	{event.Int(1_700_000_000_000_000), event.Null},
 }
 
@@ -53,7 +56,8 @@ func (g *exprGen) pick(n int) int {
 }
 
 var genLeaves = []string{"id", "i8", "f8", "txt", "tag", "flag", "dec", "ts", "0", "1", "-3", "7", "2.5", "0.0", "1e308",
-	"9223372036854775807", "'abc'", "''", "'ÄBC ß '", "'42'", "'red'", "true", "false", "nil", "op", "table", "meta.op", "stream", "schema", "-0.0", "(0.0 * -1)"}
+	"9223372036854775807", "'abc'", "''", "'ÄBC ß '", "'42'", "'red'", "true", "false", "nil", "op", "table", "meta.op", "stream", "schema", "-0.0", "(0.0 * -1)",
+	"dec", "12.5", "-12.50", "0.000000000000000001", "100"}
 
 var genBinary = []string{"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "&&", "||", "and", "or",
 	"contains", "startsWith", "endsWith", "matches", "??", "in"}
@@ -223,7 +227,13 @@ func TestDirectCoverage(t *testing.T) {
 		{"i8 > 50 ? 0.0 : 1.5", 1.5},
 		{"i8 > 50 ? 0.0 : -0.0", nil}, // the machine gives 0.0 for both zeros (one constant)
 		{"f8 * (0.0 * -1)", nil},
-		{"dec > 10", nil},
+		{"dec > 10", true},
+		{"10.5 <= dec", true},
+		{"dec == 12.5", true},
+		{"dec != 12.5", false},
+		{"dec < -1 || dec >= 100", false},
+		{"dec + 1 > 5", nil},
+		{"dec > i8", nil},
 		{"ts > now()", nil},
 		{"after.i8 > 1", nil},
 		{"$env['i8'] > 1", true},
@@ -297,5 +307,49 @@ func TestDirectGivesUp(t *testing.T) {
 		if !strings.Contains(text, tc.want) {
 			t.Errorf("%q = %q, want it to contain %q", tc.src, text, tc.want)
 		}
+	}
+}
+
+// TestDirectDecimalCompare compares decimal columns with constants on both
+// paths, every operator, both ways round, on edge values and on random
+// decimal text (signs, leading and trailing zeros, points anywhere).
+func TestDirectDecimalCompare(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	values := append([]event.Value(nil), directValues[6]...)
+	for range 300 {
+		var b strings.Builder
+		b.WriteString([]string{"", "-", "+"}[r.IntN(3)])
+		n := 1 + r.IntN(18)
+		point := r.IntN(n + 2)
+		for i := range n {
+			if i == point {
+				b.WriteByte('.')
+			}
+			b.WriteByte(byte('0' + []int{0, 0, 1, 5, 9, r.IntN(10)}[r.IntN(6)]))
+		}
+		values = append(values, event.Decimal(b.String()))
+	}
+	base := []event.Value{event.Int(1), event.Int(42), event.Float(2.5), event.String("abc"), event.String("red"),
+		event.Bool(true), event.Null, event.Null}
+	direct := 0
+	for _, c := range []string{"0", "-0", "12.5", "-12.50", "100", "0.000000000000000001", "99999999999999999.99", "7", "-3", "1.05"} {
+		for _, op := range []string{"==", "!=", "<", "<=", ">", ">="} {
+			for _, src := range []string{"dec " + op + " " + c, c + " " + op + " dec"} {
+				p := directProgram(src)
+				if p == nil {
+					t.Fatalf("%q is not on the direct path", src)
+				}
+				for _, v := range values {
+					row := append([]event.Value(nil), base...)
+					row[6] = v
+					if checkDirect(t, p, event.OpCreate, row) {
+						direct++
+					}
+				}
+			}
+		}
+	}
+	if direct < 30_000 {
+		t.Fatalf("the direct path gave a result in %d comparisons, want at least 30,000", direct)
 	}
 }
