@@ -353,3 +353,27 @@ func TestDirectDecimalCompare(t *testing.T) {
 		t.Fatalf("the direct path gave a result in %d comparisons, want at least 30,000", direct)
 	}
 }
+
+// FuzzDecimalText holds decimalParts to the language of ParseDecimal's
+// fast path (the direct path's precheck relies on it) and its order to
+// Decimal.Cmp.
+func FuzzDecimalText(f *testing.F) {
+	for _, s := range []string{"12.50", "-0.00", "+3.", ".5", "-", ".", "1e3", "123456789012345678", "1234567890123456789", "0.000000000000000001"} {
+		f.Add(s, "-12.5")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, ok := decimalParts(a, true)
+		if _, small := parseSmall(a); ok != small {
+			t.Fatalf("decimalParts(%q) ok %t, parseSmall %t", a, ok, small)
+		}
+		pb, okb := decimalParts(b, true)
+		if !ok || !okb {
+			return
+		}
+		da, _ := ParseDecimal(a)
+		db, _ := ParseDecimal(b)
+		if got, want := pa.cmp(decParts[string](pb)), da.Cmp(db); got != want {
+			t.Fatalf("%q vs %q: %d, Decimal.Cmp %d", a, b, got, want)
+		}
+	})
+}
