@@ -162,7 +162,7 @@ func (b *bench) snapshot() error {
 	b.rep.add(sec, "snapshot.procs.rows_per_s", "sluice rows/s through a filter and a map (fsync on)", pr.rate, "rows/s")
 	b.rep.add(sec, "snapshot.procs.ratio", "sluice through a filter and a map / without them", pr.rate/rate, "×")
 	b.rep.add(sec, "snapshot.procs.cpu_us_per_row", "sluice CPU (user+sys) per row through a filter and a map", pr.cpuPerRow, "µs")
-	b.rep.add(sec, "snapshot.procs.rss_mb", "sluice peak RSS through a filter and a map", pr.rss/1e6, "MB")
+	b.rep.addTarget(sec, "snapshot.procs.rss_mb", "sluice peak RSS through a filter and a map", pr.rss/1e6, "MB", "≤ 100 MB", pr.rss <= memTarget)
 	b.addAnon(sec, "snapshot.procs.rss_mb", "sluice peak RssAnon through a filter and a map", pr.anon)
 	b.rep.add(sec, "snapshot.sluice.cpu_s", "sluice CPU time (user+sys)", r.c.cpu().Seconds(), "s")
 	b.rep.add(sec, "snapshot.sluice.cpu_us_per_row", "sluice CPU (user+sys) per row", float64(r.c.cpu().Microseconds())/rows, "µs")
