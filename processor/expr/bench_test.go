@@ -19,6 +19,7 @@ func BenchmarkEval(b *testing.B) {
 		{"two_columns", "quantity > 10 && category == 'Tools'", eventtest.ProductEvent()},
 		{"metadata", "op != 'd' && table == 'product'", eventtest.ProductEvent()},
 		{"string_func", "upper(name)", eventtest.ProductEvent()},
+		{"data_prepper", `col("quantity") != nil && col("quantity") > 10`, eventtest.ProductEvent()},
 		{"decimal_compare", "num > 10.5", numeric},
 		{"decimal_mul", "num * 2", numeric},
 	} {

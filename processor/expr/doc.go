@@ -135,9 +135,9 @@
 //
 // Most conditions and map expressions (comparisons, && || !, arithmetic,
 // in, contains, matches with a constant pattern, ?:, upper, lower, trim
-// and len over boolean, integer, float and text columns, a decimal column
-// compared with a number, op and the schema's metadata) take the direct
-// path (fast.go): Go closures built
+// and len over boolean, integer, float and text columns, read by name or
+// by col("name"), a decimal column compared with a number, op and the
+// schema's metadata) take the direct path (fast.go): Go closures built
 // from the checked tree that read the row's values in place and box only
 // the result. Anything else, and any event where a value read is NULL or
 // an unchanged TOAST value, runs on expr-lang's virtual machine, which
@@ -154,7 +154,9 @@
 // Measured (BenchmarkEval, 2 cores), machine → direct path: a float
 // comparison on seed 001's product row 66 → 11 ns (1 → 0 allocations);
 // two conditions 126 → 30 ns; op and table 117 → 49 ns; upper(name) 193 →
-// 118 ns; a decimal column compared with a number 217 → 66 ns (4 → 0
+// 118 ns; a Data Prepper condition as translated, col("quantity") != nil
+// && col("quantity") > 10, 364 → 28 ns (1 → 0 allocations); a decimal
+// column compared with a number 217 → 66 ns (4 → 0
 // allocations: the column's text is compared digit by digit, not parsed);
 // decimal arithmetic stays on the machine, about 350 ns and 7 allocations.
 package expr

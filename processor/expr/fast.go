@@ -253,9 +253,26 @@ func (b *builder) node(n ast.Node) (*fnode, bool) {
 	case *ast.BuiltinNode:
 		return b.builtin(x)
 	case *ast.CallNode:
+		if id := untypedColumn(x); id != nil {
+			return b.ident(id)
+		}
 		return b.decimalCompare(x)
 	}
 	return nil, false
+}
+
+// untypedColumn is the column col("name") reads (the resolver's
+// __untyped(name)), or nil. The function returns its argument as it is, so
+// the value is the column's; only the checker's static type differs, which
+// the direct path does not use (the machine's helpers treat a typed and an
+// untyped operand alike).
+func untypedColumn(x *ast.CallNode) *ast.IdentifierNode {
+	callee, ok := x.Callee.(*ast.IdentifierNode)
+	if !ok || callee.Value != untypedFunc || len(x.Arguments) != 1 {
+		return nil
+	}
+	id, _ := x.Arguments[0].(*ast.IdentifierNode)
+	return id
 }
 
 func (b *builder) ident(x *ast.IdentifierNode) (*fnode, bool) {
@@ -428,6 +445,11 @@ func (b *builder) binary(x *ast.BinaryNode) (*fnode, bool) {
 func (b *builder) isNil(id, other ast.Node, want bool) (*fnode, bool) {
 	if _, ok := other.(*ast.NilNode); !ok {
 		return nil, false
+	}
+	if c, ok := id.(*ast.CallNode); ok {
+		if u := untypedColumn(c); u != nil {
+			id = u
+		}
 	}
 	x, ok := id.(*ast.IdentifierNode)
 	if !ok {

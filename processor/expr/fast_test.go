@@ -57,7 +57,8 @@ func (g *exprGen) pick(n int) int {
 
 var genLeaves = []string{"id", "i8", "f8", "txt", "tag", "flag", "dec", "ts", "0", "1", "-3", "7", "2.5", "0.0", "1e308",
 	"9223372036854775807", "'abc'", "''", "'ÄBC ß '", "'42'", "'red'", "true", "false", "nil", "op", "table", "meta.op", "stream", "schema", "-0.0", "(0.0 * -1)",
-	"dec", "12.5", "-12.50", "0.000000000000000001", "100"}
+	"dec", "12.5", "-12.50", "0.000000000000000001", "100",
+	`col("i8")`, `col("txt")`, `col("f8")`, `col("flag")`, `col("dec")`, `col("nope")`}
 
 var genBinary = []string{"==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "&&", "||", "and", "or",
 	"contains", "startsWith", "endsWith", "matches", "??", "in"}
@@ -240,7 +241,12 @@ func TestDirectCoverage(t *testing.T) {
 		{"let x = i8; x > 1", nil},
 		{"i8 ?? 0", nil},
 		{"string(i8)", nil},
-		{"col('i8') == 42", nil},
+		{"col('i8') == 42", true},
+		{"col('txt') != nil && upper(col('txt')) == 'ABC'", true},
+		{"col('i8') + 1 > col('f8')", true},
+		{"col('tag') in ['red']", true},
+		{"col('nope') == nil", nil},
+		{"col('i8') + 1", nil}, // the result has no static type
 		{"key.id == 1", nil},
 	} {
 		e, err := Compile("x", tc.src, false)
