@@ -123,38 +123,17 @@ func direct(root ast.Node, p *Program) directFunc {
 		}
 		return true
 	}
-	top := n
-	n = &fnode{kind: top.kind, goInt: top.goInt}
-	switch top.kind {
-	case fBool:
-		n.b = func(ev *event.Event, row []event.Value) (bool, bool) {
-			if !fits(row) {
-				return false, false
-			}
-			return top.b(ev, row)
+	box := boxed(n)
+	return func(ev *event.Event, row []event.Value) (any, bool) {
+		if !fits(row) {
+			return nil, false
 		}
-	case fInt:
-		n.i = func(ev *event.Event, row []event.Value) (int64, bool) {
-			if !fits(row) {
-				return 0, false
-			}
-			return top.i(ev, row)
-		}
-	case fFloat:
-		n.f = func(ev *event.Event, row []event.Value) (float64, bool) {
-			if !fits(row) {
-				return 0, false
-			}
-			return top.f(ev, row)
-		}
-	case fString:
-		n.s = func(ev *event.Event, row []event.Value) (string, bool) {
-			if !fits(row) {
-				return "", false
-			}
-			return top.s(ev, row)
-		}
+		return box(ev, row)
 	}
+}
+
+// boxed returns n's value as the machine boxes it.
+func boxed(n *fnode) directFunc {
 	switch n.kind {
 	case fBool:
 		return func(ev *event.Event, row []event.Value) (any, bool) {
@@ -177,13 +156,11 @@ func direct(root ast.Node, p *Program) directFunc {
 			v, ok := n.f(ev, row)
 			return v, ok
 		}
-	case fString:
-		return func(ev *event.Event, row []event.Value) (any, bool) {
-			v, ok := n.s(ev, row)
-			return v, ok
-		}
 	}
-	return nil
+	return func(ev *event.Event, row []event.Value) (any, bool) {
+		v, ok := n.s(ev, row)
+		return v, ok
+	}
 }
 
 // resultType is the Go type the machine gives for n's value.
@@ -220,12 +197,10 @@ func (b *builder) node(n ast.Node) (*fnode, bool) {
 			return nil, false
 		}
 		v := int64(x.Value)
-		switch t.Kind() {
-		case reflect.Int, reflect.Int64:
-			return &fnode{kind: fInt, goInt: t.Kind() == reflect.Int, i: func(*event.Event, []event.Value) (int64, bool) { return v, true }}, true
-		case reflect.Float64:
-			f := float64(x.Value)
-			return &fnode{kind: fFloat, f: func(*event.Event, []event.Value) (float64, bool) { return f, true }}, true
+		// The checker types an integer literal int (int64 next to such a
+		// parameter); one it makes a float becomes a FloatNode.
+		if k := t.Kind(); k == reflect.Int || k == reflect.Int64 {
+			return &fnode{kind: fInt, goInt: k == reflect.Int, i: func(*event.Event, []event.Value) (int64, bool) { return v, true }}, true
 		}
 	case *ast.FloatNode:
 		if t := x.Type(); t == nil || t.Kind() != reflect.Float64 {
@@ -678,9 +653,9 @@ func concat(x *ast.BinaryNode, b *builder) (*fnode, bool) {
 	}}, true
 }
 
-// in is x in a list of constants: the optimizer's set of strings, or an
-// array of integer or string literals, folded or not (runtime.In compares
-// each with runtime.Equal).
+// in is x in a list of constants: the optimizer's set of strings, or the
+// array of integer or string literals it folds into a constant
+// (runtime.In compares each with runtime.Equal).
 func (b *builder) in(l *fnode, right ast.Node) (*fnode, bool) {
 	switch r := right.(type) {
 	case *ast.ConstantNode:
@@ -720,35 +695,6 @@ func (b *builder) in(l *fnode, right ast.Node) (*fnode, bool) {
 					return strs[v], ok
 				}}, true
 			}
-		}
-	case *ast.ArrayNode:
-		switch l.kind {
-		case fInt:
-			set := map[int64]bool{}
-			for _, e := range r.Nodes {
-				n, ok := e.(*ast.IntegerNode)
-				if !ok {
-					return nil, false
-				}
-				set[int64(n.Value)] = true
-			}
-			return &fnode{kind: fBool, b: func(ev *event.Event, row []event.Value) (bool, bool) {
-				v, ok := l.i(ev, row)
-				return set[v], ok
-			}}, true
-		case fString:
-			set := map[string]bool{}
-			for _, e := range r.Nodes {
-				n, ok := e.(*ast.StringNode)
-				if !ok {
-					return nil, false
-				}
-				set[n.Value] = true
-			}
-			return &fnode{kind: fBool, b: func(ev *event.Event, row []event.Value) (bool, bool) {
-				v, ok := l.s(ev, row)
-				return set[v], ok
-			}}, true
 		}
 	}
 	return nil, false
